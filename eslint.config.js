@@ -1,0 +1,82 @@
+// Lint: typescript-eslint plus the architecture's arrows. Each layer may import only the layers
+// to its left: api ← store ← model ← translate; sources → api/store; xds is self-contained;
+// pipeline/debug/cli wire everything. Pure layers (api, model, translate, analyze) may not touch
+// I/O, clocks, randomness, the environment or the logger.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+const layers = {
+  api: [],
+  store: ["api"],
+  model: ["api", "store"],
+  translate: ["api", "model", "gen"],
+  analyze: ["api", "store", "model"],
+  sources: ["api", "store"],
+  xds: ["gen"],
+};
+const all = ["api", "store", "model", "translate", "analyze", "sources", "xds", "debug", "pipeline", "cli", "gen"];
+
+const layerRules = Object.entries(layers).map(([layer, allowed]) => ({
+  files: [`src/${layer}/**/*.ts`],
+  rules: {
+    "no-restricted-imports": [
+      "error",
+      {
+        patterns: all
+          .filter((l) => l !== layer && !allowed.includes(l))
+          .map((l) => ({ group: [`../${l}/*`, `../../${l}/*`, `../../../${l}/*`, `../${l}`, `../../${l}`], message: `${layer}/ may not import ${l}/ (see DESIGN.md: data flows one way)` })),
+      },
+    ],
+  },
+}));
+
+const pureRules = {
+  files: ["src/api/**/*.ts", "src/model/**/*.ts", "src/translate/**/*.ts", "src/analyze/**/*.ts"],
+  rules: {
+    "no-restricted-globals": ["error", { name: "process", message: "pure layer: no environment" }, { name: "Date", message: "pure layer: no clocks" }, { name: "setTimeout", message: "pure layer: no timers" }, { name: "fetch", message: "pure layer: no I/O" }],
+    "no-restricted-properties": ["error", { object: "Math", property: "random", message: "pure layer: no randomness" }, { object: "performance", property: "now", message: "pure layer: no clocks" }],
+    "no-restricted-syntax": ["error", { selector: "FunctionDeclaration[async=true], ArrowFunctionExpression[async=true], FunctionExpression[async=true]", message: "pure layer: synchronous only" }],
+  },
+};
+const pureImports = {
+  files: ["src/api/**/*.ts", "src/model/**/*.ts", "src/translate/**/*.ts", "src/analyze/**/*.ts"],
+  rules: {
+    "no-restricted-imports": [
+      "error",
+      {
+        paths: ["pino", "node:fs", "node:fs/promises", "node:net", "node:http", "node:child_process", "@grpc/grpc-js", "@kubernetes/client-node"].map((name) => ({ name, message: "pure layer: no I/O or logging" })),
+        patterns: [{ group: ["../log", "../log.js", "../../log.js"], message: "pure layer: no logger" }],
+      },
+    ],
+  },
+};
+
+export default tseslint.config(
+  { ignores: ["dist/**", "src/gen/**", "node_modules/**", "coverage/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { console: "readonly", process: "readonly", Buffer: "readonly", setTimeout: "readonly", clearTimeout: "readonly", setInterval: "readonly", clearInterval: "readonly", URL: "readonly", performance: "readonly", AbortController: "readonly", fetch: "readonly", setImmediate: "readonly", TextEncoder: "readonly", TextDecoder: "readonly" } },
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": "error",
+    },
+  },
+  ...layerRules,
+  // Pure layers get both their arrow rule and the I/O ban; merge so one does not override the other.
+  ...layerRules
+    .filter((r) => ["src/api/**/*.ts", "src/model/**/*.ts", "src/translate/**/*.ts", "src/analyze/**/*.ts"].includes(r.files[0]))
+    .map((r) => ({
+      files: r.files,
+      rules: {
+        "no-restricted-imports": [
+          "error",
+          {
+            paths: pureImports.rules["no-restricted-imports"][1].paths,
+            patterns: [...r.rules["no-restricted-imports"][1].patterns, ...pureImports.rules["no-restricted-imports"][1].patterns],
+          },
+        ],
+      },
+    })),
+  pureRules,
+);

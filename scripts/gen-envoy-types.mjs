@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// Generates TypeScript message types and JSON types (protobuf-es, json_types=true) for the Envoy
+// API roots listed in proto/envoy-roots.txt. The .proto files are read from the pinned
+// @grpc/grpc-js-xds package; generated code lands in src/gen (git-ignored) and is rebuilt only
+// when its inputs change.
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const require = createRequire(join(root, "package.json"));
+const xdsPkgDir = dirname(require.resolve("@grpc/grpc-js-xds/package.json"));
+const deps = join(xdsPkgDir, "deps");
+const out = join(root, "src/gen");
+const work = join(root, "node_modules/.cache/meshpilot-protos");
+const rootsFile = join(root, "proto/envoy-roots.txt");
+
+const roots = readFileSync(rootsFile, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+const versionOf = (p) => JSON.parse(readFileSync(require.resolve(`${p}/package.json`), "utf8")).version;
+const stamp = createHash("sha256")
+  .update(JSON.stringify({ roots, xds: versionOf("@grpc/grpc-js-xds"), es: versionOf("@bufbuild/protoc-gen-es"), buf: versionOf("@bufbuild/buf"), script: readFileSync(fileURLToPath(import.meta.url), "utf8") }))
+  .digest("hex");
+const stampFile = join(out, ".stamp");
+if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) process.exit(0);
+
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+for (const d of ["envoy-api", "xds", "googleapis", "protoc-gen-validate/validate"]) {
+  cpSync(join(deps, d), join(work, d.startsWith("protoc-gen-validate") ? "pgv/validate" : d), { recursive: true });
+}
+// The validate.proto bundled with grpc-js-xds predates StringRules.ignore_empty, which the Envoy
+// protos it ships already use; buf resolves options strictly, so declare that one field.
+const pgv = join(work, "pgv/validate/validate.proto");
+const pgvText = readFileSync(pgv, "utf8");
+if (!/ignore_empty/.test(pgvText.split("message StringRules")[1]?.split("\n}")[0] ?? "")) {
+  writeFileSync(pgv, pgvText.replace("message StringRules {", "message StringRules {\n    optional bool ignore_empty = 26;"));
+}
+writeFileSync(join(work, "buf.yaml"), "version: v2\nmodules:\n  - path: envoy-api\n  - path: xds\n  - path: googleapis\n  - path: pgv\n");
+const plugin = join(root, "node_modules/.bin/protoc-gen-es");
+writeFileSync(
+  join(work, "buf.gen.yaml"),
+  `version: v2\nplugins:\n  - local: ${plugin}\n    out: ${out}\n    include_imports: true\n    opt: [target=ts, json_types=true, import_extension=js]\n`,
+);
+rmSync(out, { recursive: true, force: true });
+const buf = join(root, "node_modules/.bin/buf");
+execFileSync(buf, ["generate", ...roots.flatMap((r) => ["--path", join("envoy-api", r)])], { cwd: work, stdio: "inherit" });
+writeFileSync(stampFile, stamp);
+console.log(`generated Envoy API types for ${roots.length} roots into src/gen`);

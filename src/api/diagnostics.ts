@@ -1,0 +1,50 @@
+/** Where an input object came from, so an error can point at it. */
+export interface SourceLocation {
+  readonly file?: string;
+  /** 1-based index of the YAML document inside the file. */
+  readonly document?: number;
+  /** 1-based line of the field (or of the document when the field has no position). */
+  readonly line?: number;
+}
+
+export interface ObjectRef {
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name?: string;
+}
+
+export type Severity = "error" | "warning" | "info";
+
+/**
+ * A finding about user input. Pure layers return these instead of throwing; `code` uses Istio's
+ * analyzer codes where one exists (IST0101, …) and `MP…` for meshpilot's own.
+ */
+export interface Diagnostic {
+  readonly severity: Severity;
+  readonly code: string;
+  readonly message: string;
+  readonly object?: ObjectRef;
+  /** Field path inside the object, e.g. `spec.http[0].route[1].weight`. */
+  readonly path?: string;
+  readonly source?: SourceLocation;
+}
+
+export function formatObjectRef(ref: ObjectRef): string {
+  const ns = ref.namespace ? `${ref.namespace}/` : "";
+  return `${ref.kind} ${ns}${ref.name ?? "<unnamed>"}`;
+}
+
+/** One line a person can read: where, what, why. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const where: string[] = [];
+  if (d.source?.file) {
+    let loc = d.source.file;
+    if (d.source.document !== undefined) loc += ` (document ${d.source.document}`;
+    if (d.source.line !== undefined) loc += d.source.document !== undefined ? `, line ${d.source.line}` : `:${d.source.line}`;
+    if (d.source.document !== undefined) loc += ")";
+    where.push(loc);
+  }
+  if (d.object) where.push(formatObjectRef(d.object));
+  if (d.path) where.push(d.path);
+  return `${d.severity} ${d.code} ${where.join(" ")}: ${d.message}`;
+}

@@ -1,0 +1,27 @@
+import type { SourceLocation } from "./diagnostics.js";
+import type { DestinationRule, VirtualService } from "./istio-types.js";
+import type { EndpointSlice, Namespace, Pod, Service } from "./kube-types.js";
+
+/** Every kind meshpilot accepts as input. */
+export type InputObject = Service | EndpointSlice | Pod | Namespace | VirtualService | DestinationRule;
+export type InputKind = InputObject["kind"];
+export const INPUT_KINDS: readonly InputKind[] = ["Namespace", "Service", "EndpointSlice", "Pod", "VirtualService", "DestinationRule"];
+
+export type ObjectOfKind<K extends InputKind> = Extract<InputObject, { kind: K }>;
+
+/** `kind/namespace/name`: one key per object across all kinds. */
+export type ObjectKey = string;
+
+export function objectKey(kind: InputKind, namespace: string | undefined, name: string): ObjectKey {
+  return `${kind}/${namespace ?? ""}/${name}`;
+}
+
+export function keyOf(obj: InputObject): ObjectKey {
+  return objectKey(obj.kind, obj.metadata.namespace, obj.metadata.name);
+}
+
+/** A validated object plus where it was read from. */
+export interface StoredObject<T extends InputObject = InputObject> {
+  readonly object: T;
+  readonly source?: SourceLocation;
+}

@@ -1,0 +1,47 @@
+import type { TypeUrl } from "./type-urls.js";
+
+/** One encoded xDS resource: `body` is the serialized Envoy message (the `Any.value`). */
+export interface Resource {
+  readonly name: string;
+  /** Content hash of `body`; doubles as the delta per-resource version. */
+  readonly version: string;
+  readonly body: Uint8Array;
+}
+
+export type ResourceMap = ReadonlyMap<string, Resource>;
+
+/**
+ * Everything one class of proxies gets. Immutable: a change produces a new Snapshot that reuses
+ * the unchanged Resource objects (and their bytes).
+ */
+export interface Snapshot {
+  /** Per type: a hash over the (name, version) pairs; the SotW `version_info`. */
+  readonly versions: ReadonlyMap<TypeUrl, string>;
+  readonly resources: ReadonlyMap<TypeUrl, ResourceMap>;
+}
+
+/** What the server knows of a connecting Envoy (from the first request's `node`). */
+export interface NodeInfo {
+  readonly id: string;
+  readonly cluster: string;
+  /** `node.metadata` as plain JSON. */
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly userAgentName?: string;
+  readonly userAgentVersion?: string;
+}
+
+/**
+ * The bridge between the pipeline and the ADS server. Proxies that would receive identical
+ * config share one view key, and so one Snapshot.
+ */
+export interface ViewProvider {
+  /** The view key for a node, or a reason to refuse the stream (e.g. a malformed node id). */
+  viewKey(node: NodeInfo): { readonly key: string } | { readonly error: string };
+  /**
+   * The first stream of a view opened. The provider answers by calling SnapshotCache.set(key, …),
+   * possibly later (e.g. only after every source has synced): until then streams wait.
+   */
+  activate(key: string, node: NodeInfo): void;
+  /** The last stream of a view closed. */
+  deactivate(key: string): void;
+}
