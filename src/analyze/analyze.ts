@@ -1,0 +1,92 @@
+/**
+ * Checks for the mistakes that make a mesh silently drop traffic. Each finding names the object,
+ * the field and what to do, with Istio's analyzer code where Istio has one.
+ */
+import type { Diagnostic, ObjectRef, SourceLocation } from "../api/diagnostics.js";
+import type { MeshModel, VirtualServiceModel } from "../model/ir.js";
+import { endpointKey } from "../model/ir.js";
+import { hostMatches } from "../model/hosts.js";
+import { appliesToSidecars } from "../model/routing.js";
+import { destinationSubsetFindings } from "./destinations.js";
+import { nearMiss } from "./hints.js";
+import { shadowedRuleFindings } from "./shadowing.js";
+import { tlsFindings } from "./tls.js";
+
+export type SourceLookup = (ref: ObjectRef) => SourceLocation | undefined;
+
+export function analyze(mesh: MeshModel, sourceOf: SourceLookup = () => undefined): Diagnostic[] {
+  const out: Diagnostic[] = [
+    ...destinationSubsetFindings(mesh),
+    ...shadowedRuleFindings(mesh),
+    ...conflictingHosts(mesh),
+    ...subsetsSelectingNothing(mesh),
+    ...unknownRuleHosts(mesh),
+    ...tlsFindings(mesh),
+  ];
+  return out.map((d) => {
+    const source = d.object ? sourceOf(d.object) : undefined;
+    return source && !d.source ? { ...d, source } : d;
+  });
+}
+
+/** IST0109: sidecars cannot merge two VirtualServices for one host; only the first is used. */
+function conflictingHosts(mesh: MeshModel): Diagnostic[] {
+  const owner = new Map<string, VirtualServiceModel>();
+  const out: Diagnostic[] = [];
+  for (const vs of mesh.virtualServices.filter(appliesToSidecars)) {
+    for (const [i, host] of vs.hosts.entries()) {
+      const first = owner.get(host);
+      if (!first) {
+        owner.set(host, vs);
+        continue;
+      }
+      out.push({
+        severity: "error",
+        code: "IST0109",
+        message: `host "${host}" is also defined by VirtualService ${first.namespace}/${first.name}; sidecars use only the first (oldest) one, so these rules are ignored — merge them into one VirtualService`,
+        object: vs.ref,
+        path: `spec.hosts[${i}]`,
+      });
+    }
+  }
+  return out;
+}
+
+/** IST0173: a subset whose labels match no ready endpoint sends its share of traffic to "no healthy upstream". */
+function subsetsSelectingNothing(mesh: MeshModel): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const dr of mesh.destinationRules) {
+    const services = [...mesh.services.values()].filter((s) => hostMatches(dr.host, s.hostname));
+    if (services.length === 0) continue;
+    for (const [i, subset] of dr.subsets.entries()) {
+      const labels = Object.entries(subset.labels);
+      const any = services.some((svc) =>
+        svc.ports.some((p) => (mesh.endpoints.get(endpointKey(svc.hostname, p.port)) ?? []).some((ep) => labels.every(([k, v]) => ep.labels[k] === v))),
+      );
+      if (any) continue;
+      const shown = labels.map(([k, v]) => `${k}=${v}`).join(",") || "(none)";
+      out.push({
+        severity: "error",
+        code: "IST0173",
+        message: `subset "${subset.name}" selects pods with labels ${shown}, but no ready endpoint of ${services.map((s) => s.hostname).join(", ")} has them: requests routed to this subset fail with 503 "no healthy upstream"`,
+        object: dr.refs[0]!,
+        path: `spec.subsets[${i}].labels`,
+      });
+    }
+  }
+  return out;
+}
+
+/** IST0174: a DestinationRule whose host is no known service applies to nothing. */
+function unknownRuleHosts(mesh: MeshModel): Diagnostic[] {
+  return mesh.destinationRules
+    .filter((dr) => ![...mesh.services.keys()].some((h) => hostMatches(dr.host, h)))
+    .map((dr) => ({
+      severity: "warning" as const,
+      code: "IST0174",
+      message: `host "${dr.host}" matches no service in the registry, so this rule applies to nothing${nearMiss(mesh, dr.host)}`,
+      object: dr.refs[0]!,
+      path: "spec.host",
+    }));
+}
+

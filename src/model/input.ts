@@ -1,0 +1,13 @@
+import type { StoredObject } from "../api/objects.js";
+import type { DestinationRule, VirtualService } from "../api/istio-types.js";
+import type { EndpointSlice, Namespace, Pod, Service } from "../api/kube-types.js";
+
+/** The validated objects a model is built from (a store snapshot, viewed per kind). */
+export interface MeshInput {
+  readonly services: readonly StoredObject<Service>[];
+  readonly endpointSlices: readonly StoredObject<EndpointSlice>[];
+  readonly pods: readonly StoredObject<Pod>[];
+  readonly namespaces: readonly StoredObject<Namespace>[];
+  readonly virtualServices: readonly StoredObject<VirtualService>[];
+  readonly destinationRules: readonly StoredObject<DestinationRule>[];
+}

@@ -1,0 +1,81 @@
+/**
+ * The mesh model: what the translator needs, resolved from the store with Istio's rules and no
+ * Envoy vocabulary. Everything is readonly; a new store snapshot builds a new model.
+ */
+import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
+import type { HTTPRoute, TrafficPolicy, TCPRoute, TLSRoute } from "../api/istio-types.js";
+
+export type Protocol = "HTTP" | "HTTP2" | "GRPC" | "GRPC-Web" | "TCP" | "TLS" | "HTTPS" | "Mongo" | "MySQL" | "Redis" | "UDP" | "Unsupported";
+
+export interface ServicePortModel {
+  readonly name?: string;
+  readonly port: number;
+  readonly targetPort?: number | string;
+  readonly protocol: Protocol;
+}
+
+export interface ServiceModel {
+  readonly hostname: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly clusterIP?: string;
+  readonly ports: readonly ServicePortModel[];
+  readonly ref: ObjectRef;
+}
+
+export interface EndpointModel {
+  readonly address: string;
+  readonly port: number;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly podName?: string;
+  readonly namespace: string;
+  readonly zone?: string;
+}
+
+export interface VirtualServiceModel {
+  readonly name: string;
+  readonly namespace: string;
+  readonly creationTimestamp: string;
+  /** Hosts resolved to FQDNs (wildcards kept). */
+  readonly hosts: readonly string[];
+  readonly gateways: readonly string[];
+  readonly exportTo: readonly string[];
+  readonly http: readonly HTTPRoute[];
+  readonly tcp: readonly TCPRoute[];
+  readonly tls: readonly TLSRoute[];
+  readonly ref: ObjectRef;
+}
+
+export interface SubsetModel {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly trafficPolicy?: TrafficPolicy;
+}
+
+/** One DestinationRule as it applies to a host (several rules of one namespace merged). */
+export interface DestinationRuleModel {
+  readonly host: string;
+  readonly namespace: string;
+  /** The rule whose top-level policy won (the oldest), for `istio.config` metadata. */
+  readonly name: string;
+  readonly trafficPolicy?: TrafficPolicy;
+  readonly subsets: readonly SubsetModel[];
+  readonly exportTo: readonly string[];
+  readonly refs: readonly ObjectRef[];
+}
+
+export interface MeshModel {
+  /** By FQDN, sorted. */
+  readonly services: ReadonlyMap<string, ServiceModel>;
+  /** Ready endpoints by `endpointKey(host, servicePort)`. */
+  readonly endpoints: ReadonlyMap<string, readonly EndpointModel[]>;
+  /** Sidecar-visible VirtualServices in Istio's precedence order (creation time, then name). */
+  readonly virtualServices: readonly VirtualServiceModel[];
+  /** Every DestinationRule (unmerged), ordered oldest first; lookup merges per namespace. */
+  readonly destinationRules: readonly DestinationRuleModel[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function endpointKey(host: string, port: number): string {
+  return `${host}|${port}`;
+}

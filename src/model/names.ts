@@ -1,0 +1,81 @@
+/**
+ * Every Istio-compatible name meshpilot emits. Users debug with Istio's vocabulary (istioctl,
+ * Envoy's admin API), so these strings are part of the product; nothing else builds them.
+ * Names come from content, never from list positions.
+ */
+
+export const DEFAULT_DOMAIN = "cluster.local";
+export const ROOT_NAMESPACE = "istio-system";
+
+export const BLACKHOLE_CLUSTER = "BlackHoleCluster";
+export const PASSTHROUGH_CLUSTER = "PassthroughCluster";
+export const VIRTUAL_OUTBOUND_LISTENER = "virtualOutbound";
+export const VIRTUAL_OUTBOUND_PORT = 15001;
+export const PASSTHROUGH_FILTER_CHAIN = "PassthroughFilterChain";
+export const ALLOW_ANY_VHOST = "allow_any";
+export const DEFAULT_ROUTE_NAME = "default";
+
+export function serviceFqdn(name: string, namespace: string, domain = DEFAULT_DOMAIN): string {
+  return `${name}.${namespace}.svc.${domain}`;
+}
+
+/** Istio's rule: a host without a dot is short for `<host>.<namespace>.svc.<domain>`; anything with a dot is literal. */
+export function resolveHost(host: string, namespace: string, domain = DEFAULT_DOMAIN): string {
+  if (host.includes(".") || host === "*" || host.startsWith("*")) return host;
+  return serviceFqdn(host, namespace, domain);
+}
+
+export function outboundClusterName(port: number, subset: string | undefined, host: string): string {
+  return `outbound|${port}|${subset ?? ""}|${host}`;
+}
+
+/** `outbound_.9080_.v1_.reviews.default.svc.cluster.local`: the SNI Istio uses for ISTIO_MUTUAL. */
+export function outboundSniName(port: number, subset: string | undefined, host: string): string {
+  return `outbound_.${port}_.${subset ?? ""}_.${host}`;
+}
+
+export function listenerName(bind: string, port: number): string {
+  return `${bind}_${port}`;
+}
+
+/** Sidecars name their outbound route configurations by port alone. */
+export function sidecarRouteConfigName(port: number): string {
+  return String(port);
+}
+
+export function virtualHostName(host: string, port: number): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function outboundStatPrefix(bind: string, port: number): string {
+  return `outbound_${bind}_${port}`;
+}
+
+export type IstioConfigKind = "virtual-service" | "destination-rule";
+
+/** The `istio.config` metadata Istio attaches to routes and clusters. */
+export function istioConfigPath(kind: IstioConfigKind, namespace: string, name: string): string {
+  return `/apis/networking.istio.io/v1/namespaces/${namespace}/${kind}/${name}`;
+}
+
+/**
+ * Domains a sidecar matches for a Kubernetes service, in Istio's order: FQDN, absolute FQDN, the
+ * short forms the proxy's namespace can use, then the cluster IP.
+ */
+export function serviceDomains(host: string, proxyNamespace: string, clusterIP: string | undefined, domain = DEFAULT_DOMAIN): string[] {
+  const out = [host, `${host}.`];
+  const suffix = `.svc.${domain}`;
+  if (host.endsWith(suffix)) {
+    const [name, ns] = host.slice(0, -suffix.length).split(".");
+    if (name && ns) {
+      if (ns === proxyNamespace) out.push(name, `${name}.${ns}.svc`, `${name}.${ns}`);
+      else out.push(`${name}.${ns}`, `${name}.${ns}.svc`);
+    }
+  }
+  if (clusterIP && clusterIP !== "None") out.push(clusterIP);
+  return out;
+}
+
+export function sidecarNodeId(ip: string, podName: string, namespace: string, domain = DEFAULT_DOMAIN): string {
+  return `sidecar~${ip}~${podName}.${namespace}~${namespace}.svc.${domain}`;
+}

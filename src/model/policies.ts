@@ -1,0 +1,81 @@
+import type { StoredObject } from "../api/objects.js";
+import type { DestinationRule, TrafficPolicy, TrafficPolicyCore } from "../api/istio-types.js";
+import { hostMatches, hostSpecificity, isExportedTo } from "./hosts.js";
+import type { DestinationRuleModel, SubsetModel } from "./ir.js";
+import { resolveHost, ROOT_NAMESPACE } from "./names.js";
+import { byCreation } from "./routing.js";
+
+export function buildDestinationRules(drs: readonly StoredObject<DestinationRule>[], domain: string): DestinationRuleModel[] {
+  return drs
+    .map(({ object: dr }) => {
+      const namespace = dr.metadata.namespace ?? "default";
+      const ref = { kind: "DestinationRule", namespace, name: dr.metadata.name };
+      return {
+        host: resolveHost(dr.spec.host, namespace, domain),
+        namespace,
+        name: dr.metadata.name,
+        creationTimestamp: dr.metadata.creationTimestamp ?? "",
+        ...(dr.spec.trafficPolicy ? { trafficPolicy: dr.spec.trafficPolicy } : {}),
+        subsets: (dr.spec.subsets ?? []).map((s): SubsetModel => ({ name: s.name, labels: s.labels ?? {}, ...(s.trafficPolicy ? { trafficPolicy: s.trafficPolicy } : {}) })),
+        exportTo: dr.spec.exportTo ?? [],
+        refs: [ref],
+      };
+    })
+    .sort(byCreation)
+    .map(({ creationTimestamp: _c, ...rest }) => rest);
+}
+
+/**
+ * The DestinationRule a client in `clientNamespace` uses for `host`, with Istio's lookup path:
+ * the client's namespace, then the service's, then the root namespace; the first namespace with a
+ * match wins. Within it the most specific host wins and rules for that same host are merged:
+ * subsets concatenated (first name wins), the oldest rule's top-level policy kept.
+ */
+export function destinationRuleFor(all: readonly DestinationRuleModel[], host: string, serviceNamespace: string, clientNamespace: string): DestinationRuleModel | undefined {
+  for (const ns of [clientNamespace, serviceNamespace, ROOT_NAMESPACE]) {
+    const candidates = all.filter((dr) => dr.namespace === ns && hostMatches(dr.host, host) && isExportedTo(dr.exportTo, dr.namespace, clientNamespace));
+    if (candidates.length === 0) continue;
+    const bestHost = candidates.reduce((b, c) => (hostSpecificity(c.host) > hostSpecificity(b.host) ? c : b)).host;
+    return mergeRules(candidates.filter((dr) => dr.host === bestHost));
+  }
+  return undefined;
+}
+
+function mergeRules(rules: readonly DestinationRuleModel[]): DestinationRuleModel {
+  const [first, ...rest] = rules as [DestinationRuleModel, ...DestinationRuleModel[]];
+  if (rest.length === 0) return first;
+  const subsets = [...first.subsets];
+  for (const r of rest) for (const s of r.subsets) if (!subsets.some((x) => x.name === s.name)) subsets.push(s);
+  return { ...first, subsets, refs: rules.flatMap((r) => r.refs) };
+}
+
+/** `portLevelSettings` for the port replace the whole top-level policy (Istio does not inherit fields). */
+export function policyForPort(policy: TrafficPolicy | undefined, port: number): TrafficPolicyCore | undefined {
+  if (!policy) return undefined;
+  const pl = policy.portLevelSettings?.find((s) => s.port?.number === port);
+  if (pl) {
+    const { port: _p, ...core } = pl;
+    return core;
+  }
+  const { portLevelSettings: _pls, ...core } = policy;
+  return core;
+}
+
+/** A subset's policy overrides the rule's per field (loadBalancer, connectionPool, outlierDetection, tls). */
+export function subsetPolicy(rule: DestinationRuleModel, subset: SubsetModel | undefined, port: number): TrafficPolicyCore | undefined {
+  const base = policyForPort(rule.trafficPolicy, port);
+  if (!subset?.trafficPolicy) return base;
+  const own = subset.trafficPolicy.portLevelSettings?.find((s) => s.port?.number === port);
+  if (own) {
+    const { port: _p, ...core } = own;
+    return core;
+  }
+  const sp = subset.trafficPolicy;
+  return {
+    ...base,
+    ...(sp.loadBalancer ? { loadBalancer: sp.loadBalancer } : {}),
+    ...(sp.connectionPool ? { connectionPool: sp.connectionPool } : {}),
+    ...(sp.outlierDetection ? { outlierDetection: sp.outlierDetection } : {}),
+    ...(sp.tls ? { tls: sp.tls } : {}),
+  };
+}

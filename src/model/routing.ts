@@ -1,0 +1,73 @@
+import type { Diagnostic } from "../api/diagnostics.js";
+import type { StoredObject } from "../api/objects.js";
+import type { VirtualService } from "../api/istio-types.js";
+import { hostMatches, hostSpecificity, isExportedTo } from "./hosts.js";
+import type { VirtualServiceModel } from "./ir.js";
+import { resolveHost } from "./names.js";
+
+export function buildVirtualServices(vss: readonly StoredObject<VirtualService>[], domain: string): { virtualServices: VirtualServiceModel[]; diagnostics: Diagnostic[] } {
+  const virtualServices: VirtualServiceModel[] = [];
+  for (const { object: vs } of vss) {
+    const namespace = vs.metadata.namespace ?? "default";
+    const gateways = vs.spec.gateways ?? [];
+    virtualServices.push({
+      name: vs.metadata.name,
+      namespace,
+      creationTimestamp: vs.metadata.creationTimestamp ?? "",
+      hosts: (vs.spec.hosts ?? []).map((h) => resolveHost(h, namespace, domain)),
+      gateways,
+      exportTo: vs.spec.exportTo ?? [],
+      http: vs.spec.http ?? [],
+      tcp: vs.spec.tcp ?? [],
+      tls: vs.spec.tls ?? [],
+      ref: { kind: "VirtualService", namespace, name: vs.metadata.name },
+    });
+  }
+  virtualServices.sort(byCreation);
+  return { virtualServices, diagnostics: [] };
+}
+
+export function byCreation(a: { creationTimestamp: string; namespace: string; name: string }, b: { creationTimestamp: string; namespace: string; name: string }): number {
+  if (a.creationTimestamp !== b.creationTimestamp) return a.creationTimestamp < b.creationTimestamp ? -1 : 1;
+  const an = `${a.namespace}/${a.name}`;
+  const bn = `${b.namespace}/${b.name}`;
+  return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+/** Applies to sidecars: bound to no gateway, or to the `mesh` gateway. */
+export function appliesToSidecars(vs: VirtualServiceModel): boolean {
+  return vs.gateways.length === 0 || vs.gateways.includes("mesh");
+}
+
+/**
+ * The VirtualServices a sidecar in `namespace` sees, in Istio's import order: private to its own
+ * namespace first, then exported to it by name, then public; each group by creation time.
+ */
+export function sidecarVirtualServices(all: readonly VirtualServiceModel[], namespace: string): VirtualServiceModel[] {
+  const rank = (vs: VirtualServiceModel): number => {
+    if (vs.namespace === namespace && vs.exportTo.includes(".")) return 0;
+    if (vs.exportTo.includes(namespace)) return 1;
+    return 2;
+  };
+  return all
+    .filter((vs) => appliesToSidecars(vs) && isExportedTo(vs.exportTo, vs.namespace, namespace))
+    .map((vs, i) => ({ vs, i, r: rank(vs) }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map((x) => x.vs);
+}
+
+/**
+ * The VirtualService that routes `host` for a sidecar: for sidecars Istio does not merge, so the
+ * first (in import order) with the most specific matching host wins.
+ */
+export function virtualServiceForHost(ordered: readonly VirtualServiceModel[], host: string): VirtualServiceModel | undefined {
+  let best: { vs: VirtualServiceModel; spec: number } | undefined;
+  for (const vs of ordered) {
+    for (const h of vs.hosts) {
+      if (!hostMatches(h, host)) continue;
+      const spec = hostSpecificity(h);
+      if (!best || spec > best.spec) best = { vs, spec };
+    }
+  }
+  return best?.vs;
+}

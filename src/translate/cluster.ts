@@ -1,0 +1,159 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { TrafficPolicyCore } from "../api/istio-types.js";
+import type { DestinationRuleModel, ServiceModel, ServicePortModel, SubsetModel } from "../model/ir.js";
+import { BLACKHOLE_CLUSTER, istioConfigPath, outboundClusterName, PASSTHROUGH_CLUSTER } from "../model/names.js";
+import { subsetPolicy } from "../model/policies.js";
+import { isHttp2Protocol } from "../model/protocol.js";
+import type { ClusterJson } from "./envoy.js";
+import { ADS_CONFIG_SOURCE, HTTP_PROTOCOL_OPTIONS_KEY, MAX_UINT32, typed } from "./envoy.js";
+
+const DEFAULT_CONNECT_TIMEOUT = "10s";
+
+type LbFields = Pick<ClusterJson, "lbPolicy" | "ringHashLbConfig" | "maglevLbConfig" | "type">;
+
+/** DestinationRule `loadBalancer` → Envoy's policy; Istio's default is LEAST_REQUEST. */
+function loadBalancer(policy: TrafficPolicyCore | undefined): LbFields {
+  const lb = policy?.loadBalancer;
+  if (lb?.consistentHash) {
+    const ch = lb.consistentHash;
+    if (ch.maglev) return { lbPolicy: "MAGLEV", ...(ch.maglev.tableSize ? { maglevLbConfig: { tableSize: String(ch.maglev.tableSize) } } : {}) };
+    const ring = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? (ch.ringHash ? 0 : 1024);
+    return { lbPolicy: "RING_HASH", ...(ring ? { ringHashLbConfig: { minimumRingSize: String(ring) } } : {}) };
+  }
+  switch (lb?.simple) {
+    case "ROUND_ROBIN":
+      return { lbPolicy: "ROUND_ROBIN" };
+    case "RANDOM":
+      return { lbPolicy: "RANDOM" };
+    case "PASSTHROUGH":
+      return { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" };
+    default:
+      return { lbPolicy: "LEAST_REQUEST" };
+  }
+}
+
+/** connectionPool → circuit breaker thresholds; unset means Envoy's effectively-unlimited max, as Istio sends. */
+function circuitBreakers(policy: TrafficPolicyCore | undefined): ClusterJson["circuitBreakers"] {
+  const cp = policy?.connectionPool;
+  return {
+    thresholds: [
+      {
+        maxConnections: cp?.tcp?.maxConnections || MAX_UINT32,
+        maxPendingRequests: cp?.http?.http1MaxPendingRequests || MAX_UINT32,
+        maxRequests: cp?.http?.http2MaxRequests || MAX_UINT32,
+        maxRetries: cp?.http?.maxRetries || MAX_UINT32,
+        trackRemaining: true,
+      },
+    ],
+  };
+}
+
+function outlierDetection(policy: TrafficPolicyCore | undefined): Pick<ClusterJson, "outlierDetection"> {
+  const od = policy?.outlierDetection;
+  if (!od) return {};
+  return {
+    outlierDetection: {
+      enforcingSuccessRate: 0,
+      ...(od.consecutive5xxErrors !== undefined ? { consecutive5xx: od.consecutive5xxErrors, enforcingConsecutive5xx: od.consecutive5xxErrors ? 100 : 0 } : {}),
+      ...(od.consecutiveGatewayErrors !== undefined ? { consecutiveGatewayFailure: od.consecutiveGatewayErrors, enforcingConsecutiveGatewayFailure: od.consecutiveGatewayErrors ? 100 : 0 } : {}),
+      ...(od.interval ? { interval: od.interval } : {}),
+      ...(od.baseEjectionTime ? { baseEjectionTime: od.baseEjectionTime } : {}),
+      ...(od.maxEjectionPercent ? { maxEjectionPercent: od.maxEjectionPercent } : {}),
+      ...(od.splitExternalLocalOriginErrors ? { splitExternalLocalOriginErrors: true } : {}),
+      ...(od.consecutiveLocalOriginFailures !== undefined ? { consecutiveLocalOriginFailure: od.consecutiveLocalOriginFailures, enforcingConsecutiveLocalOriginFailure: 100, enforcingLocalOriginSuccessRate: 0 } : {}),
+    },
+  };
+}
+
+function protocolOptions(port: ServicePortModel, policy: TrafficPolicyCore | undefined): Pick<ClusterJson, "typedExtensionProtocolOptions"> {
+  const http = policy?.connectionPool?.http;
+  const tcp = policy?.connectionPool?.tcp;
+  const idle = http?.idleTimeout ?? tcp?.idleTimeout;
+  const common = {
+    ...(idle ? { idleTimeout: idle } : {}),
+    ...(http?.maxRequestsPerConnection ? { maxRequestsPerConnection: http.maxRequestsPerConnection } : {}),
+    ...(tcp?.maxConnectionDuration ? { maxConnectionDuration: tcp.maxConnectionDuration } : {}),
+  };
+  const h2 = (isHttp2Protocol(port.protocol) || http?.h2UpgradePolicy === "UPGRADE") && http?.h2UpgradePolicy !== "DO_NOT_UPGRADE";
+  if (!h2 && !http?.useClientProtocol && Object.keys(common).length === 0) return {};
+  const h2Options = http?.maxConcurrentStreams ? { maxConcurrentStreams: http.maxConcurrentStreams } : {};
+  return {
+    typedExtensionProtocolOptions: {
+      [HTTP_PROTOCOL_OPTIONS_KEY]: typed("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", {
+        ...(Object.keys(common).length ? { commonHttpProtocolOptions: common } : {}),
+        ...(http?.useClientProtocol
+          ? { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: h2Options } }
+          : h2
+            ? { explicitHttpConfig: { http2ProtocolOptions: h2Options } }
+            : { explicitHttpConfig: { httpProtocolOptions: {} } }),
+      }),
+    },
+  };
+}
+
+/** An outbound EDS cluster for a service port, or one of its DestinationRule subsets. */
+export function outboundCluster(svc: ServiceModel, port: ServicePortModel, rule: DestinationRuleModel | undefined, subset: SubsetModel | undefined): ClusterJson {
+  const name = outboundClusterName(port.port, subset?.name, svc.hostname);
+  const policy = rule ? subsetPolicy(rule, subset, port.port) : undefined;
+  const lb = loadBalancer(policy);
+  const istioMeta: JsonObject = {
+    services: [{ host: svc.hostname, name: svc.name, namespace: svc.namespace }],
+    ...(rule ? { config: istioConfigPath("destination-rule", rule.namespace, rule.name) } : {}),
+    ...(subset ? { subset: subset.name } : {}),
+  };
+  const keepalive = policy?.connectionPool?.tcp?.tcpKeepalive;
+  return {
+    name,
+    type: lb.type ?? "EDS",
+    ...(lb.type === "ORIGINAL_DST" ? {} : { edsClusterConfig: { serviceName: name, edsConfig: ADS_CONFIG_SOURCE } }),
+    connectTimeout: policy?.connectionPool?.tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
+    lbPolicy: lb.lbPolicy,
+    ...(lb.ringHashLbConfig ? { ringHashLbConfig: lb.ringHashLbConfig } : {}),
+    ...(lb.maglevLbConfig ? { maglevLbConfig: lb.maglevLbConfig } : {}),
+    circuitBreakers: circuitBreakers(policy),
+    ...outlierDetection(policy),
+    commonLbConfig: policy?.outlierDetection?.minHealthPercent !== undefined ? { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent } } : {},
+    ...(keepalive
+      ? {
+          upstreamConnectionOptions: {
+            tcpKeepalive: {
+              ...(keepalive.probes ? { keepaliveProbes: keepalive.probes } : {}),
+              ...(keepalive.time ? { keepaliveTime: durationSeconds(keepalive.time) } : {}),
+              ...(keepalive.interval ? { keepaliveInterval: durationSeconds(keepalive.interval) } : {}),
+            },
+          },
+        }
+      : {}),
+    ...protocolOptions(port, policy),
+    metadata: { filterMetadata: { istio: istioMeta } },
+  };
+}
+
+function durationSeconds(d: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d);
+  if (!m) return 0;
+  const n = Number(m[1]);
+  const factor = { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as "ms" | "s" | "m" | "h"];
+  return Math.max(1, Math.round(n * factor));
+}
+
+/** Where unmatched or blocked traffic goes. */
+export function blackHoleCluster(): ClusterJson {
+  return { name: BLACKHOLE_CLUSTER, type: "STATIC", connectTimeout: DEFAULT_CONNECT_TIMEOUT };
+}
+
+/** Traffic to destinations outside the registry keeps its original destination (ALLOW_ANY). */
+export function passthroughCluster(): ClusterJson {
+  return {
+    name: PASSTHROUGH_CLUSTER,
+    type: "ORIGINAL_DST",
+    connectTimeout: DEFAULT_CONNECT_TIMEOUT,
+    lbPolicy: "CLUSTER_PROVIDED",
+    circuitBreakers: circuitBreakers(undefined),
+    typedExtensionProtocolOptions: {
+      [HTTP_PROTOCOL_OPTIONS_KEY]: typed("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", {
+        useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} },
+      }),
+    },
+  };
+}

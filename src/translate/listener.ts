@@ -1,0 +1,90 @@
+import { listenerName, outboundStatPrefix, PASSTHROUGH_CLUSTER, PASSTHROUGH_FILTER_CHAIN, BLACKHOLE_CLUSTER, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT } from "../model/names.js";
+import type { FilterChainJson, FilterJson, ListenerJson } from "./envoy.js";
+import { ADS_CONFIG_SOURCE, typed } from "./envoy.js";
+
+/** HTTP connection manager for an outbound port: routes come over ADS by name; router last. */
+export function httpConnectionManager(statPrefix: string, routeConfigName: string): FilterJson {
+  return {
+    name: "envoy.filters.network.http_connection_manager",
+    typedConfig: typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", {
+      statPrefix,
+      rds: { routeConfigName, configSource: ADS_CONFIG_SOURCE },
+      httpFilters: [
+        // fault and cors do nothing unless a route carries their per-route config.
+        { name: "envoy.filters.http.fault", typedConfig: typed("envoy.extensions.filters.http.fault.v3.HTTPFault", {}) },
+        { name: "envoy.filters.http.cors", typedConfig: typed("envoy.extensions.filters.http.cors.v3.Cors", {}) },
+        { name: "envoy.filters.http.router", typedConfig: typed("envoy.extensions.filters.http.router.v3.Router", {}) },
+      ],
+      useRemoteAddress: false,
+      normalizePath: true,
+      pathWithEscapedSlashesAction: "KEEP_UNCHANGED",
+      upgradeConfigs: [{ upgradeType: "websocket" }],
+      streamIdleTimeout: "0s",
+      requestIdExtension: { typedConfig: typed("envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig", {}) },
+    }),
+  };
+}
+
+export function tcpProxy(statPrefix: string, cluster: string): FilterJson {
+  return {
+    name: "envoy.filters.network.tcp_proxy",
+    typedConfig: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", { statPrefix, cluster }),
+  };
+}
+
+function passthroughChain(): FilterChainJson {
+  return { name: PASSTHROUGH_FILTER_CHAIN, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] };
+}
+
+export type Bind = { readonly mode: "captured" } | { readonly mode: "bound"; readonly address: string };
+
+/**
+ * The outbound listener for an HTTP port. Captured (iptables REDIRECT): a `0.0.0.0_<port>` listener
+ * that is not bound and receives connections handed over by `virtualOutbound`, sniffing HTTP and
+ * passing anything else through. Bound (INTERCEPTION_MODE NONE): a real socket on the bind address.
+ */
+export function httpListener(port: number, bind: Bind): ListenerJson {
+  const address = bind.mode === "bound" ? bind.address : "0.0.0.0";
+  const hcm = httpConnectionManager(outboundStatPrefix(address, port), String(port));
+  const base: ListenerJson = {
+    name: listenerName(address, port),
+    address: { socketAddress: { address, portValue: port } },
+    trafficDirection: "OUTBOUND",
+  };
+  if (bind.mode === "bound") return { ...base, filterChains: [{ filters: [hcm] }] };
+  return {
+    ...base,
+    bindToPort: false,
+    listenerFilters: [{ name: "envoy.filters.listener.http_inspector", typedConfig: typed("envoy.extensions.filters.listener.http_inspector.v3.HttpInspector", {}) }],
+    listenerFiltersTimeout: "0s",
+    continueOnListenerFiltersTimeout: true,
+    filterChains: [{ filterChainMatch: { applicationProtocols: ["http/1.1", "h2c"], transportProtocol: "raw_buffer" }, filters: [hcm] }],
+    defaultFilterChain: passthroughChain(),
+  };
+}
+
+/** A TCP service port: captured traffic to the service's VIP, or a bound local port. */
+export function tcpListener(address: string, port: number, cluster: string, bind: Bind): ListenerJson {
+  const listenAddress = bind.mode === "bound" ? bind.address : address;
+  return {
+    name: listenerName(listenAddress, port),
+    address: { socketAddress: { address: listenAddress, portValue: port } },
+    trafficDirection: "OUTBOUND",
+    ...(bind.mode === "captured" ? { bindToPort: false } : {}),
+    filterChains: [{ filters: [tcpProxy(cluster, cluster)] }],
+  };
+}
+
+/** Port 15001, where iptables sends all outbound traffic; it hands each connection to the listener for its original destination. */
+export function virtualOutboundListener(): ListenerJson {
+  return {
+    name: VIRTUAL_OUTBOUND_LISTENER,
+    address: { socketAddress: { address: "0.0.0.0", portValue: VIRTUAL_OUTBOUND_PORT } },
+    useOriginalDst: true,
+    trafficDirection: "OUTBOUND",
+    filterChains: [
+      { name: "virtualOutbound-blackhole", filterChainMatch: { destinationPort: VIRTUAL_OUTBOUND_PORT }, filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] },
+      { name: "virtualOutbound-catchall-tcp", filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] },
+    ],
+  };
+}

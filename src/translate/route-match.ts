@@ -1,0 +1,50 @@
+import type { HTTPMatchRequest, StringMatch } from "../api/istio-types.js";
+import type { HeaderMatcherJson, QueryParameterMatcherJson, RouteMatchJson, StringMatcherJson } from "./envoy.js";
+
+/** Istio StringMatch → Envoy StringMatcher; an empty match means "present". */
+export function stringMatcher(m: StringMatch): StringMatcherJson | undefined {
+  if ("exact" in m) return { exact: m.exact };
+  if ("prefix" in m) return { prefix: m.prefix };
+  if ("regex" in m) return { safeRegex: { regex: m.regex } };
+  return undefined;
+}
+
+function headerMatcher(name: string, m: StringMatch, invert: boolean): HeaderMatcherJson {
+  const sm = stringMatcher(m);
+  if (!sm || ("regex" in m && m.regex === "*")) return { name, presentMatch: true, ...(invert ? { invertMatch: true } : {}) };
+  return { name, stringMatch: sm, ...(invert ? { invertMatch: true, treatMissingHeaderAsEmpty: true } : {}) };
+}
+
+const sortedEntries = <T>(r: Readonly<Record<string, T>> | undefined): [string, T][] => Object.entries(r ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/** One VirtualService match block → Envoy RouteMatch (Istio's TranslateRouteMatch). */
+export function routeMatch(m: HTTPMatchRequest | undefined): RouteMatchJson {
+  if (!m) return { prefix: "/" };
+  const out: RouteMatchJson = {};
+  const uri = m.uri;
+  if (uri && "exact" in uri) out.path = uri.exact;
+  else if (uri && "prefix" in uri) out.prefix = uri.prefix;
+  else if (uri && "regex" in uri) out.safeRegex = { regex: uri.regex };
+  else out.prefix = "/";
+  out.caseSensitive = !m.ignoreUriCase;
+  const headers: HeaderMatcherJson[] = [
+    ...sortedEntries(m.headers).map(([k, v]) => headerMatcher(k, v, false)),
+    ...sortedEntries(m.withoutHeaders).map(([k, v]) => headerMatcher(k, v, true)),
+  ];
+  if (m.method) headers.push(headerMatcher(":method", m.method, false));
+  if (m.authority) headers.push(headerMatcher(":authority", m.authority, false));
+  if (m.scheme) headers.push(headerMatcher(":scheme", m.scheme, false));
+  if (headers.length) out.headers = headers;
+  const query: QueryParameterMatcherJson[] = sortedEntries(m.queryParams).map(([name, v]) => {
+    const sm = stringMatcher(v);
+    return sm ? { name, stringMatch: sm } : { name, presentMatch: true };
+  });
+  if (query.length) out.queryParameters = query;
+  return out;
+}
+
+/** A match that takes every request: Istio stops emitting routes after one (later rules are unreachable). */
+export function isCatchAll(m: RouteMatchJson): boolean {
+  const everyPath = m.prefix === "/" || (m.safeRegex?.regex === ".*" && m.path === undefined);
+  return everyPath && !m.headers?.length && !m.queryParameters?.length;
+}

@@ -1,0 +1,152 @@
+import type { Diagnostic } from "../api/diagnostics.js";
+import type { MeshModel, ServiceModel, ServicePortModel } from "../model/ir.js";
+import { endpointKey } from "../model/ir.js";
+import { ALLOW_ANY_VHOST, outboundClusterName, PASSTHROUGH_CLUSTER, serviceDomains, virtualHostName } from "../model/names.js";
+import { destinationRuleFor } from "../model/policies.js";
+import { isHttpProtocol } from "../model/protocol.js";
+import type { ProxyView } from "../model/proxy.js";
+import { sidecarVirtualServices, virtualServiceForHost } from "../model/routing.js";
+import { blackHoleCluster, outboundCluster, passthroughCluster } from "./cluster.js";
+import { clusterLoadAssignment, selectEndpoints } from "./endpoints.js";
+import type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, VirtualHostJson } from "./envoy.js";
+import type { Bind } from "./listener.js";
+import { httpListener, tcpListener, virtualOutboundListener } from "./listener.js";
+import type { RouteContext } from "./route.js";
+import { defaultRoute, virtualServiceRoutes } from "./route.js";
+
+/** Everything one proxy gets, each list sorted by name. */
+export interface ProxyResources {
+  readonly clusters: readonly ClusterJson[];
+  readonly endpoints: readonly ClusterLoadAssignmentJson[];
+  readonly listeners: readonly ListenerJson[];
+  readonly routes: readonly RouteConfigurationJson[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+const byName = <T extends { name?: string; clusterName?: string }>(a: T, b: T): number => {
+  const an = a.name ?? a.clusterName ?? "";
+  const bn = b.name ?? b.clusterName ?? "";
+  return an < bn ? -1 : an > bn ? 1 : 0;
+};
+
+interface EdsCluster {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** The EDS clusters a proxy sees: one per service port, plus one per DestinationRule subset. */
+function edsClusters(mesh: MeshModel, proxy: ProxyView): { cluster: ClusterJson; eds: EdsCluster }[] {
+  const out: { cluster: ClusterJson; eds: EdsCluster }[] = [];
+  for (const svc of mesh.services.values()) {
+    const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace);
+    for (const port of svc.ports) {
+      const cluster = outboundCluster(svc, port, rule, undefined);
+      out.push({ cluster, eds: { name: cluster.name!, host: svc.hostname, port: port.port, labels: {} } });
+      for (const subset of rule?.subsets ?? []) {
+        const sc = outboundCluster(svc, port, rule, subset);
+        out.push({ cluster: sc, eds: { name: sc.name!, host: svc.hostname, port: port.port, labels: subset.labels } });
+      }
+    }
+  }
+  return out;
+}
+
+export function sidecarClusters(mesh: MeshModel, proxy: ProxyView): ClusterJson[] {
+  return [...edsClusters(mesh, proxy).map((c) => c.cluster), blackHoleCluster(), passthroughCluster()].sort(byName);
+}
+
+/** Endpoints alone: the fast path when only EndpointSlices or Pods changed. */
+export function sidecarEndpoints(mesh: MeshModel, proxy: ProxyView): ClusterLoadAssignmentJson[] {
+  return edsClusters(mesh, proxy)
+    .filter(({ cluster }) => cluster.type === "EDS")
+    .map(({ eds }) => clusterLoadAssignment(eds.name, selectEndpoints(mesh.endpoints.get(endpointKey(eds.host, eds.port)) ?? [], eds.labels)))
+    .sort((a, b) => byName(a, b));
+}
+
+interface PortEntry {
+  readonly svc: ServiceModel;
+  readonly port: ServicePortModel;
+}
+
+function portsByNumber(mesh: MeshModel): Map<number, PortEntry[]> {
+  const out = new Map<number, PortEntry[]>();
+  for (const svc of mesh.services.values()) for (const port of svc.ports) out.set(port.port, [...(out.get(port.port) ?? []), { svc, port }]);
+  return new Map([...out.entries()].sort(([a], [b]) => a - b));
+}
+
+function bindOf(proxy: ProxyView): Bind {
+  return proxy.interceptionMode === "NONE" ? { mode: "bound", address: "127.0.0.1" } : { mode: "captured" };
+}
+
+export function sidecarListeners(mesh: MeshModel, proxy: ProxyView): { listeners: ListenerJson[]; diagnostics: Diagnostic[] } {
+  const bind = bindOf(proxy);
+  const listeners: ListenerJson[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const [number, entries] of portsByNumber(mesh)) {
+    const http = entries.filter((e) => isHttpProtocol(e.port.protocol));
+    const tcp = entries.filter((e) => !isHttpProtocol(e.port.protocol));
+    if (http.length) listeners.push(httpListener(number, bind));
+    if (bind.mode === "captured") {
+      for (const { svc, port } of tcp) {
+        if (svc.clusterIP && svc.clusterIP !== "None") listeners.push(tcpListener(svc.clusterIP, number, outboundClusterName(port.port, undefined, svc.hostname), bind));
+      }
+      continue;
+    }
+    // One local socket per port: HTTP services share it through virtual hosts, a TCP service cannot.
+    const [winner, ...losers] = http.length ? [] : tcp;
+    if (winner) listeners.push(tcpListener(bind.address, number, outboundClusterName(winner.port.port, undefined, winner.svc.hostname), bind));
+    for (const lost of http.length ? tcp : losers) {
+      diagnostics.push({
+        severity: "warning",
+        code: "MP0301",
+        message: `port ${number} of ${lost.svc.hostname} (${lost.port.protocol}) is not reachable from proxies with INTERCEPTION_MODE NONE: ${http.length ? "HTTP services" : winner?.svc.hostname} already listen on 127.0.0.1:${number}`,
+        object: lost.svc.ref,
+      });
+    }
+  }
+  if (bind.mode === "captured") listeners.push(virtualOutboundListener());
+  return { listeners: listeners.sort(byName), diagnostics };
+}
+
+/** One RouteConfiguration per HTTP port, named by the port, with a virtual host per service. */
+export function sidecarRoutes(mesh: MeshModel, proxy: ProxyView): RouteConfigurationJson[] {
+  const vss = sidecarVirtualServices(mesh.virtualServices, proxy.namespace);
+  const out: RouteConfigurationJson[] = [];
+  for (const [number, entries] of portsByNumber(mesh)) {
+    const http = entries.filter((e) => isHttpProtocol(e.port.protocol));
+    if (http.length === 0) continue;
+    const ctx: RouteContext = { port: number, proxy, services: mesh.services, destinationRules: mesh.destinationRules };
+    const used = new Set<string>();
+    const vhosts: VirtualHostJson[] = [];
+    for (const { svc } of http) {
+      const vs = virtualServiceForHost(vss, svc.hostname);
+      const routes = vs ? virtualServiceRoutes(vs, ctx) : [defaultRoute(svc, number, ctx)];
+      // Envoy rejects a domain that two virtual hosts share; as in Istio the first keeps it.
+      const domains = serviceDomains(svc.hostname, proxy.namespace, svc.clusterIP, proxy.dnsDomain).filter((d) => !used.has(d));
+      domains.forEach((d) => used.add(d));
+      if (domains.length === 0) continue;
+      vhosts.push({ name: virtualHostName(svc.hostname, number), domains, routes });
+    }
+    vhosts.sort(byName);
+    vhosts.push({
+      name: ALLOW_ANY_VHOST,
+      domains: ["*"],
+      routes: [{ name: ALLOW_ANY_VHOST, match: { prefix: "/" }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: "0s", maxStreamDuration: { grpcTimeoutHeaderMax: "0s" } } }],
+    });
+    out.push({ name: String(number), virtualHosts: vhosts, validateClusters: false, ignorePortInHostMatching: true, maxDirectResponseBodySizeBytes: 1048576 });
+  }
+  return out.sort(byName);
+}
+
+export function translateSidecar(mesh: MeshModel, proxy: ProxyView): ProxyResources {
+  const { listeners, diagnostics } = sidecarListeners(mesh, proxy);
+  return {
+    clusters: sidecarClusters(mesh, proxy),
+    endpoints: sidecarEndpoints(mesh, proxy),
+    listeners,
+    routes: sidecarRoutes(mesh, proxy),
+    diagnostics,
+  };
+}
