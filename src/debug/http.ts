@@ -1,0 +1,89 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { ControlPlane } from "../pipeline/control-plane.js";
+import type { ProxySyncStatus } from "../xds/observer.js";
+import { configDump } from "./config-dump.js";
+import type { Metrics } from "./metrics.js";
+
+export interface DebugDeps {
+  readonly controlPlane: ControlPlane;
+  readonly metrics: Metrics;
+  readonly syncStatus: () => readonly ProxySyncStatus[];
+  /** True once every config source has loaded (and, for Kubernetes, synced). */
+  readonly sourcesReady: () => boolean;
+  readonly logger: Logger;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
+  const text = typeof body === "string" ? body : JSON.stringify(body, null, 2);
+  res.writeHead(status, { "content-type": type });
+  res.end(text);
+}
+
+/** Istio's proxyID is `pod.namespace`; accept that or the full node id. */
+function findProxy(statuses: readonly ProxySyncStatus[], proxyId: string): ProxySyncStatus | undefined {
+  return statuses.find((s) => s.id === proxyId) ?? statuses.find((s) => s.id.split("~")[2] === proxyId);
+}
+
+export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const handle = async (): Promise<void> => {
+      switch (url.pathname) {
+        case "/ready":
+          if (deps.sourcesReady() && deps.controlPlane.ready) send(res, 200, "ready\n", "text/plain");
+          else send(res, 503, "not ready: config sources are still loading\n", "text/plain");
+          return;
+        case "/healthz":
+          send(res, 200, "ok\n", "text/plain");
+          return;
+        case "/metrics": {
+          const diags = deps.controlPlane.diagnostics();
+          for (const sev of ["error", "warning", "info"] as const) deps.metrics.diagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
+          send(res, 200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
+          return;
+        }
+        case "/debug/syncz":
+          send(res, 200, deps.syncStatus());
+          return;
+        case "/debug/diagnostics":
+          send(res, 200, deps.controlPlane.diagnostics());
+          return;
+        case "/debug/config_dump": {
+          const id = url.searchParams.get("proxyID");
+          if (!id) return send(res, 400, { error: "query parameter proxyID is required (a node id, or pod.namespace)" });
+          const status = findProxy(deps.syncStatus(), id);
+          if (!status) return send(res, 404, { error: `no connected proxy with id ${id}` });
+          const resources = deps.controlPlane.viewResources(status.viewKey);
+          if (!resources) return send(res, 404, { error: `proxy ${id} has no config yet` });
+          const v = (t: "cds" | "eds" | "lds" | "rds") => status.types[t]?.versionSent ?? "";
+          send(res, 200, configDump(resources, { cds: v("cds"), eds: v("eds"), lds: v("lds"), rds: v("rds") }, url.searchParams.has("include_eds")));
+          return;
+        }
+        default:
+          send(res, 404, { error: `unknown path ${url.pathname}`, paths: ["/ready", "/healthz", "/metrics", "/debug/syncz", "/debug/config_dump?proxyID=", "/debug/diagnostics"] });
+      }
+    };
+    handle().catch((e: unknown) => {
+      deps.logger.error({ err: e, path: url.pathname }, "debug handler failed");
+      if (!res.headersSent) send(res, 500, { error: String(e) });
+    });
+  };
+}
+
+export async function startDebugServer(address: string, deps: DebugDeps): Promise<{ server: Server; port: number }> {
+  const { host, port } = splitHostPort(address);
+  const server = createServer(debugHandler(deps));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(address);
+  if (!m) throw new Error(`address "${address}" must be HOST:PORT`);
+  return { host: m[1]!, port: Number(m[2]) };
+}

@@ -1,0 +1,161 @@
+/**
+ * Wiring only: store snapshot → mesh model → per-view translation → encoded snapshots in the
+ * xDS cache. Views (proxy classes) are built when their first proxy connects and rebuilt on
+ * every change; endpoint-only changes take the EDS fast path.
+ */
+import type { Logger } from "pino";
+import type { Diagnostic } from "../api/diagnostics.js";
+import { formatDiagnostic } from "../api/diagnostics.js";
+import type { InputKind } from "../api/objects.js";
+import { analyze, type SourceLookup } from "../analyze/analyze.js";
+import { buildMesh } from "../model/build.js";
+import type { MeshInput } from "../model/input.js";
+import type { MeshModel } from "../model/ir.js";
+import { parseProxy, viewKey, type ProxyView } from "../model/proxy.js";
+import type { ProxyResources } from "../translate/sidecar.js";
+import { sidecarEndpoints, translateSidecar } from "../translate/sidecar.js";
+import { encodeResources, snapshotFrom } from "../xds/encode.js";
+import type { SnapshotCache } from "../xds/snapshot-cache.js";
+import type { NodeInfo, ResourceMap, ViewProvider } from "../xds/snapshot.js";
+import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
+
+/** Kinds whose changes can only alter endpoints (labels and readiness), never clusters or routes. */
+const ENDPOINT_KINDS: ReadonlySet<InputKind> = new Set<InputKind>(["EndpointSlice", "Pod"]);
+
+interface View {
+  readonly proxy: ProxyView;
+  resources?: ProxyResources;
+  maps?: ReadonlyMap<TypeUrl, ResourceMap>;
+}
+
+export interface ControlPlaneOptions {
+  readonly cache: SnapshotCache;
+  readonly logger: Logger;
+  readonly domain?: string;
+}
+
+export interface BuildStats {
+  readonly views: number;
+  readonly fastPath: boolean;
+  readonly seconds: number;
+}
+
+export class ControlPlane implements ViewProvider {
+  private readonly views = new Map<string, View>();
+  private mesh: MeshModel | undefined;
+  private sourceOf: SourceLookup = () => undefined;
+  private inputDiagnostics: readonly Diagnostic[] = [];
+  private meshDiagnostics: readonly Diagnostic[] = [];
+  private reported = new Set<string>();
+  private readonly listeners = new Set<(stats: BuildStats) => void>();
+
+  constructor(private readonly opts: ControlPlaneOptions) {}
+
+  /** True once the first complete input has been applied (nothing is served before). */
+  get ready(): boolean {
+    return this.mesh !== undefined;
+  }
+
+  viewKey(node: NodeInfo): { key: string } | { error: string } {
+    const parsed = parseProxy(node);
+    if ("error" in parsed) return parsed;
+    if (parsed.proxy.type !== "sidecar") return { error: `node id "${node.id}": only sidecar proxies are served so far` };
+    return { key: viewKey(parsed.proxy) };
+  }
+
+  activate(key: string, node: NodeInfo): void {
+    const parsed = parseProxy(node);
+    if ("error" in parsed) return;
+    const view: View = { proxy: parsed.proxy };
+    this.views.set(key, view);
+    if (this.mesh) this.publish(key, view, this.mesh, false);
+  }
+
+  deactivate(key: string): void {
+    this.views.delete(key);
+    this.opts.cache.delete(key);
+  }
+
+  /**
+   * Apply a new input snapshot. `changed` lists the kinds that differ from the last one; when they
+   * are all endpoint kinds, only ClusterLoadAssignments are rebuilt.
+   */
+  update(input: MeshInput, changed: ReadonlySet<InputKind> | "all", extra: { diagnostics?: readonly Diagnostic[]; sourceOf?: SourceLookup } = {}): BuildStats {
+    const started = performance.now();
+    if (extra.sourceOf) this.sourceOf = extra.sourceOf;
+    if (extra.diagnostics) this.inputDiagnostics = extra.diagnostics;
+    const fastPath = this.mesh !== undefined && changed !== "all" && changed.size > 0 && [...changed].every((k) => ENDPOINT_KINDS.has(k));
+    const mesh = buildMesh(input, this.opts.domain);
+    this.mesh = mesh;
+    this.meshDiagnostics = [...mesh.diagnostics.map((d) => this.locate(d)), ...analyze(mesh, this.sourceOf)];
+    for (const [key, view] of this.views) this.publish(key, view, mesh, fastPath);
+    this.reportNewDiagnostics();
+    const stats = { views: this.views.size, fastPath, seconds: (performance.now() - started) / 1000 };
+    for (const l of this.listeners) l(stats);
+    return stats;
+  }
+
+  onBuild(listener: (stats: BuildStats) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Every current finding: input errors, model and analyzer findings, per-view translation notes. */
+  diagnostics(): Diagnostic[] {
+    const all = [...this.inputDiagnostics, ...this.meshDiagnostics, ...[...this.views.values()].flatMap((v) => v.resources?.diagnostics ?? []).map((d) => this.locate(d))];
+    const seen = new Set<string>();
+    return all.filter((d) => {
+      const k = formatDiagnostic(d);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+  }
+
+  /** The translated resources (Envoy JSON) a view currently gets. */
+  viewResources(key: string): ProxyResources | undefined {
+    return this.views.get(key)?.resources;
+  }
+
+  private locate(d: Diagnostic): Diagnostic {
+    if (d.source || !d.object) return d;
+    const source = this.sourceOf(d.object);
+    return source ? { ...d, source } : d;
+  }
+
+  private publish(key: string, view: View, mesh: MeshModel, fastPath: boolean): void {
+    let resources: ProxyResources;
+    if (fastPath && view.resources) {
+      resources = { ...view.resources, endpoints: sidecarEndpoints(mesh, view.proxy) };
+    } else {
+      resources = translateSidecar(mesh, view.proxy);
+    }
+    const prev = view.maps;
+    const encode = (t: TypeUrl, items: readonly { name?: string; clusterName?: string }[]) =>
+      encodeResources(t, items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })), prev?.get(t));
+    const maps = new Map<TypeUrl, ResourceMap>([
+      [TYPE_URL.cluster, fastPath && prev ? prev.get(TYPE_URL.cluster)! : encode(TYPE_URL.cluster, resources.clusters)],
+      [TYPE_URL.endpoint, encode(TYPE_URL.endpoint, resources.endpoints)],
+      [TYPE_URL.listener, fastPath && prev ? prev.get(TYPE_URL.listener)! : encode(TYPE_URL.listener, resources.listeners)],
+      [TYPE_URL.route, fastPath && prev ? prev.get(TYPE_URL.route)! : encode(TYPE_URL.route, resources.routes)],
+    ]);
+    view.resources = resources;
+    view.maps = maps;
+    this.opts.cache.set(key, snapshotFrom(maps));
+  }
+
+  /** Log each finding once, when it first appears; fixed ones are forgotten so a relapse is logged again. */
+  private reportNewDiagnostics(): void {
+    const current = new Set<string>();
+    for (const d of this.diagnostics()) {
+      const line = formatDiagnostic(d);
+      current.add(line);
+      if (this.reported.has(line)) continue;
+      const fields = { code: d.code, object: d.object, path: d.path, source: d.source };
+      if (d.severity === "error") this.opts.logger.error(fields, line);
+      else if (d.severity === "warning") this.opts.logger.warn(fields, line);
+      else this.opts.logger.info(fields, line);
+    }
+    this.reported = current;
+  }
+}

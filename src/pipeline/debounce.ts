@@ -1,0 +1,47 @@
+/**
+ * Coalesces bursts of changes without delaying a lone one: a change after a quiet period runs at
+ * once; changes that follow within `quietMs` are batched until `quietMs` passes without one, or
+ * `maxDelayMs` after the first of them at the latest.
+ */
+export class Debouncer<T> {
+  private pending: T[] = [];
+  private firstPendingAt = 0;
+  private lastRunAt = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly run: (batch: T[]) => void,
+    private readonly quietMs = 100,
+    private readonly maxDelayMs = 1000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  push(item: T): void {
+    const now = this.now();
+    this.pending.push(item);
+    if (this.pending.length === 1) this.firstPendingAt = now;
+    if (!this.timer && now - this.lastRunAt >= this.quietMs) {
+      this.flush();
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(this.quietMs, this.firstPendingAt + this.maxDelayMs - now));
+    this.timer = setTimeout(() => this.flush(), wait);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.lastRunAt = this.now();
+    this.run(batch);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = [];
+  }
+}

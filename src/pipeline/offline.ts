@@ -1,0 +1,39 @@
+import type { Diagnostic } from "../api/diagnostics.js";
+import type { InputObject, StoredObject } from "../api/objects.js";
+import type { SourceLookup } from "../analyze/analyze.js";
+import { analyze } from "../analyze/analyze.js";
+import { buildMesh } from "../model/build.js";
+import { parseProxy, type NodeLike } from "../model/proxy.js";
+import type { ProxyResources } from "../translate/sidecar.js";
+import { translateSidecar } from "../translate/sidecar.js";
+import { meshInputFrom } from "./mesh-input.js";
+
+export interface OfflineResult {
+  readonly resources: ProxyResources;
+  /** Input, model, analyzer and translation findings, in that order. */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Where each object came from, for findings raised after parsing. */
+export function sourceLookup(objects: readonly StoredObject<InputObject>[]): SourceLookup {
+  const byRef = new Map(objects.map((o) => [`${o.object.kind}/${o.object.metadata.namespace ?? ""}/${o.object.metadata.name}`, o.source]));
+  return (ref) => byRef.get(`${ref.kind}/${ref.namespace ?? ""}/${ref.name ?? ""}`);
+}
+
+/** What one proxy would receive for a set of validated objects: `meshpilot translate`, and the golden tests. */
+export function translateOffline(objects: readonly StoredObject<InputObject>[], inputDiagnostics: readonly Diagnostic[], node: NodeLike): OfflineResult | { error: string } {
+  const parsed = parseProxy(node);
+  if ("error" in parsed) return parsed;
+  if (parsed.proxy.type !== "sidecar") return { error: `proxy type "${parsed.proxy.type}" is not supported yet; use a sidecar~… node id` };
+  const mesh = buildMesh(meshInputFrom(objects), parsed.proxy.dnsDomain);
+  const sourceOf = sourceLookup(objects);
+  const resources = translateSidecar(mesh, parsed.proxy);
+  const withSource = (d: Diagnostic): Diagnostic => {
+    const source = d.source ?? (d.object ? sourceOf(d.object) : undefined);
+    return source ? { ...d, source } : d;
+  };
+  return {
+    resources,
+    diagnostics: [...inputDiagnostics, ...mesh.diagnostics.map(withSource), ...analyze(mesh, sourceOf), ...resources.diagnostics.map(withSource)],
+  };
+}
