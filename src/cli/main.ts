@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+/** The `meshpilot` command line. Exceptions end here: every command prints a reason and exits non-zero. */
+import { Command, Option } from "commander";
+import { formatDiagnostic } from "../api/diagnostics.js";
+import { createLogger } from "../log.js";
+import { bootstrapCommand } from "./bootstrap.js";
+import { startServer } from "./serve.js";
+import { loadConfigDir, RESOURCE_TYPES, translateCommand } from "./translate.js";
+import { analyzeCommand } from "./analyze.js";
+
+const program = new Command();
+program.name("meshpilot").description("An Envoy xDS control plane that reads Kubernetes and Istio networking config").version("0.1.0");
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+program
+  .command("serve")
+  .description("serve xDS (ADS, SotW and delta) for the config in a directory, watching it for changes")
+  .option("--config-dir <dir>", "directory of Kubernetes/Istio YAML (multi-document, *.yaml|*.yml)")
+  .option("--xds-address <host:port>", "ADS gRPC listen address", "0.0.0.0:15010")
+  .option("--debug-address <host:port>", "debug HTTP address (/ready, /metrics, /debug/syncz, /debug/config_dump)", "127.0.0.1:15014")
+  .option("--log-level <level>", "trace|debug|info|warn|error", "info")
+  .action(async (o: { configDir?: string; xdsAddress: string; debugAddress: string; logLevel: string }) => {
+    const logger = createLogger(o.logLevel);
+    if (!o.configDir) throw new Error("--config-dir is required (Kubernetes sources come later)");
+    const server = await startServer({ configDir: o.configDir, xdsAddress: o.xdsAddress, debugAddress: o.debugAddress, logger });
+    const shutdown = (signal: string) => {
+      logger.info({ signal }, "shutting down");
+      server.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+
+program
+  .command("translate")
+  .description("print the xDS resources one proxy would receive, offline")
+  .requiredOption("--config-dir <dir>", "directory of Kubernetes/Istio YAML")
+  .requiredOption("--proxy <node-id>", "node id, e.g. sidecar~10.0.0.5~productpage-v1.default~default.svc.cluster.local")
+  .addOption(new Option("--type <type>", "only one resource type").choices([...RESOURCE_TYPES]))
+  .addOption(new Option("--interception <mode>", "the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
+  .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
+  .addOption(new Option("-o, --output <format>", "output format").choices(["json", "yaml"]).default("json"))
+  .action(async (o: { configDir: string; proxy: string; type?: string; interception: string; label: string[]; output: string }) => {
+    const labels = Object.fromEntries(o.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    const r = await translateCommand({ configDir: o.configDir, proxy: o.proxy, ...(o.type ? { type: o.type } : {}), output: o.output, metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels } });
+    if ("error" in r) throw new Error(r.error);
+    for (const d of r.result.diagnostics) process.stderr.write(formatDiagnostic(d) + "\n");
+    process.stdout.write(r.output);
+  });
+
+program
+  .command("analyze")
+  .description("report mistakes in a config directory (missing subsets, unreachable rules, host mismatches, TLS conflicts, invalid objects)")
+  .requiredOption("--config-dir <dir>", "directory of Kubernetes/Istio YAML")
+  .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
+  .action(async (o: { configDir: string; output: string }) => {
+    const { objects, diagnostics } = await loadConfigDir(o.configDir);
+    const r = analyzeCommand(objects, diagnostics, o.output);
+    process.stdout.write(r.output);
+    process.exitCode = r.errors > 0 ? 1 : 0;
+  });
+
+program
+  .command("bootstrap")
+  .description("print an Envoy bootstrap (JSON) that connects a stock Envoy to meshpilot")
+  .requiredOption("--node-id <id>", "Istio-form node id: sidecar~IP~pod.ns~ns.svc.cluster.local")
+  .requiredOption("--xds-address <host:port>", "meshpilot's ADS address")
+  .requiredOption("--admin-address <host:port>", "Envoy admin address")
+  .addOption(new Option("--interception <mode>", "INTERCEPTION_MODE").choices(["NONE", "REDIRECT"]).default("REDIRECT"))
+  .option("--namespace <ns>", "the proxy's namespace (default: from the node id)")
+  .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
+  .option("--cluster <name>", "Envoy node.cluster (default: <app>.<namespace>)")
+  .option("--sotw", "use state-of-the-world ADS instead of delta")
+  .action((o: { nodeId: string; xdsAddress: string; adminAddress: string; interception: string; namespace?: string; label: string[]; sotw?: boolean; cluster?: string }) => {
+    const r = bootstrapCommand(o);
+    if ("error" in r) throw new Error(r.error);
+    process.stdout.write(r.output);
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`meshpilot: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,46 @@
+import { stringify as toYaml } from "yaml";
+import type { Diagnostic } from "../api/diagnostics.js";
+import type { StoredObject } from "../api/objects.js";
+import { translateOffline, type OfflineResult } from "../pipeline/offline.js";
+import { FileSource } from "../sources/file/file-source.js";
+import { Store } from "../store/store.js";
+
+export const RESOURCE_TYPES = ["clusters", "endpoints", "listeners", "routes"] as const;
+export type ResourceType = (typeof RESOURCE_TYPES)[number];
+
+/** Load a config directory once, with the same rules as `serve` (duplicates, invalid objects). */
+export async function loadConfigDir(dir: string): Promise<{ objects: StoredObject[]; diagnostics: readonly Diagnostic[] }> {
+  const store = new Store();
+  let diagnostics: readonly Diagnostic[] = [];
+  const source = new FileSource({
+    dir,
+    watch: false,
+    onUpdate: (u) => {
+      store.apply(u.source, u.events);
+      diagnostics = u.diagnostics;
+    },
+  });
+  await source.start();
+  await source.stop();
+  return { objects: [...store.snapshot().objects()], diagnostics };
+}
+
+export interface TranslateCliOptions {
+  configDir: string;
+  proxy: string;
+  type?: string;
+  output: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** `meshpilot translate`: what one proxy would receive, offline, in Envoy's JSON form. */
+export async function translateCommand(o: TranslateCliOptions): Promise<{ output: string; result: OfflineResult } | { error: string }> {
+  if (o.type !== undefined && !(RESOURCE_TYPES as readonly string[]).includes(o.type)) return { error: `--type must be one of ${RESOURCE_TYPES.join(", ")}` };
+  if (o.output !== "json" && o.output !== "yaml") return { error: `-o must be json or yaml` };
+  const { objects, diagnostics } = await loadConfigDir(o.configDir);
+  const result = translateOffline(objects, diagnostics, { id: o.proxy, metadata: o.metadata ?? {} });
+  if ("error" in result) return { error: `--proxy: ${result.error}` };
+  const r = result.resources;
+  const body: unknown = o.type ? r[o.type as ResourceType] : { clusters: r.clusters, endpoints: r.endpoints, listeners: r.listeners, routes: r.routes };
+  return { output: o.output === "yaml" ? toYaml(body) : JSON.stringify(body, null, 2) + "\n", result };
+}
