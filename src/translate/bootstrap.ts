@@ -1,0 +1,265 @@
+/**
+ * The Envoy bootstrap that points a proxy at meshpilot over ADS: what istio-agent writes for a
+ * sidecar, reduced to what upstream Envoy needs (no istio.* extensions, no SDS, no agent).
+ *
+ * Pure: the caller supplies every value (no environment, clock or file access here). Bad options
+ * come back as `{ errors }`, never as an exception.
+ */
+import type { BootstrapJson } from "../gen/envoy/config/bootstrap/v3/bootstrap_pb.js";
+import type { ClusterJson } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
+import type { ConfigSourceJson } from "../gen/envoy/config/core/v3/config_source_pb.js";
+import type { HttpProtocolOptionsJson } from "../gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
+import type { AnyJson } from "@bufbuild/protobuf/wkt";
+import { isDNS1123Label, isDNS1123Subdomain } from "../api/validate-names.js";
+import { isIP, isIPv4, isIPv6 } from "../api/validate-net.js";
+
+export type BootstrapProxyType = "sidecar" | "router";
+export type BootstrapInterceptionMode = "NONE" | "REDIRECT" | "TPROXY";
+
+export interface NodeIdParts {
+  /** `sidecar` (default) or `router` (a gateway). */
+  readonly type?: BootstrapProxyType;
+  /** The pod IP. */
+  readonly ip: string;
+  readonly podName: string;
+  readonly namespace: string;
+  /** Cluster DNS domain, default `cluster.local`. */
+  readonly domain?: string;
+}
+
+export interface BootstrapOptions {
+  /**
+   * Full Istio node id `type~ip~pod.ns~ns.svc.cluster.local`. Either this or `node` is required;
+   * when both are given, `nodeId` wins.
+   */
+  readonly nodeId?: string;
+  /** Parts to build the node id from (see buildNodeId). */
+  readonly node?: NodeIdParts;
+  /** Envoy `node.cluster`. Default `<app label>.<ns>` (labels `app.kubernetes.io/name`, then `app`), else `<pod>.<ns>`. */
+  readonly cluster?: string;
+  /** meshpilot's ADS endpoint `host:port` (IPv6 as `[::1]:15010`). */
+  readonly xdsAddress: string;
+  /** Envoy admin `host:port`. Default `127.0.0.1:15000`. */
+  readonly adminAddress?: string;
+  /** Metadata INTERCEPTION_MODE. Default `REDIRECT` (iptables capture); `NONE` binds real ports. */
+  readonly interception?: BootstrapInterceptionMode;
+  /** Metadata NAMESPACE. Default: the namespace part of the node id. Must agree with it. */
+  readonly namespace?: string;
+  /** Metadata LABELS (the pod's labels). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** true: state-of-the-world ADS (`GRPC`); false (default): incremental ADS (`DELTA_GRPC`). */
+  readonly sotw?: boolean;
+  /** Metadata CLUSTER_ID. Default `Kubernetes` (Istio's default cluster name). */
+  readonly clusterId?: string;
+  /** Connect timeout of the xds-grpc cluster, as a proto Duration string. Default `1s`. */
+  readonly connectTimeout?: string;
+  /** Extra string metadata keys (e.g. ISTIO_VERSION, MESH_ID). Must not clash with the keys set here. */
+  readonly extraMetadata?: Readonly<Record<string, string>>;
+}
+
+export interface BootstrapError {
+  /** The option at fault, e.g. `nodeId`, `xdsAddress`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export type BootstrapResult = { readonly bootstrap: BootstrapJson; readonly errors?: undefined } | { readonly errors: readonly BootstrapError[]; readonly bootstrap?: undefined };
+
+/** Name of the static cluster that reaches meshpilot. */
+export const XDS_CLUSTER_NAME = "xds-grpc";
+const HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+const DEFAULT_ADMIN = "127.0.0.1:15000";
+const DEFAULT_DOMAIN = "cluster.local";
+const PROXY_TYPES: readonly string[] = ["sidecar", "router"];
+/** Metadata keys buildBootstrap sets itself. */
+const RESERVED_METADATA: readonly string[] = ["CLUSTER_ID", "INSTANCE_IPS", "INTERCEPTION_MODE", "LABELS", "NAME", "NAMESPACE"];
+const INTERCEPTION_MODES: readonly string[] = ["NONE", "REDIRECT", "TPROXY"];
+
+const DURATION = /^\d+(\.\d{1,9})?s$/;
+
+/** Istio's node id: `type~ip~pod.ns~ns.svc.domain`. Does not validate; buildBootstrap does. */
+export function buildNodeId(parts: NodeIdParts): string {
+  const type = parts.type ?? "sidecar";
+  const domain = parts.domain ?? DEFAULT_DOMAIN;
+  return `${type}~${parts.ip}~${parts.podName}.${parts.namespace}~${parts.namespace}.svc.${domain}`;
+}
+
+// A DNS host name: labels of letters, digits and hyphens.
+const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*\.?$/;
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+  readonly isIp: boolean;
+}
+
+/** `host:port` or `[v6]:port` → parts, or an error message. */
+export function parseHostPort(s: string): HostPort | string {
+  let host: string;
+  let portText: string;
+  if (s.startsWith("[")) {
+    const end = s.indexOf("]");
+    if (end < 0 || s[end + 1] !== ":") return `"${s}" must be [IPv6]:port`;
+    host = s.slice(1, end);
+    portText = s.slice(end + 2);
+    if (!isIPv6(host)) return `"${host}" in "${s}" is not an IPv6 address`;
+  } else {
+    const colon = s.lastIndexOf(":");
+    if (colon <= 0) return `"${s}" must be host:port`;
+    host = s.slice(0, colon);
+    portText = s.slice(colon + 1);
+    if (host.includes(":")) return `"${s}": write IPv6 addresses as [addr]:port`;
+    if (!isIPv4(host) && (!HOSTNAME.test(host) || /^[\d.]+$/.test(host))) return `"${host}" in "${s}" is neither an IP address nor a host name`;
+  }
+  if (!/^\d{1,5}$/.test(portText)) return `port "${portText}" in "${s}" is not a number`;
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return `port ${port} in "${s}" is outside 1-65535`;
+  return { host, port, isIp: isIP(host) };
+}
+
+interface ParsedId {
+  readonly type: string;
+  readonly ip: string;
+  readonly podName: string;
+  readonly namespace: string;
+}
+
+function checkNodeId(id: string, errors: BootstrapError[]): ParsedId | undefined {
+  const err = (message: string): undefined => {
+    errors.push({ field: "nodeId", message: `node id "${id}": ${message}` });
+    return undefined;
+  };
+  const parts = id.split("~");
+  if (parts.length !== 4) return err(`must have 4 parts separated by "~": type~ip~pod.namespace~namespace.svc.cluster.local`);
+  const [type, ip, podId, domain] = parts as [string, string, string, string];
+  if (!PROXY_TYPES.includes(type)) return err(`type "${type}" must be one of ${PROXY_TYPES.join(", ")}`);
+  if (!isIP(ip)) return err(`"${ip}" is not an IP address`);
+  const dot = podId.lastIndexOf(".");
+  if (dot <= 0) return err(`"${podId}" must be pod.namespace`);
+  const podName = podId.slice(0, dot);
+  const namespace = podId.slice(dot + 1);
+  if (!isDNS1123Subdomain(podName)) return err(`pod name "${podName}" is not a valid Kubernetes name`);
+  if (!isDNS1123Label(namespace)) return err(`namespace "${namespace}" is not a valid Kubernetes namespace name`);
+  const want = `${namespace}.svc.`;
+  if (!domain.startsWith(want) || domain.length === want.length) return err(`DNS domain "${domain}" must be "${namespace}.svc.<cluster domain>"`);
+  return { type, ip, podName, namespace };
+}
+
+function defaultCluster(id: ParsedId, labels: Readonly<Record<string, string>>): string {
+  const app = labels["app.kubernetes.io/name"] || labels["app"];
+  return `${app || id.podName}.${id.namespace}`;
+}
+
+/** An Any in proto JSON form: the message's fields beside its "@type". */
+function packAny<T extends object>(typeName: string, message: T): AnyJson {
+  return { "@type": `type.googleapis.com/${typeName}`, ...message };
+}
+
+function socketAddress(hp: HostPort) {
+  return { socketAddress: { address: hp.host, portValue: hp.port } };
+}
+
+function xdsCluster(hp: HostPort, connectTimeout: string): ClusterJson {
+  return {
+    name: XDS_CLUSTER_NAME,
+    type: hp.isIp ? "STATIC" : "STRICT_DNS",
+    // A name like "localhost" may resolve to ::1 first while the server listens on IPv4 only.
+    ...(hp.isIp ? {} : { dnsLookupFamily: "V4_PREFERRED" as const }),
+    connectTimeout,
+    loadAssignment: {
+      clusterName: XDS_CLUSTER_NAME,
+      endpoints: [{ lbEndpoints: [{ endpoint: { address: socketAddress(hp) } }] }],
+    },
+    // gRPC needs HTTP/2 to the control plane; without this Envoy speaks HTTP/1.1 and never connects.
+    typedExtensionProtocolOptions: {
+      [HTTP_PROTOCOL_OPTIONS]: packAny<HttpProtocolOptionsJson>(HTTP_PROTOCOL_OPTIONS, {
+        explicitHttpConfig: {
+          http2ProtocolOptions: { connectionKeepalive: { interval: "30s", timeout: "5s" } },
+        },
+      }),
+    },
+    // One long-lived stream per proxy: the default circuit breakers must not cut it off.
+    circuitBreakers: {
+      thresholds: [{ priority: "DEFAULT", maxConnections: 100000, maxPendingRequests: 100000, maxRequests: 100000 }],
+    },
+    upstreamConnectionOptions: { tcpKeepalive: { keepaliveTime: 300 } },
+  };
+}
+
+/** Builds the bootstrap, or says which options are wrong. */
+export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
+  const errors: BootstrapError[] = [];
+
+  const nodeId = opts.nodeId ?? (opts.node ? buildNodeId(opts.node) : undefined);
+  let id: ParsedId | undefined;
+  if (nodeId === undefined) errors.push({ field: "nodeId", message: "a node id (or its parts) is required" });
+  else id = checkNodeId(nodeId, errors);
+
+  const xds = parseHostPort(opts.xdsAddress);
+  if (typeof xds === "string") errors.push({ field: "xdsAddress", message: xds });
+  const admin = parseHostPort(opts.adminAddress ?? DEFAULT_ADMIN);
+  if (typeof admin === "string") errors.push({ field: "adminAddress", message: admin });
+  else if (!admin.isIp) errors.push({ field: "adminAddress", message: `admin address must be an IP address, not "${admin.host}"` });
+
+  const interception = opts.interception ?? "REDIRECT";
+  if (!INTERCEPTION_MODES.includes(interception)) {
+    errors.push({ field: "interception", message: `"${interception}" must be one of ${INTERCEPTION_MODES.join(", ")}` });
+  }
+  if (opts.namespace !== undefined && id && opts.namespace !== id.namespace) {
+    errors.push({ field: "namespace", message: `namespace "${opts.namespace}" differs from "${id.namespace}" in the node id` });
+  }
+  const labels = opts.labels ?? {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (typeof v !== "string") errors.push({ field: "labels", message: `label "${k}" must have a string value` });
+  }
+  if (opts.cluster !== undefined && opts.cluster.trim() === "") errors.push({ field: "cluster", message: "must not be empty" });
+  const connectTimeout = opts.connectTimeout ?? "1s";
+  if (!DURATION.test(connectTimeout)) errors.push({ field: "connectTimeout", message: `"${connectTimeout}" must be a duration like "1s" or "0.25s"` });
+
+  const metadata: Record<string, string | Record<string, string>> = {};
+  if (id) {
+    metadata["NAMESPACE"] = id.namespace;
+    metadata["NAME"] = id.podName;
+    metadata["INSTANCE_IPS"] = id.ip;
+  }
+  metadata["INTERCEPTION_MODE"] = interception;
+  metadata["CLUSTER_ID"] = opts.clusterId ?? "Kubernetes";
+  metadata["LABELS"] = sortedRecord(labels);
+  for (const [k, v] of Object.entries(opts.extraMetadata ?? {})) {
+    if (RESERVED_METADATA.includes(k)) errors.push({ field: "extraMetadata", message: `key "${k}" is set by meshpilot and cannot be overridden` });
+    else if (typeof v !== "string") errors.push({ field: "extraMetadata", message: `key "${k}" must have a string value` });
+    else metadata[k] = v;
+  }
+
+  if (errors.length > 0 || !id || nodeId === undefined || typeof xds === "string" || typeof admin === "string") {
+    return { errors };
+  }
+
+  const adsSource: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3", initialFetchTimeout: "0s" };
+  const bootstrap: BootstrapJson = {
+    node: {
+      id: nodeId,
+      cluster: opts.cluster ?? defaultCluster(id, labels),
+      metadata: sortedRecord(metadata),
+    },
+    staticResources: { clusters: [xdsCluster(xds, connectTimeout)] },
+    dynamicResources: {
+      adsConfig: {
+        apiType: opts.sotw ? "GRPC" : "DELTA_GRPC",
+        transportApiVersion: "V3",
+        setNodeOnFirstMessageOnly: true,
+        grpcServices: [{ envoyGrpc: { clusterName: XDS_CLUSTER_NAME } }],
+      },
+      cdsConfig: { ...adsSource },
+      ldsConfig: { ...adsSource },
+    },
+    admin: { address: socketAddress(admin) },
+  };
+  return { bootstrap };
+}
+
+function sortedRecord<V>(r: Readonly<Record<string, V>>): Record<string, V> {
+  const out: Record<string, V> = {};
+  for (const k of Object.keys(r).sort()) out[k] = r[k] as V;
+  return out;
+}

@@ -1,0 +1,223 @@
+// What SotW and delta ADS streams share: reading the node from the first request and binding the
+// stream to its view, following that view's snapshots, writing responses in make-before-break
+// order while honouring grpc-js backpressure, and cleaning up however the stream ends.
+//
+// Responses are never built ahead of time: a type that owes a response is only marked, and
+// `flush` builds from the *current* snapshot when the stream can take a write. So a slow proxy
+// never queues stale versions, and a stream waiting for its first snapshot simply stays marked.
+import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { Node } from "../gen/envoy/config/core/v3/base_pb.js";
+import { nodeInfo } from "./node.js";
+import type { ProxySyncStatus, ShortType, Transport, XdsObserver } from "./observer.js";
+import type { SnapshotCache } from "./snapshot-cache.js";
+import type { NodeInfo, Snapshot, ViewProvider } from "./snapshot.js";
+import type { TypeState } from "./stream-state.js";
+import { isKnownTypeUrl, PUSH_ORDER, SHORT_TYPE, type TypeUrl } from "./type-urls.js";
+
+/** What a stream needs from its server. */
+export interface StreamContext {
+  readonly cache: SnapshotCache;
+  readonly views: ViewProvider;
+  readonly logger: Logger;
+  readonly observer: XdsObserver;
+  readonly controlPlaneId: string;
+  /** The stream has a view: count it (activating the view if it is the first). */
+  attach(conn: AttachedStream, key: string, node: NodeInfo): void;
+  /** The stream is gone: uncount it (deactivating the view if it was the last). */
+  detach(conn: AttachedStream, key: string): void;
+}
+
+/** A stream as its server sees it. */
+export interface AttachedStream {
+  syncStatus(): ProxySyncStatus | undefined;
+  close(reason: string, endCall: boolean): void;
+}
+
+export interface Built {
+  readonly bytes: Uint8Array;
+  readonly resourceCount: number;
+}
+
+interface AdsRequest {
+  readonly node?: Node | undefined;
+  readonly typeUrl: string;
+}
+
+export abstract class Connection<Req extends AdsRequest> implements AttachedStream {
+  abstract readonly transport: Transport;
+  proxyId = "";
+  node: NodeInfo | undefined;
+  viewKey: string | undefined;
+  readonly connectedSince = new Date();
+  protected readonly types = new Map<TypeUrl, TypeState>();
+  protected log: Logger;
+  private nonceCounter = 0;
+  private closed = false;
+  /** The last write returned false: wait for 'drain' before writing again. */
+  private blocked = false;
+  private unwatch: (() => void) | undefined;
+  private readonly warnedTypes = new Set<string>();
+
+  constructor(
+    protected readonly call: ServerDuplexStream<Req, Uint8Array>,
+    protected readonly ctx: StreamContext,
+    readonly streamId: number,
+  ) {
+    this.log = ctx.logger.child({ stream: streamId });
+    call.on("data", (req: Req) => this.onData(req));
+    // The proxy half-closed: finish our side with OK.
+    call.on("end", () => this.close("client ended the stream", true));
+    call.on("error", (err: Error) => this.close(`stream error: ${err.message}`, false));
+    call.on("cancelled", () => this.close("cancelled by the client", false));
+    call.on("close", () => this.close("closed", false));
+    call.on("drain", () => {
+      this.blocked = false;
+      this.flush();
+    });
+  }
+
+  /** Handle one request of a known type (node and view are settled). */
+  protected abstract handleRequest(req: Req, type: TypeUrl, st: TypeState, at: number): void;
+  /** Build the response `st` owes from `snapshot`, or undefined if nothing is to be sent. */
+  protected abstract build(type: TypeUrl, st: TypeState, snapshot: Snapshot): Built | undefined;
+  protected abstract newTypeState(): TypeState;
+  /** A response of `type` was written. */
+  protected afterWrite(_type: TypeUrl): void {}
+
+  protected state(type: TypeUrl): TypeState {
+    let st = this.types.get(type);
+    if (!st) {
+      st = this.newTypeState();
+      this.types.set(type, st);
+    }
+    return st;
+  }
+
+  /** Nonces only need to be unique within a stream (xds_protocol "Basic Protocol Overview"). */
+  protected nextNonce(): string {
+    return (++this.nonceCounter).toString(36);
+  }
+
+  private onData(req: Req): void {
+    if (this.closed) return;
+    const at = performance.now();
+    try {
+      if (this.viewKey === undefined && !this.bind(req)) return;
+      if (!isKnownTypeUrl(req.typeUrl)) {
+        if (!this.warnedTypes.has(req.typeUrl)) {
+          this.warnedTypes.add(req.typeUrl);
+          this.log.warn({ typeUrl: req.typeUrl }, "request for a type this server does not serve; ignored");
+        }
+        return;
+      }
+      this.handleRequest(req, req.typeUrl, this.state(req.typeUrl), at);
+      this.flush();
+    } catch (e) {
+      this.log.error({ err: e }, "failed to handle an xDS request");
+      this.fail(GrpcStatus.INTERNAL, `internal error: ${(e as Error).message}`);
+    }
+  }
+
+  /** First request: read the node, ask for the view key, follow the view. */
+  private bind(req: Req): boolean {
+    if (!req.node || req.node.id === "") {
+      this.fail(GrpcStatus.INVALID_ARGUMENT, "the first request of a stream must carry node with a non-empty id");
+      return false;
+    }
+    const node = nodeInfo(req.node);
+    this.node = node;
+    this.proxyId = node.id;
+    const view = this.ctx.views.viewKey(node);
+    if ("error" in view) {
+      this.fail(GrpcStatus.INVALID_ARGUMENT, `node ${JSON.stringify(node.id)} rejected: ${view.error}`);
+      return false;
+    }
+    this.viewKey = view.key;
+    this.log = this.log.child({ proxy: node.id, view: view.key });
+    this.unwatch = this.ctx.cache.watch(view.key, (_snapshot, changed, setAt) => this.onSnapshot(changed, setAt));
+    // After watching: activate may set the first snapshot synchronously.
+    this.ctx.attach(this, view.key, node);
+    this.log.info({ transport: this.transport }, "proxy connected");
+    this.ctx.observer.onConnect?.(node.id, view.key, this.transport);
+    return true;
+  }
+
+  private onSnapshot(changed: ReadonlySet<TypeUrl>, setAt: number): void {
+    if (this.closed) return;
+    try {
+      for (const t of changed) this.types.get(t)?.owe("changed", setAt);
+      this.flush();
+    } catch (e) {
+      this.log.error({ err: e }, "failed to push a snapshot");
+      this.fail(GrpcStatus.INTERNAL, `internal error: ${(e as Error).message}`);
+    }
+  }
+
+  /** Write what is owed, CDS → EDS → LDS → RDS, until done or the stream pushes back. */
+  protected flush(): void {
+    if (this.closed || this.blocked || this.viewKey === undefined) return;
+    const snapshot = this.ctx.cache.get(this.viewKey);
+    if (!snapshot) return; // hold until the view's first snapshot arrives
+    for (const type of PUSH_ORDER) {
+      const st = this.types.get(type);
+      if (!st || st.pending === "none") continue;
+      const since = st.pendingSince;
+      const out = this.build(type, st, snapshot);
+      st.settle();
+      if (!out) continue;
+      const ok = this.call.write(out.bytes);
+      const short: ShortType = SHORT_TYPE[type];
+      this.ctx.observer.onPush?.(short, this.proxyId, out.bytes.length, out.resourceCount, (performance.now() - since) / 1000);
+      this.log.debug({ type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, bytes: out.bytes.length }, "pushed");
+      this.afterWrite(type);
+      if (!ok) {
+        this.blocked = true;
+        return;
+      }
+    }
+  }
+
+  protected recordNack(type: TypeUrl, st: TypeState, nonce: string, message: string): void {
+    const news = st.nack(nonce, message);
+    const short = SHORT_TYPE[type];
+    this.ctx.observer.onNack?.(short, this.proxyId, message);
+    const fields = { type: short, version: st.lastNack?.version, nonce, reason: message };
+    if (news) this.log.warn(fields, "proxy rejected config (NACK); keeping it on its last accepted version");
+    else this.log.debug(fields, "repeated NACK");
+  }
+
+  /** End the stream with a gRPC error status. */
+  protected fail(code: GrpcStatus, message: string): void {
+    if (this.closed) return;
+    this.log.warn({ code, reason: message }, "ending xDS stream with an error");
+    // grpc-js turns an 'error' emitted on a server stream into the call's final status.
+    this.call.emit("error", Object.assign(new Error(message), { code, details: message }));
+  }
+
+  close(reason: string, endCall: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unwatch?.();
+    if (endCall && !this.call.writableEnded) this.call.end();
+    if (this.viewKey !== undefined) {
+      this.ctx.detach(this, this.viewKey);
+      this.log.info({ reason }, "proxy disconnected");
+      this.ctx.observer.onDisconnect?.(this.proxyId, this.viewKey, this.transport);
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  syncStatus(): ProxySyncStatus | undefined {
+    if (this.viewKey === undefined || !this.node) return undefined;
+    const types: ProxySyncStatus["types"] = {};
+    for (const t of PUSH_ORDER) {
+      const st = this.types.get(t);
+      if (st) types[SHORT_TYPE[t]] = st.status();
+    }
+    return { id: this.proxyId, cluster: this.node.cluster, viewKey: this.viewKey, transport: this.transport, connectedSince: this.connectedSince, types };
+  }
+}

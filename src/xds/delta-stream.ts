@@ -1,0 +1,99 @@
+// Incremental ADS (DeltaAggregatedResources), xds-protocol.md §1.6:
+// - subscription changes are applied from every request, even one with a stale nonce;
+// - every name in resource_names_subscribe that exists is sent, even if the proxy has it;
+// - otherwise only resources whose version differs from what the proxy has are sent, and names
+//   the proxy has that no longer exist go in removed_resources;
+// - on reconnect, initial_resource_versions tells what the proxy has;
+// - a NACK is recorded and nothing is re-sent: what we sent counts as "what the proxy has", so
+//   only a newer version (or an explicit re-subscribe) goes out again.
+import type { DeltaDiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import { type Built, Connection } from "./connection.js";
+import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
+import { TypeState } from "./stream-state.js";
+import { isWildcardType, type TypeUrl } from "./type-urls.js";
+import { deltaResponse } from "./wire.js";
+
+class DeltaTypeState extends TypeState {
+  /** The stream has seen a request of this type (the first one is special). */
+  seen = false;
+  /** Names (re)subscribed since the last response: sent if they exist. */
+  readonly resend = new Set<string>();
+  /** Names unsubscribed while wildcard: the proxy must hear they are gone if they do not exist. */
+  readonly removeIfMissing = new Set<string>();
+}
+
+const EMPTY: ResourceMap = new Map();
+
+export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
+  readonly transport = "delta" as const;
+
+  protected newTypeState(): TypeState {
+    return new DeltaTypeState();
+  }
+
+  protected handleRequest(req: DeltaDiscoveryRequest, type: TypeUrl, state: TypeState, at: number): void {
+    const st = state as DeltaTypeState;
+    const first = !st.seen;
+    st.seen = true;
+    if (first) {
+      for (const [name, version] of Object.entries(req.initialResourceVersions)) st.known.set(name, version);
+    }
+    const { added, removed, wildcardAdded } = st.sub.apply(req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, first, isWildcardType(type));
+    for (const n of added) st.resend.add(n);
+    for (const n of removed) {
+      if (st.sub.wildcard) {
+        // Still covered by the wildcard: the proxy must get it back, or hear it is gone.
+        st.resend.add(n);
+        st.removeIfMissing.add(n);
+      } else {
+        st.known.delete(n); // unsubscribed: the proxy drops it, we forget it
+      }
+    }
+    // What the proxy holds outside its subscription (unsubscribed "*", stray reconnect versions)
+    // it drops; forget it too, so it is not "removed" or compared later.
+    for (const n of st.known.keys()) if (!st.sub.covers(n)) st.known.delete(n);
+
+    const nonce = req.responseNonce;
+    if (nonce !== "") {
+      if (req.errorDetail) this.recordNack(type, st, nonce, req.errorDetail.message);
+      else if (nonce === st.nonceSent) st.ack(nonce, st.versionSent);
+      // A stale nonce only means a newer response is in flight; the subscription change above
+      // still counts (the spec forbids rejecting stale delta requests).
+    }
+    if (first) st.owe("force", at); // always answer a type's first request, even with nothing
+    else if (added.length > 0 || removed.length > 0 || wildcardAdded) st.owe("changed", at);
+  }
+
+  protected build(type: TypeUrl, state: TypeState, snapshot: Snapshot): Built | undefined {
+    const st = state as DeltaTypeState;
+    const current = snapshot.resources.get(type) ?? EMPTY;
+    const send = new Map<string, Resource>();
+    const removed = new Set<string>();
+    for (const n of st.resend) {
+      const r = current.get(n);
+      if (r) send.set(n, r);
+      else if (st.removeIfMissing.has(n) || st.known.has(n)) removed.add(n);
+    }
+    st.resend.clear();
+    st.removeIfMissing.clear();
+    const consider = (r: Resource): void => {
+      if (st.known.get(r.name) !== r.version) send.set(r.name, r);
+    };
+    if (st.sub.wildcard) for (const r of current.values()) consider(r);
+    else
+      for (const n of st.sub.names) {
+        const r = current.get(n);
+        if (r) consider(r);
+      }
+    for (const n of st.known.keys()) if (!current.has(n)) removed.add(n);
+
+    if (send.size === 0 && removed.size === 0 && st.pending !== "force") return undefined;
+    for (const r of send.values()) st.known.set(r.name, r.version);
+    for (const n of removed) st.known.delete(n);
+    const nonce = this.nextNonce();
+    const version = snapshot.versions.get(type) ?? "";
+    st.versionSent = version;
+    st.nonceSent = nonce;
+    return { bytes: deltaResponse(type, version, send.values(), removed, nonce, this.ctx.controlPlaneId), resourceCount: send.size };
+  }
+}

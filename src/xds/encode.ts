@@ -1,0 +1,112 @@
+// Translator output (Envoy's canonical proto-JSON) → encoded Resources and Snapshots.
+//
+// Encoding is the expensive step of a push, so it happens here once per resource version and the
+// bytes are shared by every proxy and every response (DESIGN.md "Fast by construction"). Versions
+// are content hashes, so an unchanged resource keeps its version across rebuilds and restarts,
+// which is what lets delta reconnects send only what changed.
+import { createHash } from "node:crypto";
+import { fromJson, toBinary, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { ClusterSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
+import { ClusterLoadAssignmentSchema } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import { ListenerSchema } from "../gen/envoy/config/listener/v3/listener_pb.js";
+import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.js";
+import { envoyRegistry } from "./registry.js";
+import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
+import { PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
+
+const SCHEMAS: Readonly<Record<TypeUrl, DescMessage>> = {
+  [TYPE_URL.cluster]: ClusterSchema,
+  [TYPE_URL.endpoint]: ClusterLoadAssignmentSchema,
+  [TYPE_URL.listener]: ListenerSchema,
+  [TYPE_URL.route]: RouteConfigurationSchema,
+};
+
+/** The JSON field that carries a resource's own name (Envoy matches it against the xDS name). */
+const NAME_FIELD: Readonly<Record<TypeUrl, string>> = {
+  [TYPE_URL.cluster]: "name",
+  [TYPE_URL.endpoint]: "clusterName",
+  [TYPE_URL.listener]: "name",
+  [TYPE_URL.route]: "name",
+};
+
+/** Hex characters kept from SHA-256: 64 bits is plenty to tell versions of one resource apart. */
+const VERSION_HEX = 16;
+
+export function contentVersion(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex").slice(0, VERSION_HEX);
+}
+
+/**
+ * Remembers, per encoded Resource, a digest of the JSON it came from, so an unchanged resource
+ * is recognised without re-encoding. A digest rather than the JSON text itself: the text would
+ * double the memory held per resource for the whole life of the snapshot.
+ */
+const jsonDigest = new WeakMap<Resource, string>();
+
+function digestJson(text: string): string {
+  return createHash("sha256").update(text).digest("base64");
+}
+
+export interface EncodeItem {
+  readonly name: string;
+  readonly json: unknown;
+}
+
+/**
+ * Encode one type's resources. `previous` (the same type's map from the last snapshot) lets an
+ * unchanged resource keep its Resource object and bytes. The result keeps the order of `items`.
+ * Throws (naming the resource) on JSON Envoy's schema does not accept: that is a translator bug.
+ */
+export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], previous?: ResourceMap): ResourceMap {
+  const schema = SCHEMAS[typeUrl];
+  const out = new Map<string, Resource>();
+  for (const item of items) {
+    const where = `${SHORT_TYPE[typeUrl]} resource "${item.name}"`;
+    if (out.has(item.name)) throw new Error(`${where}: duplicate name (Envoy rejects a response with repeated names)`);
+    const text = JSON.stringify(item.json);
+    if (text === undefined) throw new Error(`${where}: JSON is undefined`);
+    const digest = digestJson(text);
+    const old = previous?.get(item.name);
+    if (old && jsonDigest.get(old) === digest) {
+      out.set(item.name, old);
+      continue;
+    }
+    const ownName = (item.json as Record<string, unknown> | null)?.[NAME_FIELD[typeUrl]];
+    if (ownName !== item.name) throw new Error(`${where}: field ${NAME_FIELD[typeUrl]} is ${JSON.stringify(ownName)}, expected the resource name`);
+    let body: Uint8Array;
+    try {
+      body = toBinary(schema, fromJson(schema, item.json as JsonValue, { registry: envoyRegistry }));
+    } catch (e) {
+      throw new Error(`${where}: not a valid ${schema.typeName}: ${(e as Error).message}`, { cause: e });
+    }
+    const resource: Resource = { name: item.name, version: contentVersion(body), body };
+    jsonDigest.set(resource, digest);
+    out.set(item.name, resource);
+  }
+  return out;
+}
+
+/** The SotW version of one type: a hash over the sorted (name, version) pairs. */
+export function typeVersion(resources: ResourceMap): string {
+  const h = createHash("sha256");
+  for (const name of [...resources.keys()].sort()) {
+    h.update(name).update("\0").update(resources.get(name)!.version).update("\n");
+  }
+  return h.digest("hex").slice(0, VERSION_HEX);
+}
+
+/**
+ * Assemble a Snapshot. Every known type is present (missing ones as empty maps): an empty LDS or
+ * CDS is a real state ("no listeners"), and streams need a version to answer with.
+ */
+export function snapshotFrom(maps: Partial<Record<TypeUrl, ResourceMap>> | ReadonlyMap<TypeUrl, ResourceMap>): Snapshot {
+  const get = (t: TypeUrl): ResourceMap | undefined => (maps instanceof Map ? (maps as ReadonlyMap<TypeUrl, ResourceMap>).get(t) : (maps as Partial<Record<TypeUrl, ResourceMap>>)[t]);
+  const resources = new Map<TypeUrl, ResourceMap>();
+  const versions = new Map<TypeUrl, string>();
+  for (const t of PUSH_ORDER) {
+    const m = get(t) ?? new Map<string, Resource>();
+    resources.set(t, m);
+    versions.set(t, typeVersion(m));
+  }
+  return { resources, versions };
+}

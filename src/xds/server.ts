@@ -1,0 +1,150 @@
+// The ADS gRPC server: accepts SotW and delta streams, counts streams per view (activating a
+// view on its first stream, deactivating it after its last), and reports per-proxy sync status.
+import { Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
+import { pino, type Logger } from "pino";
+import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import type { AttachedStream, StreamContext } from "./connection.js";
+import { DeltaConnection } from "./delta-stream.js";
+import type { ProxySyncStatus, XdsObserver } from "./observer.js";
+import { adsServiceDefinition } from "./service-definition.js";
+import type { SnapshotCache } from "./snapshot-cache.js";
+import type { NodeInfo, ViewProvider } from "./snapshot.js";
+import { SotwConnection } from "./sotw-stream.js";
+
+export const DEFAULT_XDS_ADDRESS = "0.0.0.0:15010";
+
+/**
+ * Requests are small, but a delta reconnect lists every resource version the proxy has
+ * (initial_resource_versions); grpc-js' default 4 MiB limit is too tight for big meshes.
+ */
+const DEFAULT_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
+export interface XdsServerOptions {
+  readonly cache: SnapshotCache;
+  readonly views: ViewProvider;
+  readonly logger?: Logger;
+  readonly observer?: XdsObserver;
+  /** Sent as `control_plane.identifier` in every response. */
+  readonly controlPlaneId?: string;
+  readonly maxReceiveMessageBytes?: number;
+}
+
+/** Observer hooks feed metrics; a faulty one must not take proxy streams down with it. */
+function guarded(o: XdsObserver, log: Logger): XdsObserver {
+  const wrap =
+    <A extends unknown[]>(name: string, f: ((...a: A) => void) | undefined) =>
+    (...a: A): void => {
+      if (!f) return;
+      try {
+        f.apply(o, a);
+      } catch (e) {
+        log.error({ err: e, hook: name }, "xDS observer hook threw");
+      }
+    };
+  return { onConnect: wrap("onConnect", o.onConnect), onDisconnect: wrap("onDisconnect", o.onDisconnect), onPush: wrap("onPush", o.onPush), onNack: wrap("onNack", o.onNack) };
+}
+
+export class XdsServer {
+  private readonly grpc: Server;
+  private readonly streams = new Set<AttachedStream>();
+  private readonly viewRefs = new Map<string, number>();
+  private readonly ctx: StreamContext;
+  private nextStreamId = 0;
+  private readonly log: Logger;
+
+  constructor(opts: XdsServerOptions) {
+    this.log = opts.logger ?? pino({ level: "silent" });
+    const views = opts.views;
+    this.ctx = {
+      cache: opts.cache,
+      views,
+      logger: this.log,
+      observer: guarded(opts.observer ?? {}, this.log),
+      controlPlaneId: opts.controlPlaneId ?? "meshpilot",
+      attach: (conn, key, node) => this.attach(conn, key, node),
+      detach: (conn, key) => this.detach(conn, key),
+    };
+    this.grpc = new Server({
+      "grpc.max_receive_message_length": opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
+      "grpc.max_send_message_length": -1,
+      // Find proxies that vanished without closing their connection.
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+    });
+    this.grpc.addService(adsServiceDefinition, {
+      StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>) => {
+        new SotwConnection(call, this.ctx, ++this.nextStreamId);
+      },
+      DeltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, Uint8Array>) => {
+        new DeltaConnection(call, this.ctx, ++this.nextStreamId);
+      },
+    });
+  }
+
+  /** Bind (e.g. "0.0.0.0:15010"; port 0 picks a free port) and return the bound port. */
+  listen(address: string = DEFAULT_XDS_ADDRESS): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.grpc.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => {
+        if (err) reject(new Error(`xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
+        else {
+          this.log.info({ address, port }, "xDS server listening");
+          resolve(port);
+        }
+      });
+    });
+  }
+
+  /**
+   * Stop: refuse new streams, then end open ones (proxies reconnect elsewhere or later and keep
+   * their config meanwhile). Waits at most `graceMs` for a clean shutdown.
+   */
+  async close(graceMs = 1000): Promise<void> {
+    for (const s of [...this.streams]) s.close("server shutting down", true);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.grpc.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.grpc.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** One entry per connected proxy stream that has announced its node. */
+  syncStatus(): ProxySyncStatus[] {
+    const out: ProxySyncStatus[] = [];
+    for (const s of this.streams) {
+      const st = s.syncStatus();
+      if (st) out.push(st);
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id) || a.connectedSince.getTime() - b.connectedSince.getTime());
+  }
+
+  get connectedProxies(): number {
+    return this.streams.size;
+  }
+
+  private attach(conn: AttachedStream, key: string, node: NodeInfo): void {
+    this.streams.add(conn);
+    const n = this.viewRefs.get(key) ?? 0;
+    this.viewRefs.set(key, n + 1);
+    if (n === 0) {
+      this.log.info({ view: key }, "view activated");
+      this.ctx.views.activate(key, node);
+    }
+  }
+
+  private detach(conn: AttachedStream, key: string): void {
+    if (!this.streams.delete(conn)) return;
+    const n = (this.viewRefs.get(key) ?? 1) - 1;
+    if (n > 0) {
+      this.viewRefs.set(key, n);
+      return;
+    }
+    this.viewRefs.delete(key);
+    this.log.info({ view: key }, "view deactivated");
+    this.ctx.views.deactivate(key);
+  }
+}

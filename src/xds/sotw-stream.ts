@@ -1,0 +1,107 @@
+// State-of-the-world ADS (StreamAggregatedResources). When to answer follows istiod's
+// ShouldRespond (xds-protocol.md §1.3, §1.4, §2.7):
+//   NACK (error_detail set)        → record it, answer nothing: never re-send a refused version
+//   stale nonce                    → ignore the request entirely
+//   empty nonce (initial/reconnect)→ answer
+//   ACK                            → answer only if names were added (or wildcard switched on),
+//                                    or it is the first EDS request after a CDS push (warming)
+//   snapshot changed               → answer if what this proxy subscribes to changed
+import type { DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import { type Built, Connection } from "./connection.js";
+import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
+import { TypeState } from "./stream-state.js";
+import { isWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
+import { sotwBody, withNonce } from "./wire.js";
+
+/**
+ * Wildcard responses of one view are identical for all its proxies but for the nonce: keep the
+ * body next to the (immutable) resource map it was built from, and build it once.
+ */
+const sharedBodies = new WeakMap<ResourceMap, { typeUrl: string; version: string; controlPlaneId: string; body: Buffer }>();
+
+function wildcardBody(typeUrl: TypeUrl, version: string, resources: ResourceMap, controlPlaneId: string): Buffer {
+  const hit = sharedBodies.get(resources);
+  if (hit && hit.typeUrl === typeUrl && hit.version === version && hit.controlPlaneId === controlPlaneId) return hit.body;
+  const body = sotwBody(typeUrl, version, resources.values(), controlPlaneId);
+  sharedBodies.set(resources, { typeUrl, version, controlPlaneId, body });
+  return body;
+}
+
+const EMPTY: ResourceMap = new Map();
+
+export class SotwConnection extends Connection<DiscoveryRequest> {
+  readonly transport = "sotw" as const;
+  /** A CDS response went out: the next EDS request must be answered even if it looks like an ACK. */
+  private edsOwedAfterCds = false;
+
+  protected newTypeState(): TypeState {
+    return new TypeState();
+  }
+
+  protected handleRequest(req: DiscoveryRequest, type: TypeUrl, st: TypeState, at: number): void {
+    const nonce = req.responseNonce;
+    if (req.errorDetail) {
+      this.recordNack(type, st, nonce, req.errorDetail.message);
+      return;
+    }
+    if (nonce !== "" && nonce !== st.nonceSent) {
+      this.log.debug({ typeUrl: type, nonce, expected: st.nonceSent }, "stale nonce; request ignored");
+      return;
+    }
+    const grew = st.sub.replace(req.resourceNames, isWildcardType(type));
+    for (const n of st.known.keys()) if (!st.sub.names.has(n)) st.known.delete(n); // dropped names
+    let force = nonce === "" || grew;
+    if (nonce !== "") st.ack(nonce, req.versionInfo);
+    if (type === TYPE_URL.endpoint && this.edsOwedAfterCds) {
+      this.edsOwedAfterCds = false;
+      force = true;
+    }
+    if (force && !st.sub.empty) st.owe("force", at);
+  }
+
+  protected build(type: TypeUrl, st: TypeState, snapshot: Snapshot): Built | undefined {
+    if (st.sub.empty) return undefined;
+    const resources = snapshot.resources.get(type) ?? EMPTY;
+    const version = snapshot.versions.get(type) ?? "";
+    if (st.sub.wildcard) {
+      if (st.pending === "changed" && version === st.versionSent) return undefined;
+      st.known.clear(); // wildcard compares whole-type versions; no per-name memory needed
+      const nonce = this.sent(st, version);
+      return { bytes: withNonce(wildcardBody(type, version, resources, this.ctx.controlPlaneId), nonce), resourceCount: resources.size };
+    }
+    // Full-state types (LDS/CDS by name) and owed answers carry every subscribed resource. A
+    // change push of EDS/RDS carries only what changed: Envoy keeps the EDS/RDS resources a
+    // response leaves out, so an endpoint change costs one CLA, not all of them (EDS fast path).
+    const everything = isWildcardType(type) || st.pending === "force";
+    const list: Resource[] = [];
+    for (const name of st.sub.names) {
+      const r = resources.get(name);
+      if (r && (everything || st.known.get(name) !== r.version)) list.push(r);
+    }
+    if (!everything) for (const n of st.known.keys()) if (!resources.has(n)) st.known.delete(n); // gone: resend if it returns
+    if (st.pending === "changed" && (everything ? !this.namedChanged(st, list) : list.length === 0)) return undefined;
+    if (everything) st.known.clear();
+    for (const r of list) st.known.set(r.name, r.version);
+    const nonce = this.sent(st, version);
+    return { bytes: withNonce(sotwBody(type, version, list, this.ctx.controlPlaneId), nonce), resourceCount: list.length };
+  }
+
+  /**
+   * Did a full-state (LDS/CDS) named subset change since the last response? A vanished name
+   * counts: absence from a SotW LDS/CDS response means "deleted".
+   */
+  private namedChanged(st: TypeState, list: readonly Resource[]): boolean {
+    return list.length !== st.known.size || list.some((r) => st.known.get(r.name) !== r.version);
+  }
+
+  private sent(st: TypeState, version: string): string {
+    const nonce = this.nextNonce();
+    st.versionSent = version;
+    st.nonceSent = nonce;
+    return nonce;
+  }
+
+  protected override afterWrite(type: TypeUrl): void {
+    if (type === TYPE_URL.cluster) this.edsOwedAfterCds = true;
+  }
+}

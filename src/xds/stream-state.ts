@@ -1,0 +1,129 @@
+// Per stream, per type URL: what the proxy subscribed to, what we sent, what it ACKed or
+// refused, and whether a response is owed. Kept in one place so SotW and delta streams report
+// the same status fields.
+import type { NackRecord, TypeSyncStatus } from "./observer.js";
+
+/** The resource names a proxy asked for on one type. */
+export class Subscription {
+  /** Wildcard: every resource of the type in the view (explicit `*` or legacy empty request). */
+  wildcard = false;
+  readonly names = new Set<string>();
+  /** A name (or `*`) was ever sent for this type; after that an empty list means "nothing". */
+  private explicit = false;
+
+  covers(name: string): boolean {
+    return this.wildcard || this.names.has(name);
+  }
+
+  get empty(): boolean {
+    return !this.wildcard && this.names.size === 0;
+  }
+
+  /**
+   * SotW: each request carries the full list. An empty list is wildcard only for LDS/CDS and
+   * only while no name was ever sent (legacy wildcard); otherwise it unsubscribes everything.
+   * Returns whether the subscription grew (names added, or wildcard switched on).
+   */
+  replace(names: readonly string[], wildcardType: boolean): boolean {
+    const wasWildcard = this.wildcard;
+    let grew = false;
+    if (names.length === 0) {
+      this.wildcard = wildcardType && !this.explicit;
+      this.names.clear();
+    } else {
+      this.explicit = true;
+      this.wildcard = names.includes("*");
+      const next = new Set(names.filter((n) => n !== "*"));
+      for (const n of next) if (!this.names.has(n)) grew = true;
+      this.names.clear();
+      for (const n of next) this.names.add(n);
+    }
+    return grew || (this.wildcard && !wasWildcard);
+  }
+
+  /**
+   * Delta: subscription changes. `first`: the stream's first request for this type, where an
+   * empty subscribe list means legacy wildcard for LDS/CDS (Envoy sent wildcard that way).
+   * Returns the names explicitly (re)subscribed and the names unsubscribed.
+   */
+  apply(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, wildcardType: boolean): { added: string[]; removed: string[]; wildcardAdded: boolean } {
+    const wasWildcard = this.wildcard;
+    if (first && subscribe.length === 0 && wildcardType && !this.explicit) this.wildcard = true;
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const n of subscribe) {
+      this.explicit = true;
+      if (n === "*") this.wildcard = true;
+      else {
+        this.names.add(n);
+        added.push(n);
+      }
+    }
+    for (const n of unsubscribe) {
+      if (n === "*") this.wildcard = false;
+      else if (this.names.delete(n)) removed.push(n);
+    }
+    return { added, removed, wildcardAdded: this.wildcard && !wasWildcard };
+  }
+}
+
+/**
+ * "none": nothing owed. "changed": the snapshot changed; respond only if this proxy's view of it
+ * did. "force": a response is owed even if nothing changed (initial request, new names, EDS
+ * after CDS).
+ */
+export type Pending = "none" | "changed" | "force";
+
+export class TypeState {
+  readonly sub = new Subscription();
+  pending: Pending = "none";
+  /** `performance.now()` when the oldest still-owed reason for a response arose. */
+  pendingSince = 0;
+  versionSent = "";
+  nonceSent = "";
+  versionAcked = "";
+  nonceAcked = "";
+  lastNack: NackRecord | undefined;
+  nacks = 0;
+  /**
+   * name → version the proxy has: SotW, what the last response carried (named subscriptions
+   * only); delta, what we sent or the proxy declared in `initial_resource_versions`.
+   */
+  readonly known = new Map<string, string>();
+
+  owe(kind: "changed" | "force", at: number): void {
+    if (this.pending === "none") this.pendingSince = at;
+    if (kind === "force" || this.pending === "none") this.pending = kind;
+  }
+
+  settle(): void {
+    this.pending = "none";
+  }
+
+  /** Record a NACK. Returns true if it is news (not a repeat of the last NACK). */
+  nack(nonce: string, message: string): boolean {
+    const version = nonce !== "" && nonce === this.nonceSent ? this.versionSent : "";
+    const repeat = this.lastNack?.version === version && this.lastNack.message === message;
+    this.lastNack = { version, nonce, message, at: new Date() };
+    this.nacks++;
+    return !repeat;
+  }
+
+  ack(nonce: string, version: string): void {
+    this.nonceAcked = nonce;
+    this.versionAcked = version;
+  }
+
+  status(): TypeSyncStatus {
+    return {
+      versionSent: this.versionSent,
+      nonceSent: this.nonceSent,
+      versionAcked: this.versionAcked,
+      nonceAcked: this.nonceAcked,
+      ...(this.lastNack ? { lastNack: this.lastNack } : {}),
+      nacks: this.nacks,
+      wildcard: this.sub.wildcard,
+      subscribed: this.sub.names.size,
+    };
+  }
+}
