@@ -10,7 +10,7 @@ import type { DeltaDiscoveryRequest } from "../gen/envoy/service/discovery/v3/di
 import { type Built, Connection } from "./connection.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { TypeState } from "./stream-state.js";
-import { isWildcardType, type TypeUrl } from "./type-urls.js";
+import { isWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
 import { deltaResponse } from "./wire.js";
 
 class DeltaTypeState extends TypeState {
@@ -88,6 +88,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     for (const n of st.known.keys()) if (!current.has(n)) removed.add(n);
 
     if (send.size === 0 && removed.size === 0 && st.pending !== "force") return undefined;
+    if (type === TYPE_URL.cluster) this.reanswerEndpoints([...send.keys()].filter((n) => st.known.has(n)), st.pendingSince);
     for (const r of send.values()) st.known.set(r.name, r.version);
     for (const n of removed) st.known.delete(n);
     const nonce = this.nextNonce();
@@ -95,5 +96,22 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     st.versionSent = version;
     st.nonceSent = nonce;
     return { bytes: deltaResponse(type, version, send.values(), removed, nonce, this.ctx.controlPlaneId), resourceCount: send.size };
+  }
+
+  /**
+   * An updated cluster warms until it receives its ClusterLoadAssignment again, but Envoy's delta
+   * subscription already holds that name, so it asks for nothing: re-send the CLAs of updated
+   * clusters right after the CDS response (pushed next, in CDS → EDS order), as istiod does.
+   */
+  private reanswerEndpoints(updatedClusters: readonly string[], at: number): void {
+    const eds = this.types.get(TYPE_URL.endpoint) as DeltaTypeState | undefined;
+    if (!eds) return;
+    let any = false;
+    for (const name of updatedClusters) {
+      if (!eds.sub.covers(name)) continue;
+      eds.resend.add(name);
+      any = true;
+    }
+    if (any) eds.owe("changed", at);
   }
 }

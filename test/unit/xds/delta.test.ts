@@ -59,6 +59,24 @@ describe("delta ADS", () => {
     expect(h.server.syncStatus()[0]!.types.eds).toMatchObject({ subscribed: 1, wildcard: false });
   });
 
+  it("after an updated cluster, re-sends its unchanged CLA so the cluster can finish warming", async () => {
+    const { h, world } = await setup();
+    const s = h.client.delta();
+    s.send({ node: node(), typeUrl: CDS, resourceNamesSubscribe: ["*"] });
+    s.ack(await s.nextOf(CDS));
+    s.send({ typeUrl: EDS, resourceNamesSubscribe: ["c1", "c2"] });
+    const e1 = await s.nextOf(EDS);
+    s.ack(e1);
+    // c1 changes (e.g. a new load-balancing policy); its endpoints do not.
+    h.cache.set("default", world.put(CDS, "c1", cluster("c1", "7s")).snapshot());
+    const c = await s.nextOf(CDS);
+    expect(deltaNames(c)).toEqual(["c1"]);
+    s.ack(c);
+    const e2 = await s.nextOf(EDS);
+    expect(deltaNames(e2)).toEqual(["c1"]);
+    expect(deltaVersions(e2)["c1"]).toBe(deltaVersions(e1)["c1"]);
+  });
+
   it("re-sends a subscribed name even if the proxy already has it", async () => {
     const { h } = await setup();
     const s = h.client.delta();
