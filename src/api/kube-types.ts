@@ -59,11 +59,23 @@ export interface EndpointSlice {
   readonly ports?: readonly EndpointPort[];
 }
 
+/** A container port; a Service's named targetPort resolves against these. */
+export interface ContainerPort {
+  readonly name?: string;
+  readonly containerPort: number;
+  readonly protocol?: "TCP" | "UDP" | "SCTP";
+}
+
+export interface Container {
+  readonly name: string;
+  readonly ports?: readonly ContainerPort[];
+}
+
 export interface Pod {
   readonly apiVersion: "v1";
   readonly kind: "Pod";
   readonly metadata: ObjectMeta;
-  readonly spec?: { readonly nodeName?: string; readonly serviceAccountName?: string };
+  readonly spec?: { readonly nodeName?: string; readonly serviceAccountName?: string; readonly containers?: readonly Container[] };
   readonly status?: {
     readonly podIP?: string;
     readonly podIPs?: readonly { readonly ip: string }[];

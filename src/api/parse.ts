@@ -1,0 +1,193 @@
+/**
+ * From one decoded YAML/JSON document to a typed, validated input object, or diagnostics.
+ *
+ * Entry points: `parseDocument` (one document; expands a `v1 List`) and `parseObject` (one object).
+ * Both are pure: the caller supplies where the document came from and how to find the line of a field.
+ */
+import { Codes } from "./codes.js";
+import type { Diagnostic, ObjectRef, Severity, SourceLocation } from "./diagnostics.js";
+import { deepFreeze, stripNulls } from "./equal.js";
+import { ISTIO_NETWORKING_GROUP, ISTIO_NETWORKING_VERSIONS } from "./istio-types.js";
+import { isPlainObject } from "./istio-schema.js";
+import { Issues, type Issue } from "./issues.js";
+import type { ObjectMeta } from "./kube-types.js";
+import { objectKey, type InputKind, type InputObject, type ObjectKey, type StoredObject } from "./objects.js";
+import { formatPath, type FieldPath } from "./path.js";
+import { normalizeMetadata, type NameRule } from "./validate-common.js";
+import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
+import { validateEndpointSlice } from "./validate-endpointslice.js";
+import { describe } from "./validate-names.js";
+import { validateNamespace, validatePod } from "./validate-pod.js";
+import { validateService } from "./validate-service.js";
+import { validateVirtualServiceSpec } from "./validate-virtualservice.js";
+
+/** Finds the 1-based line of a field path inside the document (undefined when unknown). */
+export type LineLookup = (path: FieldPath) => number | undefined;
+
+export interface ParseInput {
+  /** The decoded document (plain objects, arrays, strings, numbers, booleans, null). */
+  readonly value: unknown;
+  /** File and document index; the line is filled in per diagnostic. */
+  readonly source?: SourceLocation;
+  readonly lineOf?: LineLookup;
+}
+
+export type ParseResult =
+  | { readonly status: "valid"; readonly key: ObjectKey; readonly stored: StoredObject; readonly diagnostics: readonly Diagnostic[] }
+  /** Refused; `key` is set when kind/namespace/name could be read, so a source can keep the last valid version. */
+  | { readonly status: "invalid"; readonly key?: ObjectKey; readonly ref?: ObjectRef; readonly diagnostics: readonly Diagnostic[] }
+  /** Nothing to load: an empty document, or a kind meshpilot does not read. */
+  | { readonly status: "skipped"; readonly diagnostics: readonly Diagnostic[] };
+
+interface KindSpec {
+  readonly kind: InputKind;
+  readonly apiVersions: readonly string[];
+  readonly namespaced: boolean;
+  readonly nameRule: NameRule;
+  readonly istio: boolean;
+  readonly validate: (raw: Record<string, unknown>, meta: ObjectMeta, issues: Issues) => InputObject;
+}
+
+const ISTIO_API_VERSIONS = ISTIO_NETWORKING_VERSIONS.map((v) => `${ISTIO_NETWORKING_GROUP}/${v}`);
+
+function istioKind(kind: "VirtualService" | "DestinationRule"): KindSpec {
+  return {
+    kind,
+    apiVersions: ISTIO_API_VERSIONS,
+    namespaced: true,
+    nameRule: "dns1123-subdomain",
+    istio: true,
+    validate: (raw, metadata, issues) => {
+      for (const k of Object.keys(raw))
+        if (!["apiVersion", "kind", "metadata", "spec", "status"].includes(k)) issues.at(k).error(`unknown field "${k}" in ${kind}`);
+      const ns = metadata.namespace ?? "default";
+      if (kind === "VirtualService") validateVirtualServiceSpec(raw["spec"], ns, issues);
+      else validateDestinationRuleSpec(raw["spec"], ns, issues);
+      const spec = isPlainObject(raw["spec"]) ? stripNulls(raw["spec"]) : {};
+      return { apiVersion: raw["apiVersion"], kind, metadata, spec } as InputObject;
+    },
+  };
+}
+
+const KINDS: ReadonlyMap<string, KindSpec> = new Map(
+  [
+    { kind: "Service", apiVersions: ["v1"], namespaced: true, nameRule: "dns1035-label", istio: false, validate: validateService },
+    { kind: "EndpointSlice", apiVersions: ["discovery.k8s.io/v1"], namespaced: true, nameRule: "dns1123-subdomain", istio: false, validate: validateEndpointSlice },
+    { kind: "Pod", apiVersions: ["v1"], namespaced: true, nameRule: "dns1123-subdomain", istio: false, validate: validatePod },
+    { kind: "Namespace", apiVersions: ["v1"], namespaced: false, nameRule: "dns1123-label", istio: false, validate: validateNamespace },
+    istioKind("VirtualService"),
+    istioKind("DestinationRule"),
+  ].map((k) => [k.kind, k as KindSpec]),
+);
+
+/** The namespace kubectl would use for a namespaced object that names none. */
+export const DEFAULT_NAMESPACE = "default";
+
+/** Parse one document; a `v1 List` yields one result per item (paths then start with `items[i]`). */
+export function parseDocument(input: ParseInput): ParseResult[] {
+  const v = input.value;
+  if (isPlainObject(v) && v["kind"] === "List" && v["apiVersion"] === "v1" && Array.isArray(v["items"])) {
+    return v["items"].map((item, i) =>
+      parseAt(item, input.source, input.lineOf, ["items", i]),
+    );
+  }
+  return [parseObject(input)];
+}
+
+/** Parse one object. */
+export function parseObject(input: ParseInput): ParseResult {
+  return parseAt(input.value, input.source, input.lineOf, []);
+}
+
+function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: LineLookup | undefined, prefix: FieldPath): ParseResult {
+  const diag = (severity: Severity, code: string, path: FieldPath, message: string, object?: ObjectRef): Diagnostic => {
+    const full = [...prefix, ...path];
+    const line = lineAt(lineOf, full) ?? source?.line;
+    return {
+      severity,
+      code,
+      message,
+      ...(object ? { object } : {}),
+      ...(full.length > 0 ? { path: formatPath(full) } : {}),
+      ...(source || line !== undefined ? { source: { ...source, ...(line !== undefined ? { line } : {}) } } : {}),
+    };
+  };
+
+  if (value === null || value === undefined) return { status: "skipped", diagnostics: [] };
+  if (!isPlainObject(value)) {
+    return {
+      status: "invalid",
+      diagnostics: [diag("error", Codes.NotAnObject, [], `not a Kubernetes object: expected a map with apiVersion and kind, got ${describe(value)}`)],
+    };
+  }
+  const apiVersion = value["apiVersion"];
+  const kind = value["kind"];
+  const meta = isPlainObject(value["metadata"]) ? value["metadata"] : {};
+  const rawName = typeof meta["name"] === "string" && meta["name"] !== "" ? meta["name"] : undefined;
+  const rawNs = typeof meta["namespace"] === "string" && meta["namespace"] !== "" ? meta["namespace"] : undefined;
+  if (typeof kind !== "string" || kind === "" || typeof apiVersion !== "string" || apiVersion === "") {
+    const ds: Diagnostic[] = [];
+    const ref: ObjectRef = { kind: typeof kind === "string" && kind ? kind : "<no kind>", ...(rawNs ? { namespace: rawNs } : {}), ...(rawName ? { name: rawName } : {}) };
+    if (typeof apiVersion !== "string" || apiVersion === "")
+      ds.push(diag("error", Codes.NotAnObject, ["apiVersion"], `not a Kubernetes object: apiVersion is required (a string), got ${describe(apiVersion)}`, ref));
+    if (typeof kind !== "string" || kind === "")
+      ds.push(diag("error", Codes.NotAnObject, ["kind"], `not a Kubernetes object: kind is required (a string), got ${describe(kind)}`, ref));
+    return { status: "invalid", ref, diagnostics: ds };
+  }
+
+  const spec = KINDS.get(kind);
+  if (!spec) {
+    const ref: ObjectRef = { kind, ...(rawNs ? { namespace: rawNs } : {}), ...(rawName ? { name: rawName } : {}) };
+    const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
+    const mesh = group.endsWith(".istio.io");
+    return {
+      status: "skipped",
+      diagnostics: [
+        diag(
+          mesh ? "warning" : "info",
+          Codes.UnknownKind,
+          ["kind"],
+          mesh ? `${apiVersion} ${kind} is not supported by meshpilot yet; skipped (it has no effect)` : `${apiVersion} ${kind} is not read by meshpilot; skipped`,
+          ref,
+        ),
+      ],
+    };
+  }
+
+  const namespace = spec.namespaced ? (rawNs ?? DEFAULT_NAMESPACE) : undefined;
+  const ref: ObjectRef = { kind, ...(namespace ? { namespace } : {}), ...(rawName ? { name: rawName } : {}) };
+  const key = rawName ? objectKey(spec.kind, namespace, rawName) : undefined;
+
+  if (!spec.apiVersions.includes(apiVersion)) {
+    return {
+      status: "invalid",
+      ...(key ? { key } : {}),
+      ref,
+      diagnostics: [diag("error", Codes.UnsupportedApiVersion, ["apiVersion"], `apiVersion "${apiVersion}" is not supported for ${kind}; use ${spec.apiVersions.join(", ")}`, ref)],
+    };
+  }
+
+  const issues = Issues.root();
+  if (!spec.namespaced && rawNs) issues.at("metadata", "namespace").warning(`${kind} is cluster-scoped; metadata.namespace is ignored`);
+  const metadata = normalizeMetadata(value["metadata"], issues.at("metadata"), spec.nameRule, namespace);
+  if (value["metadata"] === undefined || value["metadata"] === null) issues.at("metadata").error("metadata is required (at least metadata.name)");
+  const object = spec.validate(value, metadata, issues);
+
+  const defaultCode = spec.istio ? Codes.IstioSchema : Codes.KubeSchema;
+  const diagnostics = issues.all.map((i: Issue) => diag(i.severity, i.code ?? defaultCode, i.path, i.message, ref));
+  if (issues.hasErrors || !key) {
+    return { status: "invalid", ...(key ? { key } : {}), ref, diagnostics };
+  }
+  const objLine = lineAt(lineOf, prefix) ?? source?.line;
+  const stored: StoredObject = deepFreeze({ object, source: { ...source, ...(objLine !== undefined ? { line: objLine } : {}) } });
+  return { status: "valid", key, stored, diagnostics };
+}
+
+function lineAt(lineOf: LineLookup | undefined, path: FieldPath): number | undefined {
+  if (!lineOf) return undefined;
+  try {
+    return lineOf(path);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Reading a directory of multi-document Kubernetes YAML. `parseYamlFile` is pure (text in, parse
+ * results and diagnostics out, with line numbers); `listYamlFiles` and `loadDirectory` do the I/O.
+ */
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
+import { Codes } from "../../api/codes.js";
+import type { Diagnostic } from "../../api/diagnostics.js";
+import { parseDocument, type LineLookup, type ParseResult } from "../../api/parse.js";
+import type { FieldPath } from "../../api/path.js";
+
+/** One parse result and the 1-based index of the document it came from. */
+export type DocumentResult = ParseResult & { readonly document: number };
+
+export interface FileLoad {
+  readonly file: string;
+  /**
+   * False when the file could not be read or is not valid YAML: then `results` is empty and the
+   * reason is in `diagnostics` (callers keep what they had from this file).
+   */
+  readonly ok: boolean;
+  readonly results: readonly DocumentResult[];
+  /** Every diagnostic for this file: YAML errors and the diagnostics of all results. */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function isYamlFileName(name: string): boolean {
+  return (name.endsWith(".yaml") || name.endsWith(".yml")) && !name.startsWith(".");
+}
+
+/** Parse the text of one file (any number of `---`-separated documents). */
+export function parseYamlFile(file: string, text: string): FileLoad {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: true });
+  const syntax: Diagnostic[] = [];
+  const decoded: { value: unknown; doc: Document.Parsed; index: number }[] = [];
+  let index = 0;
+  for (const doc of docs) {
+    index++;
+    if (doc.errors.length > 0) {
+      for (const err of doc.errors) {
+        const line = err.linePos?.[0]?.line;
+        const col = err.linePos?.[0]?.col;
+        const reason = (err.message.split("\n")[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, "");
+        syntax.push({
+          severity: "error",
+          code: Codes.YamlSyntax,
+          message: `YAML syntax error${col !== undefined ? ` (column ${col})` : ""}: ${reason}; the file's previous objects stay in use`,
+          source: { file, document: index, ...(line !== undefined ? { line } : {}) },
+        });
+      }
+      continue;
+    }
+    try {
+      decoded.push({ value: doc.toJS({ maxAliasCount: 100 }), doc, index });
+    } catch (e) {
+      const line = doc.contents?.range ? lineCounter.linePos(doc.contents.range[0]).line : undefined;
+      syntax.push({
+        severity: "error",
+        code: Codes.YamlSyntax,
+        message: `YAML error: ${e instanceof Error ? e.message : String(e)}; the file's previous objects stay in use`,
+        source: { file, document: index, ...(line !== undefined ? { line } : {}) },
+      });
+    }
+  }
+  if (syntax.length > 0) return { file, ok: false, results: [], diagnostics: syntax };
+
+  const results: DocumentResult[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const { value, doc, index: document } of decoded) {
+    const lineOf = lineLookup(doc, lineCounter);
+    const docLine = lineOf([]);
+    for (const r of parseDocument({ value, source: { file, document, ...(docLine !== undefined ? { line: docLine } : {}) }, lineOf })) {
+      results.push({ ...r, document });
+      diagnostics.push(...r.diagnostics);
+    }
+  }
+  return { file, ok: true, results, diagnostics };
+}
+
+/** Line of a field path in a parsed document: the key's line for map entries, the item's for list entries. */
+export function lineLookup(doc: Document.Parsed, lc: LineCounter): LineLookup {
+  const lineOfNode = (n: unknown): number | undefined => {
+    const range = (n as Node | null | undefined)?.range;
+    return range ? lc.linePos(range[0]).line : undefined;
+  };
+  return (fieldPath: FieldPath) => {
+    let node: unknown = doc.contents;
+    let line = lineOfNode(node);
+    for (const seg of fieldPath) {
+      if (isAlias(node)) node = node.resolve(doc);
+      if (isMap(node)) {
+        const pair = node.items.find((p) => {
+          const k = isScalar(p.key) ? p.key.value : p.key;
+          return k !== null && k !== undefined && String(k) === String(seg);
+        });
+        if (!pair) break;
+        line = lineOfNode(pair.key) ?? lineOfNode(pair.value) ?? line;
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === "number") {
+        const item = node.items[seg];
+        if (item === undefined) break;
+        line = lineOfNode(item) ?? line;
+        node = item;
+      } else break;
+    }
+    return line;
+  };
+}
+
+/** `*.yaml` / `*.yml` files under `dir`, recursively, sorted; hidden entries (`.git`, `..data`) skipped; symlinks followed. */
+export async function listYamlFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const seenDirs = new Set<string>();
+  const walk = async (d: string): Promise<void> => {
+    const st = await stat(d);
+    const id = `${st.dev}:${st.ino}`;
+    if (seenDirs.has(id)) return; // symlink loop
+    seenDirs.add(id);
+    const entries = await readdir(d, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (e.name.startsWith(".")) continue;
+      const p = path.join(d, e.name);
+      let isDir = e.isDirectory();
+      let isFile = e.isFile();
+      if (e.isSymbolicLink()) {
+        try {
+          const t = await stat(p);
+          isDir = t.isDirectory();
+          isFile = t.isFile();
+        } catch {
+          continue; // dangling link
+        }
+      }
+      if (isDir) await walk(p);
+      else if (isFile && isYamlFileName(e.name)) out.push(p);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Read and parse one file; a read failure becomes a not-ok load with a diagnostic. */
+export async function loadFile(file: string): Promise<FileLoad> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    return {
+      file,
+      ok: false,
+      results: [],
+      diagnostics: [{ severity: "error", code: Codes.ReadError, message: `cannot read file: ${errorText(e)}`, source: { file } }],
+    };
+  }
+  return parseYamlFile(file, text);
+}
+
+/** One-shot load of a whole directory (for `meshpilot translate` and tests). */
+export async function loadDirectory(dir: string): Promise<FileLoad[]> {
+  const files = await listYamlFiles(dir);
+  return Promise.all(files.map(loadFile));
+}
+
+export function errorText(e: unknown): string {
+  if (e && typeof e === "object" && "code" in e && "message" in e) return String((e as { message: unknown }).message);
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,138 @@
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { formatDiagnostic } from "../../../src/api/diagnostics.js";
+import { listYamlFiles, loadDirectory, parseYamlFile } from "../../../src/sources/file/loader.js";
+
+describe("parseYamlFile", () => {
+  it("names file, document and line of a YAML syntax error, and loads nothing from that file", () => {
+    const text = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ok
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: broken
+  name: again
+`;
+    const r = parseYamlFile("conf/bad.yaml", text);
+    expect(r.ok).toBe(false);
+    expect(r.results).toEqual([]);
+    expect(r.diagnostics).toHaveLength(1);
+    const d = r.diagnostics[0];
+    expect(d?.code).toBe("MP0001");
+    expect(d?.source).toEqual({ file: "conf/bad.yaml", document: 2, line: 10 });
+    expect(d?.message).toMatch(/YAML syntax error.*Map keys must be unique/);
+    expect(formatDiagnostic(d!)).toMatch(/^error MP0001 conf\/bad\.yaml \(document 2, line 10\): YAML syntax error/);
+  });
+
+  it("reports an unterminated flow collection with its line", () => {
+    const r = parseYamlFile("x.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a\n");
+    expect(r.ok).toBe(false);
+    expect(r.diagnostics[0]?.source?.file).toBe("x.yaml");
+    expect(r.diagnostics[0]?.source?.line).toBeGreaterThanOrEqual(3);
+  });
+
+  it("finds the line of nested fields, list items and map keys", () => {
+    const text = `# comment
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: r
+spec:
+  hosts:
+  - r
+  http:
+  - route:
+    - destination:
+        host: r
+    - destination:
+        host: r
+        port:
+          number: 0
+`;
+    const r = parseYamlFile("vs.yaml", text);
+    const d = r.diagnostics.find((x) => x.path === "spec.http[0].route[1].destination.port.number");
+    expect(d?.source?.line).toBe(16);
+    const res = r.results[0];
+    expect(res?.status).toBe("invalid");
+  });
+
+  it("supports anchors and merge keys, and stores the object's first line", () => {
+    const text = `apiVersion: v1
+kind: Pod
+metadata:
+  name: a
+  labels: &l {app: x, version: v1}
+---
+
+apiVersion: v1
+kind: Pod
+metadata:
+  name: b
+  labels:
+    <<: *l
+    version: v2
+`;
+    const r = parseYamlFile("p.yaml", text);
+    // anchors do not cross documents in YAML: the second document fails
+    expect(r.ok).toBe(false);
+    const same = parseYamlFile(
+      "p.yaml",
+      `apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: a, labels: &l {app: x, version: v1}}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: b
+    labels:
+      <<: *l
+      version: v2
+`,
+    );
+    expect(same.ok).toBe(true);
+    const b = same.results[1];
+    expect(b?.status).toBe("valid");
+    if (b?.status === "valid") {
+      expect(b.stored.object.metadata.labels).toEqual({ app: "x", version: "v2" });
+      expect(b.stored.source).toEqual({ file: "p.yaml", document: 1, line: 7 });
+    }
+  });
+
+  it("skips empty documents", () => {
+    const r = parseYamlFile("e.yaml", "---\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n");
+    expect(r.ok).toBe(true);
+    expect(r.results.filter((x) => x.status === "valid")).toHaveLength(1);
+    expect(r.diagnostics).toEqual([]);
+  });
+});
+
+describe("listYamlFiles / loadDirectory", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "mp-loader-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("lists *.yaml and *.yml recursively in order, skipping hidden entries and following symlinks", async () => {
+    mkdirSync(path.join(dir, "b/sub"), { recursive: true });
+    mkdirSync(path.join(dir, ".git"));
+    mkdirSync(path.join(dir, "..2024_data"));
+    writeFileSync(path.join(dir, "a.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
+    writeFileSync(path.join(dir, "b/sub/c.yml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: c}\n");
+    writeFileSync(path.join(dir, "b/readme.md"), "# no");
+    writeFileSync(path.join(dir, ".git/x.yaml"), "nope");
+    writeFileSync(path.join(dir, "..2024_data/cm.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: cm}\n");
+    symlinkSync(path.join(dir, "..2024_data/cm.yaml"), path.join(dir, "cm.yaml")); // ConfigMap mount layout
+    symlinkSync(path.join(dir, "missing.yaml"), path.join(dir, "dangling.yaml"));
+    symlinkSync(dir, path.join(dir, "b/loop"));
+    const files = await listYamlFiles(dir);
+    expect(files.map((f) => path.relative(dir, f))).toEqual(["a.yaml", "b/sub/c.yml", "cm.yaml"]);
+    const loads = await loadDirectory(dir);
+    expect(loads.flatMap((l) => l.results.map((r) => (r.status === "valid" ? r.key : r.status)))).toEqual(["Namespace//a", "Namespace//c", "Namespace//cm"]);
+  });
+});
