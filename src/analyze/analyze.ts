@@ -3,6 +3,7 @@
  * the field and what to do, with Istio's analyzer code where Istio has one.
  */
 import type { Diagnostic, ObjectRef, SourceLocation } from "../api/diagnostics.js";
+import { locateField } from "../api/diagnostics.js";
 import type { MeshModel, VirtualServiceModel } from "../model/ir.js";
 import { endpointKey } from "../model/ir.js";
 import { hostMatches } from "../model/hosts.js";
@@ -23,10 +24,14 @@ export function analyze(mesh: MeshModel, sourceOf: SourceLookup = () => undefine
     ...unknownRuleHosts(mesh),
     ...tlsFindings(mesh),
   ];
-  return out.map((d) => {
-    const source = d.object ? sourceOf(d.object) : undefined;
-    return source && !d.source ? { ...d, source } : d;
-  });
+  return out.map((d) => withSource(d, sourceOf));
+}
+
+/** Point a finding at the file and line of its field, when the object came from a file. */
+export function withSource(d: Diagnostic, sourceOf: SourceLookup): Diagnostic {
+  if (d.source || !d.object) return d;
+  const source = sourceOf(d.object);
+  return source ? { ...d, source: locateField(source, d.path) } : d;
 }
 
 /** IST0109: sidecars cannot merge two VirtualServices for one host; only the first is used. */

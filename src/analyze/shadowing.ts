@@ -13,10 +13,20 @@ function ruleCatchesAll(rule: HTTPRoute): boolean {
   return !rule.match?.length || rule.match.some(matchesEverything);
 }
 
-/** Conditions other than the uri, as a comparable string. */
+/** JSON with object keys sorted at every depth, so equal conditions compare equal. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Conditions other than the uri (and the match's name), as a comparable string. */
 function conditionsKey(m: HTTPMatchRequest): string {
-  const { uri: _u, name: _n, ...rest } = m;
-  return JSON.stringify(rest, Object.keys(rest).sort());
+  const { uri: _u, name: _n, ignoreUriCase: _i, ...rest } = m;
+  return canonical(rest);
 }
 
 /** Does `earlier` take every request that `later` would take? (uri prefixes and exact duplicates) */

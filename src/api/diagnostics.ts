@@ -5,6 +5,24 @@ export interface SourceLocation {
   readonly document?: number;
   /** 1-based line of the field (or of the document when the field has no position). */
   readonly line?: number;
+  /** Lines of fields under `spec` by path (`spec.http[0].route`), where they differ from their parent's. */
+  readonly fieldLines?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Where a finding about `path` of an object stands: the line of that field, else of its nearest
+ * ancestor, else the object's own line. The field-line table itself is not repeated.
+ */
+export function locateField(source: SourceLocation, path: string | undefined): SourceLocation {
+  const { fieldLines, ...rest } = source;
+  let p = path;
+  while (p && fieldLines) {
+    const line = fieldLines[p];
+    if (line !== undefined) return { ...rest, line };
+    const cut = Math.max(p.lastIndexOf("."), p.lastIndexOf("["));
+    p = cut > 0 ? p.slice(0, cut) : undefined;
+  }
+  return rest;
 }
 
 export interface ObjectRef {

@@ -12,7 +12,7 @@ import { isPlainObject } from "./istio-schema.js";
 import { Issues, type Issue } from "./issues.js";
 import type { ObjectMeta } from "./kube-types.js";
 import { objectKey, type InputKind, type InputObject, type ObjectKey, type StoredObject } from "./objects.js";
-import { formatPath, type FieldPath } from "./path.js";
+import { formatPath, type FieldPath, type PathSegment } from "./path.js";
 import { normalizeMetadata, type NameRule } from "./validate-common.js";
 import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
 import { validateEndpointSlice } from "./validate-endpointslice.js";
@@ -179,8 +179,28 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
     return { status: "invalid", ...(key ? { key } : {}), ref, diagnostics };
   }
   const objLine = lineAt(lineOf, prefix) ?? source?.line;
-  const stored: StoredObject = deepFreeze({ object, source: { ...source, ...(objLine !== undefined ? { line: objLine } : {}) } });
+  const fieldLines = lineOf ? specLines(value["spec"], lineOf, prefix) : undefined;
+  const stored: StoredObject = deepFreeze({
+    object,
+    source: { ...source, ...(objLine !== undefined ? { line: objLine } : {}), ...(fieldLines && Object.keys(fieldLines).length ? { fieldLines } : {}) },
+  });
   return { status: "valid", key, stored, diagnostics };
+}
+
+/**
+ * Lines of the fields under `spec`, so findings made after parsing (analyzers) can point at the
+ * field rather than the document. Only lines that differ from the parent's are kept.
+ */
+function specLines(spec: unknown, lineOf: LineLookup, prefix: FieldPath): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (v: unknown, path: PathSegment[], parentLine: number | undefined): void => {
+    const line = lineAt(lineOf, [...prefix, ...path]);
+    if (line !== undefined && line !== parentLine) out[formatPath(path)] = line;
+    if (Array.isArray(v)) v.forEach((item, i) => walk(item, [...path, i], line));
+    else if (isPlainObject(v)) for (const [k, item] of Object.entries(v)) walk(item, [...path, k], line);
+  };
+  if (spec !== undefined) walk(spec, ["spec"], undefined);
+  return out;
 }
 
 function lineAt(lineOf: LineLookup | undefined, path: FieldPath): number | undefined {

@@ -1,39 +1,80 @@
 #!/usr/bin/env node
 /** The `meshpilot` command line. Exceptions end here: every command prints a reason and exits non-zero. */
-import { Command, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { formatDiagnostic } from "../api/diagnostics.js";
 import { createLogger } from "../log.js";
 import { bootstrapCommand } from "./bootstrap.js";
+import { parseSelector } from "../sources/kube/selectors.js";
 import { startServer } from "./serve.js";
 import { loadConfigDir, RESOURCE_TYPES, translateCommand } from "./translate.js";
 import { analyzeCommand } from "./analyze.js";
 
 const program = new Command();
+// Usage mistakes exit 2 (like meshpilot's own argument checks); `analyze` keeps 1 for "findings".
+program.exitOverride();
 program.name("meshpilot").description("An Envoy xDS control plane that reads Kubernetes and Istio networking config").version("0.1.0");
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 program
   .command("serve")
-  .description("serve xDS (ADS, SotW and delta) for the config in a directory, watching it for changes")
-  .option("--config-dir <dir>", "directory of Kubernetes/Istio YAML (multi-document, *.yaml|*.yml)")
+  .description("serve xDS (ADS, SotW and delta) for the config in Kubernetes and/or a directory, watching both for changes")
+  .option("--config-dir <dir>", "directory of Kubernetes/Istio YAML (multi-document, *.yaml|*.yml); adds to the cluster's config when Kubernetes is used too")
+  .option("--kubernetes", "read from Kubernetes (implied by --kubeconfig, and the default when --config-dir is not given)")
+  .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the in-cluster service account)")
+  .option("--watch-namespaces <a,b>", "watch only these namespaces (comma-separated; default: all)")
+  .option("--discovery-selectors <selector>", "label selector on namespaces, kubectl syntax (repeatable; a namespace is in scope when any matches), like meshConfig discoverySelectors", collect, [])
+  .option("--no-status", "do not write findings into the Istio objects' status (and do not campaign for the Lease)")
+  .option("--lease-namespace <ns>", "namespace of the status leader Lease (default: $POD_NAMESPACE or the service account's namespace)")
   .option("--xds-address <host:port>", "ADS gRPC listen address", "0.0.0.0:15010")
-  .option("--debug-address <host:port>", "debug HTTP address (/ready, /metrics, /debug/syncz, /debug/config_dump)", "127.0.0.1:15014")
+  .option("--debug-address <host:port>", "debug HTTP address (/ready, /healthz, /metrics, /debug/syncz, /debug/config_dump)", "127.0.0.1:15014")
   .option("--log-level <level>", "trace|debug|info|warn|error", "info")
-  .action(async (o: { configDir?: string; xdsAddress: string; debugAddress: string; logLevel: string }) => {
-    const logger = createLogger(o.logLevel);
-    if (!o.configDir) throw new Error("--config-dir is required (Kubernetes sources come later)");
-    const server = await startServer({ configDir: o.configDir, xdsAddress: o.xdsAddress, debugAddress: o.debugAddress, logger });
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, "shutting down");
-      server.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
-  });
+  .action(
+    async (o: {
+      configDir?: string;
+      kubernetes?: boolean;
+      kubeconfig?: string;
+      watchNamespaces?: string;
+      discoverySelectors: string[];
+      status: boolean;
+      leaseNamespace?: string;
+      xdsAddress: string;
+      debugAddress: string;
+      logLevel: string;
+    }) => {
+      const logger = createLogger(o.logLevel);
+      const useKube = o.kubernetes === true || o.kubeconfig !== undefined || o.configDir === undefined;
+      const watchNamespaces = o.watchNamespaces ? o.watchNamespaces.split(",").map((n) => n.trim()).filter((n) => n !== "") : undefined;
+      if (!useKube && (watchNamespaces || o.discoverySelectors.length > 0)) throw new Error("--watch-namespaces and --discovery-selectors need Kubernetes (--kubernetes or --kubeconfig)");
+      for (const sel of o.discoverySelectors) parseSelector(sel); // fail fast on a typo
+      const server = await startServer({
+        ...(o.configDir !== undefined ? { configDir: o.configDir } : {}),
+        xdsAddress: o.xdsAddress,
+        debugAddress: o.debugAddress,
+        logger,
+        ...(useKube
+          ? {
+              kube: {
+                ...(o.kubeconfig ? { kubeconfigPath: o.kubeconfig } : {}),
+                ...(watchNamespaces ? { watchNamespaces } : {}),
+                discoverySelectors: o.discoverySelectors,
+                writeStatus: o.status,
+                ...(o.leaseNamespace ? { leaseNamespace: o.leaseNamespace } : {}),
+              },
+            }
+          : {}),
+      });
+      const shutdown = (signal: string) => {
+        logger.info({ signal }, "shutting down");
+        server.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once("SIGTERM", () => shutdown("SIGTERM"));
+      process.once("SIGINT", () => shutdown("SIGINT"));
+    },
+  );
 
 program
   .command("translate")
@@ -82,6 +123,7 @@ program
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2); // commander printed the message
   process.stderr.write(`meshpilot: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(2);
 });

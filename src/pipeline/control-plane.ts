@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { Diagnostic } from "../api/diagnostics.js";
 import { formatDiagnostic } from "../api/diagnostics.js";
 import type { InputKind } from "../api/objects.js";
-import { analyze, type SourceLookup } from "../analyze/analyze.js";
+import { analyze, withSource, type SourceLookup } from "../analyze/analyze.js";
 import { buildMesh } from "../model/build.js";
 import type { MeshInput } from "../model/input.js";
 import type { MeshModel } from "../model/ir.js";
@@ -118,9 +118,7 @@ export class ControlPlane implements ViewProvider {
   }
 
   private locate(d: Diagnostic): Diagnostic {
-    if (d.source || !d.object) return d;
-    const source = this.sourceOf(d.object);
-    return source ? { ...d, source } : d;
+    return withSource(d, this.sourceOf);
   }
 
   private publish(key: string, view: View, mesh: MeshModel, fastPath: boolean): void {

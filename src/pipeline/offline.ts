@@ -1,7 +1,7 @@
 import type { Diagnostic } from "../api/diagnostics.js";
 import type { InputObject, StoredObject } from "../api/objects.js";
 import type { SourceLookup } from "../analyze/analyze.js";
-import { analyze } from "../analyze/analyze.js";
+import { analyze, withSource } from "../analyze/analyze.js";
 import { buildMesh } from "../model/build.js";
 import { parseProxy, type NodeLike } from "../model/proxy.js";
 import type { ProxyResources } from "../translate/sidecar.js";
@@ -28,12 +28,9 @@ export function translateOffline(objects: readonly StoredObject<InputObject>[], 
   const mesh = buildMesh(meshInputFrom(objects), parsed.proxy.dnsDomain);
   const sourceOf = sourceLookup(objects);
   const resources = translateSidecar(mesh, parsed.proxy);
-  const withSource = (d: Diagnostic): Diagnostic => {
-    const source = d.source ?? (d.object ? sourceOf(d.object) : undefined);
-    return source ? { ...d, source } : d;
-  };
+  const located = (d: Diagnostic): Diagnostic => withSource(d, sourceOf);
   return {
     resources,
-    diagnostics: [...inputDiagnostics, ...mesh.diagnostics.map(withSource), ...analyze(mesh, sourceOf), ...resources.diagnostics.map(withSource)],
+    diagnostics: [...inputDiagnostics, ...mesh.diagnostics.map(located), ...analyze(mesh, sourceOf), ...resources.diagnostics.map(located)],
   };
 }
