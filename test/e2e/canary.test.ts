@@ -157,6 +157,23 @@ describe.each([
     expectSplit(counts, N, 0.5);
   });
 
+  it("applies a DestinationRule edit (load balancer) to the live clusters: nothing is left warming", async () => {
+    const mesh = m();
+    const v1 = mesh.subsetCluster("v1");
+    const activeLb = async (): Promise<string | undefined> => {
+      const dump = (await mesh.envoy.configDump("dynamic_active_clusters")) as { configs?: { cluster?: { name?: string; lb_policy?: string } }[] };
+      const c = dump.configs?.find((x) => x.cluster?.name === v1)?.cluster;
+      return c ? (c.lb_policy ?? "ROUND_ROBIN") : undefined;
+    };
+    expect(await activeLb()).toBe("LEAST_REQUEST");
+    mesh.writeTraffic(mesh.originalTraffic.replace("simple: LEAST_REQUEST", "simple: ROUND_ROBIN"));
+    // An updated cluster only leaves warming once it gets its endpoints again; a control plane
+    // that does not re-send them leaves the old cluster serving forever.
+    await pollUntil(async () => (await activeLb()) === "ROUND_ROBIN", { intervalMs: 20, timeoutMs: PROPAGATION_TIMEOUT_MS, what: "ROUND_ROBIN on the active v1 cluster" });
+    expect(await mesh.envoy.stat("cluster_manager.warming_clusters")).toBe(0);
+    expectSplit(await mesh.tally(N), N, 0.1);
+  });
+
   it("reports a route to an undefined subset (IST0101) and answers it with 503 while the other routes keep working", async () => {
     const mesh = m();
     mesh.writeTraffic(withV3Rule(mesh.originalTraffic));
