@@ -26,6 +26,8 @@ program
   .option("--discovery-selectors <selector>", "label selector on namespaces, kubectl syntax (repeatable; a namespace is in scope when any matches), like meshConfig discoverySelectors", collect, [])
   .option("--no-status", "do not write findings into the Istio objects' status (and do not campaign for the Lease)")
   .option("--lease-namespace <ns>", "namespace of the status leader Lease (default: $POD_NAMESPACE or the service account's namespace)")
+  .option("--lease-duration-seconds <n>", "how long a silent status leader keeps the Lease", (v) => Number(v), 15)
+  .option("--lease-retry-ms <n>", "how often the Lease is renewed or tried", (v) => Number(v), 2000)
   .option("--xds-address <host:port>", "ADS gRPC listen address", "0.0.0.0:15010")
   .option("--debug-address <host:port>", "debug HTTP address (/ready, /healthz, /metrics, /debug/syncz, /debug/config_dump)", "127.0.0.1:15014")
   .option("--log-level <level>", "trace|debug|info|warn|error", "info")
@@ -38,6 +40,8 @@ program
       discoverySelectors: string[];
       status: boolean;
       leaseNamespace?: string;
+      leaseDurationSeconds: number;
+      leaseRetryMs: number;
       xdsAddress: string;
       debugAddress: string;
       logLevel: string;
@@ -60,6 +64,8 @@ program
                 discoverySelectors: o.discoverySelectors,
                 writeStatus: o.status,
                 ...(o.leaseNamespace ? { leaseNamespace: o.leaseNamespace } : {}),
+                leaseDurationSeconds: o.leaseDurationSeconds,
+                leaseRetryPeriodMs: o.leaseRetryMs,
               },
             }
           : {}),

@@ -3,6 +3,9 @@
  * server. Also used in-process by tests and the demo (`startServer`).
  */
 import type { Server } from "node:http";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Diagnostic } from "../api/diagnostics.js";
 import { objectKey, type InputKind } from "../api/objects.js";
@@ -13,6 +16,11 @@ import { ControlPlane } from "../pipeline/control-plane.js";
 import { Debouncer } from "../pipeline/debounce.js";
 import { meshInputFrom } from "../pipeline/mesh-input.js";
 import { FileSource } from "../sources/file/file-source.js";
+import { KubeClient, loadKubeConfig } from "../sources/kube/client.js";
+import { KubeSource } from "../sources/kube/kube-source.js";
+import { parseSelector } from "../sources/kube/selectors.js";
+import { LeaderElector } from "../sources/kube-status/leader.js";
+import { StatusWriter } from "../sources/kube-status/status-writer.js";
 import type { ChangeSet } from "../store/change-set.js";
 import { Store } from "../store/store.js";
 import { SnapshotCache } from "../xds/snapshot-cache.js";
@@ -26,6 +34,32 @@ export interface ServeOptions {
   /** Quiet period and cap for coalescing config changes. */
   readonly debounceMs?: number;
   readonly debounceMaxMs?: number;
+  /** Read Services, EndpointSlices, Pods, Namespaces and Istio objects from Kubernetes too. */
+  readonly kube?: KubeServeOptions;
+}
+
+export interface KubeServeOptions {
+  /** A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, else the in-cluster service account. */
+  readonly kubeconfigPath?: string;
+  /** An already loaded config (tests); wins over kubeconfigPath. */
+  readonly kubeConfig?: KubeConfig;
+  readonly watchNamespaces?: readonly string[];
+  /** Label selectors (kubectl syntax) on namespaces; a namespace is in scope when any matches. */
+  readonly discoverySelectors?: readonly string[];
+  /** Write findings into the Istio objects' status, by the replica holding the Lease; default true. */
+  readonly writeStatus?: boolean;
+  /** Namespace of the leader Lease; default $POD_NAMESPACE, the service account's namespace, else meshpilot-system. */
+  readonly leaseNamespace?: string;
+  readonly leaseName?: string;
+  /** This replica's name in the Lease; default $POD_NAME, else hostname-pid. */
+  readonly identity?: string;
+  readonly leaseDurationSeconds?: number;
+  readonly leaseRetryPeriodMs?: number;
+  /** Informer tuning (tests use short values). */
+  readonly watchTimeoutSeconds?: number;
+  readonly stallGraceMs?: number;
+  readonly relistIntervalMs?: number;
+  readonly backoffMaxMs?: number;
 }
 
 export interface RunningServer {
@@ -34,7 +68,22 @@ export interface RunningServer {
   readonly controlPlane: ControlPlane;
   readonly xds: XdsServer;
   readonly metrics: Metrics;
+  /** The Kubernetes source, when `kube` was given. */
+  readonly kube?: KubeSource;
+  readonly leader?: LeaderElector;
+  readonly statusWriter?: StatusWriter;
   stop(): Promise<void>;
+}
+
+const SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+function defaultLeaseNamespace(): string {
+  if (process.env["POD_NAMESPACE"]) return process.env["POD_NAMESPACE"];
+  try {
+    return readFileSync(SA_NAMESPACE_FILE, "utf8").trim() || "meshpilot-system";
+  } catch {
+    return "meshpilot-system";
+  }
 }
 
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
@@ -44,8 +93,20 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const metrics = new Metrics();
   const controlPlane = new ControlPlane({ cache, logger: log });
   const xds = new XdsServer({ cache, views: controlPlane, logger: log, observer: metrics.observer() });
+  let fileDiagnostics: readonly Diagnostic[] = [];
+  let kubeDiagnostics: readonly Diagnostic[] = [];
   let sourceDiagnostics: readonly Diagnostic[] = [];
-  let sourcesReady = opts.configDir === undefined;
+  const updateSourceDiagnostics = (): boolean => {
+    const next = [...fileDiagnostics, ...kubeDiagnostics];
+    const changed = JSON.stringify(next) !== JSON.stringify(sourceDiagnostics);
+    sourceDiagnostics = next;
+    return changed;
+  };
+  let filesReady = opts.configDir === undefined;
+  let kubeReady = opts.kube === undefined;
+  let sourcesReady = filesReady && kubeReady;
+  // Nothing is built (so nothing is served) before every source has its complete initial state.
+  let serving = false;
 
   const sourceOf: SourceLookup = (ref) => (ref.name ? store.snapshot().get(objectKey(ref.kind as InputKind, ref.namespace, ref.name))?.source : undefined);
   const rebuild = (kinds: ReadonlySet<InputKind> | "all"): void => {
@@ -56,6 +117,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
   const debouncer = new Debouncer<ChangeSet | undefined>(
     (batch) => {
+      if (!serving) return; // the first full build includes these changes
       const kinds = new Set<InputKind>();
       for (const cs of batch) for (const k of cs?.kinds ?? []) kinds.add(k);
       rebuild(kinds);
@@ -73,8 +135,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       dir: opts.configDir,
       onUpdate: (u) => {
         const change = store.apply(u.source, u.events);
-        const diagnosticsChanged = JSON.stringify(u.diagnostics) !== JSON.stringify(sourceDiagnostics);
-        sourceDiagnostics = u.diagnostics;
+        fileDiagnostics = u.diagnostics;
+        const diagnosticsChanged = updateSourceDiagnostics();
         if (u.initial) return;
         // A fixed or new input error changes what is reported even when no object changed.
         if (change || diagnosticsChanged) debouncer.push(change);
@@ -83,10 +145,81 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       onError: (err) => log.error({ err }, "config directory source failed"),
     });
     await files.start();
-    sourcesReady = true;
+    filesReady = true;
+    sourcesReady = filesReady && kubeReady;
   }
-  rebuild("all");
-  log.info({ xdsPort, debugPort: debug.port, configDir: opts.configDir, objects: store.snapshot().size }, "meshpilot ready");
+
+  let kube: KubeSource | undefined;
+  let leader: LeaderElector | undefined;
+  let statusWriter: StatusWriter | undefined;
+  let statusTimer: NodeJS.Timeout | undefined;
+  const startServing = (): void => {
+    serving = true;
+    rebuild("all");
+    log.info({ xdsPort, debugPort: debug.port, configDir: opts.configDir, kubernetes: opts.kube !== undefined, objects: store.snapshot().size }, "meshpilot ready");
+  };
+  if (opts.kube) {
+    const k = opts.kube;
+    const client = new KubeClient(k.kubeConfig ?? loadKubeConfig(k.kubeconfigPath));
+    const source = new KubeSource({
+      client,
+      logger: log,
+      ...(k.watchNamespaces ? { watchNamespaces: k.watchNamespaces } : {}),
+      discoverySelectors: (k.discoverySelectors ?? []).map(parseSelector),
+      ...(k.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: k.watchTimeoutSeconds } : {}),
+      ...(k.stallGraceMs !== undefined ? { stallGraceMs: k.stallGraceMs } : {}),
+      ...(k.relistIntervalMs !== undefined ? { relistIntervalMs: k.relistIntervalMs } : {}),
+      ...(k.backoffMaxMs !== undefined ? { backoffMaxMs: k.backoffMaxMs } : {}),
+      onUpdate: (u) => {
+        const change = store.apply(u.source, u.events);
+        kubeDiagnostics = u.diagnostics;
+        const diagnosticsChanged = updateSourceDiagnostics();
+        if (u.initial) return;
+        if (change || diagnosticsChanged) debouncer.push(change);
+        if (change) log.info({ source: "kube", kinds: [...change.kinds], keys: change.keys.size, revision: change.revision }, "config changed");
+      },
+    });
+    kube = source;
+    log.info({ server: client.server, watchNamespaces: k.watchNamespaces, discoverySelectors: k.discoverySelectors }, "starting Kubernetes informers");
+    source.start();
+    source.synced.then(
+      () => {
+        kubeReady = true;
+        sourcesReady = filesReady && kubeReady;
+        log.info({ objects: source.objects().length }, "Kubernetes informers synced");
+        startServing();
+      },
+      (err: unknown) => log.error({ err }, "Kubernetes source failed to start"),
+    );
+    if (k.writeStatus !== false) {
+      const elector = new LeaderElector({
+        client,
+        namespace: k.leaseNamespace ?? defaultLeaseNamespace(),
+        name: k.leaseName ?? "meshpilot-status-leader",
+        identity: k.identity ?? process.env["POD_NAME"] ?? `${hostname()}-${process.pid}`,
+        ...(k.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: k.leaseDurationSeconds } : {}),
+        ...(k.leaseRetryPeriodMs !== undefined ? { retryPeriodMs: k.leaseRetryPeriodMs } : {}),
+        logger: log,
+        onChange: (isLeader) => {
+          if (isLeader) statusWriter?.trigger();
+        },
+      });
+      leader = elector;
+      statusWriter = new StatusWriter({
+        client,
+        objects: () => source.istioObjects(),
+        diagnostics: () => controlPlane.diagnostics(),
+        isLeader: () => elector.isLeader && source.isSynced && serving,
+        logger: log,
+      });
+      controlPlane.onBuild(() => statusWriter?.trigger());
+      source.onChange(() => statusWriter?.trigger());
+      statusTimer = setInterval(() => statusWriter?.trigger(), 30_000);
+      elector.start();
+    }
+  } else {
+    startServing();
+  }
 
   return {
     xdsPort,
@@ -94,8 +227,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     controlPlane,
     xds,
     metrics,
+    ...(kube ? { kube } : {}),
+    ...(leader ? { leader } : {}),
+    ...(statusWriter ? { statusWriter } : {}),
     async stop() {
       debouncer.stop();
+      if (statusTimer) clearInterval(statusTimer);
+      await statusWriter?.stop();
+      await leader?.stop();
+      await kube?.stop();
       await files?.stop();
       await closeHttp(debug.server);
       await xds.close();

@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+// Builds kube-apiserver and etcd from the Go module proxy into a cache directory outside the
+// repo, for the tests in test/kube (a real API server, no kubelet or controllers). Prints the
+// paths of both binaries.
+//
+//   node scripts/ensure-kube.mjs           # prints {"apiserver": "/…/kube-apiserver", "etcd": "/…/etcd", …}
+//
+// Why a throwaway Go module: k8s.io/kubernetes requires its staging modules (k8s.io/api,
+// k8s.io/apiserver, …) at the fake version v0.0.0, so `go install …@v1.x` cannot work. We make a
+// main module that requires k8s.io/kubernetes v1.X.Y and replaces every staging module listed in
+// that tag's go.mod with its published tag v0.X.Y; the same module graph holds
+// go.etcd.io/etcd/server/v3, whose module root is etcd's main package.
+//
+// Cache: $MESHPILOT_CACHE/kube-<ver>, else ~/.cache/meshpilot/kube-<ver>. A marker file records
+// the binaries once built, so later calls cost a few stat()s. A directory lock serialises
+// concurrent builders. $MESHPILOT_KUBE_APISERVER and $MESHPILOT_ETCD, when both set, name
+// prebuilt binaries to use as they are. $MESHPILOT_KUBE_VERSION picks another 1.X.Y.
+// The build uses GOTOOLCHAIN=local and CGO_ENABLED=0.
+import { execFile } from "node:child_process";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const KUBE_VERSION = "1.34.4";
+const MARKER = "kube-binaries.json";
+
+function kubeVersion(env = process.env) {
+  const v = env.MESHPILOT_KUBE_VERSION || KUBE_VERSION;
+  if (!/^1\.\d+\.\d+$/.test(v)) throw new Error(`MESHPILOT_KUBE_VERSION=${v}: expected 1.X.Y`);
+  return v;
+}
+
+/** Directory holding the Go build module, the binaries and the marker. */
+export function kubeCacheDir(env = process.env) {
+  const base = env.MESHPILOT_CACHE ? resolve(env.MESHPILOT_CACHE) : join(homedir(), ".cache", "meshpilot");
+  return join(base, `kube-${kubeVersion(env)}`);
+}
+
+function isExecutable(path) {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolvePromise, reject) => {
+    execFile(cmd, args, { maxBuffer: 256 * 1024 * 1024, ...opts }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`${cmd} ${args.join(" ")} failed: ${err.message}\n${String(stderr).slice(-4000)}`.trim()));
+      } else resolvePromise({ stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+function readMarker(dir, version) {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, MARKER), "utf8"));
+    if (m.version === version && isExecutable(m.apiserver) && isExecutable(m.etcd)) return m;
+  } catch {
+    // no marker or a broken one: build again
+  }
+  return undefined;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function withLock(dir, log, fn) {
+  const lock = join(dir, ".lock");
+  const deadline = Date.now() + 40 * 60_000; // a cold build by another process can take a while
+  let said = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, "pid"), String(process.pid));
+      break;
+    } catch (err) {
+      if (err.code !== "EEXIST") throw err;
+      let owner;
+      try {
+        owner = Number(readFileSync(join(lock, "pid"), "utf8"));
+      } catch {
+        owner = undefined;
+      }
+      let alive;
+      if (owner) {
+        try {
+          process.kill(owner, 0);
+          alive = true;
+        } catch (e) {
+          alive = e.code === "EPERM";
+        }
+      } else {
+        try {
+          alive = Date.now() - statSync(lock).mtimeMs < 30_000;
+        } catch {
+          alive = false;
+        }
+      }
+      if (!alive) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (!said) {
+        log(`waiting for another build (lock ${lock}, pid ${owner})`);
+        said = true;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
+      await sleep(1000);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** The staging modules: `k8s.io/<name> v0.0.0` requirements of the tagged root go.mod. */
+export function stagingModules(goMod) {
+  const mods = new Set();
+  for (const line of goMod.split("\n")) {
+    const m = /^\s*(?:require\s+)?(k8s\.io\/[A-Za-z0-9._/-]+)\s+v0\.0\.0(?:\s|$)/.exec(line);
+    if (m) mods.add(m[1]);
+  }
+  return [...mods].sort();
+}
+
+async function build(dir, version, log) {
+  const started = Date.now();
+  const minor = version.split(".")[1];
+  const staging = `v0.${version.split(".").slice(1).join(".")}`;
+  const mod = join(dir, "build");
+  const bin = join(dir, "bin");
+  mkdirSync(mod, { recursive: true });
+  mkdirSync(bin, { recursive: true });
+  const env = { ...process.env, GOTOOLCHAIN: "local", CGO_ENABLED: "0", GOFLAGS: "-mod=mod", GO111MODULE: "on" };
+  const go = (args) => run("go", args, { cwd: mod, env });
+
+  log(`kube ${version}: reading the tagged go.mod of k8s.io/kubernetes@v${version}`);
+  const dl = JSON.parse((await go(["mod", "download", "-json", `k8s.io/kubernetes@v${version}`])).stdout);
+  if (dl.Error) throw new Error(`go mod download k8s.io/kubernetes@v${version}: ${dl.Error}`);
+  const modules = stagingModules(readFileSync(dl.GoMod, "utf8"));
+  if (modules.length < 10) throw new Error(`found only ${modules.length} staging modules in ${dl.GoMod}`);
+  log(`kube ${version}: ${modules.length} staging modules → ${staging}`);
+
+  writeFileSync(join(mod, "go.mod"), "module meshpilot.local/kubetools\n\ngo 1.24.0\n");
+  writeFileSync(
+    join(mod, "tools.go"),
+    [
+      "//go:build tools",
+      "",
+      "// Package tools pins the commands built by scripts/ensure-kube.mjs.",
+      "package tools",
+      "",
+      "import (",
+      '\t_ "go.etcd.io/etcd/server/v3"',
+      '\t_ "k8s.io/kubernetes/cmd/kube-apiserver"',
+      ")",
+      "",
+    ].join("\n"),
+  );
+  const edits = ["mod", "edit", `-require=k8s.io/kubernetes@v${version}`];
+  for (const m of modules) edits.push(`-replace=${m}=${m}@${staging}`);
+  await go(edits);
+  log(`kube ${version}: resolving the module graph (go mod tidy; downloads a few hundred MB when cold)`);
+  await go(["mod", "tidy"]);
+  const { stdout: etcdVer } = await go(["list", "-m", "-f", "{{.Version}}", "go.etcd.io/etcd/server/v3"]);
+
+  const ldflags = [
+    "-s",
+    "-w",
+    `-X k8s.io/component-base/version.gitVersion=v${version}`,
+    "-X k8s.io/component-base/version.gitMajor=1",
+    `-X k8s.io/component-base/version.gitMinor=${minor}`,
+    "-X k8s.io/component-base/version.gitTreeState=clean",
+  ].join(" ");
+  const apiserver = join(bin, "kube-apiserver");
+  const etcd = join(bin, "etcd");
+  log(`kube ${version}: go build kube-apiserver (cold: 5–15 min on 2 cores)`);
+  const t1 = Date.now();
+  await go(["build", "-trimpath", "-ldflags", ldflags, "-o", `${apiserver}.tmp`, "k8s.io/kubernetes/cmd/kube-apiserver"]);
+  renameSync(`${apiserver}.tmp`, apiserver);
+  log(`kube ${version}: kube-apiserver built in ${Math.round((Date.now() - t1) / 1000)} s; go build etcd ${etcdVer.trim()}`);
+  const t2 = Date.now();
+  await go(["build", "-trimpath", "-ldflags", "-s -w", "-o", `${etcd}.tmp`, "go.etcd.io/etcd/server/v3"]);
+  renameSync(`${etcd}.tmp`, etcd);
+  log(`kube ${version}: etcd built in ${Math.round((Date.now() - t2) / 1000)} s; total ${Math.round((Date.now() - started) / 1000)} s`);
+  return { version, apiserver, etcd, etcdVersion: etcdVer.trim(), buildSeconds: Math.round((Date.now() - started) / 1000) };
+}
+
+/**
+ * Makes sure kube-apiserver and etcd are built and returns their paths. Idempotent, locked,
+ * fast once built. Throws when it cannot build.
+ * @param {{ cacheDir?: string, log?: (msg: string) => void }} [options]
+ * @returns {Promise<{ version: string, apiserver: string, etcd: string }>}
+ */
+export async function ensureKube(options = {}) {
+  const ovApi = process.env.MESHPILOT_KUBE_APISERVER;
+  const ovEtcd = process.env.MESHPILOT_ETCD;
+  if (ovApi || ovEtcd) {
+    for (const [name, p] of [["MESHPILOT_KUBE_APISERVER", ovApi], ["MESHPILOT_ETCD", ovEtcd]]) {
+      if (!p || !isExecutable(p)) throw new Error(`${name}=${p ?? ""} is not an executable file (set both or neither)`);
+    }
+    return { version: "external", apiserver: resolve(ovApi), etcd: resolve(ovEtcd) };
+  }
+  const version = kubeVersion();
+  const dir = options.cacheDir ? resolve(options.cacheDir) : kubeCacheDir();
+  const log = options.log ?? ((msg) => process.stderr.write(`ensure-kube: ${msg}\n`));
+  const cached = readMarker(dir, version);
+  if (cached) return { version, apiserver: cached.apiserver, etcd: cached.etcd };
+  mkdirSync(dir, { recursive: true });
+  return withLock(dir, log, async () => {
+    const again = readMarker(dir, version);
+    if (again) return { version, apiserver: again.apiserver, etcd: again.etcd };
+    const built = await build(dir, version, log);
+    const tmp = join(dir, `${MARKER}.${process.pid}`);
+    writeFileSync(tmp, JSON.stringify(built, null, 2) + "\n");
+    renameSync(tmp, join(dir, MARKER));
+    return { version, apiserver: built.apiserver, etcd: built.etcd };
+  });
+}
+
+const isMain = process.argv[1] !== undefined && existsSync(process.argv[1]) && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  try {
+    console.log(JSON.stringify(await ensureKube(), null, 2));
+  } catch (err) {
+    console.error(`ensure-kube: ${err.message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,426 @@
+/**
+ * Kubernetes as a config source: one reflector (list + watch) per collection for Namespaces,
+ * Services, EndpointSlices, Pods and the Istio networking kinds (VirtualService, DestinationRule),
+ * every object validated by the same parse code as the file source, and store events for what
+ * changed in a way that matters.
+ *
+ * - Nothing is delivered before every reflector has listed once (`synced`); the first update is
+ *   the complete initial state (`initial: true`).
+ * - The source keeps what it last delivered, per key. Every change (watch event, relist after 410,
+ *   a namespace entering or leaving the discovery scope) is reconciled against that, so a relist
+ *   emits deletes for vanished objects and nothing for unchanged ones.
+ * - Objects are compared after dropping what never matters (resourceVersion, managedFields, Pod
+ *   conditions and container statuses, the status of Istio objects): a Pod status heartbeat
+ *   produces no event.
+ * - An invalid new version of an object keeps its last valid version served; the diagnostic names
+ *   the object and the field.
+ * - Scope: `watchNamespaces` (watch only these; namespaced collections are watched per namespace)
+ *   and `discoverySelectors` (namespaces whose labels match any selector; others are ignored).
+ */
+import type { Diagnostic } from "../../api/diagnostics.js";
+import { deepEqual } from "../../api/equal.js";
+import { ISTIO_NETWORKING_GROUP } from "../../api/istio-types.js";
+import { objectKey, type InputKind, type ObjectKey, type StoredObject } from "../../api/objects.js";
+import { parseObject } from "../../api/parse.js";
+import type { StoreEvent } from "../../store/store.js";
+import { KubeApiError, type KubeClient } from "./client.js";
+import { Reflector, type RawObject } from "./reflector.js";
+import { anyMatches, type Selector } from "./selectors.js";
+
+export const KUBE_SOURCE = "kube";
+
+export interface KubeSourceUpdate {
+  readonly source: string;
+  readonly events: readonly StoreEvent[];
+  /** Every current diagnostic of this source (invalid objects in scope). */
+  readonly diagnostics: readonly Diagnostic[];
+  /** True for the first update, delivered once every collection has been listed. */
+  readonly initial: boolean;
+}
+
+export interface KubeLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface KubeSourceOptions {
+  readonly client: KubeClient;
+  readonly onUpdate: (u: KubeSourceUpdate) => void;
+  readonly logger: KubeLogger;
+  /** Only these namespaces (empty or undefined: all). */
+  readonly watchNamespaces?: readonly string[];
+  /** Namespaces in scope must match one of these (empty: all). */
+  readonly discoverySelectors?: readonly Selector[];
+  readonly name?: string;
+  /** Reflector tuning (tests use short values). */
+  readonly watchTimeoutSeconds?: number;
+  readonly stallGraceMs?: number;
+  readonly relistIntervalMs?: number;
+  readonly backoffInitialMs?: number;
+  readonly backoffMaxMs?: number;
+}
+
+/** An object as the API server holds it, reduced to what status writing needs. */
+export interface KubeObjectInfo {
+  readonly key: ObjectKey;
+  readonly kind: InputKind;
+  readonly apiVersion: string;
+  readonly namespace?: string;
+  readonly name: string;
+  readonly generation?: number;
+  readonly uid?: string;
+  /** `status` as last seen on the server (Istio kinds). */
+  readonly status?: unknown;
+  /** Collection path of the object (for /status writes). */
+  readonly path: string;
+}
+
+interface Entry {
+  readonly info: KubeObjectInfo;
+  /** Last valid version (kept when a newer version is invalid). */
+  readonly stored?: StoredObject;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+interface Collection {
+  readonly kind: InputKind;
+  readonly apiVersion: string;
+  /** Path prefix for objects (`/api/v1` or `/apis/<group>/<version>`) and plural resource. */
+  readonly base: string;
+  readonly plural: string;
+  readonly namespaced: boolean;
+  /** The watched collection (cluster-wide or one namespace). */
+  readonly path: string;
+  readonly keys: Set<ObjectKey>;
+  readonly reflector: Reflector;
+}
+
+const ISTIO_KINDS: ReadonlyArray<{ kind: InputKind; plural: string }> = [
+  { kind: "VirtualService", plural: "virtualservices" },
+  { kind: "DestinationRule", plural: "destinationrules" },
+];
+
+const POD_STATUS_FIELDS = ["podIP", "podIPs", "phase"];
+
+/** Drop what never matters for the mesh, so that it cannot cause events. */
+function relevant(kind: InputKind, raw: RawObject): RawObject {
+  const meta = { ...((raw["metadata"] as Record<string, unknown> | undefined) ?? {}) };
+  for (const f of ["resourceVersion", "managedFields", "selfLink", "generation", "ownerReferences", "finalizers", "deletionGracePeriodSeconds"]) delete meta[f];
+  const out: RawObject = { ...raw, metadata: meta };
+  if (kind === "Pod" && raw["status"] && typeof raw["status"] === "object") {
+    const st = raw["status"] as Record<string, unknown>;
+    out["status"] = Object.fromEntries(POD_STATUS_FIELDS.filter((f) => st[f] !== undefined).map((f) => [f, st[f]]));
+  }
+  if (kind === "VirtualService" || kind === "DestinationRule") delete out["status"];
+  if (kind === "Namespace") {
+    delete out["spec"];
+    delete out["status"];
+  }
+  return out;
+}
+
+export class KubeSource {
+  readonly name: string;
+  private readonly entries = new Map<ObjectKey, Entry>();
+  private readonly emitted = new Map<ObjectKey, StoredObject>();
+  private readonly collections: Collection[] = [];
+  private readonly dirty = new Set<ObjectKey>();
+  private fullReconcile = false;
+  private flushScheduled = false;
+  private started = false;
+  private stopped = false;
+  private initialDelivered = false;
+  private lastDiagnostics: readonly Diagnostic[] = [];
+  private readonly namespaceLabels = new Map<string, Readonly<Record<string, string>> | undefined>();
+  private readonly watchNamespaces: ReadonlySet<string> | undefined;
+  private syncedResolve!: () => void;
+  private syncedReject!: (e: unknown) => void;
+  /** Resolves once every collection has been listed and the initial update delivered. */
+  readonly synced: Promise<void>;
+  /** Observers of every delivered update (status writer, tests). */
+  private readonly listeners = new Set<() => void>();
+
+  constructor(private readonly opts: KubeSourceOptions) {
+    this.name = opts.name ?? KUBE_SOURCE;
+    this.watchNamespaces = opts.watchNamespaces && opts.watchNamespaces.length > 0 ? new Set(opts.watchNamespaces) : undefined;
+    this.synced = new Promise((resolve, reject) => {
+      this.syncedResolve = resolve;
+      this.syncedReject = reject;
+    });
+    this.synced.catch(() => undefined);
+  }
+
+  get isSynced(): boolean {
+    return this.initialDelivered;
+  }
+
+  /**
+   * Starts in the background: discovers the Istio API version (retrying while the API server is
+   * unreachable), then starts every reflector. Returns at once; `synced` says when the first
+   * complete state was delivered.
+   */
+  start(): void {
+    if (this.started) throw new Error("KubeSource already started");
+    this.started = true;
+    void this.boot().catch((e: unknown) => this.syncedReject(e));
+  }
+
+  private async boot(): Promise<void> {
+    const istioVersion = await this.discoverIstioVersion();
+    if (this.stopped) return;
+    this.add("Namespace", "v1", "/api/v1", "namespaces", false);
+    this.add("Service", "v1", "/api/v1", "services", true);
+    this.add("Pod", "v1", "/api/v1", "pods", true);
+    this.add("EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1", "endpointslices", true);
+    if (istioVersion) {
+      for (const k of ISTIO_KINDS) this.add(k.kind, `${ISTIO_NETWORKING_GROUP}/${istioVersion}`, `/apis/${ISTIO_NETWORKING_GROUP}/${istioVersion}`, k.plural, true);
+    }
+    for (const c of this.collections) c.reflector.start();
+    await Promise.all(this.collections.map((c) => c.reflector.synced));
+    this.fullReconcile = true;
+    this.flush();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.collections.map((c) => c.reflector.stop()));
+  }
+
+  /** Relist every collection now (a forced resync; tests use it to prove convergence). */
+  relistAll(): void {
+    for (const c of this.collections) c.reflector.relist("requested");
+  }
+
+  /** Re-watch every collection from a version the server no longer has (tests: provokes 410 Gone). */
+  expireWatches(resourceVersion = "1"): void {
+    for (const c of this.collections) c.reflector.rewatchFrom(resourceVersion);
+  }
+
+  /** Reflector counters per collection. */
+  stats(): Record<string, Reflector["stats"]> {
+    const out: Record<string, Reflector["stats"]> = {};
+    for (const c of this.collections) out[c.path] = c.reflector.stats;
+    return out;
+  }
+
+  diagnostics(): readonly Diagnostic[] {
+    return this.lastDiagnostics;
+  }
+
+  /** The objects this source currently serves. */
+  objects(): StoredObject[] {
+    return [...this.emitted.values()];
+  }
+
+  /** Istio objects in scope as the server holds them (valid or not), for status writing. */
+  istioObjects(): KubeObjectInfo[] {
+    const out: KubeObjectInfo[] = [];
+    for (const e of this.entries.values()) if ((e.info.kind === "VirtualService" || e.info.kind === "DestinationRule") && this.visible(e.info)) out.push(e.info);
+    return out;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async discoverIstioVersion(): Promise<string | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.opts.client.request("GET", `/apis/${ISTIO_NETWORKING_GROUP}`);
+        if (res.status === 404) {
+          this.opts.logger.warn({ group: ISTIO_NETWORKING_GROUP }, "the Istio networking API is not installed (apply deploy/crds.yaml); VirtualServices and DestinationRules are not watched");
+          return undefined;
+        }
+        if (res.status !== 200) throw new KubeApiError(res.status, "", `GET /apis/${ISTIO_NETWORKING_GROUP}: HTTP ${res.status}`);
+        const g = res.body as { preferredVersion?: { version?: string }; versions?: Array<{ version?: string }> };
+        const v = g.preferredVersion?.version ?? g.versions?.[0]?.version;
+        if (!v) throw new Error(`GET /apis/${ISTIO_NETWORKING_GROUP}: no served version`);
+        this.opts.logger.info({ group: ISTIO_NETWORKING_GROUP, version: v, served: g.versions?.map((x) => x.version) }, "watching Istio networking objects");
+        return v;
+      } catch (err) {
+        if (this.stopped) return undefined;
+        const wait = Math.min(30_000, 500 * 2 ** attempt);
+        this.opts.logger.warn({ err: String(err), retryInMs: wait }, "Kubernetes API discovery failed; retrying");
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  private add(kind: InputKind, apiVersion: string, base: string, plural: string, namespaced: boolean): void {
+    const scopes: Array<string | undefined> = namespaced && this.watchNamespaces ? [...this.watchNamespaces] : [undefined];
+    for (const ns of scopes) {
+      const keys = new Set<ObjectKey>();
+      const path = ns ? `${base}/namespaces/${ns}/${plural}` : `${base}/${plural}`;
+      const coll: Collection = {
+        kind,
+        apiVersion,
+        base,
+        plural,
+        namespaced,
+        path,
+        keys,
+        reflector: new Reflector({
+          client: this.opts.client,
+          path,
+          ...(this.opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: this.opts.watchTimeoutSeconds } : {}),
+          ...(this.opts.stallGraceMs !== undefined ? { stallGraceMs: this.opts.stallGraceMs } : {}),
+          ...(this.opts.relistIntervalMs !== undefined ? { relistIntervalMs: this.opts.relistIntervalMs } : {}),
+          ...(this.opts.backoffInitialMs !== undefined ? { backoffInitialMs: this.opts.backoffInitialMs } : {}),
+          ...(this.opts.backoffMaxMs !== undefined ? { backoffMaxMs: this.opts.backoffMaxMs } : {}),
+          handlers: {
+            replace: (items) => this.replace(coll, items),
+            event: (type, obj) => this.event(coll, type, obj),
+            error: (err, what) => this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err), kind }, `kubernetes ${what} failed; retrying`),
+            listed: (reason, count) => {
+              if (reason !== "initial") this.opts.logger.info({ kind, path, reason, count }, "relisted");
+            },
+          },
+        }),
+      };
+      this.collections.push(coll);
+    }
+  }
+
+  private keyOfRaw(coll: Collection, raw: RawObject): { key: ObjectKey; name: string; namespace: string | undefined } | undefined {
+    const meta = raw["metadata"] as { name?: string; namespace?: string } | undefined;
+    if (!meta?.name) return undefined;
+    const namespace = coll.namespaced ? (meta.namespace ?? "default") : undefined;
+    return { key: objectKey(coll.kind, namespace, meta.name), name: meta.name, namespace };
+  }
+
+  private upsert(coll: Collection, raw: RawObject): ObjectKey | undefined {
+    // List items carry no apiVersion/kind; watch events do. Set both from the collection.
+    const full: RawObject = { ...raw, apiVersion: coll.apiVersion, kind: coll.kind };
+    const id = this.keyOfRaw(coll, full);
+    if (!id) return undefined;
+    const meta = full["metadata"] as { generation?: number; uid?: string };
+    const info: KubeObjectInfo = {
+      key: id.key,
+      kind: coll.kind,
+      apiVersion: coll.apiVersion,
+      ...(id.namespace ? { namespace: id.namespace } : {}),
+      name: id.name,
+      ...(typeof meta.generation === "number" ? { generation: meta.generation } : {}),
+      ...(meta.uid ? { uid: meta.uid } : {}),
+      ...(full["status"] !== undefined ? { status: full["status"] } : {}),
+      path: `${coll.base}/${coll.namespaced ? `namespaces/${id.namespace}/` : ""}${coll.plural}/${id.name}`,
+    };
+    const prev = this.entries.get(id.key);
+    const r = parseObject({ value: relevant(coll.kind, full) });
+    let entry: Entry;
+    if (r.status === "valid") {
+      // keep the previous StoredObject identity when nothing relevant changed
+      const stored = prev?.stored && deepEqual(prev.stored, r.stored) ? prev.stored : r.stored;
+      entry = { info, stored, diagnostics: r.diagnostics };
+    } else {
+      entry = { info, ...(prev?.stored ? { stored: prev.stored } : {}), diagnostics: r.diagnostics };
+    }
+    this.entries.set(id.key, entry);
+    coll.keys.add(id.key);
+    if (coll.kind === "Namespace") this.namespaceChanged(id.name, (full["metadata"] as { labels?: Record<string, string> }).labels);
+    return id.key;
+  }
+
+  private remove(coll: Collection, key: ObjectKey): void {
+    const e = this.entries.get(key);
+    this.entries.delete(key);
+    coll.keys.delete(key);
+    if (coll.kind === "Namespace" && e) this.namespaceChanged(e.info.name, undefined, true);
+  }
+
+  private namespaceChanged(name: string, labels: Readonly<Record<string, string>> | undefined, deleted = false): void {
+    const before = this.namespaceLabels.has(name) ? this.namespaceInScope(name) : undefined;
+    if (deleted) this.namespaceLabels.delete(name);
+    else this.namespaceLabels.set(name, labels ?? {});
+    const after = this.namespaceLabels.has(name) ? this.namespaceInScope(name) : undefined;
+    if (before !== after && (this.opts.discoverySelectors?.length ?? 0) > 0) this.fullReconcile = true;
+  }
+
+  private replace(coll: Collection, items: RawObject[]): void {
+    const seen = new Set<ObjectKey>();
+    for (const raw of items) {
+      const k = this.upsert(coll, raw);
+      if (k) seen.add(k);
+    }
+    for (const k of [...coll.keys]) if (!seen.has(k)) this.remove(coll, k);
+    this.fullReconcile = true;
+    this.schedule();
+  }
+
+  private event(coll: Collection, type: "ADDED" | "MODIFIED" | "DELETED", raw: RawObject): void {
+    if (type === "DELETED") {
+      const id = this.keyOfRaw(coll, { ...raw, kind: coll.kind });
+      if (!id) return;
+      this.remove(coll, id.key);
+      this.dirty.add(id.key);
+    } else {
+      const k = this.upsert(coll, raw);
+      if (k) this.dirty.add(k);
+    }
+    this.schedule();
+  }
+
+  private namespaceInScope(ns: string): boolean {
+    if (this.watchNamespaces && !this.watchNamespaces.has(ns)) return false;
+    const selectors = this.opts.discoverySelectors ?? [];
+    if (selectors.length === 0) return true;
+    // Istio: objects in a namespace that does not exist (yet) are out of scope when selectors are set.
+    if (!this.namespaceLabels.has(ns)) return false;
+    return anyMatches(selectors, this.namespaceLabels.get(ns));
+  }
+
+  private visible(info: KubeObjectInfo): boolean {
+    const ns = info.kind === "Namespace" ? info.name : info.namespace;
+    return ns === undefined || this.namespaceInScope(ns);
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled || this.stopped) return;
+    this.flushScheduled = true;
+    // coalesce the events that arrive together (one watch chunk, one relist) into one update
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.stopped) return;
+    if (!this.collections.every((c) => c.reflector.hasSynced)) return; // keep collecting until everything has listed
+    const keys = this.fullReconcile || !this.initialDelivered ? new Set([...this.entries.keys(), ...this.emitted.keys()]) : new Set(this.dirty);
+    this.fullReconcile = false;
+    this.dirty.clear();
+    const events: StoreEvent[] = [];
+    for (const key of keys) {
+      const e = this.entries.get(key);
+      const want = e && e.stored && this.visible(e.info) ? e.stored : undefined;
+      const have = this.emitted.get(key);
+      if (want === have) continue;
+      if (want) {
+        if (have && deepEqual(have, want)) continue;
+        this.emitted.set(key, want);
+        events.push({ type: "upsert", object: want });
+      } else {
+        this.emitted.delete(key);
+        events.push({ type: "delete", key });
+      }
+    }
+    const diagnostics: Diagnostic[] = [];
+    for (const e of this.entries.values()) if (e.diagnostics.length > 0 && this.visible(e.info)) diagnostics.push(...e.diagnostics);
+    diagnostics.sort((a, b) => diagKey(a).localeCompare(diagKey(b)));
+    const diagChanged = !deepEqual(diagnostics, this.lastDiagnostics);
+    this.lastDiagnostics = diagnostics;
+    const initial = !this.initialDelivered;
+    if (!initial && events.length === 0 && !diagChanged) return;
+    this.initialDelivered = true;
+    this.opts.onUpdate({ source: this.name, events, diagnostics, initial });
+    if (initial) this.syncedResolve();
+    for (const l of this.listeners) l();
+  }
+}
+
+function diagKey(d: Diagnostic): string {
+  return `${d.object?.kind ?? ""}/${d.object?.namespace ?? ""}/${d.object?.name ?? ""}/${d.path ?? ""}/${d.message}`;
+}

@@ -1,0 +1,168 @@
+/**
+ * The reviews canary as Kubernetes objects for the real-apiserver tests: a namespace, Services,
+ * Pods (status written through the status subresource, as a kubelet would), EndpointSlices (as
+ * the EndpointSlice controller would), a DestinationRule and a VirtualService. Each test file
+ * gets its own namespace, service port and loopback IPs.
+ */
+import { execFileSync } from "node:child_process";
+import net from "node:net";
+import type { KubeTestClient } from "./kube.js";
+
+const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
+
+function canBind(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+export interface KubeMeshAddresses {
+  readonly port: number;
+  readonly productpageIp: string;
+  readonly v1Ip: string;
+  readonly v2Ip: string;
+  readonly v3Ip: string;
+}
+
+/**
+ * EndpointSlices refuse loopback addresses (127.0.0.0/8), so the test "pods" listen on addresses
+ * from 10.253.0.0/16 that are added to the loopback interface (/32 each; root needed, as for the
+ * network-namespace tests). `release()` removes them again.
+ */
+export function addLocalAddresses(ips: readonly string[]): { release: () => void } {
+  const added: string[] = [];
+  for (const ip of ips) {
+    const shown = execFileSync("ip", ["-o", "addr", "show", "dev", "lo"], { encoding: "utf8" });
+    if (shown.includes(` ${ip}/32 `)) continue;
+    try {
+      execFileSync("ip", ["addr", "add", `${ip}/32`, "dev", "lo"], { stdio: "pipe" });
+      added.push(ip);
+    } catch (err) {
+      throw new Error(`cannot add ${ip}/32 to lo (the kube tests need root or CAP_NET_ADMIN): ${(err as Error).message}`);
+    }
+  }
+  return {
+    release: () => {
+      for (const ip of added) {
+        try {
+          execFileSync("ip", ["addr", "del", `${ip}/32`, "dev", "lo"], { stdio: "ignore" });
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
+}
+
+/** A service port below the ephemeral range and pod addresses of its own (10.253.A.B0–B3, on lo). */
+export async function pickAddresses(): Promise<KubeMeshAddresses & { release: () => void }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = randomInt(20_000, 32_000);
+    const prefix = `10.253.${randomInt(0, 255)}.${randomInt(1, 24)}`;
+    const a = { port, productpageIp: `${prefix}0`, v1Ip: `${prefix}1`, v2Ip: `${prefix}2`, v3Ip: `${prefix}3` };
+    const { release } = addLocalAddresses([a.productpageIp, a.v1Ip, a.v2Ip, a.v3Ip]);
+    const free = await Promise.all(["127.0.0.1", a.v1Ip, a.v2Ip, a.v3Ip].map((h) => canBind(h, port)));
+    if (free.every(Boolean)) return { ...a, release };
+    release();
+  }
+  throw new Error("no free service port found in 50 attempts");
+}
+
+type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
+
+export function namespace(name: string, labels: Record<string, string> = {}): Obj {
+  return { apiVersion: "v1", kind: "Namespace", metadata: { name, labels } };
+}
+
+export function service(ns: string, name: string, port: number): Obj {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: ns, labels: { app: name } },
+    spec: { selector: { app: name }, ports: [{ name: "http", port, targetPort: port, protocol: "TCP" }] },
+  };
+}
+
+export function pod(ns: string, name: string, labels: Record<string, string>, port: number): Obj {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: ns, labels },
+    spec: { containers: [{ name: labels["app"] ?? "app", image: "example/placeholder:v1", ports: [{ containerPort: port }] }] },
+  };
+}
+
+export function podStatus(ip: string, ready = true): object {
+  return {
+    phase: "Running",
+    podIP: ip,
+    podIPs: [{ ip }],
+    conditions: [{ type: "Ready", status: ready ? "True" : "False", lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") }],
+  };
+}
+
+export function endpointSlice(ns: string, name: string, serviceName: string, port: number, endpoints: Array<{ ip: string; pod: string; ready?: boolean }>): Obj {
+  return {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: { name, namespace: ns, labels: { "kubernetes.io/service-name": serviceName } },
+    addressType: "IPv4",
+    endpoints: endpoints.map((e) => ({ addresses: [e.ip], conditions: { ready: e.ready ?? true }, targetRef: { kind: "Pod", name: e.pod, namespace: ns } })),
+    ports: [{ name: "http", port, protocol: "TCP" }],
+  };
+}
+
+export function destinationRule(ns: string, subsets: string[], apiVersion = "networking.istio.io/v1beta1"): Obj {
+  return {
+    apiVersion,
+    kind: "DestinationRule",
+    metadata: { name: "reviews", namespace: ns },
+    spec: { host: "reviews", subsets: subsets.map((s) => ({ name: s, labels: { version: s } })) },
+  };
+}
+
+/** `x-canary: <header>` → that subset; everything else → `fallback` subset. */
+export function virtualService(ns: string, header: string, fallback: string, apiVersion = "networking.istio.io/v1alpha3"): Obj {
+  return {
+    apiVersion,
+    kind: "VirtualService",
+    metadata: { name: "reviews", namespace: ns },
+    spec: {
+      hosts: ["reviews"],
+      http: [
+        { name: "canary", match: [{ headers: { "x-canary": { exact: header } } }], route: [{ destination: { host: "reviews", subset: header } }] },
+        { name: "default", route: [{ destination: { host: "reviews", subset: fallback } }] },
+      ],
+    },
+  };
+}
+
+export const PRODUCTPAGE_POD = "productpage-v1";
+
+/** Creates the whole canary through the API, Pod status included. */
+export async function createCanary(c: KubeTestClient, ns: string, a: KubeMeshAddresses, nsLabels: Record<string, string> = {}): Promise<void> {
+  await c.apply(namespace(ns, nsLabels));
+  await c.apply(service(ns, "reviews", a.port));
+  await c.apply(service(ns, "productpage", a.port));
+  const pods: Array<[string, Record<string, string>, string]> = [
+    [PRODUCTPAGE_POD, { app: "productpage", version: "v1" }, a.productpageIp],
+    ["reviews-v1", { app: "reviews", version: "v1" }, a.v1Ip],
+    ["reviews-v2", { app: "reviews", version: "v2" }, a.v2Ip],
+  ];
+  for (const [name, labels, ip] of pods) {
+    const p = pod(ns, name, labels, a.port);
+    await c.apply(p);
+    await c.patchStatus(p, podStatus(ip));
+  }
+  await c.apply(endpointSlice(ns, "productpage-x1", "productpage", a.port, [{ ip: a.productpageIp, pod: PRODUCTPAGE_POD }]));
+  await c.apply(
+    endpointSlice(ns, "reviews-x1", "reviews", a.port, [
+      { ip: a.v1Ip, pod: "reviews-v1" },
+      { ip: a.v2Ip, pod: "reviews-v2" },
+    ]),
+  );
+  await c.apply(destinationRule(ns, ["v1", "v2"]));
+  await c.apply(virtualService(ns, "v2", "v1"));
+}
