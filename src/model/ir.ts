@@ -61,6 +61,8 @@ export interface DestinationRuleModel {
   readonly trafficPolicy?: TrafficPolicy;
   readonly subsets: readonly SubsetModel[];
   readonly exportTo: readonly string[];
+  /** Labels of the workloads the rule is limited to (in its own namespace), when it has a workloadSelector. */
+  readonly workloadSelector?: Readonly<Record<string, string>>;
   readonly refs: readonly ObjectRef[];
 }
 

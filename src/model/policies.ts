@@ -18,6 +18,7 @@ export function buildDestinationRules(drs: readonly StoredObject<DestinationRule
         ...(dr.spec.trafficPolicy ? { trafficPolicy: dr.spec.trafficPolicy } : {}),
         subsets: (dr.spec.subsets ?? []).map((s): SubsetModel => ({ name: s.name, labels: s.labels ?? {}, ...(s.trafficPolicy ? { trafficPolicy: s.trafficPolicy } : {}) })),
         exportTo: dr.spec.exportTo ?? [],
+        ...(dr.spec.workloadSelector ? { workloadSelector: dr.spec.workloadSelector.matchLabels ?? {} } : {}),
         refs: [ref],
       };
     })
@@ -30,15 +31,36 @@ export function buildDestinationRules(drs: readonly StoredObject<DestinationRule
  * the client's namespace, then the service's, then the root namespace; the first namespace with a
  * match wins. Within it the most specific host wins and rules for that same host are merged:
  * subsets concatenated (first name wins), the oldest rule's top-level policy kept.
+ *
+ * A rule with a workloadSelector applies only to the selected workloads of its own namespace, and
+ * there it beats the rules without one (rules with the same selector merge). Without
+ * `clientLabels` (no particular workload) such rules are left out.
  */
-export function destinationRuleFor(all: readonly DestinationRuleModel[], host: string, serviceNamespace: string, clientNamespace: string): DestinationRuleModel | undefined {
+export function destinationRuleFor(
+  all: readonly DestinationRuleModel[],
+  host: string,
+  serviceNamespace: string,
+  clientNamespace: string,
+  clientLabels?: Readonly<Record<string, string>>,
+): DestinationRuleModel | undefined {
+  const selects = (dr: DestinationRuleModel): boolean =>
+    dr.workloadSelector === undefined ||
+    (clientLabels !== undefined && dr.namespace === clientNamespace && Object.entries(dr.workloadSelector).every(([k, v]) => clientLabels[k] === v));
   for (const ns of [clientNamespace, serviceNamespace, ROOT_NAMESPACE]) {
-    const candidates = all.filter((dr) => dr.namespace === ns && hostMatches(dr.host, host) && isExportedTo(dr.exportTo, dr.namespace, clientNamespace));
+    const matching = all.filter((dr) => dr.namespace === ns && hostMatches(dr.host, host) && isExportedTo(dr.exportTo, dr.namespace, clientNamespace) && selects(dr));
+    const selected = matching.filter((dr) => dr.workloadSelector !== undefined);
+    const candidates = selected.length ? selected.filter((dr) => sameLabels(dr.workloadSelector, selected[0]!.workloadSelector)) : matching;
     if (candidates.length === 0) continue;
     const bestHost = candidates.reduce((b, c) => (hostSpecificity(c.host) > hostSpecificity(b.host) ? c : b)).host;
     return mergeRules(candidates.filter((dr) => dr.host === bestHost));
   }
   return undefined;
+}
+
+function sameLabels(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined): boolean {
+  const ka = Object.keys(a ?? {}).sort();
+  const kb = Object.keys(b ?? {}).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a?.[k] === b?.[k]);
 }
 
 function mergeRules(rules: readonly DestinationRuleModel[]): DestinationRuleModel {

@@ -1,15 +1,17 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { TrafficPolicyCore } from "../api/istio-types.js";
 import type { DestinationRuleModel, ServiceModel, ServicePortModel, SubsetModel } from "../model/ir.js";
-import { BLACKHOLE_CLUSTER, istioConfigPath, outboundClusterName, PASSTHROUGH_CLUSTER } from "../model/names.js";
+import { BLACKHOLE_CLUSTER, istioConfigPath, outboundClusterName, outboundSniName, PASSTHROUGH_CLUSTER } from "../model/names.js";
 import { subsetPolicy } from "../model/policies.js";
-import { isHttp2Protocol } from "../model/protocol.js";
+import { isHttp2Protocol, isHttpProtocol } from "../model/protocol.js";
 import type { ClusterJson } from "./envoy.js";
 import { ADS_CONFIG_SOURCE, HTTP_PROTOCOL_OPTIONS_KEY, MAX_UINT32, typed } from "./envoy.js";
+import { durationWholeSeconds, protoDuration } from "./duration.js";
+import { upstreamTls, type UpstreamTls } from "./tls.js";
 
 const DEFAULT_CONNECT_TIMEOUT = "10s";
 
-type LbFields = Pick<ClusterJson, "lbPolicy" | "ringHashLbConfig" | "maglevLbConfig" | "type">;
+type LbFields = Pick<ClusterJson, "lbPolicy" | "ringHashLbConfig" | "maglevLbConfig" | "type" | "roundRobinLbConfig" | "leastRequestLbConfig">;
 
 /** DestinationRule `loadBalancer` → Envoy's policy; Istio's default is LEAST_REQUEST. */
 function loadBalancer(policy: TrafficPolicyCore | undefined): LbFields {
@@ -20,15 +22,18 @@ function loadBalancer(policy: TrafficPolicyCore | undefined): LbFields {
     const ring = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? (ch.ringHash ? 0 : 1024);
     return { lbPolicy: "RING_HASH", ...(ring ? { ringHashLbConfig: { minimumRingSize: String(ring) } } : {}) };
   }
+  // warmupDurationSecs: new endpoints ramp up over the window (Envoy's slow start), for the two
+  // policies that support it, as in Istio.
+  const slowStart = lb?.warmupDurationSecs ? { slowStartConfig: { slowStartWindow: protoDuration(lb.warmupDurationSecs) } } : undefined;
   switch (lb?.simple) {
     case "ROUND_ROBIN":
-      return { lbPolicy: "ROUND_ROBIN" };
+      return { lbPolicy: "ROUND_ROBIN", ...(slowStart ? { roundRobinLbConfig: slowStart } : {}) };
     case "RANDOM":
       return { lbPolicy: "RANDOM" };
     case "PASSTHROUGH":
       return { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" };
     default:
-      return { lbPolicy: "LEAST_REQUEST" };
+      return { lbPolicy: "LEAST_REQUEST", ...(slowStart ? { leastRequestLbConfig: slowStart } : {}) };
   }
 }
 
@@ -56,8 +61,8 @@ function outlierDetection(policy: TrafficPolicyCore | undefined): Pick<ClusterJs
       enforcingSuccessRate: 0,
       ...(od.consecutive5xxErrors !== undefined ? { consecutive5xx: od.consecutive5xxErrors, enforcingConsecutive5xx: od.consecutive5xxErrors ? 100 : 0 } : {}),
       ...(od.consecutiveGatewayErrors !== undefined ? { consecutiveGatewayFailure: od.consecutiveGatewayErrors, enforcingConsecutiveGatewayFailure: od.consecutiveGatewayErrors ? 100 : 0 } : {}),
-      ...(od.interval ? { interval: od.interval } : {}),
-      ...(od.baseEjectionTime ? { baseEjectionTime: od.baseEjectionTime } : {}),
+      ...(od.interval ? { interval: protoDuration(od.interval) } : {}),
+      ...(od.baseEjectionTime ? { baseEjectionTime: protoDuration(od.baseEjectionTime) } : {}),
       ...(od.maxEjectionPercent ? { maxEjectionPercent: od.maxEjectionPercent } : {}),
       ...(od.splitExternalLocalOriginErrors ? { splitExternalLocalOriginErrors: true } : {}),
       ...(od.consecutiveLocalOriginFailures !== undefined ? { consecutiveLocalOriginFailure: od.consecutiveLocalOriginFailures, enforcingConsecutiveLocalOriginFailure: 100, enforcingLocalOriginSuccessRate: 0 } : {}),
@@ -65,22 +70,30 @@ function outlierDetection(policy: TrafficPolicyCore | undefined): Pick<ClusterJs
   };
 }
 
-function protocolOptions(port: ServicePortModel, policy: TrafficPolicyCore | undefined): Pick<ClusterJson, "typedExtensionProtocolOptions"> {
+/** Whether the cluster speaks HTTP/2 upstream: h2 ports, or h2UpgradePolicy UPGRADE. */
+function usesH2(port: ServicePortModel, policy: TrafficPolicyCore | undefined): boolean {
+  const http = policy?.connectionPool?.http;
+  return (isHttp2Protocol(port.protocol) || http?.h2UpgradePolicy === "UPGRADE") && http?.h2UpgradePolicy !== "DO_NOT_UPGRADE" && !http?.useClientProtocol;
+}
+
+function protocolOptions(port: ServicePortModel, policy: TrafficPolicyCore | undefined, tls: UpstreamTls): Pick<ClusterJson, "typedExtensionProtocolOptions"> {
   const http = policy?.connectionPool?.http;
   const tcp = policy?.connectionPool?.tcp;
   const idle = http?.idleTimeout ?? tcp?.idleTimeout;
   const common = {
-    ...(idle ? { idleTimeout: idle } : {}),
+    ...(idle ? { idleTimeout: protoDuration(idle) } : {}),
     ...(http?.maxRequestsPerConnection ? { maxRequestsPerConnection: http.maxRequestsPerConnection } : {}),
-    ...(tcp?.maxConnectionDuration ? { maxConnectionDuration: tcp.maxConnectionDuration } : {}),
+    ...(tcp?.maxConnectionDuration ? { maxConnectionDuration: protoDuration(tcp.maxConnectionDuration) } : {}),
   };
-  const h2 = (isHttp2Protocol(port.protocol) || http?.h2UpgradePolicy === "UPGRADE") && http?.h2UpgradePolicy !== "DO_NOT_UPGRADE";
-  if (!h2 && !http?.useClientProtocol && Object.keys(common).length === 0) return {};
+  const h2 = usesH2(port, policy);
+  const upstream = tls.autoSni ? { upstreamHttpProtocolOptions: { autoSni: true, ...(tls.autoSanValidation ? { autoSanValidation: true } : {}) } } : {};
+  if (!h2 && !http?.useClientProtocol && Object.keys(common).length === 0 && !tls.autoSni) return {};
   const h2Options = http?.maxConcurrentStreams ? { maxConcurrentStreams: http.maxConcurrentStreams } : {};
   return {
     typedExtensionProtocolOptions: {
       [HTTP_PROTOCOL_OPTIONS_KEY]: typed("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", {
         ...(Object.keys(common).length ? { commonHttpProtocolOptions: common } : {}),
+        ...upstream,
         ...(http?.useClientProtocol
           ? { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: h2Options } }
           : h2
@@ -92,10 +105,18 @@ function protocolOptions(port: ServicePortModel, policy: TrafficPolicyCore | und
 }
 
 /** An outbound EDS cluster for a service port, or one of its DestinationRule subsets. */
-export function outboundCluster(svc: ServiceModel, port: ServicePortModel, rule: DestinationRuleModel | undefined, subset: SubsetModel | undefined): ClusterJson {
+export function outboundCluster(
+  svc: ServiceModel,
+  port: ServicePortModel,
+  rule: DestinationRuleModel | undefined,
+  subset: SubsetModel | undefined,
+  report?: (problem: string) => void,
+): ClusterJson {
   const name = outboundClusterName(port.port, subset?.name, svc.hostname);
   const policy = rule ? subsetPolicy(rule, subset, port.port) : undefined;
   const lb = loadBalancer(policy);
+  const tls = upstreamTls(policy?.tls, { istioSni: outboundSniName(port.port, subset?.name, svc.hostname), h2: usesH2(port, policy) }, isHttpProtocol(port.protocol));
+  if (tls.dropped) report?.(`${name}: ${tls.dropped}`);
   const istioMeta: JsonObject = {
     services: [{ host: svc.hostname, name: svc.name, namespace: svc.namespace }],
     ...(rule ? { config: istioConfigPath("destination-rule", rule.namespace, rule.name) } : {}),
@@ -106,35 +127,32 @@ export function outboundCluster(svc: ServiceModel, port: ServicePortModel, rule:
     name,
     type: lb.type ?? "EDS",
     ...(lb.type === "ORIGINAL_DST" ? {} : { edsClusterConfig: { serviceName: name, edsConfig: ADS_CONFIG_SOURCE } }),
-    connectTimeout: policy?.connectionPool?.tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
+    connectTimeout: policy?.connectionPool?.tcp?.connectTimeout ? protoDuration(policy.connectionPool.tcp.connectTimeout) : DEFAULT_CONNECT_TIMEOUT,
     lbPolicy: lb.lbPolicy,
     ...(lb.ringHashLbConfig ? { ringHashLbConfig: lb.ringHashLbConfig } : {}),
     ...(lb.maglevLbConfig ? { maglevLbConfig: lb.maglevLbConfig } : {}),
+    ...(lb.roundRobinLbConfig ? { roundRobinLbConfig: lb.roundRobinLbConfig } : {}),
+    ...(lb.leastRequestLbConfig ? { leastRequestLbConfig: lb.leastRequestLbConfig } : {}),
     circuitBreakers: circuitBreakers(policy),
     ...outlierDetection(policy),
-    commonLbConfig: policy?.outlierDetection?.minHealthPercent !== undefined ? { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent } } : {},
+    // With outlierDetection Istio always writes the panic threshold: minHealthPercent, default 0
+    // (panic mode off, so ejected hosts are not used again while others are healthy).
+    commonLbConfig: policy?.outlierDetection ? { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent ?? 0 } } : {},
     ...(keepalive
       ? {
           upstreamConnectionOptions: {
             tcpKeepalive: {
               ...(keepalive.probes ? { keepaliveProbes: keepalive.probes } : {}),
-              ...(keepalive.time ? { keepaliveTime: durationSeconds(keepalive.time) } : {}),
-              ...(keepalive.interval ? { keepaliveInterval: durationSeconds(keepalive.interval) } : {}),
+              ...(keepalive.time ? { keepaliveTime: durationWholeSeconds(keepalive.time) } : {}),
+              ...(keepalive.interval ? { keepaliveInterval: durationWholeSeconds(keepalive.interval) } : {}),
             },
           },
         }
       : {}),
-    ...protocolOptions(port, policy),
+    ...protocolOptions(port, policy, tls),
+    ...(tls.transportSocket ? { transportSocket: tls.transportSocket } : {}),
     metadata: { filterMetadata: { istio: istioMeta } },
   };
-}
-
-function durationSeconds(d: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d);
-  if (!m) return 0;
-  const n = Number(m[1]);
-  const factor = { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as "ms" | "s" | "m" | "h"];
-  return Math.max(1, Math.round(n * factor));
 }
 
 /** Where unmatched or blocked traffic goes. */

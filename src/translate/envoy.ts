@@ -22,7 +22,7 @@ import type { RawBufferJson } from "../gen/envoy/extensions/transport_sockets/ra
 import type { UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import type { HttpProtocolOptionsJson } from "../gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 
-export type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, HttpConnectionManagerJson };
+export type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, HttpConnectionManagerJson, TcpProxyJson };
 export type { RouteJson, RouteMatchJson, RouteActionJson, VirtualHostJson, HeaderMatcherJson, RetryPolicyJson, WeightedClusterJson, QueryParameterMatcherJson } from "../gen/envoy/config/route/v3/route_components_pb.js";
 export type { FilterChainJson, FilterJson } from "../gen/envoy/config/listener/v3/listener_components_pb.js";
 export type { StringMatcherJson } from "../gen/envoy/type/matcher/v3/string_pb.js";

@@ -1,5 +1,5 @@
 import { listenerName, outboundStatPrefix, PASSTHROUGH_CLUSTER, PASSTHROUGH_FILTER_CHAIN, BLACKHOLE_CLUSTER, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT } from "../model/names.js";
-import type { FilterChainJson, FilterJson, ListenerJson } from "./envoy.js";
+import type { FilterChainJson, FilterJson, ListenerJson, TcpProxyJson } from "./envoy.js";
 import { ADS_CONFIG_SOURCE, typed } from "./envoy.js";
 
 /** HTTP connection manager for an outbound port: routes come over ADS by name; router last. */
@@ -25,10 +25,18 @@ export function httpConnectionManager(statPrefix: string, routeConfigName: strin
   };
 }
 
-export function tcpProxy(statPrefix: string, cluster: string): FilterJson {
+export function tcpProxy(statPrefix: string, cluster: string, extra: Omit<TcpProxyJson, "statPrefix" | "cluster" | "weightedClusters"> = {}): FilterJson {
   return {
     name: "envoy.filters.network.tcp_proxy",
-    typedConfig: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", { statPrefix, cluster }),
+    typedConfig: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", { statPrefix, cluster, ...extra }),
+  };
+}
+
+/** tcp_proxy splitting connections by weight (a VirtualService `tcp` route with several destinations). */
+export function weightedTcpProxy(statPrefix: string, clusters: readonly { name: string; weight: number }[], extra: Omit<TcpProxyJson, "statPrefix" | "cluster" | "weightedClusters"> = {}): FilterJson {
+  return {
+    name: "envoy.filters.network.tcp_proxy",
+    typedConfig: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", { statPrefix, weightedClusters: { clusters: clusters.map((c) => ({ ...c })) }, ...extra }),
   };
 }
 
@@ -65,13 +73,23 @@ export function httpListener(port: number, bind: Bind): ListenerJson {
 
 /** A TCP service port: captured traffic to the service's VIP, or a bound local port. */
 export function tcpListener(address: string, port: number, cluster: string, bind: Bind): ListenerJson {
+  return l4Listener(address, port, [{ filters: [tcpProxy(cluster, cluster)] }], bind);
+}
+
+/**
+ * A non-HTTP service port with the filter chains its VirtualService `tcp`/`tls` routes give
+ * (matched by destination subnet and SNI); SNI matching needs the TLS inspector.
+ */
+export function l4Listener(address: string, port: number, filterChains: FilterChainJson[], bind: Bind): ListenerJson {
   const listenAddress = bind.mode === "bound" ? bind.address : address;
+  const sni = filterChains.some((c) => c.filterChainMatch?.serverNames?.length);
   return {
     name: listenerName(listenAddress, port),
     address: { socketAddress: { address: listenAddress, portValue: port } },
     trafficDirection: "OUTBOUND",
     ...(bind.mode === "captured" ? { bindToPort: false } : {}),
-    filterChains: [{ filters: [tcpProxy(cluster, cluster)] }],
+    ...(sni ? { listenerFilters: [{ name: "envoy.filters.listener.tls_inspector", typedConfig: typed("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", {}) }] } : {}),
+    filterChains,
   };
 }
 

@@ -5,6 +5,7 @@ import { destinationRuleFor, subsetPolicy } from "../model/policies.js";
 import type { ProxyView } from "../model/proxy.js";
 import type { RetryPolicyJson, RouteActionJson, RouteJson } from "./envoy.js";
 import { typed } from "./envoy.js";
+import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { isCatchAll, routeMatch, stringMatcher } from "./route-match.js";
 
 export interface RouteContext {
@@ -28,14 +29,14 @@ export function retryPolicy(retries: HTTPRetry | undefined, consistentHash: bool
   return {
     retryOn: on.join(","),
     numRetries: retries?.attempts ?? 2,
-    ...(retries?.perTryTimeout ? { perTryTimeout: retries.perTryTimeout } : {}),
+    ...(retries?.perTryTimeout ? { perTryTimeout: protoDuration(retries.perTryTimeout) } : {}),
     ...(codes.length ? { retriableStatusCodes: codes } : {}),
     ...(ignorePrevious && !consistentHash ? { retryHostPredicate: [PREVIOUS_HOSTS] } : {}),
     hostSelectionRetryMaxAttempts: "5",
     ...(retries?.retryRemoteLocalities
       ? { retryPriority: { name: "envoy.retry_priorities.previous_priorities", typedConfig: typed("envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig", { updateFrequency: 2 }) } }
       : {}),
-    ...(retries?.backoff ? { retryBackOff: { baseInterval: retries.backoff } } : {}),
+    ...(retries?.backoff ? { retryBackOff: { baseInterval: protoDuration(retries.backoff) } } : {}),
   };
 }
 
@@ -57,7 +58,7 @@ export function resolveDestination(d: Destination, vsNamespace: string, ctx: Rou
 function consistentHashOf(dest: ResolvedDestination, ctx: RouteContext): LoadBalancerSettings["consistentHash"] | undefined {
   const svc = ctx.services.get(dest.host);
   if (!svc) return undefined;
-  const rule = destinationRuleFor(ctx.destinationRules, dest.host, svc.namespace, ctx.proxy.namespace);
+  const rule = destinationRuleFor(ctx.destinationRules, dest.host, svc.namespace, ctx.proxy.namespace, ctx.proxy.labels);
   if (!rule) return undefined;
   const subset = rule.subsets.find((s) => s.name === dest.subset);
   return subsetPolicy(rule, subset, dest.port)?.loadBalancer?.consistentHash;
@@ -65,7 +66,7 @@ function consistentHashOf(dest: ResolvedDestination, ctx: RouteContext): LoadBal
 
 function hashPolicy(ch: NonNullable<LoadBalancerSettings["consistentHash"]>): RouteActionJson["hashPolicy"] {
   if (ch.httpHeaderName) return [{ header: { headerName: ch.httpHeaderName } }];
-  if (ch.httpCookie) return [{ cookie: { name: ch.httpCookie.name, ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}), ...(ch.httpCookie.ttl ? { ttl: ch.httpCookie.ttl } : {}) } }];
+  if (ch.httpCookie) return [{ cookie: { name: ch.httpCookie.name, ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}), ...(ch.httpCookie.ttl ? { ttl: protoDuration(ch.httpCookie.ttl) } : {}) } }];
   if (ch.useSourceIp) return [{ connectionProperties: { sourceIp: true } }];
   if (ch.httpQueryParameterName) return [{ queryParameter: { name: ch.httpQueryParameterName } }];
   return undefined;
@@ -94,9 +95,25 @@ export function headerOps(h: Headers | undefined): HeaderOps {
   };
 }
 
-function authorityRewrite(rule: HTTPRoute): string | undefined {
-  const set = rule.headers?.request?.set ?? {};
-  return set["host"] ?? set[":authority"] ?? rule.rewrite?.authority;
+/** Route-level operations followed by a single destination's own (Istio appends them). */
+function mergeHeaderOps(a: HeaderOps, b: HeaderOps): HeaderOps {
+  const out: HeaderOps = {};
+  for (const k of ["requestHeadersToAdd", "requestHeadersToRemove", "responseHeadersToAdd", "responseHeadersToRemove"] as const) {
+    const merged = [...(a[k] ?? []), ...(b[k] ?? [])];
+    if (merged.length) (out as Record<string, unknown>)[k] = merged;
+  }
+  return out;
+}
+
+/** `host` / `:authority` set by header operations (set wins over add), which Envoy does by host rewrite. */
+function hostFromHeaders(h: Headers | undefined): string | undefined {
+  const set = h?.request?.set ?? {};
+  const add = h?.request?.add ?? {};
+  return set["host"] ?? set[":authority"] ?? add["host"] ?? add[":authority"];
+}
+
+function authorityRewrite(rule: HTTPRoute, single: Headers | undefined): string | undefined {
+  return hostFromHeaders(single) ?? hostFromHeaders(rule.headers) ?? rule.rewrite?.authority;
 }
 
 function percent(value: number | undefined): { numerator: number; denominator: "MILLION" } {
@@ -108,14 +125,16 @@ function perFilterConfig(rule: HTTPRoute): RouteJson["typedPerFilterConfig"] {
   const f = rule.fault;
   if (f && (f.delay || f.abort)) {
     out["envoy.filters.http.fault"] = typed("envoy.extensions.filters.http.fault.v3.HTTPFault", {
+      // As in Istio, a fault without a percentage never fires: the delay falls back to the
+      // deprecated integer `percent` (0 when unset), the abort leaves Envoy's default of 0%.
       ...(f.delay?.fixedDelay
-        ? { delay: { fixedDelay: f.delay.fixedDelay, percentage: f.delay.percentage ? percent(f.delay.percentage.value) : f.delay.percent !== undefined ? { numerator: f.delay.percent, denominator: "HUNDRED" } : percent(100) } }
+        ? { delay: { fixedDelay: protoDuration(f.delay.fixedDelay), percentage: f.delay.percentage ? percent(f.delay.percentage.value) : { numerator: f.delay.percent ?? 0, denominator: "HUNDRED" } } }
         : {}),
       ...(f.abort
         ? {
             abort: {
               ...(f.abort.grpcStatus ? { grpcStatus: grpcStatusCode(f.abort.grpcStatus) } : { httpStatus: f.abort.httpStatus ?? 503 }),
-              percentage: percent(f.abort.percentage?.value),
+              ...(f.abort.percentage ? { percentage: percent(f.abort.percentage.value) } : {}),
             },
           }
         : {}),
@@ -128,7 +147,7 @@ function perFilterConfig(rule: HTTPRoute): RouteJson["typedPerFilterConfig"] {
       ...(c.allowMethods?.length ? { allowMethods: c.allowMethods.join(",") } : {}),
       ...(c.allowHeaders?.length ? { allowHeaders: c.allowHeaders.join(",") } : {}),
       ...(c.exposeHeaders?.length ? { exposeHeaders: c.exposeHeaders.join(",") } : {}),
-      ...(c.maxAge ? { maxAge: String(Math.round(durationToSeconds(c.maxAge))) } : {}),
+      ...(c.maxAge ? { maxAge: String(durationWholeSeconds(c.maxAge)) } : {}),
       ...(c.allowCredentials !== undefined ? { allowCredentials: c.allowCredentials } : {}),
       filterEnabled: { defaultValue: { numerator: 100, denominator: "HUNDRED" } },
       forwardNotMatchingPreflights: c.unmatchedPreflights !== "IGNORE",
@@ -143,32 +162,33 @@ function grpcStatusCode(s: string): number {
   return i >= 0 ? i : Number(s) || 2;
 }
 
-function durationToSeconds(d: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d);
-  if (!m) return 0;
-  return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as "ms" | "s" | "m" | "h"];
-}
-
-function forwardAction(rule: HTTPRoute, vs: VirtualServiceModel, ctx: RouteContext): { action: RouteActionJson; decoratorHost: string } {
+function forwardAction(rule: HTTPRoute, vs: VirtualServiceModel, ctx: RouteContext): { action: RouteActionJson; decoratorHost: string; destinationHeaders: HeaderOps } {
   const dests = (rule.route ?? []).map((rd) => ({ rd, res: resolveDestination(rd.destination, vs.namespace, ctx) }));
   const weighted = dests.filter(({ rd }) => dests.length === 1 || (rd.weight ?? 0) > 0);
   const first = weighted[0] ?? dests[0];
+  const single = weighted.length === 1 && first !== undefined;
   const action: RouteActionJson = {};
-  if (weighted.length === 1 && first) {
+  if (single) {
     action.cluster = first.res.cluster;
   } else {
     action.weightedClusters = {
-      clusters: weighted.map(({ rd, res }) => ({ name: res.cluster, weight: rd.weight ?? 0, ...headerOps(rd.headers) })),
+      clusters: weighted.map(({ rd, res }) => {
+        const host = hostFromHeaders(rd.headers);
+        return { name: res.cluster, weight: rd.weight ?? 0, ...headerOps(rd.headers), ...(host ? { hostRewriteLiteral: host } : {}) };
+      }),
     };
   }
-  action.timeout = rule.timeout ?? "0s";
-  action.maxStreamDuration = { grpcTimeoutHeaderMax: rule.timeout ?? "0s" };
+  const timeout = rule.timeout ? protoDuration(rule.timeout) : "0s";
+  action.timeout = timeout;
+  // Istio uses the (deprecated) max_grpc_timeout, not max_stream_duration: a route with
+  // max_stream_duration switches Envoy to its "new timeouts", where `timeout` is ignored.
+  action.maxGrpcTimeout = timeout;
   const ch = first ? consistentHashOf(first.res, ctx) : undefined;
   const hp = ch ? hashPolicy(ch) : undefined;
   if (hp) action.hashPolicy = hp;
   const retry = retryPolicy(rule.retries, ch !== undefined);
   if (retry) action.retryPolicy = retry;
-  const authority = authorityRewrite(rule);
+  const authority = authorityRewrite(rule, single ? first.rd.headers : undefined);
   if (authority) action.hostRewriteLiteral = authority;
   if (rule.rewrite?.uri !== undefined) action.prefixRewrite = rule.rewrite.uri;
   if (rule.rewrite?.uriRegexRewrite?.match) action.regexRewrite = { pattern: { regex: rule.rewrite.uriRegexRewrite.match }, substitution: rule.rewrite.uriRegexRewrite.rewrite ?? "" };
@@ -179,12 +199,12 @@ function forwardAction(rule: HTTPRoute, vs: VirtualServiceModel, ctx: RouteConte
   if (mirrors.length) {
     action.requestMirrorPolicies = mirrors.map((m) => ({
       cluster: resolveDestination(m.destination, vs.namespace, ctx).cluster,
-      runtimeFraction: { defaultValue: percent(m.percentage?.value) },
+      runtimeFraction: { defaultValue: m.percentage ? percent(m.percentage.value) : { numerator: 100, denominator: "HUNDRED" } },
       traceSampled: false,
       disableShadowHostSuffixAppend: true,
     }));
   }
-  return { action, decoratorHost: weighted.length === 1 && first ? first.res.host : vs.name };
+  return { action, decoratorHost: single ? first.res.host : vs.name, destinationHeaders: single ? headerOps(first.rd.headers) : {} };
 }
 
 /** The routes a VirtualService contributes to one port's virtual host, in order, cut after a catch-all. */
@@ -198,12 +218,14 @@ export function virtualServiceRoutes(vs: VirtualServiceModel, ctx: RouteContext)
     for (const m of matches) {
       const match = routeMatch(m);
       const name = rule.name && m?.name ? `${rule.name}.${m.name}` : rule.name ?? m?.name;
-      const route: RouteJson = { ...(name ? { name } : {}), match, ...headerOps(rule.headers) };
+      const route: RouteJson = { ...(name ? { name } : {}), match, ...headerOps(rule.headers), ...(m?.statPrefix ? { statPrefix: m.statPrefix } : {}) };
       if (rule.redirect) {
         const r = rule.redirect;
         route.redirect = {
           ...(r.authority ? { hostRedirect: r.authority } : {}),
-          ...(r.uri !== undefined ? (m?.uri && "prefix" in m.uri ? { prefixRewrite: r.uri } : { pathRedirect: r.uri }) : {}),
+          // Istio: "the entire path will be replaced, irrespective of the request URI being matched
+          // as an exact path or prefix".
+          ...(r.uri ? { pathRedirect: r.uri } : {}),
           ...(r.scheme ? { schemeRedirect: r.scheme } : {}),
           ...(r.port ? { portRedirect: r.port } : r.derivePort === "FROM_REQUEST_PORT" ? { portRedirect: ctx.port } : {}),
           ...redirectCode(r.redirectCode),
@@ -212,7 +234,8 @@ export function virtualServiceRoutes(vs: VirtualServiceModel, ctx: RouteContext)
         const b = rule.directResponse.body;
         route.directResponse = { status: rule.directResponse.status, ...(b?.string !== undefined ? { body: { inlineString: b.string } } : b?.bytes !== undefined ? { body: { inlineBytes: b.bytes } } : {}) };
       } else {
-        const { action, decoratorHost } = forwardAction(rule, vs, ctx);
+        const { action, decoratorHost, destinationHeaders } = forwardAction(rule, vs, ctx);
+        Object.assign(route, mergeHeaderOps(headerOps(rule.headers), destinationHeaders));
         route.route = action;
         route.decorator = { operation: `${decoratorHost}:${ctx.port}/*` };
       }
@@ -262,7 +285,7 @@ export function defaultRoute(svc: ServiceModel, port: number, ctx: RouteContext)
     route: {
       cluster: dest.cluster,
       timeout: "0s",
-      maxStreamDuration: { grpcTimeoutHeaderMax: "0s" },
+      maxGrpcTimeout: "0s",
       ...(retry ? { retryPolicy: retry } : {}),
       ...(hp ? { hashPolicy: hp } : {}),
     },

@@ -1,7 +1,8 @@
 import type { Diagnostic } from "../api/diagnostics.js";
-import type { MeshModel, ServiceModel, ServicePortModel } from "../model/ir.js";
+import type { MeshModel, ServiceModel, ServicePortModel, VirtualServiceModel } from "../model/ir.js";
+import { hostMatches } from "../model/hosts.js";
 import { endpointKey } from "../model/ir.js";
-import { ALLOW_ANY_VHOST, outboundClusterName, PASSTHROUGH_CLUSTER, serviceDomains, virtualHostName } from "../model/names.js";
+import { ALLOW_ANY_VHOST, PASSTHROUGH_CLUSTER, serviceDomains, virtualHostName } from "../model/names.js";
 import { destinationRuleFor } from "../model/policies.js";
 import { isHttpProtocol } from "../model/protocol.js";
 import type { ProxyView } from "../model/proxy.js";
@@ -10,7 +11,8 @@ import { blackHoleCluster, outboundCluster, passthroughCluster } from "./cluster
 import { clusterLoadAssignment, selectEndpoints } from "./endpoints.js";
 import type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, VirtualHostJson } from "./envoy.js";
 import type { Bind } from "./listener.js";
-import { httpListener, tcpListener, virtualOutboundListener } from "./listener.js";
+import { l4FilterChains } from "./l4-route.js";
+import { httpListener, l4Listener, virtualOutboundListener } from "./listener.js";
 import type { RouteContext } from "./route.js";
 import { defaultRoute, virtualServiceRoutes } from "./route.js";
 
@@ -37,15 +39,18 @@ interface EdsCluster {
 }
 
 /** The EDS clusters a proxy sees: one per service port, plus one per DestinationRule subset. */
-function edsClusters(mesh: MeshModel, proxy: ProxyView): { cluster: ClusterJson; eds: EdsCluster }[] {
+function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic[]): { cluster: ClusterJson; eds: EdsCluster }[] {
   const out: { cluster: ClusterJson; eds: EdsCluster }[] = [];
   for (const svc of mesh.services.values()) {
-    const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace);
+    const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
+    const report = (message: string): void => {
+      if (rule) diagnostics?.push({ severity: "warning", code: "MP0405", message, object: rule.refs[0]! });
+    };
     for (const port of svc.ports) {
-      const cluster = outboundCluster(svc, port, rule, undefined);
+      const cluster = outboundCluster(svc, port, rule, undefined, report);
       out.push({ cluster, eds: { name: cluster.name!, host: svc.hostname, port: port.port, labels: {} } });
       for (const subset of rule?.subsets ?? []) {
-        const sc = outboundCluster(svc, port, rule, subset);
+        const sc = outboundCluster(svc, port, rule, subset, report);
         out.push({ cluster: sc, eds: { name: sc.name!, host: svc.hostname, port: port.port, labels: subset.labels } });
       }
     }
@@ -53,8 +58,8 @@ function edsClusters(mesh: MeshModel, proxy: ProxyView): { cluster: ClusterJson;
   return out;
 }
 
-export function sidecarClusters(mesh: MeshModel, proxy: ProxyView): ClusterJson[] {
-  return [...edsClusters(mesh, proxy).map((c) => c.cluster), blackHoleCluster(), passthroughCluster()].sort(byName);
+export function sidecarClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic[]): ClusterJson[] {
+  return [...edsClusters(mesh, proxy, diagnostics).map((c) => c.cluster), blackHoleCluster(), passthroughCluster()].sort(byName);
 }
 
 /** Endpoints alone: the fast path when only EndpointSlices or Pods changed. */
@@ -84,19 +89,22 @@ export function sidecarListeners(mesh: MeshModel, proxy: ProxyView): { listeners
   const bind = bindOf(proxy);
   const listeners: ListenerJson[] = [];
   const diagnostics: Diagnostic[] = [];
+  const vss = sidecarVirtualServices(mesh.virtualServices, proxy.namespace);
+  const chains = ({ svc, port }: PortEntry) =>
+    l4FilterChains(virtualServiceForHost(vss, svc.hostname), svc, port, { port: port.port, proxy, services: mesh.services, destinationRules: mesh.destinationRules });
   for (const [number, entries] of portsByNumber(mesh)) {
     const http = entries.filter((e) => isHttpProtocol(e.port.protocol));
     const tcp = entries.filter((e) => !isHttpProtocol(e.port.protocol));
     if (http.length) listeners.push(httpListener(number, bind));
     if (bind.mode === "captured") {
-      for (const { svc, port } of tcp) {
-        if (svc.clusterIP && svc.clusterIP !== "None") listeners.push(tcpListener(svc.clusterIP, number, outboundClusterName(port.port, undefined, svc.hostname), bind));
+      for (const entry of tcp) {
+        if (entry.svc.clusterIP && entry.svc.clusterIP !== "None") listeners.push(l4Listener(entry.svc.clusterIP, number, chains(entry), bind));
       }
       continue;
     }
     // One local socket per port: HTTP services share it through virtual hosts, a TCP service cannot.
     const [winner, ...losers] = http.length ? [] : tcp;
-    if (winner) listeners.push(tcpListener(bind.address, number, outboundClusterName(winner.port.port, undefined, winner.svc.hostname), bind));
+    if (winner) listeners.push(l4Listener(bind.address, number, chains(winner), bind));
     for (const lost of http.length ? tcp : losers) {
       diagnostics.push({
         severity: "warning",
@@ -108,6 +116,28 @@ export function sidecarListeners(mesh: MeshModel, proxy: ProxyView): { listeners
   }
   if (bind.mode === "captured") listeners.push(virtualOutboundListener());
   return { listeners: listeners.sort(byName), diagnostics };
+}
+
+/**
+ * Istio puts the VirtualService hosts that name no registry service (external names, wildcards that
+ * match no service) in the sidecar's route configuration for port 80 only, with the host itself as
+ * the single domain.
+ */
+const NON_REGISTRY_HOST_PORT = 80;
+
+function nonRegistryVirtualHosts(mesh: MeshModel, vss: readonly VirtualServiceModel[], ctx: RouteContext, used: Set<string>): VirtualHostJson[] {
+  const out: VirtualHostJson[] = [];
+  const services = [...mesh.services.keys()];
+  for (const vs of vss) {
+    for (const host of vs.hosts) {
+      if (mesh.services.has(host)) continue;
+      if (host.startsWith("*") && services.some((s) => hostMatches(host, s))) continue;
+      if (used.has(host)) continue;
+      used.add(host);
+      out.push({ name: virtualHostName(host, NON_REGISTRY_HOST_PORT), domains: [host], routes: virtualServiceRoutes(vs, ctx) });
+    }
+  }
+  return out;
 }
 
 /** One RouteConfiguration per HTTP port, named by the port, with a virtual host per service. */
@@ -129,11 +159,12 @@ export function sidecarRoutes(mesh: MeshModel, proxy: ProxyView): RouteConfigura
       if (domains.length === 0) continue;
       vhosts.push({ name: virtualHostName(svc.hostname, number), domains, routes });
     }
+    if (number === NON_REGISTRY_HOST_PORT) vhosts.push(...nonRegistryVirtualHosts(mesh, vss, ctx, used));
     vhosts.sort(byName);
     vhosts.push({
       name: ALLOW_ANY_VHOST,
       domains: ["*"],
-      routes: [{ name: ALLOW_ANY_VHOST, match: { prefix: "/" }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: "0s", maxStreamDuration: { grpcTimeoutHeaderMax: "0s" } } }],
+      routes: [{ name: ALLOW_ANY_VHOST, match: { prefix: "/" }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: "0s", maxGrpcTimeout: "0s" } }],
     });
     out.push({ name: String(number), virtualHosts: vhosts, validateClusters: false, ignorePortInHostMatching: true, maxDirectResponseBodySizeBytes: 1048576 });
   }
@@ -143,7 +174,7 @@ export function sidecarRoutes(mesh: MeshModel, proxy: ProxyView): RouteConfigura
 export function translateSidecar(mesh: MeshModel, proxy: ProxyView): ProxyResources {
   const { listeners, diagnostics } = sidecarListeners(mesh, proxy);
   return {
-    clusters: sidecarClusters(mesh, proxy),
+    clusters: sidecarClusters(mesh, proxy, diagnostics),
     endpoints: sidecarEndpoints(mesh, proxy),
     listeners,
     routes: sidecarRoutes(mesh, proxy),

@@ -1,0 +1,247 @@
+/**
+ * A private mesh for the traffic-* behaviour tests: meshpilot in-process (file mode), services
+ * whose "pods" are small backends on loopback addresses of their own, and one real Envoy as the
+ * client's sidecar in NONE interception mode (outbound listeners bind 127.0.0.1:<service port>).
+ *
+ * Test files run in parallel, so every mesh picks its own ports (below the ephemeral range) and
+ * its own 127.A.B.0/24 for pod IPs. The test gives the Istio objects as YAML built from the
+ * addresses the mesh picked (`mesh.port("svc")`).
+ *
+ *   const mesh = await startTrafficMesh({
+ *     name: "matches",
+ *     services: [{ name: "web", workloads: [{ version: "v1" }, { version: "v2" }] }],
+ *     istio: (m) => `...VirtualService for web...`,
+ *   });
+ *   await mesh.get("web", "/x", { headers: { "x-user": "a" } });
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { startServer, type RunningServer } from "../../src/cli/serve.js";
+import { buildBootstrap } from "../../src/translate/bootstrap.js";
+import { httpRequest, startBackend, tally, type Backend, type HttpRequestOptions, type HttpResponse } from "../support/backend.js";
+import { startEnvoy, type Envoy } from "../support/envoy.js";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
+
+function canBind(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+export interface WorkloadSpec {
+  readonly version: string;
+  /** Extra pod labels (app=<service> and version=<version> are always set). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** false: no backend is started (the test serves the address itself, e.g. with TLS). */
+  readonly backend?: boolean;
+}
+
+export interface ServiceSpec {
+  readonly name: string;
+  /** Port name, which gives the protocol (default `http`). */
+  readonly portName?: string;
+  readonly workloads: readonly WorkloadSpec[];
+}
+
+export interface TrafficMeshOptions {
+  readonly name: string;
+  readonly services: readonly ServiceSpec[];
+  /** VirtualServices and DestinationRules, given the addresses picked. */
+  readonly istio: (m: MeshAddressing) => string;
+  /** Labels of the client workload (the Envoy). */
+  readonly clientLabels?: Readonly<Record<string, string>>;
+}
+
+export interface MeshAddressing {
+  /** The service port of a service (also its backends' port and Envoy's listener port). */
+  port(service: string): number;
+  /** The pod IP of a service's workload. */
+  ip(service: string, version: string): string;
+}
+
+export interface TrafficMesh extends MeshAddressing {
+  readonly envoy: Envoy;
+  readonly server: RunningServer;
+  readonly dir: string;
+  /** Backend of a service's workload. */
+  backend(service: string, version: string): Backend;
+  /** One request through Envoy to `service` (Host: <service>), path given. */
+  get(service: string, path: string, opts?: HttpRequestOptions): Promise<HttpResponse>;
+  /** `n` requests counted by backend version (`status:<code>` for other answers). */
+  tally(service: string, path: string, n: number, opts?: HttpRequestOptions & { concurrency?: number }): Promise<Record<string, number>>;
+  resetBackends(): void;
+  /** Rewrites the Istio objects and waits until `ready` holds. */
+  setIstio(text: string): void;
+  /** A counter or gauge of Envoy's, 0 when absent. */
+  stat(name: string): Promise<number>;
+  /** Cluster name `outbound|<port>|<subset>|<svc>.default.svc.cluster.local`. */
+  cluster(service: string, subset?: string): string;
+  stop(): Promise<void>;
+}
+
+function yamlFor(services: readonly ServiceSpec[], a: MeshAddressing, clusterIps: Map<string, string>): string {
+  const docs: string[] = [];
+  for (const s of services) {
+    const portName = s.portName ?? "http";
+    docs.push(`apiVersion: v1
+kind: Service
+metadata: { name: ${s.name}, namespace: default }
+spec:
+  clusterIP: ${clusterIps.get(s.name)}
+  selector: { app: ${s.name} }
+  ports: [{ name: ${portName}, port: ${a.port(s.name)}, targetPort: ${a.port(s.name)} }]`);
+    const endpoints: string[] = [];
+    for (const w of s.workloads) {
+      const pod = `${s.name}-${w.version}`;
+      const labels = { app: s.name, version: w.version, ...w.labels };
+      docs.push(`apiVersion: v1
+kind: Pod
+metadata:
+  name: ${pod}
+  namespace: default
+  labels: ${JSON.stringify(labels)}
+status: { phase: Running, podIP: ${a.ip(s.name, w.version)}, podIPs: [{ ip: ${a.ip(s.name, w.version)} }] }`);
+      endpoints.push(`  - addresses: ["${a.ip(s.name, w.version)}"]
+    conditions: { ready: true, serving: true, terminating: false }
+    targetRef: { kind: Pod, name: ${pod}, namespace: default }`);
+    }
+    docs.push(`apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${s.name}-slice
+  namespace: default
+  labels: { kubernetes.io/service-name: ${s.name} }
+addressType: IPv4
+ports: [{ name: ${portName}, port: ${a.port(s.name)}, protocol: TCP }]
+endpoints:
+${endpoints.join("\n")}`);
+  }
+  return docs.join("\n---\n") + "\n";
+}
+
+/** Ports base..base+n-1 free on 127.0.0.1 and on every pod IP; a /24 of its own. */
+async function pickAddresses(services: readonly ServiceSpec[]): Promise<{ ports: Map<string, number>; ips: Map<string, string> }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = randomInt(20_000, 31_900);
+    const prefix = `127.${randomInt(100, 250)}.${randomInt(1, 254)}`;
+    const ports = new Map<string, number>();
+    const ips = new Map<string, string>();
+    let host = 10;
+    services.forEach((s, i) => {
+      ports.set(s.name, base + i);
+      for (const w of s.workloads) ips.set(`${s.name}/${w.version}`, `${prefix}.${host++}`);
+    });
+    const checks: Promise<boolean>[] = [];
+    for (const s of services) {
+      checks.push(canBind("127.0.0.1", ports.get(s.name)!));
+      for (const w of s.workloads) checks.push(canBind(ips.get(`${s.name}/${w.version}`)!, ports.get(s.name)!));
+    }
+    if ((await Promise.all(checks)).every(Boolean)) return { ports, ips };
+  }
+  throw new Error("no free ports found in 50 attempts");
+}
+
+export async function startTrafficMesh(opts: TrafficMeshOptions): Promise<TrafficMesh> {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const stop = async () => {
+    while (cleanups.length) await Promise.resolve(cleanups.pop()?.()).catch(() => undefined);
+  };
+  try {
+    const { ports, ips } = await pickAddresses(opts.services);
+    const addressing: MeshAddressing = {
+      port: (s) => {
+        const p = ports.get(s);
+        if (p === undefined) throw new Error(`no service ${s}`);
+        return p;
+      },
+      ip: (s, v) => {
+        const ip = ips.get(`${s}/${v}`);
+        if (ip === undefined) throw new Error(`no workload ${s}/${v}`);
+        return ip;
+      },
+    };
+    const clusterIps = new Map(opts.services.map((s, i) => [s.name, `10.96.200.${i + 1}`]));
+    const dir = mkdtempSync(join(tmpdir(), `meshpilot-traffic-${opts.name}-`));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "workloads.yaml"), yamlFor(opts.services, addressing, clusterIps));
+    writeFileSync(join(dir, "istio.yaml"), opts.istio(addressing));
+
+    const backends = new Map<string, Backend>();
+    for (const s of opts.services) {
+      for (const w of s.workloads) {
+        if (w.backend === false) continue;
+        const b = await startBackend({ version: w.version, name: `${s.name}-${w.version}`, host: addressing.ip(s.name, w.version), port: addressing.port(s.name) });
+        cleanups.push(() => b.close());
+        backends.set(`${s.name}/${w.version}`, b);
+      }
+    }
+
+    const logger = pino({ level: "warn" }, { write: () => undefined });
+    const server = await startServer({ configDir: dir, xdsAddress: "127.0.0.1:0", debugAddress: "127.0.0.1:0", logger, debounceMs: 20, debounceMaxMs: 200 });
+    cleanups.push(() => server.stop());
+
+    const clientIp = `${addressing.ip(opts.services[0]!.name, opts.services[0]!.workloads[0]!.version).split(".").slice(0, 3).join(".")}.2`;
+    const built = buildBootstrap({
+      nodeId: `sidecar~${clientIp}~client-0.default~default.svc.cluster.local`,
+      xdsAddress: `127.0.0.1:${server.xdsPort}`,
+      interception: "NONE",
+      labels: { app: "client", ...opts.clientLabels },
+    });
+    if (!built.bootstrap) throw new Error(`buildBootstrap: ${JSON.stringify(built.errors)}`);
+    const { admin: _fixed, ...bootstrap } = built.bootstrap;
+    const envoy = await startEnvoy({ name: `traffic-${opts.name}`, bootstrap });
+    cleanups.push(() => envoy.stop());
+    await envoy.waitReady(20_000);
+    for (const s of opts.services) {
+      const l = `127.0.0.1_${addressing.port(s.name)}`;
+      await envoy.waitFor(async () => (await envoy.listenerAddress(l)).port === addressing.port(s.name), { timeoutMs: 20_000, what: `listener ${l}` });
+    }
+
+    const url = (s: string, path: string) => `http://127.0.0.1:${addressing.port(s)}${path}`;
+    const mesh: TrafficMesh = {
+      ...addressing,
+      envoy,
+      server,
+      dir,
+      backend: (s, v) => {
+        const b = backends.get(`${s}/${v}`);
+        if (!b) throw new Error(`no backend ${s}/${v}`);
+        return b;
+      },
+      get: (s, path, o = {}) => httpRequest(url(s, path), { host: s, timeoutMs: 10_000, ...o }),
+      tally: (s, path, n, o = {}) => tally(url(s, path), n, { host: s, timeoutMs: 10_000, concurrency: 4, ...o }),
+      resetBackends: () => backends.forEach((b) => b.reset()),
+      setIstio: (text) => writeFileSync(join(dir, "istio.yaml"), text),
+      stat: async (name) => (await envoy.stat(name)) ?? 0,
+      cluster: (s, subset) => `outbound|${addressing.port(s)}|${subset ?? ""}|${s}.default.svc.cluster.local`,
+      stop,
+    };
+    return mesh;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Polls until `check` holds (bounded). */
+export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+      last = undefined;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ""}`);
+    await sleep(50);
+  }
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { durationWholeSeconds, protoDuration } from "../../../src/translate/duration.js";
+
+describe("protoDuration: Istio (Go) durations → protobuf JSON durations", () => {
+  it.each([
+    ["0s", "0s"],
+    ["0", "0s"],
+    ["10s", "10s"],
+    ["1.5s", "1.500s"],
+    ["250ms", "0.250s"],
+    ["30m", "1800s"],
+    ["1h30m", "5400s"],
+    ["1us", "0.000001s"],
+    ["7ns", "0.000000007s"],
+  ])("%s → %s", (input, want) => expect(protoDuration(input)).toBe(want));
+
+  it("passes through what is not a duration (validation refuses it earlier)", () => expect(protoDuration("soon")).toBe("soon"));
+
+  it("whole seconds for integer-second fields, at least 1 for a positive duration", () => {
+    expect(durationWholeSeconds("2h")).toBe(7200);
+    expect(durationWholeSeconds("300ms")).toBe(1);
+    expect(durationWholeSeconds("0s")).toBe(0);
+  });
+});
