@@ -1,0 +1,64 @@
+// Messages between the push bench (server process) and its client process (push-clients.ts).
+// Times are epoch milliseconds (performance.timeOrigin + performance.now()), comparable across
+// the two processes on one machine.
+
+export type ShortType = "cds" | "eds" | "lds" | "rds";
+export const SHORT_TYPES: readonly ShortType[] = ["cds", "eds", "lds", "rds"];
+
+export interface TypeCount {
+  msgs: number;
+  bytes: number;
+  resources: number;
+  removed: number;
+}
+
+export type Counts = Record<ShortType, TypeCount>;
+
+export type ToClients =
+  | { readonly cmd: "connect"; readonly group: string; readonly address: string; readonly count: number; readonly firstIndex: number; readonly timeoutMs: number; readonly selfCheck: boolean }
+  | { readonly cmd: "arm"; readonly group: string }
+  | { readonly cmd: "await-change"; readonly group: string; readonly expectEds: readonly string[]; readonly timeoutMs: number; readonly settleMs: number }
+  | { readonly cmd: "close"; readonly group: string }
+  | { readonly cmd: "exit" };
+
+export type FromClients =
+  | { readonly event: "ready" }
+  | {
+      readonly event: "synced";
+      readonly group: string;
+      /** Per client: when it held the full snapshot (CDS, every EDS it asked for, LDS, every RDS). */
+      readonly syncedAt: readonly number[];
+      /** Per type, per client: when its first response of that type arrived. */
+      readonly firstAt: Record<ShortType, readonly number[]>;
+      /** Per client: when its stream was opened. */
+      readonly startedAt: readonly number[];
+      /** Per type, summed over the clients, everything received until synced. */
+      readonly totals: Counts;
+      /** Per type, the fewest resources any one client received. */
+      readonly minResources: Record<ShortType, number>;
+      readonly clientCpuMs: number;
+      /** Longest event-loop stall of the client process while syncing. */
+      readonly loopMaxMs: number;
+    }
+  | { readonly event: "armed"; readonly group: string }
+  | {
+      readonly event: "changed";
+      readonly group: string;
+      /** Per client: when its EDS response with every expected name arrived. */
+      readonly receivedAt: readonly number[];
+      /** Per type, summed over the clients: everything received since "arm", settle time included. */
+      readonly sinceArm: Counts;
+      /** EDS names received since arm, over all clients (deduplicated). */
+      readonly edsNames: readonly string[];
+      readonly clientCpuMs: number;
+    }
+  | { readonly event: "closed"; readonly group: string }
+  | { readonly event: "error"; readonly message: string };
+
+export function emptyCounts(): Counts {
+  return { cds: zero(), eds: zero(), lds: zero(), rds: zero() };
+}
+
+function zero(): TypeCount {
+  return { msgs: 0, bytes: 0, resources: 0, removed: 0 };
+}

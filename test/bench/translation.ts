@@ -1,0 +1,224 @@
+// Section 1: the pure pipeline (buildMesh → translateSidecar → encodeResources) for one sidecar
+// view, at growing mesh sizes, plus the cost of ControlPlane.update for a full rebuild and for an
+// endpoint-only change (the EDS fast path) with one active view.
+import { pino } from "pino";
+import { analyze } from "../../src/analyze/analyze.js";
+import { buildMesh } from "../../src/model/build.js";
+import type { MeshInput } from "../../src/model/input.js";
+import type { MeshModel } from "../../src/model/ir.js";
+import { parseProxy, type ProxyView } from "../../src/model/proxy.js";
+import { ControlPlane } from "../../src/pipeline/control-plane.js";
+import { sidecarEndpoints, translateSidecar, type ProxyResources } from "../../src/translate/sidecar.js";
+import { encodeResources, snapshotFrom } from "../../src/xds/encode.js";
+import { SnapshotCache } from "../../src/xds/snapshot-cache.js";
+import type { ResourceMap, Snapshot } from "../../src/xds/snapshot.js";
+import { TYPE_URL, type TypeUrl } from "../../src/xds/type-urls.js";
+import { benchNode, CLIENT_NAMESPACE, generateMesh, inputOf, validateAll, withEndpointChange, type Variant } from "./mesh.js";
+import { bytes, gc, median, ms, ratio, timed, type Cell, type Table } from "./report.js";
+
+export function benchProxy(): ProxyView {
+  const p = parseProxy(benchNode(0));
+  if ("error" in p) throw new Error(p.error);
+  return p.proxy;
+}
+
+type Named = { name?: string; clusterName?: string };
+
+function encodeType(t: TypeUrl, items: readonly Named[], previous?: ResourceMap): ResourceMap {
+  return encodeResources(t, items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })), previous);
+}
+
+export function encodeAll(r: ProxyResources): Snapshot {
+  return snapshotFrom({
+    [TYPE_URL.cluster]: encodeType(TYPE_URL.cluster, r.clusters),
+    [TYPE_URL.endpoint]: encodeType(TYPE_URL.endpoint, r.endpoints),
+    [TYPE_URL.listener]: encodeType(TYPE_URL.listener, r.listeners),
+    [TYPE_URL.route]: encodeType(TYPE_URL.route, r.routes),
+  });
+}
+
+export const TYPES: readonly { readonly t: TypeUrl; readonly short: string }[] = [
+  { t: TYPE_URL.cluster, short: "CDS" },
+  { t: TYPE_URL.endpoint, short: "EDS" },
+  { t: TYPE_URL.listener, short: "LDS" },
+  { t: TYPE_URL.route, short: "RDS" },
+];
+
+export function typeBytes(s: Snapshot, t: TypeUrl): number {
+  let n = 0;
+  for (const r of s.resources.get(t)?.values() ?? []) n += r.body.length;
+  return n;
+}
+
+export interface TranslationRow {
+  readonly variant: Variant;
+  readonly n: number;
+  readonly runs: number;
+  readonly buildMs: number;
+  readonly translateMs: number;
+  readonly encodeMs: number;
+  readonly bytesByType: readonly number[];
+  readonly resourcesByType: readonly number[];
+}
+
+export interface UpdateRow {
+  readonly variant: Variant;
+  readonly n: number;
+  /** NaN when not measured (large N: activating a view there costs a whole translation again). */
+  readonly fullMs: number;
+  /** ControlPlane.update, or when that was not run, the sum of the separately measured parts. */
+  readonly endpointMs: number;
+  readonly endpointMeasured: boolean;
+  readonly analyzeMs: number;
+  readonly edsTranslateMs: number;
+  readonly edsEncodeMs: number;
+}
+
+/** Above this size the ControlPlane is not exercised as a whole (its parts still are). */
+const MAX_CONTROL_PLANE_N = 1000;
+
+function runsFor(n: number): number {
+  return n <= 10 ? 7 : n <= 100 ? 5 : n <= 1000 ? 3 : 1;
+}
+
+function pipelineOnce(input: MeshInput, proxy: ProxyView): { buildMs: number; translateMs: number; encodeMs: number; snapshot: Snapshot } {
+  const b = timed(() => buildMesh(input));
+  const t = timed(() => translateSidecar(b.value, proxy));
+  const e = timed(() => encodeAll(t.value));
+  return { buildMs: b.ms, translateMs: t.ms, encodeMs: e.ms, snapshot: e.value };
+}
+
+/** The endpoint-only path, piece by piece, on a mesh where one slice changed. */
+function endpointPathParts(changed: MeshModel, proxy: ProxyView, previousEds: ResourceMap): { analyzeMs: number; edsTranslateMs: number; edsEncodeMs: number; changedClas: number } {
+  const a = timed(() => analyze(changed));
+  const t = timed(() => sidecarEndpoints(changed, proxy));
+  const e = timed(() => encodeType(TYPE_URL.endpoint, t.value, previousEds));
+  let changedClas = 0;
+  for (const [name, r] of e.value) if (previousEds.get(name) !== r) changedClas++;
+  return { analyzeMs: a.ms, edsTranslateMs: t.ms, edsEncodeMs: e.ms, changedClas };
+}
+
+const silent = pino({ level: "silent" });
+
+function controlPlaneUpdates(inputA: MeshInput, inputB: MeshInput): { fullMs: number; endpointMs: number } {
+  const cache = new SnapshotCache();
+  const cp = new ControlPlane({ cache, logger: silent });
+  const node = benchNode(0);
+  const key = cp.viewKey({ ...node, metadata: node.metadata });
+  if ("error" in key) throw new Error(key.error);
+  cp.update(inputA, "all"); // first build (no view yet): model + analysis
+  cp.activate(key.key, { ...node, metadata: node.metadata }); // the view's first translation
+  const full = timed(() => cp.update(inputA, "all"));
+  if (full.value.fastPath) throw new Error("bench: a full update took the fast path");
+  const ep = timed(() => cp.update(inputB, new Set(["EndpointSlice"])));
+  if (!ep.value.fastPath) throw new Error("bench: an EndpointSlice-only update did not take the EDS fast path");
+  return { fullMs: full.ms, endpointMs: ep.ms };
+}
+
+export interface TranslationResult {
+  readonly rows: TranslationRow[];
+  readonly updates: UpdateRow[];
+  readonly tables: Table[];
+}
+
+export function runTranslation(sizes: readonly number[], variants: readonly Variant[], log: (s: string) => void): TranslationResult {
+  const proxy = benchProxy();
+  for (const v of variants) {
+    const problems = validateAll(generateMesh(10, v));
+    if (problems.length) throw new Error(`bench: generated ${v} mesh is not valid input:\n${problems.join("\n")}`);
+  }
+  // Warm up the JIT on a mid-size mesh of each variant (small batches stay slow for a long time).
+  for (const v of variants) {
+    const input = inputOf(generateMesh(300, v));
+    for (let i = 0; i < 3; i++) pipelineOnce(input, proxy);
+  }
+  const rows: TranslationRow[] = [];
+  const updates: UpdateRow[] = [];
+  for (const v of variants) {
+    for (const n of sizes) {
+      const gen = generateMesh(n, v);
+      const input = inputOf(gen);
+      const runs = runsFor(n);
+      // Collect the previous size's garbage now, then one untimed run: a forced full GC right
+      // before a timed run would measure V8's caches being cold (up to 8× slower at N=10), not steady state.
+      gc();
+      if (runs > 1) pipelineOnce(input, proxy);
+      const samples = Array.from({ length: runs }, () => pipelineOnce(input, proxy));
+      const last = samples[samples.length - 1]!.snapshot;
+      const row: TranslationRow = {
+        variant: v,
+        n,
+        runs,
+        buildMs: median(samples.map((s) => s.buildMs)),
+        translateMs: median(samples.map((s) => s.translateMs)),
+        encodeMs: median(samples.map((s) => s.encodeMs)),
+        bytesByType: TYPES.map(({ t }) => typeBytes(last, t)),
+        resourcesByType: TYPES.map(({ t }) => last.resources.get(t)?.size ?? 0),
+      };
+      rows.push(row);
+      log(`  translation ${v} N=${n}: build ${ms(row.buildMs)} ms, translate ${ms(row.translateMs)} ms, encode ${ms(row.encodeMs)} ms (median of ${runs})`);
+
+      // Endpoint-only change: endpoint 0 of service 0 (same namespace as the proxy) goes not ready.
+      const changedInput = inputOf(withEndpointChange(gen, 0, new Set([0])));
+      const parts = endpointPathParts(buildMesh(changedInput), proxy, last.resources.get(TYPE_URL.endpoint)!);
+      if (parts.changedClas !== 2) throw new Error(`bench: the endpoint change should alter 2 ClusterLoadAssignments (all + v1 subset), altered ${parts.changedClas}`);
+      const measured = n <= MAX_CONTROL_PLANE_N;
+      const cpTimes = measured ? controlPlaneUpdates(input, changedInput) : { fullMs: NaN, endpointMs: row.buildMs + parts.analyzeMs + parts.edsTranslateMs + parts.edsEncodeMs };
+      updates.push({ variant: v, n, ...cpTimes, endpointMeasured: measured, analyzeMs: parts.analyzeMs, edsTranslateMs: parts.edsTranslateMs, edsEncodeMs: parts.edsEncodeMs });
+      log(`  update ${v} N=${n}: full ${ms(cpTimes.fullMs)} ms, endpoint-only ${measured ? "" : "~"}${ms(cpTimes.endpointMs)} ms`);
+    }
+  }
+  return { rows, updates, tables: [...variants.map((v) => translationTable(rows.filter((r) => r.variant === v), v)), updateTable(updates, rows)] };
+}
+
+/** (time ratio) / (N ratio) against the previous size: 1.00 is linear, 2.00 means twice worse than linear. */
+function scale(cur: number, prev: number | undefined, n: number, prevN: number | undefined): string {
+  if (prev === undefined || prevN === undefined) return "-";
+  return ratio(cur / prev / (n / prevN));
+}
+
+function translationTable(rows: readonly TranslationRow[], v: Variant): Table {
+  const out: Cell[][] = [];
+  rows.forEach((r, i) => {
+    const p = i > 0 ? rows[i - 1] : undefined;
+    const total = r.buildMs + r.translateMs + r.encodeMs;
+    const ptotal = p ? p.buildMs + p.translateMs + p.encodeMs : undefined;
+    out.push([
+      r.n,
+      r.runs,
+      ms(r.buildMs),
+      ms(r.translateMs),
+      ms(r.encodeMs),
+      ms(total),
+      ...r.bytesByType.map(bytes),
+      bytes(r.bytesByType.reduce((a, b) => a + b, 0)),
+      r.resourcesByType.join("/"),
+      scale(r.buildMs, p?.buildMs, r.n, p?.n),
+      scale(r.translateMs, p?.translateMs, r.n, p?.n),
+      scale(r.encodeMs, p?.encodeMs, r.n, p?.n),
+      scale(total, ptotal, r.n, p?.n),
+    ]);
+  });
+  return {
+    title: `1. Translation, ${v} mesh (one sidecar view in ${CLIENT_NAMESPACE}; ms = median of runs after one untimed run)`,
+    header: ["services", "runs", "build ms", "translate ms", "encode ms", "total ms", "CDS", "EDS", "LDS", "RDS", "bytes", "resources C/E/L/R", "build×", "translate×", "encode×", "total×"],
+    rows: out,
+    notes: ["× = (time / previous time) / (N / previous N): 1.00 is linear scaling, 5.00 at N×5 means quadratic.", "bytes = encoded resource bodies (what is cached and spliced into responses)."],
+  };
+}
+
+function updateTable(updates: readonly UpdateRow[], rows: readonly TranslationRow[]): Table {
+  return {
+    title: "1b. ControlPlane.update with one active view (no server): full rebuild vs endpoint-only change",
+    header: ["variant", "services", "full update ms", "endpoint-only ms", "of which: buildMesh", "analyze", "sidecarEndpoints", "encode EDS", "EDS-only / full"],
+    rows: updates.map((u) => {
+      const build = rows.find((r) => r.variant === u.variant && r.n === u.n)?.buildMs ?? NaN;
+      return [u.variant, u.n, ms(u.fullMs), `${u.endpointMeasured ? "" : "~"}${ms(u.endpointMs)}`, ms(build), ms(u.analyzeMs), ms(u.edsTranslateMs), ms(u.edsEncodeMs), ratio(u.endpointMs / u.fullMs)];
+    }),
+    notes: [
+      "endpoint-only = update(input, {EndpointSlice}) after one endpoint went not ready (2 CLAs change); single run each.",
+      "breakdown columns are measured separately on the same inputs (buildMesh from table 1).",
+      `above ${MAX_CONTROL_PLANE_N} services the ControlPlane itself is not run (bench time); "~" = sum of the measured parts, "-" = not measured.`,
+    ],
+  };
+}
