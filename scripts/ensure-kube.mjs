@@ -16,11 +16,10 @@
 // concurrent builders. $MESHPILOT_KUBE_APISERVER and $MESHPILOT_ETCD, when both set, name
 // prebuilt binaries to use as they are. $MESHPILOT_KUBE_VERSION picks another 1.X.Y.
 // The build uses GOTOOLCHAIN=local and CGO_ENABLED=0.
-import { execFile } from "node:child_process";
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cacheBase, isExecutable, run, withLock } from "./cache-util.mjs";
 
 export const KUBE_VERSION = "1.34.4";
 const MARKER = "kube-binaries.json";
@@ -33,29 +32,11 @@ function kubeVersion(env = process.env) {
 
 /** Directory holding the Go build module, the binaries and the marker. */
 export function kubeCacheDir(env = process.env) {
-  const base = env.MESHPILOT_CACHE ? resolve(env.MESHPILOT_CACHE) : join(homedir(), ".cache", "meshpilot");
+  const base = cacheBase(env);
   return join(base, `kube-${kubeVersion(env)}`);
 }
 
-function isExecutable(path) {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-function run(cmd, args, opts = {}) {
-  return new Promise((resolvePromise, reject) => {
-    execFile(cmd, args, { maxBuffer: 256 * 1024 * 1024, ...opts }, (err, stdout, stderr) => {
-      if (err) {
-        reject(new Error(`${cmd} ${args.join(" ")} failed: ${err.message}\n${String(stderr).slice(-4000)}`.trim()));
-      } else resolvePromise({ stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
 
 function readMarker(dir, version) {
   try {
@@ -67,58 +48,7 @@ function readMarker(dir, version) {
   return undefined;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function withLock(dir, log, fn) {
-  const lock = join(dir, ".lock");
-  const deadline = Date.now() + 40 * 60_000; // a cold build by another process can take a while
-  let said = false;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, "pid"), String(process.pid));
-      break;
-    } catch (err) {
-      if (err.code !== "EEXIST") throw err;
-      let owner;
-      try {
-        owner = Number(readFileSync(join(lock, "pid"), "utf8"));
-      } catch {
-        owner = undefined;
-      }
-      let alive;
-      if (owner) {
-        try {
-          process.kill(owner, 0);
-          alive = true;
-        } catch (e) {
-          alive = e.code === "EPERM";
-        }
-      } else {
-        try {
-          alive = Date.now() - statSync(lock).mtimeMs < 30_000;
-        } catch {
-          alive = false;
-        }
-      }
-      if (!alive) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (!said) {
-        log(`waiting for another build (lock ${lock}, pid ${owner})`);
-        said = true;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
-      await sleep(1000);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
 
 /** The staging modules: `k8s.io/<name> v0.0.0` requirements of the tagged root go.mod. */
 export function stagingModules(goMod) {
@@ -214,7 +144,7 @@ export async function ensureKube(options = {}) {
   const cached = readMarker(dir, version);
   if (cached) return { version, apiserver: cached.apiserver, etcd: cached.etcd };
   mkdirSync(dir, { recursive: true });
-  return withLock(dir, log, async () => {
+  return withLock(dir, { waitMs: 40 * 60_000, log }, async () => {
     const again = readMarker(dir, version);
     if (again) return { version, apiserver: again.apiserver, etcd: again.etcd };
     const built = await build(dir, version, log);

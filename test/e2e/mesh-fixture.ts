@@ -12,7 +12,6 @@
  *   await mesh.tally(1000);              // { v1: 903, v2: 97 }
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +21,7 @@ import { startServer, type RunningServer } from "../../src/cli/serve.js";
 import { buildBootstrap } from "../../src/translate/bootstrap.js";
 import { httpRequest, startBackend, tally, type Backend, type HttpResponse } from "../support/backend.js";
 import { startEnvoy, type Envoy, type Json } from "../support/envoy.js";
+import { canBind, randomInt } from "../support/net.js";
 
 export const EXAMPLE_DIR = fileURLToPath(new URL("../../examples/reviews-canary/", import.meta.url));
 const EXAMPLE_FILES = ["services.yaml", "workloads.yaml", "traffic.yaml"] as const;
@@ -32,15 +32,7 @@ export const REVIEWS_FQDN = "reviews.default.svc.cluster.local";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Resolves true when `host:port` can be bound right now. */
-function canBind(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once("error", () => resolve(false));
-    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
 
-const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 
 export interface MeshAddresses {
   /** The reviews service port (also the backends' port and Envoy's outbound listener port). */

@@ -15,7 +15,6 @@
  *   await mesh.get("web", "/x", { headers: { "x-user": "a" } });
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -23,17 +22,10 @@ import { startServer, type RunningServer } from "../../src/cli/serve.js";
 import { buildBootstrap } from "../../src/translate/bootstrap.js";
 import { httpRequest, startBackend, tally, type Backend, type HttpRequestOptions, type HttpResponse } from "../support/backend.js";
 import { startEnvoy, type Envoy } from "../support/envoy.js";
+import { canBind, randomInt } from "../support/net.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 
-function canBind(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once("error", () => resolve(false));
-    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
 
 export interface WorkloadSpec {
   readonly version: string;

@@ -5,18 +5,10 @@
  * gets its own namespace, service port and loopback IPs.
  */
 import { execFileSync } from "node:child_process";
-import net from "node:net";
 import type { KubeTestClient } from "./kube.js";
+import { canBind, randomInt } from "./net.js";
 
-const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 
-function canBind(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once("error", () => resolve(false));
-    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
 
 export interface KubeMeshAddresses {
   readonly port: number;

@@ -24,6 +24,9 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { ensureKube } from "../../scripts/ensure-kube.mjs";
 import { KubeClient } from "../../src/sources/kube/client.js";
+import { freePort } from "./net.js";
+
+export { freePort };
 
 export const DEPLOY_DIR = fileURLToPath(new URL("../../deploy/", import.meta.url));
 
@@ -32,16 +35,6 @@ export const kubeTestsSkipped = process.env["CI"] !== "true" && process.env["MES
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen({ host: "127.0.0.1", port: 0 }, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 type Obj = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown } };
 
