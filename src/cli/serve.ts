@@ -93,15 +93,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const metrics = new Metrics();
   const controlPlane = new ControlPlane({ cache, logger: log });
   const xds = new XdsServer({ cache, views: controlPlane, logger: log, observer: metrics.observer() });
-  let fileDiagnostics: readonly Diagnostic[] = [];
-  let kubeDiagnostics: readonly Diagnostic[] = [];
+  // Input errors per source; each update replaces its source's list.
+  const diagnosticsBySource = new Map<"files" | "kube", readonly Diagnostic[]>();
   let sourceDiagnostics: readonly Diagnostic[] = [];
-  const updateSourceDiagnostics = (): boolean => {
-    const next = [...fileDiagnostics, ...kubeDiagnostics];
-    const changed = JSON.stringify(next) !== JSON.stringify(sourceDiagnostics);
-    sourceDiagnostics = next;
-    return changed;
-  };
   let filesReady = opts.configDir === undefined;
   let kubeReady = opts.kube === undefined;
   let sourcesReady = filesReady && kubeReady;
@@ -126,6 +120,23 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     opts.debounceMaxMs ?? 1000,
   );
 
+  /** Applies one source update to the store and schedules a rebuild when it changed anything. */
+  const ingest = (
+    sourceName: "files" | "kube",
+    u: { readonly source: string; readonly events: Parameters<Store["apply"]>[1]; readonly diagnostics: readonly Diagnostic[]; readonly initial: boolean },
+    logFields: object,
+  ): void => {
+    const change = store.apply(u.source, u.events);
+    diagnosticsBySource.set(sourceName, u.diagnostics);
+    const next = [...(diagnosticsBySource.get("files") ?? []), ...(diagnosticsBySource.get("kube") ?? [])];
+    const diagnosticsChanged = JSON.stringify(next) !== JSON.stringify(sourceDiagnostics);
+    sourceDiagnostics = next;
+    if (u.initial) return;
+    // A fixed or new input error changes what is reported even when no object changed.
+    if (change || diagnosticsChanged) debouncer.push(change);
+    if (change) log.info({ ...logFields, kinds: [...change.kinds], revision: change.revision }, "config changed");
+  };
+
   const xdsPort = await xds.listen(opts.xdsAddress);
   const debug = await startDebugServer(opts.debugAddress, { controlPlane, metrics, syncStatus: () => xds.syncStatus(), sourcesReady: () => sourcesReady, logger: log });
 
@@ -133,15 +144,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (opts.configDir !== undefined) {
     files = new FileSource({
       dir: opts.configDir,
-      onUpdate: (u) => {
-        const change = store.apply(u.source, u.events);
-        fileDiagnostics = u.diagnostics;
-        const diagnosticsChanged = updateSourceDiagnostics();
-        if (u.initial) return;
-        // A fixed or new input error changes what is reported even when no object changed.
-        if (change || diagnosticsChanged) debouncer.push(change);
-        if (change) log.info({ files: u.files, kinds: [...change.kinds], revision: change.revision }, "config changed");
-      },
+      onUpdate: (u) => ingest("files", u, { files: u.files }),
       onError: (err) => log.error({ err }, "config directory source failed"),
     });
     await files.start();
@@ -170,14 +173,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       ...(k.stallGraceMs !== undefined ? { stallGraceMs: k.stallGraceMs } : {}),
       ...(k.relistIntervalMs !== undefined ? { relistIntervalMs: k.relistIntervalMs } : {}),
       ...(k.backoffMaxMs !== undefined ? { backoffMaxMs: k.backoffMaxMs } : {}),
-      onUpdate: (u) => {
-        const change = store.apply(u.source, u.events);
-        kubeDiagnostics = u.diagnostics;
-        const diagnosticsChanged = updateSourceDiagnostics();
-        if (u.initial) return;
-        if (change || diagnosticsChanged) debouncer.push(change);
-        if (change) log.info({ source: "kube", kinds: [...change.kinds], keys: change.keys.size, revision: change.revision }, "config changed");
-      },
+      onUpdate: (u) => ingest("kube", u, { source: "kube" }),
     });
     kube = source;
     log.info({ server: client.server, watchNamespaces: k.watchNamespaces, discoverySelectors: k.discoverySelectors }, "starting Kubernetes informers");
