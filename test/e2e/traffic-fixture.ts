@@ -23,8 +23,8 @@ import { buildBootstrap } from "../../src/translate/bootstrap.js";
 import { httpRequest, startBackend, tally, type Backend, type HttpRequestOptions, type HttpResponse } from "../support/backend.js";
 import { startEnvoy, type Envoy } from "../support/envoy.js";
 import { canBind, randomInt } from "../support/net.js";
+import { until } from "../support/wait.js";
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 
 export interface WorkloadSpec {
@@ -224,16 +224,5 @@ export async function startTrafficMesh(opts: TrafficMeshOptions): Promise<Traffi
 
 /** Polls until `check` holds (bounded). */
 export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-      last = undefined;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ""}`);
-    await sleep(50);
-  }
+  await until(check, what, timeoutMs, 50);
 }

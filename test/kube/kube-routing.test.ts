@@ -21,24 +21,10 @@ import { httpRequest, startBackend, tally, type Backend } from "../support/backe
 import { startEnvoy, type Envoy } from "../support/envoy.js";
 import { DEPLOY_DIR, kubeTestsSkipped, loadManifests, startKube, startTcpProxy, type KubeCluster, type KubeTestClient } from "../support/kube.js";
 import { createCanary, destinationRule, endpointSlice, pickAddresses, pod, podStatus, PRODUCTPAGE_POD, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
+import { sleep, until } from "../support/wait.js";
 
 const NS = "shop";
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<number> {
-  const start = performance.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return performance.now() - start;
-      last = undefined;
-    } catch (err) {
-      last = err;
-    }
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${(last as Error).message})` : ""}`);
-    await sleep(25);
-  }
-}
 
 describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => {
   let kube: KubeCluster;

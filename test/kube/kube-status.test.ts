@@ -16,25 +16,11 @@ import { parseSelector } from "../../src/sources/kube/selectors.js";
 import { Store } from "../../src/store/store.js";
 import { DEPLOY_DIR, freePort, kubeTestsSkipped, startKube, type KubeCluster, type KubeTestClient } from "../support/kube.js";
 import { destinationRule, namespace, service, virtualService } from "../support/kube-mesh.js";
+import { sleep, until } from "../support/wait.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const NS = "status-ns";
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const start = performance.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-      last = undefined;
-    } catch (err) {
-      last = err;
-    }
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${(last as Error).message})` : ""}`);
-    await sleep(50);
-  }
-}
 
 interface Replica {
   readonly name: string;
