@@ -6,7 +6,7 @@ import type { Diagnostic, ObjectRef, SourceLocation } from "../api/diagnostics.j
 import { locateField } from "../api/diagnostics.js";
 import type { MeshModel, VirtualServiceModel } from "../model/ir.js";
 import { endpointKey } from "../model/ir.js";
-import { hostMatches } from "../model/hosts.js";
+import { matchingHosts } from "../model/hosts.js";
 import { appliesToSidecars } from "../model/routing.js";
 import { destinationSubsetFindings } from "./destinations.js";
 import { nearMiss } from "./hints.js";
@@ -61,7 +61,7 @@ function conflictingHosts(mesh: MeshModel): Diagnostic[] {
 function subsetsSelectingNothing(mesh: MeshModel): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const dr of mesh.destinationRules) {
-    const services = [...mesh.services.values()].filter((s) => hostMatches(dr.host, s.hostname));
+    const services = matchingHosts(dr.host, mesh.services);
     if (services.length === 0) continue;
     for (const [i, subset] of dr.subsets.entries()) {
       const labels = Object.entries(subset.labels);
@@ -85,7 +85,7 @@ function subsetsSelectingNothing(mesh: MeshModel): Diagnostic[] {
 /** IST0174: a DestinationRule whose host is no known service applies to nothing. */
 function unknownRuleHosts(mesh: MeshModel): Diagnostic[] {
   return mesh.destinationRules
-    .filter((dr) => ![...mesh.services.keys()].some((h) => hostMatches(dr.host, h)))
+    .filter((dr) => matchingHosts(dr.host, mesh.services).length === 0)
     .map((dr) => ({
       severity: "warning" as const,
       code: "IST0174",

@@ -1,6 +1,6 @@
 import type { StoredObject } from "../api/objects.js";
 import type { DestinationRule, TrafficPolicy, TrafficPolicyCore } from "../api/istio-types.js";
-import { hostMatches, hostSpecificity, isExportedTo } from "./hosts.js";
+import { entriesForHost, hostSpecificity, isExportedTo, memoIndex, type HostIndex } from "./hosts.js";
 import type { DestinationRuleModel, SubsetModel } from "./ir.js";
 import { resolveHost, ROOT_NAMESPACE } from "./names.js";
 import { byCreation } from "./routing.js";
@@ -26,6 +26,8 @@ export function buildDestinationRules(drs: readonly StoredObject<DestinationRule
     .map(({ creationTimestamp: _c, ...rest }) => rest);
 }
 
+const ruleIndexes = new WeakMap<readonly DestinationRuleModel[], HostIndex<DestinationRuleModel>>();
+
 /**
  * The DestinationRule a client in `clientNamespace` uses for `host`, with Istio's lookup path:
  * the client's namespace, then the service's, then the root namespace; the first namespace with a
@@ -46,8 +48,9 @@ export function destinationRuleFor(
   const selects = (dr: DestinationRuleModel): boolean =>
     dr.workloadSelector === undefined ||
     (clientLabels !== undefined && dr.namespace === clientNamespace && Object.entries(dr.workloadSelector).every(([k, v]) => clientLabels[k] === v));
+  const forHost = entriesForHost(memoIndex(ruleIndexes, all, (dr) => [dr.host]), host).map((e) => e.item);
   for (const ns of [clientNamespace, serviceNamespace, ROOT_NAMESPACE]) {
-    const matching = all.filter((dr) => dr.namespace === ns && hostMatches(dr.host, host) && isExportedTo(dr.exportTo, dr.namespace, clientNamespace) && selects(dr));
+    const matching = forHost.filter((dr) => dr.namespace === ns && isExportedTo(dr.exportTo, dr.namespace, clientNamespace) && selects(dr));
     const selected = matching.filter((dr) => dr.workloadSelector !== undefined);
     const candidates = selected.length ? selected.filter((dr) => sameLabels(dr.workloadSelector, selected[0]!.workloadSelector)) : matching;
     if (candidates.length === 0) continue;

@@ -1,7 +1,8 @@
 import type { Diagnostic } from "../api/diagnostics.js";
 import type { StoredObject } from "../api/objects.js";
 import type { VirtualService } from "../api/istio-types.js";
-import { hostMatches, hostSpecificity, isExportedTo } from "./hosts.js";
+import { entriesForHost, hostSpecificity, isExportedTo, memoIndex, type HostIndex } from "./hosts.js";
+import { mergeDelegates } from "./delegation.js";
 import type { VirtualServiceModel } from "./ir.js";
 import { resolveHost } from "./names.js";
 
@@ -18,13 +19,14 @@ export function buildVirtualServices(vss: readonly StoredObject<VirtualService>[
       gateways,
       exportTo: vs.spec.exportTo ?? [],
       http: vs.spec.http ?? [],
+      routedHttp: vs.spec.http ?? [],
       tcp: vs.spec.tcp ?? [],
       tls: vs.spec.tls ?? [],
       ref: { kind: "VirtualService", namespace, name: vs.metadata.name },
     });
   }
   virtualServices.sort(byCreation);
-  return { virtualServices, diagnostics: [] };
+  return mergeDelegates(virtualServices, domain);
 }
 
 export function byCreation(a: { creationTimestamp: string; namespace: string; name: string }, b: { creationTimestamp: string; namespace: string; name: string }): number {
@@ -62,12 +64,11 @@ export function sidecarVirtualServices(all: readonly VirtualServiceModel[], name
  */
 export function virtualServiceForHost(ordered: readonly VirtualServiceModel[], host: string): VirtualServiceModel | undefined {
   let best: { vs: VirtualServiceModel; spec: number } | undefined;
-  for (const vs of ordered) {
-    for (const h of vs.hosts) {
-      if (!hostMatches(h, host)) continue;
-      const spec = hostSpecificity(h);
-      if (!best || spec > best.spec) best = { vs, spec };
-    }
+  for (const { item: vs, pattern } of entriesForHost(memoIndex(hostIndexes, ordered, (vs) => vs.hosts), host)) {
+    const spec = hostSpecificity(pattern);
+    if (!best || spec > best.spec) best = { vs, spec };
   }
   return best?.vs;
 }
+
+const hostIndexes = new WeakMap<readonly VirtualServiceModel[], HostIndex<VirtualServiceModel>>();

@@ -77,7 +77,13 @@ interface PortEntry {
 
 function portsByNumber(mesh: MeshModel): Map<number, PortEntry[]> {
   const out = new Map<number, PortEntry[]>();
-  for (const svc of mesh.services.values()) for (const port of svc.ports) out.set(port.port, [...(out.get(port.port) ?? []), { svc, port }]);
+  for (const svc of mesh.services.values()) {
+    for (const port of svc.ports) {
+      const list = out.get(port.port);
+      if (list) list.push({ svc, port });
+      else out.set(port.port, [{ svc, port }]);
+    }
+  }
   return new Map([...out.entries()].sort(([a], [b]) => a - b));
 }
 
