@@ -16,15 +16,30 @@ import { tlsFindings } from "./tls.js";
 export type SourceLookup = (ref: ObjectRef) => SourceLocation | undefined;
 
 export function analyze(mesh: MeshModel, sourceOf: SourceLookup = () => undefined): Diagnostic[] {
-  const out: Diagnostic[] = [
-    ...destinationSubsetFindings(mesh),
-    ...shadowedRuleFindings(mesh),
-    ...conflictingHosts(mesh),
-    ...subsetsSelectingNothing(mesh),
-    ...unknownRuleHosts(mesh),
-    ...tlsFindings(mesh),
-  ];
-  return out.map((d) => withSource(d, sourceOf));
+  return analysisFindings(analyzeMesh(mesh), sourceOf);
+}
+
+/**
+ * The findings in output order, split around the one check that reads endpoints, so that an
+ * endpoint-only change re-runs just that check.
+ */
+export interface Analysis {
+  readonly before: readonly Diagnostic[];
+  readonly endpoints: readonly Diagnostic[];
+  readonly after: readonly Diagnostic[];
+}
+
+/** With `previous`: `mesh` differs from the model `previous` was made from only in its endpoints. */
+export function analyzeMesh(mesh: MeshModel, previous?: Analysis): Analysis {
+  return {
+    before: previous?.before ?? [...destinationSubsetFindings(mesh), ...shadowedRuleFindings(mesh), ...conflictingHosts(mesh)],
+    endpoints: subsetsSelectingNothing(mesh),
+    after: previous?.after ?? [...unknownRuleHosts(mesh), ...tlsFindings(mesh)],
+  };
+}
+
+export function analysisFindings(a: Analysis, sourceOf: SourceLookup): Diagnostic[] {
+  return [...a.before, ...a.endpoints, ...a.after].map((d) => withSource(d, sourceOf));
 }
 
 /** Point a finding at the file and line of its field, when the object came from a file. */

@@ -1,5 +1,5 @@
 import type { Diagnostic } from "../api/diagnostics.js";
-import { buildEndpoints } from "./endpoints.js";
+import { buildEndpoints, type EndpointState } from "./endpoints.js";
 import type { MeshInput } from "./input.js";
 import type { MeshModel } from "./ir.js";
 import { DEFAULT_DOMAIN } from "./names.js";
@@ -7,20 +7,57 @@ import { buildDestinationRules } from "./policies.js";
 import { buildVirtualServices } from "./routing.js";
 import { buildServices } from "./services.js";
 
+/** A model and what an endpoint-only rebuild of it reuses. */
+export interface MeshBuild {
+  readonly mesh: MeshModel;
+  readonly domain: string;
+  readonly serviceDiagnostics: readonly Diagnostic[];
+  readonly routingDiagnostics: readonly Diagnostic[];
+  readonly endpoints: EndpointState;
+  /**
+   * From `rebuildEndpoints`: the services whose endpoint lists changed (new arrays, or gone);
+   * every other service port kept its array. Undefined after a full build.
+   */
+  readonly changedHosts?: ReadonlySet<string>;
+}
+
 /** Store snapshot → mesh model. Pure: the same input always gives the same model. */
 export function buildMesh(input: MeshInput, domain = DEFAULT_DOMAIN): MeshModel {
-  const diagnostics: Diagnostic[] = [];
+  return buildMeshState(input, domain).mesh;
+}
+
+export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN): MeshBuild {
   const svc = buildServices(input.services, domain);
-  diagnostics.push(...svc.diagnostics);
   const eps = buildEndpoints(input.endpointSlices, input.pods, svc.services, domain);
-  diagnostics.push(...eps.diagnostics);
   const vs = buildVirtualServices(input.virtualServices, domain);
-  diagnostics.push(...vs.diagnostics);
   return {
-    services: svc.services,
-    endpoints: eps.endpoints,
-    virtualServices: vs.virtualServices,
-    destinationRules: buildDestinationRules(input.destinationRules, domain),
-    diagnostics,
+    mesh: {
+      services: svc.services,
+      endpoints: eps.endpoints,
+      virtualServices: vs.virtualServices,
+      destinationRules: buildDestinationRules(input.destinationRules, domain),
+      diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...vs.diagnostics],
+    },
+    domain,
+    serviceDiagnostics: svc.diagnostics,
+    routingDiagnostics: vs.diagnostics,
+    endpoints: eps.state,
+  };
+}
+
+/**
+ * The model for `input` when only EndpointSlices and Pods differ from `previous`'s input: services,
+ * routes and policies are kept (the same objects), and only the services whose slices or pods
+ * changed get new endpoint lists; the others keep theirs (the same arrays). Equal to
+ * `buildMeshState(input)` in content.
+ */
+export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBuild {
+  const { mesh, domain } = previous;
+  const eps = buildEndpoints(input.endpointSlices, input.pods, mesh.services, domain, previous.endpoints);
+  return {
+    ...previous,
+    mesh: { ...mesh, endpoints: eps.endpoints, diagnostics: [...previous.serviceDiagnostics, ...eps.diagnostics, ...previous.routingDiagnostics] },
+    endpoints: eps.state,
+    changedHosts: eps.changedHosts,
   };
 }

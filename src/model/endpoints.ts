@@ -7,77 +7,107 @@ import { endpointKey } from "./ir.js";
 import { serviceFqdn } from "./names.js";
 
 interface PodIndex {
-  readonly byName: ReadonlyMap<string, Pod>;
-  readonly byIp: ReadonlyMap<string, Pod>;
+  /** The Pods indexed, in input order. */
+  readonly pods: readonly Pod[];
+  /** `n:<ns>/<name>` and `i:<ns>/<ip>` → the Pod. */
+  readonly byKey: ReadonlyMap<string, Pod>;
 }
 
-function indexPods(pods: readonly StoredObject<Pod>[]): PodIndex {
-  const byName = new Map<string, Pod>();
-  const byIp = new Map<string, Pod>();
-  for (const { object: pod } of pods) {
-    const ns = pod.metadata.namespace ?? "default";
-    byName.set(`${ns}/${pod.metadata.name}`, pod);
-    for (const ip of [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip)]) {
-      if (ip) byIp.set(`${ns}/${ip}`, pod);
-    }
-  }
-  return { byName, byIp };
+const nameKey = (ns: string, name: string): string => `n:${ns}/${name}`;
+const ipKey = (ns: string, ip: string): string => `i:${ns}/${ip}`;
+
+function podKeys(pod: Pod): string[] {
+  const ns = pod.metadata.namespace ?? "default";
+  const keys = [nameKey(ns, pod.metadata.name)];
+  for (const ip of [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip)]) if (ip) keys.push(ipKey(ns, ip));
+  return keys;
 }
 
 /**
- * Ready endpoints per service port, with the labels of the Pod behind each address (the labels
- * DestinationRule subsets select on). As in Istio, an address whose targetRef names a Pod that is
- * not known yet is left out until the Pod appears, and not-ready or terminating endpoints are not sent.
+ * The Pod index, and the keys whose Pod may differ from `previous`'s: the keys of every Pod
+ * added, removed or replaced (a key's Pod can change only through one of those). The store keeps
+ * unchanged objects as the same objects in the same order, so an endpoint-only update usually
+ * finds the Pods identical and reuses the index as is.
  */
-export function buildEndpoints(
-  slices: readonly StoredObject<EndpointSlice>[],
-  pods: readonly StoredObject<Pod>[],
-  services: ReadonlyMap<string, ServiceModel>,
-  domain: string,
-): { endpoints: Map<string, EndpointModel[]>; diagnostics: Diagnostic[] } {
-  const podIndex = indexPods(pods);
-  const endpoints = new Map<string, EndpointModel[]>();
-  const diagnostics: Diagnostic[] = [];
-  const sorted = [...slices].sort((a, b) => {
-    const an = `${a.object.metadata.namespace}/${a.object.metadata.name}`;
-    const bn = `${b.object.metadata.namespace}/${b.object.metadata.name}`;
-    return an < bn ? -1 : an > bn ? 1 : 0;
-  });
-  for (const { object: slice, source } of sorted) {
-    if (slice.addressType === "FQDN") continue;
+function indexPods(input: readonly StoredObject<Pod>[], previous: PodIndex | undefined): { index: PodIndex; changed: ReadonlySet<string> } {
+  const pods = input.map((p) => p.object);
+  if (previous && pods.length === previous.pods.length && pods.every((p, i) => p === previous.pods[i])) return { index: previous, changed: new Set() };
+  const byKey = new Map<string, Pod>();
+  for (const pod of pods) for (const k of podKeys(pod)) byKey.set(k, pod);
+  const changed = new Set<string>();
+  if (previous) {
+    const before = new Set(previous.pods);
+    const after = new Set(pods);
+    for (const pod of pods) if (!before.has(pod)) podKeys(pod).forEach((k) => changed.add(k));
+    for (const pod of previous.pods) if (!after.has(pod)) podKeys(pod).forEach((k) => changed.add(k));
+  }
+  return { index: { pods, byKey }, changed };
+}
+
+/** One service's endpoints and what they were built from (so an unchanged service is reused as is). */
+interface ServiceEndpoints {
+  readonly svc: ServiceModel;
+  readonly slices: readonly EndpointSlice[];
+  /** Every Pod key looked up, found or not: a change to any of them invalidates the entry. */
+  readonly podKeys: ReadonlySet<string>;
+  readonly lists: ReadonlyMap<string, EndpointModel[]>;
+  /** With the index of their slice in `slices` (positions among all slices change between builds). */
+  readonly diagnostics: readonly { readonly slice: number; readonly d: Diagnostic }[];
+}
+
+/** What a later build needs to rebuild only the services whose slices or pods changed. */
+export interface EndpointState {
+  readonly pods: PodIndex;
+  readonly byService: ReadonlyMap<string, ServiceEndpoints>;
+}
+
+interface SliceAt {
+  readonly slice: StoredObject<EndpointSlice>;
+  readonly at: number;
+}
+
+function buildService(svc: ServiceModel, slices: readonly SliceAt[], pods: PodIndex): ServiceEndpoints {
+  const lists = new Map<string, EndpointModel[]>();
+  const podKeys = new Set<string>();
+  const diagnostics: { slice: number; d: Diagnostic }[] = [];
+  const lookup = (key: string): Pod | undefined => {
+    podKeys.add(key);
+    return pods.byKey.get(key);
+  };
+  for (const [si, { slice: stored }] of slices.entries()) {
+    const { object: slice, source } = stored;
     const ns = slice.metadata.namespace ?? "default";
-    const svcName = slice.metadata.labels?.[SERVICE_NAME_LABEL];
-    if (!svcName) continue;
-    const svc = services.get(serviceFqdn(svcName, ns, domain));
-    if (!svc) continue;
     const ref = { kind: "EndpointSlice", namespace: ns, name: slice.metadata.name };
     for (const sp of svc.ports) {
       const slicePort = (slice.ports ?? []).find((p) => (p.name ?? "") === (sp.name ?? ""));
       const portNumber = slicePort?.port ?? (typeof sp.targetPort === "number" ? sp.targetPort : undefined);
       if (portNumber === undefined) continue;
       const key = endpointKey(svc.hostname, sp.port);
-      const list = endpoints.get(key) ?? [];
+      const list = lists.get(key) ?? [];
       for (const [ei, ep] of (slice.endpoints ?? []).entries()) {
         if (ep.conditions?.ready === false || ep.conditions?.terminating === true) continue;
         let pod: Pod | undefined;
         if (ep.targetRef?.kind === "Pod" && ep.targetRef.name) {
-          pod = podIndex.byName.get(`${ep.targetRef.namespace ?? ns}/${ep.targetRef.name}`);
+          pod = lookup(nameKey(ep.targetRef.namespace ?? ns, ep.targetRef.name));
           if (!pod) {
             if (sp === svc.ports[0]) {
               diagnostics.push({
-                severity: "warning",
-                code: "MP0201",
-                message: `endpoint targetRef names Pod ${ep.targetRef.namespace ?? ns}/${ep.targetRef.name}, which is not known; its addresses are left out until the Pod appears`,
-                object: ref,
-                path: `endpoints[${ei}].targetRef`,
-                ...(source ? { source } : {}),
+                slice: si,
+                d: {
+                  severity: "warning",
+                  code: "MP0201",
+                  message: `endpoint targetRef names Pod ${ep.targetRef.namespace ?? ns}/${ep.targetRef.name}, which is not known; its addresses are left out until the Pod appears`,
+                  object: ref,
+                  path: `endpoints[${ei}].targetRef`,
+                  ...(source ? { source } : {}),
+                },
               });
             }
             continue;
           }
         }
         for (const address of ep.addresses) {
-          const owner = pod ?? podIndex.byIp.get(`${ns}/${address}`);
+          const owner = pod ?? lookup(ipKey(ns, address));
           list.push({
             address,
             port: portNumber,
@@ -88,9 +118,68 @@ export function buildEndpoints(
           });
         }
       }
-      endpoints.set(key, list);
+      lists.set(key, list);
     }
   }
-  for (const list of endpoints.values()) list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
-  return { endpoints, diagnostics };
+  for (const list of lists.values()) list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
+  return { svc, slices: slices.map((s) => s.slice.object), podKeys, lists, diagnostics };
+}
+
+function reusable(prev: ServiceEndpoints | undefined, svc: ServiceModel, slices: readonly SliceAt[], changedPods: ReadonlySet<string>): prev is ServiceEndpoints {
+  if (!prev || prev.svc !== svc || prev.slices.length !== slices.length) return false;
+  if (!slices.every((s, i) => s.slice.object === prev.slices[i])) return false;
+  for (const k of prev.podKeys) if (changedPods.has(k)) return false;
+  return true;
+}
+
+/**
+ * Ready endpoints per service port, with the labels of the Pod behind each address (the labels
+ * DestinationRule subsets select on). As in Istio, an address whose targetRef names a Pod that is
+ * not known yet is left out until the Pod appears, and not-ready or terminating endpoints are not sent.
+ *
+ * With `previous` (the state of the last build, over the same ServiceModel objects), a service
+ * whose slices and pods are the same objects as then keeps its endpoint lists: the same arrays,
+ * so later stages can tell by identity what did not change (the EDS fast path).
+ */
+export function buildEndpoints(
+  slices: readonly StoredObject<EndpointSlice>[],
+  pods: readonly StoredObject<Pod>[],
+  services: ReadonlyMap<string, ServiceModel>,
+  domain: string,
+  previous?: EndpointState,
+): { endpoints: Map<string, EndpointModel[]>; diagnostics: Diagnostic[]; state: EndpointState; changedHosts: Set<string> } {
+  const { index: podIndex, changed: changedPods } = indexPods(pods, previous?.pods);
+  const sorted = slices
+    .map((slice) => ({ slice, key: `${slice.object.metadata.namespace}/${slice.object.metadata.name}` }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((x) => x.slice);
+  const slicesOf = new Map<ServiceModel, SliceAt[]>();
+  sorted.forEach((slice, at) => {
+    const s = slice.object;
+    if (s.addressType === "FQDN") return;
+    const svcName = s.metadata.labels?.[SERVICE_NAME_LABEL];
+    const svc = svcName ? services.get(serviceFqdn(svcName, s.metadata.namespace ?? "default", domain)) : undefined;
+    if (!svc) return;
+    const list = slicesOf.get(svc);
+    if (list) list.push({ slice, at });
+    else slicesOf.set(svc, [{ slice, at }]);
+  });
+  const byService = new Map<string, ServiceEndpoints>();
+  // Services whose endpoint lists are not the previous build's arrays (all of them without one).
+  const changedHosts = new Set<string>();
+  const endpoints = new Map<string, EndpointModel[]>();
+  const diagnostics: { at: number; d: Diagnostic }[] = [];
+  for (const [svc, own] of slicesOf) {
+    const prev = previous?.byService.get(svc.hostname);
+    const reuse = reusable(prev, svc, own, changedPods);
+    const built = reuse ? prev : buildService(svc, own, podIndex);
+    if (!reuse) changedHosts.add(svc.hostname);
+    byService.set(svc.hostname, built);
+    for (const [k, list] of built.lists) endpoints.set(k, list);
+    for (const { slice, d } of built.diagnostics) diagnostics.push({ at: own[slice]!.at, d });
+  }
+  for (const host of previous?.byService.keys() ?? []) if (!byService.has(host)) changedHosts.add(host);
+  // Report in slice order, as a single pass over the sorted slices would.
+  diagnostics.sort((a, b) => a.at - b.at);
+  return { endpoints, diagnostics: diagnostics.map((x) => x.d), state: { pods: podIndex, byService }, changedHosts };
 }

@@ -7,14 +7,15 @@ import type { Logger } from "pino";
 import type { Diagnostic } from "../api/diagnostics.js";
 import { formatDiagnostic } from "../api/diagnostics.js";
 import type { InputKind } from "../api/objects.js";
-import { analyze, withSource, type SourceLookup } from "../analyze/analyze.js";
-import { buildMesh } from "../model/build.js";
+import { analysisFindings, analyzeMesh, withSource, type Analysis, type SourceLookup } from "../analyze/analyze.js";
+import { buildMeshState, rebuildEndpoints, type MeshBuild } from "../model/build.js";
 import type { MeshInput } from "../model/input.js";
 import type { MeshModel } from "../model/ir.js";
 import { parseProxy, viewKey, type ProxyView } from "../model/proxy.js";
 import type { ProxyResources } from "../translate/sidecar.js";
-import { sidecarEndpoints, translateSidecar } from "../translate/sidecar.js";
+import { translateSidecar } from "../translate/sidecar.js";
 import { encodeResources, snapshotFrom } from "../xds/encode.js";
+import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
 import type { SnapshotCache } from "../xds/snapshot-cache.js";
 import type { NodeInfo, ResourceMap, ViewProvider } from "../xds/snapshot.js";
 import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
@@ -22,10 +23,15 @@ import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 /** Kinds whose changes can only alter endpoints (labels and readiness), never clusters or routes. */
 const ENDPOINT_KINDS: ReadonlySet<InputKind> = new Set<InputKind>(["EndpointSlice", "Pod"]);
 
+/**
+ * A view keeps its encoded resources and what the EDS fast path needs, not the translated JSON:
+ * with many views of a big mesh that JSON would be most of the heap (config dumps recompute it).
+ */
 interface View {
   readonly proxy: ProxyView;
-  resources?: ProxyResources;
   maps?: ReadonlyMap<TypeUrl, ResourceMap>;
+  eds?: EdsTargets;
+  diagnostics: readonly Diagnostic[];
 }
 
 export interface ControlPlaneOptions {
@@ -42,7 +48,8 @@ export interface BuildStats {
 
 export class ControlPlane implements ViewProvider {
   private readonly views = new Map<string, View>();
-  private mesh: MeshModel | undefined;
+  private build: MeshBuild | undefined;
+  private analysis: Analysis | undefined;
   private sourceOf: SourceLookup = () => undefined;
   private inputDiagnostics: readonly Diagnostic[] = [];
   private meshDiagnostics: readonly Diagnostic[] = [];
@@ -53,7 +60,7 @@ export class ControlPlane implements ViewProvider {
 
   /** True once the first complete input has been applied (nothing is served before). */
   get ready(): boolean {
-    return this.mesh !== undefined;
+    return this.build !== undefined;
   }
 
   viewKey(node: NodeInfo): { key: string } | { error: string } {
@@ -66,9 +73,9 @@ export class ControlPlane implements ViewProvider {
   activate(key: string, node: NodeInfo): void {
     const parsed = parseProxy(node);
     if ("error" in parsed) return;
-    const view: View = { proxy: parsed.proxy };
+    const view: View = { proxy: parsed.proxy, diagnostics: [] };
     this.views.set(key, view);
-    if (this.mesh) this.publish(key, view, this.mesh, false);
+    if (this.build) this.publish(key, view, this.build.mesh);
   }
 
   deactivate(key: string): void {
@@ -84,11 +91,13 @@ export class ControlPlane implements ViewProvider {
     const started = performance.now();
     if (extra.sourceOf) this.sourceOf = extra.sourceOf;
     if (extra.diagnostics) this.inputDiagnostics = extra.diagnostics;
-    const fastPath = this.mesh !== undefined && changed !== "all" && changed.size > 0 && [...changed].every((k) => ENDPOINT_KINDS.has(k));
-    const mesh = buildMesh(input, this.opts.domain);
-    this.mesh = mesh;
-    this.meshDiagnostics = [...mesh.diagnostics.map((d) => this.locate(d)), ...analyze(mesh, this.sourceOf)];
-    for (const [key, view] of this.views) this.publish(key, view, mesh, fastPath);
+    const previous = this.build;
+    const fastPath = previous !== undefined && changed !== "all" && changed.size > 0 && [...changed].every((k) => ENDPOINT_KINDS.has(k));
+    const build = fastPath ? rebuildEndpoints(previous, input) : buildMeshState(input, this.opts.domain);
+    this.build = build;
+    this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined);
+    this.meshDiagnostics = [...build.mesh.diagnostics.map((d) => this.locate(d)), ...analysisFindings(this.analysis, this.sourceOf)];
+    for (const [key, view] of this.views) this.publish(key, view, build.mesh, build.changedHosts);
     this.reportNewDiagnostics();
     const stats = { views: this.views.size, fastPath, seconds: (performance.now() - started) / 1000 };
     for (const l of this.listeners) l(stats);
@@ -102,7 +111,7 @@ export class ControlPlane implements ViewProvider {
 
   /** Every current finding: input errors, model and analyzer findings, per-view translation notes. */
   diagnostics(): Diagnostic[] {
-    const all = [...this.inputDiagnostics, ...this.meshDiagnostics, ...[...this.views.values()].flatMap((v) => v.resources?.diagnostics ?? []).map((d) => this.locate(d))];
+    const all = [...this.inputDiagnostics, ...this.meshDiagnostics, ...[...this.views.values()].flatMap((v) => v.diagnostics).map((d) => this.locate(d))];
     const seen = new Set<string>();
     return all.filter((d) => {
       const k = formatDiagnostic(d);
@@ -112,32 +121,39 @@ export class ControlPlane implements ViewProvider {
     });
   }
 
-  /** The translated resources (Envoy JSON) a view currently gets. */
+  /** The translated resources (Envoy JSON) a view currently gets, translated again on demand. */
   viewResources(key: string): ProxyResources | undefined {
-    return this.views.get(key)?.resources;
+    const view = this.views.get(key);
+    return view?.maps && this.build ? translateSidecar(this.build.mesh, view.proxy) : undefined;
   }
 
   private locate(d: Diagnostic): Diagnostic {
     return withSource(d, this.sourceOf);
   }
 
-  private publish(key: string, view: View, mesh: MeshModel, fastPath: boolean): void {
-    let resources: ProxyResources;
-    if (fastPath && view.resources) {
-      resources = { ...view.resources, endpoints: sidecarEndpoints(mesh, view.proxy) };
-    } else {
-      resources = translateSidecar(mesh, view.proxy);
-    }
+  /**
+   * Translate and encode a view. `changedHosts`: since the last publish only the endpoints of these
+   * services changed; then only their ClusterLoadAssignments are rebuilt (EDS fast path).
+   */
+  private publish(key: string, view: View, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
     const prev = view.maps;
-    const encode = (t: TypeUrl, items: readonly { name?: string; clusterName?: string }[]) =>
-      encodeResources(t, items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })), prev?.get(t));
-    const maps = new Map<TypeUrl, ResourceMap>([
-      [TYPE_URL.cluster, fastPath && prev ? prev.get(TYPE_URL.cluster)! : encode(TYPE_URL.cluster, resources.clusters)],
-      [TYPE_URL.endpoint, encode(TYPE_URL.endpoint, resources.endpoints)],
-      [TYPE_URL.listener, fastPath && prev ? prev.get(TYPE_URL.listener)! : encode(TYPE_URL.listener, resources.listeners)],
-      [TYPE_URL.route, fastPath && prev ? prev.get(TYPE_URL.route)! : encode(TYPE_URL.route, resources.routes)],
-    ]);
-    view.resources = resources;
+    let maps: Map<TypeUrl, ResourceMap>;
+    if (changedHosts && prev && view.eds) {
+      maps = new Map(prev);
+      maps.set(TYPE_URL.endpoint, refreshEndpoints(view.eds, changedHosts, mesh, prev.get(TYPE_URL.endpoint)!));
+    } else {
+      const resources = translateSidecar(mesh, view.proxy);
+      const encode = (t: TypeUrl, items: readonly { name?: string; clusterName?: string }[]) =>
+        encodeResources(t, items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })), prev?.get(t));
+      maps = new Map<TypeUrl, ResourceMap>([
+        [TYPE_URL.cluster, encode(TYPE_URL.cluster, resources.clusters)],
+        [TYPE_URL.endpoint, encode(TYPE_URL.endpoint, resources.endpoints)],
+        [TYPE_URL.listener, encode(TYPE_URL.listener, resources.listeners)],
+        [TYPE_URL.route, encode(TYPE_URL.route, resources.routes)],
+      ]);
+      view.eds = groupTargets(resources.edsTargets);
+      view.diagnostics = resources.diagnostics;
+    }
     view.maps = maps;
     this.opts.cache.set(key, snapshotFrom(maps));
   }

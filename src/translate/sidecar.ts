@@ -31,43 +31,55 @@ const byName = <T extends { name?: string; clusterName?: string }>(a: T, b: T): 
   return an < bn ? -1 : an > bn ? 1 : 0;
 };
 
-interface EdsCluster {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
+/** Where a ClusterLoadAssignment's endpoints come from: one service port's, narrowed to subset labels. */
+export interface EdsTarget {
+  readonly cluster: string;
+  /** The `mesh.endpoints` key. */
+  readonly endpoints: string;
   readonly labels: Readonly<Record<string, string>>;
 }
 
-/** The EDS clusters a proxy sees: one per service port, plus one per DestinationRule subset. */
-function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic[]): { cluster: ClusterJson; eds: EdsCluster }[] {
-  const out: { cluster: ClusterJson; eds: EdsCluster }[] = [];
+/** The clusters a proxy sees from the registry: one per service port, plus one per DestinationRule subset. */
+function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic[]): { cluster: ClusterJson; eds: EdsTarget }[] {
+  const out: { cluster: ClusterJson; eds: EdsTarget }[] = [];
   for (const svc of mesh.services.values()) {
     const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
     const report = (message: string): void => {
       if (rule) diagnostics?.push({ severity: "warning", code: "MP0405", message, object: rule.refs[0]! });
     };
     for (const port of svc.ports) {
+      const endpoints = endpointKey(svc.hostname, port.port);
       const cluster = outboundCluster(svc, port, rule, undefined, report);
-      out.push({ cluster, eds: { name: cluster.name!, host: svc.hostname, port: port.port, labels: {} } });
+      out.push({ cluster, eds: { cluster: cluster.name!, endpoints, labels: {} } });
       for (const subset of rule?.subsets ?? []) {
         const sc = outboundCluster(svc, port, rule, subset, report);
-        out.push({ cluster: sc, eds: { name: sc.name!, host: svc.hostname, port: port.port, labels: subset.labels } });
+        out.push({ cluster: sc, eds: { cluster: sc.name!, endpoints, labels: subset.labels } });
       }
     }
   }
   return out;
 }
 
-export function sidecarClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic[]): ClusterJson[] {
-  return [...edsClusters(mesh, proxy, diagnostics).map((c) => c.cluster), blackHoleCluster(), passthroughCluster()].sort(byName);
+function clustersOf(eds: readonly { cluster: ClusterJson }[]): ClusterJson[] {
+  return [...eds.map((c) => c.cluster), blackHoleCluster(), passthroughCluster()].sort(byName);
 }
 
-/** Endpoints alone: the fast path when only EndpointSlices or Pods changed. */
+/** The clusters that take their endpoints from EDS, by cluster name. */
+function targetsOf(eds: readonly { cluster: ClusterJson; eds: EdsTarget }[]): EdsTarget[] {
+  return eds.filter(({ cluster }) => cluster.type === "EDS").map((c) => c.eds).sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
+}
+
+export function sidecarClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic[]): ClusterJson[] {
+  return clustersOf(edsClusters(mesh, proxy, diagnostics));
+}
+
+/** One EDS cluster's ClusterLoadAssignment from the model's endpoints. */
+export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
+  return clusterLoadAssignment(target.cluster, selectEndpoints(endpoints.get(target.endpoints) ?? [], target.labels));
+}
+
 export function sidecarEndpoints(mesh: MeshModel, proxy: ProxyView): ClusterLoadAssignmentJson[] {
-  return edsClusters(mesh, proxy)
-    .filter(({ cluster }) => cluster.type === "EDS")
-    .map(({ eds }) => clusterLoadAssignment(eds.name, selectEndpoints(mesh.endpoints.get(endpointKey(eds.host, eds.port)) ?? [], eds.labels)))
-    .sort((a, b) => byName(a, b));
+  return targetsOf(edsClusters(mesh, proxy)).map((t) => edsTargetEndpoints(t, mesh.endpoints));
 }
 
 interface PortEntry {
@@ -177,13 +189,22 @@ export function sidecarRoutes(mesh: MeshModel, proxy: ProxyView): RouteConfigura
   return out.sort(byName);
 }
 
-export function translateSidecar(mesh: MeshModel, proxy: ProxyView): ProxyResources {
+/** A proxy's resources, and where its ClusterLoadAssignments come from (for endpoint-only rebuilds). */
+export interface SidecarTranslation extends ProxyResources {
+  /** Sorted by cluster name, as `endpoints` is. */
+  readonly edsTargets: readonly EdsTarget[];
+}
+
+export function translateSidecar(mesh: MeshModel, proxy: ProxyView): SidecarTranslation {
   const { listeners, diagnostics } = sidecarListeners(mesh, proxy);
+  const eds = edsClusters(mesh, proxy, diagnostics);
+  const edsTargets = targetsOf(eds);
   return {
-    clusters: sidecarClusters(mesh, proxy, diagnostics),
-    endpoints: sidecarEndpoints(mesh, proxy),
+    clusters: clustersOf(eds),
+    endpoints: edsTargets.map((t) => edsTargetEndpoints(t, mesh.endpoints)),
     listeners,
     routes: sidecarRoutes(mesh, proxy),
     diagnostics,
+    edsTargets,
   };
 }

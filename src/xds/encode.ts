@@ -86,13 +86,20 @@ export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], 
   return out;
 }
 
+/** Maps are immutable: an unchanged type (most of them, after an endpoint change) is not hashed again. */
+const typeVersions = new WeakMap<ResourceMap, string>();
+
 /** The SotW version of one type: a hash over the sorted (name, version) pairs. */
 export function typeVersion(resources: ResourceMap): string {
+  const known = typeVersions.get(resources);
+  if (known !== undefined) return known;
   const h = createHash("sha256");
   for (const name of [...resources.keys()].sort()) {
     h.update(name).update("\0").update(resources.get(name)!.version).update("\n");
   }
-  return h.digest("hex").slice(0, VERSION_HEX);
+  const version = h.digest("hex").slice(0, VERSION_HEX);
+  typeVersions.set(resources, version);
+  return version;
 }
 
 /**

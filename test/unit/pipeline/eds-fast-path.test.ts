@@ -1,0 +1,175 @@
+// The EDS fast path must give exactly what a full rebuild gives, while reusing what did not
+// change: each step below changes only EndpointSlices or Pods, and is checked against a fresh
+// build of the same input.
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import type { InputObject, StoredObject } from "../../../src/api/objects.js";
+import { buildMeshState, rebuildEndpoints } from "../../../src/model/build.js";
+import { ControlPlane } from "../../../src/pipeline/control-plane.js";
+import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
+import { parseYamlFile } from "../../../src/sources/file/loader.js";
+import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
+import { TYPE_URL } from "../../../src/xds/type-urls.js";
+
+const BASE = `
+apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: default }
+spec: { clusterIP: 10.96.0.20, ports: [{ name: http, port: 9080, targetPort: 9080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: ratings, namespace: default }
+spec: { clusterIP: 10.96.0.21, ports: [{ name: http, port: 9080, targetPort: 9080 }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: reviews-v1, namespace: default, labels: { app: reviews, version: v1 } }
+status: { podIP: 10.244.0.11 }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: reviews-v2, namespace: default, labels: { app: reviews, version: v2 } }
+status: { podIP: 10.244.0.12 }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: ratings-1, namespace: default, labels: { app: ratings, version: v1 } }
+status: { podIP: 10.244.0.21 }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: reviews-1, namespace: default, labels: { kubernetes.io/service-name: reviews } }
+addressType: IPv4
+ports: [{ name: http, port: 9080 }]
+endpoints:
+  - { addresses: [10.244.0.11], conditions: { ready: true }, targetRef: { kind: Pod, name: reviews-v1, namespace: default } }
+  - { addresses: [10.244.0.12], conditions: { ready: true } }
+  - { addresses: [10.244.0.14], conditions: { ready: true }, targetRef: { kind: Pod, name: reviews-v3, namespace: default } }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: ratings-1, namespace: default, labels: { kubernetes.io/service-name: ratings } }
+addressType: IPv4
+ports: [{ name: http, port: 9080 }]
+endpoints:
+  - { addresses: [10.244.0.21], conditions: { ready: true }, targetRef: { kind: Pod, name: ratings-1, namespace: default } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec: { host: reviews, subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }, { name: v3, labels: { version: v3 } }] }
+`;
+
+function parse(text: string): StoredObject<InputObject>[] {
+  const load = parseYamlFile("input.yaml", text);
+  return load.results.flatMap((r) => (r.status === "valid" ? [r.stored] : []));
+}
+
+/** `objects` with the object of the same kind/name as each replacement swapped (or added), the rest kept as the same objects. */
+function edit(objects: readonly StoredObject<InputObject>[], yaml: string, remove: readonly string[] = []): StoredObject<InputObject>[] {
+  const key = (o: StoredObject<InputObject>): string => `${o.object.kind}/${o.object.metadata.name}`;
+  const replacements = new Map(parse(yaml).map((o) => [key(o), o]));
+  const out = objects.filter((o) => !remove.includes(key(o))).map((o) => replacements.get(key(o)) ?? o);
+  for (const [k, o] of replacements) if (!objects.some((x) => key(x) === k)) out.push(o);
+  return out;
+}
+
+const REVIEWS_SLICE_V1_NOT_READY = `
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: reviews-1, namespace: default, labels: { kubernetes.io/service-name: reviews } }
+addressType: IPv4
+ports: [{ name: http, port: 9080 }]
+endpoints:
+  - { addresses: [10.244.0.11], conditions: { ready: false }, targetRef: { kind: Pod, name: reviews-v1, namespace: default } }
+  - { addresses: [10.244.0.12], conditions: { ready: true } }
+  - { addresses: [10.244.0.14], conditions: { ready: true }, targetRef: { kind: Pod, name: reviews-v3, namespace: default } }
+`;
+const POD_V3_APPEARS = `
+apiVersion: v1
+kind: Pod
+metadata: { name: reviews-v3, namespace: default, labels: { app: reviews, version: v3 } }
+status: { podIP: 10.244.0.14 }
+`;
+const POD_BY_IP_RELABELLED = `
+apiVersion: v1
+kind: Pod
+metadata: { name: reviews-v2, namespace: default, labels: { app: reviews, version: v3 } }
+status: { podIP: 10.244.0.12 }
+`;
+const RATINGS_POD_RELABELLED = `
+apiVersion: v1
+kind: Pod
+metadata: { name: ratings-1, namespace: default, labels: { app: ratings, version: v2 } }
+status: { podIP: 10.244.0.21 }
+`;
+
+/** Each step: the new objects, and which services' endpoints it must touch. */
+function steps(base: StoredObject<InputObject>[]): { name: string; objects: StoredObject<InputObject>[]; touched: string[] }[] {
+  const s1 = edit(base, REVIEWS_SLICE_V1_NOT_READY);
+  const s2 = edit(s1, POD_V3_APPEARS);
+  const s3 = edit(s2, POD_BY_IP_RELABELLED);
+  const s4 = edit(s3, RATINGS_POD_RELABELLED);
+  const s5 = edit(s4, "", ["Pod/reviews-v3"]);
+  const s6 = edit(s5, "", ["EndpointSlice/ratings-1"]);
+  return [
+    { name: "a slice changes", objects: s1, touched: ["reviews"] },
+    { name: "a Pod named by a targetRef appears", objects: s2, touched: ["reviews"] },
+    { name: "a Pod found by IP changes labels", objects: s3, touched: ["reviews"] },
+    { name: "another service's Pod changes", objects: s4, touched: ["ratings"] },
+    { name: "a Pod is deleted", objects: s5, touched: ["reviews"] },
+    { name: "a slice is deleted", objects: s6, touched: ["ratings"] },
+  ];
+}
+
+const key = (svc: string): string => `${svc}.default.svc.cluster.local|9080`;
+
+describe("EDS fast path", () => {
+  it("rebuilds the endpoints of touched services only, and equals a full build", () => {
+    const base = parse(BASE);
+    let build = buildMeshState(meshInputFrom(base));
+    for (const step of steps(base)) {
+      const input = meshInputFrom(step.objects);
+      const next = rebuildEndpoints(build, input);
+      const full = buildMeshState(input).mesh;
+      expect(next.mesh, step.name).toEqual(full);
+      for (const svc of ["reviews", "ratings"]) {
+        const same = next.mesh.endpoints.get(key(svc)) === build.mesh.endpoints.get(key(svc));
+        expect(same, `${step.name}: ${svc} ${step.touched.includes(svc) ? "rebuilt" : "reused"}`).toBe(!step.touched.includes(svc));
+      }
+      expect(next.mesh.services).toBe(build.mesh.services);
+      expect(next.mesh.destinationRules).toBe(build.mesh.destinationRules);
+      build = next;
+    }
+  });
+
+  it("publishes the same snapshot as a full rebuild, re-encoding only the changed ClusterLoadAssignments", () => {
+    const node = { id: "sidecar~10.244.0.9~client.default~default.svc.cluster.local", cluster: "client", metadata: {} };
+    const start = (objects: StoredObject<InputObject>[]) => {
+      const cache = new SnapshotCache();
+      const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
+      cp.update(meshInputFrom(objects), "all");
+      const k = cp.viewKey(node);
+      if ("error" in k) throw new Error(k.error);
+      cp.activate(k.key, node);
+      return { cp, snapshot: () => cache.get(k.key)! };
+    };
+    const base = parse(BASE);
+    const fast = start(base);
+    for (const step of steps(base)) {
+      const before = fast.snapshot();
+      const stats = fast.cp.update(meshInputFrom(step.objects), new Set(["EndpointSlice", "Pod"]));
+      expect(stats.fastPath).toBe(true);
+      const after = fast.snapshot();
+      const full = start(step.objects);
+      expect(after.versions, step.name).toEqual(full.snapshot().versions);
+      expect(full.cp.diagnostics(), step.name).toEqual(fast.cp.diagnostics());
+      for (const t of [TYPE_URL.cluster, TYPE_URL.listener, TYPE_URL.route]) expect(after.resources.get(t)).toBe(before.resources.get(t));
+      for (const [name, r] of after.resources.get(TYPE_URL.endpoint)!) {
+        const touched = step.touched.some((svc) => name.endsWith(`|${svc}.default.svc.cluster.local`));
+        if (!touched) expect(r, `${step.name}: ${name} reused`).toBe(before.resources.get(TYPE_URL.endpoint)!.get(name));
+      }
+    }
+  });
+});
