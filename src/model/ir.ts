@@ -40,7 +40,14 @@ export interface VirtualServiceModel {
   readonly hosts: readonly string[];
   readonly gateways: readonly string[];
   readonly exportTo: readonly string[];
+  /** The `http` rules as written (analyzers point at these). */
   readonly http: readonly HTTPRoute[];
+  /**
+   * The rules sidecars route with. For a root VirtualService (rules with `delegate`), each such
+   * rule is replaced by its delegate's rules merged with it, as Istio does; otherwise `http`.
+   * Destination hosts of merged delegate rules are FQDNs (resolved in the delegate's namespace).
+   */
+  readonly routedHttp: readonly HTTPRoute[];
   readonly tcp: readonly TCPRoute[];
   readonly tls: readonly TLSRoute[];
   readonly ref: ObjectRef;

@@ -29,6 +29,13 @@ export function outboundClusterName(port: number, subset: string | undefined, ho
   return `outbound|${port}|${subset ?? ""}|${host}`;
 }
 
+/** The parts of an `outbound|<port>|<subset>|<host>` name (Istio's ParseSubsetKey), or undefined. */
+export function parseOutboundClusterName(name: string): { port: number; subset: string; host: string } | undefined {
+  const parts = name.split("|");
+  if (parts.length !== 4 || parts[0] !== "outbound" || !parts[3] || !/^\d+$/.test(parts[1]!)) return undefined;
+  return { port: Number(parts[1]), subset: parts[2]!, host: parts[3] };
+}
+
 /** `outbound_.9080_.v1_.reviews.default.svc.cluster.local`: the SNI Istio uses for ISTIO_MUTUAL. */
 export function outboundSniName(port: number, subset: string | undefined, host: string): string {
   return `outbound_.${port}_.${subset ?? ""}_.${host}`;

@@ -32,7 +32,7 @@ const ruleIndexes = new WeakMap<readonly DestinationRuleModel[], HostIndex<Desti
  * The DestinationRule a client in `clientNamespace` uses for `host`, with Istio's lookup path:
  * the client's namespace, then the service's, then the root namespace; the first namespace with a
  * match wins. Within it the most specific host wins and rules for that same host are merged:
- * subsets concatenated (first name wins), the oldest rule's top-level policy kept.
+ * subsets concatenated (first name wins), the top-level policy of the oldest rule that has one kept.
  *
  * A rule with a workloadSelector applies only to the selected workloads of its own namespace, and
  * there it beats the rules without one (rules with the same selector merge). Without
@@ -71,7 +71,9 @@ function mergeRules(rules: readonly DestinationRuleModel[]): DestinationRuleMode
   if (rest.length === 0) return first;
   const subsets = [...first.subsets];
   for (const r of rest) for (const s of r.subsets) if (!subsets.some((x) => x.name === s.name)) subsets.push(s);
-  return { ...first, subsets, refs: rules.flatMap((r) => r.refs) };
+  // Istio keeps the first rule's top-level policy, or takes a later rule's when it has none.
+  const trafficPolicy = rules.find((r) => r.trafficPolicy)?.trafficPolicy;
+  return { ...first, ...(trafficPolicy ? { trafficPolicy } : {}), subsets, refs: rules.flatMap((r) => r.refs) };
 }
 
 /** `portLevelSettings` for the port replace the whole top-level policy (Istio does not inherit fields). */

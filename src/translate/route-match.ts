@@ -27,10 +27,12 @@ export function routeMatch(m: HTTPMatchRequest | undefined): RouteMatchJson {
   else if (uri && "regex" in uri) out.safeRegex = { regex: uri.regex };
   else out.prefix = "/";
   out.caseSensitive = !m.ignoreUriCase;
+  // Istio sorts the header and withoutHeaders matchers together by name (stable: a header
+  // before a withoutHeaders of the same name), then appends :method, :authority and :scheme.
   const headers: HeaderMatcherJson[] = [
     ...sortedEntries(m.headers).map(([k, v]) => headerMatcher(k, v, false)),
     ...sortedEntries(m.withoutHeaders).map(([k, v]) => headerMatcher(k, v, true)),
-  ];
+  ].sort((a, b) => (a.name! < b.name! ? -1 : a.name! > b.name! ? 1 : 0));
   if (m.method) headers.push(headerMatcher(":method", m.method, false));
   if (m.authority) headers.push(headerMatcher(":authority", m.authority, false));
   if (m.scheme) headers.push(headerMatcher(":scheme", m.scheme, false));

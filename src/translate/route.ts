@@ -1,6 +1,6 @@
 import type { Destination, Headers, HTTPRetry, HTTPRoute, LoadBalancerSettings } from "../api/istio-types.js";
 import type { DestinationRuleModel, ServiceModel, VirtualServiceModel } from "../model/ir.js";
-import { DEFAULT_ROUTE_NAME, istioConfigPath, outboundClusterName, resolveHost } from "../model/names.js";
+import { DEFAULT_ROUTE_NAME, istioConfigPath, outboundClusterName, parseOutboundClusterName, resolveHost } from "../model/names.js";
 import { destinationRuleFor, subsetPolicy } from "../model/policies.js";
 import type { ProxyView } from "../model/proxy.js";
 import type { RetryPolicyJson, RouteActionJson, RouteJson } from "./envoy.js";
@@ -162,7 +162,7 @@ function grpcStatusCode(s: string): number {
   return i >= 0 ? i : Number(s) || 2;
 }
 
-function forwardAction(rule: HTTPRoute, vs: VirtualServiceModel, ctx: RouteContext): { action: RouteActionJson; decoratorHost: string; destinationHeaders: HeaderOps } {
+function forwardAction(rule: HTTPRoute, vs: VirtualServiceModel, ctx: RouteContext): { action: RouteActionJson; destinationHeaders: HeaderOps } {
   const dests = (rule.route ?? []).map((rd) => ({ rd, res: resolveDestination(rd.destination, vs.namespace, ctx) }));
   const weighted = dests.filter(({ rd }) => dests.length === 1 || (rd.weight ?? 0) > 0);
   const first = weighted[0] ?? dests[0];
@@ -204,20 +204,21 @@ function forwardAction(rule: HTTPRoute, vs: VirtualServiceModel, ctx: RouteConte
       disableShadowHostSuffixAppend: true,
     }));
   }
-  return { action, decoratorHost: single ? first.res.host : vs.name, destinationHeaders: single ? headerOps(first.rd.headers) : {} };
+  return { action, destinationHeaders: single ? headerOps(first.rd.headers) : {} };
 }
 
 /** The routes a VirtualService contributes to one port's virtual host, in order, cut after a catch-all. */
 export function virtualServiceRoutes(vs: VirtualServiceModel, ctx: RouteContext): RouteJson[] {
   const out: RouteJson[] = [];
   const metadata = { filterMetadata: { istio: { config: istioConfigPath("virtual-service", vs.namespace, vs.name) } } };
-  for (const rule of vs.http) {
+  for (const rule of vs.routedHttp) {
     if (rule.delegate) continue;
     const matches = rule.match?.length ? rule.match.filter((m) => matchApplies(m, ctx)) : [undefined];
     if (matches.length === 0) continue;
     for (const m of matches) {
       const match = routeMatch(m);
-      const name = rule.name && m?.name ? `${rule.name}.${m.name}` : rule.name ?? m?.name;
+      // Istio: the rule's name, then "." and the match's name when the match has one.
+      const name = m?.name ? `${rule.name ?? ""}.${m.name}` : rule.name;
       const route: RouteJson = { ...(name ? { name } : {}), match, ...headerOps(rule.headers), ...(m?.statPrefix ? { statPrefix: m.statPrefix } : {}) };
       if (rule.redirect) {
         const r = rule.redirect;
@@ -234,11 +235,11 @@ export function virtualServiceRoutes(vs: VirtualServiceModel, ctx: RouteContext)
         const b = rule.directResponse.body;
         route.directResponse = { status: rule.directResponse.status, ...(b?.string !== undefined ? { body: { inlineString: b.string } } : b?.bytes !== undefined ? { body: { inlineBytes: b.bytes } } : {}) };
       } else {
-        const { action, decoratorHost, destinationHeaders } = forwardAction(rule, vs, ctx);
+        const { action, destinationHeaders } = forwardAction(rule, vs, ctx);
         Object.assign(route, mergeHeaderOps(headerOps(rule.headers), destinationHeaders));
         route.route = action;
-        route.decorator = { operation: `${decoratorHost}:${ctx.port}/*` };
       }
+      route.decorator = { operation: routeOperation(route, vs.name, ctx.port) };
       const pfc = perFilterConfig(rule);
       if (pfc) route.typedPerFilterConfig = pfc;
       route.metadata = metadata;
@@ -247,6 +248,19 @@ export function virtualServiceRoutes(vs: VirtualServiceModel, ctx: RouteContext)
     }
   }
   return out;
+}
+
+/**
+ * The tracing operation Istio gives a route: `<host>:<port><path>` from the single cluster it
+ * routes to, else `<VirtualService name>:<listener port><path>`; the path is the match's
+ * (`prefix*`, the exact path, or the regex).
+ */
+function routeOperation(route: RouteJson, vsName: string, listenerPort: number): string {
+  const m = route.match;
+  const path = m?.prefix !== undefined ? `${m.prefix}*` : m?.path !== undefined ? m.path : m?.safeRegex ? m.safeRegex.regex : "/*";
+  const cluster = route.route?.cluster ? parseOutboundClusterName(route.route.cluster) : undefined;
+  if (cluster) return `${cluster.host}:${cluster.port}${path}`;
+  return `${vsName}:${listenerPort}${path}`;
 }
 
 function redirectCode(code: number | undefined): Pick<NonNullable<RouteJson["redirect"]>, "responseCode"> {

@@ -151,8 +151,11 @@ function nonRegistryVirtualHosts(mesh: MeshModel, vss: readonly VirtualServiceMo
       if (mesh.services.has(host)) continue;
       if (host.startsWith("*") && services.some((s) => hostMatches(host, s))) continue;
       if (used.has(host)) continue;
+      // As in Istio, a VirtualService that yields no route here makes no virtual host.
+      const routes = virtualServiceRoutes(vs, ctx);
+      if (routes.length === 0) continue;
       used.add(host);
-      out.push({ name: virtualHostName(host, NON_REGISTRY_HOST_PORT), domains: [host], routes: virtualServiceRoutes(vs, ctx) });
+      out.push({ name: virtualHostName(host, NON_REGISTRY_HOST_PORT), domains: [host], routes });
     }
   }
   return out;
@@ -170,7 +173,10 @@ export function sidecarRoutes(mesh: MeshModel, proxy: ProxyView): RouteConfigura
     const vhosts: VirtualHostJson[] = [];
     for (const { svc } of http) {
       const vs = virtualServiceForHost(vss, svc.hostname);
-      const routes = vs ? virtualServiceRoutes(vs, ctx) : [defaultRoute(svc, number, ctx)];
+      // A VirtualService that yields no route on this port (every rule pruned by port, source
+      // or a missing delegate) leaves the service its default route, as in Istio.
+      const vsRoutes = vs ? virtualServiceRoutes(vs, ctx) : [];
+      const routes = vsRoutes.length ? vsRoutes : [defaultRoute(svc, number, ctx)];
       // Envoy rejects a domain that two virtual hosts share; as in Istio the first keeps it.
       const domains = serviceDomains(svc.hostname, proxy.namespace, svc.clusterIP, proxy.dnsDomain).filter((d) => !used.has(d));
       domains.forEach((d) => used.add(d));

@@ -9,7 +9,7 @@ function mesh(http: HTTPRoute[]): MeshModel {
     endpoints: new Map(),
     destinationRules: [],
     diagnostics: [],
-    virtualServices: [{ name: "vs", namespace: "default", creationTimestamp: "", hosts: ["a"], gateways: [], exportTo: [], http, tcp: [], tls: [], ref: { kind: "VirtualService", namespace: "default", name: "vs" } }],
+    virtualServices: [{ name: "vs", namespace: "default", creationTimestamp: "", hosts: ["a"], gateways: [], exportTo: [], http, routedHttp: http, tcp: [], tls: [], ref: { kind: "VirtualService", namespace: "default", name: "vs" } }],
   };
 }
 const to = { route: [{ destination: { host: "a" } }] };

@@ -36,4 +36,23 @@ describe("destinationRuleFor", () => {
     const only = [rule("backend", "selected-elsewhere", HOST, { workloadSelector: { app: "client" } })];
     expect(destinationRuleFor(only, HOST, "backend", "app", { app: "client" })).toBeUndefined();
   });
+
+  it("merges rules of one namespace for one host: subsets concatenated (first name wins), the first top-level policy that exists kept", () => {
+    const merged = destinationRuleFor(
+      [
+        rule("app", "oldest", HOST, { subsets: [{ name: "v1", labels: { version: "v1" } }] }),
+        rule("app", "middle", HOST, { trafficPolicy: { loadBalancer: { simple: "RANDOM" } }, subsets: [{ name: "v1", labels: { version: "other" } }, { name: "v2", labels: { version: "v2" } }] }),
+        rule("app", "newest", HOST, { trafficPolicy: { loadBalancer: { simple: "ROUND_ROBIN" } } }),
+      ],
+      HOST,
+      "backend",
+      "app",
+    );
+    expect(merged?.name).toBe("oldest");
+    expect(merged?.trafficPolicy?.loadBalancer?.simple).toBe("RANDOM");
+    expect(merged?.subsets).toEqual([
+      { name: "v1", labels: { version: "v1" } },
+      { name: "v2", labels: { version: "v2" } },
+    ]);
+  });
 });
