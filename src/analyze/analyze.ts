@@ -5,12 +5,12 @@
 import type { Diagnostic, ObjectRef, SourceLocation } from "../api/diagnostics.js";
 import { locateField } from "../api/diagnostics.js";
 import type { MeshModel, VirtualServiceModel } from "../model/ir.js";
-import { endpointKey } from "../model/ir.js";
 import { matchingHosts } from "../model/hosts.js";
 import { appliesToSidecars } from "../model/routing.js";
 import { destinationSubsetFindings } from "./destinations.js";
 import { nearMiss } from "./hints.js";
 import { shadowedRuleFindings } from "./shadowing.js";
+import { subsetsMergedAway, subsetsSelectingNothing } from "./subsets.js";
 import { tlsFindings } from "./tls.js";
 
 export type SourceLookup = (ref: ObjectRef) => SourceLocation | undefined;
@@ -32,8 +32,8 @@ export interface Analysis {
 /** With `previous`: `mesh` differs from the model `previous` was made from only in its endpoints. */
 export function analyzeMesh(mesh: MeshModel, previous?: Analysis): Analysis {
   return {
-    before: previous?.before ?? [...destinationSubsetFindings(mesh), ...shadowedRuleFindings(mesh), ...conflictingHosts(mesh)],
-    endpoints: subsetsSelectingNothing(mesh),
+    before: previous?.before ?? [...destinationSubsetFindings(mesh), ...shadowedRuleFindings(mesh), ...conflictingHosts(mesh), ...subsetsMergedAway(mesh).findings],
+    endpoints: subsetsSelectingNothing(mesh, subsetsMergedAway(mesh).dropped),
     after: previous?.after ?? [...unknownRuleHosts(mesh), ...tlsFindings(mesh)],
   };
 }
@@ -66,31 +66,6 @@ function conflictingHosts(mesh: MeshModel): Diagnostic[] {
         message: `host "${host}" is also defined by VirtualService ${first.namespace}/${first.name}; sidecars use only the first (oldest) one, so these rules are ignored — merge them into one VirtualService`,
         object: vs.ref,
         path: `spec.hosts[${i}]`,
-      });
-    }
-  }
-  return out;
-}
-
-/** IST0173: a subset whose labels match no ready endpoint sends its share of traffic to "no healthy upstream". */
-function subsetsSelectingNothing(mesh: MeshModel): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const dr of mesh.destinationRules) {
-    const services = matchingHosts(dr.host, mesh.services);
-    if (services.length === 0) continue;
-    for (const [i, subset] of dr.subsets.entries()) {
-      const labels = Object.entries(subset.labels);
-      const any = services.some((svc) =>
-        svc.ports.some((p) => (mesh.endpoints.get(endpointKey(svc.hostname, p.port)) ?? []).some((ep) => labels.every(([k, v]) => ep.labels[k] === v))),
-      );
-      if (any) continue;
-      const shown = labels.map(([k, v]) => `${k}=${v}`).join(",") || "(none)";
-      out.push({
-        severity: "error",
-        code: "IST0173",
-        message: `subset "${subset.name}" selects pods with labels ${shown}, but no ready endpoint of ${services.map((s) => s.hostname).join(", ")} has them: requests routed to this subset fail with 503 "no healthy upstream"`,
-        object: dr.refs[0]!,
-        path: `spec.subsets[${i}].labels`,
       });
     }
   }

@@ -89,5 +89,25 @@ export interface Namespace {
   readonly metadata: ObjectMeta;
 }
 
+/** A v1 Node: only its labels matter (the topology labels that give endpoints their locality). */
+export interface Node {
+  readonly apiVersion: "v1";
+  readonly kind: "Node";
+  readonly metadata: ObjectMeta;
+}
+
+/** Topology labels Kubernetes and Istio put on Nodes (and Istio adds to endpoint labels). */
+export const TOPOLOGY_REGION_LABEL = "topology.kubernetes.io/region";
+export const TOPOLOGY_ZONE_LABEL = "topology.kubernetes.io/zone";
+export const TOPOLOGY_SUBZONE_LABEL = "topology.istio.io/subzone";
+/** The pre-GA names, read when the GA ones are absent. */
+export const LEGACY_REGION_LABEL = "failure-domain.beta.kubernetes.io/region";
+export const LEGACY_ZONE_LABEL = "failure-domain.beta.kubernetes.io/zone";
+/** Pod labels that set the locality directly (`region/zone/subzone`; `istio-locality` uses dots). */
+export const LOCALITY_LABEL = "topology.istio.io/locality";
+export const LEGACY_LOCALITY_LABEL = "istio-locality";
+export const HOSTNAME_LABEL = "kubernetes.io/hostname";
+export const TOPOLOGY_CLUSTER_LABEL = "topology.istio.io/cluster";
+
 /** The label that ties an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";

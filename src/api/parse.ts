@@ -17,7 +17,7 @@ import { normalizeMetadata, type NameRule } from "./validate-common.js";
 import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
 import { validateEndpointSlice } from "./validate-endpointslice.js";
 import { describe } from "./validate-names.js";
-import { validateNamespace, validatePod } from "./validate-pod.js";
+import { validateNamespace, validateNode, validatePod } from "./validate-pod.js";
 import { validateService } from "./validate-service.js";
 import { validateVirtualServiceSpec } from "./validate-virtualservice.js";
 
@@ -75,6 +75,7 @@ const KINDS: ReadonlyMap<string, KindSpec> = new Map(
     { kind: "EndpointSlice", apiVersions: ["discovery.k8s.io/v1"], namespaced: true, nameRule: "dns1123-subdomain", istio: false, validate: validateEndpointSlice },
     { kind: "Pod", apiVersions: ["v1"], namespaced: true, nameRule: "dns1123-subdomain", istio: false, validate: validatePod },
     { kind: "Namespace", apiVersions: ["v1"], namespaced: false, nameRule: "dns1123-label", istio: false, validate: validateNamespace },
+    { kind: "Node", apiVersions: ["v1"], namespaced: false, nameRule: "dns1123-subdomain", istio: false, validate: validateNode },
     istioKind("VirtualService"),
     istioKind("DestinationRule"),
   ].map((k) => [k.kind, k as KindSpec]),

@@ -101,7 +101,7 @@ function validateTrafficPolicy(tp: unknown, issues: Issues): void {
 function validatePolicyCore(p: Rec, issues: Issues): void {
   validateOutlierDetection(p["outlierDetection"], issues.at("outlierDetection"));
   validateConnectionPool(p["connectionPool"], issues.at("connectionPool"));
-  validateLoadBalancer(p["loadBalancer"], issues.at("loadBalancer"));
+  validateLoadBalancer(p["loadBalancer"], isSet(p["outlierDetection"]), issues.at("loadBalancer"));
   validateClientTLS(p["tls"], issues.at("tls"));
 }
 
@@ -146,7 +146,7 @@ function isPrime(n: number): boolean {
   return true;
 }
 
-function validateLoadBalancer(lb: unknown, issues: Issues): void {
+function validateLoadBalancer(lb: unknown, hasOutlierDetection: boolean, issues: Issues): void {
   if (!isPlainObject(lb)) return;
   const ch = lb["consistentHash"];
   if (isPlainObject(ch)) {
@@ -175,16 +175,31 @@ function validateLoadBalancer(lb: unknown, issues: Issues): void {
     const at = issues.at("localityLbSetting");
     const distribute = arr(loc["distribute"]);
     const failover = arr(loc["failover"]);
+    const priority = arr(loc["failoverPriority"]).filter((p): p is string => typeof p === "string");
     if (distribute.length > 0 && failover.length > 0) at.error("can not simultaneously set 'distribute' and 'failover'");
+    if (failover.length > 0) {
+      priority.forEach((p, i) => {
+        if (TOPOLOGY_LABELS.includes(p)) at.at("failoverPriority", i).error(`can not simultaneously set 'failover' and topology label '${p}' in 'failoverPriority'`);
+      });
+    }
+    if ((failover.length > 0 || priority.length > 0) && !hasOutlierDetection)
+      at.warning("outlier detection policy must be provided for failover: without outlierDetection Envoy never fails over to other localities");
+    const froms: { loc: string; at: Issues }[] = [];
     distribute.forEach((d, i) => {
       if (!isPlainObject(d)) return;
-      if (typeof d["from"] !== "string" || d["from"] === "") at.at("distribute", i, "from").error("locality must not be empty");
+      const di = at.at("distribute", i);
+      if (typeof d["from"] !== "string" || d["from"] === "") di.at("from").error("locality must not be empty");
+      else froms.push({ loc: d["from"], at: di.at("from") });
       const to = d["to"];
       if (isPlainObject(to)) {
+        for (const [l, w] of Object.entries(to))
+          if (typeof w === "number" && (w < 1 || w > 100)) di.at("to", l).error(`locality weight must be in range [1, 100], got ${w}`);
         const sum = Object.values(to).reduce<number>((s, v) => s + (typeof v === "number" ? v : 0), 0);
-        if (sum !== 100) at.at("distribute", i, "to").error(`total weight of 'to' localities must be 100, got ${sum}`);
-      } else at.at("distribute", i, "to").error("'to' localities are required");
+        if (sum !== 100) di.at("to").error(`total weight of 'to' localities must be 100, got ${sum}`);
+        validateLocalities(Object.keys(to).map((l) => ({ loc: l, at: di.at("to", l) })));
+      } else di.at("to").error("'to' localities are required");
     });
+    validateLocalities(froms);
     failover.forEach((f, i) => {
       if (!isPlainObject(f)) return;
       if (typeof f["from"] === "string" && f["from"] === f["to"]) at.at("failover", i).error("locality failover 'from' and 'to' must differ");
@@ -203,6 +218,33 @@ function validateLoadBalancer(lb: unknown, issues: Issues): void {
     if (typeof mp === "number" && (mp < 0 || mp > 100)) issues.at("warmup", "minimumPercent").error("minimumPercent must be within 0..100");
     const ag = warm["aggression"];
     if (typeof ag === "number" && ag < 1) issues.at("warmup", "aggression").error("aggression should be greater than or equal to 1");
+  }
+}
+
+const TOPOLOGY_LABELS: readonly string[] = ["topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone"];
+
+/**
+ * Istio's validateLocalities: each `region[/zone[/subzone]]` has no empty part, at most one `*`
+ * and only at the end, and no two overlap (`us` and `us/a` do; `*` or `us/*` overlaps later ones).
+ */
+function validateLocalities(localities: readonly { loc: string; at: Issues }[]): void {
+  const seen: string[][] = [];
+  for (const { loc, at } of localities) {
+    const stars = loc.split("*").length - 1;
+    if (stars > 1 || (stars === 1 && !loc.endsWith("*"))) {
+      at.error(`locality "${loc}": the wildcard '*' may appear once, at the end`);
+      continue;
+    }
+    const parts = loc.split("/");
+    if (parts.length > 3 || parts.some((p) => p === "")) {
+      at.error(`locality "${loc}" must be region, region/zone or region/zone/subzone, without empty parts`);
+      continue;
+    }
+    const covers = (a: string[], b: string[]): boolean => a.every((p, i) => p === "*" || p === b[i]);
+    // As in Istio, a wildcard entry overlaps what follows it, not what came before.
+    const other = seen.find((s) => covers(s, parts) || (stars === 0 && covers(parts, s)));
+    if (other) at.error(`locality "${loc}" overlaps with "${other.join("/")}"`);
+    seen.push(parts);
   }
 }
 

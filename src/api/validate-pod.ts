@@ -1,7 +1,7 @@
-/** v1 Pod and v1 Namespace: the fields meshpilot reads (labels, IPs, node, service account, container ports). */
+/** v1 Pod, Namespace and Node: the fields meshpilot reads (labels, IPs, node, service account, container ports). */
 import { isPlainObject } from "./istio-schema.js";
 import type { Issues } from "./issues.js";
-import type { Container, ContainerPort, Namespace, ObjectMeta, Pod } from "./kube-types.js";
+import type { Container, ContainerPort, Namespace, Node, ObjectMeta, Pod } from "./kube-types.js";
 import { optEnum, optInt, optList, optMap, optString, PROTOCOLS } from "./validate-common.js";
 import { isIP, portError } from "./validate-net.js";
 import { describe, dns1123LabelError, dns1123SubdomainError, ianaSvcNameError } from "./validate-names.js";
@@ -111,4 +111,9 @@ export function validatePod(raw: Record<string, unknown>, metadata: ObjectMeta, 
 
 export function validateNamespace(_raw: Record<string, unknown>, metadata: ObjectMeta, _issues: Issues): Namespace {
   return { apiVersion: "v1", kind: "Namespace", metadata };
+}
+
+/** Only the metadata (labels) of a Node is read; spec and status are ignored. */
+export function validateNode(_raw: Record<string, unknown>, metadata: ObjectMeta, _issues: Issues): Node {
+  return { apiVersion: "v1", kind: "Node", metadata };
 }

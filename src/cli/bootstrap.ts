@@ -9,6 +9,7 @@ export interface BootstrapCliOptions {
   label: string[];
   sotw?: boolean;
   cluster?: string;
+  locality?: string;
 }
 
 /** `meshpilot bootstrap`: prints an Envoy bootstrap (JSON) that a stock Envoy starts with. */
@@ -30,6 +31,7 @@ export function bootstrapCommand(o: BootstrapCliOptions): { output: string } | {
     labels,
     sotw: Boolean(o.sotw),
     ...(o.cluster ? { cluster: o.cluster } : {}),
+    ...(o.locality !== undefined ? { locality: o.locality } : {}),
   });
   if (result.errors) return { error: result.errors.map((e) => `--${e.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${e.message}`).join("\n") };
   return { output: JSON.stringify(result.bootstrap, null, 2) + "\n" };

@@ -90,10 +90,18 @@ program
   .addOption(new Option("--type <type>", "only one resource type").choices([...RESOURCE_TYPES]))
   .addOption(new Option("--interception <mode>", "the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
   .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
+  .option("--locality <region/zone/subzone>", "the proxy's node.locality (locality load balancing is relative to it)")
   .addOption(new Option("-o, --output <format>", "output format").choices(["json", "yaml"]).default("json"))
-  .action(async (o: { configDir: string; proxy: string; type?: string; interception: string; label: string[]; output: string }) => {
+  .action(async (o: { configDir: string; proxy: string; type?: string; interception: string; label: string[]; locality?: string; output: string }) => {
     const labels = Object.fromEntries(o.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-    const r = await translateCommand({ configDir: o.configDir, proxy: o.proxy, ...(o.type ? { type: o.type } : {}), output: o.output, metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels } });
+    const r = await translateCommand({
+      configDir: o.configDir,
+      proxy: o.proxy,
+      ...(o.type ? { type: o.type } : {}),
+      output: o.output,
+      metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
+      ...(o.locality ? { locality: o.locality } : {}),
+    });
     if ("error" in r) throw new Error(r.error);
     for (const d of r.result.diagnostics) process.stderr.write(formatDiagnostic(d) + "\n");
     process.stdout.write(r.output);
@@ -121,8 +129,9 @@ program
   .option("--namespace <ns>", "the proxy's namespace (default: from the node id)")
   .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
   .option("--cluster <name>", "Envoy node.cluster (default: <app>.<namespace>)")
+  .option("--locality <region/zone/subzone>", "Envoy node.locality, for locality load balancing")
   .option("--sotw", "use state-of-the-world ADS instead of delta")
-  .action((o: { nodeId: string; xdsAddress: string; adminAddress: string; interception: string; namespace?: string; label: string[]; sotw?: boolean; cluster?: string }) => {
+  .action((o: { nodeId: string; xdsAddress: string; adminAddress: string; interception: string; namespace?: string; label: string[]; sotw?: boolean; cluster?: string; locality?: string }) => {
     const r = bootstrapCommand(o);
     if ("error" in r) throw new Error(r.error);
     process.stdout.write(r.output);

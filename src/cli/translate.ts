@@ -31,6 +31,8 @@ export interface TranslateCliOptions {
   type?: string;
   output: string;
   metadata?: Record<string, unknown>;
+  /** The proxy's locality, `region/zone/subzone`. */
+  locality?: string;
 }
 
 /** `meshpilot translate`: what one proxy would receive, offline, in Envoy's JSON form. */
@@ -38,7 +40,9 @@ export async function translateCommand(o: TranslateCliOptions): Promise<{ output
   if (o.type !== undefined && !(RESOURCE_TYPES as readonly string[]).includes(o.type)) return { error: `--type must be one of ${RESOURCE_TYPES.join(", ")}` };
   if (o.output !== "json" && o.output !== "yaml") return { error: `-o must be json or yaml` };
   const { objects, diagnostics } = await loadConfigDir(o.configDir);
-  const result = translateOffline(objects, diagnostics, { id: o.proxy, metadata: o.metadata ?? {} });
+  const [region, zone, subZone] = (o.locality ?? "").split("/");
+  const locality = o.locality ? { region: region ?? "", zone: zone ?? "", subZone: subZone ?? "" } : undefined;
+  const result = translateOffline(objects, diagnostics, { id: o.proxy, metadata: o.metadata ?? {}, ...(locality ? { locality } : {}) });
   if ("error" in result) return { error: `--proxy: ${result.error}` };
   const r = result.resources;
   const body: unknown = o.type ? r[o.type as ResourceType] : { clusters: r.clusters, endpoints: r.endpoints, listeners: r.listeners, routes: r.routes };

@@ -28,7 +28,7 @@ export function buildMesh(input: MeshInput, domain = DEFAULT_DOMAIN): MeshModel 
 
 export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN): MeshBuild {
   const svc = buildServices(input.services, domain);
-  const eps = buildEndpoints(input.endpointSlices, input.pods, svc.services, domain);
+  const eps = buildEndpoints(input.endpointSlices, input.pods, svc.services, domain, undefined, input.nodes);
   const vs = buildVirtualServices(input.virtualServices, domain);
   return {
     mesh: {
@@ -46,14 +46,14 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN): MeshB
 }
 
 /**
- * The model for `input` when only EndpointSlices and Pods differ from `previous`'s input: services,
+ * The model for `input` when only EndpointSlices, Pods and Nodes differ from `previous`'s input: services,
  * routes and policies are kept (the same objects), and only the services whose slices or pods
  * changed get new endpoint lists; the others keep theirs (the same arrays). Equal to
  * `buildMeshState(input)` in content.
  */
 export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBuild {
   const { mesh, domain } = previous;
-  const eps = buildEndpoints(input.endpointSlices, input.pods, mesh.services, domain, previous.endpoints);
+  const eps = buildEndpoints(input.endpointSlices, input.pods, mesh.services, domain, previous.endpoints, input.nodes);
   return {
     ...previous,
     mesh: { ...mesh, endpoints: eps.endpoints, diagnostics: [...previous.serviceDiagnostics, ...eps.diagnostics, ...previous.routingDiagnostics] },

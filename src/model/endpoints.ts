@@ -1,9 +1,10 @@
 import type { Diagnostic } from "../api/diagnostics.js";
 import type { StoredObject } from "../api/objects.js";
-import type { EndpointSlice, Pod } from "../api/kube-types.js";
+import type { EndpointSlice, Node, Pod } from "../api/kube-types.js";
 import { SERVICE_NAME_LABEL } from "../api/kube-types.js";
 import type { EndpointModel, ServiceModel } from "./ir.js";
 import { endpointKey } from "./ir.js";
+import { podTopology } from "./locality.js";
 import { serviceFqdn } from "./names.js";
 
 interface PodIndex {
@@ -58,6 +59,9 @@ interface ServiceEndpoints {
 /** What a later build needs to rebuild only the services whose slices or pods changed. */
 export interface EndpointState {
   readonly pods: PodIndex;
+  /** Nodes by name (their labels give endpoints their locality), in input order as `nodeList`. */
+  readonly nodes: ReadonlyMap<string, Node>;
+  readonly nodeList: readonly Node[];
   readonly byService: ReadonlyMap<string, ServiceEndpoints>;
 }
 
@@ -66,7 +70,7 @@ interface SliceAt {
   readonly at: number;
 }
 
-function buildService(svc: ServiceModel, slices: readonly SliceAt[], pods: PodIndex): ServiceEndpoints {
+function buildService(svc: ServiceModel, slices: readonly SliceAt[], pods: PodIndex, nodes: ReadonlyMap<string, Node>): ServiceEndpoints {
   const lists = new Map<string, EndpointModel[]>();
   const podKeys = new Set<string>();
   const diagnostics: { slice: number; d: Diagnostic }[] = [];
@@ -114,7 +118,7 @@ function buildService(svc: ServiceModel, slices: readonly SliceAt[], pods: PodIn
             labels: owner?.metadata.labels ?? {},
             namespace: ns,
             ...(owner ? { podName: owner.metadata.name } : {}),
-            ...(ep.zone ? { zone: ep.zone } : {}),
+            ...podTopology(owner, nodes),
           });
         }
       }
@@ -147,8 +151,13 @@ export function buildEndpoints(
   services: ReadonlyMap<string, ServiceModel>,
   domain: string,
   previous?: EndpointState,
+  nodeObjects: readonly StoredObject<Node>[] = [],
 ): { endpoints: Map<string, EndpointModel[]>; diagnostics: Diagnostic[]; state: EndpointState; changedHosts: Set<string> } {
   const { index: podIndex, changed: changedPods } = indexPods(pods, previous?.pods);
+  // Node labels change rarely; when any Node changed, every service is rebuilt (locality may differ).
+  const nodeList = nodeObjects.map((n) => n.object);
+  const sameNodes = previous !== undefined && nodeList.length === previous.nodeList.length && nodeList.every((n, i) => n === previous.nodeList[i]);
+  const nodes = sameNodes ? previous.nodes : new Map(nodeList.map((n) => [n.metadata.name, n]));
   const sorted = slices
     .map((slice) => ({ slice, key: `${slice.object.metadata.namespace}/${slice.object.metadata.name}` }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
@@ -171,8 +180,8 @@ export function buildEndpoints(
   const diagnostics: { at: number; d: Diagnostic }[] = [];
   for (const [svc, own] of slicesOf) {
     const prev = previous?.byService.get(svc.hostname);
-    const reuse = reusable(prev, svc, own, changedPods);
-    const built = reuse ? prev : buildService(svc, own, podIndex);
+    const reuse = sameNodes && reusable(prev, svc, own, changedPods);
+    const built = reuse ? prev! : buildService(svc, own, podIndex, nodes);
     if (!reuse) changedHosts.add(svc.hostname);
     byService.set(svc.hostname, built);
     for (const [k, list] of built.lists) endpoints.set(k, list);
@@ -181,5 +190,5 @@ export function buildEndpoints(
   for (const host of previous?.byService.keys() ?? []) if (!byService.has(host)) changedHosts.add(host);
   // Report in slice order, as a single pass over the sorted slices would.
   diagnostics.sort((a, b) => a.at - b.at);
-  return { endpoints, diagnostics: diagnostics.map((x) => x.d), state: { pods: podIndex, byService }, changedHosts };
+  return { endpoints, diagnostics: diagnostics.map((x) => x.d), state: { pods: podIndex, nodes, nodeList, byService }, changedHosts };
 }

@@ -29,7 +29,10 @@ export interface EndpointModel {
   readonly labels: Readonly<Record<string, string>>;
   readonly podName?: string;
   readonly namespace: string;
-  readonly zone?: string;
+  /** Istio's locality label `region/zone/subzone`, from the Pod's labels or its Node's (see locality.ts). */
+  readonly locality?: string;
+  /** The Pod's node (`kubernetes.io/hostname` for failoverPriority). */
+  readonly nodeName?: string;
 }
 
 export interface VirtualServiceModel {

@@ -3,6 +3,8 @@
  * the xDS node (Istio's `type~ip~pod.ns~ns.svc.domain` id and its metadata keys).
  */
 
+import { localityLabel, type Locality } from "./locality.js";
+
 export type ProxyType = "sidecar" | "router";
 export type InterceptionMode = "REDIRECT" | "TPROXY" | "NONE";
 
@@ -15,11 +17,14 @@ export interface ProxyView {
   readonly dnsDomain: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly interceptionMode: InterceptionMode;
+  /** Envoy's `node.locality`, when it sends one: locality load balancing is relative to it. */
+  readonly locality?: Locality;
 }
 
 export interface NodeLike {
   readonly id: string;
   readonly metadata?: Readonly<Record<string, unknown>>;
+  readonly locality?: { readonly region?: string; readonly zone?: string; readonly subZone?: string };
 }
 
 const PROXY_TYPES: readonly string[] = ["sidecar", "router"];
@@ -48,6 +53,8 @@ export function parseProxy(node: NodeLike): { proxy: ProxyView } | { error: stri
     for (const [k, v] of Object.entries(rawLabels)) if (typeof v === "string") labels[k] = v;
   }
   const domainSuffix = dnsDomain.split(".svc.")[1];
+  const loc = node.locality;
+  const locality = loc && (loc.region || loc.zone || loc.subZone) ? { region: loc.region ?? "", zone: loc.zone ?? "", subZone: loc.subZone ?? "" } : undefined;
   return {
     proxy: {
       type: type as ProxyType,
@@ -58,6 +65,7 @@ export function parseProxy(node: NodeLike): { proxy: ProxyView } | { error: stri
       dnsDomain: domainSuffix ?? "cluster.local",
       labels,
       interceptionMode: mode as InterceptionMode,
+      ...(locality ? { locality } : {}),
     },
   };
 }
@@ -71,5 +79,5 @@ export function viewKey(p: ProxyView): string {
     .sort()
     .map((k) => `${k}=${p.labels[k]}`)
     .join(",");
-  return `${p.type}|${p.namespace}|${p.dnsDomain}|${p.interceptionMode}|${labels}`;
+  return `${p.type}|${p.namespace}|${p.dnsDomain}|${p.interceptionMode}|${labels}|${localityLabel(p.locality)}`;
 }

@@ -21,7 +21,8 @@ import type { NodeInfo, ResourceMap, ViewProvider } from "../xds/snapshot.js";
 import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 
 /** Kinds whose changes can only alter endpoints (labels and readiness), never clusters or routes. */
-const ENDPOINT_KINDS: ReadonlySet<InputKind> = new Set<InputKind>(["EndpointSlice", "Pod"]);
+// Node labels give endpoints their locality and topology labels, and nothing else.
+const ENDPOINT_KINDS: ReadonlySet<InputKind> = new Set<InputKind>(["EndpointSlice", "Pod", "Node"]);
 
 /**
  * A view keeps its encoded resources and what the EDS fast path needs, not the translated JSON:

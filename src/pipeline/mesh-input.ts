@@ -1,6 +1,6 @@
 import type { InputObject, StoredObject } from "../api/objects.js";
 import type { DestinationRule, VirtualService } from "../api/istio-types.js";
-import type { EndpointSlice, Namespace, Pod, Service } from "../api/kube-types.js";
+import type { EndpointSlice, Namespace, Node, Pod, Service } from "../api/kube-types.js";
 import type { MeshInput } from "../model/input.js";
 
 /** Group validated objects by kind for the model builder. */
@@ -9,6 +9,7 @@ export function meshInputFrom(objects: Iterable<StoredObject<InputObject>>): Mes
   const endpointSlices: StoredObject<EndpointSlice>[] = [];
   const pods: StoredObject<Pod>[] = [];
   const namespaces: StoredObject<Namespace>[] = [];
+  const nodes: StoredObject<Node>[] = [];
   const virtualServices: StoredObject<VirtualService>[] = [];
   const destinationRules: StoredObject<DestinationRule>[] = [];
   for (const so of objects) {
@@ -26,6 +27,9 @@ export function meshInputFrom(objects: Iterable<StoredObject<InputObject>>): Mes
       case "Namespace":
         namespaces.push({ ...so, object: o });
         break;
+      case "Node":
+        nodes.push({ ...so, object: o });
+        break;
       case "VirtualService":
         virtualServices.push({ ...so, object: o });
         break;
@@ -34,5 +38,5 @@ export function meshInputFrom(objects: Iterable<StoredObject<InputObject>>): Mes
         break;
     }
   }
-  return { services, endpointSlices, pods, namespaces, virtualServices, destinationRules };
+  return { services, endpointSlices, pods, namespaces, nodes, virtualServices, destinationRules };
 }

@@ -53,6 +53,11 @@ export interface BootstrapOptions {
   readonly clusterId?: string;
   /** Connect timeout of the xds-grpc cluster, as a proto Duration string. Default `1s`. */
   readonly connectTimeout?: string;
+  /**
+   * Envoy `node.locality` as Istio writes it, `region/zone/subzone` (zone and subzone optional):
+   * locality load balancing (DestinationRule localityLbSetting) is relative to it.
+   */
+  readonly locality?: string;
   /** Extra string metadata keys (e.g. ISTIO_VERSION, MESH_ID). Must not clash with the keys set here. */
   readonly extraMetadata?: Readonly<Record<string, string>>;
 }
@@ -216,6 +221,8 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
   const connectTimeout = opts.connectTimeout ?? "1s";
   if (!DURATION.test(connectTimeout)) errors.push({ field: "connectTimeout", message: `"${connectTimeout}" must be a duration like "1s" or "0.25s"` });
 
+  const locality = parseLocality(opts.locality, errors);
+
   const metadata: Record<string, string | Record<string, string>> = {};
   if (id) {
     metadata["NAMESPACE"] = id.namespace;
@@ -240,6 +247,7 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
     node: {
       id: nodeId,
       cluster: opts.cluster ?? defaultCluster(id, labels),
+      ...(locality ? { locality } : {}),
       metadata: sortedRecord(metadata),
     },
     staticResources: { clusters: [xdsCluster(xds, connectTimeout)] },
@@ -256,6 +264,20 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
     admin: { address: socketAddress(admin) },
   };
   return { bootstrap };
+}
+
+/** `region/zone/subzone` → Envoy's Locality; a part may be empty only when the ones after it are too. */
+function parseLocality(text: string | undefined, errors: BootstrapError[]): { region: string; zone?: string; subZone?: string } | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split("/");
+  const bad = (message: string): undefined => {
+    errors.push({ field: "locality", message: `"${text}": ${message}` });
+    return undefined;
+  };
+  if (parts.length > 3) return bad("must be region, region/zone or region/zone/subzone");
+  if (parts.some((p) => p === "" || /\s/.test(p))) return bad("region, zone and subzone must be non-empty and without spaces");
+  const [region, zone, subZone] = parts as [string, string?, string?];
+  return { region, ...(zone ? { zone } : {}), ...(subZone ? { subZone } : {}) };
 }
 
 function sortedRecord<V>(r: Readonly<Record<string, V>>): Record<string, V> {

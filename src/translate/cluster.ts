@@ -7,6 +7,7 @@ import { isHttp2Protocol, isHttpProtocol } from "../model/protocol.js";
 import type { ClusterJson } from "./envoy.js";
 import { ADS_CONFIG_SOURCE, HTTP_PROTOCOL_OPTIONS_KEY, MAX_UINT32, typed } from "./envoy.js";
 import { durationWholeSeconds, protoDuration } from "./duration.js";
+import { usesLocalityWeights } from "./endpoints.js";
 import { upstreamTls, type UpstreamTls } from "./tls.js";
 
 const DEFAULT_CONNECT_TIMEOUT = "10s";
@@ -64,8 +65,14 @@ function outlierDetection(policy: TrafficPolicyCore | undefined): Pick<ClusterJs
       ...(od.interval ? { interval: protoDuration(od.interval) } : {}),
       ...(od.baseEjectionTime ? { baseEjectionTime: protoDuration(od.baseEjectionTime) } : {}),
       ...(od.maxEjectionPercent ? { maxEjectionPercent: od.maxEjectionPercent } : {}),
-      ...(od.splitExternalLocalOriginErrors ? { splitExternalLocalOriginErrors: true } : {}),
-      ...(od.consecutiveLocalOriginFailures !== undefined ? { consecutiveLocalOriginFailure: od.consecutiveLocalOriginFailures, enforcingConsecutiveLocalOriginFailure: 100, enforcingLocalOriginSuccessRate: 0 } : {}),
+      // As in Istio: local-origin failures count only when split out, and only a positive limit is set.
+      ...(od.splitExternalLocalOriginErrors
+        ? {
+            splitExternalLocalOriginErrors: true,
+            ...(od.consecutiveLocalOriginFailures ? { consecutiveLocalOriginFailure: od.consecutiveLocalOriginFailures, enforcingConsecutiveLocalOriginFailure: 100 } : {}),
+            enforcingLocalOriginSuccessRate: 0,
+          }
+        : {}),
     },
   };
 }
@@ -137,7 +144,11 @@ export function outboundCluster(
     ...outlierDetection(policy),
     // With outlierDetection Istio always writes the panic threshold: minHealthPercent, default 0
     // (panic mode off, so ejected hosts are not used again while others are healthy).
-    commonLbConfig: policy?.outlierDetection ? { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent ?? 0 } } : {},
+    commonLbConfig: {
+      ...(policy?.outlierDetection ? { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent ?? 0 } } : {}),
+      // Locality weights and failover priorities in the CLA take effect only with this (Istio sets it likewise).
+      ...(usesLocalityWeights(policy) ? { localityWeightedLbConfig: {} } : {}),
+    },
     ...(keepalive
       ? {
           upstreamConnectionOptions: {

@@ -1,27 +1,187 @@
+/**
+ * ClusterLoadAssignments as Istio builds them: endpoints grouped by locality (sorted by locality
+ * label), each group weighted by the sum of its endpoints' weights, then — for the proxy asking —
+ * locality load balancing (DestinationRule `localityLbSetting`, on by default in Istio's mesh
+ * config): `distribute` rewrites the group weights; otherwise, when the policy has
+ * outlierDetection (without it Envoy would never move off a lower priority), groups get
+ * priorities: by `failoverPriority` labels, and/or by locality (0 same region/zone/subzone,
+ * 1 same zone, 2 same region, 3 other regions, 4 regions `failover` does not name).
+ */
+import type { LoadBalancerSettings, TrafficPolicyCore } from "../api/istio-types.js";
 import type { EndpointModel } from "../model/ir.js";
-import type { ClusterLoadAssignmentJson, LocalityLbEndpointsJson } from "./envoy.js";
+import { endpointLabel, localityMatches, localityPriority, splitLocality, topologyLabels, type Locality } from "../model/locality.js";
+import type { ProxyView } from "../model/proxy.js";
+import type { ClusterLoadAssignmentJson, LbEndpointJson, LocalityLbEndpointsJson } from "./envoy.js";
 
-/** Endpoints whose labels include every subset label (no labels: all endpoints). */
-export function selectEndpoints(endpoints: readonly EndpointModel[], labels: Readonly<Record<string, string>>): EndpointModel[] {
-  const entries = Object.entries(labels);
-  return endpoints.filter((ep) => entries.every(([k, v]) => ep.labels[k] === v));
+type LocalityLbSetting = NonNullable<LoadBalancerSettings["localityLbSetting"]>;
+
+/** What locality load balancing needs for one cluster and one proxy. */
+export interface LocalityLb {
+  readonly setting: LocalityLbSetting;
+  /** The policy has outlierDetection: failover priorities apply. */
+  readonly failover: boolean;
+  readonly proxyLocality: Locality;
+  /** The proxy's labels with its topology labels (failoverPriority matches on them). */
+  readonly proxyLabels: Readonly<Record<string, string>>;
 }
 
-/** One ClusterLoadAssignment; grouped by zone so locality-aware balancing has the data. */
-export function clusterLoadAssignment(clusterName: string, endpoints: readonly EndpointModel[]): ClusterLoadAssignmentJson {
-  const byZone = new Map<string, EndpointModel[]>();
-  for (const ep of endpoints) {
-    const zone = ep.zone ?? "";
-    byZone.set(zone, [...(byZone.get(zone) ?? []), ep]);
+const NO_LOCALITY: Locality = { region: "", zone: "", subZone: "" };
+
+/**
+ * The locality load balancing of a cluster for `proxy`: the rule's `localityLbSetting`, else
+ * Istio's mesh default (enabled, no distribute or failover); none when the rule disables it.
+ */
+export function localityLbFor(policy: TrafficPolicyCore | undefined, proxy: ProxyView): LocalityLb | undefined {
+  const setting = policy?.loadBalancer?.localityLbSetting ?? MESH_DEFAULT;
+  if (setting.enabled === false) return undefined;
+  return { setting, failover: policy?.outlierDetection !== undefined, ...proxySide(proxy) };
+}
+
+const MESH_DEFAULT: LocalityLbSetting = { enabled: true };
+const proxySides = new WeakMap<ProxyView, Pick<LocalityLb, "proxyLocality" | "proxyLabels">>();
+
+/** The proxy's locality and topology-labelled labels, computed once per view. */
+function proxySide(proxy: ProxyView): Pick<LocalityLb, "proxyLocality" | "proxyLabels"> {
+  let side = proxySides.get(proxy);
+  if (!side) {
+    const proxyLocality = proxy.locality ?? NO_LOCALITY;
+    side = { proxyLocality, proxyLabels: topologyLabels(proxy.labels, [proxyLocality.region, proxyLocality.zone, proxyLocality.subZone].join("/"), undefined) };
+    proxySides.set(proxy, side);
   }
-  const localities: LocalityLbEndpointsJson[] = [...byZone.keys()].sort().map((zone) => ({
-    ...(zone ? { locality: { zone } } : {}),
-    lbEndpoints: (byZone.get(zone) ?? []).map((ep) => ({
-      endpoint: { address: { socketAddress: { address: ep.address, portValue: ep.port } } },
-      healthStatus: "HEALTHY",
-      loadBalancingWeight: 1,
-      ...(ep.podName ? { metadata: { filterMetadata: { istio: { workload: `${ep.podName};${ep.namespace};${ep.labels["app"] ?? ""};${ep.labels["version"] ?? ""};Kubernetes` } } } } : {}),
-    })),
-  }));
+  return side;
+}
+
+/**
+ * Whether the cluster needs Envoy's locality-weighted load balancing: with `distribute`, or with
+ * `failover`/`failoverPriority` when outlierDetection makes failover possible (as in Istio).
+ */
+export function usesLocalityWeights(policy: TrafficPolicyCore | undefined): boolean {
+  const s = policy?.loadBalancer?.localityLbSetting;
+  if (!s || s.enabled === false) return false;
+  return Boolean(s.distribute?.length) || (policy?.outlierDetection !== undefined && Boolean(s.failover?.length || s.failoverPriority?.length));
+}
+
+/** Endpoints whose labels (with Istio's topology labels) include every subset label (no labels: all endpoints). */
+export function selectEndpoints(endpoints: readonly EndpointModel[], labels: Readonly<Record<string, string>>): EndpointModel[] {
+  const entries = Object.entries(labels);
+  return endpoints.filter((ep) => entries.every(([k, v]) => endpointLabel(ep, k) === v));
+}
+
+interface Group {
+  readonly locality: string;
+  readonly endpoints: readonly EndpointModel[];
+  weight: number;
+  priority: number;
+  emptied?: boolean;
+}
+
+function lbEndpoint(ep: EndpointModel): LbEndpointJson {
+  return {
+    endpoint: { address: { socketAddress: { address: ep.address, portValue: ep.port } } },
+    healthStatus: "HEALTHY",
+    loadBalancingWeight: 1,
+    ...(ep.podName ? { metadata: { filterMetadata: { istio: { workload: `${ep.podName};${ep.namespace};${ep.labels["app"] ?? ""};${ep.labels["version"] ?? ""};Kubernetes` } } } } : {}),
+  };
+}
+
+/** Istio's applyLocalityWeights: the first `distribute` entry whose `from` matches the proxy. */
+function distribute(groups: Group[], lb: LocalityLb, rules: NonNullable<LocalityLbSetting["distribute"]>): void {
+  const rule = rules.find((r) => r.from !== undefined && localityMatches(lb.proxyLocality, r.from));
+  if (!rule) return;
+  const unmatched = new Set(groups.map((_, i) => i));
+  for (const to of Object.keys(rule.to ?? {}).sort()) {
+    const weight = rule.to![to]!;
+    const matched = [...unmatched].filter((i) => localityMatches(splitLocality(groups[i]!.locality), to));
+    const total = matched.reduce((s, i) => s + groups[i]!.weight, 0);
+    for (const i of matched) {
+      unmatched.delete(i);
+      const w = (groups[i]!.weight * weight) / total;
+      if (w > 0) groups[i]!.weight = Math.ceil(w);
+    }
+  }
+  for (const i of unmatched) groups[i]!.emptied = true;
+}
+
+/** Renumber priorities 0..n-1 without gaps, keeping their order. */
+function compact(groups: Group[]): void {
+  const distinct = [...new Set(groups.map((g) => g.priority))].sort((a, b) => a - b);
+  for (const g of groups) g.priority = distinct.indexOf(g.priority);
+}
+
+/** Istio's applyFailoverPriorities: split each group by how many of the labels (in order) match the proxy's. */
+function failoverPriorities(groups: Group[], lb: LocalityLb, labels: readonly string[]): Group[] {
+  if (Object.keys(lb.proxyLabels).length === 0) return groups;
+  const keys = labels.map((l) => l.split("=")[0]!);
+  const overrides = new Map(labels.filter((l) => l.split("=").length === 2).map((l) => l.split("=") as [string, string]));
+  const out: Group[] = [];
+  for (const g of groups) {
+    const byPriority = new Map<number, EndpointModel[]>();
+    for (const ep of g.endpoints) {
+      const miss = keys.findIndex((k) => (overrides.get(k) ?? lb.proxyLabels[k] ?? "") !== (endpointLabel(ep, k) ?? ""));
+      const priority = miss < 0 ? 0 : keys.length - miss;
+      byPriority.set(priority, [...(byPriority.get(priority) ?? []), ep]);
+    }
+    for (const p of [...byPriority.keys()].sort((a, b) => a - b)) {
+      const eps = byPriority.get(p)!;
+      out.push({ locality: g.locality, endpoints: eps, weight: eps.length, priority: p });
+    }
+  }
+  compact(out);
+  return out;
+}
+
+/** Istio's applyLocalityFailover: priority by locality distance, layered on any earlier priority. */
+function localityFailover(groups: Group[], lb: LocalityLb, failover: NonNullable<LocalityLbSetting["failover"]>): void {
+  for (const g of groups) {
+    const loc = splitLocality(g.locality);
+    let p = localityPriority(lb.proxyLocality, loc);
+    if (p === 3) {
+      const rule = failover.find((f) => f.from === lb.proxyLocality.region);
+      if (rule && (g.locality === "" || loc.region !== rule.to)) p = 4;
+    }
+    g.priority = g.priority * 5 + p;
+  }
+  compact(groups);
+}
+
+function applyLocalityLb(groups: Group[], lb: LocalityLb): Group[] {
+  const s = lb.setting;
+  if (s.distribute?.length) {
+    distribute(groups, lb, s.distribute);
+    return groups;
+  }
+  if (!lb.failover) return groups;
+  if (s.failoverPriority?.length) {
+    const split = failoverPriorities(groups, lb, s.failoverPriority);
+    if (s.failover?.length) localityFailover(split, lb, s.failover);
+    return split;
+  }
+  localityFailover(groups, lb, s.failover ?? []);
+  return groups;
+}
+
+/** One ClusterLoadAssignment, relative to the proxy when `lb` is given. */
+export function clusterLoadAssignment(clusterName: string, endpoints: readonly EndpointModel[], lb?: LocalityLb): ClusterLoadAssignmentJson {
+  const byLocality = new Map<string, EndpointModel[]>();
+  for (const ep of endpoints) {
+    const key = ep.locality ?? "";
+    const list = byLocality.get(key);
+    if (list) list.push(ep);
+    else byLocality.set(key, [ep]);
+  }
+  let groups: Group[] = [...byLocality.keys()].sort().map((locality) => {
+    const eps = byLocality.get(locality)!;
+    return { locality, endpoints: eps, weight: eps.length, priority: 0 };
+  });
+  if (lb && groups.length) groups = applyLocalityLb(groups, lb);
+  const localities: LocalityLbEndpointsJson[] = groups.map((g) => {
+    const { region, zone, subZone } = splitLocality(g.locality);
+    return {
+      ...(g.locality ? { locality: { ...(region ? { region } : {}), ...(zone ? { zone } : {}), ...(subZone ? { subZone } : {}) } } : {}),
+      lbEndpoints: g.emptied ? [] : g.endpoints.map(lbEndpoint),
+      loadBalancingWeight: g.weight,
+      ...(g.priority ? { priority: g.priority } : {}),
+    };
+  });
   return { clusterName, endpoints: localities };
 }

@@ -1,14 +1,14 @@
 import type { Diagnostic } from "../api/diagnostics.js";
-import type { MeshModel, ServiceModel, ServicePortModel, VirtualServiceModel } from "../model/ir.js";
+import type { MeshModel, ServiceModel, ServicePortModel, SubsetModel, VirtualServiceModel } from "../model/ir.js";
 import { hostMatches } from "../model/hosts.js";
 import { endpointKey } from "../model/ir.js";
 import { ALLOW_ANY_VHOST, PASSTHROUGH_CLUSTER, serviceDomains, virtualHostName } from "../model/names.js";
-import { destinationRuleFor } from "../model/policies.js";
+import { destinationRuleFor, subsetPolicy } from "../model/policies.js";
 import { isHttpProtocol } from "../model/protocol.js";
 import type { ProxyView } from "../model/proxy.js";
 import { sidecarVirtualServices, virtualServiceForHost } from "../model/routing.js";
 import { blackHoleCluster, outboundCluster, passthroughCluster } from "./cluster.js";
-import { clusterLoadAssignment, selectEndpoints } from "./endpoints.js";
+import { clusterLoadAssignment, localityLbFor, selectEndpoints, type LocalityLb } from "./endpoints.js";
 import type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, VirtualHostJson } from "./envoy.js";
 import type { Bind } from "./listener.js";
 import { l4FilterChains } from "./l4-route.js";
@@ -37,6 +37,8 @@ export interface EdsTarget {
   /** The `mesh.endpoints` key. */
   readonly endpoints: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Locality load balancing of this cluster for the view's proxy (its CLA is relative to it). */
+  readonly locality?: LocalityLb;
 }
 
 /** The clusters a proxy sees from the registry: one per service port, plus one per DestinationRule subset. */
@@ -49,11 +51,15 @@ function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic
     };
     for (const port of svc.ports) {
       const endpoints = endpointKey(svc.hostname, port.port);
+      const target = (name: string, subset: SubsetModel | undefined): EdsTarget => {
+        const locality = localityLbFor(rule ? subsetPolicy(rule, subset, port.port) : undefined, proxy);
+        return { cluster: name, endpoints, labels: subset?.labels ?? {}, ...(locality ? { locality } : {}) };
+      };
       const cluster = outboundCluster(svc, port, rule, undefined, report);
-      out.push({ cluster, eds: { cluster: cluster.name!, endpoints, labels: {} } });
+      out.push({ cluster, eds: target(cluster.name!, undefined) });
       for (const subset of rule?.subsets ?? []) {
         const sc = outboundCluster(svc, port, rule, subset, report);
-        out.push({ cluster: sc, eds: { cluster: sc.name!, endpoints, labels: subset.labels } });
+        out.push({ cluster: sc, eds: target(sc.name!, subset) });
       }
     }
   }
@@ -75,7 +81,7 @@ export function sidecarClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?:
 
 /** One EDS cluster's ClusterLoadAssignment from the model's endpoints. */
 export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
-  return clusterLoadAssignment(target.cluster, selectEndpoints(endpoints.get(target.endpoints) ?? [], target.labels));
+  return clusterLoadAssignment(target.cluster, selectEndpoints(endpoints.get(target.endpoints) ?? [], target.labels), target.locality);
 }
 
 export function sidecarEndpoints(mesh: MeshModel, proxy: ProxyView): ClusterLoadAssignmentJson[] {

@@ -16,6 +16,9 @@ export function nodeInfo(node: Node): NodeInfo {
     id: node.id,
     cluster: node.cluster,
     metadata: node.metadata ?? {},
+    ...(node.locality && (node.locality.region || node.locality.zone || node.locality.subZone)
+      ? { locality: { region: node.locality.region, zone: node.locality.zone, subZone: node.locality.subZone } }
+      : {}),
     ...(node.userAgentName ? { userAgentName: node.userAgentName } : {}),
     ...(userAgentVersion !== undefined ? { userAgentVersion } : {}),
   };

@@ -26,6 +26,8 @@ export interface NodeInfo {
   readonly cluster: string;
   /** `node.metadata` as plain JSON. */
   readonly metadata: Readonly<Record<string, unknown>>;
+  /** `node.locality`, when set (locality load balancing is relative to it). */
+  readonly locality?: { readonly region: string; readonly zone: string; readonly subZone: string };
   readonly userAgentName?: string;
   readonly userAgentVersion?: string;
 }

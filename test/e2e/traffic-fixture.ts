@@ -49,6 +49,8 @@ export interface TrafficMeshOptions {
   readonly istio: (m: MeshAddressing) => string;
   /** Labels of the client workload (the Envoy). */
   readonly clientLabels?: Readonly<Record<string, string>>;
+  /** The client Envoy's node.locality, `region/zone/subzone`. */
+  readonly clientLocality?: string;
 }
 
 export interface MeshAddressing {
@@ -185,6 +187,7 @@ export async function startTrafficMesh(opts: TrafficMeshOptions): Promise<Traffi
       xdsAddress: `127.0.0.1:${server.xdsPort}`,
       interception: "NONE",
       labels: { app: "client", ...opts.clientLabels },
+      ...(opts.clientLocality ? { locality: opts.clientLocality } : {}),
     });
     if (!built.bootstrap) throw new Error(`buildBootstrap: ${JSON.stringify(built.errors)}`);
     const { admin: _fixed, ...bootstrap } = built.bootstrap;

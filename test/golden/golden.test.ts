@@ -23,6 +23,8 @@ const OUTPUTS = ["clusters.json", "endpoints.json", "listeners.json", "routes.js
 interface CaseOptions {
   proxy: string;
   metadata?: Record<string, unknown>;
+  /** The proxy's Envoy node.locality, `region/zone/subzone`. */
+  locality?: string;
 }
 
 function caseOptions(text: string, file: string): CaseOptions {
@@ -55,7 +57,9 @@ describe("golden translation", () => {
       const opts = caseOptions(text, inputFile);
       const load = parseYamlFile(`${name}/input.yaml`, text);
       const objects = load.results.flatMap((r) => (r.status === "valid" ? [r.stored] : []));
-      const result = translateOffline(objects, load.diagnostics, { id: opts.proxy, metadata: opts.metadata ?? {} });
+      const [region = "", zone = "", subZone = ""] = (opts.locality ?? "").split("/");
+      const locality = opts.locality ? { locality: { region, zone, subZone } } : {};
+      const result = translateOffline(objects, load.diagnostics, { id: opts.proxy, metadata: opts.metadata ?? {}, ...locality });
       if ("error" in result) throw new Error(result.error);
       const r = result.resources;
       const produced: Record<string, string> = {

@@ -103,6 +103,15 @@ describe("buildBootstrap", () => {
     expect(md).toMatchObject({ INTERCEPTION_MODE: "NONE", NAMESPACE: "default", CLUSTER_ID: "east", ISTIO_VERSION: "1.28.0" });
   });
 
+  it("sets node.locality from region/zone/subzone (zone and subzone optional), and refuses malformed ones", () => {
+    expect(ok({ nodeId: NODE_ID, xdsAddress: "127.0.0.1:15010", locality: "us-east/zone-a/rack-1" }).node?.locality).toEqual({ region: "us-east", zone: "zone-a", subZone: "rack-1" });
+    expect(ok({ nodeId: NODE_ID, xdsAddress: "127.0.0.1:15010", locality: "us-east" }).node?.locality).toEqual({ region: "us-east" });
+    expect(ok({ nodeId: NODE_ID, xdsAddress: "127.0.0.1:15010" }).node?.locality).toBeUndefined();
+    for (const bad of ["", "a/b/c/d", "a//c", "a /b"]) {
+      expect(errorsOf({ nodeId: NODE_ID, xdsAddress: "127.0.0.1:15010", locality: bad }).map((e) => e.field)).toEqual(["locality"]);
+    }
+  });
+
   it("builds the node id from parts, including gateways", () => {
     expect(buildNodeId({ ip: "10.1.2.3", podName: "reviews-v1-abc", namespace: "default" })).toBe(NODE_ID);
     expect(buildNodeId({ type: "router", ip: "10.1.2.4", podName: "gw-1", namespace: "istio-system", domain: "corp.local" })).toBe(
@@ -184,6 +193,7 @@ describe("buildBootstrap output accepted by envoy --mode validate", () => {
     ["sotw, IP", { sotw: true, xdsAddress: "127.0.0.1:15010" }],
     ["delta, host name", { sotw: false, xdsAddress: "localhost:15010" }],
     ["sotw, IPv6", { sotw: true, xdsAddress: "[::1]:15010" }],
+    ["delta, with locality", { sotw: false, xdsAddress: "127.0.0.1:15010", locality: "us-east/zone-a/rack-1" }],
   ])("%s", async (_name, extra) => {
     const b = ok({ nodeId: NODE_ID, labels: { app: "reviews", version: "v1" }, interception: "NONE", ...extra });
     const res = await validateBootstrap(b);

@@ -113,10 +113,12 @@ function relevant(kind: InputKind, raw: RawObject): RawObject {
     out["status"] = Object.fromEntries(POD_STATUS_FIELDS.filter((f) => st[f] !== undefined).map((f) => [f, st[f]]));
   }
   if (kind === "VirtualService" || kind === "DestinationRule") delete out["status"];
-  if (kind === "Namespace") {
+  if (kind === "Namespace" || kind === "Node") {
+    // Only labels matter (a Node's topology labels); node status heartbeats must not cause events.
     delete out["spec"];
     delete out["status"];
   }
+  if (kind === "Node") delete meta["annotations"];
   return out;
 }
 
@@ -170,6 +172,7 @@ export class KubeSource {
     const istioVersion = await this.discoverIstioVersion();
     if (this.stopped) return;
     this.add("Namespace", "v1", "/api/v1", "namespaces", false);
+    this.add("Node", "v1", "/api/v1", "nodes", false);
     this.add("Service", "v1", "/api/v1", "services", true);
     this.add("Pod", "v1", "/api/v1", "pods", true);
     this.add("EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1", "endpointslices", true);

@@ -267,6 +267,15 @@ describe("parse: kinds, versions, defaults", () => {
     expect(ns.diagnostics[0]?.severity).toBe("warning");
   });
 
+  it("reads Nodes (cluster-scoped) for their labels only", () => {
+    const node = parseObject({ value: { apiVersion: "v1", kind: "Node", metadata: { name: "n-1", labels: { "topology.kubernetes.io/zone": "a" } }, spec: { podCIDR: "10.0.0.0/24" }, status: { phase: "Ready" } } });
+    expect(node.status === "valid" && node.key).toBe("Node//n-1");
+    expect(node.status === "valid" && node.stored.object).toEqual({ apiVersion: "v1", kind: "Node", metadata: { name: "n-1", labels: { "topology.kubernetes.io/zone": "a" } } });
+    const bad = parseObject({ value: { apiVersion: "v1", kind: "Node", metadata: { name: "N_1" } } });
+    expect(bad.status).toBe("invalid");
+    expect(bad.diagnostics[0]?.path).toBe("metadata.name");
+  });
+
   it("skips empty documents and refuses documents that are not objects", () => {
     expect(parseObject({ value: null }).status).toBe("skipped");
     const r = parseObject({ value: ["a"] });

@@ -200,6 +200,17 @@ describe("DestinationRule validation", () => {
     ["subset label value type", dr({ host: "a", subsets: [{ name: "v1", labels: { version: 1 } }] }), "spec.subsets[0].labels.version", /expected a string, got integer 1/],
     ["subset policy", dr({ host: "a", subsets: [{ name: "v1", trafficPolicy: { loadBalancer: { simple: "X" } } }] }), "spec.subsets[0].trafficPolicy.loadBalancer.simple", /expected one of/],
     ["locality distribute", dr({ host: "a", trafficPolicy: { loadBalancer: { localityLbSetting: { distribute: [{ from: "r/z/*", to: { "r/z/*": 50 } }] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to", /must be 100/],
+    ["locality distribute and failover", dr({ host: "a", trafficPolicy: { loadBalancer: { localityLbSetting: { distribute: [{ from: "r", to: { r: 100 } }], failover: [{ from: "r", to: "s" }] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting", /can not simultaneously set 'distribute' and 'failover'/],
+    ["locality weight range", dr({ host: "a", trafficPolicy: { loadBalancer: { localityLbSetting: { distribute: [{ from: "r", to: { "r/a": 0, "r/b": 100 } }] } } } }), 'spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to["r/a"]', /locality weight must be in range \[1, 100\], got 0/],
+    ["locality from empty", dr({ host: "a", trafficPolicy: { loadBalancer: { localityLbSetting: { distribute: [{ to: { r: 100 } }] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].from", /must not be empty/],
+    ["locality empty part", dr({ host: "a", trafficPolicy: { loadBalancer: { localityLbSetting: { distribute: [{ from: "r//s", to: { r: 100 } }] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].from", /without empty parts/],
+    ["locality wildcard in the middle", dr({ host: "a", trafficPolicy: { loadBalancer: { localityLbSetting: { distribute: [{ from: "r/*/s", to: { r: 100 } }] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].from", /wildcard '\*' may appear once, at the end/],
+    ["locality overlap", dr({ host: "a", trafficPolicy: { loadBalancer: { localityLbSetting: { distribute: [{ from: "r", to: { "r/a": 50, r: 50 } }] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to.r", /locality "r" overlaps with "r\/a"/],
+    ["locality sources overlap", dr({ host: "a", trafficPolicy: { loadBalancer: { localityLbSetting: { distribute: [{ from: "r/*", to: { r: 100 } }, { from: "r/z", to: { r: 100 } }] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[1].from", /overlaps with "r\/\*"/],
+    ["failover same region", dr({ host: "a", trafficPolicy: { outlierDetection: { consecutive5xxErrors: 1 }, loadBalancer: { localityLbSetting: { failover: [{ from: "r", to: "r" }] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0]", /must differ/],
+    ["failover zone", dr({ host: "a", trafficPolicy: { outlierDetection: { consecutive5xxErrors: 1 }, loadBalancer: { localityLbSetting: { failover: [{ from: "r/z", to: "s" }] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0].from", /only applies to regions/],
+    ["failover wildcard", dr({ host: "a", trafficPolicy: { outlierDetection: { consecutive5xxErrors: 1 }, loadBalancer: { localityLbSetting: { failover: [{ from: "r", to: "*" }] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0].to", /wildcard/],
+    ["failover with topology priority", dr({ host: "a", trafficPolicy: { outlierDetection: { consecutive5xxErrors: 1 }, loadBalancer: { localityLbSetting: { failover: [{ from: "r", to: "s" }], failoverPriority: ["topology.kubernetes.io/zone"] } } } }), "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority[0]", /can not simultaneously set 'failover' and topology label 'topology.kubernetes.io\/zone'/],
     ["unknown field", dr({ host: "a", trafficPolicy: { loadbalancer: { simple: "RANDOM" } } }), "spec.trafficPolicy.loadbalancer", /unknown field "loadbalancer" in Istio TrafficPolicy \(did you mean "loadBalancer"\?\)/],
     ["workload selector exportTo", dr({ host: "a", workloadSelector: { matchLabels: { app: "x" } }, exportTo: ["*"] }), "spec.exportTo", /workload selector cannot have exportTo beyond current namespace/],
   ];
@@ -212,4 +223,19 @@ describe("DestinationRule validation", () => {
       expect(parseObject({ value }).status).toBe("invalid");
     });
   }
+
+  it("warns (does not refuse) when failover has no outlierDetection to act on, and accepts failoverPriority with it", () => {
+    const without = dr({ host: "a", trafficPolicy: { loadBalancer: { localityLbSetting: { failoverPriority: ["topology.istio.io/network", "topology.kubernetes.io/region"] } } } });
+    expect(findings(without)).toEqual([]);
+    expect(findings(without, "warning")).toEqual([expect.stringMatching(/^spec\.trafficPolicy\.loadBalancer\.localityLbSetting: outlier detection policy must be provided for failover/)]);
+    expect(parseObject({ value: without }).status).toBe("valid");
+    const withOd = dr({
+      host: "a",
+      trafficPolicy: {
+        outlierDetection: { consecutive5xxErrors: 1 },
+        loadBalancer: { localityLbSetting: { failover: [{ from: "us-east", to: "eu-west" }], failoverPriority: ["topology.istio.io/network", "env=prod"] } },
+      },
+    });
+    expect([...findings(withOd), ...findings(withOd, "warning")]).toEqual([]);
+  });
 });

@@ -21,6 +21,17 @@ describe("parseProxy", () => {
     });
   });
 
+  it("takes node.locality, and proxies in different localities get different views", () => {
+    const id = "sidecar~10.0.0.1~a.b~b.svc.cluster.local";
+    const east = parseProxy({ id, locality: { region: "us-east", zone: "zone-a", subZone: "" } });
+    const west = parseProxy({ id, locality: { region: "us-west", zone: "", subZone: "" } });
+    const none = parseProxy({ id, locality: { region: "", zone: "", subZone: "" } });
+    expect("proxy" in east && east.proxy.locality).toEqual({ region: "us-east", zone: "zone-a", subZone: "" });
+    expect("proxy" in none && none.proxy.locality).toBeUndefined();
+    if (!("proxy" in east) || !("proxy" in west) || !("proxy" in none)) throw new Error("parse failed");
+    expect(new Set([viewKey(east.proxy), viewKey(west.proxy), viewKey(none.proxy)]).size).toBe(3);
+  });
+
   it("prefers metadata NAMESPACE and defaults interception to REDIRECT", () => {
     const r = parseProxy({ id: "sidecar~10.0.0.1~a.b~b.svc.corp.example", metadata: { NAMESPACE: "other" } });
     expect("proxy" in r && r.proxy.namespace).toBe("other");

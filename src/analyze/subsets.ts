@@ -1,0 +1,80 @@
+import type { Diagnostic } from "../api/diagnostics.js";
+import { matchingHosts } from "../model/hosts.js";
+import type { DestinationRuleModel, MeshModel } from "../model/ir.js";
+import { endpointKey } from "../model/ir.js";
+import { endpointLabel } from "../model/locality.js";
+
+/** Rules Istio merges into one: same namespace, same host, same workload selector (or none). */
+function mergeGroup(dr: DestinationRuleModel): string {
+  const selector = dr.workloadSelector
+    ? Object.keys(dr.workloadSelector)
+        .sort()
+        .map((k) => `${k}=${dr.workloadSelector![k]}`)
+        .join(",")
+    : "-";
+  return `${dr.namespace}|${dr.host}|${selector}`;
+}
+
+/**
+ * MP0406: Istio merges the DestinationRules of one namespace for one host, keeping the first
+ * definition of each subset name (oldest rule first). A later rule's subset of the same name is
+ * dropped: its labels and policy never apply. Returns the findings and the dropped subsets
+ * (`namespace/name#index`), which other checks (IST0173) must not judge as if they were used.
+ */
+export function subsetsMergedAway(mesh: MeshModel): { findings: Diagnostic[]; dropped: Set<string> } {
+  const firstDefinition = new Map<string, DestinationRuleModel>();
+  const findings: Diagnostic[] = [];
+  const dropped = new Set<string>();
+  for (const dr of mesh.destinationRules) {
+    const group = mergeGroup(dr);
+    dr.subsets.forEach((subset, i) => {
+      const key = `${group}|${subset.name}`;
+      const owner = firstDefinition.get(key);
+      if (!owner) {
+        firstDefinition.set(key, dr);
+        return;
+      }
+      const ref = dr.refs[0]!;
+      dropped.add(`${ref.namespace}/${ref.name}#${i}`);
+      findings.push({
+        severity: "warning",
+        code: "MP0406",
+        message: `subset "${subset.name}" is already defined for host "${dr.host}" by DestinationRule ${owner.namespace}/${owner.name}, which is older; Istio merges the two rules and keeps the first definition, so this subset (its labels and policy) is ignored`,
+        object: ref,
+        path: `spec.subsets[${i}].name`,
+      });
+    });
+  }
+  return { findings, dropped };
+}
+
+/**
+ * IST0173: a subset whose labels match no ready endpoint sends its share of traffic to "no
+ * healthy upstream". Subsets the merge dropped (`dropped`, from subsetsMergedAway) are not judged:
+ * traffic to that name uses the older rule's definition.
+ */
+export function subsetsSelectingNothing(mesh: MeshModel, dropped: ReadonlySet<string>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const dr of mesh.destinationRules) {
+    const services = matchingHosts(dr.host, mesh.services);
+    if (services.length === 0) continue;
+    const ref = dr.refs[0]!;
+    for (const [i, subset] of dr.subsets.entries()) {
+      if (dropped.has(`${ref.namespace}/${ref.name}#${i}`)) continue;
+      const labels = Object.entries(subset.labels);
+      const any = services.some((svc) =>
+        svc.ports.some((p) => (mesh.endpoints.get(endpointKey(svc.hostname, p.port)) ?? []).some((ep) => labels.every(([k, v]) => endpointLabel(ep, k) === v))),
+      );
+      if (any) continue;
+      const shown = labels.map(([k, v]) => `${k}=${v}`).join(",") || "(none)";
+      out.push({
+        severity: "error",
+        code: "IST0173",
+        message: `subset "${subset.name}" selects pods with labels ${shown}, but no ready endpoint of ${services.map((s) => s.hostname).join(", ")} has them: requests routed to this subset fail with 503 "no healthy upstream"`,
+        object: ref,
+        path: `spec.subsets[${i}].labels`,
+      });
+    }
+  }
+  return out;
+}
