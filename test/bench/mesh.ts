@@ -4,12 +4,13 @@
 // targetRefs name 10 Pods (7 labelled version=v1, 3 version=v2).
 //
 // The "full" variant also sets retries, timeout, fault, mirror, corsPolicy, headers and rewrite on
-// the routes, and consistentHash, connectionPool, outlierDetection and portLevelSettings on the
-// rules, so the translator's heavier paths run too. Every object is valid: `validateAll` runs
+// the routes, and consistentHash, connectionPool, outlierDetection, localityLbSetting (failover)
+// and portLevelSettings on the rules, with Nodes in three localities under the Pods, so the
+// translator's heavier paths (locality priorities per proxy included) run too. Every object is valid: `validateAll` runs
 // them through the product's parser, and the bench refuses to measure invalid input.
 import { parseObject } from "../../src/api/parse.js";
 import type { DestinationRule, HTTPRoute, TrafficPolicy, VirtualService } from "../../src/api/istio-types.js";
-import type { Endpoint, EndpointSlice, Namespace, Pod, Service } from "../../src/api/kube-types.js";
+import type { Endpoint, EndpointSlice, Namespace, Node, Pod, Service } from "../../src/api/kube-types.js";
 import { SERVICE_NAME_LABEL } from "../../src/api/kube-types.js";
 import type { InputObject, StoredObject } from "../../src/api/objects.js";
 import type { MeshInput } from "../../src/model/input.js";
@@ -93,7 +94,7 @@ export function endpointSlice(i: number, variant: Variant, notReady: ReadonlySet
       addresses: [podIp(i, j)],
       conditions: { ready: !notReady.has(j), serving: !notReady.has(j), terminating: false },
       nodeName: `node-${j % 3}`,
-      ...(variant === "full" ? { zone: `zone-${j % 2}` } : {}),
+      ...(variant === "full" ? { zone: `zone-${j % 3}` } : {}),
       targetRef: { kind: "Pod", name: podName(i, j), namespace: namespaceOf(i) },
     });
   }
@@ -157,7 +158,10 @@ function virtualService(i: number, n: number, variant: Variant): VirtualService 
 }
 
 const FULL_POLICY: TrafficPolicy = {
-  loadBalancer: { consistentHash: { httpHeaderName: "x-user", ringHash: { minimumRingSize: 1024 } } },
+  loadBalancer: {
+    consistentHash: { httpHeaderName: "x-user", ringHash: { minimumRingSize: 1024 } },
+    localityLbSetting: { failover: [{ from: "region-a", to: "region-b" }] },
+  },
   connectionPool: {
     tcp: { maxConnections: 100, connectTimeout: "3s", tcpKeepalive: { probes: 3, time: "7200s", interval: "75s" } },
     http: { http1MaxPendingRequests: 100, http2MaxRequests: 1000, maxRequestsPerConnection: 10, maxRetries: 3, idleTimeout: "30s" },
@@ -166,7 +170,7 @@ const FULL_POLICY: TrafficPolicy = {
   portLevelSettings: [
     {
       port: { number: SERVICE_PORT },
-      loadBalancer: { consistentHash: { httpCookie: { name: "session", path: "/", ttl: "3600s" } } },
+      loadBalancer: { consistentHash: { httpCookie: { name: "session", path: "/", ttl: "3600s" } }, localityLbSetting: { failoverPriority: ["topology.kubernetes.io/region", "version"] } },
       connectionPool: { tcp: { maxConnections: 200, connectTimeout: "2s" }, http: { http2MaxRequests: 2000, maxRetries: 5, h2UpgradePolicy: "DO_NOT_UPGRADE" } },
       outlierDetection: { consecutive5xxErrors: 7, interval: "5s", baseEjectionTime: "15s", maxEjectionPercent: 30 },
     },
@@ -194,6 +198,12 @@ function destinationRule(i: number, variant: Variant): DestinationRule {
   };
 }
 
+/** The Nodes the Pods run on (`node-0..2`): two zones of region-a and one of region-b. */
+function node(n: number): Node {
+  const labels = { "topology.kubernetes.io/region": n < 2 ? "region-a" : "region-b", "topology.kubernetes.io/zone": `zone-${n}` };
+  return { apiVersion: "v1", kind: "Node", metadata: { name: `node-${n}`, labels } };
+}
+
 function namespace(k: number): Namespace {
   return { apiVersion: "v1", kind: "Namespace", metadata: { name: `bench-${k}`, labels: { "istio-injection": "enabled" } } };
 }
@@ -202,6 +212,7 @@ export function generateMesh(services: number, variant: Variant): GeneratedMesh 
   const objects: StoredObject<InputObject>[] = [];
   const sliceIndex: number[] = [];
   for (let k = 0; k < Math.min(NAMESPACES, services); k++) objects.push({ object: namespace(k) });
+  if (variant === "full") for (let n = 0; n < 3; n++) objects.push({ object: node(n) });
   for (let i = 0; i < services; i++) {
     objects.push({ object: service(i) });
     for (let j = 0; j < ENDPOINTS_PER_SERVICE; j++) objects.push({ object: pod(i, j) });
