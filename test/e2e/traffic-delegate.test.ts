@@ -5,17 +5,9 @@
  * root's match fall through to later root rules; editing only the delegate changes the traffic.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { eventually, startTrafficMesh, type TrafficMesh } from "./traffic-fixture.js";
+import { destinationRuleYaml, eventually, startTrafficMesh, type TrafficMesh } from "./traffic-fixture.js";
 
-const root = `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: web, namespace: default }
-spec:
-  host: web
-  subsets:
-    - { name: v1, labels: { version: v1 } }
-    - { name: v2, labels: { version: v2 } }
----
+const root = `${destinationRuleYaml("web", { subsets: ["v1", "v2"] })}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: web, namespace: default }

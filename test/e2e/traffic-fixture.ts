@@ -225,6 +225,20 @@ export async function startTrafficMesh(opts: TrafficMeshOptions): Promise<Traffi
   }
 }
 
+/**
+ * A DestinationRule for `host` in namespace default: `policy` is YAML for its trafficPolicy
+ * (indented four spaces), `subsets` are subset names selecting the `version` label of the same name.
+ */
+export function destinationRuleYaml(host: string, opts: { policy?: string; subsets?: readonly string[] }): string {
+  const subsets = opts.subsets?.length ? `  subsets:\n${opts.subsets.map((v) => `    - { name: ${v}, labels: { version: ${v} } }`).join("\n")}\n` : "";
+  return `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ${host}, namespace: default }
+spec:
+  host: ${host}
+${opts.policy ? `  trafficPolicy:\n${opts.policy}\n` : ""}${subsets}`;
+}
+
 /** Polls until `check` holds (bounded). */
 export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
   await until(check, what, timeoutMs, 50);

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { binomialBand } from "../support/backend.js";
-import { eventually, startTrafficMesh, type TrafficMesh } from "./traffic-fixture.js";
+import { destinationRuleYaml, eventually, startTrafficMesh, type TrafficMesh } from "./traffic-fixture.js";
 
 const LOCALITY = "topology.istio.io/locality";
 const local = { version: "local", labels: { [LOCALITY]: "us-east.zone-a.rack-1" } };
@@ -16,14 +16,7 @@ const zone = { version: "zone", labels: { [LOCALITY]: "us-east.zone-a.rack-2" } 
 const far = { version: "far", labels: { [LOCALITY]: "us-west.zone-c.rack-1" } };
 
 const outlier = "outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100 }";
-const dr = (host: string, policy: string) => `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: ${host}, namespace: default }
-spec:
-  host: ${host}
-  trafficPolicy:
-${policy}
-`;
+const dr = (host: string, policy: string) => destinationRuleYaml(host, { policy });
 
 let mesh: TrafficMesh;
 beforeAll(async () => {

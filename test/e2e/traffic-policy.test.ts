@@ -5,17 +5,10 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { binomialBand } from "../support/backend.js";
-import { eventually, startTrafficMesh, type TrafficMesh } from "./traffic-fixture.js";
+import { destinationRuleYaml, eventually, startTrafficMesh, type TrafficMesh } from "./traffic-fixture.js";
 
 const three = [{ version: "a" }, { version: "b" }, { version: "c" }];
-const dr = (host: string, policy: string) => `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: ${host}, namespace: default }
-spec:
-  host: ${host}
-  trafficPolicy:
-${policy}
-`;
+const dr = (host: string, policy: string) => destinationRuleYaml(host, { policy });
 
 let mesh: TrafficMesh;
 beforeAll(async () => {
