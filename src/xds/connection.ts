@@ -1,16 +1,18 @@
 // What SotW and delta ADS streams share: reading the node from the first request and binding the
 // stream to its view, following that view's snapshots, writing responses in make-before-break
-// order while honouring grpc-js backpressure, and cleaning up however the stream ends.
+// order, one at a time, and cleaning up however the stream ends.
 //
-// Responses are never built ahead of time: a type that owes a response is only marked, and
-// `flush` builds from the *current* snapshot when the stream can take a write. So a slow proxy
-// never queues stale versions, and a stream waiting for its first snapshot simply stays marked.
+// Responses are never built ahead of time: a type that owes a response is only marked, and the
+// stream asks the server's PushScheduler for a turn; `flushNow` then builds from the *current*
+// snapshot. So a slow proxy never queues stale versions, a stream waiting for its first snapshot
+// simply stays marked, and a thousand streams are served without stalling the event loop.
 import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Node } from "../gen/envoy/config/core/v3/base_pb.js";
 import { nodeInfo } from "./node.js";
 import type { ProxySyncStatus, ShortType, Transport, XdsObserver } from "./observer.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
+import type { Flushable, PushScheduler } from "./push-scheduler.js";
 import type { NodeInfo, Snapshot, ViewProvider } from "./snapshot.js";
 import type { TypeState } from "./stream-state.js";
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_TYPE, type TypeUrl } from "./type-urls.js";
@@ -22,6 +24,7 @@ export interface StreamContext {
   readonly logger: Logger;
   readonly observer: XdsObserver;
   readonly controlPlaneId: string;
+  readonly scheduler: PushScheduler;
   /** The stream has a view: count it (activating the view if it is the first). */
   attach(conn: AttachedStream, key: string, node: NodeInfo): void;
   /** The stream is gone: uncount it (deactivating the view if it was the last). */
@@ -44,7 +47,7 @@ interface AdsRequest {
   readonly typeUrl: string;
 }
 
-export abstract class Connection<Req extends AdsRequest> implements AttachedStream {
+export abstract class Connection<Req extends AdsRequest> implements AttachedStream, Flushable {
   abstract readonly transport: Transport;
   proxyId = "";
   node: NodeInfo | undefined;
@@ -54,8 +57,14 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   protected log: Logger;
   private nonceCounter = 0;
   private closed = false;
-  /** The last write returned false: wait for 'drain' before writing again. */
-  private blocked = false;
+  /** A response is written and not yet flushed to the socket: the next one waits. */
+  private writing = false;
+  /**
+   * Per type, the last response the proxy has not answered yet (ACK or NACK), and the function
+   * that releases its bytes from the scheduler's cap: a proxy that is slow to take in what it was
+   * sent holds back the others' turns instead of piling up more unread data.
+   */
+  private readonly unanswered = new Map<TypeUrl, { readonly nonce: string; readonly release: () => void }>();
   private unwatch: (() => void) | undefined;
   private readonly warnedTypes = new Set<string>();
 
@@ -71,10 +80,6 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     call.on("error", (err: Error) => this.close(`stream error: ${err.message}`, false));
     call.on("cancelled", () => this.close("cancelled by the client", false));
     call.on("close", () => this.close("closed", false));
-    call.on("drain", () => {
-      this.blocked = false;
-      this.flush();
-    });
   }
 
   /** Handle one request of a known type (node and view are settled). */
@@ -94,6 +99,15 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     return st;
   }
 
+  /**
+   * Subscribed names as the view's own strings where it has them: thousands of proxies subscribe
+   * to the same thousands of names, and each request decodes fresh copies.
+   */
+  protected canonicalNames(type: TypeUrl, names: readonly string[]): readonly string[] {
+    const current = this.viewKey === undefined ? undefined : this.ctx.cache.get(this.viewKey)?.resources.get(type);
+    return current ? names.map((n) => current.get(n)?.name ?? n) : names;
+  }
+
   /** Nonces only need to be unique within a stream (xds_protocol "Basic Protocol Overview"). */
   protected nextNonce(): string {
     return (++this.nonceCounter).toString(36);
@@ -111,8 +125,9 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
         }
         return;
       }
+      this.answered(req.typeUrl, (req as { responseNonce?: string }).responseNonce ?? "");
       this.handleRequest(req, req.typeUrl, this.state(req.typeUrl), at);
-      this.flush();
+      this.requestFlush();
     } catch (e) {
       this.log.error({ err: e }, "failed to handle an xDS request");
       this.fail(GrpcStatus.INTERNAL, `internal error: ${(e as Error).message}`);
@@ -147,16 +162,35 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     if (this.closed) return;
     try {
       for (const t of changed) this.types.get(t)?.owe("changed", setAt);
-      this.flush();
+      this.requestFlush();
     } catch (e) {
       this.log.error({ err: e }, "failed to push a snapshot");
       this.fail(GrpcStatus.INTERNAL, `internal error: ${(e as Error).message}`);
     }
   }
 
-  /** Write what is owed, CDS → EDS → LDS → RDS, until done or the stream pushes back. */
-  protected flush(): void {
-    if (this.closed || this.blocked || this.viewKey === undefined) return;
+  private answered(type: TypeUrl, nonce: string): void {
+    const u = this.unanswered.get(type);
+    if (!u || nonce !== u.nonce) return;
+    this.unanswered.delete(type);
+    u.release();
+  }
+
+  private requestFlush(): void {
+    if (!this.closed && !this.writing && this.owes()) this.ctx.scheduler.request(this);
+  }
+
+  private owes(): boolean {
+    for (const st of this.types.values()) if (st.pending !== "none") return true;
+    return false;
+  }
+
+  /**
+   * Write the first response owed in CDS → EDS → LDS → RDS order. One response at a time: the
+   * next is built (from the snapshot current then) once this one is flushed to the socket.
+   */
+  flushNow(): void {
+    if (this.closed || this.writing || this.viewKey === undefined) return;
     const snapshot = this.ctx.cache.get(this.viewKey);
     if (!snapshot) return; // hold until the view's first snapshot arrives
     for (const type of PUSH_ORDER) {
@@ -166,15 +200,18 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       const out = this.build(type, st, snapshot);
       st.settle();
       if (!out) continue;
-      const ok = this.call.write(out.bytes);
+      this.unanswered.get(type)?.release(); // superseded: the proxy answers only the newest
+      this.unanswered.set(type, { nonce: st.nonceSent, release: this.ctx.scheduler.track(out.bytes.length) });
+      this.writing = true;
+      this.call.write(out.bytes, () => {
+        this.writing = false;
+        this.requestFlush();
+      });
       const short: ShortType = SHORT_TYPE[type];
       this.ctx.observer.onPush?.(short, this.proxyId, out.bytes.length, out.resourceCount, (performance.now() - since) / 1000);
       this.log.debug({ type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, bytes: out.bytes.length }, "pushed");
       this.afterWrite(type);
-      if (!ok) {
-        this.blocked = true;
-        return;
-      }
+      return;
     }
   }
 
@@ -199,6 +236,9 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     if (this.closed) return;
     this.closed = true;
     this.unwatch?.();
+    this.ctx.scheduler.forget(this);
+    for (const u of this.unanswered.values()) u.release();
+    this.unanswered.clear();
     if (endCall && !this.call.writableEnded) this.call.end();
     if (this.viewKey !== undefined) {
       this.ctx.detach(this, this.viewKey);

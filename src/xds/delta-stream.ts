@@ -8,10 +8,11 @@
 //   only a newer version (or an explicit re-subscribe) goes out again.
 import type { DeltaDiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import { type Built, Connection } from "./connection.js";
+import { mapDiff } from "./map-diff.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { TypeState } from "./stream-state.js";
 import { isWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
-import { deltaResponse } from "./wire.js";
+import { deltaBody, deltaResponse, withNonce } from "./wire.js";
 
 class DeltaTypeState extends TypeState {
   /** The stream has seen a request of this type (the first one is special). */
@@ -38,7 +39,8 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     if (first) {
       for (const [name, version] of Object.entries(req.initialResourceVersions)) st.known.set(name, version);
     }
-    const { added, removed, wildcardAdded } = st.sub.apply(req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, first, isWildcardType(type));
+    const wasWildcard = st.sub.wildcard;
+    const { added, removed, wildcardAdded } = st.sub.apply(this.canonicalNames(type, req.resourceNamesSubscribe), req.resourceNamesUnsubscribe, first, isWildcardType(type));
     for (const n of added) st.resend.add(n);
     for (const n of removed) {
       if (st.sub.wildcard) {
@@ -50,8 +52,11 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
       }
     }
     // What the proxy holds outside its subscription (unsubscribed "*", stray reconnect versions)
-    // it drops; forget it too, so it is not "removed" or compared later.
-    for (const n of st.known.keys()) if (!st.sub.covers(n)) st.known.delete(n);
+    // it drops; forget it too, so it is not "removed" or compared later. Only a subscription that
+    // shrank (or a reconnect) can leave such names: do not walk every name on each ACK.
+    if (first || removed.length > 0 || (wasWildcard && !st.sub.wildcard)) {
+      for (const n of [...st.known.keys()]) if (!st.sub.covers(n)) st.known.delete(n);
+    }
 
     const nonce = req.responseNonce;
     if (nonce !== "") {
@@ -67,15 +72,61 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
   protected build(type: TypeUrl, state: TypeState, snapshot: Snapshot): Built | undefined {
     const st = state as DeltaTypeState;
     const current = snapshot.resources.get(type) ?? EMPTY;
-    const send = new Map<string, Resource>();
+    const { send, removed } = this.changes(st, current);
+    st.resend.clear();
+    st.removeIfMissing.clear();
+
+    if (send.length === 0 && removed.size === 0 && st.pending !== "force") return undefined;
+    if (type === TYPE_URL.cluster) this.reanswerEndpoints(send.filter((r) => st.known.has(r.name)).map((r) => r.name), st.pendingSince);
+    // Sending everything (a proxy's first response of a type, typically): the proxy will hold
+    // exactly `current` (anything else it held would be in `removed`), and the body is the same
+    // for every proxy of the view, built once; only the nonce is per stream.
+    const everything = removed.size === 0 && send.length === current.size;
+    if (everything) st.known.rebase(current);
+    else {
+      for (const r of send) st.known.set(r.name, r.version);
+      for (const n of removed) st.known.delete(n);
+      // What the proxy holds is now a subset of `current` at current versions: if it is all of
+      // it, share `current` instead of keeping a name → version map per proxy.
+      if (st.known.size === current.size) st.known.rebase(current);
+    }
+    const nonce = this.nextNonce();
+    const version = snapshot.versions.get(type) ?? "";
+    st.versionSent = version;
+    st.nonceSent = nonce;
+    const bytes = everything
+      ? withNonce(deltaBody(type, version, current, this.ctx.controlPlaneId), nonce)
+      : deltaResponse(type, version, send, removed, nonce, this.ctx.controlPlaneId);
+    return { bytes, resourceCount: send.length };
+  }
+
+  /** What to send (each name once) and what to report removed, from what the proxy holds. */
+  private changes(st: DeltaTypeState, current: ResourceMap): { send: Resource[]; removed: Set<string> } {
     const removed = new Set<string>();
+    st.sub.names.adopt(current);
+    const held = st.known.heldMap();
+    if (held) {
+      // The usual case: the proxy holds a whole earlier map of the view (or nothing); the step to
+      // the current one is shared by every proxy making it (all it holds is subscribed).
+      const diff = mapDiff(held, current);
+      // (Re)subscribed names go out even when the proxy has them; the others are in the diff.
+      const send: Resource[] = [];
+      for (const n of st.resend) {
+        const r = current.get(n);
+        if (r && held.get(n)?.version === r.version) send.push(r);
+        else if (!r && (st.removeIfMissing.has(n) || held.has(n))) removed.add(n);
+      }
+      if (st.sub.wildcard) send.push(...diff.changed);
+      else for (const r of diff.changed) if (st.sub.names.has(r.name)) send.push(r);
+      for (const n of diff.removed) removed.add(n);
+      return { send, removed };
+    }
+    const send = new Map<string, Resource>();
     for (const n of st.resend) {
       const r = current.get(n);
       if (r) send.set(n, r);
       else if (st.removeIfMissing.has(n) || st.known.has(n)) removed.add(n);
     }
-    st.resend.clear();
-    st.removeIfMissing.clear();
     const consider = (r: Resource): void => {
       if (st.known.get(r.name) !== r.version) send.set(r.name, r);
     };
@@ -85,17 +136,8 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
         const r = current.get(n);
         if (r) consider(r);
       }
-    for (const n of st.known.keys()) if (!current.has(n)) removed.add(n);
-
-    if (send.size === 0 && removed.size === 0 && st.pending !== "force") return undefined;
-    if (type === TYPE_URL.cluster) this.reanswerEndpoints([...send.keys()].filter((n) => st.known.has(n)), st.pendingSince);
-    for (const r of send.values()) st.known.set(r.name, r.version);
-    for (const n of removed) st.known.delete(n);
-    const nonce = this.nextNonce();
-    const version = snapshot.versions.get(type) ?? "";
-    st.versionSent = version;
-    st.nonceSent = nonce;
-    return { bytes: deltaResponse(type, version, send.values(), removed, nonce, this.ctx.controlPlaneId), resourceCount: send.size };
+    for (const n of st.known.missingFrom(current)) removed.add(n);
+    return { send: [...send.values()], removed };
   }
 
   /**

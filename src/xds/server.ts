@@ -6,6 +6,7 @@ import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/servi
 import type { AttachedStream, StreamContext } from "./connection.js";
 import { DeltaConnection } from "./delta-stream.js";
 import type { ProxySyncStatus, XdsObserver } from "./observer.js";
+import { PushScheduler, type PushSchedulerOptions } from "./push-scheduler.js";
 import { adsServiceDefinition } from "./service-definition.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
 import type { NodeInfo, ViewProvider } from "./snapshot.js";
@@ -27,6 +28,8 @@ export interface XdsServerOptions {
   /** Sent as `control_plane.identifier` in every response. */
   readonly controlPlaneId?: string;
   readonly maxReceiveMessageBytes?: number;
+  /** How writes to many streams are spread over time and memory (see push-scheduler.ts). */
+  readonly push?: PushSchedulerOptions;
 }
 
 /** Observer hooks feed metrics; a faulty one must not take proxy streams down with it. */
@@ -61,6 +64,7 @@ export class XdsServer {
       logger: this.log,
       observer: guarded(opts.observer ?? {}, this.log),
       controlPlaneId: opts.controlPlaneId ?? "meshpilot",
+      scheduler: new PushScheduler(opts.push),
       attach: (conn, key, node) => this.attach(conn, key, node),
       detach: (conn, key) => this.detach(conn, key),
     };

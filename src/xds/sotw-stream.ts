@@ -11,21 +11,7 @@ import { type Built, Connection } from "./connection.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { TypeState } from "./stream-state.js";
 import { isWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
-import { sotwBody, withNonce } from "./wire.js";
-
-/**
- * Wildcard responses of one view are identical for all its proxies but for the nonce: keep the
- * body next to the (immutable) resource map it was built from, and build it once.
- */
-const sharedBodies = new WeakMap<ResourceMap, { typeUrl: string; version: string; controlPlaneId: string; body: Buffer }>();
-
-function wildcardBody(typeUrl: TypeUrl, version: string, resources: ResourceMap, controlPlaneId: string): Buffer {
-  const hit = sharedBodies.get(resources);
-  if (hit && hit.typeUrl === typeUrl && hit.version === version && hit.controlPlaneId === controlPlaneId) return hit.body;
-  const body = sotwBody(typeUrl, version, resources.values(), controlPlaneId);
-  sharedBodies.set(resources, { typeUrl, version, controlPlaneId, body });
-  return body;
-}
+import { sharedSotwBody, sotwBody, withNonce } from "./wire.js";
 
 const EMPTY: ResourceMap = new Map();
 
@@ -48,8 +34,8 @@ export class SotwConnection extends Connection<DiscoveryRequest> {
       this.log.debug({ typeUrl: type, nonce, expected: st.nonceSent }, "stale nonce; request ignored");
       return;
     }
-    const grew = st.sub.replace(req.resourceNames, isWildcardType(type));
-    for (const n of st.known.keys()) if (!st.sub.names.has(n)) st.known.delete(n); // dropped names
+    const grew = st.sub.replace(this.canonicalNames(type, req.resourceNames), isWildcardType(type));
+    for (const n of [...st.known.keys()]) if (!st.sub.names.has(n)) st.known.delete(n); // dropped names
     let force = nonce === "" || grew;
     if (nonce !== "") st.ack(nonce, req.versionInfo);
     if (type === TYPE_URL.endpoint && this.edsOwedAfterCds) {
@@ -62,12 +48,13 @@ export class SotwConnection extends Connection<DiscoveryRequest> {
   protected build(type: TypeUrl, st: TypeState, snapshot: Snapshot): Built | undefined {
     if (st.sub.empty) return undefined;
     const resources = snapshot.resources.get(type) ?? EMPTY;
+    st.sub.names.adopt(resources);
     const version = snapshot.versions.get(type) ?? "";
     if (st.sub.wildcard) {
       if (st.pending === "changed" && version === st.versionSent) return undefined;
       st.known.clear(); // wildcard compares whole-type versions; no per-name memory needed
       const nonce = this.sent(st, version);
-      return { bytes: withNonce(wildcardBody(type, version, resources, this.ctx.controlPlaneId), nonce), resourceCount: resources.size };
+      return { bytes: withNonce(sharedSotwBody(type, version, resources, this.ctx.controlPlaneId), nonce), resourceCount: resources.size };
     }
     // Full-state types (LDS/CDS by name) and owed answers carry every subscribed resource. A
     // change push of EDS/RDS carries only what changed: Envoy keeps the EDS/RDS resources a
@@ -78,12 +65,16 @@ export class SotwConnection extends Connection<DiscoveryRequest> {
       const r = resources.get(name);
       if (r && (everything || st.known.get(name) !== r.version)) list.push(r);
     }
-    if (!everything) for (const n of st.known.keys()) if (!resources.has(n)) st.known.delete(n); // gone: resend if it returns
+    if (!everything) for (const n of [...st.known.missingFrom(resources)]) st.known.delete(n); // gone: resend if it returns
     if (st.pending === "changed" && (everything ? !this.namedChanged(st, list) : list.length === 0)) return undefined;
     if (everything) st.known.clear();
     for (const r of list) st.known.set(r.name, r.version);
+    // Everything known is in `resources` at its current version: holding all of it, share it.
+    if (st.known.size === resources.size) st.known.rebase(resources);
     const nonce = this.sent(st, version);
-    return { bytes: withNonce(sotwBody(type, version, list, this.ctx.controlPlaneId), nonce), resourceCount: list.length };
+    // Every resource of the type (names are unique): the body every such proxy gets, built once.
+    const body = list.length === resources.size ? sharedSotwBody(type, version, resources, this.ctx.controlPlaneId) : sotwBody(type, version, list, this.ctx.controlPlaneId);
+    return { bytes: withNonce(body, nonce), resourceCount: list.length };
   }
 
   /**

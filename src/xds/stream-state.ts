@@ -1,13 +1,15 @@
 // Per stream, per type URL: what the proxy subscribed to, what we sent, what it ACKed or
 // refused, and whether a response is owed. Kept in one place so SotW and delta streams report
 // the same status fields.
+import { KnownVersions } from "./known.js";
+import { NameSet } from "./name-set.js";
 import type { NackRecord, TypeSyncStatus } from "./observer.js";
 
 /** The resource names a proxy asked for on one type. */
 export class Subscription {
   /** Wildcard: every resource of the type in the view (explicit `*` or legacy empty request). */
   wildcard = false;
-  readonly names = new Set<string>();
+  readonly names = new NameSet();
   /** A name (or `*`) was ever sent for this type; after that an empty list means "nothing". */
   private explicit = false;
 
@@ -35,8 +37,11 @@ export class Subscription {
       this.wildcard = names.includes("*");
       const next = new Set(names.filter((n) => n !== "*"));
       for (const n of next) if (!this.names.has(n)) grew = true;
-      this.names.clear();
-      for (const n of next) this.names.add(n);
+      // Most requests (ACKs) repeat the list: keep the set (and its shared form) as it is.
+      if (grew || next.size !== this.names.size) {
+        this.names.clear();
+        for (const n of next) this.names.add(n);
+      }
     }
     return grew || (this.wildcard && !wasWildcard);
   }
@@ -89,7 +94,7 @@ export class TypeState {
    * name → version the proxy has: SotW, what the last response carried (named subscriptions
    * only); delta, what we sent or the proxy declared in `initial_resource_versions`.
    */
-  readonly known = new Map<string, string>();
+  readonly known = new KnownVersions();
 
   owe(kind: "changed" | "force", at: number): void {
     if (this.pending === "none") this.pendingSince = at;

@@ -5,7 +5,7 @@
 // few envelope fields ourselves and splice the cached bodies in (field numbers from
 // envoy/service/discovery/v3/discovery.proto). Protobuf parsers accept fields in any order, so a
 // shared body can be followed by a per-stream nonce field.
-import type { Resource } from "./snapshot.js";
+import type { Resource, ResourceMap } from "./snapshot.js";
 
 const WIRE_LEN = 2;
 
@@ -63,16 +63,52 @@ function controlPlaneChunks(field: number, identifier: string): Buffer[] {
 }
 
 /**
+ * The framing around one resource's body, built once per resource (per type URL and transport)
+ * and reused by every response that carries it: before, a response allocated several small
+ * buffers per resource, for every proxy.
+ */
+interface Framing {
+  readonly typeUrl: string;
+  readonly head: Buffer;
+  readonly tail?: Buffer;
+}
+const sotwFramings = new WeakMap<Resource, Framing>();
+const deltaFramings = new WeakMap<Resource, Framing>();
+
+/** DiscoveryResponse.resources entry (field 2, an Any): header and type_url before the body. */
+function sotwFraming(typeUrl: string, r: Resource): Framing {
+  const hit = sotwFramings.get(r);
+  if (hit?.typeUrl === typeUrl) return hit;
+  const any = anyChunks(anyTypeUrlField(typeUrl), r.body);
+  const framing = { typeUrl, head: Buffer.concat([lenHeader(2, chunksLength(any)), ...any.slice(0, -1)]) };
+  sotwFramings.set(r, framing);
+  return framing;
+}
+
+/** DeltaDiscoveryResponse.resources entry (field 2): Resource{version = 1, resource = 2 (Any), name = 3}. */
+function deltaFraming(typeUrl: string, r: Resource): Framing {
+  const hit = deltaFramings.get(r);
+  if (hit?.typeUrl === typeUrl) return hit;
+  const any = anyChunks(anyTypeUrlField(typeUrl), r.body);
+  const inner: Uint8Array[] = [...stringField(1, r.version), lenHeader(2, chunksLength(any)), ...any.slice(0, -1)];
+  const tail = Buffer.concat(stringField(3, r.name));
+  const framing = { typeUrl, head: Buffer.concat([lenHeader(2, chunksLength(inner) + r.body.length + tail.length), ...inner]), tail };
+  deltaFramings.set(r, framing);
+  return framing;
+}
+
+function pushFramed(chunks: Uint8Array[], framing: Framing, body: Uint8Array): void {
+  chunks.push(framing.head, body);
+  if (framing.tail) chunks.push(framing.tail);
+}
+
+/**
  * DiscoveryResponse without its nonce: version_info = 1, resources = 2 (Any), type_url = 4,
  * control_plane = 6. Shareable between streams; append `nonceField` per stream.
  */
 export function sotwBody(typeUrl: string, version: string, resources: Iterable<Resource>, controlPlaneId: string): Buffer {
   const chunks: Uint8Array[] = [...stringField(1, version)];
-  const urlField = anyTypeUrlField(typeUrl);
-  for (const r of resources) {
-    const any = anyChunks(urlField, r.body);
-    chunks.push(lenHeader(2, chunksLength(any)), ...any);
-  }
+  for (const r of resources) pushFramed(chunks, sotwFraming(typeUrl, r), r.body);
   chunks.push(...stringField(4, typeUrl), ...controlPlaneChunks(6, controlPlaneId));
   return Buffer.concat(chunks);
 }
@@ -96,12 +132,7 @@ export function deltaResponse(
   controlPlaneId: string,
 ): Buffer {
   const chunks: Uint8Array[] = [...stringField(1, systemVersion)];
-  const urlField = anyTypeUrlField(typeUrl);
-  for (const r of resources) {
-    const any = anyChunks(urlField, r.body);
-    const inner: Uint8Array[] = [...stringField(1, r.version), lenHeader(2, chunksLength(any)), ...any, ...stringField(3, r.name)];
-    chunks.push(lenHeader(2, chunksLength(inner)), ...inner);
-  }
+  for (const r of resources) pushFramed(chunks, deltaFraming(typeUrl, r), r.body);
   chunks.push(...stringField(4, typeUrl), ...stringField(5, nonce));
   for (const name of removed) {
     const b = Buffer.from(name, "utf8");
@@ -109,4 +140,38 @@ export function deltaResponse(
   }
   chunks.push(...controlPlaneChunks(7, controlPlaneId));
   return Buffer.concat(chunks);
+}
+
+/**
+ * Whole-map response bodies without a nonce, built once per (immutable) resource map and shared by
+ * every stream that is sent all of it: SotW wildcard responses, and a delta proxy's first response
+ * of a type. Streams append their own nonce (`withNonce`; protobuf accepts fields in any order).
+ */
+interface SharedBody {
+  readonly key: string;
+  readonly body: Buffer;
+}
+const sotwBodies = new WeakMap<ResourceMap, SharedBody>();
+const deltaBodies = new WeakMap<ResourceMap, SharedBody>();
+
+function shared(cache: WeakMap<ResourceMap, SharedBody>, key: string, resources: ResourceMap, build: () => Buffer): Buffer {
+  const hit = cache.get(resources);
+  if (hit?.key === key) return hit.body;
+  const body = build();
+  cache.set(resources, { key, body });
+  return body;
+}
+
+export function sharedSotwBody(typeUrl: string, version: string, resources: ResourceMap, controlPlaneId: string): Buffer {
+  return shared(sotwBodies, `${typeUrl} ${version} ${controlPlaneId}`, resources, () => sotwBody(typeUrl, version, resources.values(), controlPlaneId));
+}
+
+/** DeltaDiscoveryResponse with every resource of `resources`, no removals, no nonce. */
+export function deltaBody(typeUrl: string, systemVersion: string, resources: ResourceMap, controlPlaneId: string): Buffer {
+  return shared(deltaBodies, `${typeUrl} ${systemVersion} ${controlPlaneId}`, resources, () => {
+    const chunks: Uint8Array[] = [...stringField(1, systemVersion)];
+    for (const r of resources.values()) pushFramed(chunks, deltaFraming(typeUrl, r), r.body);
+    chunks.push(...stringField(4, typeUrl), ...controlPlaneChunks(7, controlPlaneId));
+    return Buffer.concat(chunks);
+  });
 }

@@ -15,49 +15,78 @@ const WT_I64 = 1;
 const WT_LEN = 2;
 const WT_I32 = 5;
 
-/** Called per field: for LEN fields [start, end) is the payload; for varints `value` is set. */
-type FieldFn = (no: number, wt: number, start: number, end: number, value: number) => void;
+/**
+ * A cursor over the fields of one message (or sub-message) in [start, end): `next()` reads the
+ * next field into `no`, `wt` and, for LEN fields, its payload [`s`, `e`), for varints `value`.
+ * A cursor object, not a callback per field: the bench runs under tsx, which wraps every closure
+ * created in a loop with a naming helper, and that alone made the client process the bottleneck.
+ */
+export class FieldReader {
+  no = 0;
+  wt = 0;
+  s = 0;
+  e = 0;
+  value = 0;
+  private pos: number;
 
-export function forEachField(buf: Uint8Array, start: number, end: number, f: FieldFn): void {
-  let pos = start;
-  const varint = (): number => {
+  constructor(
+    readonly buf: Uint8Array,
+    start: number,
+    private readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  private varint(): number {
     let result = 0;
     let mul = 1;
     for (;;) {
-      if (pos >= end) throw new Error("wire: truncated varint");
-      const b = buf[pos++]!;
+      if (this.pos >= this.end) throw new Error("wire: truncated varint");
+      const b = this.buf[this.pos++]!;
       result += (b & 0x7f) * mul;
       if (b < 0x80) return result;
       mul *= 128;
     }
-  };
-  while (pos < end) {
-    const key = varint();
-    const no = Math.floor(key / 8);
-    const wt = key & 7;
-    switch (wt) {
-      case WT_VARINT: {
-        const v = varint();
-        f(no, wt, pos, pos, v);
-        break;
-      }
+  }
+
+  next(): boolean {
+    if (this.pos >= this.end) return false;
+    const key = this.varint();
+    this.no = Math.floor(key / 8);
+    this.wt = key & 7;
+    switch (this.wt) {
+      case WT_VARINT:
+        this.value = this.varint();
+        this.s = this.e = this.pos;
+        return true;
       case WT_LEN: {
-        const len = varint();
-        const s = pos;
-        pos += len;
-        if (pos > end) throw new Error("wire: truncated length-delimited field");
-        f(no, wt, s, pos, len);
-        break;
+        const len = this.varint();
+        this.s = this.pos;
+        this.pos += len;
+        if (this.pos > this.end) throw new Error("wire: truncated length-delimited field");
+        this.e = this.pos;
+        this.value = len;
+        return true;
       }
       case WT_I64:
-        pos += 8;
-        break;
+        this.pos += 8;
+        return true;
       case WT_I32:
-        pos += 4;
-        break;
+        this.pos += 4;
+        return true;
       default:
-        throw new Error(`wire: unsupported wire type ${wt}`);
+        throw new Error(`wire: unsupported wire type ${this.wt}`);
     }
+  }
+
+  /** The payload of the current LEN field as a reader. */
+  sub(): FieldReader {
+    return new FieldReader(this.buf, this.s, this.e);
+  }
+
+  /** Is the current field LEN-typed field `no`? */
+  isLen(no: number): boolean {
+    return this.wt === WT_LEN && this.no === no;
   }
 }
 
@@ -99,25 +128,26 @@ export function readDeltaResponse(buf: Uint8Array): DeltaSummary {
   let nonce = "";
   const resources: DeltaResource[] = [];
   const removed: string[] = [];
-  forEachField(buf, 0, buf.length, (no, wt, s, e) => {
-    if (wt !== WT_LEN) return;
-    if (no === F.resp.typeUrl) typeUrl = str(buf, s, e);
-    else if (no === F.resp.nonce) nonce = str(buf, s, e);
-    else if (no === F.resp.removed) removed.push(str(buf, s, e));
-    else if (no === F.resp.resources) {
+  const r = new FieldReader(buf, 0, buf.length);
+  while (r.next()) {
+    if (r.wt !== WT_LEN) continue;
+    if (r.no === F.resp.typeUrl) typeUrl = str(buf, r.s, r.e);
+    else if (r.no === F.resp.nonce) nonce = str(buf, r.s, r.e);
+    else if (r.no === F.resp.removed) removed.push(str(buf, r.s, r.e));
+    else if (r.no === F.resp.resources) {
       let name = "";
       let body: Uint8Array = new Uint8Array(0);
-      forEachField(buf, s, e, (rno, rwt, rs, re) => {
-        if (rwt !== WT_LEN) return;
-        if (rno === F.res.name) name = str(buf, rs, re);
-        else if (rno === F.res.resource)
-          forEachField(buf, rs, re, (ano, awt, as, ae) => {
-            if (ano === F.any.value && awt === WT_LEN) body = buf.subarray(as, ae);
-          });
-      });
+      const res = r.sub();
+      while (res.next()) {
+        if (res.isLen(F.res.name)) name = str(buf, res.s, res.e);
+        else if (res.isLen(F.res.resource)) {
+          const any = res.sub();
+          while (any.next()) if (any.isLen(F.any.value)) body = buf.subarray(any.s, any.e);
+        }
+      }
       resources.push({ name, body });
     }
-  });
+  }
   return { typeUrl, nonce, resources, removed };
 }
 
@@ -126,14 +156,15 @@ export function edsServiceName(cluster: Uint8Array): string | undefined {
   let name = "";
   let type = 0;
   let service = "";
-  forEachField(cluster, 0, cluster.length, (no, wt, s, e, v) => {
-    if (no === F.cluster.name && wt === WT_LEN) name = str(cluster, s, e);
-    else if (no === F.cluster.type && wt === WT_VARINT) type = v;
-    else if (no === F.cluster.eds && wt === WT_LEN)
-      forEachField(cluster, s, e, (eno, ewt, es, ee) => {
-        if (eno === F.edsConfig.serviceName && ewt === WT_LEN) service = str(cluster, es, ee);
-      });
-  });
+  const c = new FieldReader(cluster, 0, cluster.length);
+  while (c.next()) {
+    if (c.isLen(F.cluster.name)) name = str(cluster, c.s, c.e);
+    else if (c.no === F.cluster.type && c.wt === WT_VARINT) type = c.value;
+    else if (c.isLen(F.cluster.eds)) {
+      const eds = c.sub();
+      while (eds.next()) if (eds.isLen(F.edsConfig.serviceName)) service = str(cluster, eds.s, eds.e);
+    }
+  }
   if (type !== Cluster_DiscoveryType.EDS) return undefined;
   return service || name;
 }
@@ -141,30 +172,30 @@ export function edsServiceName(cluster: Uint8Array): string | undefined {
 /** The RDS route configuration names the HTTP connection managers of a listener refer to. */
 export function listenerRouteNames(listener: Uint8Array): string[] {
   const out: string[] = [];
-  const chain = (s: number, e: number): void =>
-    forEachField(listener, s, e, (cno, cwt, cs, ce) => {
-      if (cno !== F.chain.filters || cwt !== WT_LEN) return;
-      forEachField(listener, cs, ce, (fno, fwt, fs, fe) => {
-        if (fno !== F.filter.typedConfig || fwt !== WT_LEN) return;
+  const l = new FieldReader(listener, 0, listener.length);
+  while (l.next()) {
+    if (!l.isLen(F.listener.filterChains) && !l.isLen(F.listener.defaultFilterChain)) continue;
+    const chain = l.sub();
+    while (chain.next()) {
+      if (!chain.isLen(F.chain.filters)) continue;
+      const filter = chain.sub();
+      while (filter.next()) {
+        if (!filter.isLen(F.filter.typedConfig)) continue;
         let url = "";
-        let vs = 0;
-        let ve = 0;
-        forEachField(listener, fs, fe, (ano, awt, as, ae) => {
-          if (awt !== WT_LEN) return;
-          if (ano === F.any.typeUrl) url = str(listener, as, ae);
-          else if (ano === F.any.value) [vs, ve] = [as, ae];
-        });
-        if (url !== HCM_TYPE) return;
-        forEachField(listener, vs, ve, (hno, hwt, hs, he) => {
-          if (hno !== F.hcm.rds || hwt !== WT_LEN) return;
-          forEachField(listener, hs, he, (rno, rwt, rs, re) => {
-            if (rno === F.rds.routeConfigName && rwt === WT_LEN) out.push(str(listener, rs, re));
-          });
-        });
-      });
-    });
-  forEachField(listener, 0, listener.length, (no, wt, s, e) => {
-    if (wt === WT_LEN && (no === F.listener.filterChains || no === F.listener.defaultFilterChain)) chain(s, e);
-  });
+        let hcm: FieldReader | undefined;
+        const any = filter.sub();
+        while (any.next()) {
+          if (any.isLen(F.any.typeUrl)) url = str(listener, any.s, any.e);
+          else if (any.isLen(F.any.value)) hcm = any.sub();
+        }
+        if (url !== HCM_TYPE || !hcm) continue;
+        while (hcm.next()) {
+          if (!hcm.isLen(F.hcm.rds)) continue;
+          const rds = hcm.sub();
+          while (rds.next()) if (rds.isLen(F.rds.routeConfigName)) out.push(str(listener, rds.s, rds.e));
+        }
+      }
+    }
+  }
   return out;
 }

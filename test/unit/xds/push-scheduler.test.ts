@@ -1,0 +1,63 @@
+// The scheduler's contract, without clocks: it serves waiting streams on a later turn (never
+// synchronously in `request`), each once per request, and starts no stream while the bytes sent
+// and not yet answered are at the cap, resuming when they are released.
+import { describe, expect, it } from "vitest";
+import { PushScheduler } from "../../../src/xds/push-scheduler.js";
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+async function settle(s: PushScheduler): Promise<void> {
+  for (let i = 0; i < 20 && s.pending.streams > 0; i++) await turn();
+}
+
+describe("PushScheduler", () => {
+  it("flushes requested streams later, once each", async () => {
+    const s = new PushScheduler();
+    const flushed: string[] = [];
+    const a = { flushNow: () => void flushed.push("a") };
+    const b = { flushNow: () => void flushed.push("b") };
+    s.request(a);
+    s.request(b);
+    s.request(a);
+    expect(flushed).toEqual([]);
+    await settle(s);
+    expect(flushed).toEqual(["a", "b"]);
+  });
+
+  it("holds streams while unanswered bytes are at the cap, and resumes on release", async () => {
+    const s = new PushScheduler({ maxInFlightBytes: 10, stallMs: 60_000 });
+    const releases: (() => void)[] = [];
+    const flushed: string[] = [];
+    const stream = (name: string) => ({
+      flushNow: () => {
+        flushed.push(name);
+        releases.push(s.track(8));
+      },
+    });
+    s.request(stream("a"));
+    s.request(stream("b"));
+    s.request(stream("c"));
+    await settle(s);
+    // a (8 B) leaves room, b (16 B) reaches the cap, c waits.
+    expect(flushed).toEqual(["a", "b"]);
+    for (let i = 0; i < 5; i++) await turn();
+    expect(flushed).toEqual(["a", "b"]);
+    expect(s.pending).toEqual({ streams: 1, bytesInFlight: 16 });
+    releases[0]!();
+    releases[0]!(); // releasing twice counts once
+    await settle(s);
+    expect(flushed).toEqual(["a", "b", "c"]);
+    expect(s.pending.bytesInFlight).toBe(16);
+  });
+
+  it("forgets a stream that went away", async () => {
+    const s = new PushScheduler();
+    const flushed: string[] = [];
+    const a = { flushNow: () => void flushed.push("a") };
+    s.request(a);
+    s.forget(a);
+    await turn();
+    await turn();
+    expect(flushed).toEqual([]);
+  });
+});

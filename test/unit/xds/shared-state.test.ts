@@ -1,0 +1,123 @@
+// Per-proxy state kept as "a shared map plus own differences" must behave exactly like a plain
+// Set / Map, whatever the sequence of operations and re-basings: checked against those models.
+import { fromBinary } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { DeltaDiscoveryResponseSchema } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
+import { contentVersion } from "../../../src/xds/encode.js";
+import { KnownVersions } from "../../../src/xds/known.js";
+import { mapDiff } from "../../../src/xds/map-diff.js";
+import { NameSet } from "../../../src/xds/name-set.js";
+import type { Resource, ResourceMap } from "../../../src/xds/snapshot.js";
+import { deltaBody, deltaResponse, withNonce } from "../../../src/xds/wire.js";
+
+const NAMES = ["a", "b", "c", "d", "e"];
+
+function resourceMap(entries: readonly (readonly [string, number])[]): ResourceMap {
+  const m = new Map<string, Resource>();
+  for (const [name, v] of entries) {
+    const body = new TextEncoder().encode(`${name}@${v}`);
+    m.set(name, { name, version: contentVersion(body), body });
+  }
+  return m;
+}
+
+const arbMap = fc.uniqueArray(fc.tuple(fc.constantFrom(...NAMES), fc.integer({ min: 0, max: 2 })), { selector: ([n]) => n }).map(resourceMap);
+const arbName = fc.constantFrom(...NAMES, "zz");
+
+type NameOp = { op: "add" | "delete"; name: string } | { op: "adopt"; map: ResourceMap } | { op: "clear" };
+const nameOp: fc.Arbitrary<NameOp> = fc.oneof(
+  fc.record({ op: fc.constantFrom("add" as const, "delete" as const), name: arbName }),
+  fc.record({ op: fc.constant("adopt" as const), map: arbMap }),
+  fc.constant({ op: "clear" as const }),
+);
+
+describe("NameSet", () => {
+  it("behaves as a Set through adds, deletes and adoptions", () => {
+    fc.assert(
+      fc.property(fc.array(nameOp, { maxLength: 30 }), (ops) => {
+        const set = new NameSet();
+        const model = new Set<string>();
+        for (const o of ops) {
+          if (o.op === "add") {
+            set.add(o.name);
+            model.add(o.name);
+          } else if (o.op === "delete") expect(set.delete(o.name)).toBe(model.delete(o.name));
+          else if (o.op === "adopt") set.adopt(o.map);
+          else {
+            set.clear();
+            model.clear();
+          }
+          expect(set.size).toBe(model.size);
+          expect([...set].sort()).toEqual([...model].sort());
+          for (const n of [...NAMES, "zz"]) expect(set.has(n)).toBe(model.has(n));
+        }
+      }),
+    );
+  });
+});
+
+type KnownOp = { op: "set"; name: string; version: string } | { op: "delete"; name: string } | { op: "rebase"; map: ResourceMap };
+const knownOp: fc.Arbitrary<KnownOp> = fc.oneof(
+  fc.record({ op: fc.constant("set" as const), name: arbName, version: fc.constantFrom("v1", "v2") }),
+  fc.record({ op: fc.constant("delete" as const), name: arbName }),
+  fc.record({ op: fc.constant("rebase" as const), map: arbMap }),
+);
+
+describe("KnownVersions", () => {
+  it("behaves as a Map through sets, deletes and re-basings", () => {
+    fc.assert(
+      fc.property(fc.array(knownOp, { maxLength: 30 }), arbMap, (ops, probe) => {
+        const known = new KnownVersions();
+        const model = new Map<string, string>();
+        for (const o of ops) {
+          if (o.op === "set") {
+            known.set(o.name, o.version);
+            model.set(o.name, o.version);
+          } else if (o.op === "delete") {
+            known.delete(o.name);
+            model.delete(o.name);
+          } else {
+            known.rebase(o.map);
+            model.clear();
+            for (const r of o.map.values()) model.set(r.name, r.version);
+          }
+          expect(known.size).toBe(model.size);
+          expect([...known.keys()].sort()).toEqual([...model.keys()].sort());
+          for (const n of [...NAMES, "zz"]) expect(known.get(n)).toBe(model.get(n));
+          expect([...known.missingFrom(probe)].sort()).toEqual([...model.keys()].filter((n) => !probe.has(n)).sort());
+          const held = known.heldMap();
+          if (held) expect(new Map([...held.values()].map((r) => [r.name, r.version]))).toEqual(model);
+        }
+      }),
+    );
+  });
+});
+
+describe("mapDiff", () => {
+  it("lists what a holder of one map needs to hold the other", () => {
+    fc.assert(
+      fc.property(arbMap, arbMap, (from, to) => {
+        const d = mapDiff(from, to);
+        expect(d.changed.map((r) => r.name)).toEqual([...to.values()].filter((r) => from.get(r.name)?.version !== r.version).map((r) => r.name));
+        expect(d.removed).toEqual([...from.keys()].filter((n) => !to.has(n)));
+        expect(d.added).toBe([...to.keys()].filter((n) => !from.has(n)).length);
+        expect(mapDiff(from, to)).toBe(d); // computed once per pair
+      }),
+    );
+  });
+});
+
+describe("shared delta bodies", () => {
+  it("decode to the same response as one built for the stream", () => {
+    const map = resourceMap([
+      ["a", 1],
+      ["b", 2],
+    ]);
+    const type = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+    const shared = fromBinary(DeltaDiscoveryResponseSchema, withNonce(deltaBody(type, "v9", map, "cp"), "n1"));
+    const own = fromBinary(DeltaDiscoveryResponseSchema, deltaResponse(type, "v9", map.values(), [], "n1", "cp"));
+    expect(shared).toEqual(own);
+    expect(deltaBody(type, "v9", map, "cp")).toBe(deltaBody(type, "v9", map, "cp")); // built once
+  });
+});
