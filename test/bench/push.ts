@@ -360,7 +360,7 @@ export function pushTable(results: readonly PushResult[]): Table {
       "full sync = from opening the streams until the last client holds CDS+EDS+LDS+RDS; EDS change = from ControlPlane.update() until the last client got both changed CLAs.",
       "Asserted per round: only EDS responses after the endpoint change (non-EDS B = 0), exactly the 2 changed ClusterLoadAssignments per client, every client got every resource of the snapshot.",
       "max stall = longest event-loop delay of the server / client process during the full sync (monitorEventLoopDelay).",
-      "update() ms = the synchronous ControlPlane.update (buildMesh + analyze + EDS translate/encode + writes to every stream).",
+      "update() ms = the synchronous ControlPlane.update (EDS fast path: changed endpoints, endpoint analyzer, changed CLAs); streams then write on later event-loop turns (xds/push-scheduler.ts).",
       "heap/proxy = server heapUsed delta after GC / clients, view already built (an anchor client stays connected); buffers/proxy = ArrayBuffer memory (outside heapUsed) per client; native HTTP/2 state is in neither.",
     ],
   };

@@ -12,7 +12,7 @@ import { cpus, loadavg } from "node:os";
 import { HEAP_HEADER, heapRowCells, measureHeap, total, type HeapRow } from "./heap.js";
 import { pushTable, runPush, type PushResult } from "./push.js";
 import { bytes, formatTable, hasGc, markdownTable, ms, ratio, type Table } from "./report.js";
-import { runTranslation, type TranslationRow, type UpdateRow } from "./translation.js";
+import { featureRatios, runTranslation, totalMs, type TranslationRow, type UpdateRow } from "./translation.js";
 import { prepareKube, runKubeSection } from "./kube.js";
 
 const BUDGET_MS = 9 * 60_000;
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     title: `3. Memory after GC (heapUsed + ArrayBuffers): the ${heapServices}-service mesh, one sidecar view`,
     header: HEAP_HEADER,
     rows: heaps.map(heapRowCells),
-    notes: ["view JSON = translateSidecar output kept; view snapshot = encoded Resources (bodies + names + versions); ControlPlane + 1 view = model, diagnostics, JSON and snapshot it keeps."],
+    notes: ["view JSON = translateSidecar output, if kept (the ControlPlane does not); view snapshot = encoded Resources (bodies + names + versions); ControlPlane + 1 view = model, analysis, snapshot and the EDS targets of the view."],
   });
   print({
     title: "3b. Server heap per connected proxy (from section 2; heapUsed delta after GC / clients)",
@@ -99,18 +99,18 @@ async function kubernetes(ready: boolean): Promise<void> {
 function summary(rows: readonly TranslationRow[], updates: readonly UpdateRow[], pushes: readonly PushResult[], heaps: readonly HeapRow[], loads: string): string {
   const tRows = rows.map((r, i) => {
     const prev = i > 0 && rows[i - 1]!.variant === r.variant ? rows[i - 1] : undefined;
-    const total = r.buildMs + r.translateMs + r.encodeMs;
-    const ptotal = prev ? prev.buildMs + prev.translateMs + prev.encodeMs : undefined;
     return [
       r.variant,
       r.n,
       ms(r.buildMs),
       ms(r.translateMs),
       ms(r.encodeMs),
+      ms(totalMs(r)),
       bytes(r.bytesByType.reduce((a, b) => a + b, 0)),
-      prev && ptotal !== undefined ? ratio(total / ptotal / (r.n / prev.n)) : "-",
+      prev ? ratio(totalMs(r) / totalMs(prev) / (r.n / prev.n)) : "-",
     ];
   });
+  const fRows = featureRatios(rows).map((x) => [x.n, ratio(x.total), ratio(x.parts[1]!), ratio(x.parts[2]!), ratio(x.bytes)]);
   const pRows = pushes.flatMap((p) => [
     ...p.rounds.map((r) => [
       p.services,
@@ -124,7 +124,7 @@ function summary(rows: readonly TranslationRow[], updates: readonly UpdateRow[],
     ]),
     ...(p.failed ? [[p.services, p.failed.clients, "-", `failed: ${p.failed.message}`, ms(p.failed.serverLoopMaxMs), "-", "-", "-"]] : []),
   ]);
-  const uRows = updates.map((u) => [u.variant, u.n, ms(u.fullMs), `${u.endpointMeasured ? "" : "~"}${ms(u.endpointMs)}`, ms(u.analyzeMs)]);
+  const uRows = updates.map((u) => [u.variant, u.n, ms(u.fullMs), `${u.endpointMeasured ? "" : "~"}${ms(u.endpointMs)}`, ms(u.modelMs), ms(u.analyzeMs), ms(u.edsMs)]);
   const hRows = heaps.map((h) => [h.variant, h.services, bytes(total(h.input)), bytes(total(h.model)), bytes(total(h.snapshot)), bytes(total(h.controlPlaneWithView))]);
   return [
     "=== Summary (markdown, for the README's performance section) ===",
@@ -133,11 +133,15 @@ function summary(rows: readonly TranslationRow[], updates: readonly UpdateRow[],
     "",
     "Translation (buildMesh → translateSidecar → encode, one view); scaling = (time ratio) / (N ratio), 1.00 = linear:",
     "",
-    markdownTable(["mesh", "services", "build ms", "translate ms", "encode ms", "xDS bytes", "scaling"], tRows),
+    markdownTable(["mesh", "services", "build ms", "translate ms", "encode ms", "total ms", "xDS bytes", "scaling"], tRows),
+    "",
+    "Full features against basic (full / basic; issue 4 wants the total within 1.20):",
+    "",
+    markdownTable(["services", "total", "translate", "encode", "xDS bytes"], fRows),
     "",
     "ControlPlane.update with one view: full rebuild vs one endpoint going not ready (EDS fast path; ~ = sum of parts):",
     "",
-    markdownTable(["mesh", "services", "full update ms", "endpoint-only update ms", "of which analyze ms"], uRows),
+    markdownTable(["mesh", "services", "full update ms", "endpoint-only update ms", "of which: model ms", "analyzer ms", "CLAs ms"], uRows),
     "",
     "Push over loopback (delta ADS, clients in a second process on the same cores):",
     "",

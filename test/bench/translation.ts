@@ -2,13 +2,13 @@
 // view, at growing mesh sizes, plus the cost of ControlPlane.update for a full rebuild and for an
 // endpoint-only change (the EDS fast path) with one active view.
 import { pino } from "pino";
-import { analyze } from "../../src/analyze/analyze.js";
-import { buildMesh } from "../../src/model/build.js";
+import { analyzeMesh } from "../../src/analyze/analyze.js";
+import { buildMesh, buildMeshState, rebuildEndpoints } from "../../src/model/build.js";
 import type { MeshInput } from "../../src/model/input.js";
-import type { MeshModel } from "../../src/model/ir.js";
 import { parseProxy, type ProxyView } from "../../src/model/proxy.js";
 import { ControlPlane } from "../../src/pipeline/control-plane.js";
-import { sidecarEndpoints, translateSidecar, type ProxyResources } from "../../src/translate/sidecar.js";
+import { groupTargets, refreshEndpoints } from "../../src/pipeline/eds-fast-path.js";
+import { translateSidecar, type ProxyResources } from "../../src/translate/sidecar.js";
 import { encodeResources, snapshotFrom } from "../../src/xds/encode.js";
 import { SnapshotCache } from "../../src/xds/snapshot-cache.js";
 import type { ResourceMap, Snapshot } from "../../src/xds/snapshot.js";
@@ -69,13 +69,14 @@ export interface UpdateRow {
   /** ControlPlane.update, or when that was not run, the sum of the separately measured parts. */
   readonly endpointMs: number;
   readonly endpointMeasured: boolean;
+  /** The fast path's parts, measured separately: rebuildEndpoints, the endpoint analyzer, the view's CLAs. */
+  readonly modelMs: number;
   readonly analyzeMs: number;
-  readonly edsTranslateMs: number;
-  readonly edsEncodeMs: number;
+  readonly edsMs: number;
 }
 
 /** Above this size the ControlPlane is not exercised as a whole (its parts still are). */
-const MAX_CONTROL_PLANE_N = 1000;
+const MAX_CONTROL_PLANE_N = 5000;
 
 function runsFor(n: number): number {
   return n <= 10 ? 7 : n <= 100 ? 5 : n <= 1000 ? 3 : 1;
@@ -88,14 +89,18 @@ function pipelineOnce(input: MeshInput, proxy: ProxyView): { buildMs: number; tr
   return { buildMs: b.ms, translateMs: t.ms, encodeMs: e.ms, snapshot: e.value };
 }
 
-/** The endpoint-only path, piece by piece, on a mesh where one slice changed. */
-function endpointPathParts(changed: MeshModel, proxy: ProxyView, previousEds: ResourceMap): { analyzeMs: number; edsTranslateMs: number; edsEncodeMs: number; changedClas: number } {
-  const a = timed(() => analyze(changed));
-  const t = timed(() => sidecarEndpoints(changed, proxy));
-  const e = timed(() => encodeType(TYPE_URL.endpoint, t.value, previousEds));
+/** The EDS fast path, piece by piece, from `input` to `changed` (one slice changed), as ControlPlane.update runs it. */
+function endpointPathParts(input: MeshInput, changed: MeshInput, proxy: ProxyView): { modelMs: number; analyzeMs: number; edsMs: number; changedClas: number } {
+  const before = buildMeshState(input);
+  const analysis = analyzeMesh(before.mesh);
+  const view = translateSidecar(before.mesh, proxy);
+  const previousEds = encodeType(TYPE_URL.endpoint, view.endpoints);
+  const m = timed(() => rebuildEndpoints(before, changed));
+  const a = timed(() => analyzeMesh(m.value.mesh, analysis));
+  const e = timed(() => refreshEndpoints(groupTargets(view.edsTargets), m.value.changedHosts ?? new Set(), m.value.mesh, previousEds));
   let changedClas = 0;
   for (const [name, r] of e.value) if (previousEds.get(name) !== r) changedClas++;
-  return { analyzeMs: a.ms, edsTranslateMs: t.ms, edsEncodeMs: e.ms, changedClas };
+  return { modelMs: m.ms, analyzeMs: a.ms, edsMs: e.ms, changedClas };
 }
 
 const silent = pino({ level: "silent" });
@@ -160,15 +165,15 @@ export function runTranslation(sizes: readonly number[], variants: readonly Vari
 
       // Endpoint-only change: endpoint 0 of service 0 (same namespace as the proxy) goes not ready.
       const changedInput = inputOf(withEndpointChange(gen, 0, new Set([0])));
-      const parts = endpointPathParts(buildMesh(changedInput), proxy, last.resources.get(TYPE_URL.endpoint)!);
+      const parts = endpointPathParts(input, changedInput, proxy);
       if (parts.changedClas !== 2) throw new Error(`bench: the endpoint change should alter 2 ClusterLoadAssignments (all + v1 subset), altered ${parts.changedClas}`);
       const measured = n <= MAX_CONTROL_PLANE_N;
-      const cpTimes = measured ? controlPlaneUpdates(input, changedInput) : { fullMs: NaN, endpointMs: row.buildMs + parts.analyzeMs + parts.edsTranslateMs + parts.edsEncodeMs };
-      updates.push({ variant: v, n, ...cpTimes, endpointMeasured: measured, analyzeMs: parts.analyzeMs, edsTranslateMs: parts.edsTranslateMs, edsEncodeMs: parts.edsEncodeMs });
+      const cpTimes = measured ? controlPlaneUpdates(input, changedInput) : { fullMs: NaN, endpointMs: parts.modelMs + parts.analyzeMs + parts.edsMs };
+      updates.push({ variant: v, n, ...cpTimes, endpointMeasured: measured, modelMs: parts.modelMs, analyzeMs: parts.analyzeMs, edsMs: parts.edsMs });
       log(`  update ${v} N=${n}: full ${ms(cpTimes.fullMs)} ms, endpoint-only ${measured ? "" : "~"}${ms(cpTimes.endpointMs)} ms`);
     }
   }
-  return { rows, updates, tables: [...variants.map((v) => translationTable(rows.filter((r) => r.variant === v), v)), updateTable(updates, rows)] };
+  return { rows, updates, tables: [...variants.map((v) => translationTable(rows.filter((r) => r.variant === v), v)), featureTable(rows), updateTable(updates)] };
 }
 
 /** (time ratio) / (N ratio) against the previous size: 1.00 is linear, 2.00 means twice worse than linear. */
@@ -207,17 +212,38 @@ function translationTable(rows: readonly TranslationRow[], v: Variant): Table {
   };
 }
 
-function updateTable(updates: readonly UpdateRow[], rows: readonly TranslationRow[]): Table {
+export function totalMs(r: TranslationRow): number {
+  return r.buildMs + r.translateMs + r.encodeMs;
+}
+
+/** Per size, the full-features mesh against the basic one (issue 4 wants the total within 20%). */
+export function featureRatios(rows: readonly TranslationRow[]): { n: number; total: number; bytes: number; parts: readonly number[] }[] {
+  const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+  return rows
+    .filter((r) => r.variant === "basic")
+    .flatMap((b) => {
+      const f = rows.find((r) => r.variant === "full" && r.n === b.n);
+      return f ? [{ n: b.n, total: totalMs(f) / totalMs(b), bytes: sum(f.bytesByType) / sum(b.bytesByType), parts: [f.buildMs / b.buildMs, f.translateMs / b.translateMs, f.encodeMs / b.encodeMs] }] : [];
+    });
+}
+
+function featureTable(rows: readonly TranslationRow[]): Table {
   return {
-    title: "1b. ControlPlane.update with one active view (no server): full rebuild vs endpoint-only change",
-    header: ["variant", "services", "full update ms", "endpoint-only ms", "of which: buildMesh", "analyze", "sidecarEndpoints", "encode EDS", "EDS-only / full"],
-    rows: updates.map((u) => {
-      const build = rows.find((r) => r.variant === u.variant && r.n === u.n)?.buildMs ?? NaN;
-      return [u.variant, u.n, ms(u.fullMs), `${u.endpointMeasured ? "" : "~"}${ms(u.endpointMs)}`, ms(build), ms(u.analyzeMs), ms(u.edsTranslateMs), ms(u.edsEncodeMs), ratio(u.endpointMs / u.fullMs)];
-    }),
+    title: "1b. Full features against the basic mesh (time and output ratios, full / basic)",
+    header: ["services", "total", "build", "translate", "encode", "xDS bytes"],
+    rows: featureRatios(rows).map((x) => [x.n, ratio(x.total), ...x.parts.map(ratio), ratio(x.bytes)]),
+    notes: ["The full mesh emits more per service (retries, fault, CORS, mirror, header operations, DestinationRule policies, locality priorities): compare time with bytes."],
+  };
+}
+
+function updateTable(updates: readonly UpdateRow[]): Table {
+  return {
+    title: "1c. ControlPlane.update with one active view (no server): full rebuild vs endpoint-only change",
+    header: ["variant", "services", "full update ms", "endpoint-only ms", "of which: rebuildEndpoints", "analyze", "refresh CLAs", "EDS-only / full"],
+    rows: updates.map((u) => [u.variant, u.n, ms(u.fullMs), `${u.endpointMeasured ? "" : "~"}${ms(u.endpointMs)}`, ms(u.modelMs), ms(u.analyzeMs), ms(u.edsMs), ratio(u.endpointMs / u.fullMs)]),
     notes: [
       "endpoint-only = update(input, {EndpointSlice}) after one endpoint went not ready (2 CLAs change); single run each.",
-      "breakdown columns are measured separately on the same inputs (buildMesh from table 1).",
+      "breakdown columns are the fast path's parts measured separately on the same inputs: rebuildEndpoints (only the changed service's endpoints), the endpoint analyzer (IST0173), rebuilding and encoding the changed CLAs.",
       `above ${MAX_CONTROL_PLANE_N} services the ControlPlane itself is not run (bench time); "~" = sum of the measured parts, "-" = not measured.`,
     ],
   };

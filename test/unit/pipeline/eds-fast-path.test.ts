@@ -11,6 +11,27 @@ import { parseYamlFile } from "../../../src/sources/file/loader.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 
+/** An EndpointSlice of `service` (port 9080) with the given endpoint lines. */
+function slice(service: string, endpoints: readonly string[]): string {
+  return `
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: ${service}-1, namespace: default, labels: { kubernetes.io/service-name: ${service} } }
+addressType: IPv4
+ports: [{ name: http, port: 9080 }]
+endpoints:
+${endpoints.map((e) => `  - ${e}`).join("\n")}
+`;
+}
+
+/** The reviews slice: v1's address (by targetRef), v2's (found by IP), and one naming a Pod not known yet. */
+const reviewsSlice = (v1Ready: boolean): string =>
+  slice("reviews", [
+    `{ addresses: [10.244.0.11], conditions: { ready: ${v1Ready} }, targetRef: { kind: Pod, name: reviews-v1, namespace: default } }`,
+    "{ addresses: [10.244.0.12], conditions: { ready: true } }",
+    "{ addresses: [10.244.0.14], conditions: { ready: true }, targetRef: { kind: Pod, name: reviews-v3, namespace: default } }",
+  ]);
+
 const BASE = `
 apiVersion: v1
 kind: Service
@@ -36,25 +57,7 @@ apiVersion: v1
 kind: Pod
 metadata: { name: ratings-1, namespace: default, labels: { app: ratings, version: v1 } }
 status: { podIP: 10.244.0.21 }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: reviews-1, namespace: default, labels: { kubernetes.io/service-name: reviews } }
-addressType: IPv4
-ports: [{ name: http, port: 9080 }]
-endpoints:
-  - { addresses: [10.244.0.11], conditions: { ready: true }, targetRef: { kind: Pod, name: reviews-v1, namespace: default } }
-  - { addresses: [10.244.0.12], conditions: { ready: true } }
-  - { addresses: [10.244.0.14], conditions: { ready: true }, targetRef: { kind: Pod, name: reviews-v3, namespace: default } }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ratings-1, namespace: default, labels: { kubernetes.io/service-name: ratings } }
-addressType: IPv4
-ports: [{ name: http, port: 9080 }]
-endpoints:
-  - { addresses: [10.244.0.21], conditions: { ready: true }, targetRef: { kind: Pod, name: ratings-1, namespace: default } }
----
+---${reviewsSlice(true)}---${slice("ratings", ["{ addresses: [10.244.0.21], conditions: { ready: true }, targetRef: { kind: Pod, name: ratings-1, namespace: default } }"])}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: reviews, namespace: default }
@@ -75,17 +78,6 @@ function edit(objects: readonly StoredObject<InputObject>[], yaml: string, remov
   return out;
 }
 
-const REVIEWS_SLICE_V1_NOT_READY = `
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: reviews-1, namespace: default, labels: { kubernetes.io/service-name: reviews } }
-addressType: IPv4
-ports: [{ name: http, port: 9080 }]
-endpoints:
-  - { addresses: [10.244.0.11], conditions: { ready: false }, targetRef: { kind: Pod, name: reviews-v1, namespace: default } }
-  - { addresses: [10.244.0.12], conditions: { ready: true } }
-  - { addresses: [10.244.0.14], conditions: { ready: true }, targetRef: { kind: Pod, name: reviews-v3, namespace: default } }
-`;
 const POD_V3_APPEARS = `
 apiVersion: v1
 kind: Pod
@@ -107,7 +99,7 @@ status: { podIP: 10.244.0.21 }
 
 /** Each step: the new objects, and which services' endpoints it must touch. */
 function steps(base: StoredObject<InputObject>[]): { name: string; objects: StoredObject<InputObject>[]; touched: string[] }[] {
-  const s1 = edit(base, REVIEWS_SLICE_V1_NOT_READY);
+  const s1 = edit(base, reviewsSlice(false));
   const s2 = edit(s1, POD_V3_APPEARS);
   const s3 = edit(s2, POD_BY_IP_RELABELLED);
   const s4 = edit(s3, RATINGS_POD_RELABELLED);
