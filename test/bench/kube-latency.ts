@@ -18,10 +18,9 @@
 // the previous one is applied, so each lands inside the quiet period and waits it out.
 import { pino } from "pino";
 import { startServer, type RunningServer } from "../../src/cli/serve.js";
-import { buildBootstrap } from "../../src/translate/bootstrap.js";
 import type { ShortType } from "../../src/xds/observer.js";
 import { httpRequest, startBackend, type Backend } from "../support/backend.js";
-import { startEnvoy, type Envoy } from "../support/envoy.js";
+import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import type { KubeCluster } from "../support/kube.js";
 import { createCanary, endpointSlice, pickAddresses, PRODUCTPAGE_POD, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
 import { ms, sleep, type Cell } from "./report.js";
@@ -109,11 +108,8 @@ async function startFixture(kube: KubeCluster, log: (s: string) => void): Promis
     });
     await until("meshpilot to sync with the API server", 60_000, () => (server!.controlPlane.ready ? true : undefined), 20);
     const proxyId = `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`;
-    const built = buildBootstrap({ nodeId: proxyId, xdsAddress: `127.0.0.1:${server.xdsPort}`, interception: "NONE", labels: { app: "productpage", version: "v1" }, sotw: false });
-    if (!built.bootstrap) throw new Error(`buildBootstrap: ${JSON.stringify(built.errors)}`);
-    const { admin: _fixedAdmin, ...bootstrap } = built.bootstrap;
-    const envoy = await startEnvoy({ name: "bench-kube", bootstrap });
-    await envoy.waitReady(30_000);
+    const envoy = await startSidecarEnvoy("bench-kube", { nodeId: proxyId, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "productpage", version: "v1" }, sotw: false, waitReady: false });
+await envoy.waitReady(30_000);
     log(`section 4a: meshpilot, Envoy and backends up; proxy ${proxyId}`);
     return { server, envoy, backends, a, proxyId, logLines };
   } catch (err) {

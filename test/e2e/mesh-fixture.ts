@@ -18,9 +18,8 @@ import { fileURLToPath } from "node:url";
 import { pino, type Logger } from "pino";
 import type { Diagnostic } from "../../src/api/diagnostics.js";
 import { startServer, type RunningServer } from "../../src/cli/serve.js";
-import { buildBootstrap } from "../../src/translate/bootstrap.js";
 import { httpRequest, startBackend, tally, type Backend, type HttpResponse } from "../support/backend.js";
-import { startEnvoy, type Envoy, type Json } from "../support/envoy.js";
+import { startSidecarEnvoy, type Envoy, type Json } from "../support/envoy.js";
 import { canBind, randomInt } from "../support/net.js";
 
 export const EXAMPLE_DIR = fileURLToPath(new URL("../../examples/reviews-canary/", import.meta.url));
@@ -182,18 +181,8 @@ export async function startMesh(opts: MeshOptions): Promise<MeshFixture> {
     const v2 = await startBackend({ version: "v2", host: addrs.v2Ip, port: addrs.port });
     cleanups.push(() => v2.close());
 
-    const built = buildBootstrap({
-      nodeId: `sidecar~${addrs.productpageIp}~${PRODUCTPAGE_POD}.default~default.svc.cluster.local`,
-      xdsAddress: `127.0.0.1:${server.xdsPort}`,
-      interception: "NONE",
-      labels: { app: "productpage", version: "v1" },
-      sotw: opts.sotw,
-    });
-    if (!built.bootstrap) throw new Error(`buildBootstrap: ${JSON.stringify(built.errors)}`);
-    // Drop the fixed admin address (15000): startEnvoy gives admin an ephemeral port instead.
-    const { admin: _fixedAdmin, ...bootstrap } = built.bootstrap;
-    const envoy = await startEnvoy({ name: opts.name, bootstrap });
-    cleanups.push(() => envoy.stop());
+    const envoy = await startSidecarEnvoy(opts.name, { nodeId: `sidecar~${addrs.productpageIp}~${PRODUCTPAGE_POD}.default~default.svc.cluster.local`, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "productpage", version: "v1" }, sotw: opts.sotw, waitReady: false });
+cleanups.push(() => envoy.stop());
     await envoy.waitReady(20_000);
     const listenerName = `127.0.0.1_${addrs.port}`;
     await envoy.waitFor(async () => (await envoy.listenerAddress(listenerName)).port === addrs.port, { timeoutMs: 20_000, what: `listener ${listenerName}` });

@@ -19,9 +19,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { startServer, type RunningServer } from "../../src/cli/serve.js";
-import { buildBootstrap } from "../../src/translate/bootstrap.js";
 import { httpRequest, startBackend, tally, type Backend, type HttpRequestOptions, type HttpResponse } from "../support/backend.js";
-import { startEnvoy, type Envoy } from "../support/envoy.js";
+import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { canBind, randomInt } from "../support/net.js";
 import { until } from "../support/wait.js";
 
@@ -182,17 +181,8 @@ export async function startTrafficMesh(opts: TrafficMeshOptions): Promise<Traffi
     cleanups.push(() => server.stop());
 
     const clientIp = `${addressing.ip(opts.services[0]!.name, opts.services[0]!.workloads[0]!.version).split(".").slice(0, 3).join(".")}.2`;
-    const built = buildBootstrap({
-      nodeId: `sidecar~${clientIp}~client-0.default~default.svc.cluster.local`,
-      xdsAddress: `127.0.0.1:${server.xdsPort}`,
-      interception: "NONE",
-      labels: { app: "client", ...opts.clientLabels },
-      ...(opts.clientLocality ? { locality: opts.clientLocality } : {}),
-    });
-    if (!built.bootstrap) throw new Error(`buildBootstrap: ${JSON.stringify(built.errors)}`);
-    const { admin: _fixed, ...bootstrap } = built.bootstrap;
-    const envoy = await startEnvoy({ name: `traffic-${opts.name}`, bootstrap });
-    cleanups.push(() => envoy.stop());
+    const envoy = await startSidecarEnvoy(`traffic-${opts.name}`, { nodeId: `sidecar~${clientIp}~client-0.default~default.svc.cluster.local`, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "client", ...opts.clientLabels }, ...(opts.clientLocality ? { locality: opts.clientLocality } : {}), waitReady: false });
+cleanups.push(() => envoy.stop());
     await envoy.waitReady(20_000);
     for (const s of opts.services) {
       const l = `127.0.0.1_${addressing.port(s.name)}`;

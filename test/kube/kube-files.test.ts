@@ -12,9 +12,8 @@ import { pino, type Logger } from "pino";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../src/cli/serve.js";
-import { buildBootstrap } from "../../src/translate/bootstrap.js";
 import { httpRequest, startBackend, tally, type Backend } from "../support/backend.js";
-import { startEnvoy, type Envoy } from "../support/envoy.js";
+import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster } from "../support/kube.js";
 import { createCanary, destinationRule, pickAddresses, PRODUCTPAGE_POD, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
 import { until } from "../support/wait.js";
@@ -57,17 +56,7 @@ describe.skipIf(kubeTestsSkipped)("--config-dir adds to the cluster's config", (
       configDir: dir,
       kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), writeStatus: false },
     });
-    const built = buildBootstrap({
-      nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`,
-      xdsAddress: `127.0.0.1:${server.xdsPort}`,
-      interception: "NONE",
-      labels: { app: "productpage", version: "v1" },
-      sotw: false,
-    });
-    if (!built.bootstrap) throw new Error(`buildBootstrap: ${JSON.stringify(built.errors)}`);
-    const { admin: _fixedAdmin, ...bootstrap } = built.bootstrap;
-    envoy = await startEnvoy({ name: "kube-files", bootstrap });
-    await envoy.waitReady(20_000);
+    envoy = await startSidecarEnvoy("kube-files", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "productpage", version: "v1" }, sotw: false });
   });
 
   afterAll(async () => {

@@ -16,9 +16,8 @@ import { startServer, type RunningServer } from "../../src/cli/serve.js";
 import { KubeClient } from "../../src/sources/kube/client.js";
 import { KubeSource } from "../../src/sources/kube/kube-source.js";
 import { Store } from "../../src/store/store.js";
-import { buildBootstrap } from "../../src/translate/bootstrap.js";
 import { httpRequest, startBackend, tally, type Backend } from "../support/backend.js";
-import { startEnvoy, type Envoy } from "../support/envoy.js";
+import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { DEPLOY_DIR, kubeTestsSkipped, loadManifests, startKube, startTcpProxy, type KubeCluster, type KubeTestClient } from "../support/kube.js";
 import { createCanary, destinationRule, endpointSlice, pickAddresses, pod, podStatus, PRODUCTPAGE_POD, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
 import { sleep, until } from "../support/wait.js";
@@ -109,17 +108,8 @@ describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => 
       logger,
       kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), leaseNamespace: "meshpilot-system", backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
     });
-    const built = buildBootstrap({
-      nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`,
-      xdsAddress: `127.0.0.1:${server.xdsPort}`,
-      interception: "NONE",
-      labels: { app: "productpage", version: "v1" },
-      sotw: false,
-    });
-    if (!built.bootstrap) throw new Error(`buildBootstrap: ${JSON.stringify(built.errors)}`);
-    const { admin: _fixedAdmin, ...bootstrap } = built.bootstrap;
-    envoy = await startEnvoy({ name: "kube-routing", bootstrap });
-    await sleep(1500);
+    envoy = await startSidecarEnvoy("kube-routing", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "productpage", version: "v1" }, sotw: false, waitReady: false });
+await sleep(1500);
     const ready = await fetch(`http://127.0.0.1:${server.debugPort}/ready`);
     expect(ready.status).toBe(503);
     const dump = await envoy.configDump("dynamic_listeners");

@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureEnvoy } from "../../scripts/ensure-envoy.mjs";
+import { buildBootstrap, type BootstrapOptions } from "../../src/translate/bootstrap.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObj = { [key: string]: Json };
@@ -370,6 +371,21 @@ function tail(text: string, lines = 60): string {
 }
 
 // ───────────────────────────── validation ─────────────────────────────
+
+/**
+ * A stock Envoy bootstrapped by `meshpilot bootstrap`'s builder (INTERCEPTION_MODE NONE unless
+ * given), as the sidecar of the pod in `nodeId`, with admin on an ephemeral port instead of the
+ * bootstrap's fixed 15000. Resolves once Envoy's admin answers /ready.
+ */
+export async function startSidecarEnvoy(name: string, options: BootstrapOptions & { readonly readyTimeoutMs?: number; readonly waitReady?: boolean }): Promise<Envoy> {
+  const { readyTimeoutMs = 20_000, waitReady = true, ...bootstrapOptions } = options;
+  const built = buildBootstrap({ interception: "NONE", ...bootstrapOptions });
+  if (!built.bootstrap) throw new Error(`buildBootstrap: ${JSON.stringify(built.errors)}`);
+  const { admin: _fixedAdmin, ...bootstrap } = built.bootstrap;
+  const envoy = await startEnvoy({ name, bootstrap });
+  if (waitReady) await envoy.waitReady(readyTimeoutMs);
+  return envoy;
+}
 
 export interface XdsResources {
   readonly clusters?: readonly object[];
