@@ -17,7 +17,7 @@ import { Debouncer } from "../pipeline/debounce.js";
 import { meshInputFrom } from "../pipeline/mesh-input.js";
 import { FileSource } from "../sources/file/file-source.js";
 import { KubeClient, loadKubeConfig } from "../sources/kube/client.js";
-import { KubeSource } from "../sources/kube/kube-source.js";
+import { KubeSource, type KubeSourceOptions } from "../sources/kube/kube-source.js";
 import { parseSelector } from "../sources/kube/selectors.js";
 import { LeaderElector } from "../sources/kube-status/leader.js";
 import { StatusWriter } from "../sources/kube-status/status-writer.js";
@@ -38,12 +38,15 @@ export interface ServeOptions {
   readonly kube?: KubeServeOptions;
 }
 
-export interface KubeServeOptions {
+/** Passed through to the informers as they are (all but watchNamespaces are for tests). */
+const TUNING_KEYS = ["watchNamespaces", "watchTimeoutSeconds", "stallGraceMs", "relistIntervalMs", "backoffMaxMs"] as const;
+type KubeSourceTuning = Pick<KubeSourceOptions, (typeof TUNING_KEYS)[number]>;
+
+export interface KubeServeOptions extends KubeSourceTuning {
   /** A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, else the in-cluster service account. */
   readonly kubeconfigPath?: string;
   /** An already loaded config (tests); wins over kubeconfigPath. */
   readonly kubeConfig?: KubeConfig;
-  readonly watchNamespaces?: readonly string[];
   /** Label selectors (kubectl syntax) on namespaces; a namespace is in scope when any matches. */
   readonly discoverySelectors?: readonly string[];
   /** Write findings into the Istio objects' status, by the replica holding the Lease; default true. */
@@ -55,11 +58,6 @@ export interface KubeServeOptions {
   readonly identity?: string;
   readonly leaseDurationSeconds?: number;
   readonly leaseRetryPeriodMs?: number;
-  /** Informer tuning (tests use short values). */
-  readonly watchTimeoutSeconds?: number;
-  readonly stallGraceMs?: number;
-  readonly relistIntervalMs?: number;
-  readonly backoffMaxMs?: number;
 }
 
 export interface RunningServer {
@@ -84,6 +82,11 @@ function defaultLeaseNamespace(): string {
   } catch {
     return "meshpilot-system";
   }
+}
+
+/** The tuning fields that are set (exactOptionalPropertyTypes: absent, never undefined). */
+function tuningOf(k: KubeSourceTuning): KubeSourceTuning {
+  return Object.fromEntries(TUNING_KEYS.filter((key) => k[key] !== undefined).map((key) => [key, k[key]])) as KubeSourceTuning;
 }
 
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
@@ -167,12 +170,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const source = new KubeSource({
       client,
       logger: log,
-      ...(k.watchNamespaces ? { watchNamespaces: k.watchNamespaces } : {}),
+      ...tuningOf(k),
       discoverySelectors: (k.discoverySelectors ?? []).map(parseSelector),
-      ...(k.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: k.watchTimeoutSeconds } : {}),
-      ...(k.stallGraceMs !== undefined ? { stallGraceMs: k.stallGraceMs } : {}),
-      ...(k.relistIntervalMs !== undefined ? { relistIntervalMs: k.relistIntervalMs } : {}),
-      ...(k.backoffMaxMs !== undefined ? { backoffMaxMs: k.backoffMaxMs } : {}),
       onUpdate: (u) => ingest("kube", u, { source: "kube" }),
     });
     kube = source;
