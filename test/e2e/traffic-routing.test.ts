@@ -1,12 +1,13 @@
 /**
- * VirtualService routing through a real Envoy: matches pick the version, a catch-all above a
+ * VirtualService routing through a real Envoy: matches (header, uri, method, query, authority,
+ * sourceLabels, ignoreUriCase, port) pick the version, a catch-all above a
  * narrow rule shadows it, redirect, direct response, rewrite and header operations as the backend
  * and client see them, mirroring, and CORS preflight.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { eventually, startTrafficMesh, type TrafficMesh } from "./traffic-fixture.js";
+import { eventually, startTrafficMesh, type MeshAddressing, type TrafficMesh } from "./traffic-fixture.js";
 
-const istio = `apiVersion: networking.istio.io/v1
+const istio = (m: MeshAddressing): string => `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: web, namespace: default }
 spec:
@@ -35,6 +36,18 @@ spec:
       route: [{ destination: { host: web, subset: v2 } }]
     - name: by-authority
       match: [{ authority: { regex: "web:[0-9]+" } }]
+      route: [{ destination: { host: web, subset: v2 } }]
+    - name: by-source-labels
+      match: [{ uri: { prefix: /src/mine }, sourceLabels: { app: client } }]
+      route: [{ destination: { host: web, subset: v2 } }]
+    - name: by-other-source-labels
+      match: [{ uri: { prefix: /src/theirs }, sourceLabels: { app: someone-else } }]
+      route: [{ destination: { host: web, subset: v2 } }]
+    - name: ignore-case
+      match: [{ uri: { exact: /CaseTest }, ignoreUriCase: true }]
+      route: [{ destination: { host: web, subset: v2 } }]
+    - name: by-port
+      match: [{ uri: { prefix: /port/right }, port: ${m.port("web")} }, { uri: { prefix: /port/wrong }, port: ${m.port("web") + 1} }]
       route: [{ destination: { host: web, subset: v2 } }]
     - name: without-header
       match: [{ uri: { prefix: /private }, withoutHeaders: { x-token: {} } }]
@@ -83,7 +96,7 @@ beforeAll(async () => {
       { name: "web", workloads: [{ version: "v1" }, { version: "v2" }] },
       { name: "shadow", workloads: [{ version: "s1" }] },
     ],
-    istio: () => istio,
+    istio,
   });
   await eventually(async () => (await mesh.get("web", "/beta/x")).headers["x-backend-version"] === "v2", "the VirtualService in Envoy");
 });
@@ -104,6 +117,18 @@ describe("matches pick the version", () => {
     expect(await version("/list?tier=silver")).toBe("v1");
     expect(await version("/", { host: `web:${mesh.port("web")}` })).toBe("v2");
     expect(await version("/", { host: "web" })).toBe("v1");
+  });
+
+  it("sourceLabels, ignoreUriCase and port narrow a match as Istio does", async () => {
+    // The client sidecar's pod is labelled app=client.
+    expect(await version("/src/mine")).toBe("v2");
+    expect(await version("/src/theirs")).toBe("v1");
+    expect(await version("/casetest")).toBe("v2");
+    expect(await version("/CASETEST")).toBe("v2");
+    expect(await version("/casetest/more")).toBe("v1");
+    // A match block for another port does not land on this port's routes at all.
+    expect(await version("/port/right")).toBe("v2");
+    expect(await version("/port/wrong")).toBe("v1");
   });
 
   it("a catch-all rule above a narrow one shadows it, as in Envoy (the narrow rule is never reached)", async () => {
