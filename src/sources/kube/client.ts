@@ -5,6 +5,7 @@
  * configures, so objects stay plain JSON exactly as the API server sent them (the generated
  * typed clients would turn timestamps into Date objects and drop unknown fields).
  */
+import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -52,7 +53,30 @@ export class KubeClient {
   private async options(method: string, headers: Record<string, string>): Promise<https.RequestOptions> {
     const opts: https.RequestOptions & { headers: Record<string, string> } = { method, headers: { accept: "application/json", ...headers } };
     await this.config.applyToHTTPSOptions(opts);
-    return opts;
+    const agent = this.keepAliveAgent(opts);
+    return agent ? { ...opts, agent } : opts;
+  }
+
+  private shared: { readonly fingerprint: string; readonly agent: https.Agent } | undefined;
+
+  /**
+   * client-node makes a new Agent per request, which means a TLS handshake per status write.
+   * Credentials are re-read on every request (token files rotate), so one keep-alive agent is
+   * reused only while the TLS material it was built from stays the same. Proxied clusters keep
+   * client-node's own agent.
+   */
+  private keepAliveAgent(opts: https.RequestOptions): https.Agent | undefined {
+    if (!this.server.startsWith("https:") || this.config.getCurrentCluster()?.proxyUrl) return undefined;
+    const tls = { ca: opts.ca, cert: opts.cert, key: opts.key, pfx: opts.pfx, passphrase: opts.passphrase, rejectUnauthorized: opts.rejectUnauthorized, servername: opts.servername };
+    const fingerprint = createHash("sha256").update(JSON.stringify(tls)).digest("hex");
+    if (this.shared?.fingerprint !== fingerprint) {
+      this.shared?.agent.destroy();
+      const defined = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
+      // Idle sockets close after 15 s, so a pooled socket that went silent (a dropped NAT entry, a
+      // restarted API server) is rarely the one a relist or status write picks up.
+      this.shared = { fingerprint, agent: new https.Agent({ ...defined, keepAlive: true, timeout: 15_000 }) };
+    }
+    return this.shared.agent;
   }
 
   private transport(): typeof https | typeof http {
