@@ -191,13 +191,7 @@ function validateHTTPMatch(m: Rec, appliesToMesh: boolean, issues: Issues): void
   for (const field of ["uri", "scheme", "method", "authority"] as const) validateStringMatch(m[field], field, issues.at(field));
   const qp = m["queryParams"];
   if (isPlainObject(qp)) for (const [name, sm] of Object.entries(qp)) validateStringMatch(sm, "queryParams", issues.at("queryParams", name));
-  const port = m["port"];
-  if (typeof port === "number" && port !== 0) {
-    const e = portError(port);
-    if (e) issues.at("port").error(e);
-  }
-  validateIstioLabels(m["sourceLabels"], issues.at("sourceLabels"));
-  validateGatewayNames(m["gateways"], issues.at("gateways"));
+  validateWhereMatch(m, issues);
   const sns = m["sourceNamespace"];
   if (typeof sns === "string" && sns !== "") {
     const e = dns1123LabelError(sns);
@@ -209,6 +203,11 @@ function validateL4Match(m: Rec, issues: Issues): void {
   arr(m["destinationSubnets"]).forEach((s, i) => {
     if (typeof s === "string" && !isIP(s) && !isCIDR(s)) issues.at("destinationSubnets", i).error(`"${s}" is not a valid IP address or CIDR block`);
   });
+  validateWhereMatch(m, issues);
+}
+
+/** The match fields HTTP and L4 routes share: which port, workloads and gateways a block is for. */
+function validateWhereMatch(m: Rec, issues: Issues): void {
   const port = m["port"];
   if (typeof port === "number" && port !== 0) {
     const e = portError(port);
