@@ -66,3 +66,14 @@ export function formatDiagnostic(d: Diagnostic): string {
   if (d.path) where.push(d.path);
   return `${d.severity} ${d.code} ${where.join(" ")}: ${d.message}`;
 }
+
+/** Each finding once (the same line twice is one finding), in first-seen order. */
+export function uniqueDiagnostics(all: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return all.filter((d) => {
+    const k = formatDiagnostic(d);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

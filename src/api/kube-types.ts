@@ -96,6 +96,31 @@ export interface Node {
   readonly metadata: ObjectMeta;
 }
 
+/**
+ * A v1 Secret, reduced to the keys Istio reads for `credentialName` (SECRET_KEYS): the
+ * `kubernetes.io/tls` keys `tls.crt`, `tls.key`, `ca.crt`, or the generic `cert`, `key`, `cacert`.
+ * Values are base64, as in the API (`stringData` is folded into `data` at validation); other keys
+ * and annotations (kubectl's last-applied copy holds the data in clear) are not kept.
+ */
+export interface Secret {
+  readonly apiVersion: "v1";
+  readonly kind: "Secret";
+  readonly metadata: ObjectMeta;
+  readonly type?: string;
+  readonly data?: Readonly<Record<string, string>>;
+}
+
+/** The Secret keys a credential is read from, as Istio names them. */
+export const SECRET_KEYS = {
+  tlsCert: "tls.crt",
+  tlsKey: "tls.key",
+  tlsCa: "ca.crt",
+  genericCert: "cert",
+  genericKey: "key",
+  genericCa: "cacert",
+} as const;
+export const SECRET_KEY_LIST: readonly string[] = Object.values(SECRET_KEYS);
+
 /** Topology labels Kubernetes and Istio put on Nodes (and Istio adds to endpoint labels). */
 export const TOPOLOGY_REGION_LABEL = "topology.kubernetes.io/region";
 export const TOPOLOGY_ZONE_LABEL = "topology.kubernetes.io/zone";

@@ -1,11 +1,11 @@
 import type { SourceLocation } from "./diagnostics.js";
 import type { DestinationRule, VirtualService } from "./istio-types.js";
-import type { EndpointSlice, Namespace, Node, Pod, Service } from "./kube-types.js";
+import type { EndpointSlice, Namespace, Node, Pod, Secret, Service } from "./kube-types.js";
 
 /** Every kind meshpilot accepts as input. */
-export type InputObject = Service | EndpointSlice | Pod | Namespace | Node | VirtualService | DestinationRule;
+export type InputObject = Service | EndpointSlice | Pod | Namespace | Node | Secret | VirtualService | DestinationRule;
 export type InputKind = InputObject["kind"];
-export const INPUT_KINDS: readonly InputKind[] = ["Namespace", "Node", "Service", "EndpointSlice", "Pod", "VirtualService", "DestinationRule"];
+export const INPUT_KINDS: readonly InputKind[] = ["Namespace", "Node", "Service", "EndpointSlice", "Pod", "Secret", "VirtualService", "DestinationRule"];
 
 export type ObjectOfKind<K extends InputKind> = Extract<InputObject, { kind: K }>;
 

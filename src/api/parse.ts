@@ -18,6 +18,7 @@ import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
 import { validateEndpointSlice } from "./validate-endpointslice.js";
 import { describe } from "./validate-names.js";
 import { validateNamespace, validateNode, validatePod } from "./validate-pod.js";
+import { validateSecret } from "./validate-secret.js";
 import { validateService } from "./validate-service.js";
 import { validateVirtualServiceSpec } from "./validate-virtualservice.js";
 
@@ -76,6 +77,7 @@ const KINDS: ReadonlyMap<string, KindSpec> = new Map(
     { kind: "Pod", apiVersions: ["v1"], namespaced: true, nameRule: "dns1123-subdomain", istio: false, validate: validatePod },
     { kind: "Namespace", apiVersions: ["v1"], namespaced: false, nameRule: "dns1123-label", istio: false, validate: validateNamespace },
     { kind: "Node", apiVersions: ["v1"], namespaced: false, nameRule: "dns1123-subdomain", istio: false, validate: validateNode },
+    { kind: "Secret", apiVersions: ["v1"], namespaced: true, nameRule: "dns1123-subdomain", istio: false, validate: validateSecret },
     istioKind("VirtualService"),
     istioKind("DestinationRule"),
   ].map((k) => [k.kind, k as KindSpec]),

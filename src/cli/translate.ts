@@ -4,8 +4,9 @@ import type { StoredObject } from "../api/objects.js";
 import { translateOffline, type OfflineResult } from "../pipeline/offline.js";
 import { FileSource } from "../sources/file/file-source.js";
 import { Store } from "../store/store.js";
+import { redactSecret } from "../translate/tls.js";
 
-export const RESOURCE_TYPES = ["clusters", "endpoints", "listeners", "routes"] as const;
+export const RESOURCE_TYPES = ["clusters", "endpoints", "listeners", "routes", "secrets"] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
 
 /** Load a config directory once, with the same rules as `serve` (duplicates, invalid objects). */
@@ -44,7 +45,8 @@ export async function translateCommand(o: TranslateCliOptions): Promise<{ output
   const locality = o.locality ? { region: region ?? "", zone: zone ?? "", subZone: subZone ?? "" } : undefined;
   const result = translateOffline(objects, diagnostics, { id: o.proxy, metadata: o.metadata ?? {}, ...(locality ? { locality } : {}) });
   if ("error" in result) return { error: `--proxy: ${result.error}` };
-  const r = result.resources;
-  const body: unknown = o.type ? r[o.type as ResourceType] : { clusters: r.clusters, endpoints: r.endpoints, listeners: r.listeners, routes: r.routes };
+  // Private keys are for Envoy only: printed output shows them redacted, as Envoy's admin does.
+  const r = { ...result.resources, secrets: result.resources.secrets.map(redactSecret) };
+  const body: unknown = o.type ? r[o.type as ResourceType] : { clusters: r.clusters, endpoints: r.endpoints, listeners: r.listeners, routes: r.routes, ...(r.secrets.length ? { secrets: r.secrets } : {}) };
   return { output: o.output === "yaml" ? toYaml(body) : JSON.stringify(body, null, 2) + "\n", result };
 }

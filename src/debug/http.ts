@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { ControlPlane } from "../pipeline/control-plane.js";
-import type { ProxySyncStatus } from "../xds/observer.js";
+import type { ProxySyncStatus, ShortType } from "../xds/observer.js";
 import { configDump } from "./config-dump.js";
 import type { Metrics } from "./metrics.js";
 
@@ -57,8 +57,8 @@ export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: Serve
           if (!status) return send(res, 404, { error: `no connected proxy with id ${id}` });
           const resources = deps.controlPlane.viewResources(status.viewKey);
           if (!resources) return send(res, 404, { error: `proxy ${id} has no config yet` });
-          const v = (t: "cds" | "eds" | "lds" | "rds") => status.types[t]?.versionSent ?? "";
-          send(res, 200, configDump(resources, { cds: v("cds"), eds: v("eds"), lds: v("lds"), rds: v("rds") }, url.searchParams.has("include_eds")));
+          const v = (t: ShortType) => status.types[t]?.versionSent ?? "";
+          send(res, 200, configDump(resources, { cds: v("cds"), eds: v("eds"), lds: v("lds"), rds: v("rds"), sds: v("sds") }, url.searchParams.has("include_eds")));
           return;
         }
         default:

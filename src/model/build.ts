@@ -1,4 +1,5 @@
 import type { Diagnostic } from "../api/diagnostics.js";
+import { buildCredentials } from "./credentials.js";
 import { buildEndpoints, type EndpointState } from "./endpoints.js";
 import type { MeshInput } from "./input.js";
 import type { MeshModel } from "./ir.js";
@@ -36,6 +37,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN): MeshB
       endpoints: eps.endpoints,
       virtualServices: vs.virtualServices,
       destinationRules: buildDestinationRules(input.destinationRules, domain),
+      credentials: buildCredentials(input.secrets ?? []),
       diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...vs.diagnostics],
     },
     domain,

@@ -1,6 +1,6 @@
 import type { StoredObject } from "../api/objects.js";
 import type { DestinationRule, VirtualService } from "../api/istio-types.js";
-import type { EndpointSlice, Namespace, Node, Pod, Service } from "../api/kube-types.js";
+import type { EndpointSlice, Namespace, Node, Pod, Secret, Service } from "../api/kube-types.js";
 
 /** The validated objects a model is built from (a store snapshot, viewed per kind). */
 export interface MeshInput {
@@ -10,6 +10,8 @@ export interface MeshInput {
   readonly namespaces: readonly StoredObject<Namespace>[];
   /** Nodes: their topology labels give endpoints their locality. */
   readonly nodes: readonly StoredObject<Node>[];
+  /** Secrets: `credentialName` of DestinationRule TLS. Optional: inputs without them have none. */
+  readonly secrets?: readonly StoredObject<Secret>[];
   readonly virtualServices: readonly StoredObject<VirtualService>[];
   readonly destinationRules: readonly StoredObject<DestinationRule>[];
 }

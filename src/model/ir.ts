@@ -76,6 +76,19 @@ export interface DestinationRuleModel {
   readonly refs: readonly ObjectRef[];
 }
 
+/**
+ * A Secret as a `credentialName` source (values base64, as in the Secret). `cert` and `key` come
+ * from `tls.crt`/`tls.key`, else `cert`/`key`; `ca` from `ca.crt`, else `cacert`.
+ */
+export interface CredentialModel {
+  readonly name: string;
+  readonly namespace: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly ca?: string;
+  readonly ref: ObjectRef;
+}
+
 export interface MeshModel {
   /** By FQDN, sorted. */
   readonly services: ReadonlyMap<string, ServiceModel>;
@@ -85,7 +98,13 @@ export interface MeshModel {
   readonly virtualServices: readonly VirtualServiceModel[];
   /** Every DestinationRule (unmerged), ordered oldest first; lookup merges per namespace. */
   readonly destinationRules: readonly DestinationRuleModel[];
+  /** Secrets usable as `credentialName`, by `credentialKey(namespace, name)` (none when absent). */
+  readonly credentials?: ReadonlyMap<string, CredentialModel>;
   readonly diagnostics: readonly Diagnostic[];
+}
+
+export function credentialKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
 }
 
 export function endpointKey(host: string, port: number): string {

@@ -41,6 +41,19 @@ export function outboundSniName(port: number, subset: string | undefined, host: 
   return `outbound_.${port}_.${subset ?? ""}_.${host}`;
 }
 
+/** SDS name of a `credentialName` certificate (Istio's `kubernetes://` secret type over ADS). */
+export function credentialSdsName(credentialName: string): string {
+  return `kubernetes://${credentialName}`;
+}
+
+/** SDS name of a `credentialName`'s CA certificate (Istio's `-cacert` suffix). */
+export function credentialCaSdsName(credentialName: string): string {
+  return `kubernetes://${credentialName}${CREDENTIAL_CA_SUFFIX}`;
+}
+
+/** Istio's suffix for CA-only secrets: `<name>-cacert` is also looked up as a Secret of its own. */
+export const CREDENTIAL_CA_SUFFIX = "-cacert";
+
 export function listenerName(bind: string, port: number): string {
   return `${bind}_${port}`;
 }

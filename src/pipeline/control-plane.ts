@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import type { Diagnostic } from "../api/diagnostics.js";
-import { formatDiagnostic } from "../api/diagnostics.js";
+import { formatDiagnostic, uniqueDiagnostics } from "../api/diagnostics.js";
 import type { InputKind } from "../api/objects.js";
 import { analysisFindings, analyzeMesh, withSource, type Analysis, type SourceLookup } from "../analyze/analyze.js";
 import { buildMeshState, rebuildEndpoints, type MeshBuild } from "../model/build.js";
@@ -112,14 +112,7 @@ export class ControlPlane implements ViewProvider {
 
   /** Every current finding: input errors, model and analyzer findings, per-view translation notes. */
   diagnostics(): Diagnostic[] {
-    const all = [...this.inputDiagnostics, ...this.meshDiagnostics, ...[...this.views.values()].flatMap((v) => v.diagnostics).map((d) => this.locate(d))];
-    const seen = new Set<string>();
-    return all.filter((d) => {
-      const k = formatDiagnostic(d);
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    });
+    return uniqueDiagnostics([...this.inputDiagnostics, ...this.meshDiagnostics, ...[...this.views.values()].flatMap((v) => v.diagnostics).map((d) => this.locate(d))]);
   }
 
   /** The translated resources (Envoy JSON) a view currently gets, translated again on demand. */
@@ -151,6 +144,7 @@ export class ControlPlane implements ViewProvider {
         [TYPE_URL.endpoint, encode(TYPE_URL.endpoint, resources.endpoints)],
         [TYPE_URL.listener, encode(TYPE_URL.listener, resources.listeners)],
         [TYPE_URL.route, encode(TYPE_URL.route, resources.routes)],
+        [TYPE_URL.secret, encode(TYPE_URL.secret, resources.secrets)],
       ]);
       view.eds = groupTargets(resources.edsTargets);
       view.diagnostics = resources.diagnostics;

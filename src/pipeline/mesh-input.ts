@@ -1,6 +1,6 @@
 import type { InputObject, StoredObject } from "../api/objects.js";
 import type { DestinationRule, VirtualService } from "../api/istio-types.js";
-import type { EndpointSlice, Namespace, Node, Pod, Service } from "../api/kube-types.js";
+import type { EndpointSlice, Namespace, Node, Pod, Secret, Service } from "../api/kube-types.js";
 import type { MeshInput } from "../model/input.js";
 
 /** Group validated objects by kind for the model builder. */
@@ -10,6 +10,7 @@ export function meshInputFrom(objects: Iterable<StoredObject<InputObject>>): Mes
   const pods: StoredObject<Pod>[] = [];
   const namespaces: StoredObject<Namespace>[] = [];
   const nodes: StoredObject<Node>[] = [];
+  const secrets: StoredObject<Secret>[] = [];
   const virtualServices: StoredObject<VirtualService>[] = [];
   const destinationRules: StoredObject<DestinationRule>[] = [];
   for (const so of objects) {
@@ -30,6 +31,9 @@ export function meshInputFrom(objects: Iterable<StoredObject<InputObject>>): Mes
       case "Node":
         nodes.push({ ...so, object: o });
         break;
+      case "Secret":
+        secrets.push({ ...so, object: o });
+        break;
       case "VirtualService":
         virtualServices.push({ ...so, object: o });
         break;
@@ -38,5 +42,5 @@ export function meshInputFrom(objects: Iterable<StoredObject<InputObject>>): Mes
         break;
     }
   }
-  return { services, endpointSlices, pods, namespaces, nodes, virtualServices, destinationRules };
+  return { services, endpointSlices, pods, namespaces, nodes, secrets, virtualServices, destinationRules };
 }

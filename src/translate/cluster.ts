@@ -8,7 +8,7 @@ import type { ClusterJson } from "./envoy.js";
 import { ADS_CONFIG_SOURCE, HTTP_PROTOCOL_OPTIONS_KEY, MAX_UINT32, typed } from "./envoy.js";
 import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { usesLocalityWeights } from "./endpoints.js";
-import { upstreamTls, type UpstreamTls } from "./tls.js";
+import { upstreamTls, type CredentialScope, type UpstreamTls } from "./tls.js";
 
 const DEFAULT_CONNECT_TIMEOUT = "10s";
 
@@ -118,12 +118,14 @@ export function outboundCluster(
   rule: DestinationRuleModel | undefined,
   subset: SubsetModel | undefined,
   report?: (problem: string) => void,
+  credentials?: { readonly scope: CredentialScope; readonly onTls: (tls: UpstreamTls) => void },
 ): ClusterJson {
   const name = outboundClusterName(port.port, subset?.name, svc.hostname);
   const policy = rule ? subsetPolicy(rule, subset, port.port) : undefined;
   const lb = loadBalancer(policy);
-  const tls = upstreamTls(policy?.tls, { istioSni: outboundSniName(port.port, subset?.name, svc.hostname), h2: usesH2(port, policy) }, isHttpProtocol(port.protocol));
+  const tls = upstreamTls(policy?.tls, { istioSni: outboundSniName(port.port, subset?.name, svc.hostname), h2: usesH2(port, policy) }, isHttpProtocol(port.protocol), credentials?.scope);
   if (tls.dropped) report?.(`${name}: ${tls.dropped}`);
+  credentials?.onTls(tls);
   const istioMeta: JsonObject = {
     services: [{ host: svc.hostname, name: svc.name, namespace: svc.namespace }],
     ...(rule ? { config: istioConfigPath("destination-rule", rule.namespace, rule.name) } : {}),

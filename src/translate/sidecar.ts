@@ -1,5 +1,6 @@
 import type { Diagnostic } from "../api/diagnostics.js";
-import type { MeshModel, ServiceModel, ServicePortModel, SubsetModel, VirtualServiceModel } from "../model/ir.js";
+import { uniqueDiagnostics } from "../api/diagnostics.js";
+import type { CredentialModel, MeshModel, ServiceModel, ServicePortModel, SubsetModel, VirtualServiceModel } from "../model/ir.js";
 import { hostMatches } from "../model/hosts.js";
 import { endpointKey } from "../model/ir.js";
 import { ALLOW_ANY_VHOST, PASSTHROUGH_CLUSTER, serviceDomains, virtualHostName } from "../model/names.js";
@@ -15,6 +16,7 @@ import { l4FilterChains } from "./l4-route.js";
 import { httpListener, l4Listener, virtualOutboundListener } from "./listener.js";
 import type { RouteContext } from "./route.js";
 import { defaultRoute, virtualServiceRoutes } from "./route.js";
+import type { SecretJson, UpstreamTls } from "./tls.js";
 
 /** Everything one proxy gets, each list sorted by name. */
 export interface ProxyResources {
@@ -22,6 +24,8 @@ export interface ProxyResources {
   readonly endpoints: readonly ClusterLoadAssignmentJson[];
   readonly listeners: readonly ListenerJson[];
   readonly routes: readonly RouteConfigurationJson[];
+  /** SDS Secrets the clusters reference (DestinationRule credentialName), by name. */
+  readonly secrets: readonly SecretJson[];
   readonly diagnostics: readonly Diagnostic[];
 }
 
@@ -41,13 +45,27 @@ export interface EdsTarget {
   readonly locality?: LocalityLb;
 }
 
-/** The clusters a proxy sees from the registry: one per service port, plus one per DestinationRule subset. */
-function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic[]): { cluster: ClusterJson; eds: EdsTarget }[] {
+const NO_CREDENTIALS: ReadonlyMap<string, CredentialModel> = new Map();
+
+/**
+ * The clusters a proxy sees from the registry: one per service port, plus one per DestinationRule
+ * subset. `secrets` collects the SDS Secrets they reference (credentialName), by name.
+ */
+function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic[], secrets?: Map<string, SecretJson>): { cluster: ClusterJson; eds: EdsTarget }[] {
   const out: { cluster: ClusterJson; eds: EdsTarget }[] = [];
   for (const svc of mesh.services.values()) {
     const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
     const report = (message: string): void => {
       if (rule) diagnostics?.push({ severity: "warning", code: "MP0405", message, object: rule.refs[0]! });
+    };
+    const credentials = {
+      scope: { honoured: rule?.workloadSelector !== undefined, namespace: proxy.namespace, credentials: mesh.credentials ?? NO_CREDENTIALS },
+      onTls: (tls: UpstreamTls): void => {
+        for (const s of tls.secrets ?? []) secrets?.set(s.name!, s);
+        for (const p of tls.problems ?? []) {
+          diagnostics?.push({ severity: p.severity, code: p.code, message: p.message, object: p.object ?? rule!.refs[0]!, ...(p.path ? { path: p.path } : {}) });
+        }
+      },
     };
     for (const port of svc.ports) {
       const endpoints = endpointKey(svc.hostname, port.port);
@@ -55,16 +73,17 @@ function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic
         const locality = localityLbFor(rule ? subsetPolicy(rule, subset, port.port) : undefined, proxy);
         return { cluster: name, endpoints, labels: subset?.labels ?? {}, ...(locality ? { locality } : {}) };
       };
-      const cluster = outboundCluster(svc, port, rule, undefined, report);
+      const cluster = outboundCluster(svc, port, rule, undefined, report, credentials);
       out.push({ cluster, eds: target(cluster.name!, undefined) });
       for (const subset of rule?.subsets ?? []) {
-        const sc = outboundCluster(svc, port, rule, subset, report);
+        const sc = outboundCluster(svc, port, rule, subset, report, credentials);
         out.push({ cluster: sc, eds: target(sc.name!, subset) });
       }
     }
   }
   return out;
 }
+
 
 function clustersOf(eds: readonly { cluster: ClusterJson }[]): ClusterJson[] {
   return [...eds.map((c) => c.cluster), blackHoleCluster(), passthroughCluster()].sort(byName);
@@ -209,14 +228,17 @@ export interface SidecarTranslation extends ProxyResources {
 
 export function translateSidecar(mesh: MeshModel, proxy: ProxyView): SidecarTranslation {
   const { listeners, diagnostics } = sidecarListeners(mesh, proxy);
-  const eds = edsClusters(mesh, proxy, diagnostics);
+  const secrets = new Map<string, SecretJson>();
+  const eds = edsClusters(mesh, proxy, diagnostics, secrets);
   const edsTargets = targetsOf(eds);
   return {
     clusters: clustersOf(eds),
     endpoints: edsTargets.map((t) => edsTargetEndpoints(t, mesh.endpoints)),
     listeners,
     routes: sidecarRoutes(mesh, proxy),
-    diagnostics,
+    secrets: [...secrets.values()].sort(byName),
+    // A Secret's problem is found again for every cluster that names it.
+    diagnostics: uniqueDiagnostics(diagnostics),
     edsTargets,
   };
 }

@@ -15,16 +15,36 @@
  *   no `istio-peer-exchange` (upstream Envoy runs no metadata-exchange filter, and a peer that sees
  *   that ALPN expects one), and the SDS source keeps Envoy's default initial fetch timeout instead
  *   of Istio's 0s (wait forever), so a missing SDS server cannot keep Envoy from initializing.
- * - credentialName: Istio honours it for sidecars only with a workloadSelector and otherwise drops
- *   the TLS settings; meshpilot does not serve Kubernetes secrets yet, so it is dropped in both
- *   cases (reported by the caller).
+ * - credentialName: Istio honours it for sidecars only in a DestinationRule with a
+ *   workloadSelector, and otherwise drops the TLS settings (so does meshpilot, reported by the
+ *   caller). Honoured, it reads the Secret of that name in the proxy's namespace, as Istio does,
+ *   and serves it over ADS: the cluster names `kubernetes://<name>` (MUTUAL: the client
+ *   certificate) and `kubernetes://<name>-cacert` (the CA, from a Secret `<name>-cacert` if there
+ *   is one, else from the Secret's own `cacert`/`ca.crt`), with Istio's SDS-over-ADS config source
+ *   (`ads`, V3, Envoy's default initial fetch timeout), and the proxy gets matching `Secret`
+ *   resources (`credentialSecrets`). subjectAltNames stay in the combined validation context's
+ *   default part, as in Istio.
+ *   - A missing Secret: the cluster keeps Istio's references and no Secret resource is served, as
+ *     Istio does: Envoy warms the cluster until the SDS initial fetch timeout (15 s), then its
+ *     handshakes fail (503) until the Secret appears, when Envoy receives it and traffic flows
+ *     (MP0407).
+ *   - One deliberate difference: a Secret that has no CA (and no `-cacert` Secret) gets no
+ *     `-cacert` reference. Istio would reference it anyway, serve nothing, and every handshake
+ *     would fail; meshpilot does not verify the server certificate then and warns (MP0408), as for
+ *     SIMPLE without caCertificates.
  */
 import type { ClientTLSSettings } from "../api/istio-types.js";
+import type { ObjectRef } from "../api/diagnostics.js";
+import { credentialKey, type CredentialModel } from "../model/ir.js";
+import { credentialCaSdsName, credentialSdsName, CREDENTIAL_CA_SUFFIX } from "../model/names.js";
+import type { SecretJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import type { ClusterJson } from "./envoy.js";
 import { typed } from "./envoy.js";
-import type { UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
+import type { CommonTlsContextJson, UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import type { ConfigSourceJson } from "../gen/envoy/config/core/v3/config_source_pb.js";
 import type { SubjectAltNameMatcherJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/common_pb.js";
+
+export type { SecretJson };
 
 export const SDS_CLUSTER = "sds-grpc";
 export const SDS_WORKLOAD_CERT = "default";
@@ -41,6 +61,9 @@ function sdsConfig(): ConfigSourceJson {
     resourceApiVersion: "V3",
   };
 }
+
+/** Istio's config source for credentialName secrets: the ADS stream, default initial fetch timeout. */
+const SDS_ADS_CONFIG: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3" };
 
 /** Istio matches SPIFFE identities as URI SANs and everything else as DNS names. */
 function sanMatchers(sans: readonly string[] | undefined): SubjectAltNameMatcherJson[] {
@@ -62,13 +85,42 @@ export interface UpstreamTls {
   readonly autoSanValidation?: boolean;
   /** Why the settings were not applied, when they were not. */
   readonly dropped?: string;
+  /** The SDS Secret resources the cluster references that exist (credentialName). */
+  readonly secrets?: readonly SecretJson[];
+  /** What is wrong with the credential (credentialName). */
+  readonly problems?: readonly TlsProblem[];
 }
+
+export interface TlsProblem {
+  readonly severity: "error" | "warning";
+  readonly code: string;
+  readonly message: string;
+  /** The Secret at fault; the DestinationRule when undefined. */
+  readonly object?: ObjectRef;
+  readonly path?: string;
+}
+
+/** Where `credentialName` is looked up for one proxy. */
+export interface CredentialScope {
+  /** Istio honours credentialName for sidecars only in a DestinationRule with a workloadSelector. */
+  readonly honoured: boolean;
+  /** The Secret's namespace: the proxy's. */
+  readonly namespace: string;
+  readonly credentials: ReadonlyMap<string, CredentialModel>;
+}
+
+export const CredentialCodes = {
+  /** The Secret named by credentialName is missing, or has no client certificate for MUTUAL. */
+  Unusable: "MP0407",
+  /** The Secret has no CA: the server certificate is not verified. */
+  NoCa: "MP0408",
+} as const;
 
 function socket(ctx: UpstreamTlsContextJson): ClusterJson["transportSocket"] {
   return { name: "envoy.transport_sockets.tls", typedConfig: typed("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", ctx) };
 }
 
-export function upstreamTls(tls: ClientTLSSettings | undefined, target: TlsTarget, http: boolean): UpstreamTls {
+export function upstreamTls(tls: ClientTLSSettings | undefined, target: TlsTarget, http: boolean, credentials?: CredentialScope): UpstreamTls {
   if (!tls?.mode || tls.mode === "DISABLE") return {};
   if (tls.mode === "ISTIO_MUTUAL") {
     const sans = sanMatchers(tls.subjectAltNames);
@@ -87,27 +139,104 @@ export function upstreamTls(tls: ClientTLSSettings | undefined, target: TlsTarge
       }),
     };
   }
-  if (tls.credentialName) return { dropped: `tls.credentialName "${tls.credentialName}" is not supported for sidecars yet; the ${tls.mode} settings are not applied` };
+  if (tls.credentialName) {
+    if (!credentials?.honoured) {
+      return { dropped: `tls.credentialName "${tls.credentialName}" applies to sidecars only in a DestinationRule with a workloadSelector (as in Istio); the ${tls.mode} settings are not applied` };
+    }
+    return credentialTls(tls, tls.credentialName, credentials, target, http);
+  }
   const sans = sanMatchers(tls.subjectAltNames);
   const verify = Boolean(tls.caCertificates) && !tls.insecureSkipVerify;
+  return originating(tls, target, http, verify, {
+    ...(tls.mode === "MUTUAL" && tls.clientCertificate && tls.privateKey
+      ? { tlsCertificates: [{ certificateChain: { filename: tls.clientCertificate }, privateKey: { filename: tls.privateKey } }] }
+      : {}),
+    ...(verify
+      ? {
+          validationContext: {
+            trustedCa: { filename: tls.caCertificates! },
+            ...(sans.length ? { matchTypedSubjectAltNames: sans } : {}),
+            ...(tls.caCrl ? { crl: { filename: tls.caCrl } } : {}),
+          },
+        }
+      : {}),
+  });
+}
+
+/** SIMPLE/MUTUAL: ALPN, SNI (or auto SNI and SAN validation on HTTP clusters) around the key material. */
+function originating(tls: ClientTLSSettings, target: TlsTarget, http: boolean, verify: boolean, material: CommonTlsContextJson, extra: Partial<UpstreamTls> = {}): UpstreamTls {
   const ctx: UpstreamTlsContextJson = {
-    commonTlsContext: {
-      ...(target.h2 ? { alpnProtocols: ["h2"] } : {}),
-      ...(tls.mode === "MUTUAL" && tls.clientCertificate && tls.privateKey
-        ? { tlsCertificates: [{ certificateChain: { filename: tls.clientCertificate }, privateKey: { filename: tls.privateKey } }] }
-        : {}),
+    commonTlsContext: { ...(target.h2 ? { alpnProtocols: ["h2"] } : {}), ...material },
+    ...(tls.sni ? { sni: tls.sni } : {}),
+  };
+  const autoSni = !tls.sni && http;
+  const sanless = (tls.subjectAltNames ?? []).length === 0;
+  return { transportSocket: socket(ctx), ...(autoSni ? { autoSni: true, ...(verify && sanless ? { autoSanValidation: true } : {}) } : {}), ...extra };
+}
+
+/** SIMPLE/MUTUAL with credentialName: SDS references over ADS, and the Secret resources behind them. */
+function credentialTls(tls: ClientTLSSettings, name: string, scope: CredentialScope, target: TlsTarget, http: boolean): UpstreamTls {
+  const secret = scope.credentials.get(credentialKey(scope.namespace, name));
+  const caSecret = scope.credentials.get(credentialKey(scope.namespace, name + CREDENTIAL_CA_SUFFIX));
+  const ca = caSecret?.ca ?? secret?.ca;
+  const mutual = tls.mode === "MUTUAL";
+  const problems: TlsProblem[] = [];
+  const secrets: SecretJson[] = [];
+  const missing = !secret && !(caSecret && !mutual);
+  if (missing) {
+    problems.push({
+      severity: "error",
+      code: CredentialCodes.Unusable,
+      message: `tls.credentialName: Secret ${scope.namespace}/${name} not found; the cluster waits for it (Envoy's SDS initial fetch timeout, 15 s), then its TLS handshakes fail until it exists`,
+    });
+  } else if (mutual && !(secret?.cert && secret.key)) {
+    problems.push({
+      severity: "error",
+      code: CredentialCodes.Unusable,
+      message: `Secret ${scope.namespace}/${name} (tls.credentialName) has no client certificate: MUTUAL needs tls.crt and tls.key, or cert and key; the handshake cannot present one`,
+      object: secret?.ref ?? { kind: "Secret", namespace: scope.namespace, name },
+      path: "data",
+    });
+  }
+  if (mutual && secret?.cert && secret.key) {
+    secrets.push({ name: credentialSdsName(name), tlsCertificate: { certificateChain: { inlineBytes: secret.cert }, privateKey: { inlineBytes: secret.key } } });
+  }
+  // As Istio: the CA is referenced unless insecureSkipVerify; here also only when there is one
+  // (or the Secret is missing, where Istio's references are kept).
+  const verify = !tls.insecureSkipVerify && (ca !== undefined || missing);
+  if (ca && verify) secrets.push({ name: credentialCaSdsName(name), validationContext: { trustedCa: { inlineBytes: ca } } });
+  if (!tls.insecureSkipVerify && !ca && !missing) {
+    problems.push({
+      severity: "warning",
+      code: CredentialCodes.NoCa,
+      message: `Secret ${scope.namespace}/${name} (tls.credentialName) has no CA certificate (cacert or ca.crt, or a Secret ${name}${CREDENTIAL_CA_SUFFIX}): the server certificate is not verified`,
+      object: (caSecret ?? secret)!.ref,
+      path: "data",
+    });
+  }
+  const sans = sanMatchers(tls.subjectAltNames);
+  return originating(
+    tls,
+    target,
+    http,
+    verify,
+    {
+      ...(mutual ? { tlsCertificateSdsSecretConfigs: [{ name: credentialSdsName(name), sdsConfig: SDS_ADS_CONFIG }] } : {}),
       ...(verify
         ? {
-            validationContext: {
-              trustedCa: { filename: tls.caCertificates! },
-              ...(sans.length ? { matchTypedSubjectAltNames: sans } : {}),
-              ...(tls.caCrl ? { crl: { filename: tls.caCrl } } : {}),
+            combinedValidationContext: {
+              defaultValidationContext: sans.length ? { matchTypedSubjectAltNames: sans } : {},
+              validationContextSdsSecretConfig: { name: credentialCaSdsName(name), sdsConfig: SDS_ADS_CONFIG },
             },
           }
         : {}),
     },
-    ...(tls.sni ? { sni: tls.sni } : {}),
-  };
-  const autoSni = !tls.sni && http;
-  return { transportSocket: socket(ctx), ...(autoSni ? { autoSni: true, ...(verify && sans.length === 0 ? { autoSanValidation: true } : {}) } : {}) };
+    { ...(secrets.length ? { secrets } : {}), ...(problems.length ? { problems } : {}) },
+  );
+}
+
+/** A Secret resource with its private key replaced, for output meant for people (config dumps, `translate`). */
+export function redactSecret(s: SecretJson): SecretJson {
+  if (!s.tlsCertificate?.privateKey) return s;
+  return { ...s, tlsCertificate: { ...s.tlsCertificate, privateKey: { inlineString: "[redacted]" } } };
 }

@@ -10,6 +10,7 @@ import { ClusterSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import { ClusterLoadAssignmentSchema } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { ListenerSchema } from "../gen/envoy/config/listener/v3/listener_pb.js";
 import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.js";
+import { SecretSchema } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import { envoyRegistry } from "./registry.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
@@ -19,6 +20,7 @@ const SCHEMAS: Readonly<Record<TypeUrl, DescMessage>> = {
   [TYPE_URL.endpoint]: ClusterLoadAssignmentSchema,
   [TYPE_URL.listener]: ListenerSchema,
   [TYPE_URL.route]: RouteConfigurationSchema,
+  [TYPE_URL.secret]: SecretSchema,
 };
 
 /** The JSON field that carries a resource's own name (Envoy matches it against the xDS name). */
@@ -27,6 +29,7 @@ const NAME_FIELD: Readonly<Record<TypeUrl, string>> = {
   [TYPE_URL.endpoint]: "clusterName",
   [TYPE_URL.listener]: "name",
   [TYPE_URL.route]: "name",
+  [TYPE_URL.secret]: "name",
 };
 
 /** Hex characters kept from SHA-256: 64 bits is plenty to tell versions of one resource apart. */

@@ -23,11 +23,12 @@ import { file_envoy_extensions_request_id_uuid_v3_uuid } from "../gen/envoy/exte
 import { file_envoy_extensions_retry_host_previous_hosts_v3_previous_hosts } from "../gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js";
 import { file_envoy_extensions_retry_priority_previous_priorities_v3_previous_priorities_config } from "../gen/envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config_pb.js";
 import { file_envoy_extensions_transport_sockets_raw_buffer_v3_raw_buffer } from "../gen/envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer_pb.js";
+import { file_envoy_extensions_transport_sockets_tls_v3_secret } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import { file_envoy_extensions_transport_sockets_tls_v3_tls } from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from "../gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 import { file_envoy_service_discovery_v3_discovery } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 
-/** The files whose messages we put in Anys (the four xDS types themselves included, for decoding). */
+/** The files whose messages we put in Anys (the xDS types themselves included, for decoding). */
 const ROOT_FILES: readonly DescFile[] = [
   file_envoy_config_cluster_v3_cluster,
   file_envoy_config_endpoint_v3_endpoint,
@@ -42,6 +43,7 @@ const ROOT_FILES: readonly DescFile[] = [
   file_envoy_extensions_filters_listener_original_dst_v3_original_dst,
   file_envoy_extensions_filters_listener_tls_inspector_v3_tls_inspector,
   file_envoy_extensions_transport_sockets_tls_v3_tls,
+  file_envoy_extensions_transport_sockets_tls_v3_secret,
   file_envoy_extensions_transport_sockets_raw_buffer_v3_raw_buffer,
   file_envoy_extensions_upstreams_http_v3_http_protocol_options,
   file_envoy_extensions_retry_host_previous_hosts_v3_previous_hosts,

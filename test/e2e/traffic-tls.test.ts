@@ -2,7 +2,9 @@
  * DestinationRule TLS origination through a real Envoy: the client speaks plain HTTP to its
  * sidecar, which opens TLS (SIMPLE) or mutual TLS (MUTUAL) to backends that only speak TLS.
  * Certificates are made here with openssl; file paths in the DestinationRule reach Envoy as
- * `filename` data sources.
+ * `filename` data sources. MUTUAL with `credentialName` (a rule with a workloadSelector, as Istio
+ * requires for sidecars) takes the client certificate from a Secret, served over ADS (SDS), and a
+ * rotated Secret reaches Envoy without a restart.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -29,10 +31,38 @@ function makeCerts(): void {
   };
   leaf("server", "DNS:secure.example");
   leaf("client", "DNS:client.example");
+  leaf("client2", "DNS:client2.example");
+}
+
+const b64 = (name: string) => readFileSync(f(name)).toString("base64");
+
+/** A kubernetes.io/tls Secret with the client certificate `client` and the CA, for credentialName. */
+function credentialYaml(client: string): string {
+  return `---
+apiVersion: v1
+kind: Secret
+metadata: { name: client-cred, namespace: default }
+type: kubernetes.io/tls
+data:
+  tls.crt: ${b64(`${client}.pem`)}
+  tls.key: ${b64(`${client}-key.pem`)}
+  ca.crt: ${b64("ca.pem")}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: credmutual, namespace: default }
+spec:
+  host: credmutual
+  workloadSelector: { matchLabels: { app: client } }
+  trafficPolicy:
+    tls: { mode: MUTUAL, sni: secure.example, subjectAltNames: [secure.example], credentialName: client-cred }
+`;
 }
 
 interface TlsBackend {
   readonly requests: Array<{ sni?: string; clientCn?: string; path: string }>;
+  /** Close open connections (Envoy then opens new ones, with its current certificate). */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -54,6 +84,7 @@ function startTlsBackend(host: string, port: number, version: string, requireCli
     server.listen(port, host, () =>
       resolve({
         requests,
+        dropConnections: () => server.closeAllConnections(),
         close: () => new Promise<void>((r) => {
           server.closeAllConnections();
           server.close(() => r());
@@ -73,11 +104,23 @@ beforeAll(async () => {
     { name: "mutual", workloads: [{ version: "m", backend: false }] },
     { name: "wrongsan", workloads: [{ version: "w", backend: false }] },
     { name: "nocert", workloads: [{ version: "n", backend: false }] },
+    { name: "credmutual", workloads: [{ version: "c", backend: false }] },
   ];
   mesh = await startTrafficMesh({
     name: "tls",
     services,
-    istio: () => `apiVersion: networking.istio.io/v1
+    istio: () => istioYaml("client"),
+  });
+  backends.push(await startTlsBackend(mesh.ip("simple", "s"), mesh.port("simple"), "s", false));
+  backends.push(await startTlsBackend(mesh.ip("mutual", "m"), mesh.port("mutual"), "m", true));
+  backends.push(await startTlsBackend(mesh.ip("wrongsan", "w"), mesh.port("wrongsan"), "w", false));
+  backends.push(await startTlsBackend(mesh.ip("nocert", "n"), mesh.port("nocert"), "n", true));
+  backends.push(await startTlsBackend(mesh.ip("credmutual", "c"), mesh.port("credmutual"), "c", true));
+  await eventually(async () => (await mesh.get("simple", "/")).status === 200, "TLS origination to simple");
+});
+
+function istioYaml(credentialClient: string): string {
+  return `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: simple, namespace: default }
 spec:
@@ -108,14 +151,8 @@ spec:
   host: nocert
   trafficPolicy:
     tls: { mode: SIMPLE, sni: secure.example, caCertificates: ${f("ca.pem")} }
-`,
-  });
-  backends.push(await startTlsBackend(mesh.ip("simple", "s"), mesh.port("simple"), "s", false));
-  backends.push(await startTlsBackend(mesh.ip("mutual", "m"), mesh.port("mutual"), "m", true));
-  backends.push(await startTlsBackend(mesh.ip("wrongsan", "w"), mesh.port("wrongsan"), "w", false));
-  backends.push(await startTlsBackend(mesh.ip("nocert", "n"), mesh.port("nocert"), "n", true));
-  await eventually(async () => (await mesh.get("simple", "/")).status === 200, "TLS origination to simple");
-});
+${credentialYaml(credentialClient)}`;
+}
 afterAll(async () => {
   await mesh?.stop();
   await Promise.all(backends.map((b) => b.close()));
@@ -148,5 +185,27 @@ describe("TLS origination", () => {
     const res = await mesh.get("nocert", "/x");
     expect(res.status).toBe(503);
     expect(backends[3]!.requests).toHaveLength(0);
+  });
+
+  it("MUTUAL with credentialName presents the certificate of the Secret, served over ADS", async () => {
+    const res = await mesh.get("credmutual", "/cred");
+    expect(res.status).toBe(200);
+    expect(res.headers["x-backend-version"]).toBe("c");
+    expect(backends[4]!.requests.at(-1)).toMatchObject({ path: "/cred", sni: "secure.example", clientCn: "client" });
+    expect(await mesh.stat("cluster_manager.warming_clusters")).toBe(0);
+  });
+
+  it("a rotated Secret reaches Envoy: new connections present the new certificate", async () => {
+    const clustersBefore = await mesh.stat("cluster_manager.cds.update_success");
+    expect(clustersBefore).toBeGreaterThan(0);
+    mesh.setIstio(istioYaml("client2"));
+    await eventually(async () => {
+      backends[4]!.dropConnections();
+      const res = await mesh.get("credmutual", "/rotated");
+      return res.status === 200 && backends[4]!.requests.at(-1)?.clientCn === "client2";
+    }, "requests with the rotated client certificate");
+    expect(backends[4]!.requests.at(-1)).toMatchObject({ path: "/rotated", clientCn: "client2" });
+    // Only the Secret changed: no cluster was re-sent.
+    expect(await mesh.stat("cluster_manager.cds.update_success")).toBe(clustersBefore);
   });
 });

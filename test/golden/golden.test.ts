@@ -18,7 +18,6 @@ import { validateStaticConfig } from "../support/envoy.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const update = process.env["UPDATE_GOLDEN"] === "1";
-const OUTPUTS = ["clusters.json", "endpoints.json", "listeners.json", "routes.json", "diagnostics.txt"];
 
 interface CaseOptions {
   proxy: string;
@@ -68,20 +67,24 @@ describe("golden translation", () => {
         "listeners.json": JSON.stringify(r.listeners, null, 2) + "\n",
         "routes.json": JSON.stringify(r.routes, null, 2) + "\n",
         "diagnostics.txt": result.diagnostics.map(formatDiagnostic).join("\n") + (result.diagnostics.length ? "\n" : ""),
+        // Only for cases that produce Secrets (credentialName).
+        ...(r.secrets.length ? { "secrets.json": JSON.stringify(r.secrets, null, 2) + "\n" } : {}),
       };
+      const outputs = Object.keys(produced);
 
       // Every resource must be a valid Envoy message (field names, enum values, types)...
       encodeResources(TYPE_URL.cluster, r.clusters.map((c) => ({ name: c.name!, json: c })));
       encodeResources(TYPE_URL.endpoint, r.endpoints.map((c) => ({ name: c.clusterName!, json: c })));
       encodeResources(TYPE_URL.listener, r.listeners.map((l) => ({ name: l.name!, json: l })));
       encodeResources(TYPE_URL.route, r.routes.map((rc) => ({ name: rc.name!, json: rc })));
+      encodeResources(TYPE_URL.secret, r.secrets.map((s) => ({ name: s.name!, json: s })));
 
       const present = readdirSync(dir).filter((f) => f !== "input.yaml");
       if (update) {
-        for (const f of present) if (!OUTPUTS.includes(f)) rmSync(join(dir, f));
+        for (const f of present) if (!outputs.includes(f)) rmSync(join(dir, f));
         for (const [f, content] of Object.entries(produced)) writeFileSync(join(dir, f), content);
       } else {
-        const stale = present.filter((f) => !OUTPUTS.includes(f));
+        const stale = present.filter((f) => !outputs.includes(f));
         expect(stale, `stale files in ${name}/ (run with UPDATE_GOLDEN=1)`).toEqual([]);
         for (const [f, content] of Object.entries(produced)) {
           const path = join(dir, f);
@@ -91,7 +94,7 @@ describe("golden translation", () => {
       }
 
       // ...and Envoy itself must accept the whole set.
-      const v = await validateStaticConfig({ clusters: r.clusters as object[], listeners: r.listeners as object[], routes: r.routes as object[], endpoints: r.endpoints as object[] });
+      const v = await validateStaticConfig({ clusters: r.clusters as object[], listeners: r.listeners as object[], routes: r.routes as object[], endpoints: r.endpoints as object[], secrets: r.secrets as object[] });
       expect(v.ok, `envoy --mode validate rejected ${name}:\n${v.output}`).toBe(true);
     });
   }

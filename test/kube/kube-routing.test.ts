@@ -87,11 +87,12 @@ describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => 
 
   it("the ServiceAccount token of deploy/ may read what meshpilot watches and nothing else", async () => {
     const sa = kube.client(saToken);
-    for (const path of ["/api/v1/services", "/api/v1/pods", "/api/v1/namespaces", "/apis/discovery.k8s.io/v1/endpointslices", "/apis/networking.istio.io/v1/virtualservices", "/apis/networking.istio.io/v1/destinationrules"]) {
+    for (const path of ["/api/v1/services", "/api/v1/pods", "/api/v1/namespaces", "/api/v1/secrets", "/apis/discovery.k8s.io/v1/endpointslices", "/apis/networking.istio.io/v1/virtualservices", "/apis/networking.istio.io/v1/destinationrules"]) {
       expect((await sa.request("GET", `${path}?limit=1`)).status, path).toBe(200);
     }
-    // outside the role: secrets, writing specs, leases in another namespace
-    expect((await sa.request("GET", "/api/v1/secrets?limit=1")).status).toBe(403);
+    // outside the role: writing Secrets (read only, like istiod), specs, leases in another namespace
+    const secret = { apiVersion: "v1", kind: "Secret", metadata: { name: "not-allowed", namespace: NS }, stringData: { x: "y" } };
+    expect((await sa.request("POST", `/api/v1/namespaces/${NS}/secrets`, secret)).status).toBe(403);
     expect((await sa.request("GET", "/api/v1/configmaps?limit=1")).status).toBe(403);
     const vs = virtualService(NS, "v2", "v2");
     expect((await sa.request("PATCH", `/apis/networking.istio.io/v1alpha3/namespaces/${NS}/virtualservices/reviews?fieldManager=x`, vs, { contentType: "application/apply-patch+yaml" })).status).toBe(403);

@@ -394,6 +394,7 @@ export interface XdsResources {
   readonly routes?: readonly object[];
   /** ClusterLoadAssignments (EDS); inlined into the EDS clusters that name them. */
   readonly endpoints?: readonly object[];
+  /** Secrets (SDS); clusters' SDS-over-ADS references to them become static references by name. */
   readonly secrets?: readonly object[];
 }
 
@@ -421,6 +422,40 @@ function asMessage(r: object): JsonObj {
   const copy = JSON.parse(JSON.stringify(r)) as JsonObj;
   delete copy["@type"];
   return copy;
+}
+
+function isAdsSds(v: Json | undefined): boolean {
+  return !!v && typeof v === "object" && !Array.isArray(v) && ((v["sdsConfig"] as JsonObj | undefined)?.["ads"] !== undefined || (v["sds_config"] as JsonObj | undefined)?.["ads"] !== undefined);
+}
+
+/** SDS-over-ADS references inside `node` → static references to `given` Secrets (see validateStaticConfig). */
+function inlineSds(node: Json, given: ReadonlySet<string>): void {
+  if (Array.isArray(node)) {
+    node.forEach((n) => inlineSds(n, given));
+    return;
+  }
+  if (!node || typeof node !== "object") return;
+  const certs = field(node, "tlsCertificateSdsSecretConfigs", "tls_certificate_sds_secret_configs");
+  if (Array.isArray(certs)) {
+    const kept = certs.filter((c) => !isAdsSds(c) || given.has(String((c as JsonObj)["name"]))).map((c) => (isAdsSds(c) ? { name: (c as JsonObj)["name"]! } : c));
+    deleteField(node, "tlsCertificateSdsSecretConfigs", "tls_certificate_sds_secret_configs");
+    if (kept.length) node["tlsCertificateSdsSecretConfigs"] = kept;
+  }
+  const combined = field(node, "combinedValidationContext", "combined_validation_context");
+  if (combined && typeof combined === "object" && !Array.isArray(combined)) {
+    const sds = field(combined, "validationContextSdsSecretConfig", "validation_context_sds_secret_config");
+    if (isAdsSds(sds)) {
+      const name = String((sds as JsonObj)["name"]);
+      if (given.has(name)) {
+        deleteField(combined, "validationContextSdsSecretConfig", "validation_context_sds_secret_config");
+        combined["validationContextSdsSecretConfig"] = { name };
+      } else {
+        deleteField(node, "combinedValidationContext", "combined_validation_context");
+        node["validationContext"] = field(combined, "defaultValidationContext", "default_validation_context") ?? {};
+      }
+    }
+  }
+  for (const v of Object.values(node)) inlineSds(v, given);
 }
 
 /**
@@ -470,6 +505,11 @@ export async function validateStaticConfig(resources: XdsResources, opts: { envo
     }
     return m;
   });
+  // SDS over ADS has no ADS stream here (validate mode crashes on it): a reference to a given
+  // Secret becomes a static one (name only); one to a Secret not given (served later, or never)
+  // is validated without it.
+  const secretNames = new Set((resources.secrets ?? []).map((x) => String(asMessage(x)["name"])));
+  for (const c of clusters) inlineSds(c, secretNames);
   for (const [name, assignment] of cla) {
     if (!usedCla.has(name)) {
       clusters.push({ name: `validate-only|${name}`, type: "STATIC", connectTimeout: "1s", loadAssignment: { ...assignment, clusterName: `validate-only|${name}` } });

@@ -7,6 +7,7 @@ import { ClusterSchema } from "../../src/gen/envoy/config/cluster/v3/cluster_pb.
 import { ClusterLoadAssignmentSchema } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { ListenerSchema } from "../../src/gen/envoy/config/listener/v3/listener_pb.js";
 import { RouteConfigurationSchema } from "../../src/gen/envoy/config/route/v3/route_pb.js";
+import { SecretSchema } from "../../src/gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import {
   type DeltaDiscoveryRequest,
   DeltaDiscoveryRequestSchema,
@@ -211,13 +212,14 @@ export class AdsClient {
 
 // ---- decoding helpers ----
 
-/** Decode one Any of the four xDS types and return its resource name. */
+/** Decode one Any of the xDS types and return its resource name. */
 export function resourceName(any: Any): string {
   const t = any.typeUrl;
   if (t.endsWith("envoy.config.cluster.v3.Cluster")) return fromBinary(ClusterSchema, any.value).name;
   if (t.endsWith("envoy.config.endpoint.v3.ClusterLoadAssignment")) return fromBinary(ClusterLoadAssignmentSchema, any.value).clusterName;
   if (t.endsWith("envoy.config.listener.v3.Listener")) return fromBinary(ListenerSchema, any.value).name;
   if (t.endsWith("envoy.config.route.v3.RouteConfiguration")) return fromBinary(RouteConfigurationSchema, any.value).name;
+  if (t.endsWith("envoy.extensions.transport_sockets.tls.v3.Secret")) return fromBinary(SecretSchema, any.value).name;
   throw new Error(`unexpected resource type ${t}`);
 }
 

@@ -1,6 +1,6 @@
 /**
  * Kubernetes as a config source: one reflector (list + watch) per collection for Namespaces,
- * Services, EndpointSlices, Pods and the Istio networking kinds (VirtualService, DestinationRule),
+ * Services, EndpointSlices, Pods, Secrets (credential keys only) and the Istio networking kinds (VirtualService, DestinationRule),
  * every object validated by the same parse code as the file source, and store events for what
  * changed in a way that matters.
  *
@@ -20,6 +20,7 @@
 import type { Diagnostic } from "../../api/diagnostics.js";
 import { deepEqual } from "../../api/equal.js";
 import { ISTIO_NETWORKING_GROUP } from "../../api/istio-types.js";
+import { SECRET_KEY_LIST } from "../../api/kube-types.js";
 import { objectKey, type InputKind, type ObjectKey, type StoredObject } from "../../api/objects.js";
 import { parseObject } from "../../api/parse.js";
 import type { StoreEvent } from "../../store/store.js";
@@ -101,6 +102,9 @@ const ISTIO_KINDS: ReadonlyArray<{ kind: InputKind; plural: string }> = [
   { kind: "DestinationRule", plural: "destinationrules" },
 ];
 
+/** Secrets istiod's informer leaves out too (service account tokens, Helm release records). */
+const SECRET_FIELD_SELECTOR = "type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1";
+
 const POD_STATUS_FIELDS = ["podIP", "podIPs", "phase"];
 
 /** Drop what never matters for the mesh, so that it cannot cause events. */
@@ -119,6 +123,12 @@ function relevant(kind: InputKind, raw: RawObject): RawObject {
     delete out["status"];
   }
   if (kind === "Node") delete meta["annotations"];
+  if (kind === "Secret") {
+    // Only the credential keys; never annotations (kubectl's last-applied copy holds the data in clear).
+    delete meta["annotations"];
+    const data = raw["data"] && typeof raw["data"] === "object" ? (raw["data"] as Record<string, unknown>) : {};
+    out["data"] = Object.fromEntries(Object.entries(data).filter(([k]) => SECRET_KEY_LIST.includes(k)));
+  }
   return out;
 }
 
@@ -176,6 +186,8 @@ export class KubeSource {
     this.add("Service", "v1", "/api/v1", "services", true);
     this.add("Pod", "v1", "/api/v1", "pods", true);
     this.add("EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1", "endpointslices", true);
+    // DestinationRule credentialName; as istiod, not the kinds that can never be credentials.
+    this.add("Secret", "v1", "/api/v1", "secrets", true, { fieldSelector: SECRET_FIELD_SELECTOR });
     if (istioVersion) {
       for (const k of ISTIO_KINDS) this.add(k.kind, `${ISTIO_NETWORKING_GROUP}/${istioVersion}`, `/apis/${ISTIO_NETWORKING_GROUP}/${istioVersion}`, k.plural, true);
     }
@@ -251,7 +263,7 @@ export class KubeSource {
     }
   }
 
-  private add(kind: InputKind, apiVersion: string, base: string, plural: string, namespaced: boolean): void {
+  private add(kind: InputKind, apiVersion: string, base: string, plural: string, namespaced: boolean, query?: Readonly<Record<string, string>>): void {
     const scopes: Array<string | undefined> = namespaced && this.watchNamespaces ? [...this.watchNamespaces] : [undefined];
     for (const ns of scopes) {
       const keys = new Set<ObjectKey>();
@@ -267,6 +279,7 @@ export class KubeSource {
         reflector: new Reflector({
           client: this.opts.client,
           path,
+          ...(query ? { query } : {}),
           ...(this.opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: this.opts.watchTimeoutSeconds } : {}),
           ...(this.opts.stallGraceMs !== undefined ? { stallGraceMs: this.opts.stallGraceMs } : {}),
           ...(this.opts.relistIntervalMs !== undefined ? { relistIntervalMs: this.opts.relistIntervalMs } : {}),

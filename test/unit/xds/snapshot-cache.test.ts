@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
+import { TYPE_URL } from "../../../src/xds/type-urls.js";
 import { CDS, EDS, LDS, RDS, World, cla, cluster } from "./harness.js";
 
 describe("SnapshotCache", () => {
@@ -13,7 +14,7 @@ describe("SnapshotCache", () => {
 
     const first = world.snapshot("a");
     cache.set("a", first);
-    expect(seen).toEqual([[CDS, EDS, LDS, RDS]]); // a first snapshot changes everything
+    expect(seen).toEqual([[CDS, EDS, TYPE_URL.secret, LDS, RDS]]); // a first snapshot changes everything
     expect(cache.get("a")).toBe(first);
 
     cache.set("a", world.put(EDS, "c1", cla("c1", "10.0.0.2")).snapshot("a"));
