@@ -1,40 +1,19 @@
 /**
  * DestinationRule TLS origination through a real Envoy: the client speaks plain HTTP to its
  * sidecar, which opens TLS (SIMPLE) or mutual TLS (MUTUAL) to backends that only speak TLS.
- * Certificates are made here with openssl; file paths in the DestinationRule reach Envoy as
+ * Certificates are made with openssl (support/certs.ts); file paths in the DestinationRule reach Envoy as
  * `filename` data sources. MUTUAL with `credentialName` (a rule with a workloadSelector, as Istio
  * requires for sidecars) takes the client certificate from a Secret, served over ADS (SDS), and a
  * rotated Secret reaches Envoy without a restart.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import https from "node:https";
-import type { TLSSocket } from "node:tls";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTlsBackend, TestCerts, type TlsBackend } from "../support/certs.js";
 import { eventually, startTrafficMesh, type TrafficMesh } from "./traffic-fixture.js";
 
-const dir = mkdtempSync(join(tmpdir(), "meshpilot-traffic-tls-"));
-const f = (n: string) => join(dir, n);
+const certs = new TestCerts("meshpilot-traffic-tls-");
+const f = (n: string) => certs.path(n);
 
-function openssl(...args: string[]): void {
-  execFileSync("openssl", args, { stdio: "pipe" });
-}
-
-function makeCerts(): void {
-  openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=test CA", "-keyout", f("ca-key.pem"), "-out", f("ca.pem"));
-  const leaf = (name: string, san: string) => {
-    writeFileSync(f(`${name}.ext`), `subjectAltName=${san}\n`);
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${name}`, "-keyout", f(`${name}-key.pem`), "-out", f(`${name}.csr`));
-    openssl("x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca-key.pem"), "-CAcreateserial", "-days", "2", "-extfile", f(`${name}.ext`), "-out", f(`${name}.pem`));
-  };
-  leaf("server", "DNS:secure.example");
-  leaf("client", "DNS:client.example");
-  leaf("client2", "DNS:client2.example");
-}
-
-const b64 = (name: string) => readFileSync(f(name)).toString("base64");
+const b64 = (name: string) => certs.b64(name);
 
 /** A kubernetes.io/tls Secret with the client certificate `client` and the CA, for credentialName. */
 function credentialYaml(client: string): string {
@@ -59,46 +38,11 @@ spec:
 `;
 }
 
-interface TlsBackend {
-  readonly requests: Array<{ sni?: string; clientCn?: string; path: string }>;
-  /** Close open connections (Envoy then opens new ones, with its current certificate). */
-  dropConnections(): void;
-  close(): Promise<void>;
-}
-
-function startTlsBackend(host: string, port: number, version: string, requireClientCert: boolean): Promise<TlsBackend> {
-  const requests: TlsBackend["requests"] = [];
-  const server = https.createServer(
-    { cert: readFileSync(f("server.pem")), key: readFileSync(f("server-key.pem")), ca: readFileSync(f("ca.pem")), requestCert: requireClientCert, rejectUnauthorized: requireClientCert },
-    (req, res) => {
-      const sock = req.socket as TLSSocket;
-      const peer = requireClientCert ? sock.getPeerCertificate() : undefined;
-      const servername = (sock as TLSSocket & { servername?: string | false }).servername;
-      requests.push({ path: req.url ?? "/", ...(servername ? { sni: servername } : {}), ...(peer?.subject?.CN ? { clientCn: String(peer.subject.CN) } : {}) });
-      res.writeHead(200, { "x-backend-version": version });
-      res.end("ok\n");
-    },
-  );
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () =>
-      resolve({
-        requests,
-        dropConnections: () => server.closeAllConnections(),
-        close: () => new Promise<void>((r) => {
-          server.closeAllConnections();
-          server.close(() => r());
-        }),
-      }),
-    );
-  });
-}
-
 let mesh: TrafficMesh;
 const backends: TlsBackend[] = [];
 
 beforeAll(async () => {
-  makeCerts();
+  certs.leaf("server", "DNS:secure.example").leaf("client", "DNS:client.example").leaf("client2", "DNS:client2.example");
   const services = [
     { name: "simple", workloads: [{ version: "s", backend: false }] },
     { name: "mutual", workloads: [{ version: "m", backend: false }] },
@@ -111,11 +55,11 @@ beforeAll(async () => {
     services,
     istio: () => istioYaml("client"),
   });
-  backends.push(await startTlsBackend(mesh.ip("simple", "s"), mesh.port("simple"), "s", false));
-  backends.push(await startTlsBackend(mesh.ip("mutual", "m"), mesh.port("mutual"), "m", true));
-  backends.push(await startTlsBackend(mesh.ip("wrongsan", "w"), mesh.port("wrongsan"), "w", false));
-  backends.push(await startTlsBackend(mesh.ip("nocert", "n"), mesh.port("nocert"), "n", true));
-  backends.push(await startTlsBackend(mesh.ip("credmutual", "c"), mesh.port("credmutual"), "c", true));
+  backends.push(await startTlsBackend(certs, mesh.ip("simple", "s"), mesh.port("simple"), "s", false));
+  backends.push(await startTlsBackend(certs, mesh.ip("mutual", "m"), mesh.port("mutual"), "m", true));
+  backends.push(await startTlsBackend(certs, mesh.ip("wrongsan", "w"), mesh.port("wrongsan"), "w", false));
+  backends.push(await startTlsBackend(certs, mesh.ip("nocert", "n"), mesh.port("nocert"), "n", true));
+  backends.push(await startTlsBackend(certs, mesh.ip("credmutual", "c"), mesh.port("credmutual"), "c", true));
   await eventually(async () => (await mesh.get("simple", "/")).status === 200, "TLS origination to simple");
 });
 
@@ -156,7 +100,7 @@ ${credentialYaml(credentialClient)}`;
 afterAll(async () => {
   await mesh?.stop();
   await Promise.all(backends.map((b) => b.close()));
-  rmSync(dir, { recursive: true, force: true });
+  certs.remove();
 });
 
 describe("TLS origination", () => {

@@ -15,7 +15,7 @@ import { startServer, type RunningServer } from "../../src/cli/serve.js";
 import { httpRequest, startBackend, tally, type Backend } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster } from "../support/kube.js";
-import { createCanary, destinationRule, pickAddresses, PRODUCTPAGE_POD, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
+import { createCanary, destinationRule, pickAddresses, PRODUCTPAGE_POD, stopKubeMesh, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
 import { until } from "../support/wait.js";
 
 const NS = "mixed";
@@ -60,11 +60,7 @@ describe.skipIf(kubeTestsSkipped)("--config-dir adds to the cluster's config", (
   });
 
   afterAll(async () => {
-    await envoy?.stop();
-    await server?.stop();
-    for (const b of backends) await b.close();
-    await kube?.stop();
-    a?.release();
+    await stopKubeMesh({ envoy, server, backends, kube, addresses: a });
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -19,7 +19,7 @@ import { Store } from "../../src/store/store.js";
 import { httpRequest, startBackend, tally, type Backend } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { DEPLOY_DIR, kubeTestsSkipped, loadManifests, startKube, startTcpProxy, type KubeCluster, type KubeTestClient } from "../support/kube.js";
-import { createCanary, destinationRule, endpointSlice, pickAddresses, pod, podStatus, PRODUCTPAGE_POD, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
+import { createCanary, destinationRule, endpointSlice, pickAddresses, pod, podStatus, PRODUCTPAGE_POD, stopKubeMesh, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
 import { sleep, until } from "../support/wait.js";
 
 const NS = "shop";
@@ -58,11 +58,7 @@ describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => 
   }, 1_800_000); // a cold build of the binaries takes ~10 min on 2 cores
 
   afterAll(async () => {
-    await envoy?.stop();
-    await server?.stop();
-    for (const b of backends) await b.close();
-    await kube?.stop();
-    a?.release();
+    await stopKubeMesh({ envoy, server, backends, kube, addresses: a });
   });
 
   it("every manifest in deploy/ (and deploy/kind/) passes a server-side dry-run apply", async () => {

@@ -158,3 +158,18 @@ export async function createCanary(c: KubeTestClient, ns: string, a: KubeMeshAdd
   await c.apply(destinationRule(ns, ["v1", "v2"]));
   await c.apply(virtualService(ns, "v2", "v1"));
 }
+
+/** What a real-apiserver test with Envoy starts, stopped in order: Envoy, meshpilot, backends, the cluster; then its addresses are freed. */
+export async function stopKubeMesh(parts: {
+  readonly envoy?: { stop(): Promise<void> } | undefined;
+  readonly server?: { stop(): Promise<void> } | undefined;
+  readonly backends: readonly { close(): Promise<void> }[];
+  readonly kube?: { stop(): Promise<void> } | undefined;
+  readonly addresses?: { release(): void } | undefined;
+}): Promise<void> {
+  await parts.envoy?.stop();
+  await parts.server?.stop();
+  for (const b of parts.backends) await b.close();
+  await parts.kube?.stop();
+  parts.addresses?.release();
+}

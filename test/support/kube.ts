@@ -50,6 +50,7 @@ const KINDS: Readonly<Record<string, KindInfo>> = {
   "v1/Pod": { prefix: "/api/v1", plural: "pods", namespaced: true },
   "v1/ServiceAccount": { prefix: "/api/v1", plural: "serviceaccounts", namespaced: true },
   "v1/ConfigMap": { prefix: "/api/v1", plural: "configmaps", namespaced: true },
+  "v1/Secret": { prefix: "/api/v1", plural: "secrets", namespaced: true },
   "discovery.k8s.io/v1/EndpointSlice": { prefix: "/apis/discovery.k8s.io/v1", plural: "endpointslices", namespaced: true },
   "apps/v1/Deployment": { prefix: "/apis/apps/v1", plural: "deployments", namespaced: true },
   "policy/v1/PodDisruptionBudget": { prefix: "/apis/policy/v1", plural: "poddisruptionbudgets", namespaced: true },
