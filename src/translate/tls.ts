@@ -27,7 +27,8 @@
  *   - A missing Secret: the cluster keeps Istio's references and no Secret resource is served, as
  *     Istio does: Envoy warms the cluster until the SDS initial fetch timeout (15 s), then its
  *     handshakes fail (503) until the Secret appears, when Envoy receives it and traffic flows
- *     (MP0407).
+ *     (MP0407). A Secret deleted after Envoy received it is not taken away from Envoy (a SotW SDS
+ *     answer that leaves a name out does not remove it), so that proxy keeps its last copy.
  *   - One deliberate difference: a Secret that has no CA (and no `-cacert` Secret) gets no
  *     `-cacert` reference. Istio would reference it anyway, serve nothing, and every handshake
  *     would fail; meshpilot does not verify the server certificate then and warns (MP0408), as for
@@ -187,7 +188,7 @@ function credentialTls(tls: ClientTLSSettings, name: string, scope: CredentialSc
     problems.push({
       severity: "error",
       code: CredentialCodes.Unusable,
-      message: `tls.credentialName: Secret ${scope.namespace}/${name} not found; the cluster waits for it (Envoy's SDS initial fetch timeout, 15 s), then its TLS handshakes fail until it exists`,
+      message: `tls.credentialName: Secret ${scope.namespace}/${name} not found; a proxy that never received it warms the cluster for Envoy's SDS initial fetch timeout (15 s), then fails its TLS handshakes until the Secret exists; a proxy that received it earlier keeps using that copy`,
     });
   } else if (mutual && !(secret?.cert && secret.key)) {
     problems.push({
