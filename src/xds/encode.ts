@@ -11,6 +11,7 @@ import { ClusterLoadAssignmentSchema } from "../gen/envoy/config/endpoint/v3/end
 import { ListenerSchema } from "../gen/envoy/config/listener/v3/listener_pb.js";
 import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.js";
 import { SecretSchema } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
+import { JsonBinaryEncoder } from "./json-binary.js";
 import { envoyRegistry } from "./registry.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
@@ -31,6 +32,9 @@ const NAME_FIELD: Readonly<Record<TypeUrl, string>> = {
   [TYPE_URL.route]: "name",
   [TYPE_URL.secret]: "name",
 };
+
+/** JSON → bytes directly; what it declines goes through fromJson + toBinary (same bytes, or the error). */
+const direct = new JsonBinaryEncoder(envoyRegistry);
 
 /** Hex characters kept from SHA-256: 64 bits is plenty to tell versions of one resource apart. */
 const VERSION_HEX = 16;
@@ -76,11 +80,13 @@ export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], 
     }
     const ownName = (item.json as Record<string, unknown> | null)?.[NAME_FIELD[typeUrl]];
     if (ownName !== item.name) throw new Error(`${where}: field ${NAME_FIELD[typeUrl]} is ${JSON.stringify(ownName)}, expected the resource name`);
-    let body: Uint8Array;
-    try {
-      body = toBinary(schema, fromJson(schema, item.json as JsonValue, { registry: envoyRegistry }));
-    } catch (e) {
-      throw new Error(`${where}: not a valid ${schema.typeName}: ${(e as Error).message}`, { cause: e });
+    let body = direct.encode(schema, item.json);
+    if (body === undefined) {
+      try {
+        body = toBinary(schema, fromJson(schema, item.json as JsonValue, { registry: envoyRegistry }));
+      } catch (e) {
+        throw new Error(`${where}: not a valid ${schema.typeName}: ${(e as Error).message}`, { cause: e });
+      }
     }
     const resource: Resource = { name: item.name, version: contentVersion(body), body };
     jsonDigest.set(resource, digest);

@@ -5,45 +5,16 @@
  * difference, missing or stale file fails. Every output is also loaded by `envoy --mode validate`.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse as parseYaml } from "yaml";
 import { formatDiagnostic } from "../../src/api/diagnostics.js";
-import { translateOffline } from "../../src/pipeline/offline.js";
-import { parseYamlFile } from "../../src/sources/file/loader.js";
 import { encodeResources } from "../../src/xds/encode.js";
 import { TYPE_URL } from "../../src/xds/type-urls.js";
 import { validateStaticConfig } from "../support/envoy.js";
+import { GOLDEN_DIR as here, goldenCases, translateGoldenCase } from "../support/golden-cases.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const update = process.env["UPDATE_GOLDEN"] === "1";
-
-interface CaseOptions {
-  proxy: string;
-  metadata?: Record<string, unknown>;
-  /** The proxy's Envoy node.locality, `region/zone/subzone`. */
-  locality?: string;
-}
-
-function caseOptions(text: string, file: string): CaseOptions {
-  const header: string[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("#")) break;
-    header.push(line.replace(/^# ?/, ""));
-  }
-  const start = header.findIndex((l) => l.trim() === "golden:");
-  if (start < 0) throw new Error(`${file}: needs a leading "# golden:" comment block with at least "proxy:"`);
-  const block = [header[start]!, ...header.slice(start + 1).filter((_, i, rest) => rest.slice(0, i + 1).every((l) => /^\s/.test(l)))];
-  const parsed = parseYaml(block.join("\n")) as { golden?: CaseOptions };
-  if (!parsed.golden?.proxy) throw new Error(`${file}: "# golden:" block needs "proxy:"`);
-  return parsed.golden;
-}
-
-const cases = readdirSync(here, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && existsSync(join(here, d.name, "input.yaml")))
-  .map((d) => d.name)
-  .sort();
+const cases = goldenCases();
 
 describe("golden translation", () => {
   it("has cases", () => expect(cases.length).toBeGreaterThan(0));
@@ -51,15 +22,7 @@ describe("golden translation", () => {
   for (const name of cases) {
     it(name, async () => {
       const dir = join(here, name);
-      const inputFile = join(dir, "input.yaml");
-      const text = readFileSync(inputFile, "utf8");
-      const opts = caseOptions(text, inputFile);
-      const load = parseYamlFile(`${name}/input.yaml`, text);
-      const objects = load.results.flatMap((r) => (r.status === "valid" ? [r.stored] : []));
-      const [region = "", zone = "", subZone = ""] = (opts.locality ?? "").split("/");
-      const locality = opts.locality ? { locality: { region, zone, subZone } } : {};
-      const result = translateOffline(objects, load.diagnostics, { id: opts.proxy, metadata: opts.metadata ?? {}, ...locality });
-      if ("error" in result) throw new Error(result.error);
+      const result = translateGoldenCase(name);
       const r = result.resources;
       const produced: Record<string, string> = {
         "clusters.json": JSON.stringify(r.clusters, null, 2) + "\n",

@@ -1,0 +1,559 @@
+// Envoy's canonical proto-JSON → protobuf bytes in one pass, driven by the protobuf-es
+// descriptors: the same bytes as `toBinary(schema, fromJson(schema, json, { registry }))`
+// without building the intermediate message (which was most of the encode time).
+//
+// Writers are compiled once per message type. Fields are written in field-number order, as
+// protobuf-es's toBinary does; implicit-presence fields only when not the zero value. Anything
+// this encoder does not handle exactly, and anything it finds invalid, makes it give up
+// (`jsonToBinary` returns undefined): the caller then takes the generic path, which gives the same
+// bytes or the same error. It never guesses.
+import { fromJson, protoInt64, ScalarType, toBinary, type DescEnum, type DescField, type DescMessage, type DescOneof, type JsonValue, type Registry } from "@bufbuild/protobuf";
+import { hasCustomJsonRepresentation, isWrapperDesc } from "@bufbuild/protobuf/wkt";
+import { base64Decode, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+
+/** Thrown (and caught in jsonToBinary) for input this encoder leaves to the generic path. */
+class GiveUp extends Error {}
+const giveUp = (): never => {
+  throw new GiveUp();
+};
+
+/** Well below protobuf-es's recursion limit (100), which counts some levels twice. */
+const MAX_DEPTH = 40;
+const DURATION_SECONDS_MAX = 315576000000;
+const INT32_MAX = 0x7fffffff;
+const INT32_MIN = -0x80000000;
+const UINT32_MAX = 0xffffffff;
+/** protobuf-es's field presence for proto3 fields without `optional`. */
+const IMPLICIT = 2;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The check protobuf-es applies to strings (encodeURIComponent fails exactly on lone surrogates). */
+const wellFormed = (s: string): boolean => (s as { isWellFormed?: () => boolean }).isWellFormed?.() ?? uriEncodable(s);
+function uriEncodable(s: string): boolean {
+  try {
+    encodeURIComponent(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a message's body (its fields, no tag or length) from its JSON. */
+type BodyWriter = (w: BinaryWriter, json: unknown, depth: number) => void;
+/** Converts a JSON scalar to the value BinaryWriter takes, or gives up. */
+type ScalarConvert = (json: unknown) => unknown;
+type ScalarWrite = (w: BinaryWriter, v: unknown) => void;
+
+interface FieldPlan {
+  readonly field: DescField;
+  readonly number: number;
+  readonly oneof: DescOneof | undefined;
+  /** What JSON null means for this field: skip it, set the oneof (nothing written), or give up. */
+  readonly onNull: "skip" | "oneof" | "giveUp";
+  readonly write: (w: BinaryWriter, json: unknown, depth: number) => void;
+  /** The JSON object this field was last seen in (a stamp), to reject a field set twice. */
+  seenAt: number;
+  /** Shared by the members of one oneof, to reject a oneof set twice. */
+  oneofMark?: { at: number };
+}
+
+/** A writer whose output was larger than this is not kept for the next resource. */
+const KEEP_WRITER_BYTES = 1 << 20;
+
+export class JsonBinaryEncoder {
+  private readonly bodies = new Map<DescMessage, BodyWriter>();
+  /** Reused across resources (and Any payloads, by nesting level) so buffers are not grown again. */
+  private writer = new BinaryWriter();
+  private anyWriters: BinaryWriter[] = [];
+  private anyLevel = 0;
+  /** One stamp per JSON object read, and a stack of (field, value) shared by the nested objects. */
+  private stamp = 0;
+  private readonly plans: FieldPlan[] = [];
+  private readonly values: unknown[] = [];
+
+  constructor(private readonly registry: Registry) {}
+
+  /** The bytes of `json` as a `schema` message, or undefined to leave it to fromJson + toBinary. */
+  encode(schema: DescMessage, json: unknown): Uint8Array | undefined {
+    try {
+      this.body(schema)(this.writer, json, 0);
+      const bytes = this.writer.finish();
+      if (bytes.length > KEEP_WRITER_BYTES) this.writer = new BinaryWriter();
+      return bytes;
+    } catch {
+      // The writers and the field stack may be mid-message.
+      this.plans.length = 0;
+      this.values.length = 0;
+      this.writer = new BinaryWriter();
+      this.anyWriters = [];
+      this.anyLevel = 0;
+      return undefined;
+    }
+  }
+
+  private body(desc: DescMessage): BodyWriter {
+    let b = this.bodies.get(desc);
+    if (b === undefined) {
+      // Registered before compiling, so recursive types find themselves (fields resolve lazily).
+      let compiled: BodyWriter | undefined;
+      b = (w, json, depth) => (compiled ??= this.compileBody(desc))(w, json, depth);
+      this.bodies.set(desc, b);
+    }
+    return b;
+  }
+
+  private compileBody(desc: DescMessage): BodyWriter {
+    switch (desc.typeName) {
+      case "google.protobuf.Any":
+        return (w, json, depth) => this.writeAny(w, json, depth);
+      case "google.protobuf.Duration":
+        return writeDuration;
+      case "google.protobuf.Struct":
+        return writeStruct;
+      case "google.protobuf.Value":
+        return writeValue;
+      case "google.protobuf.ListValue":
+        return writeListValue;
+      case "google.protobuf.Timestamp":
+      case "google.protobuf.FieldMask":
+        // Rare in our output: the generic path for just this value is exact by construction.
+        return (w, json) => {
+          w.raw(toBinary(desc, fromJson(desc, json as JsonValue)));
+        };
+    }
+    if (isWrapperDesc(desc)) {
+      const valueField = desc.fields[0]!;
+      const convert = scalarConverter(valueField.scalar!);
+      const write = scalarWriter(valueField.scalar!);
+      const zero = isZero(valueField.scalar!);
+      const wt = wireTypeOf(valueField.scalar!);
+      return (w, json) => {
+        if (json === null) giveUp();
+        const v = convert(json);
+        if (!zero(v)) write(w.tag(1, wt), v);
+      };
+    }
+    if (hasCustomJsonRepresentation(desc)) return giveUp;
+    return this.compileFields(desc);
+  }
+
+  /** An ordinary message: JSON object keys by proto name or JSON name, written in field-number order. */
+  private compileFields(desc: DescMessage, skipKey?: string): BodyWriter {
+    const byKey = new Map<string, FieldPlan>();
+    const oneofMarks = new Map<DescOneof, { at: number }>();
+    for (const field of desc.fields) {
+      const plan = this.fieldPlan(field);
+      if (field.oneof) plan.oneofMark = oneofMarks.get(field.oneof) ?? oneofMarks.set(field.oneof, { at: 0 }).get(field.oneof)!;
+      byKey.set(field.name, plan).set(field.jsonName, plan);
+    }
+    const plans = this.plans;
+    const values = this.values;
+    return (w, json, depth) => {
+      if (!isObject(json) || depth > MAX_DEPTH) giveUp();
+      const obj = json as Record<string, unknown>;
+      const stamp = ++this.stamp;
+      // This object's fields go on the shared stack at [base, top); nested objects use what is above.
+      const base = plans.length;
+      let sorted = true;
+      let last = 0;
+      for (const key of Object.keys(obj)) {
+        if (key === skipKey) continue;
+        const plan = byKey.get(key) ?? giveUp();
+        // Seen counts even for null (protobuf-es rejects a field set twice either way).
+        if (plan.seenAt === stamp) giveUp();
+        plan.seenAt = stamp;
+        const value = obj[key];
+        if (value === undefined) giveUp();
+        if (value === null) {
+          if (plan.onNull === "giveUp") giveUp();
+          if (plan.onNull === "skip") continue;
+        }
+        const mark = plan.oneofMark;
+        if (mark !== undefined) {
+          if (mark.at === stamp) giveUp();
+          mark.at = stamp;
+        }
+        if (value === null) continue;
+        if (last > plan.number) sorted = false;
+        last = plan.number;
+        plans.push(plan);
+        values.push(value);
+      }
+      const top = plans.length;
+      if (!sorted) sortByNumber(plans, values, base, top);
+      for (let i = base; i < top; i++) plans[i]!.write(w, values[i], depth);
+      plans.length = base;
+      values.length = base;
+    };
+  }
+
+  private fieldPlan(field: DescField): FieldPlan {
+    const number = field.number;
+    const oneof = field.oneof;
+    const base = { field, number, oneof, seenAt: 0 };
+    switch (field.fieldKind) {
+      case "scalar": {
+        const convert = scalarConverter(field.scalar);
+        const write = scalarWriter(field.scalar);
+        const zero = oneof || field.presence !== IMPLICIT ? never : isZero(field.scalar);
+        const wt = wireTypeOf(field.scalar);
+        return {
+          ...base,
+          onNull: "skip",
+          write: (w, json) => {
+            const v = convert(json);
+            if (!zero(v)) write(w.tag(number, wt), v);
+          },
+        };
+      }
+      case "enum": {
+        const convert = enumConverter(field.enum);
+        const zeroNumber = field.enum.values[0]!.number;
+        const always = oneof !== undefined || field.presence !== IMPLICIT;
+        return {
+          ...base,
+          onNull: field.enum.typeName === "google.protobuf.NullValue" ? "giveUp" : oneof ? "oneof" : "skip",
+          write: (w, json) => {
+            const v = convert(json);
+            if (always || v !== zeroNumber) w.tag(number, WireType.Varint).int32(v);
+          },
+        };
+      }
+      case "message": {
+        if (field.delimitedEncoding) return { ...base, onNull: "giveUp", write: giveUp };
+        const body = this.body(field.message);
+        return {
+          ...base,
+          onNull: field.message.typeName === "google.protobuf.Value" ? "giveUp" : oneof ? "oneof" : "skip",
+          write: (w, json, depth) => {
+            w.tag(number, WireType.LengthDelimited).fork();
+            body(w, json, depth + 1);
+            w.join();
+          },
+        };
+      }
+      case "list":
+        return { ...base, onNull: "skip", write: this.listWriter(field) };
+      case "map":
+        return { ...base, onNull: "skip", write: this.mapWriter(field) };
+    }
+  }
+
+  private listWriter(field: DescField & { fieldKind: "list" }): FieldPlan["write"] {
+    const number = field.number;
+    if (field.listKind === "message") {
+      if (field.delimitedEncoding) return giveUp;
+      const body = this.body(field.message);
+      return (w, json, depth) => {
+        if (!Array.isArray(json)) giveUp();
+        for (const item of json as unknown[]) {
+          if (item === null) giveUp();
+          w.tag(number, WireType.LengthDelimited).fork();
+          body(w, item, depth + 1);
+          w.join();
+        }
+      };
+    }
+    const convert = field.listKind === "enum" ? enumConverter(field.enum) : scalarConverter(field.scalar);
+    const write = field.listKind === "enum" ? scalarWriter(ScalarType.INT32) : scalarWriter(field.scalar);
+    if (field.packed) {
+      return (w, json) => {
+        if (!Array.isArray(json)) giveUp();
+        const items = json as unknown[];
+        if (items.length === 0) return;
+        const values = items.map((item) => (item === null ? giveUp() : convert(item)));
+        w.tag(number, WireType.LengthDelimited).fork();
+        for (const v of values) write(w, v);
+        w.join();
+      };
+    }
+    const wt = field.listKind === "enum" ? WireType.Varint : wireTypeOf(field.scalar);
+    return (w, json) => {
+      if (!Array.isArray(json)) giveUp();
+      for (const item of json as unknown[]) {
+        if (item === null) giveUp();
+        write(w.tag(number, wt), convert(item));
+      }
+    };
+  }
+
+  private mapWriter(field: DescField & { fieldKind: "map" }): FieldPlan["write"] {
+    // Keys of other types are converted and canonicalised by protobuf-es; none in our output.
+    if (field.mapKey !== ScalarType.STRING) return giveUp;
+    const number = field.number;
+    let writeValue: (w: BinaryWriter, json: unknown, depth: number) => void;
+    if (field.mapKind === "message") {
+      const body = this.body(field.message);
+      writeValue = (w, json, depth) => {
+        w.tag(2, WireType.LengthDelimited).fork();
+        body(w, json, depth + 1);
+        w.join();
+      };
+    } else {
+      const convert = field.mapKind === "enum" ? enumConverter(field.enum) : scalarConverter(field.scalar);
+      const write = field.mapKind === "enum" ? scalarWriter(ScalarType.INT32) : scalarWriter(field.scalar);
+      const wt = field.mapKind === "enum" ? WireType.Varint : wireTypeOf(field.scalar);
+      writeValue = (w, json) => write(w.tag(2, wt), convert(json));
+    }
+    return (w, json, depth) => {
+      if (!isObject(json)) giveUp();
+      const obj = json as Record<string, unknown>;
+      for (const key of Object.keys(obj)) {
+        const value = obj[key];
+        if (value === null || value === undefined || !wellFormed(key)) giveUp();
+        w.tag(number, WireType.LengthDelimited).fork();
+        w.tag(1, WireType.LengthDelimited).string(key);
+        writeValue(w, value, depth);
+        w.join();
+      }
+    };
+  }
+
+  /** Any: `@type` and the payload's fields, or `value` for a payload with its own JSON form. */
+  private writeAny(w: BinaryWriter, json: unknown, depth: number): void {
+    if (!isObject(json) || depth > MAX_DEPTH) giveUp();
+    const obj = json as Record<string, unknown>;
+    if (Object.keys(obj).length === 0) return;
+    const typeUrl = obj["@type"];
+    if (typeof typeUrl !== "string" || typeUrl === "") giveUp();
+    const url = typeUrl as string;
+    const typeName = url.substring(url.lastIndexOf("/") + 1);
+    const desc = (typeName !== "" ? this.registry.getMessage(typeName) : undefined) ?? giveUp();
+    // The payload goes to a writer of its own: an empty one is left out, not written with length 0.
+    const inner = (this.anyWriters[this.anyLevel++] ??= new BinaryWriter());
+    if (hasCustomJsonRepresentation(desc)) {
+      if (!Object.prototype.hasOwnProperty.call(obj, "value")) giveUp();
+      this.body(desc)(inner, obj["value"], depth + 1);
+    } else {
+      this.anyFields(desc)(inner, obj, depth + 1);
+    }
+    const bytes = inner.finish();
+    this.anyLevel--;
+    if (bytes.length > KEEP_WRITER_BYTES) this.anyWriters[this.anyLevel] = new BinaryWriter();
+    w.tag(1, WireType.LengthDelimited).string(`type.googleapis.com/${desc.typeName}`);
+    if (bytes.length > 0) w.tag(2, WireType.LengthDelimited).bytes(bytes);
+  }
+
+  private readonly anyBodies = new Map<DescMessage, BodyWriter>();
+
+  private anyFields(desc: DescMessage): BodyWriter {
+    let b = this.anyBodies.get(desc);
+    if (b === undefined) {
+      b = this.compileFields(desc, "@type");
+      this.anyBodies.set(desc, b);
+    }
+    return b;
+  }
+}
+
+/** Insertion sort of plans[from, to) (and their values) by field number: a few fields per object. */
+function sortByNumber(plans: FieldPlan[], values: unknown[], from: number, to: number): void {
+  for (let i = from + 1; i < to; i++) {
+    const p = plans[i]!;
+    const v = values[i];
+    let j = i - 1;
+    while (j >= from && plans[j]!.number > p.number) {
+      plans[j + 1] = plans[j]!;
+      values[j + 1] = values[j];
+      j--;
+    }
+    plans[j + 1] = p;
+    values[j + 1] = v;
+  }
+}
+
+const never = (): boolean => false;
+
+/** The implicit-presence zero test toBinary uses for each scalar type. */
+function isZero(type: ScalarType): (v: unknown) => boolean {
+  switch (type) {
+    case ScalarType.BOOL:
+      return (v) => v === false;
+    case ScalarType.STRING:
+      return (v) => v === "";
+    case ScalarType.BYTES:
+      return (v) => (v as Uint8Array).byteLength === 0;
+    case ScalarType.DOUBLE:
+    case ScalarType.FLOAT:
+      return (v) => Object.is(v, 0);
+    default:
+      // 0, -0 and 0n.
+      return (v) => v == 0;
+  }
+}
+
+function wireTypeOf(type: ScalarType): WireType {
+  switch (type) {
+    case ScalarType.BYTES:
+    case ScalarType.STRING:
+      return WireType.LengthDelimited;
+    case ScalarType.DOUBLE:
+    case ScalarType.FIXED64:
+    case ScalarType.SFIXED64:
+      return WireType.Bit64;
+    case ScalarType.FIXED32:
+    case ScalarType.SFIXED32:
+    case ScalarType.FLOAT:
+      return WireType.Bit32;
+    default:
+      return WireType.Varint;
+  }
+}
+
+function scalarWriter(type: ScalarType): ScalarWrite {
+  switch (type) {
+    case ScalarType.STRING:
+      return (w, v) => w.string(v as string);
+    case ScalarType.BOOL:
+      return (w, v) => w.bool(v as boolean);
+    case ScalarType.DOUBLE:
+      return (w, v) => w.double(v as number);
+    case ScalarType.FLOAT:
+      return (w, v) => w.float(v as number);
+    case ScalarType.INT32:
+      return (w, v) => w.int32(v as number);
+    case ScalarType.UINT32:
+      return (w, v) => w.uint32(v as number);
+    case ScalarType.SINT32:
+      return (w, v) => w.sint32(v as number);
+    case ScalarType.FIXED32:
+      return (w, v) => w.fixed32(v as number);
+    case ScalarType.SFIXED32:
+      return (w, v) => w.sfixed32(v as number);
+    case ScalarType.INT64:
+      return (w, v) => w.int64(v as bigint);
+    case ScalarType.UINT64:
+      return (w, v) => w.uint64(v as bigint);
+    case ScalarType.SINT64:
+      return (w, v) => w.sint64(v as bigint);
+    case ScalarType.FIXED64:
+      return (w, v) => w.fixed64(v as bigint);
+    case ScalarType.SFIXED64:
+      return (w, v) => w.sfixed64(v as bigint);
+    case ScalarType.BYTES:
+      return (w, v) => w.bytes(v as Uint8Array);
+  }
+}
+
+/**
+ * JSON → the value toBinary would see after fromJson, for the forms canonical proto-JSON uses.
+ * Numbers given as strings for 32-bit and floating-point fields are left to the generic path.
+ */
+function scalarConverter(type: ScalarType): ScalarConvert {
+  switch (type) {
+    case ScalarType.STRING:
+      return (j) => (typeof j === "string" && wellFormed(j) ? j : giveUp());
+    case ScalarType.BOOL:
+      return (j) => (typeof j === "boolean" ? j : giveUp());
+    case ScalarType.INT32:
+    case ScalarType.SINT32:
+    case ScalarType.SFIXED32:
+      return (j) => (typeof j === "number" && Number.isInteger(j) && j <= INT32_MAX && j >= INT32_MIN ? j : giveUp());
+    case ScalarType.UINT32:
+    case ScalarType.FIXED32:
+      return (j) => (typeof j === "number" && Number.isInteger(j) && j <= UINT32_MAX && j >= 0 ? j : giveUp());
+    case ScalarType.INT64:
+    case ScalarType.SINT64:
+    case ScalarType.SFIXED64:
+      return (j) => ((typeof j === "string" && j.length > 0) || typeof j === "number" ? protoInt64.parse(j) : giveUp());
+    case ScalarType.UINT64:
+    case ScalarType.FIXED64:
+      return (j) => ((typeof j === "string" && j.length > 0) || typeof j === "number" ? protoInt64.uParse(j) : giveUp());
+    case ScalarType.DOUBLE:
+    case ScalarType.FLOAT: {
+      const float = type === ScalarType.FLOAT;
+      return (j) => {
+        if (j === "NaN") return NaN;
+        if (j === "Infinity") return Number.POSITIVE_INFINITY;
+        if (j === "-Infinity") return Number.NEGATIVE_INFINITY;
+        if (typeof j !== "number" || !Number.isFinite(j)) return giveUp();
+        if (float && !Number.isFinite(Math.fround(j))) return giveUp();
+        return j;
+      };
+    }
+    case ScalarType.BYTES:
+      return (j) => (typeof j !== "string" ? giveUp() : j === "" ? new Uint8Array(0) : base64Decode(j));
+  }
+}
+
+function enumConverter(desc: DescEnum): (json: unknown) => number {
+  const numbers = new Map<string, number>();
+  for (const v of desc.values) numbers.set(v.jsonName, v.number);
+  for (const v of desc.values) numbers.set(v.name, v.number);
+  const declared = new Set(desc.values.map((v) => v.number));
+  return (j) => {
+    const n = typeof j === "string" ? numbers.get(j) : typeof j === "number" && Number.isInteger(j) ? j : undefined;
+    if (n === undefined) return giveUp();
+    if (desc.open ? n > INT32_MAX || n < INT32_MIN : !declared.has(n)) return giveUp();
+    return n;
+  };
+}
+
+/** Duration: "1.5s", as protobuf-es reads it (the pattern is not anchored at the end there either). */
+function writeDuration(w: BinaryWriter, json: unknown): void {
+  if (typeof json !== "string") giveUp();
+  const match = (json as string).match(/^(-?[0-9]+)(?:\.([0-9]+))?s/) ?? giveUp();
+  const longSeconds = Number(match[1]);
+  if (longSeconds > DURATION_SECONDS_MAX || longSeconds < -DURATION_SECONDS_MAX) giveUp();
+  const seconds = protoInt64.parse(longSeconds);
+  let nanos = 0;
+  const frac = match[2];
+  if (frac !== undefined) {
+    if (frac.length > 9) giveUp();
+    nanos = parseInt(frac + "0".repeat(9 - frac.length));
+    if (longSeconds < 0 || Object.is(longSeconds, -0)) nanos = -nanos;
+  }
+  if (seconds !== 0n) w.tag(1, WireType.Varint).int64(seconds);
+  if (nanos != 0) w.tag(2, WireType.Varint).int32(nanos);
+}
+
+/** Struct: a map<string, Value> (field 1); its keys are not checked by protobuf-es. */
+function writeStruct(w: BinaryWriter, json: unknown, depth: number): void {
+  if (!isObject(json) || depth > MAX_DEPTH) giveUp();
+  const obj = json as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    w.tag(1, WireType.LengthDelimited).fork();
+    w.tag(1, WireType.LengthDelimited).string(key);
+    w.tag(2, WireType.LengthDelimited).fork();
+    writeValue(w, obj[key], depth + 1);
+    w.join();
+    w.join();
+  }
+}
+
+function writeListValue(w: BinaryWriter, json: unknown, depth: number): void {
+  if (!Array.isArray(json) || depth > MAX_DEPTH) giveUp();
+  for (const item of json as unknown[]) {
+    w.tag(1, WireType.LengthDelimited).fork();
+    writeValue(w, item, depth + 1);
+    w.join();
+  }
+}
+
+/** Value: its oneof `kind` from the JSON type (null_value 1, number 2, string 3, bool 4, struct 5, list 6). */
+function writeValue(w: BinaryWriter, json: unknown, depth: number): void {
+  if (depth > MAX_DEPTH) giveUp();
+  switch (typeof json) {
+    case "number":
+      w.tag(2, WireType.Bit64).double(json);
+      return;
+    case "string":
+      w.tag(3, WireType.LengthDelimited).string(json);
+      return;
+    case "boolean":
+      w.tag(4, WireType.Varint).bool(json);
+      return;
+    case "object":
+      if (json === null) {
+        w.tag(1, WireType.Varint).int32(0);
+      } else {
+        w.tag(Array.isArray(json) ? 6 : 5, WireType.LengthDelimited).fork();
+        (Array.isArray(json) ? writeListValue : writeStruct)(w, json, depth + 1);
+        w.join();
+      }
+      return;
+    default:
+      giveUp();
+  }
+}

@@ -1,0 +1,53 @@
+// The golden cases (test/golden/<case>/input.yaml) and the pipeline that translates them, shared
+// by the golden test and the tests that need realistic translator output.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { translateOffline, type OfflineResult } from "../../src/pipeline/offline.js";
+import { parseYamlFile } from "../../src/sources/file/loader.js";
+
+export const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "golden");
+
+interface CaseOptions {
+  proxy: string;
+  metadata?: Record<string, unknown>;
+  /** The proxy's Envoy node.locality, `region/zone/subzone`. */
+  locality?: string;
+}
+
+function caseOptions(text: string, file: string): CaseOptions {
+  const header: string[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("#")) break;
+    header.push(line.replace(/^# ?/, ""));
+  }
+  const start = header.findIndex((l) => l.trim() === "golden:");
+  if (start < 0) throw new Error(`${file}: needs a leading "# golden:" comment block with at least "proxy:"`);
+  const block = [header[start]!, ...header.slice(start + 1).filter((_, i, rest) => rest.slice(0, i + 1).every((l) => /^\s/.test(l)))];
+  const parsed = parseYaml(block.join("\n")) as { golden?: CaseOptions };
+  if (!parsed.golden?.proxy) throw new Error(`${file}: "# golden:" block needs "proxy:"`);
+  return parsed.golden;
+}
+
+/** The case folder names, sorted. */
+export function goldenCases(): string[] {
+  return readdirSync(GOLDEN_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(GOLDEN_DIR, d.name, "input.yaml")))
+    .map((d) => d.name)
+    .sort();
+}
+
+/** Translate one case's input for the proxy its `# golden:` header names. */
+export function translateGoldenCase(name: string): OfflineResult {
+  const inputFile = join(GOLDEN_DIR, name, "input.yaml");
+  const text = readFileSync(inputFile, "utf8");
+  const opts = caseOptions(text, inputFile);
+  const load = parseYamlFile(`${name}/input.yaml`, text);
+  const objects = load.results.flatMap((r) => (r.status === "valid" ? [r.stored] : []));
+  const [region = "", zone = "", subZone = ""] = (opts.locality ?? "").split("/");
+  const locality = opts.locality ? { locality: { region, zone, subZone } } : {};
+  const result = translateOffline(objects, load.diagnostics, { id: opts.proxy, metadata: opts.metadata ?? {}, ...locality });
+  if ("error" in result) throw new Error(result.error);
+  return result;
+}
