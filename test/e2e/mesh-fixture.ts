@@ -21,6 +21,7 @@ import { startServer, type RunningServer } from "../../src/cli/serve.js";
 import { httpRequest, startBackend, tally, type Backend, type HttpResponse } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy, type Json } from "../support/envoy.js";
 import { canBind, randomInt } from "../support/net.js";
+import { until } from "../support/wait.js";
 
 export const EXAMPLE_DIR = fileURLToPath(new URL("../../examples/reviews-canary/", import.meta.url));
 const EXAMPLE_FILES = ["services.yaml", "workloads.yaml", "traffic.yaml"] as const;
@@ -28,7 +29,6 @@ const EXAMPLE_PORT = 9080;
 const PRODUCTPAGE_POD = "productpage-v1-6b746f74dc-9stvs";
 export const REVIEWS_FQDN = "reviews.default.svc.cluster.local";
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Resolves true when `host:port` can be bound right now. */
 
@@ -248,18 +248,6 @@ cleanups.push(() => envoy.stop());
  */
 export async function pollUntil(check: () => Promise<boolean> | boolean, opts: { since?: number; intervalMs?: number; timeoutMs: number; what: string }): Promise<number> {
   const since = opts.since ?? performance.now();
-  const deadline = since + opts.timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      if (await check()) return performance.now() - since;
-      lastError = undefined;
-    } catch (err) {
-      lastError = err;
-    }
-    if (performance.now() > deadline) {
-      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`);
-    }
-    await sleep(opts.intervalMs ?? 20);
-  }
+  await until(check, opts.what, Math.max(0, since + opts.timeoutMs - performance.now()), opts.intervalMs ?? 20);
+  return performance.now() - since;
 }
