@@ -14,7 +14,8 @@ import type { MeshModel } from "../model/ir.js";
 import { parseProxy, viewKey, type ProxyView } from "../model/proxy.js";
 import type { ProxyResources } from "../translate/sidecar.js";
 import { translateSidecar } from "../translate/sidecar.js";
-import { encodeResources, snapshotFrom } from "../xds/encode.js";
+import { snapshotFrom } from "../xds/encode.js";
+import { encodeProxyResources } from "./encode-view.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
 import type { SnapshotCache } from "../xds/snapshot-cache.js";
 import type { NodeInfo, ResourceMap, ViewProvider } from "../xds/snapshot.js";
@@ -137,15 +138,7 @@ export class ControlPlane implements ViewProvider {
       maps.set(TYPE_URL.endpoint, refreshEndpoints(view.eds, changedHosts, mesh, prev.get(TYPE_URL.endpoint)!));
     } else {
       const resources = translateSidecar(mesh, view.proxy);
-      const encode = (t: TypeUrl, items: readonly { name?: string; clusterName?: string }[]) =>
-        encodeResources(t, items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })), prev?.get(t));
-      maps = new Map<TypeUrl, ResourceMap>([
-        [TYPE_URL.cluster, encode(TYPE_URL.cluster, resources.clusters)],
-        [TYPE_URL.endpoint, encode(TYPE_URL.endpoint, resources.endpoints)],
-        [TYPE_URL.listener, encode(TYPE_URL.listener, resources.listeners)],
-        [TYPE_URL.route, encode(TYPE_URL.route, resources.routes)],
-        [TYPE_URL.secret, encode(TYPE_URL.secret, resources.secrets)],
-      ]);
+      maps = encodeProxyResources(resources, prev);
       view.eds = groupTargets(resources.edsTargets);
       view.diagnostics = resources.diagnostics;
     }

@@ -9,9 +9,10 @@ import { parseProxy, type ProxyView } from "../../src/model/proxy.js";
 import { ControlPlane } from "../../src/pipeline/control-plane.js";
 import { groupTargets, refreshEndpoints } from "../../src/pipeline/eds-fast-path.js";
 import { translateSidecar, type ProxyResources } from "../../src/translate/sidecar.js";
-import { encodeResources, snapshotFrom } from "../../src/xds/encode.js";
+import { encodeNamed, encodeProxyResources } from "../../src/pipeline/encode-view.js";
+import { snapshotFrom } from "../../src/xds/encode.js";
 import { SnapshotCache } from "../../src/xds/snapshot-cache.js";
-import type { ResourceMap, Snapshot } from "../../src/xds/snapshot.js";
+import type { Snapshot } from "../../src/xds/snapshot.js";
 import { TYPE_URL, type TypeUrl } from "../../src/xds/type-urls.js";
 import { benchNode, CLIENT_NAMESPACE, generateMesh, inputOf, validateAll, withEndpointChange, type Variant } from "./mesh.js";
 import { bytes, gc, median, ms, ratio, timed, type Cell, type Table } from "./report.js";
@@ -22,19 +23,8 @@ export function benchProxy(): ProxyView {
   return p.proxy;
 }
 
-type Named = { name?: string; clusterName?: string };
-
-function encodeType(t: TypeUrl, items: readonly Named[], previous?: ResourceMap): ResourceMap {
-  return encodeResources(t, items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })), previous);
-}
-
 export function encodeAll(r: ProxyResources): Snapshot {
-  return snapshotFrom({
-    [TYPE_URL.cluster]: encodeType(TYPE_URL.cluster, r.clusters),
-    [TYPE_URL.endpoint]: encodeType(TYPE_URL.endpoint, r.endpoints),
-    [TYPE_URL.listener]: encodeType(TYPE_URL.listener, r.listeners),
-    [TYPE_URL.route]: encodeType(TYPE_URL.route, r.routes),
-  });
+  return snapshotFrom(encodeProxyResources(r));
 }
 
 export const TYPES: readonly { readonly t: TypeUrl; readonly short: string }[] = [
@@ -94,7 +84,7 @@ function endpointPathParts(input: MeshInput, changed: MeshInput, proxy: ProxyVie
   const before = buildMeshState(input);
   const analysis = analyzeMesh(before.mesh);
   const view = translateSidecar(before.mesh, proxy);
-  const previousEds = encodeType(TYPE_URL.endpoint, view.endpoints);
+  const previousEds = encodeNamed(TYPE_URL.endpoint, view.endpoints);
   const m = timed(() => rebuildEndpoints(before, changed));
   const a = timed(() => analyzeMesh(m.value.mesh, analysis));
   const e = timed(() => refreshEndpoints(groupTargets(view.edsTargets), m.value.changedHosts ?? new Set(), m.value.mesh, previousEds));

@@ -8,8 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatDiagnostic } from "../../src/api/diagnostics.js";
-import { encodeResources } from "../../src/xds/encode.js";
-import { TYPE_URL } from "../../src/xds/type-urls.js";
+import { encodeProxyResources } from "../../src/pipeline/encode-view.js";
 import { validateStaticConfig } from "../support/envoy.js";
 import { GOLDEN_DIR as here, goldenCases, translateGoldenCase } from "../support/golden-cases.js";
 
@@ -36,11 +35,7 @@ describe("golden translation", () => {
       const outputs = Object.keys(produced);
 
       // Every resource must be a valid Envoy message (field names, enum values, types)...
-      encodeResources(TYPE_URL.cluster, r.clusters.map((c) => ({ name: c.name!, json: c })));
-      encodeResources(TYPE_URL.endpoint, r.endpoints.map((c) => ({ name: c.clusterName!, json: c })));
-      encodeResources(TYPE_URL.listener, r.listeners.map((l) => ({ name: l.name!, json: l })));
-      encodeResources(TYPE_URL.route, r.routes.map((rc) => ({ name: rc.name!, json: rc })));
-      encodeResources(TYPE_URL.secret, r.secrets.map((s) => ({ name: s.name!, json: s })));
+      encodeProxyResources(r);
 
       const present = readdirSync(dir).filter((f) => f !== "input.yaml");
       if (update) {

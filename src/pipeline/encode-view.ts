@@ -1,0 +1,29 @@
+// One proxy view's translated resources (Envoy JSON) → encoded resource maps, one per xDS type.
+// Shared by the control plane, the golden tests and the bench so that all three encode the same
+// set of types the same way.
+import type { ProxyResources } from "../translate/sidecar.js";
+import { encodeResources } from "../xds/encode.js";
+import type { ResourceMap } from "../xds/snapshot.js";
+import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
+
+type Named = { readonly name?: string; readonly clusterName?: string };
+
+/** Encode one type's resources, each named by its own `name` (or a CLA's `clusterName`). */
+export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: ResourceMap): ResourceMap {
+  return encodeResources(t, items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })), previous);
+}
+
+/**
+ * Every type of a view. `previous` (the view's last maps) lets unchanged resources keep their
+ * encoded bytes and versions. Throws, naming the resource, on JSON Envoy's schema rejects.
+ */
+export function encodeProxyResources(r: ProxyResources, previous?: ReadonlyMap<TypeUrl, ResourceMap>): Map<TypeUrl, ResourceMap> {
+  const encode = (t: TypeUrl, items: readonly Named[]): [TypeUrl, ResourceMap] => [t, encodeNamed(t, items, previous?.get(t))];
+  return new Map<TypeUrl, ResourceMap>([
+    encode(TYPE_URL.cluster, r.clusters),
+    encode(TYPE_URL.endpoint, r.endpoints),
+    encode(TYPE_URL.listener, r.listeners),
+    encode(TYPE_URL.route, r.routes),
+    encode(TYPE_URL.secret, r.secrets),
+  ]);
+}
