@@ -27,14 +27,19 @@ export interface Analysis {
   readonly before: readonly Diagnostic[];
   readonly endpoints: readonly Diagnostic[];
   readonly after: readonly Diagnostic[];
+  /** Subsets the DestinationRule merge drops (rules only: kept across endpoint-only changes). */
+  readonly mergedAway: ReadonlySet<string>;
 }
 
 /** With `previous`: `mesh` differs from the model `previous` was made from only in its endpoints. */
 export function analyzeMesh(mesh: MeshModel, previous?: Analysis): Analysis {
+  if (previous) return { ...previous, endpoints: subsetsSelectingNothing(mesh, previous.mergedAway) };
+  const merged = subsetsMergedAway(mesh);
   return {
-    before: previous?.before ?? [...destinationSubsetFindings(mesh), ...shadowedRuleFindings(mesh), ...conflictingHosts(mesh), ...subsetsMergedAway(mesh).findings],
-    endpoints: subsetsSelectingNothing(mesh, subsetsMergedAway(mesh).dropped),
-    after: previous?.after ?? [...unknownRuleHosts(mesh), ...tlsFindings(mesh)],
+    before: [...destinationSubsetFindings(mesh), ...shadowedRuleFindings(mesh), ...conflictingHosts(mesh), ...merged.findings],
+    endpoints: subsetsSelectingNothing(mesh, merged.dropped),
+    after: [...unknownRuleHosts(mesh), ...tlsFindings(mesh)],
+    mergedAway: merged.dropped,
   };
 }
 

@@ -3,16 +3,11 @@ import { matchingHosts } from "../model/hosts.js";
 import type { DestinationRuleModel, MeshModel } from "../model/ir.js";
 import { endpointKey } from "../model/ir.js";
 import { endpointLabel } from "../model/locality.js";
+import { workloadSelectorKey } from "../model/policies.js";
 
 /** Rules Istio merges into one: same namespace, same host, same workload selector (or none). */
 function mergeGroup(dr: DestinationRuleModel): string {
-  const selector = dr.workloadSelector
-    ? Object.keys(dr.workloadSelector)
-        .sort()
-        .map((k) => `${k}=${dr.workloadSelector![k]}`)
-        .join(",")
-    : "-";
-  return `${dr.namespace}|${dr.host}|${selector}`;
+  return `${dr.namespace}|${dr.host}|${workloadSelectorKey(dr.workloadSelector)}`;
 }
 
 /**

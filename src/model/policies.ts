@@ -52,7 +52,7 @@ export function destinationRuleFor(
   for (const ns of [clientNamespace, serviceNamespace, ROOT_NAMESPACE]) {
     const matching = forHost.filter((dr) => dr.namespace === ns && isExportedTo(dr.exportTo, dr.namespace, clientNamespace) && selects(dr));
     const selected = matching.filter((dr) => dr.workloadSelector !== undefined);
-    const candidates = selected.length ? selected.filter((dr) => sameLabels(dr.workloadSelector, selected[0]!.workloadSelector)) : matching;
+    const candidates = selected.length ? selected.filter((dr) => workloadSelectorKey(dr.workloadSelector) === workloadSelectorKey(selected[0]!.workloadSelector)) : matching;
     if (candidates.length === 0) continue;
     const bestHost = candidates.reduce((b, c) => (hostSpecificity(c.host) > hostSpecificity(b.host) ? c : b)).host;
     return mergeRules(candidates.filter((dr) => dr.host === bestHost));
@@ -60,10 +60,13 @@ export function destinationRuleFor(
   return undefined;
 }
 
-function sameLabels(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined): boolean {
-  const ka = Object.keys(a ?? {}).sort();
-  const kb = Object.keys(b ?? {}).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a?.[k] === b?.[k]);
+/** Rules with equal keys merge (Istio: same namespace, host and workload selector, or none). */
+export function workloadSelectorKey(selector: Readonly<Record<string, string>> | undefined): string {
+  if (selector === undefined) return "-";
+  return Object.keys(selector)
+    .sort()
+    .map((k) => `${k}=${selector[k]}`)
+    .join(",");
 }
 
 function mergeRules(rules: readonly DestinationRuleModel[]): DestinationRuleModel {
