@@ -77,8 +77,9 @@ export interface DestinationRuleModel {
 }
 
 /**
- * A Secret as a `credentialName` source (values base64, as in the Secret). `cert` and `key` come
- * from `tls.crt`/`tls.key`, else `cert`/`key`; `ca` from `ca.crt`, else `cacert`.
+ * A Secret as a `credentialName` source (values base64, as in the Secret), with Istio's key
+ * precedence (credentials.ts): `cert`/`key` when both are set, else `tls.crt`/`tls.key`; `ca`
+ * from `cacert`, else `ca.crt`.
  */
 export interface CredentialModel {
   readonly name: string;

@@ -51,19 +51,19 @@ const NO_CREDENTIALS: ReadonlyMap<string, CredentialModel> = new Map();
  * The clusters a proxy sees from the registry: one per service port, plus one per DestinationRule
  * subset. `secrets` collects the SDS Secrets they reference (credentialName), by name.
  */
-function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic[], secrets?: Map<string, SecretJson>): { cluster: ClusterJson; eds: EdsTarget }[] {
+function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics: Diagnostic[], secrets: Map<string, SecretJson>): { cluster: ClusterJson; eds: EdsTarget }[] {
   const out: { cluster: ClusterJson; eds: EdsTarget }[] = [];
   for (const svc of mesh.services.values()) {
     const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
     const report = (message: string): void => {
-      if (rule) diagnostics?.push({ severity: "warning", code: "MP0405", message, object: rule.refs[0]! });
+      if (rule) diagnostics.push({ severity: "warning", code: "MP0405", message, object: rule.refs[0]! });
     };
     const credentials = {
       scope: { honoured: rule?.workloadSelector !== undefined, namespace: proxy.namespace, credentials: mesh.credentials ?? NO_CREDENTIALS },
       onTls: (tls: UpstreamTls): void => {
-        for (const s of tls.secrets ?? []) secrets?.set(s.name!, s);
+        for (const s of tls.secrets ?? []) secrets.set(s.name!, s);
         for (const p of tls.problems ?? []) {
-          diagnostics?.push({ severity: p.severity, code: p.code, message: p.message, object: p.object ?? rule!.refs[0]!, ...(p.path ? { path: p.path } : {}) });
+          diagnostics.push({ severity: p.severity, code: p.code, message: p.message, object: p.object ?? rule!.refs[0]!, ...(p.path ? { path: p.path } : {}) });
         }
       },
     };
@@ -84,7 +84,6 @@ function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic
   return out;
 }
 
-
 function clustersOf(eds: readonly { cluster: ClusterJson }[]): ClusterJson[] {
   return [...eds.map((c) => c.cluster), blackHoleCluster(), passthroughCluster()].sort(byName);
 }
@@ -94,17 +93,9 @@ function targetsOf(eds: readonly { cluster: ClusterJson; eds: EdsTarget }[]): Ed
   return eds.filter(({ cluster }) => cluster.type === "EDS").map((c) => c.eds).sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
 }
 
-export function sidecarClusters(mesh: MeshModel, proxy: ProxyView, diagnostics?: Diagnostic[]): ClusterJson[] {
-  return clustersOf(edsClusters(mesh, proxy, diagnostics));
-}
-
 /** One EDS cluster's ClusterLoadAssignment from the model's endpoints. */
 export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
   return clusterLoadAssignment(target.cluster, selectEndpoints(endpoints.get(target.endpoints) ?? [], target.labels), target.locality);
-}
-
-export function sidecarEndpoints(mesh: MeshModel, proxy: ProxyView): ClusterLoadAssignmentJson[] {
-  return targetsOf(edsClusters(mesh, proxy)).map((t) => edsTargetEndpoints(t, mesh.endpoints));
 }
 
 interface PortEntry {
