@@ -41,6 +41,23 @@ export function loadKubeConfig(path?: string): KubeConfig {
   return kc;
 }
 
+/** A whole response body: parsed JSON, the raw text when it is not JSON, undefined when empty. */
+function readBody(res: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (c: Buffer) => chunks.push(c));
+    res.on("error", reject);
+    res.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      try {
+        resolve(text ? JSON.parse(text) : undefined);
+      } catch {
+        resolve(text); // not JSON (a proxy's or webhook's error page): keep the text
+      }
+    });
+  });
+}
+
 export class KubeClient {
   readonly server: string;
 
@@ -91,19 +108,7 @@ export class KubeClient {
     const options = await this.options(method, headers);
     return new Promise<KubeResponse>((resolve, reject) => {
       const req = this.transport().request(this.server + path, options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            // not JSON: keep the text
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
+        readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject);
       });
       req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`${method} ${path}: no answer within ${opts.timeoutMs ?? 30_000} ms`)));
       req.on("error", reject);
@@ -130,18 +135,7 @@ export class KubeClient {
     const done = new Promise<void>((resolve, reject) => {
       req = this.transport().request(this.server + path, options, (res) => {
         if (res.statusCode !== 200) {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            let parsed: unknown = text;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              // keep the text
-            }
-            reject(apiError("WATCH", path, { status: res.statusCode ?? 0, body: parsed }));
-          });
+          readBody(res).then((body) => reject(apiError("WATCH", path, { status: res.statusCode ?? 0, body })), reject);
           return;
         }
         let buf = "";
