@@ -57,6 +57,8 @@ export class Reflector {
   private readonly sleeper: { stopped: boolean; wake?: () => void } = { stopped: false };
   private current: WatchHandle | undefined;
   private forceRelist: string | undefined;
+  /** From rewatchFrom: the version the next watch starts at, whatever events arrive meanwhile. */
+  private rewatchVersion: string | undefined;
   private resourceVersion = "";
   private syncedOnce = false;
   private loop: Promise<void> | undefined;
@@ -99,7 +101,9 @@ export class Reflector {
    * version to make the API server answer 410 Gone, the way it does after a long disconnection.
    */
   rewatchFrom(resourceVersion: string): void {
-    this.resourceVersion = resourceVersion;
+    // Kept apart from resourceVersion: a watch being opened right now (not `current` yet) or an
+    // event still arriving on the aborted one would otherwise overwrite it.
+    this.rewatchVersion = resourceVersion;
     this.current?.abort();
   }
 
@@ -204,9 +208,11 @@ export class Reflector {
     let lastActivity = Date.now();
     let stalled = false;
     let handle: WatchHandle;
+    const from = this.rewatchVersion ?? this.resourceVersion;
+    this.rewatchVersion = undefined;
     try {
       handle = await this.opts.client.watch(
-        this.url({ watch: "true", allowWatchBookmarks: "true", timeoutSeconds: String(timeoutSeconds), ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}) }),
+        this.url({ watch: "true", allowWatchBookmarks: "true", timeoutSeconds: String(timeoutSeconds), ...(from ? { resourceVersion: from } : {}) }),
         (ev) => {
           lastActivity = Date.now();
           const obj = ev.object;
@@ -231,7 +237,7 @@ export class Reflector {
     }
     this.current = handle;
     this.stats.watches++;
-    if (this.stopped || this.forceRelist) handle.abort();
+    if (this.stopped || this.forceRelist || this.rewatchVersion !== undefined) handle.abort();
     const timer = setInterval(() => {
       if (Date.now() - lastActivity > stallMs) {
         stalled = true;
