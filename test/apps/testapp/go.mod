@@ -1,0 +1,3 @@
+module meshpilot.local/testapp
+
+go 1.22
