@@ -1,24 +1,35 @@
 /**
- * The proxy's point of view: what of a connecting Envoy changes the config it gets. Parsed from
- * the xDS node (Istio's `type~ip~pod.ns~ns.svc.domain` id and its metadata keys).
+ * A connecting Envoy (ProxyNode, parsed from the xDS node: Istio's `type~ip~pod.ns~ns.svc.domain`
+ * id and its metadata keys), and its point of view (ProxyView): only what changes the config it
+ * gets. Proxies with equal views share one translation and one snapshot.
  */
 
 import { localityLabel, type Locality } from "./locality.js";
+import { projectLabels, type LabelSelection, type ProjectedLabels } from "./selected-labels.js";
 
 export type ProxyType = "sidecar" | "router";
 export type InterceptionMode = "REDIRECT" | "TPROXY" | "NONE";
 
+/**
+ * What the translator sees of a proxy. Its labels are only those some configuration selects on
+ * (selected-labels.ts): a translation cannot depend on anything the view key leaves out.
+ */
 export interface ProxyView {
   readonly type: ProxyType;
-  readonly id: string;
-  readonly ip: string;
-  readonly podName: string;
   readonly namespace: string;
   readonly dnsDomain: string;
-  readonly labels: Readonly<Record<string, string>>;
+  readonly labels: ProjectedLabels;
   readonly interceptionMode: InterceptionMode;
   /** Envoy's `node.locality`, when it sends one: locality load balancing is relative to it. */
   readonly locality?: Locality;
+}
+
+/** A connected proxy as its node describes it: every label, its IP and pod name. */
+export interface ProxyNode extends Omit<ProxyView, "labels"> {
+  readonly id: string;
+  readonly ip: string;
+  readonly podName: string;
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 export interface NodeLike {
@@ -30,7 +41,7 @@ export interface NodeLike {
 const PROXY_TYPES: readonly string[] = ["sidecar", "router"];
 const INTERCEPTION_MODES: readonly string[] = ["REDIRECT", "TPROXY", "NONE"];
 
-export function parseProxy(node: NodeLike): { proxy: ProxyView } | { error: string } {
+export function parseProxy(node: NodeLike): { proxy: ProxyNode } | { error: string } {
   const parts = node.id.split("~");
   if (parts.length !== 4) {
     return { error: `node id "${node.id}" must have 4 parts "type~ip~pod.namespace~namespace.svc.cluster.local"` };
@@ -70,14 +81,30 @@ export function parseProxy(node: NodeLike): { proxy: ProxyView } | { error: stri
   };
 }
 
-/**
- * Proxies with equal keys receive identical config, so they share one snapshot. Only what the
- * translator reads goes in: the IP and pod name do not.
- */
+/** The view of `node` under the mesh's current label selection. */
+export function proxyView(node: ProxyNode, selection: LabelSelection): ProxyView {
+  const { type, namespace, dnsDomain, interceptionMode, locality } = node;
+  return { type, namespace, dnsDomain, interceptionMode, labels: projectLabels(node.labels, selection), ...(locality ? { locality } : {}) };
+}
+
+/** Equal keys, equal views: the proxies of one key share a translation and a snapshot. */
 export function viewKey(p: ProxyView): string {
-  const labels = Object.keys(p.labels)
+  return classKey(p, p.labels);
+}
+
+/**
+ * The key of every proxy that looks like `node` whatever the configuration: all its labels, no IP
+ * or pod name. Proxies of one class always share a view; the view a class belongs to changes
+ * when the label selection does.
+ */
+export function nodeClassKey(node: ProxyNode): string {
+  return classKey(node, node.labels);
+}
+
+function classKey(p: Omit<ProxyView, "labels">, labels: Readonly<Record<string, string>>): string {
+  // JSON: node metadata labels are free text, and a "," or "=" in one must not make two label sets alike.
+  const text = JSON.stringify(Object.keys(labels)
     .sort()
-    .map((k) => `${k}=${p.labels[k]}`)
-    .join(",");
-  return `${p.type}|${p.namespace}|${p.dnsDomain}|${p.interceptionMode}|${labels}|${localityLabel(p.locality)}`;
+    .map((k) => [k, labels[k]]));
+  return `${p.type}|${p.namespace}|${p.dnsDomain}|${p.interceptionMode}|${text}|${localityLabel(p.locality)}`;
 }

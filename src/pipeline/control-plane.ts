@@ -1,7 +1,13 @@
 /**
  * Wiring only: store snapshot → mesh model → per-view translation → encoded snapshots in the
- * xDS cache. Views (proxy classes) are built when their first proxy connects and rebuilt on
- * every change; endpoint-only changes take the EDS fast path.
+ * xDS cache. Views are built when their first proxy connects and rebuilt on every change;
+ * endpoint-only changes take the EDS fast path.
+ *
+ * Two levels of keys. The xDS server groups streams by node class (nodeClassKey: every label);
+ * a class never changes key. Classes map onto views (viewKey: only the labels configuration
+ * selects on), and all classes of a view are given its one Snapshot object. When the selection
+ * changes, classes move to other views on that build: each class's cache entry is set to its new
+ * view's snapshot, so its streams get the difference, in make-before-break order, like any change.
  */
 import type { Logger } from "pino";
 import type { Diagnostic } from "../api/diagnostics.js";
@@ -11,14 +17,15 @@ import { analysisFindings, analyzeMesh, withSource, type Analysis, type SourceLo
 import { buildMeshState, rebuildEndpoints, type MeshBuild } from "../model/build.js";
 import type { MeshInput } from "../model/input.js";
 import type { MeshModel } from "../model/ir.js";
-import { parseProxy, viewKey, type ProxyView } from "../model/proxy.js";
+import { nodeClassKey, parseProxy, proxyView, viewKey, type ProxyNode, type ProxyView } from "../model/proxy.js";
+import { selectedLabels, selectionText, type LabelSelection } from "../model/selected-labels.js";
 import type { ProxyResources } from "../translate/sidecar.js";
 import { translateSidecar } from "../translate/sidecar.js";
 import { snapshotFrom } from "../xds/encode.js";
 import { encodeProxyResources } from "./encode-view.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
 import type { SnapshotCache } from "../xds/snapshot-cache.js";
-import type { NodeInfo, ResourceMap, ViewProvider } from "../xds/snapshot.js";
+import type { NodeInfo, ResourceMap, Snapshot, ViewProvider } from "../xds/snapshot.js";
 import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 
 /** Kinds whose changes can only alter endpoints (labels and readiness), never clusters or routes. */
@@ -32,8 +39,17 @@ const ENDPOINT_KINDS: ReadonlySet<InputKind> = new Set<InputKind>(["EndpointSlic
 interface View {
   readonly proxy: ProxyView;
   maps?: ReadonlyMap<TypeUrl, ResourceMap>;
+  snapshot?: Snapshot;
   eds?: EdsTargets;
   diagnostics: readonly Diagnostic[];
+  /** The node classes (xDS keys) served by this view. */
+  readonly classes: Set<string>;
+}
+
+/** Connected proxies that look alike (one xDS key), and the view they currently get. */
+interface NodeClass {
+  readonly node: ProxyNode;
+  view: string | undefined;
 }
 
 export interface ControlPlaneOptions {
@@ -43,13 +59,19 @@ export interface ControlPlaneOptions {
 }
 
 export interface BuildStats {
+  /** Distinct translations (views), however many node classes share them. */
   readonly views: number;
+  /** Node classes (xDS keys) served. */
+  readonly classes: number;
   readonly fastPath: boolean;
   readonly seconds: number;
 }
 
 export class ControlPlane implements ViewProvider {
   private readonly views = new Map<string, View>();
+  private readonly classes = new Map<string, NodeClass>();
+  private selection: LabelSelection = new Map();
+  private selectionText = selectionText(this.selection);
   private build: MeshBuild | undefined;
   private analysis: Analysis | undefined;
   private sourceOf: SourceLookup = () => undefined;
@@ -69,20 +91,50 @@ export class ControlPlane implements ViewProvider {
     const parsed = parseProxy(node);
     if ("error" in parsed) return parsed;
     if (parsed.proxy.type !== "sidecar") return { error: `node id "${node.id}": only sidecar proxies are served so far` };
-    return { key: viewKey(parsed.proxy) };
+    return { key: nodeClassKey(parsed.proxy) };
   }
 
   activate(key: string, node: NodeInfo): void {
     const parsed = parseProxy(node);
     if ("error" in parsed) return;
-    const view: View = { proxy: parsed.proxy, diagnostics: [] };
-    this.views.set(key, view);
-    if (this.build) this.publish(key, view, this.build.mesh);
+    const cls: NodeClass = { node: parsed.proxy, view: undefined };
+    this.classes.set(key, cls);
+    if (!this.build) return;
+    const view = this.place(key, cls);
+    if (!view.snapshot) this.publish(view, this.build.mesh);
+    this.opts.cache.set(key, view.snapshot!);
   }
 
   deactivate(key: string): void {
-    this.views.delete(key);
+    const cls = this.classes.get(key);
+    this.classes.delete(key);
+    if (cls) this.leave(key, cls);
     this.opts.cache.delete(key);
+  }
+
+  /** The view a class gets under the current selection (created, untranslated, if new). */
+  private place(key: string, cls: NodeClass): View {
+    const proxy = proxyView(cls.node, this.selection);
+    const vk = viewKey(proxy);
+    if (cls.view !== vk) {
+      this.leave(key, cls);
+      cls.view = vk;
+    }
+    let view = this.views.get(vk);
+    if (!view) {
+      view = { proxy, diagnostics: [], classes: new Set() };
+      this.views.set(vk, view);
+    }
+    view.classes.add(key);
+    return view;
+  }
+
+  private leave(key: string, cls: NodeClass): void {
+    if (cls.view === undefined) return;
+    const view = this.views.get(cls.view);
+    view?.classes.delete(key);
+    if (view?.classes.size === 0) this.views.delete(cls.view);
+    cls.view = undefined;
   }
 
   /**
@@ -99,9 +151,13 @@ export class ControlPlane implements ViewProvider {
     this.build = build;
     this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined);
     this.meshDiagnostics = [...build.mesh.diagnostics.map((d) => this.locate(d)), ...analysisFindings(this.analysis, this.sourceOf)];
-    for (const [key, view] of this.views) this.publish(key, view, build.mesh, build.changedHosts);
+    // Endpoints select no proxy: the fast path keeps the selection (and every class in its view).
+    if (!fastPath) this.regroup(selectedLabels(build.mesh));
+    // Every view first, then the classes: a class moving between views finds its new one built.
+    for (const view of this.views.values()) this.publish(view, build.mesh, build.changedHosts);
+    for (const view of this.views.values()) for (const key of view.classes) this.opts.cache.set(key, view.snapshot!);
     this.reportNewDiagnostics();
-    const stats = { views: this.views.size, fastPath, seconds: (performance.now() - started) / 1000 };
+    const stats = { views: this.views.size, classes: this.classes.size, fastPath, seconds: (performance.now() - started) / 1000 };
     for (const l of this.listeners) l(stats);
     return stats;
   }
@@ -116,10 +172,20 @@ export class ControlPlane implements ViewProvider {
     return uniqueDiagnostics([...this.inputDiagnostics, ...this.meshDiagnostics, ...[...this.views.values()].flatMap((v) => v.diagnostics).map((d) => this.locate(d))]);
   }
 
-  /** The translated resources (Envoy JSON) a view currently gets, translated again on demand. */
+  /** The translated resources (Envoy JSON) a node class (xDS key) currently gets, translated again on demand. */
   viewResources(key: string): ProxyResources | undefined {
-    const view = this.views.get(key);
+    const vk = this.classes.get(key)?.view;
+    const view = vk === undefined ? undefined : this.views.get(vk);
     return view?.maps && this.build ? translateSidecar(this.build.mesh, view.proxy) : undefined;
+  }
+
+  /** When the labels configuration selects on changed, move every class to its view under the new selection. */
+  private regroup(selection: LabelSelection): void {
+    const text = selectionText(selection);
+    if (text === this.selectionText && [...this.classes.values()].every((c) => c.view !== undefined)) return;
+    this.selection = selection;
+    this.selectionText = text;
+    for (const [key, cls] of this.classes) this.place(key, cls);
   }
 
   private locate(d: Diagnostic): Diagnostic {
@@ -130,7 +196,7 @@ export class ControlPlane implements ViewProvider {
    * Translate and encode a view. `changedHosts`: since the last publish only the endpoints of these
    * services changed; then only their ClusterLoadAssignments are rebuilt (EDS fast path).
    */
-  private publish(key: string, view: View, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
+  private publish(view: View, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
     const prev = view.maps;
     let maps: Map<TypeUrl, ResourceMap>;
     if (changedHosts && prev && view.eds) {
@@ -143,7 +209,7 @@ export class ControlPlane implements ViewProvider {
       view.diagnostics = resources.diagnostics;
     }
     view.maps = maps;
-    this.opts.cache.set(key, snapshotFrom(maps));
+    view.snapshot = snapshotFrom(maps);
   }
 
   /** Log each finding once, when it first appears; fixed ones are forgotten so a relapse is logged again. */

@@ -3,7 +3,8 @@ import type { InputObject, StoredObject } from "../api/objects.js";
 import type { SourceLookup } from "../analyze/analyze.js";
 import { analyze, withSource } from "../analyze/analyze.js";
 import { buildMesh } from "../model/build.js";
-import { parseProxy, type NodeLike } from "../model/proxy.js";
+import { parseProxy, proxyView, type NodeLike } from "../model/proxy.js";
+import { selectedLabels } from "../model/selected-labels.js";
 import type { ProxyResources } from "../translate/sidecar.js";
 import { translateSidecar } from "../translate/sidecar.js";
 import { meshInputFrom } from "./mesh-input.js";
@@ -27,7 +28,8 @@ export function translateOffline(objects: readonly StoredObject<InputObject>[], 
   if (parsed.proxy.type !== "sidecar") return { error: `proxy type "${parsed.proxy.type}" is not supported yet; use a sidecar~… node id` };
   const mesh = buildMesh(meshInputFrom(objects), parsed.proxy.dnsDomain);
   const sourceOf = sourceLookup(objects);
-  const resources = translateSidecar(mesh, parsed.proxy);
+  // The view the control plane would translate for this proxy: its labels projected as there.
+  const resources = translateSidecar(mesh, proxyView(parsed.proxy, selectedLabels(mesh)));
   const located = (d: Diagnostic): Diagnostic => withSource(d, sourceOf);
   return {
     resources,

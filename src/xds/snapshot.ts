@@ -33,8 +33,10 @@ export interface NodeInfo {
 }
 
 /**
- * The bridge between the pipeline and the ADS server. Proxies that would receive identical
- * config share one view key, and so one Snapshot.
+ * The bridge between the pipeline and the ADS server. The server groups streams by key and follows
+ * that key's Snapshot; a key never changes for a stream. Proxies of one key must receive identical
+ * config; the provider may also give several keys one and the same Snapshot object (proxies that
+ * differ only in what no configuration reads), and move a key to another Snapshot on any build.
  */
 export interface ViewProvider {
   /** The view key for a node, or a reason to refuse the stream (e.g. a malformed node id). */

@@ -5,7 +5,8 @@ import { pino } from "pino";
 import { analyzeMesh } from "../../src/analyze/analyze.js";
 import { buildMesh, buildMeshState, rebuildEndpoints } from "../../src/model/build.js";
 import type { MeshInput } from "../../src/model/input.js";
-import { parseProxy, type ProxyView } from "../../src/model/proxy.js";
+import { parseProxy, proxyView, type ProxyView } from "../../src/model/proxy.js";
+import type { LabelSelection } from "../../src/model/selected-labels.js";
 import { ControlPlane } from "../../src/pipeline/control-plane.js";
 import { groupTargets, refreshEndpoints } from "../../src/pipeline/eds-fast-path.js";
 import { translateSidecar, type ProxyResources } from "../../src/translate/sidecar.js";
@@ -17,10 +18,11 @@ import { TYPE_URL, type TypeUrl } from "../../src/xds/type-urls.js";
 import { benchNode, CLIENT_NAMESPACE, generateMesh, inputOf, validateAll, withEndpointChange, type Variant } from "./mesh.js";
 import { bytes, gc, median, ms, ratio, timed, type Cell, type Table } from "./report.js";
 
-export function benchProxy(): ProxyView {
+/** Bench client 0's view; the generated meshes select on no label the bench clients carry by default. */
+export function benchProxy(selection: LabelSelection = new Map()): ProxyView {
   const p = parseProxy(benchNode(0));
   if ("error" in p) throw new Error(p.error);
-  return p.proxy;
+  return proxyView(p.proxy, selection);
 }
 
 export function encodeAll(r: ProxyResources): Snapshot {

@@ -1,0 +1,90 @@
+/**
+ * The proxy labels that configuration reads. A proxy's other labels (`pod-template-hash`, most
+ * `app`s and `version`s) change nothing in its config, so they must not split views: the view
+ * key and the translator both see only the labels projected through this selection.
+ *
+ * Every place in model/ or translate/ that compares a proxy label must be covered here. Nothing
+ * else is needed to keep that honest: the translator is handed projected labels only, so a
+ * selector missing here shows up as a rule that never matches, in its own tests.
+ */
+import type { L4MatchAttributes, HTTPMatchRequest, TrafficPolicy, TrafficPolicyCore } from "../api/istio-types.js";
+import type { MeshModel } from "./ir.js";
+
+/**
+ * Per label key, the values some selector compares it with (a proxy value outside the set
+ * matches none of them, exactly as an absent label), or "any" when the value itself is used
+ * (failoverPriority compares the proxy's value with each endpoint's).
+ */
+export type LabelSelection = ReadonlyMap<string, ReadonlySet<string> | "any">;
+
+declare const projected: unique symbol;
+/** Labels passed through a LabelSelection: the only labels a ProxyView carries. */
+export type ProjectedLabels = Readonly<Record<string, string>> & { readonly [projected]: true };
+
+class SelectionBuilder {
+  readonly keys = new Map<string, Set<string> | "any">();
+
+  equals(selector: Readonly<Record<string, string>> | undefined): void {
+    for (const [k, v] of Object.entries(selector ?? {})) {
+      const have = this.keys.get(k);
+      if (have === "any") continue;
+      if (have) have.add(v);
+      else this.keys.set(k, new Set([v]));
+    }
+  }
+
+  anyValue(key: string): void {
+    this.keys.set(key, "any");
+  }
+
+  policy(p: TrafficPolicyCore | undefined): void {
+    // An entry `key=value` overrides the proxy's value, but reading the whole label is simpler and the same.
+    for (const entry of p?.loadBalancer?.localityLbSetting?.failoverPriority ?? []) this.anyValue(entry.split("=")[0]!);
+  }
+
+  trafficPolicy(p: TrafficPolicy | undefined): void {
+    this.policy(p);
+    for (const pl of p?.portLevelSettings ?? []) this.policy(pl);
+  }
+
+  matches(ms: readonly (HTTPMatchRequest | L4MatchAttributes)[] | undefined): void {
+    for (const m of ms ?? []) this.equals(m.sourceLabels);
+  }
+}
+
+/** What the mesh's configuration selects proxies on: VirtualService sourceLabels, DestinationRule workloadSelector and failoverPriority. */
+export function selectedLabels(mesh: MeshModel): LabelSelection {
+  const b = new SelectionBuilder();
+  for (const vs of mesh.virtualServices) {
+    for (const r of vs.http) b.matches(r.match);
+    for (const r of vs.routedHttp) b.matches(r.match);
+    for (const r of vs.tcp) b.matches(r.match);
+    for (const r of vs.tls) b.matches(r.match);
+  }
+  for (const dr of mesh.destinationRules) {
+    b.equals(dr.workloadSelector);
+    b.trafficPolicy(dr.trafficPolicy);
+    for (const s of dr.subsets) b.trafficPolicy(s.trafficPolicy);
+  }
+  return b.keys;
+}
+
+/** `labels` without what `selection` does not read; sorted by key, so equal projections print alike. */
+export function projectLabels(labels: Readonly<Record<string, string>>, selection: LabelSelection): ProjectedLabels {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(labels).sort()) {
+    const wanted = selection.get(k);
+    const v = labels[k]!;
+    if (wanted === "any" || wanted?.has(v)) out[k] = v;
+  }
+  return out as ProjectedLabels;
+}
+
+/** A stable text form of a selection: equal texts, equal projections. */
+export function selectionText(selection: LabelSelection): string {
+  const entries = [...selection.keys()].sort().map((k) => {
+    const v = selection.get(k)!;
+    return [k, v === "any" ? "*" : [...v].sort()];
+  });
+  return JSON.stringify(entries);
+}
