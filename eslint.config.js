@@ -1,6 +1,7 @@
 // Lint: typescript-eslint plus the architecture's arrows. Each layer may import only the layers
 // to its left: api ← store ← model ← translate; sources → api/store; xds is self-contained;
-// pipeline/debug/cli wire everything. Pure layers (api, model, translate, analyze) may not touch
+// pipeline composes model, translate, analyze and xds; debug reads the pipeline; runtime
+// assembles the process from everything below cli; cli only parses arguments. Pure layers (api, model, translate, analyze) may not touch
 // I/O, clocks, randomness, the environment or the logger.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
@@ -13,8 +14,11 @@ const layers = {
   analyze: ["api", "store", "model"],
   sources: ["api", "store"],
   xds: ["gen"],
+  pipeline: ["api", "store", "model", "translate", "analyze", "xds", "gen"],
+  debug: ["api", "store", "model", "translate", "analyze", "xds", "pipeline", "gen"],
+  runtime: ["api", "store", "model", "translate", "analyze", "sources", "xds", "debug", "pipeline", "gen"],
 };
-const all = ["api", "store", "model", "translate", "analyze", "sources", "xds", "debug", "pipeline", "cli", "gen"];
+const all = ["api", "store", "model", "translate", "analyze", "sources", "xds", "debug", "pipeline", "runtime", "cli", "gen"];
 
 const layerRules = Object.entries(layers).map(([layer, allowed]) => ({
   files: [`src/${layer}/**/*.ts`],

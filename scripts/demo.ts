@@ -12,7 +12,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startServer, type RunningServer } from "../src/cli/serve.js";
+import { startServer, type RunningServer } from "../src/runtime/serve.js";
 import { createLogger } from "../src/log.js";
 import { buildBootstrap } from "../src/translate/bootstrap.js";
 import { binomialBand, startBackend, tally, type Backend } from "../test/support/backend.js";

@@ -5,7 +5,6 @@ import type { EndpointSlice, Namespace, Node, Pod, Secret, Service } from "./kub
 /** Every kind meshpilot accepts as input. */
 export type InputObject = Service | EndpointSlice | Pod | Namespace | Node | Secret | VirtualService | DestinationRule;
 export type InputKind = InputObject["kind"];
-export const INPUT_KINDS: readonly InputKind[] = ["Namespace", "Node", "Service", "EndpointSlice", "Pod", "Secret", "VirtualService", "DestinationRule"];
 
 export type ObjectOfKind<K extends InputKind> = Extract<InputObject, { kind: K }>;
 

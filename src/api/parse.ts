@@ -6,21 +6,14 @@
  */
 import { Codes } from "./codes.js";
 import type { Diagnostic, ObjectRef, Severity, SourceLocation } from "./diagnostics.js";
-import { deepFreeze, stripNulls } from "./equal.js";
-import { ISTIO_NETWORKING_GROUP, ISTIO_NETWORKING_VERSIONS } from "./istio-types.js";
+import { deepFreeze } from "./equal.js";
 import { isPlainObject } from "./istio-schema.js";
 import { Issues, type Issue } from "./issues.js";
-import type { ObjectMeta } from "./kube-types.js";
-import { objectKey, type InputKind, type InputObject, type ObjectKey, type StoredObject } from "./objects.js";
+import { apiVersions, kindInfo } from "./kinds.js";
+import { objectKey, type ObjectKey, type StoredObject } from "./objects.js";
 import { formatPath, type FieldPath, type PathSegment } from "./path.js";
-import { normalizeMetadata, type NameRule } from "./validate-common.js";
-import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
-import { validateEndpointSlice } from "./validate-endpointslice.js";
+import { normalizeMetadata } from "./validate-common.js";
 import { describe } from "./validate-names.js";
-import { validateNamespace, validateNode, validatePod } from "./validate-pod.js";
-import { validateSecret } from "./validate-secret.js";
-import { validateService } from "./validate-service.js";
-import { validateVirtualServiceSpec } from "./validate-virtualservice.js";
 
 /** Finds the 1-based line of a field path inside the document (undefined when unknown). */
 export type LineLookup = (path: FieldPath) => number | undefined;
@@ -39,49 +32,6 @@ export type ParseResult =
   | { readonly status: "invalid"; readonly key?: ObjectKey; readonly ref?: ObjectRef; readonly diagnostics: readonly Diagnostic[] }
   /** Nothing to load: an empty document, or a kind meshpilot does not read. */
   | { readonly status: "skipped"; readonly diagnostics: readonly Diagnostic[] };
-
-interface KindSpec {
-  readonly kind: InputKind;
-  readonly apiVersions: readonly string[];
-  readonly namespaced: boolean;
-  readonly nameRule: NameRule;
-  readonly istio: boolean;
-  readonly validate: (raw: Record<string, unknown>, meta: ObjectMeta, issues: Issues) => InputObject;
-}
-
-const ISTIO_API_VERSIONS = ISTIO_NETWORKING_VERSIONS.map((v) => `${ISTIO_NETWORKING_GROUP}/${v}`);
-
-function istioKind(kind: "VirtualService" | "DestinationRule"): KindSpec {
-  return {
-    kind,
-    apiVersions: ISTIO_API_VERSIONS,
-    namespaced: true,
-    nameRule: "dns1123-subdomain",
-    istio: true,
-    validate: (raw, metadata, issues) => {
-      for (const k of Object.keys(raw))
-        if (!["apiVersion", "kind", "metadata", "spec", "status"].includes(k)) issues.at(k).error(`unknown field "${k}" in ${kind}`);
-      const ns = metadata.namespace ?? "default";
-      if (kind === "VirtualService") validateVirtualServiceSpec(raw["spec"], ns, issues);
-      else validateDestinationRuleSpec(raw["spec"], ns, issues);
-      const spec = isPlainObject(raw["spec"]) ? stripNulls(raw["spec"]) : {};
-      return { apiVersion: raw["apiVersion"], kind, metadata, spec } as InputObject;
-    },
-  };
-}
-
-const KINDS: ReadonlyMap<string, KindSpec> = new Map(
-  [
-    { kind: "Service", apiVersions: ["v1"], namespaced: true, nameRule: "dns1035-label", istio: false, validate: validateService },
-    { kind: "EndpointSlice", apiVersions: ["discovery.k8s.io/v1"], namespaced: true, nameRule: "dns1123-subdomain", istio: false, validate: validateEndpointSlice },
-    { kind: "Pod", apiVersions: ["v1"], namespaced: true, nameRule: "dns1123-subdomain", istio: false, validate: validatePod },
-    { kind: "Namespace", apiVersions: ["v1"], namespaced: false, nameRule: "dns1123-label", istio: false, validate: validateNamespace },
-    { kind: "Node", apiVersions: ["v1"], namespaced: false, nameRule: "dns1123-subdomain", istio: false, validate: validateNode },
-    { kind: "Secret", apiVersions: ["v1"], namespaced: true, nameRule: "dns1123-subdomain", istio: false, validate: validateSecret },
-    istioKind("VirtualService"),
-    istioKind("DestinationRule"),
-  ].map((k) => [k.kind, k as KindSpec]),
-);
 
 /** The namespace kubectl would use for a namespaced object that names none. */
 export const DEFAULT_NAMESPACE = "default";
@@ -138,7 +88,7 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
     return { status: "invalid", ref, diagnostics: ds };
   }
 
-  const spec = KINDS.get(kind);
+  const spec = kindInfo(kind);
   if (!spec) {
     const ref: ObjectRef = { kind, ...(rawNs ? { namespace: rawNs } : {}), ...(rawName ? { name: rawName } : {}) };
     const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
@@ -161,12 +111,13 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
   const ref: ObjectRef = { kind, ...(namespace ? { namespace } : {}), ...(rawName ? { name: rawName } : {}) };
   const key = rawName ? objectKey(spec.kind, namespace, rawName) : undefined;
 
-  if (!spec.apiVersions.includes(apiVersion)) {
+  const accepted = apiVersions(spec);
+  if (!accepted.includes(apiVersion)) {
     return {
       status: "invalid",
       ...(key ? { key } : {}),
       ref,
-      diagnostics: [diag("error", Codes.UnsupportedApiVersion, ["apiVersion"], `apiVersion "${apiVersion}" is not supported for ${kind}; use ${spec.apiVersions.join(", ")}`, ref)],
+      diagnostics: [diag("error", Codes.UnsupportedApiVersion, ["apiVersion"], `apiVersion "${apiVersion}" is not supported for ${kind}; use ${accepted.join(", ")}`, ref)],
     };
   }
 
@@ -176,8 +127,7 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
   if (value["metadata"] === undefined || value["metadata"] === null) issues.at("metadata").error("metadata is required (at least metadata.name)");
   const object = spec.validate(value, metadata, issues);
 
-  const defaultCode = spec.istio ? Codes.IstioSchema : Codes.KubeSchema;
-  const diagnostics = issues.all.map((i: Issue) => diag(i.severity, i.code ?? defaultCode, i.path, i.message, ref));
+  const diagnostics = issues.all.map((i: Issue) => diag(i.severity, i.code ?? spec.schemaCode, i.path, i.message, ref));
   if (issues.hasErrors || !key) {
     return { status: "invalid", ...(key ? { key } : {}), ref, diagnostics };
   }

@@ -5,8 +5,9 @@ import { formatDiagnostic } from "../api/diagnostics.js";
 import { createLogger } from "../log.js";
 import { bootstrapCommand } from "./bootstrap.js";
 import { parseSelector } from "../sources/kube/selectors.js";
-import { startServer } from "./serve.js";
-import { loadConfigDir, RESOURCE_TYPES, translateCommand } from "./translate.js";
+import { startServer } from "../runtime/serve.js";
+import { loadConfigDir } from "../runtime/config-dir.js";
+import { RESOURCE_TYPES, translateCommand } from "./translate.js";
 import { analyzeCommand } from "./analyze.js";
 
 const program = new Command();

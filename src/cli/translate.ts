@@ -1,30 +1,10 @@
 import { stringify as toYaml } from "yaml";
-import type { Diagnostic } from "../api/diagnostics.js";
-import type { StoredObject } from "../api/objects.js";
 import { translateOffline, type OfflineResult } from "../pipeline/offline.js";
-import { FileSource } from "../sources/file/file-source.js";
-import { Store } from "../store/store.js";
+import { loadConfigDir } from "../runtime/config-dir.js";
 import { redactSecret } from "../translate/tls.js";
 
 export const RESOURCE_TYPES = ["clusters", "endpoints", "listeners", "routes", "secrets"] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
-
-/** Load a config directory once, with the same rules as `serve` (duplicates, invalid objects). */
-export async function loadConfigDir(dir: string): Promise<{ objects: StoredObject[]; diagnostics: readonly Diagnostic[] }> {
-  const store = new Store();
-  let diagnostics: readonly Diagnostic[] = [];
-  const source = new FileSource({
-    dir,
-    watch: false,
-    onUpdate: (u) => {
-      store.apply(u.source, u.events);
-      diagnostics = u.diagnostics;
-    },
-  });
-  await source.start();
-  await source.stop();
-  return { objects: [...store.snapshot().objects()], diagnostics };
-}
 
 export interface TranslateCliOptions {
   configDir: string;

@@ -14,7 +14,8 @@
  *   kind the update did not touch. The revision increases by one per applied change.
  */
 import { deepEqual } from "../api/equal.js";
-import { INPUT_KINDS, keyOf, type InputKind, type ObjectKey, type ObjectOfKind, type StoredObject } from "../api/objects.js";
+import { INPUT_KINDS } from "../api/kinds.js";
+import { keyOf, type InputKind, type ObjectKey, type ObjectOfKind, type StoredObject } from "../api/objects.js";
 import type { ChangeSet } from "./change-set.js";
 
 export type StoreEvent = { readonly type: "upsert"; readonly object: StoredObject } | { readonly type: "delete"; readonly key: ObjectKey };

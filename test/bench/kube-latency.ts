@@ -17,7 +17,7 @@
 // change, what a user editing one object sees); "back-to-back" writes the next change as soon as
 // the previous one is applied, so each lands inside the quiet period and waits it out.
 import { pino } from "pino";
-import { startServer, type RunningServer } from "../../src/cli/serve.js";
+import { startServer, type RunningServer } from "../../src/runtime/serve.js";
 import type { ShortType } from "../../src/xds/observer.js";
 import { httpRequest, startBackend, type Backend } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
@@ -26,7 +26,7 @@ import { createCanary, endpointSlice, pickAddresses, PRODUCTPAGE_POD, virtualSer
 import { ms, sleep, type Cell } from "./report.js";
 
 const NS = "bench-latency";
-/** Production default of `meshpilot serve` (src/cli/serve.ts); the bench does not override it. */
+/** Production default of `meshpilot serve` (src/runtime/serve.ts); the bench does not override it. */
 export const DEBOUNCE_QUIET_MS = 100;
 const LONE_GAP_MS = DEBOUNCE_QUIET_MS + 150;
 const STEP_TIMEOUT_MS = 10_000;

@@ -6,7 +6,7 @@
 // teardown) out of the heap deltas.
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
-import { startServer } from "../../src/cli/serve.js";
+import { startServer } from "../../src/runtime/serve.js";
 import { KubeClient } from "../../src/sources/kube/client.js";
 import { KubeSource } from "../../src/sources/kube/kube-source.js";
 import { Store } from "../../src/store/store.js";

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino, type Logger } from "pino";
 import type { Diagnostic } from "../../src/api/diagnostics.js";
-import { startServer, type RunningServer } from "../../src/cli/serve.js";
+import { startServer, type RunningServer } from "../../src/runtime/serve.js";
 import { httpRequest, startBackend, tally, type Backend, type HttpResponse } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy, type Json } from "../support/envoy.js";
 import { canBind, randomInt } from "../support/net.js";

@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { startServer, type RunningServer } from "../../src/cli/serve.js";
+import { startServer, type RunningServer } from "../../src/runtime/serve.js";
 import { httpRequest, startBackend, tally, type Backend, type HttpRequestOptions, type HttpResponse } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { canBind, randomInt } from "../support/net.js";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type RunningServer } from "../../src/cli/serve.js";
+import { startServer, type RunningServer } from "../../src/runtime/serve.js";
 import { httpRequest, startBackend, tally, type Backend } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster } from "../support/kube.js";

@@ -12,7 +12,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type RunningServer } from "../../src/cli/serve.js";
+import { startServer, type RunningServer } from "../../src/runtime/serve.js";
 import { KubeClient } from "../../src/sources/kube/client.js";
 import { KubeSource } from "../../src/sources/kube/kube-source.js";
 import { Store } from "../../src/store/store.js";

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Diagnostic } from "../../src/api/diagnostics.js";
-import { startServer, type RunningServer } from "../../src/cli/serve.js";
+import { startServer, type RunningServer } from "../../src/runtime/serve.js";
 import { httpRequest } from "../support/backend.js";
 import { startTlsBackend, TestCerts, type TlsBackend } from "../support/certs.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";

@@ -11,18 +11,11 @@ import { Codes } from "../../api/codes.js";
 import type { Diagnostic } from "../../api/diagnostics.js";
 import { deepEqual } from "../../api/equal.js";
 import type { StoredObject } from "../../api/objects.js";
-import type { StoreEvent } from "../../store/store.js";
+import type { SourceUpdate } from "../source-update.js";
 import { FileConfigState } from "./file-state.js";
 import { errorText, listYamlFiles, loadFile } from "./loader.js";
 
-export interface FileSourceUpdate {
-  /** The source name to apply `events` under (`store.apply(update.source, update.events)`). */
-  readonly source: string;
-  readonly events: readonly StoreEvent[];
-  /** Every current diagnostic of this source, sorted by file, document, line. */
-  readonly diagnostics: readonly Diagnostic[];
-  /** True for the update that completes `start()`. */
-  readonly initial: boolean;
+export interface FileSourceUpdate extends SourceUpdate {
   /** Files read (or found deleted) for this update. */
   readonly files: readonly string[];
 }

@@ -1,6 +1,6 @@
 /**
- * Kubernetes as a config source: one reflector (list + watch) per collection for Namespaces,
- * Services, EndpointSlices, Pods, Secrets (credential keys only) and the Istio networking kinds (VirtualService, DestinationRule),
+ * Kubernetes as a config source: one reflector (list + watch) per collection of every kind in the
+ * registry (api/kinds.ts) that the server serves, in the first of the registry's versions it serves;
  * every object validated by the same parse code as the file source, and store events for what
  * changed in a way that matters.
  *
@@ -9,9 +9,9 @@
  * - The source keeps what it last delivered, per key. Every change (watch event, relist after 410,
  *   a namespace entering or leaving the discovery scope) is reconciled against that, so a relist
  *   emits deletes for vanished objects and nothing for unchanged ones.
- * - Objects are compared after dropping what never matters (resourceVersion, managedFields, Pod
- *   conditions and container statuses, the status of Istio objects): a Pod status heartbeat
- *   produces no event.
+ * - Objects are compared after dropping what never matters (the registry's `relevantPart`:
+ *   resourceVersion, managedFields, Pod conditions, the status of Istio objects): a Pod status
+ *   heartbeat produces no event.
  * - An invalid new version of an object keeps its last valid version served; the diagnostic names
  *   the object and the field.
  * - Scope: `watchNamespaces` (watch only these; namespaced collections are watched per namespace)
@@ -19,25 +19,17 @@
  */
 import type { Diagnostic } from "../../api/diagnostics.js";
 import { deepEqual } from "../../api/equal.js";
-import { ISTIO_NETWORKING_GROUP } from "../../api/istio-types.js";
-import { SECRET_KEY_LIST } from "../../api/kube-types.js";
+import { apiVersion, kindInfo, relevantPart, type KindInfo } from "../../api/kinds.js";
 import { objectKey, type InputKind, type ObjectKey, type StoredObject } from "../../api/objects.js";
 import { parseObject } from "../../api/parse.js";
 import type { StoreEvent } from "../../store/store.js";
-import { KubeApiError, type KubeClient } from "./client.js";
+import type { KubeClient } from "./client.js";
+import { discoverKinds, type Discovery } from "./discovery.js";
+import type { SourceUpdate } from "../source-update.js";
 import { Reflector, type RawObject } from "./reflector.js";
 import { anyMatches, type Selector } from "./selectors.js";
 
 export const KUBE_SOURCE = "kube";
-
-export interface KubeSourceUpdate {
-  readonly source: string;
-  readonly events: readonly StoreEvent[];
-  /** Every current diagnostic of this source (invalid objects in scope). */
-  readonly diagnostics: readonly Diagnostic[];
-  /** True for the first update, delivered once every collection has been listed. */
-  readonly initial: boolean;
-}
 
 export interface KubeLogger {
   info(obj: object, msg: string): void;
@@ -47,7 +39,7 @@ export interface KubeLogger {
 
 export interface KubeSourceOptions {
   readonly client: KubeClient;
-  readonly onUpdate: (u: KubeSourceUpdate) => void;
+  readonly onUpdate: (u: SourceUpdate) => void;
   readonly logger: KubeLogger;
   /** Only these namespaces (empty or undefined: all). */
   readonly watchNamespaces?: readonly string[];
@@ -85,9 +77,10 @@ interface Entry {
 }
 
 interface Collection {
+  readonly info: KindInfo;
   readonly kind: InputKind;
   readonly apiVersion: string;
-  /** Path prefix for objects (`/api/v1` or `/apis/<group>/<version>`) and plural resource. */
+  /** Path prefix for objects (`/api/v1` or `/apis/<group>/<version>`). */
   readonly base: string;
   readonly plural: string;
   readonly namespaced: boolean;
@@ -95,41 +88,6 @@ interface Collection {
   readonly path: string;
   readonly keys: Set<ObjectKey>;
   readonly reflector: Reflector;
-}
-
-const ISTIO_KINDS: ReadonlyArray<{ kind: InputKind; plural: string }> = [
-  { kind: "VirtualService", plural: "virtualservices" },
-  { kind: "DestinationRule", plural: "destinationrules" },
-];
-
-/** Secrets istiod's informer leaves out too (service account tokens, Helm release records). */
-const SECRET_FIELD_SELECTOR = "type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1";
-
-const POD_STATUS_FIELDS = ["podIP", "podIPs", "phase"];
-
-/** Drop what never matters for the mesh, so that it cannot cause events. */
-function relevant(kind: InputKind, raw: RawObject): RawObject {
-  const meta = { ...((raw["metadata"] as Record<string, unknown> | undefined) ?? {}) };
-  for (const f of ["resourceVersion", "managedFields", "selfLink", "generation", "ownerReferences", "finalizers", "deletionGracePeriodSeconds"]) delete meta[f];
-  const out: RawObject = { ...raw, metadata: meta };
-  if (kind === "Pod" && raw["status"] && typeof raw["status"] === "object") {
-    const st = raw["status"] as Record<string, unknown>;
-    out["status"] = Object.fromEntries(POD_STATUS_FIELDS.filter((f) => st[f] !== undefined).map((f) => [f, st[f]]));
-  }
-  if (kind === "VirtualService" || kind === "DestinationRule") delete out["status"];
-  if (kind === "Namespace" || kind === "Node") {
-    // Only labels matter (a Node's topology labels); node status heartbeats must not cause events.
-    delete out["spec"];
-    delete out["status"];
-  }
-  if (kind === "Node") delete meta["annotations"];
-  if (kind === "Secret") {
-    // Only the credential keys; never annotations (kubectl's last-applied copy holds the data in clear).
-    delete meta["annotations"];
-    const data = raw["data"] && typeof raw["data"] === "object" ? (raw["data"] as Record<string, unknown>) : {};
-    out["data"] = Object.fromEntries(Object.entries(data).filter(([k]) => SECRET_KEY_LIST.includes(k)));
-  }
-  return out;
 }
 
 export class KubeSource {
@@ -179,18 +137,9 @@ export class KubeSource {
   }
 
   private async boot(): Promise<void> {
-    const istioVersion = await this.discoverIstioVersion();
-    if (this.stopped) return;
-    this.add("Namespace", "v1", "/api/v1", "namespaces", false);
-    this.add("Node", "v1", "/api/v1", "nodes", false);
-    this.add("Service", "v1", "/api/v1", "services", true);
-    this.add("Pod", "v1", "/api/v1", "pods", true);
-    this.add("EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1", "endpointslices", true);
-    // DestinationRule credentialName; as istiod, not the kinds that can never be credentials.
-    this.add("Secret", "v1", "/api/v1", "secrets", true, { fieldSelector: SECRET_FIELD_SELECTOR });
-    if (istioVersion) {
-      for (const k of ISTIO_KINDS) this.add(k.kind, `${ISTIO_NETWORKING_GROUP}/${istioVersion}`, `/apis/${ISTIO_NETWORKING_GROUP}/${istioVersion}`, k.plural, true);
-    }
+    const discovery = await this.discover();
+    if (!discovery || this.stopped) return;
+    for (const w of discovery.watched) this.add(w.info, w.version);
     for (const c of this.collections) c.reflector.start();
     await Promise.all(this.collections.map((c) => c.reflector.synced));
     this.fullReconcile = true;
@@ -228,10 +177,10 @@ export class KubeSource {
     return [...this.emitted.values()];
   }
 
-  /** Istio objects in scope as the server holds them (valid or not), for status writing. */
+  /** Objects in scope whose kind gets its findings in status, as the server holds them (valid or not). */
   istioObjects(): KubeObjectInfo[] {
     const out: KubeObjectInfo[] = [];
-    for (const e of this.entries.values()) if ((e.info.kind === "VirtualService" || e.info.kind === "DestinationRule") && this.visible(e.info)) out.push(e.info);
+    for (const e of this.entries.values()) if (kindInfo(e.info.kind)?.status && this.visible(e.info)) out.push(e.info);
     return out;
   }
 
@@ -240,20 +189,15 @@ export class KubeSource {
     return () => this.listeners.delete(listener);
   }
 
-  private async discoverIstioVersion(): Promise<string | undefined> {
+  /** Which kinds the server serves, in which version; retried while the API server is unreachable. */
+  private async discover(): Promise<Discovery | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await this.opts.client.request("GET", `/apis/${ISTIO_NETWORKING_GROUP}`);
-        if (res.status === 404) {
-          this.opts.logger.warn({ group: ISTIO_NETWORKING_GROUP }, "the Istio networking API is not installed (apply deploy/crds.yaml); VirtualServices and DestinationRules are not watched");
-          return undefined;
-        }
-        if (res.status !== 200) throw new KubeApiError(res.status, "", `GET /apis/${ISTIO_NETWORKING_GROUP}: HTTP ${res.status}`);
-        const g = res.body as { preferredVersion?: { version?: string }; versions?: Array<{ version?: string }> };
-        const v = g.preferredVersion?.version ?? g.versions?.[0]?.version;
-        if (!v) throw new Error(`GET /apis/${ISTIO_NETWORKING_GROUP}: no served version`);
-        this.opts.logger.info({ group: ISTIO_NETWORKING_GROUP, version: v, served: g.versions?.map((x) => x.version) }, "watching Istio networking objects");
-        return v;
+        const d = await discoverKinds(this.opts.client);
+        if (d.missing.length > 0)
+          this.opts.logger.warn({ kinds: d.missing.map((k) => `${k.plural}.${k.group}`) }, "these kinds are not served by the cluster (apply deploy/crds.yaml); they are not watched");
+        this.opts.logger.info({ watched: d.watched.map((w) => `${w.info.kind} ${apiVersion(w.info, w.version)}`) }, "watching");
+        return d;
       } catch (err) {
         if (this.stopped) return undefined;
         const wait = Math.min(30_000, 500 * 2 ** attempt);
@@ -263,14 +207,18 @@ export class KubeSource {
     }
   }
 
-  private add(kind: InputKind, apiVersion: string, base: string, plural: string, namespaced: boolean, query?: Readonly<Record<string, string>>): void {
+  private add(info: KindInfo, version: string): void {
+    const { kind, plural, namespaced } = info;
+    const query = info.listQuery;
+    const base = info.group === "" ? `/api/${version}` : `/apis/${info.group}/${version}`;
     const scopes: Array<string | undefined> = namespaced && this.watchNamespaces ? [...this.watchNamespaces] : [undefined];
     for (const ns of scopes) {
       const keys = new Set<ObjectKey>();
       const path = ns ? `${base}/namespaces/${ns}/${plural}` : `${base}/${plural}`;
       const coll: Collection = {
+        info,
         kind,
-        apiVersion,
+        apiVersion: apiVersion(info, version),
         base,
         plural,
         namespaced,
@@ -324,7 +272,7 @@ export class KubeSource {
       path: `${coll.base}/${coll.namespaced ? `namespaces/${id.namespace}/` : ""}${coll.plural}/${id.name}`,
     };
     const prev = this.entries.get(id.key);
-    const r = parseObject({ value: relevant(coll.kind, full) });
+    const r = parseObject({ value: relevantPart(coll.info, full) });
     let entry: Entry;
     if (r.status === "valid") {
       // keep the previous StoredObject identity when nothing relevant changed

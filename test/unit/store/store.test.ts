@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { deepEqual } from "../../../src/api/equal.js";
-import { INPUT_KINDS, keyOf, type InputObject, type StoredObject } from "../../../src/api/objects.js";
+import { INPUT_KINDS } from "../../../src/api/kinds.js";
+import { keyOf, type InputObject, type StoredObject } from "../../../src/api/objects.js";
 import { mergeChangeSets } from "../../../src/store/change-set.js";
 import { Store, type StoreEvent } from "../../../src/store/store.js";
 

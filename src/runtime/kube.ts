@@ -1,0 +1,125 @@
+/**
+ * The Kubernetes side of the running process: the informers, and when status writing is on, the
+ * Lease election and the status writer (only the leader writes findings into objects' status).
+ */
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { ControlPlane } from "../pipeline/control-plane.js";
+import { KubeClient, loadKubeConfig } from "../sources/kube/client.js";
+import { KubeSource, type KubeSourceOptions } from "../sources/kube/kube-source.js";
+import { parseSelector } from "../sources/kube/selectors.js";
+import { LeaderElector } from "../sources/kube-status/leader.js";
+import { StatusWriter } from "../sources/kube-status/status-writer.js";
+import type { SourceUpdate } from "../sources/source-update.js";
+
+/** Passed through to the informers as they are (all but watchNamespaces are for tests). */
+const TUNING_KEYS = ["watchNamespaces", "watchTimeoutSeconds", "stallGraceMs", "relistIntervalMs", "backoffMaxMs"] as const;
+type KubeSourceTuning = Pick<KubeSourceOptions, (typeof TUNING_KEYS)[number]>;
+
+export interface KubeServeOptions extends KubeSourceTuning {
+  /** A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, else the in-cluster service account. */
+  readonly kubeconfigPath?: string;
+  /** An already loaded config (tests); wins over kubeconfigPath. */
+  readonly kubeConfig?: KubeConfig;
+  /** Label selectors (kubectl syntax) on namespaces; a namespace is in scope when any matches. */
+  readonly discoverySelectors?: readonly string[];
+  /** Write findings into the Istio objects' status, by the replica holding the Lease; default true. */
+  readonly writeStatus?: boolean;
+  /** Namespace of the leader Lease; default $POD_NAMESPACE, the service account's namespace, else meshpilot-system. */
+  readonly leaseNamespace?: string;
+  readonly leaseName?: string;
+  /** This replica's name in the Lease; default $POD_NAME, else hostname-pid. */
+  readonly identity?: string;
+  readonly leaseDurationSeconds?: number;
+  readonly leaseRetryPeriodMs?: number;
+}
+
+export interface KubeHooks {
+  readonly log: Logger;
+  readonly controlPlane: ControlPlane;
+  readonly onUpdate: (u: SourceUpdate) => void;
+  /** Every informer has listed once and the initial update was delivered. */
+  readonly onSynced: (source: KubeSource) => void;
+  /** The first build is done (status is written only after it, so it never reports a partial state). */
+  readonly serving: () => boolean;
+}
+
+export interface RunningKube {
+  readonly source: KubeSource;
+  readonly leader?: LeaderElector;
+  readonly statusWriter?: StatusWriter;
+  stop(): Promise<void>;
+}
+
+const SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+function defaultLeaseNamespace(): string {
+  if (process.env["POD_NAMESPACE"]) return process.env["POD_NAMESPACE"];
+  try {
+    return readFileSync(SA_NAMESPACE_FILE, "utf8").trim() || "meshpilot-system";
+  } catch {
+    return "meshpilot-system";
+  }
+}
+
+/** The tuning fields that are set (exactOptionalPropertyTypes: absent, never undefined). */
+function tuningOf(k: KubeSourceTuning): KubeSourceTuning {
+  return Object.fromEntries(TUNING_KEYS.filter((key) => k[key] !== undefined).map((key) => [key, k[key]])) as KubeSourceTuning;
+}
+
+/** Starts the informers (in the background) and, unless turned off, the status leader election. */
+export function startKube(k: KubeServeOptions, hooks: KubeHooks): RunningKube {
+  const { log, controlPlane } = hooks;
+  const client = new KubeClient(k.kubeConfig ?? loadKubeConfig(k.kubeconfigPath));
+  const source = new KubeSource({
+    client,
+    logger: log,
+    ...tuningOf(k),
+    discoverySelectors: (k.discoverySelectors ?? []).map(parseSelector),
+    onUpdate: hooks.onUpdate,
+  });
+  log.info({ server: client.server, watchNamespaces: k.watchNamespaces, discoverySelectors: k.discoverySelectors }, "starting Kubernetes informers");
+  source.start();
+  source.synced.then(
+    () => hooks.onSynced(source),
+    (err: unknown) => log.error({ err }, "Kubernetes source failed to start"),
+  );
+  if (k.writeStatus === false) return { source, stop: () => source.stop() };
+
+  const leader = new LeaderElector({
+    client,
+    namespace: k.leaseNamespace ?? defaultLeaseNamespace(),
+    name: k.leaseName ?? "meshpilot-status-leader",
+    identity: k.identity ?? process.env["POD_NAME"] ?? `${hostname()}-${process.pid}`,
+    ...(k.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: k.leaseDurationSeconds } : {}),
+    ...(k.leaseRetryPeriodMs !== undefined ? { retryPeriodMs: k.leaseRetryPeriodMs } : {}),
+    logger: log,
+    onChange: (isLeader) => {
+      if (isLeader) writer.trigger();
+    },
+  });
+  const writer = new StatusWriter({
+    client,
+    objects: () => source.istioObjects(),
+    diagnostics: () => controlPlane.diagnostics(),
+    isLeader: () => leader.isLeader && source.isSynced && hooks.serving(),
+    logger: log,
+  });
+  controlPlane.onBuild(() => writer.trigger());
+  source.onChange(() => writer.trigger());
+  const timer = setInterval(() => writer.trigger(), 30_000);
+  leader.start();
+  return {
+    source,
+    leader,
+    statusWriter: writer,
+    async stop() {
+      clearInterval(timer);
+      await writer.stop();
+      await leader.stop();
+      await source.stop();
+    },
+  };
+}

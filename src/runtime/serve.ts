@@ -1,0 +1,156 @@
+/**
+ * The running process of `meshpilot serve`: config sources → store → debounce → control plane →
+ * ADS server, plus the debug HTTP server and, with Kubernetes, status writing. Also used
+ * in-process by tests and the demo (`startServer`).
+ */
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import { objectKey, type InputKind } from "../api/objects.js";
+import type { SourceLookup } from "../analyze/analyze.js";
+import { startDebugServer } from "../debug/http.js";
+import { Metrics } from "../debug/metrics.js";
+import { ControlPlane } from "../pipeline/control-plane.js";
+import { Debouncer } from "../pipeline/debounce.js";
+import { meshInputFrom } from "../pipeline/mesh-input.js";
+import { FileSource } from "../sources/file/file-source.js";
+import type { KubeSource } from "../sources/kube/kube-source.js";
+import type { LeaderElector } from "../sources/kube-status/leader.js";
+import type { StatusWriter } from "../sources/kube-status/status-writer.js";
+import type { SourceUpdate } from "../sources/source-update.js";
+import type { ChangeSet } from "../store/change-set.js";
+import { Store } from "../store/store.js";
+import { SnapshotCache } from "../xds/snapshot-cache.js";
+import { XdsServer } from "../xds/server.js";
+import { Inputs } from "./inputs.js";
+import { startKube, type KubeServeOptions } from "./kube.js";
+import { Readiness } from "./readiness.js";
+
+export type { KubeServeOptions } from "./kube.js";
+
+const FILES = "files";
+const KUBE = "kube";
+
+export interface ServeOptions {
+  readonly configDir?: string;
+  readonly xdsAddress: string;
+  readonly debugAddress: string;
+  readonly logger: Logger;
+  /** Quiet period and cap for coalescing config changes. */
+  readonly debounceMs?: number;
+  readonly debounceMaxMs?: number;
+  /** Read Services, EndpointSlices, Pods, Namespaces and Istio objects from Kubernetes too. */
+  readonly kube?: KubeServeOptions;
+}
+
+export interface RunningServer {
+  readonly xdsPort: number;
+  readonly debugPort: number;
+  readonly controlPlane: ControlPlane;
+  readonly xds: XdsServer;
+  readonly metrics: Metrics;
+  /** The Kubernetes source, when `kube` was given. */
+  readonly kube?: KubeSource;
+  readonly leader?: LeaderElector;
+  readonly statusWriter?: StatusWriter;
+  stop(): Promise<void>;
+}
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const log = opts.logger;
+  const store = new Store();
+  const cache = new SnapshotCache();
+  const metrics = new Metrics();
+  const controlPlane = new ControlPlane({ cache, logger: log });
+  const xds = new XdsServer({ cache, views: controlPlane, logger: log, observer: metrics.observer() });
+  const inputs = new Inputs(store, [FILES, KUBE]);
+  const readiness = new Readiness([...(opts.configDir !== undefined ? [FILES] : []), ...(opts.kube ? [KUBE] : [])]);
+  // Nothing is built (so nothing is served) before every source has its complete initial state.
+  let serving = false;
+
+  const sourceOf: SourceLookup = (ref) => (ref.name ? store.snapshot().get(objectKey(ref.kind as InputKind, ref.namespace, ref.name))?.source : undefined);
+  const rebuild = (kinds: ReadonlySet<InputKind> | "all"): void => {
+    const diagnostics = inputs.diagnostics;
+    const stats = controlPlane.update(meshInputFrom(store.snapshot().objects()), kinds, { diagnostics, sourceOf });
+    metrics.buildTime.observe({ path: stats.fastPath ? "eds" : "full" }, stats.seconds);
+    metrics.rejectedConfigs.set(diagnostics.filter((d) => d.severity === "error").length);
+    log.debug({ views: stats.views, fastPath: stats.fastPath, seconds: stats.seconds }, "config pushed");
+  };
+  const debouncer = new Debouncer<ChangeSet | undefined>(
+    (batch) => {
+      if (!serving) return; // the first full build includes these changes
+      const kinds = new Set<InputKind>();
+      for (const cs of batch) for (const k of cs?.kinds ?? []) kinds.add(k);
+      rebuild(kinds);
+    },
+    opts.debounceMs ?? 100,
+    opts.debounceMaxMs ?? 1000,
+  );
+
+  /** Applies one source update and schedules a rebuild when it changed anything. */
+  const ingest = (sourceName: string, u: SourceUpdate, logFields: object): void => {
+    const { change, diagnosticsChanged } = inputs.ingest(sourceName, u);
+    if (u.initial) return;
+    // A fixed or new input error changes what is reported even when no object changed.
+    if (change || diagnosticsChanged) debouncer.push(change);
+    if (change) log.info({ ...logFields, kinds: [...change.kinds], revision: change.revision }, "config changed");
+  };
+
+  const xdsPort = await xds.listen(opts.xdsAddress);
+  const debug = await startDebugServer(opts.debugAddress, { controlPlane, metrics, syncStatus: () => xds.syncStatus(), sourcesReady: () => readiness.ready, logger: log });
+
+  let files: FileSource | undefined;
+  if (opts.configDir !== undefined) {
+    files = new FileSource({
+      dir: opts.configDir,
+      onUpdate: (u) => ingest(FILES, u, { files: u.files }),
+      onError: (err) => log.error({ err }, "config directory source failed"),
+    });
+    await files.start();
+    readiness.done(FILES);
+  }
+
+  const startServing = (): void => {
+    serving = true;
+    rebuild("all");
+    log.info({ xdsPort, debugPort: debug.port, configDir: opts.configDir, kubernetes: opts.kube !== undefined, objects: store.snapshot().size }, "meshpilot ready");
+  };
+  const kube = opts.kube
+    ? startKube(opts.kube, {
+        log,
+        controlPlane,
+        onUpdate: (u) => ingest(KUBE, u, { source: KUBE }),
+        onSynced: (source) => {
+          readiness.done(KUBE);
+          log.info({ objects: source.objects().length }, "Kubernetes informers synced");
+          startServing();
+        },
+        serving: () => serving,
+      })
+    : undefined;
+  if (!kube) startServing();
+
+  return {
+    xdsPort,
+    debugPort: debug.port,
+    controlPlane,
+    xds,
+    metrics,
+    ...(kube ? { kube: kube.source } : {}),
+    ...(kube?.leader ? { leader: kube.leader } : {}),
+    ...(kube?.statusWriter ? { statusWriter: kube.statusWriter } : {}),
+    async stop() {
+      debouncer.stop();
+      await kube?.stop();
+      await files?.stop();
+      await closeHttp(debug.server);
+      await xds.close();
+    },
+  };
+}
+
+function closeHttp(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
