@@ -24,9 +24,10 @@ import { translateSidecar } from "../translate/sidecar.js";
 import { snapshotFrom } from "../xds/encode.js";
 import { encodeProxyResources } from "./encode-view.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
+import { EncodeCache } from "../xds/encode-cache.js";
 import type { SnapshotCache } from "../xds/snapshot-cache.js";
 import type { NodeInfo, ResourceMap, Snapshot, ViewProvider } from "../xds/snapshot.js";
-import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
+import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 
 /** Kinds whose changes can only alter endpoints (labels and readiness), never clusters or routes. */
 // Node labels give endpoints their locality and topology labels, and nothing else.
@@ -70,6 +71,8 @@ export interface BuildStats {
 export class ControlPlane implements ViewProvider {
   private readonly views = new Map<string, View>();
   private readonly classes = new Map<string, NodeClass>();
+  /** What the views hold, by content: a resource several views hold alike is encoded once. */
+  private readonly encoded = new EncodeCache();
   private selection: LabelSelection = new Map();
   private selectionText = selectionText(this.selection);
   private build: MeshBuild | undefined;
@@ -156,6 +159,8 @@ export class ControlPlane implements ViewProvider {
     // Every view first, then the classes: a class moving between views finds its new one built.
     for (const view of this.views.values()) this.publish(view, build.mesh, build.changedHosts);
     for (const view of this.views.values()) for (const key of view.classes) this.opts.cache.set(key, view.snapshot!);
+    // Forget what no view holds any more (views dropped since are swept on the next build).
+    for (const t of fastPath ? [TYPE_URL.endpoint] : PUSH_ORDER) this.encoded.retain(t, [...this.views.values()].flatMap((v) => v.maps?.get(t) ?? []));
     this.reportNewDiagnostics();
     const stats = { views: this.views.size, classes: this.classes.size, fastPath, seconds: (performance.now() - started) / 1000 };
     for (const l of this.listeners) l(stats);
@@ -201,10 +206,10 @@ export class ControlPlane implements ViewProvider {
     let maps: Map<TypeUrl, ResourceMap>;
     if (changedHosts && prev && view.eds) {
       maps = new Map(prev);
-      maps.set(TYPE_URL.endpoint, refreshEndpoints(view.eds, changedHosts, mesh, prev.get(TYPE_URL.endpoint)!));
+      maps.set(TYPE_URL.endpoint, refreshEndpoints(view.eds, changedHosts, mesh, prev.get(TYPE_URL.endpoint)!, this.encoded));
     } else {
       const resources = translateSidecar(mesh, view.proxy);
-      maps = encodeProxyResources(resources, prev);
+      maps = encodeProxyResources(resources, prev, this.encoded);
       view.eds = groupTargets(resources.edsTargets);
       view.diagnostics = resources.diagnostics;
     }

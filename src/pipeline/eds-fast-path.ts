@@ -4,6 +4,7 @@
 import { endpointKey, type MeshModel } from "../model/ir.js";
 import { edsTargetEndpoints, type EdsTarget } from "../translate/sidecar.js";
 import { encodeResources } from "../xds/encode.js";
+import type { EncodeCache } from "../xds/encode-cache.js";
 import type { ResourceMap } from "../xds/snapshot.js";
 import { TYPE_URL } from "../xds/type-urls.js";
 
@@ -23,15 +24,16 @@ export function groupTargets(targets: readonly EdsTarget[]): EdsTargets {
 /**
  * The view's EDS resources after the endpoints of `changedHosts` changed (from rebuildEndpoints;
  * the services themselves did not). `previous` holds every target's CLA; the result keeps its
- * order and, when nothing the view uses changed, is `previous` itself.
+ * order and, when nothing the view uses changed, is `previous` itself. With `shared`, a CLA another
+ * view already re-encoded in this change is taken from there.
  */
-export function refreshEndpoints(targets: EdsTargets, changedHosts: ReadonlySet<string>, mesh: MeshModel, previous: ResourceMap): ResourceMap {
+export function refreshEndpoints(targets: EdsTargets, changedHosts: ReadonlySet<string>, mesh: MeshModel, previous: ResourceMap, shared?: EncodeCache): ResourceMap {
   const stale: EdsTarget[] = [];
   for (const host of changedHosts) {
     for (const port of mesh.services.get(host)?.ports ?? []) stale.push(...(targets.get(endpointKey(host, port.port)) ?? []));
   }
   if (stale.length === 0) return previous;
-  const fresh = encodeResources(TYPE_URL.endpoint, stale.map((t) => ({ name: t.cluster, json: edsTargetEndpoints(t, mesh.endpoints) })), previous);
+  const fresh = encodeResources(TYPE_URL.endpoint, stale.map((t) => ({ name: t.cluster, json: edsTargetEndpoints(t, mesh.endpoints) })), previous, shared);
   const out = new Map(previous);
   for (const [name, r] of fresh) out.set(name, r);
   return out;

@@ -3,22 +3,24 @@
 // set of types the same way.
 import type { ProxyResources } from "../translate/sidecar.js";
 import { encodeResources } from "../xds/encode.js";
+import type { EncodeCache } from "../xds/encode-cache.js";
 import type { ResourceMap } from "../xds/snapshot.js";
 import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 
 type Named = { readonly name?: string; readonly clusterName?: string };
 
 /** Encode one type's resources, each named by its own `name` (or a CLA's `clusterName`). */
-export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: ResourceMap): ResourceMap {
-  return encodeResources(t, items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })), previous);
+export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: ResourceMap, shared?: EncodeCache): ResourceMap {
+  return encodeResources(t, items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })), previous, shared);
 }
 
 /**
  * Every type of a view. `previous` (the view's last maps) lets unchanged resources keep their
- * encoded bytes and versions. Throws, naming the resource, on JSON Envoy's schema rejects.
+ * encoded bytes and versions; `shared` lets views share what they hold alike. Throws, naming the
+ * resource, on JSON Envoy's schema rejects.
  */
-export function encodeProxyResources(r: ProxyResources, previous?: ReadonlyMap<TypeUrl, ResourceMap>): Map<TypeUrl, ResourceMap> {
-  const encode = (t: TypeUrl, items: readonly Named[]): [TypeUrl, ResourceMap] => [t, encodeNamed(t, items, previous?.get(t))];
+export function encodeProxyResources(r: ProxyResources, previous?: ReadonlyMap<TypeUrl, ResourceMap>, shared?: EncodeCache): Map<TypeUrl, ResourceMap> {
+  const encode = (t: TypeUrl, items: readonly Named[]): [TypeUrl, ResourceMap] => [t, encodeNamed(t, items, previous?.get(t), shared)];
   return new Map<TypeUrl, ResourceMap>([
     encode(TYPE_URL.cluster, r.clusters),
     encode(TYPE_URL.endpoint, r.endpoints),

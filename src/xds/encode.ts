@@ -11,6 +11,7 @@ import { ClusterLoadAssignmentSchema } from "../gen/envoy/config/endpoint/v3/end
 import { ListenerSchema } from "../gen/envoy/config/listener/v3/listener_pb.js";
 import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.js";
 import { SecretSchema } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
+import type { EncodeCache } from "./encode-cache.js";
 import { JsonBinaryEncoder } from "./json-binary.js";
 import { envoyRegistry } from "./registry.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
@@ -54,6 +55,11 @@ function digestJson(text: string): string {
   return createHash("sha256").update(text).digest("base64");
 }
 
+/** The digest of the JSON a Resource was encoded from (undefined for one not made here). */
+export function encodedDigest(r: Resource): string | undefined {
+  return jsonDigest.get(r);
+}
+
 export interface EncodeItem {
   readonly name: string;
   readonly json: unknown;
@@ -61,10 +67,11 @@ export interface EncodeItem {
 
 /**
  * Encode one type's resources. `previous` (the same type's map from the last snapshot) lets an
- * unchanged resource keep its Resource object and bytes. The result keeps the order of `items`.
+ * unchanged resource keep its Resource object and bytes; `shared` finds (and keeps) what other
+ * views encoded of the same content. The result keeps the order of `items`.
  * Throws (naming the resource) on JSON Envoy's schema does not accept: that is a translator bug.
  */
-export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], previous?: ResourceMap): ResourceMap {
+export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], previous?: ResourceMap, shared?: EncodeCache): ResourceMap {
   const schema = SCHEMAS[typeUrl];
   const out = new Map<string, Resource>();
   for (const item of items) {
@@ -76,6 +83,11 @@ export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], 
     const old = previous?.get(item.name);
     if (old && jsonDigest.get(old) === digest) {
       out.set(item.name, old);
+      continue;
+    }
+    const known = shared?.get(typeUrl, digest);
+    if (known) {
+      out.set(item.name, known);
       continue;
     }
     const ownName = (item.json as Record<string, unknown> | null)?.[NAME_FIELD[typeUrl]];
@@ -90,6 +102,7 @@ export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], 
     }
     const resource: Resource = { name: item.name, version: contentVersion(body), body };
     jsonDigest.set(resource, digest);
+    shared?.put(typeUrl, digest, resource);
     out.set(item.name, resource);
   }
   return out;

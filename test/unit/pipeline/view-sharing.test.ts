@@ -138,6 +138,29 @@ describe("view sharing by selected labels", () => {
     expect(reviewsClusters(cp, kb)).toEqual(["outbound|9080||reviews.default.svc.cluster.local"]);
   });
 
+  it("encodes what two views hold alike once, also when the EDS fast path re-encodes a changed ClusterLoadAssignment", () => {
+    const { cp, cache, connect } = start();
+    cp.update(meshInputFrom(objects(BASE, BY_SOURCE_VERSION)), "all");
+    const [ka, kb] = [A, B].map(connect) as [string, string];
+    const a = cache.get(ka)!;
+    const b = cache.get(kb)!;
+    expect(a).not.toBe(b);
+    for (const t of [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener]) {
+      for (const [name, r] of a.resources.get(t)!) expect(b.resources.get(t)!.get(name), name).toBe(r);
+    }
+    // The views differ in the route configuration only.
+    expect(b.resources.get(TYPE_URL.route)!.get("9080")).not.toBe(a.resources.get(TYPE_URL.route)!.get("9080"));
+
+    const v2Endpoint = "  - { addresses: [10.244.0.12], conditions: { ready: true }, targetRef: { kind: Pod, name: reviews-v2, namespace: default } }\n";
+    expect(BASE).toContain(v2Endpoint);
+    const v2Gone = objects(BASE.replace(v2Endpoint, ""), BY_SOURCE_VERSION);
+    expect(cp.update(meshInputFrom(v2Gone), new Set(["EndpointSlice"])).fastPath).toBe(true);
+    const [a2, b2] = [cache.get(ka)!, cache.get(kb)!];
+    const name = "outbound|9080||reviews.default.svc.cluster.local";
+    expect(a2.resources.get(TYPE_URL.endpoint)!.get(name)).not.toBe(a.resources.get(TYPE_URL.endpoint)!.get(name));
+    expect(b2.resources.get(TYPE_URL.endpoint)!.get(name)).toBe(a2.resources.get(TYPE_URL.endpoint)!.get(name));
+  });
+
   it("forgets a view when its last class disconnects, and keeps serving the others", () => {
     const { cp, cache, connect } = start();
     cp.update(meshInputFrom(objects(BASE, BY_SOURCE_VERSION)), "all");

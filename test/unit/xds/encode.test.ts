@@ -5,6 +5,7 @@ import { ListenerSchema } from "../../../src/gen/envoy/config/listener/v3/listen
 import { RouteConfigurationSchema } from "../../../src/gen/envoy/config/route/v3/route_pb.js";
 import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { encodeResources, snapshotFrom, typeVersion } from "../../../src/xds/encode.js";
+import { EncodeCache } from "../../../src/xds/encode-cache.js";
 import { envoyRegistry } from "../../../src/xds/registry.js";
 import { deltaResponse, sotwBody, withNonce } from "../../../src/xds/wire.js";
 import { CDS, EDS, LDS, RDS, cla, cluster, listener, route } from "./harness.js";
@@ -100,6 +101,23 @@ describe("encodeResources", () => {
     expect(v2.get("b")!.version).not.toBe(v1.get("b")!.version);
     // Versions are content hashes: a fresh encode of the same JSON gives the same version.
     expect(encodeResources(CDS, [{ name: "b", json: cluster("b", "9s") }]).get("b")!.version).toBe(v2.get("b")!.version);
+  });
+});
+
+describe("EncodeCache", () => {
+  it("gives a second view the Resource another view encoded of the same content, and keeps only what views hold", () => {
+    const shared = new EncodeCache();
+    const viewA = encodeResources(CDS, [{ name: "a", json: cluster("a") }, { name: "b", json: cluster("b") }], undefined, shared);
+    const viewB = encodeResources(CDS, [{ name: "a", json: cluster("a") }, { name: "b", json: cluster("b", "9s") }], undefined, shared);
+    expect(viewB.get("a")).toBe(viewA.get("a"));
+    expect(viewB.get("b")).not.toBe(viewA.get("b"));
+    expect(shared.size(CDS)).toBe(3);
+    // View A is gone: its own "b" is forgotten, what B holds stays.
+    shared.retain(CDS, [viewB]);
+    expect(shared.size(CDS)).toBe(2);
+    const viewC = encodeResources(CDS, [{ name: "b", json: cluster("b", "9s") }], undefined, shared);
+    expect(viewC.get("b")).toBe(viewB.get("b"));
+    expect(encodeResources(CDS, [{ name: "b", json: cluster("b") }], undefined, shared).get("b")).not.toBe(viewA.get("b"));
   });
 });
 
