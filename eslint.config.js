@@ -14,11 +14,12 @@ const layers = {
   analyze: ["api", "store", "model"],
   sources: ["api", "store"],
   xds: ["gen"],
+  inject: ["api", "translate", "gen"],
   pipeline: ["api", "store", "model", "translate", "analyze", "xds", "gen"],
   debug: ["api", "store", "model", "translate", "analyze", "xds", "pipeline", "gen"],
-  runtime: ["api", "store", "model", "translate", "analyze", "sources", "xds", "debug", "pipeline", "gen"],
+  runtime: ["api", "store", "model", "translate", "analyze", "sources", "xds", "inject", "debug", "pipeline", "gen"],
 };
-const all = ["api", "store", "model", "translate", "analyze", "sources", "xds", "debug", "pipeline", "runtime", "cli", "gen"];
+const all = ["api", "store", "model", "translate", "analyze", "sources", "xds", "inject", "debug", "pipeline", "runtime", "cli", "gen"];
 
 const layerRules = Object.entries(layers).map(([layer, allowed]) => ({
   files: [`src/${layer}/**/*.ts`],
@@ -35,7 +36,7 @@ const layerRules = Object.entries(layers).map(([layer, allowed]) => ({
 }));
 
 const pureRules = {
-  files: ["src/api/**/*.ts", "src/model/**/*.ts", "src/translate/**/*.ts", "src/analyze/**/*.ts"],
+  files: ["src/api/**/*.ts", "src/model/**/*.ts", "src/translate/**/*.ts", "src/analyze/**/*.ts", "src/inject/**/*.ts"],
   rules: {
     "no-restricted-globals": ["error", { name: "process", message: "pure layer: no environment" }, { name: "Date", message: "pure layer: no clocks" }, { name: "setTimeout", message: "pure layer: no timers" }, { name: "fetch", message: "pure layer: no I/O" }],
     "no-restricted-properties": ["error", { object: "Math", property: "random", message: "pure layer: no randomness" }, { object: "performance", property: "now", message: "pure layer: no clocks" }],
@@ -43,7 +44,7 @@ const pureRules = {
   },
 };
 const pureImports = {
-  files: ["src/api/**/*.ts", "src/model/**/*.ts", "src/translate/**/*.ts", "src/analyze/**/*.ts"],
+  files: ["src/api/**/*.ts", "src/model/**/*.ts", "src/translate/**/*.ts", "src/analyze/**/*.ts", "src/inject/**/*.ts"],
   rules: {
     "no-restricted-imports": [
       "error",

@@ -1,0 +1,166 @@
+/**
+ * The injected containers: `istio-init` (capture rules) and `istio-proxy`, a stock Envoy started
+ * with a meshpilot bootstrap. The proxy runs as a Kubernetes native sidecar (an init container
+ * with restartPolicy Always, as Istio's ENABLE_NATIVE_SIDECARS): the kubelet starts the
+ * application containers, and the pod's later init containers, only once the proxy's
+ * startupProbe has passed, which is Istio's holdApplicationUntilProxyStarts without a postStart
+ * hook; and the proxy outlives the application on shutdown and does not keep a Job running.
+ */
+import { buildBootstrap, buildNodeId, type BootstrapError } from "../translate/bootstrap.js";
+import type { AppProbeRoute } from "./probes.js";
+import { INIT_CONTAINER, PROXY_CONTAINER } from "./names.js";
+import type { InjectionSettings } from "./settings.js";
+
+/** Container env names the kubelet fills from the downward API; the bootstrap refers to them as $(NAME). */
+const ENV = { podName: "POD_NAME", namespace: "POD_NAMESPACE", ip: "INSTANCE_IP", serviceAccount: "SERVICE_ACCOUNT" } as const;
+const ref = (name: string): string => `$(${name})`;
+
+const ADMIN_CLUSTER = "envoy-admin";
+const HTTP_ROUTER = { name: "envoy.filters.http.router", typedConfig: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } };
+const HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+
+export function appProbeClusterName(route: Pick<AppProbeRoute, "port" | "tls">): string {
+  return `app-health|${route.port}${route.tls ? "|tls" : ""}`;
+}
+
+function loopbackCluster(name: string, port: number, tls: boolean): Record<string, unknown> {
+  return {
+    name,
+    type: "STATIC",
+    connectTimeout: "1s",
+    loadAssignment: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: "127.0.0.1", portValue: port } } } }] }] },
+    ...(tls
+      ? { transportSocket: { name: "envoy.transport_sockets.tls", typedConfig: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext" } } }
+      : {}),
+  };
+}
+
+function httpListener(name: string, port: number, routes: readonly Record<string, unknown>[]): Record<string, unknown> {
+  return {
+    name,
+    address: { socketAddress: { address: "0.0.0.0", portValue: port } },
+    filterChains: [
+      {
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typedConfig: {
+              "@type": HCM_TYPE,
+              statPrefix: name,
+              routeConfig: { name, virtualHosts: [{ name, domains: ["*"], routes }] },
+              httpFilters: [HTTP_ROUTER],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+export interface ProxyInput {
+  readonly namespace: string;
+  /** The pod's name, or a stand-in when the apiserver has not named it yet (generateName). */
+  readonly podNameForValidation: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly probeRoutes: readonly AppProbeRoute[];
+}
+
+/**
+ * The Envoy bootstrap for the pod. Pod name and IP are known only when the kubelet starts the
+ * container, so the node id and NAME/INSTANCE_IPS hold $(VAR) references that the kubelet
+ * expands from the downward-API env; everything else is checked here by buildBootstrap.
+ */
+export function proxyBootstrap(settings: InjectionSettings, input: ProxyInput): { bootstrap?: Record<string, unknown>; errors: readonly BootstrapError[] } {
+  const app = input.labels["app.kubernetes.io/name"] || input.labels["app"];
+  const built = buildBootstrap({
+    node: { ip: "127.0.0.1", podName: input.podNameForValidation, namespace: input.namespace, domain: settings.clusterDomain },
+    cluster: `${app || ref(ENV.podName)}.${input.namespace}`,
+    xdsAddress: settings.xdsAddress,
+    adminAddress: `127.0.0.1:${settings.adminPort}`,
+    interception: "REDIRECT",
+    labels: input.labels,
+    clusterId: settings.clusterId,
+  });
+  if (!built.bootstrap) return { errors: built.errors ?? [] };
+  const b = built.bootstrap as unknown as { node: { id: string; metadata: Record<string, unknown> }; staticResources: { clusters: unknown[]; listeners?: unknown[] } };
+  b.node.id = buildNodeId({ ip: ref(ENV.ip), podName: ref(ENV.podName), namespace: ref(ENV.namespace), domain: settings.clusterDomain });
+  b.node.metadata["NAME"] = ref(ENV.podName);
+  b.node.metadata["INSTANCE_IPS"] = ref(ENV.ip);
+
+  // Readiness as Istio's 15021 /healthz/ready: Envoy's admin /ready turns 200 once the first
+  // CDS and LDS responses are applied (initial_fetch_timeout 0: it waits for them).
+  const clusters: Record<string, unknown>[] = [loopbackCluster(ADMIN_CLUSTER, settings.adminPort, false)];
+  const listeners: Record<string, unknown>[] = [
+    httpListener("health", settings.healthPort, [{ match: { path: "/healthz/ready" }, route: { cluster: ADMIN_CLUSTER, prefixRewrite: "/ready" } }]),
+  ];
+  if (input.probeRoutes.length > 0) {
+    const seen = new Set<string>();
+    for (const r of input.probeRoutes) {
+      const name = appProbeClusterName(r);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      clusters.push(loopbackCluster(name, r.port, r.tls));
+    }
+    listeners.push(
+      httpListener(
+        "app-health",
+        settings.appProbePort,
+        input.probeRoutes.map((r) => ({ match: { path: r.path }, route: { cluster: appProbeClusterName(r), prefixRewrite: r.originalPath } })),
+      ),
+    );
+  }
+  b.staticResources.clusters.push(...clusters);
+  b.staticResources.listeners = listeners;
+  return { bootstrap: b as unknown as Record<string, unknown>, errors: [] };
+}
+
+export function proxyContainer(settings: InjectionSettings, bootstrap: Record<string, unknown>): Record<string, unknown> {
+  const ready = { httpGet: { path: "/healthz/ready", port: settings.healthPort } };
+  return {
+    name: PROXY_CONTAINER,
+    image: settings.proxyImage,
+    imagePullPolicy: settings.imagePullPolicy,
+    command: [...settings.proxyCommand],
+    args: ["--config-yaml", JSON.stringify(bootstrap), "--log-level", settings.proxyLogLevel, "--concurrency", "2", "--disable-hot-restart", "--drain-time-s", "5"],
+    restartPolicy: "Always",
+    env: [
+      { name: ENV.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: ENV.namespace, valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: ENV.ip, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+      { name: ENV.serviceAccount, valueFrom: { fieldRef: { fieldPath: "spec.serviceAccountName" } } },
+    ],
+    // The kubelet holds the application until this passes (native sidecar ordering).
+    startupProbe: { ...ready, periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 },
+    readinessProbe: { ...ready, periodSeconds: 15, timeoutSeconds: 3, failureThreshold: 4 },
+    resources: { requests: { cpu: "10m", memory: "40Mi" } },
+    securityContext: {
+      runAsUser: settings.proxyUid,
+      runAsGroup: settings.proxyGid,
+      runAsNonRoot: true,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    },
+  };
+}
+
+export function captureContainer(settings: InjectionSettings, script: string): Record<string, unknown> {
+  return {
+    name: INIT_CONTAINER,
+    image: settings.captureImage,
+    imagePullPolicy: settings.imagePullPolicy,
+    command: ["/bin/sh", "-c", script],
+    resources: { requests: { cpu: "10m", memory: "10Mi" } },
+    // Root with NET_ADMIN/NET_RAW in the pod's network namespace only, as istio-init.
+    securityContext: {
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: false,
+      capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
+    },
+  };
+}

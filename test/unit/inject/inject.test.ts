@@ -1,0 +1,179 @@
+import { describe, expect, it } from "vitest";
+import { injectPod } from "../../../src/inject/inject.js";
+import type { AdmittedPod } from "../../../src/inject/pod.js";
+import { readRequest, reviewPod } from "../../../src/inject/review.js";
+import { DEFAULT_INJECTION_SETTINGS, type InjectionSettings } from "../../../src/inject/settings.js";
+
+const settings: InjectionSettings = {
+  ...DEFAULT_INJECTION_SETTINGS,
+  xdsAddress: "meshpilot.meshpilot-system.svc:15010",
+  proxyImage: "localhost/envoy:t",
+  captureImage: "localhost/capture:t",
+};
+const enabled = { "istio-injection": "enabled" };
+
+const webPod = (): AdmittedPod => ({
+  metadata: { generateName: "web-5d8f-", namespace: "shop", labels: { app: "web", version: "v1" } },
+  spec: {
+    containers: [
+      {
+        name: "web",
+        image: "web:1",
+        ports: [{ name: "http", containerPort: 8080 }],
+        readinessProbe: { httpGet: { path: "/ready?deep=1", port: "http" }, periodSeconds: 2 },
+        livenessProbe: { httpGet: { port: 8080, scheme: "HTTPS", httpHeaders: [{ name: "X-Probe", value: "1" }] } },
+        startupProbe: { exec: { command: ["true"] } },
+      },
+    ],
+  },
+});
+
+function patched(pod: AdmittedPod, ns = enabled) {
+  const r = injectPod(pod, "shop", ns, settings);
+  if (r.kind !== "patch") throw new Error(`expected a patch, got ${JSON.stringify(r)}`);
+  return r;
+}
+
+describe("injectPod patch", () => {
+  it("adds istio-init and the istio-proxy native sidecar, rewrites HTTP probes, marks the pod", () => {
+    const r = patched(webPod());
+    expect(r.patch.map((p) => `${p.op} ${p.path}`)).toEqual([
+      "add /spec/initContainers",
+      "replace /spec/containers/0/livenessProbe/httpGet",
+      "replace /spec/containers/0/readinessProbe/httpGet",
+      "add /metadata/annotations",
+      "add /metadata/labels/security.istio.io~1tlsMode",
+    ]);
+    const [init, proxy] = r.patch[0]!.value as [Record<string, unknown>, Record<string, unknown>];
+    expect(init).toMatchObject({
+      name: "istio-init",
+      image: "localhost/capture:t",
+      imagePullPolicy: "IfNotPresent",
+      securityContext: { runAsUser: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] } },
+    });
+    expect((init["command"] as string[]).slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    expect((init["command"] as string[])[2]).toContain("-A ISTIO_INBOUND -p tcp -m multiport --dports 15090,15021,15020 -j RETURN\n");
+    expect(proxy).toMatchObject({
+      name: "istio-proxy",
+      image: "localhost/envoy:t",
+      command: ["envoy"],
+      restartPolicy: "Always",
+      startupProbe: { httpGet: { path: "/healthz/ready", port: 15021 }, periodSeconds: 1, failureThreshold: 600 },
+      readinessProbe: { httpGet: { path: "/healthz/ready", port: 15021 } },
+      securityContext: { runAsUser: 1337, runAsGroup: 1337, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+      env: [
+        { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+        { name: "INSTANCE_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+        { name: "SERVICE_ACCOUNT", valueFrom: { fieldRef: { fieldPath: "spec.serviceAccountName" } } },
+      ],
+    });
+    expect(r.patch[1]!.value).toEqual({ path: "/app-health/web/livez", port: 15020, scheme: "HTTP", httpHeaders: [{ name: "X-Probe", value: "1" }] });
+    expect(r.patch[2]!.value).toEqual({ path: "/app-health/web/readyz", port: 15020, scheme: "HTTP" });
+    expect(r.patch[3]!.value).toEqual({
+      "sidecar.istio.io/status": '{"initContainers":["istio-init","istio-proxy"],"containers":[],"volumes":[],"imagePullSecrets":null,"revision":"default"}',
+    });
+    expect(r.patch[4]!.value).toBe("istio");
+    expect(r.warnings).toEqual([]);
+  });
+
+  it("the bootstrap: node id and metadata from the downward API, labels, probe routes", () => {
+    const proxy = (patched(webPod()).patch[0]!.value as Record<string, unknown>[])[1]!;
+    const args = proxy["args"] as string[];
+    expect(args[0]).toBe("--config-yaml");
+    const b = JSON.parse(args[1]!) as {
+      node: { id: string; cluster: string; metadata: Record<string, unknown> };
+      staticResources: { clusters: { name: string; loadAssignment: unknown; transportSocket?: unknown }[]; listeners: unknown[] };
+    };
+    expect(b.node.id).toBe("sidecar~$(INSTANCE_IP)~$(POD_NAME).$(POD_NAMESPACE)~$(POD_NAMESPACE).svc.cluster.local");
+    expect(b.node.cluster).toBe("web.shop");
+    expect(b.node.metadata).toEqual({
+      CLUSTER_ID: "Kubernetes",
+      INSTANCE_IPS: "$(INSTANCE_IP)",
+      INTERCEPTION_MODE: "REDIRECT",
+      LABELS: { app: "web", version: "v1" },
+      NAME: "$(POD_NAME)",
+      NAMESPACE: "shop",
+    });
+    expect(b.staticResources.clusters.map((c) => c.name)).toEqual(["xds-grpc", "envoy-admin", "app-health|8080|tls", "app-health|8080"]);
+    expect(b.staticResources.clusters[2]!.transportSocket).toEqual({
+      name: "envoy.transport_sockets.tls",
+      typedConfig: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext" },
+    });
+    const routes = (listener: unknown) =>
+      (listener as { filterChains: { filters: { typedConfig: { routeConfig: { virtualHosts: { routes: unknown[] }[] } } }[] }[] }).filterChains[0]!.filters[0]!.typedConfig.routeConfig.virtualHosts[0]!.routes;
+    expect(routes(b.staticResources.listeners[0])).toEqual([{ match: { path: "/healthz/ready" }, route: { cluster: "envoy-admin", prefixRewrite: "/ready" } }]);
+    expect(routes(b.staticResources.listeners[1])).toEqual([
+      { match: { path: "/app-health/web/livez" }, route: { cluster: "app-health|8080|tls", prefixRewrite: "/" } },
+      { match: { path: "/app-health/web/readyz" }, route: { cluster: "app-health|8080", prefixRewrite: "/ready?deep=1" } },
+    ]);
+  });
+
+  it("existing init containers stay after the injected ones; existing labels and annotations are added to", () => {
+    const pod: AdmittedPod = {
+      metadata: { name: "p", labels: { app: "a" }, annotations: { note: "x" } },
+      spec: { initContainers: [{ name: "migrate" }], containers: [{ name: "a" }] },
+    };
+    const ops = patched(pod).patch.map((p) => `${p.op} ${p.path}`);
+    expect(ops).toEqual(["add /spec/initContainers/0", "add /spec/initContainers/1", "add /metadata/annotations/sidecar.istio.io~1status", "add /metadata/labels/security.istio.io~1tlsMode"]);
+  });
+
+  it("rewriteAppHTTPProbers=false leaves probes alone; tcpSocket probes are reported", () => {
+    const pod = webPod();
+    const off = patched({ ...pod, metadata: { ...pod.metadata, annotations: { "sidecar.istio.io/rewriteAppHTTPProbers": "false" } } });
+    expect(off.patch.some((p) => p.path.includes("Probe"))).toBe(false);
+    const tcp = patched({ metadata: { name: "t" }, spec: { containers: [{ name: "db", livenessProbe: { tcpSocket: { port: 5432 } } }] } });
+    expect(tcp.warnings).toEqual([
+      "container db livenessProbe: tcpSocket probes are not rewritten; with inbound capture the sidecar accepts the connection, so the probe no longer tests the application (use an httpGet or exec probe)",
+    ]);
+  });
+
+  it("Istio annotations meshpilot does not act on are reported as warnings", () => {
+    const r = patched({ metadata: { name: "p", annotations: { "sidecar.istio.io/proxyCPU": "1", "proxy.istio.io/config": "{}" } }, spec: { containers: [{ name: "a" }] } });
+    expect(r.warnings).toEqual([
+      "annotation proxy.istio.io/config is not supported by meshpilot's injector and has no effect",
+      "annotation sidecar.istio.io/proxyCPU is not supported by meshpilot's injector and has no effect",
+    ]);
+  });
+});
+
+describe("refusals", () => {
+  const refuse = (annotations: Record<string, string>, extra: Partial<AdmittedPod["spec"]> = {}) => {
+    const r = injectPod({ metadata: { name: "bad", annotations }, spec: { containers: [{ name: "a" }], ...extra } }, "shop", enabled, settings);
+    if (r.kind !== "refuse") throw new Error(`expected a refusal, got ${r.kind}`);
+    return r.message;
+  };
+  it("a bad CIDR names the pod, the annotation and the reason", () => {
+    expect(refuse({ "traffic.sidecar.istio.io/excludeOutboundIPRanges": "10.0.0.0/40" })).toBe(
+      'meshpilot cannot inject a sidecar into pod shop/bad: annotation traffic.sidecar.istio.io/excludeOutboundIPRanges: "10.0.0.0/40" is not a CIDR range (like 10.0.0.0/8); expected a comma-separated list of CIDR ranges',
+    );
+  });
+  it("interception modes other than REDIRECT, bad booleans and reserved container names", () => {
+    expect(refuse({ "sidecar.istio.io/interceptionMode": "TPROXY" })).toContain('sidecar.istio.io/interceptionMode: "TPROXY" is not supported');
+    expect(refuse({ "sidecar.istio.io/rewriteAppHTTPProbers": "maybe" })).toContain('"maybe" must be "true" or "false"');
+    expect(refuse({}, { containers: [{ name: "istio-proxy" }] })).toContain("container name istio-proxy is reserved");
+  });
+  it("refusals are not made when the pod is not injected anyway", () => {
+    const r = injectPod({ metadata: { name: "bad", annotations: { "traffic.sidecar.istio.io/includeInboundPorts": "x" } }, spec: {} }, "shop", {}, settings);
+    expect(r.kind).toBe("skip");
+  });
+});
+
+describe("AdmissionReview", () => {
+  it("answers with the request's uid, a base64 JSONPatch, or a 400 with the message", () => {
+    const req = readRequest({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "u1", kind: { group: "", version: "v1", kind: "Pod" }, namespace: "shop", operation: "CREATE", object: webPod() } });
+    if (typeof req === "string") throw new Error(req);
+    const ok = reviewPod(req, enabled, settings).review.response;
+    expect(ok.uid).toBe("u1");
+    expect(ok.patchType).toBe("JSONPatch");
+    expect((JSON.parse(Buffer.from(ok.patch!, "base64").toString()) as { path: string }[])[0]!.path).toBe("/spec/initContainers");
+
+    const bad = reviewPod({ ...req, object: { metadata: { name: "b", annotations: { "traffic.sidecar.istio.io/includeOutboundPorts": "1-2" } } } }, enabled, settings);
+    expect(bad.review.response).toEqual({ uid: "u1", allowed: false, status: { code: 400, reason: "BadRequest", message: bad.reason } });
+    expect(bad.reason).toContain('annotation traffic.sidecar.istio.io/includeOutboundPorts: "1-2" is not a port number');
+  });
+  it("rejects what is not an AdmissionReview v1", () => {
+    expect(readRequest({ apiVersion: "admission.k8s.io/v1beta1", kind: "AdmissionReview", request: { uid: "x" } })).toContain("expected an admission.k8s.io/v1 AdmissionReview");
+    expect(readRequest({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" })).toBe("AdmissionReview has no request.uid");
+  });
+});
