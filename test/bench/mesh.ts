@@ -24,14 +24,29 @@ export const SERVICE_PORT = 8080;
 const V2_FROM = 7; // endpoints 0..6 are v1, 7..9 are v2
 const CREATED = "2025-01-01T00:00:00Z";
 
-/** The namespace and labels of the bench's proxies: every bench client shares one view. */
+/** The namespace and labels of the bench's proxies: by default every bench client shares one view. */
 export const CLIENT_NAMESPACE = "bench-0";
 export const CLIENT_LABELS = { app: "bench-client" } as const;
 
+/**
+ * How the bench clients' pod labels differ: all alike; every client its own Deployment (its own
+ * `app`, `version` and `pod-template-hash`, as in a real mesh); or 10 Deployments. The generated
+ * meshes select on none of these labels, so all three get the same config.
+ */
+export type LabelMode = "identical" | "distinct" | "groups";
+export const LABEL_MODES: readonly LabelMode[] = ["identical", "distinct", "groups"];
+export const LABEL_GROUPS = 10;
+
+function clientLabels(k: number, mode: LabelMode): Record<string, string> {
+  if (mode === "identical") return { ...CLIENT_LABELS };
+  const d = mode === "distinct" ? k : k % LABEL_GROUPS;
+  return { app: `bench-client-${d}`, version: `v${d % 3}`, "pod-template-hash": (0x5d8f00 + d * 7919).toString(16) };
+}
+
 /** The xDS node of bench client `k` (Istio's sidecar id format). */
-export function benchNode(k: number): { id: string; cluster: string; metadata: Record<string, unknown> } {
+export function benchNode(k: number, mode: LabelMode = "identical"): { id: string; cluster: string; metadata: Record<string, unknown> } {
   const ip = `10.200.${(k >> 8) & 255}.${k & 255}`;
-  return { id: `sidecar~${ip}~bench-client-${k}.${CLIENT_NAMESPACE}~${CLIENT_NAMESPACE}.svc.cluster.local`, cluster: `bench-client.${CLIENT_NAMESPACE}`, metadata: { LABELS: { ...CLIENT_LABELS } } };
+  return { id: `sidecar~${ip}~bench-client-${k}.${CLIENT_NAMESPACE}~${CLIENT_NAMESPACE}.svc.cluster.local`, cluster: `bench-client.${CLIENT_NAMESPACE}`, metadata: { LABELS: clientLabels(k, mode) } };
 }
 
 export function namespaceOf(i: number): string {
@@ -60,6 +75,8 @@ export interface GeneratedMesh {
   readonly objects: StoredObject<InputObject>[];
   /** Index of each service's EndpointSlice in `objects`, to swap in a changed one. */
   readonly sliceIndex: readonly number[];
+  /** Index of each service's VirtualService in `objects`. */
+  readonly vsIndex: readonly number[];
 }
 
 function service(i: number): Service {
@@ -128,7 +145,7 @@ function fullRouteExtras(i: number, n: number): Partial<HTTPRoute> {
   };
 }
 
-function virtualService(i: number, n: number, variant: Variant): VirtualService {
+function virtualService(i: number, n: number, variant: Variant, v1Weight = 90): VirtualService {
   const host = serviceName(i);
   const full = variant === "full";
   const extras = full ? fullRouteExtras(i, n) : {};
@@ -143,8 +160,8 @@ function virtualService(i: number, n: number, variant: Variant): VirtualService 
     {
       name: "split",
       route: [
-        { destination: { host, subset: "v1" }, weight: 90, ...(full ? { headers: { request: { set: { "x-subset": "v1" } } } } : {}) },
-        { destination: { host, subset: "v2" }, weight: 10, ...(full ? { headers: { request: { set: { "x-subset": "v2" } } } } : {}) },
+        { destination: { host, subset: "v1" }, weight: v1Weight, ...(full ? { headers: { request: { set: { "x-subset": "v1" } } } } : {}) },
+        { destination: { host, subset: "v2" }, weight: 100 - v1Weight, ...(full ? { headers: { request: { set: { "x-subset": "v2" } } } } : {}) },
       ],
       ...extras,
     },
@@ -211,6 +228,7 @@ function namespace(k: number): Namespace {
 export function generateMesh(services: number, variant: Variant): GeneratedMesh {
   const objects: StoredObject<InputObject>[] = [];
   const sliceIndex: number[] = [];
+  const vsIndex: number[] = [];
   for (let k = 0; k < Math.min(NAMESPACES, services); k++) objects.push({ object: namespace(k) });
   if (variant === "full") for (let n = 0; n < 3; n++) objects.push({ object: node(n) });
   for (let i = 0; i < services; i++) {
@@ -218,10 +236,11 @@ export function generateMesh(services: number, variant: Variant): GeneratedMesh 
     for (let j = 0; j < ENDPOINTS_PER_SERVICE; j++) objects.push({ object: pod(i, j) });
     sliceIndex.push(objects.length);
     objects.push({ object: endpointSlice(i, variant) });
+    vsIndex.push(objects.length);
     objects.push({ object: virtualService(i, services, variant) });
     objects.push({ object: destinationRule(i, variant) });
   }
-  return { variant, services, objects, sliceIndex };
+  return { variant, services, objects, sliceIndex, vsIndex };
 }
 
 export function inputOf(mesh: GeneratedMesh): MeshInput {
@@ -232,6 +251,13 @@ export function inputOf(mesh: GeneratedMesh): MeshInput {
 export function withEndpointChange(mesh: GeneratedMesh, i: number, notReady: ReadonlySet<number>): GeneratedMesh {
   const objects = [...mesh.objects];
   objects[mesh.sliceIndex[i]!] = { object: endpointSlice(i, mesh.variant, notReady) };
+  return { ...mesh, objects };
+}
+
+/** A copy of `mesh` where service `i`'s VirtualService splits `v1Weight` / 100 - `v1Weight` between v1 and v2. */
+export function withWeightEdit(mesh: GeneratedMesh, i: number, v1Weight: number): GeneratedMesh {
+  const objects = [...mesh.objects];
+  objects[mesh.vsIndex[i]!] = { object: virtualService(i, mesh.services, mesh.variant, v1Weight) };
   return { ...mesh, objects };
 }
 

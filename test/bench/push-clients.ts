@@ -15,7 +15,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { ClusterSchema } from "../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
 import { DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema } from "../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { TYPE_URL } from "../../src/xds/type-urls.js";
-import { benchNode } from "./mesh.js";
+import { benchNode, type LabelMode } from "./mesh.js";
 import { emptyCounts, type Counts, type FromClients, type ShortType, type ToClients } from "./push-protocol.js";
 import { edsServiceName, listenerRouteNames, readDeltaResponse, type DeltaSummary } from "./wire.js";
 
@@ -66,11 +66,14 @@ class LeanClient {
   sinceArm: Counts = emptyCounts();
   /** EDS name → when it first arrived after "arm". */
   armedEds = new Map<string, number>();
+  /** RDS name → when it first arrived after "arm". */
+  armedRds = new Map<string, number>();
 
   constructor(
     address: string,
     private readonly index: number,
     private readonly selfCheck: boolean,
+    private readonly labels: LabelMode = "identical",
   ) {
     // A local subchannel pool: otherwise grpc-js would share one connection between channels.
     // HTTP/2 windows as Envoy's defaults (256 MiB stream and connection windows); grpc-js' own
@@ -88,7 +91,7 @@ class LeanClient {
     this.call.on("status", (s: { code: number; details: string }) => {
       if (!this.closing && this.error === undefined) this.error = `client ${this.index}: stream ended (${s.code}: ${s.details})`;
     });
-    const node = benchNode(this.index);
+    const node = benchNode(this.index, this.labels);
     this.send({ node: { id: node.id, cluster: node.cluster, metadata: node.metadata as JsonObject }, typeUrl: TYPE_URL.cluster, resourceNamesSubscribe: ["*"] });
   }
 
@@ -158,7 +161,10 @@ class LeanClient {
         break;
       }
       case "rds":
-        for (const res of r.resources) this.rdsPending.delete(res.name);
+        for (const res of r.resources) {
+          this.rdsPending.delete(res.name);
+          if (this.armed && !this.armedRds.has(res.name)) this.armedRds.set(intern(res.name), at);
+        }
         break;
     }
     if (this.syncedAt === undefined && this.gotCds && this.gotLds && this.edsPending.size === 0 && this.rdsPending.size === 0) this.syncedAt = at;
@@ -174,6 +180,7 @@ class LeanClient {
     this.armed = true;
     this.sinceArm = emptyCounts();
     this.armedEds = new Map();
+    this.armedRds = new Map();
   }
 
   close(): void {
@@ -243,7 +250,7 @@ async function handle(m: ToClients): Promise<void> {
       const loop = monitorEventLoopDelay({ resolution: 10 });
       loop.enable();
       const clients: LeanClient[] = [];
-      for (let i = 0; i < m.count; i++) clients.push(new LeanClient(m.address, m.firstIndex + i, m.selfCheck && i === 0));
+      for (let i = 0; i < m.count; i++) clients.push(new LeanClient(m.address, m.firstIndex + i, m.selfCheck && i === 0, m.labels));
       groups.set(m.group, clients);
       await waitFor(clients, (c) => c.syncedAt !== undefined, m.timeoutMs, "hold the full snapshot").finally(() => loop.disable());
       const min = (t: ShortType): number => Math.min(...clients.map((c) => c.counts[t].resources));
@@ -267,14 +274,16 @@ async function handle(m: ToClients): Promise<void> {
     case "await-change": {
       const cpu = process.cpuUsage();
       const clients = groups.get(m.group) ?? [];
-      await waitFor(clients, (c) => m.expectEds.every((n) => c.armedEds.has(n)), m.timeoutMs, `receive the endpoint change (${m.expectEds.join(", ")})`);
+      const expectRds = m.expectRds ?? [];
+      const got = (c: LeanClient): boolean => m.expectEds.every((n) => c.armedEds.has(n)) && expectRds.every((n) => c.armedRds.has(n));
+      await waitFor(clients, got, m.timeoutMs, `receive the change (${[...m.expectEds, ...expectRds].join(", ")})`);
       await new Promise((r) => setTimeout(r, m.settleMs)); // anything else the change triggers arrives meanwhile
       const names = new Set<string>();
       for (const c of clients) for (const n of c.armedEds.keys()) names.add(n);
       reply({
         event: "changed",
         group: m.group,
-        receivedAt: clients.map((c) => Math.max(...m.expectEds.map((n) => c.armedEds.get(n)!))),
+        receivedAt: clients.map((c) => Math.max(...m.expectEds.map((n) => c.armedEds.get(n)!), ...expectRds.map((n) => c.armedRds.get(n)!))),
         sinceArm: sum(clients, (c) => c.sinceArm),
         edsNames: [...names].sort(),
         clientCpuMs: cpuMs(cpu),

@@ -1,6 +1,7 @@
 // Messages between the push bench (server process) and its client process (push-clients.ts).
 // Times are epoch milliseconds (performance.timeOrigin + performance.now()), comparable across
 // the two processes on one machine.
+import type { LabelMode } from "./mesh.js";
 
 export type ShortType = "cds" | "eds" | "lds" | "rds";
 export const SHORT_TYPES: readonly ShortType[] = ["cds", "eds", "lds", "rds"];
@@ -15,9 +16,20 @@ export interface TypeCount {
 export type Counts = Record<ShortType, TypeCount>;
 
 export type ToClients =
-  | { readonly cmd: "connect"; readonly group: string; readonly address: string; readonly count: number; readonly firstIndex: number; readonly timeoutMs: number; readonly selfCheck: boolean }
+  | {
+      readonly cmd: "connect";
+      readonly group: string;
+      readonly address: string;
+      readonly count: number;
+      readonly firstIndex: number;
+      readonly timeoutMs: number;
+      readonly selfCheck: boolean;
+      /** How the clients' pod labels differ (mesh.ts benchNode); identical when absent. */
+      readonly labels?: LabelMode;
+    }
   | { readonly cmd: "arm"; readonly group: string }
-  | { readonly cmd: "await-change"; readonly group: string; readonly expectEds: readonly string[]; readonly timeoutMs: number; readonly settleMs: number }
+  /** Wait until every client received each of `expectEds` (EDS) and `expectRds` (RDS) since "arm". */
+  | { readonly cmd: "await-change"; readonly group: string; readonly expectEds: readonly string[]; readonly expectRds?: readonly string[]; readonly timeoutMs: number; readonly settleMs: number }
   | { readonly cmd: "close"; readonly group: string }
   | { readonly cmd: "exit" };
 
@@ -44,7 +56,7 @@ export type FromClients =
   | {
       readonly event: "changed";
       readonly group: string;
-      /** Per client: when its EDS response with every expected name arrived. */
+      /** Per client: when the last of the expected names arrived. */
       readonly receivedAt: readonly number[];
       /** Per type, summed over the clients: everything received since "arm", settle time included. */
       readonly sinceArm: Counts;

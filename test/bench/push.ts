@@ -59,10 +59,10 @@ export interface PushResult {
 }
 
 /** The client side gave up (a stream dropped, a wait timed out): reported as a result, not a crash. */
-class ClientFailure extends Error {}
+export class ClientFailure extends Error {}
 
 /** Request/response over the IPC channel, one at a time, every wait bounded. */
-class ClientProcess {
+export class ClientProcess {
   private readonly child: ChildProcess;
   private waiter: { resolve: (m: FromClients) => void; reject: (e: Error) => void } | undefined;
   private readonly early: FromClients[] = [];
@@ -125,7 +125,7 @@ class ClientProcess {
   }
 }
 
-async function waitConnected(server: XdsServer, n: number, timeoutMs: number): Promise<void> {
+export async function waitConnected(server: XdsServer, n: number, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (server.connectedProxies !== n) {
     if (performance.now() > deadline) throw new Error(`bench: server still has ${server.connectedProxies} streams, expected ${n}, after ${timeoutMs} ms`);

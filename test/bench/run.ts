@@ -6,6 +6,8 @@
 //   BENCH_QUICK=1     smaller sizes, for working on the bench itself (about 1 minute)
 //   BENCH_CLIENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"  extra node flags for the client process
 //   BENCH_ONLY=kube   only section 4 (Kubernetes: API write → Envoy latency, informer memory; test/bench/kube.ts)
+//   BENCH_ONLY=workloads  only section 5 (distinct workloads: alike / distinct / 10 groups of client labels)
+//   BENCH_WORKLOAD_CLIENTS=100,200  the client counts of section 5 (default 100,200,1000; quick: 100)
 //   MESHPILOT_SKIP_KUBE=1  skip section 4 (it needs root and the kube binaries, built once before anything is timed)
 // Everything is bounded: each wait has a timeout and a watchdog ends the run after BUDGET_MS.
 import { cpus, loadavg } from "node:os";
@@ -14,6 +16,7 @@ import { pushTable, runPush, type PushResult } from "./push.js";
 import { bytes, formatTable, hasGc, markdownTable, ms, ratio, type Table } from "./report.js";
 import { featureRatios, runTranslation, totalMs, type TranslationRow, type UpdateRow } from "./translation.js";
 import { prepareKube, runKubeSection } from "./kube.js";
+import { runWorkloads, workloadsMarkdown, workloadsTable } from "./workloads.js";
 
 const BUDGET_MS = 9 * 60_000;
 const PUSH_ROUND_LIMIT_MS = 120_000;
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `meshpilot bench — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load average before: ${loadBefore}${quick ? " (BENCH_QUICK)" : ""}\n`,
   );
+  if (only === "workloads") return workloads();
   // Section 4's binaries: a cold build (~10 min) happens here, before anything is timed, and does not count against the budget.
   const kubeReady = await prepareKube(log);
   watchdog.refresh();
@@ -83,7 +87,19 @@ async function main(): Promise<void> {
 
   process.stdout.write(`\nload average after: ${load()} (before: ${loadBefore}); bench took ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
   process.stdout.write(`\n${summary(tr.rows, tr.updates, pushes, heaps, `${loadBefore} → ${load()}`)}\n`);
+  await workloads();
   await kubernetes(kubeReady);
+}
+
+// 5. Distinct workloads (test/bench/workloads.ts): rows in their own processes, bounded each.
+async function workloads(): Promise<void> {
+  const loadBefore = load();
+  const services = quick ? 100 : 1000;
+  const clientCounts = (process.env["BENCH_WORKLOAD_CLIENTS"] ?? (quick ? "100" : "100,200,1000")).split(",").map(Number);
+  const rows = await runWorkloads({ services, clientCounts, timeoutMs: 180_000, log: (s) => (watchdog.refresh(), log(s)) });
+  watchdog.refresh();
+  print(workloadsTable(rows, services));
+  process.stdout.write(`\n=== Section 5 (markdown) — ${services} services; load average ${loadBefore} → ${load()} ===\n\n${workloadsMarkdown(rows)}\n`);
 }
 
 // 4. Kubernetes (test/bench/kube.ts); its markdown follows the summary above.

@@ -1,0 +1,110 @@
+// Section 5: distinct workloads (issue 12 item 1). The same mesh and the same number of delta
+// clients, with the clients' pod labels all alike, all distinct (each its own Deployment), or in
+// 10 groups; no configuration selects on those labels, so every client must cost what an
+// identical one costs. Each row runs in its own process (workloads-row.ts) for honest CPU and
+// peak RSS. The target: every figure with distinct labels within 1.5× of the identical figure.
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { LABEL_MODES, type LabelMode } from "./mesh.js";
+import { bytes, markdownTable, ms, ratio, type Cell, type Table } from "./report.js";
+import type { RowMessage, RowParams, RowResult } from "./workloads-row.js";
+
+export const DISTINCT_TARGET = 1.5;
+
+export interface WorkloadsOptions {
+  readonly services: number;
+  readonly clientCounts: readonly number[];
+  readonly modes?: readonly LabelMode[];
+  /** Bound of each wait inside a row; the row process is killed after 3× this. */
+  readonly timeoutMs: number;
+  readonly log: (s: string) => void;
+}
+
+function runRowProcess(p: RowParams): Promise<RowResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL("./workloads-row.ts", import.meta.url)), [JSON.stringify(p)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    let settled = false;
+    const kill = setTimeout(() => {
+      child.kill("SIGKILL");
+      finish(new Error(`row ${JSON.stringify(p)} still running after ${(3 * p.timeoutMs) / 1000} s; killed`));
+    }, 3 * p.timeoutMs);
+    const finish = (e: Error | undefined, r?: RowResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(kill);
+      if (e) reject(e);
+      else resolve(r!);
+    };
+    child.on("message", (m: RowMessage) => (m.event === "result" ? finish(undefined, m.result) : finish(new Error(m.message))));
+    child.on("exit", (code) => finish(new Error(`row process exited with code ${code} before reporting`)));
+  });
+}
+
+export async function runWorkloads(o: WorkloadsOptions): Promise<RowResult[]> {
+  const rows: RowResult[] = [];
+  for (const clients of o.clientCounts) {
+    for (const labels of o.modes ?? LABEL_MODES) {
+      o.log(`section 5: ${o.services} services, ${clients} clients, labels ${labels}`);
+      const r = await runRowProcess({ services: o.services, clients, labels, timeoutMs: o.timeoutMs });
+      o.log(
+        `  views ${r.views} (classes ${r.classes}): sync ${ms(r.syncMs)} ms, endpoint ${ms(r.endpointMs)} ms, VS edit ${ms(r.vsEditMs)} ms (update ${ms(r.vsUpdateMs)} ms), CPU ${r.cpuS.toFixed(1)} s, peak RSS ${bytes(r.peakRssBytes)}${r.failed ? `; FAILED: ${r.failed}` : ""}`,
+      );
+      rows.push(r);
+    }
+  }
+  return rows;
+}
+
+interface Metric {
+  readonly name: string;
+  readonly value: (r: RowResult) => number;
+  readonly show: (x: number) => string;
+}
+
+const METRICS: readonly Metric[] = [
+  { name: "full sync, all clients (ms)", value: (r) => r.syncMs, show: ms },
+  { name: "endpoint change → every client (ms)", value: (r) => r.endpointMs, show: ms },
+  { name: "VirtualService weight edit → every client (ms)", value: (r) => r.vsEditMs, show: ms },
+  { name: "server CPU, sync + both changes (s)", value: (r) => r.cpuS, show: (x) => x.toFixed(2) },
+  { name: "server peak RSS", value: (r) => r.peakRssBytes, show: bytes },
+  { name: "server peak heap (sampled)", value: (r) => r.peakHeapBytes, show: bytes },
+  { name: "views (distinct translations)", value: (r) => r.views, show: String },
+];
+
+/** Per client count and metric: identical, distinct and 10 groups, each with its ratio to identical and the target. */
+function cells(rows: readonly RowResult[]): { header: string[]; body: Cell[][] } {
+  const header = ["clients", "figure", "identical", "distinct", "distinct / identical", "10 groups", "groups / identical", "target (ratio)"];
+  const body: Cell[][] = [];
+  for (const clients of [...new Set(rows.map((r) => r.params.clients))]) {
+    const of = (mode: LabelMode): RowResult | undefined => rows.find((r) => r.params.clients === clients && r.params.labels === mode);
+    const [id, di, gr] = [of("identical"), of("distinct"), of("groups")];
+    for (const m of METRICS) {
+      const v = (r: RowResult | undefined): number => (r ? m.value(r) : NaN);
+      const rel = (r: RowResult | undefined): number => v(r) / v(id);
+      const target = m.name.startsWith("views") ? "-" : `≤ ${DISTINCT_TARGET.toFixed(2)}`;
+      body.push([clients, m.name, m.show(v(id)), m.show(v(di)), ratio(rel(di)), m.show(v(gr)), ratio(rel(gr)), target]);
+    }
+  }
+  return { header, body };
+}
+
+export function workloadsTable(rows: readonly RowResult[], services: number): Table {
+  const { header, body } = cells(rows);
+  return {
+    title: `5. Distinct workloads (issue 12 item 1): ${services} services × 10 endpoints, delta clients with alike / distinct / 10 groups of pod labels`,
+    header,
+    rows: body,
+    notes: [
+      "Nothing in the mesh selects on the clients' labels, so every client gets the same config: distinct labels must not cost more (target: ratio ≤ 1.50).",
+      "Each row (client count × label mode) runs in its own server process; the clients run in another process on the same 2 cores.",
+      "endpoint change = one endpoint of one service not ready (EDS fast path); VirtualService edit = one service's 90/10 split to 80/20 (a full rebuild; every client gets route config 8080).",
+      "server CPU = user + system seconds of the server process from opening the streams to the last client having the VirtualService edit.",
+      ...rows.filter((r) => r.failed).map((r) => `FAILED: ${r.params.clients} clients, ${r.params.labels}: ${r.failed}`),
+    ],
+  };
+}
+
+export function workloadsMarkdown(rows: readonly RowResult[]): string {
+  const { header, body } = cells(rows);
+  return markdownTable(header, body);
+}
