@@ -1,4 +1,4 @@
-import type { ProxyResources } from "../translate/sidecar.js";
+import type { ProxyResources } from "../translate/proxy.js";
 import { redactSecret } from "../translate/tls.js";
 
 const ADMIN = "type.googleapis.com/envoy.admin.v3";

@@ -14,6 +14,8 @@ export const VIRTUAL_OUTBOUND_PORT = 15001;
 export const PASSTHROUGH_FILTER_CHAIN = "PassthroughFilterChain";
 export const ALLOW_ANY_VHOST = "allow_any";
 export const DEFAULT_ROUTE_NAME = "default";
+/** The gateway name that stands for every sidecar in VirtualService `gateways`. */
+export const MESH_GATEWAY = "mesh";
 
 export function serviceFqdn(name: string, namespace: string, domain = DEFAULT_DOMAIN): string {
   return `${name}.${namespace}.svc.${domain}`;

@@ -4,7 +4,7 @@ import type { VirtualService } from "../api/istio-types.js";
 import { entriesForHost, hostSpecificity, isExportedTo, memoIndex, type HostIndex } from "./hosts.js";
 import { mergeDelegates } from "./delegation.js";
 import type { VirtualServiceModel } from "./ir.js";
-import { resolveHost } from "./names.js";
+import { MESH_GATEWAY, resolveHost } from "./names.js";
 
 export function buildVirtualServices(vss: readonly StoredObject<VirtualService>[], domain: string): { virtualServices: VirtualServiceModel[]; diagnostics: Diagnostic[] } {
   const virtualServices: VirtualServiceModel[] = [];
@@ -38,7 +38,7 @@ export function byCreation(a: { creationTimestamp: string; namespace: string; na
 
 /** Applies to sidecars: bound to no gateway, or to the `mesh` gateway. */
 export function appliesToSidecars(vs: VirtualServiceModel): boolean {
-  return vs.gateways.length === 0 || vs.gateways.includes("mesh");
+  return vs.gateways.length === 0 || vs.gateways.includes(MESH_GATEWAY);
 }
 
 /**

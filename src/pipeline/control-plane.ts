@@ -19,8 +19,7 @@ import type { MeshInput } from "../model/input.js";
 import type { MeshModel } from "../model/ir.js";
 import { nodeClassKey, parseProxy, proxyView, viewKey, type ProxyNode, type ProxyView } from "../model/proxy.js";
 import { selectedLabels, selectionText, type LabelSelection } from "../model/selected-labels.js";
-import type { ProxyResources } from "../translate/sidecar.js";
-import { translateSidecar } from "../translate/sidecar.js";
+import { translateProxy, type ProxyResources } from "../translate/proxy.js";
 import { snapshotFrom } from "../xds/encode.js";
 import { encodeProxyResources } from "./encode-view.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
@@ -93,7 +92,6 @@ export class ControlPlane implements ViewProvider {
   viewKey(node: NodeInfo): { key: string } | { error: string } {
     const parsed = parseProxy(node);
     if ("error" in parsed) return parsed;
-    if (parsed.proxy.type !== "sidecar") return { error: `node id "${node.id}": only sidecar proxies are served so far` };
     return { key: nodeClassKey(parsed.proxy) };
   }
 
@@ -181,7 +179,7 @@ export class ControlPlane implements ViewProvider {
   viewResources(key: string): ProxyResources | undefined {
     const vk = this.classes.get(key)?.view;
     const view = vk === undefined ? undefined : this.views.get(vk);
-    return view?.maps && this.build ? translateSidecar(this.build.mesh, view.proxy) : undefined;
+    return view?.maps && this.build ? translateProxy(this.build.mesh, view.proxy) : undefined;
   }
 
   /** When the labels configuration selects on changed, move every class to its view under the new selection. */
@@ -208,7 +206,7 @@ export class ControlPlane implements ViewProvider {
       maps = new Map(prev);
       maps.set(TYPE_URL.endpoint, refreshEndpoints(view.eds, changedHosts, mesh, prev.get(TYPE_URL.endpoint)!, this.encoded));
     } else {
-      const resources = translateSidecar(mesh, view.proxy);
+      const resources = translateProxy(mesh, view.proxy);
       maps = encodeProxyResources(resources, prev, this.encoded);
       view.eds = groupTargets(resources.edsTargets);
       view.diagnostics = resources.diagnostics;

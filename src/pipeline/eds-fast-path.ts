@@ -2,7 +2,7 @@
 // of services whose endpoints changed are rebuilt and encoded; every other one keeps its encoded
 // Resource (and so its version: delta streams send nothing for it).
 import { endpointKey, type MeshModel } from "../model/ir.js";
-import { edsTargetEndpoints, type EdsTarget } from "../translate/sidecar.js";
+import { edsTargetEndpoints, type EdsTarget } from "../translate/proxy.js";
 import { encodeResources } from "../xds/encode.js";
 import type { EncodeCache } from "../xds/encode-cache.js";
 import type { ResourceMap } from "../xds/snapshot.js";

@@ -1,7 +1,7 @@
 // One proxy view's translated resources (Envoy JSON) → encoded resource maps, one per xDS type.
 // Shared by the control plane, the golden tests and the bench so that all three encode the same
 // set of types the same way.
-import type { ProxyResources } from "../translate/sidecar.js";
+import type { ProxyResources } from "../translate/proxy.js";
 import { encodeResources } from "../xds/encode.js";
 import type { EncodeCache } from "../xds/encode-cache.js";
 import type { ResourceMap } from "../xds/snapshot.js";

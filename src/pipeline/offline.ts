@@ -5,8 +5,7 @@ import { analyze, withSource } from "../analyze/analyze.js";
 import { buildMesh } from "../model/build.js";
 import { parseProxy, proxyView, type NodeLike } from "../model/proxy.js";
 import { selectedLabels } from "../model/selected-labels.js";
-import type { ProxyResources } from "../translate/sidecar.js";
-import { translateSidecar } from "../translate/sidecar.js";
+import { translateProxy, type ProxyResources } from "../translate/proxy.js";
 import { meshInputFrom } from "./mesh-input.js";
 
 export interface OfflineResult {
@@ -25,11 +24,10 @@ export function sourceLookup(objects: readonly StoredObject<InputObject>[]): Sou
 export function translateOffline(objects: readonly StoredObject<InputObject>[], inputDiagnostics: readonly Diagnostic[], node: NodeLike): OfflineResult | { error: string } {
   const parsed = parseProxy(node);
   if ("error" in parsed) return parsed;
-  if (parsed.proxy.type !== "sidecar") return { error: `proxy type "${parsed.proxy.type}" is not supported yet; use a sidecar~… node id` };
   const mesh = buildMesh(meshInputFrom(objects), parsed.proxy.dnsDomain);
   const sourceOf = sourceLookup(objects);
   // The view the control plane would translate for this proxy: its labels projected as there.
-  const resources = translateSidecar(mesh, proxyView(parsed.proxy, selectedLabels(mesh)));
+  const resources = translateProxy(mesh, proxyView(parsed.proxy, selectedLabels(mesh)));
   const located = (d: Diagnostic): Diagnostic => withSource(d, sourceOf);
   return {
     resources,

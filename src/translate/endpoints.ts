@@ -8,10 +8,11 @@
  * 1 same zone, 2 same region, 3 other regions, 4 regions `failover` does not name).
  */
 import type { LoadBalancerSettings, TrafficPolicyCore } from "../api/istio-types.js";
-import type { EndpointModel } from "../model/ir.js";
+import type { EndpointModel, MeshModel } from "../model/ir.js";
 import { endpointLabel, localityMatches, localityPriority, splitLocality, topologyLabels, type Locality } from "../model/locality.js";
 import type { ProxyView } from "../model/proxy.js";
 import type { ClusterLoadAssignmentJson, LbEndpointJson, LocalityLbEndpointsJson } from "./envoy.js";
+import type { EdsTarget } from "./proxy.js";
 
 type LocalityLbSetting = NonNullable<LoadBalancerSettings["localityLbSetting"]>;
 
@@ -184,4 +185,9 @@ export function clusterLoadAssignment(clusterName: string, endpoints: readonly E
     };
   });
   return { clusterName, endpoints: localities };
+}
+
+/** One EDS cluster's ClusterLoadAssignment from the model's endpoints. */
+export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
+  return clusterLoadAssignment(target.cluster, selectEndpoints(endpoints.get(target.endpoints) ?? [], target.labels), target.locality);
 }

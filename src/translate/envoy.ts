@@ -23,6 +23,7 @@ import type { UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_s
 import type { HttpProtocolOptionsJson } from "../gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 
 export type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, HttpConnectionManagerJson, TcpProxyJson };
+export type { HttpFilterJson } from "../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
 export type { RouteJson, RouteMatchJson, RouteActionJson, VirtualHostJson, HeaderMatcherJson, RetryPolicyJson, WeightedClusterJson, QueryParameterMatcherJson } from "../gen/envoy/config/route/v3/route_components_pb.js";
 export type { FilterChainJson, FilterJson } from "../gen/envoy/config/listener/v3/listener_components_pb.js";
 export type { StringMatcherJson } from "../gen/envoy/type/matcher/v3/string_pb.js";
@@ -56,3 +57,10 @@ export const MAX_UINT32 = 4294967295;
 
 /** Envoy's JSON for "this config comes over the same ADS stream". */
 export const ADS_CONFIG_SOURCE = { ads: {}, initialFetchTimeout: "0s", resourceApiVersion: "V3" } as const;
+
+/** Envoy resources are listed by name (a ClusterLoadAssignment by its cluster's). */
+export function byResourceName<T extends { name?: string; clusterName?: string }>(a: T, b: T): number {
+  const an = a.name ?? a.clusterName ?? "";
+  const bn = b.name ?? b.clusterName ?? "";
+  return an < bn ? -1 : an > bn ? 1 : 0;
+}

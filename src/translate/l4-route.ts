@@ -22,7 +22,7 @@ import { resolveDestination } from "./route.js";
 
 function applies(m: L4MatchAttributes, ctx: RouteContext): boolean {
   if (m.port !== undefined && m.port !== ctx.port) return false;
-  if (m.gateways?.length && !m.gateways.includes("mesh")) return false;
+  if (m.gateways?.length && !m.gateways.includes(ctx.gateway)) return false;
   if (m.sourceNamespace && m.sourceNamespace !== ctx.proxy.namespace) return false;
   if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => ctx.proxy.labels[k] === v)) return false;
   return true;

@@ -1,20 +1,16 @@
-import { listenerName, outboundStatPrefix, PASSTHROUGH_CLUSTER, PASSTHROUGH_FILTER_CHAIN, BLACKHOLE_CLUSTER, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT } from "../model/names.js";
+import { listenerName, outboundStatPrefix, sidecarRouteConfigName, PASSTHROUGH_CLUSTER, PASSTHROUGH_FILTER_CHAIN, BLACKHOLE_CLUSTER, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT } from "../model/names.js";
 import type { FilterChainJson, FilterJson, ListenerJson, TcpProxyJson } from "./envoy.js";
 import { ADS_CONFIG_SOURCE, typed } from "./envoy.js";
+import { httpFilters, type HttpFilterContext } from "./filters.js";
 
-/** HTTP connection manager for an outbound port: routes come over ADS by name; router last. */
-export function httpConnectionManager(statPrefix: string, routeConfigName: string): FilterJson {
+/** HTTP connection manager: routes come over ADS by name; the HTTP filters from the hook list. */
+export function httpConnectionManager(statPrefix: string, routeConfigName: string, filterCtx: HttpFilterContext): FilterJson {
   return {
     name: "envoy.filters.network.http_connection_manager",
     typedConfig: typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", {
       statPrefix,
       rds: { routeConfigName, configSource: ADS_CONFIG_SOURCE },
-      httpFilters: [
-        // fault and cors do nothing unless a route carries their per-route config.
-        { name: "envoy.filters.http.fault", typedConfig: typed("envoy.extensions.filters.http.fault.v3.HTTPFault", {}) },
-        { name: "envoy.filters.http.cors", typedConfig: typed("envoy.extensions.filters.http.cors.v3.Cors", {}) },
-        { name: "envoy.filters.http.router", typedConfig: typed("envoy.extensions.filters.http.router.v3.Router", {}) },
-      ],
+      httpFilters: httpFilters(filterCtx),
       useRemoteAddress: false,
       normalizePath: true,
       pathWithEscapedSlashesAction: "KEEP_UNCHANGED",
@@ -53,7 +49,7 @@ export type Bind = { readonly mode: "captured" } | { readonly mode: "bound"; rea
  */
 export function httpListener(port: number, bind: Bind): ListenerJson {
   const address = bind.mode === "bound" ? bind.address : "0.0.0.0";
-  const hcm = httpConnectionManager(outboundStatPrefix(address, port), String(port));
+  const hcm = httpConnectionManager(outboundStatPrefix(address, port), sidecarRouteConfigName(port), { direction: "outbound" });
   const base: ListenerJson = {
     name: listenerName(address, port),
     address: { socketAddress: { address, portValue: port } },
@@ -69,11 +65,6 @@ export function httpListener(port: number, bind: Bind): ListenerJson {
     filterChains: [{ filterChainMatch: { applicationProtocols: ["http/1.1", "h2c"], transportProtocol: "raw_buffer" }, filters: [hcm] }],
     defaultFilterChain: passthroughChain(),
   };
-}
-
-/** A TCP service port: captured traffic to the service's VIP, or a bound local port. */
-export function tcpListener(address: string, port: number, cluster: string, bind: Bind): ListenerJson {
-  return l4Listener(address, port, [{ filters: [tcpProxy(cluster, cluster)] }], bind);
 }
 
 /**

@@ -10,6 +10,8 @@ import { isCatchAll, routeMatch, stringMatcher } from "./route-match.js";
 
 export interface RouteContext {
   readonly port: number;
+  /** The gateway the routes are built for: `mesh` for sidecars, `<namespace>/<name>` for a gateway's. */
+  readonly gateway: string;
   readonly proxy: ProxyView;
   readonly services: ReadonlyMap<string, ServiceModel>;
   readonly destinationRules: readonly DestinationRuleModel[];
@@ -281,7 +283,7 @@ function redirectCode(code: number | undefined): Pick<NonNullable<RouteJson["red
 /** Parts of a match Envoy never sees: Istio decides them when it builds this proxy's config. */
 function matchApplies(m: NonNullable<HTTPRoute["match"]>[number], ctx: RouteContext): boolean {
   if (m.port !== undefined && m.port !== ctx.port) return false;
-  if (m.gateways?.length && !m.gateways.includes("mesh")) return false;
+  if (m.gateways?.length && !m.gateways.includes(ctx.gateway)) return false;
   if (m.sourceNamespace && m.sourceNamespace !== ctx.proxy.namespace) return false;
   if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => ctx.proxy.labels[k] === v)) return false;
   return true;

@@ -4,7 +4,7 @@
 import { pino } from "pino";
 import { buildMesh } from "../../src/model/build.js";
 import { ControlPlane } from "../../src/pipeline/control-plane.js";
-import { translateSidecar } from "../../src/translate/sidecar.js";
+import { translateProxy } from "../../src/translate/proxy.js";
 import { SnapshotCache } from "../../src/xds/snapshot-cache.js";
 import { benchNode, generateMesh, inputOf, type Variant } from "./mesh.js";
 import { bytes, minus, retainedAfterGc, type Retained } from "./report.js";
@@ -29,7 +29,7 @@ export function measureHeap(services: number, variant: Variant): HeapRow {
   const h1 = retainedAfterGc();
   const mesh = buildMesh(input);
   const h2 = retainedAfterGc();
-  const json = translateSidecar(mesh, proxy);
+  const json = translateProxy(mesh, proxy);
   const h3 = retainedAfterGc();
   const snapshot = encodeAll(json);
   const h4 = retainedAfterGc();

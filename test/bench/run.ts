@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     title: `3. Memory after GC (heapUsed + ArrayBuffers): the ${heapServices}-service mesh, one sidecar view`,
     header: HEAP_HEADER,
     rows: heaps.map(heapRowCells),
-    notes: ["view JSON = translateSidecar output, if kept (the ControlPlane does not); view snapshot = encoded Resources (bodies + names + versions); ControlPlane + 1 view = model, analysis, snapshot and the EDS targets of the view."],
+    notes: ["view JSON = translateProxy output, if kept (the ControlPlane does not); view snapshot = encoded Resources (bodies + names + versions); ControlPlane + 1 view = model, analysis, snapshot and the EDS targets of the view."],
   });
   print({
     title: "3b. Server heap per connected proxy (from section 2; heapUsed delta after GC / clients)",
@@ -147,7 +147,7 @@ function summary(rows: readonly TranslationRow[], updates: readonly UpdateRow[],
     "",
     `Measured with \`npm run bench\` on ${cpus().length} vCPU (${cpus()[0]?.model ?? "cpu"}), Node ${process.version} (load average ${loads}); one sidecar view; medians of several runs for N ≤ 1000.`,
     "",
-    "Translation (buildMesh → translateSidecar → encode, one view); scaling = (time ratio) / (N ratio), 1.00 = linear:",
+    "Translation (buildMesh → translateProxy → encode, one view); scaling = (time ratio) / (N ratio), 1.00 = linear:",
     "",
     markdownTable(["mesh", "services", "build ms", "translate ms", "encode ms", "total ms", "xDS bytes", "scaling"], tRows),
     "",

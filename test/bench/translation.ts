@@ -1,4 +1,4 @@
-// Section 1: the pure pipeline (buildMesh → translateSidecar → encodeResources) for one sidecar
+// Section 1: the pure pipeline (buildMesh → translateProxy → encodeResources) for one sidecar
 // view, at growing mesh sizes, plus the cost of ControlPlane.update for a full rebuild and for an
 // endpoint-only change (the EDS fast path) with one active view.
 import { pino } from "pino";
@@ -9,7 +9,7 @@ import { parseProxy, proxyView, type ProxyView } from "../../src/model/proxy.js"
 import type { LabelSelection } from "../../src/model/selected-labels.js";
 import { ControlPlane } from "../../src/pipeline/control-plane.js";
 import { groupTargets, refreshEndpoints } from "../../src/pipeline/eds-fast-path.js";
-import { translateSidecar, type ProxyResources } from "../../src/translate/sidecar.js";
+import { translateProxy, type ProxyResources } from "../../src/translate/proxy.js";
 import { encodeNamed, encodeProxyResources } from "../../src/pipeline/encode-view.js";
 import { snapshotFrom } from "../../src/xds/encode.js";
 import { SnapshotCache } from "../../src/xds/snapshot-cache.js";
@@ -76,7 +76,7 @@ function runsFor(n: number): number {
 
 function pipelineOnce(input: MeshInput, proxy: ProxyView): { buildMs: number; translateMs: number; encodeMs: number; snapshot: Snapshot } {
   const b = timed(() => buildMesh(input));
-  const t = timed(() => translateSidecar(b.value, proxy));
+  const t = timed(() => translateProxy(b.value, proxy));
   const e = timed(() => encodeAll(t.value));
   return { buildMs: b.ms, translateMs: t.ms, encodeMs: e.ms, snapshot: e.value };
 }
@@ -85,7 +85,7 @@ function pipelineOnce(input: MeshInput, proxy: ProxyView): { buildMs: number; tr
 function endpointPathParts(input: MeshInput, changed: MeshInput, proxy: ProxyView): { modelMs: number; analyzeMs: number; edsMs: number; changedClas: number } {
   const before = buildMeshState(input);
   const analysis = analyzeMesh(before.mesh);
-  const view = translateSidecar(before.mesh, proxy);
+  const view = translateProxy(before.mesh, proxy);
   const previousEds = encodeNamed(TYPE_URL.endpoint, view.endpoints);
   const m = timed(() => rebuildEndpoints(before, changed));
   const a = timed(() => analyzeMesh(m.value.mesh, analysis));

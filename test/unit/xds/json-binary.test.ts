@@ -11,8 +11,7 @@ import { ListenerSchema } from "../../../src/gen/envoy/config/listener/v3/listen
 import { RouteConfigurationSchema } from "../../../src/gen/envoy/config/route/v3/route_pb.js";
 import { SecretSchema } from "../../../src/gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import { buildMesh } from "../../../src/model/build.js";
-import type { ProxyResources } from "../../../src/translate/sidecar.js";
-import { translateSidecar } from "../../../src/translate/sidecar.js";
+import { translateProxy, type ProxyResources } from "../../../src/translate/proxy.js";
 import { JsonBinaryEncoder } from "../../../src/xds/json-binary.js";
 import { envoyRegistry } from "../../../src/xds/registry.js";
 import { generateMesh, inputOf } from "../../bench/mesh.js";
@@ -72,7 +71,7 @@ describe("JsonBinaryEncoder: translator output", () => {
   }
   for (const variant of ["basic", "full"] as const) {
     it(`bench mesh, 50 services, ${variant}`, () => {
-      const r = translateSidecar(buildMesh(inputOf(generateMesh(50, variant))), benchProxy());
+      const r = translateProxy(buildMesh(inputOf(generateMesh(50, variant))), benchProxy());
       expect(r.clusters.length).toBeGreaterThan(50);
       everyResource(r);
     });

@@ -1,49 +1,28 @@
-import type { Diagnostic } from "../api/diagnostics.js";
-import { uniqueDiagnostics } from "../api/diagnostics.js";
-import type { CredentialModel, MeshModel, ServiceModel, ServicePortModel, SubsetModel, VirtualServiceModel } from "../model/ir.js";
-import { hostMatches } from "../model/hosts.js";
-import { endpointKey } from "../model/ir.js";
-import { ALLOW_ANY_VHOST, PASSTHROUGH_CLUSTER, serviceDomains, virtualHostName } from "../model/names.js";
-import { destinationRuleFor, subsetPolicy } from "../model/policies.js";
-import { isHttpProtocol } from "../model/protocol.js";
-import type { ProxyView } from "../model/proxy.js";
-import { sidecarVirtualServices, virtualServiceForHost } from "../model/routing.js";
-import { blackHoleCluster, outboundCluster, passthroughCluster } from "./cluster.js";
-import { clusterLoadAssignment, localityLbFor, selectEndpoints, type LocalityLb } from "./endpoints.js";
-import type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, VirtualHostJson } from "./envoy.js";
-import type { Bind } from "./listener.js";
-import { l4FilterChains } from "./l4-route.js";
-import { httpListener, l4Listener, virtualOutboundListener } from "./listener.js";
-import type { RouteContext } from "./route.js";
-import { defaultRoute, virtualServiceRoutes } from "./route.js";
-import type { SecretJson, UpstreamTls } from "./tls.js";
-
-/** Everything one proxy gets, each list sorted by name. */
-export interface ProxyResources {
-  readonly clusters: readonly ClusterJson[];
-  readonly endpoints: readonly ClusterLoadAssignmentJson[];
-  readonly listeners: readonly ListenerJson[];
-  readonly routes: readonly RouteConfigurationJson[];
-  /** SDS Secrets the clusters reference (DestinationRule credentialName), by name. */
-  readonly secrets: readonly SecretJson[];
-  readonly diagnostics: readonly Diagnostic[];
-}
-
-const byName = <T extends { name?: string; clusterName?: string }>(a: T, b: T): number => {
-  const an = a.name ?? a.clusterName ?? "";
-  const bn = b.name ?? b.clusterName ?? "";
-  return an < bn ? -1 : an > bn ? 1 : 0;
-};
-
-/** Where a ClusterLoadAssignment's endpoints come from: one service port's, narrowed to subset labels. */
-export interface EdsTarget {
-  readonly cluster: string;
-  /** The `mesh.endpoints` key. */
-  readonly endpoints: string;
-  readonly labels: Readonly<Record<string, string>>;
-  /** Locality load balancing of this cluster for the view's proxy (its CLA is relative to it). */
-  readonly locality?: LocalityLb;
-}
+/**
+ * A sidecar's outbound side: what the application reaches through it. One cluster per service port
+ * and DestinationRule subset, one listener per port (HTTP ports share `0.0.0.0_<port>`, TCP ports
+ * get one per service VIP), one route configuration per HTTP port with a virtual host per service.
+ */
+import type { Diagnostic } from "../../api/diagnostics.js";
+import type { CredentialModel, MeshModel, ServiceModel, ServicePortModel, SubsetModel, VirtualServiceModel } from "../../model/ir.js";
+import { hostMatches } from "../../model/hosts.js";
+import { endpointKey } from "../../model/ir.js";
+import { ALLOW_ANY_VHOST, MESH_GATEWAY, PASSTHROUGH_CLUSTER, serviceDomains, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
+import { destinationRuleFor, subsetPolicy } from "../../model/policies.js";
+import { isHttpProtocol } from "../../model/protocol.js";
+import type { ProxyView } from "../../model/proxy.js";
+import { sidecarVirtualServices, virtualServiceForHost } from "../../model/routing.js";
+import { outboundCluster } from "../cluster.js";
+import { localityLbFor } from "../endpoints.js";
+import type { ClusterJson, ListenerJson, RouteConfigurationJson, VirtualHostJson } from "../envoy.js";
+import type { Bind } from "../listener.js";
+import { l4FilterChains } from "../l4-route.js";
+import { httpListener, l4Listener, virtualOutboundListener } from "../listener.js";
+import { byResourceName } from "../envoy.js";
+import type { EdsTarget } from "../proxy.js";
+import type { RouteContext } from "../route.js";
+import { defaultRoute, virtualServiceRoutes } from "../route.js";
+import type { SecretJson, UpstreamTls } from "../tls.js";
 
 const NO_CREDENTIALS: ReadonlyMap<string, CredentialModel> = new Map();
 
@@ -84,18 +63,9 @@ function edsClusters(mesh: MeshModel, proxy: ProxyView, diagnostics: Diagnostic[
   return out;
 }
 
-function clustersOf(eds: readonly { cluster: ClusterJson }[]): ClusterJson[] {
-  return [...eds.map((c) => c.cluster), blackHoleCluster(), passthroughCluster()].sort(byName);
-}
-
 /** The clusters that take their endpoints from EDS, by cluster name. */
 function targetsOf(eds: readonly { cluster: ClusterJson; eds: EdsTarget }[]): EdsTarget[] {
   return eds.filter(({ cluster }) => cluster.type === "EDS").map((c) => c.eds).sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
-}
-
-/** One EDS cluster's ClusterLoadAssignment from the model's endpoints. */
-export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
-  return clusterLoadAssignment(target.cluster, selectEndpoints(endpoints.get(target.endpoints) ?? [], target.labels), target.locality);
 }
 
 interface PortEntry {
@@ -125,7 +95,7 @@ export function sidecarListeners(mesh: MeshModel, proxy: ProxyView): { listeners
   const diagnostics: Diagnostic[] = [];
   const vss = sidecarVirtualServices(mesh.virtualServices, proxy.namespace);
   const chains = ({ svc, port }: PortEntry) =>
-    l4FilterChains(virtualServiceForHost(vss, svc.hostname), svc, port, { port: port.port, proxy, services: mesh.services, destinationRules: mesh.destinationRules });
+    l4FilterChains(virtualServiceForHost(vss, svc.hostname), svc, port, { port: port.port, gateway: MESH_GATEWAY, proxy, services: mesh.services, destinationRules: mesh.destinationRules });
   for (const [number, entries] of portsByNumber(mesh)) {
     const http = entries.filter((e) => isHttpProtocol(e.port.protocol));
     const tcp = entries.filter((e) => !isHttpProtocol(e.port.protocol));
@@ -149,7 +119,7 @@ export function sidecarListeners(mesh: MeshModel, proxy: ProxyView): { listeners
     }
   }
   if (bind.mode === "captured") listeners.push(virtualOutboundListener());
-  return { listeners: listeners.sort(byName), diagnostics };
+  return { listeners: listeners.sort(byResourceName), diagnostics };
 }
 
 /**
@@ -184,7 +154,7 @@ export function sidecarRoutes(mesh: MeshModel, proxy: ProxyView): RouteConfigura
   for (const [number, entries] of portsByNumber(mesh)) {
     const http = entries.filter((e) => isHttpProtocol(e.port.protocol));
     if (http.length === 0) continue;
-    const ctx: RouteContext = { port: number, proxy, services: mesh.services, destinationRules: mesh.destinationRules };
+    const ctx: RouteContext = { port: number, gateway: MESH_GATEWAY, proxy, services: mesh.services, destinationRules: mesh.destinationRules };
     const used = new Set<string>();
     const vhosts: VirtualHostJson[] = [];
     for (const { svc } of http) {
@@ -200,36 +170,31 @@ export function sidecarRoutes(mesh: MeshModel, proxy: ProxyView): RouteConfigura
       vhosts.push({ name: virtualHostName(svc.hostname, number), domains, routes });
     }
     if (number === NON_REGISTRY_HOST_PORT) vhosts.push(...nonRegistryVirtualHosts(mesh, vss, ctx, used));
-    vhosts.sort(byName);
+    vhosts.sort(byResourceName);
     vhosts.push({
       name: ALLOW_ANY_VHOST,
       domains: ["*"],
       routes: [{ name: ALLOW_ANY_VHOST, match: { prefix: "/" }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: "0s", maxGrpcTimeout: "0s" } }],
     });
-    out.push({ name: String(number), virtualHosts: vhosts, validateClusters: false, ignorePortInHostMatching: true, maxDirectResponseBodySizeBytes: 1048576 });
+    out.push({ name: sidecarRouteConfigName(number), virtualHosts: vhosts, validateClusters: false, ignorePortInHostMatching: true, maxDirectResponseBodySizeBytes: 1048576 });
   }
-  return out.sort(byName);
+  return out.sort(byResourceName);
 }
 
-/** A proxy's resources, and where its ClusterLoadAssignments come from (for endpoint-only rebuilds). */
-export interface SidecarTranslation extends ProxyResources {
-  /** Sorted by cluster name, as `endpoints` is. */
+/** What a sidecar's outbound side adds: a cluster per service port and subset, a listener per port, a route configuration per HTTP port. */
+export interface OutboundResources {
+  readonly clusters: readonly ClusterJson[];
+  /** Sorted by cluster name. */
   readonly edsTargets: readonly EdsTarget[];
+  readonly listeners: readonly ListenerJson[];
+  readonly routes: readonly RouteConfigurationJson[];
+  readonly secrets: ReadonlyMap<string, SecretJson>;
+  readonly diagnostics: readonly Diagnostic[];
 }
 
-export function translateSidecar(mesh: MeshModel, proxy: ProxyView): SidecarTranslation {
+export function outbound(mesh: MeshModel, proxy: ProxyView): OutboundResources {
   const { listeners, diagnostics } = sidecarListeners(mesh, proxy);
   const secrets = new Map<string, SecretJson>();
   const eds = edsClusters(mesh, proxy, diagnostics, secrets);
-  const edsTargets = targetsOf(eds);
-  return {
-    clusters: clustersOf(eds),
-    endpoints: edsTargets.map((t) => edsTargetEndpoints(t, mesh.endpoints)),
-    listeners,
-    routes: sidecarRoutes(mesh, proxy),
-    secrets: [...secrets.values()].sort(byName),
-    // A Secret's problem is found again for every cluster that names it.
-    diagnostics: uniqueDiagnostics(diagnostics),
-    edsTargets,
-  };
+  return { clusters: eds.map((c) => c.cluster), edsTargets: targetsOf(eds), listeners, routes: sidecarRoutes(mesh, proxy), secrets, diagnostics };
 }

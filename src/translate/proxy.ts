@@ -1,0 +1,52 @@
+/**
+ * The translator's one contract: a proxy's view of the mesh → everything that proxy gets, in one
+ * shape for every proxy kind. The pipeline and `/debug` depend on this module only; which kind is
+ * composed how (sidecar outbound and inbound, gateway) stays behind `translateProxy`.
+ */
+import type { Diagnostic } from "../api/diagnostics.js";
+import type { MeshModel } from "../model/ir.js";
+import type { ProxyView } from "../model/proxy.js";
+import type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson } from "./envoy.js";
+import type { LocalityLb } from "./endpoints.js";
+import { translateRouter } from "./gateway.js";
+import { translateSidecar } from "./sidecar/sidecar.js";
+import type { SecretJson } from "./tls.js";
+
+/** Everything one proxy gets, each list sorted by name. */
+export interface ProxyResources {
+  readonly clusters: readonly ClusterJson[];
+  readonly endpoints: readonly ClusterLoadAssignmentJson[];
+  readonly listeners: readonly ListenerJson[];
+  readonly routes: readonly RouteConfigurationJson[];
+  /** SDS Secrets the clusters reference (DestinationRule credentialName), by name. */
+  readonly secrets: readonly SecretJson[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Where a ClusterLoadAssignment's endpoints come from: one service port's, narrowed to subset labels. */
+export interface EdsTarget {
+  readonly cluster: string;
+  /** The `mesh.endpoints` key. */
+  readonly endpoints: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Locality load balancing of this cluster for the view's proxy (its CLA is relative to it). */
+  readonly locality?: LocalityLb;
+}
+
+/** A proxy's resources, and where its ClusterLoadAssignments come from (for endpoint-only rebuilds). */
+export interface ProxyTranslation extends ProxyResources {
+  /** Sorted by cluster name, as `endpoints` is. */
+  readonly edsTargets: readonly EdsTarget[];
+}
+
+/** What `proxy` gets from `mesh`, whatever its kind. */
+export function translateProxy(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
+  switch (proxy.type) {
+    case "sidecar":
+      return translateSidecar(mesh, proxy);
+    case "router":
+      return translateRouter(proxy);
+  }
+}
+
+export { edsTargetEndpoints } from "./endpoints.js";
