@@ -23,5 +23,7 @@ export const Codes = {
   NotImplemented: "MP0008",
   /** The file watcher failed. */
   WatchError: "MP0009",
+  /** An object of a kind meshpilot reads but does not translate yet; the message says what that means for traffic. */
+  NotTranslated: "MP0010",
 } as const;
 export type Code = (typeof Codes)[keyof typeof Codes];

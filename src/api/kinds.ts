@@ -67,7 +67,10 @@ const labelsOnly = (raw: RawObject): RawObject => {
 };
 
 const TRANSLATED: Translation = { translated: true };
+const notYet = (effect: string): Translation => ({ translated: false, effect });
+/** Served versions as Istio 1.30's CRDs serve them (v1 stored). */
 const ISTIO_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
+const SECURITY_VERSIONS = ["v1", "v1beta1"] as const;
 
 function istio<K extends InputKind>(kind: K, group: string, versions: readonly string[], plural: string, translation: Translation, readFor: string): KindInfo & { readonly kind: K } {
   return {
@@ -186,11 +189,60 @@ const ROWS: { readonly [K in InputKind]: KindInfo & { readonly kind: K } } = {
   },
   VirtualService: istio("VirtualService", "networking.istio.io", ISTIO_VERSIONS, "virtualservices", TRANSLATED, "routing"),
   DestinationRule: istio("DestinationRule", "networking.istio.io", ISTIO_VERSIONS, "destinationrules", TRANSLATED, "traffic policies and subsets"),
+  Gateway: istio("Gateway", "networking.istio.io", ISTIO_VERSIONS, "gateways", notYet("no gateway proxy receives listeners for it, so traffic to its servers is not accepted"), "gateway servers"),
+  ServiceEntry: istio(
+    "ServiceEntry",
+    "networking.istio.io",
+    ISTIO_VERSIONS,
+    "serviceentries",
+    notYet("its hosts are not in the registry: sidecars get no clusters or routes for them, and VirtualServices and DestinationRules for them apply to nothing"),
+    "services outside the registry",
+  ),
+  Sidecar: istio(
+    "Sidecar",
+    "networking.istio.io",
+    ISTIO_VERSIONS,
+    "sidecars",
+    notYet("proxies are not scoped: the proxies it selects still receive every service of the mesh, and its ingress, egress and outboundTrafficPolicy do not apply"),
+    "proxy scope",
+  ),
+  WorkloadEntry: istio("WorkloadEntry", "networking.istio.io", ISTIO_VERSIONS, "workloadentries", notYet("the workload is no endpoint of any service, so no traffic is sent to it"), "workloads outside Kubernetes"),
+  WorkloadGroup: istio("WorkloadGroup", "networking.istio.io", ISTIO_VERSIONS, "workloadgroups", notYet("no workload is registered from its template, so its workloads receive no traffic"), "templates of workloads outside Kubernetes"),
+  EnvoyFilter: istio("EnvoyFilter", "networking.istio.io", ["v1alpha3"], "envoyfilters", notYet("its patches are not applied to any proxy's configuration"), "patches of Envoy configuration"),
+  ProxyConfig: istio("ProxyConfig", "networking.istio.io", ["v1beta1"], "proxyconfigs", notYet("proxy settings (concurrency, environment variables, image) are not applied"), "proxy settings"),
+  PeerAuthentication: istio(
+    "PeerAuthentication",
+    "security.istio.io",
+    SECURITY_VERSIONS,
+    "peerauthentications",
+    notYet("mTLS is not enforced; traffic stays plaintext, and plaintext clients are not refused even where the mode is STRICT"),
+    "mTLS mode",
+  ),
+  AuthorizationPolicy: istio(
+    "AuthorizationPolicy",
+    "security.istio.io",
+    SECURITY_VERSIONS,
+    "authorizationpolicies",
+    notYet("requests are not authorized: everything is allowed, including what its rules would deny"),
+    "access control",
+  ),
+  RequestAuthentication: istio(
+    "RequestAuthentication",
+    "security.istio.io",
+    SECURITY_VERSIONS,
+    "requestauthentications",
+    notYet("JWTs are not validated: requests with an invalid token are not rejected"),
+    "JWT validation",
+  ),
+  Telemetry: istio("Telemetry", "telemetry.istio.io", ["v1", "v1alpha1"], "telemetries", notYet("its metrics, tracing and access logging settings are not applied to any proxy"), "metrics, tracing and access logs"),
+  WasmPlugin: istio("WasmPlugin", "extensions.istio.io", ["v1alpha1"], "wasmplugins", notYet("the plugin is not loaded: requests do not pass through it"), "Wasm extensions"),
 };
 
 /** Every input kind, in the order snapshots list them. */
 export const KINDS: readonly KindInfo[] = Object.values(ROWS);
 export const INPUT_KINDS: readonly InputKind[] = KINDS.map((k) => k.kind);
+/** The kinds that are read but not translated yet (each object gets an MP0010 warning). */
+export const UNTRANSLATED_KINDS: readonly InputKind[] = KINDS.filter((k) => !k.translation.translated).map((k) => k.kind);
 
 const BY_KIND: ReadonlyMap<string, KindInfo> = new Map(KINDS.map((k) => [k.kind, k]));
 

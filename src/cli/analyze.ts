@@ -2,6 +2,7 @@ import type { Diagnostic } from "../api/diagnostics.js";
 import { formatDiagnostic } from "../api/diagnostics.js";
 import type { StoredObject } from "../api/objects.js";
 import { analyze } from "../analyze/analyze.js";
+import { notTranslatedFindings } from "../analyze/not-translated.js";
 import { buildMesh } from "../model/build.js";
 import { meshInputFrom } from "../pipeline/mesh-input.js";
 import { sourceLookup } from "../pipeline/offline.js";
@@ -9,7 +10,7 @@ import { sourceLookup } from "../pipeline/offline.js";
 /** `meshpilot analyze`: input errors plus analyzer findings, like `istioctl analyze`. */
 export function analyzeCommand(objects: readonly StoredObject[], inputDiagnostics: readonly Diagnostic[], format: string): { output: string; errors: number } {
   const mesh = buildMesh(meshInputFrom(objects));
-  const all = [...inputDiagnostics, ...mesh.diagnostics, ...analyze(mesh, sourceLookup(objects))];
+  const all = [...inputDiagnostics, ...mesh.diagnostics, ...analyze(mesh, sourceLookup(objects)), ...notTranslatedFindings(objects)];
   const errors = all.filter((d) => d.severity === "error").length;
   if (format === "json") return { output: JSON.stringify(all, null, 2) + "\n", errors };
   if (all.length === 0) return { output: "✔ No validation issues found.\n", errors };

@@ -2,6 +2,7 @@ import type { Diagnostic } from "../api/diagnostics.js";
 import type { InputObject, StoredObject } from "../api/objects.js";
 import type { SourceLookup } from "../analyze/analyze.js";
 import { analyze, withSource } from "../analyze/analyze.js";
+import { notTranslatedFindings } from "../analyze/not-translated.js";
 import { buildMesh } from "../model/build.js";
 import { parseProxy, proxyView, type NodeLike } from "../model/proxy.js";
 import { selectedLabels } from "../model/selected-labels.js";
@@ -10,7 +11,7 @@ import { meshInputFrom } from "./mesh-input.js";
 
 export interface OfflineResult {
   readonly resources: ProxyResources;
-  /** Input, model, analyzer and translation findings, in that order. */
+  /** Input, model, analyzer, not-translated and translation findings, in that order. */
   readonly diagnostics: readonly Diagnostic[];
 }
 
@@ -31,6 +32,6 @@ export function translateOffline(objects: readonly StoredObject<InputObject>[], 
   const located = (d: Diagnostic): Diagnostic => withSource(d, sourceOf);
   return {
     resources,
-    diagnostics: [...inputDiagnostics, ...mesh.diagnostics.map(located), ...analyze(mesh, sourceOf), ...resources.diagnostics.map(located)],
+    diagnostics: [...inputDiagnostics, ...mesh.diagnostics.map(located), ...analyze(mesh, sourceOf), ...notTranslatedFindings(objects), ...resources.diagnostics.map(located)],
   };
 }

@@ -5,8 +5,10 @@
  */
 import type { Server } from "node:http";
 import type { Logger } from "pino";
+import { UNTRANSLATED_KINDS } from "../api/kinds.js";
 import { objectKey, type InputKind } from "../api/objects.js";
 import type { SourceLookup } from "../analyze/analyze.js";
+import { notTranslatedFindings } from "../analyze/not-translated.js";
 import { startDebugServer } from "../debug/http.js";
 import { Metrics } from "../debug/metrics.js";
 import { ControlPlane } from "../pipeline/control-plane.js";
@@ -69,8 +71,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 
   const sourceOf: SourceLookup = (ref) => (ref.name ? store.snapshot().get(objectKey(ref.kind as InputKind, ref.namespace, ref.name))?.source : undefined);
   const rebuild = (kinds: ReadonlySet<InputKind> | "all"): void => {
+    const snapshot = store.snapshot();
     const diagnostics = inputs.diagnostics;
-    const stats = controlPlane.update(meshInputFrom(store.snapshot().objects()), kinds, { diagnostics, sourceOf });
+    // Objects of kinds that are read but not translated yet are reported with the input's findings.
+    const reported = [...diagnostics, ...notTranslatedFindings(UNTRANSLATED_KINDS.flatMap((k) => [...snapshot.of(k).values()]))];
+    const stats = controlPlane.update(meshInputFrom(snapshot.objects()), kinds, { diagnostics: reported, sourceOf });
     metrics.buildTime.observe({ path: stats.fastPath ? "eds" : "full" }, stats.seconds);
     metrics.rejectedConfigs.set(diagnostics.filter((d) => d.severity === "error").length);
     log.debug({ views: stats.views, fastPath: stats.fastPath, seconds: stats.seconds }, "config pushed");

@@ -139,6 +139,37 @@ describe("meshpilot analyze", () => {
     expect(found?.source?.file).toBe(traffic);
     expect(found?.source?.line).toBeGreaterThan(0);
   });
+
+  it("warns that a PeerAuthentication and an AuthorizationPolicy are not translated, with file and line (exit 0)", async () => {
+    const copy = await copyExample("analyze-untranslated");
+    remove = copy.remove;
+    const security = join(copy.dir, "security.yaml");
+    writeFileSync(
+      security,
+      [
+        "apiVersion: security.istio.io/v1",
+        "kind: PeerAuthentication",
+        "metadata: { name: default, namespace: default }",
+        "spec:",
+        "  mtls: { mode: STRICT }",
+        "---",
+        "apiVersion: security.istio.io/v1beta1",
+        "kind: AuthorizationPolicy",
+        "metadata: { name: deny-dev, namespace: default }",
+        "spec:",
+        "  action: DENY",
+        "  rules: [{ from: [{ source: { namespaces: [dev] } }] }]",
+        "",
+      ].join("\n"),
+    );
+    const r = await runCli(["analyze", "--config-dir", copy.dir]);
+    expect(r.code, r.stdout).toBe(0);
+    const lines = r.stdout.split("\n").filter((l) => l.includes("MP0010"));
+    expect(lines).toEqual([
+      `warning MP0010 ${security} (document 1, line 1) PeerAuthentication default/default: not translated: mTLS is not enforced; traffic stays plaintext, and plaintext clients are not refused even where the mode is STRICT`,
+      `warning MP0010 ${security} (document 2, line 7) AuthorizationPolicy default/deny-dev: not translated: requests are not authorized: everything is allowed, including what its rules would deny`,
+    ]);
+  });
 });
 
 describe("meshpilot bootstrap", () => {

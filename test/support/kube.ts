@@ -24,6 +24,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { ensureKube } from "../../scripts/ensure-kube.mjs";
 import { KubeClient } from "../../src/sources/kube/client.js";
+import { KINDS as REGISTRY } from "../../src/api/kinds.js";
 import { freePort } from "./net.js";
 
 export { freePort };
@@ -61,16 +62,9 @@ const KINDS: Readonly<Record<string, KindInfo>> = {
   "apiextensions.k8s.io/v1/CustomResourceDefinition": { prefix: "/apis/apiextensions.k8s.io/v1", plural: "customresourcedefinitions", namespaced: false },
   "coordination.k8s.io/v1/Lease": { prefix: "/apis/coordination.k8s.io/v1", plural: "leases", namespaced: true },
 };
-for (const v of ["v1", "v1beta1", "v1alpha3"]) {
-  for (const [kind, plural] of [
-    ["VirtualService", "virtualservices"],
-    ["DestinationRule", "destinationrules"],
-    ["Gateway", "gateways"],
-    ["ServiceEntry", "serviceentries"],
-    ["Sidecar", "sidecars"],
-  ] as const) {
-    (KINDS as Record<string, KindInfo>)[`networking.istio.io/${v}/${kind}`] = { prefix: `/apis/networking.istio.io/${v}`, plural, namespaced: true };
-  }
+// Every Istio kind in every version meshpilot reads (deploy/crds.yaml serves them all).
+for (const k of REGISTRY.filter((i) => i.group.endsWith(".istio.io"))) {
+  for (const v of k.versions) (KINDS as Record<string, KindInfo>)[`${k.group}/${v}/${k.kind}`] = { prefix: `/apis/${k.group}/${v}`, plural: k.plural, namespaced: k.namespaced };
 }
 
 /** The API path of an object (`collection` = without the name). */

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
 import { apiVersion, INPUT_KINDS, KINDS, kindInfo, relevantPart, type KindInfo } from "../../../src/api/kinds.js";
+import { SPEC_FIELDS } from "../../../src/api/istio-resource.js";
 import { parseObject } from "../../../src/api/parse.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -116,11 +117,17 @@ describe("deploy/ agrees with the registry", () => {
       expect(crd!.spec.scope).toBe(k.namespaced ? "Namespaced" : "Cluster");
       expect(crd!.spec.versions.filter((v) => v.served).map((v) => v.name).sort()).toEqual([...k.versions].sort());
       expect(crd!.spec.versions.filter((v) => v.storage).map((v) => v.name)).toEqual([k.versions[0]]);
+      const fields = (SPEC_FIELDS as Partial<Record<string, Readonly<Record<string, string>>>>)[k.kind];
       for (const v of crd!.spec.versions) {
+        if (fields) {
+          const props = (v.schema as { openAPIV3Schema: { properties: { spec: { properties: Record<string, { type: string }> } } } }).openAPIV3Schema.properties.spec.properties;
+          expect(Object.fromEntries(Object.entries(props).map(([f, p]) => [f, p.type])), `${k.kind} ${v.name} spec fields`).toEqual(fields);
+        }
         expect(v.subresources?.status !== undefined, `${k.kind} ${v.name} status subresource`).toBe(k.status);
         expect(v.schema, `${k.kind} ${v.name} schema`).toBeDefined();
       }
     }
+    expect([...byKind.keys()].sort()).toEqual(custom.map((k) => `${k.group}/${k.kind}`).sort());
   });
 });
 

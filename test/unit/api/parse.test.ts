@@ -247,15 +247,17 @@ describe("parse: kinds, versions, defaults", () => {
     expect(es.status).toBe("invalid");
   });
 
-  it("skips unknown kinds with an info diagnostic (a warning for Istio kinds it does not read yet)", () => {
+  it("skips unknown kinds with an info diagnostic (a warning for other *.istio.io kinds)", () => {
     const r = parseObject({ value: { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "reviews-v1" } }, source: { file: "d.yaml", document: 1 } });
     expect(r.status).toBe("skipped");
     expect(r.diagnostics).toHaveLength(1);
     expect(r.diagnostics[0]?.severity).toBe("info");
     expect(r.diagnostics[0]?.message).toMatch(/apps\/v1 Deployment is not read by meshpilot; skipped/);
+    const op = parseObject({ value: { apiVersion: "install.istio.io/v1alpha1", kind: "IstioOperator", metadata: { name: "op" } } });
+    expect(op.status).toBe("skipped");
+    expect(op.diagnostics[0]?.severity).toBe("warning");
     const gw = parseObject({ value: { apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: { name: "gw" } } });
-    expect(gw.status).toBe("skipped");
-    expect(gw.diagnostics[0]?.severity).toBe("warning");
+    expect(gw.status).toBe("valid");
   });
 
   it("gives namespaced objects without a namespace the default namespace, and none to Namespaces", () => {

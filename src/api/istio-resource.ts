@@ -1,0 +1,78 @@
+/**
+ * The Istio kinds meshpilot reads but does not translate yet: kept as validated objects whose
+ * `spec` is the user's map, so they can be reported (and, kind by kind, translated later).
+ */
+import type { ObjectMeta } from "./kube-types.js";
+
+export type UntranslatedIstioKind =
+  | "Gateway"
+  | "ServiceEntry"
+  | "Sidecar"
+  | "WorkloadEntry"
+  | "WorkloadGroup"
+  | "EnvoyFilter"
+  | "ProxyConfig"
+  | "PeerAuthentication"
+  | "AuthorizationPolicy"
+  | "RequestAuthentication"
+  | "Telemetry"
+  | "WasmPlugin";
+
+export interface IstioResource<K extends UntranslatedIstioKind> {
+  readonly apiVersion: string;
+  readonly kind: K;
+  readonly metadata: ObjectMeta;
+  readonly spec: Readonly<Record<string, unknown>>;
+}
+
+/** One object type per kind (distributes over the union, so `Extract<…, { kind: K }>` works). */
+export type UntranslatedIstioObject = UntranslatedIstioKind extends infer K ? (K extends UntranslatedIstioKind ? IstioResource<K> : never) : never;
+
+/** The JSON type of a top-level `spec` field. */
+export type SpecFieldType = "array" | "object" | "string" | "integer";
+
+/**
+ * The top-level `spec` fields of each kind in Istio 1.30 and their JSON types: the structural
+ * check for kinds whose full validation comes with their translation, and the typed part of
+ * their CRD schemas in deploy/crds.yaml (a test holds the two together).
+ */
+export const SPEC_FIELDS: { readonly [K in UntranslatedIstioKind]: Readonly<Record<string, SpecFieldType>> } = {
+  Gateway: { selector: "object", servers: "array" },
+  ServiceEntry: {
+    hosts: "array",
+    addresses: "array",
+    ports: "array",
+    location: "string",
+    resolution: "string",
+    endpoints: "array",
+    workloadSelector: "object",
+    exportTo: "array",
+    subjectAltNames: "array",
+  },
+  Sidecar: { workloadSelector: "object", ingress: "array", egress: "array", inboundConnectionPool: "object", outboundTrafficPolicy: "object" },
+  WorkloadEntry: { address: "string", ports: "object", labels: "object", network: "string", locality: "string", weight: "integer", serviceAccount: "string" },
+  WorkloadGroup: { metadata: "object", template: "object", probe: "object" },
+  EnvoyFilter: { workloadSelector: "object", targetRefs: "array", configPatches: "array", priority: "integer" },
+  ProxyConfig: { selector: "object", concurrency: "integer", environmentVariables: "object", image: "object" },
+  PeerAuthentication: { selector: "object", mtls: "object", portLevelMtls: "object" },
+  AuthorizationPolicy: { selector: "object", targetRef: "object", targetRefs: "array", rules: "array", action: "string", provider: "object" },
+  RequestAuthentication: { selector: "object", targetRef: "object", targetRefs: "array", jwtRules: "array" },
+  Telemetry: { selector: "object", targetRef: "object", targetRefs: "array", tracing: "array", metrics: "array", accessLogging: "array" },
+  WasmPlugin: {
+    selector: "object",
+    targetRef: "object",
+    targetRefs: "array",
+    url: "string",
+    sha256: "string",
+    imagePullPolicy: "string",
+    imagePullSecret: "string",
+    pluginConfig: "object",
+    pluginName: "string",
+    phase: "string",
+    priority: "integer",
+    failStrategy: "string",
+    vmConfig: "object",
+    match: "array",
+    type: "string",
+  },
+};

@@ -1,0 +1,115 @@
+/**
+ * Istio kinds that meshpilot reads but does not translate yet, against a real kube-apiserver with
+ * deploy/'s CRDs and RBAC (meshpilot runs with its ServiceAccount token): a PeerAuthentication
+ * gets its "not translated" warning in its status and in /debug/diagnostics, objects of other
+ * groups and versions are read too, and a deleted one's warning goes away.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pino, type Logger } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Diagnostic } from "../../src/api/diagnostics.js";
+import { startServer, type RunningServer } from "../../src/runtime/serve.js";
+import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster } from "../support/kube.js";
+import { namespace, service } from "../support/kube-mesh.js";
+import { until } from "../support/wait.js";
+
+const NS = "untranslated";
+const MTLS = "not translated: mTLS is not enforced; traffic stays plaintext";
+
+interface IstioStatus {
+  conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+  validationMessages?: Array<{ type: { code: string }; level: string }>;
+  observedGeneration?: number;
+}
+
+const peerAuthentication = {
+  apiVersion: "security.istio.io/v1",
+  kind: "PeerAuthentication",
+  metadata: { name: "default", namespace: NS },
+  spec: { mtls: { mode: "STRICT" } },
+};
+const authorizationPolicy = {
+  apiVersion: "security.istio.io/v1beta1",
+  kind: "AuthorizationPolicy",
+  metadata: { name: "deny-dev", namespace: NS },
+  spec: { action: "DENY", rules: [{ from: [{ source: { namespaces: ["dev"] } }] }] },
+};
+const telemetry = {
+  apiVersion: "telemetry.istio.io/v1alpha1",
+  kind: "Telemetry",
+  metadata: { name: "logs", namespace: NS },
+  spec: { accessLogging: [{ providers: [{ name: "envoy" }] }] },
+};
+
+describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated, with a real kube-apiserver", () => {
+  let kube: KubeCluster;
+  let server: RunningServer | undefined;
+  const lines: string[] = [];
+  const logger: Logger = pino({ level: "info" }, { write: (s: string) => void lines.push(s) });
+
+  const statusOf = async (o: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }) => ((await kube.admin.get(o)) as { status?: IstioStatus } | undefined)?.status;
+  const diagnostics = async (): Promise<Diagnostic[]> => (await (await fetch(`http://127.0.0.1:${server!.debugPort}/debug/diagnostics`)).json()) as Diagnostic[];
+  const findingsFor = async (kind: string, name: string) => (await diagnostics()).filter((d) => d.code === "MP0010" && d.object?.kind === kind && d.object.name === name && d.object.namespace === NS);
+
+  beforeAll(async () => {
+    kube = await startKube({ name: "untranslated" });
+    await kube.installCrds();
+    await kube.admin.applyAll(readFileSync(join(DEPLOY_DIR, "meshpilot.yaml"), "utf8"));
+    const saToken = await kube.serviceAccountToken("meshpilot-system", "meshpilot");
+    await kube.admin.apply(namespace(NS));
+    await kube.admin.apply(service(NS, "web", 8080));
+    await kube.admin.apply(peerAuthentication);
+    await kube.admin.apply(telemetry);
+    server = await startServer({
+      xdsAddress: "127.0.0.1:0",
+      debugAddress: "127.0.0.1:0",
+      logger,
+      kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), leaseNamespace: "meshpilot-system", leaseDurationSeconds: 3, leaseRetryPeriodMs: 300, identity: "untranslated-test" },
+    });
+    await until(async () => (await fetch(`http://127.0.0.1:${server!.debugPort}/ready`)).status === 200, "meshpilot ready", 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${lines.slice(-30).join("")}`);
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await kube?.stop();
+  });
+
+  it("a PeerAuthentication shows its warning in /debug/diagnostics", async () => {
+    await until(async () => (await findingsFor("PeerAuthentication", "default")).length === 1, "the PeerAuthentication's MP0010 finding");
+    const [d] = await findingsFor("PeerAuthentication", "default");
+    expect(d).toMatchObject({ severity: "warning", code: "MP0010" });
+    expect(d!.message).toContain(MTLS);
+    expect(d!.source).toBeUndefined();
+  });
+
+  it("and in its status, written by the leader with the ServiceAccount's RBAC", async () => {
+    await until(async () => (await statusOf(peerAuthentication))?.validationMessages?.length === 1, "the warning in the PeerAuthentication's status", 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${lines.filter((l) => l.includes("status")).slice(-10).join("")}`);
+    });
+    const st = (await statusOf(peerAuthentication))!;
+    expect(st.validationMessages).toEqual([{ type: { code: "MP0010" }, level: "WARNING" }]);
+    expect(st.conditions).toHaveLength(1);
+    expect(st.conditions![0]).toMatchObject({ type: "PassedAnalysis", status: "True", reason: "WarningsFound" });
+    expect(st.conditions![0]!.message).toContain(MTLS);
+    expect(st.observedGeneration).toBe(1);
+  });
+
+  it("reads other groups and versions: a Telemetry (v1alpha1) from the start, an AuthorizationPolicy (v1beta1) created later", async () => {
+    await until(async () => (await statusOf(telemetry))?.validationMessages?.length === 1, "the Telemetry's status");
+    expect((await findingsFor("Telemetry", "logs"))[0]!.message).toContain("access logging");
+
+    await kube.admin.apply(authorizationPolicy);
+    await until(async () => (await findingsFor("AuthorizationPolicy", "deny-dev")).length === 1, "the AuthorizationPolicy's finding");
+    expect((await findingsFor("AuthorizationPolicy", "deny-dev"))[0]!.message).toContain("not translated: requests are not authorized: everything is allowed");
+    await until(async () => (await statusOf(authorizationPolicy))?.conditions?.[0]?.message.includes("requests are not authorized") === true, "the AuthorizationPolicy's status");
+  });
+
+  it("a deleted PeerAuthentication's warning goes away", async () => {
+    await kube.admin.delete(peerAuthentication);
+    await until(async () => (await findingsFor("PeerAuthentication", "default")).length === 0, "the finding gone");
+    expect(await findingsFor("AuthorizationPolicy", "deny-dev")).toHaveLength(1);
+  });
+});

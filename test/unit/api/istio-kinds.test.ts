@@ -1,0 +1,81 @@
+/** The Istio kinds that are read but not translated yet: each parses when valid and is refused when broken. */
+import { describe, expect, it } from "vitest";
+import { formatDiagnostic } from "../../../src/api/diagnostics.js";
+import { SPEC_FIELDS, type UntranslatedIstioKind } from "../../../src/api/istio-resource.js";
+import { apiVersion, kindInfo, KINDS } from "../../../src/api/kinds.js";
+import { parseObject } from "../../../src/api/parse.js";
+
+/** A valid spec per kind, as users write them (Istio 1.30 documentation examples, shortened). */
+const VALID: Record<UntranslatedIstioKind, Record<string, unknown>> = {
+  Gateway: { selector: { istio: "ingressgateway" }, servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"] }] },
+  ServiceEntry: { hosts: ["api.example.com"], ports: [{ number: 443, name: "https", protocol: "TLS" }], resolution: "DNS", location: "MESH_EXTERNAL", exportTo: ["."] },
+  Sidecar: { workloadSelector: { labels: { app: "web" } }, egress: [{ hosts: ["./*"] }], outboundTrafficPolicy: { mode: "REGISTRY_ONLY" } },
+  WorkloadEntry: { address: "10.0.0.9", ports: { http: 8080 }, labels: { app: "vm" }, weight: 10, serviceAccount: "vm" },
+  WorkloadGroup: { metadata: { labels: { app: "vm" } }, template: { serviceAccount: "vm" }, probe: { httpGet: { port: 8080 } } },
+  EnvoyFilter: { workloadSelector: { labels: { app: "web" } }, configPatches: [{ applyTo: "HTTP_FILTER", patch: { operation: "INSERT_BEFORE" } }], priority: 10 },
+  ProxyConfig: { selector: { matchLabels: { app: "web" } }, concurrency: 2, environmentVariables: { A: "b" } },
+  PeerAuthentication: { selector: { matchLabels: { app: "web" } }, mtls: { mode: "STRICT" }, portLevelMtls: { "8080": { mode: "DISABLE" } } },
+  AuthorizationPolicy: { action: "DENY", rules: [{ from: [{ source: { namespaces: ["dev"] } }] }] },
+  RequestAuthentication: { jwtRules: [{ issuer: "https://issuer.example", jwksUri: "https://issuer.example/jwks" }] },
+  Telemetry: { tracing: [{ randomSamplingPercentage: 10 }], accessLogging: [{ providers: [{ name: "envoy" }] }] },
+  WasmPlugin: { url: "oci://example/auth:1", phase: "AUTHN", priority: 10, pluginConfig: { a: 1 } },
+};
+
+const untranslated = KINDS.filter((k) => !k.translation.translated);
+const object = (kind: UntranslatedIstioKind, spec: unknown, version?: string) => {
+  const info = kindInfo(kind)!;
+  return { apiVersion: apiVersion(info, version ?? info.versions[0]!), kind, metadata: { name: "x", namespace: "shop" }, spec };
+};
+
+describe("Istio kinds read but not translated yet", () => {
+  it("are every kind with a spec-field table, and nothing else", () => {
+    expect(untranslated.map((k) => k.kind).sort()).toEqual(Object.keys(SPEC_FIELDS).sort());
+    for (const k of untranslated) expect(k.translation.translated ? "" : k.translation.effect, k.kind).toMatch(/\w{3,}/);
+  });
+
+  for (const kind of Object.keys(VALID) as UntranslatedIstioKind[]) {
+    describe(kind, () => {
+      it("parses a valid object in each served version, spec kept as written", () => {
+        for (const v of kindInfo(kind)!.versions) {
+          const r = parseObject({ value: object(kind, VALID[kind], v) });
+          expect(r.diagnostics.map(formatDiagnostic)).toEqual([]);
+          expect(r.status).toBe("valid");
+          if (r.status === "valid") expect(r.stored.object).toMatchObject({ kind, metadata: { name: "x", namespace: "shop" }, spec: VALID[kind] });
+        }
+      });
+
+      it("refuses a spec that is not a map, and a field of the wrong type, naming the field", () => {
+        const notMap = parseObject({ value: object(kind, ["a"]) });
+        expect(notMap.status).toBe("invalid");
+        expect(notMap.diagnostics.map(formatDiagnostic)).toEqual([`error IST0106 ${kind} shop/x spec: spec must be a map, got a list`]);
+
+        const [field, type] = Object.entries(SPEC_FIELDS[kind])[0]!;
+        const wrong = type === "string" || type === "integer" ? { a: 1 } : "text";
+        const bad = parseObject({ value: object(kind, { ...VALID[kind], [field]: wrong }) });
+        expect(bad.status).toBe("invalid");
+        expect(bad.diagnostics).toHaveLength(1);
+        expect(bad.diagnostics[0]).toMatchObject({ severity: "error", code: "IST0106", path: `spec.${field}`, object: { kind, namespace: "shop", name: "x" } });
+        expect(bad.diagnostics[0]!.message).toMatch(/^expected (a|an) /);
+      });
+
+      it("refuses a broken metadata name and an unknown top-level field", () => {
+        const r = parseObject({ value: { ...object(kind, VALID[kind]), metadata: { name: "Not_Valid", namespace: "shop" }, specs: {} } });
+        expect(r.status).toBe("invalid");
+        expect(r.diagnostics.map((d) => d.path)).toEqual(expect.arrayContaining(["metadata.name", "specs"]));
+      });
+    });
+  }
+
+  it("warns about an unknown spec field and keeps the object", () => {
+    const r = parseObject({ value: object("PeerAuthentication", { mTLS: { mode: "STRICT" } }) });
+    expect(r.status).toBe("valid");
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([
+      'warning IST0106 PeerAuthentication shop/x spec.mTLS: unknown field "mTLS" in PeerAuthentication; known fields: selector, mtls, portLevelMtls',
+    ]);
+  });
+
+  it("accepts an object without spec (a mesh-wide default needs none)", () => {
+    const r = parseObject({ value: { apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name: "default", namespace: "istio-system" } } });
+    expect(r.status).toBe("valid");
+  });
+});
