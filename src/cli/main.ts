@@ -9,6 +9,8 @@ import { startServer } from "../runtime/serve.js";
 import { loadConfigDir } from "../runtime/config-dir.js";
 import { RESOURCE_TYPES, translateCommand } from "./translate.js";
 import { analyzeCommand } from "./analyze.js";
+import { injectOptions } from "./inject-options.js";
+import { DEFAULT_INJECTION_SETTINGS } from "../inject/settings.js";
 
 const program = new Command();
 // Usage mistakes exit 2 (like meshpilot's own argument checks); `analyze` keeps 1 for "findings".
@@ -31,9 +33,21 @@ program
   .option("--lease-retry-ms <n>", "how often the Lease is renewed or tried", (v) => Number(v), 2000)
   .option("--xds-address <host:port>", "ADS gRPC listen address", "0.0.0.0:15010")
   .option("--debug-address <host:port>", "debug HTTP address (/ready, /healthz, /metrics, /debug/syncz, /debug/config_dump)", "127.0.0.1:15014")
+  .option("--inject-address <host:port>", "serve the sidecar injection webhook (HTTPS, /inject) here; default 0.0.0.0:15017 when running in a cluster")
+  .option("--no-inject", "do not serve the sidecar injection webhook")
+  .option("--inject-service <name.namespace>", "the Service the webhook is reached through (serving certificate names, xDS address of injected proxies)", `meshpilot.${process.env["POD_NAMESPACE"] ?? "meshpilot-system"}`)
+  .option("--inject-xds-address <host:port>", "meshpilot's ADS address as injected proxies reach it (default <service>.<namespace>.svc:15010)")
+  .option("--proxy-image <ref>", "image of the injected Envoy sidecar", DEFAULT_INJECTION_SETTINGS.proxyImage)
+  .option("--proxy-init-image <ref>", "image of the injected capture init container (sh + iptables)", DEFAULT_INJECTION_SETTINGS.captureImage)
   .option("--log-level <level>", "trace|debug|info|warn|error", "info")
   .action(
     async (o: {
+      injectAddress?: string;
+      inject: boolean;
+      injectService: string;
+      injectXdsAddress?: string;
+      proxyImage: string;
+      proxyInitImage: string;
       configDir?: string;
       kubernetes?: boolean;
       kubeconfig?: string;
@@ -52,11 +66,13 @@ program
       const watchNamespaces = o.watchNamespaces ? o.watchNamespaces.split(",").map((n) => n.trim()).filter((n) => n !== "") : undefined;
       if (!useKube && (watchNamespaces || o.discoverySelectors.length > 0)) throw new Error("--watch-namespaces and --discovery-selectors need Kubernetes (--kubernetes or --kubeconfig)");
       for (const sel of o.discoverySelectors) parseSelector(sel); // fail fast on a typo
+      const inject = injectOptions(o, useKube);
       const server = await startServer({
         ...(o.configDir !== undefined ? { configDir: o.configDir } : {}),
         xdsAddress: o.xdsAddress,
         debugAddress: o.debugAddress,
         logger,
+        ...(inject ? { inject } : {}),
         ...(useKube
           ? {
               kube: {

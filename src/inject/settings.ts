@@ -33,9 +33,9 @@ export interface InjectionSettings {
 
 export const DEFAULT_INJECTION_SETTINGS: InjectionSettings = {
   xdsAddress: "meshpilot.meshpilot-system.svc:15010",
-  proxyImage: "localhost/meshpilot-envoy:dev",
-  proxyCommand: ["envoy"],
-  captureImage: "localhost/meshpilot-capture:dev",
+  proxyImage: "localhost/meshpilot-envoy:local",
+  proxyCommand: ["/usr/local/bin/envoy"],
+  captureImage: "localhost/meshpilot-proxy-init:local",
   proxyUid: 1337,
   proxyGid: 1337,
   outboundPort: 15001,

@@ -26,6 +26,8 @@ import { XdsServer } from "../xds/server.js";
 import { Inputs } from "./inputs.js";
 import { startKube, type KubeServeOptions } from "./kube.js";
 import { Readiness } from "./readiness.js";
+import { startWebhook, type RunningWebhook, type WebhookOptions } from "./webhook.js";
+import { loadKubeConfig } from "../sources/kube/client.js";
 
 export type { KubeServeOptions } from "./kube.js";
 
@@ -42,6 +44,8 @@ export interface ServeOptions {
   readonly debounceMaxMs?: number;
   /** Read Services, EndpointSlices, Pods, Namespaces and Istio objects from Kubernetes too. */
   readonly kube?: KubeServeOptions;
+  /** Serve the sidecar injection webhook (with `kube`: namespace labels, shared CA, caBundle upkeep). */
+  readonly inject?: Omit<WebhookOptions, "logger" | "kubeConfig">;
 }
 
 export interface RunningServer {
@@ -54,6 +58,7 @@ export interface RunningServer {
   readonly kube?: KubeSource;
   readonly leader?: LeaderElector;
   readonly statusWriter?: StatusWriter;
+  readonly webhook?: RunningWebhook;
   stop(): Promise<void>;
 }
 
@@ -103,6 +108,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const xdsPort = await xds.listen(opts.xdsAddress);
   const debug = await startDebugServer(opts.debugAddress, { controlPlane, metrics, syncStatus: () => xds.syncStatus(), sourcesReady: () => readiness.ready, logger: log });
 
+  const webhook = opts.inject
+    ? await startWebhook({ ...opts.inject, logger: log, ...(opts.kube ? { kubeConfig: opts.kube.kubeConfig ?? loadKubeConfig(opts.kube.kubeconfigPath) } : {}) })
+    : undefined;
+
   let files: FileSource | undefined;
   if (opts.configDir !== undefined) {
     files = new FileSource({
@@ -143,8 +152,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(kube ? { kube: kube.source } : {}),
     ...(kube?.leader ? { leader: kube.leader } : {}),
     ...(kube?.statusWriter ? { statusWriter: kube.statusWriter } : {}),
+    ...(webhook ? { webhook } : {}),
     async stop() {
       debouncer.stop();
+      await webhook?.stop();
       await kube?.stop();
       await files?.stop();
       await closeHttp(debug.server);

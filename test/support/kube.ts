@@ -55,6 +55,7 @@ const KINDS: Readonly<Record<string, KindInfo>> = {
   "discovery.k8s.io/v1/EndpointSlice": { prefix: "/apis/discovery.k8s.io/v1", plural: "endpointslices", namespaced: true },
   "apps/v1/Deployment": { prefix: "/apis/apps/v1", plural: "deployments", namespaced: true },
   "policy/v1/PodDisruptionBudget": { prefix: "/apis/policy/v1", plural: "poddisruptionbudgets", namespaced: true },
+  "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration": { prefix: "/apis/admissionregistration.k8s.io/v1", plural: "mutatingwebhookconfigurations", namespaced: false },
   "rbac.authorization.k8s.io/v1/ClusterRole": { prefix: "/apis/rbac.authorization.k8s.io/v1", plural: "clusterroles", namespaced: false },
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": { prefix: "/apis/rbac.authorization.k8s.io/v1", plural: "clusterrolebindings", namespaced: false },
   "rbac.authorization.k8s.io/v1/Role": { prefix: "/apis/rbac.authorization.k8s.io/v1", plural: "roles", namespaced: true },

@@ -56,7 +56,7 @@ describe("injectPod patch", () => {
     expect(proxy).toMatchObject({
       name: "istio-proxy",
       image: "localhost/envoy:t",
-      command: ["envoy"],
+      command: ["/usr/local/bin/envoy"],
       restartPolicy: "Always",
       startupProbe: { httpGet: { path: "/healthz/ready", port: 15021 }, periodSeconds: 1, failureThreshold: 600 },
       readinessProbe: { httpGet: { path: "/healthz/ready", port: 15021 } },

@@ -1,0 +1,28 @@
+/** `meshpilot serve`'s injection flags → the webhook's options. */
+import type { ServeOptions } from "../runtime/serve.js";
+
+export interface InjectFlags {
+  readonly injectAddress?: string;
+  readonly inject: boolean;
+  readonly injectService: string;
+  readonly injectXdsAddress?: string;
+  readonly proxyImage: string;
+  readonly proxyInitImage: string;
+}
+
+/** On by default in a cluster (as istiod's 15017), off elsewhere unless an address is given. */
+export function injectOptions(o: InjectFlags, useKube: boolean, inCluster = process.env["KUBERNETES_SERVICE_HOST"] !== undefined): ServeOptions["inject"] {
+  if (!o.inject) return undefined;
+  const address = o.injectAddress ?? (useKube && inCluster ? "0.0.0.0:15017" : undefined);
+  if (address === undefined) return undefined;
+  const dot = o.injectService.indexOf(".");
+  if (dot <= 0 || dot === o.injectService.length - 1) throw new Error(`--inject-service "${o.injectService}" must be <name>.<namespace>`);
+  const name = o.injectService.slice(0, dot);
+  const namespace = o.injectService.slice(dot + 1);
+  return {
+    address,
+    caSecretNamespace: namespace,
+    dnsNames: [`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`, `${name}.${namespace}`, name],
+    settings: { xdsAddress: o.injectXdsAddress ?? `${name}.${namespace}.svc:15010`, proxyImage: o.proxyImage, captureImage: o.proxyInitImage },
+  };
+}
