@@ -21,15 +21,27 @@ const layers = {
 };
 const all = ["api", "store", "model", "translate", "analyze", "sources", "xds", "inject", "debug", "pipeline", "runtime", "cli", "gen"];
 
+// Modules of an allowed layer that a layer still may not import. translate/ builds Envoy messages
+// from the view model/scope.ts resolves; it reads neither Istio's API types nor the model's
+// lookups (rule selection, merging, host matching) and builders.
+const resolvedOnly = "translate/ constructs from the resolved view (model/scope.ts, model/routes.ts, model/parsed.ts); resolve in model/";
+const forbiddenModules = {
+  translate: ["api/istio-types", "model/policies", "model/routing", "model/delegation", "model/hosts", "model/build", "model/services", "model/endpoints", "model/credentials", "model/input"].map((m) => [m, resolvedOnly]),
+};
+const moduleGroup = (m) => ["../", "../../", "../../../"].flatMap((up) => [`${up}${m}`, `${up}${m}.js`]);
+
 const layerRules = Object.entries(layers).map(([layer, allowed]) => ({
   files: [`src/${layer}/**/*.ts`],
   rules: {
     "no-restricted-imports": [
       "error",
       {
-        patterns: all
-          .filter((l) => l !== layer && !allowed.includes(l))
-          .map((l) => ({ group: [`../${l}/*`, `../../${l}/*`, `../../../${l}/*`, `../${l}`, `../../${l}`], message: `${layer}/ may not import ${l}/ (see DESIGN.md: data flows one way)` })),
+        patterns: [
+          ...all
+            .filter((l) => l !== layer && !allowed.includes(l))
+            .map((l) => ({ group: [`../${l}/*`, `../../${l}/*`, `../../../${l}/*`, `../${l}`, `../../${l}`], message: `${layer}/ may not import ${l}/ (see DESIGN.md: data flows one way)` })),
+          ...(forbiddenModules[layer] ?? []).map(([m, why]) => ({ group: moduleGroup(m), message: `${layer}/ may not import ${m}: ${why}` })),
+        ],
       },
     ],
   },

@@ -4,6 +4,7 @@ import { entriesForHost, hostSpecificity, isExportedTo, memoIndex, type HostInde
 import type { DestinationRuleModel, SubsetModel } from "./ir.js";
 import { resolveHost, ROOT_NAMESPACE } from "./names.js";
 import { byCreation } from "./routing.js";
+import { parseDurations, type ClusterPolicy } from "./parsed.js";
 
 export function buildDestinationRules(drs: readonly StoredObject<DestinationRule>[], domain: string): DestinationRuleModel[] {
   return drs
@@ -69,9 +70,25 @@ export function workloadSelectorKey(selector: Readonly<Record<string, string>> |
     .join(",");
 }
 
+const merged = new WeakMap<DestinationRuleModel, Map<string, DestinationRuleModel>>();
+
+/**
+ * The rules merged; the same rules give the same object (keyed on the first rule and every rule's
+ * refs), so that what is built from a merged rule can be shared by every view that looks it up.
+ */
 function mergeRules(rules: readonly DestinationRuleModel[]): DestinationRuleModel {
   const [first, ...rest] = rules as [DestinationRuleModel, ...DestinationRuleModel[]];
   if (rest.length === 0) return first;
+  let byRefs = merged.get(first);
+  if (!byRefs) merged.set(first, (byRefs = new Map()));
+  const key = rules.map((r) => r.refs.map((ref) => `${ref.namespace}/${ref.name}`).join(",")).join(";");
+  let rule = byRefs.get(key);
+  if (!rule) byRefs.set(key, (rule = mergeRulesOnce(first, rest)));
+  return rule;
+}
+
+function mergeRulesOnce(first: DestinationRuleModel, rest: readonly DestinationRuleModel[]): DestinationRuleModel {
+  const rules = [first, ...rest];
   const subsets = [...first.subsets];
   for (const r of rest) for (const s of r.subsets) if (!subsets.some((x) => x.name === s.name)) subsets.push(s);
   // Istio keeps the first rule's top-level policy, or takes a later rule's when it has none.
@@ -108,4 +125,22 @@ export function subsetPolicy(rule: DestinationRuleModel, subset: SubsetModel | u
     ...(sp.outlierDetection ? { outlierDetection: sp.outlierDetection } : {}),
     ...(sp.tls ? { tls: sp.tls } : {}),
   };
+}
+
+const clusterPolicies = new WeakMap<DestinationRuleModel, Map<string, ClusterPolicy | undefined>>();
+
+/**
+ * The policy Envoy's cluster for `port` (and `subset`, by name) of the rule's host gets: the
+ * port's settings, then the subset's (a subset name the rule does not define: the rule's own).
+ * Computed once per rule, subset and port.
+ */
+export function clusterPolicy(rule: DestinationRuleModel, subset: string | undefined, port: number): ClusterPolicy | undefined {
+  let byKey = clusterPolicies.get(rule);
+  if (!byKey) clusterPolicies.set(rule, (byKey = new Map()));
+  const key = `${subset ?? ""}|${port}`;
+  if (byKey.has(key)) return byKey.get(key);
+  const core = subsetPolicy(rule, subset === undefined ? undefined : rule.subsets.find((s) => s.name === subset), port);
+  const policy = core ? parseDurations(core) : undefined;
+  byKey.set(key, policy);
+  return policy;
 }

@@ -1,21 +1,21 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { TrafficPolicyCore } from "../api/istio-types.js";
-import type { DestinationRuleModel, ServiceModel, ServicePortModel, SubsetModel } from "../model/ir.js";
-import { BLACKHOLE_CLUSTER, istioConfigPath, outboundClusterName, outboundSniName, PASSTHROUGH_CLUSTER } from "../model/names.js";
-import { subsetPolicy } from "../model/policies.js";
+import type { ServicePortModel } from "../model/ir.js";
+import { BLACKHOLE_CLUSTER, istioConfigPath, outboundSniName, PASSTHROUGH_CLUSTER } from "../model/names.js";
+import type { ClusterPolicy } from "../model/parsed.js";
 import { isHttp2Protocol, isHttpProtocol } from "../model/protocol.js";
+import type { ClusterScope, ServiceScope } from "../model/scope.js";
 import type { ClusterJson } from "./envoy.js";
 import { ADS_CONFIG_SOURCE, HTTP_PROTOCOL_OPTIONS_KEY, MAX_UINT32, typed } from "./envoy.js";
 import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { usesLocalityWeights } from "./endpoints.js";
-import { upstreamTls, type CredentialScope, type UpstreamTls } from "./tls.js";
+import { upstreamTls, type UpstreamTls } from "./tls.js";
 
 const DEFAULT_CONNECT_TIMEOUT = "10s";
 
 type LbFields = Pick<ClusterJson, "lbPolicy" | "ringHashLbConfig" | "maglevLbConfig" | "type" | "roundRobinLbConfig" | "leastRequestLbConfig">;
 
 /** DestinationRule `loadBalancer` → Envoy's policy; Istio's default is LEAST_REQUEST. */
-function loadBalancer(policy: TrafficPolicyCore | undefined): LbFields {
+function loadBalancer(policy: ClusterPolicy | undefined): LbFields {
   const lb = policy?.loadBalancer;
   if (lb?.consistentHash) {
     const ch = lb.consistentHash;
@@ -39,7 +39,7 @@ function loadBalancer(policy: TrafficPolicyCore | undefined): LbFields {
 }
 
 /** connectionPool → circuit breaker thresholds; unset means Envoy's effectively-unlimited max, as Istio sends. */
-function circuitBreakers(policy: TrafficPolicyCore | undefined): ClusterJson["circuitBreakers"] {
+function circuitBreakers(policy: ClusterPolicy | undefined): ClusterJson["circuitBreakers"] {
   const cp = policy?.connectionPool;
   return {
     thresholds: [
@@ -54,7 +54,7 @@ function circuitBreakers(policy: TrafficPolicyCore | undefined): ClusterJson["ci
   };
 }
 
-function outlierDetection(policy: TrafficPolicyCore | undefined): Pick<ClusterJson, "outlierDetection"> {
+function outlierDetection(policy: ClusterPolicy | undefined): Pick<ClusterJson, "outlierDetection"> {
   const od = policy?.outlierDetection;
   if (!od) return {};
   return {
@@ -78,12 +78,12 @@ function outlierDetection(policy: TrafficPolicyCore | undefined): Pick<ClusterJs
 }
 
 /** Whether the cluster speaks HTTP/2 upstream: h2 ports, or h2UpgradePolicy UPGRADE. */
-function usesH2(port: ServicePortModel, policy: TrafficPolicyCore | undefined): boolean {
+function usesH2(port: ServicePortModel, policy: ClusterPolicy | undefined): boolean {
   const http = policy?.connectionPool?.http;
   return (isHttp2Protocol(port.protocol) || http?.h2UpgradePolicy === "UPGRADE") && http?.h2UpgradePolicy !== "DO_NOT_UPGRADE" && !http?.useClientProtocol;
 }
 
-function protocolOptions(port: ServicePortModel, policy: TrafficPolicyCore | undefined, tls: UpstreamTls): Pick<ClusterJson, "typedExtensionProtocolOptions"> {
+function protocolOptions(port: ServicePortModel, policy: ClusterPolicy | undefined, tls: UpstreamTls): Pick<ClusterJson, "typedExtensionProtocolOptions"> {
   const http = policy?.connectionPool?.http;
   const tcp = policy?.connectionPool?.tcp;
   const idle = http?.idleTimeout ?? tcp?.idleTimeout;
@@ -112,24 +112,18 @@ function protocolOptions(port: ServicePortModel, policy: TrafficPolicyCore | und
 }
 
 /** An outbound EDS cluster for a service port, or one of its DestinationRule subsets. */
-export function outboundCluster(
-  svc: ServiceModel,
-  port: ServicePortModel,
-  rule: DestinationRuleModel | undefined,
-  subset: SubsetModel | undefined,
-  report?: (problem: string) => void,
-  credentials?: { readonly scope: CredentialScope; readonly onTls: (tls: UpstreamTls) => void },
-): ClusterJson {
-  const name = outboundClusterName(port.port, subset?.name, svc.hostname);
-  const policy = rule ? subsetPolicy(rule, subset, port.port) : undefined;
+export function outboundCluster(service: ServiceScope, cluster: ClusterScope, report?: (problem: string) => void, onTls?: (tls: UpstreamTls) => void): ClusterJson {
+  const { name, port, policy, subset } = cluster;
+  const svc = service.service;
+  const rule = service.rule;
   const lb = loadBalancer(policy);
-  const tls = upstreamTls(policy?.tls, { istioSni: outboundSniName(port.port, subset?.name, svc.hostname), h2: usesH2(port, policy) }, isHttpProtocol(port.protocol), credentials?.scope);
+  const tls = upstreamTls(policy?.tls, { istioSni: outboundSniName(port.port, subset, svc.hostname), h2: usesH2(port, policy) }, isHttpProtocol(port.protocol), cluster.credential);
   if (tls.dropped) report?.(`${name}: ${tls.dropped}`);
-  credentials?.onTls(tls);
+  onTls?.(tls);
   const istioMeta: JsonObject = {
     services: [{ host: svc.hostname, name: svc.name, namespace: svc.namespace }],
     ...(rule ? { config: istioConfigPath("destination-rule", rule.namespace, rule.name) } : {}),
-    ...(subset ? { subset: subset.name } : {}),
+    ...(subset ? { subset } : {}),
   };
   const keepalive = policy?.connectionPool?.tcp?.tcpKeepalive;
   return {

@@ -1,14 +1,12 @@
 /**
- * Istio durations are Go durations (`500ms`, `1.5s`, `30m`, `1h30m`); Envoy's JSON takes
- * google.protobuf.Duration's form, seconds with an `s` suffix (`0.500s`, `1800s`). Every duration
- * that reaches Envoy goes through here.
+ * Envoy's JSON takes google.protobuf.Duration in its text form, seconds with an `s` suffix
+ * (`0.500s`, `1800s`). The model holds durations parsed; every duration that reaches Envoy is
+ * formatted here.
  */
-import { parseDuration } from "../api/duration.js";
+import type { Duration } from "../model/parsed.js";
 
-/** Go duration → protobuf JSON duration; input that is not a duration is passed through (validation rejects it earlier). */
-export function protoDuration(text: string): string {
-  const d = parseDuration(text);
-  if (!d) return text;
+/** A duration in protobuf JSON form, with 0, 3, 6 or 9 fractional digits. */
+export function protoDuration(d: Duration): string {
   const negative = d.totalNanos < 0n;
   const abs = negative ? -d.totalNanos : d.totalNanos;
   const seconds = abs / 1_000_000_000n;
@@ -22,8 +20,7 @@ export function protoDuration(text: string): string {
 }
 
 /** Whole seconds (rounded, at least 1 for a positive duration), for Envoy fields typed as integer seconds. */
-export function durationWholeSeconds(text: string): number {
-  const d = parseDuration(text);
-  if (!d || d.totalNanos <= 0n) return 0;
+export function durationWholeSeconds(d: Duration): number {
+  if (d.totalNanos <= 0n) return 0;
   return Math.max(1, Math.round(Number(d.totalNanos / 1_000_000n) / 1000));
 }

@@ -7,14 +7,14 @@
  * priorities: by `failoverPriority` labels, and/or by locality (0 same region/zone/subzone,
  * 1 same zone, 2 same region, 3 other regions, 4 regions `failover` does not name).
  */
-import type { LoadBalancerSettings, TrafficPolicyCore } from "../api/istio-types.js";
 import type { EndpointModel, MeshModel } from "../model/ir.js";
+import type { ClusterPolicy } from "../model/parsed.js";
 import { endpointLabel, localityMatches, localityPriority, splitLocality, topologyLabels, type Locality } from "../model/locality.js";
 import type { ProxyView } from "../model/proxy.js";
 import type { ClusterLoadAssignmentJson, LbEndpointJson, LocalityLbEndpointsJson } from "./envoy.js";
 import type { EdsTarget } from "./proxy.js";
 
-type LocalityLbSetting = NonNullable<LoadBalancerSettings["localityLbSetting"]>;
+type LocalityLbSetting = NonNullable<NonNullable<ClusterPolicy["loadBalancer"]>["localityLbSetting"]>;
 
 /** What locality load balancing needs for one cluster and one proxy. */
 export interface LocalityLb {
@@ -32,7 +32,7 @@ const NO_LOCALITY: Locality = { region: "", zone: "", subZone: "" };
  * The locality load balancing of a cluster for `proxy`: the rule's `localityLbSetting`, else
  * Istio's mesh default (enabled, no distribute or failover); none when the rule disables it.
  */
-export function localityLbFor(policy: TrafficPolicyCore | undefined, proxy: ProxyView): LocalityLb | undefined {
+export function localityLbFor(policy: ClusterPolicy | undefined, proxy: ProxyView): LocalityLb | undefined {
   const setting = policy?.loadBalancer?.localityLbSetting ?? MESH_DEFAULT;
   if (setting.enabled === false) return undefined;
   return { setting, failover: policy?.outlierDetection !== undefined, ...proxySide(proxy) };
@@ -56,7 +56,7 @@ function proxySide(proxy: ProxyView): Pick<LocalityLb, "proxyLocality" | "proxyL
  * Whether the cluster needs Envoy's locality-weighted load balancing: with `distribute`, or with
  * `failover`/`failoverPriority` when outlierDetection makes failover possible (as in Istio).
  */
-export function usesLocalityWeights(policy: TrafficPolicyCore | undefined): boolean {
+export function usesLocalityWeights(policy: ClusterPolicy | undefined): boolean {
   const s = policy?.loadBalancer?.localityLbSetting;
   if (!s || s.enabled === false) return false;
   return Boolean(s.distribute?.length) || (policy?.outlierDetection !== undefined && Boolean(s.failover?.length || s.failoverPriority?.length));

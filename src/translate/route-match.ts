@@ -1,4 +1,4 @@
-import type { HTTPMatchRequest, StringMatch } from "../api/istio-types.js";
+import type { HttpMatchModel, StringMatchModel as StringMatch } from "../model/routes.js";
 import type { HeaderMatcherJson, QueryParameterMatcherJson, RouteMatchJson, StringMatcherJson } from "./envoy.js";
 
 /** Istio StringMatch → Envoy StringMatcher; an empty match means "present". */
@@ -18,7 +18,7 @@ function headerMatcher(name: string, m: StringMatch, invert: boolean): HeaderMat
 const sortedEntries = <T>(r: Readonly<Record<string, T>> | undefined): [string, T][] => Object.entries(r ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 /** One VirtualService match block → Envoy RouteMatch (Istio's TranslateRouteMatch). */
-export function routeMatch(m: HTTPMatchRequest | undefined): RouteMatchJson {
+export function routeMatch(m: HttpMatchModel | undefined): RouteMatchJson {
   if (!m) return { prefix: "/" };
   const out: RouteMatchJson = {};
   const uri = m.uri;

@@ -1,27 +1,20 @@
-import type { Destination, Headers, HTTPRetry, HTTPRoute, LoadBalancerSettings } from "../api/istio-types.js";
-import type { DestinationRuleModel, ServiceModel, VirtualServiceModel } from "../model/ir.js";
-import { DEFAULT_ROUTE_NAME, istioConfigPath, outboundClusterName, parseOutboundClusterName, resolveHost } from "../model/names.js";
-import { destinationRuleFor, subsetPolicy } from "../model/policies.js";
-import type { ProxyView } from "../model/proxy.js";
+/**
+ * Resolved HTTP routes (model/routes.ts) → Envoy routes: matches, forwarding with weights, header
+ * operations, retries, timeouts, redirects, direct responses, mirrors, fault and CORS per-route
+ * config, tracing decorators.
+ */
+import { DEFAULT_ROUTE_NAME, istioConfigPath, parseOutboundClusterName } from "../model/names.js";
+import type { ConsistentHashModel, DefaultRouteModel, ForwardModel, HeaderOpsModel, HttpRouteModel, PercentModel, RetryModel } from "../model/routes.js";
 import type { RetryPolicyJson, RouteActionJson, RouteJson } from "./envoy.js";
 import { typed } from "./envoy.js";
 import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { isCatchAll, routeMatch, stringMatcher } from "./route-match.js";
 
-export interface RouteContext {
-  readonly port: number;
-  /** The gateway the routes are built for: `mesh` for sidecars, `<namespace>/<name>` for a gateway's. */
-  readonly gateway: string;
-  readonly proxy: ProxyView;
-  readonly services: ReadonlyMap<string, ServiceModel>;
-  readonly destinationRules: readonly DestinationRuleModel[];
-}
-
 const DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 const PREVIOUS_HOSTS = { name: "envoy.retry_host_predicates.previous_hosts", typedConfig: typed("envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate", {}) };
 
 /** Istio's retry policy: 2 retries on connection-level failures unless the VirtualService says otherwise. */
-export function retryPolicy(retries: HTTPRetry | undefined, consistentHash: boolean): RetryPolicyJson | undefined {
+export function retryPolicy(retries: RetryModel | undefined, consistentHash: boolean): RetryPolicyJson | undefined {
   if (retries && (retries.attempts ?? 0) <= 0) return undefined;
   const tokens = (retries?.retryOn ?? DEFAULT_RETRY_ON).split(",").map((t) => t.trim()).filter(Boolean);
   const codes = tokens.filter((t) => /^\d+$/.test(t)).map(Number);
@@ -42,31 +35,7 @@ export function retryPolicy(retries: HTTPRetry | undefined, consistentHash: bool
   };
 }
 
-interface ResolvedDestination {
-  readonly cluster: string;
-  readonly host: string;
-  readonly subset?: string;
-  readonly port: number;
-}
-
-/** Destination → cluster name: the explicit port, else the service's only port, else the listener's port. */
-export function resolveDestination(d: Destination, vsNamespace: string, ctx: RouteContext): ResolvedDestination {
-  const host = resolveHost(d.host, vsNamespace, ctx.proxy.dnsDomain);
-  const svc = ctx.services.get(host);
-  const port = d.port?.number ?? (svc && svc.ports.length === 1 ? svc.ports[0]!.port : ctx.port);
-  return { cluster: outboundClusterName(port, d.subset, host), host, ...(d.subset ? { subset: d.subset } : {}), port };
-}
-
-function consistentHashOf(dest: ResolvedDestination, ctx: RouteContext): LoadBalancerSettings["consistentHash"] | undefined {
-  const svc = ctx.services.get(dest.host);
-  if (!svc) return undefined;
-  const rule = destinationRuleFor(ctx.destinationRules, dest.host, svc.namespace, ctx.proxy.namespace, ctx.proxy.labels);
-  if (!rule) return undefined;
-  const subset = rule.subsets.find((s) => s.name === dest.subset);
-  return subsetPolicy(rule, subset, dest.port)?.loadBalancer?.consistentHash;
-}
-
-function hashPolicy(ch: NonNullable<LoadBalancerSettings["consistentHash"]>): RouteActionJson["hashPolicy"] {
+function hashPolicy(ch: ConsistentHashModel): RouteActionJson["hashPolicy"] {
   if (ch.httpHeaderName) return [{ header: { headerName: ch.httpHeaderName } }];
   if (ch.httpCookie) return [{ cookie: { name: ch.httpCookie.name, ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}), ...(ch.httpCookie.ttl ? { ttl: protoDuration(ch.httpCookie.ttl) } : {}) } }];
   if (ch.useSourceIp) return [{ connectionProperties: { sourceIp: true } }];
@@ -79,8 +48,8 @@ type HeaderOps = Pick<RouteJson, "requestHeadersToAdd" | "requestHeadersToRemove
 const PSEUDO = (h: string): boolean => h.startsWith(":") || h.toLowerCase() === "host";
 
 /** VirtualService header operations: `set` overwrites, `add` appends; pseudo-headers and host are never touched. */
-export function headerOps(h: Headers | undefined): HeaderOps {
-  const ops = (o: NonNullable<Headers["request"]> | undefined) => {
+export function headerOps(h: HeaderOpsModel | undefined): HeaderOps {
+  const ops = (o: NonNullable<HeaderOpsModel["request"]> | undefined) => {
     const add = [
       ...Object.entries(o?.set ?? {}).filter(([k]) => !PSEUDO(k)).map(([key, value]) => ({ header: { key, value }, appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" as const })),
       ...Object.entries(o?.add ?? {}).filter(([k]) => !PSEUDO(k)).map(([key, value]) => ({ header: { key, value }, appendAction: "APPEND_IF_EXISTS_OR_ADD" as const })),
@@ -108,23 +77,23 @@ function mergeHeaderOps(a: HeaderOps, b: HeaderOps): HeaderOps {
 }
 
 /** `host` / `:authority` set by header operations (set wins over add), which Envoy does by host rewrite. */
-function hostFromHeaders(h: Headers | undefined): string | undefined {
+function hostFromHeaders(h: HeaderOpsModel | undefined): string | undefined {
   const set = h?.request?.set ?? {};
   const add = h?.request?.add ?? {};
   return set["host"] ?? set[":authority"] ?? add["host"] ?? add[":authority"];
 }
 
-function authorityRewrite(rule: HTTPRoute, single: Headers | undefined): string | undefined {
-  return hostFromHeaders(single) ?? hostFromHeaders(rule.headers) ?? rule.rewrite?.authority;
+function authorityRewrite(route: HttpRouteModel, action: ForwardModel, single: HeaderOpsModel | undefined): string | undefined {
+  return hostFromHeaders(single) ?? hostFromHeaders(route.headers) ?? action.rewrite?.authority;
 }
 
-function percent(value: number | undefined): { numerator: number; denominator: "MILLION" } {
+function percent(value: PercentModel["value"]): { numerator: number; denominator: "MILLION" } {
   return { numerator: Math.round((value ?? 100) * 10000), denominator: "MILLION" };
 }
 
-function perFilterConfig(rule: HTTPRoute): RouteJson["typedPerFilterConfig"] {
+function perFilterConfig(route: HttpRouteModel): RouteJson["typedPerFilterConfig"] {
   const out: NonNullable<RouteJson["typedPerFilterConfig"]> = {};
-  const f = rule.fault;
+  const f = route.fault;
   if (f && (f.delay || f.abort)) {
     out["envoy.filters.http.fault"] = typed("envoy.extensions.filters.http.fault.v3.HTTPFault", {
       // As in Istio, a fault without a percentage never fires: the delay falls back to the
@@ -142,7 +111,7 @@ function perFilterConfig(rule: HTTPRoute): RouteJson["typedPerFilterConfig"] {
         : {}),
     });
   }
-  const c = rule.corsPolicy;
+  const c = route.cors;
   if (c) {
     out["envoy.filters.http.cors"] = typed("envoy.extensions.filters.http.cors.v3.CorsPolicy", {
       allowOriginStringMatch: (c.allowOrigins ?? []).map(stringMatcher).filter((m) => m !== undefined),
@@ -164,90 +133,77 @@ function grpcStatusCode(s: string): number {
   return i >= 0 ? i : Number(s) || 2;
 }
 
-function forwardAction(rule: HTTPRoute, vs: VirtualServiceModel, ctx: RouteContext): { action: RouteActionJson; destinationHeaders: HeaderOps } {
-  const dests = (rule.route ?? []).map((rd) => ({ rd, res: resolveDestination(rd.destination, vs.namespace, ctx) }));
-  const weighted = dests.filter(({ rd }) => dests.length === 1 || (rd.weight ?? 0) > 0);
-  const first = weighted[0] ?? dests[0];
-  const single = weighted.length === 1 && first !== undefined;
+function forwardAction(route: HttpRouteModel, f: ForwardModel): { action: RouteActionJson; destinationHeaders: HeaderOps } {
+  const first = f.destinations[0];
+  const single = f.destinations.length === 1 && first !== undefined;
   const action: RouteActionJson = {};
   if (single) {
-    action.cluster = first.res.cluster;
+    action.cluster = first.cluster;
   } else {
     action.weightedClusters = {
-      clusters: weighted.map(({ rd, res }) => {
-        const host = hostFromHeaders(rd.headers);
-        return { name: res.cluster, weight: rd.weight ?? 0, ...headerOps(rd.headers), ...(host ? { hostRewriteLiteral: host } : {}) };
+      clusters: f.destinations.map((d) => {
+        const host = hostFromHeaders(d.headers);
+        return { name: d.cluster, weight: d.weight, ...headerOps(d.headers), ...(host ? { hostRewriteLiteral: host } : {}) };
       }),
     };
   }
-  const timeout = rule.timeout ? protoDuration(rule.timeout) : "0s";
+  const timeout = f.timeout ? protoDuration(f.timeout) : "0s";
   action.timeout = timeout;
   // Istio uses the (deprecated) max_grpc_timeout, not max_stream_duration: a route with
   // max_stream_duration switches Envoy to its "new timeouts", where `timeout` is ignored.
   action.maxGrpcTimeout = timeout;
-  const ch = first ? consistentHashOf(first.res, ctx) : undefined;
-  const hp = ch ? hashPolicy(ch) : undefined;
+  const hp = f.consistentHash ? hashPolicy(f.consistentHash) : undefined;
   if (hp) action.hashPolicy = hp;
-  const retry = retryPolicy(rule.retries, ch !== undefined);
+  const retry = retryPolicy(f.retries, f.consistentHash !== undefined);
   if (retry) action.retryPolicy = retry;
-  const authority = authorityRewrite(rule, single ? first.rd.headers : undefined);
+  const authority = authorityRewrite(route, f, single ? first.headers : undefined);
   if (authority) action.hostRewriteLiteral = authority;
-  if (rule.rewrite?.uri !== undefined) action.prefixRewrite = rule.rewrite.uri;
-  if (rule.rewrite?.uriRegexRewrite?.match) action.regexRewrite = { pattern: { regex: rule.rewrite.uriRegexRewrite.match }, substitution: rule.rewrite.uriRegexRewrite.rewrite ?? "" };
-  const mirrors = [
-    ...(rule.mirror ? [{ destination: rule.mirror, percentage: rule.mirrorPercentage }] : []),
-    ...(rule.mirrors ?? []),
-  ].filter((m) => m.percentage?.value !== 0);
-  if (mirrors.length) {
-    action.requestMirrorPolicies = mirrors.map((m) => ({
-      cluster: resolveDestination(m.destination, vs.namespace, ctx).cluster,
+  if (f.rewrite?.uri !== undefined) action.prefixRewrite = f.rewrite.uri;
+  if (f.rewrite?.uriRegexRewrite?.match) action.regexRewrite = { pattern: { regex: f.rewrite.uriRegexRewrite.match }, substitution: f.rewrite.uriRegexRewrite.rewrite ?? "" };
+  if (f.mirrors.length) {
+    action.requestMirrorPolicies = f.mirrors.map((m) => ({
+      cluster: m.cluster,
       runtimeFraction: { defaultValue: m.percentage ? percent(m.percentage.value) : { numerator: 100, denominator: "HUNDRED" } },
       traceSampled: false,
       disableShadowHostSuffixAppend: true,
     }));
   }
-  return { action, destinationHeaders: single ? headerOps(first.rd.headers) : {} };
+  return { action, destinationHeaders: single ? headerOps(first.headers) : {} };
 }
 
-/** The routes a VirtualService contributes to one port's virtual host, in order, cut after a catch-all. */
-export function virtualServiceRoutes(vs: VirtualServiceModel, ctx: RouteContext): RouteJson[] {
+/** Envoy routes for one port's virtual host, in order, cut after the first that takes every request. */
+export function httpRoutes(routes: readonly HttpRouteModel[], port: number): RouteJson[] {
   const out: RouteJson[] = [];
-  const metadata = { filterMetadata: { istio: { config: istioConfigPath("virtual-service", vs.namespace, vs.name) } } };
-  for (const rule of vs.routedHttp) {
-    if (rule.delegate) continue;
-    const matches = rule.match?.length ? rule.match.filter((m) => matchApplies(m, ctx)) : [undefined];
-    if (matches.length === 0) continue;
-    for (const m of matches) {
-      const match = routeMatch(m);
-      // Istio: the rule's name, then "." and the match's name when the match has one.
-      const name = m?.name ? `${rule.name ?? ""}.${m.name}` : rule.name;
-      const route: RouteJson = { ...(name ? { name } : {}), match, ...headerOps(rule.headers), ...(m?.statPrefix ? { statPrefix: m.statPrefix } : {}) };
-      if (rule.redirect) {
-        const r = rule.redirect;
-        route.redirect = {
-          ...(r.authority ? { hostRedirect: r.authority } : {}),
-          // Istio: "the entire path will be replaced, irrespective of the request URI being matched
-          // as an exact path or prefix".
-          ...(r.uri ? { pathRedirect: r.uri } : {}),
-          ...(r.scheme ? { schemeRedirect: r.scheme } : {}),
-          ...(r.port ? { portRedirect: r.port } : r.derivePort === "FROM_REQUEST_PORT" ? { portRedirect: ctx.port } : {}),
-          ...redirectCode(r.redirectCode),
-        };
-      } else if (rule.directResponse) {
-        const b = rule.directResponse.body;
-        route.directResponse = { status: rule.directResponse.status, ...(b?.string !== undefined ? { body: { inlineString: b.string } } : b?.bytes !== undefined ? { body: { inlineBytes: b.bytes } } : {}) };
-      } else {
-        const { action, destinationHeaders } = forwardAction(rule, vs, ctx);
-        Object.assign(route, mergeHeaderOps(headerOps(rule.headers), destinationHeaders));
-        route.route = action;
-      }
-      route.decorator = { operation: routeOperation(route, vs.name, ctx.port) };
-      const pfc = perFilterConfig(rule);
-      if (pfc) route.typedPerFilterConfig = pfc;
-      route.metadata = metadata;
-      out.push(route);
-      if (isCatchAll(match)) return out;
+  for (const r of routes) {
+    const metadata = { filterMetadata: { istio: { config: istioConfigPath("virtual-service", r.virtualService.namespace, r.virtualService.name) } } };
+    const match = routeMatch(r.match);
+    const route: RouteJson = { ...(r.name ? { name: r.name } : {}), match, ...headerOps(r.headers), ...(r.match?.statPrefix ? { statPrefix: r.match.statPrefix } : {}) };
+    const a = r.action;
+    if (a.kind === "redirect") {
+      const rd = a.redirect;
+      route.redirect = {
+        ...(rd.authority ? { hostRedirect: rd.authority } : {}),
+        // Istio: "the entire path will be replaced, irrespective of the request URI being matched
+        // as an exact path or prefix".
+        ...(rd.uri ? { pathRedirect: rd.uri } : {}),
+        ...(rd.scheme ? { schemeRedirect: rd.scheme } : {}),
+        ...(rd.port ? { portRedirect: rd.port } : rd.derivePort === "FROM_REQUEST_PORT" ? { portRedirect: port } : {}),
+        ...redirectCode(rd.redirectCode),
+      };
+    } else if (a.kind === "direct") {
+      const b = a.response.body;
+      route.directResponse = { status: a.response.status, ...(b?.string !== undefined ? { body: { inlineString: b.string } } : b?.bytes !== undefined ? { body: { inlineBytes: b.bytes } } : {}) };
+    } else {
+      const { action, destinationHeaders } = forwardAction(r, a);
+      Object.assign(route, mergeHeaderOps(headerOps(r.headers), destinationHeaders));
+      route.route = action;
     }
+    route.decorator = { operation: routeOperation(route, r.virtualService.name, port) };
+    const pfc = perFilterConfig(r);
+    if (pfc) route.typedPerFilterConfig = pfc;
+    route.metadata = metadata;
+    out.push(route);
+    if (isCatchAll(match)) return out;
   }
   return out;
 }
@@ -280,31 +236,20 @@ function redirectCode(code: number | undefined): Pick<NonNullable<RouteJson["red
   }
 }
 
-/** Parts of a match Envoy never sees: Istio decides them when it builds this proxy's config. */
-function matchApplies(m: NonNullable<HTTPRoute["match"]>[number], ctx: RouteContext): boolean {
-  if (m.port !== undefined && m.port !== ctx.port) return false;
-  if (m.gateways?.length && !m.gateways.includes(ctx.gateway)) return false;
-  if (m.sourceNamespace && m.sourceNamespace !== ctx.proxy.namespace) return false;
-  if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => ctx.proxy.labels[k] === v)) return false;
-  return true;
-}
-
 /** The route a service gets when no VirtualService routes it. */
-export function defaultRoute(svc: ServiceModel, port: number, ctx: RouteContext): RouteJson {
-  const dest = { cluster: outboundClusterName(port, undefined, svc.hostname), host: svc.hostname, port };
-  const ch = consistentHashOf(dest, ctx);
-  const hp = ch ? hashPolicy(ch) : undefined;
-  const retry = retryPolicy(undefined, ch !== undefined);
+export function defaultRoute(d: DefaultRouteModel): RouteJson {
+  const hp = d.consistentHash ? hashPolicy(d.consistentHash) : undefined;
+  const retry = retryPolicy(undefined, d.consistentHash !== undefined);
   return {
     name: DEFAULT_ROUTE_NAME,
     match: { prefix: "/" },
     route: {
-      cluster: dest.cluster,
+      cluster: d.cluster,
       timeout: "0s",
       maxGrpcTimeout: "0s",
       ...(retry ? { retryPolicy: retry } : {}),
       ...(hp ? { hashPolicy: hp } : {}),
     },
-    decorator: { operation: `${svc.hostname}:${port}/*` },
+    decorator: { operation: `${d.host}:${d.port}/*` },
   };
 }

@@ -34,9 +34,9 @@
  *     would fail; meshpilot does not verify the server certificate then and warns (MP0408), as for
  *     SIMPLE without caCertificates.
  */
-import type { ClientTLSSettings } from "../api/istio-types.js";
 import type { ObjectRef } from "../api/diagnostics.js";
-import { credentialKey, type CredentialModel } from "../model/ir.js";
+import type { ClusterPolicy } from "../model/parsed.js";
+import type { CredentialRef } from "../model/scope.js";
 import { credentialCaSdsName, credentialSdsName, CREDENTIAL_CA_SUFFIX } from "../model/names.js";
 import type { SecretJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import type { ClusterJson } from "./envoy.js";
@@ -101,14 +101,7 @@ export interface TlsProblem {
   readonly path?: string;
 }
 
-/** Where `credentialName` is looked up for one proxy. */
-export interface CredentialScope {
-  /** Istio honours credentialName for sidecars only in a DestinationRule with a workloadSelector. */
-  readonly honoured: boolean;
-  /** The Secret's namespace: the proxy's. */
-  readonly namespace: string;
-  readonly credentials: ReadonlyMap<string, CredentialModel>;
-}
+type ClientTLSSettings = NonNullable<ClusterPolicy["tls"]>;
 
 export const CredentialCodes = {
   /** The Secret named by credentialName is missing, or has no client certificate for MUTUAL. */
@@ -121,7 +114,7 @@ function socket(ctx: UpstreamTlsContextJson): ClusterJson["transportSocket"] {
   return { name: "envoy.transport_sockets.tls", typedConfig: typed("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", ctx) };
 }
 
-export function upstreamTls(tls: ClientTLSSettings | undefined, target: TlsTarget, http: boolean, credentials?: CredentialScope): UpstreamTls {
+export function upstreamTls(tls: ClientTLSSettings | undefined, target: TlsTarget, http: boolean, credentials?: CredentialRef): UpstreamTls {
   if (!tls?.mode || tls.mode === "DISABLE") return {};
   if (tls.mode === "ISTIO_MUTUAL") {
     const sans = sanMatchers(tls.subjectAltNames);
@@ -176,9 +169,8 @@ function originating(tls: ClientTLSSettings, target: TlsTarget, http: boolean, v
 }
 
 /** SIMPLE/MUTUAL with credentialName: SDS references over ADS, and the Secret resources behind them. */
-function credentialTls(tls: ClientTLSSettings, name: string, scope: CredentialScope, target: TlsTarget, http: boolean): UpstreamTls {
-  const secret = scope.credentials.get(credentialKey(scope.namespace, name));
-  const caSecret = scope.credentials.get(credentialKey(scope.namespace, name + CREDENTIAL_CA_SUFFIX));
+function credentialTls(tls: ClientTLSSettings, name: string, scope: CredentialRef, target: TlsTarget, http: boolean): UpstreamTls {
+  const { secret, caSecret } = scope;
   const ca = caSecret?.ca ?? secret?.ca;
   const mutual = tls.mode === "MUTUAL";
   const problems: TlsProblem[] = [];

@@ -5,6 +5,7 @@
 import { uniqueDiagnostics } from "../../api/diagnostics.js";
 import type { MeshModel } from "../../model/ir.js";
 import type { ProxyView } from "../../model/proxy.js";
+import { buildProxyScope } from "../../model/scope.js";
 import { blackHoleCluster, passthroughCluster } from "../cluster.js";
 import { edsTargetEndpoints } from "../endpoints.js";
 import { byResourceName } from "../envoy.js";
@@ -12,7 +13,7 @@ import type { ProxyTranslation } from "../proxy.js";
 import { outbound } from "./outbound.js";
 
 export function translateSidecar(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
-  const out = outbound(mesh, proxy);
+  const out = outbound(buildProxyScope(mesh, proxy));
   return {
     clusters: [...out.clusters, blackHoleCluster(), passthroughCluster()].sort(byResourceName),
     endpoints: out.edsTargets.map((t) => edsTargetEndpoints(t, mesh.endpoints)),

@@ -1,0 +1,236 @@
+/**
+ * What one proxy view sees, resolved once per view: for each visible service the DestinationRule
+ * that applies (Istio's lookup and merge) and the policy of each of its clusters; the
+ * VirtualServices in the proxy's import order and the one that routes each host; per listener
+ * port, the services on it with their resolved routes. `translate/` builds Envoy messages from
+ * this and looks nothing up itself.
+ *
+ * Sharing: a `ServiceScope` is a pure function of (service, applicable rule, credentials) and is
+ * memoised on those objects, so every view that resolves the same rule for a service holds the
+ * same `ServiceScope` object; per-service output (clusters) can be memoised on it.
+ */
+import type { ObjectRef } from "../api/diagnostics.js";
+import { hostMatches } from "./hosts.js";
+import { credentialKey, endpointKey, type CredentialModel, type DestinationRuleModel, type MeshModel, type ServiceModel, type ServicePortModel, type VirtualServiceModel } from "./ir.js";
+import { CREDENTIAL_CA_SUFFIX, MESH_GATEWAY, outboundClusterName, serviceDomains } from "./names.js";
+import type { ClusterPolicy } from "./parsed.js";
+import { clusterPolicy, destinationRuleFor } from "./policies.js";
+import { isHttpProtocol } from "./protocol.js";
+import type { ProxyView } from "./proxy.js";
+import { sidecarVirtualServices, virtualServiceForHost } from "./routing.js";
+import { resolveDefaultRoute, resolveHttpRoutes, resolveL4Routes, type DefaultRouteModel, type HttpRouteModel, type L4RouteModel, type RouteScope } from "./routes.js";
+
+/**
+ * The Secret a `credentialName` names, looked up where Istio looks (the proxy's namespace, which
+ * is the rule's: only a workload-selected rule honours it, and such a rule applies in its own
+ * namespace only).
+ */
+export interface CredentialRef {
+  /** Istio honours credentialName for sidecars only in a DestinationRule with a workloadSelector. */
+  readonly honoured: boolean;
+  readonly namespace: string;
+  readonly secret?: CredentialModel;
+  /** The `<name>-cacert` Secret, when there is one. */
+  readonly caSecret?: CredentialModel;
+}
+
+/** One outbound cluster: a service port, or one of its DestinationRule subsets. */
+export interface ClusterScope {
+  readonly name: string;
+  readonly port: ServicePortModel;
+  readonly subset?: string;
+  /** The subset's labels (none: every endpoint of the port). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly policy?: ClusterPolicy;
+  /** The `mesh.endpoints` key the cluster's endpoints come from. */
+  readonly endpoints: string;
+  readonly credential?: CredentialRef;
+}
+
+export interface ServiceScope {
+  readonly service: ServiceModel;
+  /** The DestinationRule that applies (several of one namespace merged), for metadata and findings. */
+  readonly rule?: { readonly namespace: string; readonly name: string; readonly ref: ObjectRef };
+  /** Per port: the port's cluster, then one per subset in the rule's order. */
+  readonly clusters: readonly ClusterScope[];
+}
+
+export interface VirtualHostScope {
+  readonly host: string;
+  readonly domains: readonly string[];
+  /** The VirtualService's routes; none: the default route. */
+  readonly routes: readonly HttpRouteModel[];
+  readonly defaultRoute?: DefaultRouteModel;
+}
+
+export interface TcpServiceScope {
+  readonly service: ServiceModel;
+  readonly port: ServicePortModel;
+  readonly routes: readonly L4RouteModel[];
+}
+
+/** One port number: the services with an HTTP port and those with another protocol on it. */
+export interface PortScope {
+  readonly port: number;
+  readonly http: readonly ServiceModel[];
+  readonly tcp: readonly TcpServiceScope[];
+  /** For HTTP ports: the route configuration's virtual hosts, in service order, then the non-registry hosts. */
+  readonly virtualHosts: readonly VirtualHostScope[];
+}
+
+export interface ProxyScope {
+  readonly proxy: ProxyView;
+  readonly gateway: string;
+  /** By FQDN order, as `mesh.services`. */
+  readonly services: readonly ServiceScope[];
+  /** Sorted by port number. */
+  readonly ports: readonly PortScope[];
+}
+
+/**
+ * Istio puts the VirtualService hosts that name no registry service (external names, wildcards that
+ * match no service) in the sidecar's route configuration for port 80 only, with the host itself as
+ * the single domain.
+ */
+export const NON_REGISTRY_HOST_PORT = 80;
+
+const NO_CREDENTIALS: ReadonlyMap<string, CredentialModel> = new Map();
+
+export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
+  const gateway = MESH_GATEWAY;
+  const credentials = mesh.credentials ?? NO_CREDENTIALS;
+  const byHost = new Map<string, { scope: ServiceScope; rule?: DestinationRuleModel }>();
+  const services: ServiceScope[] = [];
+  for (const svc of mesh.services.values()) {
+    const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
+    const scope = serviceScope(svc, rule, credentials);
+    byHost.set(svc.hostname, { scope, ...(rule ? { rule } : {}) });
+    services.push(scope);
+  }
+  const policyFor = (host: string, subset: string | undefined, port: number): ClusterPolicy | undefined => {
+    const rule = byHost.get(host)?.rule;
+    return rule ? clusterPolicy(rule, subset, port) : undefined;
+  };
+  const vss = sidecarVirtualServices(mesh.virtualServices, proxy.namespace);
+  const vsFor = new Map<string, VirtualServiceModel | undefined>();
+  const routing = (host: string): VirtualServiceModel | undefined => {
+    if (!vsFor.has(host)) vsFor.set(host, virtualServiceForHost(vss, host));
+    return vsFor.get(host);
+  };
+  const ports: PortScope[] = [];
+  for (const [number, entries] of portsByNumber(mesh.services)) {
+    const ctx: RouteScope = { port: number, gateway, proxy, services: mesh.services, policyFor };
+    const http = entries.filter((e) => isHttpProtocol(e.port.protocol)).map((e) => e.svc);
+    const tcp = entries.filter((e) => !isHttpProtocol(e.port.protocol)).map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx) }));
+    ports.push({ port: number, http, tcp, virtualHosts: http.length ? virtualHosts(http, number, ctx, routing, vss) : [] });
+  }
+  return { proxy, gateway, services, ports };
+}
+
+function virtualHosts(
+  http: readonly ServiceModel[],
+  port: number,
+  ctx: RouteScope,
+  routing: (host: string) => VirtualServiceModel | undefined,
+  vss: readonly VirtualServiceModel[],
+): VirtualHostScope[] {
+  const used = new Set<string>();
+  const out: VirtualHostScope[] = [];
+  for (const svc of http) {
+    const vs = routing(svc.hostname);
+    // A VirtualService that yields no route on this port (every rule pruned by port, source
+    // or a missing delegate) leaves the service its default route, as in Istio.
+    const routes = vs ? resolveHttpRoutes(vs, ctx) : [];
+    // Envoy rejects a domain that two virtual hosts share; as in Istio the first keeps it.
+    const domains = serviceDomains(svc.hostname, ctx.proxy.namespace, svc.clusterIP, ctx.proxy.dnsDomain).filter((d) => !used.has(d));
+    domains.forEach((d) => used.add(d));
+    if (domains.length === 0) continue;
+    out.push({ host: svc.hostname, domains, routes, ...(routes.length ? {} : { defaultRoute: resolveDefaultRoute(svc, port, ctx) }) });
+  }
+  if (port === NON_REGISTRY_HOST_PORT) out.push(...nonRegistryVirtualHosts(vss, ctx, used));
+  return out;
+}
+
+function nonRegistryVirtualHosts(vss: readonly VirtualServiceModel[], ctx: RouteScope, used: Set<string>): VirtualHostScope[] {
+  const out: VirtualHostScope[] = [];
+  const services = [...ctx.services.keys()];
+  for (const vs of vss) {
+    for (const host of vs.hosts) {
+      if (ctx.services.has(host)) continue;
+      if (host.startsWith("*") && services.some((s) => hostMatches(host, s))) continue;
+      if (used.has(host)) continue;
+      // As in Istio, a VirtualService that yields no route here makes no virtual host.
+      const routes = resolveHttpRoutes(vs, ctx);
+      if (routes.length === 0) continue;
+      used.add(host);
+      out.push({ host, domains: [host], routes });
+    }
+  }
+  return out;
+}
+
+
+interface PortEntry {
+  readonly svc: ServiceModel;
+  readonly port: ServicePortModel;
+}
+
+const portIndexes = new WeakMap<ReadonlyMap<string, ServiceModel>, ReadonlyMap<number, readonly PortEntry[]>>();
+
+/** Every service port by port number, ascending; computed once per service registry. */
+function portsByNumber(services: ReadonlyMap<string, ServiceModel>): ReadonlyMap<number, readonly PortEntry[]> {
+  let index = portIndexes.get(services);
+  if (index) return index;
+  const out = new Map<number, PortEntry[]>();
+  for (const svc of services.values()) {
+    for (const port of svc.ports) {
+      const list = out.get(port.port);
+      if (list) list.push({ svc, port });
+      else out.set(port.port, [{ svc, port }]);
+    }
+  }
+  index = new Map([...out.entries()].sort(([a], [b]) => a - b));
+  portIndexes.set(services, index);
+  return index;
+}
+
+const serviceScopes = new WeakMap<ReadonlyMap<string, CredentialModel>, WeakMap<ServiceModel, Map<DestinationRuleModel | undefined, ServiceScope>>>();
+
+/** The service's clusters under `rule`; the same inputs give the same object, whichever view asks. */
+export function serviceScope(svc: ServiceModel, rule: DestinationRuleModel | undefined, credentials: ReadonlyMap<string, CredentialModel>): ServiceScope {
+  let bySvc = serviceScopes.get(credentials);
+  if (!bySvc) serviceScopes.set(credentials, (bySvc = new WeakMap()));
+  let byRule = bySvc.get(svc);
+  if (!byRule) bySvc.set(svc, (byRule = new Map()));
+  let scope = byRule.get(rule);
+  if (!scope) byRule.set(rule, (scope = buildServiceScope(svc, rule, credentials)));
+  return scope;
+}
+
+function buildServiceScope(svc: ServiceModel, rule: DestinationRuleModel | undefined, credentials: ReadonlyMap<string, CredentialModel>): ServiceScope {
+  const clusters: ClusterScope[] = [];
+  for (const port of svc.ports) {
+    const endpoints = endpointKey(svc.hostname, port.port);
+    for (const subset of [undefined, ...(rule?.subsets ?? [])]) {
+      const policy = rule ? clusterPolicy(rule, subset?.name, port.port) : undefined;
+      const credential = policy?.tls?.credentialName ? credentialRef(policy.tls.credentialName, rule!, credentials) : undefined;
+      clusters.push({
+        name: outboundClusterName(port.port, subset?.name, svc.hostname),
+        port,
+        ...(subset ? { subset: subset.name } : {}),
+        labels: subset?.labels ?? {},
+        ...(policy ? { policy } : {}),
+        endpoints,
+        ...(credential ? { credential } : {}),
+      });
+    }
+  }
+  return { service: svc, ...(rule ? { rule: { namespace: rule.namespace, name: rule.name, ref: rule.refs[0]! } } : {}), clusters };
+}
+
+function credentialRef(name: string, rule: DestinationRuleModel, credentials: ReadonlyMap<string, CredentialModel>): CredentialRef {
+  if (rule.workloadSelector === undefined) return { honoured: false, namespace: rule.namespace };
+  const secret = credentials.get(credentialKey(rule.namespace, name));
+  const caSecret = credentials.get(credentialKey(rule.namespace, name + CREDENTIAL_CA_SUFFIX));
+  return { honoured: true, namespace: rule.namespace, ...(secret ? { secret } : {}), ...(caSecret ? { caSecret } : {}) };
+}
