@@ -29,6 +29,7 @@ export interface WebhookOptions {
   readonly ipAddresses?: readonly string[];
   /** How often the caBundle is checked and the serving cert considered for renewal; default 30 s. */
   readonly resyncMs?: number;
+  /** Validity of the serving certificate (default 30 days); renewed with a third left. */
   readonly servingCertDays?: number;
   readonly logger: Logger;
 }
@@ -37,12 +38,15 @@ export interface RunningWebhook {
   readonly port: number;
   /** PEM of the CA that signs the serving certificate (= the caBundle). */
   readonly caPem: string;
+  /** PEM of the serving certificate in use. */
+  servingCertPem(): string;
   /** Checks the caBundle now (also done every resyncMs). */
   syncCaBundle(): Promise<void>;
   stop(): Promise<void>;
 }
 
 const MAX_BODY = 8 * 1024 * 1024;
+const DAY_MS = 86_400_000;
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -149,9 +153,8 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   };
 
   const renewIfDue = async (): Promise<void> => {
-    const now = Date.now();
-    const life = serving.notAfter.getTime() - serving.notBefore.getTime();
-    if (now < serving.notBefore.getTime() + (life * 2) / 3) return;
+    // Renewed with a third of its validity left, as a certificate rotator would.
+    if (Date.now() < serving.notAfter.getTime() - (certDays * DAY_MS) / 3) return;
     serving = await issueServingCert(ca, opts.dnsNames, opts.ipAddresses ?? [], new Date(), certDays);
     server.setSecureContext({ cert: serving.certPem, key: serving.keyPem, minVersion: "TLSv1.2" });
     log.info({ notAfter: serving.notAfter.toISOString() }, "webhook serving certificate renewed");
@@ -170,6 +173,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   return {
     port: boundPort,
     caPem: ca.certPem,
+    servingCertPem: () => serving.certPem,
     syncCaBundle,
     async stop() {
       stopped = true;

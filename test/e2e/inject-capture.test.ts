@@ -60,7 +60,8 @@ function setup(annotations: Record<string, string> = {}) {
     peer.ip("link", "set", "eth0", "up");
     const cfg = captureConfig(DEFAULT_INJECTION_SETTINGS, annotations);
     if (!cfg.config) throw new Error(JSON.stringify(cfg.errors));
-    const out = pod.exec("sh", ["-c", captureScript(cfg.config)]);
+    // busybox sh, the shell of the proxy-init image.
+    const out = pod.exec("busybox", ["sh", "-c", captureScript(cfg.config)]);
     return { pod, peer, out };
   } catch (err) {
     pod.destroy();
