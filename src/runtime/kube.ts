@@ -102,7 +102,7 @@ export function startKube(k: KubeServeOptions, hooks: KubeHooks): RunningKube {
   });
   const writer = new StatusWriter({
     client,
-    objects: () => source.istioObjects(),
+    objects: () => source.statusObjects(),
     diagnostics: () => controlPlane.diagnostics(),
     isLeader: () => leader.isLeader && source.isSynced && hooks.serving(),
     logger: log,

@@ -31,7 +31,7 @@ export interface StatusLogger {
 
 export interface StatusWriterOptions {
   readonly client: KubeClient;
-  /** The Istio objects the kube source holds (valid or not). */
+  /** The objects whose kind gets its findings in status (every Istio kind), valid or not. */
   readonly objects: () => readonly KubeObjectInfo[];
   /** Every current finding (input validation + analysis). Findings with a file location are ignored. */
   readonly diagnostics: () => readonly Diagnostic[];

@@ -178,7 +178,7 @@ export class KubeSource {
   }
 
   /** Objects in scope whose kind gets its findings in status, as the server holds them (valid or not). */
-  istioObjects(): KubeObjectInfo[] {
+  statusObjects(): KubeObjectInfo[] {
     const out: KubeObjectInfo[] = [];
     for (const e of this.entries.values()) if (kindInfo(e.info.kind)?.status && this.visible(e.info)) out.push(e.info);
     return out;
