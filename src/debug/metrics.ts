@@ -18,9 +18,19 @@ export class Metrics {
   readonly buildTime = new Histogram({ name: "meshpilot_build_seconds", help: "Seconds to build the model and translate every active view.", labelNames: ["path"], buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
   readonly diagnostics = new Gauge({ name: "meshpilot_config_diagnostics", help: "Current findings about the input, by severity.", labelNames: ["severity"], registers: [this.registry] });
   readonly rejectedConfigs = new Gauge({ name: "pilot_total_rejected_configs", help: "Input objects currently refused by validation.", registers: [this.registry] });
+  private readonly injectionRequests = new Counter({ name: "sidecar_injection_requests_total", help: "Pods the injection webhook was asked about.", registers: [this.registry] });
+  private readonly injectionSuccess = new Counter({ name: "sidecar_injection_success_total", help: "Pods given a sidecar.", registers: [this.registry] });
+  private readonly injectionSkip = new Counter({ name: "sidecar_injection_skip_total", help: "Pods admitted without a sidecar (opted out, hostNetwork, already injected).", registers: [this.registry] });
+  private readonly injectionFailure = new Counter({ name: "sidecar_injection_failure_total", help: "Pods refused because they cannot be injected.", registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** One answered injection request (istiod's sidecar_injection_* counters). */
+  injection(result: "injected" | "skipped" | "refused"): void {
+    this.injectionRequests.inc();
+    (result === "injected" ? this.injectionSuccess : result === "skipped" ? this.injectionSkip : this.injectionFailure).inc();
   }
 
   observer(): XdsObserver {

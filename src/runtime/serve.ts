@@ -45,7 +45,7 @@ export interface ServeOptions {
   /** Read Services, EndpointSlices, Pods, Namespaces and Istio objects from Kubernetes too. */
   readonly kube?: KubeServeOptions;
   /** Serve the sidecar injection webhook (with `kube`: namespace labels, shared CA, caBundle upkeep). */
-  readonly inject?: Omit<WebhookOptions, "logger" | "kubeConfig">;
+  readonly inject?: Omit<WebhookOptions, "logger" | "kubeConfig" | "onReview">;
 }
 
 export interface RunningServer {
@@ -109,7 +109,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const debug = await startDebugServer(opts.debugAddress, { controlPlane, metrics, syncStatus: () => xds.syncStatus(), sourcesReady: () => readiness.ready, logger: log });
 
   const webhook = opts.inject
-    ? await startWebhook({ ...opts.inject, logger: log, ...(opts.kube ? { kubeConfig: opts.kube.kubeConfig ?? loadKubeConfig(opts.kube.kubeconfigPath) } : {}) })
+    ? await startWebhook({ ...opts.inject, logger: log, onReview: (r) => metrics.injection(r), ...(opts.kube ? { kubeConfig: opts.kube.kubeConfig ?? loadKubeConfig(opts.kube.kubeconfigPath) } : {}) })
     : undefined;
 
   let files: FileSource | undefined;

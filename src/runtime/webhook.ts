@@ -31,6 +31,8 @@ export interface WebhookOptions {
   readonly resyncMs?: number;
   /** Validity of the serving certificate (default 30 days); renewed with a third left. */
   readonly servingCertDays?: number;
+  /** Told the result of every answered review (metrics). */
+  readonly onReview?: (result: "injected" | "skipped" | "refused") => void;
   readonly logger: Logger;
 }
 
@@ -111,6 +113,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
     const fields = { namespace: ns, pod: meta?.name || (meta?.generateName ? `${meta.generateName}*` : undefined), reason: outcome.reason };
     if (outcome.result === "refused") log.warn(fields, "sidecar injection refused");
     else log.info(fields, outcome.result === "injected" ? "sidecar injected" : "sidecar injection skipped");
+    opts.onReview?.(outcome.result);
     reply(200, outcome.review);
   };
 

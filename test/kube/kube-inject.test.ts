@@ -128,6 +128,16 @@ describe.skipIf(kubeTestsSkipped)("sidecar injection webhook with a real kube-ap
     expect(await admin.get({ apiVersion: "v1", kind: "Pod", metadata: { name: "web-bad", namespace: ON } })).toBeUndefined();
   });
 
+  it("counts what it did under istiod's metric names", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${server!.debugPort}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
+    expect(value("sidecar_injection_success_total")).toBe(2);
+    expect(value("sidecar_injection_failure_total")).toBe(1);
+    // The opted-out and unlabelled pods never reached the webhook: the selectors kept them away.
+    expect(value("sidecar_injection_skip_total")).toBe(0);
+    expect(value("sidecar_injection_requests_total")).toBe(3);
+  });
+
   it("a second replica uses the same CA (from the Secret), so the caBundle holds for both", async () => {
     const other = await startWebhook({ ...injectOptions(), address: "127.0.0.1:0", kubeConfig: saConfig, logger: pino({ level: "silent" }) });
     try {
