@@ -6,3 +6,17 @@ export declare function kubeCacheDir(env?: NodeJS.ProcessEnv): string;
 export declare function stagingModules(goMod: string): string[];
 /** Builds kube-apiserver and etcd if needed and returns their absolute paths. */
 export declare function ensureKube(options?: { cacheDir?: string; log?: (msg: string) => void }): Promise<{ version: string; apiserver: string; etcd: string }>;
+/** The node and control-plane commands built by ensureKubeCluster. */
+export declare const CLUSTER_COMMANDS: readonly string[];
+export interface KubeClusterBinaries {
+  version: string;
+  apiserver: string;
+  etcd: string;
+  kubelet: string;
+  "kube-controller-manager": string;
+  "kube-scheduler": string;
+  "kube-proxy": string;
+  kubectl: string;
+}
+/** kube-apiserver and etcd plus the five commands a node needs, same version, built if needed. */
+export declare function ensureKubeCluster(options?: { cacheDir?: string; log?: (msg: string) => void }): Promise<KubeClusterBinaries>;

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Builds kube-apiserver and etcd from the Go module proxy into a cache directory outside the
-// repo, for the tests in test/kube (a real API server, no kubelet or controllers). Prints the
-// paths of both binaries.
+// repo, for the tests in test/kube (a real API server, no kubelet or controllers), and on request
+// the node's commands for the local cluster (scripts/cluster/). Prints the binaries' paths.
 //
 //   node scripts/ensure-kube.mjs           # prints {"apiserver": "/…/kube-apiserver", "etcd": "/…/etcd", …}
+//   node scripts/ensure-kube.mjs --cluster # also kubelet, controller-manager, scheduler, kube-proxy, kubectl
 //
 // Why a throwaway Go module: k8s.io/kubernetes requires its staging modules (k8s.io/api,
 // k8s.io/apiserver, …) at the fake version v0.0.0, so `go install …@v1.x` cannot work. We make a
@@ -16,7 +17,7 @@
 // concurrent builders. $MESHPILOT_KUBE_APISERVER and $MESHPILOT_ETCD, when both set, name
 // prebuilt binaries to use as they are. $MESHPILOT_KUBE_VERSION picks another 1.X.Y.
 // The build uses GOTOOLCHAIN=local and CGO_ENABLED=0.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheBase, isExecutable, run, withLock } from "./cache-util.mjs";
@@ -60,17 +61,27 @@ export function stagingModules(goMod) {
   return [...mods].sort();
 }
 
-async function build(dir, version, log) {
-  const started = Date.now();
-  const minor = version.split(".")[1];
-  const staging = `v0.${version.split(".").slice(1).join(".")}`;
-  const mod = join(dir, "build");
-  const bin = join(dir, "bin");
-  mkdirSync(mod, { recursive: true });
-  mkdirSync(bin, { recursive: true });
-  const env = { ...process.env, GOTOOLCHAIN: "local", CGO_ENABLED: "0", GOFLAGS: "-mod=mod", GO111MODULE: "on" };
-  const go = (args) => run("go", args, { cwd: mod, env });
+const ldflagsFor = (version) =>
+  [
+    "-s",
+    "-w",
+    `-X k8s.io/component-base/version.gitVersion=v${version}`,
+    "-X k8s.io/component-base/version.gitMajor=1",
+    `-X k8s.io/component-base/version.gitMinor=${version.split(".")[1]}`,
+    "-X k8s.io/component-base/version.gitTreeState=clean",
+  ].join(" ");
 
+const goEnv = () => ({ ...process.env, GOTOOLCHAIN: "local", CGO_ENABLED: "0", GOFLAGS: "-mod=mod", GO111MODULE: "on" });
+
+/**
+ * Writes the throwaway main module (k8s.io/kubernetes at the tag, every staging module replaced by
+ * its v0.X.Y tag) with `packages` pinned in tools.go, and resolves it. Rewriting it with more
+ * packages later only adds the modules those need; binaries already built stay valid.
+ */
+async function writeModule(mod, version, packages, log) {
+  const staging = `v0.${version.split(".").slice(1).join(".")}`;
+  mkdirSync(mod, { recursive: true });
+  const go = (args) => run("go", args, { cwd: mod, env: goEnv() });
   log(`kube ${version}: reading the tagged go.mod of k8s.io/kubernetes@v${version}`);
   const dl = JSON.parse((await go(["mod", "download", "-json", `k8s.io/kubernetes@v${version}`])).stdout);
   if (dl.Error) throw new Error(`go mod download k8s.io/kubernetes@v${version}: ${dl.Error}`);
@@ -88,8 +99,7 @@ async function build(dir, version, log) {
       "package tools",
       "",
       "import (",
-      '\t_ "go.etcd.io/etcd/server/v3"',
-      '\t_ "k8s.io/kubernetes/cmd/kube-apiserver"',
+      ...packages.map((p) => `\t_ "${p}"`),
       ")",
       "",
     ].join("\n"),
@@ -99,21 +109,24 @@ async function build(dir, version, log) {
   await go(edits);
   log(`kube ${version}: resolving the module graph (go mod tidy; downloads a few hundred MB when cold)`);
   await go(["mod", "tidy"]);
+  return go;
+}
+
+const SERVER_PACKAGES = ["go.etcd.io/etcd/server/v3", "k8s.io/kubernetes/cmd/kube-apiserver"];
+
+async function build(dir, version, log) {
+  const started = Date.now();
+  const mod = join(dir, "build");
+  const bin = join(dir, "bin");
+  mkdirSync(bin, { recursive: true });
+  const go = await writeModule(mod, version, SERVER_PACKAGES, log);
   const { stdout: etcdVer } = await go(["list", "-m", "-f", "{{.Version}}", "go.etcd.io/etcd/server/v3"]);
 
-  const ldflags = [
-    "-s",
-    "-w",
-    `-X k8s.io/component-base/version.gitVersion=v${version}`,
-    "-X k8s.io/component-base/version.gitMajor=1",
-    `-X k8s.io/component-base/version.gitMinor=${minor}`,
-    "-X k8s.io/component-base/version.gitTreeState=clean",
-  ].join(" ");
   const apiserver = join(bin, "kube-apiserver");
   const etcd = join(bin, "etcd");
   log(`kube ${version}: go build kube-apiserver (cold: 5–15 min on 2 cores)`);
   const t1 = Date.now();
-  await go(["build", "-trimpath", "-ldflags", ldflags, "-o", `${apiserver}.tmp`, "k8s.io/kubernetes/cmd/kube-apiserver"]);
+  await go(["build", "-trimpath", "-ldflags", ldflagsFor(version), "-o", `${apiserver}.tmp`, "k8s.io/kubernetes/cmd/kube-apiserver"]);
   renameSync(`${apiserver}.tmp`, apiserver);
   log(`kube ${version}: kube-apiserver built in ${Math.round((Date.now() - t1) / 1000)} s; go build etcd ${etcdVer.trim()}`);
   const t2 = Date.now();
@@ -155,10 +168,72 @@ export async function ensureKube(options = {}) {
   });
 }
 
+/** The commands a node and its control plane need beyond kube-apiserver and etcd. */
+export const CLUSTER_COMMANDS = ["kubelet", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kubectl"];
+const CLUSTER_MARKER = "kube-cluster-binaries.json";
+
+function readClusterMarker(dir, version) {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, CLUSTER_MARKER), "utf8"));
+    if (m.version === version && CLUSTER_COMMANDS.every((c) => isExecutable(m[c]))) return m;
+  } catch {
+    // not built yet, or a broken marker
+  }
+  return undefined;
+}
+
+async function buildCluster(dir, version, log) {
+  const started = Date.now();
+  const bin = join(dir, "bin");
+  const tmp = join(dir, "bin-cluster.tmp");
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const packages = CLUSTER_COMMANDS.map((c) => `k8s.io/kubernetes/cmd/${c}`);
+  const go = await writeModule(join(dir, "build"), version, [...SERVER_PACKAGES, ...packages], log);
+  log(`kube ${version}: go build ${CLUSTER_COMMANDS.join(", ")} (cold: about 4 min more on 2 cores once kube-apiserver is built)`);
+  await go(["build", "-trimpath", "-ldflags", ldflagsFor(version), "-o", `${tmp}/`, ...packages]);
+  const out = { version };
+  for (const c of CLUSTER_COMMANDS) {
+    renameSync(join(tmp, c), join(bin, c));
+    out[c] = join(bin, c);
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  out.buildSeconds = Math.round((Date.now() - started) / 1000);
+  log(`kube ${version}: ${CLUSTER_COMMANDS.length} commands built in ${out.buildSeconds} s`);
+  return out;
+}
+
+/**
+ * kube-apiserver and etcd (as ensureKube) plus kubelet, kube-controller-manager, kube-scheduler,
+ * kube-proxy and kubectl from the same module graph, for the local cluster (scripts/cluster/).
+ * The extra five have their own marker, so the apiserver tests never wait for them.
+ * @param {{ cacheDir?: string, log?: (msg: string) => void }} [options]
+ */
+export async function ensureKubeCluster(options = {}) {
+  const server = await ensureKube(options);
+  const version = kubeVersion();
+  const dir = options.cacheDir ? resolve(options.cacheDir) : kubeCacheDir();
+  const log = options.log ?? ((msg) => process.stderr.write(`ensure-kube: ${msg}\n`));
+  const pick = (m) => ({ ...server, ...Object.fromEntries(CLUSTER_COMMANDS.map((c) => [c, m[c]])) });
+  const cached = readClusterMarker(dir, version);
+  if (cached) return pick(cached);
+  mkdirSync(dir, { recursive: true });
+  return withLock(dir, { waitMs: 40 * 60_000, log }, async () => {
+    const again = readClusterMarker(dir, version);
+    if (again) return pick(again);
+    const built = await buildCluster(dir, version, log);
+    const tmp = join(dir, `${CLUSTER_MARKER}.${process.pid}`);
+    writeFileSync(tmp, JSON.stringify(built, null, 2) + "\n");
+    renameSync(tmp, join(dir, CLUSTER_MARKER));
+    return pick(built);
+  });
+}
+
 const isMain = process.argv[1] !== undefined && existsSync(process.argv[1]) && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   try {
-    console.log(JSON.stringify(await ensureKube(), null, 2));
+    const all = process.argv.includes("--cluster");
+    console.log(JSON.stringify(all ? await ensureKubeCluster() : await ensureKube(), null, 2));
   } catch (err) {
     console.error(`ensure-kube: ${err.message}`);
     process.exit(1);
