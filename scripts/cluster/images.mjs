@@ -316,6 +316,8 @@ const RECIPES = {
       .file("/usr/local/share/doc/node/LICENSE", license, 0o644)
       .file("/app/package.json", join(REPO, "package.json"), 0o644)
       .tree("/app/dist", join(REPO, "dist"), (rel) => !rel.endsWith(".map") && !rel.endsWith(".d.ts"))
+      // tsc writes it 0644; `meshpilot …` (the symlink below, as in the Dockerfile) needs it executable
+      .file("/app/dist/cli/main.js", main, 0o755)
       .tree("/app/proto", join(REPO, "proto"))
       .tree("/app/node_modules", await productionModules(ctx), keepRuntimeModule)
       .symlink("/usr/local/bin/meshpilot", "/app/dist/cli/main.js");

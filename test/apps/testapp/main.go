@@ -366,6 +366,11 @@ func clientOnce(client *http.Client, url string, headers headerList, t *tally) e
 		if !ok {
 			return errors.New("header without ':': " + h)
 		}
+		// Go sends req.Host, never a Host entry of req.Header.
+		if strings.EqualFold(strings.TrimSpace(name), "host") {
+			req.Host = strings.TrimSpace(value)
+			continue
+		}
 		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
 	resp, err := client.Do(req)
