@@ -22,7 +22,7 @@ import type { ShortType } from "../../src/xds/observer.js";
 import { httpRequest, startBackend, type Backend } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import type { KubeCluster } from "../support/kube.js";
-import { createCanary, endpointSlice, pickAddresses, PRODUCTPAGE_POD, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
+import { createCanary, endpointSlice, pickAddresses, PRODUCTPAGE_POD, virtualService, type KubeMeshNet } from "../support/kube-mesh.js";
 import { ms, sleep, type Cell } from "./report.js";
 
 const NS = "bench-latency";
@@ -80,7 +80,7 @@ interface Fixture {
   readonly server: RunningServer;
   readonly envoy: Envoy;
   readonly backends: Backend[];
-  readonly a: KubeMeshAddresses & { release: () => void };
+  readonly a: KubeMeshNet;
   readonly proxyId: string;
   /** meshpilot's warnings and errors (the analyzer reports the not-ready subset on every EDS flip), shown only on failure. */
   readonly logLines: string[];
@@ -98,7 +98,7 @@ async function startFixture(kube: KubeCluster, log: (s: string) => void): Promis
       ["v1", a.v1Ip],
       ["v2", a.v2Ip],
     ] as const) {
-      backends.push(await startBackend({ version, host, port: a.port }));
+      backends.push(await startBackend({ version, host, port: a.port, listening: await a.listen(host) }));
     }
     server = await startServer({
       xdsAddress: "127.0.0.1:0",
@@ -108,14 +108,14 @@ async function startFixture(kube: KubeCluster, log: (s: string) => void): Promis
     });
     await until("meshpilot to sync with the API server", 60_000, () => (server!.controlPlane.ready ? true : undefined), 20);
     const proxyId = `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`;
-    const envoy = await startSidecarEnvoy("bench-kube", { nodeId: proxyId, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "productpage", version: "v1" }, sotw: false, waitReady: false });
+    const envoy = await startSidecarEnvoy("bench-kube", { nodeId: proxyId, xdsAddress: await a.hostAddress(server.xdsPort), netns: a.netns, labels: { app: "productpage", version: "v1" }, sotw: false, waitReady: false });
 await envoy.waitReady(30_000);
     log(`section 4a: meshpilot, Envoy and backends up; proxy ${proxyId}`);
     return { server, envoy, backends, a, proxyId, logLines };
   } catch (err) {
     await server?.stop();
     for (const b of backends) await b.close();
-    a.release();
+    await a.release();
     throw err;
   }
 }
@@ -124,7 +124,7 @@ async function stopFixture(f: Fixture): Promise<void> {
   await f.envoy.stop();
   await f.server.stop();
   for (const b of f.backends) await b.close();
-  f.a.release();
+  await f.a.release();
 }
 
 export async function runKubeLatency(kube: KubeCluster, plans: readonly LatencyPlan[], log: (s: string) => void): Promise<LatencyResult> {

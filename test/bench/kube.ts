@@ -2,8 +2,9 @@
 //   4a. API write → change applied in a connected Envoy (test/bench/kube-latency.ts);
 //   4b. informer memory for S Services × P Pods (test/bench/kube-memory.ts).
 // Needs the kube binaries (scripts/ensure-kube.mjs; built once, ~10 min cold: `prepareKube` does
-// it before any timed section) and root (pod addresses are added to lo). MESHPILOT_SKIP_KUBE=1
-// skips the section, as it skips the kube tests.
+// it before any timed section) and root (pod addresses live in a network namespace the bench
+// creates; the host is left alone). MESHPILOT_SKIP_KUBE=1 skips the section, as it skips the
+// kube tests.
 import { ensureKube } from "../../scripts/ensure-kube.mjs";
 import { startKube } from "../support/kube.js";
 import { LATENCY_HEADER, latencyRows, runKubeLatency, DEBOUNCE_QUIET_MS, type LatencyPlan } from "./kube-latency.js";

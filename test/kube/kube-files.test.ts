@@ -15,14 +15,14 @@ import { startServer, type RunningServer } from "../../src/runtime/serve.js";
 import { httpRequest, startBackend, tally, type Backend } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster } from "../support/kube.js";
-import { createCanary, destinationRule, pickAddresses, PRODUCTPAGE_POD, stopKubeMesh, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
+import { createCanary, destinationRule, pickAddresses, PRODUCTPAGE_POD, stopKubeMesh, virtualService, type KubeMeshNet } from "../support/kube-mesh.js";
 import { until } from "../support/wait.js";
 
 const NS = "mixed";
 
 describe.skipIf(kubeTestsSkipped)("--config-dir adds to the cluster's config", () => {
   let kube: KubeCluster;
-  let a: KubeMeshAddresses & { release: () => void };
+  let a: KubeMeshNet;
   let server: RunningServer | undefined;
   let envoy: Envoy | undefined;
   const backends: Backend[] = [];
@@ -46,7 +46,7 @@ describe.skipIf(kubeTestsSkipped)("--config-dir adds to the cluster's config", (
       ["v1", a.v1Ip],
       ["v2", a.v2Ip],
     ] as const) {
-      backends.push(await startBackend({ version, host, port: a.port }));
+      backends.push(await startBackend({ version, host, port: a.port, listening: await a.listen(host) }));
     }
     writeFileSync(vsFile, stringify(virtualService(NS, "v1", "v2")));
     server = await startServer({
@@ -56,7 +56,7 @@ describe.skipIf(kubeTestsSkipped)("--config-dir adds to the cluster's config", (
       configDir: dir,
       kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), writeStatus: false },
     });
-    envoy = await startSidecarEnvoy("kube-files", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "productpage", version: "v1" }, sotw: false });
+    envoy = await startSidecarEnvoy("kube-files", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: await a.hostAddress(server.xdsPort), netns: a.netns, labels: { app: "productpage", version: "v1" }, sotw: false });
   });
 
   afterAll(async () => {

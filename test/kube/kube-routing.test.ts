@@ -19,7 +19,7 @@ import { Store } from "../../src/store/store.js";
 import { httpRequest, startBackend, tally, type Backend } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { DEPLOY_DIR, kubeTestsSkipped, loadManifests, startKube, startTcpProxy, type KubeCluster, type KubeTestClient } from "../support/kube.js";
-import { createCanary, destinationRule, endpointSlice, pickAddresses, pod, podStatus, PRODUCTPAGE_POD, stopKubeMesh, virtualService, type KubeMeshAddresses } from "../support/kube-mesh.js";
+import { createCanary, destinationRule, endpointSlice, pickAddresses, pod, podStatus, PRODUCTPAGE_POD, stopKubeMesh, virtualService, type KubeMeshNet } from "../support/kube-mesh.js";
 import { sleep, until } from "../support/wait.js";
 
 const NS = "shop";
@@ -29,7 +29,7 @@ describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => 
   let kube: KubeCluster;
   let admin: KubeTestClient;
   let saToken: string;
-  let a: KubeMeshAddresses & { release: () => void };
+  let a: KubeMeshNet;
   let server: RunningServer | undefined;
   let envoy: Envoy | undefined;
   const backends: Backend[] = [];
@@ -53,7 +53,7 @@ describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => 
       ["v2", a.v2Ip],
       ["v3", a.v3Ip],
     ] as const) {
-      backends.push(await startBackend({ version, host, port: a.port }));
+      backends.push(await startBackend({ version, host, port: a.port, listening: await a.listen(host) }));
     }
   }, 1_800_000); // a cold build of the binaries takes ~10 min on 2 cores
 
@@ -105,7 +105,7 @@ describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => 
       logger,
       kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), leaseNamespace: "meshpilot-system", backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
     });
-    envoy = await startSidecarEnvoy("kube-routing", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "productpage", version: "v1" }, sotw: false, waitReady: false });
+    envoy = await startSidecarEnvoy("kube-routing", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: await a.hostAddress(server.xdsPort), netns: a.netns, labels: { app: "productpage", version: "v1" }, sotw: false, waitReady: false });
 await sleep(1500);
     const ready = await fetch(`http://127.0.0.1:${server.debugPort}/ready`);
     expect(ready.status).toBe(503);

@@ -20,7 +20,7 @@ import { httpRequest } from "../support/backend.js";
 import { startTlsBackend, TestCerts, type TlsBackend } from "../support/certs.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster, type KubeTestClient } from "../support/kube.js";
-import { createCanary, pickAddresses, PRODUCTPAGE_POD, stopKubeMesh, type KubeMeshAddresses } from "../support/kube-mesh.js";
+import { createCanary, pickAddresses, PRODUCTPAGE_POD, stopKubeMesh, type KubeMeshNet } from "../support/kube-mesh.js";
 import { until } from "../support/wait.js";
 
 const NS = "secrets";
@@ -30,7 +30,7 @@ const MARKER = "not-a-key-but-secret-7f3c9a";
 describe.skipIf(kubeTestsSkipped)("DestinationRule credentialName with a real kube-apiserver", () => {
   let kube: KubeCluster;
   let admin: KubeTestClient;
-  let a: KubeMeshAddresses & { release: () => void };
+  let a: KubeMeshNet;
   let server: RunningServer | undefined;
   let envoy: Envoy | undefined;
   const certs = new TestCerts("meshpilot-kube-secrets-");
@@ -83,15 +83,15 @@ describe.skipIf(kubeTestsSkipped)("DestinationRule credentialName with a real ku
         trafficPolicy: { tls: { mode: "MUTUAL", sni: "secure.example", subjectAltNames: ["secure.example"], credentialName: SECRET } },
       },
     });
-    backends.push(await startTlsBackend(certs, a.v1Ip, a.port, "v1", true));
-    backends.push(await startTlsBackend(certs, a.v2Ip, a.port, "v2", true));
+    backends.push(await startTlsBackend(certs, a.v1Ip, a.port, "v1", true, await a.listen(a.v1Ip)));
+    backends.push(await startTlsBackend(certs, a.v2Ip, a.port, "v2", true, await a.listen(a.v2Ip)));
     server = await startServer({
       xdsAddress: "127.0.0.1:0",
       debugAddress: "127.0.0.1:0",
       logger,
       kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), leaseNamespace: "meshpilot-system" },
     });
-    envoy = await startSidecarEnvoy("kube-secrets", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "productpage", version: "v1" }, sotw: true });
+    envoy = await startSidecarEnvoy("kube-secrets", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: await a.hostAddress(server.xdsPort), netns: a.netns, labels: { app: "productpage", version: "v1" }, sotw: true });
   }, 1_800_000); // a cold build of the binaries takes ~10 min on 2 cores
 
   afterAll(async () => {

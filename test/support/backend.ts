@@ -17,6 +17,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
+import { listenOrAdopt } from "./net.js";
 
 export interface BackendOptions {
   /** Reported in the body and in `x-backend-version`. */
@@ -27,6 +28,8 @@ export interface BackendOptions {
   readonly host?: string;
   /** Default 0 (ephemeral). */
   readonly port?: number;
+  /** Serve this already-listening server's connections instead of listening at host:port (see NetNs.listen). */
+  readonly listening?: net.Server;
 }
 
 export interface RecordedRequest {
@@ -181,14 +184,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     socket.on("data", onData);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    front.once("error", reject);
-    front.listen(options.port ?? 0, host, () => {
-      front.off("error", reject);
-      resolve();
-    });
-  });
-  const addr = front.address() as net.AddressInfo;
+  const addr = await listenOrAdopt(front, host, options.port ?? 0, options.listening);
 
   return {
     version,

@@ -8,7 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type net from "node:net";
 import type { TLSSocket } from "node:tls";
+import { listenOrAdopt } from "./net.js";
 
 function openssl(...args: string[]): void {
   execFileSync("openssl", args, { stdio: "pipe" });
@@ -55,8 +57,9 @@ export interface TlsBackend {
 /**
  * An HTTPS server with the leaf `server` of `certs`, answering 200 with `x-backend-version`;
  * `requireClientCert`: only clients with a certificate from the CA get through the handshake.
+ * With `listening`, it serves that server's connections instead of listening at host:port.
  */
-export function startTlsBackend(certs: TestCerts, host: string, port: number, version: string, requireClientCert: boolean): Promise<TlsBackend> {
+export function startTlsBackend(certs: TestCerts, host: string, port: number, version: string, requireClientCert: boolean, listening?: net.Server): Promise<TlsBackend> {
   const requests: TlsBackend["requests"] = [];
   const server = https.createServer(
     { cert: readFileSync(certs.path("server.pem")), key: readFileSync(certs.path("server-key.pem")), ca: readFileSync(certs.path("ca.pem")), requestCert: requireClientCert, rejectUnauthorized: requireClientCert },
@@ -69,18 +72,13 @@ export function startTlsBackend(certs: TestCerts, host: string, port: number, ve
       res.end("ok\n");
     },
   );
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () =>
-      resolve({
-        requests,
-        dropConnections: () => server.closeAllConnections(),
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
+  return listenOrAdopt(server, host, port, listening).then(() => ({
+    requests,
+    dropConnections: () => server.closeAllConnections(),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
       }),
-    );
-  });
+  }));
 }

@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureEnvoy } from "../../scripts/ensure-envoy.mjs";
 import { buildBootstrap, type BootstrapOptions } from "../../src/translate/bootstrap.js";
+import type { Bridge, NetNs } from "./netns.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObj = { [key: string]: Json };
@@ -48,6 +49,11 @@ export interface EnvoyOptions {
   readonly startTimeoutMs?: number;
   /** Keep the temp dir (bootstrap, log) after stop(); also with MESHPILOT_KEEP_ENVOY_FILES=1. */
   readonly keepFiles?: boolean;
+  /**
+   * Run inside this network namespace (nsenter --net; the file system is shared). Its addresses,
+   * xDS included, are the namespace's; `adminAddress` is a host loopback port bridged to admin.
+   */
+  readonly netns?: NetNs;
 }
 
 export interface AdminAddress {
@@ -107,14 +113,17 @@ export class Envoy {
   private admin: AdminAddress | undefined;
   private readonly keepFiles: boolean;
   private readonly watchdog: ChildProcess | undefined;
+  private readonly netns: NetNs | undefined;
+  private adminBridge: { readonly target: string; readonly bridge: Bridge } | undefined;
 
-  private constructor(name: string, dir: string, child: ChildProcess, keepFiles: boolean) {
+  private constructor(name: string, dir: string, child: ChildProcess, keepFiles: boolean, netns: NetNs | undefined) {
     this.name = name;
     this.dir = dir;
     this.bootstrapPath = join(dir, "bootstrap.json");
     this.logPath = join(dir, "envoy.log");
     this.child = child;
     this.keepFiles = keepFiles;
+    this.netns = netns;
     const append = (b: Buffer) => {
       this.output += b.toString();
       if (this.output.length > 1_000_000) this.output = this.output.slice(-500_000);
@@ -163,9 +172,10 @@ export class Envoy {
       ...(options.componentLogLevel ? ["--component-log-level", options.componentLogLevel] : []),
       ...(options.extraArgs ?? []),
     ];
-    const child = spawn(envoyPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const stdio = { stdio: ["ignore", "pipe", "pipe"] as ["ignore", "pipe", "pipe"] };
+    const child = options.netns ? options.netns.spawn(envoyPath, args, stdio) : spawn(envoyPath, args, stdio);
     const keep = options.keepFiles ?? process.env.MESHPILOT_KEEP_ENVOY_FILES === "1";
-    const envoy = new Envoy(name, dir, child, keep);
+    const envoy = new Envoy(name, dir, child, keep, options.netns);
     running.add(envoy);
     installExitHook();
     try {
@@ -186,7 +196,7 @@ export class Envoy {
         const text = readFileSync(path, "utf8").trim();
         const m = /^(.*):(\d+)$/.exec(text);
         if (m && m[2] !== "0") {
-          const addr = { host: (m[1] ?? "").replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+          const addr = await this.reachable({ host: (m[1] ?? "").replace(/^\[|\]$/g, ""), port: Number(m[2]) });
           // Any HTTP answer proves the address complete (the file could be caught mid-write).
           const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
           const answered = await fetch(`http://${host}:${addr.port}/ready`).then(
@@ -199,6 +209,17 @@ export class Envoy {
       if (Date.now() > deadline) throw new Error(`${this.name}: no admin address after ${timeoutMs} ms`);
       await sleep(20);
     }
+  }
+
+  /** Admin's address as the test process reaches it: itself, or a bridge into Envoy's namespace. */
+  private async reachable(addr: AdminAddress): Promise<AdminAddress> {
+    if (!this.netns) return addr;
+    const target = `${addr.host}:${addr.port}`;
+    if (this.adminBridge?.target !== target) {
+      await this.adminBridge?.bridge.close();
+      this.adminBridge = { target, bridge: await this.netns.bridge({ forward: [addr] }) };
+    }
+    return this.adminBridge.bridge.forward[0]!;
   }
 
   get pid(): number | undefined {
@@ -345,6 +366,7 @@ export class Envoy {
         }
       }
       running.delete(this);
+      await this.adminBridge?.bridge.close();
       if (!this.keepFiles) rmSync(this.dir, { recursive: true, force: true });
     })();
     return this.stopping;
@@ -377,12 +399,12 @@ function tail(text: string, lines = 60): string {
  * given), as the sidecar of the pod in `nodeId`, with admin on an ephemeral port instead of the
  * bootstrap's fixed 15000. Resolves once Envoy's admin answers /ready.
  */
-export async function startSidecarEnvoy(name: string, options: BootstrapOptions & { readonly readyTimeoutMs?: number; readonly waitReady?: boolean }): Promise<Envoy> {
-  const { readyTimeoutMs = 20_000, waitReady = true, ...bootstrapOptions } = options;
+export async function startSidecarEnvoy(name: string, options: BootstrapOptions & { readonly readyTimeoutMs?: number; readonly waitReady?: boolean; readonly netns?: NetNs }): Promise<Envoy> {
+  const { readyTimeoutMs = 20_000, waitReady = true, netns, ...bootstrapOptions } = options;
   const built = buildBootstrap({ interception: "NONE", ...bootstrapOptions });
   if (!built.bootstrap) throw new Error(`buildBootstrap: ${JSON.stringify(built.errors)}`);
   const { admin: _fixedAdmin, ...bootstrap } = built.bootstrap;
-  const envoy = await startEnvoy({ name, bootstrap });
+  const envoy = await startEnvoy({ name, bootstrap, ...(netns ? { netns } : {}) });
   if (waitReady) await envoy.waitReady(readyTimeoutMs);
   return envoy;
 }

@@ -2,11 +2,12 @@
  * The reviews canary as Kubernetes objects for the real-apiserver tests: a namespace, Services,
  * Pods (status written through the status subresource, as a kubelet would), EndpointSlices (as
  * the EndpointSlice controller would), a DestinationRule and a VirtualService. Each test file
- * gets its own namespace, service port and loopback IPs.
+ * gets its own namespace, service port and network namespace for the pod addresses.
  */
-import { execFileSync } from "node:child_process";
+import type net from "node:net";
 import type { KubeTestClient } from "./kube.js";
 import { canBind, randomInt } from "./net.js";
+import { NetNs } from "./netns.js";
 
 
 
@@ -19,47 +20,60 @@ export interface KubeMeshAddresses {
 }
 
 /**
- * EndpointSlices refuse loopback addresses (127.0.0.0/8), so the test "pods" listen on addresses
- * from 10.253.0.0/16 that are added to the loopback interface (/32 each; root needed, as for the
- * network-namespace tests). `release()` removes them again.
+ * The test "pods": EndpointSlices refuse loopback addresses (127.0.0.0/8), so pods get addresses
+ * from 10.253.0.0/16 on the loopback of a network namespace the test creates (never the host's).
+ * Backends serve sockets made inside it, Envoys run inside it, and the test process reaches in
+ * and out through scripts/netns-bridge.mjs.
  */
-export function addLocalAddresses(ips: readonly string[]): { release: () => void } {
-  const added: string[] = [];
-  for (const ip of ips) {
-    const shown = execFileSync("ip", ["-o", "addr", "show", "dev", "lo"], { encoding: "utf8" });
-    if (shown.includes(` ${ip}/32 `)) continue;
-    try {
-      execFileSync("ip", ["addr", "add", `${ip}/32`, "dev", "lo"], { stdio: "pipe" });
-      added.push(ip);
-    } catch (err) {
-      throw new Error(`cannot add ${ip}/32 to lo (the kube tests need root or CAP_NET_ADMIN): ${(err as Error).message}`);
-    }
-  }
-  return {
-    release: () => {
-      for (const ip of added) {
-        try {
-          execFileSync("ip", ["addr", "del", `${ip}/32`, "dev", "lo"], { stdio: "ignore" });
-        } catch {
-          // already gone
-        }
-      }
-    },
-  };
+export interface KubeMeshNet extends KubeMeshAddresses {
+  readonly netns: NetNs;
+  /** A server listening at ip:`port` inside the namespace, for a backend's `listening`. */
+  listen(ip: string): Promise<net.Server>;
+  /** Makes 127.0.0.1:`port` on the host (meshpilot's xDS) answer at the same address inside; returns that address. */
+  hostAddress(port: number): Promise<string>;
+  /** Deletes the namespace with everything in it and its bridges. */
+  release(): Promise<void>;
 }
 
-/** A service port below the ephemeral range and pod addresses of its own (10.253.A.B0–B3, on lo). */
-export async function pickAddresses(): Promise<KubeMeshAddresses & { release: () => void }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = randomInt(20_000, 32_000);
-    const prefix = `10.253.${randomInt(0, 255)}.${randomInt(1, 24)}`;
-    const a = { port, productpageIp: `${prefix}0`, v1Ip: `${prefix}1`, v2Ip: `${prefix}2`, v3Ip: `${prefix}3` };
-    const { release } = addLocalAddresses([a.productpageIp, a.v1Ip, a.v2Ip, a.v3Ip]);
-    const free = await Promise.all(["127.0.0.1", a.v1Ip, a.v2Ip, a.v3Ip].map((h) => canBind(h, port)));
-    if (free.every(Boolean)) return { ...a, release };
-    release();
+const POD_PREFIX = "10.253.0.1";
+
+/**
+ * A namespace with the pod addresses 10.253.0.10–13 and a service port below the ephemeral range.
+ * An Envoy inside listens on 127.0.0.1:port (interception NONE); the same port on the host's
+ * loopback is bridged to it, so the test asks `http://127.0.0.1:port/` as if it were the app.
+ */
+export async function pickAddresses(): Promise<KubeMeshNet> {
+  const netns = NetNs.create("mp-kube");
+  try {
+    const ips = { productpageIp: `${POD_PREFIX}0`, v1Ip: `${POD_PREFIX}1`, v2Ip: `${POD_PREFIX}2`, v3Ip: `${POD_PREFIX}3` };
+    for (const ip of Object.values(ips)) netns.addAddress(ip);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = randomInt(20_000, 32_000);
+      if (!(await canBind("127.0.0.1", port))) continue;
+      const bridged = await netns.bridge({ forward: [{ host: "127.0.0.1", port, listenPort: port }] }).catch(() => undefined);
+      if (!bridged) continue; // taken meanwhile
+      const toHost = new Map<number, Promise<string>>();
+      return {
+        ...ips,
+        port,
+        netns,
+        listen: (ip) => netns.listen(ip, port),
+        hostAddress: (hostPort) => {
+          let address = toHost.get(hostPort);
+          if (!address) {
+            address = netns.bridge({ reverse: [{ host: "127.0.0.1", port: hostPort, to: hostPort }] }).then((b) => `${b.reverse[0]!.host}:${b.reverse[0]!.port}`);
+            toHost.set(hostPort, address);
+          }
+          return address;
+        },
+        release: () => netns.delete(),
+      };
+    }
+    throw new Error("no free service port found in 50 attempts");
+  } catch (err) {
+    await netns.delete();
+    throw err;
   }
-  throw new Error("no free service port found in 50 attempts");
 }
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
@@ -159,17 +173,17 @@ export async function createCanary(c: KubeTestClient, ns: string, a: KubeMeshAdd
   await c.apply(virtualService(ns, "v2", "v1"));
 }
 
-/** What a real-apiserver test with Envoy starts, stopped in order: Envoy, meshpilot, backends, the cluster; then its addresses are freed. */
+/** What a real-apiserver test with Envoy starts, stopped in order: Envoy, meshpilot, backends, the cluster; then its network namespace goes. */
 export async function stopKubeMesh(parts: {
   readonly envoy?: { stop(): Promise<void> } | undefined;
   readonly server?: { stop(): Promise<void> } | undefined;
   readonly backends: readonly { close(): Promise<void> }[];
   readonly kube?: { stop(): Promise<void> } | undefined;
-  readonly addresses?: { release(): void } | undefined;
+  readonly addresses?: { release(): Promise<void> } | undefined;
 }): Promise<void> {
   await parts.envoy?.stop();
   await parts.server?.stop();
   for (const b of parts.backends) await b.close();
   await parts.kube?.stop();
-  parts.addresses?.release();
+  await parts.addresses?.release();
 }

@@ -23,3 +23,25 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Listens at host:port; or, given `listening` (a server that already listens, e.g. one made inside
+ * a network namespace by NetNs.listen), serves its connections instead and closes it along with
+ * `server`. Resolves with the address connections arrive at.
+ */
+export function listenOrAdopt(server: net.Server, host: string, port: number, listening?: net.Server): Promise<net.AddressInfo> {
+  if (listening) {
+    listening.on("connection", (socket) => server.emit("connection", socket));
+    server.once("close", () => listening.close());
+    // An http(s) server sets up its connection tracking (closeAllConnections) on "listening".
+    server.emit("listening");
+    return Promise.resolve(listening.address() as net.AddressInfo);
+  }
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server.address() as net.AddressInfo);
+    });
+  });
+}

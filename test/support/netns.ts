@@ -11,6 +11,7 @@
  *   await ns.delete();                            // also on process exit, and after a SIGKILL
  */
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import type net from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { addNetns, cleanStale, deleteNetns, nsenterArgs, nsPath, uniqueName, type RelayStats } from "../../scripts/netns-bridge.mjs";
@@ -70,6 +71,16 @@ export function netnsAvailable(): boolean {
     return false;
   }
 }
+
+/**
+ * Runs inside a namespace: listens at argv[1]:argv[2] and hands the listening socket to its parent
+ * over the IPC channel (SCM_RIGHTS), then exits. The socket stays in the namespace it was made in.
+ */
+const LISTENER = `
+const s = require("node:net").createServer();
+s.on("error", (e) => { process.send({ error: e.message }); process.disconnect(); });
+s.listen({ host: process.argv[1], port: Number(process.argv[2]), exclusive: true }, () => process.send("listening", s, () => { s.close(); process.disconnect(); }));
+`;
 
 const live = new Set<NetNs>();
 let exitHookInstalled = false;
@@ -154,6 +165,24 @@ export class NetNs {
         if (err) reject(new Error(`${command} in ${this.name}: ${err.message}${stderr ? `: ${stderr.trim()}` : ""}`));
         else resolve(stdout);
       });
+    });
+  }
+
+  /**
+   * A server listening at host:port inside the namespace, served by this process: Node cannot
+   * enter a namespace, so a short-lived process inside makes the socket and passes it over.
+   * Connections it accepts are the namespace's (no relay between).
+   */
+  listen(host: string, port: number): Promise<net.Server> {
+    const child = spawn("nsenter", nsenterArgs(this.name, process.execPath, ["-e", LISTENER, host, String(port)]), { stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    let stderr = "";
+    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+    return new Promise((resolve, reject) => {
+      child.once("message", (msg: unknown, handle: unknown) => {
+        if (msg === "listening" && handle) resolve(handle as net.Server);
+        else reject(new Error(`cannot listen on ${host}:${port} in ${this.name}: ${(msg as { error?: string }).error ?? "no socket received"}`));
+      });
+      child.once("exit", (code) => reject(new Error(`cannot listen on ${host}:${port} in ${this.name}: the helper exited (${code}) ${stderr.trim()}`)));
     });
   }
 
