@@ -156,7 +156,8 @@ describe.skipIf(kubeTestsSkipped)("status writing and leader election with a rea
     const other = replicas.find((r) => r.name !== holder)!;
     leader.proc.kill("SIGKILL"); // no release: the successor must wait the lease out
     await until(async () => (await leaseHolder()) === other.name, "the other replica to take the Lease", 20_000);
-    expect(other.output).toContain("became the status leader");
+    // its log arrives through a pipe, possibly after the Lease write is visible in the API
+    await until(() => other.output.includes("became the status leader"), "the new leader to log that it leads", 10_000);
     const bad = { ...virtualService(NS, "v2", "v1"), metadata: { name: "bad2", namespace: NS } } as { spec: { http: Array<{ route: Array<Record<string, unknown>> }> } } & ReturnType<typeof virtualService>;
     bad.spec.http[0]!.route = [{ destination: { host: "reviews", subset: "v2" }, weight: -1 }];
     await admin.apply(bad);
