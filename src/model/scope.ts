@@ -92,7 +92,7 @@ export interface ProxyScope {
  * match no service) in the sidecar's route configuration for port 80 only, with the host itself as
  * the single domain.
  */
-export const NON_REGISTRY_HOST_PORT = 80;
+const NON_REGISTRY_HOST_PORT = 80;
 
 const NO_CREDENTIALS: ReadonlyMap<string, CredentialModel> = new Map();
 
@@ -194,16 +194,23 @@ function portsByNumber(services: ReadonlyMap<string, ServiceModel>): ReadonlyMap
   return index;
 }
 
-const serviceScopes = new WeakMap<ReadonlyMap<string, CredentialModel>, WeakMap<ServiceModel, Map<DestinationRuleModel | undefined, ServiceScope>>>();
+/** Per service: its scope without a rule, and under each rule (weakly held: old rules and services go). */
+interface ServiceScopes {
+  none?: ServiceScope;
+  readonly byRule: WeakMap<DestinationRuleModel, ServiceScope>;
+}
+
+const serviceScopes = new WeakMap<ReadonlyMap<string, CredentialModel>, WeakMap<ServiceModel, ServiceScopes>>();
 
 /** The service's clusters under `rule`; the same inputs give the same object, whichever view asks. */
 export function serviceScope(svc: ServiceModel, rule: DestinationRuleModel | undefined, credentials: ReadonlyMap<string, CredentialModel>): ServiceScope {
   let bySvc = serviceScopes.get(credentials);
   if (!bySvc) serviceScopes.set(credentials, (bySvc = new WeakMap()));
-  let byRule = bySvc.get(svc);
-  if (!byRule) bySvc.set(svc, (byRule = new Map()));
-  let scope = byRule.get(rule);
-  if (!scope) byRule.set(rule, (scope = buildServiceScope(svc, rule, credentials)));
+  let scopes = bySvc.get(svc);
+  if (!scopes) bySvc.set(svc, (scopes = { byRule: new WeakMap() }));
+  if (!rule) return (scopes.none ??= buildServiceScope(svc, undefined, credentials));
+  let scope = scopes.byRule.get(rule);
+  if (!scope) scopes.byRule.set(rule, (scope = buildServiceScope(svc, rule, credentials)));
   return scope;
 }
 

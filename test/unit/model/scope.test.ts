@@ -2,7 +2,6 @@
 // with parsed durations, routes resolved for the proxy; per-service pieces shared between views
 // that resolve the same rule, and translation reading only the scope.
 import { describe, expect, it } from "vitest";
-import type { InputObject, StoredObject } from "../../../src/api/objects.js";
 import { buildMesh } from "../../../src/model/build.js";
 import type { MeshModel } from "../../../src/model/ir.js";
 import { parseDurations } from "../../../src/model/parsed.js";
@@ -10,8 +9,8 @@ import { parseProxy, proxyView } from "../../../src/model/proxy.js";
 import { buildProxyScope } from "../../../src/model/scope.js";
 import { selectedLabels } from "../../../src/model/selected-labels.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
-import { parseYamlFile } from "../../../src/sources/file/loader.js";
 import { translateProxy } from "../../../src/translate/proxy.js";
+import { validObjects } from "../../support/objects.js";
 
 const INPUT = `
 apiVersion: v1
@@ -72,8 +71,7 @@ spec:
 `;
 
 function mesh(): MeshModel {
-  const objects: StoredObject<InputObject>[] = parseYamlFile("input.yaml", INPUT).results.flatMap((r) => (r.status === "valid" ? [r.stored] : []));
-  return buildMesh(meshInputFrom(objects));
+  return buildMesh(meshInputFrom(validObjects(INPUT)));
 }
 
 function view(m: MeshModel, pod: string, labels: Record<string, string>) {

@@ -3,7 +3,6 @@
 // its hooks in order with the router last.
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import type { InputObject, StoredObject } from "../../../src/api/objects.js";
 import { buildMesh } from "../../../src/model/build.js";
 import type { MeshModel } from "../../../src/model/ir.js";
 import { parseProxy, proxyView } from "../../../src/model/proxy.js";
@@ -12,11 +11,11 @@ import { ControlPlane } from "../../../src/pipeline/control-plane.js";
 import { encodeProxyResources } from "../../../src/pipeline/encode-view.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { translateOffline } from "../../../src/pipeline/offline.js";
-import { parseYamlFile } from "../../../src/sources/file/loader.js";
 import { httpFilters, type HttpFilterHook } from "../../../src/translate/filters.js";
 import { translateProxy } from "../../../src/translate/proxy.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
+import { validObjects } from "../../support/objects.js";
 
 const INPUT = `
 apiVersion: v1
@@ -25,9 +24,7 @@ metadata: { name: reviews, namespace: default }
 spec: { clusterIP: 10.96.0.20, ports: [{ name: http, port: 9080 }] }
 `;
 
-function objects(): StoredObject<InputObject>[] {
-  return parseYamlFile("input.yaml", INPUT).results.flatMap((r) => (r.status === "valid" ? [r.stored] : []));
-}
+const objects = () => validObjects(INPUT);
 
 const ROUTER = "router~10.244.0.5~ingress-1.istio-system~istio-system.svc.cluster.local";
 const SIDECAR = "sidecar~10.244.0.9~client.default~default.svc.cluster.local";
