@@ -17,6 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureImages, NODE_RUNTIME } from "../../scripts/cluster/images.mjs";
 import type { BuiltImage } from "../../scripts/cluster/images.mjs";
 import { ensureDebPackages } from "../../scripts/cluster/host-files.mjs";
+import { captureConfig } from "../../src/inject/capture-config.js";
+import { captureScript } from "../../src/inject/iptables.js";
+import { DEFAULT_INJECTION_SETTINGS } from "../../src/inject/settings.js";
 
 const runnable = process.getuid?.() === 0 || process.env["CI"] === "true";
 const NS = `meshpilot-images-${process.pid}`;
@@ -258,5 +261,15 @@ describe.skipIf(!runnable)("images in a throwaway containerd", () => {
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toContain("-A OUTPUT -p tcp -m tcp --dport 80 -m owner ! --uid-owner 1337 -j REDIRECT --to-ports 15001");
     expect(res.stdout).toMatch(/^istio-proxy:x:1337:$/m);
+  }, 120_000);
+
+  it("proxy-init runs the script the sidecar injector gives istio-init", async () => {
+    const config = captureConfig(DEFAULT_INJECTION_SETTINGS, {}).config;
+    if (!config) throw new Error("default capture config refused");
+    const res = await ctr(["run", "--rm", "--cap-add", "CAP_NET_ADMIN", "--cap-add", "CAP_NET_RAW", ref("proxy-init"), "proxy-init-2", "/bin/sh", "-c", captureScript(config)], 90_000);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/^-A OUTPUT -p tcp -j ISTIO_OUTPUT$/m);
+    expect(res.stdout).toMatch(/REDIRECT --to-ports 15001/);
+    expect(res.stdout).toMatch(/REDIRECT --to-ports 15006/);
   }, 120_000);
 });
