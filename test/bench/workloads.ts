@@ -79,7 +79,11 @@ function cells(rows: readonly RowResult[]): { header: string[]; body: Cell[][] }
     const of = (mode: LabelMode): RowResult | undefined => rows.find((r) => r.params.clients === clients && r.params.labels === mode);
     const [id, di, gr] = [of("identical"), of("distinct"), of("groups")];
     for (const m of METRICS) {
-      const v = (r: RowResult | undefined): number => (r ? m.value(r) : NaN);
+      // A phase that did not finish is NaN in the row process, and null after IPC's JSON.
+      const v = (r: RowResult | undefined): number => {
+        const x = r ? m.value(r) : NaN;
+        return typeof x === "number" ? x : NaN;
+      };
       const rel = (r: RowResult | undefined): number => v(r) / v(id);
       const target = m.name.startsWith("views") ? "-" : `≤ ${DISTINCT_TARGET.toFixed(2)}`;
       body.push([clients, m.name, m.show(v(id)), m.show(v(di)), ratio(rel(di)), m.show(v(gr)), ratio(rel(gr)), target]);

@@ -3,10 +3,9 @@ import type { InputObject, StoredObject } from "../../../src/api/objects.js";
 import { buildMeshState, rebuildEndpoints } from "../../../src/model/build.js";
 import { endpointLabel, localityMatches, localityPriority, podLocality, splitLocality } from "../../../src/model/locality.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
-import { parseYamlFile } from "../../../src/sources/file/loader.js";
+import { yamlObjects } from "../../support/yaml-objects.js";
 
-const parse = (text: string): StoredObject<InputObject>[] =>
-  parseYamlFile("input.yaml", text).results.flatMap((r) => (r.status === "valid" ? [r.stored] : []));
+const parse = (text: string): StoredObject<InputObject>[] => yamlObjects(text);
 
 const pod = (labels: Record<string, string>, nodeName?: string) => ({
   apiVersion: "v1" as const,

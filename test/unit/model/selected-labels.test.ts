@@ -2,13 +2,10 @@ import { describe, expect, it } from "vitest";
 import { buildMesh } from "../../../src/model/build.js";
 import { projectLabels, selectedLabels, selectionText } from "../../../src/model/selected-labels.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
-import { parseYamlFile } from "../../../src/sources/file/loader.js";
+import { yamlObjects } from "../../support/yaml-objects.js";
 
 function mesh(yaml: string) {
-  const load = parseYamlFile("mesh.yaml", yaml);
-  const errors = load.diagnostics.filter((d) => d.severity === "error");
-  if (errors.length) throw new Error(errors.map((d) => `${d.path ?? ""} ${d.message}`).join("; "));
-  return buildMesh(meshInputFrom(load.results.flatMap((r) => (r.status === "valid" ? [r.stored] : []))));
+  return buildMesh(meshInputFrom(yamlObjects(yaml, { strict: true })));
 }
 
 const SERVICES = `
