@@ -8,6 +8,7 @@
 //   BENCH_ONLY=kube   only section 4 (Kubernetes: API write → Envoy latency, informer memory; test/bench/kube.ts)
 //   BENCH_ONLY=workloads  only section 5 (distinct workloads: alike / distinct / 10 groups of client labels)
 //   BENCH_WORKLOAD_CLIENTS=100,200  the client counts of section 5 (default 100,200,1000; quick: 100)
+//   BENCH_WORKLOAD_REPEAT=3  rounds of section 5 per client count (medians; default 1)
 //   MESHPILOT_SKIP_KUBE=1  skip section 4 (it needs root and the kube binaries, built once before anything is timed)
 // Everything is bounded: each wait has a timeout and a watchdog ends the run after BUDGET_MS.
 import { cpus, loadavg } from "node:os";
@@ -96,7 +97,8 @@ async function workloads(): Promise<void> {
   const loadBefore = load();
   const services = quick ? 100 : 1000;
   const clientCounts = (process.env["BENCH_WORKLOAD_CLIENTS"] ?? (quick ? "100" : "100,200,1000")).split(",").map(Number);
-  const rows = await runWorkloads({ services, clientCounts, timeoutMs: 180_000, log: (s) => (watchdog.refresh(), log(s)) });
+  const repeat = Number(process.env["BENCH_WORKLOAD_REPEAT"] ?? "1");
+  const rows = await runWorkloads({ services, clientCounts, repeat, timeoutMs: 180_000, log: (s) => (watchdog.refresh(), log(s)) });
   watchdog.refresh();
   print(workloadsTable(rows, services));
   process.stdout.write(`\n=== Section 5 (markdown) — ${services} services; load average ${loadBefore} → ${load()} ===\n\n${workloadsMarkdown(rows)}\n`);

@@ -6,7 +6,7 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { LABEL_MODES, type LabelMode } from "./mesh.js";
-import { bytes, markdownTable, ms, ratio, type Cell, type Table } from "./report.js";
+import { bytes, markdownTable, median, ms, ratio, type Cell, type Table } from "./report.js";
 import type { RowMessage, RowParams, RowResult } from "./workloads-row.js";
 
 export const DISTINCT_TARGET = 1.5;
@@ -15,6 +15,8 @@ export interface WorkloadsOptions {
   readonly services: number;
   readonly clientCounts: readonly number[];
   readonly modes?: readonly LabelMode[];
+  /** Rounds over the modes (interleaved, so that a burst of load elsewhere hits all of them); figures are medians. */
+  readonly repeat?: number;
   /** Bound of each wait inside a row; the row process is killed after 3× this. */
   readonly timeoutMs: number;
   readonly log: (s: string) => void;
@@ -43,13 +45,15 @@ function runRowProcess(p: RowParams): Promise<RowResult> {
 export async function runWorkloads(o: WorkloadsOptions): Promise<RowResult[]> {
   const rows: RowResult[] = [];
   for (const clients of o.clientCounts) {
-    for (const labels of o.modes ?? LABEL_MODES) {
-      o.log(`section 5: ${o.services} services, ${clients} clients, labels ${labels}`);
-      const r = await runRowProcess({ services: o.services, clients, labels, timeoutMs: o.timeoutMs });
-      o.log(
-        `  views ${r.views} (classes ${r.classes}): sync ${ms(r.syncMs)} ms, endpoint ${ms(r.endpointMs)} ms, VS edit ${ms(r.vsEditMs)} ms (update ${ms(r.vsUpdateMs)} ms), CPU ${r.cpuS.toFixed(1)} s, peak RSS ${bytes(r.peakRssBytes)}${r.failed ? `; FAILED: ${r.failed}` : ""}`,
-      );
-      rows.push(r);
+    for (let round = 0; round < (o.repeat ?? 1); round++) {
+      for (const labels of o.modes ?? LABEL_MODES) {
+        o.log(`section 5: ${o.services} services, ${clients} clients, labels ${labels}${o.repeat ? `, round ${round + 1} of ${o.repeat}` : ""}`);
+        const r = await runRowProcess({ services: o.services, clients, labels, timeoutMs: o.timeoutMs });
+        o.log(
+          `  views ${r.views} (classes ${r.classes}): sync ${ms(r.syncMs)} ms, endpoint ${ms(r.endpointMs)} ms, VS edit ${ms(r.vsEditMs)} ms (update ${ms(r.vsUpdateMs)} ms), CPU ${r.cpuS.toFixed(1)} s, peak RSS ${bytes(r.peakRssBytes)}${r.failed ? `; FAILED: ${r.failed}` : ""}`,
+        );
+        rows.push(r);
+      }
     }
   }
   return rows;
@@ -68,7 +72,7 @@ const METRICS: readonly Metric[] = [
   { name: "server CPU, sync + both changes (s)", value: (r) => r.cpuS, show: (x) => x.toFixed(2) },
   { name: "server peak RSS", value: (r) => r.peakRssBytes, show: bytes },
   { name: "server peak heap (sampled)", value: (r) => r.peakHeapBytes, show: bytes },
-  { name: "views (distinct translations)", value: (r) => r.views, show: String },
+  { name: "views (distinct translations)", value: (r) => r.views, show: (x) => (Number.isFinite(x) ? String(x) : "-") },
 ];
 
 /** Per client count and metric: identical, distinct and 10 groups, each with its ratio to identical and the target. */
@@ -76,15 +80,16 @@ function cells(rows: readonly RowResult[]): { header: string[]; body: Cell[][] }
   const header = ["clients", "figure", "identical", "distinct", "distinct / identical", "10 groups", "groups / identical", "target (ratio)"];
   const body: Cell[][] = [];
   for (const clients of [...new Set(rows.map((r) => r.params.clients))]) {
-    const of = (mode: LabelMode): RowResult | undefined => rows.find((r) => r.params.clients === clients && r.params.labels === mode);
+    const of = (mode: LabelMode): RowResult[] => rows.filter((r) => r.params.clients === clients && r.params.labels === mode);
     const [id, di, gr] = [of("identical"), of("distinct"), of("groups")];
     for (const m of METRICS) {
-      // A phase that did not finish is NaN in the row process, and null after IPC's JSON.
-      const v = (r: RowResult | undefined): number => {
-        const x = r ? m.value(r) : NaN;
-        return typeof x === "number" ? x : NaN;
+      // A phase that did not finish is NaN in the row process, and null after IPC's JSON: such a
+      // round makes the median NaN ("-") rather than hiding among the others.
+      const v = (rs: readonly RowResult[]): number => {
+        const xs = rs.map((r) => m.value(r)).map((x) => (typeof x === "number" ? x : NaN));
+        return xs.length === 0 || xs.some((x) => Number.isNaN(x)) ? NaN : median(xs);
       };
-      const rel = (r: RowResult | undefined): number => v(r) / v(id);
+      const rel = (rs: readonly RowResult[]): number => v(rs) / v(id);
       const target = m.name.startsWith("views") ? "-" : `≤ ${DISTINCT_TARGET.toFixed(2)}`;
       body.push([clients, m.name, m.show(v(id)), m.show(v(di)), ratio(rel(di)), m.show(v(gr)), ratio(rel(gr)), target]);
     }
@@ -100,7 +105,7 @@ export function workloadsTable(rows: readonly RowResult[], services: number): Ta
     rows: body,
     notes: [
       "Nothing in the mesh selects on the clients' labels, so every client gets the same config: distinct labels must not cost more (target: ratio ≤ 1.50).",
-      "Each row (client count × label mode) runs in its own server process; the clients run in another process on the same 2 cores.",
+      "Each row (client count × label mode) runs in its own server process; the clients run in another process on the same 2 cores. With several rounds, figures are medians.",
       "endpoint change = one endpoint of one service not ready (EDS fast path); VirtualService edit = one service's 90/10 split to 80/20 (a full rebuild; every client gets route config 8080).",
       "server CPU = user + system seconds of the server process from opening the streams to the last client having the VirtualService edit.",
       ...rows.filter((r) => r.failed).map((r) => `FAILED: ${r.params.clients} clients, ${r.params.labels}: ${r.failed}`),
