@@ -3,9 +3,9 @@ import type { InputObject, StoredObject } from "../../../src/api/objects.js";
 import { buildMeshState, rebuildEndpoints } from "../../../src/model/build.js";
 import { endpointLabel, localityMatches, localityPriority, podLocality, splitLocality } from "../../../src/model/locality.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
-import { yamlObjects } from "../../support/yaml-objects.js";
+import { validObjects } from "../../support/objects.js";
 
-const parse = (text: string): StoredObject<InputObject>[] => yamlObjects(text);
+const parse = (text: string): StoredObject<InputObject>[] => validObjects(text);
 
 const pod = (labels: Record<string, string>, nodeName?: string) => ({
   apiVersion: "v1" as const,

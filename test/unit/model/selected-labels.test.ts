@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import { buildMesh } from "../../../src/model/build.js";
 import { projectLabels, selectedLabels, selectionText } from "../../../src/model/selected-labels.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
-import { yamlObjects } from "../../support/yaml-objects.js";
+import { validObjects } from "../../support/objects.js";
 
 function mesh(yaml: string) {
-  return buildMesh(meshInputFrom(yamlObjects(yaml, { strict: true })));
+  return buildMesh(meshInputFrom(validObjects(yaml, { strict: true })));
 }
 
 const SERVICES = `

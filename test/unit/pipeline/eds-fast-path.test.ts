@@ -7,7 +7,7 @@ import type { InputObject, StoredObject } from "../../../src/api/objects.js";
 import { buildMeshState, rebuildEndpoints } from "../../../src/model/build.js";
 import { ControlPlane } from "../../../src/pipeline/control-plane.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
-import { yamlObjects } from "../../support/yaml-objects.js";
+import { validObjects } from "../../support/objects.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 
@@ -64,7 +64,7 @@ metadata: { name: reviews, namespace: default }
 spec: { host: reviews, subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }, { name: v3, labels: { version: v3 } }] }
 `;
 
-const parse = (text: string): StoredObject<InputObject>[] => yamlObjects(text);
+const parse = (text: string): StoredObject<InputObject>[] => validObjects(text);
 
 /** `objects` with the object of the same kind/name as each replacement swapped (or added), the rest kept as the same objects. */
 function edit(objects: readonly StoredObject<InputObject>[], yaml: string, remove: readonly string[] = []): StoredObject<InputObject>[] {

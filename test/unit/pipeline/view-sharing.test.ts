@@ -8,7 +8,7 @@ import type { InputObject, StoredObject } from "../../../src/api/objects.js";
 import { RouteConfigurationSchema } from "../../../src/gen/envoy/config/route/v3/route_pb.js";
 import { ControlPlane } from "../../../src/pipeline/control-plane.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
-import { yamlObjects } from "../../support/yaml-objects.js";
+import { validObjects } from "../../support/objects.js";
 import { XdsServer } from "../../../src/xds/server.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import type { NodeInfo } from "../../../src/xds/snapshot.js";
@@ -62,7 +62,7 @@ spec:
 `;
 
 function objects(...docs: string[]): StoredObject<InputObject>[] {
-  return yamlObjects(docs.join("\n---\n"), { strict: true });
+  return validObjects(docs.join("\n---\n"), { strict: true });
 }
 
 function client(pod: string, ip: string, labels: Record<string, string>): NodeInfo {
