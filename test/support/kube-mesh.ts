@@ -47,11 +47,12 @@ export async function pickAddresses(): Promise<KubeMeshNet> {
   try {
     const ips = { productpageIp: `${POD_PREFIX}0`, v1Ip: `${POD_PREFIX}1`, v2Ip: `${POD_PREFIX}2`, v3Ip: `${POD_PREFIX}3` };
     for (const ip of Object.values(ips)) netns.addAddress(ip);
+    let lastError: Error | undefined;
     for (let attempt = 0; attempt < 50; attempt++) {
       const port = randomInt(20_000, 32_000);
       if (!(await canBind("127.0.0.1", port))) continue;
-      const bridged = await netns.bridge({ forward: [{ host: "127.0.0.1", port, listenPort: port }] }).catch(() => undefined);
-      if (!bridged) continue; // taken meanwhile
+      const bridged = await netns.bridge({ forward: [{ host: "127.0.0.1", port, listenPort: port }] }).catch((err: Error) => void (lastError = err));
+      if (!bridged) continue; // taken meanwhile, most likely
       const toHost = new Map<number, Promise<string>>();
       return {
         ...ips,
@@ -69,7 +70,7 @@ export async function pickAddresses(): Promise<KubeMeshNet> {
         release: () => netns.delete(),
       };
     }
-    throw new Error("no free service port found in 50 attempts");
+    throw new Error(`no free service port found in 50 attempts${lastError ? ` (last bridge error: ${lastError.message})` : ""}`);
   } catch (err) {
     await netns.delete();
     throw err;
