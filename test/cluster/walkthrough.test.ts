@@ -5,7 +5,8 @@
  * the productpage pod. Shares are measured over hundreds of requests and checked against
  * binomial tolerances; every wait is bounded.
  */
-import { writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEMO_MANIFEST } from "../../scripts/cluster/demo.mjs";
 import { clusterTestsSkipped, eventually, useCluster, type TestCluster } from "../support/cluster.js";
@@ -73,6 +74,20 @@ describe.skipIf(clusterTestsSkipped)("the reviews canary in a local cluster", ()
     productpage = (await pods("app=productpage")).find((p) => !p.metadata.deletionTimestamp)!.metadata.name;
     // The sidecar has its routes once a request gets through.
     await eventually("the sidecar routes reviews", async () => (await sample(3)).failures === 0, 90_000, 1000);
+  });
+
+  it("finds Services and the external host by name through CoreDNS", async () => {
+    const svc = await c.json<{ spec: { clusterIP: string } }>(["-n", NS, "get", "service", "reviews"]);
+    const lookup = await c.exec(NS, productpage, "client", ["nslookup", `reviews.${NS}.svc.${c.cfg.clusterDomain}`]);
+    expect(lookup).toContain(svc.spec.clusterIP);
+    // A machine outside the cluster, in a namespace of its own, named by CoreDNS's hosts plugin.
+    const external = await c.exec(NS, productpage, "client", ["wget", "-qO-", `http://${c.cfg.externalHost}/`]);
+    expect(external.trim()).toBe(`external host of cluster ${c.cfg.name}`);
+    // And the user's way in from the host: the built kubectl, the printed kubeconfig, the relay on 127.0.0.1.
+    const server = readFileSync(c.kubeconfig, "utf8").match(/server: (\S+)/)?.[1];
+    expect(server).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const nodes = execFileSync(c.bins.kubectl, ["--kubeconfig", c.kubeconfig, "get", "nodes", "-o", "name"], { encoding: "utf8" });
+    expect(nodes.trim()).toBe(`node/${c.cfg.nodeName}`);
   });
 
   it("splits 90/10 between v1 and v2, measured from a client pod", async () => {
