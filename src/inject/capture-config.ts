@@ -60,7 +60,7 @@ function parseRanges(annotation: string, value: string, errors: AnnotationProble
       continue;
     }
     if (!isIPv4(item.slice(0, item.indexOf("/")))) {
-      warnings.push({ annotation, message: `IPv6 range "${item}" is not applied: meshpilot's capture rules are IPv4 only` });
+      warnings.push({ annotation, message: `IPv6 range "${item}" not applied (capture is IPv4 only)` });
       continue;
     }
     if (!out.includes(item)) out.push(item);

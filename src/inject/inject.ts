@@ -67,7 +67,8 @@ export function injectPod(pod: AdmittedPod, namespace: string, namespaceLabels: 
     ...addToMap("/metadata/annotations", pod.metadata?.annotations, { [STATUS_ANNOTATION]: status }),
     ...(labels[TLS_MODE_LABEL] === undefined ? addToMap("/metadata/labels", pod.metadata?.labels, { [TLS_MODE_LABEL]: "istio" }) : []),
   ];
-  const warnings = [...capture.warnings.map((w) => `annotation ${w.annotation}: ${w.message}`), ...probes.warnings, ...unsupportedAnnotations(annotations)];
+  // The apiserver may cut a warning past 120 characters: each says what and why in few words.
+  const warnings = [...capture.warnings.map((w) => `${w.annotation}: ${w.message}`), ...probes.warnings, ...unsupportedAnnotations(annotations)];
   return { kind: "patch", patch, warnings };
 }
 
@@ -84,5 +85,5 @@ function unsupportedAnnotations(annotations: Readonly<Record<string, string>>): 
   return Object.keys(annotations)
     .filter((k) => (k.startsWith("sidecar.istio.io/") || k.startsWith("traffic.sidecar.istio.io/") || k === "proxy.istio.io/config") && !HONOURED.includes(k))
     .sort()
-    .map((k) => `annotation ${k} is not supported by meshpilot's injector and has no effect`);
+    .map((k) => `annotation ${k} is not supported by meshpilot: no effect`);
 }

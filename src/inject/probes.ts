@@ -54,7 +54,7 @@ export function planProbes(containers: readonly PodContainer[], probePort: numbe
       if (!probe) continue;
       const where = `container ${c.name} ${kind}`;
       if (probe.tcpSocket !== undefined || probe.grpc !== undefined) {
-        warnings.push(`${where}: ${probe.tcpSocket !== undefined ? "tcpSocket" : "grpc"} probes are not rewritten; with inbound capture the sidecar accepts the connection, so the probe no longer tests the application (use an httpGet or exec probe)`);
+        warnings.push(`${where}: ${probe.tcpSocket !== undefined ? "tcpSocket" : "grpc"} probe not rewritten; captured, it tests the sidecar, not the app`);
         continue;
       }
       const get = probe.httpGet;
@@ -62,7 +62,7 @@ export function planProbes(containers: readonly PodContainer[], probePort: numbe
       if (get.host !== undefined && get.host !== "") continue; // probes another address, not this pod
       const port = resolvePort(c, get.port);
       if (port === undefined) {
-        warnings.push(`${where}: port ${JSON.stringify(get.port)} is not a port of the container; probe left as it is`);
+        warnings.push(`${where}: port ${JSON.stringify(get.port)} is not a container port; probe left as it is`);
         continue;
       }
       const path = `/app-health/${c.name}/${PROBE_PATHS[kind]}`;

@@ -19,6 +19,7 @@ describe("selectingWebhook (the two webhooks' selectors)", () => {
     expect(selectingWebhook({}, {})).toBeUndefined();
     expect(selectingWebhook({ "istio-injection": "disabled" }, { "sidecar.istio.io/inject": "true" })).toBeUndefined();
     expect(selectingWebhook({ "istio.io/rev": "canary" }, { "sidecar.istio.io/inject": "true" })).toBeUndefined();
+    expect(selectingWebhook({}, { "sidecar.istio.io/inject": "true", "istio.io/rev": "canary" })).toBeUndefined();
   });
 });
 

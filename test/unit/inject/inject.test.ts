@@ -124,15 +124,15 @@ describe("injectPod patch", () => {
     expect(off.patch.some((p) => p.path.includes("Probe"))).toBe(false);
     const tcp = patched({ metadata: { name: "t" }, spec: { containers: [{ name: "db", livenessProbe: { tcpSocket: { port: 5432 } } }] } });
     expect(tcp.warnings).toEqual([
-      "container db livenessProbe: tcpSocket probes are not rewritten; with inbound capture the sidecar accepts the connection, so the probe no longer tests the application (use an httpGet or exec probe)",
+      "container db livenessProbe: tcpSocket probe not rewritten; captured, it tests the sidecar, not the app",
     ]);
   });
 
   it("Istio annotations meshpilot does not act on are reported as warnings", () => {
     const r = patched({ metadata: { name: "p", annotations: { "sidecar.istio.io/proxyCPU": "1", "proxy.istio.io/config": "{}" } }, spec: { containers: [{ name: "a" }] } });
     expect(r.warnings).toEqual([
-      "annotation proxy.istio.io/config is not supported by meshpilot's injector and has no effect",
-      "annotation sidecar.istio.io/proxyCPU is not supported by meshpilot's injector and has no effect",
+      "annotation proxy.istio.io/config is not supported by meshpilot: no effect",
+      "annotation sidecar.istio.io/proxyCPU is not supported by meshpilot: no effect",
     ]);
   });
 });
