@@ -23,10 +23,10 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -325,6 +325,8 @@ async function runInner(pairs) {
   const relays = [];
   const stop = (code) => {
     for (const r of relays) r.close();
+    // The host side removes the socket directory; if it was killed outright, this side does.
+    for (const pair of pairs) for (const spec of pair.split("=")) if (spec.startsWith("unix:")) rmSync(dirname(spec.slice(5)), { recursive: true, force: true });
     process.exit(code);
   };
   process.stdin.on("end", () => stop(0));
@@ -339,10 +341,21 @@ async function runInner(pairs) {
   printLine({ event: "ready", listen: relays.map((r) => formatEndpoint(r.address)) });
 }
 
+const DIR_PREFIX = "netns-bridge-";
+
+/** Socket directories of bridges that died with both sides killed (SIGKILL); named for their bridge's pid. */
+function removeOrphanedDirs() {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(/^netns-bridge-(\d+)-/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
 async function runBridge(name, forwards, reverses, keep) {
   checkName(name);
   if (!listNetns().includes(name)) throw new Error(`network namespace ${name} does not exist`);
-  const dir = mkdtempSync(join(tmpdir(), "netns-bridge-"));
+  removeOrphanedDirs();
+  const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   const sock = (kind, i) => parseEndpoint(`unix:${join(dir, `${kind}${i}.sock`)}`);
   const hostRelays = [];
   let inner;

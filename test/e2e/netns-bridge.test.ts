@@ -2,13 +2,14 @@
  * scripts/netns-bridge.mjs for real: a namespace with a server inside, reached from the host
  * through a forward, and a host server reached from inside through a reverse; bytes, half-close
  * and resets cross both ways; connections are counted; teardown leaves no namespace, process or
- * socket directory behind, also when the owner dies without cleaning up. Needs root.
+ * socket directory behind, also when the owner or the bridge dies without cleaning up. Needs root.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addNetns, listNetns, uniqueName } from "../../scripts/netns-bridge.mjs";
@@ -186,9 +187,17 @@ describe("netns bridge", () => {
         }
       };
       await until(() => gone(bridgePid), "the orphaned bridge to exit");
-      // its socket directory went with it (others' bridges may come and go meanwhile)
-      expect(bridgeDirs().filter((d) => !dirsBefore.includes(d))).toEqual([]);
-      expect(dirsBefore.length - bridgeDirs().filter((d) => dirsBefore.includes(d)).length).toBeGreaterThanOrEqual(1);
+      // its socket directory (named for its pid) went with it
+      expect(dirsBefore.filter((d) => d.startsWith(`netns-bridge-${bridgePid}-`))).toHaveLength(1);
+      expect(bridgeDirs().filter((d) => d.startsWith(`netns-bridge-${bridgePid}-`))).toEqual([]);
+      await until(() => execFileSync("ip", ["netns", "pids", name], { encoding: "utf8" }).trim() === "", "the relay inside to exit");
+
+      // a bridge killed outright: the side inside sees its pipe close, exits and removes the sockets
+      const killed = spawn(process.execPath, [SCRIPT, "bridge", name, "-L", "127.0.0.1:1"], { stdio: ["ignore", "pipe", "inherit"] });
+      const ready = await new Promise<{ dir: string }>((r) => createInterface({ input: killed.stdout! }).once("line", (l) => r(JSON.parse(l))));
+      expect(existsSync(ready.dir)).toBe(true);
+      killed.kill("SIGKILL");
+      await until(() => !existsSync(ready.dir), "the killed bridge's socket directory to go");
       await until(() => execFileSync("ip", ["netns", "pids", name], { encoding: "utf8" }).trim() === "", "the relay inside to exit");
 
       expect(listNetns()).toContain(name);
