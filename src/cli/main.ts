@@ -11,6 +11,7 @@ import { RESOURCE_TYPES, translateCommand } from "./translate.js";
 import { analyzeCommand } from "./analyze.js";
 import { injectOptions } from "./inject-options.js";
 import { DEFAULT_INJECTION_SETTINGS } from "../inject/settings.js";
+import { OUTBOUND_TRAFFIC_POLICY_MODES, type OutboundTrafficPolicyMode } from "../model/mesh-config.js";
 
 const program = new Command();
 // Usage mistakes exit 2 (like meshpilot's own argument checks); `analyze` keeps 1 for "findings".
@@ -39,9 +40,11 @@ program
   .option("--inject-xds-address <host:port>", "meshpilot's ADS address as injected proxies reach it (default <service>.<namespace>.svc:15010)")
   .option("--proxy-image <ref>", "image of the injected Envoy sidecar", DEFAULT_INJECTION_SETTINGS.proxyImage)
   .option("--proxy-init-image <ref>", "image of the injected capture init container (sh + iptables)", DEFAULT_INJECTION_SETTINGS.captureImage)
+  .addOption(new Option("--outbound-traffic-policy <mode>", "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry").choices([...OUTBOUND_TRAFFIC_POLICY_MODES]).default("ALLOW_ANY"))
   .option("--log-level <level>", "trace|debug|info|warn|error", "info")
   .action(
     async (o: {
+      outboundTrafficPolicy: OutboundTrafficPolicyMode;
       injectAddress?: string;
       inject: boolean;
       injectService: string;
@@ -72,6 +75,7 @@ program
         xdsAddress: o.xdsAddress,
         debugAddress: o.debugAddress,
         logger,
+        meshConfig: { outboundTrafficPolicy: { mode: o.outboundTrafficPolicy } },
         ...(inject ? { inject } : {}),
         ...(useKube
           ? {
@@ -108,8 +112,9 @@ program
   .addOption(new Option("--interception <mode>", "the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
   .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
   .option("--locality <region/zone/subzone>", "the proxy's node.locality (locality load balancing is relative to it)")
+  .addOption(new Option("--outbound-traffic-policy <mode>", "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry").choices([...OUTBOUND_TRAFFIC_POLICY_MODES]).default("ALLOW_ANY"))
   .addOption(new Option("-o, --output <format>", "output format").choices(["json", "yaml"]).default("json"))
-  .action(async (o: { configDir: string; proxy: string; type?: string; interception: string; label: string[]; locality?: string; output: string }) => {
+  .action(async (o: { configDir: string; proxy: string; type?: string; interception: string; label: string[]; locality?: string; outboundTrafficPolicy: OutboundTrafficPolicyMode; output: string }) => {
     const labels = Object.fromEntries(o.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
     const r = await translateCommand({
       configDir: o.configDir,
@@ -118,6 +123,7 @@ program
       output: o.output,
       metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
       ...(o.locality ? { locality: o.locality } : {}),
+      meshConfig: { outboundTrafficPolicy: { mode: o.outboundTrafficPolicy } },
     });
     if ("error" in r) throw new Error(r.error);
     for (const d of r.result.diagnostics) process.stderr.write(formatDiagnostic(d) + "\n");

@@ -1,4 +1,5 @@
 import { stringify as toYaml } from "yaml";
+import type { MeshConfig } from "../model/mesh-config.js";
 import { translateOffline, type OfflineResult } from "../pipeline/offline.js";
 import { loadConfigDir } from "../runtime/config-dir.js";
 import { redactSecret } from "../translate/tls.js";
@@ -14,6 +15,7 @@ export interface TranslateCliOptions {
   metadata?: Record<string, unknown>;
   /** The proxy's locality, `region/zone/subzone`. */
   locality?: string;
+  meshConfig?: MeshConfig;
 }
 
 /** `meshpilot translate`: what one proxy would receive, offline, in Envoy's JSON form. */
@@ -23,7 +25,7 @@ export async function translateCommand(o: TranslateCliOptions): Promise<{ output
   const { objects, diagnostics } = await loadConfigDir(o.configDir);
   const [region, zone, subZone] = (o.locality ?? "").split("/");
   const locality = o.locality ? { region: region ?? "", zone: zone ?? "", subZone: subZone ?? "" } : undefined;
-  const result = translateOffline(objects, diagnostics, { id: o.proxy, metadata: o.metadata ?? {}, ...(locality ? { locality } : {}) });
+  const result = translateOffline(objects, diagnostics, { id: o.proxy, metadata: o.metadata ?? {}, ...(locality ? { locality } : {}) }, o.meshConfig);
   if ("error" in result) return { error: `--proxy: ${result.error}` };
   // Private keys are for Envoy only: printed output shows them redacted, as Envoy's admin does.
   const r = { ...result.resources, secrets: result.resources.secrets.map(redactSecret) };

@@ -3,6 +3,7 @@ import { buildCredentials } from "./credentials.js";
 import { buildEndpoints, type EndpointState } from "./endpoints.js";
 import type { MeshInput } from "./input.js";
 import type { MeshModel } from "./ir.js";
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 import { DEFAULT_DOMAIN } from "./names.js";
 import { buildDestinationRules } from "./policies.js";
 import { buildVirtualServices } from "./routing.js";
@@ -23,11 +24,11 @@ export interface MeshBuild {
 }
 
 /** Store snapshot → mesh model. Pure: the same input always gives the same model. */
-export function buildMesh(input: MeshInput, domain = DEFAULT_DOMAIN): MeshModel {
-  return buildMeshState(input, domain).mesh;
+export function buildMesh(input: MeshInput, domain = DEFAULT_DOMAIN, meshConfig: MeshConfig = DEFAULT_MESH_CONFIG): MeshModel {
+  return buildMeshState(input, domain, meshConfig).mesh;
 }
 
-export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN): MeshBuild {
+export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshConfig: MeshConfig = DEFAULT_MESH_CONFIG): MeshBuild {
   const svc = buildServices(input.services, domain);
   const eps = buildEndpoints(input.endpointSlices, input.pods, svc.services, domain, undefined, input.nodes);
   const vs = buildVirtualServices(input.virtualServices, domain);
@@ -38,6 +39,8 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN): MeshB
       virtualServices: vs.virtualServices,
       destinationRules: buildDestinationRules(input.destinationRules, domain),
       credentials: buildCredentials(input.secrets ?? []),
+      meshConfig,
+      aliases: svc.aliases,
       diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...vs.diagnostics],
     },
     domain,

@@ -3,6 +3,7 @@
  * Envoy vocabulary. Everything is readonly; a new store snapshot builds a new model.
  */
 import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
+import type { MeshConfig } from "./mesh-config.js";
 import type { HTTPRoute, TrafficPolicy, TCPRoute, TLSRoute } from "../api/istio-types.js";
 
 export type Protocol = "HTTP" | "HTTP2" | "GRPC" | "GRPC-Web" | "TCP" | "TLS" | "HTTPS" | "Mongo" | "MySQL" | "Redis" | "UDP" | "Unsupported";
@@ -12,6 +13,8 @@ export interface ServicePortModel {
   readonly port: number;
   readonly targetPort?: number | string;
   readonly protocol: Protocol;
+  /** The port names no protocol: listed as HTTP outbound, detected by Envoy's HTTP inspector inbound (as Istio does). */
+  readonly detected?: true;
 }
 
 export interface ServiceModel {
@@ -20,6 +23,8 @@ export interface ServiceModel {
   readonly namespace: string;
   readonly clusterIP?: string;
   readonly ports: readonly ServicePortModel[];
+  /** The Service's pod selector (none or empty: it selects no pod, as in Kubernetes). */
+  readonly selector?: Readonly<Record<string, string>>;
   readonly ref: ObjectRef;
 }
 
@@ -101,7 +106,22 @@ export interface MeshModel {
   readonly destinationRules: readonly DestinationRuleModel[];
   /** Secrets usable as `credentialName`, by `credentialKey(namespace, name)` (none when absent). */
   readonly credentials?: ReadonlyMap<string, CredentialModel>;
+  /** Mesh-wide settings (defaults when absent). */
+  readonly meshConfig?: MeshConfig;
+  /**
+   * ExternalName Services as Istio 1.21+ treats them: aliases of the registry host their
+   * `externalName` names (by that host; the alias FQDNs sorted). An alias has no cluster of its own.
+   */
+  readonly aliases?: ReadonlyMap<string, readonly ServiceAliasModel[]>;
   readonly diagnostics: readonly Diagnostic[];
+}
+
+/** An ExternalName Service that names a registry host. */
+export interface ServiceAliasModel {
+  readonly hostname: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly ref: ObjectRef;
 }
 
 export function credentialKey(namespace: string, name: string): string {

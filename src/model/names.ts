@@ -12,7 +12,18 @@ export const PASSTHROUGH_CLUSTER = "PassthroughCluster";
 export const VIRTUAL_OUTBOUND_LISTENER = "virtualOutbound";
 export const VIRTUAL_OUTBOUND_PORT = 15001;
 export const PASSTHROUGH_FILTER_CHAIN = "PassthroughFilterChain";
+export const INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster";
+export const VIRTUAL_INBOUND_LISTENER = "virtualInbound";
+export const VIRTUAL_INBOUND_PORT = 15006;
+/** virtualInbound's chains for ports no Service names: raw TCP, and HTTP (detected). */
+export const VIRTUAL_INBOUND_PASSTHROUGH_CHAIN = "virtualInbound";
+export const VIRTUAL_INBOUND_PASSTHROUGH_HTTP_CHAIN = "virtualInbound-catchall-http";
+export const VIRTUAL_INBOUND_BLACKHOLE_CHAIN = "virtualInbound-blackhole";
+/** The source address of Envoy's connections to the application, which the iptables rules never capture again. */
+export const INBOUND_PASSTHROUGH_BIND_IPV4 = "127.0.0.6";
 export const ALLOW_ANY_VHOST = "allow_any";
+/** REGISTRY_ONLY's catch-all virtual host and route: a 502 for hosts outside the registry. */
+export const BLOCK_ALL_VHOST = "block_all";
 export const DEFAULT_ROUTE_NAME = "default";
 /** The gateway name that stands for every sidecar in VirtualService `gateways`. */
 export const MESH_GATEWAY = "mesh";
@@ -25,6 +36,20 @@ export function serviceFqdn(name: string, namespace: string, domain = DEFAULT_DO
 export function resolveHost(host: string, namespace: string, domain = DEFAULT_DOMAIN): string {
   if (host.includes(".") || host === "*" || host.startsWith("*")) return host;
   return serviceFqdn(host, namespace, domain);
+}
+
+/** `inbound|<targetPort>||`: Istio keys inbound clusters and route configurations by the workload's port. */
+export function inboundClusterName(targetPort: number): string {
+  return `inbound|${targetPort}||`;
+}
+
+/** The virtual host of an inbound HTTP port's inline route configuration. */
+export function inboundVirtualHostName(targetPort: number): string {
+  return `inbound|http|${targetPort}`;
+}
+
+export function inboundStatPrefix(targetPort: number): string {
+  return `inbound_0.0.0.0_${targetPort}`;
 }
 
 export function outboundClusterName(port: number, subset: string | undefined, host: string): string {

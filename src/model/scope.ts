@@ -11,8 +11,10 @@
  */
 import type { ObjectRef } from "../api/diagnostics.js";
 import { hostMatches } from "./hosts.js";
-import { credentialKey, endpointKey, type CredentialModel, type DestinationRuleModel, type MeshModel, type ServiceModel, type ServicePortModel, type VirtualServiceModel } from "./ir.js";
+import { credentialKey, endpointKey, type ServiceAliasModel, type CredentialModel, type DestinationRuleModel, type MeshModel, type ServiceModel, type ServicePortModel, type VirtualServiceModel } from "./ir.js";
 import { CREDENTIAL_CA_SUFFIX, MESH_GATEWAY, outboundClusterName, serviceDomains } from "./names.js";
+import { inboundScope, type InboundScope } from "./inbound.js";
+import { DEFAULT_MESH_CONFIG, type OutboundTrafficPolicyMode } from "./mesh-config.js";
 import type { ClusterPolicy } from "./parsed.js";
 import { clusterPolicy, destinationRuleFor } from "./policies.js";
 import { isHttpProtocol } from "./protocol.js";
@@ -85,6 +87,13 @@ export interface ProxyScope {
   readonly services: readonly ServiceScope[];
   /** Sorted by port number. */
   readonly ports: readonly PortScope[];
+  /**
+   * Where traffic to hosts outside the registry goes: the mesh config's mode, which a Sidecar
+   * resource's `outboundTrafficPolicy` for this workload overrides (when that is resolved here).
+   */
+  readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
+  /** The workload ports the proxy receives traffic for (empty without capture). */
+  readonly inbound: InboundScope;
 }
 
 /**
@@ -122,9 +131,10 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     const ctx: RouteScope = { port: number, gateway, proxy, services: mesh.services, policyFor };
     const http = entries.filter((e) => isHttpProtocol(e.port.protocol)).map((e) => e.svc);
     const tcp = entries.filter((e) => !isHttpProtocol(e.port.protocol)).map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx) }));
-    ports.push({ port: number, http, tcp, virtualHosts: http.length ? virtualHosts(http, number, ctx, routing, vss) : [] });
+    ports.push({ port: number, http, tcp, virtualHosts: http.length ? virtualHosts(http, number, ctx, routing, vss, mesh.aliases ?? NO_ALIASES) : [] });
   }
-  return { proxy, gateway, services, ports };
+  const outboundTrafficPolicy = (mesh.meshConfig ?? DEFAULT_MESH_CONFIG).outboundTrafficPolicy.mode;
+  return { proxy, gateway, services, ports, outboundTrafficPolicy, inbound: inboundScope(mesh, proxy) };
 }
 
 function virtualHosts(
@@ -133,6 +143,7 @@ function virtualHosts(
   ctx: RouteScope,
   routing: (host: string) => VirtualServiceModel | undefined,
   vss: readonly VirtualServiceModel[],
+  aliases: ReadonlyMap<string, readonly ServiceAliasModel[]>,
 ): VirtualHostScope[] {
   const used = new Set<string>();
   const out: VirtualHostScope[] = [];
@@ -142,12 +153,23 @@ function virtualHosts(
     // or a missing delegate) leaves the service its default route, as in Istio.
     const routes = vs ? resolveHttpRoutes(vs, ctx) : [];
     // Envoy rejects a domain that two virtual hosts share; as in Istio the first keeps it.
-    const domains = serviceDomains(svc.hostname, ctx.proxy.namespace, svc.clusterIP, ctx.proxy.dnsDomain).filter((d) => !used.has(d));
+    const domains = hostDomains(svc, ctx.proxy, aliases.get(svc.hostname)).filter((d) => !used.has(d));
     domains.forEach((d) => used.add(d));
     if (domains.length === 0) continue;
     out.push({ host: svc.hostname, domains, routes, ...(routes.length ? {} : { defaultRoute: resolveDefaultRoute(svc, port, ctx) }) });
   }
   if (port === NON_REGISTRY_HOST_PORT) out.push(...nonRegistryVirtualHosts(vss, ctx, used));
+  return out;
+}
+
+const NO_ALIASES: ReadonlyMap<string, readonly ServiceAliasModel[]> = new Map();
+
+/** A service's domains, then those of the ExternalName Services that alias it (Istio 1.21+), then its cluster IP. */
+function hostDomains(svc: ServiceModel, proxy: ProxyView, aliases: readonly ServiceAliasModel[] | undefined): string[] {
+  if (!aliases?.length) return serviceDomains(svc.hostname, proxy.namespace, svc.clusterIP, proxy.dnsDomain);
+  const out = serviceDomains(svc.hostname, proxy.namespace, undefined, proxy.dnsDomain);
+  for (const a of aliases) out.push(...serviceDomains(a.hostname, proxy.namespace, undefined, proxy.dnsDomain));
+  if (svc.clusterIP && svc.clusterIP !== "None") out.push(svc.clusterIP);
   return out;
 }
 

@@ -52,9 +52,13 @@ class SelectionBuilder {
   }
 }
 
-/** What the mesh's configuration selects proxies on: VirtualService sourceLabels, DestinationRule workloadSelector and failoverPriority. */
+/**
+ * What the mesh's configuration selects proxies on: VirtualService sourceLabels, DestinationRule
+ * workloadSelector and failoverPriority, and Service selectors (a sidecar's inbound ports).
+ */
 export function selectedLabels(mesh: MeshModel): LabelSelection {
   const b = new SelectionBuilder();
+  for (const svc of mesh.services.values()) b.equals(svc.selector);
   for (const vs of mesh.virtualServices) {
     for (const r of vs.http) b.matches(r.match);
     for (const r of vs.routedHttp) b.matches(r.match);

@@ -1,16 +1,24 @@
 import type { Diagnostic } from "../api/diagnostics.js";
 import type { StoredObject } from "../api/objects.js";
 import type { Service } from "../api/kube-types.js";
-import type { ServiceModel, ServicePortModel } from "./ir.js";
+import type { ServiceAliasModel, ServiceModel, ServicePortModel } from "./ir.js";
 import { serviceFqdn } from "./names.js";
 import { portProtocol } from "./protocol.js";
 
-export function buildServices(services: readonly StoredObject<Service>[], domain: string): { services: Map<string, ServiceModel>; diagnostics: Diagnostic[] } {
+export function buildServices(
+  services: readonly StoredObject<Service>[],
+  domain: string,
+): { services: Map<string, ServiceModel>; aliases: Map<string, ServiceAliasModel[]>; diagnostics: Diagnostic[] } {
   const out = new Map<string, ServiceModel>();
   const diagnostics: Diagnostic[] = [];
+  const externalNames: StoredObject<Service>[] = [];
   const sorted = [...services].sort((a, b) => compareRefs(a.object, b.object));
-  for (const { object: svc, source } of sorted) {
-    if (svc.spec.type === "ExternalName") continue;
+  for (const stored of sorted) {
+    const { object: svc, source } = stored;
+    if (svc.spec.type === "ExternalName") {
+      externalNames.push(stored);
+      continue;
+    }
     const namespace = svc.metadata.namespace ?? "default";
     const hostname = serviceFqdn(svc.metadata.name, namespace, domain);
     const ports: ServicePortModel[] = [];
@@ -21,13 +29,13 @@ export function buildServices(services: readonly StoredObject<Service>[], domain
         diagnostics.push({
           severity: "info",
           code: "IST0118",
-          message: `port ${p.port}${p.name ? ` (name "${p.name}")` : ""} names no protocol (use appProtocol or a name prefix such as "http-" or "tcp-"); meshpilot does not sniff protocols and treats it as HTTP`,
+          message: `port ${p.port}${p.name ? ` (name "${p.name}")` : ""} names no protocol (use appProtocol or a name prefix such as "http-" or "tcp-"); sidecars route it as HTTP on the outbound side, and on the inbound side Envoy's HTTP inspector tells HTTP from other TCP per connection`,
           object: { kind: "Service", namespace, name: svc.metadata.name },
           path: `spec.ports[${i}]`,
           ...(source ? { source } : {}),
         });
       }
-      ports.push({ ...(p.name ? { name: p.name } : {}), port: p.port, ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}), protocol: protocol === "Unsupported" ? "HTTP" : protocol });
+      ports.push({ ...(p.name ? { name: p.name } : {}), port: p.port, ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}), protocol: protocol === "Unsupported" ? "HTTP" : protocol, ...(protocol === "Unsupported" ? { detected: true as const } : {}) });
     }
     const clusterIP = svc.spec.clusterIP;
     out.set(hostname, {
@@ -36,10 +44,44 @@ export function buildServices(services: readonly StoredObject<Service>[], domain
       namespace,
       ...(clusterIP ? { clusterIP } : {}),
       ports: ports.sort((a, b) => a.port - b.port),
+      ...(svc.spec.selector && Object.keys(svc.spec.selector).length ? { selector: svc.spec.selector } : {}),
       ref: { kind: "Service", namespace, name: svc.metadata.name },
     });
   }
-  return { services: new Map([...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), diagnostics };
+  const aliases = serviceAliases(externalNames, out, domain, diagnostics);
+  return { services: new Map([...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), aliases, diagnostics };
+}
+
+/**
+ * ExternalName Services, as Istio (1.21+) reads them: an alias that adds its names to the
+ * registry host it points at, with no cluster of its own. One that names a host outside the
+ * registry changes nothing: its traffic is unmatched (passed through or blocked by
+ * outboundTrafficPolicy), which the finding says.
+ */
+function serviceAliases(externalNames: readonly StoredObject<Service>[], registry: ReadonlyMap<string, ServiceModel>, domain: string, diagnostics: Diagnostic[]): Map<string, ServiceAliasModel[]> {
+  const out = new Map<string, ServiceAliasModel[]>();
+  for (const { object: svc, source } of externalNames) {
+    const namespace = svc.metadata.namespace ?? "default";
+    const ref = { kind: "Service", namespace, name: svc.metadata.name };
+    const target = (svc.spec.externalName ?? "").replace(/\.$/, "").toLowerCase();
+    if (!registry.has(target)) {
+      diagnostics.push({
+        severity: "info",
+        code: "MP0120",
+        message: `ExternalName "${target}" is not a service of the mesh: sidecars treat traffic to it as traffic outside the registry (outboundTrafficPolicy)`,
+        object: ref,
+        path: "spec.externalName",
+        ...(source ? { source } : {}),
+      });
+      continue;
+    }
+    const alias = { hostname: serviceFqdn(svc.metadata.name, namespace, domain), name: svc.metadata.name, namespace, ref };
+    const list = out.get(target);
+    if (list) list.push(alias);
+    else out.set(target, [alias]);
+  }
+  for (const list of out.values()) list.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+  return out;
 }
 
 export function compareRefs(a: { metadata: { namespace?: string; name: string } }, b: { metadata: { namespace?: string; name: string } }): number {

@@ -14,6 +14,7 @@ import type { Diagnostic } from "../api/diagnostics.js";
 import { formatDiagnostic, uniqueDiagnostics } from "../api/diagnostics.js";
 import type { InputKind } from "../api/objects.js";
 import { analysisFindings, analyzeMesh, withSource, type Analysis, type SourceLookup } from "../analyze/analyze.js";
+import type { MeshConfig } from "../model/mesh-config.js";
 import { buildMeshState, rebuildEndpoints, type MeshBuild } from "../model/build.js";
 import type { MeshInput } from "../model/input.js";
 import type { MeshModel } from "../model/ir.js";
@@ -56,6 +57,8 @@ export interface ControlPlaneOptions {
   readonly cache: SnapshotCache;
   readonly logger: Logger;
   readonly domain?: string;
+  /** Mesh-wide settings (Istio's MeshConfig subset meshpilot honours). */
+  readonly meshConfig?: MeshConfig;
 }
 
 export interface BuildStats {
@@ -148,7 +151,7 @@ export class ControlPlane implements ViewProvider {
     if (extra.diagnostics) this.inputDiagnostics = extra.diagnostics;
     const previous = this.build;
     const fastPath = previous !== undefined && changed !== "all" && changed.size > 0 && [...changed].every((k) => ENDPOINT_KINDS.has(k));
-    const build = fastPath ? rebuildEndpoints(previous, input) : buildMeshState(input, this.opts.domain);
+    const build = fastPath ? rebuildEndpoints(previous, input) : buildMeshState(input, this.opts.domain, this.opts.meshConfig);
     this.build = build;
     this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined);
     this.meshDiagnostics = [...build.mesh.diagnostics.map((d) => this.locate(d)), ...analysisFindings(this.analysis, this.sourceOf)];

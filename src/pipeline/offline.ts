@@ -4,6 +4,7 @@ import type { SourceLookup } from "../analyze/analyze.js";
 import { analyze, withSource } from "../analyze/analyze.js";
 import { notTranslatedFindings } from "../analyze/not-translated.js";
 import { buildMesh } from "../model/build.js";
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../model/mesh-config.js";
 import { parseProxy, proxyView, type NodeLike } from "../model/proxy.js";
 import { selectedLabels } from "../model/selected-labels.js";
 import { translateProxy, type ProxyResources } from "../translate/proxy.js";
@@ -22,10 +23,15 @@ export function sourceLookup(objects: readonly StoredObject<InputObject>[]): Sou
 }
 
 /** What one proxy would receive for a set of validated objects: `meshpilot translate`, and the golden tests. */
-export function translateOffline(objects: readonly StoredObject<InputObject>[], inputDiagnostics: readonly Diagnostic[], node: NodeLike): OfflineResult | { error: string } {
+export function translateOffline(
+  objects: readonly StoredObject<InputObject>[],
+  inputDiagnostics: readonly Diagnostic[],
+  node: NodeLike,
+  meshConfig: MeshConfig = DEFAULT_MESH_CONFIG,
+): OfflineResult | { error: string } {
   const parsed = parseProxy(node);
   if ("error" in parsed) return parsed;
-  const mesh = buildMesh(meshInputFrom(objects), parsed.proxy.dnsDomain);
+  const mesh = buildMesh(meshInputFrom(objects), parsed.proxy.dnsDomain, meshConfig);
   const sourceOf = sourceLookup(objects);
   // The view the control plane would translate for this proxy: its labels projected as there.
   const resources = translateProxy(mesh, proxyView(parsed.proxy, selectedLabels(mesh)));

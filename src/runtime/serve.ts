@@ -24,6 +24,7 @@ import { Store } from "../store/store.js";
 import { SnapshotCache } from "../xds/snapshot-cache.js";
 import { XdsServer } from "../xds/server.js";
 import { Inputs } from "./inputs.js";
+import type { MeshConfig } from "../model/mesh-config.js";
 import { startKube, type KubeServeOptions } from "./kube.js";
 import { Readiness } from "./readiness.js";
 import { startWebhook, type RunningWebhook, type WebhookOptions } from "./webhook.js";
@@ -35,6 +36,8 @@ const FILES = "files";
 const KUBE = "kube";
 
 export interface ServeOptions {
+  /** Mesh-wide settings (default: Istio's defaults). */
+  readonly meshConfig?: MeshConfig;
   readonly configDir?: string;
   readonly xdsAddress: string;
   readonly debugAddress: string;
@@ -67,7 +70,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const store = new Store();
   const cache = new SnapshotCache();
   const metrics = new Metrics();
-  const controlPlane = new ControlPlane({ cache, logger: log });
+  const controlPlane = new ControlPlane({ cache, logger: log, ...(opts.meshConfig ? { meshConfig: opts.meshConfig } : {}) });
   const xds = new XdsServer({ cache, views: controlPlane, logger: log, observer: metrics.observer() });
   const inputs = new Inputs(store, [FILES, KUBE]);
   const readiness = new Readiness([...(opts.configDir !== undefined ? [FILES] : []), ...(opts.kube ? [KUBE] : [])]);

@@ -1,6 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { ServicePortModel } from "../model/ir.js";
-import { BLACKHOLE_CLUSTER, istioConfigPath, outboundSniName, PASSTHROUGH_CLUSTER } from "../model/names.js";
+import type { InboundPortScope } from "../model/inbound.js";
+import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_BIND_IPV4, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName, istioConfigPath, outboundSniName, PASSTHROUGH_CLUSTER } from "../model/names.js";
 import type { ClusterPolicy } from "../model/parsed.js";
 import { isHttp2Protocol, isHttpProtocol } from "../model/protocol.js";
 import type { ClusterScope, ServiceScope } from "../model/scope.js";
@@ -181,4 +182,41 @@ export function passthroughCluster(): ClusterJson {
       }),
     },
   };
+}
+
+/**
+ * Inbound clusters reach the application at the connection's original destination (the pod's
+ * own address and port), from 127.0.0.6: the capture rules let that source through, so Envoy's
+ * connection to the application is not captured again (Istio's default inboundTrafficPolicy
+ * PASSTHROUGH).
+ */
+function toApplication(name: string): ClusterJson {
+  return {
+    name,
+    type: "ORIGINAL_DST",
+    connectTimeout: DEFAULT_CONNECT_TIMEOUT,
+    lbPolicy: "CLUSTER_PROVIDED",
+    circuitBreakers: circuitBreakers(undefined),
+    upstreamBindConfig: { sourceAddress: { address: INBOUND_PASSTHROUGH_BIND_IPV4, portValue: 0 } },
+  };
+}
+
+/** `inbound|<targetPort>||`: a workload port of the proxy's own application. */
+export function inboundCluster(port: InboundPortScope): ClusterJson {
+  const svc = port.service;
+  const http = port.detected
+    ? { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } }
+    : isHttp2Protocol(port.protocol)
+      ? { explicitHttpConfig: { http2ProtocolOptions: {} } }
+      : undefined;
+  return {
+    ...toApplication(inboundClusterName(port.targetPort)),
+    ...(http ? { typedExtensionProtocolOptions: { [HTTP_PROTOCOL_OPTIONS_KEY]: typed("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", http) } } : {}),
+    metadata: { filterMetadata: { istio: { services: [{ host: svc.hostname, name: svc.name, namespace: svc.namespace }] } } },
+  };
+}
+
+/** Inbound connections to ports no Service names still reach the application. */
+export function inboundPassthroughCluster(): ClusterJson {
+  return toApplication(INBOUND_PASSTHROUGH_CLUSTER);
 }

@@ -1,15 +1,25 @@
 import { listenerName, outboundStatPrefix, sidecarRouteConfigName, PASSTHROUGH_CLUSTER, PASSTHROUGH_FILTER_CHAIN, BLACKHOLE_CLUSTER, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT } from "../model/names.js";
-import type { FilterChainJson, FilterJson, ListenerJson, TcpProxyJson } from "./envoy.js";
+import type { OutboundTrafficPolicyMode } from "../model/mesh-config.js";
+import type { FilterChainJson, FilterJson, HttpConnectionManagerJson, ListenerJson, RouteConfigurationJson, TcpProxyJson } from "./envoy.js";
 import { ADS_CONFIG_SOURCE, typed } from "./envoy.js";
 import { httpFilters, type HttpFilterContext } from "./filters.js";
 
 /** HTTP connection manager: routes come over ADS by name; the HTTP filters from the hook list. */
 export function httpConnectionManager(statPrefix: string, routeConfigName: string, filterCtx: HttpFilterContext): FilterJson {
+  return connectionManager(statPrefix, { rds: { routeConfigName, configSource: ADS_CONFIG_SOURCE } }, filterCtx);
+}
+
+/** HTTP connection manager with its routes inline (Istio's inbound chains: one route to the workload). */
+export function inlineHttpConnectionManager(statPrefix: string, routeConfig: RouteConfigurationJson, filterCtx: HttpFilterContext): FilterJson {
+  return connectionManager(statPrefix, { routeConfig }, filterCtx);
+}
+
+function connectionManager(statPrefix: string, routes: Pick<HttpConnectionManagerJson, "rds"> | Pick<HttpConnectionManagerJson, "routeConfig">, filterCtx: HttpFilterContext): FilterJson {
   return {
     name: "envoy.filters.network.http_connection_manager",
     typedConfig: typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", {
       statPrefix,
-      rds: { routeConfigName, configSource: ADS_CONFIG_SOURCE },
+      ...routes,
       httpFilters: httpFilters(filterCtx),
       useRemoteAddress: false,
       normalizePath: true,
@@ -36,8 +46,14 @@ export function weightedTcpProxy(statPrefix: string, clusters: readonly { name: 
   };
 }
 
-function passthroughChain(): FilterChainJson {
-  return { name: PASSTHROUGH_FILTER_CHAIN, filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] };
+/** Where a sidecar sends connections to destinations outside the registry: through (ALLOW_ANY) or nowhere (REGISTRY_ONLY). */
+export function unmatchedCluster(policy: OutboundTrafficPolicyMode): string {
+  return policy === "REGISTRY_ONLY" ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+}
+
+function passthroughChain(policy: OutboundTrafficPolicyMode): FilterChainJson {
+  const cluster = unmatchedCluster(policy);
+  return { name: PASSTHROUGH_FILTER_CHAIN, filters: [tcpProxy(cluster, cluster)] };
 }
 
 export type Bind = { readonly mode: "captured" } | { readonly mode: "bound"; readonly address: string };
@@ -47,7 +63,7 @@ export type Bind = { readonly mode: "captured" } | { readonly mode: "bound"; rea
  * that is not bound and receives connections handed over by `virtualOutbound`, sniffing HTTP and
  * passing anything else through. Bound (INTERCEPTION_MODE NONE): a real socket on the bind address.
  */
-export function httpListener(port: number, bind: Bind): ListenerJson {
+export function httpListener(port: number, bind: Bind, policy: OutboundTrafficPolicyMode = "ALLOW_ANY"): ListenerJson {
   const address = bind.mode === "bound" ? bind.address : "0.0.0.0";
   const hcm = httpConnectionManager(outboundStatPrefix(address, port), sidecarRouteConfigName(port), { direction: "outbound" });
   const base: ListenerJson = {
@@ -63,7 +79,7 @@ export function httpListener(port: number, bind: Bind): ListenerJson {
     listenerFiltersTimeout: "0s",
     continueOnListenerFiltersTimeout: true,
     filterChains: [{ filterChainMatch: { applicationProtocols: ["http/1.1", "h2c"], transportProtocol: "raw_buffer" }, filters: [hcm] }],
-    defaultFilterChain: passthroughChain(),
+    defaultFilterChain: passthroughChain(policy),
   };
 }
 
@@ -85,7 +101,8 @@ export function l4Listener(address: string, port: number, filterChains: FilterCh
 }
 
 /** Port 15001, where iptables sends all outbound traffic; it hands each connection to the listener for its original destination. */
-export function virtualOutboundListener(): ListenerJson {
+export function virtualOutboundListener(policy: OutboundTrafficPolicyMode = "ALLOW_ANY"): ListenerJson {
+  const unmatched = unmatchedCluster(policy);
   return {
     name: VIRTUAL_OUTBOUND_LISTENER,
     address: { socketAddress: { address: "0.0.0.0", portValue: VIRTUAL_OUTBOUND_PORT } },
@@ -93,7 +110,7 @@ export function virtualOutboundListener(): ListenerJson {
     trafficDirection: "OUTBOUND",
     filterChains: [
       { name: "virtualOutbound-blackhole", filterChainMatch: { destinationPort: VIRTUAL_OUTBOUND_PORT }, filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] },
-      { name: "virtualOutbound-catchall-tcp", filters: [tcpProxy(PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER)] },
+      { name: "virtualOutbound-catchall-tcp", filters: [tcpProxy(unmatched, unmatched)] },
     ],
   };
 }

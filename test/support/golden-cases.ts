@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
+import { meshConfigFrom } from "../../src/model/mesh-config.js";
 import { translateOffline, type OfflineResult } from "../../src/pipeline/offline.js";
 import { parseYamlFile } from "../../src/sources/file/loader.js";
 
@@ -14,6 +15,8 @@ interface CaseOptions {
   metadata?: Record<string, unknown>;
   /** The proxy's Envoy node.locality, `region/zone/subzone`. */
   locality?: string;
+  /** Mesh config (Istio's MeshConfig fields meshpilot honours), e.g. `{ outboundTrafficPolicy: { mode: REGISTRY_ONLY } }`. */
+  meshConfig?: unknown;
 }
 
 function caseOptions(text: string, file: string): CaseOptions {
@@ -47,7 +50,9 @@ export function translateGoldenCase(name: string): OfflineResult {
   const objects = load.results.flatMap((r) => (r.status === "valid" ? [r.stored] : []));
   const [region = "", zone = "", subZone = ""] = (opts.locality ?? "").split("/");
   const locality = opts.locality ? { locality: { region, zone, subZone } } : {};
-  const result = translateOffline(objects, load.diagnostics, { id: opts.proxy, metadata: opts.metadata ?? {}, ...locality });
+  const mesh = meshConfigFrom(opts.meshConfig);
+  if ("error" in mesh) throw new Error(`${inputFile}: meshConfig: ${mesh.error}`);
+  const result = translateOffline(objects, load.diagnostics, { id: opts.proxy, metadata: opts.metadata ?? {}, ...locality }, mesh.config);
   if ("error" in result) throw new Error(result.error);
   return result;
 }

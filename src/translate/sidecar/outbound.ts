@@ -5,7 +5,8 @@
  * Everything comes resolved in the view's scope (model/scope.ts).
  */
 import type { Diagnostic } from "../../api/diagnostics.js";
-import { ALLOW_ANY_VHOST, PASSTHROUGH_CLUSTER, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
+import type { OutboundTrafficPolicyMode } from "../../model/mesh-config.js";
+import { ALLOW_ANY_VHOST, BLOCK_ALL_VHOST, PASSTHROUGH_CLUSTER, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
 import type { ProxyView } from "../../model/proxy.js";
 import type { PortScope, ProxyScope, ServiceScope } from "../../model/scope.js";
 import { outboundCluster } from "../cluster.js";
@@ -74,7 +75,7 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
   const listeners: ListenerJson[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const { port: number, http, tcp } of scope.ports) {
-    if (http.length) listeners.push(httpListener(number, bind));
+    if (http.length) listeners.push(httpListener(number, bind, scope.outboundTrafficPolicy));
     if (bind.mode === "captured") {
       for (const entry of tcp) {
         if (entry.service.clusterIP && entry.service.clusterIP !== "None") listeners.push(l4Listener(entry.service.clusterIP, number, l4FilterChains(entry.routes), bind));
@@ -93,24 +94,32 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
       });
     }
   }
-  if (bind.mode === "captured") listeners.push(virtualOutboundListener());
+  if (bind.mode === "captured") listeners.push(virtualOutboundListener(scope.outboundTrafficPolicy));
   return { listeners: listeners.sort(byResourceName), diagnostics };
 }
 
 /** One port's RouteConfiguration, named by the port: a virtual host per service, then the catch-all. */
-function routeConfiguration(port: PortScope): RouteConfigurationJson {
+function routeConfiguration(port: PortScope, policy: OutboundTrafficPolicyMode): RouteConfigurationJson {
   const vhosts: VirtualHostJson[] = port.virtualHosts.map((vh) => ({
     name: virtualHostName(vh.host, port.port),
     domains: [...vh.domains],
     routes: vh.defaultRoute ? [defaultRoute(vh.defaultRoute)] : httpRoutes(vh.routes, port.port),
   }));
   vhosts.sort(byResourceName);
-  vhosts.push({
+  vhosts.push(catchAllVirtualHost(policy));
+  return { name: sidecarRouteConfigName(port.port), virtualHosts: vhosts, validateClusters: false, ignorePortInHostMatching: true, maxDirectResponseBodySizeBytes: 1048576 };
+}
+
+/** Hosts outside the registry: passed through (ALLOW_ANY), or answered 502 (REGISTRY_ONLY), as Istio's catch-all. */
+function catchAllVirtualHost(policy: OutboundTrafficPolicyMode): VirtualHostJson {
+  if (policy === "REGISTRY_ONLY") {
+    return { name: BLOCK_ALL_VHOST, domains: ["*"], routes: [{ name: BLOCK_ALL_VHOST, match: { prefix: "/" }, directResponse: { status: 502 } }] };
+  }
+  return {
     name: ALLOW_ANY_VHOST,
     domains: ["*"],
     routes: [{ name: ALLOW_ANY_VHOST, match: { prefix: "/" }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: "0s", maxGrpcTimeout: "0s" } }],
-  });
-  return { name: sidecarRouteConfigName(port.port), virtualHosts: vhosts, validateClusters: false, ignorePortInHostMatching: true, maxDirectResponseBodySizeBytes: 1048576 };
+  };
 }
 
 /** What a sidecar's outbound side adds: a cluster per service port and subset, a listener per port, a route configuration per HTTP port. */
@@ -137,6 +146,6 @@ export function outbound(scope: ProxyScope): OutboundResources {
     diagnostics.push(...built.diagnostics);
   }
   targets.sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
-  const routes = scope.ports.filter((p) => p.http.length > 0).map(routeConfiguration);
+  const routes = scope.ports.filter((p) => p.http.length > 0).map((p) => routeConfiguration(p, scope.outboundTrafficPolicy));
   return { clusters, edsTargets: targets, listeners, routes: routes.sort(byResourceName), secrets, diagnostics };
 }

@@ -1,0 +1,123 @@
+/**
+ * A sidecar's inbound side (REDIRECT capture): `virtualInbound` on 15006, where iptables sends
+ * every connection to the pod. Its `original_dst` listener filter restores the destination the
+ * client dialled, and a chain per workload port (from the Services that select the pod) routes it
+ * to `inbound|<targetPort>||`; connections to other ports pass through to the application.
+ */
+import type { Diagnostic } from "../../api/diagnostics.js";
+import type { InboundPortScope } from "../../model/inbound.js";
+import {
+  BLACKHOLE_CLUSTER,
+  DEFAULT_ROUTE_NAME,
+  INBOUND_PASSTHROUGH_CLUSTER,
+  inboundClusterName,
+  inboundStatPrefix,
+  inboundVirtualHostName,
+  listenerName,
+  VIRTUAL_INBOUND_BLACKHOLE_CHAIN,
+  VIRTUAL_INBOUND_LISTENER,
+  VIRTUAL_INBOUND_PASSTHROUGH_CHAIN,
+  VIRTUAL_INBOUND_PASSTHROUGH_HTTP_CHAIN,
+  VIRTUAL_INBOUND_PORT,
+} from "../../model/names.js";
+import type { ProxyScope } from "../../model/scope.js";
+import { inboundCluster, inboundPassthroughCluster } from "../cluster.js";
+import { typed, type ClusterJson, type FilterChainJson, type FilterJson, type ListenerJson, type RouteJson } from "../envoy.js";
+import { inlineHttpConnectionManager, tcpProxy } from "../listener.js";
+
+/** What the HTTP inspector reports for plaintext HTTP/1 and HTTP/2 with prior knowledge. */
+const HTTP_PROTOCOLS = ["http/1.1", "h2c"];
+const ANY_IPV4 = [{ addressPrefix: "0.0.0.0", prefixLen: 0 }];
+
+export interface InboundResources {
+  readonly clusters: readonly ClusterJson[];
+  readonly listeners: readonly ListenerJson[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+const NONE: InboundResources = { clusters: [], listeners: [], diagnostics: [] };
+
+export function inbound(scope: ProxyScope): InboundResources {
+  if (scope.proxy.interceptionMode === "NONE") return NONE;
+  const ports = scope.inbound.ports;
+  return {
+    clusters: [...ports.map(inboundCluster), inboundPassthroughCluster()],
+    listeners: [virtualInboundListener(ports)],
+    diagnostics: scope.inbound.diagnostics,
+  };
+}
+
+/** Istio's default inbound route: everything to the workload port, no timeout, a retry only before the request reached it. */
+function inboundRoute(cluster: string, port: InboundPortScope | undefined): RouteJson {
+  const grpc = port?.protocol === "GRPC";
+  return {
+    name: DEFAULT_ROUTE_NAME,
+    match: { prefix: "/" },
+    route: {
+      cluster,
+      timeout: "0s",
+      ...(grpc ? {} : { retryPolicy: { retryOn: "reset-before-request", numRetries: 2 } }),
+      maxStreamDuration: { maxStreamDuration: "0s", grpcTimeoutHeaderMax: "0s" },
+    },
+    ...(port ? { decorator: { operation: `${port.service.hostname}:${port.servicePort.port}/*` } } : {}),
+  };
+}
+
+function httpFilter(statPrefix: string, routeName: string, vhostName: string, cluster: string, port: InboundPortScope | undefined): FilterJson {
+  return inlineHttpConnectionManager(
+    statPrefix,
+    { name: routeName, virtualHosts: [{ name: vhostName, domains: ["*"], routes: [inboundRoute(cluster, port)] }], validateClusters: false },
+    { direction: "inbound" },
+  );
+}
+
+function portChains(port: InboundPortScope): FilterChainJson[] {
+  const cluster = inboundClusterName(port.targetPort);
+  const name = listenerName("0.0.0.0", port.targetPort);
+  const http: FilterJson = httpFilter(inboundStatPrefix(port.targetPort), cluster, inboundVirtualHostName(port.targetPort), cluster, port);
+  const tcp: FilterJson = tcpProxy(cluster, cluster);
+  if (port.detected) {
+    return [
+      { name, filterChainMatch: { destinationPort: port.targetPort, applicationProtocols: HTTP_PROTOCOLS }, filters: [http] },
+      { name: `${name}-tcp`, filterChainMatch: { destinationPort: port.targetPort }, filters: [tcp] },
+    ];
+  }
+  const isHttp = port.protocol === "HTTP" || port.protocol === "HTTP2" || port.protocol === "GRPC" || port.protocol === "GRPC-Web";
+  return [{ name, filterChainMatch: { destinationPort: port.targetPort }, filters: [isHttp ? http : tcp] }];
+}
+
+/**
+ * The HTTP inspector runs only where it decides something: on ports no Service declares (the
+ * passthrough chains) and on ports whose protocol is detected. It waits for the client's first
+ * bytes, which a server-first protocol never sends, so declared ports skip it.
+ */
+function httpInspector(ports: readonly InboundPortScope[]): NonNullable<ListenerJson["listenerFilters"]>[number] {
+  const declared = ports.filter((p) => !p.detected).map((p) => ({ destinationPortRange: { start: p.targetPort, end: p.targetPort + 1 } }));
+  const filterDisabled = declared.length === 0 ? undefined : declared.length === 1 ? declared[0]! : { orMatch: { rules: declared } };
+  return {
+    name: "envoy.filters.listener.http_inspector",
+    typedConfig: typed("envoy.extensions.filters.listener.http_inspector.v3.HttpInspector", {}),
+    ...(filterDisabled ? { filterDisabled } : {}),
+  };
+}
+
+export function virtualInboundListener(ports: readonly InboundPortScope[]): ListenerJson {
+  return {
+    name: VIRTUAL_INBOUND_LISTENER,
+    address: { socketAddress: { address: "0.0.0.0", portValue: VIRTUAL_INBOUND_PORT } },
+    trafficDirection: "INBOUND",
+    listenerFilters: [{ name: "envoy.filters.listener.original_dst", typedConfig: typed("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}) }, httpInspector(ports)],
+    listenerFiltersTimeout: "0s",
+    continueOnListenerFiltersTimeout: true,
+    filterChains: [
+      { name: VIRTUAL_INBOUND_BLACKHOLE_CHAIN, filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] },
+      { name: VIRTUAL_INBOUND_PASSTHROUGH_CHAIN, filterChainMatch: { prefixRanges: ANY_IPV4 }, filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)] },
+      {
+        name: VIRTUAL_INBOUND_PASSTHROUGH_HTTP_CHAIN,
+        filterChainMatch: { prefixRanges: ANY_IPV4, applicationProtocols: HTTP_PROTOCOLS },
+        filters: [httpFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundVirtualHostName(0), INBOUND_PASSTHROUGH_CLUSTER, undefined)],
+      },
+      ...ports.flatMap(portChains),
+    ],
+  };
+}
