@@ -325,6 +325,60 @@ export const DestinationRuleSpecSchema: MessageSchema = {
   },
 };
 
+// ---- Sidecar ---------------------------------------------------------------------------------
+const SidecarPortSchema: MessageSchema = { name: "SidecarPort", fields: { number: uint32, protocol: str, name: str, targetPort: uint32 } };
+const CaptureMode = enm("DEFAULT", "IPTABLES", "NONE");
+const ServerTLSSettingsSchema: MessageSchema = {
+  name: "ServerTLSSettings",
+  fields: {
+    httpsRedirect: bool,
+    mode: enm("PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"),
+    serverCertificate: str,
+    privateKey: str,
+    caCertificates: str,
+    caCrl: str,
+    credentialName: str,
+    credentialNames: list(str),
+    tlsCertificates: list(msg(() => ({ name: "ServerTLSSettings.TLSCertificate", fields: { serverCertificate: str, privateKey: str, caCertificates: str } }))),
+    subjectAltNames: list(str),
+    verifyCertificateSpki: list(str),
+    verifyCertificateHash: list(str),
+    minProtocolVersion: enm("TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"),
+    maxProtocolVersion: enm("TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"),
+    cipherSuites: list(str),
+  },
+};
+export const SidecarSpecSchema: MessageSchema = {
+  name: "Sidecar",
+  fields: {
+    workloadSelector: msg(() => ({ name: "WorkloadSelector", fields: { labels: map(str) } })),
+    ingress: list(
+      msg(() => ({
+        name: "IstioIngressListener",
+        fields: {
+          port: msg(() => SidecarPortSchema),
+          bind: str,
+          captureMode: CaptureMode,
+          defaultEndpoint: str,
+          tls: msg(() => ServerTLSSettingsSchema),
+          connectionPool: msg(() => ConnectionPoolSchema),
+        },
+      })),
+    ),
+    egress: list(
+      msg(() => ({
+        name: "IstioEgressListener",
+        fields: { port: msg(() => SidecarPortSchema), bind: str, captureMode: CaptureMode, hosts: list(str) },
+      })),
+    ),
+    inboundConnectionPool: msg(() => ConnectionPoolSchema),
+    outboundTrafficPolicy: msg(() => ({
+      name: "OutboundTrafficPolicy",
+      fields: { mode: enm("REGISTRY_ONLY", "ALLOW_ANY"), egressProxy: msg(() => DestinationSchema) },
+    })),
+  },
+};
+
 // ---- walker ----------------------------------------------------------------------------------
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;

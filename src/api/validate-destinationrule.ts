@@ -116,7 +116,7 @@ function validateOutlierDetection(o: unknown, issues: Issues): void {
   }
 }
 
-function validateConnectionPool(c: unknown, issues: Issues): void {
+export function validateConnectionPool(c: unknown, issues: Issues): void {
   if (!isPlainObject(c)) return;
   const http = c["http"];
   const tcp = c["tcp"];

@@ -10,6 +10,7 @@ import { describe } from "./validate-names.js";
 import type { ObjectMeta } from "./kube-types.js";
 import type { InputKind, InputObject } from "./objects.js";
 import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
+import { validateSidecarSpec } from "./validate-sidecar.js";
 import { validateVirtualServiceSpec } from "./validate-virtualservice.js";
 
 type SpecValidator = (spec: unknown, namespace: string, issues: Issues) => void;
@@ -17,6 +18,7 @@ type SpecValidator = (spec: unknown, namespace: string, issues: Issues) => void;
 const SPEC_VALIDATORS: Partial<Record<InputKind, SpecValidator>> = {
   VirtualService: validateVirtualServiceSpec,
   DestinationRule: validateDestinationRuleSpec,
+  Sidecar: validateSidecarSpec,
 };
 
 const TOP_LEVEL = ["apiVersion", "kind", "metadata", "spec", "status"];
