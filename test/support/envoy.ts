@@ -12,7 +12,7 @@
  *   const { port } = await envoy.listenerAddress("0.0.0.0_9080");
  */
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureEnvoy } from "../../scripts/ensure-envoy.mjs";
@@ -54,6 +54,12 @@ export interface EnvoyOptions {
    * xDS included, are the namespace's; `adminAddress` is a host loopback port bridged to admin.
    */
   readonly netns?: NetNs;
+  /**
+   * Run Envoy as this uid and gid (setpriv), as an injected sidecar runs as 1337 (the capture
+   * rules let that user's traffic out). The binary is linked into Envoy's own temp directory,
+   * which that user owns: the shared cache may sit where it cannot reach.
+   */
+  readonly runAs?: number;
 }
 
 export interface AdminAddress {
@@ -173,7 +179,22 @@ export class Envoy {
       ...(options.extraArgs ?? []),
     ];
     const stdio = { stdio: ["ignore", "pipe", "pipe"] as ["ignore", "pipe", "pipe"] };
-    const child = options.netns ? options.netns.spawn(envoyPath, args, stdio) : spawn(envoyPath, args, stdio);
+    let command = envoyPath;
+    let commandArgs = args;
+    if (options.runAs !== undefined) {
+      const uid = String(options.runAs);
+      const bin = join(dir, "envoy");
+      try {
+        linkSync(envoyPath, bin);
+      } catch {
+        copyFileSync(envoyPath, bin);
+        chmodSync(bin, 0o755);
+      }
+      chownSync(dir, options.runAs, options.runAs);
+      command = "setpriv";
+      commandArgs = [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", bin, ...args];
+    }
+    const child = options.netns ? options.netns.spawn(command, commandArgs, stdio) : spawn(command, commandArgs, stdio);
     const keep = options.keepFiles ?? process.env.MESHPILOT_KEEP_ENVOY_FILES === "1";
     const envoy = new Envoy(name, dir, child, keep, options.netns);
     running.add(envoy);
