@@ -172,15 +172,36 @@ describe.skipIf(!runnable)("images in a throwaway containerd", () => {
     for (const img of images) expect(listed).toEqual(expect.arrayContaining([img.ref, img.alias]));
   }, 300_000);
 
-  it("pause waits as PID 1 until SIGTERM and then exits 0", async () => {
+  it("pause waits as PID 1, reaps the orphans re-parented to it, and exits 0 on SIGTERM", async () => {
     const running = ctr(["run", "--rm", "--read-only", ref("pause"), "pause-1"], 60_000);
     let state = "";
     for (let i = 0; i < 150 && !/pause-1\s+\d+\s+RUNNING/.test(state); i++) {
       await sleep(200);
       state = (await ctr(["task", "ls"])).stdout;
     }
-    expect(state).toMatch(/pause-1\s+\d+\s+RUNNING/);
-    await sleep(300);
+    const pid = Number(/pause-1\s+(\d+)\s+RUNNING/.exec(state)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    // A shell entering pause's PID namespace leaves a `sleep` behind: the kernel re-parents it to
+    // the namespace's PID 1, which must collect it once it exits, or it stays a zombie.
+    const orphan = await new Promise<number>((resolve, reject) =>
+      execFile("nsenter", ["-t", String(pid), "-p", "--", "/bin/sh", "-c", "sleep 1 >/dev/null 2>&1 & echo $!"], (err, stdout) => (err ? reject(err) : resolve(Number(stdout.trim())))),
+    );
+    expect(orphan, "the orphan's pid inside the namespace").toBeGreaterThan(1);
+    const children = (): { pid: number; state: string }[] =>
+      readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .flatMap((p) => {
+          try {
+            const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+            const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            return Number(fields[1]) === pid ? [{ pid: Number(p), state: fields[0]! }] : [];
+          } catch {
+            return [];
+          }
+        });
+    expect(children().length, "the orphan was re-parented to pause").toBe(1);
+    for (let i = 0; i < 50 && children().length > 0; i++) await sleep(200);
+    expect(children(), "no zombie left under pause").toEqual([]);
     expect((await ctr(["task", "ls"])).stdout, "still running before the signal").toMatch(/pause-1\s+\d+\s+RUNNING/);
     await ctr(["task", "kill", "-s", "SIGTERM", "pause-1"]);
     const res = await running;
