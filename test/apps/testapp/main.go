@@ -332,13 +332,14 @@ func clientMain(args []string) int {
 	fs := flag.NewFlagSet("testapp client", flag.ContinueOnError)
 	n := fs.Int("n", 1, "number of requests (sequential)")
 	timeoutMs := fs.Int("timeout-ms", 3000, "timeout of one request")
+	each := fs.Bool("each", false, "before the tally, print one JSON line per request: status, ms, the answer (or error)")
 	var headers headerList
 	fs.Var(&headers, "H", "request header 'name: value' (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 || *n < 1 || *n > 100000 {
-		fmt.Fprintln(os.Stderr, "usage: testapp client [-n N (1..100000)] [-H 'name: value']... [-timeout-ms MS] URL")
+		fmt.Fprintln(os.Stderr, "usage: testapp client [-n N (1..100000)] [-H 'name: value']... [-timeout-ms MS] [-each] URL")
 		return 2
 	}
 	url := fs.Arg(0)
@@ -346,9 +347,17 @@ func clientMain(args []string) int {
 	t := tally{Statuses: map[string]int{}, Versions: map[string]int{}, Upstreams: map[string]int{}}
 	for i := 0; i < *n; i++ {
 		t.Requests++
-		if err := clientOnce(client, url, headers, &t); err != nil {
+		start := time.Now()
+		r, err := clientOnce(client, url, headers, &t)
+		if err != nil {
 			t.Errors++
 			t.LastError = err.Error()
+			r.Error = err.Error()
+		}
+		if *each {
+			r.Ms = float64(time.Since(start).Microseconds()) / 1000
+			line, _ := json.Marshal(r)
+			fmt.Println(string(line))
 		}
 	}
 	out, _ := json.Marshal(t) // map keys come out sorted
@@ -356,15 +365,25 @@ func clientMain(args []string) int {
 	return 0
 }
 
-func clientOnce(client *http.Client, url string, headers headerList, t *tally) error {
+// oneResult is what -each prints for one request.
+type oneResult struct {
+	Status int             `json:"status,omitempty"`
+	Ms     float64         `json:"ms"`
+	Body   json.RawMessage `json:"body,omitempty"`
+	Text   string          `json:"text,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+func clientOnce(client *http.Client, url string, headers headerList, t *tally) (oneResult, error) {
+	var r oneResult
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return r, err
 	}
 	for _, h := range headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok {
-			return errors.New("header without ':': " + h)
+			return r, errors.New("header without ':': " + h)
 		}
 		// Go sends req.Host, never a Host entry of req.Header.
 		if strings.EqualFold(strings.TrimSpace(name), "host") {
@@ -375,12 +394,18 @@ func clientOnce(client *http.Client, url string, headers headerList, t *tally) e
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return r, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return err
+		return r, err
+	}
+	r.Status = resp.StatusCode
+	if json.Valid(body) {
+		r.Body = json.RawMessage(body)
+	} else {
+		r.Text = string(body)
 	}
 	t.Statuses[strconv.Itoa(resp.StatusCode)]++
 	if resp.StatusCode < 400 {
@@ -398,5 +423,5 @@ func clientOnce(client *http.Client, url string, headers headerList, t *tally) e
 			}
 		}
 	}
-	return nil
+	return r, nil
 }
