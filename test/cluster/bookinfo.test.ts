@@ -8,7 +8,7 @@
  * delay's lower bound; a timeout's answer before the delayed upstream could have answered).
  */
 import { writeFileSync } from "node:fs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_PORT, bookinfoManifest, WORKLOADS } from "../support/bookinfo.js";
 import { clusterTestsSkipped, eventually, useCluster, type TestCluster } from "../support/cluster.js";
 
@@ -72,12 +72,6 @@ describe.skipIf(clusterTestsSkipped)("bookinfo injected by meshpilot in a local 
     const lines = out.trim().split("\n").map((l) => JSON.parse(l) as unknown);
     return { each: lines.slice(0, -1) as One[], tally: lines[lines.length - 1] as Tally };
   };
-  /** Who answered productpage's call to reviews (`reviews/v1` …) in each request. */
-  const reviewsOf = (one: One) => {
-    const r = one.body?.upstreams?.[0]?.body;
-    return r ? `${r.service}/${r.version}` : `error ${one.status}`;
-  };
-
   /** Counters of one pod's Envoy (admin on 127.0.0.1:15000 inside the pod), by regex filter. */
   const stats = async (pod: string, filter: string): Promise<Map<string, number>> => {
     const out = await c.exec(NS, pod, "istio-proxy", ["wget", "-qO-", `http://127.0.0.1:15000/stats?filter=${encodeURIComponent(filter)}`]);
@@ -104,6 +98,11 @@ describe.skipIf(clusterTestsSkipped)("bookinfo injected by meshpilot in a local 
     await c.kubectl(["-n", OUTSIDE, "wait", "--for=condition=Ready", "pod/client", "--timeout=120s"], { timeoutMs: 140_000 });
     // Every sidecar has its listeners and endpoints once the whole chain answers.
     await eventually("productpage → reviews → ratings through the sidecars", async () => (await send(5)).tally.ok === 5, 120_000, 1000);
+  });
+
+  // The cluster is shared with the next files: give its 2 cores back.
+  afterAll(async () => {
+    if (c) await c.kubectl(["delete", "namespace", NS, OUTSIDE, "--wait=false", "--ignore-not-found"]);
   });
 
   it("injects every application pod (capture init container, Envoy sidecar) and its probes pass through capture", async () => {
