@@ -1,3 +1,4 @@
+import { aliasTargets } from "../model/scope.js";
 import type { Diagnostic } from "../api/diagnostics.js";
 import type { Destination } from "../api/istio-types.js";
 import type { MeshModel, VirtualServiceModel } from "../model/ir.js";
@@ -31,8 +32,11 @@ function destinationsOf(vs: VirtualServiceModel): DestinationUse[] {
  */
 export function destinationSubsetFindings(mesh: MeshModel): Diagnostic[] {
   const out: Diagnostic[] = [];
+  const aliasTarget = aliasTargets(mesh);
   for (const use of mesh.virtualServices.flatMap(destinationsOf)) {
-    const host = resolveHost(use.destination.host, use.vs.namespace);
+    const named = resolveHost(use.destination.host, use.vs.namespace);
+    // An ExternalName alias routes to the host it names.
+    const host = aliasTarget?.(named) ?? named;
     const svc = mesh.services.get(host);
     if (!svc) {
       out.push({

@@ -50,6 +50,8 @@ export interface RouteScope {
   readonly services: ReadonlyMap<string, ServiceModel>;
   /** The policy of the cluster for `host`, `subset` and `port`, as the proxy's DestinationRule lookup gives it. */
   policyFor(host: string, subset: string | undefined, port: number): ClusterPolicy | undefined;
+  /** The registry host an ExternalName alias stands for (Istio routes to the concrete host's clusters). */
+  aliasTarget?(host: string): string | undefined;
 }
 
 export interface ResolvedDestination {
@@ -100,7 +102,8 @@ export interface DefaultRouteModel {
 
 /** Destination → cluster: the explicit port, else the service's only port, else the listener's port. */
 export function resolveDestination(d: Destination, vsNamespace: string, ctx: RouteScope): ResolvedDestination {
-  const host = resolveHost(d.host, vsNamespace, ctx.proxy.dnsDomain);
+  const named = resolveHost(d.host, vsNamespace, ctx.proxy.dnsDomain);
+  const host = ctx.aliasTarget?.(named) ?? named;
   const svc = ctx.services.get(host);
   const port = d.port?.number ?? (svc && svc.ports.length === 1 ? svc.ports[0]!.port : ctx.port);
   return { cluster: outboundClusterName(port, d.subset, host), host, ...(d.subset ? { subset: d.subset } : {}), port };

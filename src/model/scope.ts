@@ -69,6 +69,8 @@ export interface TcpServiceScope {
   readonly service: ServiceModel;
   readonly port: ServicePortModel;
   readonly routes: readonly L4RouteModel[];
+  /** A headless Service's endpoint addresses (sorted, once each): Istio gives each its own listener, there being no VIP. */
+  readonly headlessAddresses?: readonly string[];
 }
 
 /** One port number: the services with an HTTP port and those with another protocol on it. */
@@ -126,11 +128,12 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     if (!vsFor.has(host)) vsFor.set(host, virtualServiceForHost(vss, host));
     return vsFor.get(host);
   };
+  const aliasTarget = aliasTargets(mesh);
   const ports: PortScope[] = [];
   for (const [number, entries] of portsByNumber(mesh.services)) {
-    const ctx: RouteScope = { port: number, gateway, proxy, services: mesh.services, policyFor };
+    const ctx: RouteScope = { port: number, gateway, proxy, services: mesh.services, policyFor, ...(aliasTarget ? { aliasTarget } : {}) };
     const http = entries.filter((e) => isHttpProtocol(e.port.protocol)).map((e) => e.svc);
-    const tcp = entries.filter((e) => !isHttpProtocol(e.port.protocol)).map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx) }));
+    const tcp = entries.filter((e) => !isHttpProtocol(e.port.protocol)).map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx), ...headless(mesh, svc, port) }));
     ports.push({ port: number, http, tcp, virtualHosts: http.length ? virtualHosts(http, number, ctx, routing, vss, mesh.aliases ?? NO_ALIASES) : [] });
   }
   const outboundTrafficPolicy = (mesh.meshConfig ?? DEFAULT_MESH_CONFIG).outboundTrafficPolicy.mode;
@@ -162,10 +165,38 @@ function virtualHosts(
   return out;
 }
 
+function headless(mesh: MeshModel, svc: ServiceModel, port: ServicePortModel): { headlessAddresses?: readonly string[] } {
+  if (svc.clusterIP !== "None") return {};
+  const addresses = new Set((mesh.endpoints.get(endpointKey(svc.hostname, port.port)) ?? []).map((e) => e.address));
+  return { headlessAddresses: [...addresses].sort() };
+}
+
+const aliasIndexes = new WeakMap<ReadonlyMap<string, readonly ServiceAliasModel[]>, (host: string) => string | undefined>();
+
+/** Alias FQDN → the registry host it names; undefined without ExternalName aliases. */
+export function aliasTargets(mesh: MeshModel): ((host: string) => string | undefined) | undefined {
+  const aliases = mesh.aliases;
+  if (!aliases?.size) return undefined;
+  let lookup = aliasIndexes.get(aliases);
+  if (!lookup) {
+    const byAlias = new Map<string, string>();
+    for (const [target, list] of aliases) for (const a of list) byAlias.set(a.hostname, target);
+    lookup = (host) => byAlias.get(host);
+    aliasIndexes.set(aliases, lookup);
+  }
+  return lookup;
+}
+
 const NO_ALIASES: ReadonlyMap<string, readonly ServiceAliasModel[]> = new Map();
 
 /** A service's domains, then those of the ExternalName Services that alias it (Istio 1.21+), then its cluster IP. */
 function hostDomains(svc: ServiceModel, proxy: ProxyView, aliases: readonly ServiceAliasModel[] | undefined): string[] {
+  // A headless Service's pods have names of their own under it (`web-0.web.ns.svc…`), which Istio matches with a wildcard per domain.
+  if (svc.clusterIP === "None") {
+    const names = serviceDomains(svc.hostname, proxy.namespace, undefined, proxy.dnsDomain);
+    for (const a of aliases ?? []) names.push(...serviceDomains(a.hostname, proxy.namespace, undefined, proxy.dnsDomain));
+    return [...names, ...names.map((d) => `*.${d}`)];
+  }
   if (!aliases?.length) return serviceDomains(svc.hostname, proxy.namespace, svc.clusterIP, proxy.dnsDomain);
   const out = serviceDomains(svc.hostname, proxy.namespace, undefined, proxy.dnsDomain);
   for (const a of aliases) out.push(...serviceDomains(a.hostname, proxy.namespace, undefined, proxy.dnsDomain));

@@ -117,7 +117,8 @@ export function outboundCluster(service: ServiceScope, cluster: ClusterScope, re
   const { name, port, policy, subset } = cluster;
   const svc = service.service;
   const rule = service.rule;
-  const lb = loadBalancer(policy);
+  // A headless Service has no VIP to balance behind: as Istio, the sidecar connects where the client dialled (a pod's address).
+  const lb: LbFields = svc.clusterIP === "None" ? { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" } : loadBalancer(policy);
   const tls = upstreamTls(policy?.tls, { istioSni: outboundSniName(port.port, subset, svc.hostname), h2: usesH2(port, policy) }, isHttpProtocol(port.protocol), cluster.credential);
   if (tls.dropped) report?.(`${name}: ${tls.dropped}`);
   onTls?.(tls);

@@ -79,6 +79,7 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
     if (bind.mode === "captured") {
       for (const entry of tcp) {
         if (entry.service.clusterIP && entry.service.clusterIP !== "None") listeners.push(l4Listener(entry.service.clusterIP, number, l4FilterChains(entry.routes), bind));
+        for (const address of entry.headlessAddresses ?? []) listeners.push(l4Listener(address, number, l4FilterChains(entry.routes), bind));
       }
       continue;
     }
@@ -95,7 +96,16 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
     }
   }
   if (bind.mode === "captured") listeners.push(virtualOutboundListener(scope.outboundTrafficPolicy));
-  return { listeners: listeners.sort(byResourceName), diagnostics };
+  return { listeners: firstOfEachName(listeners.sort(byResourceName), diagnostics), diagnostics };
+}
+
+/** Two headless Services with a pod and port in common ask for one `<podIP>_<port>` listener twice: the first (by host) keeps it. */
+function firstOfEachName(sorted: ListenerJson[], diagnostics: Diagnostic[]): ListenerJson[] {
+  return sorted.filter((l, i) => {
+    if (i === 0 || sorted[i - 1]!.name !== l.name) return true;
+    diagnostics.push({ severity: "warning", code: "MP0302", message: `listener ${l.name} is wanted by more than one headless Service port; the first by host name keeps it` });
+    return false;
+  });
 }
 
 /** One port's RouteConfiguration, named by the port: a virtual host per service, then the catch-all. */
