@@ -222,7 +222,9 @@ describe("image contents", () => {
     const o = img("meshpilot");
     executable(o, "usr/local/bin/node", "dynamic");
     file(o, "lib/x86_64-linux-gnu/libstdc++.so.6");
-    file(o, "app/dist/cli/main.js");
+    // `meshpilot …` runs through the symlink, as in the Dockerfile, so main.js must be executable.
+    expect(file(o, "app/dist/cli/main.js").mode & 0o111).toBe(0o111);
+    symlink(o, "usr/local/bin/meshpilot", "/app/dist/cli/main.js");
     expect(JSON.parse(text(o, "app/package.json")).type).toBe("module");
     const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { dependencies: Record<string, string> };
     for (const dep of Object.keys(pkg.dependencies)) file(o, `app/node_modules/${dep}/package.json`);
