@@ -7,6 +7,7 @@ import { bootstrapCommand } from "./bootstrap.js";
 import { parseSelector } from "../sources/kube/selectors.js";
 import { startServer } from "../runtime/serve.js";
 import { loadConfigDir } from "../runtime/config-dir.js";
+import { loadMeshConfig } from "../runtime/mesh-config-file.js";
 import { RESOURCE_TYPES, translateCommand } from "./translate.js";
 import { analyzeCommand } from "./analyze.js";
 import { injectOptions } from "./inject-options.js";
@@ -40,11 +41,13 @@ program
   .option("--inject-xds-address <host:port>", "meshpilot's ADS address as injected proxies reach it (default <service>.<namespace>.svc:15010)")
   .option("--proxy-image <ref>", "image of the injected Envoy sidecar", DEFAULT_INJECTION_SETTINGS.proxyImage)
   .option("--proxy-init-image <ref>", "image of the injected capture init container (sh + iptables)", DEFAULT_INJECTION_SETTINGS.captureImage)
-  .addOption(new Option("--outbound-traffic-policy <mode>", "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry").choices([...OUTBOUND_TRAFFIC_POLICY_MODES]).default("ALLOW_ANY"))
+  .addOption(new Option("--outbound-traffic-policy <mode>", "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)").choices([...OUTBOUND_TRAFFIC_POLICY_MODES]))
+  .option("--mesh-config <file>", "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy")
   .option("--log-level <level>", "trace|debug|info|warn|error", "info")
   .action(
     async (o: {
-      outboundTrafficPolicy: OutboundTrafficPolicyMode;
+      outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+      meshConfig?: string;
       injectAddress?: string;
       inject: boolean;
       injectService: string;
@@ -75,7 +78,7 @@ program
         xdsAddress: o.xdsAddress,
         debugAddress: o.debugAddress,
         logger,
-        meshConfig: { outboundTrafficPolicy: { mode: o.outboundTrafficPolicy } },
+        meshConfig: loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy),
         ...(inject ? { inject } : {}),
         ...(useKube
           ? {
@@ -112,9 +115,10 @@ program
   .addOption(new Option("--interception <mode>", "the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
   .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
   .option("--locality <region/zone/subzone>", "the proxy's node.locality (locality load balancing is relative to it)")
-  .addOption(new Option("--outbound-traffic-policy <mode>", "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry").choices([...OUTBOUND_TRAFFIC_POLICY_MODES]).default("ALLOW_ANY"))
+  .addOption(new Option("--outbound-traffic-policy <mode>", "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)").choices([...OUTBOUND_TRAFFIC_POLICY_MODES]))
+  .option("--mesh-config <file>", "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy")
   .addOption(new Option("-o, --output <format>", "output format").choices(["json", "yaml"]).default("json"))
-  .action(async (o: { configDir: string; proxy: string; type?: string; interception: string; label: string[]; locality?: string; outboundTrafficPolicy: OutboundTrafficPolicyMode; output: string }) => {
+  .action(async (o: { configDir: string; proxy: string; type?: string; interception: string; label: string[]; locality?: string; outboundTrafficPolicy?: OutboundTrafficPolicyMode; meshConfig?: string; output: string }) => {
     const labels = Object.fromEntries(o.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
     const r = await translateCommand({
       configDir: o.configDir,
@@ -123,7 +127,7 @@ program
       output: o.output,
       metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
       ...(o.locality ? { locality: o.locality } : {}),
-      meshConfig: { outboundTrafficPolicy: { mode: o.outboundTrafficPolicy } },
+      meshConfig: loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy),
     });
     if ("error" in r) throw new Error(r.error);
     for (const d of r.result.diagnostics) process.stderr.write(formatDiagnostic(d) + "\n");

@@ -161,4 +161,31 @@ describe("EDS fast path", () => {
       }
     }
   });
+
+  it("translates the views again when a headless Service's endpoints change: they are listeners too", () => {
+    const headless = (ips: readonly string[]) => `
+apiVersion: v1
+kind: Service
+metadata: { name: db, namespace: default }
+spec: { clusterIP: None, ports: [{ name: tcp-pg, port: 5432 }] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: db-1, namespace: default, labels: { kubernetes.io/service-name: db } }
+addressType: IPv4
+ports: [{ name: tcp-pg, port: 5432 }]
+endpoints: [${ips.map((ip) => `{ addresses: [${ip}], conditions: { ready: true } }`).join(", ")}]
+`;
+    const node = { id: "sidecar~10.244.0.9~client.default~default.svc.cluster.local", cluster: "client", metadata: {} };
+    const cache = new SnapshotCache();
+    const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
+    cp.update(meshInputFrom(parse(headless(["10.244.1.10"]))), "all");
+    const k = cp.viewKey(node);
+    if ("error" in k) throw new Error(k.error);
+    cp.activate(k.key, node);
+    const listeners = () => [...cache.get(k.key)!.resources.get(TYPE_URL.listener)!.keys()].filter((n) => n.endsWith("_5432")).sort();
+    expect(listeners()).toEqual(["10.244.1.10_5432"]);
+    cp.update(meshInputFrom(parse(headless(["10.244.1.10", "10.244.1.11"]))), new Set(["EndpointSlice"]));
+    expect(listeners()).toEqual(["10.244.1.10_5432", "10.244.1.11_5432"]);
+  });
 });
