@@ -115,23 +115,27 @@ function ourShims(): number[] {
   return pids;
 }
 
-function removeCgroups(): void {
+/** Removes this test's cgroups (deepest first); true when none is left. */
+function removeCgroups(): boolean {
   let hierarchies: string[] = [];
   try {
     hierarchies = readdirSync("/sys/fs/cgroup");
   } catch {
-    return;
+    return true;
   }
+  let left = false;
   const rmTree = (path: string): void => {
     if (!existsSync(path)) return;
     for (const d of readdirSync(path, { withFileTypes: true })) if (d.isDirectory()) rmTree(join(path, d.name));
     try {
       rmdirSync(path);
-    } catch {
-      // a co-mounted hierarchy (cpu,cpuacct) already removed it
+    } catch (err) {
+      // ENOENT: a co-mounted hierarchy (cpu,cpuacct) already removed it; EBUSY: a killed task has not exited yet
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") left = true;
     }
   };
   for (const h of hierarchies) rmTree(join("/sys/fs/cgroup", h, NS));
+  return !left;
 }
 
 describe.skipIf(!runnable)("images in a throwaway containerd", () => {
@@ -153,8 +157,13 @@ describe.skipIf(!runnable)("images in a throwaway containerd", () => {
 
   afterAll(async () => {
     if (containerd?.pid && containerd.exitCode === null) {
+      // A task left by a failed test: kill it and let containerd remove it (and runc its cgroup).
       const tasks = (await ctr(["task", "ls", "-q"], 10_000)).stdout.split("\n").filter(Boolean);
       for (const t of tasks) await ctr(["task", "kill", "-s", "SIGKILL", t], 10_000);
+      for (const t of tasks) {
+        for (let i = 0; i < 25 && (await ctr(["task", "delete", t], 10_000)).code !== 0; i++) await sleep(200);
+        await ctr(["container", "delete", t], 10_000);
+      }
       const exited = new Promise((r) => containerd!.once("exit", r));
       containerd.kill("SIGTERM");
       await Promise.race([exited, sleep(10_000)]);
@@ -162,7 +171,7 @@ describe.skipIf(!runnable)("images in a throwaway containerd", () => {
     }
     if (dir) {
       for (const pid of ourShims()) process.kill(pid, "SIGKILL");
-      removeCgroups();
+      for (let i = 0; i < 50 && !removeCgroups(); i++) await sleep(200);
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
