@@ -31,12 +31,16 @@ const podEnv = [
   { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
 ];
 
-function deployment(ns: string, w: AppWorkload, image: string): Record<string, unknown> {
-  const labels = { app: w.service, version: w.version };
+/**
+ * One testapp Deployment: a container named `container` serving HTTP on APP_PORT with a readiness
+ * and a liveness probe (captured inbound, the injector moves them to the sidecar's app-health
+ * listener).
+ */
+export function testappDeployment(ns: string, name: string, labels: Record<string, string>, container: string, args: readonly string[], image: string): Record<string, unknown> {
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: { name: `${w.service}-${w.version}`, namespace: ns, labels },
+    metadata: { name, namespace: ns, labels },
     spec: {
       replicas: 1,
       selector: { matchLabels: labels },
@@ -46,14 +50,13 @@ function deployment(ns: string, w: AppWorkload, image: string): Record<string, u
           terminationGracePeriodSeconds: 1,
           containers: [
             {
-              name: w.service,
+              name: container,
               image,
               imagePullPolicy: "Never",
               command: ["testapp"],
-              args: ["-service", w.service, "-version", w.version, "-port", String(APP_PORT), ...(w.upstreams.length ? ["-upstreams", w.upstreams.join(",")] : [])],
+              args: [...args, "-port", String(APP_PORT)],
               env: podEnv,
               ports: [{ name: "http", containerPort: APP_PORT }],
-              // Captured inbound: the injector moves these to the sidecar's app-health listener.
               readinessProbe: { httpGet: { path: "/healthz", port: APP_PORT }, periodSeconds: 2 },
               livenessProbe: { httpGet: { path: "/healthz", port: APP_PORT }, periodSeconds: 10 },
               resources: SMALL,
@@ -65,7 +68,13 @@ function deployment(ns: string, w: AppWorkload, image: string): Record<string, u
   };
 }
 
-function service(ns: string, name: string): Record<string, unknown> {
+function deployment(ns: string, w: AppWorkload, image: string): Record<string, unknown> {
+  const args = ["-service", w.service, "-version", w.version, ...(w.upstreams.length ? ["-upstreams", w.upstreams.join(",")] : [])];
+  return testappDeployment(ns, `${w.service}-${w.version}`, { app: w.service, version: w.version }, w.service, args, image);
+}
+
+/** A Service `name` on APP_PORT for the pods labelled app=name. */
+export function testappService(ns: string, name: string): Record<string, unknown> {
   return {
     apiVersion: "v1",
     kind: "Service",
@@ -103,7 +112,7 @@ export function bookinfoManifest(opts: { appNamespace: string; clientNamespace: 
   const objects: Record<string, unknown>[] = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { "istio-injection": "enabled" } } },
     { apiVersion: "v1", kind: "Namespace", metadata: { name: clientNamespace } },
-    ...["productpage", "reviews", "ratings"].map((s) => service(ns, s)),
+    ...["productpage", "reviews", "ratings"].map((s) => testappService(ns, s)),
     ...WORKLOADS.map((w) => deployment(ns, w, image)),
     subsets(ns, "reviews", ["v1", "v2", "v3"]),
     client(clientNamespace, image),
