@@ -7,7 +7,6 @@ import type { ObjectMeta } from "./kube-types.js";
 export type UntranslatedIstioKind =
   | "Gateway"
   | "ServiceEntry"
-  | "Sidecar"
   | "WorkloadEntry"
   | "WorkloadGroup"
   | "EnvoyFilter"
@@ -18,7 +17,10 @@ export type UntranslatedIstioKind =
   | "Telemetry"
   | "WasmPlugin";
 
-export interface IstioResource<K extends UntranslatedIstioKind> {
+/** Istio kinds kept as the user's validated map (the untranslated ones, and Sidecar, read by model/sidecar-scope.ts). */
+export type MapIstioKind = UntranslatedIstioKind | "Sidecar";
+
+export interface IstioResource<K extends MapIstioKind> {
   readonly apiVersion: string;
   readonly kind: K;
   readonly metadata: ObjectMeta;
@@ -49,7 +51,6 @@ export const SPEC_FIELDS: { readonly [K in UntranslatedIstioKind]: Readonly<Reco
     exportTo: "array",
     subjectAltNames: "array",
   },
-  Sidecar: { workloadSelector: "object", ingress: "array", egress: "array", inboundConnectionPool: "object", outboundTrafficPolicy: "object" },
   WorkloadEntry: { address: "string", ports: "object", labels: "object", network: "string", locality: "string", weight: "integer", serviceAccount: "string" },
   WorkloadGroup: { metadata: "object", template: "object", probe: "object" },
   EnvoyFilter: { workloadSelector: "object", targetRefs: "array", configPatches: "array", priority: "integer" },
@@ -76,3 +77,6 @@ export const SPEC_FIELDS: { readonly [K in UntranslatedIstioKind]: Readonly<Reco
     type: "string",
   },
 };
+
+/** A Sidecar whose spec passed validate-sidecar.ts. */
+export type SidecarObject = IstioResource<"Sidecar">;

@@ -203,7 +203,7 @@ const ROWS: { readonly [K in InputKind]: KindInfo & { readonly kind: K } } = {
     "networking.istio.io",
     ISTIO_VERSIONS,
     "sidecars",
-    notYet("proxies are not scoped: the proxies it selects still receive every service of the mesh, and its ingress, egress and outboundTrafficPolicy do not apply"),
+    TRANSLATED,
     "proxy scope",
   ),
   WorkloadEntry: istio("WorkloadEntry", "networking.istio.io", ISTIO_VERSIONS, "workloadentries", notYet("the workload is no endpoint of any service, so no traffic is sent to it"), "workloads outside Kubernetes"),

@@ -42,12 +42,14 @@ program
   .option("--proxy-image <ref>", "image of the injected Envoy sidecar", DEFAULT_INJECTION_SETTINGS.proxyImage)
   .option("--proxy-init-image <ref>", "image of the injected capture init container (sh + iptables)", DEFAULT_INJECTION_SETTINGS.captureImage)
   .addOption(new Option("--outbound-traffic-policy <mode>", "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)").choices([...OUTBOUND_TRAFFIC_POLICY_MODES]))
-  .option("--mesh-config <file>", "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy")
+  .option("--mesh-config <file>", "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy and rootNamespace")
+  .option("--root-namespace <ns>", "meshConfig rootNamespace: where a Sidecar without workloadSelector is every namespace's default (default istio-system, or the mesh config's)")
   .option("--log-level <level>", "trace|debug|info|warn|error", "info")
   .action(
     async (o: {
       outboundTrafficPolicy?: OutboundTrafficPolicyMode;
       meshConfig?: string;
+      rootNamespace?: string;
       injectAddress?: string;
       inject: boolean;
       injectService: string;
@@ -78,7 +80,7 @@ program
         xdsAddress: o.xdsAddress,
         debugAddress: o.debugAddress,
         logger,
-        meshConfig: loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy),
+        meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
         ...(inject ? { inject } : {}),
         ...(useKube
           ? {
@@ -116,9 +118,10 @@ program
   .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
   .option("--locality <region/zone/subzone>", "the proxy's node.locality (locality load balancing is relative to it)")
   .addOption(new Option("--outbound-traffic-policy <mode>", "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)").choices([...OUTBOUND_TRAFFIC_POLICY_MODES]))
-  .option("--mesh-config <file>", "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy")
+  .option("--mesh-config <file>", "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy and rootNamespace")
+  .option("--root-namespace <ns>", "meshConfig rootNamespace: where a Sidecar without workloadSelector is every namespace's default (default istio-system, or the mesh config's)")
   .addOption(new Option("-o, --output <format>", "output format").choices(["json", "yaml"]).default("json"))
-  .action(async (o: { configDir: string; proxy: string; type?: string; interception: string; label: string[]; locality?: string; outboundTrafficPolicy?: OutboundTrafficPolicyMode; meshConfig?: string; output: string }) => {
+  .action(async (o: { configDir: string; proxy: string; type?: string; interception: string; label: string[]; locality?: string; outboundTrafficPolicy?: OutboundTrafficPolicyMode; meshConfig?: string; rootNamespace?: string; output: string }) => {
     const labels = Object.fromEntries(o.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
     const r = await translateCommand({
       configDir: o.configDir,
@@ -127,7 +130,7 @@ program
       output: o.output,
       metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
       ...(o.locality ? { locality: o.locality } : {}),
-      meshConfig: loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy),
+      meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
     });
     if ("error" in r) throw new Error(r.error);
     for (const d of r.result.diagnostics) process.stderr.write(formatDiagnostic(d) + "\n");

@@ -8,6 +8,7 @@ import { DEFAULT_DOMAIN } from "./names.js";
 import { buildDestinationRules } from "./policies.js";
 import { buildVirtualServices } from "./routing.js";
 import { buildServices } from "./services.js";
+import { buildSidecars } from "./sidecar-scope.js";
 
 /** A model and what an endpoint-only rebuild of it reuses. */
 export interface MeshBuild {
@@ -32,6 +33,8 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
   const svc = buildServices(input.services, domain);
   const eps = buildEndpoints(input.endpointSlices, input.pods, svc.services, domain, undefined, input.nodes);
   const vs = buildVirtualServices(input.virtualServices, domain);
+  const sc = buildSidecars(input.sidecars ?? []);
+  const routingDiagnostics = [...vs.diagnostics, ...sc.diagnostics];
   return {
     mesh: {
       services: svc.services,
@@ -39,13 +42,14 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
       virtualServices: vs.virtualServices,
       destinationRules: buildDestinationRules(input.destinationRules, domain),
       credentials: buildCredentials(input.secrets ?? []),
+      ...(sc.sidecars.length ? { sidecars: sc.sidecars } : {}),
       meshConfig,
       aliases: svc.aliases,
-      diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...vs.diagnostics],
+      diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...routingDiagnostics],
     },
     domain,
     serviceDiagnostics: svc.diagnostics,
-    routingDiagnostics: vs.diagnostics,
+    routingDiagnostics,
     endpoints: eps.state,
   };
 }

@@ -1,4 +1,5 @@
 import type { StoredObject } from "../api/objects.js";
+import type { SidecarObject } from "../api/istio-resource.js";
 import type { DestinationRule, VirtualService } from "../api/istio-types.js";
 import type { EndpointSlice, Namespace, Node, Pod, Secret, Service } from "../api/kube-types.js";
 
@@ -14,4 +15,6 @@ export interface MeshInput {
   readonly secrets?: readonly StoredObject<Secret>[];
   readonly virtualServices: readonly StoredObject<VirtualService>[];
   readonly destinationRules: readonly StoredObject<DestinationRule>[];
+  /** Sidecar resources. Optional: inputs without them scope no proxy. */
+  readonly sidecars?: readonly StoredObject<SidecarObject>[];
 }

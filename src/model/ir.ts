@@ -1,3 +1,4 @@
+import type { SidecarModel } from "./sidecar-scope.js";
 /**
  * The mesh model: what the translator needs, resolved from the store with Istio's rules and no
  * Envoy vocabulary. Everything is readonly; a new store snapshot builds a new model.
@@ -106,6 +107,8 @@ export interface MeshModel {
   readonly destinationRules: readonly DestinationRuleModel[];
   /** Secrets usable as `credentialName`, by `credentialKey(namespace, name)` (none when absent). */
   readonly credentials?: ReadonlyMap<string, CredentialModel>;
+  /** Sidecar resources, oldest first (none when absent). */
+  readonly sidecars?: readonly SidecarModel[];
   /** Mesh-wide settings (defaults when absent). */
   readonly meshConfig?: MeshConfig;
   /**

@@ -1,6 +1,7 @@
 /**
- * The mesh-wide settings of Istio's MeshConfig that change what sidecars get. Today: how a sidecar
- * treats traffic to hosts outside the registry (`outboundTrafficPolicy.mode`, default ALLOW_ANY).
+ * The mesh-wide settings of Istio's MeshConfig that change what sidecars get: how a sidecar treats
+ * traffic to hosts outside the registry (`outboundTrafficPolicy.mode`, default ALLOW_ANY) and the
+ * root namespace whose Sidecar is every namespace's default (`rootNamespace`, default istio-system).
  * A Sidecar resource's own `outboundTrafficPolicy` overrides this per workload (see scope.ts).
  */
 
@@ -10,6 +11,8 @@ export const OUTBOUND_TRAFFIC_POLICY_MODES: readonly OutboundTrafficPolicyMode[]
 
 export interface MeshConfig {
   readonly outboundTrafficPolicy: { readonly mode: OutboundTrafficPolicyMode };
+  /** Where a Sidecar without workloadSelector is every namespace's default (Istio: `istio-system`). */
+  readonly rootNamespace?: string;
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = { outboundTrafficPolicy: { mode: "ALLOW_ANY" } };
@@ -28,12 +31,15 @@ export function parseOutboundTrafficPolicyMode(text: string): { mode: OutboundTr
 export function meshConfigFrom(doc: unknown): { config: MeshConfig } | { error: string } {
   if (doc === null || doc === undefined) return { config: DEFAULT_MESH_CONFIG };
   if (typeof doc !== "object" || Array.isArray(doc)) return { error: "mesh config must be a YAML mapping" };
+  const root = (doc as Record<string, unknown>)["rootNamespace"];
+  if (root !== undefined && (typeof root !== "string" || root === "")) return { error: "rootNamespace must be a namespace name" };
+  const withRoot = (c: MeshConfig): MeshConfig => (typeof root === "string" ? { ...c, rootNamespace: root } : c);
   const otp = (doc as Record<string, unknown>)["outboundTrafficPolicy"];
-  if (otp === undefined) return { config: DEFAULT_MESH_CONFIG };
+  if (otp === undefined) return { config: withRoot(DEFAULT_MESH_CONFIG) };
   if (!otp || typeof otp !== "object" || Array.isArray(otp)) return { error: "outboundTrafficPolicy must be a mapping with a mode" };
   const raw = (otp as Record<string, unknown>)["mode"];
-  if (raw === undefined) return { config: DEFAULT_MESH_CONFIG };
+  if (raw === undefined) return { config: withRoot(DEFAULT_MESH_CONFIG) };
   if (typeof raw !== "string") return { error: "outboundTrafficPolicy.mode must be a string" };
   const parsed = parseOutboundTrafficPolicyMode(raw);
-  return "error" in parsed ? parsed : { config: { outboundTrafficPolicy: { mode: parsed.mode } } };
+  return "error" in parsed ? parsed : { config: withRoot({ outboundTrafficPolicy: { mode: parsed.mode } }) };
 }

@@ -20,6 +20,7 @@ import { clusterPolicy, destinationRuleFor } from "./policies.js";
 import { isHttpProtocol } from "./protocol.js";
 import type { ProxyView } from "./proxy.js";
 import { sidecarVirtualServices, virtualServiceForHost } from "./routing.js";
+import { DEFAULT_ROOT_NAMESPACE, egressListenerFor, importsService, importsVirtualService, sidecarFor, type EgressListenerModel } from "./sidecar-scope.js";
 import { resolveDefaultRoute, resolveHttpRoutes, resolveL4Routes, type DefaultRouteModel, type HttpRouteModel, type L4RouteModel, type RouteScope } from "./routes.js";
 
 /**
@@ -80,6 +81,8 @@ export interface PortScope {
   readonly tcp: readonly TcpServiceScope[];
   /** For HTTP ports: the route configuration's virtual hosts, in service order, then the non-registry hosts. */
   readonly virtualHosts: readonly VirtualHostScope[];
+  /** A Sidecar egress listener binds this port to a real socket at this address (whatever the proxy's capture). */
+  readonly bound?: string;
 }
 
 export interface ProxyScope {
@@ -91,11 +94,13 @@ export interface ProxyScope {
   readonly ports: readonly PortScope[];
   /**
    * Where traffic to hosts outside the registry goes: the mesh config's mode, which a Sidecar
-   * resource's `outboundTrafficPolicy` for this workload overrides (when that is resolved here).
+   * resource's `outboundTrafficPolicy` for this workload overrides.
    */
   readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
   /** The workload ports the proxy receives traffic for (empty without capture). */
   readonly inbound: InboundScope;
+  /** The Sidecar resource that scopes this view, if any. */
+  readonly sidecar?: ObjectRef;
 }
 
 /**
@@ -110,9 +115,12 @@ const NO_CREDENTIALS: ReadonlyMap<string, CredentialModel> = new Map();
 export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
   const gateway = MESH_GATEWAY;
   const credentials = mesh.credentials ?? NO_CREDENTIALS;
+  const config = mesh.meshConfig ?? DEFAULT_MESH_CONFIG;
+  const sidecar = mesh.sidecars?.length ? sidecarFor(mesh.sidecars, proxy.namespace, proxy.labels, config.rootNamespace ?? DEFAULT_ROOT_NAMESPACE) : undefined;
   const byHost = new Map<string, { scope: ServiceScope; rule?: DestinationRuleModel }>();
   const services: ServiceScope[] = [];
   for (const svc of mesh.services.values()) {
+    if (sidecar && !sidecar.egress.some((l) => importsService(l, svc.hostname, svc.namespace, proxy.namespace))) continue;
     const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
     const scope = serviceScope(svc, rule, credentials);
     byHost.set(svc.hostname, { scope, ...(rule ? { rule } : {}) });
@@ -122,22 +130,46 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     const rule = byHost.get(host)?.rule;
     return rule ? clusterPolicy(rule, subset, port) : undefined;
   };
-  const vss = sidecarVirtualServices(mesh.virtualServices, proxy.namespace);
-  const vsFor = new Map<string, VirtualServiceModel | undefined>();
-  const routing = (host: string): VirtualServiceModel | undefined => {
-    if (!vsFor.has(host)) vsFor.set(host, virtualServiceForHost(vss, host));
-    return vsFor.get(host);
+  const allVss = sidecarVirtualServices(mesh.virtualServices, proxy.namespace);
+  const routingBy = new Map<EgressListenerModel | undefined, { vss: readonly VirtualServiceModel[]; routing: (host: string) => VirtualServiceModel | undefined }>();
+  const routingOf = (listener: EgressListenerModel | undefined) => {
+    let r = routingBy.get(listener);
+    if (r) return r;
+    const vss = listener ? allVss.filter((vs) => importsVirtualService(listener, vs, proxy.namespace)) : allVss;
+    const vsFor = new Map<string, VirtualServiceModel | undefined>();
+    const routing = (host: string): VirtualServiceModel | undefined => {
+      if (!vsFor.has(host)) vsFor.set(host, virtualServiceForHost(vss, host));
+      return vsFor.get(host);
+    };
+    routingBy.set(listener, (r = { vss, routing }));
+    return r;
   };
   const aliasTarget = aliasTargets(mesh);
   const ports: PortScope[] = [];
-  for (const [number, entries] of portsByNumber(mesh.services)) {
+  for (const [number, all] of portsByNumber(mesh.services)) {
+    const listener = sidecar ? egressListenerFor(sidecar, number) : undefined;
+    if (sidecar && !listener) continue;
+    const entries = listener ? all.filter((e) => importsService(listener, e.svc.hostname, e.svc.namespace, proxy.namespace)) : all;
+    if (entries.length === 0) continue;
+    const { vss, routing } = routingOf(listener);
     const ctx: RouteScope = { port: number, gateway, proxy, services: mesh.services, policyFor, ...(aliasTarget ? { aliasTarget } : {}) };
     const http = entries.filter((e) => isHttpProtocol(e.port.protocol)).map((e) => e.svc);
     const tcp = entries.filter((e) => !isHttpProtocol(e.port.protocol)).map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx), ...headless(mesh, svc, port) }));
-    ports.push({ port: number, http, tcp, virtualHosts: http.length ? virtualHosts(http, number, ctx, routing, vss, mesh.aliases ?? NO_ALIASES) : [] });
+    const bound = listener ? boundAddress(listener, proxy) : undefined;
+    ports.push({ port: number, http, tcp, virtualHosts: http.length ? virtualHosts(http, number, ctx, routing, vss, mesh.aliases ?? NO_ALIASES) : [], ...(bound ? { bound } : {}) });
   }
-  const outboundTrafficPolicy = (mesh.meshConfig ?? DEFAULT_MESH_CONFIG).outboundTrafficPolicy.mode;
-  return { proxy, gateway, services, ports, outboundTrafficPolicy, inbound: inboundScope(mesh, proxy) };
+  const outboundTrafficPolicy = sidecar?.outboundTrafficPolicy ?? config.outboundTrafficPolicy.mode;
+  return { proxy, gateway, services, ports, outboundTrafficPolicy, inbound: inboundScope(mesh, proxy), ...(sidecar ? { sidecar: sidecar.ref } : {}) };
+}
+
+/**
+ * A port-specific egress listener with `captureMode: NONE` listens on a real socket (its `bind`,
+ * else 127.0.0.1), as does a `bind` on a proxy without capture.
+ */
+function boundAddress(l: EgressListenerModel, proxy: ProxyView): string | undefined {
+  if (!l.port || l.bind?.startsWith("unix://")) return undefined;
+  if (l.captureMode === "NONE") return l.bind ?? "127.0.0.1";
+  return proxy.interceptionMode === "NONE" ? l.bind : undefined;
 }
 
 function virtualHosts(

@@ -70,6 +70,8 @@ export function selectedLabels(mesh: MeshModel): LabelSelection {
     b.trafficPolicy(dr.trafficPolicy);
     for (const s of dr.subsets) b.trafficPolicy(s.trafficPolicy);
   }
+  // A Sidecar's workloadSelector decides which Sidecar scopes a proxy.
+  for (const sc of mesh.sidecars ?? []) b.equals(sc.workloadSelector);
   return b.keys;
 }
 

@@ -11,6 +11,7 @@ const FIELD_OF = {
   Secret: "secrets",
   VirtualService: "virtualServices",
   DestinationRule: "destinationRules",
+  Sidecar: "sidecars",
 } as const satisfies Partial<Record<InputKind, keyof MeshInput>>;
 
 /** Group validated objects by kind for the model builder. */

@@ -71,10 +71,12 @@ function bindOf(proxy: ProxyView): Bind {
 }
 
 function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagnostics: Diagnostic[] } {
-  const bind = bindOf(scope.proxy);
+  const proxyBind = bindOf(scope.proxy);
   const listeners: ListenerJson[] = [];
   const diagnostics: Diagnostic[] = [];
-  for (const { port: number, http, tcp } of scope.ports) {
+  for (const { port: number, http, tcp, bound } of scope.ports) {
+    // A Sidecar egress listener with captureMode NONE binds its port whatever the proxy's capture.
+    const bind: Bind = bound ? { mode: "bound", address: bound } : proxyBind;
     if (http.length) listeners.push(httpListener(number, bind, scope.outboundTrafficPolicy));
     if (bind.mode === "captured") {
       for (const entry of tcp) {
@@ -90,12 +92,12 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
       diagnostics.push({
         severity: "warning",
         code: "MP0301",
-        message: `port ${number} of ${lost.service.hostname} (${lost.port.protocol}) is not reachable from proxies with INTERCEPTION_MODE NONE: ${http.length ? "HTTP services" : winner?.service.hostname} already listen on 127.0.0.1:${number}`,
+        message: `port ${number} of ${lost.service.hostname} (${lost.port.protocol}) is not reachable through ${bind.address}:${number}: ${http.length ? "HTTP services" : winner?.service.hostname} already listen there`,
         object: lost.service.ref,
       });
     }
   }
-  if (bind.mode === "captured") listeners.push(virtualOutboundListener(scope.outboundTrafficPolicy));
+  if (proxyBind.mode === "captured") listeners.push(virtualOutboundListener(scope.outboundTrafficPolicy));
   return { listeners: firstOfEachName(listeners.sort(byResourceName), diagnostics), diagnostics };
 }
 

@@ -9,7 +9,6 @@ import { parseObject } from "../../../src/api/parse.js";
 const VALID: Record<UntranslatedIstioKind, Record<string, unknown>> = {
   Gateway: { selector: { istio: "ingressgateway" }, servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"] }] },
   ServiceEntry: { hosts: ["api.example.com"], ports: [{ number: 443, name: "https", protocol: "TLS" }], resolution: "DNS", location: "MESH_EXTERNAL", exportTo: ["."] },
-  Sidecar: { workloadSelector: { labels: { app: "web" } }, egress: [{ hosts: ["./*"] }], outboundTrafficPolicy: { mode: "REGISTRY_ONLY" } },
   WorkloadEntry: { address: "10.0.0.9", ports: { http: 8080 }, labels: { app: "vm" }, weight: 10, serviceAccount: "vm" },
   WorkloadGroup: { metadata: { labels: { app: "vm" } }, template: { serviceAccount: "vm" }, probe: { httpGet: { port: 8080 } } },
   EnvoyFilter: { workloadSelector: { labels: { app: "web" } }, configPatches: [{ applyTo: "HTTP_FILTER", patch: { operation: "INSERT_BEFORE" } }], priority: 10 },

@@ -1,0 +1,164 @@
+/**
+ * The Sidecar resource: which one applies to a proxy (Istio's precedence), and what each of its
+ * egress listeners lets the proxy see. scope.ts narrows a view's services, VirtualServices and
+ * ports with it, so a scoped proxy really receives less.
+ */
+import { Codes } from "../api/codes.js";
+import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
+import type { SidecarObject } from "../api/istio-resource.js";
+import type { StoredObject } from "../api/objects.js";
+import { hostMatches } from "./hosts.js";
+import type { VirtualServiceModel } from "./ir.js";
+import type { OutboundTrafficPolicyMode } from "./mesh-config.js";
+import { byCreation } from "./routing.js";
+
+export const DEFAULT_ROOT_NAMESPACE = "istio-system";
+
+/** One `namespace/dnsName` of an egress listener. `.` stays unresolved: in a root-namespace Sidecar it means the proxy's namespace. */
+export interface EgressHostModel {
+  readonly namespace: string;
+  readonly host: string;
+}
+
+export interface EgressListenerModel {
+  readonly port?: { readonly number: number; readonly protocol: string; readonly name?: string };
+  readonly bind?: string;
+  readonly captureMode?: "DEFAULT" | "IPTABLES" | "NONE";
+  readonly hosts: readonly EgressHostModel[];
+}
+
+export interface SidecarModel {
+  readonly name: string;
+  readonly namespace: string;
+  readonly creationTimestamp: string;
+  readonly ref: ObjectRef;
+  readonly workloadSelector?: Readonly<Record<string, string>>;
+  /** As written; one `*\/*` catch-all when the Sidecar has no egress. */
+  readonly egress: readonly EgressListenerModel[];
+  /** Set when the Sidecar has an outboundTrafficPolicy (its mode's default is REGISTRY_ONLY). */
+  readonly outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+}
+
+const CATCH_ALL: readonly EgressListenerModel[] = [{ hosts: [{ namespace: "*", host: "*" }] }];
+
+type Rec = Record<string, unknown>;
+const rec = (v: unknown): Rec | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined);
+
+function egressListener(raw: Rec): EgressListenerModel {
+  const port = rec(raw["port"]);
+  const hosts = (raw["hosts"] as string[] | undefined) ?? [];
+  return {
+    ...(port ? { port: { number: (port["number"] as number | undefined) ?? 0, protocol: String(port["protocol"] ?? ""), ...(typeof port["name"] === "string" ? { name: port["name"] } : {}) } } : {}),
+    ...(typeof raw["bind"] === "string" && raw["bind"] !== "" ? { bind: raw["bind"] } : {}),
+    ...(typeof raw["captureMode"] === "string" ? { captureMode: raw["captureMode"] as EgressListenerModel["captureMode"] & string } : {}),
+    hosts: hosts.map((h) => {
+      const slash = h.indexOf("/");
+      return { namespace: h.slice(0, slash), host: h.slice(slash + 1) };
+    }),
+  };
+}
+
+/** Sidecars (validated) → models oldest first, with the findings about what is conflicting or not translated yet. */
+export function buildSidecars(stored: readonly StoredObject<SidecarObject>[]): { sidecars: SidecarModel[]; diagnostics: Diagnostic[] } {
+  const sidecars: SidecarModel[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const { object } of stored) {
+    const namespace = object.metadata.namespace ?? "default";
+    const ref: ObjectRef = { kind: "Sidecar", namespace, name: object.metadata.name };
+    const spec = object.spec;
+    const ws = rec(spec["workloadSelector"]);
+    const labels = rec(ws?.["labels"]) as Record<string, string> | undefined;
+    const egress = Array.isArray(spec["egress"]) && spec["egress"].length ? (spec["egress"] as Rec[]).map(egressListener) : CATCH_ALL;
+    const otp = rec(spec["outboundTrafficPolicy"]);
+    sidecars.push({
+      name: object.metadata.name,
+      namespace,
+      creationTimestamp: object.metadata.creationTimestamp ?? "",
+      ref,
+      // A selector without labels selects every workload, as a namespace-wide Sidecar.
+      ...(labels && Object.keys(labels).length ? { workloadSelector: labels } : {}),
+      egress,
+      ...(otp ? { outboundTrafficPolicy: otp["mode"] === "ALLOW_ANY" ? "ALLOW_ANY" : "REGISTRY_ONLY" } : {}),
+    });
+    diagnostics.push(...untranslatedParts(spec, ref));
+  }
+  sidecars.sort(byCreation);
+  diagnostics.push(...conflicts(sidecars));
+  return { sidecars, diagnostics };
+}
+
+const notYet = (ref: ObjectRef, path: string, effect: string): Diagnostic => ({ severity: "warning", code: Codes.NotTranslated, message: `not translated yet: ${effect}`, object: ref, path });
+
+/** The parts of a Sidecar meshpilot does not apply yet, each reported with what that means for traffic. */
+function untranslatedParts(spec: Readonly<Rec>, ref: ObjectRef): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  if (Array.isArray(spec["ingress"]) && spec["ingress"].length)
+    out.push(notYet(ref, "spec.ingress", "inbound listeners still come from the Services that select the workload; these ingress ports, defaultEndpoints, tls and connection pools do not apply"));
+  if (rec(rec(spec["outboundTrafficPolicy"])?.["egressProxy"]))
+    out.push(notYet(ref, "spec.outboundTrafficPolicy.egressProxy", "traffic to hosts outside the registry goes to PassthroughCluster, not to the egress proxy"));
+  if (rec(spec["inboundConnectionPool"])) out.push(notYet(ref, "spec.inboundConnectionPool", "inbound clusters keep Envoy's default connection limits"));
+  (Array.isArray(spec["egress"]) ? (spec["egress"] as Rec[]) : []).forEach((l, i) => {
+    const bind = typeof l["bind"] === "string" ? l["bind"] : "";
+    if (bind.startsWith("unix://")) out.push(notYet(ref, `spec.egress[${i}].bind`, "no listener is made on the unix domain socket; its hosts are reachable through the captured ports only"));
+  });
+  return out;
+}
+
+/** IST0111: more than one Sidecar without workloadSelector in a namespace; the oldest applies. */
+function conflicts(sidecars: readonly SidecarModel[]): Diagnostic[] {
+  const first = new Map<string, SidecarModel>();
+  const out: Diagnostic[] = [];
+  for (const sc of sidecars) {
+    if (sc.workloadSelector) continue;
+    const winner = first.get(sc.namespace);
+    if (!winner) {
+      first.set(sc.namespace, sc);
+      continue;
+    }
+    out.push({
+      severity: "error",
+      code: "IST0111",
+      message: `namespace ${sc.namespace} has more than one Sidecar without a workloadSelector; ${winner.name} (the oldest) applies and this one is ignored`,
+      object: sc.ref,
+    });
+  }
+  return out;
+}
+
+/**
+ * The Sidecar of a proxy, by Istio's precedence: one in its namespace whose workloadSelector its
+ * labels satisfy (oldest first), else its namespace's one without selector, else the root
+ * namespace's one without selector; none: the proxy sees everything.
+ */
+export function sidecarFor(sidecars: readonly SidecarModel[], namespace: string, labels: Readonly<Record<string, string>>, rootNamespace: string): SidecarModel | undefined {
+  let namespaceWide: SidecarModel | undefined;
+  let root: SidecarModel | undefined;
+  for (const sc of sidecars) {
+    if (sc.namespace === namespace) {
+      if (!sc.workloadSelector) namespaceWide ??= sc;
+      else if (Object.entries(sc.workloadSelector).every(([k, v]) => labels[k] === v)) return sc;
+    } else if (sc.namespace === rootNamespace && !sc.workloadSelector) root ??= sc;
+  }
+  return namespaceWide ?? root;
+}
+
+/** The egress listener that governs `port`: the one on that port, else the catch-all. */
+export function egressListenerFor(sc: SidecarModel, port: number): EgressListenerModel | undefined {
+  return sc.egress.find((l) => l.port?.number === port) ?? sc.egress.find((l) => !l.port);
+}
+
+function namespaceMatches(h: EgressHostModel, namespace: string, proxyNamespace: string): boolean {
+  if (h.namespace === "~") return false;
+  if (h.namespace === "*") return true;
+  return (h.namespace === "." ? proxyNamespace : h.namespace) === namespace;
+}
+
+/** Whether a service `host` of `namespace` is imported by the listener, for a proxy of `proxyNamespace`. */
+export function importsService(l: EgressListenerModel, host: string, namespace: string, proxyNamespace: string): boolean {
+  return l.hosts.some((h) => namespaceMatches(h, namespace, proxyNamespace) && hostMatches(h.host, host));
+}
+
+/** Whether the listener imports a VirtualService: its namespace matches and one of its hosts overlaps an imported name. */
+export function importsVirtualService(l: EgressListenerModel, vs: VirtualServiceModel, proxyNamespace: string): boolean {
+  return l.hosts.some((h) => namespaceMatches(h, vs.namespace, proxyNamespace) && vs.hosts.some((vh) => hostMatches(h.host, vh) || hostMatches(vh, h.host)));
+}
