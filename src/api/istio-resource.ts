@@ -6,8 +6,6 @@ import type { ObjectMeta } from "./kube-types.js";
 
 export type UntranslatedIstioKind =
   | "Gateway"
-  | "ServiceEntry"
-  | "WorkloadEntry"
   | "WorkloadGroup"
   | "EnvoyFilter"
   | "ProxyConfig"
@@ -40,18 +38,6 @@ export type SpecFieldType = "array" | "object" | "string" | "integer";
  */
 export const SPEC_FIELDS: { readonly [K in UntranslatedIstioKind]: Readonly<Record<string, SpecFieldType>> } = {
   Gateway: { selector: "object", servers: "array" },
-  ServiceEntry: {
-    hosts: "array",
-    addresses: "array",
-    ports: "array",
-    location: "string",
-    resolution: "string",
-    endpoints: "array",
-    workloadSelector: "object",
-    exportTo: "array",
-    subjectAltNames: "array",
-  },
-  WorkloadEntry: { address: "string", ports: "object", labels: "object", network: "string", locality: "string", weight: "integer", serviceAccount: "string" },
   WorkloadGroup: { metadata: "object", template: "object", probe: "object" },
   EnvoyFilter: { workloadSelector: "object", targetRefs: "array", configPatches: "array", priority: "integer" },
   ProxyConfig: { selector: "object", concurrency: "integer", environmentVariables: "object", image: "object" },

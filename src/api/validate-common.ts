@@ -244,8 +244,8 @@ export function validateGatewayNames(list: unknown, issues: Issues): void {
   });
 }
 
-/** `exportTo: [".", "*", "<namespace>"]`. */
-export function validateExportTo(list: unknown, namespace: string, issues: Issues): void {
+/** `exportTo: [".", "*", "<namespace>"]`; a ServiceEntry may also say `~` (exported nowhere), alone. */
+export function validateExportTo(list: unknown, namespace: string, issues: Issues, opts: { readonly allowNone?: boolean } = {}): void {
   if (!Array.isArray(list) || list.length === 0) return;
   const seen = new Set<string>();
   list.forEach((e, i) => {
@@ -259,7 +259,8 @@ export function validateExportTo(list: unknown, namespace: string, issues: Issue
     seen.add(key);
     if (e === "." || e === "*") return;
     if (e === "~") {
-      at.error(`exportTo "~" is only allowed for ServiceEntry`);
+      if (!opts.allowNone) at.error(`exportTo "~" is only allowed for ServiceEntry`);
+      else if (list.length > 1) at.error(`exportTo "~" (exported nowhere) cannot be combined with other entries`);
       return;
     }
     const err = dns1123LabelError(e);

@@ -9,6 +9,7 @@ import type { Issues } from "./issues.js";
 import { describe } from "./validate-names.js";
 import type { ObjectMeta } from "./kube-types.js";
 import type { InputKind, InputObject } from "./objects.js";
+import { validateServiceEntrySpec, validateWorkloadEntrySpec } from "./istio/validate-service-entry.js";
 import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
 import { validateSidecarSpec } from "./validate-sidecar.js";
 import { validateVirtualServiceSpec } from "./validate-virtualservice.js";
@@ -19,6 +20,8 @@ const SPEC_VALIDATORS: Partial<Record<InputKind, SpecValidator>> = {
   VirtualService: validateVirtualServiceSpec,
   DestinationRule: validateDestinationRuleSpec,
   Sidecar: validateSidecarSpec,
+  ServiceEntry: validateServiceEntrySpec,
+  WorkloadEntry: validateWorkloadEntrySpec,
 };
 
 const TOP_LEVEL = ["apiVersion", "kind", "metadata", "spec", "status"];

@@ -2,13 +2,15 @@ import type { Diagnostic } from "../api/diagnostics.js";
 import { buildCredentials } from "./credentials.js";
 import { buildEndpoints, type EndpointState } from "./endpoints.js";
 import type { MeshInput } from "./input.js";
-import type { MeshModel } from "./ir.js";
+import type { EndpointModel, MeshModel } from "./ir.js";
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 import { DEFAULT_DOMAIN } from "./names.js";
 import { buildDestinationRules } from "./policies.js";
 import { buildVirtualServices } from "./routing.js";
+import { buildServiceEntries } from "./service-entries.js";
 import { buildServices } from "./services.js";
 import { buildSidecars } from "./sidecar-scope.js";
+import { withExtraEndpoints, workloadEntryServiceEndpoints } from "./workload-entries.js";
 
 /** A model and what an endpoint-only rebuild of it reuses. */
 export interface MeshBuild {
@@ -17,6 +19,8 @@ export interface MeshBuild {
   readonly serviceDiagnostics: readonly Diagnostic[];
   readonly routingDiagnostics: readonly Diagnostic[];
   readonly endpoints: EndpointState;
+  /** Endpoints that do not come from EndpointSlices (ServiceEntries, WorkloadEntries), kept by endpoint-only rebuilds. */
+  readonly entryEndpoints: ReadonlyMap<string, readonly EndpointModel[]>;
   /**
    * From `rebuildEndpoints`: the services whose endpoint lists changed (new arrays, or gone);
    * every other service port kept its array. Undefined after a full build.
@@ -30,15 +34,18 @@ export function buildMesh(input: MeshInput, domain = DEFAULT_DOMAIN, meshConfig:
 }
 
 export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshConfig: MeshConfig = DEFAULT_MESH_CONFIG): MeshBuild {
-  const svc = buildServices(input.services, domain);
-  const eps = buildEndpoints(input.endpointSlices, input.pods, svc.services, domain, undefined, input.nodes);
+  const kube = buildServices(input.services, domain);
+  const entries = buildServiceEntries(input.serviceEntries ?? [], input.workloadEntries ?? [], kube.services);
+  const svc = { ...kube, services: entries.services.size ? sortedUnion(kube.services, entries.services) : kube.services, diagnostics: [...kube.diagnostics, ...entries.diagnostics] };
+  const eps = buildEndpoints(input.endpointSlices, input.pods, kube.services, domain, undefined, input.nodes);
+  const entryEndpoints = new Map([...entries.endpoints, ...workloadEntryServiceEndpoints(input.services, kube.services, input.workloadEntries ?? [], domain)]);
   const vs = buildVirtualServices(input.virtualServices, domain);
   const sc = buildSidecars(input.sidecars ?? []);
   const routingDiagnostics = [...vs.diagnostics, ...sc.diagnostics];
   return {
     mesh: {
       services: svc.services,
-      endpoints: eps.endpoints,
+      endpoints: withExtraEndpoints(eps.endpoints, entryEndpoints),
       virtualServices: vs.virtualServices,
       destinationRules: buildDestinationRules(input.destinationRules, domain),
       credentials: buildCredentials(input.secrets ?? []),
@@ -51,7 +58,12 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
     serviceDiagnostics: svc.diagnostics,
     routingDiagnostics,
     endpoints: eps.state,
+    entryEndpoints,
   };
+}
+
+function sortedUnion<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>): Map<string, T> {
+  return new Map([...a, ...b].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
 }
 
 /**
@@ -65,7 +77,7 @@ export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBui
   const eps = buildEndpoints(input.endpointSlices, input.pods, mesh.services, domain, previous.endpoints, input.nodes);
   return {
     ...previous,
-    mesh: { ...mesh, endpoints: eps.endpoints, diagnostics: [...previous.serviceDiagnostics, ...eps.diagnostics, ...previous.routingDiagnostics] },
+    mesh: { ...mesh, endpoints: withExtraEndpoints(eps.endpoints, previous.entryEndpoints), diagnostics: [...previous.serviceDiagnostics, ...eps.diagnostics, ...previous.routingDiagnostics] },
     endpoints: eps.state,
     changedHosts: eps.changedHosts,
   };

@@ -1,6 +1,7 @@
 import type { StoredObject } from "../api/objects.js";
 import type { SidecarObject } from "../api/istio-resource.js";
 import type { DestinationRule, VirtualService } from "../api/istio-types.js";
+import type { ServiceEntryObject, WorkloadEntryObject } from "./service-entries.js";
 import type { EndpointSlice, Namespace, Node, Pod, Secret, Service } from "../api/kube-types.js";
 
 /** The validated objects a model is built from (a store snapshot, viewed per kind). */
@@ -17,4 +18,7 @@ export interface MeshInput {
   readonly destinationRules: readonly StoredObject<DestinationRule>[];
   /** Sidecar resources. Optional: inputs without them scope no proxy. */
   readonly sidecars?: readonly StoredObject<SidecarObject>[];
+  /** Optional: inputs without them have none. */
+  readonly serviceEntries?: readonly StoredObject<ServiceEntryObject>[];
+  readonly workloadEntries?: readonly StoredObject<WorkloadEntryObject>[];
 }

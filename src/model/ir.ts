@@ -27,6 +27,23 @@ export interface ServiceModel {
   /** The Service's pod selector (none or empty: it selects no pod, as in Kubernetes). */
   readonly selector?: Readonly<Record<string, string>>;
   readonly ref: ObjectRef;
+  /** Set for a host of a ServiceEntry (model/service-entries.ts). */
+  readonly entry?: ServiceEntryModel;
+}
+
+/** What a ServiceEntry adds to its hosts' services beyond a Kubernetes Service's fields. */
+export interface ServiceEntryModel {
+  readonly resolution: "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
+  readonly location: "MESH_EXTERNAL" | "MESH_INTERNAL";
+  /** Namespaces the host is visible from (Istio `exportTo`; empty: everywhere). */
+  readonly exportTo: readonly string[];
+  /** SANs for upstream TLS when the DestinationRule names none. */
+  readonly subjectAltNames: readonly string[];
+  /**
+   * DNS and DNS_ROUND_ROBIN: per service port, the endpoints Envoy resolves itself (host names or
+   * IPs), sent inline in the cluster rather than over EDS.
+   */
+  readonly dnsEndpoints?: ReadonlyMap<number, readonly EndpointModel[]>;
 }
 
 export interface EndpointModel {
@@ -39,6 +56,8 @@ export interface EndpointModel {
   readonly locality?: string;
   /** The Pod's node (`kubernetes.io/hostname` for failoverPriority). */
   readonly nodeName?: string;
+  /** Load balancing weight (WorkloadEntry `weight`); unset: 1. */
+  readonly weight?: number;
 }
 
 export interface VirtualServiceModel {

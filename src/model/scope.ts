@@ -11,6 +11,7 @@
  */
 import type { ObjectRef } from "../api/diagnostics.js";
 import { hostMatches } from "./hosts.js";
+import { entryPolicy, entryVisible } from "./service-entry-scope.js";
 import { credentialKey, endpointKey, type ServiceAliasModel, type CredentialModel, type DestinationRuleModel, type MeshModel, type ServiceModel, type ServicePortModel, type VirtualServiceModel } from "./ir.js";
 import { CREDENTIAL_CA_SUFFIX, MESH_GATEWAY, outboundClusterName, serviceDomains } from "./names.js";
 import { inboundScope, type InboundScope } from "./inbound.js";
@@ -120,6 +121,7 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
   const byHost = new Map<string, { scope: ServiceScope; rule?: DestinationRuleModel }>();
   const services: ServiceScope[] = [];
   for (const svc of mesh.services.values()) {
+    if (!entryVisible(svc, proxy)) continue;
     if (sidecar && !sidecar.egress.some((l) => importsService(l, svc.hostname, svc.namespace, proxy.namespace))) continue;
     const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
     const scope = serviceScope(svc, rule, credentials);
@@ -149,7 +151,7 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
   for (const [number, all] of portsByNumber(mesh.services)) {
     const listener = sidecar ? egressListenerFor(sidecar, number) : undefined;
     if (sidecar && !listener) continue;
-    const entries = listener ? all.filter((e) => importsService(listener, e.svc.hostname, e.svc.namespace, proxy.namespace)) : all;
+    const entries = (listener ? all.filter((e) => importsService(listener, e.svc.hostname, e.svc.namespace, proxy.namespace)) : all).filter((e) => entryVisible(e.svc, proxy));
     if (entries.length === 0) continue;
     const { vss, routing } = routingOf(listener);
     const ctx: RouteScope = { port: number, gateway, proxy, services: mesh.services, policyFor, ...(aliasTarget ? { aliasTarget } : {}) };
@@ -304,7 +306,7 @@ function buildServiceScope(svc: ServiceModel, rule: DestinationRuleModel | undef
   for (const port of svc.ports) {
     const endpoints = endpointKey(svc.hostname, port.port);
     for (const subset of [undefined, ...(rule?.subsets ?? [])]) {
-      const policy = rule ? clusterPolicy(rule, subset?.name, port.port) : undefined;
+      const policy = entryPolicy(svc, rule ? clusterPolicy(rule, subset?.name, port.port) : undefined);
       const credential = policy?.tls?.credentialName ? credentialRef(policy.tls.credentialName, rule!, credentials) : undefined;
       clusters.push({
         name: outboundClusterName(port.port, subset?.name, svc.hostname),

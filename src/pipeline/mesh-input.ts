@@ -12,6 +12,8 @@ const FIELD_OF = {
   VirtualService: "virtualServices",
   DestinationRule: "destinationRules",
   Sidecar: "sidecars",
+  ServiceEntry: "serviceEntries",
+  WorkloadEntry: "workloadEntries",
 } as const satisfies Partial<Record<InputKind, keyof MeshInput>>;
 
 /** Group validated objects by kind for the model builder. */

@@ -9,6 +9,7 @@ import type { ClusterJson } from "./envoy.js";
 import { ADS_CONFIG_SOURCE, HTTP_PROTOCOL_OPTIONS_KEY, MAX_UINT32, typed } from "./envoy.js";
 import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { usesLocalityWeights } from "./endpoints.js";
+import { entryDiscovery } from "./service-entry-cluster.js";
 import { upstreamTls, type UpstreamTls } from "./tls.js";
 
 const DEFAULT_CONNECT_TIMEOUT = "10s";
@@ -117,8 +118,9 @@ export function outboundCluster(service: ServiceScope, cluster: ClusterScope, re
   const { name, port, policy, subset } = cluster;
   const svc = service.service;
   const rule = service.rule;
+  const discovery = entryDiscovery(svc, cluster);
   // A headless Service has no VIP to balance behind: as Istio, the sidecar connects where the client dialled (a pod's address).
-  const lb: LbFields = svc.clusterIP === "None" ? { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" } : loadBalancer(policy);
+  const lb: LbFields = discovery?.lbPolicy ? { lbPolicy: discovery.lbPolicy } : svc.clusterIP === "None" ? { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" } : loadBalancer(policy);
   const tls = upstreamTls(policy?.tls, { istioSni: outboundSniName(port.port, subset, svc.hostname), h2: usesH2(port, policy) }, isHttpProtocol(port.protocol), cluster.credential);
   if (tls.dropped) report?.(`${name}: ${tls.dropped}`);
   onTls?.(tls);
@@ -130,8 +132,9 @@ export function outboundCluster(service: ServiceScope, cluster: ClusterScope, re
   const keepalive = policy?.connectionPool?.tcp?.tcpKeepalive;
   return {
     name,
-    type: lb.type ?? "EDS",
-    ...(lb.type === "ORIGINAL_DST" ? {} : { edsClusterConfig: { serviceName: name, edsConfig: ADS_CONFIG_SOURCE } }),
+    ...(discovery
+      ? discovery
+      : { type: lb.type ?? "EDS", ...(lb.type === "ORIGINAL_DST" ? {} : { edsClusterConfig: { serviceName: name, edsConfig: ADS_CONFIG_SOURCE } }) }),
     connectTimeout: policy?.connectionPool?.tcp?.connectTimeout ? protoDuration(policy.connectionPool.tcp.connectTimeout) : DEFAULT_CONNECT_TIMEOUT,
     lbPolicy: lb.lbPolicy,
     ...(lb.ringHashLbConfig ? { ringHashLbConfig: lb.ringHashLbConfig } : {}),

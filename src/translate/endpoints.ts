@@ -80,7 +80,7 @@ function lbEndpoint(ep: EndpointModel): LbEndpointJson {
   return {
     endpoint: { address: { socketAddress: { address: ep.address, portValue: ep.port } } },
     healthStatus: "HEALTHY",
-    loadBalancingWeight: 1,
+    loadBalancingWeight: ep.weight ?? 1,
     ...(ep.podName ? { metadata: { filterMetadata: { istio: { workload: `${ep.podName};${ep.namespace};${ep.labels["app"] ?? ""};${ep.labels["version"] ?? ""};Kubernetes` } } } } : {}),
   };
 }
@@ -124,7 +124,7 @@ function failoverPriorities(groups: Group[], lb: LocalityLb, labels: readonly st
     }
     for (const p of [...byPriority.keys()].sort((a, b) => a - b)) {
       const eps = byPriority.get(p)!;
-      out.push({ locality: g.locality, endpoints: eps, weight: eps.length, priority: p });
+      out.push({ locality: g.locality, endpoints: eps, weight: eps.reduce((sum, ep) => sum + (ep.weight ?? 1), 0), priority: p });
     }
   }
   compact(out);
@@ -172,7 +172,7 @@ export function clusterLoadAssignment(clusterName: string, endpoints: readonly E
   }
   let groups: Group[] = [...byLocality.keys()].sort().map((locality) => {
     const eps = byLocality.get(locality)!;
-    return { locality, endpoints: eps, weight: eps.length, priority: 0 };
+    return { locality, endpoints: eps, weight: eps.reduce((sum, ep) => sum + (ep.weight ?? 1), 0), priority: 0 };
   });
   if (lb && groups.length) groups = applyLocalityLb(groups, lb);
   const localities: LocalityLbEndpointsJson[] = groups.map((g) => {

@@ -8,8 +8,6 @@ import { parseObject } from "../../../src/api/parse.js";
 /** A valid spec per kind, as users write them (Istio 1.30 documentation examples, shortened). */
 const VALID: Record<UntranslatedIstioKind, Record<string, unknown>> = {
   Gateway: { selector: { istio: "ingressgateway" }, servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"] }] },
-  ServiceEntry: { hosts: ["api.example.com"], ports: [{ number: 443, name: "https", protocol: "TLS" }], resolution: "DNS", location: "MESH_EXTERNAL", exportTo: ["."] },
-  WorkloadEntry: { address: "10.0.0.9", ports: { http: 8080 }, labels: { app: "vm" }, weight: 10, serviceAccount: "vm" },
   WorkloadGroup: { metadata: { labels: { app: "vm" } }, template: { serviceAccount: "vm" }, probe: { httpGet: { port: 8080 } } },
   EnvoyFilter: { workloadSelector: { labels: { app: "web" } }, configPatches: [{ applyTo: "HTTP_FILTER", patch: { operation: "INSERT_BEFORE" } }], priority: 10 },
   ProxyConfig: { selector: { matchLabels: { app: "web" } }, concurrency: 2, environmentVariables: { A: "b" } },
