@@ -6,6 +6,7 @@
 //   BENCH_QUICK=1     smaller sizes, for working on the bench itself (about 1 minute)
 //   BENCH_CLIENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"  extra node flags for the client process
 //   BENCH_ONLY=kube   only section 4 (Kubernetes: API write → Envoy latency, informer memory; test/bench/kube.ts)
+//   BENCH_ONLY=sidecar  only section 1b (bytes a proxy receives with and without a namespace-scoping Sidecar)
 //   BENCH_ONLY=workloads  only section 5 (distinct workloads: alike / distinct / 10 groups of client labels)
 //   BENCH_WORKLOAD_CLIENTS=100,200  the client counts of section 5 (default 100,200,1000; quick: 100)
 //   BENCH_WORKLOAD_REPEAT=3  rounds of section 5 per client count (medians; default 1)
@@ -17,6 +18,7 @@ import { pushTable, runPush, type PushResult } from "./push.js";
 import { bytes, formatTable, hasGc, markdownTable, ms, ratio, type Table } from "./report.js";
 import { featureRatios, runTranslation, totalMs, type TranslationRow, type UpdateRow } from "./translation.js";
 import { prepareKube, runKubeSection } from "./kube.js";
+import { runSidecarScope } from "./sidecar-scope.js";
 import { runWorkloads, workloadsMarkdown, workloadsTable } from "./workloads.js";
 
 const BUDGET_MS = 9 * 60_000;
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
     `meshpilot bench — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load average before: ${loadBefore}${quick ? " (BENCH_QUICK)" : ""}\n`,
   );
   if (only === "workloads") return workloads();
+  if (only === "sidecar") return void print(runSidecarScope(quick ? 100 : 1000));
   // Section 4's binaries: a cold build (~10 min) happens here, before anything is timed, and does not count against the budget.
   const kubeReady = await prepareKube(log);
   watchdog.refresh();
@@ -52,6 +55,8 @@ async function main(): Promise<void> {
   log(`section 1: translation at N = ${sizes.join(", ")}`);
   const tr = runTranslation(sizes, ["basic", "full"], log);
   for (const t of tr.tables) print(t);
+  log("section 1b: bytes with and without a Sidecar");
+  print(runSidecarScope(quick ? 100 : 1000));
 
   // 2. Push. The 1000-service mesh to 10, 100 and 1000 clients (1000 × 5 MiB ≈ 5 GB through
   // loopback, about a minute on an idle 2-core machine); a round estimated (from the previous one)
