@@ -36,6 +36,8 @@ export interface WorkloadSpec {
 
 export interface ServiceSpec {
   readonly name: string;
+  /** Default: the client's namespace, default. */
+  readonly namespace?: string;
   /** Port name, which gives the protocol (default `http`). */
   readonly portName?: string;
   readonly workloads: readonly WorkloadSpec[];
@@ -74,7 +76,7 @@ export interface TrafficMesh extends MeshAddressing {
   setIstio(text: string): void;
   /** A counter or gauge of Envoy's, 0 when absent. */
   stat(name: string): Promise<number>;
-  /** Cluster name `outbound|<port>|<subset>|<svc>.default.svc.cluster.local`. */
+  /** Cluster name `outbound|<port>|<subset>|<svc>.<namespace>.svc.cluster.local`. */
   cluster(service: string, subset?: string): string;
   stop(): Promise<void>;
 }
@@ -83,9 +85,10 @@ function yamlFor(services: readonly ServiceSpec[], a: MeshAddressing, clusterIps
   const docs: string[] = [];
   for (const s of services) {
     const portName = s.portName ?? "http";
+    const ns = s.namespace ?? "default";
     docs.push(`apiVersion: v1
 kind: Service
-metadata: { name: ${s.name}, namespace: default }
+metadata: { name: ${s.name}, namespace: ${ns} }
 spec:
   clusterIP: ${clusterIps.get(s.name)}
   selector: { app: ${s.name} }
@@ -98,18 +101,18 @@ spec:
 kind: Pod
 metadata:
   name: ${pod}
-  namespace: default
+  namespace: ${ns}
   labels: ${JSON.stringify(labels)}
 status: { phase: Running, podIP: ${a.ip(s.name, w.version)}, podIPs: [{ ip: ${a.ip(s.name, w.version)} }] }`);
       endpoints.push(`  - addresses: ["${a.ip(s.name, w.version)}"]
     conditions: { ready: true, serving: true, terminating: false }
-    targetRef: { kind: Pod, name: ${pod}, namespace: default }`);
+    targetRef: { kind: Pod, name: ${pod}, namespace: ${ns} }`);
     }
     docs.push(`apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
   name: ${s.name}-slice
-  namespace: default
+  namespace: ${ns}
   labels: { kubernetes.io/service-name: ${s.name} }
 addressType: IPv4
 ports: [{ name: ${portName}, port: ${a.port(s.name)}, protocol: TCP }]
@@ -205,7 +208,7 @@ cleanups.push(() => envoy.stop());
       resetBackends: () => backends.forEach((b) => b.reset()),
       setIstio: (text) => writeFileSync(join(dir, "istio.yaml"), text),
       stat: async (name) => (await envoy.stat(name)) ?? 0,
-      cluster: (s, subset) => `outbound|${addressing.port(s)}|${subset ?? ""}|${s}.default.svc.cluster.local`,
+      cluster: (s, subset) => `outbound|${addressing.port(s)}|${subset ?? ""}|${s}.${opts.services.find((x) => x.name === s)?.namespace ?? "default"}.svc.cluster.local`,
       stop,
     };
     return mesh;
