@@ -82,6 +82,23 @@ s.on("error", (e) => { process.send({ error: e.message }); process.disconnect();
 s.listen({ host: process.argv[1], port: Number(process.argv[2]), exclusive: true }, () => process.send("listening", s, () => { s.close(); process.disconnect(); }));
 `;
 
+/**
+ * A listening socket at host:port inside the named namespace (/run/netns/<name>, ours or one the
+ * test run made otherwise, like a local cluster's), served by this process.
+ */
+export function listenInNetns(name: string, host: string, port: number): Promise<net.Server> {
+  const child = spawn("nsenter", nsenterArgs(name, process.execPath, ["-e", LISTENER, host, String(port)]), { stdio: ["ignore", "ignore", "pipe", "ipc"] });
+  let stderr = "";
+  child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+  return new Promise((resolve, reject) => {
+    child.once("message", (msg: unknown, handle: unknown) => {
+      if (msg === "listening" && handle) resolve(handle as net.Server);
+      else reject(new Error(`cannot listen on ${host}:${port} in ${name}: ${(msg as { error?: string }).error ?? "no socket received"}`));
+    });
+    child.once("exit", (code) => reject(new Error(`cannot listen on ${host}:${port} in ${name}: the helper exited (${code}) ${stderr.trim()}`)));
+  });
+}
+
 const live = new Set<NetNs>();
 let exitHookInstalled = false;
 function installExitHook(): void {
@@ -174,17 +191,9 @@ export class NetNs {
    * Connections it accepts are the namespace's (no relay between).
    */
   listen(host: string, port: number): Promise<net.Server> {
-    const child = spawn("nsenter", nsenterArgs(this.name, process.execPath, ["-e", LISTENER, host, String(port)]), { stdio: ["ignore", "ignore", "pipe", "ipc"] });
-    let stderr = "";
-    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
-    return new Promise((resolve, reject) => {
-      child.once("message", (msg: unknown, handle: unknown) => {
-        if (msg === "listening" && handle) resolve(handle as net.Server);
-        else reject(new Error(`cannot listen on ${host}:${port} in ${this.name}: ${(msg as { error?: string }).error ?? "no socket received"}`));
-      });
-      child.once("exit", (code) => reject(new Error(`cannot listen on ${host}:${port} in ${this.name}: the helper exited (${code}) ${stderr.trim()}`)));
-    });
+    return listenInNetns(this.name, host, port);
   }
+
 
   /** Starts scripts/netns-bridge.mjs for these forwards and reverses; resolves once all listen. */
   async bridge(spec: { readonly forward?: readonly ForwardSpec[]; readonly reverse?: readonly ReverseSpec[] }): Promise<Bridge> {
