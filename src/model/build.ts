@@ -40,7 +40,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
   const eps = buildEndpoints(input.endpointSlices, input.pods, kube.services, domain, undefined, input.nodes);
   const entryEndpoints = new Map([...entries.endpoints, ...workloadEntryServiceEndpoints(input.services, kube.services, input.workloadEntries ?? [], domain)]);
   const vs = buildVirtualServices(input.virtualServices, domain);
-  const sc = buildSidecars(input.sidecars ?? []);
+  const sc = buildSidecars(input.sidecars ?? [], input.pods);
   const routingDiagnostics = [...vs.diagnostics, ...sc.diagnostics];
   return {
     mesh: {

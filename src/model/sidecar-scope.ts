@@ -6,6 +6,7 @@
 import { Codes } from "../api/codes.js";
 import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
 import type { SidecarObject } from "../api/istio-resource.js";
+import type { Pod } from "../api/kube-types.js";
 import type { StoredObject } from "../api/objects.js";
 import { hostMatches } from "./hosts.js";
 import type { VirtualServiceModel } from "./ir.js";
@@ -59,7 +60,7 @@ function egressListener(raw: Rec): EgressListenerModel {
 }
 
 /** Sidecars (validated) → models oldest first, with the findings about what is conflicting or not translated yet. */
-export function buildSidecars(stored: readonly StoredObject<SidecarObject>[]): { sidecars: SidecarModel[]; diagnostics: Diagnostic[] } {
+export function buildSidecars(stored: readonly StoredObject<SidecarObject>[], pods: readonly StoredObject<Pod>[] = []): { sidecars: SidecarModel[]; diagnostics: Diagnostic[] } {
   const sidecars: SidecarModel[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const { object } of stored) {
@@ -83,7 +84,7 @@ export function buildSidecars(stored: readonly StoredObject<SidecarObject>[]): {
     diagnostics.push(...untranslatedParts(spec, ref));
   }
   sidecars.sort(byCreation);
-  diagnostics.push(...conflicts(sidecars));
+  diagnostics.push(...conflicts(sidecars), ...selectorConflicts(sidecars, pods));
   return { sidecars, diagnostics };
 }
 
@@ -121,6 +122,31 @@ function conflicts(sidecars: readonly SidecarModel[]): Diagnostic[] {
       message: `namespace ${sc.namespace} has more than one Sidecar without a workloadSelector; ${winner.name} (the oldest) applies and this one is ignored`,
       object: sc.ref,
     });
+  }
+  return out;
+}
+
+/** IST0110: two workload-selecting Sidecars select the same pod; the oldest applies to it. */
+function selectorConflicts(sidecars: readonly SidecarModel[], pods: readonly StoredObject<Pod>[]): Diagnostic[] {
+  const selecting = sidecars.filter((sc) => sc.workloadSelector);
+  if (selecting.length < 2) return [];
+  const reported = new Set<SidecarModel>();
+  const out: Diagnostic[] = [];
+  for (const { object: pod } of pods) {
+    const labels = pod.metadata.labels ?? {};
+    const ns = pod.metadata.namespace ?? "default";
+    const matching = selecting.filter((sc) => sc.namespace === ns && Object.entries(sc.workloadSelector!).every(([k, v]) => labels[k] === v));
+    for (const sc of matching.slice(1)) {
+      if (reported.has(sc)) continue;
+      reported.add(sc);
+      out.push({
+        severity: "error",
+        code: "IST0110",
+        message: `its workloadSelector selects pod ${ns}/${pod.metadata.name}, which Sidecar ${matching[0]!.name} (older) also selects; the older one applies and this one is ignored for that pod`,
+        object: sc.ref,
+        path: "spec.workloadSelector",
+      });
+    }
   }
   return out;
 }

@@ -107,3 +107,23 @@ describe("Sidecar scope", () => {
     expect(key({ app: "db" })).toBe(key({ app: "api" }));
   });
 });
+
+describe("Sidecar conflicts", () => {
+  it("reports two workload-selecting Sidecars that select one pod (IST0110) and two selector-less ones (IST0111)", () => {
+    const pod = `
+apiVersion: v1
+kind: Pod
+metadata: { name: web-1, namespace: shop, labels: { app: web, tier: front } }
+status: { phase: Running, podIP: 10.244.0.5 }
+---`;
+    const m = meshOf(
+      pod +
+        sidecar("by-app", "shop", "2026-01-01T00:00:00Z", `{ workloadSelector: { labels: { app: web } }, egress: [{ hosts: ["./*"] }] }`) +
+        sidecar("by-tier", "shop", "2026-01-02T00:00:00Z", `{ workloadSelector: { labels: { tier: front } }, egress: [{ hosts: ["./*"] }] }`) +
+        sidecar("other", "shop", "2026-01-03T00:00:00Z", `{ workloadSelector: { labels: { tier: back } }, egress: [{ hosts: ["./*"] }] }`) +
+        sidecar("a", "lab", "2026-01-01T00:00:00Z", `{ egress: [{ hosts: ["./*"] }] }`) +
+        sidecar("b", "lab", "2026-01-02T00:00:00Z", `{ egress: [{ hosts: ["./*"] }] }`),
+    );
+    expect(m.diagnostics.filter((d) => d.code.startsWith("IST01")).map((d) => `${d.code} ${d.object?.namespace}/${d.object?.name}`)).toEqual(["IST0111 lab/b", "IST0110 shop/by-tier"]);
+  });
+});
