@@ -101,6 +101,8 @@ function untranslatedParts(spec: Readonly<Rec>, ref: ObjectRef): Diagnostic[] {
   (Array.isArray(spec["egress"]) ? (spec["egress"] as Rec[]) : []).forEach((l, i) => {
     const bind = typeof l["bind"] === "string" ? l["bind"] : "";
     if (bind.startsWith("unix://")) out.push(notYet(ref, `spec.egress[${i}].bind`, "no listener is made on the unix domain socket; its hosts are reachable through the captured ports only"));
+    else if (bind !== "" && l["captureMode"] !== "NONE")
+      out.push(notYet(ref, `spec.egress[${i}].bind`, "on proxies with capture (REDIRECT) the listener stays 0.0.0.0_<port>; the bind address is used only with captureMode NONE or on proxies without capture"));
   });
   return out;
 }

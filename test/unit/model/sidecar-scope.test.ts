@@ -127,3 +127,23 @@ status: { phase: Running, podIP: 10.244.0.5 }
     expect(m.diagnostics.filter((d) => d.code.startsWith("IST01")).map((d) => `${d.code} ${d.object?.namespace}/${d.object?.name}`)).toEqual(["IST0111 lab/b", "IST0110 shop/by-tier"]);
   });
 });
+
+describe("Sidecar parts not translated yet", () => {
+  it("are reported per field, never ignored silently", () => {
+    const m = meshOf(
+      sidecar(
+        "s",
+        "shop",
+        "",
+        `{ ingress: [{ port: { number: 9000, protocol: HTTP } }], inboundConnectionPool: { tcp: { maxConnections: 5 } }, outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: egress.example.com, port: { number: 443 } } }, egress: [{ port: { number: 80, protocol: HTTP }, bind: 10.0.0.1, hosts: ["./*"] }, { port: { number: 0, protocol: HTTP }, bind: "unix:///s", hosts: ["./*"] }, { hosts: ["./*"] }] }`,
+      ),
+    );
+    expect(m.diagnostics.filter((d) => d.code === "MP0010").map((d) => d.path)).toEqual([
+      "spec.ingress",
+      "spec.outboundTrafficPolicy.egressProxy",
+      "spec.inboundConnectionPool",
+      "spec.egress[0].bind",
+      "spec.egress[1].bind",
+    ]);
+  });
+});
