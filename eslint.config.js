@@ -26,7 +26,18 @@ const all = ["api", "store", "model", "translate", "analyze", "sources", "xds", 
 // lookups (rule selection, merging, host matching) and builders.
 const resolvedOnly = "translate/ constructs from the resolved view (model/scope.ts, model/routes.ts, model/parsed.ts); resolve in model/";
 const forbiddenModules = {
-  translate: ["api/istio-types", "model/policies", "model/routing", "model/delegation", "model/hosts", "model/build", "model/services", "model/endpoints", "model/credentials", "model/input"].map((m) => [m, resolvedOnly]),
+  translate: [
+    "api/istio-types",
+    "model/policies",
+    "model/routing",
+    "model/delegation",
+    "model/hosts",
+    "model/build",
+    "model/services",
+    "model/endpoints",
+    "model/credentials",
+    "model/input",
+  ].map((m) => [m, resolvedOnly]),
 };
 const moduleGroup = (m) => ["../", "../../", "../../../"].flatMap((up) => [`${up}${m}`, `${up}${m}.js`]);
 
@@ -39,7 +50,10 @@ const layerRules = Object.entries(layers).map(([layer, allowed]) => ({
         patterns: [
           ...all
             .filter((l) => l !== layer && !allowed.includes(l))
-            .map((l) => ({ group: [`../${l}/*`, `../../${l}/*`, `../../../${l}/*`, `../${l}`, `../../${l}`], message: `${layer}/ may not import ${l}/ (see DESIGN.md: data flows one way)` })),
+            .map((l) => ({
+              group: [`../${l}/*`, `../../${l}/*`, `../../../${l}/*`, `../${l}`, `../../${l}`],
+              message: `${layer}/ may not import ${l}/ (see DESIGN.md: data flows one way)`,
+            })),
           ...(forbiddenModules[layer] ?? []).map(([m, why]) => ({ group: moduleGroup(m), message: `${layer}/ may not import ${m}: ${why}` })),
         ],
       },
@@ -50,9 +64,25 @@ const layerRules = Object.entries(layers).map(([layer, allowed]) => ({
 const pureRules = {
   files: ["src/api/**/*.ts", "src/model/**/*.ts", "src/translate/**/*.ts", "src/analyze/**/*.ts", "src/inject/**/*.ts"],
   rules: {
-    "no-restricted-globals": ["error", { name: "process", message: "pure layer: no environment" }, { name: "Date", message: "pure layer: no clocks" }, { name: "setTimeout", message: "pure layer: no timers" }, { name: "fetch", message: "pure layer: no I/O" }],
-    "no-restricted-properties": ["error", { object: "Math", property: "random", message: "pure layer: no randomness" }, { object: "performance", property: "now", message: "pure layer: no clocks" }],
-    "no-restricted-syntax": ["error", { selector: "FunctionDeclaration[async=true], ArrowFunctionExpression[async=true], FunctionExpression[async=true]", message: "pure layer: synchronous only" }],
+    "no-restricted-globals": [
+      "error",
+      { name: "process", message: "pure layer: no environment" },
+      { name: "Date", message: "pure layer: no clocks" },
+      { name: "setTimeout", message: "pure layer: no timers" },
+      { name: "fetch", message: "pure layer: no I/O" },
+    ],
+    "no-restricted-properties": [
+      "error",
+      { object: "Math", property: "random", message: "pure layer: no randomness" },
+      { object: "performance", property: "now", message: "pure layer: no clocks" },
+    ],
+    "no-restricted-syntax": [
+      "error",
+      {
+        selector: "FunctionDeclaration[async=true], ArrowFunctionExpression[async=true], FunctionExpression[async=true]",
+        message: "pure layer: synchronous only",
+      },
+    ],
   },
 };
 const pureImports = {
@@ -61,7 +91,9 @@ const pureImports = {
     "no-restricted-imports": [
       "error",
       {
-        paths: ["pino", "node:fs", "node:fs/promises", "node:net", "node:http", "node:child_process", "@grpc/grpc-js", "@kubernetes/client-node"].map((name) => ({ name, message: "pure layer: no I/O or logging" })),
+        paths: ["pino", "node:fs", "node:fs/promises", "node:net", "node:http", "node:child_process", "@grpc/grpc-js", "@kubernetes/client-node"].map(
+          (name) => ({ name, message: "pure layer: no I/O or logging" }),
+        ),
         patterns: [{ group: ["../log", "../log.js", "../../log.js"], message: "pure layer: no logger" }],
       },
     ],
@@ -73,7 +105,24 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { console: "readonly", process: "readonly", Buffer: "readonly", setTimeout: "readonly", clearTimeout: "readonly", setInterval: "readonly", clearInterval: "readonly", URL: "readonly", performance: "readonly", AbortController: "readonly", fetch: "readonly", setImmediate: "readonly", TextEncoder: "readonly", TextDecoder: "readonly" } },
+    languageOptions: {
+      globals: {
+        console: "readonly",
+        process: "readonly",
+        Buffer: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        setInterval: "readonly",
+        clearInterval: "readonly",
+        URL: "readonly",
+        performance: "readonly",
+        AbortController: "readonly",
+        fetch: "readonly",
+        setImmediate: "readonly",
+        TextEncoder: "readonly",
+        TextDecoder: "readonly",
+      },
+    },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",

@@ -12,7 +12,12 @@ export default defineConfig({
       {
         extends: true,
         // Envoy and the kube-apiserver (at the root, every project would inherit it and run it again).
-        test: { name: "main", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, "test/cluster/**"], globalSetup: ["test/support/global-setup.ts"] },
+        test: {
+          name: "main",
+          include: ["test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "test/cluster/**"],
+          globalSetup: ["test/support/global-setup.ts"],
+        },
       },
       {
         // The local cluster: its globalSetup starts one (only when a cluster test is selected)

@@ -41,7 +41,9 @@ function checkFree(host: string, port: number): Promise<void> {
     const s = net.createServer();
     s.once("error", (err: NodeJS.ErrnoException) => {
       if (err.code === "EADDRINUSE") {
-        reject(new DemoError(`port ${port} is already in use on ${host}. Is another demo, Envoy or service running? Find it with: ss -ltnp 'sport = :${port}'`));
+        reject(
+          new DemoError(`port ${port} is already in use on ${host}. Is another demo, Envoy or service running? Find it with: ss -ltnp 'sport = :${port}'`),
+        );
       } else if (err.code === "EADDRNOTAVAIL") {
         reject(new DemoError(`cannot use ${host}: this demo gives each pod its own loopback address (127.0.0.0/8), which Linux provides without setup`));
       } else reject(new DemoError(`cannot bind ${host}:${port}: ${err.message}`));
@@ -53,7 +55,12 @@ function checkFree(host: string, port: number): Promise<void> {
 /** Envoy's current weights for the reviews split, by subset (from its admin /config_dump). */
 async function envoyWeights(envoy: Envoy): Promise<Record<string, number> | undefined> {
   const dump = await envoy.configDump("dynamic_route_configs");
-  type Rc = { route_config?: { name?: string; virtual_hosts?: Array<{ name?: string; routes?: Array<{ route?: { weighted_clusters?: { clusters?: Array<{ name?: string; weight?: number }> } } }> }> } };
+  type Rc = {
+    route_config?: {
+      name?: string;
+      virtual_hosts?: Array<{ name?: string; routes?: Array<{ route?: { weighted_clusters?: { clusters?: Array<{ name?: string; weight?: number }> } } }> }>;
+    };
+  };
   for (const e of (dump["configs"] ?? []) as Rc[]) {
     if (e.route_config?.name !== String(PORT)) continue;
     const vh = e.route_config.virtual_hosts?.find((v) => v.name === `${FQDN}:${PORT}`);
@@ -90,7 +97,9 @@ async function showSplit(url: string, n: number, expected: Record<string, number
     const band = binomialBand(n, p);
     const inBand = got >= band.lo && got <= band.hi;
     ok &&= inBand;
-    say(`     ${version.padEnd(9)} ${String(got).padStart(8)}   ${((100 * got) / n).toFixed(1).padStart(5)}%   ${String(Math.round(p * 100)).padStart(3)}%  ${inBand ? "✓" : `✗ (expected ${band.lo}–${band.hi})`}`);
+    say(
+      `     ${version.padEnd(9)} ${String(got).padStart(8)}   ${((100 * got) / n).toFixed(1).padStart(5)}%   ${String(Math.round(p * 100)).padStart(3)}%  ${inBand ? "✓" : `✗ (expected ${band.lo}–${band.hi})`}`,
+    );
   }
   const others = Object.entries(counts).filter(([k]) => !(k in expected));
   if (others.length > 0) {
@@ -141,7 +150,12 @@ async function main(): Promise<void> {
     cpSync(EXAMPLE, dir, { recursive: true });
     const trafficPath = join(dir, "traffic.yaml");
 
-    const server: RunningServer = await startServer({ configDir: dir, xdsAddress: "127.0.0.1:0", debugAddress: "127.0.0.1:0", logger: createLogger(process.env["MESHPILOT_LOG_LEVEL"] ?? "warn") });
+    const server: RunningServer = await startServer({
+      configDir: dir,
+      xdsAddress: "127.0.0.1:0",
+      debugAddress: "127.0.0.1:0",
+      logger: createLogger(process.env["MESHPILOT_LOG_LEVEL"] ?? "warn"),
+    });
     cleanups.push(() => server.stop());
     say(`  ✓ meshpilot serves a copy of the example from ${dir} (xDS on 127.0.0.1:${server.xdsPort})`);
 
@@ -151,7 +165,12 @@ async function main(): Promise<void> {
     cleanups.push(() => v2.close());
     say(`  ✓ reviews v1 answers on ${V1_IP}:${PORT}, reviews v2 on ${V2_IP}:${PORT}`);
 
-    const built = buildBootstrap({ nodeId: NODE_ID, xdsAddress: `127.0.0.1:${server.xdsPort}`, interception: "NONE", labels: { app: "productpage", version: "v1" } });
+    const built = buildBootstrap({
+      nodeId: NODE_ID,
+      xdsAddress: `127.0.0.1:${server.xdsPort}`,
+      interception: "NONE",
+      labels: { app: "productpage", version: "v1" },
+    });
     if (!built.bootstrap) throw new DemoError(`bootstrap: ${built.errors.map((e) => e.message).join("; ")}`);
     const { admin: _admin, ...bootstrap } = built.bootstrap; // admin on a free port rather than 15000
     const envoy = await startEnvoy({ name: "demo", bootstrap, envoyPath });

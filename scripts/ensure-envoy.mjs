@@ -25,8 +25,6 @@ export function envoyCacheDir(env = process.env) {
   return join(base, CACHE_LEAF);
 }
 
-
-
 function readMarker(dir) {
   try {
     const m = JSON.parse(readFileSync(join(dir, MARKER), "utf8"));
@@ -36,8 +34,6 @@ function readMarker(dir) {
   }
   return undefined;
 }
-
-
 
 async function install(dir, log) {
   const python = process.env.MESHPILOT_PYTHON || "python3";

@@ -37,8 +37,6 @@ export function kubeCacheDir(env = process.env) {
   return join(base, `kube-${kubeVersion(env)}`);
 }
 
-
-
 function readMarker(dir, version) {
   try {
     const m = JSON.parse(readFileSync(join(dir, MARKER), "utf8"));
@@ -48,8 +46,6 @@ function readMarker(dir, version) {
   }
   return undefined;
 }
-
-
 
 /** The staging modules: `k8s.io/<name> v0.0.0` requirements of the tagged root go.mod. */
 export function stagingModules(goMod) {
@@ -146,7 +142,10 @@ export async function ensureKube(options = {}) {
   const ovApi = process.env.MESHPILOT_KUBE_APISERVER;
   const ovEtcd = process.env.MESHPILOT_ETCD;
   if (ovApi || ovEtcd) {
-    for (const [name, p] of [["MESHPILOT_KUBE_APISERVER", ovApi], ["MESHPILOT_ETCD", ovEtcd]]) {
+    for (const [name, p] of [
+      ["MESHPILOT_KUBE_APISERVER", ovApi],
+      ["MESHPILOT_ETCD", ovEtcd],
+    ]) {
       if (!p || !isExecutable(p)) throw new Error(`${name}=${p ?? ""} is not an executable file (set both or neither)`);
     }
     return { version: "external", apiserver: resolve(ovApi), etcd: resolve(ovEtcd) };

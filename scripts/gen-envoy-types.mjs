@@ -18,10 +18,21 @@ const out = join(root, "src/gen");
 const work = join(root, "node_modules/.cache/meshpilot-protos");
 const rootsFile = join(root, "proto/envoy-roots.txt");
 
-const roots = readFileSync(rootsFile, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+const roots = readFileSync(rootsFile, "utf8")
+  .split("\n")
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith("#"));
 const versionOf = (p) => JSON.parse(readFileSync(require.resolve(`${p}/package.json`), "utf8")).version;
 const stamp = createHash("sha256")
-  .update(JSON.stringify({ roots, xds: versionOf("@grpc/grpc-js-xds"), es: versionOf("@bufbuild/protoc-gen-es"), buf: versionOf("@bufbuild/buf"), script: readFileSync(fileURLToPath(import.meta.url), "utf8") }))
+  .update(
+    JSON.stringify({
+      roots,
+      xds: versionOf("@grpc/grpc-js-xds"),
+      es: versionOf("@bufbuild/protoc-gen-es"),
+      buf: versionOf("@bufbuild/buf"),
+      script: readFileSync(fileURLToPath(import.meta.url), "utf8"),
+    }),
+  )
   .digest("hex");
 const stampFile = join(out, ".stamp");
 if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) process.exit(0);

@@ -264,7 +264,9 @@ export function startRelay(listen, target) {
   const server = net.createServer({ allowHalfOpen: true }, (accepted) => {
     stats.accepted++;
     stats.active++;
-    const dialed = net.connect(target.kind === "unix" ? { path: target.path, allowHalfOpen: true } : { host: target.host, port: target.port, allowHalfOpen: true });
+    const dialed = net.connect(
+      target.kind === "unix" ? { path: target.path, allowHalfOpen: true } : { host: target.host, port: target.port, allowHalfOpen: true },
+    );
     track(accepted);
     track(dialed);
     if (target.kind === "unix") splice(accepted, dialed, () => stats.active--);
@@ -326,7 +328,8 @@ async function runInner(pairs) {
   const stop = (code) => {
     for (const r of relays) r.close();
     // The host side removes the socket directory; if it was killed outright, this side does.
-    for (const pair of pairs) for (const spec of pair.split("=")) if (spec.startsWith("unix:")) rmSync(dirname(spec.slice(5)), { recursive: true, force: true });
+    for (const pair of pairs)
+      for (const spec of pair.split("=")) if (spec.startsWith("unix:")) rmSync(dirname(spec.slice(5)), { recursive: true, force: true });
     process.exit(code);
   };
   process.stdin.on("end", () => stop(0));

@@ -41,7 +41,14 @@ export function clusterConfig(name = "meshpilot", opts = {}) {
     apiserverPort: 6443,
     // Files the kubelet writes host-wide (vm.overcommit_memory=1, kernel.panic=10, …) whatever
     // it is told; inside the cluster's mount namespace they are scratch copies.
-    guardedSysctls: ["vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes"],
+    guardedSysctls: [
+      "vm/overcommit_memory",
+      "vm/panic_on_oom",
+      "kernel/panic",
+      "kernel/panic_on_oops",
+      "kernel/keys/root_maxkeys",
+      "kernel/keys/root_maxbytes",
+    ],
     path: (...parts) => join(dir, ...parts),
   };
 }

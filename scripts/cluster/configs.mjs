@@ -49,7 +49,12 @@ export function cniConfig(cfg) {
           isGateway: true,
           ipMasq: true,
           hairpinMode: true,
-          ipam: { type: "host-local", ranges: [[{ subnet: cfg.podCIDR, gateway: cfg.podGateway }]], routes: [{ dst: "0.0.0.0/0" }], dataDir: cfg.path("cni-ipam") },
+          ipam: {
+            type: "host-local",
+            ranges: [[{ subnet: cfg.podCIDR, gateway: cfg.podGateway }]],
+            routes: [{ dst: "0.0.0.0/0" }],
+            dataDir: cfg.path("cni-ipam"),
+          },
         },
         { type: "portmap", capabilities: { portMappings: true } },
       ],
@@ -110,7 +115,8 @@ iptables: {syncPeriod: 10s, minSyncPeriod: 1s}
 
 /** Writes every config file; `pauseImage` is the sandbox image's reference. */
 export function writeConfigs(cfg, pauseImage) {
-  for (const d of ["containerd", "cni", "static-pods", "pod-logs", "kubelet", "etcd", "logs", "fakesys", "manifests"]) mkdirSync(cfg.path(d), { recursive: true });
+  for (const d of ["containerd", "cni", "static-pods", "pod-logs", "kubelet", "etcd", "logs", "fakesys", "manifests"])
+    mkdirSync(cfg.path(d), { recursive: true });
   writeFileSync(cfg.path("containerd", "config.toml"), containerdConfig(cfg, pauseImage));
   writeFileSync(cfg.path("cni", "10-meshpilot.conflist"), cniConfig(cfg));
   writeFileSync(cfg.path("kubelet-config.yaml"), kubeletConfig(cfg));

@@ -21,7 +21,8 @@ export async function ensureDebPackages(packages, log) {
     if (!installed) missing.push(p);
   }
   if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new Error(`Debian packages ${missing.join(", ")} are missing and installing them needs root: apt-get install -y ${missing.join(" ")}`);
+  if (process.getuid?.() !== 0)
+    throw new Error(`Debian packages ${missing.join(", ")} are missing and installing them needs root: apt-get install -y ${missing.join(" ")}`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const install = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", ...missing];
   log(`apt-get install ${missing.join(" ")}`);
@@ -100,7 +101,7 @@ export function fileDigests(memoPath) {
       const fd = openSync(real, "r");
       try {
         const buf = Buffer.allocUnsafe(1 << 20);
-        for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+        for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
       } finally {
         closeSync(fd);
       }

@@ -23,9 +23,32 @@ const openssl = (args, cwd) => run("openssl", args, { cwd });
 
 // Certificates are issued in parallel: each gets a random serial (a shared ca.srl would race).
 async function issue(pki, stem, subject, ext) {
-  await openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${stem}.key`, "-out", `${stem}.csr`, "-subj", subject], pki);
+  await openssl(
+    ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${stem}.key`, "-out", `${stem}.csr`, "-subj", subject],
+    pki,
+  );
   writeFileSync(join(pki, `${stem}.ext`), ext);
-  await openssl(["x509", "-req", "-in", `${stem}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", `0x${randomBytes(8).toString("hex")}`, "-out", `${stem}.crt`, "-days", "30", "-extfile", `${stem}.ext`], pki);
+  await openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      `${stem}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-set_serial",
+      `0x${randomBytes(8).toString("hex")}`,
+      "-out",
+      `${stem}.crt`,
+      "-days",
+      "30",
+      "-extfile",
+      `${stem}.ext`,
+    ],
+    pki,
+  );
   rmSync(join(pki, `${stem}.csr`));
   rmSync(join(pki, `${stem}.ext`));
 }
@@ -34,7 +57,26 @@ async function issue(pki, stem, subject, ext) {
 export async function makePKI(cfg) {
   const pki = cfg.path("pki");
   mkdirSync(pki, { recursive: true, mode: 0o700 });
-  await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "30", "-subj", `/CN=meshpilot-local-${cfg.name}-ca`], pki);
+  await openssl(
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+      "-days",
+      "30",
+      "-subj",
+      `/CN=meshpilot-local-${cfg.name}-ca`,
+    ],
+    pki,
+  );
   const d = cfg.clusterDomain;
   const sans = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", `kubernetes.default.svc.${d}`, "localhost"].map((n) => `DNS:${n}`);
   sans.push(`IP:${cfg.apiServiceIP}`, `IP:${cfg.nodeIP}`, "IP:127.0.0.1");
@@ -43,7 +85,9 @@ export async function makePKI(cfg) {
     jobs.push(issue(pki, stem, `/CN=${cn}${o ? `/O=${o}` : ""}`, "extendedKeyUsage=clientAuth\n"));
   }
   jobs.push(
-    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key"], pki).then(() => openssl(["ec", "-in", "sa.key", "-pubout", "-out", "sa.pub"], pki)),
+    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key"], pki).then(() =>
+      openssl(["ec", "-in", "sa.key", "-pubout", "-out", "sa.pub"], pki),
+    ),
   );
   await Promise.all(jobs);
 }

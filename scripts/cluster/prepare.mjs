@@ -21,11 +21,7 @@ export async function prepareCluster(opts = {}) {
   const log = opts.log ?? ((m) => process.stderr.write(`cluster: ${m}\n`));
   await ensureDebPackages(CLUSTER_PACKAGES, log);
   const only = opts.images ? [...new Set(["pause", ...opts.images])] : undefined;
-  const [bins, built, coredns] = await Promise.all([
-    ensureKubeCluster({ log }),
-    ensureImages({ log, ...(only ? { only } : {}) }),
-    ensureCoreDNSImage({ log }),
-  ]);
+  const [bins, built, coredns] = await Promise.all([ensureKubeCluster({ log }), ensureImages({ log, ...(only ? { only } : {}) }), ensureCoreDNSImage({ log })]);
   const all = [...built.images, coredns];
   const byName = Object.fromEntries(all.map((i) => [i.name, i.ref]));
   return { bins, images: { pause: byName.pause, coredns: coredns.ref, byName, tarballs: all.map((i) => i.tar) } };

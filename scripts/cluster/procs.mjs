@@ -102,7 +102,8 @@ export async function waitFor(what, check, { timeoutMs = 120_000, everyMs = 250 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? `: ${String(last.message ?? last).slice(0, 400)}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? `: ${String(last.message ?? last).slice(0, 400)}` : ""}`);
     await sleep(everyMs);
   }
 }

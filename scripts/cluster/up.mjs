@@ -40,7 +40,10 @@ async function startBridge(cfg) {
   const out = cfg.path("logs", "bridge.out");
   const fd = openSync(out, "w");
   const err = openSync(cfg.path("logs", "bridge.log"), "a");
-  const child = spawn(process.execPath, [BRIDGE, "bridge", cfg.netnsNode, "-L", `0:127.0.0.1:${cfg.apiserverPort}`, "--keep"], { detached: true, stdio: ["ignore", fd, err] });
+  const child = spawn(process.execPath, [BRIDGE, "bridge", cfg.netnsNode, "-L", `0:127.0.0.1:${cfg.apiserverPort}`, "--keep"], {
+    detached: true,
+    stdio: ["ignore", fd, err],
+  });
   closeSync(fd);
   closeSync(err);
   child.unref();
@@ -119,7 +122,9 @@ export async function up(cfg, opts) {
 
     const manifest = cfg.path("manifests", "coredns.yaml");
     writeFileSync(manifest, corednsManifest(cfg, opts.images.coredns));
-    await waitFor("the kube-system ServiceAccount controller", () => k(["-n", "kube-system", "get", "serviceaccount", "default"]).then(() => true), { timeoutMs: 60_000 });
+    await waitFor("the kube-system ServiceAccount controller", () => k(["-n", "kube-system", "get", "serviceaccount", "default"]).then(() => true), {
+      timeoutMs: 60_000,
+    });
     await k(["apply", "-f", manifest]);
     await waitFor(
       `node ${cfg.nodeName} Ready`,
@@ -127,7 +132,11 @@ export async function up(cfg, opts) {
       { timeoutMs: 90_000 },
     );
     mark("node Ready");
-    await waitFor("CoreDNS ready", async () => (await k(["-n", "kube-system", "get", "deployment", "coredns", "-o", "jsonpath={.status.readyReplicas}"])).stdout.trim() === "2", { timeoutMs: 120_000 });
+    await waitFor(
+      "CoreDNS ready",
+      async () => (await k(["-n", "kube-system", "get", "deployment", "coredns", "-o", "jsonpath={.status.readyReplicas}"])).stdout.trim() === "2",
+      { timeoutMs: 120_000 },
+    );
     mark("CoreDNS ready");
     writeState(cfg, { ...readState(cfg), apiserverHostPort: bridgePort, kubeconfig, timings });
     return { kubeconfig, apiserverHostPort: bridgePort, timings };

@@ -89,4 +89,3 @@ function unknownRuleHosts(mesh: MeshModel): Diagnostic[] {
       path: "spec.host",
     }));
 }
-

@@ -20,8 +20,12 @@ function destinationsOf(vs: VirtualServiceModel): DestinationUse[] {
     if (rule.mirror) out.push({ vs, destination: rule.mirror, path: `spec.http[${i}].mirror` });
     (rule.mirrors ?? []).forEach((m, j) => out.push({ vs, destination: m.destination, path: `spec.http[${i}].mirrors[${j}].destination` }));
   });
-  vs.tcp.forEach((rule, i) => (rule.route ?? []).forEach((rd, j) => out.push({ vs, destination: rd.destination, path: `spec.tcp[${i}].route[${j}].destination` })));
-  vs.tls.forEach((rule, i) => (rule.route ?? []).forEach((rd, j) => out.push({ vs, destination: rd.destination, path: `spec.tls[${i}].route[${j}].destination` })));
+  vs.tcp.forEach((rule, i) =>
+    (rule.route ?? []).forEach((rd, j) => out.push({ vs, destination: rd.destination, path: `spec.tcp[${i}].route[${j}].destination` })),
+  );
+  vs.tls.forEach((rule, i) =>
+    (rule.route ?? []).forEach((rd, j) => out.push({ vs, destination: rd.destination, path: `spec.tls[${i}].route[${j}].destination` })),
+  );
   return out;
 }
 

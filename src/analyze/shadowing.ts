@@ -5,7 +5,17 @@ import type { MeshModel } from "../model/ir.js";
 /** A match block that accepts every request on its port: no uri (or prefix "/") and no other condition. */
 function matchesEverything(m: HTTPMatchRequest): boolean {
   const uriAll = !m.uri || ("prefix" in m.uri && m.uri.prefix === "/") || ("regex" in m.uri && m.uri.regex === ".*");
-  const others = m.scheme || m.method || m.authority || Object.keys(m.headers ?? {}).length || Object.keys(m.withoutHeaders ?? {}).length || Object.keys(m.queryParams ?? {}).length || m.port !== undefined || m.sourceLabels || m.sourceNamespace || m.gateways?.length;
+  const others =
+    m.scheme ||
+    m.method ||
+    m.authority ||
+    Object.keys(m.headers ?? {}).length ||
+    Object.keys(m.withoutHeaders ?? {}).length ||
+    Object.keys(m.queryParams ?? {}).length ||
+    m.port !== undefined ||
+    m.sourceLabels ||
+    m.sourceNamespace ||
+    m.gateways?.length;
   return uriAll && !others;
 }
 

@@ -31,10 +31,22 @@ export function tlsFindings(mesh: MeshModel): Diagnostic[] {
         });
       }
       if (tls.mode === "MUTUAL" && !tls.credentialName && (!tls.clientCertificate || !tls.privateKey)) {
-        out.push({ severity: "error", code: "MP0401", message: "tls mode MUTUAL needs clientCertificate and privateKey (or credentialName): the upstream handshake cannot present a client certificate", object, path });
+        out.push({
+          severity: "error",
+          code: "MP0401",
+          message: "tls mode MUTUAL needs clientCertificate and privateKey (or credentialName): the upstream handshake cannot present a client certificate",
+          object,
+          path,
+        });
       }
       if ((tls.mode === "DISABLE" || tls.mode === "ISTIO_MUTUAL") && (tls.clientCertificate || tls.privateKey || tls.caCertificates || tls.credentialName)) {
-        out.push({ severity: "warning", code: "MP0402", message: `tls mode ${tls.mode} ignores clientCertificate, privateKey, caCertificates and credentialName; did you mean SIMPLE or MUTUAL?`, object, path: `${path}.mode` });
+        out.push({
+          severity: "warning",
+          code: "MP0402",
+          message: `tls mode ${tls.mode} ignores clientCertificate, privateKey, caCertificates and credentialName; did you mean SIMPLE or MUTUAL?`,
+          object,
+          path: `${path}.mode`,
+        });
       }
     }
     const top = dr.trafficPolicy?.tls?.mode;

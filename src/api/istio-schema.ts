@@ -308,7 +308,11 @@ const TrafficPolicySchema: MessageSchema = {
     proxyProtocol: msg(() => ({ name: "TrafficPolicy.ProxyProtocol", fields: { version: enm("V1", "V2") } })),
     retryBudget: msg(() => ({ name: "TrafficPolicy.RetryBudget", fields: { percent: double, minRetryConcurrency: uint32 } })),
   },
-  notImplemented: { tunnel: "HTTP CONNECT tunneling is not implemented", proxyProtocol: "upstream PROXY protocol is not implemented", retryBudget: "retry budgets are not implemented" },
+  notImplemented: {
+    tunnel: "HTTP CONNECT tunneling is not implemented",
+    proxyProtocol: "upstream PROXY protocol is not implemented",
+    retryBudget: "retry budgets are not implemented",
+  },
 };
 const SubsetSchema: MessageSchema = {
   name: "Subset",

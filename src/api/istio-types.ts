@@ -8,11 +8,7 @@ export const ISTIO_NETWORKING_GROUP = "networking.istio.io";
 export const ISTIO_NETWORKING_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
 export type IstioNetworkingVersion = (typeof ISTIO_NETWORKING_VERSIONS)[number];
 
-export type StringMatch =
-  | { readonly exact: string }
-  | { readonly prefix: string }
-  | { readonly regex: string }
-  | Readonly<Record<string, never>>;
+export type StringMatch = { readonly exact: string } | { readonly prefix: string } | { readonly regex: string } | Readonly<Record<string, never>>;
 
 export interface PortSelector {
   readonly number?: number;

@@ -72,7 +72,14 @@ const notYet = (effect: string): Translation => ({ translated: false, effect });
 const ISTIO_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
 const SECURITY_VERSIONS = ["v1", "v1beta1"] as const;
 
-function istio<K extends InputKind>(kind: K, group: string, versions: readonly string[], plural: string, translation: Translation, readFor: string): KindInfo & { readonly kind: K } {
+function istio<K extends InputKind>(
+  kind: K,
+  group: string,
+  versions: readonly string[],
+  plural: string,
+  translation: Translation,
+  readFor: string,
+): KindInfo & { readonly kind: K } {
   return {
     kind,
     group,
@@ -189,20 +196,48 @@ const ROWS: { readonly [K in InputKind]: KindInfo & { readonly kind: K } } = {
   },
   VirtualService: istio("VirtualService", "networking.istio.io", ISTIO_VERSIONS, "virtualservices", TRANSLATED, "routing"),
   DestinationRule: istio("DestinationRule", "networking.istio.io", ISTIO_VERSIONS, "destinationrules", TRANSLATED, "traffic policies and subsets"),
-  Gateway: istio("Gateway", "networking.istio.io", ISTIO_VERSIONS, "gateways", notYet("no gateway proxy receives listeners for it, so traffic to its servers is not accepted"), "gateway servers"),
-  ServiceEntry: istio("ServiceEntry", "networking.istio.io", ISTIO_VERSIONS, "serviceentries", TRANSLATED, "services outside the registry"),
-  Sidecar: istio(
-    "Sidecar",
+  Gateway: istio(
+    "Gateway",
     "networking.istio.io",
     ISTIO_VERSIONS,
-    "sidecars",
-    TRANSLATED,
-    "proxy scope",
+    "gateways",
+    notYet("no gateway proxy receives listeners for it, so traffic to its servers is not accepted"),
+    "gateway servers",
   ),
-  WorkloadEntry: istio("WorkloadEntry", "networking.istio.io", ISTIO_VERSIONS, "workloadentries", TRANSLATED, "workloads outside Kubernetes (endpoints of the services that select them)"),
-  WorkloadGroup: istio("WorkloadGroup", "networking.istio.io", ISTIO_VERSIONS, "workloadgroups", notYet("no workload is registered from its template, so its workloads receive no traffic"), "templates of workloads outside Kubernetes"),
-  EnvoyFilter: istio("EnvoyFilter", "networking.istio.io", ["v1alpha3"], "envoyfilters", notYet("its patches are not applied to any proxy's configuration"), "patches of Envoy configuration"),
-  ProxyConfig: istio("ProxyConfig", "networking.istio.io", ["v1beta1"], "proxyconfigs", notYet("proxy settings (concurrency, environment variables, image) are not applied"), "proxy settings"),
+  ServiceEntry: istio("ServiceEntry", "networking.istio.io", ISTIO_VERSIONS, "serviceentries", TRANSLATED, "services outside the registry"),
+  Sidecar: istio("Sidecar", "networking.istio.io", ISTIO_VERSIONS, "sidecars", TRANSLATED, "proxy scope"),
+  WorkloadEntry: istio(
+    "WorkloadEntry",
+    "networking.istio.io",
+    ISTIO_VERSIONS,
+    "workloadentries",
+    TRANSLATED,
+    "workloads outside Kubernetes (endpoints of the services that select them)",
+  ),
+  WorkloadGroup: istio(
+    "WorkloadGroup",
+    "networking.istio.io",
+    ISTIO_VERSIONS,
+    "workloadgroups",
+    notYet("no workload is registered from its template, so its workloads receive no traffic"),
+    "templates of workloads outside Kubernetes",
+  ),
+  EnvoyFilter: istio(
+    "EnvoyFilter",
+    "networking.istio.io",
+    ["v1alpha3"],
+    "envoyfilters",
+    notYet("its patches are not applied to any proxy's configuration"),
+    "patches of Envoy configuration",
+  ),
+  ProxyConfig: istio(
+    "ProxyConfig",
+    "networking.istio.io",
+    ["v1beta1"],
+    "proxyconfigs",
+    notYet("proxy settings (concurrency, environment variables, image) are not applied"),
+    "proxy settings",
+  ),
   PeerAuthentication: istio(
     "PeerAuthentication",
     "security.istio.io",
@@ -227,8 +262,22 @@ const ROWS: { readonly [K in InputKind]: KindInfo & { readonly kind: K } } = {
     notYet("JWTs are not validated: requests with an invalid token are not rejected"),
     "JWT validation",
   ),
-  Telemetry: istio("Telemetry", "telemetry.istio.io", ["v1", "v1alpha1"], "telemetries", notYet("its metrics, tracing and access logging settings are not applied to any proxy"), "metrics, tracing and access logs"),
-  WasmPlugin: istio("WasmPlugin", "extensions.istio.io", ["v1alpha1"], "wasmplugins", notYet("the plugin is not loaded: requests do not pass through it"), "Wasm extensions"),
+  Telemetry: istio(
+    "Telemetry",
+    "telemetry.istio.io",
+    ["v1", "v1alpha1"],
+    "telemetries",
+    notYet("its metrics, tracing and access logging settings are not applied to any proxy"),
+    "metrics, tracing and access logs",
+  ),
+  WasmPlugin: istio(
+    "WasmPlugin",
+    "extensions.istio.io",
+    ["v1alpha1"],
+    "wasmplugins",
+    notYet("the plugin is not loaded: requests do not pass through it"),
+    "Wasm extensions",
+  ),
 };
 
 /** Every input kind, in the order snapshots list them. */

@@ -5,7 +5,19 @@ import type { DestinationRule, VirtualService } from "./istio-types.js";
 import type { EndpointSlice, Namespace, Node, Pod, Secret, Service } from "./kube-types.js";
 
 /** Every kind meshpilot accepts as input. */
-export type InputObject = Service | EndpointSlice | Pod | Namespace | Node | Secret | VirtualService | DestinationRule | SidecarObject | ServiceEntry | WorkloadEntry | UntranslatedIstioObject;
+export type InputObject =
+  | Service
+  | EndpointSlice
+  | Pod
+  | Namespace
+  | Node
+  | Secret
+  | VirtualService
+  | DestinationRule
+  | SidecarObject
+  | ServiceEntry
+  | WorkloadEntry
+  | UntranslatedIstioObject;
 export type InputKind = InputObject["kind"];
 
 export type ObjectOfKind<K extends InputKind> = Extract<InputObject, { kind: K }>;

@@ -40,9 +40,7 @@ export const DEFAULT_NAMESPACE = "default";
 export function parseDocument(input: ParseInput): ParseResult[] {
   const v = input.value;
   if (isPlainObject(v) && v["kind"] === "List" && v["apiVersion"] === "v1" && Array.isArray(v["items"])) {
-    return v["items"].map((item, i) =>
-      parseAt(item, input.source, input.lineOf, ["items", i]),
-    );
+    return v["items"].map((item, i) => parseAt(item, input.source, input.lineOf, ["items", i]));
   }
   return [parseObject(input)];
 }
@@ -80,7 +78,11 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
   const rawNs = typeof meta["namespace"] === "string" && meta["namespace"] !== "" ? meta["namespace"] : undefined;
   if (typeof kind !== "string" || kind === "" || typeof apiVersion !== "string" || apiVersion === "") {
     const ds: Diagnostic[] = [];
-    const ref: ObjectRef = { kind: typeof kind === "string" && kind ? kind : "<no kind>", ...(rawNs ? { namespace: rawNs } : {}), ...(rawName ? { name: rawName } : {}) };
+    const ref: ObjectRef = {
+      kind: typeof kind === "string" && kind ? kind : "<no kind>",
+      ...(rawNs ? { namespace: rawNs } : {}),
+      ...(rawName ? { name: rawName } : {}),
+    };
     if (typeof apiVersion !== "string" || apiVersion === "")
       ds.push(diag("error", Codes.NotAnObject, ["apiVersion"], `not a Kubernetes object: apiVersion is required (a string), got ${describe(apiVersion)}`, ref));
     if (typeof kind !== "string" || kind === "")
@@ -100,7 +102,9 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
           mesh ? "warning" : "info",
           Codes.UnknownKind,
           ["kind"],
-          mesh ? `${apiVersion} ${kind} is not supported by meshpilot yet; skipped (it has no effect)` : `${apiVersion} ${kind} is not read by meshpilot; skipped`,
+          mesh
+            ? `${apiVersion} ${kind} is not supported by meshpilot yet; skipped (it has no effect)`
+            : `${apiVersion} ${kind} is not read by meshpilot; skipped`,
           ref,
         ),
       ],
@@ -117,7 +121,9 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
       status: "invalid",
       ...(key ? { key } : {}),
       ref,
-      diagnostics: [diag("error", Codes.UnsupportedApiVersion, ["apiVersion"], `apiVersion "${apiVersion}" is not supported for ${kind}; use ${accepted.join(", ")}`, ref)],
+      diagnostics: [
+        diag("error", Codes.UnsupportedApiVersion, ["apiVersion"], `apiVersion "${apiVersion}" is not supported for ${kind}; use ${accepted.join(", ")}`, ref),
+      ],
     };
   }
 

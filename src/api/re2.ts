@@ -12,8 +12,43 @@
 
 const POSIX_CLASSES = new Set(["alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space", "upper", "word", "xdigit"]);
 const GENERAL_CATEGORIES = new Set([
-  "L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No", "P", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po",
-  "S", "Sm", "Sc", "Sk", "So", "Z", "Zs", "Zl", "Zp", "C", "Cc", "Cf", "Cs", "Co", "Any",
+  "L",
+  "Lu",
+  "Ll",
+  "Lt",
+  "Lm",
+  "Lo",
+  "M",
+  "Mn",
+  "Mc",
+  "Me",
+  "N",
+  "Nd",
+  "Nl",
+  "No",
+  "P",
+  "Pc",
+  "Pd",
+  "Ps",
+  "Pe",
+  "Pi",
+  "Pf",
+  "Po",
+  "S",
+  "Sm",
+  "Sc",
+  "Sk",
+  "So",
+  "Z",
+  "Zs",
+  "Zl",
+  "Zp",
+  "C",
+  "Cc",
+  "Cf",
+  "Cs",
+  "Co",
+  "Any",
 ]);
 /** Characters JavaScript's `u` mode accepts after a backslash as a literal. */
 const JS_SYNTAX = new Set(["^", "$", "\\", ".", "*", "+", "?", "(", ")", "[", "]", "{", "}", "|", "/"]);
@@ -204,11 +239,22 @@ function escape(p: string, i: number, inClass: boolean): Piece {
     return { js: hex(parseInt(digits || "0", 8)), next: j, repeatable: true };
   }
   switch (c) {
-    case "d": case "D": case "s": case "S": case "w": case "W": case "f": case "t": case "n": case "r": case "v":
+    case "d":
+    case "D":
+    case "s":
+    case "S":
+    case "w":
+    case "W":
+    case "f":
+    case "t":
+    case "n":
+    case "r":
+    case "v":
       return { js: `\\${c}`, next: i + 1, repeatable: true };
     case "a":
       return { js: "\\x07", next: i + 1, repeatable: true };
-    case "b": case "B":
+    case "b":
+    case "B":
       if (inClass) fail(`invalid escape sequence \\${c} inside a character class`);
       return { js: `\\${c}`, next: i + 1, repeatable: false };
     case "A":
@@ -231,7 +277,8 @@ function escape(p: string, i: number, inClass: boolean): Piece {
       if (!/^[0-9A-Fa-f]{2}$/.test(h)) fail(`invalid escape sequence \\x${h}`);
       return { js: hex(parseInt(h, 16)), next: i + 3, repeatable: true };
     }
-    case "p": case "P": {
+    case "p":
+    case "P": {
       let name: string;
       let next: number;
       if (p[i + 1] === "{") {

@@ -3,15 +3,7 @@ import { isPlainObject } from "./istio-schema.js";
 import type { Issues } from "./issues.js";
 import type { ObjectMeta } from "./kube-types.js";
 import { validateRe2 } from "./re2.js";
-import {
-  describe,
-  dns1035LabelError,
-  dns1123LabelError,
-  dns1123SubdomainError,
-  fqdnError,
-  qualifiedNameError,
-  validateLabelMap,
-} from "./validate-names.js";
+import { describe, dns1035LabelError, dns1123LabelError, dns1123SubdomainError, fqdnError, qualifiedNameError, validateLabelMap } from "./validate-names.js";
 
 export type NameRule = "dns1123-subdomain" | "dns1123-label" | "dns1035-label";
 
@@ -30,8 +22,7 @@ export function normalizeMetadata(raw: unknown, issues: Issues, nameRule: NameRu
     issues.at("name").error(`expected a string, got ${describe(name)}`);
   } else {
     outName = name;
-    const e =
-      nameRule === "dns1123-label" ? dns1123LabelError(name) : nameRule === "dns1035-label" ? dns1035LabelError(name) : dns1123SubdomainError(name);
+    const e = nameRule === "dns1123-label" ? dns1123LabelError(name) : nameRule === "dns1035-label" ? dns1035LabelError(name) : dns1123SubdomainError(name);
     if (e) issues.at("name").error(`invalid name: ${e}`);
   }
   if (namespace !== undefined) {
@@ -163,7 +154,8 @@ export function headerValueError(value: string): string | undefined {
     }
     FORMAT_COMMAND.lastIndex = i + 1;
     const m = FORMAT_COMMAND.exec(value);
-    if (!m) return `header value ${JSON.stringify(value)}: "%" at offset ${i} does not start an Envoy format command such as %REQ(x-id)%; write a literal % as %%`;
+    if (!m)
+      return `header value ${JSON.stringify(value)}: "%" at offset ${i} does not start an Envoy format command such as %REQ(x-id)%; write a literal % as %%`;
     i = FORMAT_COMMAND.lastIndex;
   }
   return undefined;

@@ -89,7 +89,8 @@ function validateTrafficPolicy(tp: unknown, issues: Issues): void {
   const tunnel = tp["tunnel"];
   if (isPlainObject(tunnel)) {
     const proto = tunnel["protocol"];
-    if (typeof proto === "string" && proto !== "" && proto !== "CONNECT" && proto !== "POST") issues.at("tunnel", "protocol").error('tunnel protocol must be "CONNECT" or "POST"');
+    if (typeof proto === "string" && proto !== "" && proto !== "CONNECT" && proto !== "POST")
+      issues.at("tunnel", "protocol").error('tunnel protocol must be "CONNECT" or "POST"');
     const tport = tunnel["targetPort"] ?? 0;
     if (typeof tport === "number") {
       const e = portError(tport);
@@ -152,7 +153,8 @@ function validateLoadBalancer(lb: unknown, hasOutlierDetection: boolean, issues:
   if (isPlainObject(ch)) {
     const at = issues.at("consistentHash");
     const cookie = ch["httpCookie"];
-    if (isPlainObject(cookie) && (typeof cookie["name"] !== "string" || cookie["name"] === "")) at.at("httpCookie", "name").error("name required for httpCookie");
+    if (isPlainObject(cookie) && (typeof cookie["name"] !== "string" || cookie["name"] === ""))
+      at.at("httpCookie", "name").error("name required for httpCookie");
     const mrs = ch["minimumRingSize"];
     if (typeof mrs === "number" && mrs !== 0) {
       at.at("minimumRingSize").warning("consistentHash.minimumRingSize is deprecated; use ringHash.minimumRingSize");
@@ -179,7 +181,8 @@ function validateLoadBalancer(lb: unknown, hasOutlierDetection: boolean, issues:
     if (distribute.length > 0 && failover.length > 0) at.error("can not simultaneously set 'distribute' and 'failover'");
     if (failover.length > 0) {
       priority.forEach((p, i) => {
-        if (TOPOLOGY_LABELS.includes(p)) at.at("failoverPriority", i).error(`can not simultaneously set 'failover' and topology label '${p}' in 'failoverPriority'`);
+        if (TOPOLOGY_LABELS.includes(p))
+          at.at("failoverPriority", i).error(`can not simultaneously set 'failover' and topology label '${p}' in 'failoverPriority'`);
       });
     }
     if ((failover.length > 0 || priority.length > 0) && !hasOutlierDetection)

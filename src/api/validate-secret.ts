@@ -62,10 +62,12 @@ export function validateSecret(raw: Record<string, unknown>, metadata: ObjectMet
   const where = (k: string): Issues => issues.at(raw["stringData"] && isPlainObject(raw["stringData"]) && k in raw["stringData"] ? "stringData" : "data", k);
   const text = (k: string): string => Buffer.from(data.get(k)!, "base64").toString("latin1");
   for (const k of CERT_KEYS) {
-    if (data.has(k) && !text(k).includes("-----BEGIN CERTIFICATE-----")) where(k).error(`${k} is not a PEM certificate (expected "-----BEGIN CERTIFICATE-----")`);
+    if (data.has(k) && !text(k).includes("-----BEGIN CERTIFICATE-----"))
+      where(k).error(`${k} is not a PEM certificate (expected "-----BEGIN CERTIFICATE-----")`);
   }
   for (const k of PRIVATE_KEYS) {
-    if (data.has(k) && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text(k))) where(k).error(`${k} is not a PEM private key (expected "-----BEGIN … PRIVATE KEY-----")`);
+    if (data.has(k) && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text(k)))
+      where(k).error(`${k} is not a PEM private key (expected "-----BEGIN … PRIVATE KEY-----")`);
   }
   const pairs: Array<[string, string]> = [
     [SECRET_KEYS.tlsCert, SECRET_KEYS.tlsKey],

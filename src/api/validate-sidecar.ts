@@ -23,12 +23,17 @@ const TLS_PROTOCOLS = ["HTTPS", "TLS"];
 export function validateSidecarSpec(spec: unknown, _namespace: string, issues: Issues): void {
   const si = issues.at("spec");
   if (!isPlainObject(spec)) {
-    if (spec === undefined || spec === null) si.error("empty configuration provided: a Sidecar needs egress, ingress, outboundTrafficPolicy or inboundConnectionPool");
+    if (spec === undefined || spec === null)
+      si.error("empty configuration provided: a Sidecar needs egress, ingress, outboundTrafficPolicy or inboundConnectionPool");
     else si.error(`spec must be a map, got ${describe(spec)}`);
     return;
   }
   checkMessage(spec, SidecarSpecSchema, si);
-  if (!["egress", "ingress", "outboundTrafficPolicy", "inboundConnectionPool"].some((f) => isSet(spec[f]) && !(Array.isArray(spec[f]) && (spec[f] as unknown[]).length === 0)))
+  if (
+    !["egress", "ingress", "outboundTrafficPolicy", "inboundConnectionPool"].some(
+      (f) => isSet(spec[f]) && !(Array.isArray(spec[f]) && (spec[f] as unknown[]).length === 0),
+    )
+  )
     si.error("empty configuration provided: a Sidecar needs egress, ingress, outboundTrafficPolicy or inboundConnectionPool");
   validateWorkloadSelector(spec["workloadSelector"], si.at("workloadSelector"));
   validateEgress(arr(spec["egress"]), si.at("egress"));
@@ -116,7 +121,8 @@ function validateEgressHosts(hosts: unknown[], issues: Issues): void {
     const name = h.slice(slash + 1);
     let names = byNamespace.get(ns);
     if (!names) byNamespace.set(ns, (names = new Set()));
-    if (names.has(name) || names.has("*") || (name === "*" && names.size > 0)) at.warning(`duplicated egress host "${h}": an earlier host of namespace "${ns}" already imports it`);
+    if (names.has(name) || names.has("*") || (name === "*" && names.size > 0))
+      at.warning(`duplicated egress host "${h}": an earlier host of namespace "${ns}" already imports it`);
     names.add(name);
   });
 }
@@ -142,10 +148,12 @@ function validateEgressPort(port: Rec, bind: string, captureMode: unknown, issue
   validatePortCommon(port, pi);
   if (bind.startsWith(UNIX_PREFIX)) {
     const path = bind.slice(UNIX_PREFIX.length);
-    if (path === "" || (!path.startsWith("/") && !path.startsWith("@"))) issues.at("bind").error(`unix domain socket "${bind}" must be an absolute path (unix:///path) or abstract (unix://@name)`);
+    if (path === "" || (!path.startsWith("/") && !path.startsWith("@")))
+      issues.at("bind").error(`unix domain socket "${bind}" must be an absolute path (unix:///path) or abstract (unix://@name)`);
     const n = port["number"];
     if (typeof n === "number" && n !== 0) pi.at("number").error("the port of a listener bound to a unix domain socket must be 0");
-    if (captureMode !== undefined && captureMode !== "DEFAULT" && captureMode !== "NONE") issues.at("captureMode").error("captureMode must be DEFAULT or NONE for a unix domain socket listener");
+    if (captureMode !== undefined && captureMode !== "DEFAULT" && captureMode !== "NONE")
+      issues.at("captureMode").error("captureMode must be DEFAULT or NONE for a unix domain socket listener");
     return;
   }
   validatePortNumber(port, pi);
@@ -188,7 +196,9 @@ const ENDPOINT_HOSTS = ["127.0.0.1", "0.0.0.0", "::1", "::", ""];
 export function defaultEndpointError(de: string): string | undefined {
   if (de.startsWith(UNIX_PREFIX)) {
     const path = de.slice(UNIX_PREFIX.length);
-    return path.startsWith("/") || path.startsWith("@") ? undefined : `defaultEndpoint "${de}": a unix domain socket must be an absolute path or abstract (@name)`;
+    return path.startsWith("/") || path.startsWith("@")
+      ? undefined
+      : `defaultEndpoint "${de}": a unix domain socket must be an absolute path or abstract (@name)`;
   }
   const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):([^:]*)$/.exec(de);
   const form = "must be of the form 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:<port>, [::]:<port>, unix://<path>, or unset";
@@ -205,13 +215,18 @@ function validateIngressTls(tls: unknown, protocol: string, issues: Issues): voi
   if (!isPlainObject(tls)) return;
   if (arr(tls["subjectAltNames"]).length > 0) issues.at("subjectAltNames").error("subjectAltNames is not supported in Sidecar ingress tls");
   if (tls["httpsRedirect"] === true) issues.at("httpsRedirect").error("httpsRedirect is not supported in Sidecar ingress tls");
-  if (typeof tls["credentialName"] === "string" && tls["credentialName"] !== "") issues.at("credentialName").error("credentialName is not supported in Sidecar ingress tls");
+  if (typeof tls["credentialName"] === "string" && tls["credentialName"] !== "")
+    issues.at("credentialName").error("credentialName is not supported in Sidecar ingress tls");
   const mode = tls["mode"];
   if (mode === "ISTIO_MUTUAL" || mode === "AUTO_PASSTHROUGH") issues.at("mode").error(`mode ${mode} cannot be used in Sidecar ingress tls`);
   if (!TLS_PROTOCOLS.includes(protocol.toUpperCase())) issues.error(`TLS settings need an HTTPS or TLS port, not ${JSON.stringify(protocol)}`);
-  if ((mode === "SIMPLE" || mode === "MUTUAL" || mode === "OPTIONAL_MUTUAL") && !(typeof tls["serverCertificate"] === "string" && typeof tls["privateKey"] === "string"))
+  if (
+    (mode === "SIMPLE" || mode === "MUTUAL" || mode === "OPTIONAL_MUTUAL") &&
+    !(typeof tls["serverCertificate"] === "string" && typeof tls["privateKey"] === "string")
+  )
     issues.error(`mode ${mode} needs serverCertificate and privateKey`);
-  if ((mode === "MUTUAL" || mode === "OPTIONAL_MUTUAL") && typeof tls["caCertificates"] !== "string") issues.at("caCertificates").error(`mode ${mode} needs caCertificates`);
+  if ((mode === "MUTUAL" || mode === "OPTIONAL_MUTUAL") && typeof tls["caCertificates"] !== "string")
+    issues.at("caCertificates").error(`mode ${mode} needs caCertificates`);
 }
 
 function validateOutboundTrafficPolicy(otp: unknown, issues: Issues): void {

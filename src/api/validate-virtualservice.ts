@@ -28,15 +28,42 @@ const KB = 1024;
 const MB = 1024 * KB;
 
 const RETRY_ON = new Set([
-  "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "retriable-4xx", "refused-stream",
-  "retriable-status-codes", "retriable-headers", "envoy-ratelimited", "http3-post-connect-failure",
-  "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
+  "5xx",
+  "gateway-error",
+  "reset",
+  "reset-before-request",
+  "connect-failure",
+  "retriable-4xx",
+  "refused-stream",
+  "retriable-status-codes",
+  "retriable-headers",
+  "envoy-ratelimited",
+  "http3-post-connect-failure",
+  "cancelled",
+  "deadline-exceeded",
+  "internal",
+  "resource-exhausted",
+  "unavailable",
 ]);
 const CORS_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "*"]);
 export const GRPC_STATUS_CODES = new Set([
-  "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE",
-  "DATA_LOSS", "UNAUTHENTICATED",
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
 ]);
 const CORS_HEADER = /^[!#$%&'*+\-.^_`|~A-Za-z0-9]+$/;
 
@@ -350,7 +377,8 @@ function validateRedirect(r: unknown, issues: Issues): void {
   if (!uri && !authority && !isSet(r["port"]) && !isSet(r["derivePort"]) && !scheme)
     issues.error("redirect must specify uri, authority, scheme, port or derivePort");
   const code = r["redirectCode"];
-  if (typeof code === "number" && code !== 0 && (code < 300 || code > 399)) issues.at("redirectCode").error(`${code} is not a valid redirect code, must be 3xx`);
+  if (typeof code === "number" && code !== 0 && (code < 300 || code > 399))
+    issues.at("redirectCode").error(`${code} is not a valid redirect code, must be 3xx`);
   if (typeof scheme === "string" && scheme !== "" && scheme !== "http" && scheme !== "https")
     issues.at("scheme").error(`invalid redirect scheme "${scheme}", must be "http" or "https"`);
   const port = r["port"];
@@ -425,7 +453,8 @@ function validateAuthorityRewrite(h: Rec, issues: Issues): void {
     if (!isPlainObject(m)) continue;
     for (const [k, v] of Object.entries(m)) {
       if (!isAuthorityHeader(k) || typeof v !== "string") continue;
-      if (current !== "") issues.at("headers", "request", op, k).error(`authority header cannot be set multiple times: have "${current}", attempting to set "${v}"`);
+      if (current !== "")
+        issues.at("headers", "request", op, k).error(`authority header cannot be set multiple times: have "${current}", attempting to set "${v}"`);
       current = v;
     }
   }

@@ -28,7 +28,12 @@ program
   .option("--kubernetes", "read from Kubernetes (implied by --kubeconfig, and the default when --config-dir is not given)")
   .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the in-cluster service account)")
   .option("--watch-namespaces <a,b>", "watch only these namespaces (comma-separated; default: all)")
-  .option("--discovery-selectors <selector>", "label selector on namespaces, kubectl syntax (repeatable; a namespace is in scope when any matches), like meshConfig discoverySelectors", collect, [])
+  .option(
+    "--discovery-selectors <selector>",
+    "label selector on namespaces, kubectl syntax (repeatable; a namespace is in scope when any matches), like meshConfig discoverySelectors",
+    collect,
+    [],
+  )
   .option("--no-status", "do not write findings into the Istio objects' status (and do not campaign for the Lease)")
   .option("--lease-namespace <ns>", "namespace of the status leader Lease (default: $POD_NAMESPACE or the service account's namespace)")
   .option("--lease-duration-seconds <n>", "how long a silent status leader keeps the Lease", (v) => Number(v), 15)
@@ -37,13 +42,28 @@ program
   .option("--debug-address <host:port>", "debug HTTP address (/ready, /healthz, /metrics, /debug/syncz, /debug/config_dump)", "127.0.0.1:15014")
   .option("--inject-address <host:port>", "serve the sidecar injection webhook (HTTPS, /inject) here; default 0.0.0.0:15017 when running in a cluster")
   .option("--no-inject", "do not serve the sidecar injection webhook")
-  .option("--inject-service <name.namespace>", "the Service the webhook is reached through (serving certificate names, xDS address of injected proxies)", `meshpilot.${process.env["POD_NAMESPACE"] ?? "meshpilot-system"}`)
+  .option(
+    "--inject-service <name.namespace>",
+    "the Service the webhook is reached through (serving certificate names, xDS address of injected proxies)",
+    `meshpilot.${process.env["POD_NAMESPACE"] ?? "meshpilot-system"}`,
+  )
   .option("--inject-xds-address <host:port>", "meshpilot's ADS address as injected proxies reach it (default <service>.<namespace>.svc:15010)")
   .option("--proxy-image <ref>", "image of the injected Envoy sidecar", DEFAULT_INJECTION_SETTINGS.proxyImage)
   .option("--proxy-init-image <ref>", "image of the injected capture init container (sh + iptables)", DEFAULT_INJECTION_SETTINGS.captureImage)
-  .addOption(new Option("--outbound-traffic-policy <mode>", "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)").choices([...OUTBOUND_TRAFFIC_POLICY_MODES]))
-  .option("--mesh-config <file>", "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy and rootNamespace")
-  .option("--root-namespace <ns>", "meshConfig rootNamespace: where a Sidecar without workloadSelector is every namespace's default (default istio-system, or the mesh config's)")
+  .addOption(
+    new Option(
+      "--outbound-traffic-policy <mode>",
+      "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)",
+    ).choices([...OUTBOUND_TRAFFIC_POLICY_MODES]),
+  )
+  .option(
+    "--mesh-config <file>",
+    "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy and rootNamespace",
+  )
+  .option(
+    "--root-namespace <ns>",
+    "meshConfig rootNamespace: where a Sidecar without workloadSelector is every namespace's default (default istio-system, or the mesh config's)",
+  )
   .option("--log-level <level>", "trace|debug|info|warn|error", "info")
   .action(
     async (o: {
@@ -71,8 +91,14 @@ program
     }) => {
       const logger = createLogger(o.logLevel);
       const useKube = o.kubernetes === true || o.kubeconfig !== undefined || o.configDir === undefined;
-      const watchNamespaces = o.watchNamespaces ? o.watchNamespaces.split(",").map((n) => n.trim()).filter((n) => n !== "") : undefined;
-      if (!useKube && (watchNamespaces || o.discoverySelectors.length > 0)) throw new Error("--watch-namespaces and --discovery-selectors need Kubernetes (--kubernetes or --kubeconfig)");
+      const watchNamespaces = o.watchNamespaces
+        ? o.watchNamespaces
+            .split(",")
+            .map((n) => n.trim())
+            .filter((n) => n !== "")
+        : undefined;
+      if (!useKube && (watchNamespaces || o.discoverySelectors.length > 0))
+        throw new Error("--watch-namespaces and --discovery-selectors need Kubernetes (--kubernetes or --kubeconfig)");
       for (const sel of o.discoverySelectors) parseSelector(sel); // fail fast on a typo
       const inject = injectOptions(o, useKube);
       const server = await startServer({
@@ -117,25 +143,49 @@ program
   .addOption(new Option("--interception <mode>", "the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
   .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
   .option("--locality <region/zone/subzone>", "the proxy's node.locality (locality load balancing is relative to it)")
-  .addOption(new Option("--outbound-traffic-policy <mode>", "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)").choices([...OUTBOUND_TRAFFIC_POLICY_MODES]))
-  .option("--mesh-config <file>", "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy and rootNamespace")
-  .option("--root-namespace <ns>", "meshConfig rootNamespace: where a Sidecar without workloadSelector is every namespace's default (default istio-system, or the mesh config's)")
+  .addOption(
+    new Option(
+      "--outbound-traffic-policy <mode>",
+      "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)",
+    ).choices([...OUTBOUND_TRAFFIC_POLICY_MODES]),
+  )
+  .option(
+    "--mesh-config <file>",
+    "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy and rootNamespace",
+  )
+  .option(
+    "--root-namespace <ns>",
+    "meshConfig rootNamespace: where a Sidecar without workloadSelector is every namespace's default (default istio-system, or the mesh config's)",
+  )
   .addOption(new Option("-o, --output <format>", "output format").choices(["json", "yaml"]).default("json"))
-  .action(async (o: { configDir: string; proxy: string; type?: string; interception: string; label: string[]; locality?: string; outboundTrafficPolicy?: OutboundTrafficPolicyMode; meshConfig?: string; rootNamespace?: string; output: string }) => {
-    const labels = Object.fromEntries(o.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-    const r = await translateCommand({
-      configDir: o.configDir,
-      proxy: o.proxy,
-      ...(o.type ? { type: o.type } : {}),
-      output: o.output,
-      metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
-      ...(o.locality ? { locality: o.locality } : {}),
-      meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
-    });
-    if ("error" in r) throw new Error(r.error);
-    for (const d of r.result.diagnostics) process.stderr.write(formatDiagnostic(d) + "\n");
-    process.stdout.write(r.output);
-  });
+  .action(
+    async (o: {
+      configDir: string;
+      proxy: string;
+      type?: string;
+      interception: string;
+      label: string[];
+      locality?: string;
+      outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+      meshConfig?: string;
+      rootNamespace?: string;
+      output: string;
+    }) => {
+      const labels = Object.fromEntries(o.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+      const r = await translateCommand({
+        configDir: o.configDir,
+        proxy: o.proxy,
+        ...(o.type ? { type: o.type } : {}),
+        output: o.output,
+        metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
+        ...(o.locality ? { locality: o.locality } : {}),
+        meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
+      });
+      if ("error" in r) throw new Error(r.error);
+      for (const d of r.result.diagnostics) process.stderr.write(formatDiagnostic(d) + "\n");
+      process.stdout.write(r.output);
+    },
+  );
 
 program
   .command("analyze")
@@ -161,11 +211,23 @@ program
   .option("--cluster <name>", "Envoy node.cluster (default: <app>.<namespace>)")
   .option("--locality <region/zone/subzone>", "Envoy node.locality, for locality load balancing")
   .option("--sotw", "use state-of-the-world ADS instead of delta")
-  .action((o: { nodeId: string; xdsAddress: string; adminAddress: string; interception: string; namespace?: string; label: string[]; sotw?: boolean; cluster?: string; locality?: string }) => {
-    const r = bootstrapCommand(o);
-    if ("error" in r) throw new Error(r.error);
-    process.stdout.write(r.output);
-  });
+  .action(
+    (o: {
+      nodeId: string;
+      xdsAddress: string;
+      adminAddress: string;
+      interception: string;
+      namespace?: string;
+      label: string[];
+      sotw?: boolean;
+      cluster?: string;
+      locality?: string;
+    }) => {
+      const r = bootstrapCommand(o);
+      if ("error" in r) throw new Error(r.error);
+      process.stdout.write(r.output);
+    },
+  );
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2); // commander printed the message

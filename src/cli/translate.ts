@@ -29,6 +29,8 @@ export async function translateCommand(o: TranslateCliOptions): Promise<{ output
   if ("error" in result) return { error: `--proxy: ${result.error}` };
   // Private keys are for Envoy only: printed output shows them redacted, as Envoy's admin does.
   const r = { ...result.resources, secrets: result.resources.secrets.map(redactSecret) };
-  const body: unknown = o.type ? r[o.type as ResourceType] : { clusters: r.clusters, endpoints: r.endpoints, listeners: r.listeners, routes: r.routes, ...(r.secrets.length ? { secrets: r.secrets } : {}) };
+  const body: unknown = o.type
+    ? r[o.type as ResourceType]
+    : { clusters: r.clusters, endpoints: r.endpoints, listeners: r.listeners, routes: r.routes, ...(r.secrets.length ? { secrets: r.secrets } : {}) };
   return { output: o.output === "yaml" ? toYaml(body) : JSON.stringify(body, null, 2) + "\n", result };
 }

@@ -40,7 +40,8 @@ export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: Serve
           return;
         case "/metrics": {
           const diags = deps.controlPlane.diagnostics();
-          for (const sev of ["error", "warning", "info"] as const) deps.metrics.diagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
+          for (const sev of ["error", "warning", "info"] as const)
+            deps.metrics.diagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
           send(res, 200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
           return;
         }
@@ -58,11 +59,18 @@ export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: Serve
           const resources = deps.controlPlane.viewResources(status.viewKey);
           if (!resources) return send(res, 404, { error: `proxy ${id} has no config yet` });
           const v = (t: ShortType) => status.types[t]?.versionSent ?? "";
-          send(res, 200, configDump(resources, { cds: v("cds"), eds: v("eds"), lds: v("lds"), rds: v("rds"), sds: v("sds") }, url.searchParams.has("include_eds")));
+          send(
+            res,
+            200,
+            configDump(resources, { cds: v("cds"), eds: v("eds"), lds: v("lds"), rds: v("rds"), sds: v("sds") }, url.searchParams.has("include_eds")),
+          );
           return;
         }
         default:
-          send(res, 404, { error: `unknown path ${url.pathname}`, paths: ["/ready", "/healthz", "/metrics", "/debug/syncz", "/debug/config_dump?proxyID=", "/debug/diagnostics"] });
+          send(res, 404, {
+            error: `unknown path ${url.pathname}`,
+            paths: ["/ready", "/healthz", "/metrics", "/debug/syncz", "/debug/config_dump?proxyID=", "/debug/diagnostics"],
+          });
       }
     };
     handle().catch((e: unknown) => {

@@ -6,7 +6,12 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly connected = new Gauge({ name: "pilot_xds", help: "Connected xDS clients.", registers: [this.registry] });
   private readonly pushes = new Counter({ name: "pilot_xds_pushes", help: "xDS responses sent, by type.", labelNames: ["type"], registers: [this.registry] });
-  private readonly rejects = new Counter({ name: "pilot_total_xds_rejects", help: "xDS responses rejected (NACKed) by proxies, by type.", labelNames: ["type"], registers: [this.registry] });
+  private readonly rejects = new Counter({
+    name: "pilot_total_xds_rejects",
+    help: "xDS responses rejected (NACKed) by proxies, by type.",
+    labelNames: ["type"],
+    registers: [this.registry],
+  });
   private readonly pushTime = new Histogram({
     name: "pilot_xds_push_time",
     help: "Seconds from a config change to the response being written, by type.",
@@ -14,14 +19,47 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 3, 5, 10],
     registers: [this.registry],
   });
-  private readonly configSize = new Histogram({ name: "pilot_xds_config_size_bytes", help: "Size of xDS responses.", labelNames: ["type"], buckets: [1e3, 1e4, 1e5, 1e6, 1e7], registers: [this.registry] });
-  readonly buildTime = new Histogram({ name: "meshpilot_build_seconds", help: "Seconds to build the model and translate every active view.", labelNames: ["path"], buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
-  readonly diagnostics = new Gauge({ name: "meshpilot_config_diagnostics", help: "Current findings about the input, by severity.", labelNames: ["severity"], registers: [this.registry] });
-  readonly rejectedConfigs = new Gauge({ name: "pilot_total_rejected_configs", help: "Input objects currently refused by validation.", registers: [this.registry] });
-  private readonly injectionRequests = new Counter({ name: "sidecar_injection_requests_total", help: "Pods the injection webhook was asked about.", registers: [this.registry] });
+  private readonly configSize = new Histogram({
+    name: "pilot_xds_config_size_bytes",
+    help: "Size of xDS responses.",
+    labelNames: ["type"],
+    buckets: [1e3, 1e4, 1e5, 1e6, 1e7],
+    registers: [this.registry],
+  });
+  readonly buildTime = new Histogram({
+    name: "meshpilot_build_seconds",
+    help: "Seconds to build the model and translate every active view.",
+    labelNames: ["path"],
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly diagnostics = new Gauge({
+    name: "meshpilot_config_diagnostics",
+    help: "Current findings about the input, by severity.",
+    labelNames: ["severity"],
+    registers: [this.registry],
+  });
+  readonly rejectedConfigs = new Gauge({
+    name: "pilot_total_rejected_configs",
+    help: "Input objects currently refused by validation.",
+    registers: [this.registry],
+  });
+  private readonly injectionRequests = new Counter({
+    name: "sidecar_injection_requests_total",
+    help: "Pods the injection webhook was asked about.",
+    registers: [this.registry],
+  });
   private readonly injectionSuccess = new Counter({ name: "sidecar_injection_success_total", help: "Pods given a sidecar.", registers: [this.registry] });
-  private readonly injectionSkip = new Counter({ name: "sidecar_injection_skip_total", help: "Pods admitted without a sidecar (opted out, hostNetwork, already injected).", registers: [this.registry] });
-  private readonly injectionFailure = new Counter({ name: "sidecar_injection_failure_total", help: "Pods refused because they cannot be injected.", registers: [this.registry] });
+  private readonly injectionSkip = new Counter({
+    name: "sidecar_injection_skip_total",
+    help: "Pods admitted without a sidecar (opted out, hostNetwork, already injected).",
+    registers: [this.registry],
+  });
+  private readonly injectionFailure = new Counter({
+    name: "sidecar_injection_failure_total",
+    help: "Pods refused because they cannot be injected.",
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -76,13 +76,18 @@ export function captureConfig(settings: InjectionSettings, annotations: Readonly
   const inc = get(TRAFFIC.includeInboundPorts)?.trim();
   const includeInboundPorts: "*" | number[] = inc === undefined || inc === "*" ? "*" : parsePorts(TRAFFIC.includeInboundPorts, inc, errors);
   const excludeInboundPorts = [...settings.excludeInboundPorts];
-  for (const p of parsePorts(TRAFFIC.excludeInboundPorts, get(TRAFFIC.excludeInboundPorts) ?? "", errors)) if (!excludeInboundPorts.includes(p)) excludeInboundPorts.push(p);
+  for (const p of parsePorts(TRAFFIC.excludeInboundPorts, get(TRAFFIC.excludeInboundPorts) ?? "", errors))
+    if (!excludeInboundPorts.includes(p)) excludeInboundPorts.push(p);
 
   const incRanges = get(TRAFFIC.includeOutboundIPRanges)?.trim();
   const includeOutboundIPRanges: "*" | string[] =
     incRanges === undefined || incRanges === "*" ? "*" : parseRanges(TRAFFIC.includeOutboundIPRanges, incRanges, errors, warnings);
   const exRanges = get(TRAFFIC.excludeOutboundIPRanges)?.trim() ?? "";
-  if (exRanges === "*") errors.push({ annotation: TRAFFIC.excludeOutboundIPRanges, message: `"*" is not allowed; to capture no outbound traffic set ${TRAFFIC.includeOutboundIPRanges} to ""` });
+  if (exRanges === "*")
+    errors.push({
+      annotation: TRAFFIC.excludeOutboundIPRanges,
+      message: `"*" is not allowed; to capture no outbound traffic set ${TRAFFIC.includeOutboundIPRanges} to ""`,
+    });
   const excludeOutboundIPRanges = exRanges === "*" ? [] : parseRanges(TRAFFIC.excludeOutboundIPRanges, exRanges, errors, warnings);
 
   const includeOutboundPorts = parsePorts(TRAFFIC.includeOutboundPorts, get(TRAFFIC.includeOutboundPorts) ?? "", errors);

@@ -18,7 +18,10 @@ const TRUE_VALUES = ["y", "yes", "true", "on"];
  * `object.sidecar-injector.istio.io` (namespace without `istio-injection` and `istio.io/rev`,
  * pod labelled `sidecar.istio.io/inject=true` and not `istio.io/rev`).
  */
-export function selectingWebhook(namespaceLabels: Readonly<Record<string, string>>, podLabels: Readonly<Record<string, string>>): "namespace" | "object" | undefined {
+export function selectingWebhook(
+  namespaceLabels: Readonly<Record<string, string>>,
+  podLabels: Readonly<Record<string, string>>,
+): "namespace" | "object" | undefined {
   const nsValue = namespaceLabels[INJECTION_NAMESPACE_LABEL];
   const podValue = podLabels[INJECT_LABEL];
   if (nsValue === "enabled") return podValue === "false" ? undefined : "namespace";
@@ -39,7 +42,8 @@ export function decideInjection(pod: AdmittedPod, namespace: string, namespaceLa
     if (selectingWebhook(namespaceLabels, labels) === undefined) {
       if (nsValue === "enabled") return { inject: false, reason: `pod label ${INJECT_LABEL}=false opts out of namespace injection` };
       if (nsValue !== undefined) return { inject: false, reason: `namespace label ${INJECTION_NAMESPACE_LABEL}=${nsValue}` };
-      if (namespaceLabels[REVISION_LABEL] !== undefined || labels[REVISION_LABEL] !== undefined) return { inject: false, reason: `label ${REVISION_LABEL} names an Istio revision, not meshpilot` };
+      if (namespaceLabels[REVISION_LABEL] !== undefined || labels[REVISION_LABEL] !== undefined)
+        return { inject: false, reason: `label ${REVISION_LABEL} names an Istio revision, not meshpilot` };
       return { inject: false, reason: `neither namespace label ${INJECTION_NAMESPACE_LABEL}=enabled nor pod label ${INJECT_LABEL}=true` };
     }
   }

@@ -7,7 +7,16 @@
 import { decideInjection, type InjectionDecision } from "./decision.js";
 import { captureConfig } from "./capture-config.js";
 import { captureScript } from "./iptables.js";
-import { INIT_CONTAINER, INTERCEPTION_MODE_ANNOTATION, PROXY_CONTAINER, REWRITE_PROBES_ANNOTATION, STATUS_ANNOTATION, TLS_MODE_LABEL, TRAFFIC, INJECT_ANNOTATION } from "./names.js";
+import {
+  INIT_CONTAINER,
+  INTERCEPTION_MODE_ANNOTATION,
+  PROXY_CONTAINER,
+  REWRITE_PROBES_ANNOTATION,
+  STATUS_ANNOTATION,
+  TLS_MODE_LABEL,
+  TRAFFIC,
+  INJECT_ANNOTATION,
+} from "./names.js";
 import { addToMap, prependToArray, type PatchOp } from "./patch.js";
 import type { AdmittedPod } from "./pod.js";
 import { planProbes } from "./probes.js";
@@ -33,7 +42,12 @@ function podRef(pod: AdmittedPod, namespace: string): string {
   return `pod ${namespace}/${m.name || (m.generateName ? `${m.generateName}*` : "(unnamed)")}`;
 }
 
-export function injectPod(pod: AdmittedPod, namespace: string, namespaceLabels: Readonly<Record<string, string>> | undefined, settings: InjectionSettings): InjectionResult {
+export function injectPod(
+  pod: AdmittedPod,
+  namespace: string,
+  namespaceLabels: Readonly<Record<string, string>> | undefined,
+  settings: InjectionSettings,
+): InjectionResult {
   const decision = decideInjection(pod, namespace, namespaceLabels);
   if (!decision.inject) return { kind: "skip", decision };
 
@@ -43,9 +57,11 @@ export function injectPod(pod: AdmittedPod, namespace: string, namespaceLabels: 
   const capture = captureConfig(settings, annotations);
   for (const e of capture.errors) problems.push(`annotation ${e.annotation}: ${e.message}`);
   const mode = annotations[INTERCEPTION_MODE_ANNOTATION];
-  if (mode !== undefined && mode !== "REDIRECT") problems.push(`annotation ${INTERCEPTION_MODE_ANNOTATION}: "${mode}" is not supported; meshpilot injects REDIRECT capture only`);
+  if (mode !== undefined && mode !== "REDIRECT")
+    problems.push(`annotation ${INTERCEPTION_MODE_ANNOTATION}: "${mode}" is not supported; meshpilot injects REDIRECT capture only`);
   const rewriteValue = annotations[REWRITE_PROBES_ANNOTATION];
-  if (rewriteValue !== undefined && !BOOLEAN_VALUES.includes(rewriteValue)) problems.push(`annotation ${REWRITE_PROBES_ANNOTATION}: "${rewriteValue}" must be "true" or "false"`);
+  if (rewriteValue !== undefined && !BOOLEAN_VALUES.includes(rewriteValue))
+    problems.push(`annotation ${REWRITE_PROBES_ANNOTATION}: "${rewriteValue}" must be "true" or "false"`);
 
   const containers = pod.spec?.containers ?? [];
   const clash = [...containers, ...(pod.spec?.initContainers ?? [])].find((c) => c.name === INIT_CONTAINER || c.name === PROXY_CONTAINER);
@@ -60,7 +76,13 @@ export function injectPod(pod: AdmittedPod, namespace: string, namespaceLabels: 
 
   const init = captureContainer(settings, captureScript(capture.config));
   const proxy = proxyContainer(settings, boot.bootstrap);
-  const status = JSON.stringify({ initContainers: [INIT_CONTAINER, PROXY_CONTAINER], containers: [], volumes: [], imagePullSecrets: null, revision: "default" });
+  const status = JSON.stringify({
+    initContainers: [INIT_CONTAINER, PROXY_CONTAINER],
+    containers: [],
+    volumes: [],
+    imagePullSecrets: null,
+    revision: "default",
+  });
   const patch: PatchOp[] = [
     ...prependToArray("/spec/initContainers", pod.spec?.initContainers, [init, proxy]),
     ...probes.rewrites.map((r) => ({ op: "replace" as const, path: `/spec/containers/${r.container}/${r.kind}/httpGet`, value: r.httpGet })),
@@ -72,13 +94,7 @@ export function injectPod(pod: AdmittedPod, namespace: string, namespaceLabels: 
   return { kind: "patch", patch, warnings };
 }
 
-const HONOURED: readonly string[] = [
-  INJECT_ANNOTATION,
-  STATUS_ANNOTATION,
-  REWRITE_PROBES_ANNOTATION,
-  INTERCEPTION_MODE_ANNOTATION,
-  ...Object.values(TRAFFIC),
-];
+const HONOURED: readonly string[] = [INJECT_ANNOTATION, STATUS_ANNOTATION, REWRITE_PROBES_ANNOTATION, INTERCEPTION_MODE_ANNOTATION, ...Object.values(TRAFFIC)];
 
 /** Istio injection annotations that meshpilot does not act on: said, never ignored silently. */
 function unsupportedAnnotations(annotations: Readonly<Record<string, string>>): string[] {

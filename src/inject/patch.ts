@@ -13,7 +13,11 @@ export function pointerToken(s: string): string {
 /** Adds entries to a string map (labels, annotations) that may not exist yet. */
 export function addToMap(path: string, current: Readonly<Record<string, string>> | undefined, entries: Readonly<Record<string, string>>): PatchOp[] {
   if (current === undefined) return [{ op: "add", path, value: { ...entries } }];
-  return Object.entries(entries).map(([k, v]) => ({ op: k in current ? ("replace" as const) : ("add" as const), path: `${path}/${pointerToken(k)}`, value: v }));
+  return Object.entries(entries).map(([k, v]) => ({
+    op: k in current ? ("replace" as const) : ("add" as const),
+    path: `${path}/${pointerToken(k)}`,
+    value: v,
+  }));
 }
 
 /** Puts `items` at the front of an array that may not exist yet, in their order. */

@@ -67,7 +67,12 @@ export function planProbes(containers: readonly PodContainer[], probePort: numbe
       }
       const path = `/app-health/${c.name}/${PROBE_PATHS[kind]}`;
       const scheme = (get.scheme ?? "HTTP").toUpperCase();
-      routes.push({ path, port, tls: scheme === "HTTPS", originalPath: get.path && get.path !== "" ? (get.path.startsWith("/") ? get.path : `/${get.path}`) : "/" });
+      routes.push({
+        path,
+        port,
+        tls: scheme === "HTTPS",
+        originalPath: get.path && get.path !== "" ? (get.path.startsWith("/") ? get.path : `/${get.path}`) : "/",
+      });
       rewrites.push({
         container: index,
         kind,

@@ -28,9 +28,17 @@ function loopbackCluster(name: string, port: number, tls: boolean): Record<strin
     name,
     type: "STATIC",
     connectTimeout: "1s",
-    loadAssignment: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: "127.0.0.1", portValue: port } } } }] }] },
+    loadAssignment: {
+      clusterName: name,
+      endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: "127.0.0.1", portValue: port } } } }] }],
+    },
     ...(tls
-      ? { transportSocket: { name: "envoy.transport_sockets.tls", typedConfig: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext" } } }
+      ? {
+          transportSocket: {
+            name: "envoy.transport_sockets.tls",
+            typedConfig: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext" },
+          },
+        }
       : {}),
   };
 }
@@ -82,7 +90,10 @@ export function proxyBootstrap(settings: InjectionSettings, input: ProxyInput): 
     clusterId: settings.clusterId,
   });
   if (!built.bootstrap) return { errors: built.errors ?? [] };
-  const b = built.bootstrap as unknown as { node: { id: string; metadata: Record<string, unknown> }; staticResources: { clusters: unknown[]; listeners?: unknown[] } };
+  const b = built.bootstrap as unknown as {
+    node: { id: string; metadata: Record<string, unknown> };
+    staticResources: { clusters: unknown[]; listeners?: unknown[] };
+  };
   b.node.id = buildNodeId({ ip: ref(ENV.ip), podName: ref(ENV.podName), namespace: ref(ENV.namespace), domain: settings.clusterDomain });
   b.node.metadata["NAME"] = ref(ENV.podName);
   b.node.metadata["INSTANCE_IPS"] = ref(ENV.ip);
@@ -121,7 +132,17 @@ export function proxyContainer(settings: InjectionSettings, bootstrap: Record<st
     image: settings.proxyImage,
     imagePullPolicy: settings.imagePullPolicy,
     command: [...settings.proxyCommand],
-    args: ["--config-yaml", JSON.stringify(bootstrap), "--log-level", settings.proxyLogLevel, "--concurrency", "2", "--disable-hot-restart", "--drain-time-s", "5"],
+    args: [
+      "--config-yaml",
+      JSON.stringify(bootstrap),
+      "--log-level",
+      settings.proxyLogLevel,
+      "--concurrency",
+      "2",
+      "--disable-hot-restart",
+      "--drain-time-s",
+      "5",
+    ],
     restartPolicy: "Always",
     env: [
       { name: ENV.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },

@@ -44,13 +44,18 @@ function wrap(response: AdmissionResponse): AdmissionReview {
 export function readRequest(body: unknown): AdmissionRequest | string {
   if (typeof body !== "object" || body === null) return "body is not a JSON object";
   const b = body as { apiVersion?: unknown; kind?: unknown; request?: unknown };
-  if (b.kind !== "AdmissionReview" || b.apiVersion !== "admission.k8s.io/v1") return `expected an admission.k8s.io/v1 AdmissionReview, got ${String(b.apiVersion)} ${String(b.kind)}`;
+  if (b.kind !== "AdmissionReview" || b.apiVersion !== "admission.k8s.io/v1")
+    return `expected an admission.k8s.io/v1 AdmissionReview, got ${String(b.apiVersion)} ${String(b.kind)}`;
   const r = b.request as AdmissionRequest | undefined;
   if (typeof r !== "object" || r === null || typeof r.uid !== "string") return "AdmissionReview has no request.uid";
   return r;
 }
 
-export function reviewPod(request: AdmissionRequest, namespaceLabels: Readonly<Record<string, string>> | undefined, settings: InjectionSettings): ReviewOutcome {
+export function reviewPod(
+  request: AdmissionRequest,
+  namespaceLabels: Readonly<Record<string, string>> | undefined,
+  settings: InjectionSettings,
+): ReviewOutcome {
   const uid = request.uid;
   const kind = request.kind;
   if (kind?.kind !== "Pod" || (kind.group ?? "") !== "" || request.object === undefined) {
@@ -63,7 +68,11 @@ export function reviewPod(request: AdmissionRequest, namespaceLabels: Readonly<R
   const result = injectPod(request.object, namespace, namespaceLabels, settings);
   if (result.kind === "skip") return { review: wrap({ uid, allowed: true }), result: "skipped", reason: result.decision.reason };
   if (result.kind === "refuse") {
-    return { review: wrap({ uid, allowed: false, status: { code: 400, reason: "BadRequest", message: result.message } }), result: "refused", reason: result.message };
+    return {
+      review: wrap({ uid, allowed: false, status: { code: 400, reason: "BadRequest", message: result.message } }),
+      result: "refused",
+      reason: result.message,
+    };
   }
   const patch = Buffer.from(JSON.stringify(result.patch)).toString("base64");
   return {

@@ -36,7 +36,11 @@ export function buildMesh(input: MeshInput, domain = DEFAULT_DOMAIN, meshConfig:
 export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshConfig: MeshConfig = DEFAULT_MESH_CONFIG): MeshBuild {
   const kube = buildServices(input.services, domain);
   const entries = buildServiceEntries(input.serviceEntries ?? [], input.workloadEntries ?? [], kube.services);
-  const svc = { ...kube, services: entries.services.size ? sortedUnion(kube.services, entries.services) : kube.services, diagnostics: [...kube.diagnostics, ...entries.diagnostics] };
+  const svc = {
+    ...kube,
+    services: entries.services.size ? sortedUnion(kube.services, entries.services) : kube.services,
+    diagnostics: [...kube.diagnostics, ...entries.diagnostics],
+  };
   const eps = buildEndpoints(input.endpointSlices, input.pods, kube.services, domain, undefined, input.nodes);
   const entryEndpoints = new Map([...entries.endpoints, ...workloadEntryServiceEndpoints(input.services, kube.services, input.workloadEntries ?? [], domain)]);
   const vs = buildVirtualServices(input.virtualServices, domain);
@@ -77,7 +81,11 @@ export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBui
   const eps = buildEndpoints(input.endpointSlices, input.pods, mesh.services, domain, previous.endpoints, input.nodes);
   return {
     ...previous,
-    mesh: { ...mesh, endpoints: withExtraEndpoints(eps.endpoints, previous.entryEndpoints), diagnostics: [...previous.serviceDiagnostics, ...eps.diagnostics, ...previous.routingDiagnostics] },
+    mesh: {
+      ...mesh,
+      endpoints: withExtraEndpoints(eps.endpoints, previous.entryEndpoints),
+      diagnostics: [...previous.serviceDiagnostics, ...eps.diagnostics, ...previous.routingDiagnostics],
+    },
     endpoints: eps.state,
     changedHosts: eps.changedHosts,
   };

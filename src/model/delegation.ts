@@ -53,7 +53,8 @@ function mapConflict(root: Readonly<Record<string, StringMatch>> | undefined, le
 
 function hasConflict(root: HTTPMatchRequest, leaf: HTTPMatchRequest): boolean {
   for (const f of ["uri", "scheme", "method", "authority"] as const) if (stringMatchConflict(root[f], leaf[f])) return true;
-  if (mapConflict(root.headers, leaf.headers) || mapConflict(root.withoutHeaders, leaf.withoutHeaders) || mapConflict(root.queryParams, leaf.queryParams)) return true;
+  if (mapConflict(root.headers, leaf.headers) || mapConflict(root.withoutHeaders, leaf.withoutHeaders) || mapConflict(root.queryParams, leaf.queryParams))
+    return true;
   if (Boolean(root.ignoreUriCase) !== Boolean(leaf.ignoreUriCase)) return true;
   if (root.port && leaf.port && root.port !== leaf.port) return true;
   if (root.sourceNamespace && leaf.sourceNamespace !== root.sourceNamespace) return true;
@@ -91,7 +92,10 @@ function mergeMatch(root: HTTPMatchRequest, leaf: HTTPMatchRequest): HTTPMatchRe
 }
 
 /** Istio's mergeHTTPMatchRequests: undefined when a delegate match fits no root match. */
-function mergeMatches(root: readonly HTTPMatchRequest[] | undefined, leaf: readonly HTTPMatchRequest[] | undefined): readonly HTTPMatchRequest[] | undefined | "conflict" {
+function mergeMatches(
+  root: readonly HTTPMatchRequest[] | undefined,
+  leaf: readonly HTTPMatchRequest[] | undefined,
+): readonly HTTPMatchRequest[] | undefined | "conflict" {
   if (!root?.length) return leaf;
   if (!leaf?.length) return root;
   const out: HTTPMatchRequest[] = [];

@@ -129,7 +129,12 @@ function buildService(svc: ServiceModel, slices: readonly SliceAt[], pods: PodIn
   return { svc, slices: slices.map((s) => s.slice.object), podKeys, lists, diagnostics };
 }
 
-function reusable(prev: ServiceEndpoints | undefined, svc: ServiceModel, slices: readonly SliceAt[], changedPods: ReadonlySet<string>): prev is ServiceEndpoints {
+function reusable(
+  prev: ServiceEndpoints | undefined,
+  svc: ServiceModel,
+  slices: readonly SliceAt[],
+  changedPods: ReadonlySet<string>,
+): prev is ServiceEndpoints {
   if (!prev || prev.svc !== svc || prev.slices.length !== slices.length) return false;
   if (!slices.every((s, i) => s.slice.object === prev.slices[i])) return false;
   for (const k of prev.podKeys) if (changedPods.has(k)) return false;

@@ -97,7 +97,10 @@ export function topologyLabels(
  * One label of an endpoint as Istio sees it (pod labels plus topology labels), without building
  * the whole map: subset selection asks this for every endpoint.
  */
-export function endpointLabel(ep: { readonly labels: Readonly<Record<string, string>>; readonly locality?: string; readonly nodeName?: string }, key: string): string | undefined {
+export function endpointLabel(
+  ep: { readonly labels: Readonly<Record<string, string>>; readonly locality?: string; readonly nodeName?: string },
+  key: string,
+): string | undefined {
   switch (key) {
     case TOPOLOGY_REGION_LABEL:
       return splitLocality(ep.locality ?? "").region || ep.labels[key];

@@ -17,7 +17,11 @@ export function buildDestinationRules(drs: readonly StoredObject<DestinationRule
         name: dr.metadata.name,
         creationTimestamp: dr.metadata.creationTimestamp ?? "",
         ...(dr.spec.trafficPolicy ? { trafficPolicy: dr.spec.trafficPolicy } : {}),
-        subsets: (dr.spec.subsets ?? []).map((s): SubsetModel => ({ name: s.name, labels: s.labels ?? {}, ...(s.trafficPolicy ? { trafficPolicy: s.trafficPolicy } : {}) })),
+        subsets: (dr.spec.subsets ?? []).map((s): SubsetModel => ({
+          name: s.name,
+          labels: s.labels ?? {},
+          ...(s.trafficPolicy ? { trafficPolicy: s.trafficPolicy } : {}),
+        })),
         exportTo: dr.spec.exportTo ?? [],
         ...(dr.spec.workloadSelector ? { workloadSelector: dr.spec.workloadSelector.matchLabels ?? {} } : {}),
         refs: [ref],
@@ -49,11 +53,16 @@ export function destinationRuleFor(
   const selects = (dr: DestinationRuleModel): boolean =>
     dr.workloadSelector === undefined ||
     (clientLabels !== undefined && dr.namespace === clientNamespace && Object.entries(dr.workloadSelector).every(([k, v]) => clientLabels[k] === v));
-  const forHost = entriesForHost(memoIndex(ruleIndexes, all, (dr) => [dr.host]), host).map((e) => e.item);
+  const forHost = entriesForHost(
+    memoIndex(ruleIndexes, all, (dr) => [dr.host]),
+    host,
+  ).map((e) => e.item);
   for (const ns of [clientNamespace, serviceNamespace, ROOT_NAMESPACE]) {
     const matching = forHost.filter((dr) => dr.namespace === ns && isExportedTo(dr.exportTo, dr.namespace, clientNamespace) && selects(dr));
     const selected = matching.filter((dr) => dr.workloadSelector !== undefined);
-    const candidates = selected.length ? selected.filter((dr) => workloadSelectorKey(dr.workloadSelector) === workloadSelectorKey(selected[0]!.workloadSelector)) : matching;
+    const candidates = selected.length
+      ? selected.filter((dr) => workloadSelectorKey(dr.workloadSelector) === workloadSelectorKey(selected[0]!.workloadSelector))
+      : matching;
     if (candidates.length === 0) continue;
     const bestHost = candidates.reduce((b, c) => (hostSpecificity(c.host) > hostSpecificity(b.host) ? c : b)).host;
     return mergeRules(candidates.filter((dr) => dr.host === bestHost));

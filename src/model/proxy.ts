@@ -103,8 +103,10 @@ export function nodeClassKey(node: ProxyNode): string {
 
 function classKey(p: Omit<ProxyView, "labels">, labels: Readonly<Record<string, string>>): string {
   // JSON: node metadata labels are free text, and a "," or "=" in one must not make two label sets alike.
-  const text = JSON.stringify(Object.keys(labels)
-    .sort()
-    .map((k) => [k, labels[k]]));
+  const text = JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  );
   return `${p.type}|${p.namespace}|${p.dnsDomain}|${p.interceptionMode}|${text}|${localityLabel(p.locality)}`;
 }

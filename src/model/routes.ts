@@ -79,7 +79,8 @@ export interface ForwardModel {
   readonly mirrors: readonly { readonly cluster: string; readonly percentage?: PercentModel }[];
 }
 
-export type HttpActionModel = ForwardModel | { readonly kind: "redirect"; readonly redirect: RedirectModel } | { readonly kind: "direct"; readonly response: DirectResponseModel };
+export type HttpActionModel =
+  ForwardModel | { readonly kind: "redirect"; readonly redirect: RedirectModel } | { readonly kind: "direct"; readonly response: DirectResponseModel };
 
 /** One Envoy route: a VirtualService rule with one of its matches (undefined: every request). */
 export interface HttpRouteModel {

@@ -6,7 +6,10 @@ import { mergeDelegates } from "./delegation.js";
 import type { VirtualServiceModel } from "./ir.js";
 import { MESH_GATEWAY, resolveHost } from "./names.js";
 
-export function buildVirtualServices(vss: readonly StoredObject<VirtualService>[], domain: string): { virtualServices: VirtualServiceModel[]; diagnostics: Diagnostic[] } {
+export function buildVirtualServices(
+  vss: readonly StoredObject<VirtualService>[],
+  domain: string,
+): { virtualServices: VirtualServiceModel[]; diagnostics: Diagnostic[] } {
   const virtualServices: VirtualServiceModel[] = [];
   for (const { object: vs } of vss) {
     const namespace = vs.metadata.namespace ?? "default";
@@ -29,7 +32,10 @@ export function buildVirtualServices(vss: readonly StoredObject<VirtualService>[
   return mergeDelegates(virtualServices, domain);
 }
 
-export function byCreation(a: { creationTimestamp: string; namespace: string; name: string }, b: { creationTimestamp: string; namespace: string; name: string }): number {
+export function byCreation(
+  a: { creationTimestamp: string; namespace: string; name: string },
+  b: { creationTimestamp: string; namespace: string; name: string },
+): number {
   if (a.creationTimestamp !== b.creationTimestamp) return a.creationTimestamp < b.creationTimestamp ? -1 : 1;
   const an = `${a.namespace}/${a.name}`;
   const bn = `${b.namespace}/${b.name}`;
@@ -64,7 +70,10 @@ export function sidecarVirtualServices(all: readonly VirtualServiceModel[], name
  */
 export function virtualServiceForHost(ordered: readonly VirtualServiceModel[], host: string): VirtualServiceModel | undefined {
   let best: { vs: VirtualServiceModel; spec: number } | undefined;
-  for (const { item: vs, pattern } of entriesForHost(memoIndex(hostIndexes, ordered, (vs) => vs.hosts), host)) {
+  for (const { item: vs, pattern } of entriesForHost(
+    memoIndex(hostIndexes, ordered, (vs) => vs.hosts),
+    host,
+  )) {
     const spec = hostSpecificity(pattern);
     if (!best || spec > best.spec) best = { vs, spec };
   }

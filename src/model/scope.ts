@@ -12,7 +12,17 @@
 import type { ObjectRef } from "../api/diagnostics.js";
 import { hostMatches } from "./hosts.js";
 import { entryPolicy, entryVisible } from "./service-entry-scope.js";
-import { credentialKey, endpointKey, type ServiceAliasModel, type CredentialModel, type DestinationRuleModel, type MeshModel, type ServiceModel, type ServicePortModel, type VirtualServiceModel } from "./ir.js";
+import {
+  credentialKey,
+  endpointKey,
+  type ServiceAliasModel,
+  type CredentialModel,
+  type DestinationRuleModel,
+  type MeshModel,
+  type ServiceModel,
+  type ServicePortModel,
+  type VirtualServiceModel,
+} from "./ir.js";
 import { CREDENTIAL_CA_SUFFIX, MESH_GATEWAY, outboundClusterName, serviceDomains } from "./names.js";
 import { inboundScope, type InboundScope } from "./inbound.js";
 import { DEFAULT_MESH_CONFIG, type OutboundTrafficPolicyMode } from "./mesh-config.js";
@@ -22,7 +32,15 @@ import { isHttpProtocol } from "./protocol.js";
 import type { ProxyView } from "./proxy.js";
 import { sidecarVirtualServices, virtualServiceForHost } from "./routing.js";
 import { DEFAULT_ROOT_NAMESPACE, egressListenerFor, importsService, importsVirtualService, sidecarFor, type EgressListenerModel } from "./sidecar-scope.js";
-import { resolveDefaultRoute, resolveHttpRoutes, resolveL4Routes, type DefaultRouteModel, type HttpRouteModel, type L4RouteModel, type RouteScope } from "./routes.js";
+import {
+  resolveDefaultRoute,
+  resolveHttpRoutes,
+  resolveL4Routes,
+  type DefaultRouteModel,
+  type HttpRouteModel,
+  type L4RouteModel,
+  type RouteScope,
+} from "./routes.js";
 
 /**
  * The Secret a `credentialName` names, looked up where Istio looks (the proxy's namespace, which
@@ -133,7 +151,10 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     return rule ? clusterPolicy(rule, subset, port) : undefined;
   };
   const allVss = sidecarVirtualServices(mesh.virtualServices, proxy.namespace);
-  const routingBy = new Map<EgressListenerModel | undefined, { vss: readonly VirtualServiceModel[]; routing: (host: string) => VirtualServiceModel | undefined }>();
+  const routingBy = new Map<
+    EgressListenerModel | undefined,
+    { vss: readonly VirtualServiceModel[]; routing: (host: string) => VirtualServiceModel | undefined }
+  >();
   const routingOf = (listener: EgressListenerModel | undefined) => {
     let r = routingBy.get(listener);
     if (r) return r;
@@ -151,14 +172,24 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
   for (const [number, all] of portsByNumber(mesh.services)) {
     const listener = sidecar ? egressListenerFor(sidecar, number) : undefined;
     if (sidecar && !listener) continue;
-    const entries = (listener ? all.filter((e) => importsService(listener, e.svc.hostname, e.svc.namespace, proxy.namespace)) : all).filter((e) => entryVisible(e.svc, proxy));
+    const entries = (listener ? all.filter((e) => importsService(listener, e.svc.hostname, e.svc.namespace, proxy.namespace)) : all).filter((e) =>
+      entryVisible(e.svc, proxy),
+    );
     if (entries.length === 0) continue;
     const { vss, routing } = routingOf(listener);
     const ctx: RouteScope = { port: number, gateway, proxy, services: mesh.services, policyFor, ...(aliasTarget ? { aliasTarget } : {}) };
     const http = entries.filter((e) => isHttpProtocol(e.port.protocol)).map((e) => e.svc);
-    const tcp = entries.filter((e) => !isHttpProtocol(e.port.protocol)).map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx), ...headless(mesh, svc, port) }));
+    const tcp = entries
+      .filter((e) => !isHttpProtocol(e.port.protocol))
+      .map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx), ...headless(mesh, svc, port) }));
     const bound = listener ? boundAddress(listener, proxy) : undefined;
-    ports.push({ port: number, http, tcp, virtualHosts: http.length ? virtualHosts(http, number, ctx, routing, vss, mesh.aliases ?? NO_ALIASES) : [], ...(bound ? { bound } : {}) });
+    ports.push({
+      port: number,
+      http,
+      tcp,
+      virtualHosts: http.length ? virtualHosts(http, number, ctx, routing, vss, mesh.aliases ?? NO_ALIASES) : [],
+      ...(bound ? { bound } : {}),
+    });
   }
   const outboundTrafficPolicy = sidecar?.outboundTrafficPolicy ?? config.outboundTrafficPolicy.mode;
   return { proxy, gateway, services, ports, outboundTrafficPolicy, inbound: inboundScope(mesh, proxy), ...(sidecar ? { sidecar: sidecar.ref } : {}) };
@@ -255,7 +286,6 @@ function nonRegistryVirtualHosts(vss: readonly VirtualServiceModel[], ctx: Route
   }
   return out;
 }
-
 
 interface PortEntry {
   readonly svc: ServiceModel;

@@ -67,7 +67,12 @@ export function buildServiceEntries(
     for (const [hi, host] of (spec.hosts ?? []).entries()) {
       const holder = kubeServices.get(host) ?? services.get(host);
       if (holder) {
-        report("warning", EntryCodes.HostTaken, `host ${host} is already defined by ${holder.ref.kind} ${holder.ref.namespace}/${holder.ref.name}; this entry's definition of it is not used`, `spec.hosts[${hi}]`);
+        report(
+          "warning",
+          EntryCodes.HostTaken,
+          `host ${host} is already defined by ${holder.ref.kind} ${holder.ref.namespace}/${holder.ref.name}; this entry's definition of it is not used`,
+          `spec.hosts[${hi}]`,
+        );
         continue;
       }
       const model: ServiceEntryModel = {
@@ -93,7 +98,8 @@ export function buildServiceEntries(
         const list: EndpointModel[] = [];
         for (const m of members) {
           if (m.spec.address?.startsWith(UNIX_PREFIX)) {
-            if (port === ports[0] && hi === 0) report("warning", EntryCodes.EndpointLeftOut, `unix socket endpoint ${m.spec.address} is not supported by meshpilot; it is left out`, m.path);
+            if (port === ports[0] && hi === 0)
+              report("warning", EntryCodes.EndpointLeftOut, `unix socket endpoint ${m.spec.address} is not supported by meshpilot; it is left out`, m.path);
             continue;
           }
           const ep = workloadEndpoint(m.spec, m.namespace, port);
@@ -109,7 +115,7 @@ export function buildServiceEntries(
 /** A ServiceEntry port as a service port: the protocol as written (unset: Istio sniffs; meshpilot uses the name's prefix, else TCP). */
 function entryPort(p: ServiceEntryPort): ServicePortModel {
   const named = p.protocol ? istioProtocol(p.protocol) : undefined;
-  const protocol: Protocol = named ? PROTOCOL_OF[named] ?? "TCP" : portFromName(p.name);
+  const protocol: Protocol = named ? (PROTOCOL_OF[named] ?? "TCP") : portFromName(p.name);
   return { ...(p.name ? { name: p.name } : {}), port: p.number, ...(p.targetPort ? { targetPort: p.targetPort } : {}), protocol };
 }
 
@@ -140,7 +146,11 @@ interface Member {
 }
 
 /** WorkloadEntries of `namespace` whose labels include every selector label. */
-export function selectedWorkloads(workloads: readonly StoredObject<WorkloadEntryObject>[], namespace: string, selector: Readonly<Record<string, string>>): Member[] {
+export function selectedWorkloads(
+  workloads: readonly StoredObject<WorkloadEntryObject>[],
+  namespace: string,
+  selector: Readonly<Record<string, string>>,
+): Member[] {
   const want = Object.entries(selector);
   return [...workloads]
     .filter(({ object: we }) => (we.metadata.namespace ?? "default") === namespace)

@@ -35,7 +35,13 @@ export function buildServices(
           ...(source ? { source } : {}),
         });
       }
-      ports.push({ ...(p.name ? { name: p.name } : {}), port: p.port, ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}), protocol: protocol === "Unsupported" ? "HTTP" : protocol, ...(protocol === "Unsupported" ? { detected: true as const } : {}) });
+      ports.push({
+        ...(p.name ? { name: p.name } : {}),
+        port: p.port,
+        ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
+        protocol: protocol === "Unsupported" ? "HTTP" : protocol,
+        ...(protocol === "Unsupported" ? { detected: true as const } : {}),
+      });
     }
     const clusterIP = svc.spec.clusterIP;
     out.set(hostname, {
@@ -58,7 +64,12 @@ export function buildServices(
  * registry changes nothing: its traffic is unmatched (passed through or blocked by
  * outboundTrafficPolicy), which the finding says.
  */
-function serviceAliases(externalNames: readonly StoredObject<Service>[], registry: ReadonlyMap<string, ServiceModel>, domain: string, diagnostics: Diagnostic[]): Map<string, ServiceAliasModel[]> {
+function serviceAliases(
+  externalNames: readonly StoredObject<Service>[],
+  registry: ReadonlyMap<string, ServiceModel>,
+  domain: string,
+  diagnostics: Diagnostic[],
+): Map<string, ServiceAliasModel[]> {
   const out = new Map<string, ServiceAliasModel[]>();
   for (const { object: svc, source } of externalNames) {
     const namespace = svc.metadata.namespace ?? "default";

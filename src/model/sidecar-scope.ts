@@ -49,7 +49,15 @@ function egressListener(raw: Rec): EgressListenerModel {
   const port = rec(raw["port"]);
   const hosts = (raw["hosts"] as string[] | undefined) ?? [];
   return {
-    ...(port ? { port: { number: (port["number"] as number | undefined) ?? 0, protocol: String(port["protocol"] ?? ""), ...(typeof port["name"] === "string" ? { name: port["name"] } : {}) } } : {}),
+    ...(port
+      ? {
+          port: {
+            number: (port["number"] as number | undefined) ?? 0,
+            protocol: String(port["protocol"] ?? ""),
+            ...(typeof port["name"] === "string" ? { name: port["name"] } : {}),
+          },
+        }
+      : {}),
     ...(typeof raw["bind"] === "string" && raw["bind"] !== "" ? { bind: raw["bind"] } : {}),
     ...(typeof raw["captureMode"] === "string" ? { captureMode: raw["captureMode"] as EgressListenerModel["captureMode"] & string } : {}),
     hosts: hosts.map((h) => {
@@ -60,7 +68,10 @@ function egressListener(raw: Rec): EgressListenerModel {
 }
 
 /** Sidecars (validated) → models oldest first, with the findings about what is conflicting or not translated yet. */
-export function buildSidecars(stored: readonly StoredObject<SidecarObject>[], pods: readonly StoredObject<Pod>[] = []): { sidecars: SidecarModel[]; diagnostics: Diagnostic[] } {
+export function buildSidecars(
+  stored: readonly StoredObject<SidecarObject>[],
+  pods: readonly StoredObject<Pod>[] = [],
+): { sidecars: SidecarModel[]; diagnostics: Diagnostic[] } {
   const sidecars: SidecarModel[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const { object } of stored) {
@@ -88,21 +99,42 @@ export function buildSidecars(stored: readonly StoredObject<SidecarObject>[], po
   return { sidecars, diagnostics };
 }
 
-const notYet = (ref: ObjectRef, path: string, effect: string): Diagnostic => ({ severity: "warning", code: Codes.NotTranslated, message: `not translated yet: ${effect}`, object: ref, path });
+const notYet = (ref: ObjectRef, path: string, effect: string): Diagnostic => ({
+  severity: "warning",
+  code: Codes.NotTranslated,
+  message: `not translated yet: ${effect}`,
+  object: ref,
+  path,
+});
 
 /** The parts of a Sidecar meshpilot does not apply yet, each reported with what that means for traffic. */
 function untranslatedParts(spec: Readonly<Rec>, ref: ObjectRef): Diagnostic[] {
   const out: Diagnostic[] = [];
   if (Array.isArray(spec["ingress"]) && spec["ingress"].length)
-    out.push(notYet(ref, "spec.ingress", "inbound listeners still come from the Services that select the workload; these ingress ports, defaultEndpoints, tls and connection pools do not apply"));
+    out.push(
+      notYet(
+        ref,
+        "spec.ingress",
+        "inbound listeners still come from the Services that select the workload; these ingress ports, defaultEndpoints, tls and connection pools do not apply",
+      ),
+    );
   if (rec(rec(spec["outboundTrafficPolicy"])?.["egressProxy"]))
-    out.push(notYet(ref, "spec.outboundTrafficPolicy.egressProxy", "traffic to hosts outside the registry goes to PassthroughCluster, not to the egress proxy"));
+    out.push(
+      notYet(ref, "spec.outboundTrafficPolicy.egressProxy", "traffic to hosts outside the registry goes to PassthroughCluster, not to the egress proxy"),
+    );
   if (rec(spec["inboundConnectionPool"])) out.push(notYet(ref, "spec.inboundConnectionPool", "inbound clusters keep Envoy's default connection limits"));
   (Array.isArray(spec["egress"]) ? (spec["egress"] as Rec[]) : []).forEach((l, i) => {
     const bind = typeof l["bind"] === "string" ? l["bind"] : "";
-    if (bind.startsWith("unix://")) out.push(notYet(ref, `spec.egress[${i}].bind`, "no listener is made on the unix domain socket; its hosts are reachable through the captured ports only"));
+    if (bind.startsWith("unix://"))
+      out.push(notYet(ref, `spec.egress[${i}].bind`, "no listener is made on the unix domain socket; its hosts are reachable through the captured ports only"));
     else if (bind !== "" && l["captureMode"] !== "NONE")
-      out.push(notYet(ref, `spec.egress[${i}].bind`, "on proxies with capture (REDIRECT) the listener stays 0.0.0.0_<port>; the bind address is used only with captureMode NONE or on proxies without capture"));
+      out.push(
+        notYet(
+          ref,
+          `spec.egress[${i}].bind`,
+          "on proxies with capture (REDIRECT) the listener stays 0.0.0.0_<port>; the bind address is used only with captureMode NONE or on proxies without capture",
+        ),
+      );
   });
   return out;
 }
@@ -158,7 +190,12 @@ function selectorConflicts(sidecars: readonly SidecarModel[], pods: readonly Sto
  * labels satisfy (oldest first), else its namespace's one without selector, else the root
  * namespace's one without selector; none: the proxy sees everything.
  */
-export function sidecarFor(sidecars: readonly SidecarModel[], namespace: string, labels: Readonly<Record<string, string>>, rootNamespace: string): SidecarModel | undefined {
+export function sidecarFor(
+  sidecars: readonly SidecarModel[],
+  namespace: string,
+  labels: Readonly<Record<string, string>>,
+  rootNamespace: string,
+): SidecarModel | undefined {
   let namespaceWide: SidecarModel | undefined;
   let root: SidecarModel | undefined;
   for (const sc of sidecars) {

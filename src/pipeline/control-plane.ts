@@ -153,7 +153,10 @@ export class ControlPlane implements ViewProvider {
     const fastPath = previous !== undefined && changed !== "all" && changed.size > 0 && [...changed].every((k) => ENDPOINT_KINDS.has(k));
     const rebuilt = fastPath ? rebuildEndpoints(previous, input) : buildMeshState(input, this.opts.domain, this.opts.meshConfig);
     // A headless Service's endpoints are also listeners (one per address): those views translate again.
-    const build = fastPath && [...(rebuilt.changedHosts ?? [])].some((h) => rebuilt.mesh.services.get(h)?.clusterIP === "None") ? { ...rebuilt, changedHosts: undefined } : rebuilt;
+    const build =
+      fastPath && [...(rebuilt.changedHosts ?? [])].some((h) => rebuilt.mesh.services.get(h)?.clusterIP === "None")
+        ? { ...rebuilt, changedHosts: undefined }
+        : rebuilt;
     const endpointsOnly = build.changedHosts !== undefined;
     this.build = build;
     this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined);
@@ -164,7 +167,11 @@ export class ControlPlane implements ViewProvider {
     for (const view of this.views.values()) this.publish(view, build.mesh, build.changedHosts);
     for (const view of this.views.values()) for (const key of view.classes) this.opts.cache.set(key, view.snapshot!);
     // Forget what no view holds any more (views dropped since are swept on the next build).
-    for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER) this.encoded.retain(t, [...this.views.values()].flatMap((v) => v.maps?.get(t) ?? []));
+    for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER)
+      this.encoded.retain(
+        t,
+        [...this.views.values()].flatMap((v) => v.maps?.get(t) ?? []),
+      );
     this.reportNewDiagnostics();
     const stats = { views: this.views.size, classes: this.classes.size, fastPath, seconds: (performance.now() - started) / 1000 };
     for (const l of this.listeners) l(stats);
@@ -178,7 +185,11 @@ export class ControlPlane implements ViewProvider {
 
   /** Every current finding: input errors, model and analyzer findings, per-view translation notes. */
   diagnostics(): Diagnostic[] {
-    return uniqueDiagnostics([...this.inputDiagnostics, ...this.meshDiagnostics, ...[...this.views.values()].flatMap((v) => v.diagnostics).map((d) => this.locate(d))]);
+    return uniqueDiagnostics([
+      ...this.inputDiagnostics,
+      ...this.meshDiagnostics,
+      ...[...this.views.values()].flatMap((v) => v.diagnostics).map((d) => this.locate(d)),
+    ]);
   }
 
   /** The translated resources (Envoy JSON) a node class (xDS key) currently gets, translated again on demand. */

@@ -27,13 +27,24 @@ export function groupTargets(targets: readonly EdsTarget[]): EdsTargets {
  * order and, when nothing the view uses changed, is `previous` itself. With `shared`, a CLA another
  * view already re-encoded in this change is taken from there.
  */
-export function refreshEndpoints(targets: EdsTargets, changedHosts: ReadonlySet<string>, mesh: MeshModel, previous: ResourceMap, shared?: EncodeCache): ResourceMap {
+export function refreshEndpoints(
+  targets: EdsTargets,
+  changedHosts: ReadonlySet<string>,
+  mesh: MeshModel,
+  previous: ResourceMap,
+  shared?: EncodeCache,
+): ResourceMap {
   const stale: EdsTarget[] = [];
   for (const host of changedHosts) {
     for (const port of mesh.services.get(host)?.ports ?? []) stale.push(...(targets.get(endpointKey(host, port.port)) ?? []));
   }
   if (stale.length === 0) return previous;
-  const fresh = encodeResources(TYPE_URL.endpoint, stale.map((t) => ({ name: t.cluster, json: edsTargetEndpoints(t, mesh.endpoints) })), previous, shared);
+  const fresh = encodeResources(
+    TYPE_URL.endpoint,
+    stale.map((t) => ({ name: t.cluster, json: edsTargetEndpoints(t, mesh.endpoints) })),
+    previous,
+    shared,
+  );
   const out = new Map(previous);
   for (const [name, r] of fresh) out.set(name, r);
   return out;

@@ -11,7 +11,12 @@ type Named = { readonly name?: string; readonly clusterName?: string };
 
 /** Encode one type's resources, each named by its own `name` (or a CLA's `clusterName`). */
 export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: ResourceMap, shared?: EncodeCache): ResourceMap {
-  return encodeResources(t, items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })), previous, shared);
+  return encodeResources(
+    t,
+    items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })),
+    previous,
+    shared,
+  );
 }
 
 /**

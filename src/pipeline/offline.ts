@@ -38,6 +38,12 @@ export function translateOffline(
   const located = (d: Diagnostic): Diagnostic => withSource(d, sourceOf);
   return {
     resources,
-    diagnostics: [...inputDiagnostics, ...mesh.diagnostics.map(located), ...analyze(mesh, sourceOf), ...notTranslatedFindings(objects), ...resources.diagnostics.map(located)],
+    diagnostics: [
+      ...inputDiagnostics,
+      ...mesh.diagnostics.map(located),
+      ...analyze(mesh, sourceOf),
+      ...notTranslatedFindings(objects),
+      ...resources.diagnostics.map(located),
+    ],
   };
 }

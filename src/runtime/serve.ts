@@ -109,10 +109,21 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
 
   const xdsPort = await xds.listen(opts.xdsAddress);
-  const debug = await startDebugServer(opts.debugAddress, { controlPlane, metrics, syncStatus: () => xds.syncStatus(), sourcesReady: () => readiness.ready, logger: log });
+  const debug = await startDebugServer(opts.debugAddress, {
+    controlPlane,
+    metrics,
+    syncStatus: () => xds.syncStatus(),
+    sourcesReady: () => readiness.ready,
+    logger: log,
+  });
 
   const webhook = opts.inject
-    ? await startWebhook({ ...opts.inject, logger: log, onReview: (r) => metrics.injection(r), ...(opts.kube ? { kubeConfig: opts.kube.kubeConfig ?? loadKubeConfig(opts.kube.kubeconfigPath) } : {}) })
+    ? await startWebhook({
+        ...opts.inject,
+        logger: log,
+        onReview: (r) => metrics.injection(r),
+        ...(opts.kube ? { kubeConfig: opts.kube.kubeConfig ?? loadKubeConfig(opts.kube.kubeconfigPath) } : {}),
+      })
     : undefined;
 
   let files: FileSource | undefined;
@@ -129,7 +140,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const startServing = (): void => {
     serving = true;
     rebuild("all");
-    log.info({ xdsPort, debugPort: debug.port, configDir: opts.configDir, kubernetes: opts.kube !== undefined, objects: store.snapshot().size }, "meshpilot ready");
+    log.info(
+      { xdsPort, debugPort: debug.port, configDir: opts.configDir, kubernetes: opts.kube !== undefined, objects: store.snapshot().size },
+      "meshpilot ready",
+    );
   };
   const kube = opts.kube
     ? startKube(opts.kube, {

@@ -46,7 +46,10 @@ function serial(): string {
 
 async function keyPem(key: Key): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .replace(/\n$/, "")}\n-----END PRIVATE KEY-----\n`;
 }
 
 async function importKey(pem: string): Promise<Key> {
@@ -72,7 +75,13 @@ export async function createCa(now: Date, validityDays = 3650): Promise<CertAuth
   return { cert, key: keys.privateKey, certPem: cert.toString("pem") + "\n" };
 }
 
-export async function issueServingCert(ca: CertAuthority, dnsNames: readonly string[], ipAddresses: readonly string[], now: Date, validityDays: number): Promise<ServingCert> {
+export async function issueServingCert(
+  ca: CertAuthority,
+  dnsNames: readonly string[],
+  ipAddresses: readonly string[],
+  now: Date,
+  validityDays: number,
+): Promise<ServingCert> {
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as KeyPair;
   const notBefore = new Date(now.getTime() - 60_000);
   const notAfter = new Date(now.getTime() + validityDays * DAY);
@@ -89,7 +98,10 @@ export async function issueServingCert(ca: CertAuthority, dnsNames: readonly str
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([...dnsNames.map((value) => ({ type: "dns" as const, value })), ...ipAddresses.map((value) => ({ type: "ip" as const, value }))]),
+      new x509.SubjectAlternativeNameExtension([
+        ...dnsNames.map((value) => ({ type: "dns" as const, value })),
+        ...ipAddresses.map((value) => ({ type: "ip" as const, value })),
+      ]),
       await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
     ],
   });

@@ -138,7 +138,8 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
     const path = `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${configName}`;
     const got = await client.request("GET", path);
     if (got.status === 404) {
-      if (!reportedMissing) log.warn({ webhookConfiguration: configName }, "MutatingWebhookConfiguration not found: no pod is sent for injection until it exists");
+      if (!reportedMissing)
+        log.warn({ webhookConfiguration: configName }, "MutatingWebhookConfiguration not found: no pod is sent for injection until it exists");
       reportedMissing = true;
       return;
     }
@@ -149,10 +150,14 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
     if (stale.length === 0) return;
     // The resourceVersion test makes a concurrent edit (another replica, kubectl) fail this patch
     // instead of being overwritten; the next resync retries on the new version.
-    const patch = [{ op: "test", path: "/metadata/resourceVersion", value: mwc.metadata.resourceVersion }, ...stale.map(({ i }) => ({ op: "add", path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle }))];
+    const patch = [
+      { op: "test", path: "/metadata/resourceVersion", value: mwc.metadata.resourceVersion },
+      ...stale.map(({ i }) => ({ op: "add", path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle })),
+    ];
     const r = await client.request("PATCH", path, patch, { contentType: "application/json-patch+json" });
     if (r.status === 200) log.info({ webhookConfiguration: configName, webhooks: stale.map(({ w }) => w.name) }, "caBundle updated");
-    else if (r.status !== 409 && r.status !== 422) throw new Error(`patching MutatingWebhookConfiguration ${configName}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    else if (r.status !== 409 && r.status !== 422)
+      throw new Error(`patching MutatingWebhookConfiguration ${configName}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
   };
 
   const renewIfDue = async (): Promise<void> => {

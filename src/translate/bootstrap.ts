@@ -68,7 +68,8 @@ export interface BootstrapError {
   readonly message: string;
 }
 
-export type BootstrapResult = { readonly bootstrap: BootstrapJson; readonly errors?: undefined } | { readonly errors: readonly BootstrapError[]; readonly bootstrap?: undefined };
+export type BootstrapResult =
+  { readonly bootstrap: BootstrapJson; readonly errors?: undefined } | { readonly errors: readonly BootstrapError[]; readonly bootstrap?: undefined };
 
 /** Name of the static cluster that reaches meshpilot. */
 export const XDS_CLUSTER_NAME = "xds-grpc";

@@ -1,7 +1,15 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { ServicePortModel } from "../model/ir.js";
 import type { InboundPortScope } from "../model/inbound.js";
-import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_BIND_IPV4, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName, istioConfigPath, outboundSniName, PASSTHROUGH_CLUSTER } from "../model/names.js";
+import {
+  BLACKHOLE_CLUSTER,
+  INBOUND_PASSTHROUGH_BIND_IPV4,
+  INBOUND_PASSTHROUGH_CLUSTER,
+  inboundClusterName,
+  istioConfigPath,
+  outboundSniName,
+  PASSTHROUGH_CLUSTER,
+} from "../model/names.js";
 import type { ClusterPolicy } from "../model/parsed.js";
 import { isHttp2Protocol, isHttpProtocol } from "../model/protocol.js";
 import type { ClusterScope, ServiceScope } from "../model/scope.js";
@@ -63,7 +71,9 @@ function outlierDetection(policy: ClusterPolicy | undefined): Pick<ClusterJson, 
     outlierDetection: {
       enforcingSuccessRate: 0,
       ...(od.consecutive5xxErrors !== undefined ? { consecutive5xx: od.consecutive5xxErrors, enforcingConsecutive5xx: od.consecutive5xxErrors ? 100 : 0 } : {}),
-      ...(od.consecutiveGatewayErrors !== undefined ? { consecutiveGatewayFailure: od.consecutiveGatewayErrors, enforcingConsecutiveGatewayFailure: od.consecutiveGatewayErrors ? 100 : 0 } : {}),
+      ...(od.consecutiveGatewayErrors !== undefined
+        ? { consecutiveGatewayFailure: od.consecutiveGatewayErrors, enforcingConsecutiveGatewayFailure: od.consecutiveGatewayErrors ? 100 : 0 }
+        : {}),
       ...(od.interval ? { interval: protoDuration(od.interval) } : {}),
       ...(od.baseEjectionTime ? { baseEjectionTime: protoDuration(od.baseEjectionTime) } : {}),
       ...(od.maxEjectionPercent ? { maxEjectionPercent: od.maxEjectionPercent } : {}),
@@ -71,7 +81,9 @@ function outlierDetection(policy: ClusterPolicy | undefined): Pick<ClusterJson, 
       ...(od.splitExternalLocalOriginErrors
         ? {
             splitExternalLocalOriginErrors: true,
-            ...(od.consecutiveLocalOriginFailures ? { consecutiveLocalOriginFailure: od.consecutiveLocalOriginFailures, enforcingConsecutiveLocalOriginFailure: 100 } : {}),
+            ...(od.consecutiveLocalOriginFailures
+              ? { consecutiveLocalOriginFailure: od.consecutiveLocalOriginFailures, enforcingConsecutiveLocalOriginFailure: 100 }
+              : {}),
             enforcingLocalOriginSuccessRate: 0,
           }
         : {}),
@@ -114,14 +126,28 @@ function protocolOptions(port: ServicePortModel, policy: ClusterPolicy | undefin
 }
 
 /** An outbound EDS cluster for a service port, or one of its DestinationRule subsets. */
-export function outboundCluster(service: ServiceScope, cluster: ClusterScope, report?: (problem: string) => void, onTls?: (tls: UpstreamTls) => void): ClusterJson {
+export function outboundCluster(
+  service: ServiceScope,
+  cluster: ClusterScope,
+  report?: (problem: string) => void,
+  onTls?: (tls: UpstreamTls) => void,
+): ClusterJson {
   const { name, port, policy, subset } = cluster;
   const svc = service.service;
   const rule = service.rule;
   const discovery = entryDiscovery(svc, cluster);
   // A headless Service has no VIP to balance behind: as Istio, the sidecar connects where the client dialled (a pod's address).
-  const lb: LbFields = discovery?.lbPolicy ? { lbPolicy: discovery.lbPolicy } : svc.clusterIP === "None" ? { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" } : loadBalancer(policy);
-  const tls = upstreamTls(policy?.tls, { istioSni: outboundSniName(port.port, subset, svc.hostname), h2: usesH2(port, policy) }, isHttpProtocol(port.protocol), cluster.credential);
+  const lb: LbFields = discovery?.lbPolicy
+    ? { lbPolicy: discovery.lbPolicy }
+    : svc.clusterIP === "None"
+      ? { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" }
+      : loadBalancer(policy);
+  const tls = upstreamTls(
+    policy?.tls,
+    { istioSni: outboundSniName(port.port, subset, svc.hostname), h2: usesH2(port, policy) },
+    isHttpProtocol(port.protocol),
+    cluster.credential,
+  );
   if (tls.dropped) report?.(`${name}: ${tls.dropped}`);
   onTls?.(tls);
   const istioMeta: JsonObject = {

@@ -81,7 +81,13 @@ function lbEndpoint(ep: EndpointModel): LbEndpointJson {
     endpoint: { address: { socketAddress: { address: ep.address, portValue: ep.port } } },
     healthStatus: "HEALTHY",
     loadBalancingWeight: ep.weight ?? 1,
-    ...(ep.podName ? { metadata: { filterMetadata: { istio: { workload: `${ep.podName};${ep.namespace};${ep.labels["app"] ?? ""};${ep.labels["version"] ?? ""};Kubernetes` } } } } : {}),
+    ...(ep.podName
+      ? {
+          metadata: {
+            filterMetadata: { istio: { workload: `${ep.podName};${ep.namespace};${ep.labels["app"] ?? ""};${ep.labels["version"] ?? ""};Kubernetes` } },
+          },
+        }
+      : {}),
   };
 }
 

@@ -24,7 +24,16 @@ import type { HttpProtocolOptionsJson } from "../gen/envoy/extensions/upstreams/
 
 export type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, HttpConnectionManagerJson, TcpProxyJson };
 export type { HttpFilterJson } from "../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
-export type { RouteJson, RouteMatchJson, RouteActionJson, VirtualHostJson, HeaderMatcherJson, RetryPolicyJson, WeightedClusterJson, QueryParameterMatcherJson } from "../gen/envoy/config/route/v3/route_components_pb.js";
+export type {
+  RouteJson,
+  RouteMatchJson,
+  RouteActionJson,
+  VirtualHostJson,
+  HeaderMatcherJson,
+  RetryPolicyJson,
+  WeightedClusterJson,
+  QueryParameterMatcherJson,
+} from "../gen/envoy/config/route/v3/route_components_pb.js";
 export type { FilterChainJson, FilterJson } from "../gen/envoy/config/listener/v3/listener_components_pb.js";
 export type { StringMatcherJson } from "../gen/envoy/type/matcher/v3/string_pb.js";
 export type { LbEndpointJson, LocalityLbEndpointsJson } from "../gen/envoy/config/endpoint/v3/endpoint_components_pb.js";

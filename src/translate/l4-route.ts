@@ -19,7 +19,11 @@ function proxyFilter(p: TcpProxyModel): FilterJson {
   const extras = { ...(p.idleTimeout ? { idleTimeout: protoDuration(p.idleTimeout) } : {}), ...(p.hashBySourceIp ? { hashPolicy: [{ sourceIp: {} }] } : {}) };
   const [first, ...rest] = p.destinations;
   if (first && rest.length === 0) return tcpProxy(p.statPrefix, first.cluster, extras);
-  return weightedTcpProxy(p.statPrefix, p.destinations.map((d) => ({ name: d.cluster, weight: d.weight })), extras);
+  return weightedTcpProxy(
+    p.statPrefix,
+    p.destinations.map((d) => ({ name: d.cluster, weight: d.weight })),
+    extras,
+  );
 }
 
 /** The filter chains for one non-HTTP service port, from its resolved routes. */
@@ -29,7 +33,10 @@ export function l4FilterChains(routes: readonly L4RouteModel[]): FilterChainJson
     const serverNames = r.sniHosts;
     const filters = [proxyFilter(r.proxy)];
     if (prefixRanges.length === 0 && serverNames.length === 0) return { filters };
-    return { filterChainMatch: { ...(prefixRanges.length ? { prefixRanges } : {}), ...(serverNames.length ? { serverNames: [...serverNames] } : {}) }, filters };
+    return {
+      filterChainMatch: { ...(prefixRanges.length ? { prefixRanges } : {}), ...(serverNames.length ? { serverNames: [...serverNames] } : {}) },
+      filters,
+    };
   });
   return dedupeMatches(chains);
 }

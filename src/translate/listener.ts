@@ -1,4 +1,13 @@
-import { listenerName, outboundStatPrefix, sidecarRouteConfigName, PASSTHROUGH_CLUSTER, PASSTHROUGH_FILTER_CHAIN, BLACKHOLE_CLUSTER, VIRTUAL_OUTBOUND_LISTENER, VIRTUAL_OUTBOUND_PORT } from "../model/names.js";
+import {
+  listenerName,
+  outboundStatPrefix,
+  sidecarRouteConfigName,
+  PASSTHROUGH_CLUSTER,
+  PASSTHROUGH_FILTER_CHAIN,
+  BLACKHOLE_CLUSTER,
+  VIRTUAL_OUTBOUND_LISTENER,
+  VIRTUAL_OUTBOUND_PORT,
+} from "../model/names.js";
 import type { OutboundTrafficPolicyMode } from "../model/mesh-config.js";
 import type { FilterChainJson, FilterJson, HttpConnectionManagerJson, ListenerJson, RouteConfigurationJson, TcpProxyJson } from "./envoy.js";
 import { ADS_CONFIG_SOURCE, typed } from "./envoy.js";
@@ -14,7 +23,11 @@ export function inlineHttpConnectionManager(statPrefix: string, routeConfig: Rou
   return connectionManager(statPrefix, { routeConfig }, filterCtx);
 }
 
-function connectionManager(statPrefix: string, routes: Pick<HttpConnectionManagerJson, "rds"> | Pick<HttpConnectionManagerJson, "routeConfig">, filterCtx: HttpFilterContext): FilterJson {
+function connectionManager(
+  statPrefix: string,
+  routes: Pick<HttpConnectionManagerJson, "rds"> | Pick<HttpConnectionManagerJson, "routeConfig">,
+  filterCtx: HttpFilterContext,
+): FilterJson {
   return {
     name: "envoy.filters.network.http_connection_manager",
     typedConfig: typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", {
@@ -39,10 +52,18 @@ export function tcpProxy(statPrefix: string, cluster: string, extra: Omit<TcpPro
 }
 
 /** tcp_proxy splitting connections by weight (a VirtualService `tcp` route with several destinations). */
-export function weightedTcpProxy(statPrefix: string, clusters: readonly { name: string; weight: number }[], extra: Omit<TcpProxyJson, "statPrefix" | "cluster" | "weightedClusters"> = {}): FilterJson {
+export function weightedTcpProxy(
+  statPrefix: string,
+  clusters: readonly { name: string; weight: number }[],
+  extra: Omit<TcpProxyJson, "statPrefix" | "cluster" | "weightedClusters"> = {},
+): FilterJson {
   return {
     name: "envoy.filters.network.tcp_proxy",
-    typedConfig: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", { statPrefix, weightedClusters: { clusters: clusters.map((c) => ({ ...c })) }, ...extra }),
+    typedConfig: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", {
+      statPrefix,
+      weightedClusters: { clusters: clusters.map((c) => ({ ...c })) },
+      ...extra,
+    }),
   };
 }
 
@@ -75,7 +96,9 @@ export function httpListener(port: number, bind: Bind, policy: OutboundTrafficPo
   return {
     ...base,
     bindToPort: false,
-    listenerFilters: [{ name: "envoy.filters.listener.http_inspector", typedConfig: typed("envoy.extensions.filters.listener.http_inspector.v3.HttpInspector", {}) }],
+    listenerFilters: [
+      { name: "envoy.filters.listener.http_inspector", typedConfig: typed("envoy.extensions.filters.listener.http_inspector.v3.HttpInspector", {}) },
+    ],
     listenerFiltersTimeout: "0s",
     continueOnListenerFiltersTimeout: true,
     filterChains: [{ filterChainMatch: { applicationProtocols: ["http/1.1", "h2c"], transportProtocol: "raw_buffer" }, filters: [hcm] }],
@@ -95,7 +118,13 @@ export function l4Listener(address: string, port: number, filterChains: FilterCh
     address: { socketAddress: { address: listenAddress, portValue: port } },
     trafficDirection: "OUTBOUND",
     ...(bind.mode === "captured" ? { bindToPort: false } : {}),
-    ...(sni ? { listenerFilters: [{ name: "envoy.filters.listener.tls_inspector", typedConfig: typed("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", {}) }] } : {}),
+    ...(sni
+      ? {
+          listenerFilters: [
+            { name: "envoy.filters.listener.tls_inspector", typedConfig: typed("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", {}) },
+          ],
+        }
+      : {}),
     filterChains,
   };
 }
@@ -109,7 +138,11 @@ export function virtualOutboundListener(policy: OutboundTrafficPolicyMode = "ALL
     useOriginalDst: true,
     trafficDirection: "OUTBOUND",
     filterChains: [
-      { name: "virtualOutbound-blackhole", filterChainMatch: { destinationPort: VIRTUAL_OUTBOUND_PORT }, filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] },
+      {
+        name: "virtualOutbound-blackhole",
+        filterChainMatch: { destinationPort: VIRTUAL_OUTBOUND_PORT },
+        filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
+      },
       { name: "virtualOutbound-catchall-tcp", filters: [tcpProxy(unmatched, unmatched)] },
     ],
   };

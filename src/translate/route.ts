@@ -11,12 +11,18 @@ import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { isCatchAll, routeMatch, stringMatcher } from "./route-match.js";
 
 const DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
-const PREVIOUS_HOSTS = { name: "envoy.retry_host_predicates.previous_hosts", typedConfig: typed("envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate", {}) };
+const PREVIOUS_HOSTS = {
+  name: "envoy.retry_host_predicates.previous_hosts",
+  typedConfig: typed("envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate", {}),
+};
 
 /** Istio's retry policy: 2 retries on connection-level failures unless the VirtualService says otherwise. */
 export function retryPolicy(retries: RetryModel | undefined, consistentHash: boolean): RetryPolicyJson | undefined {
   if (retries && (retries.attempts ?? 0) <= 0) return undefined;
-  const tokens = (retries?.retryOn ?? DEFAULT_RETRY_ON).split(",").map((t) => t.trim()).filter(Boolean);
+  const tokens = (retries?.retryOn ?? DEFAULT_RETRY_ON)
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
   const codes = tokens.filter((t) => /^\d+$/.test(t)).map(Number);
   const on = tokens.filter((t) => !/^\d+$/.test(t));
   if (codes.length && !on.includes("retriable-status-codes")) on.push("retriable-status-codes");
@@ -29,7 +35,12 @@ export function retryPolicy(retries: RetryModel | undefined, consistentHash: boo
     ...(ignorePrevious && !consistentHash ? { retryHostPredicate: [PREVIOUS_HOSTS] } : {}),
     hostSelectionRetryMaxAttempts: "5",
     ...(retries?.retryRemoteLocalities
-      ? { retryPriority: { name: "envoy.retry_priorities.previous_priorities", typedConfig: typed("envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig", { updateFrequency: 2 }) } }
+      ? {
+          retryPriority: {
+            name: "envoy.retry_priorities.previous_priorities",
+            typedConfig: typed("envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig", { updateFrequency: 2 }),
+          },
+        }
       : {}),
     ...(retries?.backoff ? { retryBackOff: { baseInterval: protoDuration(retries.backoff) } } : {}),
   };
@@ -37,7 +48,16 @@ export function retryPolicy(retries: RetryModel | undefined, consistentHash: boo
 
 function hashPolicy(ch: ConsistentHashModel): RouteActionJson["hashPolicy"] {
   if (ch.httpHeaderName) return [{ header: { headerName: ch.httpHeaderName } }];
-  if (ch.httpCookie) return [{ cookie: { name: ch.httpCookie.name, ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}), ...(ch.httpCookie.ttl ? { ttl: protoDuration(ch.httpCookie.ttl) } : {}) } }];
+  if (ch.httpCookie)
+    return [
+      {
+        cookie: {
+          name: ch.httpCookie.name,
+          ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}),
+          ...(ch.httpCookie.ttl ? { ttl: protoDuration(ch.httpCookie.ttl) } : {}),
+        },
+      },
+    ];
   if (ch.useSourceIp) return [{ connectionProperties: { sourceIp: true } }];
   if (ch.httpQueryParameterName) return [{ queryParameter: { name: ch.httpQueryParameterName } }];
   return undefined;
@@ -51,8 +71,12 @@ const PSEUDO = (h: string): boolean => h.startsWith(":") || h.toLowerCase() === 
 export function headerOps(h: HeaderOpsModel | undefined): HeaderOps {
   const ops = (o: NonNullable<HeaderOpsModel["request"]> | undefined) => {
     const add = [
-      ...Object.entries(o?.set ?? {}).filter(([k]) => !PSEUDO(k)).map(([key, value]) => ({ header: { key, value }, appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" as const })),
-      ...Object.entries(o?.add ?? {}).filter(([k]) => !PSEUDO(k)).map(([key, value]) => ({ header: { key, value }, appendAction: "APPEND_IF_EXISTS_OR_ADD" as const })),
+      ...Object.entries(o?.set ?? {})
+        .filter(([k]) => !PSEUDO(k))
+        .map(([key, value]) => ({ header: { key, value }, appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" as const })),
+      ...Object.entries(o?.add ?? {})
+        .filter(([k]) => !PSEUDO(k))
+        .map(([key, value]) => ({ header: { key, value }, appendAction: "APPEND_IF_EXISTS_OR_ADD" as const })),
     ].sort((a, b) => (a.header.key < b.header.key ? -1 : a.header.key > b.header.key ? 1 : 0));
     return { add, remove: (o?.remove ?? []).filter((k) => !PSEUDO(k)) };
   };
@@ -99,7 +123,12 @@ function perFilterConfig(route: HttpRouteModel): RouteJson["typedPerFilterConfig
       // As in Istio, a fault without a percentage never fires: the delay falls back to the
       // deprecated integer `percent` (0 when unset), the abort leaves Envoy's default of 0%.
       ...(f.delay?.fixedDelay
-        ? { delay: { fixedDelay: protoDuration(f.delay.fixedDelay), percentage: f.delay.percentage ? percent(f.delay.percentage.value) : { numerator: f.delay.percent ?? 0, denominator: "HUNDRED" } } }
+        ? {
+            delay: {
+              fixedDelay: protoDuration(f.delay.fixedDelay),
+              percentage: f.delay.percentage ? percent(f.delay.percentage.value) : { numerator: f.delay.percent ?? 0, denominator: "HUNDRED" },
+            },
+          }
         : {}),
       ...(f.abort
         ? {
@@ -127,7 +156,25 @@ function perFilterConfig(route: HttpRouteModel): RouteJson["typedPerFilterConfig
   return Object.keys(out).length ? out : undefined;
 }
 
-const GRPC_CODES = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"];
+const GRPC_CODES = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+];
 function grpcStatusCode(s: string): number {
   const i = GRPC_CODES.indexOf(s.toUpperCase());
   return i >= 0 ? i : Number(s) || 2;
@@ -159,7 +206,8 @@ function forwardAction(route: HttpRouteModel, f: ForwardModel): { action: RouteA
   const authority = authorityRewrite(route, f, single ? first.headers : undefined);
   if (authority) action.hostRewriteLiteral = authority;
   if (f.rewrite?.uri !== undefined) action.prefixRewrite = f.rewrite.uri;
-  if (f.rewrite?.uriRegexRewrite?.match) action.regexRewrite = { pattern: { regex: f.rewrite.uriRegexRewrite.match }, substitution: f.rewrite.uriRegexRewrite.rewrite ?? "" };
+  if (f.rewrite?.uriRegexRewrite?.match)
+    action.regexRewrite = { pattern: { regex: f.rewrite.uriRegexRewrite.match }, substitution: f.rewrite.uriRegexRewrite.rewrite ?? "" };
   if (f.mirrors.length) {
     action.requestMirrorPolicies = f.mirrors.map((m) => ({
       cluster: m.cluster,
@@ -177,7 +225,12 @@ export function httpRoutes(routes: readonly HttpRouteModel[], port: number): Rou
   for (const r of routes) {
     const metadata = { filterMetadata: { istio: { config: istioConfigPath("virtual-service", r.virtualService.namespace, r.virtualService.name) } } };
     const match = routeMatch(r.match);
-    const route: RouteJson = { ...(r.name ? { name: r.name } : {}), match, ...headerOps(r.headers), ...(r.match?.statPrefix ? { statPrefix: r.match.statPrefix } : {}) };
+    const route: RouteJson = {
+      ...(r.name ? { name: r.name } : {}),
+      match,
+      ...headerOps(r.headers),
+      ...(r.match?.statPrefix ? { statPrefix: r.match.statPrefix } : {}),
+    };
     const a = r.action;
     if (a.kind === "redirect") {
       const rd = a.redirect;
@@ -192,7 +245,10 @@ export function httpRoutes(routes: readonly HttpRouteModel[], port: number): Rou
       };
     } else if (a.kind === "direct") {
       const b = a.response.body;
-      route.directResponse = { status: a.response.status, ...(b?.string !== undefined ? { body: { inlineString: b.string } } : b?.bytes !== undefined ? { body: { inlineBytes: b.bytes } } : {}) };
+      route.directResponse = {
+        status: a.response.status,
+        ...(b?.string !== undefined ? { body: { inlineString: b.string } } : b?.bytes !== undefined ? { body: { inlineBytes: b.bytes } } : {}),
+      };
     } else {
       const { action, destinationHeaders } = forwardAction(r, a);
       Object.assign(route, mergeHeaderOps(headerOps(r.headers), destinationHeaders));

@@ -13,7 +13,10 @@ import type { ClusterJson } from "./envoy.js";
 /** Istio's mesh default `dnsRefreshRate`. */
 const DNS_REFRESH_RATE = "60s";
 
-export type Discovery = Pick<ClusterJson, "type" | "loadAssignment" | "dnsLookupFamily" | "dnsRefreshRate" | "respectDnsTtl" | "originalDstLbConfig" | "lbPolicy">;
+export type Discovery = Pick<
+  ClusterJson,
+  "type" | "loadAssignment" | "dnsLookupFamily" | "dnsRefreshRate" | "respectDnsTtl" | "originalDstLbConfig" | "lbPolicy"
+>;
 
 /** The discovery fields of an entry's cluster; undefined for EDS clusters (STATIC entries and Kubernetes Services). */
 export function entryDiscovery(svc: ServiceModel, cluster: ClusterScope): Discovery | undefined {

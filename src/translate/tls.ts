@@ -135,7 +135,9 @@ export function upstreamTls(tls: ClientTLSSettings | undefined, target: TlsTarge
   }
   if (tls.credentialName) {
     if (!credentials?.honoured) {
-      return { dropped: `tls.credentialName "${tls.credentialName}" applies to sidecars only in a DestinationRule with a workloadSelector (as in Istio); the ${tls.mode} settings are not applied` };
+      return {
+        dropped: `tls.credentialName "${tls.credentialName}" applies to sidecars only in a DestinationRule with a workloadSelector (as in Istio); the ${tls.mode} settings are not applied`,
+      };
     }
     return credentialTls(tls, tls.credentialName, credentials, target, http);
   }
@@ -158,7 +160,14 @@ export function upstreamTls(tls: ClientTLSSettings | undefined, target: TlsTarge
 }
 
 /** SIMPLE/MUTUAL: ALPN, SNI (or auto SNI and SAN validation on HTTP clusters) around the key material. */
-function originating(tls: ClientTLSSettings, target: TlsTarget, http: boolean, verify: boolean, material: CommonTlsContextJson, extra: Partial<UpstreamTls> = {}): UpstreamTls {
+function originating(
+  tls: ClientTLSSettings,
+  target: TlsTarget,
+  http: boolean,
+  verify: boolean,
+  material: CommonTlsContextJson,
+  extra: Partial<UpstreamTls> = {},
+): UpstreamTls {
   const ctx: UpstreamTlsContextJson = {
     commonTlsContext: { ...(target.h2 ? { alpnProtocols: ["h2"] } : {}), ...material },
     ...(tls.sni ? { sni: tls.sni } : {}),
@@ -192,7 +201,10 @@ function credentialTls(tls: ClientTLSSettings, name: string, scope: CredentialRe
     });
   }
   if (mutual && secret?.cert && secret.key) {
-    secrets.push({ name: credentialSdsName(name), tlsCertificate: { certificateChain: { inlineBytes: secret.cert }, privateKey: { inlineBytes: secret.key } } });
+    secrets.push({
+      name: credentialSdsName(name),
+      tlsCertificate: { certificateChain: { inlineBytes: secret.cert }, privateKey: { inlineBytes: secret.key } },
+    });
   }
   // As Istio: the CA is referenced unless insecureSkipVerify; here also only when there is one
   // (or the Secret is missing, where Istio's references are kept).

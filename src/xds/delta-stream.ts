@@ -40,7 +40,12 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
       for (const [name, version] of Object.entries(req.initialResourceVersions)) st.known.set(name, version);
     }
     const wasWildcard = st.sub.wildcard;
-    const { added, removed, wildcardAdded } = st.sub.apply(this.canonicalNames(type, req.resourceNamesSubscribe), req.resourceNamesUnsubscribe, first, isWildcardType(type));
+    const { added, removed, wildcardAdded } = st.sub.apply(
+      this.canonicalNames(type, req.resourceNamesSubscribe),
+      req.resourceNamesUnsubscribe,
+      first,
+      isWildcardType(type),
+    );
     for (const n of added) st.resend.add(n);
     for (const n of removed) {
       if (st.sub.wildcard) {
@@ -65,7 +70,8 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
       // A stale nonce only means a newer response is in flight; the subscription change above
       // still counts (the spec forbids rejecting stale delta requests).
     }
-    if (first) st.owe("force", at); // always answer a type's first request, even with nothing
+    if (first)
+      st.owe("force", at); // always answer a type's first request, even with nothing
     else if (added.length > 0 || removed.length > 0 || wildcardAdded) st.owe("changed", at);
   }
 
@@ -77,7 +83,11 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     st.removeIfMissing.clear();
 
     if (send.length === 0 && removed.size === 0 && st.pending !== "force") return undefined;
-    if (type === TYPE_URL.cluster) this.reanswerEndpoints(send.filter((r) => st.known.has(r.name)).map((r) => r.name), st.pendingSince);
+    if (type === TYPE_URL.cluster)
+      this.reanswerEndpoints(
+        send.filter((r) => st.known.has(r.name)).map((r) => r.name),
+        st.pendingSince,
+      );
     // Sending everything (a proxy's first response of a type, typically): the proxy will hold
     // exactly `current` (anything else it held would be in `removed`), and the body is the same
     // for every proxy of the view, built once; only the nonce is per stream.

@@ -129,7 +129,8 @@ export function typeVersion(resources: ResourceMap): string {
  * CDS is a real state ("no listeners"), and streams need a version to answer with.
  */
 export function snapshotFrom(maps: Partial<Record<TypeUrl, ResourceMap>> | ReadonlyMap<TypeUrl, ResourceMap>): Snapshot {
-  const get = (t: TypeUrl): ResourceMap | undefined => (maps instanceof Map ? (maps as ReadonlyMap<TypeUrl, ResourceMap>).get(t) : (maps as Partial<Record<TypeUrl, ResourceMap>>)[t]);
+  const get = (t: TypeUrl): ResourceMap | undefined =>
+    maps instanceof Map ? (maps as ReadonlyMap<TypeUrl, ResourceMap>).get(t) : (maps as Partial<Record<TypeUrl, ResourceMap>>)[t];
   const resources = new Map<TypeUrl, ResourceMap>();
   const versions = new Map<TypeUrl, string>();
   for (const t of PUSH_ORDER) {

@@ -7,7 +7,18 @@
 // this encoder does not handle exactly, and anything it finds invalid, makes it give up
 // (`jsonToBinary` returns undefined): the caller then takes the generic path, which gives the same
 // bytes or the same error. It never guesses.
-import { fromJson, protoInt64, ScalarType, toBinary, type DescEnum, type DescField, type DescMessage, type DescOneof, type JsonValue, type Registry } from "@bufbuild/protobuf";
+import {
+  fromJson,
+  protoInt64,
+  ScalarType,
+  toBinary,
+  type DescEnum,
+  type DescField,
+  type DescMessage,
+  type DescOneof,
+  type JsonValue,
+  type Registry,
+} from "@bufbuild/protobuf";
 import { hasCustomJsonRepresentation, isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import { base64Decode, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 

@@ -5,7 +5,13 @@
 // generated type cannot fail here for lack of a registration.
 import { createRegistry, type Registry } from "@bufbuild/protobuf";
 import type { DescFile } from "@bufbuild/protobuf";
-import { file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_empty, file_google_protobuf_struct, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
+import {
+  file_google_protobuf_any,
+  file_google_protobuf_duration,
+  file_google_protobuf_empty,
+  file_google_protobuf_struct,
+  file_google_protobuf_wrappers,
+} from "@bufbuild/protobuf/wkt";
 import { file_envoy_config_cluster_v3_cluster } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import { file_envoy_config_endpoint_v3_endpoint } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { file_envoy_config_listener_v3_listener } from "../gen/envoy/config/listener/v3/listener_pb.js";

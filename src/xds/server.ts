@@ -44,7 +44,12 @@ function guarded(o: XdsObserver, log: Logger): XdsObserver {
         log.error({ err: e, hook: name }, "xDS observer hook threw");
       }
     };
-  return { onConnect: wrap("onConnect", o.onConnect), onDisconnect: wrap("onDisconnect", o.onDisconnect), onPush: wrap("onPush", o.onPush), onNack: wrap("onNack", o.onNack) };
+  return {
+    onConnect: wrap("onConnect", o.onConnect),
+    onDisconnect: wrap("onDisconnect", o.onDisconnect),
+    onPush: wrap("onPush", o.onPush),
+    onNack: wrap("onNack", o.onNack),
+  };
 }
 
 export class XdsServer {

@@ -73,7 +73,10 @@ export class SotwConnection extends Connection<DiscoveryRequest> {
     if (st.known.size === resources.size) st.known.rebase(resources);
     const nonce = this.sent(st, version);
     // Every resource of the type (names are unique): the body every such proxy gets, built once.
-    const body = list.length === resources.size ? sharedSotwBody(type, version, resources, this.ctx.controlPlaneId) : sotwBody(type, version, list, this.ctx.controlPlaneId);
+    const body =
+      list.length === resources.size
+        ? sharedSotwBody(type, version, resources, this.ctx.controlPlaneId)
+        : sotwBody(type, version, list, this.ctx.controlPlaneId);
     return { bytes: withNonce(body, nonce), resourceCount: list.length };
   }
 

@@ -51,7 +51,12 @@ export class Subscription {
    * empty subscribe list means legacy wildcard for LDS/CDS (Envoy sent wildcard that way).
    * Returns the names explicitly (re)subscribed and the names unsubscribed.
    */
-  apply(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, wildcardType: boolean): { added: string[]; removed: string[]; wildcardAdded: boolean } {
+  apply(
+    subscribe: readonly string[],
+    unsubscribe: readonly string[],
+    first: boolean,
+    wildcardType: boolean,
+  ): { added: string[]; removed: string[]; wildcardAdded: boolean } {
     const wasWildcard = this.wildcard;
     if (first && subscribe.length === 0 && wildcardType && !this.explicit) this.wildcard = true;
     const added: string[] = [];

@@ -47,7 +47,16 @@ export function measureHeap(services: number, variant: Variant): HeapRow {
   cp.activate(key.key, node);
   const after = retainedAfterGc();
   if (kept.length !== 5 || !cache.get(key.key)) throw new Error("bench: heap measurement lost its objects");
-  return { variant, services, input: minus(h1, h0), model: minus(h2, h1), viewJson: minus(h3, h2), snapshot: minus(h4, h3), snapshotBodyBytes, controlPlaneWithView: minus(after, before) };
+  return {
+    variant,
+    services,
+    input: minus(h1, h0),
+    model: minus(h2, h1),
+    viewJson: minus(h3, h2),
+    snapshot: minus(h4, h3),
+    snapshotBodyBytes,
+    controlPlaneWithView: minus(after, before),
+  };
 }
 
 /** Heap plus buffers, as one figure. */

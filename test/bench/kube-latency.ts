@@ -108,8 +108,15 @@ async function startFixture(kube: KubeCluster, log: (s: string) => void): Promis
     });
     await until("meshpilot to sync with the API server", 60_000, () => (server!.controlPlane.ready ? true : undefined), 20);
     const proxyId = `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`;
-    const envoy = await startSidecarEnvoy("bench-kube", { nodeId: proxyId, xdsAddress: await a.hostAddress(server.xdsPort), netns: a.netns, labels: { app: "productpage", version: "v1" }, sotw: false, waitReady: false });
-await envoy.waitReady(30_000);
+    const envoy = await startSidecarEnvoy("bench-kube", {
+      nodeId: proxyId,
+      xdsAddress: await a.hostAddress(server.xdsPort),
+      netns: a.netns,
+      labels: { app: "productpage", version: "v1" },
+      sotw: false,
+      waitReady: false,
+    });
+    await envoy.waitReady(30_000);
     log(`section 4a: meshpilot, Envoy and backends up; proxy ${proxyId}`);
     return { server, envoy, backends, a, proxyId, logLines };
   } catch (err) {
@@ -138,7 +145,12 @@ export async function runKubeLatency(kube: KubeCluster, plans: readonly LatencyP
       return r.headers["x-backend-version"] ?? `status:${r.status}`;
     };
     // The canary's starting point: default → v1, x-canary: v2 → v2.
-    await until("the canary to route through Envoy", 30_000, async () => ((await ask().catch(() => "")) === "v1" && (await ask({ "x-canary": "v2" })) === "v2" ? true : undefined), 25);
+    await until(
+      "the canary to route through Envoy",
+      30_000,
+      async () => ((await ask().catch(() => "")) === "v1" && (await ask({ "x-canary": "v2" })) === "v2" ? true : undefined),
+      25,
+    );
 
     const changes: number[] = [];
     const builds: Array<{ at: number; seconds: number; fastPath: boolean }> = [];
@@ -189,7 +201,9 @@ export async function runKubeLatency(kube: KubeCluster, plans: readonly LatencyP
             if (st.nacks !== nacksBefore) throw new Error(`kube latency: Envoy NACKed ${type}: ${st.lastNack?.message ?? "?"}`);
             return st.nonceSent !== before.nonceSent && st.nonceAcked === st.nonceSent ? performance.now() : undefined;
           });
-          const trafficAt = await until(`traffic through Envoy to show ${plan.kind} change ${i + 1}`, STEP_TIMEOUT_MS, async () => ((await expect()) ? performance.now() : undefined));
+          const trafficAt = await until(`traffic through Envoy to show ${plan.kind} change ${i + 1}`, STEP_TIMEOUT_MS, async () =>
+            (await expect()) ? performance.now() : undefined,
+          );
           const build = builds[0];
           if (!build) throw new Error(`kube latency: ${plan.kind} change ${i + 1} was ACKed without a build`);
           const buildStart = build.at - build.seconds * 1000;
@@ -237,7 +251,17 @@ export function latencyRows(r: LatencyResult): Cell[][] {
       p.pacing,
       s.length,
       ...stats(s.map((x) => x.ackedMs)),
-      `${ms(percentile(s.map((x) => x.writeMs + x.ackedMs), 50))} / ${ms(percentile(s.map((x) => x.writeMs + x.ackedMs), 99))}`,
+      `${ms(
+        percentile(
+          s.map((x) => x.writeMs + x.ackedMs),
+          50,
+        ),
+      )} / ${ms(
+        percentile(
+          s.map((x) => x.writeMs + x.ackedMs),
+          99,
+        ),
+      )}`,
       med((x) => x.writeMs),
       med((x) => x.informerMs),
       med((x) => x.buildMs - x.informerMs),

@@ -41,7 +41,8 @@ async function probe(mode: ProbeMode, kc: KubeConfig): Promise<ProbeResult> {
     const syncMs = performance.now() - t0;
     await sleep(500); // let the watches settle
     const retained = minus(retainedAfterGc(), before);
-    if (store.snapshot().size !== source.objects().length) throw new Error(`the store holds ${store.snapshot().size} objects, the source ${source.objects().length}`);
+    if (store.snapshot().size !== source.objects().length)
+      throw new Error(`the store holds ${store.snapshot().size} objects, the source ${source.objects().length}`);
     return { mode, ...census(source), retained, syncMs };
   }
   const srv = await startServer({ xdsAddress: "127.0.0.1:0", debugAddress: "127.0.0.1:0", logger: silent, kube: { kubeConfig: kc, writeStatus: false } });

@@ -51,15 +51,19 @@ async function keepAliveWriter(kube: KubeCluster, sockets: number) {
   const agent = new https.Agent({ keepAlive: true, maxSockets: sockets, ca: base.ca });
   const send = (method: string, path: string, body: object, contentType: string) =>
     new Promise<void>((resolve, reject) => {
-      const req = https.request(`${kube.server}${path}`, { method, agent, headers: { ...base.headers, "content-type": contentType }, timeout: 30_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve();
-          else reject(new Error(`${method} ${path}: HTTP ${status} ${Buffer.concat(chunks).toString().slice(0, 300)}`));
-        });
-      });
+      const req = https.request(
+        `${kube.server}${path}`,
+        { method, agent, headers: { ...base.headers, "content-type": contentType }, timeout: 30_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve();
+            else reject(new Error(`${method} ${path}: HTTP ${status} ${Buffer.concat(chunks).toString().slice(0, 300)}`));
+          });
+        },
+      );
       req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
       req.on("error", reject);
       req.end(JSON.stringify(body));
@@ -102,7 +106,10 @@ export async function populate(kube: KubeCluster, shape: ClusterShape, log: (s: 
   let done = 0;
   const progress = setInterval(() => log(`section 4b: creating objects, ${done}/${tasks.length} tasks done`), 15_000);
   try {
-    await pool(concurrency, nsNames.map((n) => () => writer.create(namespace(n))));
+    await pool(
+      concurrency,
+      nsNames.map((n) => () => writer.create(namespace(n))),
+    );
     await pool(
       concurrency,
       tasks.map((t) => async () => {

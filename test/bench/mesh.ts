@@ -46,7 +46,11 @@ function clientLabels(k: number, mode: LabelMode): Record<string, string> {
 /** The xDS node of bench client `k` (Istio's sidecar id format). */
 export function benchNode(k: number, mode: LabelMode = "identical"): { id: string; cluster: string; metadata: Record<string, unknown> } {
   const ip = `10.200.${(k >> 8) & 255}.${k & 255}`;
-  return { id: `sidecar~${ip}~bench-client-${k}.${CLIENT_NAMESPACE}~${CLIENT_NAMESPACE}.svc.cluster.local`, cluster: `bench-client.${CLIENT_NAMESPACE}`, metadata: { LABELS: clientLabels(k, mode) } };
+  return {
+    id: `sidecar~${ip}~bench-client-${k}.${CLIENT_NAMESPACE}~${CLIENT_NAMESPACE}.svc.cluster.local`,
+    cluster: `bench-client.${CLIENT_NAMESPACE}`,
+    metadata: { LABELS: clientLabels(k, mode) },
+  };
 }
 
 export function namespaceOf(i: number): string {
@@ -141,7 +145,10 @@ function fullRouteExtras(i: number, n: number): Partial<HTTPRoute> {
       maxAge: "24h",
       allowCredentials: true,
     },
-    headers: { request: { set: { "x-bench": "1" }, add: { "x-bench-trace": "on" }, remove: ["x-debug"] }, response: { add: { "x-served-by": "meshpilot" }, remove: ["server"] } },
+    headers: {
+      request: { set: { "x-bench": "1" }, add: { "x-bench-trace": "on" }, remove: ["x-debug"] },
+      response: { add: { "x-served-by": "meshpilot" }, remove: ["server"] },
+    },
   };
 }
 
@@ -183,12 +190,25 @@ const FULL_POLICY: TrafficPolicy = {
     tcp: { maxConnections: 100, connectTimeout: "3s", tcpKeepalive: { probes: 3, time: "7200s", interval: "75s" } },
     http: { http1MaxPendingRequests: 100, http2MaxRequests: 1000, maxRequestsPerConnection: 10, maxRetries: 3, idleTimeout: "30s" },
   },
-  outlierDetection: { consecutive5xxErrors: 5, consecutiveGatewayErrors: 3, interval: "10s", baseEjectionTime: "30s", maxEjectionPercent: 50, minHealthPercent: 20 },
+  outlierDetection: {
+    consecutive5xxErrors: 5,
+    consecutiveGatewayErrors: 3,
+    interval: "10s",
+    baseEjectionTime: "30s",
+    maxEjectionPercent: 50,
+    minHealthPercent: 20,
+  },
   portLevelSettings: [
     {
       port: { number: SERVICE_PORT },
-      loadBalancer: { consistentHash: { httpCookie: { name: "session", path: "/", ttl: "3600s" } }, localityLbSetting: { failoverPriority: ["topology.kubernetes.io/region", "version"] } },
-      connectionPool: { tcp: { maxConnections: 200, connectTimeout: "2s" }, http: { http2MaxRequests: 2000, maxRetries: 5, h2UpgradePolicy: "DO_NOT_UPGRADE" } },
+      loadBalancer: {
+        consistentHash: { httpCookie: { name: "session", path: "/", ttl: "3600s" } },
+        localityLbSetting: { failoverPriority: ["topology.kubernetes.io/region", "version"] },
+      },
+      connectionPool: {
+        tcp: { maxConnections: 200, connectTimeout: "2s" },
+        http: { http2MaxRequests: 2000, maxRetries: 5, h2UpgradePolicy: "DO_NOT_UPGRADE" },
+      },
       outlierDetection: { consecutive5xxErrors: 7, interval: "5s", baseEjectionTime: "15s", maxEjectionPercent: 30 },
     },
   ],
@@ -208,7 +228,9 @@ function destinationRule(i: number, variant: Variant): DestinationRule {
         {
           name: "v2",
           labels: { version: "v2" },
-          ...(full ? { trafficPolicy: { connectionPool: { http: { http1MaxPendingRequests: 10, idleTimeout: "10s" } }, loadBalancer: { simple: "ROUND_ROBIN" } } } : {}),
+          ...(full
+            ? { trafficPolicy: { connectionPool: { http: { http1MaxPendingRequests: 10, idleTimeout: "10s" } }, loadBalancer: { simple: "ROUND_ROBIN" } } }
+            : {}),
         },
       ],
     },

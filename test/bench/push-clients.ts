@@ -83,7 +83,11 @@ class LeanClient {
       "grpc.use_local_subchannel_pool": 1,
       "grpc-node.flow_control_window": ENVOY_HTTP2_WINDOW,
     });
-    this.call = this.client.makeBidiStreamRequest<Uint8Array, Buffer>(DELTA_PATH, (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength), (b) => b);
+    this.call = this.client.makeBidiStreamRequest<Uint8Array, Buffer>(
+      DELTA_PATH,
+      (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+      (b) => b,
+    );
     this.call.on("data", (b: Buffer) => this.onData(b));
     this.call.on("error", (e: ServiceError) => {
       if (!this.closing) this.error = `client ${this.index}: stream error ${e.code}: ${e.details}`;
@@ -92,7 +96,11 @@ class LeanClient {
       if (!this.closing && this.error === undefined) this.error = `client ${this.index}: stream ended (${s.code}: ${s.details})`;
     });
     const node = benchNode(this.index, this.labels);
-    this.send({ node: { id: node.id, cluster: node.cluster, metadata: node.metadata as JsonObject }, typeUrl: TYPE_URL.cluster, resourceNamesSubscribe: ["*"] });
+    this.send({
+      node: { id: node.id, cluster: node.cluster, metadata: node.metadata as JsonObject },
+      typeUrl: TYPE_URL.cluster,
+      resourceNamesSubscribe: ["*"],
+    });
   }
 
   private send(init: RequestInit): void {
@@ -195,7 +203,8 @@ class LeanClient {
 function crossCheck(buf: Buffer, r: DeltaSummary): void {
   const full = fromBinary(DeltaDiscoveryResponseSchema, buf);
   const names = full.resources.map((x) => x.name).join(",");
-  if (full.typeUrl !== r.typeUrl || full.nonce !== r.nonce || names !== r.resources.map((x) => x.name).join(",")) throw new Error("self-check: the wire reader disagrees with the schema decoder");
+  if (full.typeUrl !== r.typeUrl || full.nonce !== r.nonce || names !== r.resources.map((x) => x.name).join(","))
+    throw new Error("self-check: the wire reader disagrees with the schema decoder");
   if (full.removedResources.join(",") !== r.removed.join(",")) throw new Error("self-check: removed_resources differ");
   if (r.typeUrl === TYPE_URL.cluster) {
     for (const x of full.resources) {
@@ -258,7 +267,12 @@ async function handle(m: ToClients): Promise<void> {
         event: "synced",
         group: m.group,
         syncedAt: clients.map((c) => c.syncedAt!),
-        firstAt: { cds: clients.map((c) => c.firstAt.cds!), eds: clients.map((c) => c.firstAt.eds!), lds: clients.map((c) => c.firstAt.lds!), rds: clients.map((c) => c.firstAt.rds!) },
+        firstAt: {
+          cds: clients.map((c) => c.firstAt.cds!),
+          eds: clients.map((c) => c.firstAt.eds!),
+          lds: clients.map((c) => c.firstAt.lds!),
+          rds: clients.map((c) => c.firstAt.rds!),
+        },
         startedAt: clients.map((c) => c.startedAt),
         totals: sum(clients, (c) => c.counts),
         minResources: { cds: min("cds"), eds: min("eds"), lds: min("lds"), rds: min("rds") },

@@ -29,7 +29,14 @@ export type ToClients =
     }
   | { readonly cmd: "arm"; readonly group: string }
   /** Wait until every client received each of `expectEds` (EDS) and `expectRds` (RDS) since "arm". */
-  | { readonly cmd: "await-change"; readonly group: string; readonly expectEds: readonly string[]; readonly expectRds?: readonly string[]; readonly timeoutMs: number; readonly settleMs: number }
+  | {
+      readonly cmd: "await-change";
+      readonly group: string;
+      readonly expectEds: readonly string[];
+      readonly expectRds?: readonly string[];
+      readonly timeoutMs: number;
+      readonly settleMs: number;
+    }
   | { readonly cmd: "close"; readonly group: string }
   | { readonly cmd: "exit" };
 

@@ -196,7 +196,9 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     const snap = cache.get(key.key);
     if (!snap || cache.keys().length !== 1) throw new Error(`bench: expected exactly one view snapshot, found ${cache.keys().length}`);
     const snapshotResources = Object.fromEntries(TYPES.map(({ t }, i) => [SHORT_TYPES[i], snap.resources.get(t)?.size ?? 0])) as Record<ShortType, number>;
-    const snapshotBytes = Object.fromEntries(TYPES.map(({ t }, i) => [SHORT_TYPES[i], [...(snap.resources.get(t)?.values() ?? [])].reduce((a, r) => a + r.body.length, 0)])) as Record<ShortType, number>;
+    const snapshotBytes = Object.fromEntries(
+      TYPES.map(({ t }, i) => [SHORT_TYPES[i], [...(snap.resources.get(t)?.values() ?? [])].reduce((a, r) => a + r.body.length, 0)]),
+    ) as Record<ShortType, number>;
     o.log(`  push: ${o.services} services, anchor synced in ${ms(coldFirstProxyMs)} ms (cold view), view heap ${bytes(viewHeap)}`);
 
     let firstIndex = 1;
@@ -237,10 +239,15 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       loop.disable();
       const syncServerLoopMaxMs = loop.max / 1e6;
       const syncTimes = synced.syncedAt.map((t) => t - s0);
-      o.log(`    server (ms from connect): last stream bound ${ms(Math.max(...serverSeen.connectAt) - s0)}, last write ${SHORT_TYPES.map((t) => `${t} ${ms(serverSeen.lastPushAt[t] - s0)}`).join(", ")}`);
-      o.log(`    phases (max over clients, ms from connect): opened ${ms(Math.max(...synced.startedAt) - s0)}, ${SHORT_TYPES.map((t) => `${t} ${ms(Math.max(...synced.firstAt[t]) - s0)}`).join(", ")}, synced ${ms(Math.max(...syncTimes))}`);
+      o.log(
+        `    server (ms from connect): last stream bound ${ms(Math.max(...serverSeen.connectAt) - s0)}, last write ${SHORT_TYPES.map((t) => `${t} ${ms(serverSeen.lastPushAt[t] - s0)}`).join(", ")}`,
+      );
+      o.log(
+        `    phases (max over clients, ms from connect): opened ${ms(Math.max(...synced.startedAt) - s0)}, ${SHORT_TYPES.map((t) => `${t} ${ms(Math.max(...synced.firstAt[t]) - s0)}`).join(", ")}, synced ${ms(Math.max(...syncTimes))}`,
+      );
       for (const t of SHORT_TYPES) {
-        if (synced.minResources[t] < snapshotResources[t]) throw new Error(`bench: a client got ${synced.minResources[t]} ${t} resources, the snapshot has ${snapshotResources[t]}`);
+        if (synced.minResources[t] < snapshotResources[t])
+          throw new Error(`bench: a client got ${synced.minResources[t]} ${t} resources, the snapshot has ${snapshotResources[t]}`);
       }
       await waitConnected(server, k + 1, 10_000);
       const perProxy = minus(retainedAfterGc(), heap0);
@@ -274,10 +281,14 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       // The assertion the EDS fast path exists for: only EDS moved, and only what changed.
       const other = totalBytes(changed.sinceArm) - changed.sinceArm.eds.bytes;
       const otherMsgs = SHORT_TYPES.filter((t) => t !== "eds").reduce((a, t) => a + changed.sinceArm[t].msgs, 0);
-      if (other !== 0 || otherMsgs !== 0) throw new Error(`bench: the endpoint change sent ${otherMsgs} non-EDS responses (${other} bytes): ${JSON.stringify(changed.sinceArm)}`);
-      if (changed.sinceArm.eds.bytes === 0 || changed.sinceArm.eds.msgs !== k) throw new Error(`bench: expected one EDS response per client (${k}), got ${changed.sinceArm.eds.msgs}`);
-      if (changed.edsNames.join(",") !== expectEds.join(",")) throw new Error(`bench: the endpoint change carried ${changed.edsNames.join(", ")}, expected ${expectEds.join(", ")}`);
-      if (changed.sinceArm.eds.resources !== k * expectEds.length) throw new Error(`bench: the endpoint change carried ${changed.sinceArm.eds.resources} CLAs over ${k} clients, expected ${k * expectEds.length}`);
+      if (other !== 0 || otherMsgs !== 0)
+        throw new Error(`bench: the endpoint change sent ${otherMsgs} non-EDS responses (${other} bytes): ${JSON.stringify(changed.sinceArm)}`);
+      if (changed.sinceArm.eds.bytes === 0 || changed.sinceArm.eds.msgs !== k)
+        throw new Error(`bench: expected one EDS response per client (${k}), got ${changed.sinceArm.eds.msgs}`);
+      if (changed.edsNames.join(",") !== expectEds.join(","))
+        throw new Error(`bench: the endpoint change carried ${changed.edsNames.join(", ")}, expected ${expectEds.join(", ")}`);
+      if (changed.sinceArm.eds.resources !== k * expectEds.length)
+        throw new Error(`bench: the endpoint change carried ${changed.sinceArm.eds.resources} CLAs over ${k} clients, expected ${k * expectEds.length}`);
 
       const r: PushRound = {
         clients: k,
@@ -309,7 +320,17 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       await clients.next("closed", 10_000);
       await waitConnected(server, 0, 15_000);
     }
-    return { services: o.services, variant: o.variant, coldFirstProxyMs, viewHeap, snapshotBytes, snapshotResources, rounds, skipped, ...(failed ? { failed } : {}) };
+    return {
+      services: o.services,
+      variant: o.variant,
+      coldFirstProxyMs,
+      viewHeap,
+      snapshotBytes,
+      snapshotResources,
+      rounds,
+      skipped,
+      ...(failed ? { failed } : {}),
+    };
   } finally {
     await clients.stop();
     await server.close(2_000);
@@ -319,7 +340,24 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
 export function pushTable(results: readonly PushResult[]): Table {
   return {
     title: "2. Push over loopback: delta ADS clients sharing one view (real gRPC streams, one connection each)",
-    header: ["services", "clients", "full sync all ms", "p50 ms", "MiB/client", "server CPU ms", "client CPU ms", "max stall srv/cli ms", "EDS change all ms", "p50 ms", "update() ms", "EDS B/client", "CLAs/client", "non-EDS B", "heap/proxy", "buffers/proxy"],
+    header: [
+      "services",
+      "clients",
+      "full sync all ms",
+      "p50 ms",
+      "MiB/client",
+      "server CPU ms",
+      "client CPU ms",
+      "max stall srv/cli ms",
+      "EDS change all ms",
+      "p50 ms",
+      "update() ms",
+      "EDS B/client",
+      "CLAs/client",
+      "non-EDS B",
+      "heap/proxy",
+      "buffers/proxy",
+    ],
     rows: results.flatMap((res) => [
       ...res.rounds.map((r) => [
         res.services,
@@ -339,7 +377,28 @@ export function pushTable(results: readonly PushResult[]): Table {
         bytes(r.heapPerProxy),
         bytes(r.buffersPerProxy),
       ]),
-      ...(res.failed ? [[res.services, res.failed.clients, `FAILED (${res.failed.phase})`, "-", "-", "-", "-", `${ms(res.failed.serverLoopMaxMs)}/-`, "-", "-", "-", "-", "-", "-", "-", "-"]] : []),
+      ...(res.failed
+        ? [
+            [
+              res.services,
+              res.failed.clients,
+              `FAILED (${res.failed.phase})`,
+              "-",
+              "-",
+              "-",
+              "-",
+              `${ms(res.failed.serverLoopMaxMs)}/-`,
+              "-",
+              "-",
+              "-",
+              "-",
+              "-",
+              "-",
+              "-",
+              "-",
+            ],
+          ]
+        : []),
     ]),
     notes: [
       ...results.flatMap((res) =>
@@ -347,12 +406,19 @@ export function pushTable(results: readonly PushResult[]): Table {
           ? [
               `FAILED: ${res.failed.clients} clients on the ${res.services}-service mesh, ${res.failed.phase}: ${res.failed.message}.`,
               ...(/dropped/i.test(res.failed.message)
-                ? ["  (The server's keepalive pings every 30 s and drops a connection whose ack it has not processed within 10 s: an event-loop stall that long drops healthy proxies.)"]
+                ? [
+                    "  (The server's keepalive pings every 30 s and drops a connection whose ack it has not processed within 10 s: an event-loop stall that long drops healthy proxies.)",
+                  ]
                 : []),
             ]
           : [],
       ),
-      ...results.filter((res) => res.skipped.length > 0).map((res) => `NOT RUN: ${res.skipped.join(", ")} clients on the ${res.services}-service mesh (${res.failed ? "after the failure above" : "estimated too long for the bench budget on this machine now"}); see the smaller mesh's rows.`),
+      ...results
+        .filter((res) => res.skipped.length > 0)
+        .map(
+          (res) =>
+            `NOT RUN: ${res.skipped.join(", ")} clients on the ${res.services}-service mesh (${res.failed ? "after the failure above" : "estimated too long for the bench budget on this machine now"}); see the smaller mesh's rows.`,
+        ),
       ...results.map(
         (res) =>
           `${res.services}-service ${res.variant} mesh: snapshot ${SHORT_TYPES.map((t) => `${t.toUpperCase()} ${res.snapshotResources[t]} (${bytes(res.snapshotBytes[t])})`).join(", ")}; first proxy of the view (cold: translate+encode+push) ${ms(res.coldFirstProxyMs)} ms; view heap ${bytes(res.viewHeap)}.`,

@@ -18,15 +18,33 @@ function text(c: Cell): string {
 export function formatTable(t: Table): string {
   const cells = [t.header, ...t.rows].map((r) => r.map(text));
   const widths = t.header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
-  const out = [t.title, "-".repeat(Math.max(t.title.length, widths.reduce((a, b) => a + b + 2, -2))), line(cells[0]!), ...cells.slice(1).map(line)];
+  const line = (r: readonly string[]): string =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  const out = [
+    t.title,
+    "-".repeat(
+      Math.max(
+        t.title.length,
+        widths.reduce((a, b) => a + b + 2, -2),
+      ),
+    ),
+    line(cells[0]!),
+    ...cells.slice(1).map(line),
+  ];
   for (const n of t.notes ?? []) out.push(`  ${n}`);
   return out.join("\n");
 }
 
 export function markdownTable(header: readonly string[], rows: readonly (readonly Cell[])[]): string {
   const esc = (c: Cell): string => text(c).replace(/\|/g, "\\|");
-  return [`| ${header.map(esc).join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`, ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
+  return [
+    `| ${header.map(esc).join(" | ")} |`,
+    `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
+  ].join("\n");
 }
 
 export function median(xs: readonly number[]): number {

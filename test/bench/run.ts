@@ -35,7 +35,10 @@ watchdog.unref();
 const t0 = performance.now();
 const log = (s: string): void => void process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
 const print = (t: Table): void => void process.stdout.write(`\n${formatTable(t)}\n`);
-const load = (): string => loadavg().map((x) => x.toFixed(2)).join(" ");
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
 
 async function main(): Promise<void> {
   if (!hasGc()) throw new Error("bench: run with node --expose-gc (npm run bench does)");
@@ -71,7 +74,9 @@ async function main(): Promise<void> {
   const pushes: PushResult[] = [];
   for (const p of plans) {
     log(`section 2: push, ${p.services} services, ${p.clients.join("/")} clients`);
-    pushes.push(await runPush({ services: p.services, variant: "basic", clientCounts: p.clients, syncTimeoutMs: 240_000, maxEstimatedSyncMs: PUSH_ROUND_LIMIT_MS, log }));
+    pushes.push(
+      await runPush({ services: p.services, variant: "basic", clientCounts: p.clients, syncTimeoutMs: 240_000, maxEstimatedSyncMs: PUSH_ROUND_LIMIT_MS, log }),
+    );
   }
   print(pushTable(pushes));
 
@@ -83,7 +88,9 @@ async function main(): Promise<void> {
     title: `3. Memory after GC (heapUsed + ArrayBuffers): the ${heapServices}-service mesh, one sidecar view`,
     header: HEAP_HEADER,
     rows: heaps.map(heapRowCells),
-    notes: ["view JSON = translateProxy output, if kept (the ControlPlane does not); view snapshot = encoded Resources (bodies + names + versions); ControlPlane + 1 view = model, analysis, snapshot and the EDS targets of the view."],
+    notes: [
+      "view JSON = translateProxy output, if kept (the ControlPlane does not); view snapshot = encoded Resources (bodies + names + versions); ControlPlane + 1 view = model, analysis, snapshot and the EDS targets of the view.",
+    ],
   });
   print({
     title: "3b. Server heap per connected proxy (from section 2; heapUsed delta after GC / clients)",
@@ -119,7 +126,13 @@ async function kubernetes(ready: boolean): Promise<void> {
   process.stdout.write(`\n${k.summary}\n\n(section 4: load average ${loadBefore} → ${load()}; bench took ${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
 }
 
-function summary(rows: readonly TranslationRow[], updates: readonly UpdateRow[], pushes: readonly PushResult[], heaps: readonly HeapRow[], loads: string): string {
+function summary(
+  rows: readonly TranslationRow[],
+  updates: readonly UpdateRow[],
+  pushes: readonly PushResult[],
+  heaps: readonly HeapRow[],
+  loads: string,
+): string {
   const tRows = rows.map((r, i) => {
     const prev = i > 0 && rows[i - 1]!.variant === r.variant ? rows[i - 1] : undefined;
     return [
@@ -147,8 +160,23 @@ function summary(rows: readonly TranslationRow[], updates: readonly UpdateRow[],
     ]),
     ...(p.failed ? [[p.services, p.failed.clients, "-", `failed: ${p.failed.message}`, ms(p.failed.serverLoopMaxMs), "-", "-", "-"]] : []),
   ]);
-  const uRows = updates.map((u) => [u.variant, u.n, ms(u.fullMs), `${u.endpointMeasured ? "" : "~"}${ms(u.endpointMs)}`, ms(u.modelMs), ms(u.analyzeMs), ms(u.edsMs)]);
-  const hRows = heaps.map((h) => [h.variant, h.services, bytes(total(h.input)), bytes(total(h.model)), bytes(total(h.snapshot)), bytes(total(h.controlPlaneWithView))]);
+  const uRows = updates.map((u) => [
+    u.variant,
+    u.n,
+    ms(u.fullMs),
+    `${u.endpointMeasured ? "" : "~"}${ms(u.endpointMs)}`,
+    ms(u.modelMs),
+    ms(u.analyzeMs),
+    ms(u.edsMs),
+  ]);
+  const hRows = heaps.map((h) => [
+    h.variant,
+    h.services,
+    bytes(total(h.input)),
+    bytes(total(h.model)),
+    bytes(total(h.snapshot)),
+    bytes(total(h.controlPlaneWithView)),
+  ]);
   return [
     "=== Summary (markdown, for the README's performance section) ===",
     "",
@@ -168,7 +196,19 @@ function summary(rows: readonly TranslationRow[], updates: readonly UpdateRow[],
     "",
     "Push over loopback (delta ADS, clients in a second process on the same cores):",
     "",
-    markdownTable(["services", "clients", "MiB per client", "all clients in sync (ms)", "longest server event-loop stall (ms)", "endpoint change to all (ms)", "endpoint change per client", "server heap per proxy"], pRows),
+    markdownTable(
+      [
+        "services",
+        "clients",
+        "MiB per client",
+        "all clients in sync (ms)",
+        "longest server event-loop stall (ms)",
+        "endpoint change to all (ms)",
+        "endpoint change per client",
+        "server heap per proxy",
+      ],
+      pRows,
+    ),
     "",
     "Memory after GC (V8 heap + ArrayBuffers):",
     "",

@@ -13,7 +13,9 @@ import { bytes, ratio, type Table } from "./report.js";
 import { encodeAll, TYPES, typeBytes } from "./translation.js";
 
 function sidecar(hosts: readonly string[]): StoredObject<InputObject> {
-  const r = parseObject({ value: { apiVersion: "networking.istio.io/v1", kind: "Sidecar", metadata: { name: "default", namespace: CLIENT_NAMESPACE }, spec: { egress: [{ hosts }] } } });
+  const r = parseObject({
+    value: { apiVersion: "networking.istio.io/v1", kind: "Sidecar", metadata: { name: "default", namespace: CLIENT_NAMESPACE }, spec: { egress: [{ hosts }] } },
+  });
   if (r.status !== "valid") throw new Error("bench: the Sidecar is invalid");
   return r.stored;
 }

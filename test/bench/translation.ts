@@ -158,14 +158,28 @@ export function runTranslation(sizes: readonly number[], variants: readonly Vari
       // Endpoint-only change: endpoint 0 of service 0 (same namespace as the proxy) goes not ready.
       const changedInput = inputOf(withEndpointChange(gen, 0, new Set([0])));
       const parts = endpointPathParts(input, changedInput, proxy);
-      if (parts.changedClas !== 2) throw new Error(`bench: the endpoint change should alter 2 ClusterLoadAssignments (all + v1 subset), altered ${parts.changedClas}`);
+      if (parts.changedClas !== 2)
+        throw new Error(`bench: the endpoint change should alter 2 ClusterLoadAssignments (all + v1 subset), altered ${parts.changedClas}`);
       const measured = n <= MAX_CONTROL_PLANE_N;
       const cpTimes = measured ? controlPlaneUpdates(input, changedInput) : { fullMs: NaN, endpointMs: parts.modelMs + parts.analyzeMs + parts.edsMs };
       updates.push({ variant: v, n, ...cpTimes, endpointMeasured: measured, modelMs: parts.modelMs, analyzeMs: parts.analyzeMs, edsMs: parts.edsMs });
       log(`  update ${v} N=${n}: full ${ms(cpTimes.fullMs)} ms, endpoint-only ${measured ? "" : "~"}${ms(cpTimes.endpointMs)} ms`);
     }
   }
-  return { rows, updates, tables: [...variants.map((v) => translationTable(rows.filter((r) => r.variant === v), v)), featureTable(rows), updateTable(updates)] };
+  return {
+    rows,
+    updates,
+    tables: [
+      ...variants.map((v) =>
+        translationTable(
+          rows.filter((r) => r.variant === v),
+          v,
+        ),
+      ),
+      featureTable(rows),
+      updateTable(updates),
+    ],
+  };
 }
 
 /** (time ratio) / (N ratio) against the previous size: 1.00 is linear, 2.00 means twice worse than linear. */
@@ -198,9 +212,29 @@ function translationTable(rows: readonly TranslationRow[], v: Variant): Table {
   });
   return {
     title: `1. Translation, ${v} mesh (one sidecar view in ${CLIENT_NAMESPACE}; ms = median of runs after one untimed run)`,
-    header: ["services", "runs", "build ms", "translate ms", "encode ms", "total ms", "CDS", "EDS", "LDS", "RDS", "bytes", "resources C/E/L/R", "build×", "translate×", "encode×", "total×"],
+    header: [
+      "services",
+      "runs",
+      "build ms",
+      "translate ms",
+      "encode ms",
+      "total ms",
+      "CDS",
+      "EDS",
+      "LDS",
+      "RDS",
+      "bytes",
+      "resources C/E/L/R",
+      "build×",
+      "translate×",
+      "encode×",
+      "total×",
+    ],
     rows: out,
-    notes: ["× = (time / previous time) / (N / previous N): 1.00 is linear scaling, 5.00 at N×5 means quadratic.", "bytes = encoded resource bodies (what is cached and spliced into responses)."],
+    notes: [
+      "× = (time / previous time) / (N / previous N): 1.00 is linear scaling, 5.00 at N×5 means quadratic.",
+      "bytes = encoded resource bodies (what is cached and spliced into responses).",
+    ],
   };
 }
 
@@ -215,7 +249,16 @@ export function featureRatios(rows: readonly TranslationRow[]): { n: number; tot
     .filter((r) => r.variant === "basic")
     .flatMap((b) => {
       const f = rows.find((r) => r.variant === "full" && r.n === b.n);
-      return f ? [{ n: b.n, total: totalMs(f) / totalMs(b), bytes: sum(f.bytesByType) / sum(b.bytesByType), parts: [f.buildMs / b.buildMs, f.translateMs / b.translateMs, f.encodeMs / b.encodeMs] }] : [];
+      return f
+        ? [
+            {
+              n: b.n,
+              total: totalMs(f) / totalMs(b),
+              bytes: sum(f.bytesByType) / sum(b.bytesByType),
+              parts: [f.buildMs / b.buildMs, f.translateMs / b.translateMs, f.encodeMs / b.encodeMs],
+            },
+          ]
+        : [];
     });
 }
 
@@ -224,7 +267,9 @@ function featureTable(rows: readonly TranslationRow[]): Table {
     title: "1b. Full features against the basic mesh (time and output ratios, full / basic)",
     header: ["services", "total", "build", "translate", "encode", "xDS bytes"],
     rows: featureRatios(rows).map((x) => [x.n, ratio(x.total), ...x.parts.map(ratio), ratio(x.bytes)]),
-    notes: ["The full mesh emits more per service (retries, fault, CORS, mirror, header operations, DestinationRule policies, locality priorities): compare time with bytes."],
+    notes: [
+      "The full mesh emits more per service (retries, fault, CORS, mirror, header operations, DestinationRule policies, locality priorities): compare time with bytes.",
+    ],
   };
 }
 
@@ -232,7 +277,16 @@ function updateTable(updates: readonly UpdateRow[]): Table {
   return {
     title: "1c. ControlPlane.update with one active view (no server): full rebuild vs endpoint-only change",
     header: ["variant", "services", "full update ms", "endpoint-only ms", "of which: rebuildEndpoints", "analyze", "refresh CLAs", "EDS-only / full"],
-    rows: updates.map((u) => [u.variant, u.n, ms(u.fullMs), `${u.endpointMeasured ? "" : "~"}${ms(u.endpointMs)}`, ms(u.modelMs), ms(u.analyzeMs), ms(u.edsMs), ratio(u.endpointMs / u.fullMs)]),
+    rows: updates.map((u) => [
+      u.variant,
+      u.n,
+      ms(u.fullMs),
+      `${u.endpointMeasured ? "" : "~"}${ms(u.endpointMs)}`,
+      ms(u.modelMs),
+      ms(u.analyzeMs),
+      ms(u.edsMs),
+      ratio(u.endpointMs / u.fullMs),
+    ]),
     notes: [
       "endpoint-only = update(input, {EndpointSlice}) after one endpoint went not ready (2 CLAs change); single run each.",
       "breakdown columns are the fast path's parts measured separately on the same inputs: rebuildEndpoints (only the changed service's endpoints), the endpoint analyzer (IST0173), rebuilding and encoding the changed CLAs.",

@@ -7,7 +7,10 @@ import { DeltaDiscoveryResponseSchema, ResourceSchema } from "../../src/gen/envo
 import { ClusterSchema, Cluster_DiscoveryType, Cluster_EdsClusterConfigSchema } from "../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
 import { ListenerSchema } from "../../src/gen/envoy/config/listener/v3/listener_pb.js";
 import { FilterChainSchema, FilterSchema } from "../../src/gen/envoy/config/listener/v3/listener_components_pb.js";
-import { HttpConnectionManagerSchema, RdsSchema } from "../../src/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+import {
+  HttpConnectionManagerSchema,
+  RdsSchema,
+} from "../../src/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 
 const WT_VARINT = 0;
@@ -91,7 +94,12 @@ export class FieldReader {
 }
 
 const F = {
-  resp: { typeUrl: DeltaDiscoveryResponseSchema.field.typeUrl.number, resources: DeltaDiscoveryResponseSchema.field.resources.number, nonce: DeltaDiscoveryResponseSchema.field.nonce.number, removed: DeltaDiscoveryResponseSchema.field.removedResources.number },
+  resp: {
+    typeUrl: DeltaDiscoveryResponseSchema.field.typeUrl.number,
+    resources: DeltaDiscoveryResponseSchema.field.resources.number,
+    nonce: DeltaDiscoveryResponseSchema.field.nonce.number,
+    removed: DeltaDiscoveryResponseSchema.field.removedResources.number,
+  },
   res: { name: ResourceSchema.field.name.number, resource: ResourceSchema.field.resource.number },
   any: { typeUrl: AnySchema.field.typeUrl.number, value: AnySchema.field.value.number },
   cluster: { name: ClusterSchema.field.name.number, type: ClusterSchema.field.type.number, eds: ClusterSchema.field.edsClusterConfig.number },

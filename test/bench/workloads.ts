@@ -24,7 +24,10 @@ export interface WorkloadsOptions {
 
 function runRowProcess(p: RowParams): Promise<RowResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL("./workloads-row.ts", import.meta.url)), [JSON.stringify(p)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = fork(fileURLToPath(new URL("./workloads-row.ts", import.meta.url)), [JSON.stringify(p)], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     let settled = false;
     const kill = setTimeout(() => {
       child.kill("SIGKILL");

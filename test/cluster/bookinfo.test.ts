@@ -68,8 +68,17 @@ describe.skipIf(clusterTestsSkipped)("bookinfo injected by meshpilot in a local 
   /** `n` sequential requests from the client pod outside the mesh: each request's result and the tally. */
   const send = async (n: number, opts: { headers?: string[]; url?: string } = {}): Promise<{ each: One[]; tally: Tally }> => {
     const h = (opts.headers ?? []).flatMap((x) => ["-H", x]);
-    const out = await c.exec(OUTSIDE, "client", "client", ["testapp", "client", "-each", "-n", String(n), "-timeout-ms", "15000", ...h, opts.url ?? productpage], { timeoutMs: 180_000 });
-    const lines = out.trim().split("\n").map((l) => JSON.parse(l) as unknown);
+    const out = await c.exec(
+      OUTSIDE,
+      "client",
+      "client",
+      ["testapp", "client", "-each", "-n", String(n), "-timeout-ms", "15000", ...h, opts.url ?? productpage],
+      { timeoutMs: 180_000 },
+    );
+    const lines = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as unknown);
     return { each: lines.slice(0, -1) as One[], tally: lines[lines.length - 1] as Tally };
   };
   /** Counters of one pod's Envoy (admin on 127.0.0.1:15000 inside the pod), by regex filter. */
@@ -94,7 +103,8 @@ describe.skipIf(clusterTestsSkipped)("bookinfo injected by meshpilot in a local 
     const manifest = c.cfg.path("manifests", "bookinfo.yaml");
     writeFileSync(manifest, bookinfoManifest({ appNamespace: NS, clientNamespace: OUTSIDE, image: c.images.byName["testapp"]! }));
     await c.kubectl(["apply", "-f", manifest]);
-    for (const w of WORKLOADS) await c.kubectl(["-n", NS, "rollout", "status", `deployment/${w.service}-${w.version}`, "--timeout=240s"], { timeoutMs: 260_000 });
+    for (const w of WORKLOADS)
+      await c.kubectl(["-n", NS, "rollout", "status", `deployment/${w.service}-${w.version}`, "--timeout=240s"], { timeoutMs: 260_000 });
     await c.kubectl(["-n", OUTSIDE, "wait", "--for=condition=Ready", "pod/client", "--timeout=120s"], { timeoutMs: 140_000 });
     // Every sidecar has its listeners and endpoints once the whole chain answers.
     await eventually("productpage → reviews → ratings through the sidecars", async () => (await send(5)).tally.ok === 5, 120_000, 1000);
@@ -107,10 +117,15 @@ describe.skipIf(clusterTestsSkipped)("bookinfo injected by meshpilot in a local 
 
   it("injects every application pod (capture init container, Envoy sidecar) and its probes pass through capture", async () => {
     const all = await pods();
-    expect(all.map((p) => `${p.metadata.labels["app"]}/${p.metadata.labels["version"]}`).sort()).toEqual(WORKLOADS.map((w) => `${w.service}/${w.version}`).sort());
+    expect(all.map((p) => `${p.metadata.labels["app"]}/${p.metadata.labels["version"]}`).sort()).toEqual(
+      WORKLOADS.map((w) => `${w.service}/${w.version}`).sort(),
+    );
     for (const p of all) {
       const where = p.metadata.name;
-      expect(p.spec.initContainers?.map((x) => x.name), where).toEqual(["istio-init", "istio-proxy"]);
+      expect(
+        p.spec.initContainers?.map((x) => x.name),
+        where,
+      ).toEqual(["istio-init", "istio-proxy"]);
       // The native sidecar: an init container that keeps running.
       expect(p.spec.initContainers?.[1]?.restartPolicy, where).toBe("Always");
       const app = p.spec.containers.find((x) => x.name === p.metadata.labels["app"])!;
@@ -192,11 +207,23 @@ spec:
 
   it("measures a 50/50 shift between reviews v1 and v3", async () => {
     await c.kubectl([
-      "-n", NS, "patch", "virtualservice", "reviews", "--type=json",
-      "-p", JSON.stringify([{ op: "replace", path: "/spec/http/1/route", value: [
-        { destination: { host: "reviews", subset: "v1" }, weight: 50 },
-        { destination: { host: "reviews", subset: "v3" }, weight: 50 },
-      ] }]),
+      "-n",
+      NS,
+      "patch",
+      "virtualservice",
+      "reviews",
+      "--type=json",
+      "-p",
+      JSON.stringify([
+        {
+          op: "replace",
+          path: "/spec/http/1/route",
+          value: [
+            { destination: { host: "reviews", subset: "v1" }, weight: 50 },
+            { destination: { host: "reviews", subset: "v3" }, weight: 50 },
+          ],
+        },
+      ]),
     ]);
     await eventually("v3 answering", async () => ((await send(20)).tally.upstreams["reviews/v3"] ?? 0) > 0);
     const n = 300;
@@ -264,24 +291,58 @@ spec:
     const DELAY_MS = 5000;
     // ratings is slow for this user; productpage's call to reviews gives up after the route's timeout.
     await c.kubectl([
-      "-n", NS, "patch", "virtualservice", "ratings", "--type=json",
-      "-p", JSON.stringify([{ op: "add", path: "/spec/http/0", value: {
-        name: "hurry-delay", match: [{ headers: { "end-user": { exact: "hurry" } } }],
-        fault: { delay: { fixedDelay: `${DELAY_MS / 1000}s`, percentage: { value: 100 } } }, route: [{ destination: { host: "ratings" } }],
-      } }]),
+      "-n",
+      NS,
+      "patch",
+      "virtualservice",
+      "ratings",
+      "--type=json",
+      "-p",
+      JSON.stringify([
+        {
+          op: "add",
+          path: "/spec/http/0",
+          value: {
+            name: "hurry-delay",
+            match: [{ headers: { "end-user": { exact: "hurry" } } }],
+            fault: { delay: { fixedDelay: `${DELAY_MS / 1000}s`, percentage: { value: 100 } } },
+            route: [{ destination: { host: "ratings" } }],
+          },
+        },
+      ]),
     ]);
     await c.kubectl([
-      "-n", NS, "patch", "virtualservice", "reviews", "--type=json",
-      "-p", JSON.stringify([{ op: "add", path: "/spec/http/0", value: {
-        name: "hurry", match: [{ headers: { "end-user": { exact: "hurry" } } }], timeout: `${TIMEOUT_MS / 1000}s`, route: [{ destination: { host: "reviews", subset: "v1" } }],
-      } }]),
+      "-n",
+      NS,
+      "patch",
+      "virtualservice",
+      "reviews",
+      "--type=json",
+      "-p",
+      JSON.stringify([
+        {
+          op: "add",
+          path: "/spec/http/0",
+          value: {
+            name: "hurry",
+            match: [{ headers: { "end-user": { exact: "hurry" } } }],
+            timeout: `${TIMEOUT_MS / 1000}s`,
+            route: [{ destination: { host: "reviews", subset: "v1" } }],
+          },
+        },
+      ]),
     ]);
     const timeouts = `cluster.outbound|${APP_PORT}|v1|reviews.${NS}.svc.${c.cfg.clusterDomain}.upstream_rq_timeout`;
     const reviewsCall = (one: One) => one.body?.upstreams?.[0];
-    const first = await eventually("the timeout in place", async () => {
-      const one = (await send(1, { headers: ["end-user: hurry"] })).each[0]!;
-      return reviewsCall(one)?.status === 504 ? one : undefined;
-    }, 60_000, 1000);
+    const first = await eventually(
+      "the timeout in place",
+      async () => {
+        const one = (await send(1, { headers: ["end-user: hurry"] })).each[0]!;
+        return reviewsCall(one)?.status === 504 ? one : undefined;
+      },
+      60_000,
+      1000,
+    );
     expect(first.status).toBe(502);
 
     const timeoutsBefore = await counter("app=productpage", timeouts);
@@ -311,9 +372,9 @@ spec:
 `,
     );
     const status = await eventually("the PeerAuthentication's status", async () => {
-      const o = await c.json<{ status?: { validationMessages?: { level?: string; type?: { code?: string } }[]; conditions?: { type: string; message?: string }[] } }>([
-        "-n", NS, "get", "peerauthentication", "strict",
-      ]);
+      const o = await c.json<{
+        status?: { validationMessages?: { level?: string; type?: { code?: string } }[]; conditions?: { type: string; message?: string }[] };
+      }>(["-n", NS, "get", "peerauthentication", "strict"]);
       return o.status?.validationMessages?.length ? o.status : undefined;
     });
     expect(status.validationMessages).toEqual([{ level: "WARNING", type: { code: "MP0010" } }]);

@@ -63,10 +63,15 @@ describe.skipIf(clusterTestsSkipped)("a local cluster and the host", () => {
     // Transient changes by other programs (another test run on a shared machine) pass; a leak stays.
     const mine = [cfg.netnsNode, shared.cfg.netnsNode];
     const want = comparable(before, mine);
-    const after = await eventually("the host as it was", async () => {
-      const now = comparable(hostState(), mine);
-      return JSON.stringify(now) === JSON.stringify(want) ? now : undefined;
-    }, 30_000, 1000).catch(() => comparable(hostState(), mine));
+    const after = await eventually(
+      "the host as it was",
+      async () => {
+        const now = comparable(hostState(), mine);
+        return JSON.stringify(now) === JSON.stringify(want) ? now : undefined;
+      },
+      30_000,
+      1000,
+    ).catch(() => comparable(hostState(), mine));
     expect(after.sysctls).toEqual(want.sysctls);
     expect(after.links).toBe(want.links);
     expect(after.addresses).toBe(want.addresses);

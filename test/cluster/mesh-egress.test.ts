@@ -26,7 +26,10 @@ interface One {
   error?: string;
 }
 
-const workload = (ns: string, name: string, image: string) => [testappService(ns, name), testappDeployment(ns, name, { app: name }, "app", ["-service", name], image)];
+const workload = (ns: string, name: string, image: string) => [
+  testappService(ns, name),
+  testappDeployment(ns, name, { app: name }, "app", ["-service", name], image),
+];
 
 describe.skipIf(clusterTestsSkipped)("egress of injected pods: Sidecar scope, REGISTRY_ONLY, ServiceEntry", () => {
   let c: TestCluster;
@@ -43,12 +46,21 @@ describe.skipIf(clusterTestsSkipped)("egress of injected pods: Sidecar scope, RE
   /** `n` requests from the caller's application container: its traffic is captured by its sidecar. */
   const send = async (url: string, n = 1): Promise<One[]> => {
     const out = await c.exec(SCOPED, caller, "app", ["testapp", "client", "-each", "-n", String(n), "-timeout-ms", "5000", url], { timeoutMs: 120_000 });
-    return out.trim().split("\n").slice(0, -1).map((l) => JSON.parse(l) as One);
+    return out
+      .trim()
+      .split("\n")
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as One);
   };
   const answeredBy = (ones: One[]) => ones.map((o) => o.body?.service ?? o.text?.trim() ?? `status ${o.status ?? o.error}`);
   /** The names of the clusters the caller's Envoy has. */
   const envoyClusters = async () =>
-    new Set((await c.exec(SCOPED, caller, "istio-proxy", ["wget", "-qO-", "http://127.0.0.1:15000/clusters"])).split("\n").map((l) => l.split("::")[0]!).filter(Boolean));
+    new Set(
+      (await c.exec(SCOPED, caller, "istio-proxy", ["wget", "-qO-", "http://127.0.0.1:15000/clusters"]))
+        .split("\n")
+        .map((l) => l.split("::")[0]!)
+        .filter(Boolean),
+    );
   const svcCluster = (name: string, ns: string, port = APP_PORT) => `outbound|${port}||${name}.${ns}.svc.${c.cfg.clusterDomain}`;
   const external = () => `http://${c.cfg.externalHost}/`;
 
@@ -62,12 +74,21 @@ describe.skipIf(clusterTestsSkipped)("egress of injected pods: Sidecar scope, RE
       ...workload(SCOPED, "local", image),
       ...workload(OTHER, "far", image),
     ]);
-    for (const [ns, d] of [[SCOPED, "caller"], [SCOPED, "local"], [OTHER, "far"]] as const) {
+    for (const [ns, d] of [
+      [SCOPED, "caller"],
+      [SCOPED, "local"],
+      [OTHER, "far"],
+    ] as const) {
       await c.kubectl(["-n", ns, "rollout", "status", `deployment/${d}`, "--timeout=240s"], { timeoutMs: 260_000 });
     }
     const pods = await c.json<{ items: { metadata: { name: string; deletionTimestamp?: string } }[] }>(["-n", SCOPED, "get", "pods", "-l", "app=caller"]);
     caller = pods.items.find((p) => !p.metadata.deletionTimestamp)!.metadata.name;
-    await eventually("the caller's sidecar routes to far", async () => answeredBy(await send(`http://far.${OTHER}:${APP_PORT}/`)).join() === "far", 120_000, 1000);
+    await eventually(
+      "the caller's sidecar routes to far",
+      async () => answeredBy(await send(`http://far.${OTHER}:${APP_PORT}/`)).join() === "far",
+      120_000,
+      1000,
+    );
   });
 
   afterAll(async () => {

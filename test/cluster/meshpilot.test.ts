@@ -28,7 +28,8 @@ const isReady = (p: Pod) => p.status.conditions?.some((c) => c.type === "Ready" 
 
 describe.skipIf(clusterTestsSkipped)("meshpilot deployed in a local cluster", () => {
   let c: TestCluster;
-  const pods = async () => (await c.json<{ items: Pod[] }>(["-n", NS, "get", "pods", "-l", "app=meshpilot"])).items.filter((p) => !p.metadata.deletionTimestamp);
+  const pods = async () =>
+    (await c.json<{ items: Pod[] }>(["-n", NS, "get", "pods", "-l", "app=meshpilot"])).items.filter((p) => !p.metadata.deletionTimestamp);
   const readyPods = async () => (await pods()).filter(isReady);
   const twoReady = () => eventually("two Ready meshpilot replicas", async () => ((await readyPods()).length === 2 ? readyPods() : undefined), 120_000);
 
@@ -40,7 +41,13 @@ describe.skipIf(clusterTestsSkipped)("meshpilot deployed in a local cluster", ()
   it("runs deploy/meshpilot.yaml as written, but for the image", async () => {
     const manifest = loadManifests(readFileSync(`${DEPLOY_DIR}meshpilot.yaml`, "utf8"));
     const written = manifest.find((o) => o.kind === "Deployment") as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
-    const dep = await c.json<{ spec: { replicas: number; template: { spec: { containers: Pod["spec"]["containers"] } } } }>(["-n", NS, "get", "deployment", "meshpilot"]);
+    const dep = await c.json<{ spec: { replicas: number; template: { spec: { containers: Pod["spec"]["containers"] } } } }>([
+      "-n",
+      NS,
+      "get",
+      "deployment",
+      "meshpilot",
+    ]);
     expect(dep.spec.replicas).toBe(2);
     const [container] = dep.spec.template.spec.containers;
     expect(container?.image).toBe(c.images.byName["meshpilot"]);
@@ -49,7 +56,12 @@ describe.skipIf(clusterTestsSkipped)("meshpilot deployed in a local cluster", ()
     // The substitution touches nothing else: the manifest with the image put back is the original.
     const original = readFileSync(`${DEPLOY_DIR}meshpilot.yaml`, "utf8");
     const substituted = substituteImages(original, { [MANIFEST_IMAGE]: "localhost/meshpilot:x" });
-    expect(substituted.split("\n").filter((l, i) => l !== original.split("\n")[i]).map((l) => l.trim())).toEqual(["image: localhost/meshpilot:x", "imagePullPolicy: Never"]);
+    expect(
+      substituted
+        .split("\n")
+        .filter((l, i) => l !== original.split("\n")[i])
+        .map((l) => l.trim()),
+    ).toEqual(["image: localhost/meshpilot:x", "imagePullPolicy: Never"]);
   });
 
   it("talks to the apiserver with the in-cluster config and the ServiceAccount's RBAC", async () => {
@@ -60,7 +72,11 @@ describe.skipIf(clusterTestsSkipped)("meshpilot deployed in a local cluster", ()
     // kubernetes.default's ClusterIP, found through the environment the kubelet gives every pod
     expect(JSON.parse(starting!).server).toBe(`https://${c.cfg.apiServiceIP}:443`);
     const can = async (verb: string, resource: string, ...more: string[]) =>
-      (await c.kubectl(["auth", "can-i", verb, resource, ...more, `--as=system:serviceaccount:${NS}:meshpilot`]).catch((e: Error & { stdout?: string }) => e.stdout ?? "")).trim();
+      (
+        await c
+          .kubectl(["auth", "can-i", verb, resource, ...more, `--as=system:serviceaccount:${NS}:meshpilot`])
+          .catch((e: Error & { stdout?: string }) => e.stdout ?? "")
+      ).trim();
     expect(await can("watch", "endpointslices.discovery.k8s.io")).toBe("yes");
     expect(await can("patch", "virtualservices.networking.istio.io", "--subresource=status")).toBe("yes");
     expect(await can("create", "pods")).toBe("no");
@@ -71,7 +87,10 @@ describe.skipIf(clusterTestsSkipped)("meshpilot deployed in a local cluster", ()
     // Take away one collection the informers list: a new replica must stay unready, however
     // healthy the process; give it back and the replica comes up.
     const role = await c.json<Record<string, unknown> & { rules: { resources: string[] }[] }>(["get", "clusterrole", "meshpilot"]);
-    const crippled = { ...role, rules: role.rules.map((r) => ({ ...r, resources: r.resources.filter((x) => x !== "endpointslices") })).filter((r) => r.resources.length > 0) };
+    const crippled = {
+      ...role,
+      rules: role.rules.map((r) => ({ ...r, resources: r.resources.filter((x) => x !== "endpointslices") })).filter((r) => r.resources.length > 0),
+    };
     const file = c.cfg.path("manifests", "meshpilot-crippled-role.json");
     writeFileSync(file, JSON.stringify(crippled));
     const [victim] = await readyPods();
@@ -125,7 +144,13 @@ spec:
     await c.kubectl(["apply", "-f", file]);
     try {
       const status = await eventually("the VirtualService's status", async () => {
-        const o = await c.json<{ status?: { validationMessages?: { type?: { code?: string } }[] } }>(["-n", "default", "get", "virtualservice", "status-probe"]);
+        const o = await c.json<{ status?: { validationMessages?: { type?: { code?: string } }[] } }>([
+          "-n",
+          "default",
+          "get",
+          "virtualservice",
+          "status-probe",
+        ]);
         return o.status?.validationMessages?.length ? o.status : undefined;
       });
       expect(status.validationMessages?.map((m) => m.type?.code)).toContain("IST0101");
@@ -153,7 +178,11 @@ spec:
     // Evicting both replicas at once: the first goes, the second is refused while the first is gone.
     const pair = await readyPods();
     const evict = (pod: string) =>
-      c.admin.request("POST", `/api/v1/namespaces/${NS}/pods/${pod}/eviction`, { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: pod, namespace: NS } });
+      c.admin.request("POST", `/api/v1/namespaces/${NS}/pods/${pod}/eviction`, {
+        apiVersion: "policy/v1",
+        kind: "Eviction",
+        metadata: { name: pod, namespace: NS },
+      });
     const first = await evict(pair[0]!.metadata.name);
     expect(first.status).toBe(201);
     const second = await evict(pair[1]!.metadata.name);

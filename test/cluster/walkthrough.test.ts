@@ -16,7 +16,11 @@ const V1 = "outbound|9080|v1|reviews.demo.svc.cluster.local";
 
 interface Pod {
   metadata: { name: string; deletionTimestamp?: string };
-  status: { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; state: { running?: object; terminated?: object } }[] };
+  status: {
+    podIP?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { name: string; state: { running?: object; terminated?: object } }[];
+  };
 }
 interface Tally {
   total: number;
@@ -32,9 +36,15 @@ describe.skipIf(clusterTestsSkipped)("the reviews canary in a local cluster", ()
   /** `n` requests for reviews through the sidecar, from the client container (sequential, bounded by `timeout`). */
   const sample = async (n: number, headers: string[] = []): Promise<Tally> => {
     const h = ["Host: reviews", ...headers].map((x) => `--header '${x}'`).join(" ");
-    const out = await c.exec(NS, productpage, "client", ["timeout", "150", "sh", "-c", `for i in $(seq ${n}); do wget -qO- ${h} http://127.0.0.1:9080/ || echo FAILED; echo; done`], {
-      timeoutMs: 180_000,
-    });
+    const out = await c.exec(
+      NS,
+      productpage,
+      "client",
+      ["timeout", "150", "sh", "-c", `for i in $(seq ${n}); do wget -qO- ${h} http://127.0.0.1:9080/ || echo FAILED; echo; done`],
+      {
+        timeoutMs: 180_000,
+      },
+    );
     const t: Tally = { total: 0, failures: 0, versions: {}, pods: {} };
     for (const line of out.split("\n")) {
       if (!line.trim()) continue;
@@ -70,7 +80,8 @@ describe.skipIf(clusterTestsSkipped)("the reviews canary in a local cluster", ()
   beforeAll(async () => {
     c = await useCluster();
     await c.kubectl(["apply", "-f", DEMO_MANIFEST]);
-    for (const d of ["reviews-v1", "reviews-v2", "productpage-v1"]) await c.kubectl(["-n", NS, "rollout", "status", `deployment/${d}`, "--timeout=180s"], { timeoutMs: 200_000 });
+    for (const d of ["reviews-v1", "reviews-v2", "productpage-v1"])
+      await c.kubectl(["-n", NS, "rollout", "status", `deployment/${d}`, "--timeout=180s"], { timeoutMs: 200_000 });
     productpage = (await pods("app=productpage")).find((p) => !p.metadata.deletionTimestamp)!.metadata.name;
     // The sidecar has its routes once a request gets through.
     await eventually("the sidecar routes reviews", async () => (await sample(3)).failures === 0, 90_000, 1000);
@@ -124,25 +135,47 @@ spec:
     expect(jason.failures).toBe(0);
 
     await c.kubectl([
-      "-n", NS, "patch", "virtualservice", "reviews", "--type=json",
-      "-p", JSON.stringify([
+      "-n",
+      NS,
+      "patch",
+      "virtualservice",
+      "reviews",
+      "--type=json",
+      "-p",
+      JSON.stringify([
         { op: "replace", path: "/spec/http/1/route/0/weight", value: 50 },
         { op: "replace", path: "/spec/http/1/route/1/weight", value: 50 },
       ]),
     ]);
     // binomial(400, 0.5): sd 0.025; ±4 sd. The first sample may straddle the push: retry, bounded.
-    const t = await eventually("a 50/50 split", async () => {
-      const s = await sample(400);
-      return share(s, "v2") > 0.4 && share(s, "v2") < 0.6 ? s : undefined;
-    }, 60_000, 0);
+    const t = await eventually(
+      "a 50/50 split",
+      async () => {
+        const s = await sample(400);
+        return share(s, "v2") > 0.4 && share(s, "v2") < 0.6 ? s : undefined;
+      },
+      60_000,
+      0,
+    );
     expect(t.failures).toBe(0);
   });
 
   it("reports a broken subset in the VirtualService's status and keeps routing what is valid", async () => {
-    await c.kubectl(["-n", NS, "patch", "virtualservice", "reviews", "--type=json", "-p", JSON.stringify([{ op: "replace", path: "/spec/http/1/route/1/destination/subset", value: "v3" }])]);
+    await c.kubectl([
+      "-n",
+      NS,
+      "patch",
+      "virtualservice",
+      "reviews",
+      "--type=json",
+      "-p",
+      JSON.stringify([{ op: "replace", path: "/spec/http/1/route/1/destination/subset", value: "v3" }]),
+    ]);
     try {
       const status = await eventually("a validation message", async () => {
-        const vs = await c.json<{ status?: { validationMessages?: { type?: { code?: string }; documentationUrl?: string }[]; conditions?: { type: string; status: string }[] } }>(["-n", NS, "get", "virtualservice", "reviews"]);
+        const vs = await c.json<{
+          status?: { validationMessages?: { type?: { code?: string }; documentationUrl?: string }[]; conditions?: { type: string; status: string }[] };
+        }>(["-n", NS, "get", "virtualservice", "reviews"]);
         return vs.status?.validationMessages?.some((m) => m.type?.code === "IST0101") ? vs.status : undefined;
       });
       expect(status.validationMessages?.map((m) => m.type?.code)).toContain("IST0101");
@@ -150,7 +183,16 @@ spec:
       expect(jason.failures).toBe(0);
       expect(jason.versions["v2"]).toBe(30);
     } finally {
-      await c.kubectl(["-n", NS, "patch", "virtualservice", "reviews", "--type=json", "-p", JSON.stringify([{ op: "replace", path: "/spec/http/1/route/1/destination/subset", value: "v2" }])]);
+      await c.kubectl([
+        "-n",
+        NS,
+        "patch",
+        "virtualservice",
+        "reviews",
+        "--type=json",
+        "-p",
+        JSON.stringify([{ op: "replace", path: "/spec/http/1/route/1/destination/subset", value: "v2" }]),
+      ]);
     }
   });
 
@@ -178,9 +220,9 @@ spec:
     // The app keeps serving for 8 s after SIGTERM (-drain-seconds in demo.yaml).
     await c.kubectl(["-n", NS, "delete", "pod", victim!.metadata.name, "--wait=false"]);
     await eventually("the endpoint gone from Envoy", async () => !(await envoyHosts(V1)).has(victim!.status.podIP!), 8_000, 200);
-    const slice = await c.json<{ items: { endpoints?: { addresses: string[]; conditions: { ready?: boolean; serving?: boolean; terminating?: boolean } }[] }[] }>([
-      "-n", NS, "get", "endpointslices", "-l", "kubernetes.io/service-name=reviews",
-    ]);
+    const slice = await c.json<{
+      items: { endpoints?: { addresses: string[]; conditions: { ready?: boolean; serving?: boolean; terminating?: boolean } }[] }[];
+    }>(["-n", NS, "get", "endpointslices", "-l", "kubernetes.io/service-name=reviews"]);
     const ep = slice.items.flatMap((s) => s.endpoints ?? []).find((e) => e.addresses.includes(victim!.status.podIP!));
     // Still in the slice, terminating, and its container still running: the mesh let go first.
     expect(ep?.conditions).toMatchObject({ ready: false, serving: true, terminating: true });
@@ -192,7 +234,9 @@ spec:
   it("moves the Lease and reconnects Envoy through the Service when meshpilot replicas die, without a failed request", async () => {
     const mp = "meshpilot-system";
     const meshpilotPods = async () =>
-      (await c.json<{ items: Pod[] }>(["-n", mp, "get", "pods", "-l", "app=meshpilot"])).items.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name);
+      (await c.json<{ items: Pod[] }>(["-n", mp, "get", "pods", "-l", "app=meshpilot"])).items
+        .filter((p) => !p.metadata.deletionTimestamp)
+        .map((p) => p.metadata.name);
     const holder = async () => (await c.json<{ spec: { holderIdentity?: string } }>(["-n", mp, "get", "lease", "meshpilot-status-leader"])).spec.holderIdentity;
     const connectedTo = async () => {
       for (const p of await meshpilotPods()) {
@@ -204,7 +248,19 @@ spec:
     const connected = async () => /control_plane\.connected_state: 1/.test(await admin("/stats?filter=control_plane.connected_state"));
 
     // Requests all along (bounded: 600 requests, 50 ms apart), while replicas are killed.
-    const load = c.exec(NS, productpage, "client", ["timeout", "170", "sh", "-c", `for i in $(seq 600); do wget -qO- --header 'Host: reviews' http://127.0.0.1:9080/ >/dev/null 2>&1 && echo ok || echo FAILED; sleep 0.05; done`], { timeoutMs: 200_000 });
+    const load = c.exec(
+      NS,
+      productpage,
+      "client",
+      [
+        "timeout",
+        "170",
+        "sh",
+        "-c",
+        `for i in $(seq 600); do wget -qO- --header 'Host: reviews' http://127.0.0.1:9080/ >/dev/null 2>&1 && echo ok || echo FAILED; sleep 0.05; done`,
+      ],
+      { timeoutMs: 200_000 },
+    );
 
     const killed: string[] = [];
     const kill = async (pod: string) => {
@@ -215,25 +271,44 @@ spec:
     const server = await eventually("the replica Envoy is connected to", connectedTo);
     await kill(server);
     // Envoy finds the other replica through the Service.
-    await eventually("Envoy reconnected to a live replica", async () => {
-      const now = await connectedTo();
-      return now && !killed.includes(now) && (await connected());
-    }, 60_000, 500);
+    await eventually(
+      "Envoy reconnected to a live replica",
+      async () => {
+        const now = await connectedTo();
+        return now && !killed.includes(now) && (await connected());
+      },
+      60_000,
+      500,
+    );
     if (leader !== server) await kill(leader!);
-    const newLeader = await eventually("the Lease on a live replica", async () => {
-      const h = await holder();
-      return h && !killed.includes(h) && (await meshpilotPods()).includes(h) ? h : undefined;
-    }, 90_000, 1000);
+    const newLeader = await eventually(
+      "the Lease on a live replica",
+      async () => {
+        const h = await holder();
+        return h && !killed.includes(h) && (await meshpilotPods()).includes(h) ? h : undefined;
+      },
+      90_000,
+      1000,
+    );
     expect(killed).not.toContain(newLeader);
 
     const results = (await load).split("\n").filter(Boolean);
     expect(results.length).toBe(600);
     expect(results.filter((r) => r !== "ok")).toEqual([]);
     // The new stream carries changes: shift everything to v1 and see it.
-    await c.kubectl(["-n", NS, "patch", "virtualservice", "reviews", "--type=json", "-p", JSON.stringify([
-      { op: "replace", path: "/spec/http/1/route/0/weight", value: 100 },
-      { op: "replace", path: "/spec/http/1/route/1/weight", value: 0 },
-    ])]);
+    await c.kubectl([
+      "-n",
+      NS,
+      "patch",
+      "virtualservice",
+      "reviews",
+      "--type=json",
+      "-p",
+      JSON.stringify([
+        { op: "replace", path: "/spec/http/1/route/0/weight", value: 100 },
+        { op: "replace", path: "/spec/http/1/route/1/weight", value: 0 },
+      ]),
+    ]);
     await eventually("all traffic on v1", async () => (await sample(40)).versions["v1"] === 40);
   });
 });

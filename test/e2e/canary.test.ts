@@ -29,7 +29,10 @@ afterAll(stopAllEnvoys); // last resort; each test stops its own mesh in afterEa
 
 function expectSplit(counts: Record<string, number>, n: number, pV2: number): void {
   // Only the two backends answered: no 5xx, no other status.
-  expect(Object.keys(counts).filter((k) => k !== "v1" && k !== "v2"), JSON.stringify(counts)).toEqual([]);
+  expect(
+    Object.keys(counts).filter((k) => k !== "v1" && k !== "v2"),
+    JSON.stringify(counts),
+  ).toEqual([]);
   expect((counts["v1"] ?? 0) + (counts["v2"] ?? 0)).toBe(n);
   const band = binomialBand(n, pV2);
   const v2 = counts["v2"] ?? 0;
@@ -91,7 +94,9 @@ describe.each([
 
   afterEach(async (ctx) => {
     if (ctx.task.result?.state === "fail" && mesh) {
-      console.log(`--- meshpilot log (${ctx.task.name}) ---\n${mesh.logs().slice(-40).join("")}\n--- envoy log ---\n${mesh.envoy.logs().split("\n").slice(-40).join("\n")}`);
+      console.log(
+        `--- meshpilot log (${ctx.task.name}) ---\n${mesh.logs().slice(-40).join("")}\n--- envoy log ---\n${mesh.envoy.logs().split("\n").slice(-40).join("\n")}`,
+      );
     }
     await mesh?.stop();
     mesh = undefined;
@@ -168,7 +173,11 @@ describe.each([
     mesh.writeTraffic(mesh.originalTraffic.replace("simple: LEAST_REQUEST", "simple: ROUND_ROBIN"));
     // An updated cluster only leaves warming once it gets its endpoints again; a control plane
     // that does not re-send them leaves the old cluster serving forever.
-    await pollUntil(async () => (await activeLb()) === "ROUND_ROBIN", { intervalMs: 20, timeoutMs: PROPAGATION_TIMEOUT_MS, what: "ROUND_ROBIN on the active v1 cluster" });
+    await pollUntil(async () => (await activeLb()) === "ROUND_ROBIN", {
+      intervalMs: 20,
+      timeoutMs: PROPAGATION_TIMEOUT_MS,
+      what: "ROUND_ROBIN on the active v1 cluster",
+    });
     expect(await mesh.envoy.stat("cluster_manager.warming_clusters")).toBe(0);
     expectSplit(await mesh.tally(N), N, 0.1);
   });
@@ -176,7 +185,10 @@ describe.each([
   it("reports a route to an undefined subset (IST0101) and answers it with 503 while the other routes keep working", async () => {
     const mesh = m();
     mesh.writeTraffic(withV3Rule(mesh.originalTraffic));
-    await pollUntil(async () => (await mesh.routeConfig())?.routes.some((r) => r.name === "canary-v3") === true, { timeoutMs: PROPAGATION_TIMEOUT_MS, what: "the canary-v3 route in Envoy" });
+    await pollUntil(async () => (await mesh.routeConfig())?.routes.some((r) => r.name === "canary-v3") === true, {
+      timeoutMs: PROPAGATION_TIMEOUT_MS,
+      what: "the canary-v3 route in Envoy",
+    });
 
     // The diagnostic, from the control plane and from the debug endpoint alike.
     const path = "spec.http[1].route[0].destination.subset";
@@ -226,7 +238,10 @@ describe.each([
     ];
     for (const step of steps) {
       mesh.writeTraffic(step.text);
-      await pollUntil(() => findDiagnostic(mesh.diagnostics(), "IST0106", step.path) !== undefined, { timeoutMs: PROPAGATION_TIMEOUT_MS, what: `an IST0106 finding at ${step.path}` });
+      await pollUntil(() => findDiagnostic(mesh.diagnostics(), "IST0106", step.path) !== undefined, {
+        timeoutMs: PROPAGATION_TIMEOUT_MS,
+        what: `an IST0106 finding at ${step.path}`,
+      });
       const d = findDiagnostic(mesh.diagnostics(), "IST0106", step.path);
       expect(d?.severity).toBe("error");
       expect(d?.source?.file).toBe(mesh.trafficPath);

@@ -84,7 +84,10 @@ describe("meshpilot translate", () => {
     const r = await runCli(["translate", "--config-dir", EXAMPLE_DIR, "--proxy", PROXY, "--type", "routes", "-o", "yaml", "--interception", "NONE"]);
     expect(r.code).toBe(0);
     expect(r.stdout.trimStart().startsWith("[") || r.stdout.trimStart().startsWith("{")).toBe(false);
-    const routes = parseYaml(r.stdout) as Array<{ name: string; virtualHosts: Array<{ name: string; routes: Array<{ route?: { weightedClusters?: { clusters: Array<{ name: string; weight: number }> } } }> }> }>;
+    const routes = parseYaml(r.stdout) as Array<{
+      name: string;
+      virtualHosts: Array<{ name: string; routes: Array<{ route?: { weightedClusters?: { clusters: Array<{ name: string; weight: number }> } } }> }>;
+    }>;
     const vh = routes.find((rc) => rc.name === "9080")?.virtualHosts.find((v) => v.name === "reviews.default.svc.cluster.local:9080");
     const weighted = vh?.routes.find((x) => x.route?.weightedClusters)?.route?.weightedClusters?.clusters;
     expect(weighted).toEqual([
@@ -182,14 +185,32 @@ describe("meshpilot bootstrap", () => {
   async function envoyValidate(file: string): Promise<{ ok: boolean; output: string }> {
     const envoy = await resolveEnvoyPath();
     return new Promise((resolve) => {
-      execFile(envoy, ["--mode", "validate", "-c", file, "--log-level", "warn", "--use-dynamic-base-id", "--concurrency", "1"], { timeout: 60_000 }, (err, stdout, stderr) => {
-        resolve({ ok: !err, output: `${stdout}${stderr}`.trim() || (err?.message ?? "") });
-      });
+      execFile(
+        envoy,
+        ["--mode", "validate", "-c", file, "--log-level", "warn", "--use-dynamic-base-id", "--concurrency", "1"],
+        { timeout: 60_000 },
+        (err, stdout, stderr) => {
+          resolve({ ok: !err, output: `${stdout}${stderr}`.trim() || (err?.message ?? "") });
+        },
+      );
     });
   }
 
   it.each([{ sotw: false }, { sotw: true }])("prints JSON that `envoy --mode validate` accepts (sotw: $sotw)", async ({ sotw }) => {
-    const r = await runCli(["bootstrap", "--node-id", PROXY, "--xds-address", "127.0.0.1:15010", "--admin-address", "127.0.0.1:15000", "--interception", "NONE", "--label", "app=productpage", ...(sotw ? ["--sotw"] : [])]);
+    const r = await runCli([
+      "bootstrap",
+      "--node-id",
+      PROXY,
+      "--xds-address",
+      "127.0.0.1:15010",
+      "--admin-address",
+      "127.0.0.1:15000",
+      "--interception",
+      "NONE",
+      "--label",
+      "app=productpage",
+      ...(sotw ? ["--sotw"] : []),
+    ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const bootstrap = JSON.parse(r.stdout) as { node: { id: string; metadata: Record<string, unknown> }; dynamicResources: { adsConfig: { apiType: string } } };
@@ -213,7 +234,10 @@ describe("meshpilot bootstrap", () => {
     { args: ["--node-id", "productpage", "--xds-address", "127.0.0.1:15010", "--admin-address", "127.0.0.1:15000"], says: /--node-id: node id "productpage"/ },
     { args: ["--node-id", PROXY, "--xds-address", "nowhere", "--admin-address", "127.0.0.1:15000"], says: /--xds-address: "nowhere" must be host:port/ },
     { args: ["--node-id", PROXY, "--xds-address", "127.0.0.1:99999", "--admin-address", "127.0.0.1:15000"], says: /--xds-address: port 99999/ },
-    { args: ["--node-id", PROXY, "--xds-address", "127.0.0.1:15010", "--admin-address", "127.0.0.1:15000", "--label", "novalue"], says: /--label "novalue" must be key=value/ },
+    {
+      args: ["--node-id", PROXY, "--xds-address", "127.0.0.1:15010", "--admin-address", "127.0.0.1:15000", "--label", "novalue"],
+      says: /--label "novalue" must be key=value/,
+    },
   ])("refuses bad arguments with exit code 2: $args", async ({ args, says }) => {
     const r = await runCli(["bootstrap", ...args]);
     expect(r.code).toBe(2);
@@ -245,7 +269,10 @@ describe("meshpilot serve, as a real process", () => {
     remove = copy.remove;
     const { port, productpageIp } = copy.addrs;
 
-    const proc = spawn(process.execPath, [MAIN, "serve", "--config-dir", copy.dir, "--xds-address", "127.0.0.1:0", "--debug-address", "127.0.0.1:0"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [MAIN, "serve", "--config-dir", copy.dir, "--xds-address", "127.0.0.1:0", "--debug-address", "127.0.0.1:0"], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child = proc;
     exited = new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
     let stderr = "";
@@ -258,7 +285,11 @@ describe("meshpilot serve, as a real process", () => {
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-    await pollUntil(() => logLines().some((l) => l["msg"] === "meshpilot ready") || proc.exitCode !== null, { timeoutMs: 20_000, intervalMs: 50, what: `"meshpilot ready" on stderr` });
+    await pollUntil(() => logLines().some((l) => l["msg"] === "meshpilot ready") || proc.exitCode !== null, {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+      what: `"meshpilot ready" on stderr`,
+    });
     const ready = logLines().find((l) => l["msg"] === "meshpilot ready");
     expect(ready, `serve exited early (${proc.exitCode}): ${stderr}`).toBeDefined();
     const xdsPort = ready?.["xdsPort"];
@@ -276,7 +307,21 @@ describe("meshpilot serve, as a real process", () => {
 
     // An Envoy started from what `meshpilot bootstrap` prints.
     const nodeId = `sidecar~${productpageIp}~productpage-v1.default~default.svc.cluster.local`;
-    const b = await runCli(["bootstrap", "--node-id", nodeId, "--xds-address", `127.0.0.1:${String(xdsPort)}`, "--admin-address", "127.0.0.1:15000", "--interception", "NONE", "--label", "app=productpage", "--label", "version=v1"]);
+    const b = await runCli([
+      "bootstrap",
+      "--node-id",
+      nodeId,
+      "--xds-address",
+      `127.0.0.1:${String(xdsPort)}`,
+      "--admin-address",
+      "127.0.0.1:15000",
+      "--interception",
+      "NONE",
+      "--label",
+      "app=productpage",
+      "--label",
+      "version=v1",
+    ]);
     expect(b.code, b.stderr).toBe(0);
     // The fixed admin port could be taken on a shared machine: let startEnvoy pick one.
     const { admin: _admin, ...bootstrap } = JSON.parse(b.stdout) as Record<string, unknown>;
@@ -307,7 +352,9 @@ describe("meshpilot serve, as a real process", () => {
     expect(dumpRes.status).toBe(200);
     const dump = (await dumpRes.json()) as { configs: Array<{ "@type": string; dynamicActiveClusters?: Array<{ cluster: { name: string } }> }> };
     const ours = dump.configs.find((c) => c["@type"].endsWith("ClustersConfigDump"))?.dynamicActiveClusters?.map((c) => c.cluster.name) ?? [];
-    expect(ours).toEqual(expect.arrayContaining([`outbound|${port}|v1|reviews.default.svc.cluster.local`, `outbound|${port}|v2|reviews.default.svc.cluster.local`]));
+    expect(ours).toEqual(
+      expect.arrayContaining([`outbound|${port}|v1|reviews.default.svc.cluster.local`, `outbound|${port}|v2|reviews.default.svc.cluster.local`]),
+    );
     const envoyDump = await envoy.configDump("dynamic_active_clusters");
     const theirs = ((envoyDump["configs"] ?? []) as Array<{ cluster?: { name?: string } }>).map((c) => c.cluster?.name);
     expect([...theirs].sort()).toEqual([...ours].sort());

@@ -79,13 +79,29 @@ describe("startEnvoy with a static config", () => {
               { match: { prefix: "/retry" }, route: { cluster: "v1", retryPolicy: { retryOn: "5xx", numRetries: 2 } } },
               { match: { prefix: "/" }, route: { cluster: "v1" } },
             ]),
-            httpListener("split", [], [
-              {
-                name: "reviews",
-                domains: ["reviews"],
-                routes: [{ match: { prefix: "/" }, route: { weightedClusters: { clusters: [{ name: "v1", weight: 90 }, { name: "v2", weight: 10 }] } } }],
-              },
-            ]),
+            httpListener(
+              "split",
+              [],
+              [
+                {
+                  name: "reviews",
+                  domains: ["reviews"],
+                  routes: [
+                    {
+                      match: { prefix: "/" },
+                      route: {
+                        weightedClusters: {
+                          clusters: [
+                            { name: "v1", weight: 90 },
+                            { name: "v2", weight: 10 },
+                          ],
+                        },
+                      },
+                    },
+                  ],
+                },
+              ],
+            ),
           ],
         },
       },
@@ -180,7 +196,9 @@ describe("startEnvoy with a static config", () => {
     const listeners = await envoy.configDump("static_listeners");
     expect(((listeners["configs"] ?? []) as Array<{ listener: { name: string } }>).map((l) => l.listener.name).sort()).toEqual(["front", "split"]);
 
-    const status = (await envoy.clusters()) as { cluster_statuses: Array<{ name: string; host_statuses: Array<{ address: { socket_address: { address: string } } }> }> };
+    const status = (await envoy.clusters()) as {
+      cluster_statuses: Array<{ name: string; host_statuses: Array<{ address: { socket_address: { address: string } } }> }>;
+    };
     const v2Status = status.cluster_statuses.find((c) => c.name === "v2");
     expect(v2Status?.host_statuses[0]?.address.socket_address.address).toBe("127.0.0.12");
 
@@ -216,7 +234,12 @@ describe("startEnvoy lifecycle", () => {
 
 describe("validateStaticConfig", () => {
   const backend = { host: "127.0.0.1", port: 9 } as Backend;
-  const edsCluster = { name: "outbound|9080||reviews.default.svc.cluster.local", type: "EDS", connectTimeout: "1s", edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: "V3" }, serviceName: "outbound|9080||reviews.default.svc.cluster.local" } };
+  const edsCluster = {
+    name: "outbound|9080||reviews.default.svc.cluster.local",
+    type: "EDS",
+    connectTimeout: "1s",
+    edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: "V3" }, serviceName: "outbound|9080||reviews.default.svc.cluster.local" },
+  };
   const cla = {
     "@type": "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
     clusterName: "outbound|9080||reviews.default.svc.cluster.local",
@@ -231,7 +254,12 @@ describe("validateStaticConfig", () => {
         filters: [
           {
             name: "envoy.filters.network.http_connection_manager",
-            typedConfig: { "@type": HCM, statPrefix: "outbound_0.0.0.0_9080", rds: { routeConfigName: "9080", configSource: { ads: {}, resourceApiVersion: "V3" } }, httpFilters: [ROUTER] },
+            typedConfig: {
+              "@type": HCM,
+              statPrefix: "outbound_0.0.0.0_9080",
+              rds: { routeConfigName: "9080", configSource: { ads: {}, resourceApiVersion: "V3" } },
+              httpFilters: [ROUTER],
+            },
           },
         ],
       },
@@ -261,12 +289,23 @@ describe("validateStaticConfig", () => {
     const name = "outbound|9080|v1|reviews.default.svc.cluster.local";
     const res = await validateStaticConfig({
       clusters: [{ name, type: "EDS", connect_timeout: "1s", eds_cluster_config: { eds_config: { ads: {} }, service_name: name } }],
-      endpoints: [{ cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "10.1.0.11", port_value: 9080 } } } }] }] }],
+      endpoints: [
+        { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "10.1.0.11", port_value: 9080 } } } }] }] },
+      ],
       listeners: [
         {
           name: "l",
           address: { socket_address: { address: "0.0.0.0", port_value: 9080 } },
-          filter_chains: [{ filters: [{ name: "hcm", typed_config: { "@type": HCM, stat_prefix: "l", rds: { route_config_name: "9080", config_source: { ads: {} } }, http_filters: [ROUTER] } }] }],
+          filter_chains: [
+            {
+              filters: [
+                {
+                  name: "hcm",
+                  typed_config: { "@type": HCM, stat_prefix: "l", rds: { route_config_name: "9080", config_source: { ads: {} } }, http_filters: [ROUTER] },
+                },
+              ],
+            },
+          ],
         },
       ],
       routes: [route("9080", name)],
@@ -282,13 +321,21 @@ describe("validateStaticConfig", () => {
   });
 
   it("rejects a route to a cluster that does not exist", async () => {
-    const res = await validateStaticConfig({ clusters: [edsCluster], endpoints: [cla], listeners: [rdsListener], routes: [route("9080", "outbound|9080|v9|reviews.default.svc.cluster.local")] });
+    const res = await validateStaticConfig({
+      clusters: [edsCluster],
+      endpoints: [cla],
+      listeners: [rdsListener],
+      routes: [route("9080", "outbound|9080|v9|reviews.default.svc.cluster.local")],
+    });
     expect(res.ok).toBe(false);
     expect(res.output).toMatch(/route: unknown (weighted )?cluster 'outbound\|9080\|v9\|reviews.default.svc.cluster.local'/);
   });
 
   it("rejects an invalid ClusterLoadAssignment even when no cluster names it", async () => {
-    const bad = { clusterName: "orphan", endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: "10.1.0.11", portValue: 70000 } } } }] }] };
+    const bad = {
+      clusterName: "orphan",
+      endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: "10.1.0.11", portValue: 70000 } } } }] }],
+    };
     const res = await validateStaticConfig({ endpoints: [bad] });
     expect(res.ok).toBe(false);
     expect(res.output).toMatch(/port_value/);

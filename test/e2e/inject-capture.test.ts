@@ -79,7 +79,10 @@ async function startServer(ns: NetNs, ports: number[]): Promise<void> {
 
 /** Connects as `uid` (0 = root) and returns the answering listener's line. */
 function connect(ns: NetNs, uid: number, host: string, port: number): string {
-  const cmd = uid === 0 ? [PY, "-c", CLIENT, host, String(port)] : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", PY, "-c", CLIENT, host, String(port)];
+  const cmd =
+    uid === 0
+      ? [PY, "-c", CLIENT, host, String(port)]
+      : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", PY, "-c", CLIENT, host, String(port)];
   return ns.exec(cmd[0]!, cmd.slice(1)).trim();
 }
 
@@ -87,7 +90,7 @@ function natRules(ns: NetNs): string[] {
   return ns
     .exec("iptables-save", ["-t", "nat"])
     .split("\n")
-    .filter((l) => l.startsWith("-A ") || (l.startsWith(":ISTIO")));
+    .filter((l) => l.startsWith("-A ") || l.startsWith(":ISTIO"));
 }
 
 describe.skipIf(!available && !ci)("capture rules in a network namespace", () => {

@@ -75,7 +75,11 @@ describe("injected sidecar Envoy", () => {
   });
 
   it("connects to meshpilot with the pod's node id and turns ready", async () => {
-    await until(async () => (await httpRequest(`http://127.0.0.1:${settings.healthPort}/healthz/ready`).catch(() => ({ status: 0 }))).status === 200, "/healthz/ready", 30_000);
+    await until(
+      async () => (await httpRequest(`http://127.0.0.1:${settings.healthPort}/healthz/ready`).catch(() => ({ status: 0 }))).status === 200,
+      "/healthz/ready",
+      30_000,
+    );
     expect(JSON.stringify(server.xds.syncStatus())).toContain("sidecar~10.1.2.3~web-1.shop~shop.svc.cluster.local");
   });
 

@@ -29,9 +29,7 @@ const EXAMPLE_PORT = 9080;
 const PRODUCTPAGE_POD = "productpage-v1-6b746f74dc-9stvs";
 export const REVIEWS_FQDN = "reviews.default.svc.cluster.local";
 
-
 /** Resolves true when `host:port` can be bound right now. */
-
 
 export interface MeshAddresses {
   /** The reviews service port (also the backends' port and Envoy's outbound listener port). */
@@ -181,8 +179,14 @@ export async function startMesh(opts: MeshOptions): Promise<MeshFixture> {
     const v2 = await startBackend({ version: "v2", host: addrs.v2Ip, port: addrs.port });
     cleanups.push(() => v2.close());
 
-    const envoy = await startSidecarEnvoy(opts.name, { nodeId: `sidecar~${addrs.productpageIp}~${PRODUCTPAGE_POD}.default~default.svc.cluster.local`, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "productpage", version: "v1" }, sotw: opts.sotw, waitReady: false });
-cleanups.push(() => envoy.stop());
+    const envoy = await startSidecarEnvoy(opts.name, {
+      nodeId: `sidecar~${addrs.productpageIp}~${PRODUCTPAGE_POD}.default~default.svc.cluster.local`,
+      xdsAddress: `127.0.0.1:${server.xdsPort}`,
+      labels: { app: "productpage", version: "v1" },
+      sotw: opts.sotw,
+      waitReady: false,
+    });
+    cleanups.push(() => envoy.stop());
     await envoy.waitReady(20_000);
     const listenerName = `127.0.0.1_${addrs.port}`;
     await envoy.waitFor(async () => (await envoy.listenerAddress(listenerName)).port === addrs.port, { timeoutMs: 20_000, what: `listener ${listenerName}` });
@@ -234,7 +238,10 @@ cleanups.push(() => envoy.stop());
 
     // The split route must be in Envoy and the backends reachable through it before a test starts.
     await envoy.waitFor(async () => (await mesh.splitWeights())?.["v1"] === 90, { timeoutMs: 20_000, what: "the 90/10 route" });
-    await envoy.waitFor(async () => (await mesh.request({ "x-test-user": "true" })).status === 200, { timeoutMs: 20_000, what: "a first request to reach reviews v2" });
+    await envoy.waitFor(async () => (await mesh.request({ "x-test-user": "true" })).status === 200, {
+      timeoutMs: 20_000,
+      what: "a first request to reach reviews v2",
+    });
     return mesh;
   } catch (err) {
     await runCleanups().catch(() => undefined);
@@ -246,7 +253,10 @@ cleanups.push(() => envoy.stop());
  * Polls `check` every `intervalMs` until it returns true; returns the time it took (ms, from
  * `since`). Throws after `timeoutMs`.
  */
-export async function pollUntil(check: () => Promise<boolean> | boolean, opts: { since?: number; intervalMs?: number; timeoutMs: number; what: string }): Promise<number> {
+export async function pollUntil(
+  check: () => Promise<boolean> | boolean,
+  opts: { since?: number; intervalMs?: number; timeoutMs: number; what: string },
+): Promise<number> {
   const since = opts.since ?? performance.now();
   await until(check, opts.what, Math.max(0, since + opts.timeoutMs - performance.now()), opts.intervalMs ?? 20);
   return performance.now() - since;

@@ -49,7 +49,11 @@ c.on("error", (e) => { process.stdout.write("error " + e.code); process.exit(0);
 `;
 
 function hostState(): string {
-  return execFileSync("ip", ["addr"], { encoding: "utf8" }) + execFileSync("ip", ["route"], { encoding: "utf8" }) + execFileSync("ip", ["-6", "route"], { encoding: "utf8" });
+  return (
+    execFileSync("ip", ["addr"], { encoding: "utf8" }) +
+    execFileSync("ip", ["route"], { encoding: "utf8" }) +
+    execFileSync("ip", ["-6", "route"], { encoding: "utf8" })
+  );
 }
 
 /** Sends `payload`, half-closes, returns everything received until the peer's end (or the error code). */
@@ -173,7 +177,9 @@ describe("netns bridge", () => {
     addNetns(name);
     try {
       // a parent shell that starts a bridge, reports its pid and is then SIGKILLed
-      const parent = spawn("/bin/sh", ["-c", `"$0" "$1" bridge ${name} -L 127.0.0.1:1 & echo $!; wait`, process.execPath, SCRIPT], { stdio: ["ignore", "pipe", "inherit"] });
+      const parent = spawn("/bin/sh", ["-c", `"$0" "$1" bridge ${name} -L 127.0.0.1:1 & echo $!; wait`, process.execPath, SCRIPT], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       const bridgePid = await new Promise<number>((r) => parent.stdout!.once("data", (b: Buffer) => r(Number(b.toString().trim()))));
       await until(() => execFileSync("ip", ["netns", "pids", name], { encoding: "utf8" }).trim() !== "", "the relay inside to start");
       const dirsBefore = bridgeDirs();

@@ -150,17 +150,29 @@ describe.skipIf(!available && !ci)("REDIRECT sidecar in a network namespace", ()
 
   /** meshpilot with this outboundTrafficPolicy, and a sidecar Envoy (uid 1337) in the pod connected to it at 127.0.0.1:`xdsPort`. */
   async function sidecar(mode: "ALLOW_ANY" | "REGISTRY_ONLY", xdsPort: number): Promise<Envoy> {
-    const server = await startServer({ configDir: dir, xdsAddress: "127.0.0.1:0", debugAddress: "127.0.0.1:0", logger: pino({ level: "silent" }), meshConfig: { outboundTrafficPolicy: { mode } } });
+    const server = await startServer({
+      configDir: dir,
+      xdsAddress: "127.0.0.1:0",
+      debugAddress: "127.0.0.1:0",
+      logger: pino({ level: "silent" }),
+      meshConfig: { outboundTrafficPolicy: { mode } },
+    });
     servers.push(server);
     bridges.push(await pod.bridge({ reverse: [{ host: "127.0.0.1", port: xdsPort, to: server.xdsPort }] }));
-    const built = buildBootstrap({ node: { ip: POD_IP, podName: "ratings-1", namespace: "shop" }, xdsAddress: `127.0.0.1:${xdsPort}`, labels: { app: "ratings" } });
+    const built = buildBootstrap({
+      node: { ip: POD_IP, podName: "ratings-1", namespace: "shop" },
+      xdsAddress: `127.0.0.1:${xdsPort}`,
+      labels: { app: "ratings" },
+    });
     if (!built.bootstrap) throw new Error(JSON.stringify(built.errors));
     const bootstrap = { ...(built.bootstrap as Record<string, unknown>) };
     delete bootstrap["admin"]; // the helper binds admin on an ephemeral port and bridges it to the host
     const envoy = await Envoy.start({ name: `sidecar-${mode}`, bootstrap, netns: pod, runAs: PROXY_UID });
     envoys.push(envoy);
     await envoy.waitReady();
-    await envoy.waitFor(async () => JSON.stringify(await envoy.configDump("dynamic_listeners")).includes('"virtualInbound"'), { what: "virtualInbound from meshpilot" });
+    await envoy.waitFor(async () => JSON.stringify(await envoy.configDump("dynamic_listeners")).includes('"virtualInbound"'), {
+      what: "virtualInbound from meshpilot",
+    });
     return envoy;
   }
 

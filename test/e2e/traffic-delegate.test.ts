@@ -61,7 +61,10 @@ beforeAll(async () => {
     ],
     istio: () => `${root}---\n${shop("v1")}`,
   });
-  await eventually(async () => (await mesh.get("web", "/shop/x", { headers: { "x-user": "jason" } })).headers["x-backend-version"] === "v2", "the merged routes in Envoy");
+  await eventually(
+    async () => (await mesh.get("web", "/shop/x", { headers: { "x-user": "jason" } })).headers["x-backend-version"] === "v2",
+    "the merged routes in Envoy",
+  );
 });
 afterAll(() => mesh?.stop());
 beforeEach(() => mesh.resetBackends());

@@ -24,8 +24,6 @@ import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { canBind, randomInt } from "../support/net.js";
 import { until } from "../support/wait.js";
 
-
-
 export interface WorkloadSpec {
   readonly version: string;
   /** Extra pod labels (app=<service> and version=<version> are always set). */
@@ -173,7 +171,12 @@ export async function startTrafficMesh(opts: TrafficMeshOptions): Promise<Traffi
     for (const s of opts.services) {
       for (const w of s.workloads) {
         if (w.backend === false) continue;
-        const b = await startBackend({ version: w.version, name: `${s.name}-${w.version}`, host: addressing.ip(s.name, w.version), port: addressing.port(s.name) });
+        const b = await startBackend({
+          version: w.version,
+          name: `${s.name}-${w.version}`,
+          host: addressing.ip(s.name, w.version),
+          port: addressing.port(s.name),
+        });
         cleanups.push(() => b.close());
         backends.set(`${s.name}/${w.version}`, b);
       }
@@ -184,8 +187,14 @@ export async function startTrafficMesh(opts: TrafficMeshOptions): Promise<Traffi
     cleanups.push(() => server.stop());
 
     const clientIp = `${addressing.ip(opts.services[0]!.name, opts.services[0]!.workloads[0]!.version).split(".").slice(0, 3).join(".")}.2`;
-    const envoy = await startSidecarEnvoy(`traffic-${opts.name}`, { nodeId: `sidecar~${clientIp}~client-0.default~default.svc.cluster.local`, xdsAddress: `127.0.0.1:${server.xdsPort}`, labels: { app: "client", ...opts.clientLabels }, ...(opts.clientLocality ? { locality: opts.clientLocality } : {}), waitReady: false });
-cleanups.push(() => envoy.stop());
+    const envoy = await startSidecarEnvoy(`traffic-${opts.name}`, {
+      nodeId: `sidecar~${clientIp}~client-0.default~default.svc.cluster.local`,
+      xdsAddress: `127.0.0.1:${server.xdsPort}`,
+      labels: { app: "client", ...opts.clientLabels },
+      ...(opts.clientLocality ? { locality: opts.clientLocality } : {}),
+      waitReady: false,
+    });
+    cleanups.push(() => envoy.stop());
     await envoy.waitReady(20_000);
     for (const s of opts.services) {
       const l = `127.0.0.1_${addressing.port(s.name)}`;
@@ -208,7 +217,8 @@ cleanups.push(() => envoy.stop());
       resetBackends: () => backends.forEach((b) => b.reset()),
       setIstio: (text) => writeFileSync(join(dir, "istio.yaml"), text),
       stat: async (name) => (await envoy.stat(name)) ?? 0,
-      cluster: (s, subset) => `outbound|${addressing.port(s)}|${subset ?? ""}|${s}.${opts.services.find((x) => x.name === s)?.namespace ?? "default"}.svc.cluster.local`,
+      cluster: (s, subset) =>
+        `outbound|${addressing.port(s)}|${subset ?? ""}|${s}.${opts.services.find((x) => x.name === s)?.namespace ?? "default"}.svc.cluster.local`,
       stop,
     };
     return mesh;

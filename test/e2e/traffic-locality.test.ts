@@ -34,7 +34,10 @@ beforeAll(async () => {
         dr("near", `    loadBalancer: { simple: ROUND_ROBIN }\n    ${outlier}`),
         dr("away", `    loadBalancer: { simple: ROUND_ROBIN }\n    ${outlier}`),
         dr("spread", "    loadBalancer: { simple: ROUND_ROBIN }"),
-        dr("dist", '    loadBalancer:\n      simple: ROUND_ROBIN\n      localityLbSetting:\n        distribute: [{ from: "us-east/zone-a/*", to: { "us-east/zone-a/*": 75, "us-west/*": 25 } }]'),
+        dr(
+          "dist",
+          '    loadBalancer:\n      simple: ROUND_ROBIN\n      localityLbSetting:\n        distribute: [{ from: "us-east/zone-a/*", to: { "us-east/zone-a/*": 75, "us-west/*": 25 } }]',
+        ),
       ].join("---\n"),
   });
   // Every endpoint (in every priority) is known to Envoy before counting.

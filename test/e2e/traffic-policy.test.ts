@@ -26,7 +26,10 @@ beforeAll(async () => {
         dr("rr", "    loadBalancer: { simple: ROUND_ROBIN }"),
         dr("lr", "    loadBalancer: { simple: LEAST_REQUEST }"),
         dr("hash", "    loadBalancer: { consistentHash: { httpHeaderName: x-user } }"),
-        dr("od", "    loadBalancer: { simple: ROUND_ROBIN }\n    outlierDetection: { consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100 }"),
+        dr(
+          "od",
+          "    loadBalancer: { simple: ROUND_ROBIN }\n    outlierDetection: { consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100 }",
+        ),
         dr("pool", "    connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 } }"),
       ].join("---\n"),
   });
@@ -81,10 +84,14 @@ describe("outlier detection", () => {
     const bad = mesh.backend("od", "b");
     bad.setHandler(() => ({ status: 503, body: "broken\n" }));
     const ejections = `cluster.${mesh.cluster("od")}.outlier_detection.ejections_enforced_total`;
-    await eventually(async () => {
-      await mesh.get("od", "/");
-      return (await mesh.stat(ejections)) >= 1;
-    }, "an ejection", 15_000);
+    await eventually(
+      async () => {
+        await mesh.get("od", "/");
+        return (await mesh.stat(ejections)) >= 1;
+      },
+      "an ejection",
+      15_000,
+    );
     const before = bad.count;
     const counts = await mesh.tally("od", "/", 30, { concurrency: 1 });
     expect(counts).toEqual({ a: 15, c: 15 });

@@ -52,7 +52,10 @@ spec:
 let mesh: TrafficMesh;
 beforeAll(async () => {
   mesh = await startTrafficMesh({ name: "resilience", services: [{ name: "svc", workloads: [{ version: "v1" }] }], istio: () => istio });
-  await eventually(async () => (await mesh.get("svc", "/once")).status === 200 && (await mesh.stat(`cluster.${mesh.cluster("svc")}.upstream_rq_200`)) > 0, "routes in Envoy");
+  await eventually(
+    async () => (await mesh.get("svc", "/once")).status === 200 && (await mesh.stat(`cluster.${mesh.cluster("svc")}.upstream_rq_200`)) > 0,
+    "routes in Envoy",
+  );
 });
 afterAll(() => mesh?.stop());
 beforeEach(() => mesh.resetBackends());

@@ -106,5 +106,4 @@ describe("ServiceEntry traffic", () => {
     const counts = await mesh.tally("anchor", "/vm", 10, { host: "vm.example.test" });
     expect(counts).toEqual({ we: 10 });
   });
-
 });

@@ -23,10 +23,11 @@ function startTcpBackend(host: string, port: number, version: string): Promise<{
     server.listen(port, host, () =>
       resolve({
         count: () => n,
-        close: () => new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          server.close(() => r());
-        }),
+        close: () =>
+          new Promise<void>((r) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => r());
+          }),
       }),
     );
   });
@@ -50,7 +51,16 @@ const servers: Array<{ count: () => number; close: () => Promise<void> }> = [];
 beforeAll(async () => {
   mesh = await startTrafficMesh({
     name: "tcp",
-    services: [{ name: "db", portName: "tcp-db", workloads: [{ version: "primary", backend: false }, { version: "replica", backend: false }] }],
+    services: [
+      {
+        name: "db",
+        portName: "tcp-db",
+        workloads: [
+          { version: "primary", backend: false },
+          { version: "replica", backend: false },
+        ],
+      },
+    ],
     istio: () => `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: db, namespace: default }

@@ -44,7 +44,7 @@ function ctr(args: string[], timeoutMs = 60_000): Promise<Result> {
       ["-t", String(pid), "-m", "ctr", "--address", join(dir, "containerd.sock"), "-n", NS, ...args],
       { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : null) : 0;
+        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : null) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
       },
     );
@@ -146,7 +146,8 @@ describe.skipIf(!runnable)("images in a throwaway containerd", () => {
     containerd = startContainerd();
     for (let i = 0; ; i++) {
       if ((await ctr(["version"], 5_000)).code === 0) break;
-      if (i > 100 || containerd.exitCode !== null) throw new Error(`containerd did not start:\n${readFileSync(join(dir, "containerd.log"), "utf8").slice(-3000)}`);
+      if (i > 100 || containerd.exitCode !== null)
+        throw new Error(`containerd did not start:\n${readFileSync(join(dir, "containerd.log"), "utf8").slice(-3000)}`);
       await sleep(200);
     }
     for (const img of images) {
@@ -193,7 +194,9 @@ describe.skipIf(!runnable)("images in a throwaway containerd", () => {
     // A shell entering pause's PID namespace leaves a `sleep` behind: the kernel re-parents it to
     // the namespace's PID 1, which must collect it once it exits, or it stays a zombie.
     const orphan = await new Promise<number>((resolve, reject) =>
-      execFile("nsenter", ["-t", String(pid), "-p", "--", "/bin/sh", "-c", "sleep 1 >/dev/null 2>&1 & echo $!"], (err, stdout) => (err ? reject(err) : resolve(Number(stdout.trim())))),
+      execFile("nsenter", ["-t", String(pid), "-p", "--", "/bin/sh", "-c", "sleep 1 >/dev/null 2>&1 & echo $!"], (err, stdout) =>
+        err ? reject(err) : resolve(Number(stdout.trim())),
+      ),
     );
     expect(orphan, "the orphan's pid inside the namespace").toBeGreaterThan(1);
     const children = (): { pid: number; state: string }[] =>
@@ -266,7 +269,12 @@ describe.skipIf(!runnable)("images in a throwaway containerd", () => {
     expect(res.code, res.stderr).toBe(0);
     const [tally, page, echo] = res.stdout.split("\n");
     expect(JSON.parse(tally!)).toMatchObject({ requests: 3, ok: 3, errors: 0, versions: { "reviews/v3": 3 }, upstreams: { "ratings/v1": 3 } });
-    const answer = JSON.parse(page!) as { service: string; path: string; headers: Record<string, string>; upstreams: { status: number; body: { service: string; path: string; headers: Record<string, string> } }[] };
+    const answer = JSON.parse(page!) as {
+      service: string;
+      path: string;
+      headers: Record<string, string>;
+      upstreams: { status: number; body: { service: string; path: string; headers: Record<string, string> } }[];
+    };
     expect(answer).toMatchObject({ service: "reviews", version: "v3", path: "/reviews/1" });
     expect(answer.headers["x-not-forwarded"]).toBe("1");
     const upstream = answer.upstreams[0]!;
@@ -296,7 +304,10 @@ describe.skipIf(!runnable)("images in a throwaway containerd", () => {
   it("proxy-init runs the script the sidecar injector gives istio-init", async () => {
     const config = captureConfig(DEFAULT_INJECTION_SETTINGS, {}).config;
     if (!config) throw new Error("default capture config refused");
-    const res = await ctr(["run", "--rm", "--cap-add", "CAP_NET_ADMIN", "--cap-add", "CAP_NET_RAW", ref("proxy-init"), "proxy-init-2", "/bin/sh", "-c", captureScript(config)], 90_000);
+    const res = await ctr(
+      ["run", "--rm", "--cap-add", "CAP_NET_ADMIN", "--cap-add", "CAP_NET_RAW", ref("proxy-init"), "proxy-init-2", "/bin/sh", "-c", captureScript(config)],
+      90_000,
+    );
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/^-A OUTPUT -p tcp -j ISTIO_OUTPUT$/m);
     expect(res.stdout).toMatch(/REDIRECT --to-ports 15001/);

@@ -56,7 +56,13 @@ describe.skipIf(kubeTestsSkipped)("--config-dir adds to the cluster's config", (
       configDir: dir,
       kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), writeStatus: false },
     });
-    envoy = await startSidecarEnvoy("kube-files", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: await a.hostAddress(server.xdsPort), netns: a.netns, labels: { app: "productpage", version: "v1" }, sotw: false });
+    envoy = await startSidecarEnvoy("kube-files", {
+      nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`,
+      xdsAddress: await a.hostAddress(server.xdsPort),
+      netns: a.netns,
+      labels: { app: "productpage", version: "v1" },
+      sotw: false,
+    });
   });
 
   afterAll(async () => {
@@ -78,7 +84,10 @@ describe.skipIf(kubeTestsSkipped)("--config-dir adds to the cluster's config", (
     // The cluster drops subset v2 from its DestinationRule: the file's route to it now has no
     // cluster, so Envoy answers 503 for it and meshpilot names the missing subset.
     await kube.admin.apply(destinationRule(NS, ["v1"]));
-    await until(async () => (await httpRequest(`http://127.0.0.1:${a.port}/`, { host: "reviews", headers: { "x-canary": "v2" }, timeoutMs: 3000 })).status === 503, "the route to the dropped subset to fail");
+    await until(
+      async () => (await httpRequest(`http://127.0.0.1:${a.port}/`, { host: "reviews", headers: { "x-canary": "v2" }, timeoutMs: 3000 })).status === 503,
+      "the route to the dropped subset to fail",
+    );
     const findings = server!.controlPlane.diagnostics().filter((d) => d.code === "IST0101");
     expect(findings.map((d) => d.message).join("\n")).toMatch(/subset.*v2/);
     expect(await versionOf()).toBe("v1");

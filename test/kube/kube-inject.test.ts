@@ -24,7 +24,10 @@ const MWC = { apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebh
 
 type Pod = {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec: { initContainers?: { name: string; restartPolicy?: string }[]; containers: { name: string; readinessProbe?: { httpGet?: { path?: string; port?: number | string } } }[] };
+  spec: {
+    initContainers?: { name: string; restartPolicy?: string }[];
+    containers: { name: string; readinessProbe?: { httpGet?: { path?: string; port?: number | string } } }[];
+  };
 };
 
 function pod(name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}) {
@@ -33,7 +36,14 @@ function pod(name: string, labels: Record<string, string> = {}, annotations: Rec
     kind: "Pod",
     metadata: { name, labels: { app: "web", ...labels }, annotations },
     spec: {
-      containers: [{ name: "web", image: "localhost/web:1", ports: [{ name: "http", containerPort: 8080 }], readinessProbe: { httpGet: { path: "/healthz", port: "http" } } }],
+      containers: [
+        {
+          name: "web",
+          image: "localhost/web:1",
+          ports: [{ name: "http", containerPort: 8080 }],
+          readinessProbe: { httpGet: { path: "/healthz", port: "http" } },
+        },
+      ],
     },
   };
 }
@@ -46,7 +56,8 @@ describe.skipIf(kubeTestsSkipped)("sidecar injection webhook with a real kube-ap
   let saConfig: ReturnType<KubeCluster["kubeConfig"]>;
 
   const create = async (ns: string, obj: object) => admin.request("POST", `/api/v1/namespaces/${ns}/pods`, obj);
-  const caBundles = async () => (((await admin.get(MWC)) as unknown as { webhooks: { clientConfig: { caBundle?: string } }[] }).webhooks ?? []).map((w) => w.clientConfig.caBundle);
+  const caBundles = async () =>
+    (((await admin.get(MWC)) as unknown as { webhooks: { clientConfig: { caBundle?: string } }[] }).webhooks ?? []).map((w) => w.clientConfig.caBundle);
   const injectOptions = () => ({
     address: `127.0.0.1:${port}`,
     caSecretNamespace: "meshpilot-system",
@@ -67,7 +78,10 @@ describe.skipIf(kubeTestsSkipped)("sidecar injection webhook with a real kube-ap
         continue;
       }
       // As shipped, but reached by URL: this apiserver has no Service routing.
-      const webhooks = (d["webhooks"] as { clientConfig: Record<string, unknown> }[]).map((w) => ({ ...w, clientConfig: { url: `https://127.0.0.1:${port}/inject` } }));
+      const webhooks = (d["webhooks"] as { clientConfig: Record<string, unknown> }[]).map((w) => ({
+        ...w,
+        clientConfig: { url: `https://127.0.0.1:${port}/inject` },
+      }));
       await admin.apply({ ...d, webhooks });
     }
     await admin.apply(namespace(ON, { "istio-injection": "enabled" }));

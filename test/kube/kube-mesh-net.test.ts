@@ -35,7 +35,9 @@ function staticBootstrap(port: number, ip: string): object {
                     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                     statPrefix: "outbound",
                     routeConfig: { virtualHosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "pod" } }] }] },
-                    httpFilters: [{ name: "envoy.filters.http.router", typedConfig: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
+                    httpFilters: [
+                      { name: "envoy.filters.http.router", typedConfig: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } },
+                    ],
                   },
                 },
               ],
@@ -48,7 +50,10 @@ function staticBootstrap(port: number, ip: string): object {
           name: "pod",
           type: "STATIC",
           connectTimeout: "2s",
-          loadAssignment: { clusterName: "pod", endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: ip, portValue: port } } } }] }] },
+          loadAssignment: {
+            clusterName: "pod",
+            endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: ip, portValue: port } } } }] }],
+          },
         },
       ],
     },

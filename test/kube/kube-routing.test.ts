@@ -19,11 +19,21 @@ import { Store } from "../../src/store/store.js";
 import { httpRequest, startBackend, tally, type Backend } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { DEPLOY_DIR, kubeTestsSkipped, loadManifests, startKube, startTcpProxy, type KubeCluster, type KubeTestClient } from "../support/kube.js";
-import { createCanary, destinationRule, endpointSlice, pickAddresses, pod, podStatus, PRODUCTPAGE_POD, stopKubeMesh, virtualService, type KubeMeshNet } from "../support/kube-mesh.js";
+import {
+  createCanary,
+  destinationRule,
+  endpointSlice,
+  pickAddresses,
+  pod,
+  podStatus,
+  PRODUCTPAGE_POD,
+  stopKubeMesh,
+  virtualService,
+  type KubeMeshNet,
+} from "../support/kube-mesh.js";
 import { sleep, until } from "../support/wait.js";
 
 const NS = "shop";
-
 
 describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => {
   let kube: KubeCluster;
@@ -83,7 +93,15 @@ describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => 
 
   it("the ServiceAccount token of deploy/ may read what meshpilot watches and nothing else", async () => {
     const sa = kube.client(saToken);
-    for (const path of ["/api/v1/services", "/api/v1/pods", "/api/v1/namespaces", "/api/v1/secrets", "/apis/discovery.k8s.io/v1/endpointslices", "/apis/networking.istio.io/v1/virtualservices", "/apis/networking.istio.io/v1/destinationrules"]) {
+    for (const path of [
+      "/api/v1/services",
+      "/api/v1/pods",
+      "/api/v1/namespaces",
+      "/api/v1/secrets",
+      "/apis/discovery.k8s.io/v1/endpointslices",
+      "/apis/networking.istio.io/v1/virtualservices",
+      "/apis/networking.istio.io/v1/destinationrules",
+    ]) {
       expect((await sa.request("GET", `${path}?limit=1`)).status, path).toBe(200);
     }
     // outside the role: writing Secrets (read only, like istiod), specs, leases in another namespace
@@ -91,7 +109,13 @@ describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => 
     expect((await sa.request("POST", `/api/v1/namespaces/${NS}/secrets`, secret)).status).toBe(403);
     expect((await sa.request("GET", "/api/v1/configmaps?limit=1")).status).toBe(403);
     const vs = virtualService(NS, "v2", "v2");
-    expect((await sa.request("PATCH", `/apis/networking.istio.io/v1alpha3/namespaces/${NS}/virtualservices/reviews?fieldManager=x`, vs, { contentType: "application/apply-patch+yaml" })).status).toBe(403);
+    expect(
+      (
+        await sa.request("PATCH", `/apis/networking.istio.io/v1alpha3/namespaces/${NS}/virtualservices/reviews?fieldManager=x`, vs, {
+          contentType: "application/apply-patch+yaml",
+        })
+      ).status,
+    ).toBe(403);
     expect((await sa.request("DELETE", `/api/v1/namespaces/${NS}/pods/reviews-v1`)).status).toBe(403);
     expect((await sa.request("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?limit=1")).status).toBe(403);
   });
@@ -105,8 +129,15 @@ describe.skipIf(kubeTestsSkipped)("meshpilot with a real kube-apiserver", () => 
       logger,
       kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), leaseNamespace: "meshpilot-system", backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
     });
-    envoy = await startSidecarEnvoy("kube-routing", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: await a.hostAddress(server.xdsPort), netns: a.netns, labels: { app: "productpage", version: "v1" }, sotw: false, waitReady: false });
-await sleep(1500);
+    envoy = await startSidecarEnvoy("kube-routing", {
+      nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`,
+      xdsAddress: await a.hostAddress(server.xdsPort),
+      netns: a.netns,
+      labels: { app: "productpage", version: "v1" },
+      sotw: false,
+      waitReady: false,
+    });
+    await sleep(1500);
     const ready = await fetch(`http://127.0.0.1:${server.debugPort}/ready`);
     expect(ready.status).toBe(503);
     const dump = await envoy.configDump("dynamic_listeners");
@@ -137,9 +168,7 @@ await sleep(1500);
     await admin.patchStatus(p3, podStatus(a.v3Ip));
     await admin.apply(destinationRule(NS, ["v1", "v2", "v3"], "networking.istio.io/v1"));
     await admin.apply(virtualService(NS, "v3", "v2"));
-    await admin.apply(
-      endpointSlice(NS, "reviews-x2", "reviews", a.port, [{ ip: a.v3Ip, pod: "reviews-v3" }]),
-    );
+    await admin.apply(endpointSlice(NS, "reviews-x2", "reviews", a.port, [{ ip: a.v3Ip, pod: "reviews-v3" }]));
     await until(async () => (await versionOf({ "x-canary": "v3" })) === "v3", "x-canary: v3 to reach v3");
 
     // EndpointSlice: v3 not ready → no healthy upstream for subset v3 (EDS fast path)
@@ -164,7 +193,10 @@ await sleep(1500);
 
     // Service deleted → Envoy's listener for the port goes away (nothing else uses it)
     await admin.delete({ apiVersion: "v1", kind: "Service", metadata: { name: "reviews", namespace: NS } });
-    await until(async () => (await ask().catch(() => ({ status: 0, headers: {} as Record<string, string> }))).headers["x-backend-version"] === undefined, "reviews to stop routing");
+    await until(
+      async () => (await ask().catch(() => ({ status: 0, headers: {} as Record<string, string> }))).headers["x-backend-version"] === undefined,
+      "reviews to stop routing",
+    );
     await admin.apply({
       apiVersion: "v1",
       kind: "Service",
@@ -190,7 +222,11 @@ await sleep(1500);
     const off = server!.controlPlane.onBuild(() => builds.push(1));
     const p = pod(NS, "reviews-v1", { app: "reviews", version: "v1" }, a.port);
     for (let i = 0; i < 3; i++) {
-      await admin.patchStatus(p, { ...podStatus(a.v1Ip), conditions: [{ type: "Ready", status: "True", lastProbeTime: new Date(Date.now() + i * 1000).toISOString().replace(/\.\d{3}Z$/, "Z") }], containerStatuses: [] });
+      await admin.patchStatus(p, {
+        ...podStatus(a.v1Ip),
+        conditions: [{ type: "Ready", status: "True", lastProbeTime: new Date(Date.now() + i * 1000).toISOString().replace(/\.\d{3}Z$/, "Z") }],
+        containerStatuses: [],
+      });
       await admin.apply({ ...p, metadata: { ...p.metadata, annotations: undefined } });
     }
     await sleep(1000);
@@ -200,7 +236,12 @@ await sleep(1500);
   });
 
   it("a forced relist converges to the same state without any change", async () => {
-    const before = JSON.stringify(server!.kube!.objects().map((o) => o.object).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))));
+    const before = JSON.stringify(
+      server!
+        .kube!.objects()
+        .map((o) => o.object)
+        .sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))),
+    );
     const builds: number[] = [];
     const off = server!.controlPlane.onBuild(() => builds.push(1));
     server!.kube!.relistAll();
@@ -208,7 +249,12 @@ await sleep(1500);
     await sleep(500);
     off();
     expect(builds).toEqual([]);
-    const after = JSON.stringify(server!.kube!.objects().map((o) => o.object).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))));
+    const after = JSON.stringify(
+      server!
+        .kube!.objects()
+        .map((o) => o.object)
+        .sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))),
+    );
     expect(after).toBe(before);
   });
 
@@ -273,10 +319,12 @@ await sleep(1500);
       expect([...after].filter((k) => !before.has(k))).toEqual([`EndpointSlice/${NS}/reviews-x9`]);
       // the same state as meshpilot's own informers, which never stalled
       await until(() => !server!.kube!.objects().some((o) => o.object.metadata.name === "reviews-v3"), "meshpilot to see the delete");
-      const mine = server!.kube!.objects().filter((o) => o.object.metadata.namespace === NS || (o.object.kind === "Namespace" && o.object.metadata.name === NS));
-      expect(new Set(mine.map((o) => `${o.object.kind}/${o.object.metadata.namespace ?? ""}/${o.object.metadata.name}`.replace(/^Namespace\/\//, "Namespace//")))).toEqual(
-        new Set([...after].filter((k) => !k.startsWith("Namespace/") || k === `Namespace//${NS}`)),
-      );
+      const mine = server!
+        .kube!.objects()
+        .filter((o) => o.object.metadata.namespace === NS || (o.object.kind === "Namespace" && o.object.metadata.name === NS));
+      expect(
+        new Set(mine.map((o) => `${o.object.kind}/${o.object.metadata.namespace ?? ""}/${o.object.metadata.name}`.replace(/^Namespace\/\//, "Namespace//"))),
+      ).toEqual(new Set([...after].filter((k) => !k.startsWith("Namespace/") || k === `Namespace//${NS}`)));
     } finally {
       await source.stop();
       await proxy.close();

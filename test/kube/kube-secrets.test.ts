@@ -55,7 +55,10 @@ describe.skipIf(kubeTestsSkipped)("DestinationRule credentialName with a real ku
     data: { "tls.crt": certs.b64(`${client}.pem`), "tls.key": certs.b64(`${client}-key.pem`), "ca.crt": certs.b64("ca.pem"), ...data },
   });
   const drStatus = async () =>
-    ((await admin.get({ apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "reviews", namespace: NS } })) as { status?: { conditions?: Array<{ message: string }>; validationMessages?: Array<{ type: { code: string } }> } } | undefined)?.status;
+    (
+      (await admin.get({ apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "reviews", namespace: NS } })) as
+        { status?: { conditions?: Array<{ message: string }>; validationMessages?: Array<{ type: { code: string } }> } } | undefined
+    )?.status;
 
   beforeAll(async () => {
     certs.leaf("server", "DNS:secure.example").leaf("client", "DNS:client.example").leaf("client2", "DNS:client2.example");
@@ -91,7 +94,13 @@ describe.skipIf(kubeTestsSkipped)("DestinationRule credentialName with a real ku
       logger,
       kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), leaseNamespace: "meshpilot-system" },
     });
-    envoy = await startSidecarEnvoy("kube-secrets", { nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`, xdsAddress: await a.hostAddress(server.xdsPort), netns: a.netns, labels: { app: "productpage", version: "v1" }, sotw: true });
+    envoy = await startSidecarEnvoy("kube-secrets", {
+      nodeId: `sidecar~${a.productpageIp}~${PRODUCTPAGE_POD}.${NS}~${NS}.svc.cluster.local`,
+      xdsAddress: await a.hostAddress(server.xdsPort),
+      netns: a.netns,
+      labels: { app: "productpage", version: "v1" },
+      sotw: true,
+    });
   }, 1_800_000); // a cold build of the binaries takes ~10 min on 2 cores
 
   afterAll(async () => {

@@ -21,7 +21,6 @@ import { sleep, until } from "../support/wait.js";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const NS = "status-ns";
 
-
 interface Replica {
   readonly name: string;
   readonly debugPort: number;
@@ -74,10 +73,18 @@ describe.skipIf(kubeTestsSkipped)("status writing and leader election with a rea
     }
   };
   const leaseHolder = async () =>
-    ((await admin.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "meshpilot-status-leader", namespace: "meshpilot-system" } })) as { spec?: { holderIdentity?: string } } | undefined)?.spec
-      ?.holderIdentity;
+    (
+      (await admin.get({
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name: "meshpilot-status-leader", namespace: "meshpilot-system" },
+      })) as { spec?: { holderIdentity?: string } } | undefined
+    )?.spec?.holderIdentity;
   const vsStatus = async (name: string) =>
-    ((await admin.get({ apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name, namespace: NS } })) as { status?: Record<string, unknown> } | undefined)?.status;
+    (
+      (await admin.get({ apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name, namespace: NS } })) as
+        { status?: Record<string, unknown> } | undefined
+    )?.status;
 
   beforeAll(async () => {
     kube = await startKube({ name: "status" });
@@ -118,7 +125,9 @@ describe.skipIf(kubeTestsSkipped)("status writing and leader election with a rea
   });
 
   it("an invalid VirtualService shows its error in status; an analyzer finding too; fixing it clears the status", async () => {
-    const bad = virtualService(NS, "v2", "v1", "networking.istio.io/v1") as { spec: { http: Array<{ route: Array<Record<string, unknown>> }> } } & ReturnType<typeof virtualService>;
+    const bad = virtualService(NS, "v2", "v1", "networking.istio.io/v1") as { spec: { http: Array<{ route: Array<Record<string, unknown>> }> } } & ReturnType<
+      typeof virtualService
+    >;
     bad.metadata = { ...bad.metadata, name: "bad" };
     bad.spec.http[1]!.route = [
       { destination: { host: "reviews", subset: "v1" }, weight: -5 },
@@ -126,7 +135,11 @@ describe.skipIf(kubeTestsSkipped)("status writing and leader election with a rea
     ];
     await admin.apply(bad); // our CRD schema accepts it; meshpilot's validation does not
     await until(async () => ((await vsStatus("bad"))?.["validationMessages"] as unknown[] | undefined)?.length === 1, "the error in status");
-    const st = (await vsStatus("bad")) as { conditions: Array<Record<string, string>>; validationMessages: Array<{ type: { code: string }; level: string; documentationUrl?: string }>; observedGeneration: number };
+    const st = (await vsStatus("bad")) as {
+      conditions: Array<Record<string, string>>;
+      validationMessages: Array<{ type: { code: string }; level: string; documentationUrl?: string }>;
+      observedGeneration: number;
+    };
     expect(st.validationMessages[0]).toMatchObject({ type: { code: "IST0106", name: "SchemaValidationError" }, level: "ERROR" });
     expect(st.validationMessages[0]!.documentationUrl).toMatch(/ist0106\/$/);
     expect(st.conditions[0]).toMatchObject({ type: "PassedAnalysis", status: "False", reason: "ErrorsFound" });
@@ -147,7 +160,10 @@ describe.skipIf(kubeTestsSkipped)("status writing and leader election with a rea
     await until(async () => (await vsStatus("missing-subset"))?.["validationMessages"] === undefined, "missing-subset's status cleared");
     await admin.delete({ apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "missing-subset", namespace: NS } });
     await admin.apply({ ...virtualService(NS, "v2", "v1", "networking.istio.io/v1beta1"), metadata: { name: "bad", namespace: NS } });
-    await until(async () => (await vsStatus("bad"))?.["validationMessages"] === undefined && (await vsStatus("bad"))?.["conditions"] === undefined, "bad's status cleared");
+    await until(
+      async () => (await vsStatus("bad"))?.["validationMessages"] === undefined && (await vsStatus("bad"))?.["conditions"] === undefined,
+      "bad's status cleared",
+    );
   });
 
   it("killing the leader hands the Lease over; the new leader writes status", async () => {
@@ -158,7 +174,9 @@ describe.skipIf(kubeTestsSkipped)("status writing and leader election with a rea
     await until(async () => (await leaseHolder()) === other.name, "the other replica to take the Lease", 20_000);
     // its log arrives through a pipe, possibly after the Lease write is visible in the API
     await until(() => other.output.includes("became the status leader"), "the new leader to log that it leads", 10_000);
-    const bad = { ...virtualService(NS, "v2", "v1"), metadata: { name: "bad2", namespace: NS } } as { spec: { http: Array<{ route: Array<Record<string, unknown>> }> } } & ReturnType<typeof virtualService>;
+    const bad = { ...virtualService(NS, "v2", "v1"), metadata: { name: "bad2", namespace: NS } } as {
+      spec: { http: Array<{ route: Array<Record<string, unknown>> }> };
+    } & ReturnType<typeof virtualService>;
     bad.spec.http[0]!.route = [{ destination: { host: "reviews", subset: "v2" }, weight: -1 }];
     await admin.apply(bad);
     await until(async () => JSON.stringify((await vsStatus("bad2"))?.["validationMessages"] ?? []).includes("IST0106"), "the new leader to write status");
@@ -171,7 +189,7 @@ describe.skipIf(kubeTestsSkipped)("status writing and leader election with a rea
     for (const ns of ["sel-in", "sel-out"]) await admin.apply(service(ns, "svc", 80));
     const store = new Store();
     const source = new KubeSource({
-      client: new KubeClient(kube.kubeConfig((await kube.serviceAccountToken("meshpilot-system", "meshpilot")), "meshpilot")),
+      client: new KubeClient(kube.kubeConfig(await kube.serviceAccountToken("meshpilot-system", "meshpilot"), "meshpilot")),
       logger: pino({ level: "silent" }),
       discoverySelectors: [parseSelector("mesh=on"), parseSelector("team in (blue)")],
       onUpdate: (u) => void store.apply(u.source, u.events),

@@ -48,9 +48,12 @@ describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated,
   const lines: string[] = [];
   const logger: Logger = pino({ level: "info" }, { write: (s: string) => void lines.push(s) });
 
-  const statusOf = async (o: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }) => ((await kube.admin.get(o)) as { status?: IstioStatus } | undefined)?.status;
-  const diagnostics = async (): Promise<Diagnostic[]> => (await (await fetch(`http://127.0.0.1:${server!.debugPort}/debug/diagnostics`)).json()) as Diagnostic[];
-  const findingsFor = async (kind: string, name: string) => (await diagnostics()).filter((d) => d.code === "MP0010" && d.object?.kind === kind && d.object.name === name && d.object.namespace === NS);
+  const statusOf = async (o: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } }) =>
+    ((await kube.admin.get(o)) as { status?: IstioStatus } | undefined)?.status;
+  const diagnostics = async (): Promise<Diagnostic[]> =>
+    (await (await fetch(`http://127.0.0.1:${server!.debugPort}/debug/diagnostics`)).json()) as Diagnostic[];
+  const findingsFor = async (kind: string, name: string) =>
+    (await diagnostics()).filter((d) => d.code === "MP0010" && d.object?.kind === kind && d.object.name === name && d.object.namespace === NS);
 
   beforeAll(async () => {
     kube = await startKube({ name: "untranslated" });
@@ -65,7 +68,13 @@ describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated,
       xdsAddress: "127.0.0.1:0",
       debugAddress: "127.0.0.1:0",
       logger,
-      kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), leaseNamespace: "meshpilot-system", leaseDurationSeconds: 3, leaseRetryPeriodMs: 300, identity: "untranslated-test" },
+      kube: {
+        kubeConfig: kube.kubeConfig(saToken, "meshpilot"),
+        leaseNamespace: "meshpilot-system",
+        leaseDurationSeconds: 3,
+        leaseRetryPeriodMs: 300,
+        identity: "untranslated-test",
+      },
     });
     await until(async () => (await fetch(`http://127.0.0.1:${server!.debugPort}/ready`)).status === 200, "meshpilot ready", 60_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${lines.slice(-30).join("")}`);
@@ -86,8 +95,17 @@ describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated,
   });
 
   it("and in its status, written by the leader with the ServiceAccount's RBAC", async () => {
-    await until(async () => (await statusOf(peerAuthentication))?.validationMessages?.length === 1, "the warning in the PeerAuthentication's status", 30_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n${lines.filter((l) => l.includes("status")).slice(-10).join("")}`);
+    await until(
+      async () => (await statusOf(peerAuthentication))?.validationMessages?.length === 1,
+      "the warning in the PeerAuthentication's status",
+      30_000,
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}\n${lines
+          .filter((l) => l.includes("status"))
+          .slice(-10)
+          .join("")}`,
+      );
     });
     const st = (await statusOf(peerAuthentication))!;
     expect(st.validationMessages).toEqual([{ type: { code: "MP0010" }, level: "WARNING" }]);
@@ -104,7 +122,10 @@ describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated,
     await kube.admin.apply(authorizationPolicy);
     await until(async () => (await findingsFor("AuthorizationPolicy", "deny-dev")).length === 1, "the AuthorizationPolicy's finding");
     expect((await findingsFor("AuthorizationPolicy", "deny-dev"))[0]!.message).toContain("not translated: requests are not authorized: everything is allowed");
-    await until(async () => (await statusOf(authorizationPolicy))?.conditions?.[0]?.message.includes("requests are not authorized") === true, "the AuthorizationPolicy's status");
+    await until(
+      async () => (await statusOf(authorizationPolicy))?.conditions?.[0]?.message.includes("requests are not authorized") === true,
+      "the AuthorizationPolicy's status",
+    );
   });
 
   it("a deleted PeerAuthentication's warning goes away", async () => {

@@ -36,7 +36,14 @@ const podEnv = [
  * and a liveness probe (captured inbound, the injector moves them to the sidecar's app-health
  * listener).
  */
-export function testappDeployment(ns: string, name: string, labels: Record<string, string>, container: string, args: readonly string[], image: string): Record<string, unknown> {
+export function testappDeployment(
+  ns: string,
+  name: string,
+  labels: Record<string, string>,
+  container: string,
+  args: readonly string[],
+  image: string,
+): Record<string, unknown> {
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",

@@ -22,7 +22,23 @@ export class TestCerts {
   /** A new temp dir with a self-signed P-256 CA ("test CA"), valid for 2 days. */
   constructor(prefix: string) {
     this.dir = mkdtempSync(join(tmpdir(), prefix));
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=test CA", "-keyout", this.path("ca-key.pem"), "-out", this.path("ca.pem"));
+    openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=test CA",
+      "-keyout",
+      this.path("ca-key.pem"),
+      "-out",
+      this.path("ca.pem"),
+    );
   }
 
   path(file: string): string {
@@ -37,8 +53,37 @@ export class TestCerts {
   /** A leaf certificate `<name>.pem` with key `<name>-key.pem`, CN=name, signed by the CA. */
   leaf(name: string, san: string): this {
     writeFileSync(this.path(`${name}.ext`), `subjectAltName=${san}\n`);
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${name}`, "-keyout", this.path(`${name}-key.pem`), "-out", this.path(`${name}.csr`));
-    openssl("x509", "-req", "-in", this.path(`${name}.csr`), "-CA", this.path("ca.pem"), "-CAkey", this.path("ca-key.pem"), "-CAcreateserial", "-days", "2", "-extfile", this.path(`${name}.ext`), "-out", this.path(`${name}.pem`));
+    openssl(
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      this.path(`${name}-key.pem`),
+      "-out",
+      this.path(`${name}.csr`),
+    );
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      this.path(`${name}.csr`),
+      "-CA",
+      this.path("ca.pem"),
+      "-CAkey",
+      this.path("ca-key.pem"),
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      this.path(`${name}.ext`),
+      "-out",
+      this.path(`${name}.pem`),
+    );
     return this;
   }
 
@@ -59,10 +104,23 @@ export interface TlsBackend {
  * `requireClientCert`: only clients with a certificate from the CA get through the handshake.
  * With `listening`, it serves that server's connections instead of listening at host:port.
  */
-export function startTlsBackend(certs: TestCerts, host: string, port: number, version: string, requireClientCert: boolean, listening?: net.Server): Promise<TlsBackend> {
+export function startTlsBackend(
+  certs: TestCerts,
+  host: string,
+  port: number,
+  version: string,
+  requireClientCert: boolean,
+  listening?: net.Server,
+): Promise<TlsBackend> {
   const requests: TlsBackend["requests"] = [];
   const server = https.createServer(
-    { cert: readFileSync(certs.path("server.pem")), key: readFileSync(certs.path("server-key.pem")), ca: readFileSync(certs.path("ca.pem")), requestCert: requireClientCert, rejectUnauthorized: requireClientCert },
+    {
+      cert: readFileSync(certs.path("server.pem")),
+      key: readFileSync(certs.path("server-key.pem")),
+      ca: readFileSync(certs.path("ca.pem")),
+      requestCert: requireClientCert,
+      rejectUnauthorized: requireClientCert,
+    },
     (req, res) => {
       const sock = req.socket as TLSSocket;
       const peer = requireClientCert ? sock.getPeerCertificate() : undefined;

@@ -166,15 +166,22 @@ export class Envoy {
     const adminPath = join(dir, "admin-address");
     writeFileSync(bootstrapPath, JSON.stringify(bootstrap, null, 2));
     const args = [
-      "-c", bootstrapPath,
+      "-c",
+      bootstrapPath,
       "--use-dynamic-base-id",
-      "--concurrency", String(options.concurrency ?? 1),
-      "--log-level", options.logLevel ?? "warn",
-      "--drain-time-s", "0",
-      "--parent-shutdown-time-s", "1",
-      "--log-path", join(dir, "envoy.log"),
+      "--concurrency",
+      String(options.concurrency ?? 1),
+      "--log-level",
+      options.logLevel ?? "warn",
+      "--drain-time-s",
+      "0",
+      "--parent-shutdown-time-s",
+      "1",
+      "--log-path",
+      join(dir, "envoy.log"),
       // Envoy writes the admin address it bound (port 0 → a real port) to this file.
-      "--admin-address-path", adminPath,
+      "--admin-address-path",
+      adminPath,
       ...(options.componentLogLevel ? ["--component-log-level", options.componentLogLevel] : []),
       ...(options.extraArgs ?? []),
     ];
@@ -298,7 +305,10 @@ export class Envoy {
     const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
     let lastError: unknown;
     for (;;) {
-      if (this.exitInfo) throw new Error(`${this.name} exited (${describeExit(this.exitInfo)}) while waiting for ${opts.what ?? "a condition"}\n--- logs ---\n${tail(this.logs())}`);
+      if (this.exitInfo)
+        throw new Error(
+          `${this.name} exited (${describeExit(this.exitInfo)}) while waiting for ${opts.what ?? "a condition"}\n--- logs ---\n${tail(this.logs())}`,
+        );
       try {
         if (await check()) return;
         lastError = undefined;
@@ -307,7 +317,9 @@ export class Envoy {
       }
       if (Date.now() > deadline) {
         const why = lastError ? ` (last error: ${(lastError as Error).message})` : "";
-        throw new Error(`${this.name}: timed out after ${opts.timeoutMs ?? 20_000} ms waiting for ${opts.what ?? "a condition"}${why}\n--- logs ---\n${tail(this.logs())}`);
+        throw new Error(
+          `${this.name}: timed out after ${opts.timeoutMs ?? 20_000} ms waiting for ${opts.what ?? "a condition"}${why}\n--- logs ---\n${tail(this.logs())}`,
+        );
       }
       await sleep(opts.intervalMs ?? 50);
     }
@@ -354,7 +366,9 @@ export class Envoy {
 
   /** The address a listener is bound to (a port-0 listener's real port). */
   async listenerAddress(name: string): Promise<ListenerAddress> {
-    const body = await this.adminJson<{ listener_statuses?: Array<{ name?: string; local_address?: { socket_address?: { address?: string; port_value?: number } } }> }>("/listeners?format=json");
+    const body = await this.adminJson<{
+      listener_statuses?: Array<{ name?: string; local_address?: { socket_address?: { address?: string; port_value?: number } } }>;
+    }>("/listeners?format=json");
     const l = body.listener_statuses?.find((s) => s.name === name);
     const sa = l?.local_address?.socket_address;
     if (!sa || sa.address === undefined) {
@@ -420,7 +434,10 @@ function tail(text: string, lines = 60): string {
  * given), as the sidecar of the pod in `nodeId`, with admin on an ephemeral port instead of the
  * bootstrap's fixed 15000. Resolves once Envoy's admin answers /ready.
  */
-export async function startSidecarEnvoy(name: string, options: BootstrapOptions & { readonly readyTimeoutMs?: number; readonly waitReady?: boolean; readonly netns?: NetNs }): Promise<Envoy> {
+export async function startSidecarEnvoy(
+  name: string,
+  options: BootstrapOptions & { readonly readyTimeoutMs?: number; readonly waitReady?: boolean; readonly netns?: NetNs },
+): Promise<Envoy> {
   const { readyTimeoutMs = 20_000, waitReady = true, netns, ...bootstrapOptions } = options;
   const built = buildBootstrap({ interception: "NONE", ...bootstrapOptions });
   if (!built.bootstrap) throw new Error(`buildBootstrap: ${JSON.stringify(built.errors)}`);
@@ -468,7 +485,12 @@ function asMessage(r: object): JsonObj {
 }
 
 function isAdsSds(v: Json | undefined): boolean {
-  return !!v && typeof v === "object" && !Array.isArray(v) && ((v["sdsConfig"] as JsonObj | undefined)?.["ads"] !== undefined || (v["sds_config"] as JsonObj | undefined)?.["ads"] !== undefined);
+  return (
+    !!v &&
+    typeof v === "object" &&
+    !Array.isArray(v) &&
+    ((v["sdsConfig"] as JsonObj | undefined)?.["ads"] !== undefined || (v["sds_config"] as JsonObj | undefined)?.["ads"] !== undefined)
+  );
 }
 
 /** SDS-over-ADS references inside `node` → static references to `given` Secrets (see validateStaticConfig). */
@@ -480,7 +502,9 @@ function inlineSds(node: Json, given: ReadonlySet<string>): void {
   if (!node || typeof node !== "object") return;
   const certs = field(node, "tlsCertificateSdsSecretConfigs", "tls_certificate_sds_secret_configs");
   if (Array.isArray(certs)) {
-    const kept = certs.filter((c) => !isAdsSds(c) || given.has(String((c as JsonObj)["name"]))).map((c) => (isAdsSds(c) ? { name: (c as JsonObj)["name"]! } : c));
+    const kept = certs
+      .filter((c) => !isAdsSds(c) || given.has(String((c as JsonObj)["name"])))
+      .map((c) => (isAdsSds(c) ? { name: (c as JsonObj)["name"]! } : c));
     deleteField(node, "tlsCertificateSdsSecretConfigs", "tls_certificate_sds_secret_configs");
     if (kept.length) node["tlsCertificateSdsSecretConfigs"] = kept;
   }
@@ -555,7 +579,12 @@ export async function validateStaticConfig(resources: XdsResources, opts: { envo
   for (const c of clusters) inlineSds(c, secretNames);
   for (const [name, assignment] of cla) {
     if (!usedCla.has(name)) {
-      clusters.push({ name: `validate-only|${name}`, type: "STATIC", connectTimeout: "1s", loadAssignment: { ...assignment, clusterName: `validate-only|${name}` } });
+      clusters.push({
+        name: `validate-only|${name}`,
+        type: "STATIC",
+        connectTimeout: "1s",
+        loadAssignment: { ...assignment, clusterName: `validate-only|${name}` },
+      });
     }
   }
 
@@ -603,7 +632,9 @@ export async function validateStaticConfig(resources: XdsResources, opts: { envo
                 "@type": HCM_TYPE,
                 statPrefix: "validate_only",
                 routeConfig: rc,
-                httpFilters: [{ name: "envoy.filters.http.router", typedConfig: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
+                httpFilters: [
+                  { name: "envoy.filters.http.router", typedConfig: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } },
+                ],
               },
             },
           ],

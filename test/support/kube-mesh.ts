@@ -9,8 +9,6 @@ import type { KubeTestClient } from "./kube.js";
 import { canBind, randomInt } from "./net.js";
 import { NetNs } from "./netns.js";
 
-
-
 export interface KubeMeshAddresses {
   readonly port: number;
   readonly productpageIp: string;
@@ -62,7 +60,9 @@ export async function pickAddresses(): Promise<KubeMeshNet> {
         hostAddress: (hostPort) => {
           let address = toHost.get(hostPort);
           if (!address) {
-            address = netns.bridge({ reverse: [{ host: "127.0.0.1", port: hostPort, to: hostPort }] }).then((b) => `${b.reverse[0]!.host}:${b.reverse[0]!.port}`);
+            address = netns
+              .bridge({ reverse: [{ host: "127.0.0.1", port: hostPort, to: hostPort }] })
+              .then((b) => `${b.reverse[0]!.host}:${b.reverse[0]!.port}`);
             toHost.set(hostPort, address);
           }
           return address;
@@ -106,11 +106,19 @@ export function podStatus(ip: string, ready = true): object {
     phase: "Running",
     podIP: ip,
     podIPs: [{ ip }],
-    conditions: [{ type: "Ready", status: ready ? "True" : "False", lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") }],
+    conditions: [
+      { type: "Ready", status: ready ? "True" : "False", lastProbeTime: null, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") },
+    ],
   };
 }
 
-export function endpointSlice(ns: string, name: string, serviceName: string, port: number, endpoints: Array<{ ip: string; pod: string; ready?: boolean }>): Obj {
+export function endpointSlice(
+  ns: string,
+  name: string,
+  serviceName: string,
+  port: number,
+  endpoints: Array<{ ip: string; pod: string; ready?: boolean }>,
+): Obj {
   return {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",

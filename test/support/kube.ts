@@ -36,7 +36,6 @@ export const kubeTestsSkipped = process.env["CI"] !== "true" && process.env["MES
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-
 type Obj = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown } };
 
 interface KindInfo {
@@ -55,7 +54,11 @@ const KINDS: Readonly<Record<string, KindInfo>> = {
   "discovery.k8s.io/v1/EndpointSlice": { prefix: "/apis/discovery.k8s.io/v1", plural: "endpointslices", namespaced: true },
   "apps/v1/Deployment": { prefix: "/apis/apps/v1", plural: "deployments", namespaced: true },
   "policy/v1/PodDisruptionBudget": { prefix: "/apis/policy/v1", plural: "poddisruptionbudgets", namespaced: true },
-  "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration": { prefix: "/apis/admissionregistration.k8s.io/v1", plural: "mutatingwebhookconfigurations", namespaced: false },
+  "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration": {
+    prefix: "/apis/admissionregistration.k8s.io/v1",
+    plural: "mutatingwebhookconfigurations",
+    namespaced: false,
+  },
   "rbac.authorization.k8s.io/v1/ClusterRole": { prefix: "/apis/rbac.authorization.k8s.io/v1", plural: "clusterroles", namespaced: false },
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": { prefix: "/apis/rbac.authorization.k8s.io/v1", plural: "clusterrolebindings", namespaced: false },
   "rbac.authorization.k8s.io/v1/Role": { prefix: "/apis/rbac.authorization.k8s.io/v1", plural: "roles", namespaced: true },
@@ -65,7 +68,8 @@ const KINDS: Readonly<Record<string, KindInfo>> = {
 };
 // Every Istio kind in every version meshpilot reads (deploy/crds.yaml serves them all).
 for (const k of REGISTRY.filter((i) => i.group.endsWith(".istio.io"))) {
-  for (const v of k.versions) (KINDS as Record<string, KindInfo>)[`${k.group}/${v}/${k.kind}`] = { prefix: `/apis/${k.group}/${v}`, plural: k.plural, namespaced: k.namespaced };
+  for (const v of k.versions)
+    (KINDS as Record<string, KindInfo>)[`${k.group}/${v}/${k.kind}`] = { prefix: `/apis/${k.group}/${v}`, plural: k.plural, namespaced: k.namespaced };
 }
 
 /** The API path of an object (`collection` = without the name). */
@@ -105,7 +109,8 @@ export class KubeTestClient extends KubeClient {
 
   async delete(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<void> {
     const res = await this.request("DELETE", objectPath(obj));
-    if (res.status !== 200 && res.status !== 202 && res.status !== 404) throw new Error(`DELETE ${objectPath(obj)}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 200 && res.status !== 202 && res.status !== 404)
+      throw new Error(`DELETE ${objectPath(obj)}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
   }
 
   /** Merge-patch the status subresource (Pods: podIP, phase, conditions). */
@@ -299,8 +304,7 @@ export async function startKube(opts: { name?: string; log?: (m: string) => void
       for (const crd of crds) {
         for (;;) {
           const cur = (await admin.get({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: crd.metadata.name } })) as
-            | { status?: { conditions?: Array<{ type: string; status: string }> } }
-            | undefined;
+            { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined;
           if (cur?.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
           if (performance.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not Established after 30 s`);
           await sleep(100);

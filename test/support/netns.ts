@@ -194,7 +194,6 @@ export class NetNs {
     return listenInNetns(this.name, host, port);
   }
 
-
   /** Starts scripts/netns-bridge.mjs for these forwards and reverses; resolves once all listen. */
   async bridge(spec: { readonly forward?: readonly ForwardSpec[]; readonly reverse?: readonly ReverseSpec[] }): Promise<Bridge> {
     const args = [SCRIPT, "bridge", this.name];

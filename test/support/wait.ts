@@ -15,7 +15,8 @@ export async function until(check: () => Promise<boolean> | boolean, what: strin
     } catch (err) {
       last = err;
     }
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${(last as Error).message})` : ""}`);
+    if (performance.now() - start > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${(last as Error).message})` : ""}`);
     await sleep(everyMs);
   }
 }

@@ -103,7 +103,10 @@ abstract class BaseStream<Req, Res> {
 
   /** Wait for the end of the stream, bounded. */
   endedWithin(timeoutMs = DEFAULT_WAIT_MS): Promise<StreamEnd> {
-    return Promise.race([this.ended, new Promise<StreamEnd>((_, reject) => setTimeout(() => reject(new Error(`stream did not end within ${timeoutMs} ms`)), timeoutMs).unref())]);
+    return Promise.race([
+      this.ended,
+      new Promise<StreamEnd>((_, reject) => setTimeout(() => reject(new Error(`stream did not end within ${timeoutMs} ms`)), timeoutMs).unref()),
+    ]);
   }
 
   /** Stop taking responses off the wire (flow control then pushes back on the server). */

@@ -104,7 +104,11 @@ describe("buildBootstrap", () => {
   });
 
   it("sets node.locality from region/zone/subzone (zone and subzone optional), and refuses malformed ones", () => {
-    expect(ok({ nodeId: NODE_ID, xdsAddress: "127.0.0.1:15010", locality: "us-east/zone-a/rack-1" }).node?.locality).toEqual({ region: "us-east", zone: "zone-a", subZone: "rack-1" });
+    expect(ok({ nodeId: NODE_ID, xdsAddress: "127.0.0.1:15010", locality: "us-east/zone-a/rack-1" }).node?.locality).toEqual({
+      region: "us-east",
+      zone: "zone-a",
+      subZone: "rack-1",
+    });
     expect(ok({ nodeId: NODE_ID, xdsAddress: "127.0.0.1:15010", locality: "us-east" }).node?.locality).toEqual({ region: "us-east" });
     expect(ok({ nodeId: NODE_ID, xdsAddress: "127.0.0.1:15010" }).node?.locality).toBeUndefined();
     for (const bad of ["", "a/b/c/d", "a//c", "a /b"]) {

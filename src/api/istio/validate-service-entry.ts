@@ -87,7 +87,8 @@ export function validateServiceEntrySpec(spec: unknown, namespace: string, issue
       if (!isCIDR(a)) si.at("addresses", i).error(`"${a}" is not a valid CIDR block`);
     } else if (!isIP(a)) si.at("addresses", i).error(`"${a}" is not a valid IP address or CIDR block`);
   });
-  if (cidr && resolution !== "NONE" && resolution !== "STATIC") si.at("addresses").error(`CIDR addresses are allowed only with resolution NONE or STATIC, not ${resolution}`);
+  if (cidr && resolution !== "NONE" && resolution !== "STATIC")
+    si.at("addresses").error(`CIDR addresses are allowed only with resolution NONE or STATIC, not ${resolution}`);
 
   const portNames = new Set<string>();
   const portNumbers = new Set<number>();
@@ -138,7 +139,8 @@ export function validateServiceEntrySpec(spec: unknown, namespace: string, issue
           if (h !== "*" && fqdnError(h)) si.at("hosts", i).error(`hosts must be FQDNs (no wildcard) when no endpoints are given with resolution ${resolution}`);
         });
       }
-      if (resolution === "DNS_ROUND_ROBIN" && endpoints.length > 1) si.at("endpoints").error(`there must be 0 or 1 endpoint with resolution DNS_ROUND_ROBIN, found ${endpoints.length}`);
+      if (resolution === "DNS_ROUND_ROBIN" && endpoints.length > 1)
+        si.at("endpoints").error(`there must be 0 or 1 endpoint with resolution DNS_ROUND_ROBIN, found ${endpoints.length}`);
       endpoints.forEach((ep, i) => validateEndpoint(ep, "DNS", portNames, si.at("endpoints", i)));
       if (arr(spec["addresses"]).length > 0 && hosts.length > 1 && protocols.some(isTcpLike))
         si.warning("a ServiceEntry should not have more than one host together with addresses and a TCP port");
@@ -163,7 +165,9 @@ function validateEndpoint(ep: unknown, mode: "STATIC" | "DNS", portNames: Readon
       if (mode === "DNS") at.at("address").error(`endpoint address "${address}" is not a valid FQDN or an IP address`);
       else unixAddress(address, ep, at);
     } else if (!isIP(address) && (mode === "STATIC" || fqdnError(address))) {
-      at.at("address").error(mode === "STATIC" ? `endpoint address "${address}" is not a valid IP address` : `endpoint address "${address}" is not a valid FQDN or an IP address`);
+      at.at("address").error(
+        mode === "STATIC" ? `endpoint address "${address}" is not a valid IP address` : `endpoint address "${address}" is not a valid FQDN or an IP address`,
+      );
     }
   } else if (address === undefined || address === null || address === "") at.at("address").error("endpoint address is required");
   endpointCommon(ep, at, portNames);
@@ -171,7 +175,8 @@ function validateEndpoint(ep: unknown, mode: "STATIC" | "DNS", portNames: Readon
 
 function unixAddress(address: string, ep: Rec, at: Issues): void {
   const path = address.slice(UNIX_PREFIX.length);
-  if (path === "" || (!path.startsWith("/") && !path.startsWith("@"))) at.at("address").error(`unix address "${address}" must name an absolute path or an abstract socket (@name)`);
+  if (path === "" || (!path.startsWith("/") && !path.startsWith("@")))
+    at.at("address").error(`unix address "${address}" must name an absolute path or an abstract socket (@name)`);
   if (isPlainObject(ep["ports"]) && Object.keys(ep["ports"]).length) at.at("ports").error(`unix endpoint ${address} must not include ports`);
 }
 
@@ -181,7 +186,8 @@ function endpointCommon(ep: Rec, at: Issues, portNames?: ReadonlySet<string>): v
   if (isPlainObject(ports)) {
     for (const [name, port] of Object.entries(ports)) {
       const pa = at.at("ports", name);
-      if (portNames && !portNames.has(name)) pa.error(`endpoint port "${name}" is not defined by the ServiceEntry (its ports: ${[...portNames].join(", ") || "none"})`);
+      if (portNames && !portNames.has(name))
+        pa.error(`endpoint port "${name}" is not defined by the ServiceEntry (its ports: ${[...portNames].join(", ") || "none"})`);
       const ne = dns1123LabelError(name);
       if (ne) pa.error(`invalid port name "${name}": ${ne}`);
       if (typeof port === "number") {
@@ -206,7 +212,8 @@ function validateSelector(ws: unknown, at: Issues): void {
     }
     validateIstioLabels(labels, at.at("labels"));
   }
-  if (!isPlainObject(labels) || Object.keys(labels).length === 0) at.warning("workload selector specified without labels (it selects every workload of the namespace)");
+  if (!isPlainObject(labels) || Object.keys(labels).length === 0)
+    at.warning("workload selector specified without labels (it selects every workload of the namespace)");
 }
 
 export function validateWorkloadEntrySpec(spec: unknown, _namespace: string, issues: Issues): void {

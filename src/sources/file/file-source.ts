@@ -63,7 +63,9 @@ export class FileSource {
     if (this.started) throw new Error("FileSource already started");
     this.started = true;
     const st = await stat(this.dir).catch((e: NodeJS.ErrnoException) => {
-      throw new Error(e.code === "ENOENT" ? `config directory ${this.dir} does not exist` : `cannot read config directory ${this.dir}: ${e.message}`, { cause: e });
+      throw new Error(e.code === "ENOENT" ? `config directory ${this.dir} does not exist` : `cannot read config directory ${this.dir}: ${e.message}`, {
+        cause: e,
+      });
     });
     if (!st.isDirectory()) throw new Error(`${this.dir} is not a directory`);
     if (this.opts.watch !== false) this.startWatcher(); // before loading, so no change is missed

@@ -118,7 +118,10 @@ export class LeaderElector {
   private setLeader(v: boolean): void {
     if (v === this.leader) return;
     this.leader = v;
-    this.opts.logger.info({ identity: this.opts.identity, lease: `${this.opts.namespace}/${this.opts.name}` }, v ? "became the status leader" : "no longer the status leader");
+    this.opts.logger.info(
+      { identity: this.opts.identity, lease: `${this.opts.namespace}/${this.opts.name}` },
+      v ? "became the status leader" : "no longer the status leader",
+    );
     this.opts.onChange?.(v);
   }
 

@@ -110,7 +110,11 @@ export function desiredStatus(info: KubeObjectInfo, findings: readonly Diagnosti
 }
 
 function sameStatus(current: unknown, want: DesiredStatus): boolean {
-  const cur = (current && typeof current === "object" ? current : {}) as { conditions?: Condition[]; validationMessages?: ValidationMessage[]; observedGeneration?: unknown };
+  const cur = (current && typeof current === "object" ? current : {}) as {
+    conditions?: Condition[];
+    validationMessages?: ValidationMessage[];
+    observedGeneration?: unknown;
+  };
   const strip = (cs: Condition[] | null | undefined) => (cs ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message }));
   const ours = (cur.conditions ?? []).filter((c) => c.type === CONDITION_TYPE);
   if (JSON.stringify(strip(ours)) !== JSON.stringify(strip(want.conditions))) return false;
@@ -181,8 +185,18 @@ export class StatusWriter {
       const memo = this.written.get(info.key);
       if (memo && memo.json === json && Date.now() - memo.at < 10_000) continue;
       const prev = ((info.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).find((c) => c.type === CONDITION_TYPE);
-      const conditions = want.conditions?.map((c) => ({ ...c, lastTransitionTime: prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : new Date().toISOString().replace(/\.\d{3}Z$/, "Z") }));
-      const patch = { status: { conditions: conditions ?? null, validationMessages: want.validationMessages, ...(want.observedGeneration !== undefined ? { observedGeneration: want.observedGeneration } : {}) } };
+      const conditions = want.conditions?.map((c) => ({
+        ...c,
+        lastTransitionTime:
+          prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+      }));
+      const patch = {
+        status: {
+          conditions: conditions ?? null,
+          validationMessages: want.validationMessages,
+          ...(want.observedGeneration !== undefined ? { observedGeneration: want.observedGeneration } : {}),
+        },
+      };
       const res = await this.opts.client.request("PATCH", `${info.path}/status`, patch, { contentType: "application/merge-patch+json" });
       if (res.status === 404) continue; // deleted meanwhile
       if (res.status !== 200) {

@@ -84,7 +84,15 @@ export class KubeClient {
    */
   private keepAliveAgent(opts: https.RequestOptions): https.Agent | undefined {
     if (!this.server.startsWith("https:") || this.config.getCurrentCluster()?.proxyUrl) return undefined;
-    const tls = { ca: opts.ca, cert: opts.cert, key: opts.key, pfx: opts.pfx, passphrase: opts.passphrase, rejectUnauthorized: opts.rejectUnauthorized, servername: opts.servername };
+    const tls = {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      pfx: opts.pfx,
+      passphrase: opts.passphrase,
+      rejectUnauthorized: opts.rejectUnauthorized,
+      servername: opts.servername,
+    };
     const fingerprint = createHash("sha256").update(JSON.stringify(tls)).digest("hex");
     if (this.shared?.fingerprint !== fingerprint) {
       this.shared?.agent.destroy();
@@ -153,7 +161,8 @@ export class KubeClient {
             } catch {
               continue;
             }
-            if (ev && typeof ev === "object" && typeof (ev as { type?: unknown }).type === "string") onEvent(ev as { type: string; object: Record<string, unknown> });
+            if (ev && typeof ev === "object" && typeof (ev as { type?: unknown }).type === "string")
+              onEvent(ev as { type: string; object: Record<string, unknown> });
           }
         });
         res.on("end", () => resolve());

@@ -195,7 +195,10 @@ export class KubeSource {
       try {
         const d = await discoverKinds(this.opts.client);
         if (d.missing.length > 0)
-          this.opts.logger.warn({ kinds: d.missing.map((k) => `${k.plural}.${k.group}`) }, "these kinds are not served by the cluster (apply deploy/crds.yaml); they are not watched");
+          this.opts.logger.warn(
+            { kinds: d.missing.map((k) => `${k.plural}.${k.group}`) },
+            "these kinds are not served by the cluster (apply deploy/crds.yaml); they are not watched",
+          );
         this.opts.logger.info({ watched: d.watched.map((w) => `${w.info.kind} ${apiVersion(w.info, w.version)}`) }, "watching");
         return d;
       } catch (err) {

@@ -238,12 +238,15 @@ export class Reflector {
     this.current = handle;
     this.stats.watches++;
     if (this.stopped || this.forceRelist || this.rewatchVersion !== undefined) handle.abort();
-    const timer = setInterval(() => {
-      if (Date.now() - lastActivity > stallMs) {
-        stalled = true;
-        handle.abort();
-      }
-    }, Math.min(5000, Math.max(100, stallMs / 4)));
+    const timer = setInterval(
+      () => {
+        if (Date.now() - lastActivity > stallMs) {
+          stalled = true;
+          handle.abort();
+        }
+      },
+      Math.min(5000, Math.max(100, stallMs / 4)),
+    );
     try {
       await handle.done;
     } catch (err) {

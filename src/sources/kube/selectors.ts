@@ -4,8 +4,7 @@
  * Selectors are written in kubectl's syntax: `env=prod,tier in (a,b),!legacy`.
  */
 export type Requirement =
-  | { readonly key: string; readonly op: "In" | "NotIn"; readonly values: readonly string[] }
-  | { readonly key: string; readonly op: "Exists" | "DoesNotExist" };
+  { readonly key: string; readonly op: "In" | "NotIn"; readonly values: readonly string[] } | { readonly key: string; readonly op: "Exists" | "DoesNotExist" };
 
 export type Selector = readonly Requirement[];
 
@@ -32,7 +31,10 @@ export function parseSelector(text: string): Selector {
     if (!p) throw new Error(`selector "${text}": empty requirement`);
     let m: RegExpExecArray | null;
     if ((m = new RegExp(`^(${KEY})\\s+(in|notin)\\s+\\(([^)]*)\\)$`).exec(p))) {
-      const values = m[3]!.split(",").map((v) => v.trim()).filter((v) => v !== "");
+      const values = m[3]!
+        .split(",")
+        .map((v) => v.trim())
+        .filter((v) => v !== "");
       reqs.push({ key: m[1]!, op: m[2] === "in" ? "In" : "NotIn", values });
     } else if ((m = new RegExp(`^(${KEY})\\s*(==|=|!=)\\s*([-A-Za-z0-9_.]*)$`).exec(p))) {
       reqs.push({ key: m[1]!, op: m[2] === "!=" ? "NotIn" : "In", values: [m[3]!] });

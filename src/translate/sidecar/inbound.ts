@@ -106,12 +106,23 @@ export function virtualInboundListener(ports: readonly InboundPortScope[]): List
     name: VIRTUAL_INBOUND_LISTENER,
     address: { socketAddress: { address: "0.0.0.0", portValue: VIRTUAL_INBOUND_PORT } },
     trafficDirection: "INBOUND",
-    listenerFilters: [{ name: "envoy.filters.listener.original_dst", typedConfig: typed("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}) }, httpInspector(ports)],
+    listenerFilters: [
+      { name: "envoy.filters.listener.original_dst", typedConfig: typed("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}) },
+      httpInspector(ports),
+    ],
     listenerFiltersTimeout: "0s",
     continueOnListenerFiltersTimeout: true,
     filterChains: [
-      { name: VIRTUAL_INBOUND_BLACKHOLE_CHAIN, filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] },
-      { name: VIRTUAL_INBOUND_PASSTHROUGH_CHAIN, filterChainMatch: { prefixRanges: ANY_IPV4 }, filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)] },
+      {
+        name: VIRTUAL_INBOUND_BLACKHOLE_CHAIN,
+        filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT },
+        filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
+      },
+      {
+        name: VIRTUAL_INBOUND_PASSTHROUGH_CHAIN,
+        filterChainMatch: { prefixRanges: ANY_IPV4 },
+        filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
+      },
       {
         name: VIRTUAL_INBOUND_PASSTHROUGH_HTTP_CHAIN,
         filterChainMatch: { prefixRanges: ANY_IPV4, applicationProtocols: HTTP_PROTOCOLS },

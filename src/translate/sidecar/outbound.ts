@@ -80,7 +80,8 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
     if (http.length) listeners.push(httpListener(number, bind, scope.outboundTrafficPolicy));
     if (bind.mode === "captured") {
       for (const entry of tcp) {
-        if (entry.service.clusterIP && entry.service.clusterIP !== "None") listeners.push(l4Listener(entry.service.clusterIP, number, l4FilterChains(entry.routes), bind));
+        if (entry.service.clusterIP && entry.service.clusterIP !== "None")
+          listeners.push(l4Listener(entry.service.clusterIP, number, l4FilterChains(entry.routes), bind));
         for (const address of entry.headlessAddresses ?? []) listeners.push(l4Listener(address, number, l4FilterChains(entry.routes), bind));
       }
       continue;
@@ -105,7 +106,11 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
 function firstOfEachName(sorted: ListenerJson[], diagnostics: Diagnostic[]): ListenerJson[] {
   return sorted.filter((l, i) => {
     if (i === 0 || sorted[i - 1]!.name !== l.name) return true;
-    diagnostics.push({ severity: "warning", code: "MP0302", message: `listener ${l.name} is wanted by more than one headless Service port; the first by host name keeps it` });
+    diagnostics.push({
+      severity: "warning",
+      code: "MP0302",
+      message: `listener ${l.name} is wanted by more than one headless Service port; the first by host name keeps it`,
+    });
     return false;
   });
 }
@@ -119,7 +124,13 @@ function routeConfiguration(port: PortScope, policy: OutboundTrafficPolicyMode):
   }));
   vhosts.sort(byResourceName);
   vhosts.push(catchAllVirtualHost(policy));
-  return { name: sidecarRouteConfigName(port.port), virtualHosts: vhosts, validateClusters: false, ignorePortInHostMatching: true, maxDirectResponseBodySizeBytes: 1048576 };
+  return {
+    name: sidecarRouteConfigName(port.port),
+    virtualHosts: vhosts,
+    validateClusters: false,
+    ignorePortInHostMatching: true,
+    maxDirectResponseBodySizeBytes: 1048576,
+  };
 }
 
 /** Hosts outside the registry: passed through (ALLOW_ANY), or answered 502 (REGISTRY_ONLY), as Istio's catch-all. */

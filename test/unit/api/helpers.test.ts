@@ -69,7 +69,8 @@ describe("names and addresses", () => {
 
 describe("Envoy header values", () => {
   it("accepts format commands and %%, refuses a lone %", () => {
-    for (const v of ["plain", "%HOSTNAME%", "100%%", "a %REQ(x-id)% b", "%START_TIME(%Y-%m-%d)%", "%REQ(x-id):10%", ""]) expect(headerValueError(v), v).toBeUndefined();
+    for (const v of ["plain", "%HOSTNAME%", "100%%", "a %REQ(x-id)% b", "%START_TIME(%Y-%m-%d)%", "%REQ(x-id):10%", ""])
+      expect(headerValueError(v), v).toBeUndefined();
     for (const v of ["100%", "abc%123", "%START_TIME%%", "a\nb"]) expect(headerValueError(v), v).toBeDefined();
   });
 });

@@ -9,7 +9,11 @@ import { parseObject } from "../../../src/api/parse.js";
 const VALID: Record<UntranslatedIstioKind, Record<string, unknown>> = {
   Gateway: { selector: { istio: "ingressgateway" }, servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"] }] },
   WorkloadGroup: { metadata: { labels: { app: "vm" } }, template: { serviceAccount: "vm" }, probe: { httpGet: { port: 8080 } } },
-  EnvoyFilter: { workloadSelector: { labels: { app: "web" } }, configPatches: [{ applyTo: "HTTP_FILTER", patch: { operation: "INSERT_BEFORE" } }], priority: 10 },
+  EnvoyFilter: {
+    workloadSelector: { labels: { app: "web" } },
+    configPatches: [{ applyTo: "HTTP_FILTER", patch: { operation: "INSERT_BEFORE" } }],
+    priority: 10,
+  },
   ProxyConfig: { selector: { matchLabels: { app: "web" } }, concurrency: 2, environmentVariables: { A: "b" } },
   PeerAuthentication: { selector: { matchLabels: { app: "web" } }, mtls: { mode: "STRICT" }, portLevelMtls: { "8080": { mode: "DISABLE" } } },
   AuthorizationPolicy: { action: "DENY", rules: [{ from: [{ source: { namespaces: ["dev"] } }] }] },
@@ -72,7 +76,9 @@ describe("Istio kinds read but not translated yet", () => {
   });
 
   it("accepts an object without spec (a mesh-wide default needs none)", () => {
-    const r = parseObject({ value: { apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name: "default", namespace: "istio-system" } } });
+    const r = parseObject({
+      value: { apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name: "default", namespace: "istio-system" } },
+    });
     expect(r.status).toBe("valid");
   });
 });

@@ -39,7 +39,11 @@ function grants(rules: readonly Rule[]): Map<string, Map<string, Set<string>>> {
 }
 
 const asPlain = (m: Map<string, Map<string, Set<string>>>) =>
-  Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([g, byRes]) => [g, Object.fromEntries([...byRes].sort(([a], [b]) => a.localeCompare(b)).map(([r, v]) => [r, [...v].sort()]))]));
+  Object.fromEntries(
+    [...m]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([g, byRes]) => [g, Object.fromEntries([...byRes].sort(([a], [b]) => a.localeCompare(b)).map(([r, v]) => [r, [...v].sort()]))]),
+  );
 
 /** The README table, rendered from the registry. */
 function kindsTable(): string {
@@ -80,12 +84,21 @@ describe("the kind registry", () => {
 
   it("drops what never matters before change detection", () => {
     const pod = kindInfo("Pod")!;
-    const a = relevantPart(pod, { metadata: { name: "p", resourceVersion: "1", managedFields: [] }, status: { podIP: "10.0.0.1", conditions: [{ type: "Ready" }], phase: "Running" } });
+    const a = relevantPart(pod, {
+      metadata: { name: "p", resourceVersion: "1", managedFields: [] },
+      status: { podIP: "10.0.0.1", conditions: [{ type: "Ready" }], phase: "Running" },
+    });
     expect(a).toEqual({ metadata: { name: "p" }, status: { podIP: "10.0.0.1", phase: "Running" } });
     const vs = kindInfo("VirtualService")!;
-    expect(relevantPart(vs, { metadata: { name: "v" }, spec: { hosts: ["a"] }, status: { conditions: [] } })).toEqual({ metadata: { name: "v" }, spec: { hosts: ["a"] } });
+    expect(relevantPart(vs, { metadata: { name: "v" }, spec: { hosts: ["a"] }, status: { conditions: [] } })).toEqual({
+      metadata: { name: "v" },
+      spec: { hosts: ["a"] },
+    });
     const secret = kindInfo("Secret")!;
-    const s = relevantPart(secret, { metadata: { name: "s", annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{…}" } }, data: { "tls.crt": "x", other: "y" } });
+    const s = relevantPart(secret, {
+      metadata: { name: "s", annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{…}" } },
+      data: { "tls.crt": "x", other: "y" },
+    });
     expect(s).toEqual({ metadata: { name: "s" }, data: { "tls.crt": "x" } });
   });
 });
@@ -93,7 +106,9 @@ describe("the kind registry", () => {
 describe("deploy/ agrees with the registry", () => {
   it("the ClusterRole reads every kind and writes exactly the status of the kinds whose status is written", () => {
     // The informers' role; the injector's own ClusterRole is not the registry's business.
-    const role = docs("meshpilot.yaml").find((d) => d["kind"] === "ClusterRole" && (d["metadata"] as { name?: string }).name === "meshpilot") as { rules: Rule[] };
+    const role = docs("meshpilot.yaml").find((d) => d["kind"] === "ClusterRole" && (d["metadata"] as { name?: string }).name === "meshpilot") as {
+      rules: Rule[];
+    };
     expect(role, "ClusterRole meshpilot").toBeDefined();
     const want = grants(
       KINDS.flatMap((k: KindInfo) => [
@@ -107,7 +122,12 @@ describe("deploy/ agrees with the registry", () => {
   it("a CRD serves each Istio kind in the registry's versions, with a status subresource where status is written", () => {
     const crds = docs("crds.yaml").filter((d) => d["kind"] === "CustomResourceDefinition") as Array<{
       metadata: { name: string };
-      spec: { group: string; scope: string; names: { kind: string; plural: string }; versions: Array<{ name: string; served: boolean; storage: boolean; subresources?: { status?: object }; schema?: unknown }> };
+      spec: {
+        group: string;
+        scope: string;
+        names: { kind: string; plural: string };
+        versions: Array<{ name: string; served: boolean; storage: boolean; subresources?: { status?: object }; schema?: unknown }>;
+      };
     }>;
     const byKind = new Map(crds.map((c) => [`${c.spec.group}/${c.spec.names.kind}`, c]));
     const custom = KINDS.filter((k) => k.group.endsWith(".istio.io"));
@@ -117,12 +137,18 @@ describe("deploy/ agrees with the registry", () => {
       expect(crd!.metadata.name).toBe(`${k.plural}.${k.group}`);
       expect(crd!.spec.names.plural).toBe(k.plural);
       expect(crd!.spec.scope).toBe(k.namespaced ? "Namespaced" : "Cluster");
-      expect(crd!.spec.versions.filter((v) => v.served).map((v) => v.name).sort()).toEqual([...k.versions].sort());
+      expect(
+        crd!.spec.versions
+          .filter((v) => v.served)
+          .map((v) => v.name)
+          .sort(),
+      ).toEqual([...k.versions].sort());
       expect(crd!.spec.versions.filter((v) => v.storage).map((v) => v.name)).toEqual([k.versions[0]]);
       const fields = (SPEC_FIELDS as Partial<Record<string, Readonly<Record<string, string>>>>)[k.kind];
       for (const v of crd!.spec.versions) {
         if (fields) {
-          const props = (v.schema as { openAPIV3Schema: { properties: { spec: { properties: Record<string, { type: string }> } } } }).openAPIV3Schema.properties.spec.properties;
+          const props = (v.schema as { openAPIV3Schema: { properties: { spec: { properties: Record<string, { type: string }> } } } }).openAPIV3Schema.properties
+            .spec.properties;
           expect(Object.fromEntries(Object.entries(props).map(([f, p]) => [f, p.type])), `${k.kind} ${v.name} spec fields`).toEqual(fields);
         }
         expect(v.subresources?.status !== undefined, `${k.kind} ${v.name} status subresource`).toBe(k.status);

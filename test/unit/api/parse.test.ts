@@ -171,7 +171,15 @@ describe("parse: every kind, one invalid object per kind in a file with valid on
 
   const cases: { doc: number; kind: string; ns?: string; name: string; path: string; line: [string, string?]; reason: RegExp }[] = [
     { doc: 2, kind: "Namespace", name: "Bad_Namespace", path: "metadata.name", line: ["name: Bad_Namespace"], reason: /DNS-1123 label/ },
-    { doc: 4, kind: "Service", ns: "shop", name: "ratings", path: "spec.ports[0].port", line: ["port: 70000"], reason: /port number 70000 must be in the range 1\.\.65535/ },
+    {
+      doc: 4,
+      kind: "Service",
+      ns: "shop",
+      name: "ratings",
+      path: "spec.ports[0].port",
+      line: ["port: 70000"],
+      reason: /port number 70000 must be in the range 1\.\.65535/,
+    },
     {
       doc: 6,
       kind: "EndpointSlice",
@@ -181,7 +189,15 @@ describe("parse: every kind, one invalid object per kind in a file with valid on
       line: ["- 10.1.0.300"],
       reason: /"10\.1\.0\.300" is not a valid IPv4 address/,
     },
-    { doc: 8, kind: "Pod", ns: "shop", name: "ratings-v1-0", path: "status.podIP", line: ["podIP: not-an-ip"], reason: /"not-an-ip" is not a valid IP address/ },
+    {
+      doc: 8,
+      kind: "Pod",
+      ns: "shop",
+      name: "ratings-v1-0",
+      path: "status.podIP",
+      line: ["podIP: not-an-ip"],
+      reason: /"not-an-ip" is not a valid IP address/,
+    },
     { doc: 10, kind: "VirtualService", ns: "shop", name: "ratings", path: "spec.http[0].route[1].weight", line: ["weight: -5"], reason: /weight -5 < 0/ },
     {
       doc: 12,
@@ -241,7 +257,9 @@ describe("parse: kinds, versions, defaults", () => {
     expect(d.severity).toBe("error");
     expect(d.code).toBe("MP0005");
     expect(d.path).toBe("apiVersion");
-    expect(d.message).toMatch(/networking\.istio\.io\/v2.*not supported.*networking\.istio\.io\/v1, networking\.istio\.io\/v1beta1, networking\.istio\.io\/v1alpha3/);
+    expect(d.message).toMatch(
+      /networking\.istio\.io\/v2.*not supported.*networking\.istio\.io\/v1, networking\.istio\.io\/v1beta1, networking\.istio\.io\/v1alpha3/,
+    );
     expect(r.status === "invalid" && r.key).toBe("VirtualService/default/r");
     const es = parseObject({ value: { apiVersion: "discovery.k8s.io/v1beta1", kind: "EndpointSlice", metadata: { name: "x" } } });
     expect(es.status).toBe("invalid");
@@ -270,9 +288,21 @@ describe("parse: kinds, versions, defaults", () => {
   });
 
   it("reads Nodes (cluster-scoped) for their labels only", () => {
-    const node = parseObject({ value: { apiVersion: "v1", kind: "Node", metadata: { name: "n-1", labels: { "topology.kubernetes.io/zone": "a" } }, spec: { podCIDR: "10.0.0.0/24" }, status: { phase: "Ready" } } });
+    const node = parseObject({
+      value: {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: "n-1", labels: { "topology.kubernetes.io/zone": "a" } },
+        spec: { podCIDR: "10.0.0.0/24" },
+        status: { phase: "Ready" },
+      },
+    });
     expect(node.status === "valid" && node.key).toBe("Node//n-1");
-    expect(node.status === "valid" && node.stored.object).toEqual({ apiVersion: "v1", kind: "Node", metadata: { name: "n-1", labels: { "topology.kubernetes.io/zone": "a" } } });
+    expect(node.status === "valid" && node.stored.object).toEqual({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "n-1", labels: { "topology.kubernetes.io/zone": "a" } },
+    });
     const bad = parseObject({ value: { apiVersion: "v1", kind: "Node", metadata: { name: "N_1" } } });
     expect(bad.status).toBe("invalid");
     expect(bad.diagnostics[0]?.path).toBe("metadata.name");
@@ -321,7 +351,9 @@ describe("parse: kinds, versions, defaults", () => {
       spec: { ports: [{ port: 80 }] },
     });
     expect(Object.isFrozen(r.stored.object)).toBe(true);
-    const v = parseObject({ value: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "d" }, spec: { host: "a", exportTo: null } } });
+    const v = parseObject({
+      value: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "d" }, spec: { host: "a", exportTo: null } },
+    });
     expect(v.status === "valid" && v.stored.object.kind === "DestinationRule" && v.stored.object.spec).toEqual({ host: "a" });
   });
 

@@ -12,7 +12,14 @@ const KEY = "-----BEGIN PRIVATE KEY-----\nMIGHtopsecretkeymaterial\n-----END PRI
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
 function secret(body: Record<string, unknown>, name = "cred") {
-  return parseObject({ value: { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "app", annotations: { "kubectl.kubernetes.io/last-applied-configuration": KEY } }, ...body } });
+  return parseObject({
+    value: {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace: "app", annotations: { "kubectl.kubernetes.io/last-applied-configuration": KEY } },
+      ...body,
+    },
+  });
 }
 
 describe("Secret validation", () => {
@@ -45,7 +52,12 @@ describe("Secret validation", () => {
     ["a certificate without its key", { data: { "tls.crt": b64(CERT) } }, 'data["tls.crt"]', /tls\.crt without tls\.key/],
     ["a key without its certificate", { data: { "ca.crt": b64(CERT), key: b64(KEY) } }, "data.key", /key without cert/],
     ["a CA that is not PEM, given as stringData", { stringData: { cacert: "garbage" } }, "stringData.cacert", /cacert is not a PEM certificate/],
-    ["a kubernetes.io/tls Secret without tls.key", { type: "kubernetes.io/tls", data: { "tls.crt": b64(CERT), cert: b64(CERT), key: b64(KEY) } }, "data", /needs tls\.crt and tls\.key/],
+    [
+      "a kubernetes.io/tls Secret without tls.key",
+      { type: "kubernetes.io/tls", data: { "tls.crt": b64(CERT), cert: b64(CERT), key: b64(KEY) } },
+      "data",
+      /needs tls\.crt and tls\.key/,
+    ],
     ["data that is not a map", { data: ["x"] }, "data", /expected a map of strings, got a list/],
   ])("refuses %s, naming the object and field, never the value", (_label, body, path, reason) => {
     const r = secret(body);
@@ -84,7 +96,10 @@ spec:
   const objects = load.results.flatMap((r) => (r.status === "valid" ? [r.stored] : []));
 
   it("serves the key to Envoy, and the config dump shows it redacted", () => {
-    const result = translateOffline(objects, [], { id: "sidecar~10.0.0.1~client-1.default~default.svc.cluster.local", metadata: { LABELS: { app: "client" } } });
+    const result = translateOffline(objects, [], {
+      id: "sidecar~10.0.0.1~client-1.default~default.svc.cluster.local",
+      metadata: { LABELS: { app: "client" } },
+    });
     if ("error" in result) throw new Error(result.error);
     expect(result.resources.secrets.map((s) => s.name)).toEqual(["kubernetes://cred", "kubernetes://cred-cacert"]);
     expect(result.resources.secrets[0]!.tlsCertificate?.privateKey).toEqual({ inlineBytes: b64(KEY) });

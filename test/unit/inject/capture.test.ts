@@ -48,7 +48,9 @@ describe("capture rules", () => {
       "-A ISTIO_INBOUND -p tcp --dport 8080 -j ISTIO_IN_REDIRECT",
       "-A ISTIO_INBOUND -p tcp --dport 9090 -j ISTIO_IN_REDIRECT",
     ]);
-    expect(rules({ "traffic.sidecar.istio.io/excludeInboundPorts": "22" })[7]).toBe("-A ISTIO_INBOUND -p tcp -m multiport --dports 15090,15021,15020,22 -j RETURN");
+    expect(rules({ "traffic.sidecar.istio.io/excludeInboundPorts": "22" })[7]).toBe(
+      "-A ISTIO_INBOUND -p tcp -m multiport --dports 15090,15021,15020,22 -j RETURN",
+    );
   });
 
   it("includeInboundPorts empty: no inbound capture at all", () => {

@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { decideInjection, selectingWebhook } from "../../../src/inject/decision.js";
 import type { AdmittedPod } from "../../../src/inject/pod.js";
 
-const pod = (labels: Record<string, string> = {}, annotations: Record<string, string> = {}, spec: AdmittedPod["spec"] = { containers: [{ name: "app" }] }): AdmittedPod => ({
+const pod = (
+  labels: Record<string, string> = {},
+  annotations: Record<string, string> = {},
+  spec: AdmittedPod["spec"] = { containers: [{ name: "app" }] },
+): AdmittedPod => ({
   metadata: { name: "p", namespace: "shop", labels, annotations },
   spec,
 });

@@ -60,7 +60,14 @@ describe("injectPod patch", () => {
       restartPolicy: "Always",
       startupProbe: { httpGet: { path: "/healthz/ready", port: 15021 }, periodSeconds: 1, failureThreshold: 600 },
       readinessProbe: { httpGet: { path: "/healthz/ready", port: 15021 } },
-      securityContext: { runAsUser: 1337, runAsGroup: 1337, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+      securityContext: {
+        runAsUser: 1337,
+        runAsGroup: 1337,
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+      },
       env: [
         { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
         { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
@@ -101,7 +108,8 @@ describe("injectPod patch", () => {
       typedConfig: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext" },
     });
     const routes = (listener: unknown) =>
-      (listener as { filterChains: { filters: { typedConfig: { routeConfig: { virtualHosts: { routes: unknown[] }[] } } }[] }[] }).filterChains[0]!.filters[0]!.typedConfig.routeConfig.virtualHosts[0]!.routes;
+      (listener as { filterChains: { filters: { typedConfig: { routeConfig: { virtualHosts: { routes: unknown[] }[] } } }[] }[] }).filterChains[0]!.filters[0]!
+        .typedConfig.routeConfig.virtualHosts[0]!.routes;
     expect(routes(b.staticResources.listeners[0])).toEqual([{ match: { path: "/healthz/ready" }, route: { cluster: "envoy-admin", prefixRewrite: "/ready" } }]);
     expect(routes(b.staticResources.listeners[1])).toEqual([
       { match: { path: "/app-health/web/livez" }, route: { cluster: "app-health|8080|tls", prefixRewrite: "/" } },
@@ -115,7 +123,12 @@ describe("injectPod patch", () => {
       spec: { initContainers: [{ name: "migrate" }], containers: [{ name: "a" }] },
     };
     const ops = patched(pod).patch.map((p) => `${p.op} ${p.path}`);
-    expect(ops).toEqual(["add /spec/initContainers/0", "add /spec/initContainers/1", "add /metadata/annotations/sidecar.istio.io~1status", "add /metadata/labels/security.istio.io~1tlsMode"]);
+    expect(ops).toEqual([
+      "add /spec/initContainers/0",
+      "add /spec/initContainers/1",
+      "add /metadata/annotations/sidecar.istio.io~1status",
+      "add /metadata/labels/security.istio.io~1tlsMode",
+    ]);
   });
 
   it("rewriteAppHTTPProbers=false leaves probes alone; tcpSocket probes are reported", () => {
@@ -123,13 +136,14 @@ describe("injectPod patch", () => {
     const off = patched({ ...pod, metadata: { ...pod.metadata, annotations: { "sidecar.istio.io/rewriteAppHTTPProbers": "false" } } });
     expect(off.patch.some((p) => p.path.includes("Probe"))).toBe(false);
     const tcp = patched({ metadata: { name: "t" }, spec: { containers: [{ name: "db", livenessProbe: { tcpSocket: { port: 5432 } } }] } });
-    expect(tcp.warnings).toEqual([
-      "container db livenessProbe: tcpSocket probe not rewritten; captured, it tests the sidecar, not the app",
-    ]);
+    expect(tcp.warnings).toEqual(["container db livenessProbe: tcpSocket probe not rewritten; captured, it tests the sidecar, not the app"]);
   });
 
   it("Istio annotations meshpilot does not act on are reported as warnings", () => {
-    const r = patched({ metadata: { name: "p", annotations: { "sidecar.istio.io/proxyCPU": "1", "proxy.istio.io/config": "{}" } }, spec: { containers: [{ name: "a" }] } });
+    const r = patched({
+      metadata: { name: "p", annotations: { "sidecar.istio.io/proxyCPU": "1", "proxy.istio.io/config": "{}" } },
+      spec: { containers: [{ name: "a" }] },
+    });
     expect(r.warnings).toEqual([
       "annotation proxy.istio.io/config is not supported by meshpilot: no effect",
       "annotation sidecar.istio.io/proxyCPU is not supported by meshpilot: no effect",
@@ -161,19 +175,29 @@ describe("refusals", () => {
 
 describe("AdmissionReview", () => {
   it("answers with the request's uid, a base64 JSONPatch, or a 400 with the message", () => {
-    const req = readRequest({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "u1", kind: { group: "", version: "v1", kind: "Pod" }, namespace: "shop", operation: "CREATE", object: webPod() } });
+    const req = readRequest({
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: { uid: "u1", kind: { group: "", version: "v1", kind: "Pod" }, namespace: "shop", operation: "CREATE", object: webPod() },
+    });
     if (typeof req === "string") throw new Error(req);
     const ok = reviewPod(req, enabled, settings).review.response;
     expect(ok.uid).toBe("u1");
     expect(ok.patchType).toBe("JSONPatch");
     expect((JSON.parse(Buffer.from(ok.patch!, "base64").toString()) as { path: string }[])[0]!.path).toBe("/spec/initContainers");
 
-    const bad = reviewPod({ ...req, object: { metadata: { name: "b", annotations: { "traffic.sidecar.istio.io/includeOutboundPorts": "1-2" } } } }, enabled, settings);
+    const bad = reviewPod(
+      { ...req, object: { metadata: { name: "b", annotations: { "traffic.sidecar.istio.io/includeOutboundPorts": "1-2" } } } },
+      enabled,
+      settings,
+    );
     expect(bad.review.response).toEqual({ uid: "u1", allowed: false, status: { code: 400, reason: "BadRequest", message: bad.reason } });
     expect(bad.reason).toContain('annotation traffic.sidecar.istio.io/includeOutboundPorts: "1-2" is not a port number');
   });
   it("rejects what is not an AdmissionReview v1", () => {
-    expect(readRequest({ apiVersion: "admission.k8s.io/v1beta1", kind: "AdmissionReview", request: { uid: "x" } })).toContain("expected an admission.k8s.io/v1 AdmissionReview");
+    expect(readRequest({ apiVersion: "admission.k8s.io/v1beta1", kind: "AdmissionReview", request: { uid: "x" } })).toContain(
+      "expected an admission.k8s.io/v1 AdmissionReview",
+    );
     expect(readRequest({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" })).toBe("AdmissionReview has no request.uid");
   });
 });

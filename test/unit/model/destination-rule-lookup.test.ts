@@ -41,7 +41,13 @@ describe("destinationRuleFor", () => {
     const merged = destinationRuleFor(
       [
         rule("app", "oldest", HOST, { subsets: [{ name: "v1", labels: { version: "v1" } }] }),
-        rule("app", "middle", HOST, { trafficPolicy: { loadBalancer: { simple: "RANDOM" } }, subsets: [{ name: "v1", labels: { version: "other" } }, { name: "v2", labels: { version: "v2" } }] }),
+        rule("app", "middle", HOST, {
+          trafficPolicy: { loadBalancer: { simple: "RANDOM" } },
+          subsets: [
+            { name: "v1", labels: { version: "other" } },
+            { name: "v2", labels: { version: "v2" } },
+          ],
+        }),
         rule("app", "newest", HOST, { trafficPolicy: { loadBalancer: { simple: "ROUND_ROBIN" } } }),
       ],
       HOST,

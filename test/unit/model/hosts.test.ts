@@ -6,7 +6,12 @@ import { entriesForHost, hostMatches, indexHosts, matchingHosts } from "../../..
 // callers pick "the first most specific" match, so order is part of the answer.
 const label = fc.constantFrom("a", "b", "c");
 const host = fc.tuple(label, label, label).map((p) => p.join("."));
-const pattern = fc.oneof(host, fc.constant("*"), fc.tuple(label, label).map(([x, y]) => `*.${x}.${y}`), fc.tuple(label).map(([x]) => `*.${x}`));
+const pattern = fc.oneof(
+  host,
+  fc.constant("*"),
+  fc.tuple(label, label).map(([x, y]) => `*.${x}.${y}`),
+  fc.tuple(label).map(([x]) => `*.${x}`),
+);
 
 describe("host index", () => {
   it("finds the same entries as a scan, in scan order", () => {
@@ -14,7 +19,13 @@ describe("host index", () => {
       fc.property(fc.array(fc.array(pattern, { maxLength: 3 }), { maxLength: 8 }), host, (items, h) => {
         const scan: [number, string][] = [];
         items.forEach((patterns, i) => patterns.forEach((p) => hostMatches(p, h) && scan.push([i, p])));
-        const found = entriesForHost(indexHosts(items.map((patterns, i) => ({ i, patterns })), (x) => x.patterns), h).map((e) => [e.item.i, e.pattern]);
+        const found = entriesForHost(
+          indexHosts(
+            items.map((patterns, i) => ({ i, patterns })),
+            (x) => x.patterns,
+          ),
+          h,
+        ).map((e) => [e.item.i, e.pattern]);
         expect(found).toEqual(scan);
       }),
     );

@@ -62,8 +62,12 @@ describe("mesh config", () => {
 
   it("reads outboundTrafficPolicy and refuses an unknown mode", () => {
     expect(meshConfigFrom(undefined)).toEqual({ config: { outboundTrafficPolicy: { mode: "ALLOW_ANY" } } });
-    expect(meshConfigFrom({ outboundTrafficPolicy: { mode: "REGISTRY_ONLY" }, accessLogFile: "/dev/stdout" })).toEqual({ config: { outboundTrafficPolicy: { mode: "REGISTRY_ONLY" } } });
-    expect(meshConfigFrom({ outboundTrafficPolicy: { mode: "ALLOW_SOME" } })).toEqual({ error: 'outboundTrafficPolicy.mode "ALLOW_SOME" must be one of ALLOW_ANY, REGISTRY_ONLY' });
+    expect(meshConfigFrom({ outboundTrafficPolicy: { mode: "REGISTRY_ONLY" }, accessLogFile: "/dev/stdout" })).toEqual({
+      config: { outboundTrafficPolicy: { mode: "REGISTRY_ONLY" } },
+    });
+    expect(meshConfigFrom({ outboundTrafficPolicy: { mode: "ALLOW_SOME" } })).toEqual({
+      error: 'outboundTrafficPolicy.mode "ALLOW_SOME" must be one of ALLOW_ANY, REGISTRY_ONLY',
+    });
   });
 
   it("loads a mesh config file or the istio ConfigMap, the flag overriding either", () => {

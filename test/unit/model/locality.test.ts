@@ -48,7 +48,12 @@ describe("endpoint locality", () => {
     expect(localityMatches(proxy, "r")).toBe(true);
     expect(localityMatches(proxy, "*")).toBe(true);
     expect(localityMatches(proxy, "r/y")).toBe(false);
-    expect([localityPriority(proxy, splitLocality("r/z/s")), localityPriority(proxy, splitLocality("r/z/t")), localityPriority(proxy, splitLocality("r/y")), localityPriority(proxy, splitLocality("q"))]).toEqual([0, 1, 2, 3]);
+    expect([
+      localityPriority(proxy, splitLocality("r/z/s")),
+      localityPriority(proxy, splitLocality("r/z/t")),
+      localityPriority(proxy, splitLocality("r/y")),
+      localityPriority(proxy, splitLocality("q")),
+    ]).toEqual([0, 1, 2, 3]);
   });
 });
 
@@ -82,7 +87,10 @@ endpoints:
     const objects = parse(base);
     const before = buildMeshState(meshInputFrom(objects));
     expect(before.mesh.endpoints.get("web.default.svc.cluster.local|80")?.[0]?.locality).toBe("r/a/");
-    const moved = [...objects.filter((o) => o.object.kind !== "Node"), ...parse("apiVersion: v1\nkind: Node\nmetadata: { name: n1, labels: { topology.kubernetes.io/region: r, topology.kubernetes.io/zone: b } }\n")];
+    const moved = [
+      ...objects.filter((o) => o.object.kind !== "Node"),
+      ...parse("apiVersion: v1\nkind: Node\nmetadata: { name: n1, labels: { topology.kubernetes.io/region: r, topology.kubernetes.io/zone: b } }\n"),
+    ];
     const next = rebuildEndpoints(before, meshInputFrom(moved));
     expect(next.mesh).toEqual(buildMeshState(meshInputFrom(moved)).mesh);
     expect(next.mesh.endpoints.get("web.default.svc.cluster.local|80")?.[0]?.locality).toBe("r/b/");

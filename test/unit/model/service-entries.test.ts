@@ -72,7 +72,10 @@ describe("ServiceEntries in the registry", () => {
   it("gives STATIC entries their selected WorkloadEntries, and Services the WorkloadEntries they select", () => {
     const { mesh } = state();
     expect(mesh.endpoints.get(endpointKey("local.example.com", 80))!.map((e) => `${e.address}:${e.port}`)).toEqual(["10.1.0.1:8081"]);
-    expect(mesh.endpoints.get(endpointKey("other.shop.svc.cluster.local", 80))!.map((e) => `${e.address}:${e.port}`)).toEqual(["10.244.0.5:9000", "10.1.0.2:9000"]);
+    expect(mesh.endpoints.get(endpointKey("other.shop.svc.cluster.local", 80))!.map((e) => `${e.address}:${e.port}`)).toEqual([
+      "10.244.0.5:9000",
+      "10.1.0.2:9000",
+    ]);
   });
 
   it("honours exportTo: an entry exported to its namespace is invisible elsewhere", () => {

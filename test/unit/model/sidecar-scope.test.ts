@@ -22,7 +22,12 @@ kind: Sidecar
 metadata: { name: ${name}, namespace: ${ns}, creationTimestamp: "${created}" }
 spec: ${spec}
 ---`;
-const SERVICES = [svc("a", "shop", "10.96.0.1", 80), svc("b", "shop", "10.96.0.2", 81), svc("c", "lab", "10.96.0.3", 80), svc("d", "istio-system", "10.96.0.4", 82)].join("");
+const SERVICES = [
+  svc("a", "shop", "10.96.0.1", 80),
+  svc("b", "shop", "10.96.0.2", 81),
+  svc("c", "lab", "10.96.0.3", 80),
+  svc("d", "istio-system", "10.96.0.4", 82),
+].join("");
 
 function meshOf(extra: string, rootNamespace?: string): MeshModel {
   const m = buildMesh(meshInputFrom(validObjects(SERVICES + extra)));
@@ -35,7 +40,8 @@ function scopeOf(m: MeshModel, ns: string, labels: Record<string, string> = {}) 
   return buildProxyScope(m, proxyView(parsed.proxy, selectedLabels(m)));
 }
 const hosts = (s: ReturnType<typeof scopeOf>) => s.services.map((x) => x.service.hostname.split(".").slice(0, 2).join("."));
-const ports = (s: ReturnType<typeof scopeOf>) => s.ports.map((p) => `${p.port}:${[...p.http.map((h) => h.name), ...p.tcp.map((t) => t.service.name)].join(",")}`);
+const ports = (s: ReturnType<typeof scopeOf>) =>
+  s.ports.map((p) => `${p.port}:${[...p.http.map((h) => h.name), ...p.tcp.map((t) => t.service.name)].join(",")}`);
 
 describe("Sidecar scope", () => {
   it("without a Sidecar, a proxy sees every service", () => {
@@ -69,7 +75,14 @@ describe("Sidecar scope", () => {
     // Another root namespace: istio-system's Sidecar is an ordinary namespace's, lab is unscoped.
     expect(hosts(scopeOf(meshOf(extra, "mesh-root"), "lab"))).toEqual(["a.shop", "b.shop", "c.lab", "d.istio-system"]);
     // Workload-selected Sidecars of the root namespace are no default for other namespaces.
-    expect(sidecarFor(m.sidecars!.filter((s) => s.name === "sel"), "lab", { app: "web" }, "shop")).toBeUndefined();
+    expect(
+      sidecarFor(
+        m.sidecars!.filter((s) => s.name === "sel"),
+        "lab",
+        { app: "web" },
+        "shop",
+      ),
+    ).toBeUndefined();
   });
 
   it("egress.port locks a port to its hosts; the catch-all governs the others", () => {
@@ -83,7 +96,10 @@ describe("Sidecar scope", () => {
   });
 
   it("captureMode NONE binds the egress port to a real socket", () => {
-    const s = scopeOf(meshOf(sidecar("s", "shop", "", `{ egress: [{ port: { number: 80, protocol: HTTP }, captureMode: NONE, hosts: ["./*"] }, { hosts: ["./*"] }] }`)), "shop");
+    const s = scopeOf(
+      meshOf(sidecar("s", "shop", "", `{ egress: [{ port: { number: 80, protocol: HTTP }, captureMode: NONE, hosts: ["./*"] }, { hosts: ["./*"] }] }`)),
+      "shop",
+    );
     expect(s.ports.map((p) => [p.port, p.bound])).toEqual([
       [80, "127.0.0.1"],
       [81, undefined],
@@ -124,7 +140,10 @@ status: { phase: Running, podIP: 10.244.0.5 }
         sidecar("a", "lab", "2026-01-01T00:00:00Z", `{ egress: [{ hosts: ["./*"] }] }`) +
         sidecar("b", "lab", "2026-01-02T00:00:00Z", `{ egress: [{ hosts: ["./*"] }] }`),
     );
-    expect(m.diagnostics.filter((d) => d.code.startsWith("IST01")).map((d) => `${d.code} ${d.object?.namespace}/${d.object?.name}`)).toEqual(["IST0111 lab/b", "IST0110 shop/by-tier"]);
+    expect(m.diagnostics.filter((d) => d.code.startsWith("IST01")).map((d) => `${d.code} ${d.object?.namespace}/${d.object?.name}`)).toEqual([
+      "IST0111 lab/b",
+      "IST0110 shop/by-tier",
+    ]);
   });
 });
 

@@ -11,7 +11,12 @@ describe("Debouncer", () => {
 
   const make = () => {
     const batches: number[][] = [];
-    const d = new Debouncer<number>((b) => batches.push(b), 100, 1000, () => now);
+    const d = new Debouncer<number>(
+      (b) => batches.push(b),
+      100,
+      1000,
+      () => now,
+    );
     return { d, batches };
   };
   const advance = (ms: number) => {

@@ -190,10 +190,16 @@ describe("a proxy moved to another view, over delta ADS", () => {
     };
     const routeOf = (resp: Awaited<ReturnType<typeof s.nextOf>>): string[] => {
       const rc = fromBinary(RouteConfigurationSchema, resp.resources[0]!.resource!.value);
-      return rc.virtualHosts.find((v) => v.name.startsWith("reviews."))!.routes.map((r) => (r.action.case === "route" && r.action.value.clusterSpecifier.case === "cluster" ? r.action.value.clusterSpecifier.value : "?"));
+      return rc.virtualHosts
+        .find((v) => v.name.startsWith("reviews."))!
+        .routes.map((r) => (r.action.case === "route" && r.action.value.clusterSpecifier.case === "cluster" ? r.action.value.clusterSpecifier.value : "?"));
     };
     const s = ads.delta();
-    s.send({ node: { id: B.id, cluster: B.cluster, metadata: { LABELS: B.metadata["LABELS"] as Record<string, string> } }, typeUrl: TYPE_URL.route, resourceNamesSubscribe: ["9080"] });
+    s.send({
+      node: { id: B.id, cluster: B.cluster, metadata: { LABELS: B.metadata["LABELS"] as Record<string, string> } },
+      typeUrl: TYPE_URL.route,
+      resourceNamesSubscribe: ["9080"],
+    });
     const first = await s.nextOf(TYPE_URL.route);
     expect(routeOf(first)).toEqual(["outbound|9080||reviews.default.svc.cluster.local"]);
     s.ack(first);

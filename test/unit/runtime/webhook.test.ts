@@ -17,30 +17,54 @@ afterEach(async () => {
 });
 
 async function start(extra: { servingCertDays?: number; resyncMs?: number } = {}): Promise<RunningWebhook> {
-  const w = await startWebhook({ address: "127.0.0.1:0", caSecretNamespace: "x", dnsNames: ["meshpilot.meshpilot-system.svc"], ipAddresses: ["127.0.0.1"], logger: pino({ level: "silent" }), ...extra });
+  const w = await startWebhook({
+    address: "127.0.0.1:0",
+    caSecretNamespace: "x",
+    dnsNames: ["meshpilot.meshpilot-system.svc"],
+    ipAddresses: ["127.0.0.1"],
+    logger: pino({ level: "silent" }),
+    ...extra,
+  });
   running.push(w);
   return w;
 }
 
-function post(w: RunningWebhook, path: string, body: string, servername = "meshpilot.meshpilot-system.svc"): Promise<{ status: number; body: string; cert: string }> {
+function post(
+  w: RunningWebhook,
+  path: string,
+  body: string,
+  servername = "meshpilot.meshpilot-system.svc",
+): Promise<{ status: number; body: string; cert: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: "127.0.0.1", port: w.port, path, method: "POST", ca: w.caPem, servername, agent: false, headers: { "content-type": "application/json" } }, (res) => {
-      const chunks: Buffer[] = [];
-      const cert = (res.socket as TLSSocket).getPeerX509Certificate()?.serialNumber ?? "";
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), cert }));
-    });
+    const req = https.request(
+      { host: "127.0.0.1", port: w.port, path, method: "POST", ca: w.caPem, servername, agent: false, headers: { "content-type": "application/json" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const cert = (res.socket as TLSSocket).getPeerX509Certificate()?.serialNumber ?? "";
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), cert }));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
 }
 
-const review = (object: unknown) => JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "abc", kind: { group: "", version: "v1", kind: "Pod" }, namespace: "shop", operation: "CREATE", object } });
+const review = (object: unknown) =>
+  JSON.stringify({
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: { uid: "abc", kind: { group: "", version: "v1", kind: "Pod" }, namespace: "shop", operation: "CREATE", object },
+  });
 
 describe("injection webhook server", () => {
   it("serves /inject over TLS that the reported CA verifies, for the Service's DNS name", async () => {
     const w = await start();
-    const r = await post(w, "/inject", review({ metadata: { name: "p", labels: { "sidecar.istio.io/inject": "true" } }, spec: { containers: [{ name: "a" }] } }));
+    const r = await post(
+      w,
+      "/inject",
+      review({ metadata: { name: "p", labels: { "sidecar.istio.io/inject": "true" } }, spec: { containers: [{ name: "a" }] } }),
+    );
     expect(r.status).toBe(200);
     const out = JSON.parse(r.body) as { apiVersion: string; kind: string; response: { uid: string; allowed: boolean; patchType: string; patch: string } };
     expect(out).toMatchObject({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: "abc", allowed: true, patchType: "JSONPatch" } });

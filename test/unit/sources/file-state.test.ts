@@ -17,7 +17,9 @@ spec:
 `;
 const doc = (...docs: string[]) => docs.join("---\n");
 const summary = (events: readonly StoreEvent[]) =>
-  events.map((e) => (e.type === "delete" ? `-${e.key}` : `+${e.object.object.kind}/${e.object.object.metadata.namespace ?? ""}/${e.object.object.metadata.name}`));
+  events.map((e) =>
+    e.type === "delete" ? `-${e.key}` : `+${e.object.object.kind}/${e.object.object.metadata.namespace ?? ""}/${e.object.object.metadata.name}`,
+  );
 
 describe("FileConfigState", () => {
   it("serves valid objects and deletes what leaves the file", () => {
@@ -42,7 +44,12 @@ describe("FileConfigState", () => {
     s.update(parseYamlFile("vs.yaml", doc(vs("reviews", -1), ns("other"))));
     const f = s.flush();
     expect(f.events).toEqual([]);
-    expect(s.servedObjects().map((o) => o.object.metadata.name).sort()).toEqual(["other", "reviews"]);
+    expect(
+      s
+        .servedObjects()
+        .map((o) => o.object.metadata.name)
+        .sort(),
+    ).toEqual(["other", "reviews"]);
     const err = f.diagnostics.find((d) => d.severity === "error");
     expect(err?.path).toBe("spec.http[0].route[0].weight");
     expect(err?.source).toEqual({ file: "vs.yaml", document: 1, line: 10 });
@@ -98,7 +105,9 @@ describe("FileConfigState", () => {
     const dup = f.diagnostics.find((d) => d.code === "MP0007");
     expect(dup?.severity).toBe("error");
     expect(dup?.source).toEqual({ file: "b.yaml", document: 2, line: 6 });
-    expect(dup?.message).toBe("duplicate Namespace dup: already defined in a.yaml (document 1, line 1); this definition at b.yaml (document 2, line 6) is ignored");
+    expect(dup?.message).toBe(
+      "duplicate Namespace dup: already defined in a.yaml (document 1, line 1); this definition at b.yaml (document 2, line 6) is ignored",
+    );
     // re-loading the first file keeps it first
     s.update(parseYamlFile("a.yaml", ns("dup", "  labels: {from: a2}\n")));
     expect(summary(s.flush().events)).toEqual(["+Namespace//dup"]);
@@ -115,6 +124,8 @@ describe("FileConfigState", () => {
     s.update(parseYamlFile("a.yaml", doc(ns("d", "  labels: {n: '1'}\n"), ns("d", "  labels: {n: '2'}\n"))));
     const f = s.flush();
     expect(s.servedObjects()[0]?.object.metadata.labels).toEqual({ n: "1" });
-    expect(f.diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/already defined in a\.yaml \(document 1, line 1\); this definition at a\.yaml \(document 2, line 7\) is ignored/)]);
+    expect(f.diagnostics.map((d) => d.message)).toEqual([
+      expect.stringMatching(/already defined in a\.yaml \(document 1, line 1\); this definition at a\.yaml \(document 2, line 7\) is ignored/),
+    ]);
   });
 });

@@ -114,7 +114,8 @@ describe("Store (property): random upsert/delete batches from several sources eq
     .map(({ kind, name, ns, variant, line }): StoredObject => {
       const source = { file: "f.yaml", line };
       if (kind === "Pod") return { object: { apiVersion: "v1", kind: "Pod", metadata: { name, namespace: ns, labels: { v: variant } } }, source };
-      if (kind === "Service") return { object: { apiVersion: "v1", kind: "Service", metadata: { name, namespace: ns }, spec: { ports: [{ port: Number(variant) }] } }, source };
+      if (kind === "Service")
+        return { object: { apiVersion: "v1", kind: "Service", metadata: { name, namespace: ns }, spec: { ports: [{ port: Number(variant) }] } }, source };
       return { object: { apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { v: variant } } }, source };
     });
   const eventArb: fc.Arbitrary<StoreEvent> = fc.oneof(

@@ -76,7 +76,11 @@ describe("translateProxy", () => {
 
 describe("HTTP filter hooks", () => {
   it("fault and CORS by default, router always last", () => {
-    expect(httpFilters({ direction: "outbound" }).map((f) => f.name)).toEqual(["envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router"]);
+    expect(httpFilters({ direction: "outbound" }).map((f) => f.name)).toEqual([
+      "envoy.filters.http.fault",
+      "envoy.filters.http.cors",
+      "envoy.filters.http.router",
+    ]);
   });
 
   it("a hook adds its filter in list order, or nothing when it does not apply", () => {

@@ -18,9 +18,15 @@ describe("encodeResources", () => {
     const c = {
       ...cluster(cname),
       typedExtensionProtocolOptions: {
-        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": `${ANY}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, explicitHttpConfig: { http2ProtocolOptions: {} } },
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+          "@type": `${ANY}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
+          explicitHttpConfig: { http2ProtocolOptions: {} },
+        },
       },
-      transportSocket: { name: "envoy.transport_sockets.tls", typedConfig: { "@type": `${ANY}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`, sni: "a.example" } },
+      transportSocket: {
+        name: "envoy.transport_sockets.tls",
+        typedConfig: { "@type": `${ANY}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`, sni: "a.example" },
+      },
     };
     const l = {
       ...listener("l", 80, "80"),
@@ -43,12 +49,23 @@ describe("encodeResources", () => {
               route: {
                 cluster: "c",
                 retryPolicy: {
-                  retryHostPredicate: [{ name: "envoy.retry_host_predicates.previous_hosts", typedConfig: { "@type": `${ANY}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate` } }],
-                  retryPriority: { name: "envoy.retry_priorities.previous_priorities", typedConfig: { "@type": `${ANY}envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig`, updateFrequency: 2 } },
+                  retryHostPredicate: [
+                    {
+                      name: "envoy.retry_host_predicates.previous_hosts",
+                      typedConfig: { "@type": `${ANY}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate` },
+                    },
+                  ],
+                  retryPriority: {
+                    name: "envoy.retry_priorities.previous_priorities",
+                    typedConfig: { "@type": `${ANY}envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig`, updateFrequency: 2 },
+                  },
                 },
               },
               typedPerFilterConfig: {
-                "envoy.filters.http.fault": { "@type": `${ANY}envoy.extensions.filters.http.fault.v3.HTTPFault`, abort: { httpStatus: 503, percentage: { numerator: 100 } } },
+                "envoy.filters.http.fault": {
+                  "@type": `${ANY}envoy.extensions.filters.http.fault.v3.HTTPFault`,
+                  abort: { httpStatus: 503, percentage: { numerator: 100 } },
+                },
                 "envoy.filters.http.cors": { "@type": `${ANY}envoy.extensions.filters.http.cors.v3.CorsPolicy`, allowMethods: "GET" },
               },
             },
@@ -61,12 +78,28 @@ describe("encodeResources", () => {
     const routes = encodeResources(RDS, [{ name: "80", json: r }]);
     const back = toJson(ClusterSchema, fromBinary(ClusterSchema, clusters.get(cname)!.body), { registry: envoyRegistry });
     expect(back).toMatchObject({ name: cname, transportSocket: { typedConfig: { sni: "a.example" } } });
-    const lBack = toJson(ListenerSchema, fromBinary(ListenerSchema, listeners.get("l")!.body), { registry: envoyRegistry }) as { filterChains: { filters: { typedConfig: { httpFilters: unknown[] } }[] }[] };
-    expect(lBack.filterChains[0]!.filters[0]!.typedConfig.httpFilters).toEqual([{ name: "envoy.filters.http.router", typedConfig: { "@type": `${ANY}envoy.extensions.filters.http.router.v3.Router` } }]);
+    const lBack = toJson(ListenerSchema, fromBinary(ListenerSchema, listeners.get("l")!.body), { registry: envoyRegistry }) as {
+      filterChains: { filters: { typedConfig: { httpFilters: unknown[] } }[] }[];
+    };
+    expect(lBack.filterChains[0]!.filters[0]!.typedConfig.httpFilters).toEqual([
+      { name: "envoy.filters.http.router", typedConfig: { "@type": `${ANY}envoy.extensions.filters.http.router.v3.Router` } },
+    ]);
     const rBack = toJson(RouteConfigurationSchema, fromBinary(RouteConfigurationSchema, routes.get("80")!.body), { registry: envoyRegistry });
     expect(JSON.stringify(rBack)).toContain("PreviousPrioritiesConfig");
     // tcp_proxy, raw_buffer, uuid: also resolvable.
-    const tcp = { ...listener("t", 81, "x"), filterChains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typedConfig: { "@type": `${ANY}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, statPrefix: "t", cluster: "c" } }] }] };
+    const tcp = {
+      ...listener("t", 81, "x"),
+      filterChains: [
+        {
+          filters: [
+            {
+              name: "envoy.filters.network.tcp_proxy",
+              typedConfig: { "@type": `${ANY}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, statPrefix: "t", cluster: "c" },
+            },
+          ],
+        },
+      ],
+    };
     expect(encodeResources(LDS, [{ name: "t", json: tcp }]).get("t")!.body.length).toBeGreaterThan(0);
     for (const t of ["envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer", "envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig"]) {
       expect(envoyRegistry.getMessage(t)?.typeName).toBe(t);
@@ -79,7 +112,12 @@ describe("encodeResources", () => {
 
   it("rejects a resource whose own name differs, and duplicate names", () => {
     expect(() => encodeResources(EDS, [{ name: "c1", json: cla("c2") }])).toThrow(/eds resource "c1": field clusterName/);
-    expect(() => encodeResources(CDS, [{ name: "c1", json: cluster("c1") }, { name: "c1", json: cluster("c1") }])).toThrow(/duplicate/);
+    expect(() =>
+      encodeResources(CDS, [
+        { name: "c1", json: cluster("c1") },
+        { name: "c1", json: cluster("c1") },
+      ]),
+    ).toThrow(/duplicate/);
   });
 
   it("reuses the Resource object and bytes for unchanged JSON, re-encodes changed JSON", () => {
@@ -107,8 +145,24 @@ describe("encodeResources", () => {
 describe("EncodeCache", () => {
   it("gives a second view the Resource another view encoded of the same content, and keeps only what views hold", () => {
     const shared = new EncodeCache();
-    const viewA = encodeResources(CDS, [{ name: "a", json: cluster("a") }, { name: "b", json: cluster("b") }], undefined, shared);
-    const viewB = encodeResources(CDS, [{ name: "a", json: cluster("a") }, { name: "b", json: cluster("b", "9s") }], undefined, shared);
+    const viewA = encodeResources(
+      CDS,
+      [
+        { name: "a", json: cluster("a") },
+        { name: "b", json: cluster("b") },
+      ],
+      undefined,
+      shared,
+    );
+    const viewB = encodeResources(
+      CDS,
+      [
+        { name: "a", json: cluster("a") },
+        { name: "b", json: cluster("b", "9s") },
+      ],
+      undefined,
+      shared,
+    );
     expect(viewB.get("a")).toBe(viewA.get("a"));
     expect(viewB.get("b")).not.toBe(viewA.get("b"));
     expect(shared.size(CDS)).toBe(3);
@@ -133,7 +187,12 @@ describe("snapshotFrom", () => {
     ]);
     expect(typeVersion(ab)).toBe(typeVersion(ba));
     const s1 = snapshotFrom({ [CDS]: ab });
-    const s2 = snapshotFrom({ [CDS]: encodeResources(CDS, [{ name: "a", json: cluster("a", "2s") }, { name: "b", json: cluster("b") }]) });
+    const s2 = snapshotFrom({
+      [CDS]: encodeResources(CDS, [
+        { name: "a", json: cluster("a", "2s") },
+        { name: "b", json: cluster("b") },
+      ]),
+    });
     expect(s1.versions.get(CDS)).not.toBe(s2.versions.get(CDS));
     expect(s1.versions.get(LDS)).toBe(s2.versions.get(LDS)); // both empty
     expect(s1.resources.get(RDS)!.size).toBe(0);

@@ -168,7 +168,10 @@ export async function eventually(cond: () => boolean, what: string, timeoutMs = 
   }
 }
 
-export function node(id = "sidecar~10.0.0.1~a.default~default.svc.cluster.local", view?: string): { id: string; cluster: string; metadata?: Record<string, string> } {
+export function node(
+  id = "sidecar~10.0.0.1~a.default~default.svc.cluster.local",
+  view?: string,
+): { id: string; cluster: string; metadata?: Record<string, string> } {
   return { id, cluster: "a.default", ...(view ? { metadata: { VIEW: view } } : {}) };
 }
 

@@ -2,7 +2,25 @@
 // toBinary(fromJson(...)) whenever it answers, and must not answer (so encode.ts falls back)
 // whenever fromJson rejects the JSON.
 import { fromJson, ScalarType, toBinary, type DescEnum, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
-import { AnySchema, BoolValueSchema, BytesValueSchema, DoubleValueSchema, DurationSchema, EmptySchema, FieldMaskSchema, FloatValueSchema, Int32ValueSchema, Int64ValueSchema, ListValueSchema, StringValueSchema, StructSchema, TimestampSchema, UInt32ValueSchema, UInt64ValueSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
+import {
+  AnySchema,
+  BoolValueSchema,
+  BytesValueSchema,
+  DoubleValueSchema,
+  DurationSchema,
+  EmptySchema,
+  FieldMaskSchema,
+  FloatValueSchema,
+  Int32ValueSchema,
+  Int64ValueSchema,
+  ListValueSchema,
+  StringValueSchema,
+  StructSchema,
+  TimestampSchema,
+  UInt32ValueSchema,
+  UInt64ValueSchema,
+  ValueSchema,
+} from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ClusterSchema } from "../../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
@@ -86,7 +104,10 @@ describe("JsonBinaryEncoder: field rules", () => {
 
   it("omits implicit-presence defaults and writes explicit presence (oneof members, messages) even when default", () => {
     same(ClusterSchema, { name: "", type: "STATIC", lbPolicy: "ROUND_ROBIN", ignoreHealthOnHostRemoval: false, perConnectionBufferLimitBytes: 0 });
-    same(RouteConfigurationSchema, { name: "r", virtualHosts: [{ name: "v", domains: ["*"], routes: [{ match: { prefix: "" }, directResponse: { status: 200 } }] }] });
+    same(RouteConfigurationSchema, {
+      name: "r",
+      virtualHosts: [{ name: "v", domains: ["*"], routes: [{ match: { prefix: "" }, directResponse: { status: 200 } }] }],
+    });
     same(ClusterSchema, { name: "c", http2ProtocolOptions: {}, commonLbConfig: {} });
     expect(encoder.encode(RouteConfigurationSchema, { virtualHosts: [{ routes: [{ match: { prefix: "" } }] }] })!.length).toBeGreaterThan(4);
   });
@@ -99,7 +120,10 @@ describe("JsonBinaryEncoder: field rules", () => {
   });
 
   it("packed repeated scalars, repeated strings and messages", () => {
-    same(RouteConfigurationSchema, { name: "r", virtualHosts: [{ name: "v", domains: ["a", "b"], retryPolicy: { retriableStatusCodes: [503, 0, 4294967295], retryOn: "5xx" } }] });
+    same(RouteConfigurationSchema, {
+      name: "r",
+      virtualHosts: [{ name: "v", domains: ["a", "b"], retryPolicy: { retriableStatusCodes: [503, 0, 4294967295], retryOn: "5xx" } }],
+    });
     same(RouteConfigurationSchema, { name: "r", virtualHosts: [{ name: "v", retryPolicy: { retriableStatusCodes: [] } }] });
     rejected(RouteConfigurationSchema, { virtualHosts: [{ retryPolicy: { retriableStatusCodes: [-1] } }] });
     rejected(RouteConfigurationSchema, { virtualHosts: [null] });
@@ -109,7 +133,12 @@ describe("JsonBinaryEncoder: field rules", () => {
     same(ClusterSchema, {
       name: "c",
       metadata: { filterMetadata: { istio: { a: 1, b: "x", c: true, d: null, e: [1, "2", { f: [] }], g: {} }, "10": {}, "2": { z: -0 } } },
-      typedExtensionProtocolOptions: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": `${ANY}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, explicitHttpConfig: { http2ProtocolOptions: {} } } },
+      typedExtensionProtocolOptions: {
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+          "@type": `${ANY}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
+          explicitHttpConfig: { http2ProtocolOptions: {} },
+        },
+      },
     });
     rejected(ClusterSchema, { name: "c", metadata: { filterMetadata: { a: null } } });
     rejected(ClusterSchema, { name: "c", metadata: { filterMetadata: { a: [] } } });
@@ -131,7 +160,12 @@ describe("JsonBinaryEncoder: field rules", () => {
     rejected(ClusterSchema, [] as unknown);
     rejected(ClusterSchema, { name: "\ud800" });
     // The same message type nested and side by side: each object is checked on its own.
-    same(RouteConfigurationSchema, { virtualHosts: [{ name: "a", routes: [{ match: { prefix: "/" } }, { match: { path: "/x" } }] }, { name: "b", request_headers_to_add: [] }] });
+    same(RouteConfigurationSchema, {
+      virtualHosts: [
+        { name: "a", routes: [{ match: { prefix: "/" } }, { match: { path: "/x" } }] },
+        { name: "b", request_headers_to_add: [] },
+      ],
+    });
     rejected(RouteConfigurationSchema, { virtualHosts: [{ name: "a" }, { name: "b", request_headers_to_add: [], requestHeadersToAdd: [] }] });
     rejected(RouteConfigurationSchema, { virtualHosts: [{ routes: [{ match: { prefix: "/" } }, { match: { path: "/x", safeRegex: { regex: "x" } } }] }] });
   });
@@ -204,7 +238,13 @@ describe("JsonBinaryEncoder: well-known types", () => {
 /** Random JSON shaped like `desc` (known keys, values of roughly the right kind), with noise. */
 function shaped(desc: DescMessage, depth: number): fc.Arbitrary<unknown> {
   if (desc.typeName === "google.protobuf.Duration") return fc.oneof(fc.constantFrom("1s", "0.5s", "-2.000001s", "0s"), fc.string());
-  if (desc.typeName === "google.protobuf.Any") return fc.constantFrom({}, { "@type": `${ANY}envoy.extensions.filters.http.router.v3.Router` }, { "@type": `${ANY}google.protobuf.UInt32Value`, value: 3 }, { "@type": "x" });
+  if (desc.typeName === "google.protobuf.Any")
+    return fc.constantFrom(
+      {},
+      { "@type": `${ANY}envoy.extensions.filters.http.router.v3.Router` },
+      { "@type": `${ANY}google.protobuf.UInt32Value`, value: 3 },
+      { "@type": "x" },
+    );
   if (desc.typeName.startsWith("google.protobuf.")) return fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(null));
   if (depth > 3 || desc.fields.length === 0) return fc.constant({});
   const keys: Record<string, fc.Arbitrary<unknown>> = {};
@@ -212,7 +252,9 @@ function shaped(desc: DescMessage, depth: number): fc.Arbitrary<unknown> {
   for (const f of desc.fields) keys[f.number % 5 === 0 ? f.name : f.jsonName] = fieldValue(f, depth);
   return fc.oneof(
     fc.constant({}),
-    fc.shuffledSubarray(Object.keys(keys), { maxLength: Math.min(4, Object.keys(keys).length) }).chain((picked) => fc.record(Object.fromEntries(picked.map((k) => [k, keys[k]!])))),
+    fc
+      .shuffledSubarray(Object.keys(keys), { maxLength: Math.min(4, Object.keys(keys).length) })
+      .chain((picked) => fc.record(Object.fromEntries(picked.map((k) => [k, keys[k]!])))),
   );
 }
 
@@ -244,7 +286,12 @@ function scalarValue(f: DescField & { scalar: ScalarType }): fc.Arbitrary<unknow
 
 function fieldValue(f: DescField, depth: number): fc.Arbitrary<unknown> {
   const noise = fc.oneof(fc.constant(null), fc.jsonValue({ maxDepth: 1 }));
-  const enumValue = (e: DescEnum): fc.Arbitrary<unknown> => fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...e.values.map((v) => v.name)) }, { weight: 2, arbitrary: fc.integer({ min: -1, max: 5 }) }, { weight: 1, arbitrary: fc.constant("NO_SUCH") });
+  const enumValue = (e: DescEnum): fc.Arbitrary<unknown> =>
+    fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(...e.values.map((v) => v.name)) },
+      { weight: 2, arbitrary: fc.integer({ min: -1, max: 5 }) },
+      { weight: 1, arbitrary: fc.constant("NO_SUCH") },
+    );
   let own: fc.Arbitrary<unknown>;
   switch (f.fieldKind) {
     case "scalar":
@@ -260,7 +307,11 @@ function fieldValue(f: DescField, depth: number): fc.Arbitrary<unknown> {
       own = fc.array(f.listKind === "message" ? shaped(f.message, depth + 1) : f.listKind === "enum" ? enumValue(f.enum) : scalarValue(f), { maxLength: 3 });
       break;
     case "map":
-      own = fc.dictionary(fc.string({ maxLength: 3 }), f.mapKind === "message" ? shaped(f.message, depth + 1) : f.mapKind === "enum" ? enumValue(f.enum) : scalarValue(f), { maxKeys: 2 });
+      own = fc.dictionary(
+        fc.string({ maxLength: 3 }),
+        f.mapKind === "message" ? shaped(f.message, depth + 1) : f.mapKind === "enum" ? enumValue(f.enum) : scalarValue(f),
+        { maxKeys: 2 },
+      );
       break;
   }
   return fc.oneof({ weight: 12, arbitrary: own }, { weight: 1, arbitrary: noise });

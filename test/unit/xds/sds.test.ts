@@ -92,7 +92,10 @@ describe("SDS over ADS, delta", () => {
     const first = await s.nextOf(SDS);
     expect(deltaNames(first)).toEqual(["kubernetes://a"]);
     s.ack(first);
-    h.cache.set("default", world.put(SDS, "kubernetes://b", secret("kubernetes://b", "ca-b-2")).put(SDS, "kubernetes://a", secret("kubernetes://a", "ca-a-2")).snapshot());
+    h.cache.set(
+      "default",
+      world.put(SDS, "kubernetes://b", secret("kubernetes://b", "ca-b-2")).put(SDS, "kubernetes://a", secret("kubernetes://a", "ca-a-2")).snapshot(),
+    );
     const rotated = await s.nextOf(SDS);
     expect(deltaNames(rotated)).toEqual(["kubernetes://a"]);
     s.ack(rotated);

@@ -162,7 +162,13 @@ describe("SotW ADS", () => {
     expect(names(e2)).toEqual(["c1"]);
     s.ack(e2, []); // unsubscribe everything (no answer, so wait for the server to have it)
     await eventually(() => h.server.syncStatus()[0]!.types.eds!.subscribed === 0, "unsubscribe applied");
-    h.cache.set("default", world.put(EDS, "c1", cla("c1", "10.0.0.12")).put(LDS, "l2", listener("l2", 9090, "r2")).snapshot());
+    h.cache.set(
+      "default",
+      world
+        .put(EDS, "c1", cla("c1", "10.0.0.12"))
+        .put(LDS, "l2", listener("l2", 9090, "r2"))
+        .snapshot(),
+    );
     expect((await s.next()).typeUrl).toBe(LDS); // the EDS change went nowhere
     expect(h.server.syncStatus()[0]!.types.eds).toMatchObject({ subscribed: 0, wildcard: false });
   });
@@ -181,7 +187,12 @@ describe("SotW ADS", () => {
     s.ack(await s.nextOf(CDS));
     h.cache.set(
       "default",
-      world.put(RDS, "r1", route("r1", "c4")).put(LDS, "l1", listener("l1", 8081, "r1")).put(EDS, "c1", cla("c1", "10.1.1.1")).put(CDS, "c4", cluster("c4")).snapshot(),
+      world
+        .put(RDS, "r1", route("r1", "c4"))
+        .put(LDS, "l1", listener("l1", 8081, "r1"))
+        .put(EDS, "c1", cla("c1", "10.1.1.1"))
+        .put(CDS, "c4", cluster("c4"))
+        .snapshot(),
     );
     const order = [];
     for (let i = 0; i < 4; i++) order.push((await s.next()).typeUrl);
