@@ -21,6 +21,7 @@ import {
 } from "./validate-common.js";
 import { isCIDR, isIP, portError } from "./validate-net.js";
 import { dns1123LabelError, dns1123SubdomainError, hostsOverlap, hostSubsetOf, wildcardDomainError } from "./validate-names.js";
+import { GRPC_STATUS_NAMES } from "./grpc-status.js";
 
 type Rec = Record<string, unknown>;
 
@@ -46,25 +47,7 @@ const RETRY_ON = new Set([
   "unavailable",
 ]);
 const CORS_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "*"]);
-export const GRPC_STATUS_CODES = new Set([
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-]);
+export const GRPC_STATUS_CODES: ReadonlySet<string> = new Set(GRPC_STATUS_NAMES);
 const CORS_HEADER = /^[!#$%&'*+\-.^_`|~A-Za-z0-9]+$/;
 
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);

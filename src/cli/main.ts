@@ -14,6 +14,23 @@ import { injectOptions } from "./inject-options.js";
 import { DEFAULT_INJECTION_SETTINGS } from "../inject/settings.js";
 import { OUTBOUND_TRAFFIC_POLICY_MODES, type OutboundTrafficPolicyMode } from "../model/mesh-config.js";
 
+/** The mesh config settings `serve` and `translate` both take. */
+const outboundTrafficPolicyOption = () =>
+  new Option(
+    "--outbound-traffic-policy <mode>",
+    "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)",
+  ).choices([...OUTBOUND_TRAFFIC_POLICY_MODES]);
+const meshConfigOption = () =>
+  new Option(
+    "--mesh-config <file>",
+    "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy and rootNamespace",
+  );
+const rootNamespaceOption = () =>
+  new Option(
+    "--root-namespace <ns>",
+    "meshConfig rootNamespace: where a Sidecar without workloadSelector is every namespace's default (default istio-system, or the mesh config's)",
+  );
+
 const program = new Command();
 // Usage mistakes exit 2 (like meshpilot's own argument checks); `analyze` keeps 1 for "findings".
 program.exitOverride();
@@ -50,20 +67,9 @@ program
   .option("--inject-xds-address <host:port>", "meshpilot's ADS address as injected proxies reach it (default <service>.<namespace>.svc:15010)")
   .option("--proxy-image <ref>", "image of the injected Envoy sidecar", DEFAULT_INJECTION_SETTINGS.proxyImage)
   .option("--proxy-init-image <ref>", "image of the injected capture init container (sh + iptables)", DEFAULT_INJECTION_SETTINGS.captureImage)
-  .addOption(
-    new Option(
-      "--outbound-traffic-policy <mode>",
-      "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)",
-    ).choices([...OUTBOUND_TRAFFIC_POLICY_MODES]),
-  )
-  .option(
-    "--mesh-config <file>",
-    "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy and rootNamespace",
-  )
-  .option(
-    "--root-namespace <ns>",
-    "meshConfig rootNamespace: where a Sidecar without workloadSelector is every namespace's default (default istio-system, or the mesh config's)",
-  )
+  .addOption(outboundTrafficPolicyOption())
+  .addOption(meshConfigOption())
+  .addOption(rootNamespaceOption())
   .option("--log-level <level>", "trace|debug|info|warn|error", "info")
   .action(
     async (o: {
@@ -143,20 +149,9 @@ program
   .addOption(new Option("--interception <mode>", "the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
   .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
   .option("--locality <region/zone/subzone>", "the proxy's node.locality (locality load balancing is relative to it)")
-  .addOption(
-    new Option(
-      "--outbound-traffic-policy <mode>",
-      "meshConfig outboundTrafficPolicy.mode: where sidecars send traffic to hosts outside the registry (default ALLOW_ANY, or the mesh config's)",
-    ).choices([...OUTBOUND_TRAFFIC_POLICY_MODES]),
-  )
-  .option(
-    "--mesh-config <file>",
-    "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy and rootNamespace",
-  )
-  .option(
-    "--root-namespace <ns>",
-    "meshConfig rootNamespace: where a Sidecar without workloadSelector is every namespace's default (default istio-system, or the mesh config's)",
-  )
+  .addOption(outboundTrafficPolicyOption())
+  .addOption(meshConfigOption())
+  .addOption(rootNamespaceOption())
   .addOption(new Option("-o, --output <format>", "output format").choices(["json", "yaml"]).default("json"))
   .action(
     async (o: {

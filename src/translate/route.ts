@@ -9,6 +9,7 @@ import type { RetryPolicyJson, RouteActionJson, RouteJson } from "./envoy.js";
 import { typed } from "./envoy.js";
 import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { isCatchAll, routeMatch, stringMatcher } from "./route-match.js";
+import { GRPC_STATUS_NAMES } from "../api/grpc-status.js";
 
 const DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 const PREVIOUS_HOSTS = {
@@ -156,27 +157,8 @@ function perFilterConfig(route: HttpRouteModel): RouteJson["typedPerFilterConfig
   return Object.keys(out).length ? out : undefined;
 }
 
-const GRPC_CODES = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
 function grpcStatusCode(s: string): number {
-  const i = GRPC_CODES.indexOf(s.toUpperCase());
+  const i = GRPC_STATUS_NAMES.indexOf(s.toUpperCase());
   return i >= 0 ? i : Number(s) || 2;
 }
 
