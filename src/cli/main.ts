@@ -56,6 +56,7 @@ program
   .option("--lease-duration-seconds <n>", "how long a silent status leader keeps the Lease", (v) => Number(v), 15)
   .option("--lease-retry-ms <n>", "how often the Lease is renewed or tried", (v) => Number(v), 2000)
   .option("--xds-address <host:port>", "ADS gRPC listen address", "0.0.0.0:15010")
+  .option("--allow-plaintext-secrets", "DEVELOPMENT ONLY, INSECURE: also send Secrets (credentialName private keys) on the plaintext xDS port, to any client")
   .option("--debug-address <host:port>", "debug HTTP address (/ready, /healthz, /metrics, /debug/syncz, /debug/config_dump)", "127.0.0.1:15014")
   .option("--inject-address <host:port>", "serve the sidecar injection webhook (HTTPS, /inject) here; default 0.0.0.0:15017 when running in a cluster")
   .option("--no-inject", "do not serve the sidecar injection webhook")
@@ -92,6 +93,7 @@ program
       leaseDurationSeconds: number;
       leaseRetryMs: number;
       xdsAddress: string;
+      allowPlaintextSecrets?: boolean;
       debugAddress: string;
       logLevel: string;
     }) => {
@@ -112,6 +114,7 @@ program
         xdsAddress: o.xdsAddress,
         debugAddress: o.debugAddress,
         logger,
+        ...(o.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
         meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
         ...(inject ? { inject } : {}),
         ...(useKube

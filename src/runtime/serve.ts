@@ -49,6 +49,11 @@ export interface ServeOptions {
   readonly kube?: KubeServeOptions;
   /** Serve the sidecar injection webhook (with `kube`: namespace labels, shared CA, caBundle upkeep). */
   readonly inject?: Omit<WebhookOptions, "logger" | "kubeConfig" | "onReview">;
+  /**
+   * Development only: the plaintext xDS port also sends Secrets (credentialName private keys) to
+   * anyone who connects. Off by default, as in istiod.
+   */
+  readonly allowPlaintextSecrets?: boolean;
 }
 
 export interface RunningServer {
@@ -71,7 +76,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const cache = new SnapshotCache();
   const metrics = new Metrics();
   const controlPlane = new ControlPlane({ cache, logger: log, ...(opts.meshConfig ? { meshConfig: opts.meshConfig } : {}) });
-  const xds = new XdsServer({ cache, views: controlPlane, logger: log, observer: metrics.observer() });
+  if (opts.allowPlaintextSecrets) {
+    log.warn(
+      { xdsAddress: opts.xdsAddress },
+      "INSECURE: --allow-plaintext-secrets is set: the plaintext xDS port sends Secrets, private keys included, to any client that connects. For local development only; never use it where others can reach the port",
+    );
+  }
+  const xds = new XdsServer({ cache, views: controlPlane, logger: log, observer: metrics.observer(), plaintextSecrets: opts.allowPlaintextSecrets ?? false });
   const inputs = new Inputs(store, [FILES, KUBE]);
   const readiness = new Readiness([...(opts.configDir !== undefined ? [FILES] : []), ...(opts.kube ? [KUBE] : [])]);
   // Nothing is built (so nothing is served) before every source has its complete initial state.

@@ -14,6 +14,8 @@ import type { ProxySyncStatus, ShortType, Transport, XdsObserver } from "./obser
 import type { SnapshotCache } from "./snapshot-cache.js";
 import type { Flushable, PushScheduler } from "./push-scheduler.js";
 import type { NodeInfo, Snapshot, ViewProvider } from "./snapshot.js";
+import type { PeerIdentity } from "./peer.js";
+import { StreamSecrets } from "./stream-secrets.js";
 import type { TypeState } from "./stream-state.js";
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_TYPE, type TypeUrl } from "./type-urls.js";
 
@@ -25,6 +27,11 @@ export interface StreamContext {
   readonly observer: XdsObserver;
   readonly controlPlaneId: string;
   readonly scheduler: PushScheduler;
+  /**
+   * Unauthenticated (plaintext) streams receive the view's Secrets too. Development only: anyone
+   * who reaches the port could read private keys.
+   */
+  readonly plaintextSecrets: boolean;
   /** The stream has a view: count it (activating the view if it is the first). */
   attach(conn: AttachedStream, key: string, node: NodeInfo): void;
   /** The stream is gone: uncount it (deactivating the view if it was the last). */
@@ -67,13 +74,18 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   private readonly unanswered = new Map<TypeUrl, { readonly nonce: string; readonly release: () => void }>();
   private unwatch: (() => void) | undefined;
   private readonly warnedTypes = new Set<string>();
+  /** What Secrets this stream may see, laid over the view's snapshot. */
+  protected readonly secrets: StreamSecrets;
 
   constructor(
     protected readonly call: ServerDuplexStream<Req, Uint8Array>,
     protected readonly ctx: StreamContext,
     readonly streamId: number,
+    /** The authenticated peer; undefined on the plaintext port. */
+    readonly peer?: PeerIdentity,
   ) {
     this.log = ctx.logger.child({ stream: streamId });
+    this.secrets = new StreamSecrets(peer !== undefined || ctx.plaintextSecrets);
     call.on("data", (req: Req) => this.onData(req));
     // The proxy half-closed: finish our side with OK.
     call.on("end", () => this.close("client ended the stream", true));
@@ -104,7 +116,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
    * to the same thousands of names, and each request decodes fresh copies.
    */
   protected canonicalNames(type: TypeUrl, names: readonly string[]): readonly string[] {
-    const current = this.viewKey === undefined ? undefined : this.ctx.cache.get(this.viewKey)?.resources.get(type);
+    const current = this.viewKey === undefined ? undefined : this.snapshot()?.resources.get(type);
     return current ? names.map((n) => current.get(n)?.name ?? n) : names;
   }
 
@@ -158,6 +170,12 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     return true;
   }
 
+  /** The view's current snapshot as this stream may see it (Secrets it is entitled to only). */
+  protected snapshot(): Snapshot | undefined {
+    const s = this.viewKey === undefined ? undefined : this.ctx.cache.get(this.viewKey);
+    return s && this.secrets.apply(s);
+  }
+
   private onSnapshot(changed: ReadonlySet<TypeUrl>, setAt: number): void {
     if (this.closed) return;
     try {
@@ -191,7 +209,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
    */
   flushNow(): void {
     if (this.closed || this.writing || this.viewKey === undefined) return;
-    const snapshot = this.ctx.cache.get(this.viewKey);
+    const snapshot = this.snapshot();
     if (!snapshot) return; // hold until the view's first snapshot arrives
     for (const type of PUSH_ORDER) {
       const st = this.types.get(type);

@@ -30,6 +30,11 @@ export interface XdsServerOptions {
   readonly maxReceiveMessageBytes?: number;
   /** How writes to many streams are spread over time and memory (see push-scheduler.ts). */
   readonly push?: PushSchedulerOptions;
+  /**
+   * Send Secrets (credentialName keys) on unauthenticated streams too. Development only; istiod
+   * never does. Default false: the plaintext port serves configuration without Secrets.
+   */
+  readonly plaintextSecrets?: boolean;
 }
 
 /** Observer hooks feed metrics; a faulty one must not take proxy streams down with it. */
@@ -70,6 +75,7 @@ export class XdsServer {
       observer: guarded(opts.observer ?? {}, this.log),
       controlPlaneId: opts.controlPlaneId ?? "meshpilot",
       scheduler: new PushScheduler(opts.push),
+      plaintextSecrets: opts.plaintextSecrets ?? false,
       attach: (conn, key, node) => this.attach(conn, key, node),
       detach: (conn, key) => this.detach(conn, key),
     };

@@ -50,6 +50,8 @@ export interface TrafficMeshOptions {
   readonly clientLabels?: Readonly<Record<string, string>>;
   /** The client Envoy's node.locality, `region/zone/subzone`. */
   readonly clientLocality?: string;
+  /** Serve Secrets on the plaintext port (`--allow-plaintext-secrets`): the client Envoy connects there. */
+  readonly allowPlaintextSecrets?: boolean;
 }
 
 export interface MeshAddressing {
@@ -183,7 +185,15 @@ export async function startTrafficMesh(opts: TrafficMeshOptions): Promise<Traffi
     }
 
     const logger = pino({ level: "warn" }, { write: () => undefined });
-    const server = await startServer({ configDir: dir, xdsAddress: "127.0.0.1:0", debugAddress: "127.0.0.1:0", logger, debounceMs: 20, debounceMaxMs: 200 });
+    const server = await startServer({
+      configDir: dir,
+      xdsAddress: "127.0.0.1:0",
+      debugAddress: "127.0.0.1:0",
+      logger,
+      debounceMs: 20,
+      debounceMaxMs: 200,
+      ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
+    });
     cleanups.push(() => server.stop());
 
     const clientIp = `${addressing.ip(opts.services[0]!.name, opts.services[0]!.workloads[0]!.version).split(".").slice(0, 3).join(".")}.2`;

@@ -92,6 +92,8 @@ describe.skipIf(kubeTestsSkipped)("DestinationRule credentialName with a real ku
       xdsAddress: "127.0.0.1:0",
       debugAddress: "127.0.0.1:0",
       logger,
+      // The Envoy connects over plaintext xDS, which sends no Secrets by default.
+      allowPlaintextSecrets: true,
       kube: { kubeConfig: kube.kubeConfig(saToken, "meshpilot"), leaseNamespace: "meshpilot-system" },
     });
     envoy = await startSidecarEnvoy("kube-secrets", {

@@ -189,12 +189,12 @@ export interface Harness {
  * Start a server on a free loopback port. With `world`, the view's first snapshot is set when
  * the view activates (as the pipeline does); without, the test sets snapshots itself.
  */
-export async function startHarness(world?: World): Promise<Harness> {
+export async function startHarness(world?: World, opts: { plaintextSecrets?: boolean } = {}): Promise<Harness> {
   const cache = new SnapshotCache();
   const views = new RecordingViews();
   if (world) views.onActivate = (key) => cache.set(key, world.snapshot(key));
   const observer = new RecordingObserver();
-  const server = new XdsServer({ cache, views, observer, controlPlaneId: "meshpilot-test" });
+  const server = new XdsServer({ cache, views, observer, controlPlaneId: "meshpilot-test", plaintextSecrets: opts.plaintextSecrets ?? false });
   const port = await server.listen("127.0.0.1:0");
   const client = new AdsClient(`127.0.0.1:${port}`);
   return {

@@ -25,7 +25,8 @@ function worldWithSecrets(): World {
 
 async function setup(): Promise<{ h: Harness; world: World }> {
   const world = worldWithSecrets();
-  h = await startHarness(world);
+  // These tests are about SDS mechanics, on the plaintext port with Secrets allowed (the dev flag).
+  h = await startHarness(world, { plaintextSecrets: true });
   return { h, world };
 }
 
