@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { validateRe2 } from "../../../src/api/re2.js";
+import { compileRe2, validateRe2 } from "../../../src/api/re2.js";
 
 describe("validateRe2", () => {
   const ok = [
@@ -37,14 +37,14 @@ describe("validateRe2", () => {
     ["a{2}+", /possessive/],
     ["(?>a)", /atomic/],
     ["(?#comment)a", /comments/],
-    ["a**", /bad repetition/],
-    ["a{1001}", /bad repetition/],
-    ["a{3,2}", /bad repetition/],
+    ["a**", /invalid nested repetition/],
+    ["a{1001}", /invalid repeat count/],
+    ["a{3,2}", /invalid repeat count/],
     ["*a", /missing argument/],
     ["(abc", /missing closing \)/],
-    ["abc)", /unmatched/],
+    ["abc)", /unexpected \)/],
     ["[abc", /missing closing \]/],
-    ["[z-a]", /invalid regular expression/],
+    ["[z-a]", /invalid character class range/],
     ["\\e", /invalid escape/],
     ["\\u0041", /invalid escape/],
     ["x\\", /trailing backslash/],
@@ -53,4 +53,30 @@ describe("validateRe2", () => {
     ["[[:foo:]]", /invalid character class/],
   ];
   for (const [p, why] of bad) it(`rejects ${p}`, () => expect(validateRe2(p)).toMatch(why));
+});
+
+describe("compileRe2", () => {
+  const compiled = (p: string) => {
+    const c = compileRe2(p);
+    if (!c.ok) throw new Error(c.reason);
+    return c.re;
+  };
+  it("matches the whole input, as RE2::FullMatch", () => {
+    expect(compiled("/api/v[0-9]+").fullMatch("/api/v1")).toBe(true);
+    expect(compiled("/api/v[0-9]+").fullMatch("/api/v1/x")).toBe(false);
+    expect(compiled("a|ab").fullMatch("ab")).toBe(true);
+  });
+  it("has RE2's escapes and flags, not JavaScript's", () => {
+    expect(compiled("\\Qa.b\\E").fullMatch("a.b")).toBe(true);
+    expect(compiled("\\Qa.b\\E").fullMatch("axb")).toBe(false);
+    expect(compiled("(?i)jason").fullMatch("JASON")).toBe(true);
+    expect(compiled("[[:digit:]]+").fullMatch("123")).toBe(true);
+  });
+  it("rewrites with \\N group references, as Envoy's regex_rewrite", () => {
+    expect(compiled("^/service/([^/]+)(/.*)$").replaceAll("/service/foo/v1/api", "\\2/instance/\\1")).toBe("/v1/api/instance/foo");
+    expect(compiled("one").replaceAll("one two one", "$1")).toBe("$1 two $1");
+  });
+  it("reports why a pattern is refused", () => {
+    expect(compileRe2("(a")).toEqual({ ok: false, reason: "missing closing ): `(a`" });
+  });
 });
