@@ -10,6 +10,7 @@ import { loadConfigDir } from "../runtime/config-dir.js";
 import { loadMeshConfig } from "../runtime/mesh-config-file.js";
 import { RESOURCE_TYPES, translateCommand } from "./translate.js";
 import { analyzeCommand } from "./analyze.js";
+import { proxyStatusCommand } from "./proxy-status.js";
 import { injectOptions } from "./inject-options.js";
 import { DEFAULT_INJECTION_SETTINGS } from "../inject/settings.js";
 import { OUTBOUND_TRAFFIC_POLICY_MODES, type OutboundTrafficPolicyMode } from "../model/mesh-config.js";
@@ -195,6 +196,16 @@ program
     const r = analyzeCommand(objects, diagnostics, o.output);
     process.stdout.write(r.output);
     process.exitCode = r.errors > 0 ? 1 : 0;
+  });
+
+program
+  .command("proxy-status")
+  .description("every proxy connected to a running meshpilot and, per xDS type, SYNCED / STALE (not acknowledged) / NACKED / NOT SENT")
+  .requiredOption("--server <url>", "meshpilot's debug HTTP address (serve --debug-address), e.g. http://127.0.0.1:15014")
+  .option("--proxy <id>", "show one proxy in detail (node id, or pod.namespace)")
+  .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json", "yaml"]).default("text"))
+  .action(async (o: { server: string; proxy?: string; output: string }) => {
+    process.stdout.write(await proxyStatusCommand(o));
   });
 
 program

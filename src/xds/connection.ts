@@ -276,6 +276,15 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       const st = this.types.get(t);
       if (st) types[SHORT_TYPE[t]] = st.status();
     }
-    return { id: this.proxyId, cluster: this.node.cluster, viewKey: this.viewKey, transport: this.transport, connectedSince: this.connectedSince, types };
+    return {
+      id: this.proxyId,
+      cluster: this.node.cluster,
+      viewKey: this.viewKey,
+      transport: this.transport,
+      connectedSince: this.connectedSince,
+      ...(this.node.userAgentVersion !== undefined ? { proxyVersion: this.node.userAgentVersion } : {}),
+      controlPlane: this.ctx.controlPlaneId,
+      types,
+    };
   }
 }

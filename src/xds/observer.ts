@@ -15,18 +15,40 @@ export interface NackRecord {
   readonly at: Date;
 }
 
+/**
+ * Where one type of one proxy stands, in `istioctl proxy-status` words: nothing sent yet, the
+ * last response ACKed, sent and not answered yet, or refused (the last response was NACKed).
+ */
+export type SyncState = "SYNCED" | "NOT SENT" | "STALE" | "NACKED";
+
+/** The state a proxy's type is in, from the nonces: the last response sent is what is judged. */
+export function syncState(t: {
+  readonly nonceSent: string;
+  readonly nonceAcked: string;
+  readonly lastNack?: { readonly nonce: string } | undefined;
+}): SyncState {
+  if (t.nonceSent === "") return "NOT SENT";
+  if (t.lastNack !== undefined && t.lastNack.nonce === t.nonceSent) return "NACKED";
+  return t.nonceAcked === t.nonceSent ? "SYNCED" : "STALE";
+}
+
 export interface TypeSyncStatus {
+  readonly state: SyncState;
   /** SotW `version_info` / delta `system_version_info` of the last response; "" if none. */
   readonly versionSent: string;
   readonly nonceSent: string;
   /** Version and nonce of the last response the proxy ACKed. */
   readonly versionAcked: string;
   readonly nonceAcked: string;
+  /** When the proxy last ACKed this type. */
+  readonly ackedAt?: Date;
   readonly lastNack?: NackRecord;
   readonly nacks: number;
   readonly wildcard: boolean;
   /** Explicitly subscribed names (besides a wildcard). */
   readonly subscribed: number;
+  /** A response is owed (a change not pushed yet). */
+  readonly pending: boolean;
 }
 
 export interface ProxySyncStatus {
@@ -35,6 +57,10 @@ export interface ProxySyncStatus {
   readonly viewKey: string;
   readonly transport: Transport;
   readonly connectedSince: Date;
+  /** Envoy's version, from the node's user agent. */
+  readonly proxyVersion?: string;
+  /** The `control_plane.identifier` this server sends. */
+  readonly controlPlane: string;
   readonly types: Partial<Record<ShortType, TypeSyncStatus>>;
 }
 

@@ -3,7 +3,7 @@
 // the same status fields.
 import { KnownVersions } from "./known.js";
 import { NameSet } from "./name-set.js";
-import type { NackRecord, TypeSyncStatus } from "./observer.js";
+import { syncState, type NackRecord, type TypeSyncStatus } from "./observer.js";
 
 /** The resource names a proxy asked for on one type. */
 export class Subscription {
@@ -93,6 +93,8 @@ export class TypeState {
   nonceSent = "";
   versionAcked = "";
   nonceAcked = "";
+  /** `Date.now()` of the last ACK; 0 before any. A number, not a Date: one per type per stream. */
+  ackedAt = 0;
   lastNack: NackRecord | undefined;
   nacks = 0;
   /**
@@ -122,18 +124,22 @@ export class TypeState {
   ack(nonce: string, version: string): void {
     this.nonceAcked = nonce;
     this.versionAcked = version;
+    this.ackedAt = Date.now();
   }
 
   status(): TypeSyncStatus {
     return {
+      state: syncState(this),
       versionSent: this.versionSent,
       nonceSent: this.nonceSent,
       versionAcked: this.versionAcked,
       nonceAcked: this.nonceAcked,
+      ...(this.ackedAt > 0 ? { ackedAt: new Date(this.ackedAt) } : {}),
       ...(this.lastNack ? { lastNack: this.lastNack } : {}),
       nacks: this.nacks,
       wildcard: this.sub.wildcard,
       subscribed: this.sub.names.size,
+      pending: this.pending !== "none",
     };
   }
 }

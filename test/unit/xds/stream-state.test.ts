@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Subscription } from "../../../src/xds/stream-state.js";
+import { syncState } from "../../../src/xds/observer.js";
+import { Subscription, TypeState } from "../../../src/xds/stream-state.js";
 
 const view = (s: Subscription): { wildcard: boolean; names: string[] } => ({ wildcard: s.wildcard, names: [...s.names].sort() });
 
@@ -42,5 +43,25 @@ describe("Subscription", () => {
     const eds = new Subscription();
     eds.apply([], [], true, false);
     expect(eds.empty).toBe(true);
+  });
+});
+
+describe("syncState", () => {
+  it("judges the last response sent: NOT SENT, STALE until answered, SYNCED on its ACK, NACKED on its NACK", () => {
+    const st = new TypeState();
+    expect(st.status().state).toBe("NOT SENT");
+    st.versionSent = "v1";
+    st.nonceSent = "1";
+    expect(st.status().state).toBe("STALE");
+    st.nack("1", "bad");
+    expect(st.status().state).toBe("NACKED");
+    // A newer response supersedes the NACK: not answered yet, then ACKed.
+    st.versionSent = "v2";
+    st.nonceSent = "2";
+    expect(st.status().state).toBe("STALE");
+    st.ack("2", "v2");
+    expect(st.status()).toMatchObject({ state: "SYNCED", versionAcked: "v2", lastNack: { version: "v1", message: "bad" } });
+    expect(st.status().ackedAt).toBeInstanceOf(Date);
+    expect(syncState({ nonceSent: "3", nonceAcked: "2", lastNack: { nonce: "2" } })).toBe("STALE");
   });
 });
