@@ -5,15 +5,7 @@
 import type { ObjectMeta } from "./kube-types.js";
 
 export type UntranslatedIstioKind =
-  | "Gateway"
-  | "WorkloadGroup"
-  | "EnvoyFilter"
-  | "ProxyConfig"
-  | "PeerAuthentication"
-  | "AuthorizationPolicy"
-  | "RequestAuthentication"
-  | "Telemetry"
-  | "WasmPlugin";
+  "WorkloadGroup" | "EnvoyFilter" | "ProxyConfig" | "PeerAuthentication" | "AuthorizationPolicy" | "RequestAuthentication" | "Telemetry" | "WasmPlugin";
 
 /** Istio kinds kept as the user's validated map (the untranslated ones, and Sidecar, read by model/sidecar-scope.ts). */
 export type MapIstioKind = UntranslatedIstioKind | "Sidecar";
@@ -37,7 +29,6 @@ export type SpecFieldType = "array" | "object" | "string" | "integer";
  * their CRD schemas in deploy/crds.yaml (a test holds the two together).
  */
 export const SPEC_FIELDS: { readonly [K in UntranslatedIstioKind]: Readonly<Record<string, SpecFieldType>> } = {
-  Gateway: { selector: "object", servers: "array" },
   WorkloadGroup: { metadata: "object", template: "object", probe: "object" },
   EnvoyFilter: { workloadSelector: "object", targetRefs: "array", configPatches: "array", priority: "integer" },
   ProxyConfig: { selector: "object", concurrency: "integer", environmentVariables: "object", image: "object" },

@@ -196,14 +196,7 @@ const ROWS: { readonly [K in InputKind]: KindInfo & { readonly kind: K } } = {
   },
   VirtualService: istio("VirtualService", "networking.istio.io", ISTIO_VERSIONS, "virtualservices", TRANSLATED, "routing"),
   DestinationRule: istio("DestinationRule", "networking.istio.io", ISTIO_VERSIONS, "destinationrules", TRANSLATED, "traffic policies and subsets"),
-  Gateway: istio(
-    "Gateway",
-    "networking.istio.io",
-    ISTIO_VERSIONS,
-    "gateways",
-    notYet("no gateway proxy receives listeners for it, so traffic to its servers is not accepted"),
-    "gateway servers",
-  ),
+  Gateway: istio("Gateway", "networking.istio.io", ISTIO_VERSIONS, "gateways", TRANSLATED, "gateway servers (listeners of router proxies)"),
   ServiceEntry: istio("ServiceEntry", "networking.istio.io", ISTIO_VERSIONS, "serviceentries", TRANSLATED, "services outside the registry"),
   Sidecar: istio("Sidecar", "networking.istio.io", ISTIO_VERSIONS, "sidecars", TRANSLATED, "proxy scope"),
   WorkloadEntry: istio(

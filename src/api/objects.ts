@@ -1,5 +1,6 @@
 import type { SourceLocation } from "./diagnostics.js";
 import type { SidecarObject, UntranslatedIstioObject } from "./istio-resource.js";
+import type { Gateway } from "./istio/gateway-types.js";
 import type { ServiceEntry, WorkloadEntry } from "./istio/service-entry-types.js";
 import type { DestinationRule, VirtualService } from "./istio-types.js";
 import type { EndpointSlice, Namespace, Node, Pod, Secret, Service } from "./kube-types.js";
@@ -14,6 +15,7 @@ export type InputObject =
   | Secret
   | VirtualService
   | DestinationRule
+  | Gateway
   | SidecarObject
   | ServiceEntry
   | WorkloadEntry

@@ -9,6 +9,7 @@ import type { Issues } from "./issues.js";
 import { describe } from "./validate-names.js";
 import type { ObjectMeta } from "./kube-types.js";
 import type { InputKind, InputObject } from "./objects.js";
+import { validateGatewaySpec } from "./istio/validate-gateway.js";
 import { validateServiceEntrySpec, validateWorkloadEntrySpec } from "./istio/validate-service-entry.js";
 import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
 import { validateSidecarSpec } from "./validate-sidecar.js";
@@ -20,6 +21,7 @@ const SPEC_VALIDATORS: Partial<Record<InputKind, SpecValidator>> = {
   VirtualService: validateVirtualServiceSpec,
   DestinationRule: validateDestinationRuleSpec,
   Sidecar: validateSidecarSpec,
+  Gateway: validateGatewaySpec,
   ServiceEntry: validateServiceEntrySpec,
   WorkloadEntry: validateWorkloadEntrySpec,
 };

@@ -1,5 +1,6 @@
 import type { Diagnostic } from "../api/diagnostics.js";
 import { buildCredentials } from "./credentials.js";
+import { buildGateways, missingGatewayFindings } from "./gateways.js";
 import { buildEndpoints, type EndpointState } from "./endpoints.js";
 import type { MeshInput } from "./input.js";
 import type { EndpointModel, MeshModel } from "./ir.js";
@@ -45,7 +46,8 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
   const entryEndpoints = new Map([...entries.endpoints, ...workloadEntryServiceEndpoints(input.services, kube.services, input.workloadEntries ?? [], domain)]);
   const vs = buildVirtualServices(input.virtualServices, domain);
   const sc = buildSidecars(input.sidecars ?? [], input.pods);
-  const routingDiagnostics = [...vs.diagnostics, ...sc.diagnostics];
+  const gateways = buildGateways(input.gateways ?? []);
+  const routingDiagnostics = [...vs.diagnostics, ...sc.diagnostics, ...missingGatewayFindings(gateways, vs.virtualServices)];
   return {
     mesh: {
       services: svc.services,
@@ -54,6 +56,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
       destinationRules: buildDestinationRules(input.destinationRules, domain),
       credentials: buildCredentials(input.secrets ?? []),
       ...(sc.sidecars.length ? { sidecars: sc.sidecars } : {}),
+      ...(gateways.length ? { gateways } : {}),
       meshConfig,
       aliases: svc.aliases,
       diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...routingDiagnostics],

@@ -1,6 +1,7 @@
 import type { StoredObject } from "../api/objects.js";
 import type { SidecarObject } from "../api/istio-resource.js";
 import type { DestinationRule, VirtualService } from "../api/istio-types.js";
+import type { GatewayObject } from "./gateways.js";
 import type { ServiceEntryObject, WorkloadEntryObject } from "./service-entries.js";
 import type { EndpointSlice, Namespace, Node, Pod, Secret, Service } from "../api/kube-types.js";
 
@@ -21,4 +22,6 @@ export interface MeshInput {
   /** Optional: inputs without them have none. */
   readonly serviceEntries?: readonly StoredObject<ServiceEntryObject>[];
   readonly workloadEntries?: readonly StoredObject<WorkloadEntryObject>[];
+  /** Istio Gateways (and those converted from the Kubernetes Gateway API). Optional: inputs without them have none. */
+  readonly gateways?: readonly StoredObject<GatewayObject>[];
 }

@@ -1,4 +1,5 @@
 import type { SidecarModel } from "./sidecar-scope.js";
+import type { GatewayModel } from "./gateways.js";
 /**
  * The mesh model: what the translator needs, resolved from the store with Istio's rules and no
  * Envoy vocabulary. Everything is readonly; a new store snapshot builds a new model.
@@ -128,6 +129,8 @@ export interface MeshModel {
   readonly credentials?: ReadonlyMap<string, CredentialModel>;
   /** Sidecar resources, oldest first (none when absent). */
   readonly sidecars?: readonly SidecarModel[];
+  /** Istio Gateways, oldest first (none when absent). */
+  readonly gateways?: readonly GatewayModel[];
   /** Mesh-wide settings (defaults when absent). */
   readonly meshConfig?: MeshConfig;
   /**

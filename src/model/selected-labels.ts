@@ -54,7 +54,8 @@ class SelectionBuilder {
 
 /**
  * What the mesh's configuration selects proxies on: VirtualService sourceLabels, DestinationRule
- * workloadSelector and failoverPriority, and Service selectors (a sidecar's inbound ports).
+ * workloadSelector and failoverPriority, Service selectors (a sidecar's inbound ports, a gateway's
+ * target ports), Sidecar workloadSelector and Gateway selector.
  */
 export function selectedLabels(mesh: MeshModel): LabelSelection {
   const b = new SelectionBuilder();
@@ -72,6 +73,8 @@ export function selectedLabels(mesh: MeshModel): LabelSelection {
   }
   // A Sidecar's workloadSelector decides which Sidecar scopes a proxy.
   for (const sc of mesh.sidecars ?? []) b.equals(sc.workloadSelector);
+  // A Gateway's selector decides which router proxies serve it.
+  for (const gw of mesh.gateways ?? []) b.equals(gw.selector);
   return b.keys;
 }
 

@@ -14,6 +14,7 @@ const FIELD_OF = {
   Sidecar: "sidecars",
   ServiceEntry: "serviceEntries",
   WorkloadEntry: "workloadEntries",
+  Gateway: "gateways",
 } as const satisfies Partial<Record<InputKind, keyof MeshInput>>;
 
 /** Group validated objects by kind for the model builder. */

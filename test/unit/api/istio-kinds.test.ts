@@ -7,7 +7,6 @@ import { parseObject } from "../../../src/api/parse.js";
 
 /** A valid spec per kind, as users write them (Istio 1.30 documentation examples, shortened). */
 const VALID: Record<UntranslatedIstioKind, Record<string, unknown>> = {
-  Gateway: { selector: { istio: "ingressgateway" }, servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"] }] },
   WorkloadGroup: { metadata: { labels: { app: "vm" } }, template: { serviceAccount: "vm" }, probe: { httpGet: { port: 8080 } } },
   EnvoyFilter: {
     workloadSelector: { labels: { app: "web" } },

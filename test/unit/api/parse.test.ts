@@ -274,7 +274,14 @@ describe("parse: kinds, versions, defaults", () => {
     const op = parseObject({ value: { apiVersion: "install.istio.io/v1alpha1", kind: "IstioOperator", metadata: { name: "op" } } });
     expect(op.status).toBe("skipped");
     expect(op.diagnostics[0]?.severity).toBe("warning");
-    const gw = parseObject({ value: { apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: { name: "gw" } } });
+    const gw = parseObject({
+      value: {
+        apiVersion: "networking.istio.io/v1",
+        kind: "Gateway",
+        metadata: { name: "gw" },
+        spec: { servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"] }] },
+      },
+    });
     expect(gw.status).toBe("valid");
   });
 
