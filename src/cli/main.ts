@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `meshpilot` command line. Exceptions end here: every command prints a reason and exits non-zero. */
-import { Command, CommanderError, Option } from "commander";
+import { Argument, Command, CommanderError, Option } from "commander";
 import { formatDiagnostic } from "../api/diagnostics.js";
 import { createLogger } from "../log.js";
 import { bootstrapCommand } from "./bootstrap.js";
@@ -11,6 +11,7 @@ import { loadMeshConfig } from "../runtime/mesh-config-file.js";
 import { RESOURCE_TYPES, translateCommand } from "./translate.js";
 import { analyzeCommand } from "./analyze.js";
 import { proxyStatusCommand } from "./proxy-status.js";
+import { PROXY_CONFIG_TYPES, proxyConfigCommand } from "./proxy-config.js";
 import { injectOptions } from "./inject-options.js";
 import { DEFAULT_INJECTION_SETTINGS } from "../inject/settings.js";
 import { OUTBOUND_TRAFFIC_POLICY_MODES, type OutboundTrafficPolicyMode } from "../model/mesh-config.js";
@@ -207,6 +208,57 @@ program
   .action(async (o: { server: string; proxy?: string; output: string }) => {
     process.stdout.write(await proxyStatusCommand(o));
   });
+
+program
+  .command("proxy-config")
+  .description(
+    "one proxy's clusters, listeners, routes, endpoints or secrets as tables: meshpilot's intent (--server or --config-dir) or a live Envoy's (--envoy-admin); --diff compares the two",
+  )
+  .addArgument(new Argument("<type>", "what to show").choices([...PROXY_CONFIG_TYPES]))
+  .argument("[node-id]", "the proxy: node id, or pod.namespace with --server")
+  .option("--server <url>", "a running meshpilot's debug HTTP address, e.g. http://127.0.0.1:15014")
+  .option("--config-dir <dir>", "offline: meshpilot's intent from this directory of Kubernetes/Istio YAML")
+  .option("--envoy-admin <host:port>", "a live Envoy's admin address: show what it holds (its /config_dump)")
+  .option("--diff", "show where meshpilot's intent and the Envoy's held config differ, per resource (needs --envoy-admin)")
+  .addOption(new Option("--interception <mode>", "with --config-dir: the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
+  .option("--label <k=v>", "with --config-dir: a label of the proxy's pod (repeatable)", collect, [])
+  .addOption(outboundTrafficPolicyOption())
+  .addOption(meshConfigOption())
+  .addOption(rootNamespaceOption())
+  .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json", "yaml"]).default("text"))
+  .action(
+    async (
+      type: string,
+      nodeId: string | undefined,
+      o: {
+        server?: string;
+        configDir?: string;
+        envoyAdmin?: string;
+        diff?: boolean;
+        interception: string;
+        label: string[];
+        outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+        meshConfig?: string;
+        rootNamespace?: string;
+        output: string;
+      },
+    ) => {
+      const labels = Object.fromEntries(o.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+      const r = await proxyConfigCommand({
+        type,
+        ...(nodeId !== undefined ? { nodeId } : {}),
+        ...(o.server !== undefined ? { server: o.server } : {}),
+        ...(o.configDir !== undefined ? { configDir: o.configDir } : {}),
+        ...(o.envoyAdmin !== undefined ? { envoyAdmin: o.envoyAdmin } : {}),
+        diff: o.diff === true,
+        output: o.output,
+        metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
+        meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
+      });
+      process.stderr.write(r.stderr);
+      process.stdout.write(r.output);
+    },
+  );
 
 program
   .command("bootstrap")

@@ -1,0 +1,116 @@
+// A proxy's config as one shape, whichever side it comes from: meshpilot's intent (its own
+// /debug/config_dump, or an offline translation put in that form) or what a live Envoy holds
+// (admin /config_dump?include_eds, snake_case). Every resource goes through the generated Envoy
+// schemas (fromJson, then toJson) so both sides are canonical proto-JSON and compare field by
+// field. Key material never survives: private keys are replaced, whatever the source sent.
+import { fromJson, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { ClusterSchema } from "../../gen/envoy/config/cluster/v3/cluster_pb.js";
+import { ClusterLoadAssignmentSchema } from "../../gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import { ListenerSchema } from "../../gen/envoy/config/listener/v3/listener_pb.js";
+import { RouteConfigurationSchema } from "../../gen/envoy/config/route/v3/route_pb.js";
+import { SecretSchema } from "../../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
+import { envoyRegistry } from "../../xds/registry.js";
+
+export type JsonObject = { [k: string]: JsonValue };
+
+export const CONFIG_TYPES = ["clusters", "listeners", "routes", "endpoints", "secrets"] as const;
+export type ConfigType = (typeof CONFIG_TYPES)[number];
+
+export interface HeldResource {
+  readonly name: string;
+  /** `version_info` as the dump gives it ("" if none). */
+  readonly version: string;
+  /** Canonical proto-JSON (camelCase), key material redacted. */
+  readonly json: JsonObject;
+  /** Envoy's state of a cluster or listener; "active" for the rest. */
+  readonly state: "active" | "warming" | "draining";
+}
+
+export type Held = Readonly<Record<ConfigType, readonly HeldResource[]>>;
+
+const SCHEMA: Readonly<Record<ConfigType, DescMessage>> = {
+  clusters: ClusterSchema,
+  listeners: ListenerSchema,
+  routes: RouteConfigurationSchema,
+  endpoints: ClusterLoadAssignmentSchema,
+  secrets: SecretSchema,
+};
+
+export const REDACTED = "[redacted]";
+
+const camel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** A field by its proto name or its JSON name (Envoy's admin uses the first, our dump the second). */
+function field(o: unknown, protoName: string): unknown {
+  if (typeof o !== "object" || o === null) return undefined;
+  const r = o as Record<string, unknown>;
+  return r[protoName] ?? r[camel(protoName)];
+}
+
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** The resource in canonical JSON, or its own JSON if a schema cannot read it (named in `problems`). */
+function canonical(type: ConfigType, raw: unknown, problems: string[]): JsonObject {
+  const schema = SCHEMA[type];
+  try {
+    const msg = fromJson(schema, raw as JsonValue, { registry: envoyRegistry, ignoreUnknownFields: true });
+    return toJson(schema, msg, { registry: envoyRegistry }) as JsonObject;
+  } catch (e) {
+    problems.push(`${type}: ${(e as Error).message}`);
+    return raw as JsonObject;
+  }
+}
+
+/** Replace every private key, wherever a TLS certificate carries one. */
+function redact(json: JsonObject): JsonObject {
+  const tls = json["tlsCertificate"] as JsonObject | undefined;
+  if (!tls || tls["privateKey"] === undefined) return json;
+  return { ...json, tlsCertificate: { ...tls, privateKey: { inlineString: REDACTED } } };
+}
+
+function nameOf(type: ConfigType, json: JsonObject): string {
+  return String((type === "endpoints" ? json["clusterName"] : json["name"]) ?? "");
+}
+
+const byName = (a: HeldResource, b: HeldResource): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * Read a config dump (Envoy admin form, or meshpilot's /debug/config_dump). `problems` lists
+ * resources that could not be read as their Envoy type (kept as they came).
+ */
+export function fromConfigDump(dump: unknown): { held: Held; problems: string[] } {
+  const problems: string[] = [];
+  const out: Record<ConfigType, HeldResource[]> = { clusters: [], listeners: [], routes: [], endpoints: [], secrets: [] };
+  const add = (type: ConfigType, raw: unknown, version: unknown, state: HeldResource["state"]): void => {
+    if (raw === undefined) return;
+    const json = type === "secrets" ? redact(canonical(type, raw, problems)) : canonical(type, raw, problems);
+    out[type].push({ name: nameOf(type, json), version: typeof version === "string" ? version : "", json, state });
+  };
+  for (const cfg of list(field(dump, "configs"))) {
+    const t = String(field(cfg, "@type") ?? "");
+    if (t.endsWith(".ClustersConfigDump")) {
+      for (const c of list(field(cfg, "dynamic_active_clusters"))) add("clusters", field(c, "cluster"), field(c, "version_info"), "active");
+      for (const c of list(field(cfg, "dynamic_warming_clusters"))) add("clusters", field(c, "cluster"), field(c, "version_info"), "warming");
+    } else if (t.endsWith(".ListenersConfigDump")) {
+      for (const l of list(field(cfg, "dynamic_listeners"))) {
+        const active = field(l, "active_state");
+        const warming = field(l, "warming_state");
+        const draining = field(l, "draining_state");
+        const [st, state] = active ? [active, "active" as const] : warming ? [warming, "warming" as const] : [draining, "draining" as const];
+        if (st) add("listeners", field(st, "listener"), field(st, "version_info"), state);
+      }
+    } else if (t.endsWith(".RoutesConfigDump")) {
+      for (const r of list(field(cfg, "dynamic_route_configs"))) add("routes", field(r, "route_config"), field(r, "version_info"), "active");
+    } else if (t.endsWith(".EndpointsConfigDump")) {
+      for (const e of list(field(cfg, "dynamic_endpoint_configs"))) add("endpoints", field(e, "endpoint_config"), field(e, "version_info"), "active");
+    } else if (t.endsWith(".SecretsConfigDump")) {
+      for (const s of list(field(cfg, "dynamic_active_secrets"))) add("secrets", field(s, "secret"), field(s, "version_info"), "active");
+      for (const s of list(field(cfg, "dynamic_warming_secrets"))) add("secrets", field(s, "secret"), field(s, "version_info"), "warming");
+    }
+  }
+  // Envoy's dump lists a host set for every dynamic cluster; only EDS clusters get theirs over xDS.
+  const notEds = new Set(out.clusters.filter((c) => c.json["type"] !== "EDS").map((c) => c.name));
+  out.endpoints = out.endpoints.filter((e) => !notEds.has(e.name));
+  for (const t of CONFIG_TYPES) out[t].sort(byName);
+  return { held: out, problems };
+}
