@@ -10,6 +10,7 @@ import { loadConfigDir } from "../runtime/config-dir.js";
 import { loadMeshConfig } from "../runtime/mesh-config-file.js";
 import { RESOURCE_TYPES, translateCommand } from "./translate.js";
 import { analyzeCommand } from "./analyze.js";
+import { explainCommand } from "./explain.js";
 import { proxyStatusCommand } from "./proxy-status.js";
 import { PROXY_CONFIG_TYPES, proxyConfigCommand } from "./proxy-config.js";
 import { injectOptions } from "./inject-options.js";
@@ -39,6 +40,9 @@ program.exitOverride();
 program.name("meshpilot").description("An Envoy xDS control plane that reads Kubernetes and Istio networking config").version("0.1.0");
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+/** Repeated `--label k=v` → the proxy's LABELS metadata. */
+const labelsOf = (kvs: readonly string[]): Record<string, string> =>
+  Object.fromEntries(kvs.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 
 program
   .command("serve")
@@ -171,7 +175,7 @@ program
       rootNamespace?: string;
       output: string;
     }) => {
-      const labels = Object.fromEntries(o.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+      const labels = labelsOf(o.label);
       const r = await translateCommand({
         configDir: o.configDir,
         proxy: o.proxy,
@@ -198,6 +202,50 @@ program
     process.stdout.write(r.output);
     process.exitCode = r.errors > 0 ? 1 : 0;
   });
+
+program
+  .command("explain")
+  .description("follow one request through the Envoy config a proxy gets: listener, filter chain, virtual host, route, action, clusters, endpoints")
+  .requiredOption("--proxy <id>", "node id (offline), or node id or pod.namespace of a proxy connected to --server")
+  .requiredOption("--request <request>", "the request, as for curl: '[METHOD] URL [-H name:value]…', e.g. 'GET http://reviews:9080/ -H x-test-user:true'")
+  .option("--config-dir <dir>", "explain offline, with the config translated from this directory")
+  .option("--server <url>", "explain with what a running meshpilot sends the proxy (its debug address, e.g. http://127.0.0.1:15014)")
+  .option("--destination-ip <ip>", "the address the application connects to (default: the service address the config lists for the host)")
+  .option("--source-ip <ip>", "the application's address (default: the proxy's IP from its node id)")
+  .option("--http2", "plaintext HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1")
+  .addOption(new Option("--interception <mode>", "offline: the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
+  .option("--label <k=v>", "offline: a label of the proxy's pod (repeatable)", collect, [])
+  .option("--locality <region/zone/subzone>", "offline: the proxy's node.locality")
+  .addOption(outboundTrafficPolicyOption())
+  .addOption(meshConfigOption())
+  .addOption(rootNamespaceOption())
+  .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
+  .action(
+    async (o: {
+      proxy: string;
+      request: string;
+      configDir?: string;
+      server?: string;
+      destinationIp?: string;
+      sourceIp?: string;
+      http2?: boolean;
+      interception: string;
+      label: string[];
+      locality?: string;
+      outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+      meshConfig?: string;
+      rootNamespace?: string;
+      output: string;
+    }) => {
+      const r = await explainCommand({
+        ...o,
+        metadata: { INTERCEPTION_MODE: o.interception, LABELS: labelsOf(o.label) },
+        meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
+      });
+      if ("error" in r) throw new Error(r.error);
+      process.stdout.write(r.output);
+    },
+  );
 
 program
   .command("proxy-status")

@@ -1,0 +1,98 @@
+/**
+ * `meshpilot explain`: the resources come from an offline translation of a config directory, or
+ * from a running meshpilot's `/debug/config_dump` for a connected proxy (what it sends that proxy);
+ * src/explain/ does the rest.
+ */
+import { formatExplanation } from "../explain/format.js";
+import { explain, type ExplainResources, type Explanation } from "../explain/explain.js";
+import { parseRequest } from "../explain/request.js";
+import type { MeshConfig } from "../model/mesh-config.js";
+import { parseProxy, type ProxyNode } from "../model/proxy.js";
+import { translateOffline } from "../pipeline/offline.js";
+import { loadConfigDir } from "../runtime/config-dir.js";
+import { splitLocality } from "../model/locality.js";
+
+export interface ExplainCliOptions {
+  readonly proxy: string;
+  readonly request: string;
+  readonly configDir?: string;
+  readonly server?: string;
+  readonly output: string;
+  readonly destinationIp?: string;
+  readonly sourceIp?: string;
+  readonly http2?: boolean;
+  readonly metadata?: Record<string, unknown>;
+  readonly locality?: string;
+  readonly meshConfig?: MeshConfig;
+}
+
+type Loaded = { resources: ExplainResources; node: ProxyNode } | { error: string };
+
+async function offline(o: ExplainCliOptions & { configDir: string }): Promise<Loaded> {
+  const { objects, diagnostics } = await loadConfigDir(o.configDir);
+  const locality = o.locality ? splitLocality(o.locality) : undefined;
+  const node = { id: o.proxy, metadata: o.metadata ?? {}, ...(locality ? { locality } : {}) };
+  const parsed = parseProxy(node);
+  if ("error" in parsed) return { error: `--proxy: ${parsed.error}` };
+  const result = translateOffline(objects, diagnostics, node, o.meshConfig);
+  if ("error" in result) return { error: `--proxy: ${result.error}` };
+  return { resources: result.resources, node: parsed.proxy };
+}
+
+interface Dump {
+  configs?: {
+    "@type"?: string;
+    dynamicActiveClusters?: { cluster: ExplainResources["clusters"][number] }[];
+    dynamicListeners?: { activeState?: { listener: ExplainResources["listeners"][number] } }[];
+    dynamicRouteConfigs?: { routeConfig: ExplainResources["routes"][number] }[];
+    dynamicEndpointConfigs?: { endpointConfig: ExplainResources["endpoints"][number] }[];
+  }[];
+}
+
+async function getJson(url: string): Promise<unknown> {
+  const res = await fetch(url);
+  const body = await res.text();
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${body.trim()}`);
+  return JSON.parse(body) as unknown;
+}
+
+/** A running meshpilot's resources for a connected proxy (`pod.namespace` or the full node id). */
+async function live(o: ExplainCliOptions & { server: string }): Promise<Loaded> {
+  const server = o.server.replace(/\/+$/, "");
+  const statuses = (await getJson(`${server}/debug/syncz`)) as { id: string }[];
+  const status = statuses.find((s) => s.id === o.proxy) ?? statuses.find((s) => s.id.split("~")[2] === o.proxy);
+  if (!status) return { error: `--proxy: no proxy ${o.proxy} is connected to ${server} (connected: ${statuses.map((s) => s.id).join(", ") || "none"})` };
+  const parsed = parseProxy({ id: status.id });
+  if ("error" in parsed) return { error: parsed.error };
+  const dump = (await getJson(`${server}/debug/config_dump?proxyID=${encodeURIComponent(status.id)}&include_eds`)) as Dump;
+  const configs = dump.configs ?? [];
+  const strip = <T extends object>(o: T): T => {
+    const { "@type": _t, ...rest } = o as T & { "@type"?: string };
+    return rest as T;
+  };
+  return {
+    node: parsed.proxy,
+    resources: {
+      clusters: configs.flatMap((c) => c.dynamicActiveClusters ?? []).map((c) => strip(c.cluster)),
+      listeners: configs.flatMap((c) => c.dynamicListeners ?? []).flatMap((l) => (l.activeState ? [strip(l.activeState.listener)] : [])),
+      routes: configs.flatMap((c) => c.dynamicRouteConfigs ?? []).map((r) => strip(r.routeConfig)),
+      endpoints: configs.flatMap((c) => c.dynamicEndpointConfigs ?? []).map((e) => strip(e.endpointConfig)),
+    },
+  };
+}
+
+export async function explainCommand(o: ExplainCliOptions): Promise<{ output: string; explanation: Explanation } | { error: string }> {
+  if ((o.configDir === undefined) === (o.server === undefined))
+    return { error: "give exactly one of --config-dir (offline) and --server (a running meshpilot)" };
+  if (o.output !== "text" && o.output !== "json") return { error: "-o must be text or json" };
+  const req = parseRequest(o.request);
+  if ("error" in req) return { error: `--request: ${req.error}` };
+  const loaded = o.configDir !== undefined ? await offline({ ...o, configDir: o.configDir }) : await live({ ...o, server: o.server! });
+  if ("error" in loaded) return loaded;
+  const e = explain(loaded.resources, loaded.node, req, {
+    ...(o.destinationIp ? { destinationIp: o.destinationIp } : {}),
+    ...(o.sourceIp ? { sourceIp: o.sourceIp } : {}),
+    ...(o.http2 ? { http2: true } : {}),
+  });
+  return { output: o.output === "json" ? JSON.stringify(e, null, 2) + "\n" : formatExplanation(e), explanation: e };
+}
