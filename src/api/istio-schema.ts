@@ -19,7 +19,9 @@ export type FieldType =
   | { readonly t: "enum"; readonly values: readonly string[] }
   | { readonly t: "message"; readonly of: () => MessageSchema }
   | { readonly t: "list"; readonly of: FieldType }
-  | { readonly t: "map"; readonly of: FieldType };
+  | { readonly t: "map"; readonly of: FieldType }
+  /** Any map, not looked into (a field that is reported as not implemented). */
+  | { readonly t: "object" };
 
 export interface MessageSchema {
   readonly name: string;
@@ -28,6 +30,8 @@ export interface MessageSchema {
   readonly oneofs?: readonly (readonly string[])[];
   /** Accepted by Istio, ignored by meshpilot (for now): reported as a warning. */
   readonly notImplemented?: Readonly<Record<string, string>>;
+  /** The API named in messages; default "Istio". */
+  readonly api?: string;
 }
 
 const str: FieldType = { t: "string" };
@@ -399,7 +403,7 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function checkMessage(value: unknown, schema: MessageSchema, issues: Issues): void {
   if (value === null || value === undefined) return;
   if (!isPlainObject(value)) {
-    issues.error(`expected a map (Istio ${schema.name}), got ${describe(value)}`);
+    issues.error(`expected a map (${schema.api ?? "Istio"} ${schema.name}), got ${describe(value)}`);
     return;
   }
   for (const [key, v] of Object.entries(value)) {
@@ -407,7 +411,7 @@ export function checkMessage(value: unknown, schema: MessageSchema, issues: Issu
     const type = schema.fields[key];
     if (!type) {
       const hint = suggest(key, Object.keys(schema.fields));
-      at.error(`unknown field "${key}" in Istio ${schema.name}${hint ? ` (did you mean "${hint}"?)` : ""}`);
+      at.error(`unknown field "${key}" in ${schema.api ?? "Istio"} ${schema.name}${hint ? ` (did you mean "${hint}"?)` : ""}`);
       continue;
     }
     if (v === null || v === undefined) continue;
@@ -465,6 +469,9 @@ function checkField(v: unknown, type: FieldType, at: Issues): void {
         if (item === null || item === undefined) at.at(i).error("list entries may not be null");
         else checkField(item, type.of, at.at(i));
       });
+      return;
+    case "object":
+      if (!isPlainObject(v)) at.error(`expected a map, got ${describe(v)}`);
       return;
     case "map":
       if (!isPlainObject(v)) {

@@ -9,6 +9,8 @@ import { Codes } from "./codes.js";
 import type { Issues } from "./issues.js";
 import type { ObjectMeta } from "./kube-types.js";
 import { SECRET_KEY_LIST } from "./kube-types.js";
+import { GATEWAY_API_GROUP, type GatewayApiObject } from "./gateway-api/types.js";
+import { validateGatewayApiObject } from "./gateway-api/validate.js";
 import type { InputKind, InputObject } from "./objects.js";
 import type { NameRule } from "./validate-common.js";
 import { validateEndpointSlice } from "./validate-endpointslice.js";
@@ -26,7 +28,10 @@ export type Validator = (raw: RawObject, meta: ObjectMeta, issues: Issues) => In
 export type Translation = { readonly translated: true } | { readonly translated: false; readonly effect: string };
 
 export interface KindInfo {
+  /** The kind inside meshpilot (store keys, findings): the API's kind, unless two groups share it. */
   readonly kind: InputKind;
+  /** The kind as the API and YAML files spell it, when it differs from `kind` (the Gateway API's `Gateway`). */
+  readonly apiKind?: string;
   /** API group; "" for the core group. */
   readonly group: string;
   /** Served versions meshpilot accepts, preferred first (the informer watches the first one the server serves). */
@@ -46,6 +51,8 @@ export interface KindInfo {
   readonly listQuery?: Readonly<Record<string, string>>;
   /** Findings about objects of this kind are written into their `status` (the CRD has the subresource). */
   readonly status: boolean;
+  /** The shape of that status: Istio's (validation messages) unless the API defines its own conditions. */
+  readonly statusFormat?: "gateway-api";
   readonly translation: Translation;
   /** What meshpilot reads it for (README). */
   readonly readFor: string;
@@ -92,6 +99,33 @@ function istio<K extends InputKind>(
     relevant: withoutStatus,
     status: true,
     translation,
+    readFor,
+  };
+}
+
+/** Gateway API v1.5, as Istio 1.30 reads it (TLSRoute and ReferenceGrant from v1, TCPRoute from the experimental channel). */
+function gatewayApi<K extends GatewayApiObject["kind"]>(
+  kind: K,
+  versions: readonly string[],
+  plural: string,
+  readFor: string,
+  opts: { readonly apiKind?: string; readonly namespaced?: boolean; readonly status?: boolean } = {},
+): KindInfo & { readonly kind: K } {
+  const status = opts.status ?? true;
+  return {
+    kind,
+    ...(opts.apiKind ? { apiKind: opts.apiKind } : {}),
+    group: GATEWAY_API_GROUP,
+    versions,
+    plural,
+    namespaced: opts.namespaced ?? true,
+    nameRule: "dns1123-subdomain",
+    validate: (raw, meta, issues) => validateGatewayApiObject(kind, raw, meta, issues),
+    schemaCode: Codes.KubeSchema,
+    relevant: withoutStatus,
+    status,
+    ...(status ? { statusFormat: "gateway-api" as const } : {}),
+    translation: TRANSLATED,
     readFor,
   };
 }
@@ -271,6 +305,17 @@ const ROWS: { readonly [K in InputKind]: KindInfo & { readonly kind: K } } = {
     notYet("the plugin is not loaded: requests do not pass through it"),
     "Wasm extensions",
   ),
+  GatewayClass: gatewayApi("GatewayClass", ["v1", "v1beta1"], "gatewayclasses", "the Gateway API classes meshpilot serves (by controllerName)", {
+    namespaced: false,
+  }),
+  KubernetesGateway: gatewayApi("KubernetesGateway", ["v1", "v1beta1"], "gateways", "Gateway API gateways (converted to Istio Gateways, deployed)", {
+    apiKind: "Gateway",
+  }),
+  HTTPRoute: gatewayApi("HTTPRoute", ["v1", "v1beta1"], "httproutes", "HTTP routes of Gateways and, with a Service parent, of the mesh"),
+  GRPCRoute: gatewayApi("GRPCRoute", ["v1"], "grpcroutes", "gRPC routes"),
+  TLSRoute: gatewayApi("TLSRoute", ["v1", "v1alpha3", "v1alpha2"], "tlsroutes", "TLS passthrough routes by SNI"),
+  TCPRoute: gatewayApi("TCPRoute", ["v1alpha2"], "tcproutes", "TCP routes"),
+  ReferenceGrant: gatewayApi("ReferenceGrant", ["v1", "v1beta1"], "referencegrants", "permission for references across namespaces", { status: false }),
 };
 
 /** Every input kind, in the order snapshots list them. */
@@ -283,6 +328,22 @@ const BY_KIND: ReadonlyMap<string, KindInfo> = new Map(KINDS.map((k) => [k.kind,
 
 export function kindInfo(kind: string): KindInfo | undefined {
   return BY_KIND.get(kind);
+}
+
+/** The kind as the API spells it (`Gateway` for KubernetesGateway). */
+export function apiKindOf(info: KindInfo): string {
+  return info.apiKind ?? info.kind;
+}
+
+/**
+ * The registry row of an object as written (`apiVersion`, `kind`): the row of that API kind in
+ * the apiVersion's group, else the first row of that API kind (so that a wrong version of a known
+ * kind is reported as such).
+ */
+export function kindOfObject(apiVersion: string, kind: string): KindInfo | undefined {
+  const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
+  const rows = KINDS.filter((k) => apiKindOf(k) === kind);
+  return rows.find((k) => k.group === group) ?? rows[0];
 }
 
 export function apiVersion(info: KindInfo, version: string): string {

@@ -1,4 +1,5 @@
 import type { SourceLocation } from "./diagnostics.js";
+import type { GatewayApiObject } from "./gateway-api/types.js";
 import type { SidecarObject, UntranslatedIstioObject } from "./istio-resource.js";
 import type { Gateway } from "./istio/gateway-types.js";
 import type { ServiceEntry, WorkloadEntry } from "./istio/service-entry-types.js";
@@ -19,7 +20,8 @@ export type InputObject =
   | SidecarObject
   | ServiceEntry
   | WorkloadEntry
-  | UntranslatedIstioObject;
+  | UntranslatedIstioObject
+  | GatewayApiObject;
 export type InputKind = InputObject["kind"];
 
 export type ObjectOfKind<K extends InputKind> = Extract<InputObject, { kind: K }>;

@@ -9,7 +9,7 @@ import type { Diagnostic, ObjectRef, Severity, SourceLocation } from "./diagnost
 import { deepFreeze } from "./equal.js";
 import { isPlainObject } from "./istio-schema.js";
 import { Issues, type Issue } from "./issues.js";
-import { apiVersions, kindInfo } from "./kinds.js";
+import { apiVersions, kindOfObject } from "./kinds.js";
 import { objectKey, type ObjectKey, type StoredObject } from "./objects.js";
 import { formatPath, type FieldPath, type PathSegment } from "./path.js";
 import { normalizeMetadata } from "./validate-common.js";
@@ -90,7 +90,7 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
     return { status: "invalid", ref, diagnostics: ds };
   }
 
-  const spec = kindInfo(kind);
+  const spec = kindOfObject(apiVersion, kind);
   if (!spec) {
     const ref: ObjectRef = { kind, ...(rawNs ? { namespace: rawNs } : {}), ...(rawName ? { name: rawName } : {}) };
     const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
@@ -112,7 +112,7 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
   }
 
   const namespace = spec.namespaced ? (rawNs ?? DEFAULT_NAMESPACE) : undefined;
-  const ref: ObjectRef = { kind, ...(namespace ? { namespace } : {}), ...(rawName ? { name: rawName } : {}) };
+  const ref: ObjectRef = { kind: spec.kind, ...(namespace ? { namespace } : {}), ...(rawName ? { name: rawName } : {}) };
   const key = rawName ? objectKey(spec.kind, namespace, rawName) : undefined;
 
   const accepted = apiVersions(spec);

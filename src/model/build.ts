@@ -1,6 +1,7 @@
 import type { Diagnostic } from "../api/diagnostics.js";
 import { buildCredentials } from "./credentials.js";
 import { buildGateways, missingGatewayFindings } from "./gateways.js";
+import { convertGatewayApi, type GatewayApiResult } from "./gateway-api/convert.js";
 import { buildEndpoints, type EndpointState } from "./endpoints.js";
 import type { MeshInput } from "./input.js";
 import type { EndpointModel, MeshModel } from "./ir.js";
@@ -44,17 +45,20 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
   };
   const eps = buildEndpoints(input.endpointSlices, input.pods, kube.services, domain, undefined, input.nodes);
   const entryEndpoints = new Map([...entries.endpoints, ...workloadEntryServiceEndpoints(input.services, kube.services, input.workloadEntries ?? [], domain)]);
-  const vs = buildVirtualServices(input.virtualServices, domain);
+  const credentials = buildCredentials(input.secrets ?? []);
+  const gwapi = gatewayApiOf(input, domain, credentials);
+  const vs = buildVirtualServices(gwapi ? [...input.virtualServices, ...gwapi.virtualServices] : input.virtualServices, domain);
   const sc = buildSidecars(input.sidecars ?? [], input.pods);
-  const gateways = buildGateways(input.gateways ?? []);
-  const routingDiagnostics = [...vs.diagnostics, ...sc.diagnostics, ...missingGatewayFindings(gateways, vs.virtualServices)];
+  const gateways = buildGateways(gwapi ? [...(input.gateways ?? []), ...gwapi.gateways] : (input.gateways ?? []));
+  const routingDiagnostics = [...vs.diagnostics, ...sc.diagnostics, ...missingGatewayFindings(gateways, vs.virtualServices), ...(gwapi?.diagnostics ?? [])];
   return {
     mesh: {
       services: svc.services,
       endpoints: withExtraEndpoints(eps.endpoints, entryEndpoints),
       virtualServices: vs.virtualServices,
       destinationRules: buildDestinationRules(input.destinationRules, domain),
-      credentials: buildCredentials(input.secrets ?? []),
+      credentials,
+      ...(gwapi ? { gatewayApi: { gateways: gwapi.gateways, status: gwapi.status, deployments: gwapi.deployments } } : {}),
       ...(sc.sidecars.length ? { sidecars: sc.sidecars } : {}),
       ...(gateways.length ? { gateways } : {}),
       meshConfig,
@@ -67,6 +71,29 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
     endpoints: eps.state,
     entryEndpoints,
   };
+}
+
+/** The Gateway API converted to Istio objects, when the input has any of its objects. */
+function gatewayApiOf(input: MeshInput, domain: string, credentials: ReturnType<typeof buildCredentials>): GatewayApiResult | undefined {
+  const any = [input.gatewayClasses, input.kubernetesGateways, input.httpRoutes, input.grpcRoutes, input.tcpRoutes, input.tlsRoutes].some(
+    (l) => (l?.length ?? 0) > 0,
+  );
+  if (!any) return undefined;
+  return convertGatewayApi(
+    {
+      gatewayClasses: input.gatewayClasses ?? [],
+      gateways: input.kubernetesGateways ?? [],
+      httpRoutes: input.httpRoutes ?? [],
+      grpcRoutes: input.grpcRoutes ?? [],
+      tcpRoutes: input.tcpRoutes ?? [],
+      tlsRoutes: input.tlsRoutes ?? [],
+      referenceGrants: input.referenceGrants ?? [],
+      services: input.services,
+      namespaces: input.namespaces,
+      credentials,
+    },
+    { domain },
+  );
 }
 
 function sortedUnion<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>): Map<string, T> {

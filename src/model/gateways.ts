@@ -10,6 +10,7 @@
  * (`namespace/host`: `*` any namespace, `.` the Gateway's, else that namespace).
  */
 import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
+import { originOf } from "./gateway-api/origin.js";
 import type { StoredObject } from "../api/objects.js";
 import type { Gateway, GatewayTlsMode, TlsProtocolVersion } from "../api/istio/gateway-types.js";
 import { gatewayProtocol, isValidCipherSuite } from "../api/istio/validate-gateway.js";
@@ -168,7 +169,7 @@ export function buildGateways(gateways: readonly StoredObject<GatewayObject>[]):
   for (const { object: gw } of gateways) {
     const namespace = gw.metadata.namespace ?? "default";
     const name = gw.metadata.name;
-    const ref: ObjectRef = { kind: "Gateway", namespace, name };
+    const ref: ObjectRef = originOf(gw.metadata) ?? { kind: "Gateway", namespace, name };
     const servers: GatewayServerModel[] = [];
     (gw.spec.servers ?? []).forEach((s, i) => {
       const protocol = gatewayProtocol(s.port.protocol) as GatewayProtocol | undefined;

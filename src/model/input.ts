@@ -4,6 +4,15 @@ import type { DestinationRule, VirtualService } from "../api/istio-types.js";
 import type { GatewayObject } from "./gateways.js";
 import type { ServiceEntryObject, WorkloadEntryObject } from "./service-entries.js";
 import type { EndpointSlice, Namespace, Node, Pod, Secret, Service } from "../api/kube-types.js";
+import type {
+  GatewayClass,
+  GRPCRouteObject,
+  HTTPRouteObject,
+  KubernetesGateway,
+  ReferenceGrant,
+  TCPRouteObject,
+  TLSRouteObject,
+} from "../api/gateway-api/types.js";
 
 /** The validated objects a model is built from (a store snapshot, viewed per kind). */
 export interface MeshInput {
@@ -24,4 +33,12 @@ export interface MeshInput {
   readonly workloadEntries?: readonly StoredObject<WorkloadEntryObject>[];
   /** Istio Gateways (and those converted from the Kubernetes Gateway API). Optional: inputs without them have none. */
   readonly gateways?: readonly StoredObject<GatewayObject>[];
+  /** The Kubernetes Gateway API (optional: inputs without them have none). */
+  readonly gatewayClasses?: readonly StoredObject<GatewayClass>[];
+  readonly kubernetesGateways?: readonly StoredObject<KubernetesGateway>[];
+  readonly httpRoutes?: readonly StoredObject<HTTPRouteObject>[];
+  readonly grpcRoutes?: readonly StoredObject<GRPCRouteObject>[];
+  readonly tcpRoutes?: readonly StoredObject<TCPRouteObject>[];
+  readonly tlsRoutes?: readonly StoredObject<TLSRouteObject>[];
+  readonly referenceGrants?: readonly StoredObject<ReferenceGrant>[];
 }

@@ -1,5 +1,6 @@
 import type { SidecarModel } from "./sidecar-scope.js";
 import type { GatewayModel } from "./gateways.js";
+import type { GatewayApiResult } from "./gateway-api/convert.js";
 /**
  * The mesh model: what the translator needs, resolved from the store with Istio's rules and no
  * Envoy vocabulary. Everything is readonly; a new store snapshot builds a new model.
@@ -116,6 +117,14 @@ export interface CredentialModel {
   readonly ref: ObjectRef;
 }
 
+/** What the Gateway API conversion produced (model/gateway-api/convert.ts). */
+export interface GatewayApiModel {
+  /** Istio Gateways generated from Gateway API Gateways (the generated VirtualServices are in `virtualServices`). */
+  readonly gateways: GatewayApiResult["gateways"];
+  readonly status: GatewayApiResult["status"];
+  readonly deployments: GatewayApiResult["deployments"];
+}
+
 export interface MeshModel {
   /** By FQDN, sorted. */
   readonly services: ReadonlyMap<string, ServiceModel>;
@@ -138,6 +147,8 @@ export interface MeshModel {
    * `externalName` names (by that host; the alias FQDNs sorted). An alias has no cluster of its own.
    */
   readonly aliases?: ReadonlyMap<string, readonly ServiceAliasModel[]>;
+  /** The Gateway API, converted (absent when the input has none of its objects). */
+  readonly gatewayApi?: GatewayApiModel;
   readonly diagnostics: readonly Diagnostic[];
 }
 

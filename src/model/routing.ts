@@ -1,4 +1,5 @@
 import type { Diagnostic } from "../api/diagnostics.js";
+import { originOf } from "./gateway-api/origin.js";
 import type { StoredObject } from "../api/objects.js";
 import type { VirtualService } from "../api/istio-types.js";
 import { entriesForHost, hostSpecificity, isExportedTo, memoIndex, type HostIndex } from "./hosts.js";
@@ -25,7 +26,7 @@ export function buildVirtualServices(
       routedHttp: vs.spec.http ?? [],
       tcp: vs.spec.tcp ?? [],
       tls: vs.spec.tls ?? [],
-      ref: { kind: "VirtualService", namespace, name: vs.metadata.name },
+      ref: originOf(vs.metadata) ?? { kind: "VirtualService", namespace, name: vs.metadata.name },
     });
   }
   virtualServices.sort(byCreation);

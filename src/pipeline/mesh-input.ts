@@ -15,6 +15,13 @@ const FIELD_OF = {
   ServiceEntry: "serviceEntries",
   WorkloadEntry: "workloadEntries",
   Gateway: "gateways",
+  GatewayClass: "gatewayClasses",
+  KubernetesGateway: "kubernetesGateways",
+  HTTPRoute: "httpRoutes",
+  GRPCRoute: "grpcRoutes",
+  TCPRoute: "tcpRoutes",
+  TLSRoute: "tlsRoutes",
+  ReferenceGrant: "referenceGrants",
 } as const satisfies Partial<Record<InputKind, keyof MeshInput>>;
 
 /** Group validated objects by kind for the model builder. */

@@ -19,7 +19,7 @@
  */
 import type { Diagnostic } from "../../api/diagnostics.js";
 import { deepEqual } from "../../api/equal.js";
-import { apiVersion, kindInfo, relevantPart, type KindInfo } from "../../api/kinds.js";
+import { apiKindOf, apiVersion, kindInfo, relevantPart, type KindInfo } from "../../api/kinds.js";
 import { objectKey, type InputKind, type ObjectKey, type StoredObject } from "../../api/objects.js";
 import { parseObject } from "../../api/parse.js";
 import type { StoreEvent } from "../../store/store.js";
@@ -177,10 +177,16 @@ export class KubeSource {
     return [...this.emitted.values()];
   }
 
-  /** Objects in scope whose kind gets its findings in status, as the server holds them (valid or not). */
-  statusObjects(): KubeObjectInfo[] {
+  /**
+   * Objects in scope whose kind gets status written, as the server holds them (valid or not):
+   * those with Istio's status shape (findings), or with the Gateway API's (conditions).
+   */
+  statusObjects(format: "istio" | "gateway-api" = "istio"): KubeObjectInfo[] {
     const out: KubeObjectInfo[] = [];
-    for (const e of this.entries.values()) if (kindInfo(e.info.kind)?.status && this.visible(e.info)) out.push(e.info);
+    for (const e of this.entries.values()) {
+      const info = kindInfo(e.info.kind);
+      if (info?.status && (info.statusFormat ?? "istio") === format && this.visible(e.info)) out.push(e.info);
+    }
     return out;
   }
 
@@ -259,7 +265,7 @@ export class KubeSource {
 
   private upsert(coll: Collection, raw: RawObject): ObjectKey | undefined {
     // List items carry no apiVersion/kind; watch events do. Set both from the collection.
-    const full: RawObject = { ...raw, apiVersion: coll.apiVersion, kind: coll.kind };
+    const full: RawObject = { ...raw, apiVersion: coll.apiVersion, kind: apiKindOf(coll.info) };
     const id = this.keyOfRaw(coll, full);
     if (!id) return undefined;
     const meta = full["metadata"] as { generation?: number; uid?: string };

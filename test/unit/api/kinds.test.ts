@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
-import { apiVersion, INPUT_KINDS, KINDS, kindInfo, relevantPart, type KindInfo } from "../../../src/api/kinds.js";
+import { apiKindOf, apiVersion, INPUT_KINDS, KINDS, kindInfo, kindOfObject, relevantPart, type KindInfo } from "../../../src/api/kinds.js";
 import { SPEC_FIELDS } from "../../../src/api/istio-resource.js";
 import { parseObject } from "../../../src/api/parse.js";
 
@@ -50,7 +50,7 @@ function kindsTable(): string {
   const rows = KINDS.map((k) => {
     const versions = k.versions.map((v, i) => `\`${i === 0 ? apiVersion(k, v) : v}\``).join(", ");
     const what = k.translation.translated ? k.readFor : `**not translated yet** (${k.readFor}): ${k.translation.effect}`;
-    return `| ${k.kind} | ${versions} | ${what} |`;
+    return `| ${apiKindOf(k)} | ${versions} | ${what} |`;
   });
   return ["| kind | apiVersion (first: the one watched when served) | read for |", "|---|---|---|", ...rows].join("\n");
 }
@@ -69,13 +69,30 @@ describe("the kind registry", () => {
     expect(kindInfo("ConfigMap")).toBeUndefined();
   });
 
+  it("tells the Istio Gateway from the Gateway API's by the apiVersion's group", () => {
+    expect(kindOfObject("networking.istio.io/v1", "Gateway")?.kind).toBe("Gateway");
+    expect(kindOfObject("gateway.networking.k8s.io/v1", "Gateway")?.kind).toBe("KubernetesGateway");
+    expect(kindOfObject("gateway.networking.k8s.io/v1", "HTTPRoute")?.kind).toBe("HTTPRoute");
+    const r = parseObject({
+      value: {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "Gateway",
+        metadata: { name: "gw", namespace: "ns" },
+        spec: { gatewayClassName: "c", listeners: [] },
+      },
+    });
+    expect(r.status === "valid" ? r.stored.object.kind : r.diagnostics).toBe("KubernetesGateway");
+  });
+
   it("parses an object in every version of every kind, and refuses other versions", () => {
     for (const k of KINDS) {
       for (const v of k.versions) {
-        const r = parseObject({ value: { apiVersion: apiVersion(k, v), kind: k.kind, metadata: { name: "x", ...(k.namespaced ? { namespace: "ns" } : {}) } } });
+        const r = parseObject({
+          value: { apiVersion: apiVersion(k, v), kind: apiKindOf(k), metadata: { name: "x", ...(k.namespaced ? { namespace: "ns" } : {}) } },
+        });
         expect(r.status === "invalid" ? r.diagnostics.map((d) => d.code) : r.status, `${k.kind} ${v}`).not.toContain("MP0005");
       }
-      const r = parseObject({ value: { apiVersion: apiVersion(k, "v9"), kind: k.kind, metadata: { name: "x" } } });
+      const r = parseObject({ value: { apiVersion: apiVersion(k, "v9"), kind: apiKindOf(k), metadata: { name: "x" } } });
       expect(r.status).toBe("invalid");
       expect(r.diagnostics[0]!.code).toBe("MP0005");
       expect(r.diagnostics[0]!.message).toContain(apiVersion(k, k.versions[0]!));

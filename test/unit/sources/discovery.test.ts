@@ -31,6 +31,9 @@ describe("discoverKinds", () => {
       "networking.istio.io/v1alpha3": ["envoyfilters", "workloadgroups"],
       "security.istio.io/v1beta1": ["peerauthentications", "authorizationpolicies", "requestauthentications"],
       "telemetry.istio.io/v1alpha1": ["telemetries"],
+      // Gateway API v1.5, experimental channel: TCPRoute only in v1alpha2; TLSRoute also in v1alpha2.
+      "gateway.networking.k8s.io/v1": ["gatewayclasses", "gateways", "httproutes", "grpcroutes", "tlsroutes", "referencegrants"],
+      "gateway.networking.k8s.io/v1alpha2": ["tcproutes", "tlsroutes"],
     });
     const d = await discoverKinds(client);
     expect(watched(d)).toEqual({
@@ -53,6 +56,13 @@ describe("discoverKinds", () => {
       AuthorizationPolicy: "v1beta1",
       RequestAuthentication: "v1beta1",
       Telemetry: "v1alpha1",
+      GatewayClass: "v1",
+      KubernetesGateway: "v1",
+      HTTPRoute: "v1",
+      GRPCRoute: "v1",
+      TLSRoute: "v1",
+      TCPRoute: "v1alpha2",
+      ReferenceGrant: "v1",
     });
     expect(d.missing.map((k) => k.kind)).toEqual(["WasmPlugin"]);
   });
