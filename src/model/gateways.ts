@@ -17,7 +17,7 @@ import { gatewayProtocol, isValidCipherSuite } from "../api/istio/validate-gatew
 import { hostSubsetOf, hostsOverlap } from "../api/validate-names.js";
 import { isExportedTo } from "./hosts.js";
 import type { ServiceModel, VirtualServiceModel } from "./ir.js";
-import { MESH_GATEWAY } from "./names.js";
+import { gatewayHttpRouteName, gatewayHttpsRouteName, MESH_GATEWAY } from "./names.js";
 import type { ProxyView } from "./proxy.js";
 import { byCreation } from "./routing.js";
 
@@ -213,8 +213,8 @@ function portKind(h: ServerHandling): GatewayPortModel["kind"] {
 
 /** Istio's route configuration name of a server: shared per port for plaintext HTTP, per server for HTTPS. */
 export function gatewayRouteName(s: GatewayServerModel, handling: ServerHandling, listenerPort: number): string | undefined {
-  if (handling === "http") return `http.${listenerPort}`;
-  if (handling === "https") return `https.${s.port.number}.${s.port.name}.${s.gatewayName}.${s.gatewayNamespace}`;
+  if (handling === "http") return gatewayHttpRouteName(listenerPort);
+  if (handling === "https") return gatewayHttpsRouteName(s.port.number, s.port.name, s.gatewayName, s.gatewayNamespace);
   return undefined;
 }
 

@@ -90,6 +90,21 @@ export function sidecarRouteConfigName(port: number): string {
   return String(port);
 }
 
+/** A gateway's plaintext HTTP servers on one port share one route configuration. */
+export function gatewayHttpRouteName(port: number): string {
+  return `http.${port}`;
+}
+
+/** Each HTTPS server of a gateway has its own route configuration, named by Istio with the server port. */
+export function gatewayHttpsRouteName(serverPort: number, portName: string, gatewayName: string, gatewayNamespace: string): string {
+  return `https.${serverPort}.${portName}.${gatewayName}.${gatewayNamespace}`;
+}
+
+/** The virtual host of a gateway route configuration that no VirtualService fills: every request gets 404. */
+export function gatewayBlackholeVirtualHostName(port: number): string {
+  return `blackhole:${port}`;
+}
+
 export function virtualHostName(host: string, port: number): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -261,3 +261,38 @@ export function resolveL4Routes(vs: VirtualServiceModel | undefined, svc: Servic
   out.push({ destinationSubnets: [], sniHosts: [], proxy: tcpProxyModel([own], [0], own.cluster, ctx) });
   return out;
 }
+
+/**
+ * A gateway server's L4 routes from the VirtualServices bound to it, in their order: `tls` routes
+ * (PASSTHROUGH: by SNI, each name narrowed to the server's hosts it meets) or `tcp` routes (TCP
+ * and terminated TLS). Unlike a sidecar's service port there is no fallback: a connection no
+ * route takes is closed, as at an Istio gateway. A route without SNI (or, for `tcp`, without
+ * subnets) ends the list.
+ */
+export function resolveGatewayL4Routes(
+  bound: readonly { readonly virtualService: VirtualServiceModel }[],
+  kind: "tls" | "tcp",
+  narrowSni: (sniHost: string) => readonly string[],
+  ctx: RouteScope,
+): L4RouteModel[] {
+  const out: L4RouteModel[] = [];
+  for (const { virtualService: vs } of bound) {
+    const rules =
+      kind === "tls"
+        ? vs.tls.map((r) => ({ route: r.route, matches: r.match.filter((m) => matchApplies(m, ctx)) as L4MatchAttributes[] }))
+        : vs.tcp.map((r) => ({ route: r.route, matches: r.match?.length ? r.match.filter((m) => matchApplies(m, ctx)) : [undefined] }));
+    for (const rule of rules) {
+      const proxy = routeProxy(rule.route ?? [], vs, ctx);
+      if (!proxy) continue;
+      for (const m of rule.matches) {
+        const sni = m && "sniHosts" in m ? (m.sniHosts as readonly string[]) : [];
+        const sniHosts = [...new Set(sni.flatMap(narrowSni))];
+        if (kind === "tls" && sni.length && sniHosts.length === 0) continue;
+        const destinationSubnets = m?.destinationSubnets ?? [];
+        out.push({ destinationSubnets, sniHosts, proxy });
+        if (sniHosts.length === 0 && destinationSubnets.length === 0) return out;
+      }
+    }
+  }
+  return out;
+}

@@ -19,7 +19,7 @@ import type { UuidRequestIdConfigJson } from "../gen/envoy/extensions/request_id
 import type { PreviousHostsPredicateJson } from "../gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts_pb.js";
 import type { PreviousPrioritiesConfigJson } from "../gen/envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config_pb.js";
 import type { RawBufferJson } from "../gen/envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer_pb.js";
-import type { UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
+import type { DownstreamTlsContextJson, UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import type { HttpProtocolOptionsJson } from "../gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 
 export type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, HttpConnectionManagerJson, TcpProxyJson };
@@ -54,6 +54,7 @@ export interface TypedConfigs {
   "envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig": PreviousPrioritiesConfigJson;
   "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer": RawBufferJson;
   "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext": UpstreamTlsContextJson;
+  "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext": DownstreamTlsContextJson;
   "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": HttpProtocolOptionsJson;
 }
 

@@ -15,7 +15,7 @@ function cidr(s: string): { addressPrefix: string; prefixLen: number } {
   return { addressPrefix: ip, prefixLen: len !== undefined ? Number(len) : ip.includes(":") ? 128 : 32 };
 }
 
-function proxyFilter(p: TcpProxyModel): FilterJson {
+export function proxyFilter(p: TcpProxyModel): FilterJson {
   const extras = { ...(p.idleTimeout ? { idleTimeout: protoDuration(p.idleTimeout) } : {}), ...(p.hashBySourceIp ? { hashPolicy: [{ sourceIp: {} }] } : {}) };
   const [first, ...rest] = p.destinations;
   if (first && rest.length === 0) return tcpProxy(p.statPrefix, first.cluster, extras);
@@ -42,7 +42,7 @@ export function l4FilterChains(routes: readonly L4RouteModel[]): FilterChainJson
 }
 
 /** Envoy rejects two chains with the same match; the first one wins, as the first route does. */
-function dedupeMatches(chains: FilterChainJson[]): FilterChainJson[] {
+export function dedupeMatches(chains: FilterChainJson[]): FilterChainJson[] {
   const seen = new Set<string>();
   return chains.filter((c) => {
     const key = JSON.stringify(c.filterChainMatch ?? {});

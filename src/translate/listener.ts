@@ -14,8 +14,13 @@ import { ADS_CONFIG_SOURCE, typed } from "./envoy.js";
 import { httpFilters, type HttpFilterContext } from "./filters.js";
 
 /** HTTP connection manager: routes come over ADS by name; the HTTP filters from the hook list. */
-export function httpConnectionManager(statPrefix: string, routeConfigName: string, filterCtx: HttpFilterContext): FilterJson {
-  return connectionManager(statPrefix, { rds: { routeConfigName, configSource: ADS_CONFIG_SOURCE } }, filterCtx);
+export function httpConnectionManager(
+  statPrefix: string,
+  routeConfigName: string,
+  filterCtx: HttpFilterContext,
+  overrides: Pick<HttpConnectionManagerJson, "useRemoteAddress"> = {},
+): FilterJson {
+  return connectionManager(statPrefix, { rds: { routeConfigName, configSource: ADS_CONFIG_SOURCE } }, filterCtx, overrides);
 }
 
 /** HTTP connection manager with its routes inline (Istio's inbound chains: one route to the workload). */
@@ -27,6 +32,7 @@ function connectionManager(
   statPrefix: string,
   routes: Pick<HttpConnectionManagerJson, "rds"> | Pick<HttpConnectionManagerJson, "routeConfig">,
   filterCtx: HttpFilterContext,
+  overrides: Pick<HttpConnectionManagerJson, "useRemoteAddress"> = {},
 ): FilterJson {
   return {
     name: "envoy.filters.network.http_connection_manager",
@@ -40,6 +46,7 @@ function connectionManager(
       upgradeConfigs: [{ upgradeType: "websocket" }],
       streamIdleTimeout: "0s",
       requestIdExtension: { typedConfig: typed("envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig", {}) },
+      ...overrides,
     }),
   };
 }

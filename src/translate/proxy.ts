@@ -45,7 +45,7 @@ export function translateProxy(mesh: MeshModel, proxy: ProxyView): ProxyTranslat
     case "sidecar":
       return translateSidecar(mesh, proxy);
     case "router":
-      return translateRouter(proxy);
+      return translateRouter(mesh, proxy);
   }
 }
 

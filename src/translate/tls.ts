@@ -64,10 +64,10 @@ function sdsConfig(): ConfigSourceJson {
 }
 
 /** Istio's config source for credentialName secrets: the ADS stream, default initial fetch timeout. */
-const SDS_ADS_CONFIG: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3" };
+export const SDS_ADS_CONFIG: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3" };
 
 /** Istio matches SPIFFE identities as URI SANs and everything else as DNS names. */
-function sanMatchers(sans: readonly string[] | undefined): SubjectAltNameMatcherJson[] {
+export function sanMatchers(sans: readonly string[] | undefined): SubjectAltNameMatcherJson[] {
   return (sans ?? []).map((s) => ({ sanType: s.startsWith("spiffe://") ? "URI" : "DNS", matcher: { exact: s } }));
 }
 
@@ -201,15 +201,12 @@ function credentialTls(tls: ClientTLSSettings, name: string, scope: CredentialRe
     });
   }
   if (mutual && secret?.cert && secret.key) {
-    secrets.push({
-      name: credentialSdsName(name),
-      tlsCertificate: { certificateChain: { inlineBytes: secret.cert }, privateKey: { inlineBytes: secret.key } },
-    });
+    secrets.push(certificateSecret(name, secret.cert, secret.key));
   }
   // As Istio: the CA is referenced unless insecureSkipVerify; here also only when there is one
   // (or the Secret is missing, where Istio's references are kept).
   const verify = !tls.insecureSkipVerify && (ca !== undefined || missing);
-  if (ca && verify) secrets.push({ name: credentialCaSdsName(name), validationContext: { trustedCa: { inlineBytes: ca } } });
+  if (ca && verify) secrets.push(caCertificateSecret(name, ca));
   if (!tls.insecureSkipVerify && !ca && !missing) {
     problems.push({
       severity: "warning",
@@ -238,6 +235,16 @@ function credentialTls(tls: ClientTLSSettings, name: string, scope: CredentialRe
     },
     { ...(secrets.length ? { secrets } : {}), ...(problems.length ? { problems } : {}) },
   );
+}
+
+/** The SDS Secret `kubernetes://<name>`: a credential's certificate chain and key (base64, as in the Kubernetes Secret). */
+export function certificateSecret(credentialName: string, cert: string, key: string): SecretJson {
+  return { name: credentialSdsName(credentialName), tlsCertificate: { certificateChain: { inlineBytes: cert }, privateKey: { inlineBytes: key } } };
+}
+
+/** The SDS Secret `kubernetes://<name>-cacert`: a credential's CA bundle as a validation context. */
+export function caCertificateSecret(credentialName: string, ca: string): SecretJson {
+  return { name: credentialCaSdsName(credentialName), validationContext: { trustedCa: { inlineBytes: ca } } };
 }
 
 /** A Secret resource with its private key replaced, for output meant for people (config dumps, `translate`). */

@@ -19,7 +19,7 @@ import { defaultRoute, httpRoutes } from "../route.js";
 import type { SecretJson, UpstreamTls } from "../tls.js";
 
 /** A service's clusters with what building them found: the same for every view that holds the same ServiceScope. */
-interface ServiceClusters {
+export interface ServiceClusters {
   readonly clusters: readonly ClusterJson[];
   /** The SDS Secrets the clusters reference (credentialName). */
   readonly secrets: readonly SecretJson[];
@@ -35,7 +35,7 @@ const builtClusters = new WeakMap<ServiceScope, ServiceClusters>();
  * service and rule alive with the model (about 8 MB at 1000 services), where every view used to
  * build its own; nothing may mutate these objects.
  */
-function serviceClusters(svc: ServiceScope): ServiceClusters {
+export function serviceClusters(svc: ServiceScope): ServiceClusters {
   const known = builtClusters.get(svc);
   if (known) return known;
   const diagnostics: Diagnostic[] = [];
@@ -56,7 +56,7 @@ function serviceClusters(svc: ServiceScope): ServiceClusters {
 }
 
 /** EDS recipes of a service's clusters: locality load balancing is relative to the proxy. */
-function edsTargets(svc: ServiceScope, clusters: readonly ClusterJson[], proxy: ProxyView): EdsTarget[] {
+export function edsTargets(svc: ServiceScope, clusters: readonly ClusterJson[], proxy: ProxyView): EdsTarget[] {
   const out: EdsTarget[] = [];
   svc.clusters.forEach((c, i) => {
     if (clusters[i]!.type !== "EDS") return;

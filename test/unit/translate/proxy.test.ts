@@ -1,5 +1,5 @@
-// The proxy contract: every proxy kind gets one ProxyResources shape; a router (gateway) is
-// served a well-formed, empty config with a finding, never refused; the HTTP filter list keeps
+// The proxy contract: every proxy kind gets one ProxyResources shape; a router (gateway) that no
+// Gateway selects is served a well-formed, empty config with a finding, never refused; the HTTP filter list keeps
 // its hooks in order with the router last.
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
@@ -36,15 +36,16 @@ function proxy(id: string, mesh: MeshModel) {
 }
 
 describe("translateProxy", () => {
-  it("gives a router an empty, encodable config and says gateways are not translated yet", () => {
+  it("gives a router no Gateway selects an empty, encodable config and says so", () => {
     const mesh = buildMesh(meshInputFrom(objects()));
     const r = translateProxy(mesh, proxy(ROUTER, mesh));
-    expect([r.clusters, r.endpoints, r.listeners, r.routes, r.secrets, r.edsTargets]).toEqual([[], [], [], [], [], []]);
+    expect(r.clusters.map((c) => c.name)).toEqual(["BlackHoleCluster"]);
+    expect([r.endpoints, r.listeners, r.routes, r.secrets, r.edsTargets]).toEqual([[], [], [], [], []]);
     expect(r.diagnostics).toHaveLength(1);
-    expect(r.diagnostics[0]).toMatchObject({ severity: "warning", code: "MP0501" });
-    expect(r.diagnostics[0]!.message).toMatch(/not translated yet/);
+    expect(r.diagnostics[0]).toMatchObject({ severity: "info", code: "MP0501" });
+    expect(r.diagnostics[0]!.message).toMatch(/no Gateway selects/);
     const maps = encodeProxyResources(r);
-    expect([...maps.values()].every((m) => m.size === 0)).toBe(true);
+    expect([...maps.values()].map((m) => m.size).reduce((a, b) => a + b)).toBe(1);
   });
 
   it("translates a sidecar through the same entry point", () => {
