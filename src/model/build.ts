@@ -10,6 +10,7 @@ import { DEFAULT_DOMAIN } from "./names.js";
 import { buildDestinationRules } from "./policies.js";
 import { buildVirtualServices } from "./routing.js";
 import { buildServiceEntries } from "./service-entries.js";
+import { podNamedPorts, type PodPortsModel } from "./named-ports.js";
 import { buildServices } from "./services.js";
 import { buildSidecars } from "./sidecar-scope.js";
 import { withExtraEndpoints, workloadEntryServiceEndpoints } from "./workload-entries.js";
@@ -25,7 +26,8 @@ export interface MeshBuild {
   readonly entryEndpoints: ReadonlyMap<string, readonly EndpointModel[]>;
   /**
    * From `rebuildEndpoints`: the services whose endpoint lists changed (new arrays, or gone);
-   * every other service port kept its array. Undefined after a full build.
+   * every other service port kept its array. Undefined after a full build, and when pods' named
+   * ports changed (inbound listeners depend on them).
    */
   readonly changedHosts?: ReadonlySet<string>;
 }
@@ -51,6 +53,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
   const sc = buildSidecars(input.sidecars ?? [], input.pods);
   const gateways = buildGateways(gwapi ? [...(input.gateways ?? []), ...gwapi.gateways] : (input.gateways ?? []));
   const routingDiagnostics = [...vs.diagnostics, ...sc.diagnostics, ...missingGatewayFindings(gateways, vs.virtualServices), ...(gwapi?.diagnostics ?? [])];
+  const podPorts = podNamedPorts(svc.services, input.pods);
   return {
     mesh: {
       services: svc.services,
@@ -63,6 +66,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
       ...(gateways.length ? { gateways } : {}),
       meshConfig,
       aliases: svc.aliases,
+      ...(podPorts.length ? { podPorts } : {}),
       diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...routingDiagnostics],
     },
     domain,
@@ -109,14 +113,23 @@ function sortedUnion<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>): M
 export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBuild {
   const { mesh, domain } = previous;
   const eps = buildEndpoints(input.endpointSlices, input.pods, mesh.services, domain, previous.endpoints, input.nodes);
+  const podPorts = podNamedPorts(mesh.services, input.pods);
+  // A pod's named ports give inbound listeners their ports: when they change, views translate again.
+  const portsChanged = !samePodPorts(mesh.podPorts ?? [], podPorts);
+  const { podPorts: _old, ...rest } = mesh;
   return {
     ...previous,
     mesh: {
-      ...mesh,
+      ...rest,
+      ...(podPorts.length ? { podPorts: portsChanged ? podPorts : mesh.podPorts! } : {}),
       endpoints: withExtraEndpoints(eps.endpoints, previous.entryEndpoints),
       diagnostics: [...previous.serviceDiagnostics, ...eps.diagnostics, ...previous.routingDiagnostics],
     },
     endpoints: eps.state,
-    changedHosts: eps.changedHosts,
+    changedHosts: portsChanged ? undefined : eps.changedHosts,
   };
+}
+
+function samePodPorts(a: readonly PodPortsModel[], b: readonly PodPortsModel[]): boolean {
+  return a.length === b.length && JSON.stringify(a) === JSON.stringify(b);
 }

@@ -1,20 +1,35 @@
 /**
- * A sidecar's inbound side as Istio derives it: the Services of the proxy's namespace whose
- * selector matches its labels, and for each of their ports the workload port (`targetPort`) that
- * traffic reaches the application on. Istio keys inbound listeners' chains and clusters by that
- * port, and the first Service (by name) wins where two name the same target port.
+ * A sidecar's inbound side as Istio derives it. Without a Sidecar `ingress`: the Services of the
+ * proxy's namespace whose selector matches its labels, and for each of their ports the workload
+ * port (`targetPort`, a name resolved against the pod's container ports) that traffic reaches the
+ * application on; Istio keys inbound chains and clusters by that port, and the first Service (by
+ * name) wins where two name the same target port. With a Sidecar `ingress`: its listeners instead,
+ * all of them (Istio's default, without PILOT_ENABLE_SIDECAR_SERVICE_INBOUND_LISTENER_MERGE).
  */
 import type { Diagnostic } from "../api/diagnostics.js";
 import type { MeshModel, Protocol, ServiceModel, ServicePortModel } from "./ir.js";
+import { resolveNamedPort, selects } from "./named-ports.js";
 import type { ProxyView } from "./proxy.js";
+import type { ConnectionPoolModel, IngressEndpoint, IngressListenerModel, SidecarModel } from "./sidecar-scope.js";
 
 export interface InboundPortScope {
   readonly targetPort: number;
   readonly protocol: Protocol;
   /** No protocol named: Envoy's HTTP inspector decides per connection. */
   readonly detected: boolean;
+  /** The Service that owns the port (for a Sidecar ingress port: one targeting it, else one named after the Sidecar, as Istio makes up). */
   readonly service: ServiceModel;
   readonly servicePort: ServicePortModel;
+  /** Where the inbound cluster sends connections. */
+  readonly endpoint: IngressEndpoint;
+  /** Set for a Sidecar ingress port: the Sidecar it comes from. */
+  readonly sidecar?: { readonly name: string; readonly namespace: string };
+  /** The Sidecar ingress `bind` (listener and chain names); unset: 0.0.0.0. */
+  readonly bind?: string;
+  /** A listener of its own on `bind`:port (Sidecar ingress with captureMode NONE, or a proxy without capture), not a virtualInbound chain. */
+  readonly bound?: true;
+  /** The Sidecar's connection pool for this port (the ingress listener's, else `inboundConnectionPool`). */
+  readonly connectionPool?: ConnectionPoolModel;
 }
 
 export interface InboundScope {
@@ -24,34 +39,112 @@ export interface InboundScope {
 }
 
 const NO_INBOUND: InboundScope = { ports: [], diagnostics: [] };
+const ORIGINAL: IngressEndpoint = { kind: "original" };
 
-export function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
-  if (!selector) return false;
-  const keys = Object.keys(selector);
-  return keys.length > 0 && keys.every((k) => labels[k] === selector[k]);
+export { selects };
+
+/**
+ * The inbound ports of `proxy`. Without capture (INTERCEPTION_MODE NONE) only a Sidecar's ingress
+ * listeners make any: Services' ports would take the application's own sockets.
+ */
+export function inboundScope(mesh: MeshModel, proxy: ProxyView, sidecar?: SidecarModel): InboundScope {
+  if (proxy.type !== "sidecar") return NO_INBOUND;
+  if (sidecar?.ingress.length) return ingressScope(mesh, proxy, sidecar);
+  if (proxy.interceptionMode === "NONE") return NO_INBOUND;
+  const { ports, diagnostics } = servicePorts(mesh, proxy);
+  const pool = sidecar?.inboundConnectionPool;
+  return { ports: pool ? ports.map((p) => ({ ...p, connectionPool: pool })) : ports, diagnostics };
 }
 
-/** The inbound ports of `proxy`; none for INTERCEPTION_MODE NONE (nothing is captured, as in Istio without a Sidecar ingress). */
-export function inboundScope(mesh: MeshModel, proxy: ProxyView): InboundScope {
-  if (proxy.type !== "sidecar" || proxy.interceptionMode === "NONE") return NO_INBOUND;
+function servicePorts(mesh: MeshModel, proxy: ProxyView): { ports: InboundPortScope[]; diagnostics: Diagnostic[] } {
   const byPort = new Map<number, InboundPortScope>();
   const diagnostics: Diagnostic[] = [];
   for (const svc of mesh.services.values()) {
-    if (svc.namespace !== proxy.namespace || !selects(svc.selector, proxy.labels)) continue;
+    if (svc.entry || svc.namespace !== proxy.namespace || !selects(svc.selector, proxy.labels)) continue;
     for (const port of svc.ports) {
-      const target = port.targetPort ?? port.port;
-      if (typeof target !== "number") {
-        diagnostics.push({
-          severity: "warning",
-          code: "MP0121",
-          message: `port ${port.port} has the named targetPort "${target}": sidecars do not resolve container port names for inbound traffic yet, so this port gets no inbound chain (connections to it pass through to the application unrouted)`,
-          object: svc.ref,
-        });
-        continue;
-      }
-      if (byPort.has(target)) continue;
-      byPort.set(target, { targetPort: target, protocol: port.protocol, detected: port.detected === true, service: svc, servicePort: port });
+      const target = targetPortOf(mesh, proxy, svc, port, diagnostics);
+      if (target === undefined || byPort.has(target)) continue;
+      byPort.set(target, {
+        targetPort: target,
+        protocol: port.protocol,
+        detected: port.detected === true,
+        service: svc,
+        servicePort: port,
+        endpoint: ORIGINAL,
+      });
     }
   }
   return { ports: [...byPort.values()].sort((a, b) => a.targetPort - b.targetPort), diagnostics };
+}
+
+function targetPortOf(mesh: MeshModel, proxy: ProxyView, svc: ServiceModel, port: ServicePortModel, diagnostics: Diagnostic[]): number | undefined {
+  const target = port.targetPort ?? port.port;
+  if (typeof target === "number") return target;
+  const { port: resolved, conflicting } = resolveNamedPort(mesh.podPorts, svc.namespace, svc.selector, proxy.labels, target);
+  if (resolved === undefined) {
+    diagnostics.push({
+      severity: "warning",
+      code: "MP0121",
+      message: `port ${port.port} has the named targetPort "${target}", which no container port of the selected pods (labels ${JSON.stringify(proxy.labels)}) declares: this port gets no inbound chain (connections to it pass through to the application unrouted)`,
+      object: svc.ref,
+    });
+    return undefined;
+  }
+  if (conflicting) {
+    diagnostics.push({
+      severity: "warning",
+      code: "MP0121",
+      message: `port ${port.port} has the named targetPort "${target}", which pods with the same labels declare as different container ports (${conflicting.join(", ")}); their sidecars share one configuration, so ${resolved} is used for all of them`,
+      object: svc.ref,
+    });
+  }
+  return resolved;
+}
+
+/** Istio's `getBindToPort`: an explicit captureMode decides; DEFAULT follows the proxy's capture. */
+function bindsToPort(l: IngressListenerModel, proxy: ProxyView): boolean {
+  if (!l.captureMode || l.captureMode === "DEFAULT") return proxy.interceptionMode === "NONE";
+  return l.captureMode === "NONE";
+}
+
+function ingressScope(mesh: MeshModel, proxy: ProxyView, sidecar: SidecarModel): InboundScope {
+  const { ports: fromServices, diagnostics } = servicePorts(mesh, proxy);
+  const ports: InboundPortScope[] = [];
+  sidecar.ingress.forEach((l, i) => {
+    const bound = bindsToPort(l, proxy);
+    if (!bound && proxy.interceptionMode === "NONE") {
+      diagnostics.push({
+        severity: "warning",
+        code: "MP0122",
+        message: `ingress[${i}] (port ${l.port.number}) has captureMode ${l.captureMode}, but this proxy captures nothing (INTERCEPTION_MODE NONE): it gets no listener for the port, as in Istio`,
+        object: sidecar.ref,
+        path: `spec.ingress[${i}].captureMode`,
+      });
+      return;
+    }
+    const owner = fromServices.find((p) => p.targetPort === l.port.number);
+    const service: ServiceModel = owner?.service ?? {
+      hostname: `${sidecar.name}.${sidecar.namespace}`,
+      name: sidecar.name,
+      namespace: sidecar.namespace,
+      ports: [],
+      ref: sidecar.ref,
+    };
+    const detected = l.port.protocol === "Unsupported";
+    const pool = l.connectionPool ?? sidecar.inboundConnectionPool;
+    ports.push({
+      targetPort: l.port.number,
+      protocol: detected ? "HTTP" : l.port.protocol,
+      detected,
+      service,
+      servicePort: { ...(l.port.name ? { name: l.port.name } : {}), port: l.port.number, protocol: l.port.protocol },
+      endpoint: l.endpoint,
+      sidecar: { name: sidecar.name, namespace: sidecar.namespace },
+      ...(l.bind ? { bind: l.bind } : {}),
+      ...(bound ? { bound: true as const } : {}),
+      ...(pool ? { connectionPool: pool } : {}),
+    });
+  });
+  // Named targetPorts of Services do not matter here: the Sidecar's ports replace them.
+  return { ports: ports.sort((a, b) => a.targetPort - b.targetPort), diagnostics: diagnostics.filter((d) => d.code !== "MP0121") };
 }

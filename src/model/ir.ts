@@ -1,3 +1,4 @@
+import type { PodPortsModel } from "./named-ports.js";
 import type { SidecarModel } from "./sidecar-scope.js";
 import type { GatewayModel } from "./gateways.js";
 import type { GatewayApiResult } from "./gateway-api/convert.js";
@@ -149,6 +150,8 @@ export interface MeshModel {
   readonly aliases?: ReadonlyMap<string, readonly ServiceAliasModel[]>;
   /** The Gateway API, converted (absent when the input has none of its objects). */
   readonly gatewayApi?: GatewayApiModel;
+  /** Named container ports of the pods that Services with a named targetPort select (none when absent). */
+  readonly podPorts?: readonly PodPortsModel[];
   readonly diagnostics: readonly Diagnostic[];
 }
 

@@ -113,7 +113,7 @@ export function outboundStatPrefix(bind: string, port: number): string {
   return `outbound_${bind}_${port}`;
 }
 
-export type IstioConfigKind = "virtual-service" | "destination-rule";
+export type IstioConfigKind = "virtual-service" | "destination-rule" | "sidecar";
 
 /** The `istio.config` metadata Istio attaches to routes and clusters. */
 export function istioConfigPath(kind: IstioConfigKind, namespace: string, name: string): string {

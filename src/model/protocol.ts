@@ -15,6 +15,11 @@ const BY_NAME: ReadonlyMap<string, Protocol> = new Map<string, Protocol>([
   ["udp", "UDP"],
 ]);
 
+/** A protocol as a port declares it by name (`HTTP`, `tcp`, …; any case); anything else is detected. */
+export function protocolByName(name: string): Protocol {
+  return BY_NAME.get(name.toLowerCase()) ?? "Unsupported";
+}
+
 /**
  * Istio's port protocol: `appProtocol` first, then the port name's prefix (`http-web` → HTTP),
  * else "Unsupported" (Istio would sniff the protocol). UDP ports are never proxied.

@@ -192,7 +192,7 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     });
   }
   const outboundTrafficPolicy = sidecar?.outboundTrafficPolicy ?? config.outboundTrafficPolicy.mode;
-  return { proxy, gateway, services, ports, outboundTrafficPolicy, inbound: inboundScope(mesh, proxy), ...(sidecar ? { sidecar: sidecar.ref } : {}) };
+  return { proxy, gateway, services, ports, outboundTrafficPolicy, inbound: inboundScope(mesh, proxy, sidecar), ...(sidecar ? { sidecar: sidecar.ref } : {}) };
 }
 
 /**

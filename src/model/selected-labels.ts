@@ -9,6 +9,7 @@
  */
 import type { L4MatchAttributes, HTTPMatchRequest, TrafficPolicy, TrafficPolicyCore } from "../api/istio-types.js";
 import type { MeshModel } from "./ir.js";
+import { namedPortSelectors } from "./named-ports.js";
 
 /**
  * Per label key, the values some selector compares it with (a proxy value outside the set
@@ -55,7 +56,8 @@ class SelectionBuilder {
 /**
  * What the mesh's configuration selects proxies on: VirtualService sourceLabels, DestinationRule
  * workloadSelector and failoverPriority, Service selectors (a sidecar's inbound ports, a gateway's
- * target ports), Sidecar workloadSelector and Gateway selector.
+ * target ports), Sidecar workloadSelector, Gateway selector, and what tells apart pods whose named
+ * targetPorts differ.
  */
 export function selectedLabels(mesh: MeshModel): LabelSelection {
   const b = new SelectionBuilder();
@@ -75,6 +77,8 @@ export function selectedLabels(mesh: MeshModel): LabelSelection {
   for (const sc of mesh.sidecars ?? []) b.equals(sc.workloadSelector);
   // A Gateway's selector decides which router proxies serve it.
   for (const gw of mesh.gateways ?? []) b.equals(gw.selector);
+  // Pods whose named targetPorts resolve differently need views of their own.
+  for (const labels of namedPortSelectors(mesh.services, mesh.podPorts)) b.equals(labels);
   return b.keys;
 }
 

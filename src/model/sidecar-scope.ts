@@ -8,9 +8,12 @@ import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
 import type { SidecarObject } from "../api/istio-resource.js";
 import type { Pod } from "../api/kube-types.js";
 import type { StoredObject } from "../api/objects.js";
+import type { ConnectionPoolSettings } from "../api/istio-types.js";
 import { hostMatches } from "./hosts.js";
-import type { VirtualServiceModel } from "./ir.js";
+import type { Protocol, VirtualServiceModel } from "./ir.js";
 import type { OutboundTrafficPolicyMode } from "./mesh-config.js";
+import { parseDurations, type Parsed } from "./parsed.js";
+import { protocolByName } from "./protocol.js";
 import { byCreation } from "./routing.js";
 
 export const DEFAULT_ROOT_NAMESPACE = "istio-system";
@@ -28,6 +31,28 @@ export interface EgressListenerModel {
   readonly hosts: readonly EgressHostModel[];
 }
 
+/**
+ * Where an ingress listener's inbound cluster sends connections (its `defaultEndpoint`): the
+ * connection's original destination (unset, or no host), a fixed loopback address, the pod's own
+ * address on another port (`0.0.0.0:<port>`), or a unix domain socket.
+ */
+export type IngressEndpoint =
+  | { readonly kind: "original" }
+  | { readonly kind: "loopback"; readonly address: string; readonly port: number }
+  | { readonly kind: "pod"; readonly port: number }
+  | { readonly kind: "unix"; readonly path: string };
+
+export type ConnectionPoolModel = Parsed<ConnectionPoolSettings>;
+
+export interface IngressListenerModel {
+  readonly port: { readonly number: number; readonly protocol: Protocol; readonly name?: string };
+  /** The address a bound listener listens on (Istio's default: 0.0.0.0). */
+  readonly bind?: string;
+  readonly captureMode?: "DEFAULT" | "IPTABLES" | "NONE";
+  readonly endpoint: IngressEndpoint;
+  readonly connectionPool?: ConnectionPoolModel;
+}
+
 export interface SidecarModel {
   readonly name: string;
   readonly namespace: string;
@@ -38,6 +63,9 @@ export interface SidecarModel {
   readonly egress: readonly EgressListenerModel[];
   /** Set when the Sidecar has an outboundTrafficPolicy (its mode's default is REGISTRY_ONLY). */
   readonly outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+  /** As written; when there are any, they replace the inbound ports that Services would give. */
+  readonly ingress: readonly IngressListenerModel[];
+  readonly inboundConnectionPool?: ConnectionPoolModel;
 }
 
 const CATCH_ALL: readonly EgressListenerModel[] = [{ hosts: [{ namespace: "*", host: "*" }] }];
@@ -67,6 +95,46 @@ function egressListener(raw: Rec): EgressListenerModel {
   };
 }
 
+/**
+ * Istio's reading of `defaultEndpoint` for an IPv4 proxy: `127.0.0.1` and `[::1]` name the
+ * loopback (IPv4 preferred), `0.0.0.0` the pod's own address, `[::]` falls back to `::1` (the
+ * proxy has no IPv6 address), and an empty host leaves the original destination.
+ */
+function ingressEndpoint(de: unknown): IngressEndpoint {
+  if (typeof de !== "string" || de === "") return { kind: "original" };
+  if (de.startsWith("unix://")) return { kind: "unix", path: de.slice("unix://".length) };
+  const colon = de.lastIndexOf(":");
+  const host = de.slice(0, colon).replace(/^\[|\]$/g, "");
+  const port = Number(de.slice(colon + 1));
+  switch (host) {
+    case "127.0.0.1":
+    case "::1":
+      return { kind: "loopback", address: "127.0.0.1", port };
+    case "0.0.0.0":
+      return { kind: "pod", port };
+    case "::":
+      return { kind: "loopback", address: "::1", port };
+    default:
+      return { kind: "original" };
+  }
+}
+
+function ingressListener(raw: Rec): IngressListenerModel {
+  const port = rec(raw["port"]) ?? {};
+  const pool = rec(raw["connectionPool"]);
+  return {
+    port: {
+      number: (port["number"] as number | undefined) ?? 0,
+      protocol: protocolByName(String(port["protocol"] ?? "")),
+      ...(typeof port["name"] === "string" ? { name: port["name"] } : {}),
+    },
+    ...(typeof raw["bind"] === "string" && raw["bind"] !== "" ? { bind: raw["bind"] } : {}),
+    ...(typeof raw["captureMode"] === "string" ? { captureMode: raw["captureMode"] as IngressListenerModel["captureMode"] & string } : {}),
+    endpoint: ingressEndpoint(raw["defaultEndpoint"]),
+    ...(pool ? { connectionPool: parseDurations(pool as ConnectionPoolSettings) } : {}),
+  };
+}
+
 /** Sidecars (validated) → models oldest first, with the findings about what is conflicting or not translated yet. */
 export function buildSidecars(
   stored: readonly StoredObject<SidecarObject>[],
@@ -82,6 +150,7 @@ export function buildSidecars(
     const labels = rec(ws?.["labels"]) as Record<string, string> | undefined;
     const egress = Array.isArray(spec["egress"]) && spec["egress"].length ? (spec["egress"] as Rec[]).map(egressListener) : CATCH_ALL;
     const otp = rec(spec["outboundTrafficPolicy"]);
+    const icp = rec(spec["inboundConnectionPool"]);
     sidecars.push({
       name: object.metadata.name,
       namespace,
@@ -91,6 +160,8 @@ export function buildSidecars(
       ...(labels && Object.keys(labels).length ? { workloadSelector: labels } : {}),
       egress,
       ...(otp ? { outboundTrafficPolicy: otp["mode"] === "ALLOW_ANY" ? "ALLOW_ANY" : "REGISTRY_ONLY" } : {}),
+      ingress: Array.isArray(spec["ingress"]) ? (spec["ingress"] as Rec[]).map(ingressListener) : [],
+      ...(icp ? { inboundConnectionPool: parseDurations(icp as ConnectionPoolSettings) } : {}),
     });
     diagnostics.push(...untranslatedParts(spec, ref));
   }
@@ -110,19 +181,15 @@ const notYet = (ref: ObjectRef, path: string, effect: string): Diagnostic => ({
 /** The parts of a Sidecar meshpilot does not apply yet, each reported with what that means for traffic. */
 function untranslatedParts(spec: Readonly<Rec>, ref: ObjectRef): Diagnostic[] {
   const out: Diagnostic[] = [];
-  if (Array.isArray(spec["ingress"]) && spec["ingress"].length)
-    out.push(
-      notYet(
-        ref,
-        "spec.ingress",
-        "inbound listeners still come from the Services that select the workload; these ingress ports, defaultEndpoints, tls and connection pools do not apply",
-      ),
-    );
+  (Array.isArray(spec["ingress"]) ? (spec["ingress"] as Rec[]) : []).forEach((l, i) => {
+    // Istio terminates TLS on a Sidecar ingress port only with ENABLE_TLS_ON_SIDECAR_INGRESS (off by default).
+    if (rec(l["tls"]))
+      out.push(notYet(ref, `spec.ingress[${i}].tls`, "the ingress port receives connections as they arrive; this TLS is not terminated by the sidecar"));
+  });
   if (rec(rec(spec["outboundTrafficPolicy"])?.["egressProxy"]))
     out.push(
       notYet(ref, "spec.outboundTrafficPolicy.egressProxy", "traffic to hosts outside the registry goes to PassthroughCluster, not to the egress proxy"),
     );
-  if (rec(spec["inboundConnectionPool"])) out.push(notYet(ref, "spec.inboundConnectionPool", "inbound clusters keep Envoy's default connection limits"));
   (Array.isArray(spec["egress"]) ? (spec["egress"] as Rec[]) : []).forEach((l, i) => {
     const bind = typeof l["bind"] === "string" ? l["bind"] : "";
     if (bind.startsWith("unix://"))

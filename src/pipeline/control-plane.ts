@@ -161,8 +161,9 @@ export class ControlPlane implements ViewProvider {
     this.build = build;
     this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined);
     this.meshDiagnostics = [...build.mesh.diagnostics.map((d) => this.locate(d)), ...analysisFindings(this.analysis, this.sourceOf)];
-    // Endpoints select no proxy: the fast path keeps the selection (and every class in its view).
-    if (!fastPath) this.regroup(selectedLabels(build.mesh));
+    // Endpoints select no proxy: the fast path keeps the selection (and every class in its view),
+    // unless pods' named ports changed, which can split views.
+    if (!endpointsOnly) this.regroup(selectedLabels(build.mesh));
     // Every view first, then the classes: a class moving between views finds its new one built.
     for (const view of this.views.values()) this.publish(view, build.mesh, build.changedHosts);
     for (const view of this.views.values()) for (const key of view.classes) this.opts.cache.set(key, view.snapshot!);

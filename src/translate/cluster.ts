@@ -1,6 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { ServicePortModel } from "../model/ir.js";
 import type { InboundPortScope } from "../model/inbound.js";
+import type { IngressEndpoint } from "../model/sidecar-scope.js";
 import {
   BLACKHOLE_CLUSTER,
   INBOUND_PASSTHROUGH_BIND_IPV4,
@@ -97,15 +98,21 @@ function usesH2(port: ServicePortModel, policy: ClusterPolicy | undefined): bool
   return (isHttp2Protocol(port.protocol) || http?.h2UpgradePolicy === "UPGRADE") && http?.h2UpgradePolicy !== "DO_NOT_UPGRADE" && !http?.useClientProtocol;
 }
 
-function protocolOptions(port: ServicePortModel, policy: ClusterPolicy | undefined, tls: UpstreamTls): Pick<ClusterJson, "typedExtensionProtocolOptions"> {
+/** connectionPool's per-connection HTTP settings (Envoy's common HTTP protocol options). */
+function commonHttpOptions(policy: ClusterPolicy | undefined): JsonObject {
   const http = policy?.connectionPool?.http;
   const tcp = policy?.connectionPool?.tcp;
   const idle = http?.idleTimeout ?? tcp?.idleTimeout;
-  const common = {
+  return {
     ...(idle ? { idleTimeout: protoDuration(idle) } : {}),
     ...(http?.maxRequestsPerConnection ? { maxRequestsPerConnection: http.maxRequestsPerConnection } : {}),
     ...(tcp?.maxConnectionDuration ? { maxConnectionDuration: protoDuration(tcp.maxConnectionDuration) } : {}),
   };
+}
+
+function protocolOptions(port: ServicePortModel, policy: ClusterPolicy | undefined, tls: UpstreamTls): Pick<ClusterJson, "typedExtensionProtocolOptions"> {
+  const http = policy?.connectionPool?.http;
+  const common = commonHttpOptions(policy);
   const h2 = usesH2(port, policy);
   const upstream = tls.autoSni ? { upstreamHttpProtocolOptions: { autoSni: true, ...(tls.autoSanValidation ? { autoSanValidation: true } : {}) } } : {};
   if (!h2 && !http?.useClientProtocol && Object.keys(common).length === 0 && !tls.autoSni) return {};
@@ -122,6 +129,26 @@ function protocolOptions(port: ServicePortModel, policy: ClusterPolicy | undefin
             : { explicitHttpConfig: { httpProtocolOptions: {} } }),
       }),
     },
+  };
+}
+
+/** connectionPool's per-connection TCP settings: connect timeout, circuit breakers, keepalive. */
+function connectionSettings(policy: ClusterPolicy | undefined): Pick<ClusterJson, "connectTimeout" | "circuitBreakers" | "upstreamConnectionOptions"> {
+  const keepalive = policy?.connectionPool?.tcp?.tcpKeepalive;
+  return {
+    connectTimeout: policy?.connectionPool?.tcp?.connectTimeout ? protoDuration(policy.connectionPool.tcp.connectTimeout) : DEFAULT_CONNECT_TIMEOUT,
+    circuitBreakers: circuitBreakers(policy),
+    ...(keepalive
+      ? {
+          upstreamConnectionOptions: {
+            tcpKeepalive: {
+              ...(keepalive.probes ? { keepaliveProbes: keepalive.probes } : {}),
+              ...(keepalive.time ? { keepaliveTime: durationWholeSeconds(keepalive.time) } : {}),
+              ...(keepalive.interval ? { keepaliveInterval: durationWholeSeconds(keepalive.interval) } : {}),
+            },
+          },
+        }
+      : {}),
   };
 }
 
@@ -155,19 +182,19 @@ export function outboundCluster(
     ...(rule ? { config: istioConfigPath("destination-rule", rule.namespace, rule.name) } : {}),
     ...(subset ? { subset } : {}),
   };
-  const keepalive = policy?.connectionPool?.tcp?.tcpKeepalive;
+  const { connectTimeout, circuitBreakers: thresholds, upstreamConnectionOptions } = connectionSettings(policy);
   return {
     name,
     ...(discovery
       ? discovery
       : { type: lb.type ?? "EDS", ...(lb.type === "ORIGINAL_DST" ? {} : { edsClusterConfig: { serviceName: name, edsConfig: ADS_CONFIG_SOURCE } }) }),
-    connectTimeout: policy?.connectionPool?.tcp?.connectTimeout ? protoDuration(policy.connectionPool.tcp.connectTimeout) : DEFAULT_CONNECT_TIMEOUT,
+    connectTimeout,
     lbPolicy: lb.lbPolicy,
     ...(lb.ringHashLbConfig ? { ringHashLbConfig: lb.ringHashLbConfig } : {}),
     ...(lb.maglevLbConfig ? { maglevLbConfig: lb.maglevLbConfig } : {}),
     ...(lb.roundRobinLbConfig ? { roundRobinLbConfig: lb.roundRobinLbConfig } : {}),
     ...(lb.leastRequestLbConfig ? { leastRequestLbConfig: lb.leastRequestLbConfig } : {}),
-    circuitBreakers: circuitBreakers(policy),
+    circuitBreakers: thresholds,
     ...outlierDetection(policy),
     // With outlierDetection Istio always writes the panic threshold: minHealthPercent, default 0
     // (panic mode off, so ejected hosts are not used again while others are healthy).
@@ -176,17 +203,7 @@ export function outboundCluster(
       // Locality weights and failover priorities in the CLA take effect only with this (Istio sets it likewise).
       ...(usesLocalityWeights(policy) ? { localityWeightedLbConfig: {} } : {}),
     },
-    ...(keepalive
-      ? {
-          upstreamConnectionOptions: {
-            tcpKeepalive: {
-              ...(keepalive.probes ? { keepaliveProbes: keepalive.probes } : {}),
-              ...(keepalive.time ? { keepaliveTime: durationWholeSeconds(keepalive.time) } : {}),
-              ...(keepalive.interval ? { keepaliveInterval: durationWholeSeconds(keepalive.interval) } : {}),
-            },
-          },
-        }
-      : {}),
+    ...(upstreamConnectionOptions ? { upstreamConnectionOptions } : {}),
     ...protocolOptions(port, policy, tls),
     ...(tls.transportSocket ? { transportSocket: tls.transportSocket } : {}),
     metadata: { filterMetadata: { istio: istioMeta } },
@@ -220,27 +237,67 @@ export function passthroughCluster(): ClusterJson {
  * connection to the application is not captured again (Istio's default inboundTrafficPolicy
  * PASSTHROUGH).
  */
-function toApplication(name: string): ClusterJson {
+function toApplication(name: string, policy?: ClusterPolicy): ClusterJson {
+  const { connectTimeout, circuitBreakers: thresholds, upstreamConnectionOptions } = connectionSettings(policy);
   return {
     name,
     type: "ORIGINAL_DST",
-    connectTimeout: DEFAULT_CONNECT_TIMEOUT,
+    connectTimeout,
     lbPolicy: "CLUSTER_PROVIDED",
-    circuitBreakers: circuitBreakers(undefined),
+    circuitBreakers: thresholds,
+    ...(upstreamConnectionOptions ? { upstreamConnectionOptions } : {}),
     upstreamBindConfig: { sourceAddress: { address: INBOUND_PASSTHROUGH_BIND_IPV4, portValue: 0 } },
   };
+}
+
+function toStatic(name: string, address: JsonObject, policy: ClusterPolicy | undefined): ClusterJson {
+  const { connectTimeout, circuitBreakers: thresholds, upstreamConnectionOptions } = connectionSettings(policy);
+  return {
+    name,
+    type: "STATIC",
+    connectTimeout,
+    lbPolicy: "LEAST_REQUEST",
+    circuitBreakers: thresholds,
+    ...(upstreamConnectionOptions ? { upstreamConnectionOptions } : {}),
+    loadAssignment: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address } }] }] },
+  };
+}
+
+/**
+ * Where a Sidecar ingress `defaultEndpoint` sends the port's connections. Istio sends
+ * `0.0.0.0:<port>` to the pod's own IP on that port; the connection's original destination is
+ * that IP, so the port is overridden there, and proxies of one view need not know their IP.
+ * Loopback and unix socket targets are not captured, so they need no 127.0.0.6 source.
+ */
+function toEndpoint(name: string, endpoint: IngressEndpoint, policy: ClusterPolicy | undefined): ClusterJson {
+  switch (endpoint.kind) {
+    case "original":
+      return toApplication(name, policy);
+    case "pod":
+      return { ...toApplication(name, policy), originalDstLbConfig: { upstreamPortOverride: endpoint.port } };
+    case "loopback":
+      return toStatic(name, { socketAddress: { address: endpoint.address, portValue: endpoint.port } }, policy);
+    case "unix":
+      return toStatic(name, { pipe: { path: endpoint.path } }, policy);
+  }
 }
 
 /** `inbound|<targetPort>||`: a workload port of the proxy's own application. */
 export function inboundCluster(port: InboundPortScope): ClusterJson {
   const svc = port.service;
-  const http = port.detected
+  const name = inboundClusterName(port.targetPort);
+  const policy: ClusterPolicy | undefined = port.connectionPool ? { connectionPool: port.connectionPool } : undefined;
+  const common = commonHttpOptions(policy);
+  const upstream = port.detected
     ? { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } }
     : isHttp2Protocol(port.protocol)
       ? { explicitHttpConfig: { http2ProtocolOptions: {} } }
-      : undefined;
+      : Object.keys(common).length
+        ? { explicitHttpConfig: { httpProtocolOptions: {} } }
+        : undefined;
+  const http = upstream ? { ...(Object.keys(common).length ? { commonHttpProtocolOptions: common } : {}), ...upstream } : undefined;
   return {
-    ...toApplication(inboundClusterName(port.targetPort)),
+    ...toEndpoint(name, port.endpoint, policy),
     ...(http ? { typedExtensionProtocolOptions: { [HTTP_PROTOCOL_OPTIONS_KEY]: typed("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", http) } } : {}),
     metadata: { filterMetadata: { istio: { services: [{ host: svc.hostname, name: svc.name, namespace: svc.namespace }] } } },
   };

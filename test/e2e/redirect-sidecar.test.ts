@@ -9,7 +9,10 @@
  *   - a request from the peer to the pod's IP is captured to 15006 and reaches the application
  *     through `inbound|8080||` (Envoy's stats count it; the application sees 127.0.0.6);
  *   - a destination outside the registry is passed through under ALLOW_ANY and blocked under
- *     REGISTRY_ONLY (virtualOutbound's catch-all, and the `block_all` 502 for HTTP).
+ *     REGISTRY_ONLY (virtualOutbound's catch-all, and the `block_all` 502 for HTTP);
+ *   - a Sidecar's ingress listeners replace the Service's port: 9000 goes to the application's
+ *     loopback socket (`defaultEndpoint: 127.0.0.1:8081`), 9001 to the pod's own 8080
+ *     (`0.0.0.0:8080`), and 8080 itself only passes through.
  *
  * Topology (both namespaces made here): "pod" 10.99.2.2 ⇄ veth ⇄ "peer" 10.99.2.1 (+ .11, .12).
  * The host's own network is never touched.
@@ -190,7 +193,7 @@ describe.skipIf(!available && !ci)("REDIRECT sidecar in a network namespace", ()
     const cfg = captureConfig(DEFAULT_INJECTION_SETTINGS, {});
     if (!cfg.config) throw new Error(JSON.stringify(cfg.errors));
     pod.exec("busybox", ["sh", "-c", captureScript(cfg.config)]);
-    await startPython(pod, [`ratings=0.0.0.0:8080`]);
+    await startPython(pod, [`ratings=0.0.0.0:8080`, `local=127.0.0.1:8081`]);
     await startPython(peer, [`reviews-v1=${REVIEWS_V1}:9080`, `reviews-v2=${REVIEWS_V2}:9080`, `outside=${PEER_IP}:${OUTSIDE_PORT}`]);
     dir = mkdtempSync(join(tmpdir(), "meshpilot-redirect-"));
     writeFileSync(join(dir, "mesh.yaml"), mesh());
@@ -235,6 +238,33 @@ describe.skipIf(!available && !ci)("REDIRECT sidecar in a network namespace", ()
     expect(await envoy.stat("cluster.BlackHoleCluster.upstream_cx_none_healthy")).toBeGreaterThanOrEqual(1);
     // An unknown host on an HTTP port of the mesh meets the block_all virtual host.
     expect(await get(pod, APP_UID, `http://${PEER_IP}:9080/`)).toBe("502");
+    await envoy.stop();
+  }, 120_000);
+
+  it("sends a Sidecar's ingress ports to their defaultEndpoints instead of the Service's port", async () => {
+    writeFileSync(
+      join(dir, "sidecar.yaml"),
+      `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: ratings, namespace: shop }
+spec:
+  workloadSelector: { labels: { app: ratings } }
+  ingress:
+    - { port: { number: 9000, protocol: HTTP, name: http-local }, defaultEndpoint: "127.0.0.1:8081" }
+    - { port: { number: 9001, protocol: HTTP, name: http-pod }, defaultEndpoint: "0.0.0.0:8080" }
+`,
+    );
+    const envoy = await sidecar("ALLOW_ANY", 15012);
+    await until(async () => (await get(peer, 0, `http://${POD_IP}:9000/`)).startsWith("200 local"), "the ingress port 9000", 20_000, 200);
+    // The loopback endpoint is not captured, so Envoy connects from 127.0.0.1 itself.
+    expect(await get(peer, 0, `http://${POD_IP}:9000/`)).toBe("200 local 127.0.0.1 -");
+    expect(await envoy.stat("cluster.inbound|9000||.upstream_rq_total")).toBeGreaterThanOrEqual(1);
+    // 0.0.0.0:8080 is the pod's own address on 8080, reached from 127.0.0.6 like any inbound port.
+    expect(await get(peer, 0, `http://${POD_IP}:9001/`)).toBe("200 ratings 127.0.0.6 -");
+    expect(await envoy.stat("cluster.inbound|9001||.upstream_rq_total")).toBe(1);
+    // The Service's port has no chain of its own any more: it passes through.
+    expect(await get(peer, 0, `http://${POD_IP}:8080/`)).toBe("200 ratings 127.0.0.6 -");
+    expect(await envoy.stat("cluster.inbound|8080||.upstream_rq_total")).toBeUndefined();
     await envoy.stop();
   }, 120_000);
 });

@@ -1,8 +1,10 @@
 /**
  * A sidecar's inbound side (REDIRECT capture): `virtualInbound` on 15006, where iptables sends
  * every connection to the pod. Its `original_dst` listener filter restores the destination the
- * client dialled, and a chain per workload port (from the Services that select the pod) routes it
- * to `inbound|<targetPort>||`; connections to other ports pass through to the application.
+ * client dialled, and a chain per workload port (from the Services that select the pod, or the
+ * Sidecar's ingress listeners) routes it to `inbound|<targetPort>||`; connections to other ports
+ * pass through to the application. A Sidecar ingress port that is not captured gets a listener of
+ * its own, bound to its address, with the same chains.
  */
 import type { Diagnostic } from "../../api/diagnostics.js";
 import type { InboundPortScope } from "../../model/inbound.js";
@@ -13,6 +15,7 @@ import {
   inboundClusterName,
   inboundStatPrefix,
   inboundVirtualHostName,
+  istioConfigPath,
   listenerName,
   VIRTUAL_INBOUND_BLACKHOLE_CHAIN,
   VIRTUAL_INBOUND_LISTENER,
@@ -38,13 +41,35 @@ export interface InboundResources {
 const NONE: InboundResources = { clusters: [], listeners: [], diagnostics: [] };
 
 export function inbound(scope: ProxyScope): InboundResources {
-  if (scope.proxy.interceptionMode === "NONE") return NONE;
   const ports = scope.inbound.ports;
+  const captured = scope.proxy.interceptionMode !== "NONE";
+  if (!captured && ports.length === 0) return { ...NONE, diagnostics: scope.inbound.diagnostics };
   return {
-    clusters: [...ports.map(inboundCluster), inboundPassthroughCluster()],
-    listeners: [virtualInboundListener(ports)],
+    clusters: [...ports.map(inboundCluster), ...(captured ? [inboundPassthroughCluster()] : [])],
+    listeners: [...(captured ? [virtualInboundListener(ports.filter((p) => !p.bound))] : []), ...ports.filter((p) => p.bound).map(boundListener)],
     diagnostics: scope.inbound.diagnostics,
   };
+}
+
+const WILDCARD = "0.0.0.0";
+
+/** A Sidecar ingress port that is not captured: a real socket on its bind address (Istio's `<bind>_<port>`). */
+function boundListener(port: InboundPortScope): ListenerJson {
+  const address = port.bind ?? WILDCARD;
+  return {
+    name: listenerName(address, port.targetPort),
+    address: { socketAddress: { address, portValue: port.targetPort } },
+    trafficDirection: "INBOUND",
+    ...(port.detected ? { listenerFilters: [httpInspector([])] } : {}),
+    listenerFiltersTimeout: "0s",
+    continueOnListenerFiltersTimeout: true,
+    filterChains: portChains(port),
+  };
+}
+
+/** The host Istio names in trace operations: the Service's, or for a Sidecar ingress port `<sidecar>.<namespace>`. */
+function traceHost(port: InboundPortScope): string {
+  return port.sidecar ? `${port.sidecar.name}.${port.sidecar.namespace}` : port.service.hostname;
 }
 
 /** Istio's default inbound route: everything to the workload port, no timeout, a retry only before the request reached it. */
@@ -59,7 +84,7 @@ function inboundRoute(cluster: string, port: InboundPortScope | undefined): Rout
       ...(grpc ? {} : { retryPolicy: { retryOn: "reset-before-request", numRetries: 2 } }),
       maxStreamDuration: { maxStreamDuration: "0s", grpcTimeoutHeaderMax: "0s" },
     },
-    ...(port ? { decorator: { operation: `${port.service.hostname}:${port.servicePort.port}/*` } } : {}),
+    ...(port ? { decorator: { operation: `${traceHost(port)}:${port.servicePort.port}/*` } } : {}),
   };
 }
 
@@ -72,8 +97,16 @@ function httpFilter(statPrefix: string, routeName: string, vhostName: string, cl
 }
 
 function portChains(port: InboundPortScope): FilterChainJson[] {
+  const chains = protocolChains(port);
+  if (!port.sidecar) return chains;
+  // As Istio, chains from a Sidecar name it in their metadata.
+  const metadata = { filterMetadata: { istio: { config: istioConfigPath("sidecar", port.sidecar.namespace, port.sidecar.name) } } };
+  return chains.map((c) => ({ ...c, metadata }));
+}
+
+function protocolChains(port: InboundPortScope): FilterChainJson[] {
   const cluster = inboundClusterName(port.targetPort);
-  const name = listenerName("0.0.0.0", port.targetPort);
+  const name = listenerName(port.bind ?? WILDCARD, port.targetPort);
   const http: FilterJson = httpFilter(inboundStatPrefix(port.targetPort), cluster, inboundVirtualHostName(port.targetPort), cluster, port);
   const tcp: FilterJson = tcpProxy(cluster, cluster);
   if (port.detected) {

@@ -154,13 +154,12 @@ describe("Sidecar parts not translated yet", () => {
         "s",
         "shop",
         "",
-        `{ ingress: [{ port: { number: 9000, protocol: HTTP } }], inboundConnectionPool: { tcp: { maxConnections: 5 } }, outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: egress.example.com, port: { number: 443 } } }, egress: [{ port: { number: 80, protocol: HTTP }, bind: 10.0.0.1, hosts: ["./*"] }, { port: { number: 0, protocol: HTTP }, bind: "unix:///s", hosts: ["./*"] }, { hosts: ["./*"] }] }`,
+        `{ ingress: [{ port: { number: 9000, protocol: HTTP } }, { port: { number: 9443, protocol: HTTPS }, tls: { mode: SIMPLE, serverCertificate: /c, privateKey: /k } }], inboundConnectionPool: { tcp: { maxConnections: 5 } }, outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: egress.example.com, port: { number: 443 } } }, egress: [{ port: { number: 80, protocol: HTTP }, bind: 10.0.0.1, hosts: ["./*"] }, { port: { number: 0, protocol: HTTP }, bind: "unix:///s", hosts: ["./*"] }, { hosts: ["./*"] }] }`,
       ),
     );
     expect(m.diagnostics.filter((d) => d.code === "MP0010").map((d) => d.path)).toEqual([
-      "spec.ingress",
+      "spec.ingress[1].tls",
       "spec.outboundTrafficPolicy.egressProxy",
-      "spec.inboundConnectionPool",
       "spec.egress[0].bind",
       "spec.egress[1].bind",
     ]);
