@@ -1,7 +1,12 @@
-import { buildBootstrap, type BootstrapInterceptionMode } from "../translate/bootstrap.js";
+import { buildBootstrap, type BootstrapInterceptionMode, type BootstrapProxyType } from "../translate/bootstrap.js";
 
 export interface BootstrapCliOptions {
-  nodeId: string;
+  /** The whole node id; else it is built from type, ip, pod and namespace. */
+  nodeId?: string;
+  /** `sidecar` or `router` (a gateway); must agree with the node id when both are given. */
+  type?: string;
+  ip?: string;
+  pod?: string;
   xdsAddress: string;
   adminAddress: string;
   interception?: string;
@@ -20,10 +25,15 @@ export function bootstrapCommand(o: BootstrapCliOptions): { output: string } | {
     if (eq <= 0) return { error: `--label "${kv}" must be key=value` };
     labels[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  const mode = (o.interception ?? "REDIRECT").toUpperCase();
+  const type = o.type ?? (o.nodeId ? o.nodeId.split("~")[0] : "sidecar");
+  if (type !== "sidecar" && type !== "router") return { error: `--type "${type}" must be sidecar or router` };
+  if (o.nodeId && o.type && !o.nodeId.startsWith(`${o.type}~`)) return { error: `--type ${o.type} differs from the type of --node-id "${o.nodeId}"` };
+  if (!o.nodeId && !(o.ip && o.pod && o.namespace)) return { error: "give --node-id, or --ip, --pod and --namespace (with --type)" };
+  // A gateway listens on real ports; only sidecars are captured by iptables.
+  const mode = (o.interception ?? (type === "router" ? "NONE" : "REDIRECT")).toUpperCase();
   if (!["NONE", "REDIRECT", "TPROXY"].includes(mode)) return { error: `--interception "${o.interception}" must be NONE or REDIRECT` };
   const result = buildBootstrap({
-    nodeId: o.nodeId,
+    ...(o.nodeId ? { nodeId: o.nodeId } : { node: { type: type as BootstrapProxyType, ip: o.ip!, podName: o.pod!, namespace: o.namespace! } }),
     xdsAddress: o.xdsAddress,
     adminAddress: o.adminAddress,
     interception: mode as BootstrapInterceptionMode,

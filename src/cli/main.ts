@@ -311,10 +311,15 @@ program
 program
   .command("bootstrap")
   .description("print an Envoy bootstrap (JSON) that connects a stock Envoy to meshpilot")
-  .requiredOption("--node-id <id>", "Istio-form node id: sidecar~IP~pod.ns~ns.svc.cluster.local")
+  .option("--node-id <id>", "Istio-form node id: sidecar~IP~pod.ns~ns.svc.cluster.local (or router~… for a gateway)")
+  .addOption(
+    new Option("--type <type>", "proxy type: sidecar, or router for an ingress/egress gateway (default: from --node-id)").choices(["sidecar", "router"]),
+  )
+  .option("--ip <ip>", "the pod IP (with --pod and --namespace, instead of --node-id)")
+  .option("--pod <name>", "the pod name (with --ip and --namespace, instead of --node-id)")
   .requiredOption("--xds-address <host:port>", "meshpilot's ADS address")
   .requiredOption("--admin-address <host:port>", "Envoy admin address")
-  .addOption(new Option("--interception <mode>", "INTERCEPTION_MODE").choices(["NONE", "REDIRECT"]).default("REDIRECT"))
+  .addOption(new Option("--interception <mode>", "INTERCEPTION_MODE (default: REDIRECT, NONE for a router)").choices(["NONE", "REDIRECT"]))
   .option("--namespace <ns>", "the proxy's namespace (default: from the node id)")
   .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
   .option("--cluster <name>", "Envoy node.cluster (default: <app>.<namespace>)")
@@ -322,10 +327,13 @@ program
   .option("--sotw", "use state-of-the-world ADS instead of delta")
   .action(
     (o: {
-      nodeId: string;
+      nodeId?: string;
+      type?: string;
+      ip?: string;
+      pod?: string;
       xdsAddress: string;
       adminAddress: string;
-      interception: string;
+      interception?: string;
       namespace?: string;
       label: string[];
       sotw?: boolean;
