@@ -20,6 +20,7 @@ export interface ExplainCliOptions {
   readonly output: string;
   readonly destinationIp?: string;
   readonly sourceIp?: string;
+  readonly port?: number;
   readonly http2?: boolean;
   readonly metadata?: Record<string, unknown>;
   readonly locality?: string;
@@ -85,6 +86,7 @@ export async function explainCommand(o: ExplainCliOptions): Promise<{ output: st
   if ((o.configDir === undefined) === (o.server === undefined))
     return { error: "give exactly one of --config-dir (offline) and --server (a running meshpilot)" };
   if (o.output !== "text" && o.output !== "json") return { error: "-o must be text or json" };
+  if (o.port !== undefined && !(Number.isInteger(o.port) && o.port > 0 && o.port < 65536)) return { error: "--port must be a port number" };
   const req = parseRequest(o.request);
   if ("error" in req) return { error: `--request: ${req.error}` };
   const loaded = o.configDir !== undefined ? await offline({ ...o, configDir: o.configDir }) : await live({ ...o, server: o.server! });
@@ -92,6 +94,7 @@ export async function explainCommand(o: ExplainCliOptions): Promise<{ output: st
   const e = explain(loaded.resources, loaded.node, req, {
     ...(o.destinationIp ? { destinationIp: o.destinationIp } : {}),
     ...(o.sourceIp ? { sourceIp: o.sourceIp } : {}),
+    ...(o.port !== undefined ? { port: o.port } : {}),
     ...(o.http2 ? { http2: true } : {}),
   });
   return { output: o.output === "json" ? JSON.stringify(e, null, 2) + "\n" : formatExplanation(e), explanation: e };

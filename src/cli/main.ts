@@ -212,6 +212,7 @@ program
   .option("--server <url>", "explain with what a running meshpilot sends the proxy (its debug address, e.g. http://127.0.0.1:15014)")
   .option("--destination-ip <ip>", "the address the application connects to (default: the service address the config lists for the host)")
   .option("--source-ip <ip>", "the application's address (default: the proxy's IP from its node id)")
+  .option("--port <n>", "the port the connection arrives on, when not the URL's (a gateway's target port behind its Service port)", (v) => Number(v))
   .option("--http2", "plaintext HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1")
   .addOption(new Option("--interception <mode>", "offline: the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
   .option("--label <k=v>", "offline: a label of the proxy's pod (repeatable)", collect, [])
@@ -228,6 +229,7 @@ program
       server?: string;
       destinationIp?: string;
       sourceIp?: string;
+      port?: number;
       http2?: boolean;
       interception: string;
       label: string[];

@@ -31,6 +31,8 @@ export interface ExplainOptions {
   readonly destinationIp?: string;
   /** The application's address (default: the proxy's IP). */
   readonly sourceIp?: string;
+  /** The port the connection arrives on at the proxy, when not the URL's (a gateway's target port behind its Service port). */
+  readonly port?: number;
   /** Plaintext HTTP as HTTP/2 with prior knowledge. */
   readonly http2?: boolean;
 }
@@ -66,6 +68,8 @@ function searchNames(host: string, proxy: ProxyNode): string[] {
 /** Where `host` resolves: its cluster IP as the configuration lists it (virtual host domains, or a TCP listener's service). */
 function resolveDestination(res: ExplainResources, req: ExplainRequest, proxy: ProxyNode, given: string | undefined): { ip?: string; how: string } {
   if (given) return { ip: given, how: "given with --destination-ip" };
+  if (proxy.type === "router")
+    return { how: `a client connects to the gateway itself, on the port of its listener (${req.host} is only the Host header here)` };
   if (isIp(req.host)) return { ip: req.host, how: "the URL's host is an address" };
   const names = searchNames(req.host, proxy);
   const rcs = [...res.routes].sort((a, b) => Number(b.name === String(req.port)) - Number(a.name === String(req.port)));
@@ -104,12 +108,12 @@ export function explain(res: ExplainResources, proxy: ProxyNode, req: ExplainReq
   const dest = resolveDestination(res, req, proxy, opts.destinationIp);
   const conn: Connection = {
     ...(dest.ip ? { destinationIp: dest.ip } : {}),
-    destinationPort: req.port,
+    destinationPort: opts.port ?? req.port,
     sourceIp: opts.sourceIp ?? proxy.ip,
     tls: req.scheme === "https",
     ...(req.scheme === "https" ? { serverName: req.host } : { httpProtocol: opts.http2 ? "h2c" : "http/1.1" }),
   };
-  const base = { proxy: proxy.id, request: req, destination: { ...dest, port: req.port } };
+  const base = { proxy: proxy.id, request: req, destination: { ...dest, port: conn.destinationPort } };
   const lc = chooseListener(res.listeners, conn);
   if (!lc.listener) return { ...base, listenerSteps: lc.steps, filterChainSteps: [], clusters: [], outcome: "the connection is refused: no listener takes it" };
   const fc = chooseFilterChain(lc.listener, conn);
