@@ -147,9 +147,11 @@ export function mergeDelegates(vss: readonly VirtualServiceModel[], domain: stri
   const virtualServices = vss.map((root): VirtualServiceModel => {
     if (root.hosts.length === 0 || !root.http.some((r) => r.delegate)) return root;
     const routed: HTTPRoute[] = [];
+    const origins: string[] = [];
     root.http.forEach((rule, i) => {
       if (!rule.delegate) {
         routed.push(rule);
+        origins.push(`spec.http[${i}]`);
         return;
       }
       const ns = rule.delegate.namespace || root.namespace;
@@ -180,8 +182,10 @@ export function mergeDelegates(vss: readonly VirtualServiceModel[], domain: stri
       }
       target.http.forEach((leaf, j) => {
         const merged = mergeRule(rule, resolveDestinations(leaf, target.namespace, domain));
-        if (merged) routed.push(merged);
-        else
+        if (merged) {
+          routed.push(merged);
+          origins.push(`spec.http[${i}] → VirtualService ${target.namespace}/${target.name} spec.http[${j}]`);
+        } else
           report({
             severity: "warning",
             code: DelegationCodes.Conflict,
@@ -191,7 +195,7 @@ export function mergeDelegates(vss: readonly VirtualServiceModel[], domain: stri
           });
       });
     });
-    return { ...root, routedHttp: routed };
+    return { ...root, routedHttp: routed, routedOrigins: origins };
   });
   return { virtualServices, diagnostics };
 }

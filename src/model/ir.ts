@@ -79,6 +79,11 @@ export interface VirtualServiceModel {
    * Destination hosts of merged delegate rules are FQDNs (resolved in the delegate's namespace).
    */
   readonly routedHttp: readonly HTTPRoute[];
+  /**
+   * Where each `routedHttp` rule was written, by index: `spec.http[2]`, or for a merged delegate
+   * rule `spec.http[1] → VirtualService <ns>/<name> spec.http[0]`. Absent: `routedHttp` is `http`.
+   */
+  readonly routedOrigins?: readonly string[];
   readonly tcp: readonly TCPRoute[];
   readonly tls: readonly TLSRoute[];
   readonly ref: ObjectRef;

@@ -91,6 +91,8 @@ export interface HttpRouteModel {
   readonly fault?: FaultModel;
   readonly cors?: CorsModel;
   readonly virtualService: { readonly name: string; readonly namespace: string };
+  /** The rule and match it was written as: `spec.http[1].match[0]` (see VirtualServiceModel.routedOrigins). */
+  readonly rule: string;
 }
 
 /** The route a service gets when no VirtualService routes it. */
@@ -166,13 +168,18 @@ function envoyMatch(m: HTTPMatchRequest): HttpMatchModel {
 export function resolveHttpRoutes(vs: VirtualServiceModel, ctx: RouteScope): HttpRouteModel[] {
   const out: HttpRouteModel[] = [];
   const ref = { name: vs.name, namespace: vs.namespace };
-  for (const rule of vs.routedHttp) {
-    if (rule.delegate) continue;
-    const matches = rule.match?.length ? rule.match.filter((m) => matchApplies(m, ctx)) : [undefined];
-    if (matches.length === 0) continue;
+  vs.routedHttp.forEach((rule, i) => {
+    if (rule.delegate) return;
+    const origin = vs.routedOrigins?.[i] ?? `spec.http[${i}]`;
+    // A merged delegate rule's matches are combinations of the root's and the delegate's: no one index names them.
+    const matchIndex = !origin.includes("→");
+    const matches = rule.match?.length
+      ? rule.match.flatMap((m, j) => (matchApplies(m, ctx) ? [{ m, rule: matchIndex ? `${origin}.match[${j}]` : origin }] : []))
+      : [{ m: undefined, rule: origin }];
+    if (matches.length === 0) return;
     const act = action(rule, vs, ctx);
     const parsed = parseDurations(rule);
-    for (const m of matches) {
+    for (const { m, rule: written } of matches) {
       // Istio: the rule's name, then "." and the match's name when the match has one.
       const name = m?.name ? `${rule.name ?? ""}.${m.name}` : rule.name;
       out.push({
@@ -183,9 +190,10 @@ export function resolveHttpRoutes(vs: VirtualServiceModel, ctx: RouteScope): Htt
         ...(parsed.fault ? { fault: parsed.fault } : {}),
         ...(parsed.corsPolicy ? { cors: parsed.corsPolicy } : {}),
         virtualService: ref,
+        rule: written,
       });
     }
-  }
+  });
   return out;
 }
 

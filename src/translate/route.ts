@@ -205,7 +205,13 @@ function forwardAction(route: HttpRouteModel, f: ForwardModel): { action: RouteA
 export function httpRoutes(routes: readonly HttpRouteModel[], port: number): RouteJson[] {
   const out: RouteJson[] = [];
   for (const r of routes) {
-    const metadata = { filterMetadata: { istio: { config: istioConfigPath("virtual-service", r.virtualService.namespace, r.virtualService.name) } } };
+    // istio.config names the VirtualService as Istio does; meshpilot.rule the rule and match in it, for `explain`.
+    const metadata = {
+      filterMetadata: {
+        istio: { config: istioConfigPath("virtual-service", r.virtualService.namespace, r.virtualService.name) },
+        meshpilot: { rule: r.rule },
+      },
+    };
     const match = routeMatch(r.match);
     const route: RouteJson = {
       ...(r.name ? { name: r.name } : {}),

@@ -87,7 +87,7 @@ describe("explain agrees with a real Envoy", () => {
   it("a header match: the answering version is the one explain named", async () => {
     const e = await ask(url("/", ["x-test-user:true"]));
     expect(e.http?.route?.name).toBe("tester");
-    expect(e.http?.route?.origin).toMatchObject({ kind: "VirtualService", namespace: "default", name: "web" });
+    expect(e.http?.route?.origin).toEqual({ kind: "VirtualService", namespace: "default", name: "web", rule: "spec.http[0].match[0]" });
     expect([...versions(e)]).toEqual(["v3"]);
     const res = await mesh.get("web", "/", { headers: { "x-test-user": "true" } });
     expect(versions(e).has(res.headers["x-backend-version"])).toBe(true);
@@ -96,6 +96,7 @@ describe("explain agrees with a real Envoy", () => {
   it("a rule shadowed by an earlier, wider one: explain names the earlier rule, and so does Envoy", async () => {
     const e = await ask(url("/api/v1/items"));
     expect(e.http?.route?.name).toBe("api");
+    expect(e.http?.route?.origin?.rule).toBe("spec.http[3].match[0]");
     expect(e.http?.trials.map((t) => t.name)).not.toContain("api-v1");
     expect([...versions(e)]).toEqual(["v2"]);
     const res = await mesh.get("web", "/api/v1/items");

@@ -162,7 +162,11 @@ describe("explain over a real translation (examples/reviews-canary)", () => {
     const e = explain(resources, node, req("GET http://reviews:9080/ -H x-test-user:true"));
     expect(e.destination.ip).toBe("10.96.0.20");
     expect(e.listener).toBe("0.0.0.0_9080");
-    expect(e.http?.route).toMatchObject({ index: 0, name: "testers-to-v2", origin: { kind: "VirtualService", namespace: "default", name: "reviews" } });
+    expect(e.http?.route).toMatchObject({
+      index: 0,
+      name: "testers-to-v2",
+      origin: { kind: "VirtualService", namespace: "default", name: "reviews", rule: "spec.http[0].match[0]" },
+    });
     expect(e.clusters.map((c) => [c.name, c.subset, c.destinationRule?.name])).toEqual([
       ["outbound|9080|v2|reviews.default.svc.cluster.local", "v2", "reviews"],
     ]);
