@@ -8,7 +8,7 @@ import { parseSelector } from "../sources/kube/selectors.js";
 import { startServer } from "../runtime/serve.js";
 import { loadConfigDir } from "../runtime/config-dir.js";
 import { loadMeshConfig } from "../runtime/mesh-config-file.js";
-import { RESOURCE_TYPES, translateCommand } from "./translate.js";
+import { RESOURCE_TYPES, translateCommand, translateDiffCommand } from "./translate.js";
 import { analyzeCommand } from "./analyze.js";
 import { explainCommand } from "./explain.js";
 import { proxyStatusCommand } from "./proxy-status.js";
@@ -63,7 +63,8 @@ program
   .option("--lease-retry-ms <n>", "how often the Lease is renewed or tried", (v) => Number(v), 2000)
   .option("--xds-address <host:port>", "ADS gRPC listen address", "0.0.0.0:15010")
   .option("--allow-plaintext-secrets", "DEVELOPMENT ONLY, INSECURE: also send Secrets (credentialName private keys) on the plaintext xDS port, to any client")
-  .option("--debug-address <host:port>", "debug HTTP address (/ready, /healthz, /metrics, /debug/syncz, /debug/config_dump)", "127.0.0.1:15014")
+  .option("--debug-address <host:port>", "debug HTTP address (/ready, /healthz, /metrics, /debug/syncz, /debug/config_dump, /debug/history)", "127.0.0.1:15014")
+  .option("--history-size <n>", "pushes kept by /debug/history", (v) => Number(v), 100)
   .option("--inject-address <host:port>", "serve the sidecar injection webhook (HTTPS, /inject) here; default 0.0.0.0:15017 when running in a cluster")
   .option("--no-inject", "do not serve the sidecar injection webhook")
   .option(
@@ -100,6 +101,7 @@ program
       leaseRetryMs: number;
       xdsAddress: string;
       allowPlaintextSecrets?: boolean;
+      historySize: number;
       debugAddress: string;
       logLevel: string;
     }) => {
@@ -121,6 +123,7 @@ program
         debugAddress: o.debugAddress,
         logger,
         ...(o.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
+        historySize: o.historySize,
         meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
         ...(inject ? { inject } : {}),
         ...(useKube
@@ -161,10 +164,12 @@ program
   .addOption(outboundTrafficPolicyOption())
   .addOption(meshConfigOption())
   .addOption(rootNamespaceOption())
-  .addOption(new Option("-o, --output <format>", "output format").choices(["json", "yaml"]).default("json"))
+  .option("--diff <other-dir>", "instead: what would change for the proxy, per resource, if the config in --config-dir became this directory's")
+  .addOption(new Option("-o, --output <format>", "output format (default json; text with --diff)").choices(["json", "yaml", "text"]))
   .action(
     async (o: {
       configDir: string;
+      diff?: string;
       proxy: string;
       type?: string;
       interception: string;
@@ -173,18 +178,25 @@ program
       outboundTrafficPolicy?: OutboundTrafficPolicyMode;
       meshConfig?: string;
       rootNamespace?: string;
-      output: string;
+      output?: string;
     }) => {
       const labels = labelsOf(o.label);
-      const r = await translateCommand({
+      const common = {
         configDir: o.configDir,
         proxy: o.proxy,
         ...(o.type ? { type: o.type } : {}),
-        output: o.output,
         metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
         ...(o.locality ? { locality: o.locality } : {}),
         meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
-      });
+      };
+      if (o.diff !== undefined) {
+        const d = await translateDiffCommand({ ...common, otherDir: o.diff, output: o.output ?? "text" });
+        if ("error" in d) throw new Error(d.error);
+        process.stdout.write(d.output);
+        return;
+      }
+      if (o.output === "text") throw new Error("-o text is for --diff; translate prints json or yaml");
+      const r = await translateCommand({ ...common, output: o.output ?? "json" });
       if ("error" in r) throw new Error(r.error);
       for (const d of r.result.diagnostics) process.stderr.write(formatDiagnostic(d) + "\n");
       process.stdout.write(r.output);
@@ -293,7 +305,7 @@ program
         output: string;
       },
     ) => {
-      const labels = Object.fromEntries(o.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+      const labels = labelsOf(o.label);
       const r = await proxyConfigCommand({
         type,
         ...(nodeId !== undefined ? { nodeId } : {}),

@@ -3,7 +3,7 @@
 // from a live Envoy's admin /config_dump; `--diff` shows where the two differ, per resource.
 import { stringify as toYaml } from "yaml";
 import { configDump } from "../debug/config-dump.js";
-import { compareHeld, type ResourceDifference } from "../debug/proxy-config/compare.js";
+import { compareHeld, comparedCount, differencesText, type Change } from "../debug/proxy-config/compare.js";
 import { CONFIG_TYPES, fromConfigDump, type ConfigType, type Held } from "../debug/proxy-config/held.js";
 import { configTable, type OutlierState } from "../debug/proxy-config/tables.js";
 import type { MeshConfig } from "../model/mesh-config.js";
@@ -11,6 +11,14 @@ import { translateOffline } from "../pipeline/offline.js";
 import { loadConfigDir } from "../runtime/config-dir.js";
 import { fetchJson, serverUrl } from "./debug-client.js";
 import { table } from "./table.js";
+
+const LABELS = { left: "meshpilot", right: "proxy" };
+const WORDS: Readonly<Record<Change, string>> = {
+  "left-only": "missing from the proxy",
+  "right-only": "only in the proxy",
+  differs: "differs",
+  "right-warming": "warming in the proxy (not active yet)",
+};
 
 export const PROXY_CONFIG_TYPES = [...CONFIG_TYPES, "all"] as const;
 
@@ -85,12 +93,16 @@ export async function proxyConfigCommand(o: ProxyConfigOptions): Promise<{ outpu
   if (o.diff) {
     if (o.envoyAdmin === undefined) throw new Error("--diff compares meshpilot's intent with a live Envoy: give --envoy-admin HOST:PORT");
     const [mine, theirs] = await Promise.all([intent(o), envoy(o.envoyAdmin)]);
-    const diffs = compareHeld(mine.held, theirs.held, types);
+    const diffs = compareHeld(mine.held, theirs.held, types, LABELS);
     const stderr = warnings(mine.problems, "meshpilot") + warnings(theirs.problems, serverUrl(o.envoyAdmin));
-    const compared = types.reduce((n, t) => n + new Set([...mine.held[t], ...theirs.held[t]].map((r) => r.name)).size, 0);
+    const compared = comparedCount(mine.held, theirs.held, types);
     if (o.output === "json") return { output: JSON.stringify(diffs, null, 2) + "\n", stderr, differences: diffs.length };
     if (o.output === "yaml") return { output: toYaml(diffs), stderr, differences: diffs.length };
-    return { output: diffText(diffs, compared), stderr, differences: diffs.length };
+    const text =
+      diffs.length === 0
+        ? `No differences: the proxy holds what meshpilot intends (${compared} resources compared).\n`
+        : `${diffs.length} of ${compared} resources differ between meshpilot (---) and the proxy (+++):\n\n${differencesText(diffs, WORDS, LABELS)}`;
+    return { output: text, stderr, differences: diffs.length };
   }
   const side: Side & { outliers?: OutlierState } = o.envoyAdmin !== undefined ? await envoy(o.envoyAdmin) : await intent(o);
   const stderr = warnings(side.problems, o.envoyAdmin !== undefined ? serverUrl(o.envoyAdmin) : "meshpilot");
@@ -105,20 +117,4 @@ export async function proxyConfigCommand(o: ProxyConfigOptions): Promise<{ outpu
     return (types.length > 1 ? `${t.toUpperCase()}:\n` : "") + table(tab.headers, tab.rows);
   });
   return { output: parts.join("\n"), stderr };
-}
-
-function diffText(diffs: readonly ResourceDifference[], compared: number): string {
-  if (diffs.length === 0) return `No differences: the proxy holds what meshpilot intends (${compared} resources compared).\n`;
-  const out = [`${diffs.length} of ${compared} resources differ between meshpilot (---) and the proxy (+++):`, ""];
-  for (const d of diffs) {
-    const v = [
-      d.intendedVersion !== undefined ? `meshpilot version ${d.intendedVersion || "-"}` : "",
-      d.heldVersion !== undefined ? `proxy version ${d.heldVersion || "-"}` : "",
-    ]
-      .filter((x) => x)
-      .join(", ");
-    out.push(`${d.type.toUpperCase()} ${d.name}: ${d.difference}${v ? ` (${v})` : ""}`);
-    if (d.diff) out.push(d.diff.trimEnd(), "");
-  }
-  return out.join("\n") + "\n";
 }

@@ -4,16 +4,20 @@ import type { Logger } from "pino";
 import type { ControlPlane } from "../pipeline/control-plane.js";
 import type { ProxySyncStatus, ShortType } from "../xds/observer.js";
 import { configDump } from "./config-dump.js";
+import type { PushHistory } from "./history.js";
 import type { Metrics } from "./metrics.js";
 
 export interface DebugDeps {
   readonly controlPlane: ControlPlane;
   readonly metrics: Metrics;
   readonly syncStatus: () => readonly ProxySyncStatus[];
+  readonly history?: PushHistory;
   /** True once every config source has loaded (and, for Kubernetes, synced). */
   readonly sourcesReady: () => boolean;
   readonly logger: Logger;
 }
+
+const SHORT_TYPES: readonly ShortType[] = ["cds", "eds", "lds", "rds", "sds"];
 
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
   const text = typeof body === "string" ? body : JSON.stringify(body, null, 2);
@@ -48,6 +52,22 @@ export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: Serve
         case "/debug/syncz":
           send(res, 200, deps.syncStatus());
           return;
+        case "/debug/history": {
+          if (!deps.history) return send(res, 404, { error: "this server keeps no push history" });
+          const push = url.searchParams.get("push");
+          if (push === null) return send(res, 200, { size: deps.history.size, pushes: deps.history.list() });
+          const id = Number(push);
+          if (!Number.isInteger(id)) return send(res, 400, { error: `push must be a push id (a number), not ${JSON.stringify(push)}` });
+          const resource = url.searchParams.get("resource");
+          if (resource === null) {
+            const record = deps.history.get(id);
+            return record ? send(res, 200, record) : send(res, 404, { error: `push ${id} is not in the history (it keeps the last ${deps.history.size})` });
+          }
+          const type = url.searchParams.get("type");
+          if (type !== null && !SHORT_TYPES.includes(type as ShortType)) return send(res, 400, { error: `type must be one of ${SHORT_TYPES.join(", ")}` });
+          const diff = deps.history.diff(id, resource, (type as ShortType | null) ?? undefined);
+          return "error" in diff ? send(res, 404, diff) : send(res, 200, diff);
+        }
         case "/debug/diagnostics":
           send(res, 200, deps.controlPlane.diagnostics());
           return;
@@ -69,7 +89,15 @@ export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: Serve
         default:
           send(res, 404, {
             error: `unknown path ${url.pathname}`,
-            paths: ["/ready", "/healthz", "/metrics", "/debug/syncz", "/debug/config_dump?proxyID=", "/debug/diagnostics"],
+            paths: [
+              "/ready",
+              "/healthz",
+              "/metrics",
+              "/debug/syncz",
+              "/debug/config_dump?proxyID=",
+              "/debug/diagnostics",
+              "/debug/history[?push=ID[&resource=NAME[&type=rds]]]",
+            ],
           });
       }
     };

@@ -61,6 +61,13 @@ export interface ControlPlaneOptions {
   readonly meshConfig?: MeshConfig;
 }
 
+/** One view's resource maps before and after a build, for the types whose version changed. */
+export interface ViewChange {
+  /** The node classes (xDS keys) of the view: their proxies get the change. */
+  readonly classes: readonly string[];
+  readonly maps: ReadonlyMap<TypeUrl, { readonly from: ResourceMap; readonly to: ResourceMap }>;
+}
+
 export interface BuildStats {
   /** Distinct translations (views), however many node classes share them. */
   readonly views: number;
@@ -68,6 +75,8 @@ export interface BuildStats {
   readonly classes: number;
   readonly fastPath: boolean;
   readonly seconds: number;
+  /** Views whose resources changed (views built for the first time are not listed). */
+  readonly changes: readonly ViewChange[];
 }
 
 export class ControlPlane implements ViewProvider {
@@ -165,7 +174,17 @@ export class ControlPlane implements ViewProvider {
     // unless pods' named ports changed, which can split views.
     if (!endpointsOnly) this.regroup(selectedLabels(build.mesh));
     // Every view first, then the classes: a class moving between views finds its new one built.
-    for (const view of this.views.values()) this.publish(view, build.mesh, build.changedHosts);
+    const changes: ViewChange[] = [];
+    for (const view of this.views.values()) {
+      const before = view.snapshot ? view.maps : undefined;
+      const versions = view.snapshot?.versions;
+      this.publish(view, build.mesh, build.changedHosts);
+      if (!before || !versions || !view.maps) continue;
+      const maps = new Map<TypeUrl, { from: ResourceMap; to: ResourceMap }>();
+      for (const t of PUSH_ORDER)
+        if (versions.get(t) !== view.snapshot!.versions.get(t)) maps.set(t, { from: before.get(t) ?? new Map(), to: view.maps.get(t) ?? new Map() });
+      if (maps.size > 0) changes.push({ classes: [...view.classes], maps });
+    }
     for (const view of this.views.values()) for (const key of view.classes) this.opts.cache.set(key, view.snapshot!);
     // Forget what no view holds any more (views dropped since are swept on the next build).
     for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER)
@@ -174,7 +193,7 @@ export class ControlPlane implements ViewProvider {
         [...this.views.values()].flatMap((v) => v.maps?.get(t) ?? []),
       );
     this.reportNewDiagnostics();
-    const stats = { views: this.views.size, classes: this.classes.size, fastPath, seconds: (performance.now() - started) / 1000 };
+    const stats = { views: this.views.size, classes: this.classes.size, fastPath, seconds: (performance.now() - started) / 1000, changes };
     for (const l of this.listeners) l(stats);
     return stats;
   }

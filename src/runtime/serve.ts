@@ -10,6 +10,7 @@ import { objectKey, type InputKind } from "../api/objects.js";
 import type { SourceLookup } from "../analyze/analyze.js";
 import { notTranslatedFindings } from "../analyze/not-translated.js";
 import { startDebugServer } from "../debug/http.js";
+import { PushHistory } from "../debug/history.js";
 import { Metrics } from "../debug/metrics.js";
 import { ControlPlane } from "../pipeline/control-plane.js";
 import { Debouncer } from "../pipeline/debounce.js";
@@ -49,6 +50,8 @@ export interface ServeOptions {
   readonly kube?: KubeServeOptions;
   /** Serve the sidecar injection webhook (with `kube`: namespace labels, shared CA, caBundle upkeep). */
   readonly inject?: Omit<WebhookOptions, "logger" | "kubeConfig" | "onReview">;
+  /** Pushes kept by /debug/history (default 100). */
+  readonly historySize?: number;
   /**
    * Development only: the plaintext xDS port also sends Secrets (credentialName private keys) to
    * anyone who connects. Off by default, as in istiod.
@@ -62,6 +65,7 @@ export interface RunningServer {
   readonly controlPlane: ControlPlane;
   readonly xds: XdsServer;
   readonly metrics: Metrics;
+  readonly history: PushHistory;
   /** The Kubernetes source, when `kube` was given. */
   readonly kube?: KubeSource;
   readonly leader?: LeaderElector;
@@ -83,19 +87,24 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     );
   }
   const xds = new XdsServer({ cache, views: controlPlane, logger: log, observer: metrics.observer(), plaintextSecrets: opts.allowPlaintextSecrets ?? false });
+  const history = new PushHistory(opts.historySize);
   const inputs = new Inputs(store, [FILES, KUBE]);
   const readiness = new Readiness([...(opts.configDir !== undefined ? [FILES] : []), ...(opts.kube ? [KUBE] : [])]);
   // Nothing is built (so nothing is served) before every source has its complete initial state.
   let serving = false;
 
   const sourceOf: SourceLookup = (ref) => (ref.name ? store.snapshot().get(objectKey(ref.kind as InputKind, ref.namespace, ref.name))?.source : undefined);
-  const rebuild = (kinds: ReadonlySet<InputKind> | "all"): void => {
+  const rebuild = (kinds: ReadonlySet<InputKind> | "all", objects: readonly string[] = []): void => {
     const snapshot = store.snapshot();
     const diagnostics = inputs.diagnostics;
     // Objects of kinds that are read but not translated yet are reported with the input's findings.
     const reported = [...diagnostics, ...notTranslatedFindings(UNTRANSLATED_KINDS.flatMap((k) => [...snapshot.of(k).values()]))];
     const stats = controlPlane.update(meshInputFrom(snapshot.objects()), kinds, { diagnostics: reported, sourceOf });
     metrics.buildTime.observe({ path: stats.fastPath ? "eds" : "full" }, stats.seconds);
+    if (stats.changes.length > 0) {
+      const byKey = xds.proxiesByKey();
+      history.record({ objects, fastPath: stats.fastPath }, stats.changes, (k) => byKey.get(k) ?? []);
+    }
     metrics.rejectedConfigs.set(diagnostics.filter((d) => d.severity === "error").length);
     log.debug({ views: stats.views, fastPath: stats.fastPath, seconds: stats.seconds }, "config pushed");
   };
@@ -103,8 +112,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     (batch) => {
       if (!serving) return; // the first full build includes these changes
       const kinds = new Set<InputKind>();
-      for (const cs of batch) for (const k of cs?.kinds ?? []) kinds.add(k);
-      rebuild(kinds);
+      const objects = new Set<string>();
+      for (const cs of batch) {
+        for (const k of cs?.kinds ?? []) kinds.add(k);
+        for (const k of cs?.keys ?? []) objects.add(k);
+      }
+      rebuild(kinds, [...objects].sort());
     },
     opts.debounceMs ?? 100,
     opts.debounceMaxMs ?? 1000,
@@ -124,6 +137,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     controlPlane,
     metrics,
     syncStatus: () => xds.syncStatus(),
+    history,
     sourcesReady: () => readiness.ready,
     logger: log,
   });
@@ -177,6 +191,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     controlPlane,
     xds,
     metrics,
+    history,
     ...(kube ? { kube: kube.source } : {}),
     ...(kube?.leader ? { leader: kube.leader } : {}),
     ...(kube?.statusWriter ? { statusWriter: kube.statusWriter } : {}),

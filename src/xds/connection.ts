@@ -40,6 +40,8 @@ export interface StreamContext {
 
 /** A stream as its server sees it. */
 export interface AttachedStream {
+  readonly proxyId: string;
+  readonly viewKey: string | undefined;
   syncStatus(): ProxySyncStatus | undefined;
   close(reason: string, endCall: boolean): void;
 }

@@ -137,6 +137,18 @@ export class XdsServer {
     return out.sort((a, b) => a.id.localeCompare(b.id) || a.connectedSince.getTime() - b.connectedSince.getTime());
   }
 
+  /** Connected proxy ids by the key (node class) their streams follow. */
+  proxiesByKey(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const s of this.streams) {
+      if (s.viewKey === undefined) continue;
+      const ids = out.get(s.viewKey);
+      if (ids) ids.push(s.proxyId);
+      else out.set(s.viewKey, [s.proxyId]);
+    }
+    return out;
+  }
+
   get connectedProxies(): number {
     return this.streams.size;
   }

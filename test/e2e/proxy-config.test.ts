@@ -100,8 +100,8 @@ describe("meshpilot proxy-config against a real Envoy", () => {
     // meshpilot (---) intends 40/60, Envoy (+++) still routes 90/10.
     expect(held.output).toMatch(/^-\s+weight: 40$/m);
     expect(held.output).toMatch(/^\+\s+weight: 90$/m);
-    const json = JSON.parse((await diff("json")).output) as { type: string; name: string; difference: string }[];
-    expect(json.map((d) => [d.type, d.name, d.difference])).toEqual([["routes", String(c().port), "differs"]]);
+    const json = JSON.parse((await diff("json")).output) as { type: string; name: string; change: string }[];
+    expect(json.map((d) => [d.type, d.name, d.change])).toEqual([["routes", String(c().port), "differs"]]);
 
     c().relay.release();
     await until(async () => rdsState() === "SYNCED" && (await diff()).differences === 0, "Envoy catches up", 20_000);

@@ -1,19 +1,21 @@
-// Where meshpilot's intent for a proxy and what that proxy holds differ, resource by resource.
-// Both sides are canonical proto-JSON (held.ts). Endpoints compare by what routing uses (address,
-// weight, locality, priority, health): Envoy's dump of a ClusterLoadAssignment is rebuilt from
-// its host set and adds defaults the control plane never sent.
+// Where two sets of one proxy's config differ, resource by resource: meshpilot's intent against
+// what the proxy holds (proxy-config --diff), or one config directory against another
+// (translate --diff). Both sides are canonical proto-JSON (held.ts). Endpoints compare by what
+// routing uses (address, weight, locality, priority, health): Envoy's dump of a
+// ClusterLoadAssignment is rebuilt from its host set and adds defaults no control plane sent.
 import { jsonDiff, sameJson } from "../json-diff.js";
 import type { ConfigType, Held, HeldResource, JsonObject } from "./held.js";
 
-export type Difference = "missing from the proxy" | "only in the proxy" | "differs" | "warming in the proxy";
+/** `left-only`: only on the left side; `right-warming`: equal, but not active on the right yet. */
+export type Change = "left-only" | "right-only" | "differs" | "right-warming";
 
 export interface ResourceDifference {
   readonly type: ConfigType;
   readonly name: string;
-  readonly difference: Difference;
-  readonly intendedVersion?: string;
-  readonly heldVersion?: string;
-  /** Unified diff of intent (---) → proxy (+++). */
+  readonly change: Change;
+  readonly leftVersion?: string;
+  readonly rightVersion?: string;
+  /** Unified diff, left (---) → right (+++). */
   readonly diff: string;
 }
 
@@ -40,23 +42,50 @@ function endpointFacts(cla: JsonObject): unknown {
 
 const comparable = (type: ConfigType, r: HeldResource): unknown => (type === "endpoints" ? endpointFacts(r.json) : r.json);
 
-export function compareHeld(intended: Held, held: Held, types: readonly ConfigType[]): ResourceDifference[] {
+export function compareHeld(left: Held, right: Held, types: readonly ConfigType[], labels: { left: string; right: string }): ResourceDifference[] {
   const out: ResourceDifference[] = [];
   for (const type of types) {
-    const mine = new Map(intended[type].map((r) => [r.name, r]));
-    const theirs = new Map(held[type].map((r) => [r.name, r]));
-    const names = [...new Set([...mine.keys(), ...theirs.keys()])].sort();
-    for (const name of names) {
-      const a = mine.get(name);
-      const b = theirs.get(name);
-      const versions = { ...(a ? { intendedVersion: a.version } : {}), ...(b ? { heldVersion: b.version } : {}) };
+    const l = new Map(left[type].map((r) => [r.name, r]));
+    const r = new Map(right[type].map((x) => [x.name, x]));
+    for (const name of [...new Set([...l.keys(), ...r.keys()])].sort()) {
+      const a = l.get(name);
+      const b = r.get(name);
+      const versions = { ...(a ? { leftVersion: a.version } : {}), ...(b ? { rightVersion: b.version } : {}) };
       const ca = a ? comparable(type, a) : undefined;
       const cb = b ? comparable(type, b) : undefined;
-      if (!b) out.push({ type, name, difference: "missing from the proxy", ...versions, diff: jsonDiff(ca, undefined, "meshpilot", "proxy") });
-      else if (!a) out.push({ type, name, difference: "only in the proxy", ...versions, diff: jsonDiff(undefined, cb, "meshpilot", "proxy") });
-      else if (!sameJson(ca, cb)) out.push({ type, name, difference: "differs", ...versions, diff: jsonDiff(ca, cb, "meshpilot", "proxy") });
-      else if (b.state !== "active") out.push({ type, name, difference: "warming in the proxy", ...versions, diff: "" });
+      const change: Change | undefined = !b
+        ? "left-only"
+        : !a
+          ? "right-only"
+          : !sameJson(ca, cb)
+            ? "differs"
+            : b.state !== "active"
+              ? "right-warming"
+              : undefined;
+      if (change) out.push({ type, name, change, ...versions, diff: change === "right-warming" ? "" : jsonDiff(ca, cb, labels.left, labels.right) });
     }
   }
   return out;
+}
+
+/** Every resource name of `types` on either side. */
+export function comparedCount(left: Held, right: Held, types: readonly ConfigType[]): number {
+  return types.reduce((n, t) => n + new Set([...left[t], ...right[t]].map((r) => r.name)).size, 0);
+}
+
+/** The differences as text: a headline per resource (in the caller's words for each change), then its diff. */
+export function differencesText(
+  diffs: readonly ResourceDifference[],
+  words: Readonly<Record<Change, string>>,
+  labels: { left: string; right: string },
+): string {
+  const out: string[] = [];
+  for (const d of diffs) {
+    const v = [d.leftVersion ? `${labels.left} version ${d.leftVersion}` : "", d.rightVersion ? `${labels.right} version ${d.rightVersion}` : ""]
+      .filter((x) => x)
+      .join(", ");
+    out.push(`${d.type.toUpperCase()} ${d.name}: ${words[d.change]}${v ? ` (${v})` : ""}`);
+    if (d.diff) out.push(d.diff.trimEnd(), "");
+  }
+  return out.join("\n") + "\n";
 }

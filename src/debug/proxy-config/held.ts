@@ -3,7 +3,7 @@
 // (admin /config_dump?include_eds, snake_case). Every resource goes through the generated Envoy
 // schemas (fromJson, then toJson) so both sides are canonical proto-JSON and compare field by
 // field. Key material never survives: private keys are replaced, whatever the source sent.
-import { fromJson, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { fromBinary, fromJson, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { ClusterSchema } from "../../gen/envoy/config/cluster/v3/cluster_pb.js";
 import { ClusterLoadAssignmentSchema } from "../../gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { ListenerSchema } from "../../gen/envoy/config/listener/v3/listener_pb.js";
@@ -59,6 +59,13 @@ function canonical(type: ConfigType, raw: unknown, problems: string[]): JsonObje
     problems.push(`${type}: ${(e as Error).message}`);
     return raw as JsonObject;
   }
+}
+
+/** An encoded resource (an xDS `Any` value) as canonical JSON, key material redacted. */
+export function decodeResource(type: ConfigType, body: Uint8Array): JsonObject {
+  const schema = SCHEMA[type];
+  const json = toJson(schema, fromBinary(schema, body), { registry: envoyRegistry }) as JsonObject;
+  return type === "secrets" ? redact(json) : json;
 }
 
 /** Replace every private key, wherever a TLS certificate carries one. */

@@ -144,8 +144,8 @@ describe("proxy-config tables and diff", () => {
 
   it("names a differing resource with a line diff, and nothing for equal content written differently", () => {
     const other = fromConfigDump(envoyDump(70, "another key")).held;
-    const d = compareHeld(other, held, ["clusters", "routes", "endpoints", "secrets"]);
-    expect(d.map((x) => [x.type, x.name, x.difference])).toEqual([["routes", "9080", "differs"]]);
+    const d = compareHeld(other, held, ["clusters", "routes", "endpoints", "secrets"], { left: "a", right: "b" });
+    expect(d.map((x) => [x.type, x.name, x.change])).toEqual([["routes", "9080", "differs"]]);
     expect(d[0]!.diff).toMatch(/^-\s+weight: 70$/m);
     expect(d[0]!.diff).toMatch(/^\+\s+weight: 90$/m);
   });

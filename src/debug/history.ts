@@ -1,0 +1,190 @@
+// The last N pushes, for "what did the last apply change in each proxy?": when, why (the objects
+// of the change set), which proxies, and per type which resources were added, changed or removed;
+// and, on request, the diff of one changed resource. Memory stays bounded: N records, each with a
+// capped list of proxies and names; resource bodies are kept by content hash in a store with a
+// count and byte budget (the bytes are those the snapshots already hold, not copies), so a diff
+// is available while both versions are still in it. Secret bodies are never kept.
+import type { ViewChange } from "../pipeline/control-plane.js";
+import { mapDiff } from "../xds/map-diff.js";
+import type { ShortType } from "../xds/observer.js";
+import type { Resource } from "../xds/snapshot.js";
+import { SHORT_TYPE, TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
+import { jsonDiff } from "./json-diff.js";
+import { decodeResource, type ConfigType } from "./proxy-config/held.js";
+
+export const DEFAULT_HISTORY_SIZE = 100;
+/** Names listed per type per group, and proxies per group, before "and N more". */
+const MAX_NAMES = 500;
+const MAX_PROXIES = 200;
+const DEFAULT_MAX_BODIES = 2000;
+const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+const CONFIG_TYPE: Readonly<Record<TypeUrl, ConfigType>> = {
+  [TYPE_URL.cluster]: "clusters",
+  [TYPE_URL.endpoint]: "endpoints",
+  [TYPE_URL.listener]: "listeners",
+  [TYPE_URL.route]: "routes",
+  [TYPE_URL.secret]: "secrets",
+};
+
+export interface PushTrigger {
+  /** `kind/namespace/name` of each object that changed (the change sets of the debounced batch). */
+  readonly objects: readonly string[];
+  /** Only endpoints were rebuilt (EDS fast path). */
+  readonly fastPath: boolean;
+}
+
+export interface TypeChanges {
+  readonly added: readonly string[];
+  readonly changed: readonly string[];
+  readonly removed: readonly string[];
+  /** Names left out of the lists above (they are capped). */
+  readonly more?: number;
+}
+
+/** Proxies that got the same change (one view), and what changed for them. */
+export interface PushGroup {
+  readonly proxies: readonly string[];
+  readonly proxyCount: number;
+  readonly types: Partial<Record<ShortType, TypeChanges>>;
+}
+
+export interface PushRecord {
+  readonly id: number;
+  readonly at: string;
+  readonly trigger: PushTrigger;
+  readonly groups: readonly PushGroup[];
+}
+
+/** What a record keeps to answer a diff: per `short/name`, the content hashes before and after. */
+type Versions = Map<string, { readonly from?: string; readonly to?: string }>;
+
+export interface ResourceDiff {
+  readonly push: number;
+  readonly type: ShortType;
+  readonly name: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly diff: string;
+  /** Why the diff cannot be shown in full, when it cannot. */
+  readonly note?: string;
+}
+
+class BodyStore {
+  private readonly bodies = new Map<string, Uint8Array>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxBodies: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  keep(r: Resource): void {
+    if (this.bodies.has(r.version)) return;
+    this.bodies.set(r.version, r.body);
+    this.bytes += r.body.length;
+    for (const [k, b] of this.bodies) {
+      if (this.bodies.size <= this.maxBodies && this.bytes <= this.maxBytes) break;
+      this.bodies.delete(k);
+      this.bytes -= b.length;
+    }
+  }
+
+  get(version: string | undefined): Uint8Array | undefined {
+    return version === undefined ? undefined : this.bodies.get(version);
+  }
+}
+
+export class PushHistory {
+  private readonly records: { record: PushRecord; versions: Versions }[] = [];
+  private readonly bodies: BodyStore;
+  private nextId = 1;
+
+  constructor(
+    readonly size: number = DEFAULT_HISTORY_SIZE,
+    limits: { maxBodies?: number; maxBodyBytes?: number } = {},
+  ) {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`history size must be a positive integer, not ${size}`);
+    this.bodies = new BodyStore(limits.maxBodies ?? DEFAULT_MAX_BODIES, limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  }
+
+  /** Record one build's changes. `proxiesOf` names the proxies connected under a node class. */
+  record(trigger: PushTrigger, changes: readonly ViewChange[], proxiesOf: (classKey: string) => readonly string[], at = new Date()): PushRecord | undefined {
+    if (changes.length === 0) return undefined;
+    const versions: Versions = new Map();
+    const groups: PushGroup[] = [];
+    for (const change of changes) {
+      const proxies = change.classes.flatMap((k) => proxiesOf(k));
+      if (proxies.length === 0) continue; // a view nobody is connected to any more
+      const types: Partial<Record<ShortType, TypeChanges>> = {};
+      for (const [t, { from, to }] of change.maps) {
+        const short = SHORT_TYPE[t];
+        const d = mapDiff(from, to);
+        const added: string[] = [];
+        const changed: string[] = [];
+        let listed = 0;
+        let more = 0;
+        const note = (name: string, before: Resource | undefined, after: Resource | undefined): boolean => {
+          versions.set(`${short}/${name}`, { ...(before ? { from: before.version } : {}), ...(after ? { to: after.version } : {}) });
+          if (t !== TYPE_URL.secret) for (const r of [before, after]) if (r) this.bodies.keep(r);
+          if (listed++ < MAX_NAMES) return true;
+          more++;
+          return false;
+        };
+        for (const r of d.changed) {
+          const before = from.get(r.name);
+          if (note(r.name, before, r)) (before ? changed : added).push(r.name);
+        }
+        const removed = d.removed.filter((n) => note(n, from.get(n), undefined));
+        if (added.length + changed.length + removed.length + more > 0) types[short] = { added, changed, removed, ...(more ? { more } : {}) };
+      }
+      if (Object.keys(types).length === 0) continue;
+      const sorted = [...proxies].sort();
+      groups.push({ proxies: sorted.slice(0, MAX_PROXIES), proxyCount: sorted.length, types });
+    }
+    if (groups.length === 0) return undefined;
+    const record: PushRecord = { id: this.nextId++, at: at.toISOString(), trigger, groups };
+    this.records.push({ record, versions });
+    if (this.records.length > this.size) this.records.shift();
+    return record;
+  }
+
+  /** Newest first. */
+  list(): PushRecord[] {
+    return this.records.map((r) => r.record).reverse();
+  }
+
+  get(id: number): PushRecord | undefined {
+    return this.records.find((r) => r.record.id === id)?.record;
+  }
+
+  /** The diff of a resource a push changed (every type that has the name, unless `type` is given). */
+  diff(id: number, name: string, type?: ShortType): ResourceDiff[] | { error: string } {
+    const entry = this.records.find((r) => r.record.id === id);
+    if (!entry) return { error: `push ${id} is not in the history (it keeps the last ${this.size})` };
+    const out: ResourceDiff[] = [];
+    for (const [t, short] of Object.entries(SHORT_TYPE) as [TypeUrl, ShortType][]) {
+      if (type !== undefined && type !== short) continue;
+      const v = entry.versions.get(`${short}/${name}`);
+      if (!v) continue;
+      const base = { push: id, type: short, name, ...(v.from ? { from: v.from } : {}), ...(v.to ? { to: v.to } : {}) };
+      if (t === TYPE_URL.secret) {
+        out.push({ ...base, diff: "", note: "secret contents are never shown" });
+        continue;
+      }
+      const before = this.bodies.get(v.from);
+      const after = this.bodies.get(v.to);
+      const missing = (v.from && !before) || (v.to && !after);
+      if (missing) {
+        out.push({ ...base, diff: "", note: "a version of this resource is no longer kept (the history keeps a bounded number of bodies)" });
+        continue;
+      }
+      const ct = CONFIG_TYPE[t];
+      const a = before ? decodeResource(ct, before) : undefined;
+      const b = after ? decodeResource(ct, after) : undefined;
+      out.push({ ...base, diff: jsonDiff(a, b, `${name}@${v.from ?? "(none)"}`, `${name}@${v.to ?? "(none)"}`) });
+    }
+    if (out.length === 0) return { error: `push ${id} did not change a resource named ${name}${type ? ` of type ${type}` : ""}` };
+    return out;
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { PushHistory } from "../../../src/debug/history.js";
+import type { ViewChange } from "../../../src/pipeline/control-plane.js";
+import { encodeResources } from "../../../src/xds/encode.js";
+import type { ResourceMap } from "../../../src/xds/snapshot.js";
+import { TYPE_URL } from "../../../src/xds/type-urls.js";
+
+const routes = (weight: number, extra = false): ResourceMap =>
+  encodeResources(TYPE_URL.route, [
+    {
+      name: "9080",
+      json: { name: "9080", virtualHosts: [{ name: "a", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: `c${weight}` } }] }] },
+    },
+    ...(extra ? [{ name: "9443", json: { name: "9443" } }] : []),
+  ]);
+
+const change = (from: ResourceMap, to: ResourceMap): ViewChange[] => [{ classes: ["k"], maps: new Map([[TYPE_URL.route, { from, to }]]) }];
+const trigger = { objects: ["VirtualService/default/reviews"], fastPath: false };
+
+describe("PushHistory", () => {
+  it("keeps the last N pushes, newest first, and names added, changed and removed resources", () => {
+    const h = new PushHistory(2);
+    let prev = routes(0);
+    for (let i = 1; i <= 3; i++) {
+      const next = routes(i, i === 2);
+      h.record(trigger, change(prev, next), () => ["p1", "p2"]);
+      prev = next;
+    }
+    expect(h.list().map((p) => p.id)).toEqual([3, 2]);
+    expect(h.get(1)).toBeUndefined();
+    expect(h.get(2)!.groups[0]).toMatchObject({ proxies: ["p1", "p2"], proxyCount: 2, types: { rds: { added: ["9443"], changed: ["9080"], removed: [] } } });
+    expect(h.get(3)!.groups[0]!.types.rds).toEqual({ added: [], changed: ["9080"], removed: ["9443"] });
+    // Views nobody is connected to are left out; a build that changes nothing records nothing.
+    expect(h.record(trigger, change(prev, routes(9)), () => [])).toBeUndefined();
+    expect(h.list()).toHaveLength(2);
+  });
+
+  it("diffs a changed resource while both bodies are kept, and says so once one is dropped", () => {
+    const h = new PushHistory(10, { maxBodies: 2 });
+    const a = routes(1);
+    const b = routes(2);
+    const c = routes(3);
+    const first = h.record(trigger, change(a, b), () => ["p"])!;
+    const d = h.diff(first.id, "9080");
+    expect("error" in d).toBe(false);
+    expect((d as { diff: string }[])[0]!.diff).toMatch(/^-\s+cluster: c1$/m);
+    expect((d as { diff: string }[])[0]!.diff).toMatch(/^\+\s+cluster: c2$/m);
+    h.record(trigger, change(b, c), () => ["p"]); // c pushes a out of a store of 2 bodies
+    expect((h.diff(first.id, "9080") as { note?: string }[])[0]!.note).toMatch(/no longer kept/);
+    expect(h.diff(99, "9080")).toEqual({ error: "push 99 is not in the history (it keeps the last 10)" });
+  });
+});
