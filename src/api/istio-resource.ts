@@ -4,11 +4,13 @@
  */
 import type { ObjectMeta } from "./kube-types.js";
 
-export type UntranslatedIstioKind =
-  "WorkloadGroup" | "EnvoyFilter" | "ProxyConfig" | "PeerAuthentication" | "AuthorizationPolicy" | "RequestAuthentication" | "Telemetry" | "WasmPlugin";
+export type UntranslatedIstioKind = "WorkloadGroup" | "EnvoyFilter" | "ProxyConfig" | "PeerAuthentication" | "Telemetry" | "WasmPlugin";
 
-/** Istio kinds kept as the user's validated map (the untranslated ones, and Sidecar, read by model/sidecar-scope.ts). */
-export type MapIstioKind = UntranslatedIstioKind | "Sidecar";
+/** Translated kinds kept as the user's validated map: their model builders read the spec. */
+export type TranslatedMapIstioKind = "Sidecar" | "AuthorizationPolicy" | "RequestAuthentication";
+
+/** Istio kinds kept as the user's validated map (the untranslated ones, and those model/ reads as a map). */
+export type MapIstioKind = UntranslatedIstioKind | TranslatedMapIstioKind;
 
 export interface IstioResource<K extends MapIstioKind> {
   readonly apiVersion: string;
@@ -33,8 +35,6 @@ export const SPEC_FIELDS: { readonly [K in UntranslatedIstioKind]: Readonly<Reco
   EnvoyFilter: { workloadSelector: "object", targetRefs: "array", configPatches: "array", priority: "integer" },
   ProxyConfig: { selector: "object", concurrency: "integer", environmentVariables: "object", image: "object" },
   PeerAuthentication: { selector: "object", mtls: "object", portLevelMtls: "object" },
-  AuthorizationPolicy: { selector: "object", targetRef: "object", targetRefs: "array", rules: "array", action: "string", provider: "object" },
-  RequestAuthentication: { selector: "object", targetRef: "object", targetRefs: "array", jwtRules: "array" },
   Telemetry: { selector: "object", targetRef: "object", targetRefs: "array", tracing: "array", metrics: "array", accessLogging: "array" },
   WasmPlugin: {
     selector: "object",
@@ -57,3 +57,7 @@ export const SPEC_FIELDS: { readonly [K in UntranslatedIstioKind]: Readonly<Reco
 
 /** A Sidecar whose spec passed validate-sidecar.ts. */
 export type SidecarObject = IstioResource<"Sidecar">;
+/** An AuthorizationPolicy whose spec passed validate-authorization-policy.ts. */
+export type AuthorizationPolicyObject = IstioResource<"AuthorizationPolicy">;
+/** A RequestAuthentication whose spec passed validate-request-authentication.ts. */
+export type RequestAuthenticationObject = IstioResource<"RequestAuthentication">;

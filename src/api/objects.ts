@@ -1,6 +1,6 @@
 import type { SourceLocation } from "./diagnostics.js";
 import type { GatewayApiObject } from "./gateway-api/types.js";
-import type { SidecarObject, UntranslatedIstioObject } from "./istio-resource.js";
+import type { AuthorizationPolicyObject, RequestAuthenticationObject, SidecarObject, UntranslatedIstioObject } from "./istio-resource.js";
 import type { Gateway } from "./istio/gateway-types.js";
 import type { ServiceEntry, WorkloadEntry } from "./istio/service-entry-types.js";
 import type { DestinationRule, VirtualService } from "./istio-types.js";
@@ -18,6 +18,8 @@ export type InputObject =
   | DestinationRule
   | Gateway
   | SidecarObject
+  | AuthorizationPolicyObject
+  | RequestAuthenticationObject
   | ServiceEntry
   | WorkloadEntry
   | UntranslatedIstioObject

@@ -10,6 +10,8 @@ import { describe } from "./validate-names.js";
 import type { ObjectMeta } from "./kube-types.js";
 import type { InputKind, InputObject } from "./objects.js";
 import { validateGatewaySpec } from "./istio/validate-gateway.js";
+import { validateAuthorizationPolicySpec } from "./istio/validate-authorization-policy.js";
+import { validateRequestAuthenticationSpec } from "./istio/validate-request-authentication.js";
 import { validateServiceEntrySpec, validateWorkloadEntrySpec } from "./istio/validate-service-entry.js";
 import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
 import { validateSidecarSpec } from "./validate-sidecar.js";
@@ -24,6 +26,8 @@ const SPEC_VALIDATORS: Partial<Record<InputKind, SpecValidator>> = {
   Gateway: validateGatewaySpec,
   ServiceEntry: validateServiceEntrySpec,
   WorkloadEntry: validateWorkloadEntrySpec,
+  AuthorizationPolicy: validateAuthorizationPolicySpec,
+  RequestAuthentication: validateRequestAuthenticationSpec,
 };
 
 const TOP_LEVEL = ["apiVersion", "kind", "metadata", "spec", "status"];

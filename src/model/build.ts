@@ -1,4 +1,5 @@
 import type { Diagnostic } from "../api/diagnostics.js";
+import { buildSecurityPolicies } from "./authz/policies.js";
 import { buildCredentials } from "./credentials.js";
 import { buildGateways, missingGatewayFindings } from "./gateways.js";
 import { convertGatewayApi, type GatewayApiResult } from "./gateway-api/convert.js";
@@ -52,7 +53,14 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
   const vs = buildVirtualServices(gwapi ? [...input.virtualServices, ...gwapi.virtualServices] : input.virtualServices, domain);
   const sc = buildSidecars(input.sidecars ?? [], input.pods);
   const gateways = buildGateways(gwapi ? [...(input.gateways ?? []), ...gwapi.gateways] : (input.gateways ?? []));
-  const routingDiagnostics = [...vs.diagnostics, ...sc.diagnostics, ...missingGatewayFindings(gateways, vs.virtualServices), ...(gwapi?.diagnostics ?? [])];
+  const security = buildSecurityPolicies(input.authorizationPolicies ?? [], input.requestAuthentications ?? []);
+  const routingDiagnostics = [
+    ...vs.diagnostics,
+    ...sc.diagnostics,
+    ...missingGatewayFindings(gateways, vs.virtualServices),
+    ...(gwapi?.diagnostics ?? []),
+    ...security.diagnostics,
+  ];
   const podPorts = podNamedPorts(svc.services, input.pods);
   return {
     mesh: {
@@ -67,6 +75,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
       meshConfig,
       aliases: svc.aliases,
       ...(podPorts.length ? { podPorts } : {}),
+      ...(security.authorizationPolicies.length || security.requestAuthentications.length ? { security } : {}),
       diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...routingDiagnostics],
     },
     domain,

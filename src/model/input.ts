@@ -1,5 +1,5 @@
 import type { StoredObject } from "../api/objects.js";
-import type { SidecarObject } from "../api/istio-resource.js";
+import type { AuthorizationPolicyObject, RequestAuthenticationObject, SidecarObject } from "../api/istio-resource.js";
 import type { DestinationRule, VirtualService } from "../api/istio-types.js";
 import type { GatewayObject } from "./gateways.js";
 import type { ServiceEntryObject, WorkloadEntryObject } from "./service-entries.js";
@@ -41,4 +41,8 @@ export interface MeshInput {
   readonly tcpRoutes?: readonly StoredObject<TCPRouteObject>[];
   readonly tlsRoutes?: readonly StoredObject<TLSRouteObject>[];
   readonly referenceGrants?: readonly StoredObject<ReferenceGrant>[];
+  /** Optional: inputs without them authorize everything. */
+  readonly authorizationPolicies?: readonly StoredObject<AuthorizationPolicyObject>[];
+  /** Optional: inputs without them validate no JWT. */
+  readonly requestAuthentications?: readonly StoredObject<RequestAuthenticationObject>[];
 }

@@ -2,6 +2,7 @@ import type { PodPortsModel } from "./named-ports.js";
 import type { SidecarModel } from "./sidecar-scope.js";
 import type { GatewayModel } from "./gateways.js";
 import type { GatewayApiResult } from "./gateway-api/convert.js";
+import type { SecurityPolicies } from "./authz/policies.js";
 /**
  * The mesh model: what the translator needs, resolved from the store with Istio's rules and no
  * Envoy vocabulary. Everything is readonly; a new store snapshot builds a new model.
@@ -157,6 +158,8 @@ export interface MeshModel {
   readonly gatewayApi?: GatewayApiModel;
   /** Named container ports of the pods that Services with a named targetPort select (none when absent). */
   readonly podPorts?: readonly PodPortsModel[];
+  /** AuthorizationPolicies and RequestAuthentications (none when absent). */
+  readonly security?: SecurityPolicies;
   readonly diagnostics: readonly Diagnostic[];
 }
 

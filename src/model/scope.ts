@@ -25,6 +25,7 @@ import {
 } from "./ir.js";
 import { CREDENTIAL_CA_SUFFIX, MESH_GATEWAY, outboundClusterName, serviceDomains } from "./names.js";
 import { inboundScope, type InboundScope } from "./inbound.js";
+import { inboundSecurityScope, type InboundSecurityScope } from "./authz/scope.js";
 import { DEFAULT_MESH_CONFIG, type OutboundTrafficPolicyMode } from "./mesh-config.js";
 import type { ClusterPolicy } from "./parsed.js";
 import { clusterPolicy, destinationRuleFor } from "./policies.js";
@@ -120,6 +121,8 @@ export interface ProxyScope {
   readonly inbound: InboundScope;
   /** The Sidecar resource that scopes this view, if any. */
   readonly sidecar?: ObjectRef;
+  /** Authorization and JWT rules enforced on the inbound side (none apply: absent). */
+  readonly security?: InboundSecurityScope;
 }
 
 /**
@@ -192,7 +195,17 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     });
   }
   const outboundTrafficPolicy = sidecar?.outboundTrafficPolicy ?? config.outboundTrafficPolicy.mode;
-  return { proxy, gateway, services, ports, outboundTrafficPolicy, inbound: inboundScope(mesh, proxy, sidecar), ...(sidecar ? { sidecar: sidecar.ref } : {}) };
+  const security = inboundSecurityScope(mesh, proxy);
+  return {
+    proxy,
+    gateway,
+    services,
+    ports,
+    outboundTrafficPolicy,
+    inbound: inboundScope(mesh, proxy, sidecar),
+    ...(sidecar ? { sidecar: sidecar.ref } : {}),
+    ...(security ? { security } : {}),
+  };
 }
 
 /**

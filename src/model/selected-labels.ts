@@ -56,8 +56,8 @@ class SelectionBuilder {
 /**
  * What the mesh's configuration selects proxies on: VirtualService sourceLabels, DestinationRule
  * workloadSelector and failoverPriority, Service selectors (a sidecar's inbound ports, a gateway's
- * target ports), Sidecar workloadSelector, Gateway selector, and what tells apart pods whose named
- * targetPorts differ.
+ * target ports), Sidecar workloadSelector, Gateway selector, what tells apart pods whose named
+ * targetPorts differ, and the selectors of AuthorizationPolicy and RequestAuthentication.
  */
 export function selectedLabels(mesh: MeshModel): LabelSelection {
   const b = new SelectionBuilder();
@@ -79,6 +79,9 @@ export function selectedLabels(mesh: MeshModel): LabelSelection {
   for (const gw of mesh.gateways ?? []) b.equals(gw.selector);
   // Pods whose named targetPorts resolve differently need views of their own.
   for (const labels of namedPortSelectors(mesh.services, mesh.podPorts)) b.equals(labels);
+  // Policy selectors decide which authorization and JWT rules a sidecar enforces.
+  for (const p of mesh.security?.authorizationPolicies ?? []) b.equals(p.selector);
+  for (const p of mesh.security?.requestAuthentications ?? []) b.equals(p.selector);
   return b.keys;
 }
 

@@ -22,6 +22,8 @@ const FIELD_OF = {
   TCPRoute: "tcpRoutes",
   TLSRoute: "tlsRoutes",
   ReferenceGrant: "referenceGrants",
+  AuthorizationPolicy: "authorizationPolicies",
+  RequestAuthentication: "requestAuthentications",
 } as const satisfies Partial<Record<InputKind, keyof MeshInput>>;
 
 /** Group validated objects by kind for the model builder. */

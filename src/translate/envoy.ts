@@ -9,6 +9,9 @@ import type { ListenerJson } from "../gen/envoy/config/listener/v3/listener_pb.j
 import type { RouteConfigurationJson } from "../gen/envoy/config/route/v3/route_pb.js";
 import type { CorsJson, CorsPolicyJson } from "../gen/envoy/extensions/filters/http/cors/v3/cors_pb.js";
 import type { HTTPFaultJson } from "../gen/envoy/extensions/filters/http/fault/v3/fault_pb.js";
+import type { JwtAuthenticationJson } from "../gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";
+import type { RBACJson as HttpRbacJson } from "../gen/envoy/extensions/filters/http/rbac/v3/rbac_pb.js";
+import type { RBACJson as NetworkRbacJson } from "../gen/envoy/extensions/filters/network/rbac/v3/rbac_pb.js";
 import type { RouterJson } from "../gen/envoy/extensions/filters/http/router/v3/router_pb.js";
 import type { HttpInspectorJson } from "../gen/envoy/extensions/filters/listener/http_inspector/v3/http_inspector_pb.js";
 import type { OriginalDstJson } from "../gen/envoy/extensions/filters/listener/original_dst/v3/original_dst_pb.js";
@@ -46,6 +49,9 @@ export interface TypedConfigs {
   "envoy.extensions.filters.http.fault.v3.HTTPFault": HTTPFaultJson;
   "envoy.extensions.filters.http.cors.v3.Cors": CorsJson;
   "envoy.extensions.filters.http.cors.v3.CorsPolicy": CorsPolicyJson;
+  "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication": JwtAuthenticationJson;
+  "envoy.extensions.filters.http.rbac.v3.RBAC": HttpRbacJson;
+  "envoy.extensions.filters.network.rbac.v3.RBAC": NetworkRbacJson;
   "envoy.extensions.filters.listener.http_inspector.v3.HttpInspector": HttpInspectorJson;
   "envoy.extensions.filters.listener.original_dst.v3.OriginalDst": OriginalDstJson;
   "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector": TlsInspectorJson;

@@ -23,7 +23,9 @@ import {
   VIRTUAL_INBOUND_PASSTHROUGH_HTTP_CHAIN,
   VIRTUAL_INBOUND_PORT,
 } from "../../model/names.js";
+import type { InboundSecurityScope } from "../../model/authz/scope.js";
 import type { ProxyScope } from "../../model/scope.js";
+import { securityFilters } from "../authz/filters.js";
 import { inboundCluster, inboundPassthroughCluster } from "../cluster.js";
 import { typed, type ClusterJson, type FilterChainJson, type FilterJson, type ListenerJson, type RouteJson } from "../envoy.js";
 import { inlineHttpConnectionManager, tcpProxy } from "../listener.js";
@@ -46,15 +48,41 @@ export function inbound(scope: ProxyScope): InboundResources {
   if (!captured && ports.length === 0) return { ...NONE, diagnostics: scope.inbound.diagnostics };
   return {
     clusters: [...ports.map(inboundCluster), ...(captured ? [inboundPassthroughCluster()] : [])],
-    listeners: [...(captured ? [virtualInboundListener(ports.filter((p) => !p.bound))] : []), ...ports.filter((p) => p.bound).map(boundListener)],
-    diagnostics: scope.inbound.diagnostics,
+    listeners: [
+      ...(captured
+        ? [
+            virtualInboundListener(
+              ports.filter((p) => !p.bound),
+              scope.security,
+            ),
+          ]
+        : []),
+      ...ports.filter((p) => p.bound).map((p) => boundListener(p, scope.security)),
+    ],
+    diagnostics: [...scope.inbound.diagnostics, ...securityDiagnostics(ports, scope.security)],
   };
 }
+
+/** What the workload's security scope reports: HTTP problems always, TCP ones where a port can carry plain TCP. */
+function securityDiagnostics(ports: readonly InboundPortScope[], security: InboundSecurityScope | undefined): Diagnostic[] {
+  if (!security) return [];
+  const f = securityFilters(security);
+  const tcpPorts = ports.some((p) => p.detected || !isHttpPort(p));
+  return [...security.diagnostics, ...f.httpProblems, ...(tcpPorts ? f.tcpProblems : [])];
+}
+
+/** A TCP chain's filters: the network RBAC filters of the workload, then tcp_proxy. */
+function tcpFilters(cluster: string, security: InboundSecurityScope | undefined): FilterJson[] {
+  return [...(security ? securityFilters(security).networkRbac : []), tcpProxy(cluster, cluster)];
+}
+
+const isHttpPort = (port: InboundPortScope): boolean =>
+  port.protocol === "HTTP" || port.protocol === "HTTP2" || port.protocol === "GRPC" || port.protocol === "GRPC-Web";
 
 const WILDCARD = "0.0.0.0";
 
 /** A Sidecar ingress port that is not captured: a real socket on its bind address (Istio's `<bind>_<port>`). */
-function boundListener(port: InboundPortScope): ListenerJson {
+function boundListener(port: InboundPortScope, security: InboundSecurityScope | undefined): ListenerJson {
   const address = port.bind ?? WILDCARD;
   return {
     name: listenerName(address, port.targetPort),
@@ -63,7 +91,7 @@ function boundListener(port: InboundPortScope): ListenerJson {
     ...(port.detected ? { listenerFilters: [httpInspector([])] } : {}),
     listenerFiltersTimeout: "0s",
     continueOnListenerFiltersTimeout: true,
-    filterChains: portChains(port),
+    filterChains: portChains(port, security),
   };
 }
 
@@ -88,35 +116,41 @@ function inboundRoute(cluster: string, port: InboundPortScope | undefined): Rout
   };
 }
 
-function httpFilter(statPrefix: string, routeName: string, vhostName: string, cluster: string, port: InboundPortScope | undefined): FilterJson {
+function httpFilter(
+  statPrefix: string,
+  routeName: string,
+  vhostName: string,
+  cluster: string,
+  port: InboundPortScope | undefined,
+  security: InboundSecurityScope | undefined,
+): FilterJson {
   return inlineHttpConnectionManager(
     statPrefix,
     { name: routeName, virtualHosts: [{ name: vhostName, domains: ["*"], routes: [inboundRoute(cluster, port)] }], validateClusters: false },
-    { direction: "inbound" },
+    { direction: "inbound", ...(security ? { security } : {}) },
   );
 }
 
-function portChains(port: InboundPortScope): FilterChainJson[] {
-  const chains = protocolChains(port);
+function portChains(port: InboundPortScope, security: InboundSecurityScope | undefined): FilterChainJson[] {
+  const chains = protocolChains(port, security);
   if (!port.sidecar) return chains;
   // As Istio, chains from a Sidecar name it in their metadata.
   const metadata = { filterMetadata: { istio: { config: istioConfigPath("sidecar", port.sidecar.namespace, port.sidecar.name) } } };
   return chains.map((c) => ({ ...c, metadata }));
 }
 
-function protocolChains(port: InboundPortScope): FilterChainJson[] {
+function protocolChains(port: InboundPortScope, security: InboundSecurityScope | undefined): FilterChainJson[] {
   const cluster = inboundClusterName(port.targetPort);
   const name = listenerName(port.bind ?? WILDCARD, port.targetPort);
-  const http: FilterJson = httpFilter(inboundStatPrefix(port.targetPort), cluster, inboundVirtualHostName(port.targetPort), cluster, port);
-  const tcp: FilterJson = tcpProxy(cluster, cluster);
+  const http: FilterJson = httpFilter(inboundStatPrefix(port.targetPort), cluster, inboundVirtualHostName(port.targetPort), cluster, port, security);
+  const tcp = tcpFilters(cluster, security);
   if (port.detected) {
     return [
       { name, filterChainMatch: { destinationPort: port.targetPort, applicationProtocols: HTTP_PROTOCOLS }, filters: [http] },
-      { name: `${name}-tcp`, filterChainMatch: { destinationPort: port.targetPort }, filters: [tcp] },
+      { name: `${name}-tcp`, filterChainMatch: { destinationPort: port.targetPort }, filters: tcp },
     ];
   }
-  const isHttp = port.protocol === "HTTP" || port.protocol === "HTTP2" || port.protocol === "GRPC" || port.protocol === "GRPC-Web";
-  return [{ name, filterChainMatch: { destinationPort: port.targetPort }, filters: [isHttp ? http : tcp] }];
+  return [{ name, filterChainMatch: { destinationPort: port.targetPort }, filters: isHttpPort(port) ? [http] : tcp }];
 }
 
 /**
@@ -134,7 +168,7 @@ function httpInspector(ports: readonly InboundPortScope[]): NonNullable<Listener
   };
 }
 
-export function virtualInboundListener(ports: readonly InboundPortScope[]): ListenerJson {
+export function virtualInboundListener(ports: readonly InboundPortScope[], security?: InboundSecurityScope): ListenerJson {
   return {
     name: VIRTUAL_INBOUND_LISTENER,
     address: { socketAddress: { address: "0.0.0.0", portValue: VIRTUAL_INBOUND_PORT } },
@@ -154,14 +188,16 @@ export function virtualInboundListener(ports: readonly InboundPortScope[]): List
       {
         name: VIRTUAL_INBOUND_PASSTHROUGH_CHAIN,
         filterChainMatch: { prefixRanges: ANY_IPV4 },
-        filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
+        filters: tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, security),
       },
       {
         name: VIRTUAL_INBOUND_PASSTHROUGH_HTTP_CHAIN,
         filterChainMatch: { prefixRanges: ANY_IPV4, applicationProtocols: HTTP_PROTOCOLS },
-        filters: [httpFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundVirtualHostName(0), INBOUND_PASSTHROUGH_CLUSTER, undefined)],
+        filters: [
+          httpFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundVirtualHostName(0), INBOUND_PASSTHROUGH_CLUSTER, undefined, security),
+        ],
       },
-      ...ports.flatMap(portChains),
+      ...ports.flatMap((p) => portChains(p, security)),
     ],
   };
 }

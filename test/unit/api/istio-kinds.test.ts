@@ -15,8 +15,6 @@ const VALID: Record<UntranslatedIstioKind, Record<string, unknown>> = {
   },
   ProxyConfig: { selector: { matchLabels: { app: "web" } }, concurrency: 2, environmentVariables: { A: "b" } },
   PeerAuthentication: { selector: { matchLabels: { app: "web" } }, mtls: { mode: "STRICT" }, portLevelMtls: { "8080": { mode: "DISABLE" } } },
-  AuthorizationPolicy: { action: "DENY", rules: [{ from: [{ source: { namespaces: ["dev"] } }] }] },
-  RequestAuthentication: { jwtRules: [{ issuer: "https://issuer.example", jwksUri: "https://issuer.example/jwks" }] },
   Telemetry: { tracing: [{ randomSamplingPercentage: 10 }], accessLogging: [{ providers: [{ name: "envoy" }] }] },
   WasmPlugin: { url: "oci://example/auth:1", phase: "AUTHN", priority: 10, pluginConfig: { a: 1 } },
 };
