@@ -10,15 +10,19 @@ export interface InjectFlags {
   readonly proxyInitImage: string;
 }
 
+/** `--inject-service name.namespace`: the Service meshpilot is reached through. */
+export function meshpilotService(text: string): { name: string; namespace: string } {
+  const dot = text.indexOf(".");
+  if (dot <= 0 || dot === text.length - 1) throw new Error(`--inject-service "${text}" must be <name>.<namespace>`);
+  return { name: text.slice(0, dot), namespace: text.slice(dot + 1) };
+}
+
 /** On by default in a cluster (as istiod's 15017), off elsewhere unless an address is given. */
 export function injectOptions(o: InjectFlags, useKube: boolean, inCluster = process.env["KUBERNETES_SERVICE_HOST"] !== undefined): ServeOptions["inject"] {
   if (!o.inject) return undefined;
   const address = o.injectAddress ?? (useKube && inCluster ? "0.0.0.0:15017" : undefined);
   if (address === undefined) return undefined;
-  const dot = o.injectService.indexOf(".");
-  if (dot <= 0 || dot === o.injectService.length - 1) throw new Error(`--inject-service "${o.injectService}" must be <name>.<namespace>`);
-  const name = o.injectService.slice(0, dot);
-  const namespace = o.injectService.slice(dot + 1);
+  const { name, namespace } = meshpilotService(o.injectService);
   return {
     address,
     caSecretNamespace: namespace,

@@ -14,6 +14,7 @@ import { explainCommand } from "./explain.js";
 import { proxyStatusCommand } from "./proxy-status.js";
 import { PROXY_CONFIG_TYPES, proxyConfigCommand } from "./proxy-config.js";
 import { injectOptions } from "./inject-options.js";
+import { identityOptions } from "./identity-options.js";
 import { DEFAULT_INJECTION_SETTINGS } from "../inject/settings.js";
 import { OUTBOUND_TRAFFIC_POLICY_MODES, type OutboundTrafficPolicyMode } from "../model/mesh-config.js";
 
@@ -102,6 +103,9 @@ program
       xdsAddress: string;
       allowPlaintextSecrets?: boolean;
       historySize: number;
+      secureXds: boolean;
+      secureXdsAddress: string;
+      caDir?: string;
       debugAddress: string;
       logLevel: string;
     }) => {
@@ -117,6 +121,8 @@ program
         throw new Error("--watch-namespaces and --discovery-selectors need Kubernetes (--kubernetes or --kubeconfig)");
       for (const sel of o.discoverySelectors) parseSelector(sel); // fail fast on a typo
       const inject = injectOptions(o, useKube);
+      const meshConfig = { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) };
+      const identity = identityOptions(o);
       const server = await startServer({
         ...(o.configDir !== undefined ? { configDir: o.configDir } : {}),
         xdsAddress: o.xdsAddress,
@@ -124,7 +130,8 @@ program
         logger,
         ...(o.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
         historySize: o.historySize,
-        meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
+        ...(identity ? { identity } : {}),
+        meshConfig,
         ...(inject ? { inject } : {}),
         ...(useKube
           ? {
@@ -339,8 +346,13 @@ program
   .option("--cluster <name>", "Envoy node.cluster (default: <app>.<namespace>)")
   .option("--locality <region/zone/subzone>", "Envoy node.locality, for locality load balancing")
   .option("--sotw", "use state-of-the-world ADS instead of delta")
+  .option("--secure", "connect to meshpilot's secure port (TLS, authenticated; --xds-address host:15012)")
+  .option("--ca-cert <file>", "with --secure: the mesh root (PEM) meshpilot's certificate must chain to")
+  .option("--token-file <file>", "with --secure: a ServiceAccount token (audience istio-ca), sent as authorization: Bearer")
+  .option("--server-name <name>", "with --secure: the name in meshpilot's certificate (default: the host of --xds-address)")
+  .option("--client-cert <dir>", "with --secure: obtain a certificate with the token (CreateCertificate), write it to DIR and use it instead of the token")
   .action(
-    (o: {
+    async (o: {
       nodeId?: string;
       type?: string;
       ip?: string;
@@ -353,8 +365,13 @@ program
       sotw?: boolean;
       cluster?: string;
       locality?: string;
+      secure?: boolean;
+      caCert?: string;
+      tokenFile?: string;
+      serverName?: string;
+      clientCert?: string;
     }) => {
-      const r = bootstrapCommand(o);
+      const r = await bootstrapCommand(o);
       if ("error" in r) throw new Error(r.error);
       process.stdout.write(r.output);
     },

@@ -101,10 +101,10 @@ export class ControlPlane implements ViewProvider {
     return this.build !== undefined;
   }
 
-  viewKey(node: NodeInfo): { key: string } | { error: string } {
+  viewKey(node: NodeInfo): { key: string; namespace: string } | { error: string } {
     const parsed = parseProxy(node);
     if ("error" in parsed) return parsed;
-    return { key: nodeClassKey(parsed.proxy) };
+    return { key: nodeClassKey(parsed.proxy), namespace: parsed.proxy.namespace };
   }
 
   activate(key: string, node: NodeInfo): void {

@@ -29,7 +29,8 @@ import type { MeshConfig } from "../model/mesh-config.js";
 import { startKube, type KubeServeOptions } from "./kube.js";
 import { Readiness } from "./readiness.js";
 import { startWebhook, type RunningWebhook, type WebhookOptions } from "./webhook.js";
-import { loadKubeConfig } from "../sources/kube/client.js";
+import { KubeClient, loadKubeConfig } from "../sources/kube/client.js";
+import { startIdentity, type IdentityOptions, type RunningIdentity } from "./identity.js";
 
 export type { KubeServeOptions } from "./kube.js";
 
@@ -57,10 +58,15 @@ export interface ServeOptions {
    * anyone who connects. Off by default, as in istiod.
    */
   readonly allowPlaintextSecrets?: boolean;
+  /** The mesh CA and the secure port (15012); without it neither runs. */
+  readonly identity?: IdentityOptions;
 }
 
 export interface RunningServer {
   readonly xdsPort: number;
+  /** The secure port (TLS, CA and authenticated ADS), when `identity` was given. */
+  readonly secureXdsPort?: number;
+  readonly identity?: RunningIdentity;
   readonly debugPort: number;
   readonly controlPlane: ControlPlane;
   readonly xds: XdsServer;
@@ -86,7 +92,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       "INSECURE: --allow-plaintext-secrets is set: the plaintext xDS port sends Secrets, private keys included, to any client that connects. For local development only; never use it where others can reach the port",
     );
   }
-  const xds = new XdsServer({ cache, views: controlPlane, logger: log, observer: metrics.observer(), plaintextSecrets: opts.allowPlaintextSecrets ?? false });
+  const kubeConfig = opts.kube ? (opts.kube.kubeConfig ?? loadKubeConfig(opts.kube.kubeconfigPath)) : undefined;
+  const identity = opts.identity ? await startIdentity(opts.identity, log, kubeConfig ? new KubeClient(kubeConfig) : undefined) : undefined;
+  const xds = new XdsServer({
+    cache,
+    views: controlPlane,
+    logger: log,
+    observer: metrics.observer(),
+    plaintextSecrets: opts.allowPlaintextSecrets ?? false,
+    ...(identity ? { secure: identity.secure } : {}),
+  });
   const history = new PushHistory(opts.historySize);
   const inputs = new Inputs(store, [FILES, KUBE]);
   const readiness = new Readiness([...(opts.configDir !== undefined ? [FILES] : []), ...(opts.kube ? [KUBE] : [])]);
@@ -100,6 +115,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     // Objects of kinds that are read but not translated yet are reported with the input's findings.
     const reported = [...diagnostics, ...notTranslatedFindings(UNTRANSLATED_KINDS.flatMap((k) => [...snapshot.of(k).values()]))];
     const stats = controlPlane.update(meshInputFrom(snapshot.objects()), kinds, { diagnostics: reported, sourceOf });
+    if (identity?.rootPublisher && (kinds === "all" || kinds.has("Namespace"))) {
+      identity.rootPublisher.setNamespaces([...snapshot.of("Namespace").values()].map((n) => n.object.metadata.name));
+    }
     metrics.buildTime.observe({ path: stats.fastPath ? "eds" : "full" }, stats.seconds);
     if (stats.changes.length > 0) {
       const byKey = xds.proxiesByKey();
@@ -133,6 +151,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
 
   const xdsPort = await xds.listen(opts.xdsAddress);
+  const secureXdsPort = opts.identity ? await xds.listenSecure(opts.identity.secureXdsAddress) : undefined;
   const debug = await startDebugServer(opts.debugAddress, {
     controlPlane,
     metrics,
@@ -147,7 +166,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         ...opts.inject,
         logger: log,
         onReview: (r) => metrics.injection(r),
-        ...(opts.kube ? { kubeConfig: opts.kube.kubeConfig ?? loadKubeConfig(opts.kube.kubeconfigPath) } : {}),
+        ...(kubeConfig ? { kubeConfig } : {}),
       })
     : undefined;
 
@@ -171,22 +190,27 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     );
   };
   const kube = opts.kube
-    ? startKube(opts.kube, {
-        log,
-        controlPlane,
-        onUpdate: (u) => ingest(KUBE, u, { source: KUBE }),
-        onSynced: (source) => {
-          readiness.done(KUBE);
-          log.info({ objects: source.objects().length }, "Kubernetes informers synced");
-          startServing();
+    ? startKube(
+        { ...opts.kube, ...(kubeConfig ? { kubeConfig } : {}) },
+        {
+          log,
+          controlPlane,
+          onUpdate: (u) => ingest(KUBE, u, { source: KUBE }),
+          onSynced: (source) => {
+            readiness.done(KUBE);
+            log.info({ objects: source.objects().length }, "Kubernetes informers synced");
+            startServing();
+          },
+          serving: () => serving,
         },
-        serving: () => serving,
-      })
+      )
     : undefined;
   if (!kube) startServing();
 
   return {
     xdsPort,
+    ...(secureXdsPort !== undefined ? { secureXdsPort } : {}),
+    ...(identity ? { identity } : {}),
     debugPort: debug.port,
     controlPlane,
     xds,
@@ -203,6 +227,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await files?.stop();
       await closeHttp(debug.server);
       await xds.close();
+      identity?.stop();
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The Envoy bootstrap that points a proxy at meshpilot over ADS: what istio-agent writes for a
- * sidecar, reduced to what upstream Envoy needs (no istio.* extensions, no SDS, no agent).
+ * sidecar, reduced to what upstream Envoy needs (no istio.* extensions, no agent: workload
+ * certificates come over the ADS stream itself when it is secure).
  *
  * Pure: the caller supplies every value (no environment, clock or file access here). Bad options
  * come back as `{ errors }`, never as an exception.
@@ -9,6 +10,7 @@ import type { BootstrapJson } from "../gen/envoy/config/bootstrap/v3/bootstrap_p
 import type { ClusterJson } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import type { ConfigSourceJson } from "../gen/envoy/config/core/v3/config_source_pb.js";
 import type { HttpProtocolOptionsJson } from "../gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
+import type { UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import type { AnyJson } from "@bufbuild/protobuf/wkt";
 import { isDNS1123Label, isDNS1123Subdomain } from "../api/validate-names.js";
 import { isIP, isIPv4, isIPv6 } from "../api/validate-net.js";
@@ -60,6 +62,25 @@ export interface BootstrapOptions {
   readonly locality?: string;
   /** Extra string metadata keys (e.g. ISTIO_VERSION, MESH_ID). Must not clash with the keys set here. */
   readonly extraMetadata?: Readonly<Record<string, string>>;
+  /** Connect to meshpilot's secure port (15012) over TLS, authenticated; see SecureBootstrap. */
+  readonly secure?: SecureBootstrap;
+}
+
+/**
+ * TLS to the secure port: Envoy checks meshpilot's certificate against the mesh root and its
+ * name, and proves its own identity with a ServiceAccount token (sent as `authorization: Bearer`
+ * on the ADS stream, as istio-agent sends it) or a client certificate from the mesh CA.
+ */
+export interface SecureBootstrap {
+  /** File with the mesh root (PEM), e.g. the `istio-ca-root-cert` ConfigMap's root-cert.pem. */
+  readonly caCertFile: string;
+  /** Name meshpilot's certificate must carry, also sent as SNI. Default: the host of xdsAddress (must then be a name). */
+  readonly serverName?: string;
+  /** A ServiceAccount token (audience istio-ca). Envoy sends it on every (re)connect; it does not re-read it. */
+  readonly token?: string;
+  /** A client certificate chain and key (PEM files) from the mesh CA. */
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
 }
 
 export interface BootstrapError {
@@ -165,8 +186,29 @@ function socketAddress(hp: HostPort) {
   return { socketAddress: { address: hp.host, portValue: hp.port } };
 }
 
-function xdsCluster(hp: HostPort, connectTimeout: string): ClusterJson {
+const UPSTREAM_TLS = "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+
+function secureTransport(secure: SecureBootstrap, serverName: string): ClusterJson["transportSocket"] {
+  const ctx: UpstreamTlsContextJson = {
+    sni: serverName,
+    commonTlsContext: {
+      // gRPC over TLS needs HTTP/2 negotiated by ALPN.
+      alpnProtocols: ["h2"],
+      ...(secure.clientCertFile && secure.clientKeyFile
+        ? { tlsCertificates: [{ certificateChain: { filename: secure.clientCertFile }, privateKey: { filename: secure.clientKeyFile } }] }
+        : {}),
+      validationContext: {
+        trustedCa: { filename: secure.caCertFile },
+        matchTypedSubjectAltNames: [{ sanType: "DNS", matcher: { exact: serverName } }],
+      },
+    },
+  };
+  return { name: "envoy.transport_sockets.tls", typedConfig: packAny(UPSTREAM_TLS, ctx) };
+}
+
+function xdsCluster(hp: HostPort, connectTimeout: string, tls?: ClusterJson["transportSocket"]): ClusterJson {
   return {
+    ...(tls ? { transportSocket: tls } : {}),
     name: XDS_CLUSTER_NAME,
     type: hp.isIp ? "STATIC" : "STRICT_DNS",
     // A name like "localhost" may resolve to ::1 first while the server listens on IPv4 only.
@@ -223,6 +265,7 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
   if (!DURATION.test(connectTimeout)) errors.push({ field: "connectTimeout", message: `"${connectTimeout}" must be a duration like "1s" or "0.25s"` });
 
   const locality = parseLocality(opts.locality, errors);
+  const serverName = checkSecure(opts.secure, xds, errors);
 
   const metadata: Record<string, string | Record<string, string>> = {};
   if (id) {
@@ -251,13 +294,18 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
       ...(locality ? { locality } : {}),
       metadata: sortedRecord(metadata),
     },
-    staticResources: { clusters: [xdsCluster(xds, connectTimeout)] },
+    staticResources: { clusters: [xdsCluster(xds, connectTimeout, opts.secure && serverName ? secureTransport(opts.secure, serverName) : undefined)] },
     dynamicResources: {
       adsConfig: {
         apiType: opts.sotw ? "GRPC" : "DELTA_GRPC",
         transportApiVersion: "V3",
         setNodeOnFirstMessageOnly: true,
-        grpcServices: [{ envoyGrpc: { clusterName: XDS_CLUSTER_NAME } }],
+        grpcServices: [
+          {
+            envoyGrpc: { clusterName: XDS_CLUSTER_NAME },
+            ...(opts.secure?.token ? { initialMetadata: [{ key: "authorization", value: `Bearer ${opts.secure.token}` }] } : {}),
+          },
+        ],
       },
       cdsConfig: { ...adsSource },
       ldsConfig: { ...adsSource },
@@ -265,6 +313,26 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
     admin: { address: socketAddress(admin) },
   };
   return { bootstrap };
+}
+
+/** The name to check in meshpilot's certificate, or undefined (with an error) when the secure options do not fit. */
+function checkSecure(secure: SecureBootstrap | undefined, xds: HostPort | string, errors: BootstrapError[]): string | undefined {
+  if (!secure) return undefined;
+  if (secure.caCertFile === "") errors.push({ field: "caCertFile", message: "the mesh root file is required for a secure connection" });
+  if (Boolean(secure.clientCertFile) !== Boolean(secure.clientKeyFile))
+    errors.push({ field: "clientCert", message: "a client certificate needs both its chain and its key" });
+  if (!secure.token && !secure.clientCertFile)
+    errors.push({ field: "token", message: "a secure connection needs a ServiceAccount token or a client certificate" });
+  if (secure.token !== undefined && !/^[\x21-\x7e]+$/.test(secure.token))
+    errors.push({ field: "token", message: "the token must be one line of printable characters" });
+  const name = secure.serverName ?? (typeof xds !== "string" && !xds.isIp ? xds.host : undefined);
+  if (name === undefined)
+    errors.push({
+      field: "serverName",
+      message: "an IP address as xDS address needs the name in meshpilot's certificate (e.g. meshpilot.meshpilot-system.svc)",
+    });
+  else if (!HOSTNAME.test(name)) errors.push({ field: "serverName", message: `"${name}" is not a DNS name` });
+  return name;
 }
 
 /** `region/zone/subzone` → Envoy's Locality; a part may be empty only when the ones after it are too. */

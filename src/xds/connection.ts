@@ -13,11 +13,11 @@ import { nodeInfo } from "./node.js";
 import type { ProxySyncStatus, ShortType, Transport, XdsObserver } from "./observer.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
 import type { Flushable, PushScheduler } from "./push-scheduler.js";
-import type { NodeInfo, Snapshot, ViewProvider } from "./snapshot.js";
+import type { NodeInfo, ResourceMap, Snapshot, ViewProvider } from "./snapshot.js";
 import type { PeerIdentity } from "./peer.js";
 import { StreamSecrets } from "./stream-secrets.js";
 import type { TypeState } from "./stream-state.js";
-import { isKnownTypeUrl, PUSH_ORDER, SHORT_TYPE, type TypeUrl } from "./type-urls.js";
+import { isKnownTypeUrl, PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
 
 /** What a stream needs from its server. */
 export interface StreamContext {
@@ -56,6 +56,21 @@ interface AdsRequest {
   readonly typeUrl: string;
 }
 
+/**
+ * Why an authenticated peer may not be this node, or undefined if it may: as istiod, the node's
+ * namespace must be the identity's, and a node that names its ServiceAccount must name the identity's.
+ */
+function identityMismatch(peer: PeerIdentity, namespace: string | undefined, node: NodeInfo): string | undefined {
+  if (namespace === undefined) return `its namespace is unknown, so it cannot be matched to the identity ${peer.namespace}/${peer.serviceAccount}`;
+  if (namespace !== peer.namespace)
+    return `the node is in namespace ${JSON.stringify(namespace)} but the caller's identity is in ${JSON.stringify(peer.namespace)} (service account ${peer.serviceAccount})`;
+  const sa = node.metadata["SERVICE_ACCOUNT"];
+  if (typeof sa === "string" && sa !== "" && sa !== peer.serviceAccount) {
+    return `node metadata SERVICE_ACCOUNT ${JSON.stringify(sa)} is not the caller's service account ${JSON.stringify(peer.serviceAccount)}`;
+  }
+  return undefined;
+}
+
 export abstract class Connection<Req extends AdsRequest> implements AttachedStream, Flushable {
   abstract readonly transport: Transport;
   proxyId = "";
@@ -78,6 +93,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   private readonly warnedTypes = new Set<string>();
   /** What Secrets this stream may see, laid over the view's snapshot. */
   protected readonly secrets: StreamSecrets;
+  private readonly closeHooks: (() => void)[] = [];
 
   constructor(
     protected readonly call: ServerDuplexStream<Req, Uint8Array>,
@@ -162,14 +178,36 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       this.fail(GrpcStatus.INVALID_ARGUMENT, `node ${JSON.stringify(node.id)} rejected: ${view.error}`);
       return false;
     }
+    const refused = this.peer && identityMismatch(this.peer, view.namespace, node);
+    if (refused) {
+      this.fail(GrpcStatus.PERMISSION_DENIED, `node ${JSON.stringify(node.id)} refused: ${refused}`);
+      return false;
+    }
     this.viewKey = view.key;
     this.log = this.log.child({ proxy: node.id, view: view.key });
     this.unwatch = this.ctx.cache.watch(view.key, (_snapshot, changed, setAt) => this.onSnapshot(changed, setAt));
     // After watching: activate may set the first snapshot synchronously.
     this.ctx.attach(this, view.key, node);
-    this.log.info({ transport: this.transport }, "proxy connected");
+    this.log.info(
+      { transport: this.transport, ...(this.peer ? { identity: `${this.peer.namespace}/${this.peer.serviceAccount}`, via: this.peer.via } : {}) },
+      "proxy connected",
+    );
     this.ctx.observer.onConnect?.(node.id, view.key, this.transport);
     return true;
+  }
+
+  /** This stream's own Secrets (its identity's workload certificate and root) are new: push what it subscribed to. */
+  setOwnSecrets(secrets: ResourceMap): void {
+    if (this.closed) return;
+    this.secrets.setOwn(secrets);
+    this.types.get(TYPE_URL.secret)?.owe("changed", performance.now());
+    this.requestFlush();
+  }
+
+  /** Run `hook` once the stream is closed (at once if it already is). */
+  onClose(hook: () => void): void {
+    if (this.closed) hook();
+    else this.closeHooks.push(hook);
   }
 
   /** The view's current snapshot as this stream may see it (Secrets it is entitled to only). */
@@ -259,6 +297,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     this.ctx.scheduler.forget(this);
     for (const u of this.unanswered.values()) u.release();
     this.unanswered.clear();
+    for (const h of this.closeHooks.splice(0)) h();
     if (endCall && !this.call.writableEnded) this.call.end();
     if (this.viewKey !== undefined) {
       this.ctx.detach(this, this.viewKey);

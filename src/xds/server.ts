@@ -1,18 +1,30 @@
 // The ADS gRPC server: accepts SotW and delta streams, counts streams per view (activating a
 // view on its first stream, deactivating it after its last), and reports per-proxy sync status.
-import { Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServerDuplexStream,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { pino, type Logger } from "pino";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
-import type { AttachedStream, StreamContext } from "./connection.js";
+import type { AttachedStream, Connection, StreamContext } from "./connection.js";
 import { DeltaConnection } from "./delta-stream.js";
 import type { ProxySyncStatus, XdsObserver } from "./observer.js";
 import { PushScheduler, type PushSchedulerOptions } from "./push-scheduler.js";
-import { adsServiceDefinition } from "./service-definition.js";
+import { adsServiceDefinition, sdsServiceDefinition } from "./service-definition.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
+import type { PeerIdentity, PeerSecretSource } from "./peer.js";
 import type { NodeInfo, ViewProvider } from "./snapshot.js";
 import { SotwConnection } from "./sotw-stream.js";
 
 export const DEFAULT_XDS_ADDRESS = "0.0.0.0:15010";
+export const DEFAULT_SECURE_XDS_ADDRESS = "0.0.0.0:15012";
+
+type AdsRequestLike = DiscoveryRequest | DeltaDiscoveryRequest;
 
 /**
  * Requests are small, but a delta reconnect lists every resource version the proxy has
@@ -35,6 +47,19 @@ export interface XdsServerOptions {
    * never does. Default false: the plaintext port serves configuration without Secrets.
    */
   readonly plaintextSecrets?: boolean;
+  /** The secure port (istiod's 15012): TLS, every stream authenticated; see listenSecure. */
+  readonly secure?: SecureXdsOptions;
+}
+
+export interface SecureXdsOptions {
+  /** TLS server credentials (they may rotate the serving certificate themselves). */
+  readonly credentials: ServerCredentials;
+  /** Who a call comes from, or why it is refused. */
+  readonly authenticate: (call: ServerSurfaceCall) => Promise<PeerIdentity | { error: string }>;
+  /** The peers' own Secrets (`default`, `ROOTCA`), attached per stream. */
+  readonly peerSecrets?: PeerSecretSource;
+  /** More gRPC services on the secure port (Istio's CA). */
+  readonly services?: readonly { readonly definition: ServiceDefinition; readonly handlers: UntypedServiceImplementation }[];
 }
 
 /** Observer hooks feed metrics; a faulty one must not take proxy streams down with it. */
@@ -59,6 +84,8 @@ function guarded(o: XdsObserver, log: Logger): XdsObserver {
 
 export class XdsServer {
   private readonly grpc: Server;
+  private readonly secureGrpc: Server | undefined;
+  private readonly secureCredentials: ServerCredentials | undefined;
   private readonly streams = new Set<AttachedStream>();
   private readonly viewRefs = new Map<string, number>();
   private readonly ctx: StreamContext;
@@ -68,6 +95,7 @@ export class XdsServer {
   constructor(opts: XdsServerOptions) {
     this.log = opts.logger ?? pino({ level: "silent" });
     const views = opts.views;
+    this.secureCredentials = opts.secure?.credentials;
     this.ctx = {
       cache: opts.cache,
       views,
@@ -79,13 +107,14 @@ export class XdsServer {
       attach: (conn, key, node) => this.attach(conn, key, node),
       detach: (conn, key) => this.detach(conn, key),
     };
-    this.grpc = new Server({
+    const serverOptions = {
       "grpc.max_receive_message_length": opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
       "grpc.max_send_message_length": -1,
       // Find proxies that vanished without closing their connection.
       "grpc.keepalive_time_ms": 30_000,
       "grpc.keepalive_timeout_ms": 10_000,
-    });
+    };
+    this.grpc = new Server(serverOptions);
     this.grpc.addService(adsServiceDefinition, {
       StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>) => {
         new SotwConnection(call, this.ctx, ++this.nextStreamId);
@@ -94,6 +123,46 @@ export class XdsServer {
         new DeltaConnection(call, this.ctx, ++this.nextStreamId);
       },
     });
+    if (opts.secure) {
+      const secure = opts.secure;
+      this.secureGrpc = new Server(serverOptions);
+      const sotw = (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>): void => {
+        this.authenticated(call, secure, (peer) => new SotwConnection(call, this.ctx, ++this.nextStreamId, peer));
+      };
+      const delta = (call: ServerDuplexStream<DeltaDiscoveryRequest, Uint8Array>): void => {
+        this.authenticated(call, secure, (peer) => new DeltaConnection(call, this.ctx, ++this.nextStreamId, peer));
+      };
+      this.secureGrpc.addService(adsServiceDefinition, { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta });
+      this.secureGrpc.addService(sdsServiceDefinition, { StreamSecrets: sotw, DeltaSecrets: delta });
+      for (const svc of secure.services ?? []) this.secureGrpc.addService(svc.definition, svc.handlers);
+    }
+  }
+
+  /**
+   * Authenticate a secure stream before it is served. Its requests wait unread meanwhile (a
+   * stream without a data listener is paused), so none is lost.
+   */
+  private authenticated<Req>(
+    call: ServerDuplexStream<Req, Uint8Array>,
+    secure: SecureXdsOptions,
+    start: (peer: PeerIdentity) => Connection<AdsRequestLike>,
+  ): void {
+    const refuse = (code: GrpcStatus, message: string): void => {
+      this.log.warn({ peer: call.getPeer(), code, reason: message }, "xDS stream refused");
+      call.emit("error", Object.assign(new Error(message), { code, details: message }));
+    };
+    secure.authenticate(call).then(
+      (who) => {
+        if (call.cancelled) return;
+        if ("error" in who) return refuse(GrpcStatus.UNAUTHENTICATED, `authentication failed: ${who.error}`);
+        const conn = start(who);
+        if (secure.peerSecrets) {
+          const stop = secure.peerSecrets.watch(who, (secrets) => conn.setOwnSecrets(secrets));
+          conn.onClose(stop);
+        }
+      },
+      (err: Error) => refuse(GrpcStatus.INTERNAL, `authentication failed: ${err.message}`),
+    );
   }
 
   /** Bind (e.g. "0.0.0.0:15010"; port 0 picks a free port) and return the bound port. */
@@ -109,6 +178,22 @@ export class XdsServer {
     });
   }
 
+  /** Bind the secure port (e.g. "0.0.0.0:15012") with the `secure` options' TLS; returns the bound port. */
+  listenSecure(address: string): Promise<number> {
+    const grpc = this.secureGrpc;
+    const creds = this.secureCredentials;
+    if (!grpc || !creds) return Promise.reject(new Error("xDS server has no secure options"));
+    return new Promise((resolve, reject) => {
+      grpc.bindAsync(address, creds, (err, port) => {
+        if (err) reject(new Error(`secure xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
+        else {
+          this.log.info({ address, port }, "secure xDS server listening (TLS; CA and ADS)");
+          resolve(port);
+        }
+      });
+    });
+  }
+
   /**
    * Stop: refuse new streams, then end open ones (proxies reconnect elsewhere or later and keep
    * their config meanwhile). Waits at most `graceMs` for a clean shutdown.
@@ -118,12 +203,17 @@ export class XdsServer {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.grpc.forceShutdown();
+        this.secureGrpc?.forceShutdown();
         resolve();
       }, graceMs);
-      this.grpc.tryShutdown(() => {
+      let pending = this.secureGrpc ? 2 : 1;
+      const done = (): void => {
+        if (--pending > 0) return;
         clearTimeout(timer);
         resolve();
-      });
+      };
+      this.grpc.tryShutdown(done);
+      this.secureGrpc?.tryShutdown(done);
     });
   }
 

@@ -38,3 +38,15 @@ export const adsServiceDefinition = {
     originalName: "deltaAggregatedResources",
   },
 } satisfies ServiceDefinition;
+
+/**
+ * SDS as a service of its own (what Envoy uses for an `api_config_source` SDS config, and what
+ * istio-agent serves on its socket): the same streams as ADS, used for Secrets. Served on the
+ * secure port only, where every stream is authenticated.
+ */
+export const SDS_SERVICE = "envoy.service.secret.v3.SecretDiscoveryService";
+
+export const sdsServiceDefinition = {
+  StreamSecrets: { ...adsServiceDefinition.StreamAggregatedResources, path: `/${SDS_SERVICE}/StreamSecrets`, originalName: "streamSecrets" },
+  DeltaSecrets: { ...adsServiceDefinition.DeltaAggregatedResources, path: `/${SDS_SERVICE}/DeltaSecrets`, originalName: "deltaSecrets" },
+} satisfies ServiceDefinition;

@@ -39,8 +39,11 @@ export interface NodeInfo {
  * differ only in what no configuration reads), and move a key to another Snapshot on any build.
  */
 export interface ViewProvider {
-  /** The view key for a node, or a reason to refuse the stream (e.g. a malformed node id). */
-  viewKey(node: NodeInfo): { readonly key: string } | { readonly error: string };
+  /**
+   * The view key for a node, or a reason to refuse the stream (e.g. a malformed node id). With
+   * the key, the node's namespace: the secure port serves a node only to an identity of it.
+   */
+  viewKey(node: NodeInfo): { readonly key: string; readonly namespace?: string } | { readonly error: string };
   /**
    * The first stream of a view opened. The provider answers by calling SnapshotCache.set(key, …),
    * possibly later (e.g. only after every source has synced): until then streams wait.

@@ -164,7 +164,7 @@ beforeAll(async () => {
     istio: (m) => istioYaml(m, "bookinfo"),
   });
   tlsBackend = await startTlsBackend(certs, mesh.ip("secure", "s"), mesh.port("secure"), "s", false);
-  const boot = bootstrapCommand({
+  const boot = await bootstrapCommand({
     type: "router",
     ip: "127.0.0.1",
     pod: "istio-ingressgateway-1",

@@ -87,6 +87,56 @@ export class TestCerts {
     return this;
   }
 
+  /**
+   * An intermediate CA `<name>.pem` signed by the CA, with an RSA key in the traditional PKCS#1
+   * form (`BEGIN RSA PRIVATE KEY`) that operators' openssl recipes for Istio's cacerts write.
+   */
+  intermediate(name: string): this {
+    writeFileSync(this.path(`${name}.ext`), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n");
+    openssl("genrsa", "-traditional", "-out", this.path(`${name}-key.pem`), "2048");
+    openssl("req", "-new", "-key", this.path(`${name}-key.pem`), "-subj", `/O=test/CN=${name}`, "-out", this.path(`${name}.csr`));
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      this.path(`${name}.csr`),
+      "-CA",
+      this.path("ca.pem"),
+      "-CAkey",
+      this.path("ca-key.pem"),
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      this.path(`${name}.ext`),
+      "-out",
+      this.path(`${name}.pem`),
+    );
+    return this;
+  }
+
+  /** `openssl verify` of `leafPem` against the CA, with `untrustedPem` as intermediates; its output or the error. */
+  verify(leafPem: string, untrustedPem?: string, purpose?: string): string {
+    writeFileSync(this.path("verify-leaf.pem"), leafPem);
+    if (untrustedPem) writeFileSync(this.path("verify-untrusted.pem"), untrustedPem);
+    try {
+      return execFileSync(
+        "openssl",
+        [
+          "verify",
+          "-CAfile",
+          this.path("ca.pem"),
+          ...(untrustedPem ? ["-untrusted", this.path("verify-untrusted.pem")] : []),
+          ...(purpose ? ["-purpose", purpose] : []),
+          this.path("verify-leaf.pem"),
+        ],
+        { stdio: "pipe" },
+      ).toString();
+    } catch (e) {
+      return `error: ${String((e as { stderr?: Buffer }).stderr ?? e)}`;
+    }
+  }
+
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -129,7 +129,8 @@ export interface KubeCluster {
   kubeconfigFile(token: string, name: string): string;
   client(token: string): KubeTestClient;
   /** A token for a ServiceAccount from the TokenRequest API. */
-  serviceAccountToken(namespace: string, name: string, seconds?: number): Promise<string>;
+  /** A TokenRequest token; `audiences` default to the API server's own. */
+  serviceAccountToken(namespace: string, name: string, seconds?: number, audiences?: readonly string[]): Promise<string>;
   /** Applies deploy/crds.yaml and waits until every CRD is Established. */
   installCrds(): Promise<void>;
   stopApiserver(): Promise<void>;
@@ -289,11 +290,11 @@ export async function startKube(opts: { name?: string; log?: (m: string) => void
       return path;
     },
     client: (token) => new KubeTestClient(kubeConfig(token)),
-    async serviceAccountToken(namespace, name, seconds = 3600) {
+    async serviceAccountToken(namespace, name, seconds = 3600, audiences) {
       const body = (await admin.call("POST", `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
         apiVersion: "authentication.k8s.io/v1",
         kind: "TokenRequest",
-        spec: { expirationSeconds: seconds },
+        spec: { expirationSeconds: seconds, ...(audiences ? { audiences } : {}) },
       })) as { status?: { token?: string } };
       if (!body.status?.token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
       return body.status.token;

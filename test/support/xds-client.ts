@@ -2,7 +2,7 @@
 // sends requests built from the generated Envoy schemas, and awaits responses with a timeout.
 // Every wait is bounded, so a server that stays silent fails the test instead of hanging it.
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { Client, credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import { ClusterSchema } from "../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
 import { ClusterLoadAssignmentSchema } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { ListenerSchema } from "../../src/gen/envoy/config/listener/v3/listener_pb.js";
@@ -183,11 +183,27 @@ export class DeltaStream extends BaseStream<DeltaDiscoveryRequest, DeltaDiscover
 }
 
 /** One gRPC channel to an ADS server; open as many streams on it as a test needs. */
+export interface AdsClientOptions {
+  /** TLS (the secure port); default plaintext. */
+  readonly credentials?: ChannelCredentials;
+  readonly channelOptions?: ChannelOptions;
+  /** `authorization: Bearer <token>` on every stream. */
+  readonly bearerToken?: string;
+}
+
 export class AdsClient {
   private readonly client: Client;
+  private readonly token: string | undefined;
 
-  constructor(address: string) {
-    this.client = new Client(address, credentials.createInsecure(), { "grpc.max_receive_message_length": -1 });
+  constructor(address: string, opts: AdsClientOptions = {}) {
+    this.client = new Client(address, opts.credentials ?? credentials.createInsecure(), { "grpc.max_receive_message_length": -1, ...opts.channelOptions });
+    this.token = opts.bearerToken;
+  }
+
+  private metadata(): Metadata {
+    const md = new Metadata();
+    if (this.token !== undefined) md.set("authorization", `Bearer ${this.token}`);
+    return md;
   }
 
   sotw(): SotwStream {
@@ -195,6 +211,7 @@ export class AdsClient {
       SOTW_PATH,
       (r) => Buffer.from(toBinary(DiscoveryRequestSchema, r)),
       (b) => fromBinary(DiscoveryResponseSchema, b),
+      this.metadata(),
     );
     return new SotwStream(call);
   }
@@ -204,6 +221,7 @@ export class AdsClient {
       DELTA_PATH,
       (r) => Buffer.from(toBinary(DeltaDiscoveryRequestSchema, r)),
       (b) => fromBinary(DeltaDiscoveryResponseSchema, b),
+      this.metadata(),
     );
     return new DeltaStream(call);
   }
