@@ -370,3 +370,30 @@ describe("meshpilot serve, as a real process", () => {
     expect(stdout).toBe("");
   });
 });
+
+describe("meshpilot explain", () => {
+  it("offline: names the rule, the weights and the endpoints, as text and as JSON", async () => {
+    const args = ["explain", "--config-dir", EXAMPLE_DIR, "--proxy", PROXY, "--request", "GET http://reviews:9080/ -H x-test-user:true"];
+    const text = await runCli(args);
+    expect(text.stderr).toBe("");
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^Outcome: forwarded to outbound\|9080\|v2\|reviews\.default\.svc\.cluster\.local \(1 endpoint, version v2\)$/m);
+    expect(text.stdout).toMatch(/^Route: #0 testers-to-v2 from VirtualService default\/reviews spec\.http\[0\]\.match\[0\]$/m);
+    const json = await runCli([...args.slice(0, -1), "GET http://reviews:9080/", "-o", "json"]);
+    expect(json.code).toBe(0);
+    const e = JSON.parse(json.stdout) as { http?: { action?: { clusters?: Array<{ cluster: string; percent: number }> } } };
+    expect(e.http?.action?.clusters).toEqual([
+      { cluster: V1, weight: 90, percent: 90 },
+      { cluster: V2, weight: 10, percent: 10 },
+    ]);
+  });
+
+  it("a bad request or a missing source is a usage error with the reason", async () => {
+    const bad = await runCli(["explain", "--config-dir", EXAMPLE_DIR, "--proxy", PROXY, "--request", "GET http://reviews/ -H nocolon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--request: header "nocolon" must be name:value/);
+    const none = await runCli(["explain", "--proxy", PROXY, "--request", "GET http://reviews/"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/exactly one of --config-dir .* and --server/);
+  });
+});
