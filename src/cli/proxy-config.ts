@@ -7,8 +7,7 @@ import { compareHeld, comparedCount, differencesText, type Change } from "../deb
 import { CONFIG_TYPES, fromConfigDump, type ConfigType, type Held } from "../debug/proxy-config/held.js";
 import { configTable, type OutlierState } from "../debug/proxy-config/tables.js";
 import type { MeshConfig } from "../model/mesh-config.js";
-import { translateOffline } from "../pipeline/offline.js";
-import { loadConfigDir } from "../runtime/config-dir.js";
+import { translateDir } from "./translate.js";
 import { fetchJson, serverUrl } from "./debug-client.js";
 import { table } from "./table.js";
 
@@ -49,9 +48,12 @@ async function intent(o: ProxyConfigOptions): Promise<Side> {
     return fromConfigDump(await fetchJson(o.server, `/debug/config_dump?proxyID=${encodeURIComponent(o.nodeId)}&include_eds`));
   }
   if (o.configDir !== undefined) {
-    const { objects, diagnostics } = await loadConfigDir(o.configDir);
-    const r = translateOffline(objects, diagnostics, { id: o.nodeId, metadata: o.metadata ?? {} }, o.meshConfig);
-    if ("error" in r) throw new Error(`NODE-ID: ${r.error}`);
+    const r = await translateDir(o.configDir, {
+      proxy: o.nodeId,
+      ...(o.metadata ? { metadata: o.metadata } : {}),
+      ...(o.meshConfig ? { meshConfig: o.meshConfig } : {}),
+    });
+    if ("error" in r) throw new Error(r.error.replace(/^--proxy/, "NODE-ID"));
     return fromConfigDump(configDump(r.resources, {}, true));
   }
   throw new Error("give --server (a running meshpilot) or --config-dir (offline) for meshpilot's side");

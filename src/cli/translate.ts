@@ -2,6 +2,7 @@ import { stringify as toYaml } from "yaml";
 import type { MeshConfig } from "../model/mesh-config.js";
 import { translateOffline, type OfflineResult } from "../pipeline/offline.js";
 import { loadConfigDir } from "../runtime/config-dir.js";
+import { splitLocality } from "../model/locality.js";
 import { redactSecret } from "../translate/tls.js";
 import { configDump } from "../debug/config-dump.js";
 import { compareHeld, differencesText, type Change } from "../debug/proxy-config/compare.js";
@@ -21,15 +22,23 @@ export interface TranslateCliOptions {
   meshConfig?: MeshConfig;
 }
 
+/** What the proxy of `o` would receive from the config in `dir`. */
+export async function translateDir(
+  dir: string,
+  o: Pick<TranslateCliOptions, "proxy" | "metadata" | "locality" | "meshConfig">,
+): Promise<OfflineResult | { error: string }> {
+  const { objects, diagnostics } = await loadConfigDir(dir);
+  const locality = o.locality ? splitLocality(o.locality) : undefined;
+  const result = translateOffline(objects, diagnostics, { id: o.proxy, metadata: o.metadata ?? {}, ...(locality ? { locality } : {}) }, o.meshConfig);
+  return "error" in result ? { error: `--proxy: ${result.error}` } : result;
+}
+
 /** `meshpilot translate`: what one proxy would receive, offline, in Envoy's JSON form. */
 export async function translateCommand(o: TranslateCliOptions): Promise<{ output: string; result: OfflineResult } | { error: string }> {
   if (o.type !== undefined && !(RESOURCE_TYPES as readonly string[]).includes(o.type)) return { error: `--type must be one of ${RESOURCE_TYPES.join(", ")}` };
   if (o.output !== "json" && o.output !== "yaml") return { error: `-o must be json or yaml` };
-  const { objects, diagnostics } = await loadConfigDir(o.configDir);
-  const [region, zone, subZone] = (o.locality ?? "").split("/");
-  const locality = o.locality ? { region: region ?? "", zone: zone ?? "", subZone: subZone ?? "" } : undefined;
-  const result = translateOffline(objects, diagnostics, { id: o.proxy, metadata: o.metadata ?? {}, ...(locality ? { locality } : {}) }, o.meshConfig);
-  if ("error" in result) return { error: `--proxy: ${result.error}` };
+  const result = await translateDir(o.configDir, o);
+  if ("error" in result) return result;
   // Private keys are for Envoy only: printed output shows them redacted, as Envoy's admin does.
   const r = { ...result.resources, secrets: result.resources.secrets.map(redactSecret) };
   const body: unknown = o.type
@@ -52,12 +61,8 @@ const DIFF_WORDS: Readonly<Record<Change, string>> = {
  */
 export async function translateDiffCommand(o: TranslateCliOptions & { otherDir: string }): Promise<{ output: string; changes: number } | { error: string }> {
   const held = async (dir: string): Promise<Held | { error: string }> => {
-    const { objects, diagnostics } = await loadConfigDir(dir);
-    const [region, zone, subZone] = (o.locality ?? "").split("/");
-    const locality = o.locality ? { region: region ?? "", zone: zone ?? "", subZone: subZone ?? "" } : undefined;
-    const r = translateOffline(objects, diagnostics, { id: o.proxy, metadata: o.metadata ?? {}, ...(locality ? { locality } : {}) }, o.meshConfig);
-    if ("error" in r) return { error: `--proxy: ${r.error}` };
-    return fromConfigDump(configDump(r.resources, {}, true)).held;
+    const r = await translateDir(dir, o);
+    return "error" in r ? r : fromConfigDump(configDump(r.resources, {}, true)).held;
   };
   const before = await held(o.configDir);
   if ("error" in before) return before;
