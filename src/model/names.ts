@@ -90,6 +90,11 @@ export function sidecarRouteConfigName(port: number): string {
   return String(port);
 }
 
+/** The route configuration of a sniffed (`<VIP>_<port>`) listener: `<fqdn>:<port>`, as Istio names it. */
+export function autoRouteConfigName(host: string, port: number): string {
+  return `${host}:${port}`;
+}
+
 /** A gateway's plaintext HTTP servers on one port share one route configuration. */
 export function gatewayHttpRouteName(port: number): string {
   return `http.${port}`;

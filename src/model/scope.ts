@@ -94,11 +94,22 @@ export interface TcpServiceScope {
   readonly headlessAddresses?: readonly string[];
 }
 
+/**
+ * A service port that names no protocol, on a proxy that captures: as Istio, a `<VIP>_<port>`
+ * listener of its own that sniffs HTTP (routed by the service's virtual host, matching any
+ * domain) and sends everything else to its TCP routes.
+ */
+export interface AutoServiceScope extends TcpServiceScope {
+  readonly virtualHost: VirtualHostScope;
+}
+
 /** One port number: the services with an HTTP port and those with another protocol on it. */
 export interface PortScope {
   readonly port: number;
   readonly http: readonly ServiceModel[];
   readonly tcp: readonly TcpServiceScope[];
+  /** Services whose port names no protocol, each sniffed on its own VIP listener. */
+  readonly auto: readonly AutoServiceScope[];
   /** For HTTP ports: the route configuration's virtual hosts, in service order, then the non-registry hosts. */
   readonly virtualHosts: readonly VirtualHostScope[];
   /** A Sidecar egress listener binds this port to a real socket at this address (whatever the proxy's capture). */
@@ -181,15 +192,29 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     if (entries.length === 0) continue;
     const { vss, routing } = routingOf(listener);
     const ctx: RouteScope = { port: number, gateway, proxy, services: mesh.services, policyFor, ...(aliasTarget ? { aliasTarget } : {}) };
-    const http = entries.filter((e) => isHttpProtocol(e.port.protocol)).map((e) => e.svc);
+    const bound = listener ? boundAddress(listener, proxy) : undefined;
+    // Sniffing needs a captured connection and a VIP to key the listener on; otherwise the port is served as HTTP.
+    const sniffs = !bound && proxy.interceptionMode !== "NONE";
+    const isAuto = (e: PortEntry): boolean => sniffs && e.port.detected === true && e.svc.clusterIP !== undefined && e.svc.clusterIP !== "None";
+    const http = entries.filter((e) => isHttpProtocol(e.port.protocol) && !isAuto(e)).map((e) => e.svc);
     const tcp = entries
       .filter((e) => !isHttpProtocol(e.port.protocol))
       .map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx), ...headless(mesh, svc, port) }));
-    const bound = listener ? boundAddress(listener, proxy) : undefined;
+    const auto = entries.filter(isAuto).map(({ svc, port }): AutoServiceScope => {
+      const vs = routing(svc.hostname);
+      const routes = vs ? resolveHttpRoutes(vs, ctx) : [];
+      return {
+        service: svc,
+        port,
+        routes: resolveL4Routes(vs, svc, port, ctx),
+        virtualHost: { host: svc.hostname, domains: ["*"], routes, ...(routes.length ? {} : { defaultRoute: resolveDefaultRoute(svc, number, ctx) }) },
+      };
+    });
     ports.push({
       port: number,
       http,
       tcp,
+      auto,
       virtualHosts: http.length ? virtualHosts(http, number, ctx, routing, vss, mesh.aliases ?? NO_ALIASES) : [],
       ...(bound ? { bound } : {}),
     });

@@ -29,7 +29,7 @@ export function buildServices(
         diagnostics.push({
           severity: "info",
           code: "IST0118",
-          message: `port ${p.port}${p.name ? ` (name "${p.name}")` : ""} names no protocol (use appProtocol or a name prefix such as "http-" or "tcp-"); sidecars route it as HTTP on the outbound side, and on the inbound side Envoy's HTTP inspector tells HTTP from other TCP per connection`,
+          message: `port ${p.port}${p.name ? ` (name "${p.name}")` : ""} names no protocol (use appProtocol or a name prefix such as "http-" or "tcp-"); sidecars detect the protocol per connection with Envoy's HTTP inspector, as Istio does: outbound, on a listener of its own for the service's address (HTTP is routed, anything else goes to the service as TCP); inbound, with an HTTP and a TCP chain`,
           object: { kind: "Service", namespace, name: svc.metadata.name },
           path: `spec.ports[${i}]`,
           ...(source ? { source } : {}),

@@ -114,6 +114,32 @@ export function httpListener(port: number, bind: Bind, policy: OutboundTrafficPo
 }
 
 /**
+ * A service port that names no protocol (Istio's per-VIP auto-detection listener): the HTTP
+ * inspector sends HTTP/1.1 and h2c to the HTTP connection manager with the service's own route
+ * configuration, and everything else to the port's TCP chains (the match-all one as default).
+ */
+export function sniffingListener(address: string, port: number, routeConfigName: string, tcpChains: FilterChainJson[]): ListenerJson {
+  const hcm = httpConnectionManager(outboundStatPrefix(address, port), routeConfigName, { direction: "outbound" });
+  const fallback = tcpChains.find((c) => !c.filterChainMatch);
+  return {
+    name: listenerName(address, port),
+    address: { socketAddress: { address, portValue: port } },
+    trafficDirection: "OUTBOUND",
+    bindToPort: false,
+    listenerFilters: [
+      { name: "envoy.filters.listener.http_inspector", typedConfig: typed("envoy.extensions.filters.listener.http_inspector.v3.HttpInspector", {}) },
+    ],
+    listenerFiltersTimeout: "0s",
+    continueOnListenerFiltersTimeout: true,
+    filterChains: [
+      { filterChainMatch: { applicationProtocols: ["http/1.1", "h2c"], transportProtocol: "raw_buffer" }, filters: [hcm] },
+      ...tcpChains.filter((c) => c !== fallback),
+    ],
+    ...(fallback ? { defaultFilterChain: fallback } : {}),
+  };
+}
+
+/**
  * A non-HTTP service port with the filter chains its VirtualService `tcp`/`tls` routes give
  * (matched by destination subnet and SNI); SNI matching needs the TLS inspector.
  */

@@ -9,7 +9,8 @@
  *   - a request from the peer to the pod's IP is captured to 15006 and reaches the application
  *     through `inbound|8080||` (Envoy's stats count it; the application sees 127.0.0.6);
  *   - a destination outside the registry is passed through under ALLOW_ANY and blocked under
- *     REGISTRY_ONLY (virtualOutbound's catch-all, and the `block_all` 502 for HTTP);
+ *     REGISTRY_ONLY (virtualOutbound's catch-all, and the `block_all` 502 for HTTP), while raw
+ *     TCP to a service port that names no protocol still reaches the service (sniffing listener);
  *   - a Sidecar's ingress listeners replace the Service's port: 9000 goes to the application's
  *     loopback socket (`defaultEndpoint: 127.0.0.1:8081`), 9001 to the pod's own 8080
  *     (`0.0.0.0:8080`), and 8080 itself only passes through.
@@ -43,6 +44,7 @@ const REVIEWS_V1 = "10.99.2.11";
 const REVIEWS_V2 = "10.99.2.12";
 const REVIEWS_VIP = "10.96.7.20";
 const OUTSIDE_PORT = 7777;
+const LEGACY_VIP = "10.96.7.40";
 
 // An HTTP server per "name=host:port" argument; it answers "<name> <client address> <end-user>".
 const SERVER = `
@@ -61,6 +63,29 @@ for spec in sys.argv[1:]:
     threading.Thread(target=s.serve_forever, daemon=True).start()
 print("ready", flush=True)
 threading.Event().wait()
+`;
+// A raw TCP service (the client speaks first): answers "legacy <client address>" to whatever it gets.
+const RAW_SERVER = `
+import socketserver, sys
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.recv(100); self.request.sendall(("legacy %s" % self.client_address[0]).encode())
+class S(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True; allow_reuse_address = True
+host, port = sys.argv[1].rsplit(":", 1)
+s = S((host, int(port)), H)
+print("ready", flush=True)
+s.serve_forever()
+`;
+// Raw bytes that are no HTTP to host:port; prints the answer, or "ERR <reason>".
+const RAW_CLIENT = `
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+try:
+    c = socket.create_connection((host, int(port)), timeout=5); c.sendall(b"\\x00\\x01 not http\\r\\n\\r\\n")
+    print(c.recv(100).decode() or "ERR closed")
+except Exception as e:
+    print("ERR", type(e).__name__)
 `;
 // One GET; prints "<status> <body>", or "ERR <reason>" when no HTTP answer came.
 const CLIENT = `
@@ -93,6 +118,17 @@ metadata: { name: shop }`,
 kind: Service
 metadata: { name: reviews, namespace: shop }
 spec: { clusterIP: ${REVIEWS_VIP}, selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }`,
+    `apiVersion: v1
+kind: Service
+metadata: { name: legacy, namespace: shop }
+spec: { clusterIP: ${LEGACY_VIP}, selector: { app: legacy }, ports: [{ port: 7000 }] }`,
+    pod("legacy-1", REVIEWS_V1, { app: "legacy" }),
+    `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: legacy-1, namespace: shop, labels: { kubernetes.io/service-name: legacy } }
+addressType: IPv4
+ports: [{ port: 7000, protocol: TCP }]
+endpoints:${endpoint(REVIEWS_V1, "legacy-1")}`,
     `apiVersion: v1
 kind: Service
 metadata: { name: ratings, namespace: shop }
@@ -128,8 +164,8 @@ spec:
   ].join("\n---\n");
 }
 
-async function startPython(ns: NetNs, servers: string[]): Promise<void> {
-  const child = ns.spawn(PY, ["-c", SERVER, ...servers]);
+async function startPython(ns: NetNs, servers: string[], script = SERVER): Promise<void> {
+  const child = ns.spawn(PY, ["-c", script, ...servers]);
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
@@ -194,6 +230,7 @@ describe.skipIf(!available && !ci)("REDIRECT sidecar in a network namespace", ()
     if (!cfg.config) throw new Error(JSON.stringify(cfg.errors));
     pod.exec("busybox", ["sh", "-c", captureScript(cfg.config)]);
     await startPython(pod, [`ratings=0.0.0.0:8080`, `local=127.0.0.1:8081`]);
+    await startPython(peer, [`${REVIEWS_V1}:7000`], RAW_SERVER);
     await startPython(peer, [`reviews-v1=${REVIEWS_V1}:9080`, `reviews-v2=${REVIEWS_V2}:9080`, `outside=${PEER_IP}:${OUTSIDE_PORT}`]);
     dir = mkdtempSync(join(tmpdir(), "meshpilot-redirect-"));
     writeFileSync(join(dir, "mesh.yaml"), mesh());
@@ -238,6 +275,15 @@ describe.skipIf(!available && !ci)("REDIRECT sidecar in a network namespace", ()
     expect(await envoy.stat("cluster.BlackHoleCluster.upstream_cx_none_healthy")).toBeGreaterThanOrEqual(1);
     // An unknown host on an HTTP port of the mesh meets the block_all virtual host.
     expect(await get(pod, APP_UID, `http://${PEER_IP}:9080/`)).toBe("502");
+    // A port that names no protocol is sniffed on its service's own listener: what is not HTTP
+    // still goes to the service (Istio's <VIP>_<port>), not to the blocked catch-all.
+    const raw = await pod.execAsync(
+      "setpriv",
+      [`--reuid=${APP_UID}`, `--regid=${APP_UID}`, "--clear-groups", PY, "-c", RAW_CLIENT, `${LEGACY_VIP}:7000`],
+      15_000,
+    );
+    expect(raw.trim()).toBe(`legacy ${POD_IP}`);
+    expect(await envoy.stat("cluster.outbound|7000||legacy.shop.svc.cluster.local.upstream_cx_total")).toBeGreaterThanOrEqual(1);
     await envoy.stop();
   }, 120_000);
 

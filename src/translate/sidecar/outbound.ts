@@ -6,14 +6,14 @@
  */
 import type { Diagnostic } from "../../api/diagnostics.js";
 import type { OutboundTrafficPolicyMode } from "../../model/mesh-config.js";
-import { ALLOW_ANY_VHOST, BLOCK_ALL_VHOST, PASSTHROUGH_CLUSTER, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
+import { ALLOW_ANY_VHOST, autoRouteConfigName, BLOCK_ALL_VHOST, PASSTHROUGH_CLUSTER, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
 import type { ProxyView } from "../../model/proxy.js";
-import type { PortScope, ProxyScope, ServiceScope } from "../../model/scope.js";
+import type { AutoServiceScope, PortScope, ProxyScope, ServiceScope, VirtualHostScope } from "../../model/scope.js";
 import { outboundCluster } from "../cluster.js";
 import { localityLbFor } from "../endpoints.js";
 import { byResourceName, type ClusterJson, type ListenerJson, type RouteConfigurationJson, type VirtualHostJson } from "../envoy.js";
 import { l4FilterChains } from "../l4-route.js";
-import { httpListener, l4Listener, virtualOutboundListener, type Bind } from "../listener.js";
+import { httpListener, l4Listener, sniffingListener, virtualOutboundListener, type Bind } from "../listener.js";
 import type { EdsTarget } from "../proxy.js";
 import { defaultRoute, httpRoutes } from "../route.js";
 import type { SecretJson, UpstreamTls } from "../tls.js";
@@ -74,7 +74,7 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
   const proxyBind = bindOf(scope.proxy);
   const listeners: ListenerJson[] = [];
   const diagnostics: Diagnostic[] = [];
-  for (const { port: number, http, tcp, bound } of scope.ports) {
+  for (const { port: number, http, tcp, auto, bound } of scope.ports) {
     // A Sidecar egress listener with captureMode NONE binds its port whatever the proxy's capture.
     const bind: Bind = bound ? { mode: "bound", address: bound } : proxyBind;
     if (http.length) listeners.push(httpListener(number, bind, scope.outboundTrafficPolicy));
@@ -84,6 +84,8 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
           listeners.push(l4Listener(entry.service.clusterIP, number, l4FilterChains(entry.routes), bind));
         for (const address of entry.headlessAddresses ?? []) listeners.push(l4Listener(address, number, l4FilterChains(entry.routes), bind));
       }
+      for (const entry of auto)
+        listeners.push(sniffingListener(entry.service.clusterIP!, number, autoRouteConfigName(entry.service.hostname, number), l4FilterChains(entry.routes)));
       continue;
     }
     // One local socket per port: HTTP services share it through virtual hosts, a TCP service cannot.
@@ -115,22 +117,29 @@ function firstOfEachName(sorted: ListenerJson[], diagnostics: Diagnostic[]): Lis
   });
 }
 
+function virtualHost(vh: VirtualHostScope, port: number): VirtualHostJson {
+  return {
+    name: virtualHostName(vh.host, port),
+    domains: [...vh.domains],
+    routes: vh.defaultRoute ? [defaultRoute(vh.defaultRoute)] : httpRoutes(vh.routes, port),
+  };
+}
+
+function routeConfigurationOf(name: string, virtualHosts: VirtualHostJson[]): RouteConfigurationJson {
+  return { name, virtualHosts, validateClusters: false, ignorePortInHostMatching: true, maxDirectResponseBodySizeBytes: 1048576 };
+}
+
 /** One port's RouteConfiguration, named by the port: a virtual host per service, then the catch-all. */
 function routeConfiguration(port: PortScope, policy: OutboundTrafficPolicyMode): RouteConfigurationJson {
-  const vhosts: VirtualHostJson[] = port.virtualHosts.map((vh) => ({
-    name: virtualHostName(vh.host, port.port),
-    domains: [...vh.domains],
-    routes: vh.defaultRoute ? [defaultRoute(vh.defaultRoute)] : httpRoutes(vh.routes, port.port),
-  }));
+  const vhosts: VirtualHostJson[] = port.virtualHosts.map((vh) => virtualHost(vh, port.port));
   vhosts.sort(byResourceName);
   vhosts.push(catchAllVirtualHost(policy));
-  return {
-    name: sidecarRouteConfigName(port.port),
-    virtualHosts: vhosts,
-    validateClusters: false,
-    ignorePortInHostMatching: true,
-    maxDirectResponseBodySizeBytes: 1048576,
-  };
+  return routeConfigurationOf(sidecarRouteConfigName(port.port), vhosts);
+}
+
+/** A sniffed service port's own RouteConfiguration (`<fqdn>:<port>`): its one virtual host, any domain, no catch-all. */
+function autoRouteConfiguration(entry: AutoServiceScope, port: number): RouteConfigurationJson {
+  return routeConfigurationOf(autoRouteConfigName(entry.service.hostname, port), [virtualHost(entry.virtualHost, port)]);
 }
 
 /** Hosts outside the registry: passed through (ALLOW_ANY), or answered 502 (REGISTRY_ONLY), as Istio's catch-all. */
@@ -169,6 +178,9 @@ export function outbound(scope: ProxyScope): OutboundResources {
     diagnostics.push(...built.diagnostics);
   }
   targets.sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
-  const routes = scope.ports.filter((p) => p.http.length > 0).map((p) => routeConfiguration(p, scope.outboundTrafficPolicy));
+  const routes = [
+    ...scope.ports.filter((p) => p.http.length > 0).map((p) => routeConfiguration(p, scope.outboundTrafficPolicy)),
+    ...scope.ports.flatMap((p) => p.auto.map((a) => autoRouteConfiguration(a, p.port))),
+  ];
   return { clusters, edsTargets: targets, listeners, routes: routes.sort(byResourceName), secrets, diagnostics };
 }
