@@ -203,6 +203,11 @@ export class ControlPlane implements ViewProvider {
     return () => this.listeners.delete(listener);
   }
 
+  /** What the Gateway API conversion of the current build wants in status, and the gateways to deploy. */
+  gatewayApi(): MeshModel["gatewayApi"] {
+    return this.build?.mesh.gatewayApi;
+  }
+
   /** Every current finding: input errors, model and analyzer findings, per-view translation notes. */
   diagnostics(): Diagnostic[] {
     return uniqueDiagnostics([

@@ -12,6 +12,8 @@ import { KubeSource, type KubeSourceOptions } from "../sources/kube/kube-source.
 import { parseSelector } from "../sources/kube/selectors.js";
 import { LeaderElector } from "../sources/kube-status/leader.js";
 import { StatusWriter } from "../sources/kube-status/status-writer.js";
+import { GatewayApiStatusWriter } from "../sources/kube-status/gateway-api-status.js";
+import { DEFAULT_CONTROLLERS } from "../model/gateway-api/convert.js";
 import type { SourceUpdate } from "../sources/source-update.js";
 
 /** Passed through to the informers as they are (all but watchNamespaces are for tests). */
@@ -50,6 +52,7 @@ export interface RunningKube {
   readonly source: KubeSource;
   readonly leader?: LeaderElector;
   readonly statusWriter?: StatusWriter;
+  readonly gatewayApiStatus?: GatewayApiStatusWriter;
   stop(): Promise<void>;
 }
 
@@ -97,7 +100,10 @@ export function startKube(k: KubeServeOptions, hooks: KubeHooks): RunningKube {
     ...(k.leaseRetryPeriodMs !== undefined ? { retryPeriodMs: k.leaseRetryPeriodMs } : {}),
     logger: log,
     onChange: (isLeader) => {
-      if (isLeader) writer.trigger();
+      if (isLeader) {
+        writer.trigger();
+        gwWriter.trigger();
+      }
     },
   });
   const writer = new StatusWriter({
@@ -107,17 +113,31 @@ export function startKube(k: KubeServeOptions, hooks: KubeHooks): RunningKube {
     isLeader: () => leader.isLeader && source.isSynced && hooks.serving(),
     logger: log,
   });
-  controlPlane.onBuild(() => writer.trigger());
-  source.onChange(() => writer.trigger());
-  const timer = setInterval(() => writer.trigger(), 30_000);
+  const gwWriter = new GatewayApiStatusWriter({
+    client,
+    objects: () => source.statusObjects("gateway-api"),
+    desired: () => controlPlane.gatewayApi()?.status,
+    controllers: DEFAULT_CONTROLLERS,
+    isLeader: () => leader.isLeader && source.isSynced && hooks.serving(),
+    logger: log,
+  });
+  const triggerAll = (): void => {
+    writer.trigger();
+    gwWriter.trigger();
+  };
+  controlPlane.onBuild(triggerAll);
+  source.onChange(triggerAll);
+  const timer = setInterval(triggerAll, 30_000);
   leader.start();
   return {
     source,
     leader,
     statusWriter: writer,
+    gatewayApiStatus: gwWriter,
     async stop() {
       clearInterval(timer);
       await writer.stop();
+      await gwWriter.stop();
       await leader.stop();
       await source.stop();
     },

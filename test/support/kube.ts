@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { ensureKube } from "../../scripts/ensure-kube.mjs";
+import { ensureGatewayApi } from "../../scripts/ensure-gateway-api.mjs";
 import { KubeClient } from "../../src/sources/kube/client.js";
 import { KINDS as REGISTRY } from "../../src/api/kinds.js";
 import { freePort } from "./net.js";
@@ -66,10 +67,15 @@ const KINDS: Readonly<Record<string, KindInfo>> = {
   "apiextensions.k8s.io/v1/CustomResourceDefinition": { prefix: "/apis/apiextensions.k8s.io/v1", plural: "customresourcedefinitions", namespaced: false },
   "coordination.k8s.io/v1/Lease": { prefix: "/apis/coordination.k8s.io/v1", plural: "leases", namespaced: true },
 };
-// Every Istio kind in every version meshpilot reads (deploy/crds.yaml serves them all).
-for (const k of REGISTRY.filter((i) => i.group.endsWith(".istio.io"))) {
+// Every Istio kind in every version meshpilot reads (deploy/crds.yaml serves them all), and the
+// Gateway API's (installGatewayApiCrds serves them), by the kind as the API spells it.
+for (const k of REGISTRY.filter((i) => i.group.endsWith(".istio.io") || i.group === "gateway.networking.k8s.io")) {
   for (const v of k.versions)
-    (KINDS as Record<string, KindInfo>)[`${k.group}/${v}/${k.kind}`] = { prefix: `/apis/${k.group}/${v}`, plural: k.plural, namespaced: k.namespaced };
+    (KINDS as Record<string, KindInfo>)[`${k.group}/${v}/${k.apiKind ?? k.kind}`] = {
+      prefix: `/apis/${k.group}/${v}`,
+      plural: k.plural,
+      namespaced: k.namespaced,
+    };
 }
 
 /** The API path of an object (`collection` = without the name). */
@@ -133,6 +139,8 @@ export interface KubeCluster {
   serviceAccountToken(namespace: string, name: string, seconds?: number, audiences?: readonly string[]): Promise<string>;
   /** Applies deploy/crds.yaml and waits until every CRD is Established. */
   installCrds(): Promise<void>;
+  /** Applies the Gateway API release's CRDs (scripts/ensure-gateway-api.mjs) and waits until they are served. */
+  installGatewayApiCrds(): Promise<void>;
   stopApiserver(): Promise<void>;
   startApiserver(): Promise<void>;
   restartApiserver(downMs?: number): Promise<void>;
@@ -279,6 +287,26 @@ export async function startKube(opts: { name?: string; log?: (m: string) => void
   const admin = new KubeTestClient(kubeConfig(adminToken, "admin"));
   log(`etcd + kube-apiserver ${bins.version} ready at ${server} in ${Math.round(performance.now() - tBuilt)} ms (binaries: ${Math.round(tBuilt - t0)} ms)`);
 
+  const installCrdFile = async (file: string, probe: string): Promise<void> => {
+    const crds = await admin.applyAll(readFileSync(file, "utf8"));
+    const deadline = performance.now() + 30_000;
+    for (const crd of crds) {
+      for (;;) {
+        const cur = (await admin.get({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: crd.metadata.name } })) as
+          { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined;
+        if (cur?.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
+        if (performance.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not Established after 30 s`);
+        await sleep(100);
+      }
+    }
+    // Discovery for the new group can lag the Established condition a little.
+    for (;;) {
+      const r = await admin.request("GET", probe);
+      if (r.status === 200) break;
+      if (performance.now() > deadline) throw new Error(`${probe} not served after 30 s (HTTP ${r.status})`);
+      await sleep(100);
+    }
+  };
   const cluster: KubeCluster = {
     server,
     dir,
@@ -300,24 +328,11 @@ export async function startKube(opts: { name?: string; log?: (m: string) => void
       return body.status.token;
     },
     async installCrds() {
-      const crds = await admin.applyAll(readFileSync(join(DEPLOY_DIR, "crds.yaml"), "utf8"));
-      const deadline = performance.now() + 30_000;
-      for (const crd of crds) {
-        for (;;) {
-          const cur = (await admin.get({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: crd.metadata.name } })) as
-            { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined;
-          if (cur?.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-          if (performance.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not Established after 30 s`);
-          await sleep(100);
-        }
-      }
-      // Discovery for the new group can lag the Established condition a little.
-      for (;;) {
-        const r = await admin.request("GET", "/apis/networking.istio.io/v1/virtualservices");
-        if (r.status === 200) break;
-        if (performance.now() > deadline) throw new Error(`networking.istio.io/v1 not served after 30 s (HTTP ${r.status})`);
-        await sleep(100);
-      }
+      await installCrdFile(join(DEPLOY_DIR, "crds.yaml"), "/apis/networking.istio.io/v1/virtualservices");
+    },
+    async installGatewayApiCrds() {
+      const { crds } = await ensureGatewayApi({ log });
+      await installCrdFile(crds, "/apis/gateway.networking.k8s.io/v1/httproutes");
     },
     stopApiserver: () => stopProcess(apiserver),
     startApiserver,

@@ -36,7 +36,7 @@ import { GatewayApiCodes } from "./codes.js";
 import { convertHttpRules } from "./http.js";
 import { buildListeners, type ListenerModel } from "./listeners.js";
 import { refIndex, resolveBackend, type RefIndex } from "./refs.js";
-import { cond, Reasons, type Condition, type GatewayApiStatus, type RouteParentStatus } from "./status.js";
+import { cond, Reasons, type Condition, type GatewayApiStatus, type RouteParentStatus } from "../../api/gateway-api/status.js";
 import { selectorMatches } from "./selector.js";
 import { originAnnotation } from "./origin.js";
 import type { Gateway } from "../../api/istio/gateway-types.js";
@@ -92,6 +92,8 @@ interface GatewayModel {
   readonly stored: StoredObject<KubernetesGateway>;
   readonly listeners: ListenerModel[];
   readonly attached: number[];
+  /** The class's controllerName: a route's parent entry for this Gateway is written under it. */
+  readonly controller: string;
 }
 
 const refOf = (kind: string, o: { metadata: { name: string; namespace?: string } }): ObjectRef => ({
@@ -128,7 +130,13 @@ export function convertGatewayApi(input: GatewayApiInput, opts: ConvertOptions):
     if (!classes.has(gw.spec.gatewayClassName)) continue;
     const ref = refOf("KubernetesGateway", gw);
     const listeners = buildListeners(gw, idx, input.credentials, report(ref, stored.source));
-    gateways.set(`${gw.metadata.namespace ?? "default"}/${gw.metadata.name}`, { gw, stored, listeners, attached: listeners.map(() => 0) });
+    gateways.set(`${gw.metadata.namespace ?? "default"}/${gw.metadata.name}`, {
+      gw,
+      stored,
+      listeners,
+      attached: listeners.map(() => 0),
+      controller: classes.get(gw.spec.gatewayClassName)!.spec.controllerName,
+    });
   }
 
   const virtualServices: StoredObject<VirtualService>[] = [];
@@ -154,7 +162,7 @@ export function convertGatewayApi(input: GatewayApiInput, opts: ConvertOptions):
       const pkind = p.kind ?? "Gateway";
       const pns = p.namespace ?? ns;
       const at = `spec.parentRefs[${pi}]`;
-      const parentStatus = (accepted: Condition) => ({ parentRef: p, controllerName: controllers[0]!, conditions: [accepted] as Condition[] });
+      const parentStatus = (accepted: Condition, controllerName = controllers[0]!) => ({ parentRef: p, controllerName, conditions: [accepted] as Condition[] });
       if (pgroup === "" && pkind === "Service") {
         const svc = idx.services.get(`${pns}/${p.name}`);
         if (kind !== "HTTPRoute" && kind !== "GRPCRoute") {
@@ -194,7 +202,7 @@ export function convertGatewayApi(input: GatewayApiInput, opts: ConvertOptions):
       if (candidates.length === 0) {
         const message = `Gateway ${pns}/${p.name} has no listener${p.sectionName ? ` named "${p.sectionName}"` : ""}${p.port ? ` on port ${p.port}` : ""}`;
         problem(GatewayApiCodes.ParentNotAttached, at, message);
-        parents.push(parentStatus(cond("Accepted", false, Reasons.NoMatchingParent, message)));
+        parents.push(parentStatus(cond("Accepted", false, Reasons.NoMatchingParent, message), g.controller));
         return;
       }
       let why: { reason: string; message: string } | undefined;
@@ -220,8 +228,8 @@ export function convertGatewayApi(input: GatewayApiInput, opts: ConvertOptions):
       if (accepted === 0) {
         const w = why ?? { reason: Reasons.NotAllowedByListeners, message: "no listener accepts the route" };
         problem(GatewayApiCodes.ParentNotAttached, at, `Gateway ${pns}/${p.name}: ${w.message}`);
-        parents.push(parentStatus(cond("Accepted", false, w.reason, w.message)));
-      } else parents.push(parentStatus(cond("Accepted", true, Reasons.Accepted, "route accepted")));
+        parents.push(parentStatus(cond("Accepted", false, w.reason, w.message), g.controller));
+      } else parents.push(parentStatus(cond("Accepted", true, Reasons.Accepted, "route accepted"), g.controller));
     });
 
     // The route's own content: converted once per binding kind, problems reported once.

@@ -11,7 +11,7 @@ import { GATEWAY_API_GROUP } from "../../api/gateway-api/types.js";
 import { credentialKey, type CredentialModel } from "../ir.js";
 import { GatewayApiCodes } from "./codes.js";
 import { permitted, type RefIndex } from "./refs.js";
-import { cond, Reasons, type Condition } from "./status.js";
+import { cond, Reasons, type Condition } from "../../api/gateway-api/status.js";
 
 export interface IstioServer {
   readonly port: { readonly number: number; readonly name: string; readonly protocol: string };

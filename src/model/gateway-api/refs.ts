@@ -5,7 +5,7 @@
 import type { BackendRef, ReferenceGrant } from "../../api/gateway-api/types.js";
 import type { StoredObject } from "../../api/objects.js";
 import type { Service } from "../../api/kube-types.js";
-import { Reasons } from "./status.js";
+import { Reasons } from "../../api/gateway-api/status.js";
 
 export interface RefIndex {
   readonly grants: readonly ReferenceGrant[];

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { objectKey } from "../../../../src/api/objects.js";
-import type { GatewayStatus, RouteStatus } from "../../../../src/model/gateway-api/status.js";
+import type { GatewayStatus, RouteStatus } from "../../../../src/api/gateway-api/status.js";
 import type { MeshModel } from "../../../../src/model/ir.js";
 import { BASE, meshOf } from "./fixtures.js";
 

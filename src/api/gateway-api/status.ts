@@ -3,7 +3,7 @@
  * reasons (Gateway API v1.5). `lastTransitionTime` and `observedGeneration` are added by the
  * writer (sources/kube-status), which knows the clock and the object's generation.
  */
-import type { ParentReference } from "../../api/gateway-api/types.js";
+import type { ParentReference } from "./types.js";
 
 export interface Condition {
   readonly type: string;
