@@ -1,3 +1,4 @@
+import { stringify as toYaml } from "yaml";
 import type { Diagnostic } from "../api/diagnostics.js";
 import { formatDiagnostic } from "../api/diagnostics.js";
 import type { StoredObject } from "../api/objects.js";
@@ -13,6 +14,7 @@ export function analyzeCommand(objects: readonly StoredObject[], inputDiagnostic
   const all = [...inputDiagnostics, ...mesh.diagnostics, ...analyze(mesh, sourceLookup(objects)), ...notTranslatedFindings(objects)];
   const errors = all.filter((d) => d.severity === "error").length;
   if (format === "json") return { output: JSON.stringify(all, null, 2) + "\n", errors };
+  if (format === "yaml") return { output: toYaml(all), errors };
   if (all.length === 0) return { output: "✔ No validation issues found.\n", errors };
   return { output: all.map(formatDiagnostic).join("\n") + "\n", errors };
 }

@@ -214,7 +214,7 @@ program
   .command("analyze")
   .description("report mistakes in a config directory (missing subsets, unreachable rules, host mismatches, TLS conflicts, invalid objects)")
   .requiredOption("--config-dir <dir>", "directory of Kubernetes/Istio YAML")
-  .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
+  .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json", "yaml"]).default("text"))
   .action(async (o: { configDir: string; output: string }) => {
     const { objects, diagnostics } = await loadConfigDir(o.configDir);
     const r = analyzeCommand(objects, diagnostics, o.output);

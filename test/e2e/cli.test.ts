@@ -141,6 +141,10 @@ describe("meshpilot analyze", () => {
     const found = (JSON.parse(json.stdout) as Array<{ code: string; source?: { file?: string; line?: number } }>).find((d) => d.code === "IST0101");
     expect(found?.source?.file).toBe(traffic);
     expect(found?.source?.line).toBeGreaterThan(0);
+
+    const yaml = await runCli(["analyze", "--config-dir", copy.dir, "-o", "yaml"]);
+    expect(yaml.code).toBe(1);
+    expect(parseYaml(yaml.stdout)).toEqual(JSON.parse(json.stdout));
   });
 
   it("warns that a PeerAuthentication and an AuthorizationPolicy are not translated, with file and line (exit 0)", async () => {
