@@ -11,6 +11,7 @@ import type { TestProject } from "vitest/node";
 import type {} from "vitest";
 import { ensureEnvoy, envoyVersion } from "../../scripts/ensure-envoy.mjs";
 import { ensureKube } from "../../scripts/ensure-kube.mjs";
+import { ensureIstioAgent } from "../../scripts/ensure-istio-agent.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -34,6 +35,13 @@ async function prepareKube(ci: boolean): Promise<void> {
     console.log(`[global-setup] kube-apiserver ${bins.version} at ${bins.apiserver}`);
   } catch (err) {
     throw new Error(`[global-setup] could not build kube-apiserver/etcd (${ci ? "CI" : "local"} run): ${(err as Error).message}`);
+  }
+  // After kube, not beside it: two Go builds at once on 2 cores only slow each other down.
+  try {
+    const agent = await ensureIstioAgent({ log: (m: string) => console.log(`[global-setup] ${m}`) });
+    console.log(`[global-setup] pilot-agent (istio.io/istio ${agent.version}) at ${agent.pilotAgent}`);
+  } catch (err) {
+    throw new Error(`[global-setup] could not build pilot-agent (${ci ? "CI" : "local"} run): ${(err as Error).message}`);
   }
 }
 
