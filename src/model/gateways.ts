@@ -17,7 +17,9 @@ import { gatewayProtocol, isValidCipherSuite } from "../api/istio/validate-gatew
 import { hostSubsetOf, hostsOverlap } from "../api/validate-names.js";
 import { isExportedTo } from "./hosts.js";
 import type { ServiceModel, VirtualServiceModel } from "./ir.js";
-import { gatewayHttpRouteName, gatewayHttpsRouteName, MESH_GATEWAY } from "./names.js";
+import { gatewayHttpRouteName, gatewayHttpsRouteName, gatewayKey, MESH_GATEWAY, resolveGatewayName } from "./names.js";
+
+export { gatewayKey, resolveGatewayName };
 import type { ProxyView } from "./proxy.js";
 import { byCreation } from "./routing.js";
 
@@ -121,21 +123,6 @@ export interface MergedGateway {
   /** By port, then bind address. */
   readonly ports: readonly GatewayPortModel[];
   readonly diagnostics: readonly Diagnostic[];
-}
-
-export function gatewayKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}
-
-/**
- * A VirtualService `gateways` entry as the Gateway key it names: `ns/name` as written, a short
- * name in the VirtualService's namespace, the legacy `name.namespace` form, or `mesh`.
- */
-export function resolveGatewayName(entry: string, vsNamespace: string): string {
-  if (entry === MESH_GATEWAY || entry.includes("/")) return entry;
-  const dot = entry.indexOf(".");
-  if (dot > 0) return gatewayKey(entry.slice(dot + 1).split(".")[0]!, entry.slice(0, dot));
-  return gatewayKey(vsNamespace, entry);
 }
 
 const TLS_MODES_TERMINATING: readonly GatewayTlsMode[] = ["SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "ISTIO_MUTUAL"];

@@ -95,6 +95,22 @@ export function autoRouteConfigName(host: string, port: number): string {
   return `${host}:${port}`;
 }
 
+/** A Gateway as VirtualService `gateways` entries name it once resolved: `namespace/name`. */
+export function gatewayKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/**
+ * A VirtualService `gateways` entry (also in a match) as the Gateway key it names: `ns/name` as
+ * written, a short name in the VirtualService's namespace, the legacy `name.namespace`, or `mesh`.
+ */
+export function resolveGatewayName(entry: string, vsNamespace: string): string {
+  if (entry === MESH_GATEWAY || entry.includes("/")) return entry;
+  const dot = entry.indexOf(".");
+  if (dot > 0) return gatewayKey(entry.slice(dot + 1).split(".")[0]!, entry.slice(0, dot));
+  return gatewayKey(vsNamespace, entry);
+}
+
 /** A gateway's plaintext HTTP servers on one port share one route configuration. */
 export function gatewayHttpRouteName(port: number): string {
   return `http.${port}`;

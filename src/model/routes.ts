@@ -22,7 +22,7 @@ import type {
   StringMatch,
 } from "../api/istio-types.js";
 import type { ServiceModel, ServicePortModel, VirtualServiceModel } from "./ir.js";
-import { outboundClusterName, resolveHost } from "./names.js";
+import { outboundClusterName, resolveGatewayName, resolveHost } from "./names.js";
 import { parseDurations, type Duration, type Parsed } from "./parsed.js";
 import type { ClusterPolicy } from "./parsed.js";
 import type { ProxyView } from "./proxy.js";
@@ -113,9 +113,9 @@ export function resolveDestination(d: Destination, vsNamespace: string, ctx: Rou
 }
 
 /** Parts of a match Envoy never sees: they decide, for this proxy and listener, whether the match exists. */
-export function matchApplies(m: HTTPMatchRequest | L4MatchAttributes, ctx: RouteScope): boolean {
+export function matchApplies(m: HTTPMatchRequest | L4MatchAttributes, ctx: RouteScope, vsNamespace: string): boolean {
   if (m.port !== undefined && m.port !== ctx.port) return false;
-  if (m.gateways?.length && !m.gateways.includes(ctx.gateway)) return false;
+  if (m.gateways?.length && !m.gateways.some((g) => resolveGatewayName(g, vsNamespace) === ctx.gateway)) return false;
   if (m.sourceNamespace && m.sourceNamespace !== ctx.proxy.namespace) return false;
   if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => ctx.proxy.labels[k] === v)) return false;
   return true;
@@ -174,7 +174,7 @@ export function resolveHttpRoutes(vs: VirtualServiceModel, ctx: RouteScope): Htt
     // A merged delegate rule's matches are combinations of the root's and the delegate's: no one index names them.
     const matchIndex = !origin.includes("→");
     const matches = rule.match?.length
-      ? rule.match.flatMap((m, j) => (matchApplies(m, ctx) ? [{ m, rule: matchIndex ? `${origin}.match[${j}]` : origin }] : []))
+      ? rule.match.flatMap((m, j) => (matchApplies(m, ctx, vs.namespace) ? [{ m, rule: matchIndex ? `${origin}.match[${j}]` : origin }] : []))
       : [{ m: undefined, rule: origin }];
     if (matches.length === 0) return;
     const act = action(rule, vs, ctx);
@@ -252,8 +252,8 @@ export function resolveL4Routes(vs: VirtualServiceModel | undefined, svc: Servic
   const out: L4RouteModel[] = [];
   const sniPort = port.protocol === "TLS" || port.protocol === "HTTPS";
   const rules = [
-    ...(vs && sniPort ? vs.tls.map((r) => ({ route: r.route, matches: r.match.filter((m) => matchApplies(m, ctx)) })) : []),
-    ...(vs ? vs.tcp.map((r) => ({ route: r.route, matches: r.match?.length ? r.match.filter((m) => matchApplies(m, ctx)) : [undefined] })) : []),
+    ...(vs && sniPort ? vs.tls.map((r) => ({ route: r.route, matches: r.match.filter((m) => matchApplies(m, ctx, vs!.namespace)) })) : []),
+    ...(vs ? vs.tcp.map((r) => ({ route: r.route, matches: r.match?.length ? r.match.filter((m) => matchApplies(m, ctx, vs!.namespace)) : [undefined] })) : []),
   ];
   for (const rule of rules) {
     const proxy = routeProxy(rule.route ?? [], vs!, ctx);
@@ -287,8 +287,8 @@ export function resolveGatewayL4Routes(
   for (const { virtualService: vs } of bound) {
     const rules =
       kind === "tls"
-        ? vs.tls.map((r) => ({ route: r.route, matches: r.match.filter((m) => matchApplies(m, ctx)) as L4MatchAttributes[] }))
-        : vs.tcp.map((r) => ({ route: r.route, matches: r.match?.length ? r.match.filter((m) => matchApplies(m, ctx)) : [undefined] }));
+        ? vs.tls.map((r) => ({ route: r.route, matches: r.match.filter((m) => matchApplies(m, ctx, vs.namespace)) as L4MatchAttributes[] }))
+        : vs.tcp.map((r) => ({ route: r.route, matches: r.match?.length ? r.match.filter((m) => matchApplies(m, ctx, vs.namespace)) : [undefined] }));
     for (const rule of rules) {
       const proxy = routeProxy(rule.route ?? [], vs, ctx);
       if (!proxy) continue;
