@@ -13,7 +13,7 @@ import { istioProtocol } from "../api/istio/validate-service-entry.js";
 import type { StoredObject } from "../api/objects.js";
 import type { EndpointModel, Protocol, ServiceEntryModel, ServiceModel, ServicePortModel } from "./ir.js";
 import { endpointKey } from "./ir.js";
-import { isHttpProtocol, portProtocol } from "./protocol.js";
+import { portProtocol } from "./protocol.js";
 import { workloadEndpoint } from "./workload-entries.js";
 
 export type ServiceEntryObject = ServiceEntry;
@@ -24,7 +24,7 @@ export const EntryCodes = {
   HostTaken: "MP0701",
   /** An endpoint meshpilot cannot send (a unix socket address). */
   EndpointLeftOut: "MP0702",
-  /** A non-HTTP port of a host without an address: captured sidecars get no listener for it. */
+  /** A TCP port of a host without an address that another such host already holds on 0.0.0.0_<port>. */
   NoListener: "MP0703",
 } as const;
 
@@ -82,16 +82,6 @@ export function buildServiceEntries(
         subjectAltNames: spec.subjectAltNames ?? [],
         ...(resolution === "DNS" || resolution === "DNS_ROUND_ROBIN" ? { dnsEndpoints: dnsEndpoints(host, ports, members, namespace) } : {}),
       };
-      if (!address) {
-        for (const port of ports.filter((p) => !isHttpProtocol(p.protocol))) {
-          report(
-            "warning",
-            EntryCodes.NoListener,
-            `port ${port.port} (${port.protocol}) of ${host} has no address: sidecars that capture traffic (REDIRECT) get no listener for it, so its connections take the passthrough path (Istio's SNI- and wildcard-matched listeners on 0.0.0.0_${port.port} are not implemented); give the entry an address`,
-            `spec.hosts[${hi}]`,
-          );
-        }
-      }
       services.set(host, { hostname: host, name: host, namespace, ...(address ? { clusterIP: address } : {}), ports, ref, entry: model });
       if (resolution !== "STATIC") continue;
       for (const port of ports) {

@@ -79,7 +79,7 @@ export function unmatchedCluster(policy: OutboundTrafficPolicyMode): string {
   return policy === "REGISTRY_ONLY" ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
 }
 
-function passthroughChain(policy: OutboundTrafficPolicyMode): FilterChainJson {
+export function passthroughChain(policy: OutboundTrafficPolicyMode): FilterChainJson {
   const cluster = unmatchedCluster(policy);
   return { name: PASSTHROUGH_FILTER_CHAIN, filters: [tcpProxy(cluster, cluster)] };
 }
@@ -91,7 +91,12 @@ export type Bind = { readonly mode: "captured" } | { readonly mode: "bound"; rea
  * that is not bound and receives connections handed over by `virtualOutbound`, sniffing HTTP and
  * passing anything else through. Bound (INTERCEPTION_MODE NONE): a real socket on the bind address.
  */
-export function httpListener(port: number, bind: Bind, policy: OutboundTrafficPolicyMode = "ALLOW_ANY"): ListenerJson {
+export function httpListener(
+  port: number,
+  bind: Bind,
+  policy: OutboundTrafficPolicyMode = "ALLOW_ANY",
+  tcpChains: readonly FilterChainJson[] = [],
+): ListenerJson {
   const address = bind.mode === "bound" ? bind.address : "0.0.0.0";
   const hcm = httpConnectionManager(outboundStatPrefix(address, port), sidecarRouteConfigName(port), { direction: "outbound" });
   const base: ListenerJson = {
@@ -104,14 +109,25 @@ export function httpListener(port: number, bind: Bind, policy: OutboundTrafficPo
     ...base,
     bindToPort: false,
     listenerFilters: [
+      // TLS first: once it marks a connection TLS, the HTTP inspector leaves it alone.
+      ...(tcpChains.some((c) => c.filterChainMatch?.serverNames?.length) ? [TLS_INSPECTOR] : []),
       { name: "envoy.filters.listener.http_inspector", typedConfig: typed("envoy.extensions.filters.listener.http_inspector.v3.HttpInspector", {}) },
     ],
     listenerFiltersTimeout: "0s",
     continueOnListenerFiltersTimeout: true,
-    filterChains: [{ filterChainMatch: { applicationProtocols: ["http/1.1", "h2c"], transportProtocol: "raw_buffer" }, filters: [hcm] }],
-    defaultFilterChain: passthroughChain(policy),
+    filterChains: [
+      { filterChainMatch: { applicationProtocols: ["http/1.1", "h2c"], transportProtocol: "raw_buffer" }, filters: [hcm] },
+      ...tcpChains.filter((c) => c.filterChainMatch),
+    ],
+    // Hosts without an address (TCP) take what is not HTTP, as Istio merges them into the port's listener.
+    defaultFilterChain: tcpChains.find((c) => !c.filterChainMatch) ?? passthroughChain(policy),
   };
 }
+
+const TLS_INSPECTOR = {
+  name: "envoy.filters.listener.tls_inspector",
+  typedConfig: typed("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", {}),
+};
 
 /**
  * A service port that names no protocol (Istio's per-VIP auto-detection listener): the HTTP
@@ -143,7 +159,7 @@ export function sniffingListener(address: string, port: number, routeConfigName:
  * A non-HTTP service port with the filter chains its VirtualService `tcp`/`tls` routes give
  * (matched by destination subnet and SNI); SNI matching needs the TLS inspector.
  */
-export function l4Listener(address: string, port: number, filterChains: FilterChainJson[], bind: Bind): ListenerJson {
+export function l4Listener(address: string, port: number, filterChains: FilterChainJson[], bind: Bind, fallback?: FilterChainJson): ListenerJson {
   const listenAddress = bind.mode === "bound" ? bind.address : address;
   const sni = filterChains.some((c) => c.filterChainMatch?.serverNames?.length);
   return {
@@ -151,14 +167,10 @@ export function l4Listener(address: string, port: number, filterChains: FilterCh
     address: { socketAddress: { address: listenAddress, portValue: port } },
     trafficDirection: "OUTBOUND",
     ...(bind.mode === "captured" ? { bindToPort: false } : {}),
-    ...(sni
-      ? {
-          listenerFilters: [
-            { name: "envoy.filters.listener.tls_inspector", typedConfig: typed("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", {}) },
-          ],
-        }
-      : {}),
+    ...(sni ? { listenerFilters: [TLS_INSPECTOR] } : {}),
     filterChains,
+    // Connections no chain matches (another SNI) take this one, when the chains have no match-all.
+    ...(fallback && filterChains.every((c) => c.filterChainMatch) ? { defaultFilterChain: fallback } : {}),
   };
 }
 

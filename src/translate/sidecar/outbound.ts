@@ -8,12 +8,12 @@ import type { Diagnostic } from "../../api/diagnostics.js";
 import type { OutboundTrafficPolicyMode } from "../../model/mesh-config.js";
 import { ALLOW_ANY_VHOST, autoRouteConfigName, BLOCK_ALL_VHOST, PASSTHROUGH_CLUSTER, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
 import type { ProxyView } from "../../model/proxy.js";
-import type { AutoServiceScope, PortScope, ProxyScope, ServiceScope, VirtualHostScope } from "../../model/scope.js";
+import type { AutoServiceScope, PortScope, ProxyScope, ServiceScope, TcpServiceScope, VirtualHostScope } from "../../model/scope.js";
 import { outboundCluster } from "../cluster.js";
 import { localityLbFor } from "../endpoints.js";
-import { byResourceName, type ClusterJson, type ListenerJson, type RouteConfigurationJson, type VirtualHostJson } from "../envoy.js";
-import { l4FilterChains } from "../l4-route.js";
-import { httpListener, l4Listener, sniffingListener, virtualOutboundListener, type Bind } from "../listener.js";
+import { byResourceName, type ClusterJson, type FilterChainJson, type ListenerJson, type RouteConfigurationJson, type VirtualHostJson } from "../envoy.js";
+import { dedupeMatches, l4FilterChains } from "../l4-route.js";
+import { httpListener, l4Listener, passthroughChain, sniffingListener, virtualOutboundListener, type Bind } from "../listener.js";
 import type { EdsTarget } from "../proxy.js";
 import { defaultRoute, httpRoutes } from "../route.js";
 import type { SecretJson, UpstreamTls } from "../tls.js";
@@ -77,8 +77,11 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
   for (const { port: number, http, tcp, auto, bound } of scope.ports) {
     // A Sidecar egress listener with captureMode NONE binds its port whatever the proxy's capture.
     const bind: Bind = bound ? { mode: "bound", address: bound } : proxyBind;
-    if (http.length) listeners.push(httpListener(number, bind, scope.outboundTrafficPolicy));
+    if (http.length && bind.mode !== "captured") listeners.push(httpListener(number, bind, scope.outboundTrafficPolicy));
     if (bind.mode === "captured") {
+      const wildcard = wildcardChains(number, tcp, diagnostics);
+      if (wildcard.length && !http.length) listeners.push(l4Listener("0.0.0.0", number, wildcard, bind, passthroughChain(scope.outboundTrafficPolicy)));
+      if (http.length) listeners.push(httpListener(number, bind, scope.outboundTrafficPolicy, wildcard));
       for (const entry of tcp) {
         if (entry.service.clusterIP && entry.service.clusterIP !== "None")
           listeners.push(l4Listener(entry.service.clusterIP, number, l4FilterChains(entry.routes), bind));
@@ -102,6 +105,36 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
   }
   if (proxyBind.mode === "captured") listeners.push(virtualOutboundListener(scope.outboundTrafficPolicy));
   return { listeners: firstOfEachName(listeners.sort(byResourceName), diagnostics), diagnostics };
+}
+
+/**
+ * Non-HTTP ports of hosts without an address (ServiceEntries without `addresses`) share the
+ * wildcard `0.0.0.0_<port>` listener, as in Istio: a TLS/HTTPS host by its SNI (its name), a TCP
+ * host as the one match-all chain (the first by host name; the others are reported).
+ */
+function wildcardChains(port: number, tcp: readonly TcpServiceScope[], diagnostics: Diagnostic[]): FilterChainJson[] {
+  const chains: FilterChainJson[] = [];
+  let catchAll: string | undefined;
+  for (const entry of tcp) {
+    if (entry.service.clusterIP) continue;
+    const tls = entry.port.protocol === "TLS" || entry.port.protocol === "HTTPS";
+    for (const chain of l4FilterChains(entry.routes)) {
+      if (tls && !chain.filterChainMatch?.serverNames?.length)
+        chains.push({ filterChainMatch: { ...chain.filterChainMatch, serverNames: [entry.service.hostname] }, filters: chain.filters });
+      else if (chain.filterChainMatch) chains.push(chain);
+      else if (catchAll === undefined) {
+        catchAll = entry.service.hostname;
+        chains.push(chain);
+      } else
+        diagnostics.push({
+          severity: "warning",
+          code: "MP0703",
+          message: `port ${port} (${entry.port.protocol}) of ${entry.service.hostname} has no address, and ${catchAll} already takes the connections to 0.0.0.0:${port} that match no other chain: this host is not reached there; give the entry an address`,
+          object: entry.service.ref,
+        });
+    }
+  }
+  return dedupeMatches(chains);
 }
 
 /** Two headless Services with a pod and port in common ask for one `<podIP>_<port>` listener twice: the first (by host) keeps it. */
