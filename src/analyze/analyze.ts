@@ -11,6 +11,7 @@ import { destinationSubsetFindings } from "./destinations.js";
 import { nearMiss } from "./hints.js";
 import { shadowedRuleFindings } from "./shadowing.js";
 import { subsetsMergedAway, subsetsSelectingNothing } from "./subsets.js";
+import { mtlsConflicts } from "./mtls.js";
 import { tlsFindings } from "./tls.js";
 
 export type SourceLookup = (ref: ObjectRef) => SourceLocation | undefined;
@@ -33,11 +34,12 @@ export interface Analysis {
 
 /** With `previous`: `mesh` differs from the model `previous` was made from only in its endpoints. */
 export function analyzeMesh(mesh: MeshModel, previous?: Analysis): Analysis {
-  if (previous) return { ...previous, endpoints: subsetsSelectingNothing(mesh, previous.mergedAway) };
+  // Findings that depend on endpoints are worked out again after an endpoint-only change.
+  if (previous) return { ...previous, endpoints: [...subsetsSelectingNothing(mesh, previous.mergedAway), ...mtlsConflicts(mesh)] };
   const merged = subsetsMergedAway(mesh);
   return {
     before: [...destinationSubsetFindings(mesh), ...shadowedRuleFindings(mesh), ...conflictingHosts(mesh), ...merged.findings],
-    endpoints: subsetsSelectingNothing(mesh, merged.dropped),
+    endpoints: [...subsetsSelectingNothing(mesh, merged.dropped), ...mtlsConflicts(mesh)],
     after: [...unknownRuleHosts(mesh), ...tlsFindings(mesh)],
     mergedAway: merged.dropped,
   };

@@ -1,7 +1,7 @@
 /**
  * MP0010: an object of a kind meshpilot reads but does not translate yet. Nothing a user
  * configured is ignored silently: each such object gets a warning that says what its absence
- * means for traffic (a PeerAuthentication: mTLS is not enforced).
+ * means for traffic (a Telemetry: its access logging is not applied).
  */
 import { Codes } from "../api/codes.js";
 import { locateField, type Diagnostic } from "../api/diagnostics.js";

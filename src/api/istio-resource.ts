@@ -4,10 +4,10 @@
  */
 import type { ObjectMeta } from "./kube-types.js";
 
-export type UntranslatedIstioKind = "WorkloadGroup" | "EnvoyFilter" | "ProxyConfig" | "PeerAuthentication" | "Telemetry" | "WasmPlugin";
+export type UntranslatedIstioKind = "WorkloadGroup" | "EnvoyFilter" | "ProxyConfig" | "Telemetry" | "WasmPlugin";
 
 /** Translated kinds kept as the user's validated map: their model builders read the spec. */
-export type TranslatedMapIstioKind = "Sidecar" | "AuthorizationPolicy" | "RequestAuthentication";
+export type TranslatedMapIstioKind = "Sidecar" | "AuthorizationPolicy" | "RequestAuthentication" | "PeerAuthentication";
 
 /** Istio kinds kept as the user's validated map (the untranslated ones, and those model/ reads as a map). */
 export type MapIstioKind = UntranslatedIstioKind | TranslatedMapIstioKind;
@@ -34,7 +34,6 @@ export const SPEC_FIELDS: { readonly [K in UntranslatedIstioKind]: Readonly<Reco
   WorkloadGroup: { metadata: "object", template: "object", probe: "object" },
   EnvoyFilter: { workloadSelector: "object", targetRefs: "array", configPatches: "array", priority: "integer" },
   ProxyConfig: { selector: "object", concurrency: "integer", environmentVariables: "object", image: "object" },
-  PeerAuthentication: { selector: "object", mtls: "object", portLevelMtls: "object" },
   Telemetry: { selector: "object", targetRef: "object", targetRefs: "array", tracing: "array", metrics: "array", accessLogging: "array" },
   WasmPlugin: {
     selector: "object",
@@ -61,3 +60,5 @@ export type SidecarObject = IstioResource<"Sidecar">;
 export type AuthorizationPolicyObject = IstioResource<"AuthorizationPolicy">;
 /** A RequestAuthentication whose spec passed validate-request-authentication.ts. */
 export type RequestAuthenticationObject = IstioResource<"RequestAuthentication">;
+/** A PeerAuthentication whose spec passed istio/validate-peer-authentication.ts. */
+export type PeerAuthenticationObject = IstioResource<"PeerAuthentication">;

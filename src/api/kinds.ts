@@ -265,14 +265,7 @@ const ROWS: { readonly [K in InputKind]: KindInfo & { readonly kind: K } } = {
     notYet("proxy settings (concurrency, environment variables, image) are not applied"),
     "proxy settings",
   ),
-  PeerAuthentication: istio(
-    "PeerAuthentication",
-    "security.istio.io",
-    SECURITY_VERSIONS,
-    "peerauthentications",
-    notYet("mTLS is not enforced; traffic stays plaintext, and plaintext clients are not refused even where the mode is STRICT"),
-    "mTLS mode",
-  ),
+  PeerAuthentication: istio("PeerAuthentication", "security.istio.io", SECURITY_VERSIONS, "peerauthentications", TRANSLATED, "mTLS mode"),
   AuthorizationPolicy: istio(
     "AuthorizationPolicy",
     "security.istio.io",

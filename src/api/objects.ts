@@ -1,6 +1,12 @@
 import type { SourceLocation } from "./diagnostics.js";
 import type { GatewayApiObject } from "./gateway-api/types.js";
-import type { AuthorizationPolicyObject, RequestAuthenticationObject, SidecarObject, UntranslatedIstioObject } from "./istio-resource.js";
+import type {
+  AuthorizationPolicyObject,
+  PeerAuthenticationObject,
+  RequestAuthenticationObject,
+  SidecarObject,
+  UntranslatedIstioObject,
+} from "./istio-resource.js";
 import type { Gateway } from "./istio/gateway-types.js";
 import type { ServiceEntry, WorkloadEntry } from "./istio/service-entry-types.js";
 import type { DestinationRule, VirtualService } from "./istio-types.js";
@@ -20,6 +26,7 @@ export type InputObject =
   | SidecarObject
   | AuthorizationPolicyObject
   | RequestAuthenticationObject
+  | PeerAuthenticationObject
   | ServiceEntry
   | WorkloadEntry
   | UntranslatedIstioObject

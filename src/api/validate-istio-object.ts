@@ -12,6 +12,7 @@ import type { InputKind, InputObject } from "./objects.js";
 import { validateGatewaySpec } from "./istio/validate-gateway.js";
 import { validateAuthorizationPolicySpec } from "./istio/validate-authorization-policy.js";
 import { validateRequestAuthenticationSpec } from "./istio/validate-request-authentication.js";
+import { validatePeerAuthenticationSpec } from "./istio/validate-peer-authentication.js";
 import { validateServiceEntrySpec, validateWorkloadEntrySpec } from "./istio/validate-service-entry.js";
 import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
 import { validateSidecarSpec } from "./validate-sidecar.js";
@@ -28,6 +29,7 @@ const SPEC_VALIDATORS: Partial<Record<InputKind, SpecValidator>> = {
   WorkloadEntry: validateWorkloadEntrySpec,
   AuthorizationPolicy: validateAuthorizationPolicySpec,
   RequestAuthentication: validateRequestAuthenticationSpec,
+  PeerAuthentication: validatePeerAuthenticationSpec,
 };
 
 const TOP_LEVEL = ["apiVersion", "kind", "metadata", "spec", "status"];

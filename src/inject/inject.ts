@@ -68,7 +68,9 @@ export function injectPod(
   if (clash) problems.push(`container name ${clash.name} is reserved for the injected sidecar`);
 
   const probes = planProbes(containers, settings.appProbePort, rewriteValue !== "false");
-  const boot = proxyBootstrap(settings, { namespace, podNameForValidation: podNameForValidation(pod), labels, probeRoutes: probes.routes });
+  // The proxy's labels are the pod's as injected: with the mesh-member label the patch adds.
+  const proxyLabels = labels[TLS_MODE_LABEL] === undefined ? { ...labels, [TLS_MODE_LABEL]: "istio" } : labels;
+  const boot = proxyBootstrap(settings, { namespace, podNameForValidation: podNameForValidation(pod), labels: proxyLabels, probeRoutes: probes.routes });
   for (const e of boot.errors) problems.push(`sidecar bootstrap ${e.field}: ${e.message}`);
   if (problems.length > 0 || !capture.config || !boot.bootstrap) {
     return { kind: "refuse", message: `meshpilot cannot inject a sidecar into ${podRef(pod, namespace)}: ${problems.join("; ")}` };

@@ -6,7 +6,9 @@ import { convertGatewayApi, type GatewayApiResult } from "./gateway-api/convert.
 import { buildEndpoints, type EndpointState } from "./endpoints.js";
 import type { MeshInput } from "./input.js";
 import type { EndpointModel, MeshModel } from "./ir.js";
-import { DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
+import { sameIdentities, serviceIdentities } from "./identity.js";
+import { DEFAULT_MESH_CONFIG, DEFAULT_TRUST_DOMAIN, type MeshConfig } from "./mesh-config.js";
+import { buildPeerAuthentications } from "./peer-authentication.js";
 import { DEFAULT_DOMAIN } from "./names.js";
 import { buildDestinationRules } from "./policies.js";
 import { buildVirtualServices } from "./routing.js";
@@ -54,18 +56,21 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
   const sc = buildSidecars(input.sidecars ?? [], input.pods);
   const gateways = buildGateways(gwapi ? [...(input.gateways ?? []), ...gwapi.gateways] : (input.gateways ?? []));
   const security = buildSecurityPolicies(input.authorizationPolicies ?? [], input.requestAuthentications ?? []);
+  const pa = buildPeerAuthentications(input.peerAuthentications ?? [], meshConfig.rootNamespace);
   const routingDiagnostics = [
     ...vs.diagnostics,
     ...sc.diagnostics,
     ...missingGatewayFindings(gateways, vs.virtualServices),
     ...(gwapi?.diagnostics ?? []),
     ...security.diagnostics,
+    ...pa.diagnostics,
   ];
+  const endpoints = withExtraEndpoints(eps.endpoints, entryEndpoints);
   const podPorts = podNamedPorts(svc.services, input.pods);
   return {
     mesh: {
       services: svc.services,
-      endpoints: withExtraEndpoints(eps.endpoints, entryEndpoints),
+      endpoints,
       virtualServices: vs.virtualServices,
       destinationRules: buildDestinationRules(input.destinationRules, domain),
       credentials,
@@ -76,6 +81,8 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
       aliases: svc.aliases,
       ...(podPorts.length ? { podPorts } : {}),
       ...(security.authorizationPolicies.length || security.requestAuthentications.length ? { security } : {}),
+      identities: serviceIdentities(svc.services, endpoints, meshConfig.trustDomain ?? DEFAULT_TRUST_DOMAIN),
+      ...(pa.peerAuthentications.byNamespace.size ? { peerAuthentications: pa.peerAuthentications } : {}),
       diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...routingDiagnostics],
     },
     domain,
@@ -117,11 +124,17 @@ function sortedUnion<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>): M
  * The model for `input` when only EndpointSlices, Pods and Nodes differ from `previous`'s input: services,
  * routes and policies are kept (the same objects), and only the services whose slices or pods
  * changed get new endpoint lists; the others keep theirs (the same arrays). Equal to
- * `buildMeshState(input)` in content.
+ * `buildMeshState(input)` in content. When the change alters a service's identities (its
+ * workloads' service accounts or mesh membership), which clusters depend on, it is a full build.
  */
 export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBuild {
   const { mesh, domain } = previous;
+  const config = mesh.meshConfig ?? DEFAULT_MESH_CONFIG;
   const eps = buildEndpoints(input.endpointSlices, input.pods, mesh.services, domain, previous.endpoints, input.nodes);
+  const endpoints = withExtraEndpoints(eps.endpoints, previous.entryEndpoints);
+  const before = mesh.identities ?? new Map();
+  const identities = serviceIdentities(mesh.services, endpoints, config.trustDomain ?? DEFAULT_TRUST_DOMAIN, { identities: before, hosts: eps.changedHosts });
+  if (!sameIdentities(before, identities, eps.changedHosts)) return buildMeshState(input, domain, config);
   const podPorts = podNamedPorts(mesh.services, input.pods);
   // A pod's named ports give inbound listeners their ports: when they change, views translate again.
   const portsChanged = !samePodPorts(mesh.podPorts ?? [], podPorts);
@@ -131,7 +144,8 @@ export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBui
     mesh: {
       ...rest,
       ...(podPorts.length ? { podPorts: portsChanged ? podPorts : mesh.podPorts! } : {}),
-      endpoints: withExtraEndpoints(eps.endpoints, previous.entryEndpoints),
+      endpoints,
+      identities,
       diagnostics: [...previous.serviceDiagnostics, ...eps.diagnostics, ...previous.routingDiagnostics],
     },
     endpoints: eps.state,

@@ -117,7 +117,8 @@ function buildService(svc: ServiceModel, slices: readonly SliceAt[], pods: PodIn
             port: portNumber,
             labels: owner?.metadata.labels ?? {},
             namespace: ns,
-            ...(owner ? { podName: owner.metadata.name } : {}),
+            // The apiserver gives every Pod a ServiceAccount ("default" unless named).
+            ...(owner ? { podName: owner.metadata.name, serviceAccount: owner.spec?.serviceAccountName || "default" } : {}),
             ...podTopology(owner, nodes),
           });
         }

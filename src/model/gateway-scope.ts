@@ -18,7 +18,8 @@ import type { ClusterPolicy } from "./parsed.js";
 import { clusterPolicy, destinationRuleFor } from "./policies.js";
 import type { ProxyView } from "./proxy.js";
 import { resolveGatewayL4Routes, resolveHttpRoutes, type HttpRouteModel, type L4RouteModel, type RouteScope } from "./routes.js";
-import { aliasTargets, serviceScope, type ServiceScope } from "./scope.js";
+import type { PeerAuthentications } from "./peer-authentication.js";
+import { aliasTargets, serviceMtls, serviceScope, type ServiceScope } from "./scope.js";
 import { entryVisible } from "./service-entry-scope.js";
 
 export interface GatewayVirtualHostScope {
@@ -67,6 +68,8 @@ export interface GatewayScope {
   /** The outbound cluster names the routes use. */
   readonly clusters: ReadonlySet<string>;
   readonly diagnostics: readonly Diagnostic[];
+  /** The mesh's PeerAuthentications (destination endpoints' mTLS is decided by theirs). */
+  readonly peerAuthentications?: PeerAuthentications;
 }
 
 const NO_CREDENTIALS: ReadonlyMap<string, CredentialModel> = new Map();
@@ -136,9 +139,17 @@ export function buildGatewayScope(mesh: MeshModel, proxy: ProxyView): GatewaySco
   const services: ServiceScope[] = [];
   for (const svc of mesh.services.values()) {
     if (!hosts.has(svc.hostname) || !entryVisible(svc, proxy)) continue;
-    services.push(serviceScope(svc, ruleFor(svc.hostname), credentials));
+    services.push(serviceScope(svc, ruleFor(svc.hostname), credentials, serviceMtls(mesh, svc)));
   }
-  return { proxy, gateways: merged.gateways, listeners, services, clusters, diagnostics: merged.diagnostics };
+  return {
+    proxy,
+    gateways: merged.gateways,
+    listeners,
+    services,
+    clusters,
+    diagnostics: merged.diagnostics,
+    ...(mesh.peerAuthentications ? { peerAuthentications: mesh.peerAuthentications } : {}),
+  };
 }
 
 function credentialScope(name: string, namespace: string, credentials: ReadonlyMap<string, CredentialModel>): GatewayCredentialScope {

@@ -11,6 +11,9 @@ import type { MeshModel, Protocol, ServiceModel, ServicePortModel } from "./ir.j
 import { resolveNamedPort, selects } from "./named-ports.js";
 import type { ProxyView } from "./proxy.js";
 import type { ConnectionPoolModel, IngressEndpoint, IngressListenerModel, SidecarModel } from "./sidecar-scope.js";
+import { DEFAULT_MESH_CONFIG } from "./mesh-config.js";
+import { ISTIO_TLS_MODE, TLS_MODE_LABEL } from "./names.js";
+import { mtlsModeForPort, workloadMtls, type MtlsMode } from "./peer-authentication.js";
 
 export interface InboundPortScope {
   readonly targetPort: number;
@@ -30,15 +33,21 @@ export interface InboundPortScope {
   readonly bound?: true;
   /** The Sidecar's connection pool for this port (the ingress listener's, else `inboundConnectionPool`). */
   readonly connectionPool?: ConnectionPoolModel;
+  /** What the port's chains accept under PeerAuthentication (see `offered`). */
+  readonly mtls: MtlsMode;
 }
 
 export interface InboundScope {
   /** Sorted by target port. */
   readonly ports: readonly InboundPortScope[];
+  /** What connections to ports no Service names (the passthrough chains) accept. */
+  readonly passthrough: MtlsMode;
+  /** `portLevelMtls` ports that are no inbound port, with what their passthrough chains accept; sorted. */
+  readonly passthroughPorts: readonly { readonly port: number; readonly mtls: MtlsMode }[];
   readonly diagnostics: readonly Diagnostic[];
 }
 
-const NO_INBOUND: InboundScope = { ports: [], diagnostics: [] };
+const NO_INBOUND: InboundScope = { ports: [], passthrough: "DISABLE", passthroughPorts: [], diagnostics: [] };
 const ORIGINAL: IngressEndpoint = { kind: "original" };
 
 export { selects };
@@ -49,15 +58,40 @@ export { selects };
  */
 export function inboundScope(mesh: MeshModel, proxy: ProxyView, sidecar?: SidecarModel): InboundScope {
   if (proxy.type !== "sidecar") return NO_INBOUND;
-  if (sidecar?.ingress.length) return ingressScope(mesh, proxy, sidecar);
+  if (sidecar?.ingress.length) return withMtls(mesh, proxy, ingressScope(mesh, proxy, sidecar));
   if (proxy.interceptionMode === "NONE") return NO_INBOUND;
   const { ports, diagnostics } = servicePorts(mesh, proxy);
   const pool = sidecar?.inboundConnectionPool;
-  return { ports: pool ? ports.map((p) => ({ ...p, connectionPool: pool })) : ports, diagnostics };
+  return withMtls(mesh, proxy, { ports: pool ? ports.map((p) => ({ ...p, connectionPool: pool })) : ports, diagnostics });
 }
 
-function servicePorts(mesh: MeshModel, proxy: ProxyView): { ports: InboundPortScope[]; diagnostics: Diagnostic[] } {
-  const byPort = new Map<number, InboundPortScope>();
+/**
+ * What a port's chains accept under the PeerAuthentication `mode`: STRICT and DISABLE as Istio;
+ * PERMISSIVE offers mTLS beside plaintext only when the proxy can present a certificate and is
+ * a mesh member (the injector's `security.istio.io/tlsMode: istio` label, the one auto mTLS
+ * clients key on); otherwise nobody would send it mTLS, and its chains stay plaintext.
+ */
+function offered(mode: MtlsMode, member: boolean): MtlsMode {
+  return mode === "PERMISSIVE" && !member ? "DISABLE" : mode;
+}
+
+type PortsWithoutMtls = { readonly ports: readonly Omit<InboundPortScope, "mtls">[]; readonly diagnostics: readonly Diagnostic[] };
+
+/** The workload's PeerAuthentication modes on its inbound ports and on the passthrough. */
+function withMtls(mesh: MeshModel, proxy: ProxyView, scope: PortsWithoutMtls): InboundScope {
+  const config = mesh.meshConfig ?? DEFAULT_MESH_CONFIG;
+  const member = config.workloadCertificates !== false && proxy.labels[TLS_MODE_LABEL] === ISTIO_TLS_MODE;
+  const peer = workloadMtls(mesh.peerAuthentications, proxy.namespace, proxy.labels);
+  const ports = scope.ports.map((p) => ({ ...p, mtls: offered(mtlsModeForPort(peer, p.targetPort), member) }));
+  const passthroughPorts = [...peer.perPort.keys()]
+    .filter((port) => !ports.some((p) => p.targetPort === port))
+    .sort((a, b) => a - b)
+    .map((port) => ({ port, mtls: offered(mtlsModeForPort(peer, port), member) }));
+  return { ports, passthrough: offered(peer.mode, member), passthroughPorts, diagnostics: scope.diagnostics };
+}
+
+function servicePorts(mesh: MeshModel, proxy: ProxyView): { ports: Omit<InboundPortScope, "mtls">[]; diagnostics: Diagnostic[] } {
+  const byPort = new Map<number, Omit<InboundPortScope, "mtls">>();
   const diagnostics: Diagnostic[] = [];
   for (const svc of mesh.services.values()) {
     if (svc.entry || svc.namespace !== proxy.namespace || !selects(svc.selector, proxy.labels)) continue;
@@ -107,9 +141,9 @@ function bindsToPort(l: IngressListenerModel, proxy: ProxyView): boolean {
   return l.captureMode === "NONE";
 }
 
-function ingressScope(mesh: MeshModel, proxy: ProxyView, sidecar: SidecarModel): InboundScope {
+function ingressScope(mesh: MeshModel, proxy: ProxyView, sidecar: SidecarModel): PortsWithoutMtls {
   const { ports: fromServices, diagnostics } = servicePorts(mesh, proxy);
-  const ports: InboundPortScope[] = [];
+  const ports: Omit<InboundPortScope, "mtls">[] = [];
   sidecar.ingress.forEach((l, i) => {
     const bound = bindsToPort(l, proxy);
     if (!bound && proxy.interceptionMode === "NONE") {

@@ -1,5 +1,5 @@
 import type { StoredObject } from "../api/objects.js";
-import type { AuthorizationPolicyObject, RequestAuthenticationObject, SidecarObject } from "../api/istio-resource.js";
+import type { AuthorizationPolicyObject, PeerAuthenticationObject, RequestAuthenticationObject, SidecarObject } from "../api/istio-resource.js";
 import type { DestinationRule, VirtualService } from "../api/istio-types.js";
 import type { GatewayObject } from "./gateways.js";
 import type { ServiceEntryObject, WorkloadEntryObject } from "./service-entries.js";
@@ -45,4 +45,6 @@ export interface MeshInput {
   readonly authorizationPolicies?: readonly StoredObject<AuthorizationPolicyObject>[];
   /** Optional: inputs without them validate no JWT. */
   readonly requestAuthentications?: readonly StoredObject<RequestAuthenticationObject>[];
+  /** Optional: inputs without them have Istio's default (PERMISSIVE everywhere). */
+  readonly peerAuthentications?: readonly StoredObject<PeerAuthenticationObject>[];
 }

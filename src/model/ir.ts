@@ -9,6 +9,8 @@ import type { SecurityPolicies } from "./authz/policies.js";
  */
 import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
 import type { MeshConfig } from "./mesh-config.js";
+import type { ServiceIdentity } from "./identity.js";
+import type { PeerAuthentications } from "./peer-authentication.js";
 import type { HTTPRoute, TrafficPolicy, TCPRoute, TLSRoute } from "../api/istio-types.js";
 
 export type Protocol = "HTTP" | "HTTP2" | "GRPC" | "GRPC-Web" | "TCP" | "TLS" | "HTTPS" | "Mongo" | "MySQL" | "Redis" | "UDP" | "Unsupported";
@@ -62,6 +64,8 @@ export interface EndpointModel {
   readonly nodeName?: string;
   /** Load balancing weight (WorkloadEntry `weight`); unset: 1. */
   readonly weight?: number;
+  /** The workload's Kubernetes ServiceAccount (its SPIFFE identity's `sa`); unset when the address has no known Pod. */
+  readonly serviceAccount?: string;
 }
 
 export interface VirtualServiceModel {
@@ -160,6 +164,10 @@ export interface MeshModel {
   readonly podPorts?: readonly PodPortsModel[];
   /** AuthorizationPolicies and RequestAuthentications (none when absent). */
   readonly security?: SecurityPolicies;
+  /** Per service host: its workloads' identities and whether some are mesh members (none when absent). */
+  readonly identities?: ReadonlyMap<string, ServiceIdentity>;
+  /** PeerAuthentications (none when absent: PERMISSIVE everywhere). */
+  readonly peerAuthentications?: PeerAuthentications;
   readonly diagnostics: readonly Diagnostic[];
 }
 

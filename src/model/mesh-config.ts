@@ -3,6 +3,9 @@
  * traffic to hosts outside the registry (`outboundTrafficPolicy.mode`, default ALLOW_ANY) and the
  * root namespace whose Sidecar is every namespace's default (`rootNamespace`, default istio-system).
  * A Sidecar resource's own `outboundTrafficPolicy` overrides this per workload (see scope.ts).
+ * Identity: the SPIFFE trust domain of workload certificates (`trustDomain`, default
+ * cluster.local) and whether sidecars send mTLS to mesh members without a DestinationRule
+ * (`enableAutoMtls`, default true).
  */
 
 export type OutboundTrafficPolicyMode = "ALLOW_ANY" | "REGISTRY_ONLY";
@@ -13,7 +16,20 @@ export interface MeshConfig {
   readonly outboundTrafficPolicy: { readonly mode: OutboundTrafficPolicyMode };
   /** Where a Sidecar without workloadSelector is every namespace's default (Istio: `istio-system`). */
   readonly rootNamespace?: string;
+  /** SPIFFE trust domain (Istio: cluster.local). */
+  readonly trustDomain?: string;
+  /** Auto mTLS (Istio: true). */
+  readonly enableAutoMtls?: boolean;
+  /**
+   * meshpilot's own, not Istio's: whether proxies hold workload certificates (`default` and
+   * `ROOTCA` over SDS). When false (no CA serves them) there is nothing to present, so auto mTLS
+   * and the mTLS chains of PERMISSIVE are left out; STRICT and ISTIO_MUTUAL are kept (they fail,
+   * as configured). Unset: true.
+   */
+  readonly workloadCertificates?: boolean;
 }
+
+export const DEFAULT_TRUST_DOMAIN = "cluster.local";
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = { outboundTrafficPolicy: { mode: "ALLOW_ANY" } };
 
@@ -33,7 +49,17 @@ export function meshConfigFrom(doc: unknown): { config: MeshConfig } | { error: 
   if (typeof doc !== "object" || Array.isArray(doc)) return { error: "mesh config must be a YAML mapping" };
   const root = (doc as Record<string, unknown>)["rootNamespace"];
   if (root !== undefined && (typeof root !== "string" || root === "")) return { error: "rootNamespace must be a namespace name" };
-  const withRoot = (c: MeshConfig): MeshConfig => (typeof root === "string" ? { ...c, rootNamespace: root } : c);
+  const td = (doc as Record<string, unknown>)["trustDomain"];
+  if (td !== undefined && (typeof td !== "string" || td === "" || /[/\s]/.test(td)))
+    return { error: "trustDomain must be a domain name such as cluster.local" };
+  const auto = (doc as Record<string, unknown>)["enableAutoMtls"];
+  if (auto !== undefined && typeof auto !== "boolean") return { error: "enableAutoMtls must be true or false" };
+  const withRoot = (c: MeshConfig): MeshConfig => ({
+    ...c,
+    ...(typeof root === "string" ? { rootNamespace: root } : {}),
+    ...(typeof td === "string" ? { trustDomain: td } : {}),
+    ...(typeof auto === "boolean" ? { enableAutoMtls: auto } : {}),
+  });
   const otp = (doc as Record<string, unknown>)["outboundTrafficPolicy"];
   if (otp === undefined) return { config: withRoot(DEFAULT_MESH_CONFIG) };
   if (!otp || typeof otp !== "object" || Array.isArray(otp)) return { error: "outboundTrafficPolicy must be a mapping with a mode" };

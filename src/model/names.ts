@@ -162,3 +162,17 @@ export function serviceDomains(host: string, proxyNamespace: string, clusterIP: 
 export function sidecarNodeId(ip: string, podName: string, namespace: string, domain = DEFAULT_DOMAIN): string {
   return `sidecar~${ip}~${podName}.${namespace}~${namespace}.svc.${domain}`;
 }
+
+/** The Pod label Istio's injector sets on mesh members (value `istio`); auto mTLS keys on it. */
+export const TLS_MODE_LABEL = "security.istio.io/tlsMode";
+export const ISTIO_TLS_MODE = "istio";
+/** Endpoint metadata namespace Envoy reads transport socket matches from. */
+export const TRANSPORT_SOCKET_MATCH_KEY = "envoy.transport_socket_match";
+/** Istio's names of the auto mTLS transport socket matches. */
+export const TLS_MODE_ISTIO_MATCH = "tlsMode-istio";
+export const TLS_MODE_DISABLED_MATCH = "tlsMode-disabled";
+
+/** A workload's SPIFFE identity, as in its certificate's URI SAN. */
+export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}

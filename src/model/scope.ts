@@ -26,6 +26,7 @@ import {
 import { CREDENTIAL_CA_SUFFIX, MESH_GATEWAY, outboundClusterName, serviceDomains } from "./names.js";
 import { inboundScope, type InboundScope } from "./inbound.js";
 import { inboundSecurityScope, type InboundSecurityScope } from "./authz/scope.js";
+import { namespaceMtlsMode, type PeerAuthentications } from "./peer-authentication.js";
 import { DEFAULT_MESH_CONFIG, type OutboundTrafficPolicyMode } from "./mesh-config.js";
 import type { ClusterPolicy } from "./parsed.js";
 import { clusterPolicy, destinationRuleFor } from "./policies.js";
@@ -70,8 +71,24 @@ export interface ClusterScope {
   readonly credential?: CredentialRef;
 }
 
+/** What a client of the service needs for mesh mTLS (see identity.ts). */
+export interface ServiceMtls {
+  /** SPIFFE identities of its workloads: ISTIO_MUTUAL pins the server to them when the rule names no SANs. */
+  readonly identities: readonly string[];
+  /**
+   * Auto mTLS applies to clusters without TLS settings: on in the mesh config, proxies hold
+   * certificates, the service is not MESH_EXTERNAL, its namespace (or the mesh) does not DISABLE
+   * mTLS (Istio's inference from PeerAuthentication), and some endpoint is a mesh member. Istio
+   * adds the matches without that last condition; every endpoint would match plaintext then, so
+   * leaving them out changes no connection and keeps SDS references away from proxies of a mesh
+   * without members.
+   */
+  readonly auto: boolean;
+}
+
 export interface ServiceScope {
   readonly service: ServiceModel;
+  readonly mtls?: ServiceMtls;
   /** The DestinationRule that applies (several of one namespace merged), for metadata and findings. */
   readonly rule?: { readonly namespace: string; readonly name: string; readonly ref: ObjectRef };
   /** Per port: the port's cluster, then one per subset in the rule's order. */
@@ -134,6 +151,8 @@ export interface ProxyScope {
   readonly sidecar?: ObjectRef;
   /** Authorization and JWT rules enforced on the inbound side (none apply: absent). */
   readonly security?: InboundSecurityScope;
+  /** The mesh's PeerAuthentications (destination endpoints' mTLS is decided by theirs). */
+  readonly peerAuthentications?: PeerAuthentications;
 }
 
 /**
@@ -156,7 +175,7 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     if (!entryVisible(svc, proxy)) continue;
     if (sidecar && !sidecar.egress.some((l) => importsService(l, svc.hostname, svc.namespace, proxy.namespace))) continue;
     const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
-    const scope = serviceScope(svc, rule, credentials);
+    const scope = serviceScope(svc, rule, credentials, serviceMtls(mesh, svc));
     byHost.set(svc.hostname, { scope, ...(rule ? { rule } : {}) });
     services.push(scope);
   }
@@ -230,6 +249,7 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     inbound: inboundScope(mesh, proxy, sidecar),
     ...(sidecar ? { sidecar: sidecar.ref } : {}),
     ...(security ? { security } : {}),
+    ...(mesh.peerAuthentications ? { peerAuthentications: mesh.peerAuthentications } : {}),
   };
 }
 
@@ -349,6 +369,23 @@ function portsByNumber(services: ReadonlyMap<string, ServiceModel>): ReadonlyMap
   return index;
 }
 
+/** The service's mTLS facts for clients (sidecars and gateways alike). */
+export function serviceMtls(mesh: MeshModel, svc: ServiceModel): ServiceMtls | undefined {
+  const identity = mesh.identities?.get(svc.hostname);
+  if (!identity) return undefined;
+  const config = mesh.meshConfig ?? DEFAULT_MESH_CONFIG;
+  const auto =
+    identity.meshEndpoints &&
+    config.enableAutoMtls !== false &&
+    config.workloadCertificates !== false &&
+    svc.entry?.location !== "MESH_EXTERNAL" &&
+    namespaceMtlsMode(mesh.peerAuthentications, svc.namespace) !== "DISABLE";
+  return { identities: identity.accounts, auto };
+}
+
+const sameMtls = (a: ServiceMtls | undefined, b: ServiceMtls | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.auto === b.auto && a.identities.join(",") === b.identities.join(","));
+
 /** Per service: its scope without a rule, and under each rule (weakly held: old rules and services go). */
 interface ServiceScopes {
   none?: ServiceScope;
@@ -358,18 +395,31 @@ interface ServiceScopes {
 const serviceScopes = new WeakMap<ReadonlyMap<string, CredentialModel>, WeakMap<ServiceModel, ServiceScopes>>();
 
 /** The service's clusters under `rule`; the same inputs give the same object, whichever view asks. */
-export function serviceScope(svc: ServiceModel, rule: DestinationRuleModel | undefined, credentials: ReadonlyMap<string, CredentialModel>): ServiceScope {
+export function serviceScope(
+  svc: ServiceModel,
+  rule: DestinationRuleModel | undefined,
+  credentials: ReadonlyMap<string, CredentialModel>,
+  mtls?: ServiceMtls,
+): ServiceScope {
   let bySvc = serviceScopes.get(credentials);
   if (!bySvc) serviceScopes.set(credentials, (bySvc = new WeakMap()));
   let scopes = bySvc.get(svc);
   if (!scopes) bySvc.set(svc, (scopes = { byRule: new WeakMap() }));
-  if (!rule) return (scopes.none ??= buildServiceScope(svc, undefined, credentials));
+  if (!rule) {
+    if (!scopes.none || !sameMtls(scopes.none.mtls, mtls)) scopes.none = buildServiceScope(svc, undefined, credentials, mtls);
+    return scopes.none;
+  }
   let scope = scopes.byRule.get(rule);
-  if (!scope) scopes.byRule.set(rule, (scope = buildServiceScope(svc, rule, credentials)));
+  if (!scope || !sameMtls(scope.mtls, mtls)) scopes.byRule.set(rule, (scope = buildServiceScope(svc, rule, credentials, mtls)));
   return scope;
 }
 
-function buildServiceScope(svc: ServiceModel, rule: DestinationRuleModel | undefined, credentials: ReadonlyMap<string, CredentialModel>): ServiceScope {
+function buildServiceScope(
+  svc: ServiceModel,
+  rule: DestinationRuleModel | undefined,
+  credentials: ReadonlyMap<string, CredentialModel>,
+  mtls: ServiceMtls | undefined,
+): ServiceScope {
   const clusters: ClusterScope[] = [];
   for (const port of svc.ports) {
     const endpoints = endpointKey(svc.hostname, port.port);
@@ -387,7 +437,12 @@ function buildServiceScope(svc: ServiceModel, rule: DestinationRuleModel | undef
       });
     }
   }
-  return { service: svc, ...(rule ? { rule: { namespace: rule.namespace, name: rule.name, ref: rule.refs[0]! } } : {}), clusters };
+  return {
+    service: svc,
+    ...(mtls ? { mtls } : {}),
+    ...(rule ? { rule: { namespace: rule.namespace, name: rule.name, ref: rule.refs[0]! } } : {}),
+    clusters,
+  };
 }
 
 function credentialRef(name: string, rule: DestinationRuleModel, credentials: ReadonlyMap<string, CredentialModel>): CredentialRef {

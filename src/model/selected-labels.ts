@@ -10,6 +10,7 @@
 import type { L4MatchAttributes, HTTPMatchRequest, TrafficPolicy, TrafficPolicyCore } from "../api/istio-types.js";
 import type { MeshModel } from "./ir.js";
 import { namedPortSelectors } from "./named-ports.js";
+import { ISTIO_TLS_MODE, TLS_MODE_LABEL } from "./names.js";
 
 /**
  * Per label key, the values some selector compares it with (a proxy value outside the set
@@ -57,7 +58,8 @@ class SelectionBuilder {
  * What the mesh's configuration selects proxies on: VirtualService sourceLabels, DestinationRule
  * workloadSelector and failoverPriority, Service selectors (a sidecar's inbound ports, a gateway's
  * target ports), Sidecar workloadSelector, Gateway selector, what tells apart pods whose named
- * targetPorts differ, and the selectors of AuthorizationPolicy and RequestAuthentication.
+ * targetPorts differ, the selectors of AuthorizationPolicy, RequestAuthentication and
+ * PeerAuthentication, and the mesh-member label.
  */
 export function selectedLabels(mesh: MeshModel): LabelSelection {
   const b = new SelectionBuilder();
@@ -82,6 +84,12 @@ export function selectedLabels(mesh: MeshModel): LabelSelection {
   // Policy selectors decide which authorization and JWT rules a sidecar enforces.
   for (const p of mesh.security?.authorizationPolicies ?? []) b.equals(p.selector);
   for (const p of mesh.security?.requestAuthentications ?? []) b.equals(p.selector);
+  // A PeerAuthentication's selector decides a workload's inbound mTLS mode, and being a mesh
+  // member (the injector's label) whether PERMISSIVE offers mTLS: that matters to workloads some
+  // Service selects (the ports mesh clients reach), when proxies hold certificates at all.
+  for (const list of mesh.peerAuthentications?.byNamespace.values() ?? []) for (const pa of list) b.equals(pa.selector);
+  const selected = [...mesh.services.values()].some((s) => Object.keys(s.selector ?? {}).length > 0);
+  if (selected && mesh.meshConfig?.workloadCertificates !== false) b.equals({ [TLS_MODE_LABEL]: ISTIO_TLS_MODE });
   return b.keys;
 }
 

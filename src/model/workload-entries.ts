@@ -26,6 +26,7 @@ export function workloadEndpoint(we: WorkloadEntrySpec, namespace: string, port:
     namespace,
     ...(we.locality ? { locality: we.locality } : {}),
     ...(we.weight ? { weight: we.weight } : {}),
+    ...(we.serviceAccount ? { serviceAccount: we.serviceAccount } : {}),
   };
 }
 

@@ -24,6 +24,7 @@ const FIELD_OF = {
   ReferenceGrant: "referenceGrants",
   AuthorizationPolicy: "authorizationPolicies",
   RequestAuthentication: "requestAuthentications",
+  PeerAuthentication: "peerAuthentications",
 } as const satisfies Partial<Record<InputKind, keyof MeshInput>>;
 
 /** Group validated objects by kind for the model builder. */

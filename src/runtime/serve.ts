@@ -25,7 +25,7 @@ import { Store } from "../store/store.js";
 import { SnapshotCache } from "../xds/snapshot-cache.js";
 import { XdsServer } from "../xds/server.js";
 import { Inputs } from "./inputs.js";
-import type { MeshConfig } from "../model/mesh-config.js";
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../model/mesh-config.js";
 import { startKube, type KubeServeOptions } from "./kube.js";
 import { Readiness } from "./readiness.js";
 import { startWebhook, type RunningWebhook, type WebhookOptions } from "./webhook.js";
@@ -85,7 +85,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const store = new Store();
   const cache = new SnapshotCache();
   const metrics = new Metrics();
-  const controlPlane = new ControlPlane({ cache, logger: log, ...(opts.meshConfig ? { meshConfig: opts.meshConfig } : {}) });
+  // No CA serves workload certificates yet, so proxies have none to present: auto mTLS and
+  // PERMISSIVE's mTLS chains are left out (STRICT and ISTIO_MUTUAL stay, failing as configured).
+  const controlPlane = new ControlPlane({ cache, logger: log, meshConfig: { ...(opts.meshConfig ?? DEFAULT_MESH_CONFIG), workloadCertificates: false } });
   if (opts.allowPlaintextSecrets) {
     log.warn(
       { xdsAddress: opts.xdsAddress },

@@ -19,7 +19,7 @@ import { ADS_CONFIG_SOURCE, HTTP_PROTOCOL_OPTIONS_KEY, MAX_UINT32, typed } from 
 import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { usesLocalityWeights } from "./endpoints.js";
 import { entryDiscovery } from "./service-entry-cluster.js";
-import { upstreamTls, type UpstreamTls } from "./tls.js";
+import { autoMtlsMatches, upstreamTls, type TlsTarget, type UpstreamTls } from "./tls.js";
 
 const DEFAULT_CONNECT_TIMEOUT = "10s";
 
@@ -169,12 +169,14 @@ export function outboundCluster(
     : svc.clusterIP === "None"
       ? { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" }
       : loadBalancer(policy);
-  const tls = upstreamTls(
-    policy?.tls,
-    { istioSni: outboundSniName(port.port, subset, svc.hostname), h2: usesH2(port, policy) },
-    isHttpProtocol(port.protocol),
-    cluster.credential,
-  );
+  const target: TlsTarget = {
+    istioSni: outboundSniName(port.port, subset, svc.hostname),
+    h2: usesH2(port, policy),
+    ...(service.mtls ? { identities: service.mtls.identities } : {}),
+  };
+  const tls = upstreamTls(policy?.tls, target, isHttpProtocol(port.protocol), cluster.credential);
+  // As Istio: auto mTLS only where the rule says nothing about TLS.
+  const auto = !policy?.tls && service.mtls?.auto === true;
   if (tls.dropped) report?.(`${name}: ${tls.dropped}`);
   onTls?.(tls);
   const istioMeta: JsonObject = {
@@ -206,6 +208,7 @@ export function outboundCluster(
     ...(upstreamConnectionOptions ? { upstreamConnectionOptions } : {}),
     ...protocolOptions(port, policy, tls),
     ...(tls.transportSocket ? { transportSocket: tls.transportSocket } : {}),
+    ...(auto ? { transportSocketMatches: autoMtlsMatches(target) } : {}),
     metadata: { filterMetadata: { istio: istioMeta } },
   };
 }

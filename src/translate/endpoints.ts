@@ -11,6 +11,9 @@ import type { EndpointModel, MeshModel } from "../model/ir.js";
 import type { ClusterPolicy } from "../model/parsed.js";
 import { endpointLabel, localityMatches, localityPriority, splitLocality, topologyLabels, type Locality } from "../model/locality.js";
 import type { ProxyView } from "../model/proxy.js";
+import { isMeshMember } from "../model/identity.js";
+import { ISTIO_TLS_MODE, TRANSPORT_SOCKET_MATCH_KEY } from "../model/names.js";
+import { mtlsModeForPort, workloadMtls, type PeerAuthentications } from "../model/peer-authentication.js";
 import type { ClusterLoadAssignmentJson, LbEndpointJson, LocalityLbEndpointsJson } from "./envoy.js";
 import type { EdsTarget } from "./proxy.js";
 
@@ -76,15 +79,38 @@ interface Group {
   emptied?: boolean;
 }
 
-function lbEndpoint(ep: EndpointModel): LbEndpointJson {
+/** What decides whether an endpoint is marked for mTLS. */
+export interface EndpointTls {
+  readonly peerAuthentications?: PeerAuthentications;
+  /** The cluster's DestinationRule TLS mode, when the rule sets TLS. */
+  readonly ruleMode?: string;
+}
+
+/**
+ * Istio's per-endpoint mTLS decision: the rule's mode when it sets one (ISTIO_MUTUAL or not);
+ * otherwise a mesh member whose own PeerAuthentication does not DISABLE mTLS on that port.
+ */
+function mtlsEndpoint(ep: EndpointModel, tls: EndpointTls | undefined): boolean {
+  if (tls?.ruleMode !== undefined) return tls.ruleMode === "ISTIO_MUTUAL";
+  if (!isMeshMember(ep)) return false;
+  return mtlsModeForPort(workloadMtls(tls?.peerAuthentications, ep.namespace, ep.labels), ep.port) !== "DISABLE";
+}
+
+function lbEndpoint(ep: EndpointModel, tls: EndpointTls | undefined): LbEndpointJson {
+  const mtls = mtlsEndpoint(ep, tls);
   return {
     endpoint: { address: { socketAddress: { address: ep.address, portValue: ep.port } } },
     healthStatus: "HEALTHY",
     loadBalancingWeight: ep.weight ?? 1,
-    ...(ep.podName
+    ...(ep.podName || mtls
       ? {
           metadata: {
-            filterMetadata: { istio: { workload: `${ep.podName};${ep.namespace};${ep.labels["app"] ?? ""};${ep.labels["version"] ?? ""};Kubernetes` } },
+            filterMetadata: {
+              ...(mtls ? { [TRANSPORT_SOCKET_MATCH_KEY]: { tlsMode: ISTIO_TLS_MODE } } : {}),
+              ...(ep.podName
+                ? { istio: { workload: `${ep.podName};${ep.namespace};${ep.labels["app"] ?? ""};${ep.labels["version"] ?? ""};Kubernetes` } }
+                : {}),
+            },
           },
         }
       : {}),
@@ -168,7 +194,7 @@ function applyLocalityLb(groups: Group[], lb: LocalityLb): Group[] {
 }
 
 /** One ClusterLoadAssignment, relative to the proxy when `lb` is given. */
-export function clusterLoadAssignment(clusterName: string, endpoints: readonly EndpointModel[], lb?: LocalityLb): ClusterLoadAssignmentJson {
+export function clusterLoadAssignment(clusterName: string, endpoints: readonly EndpointModel[], lb?: LocalityLb, tls?: EndpointTls): ClusterLoadAssignmentJson {
   const byLocality = new Map<string, EndpointModel[]>();
   for (const ep of endpoints) {
     const key = ep.locality ?? "";
@@ -185,7 +211,7 @@ export function clusterLoadAssignment(clusterName: string, endpoints: readonly E
     const { region, zone, subZone } = splitLocality(g.locality);
     return {
       ...(g.locality ? { locality: { ...(region ? { region } : {}), ...(zone ? { zone } : {}), ...(subZone ? { subZone } : {}) } } : {}),
-      lbEndpoints: g.emptied ? [] : g.endpoints.map(lbEndpoint),
+      lbEndpoints: g.emptied ? [] : g.endpoints.map((ep) => lbEndpoint(ep, tls)),
       loadBalancingWeight: g.weight,
       ...(g.priority ? { priority: g.priority } : {}),
     };
@@ -195,5 +221,5 @@ export function clusterLoadAssignment(clusterName: string, endpoints: readonly E
 
 /** One EDS cluster's ClusterLoadAssignment from the model's endpoints. */
 export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
-  return clusterLoadAssignment(target.cluster, selectEndpoints(endpoints.get(target.endpoints) ?? [], target.labels), target.locality);
+  return clusterLoadAssignment(target.cluster, selectEndpoints(endpoints.get(target.endpoints) ?? [], target.labels), target.locality, target.tls);
 }

@@ -92,7 +92,7 @@ function gatewayClusters(scope: GatewayScope, secrets: Map<string, SecretJson>, 
     const built = serviceClusters(svc);
     const used = built.clusters.filter((c) => scope.clusters.has(c.name ?? ""));
     clusters.push(...used);
-    targets.push(...edsTargets(svc, built.clusters, scope.proxy).filter((t) => scope.clusters.has(t.cluster)));
+    targets.push(...edsTargets(svc, built.clusters, scope.proxy, scope.peerAuthentications).filter((t) => scope.clusters.has(t.cluster)));
     for (const s of built.secrets) secrets.set(s.name!, s);
     diagnostics.push(...built.diagnostics);
   }

@@ -7,7 +7,7 @@ import type { Diagnostic } from "../api/diagnostics.js";
 import type { MeshModel } from "../model/ir.js";
 import type { ProxyView } from "../model/proxy.js";
 import type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson } from "./envoy.js";
-import type { LocalityLb } from "./endpoints.js";
+import type { EndpointTls, LocalityLb } from "./endpoints.js";
 import { translateRouter } from "./gateway.js";
 import { translateSidecar } from "./sidecar/sidecar.js";
 import type { SecretJson } from "./tls.js";
@@ -31,6 +31,8 @@ export interface EdsTarget {
   readonly labels: Readonly<Record<string, string>>;
   /** Locality load balancing of this cluster for the view's proxy (its CLA is relative to it). */
   readonly locality?: LocalityLb;
+  /** What decides which endpoints are marked for mTLS (auto mTLS's transport socket match). */
+  readonly tls?: EndpointTls;
 }
 
 /** A proxy's resources, and where its ClusterLoadAssignments come from (for endpoint-only rebuilds). */

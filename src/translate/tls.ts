@@ -9,12 +9,18 @@
  * - SIMPLE without caCertificates: Istio verifies against the agent's system roots; upstream Envoy
  *   has no notion of "system roots", so the server certificate is not verified (the analyzer warns
  *   with IST0128/IST0129).
- * - ISTIO_MUTUAL: produced as Istio produces it (SNI `outbound_.<port>_.<subset>_.<host>`, SDS
- *   secrets `default` and `ROOTCA` from the `sds-grpc` cluster). Until meshpilot serves those
- *   secrets (the mTLS work), the handshake cannot complete. Two deliberate differences: ALPN has
- *   no `istio-peer-exchange` (upstream Envoy runs no metadata-exchange filter, and a peer that sees
- *   that ALPN expects one), and the SDS source keeps Envoy's default initial fetch timeout instead
- *   of Istio's 0s (wait forever), so a missing SDS server cannot keep Envoy from initializing.
+ * - ISTIO_MUTUAL (set by a DestinationRule, or chosen by auto mTLS): as Istio produces it, SNI
+ *   `outbound_.<port>_.<subset>_.<host>`, the workload certificate `default` and the mesh root
+ *   `ROOTCA` over SDS on the ADS stream (meshpilot is the proxy's SDS server; there is no agent),
+ *   and the server pinned to the SPIFFE identities of the destination's workloads (the rule's
+ *   subjectAltNames, else its endpoints' service accounts). ALPN is Istio's without metadata
+ *   exchange (`istio`, plus `h2` for HTTP/2 clusters): upstream Envoy runs no metadata-exchange
+ *   filter, and a peer that negotiates `istio-peer-exchange` expects one. The SDS source keeps
+ *   Envoy's default initial fetch timeout instead of Istio's 0s, so a proxy that never receives
+ *   its certificate still initializes (and fails those handshakes).
+ * - Auto mTLS (no TLS in the rule): Istio's transport socket matches, `tlsMode-istio` (endpoints
+ *   whose metadata says `tlsMode: istio`) with the ISTIO_MUTUAL socket and `tlsMode-disabled`
+ *   (raw) for the rest.
  * - credentialName: Istio honours it for sidecars only in a DestinationRule with a
  *   workloadSelector, and otherwise drops the TLS settings (so does meshpilot, reported by the
  *   caller). Honoured, it reads the Secret of that name in the proxy's namespace, as Istio does,
@@ -37,33 +43,20 @@
 import type { ObjectRef } from "../api/diagnostics.js";
 import type { ClusterPolicy } from "../model/parsed.js";
 import type { CredentialRef } from "../model/scope.js";
-import { credentialCaSdsName, credentialSdsName, CREDENTIAL_CA_SUFFIX } from "../model/names.js";
+import { credentialCaSdsName, credentialSdsName, CREDENTIAL_CA_SUFFIX, ISTIO_TLS_MODE, TLS_MODE_DISABLED_MATCH, TLS_MODE_ISTIO_MATCH } from "../model/names.js";
 import type { SecretJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
-import type { ClusterJson } from "./envoy.js";
+import type { ClusterJson, FilterChainJson } from "./envoy.js";
 import { typed } from "./envoy.js";
-import type { CommonTlsContextJson, UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
+import type { CommonTlsContextJson, DownstreamTlsContextJson, UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import type { ConfigSourceJson } from "../gen/envoy/config/core/v3/config_source_pb.js";
 import type { SubjectAltNameMatcherJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/common_pb.js";
 
 export type { SecretJson };
 
-export const SDS_CLUSTER = "sds-grpc";
 export const SDS_WORKLOAD_CERT = "default";
 export const SDS_ROOT_CERT = "ROOTCA";
 
-function sdsConfig(): ConfigSourceJson {
-  return {
-    apiConfigSource: {
-      apiType: "GRPC",
-      setNodeOnFirstMessageOnly: true,
-      transportApiVersion: "V3",
-      grpcServices: [{ envoyGrpc: { clusterName: SDS_CLUSTER } }],
-    },
-    resourceApiVersion: "V3",
-  };
-}
-
-/** Istio's config source for credentialName secrets: the ADS stream, default initial fetch timeout. */
+/** Istio's config source for secrets served by the control plane: the ADS stream, default initial fetch timeout. */
 export const SDS_ADS_CONFIG: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3" };
 
 /** Istio matches SPIFFE identities as URI SANs and everything else as DNS names. */
@@ -76,6 +69,8 @@ export interface TlsTarget {
   readonly istioSni: string;
   /** Whether the cluster speaks HTTP/2 upstream (adds the `h2` ALPN). */
   readonly h2: boolean;
+  /** ISTIO_MUTUAL's SANs when the rule names none: the destination workloads' SPIFFE identities. */
+  readonly identities?: readonly string[];
 }
 
 export interface UpstreamTls {
@@ -116,23 +111,7 @@ function socket(ctx: UpstreamTlsContextJson): ClusterJson["transportSocket"] {
 
 export function upstreamTls(tls: ClientTLSSettings | undefined, target: TlsTarget, http: boolean, credentials?: CredentialRef): UpstreamTls {
   if (!tls?.mode || tls.mode === "DISABLE") return {};
-  if (tls.mode === "ISTIO_MUTUAL") {
-    const sans = sanMatchers(tls.subjectAltNames);
-    return {
-      transportSocket: socket({
-        commonTlsContext: {
-          tlsParams: { tlsMinimumProtocolVersion: "TLSv1_2", tlsMaximumProtocolVersion: "TLSv1_3" },
-          alpnProtocols: target.h2 ? ["istio", "h2"] : ["istio"],
-          tlsCertificateSdsSecretConfigs: [{ name: SDS_WORKLOAD_CERT, sdsConfig: sdsConfig() }],
-          combinedValidationContext: {
-            defaultValidationContext: sans.length ? { matchTypedSubjectAltNames: sans } : {},
-            validationContextSdsSecretConfig: { name: SDS_ROOT_CERT, sdsConfig: sdsConfig() },
-          },
-        },
-        sni: tls.sni || target.istioSni,
-      }),
-    };
-  }
+  if (tls.mode === "ISTIO_MUTUAL") return { transportSocket: istioMutualSocket(target, tls.subjectAltNames, tls.sni) };
   if (tls.credentialName) {
     if (!credentials?.honoured) {
       return {
@@ -157,6 +136,63 @@ export function upstreamTls(tls: ClientTLSSettings | undefined, target: TlsTarge
         }
       : {}),
   });
+}
+
+/** The mesh's own mTLS to a destination: workload certificate and root over SDS, the server pinned to its identities. */
+function istioMutualSocket(target: TlsTarget, subjectAltNames?: readonly string[], sni?: string): ClusterJson["transportSocket"] {
+  const sans = sanMatchers(subjectAltNames?.length ? subjectAltNames : target.identities);
+  return socket({
+    commonTlsContext: {
+      tlsParams: { tlsMinimumProtocolVersion: "TLSv1_2", tlsMaximumProtocolVersion: "TLSv1_3" },
+      alpnProtocols: target.h2 ? ["istio", "h2"] : ["istio"],
+      tlsCertificateSdsSecretConfigs: [{ name: SDS_WORKLOAD_CERT, sdsConfig: SDS_ADS_CONFIG }],
+      combinedValidationContext: {
+        defaultValidationContext: sans.length ? { matchTypedSubjectAltNames: sans } : {},
+        validationContextSdsSecretConfig: { name: SDS_ROOT_CERT, sdsConfig: SDS_ADS_CONFIG },
+      },
+    },
+    sni: sni || target.istioSni,
+  });
+}
+
+/** Auto mTLS: ISTIO_MUTUAL to endpoints marked as mesh members, plaintext to the rest. */
+export function autoMtlsMatches(target: TlsTarget): NonNullable<ClusterJson["transportSocketMatches"]> {
+  return [
+    { name: TLS_MODE_ISTIO_MATCH, match: { tlsMode: ISTIO_TLS_MODE }, transportSocket: istioMutualSocket(target) },
+    {
+      name: TLS_MODE_DISABLED_MATCH,
+      match: {},
+      transportSocket: { name: "envoy.transport_sockets.raw_buffer", typedConfig: typed("envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer", {}) },
+    },
+  ];
+}
+
+/** Istio's cipher suites for the inbound side of mesh mTLS. */
+const INBOUND_CIPHERS = [
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "AES256-GCM-SHA384",
+  "AES128-GCM-SHA256",
+];
+
+/**
+ * The inbound side of mesh mTLS: the workload certificate, a client certificate required and
+ * verified against the mesh root. ALPN is Istio's without metadata exchange (`h2`, `http/1.1`):
+ * `istio` is only matched on, never negotiated, so that HTTP/2 still can be.
+ */
+export function inboundMtlsSocket(): NonNullable<FilterChainJson["transportSocket"]> {
+  const ctx: DownstreamTlsContextJson = {
+    commonTlsContext: {
+      tlsParams: { tlsMinimumProtocolVersion: "TLSv1_2", tlsMaximumProtocolVersion: "TLSv1_3", cipherSuites: INBOUND_CIPHERS },
+      alpnProtocols: ["h2", "http/1.1"],
+      tlsCertificateSdsSecretConfigs: [{ name: SDS_WORKLOAD_CERT, sdsConfig: SDS_ADS_CONFIG }],
+      combinedValidationContext: { defaultValidationContext: {}, validationContextSdsSecretConfig: { name: SDS_ROOT_CERT, sdsConfig: SDS_ADS_CONFIG } },
+    },
+    requireClientCertificate: true,
+  };
+  return { name: "envoy.transport_sockets.tls", typedConfig: typed("envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext", ctx) };
 }
 
 /** SIMPLE/MUTUAL: ALPN, SNI (or auto SNI and SAN validation on HTTP clusters) around the key material. */

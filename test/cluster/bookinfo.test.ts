@@ -363,22 +363,22 @@ spec:
 
   it("reports an Istio kind it does not translate in the object's status (MP0010)", async () => {
     await apply(
-      "peerauthentication",
-      `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: strict, namespace: ${NS}}
+      "telemetry",
+      `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: logs, namespace: ${NS}}
 spec:
-  mtls: {mode: STRICT}
+  accessLogging: [{providers: [{name: envoy}]}]
 `,
     );
-    const status = await eventually("the PeerAuthentication's status", async () => {
+    const status = await eventually("the Telemetry's status", async () => {
       const o = await c.json<{
         status?: { validationMessages?: { level?: string; type?: { code?: string } }[]; conditions?: { type: string; message?: string }[] };
-      }>(["-n", NS, "get", "peerauthentication", "strict"]);
+      }>(["-n", NS, "get", "telemetry", "logs"]);
       return o.status?.validationMessages?.length ? o.status : undefined;
     });
     expect(status.validationMessages).toEqual([{ level: "WARNING", type: { code: "MP0010" } }]);
-    expect(status.conditions?.find((x) => x.type === "PassedAnalysis")?.message).toMatch(/MP0010: not translated: mTLS is not enforced/);
+    expect(status.conditions?.find((x) => x.type === "PassedAnalysis")?.message).toMatch(/MP0010: not translated: its metrics, tracing and access logging/);
     // And it changes nothing: plaintext traffic still flows.
     expect((await send(5)).tally.ok).toBe(5);
   });

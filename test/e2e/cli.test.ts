@@ -147,18 +147,18 @@ describe("meshpilot analyze", () => {
     expect(parseYaml(yaml.stdout)).toEqual(JSON.parse(json.stdout));
   });
 
-  it("warns that a PeerAuthentication and an AuthorizationPolicy are not translated, with file and line (exit 0)", async () => {
+  it("warns that a Telemetry and an AuthorizationPolicy are not translated, with file and line (exit 0)", async () => {
     const copy = await copyExample("analyze-untranslated");
     remove = copy.remove;
     const security = join(copy.dir, "security.yaml");
     writeFileSync(
       security,
       [
-        "apiVersion: security.istio.io/v1",
-        "kind: PeerAuthentication",
+        "apiVersion: telemetry.istio.io/v1",
+        "kind: Telemetry",
         "metadata: { name: default, namespace: default }",
         "spec:",
-        "  mtls: { mode: STRICT }",
+        "  accessLogging: [{ providers: [{ name: envoy }] }]",
         "---",
         "apiVersion: security.istio.io/v1beta1",
         "kind: AuthorizationPolicy",
@@ -173,8 +173,8 @@ describe("meshpilot analyze", () => {
     expect(r.code, r.stdout).toBe(0);
     const lines = r.stdout.split("\n").filter((l) => l.includes("MP0010"));
     expect(lines).toEqual([
-      `warning MP0010 ${security} (document 1, line 1) PeerAuthentication default/default: not translated: mTLS is not enforced; traffic stays plaintext, and plaintext clients are not refused even where the mode is STRICT`,
       `warning MP0010 ${security} (document 2, line 7) AuthorizationPolicy default/deny-dev: not translated: requests are not authorized: everything is allowed, including what its rules would deny`,
+      `warning MP0010 ${security} (document 1, line 1) Telemetry default/default: not translated: its metrics, tracing and access logging settings are not applied to any proxy`,
     ]);
   });
 });

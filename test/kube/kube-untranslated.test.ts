@@ -1,6 +1,6 @@
 /**
  * Istio kinds that meshpilot reads but does not translate yet, against a real kube-apiserver with
- * deploy/'s CRDs and RBAC (meshpilot runs with its ServiceAccount token): a PeerAuthentication
+ * deploy/'s CRDs and RBAC (meshpilot runs with its ServiceAccount token): a ProxyConfig
  * gets its "not translated" warning in its status and in /debug/diagnostics, objects of other
  * groups and versions are read too, and a deleted one's warning goes away.
  */
@@ -15,7 +15,7 @@ import { namespace, service } from "../support/kube-mesh.js";
 import { until } from "../support/wait.js";
 
 const NS = "untranslated";
-const MTLS = "not translated: mTLS is not enforced; traffic stays plaintext";
+const EFFECT = "not translated: proxy settings (concurrency, environment variables, image) are not applied";
 
 interface IstioStatus {
   conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
@@ -23,11 +23,11 @@ interface IstioStatus {
   observedGeneration?: number;
 }
 
-const peerAuthentication = {
-  apiVersion: "security.istio.io/v1",
-  kind: "PeerAuthentication",
+const proxyConfig = {
+  apiVersion: "networking.istio.io/v1beta1",
+  kind: "ProxyConfig",
   metadata: { name: "default", namespace: NS },
-  spec: { mtls: { mode: "STRICT" } },
+  spec: { concurrency: 2 },
 };
 const authorizationPolicy = {
   apiVersion: "security.istio.io/v1beta1",
@@ -62,7 +62,7 @@ describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated,
     const saToken = await kube.serviceAccountToken("meshpilot-system", "meshpilot");
     await kube.admin.apply(namespace(NS));
     await kube.admin.apply(service(NS, "web", 8080));
-    await kube.admin.apply(peerAuthentication);
+    await kube.admin.apply(proxyConfig);
     await kube.admin.apply(telemetry);
     server = await startServer({
       xdsAddress: "127.0.0.1:0",
@@ -86,32 +86,30 @@ describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated,
     await kube?.stop();
   });
 
-  it("a PeerAuthentication shows its warning in /debug/diagnostics", async () => {
-    await until(async () => (await findingsFor("PeerAuthentication", "default")).length === 1, "the PeerAuthentication's MP0010 finding");
-    const [d] = await findingsFor("PeerAuthentication", "default");
+  it("a ProxyConfig shows its warning in /debug/diagnostics", async () => {
+    await until(async () => (await findingsFor("ProxyConfig", "default")).length === 1, "the ProxyConfig's MP0010 finding");
+    const [d] = await findingsFor("ProxyConfig", "default");
     expect(d).toMatchObject({ severity: "warning", code: "MP0010" });
-    expect(d!.message).toContain(MTLS);
+    expect(d!.message).toContain(EFFECT);
     expect(d!.source).toBeUndefined();
   });
 
   it("and in its status, written by the leader with the ServiceAccount's RBAC", async () => {
-    await until(
-      async () => (await statusOf(peerAuthentication))?.validationMessages?.length === 1,
-      "the warning in the PeerAuthentication's status",
-      30_000,
-    ).catch((err: Error) => {
-      throw new Error(
-        `${err.message}\n${lines
-          .filter((l) => l.includes("status"))
-          .slice(-10)
-          .join("")}`,
-      );
-    });
-    const st = (await statusOf(peerAuthentication))!;
+    await until(async () => (await statusOf(proxyConfig))?.validationMessages?.length === 1, "the warning in the ProxyConfig's status", 30_000).catch(
+      (err: Error) => {
+        throw new Error(
+          `${err.message}\n${lines
+            .filter((l) => l.includes("status"))
+            .slice(-10)
+            .join("")}`,
+        );
+      },
+    );
+    const st = (await statusOf(proxyConfig))!;
     expect(st.validationMessages).toEqual([{ type: { code: "MP0010" }, level: "WARNING" }]);
     expect(st.conditions).toHaveLength(1);
     expect(st.conditions![0]).toMatchObject({ type: "PassedAnalysis", status: "True", reason: "WarningsFound" });
-    expect(st.conditions![0]!.message).toContain(MTLS);
+    expect(st.conditions![0]!.message).toContain(EFFECT);
     expect(st.observedGeneration).toBe(1);
   });
 
@@ -128,9 +126,9 @@ describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated,
     );
   });
 
-  it("a deleted PeerAuthentication's warning goes away", async () => {
-    await kube.admin.delete(peerAuthentication);
-    await until(async () => (await findingsFor("PeerAuthentication", "default")).length === 0, "the finding gone");
+  it("a deleted ProxyConfig's warning goes away", async () => {
+    await kube.admin.delete(proxyConfig);
+    await until(async () => (await findingsFor("ProxyConfig", "default")).length === 0, "the finding gone");
     expect(await findingsFor("AuthorizationPolicy", "deny-dev")).toHaveLength(1);
   });
 });

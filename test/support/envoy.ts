@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { ensureEnvoy } from "../../scripts/ensure-envoy.mjs";
 import { buildBootstrap, type BootstrapOptions } from "../../src/translate/bootstrap.js";
 import type { Bridge, NetNs } from "./netns.js";
+import { TestCerts } from "./certs.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObj = { [key: string]: Json };
@@ -525,6 +526,22 @@ function inlineSds(node: Json, given: ReadonlySet<string>): void {
   for (const v of Object.values(node)) inlineSds(v, given);
 }
 
+const MESH_SECRET_NAMES = ["default", "ROOTCA"];
+let meshCerts: TestCerts | undefined;
+
+/** A stand-in for the workload certificate (`default`) or the mesh root (`ROOTCA`), made once per process. */
+function meshSecret(name: string): JsonObj {
+  if (!meshCerts) {
+    meshCerts = new TestCerts("meshpilot-validate-mesh-").leaf("workload", "URI:spiffe://cluster.local/ns/default/sa/default");
+    const dir = meshCerts;
+    process.once("exit", () => dir.remove());
+  }
+  const pem = (f: string) => readFileSync(meshCerts!.path(f), "utf8");
+  return name === "ROOTCA"
+    ? { name, validationContext: { trustedCa: { inlineString: pem("ca.pem") } } }
+    : { name, tlsCertificate: { certificateChain: { inlineString: pem("workload.pem") }, privateKey: { inlineString: pem("workload-key.pem") } } };
+}
+
 /**
  * Wraps xDS resources (Envoy's proto JSON) as a static bootstrap and runs
  * `envoy --mode validate`: EDS clusters get the matching ClusterLoadAssignment inline (type
@@ -574,8 +591,16 @@ export async function validateStaticConfig(resources: XdsResources, opts: { envo
   });
   // SDS over ADS has no ADS stream here (validate mode crashes on it): a reference to a given
   // Secret becomes a static one (name only); one to a Secret not given (served later, or never)
-  // is validated without it.
-  const secretNames = new Set((resources.secrets ?? []).map((x) => String(asMessage(x)["name"])));
+  // is validated without it. The workload's own `default` and `ROOTCA` are never part of a
+  // translation (the xDS server attaches them per connection): stand-ins from a test CA take
+  // their place, so mTLS contexts are validated with real certificates.
+  const secrets = [...(resources.secrets ?? []).map(asMessage)];
+  const secretNames = new Set(secrets.map((x) => String(x["name"])));
+  const text = JSON.stringify([resources.clusters ?? [], resources.listeners ?? []]);
+  for (const standIn of MESH_SECRET_NAMES.filter((n) => !secretNames.has(n) && text.includes(JSON.stringify(n)))) {
+    secrets.push(meshSecret(standIn));
+    secretNames.add(standIn);
+  }
   for (const c of clusters) inlineSds(c, secretNames);
   for (const [name, assignment] of cla) {
     if (!usedCla.has(name)) {
@@ -612,6 +637,7 @@ export async function validateStaticConfig(resources: XdsResources, opts: { envo
   const listeners: JsonObj[] = (resources.listeners ?? []).map((l) => {
     const m = asMessage(l);
     inlineRds(m);
+    inlineSds(m, secretNames);
     return m;
   });
   // Route configurations no listener uses still get checked, each behind a stand-in listener.
@@ -645,7 +671,7 @@ export async function validateStaticConfig(resources: XdsResources, opts: { envo
 
   const bootstrap = {
     node: { id: "sidecar~127.0.0.1~validate.default~default.svc.cluster.local", cluster: "validate.default" },
-    staticResources: { clusters, listeners, ...(resources.secrets?.length ? { secrets: resources.secrets.map(asMessage) } : {}) },
+    staticResources: { clusters, listeners, ...(secrets.length ? { secrets } : {}) },
   };
   if (problems.length) return { ok: false, output: problems.join("\n"), bootstrap };
   const res = await validateBootstrap(bootstrap, opts);

@@ -4,10 +4,12 @@
  * client dialled, and a chain per workload port (from the Services that select the pod, or the
  * Sidecar's ingress listeners) routes it to `inbound|<targetPort>||`; connections to other ports
  * pass through to the application. A Sidecar ingress port that is not captured gets a listener of
- * its own, bound to its address, with the same chains.
+ * its own, bound to its address, with the same chains. Each port's chains follow its
+ * PeerAuthentication mode (inbound-mtls.ts), the passthrough chains the workload's.
  */
 import type { Diagnostic } from "../../api/diagnostics.js";
-import type { InboundPortScope } from "../../model/inbound.js";
+import type { InboundPortScope, InboundScope } from "../../model/inbound.js";
+import type { MtlsMode } from "../../model/peer-authentication.js";
 import {
   BLACKHOLE_CLUSTER,
   DEFAULT_ROUTE_NAME,
@@ -29,9 +31,8 @@ import { securityFilters } from "../authz/filters.js";
 import { inboundCluster, inboundPassthroughCluster } from "../cluster.js";
 import { typed, type ClusterJson, type FilterChainJson, type FilterJson, type ListenerJson, type RouteJson } from "../envoy.js";
 import { inlineHttpConnectionManager, tcpProxy } from "../listener.js";
+import { inboundChains, tlsInspector, type ChainKind } from "./inbound-mtls.js";
 
-/** What the HTTP inspector reports for plaintext HTTP/1 and HTTP/2 with prior knowledge. */
-const HTTP_PROTOCOLS = ["http/1.1", "h2c"];
 const ANY_IPV4 = [{ addressPrefix: "0.0.0.0", prefixLen: 0 }];
 
 export interface InboundResources {
@@ -49,14 +50,7 @@ export function inbound(scope: ProxyScope): InboundResources {
   return {
     clusters: [...ports.map(inboundCluster), ...(captured ? [inboundPassthroughCluster()] : [])],
     listeners: [
-      ...(captured
-        ? [
-            virtualInboundListener(
-              ports.filter((p) => !p.bound),
-              scope.security,
-            ),
-          ]
-        : []),
+      ...(captured ? [virtualInboundListener(scope.inbound, scope.security)] : []),
       ...ports.filter((p) => p.bound).map((p) => boundListener(p, scope.security)),
     ],
     diagnostics: [...scope.inbound.diagnostics, ...securityDiagnostics(ports, scope.security)],
@@ -84,11 +78,13 @@ const WILDCARD = "0.0.0.0";
 /** A Sidecar ingress port that is not captured: a real socket on its bind address (Istio's `<bind>_<port>`). */
 function boundListener(port: InboundPortScope, security: InboundSecurityScope | undefined): ListenerJson {
   const address = port.bind ?? WILDCARD;
+  const tls = tlsInspector([{ port: port.targetPort, mode: port.mtls }], "DISABLE");
+  const filters = [...(tls ? [tls] : []), ...(port.detected ? [httpInspector([])] : [])];
   return {
     name: listenerName(address, port.targetPort),
     address: { socketAddress: { address, portValue: port.targetPort } },
     trafficDirection: "INBOUND",
-    ...(port.detected ? { listenerFilters: [httpInspector([])] } : {}),
+    ...(filters.length ? { listenerFilters: filters } : {}),
     listenerFiltersTimeout: "0s",
     continueOnListenerFiltersTimeout: true,
     filterChains: portChains(port, security),
@@ -142,15 +138,40 @@ function portChains(port: InboundPortScope, security: InboundSecurityScope | und
 function protocolChains(port: InboundPortScope, security: InboundSecurityScope | undefined): FilterChainJson[] {
   const cluster = inboundClusterName(port.targetPort);
   const name = listenerName(port.bind ?? WILDCARD, port.targetPort);
-  const http: FilterJson = httpFilter(inboundStatPrefix(port.targetPort), cluster, inboundVirtualHostName(port.targetPort), cluster, port, security);
-  const tcp = tcpFilters(cluster, security);
-  if (port.detected) {
-    return [
-      { name, filterChainMatch: { destinationPort: port.targetPort, applicationProtocols: HTTP_PROTOCOLS }, filters: [http] },
-      { name: `${name}-tcp`, filterChainMatch: { destinationPort: port.targetPort }, filters: tcp },
-    ];
-  }
-  return [{ name, filterChainMatch: { destinationPort: port.targetPort }, filters: isHttpPort(port) ? [http] : tcp }];
+  const kind: ChainKind = port.detected ? "auto" : isHttpPort(port) ? "http" : "tcp";
+  return inboundChains({
+    names: { http: name, tcp: kind === "auto" ? `${name}-tcp` : name },
+    match: { destinationPort: port.targetPort },
+    kind,
+    mode: port.mtls,
+    filters: {
+      ...(kind !== "tcp"
+        ? { http: [httpFilter(inboundStatPrefix(port.targetPort), cluster, inboundVirtualHostName(port.targetPort), cluster, port, security)] }
+        : {}),
+      ...(kind !== "http" ? { tcp: tcpFilters(cluster, security) } : {}),
+    },
+  });
+}
+
+/** Connections to ports no Service names reach the application as they came, under the workload's mode (or a port's own). */
+function passthroughChains(
+  mode: MtlsMode,
+  match: NonNullable<FilterChainJson["filterChainMatch"]>,
+  suffix: string,
+  security: InboundSecurityScope | undefined,
+): FilterChainJson[] {
+  const chains = inboundChains({
+    names: { http: VIRTUAL_INBOUND_PASSTHROUGH_HTTP_CHAIN + suffix, tcp: VIRTUAL_INBOUND_PASSTHROUGH_CHAIN + suffix },
+    match,
+    kind: "auto",
+    mode,
+    filters: {
+      http: [httpFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundVirtualHostName(0), INBOUND_PASSTHROUGH_CLUSTER, undefined, security)],
+      tcp: tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, security),
+    },
+  });
+  const http = (c: FilterChainJson) => c.name!.startsWith(VIRTUAL_INBOUND_PASSTHROUGH_HTTP_CHAIN);
+  return [...chains.filter((c) => !http(c)), ...chains.filter(http)];
 }
 
 /**
@@ -168,13 +189,19 @@ function httpInspector(ports: readonly InboundPortScope[]): NonNullable<Listener
   };
 }
 
-export function virtualInboundListener(ports: readonly InboundPortScope[], security?: InboundSecurityScope): ListenerJson {
+export function virtualInboundListener(inbound: InboundScope, security?: InboundSecurityScope): ListenerJson {
+  const ports = inbound.ports.filter((p) => !p.bound);
+  const tls = tlsInspector(
+    [...ports.map((p) => ({ port: p.targetPort, mode: p.mtls })), ...inbound.passthroughPorts.map((p) => ({ port: p.port, mode: p.mtls }))],
+    inbound.passthrough,
+  );
   return {
     name: VIRTUAL_INBOUND_LISTENER,
     address: { socketAddress: { address: "0.0.0.0", portValue: VIRTUAL_INBOUND_PORT } },
     trafficDirection: "INBOUND",
     listenerFilters: [
       { name: "envoy.filters.listener.original_dst", typedConfig: typed("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}) },
+      ...(tls ? [tls] : []),
       httpInspector(ports),
     ],
     listenerFiltersTimeout: "0s",
@@ -185,18 +212,8 @@ export function virtualInboundListener(ports: readonly InboundPortScope[], secur
         filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT },
         filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
       },
-      {
-        name: VIRTUAL_INBOUND_PASSTHROUGH_CHAIN,
-        filterChainMatch: { prefixRanges: ANY_IPV4 },
-        filters: tcpFilters(INBOUND_PASSTHROUGH_CLUSTER, security),
-      },
-      {
-        name: VIRTUAL_INBOUND_PASSTHROUGH_HTTP_CHAIN,
-        filterChainMatch: { prefixRanges: ANY_IPV4, applicationProtocols: HTTP_PROTOCOLS },
-        filters: [
-          httpFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundVirtualHostName(0), INBOUND_PASSTHROUGH_CLUSTER, undefined, security),
-        ],
-      },
+      ...passthroughChains(inbound.passthrough, { prefixRanges: ANY_IPV4 }, "", security),
+      ...inbound.passthroughPorts.flatMap((p) => passthroughChains(p.mtls, { destinationPort: p.port }, `_${p.port}`, security)),
       ...ports.flatMap((p) => portChains(p, security)),
     ],
   };

@@ -7,10 +7,11 @@
 import type { Diagnostic } from "../../api/diagnostics.js";
 import type { OutboundTrafficPolicyMode } from "../../model/mesh-config.js";
 import { ALLOW_ANY_VHOST, autoRouteConfigName, BLOCK_ALL_VHOST, PASSTHROUGH_CLUSTER, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
+import type { PeerAuthentications } from "../../model/peer-authentication.js";
 import type { ProxyView } from "../../model/proxy.js";
 import type { AutoServiceScope, PortScope, ProxyScope, ServiceScope, TcpServiceScope, VirtualHostScope } from "../../model/scope.js";
 import { outboundCluster } from "../cluster.js";
-import { localityLbFor } from "../endpoints.js";
+import { localityLbFor, type EndpointTls } from "../endpoints.js";
 import { byResourceName, type ClusterJson, type FilterChainJson, type ListenerJson, type RouteConfigurationJson, type VirtualHostJson } from "../envoy.js";
 import { dedupeMatches, l4FilterChains } from "../l4-route.js";
 import { httpListener, l4Listener, passthroughChain, sniffingListener, virtualOutboundListener, type Bind } from "../listener.js";
@@ -56,12 +57,21 @@ export function serviceClusters(svc: ServiceScope): ServiceClusters {
 }
 
 /** EDS recipes of a service's clusters: locality load balancing is relative to the proxy. */
-export function edsTargets(svc: ServiceScope, clusters: readonly ClusterJson[], proxy: ProxyView): EdsTarget[] {
+export function edsTargets(
+  svc: ServiceScope,
+  clusters: readonly ClusterJson[],
+  proxy: ProxyView,
+  peerAuthentications: PeerAuthentications | undefined,
+): EdsTarget[] {
   const out: EdsTarget[] = [];
   svc.clusters.forEach((c, i) => {
     if (clusters[i]!.type !== "EDS") return;
     const locality = localityLbFor(c.policy, proxy);
-    out.push({ cluster: c.name, endpoints: c.endpoints, labels: c.labels, ...(locality ? { locality } : {}) });
+    const tls: EndpointTls = {
+      ...(peerAuthentications ? { peerAuthentications } : {}),
+      ...(c.policy?.tls ? { ruleMode: c.policy.tls.mode ?? "DISABLE" } : {}),
+    };
+    out.push({ cluster: c.name, endpoints: c.endpoints, labels: c.labels, ...(locality ? { locality } : {}), ...(Object.keys(tls).length ? { tls } : {}) });
   });
   return out;
 }
@@ -206,7 +216,7 @@ export function outbound(scope: ProxyScope): OutboundResources {
   for (const svc of scope.services) {
     const built = serviceClusters(svc);
     clusters.push(...built.clusters);
-    targets.push(...edsTargets(svc, built.clusters, scope.proxy));
+    targets.push(...edsTargets(svc, built.clusters, scope.proxy, scope.peerAuthentications));
     for (const s of built.secrets) secrets.set(s.name!, s);
     diagnostics.push(...built.diagnostics);
   }

@@ -14,7 +14,6 @@ const VALID: Record<UntranslatedIstioKind, Record<string, unknown>> = {
     priority: 10,
   },
   ProxyConfig: { selector: { matchLabels: { app: "web" } }, concurrency: 2, environmentVariables: { A: "b" } },
-  PeerAuthentication: { selector: { matchLabels: { app: "web" } }, mtls: { mode: "STRICT" }, portLevelMtls: { "8080": { mode: "DISABLE" } } },
   Telemetry: { tracing: [{ randomSamplingPercentage: 10 }], accessLogging: [{ providers: [{ name: "envoy" }] }] },
   WasmPlugin: { url: "oci://example/auth:1", phase: "AUTHN", priority: 10, pluginConfig: { a: 1 } },
 };
@@ -65,16 +64,16 @@ describe("Istio kinds read but not translated yet", () => {
   }
 
   it("warns about an unknown spec field and keeps the object", () => {
-    const r = parseObject({ value: object("PeerAuthentication", { mTLS: { mode: "STRICT" } }) });
+    const r = parseObject({ value: object("Telemetry", { acessLogging: [] }) });
     expect(r.status).toBe("valid");
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
-      'warning IST0106 PeerAuthentication shop/x spec.mTLS: unknown field "mTLS" in PeerAuthentication; known fields: selector, mtls, portLevelMtls',
+      'warning IST0106 Telemetry shop/x spec.acessLogging: unknown field "acessLogging" in Telemetry; known fields: selector, targetRef, targetRefs, tracing, metrics, accessLogging',
     ]);
   });
 
-  it("accepts an object without spec (a mesh-wide default needs none)", () => {
+  it("accepts an object without spec", () => {
     const r = parseObject({
-      value: { apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name: "default", namespace: "istio-system" } },
+      value: { apiVersion: "telemetry.istio.io/v1", kind: "Telemetry", metadata: { name: "mesh-default", namespace: "istio-system" } },
     });
     expect(r.status).toBe("valid");
   });

@@ -98,7 +98,7 @@ describe("injectPod patch", () => {
       CLUSTER_ID: "Kubernetes",
       INSTANCE_IPS: "$(INSTANCE_IP)",
       INTERCEPTION_MODE: "REDIRECT",
-      LABELS: { app: "web", version: "v1" },
+      LABELS: { app: "web", version: "v1", "security.istio.io/tlsMode": "istio" },
       NAME: "$(POD_NAME)",
       NAMESPACE: "shop",
     });
