@@ -13,6 +13,9 @@ import { parseSelector } from "../sources/kube/selectors.js";
 import { LeaderElector } from "../sources/kube-status/leader.js";
 import { StatusWriter } from "../sources/kube-status/status-writer.js";
 import { GatewayApiStatusWriter } from "../sources/kube-status/gateway-api-status.js";
+import { GatewayDeployer, type DeployedObject } from "../sources/kube-status/gateway-deployer.js";
+import { gatewayManifests } from "../inject/gateway-deployment.js";
+import { DEFAULT_INJECTION_SETTINGS, type InjectionSettings } from "../inject/settings.js";
 import { DEFAULT_CONTROLLERS } from "../model/gateway-api/convert.js";
 import type { SourceUpdate } from "../sources/source-update.js";
 
@@ -36,6 +39,12 @@ export interface KubeServeOptions extends KubeSourceTuning {
   readonly identity?: string;
   readonly leaseDurationSeconds?: number;
   readonly leaseRetryPeriodMs?: number;
+  /**
+   * Deploy a Deployment and Service for every Gateway API Gateway of meshpilot's class (the
+   * leader does); these settings give the proxy image and where it reaches meshpilot (default:
+   * the injection defaults). `false`: never deploy (Gateways then need manual deployment).
+   */
+  readonly gatewayProxy?: Partial<InjectionSettings> | false;
 }
 
 export interface KubeHooks {
@@ -103,6 +112,7 @@ export function startKube(k: KubeServeOptions, hooks: KubeHooks): RunningKube {
       if (isLeader) {
         writer.trigger();
         gwWriter.trigger();
+        deployer?.trigger();
       }
     },
   });
@@ -121,9 +131,27 @@ export function startKube(k: KubeServeOptions, hooks: KubeHooks): RunningKube {
     isLeader: () => leader.isLeader && source.isSynced && hooks.serving(),
     logger: log,
   });
+  const proxy = k.gatewayProxy === false ? undefined : { ...DEFAULT_INJECTION_SETTINGS, ...k.gatewayProxy };
+  const deployer = proxy
+    ? new GatewayDeployer({
+        client,
+        desired: () =>
+          (controlPlane.gatewayApi()?.deployments ?? []).flatMap((d) => {
+            const m = gatewayManifests(d, proxy);
+            if ("error" in m) {
+              log.warn({ gateway: `${d.gateway.namespace}/${d.gateway.name}`, error: m.error }, "gateway not deployed: its proxy bootstrap cannot be built");
+              return [];
+            }
+            return [m.deployment, m.service] as DeployedObject[];
+          }),
+        isLeader: () => leader.isLeader && source.isSynced && hooks.serving(),
+        logger: log,
+      })
+    : undefined;
   const triggerAll = (): void => {
     writer.trigger();
     gwWriter.trigger();
+    deployer?.trigger();
   };
   controlPlane.onBuild(triggerAll);
   source.onChange(triggerAll);
@@ -138,6 +166,7 @@ export function startKube(k: KubeServeOptions, hooks: KubeHooks): RunningKube {
       clearInterval(timer);
       await writer.stop();
       await gwWriter.stop();
+      await deployer?.stop();
       await leader.stop();
       await source.stop();
     },

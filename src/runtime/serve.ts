@@ -193,7 +193,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
   const kube = opts.kube
     ? startKube(
-        { ...opts.kube, ...(kubeConfig ? { kubeConfig } : {}) },
+        {
+          ...opts.kube,
+          ...(kubeConfig ? { kubeConfig } : {}),
+          // Deployed gateways run the same proxy image, and reach meshpilot where sidecars do.
+          ...(opts.kube.gatewayProxy === undefined && opts.inject?.settings ? { gatewayProxy: opts.inject.settings } : {}),
+        },
         {
           log,
           controlPlane,

@@ -4,7 +4,9 @@
  * ServiceAccount token): GatewayClass Accepted; Gateway Accepted/Programmed with its address and
  * per-listener conditions and attachedRoutes; a route's parent Accepted/ResolvedRefs, refused with
  * RefNotPermitted across namespaces until a ReferenceGrant allows it; a missing parent and a
- * missing certificate each get their condition while the rest keeps its status.
+ * missing certificate each get their condition while the rest keeps its status. The automated
+ * deployment: meshpilot applies the Gateway's Deployment (stock Envoy, router bootstrap) and
+ * Service, owned by the Gateway, and the Service's address becomes the Gateway's.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -96,8 +98,6 @@ describe.skipIf(kubeTestsSkipped)("Gateway API status with a real kube-apiserver
     await kube.admin.apply(namespace(GW_NS));
     await kube.admin.apply(namespace(APP_NS));
     await kube.admin.apply(service(APP_NS, "productpage", 9080));
-    // The Service of the gateway's proxies (<gateway>-<class>): its cluster IP is the Gateway's address.
-    await kube.admin.apply(service(GW_NS, "edge-meshpilot", 80));
     for (const o of [gatewayClass, gateway, route, orphan]) await kube.admin.apply(o);
     server = await startServer({
       xdsAddress: "127.0.0.1:0",
@@ -126,6 +126,26 @@ describe.skipIf(kubeTestsSkipped)("Gateway API status with a real kube-apiserver
     const c = cond((await statusOf(gatewayClass))?.conditions, "Accepted")!;
     expect(c).toMatchObject({ reason: "Accepted", observedGeneration: 1 });
     expect(c.lastTransitionTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it("deploys the Gateway: a Deployment of Envoy as a router and a Service, owned by the Gateway", async () => {
+    const get = (apiVersion: string, kind: string) => kube.admin.get({ apiVersion, kind, metadata: { name: "edge-meshpilot", namespace: GW_NS } });
+    await until(async () => (await get("apps/v1", "Deployment")) !== undefined && (await get("v1", "Service")) !== undefined, "Deployment and Service", 30_000);
+    const gw = (await kube.admin.get(gateway)) as unknown as { metadata: { uid: string } };
+    const dep = (await get("apps/v1", "Deployment")) as unknown as {
+      metadata: { labels: Record<string, string>; ownerReferences: Array<{ kind: string; name: string; uid: string; controller: boolean }> };
+      spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ image: string; args: string[] }> } } };
+    };
+    expect(dep.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "Gateway", name: "edge", uid: gw.metadata.uid, controller: true })]);
+    expect(dep.spec.template.metadata.labels["gateway.networking.k8s.io/gateway-name"]).toBe("edge");
+    const container = dep.spec.template.spec.containers[0]!;
+    expect(container.image).toBe("localhost/meshpilot-envoy:local");
+    const bootstrap = JSON.parse(container.args[container.args.indexOf("--config-yaml") + 1]!) as { node: { id: string } };
+    expect(bootstrap.node.id).toBe("router~$(INSTANCE_IP)~$(POD_NAME).$(POD_NAMESPACE)~$(POD_NAMESPACE).svc.cluster.local");
+    const svc = (await get("v1", "Service")) as unknown as { spec: { type: string; ports: Array<{ port: number }> }; metadata: { ownerReferences: unknown[] } };
+    expect(svc.spec.type).toBe("LoadBalancer");
+    expect(svc.spec.ports.map((p) => p.port)).toEqual([80, 443]);
+    expect(svc.metadata.ownerReferences).toHaveLength(1);
   });
 
   it("writes the Gateway's Accepted, Programmed, address and listener conditions", async () => {

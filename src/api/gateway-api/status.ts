@@ -67,3 +67,12 @@ export const Reasons = {
   BackendNotFound: "BackendNotFound",
   InvalidKind: "InvalidKind",
 } as const;
+
+/** A Gateway meshpilot deploys proxies for (sources/ creates the Deployment and Service). */
+export interface GatewayDeployment {
+  readonly gateway: { readonly name: string; readonly namespace: string; readonly uid?: string };
+  readonly className: string;
+  /** Deployment and Service name: `<gateway>-<class>`, as Istio names them. */
+  readonly name: string;
+  readonly ports: readonly { readonly name: string; readonly port: number }[];
+}

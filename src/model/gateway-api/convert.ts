@@ -36,7 +36,8 @@ import { GatewayApiCodes } from "./codes.js";
 import { convertHttpRules } from "./http.js";
 import { buildListeners, type ListenerModel } from "./listeners.js";
 import { refIndex, resolveBackend, type RefIndex } from "./refs.js";
-import { cond, Reasons, type Condition, type GatewayApiStatus, type RouteParentStatus } from "../../api/gateway-api/status.js";
+import { cond, Reasons, type Condition, type GatewayApiStatus, type GatewayDeployment, type RouteParentStatus } from "../../api/gateway-api/status.js";
+export type { GatewayDeployment } from "../../api/gateway-api/status.js";
 import { selectorMatches } from "./selector.js";
 import { originAnnotation } from "./origin.js";
 import type { Gateway } from "../../api/istio/gateway-types.js";
@@ -62,15 +63,6 @@ export interface GatewayApiInput {
   readonly services: readonly StoredObject<Service>[];
   readonly namespaces: readonly StoredObject<Namespace>[];
   readonly credentials: ReadonlyMap<string, CredentialModel>;
-}
-
-/** A Gateway meshpilot deploys proxies for (sources/ creates the Deployment and Service). */
-export interface GatewayDeployment {
-  readonly gateway: { readonly name: string; readonly namespace: string; readonly uid?: string };
-  readonly className: string;
-  /** Deployment and Service name: `<gateway>-<class>`, as Istio names them. */
-  readonly name: string;
-  readonly ports: readonly { readonly name: string; readonly port: number }[];
 }
 
 export interface GatewayApiResult {
