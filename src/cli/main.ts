@@ -44,6 +44,29 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 /** Repeated `--label k=v` → the proxy's LABELS metadata. */
 const labelsOf = (kvs: readonly string[]): Record<string, string> =>
   Object.fromEntries(kvs.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+/** The mesh config from `--mesh-config`, `--outbound-traffic-policy` and `--root-namespace`. */
+const meshConfigOf = (o: { meshConfig?: string; outboundTrafficPolicy?: OutboundTrafficPolicyMode; rootNamespace?: string }) => ({
+  ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy),
+  ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}),
+});
+/** What offlineProxyOptions gives a command's action. */
+interface OfflineProxyFlags {
+  interception: string;
+  label: string[];
+  locality?: string;
+  outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+  meshConfig?: string;
+  rootNamespace?: string;
+}
+/** Options describing a proxy that is translated offline, and its mesh config; `when` says when they apply. */
+const offlineProxyOptions = (cmd: Command, when = ""): Command =>
+  cmd
+    .addOption(new Option("--interception <mode>", `${when}the proxy's INTERCEPTION_MODE`).choices(["REDIRECT", "NONE"]).default("REDIRECT"))
+    .option("--label <k=v>", `${when}a label of the proxy's pod (repeatable)`, collect, [])
+    .option("--locality <region/zone/subzone>", `${when}the proxy's node.locality (locality load balancing is relative to it)`)
+    .addOption(outboundTrafficPolicyOption())
+    .addOption(meshConfigOption())
+    .addOption(rootNamespaceOption());
 
 program
   .command("serve")
@@ -121,7 +144,7 @@ program
         throw new Error("--watch-namespaces and --discovery-selectors need Kubernetes (--kubernetes or --kubeconfig)");
       for (const sel of o.discoverySelectors) parseSelector(sel); // fail fast on a typo
       const inject = injectOptions(o, useKube);
-      const meshConfig = { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) };
+      const meshConfig = meshConfigOf(o);
       const identity = identityOptions(o);
       const server = await startServer({
         ...(o.configDir !== undefined ? { configDir: o.configDir } : {}),
@@ -159,34 +182,26 @@ program
     },
   );
 
-program
-  .command("translate")
-  .description("print the xDS resources one proxy would receive, offline")
-  .requiredOption("--config-dir <dir>", "directory of Kubernetes/Istio YAML")
-  .requiredOption("--proxy <node-id>", "node id, e.g. sidecar~10.0.0.5~productpage-v1.default~default.svc.cluster.local")
-  .addOption(new Option("--type <type>", "only one resource type").choices([...RESOURCE_TYPES]))
-  .addOption(new Option("--interception <mode>", "the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
-  .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
-  .option("--locality <region/zone/subzone>", "the proxy's node.locality (locality load balancing is relative to it)")
-  .addOption(outboundTrafficPolicyOption())
-  .addOption(meshConfigOption())
-  .addOption(rootNamespaceOption())
+offlineProxyOptions(
+  program
+    .command("translate")
+    .description("print the xDS resources one proxy would receive, offline")
+    .requiredOption("--config-dir <dir>", "directory of Kubernetes/Istio YAML")
+    .requiredOption("--proxy <node-id>", "node id, e.g. sidecar~10.0.0.5~productpage-v1.default~default.svc.cluster.local")
+    .addOption(new Option("--type <type>", "only one resource type").choices([...RESOURCE_TYPES])),
+)
   .option("--diff <other-dir>", "instead: what would change for the proxy, per resource, if the config in --config-dir became this directory's")
   .addOption(new Option("-o, --output <format>", "output format (default json; text with --diff)").choices(["json", "yaml", "text"]))
   .action(
-    async (o: {
-      configDir: string;
-      diff?: string;
-      proxy: string;
-      type?: string;
-      interception: string;
-      label: string[];
-      locality?: string;
-      outboundTrafficPolicy?: OutboundTrafficPolicyMode;
-      meshConfig?: string;
-      rootNamespace?: string;
-      output?: string;
-    }) => {
+    async (
+      o: OfflineProxyFlags & {
+        configDir: string;
+        diff?: string;
+        proxy: string;
+        type?: string;
+        output?: string;
+      },
+    ) => {
       const labels = labelsOf(o.label);
       const common = {
         configDir: o.configDir,
@@ -194,7 +209,7 @@ program
         ...(o.type ? { type: o.type } : {}),
         metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
         ...(o.locality ? { locality: o.locality } : {}),
-        meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
+        meshConfig: meshConfigOf(o),
       };
       if (o.diff !== undefined) {
         const d = await translateDiffCommand({ ...common, otherDir: o.diff, output: o.output ?? "text" });
@@ -222,46 +237,39 @@ program
     process.exitCode = r.errors > 0 ? 1 : 0;
   });
 
-program
-  .command("explain")
-  .description("follow one request through the Envoy config a proxy gets: listener, filter chain, virtual host, route, action, clusters, endpoints")
-  .requiredOption("--proxy <id>", "node id (offline), or node id or pod.namespace of a proxy connected to --server")
-  .requiredOption("--request <request>", "the request, as for curl: '[METHOD] URL [-H name:value]…', e.g. 'GET http://reviews:9080/ -H x-test-user:true'")
-  .option("--config-dir <dir>", "explain offline, with the config translated from this directory")
-  .option("--server <url>", "explain with what a running meshpilot sends the proxy (its debug address, e.g. http://127.0.0.1:15014)")
-  .option("--destination-ip <ip>", "the address the application connects to (default: the service address the config lists for the host)")
-  .option("--source-ip <ip>", "the application's address (default: the proxy's IP from its node id)")
-  .option("--port <n>", "the port the connection arrives on, when not the URL's (a gateway's target port behind its Service port)", (v) => Number(v))
-  .option("--http2", "plaintext HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1")
-  .addOption(new Option("--interception <mode>", "offline: the proxy's INTERCEPTION_MODE").choices(["REDIRECT", "NONE"]).default("REDIRECT"))
-  .option("--label <k=v>", "offline: a label of the proxy's pod (repeatable)", collect, [])
-  .option("--locality <region/zone/subzone>", "offline: the proxy's node.locality")
-  .addOption(outboundTrafficPolicyOption())
-  .addOption(meshConfigOption())
-  .addOption(rootNamespaceOption())
+offlineProxyOptions(
+  program
+    .command("explain")
+    .description("follow one request through the Envoy config a proxy gets: listener, filter chain, virtual host, route, action, clusters, endpoints")
+    .requiredOption("--proxy <id>", "node id (offline), or node id or pod.namespace of a proxy connected to --server")
+    .requiredOption("--request <request>", "the request, as for curl: '[METHOD] URL [-H name:value]…', e.g. 'GET http://reviews:9080/ -H x-test-user:true'")
+    .option("--config-dir <dir>", "explain offline, with the config translated from this directory")
+    .option("--server <url>", "explain with what a running meshpilot sends the proxy (its debug address, e.g. http://127.0.0.1:15014)")
+    .option("--destination-ip <ip>", "the address the application connects to (default: the service address the config lists for the host)")
+    .option("--source-ip <ip>", "the application's address (default: the proxy's IP from its node id)")
+    .option("--port <n>", "the port the connection arrives on, when not the URL's (a gateway's target port behind its Service port)", (v) => Number(v))
+    .option("--http2", "plaintext HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1"),
+  "with --config-dir: ",
+)
   .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
   .action(
-    async (o: {
-      proxy: string;
-      request: string;
-      configDir?: string;
-      server?: string;
-      destinationIp?: string;
-      sourceIp?: string;
-      port?: number;
-      http2?: boolean;
-      interception: string;
-      label: string[];
-      locality?: string;
-      outboundTrafficPolicy?: OutboundTrafficPolicyMode;
-      meshConfig?: string;
-      rootNamespace?: string;
-      output: string;
-    }) => {
+    async (
+      o: OfflineProxyFlags & {
+        proxy: string;
+        request: string;
+        configDir?: string;
+        server?: string;
+        destinationIp?: string;
+        sourceIp?: string;
+        port?: number;
+        http2?: boolean;
+        output: string;
+      },
+    ) => {
       const r = await explainCommand({
         ...o,
         metadata: { INTERCEPTION_MODE: o.interception, LABELS: labelsOf(o.label) },
-        meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
+        meshConfig: meshConfigOf(o),
       });
       if ("error" in r) throw new Error(r.error);
       process.stdout.write(r.output);
@@ -322,7 +330,7 @@ program
         diff: o.diff === true,
         output: o.output,
         metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
-        meshConfig: { ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy), ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}) },
+        meshConfig: meshConfigOf(o),
       });
       process.stderr.write(r.stderr);
       process.stdout.write(r.output);

@@ -11,18 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { explainCommand } from "../../src/cli/explain.js";
 import type { Explanation } from "../../src/explain/explain.js";
 import { binomialBand } from "../support/backend.js";
-import { eventually, startTrafficMesh, type MeshAddressing, type TrafficMesh } from "./traffic-fixture.js";
+import { destinationRuleYaml, eventually, startTrafficMesh, type MeshAddressing, type TrafficMesh } from "./traffic-fixture.js";
 
-const istio = (m: MeshAddressing): string => `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: web, namespace: default }
-spec:
-  host: web
-  subsets:
-    - { name: v1, labels: { version: v1 } }
-    - { name: v2, labels: { version: v2 } }
-    - { name: v3, labels: { version: v3 } }
----
+const istio = (m: MeshAddressing): string => `${destinationRuleYaml("web", { subsets: ["v1", "v2", "v3"] })}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: web, namespace: default }
