@@ -25,5 +25,7 @@ export const Codes = {
   WatchError: "MP0009",
   /** An object of a kind meshpilot reads but does not translate yet; the message says what that means for traffic. */
   NotTranslated: "MP0010",
+  /** An object nested deeper than any real one; refused before anything walks it recursively. */
+  TooDeep: "MP0011",
 } as const;
 export type Code = (typeof Codes)[keyof typeof Codes];

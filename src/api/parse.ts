@@ -36,6 +36,23 @@ export type ParseResult =
 /** The namespace kubectl would use for a namespaced object that names none. */
 export const DEFAULT_NAMESPACE = "default";
 
+/** Deeper than any real object (a Pod's managedFields reach about 20); validators and copies recurse. */
+export const MAX_NESTING = 100;
+
+/** The nesting depth of plain data, counted without recursion and no further than `limit + 1`. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d + 1 > deepest) deepest = d + 1;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  }
+  return deepest;
+}
+
 /** Parse one document; a `v1 List` yields one result per item (paths then start with `items[i]`). */
 export function parseDocument(input: ParseInput): ParseResult[] {
   const v = input.value;
@@ -114,6 +131,16 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
   const namespace = spec.namespaced ? (rawNs ?? DEFAULT_NAMESPACE) : undefined;
   const ref: ObjectRef = { kind: spec.kind, ...(namespace ? { namespace } : {}), ...(rawName ? { name: rawName } : {}) };
   const key = rawName ? objectKey(spec.kind, namespace, rawName) : undefined;
+
+  const depth = nestingDepth(value, MAX_NESTING);
+  if (depth > MAX_NESTING) {
+    return {
+      status: "invalid",
+      ...(key ? { key } : {}),
+      ref,
+      diagnostics: [diag("error", Codes.TooDeep, [], `nested more than ${MAX_NESTING} levels deep; no ${kind} is, so it is refused unread`, ref)],
+    };
+  }
 
   const accepted = apiVersions(spec);
   if (!accepted.includes(apiVersion)) {
