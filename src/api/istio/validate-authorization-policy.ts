@@ -111,40 +111,32 @@ export function validatePolicyTarget(spec: Rec, issues: Issues): void {
   }
 }
 
+type ValueKind = "string" | "ip" | "port";
+
+/** Each `from.source` or `to.operation` sets at least one field, and each value has the form its field takes. */
+function validateClauses(list: unknown, wrapper: "source" | "operation", fields: readonly string[], kindOf: (f: string) => ValueKind, issues: Issues): void {
+  arr(list).forEach((entry, i) => {
+    const at = issues.at(i, wrapper);
+    const inner = isPlainObject(entry) ? entry[wrapper] : undefined;
+    if (!isPlainObject(inner) || !fields.some((f) => arr(inner[f]).length > 0 || arr(inner[notName(f)]).length > 0)) {
+      at.error(`\`${wrapper === "source" ? "from" : "to"}.${wrapper}\` must set at least one field`);
+      return;
+    }
+    for (const f of fields) {
+      for (const name of [f, notName(f)]) {
+        arr(inner[name]).forEach((v, j) => {
+          const e = valueError(v, kindOf(f));
+          if (e) at.at(name, j).error(e);
+        });
+      }
+    }
+  });
+}
+
 function validateRule(rule: unknown, issues: Issues): void {
   if (!isPlainObject(rule)) return;
-  arr(rule["from"]).forEach((from, i) => {
-    const at = issues.at("from", i);
-    const source = isPlainObject(from) ? from["source"] : undefined;
-    if (!isPlainObject(source) || !SOURCE_FIELDS.some((f) => arr(source[f]).length > 0 || arr(source[notName(f)]).length > 0)) {
-      at.at("source").error("`from.source` must set at least one field");
-      return;
-    }
-    for (const f of SOURCE_FIELDS) {
-      for (const name of [f, notName(f)]) {
-        arr(source[name]).forEach((v, j) => {
-          const e = valueError(v, f === "ipBlocks" || f === "remoteIpBlocks" ? "ip" : "string");
-          if (e) at.at("source", name, j).error(e);
-        });
-      }
-    }
-  });
-  arr(rule["to"]).forEach((to, i) => {
-    const at = issues.at("to", i);
-    const op = isPlainObject(to) ? to["operation"] : undefined;
-    if (!isPlainObject(op) || !OPERATION_FIELDS.some((f) => arr(op[f]).length > 0 || arr(op[notName(f)]).length > 0)) {
-      at.at("operation").error("`to.operation` must set at least one field");
-      return;
-    }
-    for (const f of OPERATION_FIELDS) {
-      for (const name of [f, notName(f)]) {
-        arr(op[name]).forEach((v, j) => {
-          const e = valueError(v, f === "ports" ? "port" : "string");
-          if (e) at.at("operation", name, j).error(e);
-        });
-      }
-    }
-  });
+  validateClauses(rule["from"], "source", SOURCE_FIELDS, (f) => (f === "ipBlocks" || f === "remoteIpBlocks" ? "ip" : "string"), issues.at("from"));
+  validateClauses(rule["to"], "operation", OPERATION_FIELDS, (f) => (f === "ports" ? "port" : "string"), issues.at("to"));
   arr(rule["when"]).forEach((cond, i) => {
     if (!isPlainObject(cond)) return;
     const at = issues.at("when", i);
@@ -183,7 +175,7 @@ export function conditionKeyError(key: string): string | undefined {
   return `unknown condition key "${key}"; supported: ${[...EXACT_KEYS, "request.headers[<name>]", "request.auth.claims[<name>]"].join(", ")}`;
 }
 
-function valueError(v: unknown, kind: "string" | "ip" | "port"): string | undefined {
+function valueError(v: unknown, kind: ValueKind): string | undefined {
   if (typeof v !== "string") return undefined; // the schema check reported it
   if (v === "") return "empty value is not allowed";
   switch (kind) {
