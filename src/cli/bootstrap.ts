@@ -73,7 +73,8 @@ export async function bootstrapCommand(o: BootstrapCliOptions): Promise<{ output
     if (eq <= 0) return { error: `--label "${kv}" must be key=value` };
     labels[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  const type = o.type ?? (o.nodeId ? o.nodeId.split("~")[0] : "sidecar");
+  // A node id without "~" is not typed: its own check below says what is wrong with it.
+  const type = o.type ?? (o.nodeId?.includes("~") ? o.nodeId.split("~")[0] : "sidecar");
   if (type !== "sidecar" && type !== "router") return { error: `--type "${type}" must be sidecar or router` };
   if (o.nodeId && o.type && !o.nodeId.startsWith(`${o.type}~`)) return { error: `--type ${o.type} differs from the type of --node-id "${o.nodeId}"` };
   if (!o.nodeId && !(o.ip && o.pod && o.namespace)) return { error: "give --node-id, or --ip, --pod and --namespace (with --type)" };

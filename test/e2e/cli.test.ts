@@ -147,7 +147,7 @@ describe("meshpilot analyze", () => {
     expect(parseYaml(yaml.stdout)).toEqual(JSON.parse(json.stdout));
   });
 
-  it("warns that a Telemetry and an AuthorizationPolicy are not translated, with file and line (exit 0)", async () => {
+  it("warns that a Telemetry and a ProxyConfig are not translated, with file and line (exit 0)", async () => {
     const copy = await copyExample("analyze-untranslated");
     remove = copy.remove;
     const security = join(copy.dir, "security.yaml");
@@ -160,12 +160,11 @@ describe("meshpilot analyze", () => {
         "spec:",
         "  accessLogging: [{ providers: [{ name: envoy }] }]",
         "---",
-        "apiVersion: security.istio.io/v1beta1",
-        "kind: AuthorizationPolicy",
-        "metadata: { name: deny-dev, namespace: default }",
+        "apiVersion: networking.istio.io/v1beta1",
+        "kind: ProxyConfig",
+        "metadata: { name: proxies, namespace: default }",
         "spec:",
-        "  action: DENY",
-        "  rules: [{ from: [{ source: { namespaces: [dev] } }] }]",
+        "  concurrency: 2",
         "",
       ].join("\n"),
     );
@@ -173,7 +172,7 @@ describe("meshpilot analyze", () => {
     expect(r.code, r.stdout).toBe(0);
     const lines = r.stdout.split("\n").filter((l) => l.includes("MP0010"));
     expect(lines).toEqual([
-      `warning MP0010 ${security} (document 2, line 7) AuthorizationPolicy default/deny-dev: not translated: requests are not authorized: everything is allowed, including what its rules would deny`,
+      `warning MP0010 ${security} (document 2, line 7) ProxyConfig default/proxies: not translated: proxy settings (concurrency, environment variables, image) are not applied`,
       `warning MP0010 ${security} (document 1, line 1) Telemetry default/default: not translated: its metrics, tracing and access logging settings are not applied to any proxy`,
     ]);
   });

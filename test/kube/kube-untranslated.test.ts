@@ -29,11 +29,11 @@ const proxyConfig = {
   metadata: { name: "default", namespace: NS },
   spec: { concurrency: 2 },
 };
-const authorizationPolicy = {
-  apiVersion: "security.istio.io/v1beta1",
-  kind: "AuthorizationPolicy",
-  metadata: { name: "deny-dev", namespace: NS },
-  spec: { action: "DENY", rules: [{ from: [{ source: { namespaces: ["dev"] } }] }] },
+const workloadGroup = {
+  apiVersion: "networking.istio.io/v1beta1",
+  kind: "WorkloadGroup",
+  metadata: { name: "vms", namespace: NS },
+  spec: { metadata: { labels: { app: "vm" } }, template: { serviceAccount: "vm" } },
 };
 const telemetry = {
   apiVersion: "telemetry.istio.io/v1alpha1",
@@ -113,22 +113,22 @@ describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated,
     expect(st.observedGeneration).toBe(1);
   });
 
-  it("reads other groups and versions: a Telemetry (v1alpha1) from the start, an AuthorizationPolicy (v1beta1) created later", async () => {
+  it("reads other groups and versions: a Telemetry (v1alpha1) from the start, a WorkloadGroup (v1beta1) created later", async () => {
     await until(async () => (await statusOf(telemetry))?.validationMessages?.length === 1, "the Telemetry's status");
     expect((await findingsFor("Telemetry", "logs"))[0]!.message).toContain("access logging");
 
-    await kube.admin.apply(authorizationPolicy);
-    await until(async () => (await findingsFor("AuthorizationPolicy", "deny-dev")).length === 1, "the AuthorizationPolicy's finding");
-    expect((await findingsFor("AuthorizationPolicy", "deny-dev"))[0]!.message).toContain("not translated: requests are not authorized: everything is allowed");
+    await kube.admin.apply(workloadGroup);
+    await until(async () => (await findingsFor("WorkloadGroup", "vms")).length === 1, "the WorkloadGroup's finding");
+    expect((await findingsFor("WorkloadGroup", "vms"))[0]!.message).toContain("not translated: no workload is registered from its template");
     await until(
-      async () => (await statusOf(authorizationPolicy))?.conditions?.[0]?.message.includes("requests are not authorized") === true,
-      "the AuthorizationPolicy's status",
+      async () => (await statusOf(workloadGroup))?.conditions?.[0]?.message.includes("no workload is registered") === true,
+      "the WorkloadGroup's status",
     );
   });
 
   it("a deleted ProxyConfig's warning goes away", async () => {
     await kube.admin.delete(proxyConfig);
     await until(async () => (await findingsFor("ProxyConfig", "default")).length === 0, "the finding gone");
-    expect(await findingsFor("AuthorizationPolicy", "deny-dev")).toHaveLength(1);
+    expect(await findingsFor("WorkloadGroup", "vms")).toHaveLength(1);
   });
 });

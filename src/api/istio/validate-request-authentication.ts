@@ -4,6 +4,7 @@
  * with a host, inline `jwks` that is a JSON Web Key Set (Envoy refuses the whole listener
  * otherwise), token locations with a name, and header names Envoy accepts.
  */
+import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { checkMessage, isPlainObject, type FieldType, type MessageSchema } from "../istio-schema.js";
 import type { Issues } from "../issues.js";
 import { describe } from "../validate-names.js";
@@ -115,6 +116,23 @@ export function jwksError(jwks: string): string | undefined {
   }
   if (!isPlainObject(parsed) || !Array.isArray(parsed["keys"]) || parsed["keys"].length === 0)
     return 'jwks must be a JSON Web Key Set: an object with a non-empty "keys" list';
-  const bad = parsed["keys"].findIndex((k) => !isPlainObject(k) || typeof k["kty"] !== "string");
-  return bad >= 0 ? `jwks keys[${bad}] is not a JSON Web Key (it needs "kty")` : undefined;
+  const keys: unknown[] = parsed["keys"];
+  for (const [i, k] of keys.entries()) {
+    const e = jwkError(k);
+    if (e) return `jwks keys[${i}] ${e}`;
+  }
+  return undefined;
+}
+
+/** Envoy refuses a listener whose inline JWKS holds a key it cannot load; node:crypto loads the same key types. */
+function jwkError(k: unknown): string | undefined {
+  if (!isPlainObject(k) || typeof k["kty"] !== "string") return 'is not a JSON Web Key (it needs "kty")';
+  if (k["kty"] === "oct") return typeof k["k"] === "string" && k["k"] !== "" ? undefined : 'is an "oct" key without "k"';
+  if (!["RSA", "EC", "OKP"].includes(k["kty"])) return `has kty "${k["kty"]}"; RSA, EC, OKP or oct is expected`;
+  try {
+    createPublicKey({ key: k as JsonWebKey, format: "jwk" });
+    return undefined;
+  } catch (e) {
+    return `is not a valid ${k["kty"]} public key (${e instanceof Error ? e.message : String(e)})`;
+  }
 }

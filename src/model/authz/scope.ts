@@ -34,8 +34,12 @@ export interface InboundSecurityScope {
 
 /** Istio's JWKS fetch timeout when a rule sets none. */
 const DEFAULT_JWKS_TIMEOUT = "5s";
-/** An empty key set: inline JWKS Envoy accepts and no token verifies against (Istio's fallback when keys are unknown). */
-const NO_KEYS = '{"keys":[]}';
+/**
+ * A key set no token verifies against (Istio's fallback when keys are unknown): Envoy refuses an
+ * empty one, so it holds one RSA public key whose private half was thrown away when it was made.
+ */
+const NO_KEYS =
+  '{"keys":[{"kty":"RSA","alg":"RS256","kid":"meshpilot-no-keys","n":"js6Mw59443SpO0MmMxrS7TuOGOZsSmcpmLKwd-W0pCfIDtVgr4UwD0IUxqUscye6sy3fxeWADP0dKHlKaf_uxcXiYL8y1Nk35Iub4wD105DYf6Buh6NwbI8QtuCnM9CMfDnEvGDuwB_YnSjSmG54gzRYvHjjnMQcVP_-pIoAzdn0rBv4tXPlBbNEk53dplKCz8fzzcNzT9iTiH7YQmu96VGLNGW4wpnuBKGM6iK6K1MyuvBstZ4CGjJ95ZfFOJPJxIHI4gSvYvgi2UtYNGVxmrnqH1qzRbrAVI8C-m4RpfQOCW3CAb_z1E41ASfISCOQnUXssmF_E0Jjxge4c16FHw","e":"AQAB"}]}';
 
 const applies = (selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean =>
   !selector || Object.entries(selector).every(([k, v]) => labels[k] === v);
