@@ -8,6 +8,7 @@
  * now when it flips). A route's `parents` keeps the entries of other controllers, so that two
  * implementations can share a route.
  */
+import { CoalescedPass } from "./coalesced-pass.js";
 import type { ObjectKey } from "../../api/objects.js";
 import type { Condition, GatewayApiStatus } from "../../api/gateway-api/status.js";
 import type { KubeClient } from "../kube/client.js";
@@ -112,39 +113,23 @@ export function statusPatch(info: KubeObjectInfo, want: GatewayApiStatus, contro
 }
 
 export class GatewayApiStatusWriter {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly passes: CoalescedPass;
   writes = 0;
 
-  constructor(private readonly opts: GatewayApiStatusWriterOptions) {}
-
-  trigger(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.pass()
-        .catch((err: unknown) => this.opts.logger.warn({ err: String(err) }, "Gateway API status pass failed"))
-        .finally(() => {
-          this.running = undefined;
-          if (this.again) {
-            this.again = false;
-            this.trigger();
-          }
-        });
-    }, this.opts.delayMs ?? 200);
+  constructor(private readonly opts: GatewayApiStatusWriterOptions) {
+    this.passes = new CoalescedPass(() => this.pass(), {
+      logger: this.opts.logger,
+      what: "Gateway API status pass",
+      ...(this.opts.delayMs !== undefined ? { delayMs: this.opts.delayMs } : {}),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  trigger(): void {
+    this.passes.trigger();
+  }
+
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
   private async pass(): Promise<void> {
@@ -152,7 +137,7 @@ export class GatewayApiStatusWriter {
     const desired = this.opts.desired();
     if (!desired) return;
     for (const info of this.opts.objects()) {
-      if (this.stopped || !this.opts.isLeader()) return;
+      if (this.passes.stopped || !this.opts.isLeader()) return;
       const want = desired.get(info.key);
       if (!want) continue; // not ours (another class or controller), or nothing to say
       const status = statusPatch(info, want, this.opts.controllers);

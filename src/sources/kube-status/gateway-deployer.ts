@@ -5,6 +5,7 @@
  * autoscaler through another manager, are left to them). Removal follows the Gateway through the
  * objects' ownerReferences (Kubernetes' garbage collector).
  */
+import { CoalescedPass } from "./coalesced-pass.js";
 import type { KubeClient } from "../kube/client.js";
 import type { StatusLogger } from "./status-writer.js";
 
@@ -23,40 +24,24 @@ const PATHS: Readonly<Record<string, string>> = { "apps/v1/Deployment": "/apis/a
 const PLURALS: Readonly<Record<string, string>> = { Deployment: "deployments", Service: "services" };
 
 export class GatewayDeployer {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly passes: CoalescedPass;
   private readonly applied = new Map<string, { json: string; at: number }>();
   applies = 0;
 
-  constructor(private readonly opts: GatewayDeployerOptions) {}
-
-  trigger(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.pass()
-        .catch((err: unknown) => this.opts.logger.warn({ err: String(err) }, "gateway deployment pass failed"))
-        .finally(() => {
-          this.running = undefined;
-          if (this.again) {
-            this.again = false;
-            this.trigger();
-          }
-        });
-    }, this.opts.delayMs ?? 200);
+  constructor(private readonly opts: GatewayDeployerOptions) {
+    this.passes = new CoalescedPass(() => this.pass(), {
+      logger: this.opts.logger,
+      what: "gateway deployment pass",
+      ...(this.opts.delayMs !== undefined ? { delayMs: this.opts.delayMs } : {}),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  trigger(): void {
+    this.passes.trigger();
+  }
+
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
   private async pass(): Promise<void> {
@@ -65,7 +50,7 @@ export class GatewayDeployer {
       return;
     }
     for (const obj of this.opts.desired()) {
-      if (this.stopped || !this.opts.isLeader()) return;
+      if (this.passes.stopped || !this.opts.isLeader()) return;
       const base = PATHS[`${obj.apiVersion}/${obj.kind}`];
       const plural = PLURALS[obj.kind];
       if (!base || !plural) continue;

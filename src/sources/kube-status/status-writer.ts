@@ -19,6 +19,7 @@
  * subresource and happen only when the findings differ from what the object shows; an object
  * whose findings went away gets its conditions and validationMessages cleared.
  */
+import { CoalescedPass } from "./coalesced-pass.js";
 import type { Diagnostic } from "../../api/diagnostics.js";
 import type { KubeClient } from "../kube/client.js";
 import type { KubeObjectInfo } from "../kube/kube-source.js";
@@ -125,43 +126,27 @@ function sameStatus(current: unknown, want: DesiredStatus): boolean {
 }
 
 export class StatusWriter {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly passes: CoalescedPass;
   /** What was last written per object, so a pass before the watch reports our own write does not repeat it. */
   private readonly written = new Map<string, { json: string; at: number }>();
   /** Writes done (tests read it). */
   writes = 0;
 
-  constructor(private readonly opts: StatusWriterOptions) {}
+  constructor(private readonly opts: StatusWriterOptions) {
+    this.passes = new CoalescedPass(() => this.pass(), {
+      logger: this.opts.logger,
+      what: "status write pass",
+      ...(this.opts.delayMs !== undefined ? { delayMs: this.opts.delayMs } : {}),
+    });
+  }
 
   /** Schedule a write pass (after each config build, on leadership, periodically). */
   trigger(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.pass()
-        .catch((err: unknown) => this.opts.logger.warn({ err: String(err) }, "status write pass failed"))
-        .finally(() => {
-          this.running = undefined;
-          if (this.again) {
-            this.again = false;
-            this.trigger();
-          }
-        });
-    }, this.opts.delayMs ?? 200);
+    this.passes.trigger();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
   private async pass(): Promise<void> {
@@ -175,7 +160,7 @@ export class StatusWriter {
       byObject.set(k, list);
     }
     for (const info of this.opts.objects()) {
-      if (this.stopped || !this.opts.isLeader()) return;
+      if (this.passes.stopped || !this.opts.isLeader()) return;
       const want = desiredStatus(info, byObject.get(info.key) ?? []);
       if (sameStatus(info.status, want)) {
         this.written.delete(info.key);
