@@ -45,7 +45,17 @@ export const MANIFEST_IMAGE = "meshpilot:dev";
 export async function deployMeshpilot(cfg, bins, image, log = () => {}) {
   const k = (args) => kubectl(cfg, bins, args);
   await k(["apply", "-f", `${DEPLOY_DIR}crds.yaml`]);
-  await k(["wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "app.kubernetes.io/part-of=meshpilot"]);
+  // kubectl wait fails at once (not waits) on a CRD whose status has no conditions yet, which
+  // happens right after the apply: retry it, bounded, until each CRD reports Established.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await k(["wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "app.kubernetes.io/part-of=meshpilot"]);
+      break;
+    } catch (err) {
+      if (attempt >= 30 || !/status\.conditions accessor error/.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
   const manifest = cfg.path("manifests", "meshpilot.yaml");
   writeFileSync(manifest, substituteImages(readFileSync(`${DEPLOY_DIR}meshpilot.yaml`, "utf8"), { [MANIFEST_IMAGE]: image }));
   await k(["apply", "-f", manifest]);
