@@ -3,7 +3,7 @@
 import { Argument, Command, CommanderError, Option } from "commander";
 import { formatDiagnostic } from "../api/diagnostics.js";
 import { createLogger } from "../log.js";
-import { bootstrapCommand } from "./bootstrap.js";
+import { bootstrapCommand, type BootstrapCliOptions } from "./bootstrap.js";
 import { parseSelector } from "../sources/kube/selectors.js";
 import { startServer } from "../runtime/serve.js";
 import { loadConfigDir } from "../runtime/config-dir.js";
@@ -359,31 +359,11 @@ program
   .option("--token-file <file>", "with --secure: a ServiceAccount token (audience istio-ca), sent as authorization: Bearer")
   .option("--server-name <name>", "with --secure: the name in meshpilot's certificate (default: the host of --xds-address)")
   .option("--client-cert <dir>", "with --secure: obtain a certificate with the token (CreateCertificate), write it to DIR and use it instead of the token")
-  .action(
-    async (o: {
-      nodeId?: string;
-      type?: string;
-      ip?: string;
-      pod?: string;
-      xdsAddress: string;
-      adminAddress: string;
-      interception?: string;
-      namespace?: string;
-      label: string[];
-      sotw?: boolean;
-      cluster?: string;
-      locality?: string;
-      secure?: boolean;
-      caCert?: string;
-      tokenFile?: string;
-      serverName?: string;
-      clientCert?: string;
-    }) => {
-      const r = await bootstrapCommand(o);
-      if ("error" in r) throw new Error(r.error);
-      process.stdout.write(r.output);
-    },
-  );
+  .action(async (o: BootstrapCliOptions) => {
+    const r = await bootstrapCommand(o);
+    if ("error" in r) throw new Error(r.error);
+    process.stdout.write(r.output);
+  });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2); // commander printed the message

@@ -11,7 +11,7 @@ export class CoalescedPass {
 
   constructor(
     private readonly run: () => Promise<void>,
-    private readonly opts: { readonly logger: { warn(obj: object, msg: string): void }; readonly what: string; readonly delayMs?: number },
+    private readonly opts: { readonly logger: { warn(obj: object, msg: string): void }; readonly what: string; readonly delayMs?: number | undefined },
   ) {}
 
   trigger(): void {

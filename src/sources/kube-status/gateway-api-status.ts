@@ -120,7 +120,7 @@ export class GatewayApiStatusWriter {
     this.passes = new CoalescedPass(() => this.pass(), {
       logger: this.opts.logger,
       what: "Gateway API status pass",
-      ...(this.opts.delayMs !== undefined ? { delayMs: this.opts.delayMs } : {}),
+      delayMs: this.opts.delayMs,
     });
   }
 

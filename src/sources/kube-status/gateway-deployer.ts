@@ -32,7 +32,7 @@ export class GatewayDeployer {
     this.passes = new CoalescedPass(() => this.pass(), {
       logger: this.opts.logger,
       what: "gateway deployment pass",
-      ...(this.opts.delayMs !== undefined ? { delayMs: this.opts.delayMs } : {}),
+      delayMs: this.opts.delayMs,
     });
   }
 

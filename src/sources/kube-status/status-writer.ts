@@ -136,7 +136,7 @@ export class StatusWriter {
     this.passes = new CoalescedPass(() => this.pass(), {
       logger: this.opts.logger,
       what: "status write pass",
-      ...(this.opts.delayMs !== undefined ? { delayMs: this.opts.delayMs } : {}),
+      delayMs: this.opts.delayMs,
     });
   }
 
