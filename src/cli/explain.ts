@@ -11,6 +11,9 @@ import { parseProxy, type ProxyNode } from "../model/proxy.js";
 import { translateOffline } from "../pipeline/offline.js";
 import { loadConfigDir } from "../runtime/config-dir.js";
 import { splitLocality } from "../model/locality.js";
+import { fromConfigDump, type ConfigType } from "../debug/proxy-config/held.js";
+import { fetchJson } from "./debug-client.js";
+import { findProxy, proxyName } from "./proxy-status.js";
 
 export interface ExplainCliOptions {
   readonly proxy: string;
@@ -40,45 +43,20 @@ async function offline(o: ExplainCliOptions & { configDir: string }): Promise<Lo
   return { resources: result.resources, node: parsed.proxy };
 }
 
-interface Dump {
-  configs?: {
-    "@type"?: string;
-    dynamicActiveClusters?: { cluster: ExplainResources["clusters"][number] }[];
-    dynamicListeners?: { activeState?: { listener: ExplainResources["listeners"][number] } }[];
-    dynamicRouteConfigs?: { routeConfig: ExplainResources["routes"][number] }[];
-    dynamicEndpointConfigs?: { endpointConfig: ExplainResources["endpoints"][number] }[];
-  }[];
-}
-
-async function getJson(url: string): Promise<unknown> {
-  const res = await fetch(url);
-  const body = await res.text();
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${body.trim()}`);
-  return JSON.parse(body) as unknown;
-}
-
 /** A running meshpilot's resources for a connected proxy (`pod.namespace` or the full node id). */
 async function live(o: ExplainCliOptions & { server: string }): Promise<Loaded> {
-  const server = o.server.replace(/\/+$/, "");
-  const statuses = (await getJson(`${server}/debug/syncz`)) as { id: string }[];
-  const status = statuses.find((s) => s.id === o.proxy) ?? statuses.find((s) => s.id.split("~")[2] === o.proxy);
-  if (!status) return { error: `--proxy: no proxy ${o.proxy} is connected to ${server} (connected: ${statuses.map((s) => s.id).join(", ") || "none"})` };
+  const statuses = (await fetchJson(o.server, "/debug/syncz")) as { id: string }[];
+  const status = findProxy(statuses, o.proxy);
+  if (!status)
+    return { error: `--proxy: no proxy ${o.proxy} is connected to ${o.server} (connected: ${statuses.map((s) => proxyName(s.id)).join(", ") || "none"})` };
   const parsed = parseProxy({ id: status.id });
   if ("error" in parsed) return { error: parsed.error };
-  const dump = (await getJson(`${server}/debug/config_dump?proxyID=${encodeURIComponent(status.id)}&include_eds`)) as Dump;
-  const configs = dump.configs ?? [];
-  const strip = <T extends object>(o: T): T => {
-    const { "@type": _t, ...rest } = o as T & { "@type"?: string };
-    return rest as T;
-  };
+  const { held } = fromConfigDump(await fetchJson(o.server, `/debug/config_dump?proxyID=${encodeURIComponent(status.id)}&include_eds`));
+  // Canonical proto-JSON is the shape explain reads; only what would be serving traffic counts.
+  const active = (type: ConfigType) => held[type].filter((r) => r.state === "active").map((r) => r.json) as never[];
   return {
     node: parsed.proxy,
-    resources: {
-      clusters: configs.flatMap((c) => c.dynamicActiveClusters ?? []).map((c) => strip(c.cluster)),
-      listeners: configs.flatMap((c) => c.dynamicListeners ?? []).flatMap((l) => (l.activeState ? [strip(l.activeState.listener)] : [])),
-      routes: configs.flatMap((c) => c.dynamicRouteConfigs ?? []).map((r) => strip(r.routeConfig)),
-      endpoints: configs.flatMap((c) => c.dynamicEndpointConfigs ?? []).map((e) => strip(e.endpointConfig)),
-    },
+    resources: { clusters: active("clusters"), listeners: active("listeners"), routes: active("routes"), endpoints: active("endpoints") },
   };
 }
 
