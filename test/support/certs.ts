@@ -67,24 +67,7 @@ export class TestCerts {
       "-out",
       this.path(`${name}.csr`),
     );
-    openssl(
-      "x509",
-      "-req",
-      "-in",
-      this.path(`${name}.csr`),
-      "-CA",
-      this.path("ca.pem"),
-      "-CAkey",
-      this.path("ca-key.pem"),
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      this.path(`${name}.ext`),
-      "-out",
-      this.path(`${name}.pem`),
-    );
-    return this;
+    return this.sign(name);
   }
 
   /**
@@ -95,11 +78,17 @@ export class TestCerts {
     writeFileSync(this.path(`${name}.ext`), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n");
     openssl("genrsa", "-traditional", "-out", this.path(`${name}-key.pem`), "2048");
     openssl("req", "-new", "-key", this.path(`${name}-key.pem`), "-subj", `/O=test/CN=${name}`, "-out", this.path(`${name}.csr`));
+    return this.sign(name);
+  }
+
+  /** Sign `<name>.csr` with the CA and the extensions in `<name>.ext` into `<name>.pem`, valid for 2 days. */
+  private sign(name: string): this {
+    const p = (ext: string) => this.path(`${name}.${ext}`);
     openssl(
       "x509",
       "-req",
       "-in",
-      this.path(`${name}.csr`),
+      p("csr"),
       "-CA",
       this.path("ca.pem"),
       "-CAkey",
@@ -108,9 +97,9 @@ export class TestCerts {
       "-days",
       "2",
       "-extfile",
-      this.path(`${name}.ext`),
+      p("ext"),
       "-out",
-      this.path(`${name}.pem`),
+      p("pem"),
     );
     return this;
   }
