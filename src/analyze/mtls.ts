@@ -1,5 +1,5 @@
 /**
- * MP0802: a DestinationRule that sends plaintext (tls mode DISABLE) to workloads whose
+ * MP0871: a DestinationRule that sends plaintext (tls mode DISABLE) to workloads whose
  * PeerAuthentication requires mTLS (STRICT) on that port: their sidecars refuse every such
  * connection. Istio reported this as IST0113 MTLSPolicyConflict until its auto-mTLS era retired
  * the analyzer; an explicit DISABLE still overrides auto mTLS, so the conflict still breaks
@@ -11,9 +11,8 @@ import type { ClientTLSSettings } from "../api/istio-types.js";
 import { hostMatches } from "../model/hosts.js";
 import { isMeshMember } from "../model/identity.js";
 import { endpointKey, type DestinationRuleModel, type MeshModel } from "../model/ir.js";
-import { mtlsModeForPort, mtlsPolicyForPort, workloadMtls } from "../model/peer-authentication.js";
+import { mtlsModeForPort, mtlsPolicyForPort, PeerAuthnCodes, workloadMtls } from "../model/peer-authentication.js";
 
-export const MtlsConflictCode = "MP0802";
 
 interface Setting {
   readonly tls: ClientTLSSettings;
@@ -48,7 +47,7 @@ export function mtlsConflicts(mesh: MeshModel): Diagnostic[] {
         if (!found) continue;
         out.push({
           severity: "error",
-          code: MtlsConflictCode,
+          code: PeerAuthnCodes.DestinationRuleConflict,
           message: `tls mode DISABLE sends plaintext to ${svc.hostname}${s.port ? ` port ${s.port}` : ""}, but PeerAuthentication ${found.policy} requires mTLS (STRICT) on workload port ${found.port} of its pods (e.g. ${found.pod}): their sidecars refuse these connections; use ISTIO_MUTUAL (or drop the tls setting for auto mTLS), or relax the PeerAuthentication`,
           object: dr.refs[0]!,
           path: s.path,

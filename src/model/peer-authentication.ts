@@ -112,7 +112,9 @@ export function buildPeerAuthentications(
 
 export const PeerAuthnCodes = {
   /** A PeerAuthentication Istio ignores (a second namespace-wide one, a selector in the root namespace). */
-  Ignored: "MP0801",
+  Ignored: "MP0870",
+  /** A DestinationRule sends plaintext (tls DISABLE) to workloads whose PeerAuthentication is STRICT on that port (src/analyze/mtls.ts). */
+  DestinationRuleConflict: "MP0871",
 } as const;
 
 function selects(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {

@@ -1,4 +1,4 @@
-/** MP0802: a DestinationRule sending plaintext to workloads whose PeerAuthentication is STRICT; and the near misses that are fine. */
+/** MP0871: a DestinationRule sending plaintext to workloads whose PeerAuthentication is STRICT; and the near misses that are fine. */
 import { describe, expect, it } from "vitest";
 import { analyzeMesh, analysisFindings } from "../../../src/analyze/analyze.js";
 import { buildMesh } from "../../../src/model/build.js";
@@ -34,7 +34,7 @@ endpoints:
 function findings(extra: string): string[] {
   const mesh = buildMesh(meshInputFrom(validObjects(base + extra, { strict: true })));
   return analysisFindings(analyzeMesh(mesh), () => undefined)
-    .filter((d) => d.code === "MP0802")
+    .filter((d) => d.code === "MP0871")
     .map((d) => `${d.object?.name} ${d.path}: ${d.message}`);
 }
 

@@ -63,7 +63,7 @@ describe("PeerAuthentication precedence", () => {
     expect(workloadMtls(peerAuthentications, "shop", { app: "db" }).mode).toBe("STRICT");
     expect(workloadMtls(peerAuthentications, "shop", web).mode).toBe("PERMISSIVE");
     expect(workloadMtls(peerAuthentications, "other", web).mode).toBe("PERMISSIVE");
-    expect(diagnostics.map((d) => `${d.code} ${d.object?.name}`).sort()).toEqual(["MP0801 newer", "MP0801 root-selector"]);
+    expect(diagnostics.map((d) => `${d.code} ${d.object?.name}`).sort()).toEqual(["MP0870 newer", "MP0870 root-selector"]);
   });
 });
 
