@@ -13,7 +13,6 @@ import { isMeshMember } from "../model/identity.js";
 import { endpointKey, type DestinationRuleModel, type MeshModel } from "../model/ir.js";
 import { mtlsModeForPort, mtlsPolicyForPort, PeerAuthnCodes, workloadMtls } from "../model/peer-authentication.js";
 
-
 interface Setting {
   readonly tls: ClientTLSSettings;
   readonly path: string;
