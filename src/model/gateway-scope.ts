@@ -20,7 +20,7 @@ import type { ProxyView } from "./proxy.js";
 import { resolveGatewayL4Routes, resolveHttpRoutes, type HttpRouteModel, type L4RouteModel, type RouteScope } from "./routes.js";
 import type { PeerAuthentications } from "./peer-authentication.js";
 import { aliasTargets, serviceMtls, serviceScope, type ServiceScope } from "./scope.js";
-import { entryVisible } from "./service-entry-scope.js";
+import { serviceVisible } from "./visibility.js";
 
 export interface GatewayVirtualHostScope {
   readonly host: string;
@@ -138,7 +138,7 @@ export function buildGatewayScope(mesh: MeshModel, proxy: ProxyView): GatewaySco
   }
   const services: ServiceScope[] = [];
   for (const svc of mesh.services.values()) {
-    if (!hosts.has(svc.hostname) || !entryVisible(svc, proxy)) continue;
+    if (!hosts.has(svc.hostname) || !serviceVisible(svc, proxy.namespace, mesh.meshConfig)) continue;
     services.push(serviceScope(svc, ruleFor(svc.hostname), credentials, serviceMtls(mesh, svc)));
   }
   return {

@@ -33,6 +33,11 @@ export interface ServiceModel {
   /** The Service's pod selector (none or empty: it selects no pod, as in Kubernetes). */
   readonly selector?: Readonly<Record<string, string>>;
   readonly ref: ObjectRef;
+  /**
+   * Namespaces the service is visible from, as written (a Service's `networking.istio.io/exportTo`
+   * annotation, a ServiceEntry's `exportTo`); empty: mesh config `defaultServiceExportTo`.
+   */
+  readonly exportTo?: readonly string[];
   /** Set for a host of a ServiceEntry (model/service-entries.ts). */
   readonly entry?: ServiceEntryModel;
 }
@@ -41,8 +46,6 @@ export interface ServiceModel {
 export interface ServiceEntryModel {
   readonly resolution: "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
   readonly location: "MESH_EXTERNAL" | "MESH_INTERNAL";
-  /** Namespaces the host is visible from (Istio `exportTo`; empty: everywhere). */
-  readonly exportTo: readonly string[];
   /** SANs for upstream TLS when the DestinationRule names none. */
   readonly subjectAltNames: readonly string[];
   /**

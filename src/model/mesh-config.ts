@@ -5,7 +5,8 @@
  * A Sidecar resource's own `outboundTrafficPolicy` overrides this per workload (see scope.ts).
  * Identity: the SPIFFE trust domain of workload certificates (`trustDomain`, default
  * cluster.local) and whether sidecars send mTLS to mesh members without a DestinationRule
- * (`enableAutoMtls`, default true).
+ * (`enableAutoMtls`, default true). Visibility: the namespaces a Service or ServiceEntry that says
+ * nothing itself is exported to (`defaultServiceExportTo`, default everywhere).
  */
 
 export type OutboundTrafficPolicyMode = "ALLOW_ANY" | "REGISTRY_ONLY";
@@ -20,6 +21,8 @@ export interface MeshConfig {
   readonly trustDomain?: string;
   /** Auto mTLS (Istio: true). */
   readonly enableAutoMtls?: boolean;
+  /** exportTo of Services and ServiceEntries that set none (`.`, `*`, `~` or namespaces; Istio: `*`). */
+  readonly defaultServiceExportTo?: readonly string[];
   /**
    * meshpilot's own, not Istio's: whether proxies hold workload certificates (`default` and
    * `ROOTCA` over SDS). When false (no CA serves them) there is nothing to present, so auto mTLS
@@ -54,11 +57,15 @@ export function meshConfigFrom(doc: unknown): { config: MeshConfig } | { error: 
     return { error: "trustDomain must be a domain name such as cluster.local" };
   const auto = (doc as Record<string, unknown>)["enableAutoMtls"];
   if (auto !== undefined && typeof auto !== "boolean") return { error: "enableAutoMtls must be true or false" };
+  const exportTo = (doc as Record<string, unknown>)["defaultServiceExportTo"];
+  if (exportTo !== undefined && (!Array.isArray(exportTo) || exportTo.some((e) => typeof e !== "string" || e === "")))
+    return { error: 'defaultServiceExportTo must be a list of namespaces, ".", "*" or "~"' };
   const withRoot = (c: MeshConfig): MeshConfig => ({
     ...c,
     ...(typeof root === "string" ? { rootNamespace: root } : {}),
     ...(typeof td === "string" ? { trustDomain: td } : {}),
     ...(typeof auto === "boolean" ? { enableAutoMtls: auto } : {}),
+    ...(Array.isArray(exportTo) && exportTo.length ? { defaultServiceExportTo: exportTo as string[] } : {}),
   });
   const otp = (doc as Record<string, unknown>)["outboundTrafficPolicy"];
   if (otp === undefined) return { config: withRoot(DEFAULT_MESH_CONFIG) };

@@ -11,7 +11,8 @@
  */
 import type { ObjectRef } from "../api/diagnostics.js";
 import { hostMatches } from "./hosts.js";
-import { entryPolicy, entryVisible } from "./service-entry-scope.js";
+import { entryPolicy } from "./service-entry-scope.js";
+import { serviceVisible } from "./visibility.js";
 import {
   credentialKey,
   endpointKey,
@@ -172,7 +173,7 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
   const byHost = new Map<string, { scope: ServiceScope; rule?: DestinationRuleModel }>();
   const services: ServiceScope[] = [];
   for (const svc of mesh.services.values()) {
-    if (!entryVisible(svc, proxy)) continue;
+    if (!serviceVisible(svc, proxy.namespace, config)) continue;
     if (sidecar && !sidecar.egress.some((l) => importsService(l, svc.hostname, svc.namespace, proxy.namespace))) continue;
     const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
     const scope = serviceScope(svc, rule, credentials, serviceMtls(mesh, svc));
@@ -206,7 +207,7 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     const listener = sidecar ? egressListenerFor(sidecar, number) : undefined;
     if (sidecar && !listener) continue;
     const entries = (listener ? all.filter((e) => importsService(listener, e.svc.hostname, e.svc.namespace, proxy.namespace)) : all).filter((e) =>
-      entryVisible(e.svc, proxy),
+      serviceVisible(e.svc, proxy.namespace, config),
     );
     if (entries.length === 0) continue;
     const { vss, routing } = routingOf(listener);

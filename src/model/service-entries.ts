@@ -78,11 +78,19 @@ export function buildServiceEntries(
       const model: ServiceEntryModel = {
         resolution,
         location: spec.location ?? "MESH_EXTERNAL",
-        exportTo: spec.exportTo ?? [],
         subjectAltNames: spec.subjectAltNames ?? [],
         ...(resolution === "DNS" || resolution === "DNS_ROUND_ROBIN" ? { dnsEndpoints: dnsEndpoints(host, ports, members, namespace) } : {}),
       };
-      services.set(host, { hostname: host, name: host, namespace, ...(address ? { clusterIP: address } : {}), ports, ref, entry: model });
+      services.set(host, {
+        hostname: host,
+        name: host,
+        namespace,
+        ...(address ? { clusterIP: address } : {}),
+        ports,
+        ref,
+        ...(spec.exportTo?.length ? { exportTo: spec.exportTo } : {}),
+        entry: model,
+      });
       if (resolution !== "STATIC") continue;
       for (const port of ports) {
         const list: EndpointModel[] = [];

@@ -1,13 +1,6 @@
-/** What a ServiceEntry host changes in a proxy's scope: its visibility (exportTo) and its SANs for upstream TLS. */
-import { isExportedTo } from "./hosts.js";
+/** What a ServiceEntry host changes in a proxy's scope: its SANs for upstream TLS. */
 import type { ServiceModel } from "./ir.js";
 import type { ClusterPolicy } from "./parsed.js";
-import type { ProxyView } from "./proxy.js";
-
-/** Whether the proxy sees the service: Kubernetes Services always (here), entries per their `exportTo`. */
-export function entryVisible(svc: ServiceModel, proxy: ProxyView): boolean {
-  return !svc.entry || isExportedTo(svc.entry.exportTo, svc.namespace, proxy.namespace);
-}
 
 const withSans = new WeakMap<object, ClusterPolicy>();
 

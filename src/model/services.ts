@@ -4,6 +4,7 @@ import type { Service } from "../api/kube-types.js";
 import type { ServiceAliasModel, ServiceModel, ServicePortModel } from "./ir.js";
 import { serviceFqdn } from "./names.js";
 import { portProtocol } from "./protocol.js";
+import { annotationExportTo } from "./visibility.js";
 
 export function buildServices(
   services: readonly StoredObject<Service>[],
@@ -44,6 +45,9 @@ export function buildServices(
       });
     }
     const clusterIP = svc.spec.clusterIP;
+    const ref = { kind: "Service", namespace, name: svc.metadata.name };
+    const visibility = annotationExportTo(svc.metadata.annotations, ref);
+    diagnostics.push(...visibility.diagnostics.map((d) => (source ? { ...d, source } : d)));
     out.set(hostname, {
       hostname,
       name: svc.metadata.name,
@@ -51,7 +55,8 @@ export function buildServices(
       ...(clusterIP ? { clusterIP } : {}),
       ports: ports.sort((a, b) => a.port - b.port),
       ...(svc.spec.selector && Object.keys(svc.spec.selector).length ? { selector: svc.spec.selector } : {}),
-      ref: { kind: "Service", namespace, name: svc.metadata.name },
+      ref,
+      ...(visibility.exportTo ? { exportTo: visibility.exportTo } : {}),
     });
   }
   const aliases = serviceAliases(externalNames, out, domain, diagnostics);
