@@ -3,7 +3,7 @@
 import { Argument, Command, CommanderError, Option } from "commander";
 import { formatDiagnostic } from "../api/diagnostics.js";
 import { createLogger } from "../log.js";
-import { bootstrapCommand, type BootstrapCliOptions } from "./bootstrap.js";
+import { bootstrapCommand, writeBootstrap, type BootstrapCliOptions } from "./bootstrap.js";
 import { parseSelector } from "../sources/kube/selectors.js";
 import { startServer } from "../runtime/serve.js";
 import { loadConfigDir } from "../runtime/config-dir.js";
@@ -344,13 +344,15 @@ program
   .addOption(
     new Option("--type <type>", "proxy type: sidecar, or router for an ingress/egress gateway (default: from --node-id)").choices(["sidecar", "router"]),
   )
-  .option("--ip <ip>", "the pod IP (with --pod and --namespace, instead of --node-id)")
-  .option("--pod <name>", "the pod name (with --ip and --namespace, instead of --node-id)")
+  .option("--ip <ip>", "the pod IP (with --pod and --namespace, instead of --node-id; default $INSTANCE_IP or $POD_IP)")
+  .option("--pod <name>", "the pod name (with --ip and --namespace, instead of --node-id; default $POD_NAME)")
   .requiredOption("--xds-address <host:port>", "meshpilot's ADS address")
   .requiredOption("--admin-address <host:port>", "Envoy admin address")
   .addOption(new Option("--interception <mode>", "INTERCEPTION_MODE (default: REDIRECT, NONE for a router)").choices(["NONE", "REDIRECT"]))
-  .option("--namespace <ns>", "the proxy's namespace (default: from the node id)")
+  .option("--namespace <ns>", "the proxy's namespace (default: from the node id, else $POD_NAMESPACE)")
   .option("--label <k=v>", "a label of the proxy's pod (repeatable)", collect, [])
+  .option("--labels-file <file>", "the pod's labels from a downward-API volume file (fieldPath metadata.labels); --label wins over it")
+  .option("--service-account <name>", "the pod's ServiceAccount, node metadata SERVICE_ACCOUNT (default $SERVICE_ACCOUNT)")
   .option("--cluster <name>", "Envoy node.cluster (default: <app>.<namespace>)")
   .option("--locality <region/zone/subzone>", "Envoy node.locality, for locality load balancing")
   .option("--sotw", "use state-of-the-world ADS instead of delta")
@@ -359,10 +361,12 @@ program
   .option("--token-file <file>", "with --secure: a ServiceAccount token (audience istio-ca), sent as authorization: Bearer")
   .option("--server-name <name>", "with --secure: the name in meshpilot's certificate (default: the host of --xds-address)")
   .option("--client-cert <dir>", "with --secure: obtain a certificate with the token (CreateCertificate), write it to DIR and use it instead of the token")
-  .action(async (o: BootstrapCliOptions) => {
-    const r = await bootstrapCommand(o);
+  .option("-o, --output <file>", "write the bootstrap to FILE (mode 0600: it may hold the token) instead of stdout")
+  .action(async (o: BootstrapCliOptions & { output?: string }) => {
+    const r = await bootstrapCommand({ ...o, env: process.env });
     if ("error" in r) throw new Error(r.error);
-    process.stdout.write(r.output);
+    if (o.output !== undefined) writeBootstrap(o.output, r.output);
+    else process.stdout.write(r.output);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
