@@ -2,6 +2,7 @@
 // applied as they are, except for the image (a tarball imported into containerd, never pulled).
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { ensureGatewayApi, GATEWAY_API_CRDS } from "../ensure-gateway-api.mjs";
 import { kubectl } from "./up.mjs";
 
 export const DEPLOY_DIR = fileURLToPath(new URL("../../deploy/", import.meta.url));
@@ -39,23 +40,40 @@ export function substituteImages(text, images) {
 export const MANIFEST_IMAGE = "meshpilot:dev";
 
 /**
- * Applies the CRDs and meshpilot and waits for the rollout (both replicas Ready, which /ready
- * grants only after the informers synced).
+ * Waits until the selected CRDs report Established. kubectl wait fails at once (not waits) on a
+ * CRD whose status has no conditions yet, which happens right after the apply: retried, bounded.
+ * @param {(args: string[]) => Promise<unknown>} k kubectl
+ * @param {string[]} which `-l <selector>` or CRD names
  */
-export async function deployMeshpilot(cfg, bins, image, log = () => {}) {
-  const k = (args) => kubectl(cfg, bins, args);
-  await k(["apply", "-f", `${DEPLOY_DIR}crds.yaml`]);
-  // kubectl wait fails at once (not waits) on a CRD whose status has no conditions yet, which
-  // happens right after the apply: retry it, bounded, until each CRD reports Established.
+async function waitEstablished(k, which) {
   for (let attempt = 1; ; attempt++) {
     try {
-      await k(["wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "app.kubernetes.io/part-of=meshpilot"]);
-      break;
+      await k(["wait", "--for=condition=Established", "--timeout=60s", "crd", ...which]);
+      return;
     } catch (err) {
       if (attempt >= 30 || !/status\.conditions accessor error/.test(String(err))) throw err;
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+}
+
+/**
+ * Applies the Gateway API's CRDs (the release meshpilot implements, as a cluster operator installs
+ * it; meshpilot discovers the kinds it watches when it starts, so they come first), meshpilot's
+ * CRDs and meshpilot, and waits for the rollout (both replicas Ready, which /ready grants only
+ * after the informers synced).
+ */
+export async function deployMeshpilot(cfg, bins, image, log = () => {}) {
+  const k = (args) => kubectl(cfg, bins, args);
+  const gatewayApi = await ensureGatewayApi({ log });
+  // Server-side: the largest Gateway API CRDs exceed the last-applied annotation's size limit.
+  await k(["apply", "--server-side", "-f", gatewayApi.crds]);
+  await k(["apply", "-f", `${DEPLOY_DIR}crds.yaml`]);
+  await waitEstablished(k, ["-l", "app.kubernetes.io/part-of=meshpilot"]);
+  await waitEstablished(
+    k,
+    GATEWAY_API_CRDS.map((plural) => `${plural}.gateway.networking.k8s.io`),
+  );
   const manifest = cfg.path("manifests", "meshpilot.yaml");
   writeFileSync(manifest, substituteImages(readFileSync(`${DEPLOY_DIR}meshpilot.yaml`, "utf8"), { [MANIFEST_IMAGE]: image }));
   await k(["apply", "-f", manifest]);

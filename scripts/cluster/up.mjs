@@ -20,6 +20,14 @@ export function kubectl(cfg, bins, args, opts = {}) {
   return run("nsenter", [...enterArgs(cfg, { net: "node" }), "--", bins.kubectl, "--kubeconfig", cfg.path("admin-node.kubeconfig"), ...args], opts);
 }
 
+/** `ctr` on the node's containerd, in the k8s.io namespace the kubelet uses. */
+const ctr = (cfg, args) => run("ctr", ["--address", cfg.path("containerd", "containerd.sock"), "-n", "k8s.io", ...args]);
+
+/** Loads docker-archive tarballs into the node's containerd. */
+export async function importImages(cfg, tarballs) {
+  await Promise.all(tarballs.map((tar) => ctr(cfg, ["images", "import", tar])));
+}
+
 export function readState(cfg) {
   try {
     return JSON.parse(readFileSync(cfg.path("state.json"), "utf8"));
@@ -109,10 +117,9 @@ export async function up(cfg, opts) {
     const kubeconfig = writeUserKubeconfig(cfg, bridgePort);
     startExternalHost(cfg);
 
-    const ctr = (args) => run("ctr", ["--address", cfg.path("containerd", "containerd.sock"), "-n", "k8s.io", ...args]);
-    await waitFor("containerd", () => ctr(["version"]).then(() => true), { timeoutMs: 30_000 });
+    await waitFor("containerd", () => ctr(cfg, ["version"]).then(() => true), { timeoutMs: 30_000 });
     mark("containerd up");
-    await Promise.all(opts.images.tarballs.map((tar) => ctr(["images", "import", tar])));
+    await importImages(cfg, opts.images.tarballs);
     mark("images imported");
 
     const k = (args) => kubectl(cfg, opts.bins, args);
