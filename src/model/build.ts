@@ -15,7 +15,7 @@ import { buildVirtualServices } from "./routing.js";
 import { buildServiceEntries } from "./service-entries.js";
 import { podNamedPorts, type PodPortsModel } from "./named-ports.js";
 import { buildServices } from "./services.js";
-import { buildSidecars } from "./sidecar-scope.js";
+import { buildSidecars, shortEgressHosts } from "./sidecar-scope.js";
 import { withExtraEndpoints, workloadEntryServiceEndpoints } from "./workload-entries.js";
 
 /** A model and what an endpoint-only rebuild of it reuses. */
@@ -60,6 +60,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
   const routingDiagnostics = [
     ...vs.diagnostics,
     ...sc.diagnostics,
+    ...shortEgressHosts(sc.sidecars, svc.services, domain),
     ...missingGatewayFindings(gateways, vs.virtualServices),
     ...(gwapi?.diagnostics ?? []),
     ...security.diagnostics,

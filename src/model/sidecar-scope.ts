@@ -10,13 +10,19 @@ import type { Pod } from "../api/kube-types.js";
 import type { StoredObject } from "../api/objects.js";
 import type { ConnectionPoolSettings } from "../api/istio-types.js";
 import { hostMatches } from "./hosts.js";
-import type { Protocol, VirtualServiceModel } from "./ir.js";
+import type { Protocol, ServiceModel, VirtualServiceModel } from "./ir.js";
 import type { OutboundTrafficPolicyMode } from "./mesh-config.js";
 import { parseDurations, type Parsed } from "./parsed.js";
+import { serviceFqdn } from "./names.js";
 import { protocolByName } from "./protocol.js";
 import { byCreation } from "./routing.js";
 
 export const DEFAULT_ROOT_NAMESPACE = "istio-system";
+
+export const SidecarCodes = {
+  /** An egress host written as a short name that names no registry host (Istio matches it as written). */
+  ShortEgressHost: "MP0125",
+} as const;
 
 /** One `namespace/dnsName` of an egress listener. `.` stays unresolved: in a root-namespace Sidecar it means the proxy's namespace. */
 export interface EgressHostModel {
@@ -203,6 +209,39 @@ function untranslatedParts(spec: Readonly<Rec>, ref: ObjectRef): Diagnostic[] {
         ),
       );
   });
+  return out;
+}
+
+/**
+ * MP0125: an egress host whose dnsName is a short name (`shop/reviews`). Istio matches egress
+ * hosts against registry host names as written, with no expansion to `<name>.<ns>.svc.<domain>`
+ * (unlike VirtualService hosts), so such a host imports only a ServiceEntry host of that literal
+ * name. meshpilot does the same and says so when no host has the name, naming the FQDN meant.
+ */
+export function shortEgressHosts(sidecars: readonly SidecarModel[], services: ReadonlyMap<string, ServiceModel>, domain: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const sc of sidecars) {
+    if (sc.egress === CATCH_ALL) continue;
+    sc.egress.forEach((l, i) =>
+      l.hosts.forEach((h, j) => {
+        if (h.host === "*" || h.host.includes(".") || services.has(h.host) || h.namespace === "~") return;
+        const ns = h.namespace === "." ? sc.namespace : h.namespace;
+        const meant =
+          ns === "*"
+            ? [...services.values()].filter((s) => !s.entry && s.name === h.host).map((s) => s.hostname)
+            : [serviceFqdn(h.host, ns, domain)].filter((fqdn) => services.has(fqdn));
+        const written = `${h.namespace}/${h.host}`;
+        const hint = meant.length ? `write ${meant.map((m) => `"${h.namespace}/${m}"`).join(" or ")}` : `no service or ServiceEntry host is named "${h.host}"`;
+        out.push({
+          severity: "warning",
+          code: SidecarCodes.ShortEgressHost,
+          message: `egress host "${written}" imports nothing: a Sidecar matches host names as written and does not expand short names (as Istio); ${hint}`,
+          object: sc.ref,
+          path: `spec.egress[${i}].hosts[${j}]`,
+        });
+      }),
+    );
+  }
   return out;
 }
 

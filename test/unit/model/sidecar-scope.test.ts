@@ -59,6 +59,27 @@ describe("Sidecar scope", () => {
     expect(of("./a")).toEqual([]);
   });
 
+  it("reports a short-name egress host that names no registry host, with the FQDN meant (MP0125)", () => {
+    const findings = (h: string, extra = "") =>
+      meshOf(extra + sidecar("s", "shop", "", `{ egress: [{ hosts: ${JSON.stringify(h.split(" "))} }] }`))
+        .diagnostics.filter((d) => d.code === "MP0125")
+        .map((d) => `${d.path} ${d.message.slice(d.message.indexOf(";") + 2)}`);
+    expect(findings("./a */c lab/zzz ./*")).toEqual([
+      'spec.egress[0].hosts[0] write "./a.shop.svc.cluster.local"',
+      'spec.egress[0].hosts[1] write "*/c.lab.svc.cluster.local"',
+      'spec.egress[0].hosts[2] no service or ServiceEntry host is named "zzz"',
+    ]);
+    // A ServiceEntry host written as a short name is a registry host of that literal name: imported, not reported.
+    const entry = `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: legacy, namespace: shop }
+spec: { hosts: [legacy], addresses: [240.0.0.1], resolution: STATIC, endpoints: [{ address: 10.1.0.1 }], ports: [{ number: 7000, name: http, protocol: HTTP }] }
+---`;
+    expect(findings("./legacy", entry)).toEqual([]);
+    expect(hosts(scopeOf(meshOf(entry + sidecar("s", "shop", "", `{ egress: [{ hosts: ["./legacy"] }] }`)), "shop"))).toEqual(["legacy"]);
+  });
+
   it("follows Istio's precedence: workload-selected, then namespace-wide, then the root namespace's", () => {
     const extra =
       sidecar("root", "istio-system", "2026-01-01T00:00:00Z", `{ egress: [{ hosts: ["./*"] }] }`) +
