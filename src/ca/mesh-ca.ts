@@ -5,10 +5,10 @@
  * operator (Istio's `cacerts`). Lifetimes follow Istio: workload certificates 24 h by default and
  * at most 90 days (MAX_WORKLOAD_CERT_TTL), a self-signed root 10 years.
  */
+import { DEFAULT_TRUST_DOMAIN } from "../model/mesh-config.js";
 import type { PeerIdentity } from "../xds/peer.js";
 import { certPem, generateKeys, issueLeaf, privateKeyPem, splitPemCerts, type Issuer, type LeafNames, x509 } from "./pki.js";
 
-export const DEFAULT_TRUST_DOMAIN = "cluster.local";
 /** Istio's DEFAULT_WORKLOAD_CERT_TTL (SECRET_TTL). */
 export const DEFAULT_WORKLOAD_CERT_TTL_S = 24 * 3600;
 /** Istio's MAX_WORKLOAD_CERT_TTL. */

@@ -87,6 +87,13 @@ program
   .option("--lease-retry-ms <n>", "how often the Lease is renewed or tried", (v) => Number(v), 2000)
   .option("--xds-address <host:port>", "ADS gRPC listen address", "0.0.0.0:15010")
   .option("--allow-plaintext-secrets", "DEVELOPMENT ONLY, INSECURE: also send Secrets (credentialName private keys) on the plaintext xDS port, to any client")
+  .option(
+    "--secure-xds-address <host:port>",
+    "the secure port (TLS): Istio's CA service and authenticated ADS with workload certificates (istiod's 15012); turns the mesh CA on",
+  )
+  .option("--no-secure-xds", "no mesh CA and no secure port")
+  .option("--ca-dir <dir>", "the mesh CA from files in Istio's cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem)")
+  .option("--workload-cert-ttl <duration>", "lifetime of the workload certificates meshpilot mints for proxies on the secure port (Istio's 24h)")
   .option("--debug-address <host:port>", "debug HTTP address (/ready, /healthz, /metrics, /debug/syncz, /debug/config_dump, /debug/history)", "127.0.0.1:15014")
   .option("--history-size <n>", "pushes kept by /debug/history", (v) => Number(v), 100)
   .option("--inject-address <host:port>", "serve the sidecar injection webhook (HTTPS, /inject) here; default 0.0.0.0:15017 when running in a cluster")
@@ -127,8 +134,9 @@ program
       allowPlaintextSecrets?: boolean;
       historySize: number;
       secureXds: boolean;
-      secureXdsAddress: string;
+      secureXdsAddress?: string;
       caDir?: string;
+      workloadCertTtl?: string;
       debugAddress: string;
       logLevel: string;
     }) => {
@@ -145,7 +153,8 @@ program
       for (const sel of o.discoverySelectors) parseSelector(sel); // fail fast on a typo
       const inject = injectOptions(o, useKube);
       const meshConfig = meshConfigOf(o);
-      const identity = identityOptions(o);
+      // Not on by default in a cluster yet: injected sidecars still bootstrap to the plaintext port.
+      const identity = identityOptions(o, false);
       const server = await startServer({
         ...(o.configDir !== undefined ? { configDir: o.configDir } : {}),
         xdsAddress: o.xdsAddress,

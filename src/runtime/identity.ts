@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { caServiceDefinition } from "../ca/ca-proto.js";
 import { caServiceHandlers } from "../ca/ca-service.js";
 import { loadCaMaterial } from "../ca/ca-source.js";
-import { DEFAULT_TRUST_DOMAIN, MeshCa } from "../ca/mesh-ca.js";
+import { MeshCa } from "../ca/mesh-ca.js";
 import { callAuthenticator } from "../ca/peer-auth.js";
 import { RootCertPublisher } from "../ca/root-configmap.js";
 import { servingCredentials, type ServingCredentials } from "../ca/serving-credentials.js";
@@ -24,8 +24,6 @@ export interface IdentityOptions {
   readonly caNamespace: string;
   /** Istio's /etc/cacerts layout in a directory, instead of the Secrets. */
   readonly caDir?: string;
-  /** SPIFFE trust domain (mesh config `trustDomain`; default cluster.local). */
-  readonly trustDomain?: string;
   /** Names in the secure port's serving certificate. */
   readonly dnsNames: readonly string[];
   readonly ipAddresses?: readonly string[];
@@ -47,8 +45,8 @@ export interface RunningIdentity {
   stop(): void;
 }
 
-export async function startIdentity(opts: IdentityOptions, log: Logger, client: KubeClient | undefined): Promise<RunningIdentity> {
-  const trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+/** `trustDomain`: the mesh config's (SPIFFE ids `spiffe://<trustDomain>/ns/<ns>/sa/<sa>`). */
+export async function startIdentity(opts: IdentityOptions, trustDomain: string, log: Logger, client: KubeClient | undefined): Promise<RunningIdentity> {
   const { material, created } = await loadCaMaterial({
     ...(client ? { client } : {}),
     namespace: opts.caNamespace,

@@ -25,7 +25,7 @@ import { Store } from "../store/store.js";
 import { SnapshotCache } from "../xds/snapshot-cache.js";
 import { XdsServer } from "../xds/server.js";
 import { Inputs } from "./inputs.js";
-import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../model/mesh-config.js";
+import { DEFAULT_MESH_CONFIG, DEFAULT_TRUST_DOMAIN, type MeshConfig } from "../model/mesh-config.js";
 import { startKube, type KubeServeOptions } from "./kube.js";
 import { Readiness } from "./readiness.js";
 import { startWebhook, type RunningWebhook, type WebhookOptions } from "./webhook.js";
@@ -85,9 +85,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const store = new Store();
   const cache = new SnapshotCache();
   const metrics = new Metrics();
-  // No CA serves workload certificates yet, so proxies have none to present: auto mTLS and
-  // PERMISSIVE's mTLS chains are left out (STRICT and ISTIO_MUTUAL stay, failing as configured).
-  const controlPlane = new ControlPlane({ cache, logger: log, meshConfig: { ...(opts.meshConfig ?? DEFAULT_MESH_CONFIG), workloadCertificates: false } });
+  const meshConfig = servedMeshConfig(opts);
+  const controlPlane = new ControlPlane({ cache, logger: log, meshConfig });
   if (opts.allowPlaintextSecrets) {
     log.warn(
       { xdsAddress: opts.xdsAddress },
@@ -95,7 +94,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     );
   }
   const kubeConfig = opts.kube ? (opts.kube.kubeConfig ?? loadKubeConfig(opts.kube.kubeconfigPath)) : undefined;
-  const identity = opts.identity ? await startIdentity(opts.identity, log, kubeConfig ? new KubeClient(kubeConfig) : undefined) : undefined;
+  // The CA signs in the trust domain the translated config pins (SANs, authorization principals).
+  const trustDomain = meshConfig.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+  const identity = opts.identity ? await startIdentity(opts.identity, trustDomain, log, kubeConfig ? new KubeClient(kubeConfig) : undefined) : undefined;
   const xds = new XdsServer({
     cache,
     views: controlPlane,
@@ -237,6 +238,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       identity?.stop();
     },
   };
+}
+
+/**
+ * The mesh config as served. Workload certificates exist only with the mesh CA, which hands them
+ * to proxies on the secure port (`default`/`ROOTCA` over SDS): only then do auto mTLS and
+ * PERMISSIVE's mTLS chains have something to present (STRICT and ISTIO_MUTUAL stay either way,
+ * failing as configured without it).
+ */
+export function servedMeshConfig(opts: Pick<ServeOptions, "meshConfig" | "identity">): MeshConfig {
+  return { ...(opts.meshConfig ?? DEFAULT_MESH_CONFIG), workloadCertificates: opts.identity !== undefined };
 }
 
 function closeHttp(server: Server): Promise<void> {
