@@ -13,7 +13,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addNetns, listNetns, uniqueName } from "../../scripts/netns-bridge.mjs";
-import { NetNs, type Bridge } from "../support/netns.js";
+import { connectInNetns, NetNs, type Bridge } from "../support/netns.js";
 import { until } from "../support/wait.js";
 
 const SCRIPT = fileURLToPath(new URL("../../scripts/netns-bridge.mjs", import.meta.url));
@@ -149,6 +149,21 @@ describe("netns bridge", () => {
     const out = await ns.execAsync(process.execPath, ["-e", CLIENT, r.host, String(r.port), "from inside"]);
     expect(out).toBe("host got from inside");
     expect(hostSeen).toEqual(["from inside"]);
+  });
+
+  it("connectInNetns hands the test a connection made inside; a refused one is an error naming it", async () => {
+    const c = await connectInNetns(ns.name, ADDR, PORT);
+    const answer = new Promise<string>((resolve) => {
+      let got = "";
+      c.on("data", (d) => (got += d.toString()));
+      c.on("end", () => resolve(got));
+    });
+    const payload = Buffer.from("from inside");
+    c.end(payload);
+    expect(await answer).toBe(`${payload.length} ${sha(payload)}\n`);
+    // The server inside saw it end, with every byte.
+    expect(serverLog.filter((l) => l.ev === "end").at(-1)).toEqual({ ev: "end", n: payload.length });
+    await expect(connectInNetns(ns.name, ADDR, PORT + 1)).rejects.toThrow(`cannot connect to ${ADDR}:${PORT + 1} from ${ns.name}: connect ECONNREFUSED`);
   });
 
   it("counts connections, and none stays open", async () => {

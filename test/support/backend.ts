@@ -17,6 +17,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
+import { TLSSocket } from "node:tls";
 import { listenOrAdopt } from "./net.js";
 
 export interface BackendOptions {
@@ -233,6 +234,8 @@ export interface HttpResponse {
   readonly body: string;
   /** Wall time from sending to the end of the body, in ms. */
   readonly ms: number;
+  /** Over TLS (a TLS connection from `connect`): the CN of the certificate the server presented. */
+  readonly serverCn?: string;
 }
 
 export interface HttpRequestOptions {
@@ -243,6 +246,8 @@ export interface HttpRequestOptions {
   readonly body?: string;
   /** Default 10 s; a timeout rejects. */
   readonly timeoutMs?: number;
+  /** The connection to send on (say, one made in another network namespace, or TLS over it); the URL's host and port are then only its label. */
+  readonly connect?: () => Duplex;
 }
 
 /** One HTTP/1.1 request on a fresh connection, e.g. to an Envoy listener with `Host: reviews`. */
@@ -259,6 +264,7 @@ export function httpRequest(url: string, opts: HttpRequestOptions = {}): Promise
         headers: { ...(opts.host ? { host: opts.host } : {}), ...opts.headers },
         agent: false,
         timeout: opts.timeoutMs ?? 10_000,
+        ...(opts.connect ? { createConnection: opts.connect as () => net.Socket } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -267,7 +273,15 @@ export function httpRequest(url: string, opts: HttpRequestOptions = {}): Promise
         res.on("end", () => {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
-          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString(), ms: performance.now() - t0 });
+          const cn = res.socket instanceof TLSSocket ? res.socket.getPeerCertificate().subject?.CN : undefined;
+          const serverCn = Array.isArray(cn) ? cn.join(",") : cn;
+          resolve({
+            status: res.statusCode ?? 0,
+            headers,
+            body: Buffer.concat(chunks).toString(),
+            ms: performance.now() - t0,
+            ...(serverCn ? { serverCn } : {}),
+          });
         });
       },
     );

@@ -83,20 +83,45 @@ s.listen({ host: process.argv[1], port: Number(process.argv[2]), exclusive: true
 `;
 
 /**
- * A listening socket at host:port inside the named namespace (/run/netns/<name>, ours or one the
- * test run made otherwise, like a local cluster's), served by this process.
+ * Runs `script` (node -e) inside the namespace; it sends `ok` with a socket handle, or
+ * `{ error }`. The socket stays in the namespace it was made in; `what` names it in errors.
  */
-export function listenInNetns(name: string, host: string, port: number): Promise<net.Server> {
-  const child = spawn("nsenter", nsenterArgs(name, process.execPath, ["-e", LISTENER, host, String(port)]), { stdio: ["ignore", "ignore", "pipe", "ipc"] });
+function socketFromNetns<T>(name: string, script: string, args: readonly string[], ok: string, what: string): Promise<T> {
+  const child = spawn("nsenter", nsenterArgs(name, process.execPath, ["-e", script, ...args]), { stdio: ["ignore", "ignore", "pipe", "ipc"] });
   let stderr = "";
   child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
   return new Promise((resolve, reject) => {
     child.once("message", (msg: unknown, handle: unknown) => {
-      if (msg === "listening" && handle) resolve(handle as net.Server);
-      else reject(new Error(`cannot listen on ${host}:${port} in ${name}: ${(msg as { error?: string }).error ?? "no socket received"}`));
+      if (msg === ok && handle) resolve(handle as T);
+      else reject(new Error(`${what}: ${(msg as { error?: string }).error ?? "no socket received"}`));
     });
-    child.once("exit", (code) => reject(new Error(`cannot listen on ${host}:${port} in ${name}: the helper exited (${code}) ${stderr.trim()}`)));
+    child.once("exit", (code) => reject(new Error(`${what}: the helper exited (${code}) ${stderr.trim()}`)));
   });
+}
+
+/**
+ * A listening socket at host:port inside the named namespace (/run/netns/<name>, ours or one the
+ * test run made otherwise, like a local cluster's), served by this process.
+ */
+export function listenInNetns(name: string, host: string, port: number): Promise<net.Server> {
+  return socketFromNetns(name, LISTENER, [host, String(port)], "listening", `cannot listen on ${host}:${port} in ${name}`);
+}
+
+const CONNECTOR = `
+const c = require("node:net").connect({ host: process.argv[1], port: Number(process.argv[2]), timeout: Number(process.argv[3]) });
+const fail = (e) => { process.send({ error: e.message }); process.disconnect(); };
+c.on("error", fail);
+c.on("timeout", () => fail(new Error("connect timed out")));
+c.on("connect", () => { c.setTimeout(0); c.pause(); process.send("connected", c, () => process.disconnect()); });
+`;
+
+/**
+ * A TCP connection made from inside the named namespace to host:port (say, a cluster's external
+ * host to a Service's IP), handed to this process: what the test then sends on it (HTTP, TLS with
+ * its own SNI and client certificate) leaves from that namespace, with no relay between.
+ */
+export function connectInNetns(name: string, host: string, port: number, timeoutMs = 5000): Promise<net.Socket> {
+  return socketFromNetns(name, CONNECTOR, [host, String(port), String(timeoutMs)], "connected", `cannot connect to ${host}:${port} from ${name}`);
 }
 
 const live = new Set<NetNs>();

@@ -1,0 +1,85 @@
+/**
+ * What the local-cluster tests do with workloads: apply objects or a manifest of deploy/ (its
+ * images swapped for the cluster's, as a user's kustomize would), wait for rollouts, find pods,
+ * read a pod's Envoy admin, and send HTTP(S) from outside the cluster — from its external host's
+ * network namespace, over a connection made there, with the Host header, SNI and client
+ * certificate the test chooses.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import tls from "node:tls";
+import { stringify } from "yaml";
+import { substituteImages } from "../../scripts/cluster/meshpilot.mjs";
+import { httpRequest, type HttpRequestOptions, type HttpResponse } from "./backend.js";
+import type { TestCluster } from "./cluster.js";
+import { connectInNetns } from "./netns.js";
+
+/** Writes `objects` as one manifest named `name` (in the cluster's manifests dir) and applies it. */
+export async function applyObjects(c: TestCluster, name: string, objects: readonly Record<string, unknown>[]): Promise<void> {
+  const file = c.cfg.path("manifests", `${name}.yaml`);
+  writeFileSync(file, objects.map((o) => stringify(o)).join("---\n"));
+  await c.kubectl(["apply", "-f", file]);
+}
+
+/**
+ * Applies a manifest file as written but for its images (`from` → the cluster's ref, pulled
+ * never); returns the text applied.
+ */
+export async function applyManifest(c: TestCluster, file: string, images: Readonly<Record<string, string>>): Promise<string> {
+  const text = substituteImages(readFileSync(file, "utf8"), images);
+  const out = c.cfg.path("manifests", basename(file));
+  writeFileSync(out, text);
+  await c.kubectl(["apply", "-f", out]);
+  return text;
+}
+
+/** Waits (bounded) until the Deployment's pods of the current revision are all ready. */
+export async function rollout(c: TestCluster, ns: string, deployment: string, timeoutS = 240): Promise<void> {
+  await c.kubectl(["-n", ns, "rollout", "status", `deployment/${deployment}`, `--timeout=${timeoutS}s`], { timeoutMs: (timeoutS + 20) * 1000 });
+}
+
+/** Names of the pods matching `selector` that are not being deleted. */
+export async function podNames(c: TestCluster, ns: string, selector: string): Promise<string[]> {
+  const pods = await c.json<{ items: { metadata: { name: string; deletionTimestamp?: string } }[] }>(["-n", ns, "get", "pods", "-l", selector]);
+  return pods.items.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name);
+}
+
+/** A Service's cluster IP. */
+export async function serviceIP(c: TestCluster, ns: string, name: string): Promise<string> {
+  return (await c.json<{ spec: { clusterIP: string } }>(["-n", ns, "get", "service", name])).spec.clusterIP;
+}
+
+/** GET `path` of the Envoy admin (127.0.0.1:15000) in a pod's container, through busybox wget. */
+export function envoyAdmin(c: TestCluster, ns: string, pod: string, container: string, path: string): Promise<string> {
+  return c.exec(ns, pod, container, ["wget", "-qO-", `http://127.0.0.1:15000${path}`]);
+}
+
+/** TLS on the connection: SNI, the CA to verify the server with, and a client certificate (PEM). */
+export interface ClientTls {
+  readonly servername: string;
+  readonly ca: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/**
+ * One HTTP/1.1 request from the cluster's external host (its network namespace) to ip:port, on a
+ * fresh connection; over TLS when `tls` is given. `serverCn` in the answer says whose certificate
+ * the server presented.
+ */
+export async function requestFromExternal(
+  c: TestCluster,
+  ip: string,
+  port: number,
+  path: string,
+  opts: HttpRequestOptions & { readonly tls?: ClientTls } = {},
+): Promise<HttpResponse> {
+  const socket = await connectInNetns(c.cfg.netnsExternal, ip, port);
+  const t = opts.tls;
+  const conn = t ? tls.connect({ socket, servername: t.servername, ca: t.ca, ...(t.cert ? { cert: t.cert, key: t.key } : {}) }) : socket;
+  try {
+    return await httpRequest(`http${t ? "s" : ""}://${ip}:${port}${path}`, { ...opts, connect: () => conn });
+  } finally {
+    conn.destroy();
+  }
+}
