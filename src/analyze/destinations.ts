@@ -1,4 +1,5 @@
 import { aliasTargets } from "../model/scope.js";
+import { UNRESOLVED_BACKEND_HOST } from "../model/gateway-api/refs.js";
 import type { Diagnostic } from "../api/diagnostics.js";
 import type { Destination } from "../api/istio-types.js";
 import type { MeshModel, VirtualServiceModel } from "../model/ir.js";
@@ -42,6 +43,8 @@ export function destinationSubsetFindings(mesh: MeshModel): Diagnostic[] {
     // An ExternalName alias routes to the host it names.
     const host = aliasTarget?.(named) ?? named;
     const svc = mesh.services.get(host);
+    // A Gateway API backendRef that does not resolve: its route's own finding (MP0802) says why.
+    if (!svc && host === UNRESOLVED_BACKEND_HOST) continue;
     if (!svc) {
       out.push({
         severity: "error",

@@ -272,7 +272,7 @@ function actionOf(route: RouteJson, vh: VirtualHostJson, req: ExplainRequest): H
     const body = b?.inlineString ?? (b?.inlineBytes !== undefined ? Buffer.from(b.inlineBytes, "base64").toString("utf8") : undefined);
     return { kind: "direct", status: Number(route.directResponse.status ?? 0), ...(body !== undefined ? { body } : {}) };
   }
-  if (route.redirect) return { kind: "redirect", ...redirectOf(route.redirect, req, route.match?.prefix) };
+  if (route.redirect) return { kind: "redirect", ...redirectOf(route.redirect, req, route.match?.prefix ?? route.match?.pathSeparatedPrefix) };
   const a = route.route;
   if (!a) return { kind: "unsupported", why: "the route has an action this tool does not follow (non-forwarding or filter action)" };
   let clusters: WeightedTarget[];
@@ -287,8 +287,9 @@ function actionOf(route: RouteJson, vh: VirtualHostJson, req: ExplainRequest): H
   } else return { kind: "unsupported", why: "the route picks its cluster by header or plugin, which this tool does not follow" };
   const path = pathOnly(req.path);
   let rewrittenPath: string | undefined;
-  if (a.prefixRewrite !== undefined && route.match?.prefix !== undefined) {
-    rewrittenPath = a.prefixRewrite + req.path.slice(route.match.prefix.length);
+  const matchedPrefix = route.match?.prefix ?? route.match?.pathSeparatedPrefix;
+  if (a.prefixRewrite !== undefined && matchedPrefix !== undefined) {
+    rewrittenPath = a.prefixRewrite + req.path.slice(matchedPrefix.length);
   } else if (a.prefixRewrite !== undefined && route.match?.path !== undefined) {
     rewrittenPath = a.prefixRewrite + req.path.slice(path.length);
   } else if (a.regexRewrite?.pattern?.regex !== undefined) {
@@ -342,6 +343,9 @@ function redirectOf(rd: NonNullable<RouteJson["redirect"]>, req: ExplainRequest,
   const query = req.path.slice(path.length);
   let newPath: string;
   if (rd.pathRedirect !== undefined) newPath = rd.pathRedirect.includes("?") ? rd.pathRedirect : rd.pathRedirect + (rd.stripQuery ? "" : query);
-  else newPath = (rd.prefixRewrite !== undefined ? rd.prefixRewrite + path.slice(matchedPrefix?.length ?? 0) : path) + (rd.stripQuery ? "" : query);
+  else if (rd.regexRewrite?.pattern?.regex !== undefined) {
+    const c = compileRe2(rd.regexRewrite.pattern.regex);
+    newPath = (c.ok ? c.re.replaceAll(path, rd.regexRewrite.substitution ?? "") : path) + (rd.stripQuery ? "" : query);
+  } else newPath = (rd.prefixRewrite !== undefined ? rd.prefixRewrite + path.slice(matchedPrefix?.length ?? 0) : path) + (rd.stripQuery ? "" : query);
   return { status: REDIRECT_CODES[rd.responseCode ?? "MOVED_PERMANENTLY"] ?? 301, location: `${scheme}://${host}${newPath}` };
 }

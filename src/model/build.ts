@@ -75,7 +75,16 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
       virtualServices: vs.virtualServices,
       destinationRules: buildDestinationRules(input.destinationRules, domain),
       credentials,
-      ...(gwapi ? { gatewayApi: { gateways: gwapi.gateways, status: gwapi.status, deployments: gwapi.deployments } } : {}),
+      ...(gwapi
+        ? {
+            gatewayApi: {
+              gateways: gwapi.gateways,
+              status: gwapi.status,
+              deployments: gwapi.deployments,
+              referenceGrants: (input.referenceGrants ?? []).map((g) => g.object),
+            },
+          }
+        : {}),
       ...(sc.sidecars.length ? { sidecars: sc.sidecars } : {}),
       ...(gateways.length ? { gateways } : {}),
       meshConfig,

@@ -13,7 +13,9 @@ import type { Diagnostic } from "../api/diagnostics.js";
 import { mergeGateways, type BoundServer, type GatewayPortModel } from "./gateways.js";
 import { hostsOverlap, hostSubsetOf } from "../api/validate-names.js";
 import { credentialKey, type CredentialModel, type DestinationRuleModel, type MeshModel } from "./ir.js";
-import { CREDENTIAL_CA_SUFFIX, parseOutboundClusterName } from "./names.js";
+import { CREDENTIAL_CA_SUFFIX, parseGatewayCredentialName, parseOutboundClusterName } from "./names.js";
+import { secretAllowed } from "./gateway-api/refs.js";
+import type { ReferenceGrant } from "../api/gateway-api/types.js";
 import type { ClusterPolicy } from "./parsed.js";
 import { clusterPolicy, destinationRuleFor } from "./policies.js";
 import type { ProxyView } from "./proxy.js";
@@ -33,13 +35,22 @@ export interface GatewayVirtualHostScope {
   readonly port: number;
 }
 
-/** A `credentialName` looked up in the gateway proxy's namespace. */
+/**
+ * A `credentialName` looked up where Istio looks: in the gateway proxy's namespace, or for a
+ * Gateway API reference (`kubernetes-gateway://<ns>/<name>`) in that namespace, when the proxy's
+ * namespace may read it (its own, or a ReferenceGrant there lets Gateways of the proxy's read it).
+ */
 export interface GatewayCredentialScope {
+  /** As the server names it (the SDS names derive from it). */
   readonly name: string;
+  /** The Secret's namespace and name. */
   readonly namespace: string;
+  readonly secretName: string;
   readonly secret?: CredentialModel;
   /** The `<name>-cacert` Secret, when there is one. */
   readonly caSecret?: CredentialModel;
+  /** Why the proxy may not have it (then `secret` is absent). */
+  readonly refused?: string;
 }
 
 export interface GatewayServerScope {
@@ -76,6 +87,7 @@ const NO_CREDENTIALS: ReadonlyMap<string, CredentialModel> = new Map();
 
 export function buildGatewayScope(mesh: MeshModel, proxy: ProxyView): GatewayScope {
   const credentials = mesh.credentials ?? NO_CREDENTIALS;
+  const grants = mesh.gatewayApi?.referenceGrants ?? [];
   const merged = mergeGateways(mesh.gateways ?? [], mesh.virtualServices, proxy, mesh.services);
   const rules = new Map<string, DestinationRuleModel | undefined>();
   const ruleFor = (host: string): DestinationRuleModel | undefined => {
@@ -112,7 +124,8 @@ export function buildGatewayScope(mesh: MeshModel, proxy: ProxyView): GatewaySco
             ? resolveGatewayL4Routes(b.virtualServices, "tcp", narrow, ctx)
             : [];
       const name = b.server.tls?.credentialName;
-      const credential = name && (b.handling === "https" || b.handling === "tls-terminate") ? credentialScope(name, proxy.namespace, credentials) : undefined;
+      const credential =
+        name && (b.handling === "https" || b.handling === "tls-terminate") ? credentialScope(name, proxy.namespace, credentials, grants) : undefined;
       return {
         bound: b,
         virtualHosts: b.handling === "https" ? virtualHosts(b, ctx, new Set()) : [],
@@ -152,10 +165,25 @@ export function buildGatewayScope(mesh: MeshModel, proxy: ProxyView): GatewaySco
   };
 }
 
-function credentialScope(name: string, namespace: string, credentials: ReadonlyMap<string, CredentialModel>): GatewayCredentialScope {
-  const secret = credentials.get(credentialKey(namespace, name));
-  const caSecret = credentials.get(credentialKey(namespace, name + CREDENTIAL_CA_SUFFIX));
-  return { name, namespace, ...(secret ? { secret } : {}), ...(caSecret ? { caSecret } : {}) };
+function credentialScope(
+  name: string,
+  proxyNamespace: string,
+  credentials: ReadonlyMap<string, CredentialModel>,
+  grants: readonly ReferenceGrant[],
+): GatewayCredentialScope {
+  const ref = parseGatewayCredentialName(name);
+  const namespace = ref?.namespace ?? proxyNamespace;
+  const secretName = ref?.name ?? name;
+  if (ref && !secretAllowed(grants, proxyNamespace, namespace, secretName))
+    return {
+      name,
+      namespace,
+      secretName,
+      refused: `Secret ${namespace}/${secretName} (tls.credentialName ${name}) is in another namespace than the gateway proxy's (${proxyNamespace}) and no ReferenceGrant in "${namespace}" allows Gateways from "${proxyNamespace}" to read it`,
+    };
+  const secret = credentials.get(credentialKey(namespace, secretName));
+  const caSecret = credentials.get(credentialKey(namespace, secretName + CREDENTIAL_CA_SUFFIX));
+  return { name, namespace, secretName, ...(secret ? { secret } : {}), ...(caSecret ? { caSecret } : {}) };
 }
 
 function addRouteClusters(vh: GatewayVirtualHostScope, out: Set<string>): void {

@@ -12,6 +12,7 @@ import type { MeshConfig } from "./mesh-config.js";
 import type { ServiceIdentity } from "./identity.js";
 import type { PeerAuthentications } from "./peer-authentication.js";
 import type { HTTPRoute, TrafficPolicy, TCPRoute, TLSRoute } from "../api/istio-types.js";
+import type { ReferenceGrant } from "../api/gateway-api/types.js";
 
 export type Protocol = "HTTP" | "HTTP2" | "GRPC" | "GRPC-Web" | "TCP" | "TLS" | "HTTPS" | "Mongo" | "MySQL" | "Redis" | "UDP" | "Unsupported";
 
@@ -95,6 +96,12 @@ export interface VirtualServiceModel {
   readonly tcp: readonly TCPRoute[];
   readonly tls: readonly TLSRoute[];
   readonly ref: ObjectRef;
+  /**
+   * Converted from the Kubernetes Gateway API: routes follow its semantics, as Istio's do for such
+   * VirtualServices (path prefixes match whole segments, a backend that does not resolve answers
+   * 500, a redirect may replace the matched prefix).
+   */
+  readonly gatewaySemantics?: boolean;
 }
 
 export interface SubsetModel {
@@ -137,6 +144,8 @@ export interface GatewayApiModel {
   readonly gateways: GatewayApiResult["gateways"];
   readonly status: GatewayApiResult["status"];
   readonly deployments: GatewayApiResult["deployments"];
+  /** The ReferenceGrants: which gateways may read a certificate Secret of another namespace. */
+  readonly referenceGrants: readonly ReferenceGrant[];
 }
 
 export interface MeshModel {

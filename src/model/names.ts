@@ -68,14 +68,34 @@ export function outboundSniName(port: number, subset: string | undefined, host: 
   return `outbound_.${port}_.${subset ?? ""}_.${host}`;
 }
 
-/** SDS name of a `credentialName` certificate (Istio's `kubernetes://` secret type over ADS). */
+/**
+ * SDS name of a `credentialName` certificate: Istio's `kubernetes://` secret type over ADS, or the
+ * name itself when it is already a Gateway API reference (`kubernetes-gateway://<ns>/<name>`).
+ */
 export function credentialSdsName(credentialName: string): string {
-  return `kubernetes://${credentialName}`;
+  return credentialName.startsWith(GATEWAY_CREDENTIAL_PREFIX) ? credentialName : `kubernetes://${credentialName}`;
 }
 
 /** SDS name of a `credentialName`'s CA certificate (Istio's `-cacert` suffix). */
 export function credentialCaSdsName(credentialName: string): string {
-  return `kubernetes://${credentialName}${CREDENTIAL_CA_SUFFIX}`;
+  return `${credentialSdsName(credentialName)}${CREDENTIAL_CA_SUFFIX}`;
+}
+
+/** Istio's secret type for a Gateway API certificateRef, read from the Secret's own namespace. */
+export const GATEWAY_CREDENTIAL_PREFIX = "kubernetes-gateway://";
+
+/** `kubernetes-gateway://<namespace>/<name>`: how a Gateway API listener names its certificate Secret. */
+export function gatewayCredentialName(namespace: string, name: string): string {
+  return `${GATEWAY_CREDENTIAL_PREFIX}${namespace}/${name}`;
+}
+
+/** The Secret a `kubernetes-gateway://<namespace>/<name>` credentialName names; undefined for any other form. */
+export function parseGatewayCredentialName(credentialName: string): { namespace: string; name: string } | undefined {
+  if (!credentialName.startsWith(GATEWAY_CREDENTIAL_PREFIX)) return undefined;
+  const rest = credentialName.slice(GATEWAY_CREDENTIAL_PREFIX.length);
+  const slash = rest.indexOf("/");
+  if (slash <= 0 || slash === rest.length - 1 || rest.indexOf("/", slash + 1) !== -1) return undefined;
+  return { namespace: rest.slice(0, slash), name: rest.slice(slash + 1) };
 }
 
 /** Istio's suffix for CA-only secrets: `<name>-cacert` is also looked up as a Secret of its own. */
@@ -176,3 +196,6 @@ export const TLS_MODE_DISABLED_MATCH = "tlsMode-disabled";
 export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
+
+/** Istio's marker, at the start of a converted redirect's `uri`, for the Gateway API's ReplacePrefixMatch. */
+export const REDIRECT_PREFIX_MARKER = "%PREFIX()%";

@@ -93,6 +93,8 @@ export interface HttpRouteModel {
   readonly virtualService: { readonly name: string; readonly namespace: string };
   /** The rule and match it was written as: `spec.http[1].match[0]` (see VirtualServiceModel.routedOrigins). */
   readonly rule: string;
+  /** From the Kubernetes Gateway API (VirtualServiceModel.gatewaySemantics). */
+  readonly gatewaySemantics?: true;
 }
 
 /** The route a service gets when no VirtualService routes it. */
@@ -191,6 +193,7 @@ export function resolveHttpRoutes(vs: VirtualServiceModel, ctx: RouteScope): Htt
         ...(parsed.corsPolicy ? { cors: parsed.corsPolicy } : {}),
         virtualService: ref,
         rule: written,
+        ...(vs.gatewaySemantics ? { gatewaySemantics: true as const } : {}),
       });
     }
   });

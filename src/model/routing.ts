@@ -15,6 +15,7 @@ export function buildVirtualServices(
   for (const { object: vs } of vss) {
     const namespace = vs.metadata.namespace ?? "default";
     const gateways = vs.spec.gateways ?? [];
+    const origin = originOf(vs.metadata);
     virtualServices.push({
       name: vs.metadata.name,
       namespace,
@@ -26,7 +27,8 @@ export function buildVirtualServices(
       routedHttp: vs.spec.http ?? [],
       tcp: vs.spec.tcp ?? [],
       tls: vs.spec.tls ?? [],
-      ref: originOf(vs.metadata) ?? { kind: "VirtualService", namespace, name: vs.metadata.name },
+      ref: origin ?? { kind: "VirtualService", namespace, name: vs.metadata.name },
+      ...(origin ? { gatewaySemantics: true } : {}),
     });
   }
   virtualServices.sort(byCreation);

@@ -46,11 +46,18 @@ export function downstreamTls(tls: GatewayTlsModel, http: boolean, credential: G
   const secrets: SecretJson[] = [];
   let material: CommonTlsContextJson;
   if (credential) {
-    const { name, namespace, secret } = credential;
+    const { name, namespace, secretName, secret } = credential;
+    if (credential.refused) return { secrets, problem: credential.refused };
     if (!secret)
-      return { secrets, problem: `Secret ${namespace}/${name} (tls.credentialName) is missing or invalid in the gateway proxy's namespace ${namespace}` };
+      return {
+        secrets,
+        problem: `Secret ${namespace}/${secretName} (tls.credentialName) is missing or invalid in ${secretName === name ? "the gateway proxy's namespace" : "namespace"} ${namespace}`,
+      };
     if (!secret.cert || !secret.key)
-      return { secrets, problem: `Secret ${namespace}/${name} (tls.credentialName) has no server certificate: it needs tls.crt and tls.key, or cert and key` };
+      return {
+        secrets,
+        problem: `Secret ${namespace}/${secretName} (tls.credentialName) has no server certificate: it needs tls.crt and tls.key, or cert and key`,
+      };
     secrets.push(certificateSecret(name, secret.cert, secret.key));
     material = { tlsCertificateSdsSecretConfigs: [{ name: credentialSdsName(name), sdsConfig: SDS_ADS_CONFIG }] };
     if (mutual) {
@@ -58,7 +65,7 @@ export function downstreamTls(tls: GatewayTlsModel, http: boolean, credential: G
       if (!ca)
         return {
           secrets: [],
-          problem: `Secret ${namespace}/${name} (tls.credentialName) has no CA certificate for MUTUAL (ca.crt or cacert, or a Secret ${name}-cacert): client certificates cannot be verified`,
+          problem: `Secret ${namespace}/${secretName} (tls.credentialName) has no CA certificate for MUTUAL (ca.crt or cacert, or a Secret ${secretName}-cacert): client certificates cannot be verified`,
         };
       secrets.push(caCertificateSecret(name, ca));
       material = {

@@ -18,12 +18,17 @@ function headerMatcher(name: string, m: StringMatch, invert: boolean): HeaderMat
 const sortedEntries = <T>(r: Readonly<Record<string, T>> | undefined): [string, T][] =>
   Object.entries(r ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-/** One VirtualService match block → Envoy RouteMatch (Istio's TranslateRouteMatch). */
-export function routeMatch(m: HttpMatchModel | undefined): RouteMatchJson {
+/**
+ * One VirtualService match block → Envoy RouteMatch (Istio's TranslateRouteMatch). With the
+ * Gateway API's semantics a path prefix matches whole segments (`/foo` takes `/foo` and
+ * `/foo/bar`, not `/foobar`), as Istio emits it for converted routes.
+ */
+export function routeMatch(m: HttpMatchModel | undefined, gatewaySemantics = false): RouteMatchJson {
   if (!m) return { prefix: "/" };
   const out: RouteMatchJson = {};
   const uri = m.uri;
   if (uri && "exact" in uri) out.path = uri.exact;
+  else if (uri && "prefix" in uri && gatewaySemantics && uri.prefix.replace(/\/+$/, "") !== "") out.pathSeparatedPrefix = uri.prefix.replace(/\/+$/, "");
   else if (uri && "prefix" in uri) out.prefix = uri.prefix;
   else if (uri && "regex" in uri) out.safeRegex = { regex: uri.regex };
   else out.prefix = "/";

@@ -3,7 +3,7 @@
  * operations, retries, timeouts, redirects, direct responses, mirrors, fault and CORS per-route
  * config, tracing decorators.
  */
-import { DEFAULT_ROUTE_NAME, istioConfigPath, parseOutboundClusterName } from "../model/names.js";
+import { DEFAULT_ROUTE_NAME, istioConfigPath, parseOutboundClusterName, REDIRECT_PREFIX_MARKER } from "../model/names.js";
 import type { ConsistentHashModel, DefaultRouteModel, ForwardModel, HeaderOpsModel, HttpRouteModel, PercentModel, RetryModel } from "../model/routes.js";
 import type { RetryPolicyJson, RouteActionJson, RouteJson } from "./envoy.js";
 import { typed } from "./envoy.js";
@@ -176,6 +176,9 @@ function forwardAction(route: HttpRouteModel, f: ForwardModel): { action: RouteA
       }),
     };
   }
+  // Gateway API: a backend that does not resolve is a cluster that does not exist, and its share
+  // of the requests must get 500 (Envoy's default for a missing cluster is 503).
+  if (route.gatewaySemantics) action.clusterNotFoundResponseCode = "INTERNAL_SERVER_ERROR";
   const timeout = f.timeout ? protoDuration(f.timeout) : "0s";
   action.timeout = timeout;
   // Istio uses the (deprecated) max_grpc_timeout, not max_stream_duration: a route with
@@ -212,7 +215,7 @@ export function httpRoutes(routes: readonly HttpRouteModel[], port: number): Rou
         meshpilot: { rule: r.rule },
       },
     };
-    const match = routeMatch(r.match);
+    const match = routeMatch(r.match, r.gatewaySemantics === true);
     const route: RouteJson = {
       ...(r.name ? { name: r.name } : {}),
       match,
@@ -224,9 +227,7 @@ export function httpRoutes(routes: readonly HttpRouteModel[], port: number): Rou
       const rd = a.redirect;
       route.redirect = {
         ...(rd.authority ? { hostRedirect: rd.authority } : {}),
-        // Istio: "the entire path will be replaced, irrespective of the request URI being matched
-        // as an exact path or prefix".
-        ...(rd.uri ? { pathRedirect: rd.uri } : {}),
+        ...redirectPath(rd.uri, match, r.gatewaySemantics === true),
         ...(rd.scheme ? { schemeRedirect: rd.scheme } : {}),
         ...(rd.port ? { portRedirect: rd.port } : rd.derivePort === "FROM_REQUEST_PORT" ? { portRedirect: port } : {}),
         ...redirectCode(rd.redirectCode),
@@ -259,10 +260,36 @@ export function httpRoutes(routes: readonly HttpRouteModel[], port: number): Rou
  */
 function routeOperation(route: RouteJson, vsName: string, listenerPort: number): string {
   const m = route.match;
-  const path = m?.prefix !== undefined ? `${m.prefix}*` : m?.path !== undefined ? m.path : m?.safeRegex ? m.safeRegex.regex : "/*";
+  const path =
+    m?.prefix !== undefined
+      ? `${m.prefix}*`
+      : m?.pathSeparatedPrefix !== undefined
+        ? `${m.pathSeparatedPrefix}*`
+        : m?.path !== undefined
+          ? m.path
+          : m?.safeRegex
+            ? m.safeRegex.regex
+            : "/*";
   const cluster = route.route?.cluster ? parseOutboundClusterName(route.route.cluster) : undefined;
   if (cluster) return `${cluster.host}:${cluster.port}${path}`;
   return `${vsName}:${listenerPort}${path}`;
+}
+
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * The path of a redirect. Istio: "the entire path will be replaced, irrespective of the request
+ * URI being matched as an exact path or prefix" — except for a Gateway API ReplacePrefixMatch
+ * (the marker), which replaces only the matched prefix.
+ */
+function redirectPath(uri: string | undefined, match: RouteJson["match"], gatewaySemantics: boolean): Partial<NonNullable<RouteJson["redirect"]>> {
+  if (!uri) return {};
+  if (!gatewaySemantics || !uri.startsWith(REDIRECT_PREFIX_MARKER)) return { pathRedirect: uri };
+  const to = uri.slice(REDIRECT_PREFIX_MARKER.length).replace(/\/+$/, "") || "/";
+  const matched = match?.pathSeparatedPrefix ?? match?.prefix;
+  // Replacing a prefix by "/" must not leave "//": rewrite the prefix and the slashes after it.
+  if (to === "/" && matched !== undefined && matched !== "/") return { regexRewrite: { pattern: { regex: `^${escapeRegex(matched)}/*` }, substitution: "/" } };
+  return { prefixRewrite: to };
 }
 
 function redirectCode(code: number | undefined): Pick<NonNullable<RouteJson["redirect"]>, "responseCode"> {

@@ -7,7 +7,8 @@
 import type { GRPCRouteRule, HTTPBackendRef, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule, ValueMatch } from "../../api/gateway-api/types.js";
 import type { Headers, HTTPMatchRequest, HTTPRoute, HTTPRouteDestination, StringMatch } from "../../api/istio-types.js";
 import { GatewayApiCodes } from "./codes.js";
-import { resolveBackend, type RefIndex } from "./refs.js";
+import { REDIRECT_PREFIX_MARKER } from "../names.js";
+import { resolveBackend, UNRESOLVED_BACKEND_HOST, UNRESOLVED_BACKEND_PORT, type RefIndex } from "./refs.js";
 
 export interface RuleContext {
   readonly idx: RefIndex;
@@ -139,7 +140,8 @@ function prefixRewrite(filters: readonly HTTPRouteFilter[], m: HTTPMatchRequest,
     );
     return authority;
   }
-  const to = p.replacePrefixMatch ?? "/";
+  // As Istio: a trailing "/" of the replacement would double the request's own slash.
+  const to = (p.replacePrefixMatch ?? "/").replace(/\/+$/, "") || "/";
   // Replacing a prefix by "/" must not leave "//": rewrite the prefix and its trailing slashes.
   if (to === "/" && prefix !== "/") return { ...authority, uriRegexRewrite: { match: `^${escapeRe(prefix)}/*`, rewrite: "/" } };
   return { ...authority, uri: to };
@@ -167,14 +169,8 @@ function ruleAction(
   if (redirect) {
     let uri: string | undefined;
     if (redirect.path?.type === "ReplaceFullPath") uri = redirect.path.replaceFullPath;
-    else if (redirect.path?.type === "ReplacePrefixMatch")
-      ctx.problem(
-        GatewayApiCodes.RouteFeatureNotSupported,
-        `${path}.filters`,
-        "RequestRedirect ReplacePrefixMatch is not implemented; the redirect keeps the path",
-        undefined,
-        "warning",
-      );
+    // Istio's marker: the translator replaces only the matched prefix.
+    else if (redirect.path?.type === "ReplacePrefixMatch") uri = `${REDIRECT_PREFIX_MARKER}${redirect.path.replacePrefixMatch ?? "/"}`;
     const derive = redirect.scheme && redirect.port === undefined ? { derivePort: "FROM_PROTOCOL_DEFAULT" as const } : {};
     return {
       redirect: {
@@ -225,23 +221,28 @@ function ruleAction(
 }
 
 /**
- * Weighted destinations. A backend that cannot be resolved gets no traffic here (the spec asks
- * for 500s in its share; its weight is dropped instead, and the route's status says why); with no
- * usable backend at all the rule answers 500.
+ * Weighted destinations. A backend that cannot be resolved keeps its weight, pointed at a host
+ * that never has a cluster, so that its share of the requests gets 500 as the spec requires (the
+ * route is translated with Gateway API semantics: a missing cluster answers 500); the route's
+ * status says why. With no usable backend at all the rule answers 500 directly.
  */
 function destinations(refs: readonly HTTPBackendRef[], path: string, ctx: RuleContext): HTTPRouteDestination[] {
   const out: HTTPRouteDestination[] = [];
+  let resolved = 0;
   refs.forEach((b, i) => {
     const r = resolveBackend(ctx.idx, ctx.routeKind, ctx.namespace, b);
-    if (!r.ok) {
-      ctx.problem(GatewayApiCodes.BackendNotResolved, `${path}[${i}]`, r.message, r.reason);
-      return;
-    }
+    if (!r.ok) ctx.problem(GatewayApiCodes.BackendNotResolved, `${path}[${i}]`, r.message, r.reason);
     const weight = b.weight ?? 1;
     if (weight === 0) return;
+    if (!r.ok) {
+      out.push({ destination: { host: UNRESOLVED_BACKEND_HOST, port: { number: b.port ?? UNRESOLVED_BACKEND_PORT } }, weight });
+      return;
+    }
+    resolved++;
     const headers = headersOf(b.filters ?? []);
     out.push({ destination: { host: r.host, port: { number: r.port } }, weight, ...(headers ? { headers } : {}) });
   });
+  if (resolved === 0) return [];
   // Istio weights are relative too; a single destination needs none.
   if (out.length === 1) {
     const { weight: _w, ...only } = out[0]!;

@@ -10,7 +10,8 @@ import type { KubernetesGateway, Listener } from "../../api/gateway-api/types.js
 import { GATEWAY_API_GROUP } from "../../api/gateway-api/types.js";
 import { credentialKey, type CredentialModel } from "../ir.js";
 import { GatewayApiCodes } from "./codes.js";
-import { permitted, type RefIndex } from "./refs.js";
+import { secretAllowed, type RefIndex } from "./refs.js";
+import { gatewayCredentialName } from "../names.js";
 import { cond, Reasons, type Condition } from "../../api/gateway-api/status.js";
 
 export interface IstioServer {
@@ -38,18 +39,31 @@ const DEFAULT_KINDS: Readonly<Record<string, readonly string[]>> = {
   TCP: ["TCPRoute"],
 };
 
-/** Which listeners of one port can share it: HTTP-like ones by hostname, TLS ones by SNI; TCP shares with nothing. */
-function conflictOf(l: Listener, others: readonly Listener[]): { reason: string; message: string } | undefined {
-  const same = others.filter((o) => o !== l && o.port === l.port);
+/**
+ * Which listeners of one port can share it: HTTP-like ones by hostname, TLS ones by SNI; TCP
+ * shares with nothing. As the spec's listener precedence has it, the first listener of a port
+ * (in the Gateway's order) keeps it; a later one that cannot be told apart from an earlier,
+ * unconflicted one is the conflicted one.
+ */
+function conflictOf(l: Listener, earlier: readonly Listener[]): { reason: string; message: string } | undefined {
+  const same = earlier.filter((o) => o.port === l.port);
   if (same.length === 0) return undefined;
   const family = (p: string) => (p === "HTTPS" || p === "TLS" ? "tls" : p);
-  if (l.protocol === "TCP" || same.some((o) => family(o.protocol) !== family(l.protocol)))
+  const other = same.find((o) => family(o.protocol) !== family(l.protocol));
+  if (other)
     return {
       reason: Reasons.ProtocolConflict,
-      message: `port ${l.port} is also used by listener(s) ${same.map((o) => `"${o.name}" (${o.protocol})`).join(", ")} with a protocol that cannot share it`,
+      message: `port ${l.port} is taken by the earlier listener "${other.name}" (${other.protocol}), whose protocol cannot share it with ${l.protocol}`,
     };
-  const dup = same.find((o) => (o.hostname ?? "") === (l.hostname ?? ""));
-  if (dup) return { reason: Reasons.HostnameConflict, message: `listener "${dup.name}" has the same port ${l.port} and hostname "${l.hostname ?? "*"}"` };
+  const dup = same.find((o) => l.protocol === "TCP" || (o.hostname ?? "") === (l.hostname ?? ""));
+  if (dup)
+    return {
+      reason: Reasons.HostnameConflict,
+      message:
+        l.protocol === "TCP"
+          ? `port ${l.port} is taken by the earlier TCP listener "${dup.name}"; TCP listeners cannot share a port`
+          : `the earlier listener "${dup.name}" has the same port ${l.port} and hostname "${l.hostname ?? "*"}"`,
+    };
   return undefined;
 }
 
@@ -60,6 +74,8 @@ export function buildListeners(
   diag: (code: string, path: string, message: string, severity?: Diagnostic["severity"]) => void,
 ): ListenerModel[] {
   const ns = gw.metadata.namespace ?? "default";
+  // Listeners that hold their port so far (precedence: the Gateway's order).
+  const holders: Listener[] = [];
   return gw.spec.listeners.map((l, index) => {
     const path = `spec.listeners[${index}]`;
     const conditions: Condition[] = [];
@@ -110,10 +126,10 @@ export function buildListeners(
         const rns = r.namespace ?? ns;
         if ((r.group ?? "") !== "" || (r.kind ?? "Secret") !== "Secret")
           return problem(Reasons.InvalidCertificateRef, `certificateRef ${r.kind ?? "Secret"} "${r.name}": only core Secrets are supported`, at);
-        if (!permitted(idx, { group: GATEWAY_API_GROUP, kind: "Gateway", namespace: ns }, { group: "", kind: "Secret", namespace: rns, name: r.name }))
+        if (!secretAllowed(idx.grants, ns, rns, r.name))
           return problem(
             Reasons.RefNotPermitted,
-            `certificateRef Secret ${rns}/${r.name} is in another namespace and no ReferenceGrant in "${rns}" allows Gateways from "${ns}"`,
+            `certificateRef Secret ${rns}/${r.name} is in another namespace and no ReferenceGrant in "${rns}" lets Gateways from "${ns}" use it`,
             at,
           );
         const cred = credentials.get(credentialKey(rns, r.name));
@@ -129,19 +145,22 @@ export function buildListeners(
             `certificateRef Secret ${rns}/${r.name} is malformed: it needs a PEM certificate in tls.crt and a PEM private key in tls.key`,
             at,
           );
-        if (i === 0) credentialName = rns === ns ? r.name : `${rns}/${r.name}`;
+        // Istio's name for it, served over SDS only to gateways entitled to it (gateway-scope.ts).
+        if (i === 0) credentialName = gatewayCredentialName(rns, r.name);
         return undefined;
       });
       if (refs.length > 1) diag(GatewayApiCodes.RouteFeatureNotSupported, `${path}.tls.certificateRefs`, "only the first certificateRef is served", "warning");
     }
-    const conflict = conflictOf(l, gw.spec.listeners);
+    const conflict = conflictOf(l, holders);
     if (conflict) diag(GatewayApiCodes.ListenerConflict, path, conflict.message);
+    else holders.push(l);
     const programmed = resolved.status === "True" && !conflict && (!terminate || credentialName !== undefined);
+    // A conflicted listener is neither accepted nor programmed, with the conflict as the reason of both.
     conditions.push(
-      cond("Accepted", true, Reasons.Accepted, "listener accepted"),
+      conflict ? cond("Accepted", false, conflict.reason, conflict.message) : cond("Accepted", true, Reasons.Accepted, "listener accepted"),
       programmed
         ? cond("Programmed", true, Reasons.Programmed, "listener programmed")
-        : cond("Programmed", false, Reasons.Invalid, conflict?.message ?? resolved.message),
+        : cond("Programmed", false, conflict?.reason ?? Reasons.Invalid, conflict?.message ?? resolved.message),
       resolved,
       conflict ? cond("Conflicted", true, conflict.reason, conflict.message) : cond("Conflicted", false, Reasons.NoConflicts, "no conflicts"),
     );
@@ -151,7 +170,7 @@ export function buildListeners(
       hosts: [`*/${l.hostname ?? "*"}`],
       ...(passthrough ? { tls: { mode: "PASSTHROUGH" as const } } : terminate && credentialName ? { tls: { mode: "SIMPLE" as const, credentialName } } : {}),
     };
-    return { listener: l, index, usable: true, programmed, supportedKinds: kinds, conditions, ...(programmed ? { server } : {}) };
+    return { listener: l, index, usable: !conflict, programmed, supportedKinds: kinds, conditions, ...(programmed ? { server } : {}) };
   });
 }
 

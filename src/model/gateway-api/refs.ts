@@ -7,6 +7,14 @@ import type { StoredObject } from "../../api/objects.js";
 import type { Service } from "../../api/kube-types.js";
 import { Reasons } from "../../api/gateway-api/status.js";
 
+/**
+ * Where a backendRef that does not resolve points: a name under the reserved `.invalid` TLD, so
+ * that no Service or ServiceEntry gives it a cluster and its share of requests gets 500.
+ */
+export const UNRESOLVED_BACKEND_HOST = "unresolved-backend.meshpilot.invalid";
+/** Its port when the backendRef names none. */
+export const UNRESOLVED_BACKEND_PORT = 80;
+
 export interface RefIndex {
   readonly grants: readonly ReferenceGrant[];
   readonly services: ReadonlyMap<string, Service>;
@@ -21,14 +29,14 @@ export function refIndex(grants: readonly StoredObject<ReferenceGrant>[], servic
   };
 }
 
-/** Whether an object of `fromKind` in `fromNs` may refer to `toKind`/`toName` in `toNs` (core group for Secret and Service). */
+/** Whether an object of `from.kind` in `from.namespace` may refer to `toKind`/`toName` in `toNs` (core group for Secret and Service). */
 export function permitted(
-  idx: RefIndex,
+  grants: readonly ReferenceGrant[],
   from: { group: string; kind: string; namespace: string },
   to: { group: string; kind: string; namespace: string; name: string },
 ): boolean {
   if (from.namespace === to.namespace) return true;
-  return idx.grants.some(
+  return grants.some(
     (g) =>
       (g.metadata.namespace ?? "default") === to.namespace &&
       g.spec.from.some((f) => f.group === from.group && f.kind === from.kind && f.namespace === from.namespace) &&
@@ -52,7 +60,11 @@ export function resolveBackend(idx: RefIndex, routeKind: string, routeNs: string
       message: `backendRef ${group ? `${group}/` : ""}${kind} "${ref.name}": only Services are supported backends`,
     };
   if (
-    !permitted(idx, { group: "gateway.networking.k8s.io", kind: routeKind, namespace: routeNs }, { group: "", kind: "Service", namespace: ns, name: ref.name })
+    !permitted(
+      idx.grants,
+      { group: "gateway.networking.k8s.io", kind: routeKind, namespace: routeNs },
+      { group: "", kind: "Service", namespace: ns, name: ref.name },
+    )
   )
     return {
       ok: false,
@@ -65,4 +77,9 @@ export function resolveBackend(idx: RefIndex, routeKind: string, routeNs: string
   if (!(service.spec.ports ?? []).some((p) => p.port === port))
     return { ok: false, reason: Reasons.BackendNotFound, message: `backendRef Service ${ns}/${ref.name} has no port ${port}` };
   return { ok: true, host: `${ref.name}.${ns}.svc.${idx.domain}`, port, service };
+}
+
+/** Whether Gateways in `gatewayNs` may use the Secret `namespace/name` as a certificate (Istio's SecretAllowed). */
+export function secretAllowed(grants: readonly ReferenceGrant[], gatewayNs: string, namespace: string, name: string): boolean {
+  return permitted(grants, { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: gatewayNs }, { group: "", kind: "Secret", namespace, name });
 }

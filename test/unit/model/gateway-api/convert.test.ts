@@ -196,7 +196,11 @@ spec:
       ["ResolvedRefs", "False", "BackendNotFound"],
     ]);
     const good = mesh.virtualServices.find((v) => v.name.startsWith("good-"))!;
-    expect(good.http[0]!.route).toEqual([{ destination: { host: "productpage.bookinfo.svc.cluster.local", port: { number: 9080 } } }]);
+    // The missing backend keeps its share, pointed at a host that never has a cluster (500 there).
+    expect(good.http[0]!.route).toEqual([
+      { destination: { host: "productpage.bookinfo.svc.cluster.local", port: { number: 9080 } }, weight: 1 },
+      { destination: { host: "unresolved-backend.meshpilot.invalid", port: { number: 9080 } }, weight: 1 },
+    ]);
     expect(mesh.virtualServices.some((v) => v.name.startsWith("orphan-") || v.name.startsWith("outsider-"))).toBe(false);
     const texts = mesh.diagnostics.map((d) => `${d.code} ${d.object?.kind} ${d.object?.name} ${d.path}: ${d.message}`);
     expect(texts).toContain("MP0801 HTTPRoute orphan spec.parentRefs[0]: parent Gateway infra/nowhere does not exist");
@@ -273,8 +277,13 @@ spec:
       const l = gw.listeners.find((x) => x.name === name)!;
       return Object.fromEntries(l.conditions.map((c) => [c.type, `${c.status}/${c.reason}`]));
     };
-    expect(show("a")).toMatchObject({ Conflicted: "True/HostnameConflict", Programmed: "False/Invalid" });
-    expect(show("tcp-clash")).toMatchObject({ Conflicted: "True/ProtocolConflict" });
+    // Listener precedence: the first of a port keeps it; the later one that clashes is conflicted,
+    // neither accepted nor programmed, with the conflict as the reason of all three.
+    const conflicted = (reason: string) => ({ Accepted: `False/${reason}`, Programmed: `False/${reason}`, Conflicted: `True/${reason}` });
+    expect(show("a")).toMatchObject({ Accepted: "True/Accepted", Programmed: "True/Programmed", Conflicted: "False/NoConflicts" });
+    expect(show("a-again")).toMatchObject(conflicted("HostnameConflict"));
+    expect(show("tcp-clash")).toMatchObject({ Accepted: "True/Accepted", Conflicted: "False/NoConflicts" });
+    expect(show("http-clash")).toMatchObject(conflicted("ProtocolConflict"));
     expect(show("https-ok")).toEqual({
       Accepted: "True/Accepted",
       Programmed: "True/Programmed",
@@ -288,7 +297,13 @@ spec:
     expect(gw.conditions[0]).toMatchObject({ type: "Accepted", status: "True", reason: "ListenersNotValid" });
     const servers = mesh.gatewayApi!.gateways.filter((g) => g.object.metadata.name.startsWith("web-")).map((g) => g.object.spec.servers![0]!);
     expect(servers).toEqual([
-      { port: { number: 8443, name: "https-ok", protocol: "HTTPS" }, hosts: ["*/ok.example.com"], tls: { mode: "SIMPLE", credentialName: "good-cert" } },
+      { port: { number: 8080, name: "a", protocol: "HTTP" }, hosts: ["*/a.example.com"] },
+      { port: { number: 8081, name: "tcp-clash", protocol: "TCP" }, hosts: ["*/*"] },
+      {
+        port: { number: 8443, name: "https-ok", protocol: "HTTPS" },
+        hosts: ["*/ok.example.com"],
+        tls: { mode: "SIMPLE", credentialName: "kubernetes-gateway://infra/good-cert" },
+      },
     ]);
     const bad = mesh.diagnostics.find((d) => d.object?.name === "web" && d.path === "spec.listeners[6].tls.certificateRefs[0]")!;
     expect(bad.message).toContain("infra/bad-cert");
