@@ -8,12 +8,14 @@ import type { Service } from "../api/kube-types.js";
 import type { StoredObject } from "../api/objects.js";
 import type { EndpointModel, ServiceModel, ServicePortModel } from "./ir.js";
 import { endpointKey } from "./ir.js";
-import { serviceFqdn } from "./names.js";
+import { ISTIO_TLS_MODE, serviceFqdn, TLS_MODE_LABEL } from "./names.js";
 import type { WorkloadEntryObject } from "./service-entries.js";
 
 /**
  * A workload's endpoint on a service port: the port its `ports` map gives for the port's name,
  * else the port's numeric targetPort, else the port itself. Unix sockets are no endpoints here.
+ * As in Istio, a workload that names a `serviceAccount` and no `security.istio.io/tlsMode` label
+ * is a mesh member (it runs a sidecar with that identity): auto mTLS reaches it with ISTIO_MUTUAL.
  */
 export function workloadEndpoint(we: WorkloadEntrySpec, namespace: string, port: ServicePortModel): EndpointModel | undefined {
   if (!we.address || we.address.startsWith("unix://")) return undefined;
@@ -22,7 +24,7 @@ export function workloadEndpoint(we: WorkloadEntrySpec, namespace: string, port:
   return {
     address: we.address,
     port: number,
-    labels: we.labels ?? {},
+    labels: we.serviceAccount && we.labels?.[TLS_MODE_LABEL] === undefined ? { ...we.labels, [TLS_MODE_LABEL]: ISTIO_TLS_MODE } : (we.labels ?? {}),
     namespace,
     ...(we.locality ? { locality: we.locality } : {}),
     ...(we.weight ? { weight: we.weight } : {}),

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { buildMeshState, rebuildEndpoints } from "../../../src/model/build.js";
 import { endpointKey, type MeshModel } from "../../../src/model/ir.js";
 import { parseProxy, proxyView } from "../../../src/model/proxy.js";
-import { buildProxyScope } from "../../../src/model/scope.js";
+import { buildProxyScope, serviceMtls } from "../../../src/model/scope.js";
 import { selectedLabels } from "../../../src/model/selected-labels.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { translateProxy } from "../../../src/translate/proxy.js";
@@ -94,5 +94,35 @@ describe("ServiceEntries in the registry", () => {
     const after = rebuildEndpoints(before, meshInputFrom(moved));
     expect(after.mesh.endpoints.get(endpointKey("other.shop.svc.cluster.local", 80))!.map((e) => e.address)).toEqual(["10.244.0.6", "10.1.0.2"]);
     expect(after.mesh.endpoints.get(endpointKey("local.example.com", 80))).toBe(before.mesh.endpoints.get(endpointKey("local.example.com", 80)));
+  });
+
+  it("follows location for auto mTLS: workloads with a serviceAccount are members; MESH_EXTERNAL never gets it", () => {
+    const entry = (name: string, location: string) => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${name}, namespace: shop }
+spec:
+  hosts: [${name}.example]
+  addresses: [240.0.0.${name.length}]
+  location: ${location}
+  resolution: STATIC
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  workloadSelector: { labels: { app: inv } }
+---`;
+    const wle = (name: string, labels: string, sa: string) => `
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: ${name}, namespace: shop }
+spec: { address: 10.1.0.${name.length}, labels: { app: inv${labels} }${sa ? `, serviceAccount: ${sa}` : ""} }
+---`;
+    const build = (wles: string) =>
+      buildMeshState(meshInputFrom(validObjects(entry("int", "MESH_INTERNAL") + entry("external", "MESH_EXTERNAL") + wles, { strict: true }))).mesh;
+    const withAccount = build(wle("a", "", "inv"));
+    expect(serviceMtls(withAccount, withAccount.services.get("int.example")!)).toEqual({ identities: ["spiffe://cluster.local/ns/shop/sa/inv"], auto: true });
+    expect(serviceMtls(withAccount, withAccount.services.get("external.example")!)?.auto).toBe(false);
+    // An explicit tlsMode label wins over the account; no account and no label: not a member.
+    const disabled = build(wle("a", ", security.istio.io/tlsMode: disabled", "inv") + wle("bb", "", ""));
+    expect(serviceMtls(disabled, disabled.services.get("int.example")!)).toBeUndefined();
+    expect(disabled.endpoints.get(endpointKey("int.example", 80))!.map((e) => e.labels["security.istio.io/tlsMode"] ?? "-")).toEqual(["disabled", "-"]);
   });
 });
