@@ -13,11 +13,16 @@ import { shadowedRuleFindings } from "./shadowing.js";
 import { subsetsMergedAway, subsetsSelectingNothing } from "./subsets.js";
 import { mtlsConflicts } from "./mtls.js";
 import { tlsFindings } from "./tls.js";
+import { gatewaysSelectingNoPod } from "./gateways.js";
+import { sidecarHiddenDestinations } from "./sidecars.js";
+import type { Pod } from "../api/kube-types.js";
+import type { StoredObject } from "../api/objects.js";
 
 export type SourceLookup = (ref: ObjectRef) => SourceLocation | undefined;
 
-export function analyze(mesh: MeshModel, sourceOf: SourceLookup = () => undefined): Diagnostic[] {
-  return analysisFindings(analyzeMesh(mesh), sourceOf);
+/** `pods`: the input's Pods, the workloads that Gateway selectors are judged against. */
+export function analyze(mesh: MeshModel, sourceOf: SourceLookup = () => undefined, pods: readonly StoredObject<Pod>[] = []): Diagnostic[] {
+  return analysisFindings(analyzeMesh(mesh, undefined, pods), sourceOf);
 }
 
 /**
@@ -32,15 +37,23 @@ export interface Analysis {
   readonly mergedAway: ReadonlySet<string>;
 }
 
-/** With `previous`: `mesh` differs from the model `previous` was made from only in its endpoints. */
-export function analyzeMesh(mesh: MeshModel, previous?: Analysis): Analysis {
-  // Findings that depend on endpoints are worked out again after an endpoint-only change.
-  if (previous) return { ...previous, endpoints: [...subsetsSelectingNothing(mesh, previous.mergedAway), ...mtlsConflicts(mesh)] };
+/**
+ * With `previous`: `mesh` differs from the model `previous` was made from only in its endpoints
+ * (and `pods`, an endpoint kind too).
+ */
+export function analyzeMesh(mesh: MeshModel, previous?: Analysis, pods: readonly StoredObject<Pod>[] = []): Analysis {
+  // Findings that depend on endpoints or pods are worked out again after an endpoint-only change.
+  const endpoints = (dropped: ReadonlySet<string>): Diagnostic[] => [
+    ...subsetsSelectingNothing(mesh, dropped),
+    ...mtlsConflicts(mesh),
+    ...gatewaysSelectingNoPod(mesh, pods),
+  ];
+  if (previous) return { ...previous, endpoints: endpoints(previous.mergedAway) };
   const merged = subsetsMergedAway(mesh);
   return {
     before: [...destinationSubsetFindings(mesh), ...shadowedRuleFindings(mesh), ...conflictingHosts(mesh), ...merged.findings],
-    endpoints: [...subsetsSelectingNothing(mesh, merged.dropped), ...mtlsConflicts(mesh)],
-    after: [...unknownRuleHosts(mesh), ...tlsFindings(mesh)],
+    endpoints: endpoints(merged.dropped),
+    after: [...unknownRuleHosts(mesh), ...tlsFindings(mesh), ...sidecarHiddenDestinations(mesh)],
     mergedAway: merged.dropped,
   };
 }

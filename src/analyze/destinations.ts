@@ -8,13 +8,14 @@ import { resolveHost } from "../model/names.js";
 import { destinationRuleFor } from "../model/policies.js";
 import { nearMiss } from "./hints.js";
 
-interface DestinationUse {
+export interface DestinationUse {
   readonly vs: VirtualServiceModel;
   readonly destination: Destination;
   readonly path: string;
 }
 
-function destinationsOf(vs: VirtualServiceModel): DestinationUse[] {
+/** Every destination a VirtualService routes or mirrors to, with the path of its field. */
+export function destinationsOf(vs: VirtualServiceModel): DestinationUse[] {
   const out: DestinationUse[] = [];
   vs.http.forEach((rule, i) => {
     (rule.route ?? []).forEach((rd, j) => out.push({ vs, destination: rd.destination, path: `spec.http[${i}].route[${j}].destination` }));

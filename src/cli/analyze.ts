@@ -10,8 +10,9 @@ import { sourceLookup } from "../pipeline/offline.js";
 
 /** `meshpilot analyze`: input errors plus analyzer findings, like `istioctl analyze`. */
 export function analyzeCommand(objects: readonly StoredObject[], inputDiagnostics: readonly Diagnostic[], format: string): { output: string; errors: number } {
-  const mesh = buildMesh(meshInputFrom(objects));
-  const all = [...inputDiagnostics, ...mesh.diagnostics, ...analyze(mesh, sourceLookup(objects)), ...notTranslatedFindings(objects)];
+  const input = meshInputFrom(objects);
+  const mesh = buildMesh(input);
+  const all = [...inputDiagnostics, ...mesh.diagnostics, ...analyze(mesh, sourceLookup(objects), input.pods), ...notTranslatedFindings(objects)];
   const errors = all.filter((d) => d.severity === "error").length;
   if (format === "json") return { output: JSON.stringify(all, null, 2) + "\n", errors };
   if (format === "yaml") return { output: toYaml(all), errors };

@@ -168,7 +168,7 @@ export class ControlPlane implements ViewProvider {
         : rebuilt;
     const endpointsOnly = build.changedHosts !== undefined;
     this.build = build;
-    this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined);
+    this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined, input.pods);
     this.meshDiagnostics = [...build.mesh.diagnostics.map((d) => this.locate(d)), ...analysisFindings(this.analysis, this.sourceOf)];
     // Endpoints select no proxy: the fast path keeps the selection (and every class in its view),
     // unless pods' named ports changed, which can split views.

@@ -31,7 +31,8 @@ export function translateOffline(
 ): OfflineResult | { error: string } {
   const parsed = parseProxy(node);
   if ("error" in parsed) return parsed;
-  const mesh = buildMesh(meshInputFrom(objects), parsed.proxy.dnsDomain, meshConfig);
+  const input = meshInputFrom(objects);
+  const mesh = buildMesh(input, parsed.proxy.dnsDomain, meshConfig);
   const sourceOf = sourceLookup(objects);
   // The view the control plane would translate for this proxy: its labels projected as there.
   const resources = translateProxy(mesh, proxyView(parsed.proxy, selectedLabels(mesh)));
@@ -41,7 +42,7 @@ export function translateOffline(
     diagnostics: [
       ...inputDiagnostics,
       ...mesh.diagnostics.map(located),
-      ...analyze(mesh, sourceOf),
+      ...analyze(mesh, sourceOf, input.pods),
       ...notTranslatedFindings(objects),
       ...resources.diagnostics.map(located),
     ],
