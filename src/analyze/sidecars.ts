@@ -1,16 +1,16 @@
 /**
- * MP0124: a Sidecar whose egress hides a host that a VirtualService its proxies use routes to.
+ * MP0901: a Sidecar whose egress hides a host that a VirtualService its proxies use routes to.
  * The proxy gets the route but no cluster for the destination, so those requests fail with 503
  * (cluster not found) although both objects look right on their own. Istio has no analyzer for
  * this. A root-namespace Sidecar is judged for proxies of its own namespace (`.` resolves there).
  */
 import type { Diagnostic } from "../api/diagnostics.js";
-import { isExportedTo } from "../model/hosts.js";
 import type { MeshModel } from "../model/ir.js";
 import { resolveHost } from "../model/names.js";
 import { sidecarVirtualServices } from "../model/routing.js";
 import { aliasTargets } from "../model/scope.js";
 import { importsService, importsVirtualService } from "../model/sidecar-scope.js";
+import { serviceVisible } from "../model/visibility.js";
 import { AnalyzeCodes } from "./codes.js";
 import { destinationsOf } from "./destinations.js";
 
@@ -28,7 +28,7 @@ export function sidecarHiddenDestinations(mesh: MeshModel): Diagnostic[] {
           const host = aliasTarget?.(named) ?? named;
           const svc = mesh.services.get(host);
           // A host that is no service is IST0101's; one not exported to this namespace is hidden by its owner, not the Sidecar.
-          if (!svc || (svc.entry && !isExportedTo(svc.entry.exportTo, svc.namespace, ns))) continue;
+          if (!svc || !serviceVisible(svc, ns, mesh.meshConfig)) continue;
           if (sc.egress.some((l) => importsService(l, host, svc.namespace, ns))) continue;
           const key = `${vs.namespace}/${vs.name}|${use.path}`;
           if (seen.has(key)) continue;

@@ -8,6 +8,7 @@
  * built, so `meshpilot translate` (and `serve`'s /debug/diagnostics) report them, not the
  * proxy-less `analyze`; a few input failures can only be made through the module that reports them.
  */
+import type { EventEmitter } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -233,17 +234,16 @@ const inputCases: FindingCase[] = [
     fires: "",
     nearMiss: "",
     via: {
-      reason: "`analyze` loads once without watching; the file source reports a watch it cannot start",
+      reason:
+        "`analyze` loads once without watching; a watch cannot be made to fail on demand (inotify errors come from the kernel), so the test raises an error on the file source's real watcher",
       module: async (fire) => {
         const dir = mkdtempSync(join(tmpdir(), "mp-watch-"));
-        let found: readonly Diagnostic[] = [];
-        // A directory that vanishes between the load and the watch cannot be watched.
-        const source = new FileSource({ dir, watch: true, onUpdate: (u) => (found = u.diagnostics) });
+        const source = new FileSource({ dir, watch: true, debounceMs: 1, onUpdate: () => undefined });
         try {
-          const started = source.start();
-          if (fire) rmSync(dir, { recursive: true, force: true });
-          await started;
-          return found;
+          await source.start();
+          if (fire) (source as unknown as { watcher: EventEmitter }).watcher.emit("error", new Error("inotify watch limit reached"));
+          await source.idle();
+          return source.diagnostics();
         } finally {
           await source.stop();
           rmSync(dir, { recursive: true, force: true });
@@ -409,6 +409,16 @@ const serviceCases: FindingCase[] = [
     fires: doc("apiVersion: v1\nkind: Service\nmetadata: { name: alias, namespace: default }\nspec: { type: ExternalName, externalName: reviews.example.com }"),
     nearMiss: doc(
       "apiVersion: v1\nkind: Service\nmetadata: { name: alias, namespace: default }\nspec: { type: ExternalName, externalName: reviews.default.svc.cluster.local }",
+    ),
+  },
+  {
+    code: "MP0124",
+    finding: "a Service exportTo annotation entry that names no namespace",
+    fires: doc(
+      'apiVersion: v1\nkind: Service\nmetadata: { name: details, namespace: default, annotations: { networking.istio.io/exportTo: "Shop_Namespace" } }\nspec: { clusterIP: 10.96.0.30, ports: [{ name: http, port: 9080 }] }',
+    ),
+    nearMiss: doc(
+      'apiVersion: v1\nkind: Service\nmetadata: { name: details, namespace: default, annotations: { networking.istio.io/exportTo: "shop" } }\nspec: { clusterIP: 10.96.0.30, ports: [{ name: http, port: 9080 }] }',
     ),
   },
   {
@@ -637,7 +647,13 @@ const sidecarCases: FindingCase[] = [
     ),
   },
   {
-    code: "MP0124",
+    code: "MP0125",
+    finding: "a Sidecar egress host written as a short name (it imports nothing)",
+    fires: doc(sidecarObj("default", "  egress: [{ hosts: ['./ratings'] }]")),
+    nearMiss: doc(sidecarObj("default", "  egress: [{ hosts: ['./ratings.default.svc.cluster.local'] }]")),
+  },
+  {
+    code: "MP0901",
     finding: "a Sidecar hiding a host a VirtualService its proxies use routes to",
     fires: docs(sidecarObj("default", "  egress: [{ hosts: ['./reviews.default.svc.cluster.local'] }]"), vs("reviews", routeTo("ratings"))),
     nearMiss: docs(
