@@ -152,12 +152,17 @@ function connectionSettings(policy: ClusterPolicy | undefined): Pick<ClusterJson
   };
 }
 
-/** An outbound EDS cluster for a service port, or one of its DestinationRule subsets. */
+/**
+ * An outbound EDS cluster for a service port, or one of its DestinationRule subsets.
+ * `forRouter`: for a gateway, which intercepts nothing, so a headless Service has no original
+ * destination to pass through to; as Istio, its endpoints come by EDS instead.
+ */
 export function outboundCluster(
   service: ServiceScope,
   cluster: ClusterScope,
   report?: (problem: string) => void,
   onTls?: (tls: UpstreamTls) => void,
+  forRouter = false,
 ): ClusterJson {
   const { name, port, policy, subset } = cluster;
   const svc = service.service;
@@ -166,7 +171,7 @@ export function outboundCluster(
   // A headless Service has no VIP to balance behind: as Istio, the sidecar connects where the client dialled (a pod's address).
   const lb: LbFields = discovery?.lbPolicy
     ? { lbPolicy: discovery.lbPolicy }
-    : svc.clusterIP === "None"
+    : svc.clusterIP === "None" && !forRouter
       ? { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" }
       : loadBalancer(policy);
   const target: TlsTarget = {

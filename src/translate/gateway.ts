@@ -89,7 +89,7 @@ function gatewayClusters(scope: GatewayScope, secrets: Map<string, SecretJson>, 
   const clusters: ClusterJson[] = [];
   const targets: EdsTarget[] = [];
   for (const svc of scope.services) {
-    const built = serviceClusters(svc);
+    const built = serviceClusters(svc, "router");
     const used = built.clusters.filter((c) => scope.clusters.has(c.name ?? ""));
     clusters.push(...used);
     targets.push(...edsTargets(svc, built.clusters, scope.proxy, scope.peerAuthentications).filter((t) => scope.clusters.has(t.cluster)));

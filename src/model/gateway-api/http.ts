@@ -171,7 +171,10 @@ function ruleAction(
     if (redirect.path?.type === "ReplaceFullPath") uri = redirect.path.replaceFullPath;
     // Istio's marker: the translator replaces only the matched prefix.
     else if (redirect.path?.type === "ReplacePrefixMatch") uri = `${REDIRECT_PREFIX_MARKER}${redirect.path.replacePrefixMatch ?? "/"}`;
-    const derive = redirect.scheme && redirect.port === undefined ? { derivePort: "FROM_PROTOCOL_DEFAULT" as const } : {};
+    // Without a port, the Gateway API redirects to the scheme's well-known port when a scheme is
+    // given, else to the listener's port (which Envoy leaves out of Location when it is the
+    // scheme's default); Istio converts it the same way.
+    const derive = redirect.port === undefined ? { derivePort: redirect.scheme ? ("FROM_PROTOCOL_DEFAULT" as const) : ("FROM_REQUEST_PORT" as const) } : {};
     return {
       redirect: {
         ...(uri ? { uri } : {}),

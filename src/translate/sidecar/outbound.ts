@@ -28,6 +28,7 @@ export interface ServiceClusters {
 }
 
 const builtClusters = new WeakMap<ServiceScope, ServiceClusters>();
+const builtRouterClusters = new WeakMap<ServiceScope, ServiceClusters>();
 
 /**
  * A service's clusters: one per port, plus one per DestinationRule subset. They depend on the
@@ -36,8 +37,11 @@ const builtClusters = new WeakMap<ServiceScope, ServiceClusters>();
  * service and rule alive with the model (about 8 MB at 1000 services), where every view used to
  * build its own; nothing may mutate these objects.
  */
-export function serviceClusters(svc: ServiceScope): ServiceClusters {
-  const known = builtClusters.get(svc);
+export function serviceClusters(svc: ServiceScope, proxyType: "sidecar" | "router" = "sidecar"): ServiceClusters {
+  // Only a headless Service's clusters differ for a gateway (see outboundCluster's forRouter).
+  const forRouter = proxyType === "router" && svc.service.clusterIP === "None";
+  const cache = forRouter ? builtRouterClusters : builtClusters;
+  const known = cache.get(svc);
   if (known) return known;
   const diagnostics: Diagnostic[] = [];
   const secrets: SecretJson[] = [];
@@ -51,8 +55,8 @@ export function serviceClusters(svc: ServiceScope): ServiceClusters {
       diagnostics.push({ severity: p.severity, code: p.code, message: p.message, object: p.object ?? rule!.ref, ...(p.path ? { path: p.path } : {}) });
     }
   };
-  const built = { clusters: svc.clusters.map((c) => outboundCluster(svc, c, report, onTls)), secrets, diagnostics };
-  builtClusters.set(svc, built);
+  const built = { clusters: svc.clusters.map((c) => outboundCluster(svc, c, report, onTls, forRouter)), secrets, diagnostics };
+  cache.set(svc, built);
   return built;
 }
 
