@@ -4,10 +4,10 @@
  */
 import type { ObjectMeta } from "./kube-types.js";
 
-export type UntranslatedIstioKind = "WorkloadGroup" | "EnvoyFilter" | "ProxyConfig" | "Telemetry" | "WasmPlugin";
+export type UntranslatedIstioKind = "WorkloadGroup" | "EnvoyFilter" | "ProxyConfig" | "WasmPlugin";
 
 /** Translated kinds kept as the user's validated map: their model builders read the spec. */
-export type TranslatedMapIstioKind = "Sidecar" | "AuthorizationPolicy" | "RequestAuthentication" | "PeerAuthentication";
+export type TranslatedMapIstioKind = "Sidecar" | "AuthorizationPolicy" | "RequestAuthentication" | "PeerAuthentication" | "Telemetry";
 
 /** Istio kinds kept as the user's validated map (the untranslated ones, and those model/ reads as a map). */
 export type MapIstioKind = UntranslatedIstioKind | TranslatedMapIstioKind;
@@ -34,7 +34,6 @@ export const SPEC_FIELDS: { readonly [K in UntranslatedIstioKind]: Readonly<Reco
   WorkloadGroup: { metadata: "object", template: "object", probe: "object" },
   EnvoyFilter: { workloadSelector: "object", targetRefs: "array", configPatches: "array", priority: "integer" },
   ProxyConfig: { selector: "object", concurrency: "integer", environmentVariables: "object", image: "object" },
-  Telemetry: { selector: "object", targetRef: "object", targetRefs: "array", tracing: "array", metrics: "array", accessLogging: "array" },
   WasmPlugin: {
     selector: "object",
     targetRef: "object",
@@ -62,3 +61,5 @@ export type AuthorizationPolicyObject = IstioResource<"AuthorizationPolicy">;
 export type RequestAuthenticationObject = IstioResource<"RequestAuthentication">;
 /** A PeerAuthentication whose spec passed istio/validate-peer-authentication.ts. */
 export type PeerAuthenticationObject = IstioResource<"PeerAuthentication">;
+/** A Telemetry whose spec passed istio/validate-telemetry.ts. */
+export type TelemetryObject = IstioResource<"Telemetry">;

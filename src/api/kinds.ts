@@ -287,8 +287,8 @@ const ROWS: { readonly [K in InputKind]: KindInfo & { readonly kind: K } } = {
     "telemetry.istio.io",
     ["v1", "v1alpha1"],
     "telemetries",
-    notYet("its metrics, tracing and access logging settings are not applied to any proxy"),
-    "metrics, tracing and access logs",
+    TRANSLATED,
+    "access logs (Envoy file access logs on sidecars and gateways; tracing, metrics and targetRefs reported, not applied)",
   ),
   WasmPlugin: istio(
     "WasmPlugin",

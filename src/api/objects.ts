@@ -3,6 +3,7 @@ import type { GatewayApiObject } from "./gateway-api/types.js";
 import type {
   AuthorizationPolicyObject,
   PeerAuthenticationObject,
+  TelemetryObject,
   RequestAuthenticationObject,
   SidecarObject,
   UntranslatedIstioObject,
@@ -27,6 +28,7 @@ export type InputObject =
   | AuthorizationPolicyObject
   | RequestAuthenticationObject
   | PeerAuthenticationObject
+  | TelemetryObject
   | ServiceEntry
   | WorkloadEntry
   | UntranslatedIstioObject

@@ -13,6 +13,7 @@ import { validateGatewaySpec } from "./istio/validate-gateway.js";
 import { validateAuthorizationPolicySpec } from "./istio/validate-authorization-policy.js";
 import { validateRequestAuthenticationSpec } from "./istio/validate-request-authentication.js";
 import { validatePeerAuthenticationSpec } from "./istio/validate-peer-authentication.js";
+import { validateTelemetrySpec } from "./istio/validate-telemetry.js";
 import { validateServiceEntrySpec, validateWorkloadEntrySpec } from "./istio/validate-service-entry.js";
 import { validateDestinationRuleSpec } from "./validate-destinationrule.js";
 import { validateSidecarSpec } from "./validate-sidecar.js";
@@ -30,6 +31,7 @@ const SPEC_VALIDATORS: Partial<Record<InputKind, SpecValidator>> = {
   AuthorizationPolicy: validateAuthorizationPolicySpec,
   RequestAuthentication: validateRequestAuthenticationSpec,
   PeerAuthentication: validatePeerAuthenticationSpec,
+  Telemetry: validateTelemetrySpec,
 };
 
 const TOP_LEVEL = ["apiVersion", "kind", "metadata", "spec", "status"];

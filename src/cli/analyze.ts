@@ -2,7 +2,7 @@ import { stringify as toYaml } from "yaml";
 import type { Diagnostic } from "../api/diagnostics.js";
 import { formatDiagnostic } from "../api/diagnostics.js";
 import type { StoredObject } from "../api/objects.js";
-import { analyze } from "../analyze/analyze.js";
+import { analyze, withSource } from "../analyze/analyze.js";
 import { notTranslatedFindings } from "../analyze/not-translated.js";
 import { buildMesh } from "../model/build.js";
 import { meshInputFrom } from "../pipeline/mesh-input.js";
@@ -12,7 +12,14 @@ import { sourceLookup } from "../pipeline/offline.js";
 export function analyzeCommand(objects: readonly StoredObject[], inputDiagnostics: readonly Diagnostic[], format: string): { output: string; errors: number } {
   const input = meshInputFrom(objects);
   const mesh = buildMesh(input);
-  const all = [...inputDiagnostics, ...mesh.diagnostics, ...analyze(mesh, sourceLookup(objects), input.pods), ...notTranslatedFindings(objects)];
+  const sourceOf = sourceLookup(objects);
+  // Model findings name their object; the file and line come from where it was read.
+  const all = [
+    ...inputDiagnostics,
+    ...mesh.diagnostics.map((d) => withSource(d, sourceOf)),
+    ...analyze(mesh, sourceOf, input.pods),
+    ...notTranslatedFindings(objects),
+  ];
   const errors = all.filter((d) => d.severity === "error").length;
   if (format === "json") return { output: JSON.stringify(all, null, 2) + "\n", errors };
   if (format === "yaml") return { output: toYaml(all), errors };

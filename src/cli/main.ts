@@ -17,6 +17,7 @@ import { injectOptions } from "./inject-options.js";
 import { identityOptions } from "./identity-options.js";
 import { DEFAULT_INJECTION_SETTINGS } from "../inject/settings.js";
 import { OUTBOUND_TRAFFIC_POLICY_MODES, type OutboundTrafficPolicyMode } from "../model/mesh-config.js";
+import { ACCESS_LOG_ENCODINGS, type AccessLogEncoding } from "../model/access-log-config.js";
 
 /** The mesh config settings `serve` and `translate` both take. */
 const outboundTrafficPolicyOption = () =>
@@ -27,8 +28,17 @@ const outboundTrafficPolicyOption = () =>
 const meshConfigOption = () =>
   new Option(
     "--mesh-config <file>",
-    "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy and rootNamespace",
+    "Istio mesh config YAML (or the istio ConfigMap holding it under data.mesh); meshpilot honours outboundTrafficPolicy, rootNamespace, trustDomain, enableAutoMtls, accessLogFile/Encoding/Format, extensionProviders (envoyFileAccessLog) and defaultProviders.accessLogging",
   );
+const accessLogOption = () =>
+  new Option(
+    "--access-log <path>",
+    "meshConfig accessLogFile: every proxy writes Envoy access logs in Istio's format there (e.g. /dev/stdout) unless a Telemetry decides (default none, or the mesh config's)",
+  );
+const accessLogEncodingOption = () =>
+  new Option("--access-log-encoding <encoding>", "meshConfig accessLogEncoding: TEXT or JSON (default TEXT, or the mesh config's)").choices([
+    ...ACCESS_LOG_ENCODINGS,
+  ]);
 const rootNamespaceOption = () =>
   new Option(
     "--root-namespace <ns>",
@@ -44,10 +54,18 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 /** Repeated `--label k=v` → the proxy's LABELS metadata. */
 const labelsOf = (kvs: readonly string[]): Record<string, string> =>
   Object.fromEntries(kvs.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-/** The mesh config from `--mesh-config`, `--outbound-traffic-policy` and `--root-namespace`. */
-const meshConfigOf = (o: { meshConfig?: string; outboundTrafficPolicy?: OutboundTrafficPolicyMode; rootNamespace?: string }) => ({
+/** The mesh config from `--mesh-config`, `--outbound-traffic-policy`, `--root-namespace` and `--access-log[-encoding]`. */
+const meshConfigOf = (o: {
+  meshConfig?: string;
+  outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+  rootNamespace?: string;
+  accessLog?: string;
+  accessLogEncoding?: AccessLogEncoding;
+}) => ({
   ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy),
   ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}),
+  ...(o.accessLog ? { accessLogFile: o.accessLog } : {}),
+  ...(o.accessLogEncoding ? { accessLogEncoding: o.accessLogEncoding } : {}),
 });
 /** What offlineProxyOptions gives a command's action. */
 interface OfflineProxyFlags {
@@ -57,6 +75,8 @@ interface OfflineProxyFlags {
   outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   meshConfig?: string;
   rootNamespace?: string;
+  accessLog?: string;
+  accessLogEncoding?: AccessLogEncoding;
 }
 /** Options describing a proxy that is translated offline, and its mesh config; `when` says when they apply. */
 const offlineProxyOptions = (cmd: Command, when = ""): Command =>
@@ -66,7 +86,9 @@ const offlineProxyOptions = (cmd: Command, when = ""): Command =>
     .option("--locality <region/zone/subzone>", `${when}the proxy's node.locality (locality load balancing is relative to it)`)
     .addOption(outboundTrafficPolicyOption())
     .addOption(meshConfigOption())
-    .addOption(rootNamespaceOption());
+    .addOption(rootNamespaceOption())
+    .addOption(accessLogOption())
+    .addOption(accessLogEncodingOption());
 
 program
   .command("serve")
@@ -109,12 +131,16 @@ program
   .addOption(outboundTrafficPolicyOption())
   .addOption(meshConfigOption())
   .addOption(rootNamespaceOption())
+  .addOption(accessLogOption())
+  .addOption(accessLogEncodingOption())
   .option("--log-level <level>", "trace|debug|info|warn|error", "info")
   .action(
     async (o: {
       outboundTrafficPolicy?: OutboundTrafficPolicyMode;
       meshConfig?: string;
       rootNamespace?: string;
+      accessLog?: string;
+      accessLogEncoding?: AccessLogEncoding;
       injectAddress?: string;
       inject: boolean;
       injectService: string;

@@ -16,6 +16,7 @@ import { buildServiceEntries } from "./service-entries.js";
 import { podNamedPorts, type PodPortsModel } from "./named-ports.js";
 import { buildServices } from "./services.js";
 import { buildSidecars, shortEgressHosts } from "./sidecar-scope.js";
+import { buildTelemetries } from "./telemetry.js";
 import { withExtraEndpoints, workloadEntryServiceEndpoints } from "./workload-entries.js";
 
 /** A model and what an endpoint-only rebuild of it reuses. */
@@ -57,6 +58,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
   const gateways = buildGateways(gwapi ? [...(input.gateways ?? []), ...gwapi.gateways] : (input.gateways ?? []));
   const security = buildSecurityPolicies(input.authorizationPolicies ?? [], input.requestAuthentications ?? []);
   const pa = buildPeerAuthentications(input.peerAuthentications ?? [], meshConfig.rootNamespace);
+  const telemetry = input.telemetries?.length ? buildTelemetries(input.telemetries, meshConfig) : undefined;
   const routingDiagnostics = [
     ...vs.diagnostics,
     ...sc.diagnostics,
@@ -65,6 +67,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
     ...(gwapi?.diagnostics ?? []),
     ...security.diagnostics,
     ...pa.diagnostics,
+    ...(telemetry?.diagnostics ?? []),
   ];
   const endpoints = withExtraEndpoints(eps.endpoints, entryEndpoints);
   const podPorts = podNamedPorts(svc.services, input.pods);
@@ -93,6 +96,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
       ...(security.authorizationPolicies.length || security.requestAuthentications.length ? { security } : {}),
       identities: serviceIdentities(svc.services, endpoints, meshConfig.trustDomain ?? DEFAULT_TRUST_DOMAIN),
       ...(pa.peerAuthentications.byNamespace.size ? { peerAuthentications: pa.peerAuthentications } : {}),
+      ...(telemetry?.telemetries.byNamespace.size ? { telemetries: telemetry.telemetries } : {}),
       diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...routingDiagnostics],
     },
     domain,

@@ -1,5 +1,11 @@
 import type { StoredObject } from "../api/objects.js";
-import type { AuthorizationPolicyObject, PeerAuthenticationObject, RequestAuthenticationObject, SidecarObject } from "../api/istio-resource.js";
+import type {
+  AuthorizationPolicyObject,
+  PeerAuthenticationObject,
+  RequestAuthenticationObject,
+  SidecarObject,
+  TelemetryObject,
+} from "../api/istio-resource.js";
 import type { DestinationRule, VirtualService } from "../api/istio-types.js";
 import type { GatewayObject } from "./gateways.js";
 import type { ServiceEntryObject, WorkloadEntryObject } from "./service-entries.js";
@@ -47,4 +53,6 @@ export interface MeshInput {
   readonly requestAuthentications?: readonly StoredObject<RequestAuthenticationObject>[];
   /** Optional: inputs without them have Istio's default (PERMISSIVE everywhere). */
   readonly peerAuthentications?: readonly StoredObject<PeerAuthenticationObject>[];
+  /** Optional: inputs without them log as the mesh config says. */
+  readonly telemetries?: readonly StoredObject<TelemetryObject>[];
 }

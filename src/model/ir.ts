@@ -11,6 +11,7 @@ import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
 import type { MeshConfig } from "./mesh-config.js";
 import type { ServiceIdentity } from "./identity.js";
 import type { PeerAuthentications } from "./peer-authentication.js";
+import type { Telemetries } from "./telemetry.js";
 import type { HTTPRoute, TrafficPolicy, TCPRoute, TLSRoute } from "../api/istio-types.js";
 import type { ReferenceGrant } from "../api/gateway-api/types.js";
 
@@ -180,6 +181,8 @@ export interface MeshModel {
   readonly identities?: ReadonlyMap<string, ServiceIdentity>;
   /** PeerAuthentications (none when absent: PERMISSIVE everywhere). */
   readonly peerAuthentications?: PeerAuthentications;
+  /** Telemetry resources (access logging); absent without any. */
+  readonly telemetries?: Telemetries;
   readonly diagnostics: readonly Diagnostic[];
 }
 

@@ -6,14 +6,15 @@
  * Identity: the SPIFFE trust domain of workload certificates (`trustDomain`, default
  * cluster.local) and whether sidecars send mTLS to mesh members without a DestinationRule
  * (`enableAutoMtls`, default true). Visibility: the namespaces a Service or ServiceEntry that says
- * nothing itself is exported to (`defaultServiceExportTo`, default everywhere).
+ * nothing itself is exported to (`defaultServiceExportTo`, default everywhere). Access logging: access-log-config.ts.
  */
+import { accessLogSettingsFrom, type MeshAccessLogSettings } from "./access-log-config.js";
 
 export type OutboundTrafficPolicyMode = "ALLOW_ANY" | "REGISTRY_ONLY";
 
 export const OUTBOUND_TRAFFIC_POLICY_MODES: readonly OutboundTrafficPolicyMode[] = ["ALLOW_ANY", "REGISTRY_ONLY"];
 
-export interface MeshConfig {
+export interface MeshConfig extends MeshAccessLogSettings {
   readonly outboundTrafficPolicy: { readonly mode: OutboundTrafficPolicyMode };
   /** Where a Sidecar without workloadSelector is every namespace's default (Istio: `istio-system`). */
   readonly rootNamespace?: string;
@@ -60,8 +61,11 @@ export function meshConfigFrom(doc: unknown): { config: MeshConfig } | { error: 
   const exportTo = (doc as Record<string, unknown>)["defaultServiceExportTo"];
   if (exportTo !== undefined && (!Array.isArray(exportTo) || exportTo.some((e) => typeof e !== "string" || e === "")))
     return { error: 'defaultServiceExportTo must be a list of namespaces, ".", "*" or "~"' };
+  const logs = accessLogSettingsFrom(doc as Record<string, unknown>);
+  if ("error" in logs) return logs;
   const withRoot = (c: MeshConfig): MeshConfig => ({
     ...c,
+    ...logs.settings,
     ...(typeof root === "string" ? { rootNamespace: root } : {}),
     ...(typeof td === "string" ? { trustDomain: td } : {}),
     ...(typeof auto === "boolean" ? { enableAutoMtls: auto } : {}),

@@ -59,7 +59,7 @@ class SelectionBuilder {
  * workloadSelector and failoverPriority, Service selectors (a sidecar's inbound ports, a gateway's
  * target ports), Sidecar workloadSelector, Gateway selector, what tells apart pods whose named
  * targetPorts differ, the selectors of AuthorizationPolicy, RequestAuthentication and
- * PeerAuthentication, and the mesh-member label.
+ * PeerAuthentication, Telemetry, and the mesh-member label.
  */
 export function selectedLabels(mesh: MeshModel): LabelSelection {
   const b = new SelectionBuilder();
@@ -88,6 +88,8 @@ export function selectedLabels(mesh: MeshModel): LabelSelection {
   // member (the injector's label) whether PERMISSIVE offers mTLS: that matters to workloads some
   // Service selects (the ports mesh clients reach), when proxies hold certificates at all.
   for (const list of mesh.peerAuthentications?.byNamespace.values() ?? []) for (const pa of list) b.equals(pa.selector);
+  // A Telemetry's selector decides which access logs a workload writes.
+  for (const list of mesh.telemetries?.byNamespace.values() ?? []) for (const t of list) b.equals(t.selector);
   const selected = [...mesh.services.values()].some((s) => Object.keys(s.selector ?? {}).length > 0);
   if (selected && mesh.meshConfig?.workloadCertificates !== false) b.equals({ [TLS_MODE_LABEL]: ISTIO_TLS_MODE });
   return b.keys;

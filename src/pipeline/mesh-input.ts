@@ -25,6 +25,7 @@ const FIELD_OF = {
   AuthorizationPolicy: "authorizationPolicies",
   RequestAuthentication: "requestAuthentications",
   PeerAuthentication: "peerAuthentications",
+  Telemetry: "telemetries",
 } as const satisfies Partial<Record<InputKind, keyof MeshInput>>;
 
 /** Group validated objects by kind for the model builder. */

@@ -7,6 +7,8 @@ import type { ClusterJson } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import type { ClusterLoadAssignmentJson } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import type { ListenerJson } from "../gen/envoy/config/listener/v3/listener_pb.js";
 import type { RouteConfigurationJson } from "../gen/envoy/config/route/v3/route_pb.js";
+import type { FileAccessLogJson } from "../gen/envoy/extensions/access_loggers/file/v3/file_pb.js";
+import type { ExpressionFilterJson } from "../gen/envoy/extensions/access_loggers/filters/cel/v3/cel_pb.js";
 import type { CorsJson, CorsPolicyJson } from "../gen/envoy/extensions/filters/http/cors/v3/cors_pb.js";
 import type { HTTPFaultJson } from "../gen/envoy/extensions/filters/http/fault/v3/fault_pb.js";
 import type { JwtAuthenticationJson } from "../gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";
@@ -37,12 +39,15 @@ export type {
   WeightedClusterJson,
   QueryParameterMatcherJson,
 } from "../gen/envoy/config/route/v3/route_components_pb.js";
+export type { AccessLogJson, AccessLogFilterJson } from "../gen/envoy/config/accesslog/v3/accesslog_pb.js";
 export type { FilterChainJson, FilterJson } from "../gen/envoy/config/listener/v3/listener_components_pb.js";
 export type { StringMatcherJson } from "../gen/envoy/type/matcher/v3/string_pb.js";
 export type { LbEndpointJson, LocalityLbEndpointsJson } from "../gen/envoy/config/endpoint/v3/endpoint_components_pb.js";
 
 /** Message types that travel inside `Any`, by their full proto name. */
 export interface TypedConfigs {
+  "envoy.extensions.access_loggers.file.v3.FileAccessLog": FileAccessLogJson;
+  "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter": ExpressionFilterJson;
   "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager": HttpConnectionManagerJson;
   "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy": TcpProxyJson;
   "envoy.extensions.filters.http.router.v3.Router": RouterJson;

@@ -8,6 +8,7 @@ import type { MeshModel } from "../model/ir.js";
 import type { ProxyView } from "../model/proxy.js";
 import type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson } from "./envoy.js";
 import type { EndpointTls, LocalityLb } from "./endpoints.js";
+import { withAccessLogs } from "./access-log.js";
 import { translateRouter } from "./gateway.js";
 import { translateSidecar } from "./sidecar/sidecar.js";
 import type { SecretJson } from "./tls.js";
@@ -43,12 +44,10 @@ export interface ProxyTranslation extends ProxyResources {
 
 /** What `proxy` gets from `mesh`, whatever its kind. */
 export function translateProxy(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
-  switch (proxy.type) {
-    case "sidecar":
-      return translateSidecar(mesh, proxy);
-    case "router":
-      return translateRouter(mesh, proxy);
-  }
+  const t = proxy.type === "router" ? translateRouter(mesh, proxy) : translateSidecar(mesh, proxy);
+  // Access logs go on every listener's connection managers and TCP proxies, whatever built them.
+  const listeners = withAccessLogs(t.listeners, mesh, proxy);
+  return listeners === t.listeners ? t : { ...t, listeners };
 }
 
 export { edsTargetEndpoints } from "./endpoints.js";

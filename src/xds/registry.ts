@@ -16,6 +16,8 @@ import { file_envoy_config_cluster_v3_cluster } from "../gen/envoy/config/cluste
 import { file_envoy_config_endpoint_v3_endpoint } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { file_envoy_config_listener_v3_listener } from "../gen/envoy/config/listener/v3/listener_pb.js";
 import { file_envoy_config_route_v3_route } from "../gen/envoy/config/route/v3/route_pb.js";
+import { file_envoy_extensions_access_loggers_file_v3_file } from "../gen/envoy/extensions/access_loggers/file/v3/file_pb.js";
+import { file_envoy_extensions_access_loggers_filters_cel_v3_cel } from "../gen/envoy/extensions/access_loggers/filters/cel/v3/cel_pb.js";
 import { file_envoy_extensions_access_loggers_stream_v3_stream } from "../gen/envoy/extensions/access_loggers/stream/v3/stream_pb.js";
 import { file_envoy_extensions_filters_http_cors_v3_cors } from "../gen/envoy/extensions/filters/http/cors/v3/cors_pb.js";
 import { file_envoy_extensions_filters_http_fault_v3_fault } from "../gen/envoy/extensions/filters/http/fault/v3/fault_pb.js";
@@ -61,6 +63,8 @@ const ROOT_FILES: readonly DescFile[] = [
   file_envoy_extensions_retry_host_previous_hosts_v3_previous_hosts,
   file_envoy_extensions_retry_priority_previous_priorities_v3_previous_priorities_config,
   file_envoy_extensions_access_loggers_stream_v3_stream,
+  file_envoy_extensions_access_loggers_file_v3_file,
+  file_envoy_extensions_access_loggers_filters_cel_v3_cel,
   file_envoy_extensions_request_id_uuid_v3_uuid,
   file_envoy_service_discovery_v3_discovery,
   file_google_protobuf_any,

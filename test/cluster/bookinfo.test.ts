@@ -361,13 +361,14 @@ spec:
     expect(others.tally.ok).toBe(10);
   });
 
-  it("reports an Istio kind it does not translate in the object's status (MP0010)", async () => {
+  it("writes the sidecars' access logs (kubectl logs -c istio-proxy), and reports what a Telemetry asks for that is not translated", async () => {
     await apply(
       "telemetry",
       `apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: {name: logs, namespace: ${NS}}
 spec:
+  tracing: [{randomSamplingPercentage: 10}]
   accessLogging: [{providers: [{name: envoy}]}]
 `,
     );
@@ -378,8 +379,21 @@ spec:
       return o.status?.validationMessages?.length ? o.status : undefined;
     });
     expect(status.validationMessages).toEqual([{ level: "WARNING", type: { code: "MP0010" } }]);
-    expect(status.conditions?.find((x) => x.type === "PassedAnalysis")?.message).toMatch(/MP0010: not translated: its metrics, tracing and access logging/);
-    // And it changes nothing: plaintext traffic still flows.
-    expect((await send(5)).tally.ok).toBe(5);
+    expect(status.conditions?.find((x) => x.type === "PassedAnalysis")?.message).toMatch(/MP0010: not translated yet: tracing/);
+    // The runbook step: read the sidecar's access log. productpage's sidecar logs its call to
+    // reviews (outbound, Istio's text format with the upstream cluster) and the request it served.
+    const [pp] = await pods("app=productpage");
+    const outbound = new RegExp(`"GET /\\S* HTTP/1\\.1" 200 - .* outbound\\|${APP_PORT}\\|[\\w-]*\\|reviews\\.${NS}\\.svc\\.cluster\\.local `);
+    const logs = await eventually(
+      "productpage's sidecar access log",
+      async () => {
+        expect((await send(3)).tally.ok).toBe(3);
+        const out = await c.kubectl(["-n", NS, "logs", pp!.metadata.name, "-c", "istio-proxy", "--since=5m"]);
+        return out.split("\n").some((l) => outbound.test(l)) && out.includes(`inbound|${APP_PORT}||`) ? out : undefined;
+      },
+      60_000,
+      2000,
+    );
+    expect(logs).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] "GET /m);
   });
 });

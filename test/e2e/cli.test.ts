@@ -158,7 +158,7 @@ describe("meshpilot analyze", () => {
         "kind: Telemetry",
         "metadata: { name: default, namespace: default }",
         "spec:",
-        "  accessLogging: [{ providers: [{ name: envoy }] }]",
+        "  tracing: [{ randomSamplingPercentage: 10 }]",
         "---",
         "apiVersion: networking.istio.io/v1beta1",
         "kind: ProxyConfig",
@@ -172,8 +172,8 @@ describe("meshpilot analyze", () => {
     expect(r.code, r.stdout).toBe(0);
     const lines = r.stdout.split("\n").filter((l) => l.includes("MP0010"));
     expect(lines).toEqual([
+      `warning MP0010 ${security} (document 1, line 5) Telemetry default/default spec.tracing: not translated yet: tracing is not configured on any proxy: no spans are reported`,
       `warning MP0010 ${security} (document 2, line 7) ProxyConfig default/proxies: not translated: proxy settings (concurrency, environment variables, image) are not applied`,
-      `warning MP0010 ${security} (document 1, line 1) Telemetry default/default: not translated: its metrics, tracing and access logging settings are not applied to any proxy`,
     ]);
   });
 });

@@ -39,7 +39,8 @@ const telemetry = {
   apiVersion: "telemetry.istio.io/v1alpha1",
   kind: "Telemetry",
   metadata: { name: "logs", namespace: NS },
-  spec: { accessLogging: [{ providers: [{ name: "envoy" }] }] },
+  // Its access logging is translated; tracing is not, and is reported.
+  spec: { tracing: [{ randomSamplingPercentage: 10 }] },
 };
 
 describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated, with a real kube-apiserver", () => {
@@ -115,7 +116,7 @@ describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated,
 
   it("reads other groups and versions: a Telemetry (v1alpha1) from the start, a WorkloadGroup (v1beta1) created later", async () => {
     await until(async () => (await statusOf(telemetry))?.validationMessages?.length === 1, "the Telemetry's status");
-    expect((await findingsFor("Telemetry", "logs"))[0]!.message).toContain("access logging");
+    expect((await findingsFor("Telemetry", "logs"))[0]!.message).toContain("tracing is not configured");
 
     await kube.admin.apply(workloadGroup);
     await until(async () => (await findingsFor("WorkloadGroup", "vms")).length === 1, "the WorkloadGroup's finding");

@@ -11,8 +11,8 @@
  *   await envoy.waitReady();
  *   const { port } = await envoy.listenerAddress("0.0.0.0_9080");
  */
-import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, linkSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureEnvoy } from "../../scripts/ensure-envoy.mjs";
@@ -684,19 +684,26 @@ export async function validateBootstrap(bootstrap: object, opts: { envoyPath?: s
   const dir = mkdtempSync(join(tmpdir(), "meshpilot-validate-"));
   const file = join(dir, "bootstrap.json");
   writeFileSync(file, JSON.stringify(bootstrap, null, 2));
+  // Output to a file, not a pipe: Envoy opens access logs at /dev/stdout while validating, and a
+  // pipe from Node is a socket, which cannot be opened by path.
+  const outFile = join(dir, "output.log");
+  const out = openSync(outFile, "w");
   try {
     return await new Promise((resolve) => {
-      execFile(
-        envoyPath,
-        ["--mode", "validate", "-c", file, "--log-level", "warn", "--use-dynamic-base-id", "--concurrency", "1"],
-        { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          const output = `${stdout}${stderr}`.trim();
-          resolve({ ok: !err, output: err && !output ? err.message : output });
-        },
-      );
+      const child = spawn(envoyPath, ["--mode", "validate", "-c", file, "--log-level", "warn", "--use-dynamic-base-id", "--concurrency", "1"], {
+        stdio: ["ignore", out, out],
+        timeout: opts.timeoutMs ?? 60_000,
+      });
+      const done = (err: Error | undefined, code: number | null) => {
+        const output = readFileSync(outFile, "utf8").trim();
+        const failed = err !== undefined || code !== 0;
+        resolve({ ok: !failed, output: failed && !output ? (err?.message ?? `exit code ${code}`) : output });
+      };
+      child.on("error", (err) => done(err, null));
+      child.on("exit", (code) => done(undefined, code));
     });
   } finally {
+    closeSync(out);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -14,7 +14,6 @@ const VALID: Record<UntranslatedIstioKind, Record<string, unknown>> = {
     priority: 10,
   },
   ProxyConfig: { selector: { matchLabels: { app: "web" } }, concurrency: 2, environmentVariables: { A: "b" } },
-  Telemetry: { tracing: [{ randomSamplingPercentage: 10 }], accessLogging: [{ providers: [{ name: "envoy" }] }] },
   WasmPlugin: { url: "oci://example/auth:1", phase: "AUTHN", priority: 10, pluginConfig: { a: 1 } },
 };
 
@@ -64,16 +63,16 @@ describe("Istio kinds read but not translated yet", () => {
   }
 
   it("warns about an unknown spec field and keeps the object", () => {
-    const r = parseObject({ value: object("Telemetry", { acessLogging: [] }) });
+    const r = parseObject({ value: object("WasmPlugin", { urll: "oci://x" }) });
     expect(r.status).toBe("valid");
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
-      'warning IST0106 Telemetry shop/x spec.acessLogging: unknown field "acessLogging" in Telemetry; known fields: selector, targetRef, targetRefs, tracing, metrics, accessLogging',
+      expect.stringMatching(/^warning IST0106 WasmPlugin shop\/x spec.urll: unknown field "urll" in WasmPlugin; known fields: selector, /),
     ]);
   });
 
   it("accepts an object without spec", () => {
     const r = parseObject({
-      value: { apiVersion: "telemetry.istio.io/v1", kind: "Telemetry", metadata: { name: "mesh-default", namespace: "istio-system" } },
+      value: { apiVersion: "extensions.istio.io/v1alpha1", kind: "WasmPlugin", metadata: { name: "plugin", namespace: "istio-system" } },
     });
     expect(r.status).toBe("valid");
   });

@@ -62,7 +62,7 @@ describe("mesh config", () => {
 
   it("reads outboundTrafficPolicy and refuses an unknown mode", () => {
     expect(meshConfigFrom(undefined)).toEqual({ config: { outboundTrafficPolicy: { mode: "ALLOW_ANY" } } });
-    expect(meshConfigFrom({ outboundTrafficPolicy: { mode: "REGISTRY_ONLY" }, accessLogFile: "/dev/stdout" })).toEqual({
+    expect(meshConfigFrom({ outboundTrafficPolicy: { mode: "REGISTRY_ONLY" }, enableTracing: true })).toEqual({
       config: { outboundTrafficPolicy: { mode: "REGISTRY_ONLY" } },
     });
     expect(meshConfigFrom({ outboundTrafficPolicy: { mode: "ALLOW_SOME" } })).toEqual({
