@@ -87,7 +87,11 @@ export function injectPod(
   });
   const patch: PatchOp[] = [
     ...prependToArray("/spec/initContainers", pod.spec?.initContainers, [init, proxy]),
-    ...probes.rewrites.map((r) => ({ op: "replace" as const, path: `/spec/containers/${r.container}/${r.kind}/httpGet`, value: r.httpGet })),
+    ...probes.rewrites.map((r) =>
+      r.probe
+        ? { op: "replace" as const, path: `/spec/containers/${r.container}/${r.kind}`, value: r.probe }
+        : { op: "replace" as const, path: `/spec/containers/${r.container}/${r.kind}/httpGet`, value: r.httpGet },
+    ),
     ...addToMap("/metadata/annotations", pod.metadata?.annotations, { [STATUS_ANNOTATION]: status }),
     ...(labels[TLS_MODE_LABEL] === undefined ? addToMap("/metadata/labels", pod.metadata?.labels, { [TLS_MODE_LABEL]: "istio" }) : []),
   ];

@@ -19,8 +19,62 @@ const ADMIN_CLUSTER = "envoy-admin";
 const HTTP_ROUTER = { name: "envoy.filters.http.router", typedConfig: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } };
 const HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
-export function appProbeClusterName(route: Pick<AppProbeRoute, "port" | "tls">): string {
-  return `app-health|${route.port}${route.tls ? "|tls" : ""}`;
+export function appProbeClusterName(route: AppProbeRoute): string {
+  if (route.check === "http") return `app-health|${route.port}${route.tls ? "|tls" : ""}`;
+  return `app-health|${route.port}|${route.check}${route.service ? `|${route.service}` : ""}`;
+}
+
+/**
+ * How often Envoy checks a tcpSocket/grpc probe's port. The kubelet reads the last result, so a
+ * short interval keeps it fresh whatever the probe's period; a connect (or one gRPC call) a second
+ * per probed port is cheap. `noTrafficInterval` too: the cluster never carries requests, and
+ * Envoy would otherwise check it only once a minute.
+ */
+const CHECK_INTERVAL = "1s";
+
+/** A loopback cluster whose active health check is the probe: a TCP connect, or gRPC Health/Check. */
+function checkedCluster(name: string, route: Extract<AppProbeRoute, { check: "tcp" | "grpc" }>, timeoutSeconds: number): Record<string, unknown> {
+  return {
+    ...loopbackCluster(name, route.port, false),
+    healthChecks: [
+      {
+        timeout: `${timeoutSeconds}s`,
+        interval: CHECK_INTERVAL,
+        noTrafficInterval: CHECK_INTERVAL,
+        noTrafficHealthyInterval: CHECK_INTERVAL,
+        // The kubelet applies the probe's own thresholds to the answers.
+        unhealthyThreshold: 1,
+        healthyThreshold: 1,
+        // The :authority defaults to the cluster name, which is no valid authority for a gRPC server.
+        ...(route.check === "tcp"
+          ? { tcpHealthCheck: {} }
+          : { grpcHealthCheck: { ...(route.service ? { serviceName: route.service } : {}), authority: `127.0.0.1:${route.port}` } }),
+      },
+    ],
+    ...(route.check === "grpc"
+      ? {
+          typedExtensionProtocolOptions: {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+              "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+              explicitHttpConfig: { http2ProtocolOptions: {} },
+            },
+          },
+        }
+      : {}),
+  };
+}
+
+/** Answers the probe's path itself: 200 while the cluster's one host passes its health check, else 503. */
+function checkFilter(path: string, cluster: string): Record<string, unknown> {
+  return {
+    name: "envoy.filters.http.health_check",
+    typedConfig: {
+      "@type": "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck",
+      passThroughMode: false,
+      headers: [{ name: ":path", stringMatch: { exact: path } }],
+      clusterMinHealthyPercentages: { [cluster]: { value: 100 } },
+    },
+  };
 }
 
 function loopbackCluster(name: string, port: number, tls: boolean): Record<string, unknown> {
@@ -43,7 +97,12 @@ function loopbackCluster(name: string, port: number, tls: boolean): Record<strin
   };
 }
 
-function httpListener(name: string, port: number, routes: readonly Record<string, unknown>[]): Record<string, unknown> {
+function httpListener(
+  name: string,
+  port: number,
+  routes: readonly Record<string, unknown>[],
+  filters: readonly Record<string, unknown>[] = [],
+): Record<string, unknown> {
   return {
     name,
     address: { socketAddress: { address: "0.0.0.0", portValue: port } },
@@ -56,7 +115,7 @@ function httpListener(name: string, port: number, routes: readonly Record<string
               "@type": HCM_TYPE,
               statPrefix: name,
               routeConfig: { name, virtualHosts: [{ name, domains: ["*"], routes }] },
-              httpFilters: [HTTP_ROUTER],
+              httpFilters: [...filters, HTTP_ROUTER],
             },
           },
         ],
@@ -105,18 +164,29 @@ export function proxyBootstrap(settings: InjectionSettings, input: ProxyInput): 
     httpListener("health", settings.healthPort, [{ match: { path: "/healthz/ready" }, route: { cluster: ADMIN_CLUSTER, prefixRewrite: "/ready" } }]),
   ];
   if (input.probeRoutes.length > 0) {
-    const seen = new Set<string>();
+    const byName = new Map<string, Record<string, unknown>>();
     for (const r of input.probeRoutes) {
       const name = appProbeClusterName(r);
-      if (seen.has(name)) continue;
-      seen.add(name);
-      clusters.push(loopbackCluster(name, r.port, r.tls));
+      if (r.check === "http") {
+        if (!byName.has(name)) byName.set(name, loopbackCluster(name, r.port, r.tls));
+        continue;
+      }
+      // Probes of one port share its check; the longest timeout serves them all.
+      const timeout = Math.max(
+        r.timeoutSeconds,
+        ...input.probeRoutes.filter((o) => appProbeClusterName(o) === name).map((o) => (o.check === "http" ? 0 : o.timeoutSeconds)),
+      );
+      if (!byName.has(name)) byName.set(name, checkedCluster(name, r, timeout));
     }
+    clusters.push(...byName.values());
+    const forwarded = input.probeRoutes.filter((r) => r.check === "http");
+    const checked = input.probeRoutes.filter((r) => r.check !== "http");
     listeners.push(
       httpListener(
         "app-health",
         settings.appProbePort,
-        input.probeRoutes.map((r) => ({ match: { path: r.path }, route: { cluster: appProbeClusterName(r), prefixRewrite: r.originalPath } })),
+        forwarded.map((r) => ({ match: { path: r.path }, route: { cluster: appProbeClusterName(r), prefixRewrite: r.originalPath } })),
+        checked.map((r) => checkFilter(r.path, appProbeClusterName(r))),
       ),
     );
   }

@@ -2,11 +2,13 @@
  * The injected istio-proxy container, run for real: its --config-yaml bootstrap (with the
  * kubelet's $(VAR) expansion done here) starts a stock Envoy that connects to a running
  * meshpilot, answers /healthz/ready on the health port only once it has its first config, and
- * forwards rewritten application probes to the original path on the application's port.
+ * forwards rewritten application probes to the original path on the application's port, and
+ * answers rewritten tcpSocket and grpc probes from its health checks of the application's port.
  * Addresses are moved from 0.0.0.0 to 127.0.0.1 and ports to free ones, so the test listens on
  * loopback only and runs beside others.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -16,6 +18,7 @@ import { injectPod } from "../../src/inject/inject.js";
 import { DEFAULT_INJECTION_SETTINGS, type InjectionSettings } from "../../src/inject/settings.js";
 import { httpRequest, startBackend, type Backend } from "../support/backend.js";
 import { startEnvoy, stopAllEnvoys, type Envoy } from "../support/envoy.js";
+import { NOT_SERVING, SERVING, startGrpcHealth, type GrpcHealthServer } from "../support/grpc-health.js";
 import { freePort } from "../support/net.js";
 import { until } from "../support/wait.js";
 
@@ -30,11 +33,17 @@ describe("injected sidecar Envoy", () => {
   let envoy: Envoy;
   let dir: string;
   let settings: InjectionSettings;
+  let tcp: Server;
+  let tcpPort: number;
+  let grpcApp: GrpcHealthServer;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "meshpilot-inject-"));
     server = await startServer({ configDir: dir, xdsAddress: "127.0.0.1:0", debugAddress: "127.0.0.1:0", logger: pino({ level: "silent" }) });
     app = await startBackend({ version: "v1", name: "web" });
+    tcp = createServer((socket) => socket.destroy());
+    tcpPort = await new Promise<number>((resolve) => tcp.listen(0, "127.0.0.1", () => resolve((tcp.address() as { port: number }).port)));
+    grpcApp = await startGrpcHealth();
     settings = {
       ...DEFAULT_INJECTION_SETTINGS,
       xdsAddress: `127.0.0.1:${server.xdsPort}`,
@@ -53,6 +62,8 @@ describe("injected sidecar Envoy", () => {
               readinessProbe: { httpGet: { path: "/ready?deep=1", port: "http" } },
               livenessProbe: { httpGet: { path: "/live", port: app.port } },
             },
+            { name: "db", ports: [{ name: "pg", containerPort: tcpPort }], livenessProbe: { tcpSocket: { port: "pg" } } },
+            { name: "api", readinessProbe: { grpc: { port: grpcApp.port, service: "ready" } }, livenessProbe: { grpc: { port: grpcApp.port } } },
           ],
         },
       },
@@ -71,6 +82,8 @@ describe("injected sidecar Envoy", () => {
     await stopAllEnvoys();
     await server?.stop();
     await app?.close();
+    await grpcApp?.close();
+    if (tcp?.listening) await new Promise((resolve) => tcp.close(resolve));
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -92,6 +105,23 @@ describe("injected sidecar Envoy", () => {
     expect(live.status).toBe(503);
     expect(app.requests.at(-1)?.path).toBe("/live");
     expect((await httpRequest(`http://127.0.0.1:${settings.appProbePort}/app-health/other/livez`)).status).toBe(404);
+  });
+
+  it("answers a rewritten tcpSocket probe by whether the application's port accepts connections", async () => {
+    const status = async () => (await httpRequest(`http://127.0.0.1:${settings.appProbePort}/app-health/db/livez`)).status;
+    await until(async () => (await status()) === 200, "tcpSocket probe passes while the port listens", 15_000);
+    await new Promise((resolve) => tcp.close(resolve));
+    await until(async () => (await status()) === 503, "tcpSocket probe fails once the port is closed", 15_000);
+  });
+
+  it("answers a rewritten grpc probe by the application's gRPC health status, per service", async () => {
+    const status = async (kind: string) => (await httpRequest(`http://127.0.0.1:${settings.appProbePort}/app-health/api/${kind}`)).status;
+    grpcApp.setStatus("ready", SERVING);
+    await until(async () => (await status("readyz")) === 200, "grpc readiness (service ready) passes", 15_000);
+    await until(async () => (await status("livez")) === 200, "grpc liveness (whole server) passes", 15_000);
+    grpcApp.setStatus("ready", NOT_SERVING);
+    await until(async () => (await status("readyz")) === 503, "grpc readiness fails once NOT_SERVING", 15_000);
+    expect(await status("livez")).toBe(200);
   });
 
   it("the admin port stays on loopback of the pod", () => {

@@ -131,12 +131,82 @@ describe("injectPod patch", () => {
     ]);
   });
 
-  it("rewriteAppHTTPProbers=false leaves probes alone; tcpSocket probes are reported", () => {
+  it("rewriteAppHTTPProbers=false leaves probes alone; tcpSocket probes left as written are reported", () => {
     const pod = webPod();
     const off = patched({ ...pod, metadata: { ...pod.metadata, annotations: { "sidecar.istio.io/rewriteAppHTTPProbers": "false" } } });
     expect(off.patch.some((p) => p.path.includes("Probe"))).toBe(false);
-    const tcp = patched({ metadata: { name: "t" }, spec: { containers: [{ name: "db", livenessProbe: { tcpSocket: { port: 5432 } } }] } });
-    expect(tcp.warnings).toEqual(["container db livenessProbe: tcpSocket probe not rewritten; captured, it tests the sidecar, not the app"]);
+    const tcp = patched({
+      metadata: { name: "t", annotations: { "sidecar.istio.io/rewriteAppHTTPProbers": "false" } },
+      spec: { containers: [{ name: "db", livenessProbe: { tcpSocket: { port: 5432 } } }] },
+    });
+    expect(tcp.patch.some((p) => p.path.includes("Probe"))).toBe(false);
+    expect(tcp.warnings).toEqual(["container db livenessProbe: tcpSocket probe not rewritten (rewriteAppHTTPProbers false); captured, it tests the sidecar"]);
+  });
+
+  it("rewrites tcpSocket and grpc probes to /app-health/ paths answered by Envoy's health checks of the app's port", () => {
+    const r = patched({
+      metadata: { name: "t" },
+      spec: {
+        containers: [
+          {
+            name: "db",
+            ports: [{ name: "pg", containerPort: 5432 }],
+            livenessProbe: { tcpSocket: { port: "pg" }, periodSeconds: 5, timeoutSeconds: 3 },
+            readinessProbe: { tcpSocket: { port: 5432 } },
+          },
+          { name: "api", readinessProbe: { grpc: { port: 9090, service: "ready" }, failureThreshold: 2 }, startupProbe: { grpc: { port: 9090 } } },
+          { name: "other", livenessProbe: { tcpSocket: { host: "10.0.0.1", port: 80 } } },
+        ],
+      },
+    });
+    expect(r.warnings).toEqual([]);
+    const replaced = r.patch.filter((p) => p.path.includes("Probe")).map((p) => [p.op, p.path, p.value]);
+    expect(replaced).toEqual([
+      [
+        "replace",
+        "/spec/containers/0/livenessProbe",
+        { httpGet: { path: "/app-health/db/livez", port: 15020, scheme: "HTTP" }, periodSeconds: 5, timeoutSeconds: 3 },
+      ],
+      ["replace", "/spec/containers/0/readinessProbe", { httpGet: { path: "/app-health/db/readyz", port: 15020, scheme: "HTTP" } }],
+      ["replace", "/spec/containers/1/readinessProbe", { httpGet: { path: "/app-health/api/readyz", port: 15020, scheme: "HTTP" }, failureThreshold: 2 }],
+      ["replace", "/spec/containers/1/startupProbe", { httpGet: { path: "/app-health/api/startupz", port: 15020, scheme: "HTTP" } }],
+    ]);
+    const proxy = (r.patch[0]!.value as Record<string, unknown>[])[1]!;
+    const b = JSON.parse((proxy["args"] as string[])[1]!) as {
+      staticResources: { clusters: Record<string, unknown>[]; listeners: { filterChains: { filters: { typedConfig: Record<string, unknown> }[] }[] }[] };
+    };
+    const clusters = b.staticResources.clusters.filter((c) => String(c["name"]).startsWith("app-health"));
+    expect(clusters.map((c) => c["name"])).toEqual(["app-health|5432|tcp", "app-health|9090|grpc|ready", "app-health|9090|grpc"]);
+    expect(clusters[0]!["healthChecks"]).toEqual([
+      {
+        timeout: "3s",
+        interval: "1s",
+        noTrafficInterval: "1s",
+        noTrafficHealthyInterval: "1s",
+        unhealthyThreshold: 1,
+        healthyThreshold: 1,
+        tcpHealthCheck: {},
+      },
+    ]);
+    expect((clusters[1]!["healthChecks"] as Record<string, unknown>[])[0]).toMatchObject({
+      timeout: "1s",
+      grpcHealthCheck: { serviceName: "ready", authority: "127.0.0.1:9090" },
+    });
+    expect((clusters[2]!["healthChecks"] as Record<string, unknown>[])[0]).toEqual(
+      expect.objectContaining({ grpcHealthCheck: { authority: "127.0.0.1:9090" } }),
+    );
+    expect(clusters[2]!["typedExtensionProtocolOptions"]).toMatchObject({
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { explicitHttpConfig: { http2ProtocolOptions: {} } },
+    });
+    const hcm = b.staticResources.listeners[1]!.filterChains[0]!.filters[0]!.typedConfig as {
+      httpFilters: { name: string; typedConfig: Record<string, unknown> }[];
+    };
+    expect(hcm.httpFilters.map((f) => f.name)).toEqual([...Array<string>(4).fill("envoy.filters.http.health_check"), "envoy.filters.http.router"]);
+    expect(hcm.httpFilters[0]!.typedConfig).toMatchObject({
+      passThroughMode: false,
+      headers: [{ name: ":path", stringMatch: { exact: "/app-health/db/livez" } }],
+      clusterMinHealthyPercentages: { "app-health|5432|tcp": { value: 100 } },
+    });
   });
 
   it("Istio annotations meshpilot does not act on are reported as warnings", () => {
