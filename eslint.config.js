@@ -17,7 +17,7 @@ const layers = {
   inject: ["api", "translate", "gen"],
   pipeline: ["api", "store", "model", "translate", "analyze", "xds", "gen"],
   explain: ["api", "model", "translate", "gen"],
-  debug: ["api", "store", "model", "translate", "analyze", "xds", "pipeline", "gen"],
+  debug: ["api", "store", "model", "translate", "analyze", "explain", "xds", "pipeline", "gen"],
   runtime: ["api", "store", "model", "translate", "analyze", "sources", "xds", "inject", "debug", "pipeline", "gen"],
 };
 const all = ["api", "store", "model", "translate", "analyze", "explain", "sources", "xds", "inject", "debug", "pipeline", "runtime", "cli", "gen"];
@@ -128,6 +128,11 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
     },
+  },
+  {
+    // The live view's page script runs in the browser, as a classic script.
+    files: ["src/debug/live-view/ui/**/*.js"],
+    languageOptions: { sourceType: "script", globals: { document: "readonly", EventSource: "readonly", Node: "readonly" } },
   },
   ...layerRules,
   // Pure layers get both their arrow rule and the I/O ban; merge so one does not override the other.

@@ -5,6 +5,9 @@ import type { ControlPlane } from "../pipeline/control-plane.js";
 import type { ProxySyncStatus, ShortType } from "../xds/observer.js";
 import { configDump } from "./config-dump.js";
 import type { PushHistory } from "./history.js";
+import { isAsset, serveAsset } from "./live-view/assets.js";
+import { liveState } from "./live-view/state.js";
+import { LiveStream } from "./live-view/stream.js";
 import type { Metrics } from "./metrics.js";
 
 export interface DebugDeps {
@@ -31,10 +34,23 @@ function findProxy(statuses: readonly ProxySyncStatus[], proxyId: string): Proxy
 }
 
 export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const live = new LiveStream(deps, deps.logger);
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const handle = async (): Promise<void> => {
+      if (isAsset(url.pathname)) return serveAsset(url.pathname, res);
       switch (url.pathname) {
+        case "/":
+        case "/ui":
+          res.writeHead(302, { location: "/ui/" });
+          res.end();
+          return;
+        case "/ui/state":
+          send(res, 200, liveState(deps));
+          return;
+        case "/ui/events":
+          live.attach(req, res);
+          return;
         case "/ready":
           if (deps.sourcesReady() && deps.controlPlane.ready) send(res, 200, "ready\n", "text/plain");
           else send(res, 503, "not ready: config sources are still loading\n", "text/plain");
@@ -90,6 +106,9 @@ export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: Serve
           send(res, 404, {
             error: `unknown path ${url.pathname}`,
             paths: [
+              "/ui/ (the live view)",
+              "/ui/state",
+              "/ui/events (Server-Sent Events)",
               "/ready",
               "/healthz",
               "/metrics",

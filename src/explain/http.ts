@@ -241,11 +241,14 @@ interface FaultConfig {
   abort?: { httpStatus?: number; grpcStatus?: number; percentage?: { numerator?: number; denominator?: string } };
 }
 
-/** The fault filter's per-route config (route first, then virtual host), and whether the filter is there to act on it. */
-function faultOf(route: RouteJson, vh: VirtualHostJson, hcm: HttpConnectionManagerJson): Fault | undefined {
+/**
+ * The fault filter's per-route config (route first, then virtual host), and, given the connection
+ * manager, whether the filter is there to act on it.
+ */
+export function faultOf(route: RouteJson, vh: VirtualHostJson, hcm?: HttpConnectionManagerJson): Fault | undefined {
   const cfg = (route.typedPerFilterConfig?.[FAULT_FILTER] ?? vh.typedPerFilterConfig?.[FAULT_FILTER]) as FaultConfig | undefined;
   if (!cfg || (!cfg.delay && !cfg.abort)) return undefined;
-  const inFilters = (hcm.httpFilters ?? []).some((f) => f.name === FAULT_FILTER);
+  const inFilters = !hcm || (hcm.httpFilters ?? []).some((f) => f.name === FAULT_FILTER);
   return {
     ...(cfg.delay?.fixedDelay ? { delay: { fixedDelay: cfg.delay.fixedDelay, percent: percentOf(cfg.delay.percentage, 0) } } : {}),
     ...(cfg.abort
@@ -266,6 +269,18 @@ function headerList(h: readonly { header?: { key?: string; value?: string }; app
   return (h ?? []).map((x) => `${x.header?.key ?? ""}: ${x.header?.value ?? ""}${x.appendAction === "OVERWRITE_IF_EXISTS_OR_ADD" ? " (set)" : ""}`);
 }
 
+/** Where a forwarding route sends requests: its one cluster, or its weighted clusters with their shares (undefined: picked otherwise). */
+export function forwardTargets(a: NonNullable<RouteJson["route"]>): WeightedTarget[] | undefined {
+  if (a.cluster !== undefined) return [{ cluster: a.cluster, weight: 1, percent: 100 }];
+  if (!a.weightedClusters?.clusters?.length) return undefined;
+  const total = a.weightedClusters.clusters.reduce((s, c) => s + Number(c.weight ?? 0), 0);
+  return a.weightedClusters.clusters.map((c) => ({
+    cluster: c.name ?? "",
+    weight: Number(c.weight ?? 0),
+    percent: total > 0 ? (Number(c.weight ?? 0) / total) * 100 : 0,
+  }));
+}
+
 function actionOf(route: RouteJson, vh: VirtualHostJson, req: ExplainRequest): HttpAction {
   if (route.directResponse) {
     const b = route.directResponse.body;
@@ -275,16 +290,8 @@ function actionOf(route: RouteJson, vh: VirtualHostJson, req: ExplainRequest): H
   if (route.redirect) return { kind: "redirect", ...redirectOf(route.redirect, req, route.match?.prefix ?? route.match?.pathSeparatedPrefix) };
   const a = route.route;
   if (!a) return { kind: "unsupported", why: "the route has an action this tool does not follow (non-forwarding or filter action)" };
-  let clusters: WeightedTarget[];
-  if (a.cluster !== undefined) clusters = [{ cluster: a.cluster, weight: 1, percent: 100 }];
-  else if (a.weightedClusters?.clusters?.length) {
-    const total = a.weightedClusters.clusters.reduce((s, c) => s + Number(c.weight ?? 0), 0);
-    clusters = a.weightedClusters.clusters.map((c) => ({
-      cluster: c.name ?? "",
-      weight: Number(c.weight ?? 0),
-      percent: total > 0 ? (Number(c.weight ?? 0) / total) * 100 : 0,
-    }));
-  } else return { kind: "unsupported", why: "the route picks its cluster by header or plugin, which this tool does not follow" };
+  const clusters = forwardTargets(a);
+  if (!clusters) return { kind: "unsupported", why: "the route picks its cluster by header or plugin, which this tool does not follow" };
   const path = pathOnly(req.path);
   let rewrittenPath: string | undefined;
   const matchedPrefix = route.match?.prefix ?? route.match?.pathSeparatedPrefix;

@@ -17,9 +17,10 @@ import { analysisFindings, analyzeMesh, withSource, type Analysis, type SourceLo
 import type { MeshConfig } from "../model/mesh-config.js";
 import { buildMeshState, rebuildEndpoints, type MeshBuild } from "../model/build.js";
 import type { MeshInput } from "../model/input.js";
-import type { MeshModel } from "../model/ir.js";
+import type { MeshModel, ServiceModel } from "../model/ir.js";
+import { DEFAULT_DOMAIN } from "../model/names.js";
 import { nodeClassKey, parseProxy, proxyView, viewKey, type ProxyNode, type ProxyView } from "../model/proxy.js";
-import { selectedLabels, selectionText, type LabelSelection } from "../model/selected-labels.js";
+import { projectLabels, selectedLabels, selectionText, type LabelSelection } from "../model/selected-labels.js";
 import { translateProxy, type ProxyResources } from "../translate/proxy.js";
 import { snapshotFrom } from "../xds/encode.js";
 import { encodeProxyResources } from "./encode-view.js";
@@ -222,6 +223,26 @@ export class ControlPlane implements ViewProvider {
     const vk = this.classes.get(key)?.view;
     const view = vk === undefined ? undefined : this.views.get(vk);
     return view?.maps && this.build ? translateProxy(this.build.mesh, view.proxy) : undefined;
+  }
+
+  /** The services of the current build, by FQDN (none before the first build). */
+  services(): ReadonlyMap<string, ServiceModel> {
+    return this.build?.mesh.services ?? new Map();
+  }
+
+  /**
+   * What a sidecar in `namespace` with no labels gets from the current build: translated now,
+   * neither kept nor pushed (the live view shows each service's routes as its own namespace sees them).
+   */
+  namespaceResources(namespace: string): ProxyResources | undefined {
+    if (!this.build) return undefined;
+    return translateProxy(this.build.mesh, {
+      type: "sidecar",
+      namespace,
+      dnsDomain: this.opts.domain ?? DEFAULT_DOMAIN,
+      interceptionMode: "REDIRECT",
+      labels: projectLabels({}, this.selection),
+    });
   }
 
   /** When the labels configuration selects on changed, move every class to its view under the new selection. */
