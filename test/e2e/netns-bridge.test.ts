@@ -13,6 +13,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addNetns, listNetns, uniqueName } from "../../scripts/netns-bridge.mjs";
+import { httpRequest } from "../support/backend.js";
 import { connectInNetns, NetNs, type Bridge } from "../support/netns.js";
 import { until } from "../support/wait.js";
 
@@ -164,6 +165,19 @@ describe("netns bridge", () => {
     // The server inside saw it end, with every byte.
     expect(serverLog.filter((l) => l.ev === "end").at(-1)).toEqual({ ev: "end", n: payload.length });
     await expect(connectInNetns(ns.name, ADDR, PORT + 1)).rejects.toThrow(`cannot connect to ${ADDR}:${PORT + 1} from ${ns.name}: connect ECONNREFUSED`);
+  });
+
+  it("an HTTP request with `connect` goes over that connection only, never to the URL's address", async () => {
+    // Nothing listens on the URL's port (1): the answer can only come from the given connection.
+    const local = net.createServer((c) => c.end("HTTP/1.1 204 No Content\r\nx-from: local\r\nconnection: close\r\n\r\n"));
+    await new Promise<void>((r) => local.listen(0, "127.0.0.1", r));
+    try {
+      const port = (local.address() as net.AddressInfo).port;
+      const res = await httpRequest("http://127.0.0.1:1/x", { host: "example.test", connect: () => net.connect(port, "127.0.0.1"), timeoutMs: 5000 });
+      expect(res).toMatchObject({ status: 204, headers: { "x-from": "local" } });
+    } finally {
+      local.close();
+    }
   });
 
   it("counts connections, and none stays open", async () => {

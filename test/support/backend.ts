@@ -250,6 +250,13 @@ export interface HttpRequestOptions {
   readonly connect?: () => Duplex;
 }
 
+/** An agent whose only connection is `connect()`'s. */
+function connectionAgent(connect: () => Duplex): http.Agent {
+  const agent = new http.Agent({ keepAlive: false, maxSockets: 1 });
+  agent.createConnection = () => connect() as net.Socket;
+  return agent;
+}
+
 /** One HTTP/1.1 request on a fresh connection, e.g. to an Envoy listener with `Host: reviews`. */
 export function httpRequest(url: string, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
   const u = new URL(url);
@@ -262,9 +269,10 @@ export function httpRequest(url: string, opts: HttpRequestOptions = {}): Promise
         path: `${u.pathname}${u.search}`,
         method: opts.method ?? "GET",
         headers: { ...(opts.host ? { host: opts.host } : {}), ...opts.headers },
-        agent: false,
+        // `createConnection` beside `agent: false` is ignored (the fresh agent dials the URL): an
+        // agent of its own is the way to send on the given connection.
+        agent: opts.connect ? connectionAgent(opts.connect) : false,
         timeout: opts.timeoutMs ?? 10_000,
-        ...(opts.connect ? { createConnection: opts.connect as () => net.Socket } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
