@@ -16,6 +16,9 @@ import { regexError } from "../validate-common.js";
 import { wildcardDomainError } from "../validate-names.js";
 import type { GatewayApiObject } from "./types.js";
 
+/** RequestRedirect status codes (the v1.5 CRD's enum; Envoy has a response code for each). */
+const REDIRECT_CODES: readonly number[] = [301, 302, 303, 307, 308];
+
 const str: FieldType = { t: "string" };
 const int: FieldType = { t: "int32" };
 const enm = (...values: string[]): FieldType => ({ t: "enum", values });
@@ -291,7 +294,8 @@ function filters(list: unknown, issues: Issues): void {
     if (isPlainObject(redirect)) {
       pathModifier(redirect["path"], at.at("requestRedirect", "path"));
       const code = redirect["statusCode"];
-      if (typeof code === "number" && code !== 301 && code !== 302) at.at("requestRedirect", "statusCode").error(`statusCode must be 301 or 302, got ${code}`);
+      if (typeof code === "number" && !REDIRECT_CODES.includes(code))
+        at.at("requestRedirect", "statusCode").error(`statusCode must be one of ${REDIRECT_CODES.join(", ")}, got ${code}`);
       port(redirect["port"], at.at("requestRedirect", "port"));
     }
     const rewrite = f["urlRewrite"];
