@@ -21,11 +21,11 @@
 //
 // Cache: <cache>/gateway-conformance-<ver>, a marker and a lock like the other ensure scripts.
 // GOTOOLCHAIN=local, CGO_ENABLED=0.
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheBase, isExecutable, run, withLock } from "./cache-util.mjs";
-import { writeDockerArchive } from "./cluster/docker-archive.mjs";
+import { writeBinaryImage } from "./cluster/docker-archive.mjs";
 import { ensureCoreDNS } from "./ensure-coredns.mjs";
 import { GATEWAY_API_VERSION } from "./ensure-gateway-api.mjs";
 
@@ -78,28 +78,19 @@ function manifestImages(moduleDir) {
   return { echo, coredns, plugins };
 }
 
-/** A one-binary image (as distroless/static would carry it: users, a sticky /tmp). */
-function writeBinaryImage(tar, { ref, path, binary, user, title }) {
+/** A one-binary image with the users distroless/static has, and a sticky /tmp. */
+function writeUserImage(tar, { ref, path, binary, user, title }) {
   const passwd = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
   const group = "root:x:0:\nnonroot:x:65532:\n";
   const text = (p, s) => ({ path: p, type: "file", mode: 0o644, data: Buffer.from(s), size: Buffer.byteLength(s) });
-  const entries = [
-    { path: "etc", type: "dir", mode: 0o755 },
-    text("etc/group", group),
-    text("etc/passwd", passwd),
-    { path: path.slice(1), type: "file", mode: 0o755, source: binary, size: statSync(binary).size },
-    { path: "tmp", type: "dir", mode: 0o1777 },
-  ].sort((a, b) => (a.path < b.path ? -1 : 1));
-  writeDockerArchive(tar, {
+  writeBinaryImage(tar, {
     refs: [ref],
-    config: {
-      architecture: "amd64",
-      os: "linux",
-      created: "1970-01-01T00:00:00Z",
-      config: { User: user, Entrypoint: [path], WorkingDir: "/", Labels: { "org.opencontainers.image.title": title } },
-      history: [{ created: "1970-01-01T00:00:00Z", created_by: "scripts/ensure-gateway-conformance.mjs" }],
-    },
-    entries,
+    path,
+    binary,
+    user,
+    config: { Labels: { "org.opencontainers.image.title": title } },
+    history: [{ created: "1970-01-01T00:00:00Z", created_by: "scripts/ensure-gateway-conformance.mjs" }],
+    entries: [{ path: "etc", type: "dir", mode: 0o755 }, text("etc/group", group), text("etc/passwd", passwd), { path: "tmp", type: "dir", mode: 0o1777 }],
   });
 }
 
@@ -146,13 +137,13 @@ async function build(dir, log) {
   const { stdout: moduleDir } = await go(["list", "-m", "-f", "{{.Dir}}", CONFORMANCE_MODULE]);
   const refs = manifestImages(moduleDir.trim());
   const echoTar = join(dir, "echo-basic-image.tar");
-  writeBinaryImage(echoTar, { ref: refs.echo, path: "/echo-basic", binary: echoBasic, user: "65532:65532", title: "echo-basic" });
+  writeUserImage(echoTar, { ref: refs.echo, path: "/echo-basic", binary: echoBasic, user: "65532:65532", title: "echo-basic" });
   const corednsVersion = refs.coredns.split(":").pop().replace(/^v/, "");
   const { coredns } = await ensureCoreDNS({ version: corednsVersion, plugins: refs.plugins, log });
   const corednsTar = join(dir, `coredns-${corednsVersion}-image.tar`);
   // Root, with only the NET_BIND_SERVICE the manifest grants: the upstream image runs as nonroot
   // with a file capability on the binary, which a plain tar layer here does not carry.
-  writeBinaryImage(corednsTar, { ref: refs.coredns, path: "/coredns", binary: coredns, user: "0:0", title: "coredns" });
+  writeUserImage(corednsTar, { ref: refs.coredns, path: "/coredns", binary: coredns, user: "0:0", title: "coredns" });
 
   const buildSeconds = Math.round((Date.now() - started) / 1000);
   log(`conformance ${GATEWAY_API_VERSION}: built in ${buildSeconds} s`);

@@ -1,9 +1,9 @@
 // The CoreDNS image: the static binary from ensure-coredns.mjs and nothing else, written once
 // next to the binary as a docker-archive (scripts/cluster/docker-archive.mjs).
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ensureCoreDNS } from "../ensure-coredns.mjs";
-import { writeDockerArchive } from "./docker-archive.mjs";
+import { writeBinaryImage } from "./docker-archive.mjs";
 
 export async function ensureCoreDNSImage(options = {}) {
   const { version, coredns } = await ensureCoreDNS(options);
@@ -12,16 +12,7 @@ export async function ensureCoreDNSImage(options = {}) {
   const ref = `localhost/meshpilot-coredns:${version}`;
   const tar = join(dirname(coredns), `coredns-image-${version}.tar`);
   if (!existsSync(tar)) {
-    writeDockerArchive(tar, {
-      refs: [ref],
-      config: {
-        architecture: "amd64",
-        os: "linux",
-        created: "1970-01-01T00:00:00Z",
-        config: { Entrypoint: ["/coredns"], WorkingDir: "/", ExposedPorts: { "53/tcp": {}, "53/udp": {} } },
-      },
-      entries: [{ path: "coredns", type: "file", mode: 0o755, source: coredns, size: statSync(coredns).size }],
-    });
+    writeBinaryImage(tar, { refs: [ref], path: "/coredns", binary: coredns, config: { ExposedPorts: { "53/tcp": {}, "53/udp": {} } } });
   }
   return { name: "coredns", ref, tar };
 }

@@ -8,7 +8,7 @@
 // every header field and the layer's size before its bytes; a ustar writer for files, directories
 // and symlinks (plus PAX records for long names) is about sixty lines.
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 
 const BLOCK = 512;
 const padLength = (size) => (BLOCK - (size % BLOCK)) % BLOCK;
@@ -164,4 +164,28 @@ export function writeDockerArchive(out, { refs, config, entries }) {
     rmSync(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * A one-binary image: `binary` at `path` (the entrypoint, run from /), plus `entries` (files such
+ * as /etc/passwd, sorted in with it), as a docker-archive at `out`.
+ * @param {string} out
+ * @param {{ refs: string[], path: string, binary: string, user?: string, config?: object,
+ *   history?: object[], entries?: import("./images.mjs").RootfsEntry[] }} image
+ */
+export function writeBinaryImage(out, { refs, path, binary, user, config = {}, history, entries = [] }) {
+  const all = [...entries, { path: path.slice(1), type: "file", mode: 0o755, source: binary, size: statSync(binary).size }].sort((a, b) =>
+    a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+  );
+  return writeDockerArchive(out, {
+    refs,
+    config: {
+      architecture: "amd64",
+      os: "linux",
+      created: "1970-01-01T00:00:00Z",
+      config: { ...(user ? { User: user } : {}), Entrypoint: [path], WorkingDir: "/", ...config },
+      ...(history ? { history } : {}),
+    },
+    entries: all,
+  });
 }
