@@ -880,6 +880,41 @@ const securityCases: FindingCase[] = [
   },
 ];
 
+const telemetry = (name: string, spec: string): string =>
+  `apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: { name: ${name}, namespace: default, creationTimestamp: "2026-01-0${name.length % 9}T00:00:00Z" }\nspec:\n${spec}`;
+
+/** Telemetry access logging (model/telemetry.ts). */
+const telemetryCases: FindingCase[] = [
+  {
+    code: "MP1101",
+    finding: "a Telemetry naming a provider the mesh config does not define",
+    fires: doc(telemetry("logs", "  accessLogging: [{ providers: [{ name: nope }] }]")),
+    nearMiss: doc(telemetry("logs", "  accessLogging: [{ providers: [{ name: envoy }] }]")),
+  },
+  {
+    code: "MP1102",
+    finding: "a second namespace-wide Telemetry in one namespace (the older one wins)",
+    fires: docs(telemetry("a", "  accessLogging: [{ providers: [{ name: envoy }] }]"), telemetry("bb", "  accessLogging: [{ disabled: true }]")),
+    nearMiss: docs(
+      telemetry("a", "  accessLogging: [{ providers: [{ name: envoy }] }]"),
+      telemetry("bb", "  selector: { matchLabels: { app: reviews } }\n  accessLogging: [{ disabled: true }]"),
+    ),
+  },
+  {
+    code: "MP1102",
+    finding: "a Telemetry filter in an entry that names no provider (Istio drops it)",
+    fires: doc(telemetry("logs", "  accessLogging: [{ providers: [{ name: envoy }] }, { filter: { expression: 'response.code >= 500' } }]")),
+    nearMiss: doc(telemetry("logs", "  accessLogging: [{ providers: [{ name: envoy }], filter: { expression: 'response.code >= 500' } }]")),
+  },
+  {
+    code: "MP0010",
+    finding: "a part of a Telemetry not translated (tracing)",
+    at: "Telemetry default/logs",
+    fires: doc(telemetry("logs", "  tracing: [{ randomSamplingPercentage: 10 }]\n  accessLogging: [{ providers: [{ name: envoy }] }]")),
+    nearMiss: doc(telemetry("logs", "  accessLogging: [{ providers: [{ name: envoy }] }]")),
+  },
+];
+
 export const FINDING_CASES: readonly FindingCase[] = [
   ...inputCases,
   ...routingCases,
@@ -889,4 +924,5 @@ export const FINDING_CASES: readonly FindingCase[] = [
   ...gatewayCases,
   ...gatewayApiCases,
   ...securityCases,
+  ...telemetryCases,
 ];
