@@ -15,7 +15,7 @@ import type {
   TcpProxyJson,
 } from "../translate/envoy.js";
 import { describeCluster, type ClusterInfo } from "./cluster.js";
-import { routeRequest, type HttpOutcome, type WeightedTarget } from "./http.js";
+import { routeRequest, weightedTargets, type HttpOutcome, type WeightedTarget } from "./http.js";
 import { chooseFilterChain, chooseListener, describeChain, isIp, type Connection } from "./listener.js";
 import type { ExplainRequest } from "./request.js";
 
@@ -96,12 +96,9 @@ function resolveDestination(res: ExplainResources, req: ExplainRequest, proxy: P
   return { how: `${req.host} is not a service this proxy knows: its address is outside the registry (give --destination-ip to say which)` };
 }
 
-function tcpClustersOf(tp: TcpProxyJson | undefined): WeightedTarget[] {
-  if (!tp) return [];
-  if (tp.cluster) return [{ cluster: tp.cluster, weight: 1, percent: 100 }];
-  const cs = tp.weightedClusters?.clusters ?? [];
-  const total = cs.reduce((s, c) => s + Number(c.weight ?? 0), 0);
-  return cs.map((c) => ({ cluster: c.name ?? "", weight: Number(c.weight ?? 0), percent: total ? (Number(c.weight ?? 0) / total) * 100 : 0 }));
+/** tcp_proxy's cluster or split. */
+export function tcpClustersOf(tp: TcpProxyJson | undefined): WeightedTarget[] {
+  return (tp && weightedTargets(tp.cluster, tp.weightedClusters?.clusters)) ?? [];
 }
 
 export function explain(res: ExplainResources, proxy: ProxyNode, req: ExplainRequest, opts: ExplainOptions = {}): Explanation {

@@ -269,16 +269,24 @@ function headerList(h: readonly { header?: { key?: string; value?: string }; app
   return (h ?? []).map((x) => `${x.header?.key ?? ""}: ${x.header?.value ?? ""}${x.appendAction === "OVERWRITE_IF_EXISTS_OR_ADD" ? " (set)" : ""}`);
 }
 
-/** Where a forwarding route sends requests: its one cluster, or its weighted clusters with their shares (undefined: picked otherwise). */
-export function forwardTargets(a: NonNullable<RouteJson["route"]>): WeightedTarget[] | undefined {
-  if (a.cluster !== undefined) return [{ cluster: a.cluster, weight: 1, percent: 100 }];
-  if (!a.weightedClusters?.clusters?.length) return undefined;
-  const total = a.weightedClusters.clusters.reduce((s, c) => s + Number(c.weight ?? 0), 0);
-  return a.weightedClusters.clusters.map((c) => ({
+/** A cluster, or weighted clusters with their shares; undefined when neither is given. */
+export function weightedTargets(
+  cluster: string | undefined,
+  weighted: readonly { readonly name?: string; readonly weight?: number }[] | undefined,
+): WeightedTarget[] | undefined {
+  if (cluster) return [{ cluster, weight: 1, percent: 100 }];
+  if (!weighted?.length) return undefined;
+  const total = weighted.reduce((s, c) => s + Number(c.weight ?? 0), 0);
+  return weighted.map((c) => ({
     cluster: c.name ?? "",
     weight: Number(c.weight ?? 0),
     percent: total > 0 ? (Number(c.weight ?? 0) / total) * 100 : 0,
   }));
+}
+
+/** Where a forwarding route sends requests (undefined: it picks its cluster otherwise). */
+export function forwardTargets(a: NonNullable<RouteJson["route"]>): WeightedTarget[] | undefined {
+  return weightedTargets(a.cluster, a.weightedClusters?.clusters);
 }
 
 function actionOf(route: RouteJson, vh: VirtualHostJson, req: ExplainRequest): HttpAction {

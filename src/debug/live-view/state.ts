@@ -4,12 +4,14 @@
 // with explain's readers, so the page shows what Envoy gets, never a second reading of the YAML.
 // Nothing here carries key material: routes, sync states, findings and history hold names only.
 import type { Diagnostic } from "../../api/diagnostics.js";
+import { tcpClustersOf } from "../../explain/explain.js";
 import { describeMatch } from "../../explain/format.js";
-import { faultOf, forwardTargets, originOf } from "../../explain/http.js";
+import { faultOf, forwardTargets, originOf, type RouteOrigin, type WeightedTarget } from "../../explain/http.js";
+import { describeChain } from "../../explain/listener.js";
 import type { ServiceModel } from "../../model/ir.js";
 import { parseOutboundClusterName, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
 import type { ControlPlane } from "../../pipeline/control-plane.js";
-import type { ClusterLoadAssignmentJson, RouteConfigurationJson, RouteJson, VirtualHostJson } from "../../translate/envoy.js";
+import type { ClusterLoadAssignmentJson, ListenerJson, RouteConfigurationJson, RouteJson, TcpProxyJson, VirtualHostJson } from "../../translate/envoy.js";
 import type { ProxyResources } from "../../translate/proxy.js";
 import type { ProxySyncStatus, ShortType, SyncState } from "../../xds/observer.js";
 import type { PushHistory, PushRecord } from "../history.js";
@@ -102,6 +104,16 @@ function details(route: RouteJson, vh: VirtualHostJson): string[] {
   return out;
 }
 
+const originText = (o: RouteOrigin): string => `${o.kind} ${o.namespace}/${o.name}${o.rule ? ` ${o.rule}` : ""}`;
+
+function destinations(targets: readonly WeightedTarget[], endpoints: ReadonlyMap<string, number>): LiveDestination[] {
+  return targets.map((t) => {
+    const subset = parseOutboundClusterName(t.cluster)?.subset;
+    const count = endpoints.get(t.cluster);
+    return { cluster: t.cluster, ...(subset ? { subset } : {}), weight: t.weight, percent: t.percent, ...(count !== undefined ? { endpoints: count } : {}) };
+  });
+}
+
 function liveRoute(route: RouteJson, index: number, vh: VirtualHostJson, endpoints: ReadonlyMap<string, number>): LiveRoute {
   const origin = originOf(route);
   const targets = route.route ? (forwardTargets(route.route) ?? []) : [];
@@ -110,12 +122,8 @@ function liveRoute(route: RouteJson, index: number, vh: VirtualHostJson, endpoin
     ...(route.name ? { name: route.name } : {}),
     match: describeMatch(route.match ?? {}),
     action: route.route ? "forward" : route.redirect ? "redirect" : route.directResponse ? "direct" : "other",
-    destinations: targets.map((t) => {
-      const subset = parseOutboundClusterName(t.cluster)?.subset;
-      const count = endpoints.get(t.cluster);
-      return { cluster: t.cluster, ...(subset ? { subset } : {}), weight: t.weight, percent: t.percent, ...(count !== undefined ? { endpoints: count } : {}) };
-    }),
-    ...(origin ? { origin: `${origin.kind} ${origin.namespace}/${origin.name}${origin.rule ? ` ${origin.rule}` : ""}` } : {}),
+    destinations: destinations(targets, endpoints),
+    ...(origin ? { origin: originText(origin) } : {}),
     details: details(route, vh),
   };
 }
@@ -136,6 +144,34 @@ function findVirtualHost(routes: readonly RouteConfigurationJson[], host: string
   return undefined;
 }
 
+/**
+ * A TCP port's routes: the filter chains of outbound listeners whose tcp_proxy sends to this
+ * service's port (one per TCP rule of a VirtualService, or the default).
+ */
+function tcpRoutes(listeners: readonly ListenerJson[], host: string, port: number, endpoints: ReadonlyMap<string, number>): LiveRoute[] {
+  const ours = (cluster: string): boolean => {
+    const c = parseOutboundClusterName(cluster);
+    return c?.host === host && c.port === port;
+  };
+  const out: LiveRoute[] = [];
+  for (const l of listeners)
+    for (const chain of l.filterChains ?? [])
+      for (const f of chain.filters ?? []) {
+        const targets = tcpClustersOf(f.typedConfig as TcpProxyJson | undefined);
+        if (targets.length === 0 || !targets.every((t) => ours(t.cluster))) continue;
+        const origin = originOf(chain);
+        out.push({
+          index: out.length,
+          match: `TCP: listener ${l.name ?? ""} ${describeChain(chain)}`,
+          action: "forward",
+          destinations: destinations(targets, endpoints),
+          ...(origin ? { origin: originText(origin) } : {}),
+          details: [],
+        });
+      }
+  return out;
+}
+
 function liveService(svc: ServiceModel, resources: ProxyResources | undefined, endpoints: ReadonlyMap<string, number>): LiveService {
   return {
     hostname: svc.hostname,
@@ -149,7 +185,11 @@ function liveService(svc: ServiceModel, resources: ProxyResources | undefined, e
         ...(p.name ? { name: p.name } : {}),
         protocol: p.protocol,
         ...(found ? { routeConfig: found.rc, virtualHost: found.vh.name ?? "" } : {}),
-        routes: found ? (found.vh.routes ?? []).map((r, i) => liveRoute(r, i, found.vh, endpoints)) : [],
+        routes: found
+          ? (found.vh.routes ?? []).map((r, i) => liveRoute(r, i, found.vh, endpoints))
+          : resources
+            ? tcpRoutes(resources.listeners, svc.hostname, p.port, endpoints)
+            : [],
       };
     }),
   };

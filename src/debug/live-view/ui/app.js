@@ -28,6 +28,24 @@ function count(id, n) {
   document.getElementById(id).textContent = `(${n})`;
 }
 
+/** A table of `headers` over the given row elements. */
+function table(headers, rows, attrs) {
+  return h(
+    "table",
+    attrs,
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        headers.map((t) => h("th", {}, t)),
+      ),
+    ),
+    h("tbody", {}, rows),
+  );
+}
+
 function percent(p) {
   return Number.isInteger(p) ? `${p}%` : `${p.toFixed(1)}%`;
 }
@@ -77,27 +95,17 @@ function servicePort(p) {
     `port ${p.port}${p.name ? ` (${p.name})` : ""} · ${p.protocol}`,
     p.virtualHost ? ` · route ${p.routeConfig} · virtual host ${p.virtualHost}` : "",
   );
-  if (p.routes.length === 0)
-    return h("div", { class: "port", "data-port": p.port }, title, h("div", { class: "empty" }, "no HTTP routes (see proxy-config listeners)"));
-  return h(
-    "div",
-    { class: "port", "data-port": p.port },
-    title,
-    h(
-      "table",
-      { class: "routes" },
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          ["#", "match", "destinations", "from", "also"].map((t) => h("th", {}, t)),
-        ),
-      ),
-      h("tbody", {}, p.routes.map(routeRow)),
-    ),
-  );
+  const body =
+    p.routes.length === 0
+      ? h("div", { class: "empty" }, "no routes for this port in this view")
+      : table(["#", "match", "destinations", "from", "also"], p.routes.map(routeRow), { class: "routes" });
+  return h("div", { class: "port", "data-port": p.port }, title, body);
+}
+
+/** A list section: its count, and a table of `items` (or a line saying there are none). */
+function renderList(name, items, empty, headers, row) {
+  count(`${name}-count`, items.length);
+  replace(`${name}-list`, items.length === 0 ? h("div", { class: "empty" }, empty) : table(headers, items.map(row)));
 }
 
 function renderServices(services) {
@@ -118,48 +126,33 @@ function renderServices(services) {
   );
 }
 
+function syncCell(p, t) {
+  const s = p.types[t];
+  if (!s) return h("td", { class: "muted" }, "—");
+  return h(
+    "td",
+    { class: `state-${s.state.replace(" ", "-")}`, "data-type": t, "data-state": s.state, title: `sent ${s.versionSent}, acked ${s.versionAcked}` },
+    s.state,
+    s.nack ? h("div", { class: "mono" }, s.nack) : "",
+  );
+}
+
 function renderProxies(proxies) {
-  count("proxies-count", proxies.length);
-  if (proxies.length === 0) return replace("proxies-list", h("div", { class: "empty" }, "no proxy is connected"));
-  replace(
-    "proxies-list",
-    h(
-      "table",
-      {},
+  renderList(
+    "proxies",
+    proxies,
+    "no proxy is connected",
+    ["proxy", "transport", "connected since", "version", ...SHORT_TYPES.map((t) => t.toUpperCase())],
+    (p) =>
       h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          ["proxy", "transport", "connected since", "version", ...SHORT_TYPES.map((t) => t.toUpperCase())].map((t) => h("th", {}, t)),
-        ),
+        "tr",
+        { class: "proxy", "data-proxy": p.id },
+        h("td", { class: "mono" }, p.id),
+        h("td", {}, p.transport),
+        h("td", {}, new Date(p.connectedSince).toLocaleTimeString()),
+        h("td", {}, p.proxyVersion ?? ""),
+        SHORT_TYPES.map((t) => syncCell(p, t)),
       ),
-      h(
-        "tbody",
-        {},
-        proxies.map((p) =>
-          h(
-            "tr",
-            { class: "proxy", "data-proxy": p.id },
-            h("td", { class: "mono" }, p.id),
-            h("td", {}, p.transport),
-            h("td", {}, new Date(p.connectedSince).toLocaleTimeString()),
-            h("td", {}, p.proxyVersion ?? ""),
-            SHORT_TYPES.map((t) => {
-              const s = p.types[t];
-              if (!s) return h("td", { class: "muted" }, "—");
-              return h(
-                "td",
-                { class: `state-${s.state.replace(" ", "-")}`, "data-type": t, "data-state": s.state, title: `sent ${s.versionSent}, acked ${s.versionAcked}` },
-                s.state,
-                s.nack ? h("div", { class: "mono" }, s.nack) : "",
-              );
-            }),
-          ),
-        ),
-      ),
-    ),
   );
 }
 
@@ -170,91 +163,45 @@ function where(f) {
 }
 
 function renderFindings(findings) {
-  count("findings-count", findings.length);
-  if (findings.length === 0) return replace("findings-list", h("div", { class: "empty" }, "no findings"));
-  replace(
-    "findings-list",
+  renderList("findings", findings, "no findings", ["severity", "code", "where", "finding"], (f) =>
     h(
-      "table",
-      {},
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          ["severity", "code", "where", "finding"].map((t) => h("th", {}, t)),
-        ),
-      ),
-      h(
-        "tbody",
-        {},
-        findings.map((f) =>
-          h(
-            "tr",
-            { class: "finding", "data-code": f.code, "data-severity": f.severity },
-            h("td", { class: `sev-${f.severity}` }, f.severity),
-            h("td", { class: "mono" }, f.code),
-            h("td", {}, where(f)),
-            h("td", {}, f.message),
-          ),
-        ),
-      ),
+      "tr",
+      { class: "finding", "data-code": f.code, "data-severity": f.severity },
+      h("td", { class: `sev-${f.severity}` }, f.severity),
+      h("td", { class: "mono" }, f.code),
+      h("td", {}, where(f)),
+      h("td", {}, f.message),
     ),
   );
 }
 
+/** `RDS ~9080 +name -name` per type a push changed for a group of proxies. */
+function changes(types) {
+  return Object.entries(types)
+    .map(([t, c]) => {
+      const names = [...c.added.map((n) => `+${n}`), ...c.changed.map((n) => `~${n}`), ...c.removed.map((n) => `-${n}`)].join(" ");
+      return `${t.toUpperCase()} ${names}${c.more ? ` and ${c.more} more` : ""}`;
+    })
+    .join("; ");
+}
+
 function renderHistory(history) {
-  count("history-count", history.length);
-  if (history.length === 0) return replace("history-list", h("div", { class: "empty" }, "no push yet"));
-  replace(
-    "history-list",
+  renderList("history", history, "no push yet", ["push", "at", "why", "what changed"], (p) =>
     h(
-      "table",
-      {},
+      "tr",
+      { class: "push", "data-push": p.id },
+      h("td", {}, String(p.id)),
+      h("td", {}, new Date(p.at).toLocaleTimeString()),
       h(
-        "thead",
+        "td",
         {},
-        h(
-          "tr",
-          {},
-          ["push", "at", "why", "what changed"].map((t) => h("th", {}, t)),
-        ),
+        p.trigger.objects.length ? p.trigger.objects.map((o) => h("div", { class: "mono" }, o)) : "—",
+        p.trigger.fastPath ? h("div", { class: "muted" }, "endpoints only") : "",
       ),
       h(
-        "tbody",
+        "td",
         {},
-        history.map((p) =>
-          h(
-            "tr",
-            { class: "push", "data-push": p.id },
-            h("td", {}, String(p.id)),
-            h("td", {}, new Date(p.at).toLocaleTimeString()),
-            h(
-              "td",
-              {},
-              p.trigger.objects.length ? p.trigger.objects.map((o) => h("div", { class: "mono" }, o)) : "—",
-              p.trigger.fastPath ? h("div", { class: "muted" }, "endpoints only") : "",
-            ),
-            h(
-              "td",
-              {},
-              p.groups.map((g) =>
-                h(
-                  "div",
-                  {},
-                  `${g.proxyCount} prox${g.proxyCount === 1 ? "y" : "ies"}: `,
-                  Object.entries(g.types)
-                    .map(
-                      ([t, c]) =>
-                        `${t.toUpperCase()} ${[...c.added.map((n) => `+${n}`), ...c.changed.map((n) => `~${n}`), ...c.removed.map((n) => `-${n}`)].join(" ")}${c.more ? ` and ${c.more} more` : ""}`,
-                    )
-                    .join("; "),
-                ),
-              ),
-            ),
-          ),
-        ),
+        p.groups.map((g) => h("div", {}, `${g.proxyCount} prox${g.proxyCount === 1 ? "y" : "ies"}: ${changes(g.types)}`)),
       ),
     ),
   );
