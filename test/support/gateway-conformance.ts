@@ -136,6 +136,7 @@ async function runSuite(cfg: ClusterConfig, bins: ClusterBinaries, opts: Conform
   const reportPath = cfg.path("gateway-conformance-report.yaml");
   const logPath = cfg.path("logs", "gateway-conformance.log");
   const timeoutMs = opts.timeoutMs ?? 30 * 60_000;
+  const pkg = packageInfo();
   const args = [
     `--net=/run/netns/${cfg.netnsNode}`,
     "--",
@@ -151,8 +152,8 @@ async function runSuite(cfg: ClusterConfig, bins: ClusterBinaries, opts: Conform
     `-report-output=${reportPath}`,
     "-organization=meshpilot",
     "-project=meshpilot",
-    "-url=https://github.com/meshpilot/meshpilot",
-    `-version=${packageVersion()}`,
+    `-url=${pkg.homepage ?? "unpublished (package.json has no homepage)"}`,
+    `-version=${pkg.version}`,
     "-contact=meshpilot maintainers",
   ];
   log(`running the Gateway API conformance suite ${conf.version} (log: ${logPath})`);
@@ -187,8 +188,9 @@ async function runSuite(cfg: ClusterConfig, bins: ClusterBinaries, opts: Conform
   return { report: parse(reportText) as ConformanceReport, reportText, exitCode, seconds, log: logText };
 }
 
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+/** The report's implementation fields come from package.json (the suite requires each to be set). */
+function packageInfo(): { version: string; homepage?: string } {
+  return JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string; homepage?: string };
 }
 
 /** The failing tests' names and what the suite said about each (its `--- FAIL` lines and the errors above them). */
