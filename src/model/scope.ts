@@ -146,6 +146,8 @@ export interface ProxyScope {
    * resource's `outboundTrafficPolicy` for this workload overrides.
    */
   readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
+  /** With ALLOW_ANY from a Sidecar's egressProxy: the cluster that takes that traffic instead of PassthroughCluster. */
+  readonly egressProxyCluster?: string;
   /** The workload ports the proxy receives traffic for (empty without capture). */
   readonly inbound: InboundScope;
   /** The Sidecar resource that scopes this view, if any. */
@@ -240,6 +242,7 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     });
   }
   const outboundTrafficPolicy = sidecar?.outboundTrafficPolicy ?? config.outboundTrafficPolicy.mode;
+  const egressProxyCluster = outboundTrafficPolicy === "ALLOW_ANY" ? sidecar?.egressProxyCluster : undefined;
   const security = inboundSecurityScope(mesh, proxy);
   return {
     proxy,
@@ -247,6 +250,7 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     services,
     ports,
     outboundTrafficPolicy,
+    ...(egressProxyCluster ? { egressProxyCluster } : {}),
     inbound: inboundScope(mesh, proxy, sidecar),
     ...(sidecar ? { sidecar: sidecar.ref } : {}),
     ...(security ? { security } : {}),

@@ -13,7 +13,7 @@ import { hostMatches } from "./hosts.js";
 import type { Protocol, ServiceModel, VirtualServiceModel } from "./ir.js";
 import type { OutboundTrafficPolicyMode } from "./mesh-config.js";
 import { parseDurations, type Parsed } from "./parsed.js";
-import { serviceFqdn } from "./names.js";
+import { outboundClusterName, serviceFqdn } from "./names.js";
 import { protocolByName } from "./protocol.js";
 import { byCreation } from "./routing.js";
 
@@ -22,6 +22,8 @@ export const DEFAULT_ROOT_NAMESPACE = "istio-system";
 export const SidecarCodes = {
   /** An egress host written as a short name that names no registry host (Istio matches it as written). */
   ShortEgressHost: "MP0125",
+  /** An egressProxy destination whose cluster the proxy does not have (not in its scope). */
+  EgressProxyUnknown: "MP0126",
 } as const;
 
 /** One `namespace/dnsName` of an egress listener. `.` stays unresolved: in a root-namespace Sidecar it means the proxy's namespace. */
@@ -69,6 +71,12 @@ export interface SidecarModel {
   readonly egress: readonly EgressListenerModel[];
   /** Set when the Sidecar has an outboundTrafficPolicy (its mode's default is REGISTRY_ONLY). */
   readonly outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+  /**
+   * `outboundTrafficPolicy.egressProxy` (validation allows it with ALLOW_ANY only): the cluster
+   * that takes traffic to hosts outside the registry instead of PassthroughCluster, as Istio names
+   * it from the destination (`outbound|<port>|<subset>|<host>`).
+   */
+  readonly egressProxyCluster?: string;
   /** As written; when there are any, they replace the inbound ports that Services would give. */
   readonly ingress: readonly IngressListenerModel[];
   readonly inboundConnectionPool?: ConnectionPoolModel;
@@ -166,6 +174,7 @@ export function buildSidecars(
       ...(labels && Object.keys(labels).length ? { workloadSelector: labels } : {}),
       egress,
       ...(otp ? { outboundTrafficPolicy: otp["mode"] === "ALLOW_ANY" ? "ALLOW_ANY" : "REGISTRY_ONLY" } : {}),
+      ...egressProxy(otp),
       ingress: Array.isArray(spec["ingress"]) ? (spec["ingress"] as Rec[]).map(ingressListener) : [],
       ...(icp ? { inboundConnectionPool: parseDurations(icp as ConnectionPoolSettings) } : {}),
     });
@@ -174,6 +183,14 @@ export function buildSidecars(
   sidecars.sort(byCreation);
   diagnostics.push(...conflicts(sidecars), ...selectorConflicts(sidecars, pods));
   return { sidecars, diagnostics };
+}
+
+function egressProxy(otp: Rec | undefined): { egressProxyCluster?: string } {
+  const dest = rec(otp?.["egressProxy"]);
+  const port = rec(dest?.["port"])?.["number"];
+  if (otp?.["mode"] !== "ALLOW_ANY" || !dest || typeof dest["host"] !== "string" || typeof port !== "number") return {};
+  const subset = typeof dest["subset"] === "string" && dest["subset"] !== "" ? dest["subset"] : undefined;
+  return { egressProxyCluster: outboundClusterName(port, subset, dest["host"]) };
 }
 
 const notYet = (ref: ObjectRef, path: string, effect: string): Diagnostic => ({
@@ -192,10 +209,6 @@ function untranslatedParts(spec: Readonly<Rec>, ref: ObjectRef): Diagnostic[] {
     if (rec(l["tls"]))
       out.push(notYet(ref, `spec.ingress[${i}].tls`, "the ingress port receives connections as they arrive; this TLS is not terminated by the sidecar"));
   });
-  if (rec(rec(spec["outboundTrafficPolicy"])?.["egressProxy"]))
-    out.push(
-      notYet(ref, "spec.outboundTrafficPolicy.egressProxy", "traffic to hosts outside the registry goes to PassthroughCluster, not to the egress proxy"),
-    );
   (Array.isArray(spec["egress"]) ? (spec["egress"] as Rec[]) : []).forEach((l, i) => {
     const bind = typeof l["bind"] === "string" ? l["bind"] : "";
     if (bind.startsWith("unix://"))

@@ -74,12 +74,16 @@ export function weightedTcpProxy(
   };
 }
 
-/** Where a sidecar sends connections to destinations outside the registry: through (ALLOW_ANY) or nowhere (REGISTRY_ONLY). */
-export function unmatchedCluster(policy: OutboundTrafficPolicyMode): string {
+/** Traffic to destinations outside the registry: the mode, or (ALLOW_ANY with a Sidecar egressProxy) the egress proxy's cluster. */
+export type UnmatchedTraffic = OutboundTrafficPolicyMode | { readonly egressProxy: string };
+
+/** Where a sidecar sends connections to destinations outside the registry: through (ALLOW_ANY), to the egress proxy, or nowhere (REGISTRY_ONLY). */
+export function unmatchedCluster(policy: UnmatchedTraffic): string {
+  if (typeof policy === "object") return policy.egressProxy;
   return policy === "REGISTRY_ONLY" ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
 }
 
-export function passthroughChain(policy: OutboundTrafficPolicyMode): FilterChainJson {
+export function passthroughChain(policy: UnmatchedTraffic): FilterChainJson {
   const cluster = unmatchedCluster(policy);
   return { name: PASSTHROUGH_FILTER_CHAIN, filters: [tcpProxy(cluster, cluster)] };
 }
@@ -91,12 +95,7 @@ export type Bind = { readonly mode: "captured" } | { readonly mode: "bound"; rea
  * that is not bound and receives connections handed over by `virtualOutbound`, sniffing HTTP and
  * passing anything else through. Bound (INTERCEPTION_MODE NONE): a real socket on the bind address.
  */
-export function httpListener(
-  port: number,
-  bind: Bind,
-  policy: OutboundTrafficPolicyMode = "ALLOW_ANY",
-  tcpChains: readonly FilterChainJson[] = [],
-): ListenerJson {
+export function httpListener(port: number, bind: Bind, policy: UnmatchedTraffic = "ALLOW_ANY", tcpChains: readonly FilterChainJson[] = []): ListenerJson {
   const address = bind.mode === "bound" ? bind.address : "0.0.0.0";
   const hcm = httpConnectionManager(outboundStatPrefix(address, port), sidecarRouteConfigName(port), { direction: "outbound" });
   const base: ListenerJson = {
@@ -175,7 +174,7 @@ export function l4Listener(address: string, port: number, filterChains: FilterCh
 }
 
 /** Port 15001, where iptables sends all outbound traffic; it hands each connection to the listener for its original destination. */
-export function virtualOutboundListener(policy: OutboundTrafficPolicyMode = "ALLOW_ANY"): ListenerJson {
+export function virtualOutboundListener(policy: UnmatchedTraffic = "ALLOW_ANY"): ListenerJson {
   const unmatched = unmatchedCluster(policy);
   return {
     name: VIRTUAL_OUTBOUND_LISTENER,

@@ -5,8 +5,7 @@
  * Everything comes resolved in the view's scope (model/scope.ts).
  */
 import type { Diagnostic } from "../../api/diagnostics.js";
-import type { OutboundTrafficPolicyMode } from "../../model/mesh-config.js";
-import { ALLOW_ANY_VHOST, autoRouteConfigName, BLOCK_ALL_VHOST, PASSTHROUGH_CLUSTER, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
+import { ALLOW_ANY_VHOST, autoRouteConfigName, BLOCK_ALL_VHOST, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
 import type { PeerAuthentications } from "../../model/peer-authentication.js";
 import type { ProxyView } from "../../model/proxy.js";
 import type { AutoServiceScope, PortScope, ProxyScope, ServiceScope, TcpServiceScope, VirtualHostScope } from "../../model/scope.js";
@@ -14,7 +13,17 @@ import { outboundCluster } from "../cluster.js";
 import { localityLbFor, type EndpointTls } from "../endpoints.js";
 import { byResourceName, type ClusterJson, type FilterChainJson, type ListenerJson, type RouteConfigurationJson, type VirtualHostJson } from "../envoy.js";
 import { dedupeMatches, l4FilterChains } from "../l4-route.js";
-import { httpListener, l4Listener, passthroughChain, sniffingListener, virtualOutboundListener, type Bind } from "../listener.js";
+import { SidecarCodes } from "../../model/sidecar-scope.js";
+import {
+  httpListener,
+  l4Listener,
+  passthroughChain,
+  sniffingListener,
+  unmatchedCluster,
+  virtualOutboundListener,
+  type Bind,
+  type UnmatchedTraffic,
+} from "../listener.js";
 import type { EdsTarget } from "../proxy.js";
 import { defaultRoute, httpRoutes } from "../route.js";
 import type { SecretJson, UpstreamTls } from "../tls.js";
@@ -91,11 +100,11 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
   for (const { port: number, http, tcp, auto, bound } of scope.ports) {
     // A Sidecar egress listener with captureMode NONE binds its port whatever the proxy's capture.
     const bind: Bind = bound ? { mode: "bound", address: bound } : proxyBind;
-    if (http.length && bind.mode !== "captured") listeners.push(httpListener(number, bind, scope.outboundTrafficPolicy));
+    if (http.length && bind.mode !== "captured") listeners.push(httpListener(number, bind, unmatchedTraffic(scope)));
     if (bind.mode === "captured") {
       const wildcard = wildcardChains(number, tcp, diagnostics);
-      if (wildcard.length && !http.length) listeners.push(l4Listener("0.0.0.0", number, wildcard, bind, passthroughChain(scope.outboundTrafficPolicy)));
-      if (http.length) listeners.push(httpListener(number, bind, scope.outboundTrafficPolicy, wildcard));
+      if (wildcard.length && !http.length) listeners.push(l4Listener("0.0.0.0", number, wildcard, bind, passthroughChain(unmatchedTraffic(scope))));
+      if (http.length) listeners.push(httpListener(number, bind, unmatchedTraffic(scope), wildcard));
       for (const entry of tcp) {
         if (entry.service.clusterIP && entry.service.clusterIP !== "None")
           listeners.push(l4Listener(entry.service.clusterIP, number, l4FilterChains(entry.routes), bind));
@@ -117,7 +126,7 @@ function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagn
       });
     }
   }
-  if (proxyBind.mode === "captured") listeners.push(virtualOutboundListener(scope.outboundTrafficPolicy));
+  if (proxyBind.mode === "captured") listeners.push(virtualOutboundListener(unmatchedTraffic(scope)));
   return { listeners: firstOfEachName(listeners.sort(byResourceName), diagnostics), diagnostics };
 }
 
@@ -177,7 +186,7 @@ function routeConfigurationOf(name: string, virtualHosts: VirtualHostJson[]): Ro
 }
 
 /** One port's RouteConfiguration, named by the port: a virtual host per service, then the catch-all. */
-function routeConfiguration(port: PortScope, policy: OutboundTrafficPolicyMode): RouteConfigurationJson {
+function routeConfiguration(port: PortScope, policy: UnmatchedTraffic): RouteConfigurationJson {
   const vhosts: VirtualHostJson[] = port.virtualHosts.map((vh) => virtualHost(vh, port.port));
   vhosts.sort(byResourceName);
   vhosts.push(catchAllVirtualHost(policy));
@@ -189,15 +198,20 @@ function autoRouteConfiguration(entry: AutoServiceScope, port: number): RouteCon
   return routeConfigurationOf(autoRouteConfigName(entry.service.hostname, port), [virtualHost(entry.virtualHost, port)]);
 }
 
-/** Hosts outside the registry: passed through (ALLOW_ANY), or answered 502 (REGISTRY_ONLY), as Istio's catch-all. */
-function catchAllVirtualHost(policy: OutboundTrafficPolicyMode): VirtualHostJson {
+/** Where traffic to hosts outside the registry goes for this proxy (see unmatchedCluster). */
+function unmatchedTraffic(scope: ProxyScope): UnmatchedTraffic {
+  return scope.egressProxyCluster ? { egressProxy: scope.egressProxyCluster } : scope.outboundTrafficPolicy;
+}
+
+/** Hosts outside the registry: passed through (ALLOW_ANY) or to the egress proxy, or answered 502 (REGISTRY_ONLY), as Istio's catch-all. */
+function catchAllVirtualHost(policy: UnmatchedTraffic): VirtualHostJson {
   if (policy === "REGISTRY_ONLY") {
     return { name: BLOCK_ALL_VHOST, domains: ["*"], routes: [{ name: BLOCK_ALL_VHOST, match: { prefix: "/" }, directResponse: { status: 502 } }] };
   }
   return {
     name: ALLOW_ANY_VHOST,
     domains: ["*"],
-    routes: [{ name: ALLOW_ANY_VHOST, match: { prefix: "/" }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: "0s", maxGrpcTimeout: "0s" } }],
+    routes: [{ name: ALLOW_ANY_VHOST, match: { prefix: "/" }, route: { cluster: unmatchedCluster(policy), timeout: "0s", maxGrpcTimeout: "0s" } }],
   };
 }
 
@@ -225,8 +239,17 @@ export function outbound(scope: ProxyScope): OutboundResources {
     diagnostics.push(...built.diagnostics);
   }
   targets.sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
+  const egress = scope.egressProxyCluster;
+  if (egress && scope.sidecar && !clusters.some((c) => c.name === egress))
+    diagnostics.push({
+      severity: "warning",
+      code: SidecarCodes.EgressProxyUnknown,
+      message: `egressProxy cluster ${egress} is not one this proxy has (its host, port or subset is not in the proxy's scope): traffic to hosts outside the registry fails`,
+      object: scope.sidecar,
+      path: "spec.outboundTrafficPolicy.egressProxy",
+    });
   const routes = [
-    ...scope.ports.filter((p) => p.http.length > 0).map((p) => routeConfiguration(p, scope.outboundTrafficPolicy)),
+    ...scope.ports.filter((p) => p.http.length > 0).map((p) => routeConfiguration(p, unmatchedTraffic(scope))),
     ...scope.ports.flatMap((p) => p.auto.map((a) => autoRouteConfiguration(a, p.port))),
   ];
   return { clusters, edsTargets: targets, listeners, routes: routes.sort(byResourceName), secrets, diagnostics };

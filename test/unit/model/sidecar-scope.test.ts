@@ -8,6 +8,7 @@ import { buildProxyScope } from "../../../src/model/scope.js";
 import { selectedLabels } from "../../../src/model/selected-labels.js";
 import { sidecarFor } from "../../../src/model/sidecar-scope.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
+import { translateProxy } from "../../../src/translate/proxy.js";
 import { validObjects } from "../../support/objects.js";
 
 const svc = (name: string, ns: string, ip: string, port: number) => `
@@ -178,11 +179,29 @@ describe("Sidecar parts not translated yet", () => {
         `{ ingress: [{ port: { number: 9000, protocol: HTTP } }, { port: { number: 9443, protocol: HTTPS }, tls: { mode: SIMPLE, serverCertificate: /c, privateKey: /k } }], inboundConnectionPool: { tcp: { maxConnections: 5 } }, outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: egress.example.com, port: { number: 443 } } }, egress: [{ port: { number: 80, protocol: HTTP }, bind: 10.0.0.1, hosts: ["./*"] }, { port: { number: 0, protocol: HTTP }, bind: "unix:///s", hosts: ["./*"] }, { hosts: ["./*"] }] }`,
       ),
     );
-    expect(m.diagnostics.filter((d) => d.code === "MP0010").map((d) => d.path)).toEqual([
-      "spec.ingress[1].tls",
-      "spec.outboundTrafficPolicy.egressProxy",
-      "spec.egress[0].bind",
-      "spec.egress[1].bind",
-    ]);
+    expect(m.diagnostics.filter((d) => d.code === "MP0010").map((d) => d.path)).toEqual(["spec.ingress[1].tls", "spec.egress[0].bind", "spec.egress[1].bind"]);
+  });
+});
+
+describe("Sidecar outboundTrafficPolicy.egressProxy", () => {
+  const egress = (proxy: string, extra = "") =>
+    meshOf(
+      svc("egress", "istio-system", "10.96.0.9", 80) +
+        extra +
+        sidecar("s", "shop", "", `{ egress: [{ hosts: ["./*", "istio-system/*"] }], outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: ${proxy} } }`),
+    );
+  it("names the cluster Istio routes unknown traffic to, port and subset included", () => {
+    const m = egress("{ host: egress.istio-system.svc.cluster.local, subset: v1, port: { number: 80 } }");
+    expect(scopeOf(m, "shop").egressProxyCluster).toBe("outbound|80|v1|egress.istio-system.svc.cluster.local");
+    expect(m.diagnostics.filter((d) => d.code === "MP0010")).toEqual([]);
+    // Other namespaces are not governed by this Sidecar: their unknown traffic passes through.
+    expect(scopeOf(m, "lab").egressProxyCluster).toBeUndefined();
+  });
+  it("is reported when the proxy has no such cluster (MP0126), and unknown traffic then fails as in Istio", () => {
+    const m = egress("{ host: egress.elsewhere.svc.cluster.local, port: { number: 80 } }");
+    const parsed = parseProxy({ id: "sidecar~10.244.0.9~p.shop~shop.svc.cluster.local" });
+    if ("error" in parsed) throw new Error(parsed.error);
+    const out = translateProxy(m, proxyView(parsed.proxy, selectedLabels(m)));
+    expect(out.diagnostics.filter((d) => d.code === "MP0126").map((d) => d.path)).toEqual(["spec.outboundTrafficPolicy.egressProxy"]);
   });
 });
