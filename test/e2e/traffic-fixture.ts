@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
+import type { MeshConfig } from "../../src/model/mesh-config.js";
 import { startServer, type RunningServer } from "../../src/runtime/serve.js";
 import { httpRequest, startBackend, tally, type Backend, type HttpRequestOptions, type HttpResponse } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
@@ -52,6 +53,8 @@ export interface TrafficMeshOptions {
   readonly clientLocality?: string;
   /** Serve Secrets on the plaintext port (`--allow-plaintext-secrets`): the client Envoy connects there. */
   readonly allowPlaintextSecrets?: boolean;
+  /** meshpilot's mesh config (what `--mesh-config`, `--access-log` … give `serve`). */
+  readonly meshConfig?: MeshConfig;
 }
 
 export interface MeshAddressing {
@@ -193,6 +196,7 @@ export async function startTrafficMesh(opts: TrafficMeshOptions): Promise<Traffi
       debounceMs: 20,
       debounceMaxMs: 200,
       ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
+      ...(opts.meshConfig ? { meshConfig: opts.meshConfig } : {}),
     });
     cleanups.push(() => server.stop());
 
