@@ -275,14 +275,15 @@ export function httpRequest(url: string, opts: HttpRequestOptions = {}): Promise
         timeout: opts.timeoutMs ?? 10_000,
       },
       (res) => {
+        // Read while the response holds its socket (it is released at the end).
+        const cn = res.socket instanceof TLSSocket ? res.socket.getPeerCertificate().subject?.CN : undefined;
+        const serverCn = Array.isArray(cn) ? cn.join(",") : cn;
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", reject);
         res.on("end", () => {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
-          const cn = res.socket instanceof TLSSocket ? res.socket.getPeerCertificate().subject?.CN : undefined;
-          const serverCn = Array.isArray(cn) ? cn.join(",") : cn;
           resolve({
             status: res.statusCode ?? 0,
             headers,

@@ -78,7 +78,7 @@ export async function requestFromExternal(
   const t = opts.tls;
   const conn = t ? tls.connect({ socket, servername: t.servername, ca: t.ca, ...(t.cert ? { cert: t.cert, key: t.key } : {}) }) : socket;
   try {
-    return await httpRequest(`http${t ? "s" : ""}://${ip}:${port}${path}`, { ...opts, connect: () => conn });
+    return await httpRequest(`http://${ip}:${port}${path}`, { ...opts, connect: () => conn });
   } finally {
     conn.destroy();
   }
