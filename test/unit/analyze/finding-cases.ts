@@ -261,8 +261,13 @@ const inputCases: FindingCase[] = [
     code: "MP0010",
     finding: "a part of a Sidecar not translated",
     at: "Sidecar default/default",
-    fires: doc(sidecarObj("default", "  outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: egress.example.com, port: { number: 443 } } }")),
-    nearMiss: doc(sidecarObj("default", "  outboundTrafficPolicy: { mode: ALLOW_ANY }")),
+    fires: doc(
+      sidecarObj(
+        "default",
+        "  ingress: [{ port: { number: 9443, protocol: HTTPS, name: https }, tls: { mode: SIMPLE, serverCertificate: /c, privateKey: /k } }]",
+      ),
+    ),
+    nearMiss: doc(sidecarObj("default", "  ingress: [{ port: { number: 9443, protocol: HTTPS, name: https } }]")),
   },
   {
     code: "MP0011",
@@ -651,6 +656,15 @@ const sidecarCases: FindingCase[] = [
     finding: "a Sidecar egress host written as a short name (it imports nothing)",
     fires: doc(sidecarObj("default", "  egress: [{ hosts: ['./ratings'] }]")),
     nearMiss: doc(sidecarObj("default", "  egress: [{ hosts: ['./ratings.default.svc.cluster.local'] }]")),
+  },
+  {
+    code: "MP0126",
+    finding: "a Sidecar egressProxy whose cluster the proxy does not have",
+    via: translate(),
+    fires: doc(sidecarObj("default", "  outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: egress.example.com, port: { number: 443 } } }")),
+    nearMiss: doc(
+      sidecarObj("default", "  outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: ratings.default.svc.cluster.local, port: { number: 9080 } } }"),
+    ),
   },
   {
     code: "MP0901",
