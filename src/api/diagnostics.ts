@@ -1,3 +1,4 @@
+import { Codes } from "./codes.js";
 /** Where an input object came from, so an error can point at it. */
 export interface SourceLocation {
   readonly file?: string;
@@ -76,4 +77,9 @@ export function uniqueDiagnostics(all: readonly Diagnostic[]): Diagnostic[] {
     seen.add(k);
     return true;
   });
+}
+
+/** A field meshpilot reads but does not translate yet (MP0010), with what that means for traffic. */
+export function notTranslatedYet(object: ObjectRef, path: string, effect: string): Diagnostic {
+  return { severity: "warning", code: Codes.NotTranslated, message: `not translated yet: ${effect}`, object, path };
 }

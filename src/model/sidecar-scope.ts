@@ -3,8 +3,7 @@
  * egress listeners lets the proxy see. scope.ts narrows a view's services, VirtualServices and
  * ports with it, so a scoped proxy really receives less.
  */
-import { Codes } from "../api/codes.js";
-import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
+import { notTranslatedYet as notYet, type Diagnostic, type ObjectRef } from "../api/diagnostics.js";
 import type { SidecarObject } from "../api/istio-resource.js";
 import type { Pod } from "../api/kube-types.js";
 import type { StoredObject } from "../api/objects.js";
@@ -192,14 +191,6 @@ function egressProxy(otp: Rec | undefined): { egressProxyCluster?: string } {
   const subset = typeof dest["subset"] === "string" && dest["subset"] !== "" ? dest["subset"] : undefined;
   return { egressProxyCluster: outboundClusterName(port, subset, dest["host"]) };
 }
-
-const notYet = (ref: ObjectRef, path: string, effect: string): Diagnostic => ({
-  severity: "warning",
-  code: Codes.NotTranslated,
-  message: `not translated yet: ${effect}`,
-  object: ref,
-  path,
-});
 
 /** The parts of a Sidecar meshpilot does not apply yet, each reported with what that means for traffic. */
 function untranslatedParts(spec: Readonly<Rec>, ref: ObjectRef): Diagnostic[] {

@@ -11,8 +11,7 @@
  * Only `envoyFileAccessLog` providers write logs here; tracing, metrics and targetRefs are
  * reported per field as not translated.
  */
-import { Codes } from "../api/codes.js";
-import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
+import { notTranslatedYet as notYet, type Diagnostic, type ObjectRef } from "../api/diagnostics.js";
 import type { TelemetryObject } from "../api/istio-resource.js";
 import type { StoredObject } from "../api/objects.js";
 import {
@@ -171,14 +170,6 @@ function providerProblem(settings: MeshAccessLogSettings, name: string): string 
     return `provider "${p.name}" is an ${p.kind} provider, which meshpilot does not support: no access log is written for it; use an envoyFileAccessLog provider`;
   return `provider "${p.name}" is a ${p.kind} provider, which writes no access log`;
 }
-
-const notYet = (ref: ObjectRef, path: string, effect: string): Diagnostic => ({
-  severity: "warning",
-  code: Codes.NotTranslated,
-  message: `not translated yet: ${effect}`,
-  object: ref,
-  path,
-});
 
 function untranslatedParts(spec: Readonly<Rec>, ref: ObjectRef): Diagnostic[] {
   const out: Diagnostic[] = [];
