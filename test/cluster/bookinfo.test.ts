@@ -379,7 +379,7 @@ spec:
       return o.status?.validationMessages?.length ? o.status : undefined;
     });
     expect(status.validationMessages).toEqual([{ level: "WARNING", type: { code: "MP0010" } }]);
-    expect(status.conditions?.find((x) => x.type === "PassedAnalysis")?.message).toMatch(/MP0010: not translated yet: tracing/);
+    expect(status.conditions?.find((x) => x.type === "PassedAnalysis")?.message).toMatch(/MP0010 spec\.tracing: not translated yet: tracing/);
     // The runbook step: read the sidecar's access log. productpage's sidecar logs its call to
     // reviews (outbound, Istio's text format with the upstream cluster) and the request it served.
     const [pp] = await pods("app=productpage");
