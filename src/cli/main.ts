@@ -111,7 +111,7 @@ program
   .option("--allow-plaintext-secrets", "DEVELOPMENT ONLY, INSECURE: also send Secrets (credentialName private keys) on the plaintext xDS port, to any client")
   .option(
     "--secure-xds-address <host:port>",
-    "the secure port (TLS): Istio's CA service and authenticated ADS with workload certificates (istiod's 15012); turns the mesh CA on",
+    "the secure port (TLS): Istio's CA service and authenticated ADS with workload certificates; default 0.0.0.0:15012 in a cluster",
   )
   .option("--no-secure-xds", "no mesh CA and no secure port")
   .option("--ca-dir <dir>", "the mesh CA from files in Istio's cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem)")
@@ -125,7 +125,10 @@ program
     "the Service the webhook is reached through (serving certificate names, xDS address of injected proxies)",
     `meshpilot.${process.env["POD_NAMESPACE"] ?? "meshpilot-system"}`,
   )
-  .option("--inject-xds-address <host:port>", "meshpilot's ADS address as injected proxies reach it (default <service>.<namespace>.svc:15010)")
+  .option(
+    "--inject-xds-address <host:port>",
+    "meshpilot's ADS address as injected proxies reach it (default <service>.<namespace>.svc:15012 with the mesh CA, else :15010)",
+  )
   .option("--proxy-image <ref>", "image of the injected Envoy sidecar", DEFAULT_INJECTION_SETTINGS.proxyImage)
   .option("--proxy-init-image <ref>", "image of the injected capture init container (sh + iptables)", DEFAULT_INJECTION_SETTINGS.captureImage)
   .addOption(outboundTrafficPolicyOption())
@@ -177,10 +180,9 @@ program
       if (!useKube && (watchNamespaces || o.discoverySelectors.length > 0))
         throw new Error("--watch-namespaces and --discovery-selectors need Kubernetes (--kubernetes or --kubeconfig)");
       for (const sel of o.discoverySelectors) parseSelector(sel); // fail fast on a typo
-      const inject = injectOptions(o, useKube);
       const meshConfig = meshConfigOf(o);
-      // Not on by default in a cluster yet: injected sidecars still bootstrap to the plaintext port.
-      const identity = identityOptions(o, false);
+      const identity = identityOptions(o);
+      const inject = injectOptions(o, useKube, identity !== undefined);
       const server = await startServer({
         ...(o.configDir !== undefined ? { configDir: o.configDir } : {}),
         xdsAddress: o.xdsAddress,

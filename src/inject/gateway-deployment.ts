@@ -8,6 +8,7 @@
  */
 import type { GatewayDeployment } from "../api/gateway-api/status.js";
 import { buildBootstrap, buildNodeId } from "../translate/bootstrap.js";
+import { identityVolumeMounts, identityVolumes, secureBootstrap } from "./identity.js";
 import type { InjectionSettings } from "./settings.js";
 
 export const GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name";
@@ -22,6 +23,8 @@ export interface GatewayManifests {
 export function gatewayManifests(d: GatewayDeployment, settings: InjectionSettings): GatewayManifests | { error: string } {
   const ns = d.gateway.namespace;
   const labels = { [GATEWAY_NAME_LABEL]: d.gateway.name, [GATEWAY_CLASS_LABEL]: d.className };
+  // On the secure port the gateway, like a sidecar, holds workload certificates to reach mesh members.
+  const secure = secureBootstrap(settings);
   const built = buildBootstrap({
     node: { type: "router", ip: "127.0.0.1", podName: `${d.name}-pod`, namespace: ns, domain: settings.clusterDomain },
     cluster: `${d.name}.${ns}`,
@@ -30,6 +33,7 @@ export function gatewayManifests(d: GatewayDeployment, settings: InjectionSettin
     interception: "NONE",
     labels,
     clusterId: settings.clusterId,
+    ...(secure ? { secure } : {}),
   });
   if (!built.bootstrap) return { error: (built.errors ?? []).map((e) => JSON.stringify(e)).join("; ") };
   const b = built.bootstrap as unknown as { node: { id: string; metadata: Record<string, unknown> } };
@@ -69,6 +73,7 @@ export function gatewayManifests(d: GatewayDeployment, settings: InjectionSettin
                 { name: "INSTANCE_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
               ],
               ports: d.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: "TCP" })),
+              ...(secure ? { volumeMounts: identityVolumeMounts(settings) } : {}),
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
@@ -77,6 +82,7 @@ export function gatewayManifests(d: GatewayDeployment, settings: InjectionSettin
               },
             },
           ],
+          ...(secure ? { volumes: identityVolumes(settings) } : {}),
         },
       },
     },

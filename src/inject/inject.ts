@@ -17,7 +17,8 @@ import {
   TRAFFIC,
   INJECT_ANNOTATION,
 } from "./names.js";
-import { addToMap, prependToArray, type PatchOp } from "./patch.js";
+import { identityVolumes } from "./identity.js";
+import { addToMap, appendToArray, prependToArray, type PatchOp } from "./patch.js";
 import type { AdmittedPod } from "./pod.js";
 import { planProbes } from "./probes.js";
 import { captureContainer, proxyBootstrap, proxyContainer } from "./proxy.js";
@@ -66,6 +67,9 @@ export function injectPod(
   const containers = pod.spec?.containers ?? [];
   const clash = [...containers, ...(pod.spec?.initContainers ?? [])].find((c) => c.name === INIT_CONTAINER || c.name === PROXY_CONTAINER);
   if (clash) problems.push(`container name ${clash.name} is reserved for the injected sidecar`);
+  const volumes = identityVolumes(settings);
+  const volumeClash = (pod.spec?.volumes ?? []).find((v) => volumes.some((w) => w["name"] === v.name));
+  if (volumeClash) problems.push(`volume name ${volumeClash.name} is reserved for the injected sidecar`);
 
   const probes = planProbes(containers, settings.appProbePort, rewriteValue !== "false");
   // The proxy's labels are the pod's as injected: with the mesh-member label the patch adds.
@@ -81,12 +85,13 @@ export function injectPod(
   const status = JSON.stringify({
     initContainers: [INIT_CONTAINER, PROXY_CONTAINER],
     containers: [],
-    volumes: [],
+    volumes: volumes.map((v) => v["name"]),
     imagePullSecrets: null,
     revision: "default",
   });
   const patch: PatchOp[] = [
     ...prependToArray("/spec/initContainers", pod.spec?.initContainers, [init, proxy]),
+    ...(volumes.length > 0 ? appendToArray("/spec/volumes", pod.spec?.volumes, volumes) : []),
     ...probes.rewrites.map((r) =>
       r.probe
         ? { op: "replace" as const, path: `/spec/containers/${r.container}/${r.kind}`, value: r.probe }

@@ -25,3 +25,9 @@ export function prependToArray(path: string, current: readonly unknown[] | undef
   if (current === undefined || current.length === 0) return [{ op: "add", path, value: [...items] }];
   return items.map((value, i) => ({ op: "add" as const, path: `${path}/${i}`, value }));
 }
+
+/** Adds `items` at the end of an array that may not exist yet, in their order. */
+export function appendToArray(path: string, current: readonly unknown[] | undefined, items: readonly unknown[]): PatchOp[] {
+  if (current === undefined || current.length === 0) return [{ op: "add", path, value: [...items] }];
+  return items.map((value) => ({ op: "add" as const, path: `${path}/-`, value }));
+}

@@ -40,6 +40,7 @@ export interface AdmittedPod {
     readonly hostNetwork?: boolean;
     readonly containers?: readonly PodContainer[];
     readonly initContainers?: readonly PodContainer[];
+    readonly volumes?: readonly { readonly name: string; readonly [k: string]: unknown }[];
     readonly [k: string]: unknown;
   };
 }

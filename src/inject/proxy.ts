@@ -8,6 +8,7 @@
  */
 import { buildBootstrap, buildNodeId, type BootstrapError } from "../translate/bootstrap.js";
 import type { AppProbeRoute } from "./probes.js";
+import { identityVolumeMounts, secureBootstrap } from "./identity.js";
 import { INIT_CONTAINER, PROXY_CONTAINER } from "./names.js";
 import type { InjectionSettings } from "./settings.js";
 
@@ -139,6 +140,7 @@ export interface ProxyInput {
  */
 export function proxyBootstrap(settings: InjectionSettings, input: ProxyInput): { bootstrap?: Record<string, unknown>; errors: readonly BootstrapError[] } {
   const app = input.labels["app.kubernetes.io/name"] || input.labels["app"];
+  const secure = secureBootstrap(settings);
   const built = buildBootstrap({
     node: { ip: "127.0.0.1", podName: input.podNameForValidation, namespace: input.namespace, domain: settings.clusterDomain },
     cluster: `${app || ref(ENV.podName)}.${input.namespace}`,
@@ -147,6 +149,7 @@ export function proxyBootstrap(settings: InjectionSettings, input: ProxyInput): 
     interception: "REDIRECT",
     labels: input.labels,
     clusterId: settings.clusterId,
+    ...(secure ? { secure } : {}),
   });
   if (!built.bootstrap) return { errors: built.errors ?? [] };
   const b = built.bootstrap as unknown as {
@@ -214,6 +217,7 @@ export function proxyContainer(settings: InjectionSettings, bootstrap: Record<st
       "5",
     ],
     restartPolicy: "Always",
+    ...(settings.secureXds ? { volumeMounts: identityVolumeMounts(settings) } : {}),
     env: [
       { name: ENV.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: ENV.namespace, valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },

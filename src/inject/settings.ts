@@ -5,6 +5,17 @@
 export interface InjectionSettings {
   /** meshpilot's ADS address as the proxy reaches it, `host:port`. */
   readonly xdsAddress: string;
+  /**
+   * xdsAddress is meshpilot's secure port: the proxy authenticates with the pod's projected
+   * ServiceAccount token and gets its workload certificates there (see identity.ts). Unset: the
+   * plaintext port, where a proxy holds no certificate.
+   */
+  readonly secureXds?: {
+    /** The name meshpilot's certificate must carry (default: the host of xdsAddress). */
+    readonly serverName?: string;
+    /** Audience of the projected token (Istio: istio-ca). */
+    readonly tokenAudience: string;
+  };
   /** Image of the stock Envoy sidecar. */
   readonly proxyImage: string;
   /** Command that starts Envoy in proxyImage (args are added by the injector). */

@@ -9,6 +9,7 @@
 import type { BootstrapJson } from "../gen/envoy/config/bootstrap/v3/bootstrap_pb.js";
 import type { ClusterJson } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import type { ConfigSourceJson } from "../gen/envoy/config/core/v3/config_source_pb.js";
+import type { GrpcServiceJson } from "../gen/envoy/config/core/v3/grpc_service_pb.js";
 import type { HttpProtocolOptionsJson } from "../gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 import type { UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import type { AnyJson } from "@bufbuild/protobuf/wkt";
@@ -78,6 +79,12 @@ export interface SecureBootstrap {
   readonly serverName?: string;
   /** A ServiceAccount token (audience istio-ca). Envoy sends it on every (re)connect; it does not re-read it. */
   readonly token?: string;
+  /**
+   * A file holding the token, e.g. a projected ServiceAccount token volume. Envoy reads it on every
+   * (re)connect (Google gRPC with file-based call credentials), so a token the kubelet rotates
+   * keeps working; the ADS stream then runs on Envoy's Google gRPC client instead of a cluster.
+   */
+  readonly tokenFile?: string;
   /** A client certificate chain and key (PEM files) from the mesh CA. */
   readonly clientCertFile?: string;
   readonly clientKeyFile?: string;
@@ -206,6 +213,48 @@ function secureTransport(secure: SecureBootstrap, serverName: string): ClusterJs
   return { name: "envoy.transport_sockets.tls", typedConfig: packAny(UPSTREAM_TLS, ctx) };
 }
 
+const FILE_BASED_METADATA = "envoy.config.grpc_credential.v3.FileBasedMetadataConfig";
+const FILE_BASED_METADATA_PLUGIN = "envoy.grpc_credentials.file_based_metadata";
+
+/** Envoy's FileBasedMetadataConfig (not among the generated roots), as proto JSON. */
+interface FileBasedMetadataJson {
+  secretData: { filename: string };
+  headerKey: string;
+  headerPrefix: string;
+}
+
+/**
+ * ADS over Envoy's Google gRPC client: TLS to meshpilot checked against the mesh root and
+ * `serverName`, and the token file read for each call as `authorization: Bearer`, as istio-agent
+ * sends it.
+ */
+function tokenFileGrpcService(hp: HostPort, secure: SecureBootstrap & { tokenFile: string }, serverName: string): GrpcServiceJson {
+  const host = hp.host.includes(":") ? `[${hp.host}]` : hp.host;
+  return {
+    googleGrpc: {
+      targetUri: `${host}:${hp.port}`,
+      statPrefix: XDS_CLUSTER_NAME,
+      channelCredentials: { sslCredentials: { rootCerts: { filename: secure.caCertFile } } },
+      // The default factory leaves plugin call credentials out.
+      credentialsFactoryName: FILE_BASED_METADATA_PLUGIN,
+      callCredentials: [
+        {
+          fromPlugin: {
+            name: FILE_BASED_METADATA_PLUGIN,
+            typedConfig: packAny<FileBasedMetadataJson>(FILE_BASED_METADATA, {
+              secretData: { filename: secure.tokenFile },
+              headerKey: "authorization",
+              headerPrefix: "Bearer ",
+            }),
+          },
+        },
+      ],
+      // The name checked in meshpilot's certificate (and sent as SNI) when the target is an address.
+      channelArgs: { args: { "grpc.ssl_target_name_override": { stringValue: serverName }, "grpc.default_authority": { stringValue: serverName } } },
+    },
+  };
+}
+
 function xdsCluster(hp: HostPort, connectTimeout: string, tls?: ClusterJson["transportSocket"]): ClusterJson {
   return {
     ...(tls ? { transportSocket: tls } : {}),
@@ -287,6 +336,8 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
   }
 
   const adsSource: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3", initialFetchTimeout: "0s" };
+  const tokenFile = opts.secure?.tokenFile;
+  const viaTokenFile = tokenFile !== undefined && opts.secure ? { ...opts.secure, tokenFile } : undefined;
   const bootstrap: BootstrapJson = {
     node: {
       id: nodeId,
@@ -294,17 +345,21 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
       ...(locality ? { locality } : {}),
       metadata: sortedRecord(metadata),
     },
-    staticResources: { clusters: [xdsCluster(xds, connectTimeout, opts.secure && serverName ? secureTransport(opts.secure, serverName) : undefined)] },
+    staticResources: {
+      clusters: viaTokenFile ? [] : [xdsCluster(xds, connectTimeout, opts.secure && serverName ? secureTransport(opts.secure, serverName) : undefined)],
+    },
     dynamicResources: {
       adsConfig: {
         apiType: opts.sotw ? "GRPC" : "DELTA_GRPC",
         transportApiVersion: "V3",
         setNodeOnFirstMessageOnly: true,
         grpcServices: [
-          {
-            envoyGrpc: { clusterName: XDS_CLUSTER_NAME },
-            ...(opts.secure?.token ? { initialMetadata: [{ key: "authorization", value: `Bearer ${opts.secure.token}` }] } : {}),
-          },
+          viaTokenFile
+            ? tokenFileGrpcService(xds, viaTokenFile, serverName!)
+            : {
+                envoyGrpc: { clusterName: XDS_CLUSTER_NAME },
+                ...(opts.secure?.token ? { initialMetadata: [{ key: "authorization", value: `Bearer ${opts.secure.token}` }] } : {}),
+              },
         ],
       },
       cdsConfig: { ...adsSource },
@@ -321,8 +376,11 @@ function checkSecure(secure: SecureBootstrap | undefined, xds: HostPort | string
   if (secure.caCertFile === "") errors.push({ field: "caCertFile", message: "the mesh root file is required for a secure connection" });
   if (Boolean(secure.clientCertFile) !== Boolean(secure.clientKeyFile))
     errors.push({ field: "clientCert", message: "a client certificate needs both its chain and its key" });
-  if (!secure.token && !secure.clientCertFile)
+  if (!secure.token && !secure.tokenFile && !secure.clientCertFile)
     errors.push({ field: "token", message: "a secure connection needs a ServiceAccount token or a client certificate" });
+  if (secure.tokenFile !== undefined && (secure.token !== undefined || secure.clientCertFile !== undefined))
+    errors.push({ field: "tokenFile", message: "a token file is used alone, without a token or a client certificate" });
+  if (secure.tokenFile === "") errors.push({ field: "tokenFile", message: "must name a file" });
   if (secure.token !== undefined && !/^[\x21-\x7e]+$/.test(secure.token))
     errors.push({ field: "token", message: "the token must be one line of printable characters" });
   const name = secure.serverName ?? (typeof xds !== "string" && !xds.isIp ? xds.host : undefined);

@@ -14,7 +14,7 @@
  *
  * Principal-based (mTLS peer) rules are not exercised here: they need the mesh's certificates.
  */
-import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,19 +24,10 @@ import { startServer, type RunningServer } from "../../src/runtime/serve.js";
 import { httpRequest, startBackend, type Backend } from "../support/backend.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
 import { canBind, randomInt } from "../support/net.js";
+import { jwtKey, signJwt as jwt } from "../support/jwt.js";
 import { until } from "../support/wait.js";
 
 const ISSUER = "https://issuer.authz.test";
-
-const b64url = (b: Buffer | string): string => Buffer.from(b).toString("base64url");
-
-/** A compact JWS (ES256) over `claims`, signed with `key`. */
-function jwt(key: KeyObject, kid: string, claims: Record<string, unknown>): string {
-  const head = b64url(JSON.stringify({ alg: "ES256", typ: "JWT", kid }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = sign("sha256", Buffer.from(`${head}.${body}`), { key, dsaEncoding: "ieee-p1363" });
-  return `${head}.${body}.${b64url(sig)}`;
-}
 
 async function freePorts(n: number): Promise<number[]> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -53,9 +44,8 @@ describe("inbound authorization through a real Envoy", () => {
   let envoy: Envoy;
   let app: Backend;
   let ingressPort: number;
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const { privateKey, jwk } = jwtKey("test-key");
   const other = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const jwk = { ...publicKey.export({ format: "jwk" }), kid: "test-key", alg: "ES256", use: "sig" };
   const now = Math.floor(Date.now() / 1000);
   const claims = (sub: string) => ({ iss: ISSUER, sub, aud: "ratings", iat: now, exp: now + 3600 });
 

@@ -19,6 +19,7 @@ import { pino, type Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadCaMaterial, SELF_SIGNED_SECRET } from "../../src/ca/ca-source.js";
 import { bootstrapCommand } from "../../src/cli/bootstrap.js";
+import { buildBootstrap } from "../../src/translate/bootstrap.js";
 import { startServer, type RunningServer } from "../../src/runtime/serve.js";
 import { KubeClient } from "../../src/sources/kube/client.js";
 import { TYPE_URL } from "../../src/xds/type-urls.js";
@@ -245,6 +246,38 @@ describe.skipIf(kubeTestsSkipped)("mesh CA and secure xDS with a real kube-apise
     const secrets = JSON.stringify(await envoy.configDump("dynamic_active_secrets"));
     expect(secrets).toContain('"default"');
     expect(secrets).toContain('"ROOTCA"');
+  });
+
+  it("a real Envoy reads its token from a file (an injected sidecar's projected token) on every connect", async () => {
+    const rootFile = join(dir, "root-cert.pem");
+    writeFileSync(rootFile, root);
+    const tokenFile = join(dir, "projected-token");
+    writeFileSync(tokenFile, "not-a-valid-token");
+    const built = buildBootstrap({
+      nodeId: nodeId("shop", "cart-file"),
+      xdsAddress: secureAddress(),
+      interception: "NONE",
+      labels: { app: "cart" },
+      secure: { caCertFile: rootFile, tokenFile, serverName: SERVER_NAME },
+    });
+    if (!built.bootstrap) throw new Error(JSON.stringify(built.errors));
+    expect(JSON.stringify(built.bootstrap)).not.toContain(cartToken);
+    const envoy = await startEnvoy({ name: "kube-identity-token-file", bootstrap: withWorkloadCertUser(withoutAdmin(JSON.stringify(built.bootstrap))) });
+    envoys.push(envoy);
+    // Refused while the file holds no valid token; the kubelet's next write is read on the retry.
+    const refusals = () => lines.filter((l) => l.includes("xDS stream refused") && l.includes("authentication failed")).length;
+    const before = refusals();
+    await until(async () => refusals() > before, "the first, refused connect");
+    expect(JSON.stringify(await envoy.configDump("dynamic_active_clusters"))).not.toContain("catalog.shop.svc.cluster.local");
+    writeFileSync(tokenFile, cartToken);
+    await envoy.waitFor(async () => JSON.stringify(await envoy.configDump("dynamic_active_clusters")).includes("catalog.shop.svc.cluster.local"), {
+      what: "the catalog cluster once the token file holds a valid token",
+      timeoutMs: 40_000,
+    });
+    await envoy.waitFor(async () => (await envoy.adminRequest("/certs")).includes("spiffe://cluster.local/ns/shop/sa/cart"), {
+      what: "the workload certificate in /certs",
+      timeoutMs: 20_000,
+    });
   });
 
   it("`meshpilot bootstrap --client-cert` obtains a certificate with the token; Envoy then connects with it alone", async () => {

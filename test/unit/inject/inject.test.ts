@@ -117,6 +117,46 @@ describe("injectPod patch", () => {
     ]);
   });
 
+  it("on the secure port: the projected istio-ca token and the mesh root are mounted, and the bootstrap reads them", () => {
+    const secure: InjectionSettings = {
+      ...settings,
+      xdsAddress: "meshpilot.meshpilot-system.svc:15012",
+      secureXds: { serverName: "meshpilot.meshpilot-system.svc", tokenAudience: "istio-ca" },
+    };
+    const pod: AdmittedPod = { metadata: { name: "p" }, spec: { containers: [{ name: "a" }], volumes: [{ name: "data", emptyDir: {} }] } };
+    const r = injectPod(pod, "shop", enabled, secure);
+    if (r.kind !== "patch") throw new Error(JSON.stringify(r));
+    const volumes = r.patch.filter((p) => p.path === "/spec/volumes/-").map((p) => p.value);
+    expect(volumes).toEqual([
+      {
+        name: "istio-token",
+        projected: { sources: [{ serviceAccountToken: { audience: "istio-ca", expirationSeconds: 43200, path: "istio-token" } }] },
+      },
+      { name: "istiod-ca-cert", configMap: { name: "istio-ca-root-cert" } },
+    ]);
+    const annotations = r.patch.find((p) => p.path === "/metadata/annotations")!.value as Record<string, string>;
+    expect(JSON.parse(annotations["sidecar.istio.io/status"]!).volumes).toEqual(["istio-token", "istiod-ca-cert"]);
+    const proxy = (r.patch[0]!.value as Record<string, unknown>[])[1]!;
+    expect(proxy["volumeMounts"]).toEqual([
+      { name: "istio-token", mountPath: "/var/run/secrets/tokens", readOnly: true },
+      { name: "istiod-ca-cert", mountPath: "/var/run/secrets/istio", readOnly: true },
+    ]);
+    const b = JSON.parse((proxy["args"] as string[])[1]!) as {
+      staticResources: { clusters: { name: string }[] };
+      dynamicResources: { adsConfig: { grpcServices: { googleGrpc: Record<string, unknown> }[] } };
+    };
+    expect(b.staticResources.clusters.map((c) => c.name)).not.toContain("xds-grpc");
+    const grpc = b.dynamicResources.adsConfig.grpcServices[0]!.googleGrpc;
+    expect(grpc["targetUri"]).toBe("meshpilot.meshpilot-system.svc:15012");
+    expect(grpc["channelCredentials"]).toEqual({ sslCredentials: { rootCerts: { filename: "/var/run/secrets/istio/root-cert.pem" } } });
+    expect(JSON.stringify(grpc["callCredentials"])).toContain('"secretData":{"filename":"/var/run/secrets/tokens/istio-token"}');
+    // Without the CA, nothing is mounted and the plaintext cluster stays.
+    expect(patched(pod).patch.some((p) => p.path.startsWith("/spec/volumes"))).toBe(false);
+    // A pod's own volume of a reserved name is refused.
+    const clash = injectPod({ ...pod, spec: { ...pod.spec, volumes: [{ name: "istio-token" }] } }, "shop", enabled, secure);
+    expect(clash).toMatchObject({ kind: "refuse", message: expect.stringContaining("volume name istio-token is reserved") });
+  });
+
   it("existing init containers stay after the injected ones; existing labels and annotations are added to", () => {
     const pod: AdmittedPod = {
       metadata: { name: "p", labels: { app: "a" }, annotations: { note: "x" } },
