@@ -118,7 +118,9 @@ async function secureOptions(o: BootstrapCliOptions): Promise<SecureBootstrap | 
   const token = readText(o.tokenFile, "--token-file");
   if (typeof token !== "string") return token;
   const caCertFile = resolve(o.caCert);
-  if (o.clientCert === undefined) return { caCertFile, token: token.trim(), ...(o.serverName ? { serverName: o.serverName } : {}) };
+  // The bootstrap names the token file rather than holding the token: Envoy reads it on every
+  // (re)connect, so a projected token the kubelet renews keeps working past its first lifetime.
+  if (o.clientCert === undefined) return { caCertFile, tokenFile: resolve(o.tokenFile), ...(o.serverName ? { serverName: o.serverName } : {}) };
   const hp = parseHostPort(o.xdsAddress);
   if (typeof hp === "string") return { error: `--xds-address: ${hp}` };
   const serverName = o.serverName ?? (hp.isIp ? undefined : hp.host);
@@ -196,7 +198,7 @@ function flagOf(field: string, from: Partial<Record<PodField, { from: string } |
 
 /**
  * Writes the bootstrap for Envoy to read (`-c FILE`): readable by its owner only, since a secure
- * bootstrap holds the ServiceAccount token.
+ * bootstrap says where the proxy's credentials are.
  */
 export function writeBootstrap(file: string, output: string): void {
   writeFileSync(file, output, { mode: 0o600 });

@@ -395,10 +395,13 @@ program
   .option("--sotw", "use state-of-the-world ADS instead of delta")
   .option("--secure", "connect to meshpilot's secure port (TLS, authenticated; --xds-address host:15012)")
   .option("--ca-cert <file>", "with --secure: the mesh root (PEM) meshpilot's certificate must chain to")
-  .option("--token-file <file>", "with --secure: a ServiceAccount token (audience istio-ca), sent as authorization: Bearer")
+  .option(
+    "--token-file <file>",
+    "with --secure: a ServiceAccount token file (audience istio-ca); Envoy reads it on every connect and sends it as authorization: Bearer",
+  )
   .option("--server-name <name>", "with --secure: the name in meshpilot's certificate (default: the host of --xds-address)")
   .option("--client-cert <dir>", "with --secure: obtain a certificate with the token (CreateCertificate), write it to DIR and use it instead of the token")
-  .option("-o, --output <file>", "write the bootstrap to FILE (mode 0600: it may hold the token) instead of stdout")
+  .option("-o, --output <file>", "write the bootstrap to FILE (mode 0600) instead of stdout")
   .action(async (o: BootstrapCliOptions & { output?: string }) => {
     const r = await bootstrapCommand({ ...o, env: process.env });
     if ("error" in r) throw new Error(r.error);
