@@ -138,10 +138,14 @@ describe.skipIf(clusterTestsSkipped)("Istio Gateway: ingress and egress gateways
     expect(running.spec.initContainers[0]!.command).toEqual(written.spec.template.spec.initContainers[0]!.command);
     expect(running.spec.containers[0]!.args).toEqual(written.spec.template.spec.containers[0]!.args);
     expect(running.spec.containers[0]!.image).toBe(c.images.byName["envoy"]);
-    // Envoy's control plane is the secure port, the only one that sends Secrets: the Gateway's
-    // certificate came over it.
-    const clusters = await envoyAdmin(c, INGRESS_NS, pod!, "istio-proxy", "/clusters");
-    expect(clusters).toMatch(/^xds-grpc::[\d.]+:15012::/m);
+    // Envoy's control plane is the secure port, the only one that sends Secrets (the Gateway's
+    // certificate came over it), with the projected token read from its file on every connect.
+    const dump = JSON.parse(await envoyAdmin(c, INGRESS_NS, pod!, "istio-proxy", "/config_dump")) as {
+      configs: { bootstrap?: { dynamic_resources?: { ads_config?: { grpc_services?: { google_grpc?: Record<string, unknown> }[] } } } }[];
+    };
+    const ads = dump.configs.find((x) => x.bootstrap)?.bootstrap?.dynamic_resources?.ads_config?.grpc_services?.[0]?.google_grpc;
+    expect(ads?.["target_uri"]).toMatch(/:15012$/);
+    expect(ads?.["credentials_factory_name"]).toBe("envoy.grpc_credentials.file_based_metadata");
     const secrets = await envoyAdmin(c, INGRESS_NS, pod!, "istio-proxy", "/config_dump?resource=dynamic_active_secrets");
     expect(secrets).toContain('"kubernetes://bookinfo-cred"');
     // The node id carries the pod's own IP, name and namespace, from the downward API.
