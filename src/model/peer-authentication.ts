@@ -12,18 +12,13 @@
 import type { Diagnostic, ObjectRef } from "../api/diagnostics.js";
 import type { PeerAuthenticationObject } from "../api/istio-resource.js";
 import type { StoredObject } from "../api/objects.js";
-import { byCreation } from "./routing.js";
+import { indexByNamespace, type NamespacedPolicy } from "./namespace-policies.js";
+import { selects } from "./named-ports.js";
 import { DEFAULT_ROOT_NAMESPACE } from "./sidecar-scope.js";
 
 export type MtlsMode = "STRICT" | "PERMISSIVE" | "DISABLE";
 
-export interface PeerAuthenticationModel {
-  readonly name: string;
-  readonly namespace: string;
-  readonly creationTimestamp: string;
-  readonly ref: ObjectRef;
-  /** Labels of the workloads it applies to; none: namespace- (or mesh-) wide. */
-  readonly selector?: Readonly<Record<string, string>>;
+export interface PeerAuthenticationModel extends NamespacedPolicy {
   /** Undefined: UNSET (inherit). */
   readonly mode?: MtlsMode;
   /** By workload port; undefined: UNSET (the policy's mode). */
@@ -76,37 +71,17 @@ export function buildPeerAuthentications(
       portLevel,
     };
   });
-  all.sort(byCreation);
-  const diagnostics: Diagnostic[] = [];
-  const wide = new Map<string, PeerAuthenticationModel>();
-  const byNamespace = new Map<string, PeerAuthenticationModel[]>();
-  for (const pa of all) {
-    if (!pa.selector) {
-      const first = wide.get(pa.namespace);
-      if (first) {
-        diagnostics.push({
+  const { byNamespace, diagnostics } = indexByNamespace(all, rootNamespace, PeerAuthnCodes.Ignored, (pa) =>
+    pa.namespace === rootNamespace
+      ? {
           severity: "warning",
           code: PeerAuthnCodes.Ignored,
-          message: `namespace ${pa.namespace} already has a ${pa.namespace === rootNamespace ? "mesh" : "namespace"}-wide PeerAuthentication (${first.name}, older); this one is ignored, as in Istio`,
+          message: `a PeerAuthentication with a selector in the root namespace ${rootNamespace} applies to no workload (Istio ignores it); put it in the workloads' namespace, or drop the selector to make it mesh-wide`,
           object: pa.ref,
-        });
-        continue;
-      }
-      wide.set(pa.namespace, pa);
-    } else if (pa.namespace === rootNamespace) {
-      diagnostics.push({
-        severity: "warning",
-        code: PeerAuthnCodes.Ignored,
-        message: `a PeerAuthentication with a selector in the root namespace ${rootNamespace} applies to no workload (Istio ignores it); put it in the workloads' namespace, or drop the selector to make it mesh-wide`,
-        object: pa.ref,
-        path: "spec.selector",
-      });
-      continue;
-    }
-    const list = byNamespace.get(pa.namespace);
-    if (list) list.push(pa);
-    else byNamespace.set(pa.namespace, [pa]);
-  }
+          path: "spec.selector",
+        }
+      : undefined,
+  );
   return { peerAuthentications: { rootNamespace, byNamespace }, diagnostics };
 }
 
@@ -116,10 +91,6 @@ export const PeerAuthnCodes = {
   /** A DestinationRule sends plaintext (tls DISABLE) to workloads whose PeerAuthentication is STRICT on that port (src/analyze/mtls.ts). */
   DestinationRuleConflict: "MP0871",
 } as const;
-
-function selects(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
 
 /** The namespace- or mesh-wide mode of `namespace` (Istio's inference for a destination service); undefined without either policy. */
 export function namespaceMtlsMode(pas: PeerAuthentications | undefined, namespace: string): MtlsMode | undefined {

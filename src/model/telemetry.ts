@@ -24,7 +24,8 @@ import {
   type AccessLogFormat,
   type MeshAccessLogSettings,
 } from "./access-log-config.js";
-import { byCreation } from "./routing.js";
+import { indexByNamespace, type NamespacedPolicy } from "./namespace-policies.js";
+import { selects } from "./named-ports.js";
 import { DEFAULT_ROOT_NAMESPACE } from "./sidecar-scope.js";
 
 export type WorkloadMode = "CLIENT" | "SERVER";
@@ -39,13 +40,7 @@ export interface AccessLoggingRule {
   readonly filter?: string;
 }
 
-export interface TelemetryModel {
-  readonly name: string;
-  readonly namespace: string;
-  readonly creationTimestamp: string;
-  readonly ref: ObjectRef;
-  /** Labels of the workloads it applies to; none: namespace- (or mesh-) wide. */
-  readonly selector?: Readonly<Record<string, string>>;
+export interface TelemetryModel extends NamespacedPolicy {
   readonly accessLogging: readonly AccessLoggingRule[];
 }
 
@@ -102,27 +97,9 @@ export function buildTelemetries(
       accessLogging,
     });
   }
-  all.sort(byCreation);
-  const byNamespace = new Map<string, TelemetryModel[]>();
-  const wide = new Map<string, TelemetryModel>();
-  for (const t of all) {
-    if (!t.selector) {
-      const first = wide.get(t.namespace);
-      if (first) {
-        diagnostics.push({
-          severity: "warning",
-          code: TelemetryCodes.Ignored,
-          message: `namespace ${t.namespace} already has a ${t.namespace === rootNamespace ? "mesh" : "namespace"}-wide Telemetry (${first.name}, older); this one is ignored, as in Istio`,
-          object: t.ref,
-        });
-        continue;
-      }
-      wide.set(t.namespace, t);
-    }
-    const list = byNamespace.get(t.namespace);
-    if (list) list.push(t);
-    else byNamespace.set(t.namespace, [t]);
-  }
+  const indexed = indexByNamespace(all, rootNamespace, TelemetryCodes.Ignored);
+  diagnostics.push(...indexed.diagnostics);
+  const byNamespace = indexed.byNamespace;
   return { telemetries: { rootNamespace, byNamespace }, diagnostics };
 }
 
@@ -179,10 +156,6 @@ function untranslatedParts(spec: Readonly<Rec>, ref: ObjectRef): Diagnostic[] {
   if (spec["targetRef"] !== undefined) out.push(notYet(ref, "spec.targetRef", "attachment by targetRef: this Telemetry applies to no proxy; use selector"));
   if (arr(spec["targetRefs"]).length) out.push(notYet(ref, "spec.targetRefs", "attachment by targetRefs: this Telemetry applies to no proxy; use selector"));
   return out;
-}
-
-function selects(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
 /** The Telemetries that apply to a proxy, in order of precedence (the last wins). */
