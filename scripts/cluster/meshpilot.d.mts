@@ -5,5 +5,3 @@ export declare const DEPLOY_DIR: string;
 export declare const MANIFEST_IMAGE: string;
 export declare function substituteImages(text: string, images: Record<string, string>): string;
 export declare function deployMeshpilot(cfg: ClusterConfig, bins: ClusterBinaries, image: string, log?: (msg: string) => void): Promise<void>;
-/** Replaces the deployed meshpilot's arguments and waits for the rollout; returns the previous ones. */
-export declare function setMeshpilotArgs(cfg: ClusterConfig, bins: ClusterBinaries, change: (args: string[]) => string[]): Promise<string[]>;

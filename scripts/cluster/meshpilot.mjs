@@ -80,23 +80,3 @@ export async function deployMeshpilot(cfg, bins, image, log = () => {}) {
   log("meshpilot applied; waiting for both replicas");
   await k(["-n", "meshpilot-system", "rollout", "status", "deployment/meshpilot", "--timeout=180s"]);
 }
-
-/**
- * Replaces the deployed meshpilot's arguments with `change(current)` and waits for the rollout;
- * returns the arguments it had, to restore them with the same call.
- * @param {(args: string[]) => string[]} change
- */
-export async function setMeshpilotArgs(cfg, bins, change) {
-  const k = (args) => kubectl(cfg, bins, args);
-  const dep = JSON.parse((await k(["-n", "meshpilot-system", "get", "deployment", "meshpilot", "-o", "json"])).stdout);
-  const i = dep.spec.template.spec.containers.findIndex((c) => c.name === "meshpilot");
-  if (i < 0) throw new Error("deployment meshpilot-system/meshpilot has no container named meshpilot");
-  const before = dep.spec.template.spec.containers[i].args ?? [];
-  const after = change([...before]);
-  if (JSON.stringify(after) !== JSON.stringify(before)) {
-    const patch = [{ op: "replace", path: `/spec/template/spec/containers/${i}/args`, value: after }];
-    await k(["-n", "meshpilot-system", "patch", "deployment", "meshpilot", "--type=json", "-p", JSON.stringify(patch)]);
-    await k(["-n", "meshpilot-system", "rollout", "status", "deployment/meshpilot", "--timeout=180s"]);
-  }
-  return before;
-}

@@ -12,7 +12,6 @@ import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { parse } from "yaml";
 import type { ClusterConfig } from "../../scripts/cluster/config.mjs";
 import type { ClusterBinaries } from "../../scripts/cluster/prepare.mjs";
-import { setMeshpilotArgs } from "../../scripts/cluster/meshpilot.mjs";
 import { importImages, kubectl } from "../../scripts/cluster/up.mjs";
 import { ensureGatewayConformance } from "../../scripts/ensure-gateway-conformance.mjs";
 import { MESHPILOT_CONTROLLER } from "../../src/model/gateway-api/convert.js";
@@ -95,26 +94,11 @@ export interface ConformanceOptions {
 }
 
 /**
- * The deployed gateways reach meshpilot on the plaintext xDS port, which carries no Secrets, and
- * the HTTPS tests need their certificates: the run allows Secrets there (the shared decision for
- * tests of gateway credentials) until gateway deployments move to the secure port.
- */
-const PLAINTEXT_SECRETS = "--allow-plaintext-secrets";
-
-/**
- * Builds (cached) and imports the suite's images, creates the GatewayClass, runs the suite with
- * meshpilot allowing plaintext Secrets (restored after); returns its report.
+ * Builds (cached) and imports the suite's images, creates the GatewayClass and runs the suite;
+ * returns its report. The gateways meshpilot deploys fetch their certificates on the secure port,
+ * so meshpilot runs with its usual arguments.
  */
 export async function runGatewayConformance(cfg: ClusterConfig, bins: ClusterBinaries, opts: ConformanceOptions = {}): Promise<ConformanceRun> {
-  const before = await setMeshpilotArgs(cfg, bins, (args) => (args.includes(PLAINTEXT_SECRETS) ? args : [...args, PLAINTEXT_SECRETS]));
-  try {
-    return await runSuite(cfg, bins, opts);
-  } finally {
-    await setMeshpilotArgs(cfg, bins, () => before);
-  }
-}
-
-async function runSuite(cfg: ClusterConfig, bins: ClusterBinaries, opts: ConformanceOptions): Promise<ConformanceRun> {
   const log = opts.log ?? (() => {});
   const conf = await ensureGatewayConformance({ log });
   await importImages(
