@@ -30,6 +30,8 @@ export interface BootstrapCliOptions {
   serverName?: string;
   /** Obtain a client certificate with the token into this directory, and use it instead of the token. */
   clientCert?: string;
+  /** Readiness on 0.0.0.0:<port>/healthz/ready. */
+  healthPort?: number;
   /** The process environment, for the downward-API defaults; none when absent. */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -182,6 +184,7 @@ export async function bootstrapCommand(o: BootstrapCliOptions): Promise<{ output
     sotw: Boolean(o.sotw),
     ...(o.cluster ? { cluster: o.cluster } : {}),
     ...(o.locality !== undefined ? { locality: o.locality } : {}),
+    ...(o.healthPort !== undefined ? { healthPort: o.healthPort } : {}),
     ...(secure ? { secure } : {}),
   });
   if (result.errors) return { error: result.errors.map((e) => `${flagOf(e.field, { ip, pod, namespace })}: ${e.message}`).join("\n") };

@@ -401,6 +401,7 @@ program
   )
   .option("--server-name <name>", "with --secure: the name in meshpilot's certificate (default: the host of --xds-address)")
   .option("--client-cert <dir>", "with --secure: obtain a certificate with the token (CreateCertificate), write it to DIR and use it instead of the token")
+  .option("--health-port <port>", "serve readiness on 0.0.0.0:PORT/healthz/ready (Istio's 15021): 200 once Envoy has its first configuration", (v) => Number(v))
   .option("-o, --output <file>", "write the bootstrap to FILE (mode 0600) instead of stdout")
   .action(async (o: BootstrapCliOptions & { output?: string }) => {
     const r = await bootstrapCommand({ ...o, env: process.env });

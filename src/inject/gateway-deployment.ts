@@ -9,6 +9,7 @@
 import type { GatewayDeployment } from "../api/gateway-api/status.js";
 import { buildBootstrap, buildNodeId } from "../translate/bootstrap.js";
 import { identityVolumeMounts, identityVolumes, secureBootstrap } from "./identity.js";
+import { readinessCheck } from "./proxy.js";
 import type { InjectionSettings } from "./settings.js";
 
 export const GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name";
@@ -33,6 +34,7 @@ export function gatewayManifests(d: GatewayDeployment, settings: InjectionSettin
     interception: "NONE",
     labels,
     clusterId: settings.clusterId,
+    healthPort: settings.healthPort,
     ...(secure ? { secure } : {}),
   });
   if (!built.bootstrap) return { error: (built.errors ?? []).map((e) => JSON.stringify(e)).join("; ") };
@@ -73,6 +75,8 @@ export function gatewayManifests(d: GatewayDeployment, settings: InjectionSettin
                 { name: "INSTANCE_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
               ],
               ports: d.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: "TCP" })),
+              // Not ready, so out of the Service, until Envoy holds its first configuration.
+              readinessProbe: { ...readinessCheck(settings), periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 4 },
               ...(secure ? { volumeMounts: identityVolumeMounts(settings) } : {}),
               securityContext: {
                 allowPrivilegeEscalation: false,

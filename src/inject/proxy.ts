@@ -7,6 +7,7 @@
  * hook; and the proxy outlives the application on shutdown and does not keep a Job running.
  */
 import { buildBootstrap, buildNodeId, type BootstrapError } from "../translate/bootstrap.js";
+import { HEALTH_READY_PATH, loopbackCluster, staticHttpListener } from "../translate/bootstrap-static.js";
 import type { AppProbeRoute } from "./probes.js";
 import { identityVolumeMounts, secureBootstrap } from "./identity.js";
 import { INIT_CONTAINER, PROXY_CONTAINER } from "./names.js";
@@ -15,10 +16,6 @@ import type { InjectionSettings } from "./settings.js";
 /** Container env names the kubelet fills from the downward API; the bootstrap refers to them as $(NAME). */
 const ENV = { podName: "POD_NAME", namespace: "POD_NAMESPACE", ip: "INSTANCE_IP", serviceAccount: "SERVICE_ACCOUNT" } as const;
 const ref = (name: string): string => `$(${name})`;
-
-const ADMIN_CLUSTER = "envoy-admin";
-const HTTP_ROUTER = { name: "envoy.filters.http.router", typedConfig: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } };
-const HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
 export function appProbeClusterName(route: AppProbeRoute): string {
   if (route.check === "http") return `app-health|${route.port}${route.tls ? "|tls" : ""}`;
@@ -78,53 +75,6 @@ function checkFilter(path: string, cluster: string): Record<string, unknown> {
   };
 }
 
-function loopbackCluster(name: string, port: number, tls: boolean): Record<string, unknown> {
-  return {
-    name,
-    type: "STATIC",
-    connectTimeout: "1s",
-    loadAssignment: {
-      clusterName: name,
-      endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: "127.0.0.1", portValue: port } } } }] }],
-    },
-    ...(tls
-      ? {
-          transportSocket: {
-            name: "envoy.transport_sockets.tls",
-            typedConfig: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext" },
-          },
-        }
-      : {}),
-  };
-}
-
-function httpListener(
-  name: string,
-  port: number,
-  routes: readonly Record<string, unknown>[],
-  filters: readonly Record<string, unknown>[] = [],
-): Record<string, unknown> {
-  return {
-    name,
-    address: { socketAddress: { address: "0.0.0.0", portValue: port } },
-    filterChains: [
-      {
-        filters: [
-          {
-            name: "envoy.filters.network.http_connection_manager",
-            typedConfig: {
-              "@type": HCM_TYPE,
-              statPrefix: name,
-              routeConfig: { name, virtualHosts: [{ name, domains: ["*"], routes }] },
-              httpFilters: [...filters, HTTP_ROUTER],
-            },
-          },
-        ],
-      },
-    ],
-  };
-}
-
 export interface ProxyInput {
   readonly namespace: string;
   /** The pod's name, or a stand-in when the apiserver has not named it yet (generateName). */
@@ -149,23 +99,20 @@ export function proxyBootstrap(settings: InjectionSettings, input: ProxyInput): 
     interception: "REDIRECT",
     labels: input.labels,
     clusterId: settings.clusterId,
+    healthPort: settings.healthPort,
     ...(secure ? { secure } : {}),
   });
   if (!built.bootstrap) return { errors: built.errors ?? [] };
   const b = built.bootstrap as unknown as {
     node: { id: string; metadata: Record<string, unknown> };
-    staticResources: { clusters: unknown[]; listeners?: unknown[] };
+    staticResources: { clusters: unknown[]; listeners: unknown[] };
   };
   b.node.id = buildNodeId({ ip: ref(ENV.ip), podName: ref(ENV.podName), namespace: ref(ENV.namespace), domain: settings.clusterDomain });
   b.node.metadata["NAME"] = ref(ENV.podName);
   b.node.metadata["INSTANCE_IPS"] = ref(ENV.ip);
 
-  // Readiness as Istio's 15021 /healthz/ready: Envoy's admin /ready turns 200 once the first
-  // CDS and LDS responses are applied (initial_fetch_timeout 0: it waits for them).
-  const clusters: Record<string, unknown>[] = [loopbackCluster(ADMIN_CLUSTER, settings.adminPort, false)];
-  const listeners: Record<string, unknown>[] = [
-    httpListener("health", settings.healthPort, [{ match: { path: "/healthz/ready" }, route: { cluster: ADMIN_CLUSTER, prefixRewrite: "/ready" } }]),
-  ];
+  const clusters: Record<string, unknown>[] = [];
+  const listeners: Record<string, unknown>[] = [];
   if (input.probeRoutes.length > 0) {
     const byName = new Map<string, Record<string, unknown>>();
     for (const r of input.probeRoutes) {
@@ -185,7 +132,7 @@ export function proxyBootstrap(settings: InjectionSettings, input: ProxyInput): 
     const forwarded = input.probeRoutes.filter((r) => r.check === "http");
     const checked = input.probeRoutes.filter((r) => r.check !== "http");
     listeners.push(
-      httpListener(
+      staticHttpListener(
         "app-health",
         settings.appProbePort,
         forwarded.map((r) => ({ match: { path: r.path }, route: { cluster: appProbeClusterName(r), prefixRewrite: r.originalPath } })),
@@ -194,12 +141,17 @@ export function proxyBootstrap(settings: InjectionSettings, input: ProxyInput): 
     );
   }
   b.staticResources.clusters.push(...clusters);
-  b.staticResources.listeners = listeners;
+  b.staticResources.listeners.push(...listeners);
   return { bootstrap: b as unknown as Record<string, unknown>, errors: [] };
 }
 
+/** The kubelet's check of a proxy's readiness: Envoy's health listener (bootstrap-static.ts). */
+export function readinessCheck(settings: InjectionSettings): { httpGet: { path: string; port: number } } {
+  return { httpGet: { path: HEALTH_READY_PATH, port: settings.healthPort } };
+}
+
 export function proxyContainer(settings: InjectionSettings, bootstrap: Record<string, unknown>): Record<string, unknown> {
-  const ready = { httpGet: { path: "/healthz/ready", port: settings.healthPort } };
+  const ready = readinessCheck(settings);
   return {
     name: PROXY_CONTAINER,
     image: settings.proxyImage,

@@ -8,6 +8,7 @@
  */
 import type { BootstrapJson } from "../gen/envoy/config/bootstrap/v3/bootstrap_pb.js";
 import type { ClusterJson } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
+import type { ListenerJson } from "../gen/envoy/config/listener/v3/listener_pb.js";
 import type { ConfigSourceJson } from "../gen/envoy/config/core/v3/config_source_pb.js";
 import type { GrpcServiceJson } from "../gen/envoy/config/core/v3/grpc_service_pb.js";
 import type { HttpProtocolOptionsJson } from "../gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
@@ -15,6 +16,7 @@ import type { UpstreamTlsContextJson } from "../gen/envoy/extensions/transport_s
 import type { AnyJson } from "@bufbuild/protobuf/wkt";
 import { isDNS1123Label, isDNS1123Subdomain } from "../api/validate-names.js";
 import { isIP, isIPv4, isIPv6 } from "../api/validate-net.js";
+import { readinessResources } from "./bootstrap-static.js";
 
 export type BootstrapProxyType = "sidecar" | "router";
 export type BootstrapInterceptionMode = "NONE" | "REDIRECT" | "TPROXY";
@@ -65,6 +67,8 @@ export interface BootstrapOptions {
   readonly extraMetadata?: Readonly<Record<string, string>>;
   /** Connect to meshpilot's secure port (15012) over TLS, authenticated; see SecureBootstrap. */
   readonly secure?: SecureBootstrap;
+  /** Serve readiness on `0.0.0.0:<port>/healthz/ready`, as Istio's proxies do on 15021 (see bootstrap-static.ts). */
+  readonly healthPort?: number;
 }
 
 /**
@@ -313,6 +317,8 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
   const connectTimeout = opts.connectTimeout ?? "1s";
   if (!DURATION.test(connectTimeout)) errors.push({ field: "connectTimeout", message: `"${connectTimeout}" must be a duration like "1s" or "0.25s"` });
 
+  if (opts.healthPort !== undefined && !(Number.isInteger(opts.healthPort) && opts.healthPort > 0 && opts.healthPort < 65536))
+    errors.push({ field: "healthPort", message: `${opts.healthPort} must be a port number (1-65535)` });
   const locality = parseLocality(opts.locality, errors);
   const serverName = checkSecure(opts.secure, xds, errors);
 
@@ -338,6 +344,7 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
   const adsSource: ConfigSourceJson = { ads: {}, resourceApiVersion: "V3", initialFetchTimeout: "0s" };
   const tokenFile = opts.secure?.tokenFile;
   const viaTokenFile = tokenFile !== undefined && opts.secure ? { ...opts.secure, tokenFile } : undefined;
+  const readiness = opts.healthPort !== undefined ? readinessResources(opts.healthPort, admin.port) : undefined;
   const bootstrap: BootstrapJson = {
     node: {
       id: nodeId,
@@ -346,7 +353,11 @@ export function buildBootstrap(opts: BootstrapOptions): BootstrapResult {
       metadata: sortedRecord(metadata),
     },
     staticResources: {
-      clusters: viaTokenFile ? [] : [xdsCluster(xds, connectTimeout, opts.secure && serverName ? secureTransport(opts.secure, serverName) : undefined)],
+      clusters: [
+        ...(viaTokenFile ? [] : [xdsCluster(xds, connectTimeout, opts.secure && serverName ? secureTransport(opts.secure, serverName) : undefined)]),
+        ...(readiness ? [readiness.cluster as ClusterJson] : []),
+      ],
+      ...(readiness ? { listeners: [readiness.listener as ListenerJson] } : {}),
     },
     dynamicResources: {
       adsConfig: {

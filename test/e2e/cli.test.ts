@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { resolveEnvoyPath, startEnvoy, stopAllEnvoys, type Envoy } from "../support/envoy.js";
+import { freePort } from "../support/net.js";
 import { copyExample, EXAMPLE_DIR, pollUntil, withV3Rule } from "./mesh-fixture.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -308,8 +309,9 @@ describe("meshpilot serve, as a real process", () => {
     const metrics = await (await fetch(`${debug}/metrics`)).text();
     expect(metrics).toMatch(/^pilot_xds 0$/m);
 
-    // An Envoy started from what `meshpilot bootstrap` prints.
+    // An Envoy started from what `meshpilot bootstrap` prints, with readiness on a health port.
     const nodeId = `sidecar~${productpageIp}~productpage-v1.default~default.svc.cluster.local`;
+    const [healthPort, adminPort] = [await freePort(), await freePort()];
     const b = await runCli([
       "bootstrap",
       "--node-id",
@@ -317,19 +319,24 @@ describe("meshpilot serve, as a real process", () => {
       "--xds-address",
       `127.0.0.1:${String(xdsPort)}`,
       "--admin-address",
-      "127.0.0.1:15000",
+      `127.0.0.1:${adminPort}`,
       "--interception",
       "NONE",
       "--label",
       "app=productpage",
       "--label",
       "version=v1",
+      "--health-port",
+      String(healthPort),
     ]);
     expect(b.code, b.stderr).toBe(0);
-    // The fixed admin port could be taken on a shared machine: let startEnvoy pick one.
-    const { admin: _admin, ...bootstrap } = JSON.parse(b.stdout) as Record<string, unknown>;
+    // Free ports: the health listener reaches Envoy's admin at the address the bootstrap names.
+    const bootstrap = JSON.parse(b.stdout) as Record<string, unknown>;
     envoy = await startEnvoy({ name: "cli-serve", bootstrap });
     await envoy.waitReady(20_000);
+    // Istio's readiness path answers from Envoy's own state once it holds its configuration.
+    const health = await fetch(`http://127.0.0.1:${healthPort}/healthz/ready`);
+    expect(health.status).toBe(200);
 
     // Sync status: the proxy is listed, each type ACKed at the version sent.
     type Syncz = Array<{ id: string; transport: string; types: Record<string, { versionSent: string; versionAcked: string; nacks: number }> }>;
