@@ -10,6 +10,8 @@
 //   BENCH_ONLY=workloads  only section 5 (distinct workloads: alike / distinct / 10 groups of client labels)
 //   BENCH_WORKLOAD_CLIENTS=100,200  the client counts of section 5 (default 100,200,1000; quick: 100)
 //   BENCH_WORKLOAD_REPEAT=3  rounds of section 5 per client count (medians; default 1)
+//   BENCH_ONLY=targets  only section 6 (issue 12's targets: figure, target, ratio; test/bench/targets.ts)
+//   BENCH_TARGETS_SOAK_S=600  seconds of the section 6 soak at one change per second (default 600; quick: 30)
 //   MESHPILOT_SKIP_KUBE=1  skip section 4 (it needs root and the kube binaries, built once before anything is timed)
 // Everything is bounded: each wait has a timeout and a watchdog ends the run after BUDGET_MS.
 import { cpus, loadavg } from "node:os";
@@ -19,18 +21,26 @@ import { bytes, formatTable, hasGc, markdownTable, ms, ratio, type Table } from 
 import { featureRatios, runTranslation, totalMs, type TranslationRow, type UpdateRow } from "./translation.js";
 import { prepareKube, runKubeSection } from "./kube.js";
 import { runSidecarScope } from "./sidecar-scope.js";
+import { runTargets } from "./targets.js";
 import { runWorkloads, workloadsMarkdown, workloadsTable } from "./workloads.js";
 
 const BUDGET_MS = 9 * 60_000;
+/** Section 6 runs a 10-minute soak and 2000-proxy syncs per label mode: its own, longer budget. */
+const TARGETS_BUDGET_MINUTES = { quick: 15, full: 75 };
 const PUSH_ROUND_LIMIT_MS = 120_000;
 const quick = process.env["BENCH_QUICK"] === "1";
 const only = process.env["BENCH_ONLY"];
 
-const watchdog = setTimeout(() => {
-  process.stderr.write(`bench: still running after ${BUDGET_MS / 60_000} minutes; giving up\n`);
-  process.exit(2);
-}, BUDGET_MS);
-watchdog.unref();
+let watchdog = startWatchdog(BUDGET_MS);
+
+function startWatchdog(budgetMs: number): NodeJS.Timeout {
+  const t = setTimeout(() => {
+    process.stderr.write(`bench: still running after ${budgetMs / 60_000} minutes; giving up\n`);
+    process.exit(2);
+  }, budgetMs);
+  t.unref();
+  return t;
+}
 
 const t0 = performance.now();
 const log = (s: string): void => void process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
@@ -47,6 +57,7 @@ async function main(): Promise<void> {
     `meshpilot bench — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load average before: ${loadBefore}${quick ? " (BENCH_QUICK)" : ""}\n`,
   );
   if (only === "workloads") return workloads();
+  if (only === "targets") return targets();
   if (only === "sidecar") return void print(runSidecarScope(quick ? 100 : 1000));
   // Section 4's binaries: a cold build (~10 min) happens here, before anything is timed, and does not count against the budget.
   const kubeReady = await prepareKube(log);
@@ -102,6 +113,22 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${summary(tr.rows, tr.updates, pushes, heaps, `${loadBefore} → ${load()}`)}\n`);
   await workloads();
   await kubernetes(kubeReady);
+  await targets();
+}
+
+// 6. Issue 12's targets (test/bench/targets.ts). The watchdog's budget is the section's own:
+// each of its waits is bounded, but together they are longer than the other sections'.
+async function targets(): Promise<void> {
+  clearTimeout(watchdog);
+  watchdog = startWatchdog(TARGETS_BUDGET_MINUTES[quick ? "quick" : "full"] * 60_000);
+  const loadBefore = load();
+  const started = performance.now();
+  const r = await runTargets({ quick, log });
+  for (const t of r.tables) print(t);
+  const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+  process.stdout.write(
+    `\n=== Section 6 (markdown, for the README's "Targets (issue 12)") — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}; load average (1, 5, 15 min) ${loadBefore} → ${load()}; section took ${minutes} min${quick ? "; BENCH_QUICK sizes" : ""} ===\n\n${r.markdown}\n`,
+  );
 }
 
 // 5. Distinct workloads (test/bench/workloads.ts): rows in their own processes, bounded each.
