@@ -133,10 +133,10 @@ export class KubeClient {
   }
 
   /**
-   * A watch stream: calls `onEvent` with each decoded event line. `done` resolves when the stream
-   * ends and rejects with KubeApiError on a non-200 answer.
+   * A watch stream: calls `onOpen` once the server answered 200, then `onEvent` with each decoded
+   * event line. `done` resolves when the stream ends and rejects with KubeApiError on a non-200 answer.
    */
-  async watch(path: string, onEvent: (event: { type: string; object: Record<string, unknown> }) => void): Promise<WatchHandle> {
+  async watch(path: string, onEvent: (event: { type: string; object: Record<string, unknown> }) => void, onOpen?: () => void): Promise<WatchHandle> {
     const options = await this.options("GET", {});
     let req: http.ClientRequest | undefined;
     let aborted = false;
@@ -146,6 +146,7 @@ export class KubeClient {
           readBody(res).then((body) => reject(apiError("WATCH", path, { status: res.statusCode ?? 0, body })), reject);
           return;
         }
+        onOpen?.();
         let buf = "";
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => {

@@ -54,6 +54,14 @@ export interface KubeSourceOptions {
   readonly backoffMaxMs?: number;
 }
 
+export interface KubeSourceHealth {
+  /** Every collection's last list or watch reached the server. */
+  readonly reachable: boolean;
+  /** Since when (epoch ms) the oldest failing collection has failed. */
+  readonly since?: number;
+  readonly failing: ReadonlyArray<{ readonly path: string; readonly since: number; readonly error: string }>;
+}
+
 /** An object as the API server holds it, reduced to what status writing needs. */
 export interface KubeObjectInfo {
   readonly key: ObjectKey;
@@ -161,6 +169,27 @@ export class KubeSource {
     for (const c of this.collections) c.reflector.rewatchFrom(resourceVersion);
   }
 
+  /**
+   * Whether the API server answers: the collections whose last list or watch failed, since when
+   * and why. While some do, what is served is the last state seen (degraded, still serving).
+   */
+  health(): KubeSourceHealth {
+    const failing = this.collections.flatMap((c) => {
+      const f = c.reflector.failure;
+      return f ? [{ path: c.path, since: f.since, error: f.error }] : [];
+    });
+    if (failing.length === 0) return { reachable: true, failing };
+    return { reachable: false, since: Math.min(...failing.map((f) => f.since)), failing };
+  }
+
+  /** One collection reached the server again: the others stop waiting out their backoff and retry now. */
+  private recovered(coll: Collection, since: number): void {
+    const fields = { kind: coll.kind, path: coll.path, unreachableMs: Date.now() - since };
+    if (this.health().reachable) this.opts.logger.info(fields, "kubernetes API answers again; every collection is back");
+    else this.opts.logger.debug(fields, "kubernetes API answers again for this collection");
+    for (const c of this.collections) if (c !== coll) c.reflector.retryNow();
+  }
+
   /** Reflector counters per collection. */
   stats(): Record<string, Reflector["stats"]> {
     const out: Record<string, Reflector["stats"]> = {};
@@ -245,7 +274,13 @@ export class KubeSource {
           handlers: {
             replace: (items) => this.replace(coll, items),
             event: (type, obj) => this.event(coll, type, obj),
-            error: (err, what) => this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err), kind }, `kubernetes ${what} failed; retrying`),
+            error: (err, what, repeat) => {
+              const fields = { err: err instanceof Error ? err.message : String(err), kind };
+              // Every collection retries on its own: one warning each when the trouble starts, not one per attempt.
+              if (repeat) this.opts.logger.debug(fields, `kubernetes ${what} failed; retrying`);
+              else this.opts.logger.warn(fields, `kubernetes ${what} failed; retrying`);
+            },
+            recovered: (since) => this.recovered(coll, since),
             listed: (reason, count) => {
               if (reason !== "initial") this.opts.logger.info({ kind, path, reason, count }, "relisted");
             },
