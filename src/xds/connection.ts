@@ -43,6 +43,7 @@ export interface AttachedStream {
   readonly proxyId: string;
   readonly viewKey: string | undefined;
   syncStatus(): ProxySyncStatus | undefined;
+  backlog(): StreamBacklog;
   close(reason: string, endCall: boolean): void;
 }
 
@@ -50,6 +51,28 @@ export interface Built {
   readonly bytes: Uint8Array;
   readonly resourceCount: number;
 }
+
+/** What one stream holds back, for tests and metrics. */
+export interface StreamBacklog {
+  readonly proxyId: string;
+  readonly streamId: number;
+  /** Written and not yet flushed to the socket (at most one response). */
+  readonly unflushedBytes: number;
+  /** Sent and not yet answered (at most one response per type). */
+  readonly unansweredBytes: number;
+  /** A response went unanswered for the scheduler's `stallMs`: not counted against its cap. */
+  readonly slow: boolean;
+}
+
+interface Unanswered {
+  readonly nonce: string;
+  readonly bytes: number;
+  readonly sentAt: number;
+  since: number;
+  readonly release: () => void;
+}
+
+const uncounted = (): void => {};
 
 interface AdsRequest {
   readonly node?: Node | undefined;
@@ -81,14 +104,18 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   protected log: Logger;
   private nonceCounter = 0;
   private closed = false;
-  /** A response is written and not yet flushed to the socket: the next one waits. */
-  private writing = false;
+  /**
+   * Bytes of the response written and not yet flushed to the socket (0: none). The next one
+   * waits: a proxy that stops reading holds one response here, never a queue of versions.
+   */
+  private unflushed = 0;
   /**
    * Per type, the last response the proxy has not answered yet (ACK or NACK), and the function
    * that releases its bytes from the scheduler's cap: a proxy that is slow to take in what it was
-   * sent holds back the others' turns instead of piling up more unread data.
+   * sent holds back the others' turns instead of piling up more unread data. `since`: when the
+   * proxy last kept up on this type (a newer response inherits it from the one it supersedes).
    */
-  private readonly unanswered = new Map<TypeUrl, { readonly nonce: string; readonly release: () => void }>();
+  private readonly unanswered = new Map<TypeUrl, Unanswered>();
   private unwatch: (() => void) | undefined;
   private readonly warnedTypes = new Set<string>();
   /** What Secrets this stream may see, laid over the view's snapshot. */
@@ -229,13 +256,29 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
 
   private answered(type: TypeUrl, nonce: string): void {
     const u = this.unanswered.get(type);
-    if (!u || nonce !== u.nonce) return;
+    if (!u || nonce === "") return;
+    if (nonce !== u.nonce) {
+      u.since = u.sentAt; // answered an older response: it keeps up, one response behind
+      return;
+    }
     this.unanswered.delete(type);
     u.release();
   }
 
+  /** Some response went unanswered for `stallMs`: the proxy does not keep up (or never answers). */
+  private slow(now: number): boolean {
+    for (const u of this.unanswered.values()) if (now - u.since >= this.ctx.scheduler.stallMs) return true;
+    return false;
+  }
+
+  backlog(): StreamBacklog {
+    let unanswered = 0;
+    for (const u of this.unanswered.values()) unanswered += u.bytes;
+    return { proxyId: this.proxyId, streamId: this.streamId, unflushedBytes: this.unflushed, unansweredBytes: unanswered, slow: this.slow(performance.now()) };
+  }
+
   private requestFlush(): void {
-    if (!this.closed && !this.writing && this.owes()) this.ctx.scheduler.request(this);
+    if (!this.closed && this.unflushed === 0 && this.owes()) this.ctx.scheduler.request(this);
   }
 
   private owes(): boolean {
@@ -248,7 +291,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
    * next is built (from the snapshot current then) once this one is flushed to the socket.
    */
   flushNow(): void {
-    if (this.closed || this.writing || this.viewKey === undefined) return;
+    if (this.closed || this.unflushed > 0 || this.viewKey === undefined) return;
     const snapshot = this.snapshot();
     if (!snapshot) return; // hold until the view's first snapshot arrives
     for (const type of PUSH_ORDER) {
@@ -258,11 +301,16 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       const out = this.build(type, st, snapshot);
       st.settle();
       if (!out) continue;
-      this.unanswered.get(type)?.release(); // superseded: the proxy answers only the newest
-      this.unanswered.set(type, { nonce: st.nonceSent, release: this.ctx.scheduler.track(out.bytes.length) });
-      this.writing = true;
+      const bytes = out.bytes.length;
+      const now = performance.now();
+      const superseded = this.unanswered.get(type);
+      superseded?.release(); // the proxy answers only the newest
+      // A slow stream's bytes are not counted: it must not hold back the others' turns again.
+      const release = this.slow(now) ? uncounted : this.ctx.scheduler.track(bytes);
+      this.unanswered.set(type, { nonce: st.nonceSent, bytes, sentAt: now, since: superseded?.since ?? now, release });
+      this.unflushed = bytes;
       this.call.write(out.bytes, () => {
-        this.writing = false;
+        this.unflushed = 0;
         this.requestFlush();
       });
       const short: ShortType = SHORT_TYPE[type];

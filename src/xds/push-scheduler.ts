@@ -8,7 +8,9 @@
 //   and proxies (the bench's 1000 clients in one process, too) fall behind reading it. Bytes
 //   sent and not yet answered by the proxy (ACK or NACK) are capped; streams wait their turn.
 // A proxy that never answers must not hold the cap forever: a response unanswered for longer
-// than `stallMs` stops counting against it.
+// than `stallMs` stops counting against it. Nor may it take a share of the cap again with every
+// later change: a stream that left a response unanswered that long is slow, and what it is sent
+// next is not counted (its own memory stays bounded by one write at a time, see connection.ts).
 
 export interface Flushable {
   /** Build and write what the stream owes (may start writes through `track`). */
@@ -28,6 +30,16 @@ interface InFlight {
   readonly at: number;
 }
 
+/** Counters for tests and metrics. */
+export interface PushSchedulerStats {
+  /** Slices run. */
+  readonly rounds: number;
+  /** Times a stream waited because the unanswered bytes were at the cap. */
+  readonly heldAtCap: number;
+  /** Responses that stopped counting against the cap because they went unanswered for `stallMs`. */
+  readonly abandoned: number;
+}
+
 export class PushScheduler {
   private readonly waiting = new Set<Flushable>();
   private readonly inFlight = new Set<InFlight>();
@@ -36,7 +48,11 @@ export class PushScheduler {
   private stallTimer: NodeJS.Timeout | undefined;
   private readonly sliceMs: number;
   private readonly maxInFlightBytes: number;
-  private readonly stallMs: number;
+  /** How long a response may go unanswered before its stream counts as slow. */
+  readonly stallMs: number;
+  private rounds = 0;
+  private heldAtCap = 0;
+  private abandoned = 0;
 
   constructor(opts: PushSchedulerOptions = {}) {
     this.sliceMs = opts.sliceMs ?? 10;
@@ -72,19 +88,39 @@ export class PushScheduler {
     return { streams: this.waiting.size, bytesInFlight: this.inFlightBytes };
   }
 
+  get stats(): PushSchedulerStats {
+    return { rounds: this.rounds, heldAtCap: this.heldAtCap, abandoned: this.abandoned };
+  }
+
   private full(): boolean {
+    if (this.inFlightBytes < this.maxInFlightBytes) return false;
+    this.abandonStalled(performance.now());
     return this.inFlightBytes >= this.maxInFlightBytes;
+  }
+
+  /** Stop counting responses unanswered for `stallMs`. The set is in sending order: oldest first. */
+  private abandonStalled(now: number): void {
+    for (const w of this.inFlight) {
+      if (now - w.at < this.stallMs) return;
+      this.inFlight.delete(w);
+      this.inFlightBytes -= w.bytes;
+      this.abandoned++;
+    }
   }
 
   private schedule(): void {
     if (this.scheduled || this.waiting.size === 0) return;
-    if (this.full()) return this.watchStall();
+    if (this.full()) {
+      this.heldAtCap++;
+      return this.watchStall();
+    }
     this.scheduled = true;
     setImmediate(() => this.run());
   }
 
   private run(): void {
     this.scheduled = false;
+    this.rounds++;
     const start = performance.now();
     for (const s of this.waiting) {
       if (this.full() || performance.now() - start >= this.sliceMs) break;
@@ -96,16 +132,13 @@ export class PushScheduler {
 
   private watchStall(): void {
     if (this.stallTimer) return;
+    // Full of responses younger than `stallMs`: look again when the oldest of them stalls.
+    const oldest = this.inFlight.values().next().value;
+    const wait = oldest ? Math.max(1, oldest.at + this.stallMs - performance.now()) : this.stallMs;
     this.stallTimer = setTimeout(() => {
       this.stallTimer = undefined;
-      const now = performance.now();
-      for (const w of this.inFlight) {
-        if (now - w.at < this.stallMs) continue;
-        this.inFlight.delete(w);
-        this.inFlightBytes -= w.bytes;
-      }
       this.schedule();
-    }, this.stallMs);
+    }, wait);
     this.stallTimer.unref();
   }
 }

@@ -11,10 +11,10 @@ import {
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { pino, type Logger } from "pino";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
-import type { AttachedStream, Connection, StreamContext } from "./connection.js";
+import type { AttachedStream, Connection, StreamBacklog, StreamContext } from "./connection.js";
 import { DeltaConnection } from "./delta-stream.js";
 import type { ProxySyncStatus, XdsObserver } from "./observer.js";
-import { PushScheduler, type PushSchedulerOptions } from "./push-scheduler.js";
+import { PushScheduler, type PushSchedulerOptions, type PushSchedulerStats } from "./push-scheduler.js";
 import { adsServiceDefinition, sdsServiceDefinition } from "./service-definition.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
 import type { PeerIdentity, PeerSecretSource } from "./peer.js";
@@ -225,6 +225,15 @@ export class XdsServer {
       if (st) out.push(st);
     }
     return out.sort((a, b) => a.id.localeCompare(b.id) || a.connectedSince.getTime() - b.connectedSince.getTime());
+  }
+
+  /** What each proxy stream holds back (unflushed and unanswered bytes), for metrics and tests. */
+  backlog(): StreamBacklog[] {
+    return [...this.streams].map((s) => s.backlog());
+  }
+
+  get pushStats(): PushSchedulerStats {
+    return this.ctx.scheduler.stats;
   }
 
   /** Connected proxy ids by the key (node class) their streams follow. */
