@@ -12,6 +12,7 @@ import { parseObject } from "../../src/api/parse.js";
 import type { DestinationRule, HTTPRoute, TrafficPolicy, VirtualService } from "../../src/api/istio-types.js";
 import type { Endpoint, EndpointSlice, Namespace, Node, Pod, Service } from "../../src/api/kube-types.js";
 import { SERVICE_NAME_LABEL } from "../../src/api/kube-types.js";
+import { ISTIO_TLS_MODE, TLS_MODE_LABEL } from "../../src/model/names.js";
 import type { InputObject, StoredObject } from "../../src/api/objects.js";
 import type { MeshInput } from "../../src/model/input.js";
 import { meshInputFrom } from "../../src/pipeline/mesh-input.js";
@@ -31,25 +32,43 @@ export const CLIENT_LABELS = { app: "bench-client" } as const;
 /**
  * How the bench clients' pod labels differ: all alike; every client its own Deployment (its own
  * `app`, `version` and `pod-template-hash`, as in a real mesh); or 10 Deployments. The generated
- * meshes select on none of these labels, so all three get the same config.
+ * meshes select on none of these labels, so those three get the same config. "workloads" is a
+ * real mesh's case: client k is a pod of service k mod N, in that service's namespace, with its
+ * labels (so that Service selects it: the client has inbound listeners and a view of its own),
+ * the injector's tls-mode label and a `version` and `pod-template-hash` of its own.
  */
-export type LabelMode = "identical" | "distinct" | "groups";
-export const LABEL_MODES: readonly LabelMode[] = ["identical", "distinct", "groups"];
+export type LabelMode = "identical" | "distinct" | "groups" | "workloads";
+export const LABEL_MODES: readonly LabelMode[] = ["identical", "distinct", "groups", "workloads"];
 export const LABEL_GROUPS = 10;
 
-function clientLabels(k: number, mode: LabelMode): Record<string, string> {
-  if (mode === "identical") return { ...CLIENT_LABELS };
-  const d = mode === "distinct" ? k : k % LABEL_GROUPS;
-  return { app: `bench-client-${d}`, version: `v${d % 3}`, "pod-template-hash": (0x5d8f00 + d * 7919).toString(16) };
+/** The service whose pod bench client `k` is, in "workloads" mode. */
+function workloadService(k: number, services: number): number {
+  return k % services;
 }
 
-/** The xDS node of bench client `k` (Istio's sidecar id format). */
-export function benchNode(k: number, mode: LabelMode = "identical"): { id: string; cluster: string; metadata: Record<string, unknown> } {
+function clientLabels(k: number, mode: LabelMode, services: number): Record<string, string> {
+  if (mode === "identical") return { ...CLIENT_LABELS };
+  const hash = (d: number): string => (0x5d8f00 + d * 7919).toString(16);
+  if (mode === "workloads") {
+    const app = serviceName(workloadService(k, services));
+    return { app, version: `v${k % 3}`, "pod-template-hash": hash(k), [TLS_MODE_LABEL]: ISTIO_TLS_MODE };
+  }
+  const d = mode === "distinct" ? k : k % LABEL_GROUPS;
+  return { app: `bench-client-${d}`, version: `v${d % 3}`, "pod-template-hash": hash(d) };
+}
+
+/**
+ * The xDS node of bench client `k` (Istio's sidecar id format) in a mesh of `services` services
+ * (only "workloads" mode reads it).
+ */
+export function benchNode(k: number, mode: LabelMode = "identical", services = 1): { id: string; cluster: string; metadata: Record<string, unknown> } {
   const ip = `10.200.${(k >> 8) & 255}.${k & 255}`;
+  const ns = mode === "workloads" ? namespaceOf(workloadService(k, services)) : CLIENT_NAMESPACE;
+  const app = mode === "workloads" ? serviceName(workloadService(k, services)) : "bench-client";
   return {
-    id: `sidecar~${ip}~bench-client-${k}.${CLIENT_NAMESPACE}~${CLIENT_NAMESPACE}.svc.cluster.local`,
-    cluster: `bench-client.${CLIENT_NAMESPACE}`,
-    metadata: { LABELS: clientLabels(k, mode) },
+    id: `sidecar~${ip}~${app}-${k}.${ns}~${ns}.svc.cluster.local`,
+    cluster: `${app}.${ns}`,
+    metadata: { LABELS: clientLabels(k, mode, services) },
   };
 }
 

@@ -74,6 +74,7 @@ class LeanClient {
     private readonly index: number,
     private readonly selfCheck: boolean,
     private readonly labels: LabelMode = "identical",
+    private readonly services = 1,
   ) {
     // A local subchannel pool: otherwise grpc-js would share one connection between channels.
     // HTTP/2 windows as Envoy's defaults (256 MiB stream and connection windows); grpc-js' own
@@ -95,7 +96,7 @@ class LeanClient {
     this.call.on("status", (s: { code: number; details: string }) => {
       if (!this.closing && this.error === undefined) this.error = `client ${this.index}: stream ended (${s.code}: ${s.details})`;
     });
-    const node = benchNode(this.index, this.labels);
+    const node = benchNode(this.index, this.labels, this.services);
     this.send({
       node: { id: node.id, cluster: node.cluster, metadata: node.metadata as JsonObject },
       typeUrl: TYPE_URL.cluster,
@@ -259,7 +260,7 @@ async function handle(m: ToClients): Promise<void> {
       const loop = monitorEventLoopDelay({ resolution: 10 });
       loop.enable();
       const clients: LeanClient[] = [];
-      for (let i = 0; i < m.count; i++) clients.push(new LeanClient(m.address, m.firstIndex + i, m.selfCheck && i === 0, m.labels));
+      for (let i = 0; i < m.count; i++) clients.push(new LeanClient(m.address, m.firstIndex + i, m.selfCheck && i === 0, m.labels, m.services));
       groups.set(m.group, clients);
       await waitFor(clients, (c) => c.syncedAt !== undefined, m.timeoutMs, "hold the full snapshot").finally(() => loop.disable());
       const min = (t: ShortType): number => Math.min(...clients.map((c) => c.counts[t].resources));

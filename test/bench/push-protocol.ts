@@ -26,6 +26,8 @@ export type ToClients =
       readonly selfCheck: boolean;
       /** How the clients' pod labels differ (mesh.ts benchNode); identical when absent. */
       readonly labels?: LabelMode;
+      /** The mesh's service count ("workloads" labels: client k is a pod of service k mod this). */
+      readonly services?: number;
     }
   | { readonly cmd: "arm"; readonly group: string }
   /** Wait until every client received each of `expectEds` (EDS) and `expectRds` (RDS) since "arm". */

@@ -64,7 +64,17 @@ async function runRow(p: RowParams): Promise<RowResult> {
   try {
     await clients.next("ready", 30_000);
     const s0 = now();
-    clients.send({ cmd: "connect", group: "g", address, count: p.clients, firstIndex: 0, timeoutMs: p.timeoutMs, selfCheck: true, labels: p.labels });
+    clients.send({
+      cmd: "connect",
+      group: "g",
+      address,
+      count: p.clients,
+      firstIndex: 0,
+      timeoutMs: p.timeoutMs,
+      selfCheck: true,
+      labels: p.labels,
+      services: p.services,
+    });
     const synced = await clients.next("synced", p.timeoutMs + 5_000);
     out.syncMs = Math.max(...synced.syncedAt) - s0;
     await waitConnected(server, p.clients, 10_000);
