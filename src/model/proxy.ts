@@ -87,6 +87,15 @@ export function proxyView(node: ProxyNode, selection: LabelSelection): ProxyView
   return { type, namespace, dnsDomain, interceptionMode, labels: projectLabels(node.labels, selection), ...(locality ? { locality } : {}) };
 }
 
+/**
+ * The view `view` shares a translation with: a sidecar's labels projected through the outbound
+ * selection (outboundLabels), for its outbound side, which every pod of the namespace that agrees
+ * on those labels gets alike; a router shares all of its translation, so its view is its own.
+ */
+export function sharedView(view: ProxyView, outbound: LabelSelection): ProxyView {
+  return view.type === "router" ? view : { ...view, labels: projectLabels(view.labels, outbound) };
+}
+
 /** Equal keys, equal views: the proxies of one key share a translation and a snapshot. */
 export function viewKey(p: ProxyView): string {
   return classKey(p, p.labels);

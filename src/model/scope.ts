@@ -34,7 +34,15 @@ import { clusterPolicy, destinationRuleFor } from "./policies.js";
 import { isHttpProtocol } from "./protocol.js";
 import type { ProxyView } from "./proxy.js";
 import { sidecarVirtualServices, virtualServiceForHost } from "./routing.js";
-import { DEFAULT_ROOT_NAMESPACE, egressListenerFor, importsService, importsVirtualService, sidecarFor, type EgressListenerModel } from "./sidecar-scope.js";
+import {
+  DEFAULT_ROOT_NAMESPACE,
+  egressListenerFor,
+  importsService,
+  importsVirtualService,
+  sidecarFor,
+  type EgressListenerModel,
+  type SidecarModel,
+} from "./sidecar-scope.js";
 import {
   resolveDefaultRoute,
   resolveHttpRoutes,
@@ -134,7 +142,8 @@ export interface PortScope {
   readonly bound?: string;
 }
 
-export interface ProxyScope {
+/** What a sidecar's outbound side is built from: it reads the proxy's labels through outboundLabels only. */
+export interface OutboundScope {
   readonly proxy: ProxyView;
   readonly gateway: string;
   /** By FQDN order, as `mesh.services`. */
@@ -148,15 +157,22 @@ export interface ProxyScope {
   readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
   /** With ALLOW_ANY from a Sidecar's egressProxy: the cluster that takes that traffic instead of PassthroughCluster. */
   readonly egressProxyCluster?: string;
-  /** The workload ports the proxy receives traffic for (empty without capture). */
-  readonly inbound: InboundScope;
   /** The Sidecar resource that scopes this view, if any. */
   readonly sidecar?: ObjectRef;
-  /** Authorization and JWT rules enforced on the inbound side (none apply: absent). */
-  readonly security?: InboundSecurityScope;
   /** The mesh's PeerAuthentications (destination endpoints' mTLS is decided by theirs). */
   readonly peerAuthentications?: PeerAuthentications;
 }
+
+/** What a sidecar's inbound side is built from: the workload's own ports and policies. */
+export interface InboundSideScope {
+  readonly proxy: ProxyView;
+  /** The workload ports the proxy receives traffic for (empty without capture). */
+  readonly inbound: InboundScope;
+  /** Authorization and JWT rules enforced on the inbound side (none apply: absent). */
+  readonly security?: InboundSecurityScope;
+}
+
+export interface ProxyScope extends OutboundScope, InboundSideScope {}
 
 /**
  * Istio puts the VirtualService hosts that name no registry service (external names, wildcards that
@@ -168,10 +184,25 @@ const NON_REGISTRY_HOST_PORT = 80;
 const NO_CREDENTIALS: ReadonlyMap<string, CredentialModel> = new Map();
 
 export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
+  return { ...buildOutboundScope(mesh, proxy), ...buildInboundSideScope(mesh, proxy) };
+}
+
+/** The Sidecar resource that scopes `proxy`, if any. */
+function sidecarOf(mesh: MeshModel, proxy: ProxyView): SidecarModel | undefined {
+  const config = mesh.meshConfig ?? DEFAULT_MESH_CONFIG;
+  return mesh.sidecars?.length ? sidecarFor(mesh.sidecars, proxy.namespace, proxy.labels, config.rootNamespace ?? DEFAULT_ROOT_NAMESPACE) : undefined;
+}
+
+export function buildInboundSideScope(mesh: MeshModel, proxy: ProxyView): InboundSideScope {
+  const security = inboundSecurityScope(mesh, proxy);
+  return { proxy, inbound: inboundScope(mesh, proxy, sidecarOf(mesh, proxy)), ...(security ? { security } : {}) };
+}
+
+export function buildOutboundScope(mesh: MeshModel, proxy: ProxyView): OutboundScope {
   const gateway = MESH_GATEWAY;
   const credentials = mesh.credentials ?? NO_CREDENTIALS;
   const config = mesh.meshConfig ?? DEFAULT_MESH_CONFIG;
-  const sidecar = mesh.sidecars?.length ? sidecarFor(mesh.sidecars, proxy.namespace, proxy.labels, config.rootNamespace ?? DEFAULT_ROOT_NAMESPACE) : undefined;
+  const sidecar = sidecarOf(mesh, proxy);
   const byHost = new Map<string, { scope: ServiceScope; rule?: DestinationRuleModel }>();
   const services: ServiceScope[] = [];
   for (const svc of mesh.services.values()) {
@@ -243,7 +274,6 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
   }
   const outboundTrafficPolicy = sidecar?.outboundTrafficPolicy ?? config.outboundTrafficPolicy.mode;
   const egressProxyCluster = outboundTrafficPolicy === "ALLOW_ANY" ? sidecar?.egressProxyCluster : undefined;
-  const security = inboundSecurityScope(mesh, proxy);
   return {
     proxy,
     gateway,
@@ -251,9 +281,7 @@ export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
     ports,
     outboundTrafficPolicy,
     ...(egressProxyCluster ? { egressProxyCluster } : {}),
-    inbound: inboundScope(mesh, proxy, sidecar),
     ...(sidecar ? { sidecar: sidecar.ref } : {}),
-    ...(security ? { security } : {}),
     ...(mesh.peerAuthentications ? { peerAuthentications: mesh.peerAuthentications } : {}),
   };
 }

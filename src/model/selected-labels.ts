@@ -5,7 +5,9 @@
  *
  * Every place in model/ or translate/ that compares a proxy label must be covered here. Nothing
  * else is needed to keep that honest: the translator is handed projected labels only, so a
- * selector missing here shows up as a rule that never matches, in its own tests.
+ * selector missing here shows up as a rule that never matches, in its own tests. What a sidecar's
+ * outbound side reads must be in outboundLabels too: that side is translated for the labels
+ * projected through it alone (test/unit/translate/sidecar-split.test.ts compares on every golden case).
  */
 import type { L4MatchAttributes, HTTPMatchRequest, TrafficPolicy, TrafficPolicyCore } from "../api/istio-types.js";
 import type { MeshModel } from "./ir.js";
@@ -55,15 +57,16 @@ class SelectionBuilder {
 }
 
 /**
- * What the mesh's configuration selects proxies on: VirtualService sourceLabels, DestinationRule
- * workloadSelector and failoverPriority, Service selectors (a sidecar's inbound ports, a gateway's
- * target ports), Sidecar workloadSelector, Gateway selector, what tells apart pods whose named
- * targetPorts differ, the selectors of AuthorizationPolicy, RequestAuthentication and
- * PeerAuthentication, Telemetry, and the mesh-member label.
+ * What a sidecar's outbound side reads of its labels: VirtualService sourceLabels, DestinationRule
+ * workloadSelector and failoverPriority, the Sidecar workloadSelector (its egress scope), and
+ * Telemetry selectors (the access logs of outbound listeners). Proxies whose labels agree here
+ * share one outbound translation, whatever Services select them.
  */
-export function selectedLabels(mesh: MeshModel): LabelSelection {
-  const b = new SelectionBuilder();
-  for (const svc of mesh.services.values()) b.equals(svc.selector);
+export function outboundLabels(mesh: MeshModel): LabelSelection {
+  return outboundSelectors(new SelectionBuilder(), mesh).keys;
+}
+
+function outboundSelectors(b: SelectionBuilder, mesh: MeshModel): SelectionBuilder {
   for (const vs of mesh.virtualServices) {
     for (const r of vs.http) b.matches(r.match);
     for (const r of vs.routedHttp) b.matches(r.match);
@@ -77,6 +80,20 @@ export function selectedLabels(mesh: MeshModel): LabelSelection {
   }
   // A Sidecar's workloadSelector decides which Sidecar scopes a proxy.
   for (const sc of mesh.sidecars ?? []) b.equals(sc.workloadSelector);
+  // A Telemetry's selector decides which access logs a workload writes.
+  for (const list of mesh.telemetries?.byNamespace.values() ?? []) for (const t of list) b.equals(t.selector);
+  return b;
+}
+
+/**
+ * What the mesh's configuration selects proxies on: everything the outbound side reads
+ * (outboundLabels), Service selectors (a sidecar's inbound ports, a gateway's target ports),
+ * Gateway selector, what tells apart pods whose named targetPorts differ, the selectors of
+ * AuthorizationPolicy, RequestAuthentication and PeerAuthentication, and the mesh-member label.
+ */
+export function selectedLabels(mesh: MeshModel): LabelSelection {
+  const b = outboundSelectors(new SelectionBuilder(), mesh);
+  for (const svc of mesh.services.values()) b.equals(svc.selector);
   // A Gateway's selector decides which router proxies serve it.
   for (const gw of mesh.gateways ?? []) b.equals(gw.selector);
   // Pods whose named targetPorts resolve differently need views of their own.
@@ -88,8 +105,6 @@ export function selectedLabels(mesh: MeshModel): LabelSelection {
   // member (the injector's label) whether PERMISSIVE offers mTLS: that matters to workloads some
   // Service selects (the ports mesh clients reach), when proxies hold certificates at all.
   for (const list of mesh.peerAuthentications?.byNamespace.values() ?? []) for (const pa of list) b.equals(pa.selector);
-  // A Telemetry's selector decides which access logs a workload writes.
-  for (const list of mesh.telemetries?.byNamespace.values() ?? []) for (const t of list) b.equals(t.selector);
   const selected = [...mesh.services.values()].some((s) => Object.keys(s.selector ?? {}).length > 0);
   if (selected && mesh.meshConfig?.workloadCertificates !== false) b.equals({ [TLS_MODE_LABEL]: ISTIO_TLS_MODE });
   return b.keys;

@@ -10,7 +10,14 @@ import type { ClusterJson, ClusterLoadAssignmentJson, ListenerJson, RouteConfigu
 import type { EndpointTls, LocalityLb } from "./endpoints.js";
 import { withAccessLogs } from "./access-log.js";
 import { translateRouter } from "./gateway.js";
-import { translateSidecar } from "./sidecar/sidecar.js";
+import {
+  composeSidecar,
+  outboundTwins,
+  translateSidecar,
+  translateSidecarInbound,
+  translateSidecarOutbound,
+  type InboundTranslation,
+} from "./sidecar/sidecar.js";
 import type { SecretJson } from "./tls.js";
 
 /** Everything one proxy gets, each list sorted by name. */
@@ -44,8 +51,30 @@ export interface ProxyTranslation extends ProxyResources {
 
 /** What `proxy` gets from `mesh`, whatever its kind. */
 export function translateProxy(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
-  const t = proxy.type === "router" ? translateRouter(mesh, proxy) : translateSidecar(mesh, proxy);
-  // Access logs go on every listener's connection managers and TCP proxies, whatever built them.
+  return proxy.type === "router" ? translateGateway(mesh, proxy) : translateSidecar(mesh, proxy);
+}
+
+/**
+ * The part of a proxy's resources that many proxies share: a sidecar's outbound side (pass the view
+ * projected through outboundLabels: every proxy of that projection gets the same objects), all of a
+ * router's. `composeProxy(shared, translateOwn(…))` is what translateProxy gives.
+ */
+export function translateShared(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
+  return proxy.type === "router" ? translateGateway(mesh, proxy) : translateSidecarOutbound(mesh, proxy);
+}
+
+const NOTHING_OWN: InboundTranslation = { clusters: [], listeners: [], diagnostics: [] };
+
+/** What only proxies of this view get: a sidecar's inbound side; nothing for a router. */
+export function translateOwn(mesh: MeshModel, proxy: ProxyView): InboundTranslation {
+  return proxy.type === "router" ? NOTHING_OWN : translateSidecarInbound(mesh, proxy);
+}
+
+export { composeSidecar as composeProxy, outboundTwins, type InboundTranslation };
+
+function translateGateway(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
+  const t = translateRouter(mesh, proxy);
+  // Access logs go on every listener's connection managers and TCP proxies.
   const listeners = withAccessLogs(t.listeners, mesh, proxy);
   return listeners === t.listeners ? t : { ...t, listeners };
 }

@@ -10,6 +10,7 @@
 //   BENCH_ONLY=workloads  only section 5 (distinct workloads: alike / distinct / 10 groups of client labels)
 //   BENCH_WORKLOAD_CLIENTS=100,200  the client counts of section 5 (default 100,200,1000; quick: 100)
 //   BENCH_WORKLOAD_REPEAT=3  rounds of section 5 per client count (medians; default 1)
+//   BENCH_WORKLOAD_MODES=identical,workloads  the label modes of section 5 (default all: identical,distinct,groups,workloads)
 //   BENCH_ONLY=targets  only section 6 (issue 12's targets: figure, target, ratio; test/bench/targets.ts)
 //   BENCH_TARGETS_SOAK_S=600  seconds of the section 6 soak at one change per second (default 600; quick: 30)
 //   MESHPILOT_SKIP_KUBE=1  skip section 4 (it needs root and the kube binaries, built once before anything is timed)
@@ -23,6 +24,7 @@ import { prepareKube, runKubeSection } from "./kube.js";
 import { runSidecarScope } from "./sidecar-scope.js";
 import { runTargets } from "./targets.js";
 import { runWorkloads, workloadsMarkdown, workloadsTable } from "./workloads.js";
+import { LABEL_MODES, type LabelMode } from "./mesh.js";
 
 const BUDGET_MS = 9 * 60_000;
 /** Section 6 runs a 10-minute soak and 2000-proxy syncs per label mode: its own, longer budget. */
@@ -137,7 +139,18 @@ async function workloads(): Promise<void> {
   const services = quick ? 100 : 1000;
   const clientCounts = (process.env["BENCH_WORKLOAD_CLIENTS"] ?? (quick ? "100" : "100,200,1000")).split(",").map(Number);
   const repeat = Number(process.env["BENCH_WORKLOAD_REPEAT"] ?? "1");
-  const rows = await runWorkloads({ services, clientCounts, repeat, timeoutMs: 180_000, log: (s) => (watchdog.refresh(), log(s)) });
+  const modes = process.env["BENCH_WORKLOAD_MODES"]?.split(",").map((m) => {
+    if (!(LABEL_MODES as readonly string[]).includes(m)) throw new Error(`BENCH_WORKLOAD_MODES: "${m}" is none of ${LABEL_MODES.join(", ")}`);
+    return m as LabelMode;
+  });
+  const rows = await runWorkloads({
+    services,
+    clientCounts,
+    repeat,
+    ...(modes ? { modes } : {}),
+    timeoutMs: 180_000,
+    log: (s) => (watchdog.refresh(), log(s)),
+  });
   watchdog.refresh();
   print(workloadsTable(rows, services));
   process.stdout.write(`\n=== Section 5 (markdown) — ${services} services; load average ${loadBefore} → ${load()} ===\n\n${workloadsMarkdown(rows)}\n`);

@@ -4,7 +4,10 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { meshConfigFrom } from "../../src/model/mesh-config.js";
+import type { Diagnostic } from "../../src/api/diagnostics.js";
+import type { InputObject, StoredObject } from "../../src/api/objects.js";
+import { meshConfigFrom, type MeshConfig } from "../../src/model/mesh-config.js";
+import type { NodeLike } from "../../src/model/proxy.js";
 import { translateOffline, type OfflineResult } from "../../src/pipeline/offline.js";
 import { parseYamlFile } from "../../src/sources/file/loader.js";
 
@@ -41,8 +44,15 @@ export function goldenCases(): string[] {
     .sort();
 }
 
-/** Translate one case's input for the proxy its `# golden:` header names. */
-export function translateGoldenCase(name: string): OfflineResult {
+/** One case's parsed input: its valid objects and findings, the proxy's node, the mesh config. */
+export interface GoldenInput {
+  readonly objects: readonly StoredObject<InputObject>[];
+  readonly diagnostics: readonly Diagnostic[];
+  readonly node: NodeLike;
+  readonly meshConfig: MeshConfig;
+}
+
+export function goldenCaseInput(name: string): GoldenInput {
   const inputFile = join(GOLDEN_DIR, name, "input.yaml");
   const text = readFileSync(inputFile, "utf8");
   const opts = caseOptions(text, inputFile);
@@ -52,7 +62,13 @@ export function translateGoldenCase(name: string): OfflineResult {
   const locality = opts.locality ? { locality: { region, zone, subZone } } : {};
   const mesh = meshConfigFrom(opts.meshConfig);
   if ("error" in mesh) throw new Error(`${inputFile}: meshConfig: ${mesh.error}`);
-  const result = translateOffline(objects, load.diagnostics, { id: opts.proxy, metadata: opts.metadata ?? {}, ...locality }, mesh.config);
+  return { objects, diagnostics: load.diagnostics, node: { id: opts.proxy, metadata: opts.metadata ?? {}, ...locality }, meshConfig: mesh.config };
+}
+
+/** Translate one case's input for the proxy its `# golden:` header names. */
+export function translateGoldenCase(name: string): OfflineResult {
+  const c = goldenCaseInput(name);
+  const result = translateOffline(c.objects, c.diagnostics, c.node, c.meshConfig);
   if ("error" in result) throw new Error(result.error);
   return result;
 }

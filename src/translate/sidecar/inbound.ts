@@ -26,7 +26,7 @@ import {
   VIRTUAL_INBOUND_PORT,
 } from "../../model/names.js";
 import type { InboundSecurityScope } from "../../model/authz/scope.js";
-import type { ProxyScope } from "../../model/scope.js";
+import type { InboundSideScope } from "../../model/scope.js";
 import { securityFilters } from "../authz/filters.js";
 import { inboundCluster, inboundPassthroughCluster } from "../cluster.js";
 import { typed, type ClusterJson, type FilterChainJson, type FilterJson, type ListenerJson, type RouteJson } from "../envoy.js";
@@ -43,7 +43,7 @@ export interface InboundResources {
 
 const NONE: InboundResources = { clusters: [], listeners: [], diagnostics: [] };
 
-export function inbound(scope: ProxyScope): InboundResources {
+export function inbound(scope: InboundSideScope): InboundResources {
   const ports = scope.inbound.ports;
   const captured = scope.proxy.interceptionMode !== "NONE";
   if (!captured && ports.length === 0) return { ...NONE, diagnostics: scope.inbound.diagnostics };

@@ -8,7 +8,7 @@ import type { Diagnostic } from "../../api/diagnostics.js";
 import { ALLOW_ANY_VHOST, autoRouteConfigName, BLOCK_ALL_VHOST, sidecarRouteConfigName, virtualHostName } from "../../model/names.js";
 import type { PeerAuthentications } from "../../model/peer-authentication.js";
 import type { ProxyView } from "../../model/proxy.js";
-import type { AutoServiceScope, PortScope, ProxyScope, ServiceScope, TcpServiceScope, VirtualHostScope } from "../../model/scope.js";
+import type { AutoServiceScope, OutboundScope, PortScope, ServiceScope, TcpServiceScope, VirtualHostScope } from "../../model/scope.js";
 import { outboundCluster } from "../cluster.js";
 import { localityLbFor, type EndpointTls } from "../endpoints.js";
 import { byResourceName, type ClusterJson, type FilterChainJson, type ListenerJson, type RouteConfigurationJson, type VirtualHostJson } from "../envoy.js";
@@ -93,7 +93,7 @@ function bindOf(proxy: ProxyView): Bind {
   return proxy.interceptionMode === "NONE" ? { mode: "bound", address: "127.0.0.1" } : { mode: "captured" };
 }
 
-function sidecarListeners(scope: ProxyScope): { listeners: ListenerJson[]; diagnostics: Diagnostic[] } {
+function sidecarListeners(scope: OutboundScope): { listeners: ListenerJson[]; diagnostics: Diagnostic[] } {
   const proxyBind = bindOf(scope.proxy);
   const listeners: ListenerJson[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -199,7 +199,7 @@ function autoRouteConfiguration(entry: AutoServiceScope, port: number): RouteCon
 }
 
 /** Where traffic to hosts outside the registry goes for this proxy (see unmatchedCluster). */
-function unmatchedTraffic(scope: ProxyScope): UnmatchedTraffic {
+function unmatchedTraffic(scope: OutboundScope): UnmatchedTraffic {
   return scope.egressProxyCluster ? { egressProxy: scope.egressProxyCluster } : scope.outboundTrafficPolicy;
 }
 
@@ -226,7 +226,7 @@ export interface OutboundResources {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-export function outbound(scope: ProxyScope): OutboundResources {
+export function outbound(scope: OutboundScope): OutboundResources {
   const { listeners, diagnostics } = sidecarListeners(scope);
   const clusters: ClusterJson[] = [];
   const targets: EdsTarget[] = [];

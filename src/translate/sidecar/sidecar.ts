@@ -2,50 +2,103 @@
  * A sidecar: its outbound side (what the application reaches through it), its inbound side (how
  * captured connections reach the application), and the clusters every sidecar has for traffic
  * outside the registry.
+ *
+ * The two sides are translated apart because they depend on different things: the outbound side
+ * on the proxy's namespace and on the few labels outbound configuration reads (outboundLabels),
+ * the inbound side on the workload itself (the Services that select it, its policies). Every pod
+ * of every Deployment of a namespace shares one outbound side; the pipeline translates it once and
+ * composes it with each workload's small inbound side.
  */
 import { uniqueDiagnostics, type Diagnostic } from "../../api/diagnostics.js";
 import type { MeshModel } from "../../model/ir.js";
 import type { ProxyView } from "../../model/proxy.js";
-import { buildProxyScope } from "../../model/scope.js";
+import { buildInboundSideScope, buildOutboundScope } from "../../model/scope.js";
+import { withAccessLogs } from "../access-log.js";
 import { blackHoleCluster, passthroughCluster } from "../cluster.js";
 import { edsTargetEndpoints } from "../endpoints.js";
-import { byResourceName, type ListenerJson } from "../envoy.js";
+import { byResourceName, type ClusterJson, type ListenerJson } from "../envoy.js";
 import type { ProxyTranslation } from "../proxy.js";
 import { inbound } from "./inbound.js";
 import { outbound } from "./outbound.js";
 
+/** What a sidecar's inbound side adds: its own clusters and listeners (no EDS, routes or secrets). */
+export interface InboundTranslation {
+  /** Sorted by name. */
+  readonly clusters: readonly ClusterJson[];
+  /** Sorted by name. */
+  readonly listeners: readonly ListenerJson[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
 export function translateSidecar(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
-  const scope = buildProxyScope(mesh, proxy);
-  const out = outbound(scope);
-  const inb = inbound(scope);
-  const listeners = withoutOutboundTwins(out.listeners, inb.listeners);
+  return composeSidecar(translateSidecarOutbound(mesh, proxy), translateSidecarInbound(mesh, proxy));
+}
+
+/**
+ * The outbound side, with the clusters for traffic outside the registry. It reads `proxy`'s labels
+ * only through outboundLabels: a view projected through that selection gets the same result.
+ */
+export function translateSidecarOutbound(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
+  const out = outbound(buildOutboundScope(mesh, proxy));
   return {
-    clusters: [...out.clusters, ...inb.clusters, blackHoleCluster(), passthroughCluster()].sort(byResourceName),
+    clusters: [...out.clusters, blackHoleCluster(), passthroughCluster()].sort(byResourceName),
     endpoints: out.edsTargets.map((t) => edsTargetEndpoints(t, mesh.endpoints)),
-    listeners: [...listeners.outbound, ...inb.listeners].sort(byResourceName),
+    // Access logs go on every listener's connection managers and TCP proxies.
+    listeners: withAccessLogs(out.listeners, mesh, proxy),
     routes: [...out.routes].sort(byResourceName),
     secrets: [...out.secrets.values()].sort(byResourceName),
-    // A Secret's problem is found again for every cluster that names it.
-    diagnostics: uniqueDiagnostics([...out.diagnostics, ...inb.diagnostics, ...listeners.diagnostics]),
+    diagnostics: out.diagnostics,
     edsTargets: out.edsTargets,
   };
+}
+
+export function translateSidecarInbound(mesh: MeshModel, proxy: ProxyView): InboundTranslation {
+  const inb = inbound(buildInboundSideScope(mesh, proxy));
+  return {
+    clusters: [...inb.clusters].sort(byResourceName),
+    listeners: [...withAccessLogs(inb.listeners, mesh, proxy)].sort(byResourceName),
+    diagnostics: inb.diagnostics,
+  };
+}
+
+/** One sidecar's resources from its two sides: each list stays sorted by name. */
+export function composeSidecar(out: ProxyTranslation, inb: InboundTranslation): ProxyTranslation {
+  const twins = outboundTwins(inb.listeners, (name) => out.listeners.some((l) => l.name === name));
+  return {
+    ...out,
+    clusters: mergeByName(out.clusters, inb.clusters),
+    listeners: mergeByName(
+      out.listeners.filter((l) => !twins.names.has(l.name!)),
+      inb.listeners,
+    ),
+    // A Secret's problem is found again for every cluster that names it.
+    diagnostics: uniqueDiagnostics([...out.diagnostics, ...inb.diagnostics, ...twins.diagnostics]),
+  };
+}
+
+function mergeByName<T extends { name?: string }>(a: readonly T[], b: readonly T[]): readonly T[] {
+  return b.length === 0 ? a : [...a, ...b].sort(byResourceName);
 }
 
 /**
  * A Sidecar ingress port bound on 0.0.0.0 has the name of the outbound listener for the same port
  * (`0.0.0.0_<port>`); Envoy takes one listener per name, and the socket the user asked for wins.
+ * `inbound` sorted by name; `outboundHas` tells whether the outbound side has a listener of a name.
  */
-function withoutOutboundTwins(outbound: readonly ListenerJson[], inbound: readonly ListenerJson[]): { outbound: ListenerJson[]; diagnostics: Diagnostic[] } {
-  const taken = new Set(inbound.map((l) => l.name));
+export function outboundTwins(
+  inbound: readonly ListenerJson[],
+  outboundHas: (name: string) => boolean,
+): { names: ReadonlySet<string>; diagnostics: Diagnostic[] } {
+  const names = new Set<string>();
   const diagnostics: Diagnostic[] = [];
-  const kept = outbound.filter((l) => {
-    if (!taken.has(l.name)) return true;
+  for (const l of inbound) {
+    if (!outboundHas(l.name!)) continue;
+    names.add(l.name!);
     diagnostics.push({
       severity: "warning",
       code: "MP0123",
       message: `listener ${l.name} is a Sidecar ingress port bound on this proxy; the outbound listener of that name is left out, so captured outbound connections to port ${l.address?.socketAddress?.portValue} are not routed to services`,
     });
-    return false;
-  });
-  return { outbound: kept, diagnostics };
+  }
+  return { names, diagnostics };
 }
