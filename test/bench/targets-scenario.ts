@@ -140,6 +140,7 @@ export async function runScenario(p: ScenarioParams): Promise<ScenarioResult> {
       timeoutMs: p.timeoutMs,
       selfCheck: true,
       labels: p.labels,
+      services: p.services,
     });
     await clients.next("synced", p.timeoutMs + 5_000);
     const heap0 = await server.heapAfterGc();
@@ -156,6 +157,7 @@ export async function runScenario(p: ScenarioParams): Promise<ScenarioResult> {
       timeoutMs: p.timeoutMs,
       selfCheck: true,
       labels: p.labels,
+      services: p.services,
     });
     const synced = await clients.next("synced", p.timeoutMs + 5_000);
     const atSync = server.sample();
