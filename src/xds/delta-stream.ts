@@ -3,7 +3,8 @@
 // - every name in resource_names_subscribe that exists is sent, even if the proxy has it;
 // - otherwise only resources whose version differs from what the proxy has are sent, and names
 //   the proxy has that no longer exist go in removed_resources;
-// - on reconnect, initial_resource_versions tells what the proxy has;
+// - on reconnect, initial_resource_versions tells what the proxy has: a name it declares at the
+//   current version is not sent again, even when the same request (re)subscribes it;
 // - a NACK is recorded and nothing is re-sent: what we sent counts as "what the proxy has", so
 //   only a newer version (or an explicit re-subscribe) goes out again.
 import type { DeltaDiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
@@ -24,6 +25,15 @@ class DeltaTypeState extends TypeState {
 }
 
 const EMPTY: ResourceMap = new Map();
+
+/**
+ * Types whose subscribed-but-missing names are answered in removed_resources, the delta way of
+ * saying "does not exist" (xds-protocol.md §1.5). Envoy then finishes warming the cluster or
+ * listener that waits for them, with no endpoints or routes, instead of waiting forever (and, for
+ * a cluster, holding back CDS: after a restart a deleted service's cluster would stay warming).
+ * Not SDS: Envoy refuses an SDS update that lacks its secret.
+ */
+const SIGNAL_MISSING: ReadonlySet<TypeUrl> = new Set([TYPE_URL.endpoint, TYPE_URL.route]);
 
 export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
   readonly transport = "delta" as const;
@@ -46,7 +56,11 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
       first,
       isWildcardType(type),
     );
-    for (const n of added) st.resend.add(n);
+    // A name subscribed on reconnect together with the version the proxy holds is compared by
+    // version like any other, not re-sent: a restarted server would otherwise re-send every
+    // CLA and route configuration Envoy still has. Names without a version are sent.
+    const declared = first ? req.initialResourceVersions : undefined;
+    for (const n of added) if (!declared || !Object.hasOwn(declared, n)) st.resend.add(n);
     for (const n of removed) {
       if (st.sub.wildcard) {
         // Still covered by the wildcard: the proxy must get it back, or hear it is gone.
@@ -78,7 +92,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
   protected build(type: TypeUrl, state: TypeState, snapshot: Snapshot): Built | undefined {
     const st = state as DeltaTypeState;
     const current = snapshot.resources.get(type) ?? EMPTY;
-    const { send, removed } = this.changes(st, current);
+    const { send, removed } = this.changes(st, current, SIGNAL_MISSING.has(type));
     st.resend.clear();
     st.removeIfMissing.clear();
 
@@ -107,11 +121,11 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     const bytes = everything
       ? withNonce(deltaBody(type, version, current, this.ctx.controlPlaneId), nonce)
       : deltaResponse(type, version, send, removed, nonce, this.ctx.controlPlaneId);
-    return { bytes, resourceCount: send.length };
+    return { bytes, resourceCount: send.length, removedCount: removed.size };
   }
 
   /** What to send (each name once) and what to report removed, from what the proxy holds. */
-  private changes(st: DeltaTypeState, current: ResourceMap): { send: Resource[]; removed: Set<string> } {
+  private changes(st: DeltaTypeState, current: ResourceMap, signalMissing: boolean): { send: Resource[]; removed: Set<string> } {
     const removed = new Set<string>();
     st.sub.names.adopt(current);
     const held = st.known.heldMap();
@@ -124,7 +138,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
       for (const n of st.resend) {
         const r = current.get(n);
         if (r && held.get(n)?.version === r.version) send.push(r);
-        else if (!r && (st.removeIfMissing.has(n) || held.has(n))) removed.add(n);
+        else if (!r && (signalMissing || st.removeIfMissing.has(n) || held.has(n))) removed.add(n);
       }
       if (st.sub.wildcard) send.push(...diff.changed);
       else for (const r of diff.changed) if (st.sub.names.has(r.name)) send.push(r);
@@ -135,7 +149,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     for (const n of st.resend) {
       const r = current.get(n);
       if (r) send.set(n, r);
-      else if (st.removeIfMissing.has(n) || st.known.has(n)) removed.add(n);
+      else if (signalMissing || st.removeIfMissing.has(n) || st.known.has(n)) removed.add(n);
     }
     const consider = (r: Resource): void => {
       if (st.known.get(r.name) !== r.version) send.set(r.name, r);

@@ -154,6 +154,47 @@ describe("delta ADS", () => {
     expect(r.removedResources).toEqual(["c3"]);
   });
 
+  it("on reconnect, named subscriptions declared at the current version are not re-sent", async () => {
+    const { h, world } = await setup();
+    const s1 = h.client.delta();
+    s1.send({ node: node(), typeUrl: EDS, resourceNamesSubscribe: ["c1", "c2"] });
+    const first = await s1.nextOf(EDS);
+    expect(deltaNames(first)).toEqual(["c1", "c2"]);
+    const had = deltaVersions(first);
+    s1.cancel();
+    await s1.ended;
+
+    // While disconnected c2 changes. Envoy resubscribes all it wants, with the versions it holds;
+    // c3 it never had, and "gone" it holds but the server no longer has.
+    h.cache.set("default", world.put(EDS, "c2", cla("c2", "10.8.8.8")).snapshot());
+    const s2 = h.client.delta();
+    s2.send({ node: node(), typeUrl: EDS, resourceNamesSubscribe: ["c1", "c2", "c3", "gone"], initialResourceVersions: { ...had, gone: "v0" } });
+    const r = await s2.nextOf(EDS);
+    expect(deltaNames(r)).toEqual(["c2", "c3"]);
+    expect(r.removedResources).toEqual(["gone"]);
+    // A later re-subscribe of c1 (Envoy "forgot" it) is answered even though its version is unchanged.
+    s2.send({ typeUrl: EDS, resourceNamesSubscribe: ["c1"] });
+    expect(deltaNames(await s2.nextOf(EDS))).toEqual(["c1"]);
+  });
+
+  it("answers a subscribed EDS or RDS name that does not exist in removed_resources, and sends it once it appears", async () => {
+    const { h, world } = await setup();
+    const s = h.client.delta();
+    s.send({ node: node(), typeUrl: EDS, resourceNamesSubscribe: ["c1", "c9"] });
+    const r = await s.nextOf(EDS);
+    expect(deltaNames(r)).toEqual(["c1"]);
+    expect(r.removedResources).toEqual(["c9"]);
+    s.ack(r);
+    s.send({ typeUrl: RDS, resourceNamesSubscribe: ["r9"] });
+    const rds = await s.nextOf(RDS);
+    expect(rds.resources).toEqual([]);
+    expect(rds.removedResources).toEqual(["r9"]);
+    h.cache.set("default", world.put(EDS, "c9", cla("c9", "10.9.9.9")).snapshot());
+    const later = await s.nextOf(EDS);
+    expect(deltaNames(later)).toEqual(["c9"]);
+    expect(later.removedResources).toEqual([]);
+  });
+
   it("a reconnect with nothing changed gets an empty first answer", async () => {
     const { h } = await setup();
     const s1 = h.client.delta();
