@@ -6,6 +6,20 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly connected = new Gauge({ name: "pilot_xds", help: "Connected xDS clients.", registers: [this.registry] });
   private readonly pushes = new Counter({ name: "pilot_xds_pushes", help: "xDS responses sent, by type.", labelNames: ["type"], registers: [this.registry] });
+  // A response's size says little about how much of the config it carries: count the resources
+  // themselves, so "a delta reconnect re-sends only what changed" can be checked from outside.
+  private readonly resourcesSent = new Counter({
+    name: "meshpilot_xds_resources_sent",
+    help: "Resources carried in xDS responses, by type.",
+    labelNames: ["type"],
+    registers: [this.registry],
+  });
+  private readonly resourcesRemoved = new Counter({
+    name: "meshpilot_xds_resources_removed",
+    help: "Names reported in delta xDS responses' removed_resources, by type.",
+    labelNames: ["type"],
+    registers: [this.registry],
+  });
   private readonly rejects = new Counter({
     name: "pilot_total_xds_rejects",
     help: "xDS responses rejected (NACKed) by proxies, by type.",
@@ -75,8 +89,10 @@ export class Metrics {
     return {
       onConnect: () => this.connected.inc(),
       onDisconnect: () => this.connected.dec(),
-      onPush: (type, _proxy, bytes, _count, seconds) => {
+      onPush: (type, _proxy, bytes, count, seconds, removed) => {
         this.pushes.inc({ type });
+        this.resourcesSent.inc({ type }, count);
+        this.resourcesRemoved.inc({ type }, removed);
         this.pushTime.observe({ type }, seconds);
         this.configSize.observe({ type }, bytes);
       },

@@ -50,6 +50,8 @@ export interface AttachedStream {
 export interface Built {
   readonly bytes: Uint8Array;
   readonly resourceCount: number;
+  /** Delta: names in `removed_resources`. */
+  readonly removedCount?: number;
 }
 
 /** What one stream holds back, for tests and metrics. */
@@ -314,8 +316,11 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
         this.requestFlush();
       });
       const short: ShortType = SHORT_TYPE[type];
-      this.ctx.observer.onPush?.(short, this.proxyId, out.bytes.length, out.resourceCount, (performance.now() - since) / 1000);
-      this.log.debug({ type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, bytes: out.bytes.length }, "pushed");
+      this.ctx.observer.onPush?.(short, this.proxyId, out.bytes.length, out.resourceCount, (performance.now() - since) / 1000, out.removedCount ?? 0);
+      this.log.debug(
+        { type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, removed: out.removedCount ?? 0, bytes: out.bytes.length },
+        "pushed",
+      );
       this.afterWrite(type);
       return;
     }

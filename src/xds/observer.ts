@@ -70,8 +70,8 @@ export interface XdsObserver {
   onDisconnect?(proxyId: string, viewKey: string, transport: Transport): void;
   /**
    * A response was written. `seconds`: from the snapshot `set` (or the request) that caused it
-   * to the write.
+   * to the write. `removedCount`: names the response reported removed (delta only).
    */
-  onPush?(type: ShortType, proxyId: string, bytes: number, resourceCount: number, seconds: number): void;
+  onPush?(type: ShortType, proxyId: string, bytes: number, resourceCount: number, seconds: number, removedCount: number): void;
   onNack?(type: ShortType, proxyId: string, message: string): void;
 }
