@@ -84,7 +84,8 @@ export interface TrafficMesh extends MeshAddressing {
   stop(): Promise<void>;
 }
 
-function yamlFor(services: readonly ServiceSpec[], a: MeshAddressing, clusterIps: Map<string, string>): string {
+/** Services, Pods and EndpointSlices of `services` as YAML, at the addresses picked. */
+export function yamlFor(services: readonly ServiceSpec[], a: MeshAddressing, clusterIps: Map<string, string>): string {
   const docs: string[] = [];
   for (const s of services) {
     const portName = s.portName ?? "http";
@@ -126,7 +127,7 @@ ${endpoints.join("\n")}`);
 }
 
 /** Ports base..base+n-1 free on 127.0.0.1 and on every pod IP; a /24 of its own. */
-async function pickAddresses(services: readonly ServiceSpec[]): Promise<{ ports: Map<string, number>; ips: Map<string, string> }> {
+export async function pickAddresses(services: readonly ServiceSpec[]): Promise<{ ports: Map<string, number>; ips: Map<string, string> }> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = randomInt(20_000, 31_900);
     const prefix = `127.${randomInt(100, 250)}.${randomInt(1, 254)}`;
@@ -147,25 +148,29 @@ async function pickAddresses(services: readonly ServiceSpec[]): Promise<{ ports:
   throw new Error("no free ports found in 50 attempts");
 }
 
+/** Lookups over what pickAddresses picked. */
+export function addressingOf({ ports, ips }: { ports: ReadonlyMap<string, number>; ips: ReadonlyMap<string, string> }): MeshAddressing {
+  return {
+    port: (s) => {
+      const p = ports.get(s);
+      if (p === undefined) throw new Error(`no service ${s}`);
+      return p;
+    },
+    ip: (s, v) => {
+      const ip = ips.get(`${s}/${v}`);
+      if (ip === undefined) throw new Error(`no workload ${s}/${v}`);
+      return ip;
+    },
+  };
+}
+
 export async function startTrafficMesh(opts: TrafficMeshOptions): Promise<TrafficMesh> {
   const cleanups: Array<() => Promise<void> | void> = [];
   const stop = async () => {
     while (cleanups.length) await Promise.resolve(cleanups.pop()?.()).catch(() => undefined);
   };
   try {
-    const { ports, ips } = await pickAddresses(opts.services);
-    const addressing: MeshAddressing = {
-      port: (s) => {
-        const p = ports.get(s);
-        if (p === undefined) throw new Error(`no service ${s}`);
-        return p;
-      },
-      ip: (s, v) => {
-        const ip = ips.get(`${s}/${v}`);
-        if (ip === undefined) throw new Error(`no workload ${s}/${v}`);
-        return ip;
-      },
-    };
+    const addressing = addressingOf(await pickAddresses(opts.services));
     const clusterIps = new Map(opts.services.map((s, i) => [s.name, `10.96.200.${i + 1}`]));
     const dir = mkdtempSync(join(tmpdir(), `meshpilot-traffic-${opts.name}-`));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
