@@ -1,7 +1,9 @@
 /**
  * Coalesces bursts of changes without delaying a lone one: a change after a quiet period runs at
  * once; changes that follow within `quietMs` are batched until `quietMs` passes without one, or
- * `maxDelayMs` after the first of them at the latest.
+ * `maxDelayMs` after the first of them at the latest. The quiet period counts from the end of the
+ * last run: a run that takes longer than `quietMs` (a full rebuild of a big mesh) would otherwise
+ * let every change that arrived meanwhile start a run of its own, one after another.
  */
 export class Debouncer<T> {
   private pending: T[] = [];
@@ -35,8 +37,11 @@ export class Debouncer<T> {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    this.lastRunAt = this.now();
-    this.run(batch);
+    try {
+      this.run(batch);
+    } finally {
+      this.lastRunAt = this.now();
+    }
   }
 
   stop(): void {

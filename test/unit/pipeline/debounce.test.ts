@@ -55,3 +55,33 @@ describe("Debouncer", () => {
     expect(batches[1]!.length).toBeLessThanOrEqual(21);
   });
 });
+
+describe("Debouncer under a storm", () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it("coalesces 1000 changes in a second into a few runs, each change once and in order, even when a run outlasts the quiet period", () => {
+    let now = 1000;
+    const batches: number[][] = [];
+    // Each run takes 150 ms (a full rebuild), longer than the 100 ms quiet period.
+    const d = new Debouncer<number>(
+      (b) => {
+        batches.push(b);
+        now += 150;
+      },
+      100,
+      1000,
+      () => now,
+    );
+    for (let i = 0; i < 1000; i++) {
+      d.push(i);
+      now += 1;
+      vi.advanceTimersByTime(1);
+    }
+    now += 2000;
+    vi.advanceTimersByTime(2000);
+    expect(batches.flat()).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    // At once, then at most one run per cap (1 s of pushes plus the runs' own time), then the rest.
+    expect(batches.length).toBeLessThanOrEqual(4);
+  });
+});
