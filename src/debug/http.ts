@@ -17,6 +17,8 @@ export interface DebugDeps {
   readonly history?: PushHistory;
   /** True once every config source has loaded (and, for Kubernetes, synced). */
   readonly sourcesReady: () => boolean;
+  /** Why a ready server serves a possibly stale state (a source lost its backend); empty when all is well. */
+  readonly degraded?: () => readonly string[];
   readonly logger: Logger;
 }
 
@@ -52,8 +54,10 @@ export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: Serve
           live.attach(req, res);
           return;
         case "/ready":
-          if (deps.sourcesReady() && deps.controlPlane.ready) send(res, 200, "ready\n", "text/plain");
-          else send(res, 503, "not ready: config sources are still loading\n", "text/plain");
+          if (deps.sourcesReady() && deps.controlPlane.ready) {
+            const degraded = deps.degraded?.() ?? [];
+            send(res, 200, degraded.length === 0 ? "ready\n" : `ready, degraded:\n${degraded.map((d) => `  ${d}\n`).join("")}`, "text/plain");
+          } else send(res, 503, "not ready: config sources are still loading\n", "text/plain");
           return;
         case "/healthz":
           send(res, 200, "ok\n", "text/plain");

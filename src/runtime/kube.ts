@@ -8,7 +8,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { ControlPlane } from "../pipeline/control-plane.js";
 import { KubeClient, loadKubeConfig } from "../sources/kube/client.js";
-import { KubeSource, type KubeSourceOptions } from "../sources/kube/kube-source.js";
+import { KubeSource, type KubeSourceHealth, type KubeSourceOptions } from "../sources/kube/kube-source.js";
 import { parseSelector } from "../sources/kube/selectors.js";
 import { LeaderElector } from "../sources/kube-status/leader.js";
 import { StatusWriter } from "../sources/kube-status/status-writer.js";
@@ -79,6 +79,14 @@ function defaultLeaseNamespace(): string {
 /** The tuning fields that are set (exactOptionalPropertyTypes: absent, never undefined). */
 function tuningOf(k: KubeSourceTuning): KubeSourceTuning {
   return Object.fromEntries(TUNING_KEYS.filter((key) => k[key] !== undefined).map((key) => [key, k[key]])) as KubeSourceTuning;
+}
+
+/** Why the Kubernetes source serves a possibly stale state, or undefined while the API server answers. */
+export function describeKubeHealth(h: KubeSourceHealth, now = Date.now()): string | undefined {
+  if (h.reachable) return undefined;
+  const last = h.failing.reduce((a, b) => (b.since >= a.since ? b : a));
+  const seconds = Math.round((now - (h.since ?? now)) / 1000);
+  return `Kubernetes lists and watches failing for ${seconds} s (${h.failing.length} collections, e.g. ${last.path}: ${last.error}); serving the last state seen`;
 }
 
 /** Starts the informers (in the background) and, unless turned off, the status leader election. */

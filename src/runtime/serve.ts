@@ -26,7 +26,7 @@ import { SnapshotCache } from "../xds/snapshot-cache.js";
 import { XdsServer } from "../xds/server.js";
 import { Inputs } from "./inputs.js";
 import { DEFAULT_MESH_CONFIG, DEFAULT_TRUST_DOMAIN, type MeshConfig } from "../model/mesh-config.js";
-import { startKube, type KubeServeOptions } from "./kube.js";
+import { describeKubeHealth, startKube, type KubeServeOptions } from "./kube.js";
 import { Readiness } from "./readiness.js";
 import { startWebhook, type RunningWebhook, type WebhookOptions } from "./webhook.js";
 import { KubeClient, loadKubeConfig } from "../sources/kube/client.js";
@@ -161,6 +161,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     syncStatus: () => xds.syncStatus(),
     history,
     sourcesReady: () => readiness.ready,
+    degraded: () => readiness.degraded,
     logger: log,
   });
 
@@ -213,7 +214,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         },
       )
     : undefined;
-  if (!kube) startServing();
+  if (kube) readiness.degradedWhen(KUBE, () => describeKubeHealth(kube.source.health()));
+  else startServing();
 
   return {
     xdsPort,

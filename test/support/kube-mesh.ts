@@ -154,6 +154,38 @@ export function virtualService(ns: string, header: string, fallback: string, api
   };
 }
 
+/** `x-canary: <header>` → that subset; everything else split over subsets by `weights`. */
+export function weightedVirtualService(ns: string, header: string, weights: Readonly<Record<string, number>>): Obj {
+  return {
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name: "reviews", namespace: ns },
+    spec: {
+      hosts: ["reviews"],
+      http: [
+        { name: "canary", match: [{ headers: { "x-canary": { exact: header } } }], route: [{ destination: { host: "reviews", subset: header } }] },
+        { name: "default", route: Object.entries(weights).map(([subset, weight]) => ({ destination: { host: "reviews", subset }, weight })) },
+      ],
+    },
+  };
+}
+
+/** A Service `name` with one ready Pod `<name>-<version>` at `ip` and its EndpointSlice `<name>-x1`, created through the API. */
+export async function createServiceWithPod(c: KubeTestClient, ns: string, name: string, version: string, ip: string, port: number): Promise<void> {
+  const p = pod(ns, `${name}-${version}`, { app: name, version }, port);
+  await c.apply(service(ns, name, port));
+  await c.apply(p);
+  await c.patchStatus(p, podStatus(ip));
+  await c.apply(endpointSlice(ns, `${name}-x1`, name, port, [{ ip, pod: p.metadata.name }]));
+}
+
+/** Deletes what createServiceWithPod made. */
+export async function deleteServiceWithPod(c: KubeTestClient, ns: string, name: string, version: string): Promise<void> {
+  await c.delete({ apiVersion: "v1", kind: "Service", metadata: { name, namespace: ns } });
+  await c.delete({ apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", metadata: { name: `${name}-x1`, namespace: ns } });
+  await c.delete({ apiVersion: "v1", kind: "Pod", metadata: { name: `${name}-${version}`, namespace: ns } });
+}
+
 export const PRODUCTPAGE_POD = "productpage-v1";
 
 /** Creates the whole canary through the API, Pod status included. */

@@ -128,6 +128,13 @@ export class KubeTestClient extends KubeClient {
 export interface KubeCluster {
   readonly server: string;
   readonly dir: string;
+  /** etcd's client URL (plain HTTP on loopback). */
+  readonly etcdUrl: string;
+  /**
+   * Compacts etcd's history up to its current revision (through etcd's HTTP gateway), so that a
+   * watch from any older resourceVersion is answered 410 Gone. Returns that revision.
+   */
+  compactEtcd(): Promise<number>;
   readonly admin: KubeTestClient;
   /** A KubeConfig for a bearer token (trusting the apiserver's self-signed cert). */
   kubeConfig(token: string, user?: string, server?: string): KubeConfig;
@@ -178,7 +185,12 @@ const tail = (file: string, n = 40) => {
   }
 };
 
-export async function startKube(opts: { name?: string; log?: (m: string) => void } = {}): Promise<KubeCluster> {
+/**
+ * `watchCache: false` serves every watch straight from etcd (the apiserver's --watch-cache=false):
+ * then an etcd compaction is what makes an old resourceVersion 410 Gone, as in a cluster whose
+ * watch cache no longer holds it.
+ */
+export async function startKube(opts: { name?: string; log?: (m: string) => void; watchCache?: boolean } = {}): Promise<KubeCluster> {
   const log = opts.log ?? ((m: string) => console.log(`[kube] ${m}`));
   const t0 = performance.now();
   const bins = await ensureKube({ log });
@@ -232,6 +244,7 @@ export async function startKube(opts: { name?: string; log?: (m: string) => void
     "--enable-priority-and-fairness=false",
     "--profiling=false",
     "--v=1",
+    ...(opts.watchCache === false ? ["--watch-cache=false"] : []),
   ];
   let apiserver: ChildProcess | undefined;
   const cleanup = async () => {
@@ -307,9 +320,24 @@ export async function startKube(opts: { name?: string; log?: (m: string) => void
       await sleep(100);
     }
   };
+  const etcdCall = async (path: string, body: object): Promise<{ header?: { revision?: string } }> => {
+    const res = await fetch(`${etcdUrl}${path}`, { method: "POST", body: JSON.stringify(body) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`etcd ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
+    return JSON.parse(text) as { header?: { revision?: string } };
+  };
   const cluster: KubeCluster = {
     server,
     dir,
+    etcdUrl,
+    async compactEtcd() {
+      // Any read answers with the store's current revision in its header.
+      const head = await etcdCall("/v3/kv/range", { key: Buffer.from("/registry/").toString("base64"), limit: 1 });
+      const revision = Number(head.header?.revision);
+      if (!Number.isInteger(revision) || revision < 1) throw new Error(`etcd gave no revision: ${JSON.stringify(head)}`);
+      await etcdCall("/v3/kv/compaction", { revision: String(revision), physical: true });
+      return revision;
+    },
     admin,
     kubeConfig,
     kubeconfigFile(token, name) {
@@ -350,13 +378,26 @@ export interface TcpProxy {
   readonly port: number;
   /** Existing connections go silent (bytes dropped both ways, sockets kept open); new ones work. */
   blackholeExisting(): void;
+  /** The target becomes unreachable: open connections are reset, new ones reset at once, until `restore()`. */
+  cut(): void;
+  restore(): void;
+  /** Connections reset while cut (open ones and refused new ones). */
+  readonly resets: () => number;
   close(): Promise<void>;
 }
 
 /** A TCP proxy to 127.0.0.1:`targetPort` that can make established streams stall silently. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const conns = new Set<{ client: net.Socket; upstream: net.Socket; dead: boolean }>();
+  let isCut = false;
+  let resets = 0;
+  const reset = (s: net.Socket) => {
+    resets++;
+    s.on("error", () => undefined);
+    s.resetAndDestroy();
+  };
   const server = net.createServer((client) => {
+    if (isCut) return reset(client);
     const upstream = net.connect(targetPort, "127.0.0.1");
     const c = { client, upstream, dead: false };
     conns.add(c);
@@ -386,6 +427,18 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     blackholeExisting() {
       for (const c of conns) c.dead = true;
     },
+    cut() {
+      isCut = true;
+      for (const c of conns) {
+        reset(c.client);
+        c.upstream.destroy();
+      }
+      conns.clear();
+    },
+    restore() {
+      isCut = false;
+    },
+    resets: () => resets,
     async close() {
       for (const c of conns) {
         c.client.destroy();
