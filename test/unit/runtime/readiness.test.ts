@@ -6,15 +6,15 @@ import { Readiness } from "../../../src/runtime/readiness.js";
 describe("Readiness", () => {
   it("is ready once every part is done, and lists why it is degraded without becoming unready", () => {
     const r = new Readiness(["files", "kube"]);
-    let why: string | undefined;
-    r.degradedWhen("kube", () => why);
+    const source: { why?: string } = {};
+    r.degradedWhen("kube", () => source.why);
     r.done("files");
     expect(r.ready).toBe(false);
     expect(r.waitingFor).toEqual(["kube"]);
     r.done("kube");
     expect(r.ready).toBe(true);
     expect(r.degraded).toEqual([]);
-    why = "the API server is gone";
+    source.why = "the API server is gone";
     expect(r.ready).toBe(true);
     expect(r.degraded).toEqual(["kube: the API server is gone"]);
   });
