@@ -43,7 +43,13 @@ describe.skipIf(kubeTestsSkipped)("fault: the kube-apiserver unreachable for 30 
     // A host without a Service goes to Envoy's passthrough cluster, which has nowhere to go here.
     const unknown = "status:503 no healthy upstream";
     const before = { reviews: "v1", canaryV3: "v3", ratings: "ratings", details: unknown, services: ["productpage", "ratings", "reviews"] };
-    const after = { reviews: "v2", canaryV3: "status:503 no healthy upstream", ratings: unknown, details: "details", services: ["details", "productpage", "reviews"] };
+    const after = {
+      reviews: "v2",
+      canaryV3: "status:503 no healthy upstream",
+      ratings: unknown,
+      details: "details",
+      services: ["details", "productpage", "reviews"],
+    };
     let seen = {};
     const reaches = (want: object) => async () => JSON.stringify((seen = await routing())) === JSON.stringify(want);
     await until(reaches(before), "the initial routing").catch((err: Error) => {
