@@ -1,9 +1,12 @@
 /**
  * Telemetry (telemetry.istio.io) validation, following Istio 1.30's webhook after the schema
  * check: the selector or a target reference, and per access-logging entry provider names that are
- * not empty and a filter expression that is not empty. Tracing and metrics are checked only for
- * shape: they are reported, not translated (model/telemetry.ts).
+ * not empty and a filter expression that Envoy's CEL accepts (api/cel.ts; Istio's webhook parses it
+ * with cel-go): Envoy refuses a whole listener whose access-log filter it cannot build, so a bad
+ * expression must not reach it. Tracing and metrics are checked only for shape: they are reported, not translated
+ * (model/telemetry.ts).
  */
+import { envoyCelProblem } from "../cel.js";
 import { checkMessage, isPlainObject, type FieldType, type MessageSchema } from "../istio-schema.js";
 import type { Issues } from "../issues.js";
 import { describe } from "../validate-names.js";
@@ -55,7 +58,13 @@ export function validateTelemetrySpec(spec: unknown, _namespace: string, issues:
       if (isPlainObject(p) && (typeof p["name"] !== "string" || p["name"].trim() === "")) at.at("providers", j, "name").error("a provider needs a name");
     });
     const filter = entry["filter"];
-    if (isPlainObject(filter) && (typeof filter["expression"] !== "string" || filter["expression"].trim() === ""))
+    if (!isPlainObject(filter)) return;
+    const expression = filter["expression"];
+    if (typeof expression !== "string" || expression.trim() === "") {
       at.at("filter", "expression").error("a filter needs an expression (CEL), such as response.code >= 400");
+      return;
+    }
+    const problem = envoyCelProblem(expression);
+    if (problem) at.at("filter", "expression").error(`not a valid CEL expression: ${problem}`);
   });
 }
