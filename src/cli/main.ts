@@ -18,6 +18,8 @@ import { identityOptions } from "./identity-options.js";
 import { DEFAULT_INJECTION_SETTINGS } from "../inject/settings.js";
 import { OUTBOUND_TRAFFIC_POLICY_MODES, type OutboundTrafficPolicyMode } from "../model/mesh-config.js";
 import { ACCESS_LOG_ENCODINGS, type AccessLogEncoding } from "../model/access-log-config.js";
+// Type only: the load generator itself is imported when its command runs.
+import type { LoadgenCliOptions } from "../loadgen/cli.js";
 
 /** The mesh config settings `serve` and `translate` both take. */
 const outboundTrafficPolicyOption = () =>
@@ -408,6 +410,44 @@ program
     if ("error" in r) throw new Error(r.error);
     if (o.output !== undefined) writeBootstrap(o.output, r.output);
     else process.stdout.write(r.output);
+  });
+
+program
+  .command("loadgen")
+  .description(
+    "load-test any xDS server (meshpilot, istiod): many Envoy-like sidecar streams (delta or SotW ADS), a generated mesh in a config directory or a kube-apiserver, churned at a rate; reports convergence per change, bytes per type, and the server's CPU and peak RSS",
+  )
+  .requiredOption("--target <host:port>", "the xDS server's plaintext ADS address")
+  .option("--proxies <n>", "sidecar streams, each on its own connection", "100")
+  .option("--protocol <p>", "delta or sotw ADS for --proxies", "delta")
+  .option("--sotw-proxies <n>", "more streams on SotW ADS alongside (a mixed fleet)", "0")
+  .option("--connect-rate <n>", "streams opened per second (default: all at once)")
+  .option(
+    "--labels <mode>",
+    "pod labels of the proxies: identical, distinct, groups (of --groups Deployments) or workloads (pods of the mesh's services)",
+    "identical",
+  )
+  .option("--groups <k>", "Deployments in the groups label mode", "10")
+  .option("--services <n>", "services of the generated mesh (10 endpoints, a VirtualService and a DestinationRule each)", "100")
+  .option("--variant <v>", "basic, or full (retries, faults, mirrors, CORS, outlier detection, locality…)", "basic")
+  .option("--config-dir <dir>", "write the mesh as YAML files into DIR (what `meshpilot serve --config-dir` watches)")
+  .option("--kubeconfig <file>", "create the mesh through this kube-apiserver instead")
+  .option("--churn-rate <r>", "changes per second after the full sync", "1")
+  .option("--duration <s>", "seconds of churn (0: none)", "10")
+  .option("--changes <n>", "at most this many changes")
+  .option("--change-kinds <list>", "endpoint (a pod replaced at a new address), weight (a VirtualService split edited), comma-separated", "endpoint,weight")
+  .option("--server-pid <pid>", "the server process to measure from /proc (default: the one listening on --target's port, when local)")
+  .option("--sync-timeout <s>", "bound of the full sync", "300")
+  .option("--change-timeout <s>", "bound of one change reaching every proxy", "30")
+  .option("--ready-timeout <s>", "bound of the wait for the server to serve the generated mesh", "120")
+  .option("--no-reconnect", "a failed stream fails its proxy instead of reconnecting")
+  .option("--keep", "leave the generated objects in place")
+  .option("--json", "print the report as JSON")
+  .action(async (o: LoadgenCliOptions) => {
+    const { loadgenCommand } = await import("../loadgen/cli.js");
+    const r = await loadgenCommand(o);
+    // Streams and timers are closed; exit once the report is out rather than wait for grpc-js' channels to wind down.
+    process.stdout.write(r.output, () => process.exit(r.complete ? 0 : 1));
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

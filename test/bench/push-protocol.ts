@@ -2,18 +2,8 @@
 // Times are epoch milliseconds (performance.timeOrigin + performance.now()), comparable across
 // the two processes on one machine.
 import type { LabelMode } from "./mesh.js";
-
-export type ShortType = "cds" | "eds" | "lds" | "rds";
-export const SHORT_TYPES: readonly ShortType[] = ["cds", "eds", "lds", "rds"];
-
-export interface TypeCount {
-  msgs: number;
-  bytes: number;
-  resources: number;
-  removed: number;
-}
-
-export type Counts = Record<ShortType, TypeCount>;
+import type { Counts, ShortType } from "../../src/loadgen/counts.js";
+export { SHORT_TYPES, emptyCounts, type Counts, type ShortType } from "../../src/loadgen/counts.js";
 
 export type ToClients =
   | {
@@ -75,11 +65,3 @@ export type FromClients =
     }
   | { readonly event: "closed"; readonly group: string }
   | { readonly event: "error"; readonly message: string };
-
-export function emptyCounts(): Counts {
-  return { cds: zero(), eds: zero(), lds: zero(), rds: zero() };
-}
-
-function zero(): TypeCount {
-  return { msgs: 0, bytes: 0, resources: 0, removed: 0 };
-}

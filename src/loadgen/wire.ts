@@ -1,16 +1,16 @@
-// A minimal protobuf wire reader for the bench clients. Decoding every response of 1000 clients
-// with full message objects would cost the client process more than the server spends sending
-// them, so the clients read only what an ADS client must know (names, nonces, the EDS service
-// names of clusters, the RDS names of listeners) and skip everything else by length.
+// A minimal protobuf wire reader for load clients. Decoding every response of 1000 clients with
+// full message objects would cost the client process more than the server spends sending them, so
+// the clients read only what an ADS client must know (names, versions, nonces, the EDS service
+// names of clusters, the RDS names of listeners) and skip everything else by length. It reads
+// Envoy's messages only, so it works against any xDS server.
 // Field numbers come from the generated schemas, not from literals.
-import { DeltaDiscoveryResponseSchema, ResourceSchema } from "../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { ClusterSchema, Cluster_DiscoveryType, Cluster_EdsClusterConfigSchema } from "../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
-import { ListenerSchema } from "../../src/gen/envoy/config/listener/v3/listener_pb.js";
-import { FilterChainSchema, FilterSchema } from "../../src/gen/envoy/config/listener/v3/listener_components_pb.js";
-import {
-  HttpConnectionManagerSchema,
-  RdsSchema,
-} from "../../src/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema, ResourceSchema } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import { ClusterSchema, Cluster_DiscoveryType, Cluster_EdsClusterConfigSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
+import { ClusterLoadAssignmentSchema } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import { ListenerSchema } from "../gen/envoy/config/listener/v3/listener_pb.js";
+import { FilterChainSchema, FilterSchema } from "../gen/envoy/config/listener/v3/listener_components_pb.js";
+import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.js";
+import { HttpConnectionManagerSchema, RdsSchema } from "../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 
 const WT_VARINT = 0;
@@ -100,7 +100,13 @@ const F = {
     nonce: DeltaDiscoveryResponseSchema.field.nonce.number,
     removed: DeltaDiscoveryResponseSchema.field.removedResources.number,
   },
-  res: { name: ResourceSchema.field.name.number, resource: ResourceSchema.field.resource.number },
+  sotw: {
+    versionInfo: DiscoveryResponseSchema.field.versionInfo.number,
+    resources: DiscoveryResponseSchema.field.resources.number,
+    typeUrl: DiscoveryResponseSchema.field.typeUrl.number,
+    nonce: DiscoveryResponseSchema.field.nonce.number,
+  },
+  res: { name: ResourceSchema.field.name.number, version: ResourceSchema.field.version.number, resource: ResourceSchema.field.resource.number },
   any: { typeUrl: AnySchema.field.typeUrl.number, value: AnySchema.field.value.number },
   cluster: { name: ClusterSchema.field.name.number, type: ClusterSchema.field.type.number, eds: ClusterSchema.field.edsClusterConfig.number },
   edsConfig: { serviceName: Cluster_EdsClusterConfigSchema.field.serviceName.number },
@@ -112,14 +118,27 @@ const F = {
 } as const;
 
 const HCM_TYPE = `type.googleapis.com/${HttpConnectionManagerSchema.typeName}`;
+/** SotW may wrap a resource in discovery.v3.Resource (TTL, heartbeats). */
+const RESOURCE_WRAPPER_TYPE = `type.googleapis.com/${ResourceSchema.typeName}`;
+/** The name field of each resource type a sidecar receives (Cluster, ClusterLoadAssignment, Listener, RouteConfiguration). */
+const NAME_FIELD: ReadonlySet<number> = new Set([
+  ClusterSchema.field.name.number,
+  ClusterLoadAssignmentSchema.field.clusterName.number,
+  ListenerSchema.field.name.number,
+  RouteConfigurationSchema.field.name.number,
+]);
+if (NAME_FIELD.size !== 1) throw new Error("wire: the resource types no longer share one name field number");
+const RESOURCE_NAME_FIELD = [...NAME_FIELD][0]!;
 const decoder = new TextDecoder();
 
 function str(buf: Uint8Array, s: number, e: number): string {
   return decoder.decode(buf.subarray(s, e));
 }
 
-export interface DeltaResource {
+export interface WireResource {
   readonly name: string;
+  /** The per-resource version (delta only; "" in SotW). */
+  readonly version: string;
   /** The resource body (Any.value), a view into the response buffer. */
   readonly body: Uint8Array;
 }
@@ -127,14 +146,21 @@ export interface DeltaResource {
 export interface DeltaSummary {
   readonly typeUrl: string;
   readonly nonce: string;
-  readonly resources: DeltaResource[];
+  readonly resources: WireResource[];
   readonly removed: string[];
+}
+
+export interface SotwSummary {
+  readonly typeUrl: string;
+  readonly versionInfo: string;
+  readonly nonce: string;
+  readonly resources: WireResource[];
 }
 
 export function readDeltaResponse(buf: Uint8Array): DeltaSummary {
   let typeUrl = "";
   let nonce = "";
-  const resources: DeltaResource[] = [];
+  const resources: WireResource[] = [];
   const removed: string[] = [];
   const r = new FieldReader(buf, 0, buf.length);
   while (r.next()) {
@@ -144,19 +170,61 @@ export function readDeltaResponse(buf: Uint8Array): DeltaSummary {
     else if (r.no === F.resp.removed) removed.push(str(buf, r.s, r.e));
     else if (r.no === F.resp.resources) {
       let name = "";
+      let version = "";
       let body: Uint8Array = new Uint8Array(0);
       const res = r.sub();
       while (res.next()) {
         if (res.isLen(F.res.name)) name = str(buf, res.s, res.e);
+        else if (res.isLen(F.res.version)) version = str(buf, res.s, res.e);
         else if (res.isLen(F.res.resource)) {
           const any = res.sub();
           while (any.next()) if (any.isLen(F.any.value)) body = buf.subarray(any.s, any.e);
         }
       }
-      resources.push({ name, body });
+      resources.push({ name, version, body });
     }
   }
   return { typeUrl, nonce, resources, removed };
+}
+
+export function readSotwResponse(buf: Uint8Array): SotwSummary {
+  let typeUrl = "";
+  let versionInfo = "";
+  let nonce = "";
+  const resources: WireResource[] = [];
+  const r = new FieldReader(buf, 0, buf.length);
+  while (r.next()) {
+    if (r.wt !== WT_LEN) continue;
+    if (r.no === F.sotw.typeUrl) typeUrl = str(buf, r.s, r.e);
+    else if (r.no === F.sotw.versionInfo) versionInfo = str(buf, r.s, r.e);
+    else if (r.no === F.sotw.nonce) nonce = str(buf, r.s, r.e);
+    else if (r.no === F.sotw.resources) {
+      const body = anyValue(r.sub());
+      if (body) resources.push({ name: resourceName(body), version: "", body });
+    }
+  }
+  return { typeUrl, versionInfo, nonce, resources };
+}
+
+/** The value of an Any, unwrapping discovery.v3.Resource; undefined for a wrapper without a resource (a heartbeat). */
+function anyValue(any: FieldReader): Uint8Array | undefined {
+  let url = "";
+  let value: Uint8Array | undefined;
+  while (any.next()) {
+    if (any.isLen(F.any.typeUrl)) url = str(any.buf, any.s, any.e);
+    else if (any.isLen(F.any.value)) value = any.buf.subarray(any.s, any.e);
+  }
+  if (url !== RESOURCE_WRAPPER_TYPE || !value) return value;
+  const res = new FieldReader(value, 0, value.length);
+  while (res.next()) if (res.isLen(F.res.resource)) return anyValue(res.sub());
+  return undefined;
+}
+
+/** The name of a Cluster, ClusterLoadAssignment, Listener or RouteConfiguration body. */
+export function resourceName(body: Uint8Array): string {
+  const r = new FieldReader(body, 0, body.length);
+  while (r.next()) if (r.isLen(RESOURCE_NAME_FIELD)) return str(body, r.s, r.e);
+  return "";
 }
 
 /** The ClusterLoadAssignment name an EDS cluster asks for (service_name, else the cluster name); undefined for non-EDS clusters. */

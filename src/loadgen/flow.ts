@@ -1,0 +1,169 @@
+// What an Envoy sidecar asks for on ADS, and when (Envoy's init order, reference/xds-protocol.md
+// §1.8–1.9): clusters by wildcard; then the ClusterLoadAssignments its EDS clusters name; once
+// those arrived (clusters initialized; or after Envoy's 15 s initial_fetch_timeout) listeners by
+// wildcard; then the route configurations its HTTP connection managers name. Later responses
+// change what it subscribes: a new EDS cluster adds a name, a removed one drops it. The flow
+// only decides; a transport (delta or SotW) sends.
+import type { ShortType } from "./counts.js";
+import { edsServiceName, listenerRouteNames, type WireResource } from "./wire.js";
+
+export interface FlowSender {
+  /** The subscription of `type` grew by `added` and lost `removed` (wildcard: `["*"]`). */
+  subscribe(type: ShortType, added: readonly string[], removed: readonly string[]): void;
+}
+
+// Thousands of proxies learn the same names: keep one copy of each string.
+const interned = new Map<string, string>();
+export function intern(s: string): string {
+  const old = interned.get(s);
+  if (old !== undefined) return old;
+  interned.set(s, s);
+  return s;
+}
+
+/** Envoy's default ConfigSource.initial_fetch_timeout. */
+export const INITIAL_FETCH_TIMEOUT_MS = 15_000;
+
+/** The names of one by-name type (EDS, RDS): subscribed, and which of those have not arrived yet. */
+export class NameSubscription {
+  readonly names = new Set<string>();
+  readonly pending = new Set<string>();
+
+  /** Makes `wanted` the subscription; returns what was added and removed. */
+  want(wanted: ReadonlySet<string>): { added: string[]; removed: string[] } {
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const n of wanted) {
+      if (this.names.has(n)) continue;
+      this.names.add(n);
+      this.pending.add(n);
+      added.push(n);
+    }
+    for (const n of this.names) {
+      if (wanted.has(n)) continue;
+      this.names.delete(n);
+      this.pending.delete(n);
+      removed.push(n);
+    }
+    return { added, removed };
+  }
+
+  received(name: string): void {
+    this.pending.delete(name);
+  }
+}
+
+export class EnvoyFlow {
+  /** EDS cluster → the ClusterLoadAssignment it asks for. */
+  private readonly clusterEds = new Map<string, string>();
+  private readonly listenerRoutes = new Map<string, readonly string[]>();
+  readonly eds = new NameSubscription();
+  readonly rds = new NameSubscription();
+  gotCds = false;
+  gotLds = false;
+  private ldsRequested = false;
+  private ldsTimer: NodeJS.Timeout | undefined;
+  /** Cluster names that must be present before the proxy counts as synced (the mesh the run generated). */
+  private readonly expected: ReadonlySet<string>;
+  private expectedFound = 0;
+  private readonly clusters = new Set<string>();
+
+  constructor(
+    private readonly sender: FlowSender,
+    expectClusters: ReadonlySet<string> = new Set(),
+    private readonly initialFetchTimeoutMs = INITIAL_FETCH_TIMEOUT_MS,
+  ) {
+    this.expected = expectClusters;
+  }
+
+  start(): void {
+    this.sender.subscribe("cds", ["*"], []);
+  }
+
+  /** Clusters arrived: `fullState` (SotW) replaces them all, else `removed` names go. */
+  onClusters(resources: readonly WireResource[], removed: readonly string[], fullState: boolean): void {
+    this.gotCds = true;
+    if (fullState) {
+      this.clusterEds.clear();
+      this.clusters.clear();
+      this.expectedFound = 0;
+    }
+    for (const name of removed) {
+      this.clusterEds.delete(name);
+      if (this.clusters.delete(name) && this.expected.has(name)) this.expectedFound--;
+    }
+    for (const r of resources) {
+      const name = intern(r.name);
+      if (!this.clusters.has(name)) {
+        this.clusters.add(name);
+        if (this.expected.has(name)) this.expectedFound++;
+      }
+      const svc = edsServiceName(r.body);
+      if (svc === undefined) this.clusterEds.delete(name);
+      else this.clusterEds.set(name, intern(svc));
+    }
+    const { added, removed: dropped } = this.eds.want(new Set(this.clusterEds.values()));
+    if (added.length || dropped.length) this.sender.subscribe("eds", added, dropped);
+    if (this.eds.pending.size === 0) this.requestListeners();
+    else if (!this.ldsRequested && !this.ldsTimer) {
+      this.ldsTimer = setTimeout(() => this.requestListeners(), this.initialFetchTimeoutMs);
+      this.ldsTimer.unref();
+    }
+  }
+
+  onEndpoints(resources: readonly WireResource[]): void {
+    for (const r of resources) this.eds.received(r.name);
+    if (this.eds.pending.size === 0) this.requestListeners();
+  }
+
+  onListeners(resources: readonly WireResource[], removed: readonly string[], fullState: boolean): void {
+    this.gotLds = true;
+    if (fullState) this.listenerRoutes.clear();
+    for (const name of removed) this.listenerRoutes.delete(name);
+    for (const r of resources) this.listenerRoutes.set(intern(r.name), listenerRouteNames(r.body).map(intern));
+    const wanted = new Set<string>();
+    for (const names of this.listenerRoutes.values()) for (const n of names) wanted.add(n);
+    const { added, removed: dropped } = this.rds.want(wanted);
+    if (added.length || dropped.length) this.sender.subscribe("rds", added, dropped);
+  }
+
+  onRoutes(resources: readonly WireResource[]): void {
+    for (const r of resources) this.rds.received(r.name);
+  }
+
+  /** What the proxy holds and asks for now, sorted (to compare with a real Envoy's). */
+  names(): { clusters: string[]; eds: string[]; listeners: string[]; rds: string[] } {
+    return {
+      clusters: [...this.clusters].sort(),
+      eds: [...this.eds.names].sort(),
+      listeners: [...this.listenerRoutes.keys()].sort(),
+      rds: [...this.rds.names].sort(),
+    };
+  }
+
+  /** Holds CDS, LDS, every EDS and RDS it asked for, and every expected cluster. */
+  get synced(): boolean {
+    return this.gotCds && this.gotLds && this.eds.pending.size === 0 && this.rds.pending.size === 0 && this.expectedFound === this.expected.size;
+  }
+
+  private requestListeners(): void {
+    if (this.ldsTimer) clearTimeout(this.ldsTimer);
+    this.ldsTimer = undefined;
+    if (this.ldsRequested) return;
+    this.ldsRequested = true;
+    this.sender.subscribe("lds", ["*"], []);
+  }
+
+  /** A new stream: everything subscribed is asked for again (Envoy re-sends its subscriptions on reconnect). */
+  resubscribe(): void {
+    this.sender.subscribe("cds", ["*"], []);
+    if (this.eds.names.size) this.sender.subscribe("eds", [...this.eds.names], []);
+    if (this.ldsRequested) this.sender.subscribe("lds", ["*"], []);
+    if (this.rds.names.size) this.sender.subscribe("rds", [...this.rds.names], []);
+  }
+
+  stop(): void {
+    if (this.ldsTimer) clearTimeout(this.ldsTimer);
+    this.ldsTimer = undefined;
+  }
+}

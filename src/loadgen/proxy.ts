@@ -1,0 +1,155 @@
+// One simulated sidecar: what it counts and when, independent of the protocol its transport
+// speaks (delta-proxy.ts, sotw-proxy.ts). Each proxy has its own gRPC channel, hence its own TCP
+// connection, as one Envoy per pod has; HTTP/2 windows are Envoy's defaults (256 MiB), since
+// grpc-js' 64 KiB would make the client, not the server, the bottleneck.
+import { Client, credentials } from "@grpc/grpc-js";
+import type { ChangeWatch, Seen } from "./changes.js";
+import { emptyCounts, type Counts, type ShortType } from "./counts.js";
+import { EnvoyFlow, type FlowSender } from "./flow.js";
+import type { XdsNode } from "./node.js";
+import type { WireResource } from "./wire.js";
+
+/** Envoy's default HTTP/2 initial_stream_window_size and initial_connection_window_size. */
+const ENVOY_HTTP2_WINDOW = 256 * 1024 * 1024;
+
+export const now = (): number => performance.timeOrigin + performance.now();
+
+export type Protocol = "delta" | "sotw";
+export const PROTOCOLS: readonly Protocol[] = ["delta", "sotw"];
+
+export interface ProxyOptions {
+  /** host:port of the xDS server (plaintext). */
+  readonly address: string;
+  readonly node: XdsNode;
+  /** For messages. */
+  readonly index: number;
+  /** Changes to look for in what arrives. */
+  readonly changes?: ChangeWatch;
+  /** Clusters the proxy must hold before it counts as synced. */
+  readonly expectClusters?: ReadonlySet<string>;
+  /** Reopen the stream after it fails (with backoff), instead of failing the proxy. */
+  readonly reconnect?: boolean;
+  /** Cross-check the wire reader against the full decoder (delta; costly: one proxy of a fleet). */
+  readonly selfCheck?: boolean;
+  readonly initialFetchTimeoutMs?: number;
+}
+
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 5_000;
+
+export abstract class LoadProxy implements FlowSender {
+  protected readonly client: Client;
+  protected readonly flow: EnvoyFlow;
+  readonly startedAt = now();
+  syncedAt: number | undefined;
+  /** When the first response of each type arrived. */
+  readonly firstAt: Partial<Record<ShortType, number>> = {};
+  /** Fatal: the proxy gave up (a stream failed and reconnecting is off). */
+  error: string | undefined;
+  /** Stream failures seen (each followed by a reconnect when enabled). */
+  errors = 0;
+  reconnects = 0;
+  lastError: string | undefined;
+  closing = false;
+  readonly counts: Counts = emptyCounts();
+  /** Counts until the proxy first held the full snapshot. */
+  syncCounts: Counts | undefined;
+  /** Change id → when this proxy ACKed a response carrying it. */
+  readonly seen: Seen = new Map();
+  armed = false;
+  sinceArm: Counts = emptyCounts();
+  /** EDS / RDS name → when it first arrived after arm(). */
+  armedEds = new Map<string, number>();
+  armedRds = new Map<string, number>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private backoffMs = RECONNECT_MIN_MS;
+
+  constructor(protected readonly opts: ProxyOptions) {
+    // A local subchannel pool: otherwise grpc-js would share one connection between channels.
+    this.client = new Client(opts.address, credentials.createInsecure(), {
+      "grpc.max_receive_message_length": -1,
+      "grpc.use_local_subchannel_pool": 1,
+      "grpc-node.flow_control_window": ENVOY_HTTP2_WINDOW,
+    });
+    this.flow = new EnvoyFlow(this, opts.expectClusters, opts.initialFetchTimeoutMs);
+  }
+
+  abstract subscribe(type: ShortType, added: readonly string[], removed: readonly string[]): void;
+  /** Opens a new stream (the node goes on its first request). */
+  protected abstract open(): void;
+  protected abstract endStream(): void;
+
+  /** What the proxy holds and asks for now (see EnvoyFlow.names). */
+  names(): ReturnType<EnvoyFlow["names"]> {
+    return this.flow.names();
+  }
+
+  get synced(): boolean {
+    return this.syncedAt !== undefined;
+  }
+
+  /** Bookkeeping every response gets, before the transport ACKs and the flow reacts. */
+  protected received(type: ShortType, buf: Buffer, resources: readonly WireResource[], removed: number, at: number): void {
+    this.firstAt[type] ??= at;
+    this.backoffMs = RECONNECT_MIN_MS;
+    let resourceBytes = 0;
+    for (const r of resources) resourceBytes += r.body.length;
+    for (const c of this.armed ? [this.counts, this.sinceArm] : [this.counts]) {
+      const t = c[type];
+      t.msgs++;
+      t.bytes += buf.length;
+      t.resources += resources.length;
+      t.resourceBytes += resourceBytes;
+      t.removed += removed;
+    }
+    if (this.armed && (type === "eds" || type === "rds")) {
+      const m = type === "eds" ? this.armedEds : this.armedRds;
+      for (const r of resources) if (!m.has(r.name)) m.set(r.name, at);
+    }
+  }
+
+  /** After the ACK went out: the changes this response carried, and whether the proxy is now in sync. */
+  protected applied(type: ShortType, buf: Buffer, at: number): void {
+    this.opts.changes?.scan(this.seen, type, buf, at);
+    if (this.syncedAt === undefined && this.flow.synced) {
+      this.syncedAt = at;
+      this.syncCounts = structuredClone(this.counts);
+    }
+  }
+
+  protected failed(message: string): void {
+    if (this.closing) return;
+    this.errors++;
+    this.lastError = `proxy ${this.opts.index}: ${message}`;
+    this.endStream();
+    if (!this.opts.reconnect) {
+      this.error ??= this.lastError;
+      return;
+    }
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.closing) return;
+      this.reconnects++;
+      this.open();
+      this.flow.resubscribe();
+    }, this.backoffMs);
+    this.backoffMs = Math.min(RECONNECT_MAX_MS, this.backoffMs * 2);
+  }
+
+  /** From now on, count separately what arrives (sinceArm, armedEds, armedRds). */
+  arm(): void {
+    this.armed = true;
+    this.sinceArm = emptyCounts();
+    this.armedEds = new Map();
+    this.armedRds = new Map();
+  }
+
+  close(): void {
+    this.closing = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.flow.stop();
+    this.endStream();
+    this.client.close();
+  }
+}

@@ -1,0 +1,103 @@
+// A sidecar on state-of-the-world ADS: every request of a type carries the whole subscription,
+// the last version applied and the nonce it answers; CDS and LDS responses are the full set.
+import { create, toBinary, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
+import type { ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
+import { NodeSchema } from "../gen/envoy/config/core/v3/base_pb.js";
+import { DiscoveryRequestSchema } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import { SHORT_OF, TYPE_URL_OF, type ShortType } from "./counts.js";
+import { LoadProxy, now, type ProxyOptions } from "./proxy.js";
+import { readSotwResponse } from "./wire.js";
+
+const SOTW_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+
+type RequestInit = MessageInitShape<typeof DiscoveryRequestSchema>;
+
+export class SotwProxy extends LoadProxy {
+  private call: ClientDuplexStream<Uint8Array, Buffer> | undefined;
+  private nodeSent = false;
+  /** Per type: the version last applied (survives a reconnect, as Envoy's) and the nonce last received on this stream. */
+  private readonly version: Partial<Record<ShortType, string>> = {};
+  private nonce: Partial<Record<ShortType, string>> = {};
+
+  constructor(opts: ProxyOptions) {
+    super(opts);
+    this.open();
+    this.flow.start();
+  }
+
+  protected open(): void {
+    const call = this.client.makeBidiStreamRequest<Uint8Array, Buffer>(
+      SOTW_PATH,
+      (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+      (b) => b,
+    );
+    this.call = call;
+    this.nodeSent = false;
+    this.nonce = {};
+    call.on("data", (b: Buffer) => {
+      if (call !== this.call) return;
+      try {
+        this.handle(b);
+      } catch (e) {
+        this.error ??= `proxy ${this.opts.index}: ${(e as Error).message}`;
+      }
+    });
+    call.on("error", (e: ServiceError) => {
+      if (call === this.call) this.failed(`stream error ${e.code}: ${e.details}`);
+    });
+    call.on("status", (s: { code: number; details: string }) => {
+      if (call === this.call) this.failed(`stream ended (${s.code}: ${s.details})`);
+    });
+  }
+
+  protected endStream(): void {
+    const call = this.call;
+    this.call = undefined;
+    call?.end();
+    call?.cancel();
+  }
+
+  /** SotW has no added/removed: the request names the whole set (empty for the wildcard types, as Envoy). */
+  subscribe(type: ShortType): void {
+    this.request(type);
+  }
+
+  private subscribed(type: ShortType): string[] {
+    if (type === "eds") return [...this.flow.eds.names];
+    if (type === "rds") return [...this.flow.rds.names];
+    return [];
+  }
+
+  private request(type: ShortType): void {
+    if (!this.call) return;
+    const init: RequestInit = {
+      typeUrl: TYPE_URL_OF[type],
+      resourceNames: this.subscribed(type),
+      versionInfo: this.version[type] ?? "",
+      responseNonce: this.nonce[type] ?? "",
+    };
+    const msg = create(DiscoveryRequestSchema, init);
+    if (!this.nodeSent) {
+      const n = this.opts.node;
+      msg.node = create(NodeSchema, { id: n.id, cluster: n.cluster, metadata: n.metadata as JsonObject });
+      this.nodeSent = true;
+    }
+    this.call.write(toBinary(DiscoveryRequestSchema, msg));
+  }
+
+  private handle(buf: Buffer): void {
+    const r = readSotwResponse(buf);
+    const type = SHORT_OF[r.typeUrl];
+    if (!type) throw new Error(`response of unexpected type ${r.typeUrl}`);
+    const at = now();
+    this.received(type, buf, r.resources, 0, at);
+    this.version[type] = r.versionInfo;
+    this.nonce[type] = r.nonce;
+    this.request(type); // ACK: the new version, the nonce, the same names
+    if (type === "cds") this.flow.onClusters(r.resources, [], true);
+    else if (type === "eds") this.flow.onEndpoints(r.resources);
+    else if (type === "lds") this.flow.onListeners(r.resources, [], true);
+    else this.flow.onRoutes(r.resources);
+    this.applied(type, buf, at);
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The load generator (`meshpilot loadgen`, src/loadgen/) against `meshpilot serve --config-dir`
+ * run as a user runs them, each in its own process: it writes a mesh the server watches, opens a
+ * mixed fleet of delta and SotW sidecar streams, churns endpoints and VirtualService splits, and
+ * reports that every proxy converged on every change, what each received per type, and the
+ * server's CPU and memory from /proc (found by the port it listens on). Also: a load proxy asks
+ * for exactly what a real Envoy with the same node asks for.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SHORT_TYPES } from "../../src/loadgen/counts.js";
+import { DeltaProxy } from "../../src/loadgen/delta-proxy.js";
+import { DirDriver } from "../../src/loadgen/dir-driver.js";
+import { LoadMesh } from "../../src/loadgen/mesh.js";
+import { istioNode, proxyWorkload } from "../../src/loadgen/node.js";
+import type { LoadProxy } from "../../src/loadgen/proxy.js";
+import type { LoadReport } from "../../src/loadgen/report.js";
+import { SotwProxy } from "../../src/loadgen/sotw-proxy.js";
+import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
+import { until } from "../support/wait.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const MAIN = join(ROOT, "dist/cli/main.js");
+
+interface Served {
+  readonly child: ChildProcess;
+  readonly xdsPort: number;
+  readonly stderr: () => string;
+}
+
+async function serve(dir: string): Promise<Served> {
+  const child = spawn(
+    process.execPath,
+    [MAIN, "serve", "--config-dir", dir, "--xds-address", "127.0.0.1:0", "--debug-address", "127.0.0.1:0", "--no-secure-xds"],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  let err = "";
+  child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+  let port = 0;
+  await until(
+    () => {
+      if (child.exitCode !== null) throw new Error(`serve exited (${child.exitCode}): ${err}`);
+      const ready = err
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l["msg"] === "meshpilot ready");
+      port = Number(ready?.["xdsPort"] ?? 0);
+      return port > 0;
+    },
+    '"meshpilot ready" from serve',
+    30_000,
+  );
+  return { child, xdsPort: port, stderr: () => err };
+}
+
+function loadgen(args: readonly string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, "loadgen", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`loadgen still running after ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
+  let dir = "";
+  let server: Served | undefined;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "meshpilot-loadgen-"));
+    server = await serve(dir);
+  });
+
+  afterAll(async () => {
+    const child = server?.child;
+    if (child && child.exitCode === null) {
+      const gone = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await gone;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a mixed fleet (50 delta, 20 SotW) converges on every change; per-type figures agree between proxies; the server's CPU and RSS are read", async () => {
+    const changes = 6;
+    const r = await loadgen(
+      [
+        ...["--target", `127.0.0.1:${server!.xdsPort}`, "--proxies", "50", "--protocol", "delta", "--sotw-proxies", "20"],
+        ...["--services", "12", "--config-dir", dir, "--churn-rate", "3", "--duration", "10", "--changes", String(changes)],
+        ...["--change-timeout", "30", "--sync-timeout", "60", "--json"],
+      ],
+      150_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as LoadReport;
+    expect(report.errors).toEqual([]);
+    expect(report.fleets.map((f) => [f.protocol, f.proxies, f.synced, f.failed, f.streamErrors])).toEqual([
+      ["delta", 50, 50, 0, 0],
+      ["sotw", 20, 20, 0, 0],
+    ]);
+    expect(report.fullSyncMs).toBeGreaterThan(0);
+
+    // One view: every proxy got the same resources, whichever protocol; 12 services → 12 × 3 outbound clusters at least.
+    const [delta, sotw] = report.fleets;
+    for (const t of SHORT_TYPES) {
+      for (const f of report.fleets) {
+        expect(f.syncResourcesPerProxy[t].min, `${f.protocol} ${t}`).toBe(f.syncResourcesPerProxy[t].max);
+        expect(f.syncResourceBytesPerProxy[t].min, `${f.protocol} ${t}`).toBe(f.syncResourceBytesPerProxy[t].max);
+        expect(f.syncReceived[t].bytes, `${f.protocol} ${t}`).toBeGreaterThan(0);
+        expect(f.received[t].bytes).toBeGreaterThanOrEqual(f.syncReceived[t].bytes);
+      }
+      expect(sotw!.syncResourceBytesPerProxy[t].min, t).toBe(delta!.syncResourceBytesPerProxy[t].min);
+    }
+    expect(delta!.syncResourcesPerProxy.cds.min).toBeGreaterThanOrEqual(36);
+    expect(delta!.syncResourcesPerProxy.eds.min).toBeGreaterThanOrEqual(36);
+
+    // Every change reached every proxy; both kinds were made.
+    expect(report.churn.changes).toHaveLength(changes);
+    for (const c of report.churn.changes) {
+      expect(c.missing, `change ${c.id} (${c.kind} ${c.marker})`).toBe(0);
+      expect(c.converged).toBe(70);
+      expect(c.max).toBeGreaterThanOrEqual(c.p50);
+    }
+    expect(report.churn.byKind.endpoint?.changes).toBe(changes / 2);
+    expect(report.churn.byKind.weight?.changes).toBe(changes / 2);
+    expect(report.churn.byKind.endpoint?.latency.count).toBe(70 * (changes / 2));
+    // The churn moved EDS and RDS after the sync.
+    expect(delta!.received.eds.msgs).toBeGreaterThan(delta!.syncReceived.eds.msgs);
+    expect(delta!.received.rds.msgs).toBeGreaterThan(delta!.syncReceived.rds.msgs);
+
+    // The server, found by its port.
+    expect(report.server?.pid).toBe(server!.child.pid);
+    expect(report.server?.error).toBeUndefined();
+    expect(report.server!.cpuS).toBeGreaterThan(0);
+    expect(report.server!.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(report.server!.vmHwmBytes).toBeGreaterThanOrEqual(report.server!.peakRssBytes);
+    expect(report.client.cpuS).toBeGreaterThan(0);
+
+    // The human form has the same figures.
+    const text = await loadgen(
+      ["--target", `127.0.0.1:${server!.xdsPort}`, "--proxies", "3", "--services", "2", "--config-dir", dir, "--duration", "0"],
+      60_000,
+    );
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^delta +3 +3 /m);
+    expect(text.stdout).toMatch(/server pid \d+: [\d.]+ CPU s/);
+  });
+
+  it("a load proxy subscribes the clusters, endpoints, listeners and routes a real Envoy with the same node subscribes, on delta and SotW", async () => {
+    const mesh = new LoadMesh({ services: 5, variant: "basic" });
+    const driver = new DirDriver(dir);
+    const proxies: LoadProxy[] = [];
+    let envoy: Envoy | undefined;
+    await driver.setup(mesh);
+    try {
+      const w = proxyWorkload(0, { mode: "identical", namespace: "bench-0", name: "lg-envoy", groups: 1 });
+      const node = istioNode(w);
+      // The test's Envoy binds real ports, so it captures nothing: both get INTERCEPTION_MODE NONE.
+      const noCapture = { ...node, metadata: { ...node.metadata, INTERCEPTION_MODE: "NONE" } };
+      const address = `127.0.0.1:${server!.xdsPort}`;
+      const expectClusters = mesh.expectedClusters();
+      proxies.push(
+        new DeltaProxy({ address, index: 0, node: noCapture, expectClusters }),
+        new SotwProxy({ address, index: 1, node: noCapture, expectClusters }),
+      );
+      await until(() => proxies.every((p) => p.synced), "the load proxies in sync", 30_000);
+      envoy = await startSidecarEnvoy("loadgen-names", { nodeId: node.id, xdsAddress: address, labels: w.labels, namespace: w.namespace });
+      const dump = await envoy.configDump(undefined, { includeEds: true });
+      const configs = (dump as { configs: Array<Record<string, unknown>> }).configs;
+      const of = (type: string): Record<string, unknown> => configs.find((c) => String(c["@type"]).endsWith(`.${type}`)) ?? {};
+      const list = (x: unknown): Array<Record<string, Record<string, unknown>>> => (x as Array<Record<string, Record<string, unknown>>> | undefined) ?? [];
+      const clusters = list(of("ClustersConfigDump")["dynamic_active_clusters"]).map((c) => c["cluster"]!);
+      const edsName = (c: Record<string, unknown>): string =>
+        String((c["eds_cluster_config"] as { service_name?: string } | undefined)?.service_name ?? c["name"]);
+      const envoyNames = {
+        clusters: clusters.map((c) => String(c["name"])).sort(),
+        // What Envoy asks EDS for: its EDS clusters' service names (the endpoint dump also lists static clusters).
+        eds: clusters
+          .filter((c) => c["type"] === "EDS")
+          .map(edsName)
+          .sort(),
+        listeners: list(of("ListenersConfigDump")["dynamic_listeners"])
+          .map((l) => String(l["name"]))
+          .sort(),
+        rds: list(of("RoutesConfigDump")["dynamic_route_configs"])
+          .map((r) => String(r["route_config"]!["name"]))
+          .sort(),
+      };
+      expect(envoyNames.clusters.length).toBeGreaterThan(15);
+      expect(envoyNames.rds.length).toBeGreaterThan(0);
+      for (const p of proxies) expect(p.names()).toEqual(envoyNames);
+    } finally {
+      for (const p of proxies) p.close();
+      await envoy?.stop();
+      await driver.teardown(mesh);
+    }
+  });
+});
