@@ -8,6 +8,11 @@
  * selects on), and all classes of a view are given its one Snapshot object. When the selection
  * changes, classes move to other views on that build: each class's cache entry is set to its new
  * view's snapshot, so its streams get the difference, in make-before-break order, like any change.
+ *
+ * A view is composed of a shared part and its own. Views whose proxies' labels agree through the
+ * outbound selection (outboundLabels) share one outbound translation, translated and encoded once
+ * per build however many views hold it; each view adds its own inbound side (the Services that
+ * select the workload, its policies), which is small. A gateway's view is all shared part.
  */
 import type { Logger } from "pino";
 import type { Diagnostic } from "../api/diagnostics.js";
@@ -19,10 +24,11 @@ import { buildMeshState, rebuildEndpoints, type MeshBuild } from "../model/build
 import type { MeshInput } from "../model/input.js";
 import type { MeshModel, ServiceModel } from "../model/ir.js";
 import { DEFAULT_DOMAIN } from "../model/names.js";
-import { nodeClassKey, parseProxy, proxyView, viewKey, type ProxyNode, type ProxyView } from "../model/proxy.js";
-import { projectLabels, selectedLabels, selectionText, type LabelSelection } from "../model/selected-labels.js";
-import { translateProxy, type ProxyResources } from "../translate/proxy.js";
+import { nodeClassKey, parseProxy, proxyView, sharedView, viewKey, type ProxyNode, type ProxyView } from "../model/proxy.js";
+import { outboundLabels, projectLabels, selectedLabels, selectionText, type LabelSelection } from "../model/selected-labels.js";
+import { outboundTwins, translateOwn, translateProxy, translateShared, type ProxyResources } from "../translate/proxy.js";
 import { snapshotFrom } from "../xds/encode.js";
+import { composeMaps, encodeOwn, type Composed, type TypeMaps } from "./compose-view.js";
 import { encodeProxyResources } from "./encode-view.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
 import { EncodeCache } from "../xds/encode-cache.js";
@@ -35,14 +41,31 @@ import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 const ENDPOINT_KINDS: ReadonlySet<InputKind> = new Set<InputKind>(["EndpointSlice", "Pod", "Node"]);
 
 /**
- * A view keeps its encoded resources and what the EDS fast path needs, not the translated JSON:
- * with many views of a big mesh that JSON would be most of the heap (config dumps recompute it).
+ * What several views hold alike: a sidecar's outbound side, or a gateway's whole config. It keeps
+ * its encoded resources and what the EDS fast path needs, not the translated JSON: with many views
+ * of a big mesh that JSON would be most of the heap (config dumps recompute it).
  */
+interface SharedPart {
+  readonly proxy: ProxyView;
+  maps?: TypeMaps;
+  eds?: EdsTargets;
+  diagnostics: readonly Diagnostic[];
+  /** The build (generation) it was last translated or refreshed for. */
+  generation: number;
+  /** The keys of the views composed from it. */
+  readonly views: Set<string>;
+}
+
 interface View {
   readonly proxy: ProxyView;
-  maps?: ReadonlyMap<TypeUrl, ResourceMap>;
+  /** The key of its SharedPart. */
+  part: string;
+  /** Its own part, encoded, and what its maps were composed of. */
+  own?: TypeMaps;
+  composed?: Composed;
+  maps?: TypeMaps;
   snapshot?: Snapshot;
-  eds?: EdsTargets;
+  /** Findings of its own part (the shared part's are the part's). */
   diagnostics: readonly Diagnostic[];
   /** The node classes (xDS keys) served by this view. */
   readonly classes: Set<string>;
@@ -78,15 +101,26 @@ export interface BuildStats {
   readonly seconds: number;
   /** Views whose resources changed (views built for the first time are not listed). */
   readonly changes: readonly ViewChange[];
+  /** Shared parts (a sidecar outbound side per outbound key, a gateway's view) the views are composed of. */
+  readonly outboundKeys: number;
+  /** Shared parts translated by this build (the EDS fast path refreshes them instead: 0). */
+  readonly outboundTranslations: number;
+  /** Views whose own part (a sidecar's inbound side) this build translated. */
+  readonly ownTranslations: number;
 }
 
 export class ControlPlane implements ViewProvider {
   private readonly views = new Map<string, View>();
+  private readonly parts = new Map<string, SharedPart>();
+  /** Counts builds: a shared part is translated at most once per build, however many views hold it. */
+  private generation = 0;
+  private counts = { outbound: 0, own: 0 };
   private readonly classes = new Map<string, NodeClass>();
   /** What the views hold, by content: a resource several views hold alike is encoded once. */
   private readonly encoded = new EncodeCache();
   private selection: LabelSelection = new Map();
-  private selectionText = selectionText(this.selection);
+  private outboundSelection: LabelSelection = new Map();
+  private selectionText = selectionsText(this.selection, this.outboundSelection);
   private build: MeshBuild | undefined;
   private analysis: Analysis | undefined;
   private sourceOf: SourceLookup = () => undefined;
@@ -136,8 +170,9 @@ export class ControlPlane implements ViewProvider {
     }
     let view = this.views.get(vk);
     if (!view) {
-      view = { proxy, diagnostics: [], classes: new Set() };
+      view = { proxy, part: "", diagnostics: [], classes: new Set() };
       this.views.set(vk, view);
+      this.attach(vk, view);
     }
     view.classes.add(key);
     return view;
@@ -147,8 +182,32 @@ export class ControlPlane implements ViewProvider {
     if (cls.view === undefined) return;
     const view = this.views.get(cls.view);
     view?.classes.delete(key);
-    if (view?.classes.size === 0) this.views.delete(cls.view);
+    if (view?.classes.size === 0) {
+      this.views.delete(cls.view);
+      this.detach(cls.view, view);
+    }
     cls.view = undefined;
+  }
+
+  /** Join the view to the shared part of its outbound key (created, untranslated, if new). */
+  private attach(vk: string, view: View): void {
+    const shared = sharedView(view.proxy, this.outboundSelection);
+    const pk = viewKey(shared);
+    if (view.part === pk) return;
+    this.detach(vk, view);
+    view.part = pk;
+    let part = this.parts.get(pk);
+    if (!part) {
+      part = { proxy: shared, diagnostics: [], generation: -1, views: new Set() };
+      this.parts.set(pk, part);
+    }
+    part.views.add(vk);
+  }
+
+  private detach(vk: string, view: View): void {
+    const part = this.parts.get(view.part);
+    part?.views.delete(vk);
+    if (part?.views.size === 0) this.parts.delete(view.part);
   }
 
   /**
@@ -169,11 +228,13 @@ export class ControlPlane implements ViewProvider {
         : rebuilt;
     const endpointsOnly = build.changedHosts !== undefined;
     this.build = build;
+    this.generation++;
+    this.counts = { outbound: 0, own: 0 };
     this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined, input.pods);
     this.meshDiagnostics = [...build.mesh.diagnostics.map((d) => this.locate(d)), ...analysisFindings(this.analysis, this.sourceOf)];
     // Endpoints select no proxy: the fast path keeps the selection (and every class in its view),
     // unless pods' named ports changed, which can split views.
-    if (!endpointsOnly) this.regroup(selectedLabels(build.mesh));
+    if (!endpointsOnly) this.regroup(selectedLabels(build.mesh), outboundLabels(build.mesh));
     // Every view first, then the classes: a class moving between views finds its new one built.
     const changes: ViewChange[] = [];
     for (const view of this.views.values()) {
@@ -187,14 +248,24 @@ export class ControlPlane implements ViewProvider {
       if (maps.size > 0) changes.push({ classes: [...view.classes], maps });
     }
     for (const view of this.views.values()) for (const key of view.classes) this.opts.cache.set(key, view.snapshot!);
-    // Forget what no view holds any more (views dropped since are swept on the next build).
+    // Forget what no view holds any more (views dropped since are swept on the next build). A
+    // view holds its shared part's resources and its own, nothing else.
     for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER)
-      this.encoded.retain(
-        t,
-        [...this.views.values()].flatMap((v) => v.maps?.get(t) ?? []),
-      );
+      this.encoded.retain(t, [
+        ...[...this.parts.values()].flatMap((p) => p.maps?.get(t) ?? []),
+        ...[...this.views.values()].flatMap((v) => v.own?.get(t) ?? []),
+      ]);
     this.reportNewDiagnostics();
-    const stats = { views: this.views.size, classes: this.classes.size, fastPath, seconds: (performance.now() - started) / 1000, changes };
+    const stats: BuildStats = {
+      views: this.views.size,
+      classes: this.classes.size,
+      fastPath,
+      seconds: (performance.now() - started) / 1000,
+      changes,
+      outboundKeys: this.parts.size,
+      outboundTranslations: this.counts.outbound,
+      ownTranslations: this.counts.own,
+    };
     for (const l of this.listeners) l(stats);
     return stats;
   }
@@ -214,7 +285,7 @@ export class ControlPlane implements ViewProvider {
     return uniqueDiagnostics([
       ...this.inputDiagnostics,
       ...this.meshDiagnostics,
-      ...[...this.views.values()].flatMap((v) => v.diagnostics).map((d) => this.locate(d)),
+      ...[...this.parts.values(), ...this.views.values()].flatMap((v) => v.diagnostics).map((d) => this.locate(d)),
     ]);
   }
 
@@ -245,13 +316,18 @@ export class ControlPlane implements ViewProvider {
     });
   }
 
-  /** When the labels configuration selects on changed, move every class to its view under the new selection. */
-  private regroup(selection: LabelSelection): void {
-    const text = selectionText(selection);
+  /**
+   * When the labels configuration selects on changed, move every class to its view under the new
+   * selection, and every view to its shared part under the new outbound selection.
+   */
+  private regroup(selection: LabelSelection, outbound: LabelSelection): void {
+    const text = selectionsText(selection, outbound);
     if (text === this.selectionText && [...this.classes.values()].every((c) => c.view !== undefined)) return;
     this.selection = selection;
+    this.outboundSelection = outbound;
     this.selectionText = text;
     for (const [key, cls] of this.classes) this.place(key, cls);
+    for (const [vk, view] of this.views) this.attach(vk, view);
   }
 
   private locate(d: Diagnostic): Diagnostic {
@@ -259,23 +335,45 @@ export class ControlPlane implements ViewProvider {
   }
 
   /**
-   * Translate and encode a view. `changedHosts`: since the last publish only the endpoints of these
-   * services changed; then only their ClusterLoadAssignments are rebuilt (EDS fast path).
+   * Translate and encode a view: its shared part once per build, its own part, and the two
+   * composed. `changedHosts`: since the last publish only the endpoints of these services changed;
+   * then only their ClusterLoadAssignments are rebuilt (EDS fast path), in the shared part (a
+   * view's own part has no endpoints).
    */
   private publish(view: View, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
-    const prev = view.maps;
-    let maps: Map<TypeUrl, ResourceMap>;
-    if (changedHosts && prev && view.eds) {
-      maps = new Map(prev);
-      maps.set(TYPE_URL.endpoint, refreshEndpoints(view.eds, changedHosts, mesh, prev.get(TYPE_URL.endpoint)!, this.encoded));
-    } else {
-      const resources = translateProxy(mesh, view.proxy);
-      maps = encodeProxyResources(resources, prev, this.encoded);
-      view.eds = groupTargets(resources.edsTargets);
-      view.diagnostics = resources.diagnostics;
+    const part = this.parts.get(view.part)!;
+    this.refresh(part, mesh, changedHosts);
+    const shared = part.maps!;
+    if (!view.own || !changedHosts) {
+      const own = translateOwn(mesh, view.proxy);
+      this.counts.own++;
+      view.own = encodeOwn(own, view.own, this.encoded);
+      const listeners = shared.get(TYPE_URL.listener);
+      view.diagnostics = [...own.diagnostics, ...outboundTwins(own.listeners, (name) => listeners?.has(name) === true).diagnostics];
     }
-    view.maps = maps;
-    view.snapshot = snapshotFrom(maps);
+    const composed = composeMaps(shared, view.own, view.composed);
+    view.composed = composed;
+    if (view.snapshot && view.maps && PUSH_ORDER.every((t) => view.maps!.get(t) === composed.maps.get(t))) return;
+    view.maps = composed.maps;
+    view.snapshot = snapshotFrom(composed.maps);
+  }
+
+  /** Bring a shared part up to this build, once however many views hold it. */
+  private refresh(part: SharedPart, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
+    if (part.generation === this.generation && part.maps) return;
+    part.generation = this.generation;
+    const prev = part.maps;
+    if (changedHosts && prev && part.eds) {
+      const maps = new Map(prev);
+      maps.set(TYPE_URL.endpoint, refreshEndpoints(part.eds, changedHosts, mesh, prev.get(TYPE_URL.endpoint)!, this.encoded));
+      part.maps = maps;
+      return;
+    }
+    const resources = translateShared(mesh, part.proxy);
+    this.counts.outbound++;
+    part.maps = encodeProxyResources(resources, prev, this.encoded);
+    part.eds = groupTargets(resources.edsTargets);
+    part.diagnostics = resources.diagnostics;
   }
 
   /** Log each finding once, when it first appears; fixed ones are forgotten so a relapse is logged again. */
@@ -292,4 +390,9 @@ export class ControlPlane implements ViewProvider {
     }
     this.reported = current;
   }
+}
+
+/** Both selections as one text: equal texts, equal views and equal shared parts. */
+function selectionsText(selection: LabelSelection, outbound: LabelSelection): string {
+  return `${selectionText(selection)}|${selectionText(outbound)}`;
 }

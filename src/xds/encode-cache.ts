@@ -2,6 +2,8 @@
 // holds does not depend on the proxy (a service's clusters, its ClusterLoadAssignments, most route
 // configurations), so views that hold the same resource find it here and encode it once; the EDS
 // fast path re-encodes a touched ClusterLoadAssignment once, however many views hold it.
+// Translations share JSON objects too (a sidecar's outbound side, a service's clusters): such an
+// object is recognised by identity, without stringifying and hashing it again for every view.
 import { encodedDigest } from "./encode.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 import type { TypeUrl } from "./type-urls.js";
@@ -9,6 +11,16 @@ import type { TypeUrl } from "./type-urls.js";
 export class EncodeCache {
   /** Per type, by the digest of the resource's JSON (which includes its name). */
   private readonly byType = new Map<TypeUrl, Map<string, Resource>>();
+  /** By the JSON object encoded (translator output is never mutated); held as long as that object lives. */
+  private readonly byJson = new WeakMap<object, Resource>();
+
+  ofJson(json: unknown): Resource | undefined {
+    return typeof json === "object" && json !== null ? this.byJson.get(json) : undefined;
+  }
+
+  putJson(json: unknown, r: Resource): void {
+    if (typeof json === "object" && json !== null) this.byJson.set(json, r);
+  }
 
   get(type: TypeUrl, digest: string): Resource | undefined {
     return this.byType.get(type)?.get(digest);

@@ -13,6 +13,7 @@ import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.
 import { SecretSchema } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import type { EncodeCache } from "./encode-cache.js";
 import { JsonBinaryEncoder } from "./json-binary.js";
+import { LayeredMap } from "./layered-map.js";
 import { envoyRegistry } from "./registry.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
@@ -74,38 +75,55 @@ export interface EncodeItem {
 export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], previous?: ResourceMap, shared?: EncodeCache): ResourceMap {
   const schema = SCHEMAS[typeUrl];
   const out = new Map<string, Resource>();
+  // Unchanged (every item the previous map's, in its order): the previous map itself, so that what
+  // is keyed on map identity downstream (type versions, diffs, composed views) stays as it was.
+  let asBefore = previous !== undefined && previous.size === items.length;
+  const prevNames = asBefore ? previous!.keys() : undefined;
   for (const item of items) {
     const where = `${SHORT_TYPE[typeUrl]} resource "${item.name}"`;
     if (out.has(item.name)) throw new Error(`${where}: duplicate name (Envoy rejects a response with repeated names)`);
-    const text = JSON.stringify(item.json);
-    if (text === undefined) throw new Error(`${where}: JSON is undefined`);
-    const digest = digestJson(text);
     const old = previous?.get(item.name);
-    if (old && jsonDigest.get(old) === digest) {
-      out.set(item.name, old);
-      continue;
-    }
-    const known = shared?.get(typeUrl, digest);
-    if (known) {
-      out.set(item.name, known);
-      continue;
-    }
-    const ownName = (item.json as Record<string, unknown> | null)?.[NAME_FIELD[typeUrl]];
-    if (ownName !== item.name) throw new Error(`${where}: field ${NAME_FIELD[typeUrl]} is ${JSON.stringify(ownName)}, expected the resource name`);
-    let body = direct.encode(schema, item.json);
-    if (body === undefined) {
-      try {
-        body = toBinary(schema, fromJson(schema, item.json as JsonValue, { registry: envoyRegistry }));
-      } catch (e) {
-        throw new Error(`${where}: not a valid ${schema.typeName}: ${(e as Error).message}`, { cause: e });
-      }
-    }
-    const resource: Resource = { name: item.name, version: contentVersion(body), body };
-    jsonDigest.set(resource, digest);
-    shared?.put(typeUrl, digest, resource);
-    out.set(item.name, resource);
+    const r = encodeOne(typeUrl, schema, item, where, old, shared);
+    out.set(item.name, r);
+    if (asBefore && (r !== old || prevNames!.next().value !== item.name)) asBefore = false;
   }
-  return out;
+  return asBefore ? previous! : out;
+}
+
+/** One resource: the one encoded from this very JSON object, else the previous or a shared one of equal content, else encoded now. */
+function encodeOne(
+  typeUrl: TypeUrl,
+  schema: DescMessage,
+  item: EncodeItem,
+  where: string,
+  old: Resource | undefined,
+  shared: EncodeCache | undefined,
+): Resource {
+  const same = shared?.ofJson(item.json);
+  if (same?.name === item.name) return old !== undefined && jsonDigest.get(old) === jsonDigest.get(same) ? old : same;
+  const text = JSON.stringify(item.json);
+  if (text === undefined) throw new Error(`${where}: JSON is undefined`);
+  const digest = digestJson(text);
+  const known = old !== undefined && jsonDigest.get(old) === digest ? old : shared?.get(typeUrl, digest);
+  if (known) {
+    shared?.putJson(item.json, known);
+    return known;
+  }
+  const ownName = (item.json as Record<string, unknown> | null)?.[NAME_FIELD[typeUrl]];
+  if (ownName !== item.name) throw new Error(`${where}: field ${NAME_FIELD[typeUrl]} is ${JSON.stringify(ownName)}, expected the resource name`);
+  let body = direct.encode(schema, item.json);
+  if (body === undefined) {
+    try {
+      body = toBinary(schema, fromJson(schema, item.json as JsonValue, { registry: envoyRegistry }));
+    } catch (e) {
+      throw new Error(`${where}: not a valid ${schema.typeName}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  const resource: Resource = { name: item.name, version: contentVersion(body), body };
+  jsonDigest.set(resource, digest);
+  shared?.put(typeUrl, digest, resource);
+  shared?.putJson(item.json, resource);
+  return resource;
 }
 
 /** Maps are immutable: an unchanged type (most of them, after an endpoint change) is not hashed again. */
@@ -116,8 +134,12 @@ export function typeVersion(resources: ResourceMap): string {
   const known = typeVersions.get(resources);
   if (known !== undefined) return known;
   const h = createHash("sha256");
-  for (const name of [...resources.keys()].sort()) {
-    h.update(name).update("\0").update(resources.get(name)!.version).update("\n");
+  // A view's own resources over a shared map: the shared map's version stands for its pairs, so
+  // that each view hashes its few own resources, not the thousands it shares.
+  const pairs = resources instanceof LayeredMap ? resources.own : resources;
+  if (resources instanceof LayeredMap) h.update("layered\0").update(typeVersion(resources.shared)).update("\n");
+  for (const name of [...pairs.keys()].sort()) {
+    h.update(name).update("\0").update(pairs.get(name)!.version).update("\n");
   }
   const version = h.digest("hex").slice(0, VERSION_HEX);
   typeVersions.set(resources, version);

@@ -1,6 +1,7 @@
 // Every proxy of a view moves between the same snapshots, so what changed from one resource map
 // to the next is worked out once per pair and shared: after an endpoint change each delta stream
 // then costs the changed resources, not a walk over every resource it holds.
+import { LayeredMap } from "./layered-map.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 
 export interface MapDiff {
@@ -18,6 +19,30 @@ export function mapDiff(from: ResourceMap, to: ResourceMap): MapDiff {
   let byTarget = diffs.get(from);
   const hit = byTarget?.get(to);
   if (hit) return hit;
+  const diff = from instanceof LayeredMap && to instanceof LayeredMap && from.own === to.own ? sharedDiff(from, to) : fullDiff(from, to);
+  if (!byTarget) {
+    byTarget = new WeakMap();
+    diffs.set(from, byTarget);
+  }
+  byTarget.set(to, diff);
+  return diff;
+}
+
+/**
+ * Two views over the same own resources differ where their shared maps do, except under an own
+ * resource: that diff is worked out once for every view of the shared maps, and filtered here.
+ */
+function sharedDiff(from: LayeredMap, to: LayeredMap): MapDiff {
+  const d = mapDiff(from.shared, to.shared);
+  const own = to.own;
+  if (own.size === 0) return d;
+  const changed = d.changed.filter((r) => !own.has(r.name));
+  const removed = d.removed.filter((name) => !own.has(name));
+  const added = changed.filter((r) => !from.has(r.name)).length;
+  return { changed, removed, added };
+}
+
+function fullDiff(from: ResourceMap, to: ResourceMap): MapDiff {
   const changed: Resource[] = [];
   let added = 0;
   for (const r of to.values()) {
@@ -28,11 +53,5 @@ export function mapDiff(from: ResourceMap, to: ResourceMap): MapDiff {
   }
   const removed: string[] = [];
   for (const name of from.keys()) if (!to.has(name)) removed.push(name);
-  const diff = { changed, removed, added };
-  if (!byTarget) {
-    byTarget = new WeakMap();
-    diffs.set(from, byTarget);
-  }
-  byTarget.set(to, diff);
-  return diff;
+  return { changed, removed, added };
 }

@@ -7,6 +7,8 @@ import { parse as parseYaml } from "yaml";
 import type { Diagnostic } from "../../src/api/diagnostics.js";
 import type { InputObject, StoredObject } from "../../src/api/objects.js";
 import { meshConfigFrom, type MeshConfig } from "../../src/model/mesh-config.js";
+import type { MeshModel } from "../../src/model/ir.js";
+import { ISTIO_TLS_MODE, TLS_MODE_LABEL } from "../../src/model/names.js";
 import type { NodeLike } from "../../src/model/proxy.js";
 import { translateOffline, type OfflineResult } from "../../src/pipeline/offline.js";
 import { parseYamlFile } from "../../src/sources/file/loader.js";
@@ -71,4 +73,15 @@ export function translateGoldenCase(name: string): OfflineResult {
   const result = translateOffline(c.objects, c.diagnostics, c.node, c.meshConfig);
   if ("error" in result) throw new Error(result.error);
   return result;
+}
+
+/** The golden case's own proxy, then a sidecar pod of every Service with a selector, in its namespace. */
+export function caseNodes(mesh: MeshModel, own: NodeLike): NodeLike[] {
+  const pods = [...mesh.services.values()]
+    .filter((s) => !s.entry && Object.keys(s.selector ?? {}).length > 0)
+    .map((s, i) => ({
+      id: `sidecar~10.250.${i >> 8}.${i & 255}~${s.name}-pod-${i}.${s.namespace}~${s.namespace}.svc.cluster.local`,
+      metadata: { LABELS: { ...s.selector, "pod-template-hash": `h${i}`, [TLS_MODE_LABEL]: ISTIO_TLS_MODE } },
+    }));
+  return [own, ...pods];
 }

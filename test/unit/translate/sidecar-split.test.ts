@@ -7,22 +7,10 @@ import { buildMesh } from "../../../src/model/build.js";
 import type { MeshModel } from "../../../src/model/ir.js";
 import { parseProxy, proxyView, sharedView, type NodeLike, type ProxyView } from "../../../src/model/proxy.js";
 import { outboundLabels, selectedLabels } from "../../../src/model/selected-labels.js";
-import { ISTIO_TLS_MODE, TLS_MODE_LABEL } from "../../../src/model/names.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { composeProxy, translateOwn, translateProxy, translateShared } from "../../../src/translate/proxy.js";
-import { goldenCaseInput, goldenCases } from "../../support/golden-cases.js";
+import { caseNodes, goldenCaseInput, goldenCases } from "../../support/golden-cases.js";
 import { validObjects } from "../../support/objects.js";
-
-/** The golden case's own proxy, then a sidecar pod of every Service with a selector, in its namespace. */
-export function caseNodes(mesh: MeshModel, own: NodeLike): NodeLike[] {
-  const pods = [...mesh.services.values()]
-    .filter((s) => !s.entry && Object.keys(s.selector ?? {}).length > 0)
-    .map((s, i) => ({
-      id: `sidecar~10.250.${i >> 8}.${i & 255}~${s.name}-pod-${i}.${s.namespace}~${s.namespace}.svc.cluster.local`,
-      metadata: { LABELS: { ...s.selector, "pod-template-hash": `h${i}`, [TLS_MODE_LABEL]: ISTIO_TLS_MODE } },
-    }));
-  return [own, ...pods];
-}
 
 function viewOf(mesh: MeshModel, node: NodeLike): ProxyView {
   const parsed = parseProxy(node);

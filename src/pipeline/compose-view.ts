@@ -1,0 +1,45 @@
+// A view's encoded resources from the part it shares with other views (a sidecar's outbound side)
+// and its own part (its inbound side), the encoded counterpart of translate's composeProxy. Where
+// the own part has nothing of a type the view holds the shared map itself, so every view of the
+// part shares it (and its diffs); otherwise a LayeredMap lays the own resources over it.
+import { encodeNamed } from "./encode-view.js";
+import type { EncodeCache } from "../xds/encode-cache.js";
+import { LayeredMap } from "../xds/layered-map.js";
+import type { ResourceMap } from "../xds/snapshot.js";
+import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
+import type { InboundTranslation } from "../translate/proxy.js";
+
+export type TypeMaps = ReadonlyMap<TypeUrl, ResourceMap>;
+
+const EMPTY: ResourceMap = new Map();
+
+/** The own part's resources (clusters and listeners), keeping `previous`'s maps where nothing changed. */
+export function encodeOwn(own: InboundTranslation, previous: TypeMaps | undefined, shared: EncodeCache): TypeMaps {
+  return new Map<TypeUrl, ResourceMap>([
+    [TYPE_URL.cluster, encodeNamed(TYPE_URL.cluster, own.clusters, previous?.get(TYPE_URL.cluster), shared)],
+    [TYPE_URL.listener, encodeNamed(TYPE_URL.listener, own.listeners, previous?.get(TYPE_URL.listener), shared)],
+  ]);
+}
+
+export interface Composed {
+  readonly shared: TypeMaps;
+  readonly own: TypeMaps;
+  readonly maps: TypeMaps;
+}
+
+/**
+ * Every type's map of the view. An own resource hides a shared one of its name (a Sidecar ingress
+ * listener its outbound twin, as composeProxy does). With `previous`, a type whose two inputs are
+ * the same maps as then keeps its composed map, so unchanged types keep their identity.
+ */
+export function composeMaps(shared: TypeMaps, own: TypeMaps, previous?: Composed): Composed {
+  const maps = new Map<TypeUrl, ResourceMap>();
+  for (const t of PUSH_ORDER) {
+    const s = shared.get(t) ?? EMPTY;
+    const o = own.get(t) ?? EMPTY;
+    const before = previous?.maps.get(t);
+    if (before && previous!.shared.get(t) === s && previous!.own.get(t) === o) maps.set(t, before);
+    else maps.set(t, o.size === 0 ? s : new LayeredMap(s, o));
+  }
+  return { shared, own, maps };
+}

@@ -1,0 +1,57 @@
+// One view's resources of one type as a shared map with the view's own few resources laid over
+// it. A sidecar's outbound clusters are the same for every workload of its namespace, its inbound
+// clusters its own: copying thousands of shared entries into a map per workload would make memory
+// and time grow with workloads × resources, where this costs one small object per view.
+import type { Resource, ResourceMap } from "./snapshot.js";
+
+export class LayeredMap implements ReadonlyMap<string, Resource> {
+  readonly size: number;
+
+  /**
+   * `shared` and `own` each iterate in name order; the layered map then does too. An own
+   * resource hides a shared one of the same name.
+   */
+  constructor(
+    readonly shared: ResourceMap,
+    readonly own: ResourceMap,
+  ) {
+    let hidden = 0;
+    for (const name of own.keys()) if (shared.has(name)) hidden++;
+    this.size = shared.size + own.size - hidden;
+  }
+
+  get(name: string): Resource | undefined {
+    return this.own.get(name) ?? this.shared.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.own.has(name) || this.shared.has(name);
+  }
+
+  /** Both layers merged by name; a shared resource an own one hides is skipped. */
+  *entries(): MapIterator<[string, Resource]> {
+    const own = this.own.entries();
+    let o = own.next();
+    for (const entry of this.shared) {
+      for (; !o.done && o.value[0] <= entry[0]; o = own.next()) yield o.value;
+      if (!this.own.has(entry[0])) yield entry;
+    }
+    for (; !o.done; o = own.next()) yield o.value;
+  }
+
+  *keys(): MapIterator<string> {
+    for (const [name] of this.entries()) yield name;
+  }
+
+  *values(): MapIterator<Resource> {
+    for (const [, r] of this.entries()) yield r;
+  }
+
+  [Symbol.iterator](): MapIterator<[string, Resource]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: Resource, key: string, map: ReadonlyMap<string, Resource>) => void, thisArg?: unknown): void {
+    for (const [name, r] of this.entries()) fn.call(thisArg, r, name, this);
+  }
+}
