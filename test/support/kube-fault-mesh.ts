@@ -20,6 +20,7 @@ import { DEPLOY_DIR, startKube, startTcpProxy, type KubeCluster, type KubeTestCl
 import {
   createCanary,
   createServiceWithPod,
+  deleteServiceWithPod,
   destinationRule,
   endpointSlice,
   pickAddresses,
@@ -30,11 +31,42 @@ import {
   weightedVirtualService,
   type KubeMeshNet,
 } from "./kube-mesh.js";
-import { until } from "./wait.js";
+import { sleep, until } from "./wait.js";
 
 /** Pod addresses beyond the canary's four (10.253.0.10–13), added to the same network namespace. */
 export const RATINGS_IP = "10.253.0.14";
 export const DETAILS_IP = "10.253.0.15";
+
+/** What Envoy does with a few requests, and which Services it has routes for. */
+export interface Routing {
+  readonly reviews: string;
+  readonly canaryV3: string;
+  readonly ratings: string;
+  readonly details: string;
+  readonly services: readonly string[];
+}
+
+/** A host without a Service goes to Envoy's passthrough cluster, which has nowhere to go here. */
+const UNKNOWN_HOST = "status:503 no healthy upstream";
+export const ROUTING_BEFORE: Routing = {
+  reviews: "v1",
+  canaryV3: "v3",
+  ratings: "ratings",
+  details: UNKNOWN_HOST,
+  services: ["productpage", "ratings", "reviews"],
+};
+/** After `makeChanges` (reviews-v3 not ready: Envoy has no endpoint for subset v3). */
+export const ROUTING_AFTER: Routing = {
+  reviews: "v2",
+  canaryV3: "status:503 no healthy upstream",
+  ratings: UNKNOWN_HOST,
+  details: "details",
+  services: ["details", "productpage", "reviews"],
+};
+
+/** The objects `makeChanges` changes whose change must reach Envoy, and those it may push alongside. */
+const MUST_PUSH = (ns: string) => [`VirtualService/${ns}/reviews`, `EndpointSlice/${ns}/reviews-x2`, `Service/${ns}/details`, `Service/${ns}/ratings`];
+const MAY_PUSH = (ns: string) => [`EndpointSlice/${ns}/details-x1`, `Pod/${ns}/details-v1`, `EndpointSlice/${ns}/ratings-x1`, `Pod/${ns}/ratings-v1`];
 
 export interface KubeFaultMesh {
   readonly ns: string;
@@ -55,6 +87,24 @@ export interface KubeFaultMesh {
   answer(host: string, headers?: Record<string, string>): Promise<string>;
   /** The Services of the test's namespace that Envoy has a virtual host for (from its config dump), sorted. */
   services(): Promise<string[]>;
+  routing(): Promise<Routing>;
+  /** Waits until `routing()` is `want`; the error names the last routing seen. */
+  waitForRouting(want: Routing, what: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Through the admin client: the VirtualService's weights v1 100 / v2 0 → 0 / 100, reviews-v3's
+   * endpoint not ready, Service details (with its Pod and slice) created, ratings deleted.
+   */
+  makeChanges(): Promise<void>;
+  /**
+   * What is wrong with the pushes made after `makeChanges`: a changed object pushed more than
+   * once (a replay), one that must reach Envoy never pushed, an unchanged one pushed. Empty: each
+   * change was applied exactly once.
+   */
+  pushProblems(pushes: readonly PushRecord[]): string[];
+  /** Forces a relist of every collection and returns the pushes it caused (none, when meshpilot was in step). */
+  relistAll(): Promise<PushRecord[]>;
+  /** The reflectors' counters, summed over every collection. */
+  informerTotals(): { lists: number; errors: number; gone: number; goneEvents: number; collections: number };
   /** The highest push id in /debug/history (0 before the first). */
   lastPush(): Promise<number>;
   /** Pushes with an id above `after`, oldest first, from /debug/history. */
@@ -148,6 +198,50 @@ export async function startKubeFaultMesh(opts: { name: string; ns: string; watch
         const dump = JSON.stringify(await envoy!.configDump("dynamic_route_configs"));
         const names = [...dump.matchAll(new RegExp(`"name":"([a-z0-9-]+)\\.${ns}\\.svc\\.cluster\\.local:\\d+"`, "g"))].map((x) => x[1]!);
         return [...new Set(names)].sort();
+      },
+      routing: async () => ({
+        reviews: await mesh.answer("reviews"),
+        canaryV3: await mesh.answer("reviews", { "x-canary": "v3" }),
+        ratings: await mesh.answer("ratings"),
+        details: await mesh.answer("details"),
+        services: await mesh.services(),
+      }),
+      waitForRouting: async (want, what, timeoutMs = 20_000) => {
+        let seen: Routing | undefined;
+        await until(async () => JSON.stringify((seen = await mesh.routing())) === JSON.stringify(want), what, timeoutMs).catch((err: Error) => {
+          throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}`);
+        });
+      },
+      makeChanges: async () => {
+        await admin.apply(weightedVirtualService(ns, "v3", { v1: 0, v2: 100 }));
+        await admin.apply(endpointSlice(ns, "reviews-x2", "reviews", a!.port, [{ ip: a!.v3Ip, pod: "reviews-v3", ready: false }]));
+        await createServiceWithPod(admin, ns, "details", "v1", DETAILS_IP, a!.port);
+        await deleteServiceWithPod(admin, ns, "ratings", "v1");
+      },
+      pushProblems: (pushes) => {
+        const counts = new Map<string, number>();
+        for (const p of pushes) for (const o of p.trigger.objects) counts.set(o, (counts.get(o) ?? 0) + 1);
+        return [
+          ...MUST_PUSH(ns)
+            .filter((k) => !counts.has(k))
+            .map((k) => `${k} changed but was never pushed`),
+          ...[...counts].filter(([k]) => !MUST_PUSH(ns).includes(k) && !MAY_PUSH(ns).includes(k)).map(([k]) => `${k} was pushed though it did not change`),
+          ...[...counts].filter(([, n]) => n > 1).map(([k, n]) => `${k} was pushed ${n} times`),
+        ];
+      },
+      relistAll: async () => {
+        const last = await mesh.lastPush();
+        const stats = () => Object.values(server!.kube!.stats());
+        const lists = stats().reduce((n, s) => n + s.lists, 0);
+        server!.kube!.relistAll();
+        await until(() => stats().reduce((n, s) => n + s.lists, 0) >= lists + stats().length, "every collection to relist");
+        await sleep(1000); // the debounce, and a push if the relist found anything
+        return mesh.pushesAfter(last);
+      },
+      informerTotals: () => {
+        const all = Object.values(server!.kube!.stats());
+        const sum = (k: "lists" | "errors" | "gone" | "goneEvents") => all.reduce((n, s) => n + s[k], 0);
+        return { lists: sum("lists"), errors: sum("errors"), gone: sum("gone"), goneEvents: sum("goneEvents"), collections: all.length };
       },
       lastPush: async () => Math.max(0, ...(await history()).map((p) => p.id)),
       pushesAfter: async (after) => (await history()).filter((p) => p.id > after).sort((x, y) => x.id - y.id),

@@ -83,8 +83,8 @@ export class Reflector {
   private syncedResolve!: () => void;
   /** Resolves after the first successful list was delivered. */
   readonly synced: Promise<void>;
-  /** Counts for tests and metrics. */
-  readonly stats = { lists: 0, watches: 0, events: 0, errors: 0, gone: 0, stalls: 0 };
+  /** Counts for tests and metrics; `goneEvents`: the 410s that came as an ERROR event in a watch stream (of `gone`). */
+  readonly stats = { lists: 0, watches: 0, events: 0, errors: 0, gone: 0, goneEvents: 0, stalls: 0 };
   /** Since when (epoch ms) the server has not answered; undefined while it does. */
   private failing: { since: number; error: string } | undefined;
 
@@ -291,8 +291,10 @@ export class Reflector {
           if (gone || errorEvent || handlerError !== undefined) return; // aborted: what still arrives is not applied
           const obj = ev.object;
           if (ev.type === "ERROR") {
-            if (isGone(obj)) gone = true;
-            else errorEvent = new Error(`watch ${this.opts.path} error event: ${JSON.stringify(obj).slice(0, 300)}`);
+            if (isGone(obj)) {
+              gone = true;
+              this.stats.goneEvents++;
+            } else errorEvent = new Error(`watch ${this.opts.path} error event: ${JSON.stringify(obj).slice(0, 300)}`);
             handle?.abort();
             return;
           }

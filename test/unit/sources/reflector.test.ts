@@ -96,6 +96,7 @@ describe("Reflector", () => {
     const { r, replaced, log } = reflector(s.client);
     await until(() => s.lists() >= 2 && s.watchPaths.length >= 2, "a relist and a new watch");
     expect(r.stats.gone).toBe(1);
+    expect(r.stats.goneEvents).toBe(0);
     expect(replaced).toEqual([["p1"], ["p1"]]);
     expect(r.stats.errors).toBe(0); // a 410 is expected, not an error to log
     expect(log).toEqual([]);
@@ -115,6 +116,7 @@ describe("Reflector", () => {
     const { r, replaced, events } = reflector(s.client);
     await until(() => s.lists() >= 2 && s.watchPaths.length >= 2, "a relist and a new watch");
     expect(r.stats.gone).toBe(1);
+    expect(r.stats.goneEvents).toBe(1);
     expect(events).toEqual(["MODIFIED p1"]);
     expect(replaced).toEqual([
       ["p1", "p2"],
