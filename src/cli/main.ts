@@ -1,25 +1,16 @@
 #!/usr/bin/env node
 /** The `meshpilot` command line. Exceptions end here: every command prints a reason and exits non-zero. */
+// Only what every command needs is imported here; each action imports its own modules when it
+// runs, so `--help` and the offline commands never load gRPC, the Kubernetes client, the CA or
+// the generated Envoy schemas (test/unit/cli/lazy-load.test.ts holds that line).
 import { Argument, Command, CommanderError, Option } from "commander";
-import { formatDiagnostic } from "../api/diagnostics.js";
-import { createLogger } from "../log.js";
-import { bootstrapCommand, writeBootstrap, type BootstrapCliOptions } from "./bootstrap.js";
-import { parseSelector } from "../sources/kube/selectors.js";
-import { startServer } from "../runtime/serve.js";
-import { loadConfigDir } from "../runtime/config-dir.js";
-import { loadMeshConfig } from "../runtime/mesh-config-file.js";
-import { RESOURCE_TYPES, translateCommand, translateDiffCommand } from "./translate.js";
-import { analyzeCommand } from "./analyze.js";
-import { explainCommand } from "./explain.js";
-import { proxyStatusCommand } from "./proxy-status.js";
-import { PROXY_CONFIG_TYPES, proxyConfigCommand } from "./proxy-config.js";
-import { injectOptions } from "./inject-options.js";
-import { identityOptions } from "./identity-options.js";
 import { DEFAULT_INJECTION_SETTINGS } from "../inject/settings.js";
 import { OUTBOUND_TRAFFIC_POLICY_MODES, type OutboundTrafficPolicyMode } from "../model/mesh-config.js";
 import { ACCESS_LOG_ENCODINGS, type AccessLogEncoding } from "../model/access-log-config.js";
 // Type only: the load generator itself is imported when its command runs.
 import type { LoadgenCliOptions } from "../loadgen/cli.js";
+import type { BootstrapCliOptions } from "./bootstrap.js";
+import { PROXY_CONFIG_TYPES, RESOURCE_TYPES } from "./choices.js";
 
 /** The mesh config settings `serve` and `translate` both take. */
 const outboundTrafficPolicyOption = () =>
@@ -57,14 +48,14 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const labelsOf = (kvs: readonly string[]): Record<string, string> =>
   Object.fromEntries(kvs.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 /** The mesh config from `--mesh-config`, `--outbound-traffic-policy`, `--root-namespace` and `--access-log[-encoding]`. */
-const meshConfigOf = (o: {
+const meshConfigOf = async (o: {
   meshConfig?: string;
   outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   rootNamespace?: string;
   accessLog?: string;
   accessLogEncoding?: AccessLogEncoding;
 }) => ({
-  ...loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy),
+  ...(await import("../runtime/mesh-config-file.js")).loadMeshConfig(o.meshConfig, o.outboundTrafficPolicy),
   ...(o.rootNamespace ? { rootNamespace: o.rootNamespace } : {}),
   ...(o.accessLog ? { accessLogFile: o.accessLog } : {}),
   ...(o.accessLogEncoding ? { accessLogEncoding: o.accessLogEncoding } : {}),
@@ -171,6 +162,13 @@ program
       debugAddress: string;
       logLevel: string;
     }) => {
+      const [{ createLogger }, { parseSelector }, { identityOptions }, { injectOptions }, { startServer }] = await Promise.all([
+        import("../log.js"),
+        import("../sources/kube/selectors.js"),
+        import("./identity-options.js"),
+        import("./inject-options.js"),
+        import("../runtime/serve.js"),
+      ]);
       const logger = createLogger(o.logLevel);
       const useKube = o.kubernetes === true || o.kubeconfig !== undefined || o.configDir === undefined;
       const watchNamespaces = o.watchNamespaces
@@ -182,7 +180,7 @@ program
       if (!useKube && (watchNamespaces || o.discoverySelectors.length > 0))
         throw new Error("--watch-namespaces and --discovery-selectors need Kubernetes (--kubernetes or --kubeconfig)");
       for (const sel of o.discoverySelectors) parseSelector(sel); // fail fast on a typo
-      const meshConfig = meshConfigOf(o);
+      const meshConfig = await meshConfigOf(o);
       const identity = identityOptions(o);
       const inject = injectOptions(o, useKube, identity !== undefined);
       const server = await startServer({
@@ -241,6 +239,7 @@ offlineProxyOptions(
         output?: string;
       },
     ) => {
+      const { translateCommand, translateDiffCommand } = await import("./translate.js");
       const labels = labelsOf(o.label);
       const common = {
         configDir: o.configDir,
@@ -248,7 +247,7 @@ offlineProxyOptions(
         ...(o.type ? { type: o.type } : {}),
         metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
         ...(o.locality ? { locality: o.locality } : {}),
-        meshConfig: meshConfigOf(o),
+        meshConfig: await meshConfigOf(o),
       };
       if (o.diff !== undefined) {
         const d = await translateDiffCommand({ ...common, otherDir: o.diff, output: o.output ?? "text" });
@@ -259,6 +258,7 @@ offlineProxyOptions(
       if (o.output === "text") throw new Error("-o text is for --diff; translate prints json or yaml");
       const r = await translateCommand({ ...common, output: o.output ?? "json" });
       if ("error" in r) throw new Error(r.error);
+      const { formatDiagnostic } = await import("../api/diagnostics.js");
       for (const d of r.result.diagnostics) process.stderr.write(formatDiagnostic(d) + "\n");
       process.stdout.write(r.output);
     },
@@ -270,6 +270,7 @@ program
   .requiredOption("--config-dir <dir>", "directory of Kubernetes/Istio YAML")
   .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json", "yaml"]).default("text"))
   .action(async (o: { configDir: string; output: string }) => {
+    const [{ loadConfigDir }, { analyzeCommand }] = await Promise.all([import("../runtime/config-dir.js"), import("./analyze.js")]);
     const { objects, diagnostics } = await loadConfigDir(o.configDir);
     const r = analyzeCommand(objects, diagnostics, o.output);
     process.stdout.write(r.output);
@@ -305,10 +306,11 @@ offlineProxyOptions(
         output: string;
       },
     ) => {
+      const { explainCommand } = await import("./explain.js");
       const r = await explainCommand({
         ...o,
         metadata: { INTERCEPTION_MODE: o.interception, LABELS: labelsOf(o.label) },
-        meshConfig: meshConfigOf(o),
+        meshConfig: await meshConfigOf(o),
       });
       if ("error" in r) throw new Error(r.error);
       process.stdout.write(r.output);
@@ -322,6 +324,7 @@ program
   .option("--proxy <id>", "show one proxy in detail (node id, or pod.namespace)")
   .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json", "yaml"]).default("text"))
   .action(async (o: { server: string; proxy?: string; output: string }) => {
+    const { proxyStatusCommand } = await import("./proxy-status.js");
     process.stdout.write(await proxyStatusCommand(o));
   });
 
@@ -359,6 +362,7 @@ program
         output: string;
       },
     ) => {
+      const { proxyConfigCommand } = await import("./proxy-config.js");
       const labels = labelsOf(o.label);
       const r = await proxyConfigCommand({
         type,
@@ -369,7 +373,7 @@ program
         diff: o.diff === true,
         output: o.output,
         metadata: { INTERCEPTION_MODE: o.interception, LABELS: labels },
-        meshConfig: meshConfigOf(o),
+        meshConfig: await meshConfigOf(o),
       });
       process.stderr.write(r.stderr);
       process.stdout.write(r.output);
@@ -406,6 +410,7 @@ program
   .option("--health-port <port>", "serve readiness on 0.0.0.0:PORT/healthz/ready (Istio's 15021): 200 once Envoy has its first configuration", (v) => Number(v))
   .option("-o, --output <file>", "write the bootstrap to FILE (mode 0600) instead of stdout")
   .action(async (o: BootstrapCliOptions & { output?: string }) => {
+    const { bootstrapCommand, writeBootstrap } = await import("./bootstrap.js");
     const r = await bootstrapCommand({ ...o, env: process.env });
     if ("error" in r) throw new Error(r.error);
     if (o.output !== undefined) writeBootstrap(o.output, r.output);

@@ -10,6 +10,7 @@ import type { MeshConfig } from "../model/mesh-config.js";
 import { translateDir } from "./translate.js";
 import { fetchJson, serverUrl } from "./debug-client.js";
 import { table } from "./table.js";
+import { PROXY_CONFIG_TYPES } from "./choices.js";
 
 const LABELS = { left: "meshpilot", right: "proxy" };
 const WORDS: Readonly<Record<Change, string>> = {
@@ -18,8 +19,6 @@ const WORDS: Readonly<Record<Change, string>> = {
   differs: "differs",
   "right-warming": "warming in the proxy (not active yet)",
 };
-
-export const PROXY_CONFIG_TYPES = [...CONFIG_TYPES, "all"] as const;
 
 export interface ProxyConfigOptions {
   readonly type: string;

@@ -5,11 +5,10 @@ import { loadConfigDir } from "../runtime/config-dir.js";
 import { splitLocality } from "../model/locality.js";
 import { redactSecret } from "../translate/tls.js";
 import { configDump } from "../debug/config-dump.js";
-import { compareHeld, differencesText, type Change } from "../debug/proxy-config/compare.js";
-import { CONFIG_TYPES, fromConfigDump, type ConfigType, type Held } from "../debug/proxy-config/held.js";
-
-export const RESOURCE_TYPES = ["clusters", "endpoints", "listeners", "routes", "secrets"] as const;
-export type ResourceType = (typeof RESOURCE_TYPES)[number];
+import type { Change } from "../debug/proxy-config/compare.js";
+import type { Held } from "../debug/proxy-config/held.js";
+import { CONFIG_TYPES, type ConfigType } from "../debug/proxy-config/config-types.js";
+import { RESOURCE_TYPES, type ResourceType } from "./choices.js";
 
 export interface TranslateCliOptions {
   configDir: string;
@@ -60,6 +59,11 @@ const DIFF_WORDS: Readonly<Record<Change, string>> = {
  * config in DIR became OTHER-DIR's, per resource, before it is applied.
  */
 export async function translateDiffCommand(o: TranslateCliOptions & { otherDir: string }): Promise<{ output: string; changes: number } | { error: string }> {
+  // Loaded here: the comparison goes through the generated Envoy schemas, which plain translate does not need.
+  const [{ fromConfigDump }, { compareHeld, differencesText }] = await Promise.all([
+    import("../debug/proxy-config/held.js"),
+    import("../debug/proxy-config/compare.js"),
+  ]);
   const held = async (dir: string): Promise<Held | { error: string }> => {
     const r = await translateDir(dir, o);
     return "error" in r ? r : fromConfigDump(configDump(r.resources, {}, true)).held;

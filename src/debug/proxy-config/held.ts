@@ -10,11 +10,11 @@ import { ListenerSchema } from "../../gen/envoy/config/listener/v3/listener_pb.j
 import { RouteConfigurationSchema } from "../../gen/envoy/config/route/v3/route_pb.js";
 import { SecretSchema } from "../../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import { envoyRegistry } from "../../xds/registry.js";
+import { CONFIG_TYPES, type ConfigType } from "./config-types.js";
 
 export type JsonObject = { [k: string]: JsonValue };
 
-export const CONFIG_TYPES = ["clusters", "listeners", "routes", "endpoints", "secrets"] as const;
-export type ConfigType = (typeof CONFIG_TYPES)[number];
+export { CONFIG_TYPES, type ConfigType } from "./config-types.js";
 
 export interface HeldResource {
   readonly name: string;

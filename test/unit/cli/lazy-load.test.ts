@@ -1,0 +1,67 @@
+/**
+ * The command line loads what a command needs and nothing else: `--help` and offline `translate`
+ * must not pull in gRPC, the Kubernetes client, the CA's X.509 library, pino, the metrics
+ * registry or the generated Envoy schemas (each costs start-up time and memory; issue 12 item 3).
+ * Checked by the modules the built CLI really loads, never by a time.
+ */
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { traceModules, type ModuleTrace } from "../../support/module-trace.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const MAIN = join(ROOT, "dist/cli/main.js");
+const EXAMPLE = join(ROOT, "examples/reviews-canary");
+const PROXY = "sidecar~10.244.0.10~productpage-v1.default~default.svc.cluster.local";
+
+/** Modules no offline command may load, by a part of their path. */
+const HEAVY = [
+  "/node_modules/@grpc/",
+  "/node_modules/@kubernetes/client-node/",
+  "/node_modules/@peculiar/",
+  "/node_modules/pino/",
+  "/node_modules/prom-client/",
+  "/node_modules/diff/",
+  "/dist/gen/",
+  "/dist/xds/",
+  "/dist/runtime/serve.js",
+  "/dist/sources/kube/",
+  "/dist/ca/",
+];
+
+const heavyIn = (t: ModuleTrace): string[] => t.modules.filter((m) => HEAVY.some((h) => m.includes(h)));
+
+describe("the CLI loads only what a command needs", () => {
+  let help: ModuleTrace;
+  let translate: ModuleTrace;
+  let serveHelp: ModuleTrace;
+  beforeAll(async () => {
+    [help, translate, serveHelp] = await Promise.all([
+      traceModules([MAIN, "--help"], ROOT),
+      traceModules([MAIN, "translate", "--config-dir", EXAMPLE, "--proxy", PROXY, "--type", "clusters"], ROOT),
+      traceModules([MAIN, "serve", "--help"], ROOT),
+    ]);
+  });
+
+  it("--help loads commander and none of the heavy modules", () => {
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("translate");
+    expect(help.modules.some((m) => m.includes("/node_modules/commander/"))).toBe(true);
+    expect(heavyIn(help)).toEqual([]);
+    // not even the translator or the YAML parser
+    expect(help.modules.filter((m) => m.includes("/dist/translate/") || m.includes("/node_modules/yaml/"))).toEqual([]);
+  });
+
+  it("serve --help loads nothing of the server", () => {
+    expect(serveHelp.code).toBe(0);
+    expect(serveHelp.stdout).toContain("--config-dir");
+    expect(heavyIn(serveHelp)).toEqual([]);
+  });
+
+  it("translate loads the translator but no gRPC, Kubernetes client, CA, logger or Envoy schemas", () => {
+    expect(translate.code).toBe(0);
+    expect(JSON.parse(translate.stdout)).toContainEqual(expect.objectContaining({ name: "outbound|9080|v1|reviews.default.svc.cluster.local" }));
+    expect(translate.modules.some((m) => m.includes("/dist/translate/"))).toBe(true);
+    expect(heavyIn(translate)).toEqual([]);
+  });
+});
