@@ -9,10 +9,9 @@ import { DEFAULT_TRUST_DOMAIN } from "../model/mesh-config.js";
 import type { PeerIdentity } from "../xds/peer.js";
 import { certPem, generateKeys, issueLeaf, privateKeyPem, splitPemCerts, type Issuer, type LeafNames, x509 } from "./pki.js";
 
-/** Istio's DEFAULT_WORKLOAD_CERT_TTL (SECRET_TTL). */
-export const DEFAULT_WORKLOAD_CERT_TTL_S = 24 * 3600;
-/** Istio's MAX_WORKLOAD_CERT_TTL. */
-export const MAX_WORKLOAD_CERT_TTL_S = 90 * 24 * 3600;
+import { DEFAULT_WORKLOAD_CERT_TTL_S, MAX_WORKLOAD_CERT_TTL_S } from "./cert-ttl.js";
+
+export { DEFAULT_WORKLOAD_CERT_TTL_S, MAX_WORKLOAD_CERT_TTL_S } from "./cert-ttl.js";
 /** Istio's self-signed root lifetime (CITADEL_SELF_SIGNED_CA_CERT_TTL). */
 export const SELF_SIGNED_ROOT_TTL_S = 10 * 365 * 24 * 3600;
 /** Certificates start a little in the past, so a peer whose clock lags still accepts them. */

@@ -1,6 +1,6 @@
 /** `meshpilot serve`'s CA and secure-port flags → the identity options. */
 import { parseDuration } from "../api/duration.js";
-import { MAX_WORKLOAD_CERT_TTL_S } from "../ca/mesh-ca.js";
+import { MAX_WORKLOAD_CERT_TTL_S } from "../ca/cert-ttl.js";
 import type { ServeOptions } from "../runtime/serve.js";
 import { meshpilotService } from "./inject-options.js";
 

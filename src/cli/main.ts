@@ -162,9 +162,8 @@ program
       debugAddress: string;
       logLevel: string;
     }) => {
-      const [{ createLogger }, { parseSelector }, { identityOptions }, { injectOptions }, { startServer }] = await Promise.all([
+      const [{ createLogger }, { identityOptions }, { injectOptions }, { startServer }] = await Promise.all([
         import("../log.js"),
-        import("../sources/kube/selectors.js"),
         import("./identity-options.js"),
         import("./inject-options.js"),
         import("../runtime/serve.js"),
@@ -179,11 +178,27 @@ program
         : undefined;
       if (!useKube && (watchNamespaces || o.discoverySelectors.length > 0))
         throw new Error("--watch-namespaces and --discovery-selectors need Kubernetes (--kubernetes or --kubeconfig)");
-      for (const sel of o.discoverySelectors) parseSelector(sel); // fail fast on a typo
+      if (o.discoverySelectors.length > 0) {
+        const { parseSelector } = await import("../sources/kube/selectors.js");
+        for (const sel of o.discoverySelectors) parseSelector(sel); // fail fast on a typo
+      }
       const meshConfig = await meshConfigOf(o);
       const identity = identityOptions(o);
       const inject = injectOptions(o, useKube, identity !== undefined);
-      const server = await startServer({
+      // The handlers come first: a signal that arrives while the server starts (or right after it
+      // logs that it is ready) still stops it cleanly, once it can be stopped.
+      const running: { server?: Awaited<ReturnType<typeof startServer>>; pending?: string } = {};
+      const shutdown = (signal: string) => {
+        if (!running.server) return void (running.pending = signal);
+        logger.info({ signal }, "shutting down");
+        running.server.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once("SIGTERM", () => shutdown("SIGTERM"));
+      process.once("SIGINT", () => shutdown("SIGINT"));
+      running.server = await startServer({
         ...(o.configDir !== undefined ? { configDir: o.configDir } : {}),
         xdsAddress: o.xdsAddress,
         debugAddress: o.debugAddress,
@@ -207,15 +222,7 @@ program
             }
           : {}),
       });
-      const shutdown = (signal: string) => {
-        logger.info({ signal }, "shutting down");
-        server.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once("SIGTERM", () => shutdown("SIGTERM"));
-      process.once("SIGINT", () => shutdown("SIGINT"));
+      if (running.pending !== undefined) shutdown(running.pending);
     },
   );
 

@@ -26,11 +26,10 @@ import { SnapshotCache } from "../xds/snapshot-cache.js";
 import { XdsServer } from "../xds/server.js";
 import { Inputs } from "./inputs.js";
 import { DEFAULT_MESH_CONFIG, DEFAULT_TRUST_DOMAIN, type MeshConfig } from "../model/mesh-config.js";
-import { describeKubeHealth, startKube, type KubeServeOptions } from "./kube.js";
+import type { KubeServeOptions } from "./kube.js";
 import { Readiness } from "./readiness.js";
-import { startWebhook, type RunningWebhook, type WebhookOptions } from "./webhook.js";
-import { KubeClient, loadKubeConfig } from "../sources/kube/client.js";
-import { startIdentity, type IdentityOptions, type RunningIdentity } from "./identity.js";
+import type { RunningWebhook, WebhookOptions } from "./webhook.js";
+import type { IdentityOptions, RunningIdentity } from "./identity.js";
 
 export type { KubeServeOptions } from "./kube.js";
 
@@ -93,10 +92,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       "INSECURE: --allow-plaintext-secrets is set: the plaintext xDS port sends Secrets, private keys included, to any client that connects. For local development only; never use it where others can reach the port",
     );
   }
-  const kubeConfig = opts.kube ? (opts.kube.kubeConfig ?? loadKubeConfig(opts.kube.kubeconfigPath)) : undefined;
+  // The Kubernetes client, the CA and the webhook are loaded only when used: a server of a config
+  // directory starts without them (start-up CPU and memory, issue 12 item 3).
+  const kubeClient = opts.kube ? await import("../sources/kube/client.js") : undefined;
+  const kubeConfig = opts.kube && kubeClient ? (opts.kube.kubeConfig ?? kubeClient.loadKubeConfig(opts.kube.kubeconfigPath)) : undefined;
   // The CA signs in the trust domain the translated config pins (SANs, authorization principals).
   const trustDomain = meshConfig.trustDomain ?? DEFAULT_TRUST_DOMAIN;
-  const identity = opts.identity ? await startIdentity(opts.identity, trustDomain, log, kubeConfig ? new KubeClient(kubeConfig) : undefined) : undefined;
+  const identityModule = opts.identity ? await import("./identity.js") : undefined;
+  const identity =
+    opts.identity && identityModule
+      ? await identityModule.startIdentity(opts.identity, trustDomain, log, kubeConfig && kubeClient ? new kubeClient.KubeClient(kubeConfig) : undefined)
+      : undefined;
   const xds = new XdsServer({
     cache,
     views: controlPlane,
@@ -165,14 +171,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     logger: log,
   });
 
-  const webhook = opts.inject
-    ? await startWebhook({
-        ...opts.inject,
-        logger: log,
-        onReview: (r) => metrics.injection(r),
-        ...(kubeConfig ? { kubeConfig } : {}),
-      })
-    : undefined;
+  const webhookModule = opts.inject ? await import("./webhook.js") : undefined;
+  const webhook =
+    opts.inject && webhookModule
+      ? await webhookModule.startWebhook({
+          ...opts.inject,
+          logger: log,
+          onReview: (r) => metrics.injection(r),
+          ...(kubeConfig ? { kubeConfig } : {}),
+        })
+      : undefined;
 
   let files: FileSource | undefined;
   if (opts.configDir !== undefined) {
@@ -193,28 +201,30 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       "meshpilot ready",
     );
   };
-  const kube = opts.kube
-    ? startKube(
-        {
-          ...opts.kube,
-          ...(kubeConfig ? { kubeConfig } : {}),
-          // Deployed gateways run the same proxy image, and reach meshpilot where sidecars do.
-          ...(opts.kube.gatewayProxy === undefined && opts.inject?.settings ? { gatewayProxy: opts.inject.settings } : {}),
-        },
-        {
-          log,
-          controlPlane,
-          onUpdate: (u) => ingest(KUBE, u, { source: KUBE }),
-          onSynced: (source) => {
-            readiness.done(KUBE);
-            log.info({ objects: source.objects().length }, "Kubernetes informers synced");
-            startServing();
+  const kubeModule = opts.kube ? await import("./kube.js") : undefined;
+  const kube =
+    opts.kube && kubeModule
+      ? kubeModule.startKube(
+          {
+            ...opts.kube,
+            ...(kubeConfig ? { kubeConfig } : {}),
+            // Deployed gateways run the same proxy image, and reach meshpilot where sidecars do.
+            ...(opts.kube.gatewayProxy === undefined && opts.inject?.settings ? { gatewayProxy: opts.inject.settings } : {}),
           },
-          serving: () => serving,
-        },
-      )
-    : undefined;
-  if (kube) readiness.degradedWhen(KUBE, () => describeKubeHealth(kube.source.health()));
+          {
+            log,
+            controlPlane,
+            onUpdate: (u) => ingest(KUBE, u, { source: KUBE }),
+            onSynced: (source) => {
+              readiness.done(KUBE);
+              log.info({ objects: source.objects().length }, "Kubernetes informers synced");
+              startServing();
+            },
+            serving: () => serving,
+          },
+        )
+      : undefined;
+  if (kube && kubeModule) readiness.degradedWhen(KUBE, () => kubeModule.describeKubeHealth(kube.source.health()));
   else startServing();
 
   return {

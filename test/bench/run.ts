@@ -7,6 +7,8 @@
 //   BENCH_CLIENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"  extra node flags for the client process
 //   BENCH_ONLY=kube   only section 4 (Kubernetes: API write → Envoy latency, informer memory; test/bench/kube.ts)
 //   BENCH_ONLY=sidecar  only section 1b (bytes a proxy receives with and without a namespace-scoping Sidecar)
+//   BENCH_ONLY=startup  only section 7 (start-up: --help, translate, serve at 50 services / 10 proxies; test/bench/startup.ts)
+//   BENCH_SERVE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"  extra node flags for section 7's `meshpilot serve`
 //   BENCH_ONLY=workloads  only section 5 (distinct workloads: alike / distinct / 10 groups of client labels)
 //   BENCH_WORKLOAD_CLIENTS=100,200  the client counts of section 5 (default 100,200,1000; quick: 100)
 //   BENCH_WORKLOAD_REPEAT=3  rounds of section 5 per client count (medians; default 1)
@@ -23,6 +25,7 @@ import { featureRatios, runTranslation, totalMs, type TranslationRow, type Updat
 import { prepareKube, runKubeSection } from "./kube.js";
 import { runSidecarScope } from "./sidecar-scope.js";
 import { runTargets } from "./targets.js";
+import { runStartup, startupTable } from "./startup.js";
 import { runWorkloads, workloadsMarkdown, workloadsTable } from "./workloads.js";
 import { LABEL_MODES, type LabelMode } from "./mesh.js";
 
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
   );
   if (only === "workloads") return workloads();
   if (only === "targets") return targets();
+  if (only === "startup") return startup();
   if (only === "sidecar") return void print(runSidecarScope(quick ? 100 : 1000));
   // Section 4's binaries: a cold build (~10 min) happens here, before anything is timed, and does not count against the budget.
   const kubeReady = await prepareKube(log);
@@ -114,6 +118,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\nload average after: ${load()} (before: ${loadBefore}); bench took ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
   process.stdout.write(`\n${summary(tr.rows, tr.updates, pushes, heaps, `${loadBefore} → ${load()}`)}\n`);
   await workloads();
+  await startup();
   await kubernetes(kubeReady);
   await targets();
 }
@@ -131,6 +136,15 @@ async function targets(): Promise<void> {
   process.stdout.write(
     `\n=== Section 6 (markdown, for the README's "Targets (issue 12)") — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}; load average (1, 5, 15 min) ${loadBefore} → ${load()}; section took ${minutes} min${quick ? "; BENCH_QUICK sizes" : ""} ===\n\n${r.markdown}\n`,
   );
+}
+
+// 7. Start-up of the built CLI (test/bench/startup.ts): fresh processes, medians.
+async function startup(): Promise<void> {
+  const loadBefore = load();
+  log("section 7: start-up");
+  const rows = await runStartup({ runs: quick ? 3 : 7, log });
+  watchdog.refresh();
+  print(startupTable(rows, `${loadBefore} → ${load()}`));
 }
 
 // 5. Distinct workloads (test/bench/workloads.ts): rows in their own processes, bounded each.

@@ -31,17 +31,27 @@ export interface ModuleTrace {
   readonly modules: readonly string[];
 }
 
-/** Runs `node ...args` in `cwd` and returns the modules it loaded. */
-export function traceModules(args: readonly string[], cwd: string, timeoutMs = 60_000): Promise<ModuleTrace> {
+/**
+ * Runs `node ...args` in `cwd` and returns the modules it loaded. With `stopWhen`, a server is sent
+ * SIGTERM once its stdout or stderr shows that text (it must then exit by itself).
+ */
+export function traceModules(args: readonly string[], cwd: string, o: { readonly timeoutMs?: number; readonly stopWhen?: string } = {}): Promise<ModuleTrace> {
+  const timeoutMs = o.timeoutMs ?? 60_000;
   const dir = mkdtempSync(join(tmpdir(), "module-trace-"));
   const file = join(dir, "modules.txt");
+  let timedOut = false;
   return new Promise<ModuleTrace>((resolve, reject) => {
-    execFile(
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    const child = execFile(
       process.execPath,
       ["--import", `data:text/javascript,${encodeURIComponent(PRELOAD)}`, ...args],
-      { cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, MESHPILOT_MODULE_TRACE: file } },
+      { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, MESHPILOT_MODULE_TRACE: file } },
       (err, stdout, stderr) => {
-        if (err && (err as { killed?: boolean }).killed) return reject(new Error(`node ${args.join(" ")}: killed after ${timeoutMs} ms`));
+        clearTimeout(timer);
+        if (timedOut) return reject(new Error(`node ${args.join(" ")}: killed after ${timeoutMs} ms`));
         let text = "";
         try {
           text = readFileSync(file, "utf8");
@@ -53,5 +63,17 @@ export function traceModules(args: readonly string[], cwd: string, timeoutMs = 6
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr), modules });
       },
     );
+    if (o.stopWhen === undefined) return;
+    const stopWhen = o.stopWhen;
+    let seen = "";
+    const watch = (d: Buffer | string): void => {
+      seen = (seen + String(d)).slice(-4 * stopWhen.length - 4096);
+      if (!seen.includes(stopWhen)) return;
+      child.stdout?.off("data", watch);
+      child.stderr?.off("data", watch);
+      child.kill("SIGTERM");
+    };
+    child.stdout?.on("data", watch);
+    child.stderr?.on("data", watch);
   });
 }

@@ -35,11 +35,17 @@ describe("the CLI loads only what a command needs", () => {
   let help: ModuleTrace;
   let translate: ModuleTrace;
   let serveHelp: ModuleTrace;
+  let serveDir: ModuleTrace;
   beforeAll(async () => {
-    [help, translate, serveHelp] = await Promise.all([
+    [help, translate, serveHelp, serveDir] = await Promise.all([
       traceModules([MAIN, "--help"], ROOT),
       traceModules([MAIN, "translate", "--config-dir", EXAMPLE, "--proxy", PROXY, "--type", "clusters"], ROOT),
       traceModules([MAIN, "serve", "--help"], ROOT),
+      traceModules(
+        [MAIN, "serve", "--config-dir", EXAMPLE, "--xds-address", "127.0.0.1:0", "--debug-address", "127.0.0.1:0", "--no-secure-xds", "--no-inject"],
+        ROOT,
+        { stopWhen: '"meshpilot ready"' },
+      ),
     ]);
   });
 
@@ -56,6 +62,22 @@ describe("the CLI loads only what a command needs", () => {
     expect(serveHelp.code).toBe(0);
     expect(serveHelp.stdout).toContain("--config-dir");
     expect(heavyIn(serveHelp)).toEqual([]);
+  });
+
+  it("serve of a config directory without CA or webhook loads gRPC but not the Kubernetes client, the CA or X.509", () => {
+    expect(serveDir.code).toBe(0);
+    expect(serveDir.modules.some((m) => m.includes("/node_modules/@grpc/grpc-js/"))).toBe(true);
+    const notUsed = [
+      "/node_modules/@kubernetes/client-node/",
+      "/node_modules/@peculiar/",
+      "/dist/ca/pki.js",
+      "/dist/ca/mesh-ca.js",
+      "/dist/ca/ca-service.js",
+      "/dist/sources/kube/",
+      "/dist/runtime/webhook",
+      "/dist/runtime/identity",
+    ];
+    expect(serveDir.modules.filter((m) => notUsed.some((h) => m.includes(h)))).toEqual([]);
   });
 
   it("translate loads the translator but no gRPC, Kubernetes client, CA, logger or Envoy schemas", () => {
