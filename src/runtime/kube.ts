@@ -20,7 +20,7 @@ import { DEFAULT_CONTROLLERS } from "../model/gateway-api/convert.js";
 import type { SourceUpdate } from "../sources/source-update.js";
 
 /** Passed through to the informers as they are (all but watchNamespaces are for tests). */
-const TUNING_KEYS = ["watchNamespaces", "watchTimeoutSeconds", "stallGraceMs", "relistIntervalMs", "backoffMaxMs"] as const;
+const TUNING_KEYS = ["watchNamespaces", "watchTimeoutSeconds", "stallGraceMs", "relistIntervalMs", "backoffMaxMs", "rediscoverMs"] as const;
 type KubeSourceTuning = Pick<KubeSourceOptions, (typeof TUNING_KEYS)[number]>;
 
 export interface KubeServeOptions extends KubeSourceTuning {

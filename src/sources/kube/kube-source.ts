@@ -52,6 +52,8 @@ export interface KubeSourceOptions {
   readonly relistIntervalMs?: number;
   readonly backoffInitialMs?: number;
   readonly backoffMaxMs?: number;
+  /** How often kinds the server did not serve are looked for again (default 30 s): a CRD installed later gets watched. */
+  readonly rediscoverMs?: number;
 }
 
 export interface KubeSourceHealth {
@@ -112,6 +114,9 @@ export class KubeSource {
   private lastDiagnostics: readonly Diagnostic[] = [];
   private readonly namespaceLabels = new Map<string, Readonly<Record<string, string>> | undefined>();
   private readonly watchNamespaces: ReadonlySet<string> | undefined;
+  /** Kinds the server did not serve at the last discovery. */
+  private missing: readonly KindInfo[] = [];
+  private rediscoverTimer: NodeJS.Timeout | undefined;
   private syncedResolve!: () => void;
   private syncedReject!: (e: unknown) => void;
   /** Resolves once every collection has been listed and the initial update delivered. */
@@ -152,11 +157,45 @@ export class KubeSource {
     await Promise.all(this.collections.map((c) => c.reflector.synced));
     this.fullReconcile = true;
     this.flush();
+    this.missing = discovery.missing;
+    this.scheduleRediscovery();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.rediscoverTimer);
     await Promise.all(this.collections.map((c) => c.reflector.stop()));
+  }
+
+  /** Kinds the server did not serve are looked for again, as istiod notices a CRD installed after it started. */
+  private scheduleRediscovery(): void {
+    if (this.stopped || this.missing.length === 0) return;
+    this.rediscoverTimer = setTimeout(() => void this.rediscover(), this.opts.rediscoverMs ?? 30_000);
+    this.rediscoverTimer.unref();
+  }
+
+  private async rediscover(): Promise<void> {
+    let d: Discovery;
+    try {
+      d = await discoverKinds(this.opts.client);
+    } catch (err) {
+      this.opts.logger.warn({ err: String(err) }, "Kubernetes API discovery failed; looking for the missing kinds again later");
+      return this.scheduleRediscovery();
+    }
+    if (this.stopped) return;
+    const found = d.watched.filter((w) => this.missing.includes(w.info));
+    if (found.length > 0) {
+      const before = this.collections.length;
+      for (const w of found) this.add(w.info, w.version);
+      this.missing = this.missing.filter((k) => !found.some((w) => w.info === k));
+      this.opts.logger.info(
+        { watched: found.map((w) => `${w.info.kind} ${apiVersion(w.info, w.version)}`) },
+        "these kinds are now served by the cluster; watching",
+      );
+      // Their first list delivers their objects like any change.
+      for (const c of this.collections.slice(before)) c.reflector.start();
+    }
+    this.scheduleRediscovery();
   }
 
   /** Relist every collection now (a forced resync; tests use it to prove convergence). */
@@ -232,7 +271,7 @@ export class KubeSource {
         if (d.missing.length > 0)
           this.opts.logger.warn(
             { kinds: d.missing.map((k) => `${k.plural}.${k.group}`) },
-            "these kinds are not served by the cluster (apply deploy/crds.yaml); they are not watched",
+            "these kinds are not served by the cluster (apply deploy/crds.yaml); they are watched once their CRD is installed",
           );
         this.opts.logger.info({ watched: d.watched.map((w) => `${w.info.kind} ${apiVersion(w.info, w.version)}`) }, "watching");
         return d;

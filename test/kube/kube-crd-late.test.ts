@@ -1,0 +1,73 @@
+/**
+ * A CRD installed after meshpilot started: the Gateway API's, as when a team installs it into a
+ * running mesh. meshpilot looks for the kinds it did not find again (here every 300 ms; 30 s by
+ * default) and serves them without a restart: the GatewayClass of its controller gets Accepted.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pino, type Logger } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type RunningServer } from "../../src/runtime/serve.js";
+import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster } from "../support/kube.js";
+import { until } from "../support/wait.js";
+
+const gatewayClass = {
+  apiVersion: "gateway.networking.k8s.io/v1",
+  kind: "GatewayClass",
+  metadata: { name: "meshpilot" },
+  spec: { controllerName: "meshpilot.io/gateway-controller" },
+};
+
+describe.skipIf(kubeTestsSkipped)("a CRD installed after meshpilot started", () => {
+  let kube: KubeCluster;
+  let server: RunningServer | undefined;
+  const lines: string[] = [];
+  const logger: Logger = pino({ level: "info" }, { write: (s: string) => void lines.push(s) });
+  const logged = (msg: string) => lines.map((l) => JSON.parse(l) as { msg?: string; watched?: string[]; kinds?: string[] }).filter((l) => l.msg === msg);
+
+  beforeAll(async () => {
+    kube = await startKube({ name: "crd-late" });
+    await kube.installCrds();
+    await kube.admin.applyAll(readFileSync(join(DEPLOY_DIR, "meshpilot.yaml"), "utf8"));
+    const saToken = await kube.serviceAccountToken("meshpilot-system", "meshpilot");
+    server = await startServer({
+      xdsAddress: "127.0.0.1:0",
+      debugAddress: "127.0.0.1:0",
+      logger,
+      kube: {
+        kubeConfig: kube.kubeConfig(saToken, "meshpilot"),
+        leaseNamespace: "meshpilot-system",
+        leaseDurationSeconds: 3,
+        leaseRetryPeriodMs: 300,
+        identity: "crd-late-test",
+        rediscoverMs: 300,
+      },
+    });
+    await until(async () => (await fetch(`http://127.0.0.1:${server!.debugPort}/ready`)).status === 200, "meshpilot ready", 60_000);
+  }, 600_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await kube?.stop();
+  });
+
+  it("watches the Gateway API once its CRDs exist, and accepts its GatewayClass", async () => {
+    const missing = logged("these kinds are not served by the cluster (apply deploy/crds.yaml); they are watched once their CRD is installed");
+    expect(missing.flatMap((l) => l.kinds ?? [])).toContain("gatewayclasses.gateway.networking.k8s.io");
+    await kube.installGatewayApiCrds();
+    await kube.admin.apply(gatewayClass);
+    await until(
+      async () => {
+        const gc = (await kube.admin.get(gatewayClass)) as { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined;
+        return gc?.status?.conditions?.some((c) => c.type === "Accepted" && c.status === "True") === true;
+      },
+      "GatewayClass Accepted",
+      60_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${lines.slice(-20).join("")}`);
+    });
+    expect(logged("these kinds are now served by the cluster; watching").flatMap((l) => l.watched ?? [])).toContain(
+      "GatewayClass gateway.networking.k8s.io/v1",
+    );
+  });
+});
