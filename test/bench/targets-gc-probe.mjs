@@ -1,11 +1,16 @@
 // Preloaded (`node --expose-gc --import`) into the `meshpilot serve` process the targets bench
-// measures: on request over the IPC channel, collect garbage and report what stays, so that the
-// heap per connected proxy is measured in the real server process, not in a stand-in.
-process.on("message", (m) => {
-  if (m?.cmd !== "heap" || typeof globalThis.gc !== "function") return;
-  for (let i = 0; i < 3; i++) globalThis.gc();
-  const u = process.memoryUsage();
-  process.send?.({ event: "heap", heap: u.heapUsed, buffers: u.arrayBuffers });
-});
-// The IPC channel must not keep a server that was told to stop alive.
-process.channel?.unref();
+// measures: on SIGUSR2 it collects garbage and writes what stays to $MESHPILOT_BENCH_HEAP_FILE,
+// so that the heap per connected proxy is measured in the real server process. A signal and a
+// file, not IPC: the load generator's process asks, and waits for the answer synchronously, so
+// that nothing else it does (the churn) runs while the server collects.
+import { renameSync, writeFileSync } from "node:fs";
+
+const file = process.env["MESHPILOT_BENCH_HEAP_FILE"];
+if (file && typeof globalThis.gc === "function") {
+  process.on("SIGUSR2", () => {
+    for (let i = 0; i < 3; i++) globalThis.gc();
+    const u = process.memoryUsage();
+    writeFileSync(`${file}.tmp`, JSON.stringify({ heap: u.heapUsed, buffers: u.arrayBuffers }));
+    renameSync(`${file}.tmp`, file);
+  });
+}

@@ -1,35 +1,39 @@
-// One scenario of the targets section: `meshpilot serve` (its own process, targets-server.ts)
-// holding S services, P proxies of one label mode in the client process (another process), then
-//   1. full sync: from opening the streams until every proxy holds CDS, EDS, LDS and RDS;
-//   2. the server's heap per connected proxy (after GC, inside the server);
-//   3. endpoint changes (file edits), each awaited at every proxy: latencies per proxy;
-//   4. VirtualService weight edits, each awaited at every proxy: latencies and bytes per proxy;
-//   5. optionally a soak: one change per second for a while, sampling the server's CPU and RSS,
-//      then one more change that every proxy must get (nobody fell behind or dropped).
-// Asserted (behaviour the figures depend on, never times): every proxy holds every resource,
-// an endpoint change moves only EDS and reaches every proxy, an edit reaches every proxy.
-import { outboundClusterName, serviceFqdn } from "../../src/model/names.js";
-import type { LabelMode } from "./mesh.js";
-import { namespaceOf, serviceName, SERVICE_PORT } from "./mesh.js";
-import { SHORT_TYPES, type Counts, type FromClients } from "./push-protocol.js";
-import { ClientFailure, ClientProcess } from "./push.js";
-import { sleep } from "./report.js";
-import { ConfigDir, ServerProcess, type ProcSample } from "./targets-server.js";
+// One scenario of the targets section: `meshpilot serve` (its own process, targets-server.ts) on
+// an empty config directory, and the load generator (its own process, targets-load.ts) writing S
+// services into it, opening P delta streams of one label mode, then changing the mesh once a
+// second for a while (endpoint moves and VirtualService weight edits in turn). From its report:
+// the full sync, each change's latency at every proxy, bytes per change; from /proc, sampled here:
+// the server's CPU and RSS over time; from the probe: the server's heap per connected proxy.
+// Behaviour the figures rely on is checked, never a time: a figure is only given when every
+// proxy converged (synced, got every change); otherwise the scenario says what was not reached.
+import { fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { SHORT_TYPES, type Counts } from "../../src/loadgen/counts.js";
+import type { LabelMode } from "../../src/loadgen/node.js";
+import { readCpuSeconds, readMemory } from "../../src/loadgen/proc.js";
+import type { KindReport, LoadReport } from "../../src/loadgen/report.js";
+import type { Heap, LoadMessage, LoadParams } from "./targets-load.js";
+import { ServerProcess } from "./targets-server.js";
 import { slope } from "./targets-table.js";
 
 const now = (): number => performance.timeOrigin + performance.now();
-/** Between tracked changes: longer than the push debouncer's quiet period, so each change is a lone one. */
-const QUIET_MS = 300;
+const SAMPLE_MS = 500;
+/**
+ * The server is stopped above this RSS and the scenario reported as not reached: a mode that makes
+ * a view per proxy can otherwise take the shared machine's memory (the target is 500 MiB).
+ */
+const RSS_GUARD = 3 * 2 ** 30;
 
 export interface ScenarioParams {
   readonly services: number;
   readonly proxies: number;
   readonly labels: LabelMode;
-  /** Tracked endpoint changes and VirtualService edits (each). */
-  readonly changes: number;
-  /** Seconds of churn at one change per second (0: none). */
-  readonly soakS: number;
-  /** Bound of each wait. */
+  /** Seconds of churn at one change per second (at least a few: the change latencies come from it). */
+  readonly churnS: number;
+  /** Bound of the server's start, the mesh being served and the full sync, each. */
   readonly timeoutMs: number;
   readonly log: (s: string) => void;
 }
@@ -37,225 +41,235 @@ export interface ScenarioParams {
 export interface Soak {
   readonly seconds: number;
   readonly changes: number;
-  /** Server CPU seconds per second over the soak. */
+  /** Server CPU seconds per second over the churn. */
   readonly cores: number;
-  /** RSS growth, bytes per minute (least squares over the samples after the first tenth). */
+  /** RSS growth, bytes per minute (least squares over the samples after the first tenth of the churn). */
   readonly rssSlope: number;
   readonly rssFirst: number;
   readonly rssLast: number;
   readonly rssMax: number;
 }
 
+export interface KindFigures {
+  readonly changes: number;
+  readonly p99: number;
+  readonly samples: number;
+  /** Bytes per change, all proxies together, of the types that carry this kind. */
+  readonly bytesPerChange: number;
+  readonly bytesPerProxy: number;
+}
+
 export interface ScenarioResult {
   readonly params: Omit<ScenarioParams, "log">;
-  /** The phase that did not finish, and why; figures of later phases are NaN / empty. */
-  readonly failed?: { readonly phase: string; readonly message: string };
-  /** Server CPU seconds and RSS when it was ready (config loaded, nothing connected). */
-  readonly atReady?: ProcSample;
-  readonly readyMs: number;
+  /** What was not reached, and why; figures that depend on it are NaN. */
+  readonly failed?: string;
   readonly syncMs: number;
   /** Bytes every proxy together received until in sync. */
   readonly syncBytes: number;
-  /** Server CPU seconds since its start when the last proxy was in sync (start-up included). */
+  /** Server CPU seconds since its start when the fleet was in sync (start-up and reading the mesh included). */
   readonly cpuToSyncS: number;
   readonly syncCpuS: number;
   readonly heapPerProxy: number;
-  /** Per proxy and change: ms from the file edit to the proxy holding it. */
-  readonly endpointLatencies: readonly number[];
-  readonly endpointBytesPerProxy: number;
-  readonly vsLatencies: readonly number[];
-  /** Bytes per proxy per VirtualService edit (every type). */
-  readonly vsBytesPerProxy: number;
-  /** Bytes per VirtualService edit, all proxies together. */
-  readonly vsBytesTotal: number;
+  readonly endpoint: KindFigures;
+  readonly weight: KindFigures;
   readonly soak?: Soak;
+  /** VmHWM of the server at the end: its peak RSS over the whole scenario. */
   readonly peakRss: number;
-  /** Server CPU seconds over the whole scenario (start to stop). */
+  /** Server CPU seconds over the whole scenario. */
   readonly cpuS: number;
+  /** The load generator's first errors, verbatim. */
+  readonly errors: readonly string[];
 }
 
-function total(c: Counts): number {
-  return SHORT_TYPES.reduce((a, t) => a + c[t].bytes, 0);
+function minus(a: Counts, b: Counts): Counts {
+  return Object.fromEntries(SHORT_TYPES.map((t) => [t, { ...a[t], bytes: a[t].bytes - b[t].bytes, msgs: a[t].msgs - b[t].msgs }])) as Counts;
 }
 
-function expectEdsOf(i: number): string[] {
-  const host = serviceFqdn(serviceName(i), namespaceOf(i));
-  return [outboundClusterName(SERVICE_PORT, undefined, host), outboundClusterName(SERVICE_PORT, "v1", host)].sort();
+const num = (x: number | null | undefined): number => (typeof x === "number" ? x : NaN);
+
+function kindFigures(k: KindReport | undefined, bytes: number, proxies: number, converged: boolean): KindFigures {
+  if (!k) return { changes: 0, p99: NaN, samples: 0, bytesPerChange: NaN, bytesPerProxy: NaN };
+  const perChange = bytes / k.changes;
+  return {
+    changes: k.changes,
+    p99: converged ? num(k.latency.p99) : NaN,
+    samples: k.latency.count,
+    bytesPerChange: perChange,
+    bytesPerProxy: perChange / proxies,
+  };
 }
 
-type Changed = Extract<FromClients, { event: "changed" }>;
+function runLoadProcess(params: LoadParams, boundMs: number, log: (s: string) => void): Promise<Extract<LoadMessage, { event: "report" }>> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL("./targets-load.ts", import.meta.url)), [JSON.stringify(params)], {
+      execArgv: ["--import", "tsx", "--max-old-space-size=8192"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    let settled = false;
+    const finish = (e: Error | undefined, r?: Extract<LoadMessage, { event: "report" }>): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(kill);
+      if (e) reject(e);
+      else resolve(r!);
+    };
+    const kill = setTimeout(() => {
+      child.kill("SIGKILL");
+      finish(new Error(`the load generator was still running after ${Math.round(boundMs / 1000)} s; killed`));
+    }, boundMs);
+    child.on("message", (m: LoadMessage) => {
+      if (m.event === "log") log(`    loadgen: ${m.line}`);
+      else if (m.event === "report") finish(undefined, m);
+      else finish(new Error(m.message));
+    });
+    child.on("exit", (code) => finish(new Error(`the load generator exited with code ${code} before reporting`)));
+  });
+}
 
 export async function runScenario(p: ScenarioParams): Promise<ScenarioResult> {
   const { log, ...params } = p;
-  const group = "targets";
-  const out = {
-    readyMs: NaN,
+  const dir = mkdtempSync(path.join(tmpdir(), "meshpilot-targets-"));
+  const heapFile = `${dir}.heap.json`;
+  const samples: { t: number; cpuS: number; rss: number }[] = [];
+  let server: ServerProcess | undefined;
+  let sampler: NodeJS.Timeout | undefined;
+  let guarded: string | undefined;
+  try {
+    server = await ServerProcess.start(dir, heapFile, p.timeoutMs);
+    const pid = server.pid;
+    const sample = (): void => {
+      try {
+        const s = { t: now(), cpuS: readCpuSeconds(pid), rss: readMemory(pid).rssBytes };
+        samples.push(s);
+        if (s.rss > RSS_GUARD && !guarded) {
+          guarded = `the server's RSS passed ${RSS_GUARD / 2 ** 30} GiB (${(s.rss / 2 ** 30).toFixed(2)} GiB); stopped it`;
+          log(`    ${guarded}`);
+          void server?.stop();
+        }
+      } catch {
+        // the server is gone: the scenario's result says so
+      }
+    };
+    sample();
+    sampler = setInterval(sample, SAMPLE_MS);
+    const bound = 3 * p.timeoutMs + p.churnS * 1000 + 120_000;
+    const r = await runLoadProcess(
+      {
+        serverPid: pid,
+        heapFile,
+        options: {
+          target: server.xdsAddress,
+          fleet: [{ protocol: "delta", count: p.proxies }],
+          labels: p.labels,
+          services: p.services,
+          configDir: dir,
+          churnRate: 1,
+          durationS: p.churnS,
+          serverPid: pid,
+          syncTimeoutMs: p.timeoutMs,
+          readyTimeoutMs: p.timeoutMs,
+          changeTimeoutMs: 60_000,
+          // A dropped stream is a failure to report, not something to paper over.
+          reconnect: false,
+        },
+      },
+      bound,
+      log,
+    );
+    clearInterval(sampler);
+    sample();
+    if (guarded) throw new Error(guarded);
+    const mem = readMemory(pid);
+    return result(params, r, samples, mem.hwmBytes, samples[samples.length - 1]?.cpuS ?? NaN);
+  } catch (e) {
+    const message = guarded ?? (e as Error).message;
+    log(`    FAILED: ${message}`);
+    let peak = NaN;
+    try {
+      if (server) peak = readMemory(server.pid).hwmBytes;
+    } catch {
+      // gone
+    }
+    return { ...notRun(params, message), peakRss: peak };
+  } finally {
+    if (sampler) clearInterval(sampler);
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(heapFile, { force: true });
+  }
+}
+
+function result(
+  params: ScenarioResult["params"],
+  m: Extract<LoadMessage, { event: "report" }>,
+  samples: readonly { t: number; cpuS: number; rss: number }[],
+  peakRss: number,
+  cpuS: number,
+): ScenarioResult {
+  const r: LoadReport = m.report;
+  const fleet = r.fleets[0]!;
+  const problems: string[] = [];
+  if (fleet.synced < params.proxies) problems.push(`full sync: ${fleet.synced} of ${params.proxies} proxies in sync`);
+  if (fleet.failed > 0 || fleet.streamErrors > 0) problems.push(`${fleet.failed} proxies failed, ${fleet.streamErrors} stream errors`);
+  const ep = r.churn.byKind.endpoint;
+  const wt = r.churn.byKind.weight;
+  if (ep?.missing) problems.push(`${ep.missing} (proxy, endpoint change) pairs never arrived`);
+  if (wt?.missing) problems.push(`${wt.missing} (proxy, VirtualService edit) pairs never arrived`);
+  const synced = fleet.synced === params.proxies;
+  const churn = minus(fleet.received, fleet.syncReceived);
+  const eds = churn.eds.bytes;
+  const others = SHORT_TYPES.filter((t) => t !== "eds").reduce((a, t) => a + churn[t].bytes, 0);
+  const heap = (h: Heap | undefined): number => (h ? h.heap + h.buffers : NaN);
+  const churnAt = m.churnAt ?? NaN;
+  const churnEnd = churnAt + r.churn.durationMs;
+  const inChurn = samples.filter((s) => s.t >= churnAt && s.t <= churnEnd + SAMPLE_MS);
+  const steady = inChurn.slice(Math.floor(inChurn.length / 10));
+  const first = inChurn[0];
+  const last = inChurn[inChurn.length - 1];
+  const soak: Soak | undefined =
+    first && last && last.t > first.t
+      ? {
+          seconds: (last.t - first.t) / 1000,
+          changes: r.churn.changes.length,
+          cores: (last.cpuS - first.cpuS) / ((last.t - first.t) / 1000),
+          rssSlope: slope(steady.map((s) => ({ x: (s.t - churnAt) / 60_000, y: s.rss }))),
+          rssFirst: first.rss,
+          rssLast: last.rss,
+          rssMax: Math.max(...inChurn.map((s) => s.rss)),
+        }
+      : undefined;
+  return {
+    params,
+    ...(problems.length ? { failed: problems.join("; ") } : {}),
+    syncMs: synced ? num(r.fullSyncMs) : NaN,
+    syncBytes: SHORT_TYPES.reduce((a, t) => a + fleet.syncReceived[t].bytes, 0),
+    cpuToSyncS: synced ? num(m.cpuAtSync) : NaN,
+    syncCpuS: synced ? num(r.server?.syncCpuS) : NaN,
+    heapPerProxy: synced ? (heap(m.heapSynced) - heap(m.heapBefore)) / params.proxies : NaN,
+    endpoint: kindFigures(ep, eds, params.proxies, synced && !ep?.missing),
+    weight: kindFigures(wt, others, params.proxies, synced && !wt?.missing),
+    ...(soak && synced ? { soak } : {}),
+    peakRss,
+    cpuS,
+    errors: r.errors,
+  };
+}
+
+/** A scenario without figures: `message` says why. */
+export function notRun(params: ScenarioResult["params"], message: string): ScenarioResult {
+  const none: KindFigures = { changes: 0, p99: NaN, samples: 0, bytesPerChange: NaN, bytesPerProxy: NaN };
+  return {
+    params,
+    failed: message,
     syncMs: NaN,
     syncBytes: NaN,
     cpuToSyncS: NaN,
     syncCpuS: NaN,
     heapPerProxy: NaN,
-    endpointLatencies: [] as number[],
-    endpointBytesPerProxy: NaN,
-    vsLatencies: [] as number[],
-    vsBytesPerProxy: NaN,
-    vsBytesTotal: NaN,
-  };
-  let atReady: ProcSample | undefined;
-  let soak: Soak | undefined;
-  let failed: ScenarioResult["failed"];
-  let phase = "writing the config directory";
-  const dir = new ConfigDir(p.services);
-  let server: ServerProcess | undefined;
-  let clients: ClientProcess | undefined;
-  let last: ProcSample | undefined;
-
-  // One tracked change: arm, edit, wait until every proxy holds it.
-  const tracked = async (edit: () => void, expect: { eds?: string[]; rds?: string[] }): Promise<{ changed: Changed; t0: number }> => {
-    clients!.send({ cmd: "arm", group });
-    await clients!.next("armed", 10_000);
-    const t0 = now();
-    edit();
-    clients!.send({ cmd: "await-change", group, expectEds: expect.eds ?? [], expectRds: expect.rds ?? [], timeoutMs: p.timeoutMs, settleMs: 100 });
-    const changed = await clients!.next("changed", p.timeoutMs + 5_000);
-    return { changed, t0 };
-  };
-
-  try {
-    phase = "start-up";
-    server = await ServerProcess.start(dir.dir, p.timeoutMs);
-    out.readyMs = now() - server.startedAt;
-    atReady = server.sample();
-    clients = new ClientProcess();
-    await clients.next("ready", 30_000);
-
-    // The anchor (proxy 0) makes the first view, so the heap per proxy below is what one more proxy costs.
-    phase = "anchor proxy";
-    clients.send({
-      cmd: "connect",
-      group: "anchor",
-      address: server.xdsAddress,
-      count: 1,
-      firstIndex: 0,
-      timeoutMs: p.timeoutMs,
-      selfCheck: true,
-      labels: p.labels,
-      services: p.services,
-    });
-    await clients.next("synced", p.timeoutMs + 5_000);
-    const heap0 = await server.heapAfterGc();
-
-    phase = `full sync of ${p.proxies - 1} proxies`;
-    const cpu0 = server.sample().cpuS;
-    const s0 = now();
-    clients.send({
-      cmd: "connect",
-      group,
-      address: server.xdsAddress,
-      count: p.proxies - 1,
-      firstIndex: 1,
-      timeoutMs: p.timeoutMs,
-      selfCheck: true,
-      labels: p.labels,
-      services: p.services,
-    });
-    const synced = await clients.next("synced", p.timeoutMs + 5_000);
-    const atSync = server.sample();
-    out.syncMs = Math.max(...synced.syncedAt) - s0;
-    out.syncBytes = total(synced.totals);
-    out.cpuToSyncS = atSync.cpuS;
-    out.syncCpuS = atSync.cpuS - cpu0;
-    const heap1 = await server.heapAfterGc();
-    out.heapPerProxy = (heap1.heap + heap1.buffers - heap0.heap - heap0.buffers) / (p.proxies - 1);
-    log(`    in sync after ${(out.syncMs / 1000).toFixed(1)} s (${(out.syncBytes / 2 ** 20).toFixed(0)} MiB), server CPU ${out.syncCpuS.toFixed(1)} s`);
-
-    phase = "endpoint changes";
-    let epBytes = 0;
-    for (let r = 0; r < p.changes; r++) {
-      const svc = (r * 7 + 3) % p.services;
-      const expectEds = expectEdsOf(svc);
-      await sleep(QUIET_MS);
-      const { changed, t0 } = await tracked(() => dir.endpointChange(svc), { eds: expectEds });
-      const others = SHORT_TYPES.filter((t) => t !== "eds").reduce((a, t) => a + changed.sinceArm[t].msgs, 0);
-      if (others !== 0) throw new Error(`bench: an endpoint change sent ${others} non-EDS responses: ${JSON.stringify(changed.sinceArm)}`);
-      if (changed.edsNames.join(",") !== expectEds.join(","))
-        throw new Error(`bench: an endpoint change carried ${changed.edsNames.join(", ")}, expected ${expectEds.join(", ")}`);
-      out.endpointLatencies.push(...changed.receivedAt.map((t) => t - t0));
-      epBytes += total(changed.sinceArm);
-    }
-    out.endpointBytesPerProxy = epBytes / p.changes / (p.proxies - 1);
-
-    phase = "VirtualService edits";
-    let vsBytes = 0;
-    for (let r = 0; r < p.changes; r++) {
-      const svc = (r * 11 + 1) % p.services;
-      await sleep(QUIET_MS);
-      const { changed, t0 } = await tracked(() => dir.weightEdit(svc), { rds: [String(SERVICE_PORT)] });
-      out.vsLatencies.push(...changed.receivedAt.map((t) => t - t0));
-      vsBytes += total(changed.sinceArm);
-    }
-    out.vsBytesTotal = vsBytes / p.changes;
-    out.vsBytesPerProxy = out.vsBytesTotal / (p.proxies - 1);
-
-    if (p.soakS > 0) {
-      phase = `soak (${p.soakS} s)`;
-      soak = await runSoak(p, dir, server);
-      phase = "the change after the soak";
-      await sleep(QUIET_MS);
-      const svc = p.services - 1;
-      await tracked(() => dir.endpointChange(svc), { eds: expectEdsOf(svc) });
-    }
-  } catch (e) {
-    if (!(e instanceof ClientFailure) && !(e instanceof Error && /not ready|did not report/.test(e.message))) throw e;
-    failed = { phase, message: e.message };
-    log(`    FAILED during ${phase}: ${e.message}`);
-  } finally {
-    try {
-      if (server) last = server.sample();
-    } catch {
-      // the server is gone: its figures stay what was sampled before
-    }
-    await clients?.stop();
-    await server?.stop();
-    dir.remove();
-  }
-  return {
-    params,
-    ...(failed ? { failed } : {}),
-    ...(atReady ? { atReady } : {}),
-    ...out,
-    ...(soak ? { soak } : {}),
-    peakRss: last?.peakRssBytes ?? NaN,
-    cpuS: last?.cpuS ?? NaN,
-  };
-}
-
-/** One change per second (nine endpoint changes, then a VirtualService edit), the server sampled every second. */
-async function runSoak(p: ScenarioParams, dir: ConfigDir, server: ServerProcess): Promise<Soak> {
-  const samples: { t: number; s: ProcSample }[] = [];
-  const t0 = now();
-  let changes = 0;
-  for (let k = 0; k < p.soakS; k++) {
-    const due = t0 + k * 1000;
-    await sleep(Math.max(0, due - now()));
-    if (k % 10 === 9) dir.weightEdit((k * 13) % p.services);
-    else dir.endpointChange((k * 17 + 5) % p.services);
-    changes++;
-    samples.push({ t: now(), s: server.sample() });
-    if (k % 60 === 59) p.log(`    soak: ${k + 1} s, RSS ${(server.sample().rssBytes / 2 ** 20).toFixed(0)} MiB`);
-  }
-  await sleep(Math.max(0, t0 + p.soakS * 1000 - now()));
-  samples.push({ t: now(), s: server.sample() });
-  const first = samples[0]!;
-  const lastS = samples[samples.length - 1]!;
-  const steady = samples.slice(Math.floor(samples.length / 10));
-  return {
-    seconds: (lastS.t - first.t) / 1000,
-    changes,
-    cores: (lastS.s.cpuS - first.s.cpuS) / ((lastS.t - first.t) / 1000),
-    rssSlope: slope(steady.map((x) => ({ x: (x.t - t0) / 60_000, y: x.s.rssBytes }))),
-    rssFirst: first.s.rssBytes,
-    rssLast: lastS.s.rssBytes,
-    rssMax: Math.max(...samples.map((x) => x.s.rssBytes)),
+    endpoint: none,
+    weight: none,
+    peakRss: NaN,
+    cpuS: NaN,
+    errors: [],
   };
 }

@@ -76,14 +76,6 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
   return markdownTable(TARGET_HEADER, rows.map(cells));
 }
 
-/** Nearest-rank percentile (p in 0..100) of `xs`; NaN for none. */
-export function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * s.length);
-  return s[Math.min(s.length, Math.max(1, rank)) - 1]!;
-}
-
 /** Least-squares slope of y over x (units of y per unit of x); NaN with fewer than two points. */
 export function slope(points: readonly { readonly x: number; readonly y: number }[]): number {
   const n = points.length;

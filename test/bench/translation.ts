@@ -112,6 +112,28 @@ function controlPlaneUpdates(inputA: MeshInput, inputB: MeshInput): { fullMs: nu
   return { fullMs: full.ms, endpointMs: ep.ms };
 }
 
+/**
+ * The pipeline for one view of `input` (an `n`-service `variant` mesh), medians of `runs` runs.
+ * The previous garbage is collected first, then one untimed run: a forced full GC right before a
+ * timed run would measure V8's caches being cold (up to 8× slower at N=10), not steady state.
+ */
+export function timePipeline(input: MeshInput, variant: Variant, n: number, runs: number, proxy: ProxyView = benchProxy()): TranslationRow {
+  gc();
+  if (runs > 1) pipelineOnce(input, proxy);
+  const samples = Array.from({ length: runs }, () => pipelineOnce(input, proxy));
+  const last = samples[samples.length - 1]!.snapshot;
+  return {
+    variant,
+    n,
+    runs,
+    buildMs: median(samples.map((s) => s.buildMs)),
+    translateMs: median(samples.map((s) => s.translateMs)),
+    encodeMs: median(samples.map((s) => s.encodeMs)),
+    bytesByType: TYPES.map(({ t }) => typeBytes(last, t)),
+    resourcesByType: TYPES.map(({ t }) => last.resources.get(t)?.size ?? 0),
+  };
+}
+
 export interface TranslationResult {
   readonly rows: TranslationRow[];
   readonly updates: UpdateRow[];
@@ -135,25 +157,9 @@ export function runTranslation(sizes: readonly number[], variants: readonly Vari
     for (const n of sizes) {
       const gen = generateMesh(n, v);
       const input = inputOf(gen);
-      const runs = runsFor(n);
-      // Collect the previous size's garbage now, then one untimed run: a forced full GC right
-      // before a timed run would measure V8's caches being cold (up to 8× slower at N=10), not steady state.
-      gc();
-      if (runs > 1) pipelineOnce(input, proxy);
-      const samples = Array.from({ length: runs }, () => pipelineOnce(input, proxy));
-      const last = samples[samples.length - 1]!.snapshot;
-      const row: TranslationRow = {
-        variant: v,
-        n,
-        runs,
-        buildMs: median(samples.map((s) => s.buildMs)),
-        translateMs: median(samples.map((s) => s.translateMs)),
-        encodeMs: median(samples.map((s) => s.encodeMs)),
-        bytesByType: TYPES.map(({ t }) => typeBytes(last, t)),
-        resourcesByType: TYPES.map(({ t }) => last.resources.get(t)?.size ?? 0),
-      };
+      const row = timePipeline(input, v, n, runsFor(n), proxy);
       rows.push(row);
-      log(`  translation ${v} N=${n}: build ${ms(row.buildMs)} ms, translate ${ms(row.translateMs)} ms, encode ${ms(row.encodeMs)} ms (median of ${runs})`);
+      log(`  translation ${v} N=${n}: build ${ms(row.buildMs)} ms, translate ${ms(row.translateMs)} ms, encode ${ms(row.encodeMs)} ms (median of ${row.runs})`);
 
       // Endpoint-only change: endpoint 0 of service 0 (same namespace as the proxy) goes not ready.
       const changedInput = inputOf(withEndpointChange(gen, 0, new Set([0])));

@@ -1,0 +1,69 @@
+// The load generator's process of the targets section: runLoad (src/loadgen) against the server
+// the section started, with the options in argv[2]; the report goes to the parent over IPC. At two
+// moments it also measures the server's heap after GC (targets-gc-probe.mjs), waiting for the
+// answer synchronously so that the churn does not run meanwhile: before the fleet opens its
+// streams and once the fleet is in sync. Log lines go to the parent with their time.
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readCpuSeconds } from "../../src/loadgen/proc.js";
+import type { LoadReport } from "../../src/loadgen/report.js";
+import { runLoad, type LoadOptions } from "../../src/loadgen/run.js";
+
+export interface LoadParams {
+  readonly options: Omit<LoadOptions, "log">;
+  readonly serverPid: number;
+  readonly heapFile: string;
+}
+
+export interface Heap {
+  readonly heap: number;
+  readonly buffers: number;
+}
+
+export type LoadMessage =
+  | { readonly event: "log"; readonly at: number; readonly line: string }
+  | {
+      readonly event: "report";
+      readonly report: LoadReport;
+      /** Heap without the fleet, and with the fleet in sync. */
+      readonly heapBefore?: Heap;
+      readonly heapSynced?: Heap;
+      /** Server CPU seconds since its start when the fleet was in sync. */
+      readonly cpuAtSync?: number;
+      /** Epoch ms of the churn's start. */
+      readonly churnAt?: number;
+    }
+  | { readonly event: "error"; readonly message: string };
+
+const now = (): number => performance.timeOrigin + performance.now();
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+function heapNow(p: LoadParams, settleMs: number): Heap | undefined {
+  Atomics.wait(pause, 0, 0, settleMs); // let the server notice closed streams first
+  rmSync(p.heapFile, { force: true });
+  process.kill(p.serverPid, "SIGUSR2");
+  const deadline = performance.now() + 60_000;
+  while (!existsSync(p.heapFile)) {
+    if (performance.now() > deadline) return undefined;
+    Atomics.wait(pause, 0, 0, 10);
+  }
+  return JSON.parse(readFileSync(p.heapFile, "utf8")) as Heap;
+}
+
+const p = JSON.parse(process.argv[2] ?? "{}") as LoadParams;
+const found: { heapBefore?: Heap; heapSynced?: Heap; cpuAtSync?: number; churnAt?: number } = {};
+const log = (line: string): void => {
+  const at = now();
+  process.send?.({ event: "log", at, line } satisfies LoadMessage);
+  if (line.startsWith("opening ")) {
+    const h = heapNow(p, 1_000);
+    if (h) found.heapBefore = h;
+  } else if (line.startsWith("full sync: ")) {
+    found.cpuAtSync = readCpuSeconds(p.serverPid);
+    const h = heapNow(p, 0);
+    if (h) found.heapSynced = h;
+  } else if (line.startsWith("churn: ")) found.churnAt = at;
+};
+runLoad({ ...p.options, log }).then(
+  (report) => void process.send?.({ event: "report", report, ...found } satisfies LoadMessage, () => process.exit(0)),
+  (e: unknown) => void process.send?.({ event: "error", message: (e as Error).stack ?? String(e) } satisfies LoadMessage, () => process.exit(1)),
+);
