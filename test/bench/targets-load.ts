@@ -62,6 +62,11 @@ const log = (line: string): void => {
     const h = heapNow(p, 0);
     if (h) found.heapSynced = h;
   } else if (line.startsWith("churn: ")) found.churnAt = at;
+  else if (line.startsWith("full sync incomplete")) {
+    // Churning a fleet that is not in sync measures nothing: report what was reached and stop.
+    const message = `${line} within ${p.options.syncTimeoutMs ?? "the load generator's default"} ms`;
+    process.send?.({ event: "error", message } satisfies LoadMessage, () => process.exit(1));
+  }
 };
 runLoad({ ...p.options, log }).then(
   (report) => void process.send?.({ event: "report", report, ...found } satisfies LoadMessage, () => process.exit(0)),

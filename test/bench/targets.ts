@@ -43,9 +43,9 @@ export interface TargetsOptions {
 interface Plan {
   readonly services: number;
   readonly proxies: number;
-  /** The churn (one change per second) of the first mode (the long soak) and of the others. */
+  /** Seconds of churn (one change per second) of the soak, and of each label mode's run. */
   readonly soakS: number;
-  readonly otherSoakS: number;
+  readonly churnS: number;
   readonly timeoutMs: number;
   readonly proxySteps: readonly number[];
   readonly serviceSteps: readonly number[];
@@ -60,7 +60,7 @@ function plan(quick: boolean): Plan {
         services: 100,
         proxies: 50,
         soakS: env("BENCH_TARGETS_SOAK_S") ?? 30,
-        otherSoakS: 10,
+        churnS: 10,
         timeoutMs: 120_000,
         proxySteps: [10, 25],
         serviceSteps: [20, 100, 500],
@@ -70,7 +70,7 @@ function plan(quick: boolean): Plan {
         services: 1000,
         proxies: 2000,
         soakS: env("BENCH_TARGETS_SOAK_S") ?? 600,
-        otherSoakS: 30,
+        churnS: 30,
         timeoutMs: 400_000,
         proxySteps: [100, 1000],
         serviceSteps: [100, 1000, 5000],
@@ -78,7 +78,7 @@ function plan(quick: boolean): Plan {
       };
 }
 
-/** The label modes, the realistic one (each proxy a pod of one of the services) first: it gets the long soak. */
+/** The label modes, the realistic one (each proxy a pod of one of the services) first. */
 function modes(): LabelMode[] {
   return ["workloads", ...LABEL_MODES.filter((m) => m !== "workloads")];
 }
@@ -109,11 +109,15 @@ export async function runTargets(o: TargetsOptions): Promise<TargetsResult> {
   }
 
   const main: ScenarioResult[] = [];
-  for (const [i, labels] of modes().entries()) {
-    const soakS = i === 0 ? p.soakS : p.otherSoakS;
-    log(`section 6: ${p.services} services / ${p.proxies} proxies, labels ${labels}, soak ${soakS} s`);
-    main.push(await scenario({ services: p.services, proxies: p.proxies, labels, churnS: soakS, timeoutMs: p.timeoutMs }));
+  for (const labels of modes()) {
+    log(`section 6: ${p.services} services / ${p.proxies} proxies, labels ${labels}, churn ${p.churnS} s`);
+    main.push(await scenario({ services: p.services, proxies: p.proxies, labels, churnS: p.churnS, timeoutMs: p.timeoutMs }));
   }
+  // The soak: in the realistic mode if its fleet got in sync above, else with identical labels
+  // (a soak of a fleet that never syncs measures nothing).
+  const soakMode = main.find((r) => r.params.labels === "workloads" && !r.failed) ? "workloads" : "identical";
+  log(`section 6: soak, ${p.services} services / ${p.proxies} proxies, labels ${soakMode}, ${p.soakS} s of churn`);
+  const soak = await scenario({ services: p.services, proxies: p.proxies, labels: soakMode, churnS: p.soakS, timeoutMs: p.timeoutMs });
 
   // Loopback's throughput now, for as many bytes as the largest full sync carried.
   const syncBytes = Math.max(...main.map((r) => (Number.isFinite(r.syncBytes) ? r.syncBytes : 0)), 256 * MiB);
@@ -135,9 +139,10 @@ export async function runTargets(o: TargetsOptions): Promise<TargetsResult> {
   }
 
   rows.push(...translationRows(tr));
-  for (const [i, r] of main.entries()) rows.push(...mainRows(r, loop, i === 0));
+  for (const r of main) rows.push(...mainRows(r, loop));
+  rows.push(...soakRows(soak));
   for (const r of small) rows.push(...smallRows(r));
-  const notes = targetNotes(p, loop, [...main, ...small, ...scaling]);
+  const notes = targetNotes(p, loop, [...main, soak, ...small, ...scaling]);
   const title = `6. Targets (issue 12 item 3): ${p.services} services × 10 endpoints, ${p.proxies} delta proxies; server = meshpilot serve --config-dir (own process)`;
   const proxyScaling = scaling.filter((r) => r.params.services === p.services).sort((a, b) => a.params.proxies - b.params.proxies);
   const serviceScaling = scaling.filter((r) => r.params.proxies === p.serviceStepProxies).sort((a, b) => a.params.services - b.params.services);
@@ -172,7 +177,7 @@ function translationRows(tr: readonly TranslationRow[]): TargetRow[] {
   }));
 }
 
-function mainRows(r: ScenarioResult, loop: Loopback, long: boolean): TargetRow[] {
+function mainRows(r: ScenarioResult, loop: Loopback): TargetRow[] {
   const v = r.params.labels;
   const m = (x: number): { missing?: string } => (Number.isFinite(x) || !r.failed ? {} : { missing: r.failed });
   const wireMs = (r.weight.bytesPerChange / loop.throughput) * 1000;
@@ -218,27 +223,47 @@ function mainRows(r: ScenarioResult, loop: Loopback, long: boolean): TargetRow[]
     },
     { figure: "peak RSS (server, whole run)", variant: v, value: r.peakRss, limit: TARGETS.peakRss, unit: "bytes", ...m(r.peakRss) },
     {
-      figure: `steady state, 1 change/s: CPU${s ? ` (${s.seconds.toFixed(0)} s)` : ""}`,
+      figure: `1 change/s: CPU${s ? ` (${s.seconds.toFixed(0)} s of churn)` : ""}`,
       variant: v,
       value: s?.cores ?? NaN,
       limit: TARGETS.steadyCores,
       unit: "cores",
       ...soakWhy,
     },
-    // A slope means something over the long soak only; the short churns of the other modes are mostly warm-up.
-    ...(long
-      ? [
-          {
-            figure: `steady state: RSS slope${s ? ` (${s.seconds.toFixed(0)} s)` : ""}`,
-            variant: v,
-            value: s?.rssSlope ?? NaN,
-            limit: TARGETS.rssSlopePerMin,
-            unit: "bytes/min" as const,
-            ...(s ? { detail: `RSS ${bytes(s.rssFirst)} → ${bytes(s.rssLast)}, max ${bytes(s.rssMax)}` } : {}),
-            ...soakWhy,
-          },
-        ]
-      : []),
+  ];
+}
+
+/** The soak's rows: CPU, peak RSS and the RSS slope over the long churn. */
+export function soakRows(r: ScenarioResult): TargetRow[] {
+  const v = `${r.params.labels}, soak`;
+  const s = r.soak;
+  const why = s ? {} : { missing: r.failed ?? "no churn" };
+  return [
+    {
+      figure: `soak, 1 change/s: CPU${s ? ` (${s.seconds.toFixed(0)} s)` : ""}`,
+      variant: v,
+      value: s?.cores ?? NaN,
+      limit: TARGETS.steadyCores,
+      unit: "cores",
+      ...why,
+    },
+    {
+      figure: "soak: peak RSS (server, whole run)",
+      variant: v,
+      value: r.peakRss,
+      limit: TARGETS.peakRss,
+      unit: "bytes",
+      ...(Number.isFinite(r.peakRss) ? {} : why),
+    },
+    {
+      figure: `soak: RSS slope${s ? ` (${s.seconds.toFixed(0)} s)` : ""}`,
+      variant: v,
+      value: s?.rssSlope ?? NaN,
+      limit: TARGETS.rssSlopePerMin,
+      unit: "bytes/min",
+      ...(s ? { detail: `RSS ${bytes(s.rssFirst)} → ${bytes(s.rssLast)}, max ${bytes(s.rssMax)}` } : {}),
+      ...why,
+    },
   ];
 }
 
@@ -262,8 +287,8 @@ function targetNotes(p: Plan, loop: Loopback, all: readonly ScenarioResult[]): s
   return [
     `loopback: ${bytes(loop.bytes)} in ${ms(loop.ms)} ms (${(loop.throughput / 1e9).toFixed(2)} GB/s) over one TCP connection between two processes, measured in this run; it is the yardstick of full sync and the wire time of an edit.`,
     "Changes are edits of the config directory (one service's file rewritten and renamed into place): a latency runs from the edit to the proxy ACKing a response that holds it, through the file watch (its 50 ms quiet period included), parsing, the push debouncer (a lone change is not delayed), translation and the push.",
-    `Changes: the load generator (src/loadgen, its own process) changes the mesh once a second, an endpoint move and a VirtualService weight edit in turn, ${p.soakS} s for ${modes()[0]} and ${p.otherSoakS} s for the other modes; p99 over every (proxy, change). A figure is given only when every proxy got every change.`,
-    "Steady state: CPU = server CPU seconds / churn seconds (/proc/<pid>/stat); RSS slope = least squares over RSS samples every 0.5 s after the first tenth of the churn.",
+    `Changes: the load generator (src/loadgen, its own process) changes the mesh once a second, an endpoint move and a VirtualService weight edit in turn, for ${p.churnS} s per label mode and ${p.soakS} s in the soak; p99 over every (proxy, change). A figure is given only when every proxy got every change.`,
+    "Steady state: CPU = server CPU seconds / churn seconds (/proc/<pid>/stat); RSS slope = least squares over RSS samples every 0.5 s after the first tenth of the soak's churn; the soak runs with workloads labels when that mode got in sync at this scale, else with identical labels.",
     "RSS and CPU are the server process's own (/proc/<pid>/stat, VmRSS, VmHWM); heap per proxy = the server's heap + ArrayBuffers after GC (measured inside it) with the fleet in sync, minus the same before the fleet connected, / proxies: the views' share is included. MB is read as MiB.",
     "The proxies are the load generator's delta ADS clients (Envoy's subscription order, ACK each response), all in one process on the same 2 cores as the server: their work competes with the server's.",
     ...all.filter((r) => r.failed).map((r) => `NOT REACHED: ${r.params.services} services / ${r.params.proxies} proxies, ${r.params.labels}: ${r.failed}`),
