@@ -55,11 +55,13 @@ interface Plan {
 
 function plan(quick: boolean): Plan {
   const env = (k: string): number | undefined => (process.env[k] !== undefined ? Number(process.env[k]) : undefined);
-  return quick
+  // BENCH_TARGETS_SCALE=1000x200: the main scale's services × proxies, for a machine that cannot carry the default.
+  const scale = /^(\d+)x(\d+)$/.exec(process.env["BENCH_TARGETS_SCALE"] ?? "");
+  const base: Plan = quick
     ? {
         services: 100,
         proxies: 50,
-        soakS: env("BENCH_TARGETS_SOAK_S") ?? 30,
+        soakS: 30,
         churnS: 10,
         timeoutMs: 120_000,
         proxySteps: [10, 25],
@@ -69,13 +71,18 @@ function plan(quick: boolean): Plan {
     : {
         services: 1000,
         proxies: 2000,
-        soakS: env("BENCH_TARGETS_SOAK_S") ?? 600,
+        soakS: 600,
         churnS: 30,
         timeoutMs: 400_000,
         proxySteps: [100, 1000],
         serviceSteps: [100, 1000, 5000],
         serviceStepProxies: 100,
       };
+  return {
+    ...base,
+    soakS: env("BENCH_TARGETS_SOAK_S") ?? base.soakS,
+    ...(scale ? { services: Number(scale[1]), proxies: Number(scale[2]) } : {}),
+  };
 }
 
 /** The label modes, the realistic one (each proxy a pod of one of the services) first. */
@@ -124,18 +131,18 @@ export async function runTargets(o: TargetsOptions): Promise<TargetsResult> {
   log(`section 6: loopback, ${bytes(syncBytes)} between two processes`);
   const loop = await measureLoopback(syncBytes, 300_000);
 
+  // Scaling, smallest first, so that a spent budget cuts the largest rows.
   const scaling: ScenarioResult[] = [];
-  for (const proxies of p.proxySteps) {
-    log(`section 6: scaling, ${p.services} services / ${proxies} proxies`);
-    scaling.push(await scenario({ services: p.services, proxies, labels: "identical", churnS: SCALING_CHURN_S, timeoutMs: p.timeoutMs }));
-  }
   const mainIdentical = main.find((r) => r.params.labels === "identical");
   if (mainIdentical) scaling.push(mainIdentical);
-  for (const services of p.serviceSteps) {
-    const have = scaling.find((r) => r.params.services === services && r.params.proxies === p.serviceStepProxies);
-    if (have) continue;
-    log(`section 6: scaling, ${services} services / ${p.serviceStepProxies} proxies`);
-    scaling.push(await scenario({ services, proxies: p.serviceStepProxies, labels: "identical", churnS: SCALING_CHURN_S, timeoutMs: p.timeoutMs }));
+  const steps = [
+    ...p.serviceSteps.map((services) => ({ services, proxies: p.serviceStepProxies })),
+    ...p.proxySteps.map((proxies) => ({ services: p.services, proxies })),
+  ].sort((a, b) => a.services * a.proxies - b.services * b.proxies);
+  for (const step of steps) {
+    if (scaling.some((r) => r.params.services === step.services && r.params.proxies === step.proxies)) continue;
+    log(`section 6: scaling, ${step.services} services / ${step.proxies} proxies`);
+    scaling.push(await scenario({ ...step, labels: "identical", churnS: SCALING_CHURN_S, timeoutMs: p.timeoutMs }));
   }
 
   rows.push(...translationRows(tr));
