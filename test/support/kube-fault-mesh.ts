@@ -31,6 +31,7 @@ import {
   weightedVirtualService,
   type KubeMeshNet,
 } from "./kube-mesh.js";
+import { startLoadLoop, type LoadLoop, type LoadResult } from "./load-loop.js";
 import { sleep, until } from "./wait.js";
 
 /** Pod addresses beyond the canary's four (10.253.0.10–13), added to the same network namespace. */
@@ -105,6 +106,10 @@ export interface KubeFaultMesh {
   relistAll(): Promise<PushRecord[]>;
   /** The reflectors' counters, summed over every collection. */
   informerTotals(): { lists: number; errors: number; gone: number; goneEvents: number; collections: number };
+  /** A bounded load loop through Envoy to reviews (2 workers, 20 ms apart). */
+  startLoad(bounds: { maxRequests: number; maxMs: number }): LoadLoop;
+  /** What went wrong for the load loop: a failed request, the loop cut by its bound, versions other than v1 and v2. */
+  loadProblems(result: LoadResult): string[];
   /** The highest push id in /debug/history (0 before the first). */
   lastPush(): Promise<number>;
   /** Pushes with an id above `after`, oldest first, from /debug/history. */
@@ -242,6 +247,16 @@ export async function startKubeFaultMesh(opts: { name: string; ns: string; watch
         const all = Object.values(server!.kube!.stats());
         const sum = (k: "lists" | "errors" | "gone" | "goneEvents") => all.reduce((n, s) => n + s[k], 0);
         return { lists: sum("lists"), errors: sum("errors"), gone: sum("gone"), goneEvents: sum("goneEvents"), collections: all.length };
+      },
+      startLoad: (bounds) => startLoadLoop({ url, host: "reviews", concurrency: 2, pauseMs: 20, ...bounds }),
+      loadProblems: (result) => {
+        console.log(`[${opts.name}] load through Envoy: ${result.requests} requests, ${JSON.stringify(result.byVersion)}, ${result.failures.length} failed`);
+        const versions = Object.keys(result.byVersion).sort();
+        return [
+          ...result.failures.map((f) => `request at ${Math.round(f.at)} ms failed: ${f.status ?? ""} ${f.error ?? f.body ?? ""}`),
+          ...(result.bounded ? [`the loop reached its bound (${result.requests} requests, ${Math.round(result.ms)} ms) before the test ended`] : []),
+          ...(JSON.stringify(versions) === JSON.stringify(["v1", "v2"]) ? [] : [`answered by ${versions.join(", ")}, not by v1 and then v2`]),
+        ];
       },
       lastPush: async () => Math.max(0, ...(await history()).map((p) => p.id)),
       pushesAfter: async (after) => (await history()).filter((p) => p.id > after).sort((x, y) => x.id - y.id),

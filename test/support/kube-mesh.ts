@@ -140,6 +140,16 @@ export function destinationRule(ns: string, subsets: string[], apiVersion = "net
 
 /** `x-canary: <header>` → that subset; everything else → `fallback` subset. */
 export function virtualService(ns: string, header: string, fallback: string, apiVersion = "networking.istio.io/v1alpha3"): Obj {
+  return canaryVirtualService(ns, header, [{ destination: { host: "reviews", subset: fallback } }], apiVersion);
+}
+
+/** `x-canary: <header>` → that subset; everything else split over subsets by `weights`. */
+export function weightedVirtualService(ns: string, header: string, weights: Readonly<Record<string, number>>): Obj {
+  const route = Object.entries(weights).map(([subset, weight]) => ({ destination: { host: "reviews", subset }, weight }));
+  return canaryVirtualService(ns, header, route, "networking.istio.io/v1");
+}
+
+function canaryVirtualService(ns: string, header: string, defaultRoute: object[], apiVersion: string): Obj {
   return {
     apiVersion,
     kind: "VirtualService",
@@ -148,23 +158,7 @@ export function virtualService(ns: string, header: string, fallback: string, api
       hosts: ["reviews"],
       http: [
         { name: "canary", match: [{ headers: { "x-canary": { exact: header } } }], route: [{ destination: { host: "reviews", subset: header } }] },
-        { name: "default", route: [{ destination: { host: "reviews", subset: fallback } }] },
-      ],
-    },
-  };
-}
-
-/** `x-canary: <header>` → that subset; everything else split over subsets by `weights`. */
-export function weightedVirtualService(ns: string, header: string, weights: Readonly<Record<string, number>>): Obj {
-  return {
-    apiVersion: "networking.istio.io/v1",
-    kind: "VirtualService",
-    metadata: { name: "reviews", namespace: ns },
-    spec: {
-      hosts: ["reviews"],
-      http: [
-        { name: "canary", match: [{ headers: { "x-canary": { exact: header } } }], route: [{ destination: { host: "reviews", subset: header } }] },
-        { name: "default", route: Object.entries(weights).map(([subset, weight]) => ({ destination: { host: "reviews", subset }, weight })) },
+        { name: "default", route: defaultRoute },
       ],
     },
   };
