@@ -7,6 +7,8 @@ import { fetchJson } from "./debug-client.js";
 import { age, table } from "./table.js";
 
 const TYPES: readonly ShortType[] = ["cds", "lds", "eds", "rds", "sds"];
+/** The detail view also lists VHDS, for proxies that take route configurations split by it. */
+const DETAIL_TYPES: readonly ShortType[] = ["cds", "lds", "eds", "rds", "vhds", "sds"];
 
 /** `/debug/syncz` as JSON carries it (dates as ISO text). */
 interface TypeJson {
@@ -72,6 +74,21 @@ function cell(t: TypeJson | undefined, now: Date): string {
   return t.state;
 }
 
+const STATE_WEIGHT: Readonly<Record<SyncState, number>> = { NACKED: 3, STALE: 2, "NOT SENT": 1, SYNCED: 0 };
+
+/**
+ * The RDS column tells whether the proxy holds its routes, however they travel: a proxy that
+ * takes VHDS gets a VirtualService edit as virtual hosts, so the worse of RDS and VHDS counts.
+ */
+function routesState(p: ProxyJson): TypeJson | undefined {
+  const rds = p.types.rds;
+  const vhds = p.types.vhds;
+  if (!rds || !vhds || vhds.state === "NOT SENT") return rds;
+  if (STATE_WEIGHT[vhds.state] > STATE_WEIGHT[rds.state]) return vhds;
+  if (STATE_WEIGHT[rds.state] > STATE_WEIGHT[vhds.state]) return rds;
+  return (vhds.ackedAt ?? "") > (rds.ackedAt ?? "") ? vhds : rds;
+}
+
 /** The list view: one row per proxy, like `istioctl proxy-status`, then each NACK's reason. */
 export function proxyTable(proxies: readonly ProxyJson[], now: Date): string {
   if (proxies.length === 0) return "No proxies are connected.\n";
@@ -79,13 +96,13 @@ export function proxyTable(proxies: readonly ProxyJson[], now: Date): string {
     proxyName(p.id),
     p.cluster || "-",
     p.transport === "delta" ? "DELTA" : "SOTW",
-    ...TYPES.map((t) => cell(p.types[t], now)),
+    ...TYPES.map((t) => cell(t === "rds" ? routesState(p) : p.types[t], now)),
     p.controlPlane || "-",
     p.proxyVersion || "-",
   ]);
   let out = table(["NAME", "CLUSTER", "TRANSPORT", "CDS", "LDS", "EDS", "RDS", "SDS", "CONTROL PLANE", "VERSION"], rows);
   const nacks = proxies.flatMap((p) =>
-    TYPES.flatMap((t) => {
+    DETAIL_TYPES.flatMap((t) => {
       const st = p.types[t];
       return st?.state === "NACKED" && st.lastNack ? [`  ${proxyName(p.id)} ${t.toUpperCase()}: ${st.lastNack.message}`] : [];
     }),
@@ -105,7 +122,7 @@ export function proxyDetail(p: ProxyJson, now: Date): string {
     `Control plane:  ${p.controlPlane ?? ""}`,
     "",
   ].join("\n");
-  const rows = TYPES.map((t) => {
+  const rows = DETAIL_TYPES.filter((t) => t !== "vhds" || p.types.vhds).map((t) => {
     const st = p.types[t];
     if (!st) return [t.toUpperCase(), "NOT SENT", "", "", "", "", "", "", ""];
     return [
@@ -121,7 +138,7 @@ export function proxyDetail(p: ProxyJson, now: Date): string {
     ];
   });
   let out = head + "\n" + table(["TYPE", "STATE", "VERSION SENT", "NONCE SENT", "VERSION ACKED", "NONCE ACKED", "LAST ACK", "NACKS", "SUBSCRIBED"], rows);
-  for (const t of TYPES) {
+  for (const t of DETAIL_TYPES) {
     const n = p.types[t]?.lastNack;
     if (!n) continue;
     const current = p.types[t]?.state === "NACKED";

@@ -19,7 +19,8 @@ const MAX_PROXIES = 200;
 const DEFAULT_MAX_BODIES = 2000;
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 
-const CONFIG_TYPE: Readonly<Record<TypeUrl, ConfigType>> = {
+/** VHDS virtual hosts are not listed: the route configuration they belong to shows the change. */
+const CONFIG_TYPE: Readonly<Record<Exclude<TypeUrl, typeof TYPE_URL.virtualHost>, ConfigType>> = {
   [TYPE_URL.cluster]: "clusters",
   [TYPE_URL.endpoint]: "endpoints",
   [TYPE_URL.listener]: "listeners",
@@ -118,6 +119,7 @@ export class PushHistory {
       if (proxies.length === 0) continue; // a view nobody is connected to any more
       const types: Partial<Record<ShortType, TypeChanges>> = {};
       for (const [t, { from, to }] of change.maps) {
+        if (t === TYPE_URL.virtualHost) continue;
         const short = SHORT_TYPE[t];
         const d = mapDiff(from, to);
         const added: string[] = [];
@@ -164,7 +166,7 @@ export class PushHistory {
     if (!entry) return { error: `push ${id} is not in the history (it keeps the last ${this.size})` };
     const out: ResourceDiff[] = [];
     for (const [t, short] of Object.entries(SHORT_TYPE) as [TypeUrl, ShortType][]) {
-      if (type !== undefined && type !== short) continue;
+      if ((type !== undefined && type !== short) || t === TYPE_URL.virtualHost) continue;
       const v = entry.versions.get(`${short}/${name}`);
       if (!v) continue;
       const base = { push: id, type: short, name, ...(v.from ? { from: v.from } : {}), ...(v.to ? { to: v.to } : {}) };
@@ -179,7 +181,7 @@ export class PushHistory {
         out.push({ ...base, diff: "", note: "a version of this resource is no longer kept (the history keeps a bounded number of bodies)" });
         continue;
       }
-      const ct = CONFIG_TYPE[t];
+      const ct = CONFIG_TYPE[t as keyof typeof CONFIG_TYPE];
       const a = before ? decodeResource(ct, before) : undefined;
       const b = after ? decodeResource(ct, after) : undefined;
       out.push({ ...base, diff: jsonDiff(a, b, `${name}@${v.from ?? "(none)"}`, `${name}@${v.to ?? "(none)"}`) });

@@ -4,6 +4,7 @@
 import type { ProxyResources } from "../translate/proxy.js";
 import { encodeResources } from "../xds/encode.js";
 import type { EncodeCache } from "../xds/encode-cache.js";
+import { encodeRoutes } from "../xds/route-delivery.js";
 import type { ResourceMap } from "../xds/snapshot.js";
 import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 
@@ -26,11 +27,14 @@ export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: Reso
  */
 export function encodeProxyResources(r: ProxyResources, previous?: ReadonlyMap<TypeUrl, ResourceMap>, shared?: EncodeCache): Map<TypeUrl, ResourceMap> {
   const encode = (t: TypeUrl, items: readonly Named[]): [TypeUrl, ResourceMap] => [t, encodeNamed(t, items, previous?.get(t), shared)];
+  // Route configurations in both forms: inline, and split into VHDS virtual hosts (route-delivery.ts).
+  const routes = encodeRoutes(r.routes, { routes: previous?.get(TYPE_URL.route), virtualHosts: previous?.get(TYPE_URL.virtualHost) }, shared);
   return new Map<TypeUrl, ResourceMap>([
     encode(TYPE_URL.cluster, r.clusters),
     encode(TYPE_URL.endpoint, r.endpoints),
     encode(TYPE_URL.listener, r.listeners),
-    encode(TYPE_URL.route, r.routes),
+    [TYPE_URL.route, routes.routes],
+    [TYPE_URL.virtualHost, routes.virtualHosts],
     encode(TYPE_URL.secret, r.secrets),
   ]);
 }

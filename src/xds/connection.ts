@@ -15,6 +15,7 @@ import type { SnapshotCache } from "./snapshot-cache.js";
 import type { Flushable, PushScheduler } from "./push-scheduler.js";
 import type { NodeInfo, ResourceMap, Snapshot, ViewProvider } from "./snapshot.js";
 import type { PeerIdentity } from "./peer.js";
+import { routeForm, takesVhds } from "./route-form.js";
 import { StreamSecrets } from "./stream-secrets.js";
 import type { TypeState } from "./stream-state.js";
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
@@ -32,6 +33,8 @@ export interface StreamContext {
    * who reaches the port could read private keys.
    */
   readonly plaintextSecrets: boolean;
+  /** Send route configurations split by VHDS to delta streams of Envoys that take them (route-delivery.ts). */
+  readonly vhds: boolean;
   /** The stream has a view: count it (activating the view if it is the first). */
   attach(conn: AttachedStream, key: string, node: NodeInfo): void;
   /** The stream is gone: uncount it (deactivating the view if it was the last). */
@@ -122,6 +125,8 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   private readonly warnedTypes = new Set<string>();
   /** What Secrets this stream may see, laid over the view's snapshot. */
   protected readonly secrets: StreamSecrets;
+  /** The proxy takes route configurations split by VHDS (set with the node). */
+  protected vhds = false;
   private readonly closeHooks: (() => void)[] = [];
 
   constructor(
@@ -213,6 +218,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       return false;
     }
     this.viewKey = view.key;
+    this.vhds = this.transport === "delta" && this.ctx.vhds && takesVhds(node);
     this.log = this.log.child({ proxy: node.id, view: view.key });
     this.unwatch = this.ctx.cache.watch(view.key, (_snapshot, changed, setAt) => this.onSnapshot(changed, setAt));
     // After watching: activate may set the first snapshot synchronously.
@@ -242,7 +248,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   /** The view's current snapshot as this stream may see it (Secrets it is entitled to only). */
   protected snapshot(): Snapshot | undefined {
     const s = this.viewKey === undefined ? undefined : this.ctx.cache.get(this.viewKey);
-    return s && this.secrets.apply(s);
+    return s && routeForm(this.secrets.apply(s), this.vhds);
   }
 
   private onSnapshot(changed: ReadonlySet<TypeUrl>, setAt: number): void {

@@ -12,7 +12,8 @@ import { type Built, Connection } from "./connection.js";
 import { mapDiff } from "./map-diff.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { TypeState } from "./stream-state.js";
-import { isWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
+import { usesVhds, vhdsRouteOf } from "./route-delivery.js";
+import { isDeltaWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
 import { deltaBody, deltaResponse, withNonce } from "./wire.js";
 
 class DeltaTypeState extends TypeState {
@@ -35,8 +36,27 @@ const EMPTY: ResourceMap = new Map();
  */
 const SIGNAL_MISSING: ReadonlySet<TypeUrl> = new Set([TYPE_URL.endpoint, TYPE_URL.route]);
 
+const routeNames = new WeakMap<ResourceMap, ReadonlySet<string>>();
+/** The route configurations a map of VHDS virtual hosts belongs to. */
+function routesOf(vhosts: ResourceMap): ReadonlySet<string> {
+  let known = routeNames.get(vhosts);
+  if (!known) {
+    known = new Set([...vhosts.keys()].map(vhdsRouteOf));
+    routeNames.set(vhosts, known);
+  }
+  return known;
+}
+
 export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
   readonly transport = "delta" as const;
+  /**
+   * Route configurations the proxy holds in their VHDS form: only their virtual hosts may go out
+   * (Envoy drops a virtual host whose route configuration it does not hold yet, and never asks
+   * again), and a route configuration joining this set owes its virtual hosts.
+   */
+  private readonly vhdsHeld = new Set<string>();
+  /** The route configuration versions a reconnecting proxy declared, until matched to a snapshot. */
+  private reconnectRoutes: Readonly<Record<string, string>> | undefined;
 
   protected newTypeState(): TypeState {
     return new DeltaTypeState();
@@ -48,13 +68,14 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     st.seen = true;
     if (first) {
       for (const [name, version] of Object.entries(req.initialResourceVersions)) st.known.set(name, version);
+      if (type === TYPE_URL.route && this.vhds) this.reconnectRoutes = req.initialResourceVersions;
     }
     const wasWildcard = st.sub.wildcard;
     const { added, removed, wildcardAdded } = st.sub.apply(
       this.canonicalNames(type, req.resourceNamesSubscribe),
       req.resourceNamesUnsubscribe,
       first,
-      isWildcardType(type),
+      isDeltaWildcardType(type),
     );
     // A name subscribed on reconnect together with the version the proxy holds is compared by
     // version like any other, not re-sent: a restarted server would otherwise re-send every
@@ -68,6 +89,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
         st.removeIfMissing.add(n);
       } else {
         st.known.delete(n); // unsubscribed: the proxy drops it, we forget it
+        if (type === TYPE_URL.route) this.vhdsHeld.delete(n);
       }
     }
     // What the proxy holds outside its subscription (unsubscribed "*", stray reconnect versions)
@@ -91,7 +113,9 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
 
   protected build(type: TypeUrl, state: TypeState, snapshot: Snapshot): Built | undefined {
     const st = state as DeltaTypeState;
-    const current = snapshot.resources.get(type) ?? EMPTY;
+    if (this.reconnectRoutes) this.heldAfterReconnect(this.reconnectRoutes, snapshot.resources.get(TYPE_URL.route) ?? EMPTY);
+    const all = snapshot.resources.get(type) ?? EMPTY;
+    const current = type === TYPE_URL.virtualHost ? this.deliverable(all) : all;
     const { send, removed } = this.changes(st, current, SIGNAL_MISSING.has(type));
     st.resend.clear();
     st.removeIfMissing.clear();
@@ -102,6 +126,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
         send.filter((r) => st.known.has(r.name)).map((r) => r.name),
         st.pendingSince,
       );
+    if (type === TYPE_URL.route && this.vhds) this.followVhdsRoutes(send, removed, st.pendingSince);
     // Sending everything (a proxy's first response of a type, typically): the proxy will hold
     // exactly `current` (anything else it held would be in `removed`), and the body is the same
     // for every proxy of the view, built once; only the nonce is per stream.
@@ -162,6 +187,48 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
       }
     for (const n of st.known.missingFrom(current)) removed.add(n);
     return { send: [...send.values()], removed };
+  }
+
+  /**
+   * Route configurations sent or removed: those the proxy now holds in VHDS form (Envoy starts a
+   * VHDS subscription for each, on the stream's one wildcard) get their virtual hosts next, in
+   * RDS → VHDS order; those it no longer holds that way take theirs out of what may be sent.
+   */
+  private followVhdsRoutes(sent: readonly Resource[], removed: ReadonlySet<string>, at: number): void {
+    let joined = false;
+    for (const r of sent) {
+      if (!usesVhds(r)) this.vhdsHeld.delete(r.name);
+      else if (!this.vhdsHeld.has(r.name)) {
+        this.vhdsHeld.add(r.name);
+        joined = true;
+      }
+    }
+    for (const n of removed) this.vhdsHeld.delete(n);
+    if (joined) this.types.get(TYPE_URL.virtualHost)?.owe("changed", at);
+  }
+
+  /**
+   * A reconnecting Envoy keeps its route configurations and their VHDS subscriptions: those it
+   * declares at the current VHDS version are held in that form. (One at another version is sent
+   * again, and followed then.)
+   */
+  private heldAfterReconnect(versions: Readonly<Record<string, string>>, routes: ResourceMap): void {
+    this.reconnectRoutes = undefined;
+    for (const [name, version] of Object.entries(versions)) {
+      const r = routes.get(name);
+      if (r && r.version === version && usesVhds(r)) this.vhdsHeld.add(name);
+    }
+  }
+
+  /** The virtual hosts of the route configurations the proxy holds in VHDS form. */
+  private deliverable(vhosts: ResourceMap): ResourceMap {
+    const routes = routesOf(vhosts);
+    let all = true;
+    for (const r of routes) if (!this.vhdsHeld.has(r)) all = false;
+    if (all) return vhosts; // the usual case: one map, shared by every proxy of the view
+    const out = new Map<string, Resource>();
+    for (const [name, r] of vhosts) if (this.vhdsHeld.has(vhdsRouteOf(name))) out.set(name, r);
+    return out;
   }
 
   /**

@@ -10,6 +10,7 @@ import { ClusterSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import { ClusterLoadAssignmentSchema } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { ListenerSchema } from "../gen/envoy/config/listener/v3/listener_pb.js";
 import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.js";
+import { VirtualHostSchema } from "../gen/envoy/config/route/v3/route_components_pb.js";
 import { SecretSchema } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import type { EncodeCache } from "./encode-cache.js";
 import { JsonBinaryEncoder } from "./json-binary.js";
@@ -23,6 +24,7 @@ const SCHEMAS: Readonly<Record<TypeUrl, DescMessage>> = {
   [TYPE_URL.endpoint]: ClusterLoadAssignmentSchema,
   [TYPE_URL.listener]: ListenerSchema,
   [TYPE_URL.route]: RouteConfigurationSchema,
+  [TYPE_URL.virtualHost]: VirtualHostSchema,
   [TYPE_URL.secret]: SecretSchema,
 };
 
@@ -32,6 +34,7 @@ const NAME_FIELD: Readonly<Record<TypeUrl, string>> = {
   [TYPE_URL.endpoint]: "clusterName",
   [TYPE_URL.listener]: "name",
   [TYPE_URL.route]: "name",
+  [TYPE_URL.virtualHost]: "name",
   [TYPE_URL.secret]: "name",
 };
 
@@ -73,7 +76,6 @@ export interface EncodeItem {
  * Throws (naming the resource) on JSON Envoy's schema does not accept: that is a translator bug.
  */
 export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], previous?: ResourceMap, shared?: EncodeCache): ResourceMap {
-  const schema = SCHEMAS[typeUrl];
   const out = new Map<string, Resource>();
   // Unchanged (every item the previous map's, in its order): the previous map itself, so that what
   // is keyed on map identity downstream (type versions, diffs, composed views) stays as it was.
@@ -83,7 +85,7 @@ export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], 
     const where = `${SHORT_TYPE[typeUrl]} resource "${item.name}"`;
     if (out.has(item.name)) throw new Error(`${where}: duplicate name (Envoy rejects a response with repeated names)`);
     const old = previous?.get(item.name);
-    const r = encodeOne(typeUrl, schema, item, where, old, shared);
+    const r = encodeOne(typeUrl, item, where, old, shared);
     out.set(item.name, r);
     if (asBefore && (r !== old || prevNames!.next().value !== item.name)) asBefore = false;
   }
@@ -91,14 +93,7 @@ export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], 
 }
 
 /** One resource: the one encoded from this very JSON object, else the previous or a shared one of equal content, else encoded now. */
-function encodeOne(
-  typeUrl: TypeUrl,
-  schema: DescMessage,
-  item: EncodeItem,
-  where: string,
-  old: Resource | undefined,
-  shared: EncodeCache | undefined,
-): Resource {
+function encodeOne(typeUrl: TypeUrl, item: EncodeItem, where: string, old: Resource | undefined, shared: EncodeCache | undefined): Resource {
   const same = shared?.ofJson(item.json);
   if (same?.name === item.name) return old !== undefined && jsonDigest.get(old) === jsonDigest.get(same) ? old : same;
   const text = JSON.stringify(item.json);
@@ -111,19 +106,45 @@ function encodeOne(
   }
   const ownName = (item.json as Record<string, unknown> | null)?.[NAME_FIELD[typeUrl]];
   if (ownName !== item.name) throw new Error(`${where}: field ${NAME_FIELD[typeUrl]} is ${JSON.stringify(ownName)}, expected the resource name`);
-  let body = direct.encode(schema, item.json);
-  if (body === undefined) {
-    try {
-      body = toBinary(schema, fromJson(schema, item.json as JsonValue, { registry: envoyRegistry }));
-    } catch (e) {
-      throw new Error(`${where}: not a valid ${schema.typeName}: ${(e as Error).message}`, { cause: e });
-    }
-  }
+  const body = encodeMessage(typeUrl, item.json, where);
   const resource: Resource = { name: item.name, version: contentVersion(body), body };
   jsonDigest.set(resource, digest);
   shared?.put(typeUrl, digest, resource);
   shared?.putJson(item.json, resource);
   return resource;
+}
+
+/** One message of `typeUrl`'s schema (or `schema`) from its JSON; throws naming `where` if Envoy's schema rejects it. */
+export function encodeMessage(typeUrl: TypeUrl, json: unknown, where: string): Uint8Array {
+  const schema = SCHEMAS[typeUrl];
+  const body = direct.encode(schema, json);
+  if (body !== undefined) return body;
+  try {
+    return toBinary(schema, fromJson(schema, json as JsonValue, { registry: envoyRegistry }));
+  } catch (e) {
+    throw new Error(`${where}: not a valid ${schema.typeName}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * The Resource `name` of `typeUrl` whose content has `digest`: the previous one of that name or
+ * another view's if either has that digest, else built (by `build`) and remembered.
+ */
+export function encodeOnce(typeUrl: TypeUrl, name: string, digest: string, build: () => Uint8Array, previous?: ResourceMap, shared?: EncodeCache): Resource {
+  const old = previous?.get(name);
+  if (old && jsonDigest.get(old) === digest) return old;
+  const known = shared?.get(typeUrl, digest);
+  if (known) return known;
+  const body = build();
+  const resource: Resource = { name, version: contentVersion(body), body };
+  jsonDigest.set(resource, digest);
+  shared?.put(typeUrl, digest, resource);
+  return resource;
+}
+
+/** A digest of JSON text (or of several digests joined), as encodeOnce keys content. */
+export function digestText(text: string): string {
+  return digestJson(text);
 }
 
 /** Maps are immutable: an unchanged type (most of them, after an endpoint change) is not hashed again. */

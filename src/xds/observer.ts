@@ -3,7 +3,7 @@
 // events into `pilot_xds`, `pilot_xds_pushes{type}`, `pilot_total_xds_rejects{type}` and
 // `pilot_xds_push_time`; xds/ itself stays free of the metrics library.
 
-export type ShortType = "cds" | "eds" | "lds" | "rds" | "sds";
+export type ShortType = "cds" | "eds" | "lds" | "rds" | "vhds" | "sds";
 export type Transport = "sotw" | "delta";
 
 export interface NackRecord {

@@ -47,6 +47,12 @@ export interface XdsServerOptions {
    * never does. Default false: the plaintext port serves configuration without Secrets.
    */
   readonly plaintextSecrets?: boolean;
+  /**
+   * Split route configurations by VHDS for delta streams of Envoys that take it (default true):
+   * a VirtualService edit then re-sends the virtual hosts it changes, not whole route
+   * configurations. false: every stream gets route configurations whole.
+   */
+  readonly vhds?: boolean;
   /** The secure port (istiod's 15012): TLS, every stream authenticated; see listenSecure. */
   readonly secure?: SecureXdsOptions;
 }
@@ -104,6 +110,7 @@ export class XdsServer {
       controlPlaneId: opts.controlPlaneId ?? "meshpilot",
       scheduler: new PushScheduler(opts.push),
       plaintextSecrets: opts.plaintextSecrets ?? false,
+      vhds: opts.vhds ?? true,
       attach: (conn, key, node) => this.attach(conn, key, node),
       detach: (conn, key) => this.detach(conn, key),
     };

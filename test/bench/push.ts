@@ -170,7 +170,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     observer: {
       onConnect: () => void serverSeen.connectAt.push(now()),
       onPush: (type) => {
-        if (type === "sds") return; // the generated meshes name no credentials
+        if (type === "sds" || type === "vhds") return; // the generated meshes name no credentials; the lean clients take routes inline
         serverSeen.lastPushAt[type] = now();
         serverSeen.pushes++;
       },

@@ -227,7 +227,7 @@ describe.each([
     const mesh = m();
     const before = await mesh.routeConfig();
     expect(before).toBeDefined();
-    const sentBefore = () => mesh.server.xds.syncStatus().map((s) => s.types.rds?.versionSent);
+    const sentBefore = () => mesh.server.xds.syncStatus().map((s) => [s.types.rds?.versionSent, s.types.vhds?.versionSent]);
     const rdsSentBefore = sentBefore();
 
     const steps = [

@@ -198,7 +198,9 @@ export async function startMesh(opts: MeshOptions): Promise<MeshFixture> {
       for (const e of entries) {
         const rc = e as { version_info?: string; route_config?: { name?: string; virtual_hosts?: Array<{ name?: string; routes?: DumpedRoute[] }> } };
         if (rc.route_config?.name !== String(addrs.port)) continue;
-        const vh = rc.route_config.virtual_hosts?.find((v) => v.name === `${REVIEWS_FQDN}:${addrs.port}`);
+        // Over delta, Envoy holds the virtual host by its VHDS name, `<route configuration>/<virtual host>`.
+        const vhName = `${REVIEWS_FQDN}:${addrs.port}`;
+        const vh = rc.route_config.virtual_hosts?.find((v) => v.name === vhName || v.name === `${addrs.port}/${vhName}`);
         return { version: rc.version_info ?? "", routes: vh?.routes ?? [] };
       }
       return undefined;

@@ -58,7 +58,12 @@ afterEach(async () => {
 const serverUrl = () => `http://127.0.0.1:${c().server.debugPort}`;
 const adminAddr = () => c().envoy.adminUrl.replace(/^http:\/\//, "");
 const diff = (output = "text") => proxyConfigCommand({ type: "all", nodeId: c().nodeId, server: serverUrl(), envoyAdmin: adminAddr(), diff: true, output });
-const rdsState = () => c().server.xds.syncStatus()[0]?.types.rds?.state;
+/** Where the routes stand: over delta, Envoy gets a VirtualService edit as VHDS virtual hosts. */
+const rdsState = () => {
+  const t = c().server.xds.syncStatus()[0]?.types;
+  const states = [t?.rds?.state, t?.vhds?.state].filter((s) => s !== undefined && s !== "NOT SENT");
+  return states.find((s) => s !== "SYNCED") ?? states[0];
+};
 
 describe("meshpilot proxy-config against a real Envoy", () => {
   it("prints Envoy's clusters, routes and endpoints as tables", async () => {

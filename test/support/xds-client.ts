@@ -6,6 +6,7 @@ import { Client, credentials, Metadata, type ChannelCredentials, type ChannelOpt
 import { ClusterSchema } from "../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
 import { ClusterLoadAssignmentSchema } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { ListenerSchema } from "../../src/gen/envoy/config/listener/v3/listener_pb.js";
+import { VirtualHostSchema } from "../../src/gen/envoy/config/route/v3/route_components_pb.js";
 import { RouteConfigurationSchema } from "../../src/gen/envoy/config/route/v3/route_pb.js";
 import { SecretSchema } from "../../src/gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import {
@@ -240,6 +241,7 @@ export function resourceName(any: Any): string {
   if (t.endsWith("envoy.config.endpoint.v3.ClusterLoadAssignment")) return fromBinary(ClusterLoadAssignmentSchema, any.value).clusterName;
   if (t.endsWith("envoy.config.listener.v3.Listener")) return fromBinary(ListenerSchema, any.value).name;
   if (t.endsWith("envoy.config.route.v3.RouteConfiguration")) return fromBinary(RouteConfigurationSchema, any.value).name;
+  if (t.endsWith("envoy.config.route.v3.VirtualHost")) return fromBinary(VirtualHostSchema, any.value).name;
   if (t.endsWith("envoy.extensions.transport_sockets.tls.v3.Secret")) return fromBinary(SecretSchema, any.value).name;
   throw new Error(`unexpected resource type ${t}`);
 }

@@ -40,7 +40,16 @@ function endpointFacts(cla: JsonObject): unknown {
   return { clusterName: cla["clusterName"], endpoints: lines.sort() };
 }
 
-const comparable = (type: ConfigType, r: HeldResource): unknown => (type === "endpoints" ? endpointFacts(r.json) : r.json);
+/** A route configuration with its virtual hosts by name: Envoy matches them by domain, not order, and dumps VHDS ones after the rest. */
+function routeFacts(rc: JsonObject): unknown {
+  const hosts = rc["virtualHosts"] as unknown[] | undefined;
+  if (!hosts) return rc;
+  const name = (v: unknown): string => String(o(v)?.["name"] ?? "");
+  return { ...rc, virtualHosts: [...hosts].sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0)) };
+}
+
+const comparable = (type: ConfigType, r: HeldResource): unknown =>
+  type === "endpoints" ? endpointFacts(r.json) : type === "routes" ? routeFacts(r.json) : r.json;
 
 export function compareHeld(left: Held, right: Held, types: readonly ConfigType[], labels: { left: string; right: string }): ResourceDifference[] {
   const out: ResourceDifference[] = [];

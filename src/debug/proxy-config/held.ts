@@ -79,6 +79,25 @@ function nameOf(type: ConfigType, json: JsonObject): string {
   return String((type === "endpoints" ? json["clusterName"] : json["name"]) ?? "");
 }
 
+/**
+ * A route configuration Envoy got by VHDS (src/xds/route-delivery.ts) as it would look delivered
+ * whole: its VHDS virtual hosts are named `<route configuration>/<virtual host>` in Envoy, and it
+ * names `vhds`. Virtual host order does not matter to Envoy (it matches by domain); compare.ts
+ * compares them by name.
+ */
+function composed(rc: unknown): unknown {
+  const vhds = field(rc, "vhds");
+  if (vhds === undefined) return rc;
+  const r = rc as Record<string, unknown>;
+  const prefix = `${String(r["name"] ?? "")}/`;
+  const hosts = list(field(rc, "virtual_hosts")).map((v) => {
+    const name = field(v, "name");
+    return typeof name === "string" && name.startsWith(prefix) ? { ...(v as object), name: name.slice(prefix.length) } : v;
+  });
+  const { vhds: _a, virtual_hosts: _b, virtualHosts: _c, ...rest } = r;
+  return { ...rest, virtualHosts: hosts };
+}
+
 const byName = (a: HeldResource, b: HeldResource): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
@@ -107,7 +126,7 @@ export function fromConfigDump(dump: unknown): { held: Held; problems: string[] 
         if (st) add("listeners", field(st, "listener"), field(st, "version_info"), state);
       }
     } else if (t.endsWith(".RoutesConfigDump")) {
-      for (const r of list(field(cfg, "dynamic_route_configs"))) add("routes", field(r, "route_config"), field(r, "version_info"), "active");
+      for (const r of list(field(cfg, "dynamic_route_configs"))) add("routes", composed(field(r, "route_config")), field(r, "version_info"), "active");
     } else if (t.endsWith(".EndpointsConfigDump")) {
       for (const e of list(field(cfg, "dynamic_endpoint_configs"))) add("endpoints", field(e, "endpoint_config"), field(e, "version_info"), "active");
     } else if (t.endsWith(".SecretsConfigDump")) {

@@ -14,7 +14,7 @@ describe("SnapshotCache", () => {
 
     const first = world.snapshot("a");
     cache.set("a", first);
-    expect(seen).toEqual([[CDS, EDS, TYPE_URL.secret, LDS, RDS]]); // a first snapshot changes everything
+    expect(seen).toEqual([[CDS, EDS, TYPE_URL.secret, LDS, RDS, TYPE_URL.virtualHost]]); // a first snapshot changes everything
     expect(cache.get("a")).toBe(first);
 
     cache.set("a", world.put(EDS, "c1", cla("c1", "10.0.0.2")).snapshot("a"));

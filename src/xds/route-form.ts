@@ -1,0 +1,48 @@
+// Which form of its view's route configurations a stream gets (route-delivery.ts): a view's
+// snapshot holds them whole, plus the VHDS virtual hosts; a stream that takes VHDS sees the route
+// configurations in their VHDS form, any other sees them whole and no virtual host resources.
+// Both projections are made once per snapshot and shared by every stream of that form.
+import { typeVersion } from "./encode.js";
+import { vhdsRoutes } from "./route-delivery.js";
+import type { NodeInfo, ResourceMap, Snapshot } from "./snapshot.js";
+import { TYPE_URL } from "./type-urls.js";
+
+const EMPTY: ResourceMap = new Map();
+
+/**
+ * Envoy takes VHDS over a delta ADS stream from 1.38 on: earlier versions refuse an `ads` config
+ * source for VHDS ("vhds: only 'DELTA_GRPC' is supported as an api_type", envoy#34122; ADS was
+ * allowed in early 2026, envoy PR #42812). Other clients get route configurations whole.
+ */
+const FIRST_VHDS_ENVOY: readonly [number, number] = [1, 38];
+
+export function takesVhds(node: NodeInfo): boolean {
+  if (node.userAgentName !== "envoy" || node.userAgentVersion === undefined) return false;
+  const [major = NaN, minor = NaN] = node.userAgentVersion.split(".").map(Number);
+  return major > FIRST_VHDS_ENVOY[0] || (major === FIRST_VHDS_ENVOY[0] && minor >= FIRST_VHDS_ENVOY[1]);
+}
+
+const vhdsForms = new WeakMap<Snapshot, Snapshot>();
+const wholeForms = new WeakMap<Snapshot, Snapshot>();
+
+/** `snapshot` as a stream that takes VHDS (`vhds`) or one that does not sees it. */
+export function routeForm(snapshot: Snapshot, vhds: boolean): Snapshot {
+  const vhosts = snapshot.resources.get(TYPE_URL.virtualHost);
+  if (vhosts === undefined || vhosts.size === 0) return snapshot; // nothing is split
+  const cache = vhds ? vhdsForms : wholeForms;
+  const known = cache.get(snapshot);
+  if (known) return known;
+  const resources = new Map(snapshot.resources);
+  const versions = new Map(snapshot.versions);
+  if (vhds) {
+    const routes = vhdsRoutes(snapshot.resources.get(TYPE_URL.route) ?? EMPTY);
+    resources.set(TYPE_URL.route, routes);
+    versions.set(TYPE_URL.route, typeVersion(routes));
+  } else {
+    resources.set(TYPE_URL.virtualHost, EMPTY);
+    versions.set(TYPE_URL.virtualHost, typeVersion(EMPTY));
+  }
+  const form = { resources, versions };
+  cache.set(snapshot, form);
+  return form;
+}
