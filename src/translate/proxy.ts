@@ -79,4 +79,4 @@ function translateGateway(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
   return listeners === t.listeners ? t : { ...t, listeners };
 }
 
-export { edsTargetEndpoints } from "./endpoints.js";
+export { edsTargetEndpoints } from "./shared-endpoints.js";

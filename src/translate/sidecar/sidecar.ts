@@ -15,7 +15,7 @@ import type { ProxyView } from "../../model/proxy.js";
 import { buildInboundSideScope, buildOutboundScope } from "../../model/scope.js";
 import { withAccessLogs } from "../access-log.js";
 import { blackHoleCluster, passthroughCluster } from "../cluster.js";
-import { edsTargetEndpoints } from "../endpoints.js";
+import { edsTargetEndpoints } from "../shared-endpoints.js";
 import { byResourceName, type ClusterJson, type ListenerJson } from "../envoy.js";
 import type { ProxyTranslation } from "../proxy.js";
 import { inbound } from "./inbound.js";

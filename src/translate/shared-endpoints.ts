@@ -1,0 +1,28 @@
+// ClusterLoadAssignments by what they are made of. The outbound sides of different namespaces
+// (and views translated again on the EDS fast path) hold the same CLA for a cluster over the same
+// endpoints: one JSON object for all of them, which the encoder then recognises by identity
+// instead of stringifying and hashing it once per outbound side.
+import type { EndpointModel, MeshModel } from "../model/ir.js";
+import type { ClusterLoadAssignmentJson } from "./envoy.js";
+import { edsTargetEndpoints as buildEndpoints } from "./endpoints.js";
+import type { EdsTarget } from "./proxy.js";
+
+/** Per endpoint list (one service port's, for one build), per PeerAuthentications, by the rest of the target. */
+const built = new WeakMap<readonly EndpointModel[], WeakMap<object, Map<string, ClusterLoadAssignmentJson>>>();
+const NO_PEER_AUTHENTICATIONS = {};
+
+/** The target's ClusterLoadAssignment; equal targets over the same endpoints give the same object (never mutate it). */
+export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
+  const list = endpoints.get(target.endpoints);
+  if (!list) return buildEndpoints(target, endpoints);
+  let byPolicies = built.get(list);
+  if (!byPolicies) built.set(list, (byPolicies = new WeakMap()));
+  const policies = target.tls?.peerAuthentications ?? NO_PEER_AUTHENTICATIONS;
+  let byKey = byPolicies.get(policies);
+  if (!byKey) byPolicies.set(policies, (byKey = new Map()));
+  // Everything else a CLA is made of is small: the cluster, subset labels, locality settings and the proxy's side of them.
+  const key = JSON.stringify([target.cluster, target.labels, target.locality ?? null, target.tls?.ruleMode ?? null]);
+  let cla = byKey.get(key);
+  if (!cla) byKey.set(key, (cla = buildEndpoints(target, endpoints)));
+  return cla;
+}
