@@ -5,6 +5,7 @@
 // few envelope fields ourselves and splice the cached bodies in (field numbers from
 // envoy/service/discovery/v3/discovery.proto). Protobuf parsers accept fields in any order, so a
 // shared body can be followed by a per-stream nonce field.
+import { LayeredMap } from "./layered-map.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 
 const WIRE_LEN = 2;
@@ -155,6 +156,9 @@ const sotwBodies = new WeakMap<ResourceMap, SharedBody>();
 const deltaBodies = new WeakMap<ResourceMap, SharedBody>();
 
 function shared(cache: WeakMap<ResourceMap, SharedBody>, key: string, resources: ResourceMap, build: () => Buffer): Buffer {
+  // A view's own resources over a shared map: held by one workload's proxies, and alive as long as
+  // the view, so a cached body would cost every view a copy of all it shares, for a gain to few.
+  if (resources instanceof LayeredMap) return build();
   const hit = cache.get(resources);
   if (hit?.key === key) return hit.body;
   const body = build();
