@@ -26,6 +26,11 @@ export interface RowResult {
   /** Distinct translations and node classes after the full sync. */
   readonly views: number;
   readonly classes: number;
+  /** Shared outbound translations the views are composed of (BuildStats.outboundKeys). */
+  readonly outboundKeys: number;
+  /** Shared parts the VirtualService edit translated again, and views whose own part it did. */
+  readonly vsOutboundTranslations: number;
+  readonly vsOwnTranslations: number;
   readonly syncMs: number;
   readonly endpointMs: number;
   readonly vsEditMs: number;
@@ -58,7 +63,17 @@ async function runRow(p: RowParams): Promise<RowResult> {
     peakHeap = Math.max(peakHeap, m.heapUsed);
   };
   const sampler = setInterval(sample, 50);
-  const out = { syncMs: NaN, endpointMs: NaN, vsEditMs: NaN, vsUpdateMs: NaN, views: NaN, classes: NaN };
+  const out = {
+    syncMs: NaN,
+    endpointMs: NaN,
+    vsEditMs: NaN,
+    vsUpdateMs: NaN,
+    views: NaN,
+    classes: NaN,
+    outboundKeys: NaN,
+    vsOutboundTranslations: NaN,
+    vsOwnTranslations: NaN,
+  };
   let failed: string | undefined;
   const cpu0 = process.cpuUsage();
   try {
@@ -91,6 +106,7 @@ async function runRow(p: RowParams): Promise<RowResult> {
     // Views are made as proxies connect; an update reports how many there are.
     out.views = stats.views;
     out.classes = (stats as Partial<BuildStats>).classes ?? NaN;
+    out.outboundKeys = (stats as Partial<BuildStats>).outboundKeys ?? NaN;
     clients.send({ cmd: "await-change", group: "g", expectEds, timeoutMs: p.timeoutMs, settleMs: 0 });
     const changed = await clients.next("changed", p.timeoutMs + 5_000);
     out.endpointMs = Math.max(...changed.receivedAt) - c0;
@@ -100,8 +116,10 @@ async function runRow(p: RowParams): Promise<RowResult> {
     clients.send({ cmd: "arm", group: "g" });
     await clients.next("armed", 10_000);
     const v0 = now();
-    cp.update(inputOf(gen), new Set(["VirtualService"]));
+    const edit: Partial<BuildStats> = cp.update(inputOf(gen), new Set(["VirtualService"]));
     out.vsUpdateMs = now() - v0;
+    out.vsOutboundTranslations = edit.outboundTranslations ?? NaN;
+    out.vsOwnTranslations = edit.ownTranslations ?? NaN;
     clients.send({ cmd: "await-change", group: "g", expectEds: [], expectRds: [String(SERVICE_PORT)], timeoutMs: p.timeoutMs, settleMs: 0 });
     const edited = await clients.next("changed", p.timeoutMs + 5_000);
     out.vsEditMs = Math.max(...edited.receivedAt) - v0;
