@@ -291,9 +291,10 @@ describe.skipIf(!runnable)("images in a throwaway containerd", () => {
       "iptables -t nat -S OUTPUT",
       // A route for the made-up address, inside this container's own network namespace.
       "ip route add 10.1.2.3/32 dev lo src 127.0.0.1",
-      "httpd -p 127.0.0.1:15001 -h /etc",
+      // In the foreground, as a job: killall could race the child that served the request.
+      "httpd -f -p 127.0.0.1:15001 -h /etc &",
       "for i in $(seq 50); do wget -qO- http://10.1.2.3/group 2>/dev/null && break; sleep 0.2; done",
-      "killall httpd",
+      "kill $!",
     ].join("\n");
     const res = await runIn("proxy-init", "proxy-init-1", script, ["--cap-add", "CAP_NET_ADMIN", "--cap-add", "CAP_NET_RAW"]);
     expect(res.code, res.stderr).toBe(0);
