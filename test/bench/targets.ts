@@ -13,6 +13,7 @@ import { bytes, markdownTable, ms, type Cell, type Table } from "./report.js";
 import { measureLoopback, type Loopback } from "./targets-loopback.js";
 import { notRun, runScenario, type ScenarioParams, type ScenarioResult } from "./targets-scenario.js";
 import { targetsMarkdown, targetsTable, type TargetRow } from "./targets-table.js";
+import { runStartup, type StartupRow } from "./startup.js";
 import { timePipeline, totalMs, type TranslationRow } from "./translation.js";
 import { generateMesh, inputOf } from "./mesh.js";
 
@@ -109,6 +110,10 @@ export async function runTargets(o: TargetsOptions): Promise<TargetsResult> {
   log(`section 6: translation of the 1000-service view`);
   const tr = (["basic", "full"] as const).map((v) => timePipeline(inputOf(generateMesh(1000, v)), v, 1000, 3));
 
+  // CLI start-up and serve at 50 services / 10 proxies, as section 7 measures them (test/bench/startup.ts).
+  log(`section 6: start-up (section 7's figures)`);
+  const startup = await runStartup({ runs: o.quick ? 3 : 5, log });
+
   const small: ScenarioResult[] = [];
   for (const labels of modes()) {
     log(`section 6: 50 services / 10 proxies, labels ${labels}`);
@@ -146,6 +151,7 @@ export async function runTargets(o: TargetsOptions): Promise<TargetsResult> {
   }
 
   rows.push(...translationRows(tr));
+  rows.push(...startup.filter((r) => !r.figure.includes("(reference)")).map(startupRow));
   for (const r of main) rows.push(...mainRows(r, loop));
   rows.push(...soakRows(soak));
   for (const r of small) rows.push(...smallRows(r));
@@ -171,6 +177,11 @@ export async function runTargets(o: TargetsOptions): Promise<TargetsResult> {
       markdownTable(sc.header, sc.rows),
     ].join("\n"),
   };
+}
+
+function startupRow(r: StartupRow): TargetRow {
+  const mib = r.unit === "MiB";
+  return { figure: r.figure, variant: "start-up", value: mib ? r.value * MiB : r.value, limit: mib ? r.target * MiB : r.target, unit: mib ? "bytes" : "s" };
 }
 
 function translationRows(tr: readonly TranslationRow[]): TargetRow[] {
