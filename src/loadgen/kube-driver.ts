@@ -2,7 +2,7 @@
 // apply, so a rerun updates what a previous run left). Pods get their status (podIP) written
 // through the status subresource, as a kubelet would; an endpoint change is a pod replaced by a
 // new one at a new address, then the EndpointSlice naming it, then the old pod deleted.
-// Pods are bound to node names no real node has, with an image that does not exist: they are
+// Cluster IPs are the API server's to allocate. Pods are bound to node names no real node has, with an image that does not exist: they are
 // records for the control plane, not workloads.
 import type { InputObject } from "../api/objects.js";
 import { kindOfObject } from "../api/kinds.js";
@@ -34,6 +34,13 @@ function podSpecOnly(o: InputObject): object {
   return { ...rest, spec: { ...rest.spec, containers: rest.spec.containers.map((c) => ({ image: PLACEHOLDER_IMAGE, ...c })) } };
 }
 
+/** The API server allocates cluster IPs from its own range. */
+function withoutClusterIp(o: InputObject): object {
+  const { spec } = o as unknown as { spec: Record<string, unknown> };
+  const { clusterIP: _ip, clusterIPs: _ips, ...rest } = spec;
+  return { ...o, spec: rest };
+}
+
 async function inParallel<T>(items: readonly T[], each: (x: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -58,6 +65,7 @@ export class KubeDriver implements MeshDriver {
 
   private async put(o: InputObject): Promise<void> {
     const ref = o as unknown as Ref;
+    if (o.kind === "Service") return this.ssa(objectPath(ref), withoutClusterIp(o));
     if (o.kind !== "Pod") return this.ssa(objectPath(ref), o);
     await this.ssa(objectPath(ref), podSpecOnly(o));
     const status = (o as { status?: unknown }).status;

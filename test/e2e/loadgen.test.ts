@@ -6,11 +6,9 @@
  * server's CPU and memory from /proc (found by the port it listens on). Also: a load proxy asks
  * for exactly what a real Envoy with the same node asks for.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SHORT_TYPES } from "../../src/loadgen/counts.js";
 import { DeltaProxy } from "../../src/loadgen/delta-proxy.js";
@@ -18,89 +16,30 @@ import { DirDriver } from "../../src/loadgen/dir-driver.js";
 import { LoadMesh } from "../../src/loadgen/mesh.js";
 import { istioNode, proxyWorkload } from "../../src/loadgen/node.js";
 import type { LoadProxy } from "../../src/loadgen/proxy.js";
-import type { LoadReport } from "../../src/loadgen/report.js";
 import { SotwProxy } from "../../src/loadgen/sotw-proxy.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
+import { reportOf, runLoadgen } from "../support/loadgen.js";
+import { ensureBuilt, startServeProcess, type ServeProcess } from "../support/serve-process.js";
 import { until } from "../support/wait.js";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = join(ROOT, "dist/cli/main.js");
-
-interface Served {
-  readonly child: ChildProcess;
-  readonly xdsPort: number;
-  readonly stderr: () => string;
-}
-
-async function serve(dir: string): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    [MAIN, "serve", "--config-dir", dir, "--xds-address", "127.0.0.1:0", "--debug-address", "127.0.0.1:0", "--no-secure-xds"],
-    {
-      cwd: ROOT,
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  let err = "";
-  child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
-  let port = 0;
-  await until(
-    () => {
-      if (child.exitCode !== null) throw new Error(`serve exited (${child.exitCode}): ${err}`);
-      const ready = err
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l["msg"] === "meshpilot ready");
-      port = Number(ready?.["xdsPort"] ?? 0);
-      return port > 0;
-    },
-    '"meshpilot ready" from serve',
-    30_000,
-  );
-  return { child, xdsPort: port, stderr: () => err };
-}
-
-function loadgen(args: readonly string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, "loadgen", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`loadgen still running after ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
   let dir = "";
-  let server: Served | undefined;
+  let server: ServeProcess | undefined;
 
   beforeAll(async () => {
+    ensureBuilt("loadgen");
     dir = mkdtempSync(join(tmpdir(), "meshpilot-loadgen-"));
-    server = await serve(dir);
+    server = await startServeProcess({ configDir: dir });
   });
 
   afterAll(async () => {
-    const child = server?.child;
-    if (child && child.exitCode === null) {
-      const gone = new Promise((r) => child.once("exit", r));
-      child.kill("SIGKILL");
-      await gone;
-    }
+    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it("a mixed fleet (50 delta, 20 SotW) converges on every change; per-type figures agree between proxies; the server's CPU and RSS are read", async () => {
     const changes = 6;
-    const r = await loadgen(
+    const r = await runLoadgen(
       [
         ...["--target", `127.0.0.1:${server!.xdsPort}`, "--proxies", "50", "--protocol", "delta", "--sotw-proxies", "20"],
         ...["--services", "12", "--config-dir", dir, "--churn-rate", "3", "--duration", "10", "--changes", String(changes)],
@@ -108,8 +47,8 @@ describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
       ],
       150_000,
     );
+    const report = reportOf(r);
     expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as LoadReport;
     expect(report.errors).toEqual([]);
     expect(report.fleets.map((f) => [f.protocol, f.proxies, f.synced, f.failed, f.streamErrors])).toEqual([
       ["delta", 50, 50, 0, 0],
@@ -146,7 +85,7 @@ describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
     expect(delta!.received.rds.msgs).toBeGreaterThan(delta!.syncReceived.rds.msgs);
 
     // The server, found by its port.
-    expect(report.server?.pid).toBe(server!.child.pid);
+    expect(report.server?.pid).toBe(server!.pid);
     expect(report.server?.error).toBeUndefined();
     expect(report.server!.cpuS).toBeGreaterThan(0);
     expect(report.server!.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
@@ -154,7 +93,7 @@ describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
     expect(report.client.cpuS).toBeGreaterThan(0);
 
     // The human form has the same figures.
-    const text = await loadgen(
+    const text = await runLoadgen(
       ["--target", `127.0.0.1:${server!.xdsPort}`, "--proxies", "3", "--services", "2", "--config-dir", dir, "--duration", "0"],
       60_000,
     );
