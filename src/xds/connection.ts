@@ -122,6 +122,13 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
    */
   private readonly unanswered = new Map<TypeUrl, Unanswered>();
   private unwatch: (() => void) | undefined;
+  /**
+   * Requests received before the stream is bound to its view, handled on its first scheduler
+   * turn. When a thousand proxies reconnect at once their first requests arrive in one turn of
+   * the event loop; binding each there (the first of a view builds it) stalled the loop for
+   * seconds. Undefined once bound.
+   */
+  private unbound: { readonly req: Req; readonly at: number }[] | undefined = [];
   private readonly warnedTypes = new Set<string>();
   /** What Secrets this stream may see, laid over the view's snapshot. */
   protected readonly secrets: StreamSecrets;
@@ -180,6 +187,16 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   private onData(req: Req): void {
     if (this.closed) return;
     const at = performance.now();
+    if (this.unbound) {
+      // Binding may build a view (translate and encode): on the scheduler's turn, in slices.
+      this.unbound.push({ req, at });
+      if (this.unbound.length === 1) this.ctx.scheduler.request(this);
+      return;
+    }
+    this.handle(req, at);
+  }
+
+  private handle(req: Req, at: number): void {
     try {
       if (this.viewKey === undefined && !this.bind(req)) return;
       if (!isKnownTypeUrl(req.typeUrl)) {
@@ -299,6 +316,11 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
    * next is built (from the snapshot current then) once this one is flushed to the socket.
    */
   flushNow(): void {
+    if (this.unbound) {
+      const early = this.unbound;
+      this.unbound = undefined;
+      for (const { req, at } of early) if (!this.closed) this.handle(req, at);
+    }
     if (this.closed || this.unflushed > 0 || this.viewKey === undefined) return;
     const snapshot = this.snapshot();
     if (!snapshot) return; // hold until the view's first snapshot arrives

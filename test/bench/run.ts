@@ -17,6 +17,8 @@
 //   BENCH_TARGETS_SOAK_S=600  seconds of the section 6 soak at one change per second (default 600; quick: 30)
 //   BENCH_TARGETS_START_WITHIN_MIN=80  section 6 starts no scenario after this many minutes (default 80; quick: 15)
 //   BENCH_TARGETS_SCALE=1000x200  section 6's main scale, services × proxies (default 1000x2000; quick: 100x50)
+//   BENCH_ONLY=reconnect  only section 7 (N proxies reconnecting at once: stall, errors; test/bench/reconnect-storm.ts)
+//   BENCH_RECONNECT_CLIENTS=2000  the proxies of section 7 (default 2000; quick: 500)
 //   MESHPILOT_SKIP_KUBE=1  skip section 4 (it needs root and the kube binaries, built once before anything is timed)
 // Everything is bounded: each wait has a timeout and a watchdog ends the run after BUDGET_MS.
 import { cpus, loadavg } from "node:os";
@@ -28,6 +30,8 @@ import { prepareKube, runKubeSection } from "./kube.js";
 import { runSidecarScope } from "./sidecar-scope.js";
 import { runTargets } from "./targets.js";
 import { runStartup, startupTable } from "./startup.js";
+import { targetsTable } from "./targets-table.js";
+import { reconnectStormRow, runReconnectStorm } from "./reconnect-storm.js";
 import { runWorkloads, workloadsMarkdown, workloadsTable } from "./workloads.js";
 import { LABEL_MODES, type LabelMode } from "./mesh.js";
 
@@ -68,6 +72,7 @@ async function main(): Promise<void> {
   if (only === "workloads") return workloads();
   if (only === "targets") return targets();
   if (only === "startup") return startup();
+  if (only === "reconnect") return reconnect();
   if (only === "sidecar") return void print(runSidecarScope(quick ? 100 : 1000));
   // Section 4's binaries: a cold build (~10 min) happens here, before anything is timed, and does not count against the budget.
   const kubeReady = await prepareKube(log);
@@ -124,7 +129,29 @@ async function main(): Promise<void> {
   await workloads();
   await startup();
   await kubernetes(kubeReady);
+  await reconnect();
   await targets();
+}
+
+// 7. Proxies reconnecting at once after a restart (test/bench/reconnect-storm.ts; issue 12 item 4).
+async function reconnect(): Promise<void> {
+  const loadBefore = load();
+  const clients = Number(process.env["BENCH_RECONNECT_CLIENTS"] ?? (quick ? 500 : 2000));
+  const services = quick ? 50 : 100;
+  log(`section 7: ${clients} proxies reconnecting at once, ${services} services`);
+  watchdog.refresh();
+  const r = await runReconnectStorm({ services, clients, labels: "workloads", timeoutMs: 300_000 });
+  watchdog.refresh();
+  print(
+    targetsTable(
+      `7. Reconnect storm (load average ${loadBefore} → ${load()})`,
+      [reconnectStormRow(r)],
+      [
+        "A fresh server (config loaded, no view built); every client opens its stream at the same moment, each a pod of one of the mesh's services, each its own connection. Stall: monitorEventLoopDelay max in the server process.",
+        `Server CPU ${(r.serverCpuMs / 1000).toFixed(1)} s; streams dropped ${r.disconnects}; push cap held ${r.heldAtCap} times.`,
+      ],
+    ),
+  );
 }
 
 // 6. Issue 12's targets (test/bench/targets.ts). The watchdog's budget is the section's own:
