@@ -1,57 +1,21 @@
 // A sidecar on incremental (delta) ADS: subscriptions change by name, every response is ACKed by
 // its nonce alone, removals come as removed_resources.
-import { create, fromBinary, toBinary, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
-import type { ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { ClusterSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
-import { NodeSchema } from "../gen/envoy/config/core/v3/base_pb.js";
 import { DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import { SHORT_OF, TYPE_URL_OF, type ShortType } from "./counts.js";
 import { LoadProxy, now, type ProxyOptions } from "./proxy.js";
 import { edsServiceName, readDeltaResponse, type DeltaSummary } from "./wire.js";
 
-const DELTA_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
-
 type RequestInit = MessageInitShape<typeof DeltaDiscoveryRequestSchema>;
 
 export class DeltaProxy extends LoadProxy {
-  private call: ClientDuplexStream<Uint8Array, Buffer> | undefined;
-  private nodeSent = false;
+  protected readonly method = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
 
   constructor(opts: ProxyOptions) {
     super(opts);
     this.open();
     this.flow.start();
-  }
-
-  protected open(): void {
-    const call = this.client.makeBidiStreamRequest<Uint8Array, Buffer>(
-      DELTA_PATH,
-      (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-      (b) => b,
-    );
-    this.call = call;
-    this.nodeSent = false;
-    call.on("data", (b: Buffer) => {
-      if (call !== this.call) return;
-      try {
-        this.handle(b);
-      } catch (e) {
-        this.error ??= `proxy ${this.opts.index}: ${(e as Error).message}`;
-      }
-    });
-    call.on("error", (e: ServiceError) => {
-      if (call === this.call) this.failed(`stream error ${e.code}: ${e.details}`);
-    });
-    call.on("status", (s: { code: number; details: string }) => {
-      if (call === this.call) this.failed(`stream ended (${s.code}: ${s.details})`);
-    });
-  }
-
-  protected endStream(): void {
-    const call = this.call;
-    this.call = undefined;
-    call?.end();
-    call?.cancel();
   }
 
   subscribe(type: ShortType, added: readonly string[], removed: readonly string[]): void {
@@ -61,15 +25,12 @@ export class DeltaProxy extends LoadProxy {
   private send(init: RequestInit): void {
     if (!this.call) return;
     const msg = create(DeltaDiscoveryRequestSchema, init);
-    if (!this.nodeSent) {
-      const n = this.opts.node;
-      msg.node = create(NodeSchema, { id: n.id, cluster: n.cluster, metadata: n.metadata as JsonObject });
-      this.nodeSent = true;
-    }
+    const node = this.nodeOnce();
+    if (node) msg.node = node;
     this.call.write(toBinary(DeltaDiscoveryRequestSchema, msg));
   }
 
-  private handle(buf: Buffer): void {
+  protected handle(buf: Buffer): void {
     const r = readDeltaResponse(buf);
     const type = SHORT_OF[r.typeUrl];
     if (!type) throw new Error(`response of unexpected type ${r.typeUrl}`);

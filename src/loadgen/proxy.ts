@@ -2,7 +2,9 @@
 // speaks (delta-proxy.ts, sotw-proxy.ts). Each proxy has its own gRPC channel, hence its own TCP
 // connection, as one Envoy per pod has; HTTP/2 windows are Envoy's defaults (256 MiB), since
 // grpc-js' 64 KiB would make the client, not the server, the bottleneck.
-import { Client, credentials } from "@grpc/grpc-js";
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import { Client, credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { NodeSchema, type Node } from "../gen/envoy/config/core/v3/base_pb.js";
 import type { ChangeWatch, Seen } from "./changes.js";
 import { emptyCounts, type Counts, type ShortType } from "./counts.js";
 import { EnvoyFlow, type FlowSender } from "./flow.js";
@@ -74,10 +76,57 @@ export abstract class LoadProxy implements FlowSender {
     this.flow = new EnvoyFlow(this, opts.expectClusters, opts.initialFetchTimeoutMs);
   }
 
+  protected call: ClientDuplexStream<Uint8Array, Buffer> | undefined;
+  private nodeSent = false;
+
   abstract subscribe(type: ShortType, added: readonly string[], removed: readonly string[]): void;
+  /** The ADS method the transport speaks. */
+  protected abstract readonly method: string;
+  /** One response of the current stream. */
+  protected abstract handle(buf: Buffer): void;
+  /** A new stream begins: per-stream state (nonces) starts over. */
+  protected onNewStream(): void {}
+
   /** Opens a new stream (the node goes on its first request). */
-  protected abstract open(): void;
-  protected abstract endStream(): void;
+  protected open(): void {
+    const call = this.client.makeBidiStreamRequest<Uint8Array, Buffer>(
+      this.method,
+      (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+      (b) => b,
+    );
+    this.call = call;
+    this.nodeSent = false;
+    this.onNewStream();
+    call.on("data", (b: Buffer) => {
+      if (call !== this.call) return;
+      try {
+        this.handle(b);
+      } catch (e) {
+        this.error ??= `proxy ${this.opts.index}: ${(e as Error).message}`;
+      }
+    });
+    call.on("error", (e: ServiceError) => {
+      if (call === this.call) this.failed(`stream error ${e.code}: ${e.details}`);
+    });
+    call.on("status", (s: { code: number; details: string }) => {
+      if (call === this.call) this.failed(`stream ended (${s.code}: ${s.details})`);
+    });
+  }
+
+  protected endStream(): void {
+    const call = this.call;
+    this.call = undefined;
+    call?.end();
+    call?.cancel();
+  }
+
+  /** The node, for the first request of a stream only (as Envoy's set_node_on_first_message_only). */
+  protected nodeOnce(): Node | undefined {
+    if (this.nodeSent) return undefined;
+    this.nodeSent = true;
+    const n = this.opts.node;
+    return create(NodeSchema, { id: n.id, cluster: n.cluster, metadata: n.metadata as JsonObject });
+  }
 
   /** What the proxy holds and asks for now (see EnvoyFlow.names). */
   names(): ReturnType<EnvoyFlow["names"]> {

@@ -1,20 +1,15 @@
 // A sidecar on state-of-the-world ADS: every request of a type carries the whole subscription,
 // the last version applied and the nonce it answers; CDS and LDS responses are the full set.
-import { create, toBinary, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
-import type { ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
-import { NodeSchema } from "../gen/envoy/config/core/v3/base_pb.js";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { DiscoveryRequestSchema } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import { SHORT_OF, TYPE_URL_OF, type ShortType } from "./counts.js";
 import { LoadProxy, now, type ProxyOptions } from "./proxy.js";
 import { readSotwResponse } from "./wire.js";
 
-const SOTW_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
-
 type RequestInit = MessageInitShape<typeof DiscoveryRequestSchema>;
 
 export class SotwProxy extends LoadProxy {
-  private call: ClientDuplexStream<Uint8Array, Buffer> | undefined;
-  private nodeSent = false;
+  protected readonly method = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
   /** Per type: the version last applied (survives a reconnect, as Envoy's) and the nonce last received on this stream. */
   private readonly version: Partial<Record<ShortType, string>> = {};
   private nonce: Partial<Record<ShortType, string>> = {};
@@ -25,36 +20,8 @@ export class SotwProxy extends LoadProxy {
     this.flow.start();
   }
 
-  protected open(): void {
-    const call = this.client.makeBidiStreamRequest<Uint8Array, Buffer>(
-      SOTW_PATH,
-      (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-      (b) => b,
-    );
-    this.call = call;
-    this.nodeSent = false;
+  protected override onNewStream(): void {
     this.nonce = {};
-    call.on("data", (b: Buffer) => {
-      if (call !== this.call) return;
-      try {
-        this.handle(b);
-      } catch (e) {
-        this.error ??= `proxy ${this.opts.index}: ${(e as Error).message}`;
-      }
-    });
-    call.on("error", (e: ServiceError) => {
-      if (call === this.call) this.failed(`stream error ${e.code}: ${e.details}`);
-    });
-    call.on("status", (s: { code: number; details: string }) => {
-      if (call === this.call) this.failed(`stream ended (${s.code}: ${s.details})`);
-    });
-  }
-
-  protected endStream(): void {
-    const call = this.call;
-    this.call = undefined;
-    call?.end();
-    call?.cancel();
   }
 
   /** SotW has no added/removed: the request names the whole set (empty for the wildcard types, as Envoy). */
@@ -77,15 +44,12 @@ export class SotwProxy extends LoadProxy {
       responseNonce: this.nonce[type] ?? "",
     };
     const msg = create(DiscoveryRequestSchema, init);
-    if (!this.nodeSent) {
-      const n = this.opts.node;
-      msg.node = create(NodeSchema, { id: n.id, cluster: n.cluster, metadata: n.metadata as JsonObject });
-      this.nodeSent = true;
-    }
+    const node = this.nodeOnce();
+    if (node) msg.node = node;
     this.call.write(toBinary(DiscoveryRequestSchema, msg));
   }
 
-  private handle(buf: Buffer): void {
+  protected handle(buf: Buffer): void {
     const r = readSotwResponse(buf);
     const type = SHORT_OF[r.typeUrl];
     if (!type) throw new Error(`response of unexpected type ${r.typeUrl}`);
