@@ -89,7 +89,8 @@ describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
     expect(report.server?.error).toBeUndefined();
     expect(report.server!.cpuS).toBeGreaterThan(0);
     expect(report.server!.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
-    expect(report.server!.vmHwmBytes).toBeGreaterThanOrEqual(report.server!.peakRssBytes);
+    // Not ≥ the sampled peak: the kernel updates VmHWM lazily, so an RSS sampled earlier can exceed it.
+    expect(report.server!.vmHwmBytes).toBeGreaterThan(10 * 1024 * 1024);
     expect(report.client.cpuS).toBeGreaterThan(0);
 
     // The human form has the same figures.
