@@ -1,6 +1,6 @@
 /**
- * A directory of Kubernetes YAML as a config source: an initial full load, then fs.watch (recursive)
- * with a short debounce. Each reload lists and stats the tree, re-reads files that changed (or that a
+ * A directory of Kubernetes YAML as a config source: an initial full load, then fs.watch on each
+ * directory of the tree with a short debounce. Each reload lists and stats the tree, re-reads files that changed (or that a
  * watch event named), and delivers store events plus the complete current diagnostics. The rules for
  * broken edits, deleted files and duplicates are in file-state.ts.
  */
@@ -13,7 +13,7 @@ import { deepEqual } from "../../api/equal.js";
 import type { StoredObject } from "../../api/objects.js";
 import type { SourceUpdate } from "../source-update.js";
 import { FileConfigState } from "./file-state.js";
-import { errorText, listYamlFiles, loadFile } from "./loader.js";
+import { errorText, listYamlTree, loadFile } from "./loader.js";
 
 export interface FileSourceUpdate extends SourceUpdate {
   /** Files read (or found deleted) for this update. */
@@ -40,7 +40,13 @@ export class FileSource {
   private readonly state = new FileConfigState();
   private readonly signatures = new Map<string, string>();
   private readonly debounceMs: number;
-  private watcher: FSWatcher | undefined;
+  /**
+   * One watcher per directory of the tree, not one recursive watcher: Node's recursive watch on
+   * Linux loses a file replaced by rename (as editors save), so later in-place writes to it went
+   * unnoticed. A directory's own watch reports every change of its entries.
+   */
+  private readonly watchers = new Map<string, FSWatcher>();
+  private watching = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private firstPendingAt = 0;
   private readonly pending = new Set<string>();
@@ -68,7 +74,10 @@ export class FileSource {
       });
     });
     if (!st.isDirectory()) throw new Error(`${this.dir} is not a directory`);
-    if (this.opts.watch !== false) this.startWatcher(); // before loading, so no change is missed
+    if (this.opts.watch !== false) {
+      this.watching = true;
+      this.watchDirs([this.dir]); // before loading, so no change is missed
+    }
     this.pending.clear();
     await this.enqueue(true);
   }
@@ -78,8 +87,9 @@ export class FileSource {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.watcher?.close();
-    this.watcher = undefined;
+    this.watching = false;
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
     await this.chain;
   }
 
@@ -119,31 +129,52 @@ export class FileSource {
     return initial ? run : this.chain;
   }
 
-  private startWatcher(): void {
-    try {
-      this.watcher = watch(this.dir, { recursive: true }, (_event, filename) => {
-        if (filename) this.pending.add(path.join(this.dir, filename.toString()));
-        this.schedule();
-      });
-      this.watcher.on("error", (e) => {
-        this.watchError = {
-          severity: "error",
-          code: Codes.WatchError,
-          message: `watching ${this.dir} failed (${errorText(e)}); changes are no longer picked up until restart`,
-          source: { file: this.dir },
-        };
-        this.watcher?.close();
-        this.watcher = undefined;
-        this.schedule();
-      });
-    } catch (e) {
+  /**
+   * Watch exactly `dirs` (the tree as last listed). Returns whether a directory was added: what
+   * was written in it before its watch started is only seen by another scan.
+   */
+  private watchDirs(dirs: readonly string[]): boolean {
+    if (!this.watching) return false;
+    const wanted = new Set(dirs);
+    for (const [d, w] of this.watchers)
+      if (!wanted.has(d)) {
+        w.close();
+        this.watchers.delete(d);
+      }
+    let added = false;
+    for (const d of dirs) {
+      if (this.watchers.has(d)) continue;
+      try {
+        const w = watch(d, (_event, filename) => {
+          if (filename) this.pending.add(path.join(d, filename.toString()));
+          this.schedule();
+        });
+        w.on("error", (e) => this.watchFailed(d, e));
+        this.watchers.set(d, w);
+        added = true;
+      } catch (e) {
+        this.watchFailed(d, e);
+      }
+    }
+    return added;
+  }
+
+  /** A subdirectory that vanished is simply dropped (the next scan sees it gone); the root is fatal. */
+  private watchFailed(d: string, e: unknown): void {
+    this.watchers.get(d)?.close();
+    this.watchers.delete(d);
+    if (d === this.dir) {
       this.watchError = {
         severity: "error",
         code: Codes.WatchError,
-        message: `cannot watch ${this.dir} (${errorText(e)}); changes are not picked up until restart`,
+        message: `watching ${this.dir} failed (${errorText(e)}); changes are no longer picked up until restart`,
         source: { file: this.dir },
       };
+      this.watching = false;
+      for (const w of this.watchers.values()) w.close();
+      this.watchers.clear();
     }
+    this.schedule();
   }
 
   private schedule(): void {
@@ -168,7 +199,9 @@ export class FileSource {
 
     let files: string[];
     try {
-      files = await listYamlFiles(this.dir);
+      const tree = await listYamlTree(this.dir);
+      files = tree.files;
+      if (this.watchDirs(tree.dirs)) this.schedule();
       this.dirError = undefined;
     } catch (e) {
       // an unreadable or vanished directory keeps everything served (bad input never takes good config down)

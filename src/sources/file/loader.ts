@@ -111,13 +111,20 @@ export function lineLookup(doc: Document.Parsed, lc: LineCounter): LineLookup {
 
 /** `*.yaml` / `*.yml` files under `dir`, recursively, sorted; hidden entries (`.git`, `..data`) skipped; symlinks followed. */
 export async function listYamlFiles(dir: string): Promise<string[]> {
+  return (await listYamlTree(dir)).files;
+}
+
+/** listYamlFiles, plus every directory walked (`dir` first), e.g. to watch them. */
+export async function listYamlTree(dir: string): Promise<{ files: string[]; dirs: string[] }> {
   const out: string[] = [];
+  const dirs: string[] = [];
   const seenDirs = new Set<string>();
   const walk = async (d: string): Promise<void> => {
     const st = await stat(d);
     const id = `${st.dev}:${st.ino}`;
     if (seenDirs.has(id)) return; // symlink loop
     seenDirs.add(id);
+    dirs.push(d);
     const entries = await readdir(d, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
@@ -139,7 +146,7 @@ export async function listYamlFiles(dir: string): Promise<string[]> {
     }
   };
   await walk(dir);
-  return out;
+  return { files: out, dirs };
 }
 
 /** Read and parse one file; a read failure becomes a not-ok load with a diagnostic. */

@@ -152,6 +152,24 @@ describe("FileSource (real watcher on a temp dir)", () => {
     await waitFor("renamed file loaded", () => weightOf("x") === 7);
   });
 
+  it("follows a file replaced by rename and then written in place, also in a directory made later", async () => {
+    writeFileSync(path.join(dir, "reviews.yaml"), vs("reviews", 90));
+    await start();
+    writeFileSync(path.join(dir, ".reviews.yaml.tmp"), vs("reviews", 80));
+    renameSync(path.join(dir, ".reviews.yaml.tmp"), path.join(dir, "reviews.yaml"));
+    await waitFor("the renamed version", () => weightOf("reviews") === 80);
+    writeFileSync(path.join(dir, "reviews.yaml"), vs("reviews", 70)); // in place, same inode
+    await waitFor("the in-place edit after the rename", () => weightOf("reviews") === 70);
+
+    mkdirSync(path.join(dir, "later"));
+    writeFileSync(path.join(dir, "later/ratings.yaml"), vs("ratings", 90));
+    await waitFor("a file in a new directory", () => weightOf("ratings") === 90);
+    writeFileSync(path.join(dir, "later/.r.tmp"), vs("ratings", 60));
+    renameSync(path.join(dir, "later/.r.tmp"), path.join(dir, "later/ratings.yaml"));
+    writeFileSync(path.join(dir, "later/ratings.yaml"), vs("ratings", 50));
+    await waitFor("an in-place edit after a rename in the new directory", () => weightOf("ratings") === 50);
+  });
+
   it("reports a duplicate naming both places and keeps the first", async () => {
     writeFileSync(path.join(dir, "a.yaml"), vs("dup", 1));
     await start();
