@@ -13,6 +13,8 @@ export interface IngestResult {
   readonly change: ChangeSet | undefined;
   /** The combined input diagnostics differ from before the update. */
   readonly diagnosticsChanged: boolean;
+  /** Diagnostics of this source that it did not report before the update. */
+  readonly added: readonly Diagnostic[];
 }
 
 export class Inputs {
@@ -32,10 +34,12 @@ export class Inputs {
 
   ingest(sourceName: string, u: SourceUpdate): IngestResult {
     const change = this.store.apply(u.source, u.events);
+    const before = new Set((this.bySource.get(sourceName) ?? []).map((d) => JSON.stringify(d)));
+    const added = u.diagnostics.filter((d) => !before.has(JSON.stringify(d)));
     this.bySource.set(sourceName, u.diagnostics);
     const next = this.sources.flatMap((s) => this.bySource.get(s) ?? []);
     const diagnosticsChanged = !deepEqual(next, this.combined);
     this.combined = next;
-    return { change, diagnosticsChanged };
+    return { change, diagnosticsChanged, added };
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Server } from "node:http";
 import type { Logger } from "pino";
+import { formatObjectRef, type Diagnostic } from "../api/diagnostics.js";
 import { UNTRANSLATED_KINDS } from "../api/kinds.js";
 import { objectKey, type InputKind } from "../api/objects.js";
 import type { SourceLookup } from "../analyze/analyze.js";
@@ -152,7 +153,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 
   /** Applies one source update and schedules a rebuild when it changed anything. */
   const ingest = (sourceName: string, u: SourceUpdate, logFields: object): void => {
-    const { change, diagnosticsChanged } = inputs.ingest(sourceName, u);
+    const { change, diagnosticsChanged, added } = inputs.ingest(sourceName, u);
+    // Said once, when it appears: an edit refused in a burst of edits may be gone from
+    // /debug/diagnostics a moment later, when the next edit replaces the file.
+    for (const d of added) logFinding(log, d);
     if (u.initial) return;
     // A fixed or new input error changes what is reported even when no object changed.
     if (change || diagnosticsChanged) debouncer.push(change);
@@ -250,6 +254,19 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       identity?.stop();
     },
   };
+}
+
+function logFinding(log: Logger, d: Diagnostic): void {
+  const fields = {
+    code: d.code,
+    ...(d.object ? { object: formatObjectRef(d.object) } : {}),
+    ...(d.path ? { path: d.path } : {}),
+    ...(d.source?.file ? { file: d.source.file } : {}),
+    ...(d.source?.line !== undefined ? { line: d.source.line } : {}),
+    reason: d.message,
+  };
+  if (d.severity === "info") log.info(fields, "config input note");
+  else log.warn(fields, d.severity === "error" ? "config input error" : "config input warning");
 }
 
 /**
