@@ -19,17 +19,15 @@
  * differ in Envoy); Envoy never rejects anything; traffic follows an edit made while meshpilot
  * was down.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBackend, tally, type Backend } from "../support/backend.js";
+import { tally } from "../support/backend.js";
 import { heldConfig, heldDiff, heldSizes, type Held, type HeldType } from "../support/envoy-held.js";
-import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
+import type { Envoy } from "../support/envoy.js";
 import { startLoadLoop, type LoadLoop } from "../support/load-loop.js";
-import { ensureBuilt, startServeProcess, type LogLine, type ServeProcess } from "../support/serve-process.js";
+import { ensureBuilt, type LogLine, type ServeProcess } from "../support/serve-process.js";
 import { sleep, until } from "../support/wait.js";
-import { addressingOf, pickAddresses, yamlFor, type MeshAddressing, type ServiceSpec } from "./traffic-fixture.js";
+import { startProcessMesh, type ProcessMesh } from "./process-mesh.js";
+import type { MeshAddressing, ServiceSpec } from "./traffic-fixture.js";
 
 /** Services the change adds: enough that Envoy needs a while to apply the CDS response. */
 const BULK = 400;
@@ -111,44 +109,22 @@ async function settled(envoy: Envoy): Promise<Held> {
   throw new Error("Envoy's config kept changing for 10 s");
 }
 
-let dir = "";
-let serve: ServeProcess | undefined;
-let envoy: Envoy | undefined;
+let mesh: ProcessMesh | undefined;
 let load: LoadLoop | undefined;
-const backends: Backend[] = [];
-
-afterAll(async () => {
-  await load?.stop();
-  await envoy?.stop();
-  await serve?.stop();
-  for (const b of backends) await b.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 beforeAll(() => ensureBuilt("fault-restart"), 300_000);
 
+afterAll(async () => {
+  await load?.stop();
+  await mesh?.stop();
+});
+
 describe("meshpilot SIGKILLed in the middle of a push, then restarted", () => {
   it("Envoy keeps routing; the delta reconnect sends exactly what differs", async () => {
-    dir = mkdtempSync(join(tmpdir(), "meshpilot-fault-restart-"));
-    const a = addressingOf(await pickAddresses(SERVICES));
-    writeFileSync(join(dir, "workloads.yaml"), yamlFor(SERVICES.slice(0, 1), a, new Map([["web", "10.96.210.1"]])));
-    writeFileSync(join(dir, "istio.yaml"), webRouting(50, 50));
-    for (const v of ["v1", "v2"]) backends.push(await startBackend({ version: v, name: `web-${v}`, host: a.ip("web", v), port: a.port("web") }));
-
-    const first = await startServeProcess({ configDir: dir, logLevel: "debug" });
-    serve = first;
-    const clientIp = `${a.ip("web", "v1").split(".").slice(0, 3).join(".")}.2`;
-    const e = await startSidecarEnvoy("fault-restart", {
-      nodeId: `sidecar~${clientIp}~client-0.default~default.svc.cluster.local`,
-      xdsAddress: `127.0.0.1:${first.xdsPort}`,
-      labels: { app: "client" },
-    });
-    envoy = e;
-    await e.waitFor(async () => (await e.listenerAddress(`127.0.0.1_${a.port("web")}`)).port === a.port("web"), {
-      timeoutMs: 20_000,
-      what: "the web listener",
-    });
-    const url = `http://127.0.0.1:${a.port("web")}/`;
+    mesh = await startProcessMesh({ name: "fault-restart", services: SERVICES, files: () => ({ "istio.yaml": webRouting(50, 50) }), logLevel: "debug" });
+    const { a, envoy: e } = mesh;
+    const first = mesh.serve;
+    const url = mesh.url("web");
     const baseline = await tally(url, 20, { host: "web" });
     expect(Object.keys(baseline).sort()).toEqual(["v1", "v2"].filter((v) => baseline[v]! > 0));
 
@@ -167,7 +143,7 @@ describe("meshpilot SIGKILLed in the middle of a push, then restarted", () => {
       "the change's CDS and LDS responses",
       60_000,
     );
-    writeFileSync(join(dir, "bulk.yaml"), bulkYaml(0, BULK, a.port("bulk")));
+    mesh.write("bulk.yaml", bulkYaml(0, BULK, a.port("bulk")));
     const at = await killed;
     first.kill("SIGKILL");
     expect((await first.exited).signal).toBe("SIGKILL");
@@ -189,13 +165,12 @@ describe("meshpilot SIGKILLed in the middle of a push, then restarted", () => {
     expect(before.rds.has(String(a.port("bulk"))), "the new listener's routes").toBe(false);
 
     // While meshpilot is down: the split moves to v2, and one added service is deleted again.
-    writeFileSync(join(dir, "istio.yaml"), webRouting(0, 100));
-    writeFileSync(join(dir, "bulk.yaml"), bulkYaml(1, BULK, a.port("bulk")));
+    mesh.write("istio.yaml", webRouting(0, 100));
+    mesh.write("bulk.yaml", bulkYaml(1, BULK, a.port("bulk")));
     await sleep(200);
     const countBeforeRestart = load.count();
 
-    const second = await startServeProcess({ configDir: dir, xdsAddress: `127.0.0.1:${first.xdsPort}`, logLevel: "debug" });
-    serve = second;
+    const second = await mesh.restart();
     await until(async () => (await e.stat("control_plane.connected_state")) === 1, "Envoy to reconnect", 60_000);
     // Converged: every added cluster but the deleted one is active with endpoints, the new
     // listener has its routes, and the split is all v2.
