@@ -44,7 +44,7 @@ export interface ServeProcessOptions {
   readonly extraArgs?: readonly string[];
   /** Called with every log line as it arrives (before waiters see it). */
   readonly onLine?: (line: LogLine) => void;
-  /** Default 30 s. */
+  /** Default 90 s (a loaded 2-core machine can take that long to start Node and build). */
   readonly readyTimeoutMs?: number;
 }
 
@@ -156,7 +156,7 @@ export async function startServeProcess(opts: ServeProcessOptions): Promise<Serv
     await exited;
   };
   try {
-    const ready = await waitForLog((l) => l.msg === "meshpilot ready", '"meshpilot ready"', opts.readyTimeoutMs ?? 30_000);
+    const ready = await waitForLog((l) => l.msg === "meshpilot ready", '"meshpilot ready"', opts.readyTimeoutMs ?? 90_000);
     const xdsPort = Number(ready["xdsPort"]);
     const debugPort = Number(ready["debugPort"]);
     return {
