@@ -3,14 +3,15 @@
  * `bootstrap` (checked by Envoy's own validator) and `serve` as a real process that a real Envoy,
  * started from `bootstrap`'s output, connects to.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdtempSync } from "node:fs";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { resolveEnvoyPath, startEnvoy, stopAllEnvoys, type Envoy } from "../support/envoy.js";
+import { ensureBuilt } from "../support/serve-process.js";
 import { freePort } from "../support/net.js";
 import { copyExample, EXAMPLE_DIR, pollUntil, withV3Rule } from "./mesh-fixture.js";
 
@@ -37,23 +38,7 @@ function runCli(args: readonly string[], timeoutMs = 30_000): Promise<CliResult>
   });
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-beforeAll(() => {
-  // `npm test` builds first; a bare `vitest run` may find no dist, or one older than src/.
-  const stale = !existsSync(MAIN) || statSync(MAIN).mtimeMs < newestMtime(join(ROOT, "src"));
-  if (stale) {
-    console.log("[cli.test] dist/ is missing or older than src/: running npm run build");
-    execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "inherit", timeout: 240_000 });
-  }
-}, 300_000);
+beforeAll(() => ensureBuilt("cli.test"), 300_000);
 
 afterAll(stopAllEnvoys);
 

@@ -23,39 +23,15 @@ import { startLoadLoop, type LoadLoop } from "../support/load-loop.js";
 import { ensureBuilt, type LogLine } from "../support/serve-process.js";
 import { sleep, until } from "../support/wait.js";
 import { startProcessMesh, type ProcessMesh } from "./process-mesh.js";
-import type { ServiceSpec } from "./traffic-fixture.js";
+import { destinationRuleYaml, splitVirtualServiceYaml, type ServiceSpec } from "./traffic-fixture.js";
 
 const SERVICES: readonly ServiceSpec[] = [
   { name: "web", workloads: [{ version: "v1" }, { version: "v2" }] },
   { name: "api", workloads: [{ version: "v1" }] },
 ];
 
-const webDr = `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: web, namespace: default }
-spec:
-  host: web
-  subsets:
-    - { name: v1, labels: { version: v1 } }
-    - { name: v2, labels: { version: v2 } }
-`;
-
-/** The VirtualService web (or another name), with its split and optionally a match on the URI. */
-function webVs(v1: number, v2: number, opts: { name?: string; uriRegex?: string } = {}): string {
-  const match = opts.uriRegex ? `\n      match: [{ uri: { regex: ${JSON.stringify(opts.uriRegex)} } }]` : "";
-  return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: ${opts.name ?? "web"}, namespace: default }
-spec:
-  hosts: [web]
-  http:
-    - name: split${match}
-      route:
-        - { destination: { host: web, subset: v1 }, weight: ${v1} }
-        - { destination: { host: web, subset: v2 }, weight: ${v2} }
-`;
-}
-
+const webDr = destinationRuleYaml("web", { subsets: ["v1", "v2"] });
+const webVs = (v1: number, v2: number, opts: { name?: string; uriRegex?: string } = {}): string => splitVirtualServiceYaml("web", { v1, v2 }, opts);
 const web = (v1: number, v2: number): string => `${webDr}---\n${webVs(v1, v2)}`;
 
 const apiVs = `apiVersion: networking.istio.io/v1

@@ -27,7 +27,7 @@ import { startLoadLoop, type LoadLoop } from "../support/load-loop.js";
 import { ensureBuilt, type LogLine, type ServeProcess } from "../support/serve-process.js";
 import { sleep, until } from "../support/wait.js";
 import { startProcessMesh, type ProcessMesh } from "./process-mesh.js";
-import type { MeshAddressing, ServiceSpec } from "./traffic-fixture.js";
+import { destinationRuleYaml, splitVirtualServiceYaml, type MeshAddressing, type ServiceSpec } from "./traffic-fixture.js";
 
 /** Services the change adds: enough that Envoy needs a while to apply the CDS response. */
 const BULK = 400;
@@ -38,25 +38,8 @@ const SERVICES: readonly ServiceSpec[] = [
   { name: "bulk", workloads: [] },
 ];
 
-const webRouting = (v1: number, v2: number): string => `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: web, namespace: default }
-spec:
-  host: web
-  subsets:
-    - { name: v1, labels: { version: v1 } }
-    - { name: v2, labels: { version: v2 } }
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: web, namespace: default }
-spec:
-  hosts: [web]
-  http:
-    - route:
-        - { destination: { host: web, subset: v1 }, weight: ${v1} }
-        - { destination: { host: web, subset: v2 }, weight: ${v2} }
-`;
+const webRouting = (v1: number, v2: number): string =>
+  `${destinationRuleYaml("web", { subsets: ["v1", "v2"] })}---\n${splitVirtualServiceYaml("web", { v1, v2 })}`;
 
 /** Services bulk-<from>…bulk-<to-1> on one port, each with one endpoint (never called). */
 function bulkYaml(from: number, to: number, port: number): string {

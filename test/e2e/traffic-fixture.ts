@@ -261,6 +261,25 @@ spec:
 ${opts.policy ? `  trafficPolicy:\n${opts.policy}\n` : ""}${subsets}`;
 }
 
+/**
+ * A VirtualService for `host` in namespace default with one route (named `split`) that splits by
+ * subset: `weights` maps subset → weight. `uriRegex`: the route also matches the URI by regex.
+ */
+export function splitVirtualServiceYaml(host: string, weights: Readonly<Record<string, number>>, opts: { name?: string; uriRegex?: string } = {}): string {
+  const match = opts.uriRegex ? `\n      match: [{ uri: { regex: ${JSON.stringify(opts.uriRegex)} } }]` : "";
+  const routes = Object.entries(weights).map(([subset, w]) => `        - { destination: { host: ${host}, subset: ${subset} }, weight: ${w} }`);
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${opts.name ?? host}, namespace: default }
+spec:
+  hosts: [${host}]
+  http:
+    - name: split${match}
+      route:
+${routes.join("\n")}
+`;
+}
+
 /** Polls until `check` holds (bounded). */
 export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
   await until(check, what, timeoutMs, 50);
