@@ -7,8 +7,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type RunningServer } from "../../src/runtime/serve.js";
+import type { RunningServer } from "../../src/runtime/serve.js";
 import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster } from "../support/kube.js";
+import { serveFromKube } from "../support/kube-server.js";
 import { until } from "../support/wait.js";
 
 const gatewayClass = {
@@ -29,21 +30,7 @@ describe.skipIf(kubeTestsSkipped)("a CRD installed after meshpilot started", () 
     kube = await startKube({ name: "crd-late" });
     await kube.installCrds();
     await kube.admin.applyAll(readFileSync(join(DEPLOY_DIR, "meshpilot.yaml"), "utf8"));
-    const saToken = await kube.serviceAccountToken("meshpilot-system", "meshpilot");
-    server = await startServer({
-      xdsAddress: "127.0.0.1:0",
-      debugAddress: "127.0.0.1:0",
-      logger,
-      kube: {
-        kubeConfig: kube.kubeConfig(saToken, "meshpilot"),
-        leaseNamespace: "meshpilot-system",
-        leaseDurationSeconds: 3,
-        leaseRetryPeriodMs: 300,
-        identity: "crd-late-test",
-        rediscoverMs: 300,
-      },
-    });
-    await until(async () => (await fetch(`http://127.0.0.1:${server!.debugPort}/ready`)).status === 200, "meshpilot ready", 60_000);
+    server = await serveFromKube(kube, { identity: "crd-late-test", logger, lines, tuning: { rediscoverMs: 300 } });
   }, 600_000);
 
   afterAll(async () => {

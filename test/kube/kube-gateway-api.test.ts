@@ -12,9 +12,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type RunningServer } from "../../src/runtime/serve.js";
+import type { RunningServer } from "../../src/runtime/serve.js";
 import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster } from "../support/kube.js";
 import { namespace, service } from "../support/kube-mesh.js";
+import { serveFromKube } from "../support/kube-server.js";
 import { until } from "../support/wait.js";
 
 const GW_NS = "gw-infra";
@@ -94,26 +95,11 @@ describe.skipIf(kubeTestsSkipped)("Gateway API status with a real kube-apiserver
     await kube.installCrds();
     await kube.installGatewayApiCrds();
     await kube.admin.applyAll(readFileSync(join(DEPLOY_DIR, "meshpilot.yaml"), "utf8"));
-    const saToken = await kube.serviceAccountToken("meshpilot-system", "meshpilot");
     await kube.admin.apply(namespace(GW_NS));
     await kube.admin.apply(namespace(APP_NS));
     await kube.admin.apply(service(APP_NS, "productpage", 9080));
     for (const o of [gatewayClass, gateway, route, orphan]) await kube.admin.apply(o);
-    server = await startServer({
-      xdsAddress: "127.0.0.1:0",
-      debugAddress: "127.0.0.1:0",
-      logger,
-      kube: {
-        kubeConfig: kube.kubeConfig(saToken, "meshpilot"),
-        leaseNamespace: "meshpilot-system",
-        leaseDurationSeconds: 3,
-        leaseRetryPeriodMs: 300,
-        identity: "gateway-api-test",
-      },
-    });
-    await until(async () => (await fetch(`http://127.0.0.1:${server!.debugPort}/ready`)).status === 200, "meshpilot ready", 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n${lines.slice(-30).join("")}`);
-    });
+    server = await serveFromKube(kube, { identity: "gateway-api-test", logger, lines });
   }, 600_000);
 
   afterAll(async () => {

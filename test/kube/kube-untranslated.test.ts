@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Diagnostic } from "../../src/api/diagnostics.js";
-import { startServer, type RunningServer } from "../../src/runtime/serve.js";
+import type { RunningServer } from "../../src/runtime/serve.js";
 import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster } from "../support/kube.js";
 import { namespace, service } from "../support/kube-mesh.js";
+import { serveFromKube } from "../support/kube-server.js";
 import { until } from "../support/wait.js";
 
 const NS = "untranslated";
@@ -60,26 +61,11 @@ describe.skipIf(kubeTestsSkipped)("Istio kinds that are read but not translated,
     kube = await startKube({ name: "untranslated" });
     await kube.installCrds();
     await kube.admin.applyAll(readFileSync(join(DEPLOY_DIR, "meshpilot.yaml"), "utf8"));
-    const saToken = await kube.serviceAccountToken("meshpilot-system", "meshpilot");
     await kube.admin.apply(namespace(NS));
     await kube.admin.apply(service(NS, "web", 8080));
     await kube.admin.apply(proxyConfig);
     await kube.admin.apply(telemetry);
-    server = await startServer({
-      xdsAddress: "127.0.0.1:0",
-      debugAddress: "127.0.0.1:0",
-      logger,
-      kube: {
-        kubeConfig: kube.kubeConfig(saToken, "meshpilot"),
-        leaseNamespace: "meshpilot-system",
-        leaseDurationSeconds: 3,
-        leaseRetryPeriodMs: 300,
-        identity: "untranslated-test",
-      },
-    });
-    await until(async () => (await fetch(`http://127.0.0.1:${server!.debugPort}/ready`)).status === 200, "meshpilot ready", 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n${lines.slice(-30).join("")}`);
-    });
+    server = await serveFromKube(kube, { identity: "untranslated-test", logger, lines });
   }, 600_000);
 
   afterAll(async () => {
