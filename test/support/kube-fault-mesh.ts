@@ -201,7 +201,8 @@ export async function startKubeFaultMesh(opts: { name: string; ns: string; watch
       },
       services: async () => {
         const dump = JSON.stringify(await envoy!.configDump("dynamic_route_configs"));
-        const names = [...dump.matchAll(new RegExp(`"name":"([a-z0-9-]+)\\.${ns}\\.svc\\.cluster\\.local:\\d+"`, "g"))].map((x) => x[1]!);
+        // A delta Envoy gets virtual hosts by VHDS, named `<route configuration>/<virtual host>`.
+        const names = [...dump.matchAll(new RegExp(`"name":"(?:[^"/]*/)?([a-z0-9-]+)\\.${ns}\\.svc\\.cluster\\.local:\\d+"`, "g"))].map((x) => x[1]!);
         return [...new Set(names)].sort();
       },
       routing: async () => ({

@@ -235,13 +235,14 @@ const inputCases: FindingCase[] = [
     nearMiss: "",
     via: {
       reason:
-        "`analyze` loads once without watching; a watch cannot be made to fail on demand (inotify errors come from the kernel), so the test raises an error on the file source's real watcher",
+        "`analyze` loads once without watching; a watch cannot be made to fail on demand (inotify errors come from the kernel), so the test raises an error on the file source's real watcher of the directory",
       module: async (fire) => {
         const dir = mkdtempSync(join(tmpdir(), "mp-watch-"));
         const source = new FileSource({ dir, watch: true, debounceMs: 1, onUpdate: () => undefined });
         try {
           await source.start();
-          if (fire) (source as unknown as { watcher: EventEmitter }).watcher.emit("error", new Error("inotify watch limit reached"));
+          // The root directory's watcher: its failure stops watching altogether.
+          if (fire) (source as unknown as { watchers: Map<string, EventEmitter> }).watchers.get(dir)!.emit("error", new Error("inotify watch limit reached"));
           await source.idle();
           return source.diagnostics();
         } finally {
