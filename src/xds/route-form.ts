@@ -17,6 +17,9 @@ const EMPTY: ResourceMap = new Map();
 const FIRST_VHDS_ENVOY: readonly [number, number] = [1, 38];
 
 export function takesVhds(node: NodeInfo): boolean {
+  // Gateways keep whole route configurations: with VHDS, the Gateway API conformance test
+  // HTTPRouteRedirectPortAndScheme fails on its HTTPS listener (not yet understood).
+  if (node.id.startsWith("router~")) return false;
   if (node.userAgentName !== "envoy" || node.userAgentVersion === undefined) return false;
   const [major = NaN, minor = NaN] = node.userAgentVersion.split(".").map(Number);
   return major > FIRST_VHDS_ENVOY[0] || (major === FIRST_VHDS_ENVOY[0] && minor >= FIRST_VHDS_ENVOY[1]);
