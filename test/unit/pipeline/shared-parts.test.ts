@@ -5,7 +5,6 @@
 // translation gives, on every golden case.
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import type { InputObject, StoredObject } from "../../../src/api/objects.js";
 import { buildMesh } from "../../../src/model/build.js";
 import { parseProxy, type NodeLike } from "../../../src/model/proxy.js";
 import { ControlPlane } from "../../../src/pipeline/control-plane.js";
@@ -16,7 +15,7 @@ import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import type { NodeInfo, ResourceMap } from "../../../src/xds/snapshot.js";
 import { PUSH_ORDER, TYPE_URL } from "../../../src/xds/type-urls.js";
 import { caseNodes, goldenCaseInput, goldenCases } from "../../support/golden-cases.js";
-import { validObjects } from "../../support/objects.js";
+import { startControlPlane, storedObjects } from "../../support/control-plane.js";
 
 function service(name: string, ns: string, ip: string): string {
   return `
@@ -70,40 +69,24 @@ spec:
 `;
 }
 
-function objects(...docs: string[]): StoredObject<InputObject>[] {
-  return validObjects(docs.join("\n---\n"), { strict: true });
-}
-
 /** A pod of `app` (its own version and pod-template-hash), as the injector labels it. */
 function pod(app: string, ns: string, n: number): NodeInfo {
   const labels = { app, version: `v${n}`, "pod-template-hash": `h${n}`, "security.istio.io/tlsMode": "istio" };
   return { id: `sidecar~10.244.9.${n}~${app}-h${n}.${ns}~${ns}.svc.cluster.local`, cluster: app, metadata: { LABELS: labels } };
 }
 
-function start(): { cp: ControlPlane; cache: SnapshotCache; connect: (n: NodeInfo) => string } {
-  const cache = new SnapshotCache();
-  const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
-  const connect = (n: NodeInfo): string => {
-    const k = cp.viewKey(n);
-    if ("error" in k) throw new Error(k.error);
-    cp.activate(k.key, n);
-    return k.key;
-  };
-  return { cp, cache, connect };
-}
-
 const mapOf = (cache: SnapshotCache, key: string, t: (typeof PUSH_ORDER)[number]): ResourceMap => cache.get(key)!.resources.get(t)!;
 
 describe("views of pods of different Services share their outbound side", () => {
   it("holds one outbound translation per namespace: the same maps and Resource objects, each view with its own inbound", () => {
-    const { cp, cache, connect } = start();
-    cp.update(meshInputFrom(objects(MESH, DR, routeToReviews(90))), "all");
+    const { cp, cache, connect } = startControlPlane();
+    cp.update(meshInputFrom(storedObjects(MESH, DR, routeToReviews(90))), "all");
     const [reviews, details, web] = [pod("reviews", "default", 1), pod("details", "default", 2), pod("web", "shop", 3)].map(connect) as [
       string,
       string,
       string,
     ];
-    const stats = cp.update(meshInputFrom(objects(MESH, DR, routeToReviews(90))), "all");
+    const stats = cp.update(meshInputFrom(storedObjects(MESH, DR, routeToReviews(90))), "all");
     expect(stats).toMatchObject({ views: 3, classes: 3, outboundKeys: 2, outboundTranslations: 2, ownTranslations: 3 });
 
     // Endpoints and routes: nothing of the inbound side, so the very same map.
@@ -122,10 +105,10 @@ describe("views of pods of different Services share their outbound side", () => 
   });
 
   it("gives a pod that sourceLabels match its own outbound side, and the others theirs", () => {
-    const { cp, connect } = start();
-    cp.update(meshInputFrom(objects(MESH, DR, routeToReviews(90))), "all");
+    const { cp, connect } = startControlPlane();
+    cp.update(meshInputFrom(storedObjects(MESH, DR, routeToReviews(90))), "all");
     const [ratings, details] = [pod("ratings", "default", 1), pod("details", "default", 2)].map(connect) as [string, string];
-    expect(cp.update(meshInputFrom(objects(MESH, DR, routeToReviews(90))), "all")).toMatchObject({ views: 2, outboundKeys: 2 });
+    expect(cp.update(meshInputFrom(storedObjects(MESH, DR, routeToReviews(90))), "all")).toMatchObject({ views: 2, outboundKeys: 2 });
     const first = (key: string): string[] => {
       const vh = cp
         .viewResources(key)!
@@ -139,11 +122,11 @@ describe("views of pods of different Services share their outbound side", () => 
   });
 
   it("rebuilds the outbound side once per outbound key on a VirtualService edit, however many views hold it", () => {
-    const { cp, cache, connect } = start();
-    cp.update(meshInputFrom(objects(MESH, DR, routeToReviews(90))), "all");
+    const { cp, cache, connect } = startControlPlane();
+    cp.update(meshInputFrom(storedObjects(MESH, DR, routeToReviews(90))), "all");
     const keys = ["reviews", "details", "web", "reviews", "details"].map((app, i) => connect(pod(app, app === "web" ? "shop" : "default", i + 1)));
     const before = keys.map((k) => cache.get(k)!);
-    const edit = cp.update(meshInputFrom(objects(MESH, DR, routeToReviews(80))), new Set(["VirtualService"]));
+    const edit = cp.update(meshInputFrom(storedObjects(MESH, DR, routeToReviews(80))), new Set(["VirtualService"]));
     // Two pods of one Service (their version and hash differ) share a view: 5 proxies, 3 views, 2 outbound keys.
     expect(edit).toMatchObject({ classes: 5, views: 3, outboundKeys: 2, outboundTranslations: 2, ownTranslations: 3 });
     expect(edit.changes).toHaveLength(3);
@@ -157,14 +140,14 @@ describe("views of pods of different Services share their outbound side", () => 
   });
 
   it("re-encodes a changed ClusterLoadAssignment once on the EDS fast path, translating nothing", () => {
-    const { cp, cache, connect } = start();
-    cp.update(meshInputFrom(objects(MESH, DR, routeToReviews(90))), "all");
+    const { cp, cache, connect } = startControlPlane();
+    cp.update(meshInputFrom(storedObjects(MESH, DR, routeToReviews(90))), "all");
     const keys = [pod("reviews", "default", 1), pod("details", "default", 2), pod("web", "shop", 3)].map(connect);
     const name = "outbound|9080||reviews.default.svc.cluster.local";
     const old = mapOf(cache, keys[0]!, TYPE_URL.endpoint).get(name);
     const gone = MESH.replace("  - { addresses: [10.244.20.1], conditions: { ready: true }", "  - { addresses: [10.244.20.1], conditions: { ready: false }");
     expect(gone).not.toBe(MESH);
-    const stats = cp.update(meshInputFrom(objects(gone, DR, routeToReviews(90))), new Set(["EndpointSlice"]));
+    const stats = cp.update(meshInputFrom(storedObjects(gone, DR, routeToReviews(90))), new Set(["EndpointSlice"]));
     expect(stats).toMatchObject({ fastPath: true, outboundTranslations: 0, ownTranslations: 0 });
     const fresh = mapOf(cache, keys[0]!, TYPE_URL.endpoint).get(name);
     expect(fresh).not.toBe(old);

@@ -4,13 +4,11 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import type { InputObject, StoredObject } from "../../../src/api/objects.js";
 import { RouteConfigurationSchema } from "../../../src/gen/envoy/config/route/v3/route_pb.js";
-import { ControlPlane } from "../../../src/pipeline/control-plane.js";
+import type { ControlPlane } from "../../../src/pipeline/control-plane.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
-import { validObjects } from "../../support/objects.js";
+import { startControlPlane, storedObjects } from "../../support/control-plane.js";
 import { XdsServer } from "../../../src/xds/server.js";
-import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import type { NodeInfo } from "../../../src/xds/snapshot.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 import { AdsClient, deltaNames } from "../../support/xds-client.js";
@@ -61,10 +59,6 @@ spec:
     - route: [{ destination: { host: reviews, subset: v1 } }]
 `;
 
-function objects(...docs: string[]): StoredObject<InputObject>[] {
-  return validObjects(docs.join("\n---\n"), { strict: true });
-}
-
 function client(pod: string, ip: string, labels: Record<string, string>): NodeInfo {
   return { id: `sidecar~${ip}~${pod}.default~default.svc.cluster.local`, cluster: pod, metadata: { LABELS: labels } };
 }
@@ -73,18 +67,6 @@ function client(pod: string, ip: string, labels: Record<string, string>): NodeIn
 const A = client("a-5d8f-1", "10.244.1.1", { app: "a", version: "v1", "pod-template-hash": "5d8f" });
 const B = client("b-77c1-1", "10.244.1.2", { app: "b", version: "v2", "pod-template-hash": "77c1" });
 const C = client("c-9a0e-1", "10.244.1.3", { app: "c", version: "v3", "pod-template-hash": "9a0e" });
-
-function start(): { cp: ControlPlane; cache: SnapshotCache; connect: (n: NodeInfo) => string } {
-  const cache = new SnapshotCache();
-  const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
-  const connect = (n: NodeInfo): string => {
-    const k = cp.viewKey(n);
-    if ("error" in k) throw new Error(k.error);
-    cp.activate(k.key, n);
-    return k.key;
-  };
-  return { cp, cache, connect };
-}
 
 /** The cluster the route configuration "9080" of `key` sends reviews traffic to, per route. */
 function reviewsClusters(cp: ControlPlane, key: string): string[] {
@@ -95,23 +77,23 @@ function reviewsClusters(cp: ControlPlane, key: string): string[] {
 
 describe("view sharing by selected labels", () => {
   it("gives proxies whose labels no configuration selects one view and one snapshot", () => {
-    const { cp, cache, connect } = start();
-    expect(cp.update(meshInputFrom(objects(BASE)), "all").views).toBe(0);
+    const { cp, cache, connect } = startControlPlane();
+    expect(cp.update(meshInputFrom(storedObjects(BASE)), "all").views).toBe(0);
     const [ka, kb, kc] = [A, B, C].map(connect);
     expect(new Set([ka, kb, kc]).size).toBe(3);
-    const stats = cp.update(meshInputFrom(objects(BASE)), "all");
+    const stats = cp.update(meshInputFrom(storedObjects(BASE)), "all");
     expect(stats).toMatchObject({ views: 1, classes: 3 });
     expect(cache.get(ka!)).toBe(cache.get(kb!));
     expect(cache.get(ka!)).toBe(cache.get(kc!));
   });
 
   it("splits a view when a sourceLabels selects on version, and merges it again when that is removed", () => {
-    const { cp, cache, connect } = start();
-    cp.update(meshInputFrom(objects(BASE)), "all");
+    const { cp, cache, connect } = startControlPlane();
+    cp.update(meshInputFrom(storedObjects(BASE)), "all");
     const [ka, kb, kc] = [A, B, C].map(connect) as [string, string, string];
     expect(reviewsClusters(cp, ka)).toEqual(["outbound|9080||reviews.default.svc.cluster.local"]);
 
-    const split = cp.update(meshInputFrom(objects(BASE, BY_SOURCE_VERSION)), "all");
+    const split = cp.update(meshInputFrom(storedObjects(BASE, BY_SOURCE_VERSION)), "all");
     // v2 is told apart; v1 and v3 both match no selector value and stay together.
     expect(split).toMatchObject({ views: 2, classes: 3 });
     expect(reviewsClusters(cp, kb)).toEqual(["outbound|9080|v2|reviews.default.svc.cluster.local"]);
@@ -125,20 +107,20 @@ describe("view sharing by selected labels", () => {
       [A, ka],
       [B, kb],
     ] as const) {
-      const alone = start();
-      alone.cp.update(meshInputFrom(objects(BASE, BY_SOURCE_VERSION)), "all");
+      const alone = startControlPlane();
+      alone.cp.update(meshInputFrom(storedObjects(BASE, BY_SOURCE_VERSION)), "all");
       expect(cache.get(k)!.versions).toEqual(alone.cache.get(alone.connect(n))!.versions);
     }
 
-    const merged = cp.update(meshInputFrom(objects(BASE)), "all");
+    const merged = cp.update(meshInputFrom(storedObjects(BASE)), "all");
     expect(merged).toMatchObject({ views: 1, classes: 3 });
     expect(cache.get(ka)).toBe(cache.get(kb));
     expect(reviewsClusters(cp, kb)).toEqual(["outbound|9080||reviews.default.svc.cluster.local"]);
   });
 
   it("encodes what two views hold alike once, also when the EDS fast path re-encodes a changed ClusterLoadAssignment", () => {
-    const { cp, cache, connect } = start();
-    cp.update(meshInputFrom(objects(BASE, BY_SOURCE_VERSION)), "all");
+    const { cp, cache, connect } = startControlPlane();
+    cp.update(meshInputFrom(storedObjects(BASE, BY_SOURCE_VERSION)), "all");
     const [ka, kb] = [A, B].map(connect) as [string, string];
     const a = cache.get(ka)!;
     const b = cache.get(kb)!;
@@ -151,7 +133,7 @@ describe("view sharing by selected labels", () => {
 
     const v2Endpoint = "  - { addresses: [10.244.0.12], conditions: { ready: true }, targetRef: { kind: Pod, name: reviews-v2, namespace: default } }\n";
     expect(BASE).toContain(v2Endpoint);
-    const v2Gone = objects(BASE.replace(v2Endpoint, ""), BY_SOURCE_VERSION);
+    const v2Gone = storedObjects(BASE.replace(v2Endpoint, ""), BY_SOURCE_VERSION);
     expect(cp.update(meshInputFrom(v2Gone), new Set(["EndpointSlice"])).fastPath).toBe(true);
     const [a2, b2] = [cache.get(ka)!, cache.get(kb)!];
     const name = "outbound|9080||reviews.default.svc.cluster.local";
@@ -160,13 +142,13 @@ describe("view sharing by selected labels", () => {
   });
 
   it("forgets a view when its last class disconnects, and keeps serving the others", () => {
-    const { cp, cache, connect } = start();
-    cp.update(meshInputFrom(objects(BASE, BY_SOURCE_VERSION)), "all");
+    const { cp, cache, connect } = startControlPlane();
+    cp.update(meshInputFrom(storedObjects(BASE, BY_SOURCE_VERSION)), "all");
     const [ka, kb] = [A, B].map(connect) as [string, string];
-    expect(cp.update(meshInputFrom(objects(BASE, BY_SOURCE_VERSION)), "all").views).toBe(2);
+    expect(cp.update(meshInputFrom(storedObjects(BASE, BY_SOURCE_VERSION)), "all").views).toBe(2);
     cp.deactivate(kb);
     expect(cache.get(kb)).toBeUndefined();
-    expect(cp.update(meshInputFrom(objects(BASE, BY_SOURCE_VERSION)), "all")).toMatchObject({ views: 1, classes: 1 });
+    expect(cp.update(meshInputFrom(storedObjects(BASE, BY_SOURCE_VERSION)), "all")).toMatchObject({ views: 1, classes: 1 });
     expect(reviewsClusters(cp, ka)).toEqual(["outbound|9080|v1|reviews.default.svc.cluster.local"]);
   });
 });
@@ -179,8 +161,8 @@ describe("a proxy moved to another view, over delta ADS", () => {
   });
 
   it("receives the route configuration of its new view, and only what changed", async () => {
-    const { cp, cache } = start();
-    cp.update(meshInputFrom(objects(BASE)), "all");
+    const { cp, cache } = startControlPlane();
+    cp.update(meshInputFrom(storedObjects(BASE)), "all");
     const server = new XdsServer({ cache, views: cp, logger: pino({ level: "silent" }) });
     const port = await server.listen("127.0.0.1:0");
     const ads = new AdsClient(`127.0.0.1:${port}`);
@@ -203,13 +185,13 @@ describe("a proxy moved to another view, over delta ADS", () => {
     const first = await s.nextOf(TYPE_URL.route);
     expect(routeOf(first)).toEqual(["outbound|9080||reviews.default.svc.cluster.local"]);
     s.ack(first);
-    expect(cp.update(meshInputFrom(objects(BASE, BY_SOURCE_VERSION)), "all")).toMatchObject({ views: 1, classes: 1 });
+    expect(cp.update(meshInputFrom(storedObjects(BASE, BY_SOURCE_VERSION)), "all")).toMatchObject({ views: 1, classes: 1 });
     const moved = await s.nextOf(TYPE_URL.route);
     expect(deltaNames(moved)).toEqual(["9080"]);
     expect(routeOf(moved)).toEqual(["outbound|9080|v2|reviews.default.svc.cluster.local"]);
     s.ack(moved);
 
-    cp.update(meshInputFrom(objects(BASE)), "all");
+    cp.update(meshInputFrom(storedObjects(BASE)), "all");
     const back = await s.nextOf(TYPE_URL.route);
     expect(routeOf(back)).toEqual(["outbound|9080||reviews.default.svc.cluster.local"]);
     s.end();

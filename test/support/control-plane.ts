@@ -1,0 +1,27 @@
+/**
+ * An in-process ControlPlane for unit tests of view sharing: its snapshot cache, and a `connect`
+ * that activates a node the way the xDS server does (by its class key).
+ */
+import { pino } from "pino";
+import type { InputObject, StoredObject } from "../../src/api/objects.js";
+import { ControlPlane } from "../../src/pipeline/control-plane.js";
+import { SnapshotCache } from "../../src/xds/snapshot-cache.js";
+import type { NodeInfo } from "../../src/xds/snapshot.js";
+import { validObjects } from "./objects.js";
+
+export function startControlPlane(): { cp: ControlPlane; cache: SnapshotCache; connect: (n: NodeInfo) => string } {
+  const cache = new SnapshotCache();
+  const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
+  const connect = (n: NodeInfo): string => {
+    const k = cp.viewKey(n);
+    if ("error" in k) throw new Error(k.error);
+    cp.activate(k.key, n);
+    return k.key;
+  };
+  return { cp, cache, connect };
+}
+
+/** YAML documents, each valid under strict parsing, as stored objects. */
+export function storedObjects(...docs: string[]): StoredObject<InputObject>[] {
+  return validObjects(docs.join("\n---\n"), { strict: true });
+}
