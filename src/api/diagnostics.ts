@@ -7,7 +7,29 @@ export interface SourceLocation {
   /** 1-based line of the field (or of the document when the field has no position). */
   readonly line?: number;
   /** Lines of fields under `spec` by path (`spec.http[0].route`), where they differ from their parent's. */
-  readonly fieldLines?: Readonly<Record<string, number>>;
+  readonly fieldLines?: FieldLineTable | DeferredFieldLines;
+}
+
+export type FieldLineTable = Readonly<Record<string, number>>;
+
+/**
+ * A field-line table worked out when a finding first asks for it: reading YAML with the position of
+ * every node costs several times a plain reading, and most objects never have a finding.
+ * Structural equality (deepEqual) sees only `key`: equal keys give equal tables.
+ */
+export class DeferredFieldLines {
+  readonly key: string;
+  readonly #compute: () => FieldLineTable;
+  #table: FieldLineTable | undefined;
+
+  constructor(key: string, compute: () => FieldLineTable) {
+    this.key = key;
+    this.#compute = compute;
+  }
+
+  get table(): FieldLineTable {
+    return (this.#table ??= this.#compute());
+  }
 }
 
 /**
@@ -15,7 +37,8 @@ export interface SourceLocation {
  * ancestor, else the object's own line. The field-line table itself is not repeated.
  */
 export function locateField(source: SourceLocation, path: string | undefined): SourceLocation {
-  const { fieldLines, ...rest } = source;
+  const { fieldLines: lines, ...rest } = source;
+  const fieldLines = !path ? undefined : lines instanceof DeferredFieldLines ? lines.table : lines;
   let p = path;
   while (p && fieldLines) {
     const line = fieldLines[p];

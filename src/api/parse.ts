@@ -5,7 +5,7 @@
  * Both are pure: the caller supplies where the document came from and how to find the line of a field.
  */
 import { Codes } from "./codes.js";
-import type { Diagnostic, ObjectRef, Severity, SourceLocation } from "./diagnostics.js";
+import { DeferredFieldLines, type Diagnostic, type FieldLineTable, type ObjectRef, type Severity, type SourceLocation } from "./diagnostics.js";
 import { deepFreeze } from "./equal.js";
 import { isPlainObject } from "./istio-schema.js";
 import { Issues, type Issue } from "./issues.js";
@@ -24,6 +24,8 @@ export interface ParseInput {
   /** File and document index; the line is filled in per diagnostic. */
   readonly source?: SourceLocation;
   readonly lineOf?: LineLookup;
+  /** Without `lineOf`: the lines of the object's fields, worked out when first asked for (not for a `v1 List`). */
+  readonly fieldLines?: DeferredFieldLines;
 }
 
 export type ParseResult =
@@ -64,10 +66,16 @@ export function parseDocument(input: ParseInput): ParseResult[] {
 
 /** Parse one object. */
 export function parseObject(input: ParseInput): ParseResult {
-  return parseAt(input.value, input.source, input.lineOf, []);
+  return parseAt(input.value, input.source, input.lineOf, [], input.fieldLines);
 }
 
-function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: LineLookup | undefined, prefix: FieldPath): ParseResult {
+function parseAt(
+  value: unknown,
+  source: SourceLocation | undefined,
+  lineOf: LineLookup | undefined,
+  prefix: FieldPath,
+  deferred?: DeferredFieldLines,
+): ParseResult {
   const diag = (severity: Severity, code: string, path: FieldPath, message: string, object?: ObjectRef): Diagnostic => {
     const full = [...prefix, ...path];
     const line = lineAt(lineOf, full) ?? source?.line;
@@ -165,10 +173,14 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
     return { status: "invalid", ...(key ? { key } : {}), ref, diagnostics };
   }
   const objLine = lineAt(lineOf, prefix) ?? source?.line;
-  const fieldLines = lineOf ? specLines(value["spec"], lineOf, prefix) : undefined;
+  const fieldLines = lineOf ? specLines(value["spec"], lineOf, prefix) : value["spec"] !== undefined ? deferred : undefined;
   const stored: StoredObject = deepFreeze({
     object,
-    source: { ...source, ...(objLine !== undefined ? { line: objLine } : {}), ...(fieldLines && Object.keys(fieldLines).length ? { fieldLines } : {}) },
+    source: {
+      ...source,
+      ...(objLine !== undefined ? { line: objLine } : {}),
+      ...(fieldLines && (fieldLines instanceof DeferredFieldLines || Object.keys(fieldLines).length) ? { fieldLines } : {}),
+    },
   });
   return { status: "valid", key, stored, diagnostics };
 }
@@ -177,7 +189,7 @@ function parseAt(value: unknown, source: SourceLocation | undefined, lineOf: Lin
  * Lines of the fields under `spec`, so findings made after parsing (analyzers) can point at the
  * field rather than the document. Only lines that differ from the parent's are kept.
  */
-function specLines(spec: unknown, lineOf: LineLookup, prefix: FieldPath): Record<string, number> {
+export function specLines(spec: unknown, lineOf: LineLookup, prefix: FieldPath): FieldLineTable {
   const out: Record<string, number> = {};
   const walk = (v: unknown, path: PathSegment[], parentLine: number | undefined): void => {
     const line = lineAt(lineOf, [...prefix, ...path]);

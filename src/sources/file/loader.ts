@@ -6,8 +6,9 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
 import { Codes } from "../../api/codes.js";
-import type { Diagnostic } from "../../api/diagnostics.js";
-import { parseDocument, type LineLookup, type ParseResult } from "../../api/parse.js";
+import { DeferredFieldLines, type Diagnostic, type FieldLineTable } from "../../api/diagnostics.js";
+import { parseDocument, specLines, type LineLookup, type ParseResult } from "../../api/parse.js";
+import { quickDocuments } from "./fast-yaml.js";
 import type { FieldPath } from "../../api/path.js";
 
 /** One parse result and the 1-based index of the document it came from. */
@@ -29,8 +30,50 @@ export function isYamlFileName(name: string): boolean {
   return (name.endsWith(".yaml") || name.endsWith(".yml")) && !name.startsWith(".");
 }
 
-/** Parse the text of one file (any number of `---`-separated documents). */
+/**
+ * Parse the text of one file (any number of `---`-separated documents). Read quickly, without
+ * positions, when that gives the same values and no diagnostic; otherwise (or when a document
+ * has a diagnostic, which names its line) read with every node's position.
+ */
 export function parseYamlFile(file: string, text: string): FileLoad {
+  return quickLoad(file, text) ?? parseYamlFileWithPositions(file, text);
+}
+
+function quickLoad(file: string, text: string): FileLoad | undefined {
+  const docs = quickDocuments(text);
+  if (!docs) return undefined;
+  const lines = fieldLinesOnDemand(text);
+  const results: DocumentResult[] = [];
+  for (const [i, { value, line, key }] of docs.entries()) {
+    const document = i + 1;
+    const v = value as Record<string, unknown> | null;
+    if (v?.["kind"] === "List" && v["apiVersion"] === "v1") return undefined; // items get lines of their own
+    const fieldLines = new DeferredFieldLines(key, () => lines(document));
+    for (const r of parseDocument({ value, source: { file, document, ...(line !== undefined ? { line } : {}) }, fieldLines })) {
+      if (r.diagnostics.length > 0) return undefined;
+      results.push({ ...r, document });
+    }
+  }
+  return { file, ok: true, results, diagnostics: [] };
+}
+
+/** The field lines of each document's `spec`, from one exact reading of `text` when first asked for. */
+function fieldLinesOnDemand(text: string): (document: number) => FieldLineTable {
+  let tables: FieldLineTable[] | undefined;
+  return (document) => {
+    if (!tables) {
+      const lineCounter = new LineCounter();
+      tables = parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true }).map((doc) => {
+        const spec = (doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null)?.["spec"];
+        return spec === undefined ? {} : specLines(spec, lineLookup(doc, lineCounter), []);
+      });
+    }
+    return tables[document - 1] ?? {};
+  };
+}
+
+/** parseYamlFile reading every node's position (what it does when the quick reading does not apply). */
+export function parseYamlFileWithPositions(file: string, text: string): FileLoad {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: true });
   const syntax: Diagnostic[] = [];
