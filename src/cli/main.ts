@@ -440,6 +440,7 @@ program
     "identical",
   )
   .option("--groups <k>", "Deployments in the groups label mode", "10")
+  .option("--envoy-version <v>", "the Envoy version the proxies claim as their user agent (meshpilot then sends delta streams VHDS), or none (default 1.40.0)")
   .option("--services <n>", "services of the generated mesh (10 endpoints, a VirtualService and a DestinationRule each)", "100")
   .option("--variant <v>", "basic, or full (retries, faults, mirrors, CORS, outlier detection, locality…)", "basic")
   .option("--config-dir <dir>", "write the mesh as YAML files into DIR (what `meshpilot serve --config-dir` watches)")

@@ -13,8 +13,8 @@ export interface Change {
   readonly slot: string;
   readonly seq: number;
   readonly kind: ChangeKind;
-  /** The xDS type that carries the change to a sidecar. */
-  readonly type: ShortType;
+  /** The xDS types that may carry the change to a sidecar. */
+  readonly types: readonly ShortType[];
   readonly marker: string;
   readonly pattern: Buffer;
   /** Epoch ms when the change was issued (file write or API request started). */
@@ -47,10 +47,10 @@ export class ChangeWatch {
   readonly active: Change[] = [];
 
   /** Registers a change before it is made, so that no response can carry it unnoticed. */
-  begin(slot: string, kind: ChangeKind, type: ShortType, marker: string, at: number): Change {
+  begin(slot: string, kind: ChangeKind, types: readonly ShortType[], marker: string, at: number): Change {
     const seq = (this.seqBySlot.get(slot) ?? 0) + 1;
     this.seqBySlot.set(slot, seq);
-    const c: Change = { id: this.nextId++, slot, seq, kind, type, marker, pattern: fieldPattern(marker), madeAt: at };
+    const c: Change = { id: this.nextId++, slot, seq, kind, types, marker, pattern: fieldPattern(marker), madeAt: at };
     this.active.push(c);
     return c;
   }
@@ -61,10 +61,10 @@ export class ChangeWatch {
     if (i >= 0) this.active.splice(i, 1);
   }
 
-  /** Records in `seen` each active change of `type` that `buf` carries, with the earlier changes of its slot. */
+  /** Records in `seen` each active change carried by `type` that `buf` holds, with the earlier changes of its slot. */
   scan(seen: Seen, type: ShortType, buf: Buffer, at: number): void {
     for (const c of this.active) {
-      if (c.type !== type || seen.has(c.id) || buf.indexOf(c.pattern) < 0) continue;
+      if (!c.types.includes(type) || seen.has(c.id) || buf.indexOf(c.pattern) < 0) continue;
       for (const d of this.active) if (d.slot === c.slot && d.seq <= c.seq && !seen.has(d.id)) seen.set(d.id, at);
     }
   }

@@ -17,8 +17,8 @@ export type PlannedChange =
     }
   | { readonly kind: "weight"; readonly service: number; readonly v1Weight: number; readonly mark: string };
 
-/** The xDS type through which a sidecar gets a change of this kind. */
-export const CARRIER: Readonly<Record<ChangeKind, ShortType>> = { endpoint: "eds", weight: "rds" };
+/** The xDS types through which a sidecar gets a change of this kind (a weight edit: its route configuration whole, or its virtual host by VHDS). */
+export const CARRIER: Readonly<Record<ChangeKind, readonly ShortType[]>> = { endpoint: ["eds"], weight: ["rds", "vhds"] };
 
 /** An address no generated object uses (10.240.0.0/13), distinct for every n < 2^19. */
 export function churnIp(n: number): string {

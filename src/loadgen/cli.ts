@@ -3,7 +3,7 @@
 import type { ChangeKind } from "./changes.js";
 import { CHANGE_KINDS } from "./churn.js";
 import type { Variant } from "./mesh-objects.js";
-import { LABEL_MODES, type LabelMode } from "./node.js";
+import { ENVOY_VERSION, LABEL_MODES, semanticVersion, type LabelMode } from "./node.js";
 import { PROTOCOLS, type Protocol } from "./proxy.js";
 import { formatReport, type LoadReport } from "./report.js";
 import { runLoad, type FleetPart } from "./run.js";
@@ -16,6 +16,7 @@ export interface LoadgenCliOptions {
   connectRate?: string;
   labels: string;
   groups: string;
+  envoyVersion?: string;
   services: string;
   variant: string;
   configDir?: string;
@@ -60,11 +61,20 @@ export async function loadgenCommand(o: LoadgenCliOptions): Promise<{ output: st
   const connectRate = num("connect-rate", o.connectRate);
   const maxChanges = num("changes", o.changes, { integer: true });
   const serverPid = num("server-pid", o.serverPid, { integer: true, min: 1 });
+  const envoyVersion = o.envoyVersion === "none" ? null : (o.envoyVersion ?? ENVOY_VERSION);
+  if (envoyVersion !== null) {
+    try {
+      semanticVersion(envoyVersion);
+    } catch (e) {
+      throw new Error(`--envoy-version: ${(e as Error).message}, or none`);
+    }
+  }
   const report = await runLoad({
     target: o.target,
     fleet,
     labels: oneOf<LabelMode>("labels", o.labels, LABEL_MODES),
     groups: num("groups", o.groups, { integer: true, min: 1 })!,
+    envoyVersion,
     services: num("services", o.services, { integer: true, min: 1 })!,
     variant: oneOf<Variant>("variant", o.variant, ["basic", "full"]),
     ...(o.configDir ? { configDir: o.configDir } : {}),

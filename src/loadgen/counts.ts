@@ -1,16 +1,18 @@
 // What a load client counts per xDS type: responses, their bytes on the wire, the resources
 // they carried (and those resources' own bytes, which do not depend on nonces or batching, so
 // proxies of one view can be compared), and removals.
-import { TYPE_URL } from "../xds/type-urls.js";
+import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 
-export type ShortType = "cds" | "eds" | "lds" | "rds";
-export const SHORT_TYPES: readonly ShortType[] = ["cds", "eds", "lds", "rds"];
+/** `vhds`: virtual hosts by VHDS (delta streams of proxies that claim an Envoy that takes it). */
+export type ShortType = "cds" | "eds" | "lds" | "rds" | "vhds";
+export const SHORT_TYPES: readonly ShortType[] = ["cds", "eds", "lds", "rds", "vhds"];
 
-export const TYPE_URL_OF: Readonly<Record<ShortType, string>> = {
+export const TYPE_URL_OF: Readonly<Record<ShortType, TypeUrl>> = {
   cds: TYPE_URL.cluster,
   eds: TYPE_URL.endpoint,
   lds: TYPE_URL.listener,
   rds: TYPE_URL.route,
+  vhds: TYPE_URL.virtualHost,
 };
 
 export const SHORT_OF: Readonly<Record<string, ShortType>> = {
@@ -18,6 +20,7 @@ export const SHORT_OF: Readonly<Record<string, ShortType>> = {
   [TYPE_URL.endpoint]: "eds",
   [TYPE_URL.listener]: "lds",
   [TYPE_URL.route]: "rds",
+  [TYPE_URL.virtualHost]: "vhds",
 };
 
 export interface TypeCount {
@@ -32,7 +35,7 @@ export interface TypeCount {
 export type Counts = Record<ShortType, TypeCount>;
 
 export function emptyCounts(): Counts {
-  return { cds: zero(), eds: zero(), lds: zero(), rds: zero() };
+  return { cds: zero(), eds: zero(), lds: zero(), rds: zero(), vhds: zero() };
 }
 
 function zero(): TypeCount {

@@ -22,7 +22,7 @@ export class DeltaProxy extends LoadProxy {
     this.send({ typeUrl: TYPE_URL_OF[type], resourceNamesSubscribe: [...added], resourceNamesUnsubscribe: [...removed] });
   }
 
-  private send(init: RequestInit): void {
+  protected send(init: RequestInit): void {
     if (!this.call) return;
     const msg = create(DeltaDiscoveryRequestSchema, init);
     const node = this.nodeOnce();
@@ -37,11 +37,14 @@ export class DeltaProxy extends LoadProxy {
     if (this.opts.selfCheck) crossCheck(buf, r);
     const at = now();
     this.received(type, buf, r.resources, r.removed.length, at);
-    this.send({ typeUrl: r.typeUrl, responseNonce: r.nonce }); // ACK, as Envoy does once applied
+    // Applied first, then ACKed, as Envoy does: the subscriptions the response starts (EDS after
+    // CDS, RDS after LDS, VHDS after RDS) go out before its ACK.
     if (type === "cds") this.flow.onClusters(r.resources, r.removed, false);
     else if (type === "eds") this.flow.onEndpoints(r.resources);
     else if (type === "lds") this.flow.onListeners(r.resources, r.removed, false);
-    else this.flow.onRoutes(r.resources);
+    else if (type === "rds") this.flow.onRoutes(r.resources, r.removed);
+    else this.flow.onVirtualHosts(r.resources, r.removed);
+    this.send({ typeUrl: r.typeUrl, responseNonce: r.nonce });
     this.applied(type, buf, at);
   }
 }

@@ -1,11 +1,12 @@
 // What an Envoy sidecar asks for on ADS, and when (Envoy's init order, reference/xds-protocol.md
 // §1.8–1.9): clusters by wildcard; then the ClusterLoadAssignments its EDS clusters name; once
 // those arrived (clusters initialized; or after Envoy's 15 s initial_fetch_timeout) listeners by
-// wildcard; then the route configurations its HTTP connection managers name. Later responses
-// change what it subscribes: a new EDS cluster adds a name, a removed one drops it. The flow
-// only decides; a transport (delta or SotW) sends.
+// wildcard; then the route configurations its HTTP connection managers name; once a route
+// configuration names VHDS (delta, an Envoy that takes it), virtual hosts by wildcard. Later
+// responses change what it subscribes: a new EDS cluster adds a name, a removed one drops it. The
+// flow only decides; a transport (delta or SotW) sends.
 import type { ShortType } from "./counts.js";
-import { edsServiceName, listenerRouteNames, type WireResource } from "./wire.js";
+import { edsServiceName, listenerRouteNames, routeUsesVhds, type WireResource } from "./wire.js";
 
 export interface FlowSender {
   /** The subscription of `type` grew by `added` and lost `removed` (wildcard: `["*"]`). */
@@ -19,6 +20,15 @@ export function intern(s: string): string {
   if (old !== undefined) return old;
   interned.set(s, s);
   return s;
+}
+
+/**
+ * The route configuration a VHDS virtual host belongs to: its name up to the last `/`, the
+ * namespace Envoy matches VHDS resources to their route configuration by.
+ */
+export function vhostRoute(name: string): string {
+  const slash = name.lastIndexOf("/");
+  return slash < 0 ? "" : name.slice(0, slash);
 }
 
 /** Envoy's default ConfigSource.initial_fetch_timeout. */
@@ -59,6 +69,11 @@ export class EnvoyFlow {
   private readonly listenerRoutes = new Map<string, readonly string[]>();
   readonly eds = new NameSubscription();
   readonly rds = new NameSubscription();
+  /** Route configurations held in their VHDS form → the virtual hosts held for each. */
+  private readonly vhdsRoutes = new Map<string, Set<string>>();
+  /** VHDS route configurations none of whose virtual hosts arrived yet (Envoy's RDS init waits for them). */
+  private readonly vhdsAwaiting = new Set<string>();
+  private vhdsSubscribed = false;
   gotCds = false;
   gotLds = false;
   private ldsRequested = false;
@@ -124,26 +139,70 @@ export class EnvoyFlow {
     const wanted = new Set<string>();
     for (const names of this.listenerRoutes.values()) for (const n of names) wanted.add(n);
     const { added, removed: dropped } = this.rds.want(wanted);
+    for (const n of dropped) this.dropVhdsRoute(n);
     if (added.length || dropped.length) this.sender.subscribe("rds", added, dropped);
   }
 
-  onRoutes(resources: readonly WireResource[]): void {
-    for (const r of resources) this.rds.received(r.name);
+  /**
+   * Route configurations arrived (`removed`: delta removals). One that names VHDS starts Envoy's
+   * VHDS subscription: the first one sends the stream's one VirtualHost request, a wildcard (an
+   * empty list), as Envoy 1.40 does; later ones share it and ask for nothing.
+   */
+  onRoutes(resources: readonly WireResource[], removed: readonly string[] = []): void {
+    for (const r of resources) {
+      const name = intern(r.name);
+      this.rds.received(name);
+      if (!routeUsesVhds(r.body)) this.dropVhdsRoute(name);
+      else if (!this.vhdsRoutes.has(name)) {
+        this.vhdsRoutes.set(name, new Set());
+        this.vhdsAwaiting.add(name);
+      }
+    }
+    for (const n of removed) this.dropVhdsRoute(n);
+    if (this.vhdsRoutes.size > 0 && !this.vhdsSubscribed) {
+      this.vhdsSubscribed = true;
+      this.sender.subscribe("vhds", [], []);
+    }
+  }
+
+  /** Virtual hosts arrived by VHDS: one whose route configuration is not held in VHDS form is dropped, as Envoy drops it. */
+  onVirtualHosts(resources: readonly WireResource[], removed: readonly string[]): void {
+    for (const r of resources) {
+      const route = vhostRoute(r.name);
+      const held = this.vhdsRoutes.get(route);
+      if (!held) continue;
+      held.add(intern(r.name));
+      this.vhdsAwaiting.delete(route);
+    }
+    for (const n of removed) this.vhdsRoutes.get(vhostRoute(n))?.delete(n);
+  }
+
+  private dropVhdsRoute(name: string): void {
+    this.vhdsRoutes.delete(name);
+    this.vhdsAwaiting.delete(name);
   }
 
   /** What the proxy holds and asks for now, sorted (to compare with a real Envoy's). */
-  names(): { clusters: string[]; eds: string[]; listeners: string[]; rds: string[] } {
+  names(): { clusters: string[]; eds: string[]; listeners: string[]; rds: string[]; vhds: string[] } {
     return {
       clusters: [...this.clusters].sort(),
       eds: [...this.eds.names].sort(),
       listeners: [...this.listenerRoutes.keys()].sort(),
       rds: [...this.rds.names].sort(),
+      vhds: [...this.vhdsRoutes.values()].flatMap((s) => [...s]).sort(),
     };
   }
 
-  /** Holds CDS, LDS, every EDS and RDS it asked for, and every expected cluster. */
+  /** Holds CDS, LDS, every EDS and RDS it asked for, virtual hosts of each VHDS route configuration, and every expected cluster. */
   get synced(): boolean {
-    return this.gotCds && this.gotLds && this.eds.pending.size === 0 && this.rds.pending.size === 0 && this.expectedFound === this.expected.size;
+    return (
+      this.gotCds &&
+      this.gotLds &&
+      this.eds.pending.size === 0 &&
+      this.rds.pending.size === 0 &&
+      this.vhdsAwaiting.size === 0 &&
+      this.expectedFound === this.expected.size
+    );
   }
 
   private requestListeners(): void {
@@ -160,6 +219,7 @@ export class EnvoyFlow {
     if (this.eds.names.size) this.sender.subscribe("eds", [...this.eds.names], []);
     if (this.ldsRequested) this.sender.subscribe("lds", ["*"], []);
     if (this.rds.names.size) this.sender.subscribe("rds", [...this.rds.names], []);
+    if (this.vhdsSubscribed) this.sender.subscribe("vhds", [], []);
   }
 
   stop(): void {

@@ -10,6 +10,12 @@ export const LABEL_MODES: readonly LabelMode[] = ["identical", "distinct", "grou
 /** The Istio version the proxies claim (the reference of this project). */
 export const ISTIO_VERSION = "1.30.0";
 export const CLUSTER_ID = "Kubernetes";
+/**
+ * The Envoy version the proxies claim by default (user_agent_name "envoy" and
+ * user_agent_build_version, as Envoy sends them), the Envoy of this project's tests: a server
+ * may serve an Envoy by its version (meshpilot gives Envoy ≥ 1.38 on delta VHDS).
+ */
+export const ENVOY_VERSION = "1.40.0";
 
 /** A workload a proxy runs in. */
 export interface ProxyWorkload {
@@ -26,6 +32,15 @@ export interface XdsNode {
   readonly id: string;
   readonly cluster: string;
   readonly metadata: Record<string, unknown>;
+  /** The Envoy version claimed (major.minor.patch); none: no user agent, a neutral client. */
+  readonly envoyVersion?: string;
+}
+
+/** `version` as Envoy's SemanticVersion; an error naming the option for anything but major.minor.patch. */
+export function semanticVersion(version: string): { majorNumber: number; minorNumber: number; patch: number } {
+  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(version);
+  if (!m) throw new Error(`envoy version must be major.minor.patch (e.g. ${ENVOY_VERSION}), got "${version}"`);
+  return { majorNumber: Number(m[1]), minorNumber: Number(m[2]), patch: Number(m[3]) };
 }
 
 export interface FleetShape {
@@ -58,9 +73,11 @@ export function proxyWorkload(k: number, f: FleetShape): ProxyWorkload {
   return { pod: `${f.name}-${k}`, namespace: f.namespace, ip: proxyIp(k), labels, workload, serviceAccount: "default" };
 }
 
-/** The node of a sidecar in `w`, as istio-agent presents it. */
-export function istioNode(w: ProxyWorkload): XdsNode {
+/** The node of a sidecar in `w`, as istio-agent presents it (and, given a version, its Envoy). */
+export function istioNode(w: ProxyWorkload, envoyVersion?: string): XdsNode {
+  if (envoyVersion !== undefined) semanticVersion(envoyVersion);
   return {
+    ...(envoyVersion !== undefined ? { envoyVersion } : {}),
     id: `sidecar~${w.ip}~${w.pod}.${w.namespace}~${w.namespace}.svc.cluster.local`,
     cluster: `${w.workload}.${w.namespace}`,
     metadata: {

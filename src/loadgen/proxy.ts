@@ -8,7 +8,7 @@ import { NodeSchema, type Node } from "../gen/envoy/config/core/v3/base_pb.js";
 import type { ChangeWatch, Seen } from "./changes.js";
 import { emptyCounts, type Counts, type ShortType } from "./counts.js";
 import { EnvoyFlow, type FlowSender } from "./flow.js";
-import type { XdsNode } from "./node.js";
+import { semanticVersion, type XdsNode } from "./node.js";
 import type { WireResource } from "./wire.js";
 
 /** Envoy's default HTTP/2 initial_stream_window_size and initial_connection_window_size. */
@@ -125,7 +125,14 @@ export abstract class LoadProxy implements FlowSender {
     if (this.nodeSent) return undefined;
     this.nodeSent = true;
     const n = this.opts.node;
-    return create(NodeSchema, { id: n.id, cluster: n.cluster, metadata: n.metadata as JsonObject });
+    return create(NodeSchema, {
+      id: n.id,
+      cluster: n.cluster,
+      metadata: n.metadata as JsonObject,
+      ...(n.envoyVersion !== undefined
+        ? { userAgentName: "envoy", userAgentVersionType: { case: "userAgentBuildVersion", value: { version: semanticVersion(n.envoyVersion) } } }
+        : {}),
+    });
   }
 
   /** What the proxy holds and asks for now (see EnvoyFlow.names). */

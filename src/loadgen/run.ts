@@ -11,7 +11,7 @@ import { DirDriver } from "./dir-driver.js";
 import type { MeshDriver } from "./driver.js";
 import { LoadMesh } from "./mesh.js";
 import type { Variant } from "./mesh-objects.js";
-import { istioNode, proxyWorkload, type FleetShape, type LabelMode } from "./node.js";
+import { ENVOY_VERSION, istioNode, proxyWorkload, type FleetShape, type LabelMode } from "./node.js";
 import { findPidByPort, ServerMonitor } from "./proc.js";
 import { now, type LoadProxy, type Protocol } from "./proxy.js";
 import type { ChangeRecord, FleetReport, KindReport, LoadReport, PerProxyRange, ServerReport } from "./report.js";
@@ -30,6 +30,8 @@ export interface LoadOptions {
   readonly labels?: LabelMode;
   /** Deployments in the groups label mode (default 10). */
   readonly groups?: number;
+  /** The Envoy version the proxies claim (default ENVOY_VERSION); null: none, a neutral xDS client. */
+  readonly envoyVersion?: string | null;
   /** Streams opened per second (default: all at once). */
   readonly connectRate?: number;
   /** Services of the generated mesh (default 100). */
@@ -149,6 +151,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const noteError = (e: string | undefined): void => {
     if (e !== undefined && errors.length < MAX_ERRORS_REPORTED && !errors.includes(e)) errors.push(e);
   };
+  const envoyVersion = o.envoyVersion === null ? undefined : (o.envoyVersion ?? ENVOY_VERSION);
   const fleetShape: FleetShape = { mode: labels, namespace: "bench-0", name: "loadgen", groups: o.groups ?? 10, workloadOf: (k) => mesh.workloadOf(k) };
   const expectClusters = driver ? mesh.expectedClusters() : new Set<string>();
   const watch = new ChangeWatch();
@@ -158,7 +161,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const opts = {
       address: o.target,
       index,
-      node: istioNode(proxyWorkload(index, fleetShape)),
+      node: istioNode(proxyWorkload(index, fleetShape), envoyVersion),
       expectClusters: extra.expect,
       reconnect: o.reconnect ?? true,
       ...(extra.changes ? { changes: extra.changes } : {}),

@@ -55,13 +55,16 @@ export class SotwProxy extends LoadProxy {
     if (!type) throw new Error(`response of unexpected type ${r.typeUrl}`);
     const at = now();
     this.received(type, buf, r.resources, 0, at);
-    this.version[type] = r.versionInfo;
-    this.nonce[type] = r.nonce;
-    this.request(type); // ACK: the new version, the nonce, the same names
+    // Applied, then ACKed (the new version, the nonce, the same names), as Envoy does: the
+    // subscriptions the response starts go out before its ACK.
     if (type === "cds") this.flow.onClusters(r.resources, [], true);
     else if (type === "eds") this.flow.onEndpoints(r.resources);
     else if (type === "lds") this.flow.onListeners(r.resources, [], true);
-    else this.flow.onRoutes(r.resources);
+    else if (type === "rds") this.flow.onRoutes(r.resources);
+    else this.flow.onVirtualHosts(r.resources, []);
+    this.version[type] = r.versionInfo;
+    this.nonce[type] = r.nonce;
+    this.request(type);
     this.applied(type, buf, at);
   }
 }

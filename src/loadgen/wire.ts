@@ -115,6 +115,7 @@ const F = {
   filter: { typedConfig: FilterSchema.field.typedConfig.number },
   hcm: { rds: HttpConnectionManagerSchema.field.rds.number },
   rds: { routeConfigName: RdsSchema.field.routeConfigName.number },
+  route: { vhds: RouteConfigurationSchema.field.vhds.number },
 } as const;
 
 const HCM_TYPE = `type.googleapis.com/${HttpConnectionManagerSchema.typeName}`;
@@ -274,4 +275,11 @@ export function listenerRouteNames(listener: Uint8Array): string[] {
     }
   }
   return out;
+}
+
+/** Does a RouteConfiguration body name VHDS (its virtual hosts then come as VirtualHost resources)? */
+export function routeUsesVhds(route: Uint8Array): boolean {
+  const r = new FieldReader(route, 0, route.length);
+  while (r.next()) if (r.isLen(F.route.vhds)) return true;
+  return false;
 }

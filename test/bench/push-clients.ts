@@ -7,7 +7,7 @@
 // It runs in its own process (forked by push.ts) so that the server's heap is measured alone and
 // the clients use the second core. Every wait is bounded.
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { sumCounts, type Counts, type ShortType } from "../../src/loadgen/counts.js";
+import { SHORT_TYPES, sumCounts, type Counts, type ShortType } from "../../src/loadgen/counts.js";
 import { DeltaProxy } from "../../src/loadgen/delta-proxy.js";
 import { benchNode } from "./mesh.js";
 import type { FromClients, ToClients } from "./push-protocol.js";
@@ -61,15 +61,10 @@ async function handle(m: ToClients): Promise<void> {
         event: "synced",
         group: m.group,
         syncedAt: clients.map((c) => c.syncedAt!),
-        firstAt: {
-          cds: clients.map((c) => c.firstAt.cds!),
-          eds: clients.map((c) => c.firstAt.eds!),
-          lds: clients.map((c) => c.firstAt.lds!),
-          rds: clients.map((c) => c.firstAt.rds!),
-        },
+        firstAt: Object.fromEntries(SHORT_TYPES.map((t) => [t, clients.map((c) => c.firstAt[t] ?? NaN)])) as Record<ShortType, number[]>,
         startedAt: clients.map((c) => c.startedAt),
         totals: sum(clients, (c) => c.counts),
-        minResources: { cds: min("cds"), eds: min("eds"), lds: min("lds"), rds: min("rds") },
+        minResources: Object.fromEntries(SHORT_TYPES.map((t) => [t, min(t)])) as Record<ShortType, number>,
         clientCpuMs: cpuMs(cpu),
         loopMaxMs: loop.max / 1e6,
       });

@@ -16,9 +16,10 @@ import { ControlPlane } from "../../src/pipeline/control-plane.js";
 import { SnapshotCache } from "../../src/xds/snapshot-cache.js";
 import { XdsServer } from "../../src/xds/server.js";
 import { benchNode, generateMesh, inputOf, namespaceOf, serviceName, SERVICE_PORT, withEndpointChange, type GeneratedMesh, type Variant } from "./mesh.js";
+import { TYPE_URL_OF } from "../../src/loadgen/counts.js";
+import { routeForm } from "../../src/xds/route-form.js";
 import { SHORT_TYPES, type Counts, type FromClients, type ShortType, type ToClients } from "./push-protocol.js";
 import { bytes, median, minus, ms, retainedAfterGc, sleep, type Table } from "./report.js";
-import { TYPES } from "./translation.js";
 
 const now = (): number => performance.timeOrigin + performance.now();
 const silent = pino({ level: "silent" });
@@ -162,7 +163,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   const cp = new ControlPlane({ cache, logger: silent });
   cp.update(inputOf(gen), "all");
   // Server-side timestamps: when each proxy's stream was bound, and its last write per type.
-  const serverSeen = { connectAt: [] as number[], lastPushAt: { cds: 0, eds: 0, lds: 0, rds: 0 } as Record<ShortType, number>, pushes: 0 };
+  const serverSeen = { connectAt: [] as number[], lastPushAt: { cds: 0, eds: 0, lds: 0, rds: 0, vhds: 0 } as Record<ShortType, number>, pushes: 0 };
   const server = new XdsServer({
     cache,
     views: cp,
@@ -170,7 +171,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     observer: {
       onConnect: () => void serverSeen.connectAt.push(now()),
       onPush: (type) => {
-        if (type === "sds" || type === "vhds") return; // the generated meshes name no credentials; the lean clients take routes inline
+        if (type === "sds") return; // the generated meshes name no credentials
         serverSeen.lastPushAt[type] = now();
         serverSeen.pushes++;
       },
@@ -195,9 +196,11 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     if ("error" in key) throw new Error(key.error);
     const snap = cache.get(key.key);
     if (!snap || cache.keys().length !== 1) throw new Error(`bench: expected exactly one view snapshot, found ${cache.keys().length}`);
-    const snapshotResources = Object.fromEntries(TYPES.map(({ t }, i) => [SHORT_TYPES[i], snap.resources.get(t)?.size ?? 0])) as Record<ShortType, number>;
+    // The view as the clients' streams see it (delta streams of an Envoy that takes VHDS: route configurations in their VHDS form).
+    const form = routeForm(snap, true);
+    const snapshotResources = Object.fromEntries(SHORT_TYPES.map((t) => [t, form.resources.get(TYPE_URL_OF[t])?.size ?? 0])) as Record<ShortType, number>;
     const snapshotBytes = Object.fromEntries(
-      TYPES.map(({ t }, i) => [SHORT_TYPES[i], [...(snap.resources.get(t)?.values() ?? [])].reduce((a, r) => a + r.body.length, 0)]),
+      SHORT_TYPES.map((t) => [t, [...(form.resources.get(TYPE_URL_OF[t])?.values() ?? [])].reduce((a, r) => a + r.body.length, 0)]),
     ) as Record<ShortType, number>;
     o.log(`  push: ${o.services} services, anchor synced in ${ms(coldFirstProxyMs)} ms (cold view), view heap ${bytes(viewHeap)}`);
 
@@ -423,8 +426,8 @@ export function pushTable(results: readonly PushResult[]): Table {
         (res) =>
           `${res.services}-service ${res.variant} mesh: snapshot ${SHORT_TYPES.map((t) => `${t.toUpperCase()} ${res.snapshotResources[t]} (${bytes(res.snapshotBytes[t])})`).join(", ")}; first proxy of the view (cold: translate+encode+push) ${ms(res.coldFirstProxyMs)} ms; view heap ${bytes(res.viewHeap)}.`,
       ),
-      "Clients: a separate forked Node process on the same 2 cores (Envoy-like: CDS/LDS wildcard, EDS/RDS by name, ACK each; 256 MiB HTTP/2 windows as Envoy).",
-      "full sync = from opening the streams until the last client holds CDS+EDS+LDS+RDS; EDS change = from ControlPlane.update() until the last client got both changed CLAs.",
+      "Clients: a separate forked Node process on the same 2 cores (the load generator's delta clients, claiming Envoy 1.40: CDS/LDS wildcard, EDS/RDS by name, VHDS by wildcard, ACK each; 256 MiB HTTP/2 windows as Envoy).",
+      "full sync = from opening the streams until the last client holds CDS+EDS+LDS+RDS and the VHDS virtual hosts; EDS change = from ControlPlane.update() until the last client got both changed CLAs.",
       "Asserted per round: only EDS responses after the endpoint change (non-EDS B = 0), exactly the 2 changed ClusterLoadAssignments per client, every client got every resource of the snapshot.",
       "max stall = longest event-loop delay of the server / client process during the full sync (monitorEventLoopDelay).",
       "update() ms = the synchronous ControlPlane.update (EDS fast path: changed endpoints, endpoint analyzer, changed CLAs); streams then write on later event-loop turns (xds/push-scheduler.ts).",

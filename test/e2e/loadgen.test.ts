@@ -4,7 +4,7 @@
  * mixed fleet of delta and SotW sidecar streams, churns endpoints and VirtualService splits, and
  * reports that every proxy converged on every change, what each received per type, and the
  * server's CPU and memory from /proc (found by the port it listens on). Also: a load proxy asks
- * for exactly what a real Envoy with the same node asks for.
+ * for exactly what a real Envoy with the same node asks for, virtual hosts by VHDS included.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { SHORT_TYPES } from "../../src/loadgen/counts.js";
 import { DeltaProxy } from "../../src/loadgen/delta-proxy.js";
 import { DirDriver } from "../../src/loadgen/dir-driver.js";
 import { LoadMesh } from "../../src/loadgen/mesh.js";
-import { istioNode, proxyWorkload } from "../../src/loadgen/node.js";
+import { ENVOY_VERSION, istioNode, proxyWorkload } from "../../src/loadgen/node.js";
 import type { LoadProxy } from "../../src/loadgen/proxy.js";
 import { SotwProxy } from "../../src/loadgen/sotw-proxy.js";
 import { startSidecarEnvoy, type Envoy } from "../support/envoy.js";
@@ -57,16 +57,22 @@ describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
     expect(report.fullSyncMs).toBeGreaterThan(0);
 
     // One view: every proxy got the same resources, whichever protocol; 12 services → 12 × 3 outbound clusters at least.
+    // The proxies claim Envoy 1.40 (the default): delta streams get virtual hosts by VHDS, SotW streams whole route configurations.
     const [delta, sotw] = report.fleets;
     for (const t of SHORT_TYPES) {
       for (const f of report.fleets) {
         expect(f.syncResourcesPerProxy[t].min, `${f.protocol} ${t}`).toBe(f.syncResourcesPerProxy[t].max);
         expect(f.syncResourceBytesPerProxy[t].min, `${f.protocol} ${t}`).toBe(f.syncResourceBytesPerProxy[t].max);
-        expect(f.syncReceived[t].bytes, `${f.protocol} ${t}`).toBeGreaterThan(0);
+        if (t !== "vhds" || f.protocol === "delta") expect(f.syncReceived[t].bytes, `${f.protocol} ${t}`).toBeGreaterThan(0);
         expect(f.received[t].bytes).toBeGreaterThanOrEqual(f.syncReceived[t].bytes);
       }
-      expect(sotw!.syncResourceBytesPerProxy[t].min, t).toBe(delta!.syncResourceBytesPerProxy[t].min);
+      if (t !== "rds" && t !== "vhds") expect(sotw!.syncResourceBytesPerProxy[t].min, t).toBe(delta!.syncResourceBytesPerProxy[t].min);
     }
+    expect(sotw!.received.vhds.msgs).toBe(0);
+    // The route configuration without its virtual hosts, which come one per service (and both forms have the catch-all).
+    expect(delta!.syncResourcesPerProxy.rds.min).toBe(sotw!.syncResourcesPerProxy.rds.min);
+    expect(delta!.syncResourceBytesPerProxy.rds.min).toBeLessThan(sotw!.syncResourceBytesPerProxy.rds.min / 4);
+    expect(delta!.syncResourcesPerProxy.vhds.min).toBe(12);
     expect(delta!.syncResourcesPerProxy.cds.min).toBeGreaterThanOrEqual(36);
     expect(delta!.syncResourcesPerProxy.eds.min).toBeGreaterThanOrEqual(36);
 
@@ -80,9 +86,11 @@ describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
     expect(report.churn.byKind.endpoint?.changes).toBe(changes / 2);
     expect(report.churn.byKind.weight?.changes).toBe(changes / 2);
     expect(report.churn.byKind.endpoint?.latency.count).toBe(70 * (changes / 2));
-    // The churn moved EDS and RDS after the sync.
+    // The churn moved EDS after the sync, and the weight edits VirtualHosts (delta, VHDS: not one route configuration) or RDS (SotW).
     expect(delta!.received.eds.msgs).toBeGreaterThan(delta!.syncReceived.eds.msgs);
-    expect(delta!.received.rds.msgs).toBeGreaterThan(delta!.syncReceived.rds.msgs);
+    expect(delta!.received.vhds.msgs).toBeGreaterThan(delta!.syncReceived.vhds.msgs);
+    expect(delta!.received.rds.msgs).toBe(delta!.syncReceived.rds.msgs);
+    expect(sotw!.received.rds.msgs).toBeGreaterThan(sotw!.syncReceived.rds.msgs);
 
     // The server, found by its port.
     expect(report.server?.pid).toBe(server!.pid);
@@ -111,7 +119,7 @@ describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
     await driver.setup(mesh);
     try {
       const w = proxyWorkload(0, { mode: "identical", namespace: "bench-0", name: "lg-envoy", groups: 1 });
-      const node = istioNode(w);
+      const node = istioNode(w, ENVOY_VERSION);
       // The test's Envoy binds real ports, so it captures nothing: both get INTERCEPTION_MODE NONE.
       const noCapture = { ...node, metadata: { ...node.metadata, INTERCEPTION_MODE: "NONE" } };
       const address = `127.0.0.1:${server!.xdsPort}`;
@@ -142,10 +150,19 @@ describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
         rds: list(of("RoutesConfigDump")["dynamic_route_configs"])
           .map((r) => String(r["route_config"]!["name"]))
           .sort(),
+        // Envoy's dump lists a route configuration's virtual hosts together; those it got by VHDS carry
+        // their resource name, `<route configuration>/<virtual host>` (inline ones have no `/`).
+        vhds: list(of("RoutesConfigDump")["dynamic_route_configs"])
+          .flatMap((r) => ((r["route_config"]!["virtual_hosts"] ?? []) as { name: string }[]).map((v) => v.name))
+          .filter((n) => n.includes("/"))
+          .sort(),
       };
       expect(envoyNames.clusters.length).toBeGreaterThan(15);
       expect(envoyNames.rds.length).toBeGreaterThan(0);
-      for (const p of proxies) expect(p.names()).toEqual(envoyNames);
+      expect(envoyNames.vhds.length).toBe(5);
+      expect(proxies[0]!.names()).toEqual(envoyNames);
+      // SotW gets route configurations whole: the same names, no VHDS.
+      expect(proxies[1]!.names()).toEqual({ ...envoyNames, vhds: [] });
     } finally {
       for (const p of proxies) p.close();
       await envoy?.stop();

@@ -21,9 +21,9 @@ describe("change markers", () => {
 
   it("a proxy that got a later change of a slot has the earlier ones too; other slots and types are untouched", () => {
     const w = new ChangeWatch();
-    const a1 = w.begin("endpoint:1/0", "endpoint", "eds", churnIp(1), 1000);
-    const a2 = w.begin("endpoint:1/0", "endpoint", "eds", churnIp(2), 1001);
-    const b = w.begin("endpoint:2/0", "endpoint", "eds", churnIp(3), 1002);
+    const a1 = w.begin("endpoint:1/0", "endpoint", ["eds"], churnIp(1), 1000);
+    const a2 = w.begin("endpoint:1/0", "endpoint", ["eds"], churnIp(2), 1001);
+    const b = w.begin("endpoint:2/0", "endpoint", ["eds"], churnIp(3), 1002);
     const seen: Seen = new Map();
     w.scan(seen, "rds", cla(churnIp(2)), 2000);
     expect(seen.size).toBe(0); // wrong type
