@@ -86,26 +86,30 @@ export class LoadMesh {
     return out;
   }
 
-  /**
-   * Proxy `k` as a pod of one of the mesh's services (the workloads label mode): the generated
-   * pods first, service by service; beyond those, extra pods of the services with addresses
-   * outside the mesh's endpoints.
-   */
+  /** Proxy `k` as a pod of one of the mesh's services (meshWorkload). */
   workloadOf(k: number): ProxyWorkload {
-    const n = this.shape.services;
-    const i = k % n;
-    const j = Math.floor(k / n);
-    const ns = namespaceOf(i);
-    const name = serviceName(i);
-    const labels = { app: name, version: j % ENDPOINTS_PER_SERVICE < 7 ? "v1" : "v2" };
-    const inMesh = j < ENDPOINTS_PER_SERVICE;
-    return {
-      pod: inMesh ? podName(i, j) : `${name}-x${k}`,
-      namespace: ns,
-      ip: inMesh ? podIp(i, j) : `10.${208 + ((k >> 16) & 7)}.${(k >> 8) & 255}.${k & 255}`,
-      labels,
-      workload: `${name}-${labels.version}`,
-      serviceAccount: "default",
-    };
+    return meshWorkload(k, this.shape.services);
   }
+}
+
+/**
+ * Proxy `k` as a pod of one of the services of a mesh of `services` (the workloads label mode):
+ * the generated pods first, service by service; beyond those, extra pods of the services with
+ * addresses outside the mesh's endpoints.
+ */
+export function meshWorkload(k: number, services: number): ProxyWorkload {
+  const i = k % services;
+  const j = Math.floor(k / services);
+  const ns = namespaceOf(i);
+  const name = serviceName(i);
+  const labels = { app: name, version: j % ENDPOINTS_PER_SERVICE < 7 ? "v1" : "v2" };
+  const inMesh = j < ENDPOINTS_PER_SERVICE;
+  return {
+    pod: inMesh ? podName(i, j) : `${name}-x${k}`,
+    namespace: ns,
+    ip: inMesh ? podIp(i, j) : `10.${208 + ((k >> 16) & 7)}.${(k >> 8) & 255}.${k & 255}`,
+    labels,
+    workload: `${name}-${labels.version}`,
+    serviceAccount: "default",
+  };
 }

@@ -3,7 +3,6 @@
 // object is valid: `validateAll` runs them through the product's parser, and the bench refuses to
 // measure invalid input.
 import { parseObject } from "../../src/api/parse.js";
-import { ISTIO_TLS_MODE, TLS_MODE_LABEL } from "../../src/model/names.js";
 import type { InputObject, StoredObject } from "../../src/api/objects.js";
 import {
   ENDPOINTS_PER_SERVICE,
@@ -11,64 +10,38 @@ import {
   destinationRule,
   endpointSlice,
   namespace,
-  namespaceOf,
   node,
   pod,
   service,
-  serviceName,
   virtualService,
   type Variant,
 } from "../../src/loadgen/mesh-objects.js";
+import { meshWorkload } from "../../src/loadgen/mesh.js";
+import { ENVOY_VERSION, istioNode, proxyWorkload, type FleetShape, type LabelMode, type XdsNode } from "../../src/loadgen/node.js";
 import type { MeshInput } from "../../src/model/input.js";
 import { meshInputFrom } from "../../src/pipeline/mesh-input.js";
 
+export { LABEL_MODES, type LabelMode } from "../../src/loadgen/node.js";
 export { ENDPOINTS_PER_SERVICE, NAMESPACES, SERVICE_PORT, endpointSlice, namespaceOf, serviceName, type Variant } from "../../src/loadgen/mesh-objects.js";
 
-/** The namespace and labels of the bench's proxies: by default every bench client shares one view. */
+/** The namespace of the bench's proxies: by default every bench client shares one view. */
 export const CLIENT_NAMESPACE = "bench-0";
-export const CLIENT_LABELS = { app: "bench-client" } as const;
-
-/**
- * How the bench clients' pod labels differ: all alike; every client its own Deployment (its own
- * `app`, `version` and `pod-template-hash`, as in a real mesh); or 10 Deployments. The generated
- * meshes select on none of these labels, so those three get the same config. "workloads" is a
- * real mesh's case: client k is a pod of service k mod N, in that service's namespace, with its
- * labels (so that Service selects it: the client has inbound listeners and a view of its own),
- * the injector's tls-mode label and a `version` and `pod-template-hash` of its own.
- */
-export type LabelMode = "identical" | "distinct" | "groups" | "workloads";
-export const LABEL_MODES: readonly LabelMode[] = ["identical", "distinct", "groups", "workloads"];
+/** Pod name prefix and app label of the bench's proxies (other than in the workloads mode). */
+const CLIENT_NAME = "bench-client";
+/** Deployments in the groups label mode. */
 export const LABEL_GROUPS = 10;
 
-/** The service whose pod bench client `k` is, in "workloads" mode. */
-function workloadService(k: number, services: number): number {
-  return k % services;
-}
-
-function clientLabels(k: number, mode: LabelMode, services: number): Record<string, string> {
-  if (mode === "identical") return { ...CLIENT_LABELS };
-  const hash = (d: number): string => (0x5d8f00 + d * 7919).toString(16);
-  if (mode === "workloads") {
-    const app = serviceName(workloadService(k, services));
-    return { app, version: `v${k % 3}`, "pod-template-hash": hash(k), [TLS_MODE_LABEL]: ISTIO_TLS_MODE };
-  }
-  const d = mode === "distinct" ? k : k % LABEL_GROUPS;
-  return { app: `bench-client-${d}`, version: `v${d % 3}`, "pod-template-hash": hash(d) };
-}
-
 /**
- * The xDS node of bench client `k` (Istio's sidecar id format) in a mesh of `services` services
- * (only "workloads" mode reads it).
+ * The xDS node of bench client `k` in a mesh of `services` services (only the workloads mode
+ * reads it): the load generator's sidecar node (src/loadgen/node.ts), claiming the Envoy of the
+ * project's tests, so that the server treats it as it treats a real sidecar (VHDS on delta).
+ * The label modes are the load generator's: the generated meshes select on none of the labels of
+ * identical, distinct and groups, so those get the same config; in workloads, client k is a pod
+ * of service k mod N (so that Service selects it: it has inbound listeners and a view of its own).
  */
-export function benchNode(k: number, mode: LabelMode = "identical", services = 1): { id: string; cluster: string; metadata: Record<string, unknown> } {
-  const ip = `10.200.${(k >> 8) & 255}.${k & 255}`;
-  const ns = mode === "workloads" ? namespaceOf(workloadService(k, services)) : CLIENT_NAMESPACE;
-  const app = mode === "workloads" ? serviceName(workloadService(k, services)) : "bench-client";
-  return {
-    id: `sidecar~${ip}~${app}-${k}.${ns}~${ns}.svc.cluster.local`,
-    cluster: `${app}.${ns}`,
-    metadata: { LABELS: clientLabels(k, mode, services) },
-  };
+export function benchNode(k: number, mode: LabelMode = "identical", services = 1): XdsNode {
+  const shape: FleetShape = { mode, namespace: CLIENT_NAMESPACE, name: CLIENT_NAME, groups: LABEL_GROUPS, workloadOf: (x) => meshWorkload(x, services) };
+  return istioNode(proxyWorkload(k, shape), ENVOY_VERSION);
 }
 
 export interface GeneratedMesh {
