@@ -26,10 +26,11 @@ import type { MeshModel, ServiceModel } from "../model/ir.js";
 import { DEFAULT_DOMAIN } from "../model/names.js";
 import { nodeClassKey, parseProxy, proxyView, sharedView, viewKey, type ProxyNode, type ProxyView } from "../model/proxy.js";
 import { outboundLabels, projectLabels, selectedLabels, selectionText, type LabelSelection } from "../model/selected-labels.js";
-import { outboundTwins, translateOwn, translateProxy, translateShared, type ProxyResources } from "../translate/proxy.js";
+import { outboundTwins, translateOwn, translateProxy, translateShared, type ProxyResources, type ProxyTranslation } from "../translate/proxy.js";
 import { snapshotFrom } from "../xds/encode.js";
 import { composeMaps, encodeOwn, type Composed, type TypeMaps } from "./compose-view.js";
-import { encodeProxyResources } from "./encode-view.js";
+import { encodeProxyResources, encodeSteps } from "./encode-view.js";
+import { SlicedWork, type SlicedWorkStats } from "./sliced-work.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
 import { EncodeCache } from "../xds/encode-cache.js";
 import type { SnapshotCache } from "../xds/snapshot-cache.js";
@@ -54,6 +55,8 @@ interface SharedPart {
   generation: number;
   /** The keys of the views composed from it. */
   readonly views: Set<string>;
+  /** Translated, and being encoded across turns, for this build (sliced builds only). */
+  translated?: { readonly generation: number; readonly resources: ProxyTranslation };
 }
 
 interface View {
@@ -83,6 +86,13 @@ export interface ControlPlaneOptions {
   readonly domain?: string;
   /** Mesh-wide settings (Istio's MeshConfig subset meshpilot honours). */
   readonly meshConfig?: MeshConfig;
+  /**
+   * Build the views proxies wait for (the first of a class, or all of them when proxies connected
+   * before the first build) across turns of the event loop of about this many milliseconds
+   * (sliced-work.ts), instead of in the turn that binds the stream: a 1000-service view takes
+   * seconds to translate and encode. Their first snapshot is set when done. Undefined: at once.
+   */
+  readonly sliceMs?: number;
 }
 
 /** One view's resource maps before and after a build, for the types whose version changed. */
@@ -128,8 +138,19 @@ export class ControlPlane implements ViewProvider {
   private meshDiagnostics: readonly Diagnostic[] = [];
   private reported = new Set<string>();
   private readonly listeners = new Set<(stats: BuildStats) => void>();
+  /** Sliced builds (opts.sliceMs): the work, and the views waiting for their first snapshot. */
+  private readonly work: SlicedWork | undefined;
+  private readonly waiting = new Set<string>();
+  private building = false;
 
-  constructor(private readonly opts: ControlPlaneOptions) {}
+  constructor(private readonly opts: ControlPlaneOptions) {
+    if (opts.sliceMs !== undefined) this.work = new SlicedWork(opts.sliceMs, (err) => opts.logger.error({ err }, "building a view failed"));
+  }
+
+  /** Sliced builds' counters (undefined when views are built at once), and the views waiting. */
+  get buildWork(): (SlicedWorkStats & { readonly waitingViews: number }) | undefined {
+    return this.work && { ...this.work.stats, waitingViews: this.waiting.size };
+  }
 
   /** True once the first complete input has been applied (nothing is served before). */
   get ready(): boolean {
@@ -149,6 +170,7 @@ export class ControlPlane implements ViewProvider {
     this.classes.set(key, cls);
     if (!this.build) return;
     const view = this.place(key, cls);
+    if (!view.snapshot && this.work) return this.buildLater(cls.view!);
     if (!view.snapshot) this.publish(view, this.build.mesh);
     this.opts.cache.set(key, view.snapshot!);
   }
@@ -237,7 +259,12 @@ export class ControlPlane implements ViewProvider {
     if (!endpointsOnly) this.regroup(selectedLabels(build.mesh), outboundLabels(build.mesh));
     // Every view first, then the classes: a class moving between views finds its new one built.
     const changes: ViewChange[] = [];
-    for (const view of this.views.values()) {
+    for (const [vk, view] of this.views) {
+      // Never built: its proxies wait for it anyway; built in turns, not in this one.
+      if (!view.snapshot && this.work) {
+        this.buildLater(vk);
+        continue;
+      }
       const before = view.snapshot ? view.maps : undefined;
       const versions = view.snapshot?.versions;
       this.publish(view, build.mesh, build.changedHosts);
@@ -247,7 +274,7 @@ export class ControlPlane implements ViewProvider {
         if (versions.get(t) !== view.snapshot!.versions.get(t)) maps.set(t, { from: before.get(t) ?? new Map(), to: view.maps.get(t) ?? new Map() });
       if (maps.size > 0) changes.push({ classes: [...view.classes], maps });
     }
-    for (const view of this.views.values()) for (const key of view.classes) this.opts.cache.set(key, view.snapshot!);
+    for (const view of this.views.values()) for (const key of view.classes) if (view.snapshot) this.opts.cache.set(key, view.snapshot);
     // Forget what no view holds any more (views dropped since are swept on the next build). A
     // view holds its shared part's resources and its own, nothing else.
     for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER)
@@ -363,17 +390,80 @@ export class ControlPlane implements ViewProvider {
     if (part.generation === this.generation && part.maps) return;
     part.generation = this.generation;
     const prev = part.maps;
+    // Translated for this build by a sliced build (prepare), its resources already encoded.
+    const ready = part.translated?.generation === this.generation ? part.translated.resources : undefined;
+    part.translated = undefined;
     if (changedHosts && prev && part.eds) {
       const maps = new Map(prev);
       maps.set(TYPE_URL.endpoint, refreshEndpoints(part.eds, changedHosts, mesh, prev.get(TYPE_URL.endpoint)!, this.encoded));
       part.maps = maps;
       return;
     }
-    const resources = translateShared(mesh, part.proxy);
+    const resources = ready ?? translateShared(mesh, part.proxy);
     this.counts.outbound++;
     part.maps = encodeProxyResources(resources, prev, this.encoded);
     part.eds = groupTargets(resources.edsTargets);
     part.diagnostics = resources.diagnostics;
+  }
+
+  /** Build view `vk` in turns (its classes get its first snapshot when it is done). */
+  private buildLater(vk: string): void {
+    this.waiting.add(vk);
+    if (this.building) return;
+    this.building = true;
+    this.work!.add(this.buildWaiting());
+  }
+
+  /** One job for every waiting view, in the order they were asked for; a view per step at least. */
+  private *buildWaiting(): Generator<void, void, undefined> {
+    try {
+      // A Set's iteration visits what is added meanwhile.
+      for (const vk of this.waiting) {
+        this.waiting.delete(vk);
+        try {
+          yield* this.buildView(vk);
+        } catch (err) {
+          // A translator bug: its proxies get nothing (as a failed build in the binding turn gave them).
+          this.opts.logger.error({ err, view: vk }, "building a view failed");
+        }
+        yield;
+      }
+    } finally {
+      this.building = false;
+    }
+  }
+
+  private *buildView(vk: string): Generator<void, void, undefined> {
+    const view = this.views.get(vk);
+    const current = (): boolean => view !== undefined && this.views.get(vk) === view && this.build !== undefined;
+    // A build may come between steps (and give the view its snapshot), or its proxies leave.
+    for (let attempt = 1; current() && !view!.snapshot; attempt++) {
+      const generation = this.generation;
+      // Two builds came between its steps: build it at once, or under churn its proxies could wait forever.
+      if (attempt <= 2) yield* this.prepare(view!);
+      if (current() && !view!.snapshot && (generation === this.generation || attempt > 2)) this.publish(view!, this.build!.mesh);
+    }
+    if (current() && view!.snapshot) for (const key of view!.classes) this.opts.cache.set(key, view!.snapshot);
+  }
+
+  /**
+   * The expensive part of publishing `view` for the first time, a step at a time: its shared part
+   * translated (one step: translation is not cut), then its resources encoded one per step into
+   * the encode cache, where publish finds them. Stops early when a build comes between steps.
+   */
+  private *prepare(view: View): Generator<void, void, undefined> {
+    const part = this.parts.get(view.part);
+    const mesh = this.build?.mesh;
+    if (!part || !mesh || (part.generation === this.generation && part.maps)) return;
+    const generation = this.generation;
+    if (part.translated?.generation !== generation) {
+      part.translated = { generation, resources: translateShared(mesh, part.proxy) };
+      yield;
+    }
+    for (const _ of encodeSteps(part.translated!.resources, this.encoded)) {
+      if (this.generation !== generation || part.translated?.generation !== generation) return;
+      yield;
+    }
   }
 
   /** Log each finding once, when it first appears; fixed ones are forgotten so a relapse is logged again. */

@@ -4,7 +4,7 @@
 import type { ProxyResources } from "../translate/proxy.js";
 import { encodeResources } from "../xds/encode.js";
 import type { EncodeCache } from "../xds/encode-cache.js";
-import { encodeRoutes } from "../xds/route-delivery.js";
+import { encodeRoutes, encodeVirtualHostSteps } from "../xds/route-delivery.js";
 import type { ResourceMap } from "../xds/snapshot.js";
 import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 
@@ -37,4 +37,25 @@ export function encodeProxyResources(r: ProxyResources, previous?: ReadonlyMap<T
     [TYPE_URL.virtualHost, routes.virtualHosts],
     encode(TYPE_URL.secret, r.secrets),
   ]);
+}
+
+/**
+ * encodeProxyResources' expensive part, a resource per step, into `shared`: run across turns of
+ * the event loop (sliced-work.ts), it leaves encodeProxyResources of the same `r` with only cache
+ * hits and the assembly of route configurations from their encoded virtual hosts.
+ */
+export function* encodeSteps(r: ProxyResources, shared: EncodeCache): Generator<void, void, undefined> {
+  const types: [TypeUrl, readonly Named[]][] = [
+    [TYPE_URL.cluster, r.clusters],
+    [TYPE_URL.endpoint, r.endpoints],
+    [TYPE_URL.listener, r.listeners],
+    [TYPE_URL.secret, r.secrets],
+  ];
+  for (const [t, items] of types) {
+    for (const item of items) {
+      encodeNamed(t, [item], undefined, shared);
+      yield;
+    }
+  }
+  yield* encodeVirtualHostSteps(r.routes, shared);
 }

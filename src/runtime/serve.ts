@@ -14,6 +14,7 @@ import { startDebugServer } from "../debug/http.js";
 import { PushHistory } from "../debug/history.js";
 import { Metrics } from "../debug/metrics.js";
 import { ControlPlane } from "../pipeline/control-plane.js";
+import { BUILD_SLICE_MS } from "../pipeline/sliced-work.js";
 import { Debouncer } from "../pipeline/debounce.js";
 import { meshInputFrom } from "../pipeline/mesh-input.js";
 import { FileSource } from "../sources/file/file-source.js";
@@ -86,7 +87,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const cache = new SnapshotCache();
   const metrics = new Metrics();
   const meshConfig = servedMeshConfig(opts);
-  const controlPlane = new ControlPlane({ cache, logger: log, meshConfig });
+  // Views are built across turns of the event loop: proxies reconnecting at once must not stall it.
+  const controlPlane = new ControlPlane({ cache, logger: log, meshConfig, sliceMs: BUILD_SLICE_MS });
   if (opts.allowPlaintextSecrets) {
     log.warn(
       { xdsAddress: opts.xdsAddress },

@@ -198,6 +198,22 @@ function encodeVhost(route: string, vh: VirtualHostLike, previous: ResourceMap |
   return r;
 }
 
+/**
+ * Encode, into `shared`, the virtual hosts of `routes` that VHDS delivers, one per step: a caller
+ * spreading a big view's encoding over turns of the event loop runs these first, and
+ * encodeRoutes then finds each virtual host encoded (by identity) and only assembles.
+ */
+export function* encodeVirtualHostSteps(routes: readonly RouteConfigurationLike[], shared: EncodeCache): Generator<void, void, undefined> {
+  for (const rc of routes) {
+    const name = rc.name ?? "";
+    for (const vh of rc.virtualHosts ?? []) {
+      if (!delivered(name, vh)) continue;
+      encodeVhost(name, vh, undefined, shared);
+      yield;
+    }
+  }
+}
+
 /** The route configurations as VHDS streams get them: those with VHDS virtual hosts in their VHDS form. */
 export function vhdsRoutes(inline: ResourceMap): ResourceMap {
   const known = splitMaps.get(inline);

@@ -9,6 +9,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pino } from "pino";
 import { ControlPlane } from "../../src/pipeline/control-plane.js";
+import { BUILD_SLICE_MS } from "../../src/pipeline/sliced-work.js";
 import { SnapshotCache } from "../../src/xds/snapshot-cache.js";
 import { XdsServer } from "../../src/xds/server.js";
 import { generateMesh, inputOf, type LabelMode } from "./mesh.js";
@@ -47,7 +48,7 @@ const silent = pino({ level: "silent" });
 
 export async function runReconnectStorm(o: ReconnectStormOptions): Promise<ReconnectStormResult> {
   const cache = new SnapshotCache();
-  const cp = new ControlPlane({ cache, logger: silent });
+  const cp = new ControlPlane({ cache, logger: silent, sliceMs: BUILD_SLICE_MS });
   cp.update(inputOf(generateMesh(o.services, "basic")), "all");
   let disconnects = 0;
   const server = new XdsServer({ cache, views: cp, logger: silent, observer: { onDisconnect: () => void disconnects++ } });
