@@ -1,5 +1,32 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { SlicedWorkStats } from "../pipeline/sliced-work.js";
 import type { XdsObserver } from "../xds/observer.js";
+import type { PushSchedulerStats } from "../xds/push-scheduler.js";
+
+/** A counter kept elsewhere (a scheduler's own count), read when Prometheus scrapes. */
+function readCounter(registry: Registry, name: string, help: string, read: () => number | undefined): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read() ?? 0);
+    },
+  });
+}
+
+/** A gauge read when Prometheus scrapes. */
+function readGauge(registry: Registry, name: string, help: string, read: () => number | undefined): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read() ?? 0);
+    },
+  });
+}
 
 /** Prometheus metrics under Istio's names where Istio has one, so existing dashboards work. */
 export class Metrics {
@@ -77,6 +104,40 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * The push scheduler's counters (push-scheduler.ts): how writes to many streams are spread over
+   * turns of the event loop and held at the cap of unanswered bytes. Read at each scrape.
+   */
+  watchPushes(stats: () => PushSchedulerStats): void {
+    const r = this.registry;
+    readCounter(r, "meshpilot_xds_push_turns_total", "Turns of the event loop in which the push scheduler served streams.", () => stats().rounds);
+    readCounter(
+      r,
+      "meshpilot_xds_push_flushes_total",
+      "Streams served by the push scheduler (a response built and written, or nothing owed).",
+      () => stats().flushes,
+    );
+    readGauge(r, "meshpilot_xds_push_longest_turn_seconds", "The longest turn of the push scheduler since start.", () => stats().longestRoundMs / 1000);
+    readGauge(r, "meshpilot_xds_push_queue_streams", "Streams waiting for a turn of the push scheduler.", () => stats().waiting);
+    readGauge(r, "meshpilot_xds_push_inflight_bytes", "Bytes sent and not yet answered by proxies, counted against the push cap.", () => stats().bytesInFlight);
+    readCounter(r, "meshpilot_xds_push_deferred_total", "Times streams waited because the unanswered bytes were at the push cap.", () => stats().heldAtCap);
+    readCounter(
+      r,
+      "meshpilot_xds_push_abandoned_total",
+      "Responses that stopped counting against the push cap because they went unanswered too long (slow proxies).",
+      () => stats().abandoned,
+    );
+  }
+
+  /** The work of building views across turns (ControlPlane's sliceMs); absent stats read as 0. */
+  watchBuilds(stats: () => (SlicedWorkStats & { readonly waitingViews: number }) | undefined): void {
+    const r = this.registry;
+    readGauge(r, "meshpilot_view_builds_waiting", "Views proxies wait for, queued to be built across turns.", () => stats()?.waitingViews);
+    readCounter(r, "meshpilot_view_build_turns_total", "Turns of the event loop spent building views.", () => stats()?.turns);
+    readCounter(r, "meshpilot_view_build_steps_total", "Steps of view builds (a translation, or one resource encoded).", () => stats()?.steps);
+    readGauge(r, "meshpilot_view_build_longest_turn_seconds", "The longest turn spent building views since start.", () => (stats()?.longestTurnMs ?? 0) / 1000);
   }
 
   /** One answered injection request (istiod's sidecar_injection_* counters). */

@@ -114,6 +114,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     plaintextSecrets: opts.allowPlaintextSecrets ?? false,
     ...(identity ? { secure: identity.secure } : {}),
   });
+  metrics.watchPushes(() => xds.pushStats);
+  metrics.watchBuilds(() => controlPlane.buildWork);
   const history = new PushHistory(opts.historySize);
   const inputs = new Inputs(store, [FILES, KUBE]);
   const readiness = new Readiness([...(opts.configDir !== undefined ? [FILES] : []), ...(opts.kube ? [KUBE] : [])]);

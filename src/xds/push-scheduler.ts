@@ -30,10 +30,18 @@ interface InFlight {
   readonly at: number;
 }
 
-/** Counters for tests and metrics. */
+/** Counters for tests and metrics (exported to Prometheus as meshpilot_xds_push_*). */
 export interface PushSchedulerStats {
-  /** Slices run. */
+  /** Slices run (turns of the event loop that served streams). */
   readonly rounds: number;
+  /** Streams served (a response built and written, or found owing nothing). */
+  readonly flushes: number;
+  /** The longest slice, in milliseconds: `sliceMs` plus the longest single flush. */
+  readonly longestRoundMs: number;
+  /** Streams waiting for a turn now. */
+  readonly waiting: number;
+  /** Bytes sent and not yet answered now, counted against the cap. */
+  readonly bytesInFlight: number;
   /** Times a stream waited because the unanswered bytes were at the cap. */
   readonly heldAtCap: number;
   /** Responses that stopped counting against the cap because they went unanswered for `stallMs`. */
@@ -51,6 +59,8 @@ export class PushScheduler {
   /** How long a response may go unanswered before its stream counts as slow. */
   readonly stallMs: number;
   private rounds = 0;
+  private flushes = 0;
+  private longestRoundMs = 0;
   private heldAtCap = 0;
   private abandoned = 0;
 
@@ -89,7 +99,15 @@ export class PushScheduler {
   }
 
   get stats(): PushSchedulerStats {
-    return { rounds: this.rounds, heldAtCap: this.heldAtCap, abandoned: this.abandoned };
+    return {
+      rounds: this.rounds,
+      flushes: this.flushes,
+      longestRoundMs: this.longestRoundMs,
+      waiting: this.waiting.size,
+      bytesInFlight: this.inFlightBytes,
+      heldAtCap: this.heldAtCap,
+      abandoned: this.abandoned,
+    };
   }
 
   private full(): boolean {
@@ -125,8 +143,10 @@ export class PushScheduler {
     for (const s of this.waiting) {
       if (this.full() || performance.now() - start >= this.sliceMs) break;
       this.waiting.delete(s);
+      this.flushes++;
       s.flushNow();
     }
+    this.longestRoundMs = Math.max(this.longestRoundMs, performance.now() - start);
     this.schedule();
   }
 
