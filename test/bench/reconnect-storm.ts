@@ -6,6 +6,7 @@
 // fails the run; the server counts disconnects). Shared by the e2e test (which asserts
 // convergence and no errors, never the stall) and the bench (which prints the stall with its
 // target).
+import { loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pino } from "pino";
 import { ControlPlane } from "../../src/pipeline/control-plane.js";
@@ -24,6 +25,8 @@ export interface ReconnectStormOptions {
   readonly clients: number;
   readonly labels: LabelMode;
   readonly timeoutMs: number;
+  /** Build views at once, in the turn that binds their first stream (as before sliced builds), to compare. */
+  readonly buildAtOnce?: boolean;
 }
 
 export interface ReconnectStormResult {
@@ -34,6 +37,12 @@ export interface ReconnectStormResult {
   readonly syncMs: number;
   readonly loopMaxMs: number;
   readonly loopP99Ms: number;
+  /**
+   * The most CPU the server process used between two ticks of a 5 ms timer: what the longest turn
+   * itself cost, without the time the machine's load kept the process off a core (the loop delay
+   * counts that too). Includes the process's other threads (GC helpers), so an upper bound.
+   */
+  readonly turnCpuMaxMs: number;
   /** Streams the server saw end during the storm (none should). */
   readonly disconnects: number;
   readonly connected: number;
@@ -41,25 +50,53 @@ export interface ReconnectStormResult {
   readonly views: number;
   /** Times the push scheduler held streams at its cap of unanswered bytes. */
   readonly heldAtCap: number;
+  /** The push scheduler's longest turn (its slice plus the longest single flush). */
+  readonly pushTurnMaxMs: number;
+  /** Views built across turns (ControlPlane sliceMs): turns taken, the longest, views left waiting. */
+  readonly build: { readonly turns: number; readonly steps: number; readonly longestTurnMs: number; readonly waitingViews: number };
+  /** The machine's 1-minute load average before and after (2 cores: above 2, turns wait for a core). */
+  readonly load: readonly [number, number];
   readonly serverCpuMs: number;
 }
 
 const silent = pino({ level: "silent" });
 
+/** CPU per tick of a 5 ms timer (a turn longer than that delays the next tick): the most of it. */
+function watchTurnCpu(): () => number {
+  const cpuMs = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let last = cpuMs();
+  let max = 0;
+  const tick = setInterval(() => {
+    const now = cpuMs();
+    max = Math.max(max, now - last);
+    last = now;
+  }, 5);
+  return () => {
+    clearInterval(tick);
+    return max;
+  };
+}
+
 export async function runReconnectStorm(o: ReconnectStormOptions): Promise<ReconnectStormResult> {
   const cache = new SnapshotCache();
-  const cp = new ControlPlane({ cache, logger: silent, sliceMs: BUILD_SLICE_MS });
+  const cp = new ControlPlane({ cache, logger: silent, ...(o.buildAtOnce ? {} : { sliceMs: BUILD_SLICE_MS }) });
   cp.update(inputOf(generateMesh(o.services, "basic")), "all");
   let disconnects = 0;
   const server = new XdsServer({ cache, views: cp, logger: silent, observer: { onDisconnect: () => void disconnects++ } });
   const port = await server.listen("127.0.0.1:0");
   const clients = new ClientProcess();
   const loop = monitorEventLoopDelay({ resolution: 10 });
+  let turnCpuMaxMs = 0;
   try {
     await clients.next("ready", 60_000);
+    const loadBefore = loadavg()[0]!;
     const cpu = process.cpuUsage();
     const t0 = performance.now();
     loop.enable();
+    const turnCpu = watchTurnCpu();
     clients.send({
       cmd: "connect",
       group: "storm",
@@ -71,7 +108,7 @@ export async function runReconnectStorm(o: ReconnectStormOptions): Promise<Recon
       labels: o.labels,
       services: o.services,
     });
-    const synced = await clients.next("synced", o.timeoutMs + 10_000);
+    const synced = await clients.next("synced", o.timeoutMs + 10_000).finally(() => (turnCpuMaxMs = turnCpu()));
     loop.disable();
     const d = process.cpuUsage(cpu);
     return {
@@ -81,10 +118,14 @@ export async function runReconnectStorm(o: ReconnectStormOptions): Promise<Recon
       syncMs: Math.max(...synced.syncedAt) - (performance.timeOrigin + t0),
       loopMaxMs: loop.max / 1e6,
       loopP99Ms: loop.percentile(99) / 1e6,
+      turnCpuMaxMs,
       disconnects,
       connected: server.connectedProxies,
       views: cache.keys().length,
       heldAtCap: server.pushStats.heldAtCap,
+      pushTurnMaxMs: server.pushStats.longestRoundMs,
+      build: cp.buildWork ?? { turns: 0, steps: 0, longestTurnMs: 0, waitingViews: 0 },
+      load: [loadBefore, loadavg()[0]!],
       serverCpuMs: (d.user + d.system) / 1000,
     };
   } finally {
@@ -101,6 +142,6 @@ export function reconnectStormRow(r: ReconnectStormResult): TargetRow {
     value: r.loopMaxMs,
     limit: RECONNECT_STALL_TARGET_MS,
     unit: "ms",
-    detail: `p99 ${r.loopP99Ms.toFixed(0)} ms; all synced in ${(r.syncMs / 1000).toFixed(1)} s; ${r.views} node classes; ${r.disconnects} dropped`,
+    detail: `p99 ${r.loopP99Ms.toFixed(0)} ms; longest turn's own CPU ≤ ${r.turnCpuMaxMs.toFixed(0)} ms (push ${r.pushTurnMaxMs.toFixed(0)} ms, view builds ${r.build.longestTurnMs.toFixed(0)} ms); all synced in ${(r.syncMs / 1000).toFixed(1)} s; ${r.views} node classes; ${r.disconnects} dropped`,
   };
 }
