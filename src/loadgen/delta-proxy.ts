@@ -36,7 +36,7 @@ export class DeltaProxy extends LoadProxy {
     if (!type) throw new Error(`response of unexpected type ${r.typeUrl}`);
     if (this.opts.selfCheck) crossCheck(buf, r);
     const at = now();
-    this.received(type, buf, r.resources, r.removed.length, at);
+    this.received(type, buf, r.resources, r.removed.length, r.nonce, at);
     // Applied first, then ACKed, as Envoy does: the subscriptions the response starts (EDS after
     // CDS, RDS after LDS, VHDS after RDS) go out before its ACK.
     if (type === "cds") this.flow.onClusters(r.resources, r.removed, false);

@@ -193,6 +193,30 @@ export class EnvoyFlow {
     };
   }
 
+  /**
+   * What keeps the proxy out of sync, each as "<type>: <why>" (empty once in sync): a type with
+   * no response yet, names asked for and not received (how many, the first), expected clusters
+   * not among those held, VHDS route configurations without virtual hosts.
+   */
+  waitingFor(): string[] {
+    const out: string[] = [];
+    const first = (names: ReadonlySet<string>): string => {
+      const n = names.values().next().value;
+      return names.size > 1 ? `${n} and ${names.size - 1} more` : String(n);
+    };
+    if (!this.gotCds) out.push("CDS: no response");
+    else if (this.expectedFound < this.expected.size) {
+      const absent = [...this.expected].find((n) => !this.clusters.has(n));
+      out.push(`CDS: ${this.expected.size - this.expectedFound} of ${this.expected.size} expected clusters absent (${absent})`);
+    }
+    if (this.eds.pending.size) out.push(`EDS: ${this.eds.pending.size} of ${this.eds.names.size} not received (${first(this.eds.pending)})`);
+    if (!this.ldsRequested) out.push("LDS: not asked for yet (clusters still warming)");
+    else if (!this.gotLds) out.push("LDS: no response");
+    if (this.rds.pending.size) out.push(`RDS: ${this.rds.pending.size} of ${this.rds.names.size} not received (${first(this.rds.pending)})`);
+    if (this.vhdsAwaiting.size) out.push(`VHDS: no virtual host yet for ${this.vhdsAwaiting.size} route configuration(s) (${first(this.vhdsAwaiting)})`);
+    return out;
+  }
+
   /** Holds CDS, LDS, every EDS and RDS it asked for, virtual hosts of each VHDS route configuration, and every expected cluster. */
   get synced(): boolean {
     return (

@@ -46,6 +46,8 @@ export abstract class LoadProxy implements FlowSender {
   syncedAt: number | undefined;
   /** When the first response of each type arrived. */
   readonly firstAt: Partial<Record<ShortType, number>> = {};
+  /** The nonce of the last response of each type (any stream). */
+  readonly lastNonce: Partial<Record<ShortType, string>> = {};
   /** Fatal: the proxy gave up (a stream failed and reconnecting is off). */
   error: string | undefined;
   /** Stream failures seen (each followed by a reconnect when enabled). */
@@ -145,8 +147,9 @@ export abstract class LoadProxy implements FlowSender {
   }
 
   /** Bookkeeping every response gets, before the transport ACKs and the flow reacts. */
-  protected received(type: ShortType, buf: Buffer, resources: readonly WireResource[], removed: number, at: number): void {
+  protected received(type: ShortType, buf: Buffer, resources: readonly WireResource[], removed: number, nonce: string, at: number): void {
     this.firstAt[type] ??= at;
+    this.lastNonce[type] = nonce;
     this.backoffMs = RECONNECT_MIN_MS;
     let resourceBytes = 0;
     for (const r of resources) resourceBytes += r.body.length;
@@ -191,6 +194,28 @@ export abstract class LoadProxy implements FlowSender {
       this.flow.resubscribe();
     }, this.backoffMs);
     this.backoffMs = Math.min(RECONNECT_MAX_MS, this.backoffMs * 2);
+  }
+
+  /** What keeps the proxy out of sync (EnvoyFlow.waitingFor). */
+  waitingFor(): string[] {
+    return this.flow.waitingFor();
+  }
+
+  /**
+   * Why the proxy is not in sync (or failed), for a report: its fatal or last stream error (gRPC
+   * code and message), reconnects, what it still waits for, and the last nonce of each type.
+   */
+  diagnosis(): string {
+    const parts: string[] = [];
+    const err = this.error ?? this.lastError;
+    if (err) parts.push(err);
+    else parts.push(`proxy ${this.opts.index}: no stream error`);
+    if (this.errors) parts.push(`${this.errors} stream error(s), ${this.reconnects} reconnect(s)`);
+    const waiting = this.waitingFor();
+    if (waiting.length) parts.push(`waiting for ${waiting.join("; ")}`);
+    const nonces = (Object.entries(this.lastNonce) as [ShortType, string][]).map(([t, n]) => `${t} ${n}`);
+    parts.push(nonces.length ? `last nonces: ${nonces.join(", ")}` : "no response received");
+    return parts.join(" | ");
   }
 
   /** From now on, count separately what arrives (sinceArm, armedEds, armedRds). */

@@ -76,6 +76,8 @@ export interface LoadReport {
   readonly startedAt: string;
   /** ms from the first stream opening until the last proxy held the full config (NaN if some never did). */
   readonly fullSyncMs: number;
+  /** Why proxies were not in sync at the end of the full sync (the first few; LoadProxy.diagnosis). */
+  readonly notInSync: readonly string[];
   readonly fleets: readonly FleetReport[];
   readonly churn: {
     readonly requestedRate: number;
@@ -99,6 +101,7 @@ export function formatReport(r: LoadReport): string {
   const out: string[] = [];
   out.push(`load on ${r.target} (${r.driver}; ${r.services} services; labels ${r.labels}); started ${r.startedAt}`);
   out.push(`full sync of all proxies: ${ms(r.fullSyncMs)} ms\n`);
+  if (r.notInSync.length) out.push(`not in sync (the first ${r.notInSync.length}):\n  ${r.notInSync.join("\n  ")}\n`);
   out.push(
     table(
       ["protocol", "proxies", "synced", "sync p50 ms", "p90", "p99", "max", "stream errors", "reconnects", "failed"],

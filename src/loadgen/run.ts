@@ -210,8 +210,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const allSynced = await waitUntil(() => all.every((p) => p.synced || p.error !== undefined), performance.now() + syncTimeoutMs);
     const syncedAll = allSynced && all.every((p) => p.synced);
     const fullSyncMs = syncedAll ? Math.max(...all.map((p) => p.syncedAt!)) - s0 : NaN;
-    log(syncedAll ? `full sync: ${Math.round(fullSyncMs)} ms` : `full sync incomplete: ${all.filter((p) => !p.synced).length} proxies not in sync`);
-    for (const p of all) noteError(p.error);
+    const notInSync = all
+      .filter((p) => !p.synced)
+      .slice(0, MAX_ERRORS_REPORTED)
+      .map((p) => p.diagnosis());
+    log(
+      syncedAll
+        ? `full sync: ${Math.round(fullSyncMs)} ms`
+        : `full sync incomplete: ${all.filter((p) => !p.synced).length} proxies not in sync; the first: ${notInSync.slice(0, 3).join(" || ")}`,
+    );
+    for (const p of all) if (p.error !== undefined) noteError(p.diagnosis());
     const serverCpu1 = monitor?.cpuSeconds();
 
     // Churn.
@@ -221,10 +229,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const finish = (t: TrackedChange): void => {
       watch.end(t.change);
       const lat: number[] = [];
+      let firstMissing: LoadProxy | undefined;
       for (const p of all) {
         const at = p.seen.get(t.change.id);
         p.seen.delete(t.change.id);
         if (at !== undefined) lat.push(at - t.change.madeAt);
+        else firstMissing ??= p;
       }
       const s = summarize(lat);
       const missing = all.length - lat.length;
@@ -247,10 +257,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         p99: s.p99,
         max: s.max,
       });
-      if (missing)
+      if (missing) {
         noteError(
-          `change ${t.change.id} (${t.change.kind}, service ${t.service}, marker ${t.change.marker}) did not reach ${missing} proxies within ${changeTimeoutMs} ms`,
+          `change ${t.change.id} (${t.change.kind}, service ${t.service}, marker ${t.change.marker}) did not reach ${missing} proxies within ${changeTimeoutMs} ms; the first: ${firstMissing?.diagnosis() ?? "-"}`,
         );
+      }
     };
     const settle = (): void => {
       for (let i = 0; i < tracked.length;) {
@@ -290,7 +301,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
     const serverCpu2 = monitor?.cpuSeconds();
     monitor?.stop();
-    for (const p of all) noteError(p.error ?? (p.errors ? p.lastError : undefined));
+    for (const p of all) if (p.error !== undefined || p.errors > 0) noteError(p.diagnosis());
 
     let server: ServerReport | undefined;
     if (monitor) {
@@ -321,6 +332,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       services,
       startedAt,
       fullSyncMs,
+      notInSync,
       fleets: fleets.map((f) => fleetReport(f.protocol, f.proxies)),
       churn: {
         requestedRate: churnRate,

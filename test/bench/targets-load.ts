@@ -64,7 +64,9 @@ const log = (line: string): void => {
   } else if (line.startsWith("churn: ")) found.churnAt = at;
   else if (line.startsWith("full sync incomplete")) {
     // Churning a fleet that is not in sync measures nothing: report what was reached and stop.
-    const message = `${line} within ${p.options.syncTimeoutMs ?? "the load generator's default"} ms`;
+    // runLoad's line: "full sync incomplete: N proxies not in sync; the first: <diagnosis> || ..." (targets-scenario.ts splits it).
+    const [head, first] = line.split("; the first: ");
+    const message = `${head} within ${p.options.syncTimeoutMs ?? "the load generator's default"} ms${first ? `; the first: ${first}` : ""}`;
     process.send?.({ event: "error", message } satisfies LoadMessage, () => process.exit(1));
   }
 };

@@ -26,6 +26,8 @@ const SAMPLE_MS = 500;
  * a view per proxy can otherwise take the shared machine's memory (the target is 500 MiB).
  */
 const RSS_GUARD = 3 * 2 ** 30;
+/** Diagnoses kept per scenario not reached. */
+const WHY_LINES = 3;
 
 export interface ScenarioParams {
   readonly services: number;
@@ -63,6 +65,8 @@ export interface ScenarioResult {
   readonly params: Omit<ScenarioParams, "log">;
   /** What was not reached, and why; figures that depend on it are NaN. */
   readonly failed?: string;
+  /** For a scenario not reached: what the first proxies said (stream error, what they waited for, last nonces). */
+  readonly why?: readonly string[];
   readonly syncMs: number;
   /** Bytes every proxy together received until in sync. */
   readonly syncBytes: number;
@@ -182,15 +186,17 @@ export async function runScenario(p: ScenarioParams): Promise<ScenarioResult> {
     const mem = readMemory(pid);
     return result(params, r, samples, mem.hwmBytes, samples[samples.length - 1]?.cpuS ?? NaN);
   } catch (e) {
-    const message = guarded ?? (e as Error).message;
-    log(`    FAILED: ${message}`);
+    const full = guarded ?? (e as Error).message;
+    // "full sync incomplete: ...; the first: <diagnosis> || <diagnosis>" (runLoad's log line).
+    const [message = full, diagnoses] = full.split("; the first: ");
+    log(`    FAILED: ${full}`);
     let peak = NaN;
     try {
       if (server) peak = readMemory(server.pid).hwmBytes;
     } catch {
       // gone
     }
-    return { ...notRun(params, message), peakRss: peak };
+    return { ...notRun(params, message), peakRss: peak, ...(diagnoses ? { why: diagnoses.split(" || ") } : {}) };
   } finally {
     if (sampler) clearInterval(sampler);
     await server?.stop();
@@ -238,9 +244,10 @@ function result(
           rssMax: Math.max(...inChurn.map((s) => s.rss)),
         }
       : undefined;
+  const why = [...new Set([...r.notInSync, ...r.errors])].slice(0, WHY_LINES);
   return {
     params,
-    ...(problems.length ? { failed: problems.join("; ") } : {}),
+    ...(problems.length ? { failed: problems.join("; "), why } : {}),
     syncMs: synced ? num(r.fullSyncMs) : NaN,
     syncBytes: SHORT_TYPES.reduce((a, t) => a + fleet.syncReceived[t].bytes, 0),
     cpuToSyncS: synced ? num(m.cpuAtSync) : NaN,

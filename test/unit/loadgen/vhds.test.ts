@@ -5,7 +5,6 @@
 // empty (wildcard) list, sent before the route configuration's ACK; virtual hosts held by the
 // route configuration their name starts with; not in sync before they arrived.
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { RouteConfigurationSchema } from "../../../src/gen/envoy/config/route/v3/route_pb.js";
 import type { DeltaDiscoveryRequestSchema } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
@@ -14,15 +13,12 @@ import { CARRIER, markerOf, planChange, slotOf } from "../../../src/loadgen/chur
 import { SHORT_OF } from "../../../src/loadgen/counts.js";
 import { DeltaProxy } from "../../../src/loadgen/delta-proxy.js";
 import { EnvoyFlow, type FlowSender } from "../../../src/loadgen/flow.js";
-import { LoadMesh } from "../../../src/loadgen/mesh.js";
+import type { LoadMesh } from "../../../src/loadgen/mesh.js";
 import { ENVOY_VERSION, istioNode, proxyWorkload, type XdsNode } from "../../../src/loadgen/node.js";
 import type { ProxyOptions } from "../../../src/loadgen/proxy.js";
 import type { WireResource } from "../../../src/loadgen/wire.js";
-import { ControlPlane } from "../../../src/pipeline/control-plane.js";
-import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
-import { XdsServer } from "../../../src/xds/server.js";
-import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import { until } from "../../support/wait.js";
+import { startServer, type Running } from "./real-server.js";
 
 const SERVICES = 3;
 
@@ -41,36 +37,14 @@ class RecordingProxy extends DeltaProxy {
   }
 }
 
-interface Running {
-  readonly mesh: LoadMesh;
-  readonly cp: ControlPlane;
-  readonly server: XdsServer;
-  readonly address: string;
-  readonly proxies: DeltaProxy[];
-}
-
 let running: Running | undefined;
 afterEach(async () => {
-  for (const p of running?.proxies ?? []) p.close();
-  await running?.server.close(0);
+  await running?.stop();
   running = undefined;
 });
 
-function objectsOf(mesh: LoadMesh) {
-  const objects = [...mesh.globalObjects()];
-  for (let i = 0; i < mesh.shape.services; i++) objects.push(...mesh.serviceObjects(i));
-  return objects.map((object) => ({ object }));
-}
-
 async function start(): Promise<Running> {
-  const mesh = new LoadMesh({ services: SERVICES, variant: "basic" });
-  const cache = new SnapshotCache();
-  const logger = pino({ level: "silent" });
-  const cp = new ControlPlane({ cache, logger });
-  cp.update(meshInputFrom(objectsOf(mesh)), "all");
-  const server = new XdsServer({ cache, views: cp, logger });
-  const port = await server.listen("127.0.0.1:0");
-  running = { mesh, cp, server, address: `127.0.0.1:${port}`, proxies: [] };
+  running = await startServer(SERVICES);
   return running;
 }
 
@@ -78,9 +52,10 @@ function nodeOf(envoyVersion?: string): XdsNode {
   return istioNode(proxyWorkload(0, { mode: "identical", namespace: "bench-0", name: "lg", groups: 1 }), envoyVersion);
 }
 
+let opened = 0;
 function open(r: Running, node: XdsNode, extra: Partial<ProxyOptions> = {}): RecordingProxy {
-  const p = new RecordingProxy({ address: r.address, index: r.proxies.length, node, expectClusters: r.mesh.expectedClusters(), ...extra });
-  r.proxies.push(p);
+  const p = new RecordingProxy({ address: r.address, index: opened++, node, expectClusters: r.mesh.expectedClusters(), ...extra });
+  r.track(p);
   return p;
 }
 
@@ -132,7 +107,7 @@ describe("load proxies over VHDS, against the real server", () => {
     if (plan.kind !== "weight") throw new Error("change 1 is a weight edit");
     r.mesh.editSplit(plan.service, plan.v1Weight, plan.mark);
     const change = watch.begin(slotOf(plan), plan.kind, CARRIER[plan.kind], markerOf(plan), Date.now());
-    r.cp.update(meshInputFrom(objectsOf(r.mesh)), new Set(["VirtualService"]));
+    r.update(new Set(["VirtualService"]));
     await until(() => p.seen.has(change.id), "the edit at the proxy", 20_000);
     expect(p.sinceArm.vhds.resources).toBe(1);
     expect(p.sinceArm.rds.resources).toBe(0);
