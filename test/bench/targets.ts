@@ -8,18 +8,17 @@
 //   - at 50 services / 10 proxies, per label mode: peak RSS and CPU to the first full sync;
 //   - translation of the 1000-service view;
 //   - the scaling over proxies and over services.
-import { LABEL_MODES, type LabelMode } from "../../src/loadgen/node.js";
+import type { LabelMode } from "../../src/loadgen/node.js";
 import { bytes, markdownTable, ms, type Cell, type Table } from "./report.js";
 import { measureLoopback, type Loopback } from "./targets-loopback.js";
-import { notRun, runScenario, type ScenarioParams, type ScenarioResult } from "./targets-scenario.js";
+import { notRun, runScenario, type ScenarioResult } from "./targets-scenario.js";
 import { targetsMarkdown, targetsTable, type TargetRow } from "./targets-table.js";
 import { runStartup, type StartupRow } from "./startup.js";
 import { timePipeline, totalMs, type TranslationRow } from "./translation.js";
+import { describeStep, schedule, targetsPlan, type Env, type Step, type TargetsPlan } from "./targets-plan.js";
 import { generateMesh, inputOf } from "./mesh.js";
 
 const MiB = 2 ** 20;
-/** Changes (one a second) in each scaling row: enough for the p99s there, short for the budget. */
-const SCALING_CHURN_S = 6;
 export const TARGETS = {
   endpointP99Ms: 100,
   vsEditP99Ms: 150,
@@ -39,144 +38,103 @@ export interface TargetsOptions {
   readonly log: (s: string) => void;
   /** No scenario starts after this many ms of the section; those left are reported as not run. */
   readonly startWithinMs: number;
-}
-
-interface Plan {
-  readonly services: number;
-  readonly proxies: number;
-  /** Seconds of churn (one change per second) of the soak, and of each label mode's run. */
-  readonly soakS: number;
-  readonly churnS: number;
-  readonly timeoutMs: number;
-  readonly proxySteps: readonly number[];
-  readonly serviceSteps: readonly number[];
-  /** Proxies of the service scaling rows. */
-  readonly serviceStepProxies: number;
-}
-
-function plan(quick: boolean): Plan {
-  const env = (k: string): number | undefined => (process.env[k] !== undefined ? Number(process.env[k]) : undefined);
-  // BENCH_TARGETS_SCALE=1000x200: the main scale's services × proxies, for a machine that cannot carry the default.
-  const scale = /^(\d+)x(\d+)$/.exec(process.env["BENCH_TARGETS_SCALE"] ?? "");
-  const base: Plan = quick
-    ? {
-        services: 100,
-        proxies: 50,
-        soakS: 30,
-        churnS: 10,
-        timeoutMs: 120_000,
-        proxySteps: [10, 25],
-        serviceSteps: [20, 100, 500],
-        serviceStepProxies: 10,
-      }
-    : {
-        services: 1000,
-        proxies: 2000,
-        soakS: 600,
-        churnS: 30,
-        timeoutMs: 400_000,
-        proxySteps: [100, 1000],
-        serviceSteps: [100, 1000, 5000],
-        serviceStepProxies: 100,
-      };
-  return {
-    ...base,
-    soakS: env("BENCH_TARGETS_SOAK_S") ?? base.soakS,
-    ...(scale ? { services: Number(scale[1]), proxies: Number(scale[2]) } : {}),
-  };
-}
-
-/** The label modes, the realistic one (each proxy a pod of one of the services) first. */
-function modes(): LabelMode[] {
-  return ["workloads", ...LABEL_MODES.filter((m) => m !== "workloads")];
+  /** The BENCH_TARGETS_* knobs (targets-plan.ts). */
+  readonly env: Env;
 }
 
 export interface TargetsResult {
   readonly tables: Table[];
   readonly markdown: string;
+  /** Scenarios that did not run, and why. */
+  readonly notRun: readonly string[];
 }
 
 export async function runTargets(o: TargetsOptions): Promise<TargetsResult> {
-  const p = plan(o.quick);
+  const p = targetsPlan(o.quick, o.env);
   const log = o.log;
-  const rows: TargetRow[] = [];
+  const steps = schedule(p);
   const deadline = performance.now() + o.startWithinMs;
-  const scenario = async (s: Omit<ScenarioParams, "log">): Promise<ScenarioResult> => {
-    if (performance.now() < deadline) return runScenario({ ...s, log });
-    log(`    not run: the section's budget is spent`);
-    return notRun(s, `not run: the section's budget (${Math.round(o.startWithinMs / 60_000)} min to start a scenario) was spent`);
-  };
+  const skipped: string[] = [];
+  log(`section 6: ${steps.length} scenarios, in this order: ${steps.map(describeStep).join("; ")}`);
 
-  log(`section 6: translation of the 1000-service view`);
-  const tr = (["basic", "full"] as const).map((v) => timePipeline(inputOf(generateMesh(1000, v)), v, 1000, 3));
-
+  const tr = p.parts.has("translation")
+    ? (log(`section 6: translation of the 1000-service view`),
+      (["basic", "full"] as const).map((v) => timePipeline(inputOf(generateMesh(1000, v)), v, 1000, 3)))
+    : [];
   // CLI start-up and serve at 50 services / 10 proxies, as section 7 measures them (test/bench/startup.ts).
-  log(`section 6: start-up (section 7's figures)`);
-  const startup = await runStartup({ runs: o.quick ? 3 : 5, log });
+  const startup = p.parts.has("startup") ? (log(`section 6: start-up (section 7's figures)`), await runStartup({ runs: o.quick ? 3 : 5, log })) : [];
 
-  const small: ScenarioResult[] = [];
-  for (const labels of modes()) {
-    log(`section 6: 50 services / 10 proxies, labels ${labels}`);
-    small.push(await scenario({ services: 50, proxies: 10, labels, churnS: 4, timeoutMs: 60_000 }));
-  }
-
-  const main: ScenarioResult[] = [];
-  for (const labels of modes()) {
-    log(`section 6: ${p.services} services / ${p.proxies} proxies, labels ${labels}, churn ${p.churnS} s`);
-    main.push(await scenario({ services: p.services, proxies: p.proxies, labels, churnS: p.churnS, timeoutMs: p.timeoutMs }));
-  }
-  // The soak: in the realistic mode if its fleet got in sync above, else with identical labels
-  // (a soak of a fleet that never syncs measures nothing).
-  const soakMode = main.find((r) => r.params.labels === "workloads" && !r.failed) ? "workloads" : "identical";
-  log(`section 6: soak, ${p.services} services / ${p.proxies} proxies, labels ${soakMode}, ${p.soakS} s of churn`);
-  const soak = await scenario({ services: p.services, proxies: p.proxies, labels: soakMode, churnS: p.soakS, timeoutMs: p.timeoutMs });
-
-  // Loopback's throughput now, for as many bytes as the largest full sync carried.
-  const syncBytes = Math.max(...main.map((r) => (Number.isFinite(r.syncBytes) ? r.syncBytes : 0)), 256 * MiB);
-  log(`section 6: loopback, ${bytes(syncBytes)} between two processes`);
-  const loop = await measureLoopback(syncBytes, 300_000);
-
-  // Scaling, smallest first, so that a spent budget cuts the largest rows.
-  const scaling: ScenarioResult[] = [];
-  const mainIdentical = main.find((r) => r.params.labels === "identical");
-  if (mainIdentical) scaling.push(mainIdentical);
-  const steps = [
-    ...p.serviceSteps.map((services) => ({ services, proxies: p.serviceStepProxies })),
-    ...p.proxySteps.map((proxies) => ({ services: p.services, proxies })),
-  ].sort((a, b) => a.services * a.proxies - b.services * b.proxies);
+  const results = new Map<Step, ScenarioResult>();
+  let loop: Loopback | undefined;
   for (const step of steps) {
-    if (scaling.some((r) => r.params.services === step.services && r.params.proxies === step.proxies)) continue;
-    log(`section 6: scaling, ${step.services} services / ${step.proxies} proxies`);
-    scaling.push(await scenario({ ...step, labels: "identical", churnS: SCALING_CHURN_S, timeoutMs: p.timeoutMs }));
+    const labels: LabelMode =
+      step.labels !== "soak"
+        ? step.labels
+        : [...results].some(([s, r]) => s.kind === "main" && s.labels === "workloads" && !r.failed)
+          ? "workloads"
+          : "identical";
+    const params = { services: step.services, proxies: step.proxies, labels, churnS: step.churnS, timeoutMs: step.timeoutMs };
+    const what = describeStep({ ...step, labels: step.labels === "soak" ? "soak" : labels });
+    if (performance.now() >= deadline) {
+      const why = `the section's budget (${Math.round(o.startWithinMs / 60_000)} min to start a scenario) was spent`;
+      skipped.push(`${what}${step.labels === "soak" ? ` (${labels})` : ""}: ${why}`);
+      results.set(step, notRun(params, `not run: ${why}`));
+      continue;
+    }
+    log(`section 6: ${what}${step.labels === "soak" ? ` (labels ${labels})` : ""}`);
+    results.set(step, await runScenario({ ...params, log }));
+    // Loopback's throughput, for as many bytes as the first main-scale full sync carried: the
+    // yardstick of every main row (measured once, early, on the same machine state).
+    if (!loop && step.kind === "main") loop = await loopback(results.get(step)!, log);
   }
+  loop ??= await loopback(undefined, log);
 
+  const of = (kind: Step["kind"]): ScenarioResult[] => [...results].filter(([s]) => s.kind === kind).map(([, r]) => r);
+  const small = of("small");
+  const main = of("main");
+  const soak = of("soak")[0];
+  const rows: TargetRow[] = [];
   rows.push(...translationRows(tr));
   rows.push(...startup.filter((r) => !r.figure.includes("(reference)")).map(startupRow));
   for (const r of main) rows.push(...mainRows(r, loop));
-  rows.push(...soakRows(soak));
+  if (soak) rows.push(...soakRows(soak));
   for (const r of small) rows.push(...smallRows(r));
-  const notes = targetNotes(p, loop, [...main, soak, ...small, ...scaling]);
+  const scaling = [...main.filter((r) => r.params.labels === "identical"), ...of("scaling")];
+  const notes = targetNotes(p, loop, [...results.values()], skipped);
   const title = `6. Targets (issue 12 item 3): ${p.services} services × 10 endpoints, ${p.proxies} delta proxies; server = meshpilot serve --config-dir (own process)`;
   const proxyScaling = scaling.filter((r) => r.params.services === p.services).sort((a, b) => a.params.proxies - b.params.proxies);
-  const serviceScaling = scaling.filter((r) => r.params.proxies === p.serviceStepProxies).sort((a, b) => a.params.services - b.params.services);
-  const sc = scalingTable(proxyScaling, serviceScaling);
+  const serviceScaling = scaling.filter((r) => r.params.proxies === p.stepProxies).sort((a, b) => a.params.services - b.params.services);
+  const sc = scalingTable(proxyScaling, serviceScaling, p.scalingChurnS);
   const cmp = modesTable(main);
+  for (const s of skipped) log(`section 6: NOT RUN: ${s}`);
   return {
-    tables: [targetsTable(title, rows, notes), cmp, sc],
+    // Without a main-scale run the side-by-side table has nothing to show.
+    tables: [targetsTable(title, rows, notes), ...(main.length ? [cmp] : []), sc],
+    notRun: skipped,
     markdown: [
       targetsMarkdown(rows),
       "",
       ...notes.map((n) => `- ${n}`),
       "",
-      `Label modes at ${p.services} services / ${p.proxies} proxies (ratio to identical; issue 12 item 1 wants ≤ 1.50):`,
-      "",
-      markdownTable(cmp.header, cmp.rows),
-      "",
+      ...(main.length
+        ? [
+            `Label modes at ${p.services} services / ${p.proxies} proxies (ratio to identical; issue 12 item 1 wants ≤ 1.50):`,
+            "",
+            markdownTable(cmp.header, cmp.rows),
+            "",
+          ]
+        : []),
       "Scaling (identical labels):",
       "",
       markdownTable(sc.header, sc.rows),
     ].join("\n"),
   };
+}
+
+async function loopback(r: ScenarioResult | undefined, log: (s: string) => void): Promise<Loopback> {
+  const syncBytes = Math.max(r && Number.isFinite(r.syncBytes) ? r.syncBytes : 0, 256 * MiB);
+  log(`section 6: loopback, ${bytes(syncBytes)} between two processes`);
+  return measureLoopback(syncBytes, 300_000);
 }
 
 function startupRow(r: StartupRow): TargetRow {
@@ -301,15 +259,21 @@ function smallRows(r: ScenarioResult): TargetRow[] {
   ];
 }
 
-function targetNotes(p: Plan, loop: Loopback, all: readonly ScenarioResult[]): string[] {
+function targetNotes(p: TargetsPlan, loop: Loopback, all: readonly ScenarioResult[], skipped: readonly string[]): string[] {
   return [
     `loopback: ${bytes(loop.bytes)} in ${ms(loop.ms)} ms (${(loop.throughput / 1e9).toFixed(2)} GB/s) over one TCP connection between two processes, measured in this run; it is the yardstick of full sync and the wire time of an edit.`,
     "Changes are edits of the config directory (one service's file rewritten and renamed into place): a latency runs from the edit to the proxy ACKing a response that holds it, through the file watch (its 50 ms quiet period included), parsing, the push debouncer (a lone change is not delayed), translation and the push.",
-    `Changes: the load generator (src/loadgen, its own process) changes the mesh once a second, an endpoint move and a VirtualService weight edit in turn, for ${p.churnS} s per label mode and ${p.soakS} s in the soak; p99 over every (proxy, change). A figure is given only when every proxy got every change.`,
+    `Changes: the load generator (src/loadgen, its own process) changes the mesh once a second, an endpoint move and a VirtualService weight edit in turn, for ${p.churnS} s per label mode, ${p.scalingChurnS} s per scaling row and ${p.soakS} s in the soak; p99 over every (proxy, change). A figure is given only when every proxy got every change.`,
     "Steady state: CPU = server CPU seconds / churn seconds (/proc/<pid>/stat); RSS slope = least squares over RSS samples every 0.5 s after the first tenth of the soak's churn; the soak runs with workloads labels when that mode got in sync at this scale, else with identical labels.",
     "RSS and CPU are the server process's own (/proc/<pid>/stat, VmRSS, VmHWM); heap per proxy = the server's heap + ArrayBuffers after GC (measured inside it) with the fleet in sync, minus the same before the fleet connected, / proxies: the views' share is included. MB is read as MiB.",
-    "The proxies are the load generator's delta ADS clients (Envoy's subscription order, ACK each response), all in one process on the same 2 cores as the server: their work competes with the server's.",
-    ...all.filter((r) => r.failed).map((r) => `NOT REACHED: ${r.params.services} services / ${r.params.proxies} proxies, ${r.params.labels}: ${r.failed}`),
+    "The proxies are the load generator's delta ADS clients claiming Envoy 1.40 (Envoy's subscription order, virtual hosts by VHDS, ACK each response), all in one process on the same 2 cores as the server: their work competes with the server's.",
+    ...all
+      .filter((r) => r.failed && !r.failed.startsWith("not run:"))
+      .flatMap((r) => [
+        `NOT REACHED: ${r.params.services} services / ${r.params.proxies} proxies, ${r.params.labels}: ${r.failed}`,
+        ...(r.why ?? []).map((w) => `  why: ${w}`),
+      ]),
+    ...skipped.map((s) => `NOT RUN: ${s}`),
   ];
 }
 
@@ -337,7 +301,7 @@ function modesTable(main: readonly ScenarioResult[]): Table {
   return { title: "6b. Label modes side by side (issue 12 item 1: every figure within 1.5× of identical)", header, rows };
 }
 
-function scalingTable(proxySteps: readonly ScenarioResult[], serviceSteps: readonly ScenarioResult[]): Table {
+function scalingTable(proxySteps: readonly ScenarioResult[], serviceSteps: readonly ScenarioResult[], churnS: number): Table {
   const header = [
     "services",
     "proxies",
@@ -346,6 +310,7 @@ function scalingTable(proxySteps: readonly ScenarioResult[], serviceSteps: reado
     "sync scaling",
     "endpoint p99 (ms)",
     "VS edit p99 (ms)",
+    "VS edit bytes/proxy",
     "server CPU (s)",
     "peak RSS",
     "heap/proxy",
@@ -357,11 +322,12 @@ function scalingTable(proxySteps: readonly ScenarioResult[], serviceSteps: reado
       return [
         r.params.services,
         r.params.proxies,
-        Number.isFinite(r.syncMs) ? (r.syncMs / 1000).toFixed(2) : r.failed ? "not reached" : "-",
-        Number.isFinite(r.syncBytes) ? (r.syncBytes / (r.params.proxies - 1) / MiB).toFixed(2) : "-",
+        Number.isFinite(r.syncMs) ? (r.syncMs / 1000).toFixed(2) : r.failed?.startsWith("not run") ? "not run" : r.failed ? "not reached" : "-",
+        Number.isFinite(r.syncBytes) ? (r.syncBytes / r.params.proxies / MiB).toFixed(2) : "-",
         Number.isFinite(sc) ? sc.toFixed(2) : "-",
         ms(r.endpoint.p99),
         ms(r.weight.p99),
+        bytes(r.weight.bytesPerProxy),
         Number.isFinite(r.cpuS) ? r.cpuS.toFixed(1) : "-",
         bytes(r.peakRss),
         bytes(r.heapPerProxy),
@@ -372,7 +338,8 @@ function scalingTable(proxySteps: readonly ScenarioResult[], serviceSteps: reado
     header,
     rows: [...block(proxySteps, (r) => r.params.proxies), ...block(serviceSteps, (r) => r.params.services)],
     notes: [
-      `server CPU = the server process's CPU seconds from its start to the end of the scenario (start-up, reading the mesh, sync, ${SCALING_CHURN_S} s of churn).`,
+      `server CPU = the server process's CPU seconds from its start to the end of the scenario (start-up, reading the mesh, sync, ${churnS} s of churn; the main scale's row: its own churn).`,
+      "A scaling row that did not run or did not get in sync says so (not run / not reached); the notes of table 6 say why.",
     ],
   };
 }
