@@ -182,6 +182,7 @@ export interface ProxyScope extends OutboundScope, InboundSideScope {}
 const NON_REGISTRY_HOST_PORT = 80;
 
 const NO_CREDENTIALS: ReadonlyMap<string, CredentialModel> = new Map();
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 export function buildProxyScope(mesh: MeshModel, proxy: ProxyView): ProxyScope {
   return { ...buildOutboundScope(mesh, proxy), ...buildInboundSideScope(mesh, proxy) };
@@ -463,7 +464,7 @@ function buildServiceScope(
         name: outboundClusterName(port.port, subset?.name, svc.hostname),
         port,
         ...(subset ? { subset: subset.name } : {}),
-        labels: subset?.labels ?? {},
+        labels: subset?.labels ?? NO_LABELS,
         ...(policy ? { policy } : {}),
         endpoints,
         ...(credential ? { credential } : {}),

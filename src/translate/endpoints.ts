@@ -38,10 +38,19 @@ const NO_LOCALITY: Locality = { region: "", zone: "", subZone: "" };
 export function localityLbFor(policy: ClusterPolicy | undefined, proxy: ProxyView): LocalityLb | undefined {
   const setting = policy?.loadBalancer?.localityLbSetting ?? MESH_DEFAULT;
   if (setting.enabled === false) return undefined;
-  return { setting, failover: policy?.outlierDetection !== undefined, ...proxySide(proxy) };
+  // One object per (view, setting, failover): every cluster of the view under the same setting
+  // shares it, so what is keyed on its content (shared-endpoints.ts) is computed once per view.
+  let bySetting = localityLbs.get(proxy);
+  if (!bySetting) localityLbs.set(proxy, (bySetting = new WeakMap()));
+  let both = bySetting.get(setting);
+  if (!both) bySetting.set(setting, (both = {}));
+  const failover = policy?.outlierDetection !== undefined;
+  const key = failover ? "failover" : "plain";
+  return (both[key] ??= { setting, failover, ...proxySide(proxy) });
 }
 
 const MESH_DEFAULT: LocalityLbSetting = { enabled: true };
+const localityLbs = new WeakMap<ProxyView, WeakMap<LocalityLbSetting, { plain?: LocalityLb; failover?: LocalityLb }>>();
 const proxySides = new WeakMap<ProxyView, Pick<LocalityLb, "proxyLocality" | "proxyLabels">>();
 
 /** The proxy's locality and topology-labelled labels, computed once per view. */
@@ -96,8 +105,20 @@ function mtlsEndpoint(ep: EndpointModel, tls: EndpointTls | undefined): boolean 
   return mtlsModeForPort(workloadMtls(tls?.peerAuthentications, ep.namespace, ep.labels), ep.port) !== "DISABLE";
 }
 
+/**
+ * An endpoint's JSON depends on the endpoint and its mTLS mark only: the clusters of a port and of
+ * its subsets share one object per endpoint (never mutated), which halves the objects a view holds.
+ */
+const lbEndpoints = new WeakMap<EndpointModel, { plain?: LbEndpointJson; mtls?: LbEndpointJson }>();
+
 function lbEndpoint(ep: EndpointModel, tls: EndpointTls | undefined): LbEndpointJson {
   const mtls = mtlsEndpoint(ep, tls);
+  let both = lbEndpoints.get(ep);
+  if (!both) lbEndpoints.set(ep, (both = {}));
+  return mtls ? (both.mtls ??= lbEndpointJson(ep, true)) : (both.plain ??= lbEndpointJson(ep, false));
+}
+
+function lbEndpointJson(ep: EndpointModel, mtls: boolean): LbEndpointJson {
   return {
     endpoint: { address: { socketAddress: { address: ep.address, portValue: ep.port } } },
     healthStatus: "HEALTHY",

@@ -20,19 +20,13 @@ const PREVIOUS_HOSTS = {
 /** Istio's retry policy: 2 retries on connection-level failures unless the VirtualService says otherwise. */
 export function retryPolicy(retries: RetryModel | undefined, consistentHash: boolean): RetryPolicyJson | undefined {
   if (retries && (retries.attempts ?? 0) <= 0) return undefined;
-  const tokens = (retries?.retryOn ?? DEFAULT_RETRY_ON)
-    .split(",")
-    .map((t) => t.trim())
-    .filter(Boolean);
-  const codes = tokens.filter((t) => /^\d+$/.test(t)).map(Number);
-  const on = tokens.filter((t) => !/^\d+$/.test(t));
-  if (codes.length && !on.includes("retriable-status-codes")) on.push("retriable-status-codes");
+  const { on, codes } = retryOn(retries?.retryOn ?? DEFAULT_RETRY_ON);
   const ignorePrevious = retries?.retryIgnorePreviousHosts ?? true;
   return {
-    retryOn: on.join(","),
+    retryOn: on,
     numRetries: retries?.attempts ?? 2,
     ...(retries?.perTryTimeout ? { perTryTimeout: protoDuration(retries.perTryTimeout) } : {}),
-    ...(codes.length ? { retriableStatusCodes: codes } : {}),
+    ...(codes.length ? { retriableStatusCodes: [...codes] } : {}),
     ...(ignorePrevious && !consistentHash ? { retryHostPredicate: [PREVIOUS_HOSTS] } : {}),
     hostSelectionRetryMaxAttempts: "5",
     ...(retries?.retryRemoteLocalities
@@ -45,6 +39,28 @@ export function retryPolicy(retries: RetryModel | undefined, consistentHash: boo
       : {}),
     ...(retries?.backoff ? { retryBackOff: { baseInterval: protoDuration(retries.backoff) } } : {}),
   };
+}
+
+/** Parsed `retryOn` strings: every route of a mesh has one of a few, most the default. */
+const retryOns = new Map<string, { readonly on: string; readonly codes: readonly number[] }>();
+const MAX_RETRY_ONS = 1000;
+
+/** Istio's `retryOn`: status codes go to retriable_status_codes (and turn that policy on), the rest stays. */
+function retryOn(text: string): { readonly on: string; readonly codes: readonly number[] } {
+  const known = retryOns.get(text);
+  if (known) return known;
+  const tokens = text
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const codes = tokens.filter((t) => /^\d+$/.test(t)).map(Number);
+  const on = tokens.filter((t) => !/^\d+$/.test(t));
+  if (codes.length && !on.includes("retriable-status-codes")) on.push("retriable-status-codes");
+  const parsed = { on: on.join(","), codes };
+  // Bounded: the strings come from user input.
+  if (retryOns.size >= MAX_RETRY_ONS) retryOns.clear();
+  retryOns.set(text, parsed);
+  return parsed;
 }
 
 function hashPolicy(ch: ConsistentHashModel): RouteActionJson["hashPolicy"] {
@@ -70,6 +86,7 @@ const PSEUDO = (h: string): boolean => h.startsWith(":") || h.toLowerCase() === 
 
 /** VirtualService header operations: `set` overwrites, `add` appends; pseudo-headers and host are never touched. */
 export function headerOps(h: HeaderOpsModel | undefined): HeaderOps {
+  if (!h) return {};
   const ops = (o: NonNullable<HeaderOpsModel["request"]> | undefined) => {
     const add = [
       ...Object.entries(o?.set ?? {})
@@ -216,10 +233,11 @@ export function httpRoutes(routes: readonly HttpRouteModel[], port: number): Rou
       },
     };
     const match = routeMatch(r.match, r.gatewaySemantics === true);
+    const ownHeaders = headerOps(r.headers);
     const route: RouteJson = {
       ...(r.name ? { name: r.name } : {}),
       match,
-      ...headerOps(r.headers),
+      ...ownHeaders,
       ...(r.match?.statPrefix ? { statPrefix: r.match.statPrefix } : {}),
     };
     const a = r.action;
@@ -240,7 +258,7 @@ export function httpRoutes(routes: readonly HttpRouteModel[], port: number): Rou
       };
     } else {
       const { action, destinationHeaders } = forwardAction(r, a);
-      Object.assign(route, mergeHeaderOps(headerOps(r.headers), destinationHeaders));
+      Object.assign(route, mergeHeaderOps(ownHeaders, destinationHeaders));
       route.route = action;
     }
     route.decorator = { operation: routeOperation(route, r.virtualService.name, port) };

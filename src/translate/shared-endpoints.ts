@@ -11,6 +11,17 @@ import type { EdsTarget } from "./proxy.js";
 const built = new WeakMap<readonly EndpointModel[], WeakMap<object, Map<string, ClusterLoadAssignmentJson>>>();
 const NO_PEER_AUTHENTICATIONS = {};
 
+/**
+ * The JSON text of an object that is never mutated, once per object: a view's clusters share their
+ * subset labels and locality settings (localityLbFor gives one object per view and setting).
+ */
+const contentKeys = new WeakMap<object, string>();
+function contentKey(o: object): string {
+  let k = contentKeys.get(o);
+  if (k === undefined) contentKeys.set(o, (k = JSON.stringify(o)));
+  return k;
+}
+
 /** The target's ClusterLoadAssignment; equal targets over the same endpoints give the same object (never mutate it). */
 export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
   const list = endpoints.get(target.endpoints);
@@ -21,7 +32,7 @@ export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endp
   let byKey = byPolicies.get(policies);
   if (!byKey) byPolicies.set(policies, (byKey = new Map()));
   // Everything else a CLA is made of is small: the cluster, subset labels, locality settings and the proxy's side of them.
-  const key = JSON.stringify([target.cluster, target.labels, target.locality ?? null, target.tls?.ruleMode ?? null]);
+  const key = `${target.cluster}\0${contentKey(target.labels)}\0${target.locality ? contentKey(target.locality) : ""}\0${target.tls?.ruleMode ?? ""}`;
   let cla = byKey.get(key);
   if (!cla) byKey.set(key, (cla = buildEndpoints(target, endpoints)));
   return cla;
