@@ -14,13 +14,18 @@ interface PodIndex {
   readonly byKey: ReadonlyMap<string, Pod>;
 }
 
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
 const nameKey = (ns: string, name: string): string => `n:${ns}/${name}`;
 const ipKey = (ns: string, ip: string): string => `i:${ns}/${ip}`;
 
 function podKeys(pod: Pod): string[] {
   const ns = pod.metadata.namespace ?? "default";
   const keys = [nameKey(ns, pod.metadata.name)];
-  for (const ip of [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip)]) if (ip) keys.push(ipKey(ns, ip));
+  const first = pod.status?.podIP;
+  if (first) keys.push(ipKey(ns, first));
+  // podIPs[0] is podIP: each key once.
+  for (const { ip } of pod.status?.podIPs ?? []) if (ip && ip !== first) keys.push(ipKey(ns, ip));
   return keys;
 }
 
@@ -115,7 +120,7 @@ function buildService(svc: ServiceModel, slices: readonly SliceAt[], pods: PodIn
           list.push({
             address,
             port: portNumber,
-            labels: owner?.metadata.labels ?? {},
+            labels: owner?.metadata.labels ?? NO_LABELS,
             namespace: ns,
             // The apiserver gives every Pod a ServiceAccount ("default" unless named).
             ...(owner ? { podName: owner.metadata.name, serviceAccount: owner.spec?.serviceAccountName || "default" } : {}),

@@ -37,9 +37,20 @@ export const DEFAULT_CLUSTER_ID = "Kubernetes";
 
 /** `region/zone/subzone` (missing parts empty) → parts. */
 export function splitLocality(label: string): Locality {
-  const [region = "", zone = "", subZone = ""] = label.split("/");
-  return { region, zone, subZone };
+  // A mesh has a few localities, read for every endpoint: split each once (frozen: shared).
+  let l = splitLocalities.get(label);
+  if (l === undefined) {
+    const [region = "", zone = "", subZone = ""] = label.split("/");
+    l = Object.freeze({ region, zone, subZone });
+    if (splitLocalities.size >= MAX_SPLIT_LOCALITIES) splitLocalities.clear();
+    splitLocalities.set(label, l);
+  }
+  return l;
 }
+
+const splitLocalities = new Map<string, Locality>();
+/** Bounded: labels come from user input. */
+const MAX_SPLIT_LOCALITIES = 1000;
 
 /** Istio's label form: `region`, `region/zone` or `region/zone/subzone` ("" when unknown). */
 export function localityLabel(l: Locality | undefined): string {

@@ -158,9 +158,16 @@ function action(rule: HTTPRoute, vs: VirtualServiceModel, ctx: RouteScope): Http
   return forward(rule, vs, ctx);
 }
 
+/** Per input match (never mutated): the same object for every view and build that reads it. */
+const envoyMatches = new WeakMap<HTTPMatchRequest, HttpMatchModel>();
+
 function envoyMatch(m: HTTPMatchRequest): HttpMatchModel {
-  const { port: _p, sourceLabels: _l, gateways: _g, sourceNamespace: _n, ...rest } = m;
-  return rest;
+  let out = envoyMatches.get(m);
+  if (out === undefined) {
+    const { port: _p, sourceLabels: _l, gateways: _g, sourceNamespace: _n, ...rest } = m;
+    envoyMatches.set(m, (out = rest));
+  }
+  return out;
 }
 
 /**

@@ -13,7 +13,10 @@ export function buildServices(
   const out = new Map<string, ServiceModel>();
   const diagnostics: Diagnostic[] = [];
   const externalNames: StoredObject<Service>[] = [];
-  const sorted = [...services].sort((a, b) => compareRefs(a.object, b.object));
+  const sorted = services
+    .map((stored) => ({ stored, key: refKey(stored.object) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((x) => x.stored);
   for (const stored of sorted) {
     const { object: svc, source } = stored;
     if (svc.spec.type === "ExternalName") {
@@ -100,8 +103,10 @@ function serviceAliases(
   return out;
 }
 
+const refKey = (o: { metadata: { namespace?: string; name: string } }): string => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+
 export function compareRefs(a: { metadata: { namespace?: string; name: string } }, b: { metadata: { namespace?: string; name: string } }): number {
-  const an = `${a.metadata.namespace ?? ""}/${a.metadata.name}`;
-  const bn = `${b.metadata.namespace ?? ""}/${b.metadata.name}`;
+  const an = refKey(a);
+  const bn = refKey(b);
   return an < bn ? -1 : an > bn ? 1 : 0;
 }

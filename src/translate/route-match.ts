@@ -15,8 +15,9 @@ function headerMatcher(name: string, m: StringMatch, invert: boolean): HeaderMat
   return { name, stringMatch: sm, ...(invert ? { invertMatch: true, treatMissingHeaderAsEmpty: true } : {}) };
 }
 
-const sortedEntries = <T>(r: Readonly<Record<string, T>> | undefined): [string, T][] =>
-  Object.entries(r ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+const NO_ENTRIES: readonly never[] = [];
+const sortedEntries = <T>(r: Readonly<Record<string, T>> | undefined): readonly [string, T][] =>
+  r === undefined ? NO_ENTRIES : Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 /**
  * One VirtualService match block → Envoy RouteMatch (Istio's TranslateRouteMatch). With the

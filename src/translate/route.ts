@@ -87,25 +87,26 @@ const PSEUDO = (h: string): boolean => h.startsWith(":") || h.toLowerCase() === 
 /** VirtualService header operations: `set` overwrites, `add` appends; pseudo-headers and host are never touched. */
 export function headerOps(h: HeaderOpsModel | undefined): HeaderOps {
   if (!h) return {};
-  const ops = (o: NonNullable<HeaderOpsModel["request"]> | undefined) => {
-    const add = [
-      ...Object.entries(o?.set ?? {})
-        .filter(([k]) => !PSEUDO(k))
-        .map(([key, value]) => ({ header: { key, value }, appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" as const })),
-      ...Object.entries(o?.add ?? {})
-        .filter(([k]) => !PSEUDO(k))
-        .map(([key, value]) => ({ header: { key, value }, appendAction: "APPEND_IF_EXISTS_OR_ADD" as const })),
-    ].sort((a, b) => (a.header.key < b.header.key ? -1 : a.header.key > b.header.key ? 1 : 0));
-    return { add, remove: (o?.remove ?? []).filter((k) => !PSEUDO(k)) };
-  };
-  const req = ops(h?.request);
-  const res = ops(h?.response);
-  return {
-    ...(req.add.length ? { requestHeadersToAdd: req.add } : {}),
-    ...(req.remove.length ? { requestHeadersToRemove: req.remove } : {}),
-    ...(res.add.length ? { responseHeadersToAdd: res.add } : {}),
-    ...(res.remove.length ? { responseHeadersToRemove: res.remove } : {}),
-  };
+  const out: HeaderOps = {};
+  const req = h.request && headerOpsOf(h.request);
+  const res = h.response && headerOpsOf(h.response);
+  if (req?.add.length) out.requestHeadersToAdd = req.add;
+  if (req?.remove.length) out.requestHeadersToRemove = req.remove;
+  if (res?.add.length) out.responseHeadersToAdd = res.add;
+  if (res?.remove.length) out.responseHeadersToRemove = res.remove;
+  return out;
+}
+
+type HeaderValueOptions = NonNullable<RouteJson["requestHeadersToAdd"]>;
+
+/** One direction's operations: `set` then `add`, sorted by header name (stable: a set before an add of the same name). */
+function headerOpsOf(o: NonNullable<HeaderOpsModel["request"]>): { add: HeaderValueOptions; remove: string[] } {
+  const add: HeaderValueOptions = [];
+  if (o.set)
+    for (const [key, value] of Object.entries(o.set)) if (!PSEUDO(key)) add.push({ header: { key, value }, appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" });
+  if (o.add) for (const [key, value] of Object.entries(o.add)) if (!PSEUDO(key)) add.push({ header: { key, value }, appendAction: "APPEND_IF_EXISTS_OR_ADD" });
+  if (add.length > 1) add.sort((a, b) => (a.header!.key! < b.header!.key! ? -1 : a.header!.key! > b.header!.key! ? 1 : 0));
+  return { add, remove: o.remove ? o.remove.filter((k) => !PSEUDO(k)) : [] };
 }
 
 /** Route-level operations followed by a single destination's own (Istio appends them). */
