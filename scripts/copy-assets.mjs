@@ -1,14 +1,20 @@
 #!/usr/bin/env node
 // Part of `npm run build`: tsc compiles only TypeScript, so the files the server reads at run time
-// from beside its modules (the live view's page, script and style) are copied into dist here.
+// from beside its modules (the live view's page, script and style; the Envoy descriptor set) are
+// copied into dist here.
 import { cpSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const ASSET_DIRS = ["debug/live-view/ui"];
+const ASSET_FILES = ["gen/envoy-descriptors.binpb"];
 
 for (const dir of ASSET_DIRS) {
   const from = fileURLToPath(new URL(`../src/${dir}/`, import.meta.url));
   const to = fileURLToPath(new URL(`../dist/${dir}/`, import.meta.url));
   rmSync(to, { recursive: true, force: true });
   cpSync(from, to, { recursive: true });
+}
+
+for (const file of ASSET_FILES) {
+  cpSync(fileURLToPath(new URL(`../src/${file}`, import.meta.url)), fileURLToPath(new URL(`../dist/${file}`, import.meta.url)));
 }

@@ -6,27 +6,21 @@
 // which is what lets delta reconnects send only what changed.
 import { createHash, hash } from "node:crypto";
 import { fromJson, toBinary, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
-import { ClusterSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
-import { ClusterLoadAssignmentSchema } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
-import { ListenerSchema } from "../gen/envoy/config/listener/v3/listener_pb.js";
-import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.js";
-import { VirtualHostSchema } from "../gen/envoy/config/route/v3/route_components_pb.js";
-import { SecretSchema } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import type { EncodeCache } from "./encode-cache.js";
 import { JsonBinaryEncoder } from "./json-binary.js";
 import { LayeredMap } from "./layered-map.js";
-import { envoyRegistry } from "./registry.js";
+import { envoyRegistry, envoySchema } from "./registry.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
 
-const SCHEMAS: Readonly<Record<TypeUrl, DescMessage>> = {
-  [TYPE_URL.cluster]: ClusterSchema,
-  [TYPE_URL.endpoint]: ClusterLoadAssignmentSchema,
-  [TYPE_URL.listener]: ListenerSchema,
-  [TYPE_URL.route]: RouteConfigurationSchema,
-  [TYPE_URL.virtualHost]: VirtualHostSchema,
-  [TYPE_URL.secret]: SecretSchema,
-};
+const schemas = new Map<TypeUrl, DescMessage>();
+
+/** The schema of an xDS type (its URL names the message), from the registry when first needed. */
+export function schemaOf(typeUrl: TypeUrl): DescMessage {
+  let schema = schemas.get(typeUrl);
+  if (!schema) schemas.set(typeUrl, (schema = envoySchema(typeUrl.slice(typeUrl.lastIndexOf("/") + 1))));
+  return schema;
+}
 
 /** The JSON field that carries a resource's own name (Envoy matches it against the xDS name). */
 const NAME_FIELD: Readonly<Record<TypeUrl, string>> = {
@@ -117,7 +111,7 @@ function encodeOne(typeUrl: TypeUrl, item: EncodeItem, where: string, old: Resou
 
 /** One message of `typeUrl`'s schema (or `schema`) from its JSON; throws naming `where` if Envoy's schema rejects it. */
 export function encodeMessage(typeUrl: TypeUrl, json: unknown, where: string): Uint8Array {
-  const schema = SCHEMAS[typeUrl];
+  const schema = schemaOf(typeUrl);
   const body = direct.encode(schema, json);
   if (body !== undefined) return body;
   try {

@@ -1,14 +1,15 @@
 // The ADS gRPC service, described by hand instead of loaded from .proto files: requests are
-// decoded with the generated protobuf-es schemas, responses leave as bytes we assembled from
+// decoded with the Envoy registry's schemas, responses leave as bytes we assembled from
 // cached resource bodies (see wire.ts), so the response "serializer" is the identity.
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import type { ServiceDefinition } from "@grpc/grpc-js";
-import {
-  type DeltaDiscoveryRequest,
-  DeltaDiscoveryRequestSchema,
-  type DiscoveryRequest,
-  DiscoveryRequestSchema,
-} from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import { envoySchema } from "./registry.js";
+
+// From the registry rather than the generated module, which would load (and build descriptors
+// for) its imports a second time at start-up.
+const sotwRequest = (): DescMessage => envoySchema("envoy.service.discovery.v3.DiscoveryRequest");
+const deltaRequest = (): DescMessage => envoySchema("envoy.service.discovery.v3.DeltaDiscoveryRequest");
 
 export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
 export const SOTW_METHOD_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
@@ -21,8 +22,8 @@ export const adsServiceDefinition = {
     path: SOTW_METHOD_PATH,
     requestStream: true,
     responseStream: true,
-    requestSerialize: (r: DiscoveryRequest): Buffer => asBuffer(toBinary(DiscoveryRequestSchema, r)),
-    requestDeserialize: (b: Buffer): DiscoveryRequest => fromBinary(DiscoveryRequestSchema, b),
+    requestSerialize: (r: DiscoveryRequest): Buffer => asBuffer(toBinary(sotwRequest(), r)),
+    requestDeserialize: (b: Buffer): DiscoveryRequest => fromBinary(sotwRequest(), b) as DiscoveryRequest,
     responseSerialize: asBuffer,
     responseDeserialize: (b: Buffer): Uint8Array => b,
     originalName: "streamAggregatedResources",
@@ -31,8 +32,8 @@ export const adsServiceDefinition = {
     path: DELTA_METHOD_PATH,
     requestStream: true,
     responseStream: true,
-    requestSerialize: (r: DeltaDiscoveryRequest): Buffer => asBuffer(toBinary(DeltaDiscoveryRequestSchema, r)),
-    requestDeserialize: (b: Buffer): DeltaDiscoveryRequest => fromBinary(DeltaDiscoveryRequestSchema, b),
+    requestSerialize: (r: DeltaDiscoveryRequest): Buffer => asBuffer(toBinary(deltaRequest(), r)),
+    requestDeserialize: (b: Buffer): DeltaDiscoveryRequest => fromBinary(deltaRequest(), b) as DeltaDiscoveryRequest,
     responseSerialize: asBuffer,
     responseDeserialize: (b: Buffer): Uint8Array => b,
     originalName: "deltaAggregatedResources",

@@ -4,12 +4,7 @@
 // schemas (fromJson, then toJson) so both sides are canonical proto-JSON and compare field by
 // field. Key material never survives: private keys are replaced, whatever the source sent.
 import { fromBinary, fromJson, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
-import { ClusterSchema } from "../../gen/envoy/config/cluster/v3/cluster_pb.js";
-import { ClusterLoadAssignmentSchema } from "../../gen/envoy/config/endpoint/v3/endpoint_pb.js";
-import { ListenerSchema } from "../../gen/envoy/config/listener/v3/listener_pb.js";
-import { RouteConfigurationSchema } from "../../gen/envoy/config/route/v3/route_pb.js";
-import { SecretSchema } from "../../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
-import { envoyRegistry } from "../../xds/registry.js";
+import { envoyRegistry, envoySchema } from "../../xds/registry.js";
 import { CONFIG_TYPES, type ConfigType } from "./config-types.js";
 
 export type JsonObject = { [k: string]: JsonValue };
@@ -28,13 +23,15 @@ export interface HeldResource {
 
 export type Held = Readonly<Record<ConfigType, readonly HeldResource[]>>;
 
-const SCHEMA: Readonly<Record<ConfigType, DescMessage>> = {
-  clusters: ClusterSchema,
-  listeners: ListenerSchema,
-  routes: RouteConfigurationSchema,
-  endpoints: ClusterLoadAssignmentSchema,
-  secrets: SecretSchema,
+/** The message of each type, looked up when first used (the registry is built on demand). */
+const MESSAGE: Readonly<Record<ConfigType, string>> = {
+  clusters: "envoy.config.cluster.v3.Cluster",
+  listeners: "envoy.config.listener.v3.Listener",
+  routes: "envoy.config.route.v3.RouteConfiguration",
+  endpoints: "envoy.config.endpoint.v3.ClusterLoadAssignment",
+  secrets: "envoy.extensions.transport_sockets.tls.v3.Secret",
 };
+const schemaOf = (type: ConfigType): DescMessage => envoySchema(MESSAGE[type]);
 
 export const REDACTED = "[redacted]";
 
@@ -51,7 +48,7 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** The resource in canonical JSON, or its own JSON if a schema cannot read it (named in `problems`). */
 function canonical(type: ConfigType, raw: unknown, problems: string[]): JsonObject {
-  const schema = SCHEMA[type];
+  const schema = schemaOf(type);
   try {
     const msg = fromJson(schema, raw as JsonValue, { registry: envoyRegistry, ignoreUnknownFields: true });
     return toJson(schema, msg, { registry: envoyRegistry }) as JsonObject;
@@ -63,7 +60,7 @@ function canonical(type: ConfigType, raw: unknown, problems: string[]): JsonObje
 
 /** An encoded resource (an xDS `Any` value) as canonical JSON, key material redacted. */
 export function decodeResource(type: ConfigType, body: Uint8Array): JsonObject {
-  const schema = SCHEMA[type];
+  const schema = schemaOf(type);
   const json = toJson(schema, fromBinary(schema, body), { registry: envoyRegistry }) as JsonObject;
   return type === "secrets" ? redact(json) : json;
 }
