@@ -6,7 +6,10 @@
  * build fails with "No overload found". Attributes (`request.*`, `response.*`, …) are resolved when
  * Envoy evaluates, so unknown names are not an error here.
  */
-import { parse } from "@marcbachmann/cel-js";
+import type * as Cel from "@marcbachmann/cel-js";
+import { lazyModule } from "../lazy-module.js";
+
+const cel = lazyModule<typeof Cel>("@marcbachmann/cel-js");
 
 const COMPREHENSIONS: ReadonlySet<string> = new Set(["all", "exists", "exists_one", "map", "filter"]);
 /** What Envoy 1.40 resolves: CEL's standard functions (less the `string` conversion) and the `has` macro. */
@@ -42,7 +45,7 @@ const FUNCTIONS: ReadonlySet<string> = new Set([
 export function envoyCelProblem(expression: string): string | undefined {
   let ast: unknown;
   try {
-    ast = parse(expression).ast;
+    ast = cel().parse(expression).ast;
   } catch (e) {
     return (e instanceof Error ? e.message : String(e)).split("\n")[0];
   }

@@ -1,12 +1,16 @@
 // A readable difference between two JSON documents: both printed as YAML with sorted keys (so
 // that only content, never key order, differs), then a unified line diff (jsdiff, a well-kept
 // library, rather than a hand-written LCS).
-import { createTwoFilesPatch } from "diff";
-import { stringify as toYaml } from "yaml";
+import type * as Diff from "diff";
+import type * as Yaml from "yaml";
+import { lazyModule } from "../lazy-module.js";
+
+const diff = lazyModule<typeof Diff>("diff");
+const yaml = lazyModule<typeof Yaml>("yaml");
 
 /** Stable text of a JSON value: sorted keys, YAML. */
 export function stableText(v: unknown): string {
-  return toYaml(v ?? null, { sortMapEntries: true, lineWidth: 0 });
+  return yaml().stringify(v ?? null, { sortMapEntries: true, lineWidth: 0 });
 }
 
 /** Equal as JSON values (key order ignored). */
@@ -19,7 +23,7 @@ export function jsonDiff(a: unknown, b: unknown, labelA: string, labelB: string,
   const ta = a === undefined ? "" : stableText(a);
   const tb = b === undefined ? "" : stableText(b);
   if (ta === tb) return "";
-  const patch = createTwoFilesPatch(labelA, labelB, ta, tb, undefined, undefined, { context });
+  const patch = diff().createTwoFilesPatch(labelA, labelB, ta, tb, undefined, undefined, { context });
   // Drop the "Index:" and "====" header lines jsdiff writes before ---/+++.
   return patch
     .split("\n")

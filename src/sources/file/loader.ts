@@ -4,11 +4,16 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
+import type * as Yaml from "yaml";
+import type { Document, Node } from "yaml";
 import { Codes } from "../../api/codes.js";
 import { DeferredFieldLines, type Diagnostic, type FieldLineTable } from "../../api/diagnostics.js";
 import { parseDocument, specLines, type LineLookup, type ParseResult } from "../../api/parse.js";
+import { lazyModule } from "../../lazy-module.js";
 import { quickDocuments } from "./fast-yaml.js";
+
+/** The exact reader, loaded only for a file the quick reading declines or that has a diagnostic. */
+const yaml = lazyModule<typeof Yaml>("yaml");
 import type { FieldPath } from "../../api/path.js";
 
 /** One parse result and the 1-based index of the document it came from. */
@@ -62,11 +67,13 @@ function fieldLinesOnDemand(text: string): (document: number) => FieldLineTable 
   let tables: FieldLineTable[] | undefined;
   return (document) => {
     if (!tables) {
-      const lineCounter = new LineCounter();
-      tables = parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true }).map((doc) => {
-        const spec = (doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null)?.["spec"];
-        return spec === undefined ? {} : specLines(spec, lineLookup(doc, lineCounter), []);
-      });
+      const lineCounter = new (yaml().LineCounter)();
+      tables = yaml()
+        .parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true })
+        .map((doc) => {
+          const spec = (doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null)?.["spec"];
+          return spec === undefined ? {} : specLines(spec, lineLookup(doc, lineCounter), []);
+        });
     }
     return tables[document - 1] ?? {};
   };
@@ -74,8 +81,8 @@ function fieldLinesOnDemand(text: string): (document: number) => FieldLineTable 
 
 /** parseYamlFile reading every node's position (what it does when the quick reading does not apply). */
 export function parseYamlFileWithPositions(file: string, text: string): FileLoad {
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: true });
+  const lineCounter = new (yaml().LineCounter)();
+  const docs = yaml().parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: true });
   const syntax: Diagnostic[] = [];
   const decoded: { value: unknown; doc: Document.Parsed; index: number }[] = [];
   let index = 0;
@@ -123,7 +130,8 @@ export function parseYamlFileWithPositions(file: string, text: string): FileLoad
 }
 
 /** Line of a field path in a parsed document: the key's line for map entries, the item's for list entries. */
-export function lineLookup(doc: Document.Parsed, lc: LineCounter): LineLookup {
+export function lineLookup(doc: Document.Parsed, lc: Yaml.LineCounter): LineLookup {
+  const { isAlias, isMap, isScalar, isSeq } = yaml();
   const lineOfNode = (n: unknown): number | undefined => {
     const range = (n as Node | null | undefined)?.range;
     return range ? lc.linePos(range[0]).line : undefined;
