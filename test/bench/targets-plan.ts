@@ -100,7 +100,7 @@ export interface Step {
   readonly kind: "small" | "main" | "scaling" | "soak";
   readonly services: number;
   readonly proxies: number;
-  /** The label mode; for the soak, decided when it starts (workloads if that mode got in sync at the main scale). */
+  /** The label mode; for the soak, decided when it starts (soakSize), as is its size. */
   readonly labels: LabelMode | "soak";
   readonly churnS: number;
   readonly timeoutMs: number;
@@ -144,4 +144,21 @@ export function schedule(p: TargetsPlan): Step[] {
 export function describeStep(s: Step): string {
   const labels = s.labels === "soak" ? "soak" : `labels ${s.labels}`;
   return `${s.kind}: ${s.services} services / ${s.proxies} proxies, ${labels}, ${s.churnS} s of churn`;
+}
+
+/**
+ * Where the soak runs, from how the scenarios before it went (`synced`: the fleet got in sync):
+ * at the main scale in the workloads mode if that got in sync there, else with identical labels
+ * if that did; else at the largest proxy scaling row that got in sync (a soak of a fleet that
+ * never syncs measures nothing); else at the main scale with identical labels.
+ */
+export function soakSize(
+  p: TargetsPlan,
+  before: readonly { readonly step: Step; readonly synced: boolean }[],
+): { services: number; proxies: number; labels: LabelMode } {
+  const main = (labels: LabelMode): boolean => before.some((b) => b.step.kind === "main" && b.step.labels === labels && b.synced);
+  if (main("workloads")) return { services: p.services, proxies: p.proxies, labels: "workloads" };
+  if (main("identical")) return { services: p.services, proxies: p.proxies, labels: "identical" };
+  const rows = before.filter((b) => b.step.kind === "scaling" && b.step.services === p.services && b.synced).map((b) => b.step.proxies);
+  return { services: p.services, proxies: rows.length ? Math.max(...rows) : p.proxies, labels: "identical" };
 }

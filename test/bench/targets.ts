@@ -15,7 +15,7 @@ import { notRun, runScenario, type ScenarioResult } from "./targets-scenario.js"
 import { targetsMarkdown, targetsTable, type TargetRow } from "./targets-table.js";
 import { runStartup, type StartupRow } from "./startup.js";
 import { timePipeline, totalMs, type TranslationRow } from "./translation.js";
-import { describeStep, schedule, targetsPlan, type Env, type Step, type TargetsPlan } from "./targets-plan.js";
+import { describeStep, schedule, soakSize, targetsPlan, type Env, type Step, type TargetsPlan } from "./targets-plan.js";
 import { generateMesh, inputOf } from "./mesh.js";
 
 const MiB = 2 ** 20;
@@ -66,22 +66,25 @@ export async function runTargets(o: TargetsOptions): Promise<TargetsResult> {
 
   const results = new Map<Step, ScenarioResult>();
   let loop: Loopback | undefined;
-  for (const step of steps) {
-    const labels: LabelMode =
-      step.labels !== "soak"
-        ? step.labels
-        : [...results].some(([s, r]) => s.kind === "main" && s.labels === "workloads" && !r.failed)
-          ? "workloads"
-          : "identical";
+  for (const planned of steps) {
+    const soak =
+      planned.labels === "soak"
+        ? soakSize(
+            p,
+            [...results].map(([step, r]) => ({ step, synced: Number.isFinite(r.syncMs) })),
+          )
+        : undefined;
+    const step: Step = soak ? { ...planned, ...soak } : planned;
+    const labels = step.labels as LabelMode;
     const params = { services: step.services, proxies: step.proxies, labels, churnS: step.churnS, timeoutMs: step.timeoutMs };
-    const what = describeStep({ ...step, labels: step.labels === "soak" ? "soak" : labels });
+    const what = soak ? `${describeStep({ ...step, labels: "soak" })} (labels ${labels})` : describeStep(step);
     if (performance.now() >= deadline) {
       const why = `the section's budget (${Math.round(o.startWithinMs / 60_000)} min to start a scenario) was spent`;
-      skipped.push(`${what}${step.labels === "soak" ? ` (${labels})` : ""}: ${why}`);
+      skipped.push(`${what}: ${why}`);
       results.set(step, notRun(params, `not run: ${why}`));
       continue;
     }
-    log(`section 6: ${what}${step.labels === "soak" ? ` (labels ${labels})` : ""}`);
+    log(`section 6: ${what}`);
     results.set(step, await runScenario({ ...params, log }));
     // Loopback's throughput, for as many bytes as the first main-scale full sync carried: the
     // yardstick of every main row (measured once, early, on the same machine state).
@@ -92,12 +95,12 @@ export async function runTargets(o: TargetsOptions): Promise<TargetsResult> {
   const of = (kind: Step["kind"]): ScenarioResult[] => [...results].filter(([s]) => s.kind === kind).map(([, r]) => r);
   const small = of("small");
   const main = of("main");
-  const soak = of("soak")[0];
+  const soakRun = of("soak")[0];
   const rows: TargetRow[] = [];
   rows.push(...translationRows(tr));
   rows.push(...startup.filter((r) => !r.figure.includes("(reference)")).map(startupRow));
   for (const r of main) rows.push(...mainRows(r, loop));
-  if (soak) rows.push(...soakRows(soak));
+  if (soakRun) rows.push(...soakRows(soakRun, p));
   for (const r of small) rows.push(...smallRows(r));
   const scaling = [...main.filter((r) => r.params.labels === "identical"), ...of("scaling")];
   const notes = targetNotes(p, loop, [...results.values()], skipped);
@@ -210,8 +213,9 @@ function mainRows(r: ScenarioResult, loop: Loopback): TargetRow[] {
 }
 
 /** The soak's rows: CPU, peak RSS and the RSS slope over the long churn. */
-export function soakRows(r: ScenarioResult): TargetRow[] {
-  const v = `${r.params.labels}, soak`;
+export function soakRows(r: ScenarioResult, p: TargetsPlan): TargetRow[] {
+  const atMain = r.params.services === p.services && r.params.proxies === p.proxies;
+  const v = `${r.params.labels}, soak${atMain ? "" : ` at ${r.params.services} svc / ${r.params.proxies} proxies`}`;
   const s = r.soak;
   const why = s ? {} : { missing: r.failed ?? "no churn" };
   return [
@@ -264,7 +268,7 @@ function targetNotes(p: TargetsPlan, loop: Loopback, all: readonly ScenarioResul
     `loopback: ${bytes(loop.bytes)} in ${ms(loop.ms)} ms (${(loop.throughput / 1e9).toFixed(2)} GB/s) over one TCP connection between two processes, measured in this run; it is the yardstick of full sync and the wire time of an edit.`,
     "Changes are edits of the config directory (one service's file rewritten and renamed into place): a latency runs from the edit to the proxy ACKing a response that holds it, through the file watch (its 50 ms quiet period included), parsing, the push debouncer (a lone change is not delayed), translation and the push.",
     `Changes: the load generator (src/loadgen, its own process) changes the mesh once a second, an endpoint move and a VirtualService weight edit in turn, for ${p.churnS} s per label mode, ${p.scalingChurnS} s per scaling row and ${p.soakS} s in the soak; p99 over every (proxy, change). A figure is given only when every proxy got every change.`,
-    "Steady state: CPU = server CPU seconds / churn seconds (/proc/<pid>/stat); RSS slope = least squares over RSS samples every 0.5 s after the first tenth of the soak's churn; the soak runs with workloads labels when that mode got in sync at this scale, else with identical labels.",
+    "Steady state: CPU = server CPU seconds / churn seconds (/proc/<pid>/stat); RSS slope = least squares over RSS samples every 0.5 s after the first tenth of the soak's churn; the soak runs with workloads labels when that mode got in sync at this scale, else with identical labels, else at the largest proxy scaling row that got in sync.",
     "RSS and CPU are the server process's own (/proc/<pid>/stat, VmRSS, VmHWM); heap per proxy = the server's heap + ArrayBuffers after GC (measured inside it) with the fleet in sync, minus the same before the fleet connected, / proxies: the views' share is included. MB is read as MiB.",
     "The proxies are the load generator's delta ADS clients claiming Envoy 1.40 (Envoy's subscription order, virtual hosts by VHDS, ACK each response), all in one process on the same 2 cores as the server: their work competes with the server's.",
     ...all

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeStep, scalingSizes, schedule, targetsPlan } from "../../bench/targets-plan.js";
+import { describeStep, scalingSizes, schedule, soakSize, targetsPlan } from "../../bench/targets-plan.js";
 
 const sizes = (xs: readonly { services: number; proxies: number }[]) => xs.map((x) => `${x.services}x${x.proxies}`);
 
@@ -62,5 +62,32 @@ describe("the targets section's plan", () => {
     expect(() => targetsPlan(false, { BENCH_TARGETS_SCALE: "1000" })).toThrow(/BENCH_TARGETS_SCALE/);
     expect(() => targetsPlan(false, { BENCH_TARGETS_PARTS: "scaling,warmup" })).toThrow(/BENCH_TARGETS_PARTS: "warmup" is none of/);
     expect(() => targetsPlan(false, { BENCH_TARGETS_SOAK_S: "-1" })).toThrow(/BENCH_TARGETS_SOAK_S/);
+  });
+
+  it("the soak runs where a fleet got in sync: workloads at the main scale, else identical, else the largest proxy scaling row", () => {
+    const p = targetsPlan(false, {});
+    const steps = schedule(p);
+    const main = (labels: string) => steps.find((s) => s.kind === "main" && s.labels === labels)!;
+    const row = (proxies: number) => steps.find((s) => s.kind === "scaling" && s.services === 1000 && s.proxies === proxies)!;
+    expect(
+      soakSize(p, [
+        { step: main("identical"), synced: true },
+        { step: main("workloads"), synced: true },
+      ]),
+    ).toEqual({ services: 1000, proxies: 2000, labels: "workloads" });
+    expect(
+      soakSize(p, [
+        { step: main("identical"), synced: true },
+        { step: main("workloads"), synced: false },
+      ]),
+    ).toEqual({ services: 1000, proxies: 2000, labels: "identical" });
+    const rows = [
+      { step: main("identical"), synced: false },
+      { step: row(100), synced: true },
+      { step: row(1000), synced: true },
+      { step: main("workloads"), synced: false },
+    ];
+    expect(soakSize(p, rows)).toEqual({ services: 1000, proxies: 1000, labels: "identical" });
+    expect(soakSize(p, [])).toEqual({ services: 1000, proxies: 2000, labels: "identical" });
   });
 });
