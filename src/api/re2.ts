@@ -6,7 +6,12 @@
  * approximation through JavaScript's backtracking engine (which has lookaround, backreferences and
  * different escapes).
  */
-import { RE2JS, RE2JSSyntaxException } from "re2js";
+import type * as Re2js from "re2js";
+import type { RE2JSSyntaxException } from "re2js";
+import { lazyModule } from "../lazy-module.js";
+
+/** Loaded with the first pattern: a configuration without regexes never needs it. */
+const re2js = lazyModule<typeof Re2js>("re2js");
 
 /** A compiled pattern, or why RE2 refuses it. */
 export type Re2Compiled = { readonly ok: true; readonly re: Re2 } | { readonly ok: false; readonly reason: string };
@@ -34,6 +39,7 @@ export function compileRe2(pattern: string): Re2Compiled {
 
 function compileUncached(pattern: string): Re2Compiled {
   try {
+    const { RE2JS } = re2js();
     const re = RE2JS.compile(pattern);
     return {
       ok: true,
@@ -43,7 +49,7 @@ function compileUncached(pattern: string): Re2Compiled {
       },
     };
   } catch (e) {
-    if (e instanceof RE2JSSyntaxException) return { ok: false, reason: reasonOf(e) };
+    if (e instanceof re2js().RE2JSSyntaxException) return { ok: false, reason: reasonOf(e) };
     return { ok: false, reason: `invalid regular expression: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
