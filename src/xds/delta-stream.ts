@@ -14,7 +14,7 @@ import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { TypeState } from "./stream-state.js";
 import { usesVhds, vhdsRouteOf } from "./route-delivery.js";
 import { isDeltaWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
-import { deltaBody, deltaResponse, withNonce } from "./wire.js";
+import { deltaResponse, wholeDeltaResponse } from "./wire.js";
 
 class DeltaTypeState extends TypeState {
   /** The stream has seen a request of this type (the first one is special). */
@@ -144,7 +144,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     st.versionSent = version;
     st.nonceSent = nonce;
     const bytes = everything
-      ? withNonce(deltaBody(type, version, current, this.ctx.controlPlaneId), nonce)
+      ? wholeDeltaResponse(type, version, current, this.ctx.controlPlaneId, nonce)
       : deltaResponse(type, version, send, removed, nonce, this.ctx.controlPlaneId);
     return { bytes, resourceCount: send.length, removedCount: removed.size };
   }

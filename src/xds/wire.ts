@@ -155,10 +155,104 @@ interface SharedBody {
 const sotwBodies = new WeakMap<ResourceMap, SharedBody>();
 const deltaBodies = new WeakMap<ResourceMap, SharedBody>();
 
-function shared(cache: WeakMap<ResourceMap, SharedBody>, key: string, resources: ResourceMap, build: () => Buffer): Buffer {
-  // A view's own resources over a shared map: held by one workload's proxies, and alive as long as
-  // the view, so a cached body would cost every view a copy of all it shares, for a gain to few.
-  if (resources instanceof LayeredMap) return build();
+/**
+ * A map's resources framed one after the other, with where each begins: the middle of every whole
+ * response of that map, and the runs a view's own resources are laid between (layeredChunks).
+ */
+interface FramedRun {
+  readonly typeUrl: string;
+  readonly bytes: Buffer;
+  readonly names: readonly string[];
+  /** offsets[i]: where the i-th resource begins; offsets[names.length]: the end. */
+  readonly offsets: readonly number[];
+}
+const sotwRuns = new WeakMap<ResourceMap, FramedRun>();
+const deltaRuns = new WeakMap<ResourceMap, FramedRun>();
+
+type Framer = (typeUrl: string, r: Resource) => Framing;
+
+function framedRun(cache: WeakMap<ResourceMap, FramedRun>, frame: Framer, typeUrl: string, resources: ResourceMap): FramedRun {
+  const hit = cache.get(resources);
+  if (hit?.typeUrl === typeUrl) return hit;
+  const chunks: Uint8Array[] = [];
+  const names: string[] = [];
+  const offsets: number[] = [0];
+  let at = 0;
+  for (const r of resources.values()) {
+    const f = frame(typeUrl, r);
+    pushFramed(chunks, f, r.body);
+    at += f.head.length + r.body.length + (f.tail?.length ?? 0);
+    names.push(r.name);
+    offsets.push(at);
+  }
+  const run = { typeUrl, bytes: Buffer.concat(chunks, at), names, offsets };
+  cache.set(resources, run);
+  return run;
+}
+
+/**
+ * A view's own resources laid over a shared map, framed in the map's order (LayeredMap.entries):
+ * the shared map's framed run, cut where an own resource goes in or hides a shared one. Each view
+ * then copies its bytes once per response instead of framing thousands of resources again.
+ */
+function layeredChunks(cache: WeakMap<ResourceMap, FramedRun>, frame: Framer, typeUrl: string, map: LayeredMap): Uint8Array[] {
+  const run = framedRun(cache, frame, typeUrl, map.shared);
+  const chunks: Uint8Array[] = [];
+  const own = map.own.entries();
+  let o = own.next();
+  let start = 0;
+  const flush = (end: number): void => {
+    if (end > start) chunks.push(run.bytes.subarray(run.offsets[start], run.offsets[end]));
+  };
+  for (let i = 0; i < run.names.length; i++) {
+    const name = run.names[i]!;
+    if (!o.done && o.value[0] <= name) {
+      flush(i);
+      start = i;
+      for (; !o.done && o.value[0] <= name; o = own.next()) pushFramed(chunks, frame(typeUrl, o.value[1]), o.value[1].body);
+    }
+    if (map.own.has(name)) {
+      flush(i); // hidden by an own resource of its name
+      start = i + 1;
+    }
+  }
+  flush(run.names.length);
+  for (; !o.done; o = own.next()) pushFramed(chunks, frame(typeUrl, o.value[1]), o.value[1].body);
+  return chunks;
+}
+
+/**
+ * Every resource of `resources`, framed. A plain map's are framed here, not kept as a run: its
+ * whole body is kept instead (sharedBody), and a run besides would hold its bytes twice.
+ */
+function wholeChunks(cache: WeakMap<ResourceMap, FramedRun>, frame: Framer, typeUrl: string, resources: ResourceMap): Uint8Array[] {
+  if (resources instanceof LayeredMap) return layeredChunks(cache, frame, typeUrl, resources);
+  const chunks: Uint8Array[] = [];
+  for (const r of resources.values()) pushFramed(chunks, frame(typeUrl, r), r.body);
+  return chunks;
+}
+
+function sotwEnvelope(typeUrl: string, version: string, resources: readonly Uint8Array[], controlPlaneId: string, nonce = ""): Buffer {
+  return Buffer.concat([
+    ...stringField(1, version),
+    ...resources,
+    ...stringField(4, typeUrl),
+    ...controlPlaneChunks(6, controlPlaneId),
+    ...stringField(5, nonce),
+  ]);
+}
+
+function deltaEnvelope(typeUrl: string, version: string, resources: readonly Uint8Array[], controlPlaneId: string, nonce = ""): Buffer {
+  return Buffer.concat([
+    ...stringField(1, version),
+    ...resources,
+    ...stringField(4, typeUrl),
+    ...controlPlaneChunks(7, controlPlaneId),
+    ...stringField(5, nonce),
+  ]);
+}
+
+function sharedBody(cache: WeakMap<ResourceMap, SharedBody>, key: string, resources: ResourceMap, build: () => Buffer): Buffer {
   const hit = cache.get(resources);
   if (hit?.key === key) return hit.body;
   const body = build();
@@ -166,16 +260,33 @@ function shared(cache: WeakMap<ResourceMap, SharedBody>, key: string, resources:
   return body;
 }
 
+/** A SotW response (no nonce) with every resource of a map that is not a view's own layering. */
 export function sharedSotwBody(typeUrl: string, version: string, resources: ResourceMap, controlPlaneId: string): Buffer {
-  return shared(sotwBodies, `${typeUrl} ${version} ${controlPlaneId}`, resources, () => sotwBody(typeUrl, version, resources.values(), controlPlaneId));
+  return sharedBody(sotwBodies, `${typeUrl} ${version} ${controlPlaneId}`, resources, () =>
+    sotwEnvelope(typeUrl, version, wholeChunks(sotwRuns, sotwFraming, typeUrl, resources), controlPlaneId),
+  );
 }
 
 /** DeltaDiscoveryResponse with every resource of `resources`, no removals, no nonce. */
 export function deltaBody(typeUrl: string, systemVersion: string, resources: ResourceMap, controlPlaneId: string): Buffer {
-  return shared(deltaBodies, `${typeUrl} ${systemVersion} ${controlPlaneId}`, resources, () => {
-    const chunks: Uint8Array[] = [...stringField(1, systemVersion)];
-    for (const r of resources.values()) pushFramed(chunks, deltaFraming(typeUrl, r), r.body);
-    chunks.push(...stringField(4, typeUrl), ...controlPlaneChunks(7, controlPlaneId));
-    return Buffer.concat(chunks);
-  });
+  return sharedBody(deltaBodies, `${typeUrl} ${systemVersion} ${controlPlaneId}`, resources, () =>
+    deltaEnvelope(typeUrl, systemVersion, wholeChunks(deltaRuns, deltaFraming, typeUrl, resources), controlPlaneId),
+  );
+}
+
+/**
+ * A SotW response with every resource of `resources`, for one stream. A view's own resources over
+ * a shared map (LayeredMap) are held by one workload's proxies: a body kept per view would cost
+ * every view a copy of all it shares, so theirs is assembled from the shared map's framed run.
+ */
+export function wholeSotwResponse(typeUrl: string, version: string, resources: ResourceMap, controlPlaneId: string, nonce: string): Buffer {
+  if (resources instanceof LayeredMap) return sotwEnvelope(typeUrl, version, layeredChunks(sotwRuns, sotwFraming, typeUrl, resources), controlPlaneId, nonce);
+  return withNonce(sharedSotwBody(typeUrl, version, resources, controlPlaneId), nonce);
+}
+
+/** A delta response with every resource of `resources` and no removals, for one stream (see wholeSotwResponse). */
+export function wholeDeltaResponse(typeUrl: string, systemVersion: string, resources: ResourceMap, controlPlaneId: string, nonce: string): Buffer {
+  if (resources instanceof LayeredMap)
+    return deltaEnvelope(typeUrl, systemVersion, layeredChunks(deltaRuns, deltaFraming, typeUrl, resources), controlPlaneId, nonce);
+  return withNonce(deltaBody(typeUrl, systemVersion, resources, controlPlaneId), nonce);
 }

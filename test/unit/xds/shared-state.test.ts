@@ -9,7 +9,8 @@ import { KnownVersions } from "../../../src/xds/known.js";
 import { mapDiff } from "../../../src/xds/map-diff.js";
 import { NameSet } from "../../../src/xds/name-set.js";
 import type { Resource, ResourceMap } from "../../../src/xds/snapshot.js";
-import { deltaBody, deltaResponse, withNonce } from "../../../src/xds/wire.js";
+import { LayeredMap } from "../../../src/xds/layered-map.js";
+import { deltaBody, deltaResponse, sotwBody, wholeDeltaResponse, wholeSotwResponse, withNonce } from "../../../src/xds/wire.js";
 
 const NAMES = ["a", "b", "c", "d", "e"];
 
@@ -119,5 +120,41 @@ describe("shared delta bodies", () => {
     const own = fromBinary(DeltaDiscoveryResponseSchema, deltaResponse(type, "v9", map.values(), [], "n1", "cp"));
     expect(shared).toEqual(own);
     expect(deltaBody(type, "v9", map, "cp")).toBe(deltaBody(type, "v9", map, "cp")); // built once
+  });
+});
+
+describe("whole responses of a view's own resources laid over a shared map", () => {
+  const type = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+  const names = fc.uniqueArray(fc.constantFrom("a", "b", "c", "d", "e", "f", "g"), { maxLength: 7 }).map((n) => [...n].sort());
+  const layered = fc.tuple(names, names, fc.integer({ min: 0, max: 3 })).map(([s, o, v]) => {
+    const shared = resourceMap(s.map((n) => [n, 0] as const));
+    const own = resourceMap(o.map((n) => [n, v] as const));
+    return new LayeredMap(shared, own);
+  });
+
+  it("are byte for byte the responses built resource by resource, hidden names left out", () => {
+    fc.assert(
+      fc.property(layered, (map) => {
+        const plain = new Map(map); // the same resources, in the same order, as one map
+        const delta = wholeDeltaResponse(type, "v1", map, "cp", "n1");
+        expect(delta).toEqual(withNonce(deltaBody(type, "v1", plain, "cp"), "n1"));
+        expect(fromBinary(DeltaDiscoveryResponseSchema, delta)).toEqual(
+          fromBinary(DeltaDiscoveryResponseSchema, deltaResponse(type, "v1", plain.values(), [], "n1", "cp")),
+        );
+        expect(wholeSotwResponse(type, "v1", map, "cp", "n1")).toEqual(withNonce(sotwBody(type, "v1", plain.values(), "cp"), "n1"));
+      }),
+    );
+  });
+
+  it("frame the shared map once for every view laid over it", () => {
+    const shared = resourceMap([
+      ["a", 1],
+      ["c", 1],
+    ]);
+    const one = wholeDeltaResponse(type, "v1", new LayeredMap(shared, resourceMap([["b", 1]])), "cp", "n1");
+    const two = wholeDeltaResponse(type, "v1", new LayeredMap(shared, resourceMap([["d", 1]])), "cp", "n1");
+    const decoded = (b: Uint8Array): string[] => fromBinary(DeltaDiscoveryResponseSchema, b).resources.map((r) => r.name);
+    expect(decoded(one)).toEqual(["a", "b", "c"]);
+    expect(decoded(two)).toEqual(["a", "c", "d"]);
   });
 });
