@@ -13,6 +13,7 @@ import { pino, type Logger } from "pino";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import type { AttachedStream, Connection, StreamBacklog, StreamContext } from "./connection.js";
 import { DeltaConnection } from "./delta-stream.js";
+import { ISTIO_KEEPALIVE, Keepalive, type KeepaliveOptions, type KeepaliveStats } from "./keepalive.js";
 import type { ProxySyncStatus, XdsObserver } from "./observer.js";
 import { PushScheduler, type PushSchedulerOptions, type PushSchedulerStats } from "./push-scheduler.js";
 import { adsServiceDefinition, sdsServiceDefinition } from "./service-definition.js";
@@ -55,6 +56,8 @@ export interface XdsServerOptions {
   readonly vhds?: boolean;
   /** The secure port (istiod's 15012): TLS, every stream authenticated; see listenSecure. */
   readonly secure?: SecureXdsOptions;
+  /** When a quiet connection is pinged, and how long its answer may take (keepalive.ts; Istio's 30 s / 10 s). */
+  readonly keepalive?: KeepaliveOptions;
 }
 
 export interface SecureXdsOptions {
@@ -92,6 +95,8 @@ export class XdsServer {
   private readonly grpc: Server;
   private readonly secureGrpc: Server | undefined;
   private readonly secureCredentials: ServerCredentials | undefined;
+  /** Undefined when grpc-js' own keepalive runs instead (its HTTP/2 servers were not found). */
+  private readonly keepalive: Keepalive | undefined;
   private readonly streams = new Set<AttachedStream>();
   private readonly viewRefs = new Map<string, number>();
   private readonly ctx: StreamContext;
@@ -117,11 +122,21 @@ export class XdsServer {
     const serverOptions = {
       "grpc.max_receive_message_length": opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
       "grpc.max_send_message_length": -1,
-      // Find proxies that vanished without closing their connection.
-      "grpc.keepalive_time_ms": 30_000,
-      "grpc.keepalive_timeout_ms": 10_000,
     };
+    // Find proxies that vanished without closing their connection, but never drop one that is
+    // only slow to answer a ping while it takes in a push (keepalive.ts).
+    const keepalive = opts.keepalive ?? ISTIO_KEEPALIVE;
     this.grpc = new Server(serverOptions);
+    let grpcOptions: Record<string, number> = serverOptions;
+    if (Keepalive.canWatch(this.grpc)) {
+      this.keepalive = new Keepalive(keepalive, (peer) =>
+        this.log.warn({ peer, quietMs: keepalive.timeMs + keepalive.timeoutMs }, "closing a proxy connection that went silent and did not answer a ping"),
+      );
+    } else {
+      this.log.warn("grpc-js does not expose its HTTP/2 sessions: its own keepalive runs, which drops connections that answer pings late");
+      grpcOptions = { ...serverOptions, "grpc.keepalive_time_ms": keepalive.timeMs, "grpc.keepalive_timeout_ms": keepalive.timeoutMs };
+      this.grpc = new Server(grpcOptions);
+    }
     this.grpc.addService(adsServiceDefinition, {
       StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>) => {
         new SotwConnection(call, this.ctx, ++this.nextStreamId);
@@ -132,7 +147,7 @@ export class XdsServer {
     });
     if (opts.secure) {
       const secure = opts.secure;
-      this.secureGrpc = new Server(serverOptions);
+      this.secureGrpc = new Server(grpcOptions);
       const sotw = (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>): void => {
         this.authenticated(call, secure, (peer) => new SotwConnection(call, this.ctx, ++this.nextStreamId, peer));
       };
@@ -178,6 +193,7 @@ export class XdsServer {
       this.grpc.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => {
         if (err) reject(new Error(`xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
         else {
+          this.keepalive?.watchServer(this.grpc);
           this.log.info({ address, port }, "xDS server listening");
           resolve(port);
         }
@@ -194,6 +210,7 @@ export class XdsServer {
       grpc.bindAsync(address, creds, (err, port) => {
         if (err) reject(new Error(`secure xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
         else {
+          this.keepalive?.watchServer(grpc);
           this.log.info({ address, port }, "secure xDS server listening (TLS; CA and ADS)");
           resolve(port);
         }
@@ -237,6 +254,11 @@ export class XdsServer {
   /** What each proxy stream holds back (unflushed and unanswered bytes), for metrics and tests. */
   backlog(): StreamBacklog[] {
     return [...this.streams].map((s) => s.backlog());
+  }
+
+  /** Keepalive counters (undefined when grpc-js' own keepalive runs). */
+  get keepaliveStats(): KeepaliveStats | undefined {
+    return this.keepalive?.stats;
   }
 
   get pushStats(): PushSchedulerStats {

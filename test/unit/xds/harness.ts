@@ -8,6 +8,7 @@ import type { RouteConfigurationJson } from "../../../src/gen/envoy/config/route
 import { encodeResources, snapshotFrom } from "../../../src/xds/encode.js";
 import type { ShortType, Transport, XdsObserver } from "../../../src/xds/observer.js";
 import type { PushSchedulerOptions } from "../../../src/xds/push-scheduler.js";
+import type { KeepaliveOptions } from "../../../src/xds/keepalive.js";
 import { XdsServer } from "../../../src/xds/server.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import type { NodeInfo, ResourceMap, Snapshot, ViewProvider } from "../../../src/xds/snapshot.js";
@@ -190,7 +191,10 @@ export interface Harness {
  * Start a server on a free loopback port. With `world`, the view's first snapshot is set when
  * the view activates (as the pipeline does); without, the test sets snapshots itself.
  */
-export async function startHarness(world?: World, opts: { plaintextSecrets?: boolean; push?: PushSchedulerOptions } = {}): Promise<Harness> {
+export async function startHarness(
+  world?: World,
+  opts: { plaintextSecrets?: boolean; push?: PushSchedulerOptions; keepalive?: KeepaliveOptions } = {},
+): Promise<Harness> {
   const cache = new SnapshotCache();
   const views = new RecordingViews();
   if (world) views.onActivate = (key) => cache.set(key, world.snapshot(key));
@@ -202,6 +206,7 @@ export async function startHarness(world?: World, opts: { plaintextSecrets?: boo
     controlPlaneId: "meshpilot-test",
     plaintextSecrets: opts.plaintextSecrets ?? false,
     ...(opts.push ? { push: opts.push } : {}),
+    ...(opts.keepalive ? { keepalive: opts.keepalive } : {}),
   });
   const port = await server.listen("127.0.0.1:0");
   const client = new AdsClient(`127.0.0.1:${port}`);
