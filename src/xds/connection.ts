@@ -105,6 +105,8 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   node: NodeInfo | undefined;
   viewKey: string | undefined;
   readonly connectedSince = new Date();
+  /** The peer's address, as grpc-js gives it ("ip:port"): how keepalive finds a session's streams. */
+  readonly peerAddress: string;
   protected readonly types = new Map<TypeUrl, TypeState>();
   protected log: Logger;
   private nonceCounter = 0;
@@ -144,6 +146,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     readonly peer?: PeerIdentity,
   ) {
     this.log = ctx.logger.child({ stream: streamId });
+    this.peerAddress = call.getPeer();
     this.secrets = new StreamSecrets(peer !== undefined || ctx.plaintextSecrets);
     call.on("data", (req: Req) => this.onData(req));
     // The proxy half-closed: finish our side with OK.
@@ -304,6 +307,15 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
 
   private requestFlush(): void {
     if (!this.closed && this.unflushed === 0 && this.owes()) this.ctx.scheduler.request(this);
+  }
+
+  /**
+   * The proxy waits on us: requests not handled yet, or a response owed and not written (waiting
+   * for its turn, or for its view's first build). A silent proxy is then not a sign of a dead one.
+   */
+  get waitingForServer(): boolean {
+    if (this.closed) return false;
+    return (this.unbound?.length ?? 0) > 0 || (this.unflushed === 0 && this.owes());
   }
 
   private owes(): boolean {

@@ -35,8 +35,13 @@ export class Keepalive {
   private closed = 0;
   private readonly watched = new WeakSet<object>();
 
+  /**
+   * `waiting(peer)`: some stream of the connection from `peer` ("ip:port") waits on the server (its
+   * turn, its view's build): then its silence is ours, and it is not pinged.
+   */
   constructor(
     private readonly opts: KeepaliveOptions,
+    private readonly waiting: (peer: string) => boolean = () => false,
     private readonly onClose: (peer: string) => void = () => {},
   ) {}
 
@@ -68,13 +73,14 @@ export class Keepalive {
     if (this.watched.has(session)) return;
     this.watched.add(session);
     const read = (): number => session.socket?.bytesRead ?? 0;
+    const peer = `${session.socket?.remoteAddress ?? ""}:${session.socket?.remotePort ?? ""}`;
     let seen = read();
     let timer: NodeJS.Timeout | undefined;
     const quiet = (): void => {
       timer = setTimeout(() => {
         if (session.destroyed) return;
         this.checks++;
-        if (read() !== seen) {
+        if (read() !== seen || this.waiting(peer)) {
           seen = read();
           return quiet();
         }
@@ -85,7 +91,7 @@ export class Keepalive {
             return quiet();
           }
           this.closed++;
-          this.onClose(`${session.socket?.remoteAddress ?? "?"}:${session.socket?.remotePort ?? "?"}`);
+          this.onClose(peer);
           session.destroy();
         });
       }, this.opts.timeMs);

@@ -98,6 +98,8 @@ export class XdsServer {
   /** Undefined when grpc-js' own keepalive runs instead (its HTTP/2 servers were not found). */
   private readonly keepalive: Keepalive | undefined;
   private readonly streams = new Set<AttachedStream>();
+  /** Every open stream by its peer's address, bound to a view or not yet (keepalive asks). */
+  private readonly byPeer = new Map<string, Set<Connection<AdsRequestLike>>>();
   private readonly viewRefs = new Map<string, number>();
   private readonly ctx: StreamContext;
   private nextStreamId = 0;
@@ -129,8 +131,11 @@ export class XdsServer {
     this.grpc = new Server(serverOptions);
     let grpcOptions: Record<string, number> = serverOptions;
     if (Keepalive.canWatch(this.grpc)) {
-      this.keepalive = new Keepalive(keepalive, (peer) =>
-        this.log.warn({ peer, quietMs: keepalive.timeMs + keepalive.timeoutMs }, "closing a proxy connection that went silent and did not answer a ping"),
+      this.keepalive = new Keepalive(
+        keepalive,
+        (peer) => [...(this.byPeer.get(peer) ?? [])].some((c) => c.waitingForServer),
+        (peer) =>
+          this.log.warn({ peer, quietMs: keepalive.timeMs + keepalive.timeoutMs }, "closing a proxy connection that went silent and did not answer a ping"),
       );
     } else {
       this.log.warn("grpc-js does not expose its HTTP/2 sessions: its own keepalive runs, which drops connections that answer pings late");
@@ -139,10 +144,10 @@ export class XdsServer {
     }
     this.grpc.addService(adsServiceDefinition, {
       StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>) => {
-        new SotwConnection(call, this.ctx, ++this.nextStreamId);
+        this.opened(new SotwConnection(call, this.ctx, ++this.nextStreamId));
       },
       DeltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, Uint8Array>) => {
-        new DeltaConnection(call, this.ctx, ++this.nextStreamId);
+        this.opened(new DeltaConnection(call, this.ctx, ++this.nextStreamId));
       },
     });
     if (opts.secure) {
@@ -177,7 +182,7 @@ export class XdsServer {
       (who) => {
         if (call.cancelled) return;
         if ("error" in who) return refuse(GrpcStatus.UNAUTHENTICATED, `authentication failed: ${who.error}`);
-        const conn = start(who);
+        const conn = this.opened(start(who));
         if (secure.peerSecrets) {
           const stop = secure.peerSecrets.watch(who, (secrets) => conn.setOwnSecrets(secrets));
           conn.onClose(stop);
@@ -279,6 +284,18 @@ export class XdsServer {
 
   get connectedProxies(): number {
     return this.streams.size;
+  }
+
+  private opened<C extends Connection<AdsRequestLike>>(conn: C): C {
+    const peer = conn.peerAddress;
+    let set = this.byPeer.get(peer);
+    if (!set) this.byPeer.set(peer, (set = new Set()));
+    set.add(conn);
+    conn.onClose(() => {
+      set.delete(conn);
+      if (set.size === 0 && this.byPeer.get(peer) === set) this.byPeer.delete(peer);
+    });
+    return conn;
   }
 
   private attach(conn: AttachedStream, key: string, node: NodeInfo): void {

@@ -71,14 +71,24 @@ afterEach(async () => {
   h = client = relay = undefined;
 });
 
-async function connect(): Promise<{ harness: Harness; relay: Relay; stream: ReturnType<AdsClient["delta"]> }> {
-  const world = new World();
-  world.put(CDS, "c1", cluster("c1"));
-  h = await startHarness(world, { keepalive: KEEPALIVE });
-  relay = new Relay(h.port);
+function world(): World {
+  const w = new World();
+  w.put(CDS, "c1", cluster("c1"));
+  return w;
+}
+
+/** A delta stream through the relay. */
+async function relayed(harness: Harness): Promise<{ relay: Relay; stream: ReturnType<AdsClient["delta"]> }> {
+  relay = new Relay(harness.port);
   client = new AdsClient(`127.0.0.1:${await relay.listen()}`, { channelOptions: { "grpc.use_local_subchannel_pool": 1 } });
   const stream = client.delta();
   stream.send({ node: node(), typeUrl: CDS, resourceNamesSubscribe: ["*"] });
+  return { relay, stream };
+}
+
+async function connect(): Promise<{ harness: Harness; relay: Relay; stream: ReturnType<AdsClient["delta"]> }> {
+  h = await startHarness(world(), { keepalive: KEEPALIVE });
+  const { relay, stream } = await relayed(h);
   stream.ack(await stream.nextOf(CDS, 10_000));
   await eventually(() => h!.server.connectedProxies === 1, "the proxy connected");
   return { harness: h, relay, stream };
@@ -105,6 +115,23 @@ describe("xDS keepalive", () => {
     await eventually(() => harness.server.keepaliveStats!.pings >= 4, "four pings", 30_000);
     expect(harness.server.connectedProxies).toBe(1);
     expect(harness.server.keepaliveStats!.closed).toBe(0);
+  });
+
+  it("keeps a silent proxy that waits for its turn", { timeout: 60_000 }, async () => {
+    // One byte of unanswered responses fills the scheduler's cap: the first proxy's unanswered
+    // response holds every other stream back (never abandoned meanwhile).
+    h = await startHarness(world(), { keepalive: KEEPALIVE, push: { maxInFlightBytes: 1, stallMs: 600_000 } });
+    const harness = h;
+    const holder = harness.client.delta();
+    holder.send({ node: node("sidecar~10.0.0.2~holder.default~default.svc.cluster.local"), typeUrl: CDS, resourceNamesSubscribe: ["*"] });
+    const held = await holder.nextOf(CDS, 10_000);
+    const { relay, stream } = await relayed(harness);
+    relay.swallowAcks = true;
+    const checks = harness.server.keepaliveStats!.checks;
+    await eventually(() => harness.server.keepaliveStats!.checks >= checks + 6, "six keepalive periods", 30_000);
+    expect(harness.server.keepaliveStats!.closed).toBe(0);
+    holder.ack(held); // the cap frees: the waiting proxy is served
+    expect((await stream.nextOf(CDS, 10_000)).resources).toHaveLength(1);
   });
 
   it("closes a proxy that goes silent and does not answer", { timeout: 60_000 }, async () => {
