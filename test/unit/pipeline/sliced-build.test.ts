@@ -2,14 +2,12 @@
 // sliceMs), not in the turn that binds a stream. What a proxy gets must not change for it: the
 // same snapshot as a view built at once, from the input current when it is done, even when builds
 // or departures come between the steps; and nothing is set before the work is done.
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { ControlPlane } from "../../../src/pipeline/control-plane.js";
+import type { ControlPlane } from "../../../src/pipeline/control-plane.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
-import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import type { NodeInfo, Snapshot } from "../../../src/xds/snapshot.js";
 import { PUSH_ORDER } from "../../../src/xds/type-urls.js";
-import { storedObjects } from "../../support/control-plane.js";
+import { startControlPlane, storedObjects } from "../../support/control-plane.js";
 
 function service(name: string, ns: string, n: number, timeout = n + 1): string {
   return `
@@ -51,17 +49,7 @@ function pod(app: string, ns: string, n: number): NodeInfo {
   return { id: `sidecar~10.244.9.${n}~${app}-h${n}.${ns}~${ns}.svc.cluster.local`, cluster: app, metadata: { LABELS: labels } };
 }
 
-function controlPlane(sliceMs?: number): { cp: ControlPlane; cache: SnapshotCache; connect: (n: NodeInfo) => string } {
-  const cache = new SnapshotCache();
-  const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }), ...(sliceMs !== undefined ? { sliceMs } : {}) });
-  const connect = (n: NodeInfo): string => {
-    const k = cp.viewKey(n);
-    if ("error" in k) throw new Error(k.error);
-    cp.activate(k.key, n);
-    return k.key;
-  };
-  return { cp, cache, connect };
-}
+const controlPlane = (sliceMs?: number): ReturnType<typeof startControlPlane> => startControlPlane(sliceMs === undefined ? {} : { sliceMs });
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 async function untilBuilt(cp: ControlPlane): Promise<number> {
