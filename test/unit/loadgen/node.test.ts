@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LoadMesh } from "../../../src/loadgen/mesh.js";
-import { istioNode, proxyWorkload, type FleetShape } from "../../../src/loadgen/node.js";
+import { ENVOY_VERSION, istioNode, proxyWorkload, semanticVersion, type FleetShape } from "../../../src/loadgen/node.js";
 import { parseProxy } from "../../../src/model/proxy.js";
 
 const shape = (mode: FleetShape["mode"], extra: Partial<FleetShape> = {}): FleetShape => ({ mode, namespace: "team-a", name: "lg", groups: 3, ...extra });
@@ -57,5 +57,13 @@ describe("load proxies' nodes", () => {
     const n = istioNode(proxyWorkload(7, shape("distinct")));
     const p = parseProxy({ id: n.id, metadata: n.metadata });
     expect(p).toMatchObject({ proxy: { type: "sidecar", namespace: "team-a", ip: "10.200.0.7", podName: "lg-7", labels: { app: "lg-7" } } });
+  });
+
+  it("claims an Envoy version only when given one, as Envoy's SemanticVersion; a malformed one is refused by name", () => {
+    const w = proxyWorkload(1, shape("identical"));
+    expect(istioNode(w).envoyVersion).toBeUndefined();
+    expect(istioNode(w, ENVOY_VERSION).envoyVersion).toBe("1.40.0");
+    expect(semanticVersion("1.38.2")).toEqual({ majorNumber: 1, minorNumber: 38, patch: 2 });
+    expect(() => istioNode(w, "1.40")).toThrow(/envoy version must be major.minor.patch .* got "1.40"/);
   });
 });
