@@ -7,7 +7,7 @@ import { Client, credentials, type ClientDuplexStream, type ServiceError } from 
 import { NodeSchema, type Node } from "../gen/envoy/config/core/v3/base_pb.js";
 import type { ChangeWatch, Seen } from "./changes.js";
 import { emptyCounts, type Counts, type ShortType } from "./counts.js";
-import { EnvoyFlow, type FlowSender } from "./flow.js";
+import { EnvoyFlow, vhostRoute, type FlowSender } from "./flow.js";
 import { semanticVersion, type XdsNode } from "./node.js";
 import type { WireResource } from "./wire.js";
 
@@ -62,7 +62,7 @@ export abstract class LoadProxy implements FlowSender {
   readonly seen: Seen = new Map();
   armed = false;
   sinceArm: Counts = emptyCounts();
-  /** EDS / RDS name → when it first arrived after arm(). */
+  /** EDS / RDS name → when it first arrived after arm(); RDS also counts a route configuration's virtual hosts by VHDS. */
   armedEds = new Map<string, number>();
   armedRds = new Map<string, number>();
   private retryTimer: NodeJS.Timeout | undefined;
@@ -161,9 +161,13 @@ export abstract class LoadProxy implements FlowSender {
       t.resourceBytes += resourceBytes;
       t.removed += removed;
     }
-    if (this.armed && (type === "eds" || type === "rds")) {
+    if (this.armed && type !== "cds" && type !== "lds") {
       const m = type === "eds" ? this.armedEds : this.armedRds;
-      for (const r of resources) if (!m.has(r.name)) m.set(r.name, at);
+      // A virtual host by VHDS is a change of the route configuration its name starts with.
+      for (const r of resources) {
+        const name = type === "vhds" ? vhostRoute(r.name) : r.name;
+        if (!m.has(name)) m.set(name, at);
+      }
     }
   }
 

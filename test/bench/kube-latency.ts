@@ -156,12 +156,7 @@ export async function runKubeLatency(kube: KubeCluster, plans: readonly LatencyP
     const builds: Array<{ at: number; seconds: number; fastPath: boolean }> = [];
     const offChange = server.kube!.onChange(() => changes.push(performance.now()));
     const offBuild = server.controlPlane.onBuild((s) => builds.push({ at: performance.now(), seconds: s.seconds, fastPath: s.fastPath }));
-    const typeStatus = (t: ShortType) => {
-      const p = server.xds.syncStatus().find((s) => s.id === f.proxyId);
-      const st = p?.types[t];
-      if (!st) throw new Error(`kube latency: proxy ${f.proxyId} has no ${t} stream state`);
-      return st;
-    };
+    const typeStatus = (t: ShortType) => server.xds.syncStatus().find((s) => s.id === f.proxyId)?.types[t];
 
     let fallback = "v1";
     let v2Ready = true;
@@ -172,9 +167,11 @@ export async function runKubeLatency(kube: KubeCluster, plans: readonly LatencyP
         for (let i = 0; i < plan.changes; i++) {
           const lastBuild = builds.at(-1)?.at ?? 0;
           if (plan.pacing === "lone") await sleep(Math.max(0, lastBuild + LONE_GAP_MS - performance.now()));
-          const type: ShortType = plan.kind === "VirtualService" ? "rds" : "eds";
-          const before = typeStatus(type);
-          const nacksBefore = before.nacks;
+          // A delta Envoy gets a VirtualService edit as the virtual hosts it changes (VHDS), or as
+          // its route configuration when that changes too: whichever is pushed first and ACKed.
+          const types: readonly ShortType[] = plan.kind === "VirtualService" ? ["rds", "vhds"] : ["eds"];
+          const before = new Map(types.map((t) => [t, typeStatus(t)]));
+          if (!types.some((t) => before.get(t))) throw new Error(`kube latency: proxy ${f.proxyId} has no ${types.join("/")} stream state`);
           changes.length = 0;
           builds.length = 0;
           let expect: () => Promise<boolean>;
@@ -196,10 +193,15 @@ export async function runKubeLatency(kube: KubeCluster, plans: readonly LatencyP
             expect = async () => (await ask({ "x-canary": "v2" })) === want;
           }
           const tw = performance.now();
-          const ackedAt = await until(`Envoy to ACK the ${type} push of ${plan.kind} change ${i + 1}`, STEP_TIMEOUT_MS, () => {
-            const st = typeStatus(type);
-            if (st.nacks !== nacksBefore) throw new Error(`kube latency: Envoy NACKed ${type}: ${st.lastNack?.message ?? "?"}`);
-            return st.nonceSent !== before.nonceSent && st.nonceAcked === st.nonceSent ? performance.now() : undefined;
+          const ackedAt = await until(`Envoy to ACK the ${types.join("/")} push of ${plan.kind} change ${i + 1}`, STEP_TIMEOUT_MS, () => {
+            for (const t of types) {
+              const st = typeStatus(t);
+              const was = before.get(t);
+              if (!st) continue;
+              if (st.nacks !== (was?.nacks ?? 0)) throw new Error(`kube latency: Envoy NACKed ${t}: ${st.lastNack?.message ?? "?"}`);
+              if (st.nonceSent !== was?.nonceSent && st.nonceAcked === st.nonceSent) return performance.now();
+            }
+            return undefined;
           });
           const trafficAt = await until(`traffic through Envoy to show ${plan.kind} change ${i + 1}`, STEP_TIMEOUT_MS, async () =>
             (await expect()) ? performance.now() : undefined,
