@@ -5,6 +5,7 @@
 // few envelope fields ourselves and splice the cached bodies in (field numbers from
 // envoy/service/discovery/v3/discovery.proto). Protobuf parsers accept fields in any order, so a
 // shared body can be followed by a per-stream nonce field.
+import { typeVersion } from "./encode.js";
 import { LayeredMap } from "./layered-map.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 
@@ -156,6 +157,34 @@ const sotwBodies = new WeakMap<ResourceMap, SharedBody>();
 const deltaBodies = new WeakMap<ResourceMap, SharedBody>();
 
 /**
+ * Built bodies and runs by content, as long as some map holds them: the outbound sides of different
+ * namespaces hold equal maps (every ClusterLoadAssignment, most clusters) as distinct Map objects,
+ * and each kept its own megabytes of equal bytes. Content is the map's type version (its sorted
+ * name and version pairs) under the caller's key.
+ */
+class Twins {
+  private readonly byContent = new Map<string, WeakRef<object>>();
+  private swept = 0;
+
+  find<T extends object>(key: string, resources: ResourceMap, build: () => T): T {
+    const k = `${key} ${typeVersion(resources)}`;
+    const known = this.byContent.get(k)?.deref() as T | undefined;
+    if (known) return known;
+    const made = build();
+    this.byContent.set(k, new WeakRef(made));
+    if (this.byContent.size > 2 * this.swept + 64) this.sweep();
+    return made;
+  }
+
+  /** Forget what no map holds any more. */
+  private sweep(): void {
+    for (const [k, ref] of this.byContent) if (ref.deref() === undefined) this.byContent.delete(k);
+    this.swept = this.byContent.size;
+  }
+}
+const twins = new Twins();
+
+/**
  * A map's resources framed one after the other, with where each begins: the middle of every whole
  * response of that map, and the runs a view's own resources are laid between (layeredChunks).
  */
@@ -174,6 +203,12 @@ type Framer = (typeUrl: string, r: Resource) => Framing;
 function framedRun(cache: WeakMap<ResourceMap, FramedRun>, frame: Framer, typeUrl: string, resources: ResourceMap): FramedRun {
   const hit = cache.get(resources);
   if (hit?.typeUrl === typeUrl) return hit;
+  const run = twins.find(`${cache === sotwRuns ? "sotw" : "delta"} run ${typeUrl}`, resources, () => buildRun(frame, typeUrl, resources));
+  cache.set(resources, run);
+  return run;
+}
+
+function buildRun(frame: Framer, typeUrl: string, resources: ResourceMap): FramedRun {
   const chunks: Uint8Array[] = [];
   const names: string[] = [];
   const offsets: number[] = [0];
@@ -185,9 +220,7 @@ function framedRun(cache: WeakMap<ResourceMap, FramedRun>, frame: Framer, typeUr
     names.push(r.name);
     offsets.push(at);
   }
-  const run = { typeUrl, bytes: Buffer.concat(chunks, at), names, offsets };
-  cache.set(resources, run);
-  return run;
+  return { typeUrl, bytes: Buffer.concat(chunks, at), names, offsets };
 }
 
 /**
@@ -255,7 +288,7 @@ function deltaEnvelope(typeUrl: string, version: string, resources: readonly Uin
 function sharedBody(cache: WeakMap<ResourceMap, SharedBody>, key: string, resources: ResourceMap, build: () => Buffer): Buffer {
   const hit = cache.get(resources);
   if (hit?.key === key) return hit.body;
-  const body = build();
+  const body = twins.find(`${cache === sotwBodies ? "sotw" : "delta"} ${key}`, resources, build);
   cache.set(resources, { key, body });
   return body;
 }

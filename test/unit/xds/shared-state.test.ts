@@ -10,7 +10,7 @@ import { mapDiff } from "../../../src/xds/map-diff.js";
 import { NameSet } from "../../../src/xds/name-set.js";
 import type { Resource, ResourceMap } from "../../../src/xds/snapshot.js";
 import { LayeredMap } from "../../../src/xds/layered-map.js";
-import { deltaBody, deltaResponse, sotwBody, wholeDeltaResponse, wholeSotwResponse, withNonce } from "../../../src/xds/wire.js";
+import { deltaBody, deltaResponse, sharedSotwBody, sotwBody, wholeDeltaResponse, wholeSotwResponse, withNonce } from "../../../src/xds/wire.js";
 
 const NAMES = ["a", "b", "c", "d", "e"];
 
@@ -120,6 +120,23 @@ describe("shared delta bodies", () => {
     const own = fromBinary(DeltaDiscoveryResponseSchema, deltaResponse(type, "v9", map.values(), [], "n1", "cp"));
     expect(shared).toEqual(own);
     expect(deltaBody(type, "v9", map, "cp")).toBe(deltaBody(type, "v9", map, "cp")); // built once
+  });
+
+  it("are one for maps of equal content, as the outbound sides of namespaces hold", () => {
+    const type = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+    const entries = [
+      ["a", 1],
+      ["b", 2],
+    ] as const;
+    const one = resourceMap(entries);
+    const twin = new Map(one);
+    expect(deltaBody(type, "v9", twin, "cp")).toBe(deltaBody(type, "v9", one, "cp"));
+    expect(sharedSotwBody(type, "v9", twin, "cp")).toBe(sharedSotwBody(type, "v9", one, "cp"));
+    const other = resourceMap([...entries, ["c", 1]]);
+    expect(deltaBody(type, "v9", other, "cp")).not.toBe(deltaBody(type, "v9", one, "cp"));
+    // A view's part of a map (VHDS virtual hosts of the route configurations it holds) is its own content.
+    const part = new Map([...one].slice(0, 1));
+    expect(fromBinary(DeltaDiscoveryResponseSchema, withNonce(deltaBody(type, "v9", part, "cp"), "n")).resources.map((r) => r.name)).toEqual(["a"]);
   });
 });
 
