@@ -16,6 +16,9 @@ export interface MapDiff {
 const diffs = new WeakMap<ResourceMap, WeakMap<ResourceMap, MapDiff>>();
 
 export function mapDiff(from: ResourceMap, to: ResourceMap): MapDiff {
+  // A first response of a workload's own view: its few proxies take it once, and a cached diff
+  // would keep a list of every resource of the view (3000 clusters: 24 KiB) for the view's life.
+  if (from.size === 0 && to instanceof LayeredMap) return fullDiff(from, to);
   let byTarget = diffs.get(from);
   const hit = byTarget?.get(to);
   if (hit) return hit;

@@ -175,3 +175,19 @@ describe("whole responses of a view's own resources laid over a shared map", () 
     expect(decoded(two)).toEqual(["a", "c", "d"]);
   });
 });
+
+describe("mapDiff from nothing to a view's own layering", () => {
+  it("is worked out for each stream, not kept for the view's life", () => {
+    const view = new LayeredMap(
+      resourceMap([
+        ["a", 1],
+        ["c", 1],
+      ]),
+      resourceMap([["b", 1]]),
+    );
+    const d = mapDiff(new Map(), view);
+    expect(d.changed.map((r) => r.name)).toEqual(["a", "b", "c"]);
+    expect(d.added).toBe(3);
+    expect(mapDiff(new Map(), view)).not.toBe(d);
+  });
+});
