@@ -173,7 +173,9 @@ function failoverPriorities(groups: Group[], lb: LocalityLb, labels: readonly st
     for (const ep of g.endpoints) {
       const miss = keys.findIndex((k) => (overrides.get(k) ?? lb.proxyLabels[k] ?? "") !== (endpointLabel(ep, k) ?? ""));
       const priority = miss < 0 ? 0 : keys.length - miss;
-      byPriority.set(priority, [...(byPriority.get(priority) ?? []), ep]);
+      const list = byPriority.get(priority);
+      if (list) list.push(ep);
+      else byPriority.set(priority, [ep]);
     }
     for (const p of [...byPriority.keys()].sort((a, b) => a - b)) {
       const eps = byPriority.get(p)!;
