@@ -81,8 +81,9 @@ describe("the CLI loads only what a command needs", () => {
       "/dist/gen/",
       // files without a diagnostic are read by the quick YAML reader
       "/node_modules/yaml/",
-      // only a Telemetry filter needs CEL, only the debug API's push diffs need a diff
+      // only a Telemetry filter needs CEL, only a regex RE2, only the debug API's push diffs a diff
       "/node_modules/@marcbachmann/cel-js/",
+      "/node_modules/re2js/",
       "/node_modules/diff/",
     ];
     expect(serveDir.modules.filter((m) => notUsed.some((h) => m.includes(h)))).toEqual([]);
