@@ -49,6 +49,7 @@ const CORE_1_2 = FAILSAFE_SCHEMA.extend({
 /** Text the quick reading does not handle the way `yaml` does (a match sends the file to `yaml`). */
 const DECLINE = [
   /^\uFEFF/, // a byte order mark
+  /\r(?!\n)/, // a line break that is a lone CR
   /^%/m, // directives (%YAML 1.1 changes the schema)
   /^\.\.\.(?:\s|$)/m, // document end markers
   /(?:^|[\s,[{])[!&]/, // tags and anchors
@@ -57,9 +58,10 @@ const DECLINE = [
   /[\]}]\s*:(?:\s|$)/, // a flow collection as a key
 ];
 
-const MARKER = /^---(?=\s|$)/;
+// YAML's white space is space and tab only (not every character JavaScript's \s matches).
+const MARKER = /^---(?=[ \t]|$)/;
 const BARE_MARKER = /^---[ \t]*(?:#.*)?$/;
-const CONTENT = /^[ \t]*[^\s#]/;
+const CONTENT = /^[ \t]*[^ \t#]/;
 
 /** The documents of `text` as `yaml`'s parseAllDocuments numbers them, or undefined to read it with `yaml`. */
 export function quickDocuments(text: string): QuickDocument[] | undefined {

@@ -157,6 +157,9 @@ describe("quick YAML reading", () => {
       "---\na: 1\n",
       "a: 1\n---\n",
       "a: 1\n---\n# c\n",
+      "\u00a0\n",
+      "a: 1\n---\n\u00a0\n",
+      "\u2028\n---\na: 1\n",
       "a: 1\n---\n---\nb: 2\n",
       "a: 1\n---\n# only\n---\nb: 2",
       "\n\n---\n\na: 1",
@@ -183,6 +186,7 @@ describe("quick YAML reading", () => {
       "--- a: 1\n",
       "\uFEFFa: 1\n",
       "a: [1,\n",
+      "a: 1\rb: 2\r",
     ];
     for (const t of declined) expect(quickDocuments(t), JSON.stringify(t)).toBeUndefined();
   });
@@ -196,7 +200,29 @@ describe("quick YAML reading", () => {
       fc.double(),
       fc.boolean(),
       fc.constant(null),
-      fc.constantFrom("0x1F", "0o7", "1e3", "yes", "on", "~", "12:30", "- a", "a: b", "#x", "'q'", '"d"', "line\nbreak", " lead", "trail ", "\ttab"),
+      fc.constantFrom(
+        "0x1F",
+        "0o7",
+        "1e3",
+        "yes",
+        "on",
+        "~",
+        "12:30",
+        "- a",
+        "a: b",
+        "#x",
+        "'q'",
+        '"d"',
+        "line\nbreak",
+        " lead",
+        "trail ",
+        "\ttab",
+        " ",
+        "\u00a0",
+        "\u2028",
+        "\u3000",
+        "\r",
+      ),
     );
     const value = fc.letrec((tie) => ({
       node: fc.oneof(
