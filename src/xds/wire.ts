@@ -265,25 +265,22 @@ function wholeChunks(cache: WeakMap<ResourceMap, FramedRun>, frame: Framer, type
   return chunks;
 }
 
-function sotwEnvelope(typeUrl: string, version: string, resources: readonly Uint8Array[], controlPlaneId: string, nonce = ""): Buffer {
+/**
+ * A whole response around framed resources: version = 1, resources = 2, type_url = 4, nonce = 5
+ * (last, as withNonce appends it), and control_plane, which is field 6 of DiscoveryResponse and 7
+ * of DeltaDiscoveryResponse.
+ */
+function envelope(controlPlaneField: 6 | 7, typeUrl: string, version: string, resources: readonly Uint8Array[], controlPlaneId: string, nonce = ""): Buffer {
   return Buffer.concat([
     ...stringField(1, version),
     ...resources,
     ...stringField(4, typeUrl),
-    ...controlPlaneChunks(6, controlPlaneId),
+    ...controlPlaneChunks(controlPlaneField, controlPlaneId),
     ...stringField(5, nonce),
   ]);
 }
-
-function deltaEnvelope(typeUrl: string, version: string, resources: readonly Uint8Array[], controlPlaneId: string, nonce = ""): Buffer {
-  return Buffer.concat([
-    ...stringField(1, version),
-    ...resources,
-    ...stringField(4, typeUrl),
-    ...controlPlaneChunks(7, controlPlaneId),
-    ...stringField(5, nonce),
-  ]);
-}
+const SOTW_CONTROL_PLANE = 6;
+const DELTA_CONTROL_PLANE = 7;
 
 function sharedBody(cache: WeakMap<ResourceMap, SharedBody>, key: string, resources: ResourceMap, build: () => Buffer): Buffer {
   const hit = cache.get(resources);
@@ -296,14 +293,14 @@ function sharedBody(cache: WeakMap<ResourceMap, SharedBody>, key: string, resour
 /** A SotW response (no nonce) with every resource of a map that is not a view's own layering. */
 export function sharedSotwBody(typeUrl: string, version: string, resources: ResourceMap, controlPlaneId: string): Buffer {
   return sharedBody(sotwBodies, `${typeUrl} ${version} ${controlPlaneId}`, resources, () =>
-    sotwEnvelope(typeUrl, version, wholeChunks(sotwRuns, sotwFraming, typeUrl, resources), controlPlaneId),
+    envelope(SOTW_CONTROL_PLANE, typeUrl, version, wholeChunks(sotwRuns, sotwFraming, typeUrl, resources), controlPlaneId),
   );
 }
 
 /** DeltaDiscoveryResponse with every resource of `resources`, no removals, no nonce. */
 export function deltaBody(typeUrl: string, systemVersion: string, resources: ResourceMap, controlPlaneId: string): Buffer {
   return sharedBody(deltaBodies, `${typeUrl} ${systemVersion} ${controlPlaneId}`, resources, () =>
-    deltaEnvelope(typeUrl, systemVersion, wholeChunks(deltaRuns, deltaFraming, typeUrl, resources), controlPlaneId),
+    envelope(DELTA_CONTROL_PLANE, typeUrl, systemVersion, wholeChunks(deltaRuns, deltaFraming, typeUrl, resources), controlPlaneId),
   );
 }
 
@@ -313,13 +310,14 @@ export function deltaBody(typeUrl: string, systemVersion: string, resources: Res
  * every view a copy of all it shares, so theirs is assembled from the shared map's framed run.
  */
 export function wholeSotwResponse(typeUrl: string, version: string, resources: ResourceMap, controlPlaneId: string, nonce: string): Buffer {
-  if (resources instanceof LayeredMap) return sotwEnvelope(typeUrl, version, layeredChunks(sotwRuns, sotwFraming, typeUrl, resources), controlPlaneId, nonce);
+  if (resources instanceof LayeredMap)
+    return envelope(SOTW_CONTROL_PLANE, typeUrl, version, layeredChunks(sotwRuns, sotwFraming, typeUrl, resources), controlPlaneId, nonce);
   return withNonce(sharedSotwBody(typeUrl, version, resources, controlPlaneId), nonce);
 }
 
 /** A delta response with every resource of `resources` and no removals, for one stream (see wholeSotwResponse). */
 export function wholeDeltaResponse(typeUrl: string, systemVersion: string, resources: ResourceMap, controlPlaneId: string, nonce: string): Buffer {
   if (resources instanceof LayeredMap)
-    return deltaEnvelope(typeUrl, systemVersion, layeredChunks(deltaRuns, deltaFraming, typeUrl, resources), controlPlaneId, nonce);
+    return envelope(DELTA_CONTROL_PLANE, typeUrl, systemVersion, layeredChunks(deltaRuns, deltaFraming, typeUrl, resources), controlPlaneId, nonce);
   return withNonce(deltaBody(typeUrl, systemVersion, resources, controlPlaneId), nonce);
 }
