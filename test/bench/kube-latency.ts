@@ -249,7 +249,7 @@ export function latencyRows(r: LatencyResult): Cell[][] {
     const s = r.samples.filter((x) => x.kind === p.kind && x.pacing === p.pacing);
     const med = (f: (x: LatencySample) => number) => ms(percentile(s.map(f), 50));
     return [
-      `${p.kind} (${p.kind === "VirtualService" ? "RDS" : s.every((x) => x.fastPath) ? "EDS fast path" : "EDS"})`,
+      `${p.kind} (${p.kind === "VirtualService" ? "RDS or VHDS" : s.every((x) => x.fastPath) ? "EDS fast path" : "EDS"})`,
       p.pacing,
       s.length,
       ...stats(s.map((x) => x.ackedMs)),

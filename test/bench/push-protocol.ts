@@ -20,7 +20,7 @@ export type ToClients =
       readonly services?: number;
     }
   | { readonly cmd: "arm"; readonly group: string }
-  /** Wait until every client received each of `expectEds` (EDS) and `expectRds` (RDS) since "arm". */
+  /** Wait until every client received each of `expectEds` (EDS) and `expectRds` (RDS: the route configuration, or one of its virtual hosts by VHDS) since "arm". */
   | {
       readonly cmd: "await-change";
       readonly group: string;
