@@ -2,12 +2,9 @@
 // a real server (file mode, the reviews-canary example) after delta proxies of three workloads
 // connected: each of their views is built across turns, and each response was a flush of the
 // scheduler.
-import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type RunningServer } from "../../../src/runtime/serve.js";
+import { describe, expect, it } from "vitest";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
-import { AdsClient } from "../../support/xds-client.js";
-import { EXAMPLE_DIR } from "../../e2e/mesh-fixture.js";
+import { useExampleServer } from "../../support/example-server.js";
 
 const CDS = TYPE_URL.cluster;
 const LDS = TYPE_URL.listener;
@@ -19,21 +16,11 @@ const NODES = [
   { id: "sidecar~10.244.0.13~reviews-v2-5b667bcbf8-4c5vn.default~default.svc.cluster.local", labels: { app: "reviews", version: "v2" } },
 ];
 
-let server: RunningServer;
-let client: AdsClient;
-
-beforeAll(async () => {
-  server = await startServer({ configDir: EXAMPLE_DIR, xdsAddress: "127.0.0.1:0", debugAddress: "127.0.0.1:0", logger: pino({ level: "silent" }) });
-  client = new AdsClient(`127.0.0.1:${server.xdsPort}`);
-});
-afterAll(async () => {
-  client?.close();
-  await server?.stop();
-});
+const example = useExampleServer();
 
 /** `name value` lines of the Prometheus text format (metrics without labels). */
 async function scrape(): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${server.debugPort}/metrics`)).text();
+  const text = await (await fetch(`http://127.0.0.1:${example.server.debugPort}/metrics`)).text();
   const out = new Map<string, number>();
   for (const line of text.split("\n")) {
     const m = /^([a-z_]+) (\S+)$/.exec(line);
@@ -47,7 +34,7 @@ describe("push scheduler metrics", () => {
     const before = await scrape();
     let responses = 0;
     const streams = NODES.map((n) => {
-      const s = client.delta();
+      const s = example.client.delta();
       s.send({ node: { id: n.id, cluster: n.labels.app, metadata: { LABELS: n.labels } as never }, typeUrl: CDS, resourceNamesSubscribe: ["*"] });
       s.send({ typeUrl: LDS, resourceNamesSubscribe: ["*"] });
       return s;

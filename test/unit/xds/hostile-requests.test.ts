@@ -6,32 +6,20 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type RunningServer } from "../../../src/runtime/serve.js";
+import { describe, expect, it } from "vitest";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
-import { AdsClient, deltaNames, names, type DeltaStream, type SotwStream } from "../../support/xds-client.js";
-import { EXAMPLE_DIR } from "../../e2e/mesh-fixture.js";
+import { useExampleServer } from "../../support/example-server.js";
+import { deltaNames, names, type DeltaStream, type SotwStream } from "../../support/xds-client.js";
 
 const CDS = TYPE_URL.cluster;
 const EDS = TYPE_URL.endpoint;
 const GOOD_NODE = { id: "sidecar~10.0.0.9~productpage-v1-x.default~default.svc.cluster.local", cluster: "productpage.default" };
 
-let server: RunningServer;
-let client: AdsClient;
-
-beforeAll(async () => {
-  server = await startServer({ configDir: EXAMPLE_DIR, xdsAddress: "127.0.0.1:0", debugAddress: "127.0.0.1:0", logger: pino({ level: "silent" }) });
-  client = new AdsClient(`127.0.0.1:${server.xdsPort}`);
-});
-afterAll(async () => {
-  client?.close();
-  await server?.stop();
-});
+const example = useExampleServer();
 
 /** The server still serves a well-behaved proxy its clusters. */
 async function stillServes(): Promise<void> {
-  const s = client.sotw();
+  const s = example.client.sotw();
   s.send({ node: GOOD_NODE, typeUrl: CDS });
   expect(names(await s.nextOf(CDS)).length).toBeGreaterThan(0);
   s.cancel();
@@ -79,11 +67,11 @@ const BAD_NODES: { what: string; node: unknown }[] = [
 
 describe("hostile xDS requests", () => {
   it("an unknown type URL is answered with an error or ignored, on SotW and delta", async () => {
-    const s = client.sotw();
+    const s = example.client.sotw();
     s.send({ node: GOOD_NODE, typeUrl: "type.googleapis.com/not.a.Real.Type", resourceNames: ["x"] });
     await errorOrIgnoredSotw(s);
     s.cancel();
-    const d = client.delta();
+    const d = example.client.delta();
     d.send({ node: GOOD_NODE, typeUrl: "type.googleapis.com/not.a.Real.Type", resourceNamesSubscribe: ["x"] });
     await errorOrIgnoredDelta(d);
     d.cancel();
@@ -91,7 +79,7 @@ describe("hostile xDS requests", () => {
   });
 
   it("garbage nonces and versions never break the stream", async () => {
-    const s = client.sotw();
+    const s = example.client.sotw();
     s.send({ node: GOOD_NODE, typeUrl: CDS });
     const first = await s.nextOf(CDS);
     s.send({ typeUrl: CDS, versionInfo: "\u0000garbage", responseNonce: "not-a-nonce-" + "z".repeat(10_000) });
@@ -102,7 +90,7 @@ describe("hostile xDS requests", () => {
     s.send({ typeUrl: EDS, resourceNames: ["outbound|9080||reviews.default.svc.cluster.local"] });
     expect(names(await s.nextOf(EDS))).toEqual(["outbound|9080||reviews.default.svc.cluster.local"]);
     s.cancel();
-    const d = client.delta();
+    const d = example.client.delta();
     d.send({ node: GOOD_NODE, typeUrl: CDS, resourceNamesSubscribe: ["*"] });
     await d.nextOf(CDS);
     d.send({ typeUrl: CDS, responseNonce: "never-sent" });
@@ -114,7 +102,7 @@ describe("hostile xDS requests", () => {
   });
 
   it("100 000 resource names get an answer with only what exists, or an error", async () => {
-    const s = client.sotw();
+    const s = example.client.sotw();
     s.send({ node: GOOD_NODE, typeUrl: EDS, resourceNames: [...MANY_NAMES, "outbound|9080||reviews.default.svc.cluster.local"] });
     try {
       const resp = await s.nextOf(EDS, 30_000);
@@ -123,7 +111,7 @@ describe("hostile xDS requests", () => {
       expect((await s.endedWithin()).code).not.toBe(0);
     }
     s.cancel();
-    const d = client.delta();
+    const d = example.client.delta();
     d.send({ node: GOOD_NODE, typeUrl: EDS, resourceNamesSubscribe: MANY_NAMES });
     d.send({ typeUrl: CDS, resourceNamesSubscribe: ["*"] });
     try {
@@ -137,7 +125,7 @@ describe("hostile xDS requests", () => {
 
   for (const { what, node } of BAD_NODES) {
     it(`node metadata with ${what} is refused with an error or served, never a crash`, async () => {
-      const s = client.sotw();
+      const s = example.client.sotw();
       s.send({ node: node as never, typeUrl: CDS });
       try {
         await s.nextOf(CDS);
@@ -156,7 +144,7 @@ describe("hostile xDS requests", () => {
     const gc = runInNewContext("gc") as () => void;
     const round = async (): Promise<void> => {
       const streams = Array.from({ length: 20 }, (_, i) => {
-        const s = client.sotw();
+        const s = example.client.sotw();
         s.send({
           node: { id: `sidecar~10.0.${i}.1~p${i}.default~default.svc.cluster.local`, metadata: { LABELS: { app: `a${i}` } } },
           typeUrl: EDS,
