@@ -23,6 +23,8 @@ export interface PushSchedulerOptions {
   /** Bytes sent and not yet answered, above which no stream is served. */
   readonly maxInFlightBytes?: number;
   readonly stallMs?: number;
+  /** A stream's flush threw: the others of the turn are still served, and this says so. */
+  readonly onFlushError?: (err: unknown) => void;
 }
 
 interface InFlight {
@@ -58,6 +60,7 @@ export class PushScheduler {
   private readonly maxInFlightBytes: number;
   /** How long a response may go unanswered before its stream counts as slow. */
   readonly stallMs: number;
+  private readonly onFlushError: (err: unknown) => void;
   private rounds = 0;
   private flushes = 0;
   private longestRoundMs = 0;
@@ -68,6 +71,7 @@ export class PushScheduler {
     this.sliceMs = opts.sliceMs ?? 10;
     this.maxInFlightBytes = opts.maxInFlightBytes ?? 32 * 1024 * 1024;
     this.stallMs = opts.stallMs ?? 2000;
+    this.onFlushError = opts.onFlushError ?? (() => {});
   }
 
   /** `s` has something to write: flush it soon (once, however often this is called before). */
@@ -144,7 +148,11 @@ export class PushScheduler {
       if (this.full() || performance.now() - start >= this.sliceMs) break;
       this.waiting.delete(s);
       this.flushes++;
-      s.flushNow();
+      try {
+        s.flushNow();
+      } catch (err) {
+        this.onFlushError(err);
+      }
     }
     this.longestRoundMs = Math.max(this.longestRoundMs, performance.now() - start);
     this.schedule();

@@ -115,7 +115,10 @@ export class XdsServer {
       logger: this.log,
       observer: guarded(opts.observer ?? {}, this.log),
       controlPlaneId: opts.controlPlaneId ?? "meshpilot",
-      scheduler: new PushScheduler(opts.push),
+      scheduler: new PushScheduler({
+        ...opts.push,
+        onFlushError: (err) => this.log.error({ err }, "building or writing a response failed; other streams are served"),
+      }),
       plaintextSecrets: opts.plaintextSecrets ?? false,
       vhds: opts.vhds ?? true,
       attach: (conn, key, node) => this.attach(conn, key, node),

@@ -24,6 +24,26 @@ describe("PushScheduler", () => {
     expect(flushed).toEqual(["a", "b"]);
   });
 
+  it("serves the other streams of a turn when one stream's flush throws, and reports it", async () => {
+    const errors: unknown[] = [];
+    const s = new PushScheduler({ onFlushError: (e) => errors.push(e) });
+    const flushed: string[] = [];
+    s.request({ flushNow: () => void flushed.push("a") });
+    s.request({
+      flushNow: () => {
+        throw new Error("boom");
+      },
+    });
+    s.request({ flushNow: () => void flushed.push("c") });
+    await settle(s);
+    expect(flushed).toEqual(["a", "c"]);
+    expect(errors.map((e) => (e as Error).message)).toEqual(["boom"]);
+    // Later requests are still served.
+    s.request({ flushNow: () => void flushed.push("d") });
+    await settle(s);
+    expect(flushed).toEqual(["a", "c", "d"]);
+  });
+
   it("holds streams while unanswered bytes are at the cap, and resumes on release", async () => {
     const s = new PushScheduler({ maxInFlightBytes: 10, stallMs: 60_000 });
     const releases: (() => void)[] = [];
