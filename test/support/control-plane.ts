@@ -25,3 +25,26 @@ export function startControlPlane(opts: { readonly sliceMs?: number } = {}): { c
 export function storedObjects(...docs: string[]): StoredObject<InputObject>[] {
   return validObjects(docs.join("\n---\n"), { strict: true });
 }
+
+/** A Service selecting its one Pod (`<name>-1`, labels app and version v1) and the EndpointSlice of that Pod, port 9080. */
+export function serviceDocs(name: string, ns: string, clusterIP: string, podIP: string): string {
+  return `
+apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: ${ns} }
+spec: { clusterIP: ${clusterIP}, selector: { app: ${name} }, ports: [{ name: http, port: 9080, targetPort: 9080 }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name}-1, namespace: ${ns}, labels: { app: ${name}, version: v1 } }
+status: { podIP: ${podIP} }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: ${name}-1, namespace: ${ns}, labels: { kubernetes.io/service-name: ${name} } }
+addressType: IPv4
+ports: [{ name: http, port: 9080 }]
+endpoints:
+  - { addresses: [${podIP}], conditions: { ready: true }, targetRef: { kind: Pod, name: ${name}-1, namespace: ${ns} } }
+`;
+}

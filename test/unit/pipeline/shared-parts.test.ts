@@ -15,28 +15,10 @@ import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import type { NodeInfo, ResourceMap } from "../../../src/xds/snapshot.js";
 import { PUSH_ORDER, TYPE_URL } from "../../../src/xds/type-urls.js";
 import { caseNodes, goldenCaseInput, goldenCases } from "../../support/golden-cases.js";
-import { startControlPlane, storedObjects } from "../../support/control-plane.js";
+import { serviceDocs, startControlPlane, storedObjects } from "../../support/control-plane.js";
 
 function service(name: string, ns: string, ip: string): string {
-  return `
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: ${ns} }
-spec: { clusterIP: ${ip}, selector: { app: ${name} }, ports: [{ name: http, port: 9080, targetPort: 9080 }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: ${name}-1, namespace: ${ns}, labels: { app: ${name}, version: v1 } }
-status: { podIP: 10.244.${ip.split(".")[3]}.1 }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}-1, namespace: ${ns}, labels: { kubernetes.io/service-name: ${name} } }
-addressType: IPv4
-ports: [{ name: http, port: 9080 }]
-endpoints:
-  - { addresses: [10.244.${ip.split(".")[3]}.1], conditions: { ready: true }, targetRef: { kind: Pod, name: ${name}-1, namespace: ${ns} } }
-`;
+  return serviceDocs(name, ns, ip, `10.244.${ip.split(".")[3]}.1`);
 }
 
 const MESH = [

@@ -7,28 +7,10 @@ import type { ControlPlane } from "../../../src/pipeline/control-plane.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import type { NodeInfo, Snapshot } from "../../../src/xds/snapshot.js";
 import { PUSH_ORDER } from "../../../src/xds/type-urls.js";
-import { startControlPlane, storedObjects } from "../../support/control-plane.js";
+import { serviceDocs, startControlPlane, storedObjects } from "../../support/control-plane.js";
 
 function service(name: string, ns: string, n: number, timeout = n + 1): string {
-  return `
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: ${ns} }
-spec: { clusterIP: 10.96.1.${n}, selector: { app: ${name} }, ports: [{ name: http, port: 9080, targetPort: 9080 }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: ${name}-1, namespace: ${ns}, labels: { app: ${name}, version: v1 } }
-status: { podIP: 10.244.1.${n} }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}-1, namespace: ${ns}, labels: { kubernetes.io/service-name: ${name} } }
-addressType: IPv4
-ports: [{ name: http, port: 9080 }]
-endpoints:
-  - { addresses: [10.244.1.${n}], conditions: { ready: true }, targetRef: { kind: Pod, name: ${name}-1, namespace: ${ns} } }
----
+  return `${serviceDocs(name, ns, `10.96.1.${n}`, `10.244.1.${n}`)}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: ${name}, namespace: ${ns} }
