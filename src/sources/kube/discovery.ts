@@ -46,6 +46,21 @@ export async function discoverKinds(client: KubeClient): Promise<Discovery> {
   return { watched, missing };
 }
 
+/**
+ * Of the newly served kinds, those to watch now. A CRD being installed shows up in discovery one
+ * version at a time, so a kind seen only in a fallback version (v1beta1 before v1) is taken when
+ * the next pass still offers no better one; otherwise a freshly installed CRD would be watched in
+ * its deprecated version for the life of the process. `fallbackSeen` carries that to the next pass.
+ */
+export function settledKinds(
+  seen: readonly WatchedKind[],
+  fallbackSeen: ReadonlyMap<KindInfo, string>,
+): { readonly found: WatchedKind[]; readonly fallbackSeen: Map<KindInfo, string> } {
+  const found = seen.filter((w) => w.version === w.info.versions[0] || fallbackSeen.get(w.info) === w.version);
+  const waiting = seen.filter((w) => !found.includes(w));
+  return { found, fallbackSeen: new Map(waiting.map((w) => [w.info, w.version])) };
+}
+
 /** The plural names a group version serves; undefined when the server does not serve it. */
 async function resourceList(client: KubeClient, path: string): Promise<ReadonlySet<string> | undefined> {
   const res = await client.request("GET", path);

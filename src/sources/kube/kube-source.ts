@@ -24,7 +24,7 @@ import { objectKey, type InputKind, type ObjectKey, type StoredObject } from "..
 import { parseObject } from "../../api/parse.js";
 import type { StoreEvent } from "../../store/store.js";
 import type { KubeClient } from "./client.js";
-import { discoverKinds, type Discovery } from "./discovery.js";
+import { discoverKinds, settledKinds, type Discovery } from "./discovery.js";
 import type { SourceUpdate } from "../source-update.js";
 import { Reflector, type RawObject } from "./reflector.js";
 import { anyMatches, type Selector } from "./selectors.js";
@@ -116,6 +116,8 @@ export class KubeSource {
   private readonly watchNamespaces: ReadonlySet<string> | undefined;
   /** Kinds the server did not serve at the last discovery. */
   private missing: readonly KindInfo[] = [];
+  /** Missing kinds the last rediscovery saw only in a fallback version, and which. */
+  private fallbackSeen = new Map<KindInfo, string>();
   private rediscoverTimer: NodeJS.Timeout | undefined;
   private syncedResolve!: () => void;
   private syncedReject!: (e: unknown) => void;
@@ -183,7 +185,11 @@ export class KubeSource {
       return this.scheduleRediscovery();
     }
     if (this.stopped) return;
-    const found = d.watched.filter((w) => this.missing.includes(w.info));
+    const { found, fallbackSeen } = settledKinds(
+      d.watched.filter((w) => this.missing.includes(w.info)),
+      this.fallbackSeen,
+    );
+    this.fallbackSeen = fallbackSeen;
     if (found.length > 0) {
       const before = this.collections.length;
       for (const w of found) this.add(w.info, w.version);

@@ -1,7 +1,8 @@
 /** Which version of each kind the kube source watches, from the API server's discovery answers. */
 import { describe, expect, it } from "vitest";
+import type { KindInfo } from "../../../src/api/kinds.js";
 import type { KubeClient, KubeResponse } from "../../../src/sources/kube/client.js";
-import { discoverKinds } from "../../../src/sources/kube/discovery.js";
+import { discoverKinds, settledKinds } from "../../../src/sources/kube/discovery.js";
 
 /** A server that serves these plurals per group version (a stand-in for discovery only). */
 function server(served: Record<string, string[]>, fail?: string): { client: KubeClient; asked: string[] } {
@@ -77,5 +78,32 @@ describe("discoverKinds", () => {
   it("fails (so the source retries) when the server answers with an error, not a 404", async () => {
     const { client } = server({ "discovery.k8s.io/v1": ["endpointslices"] }, "/apis/security.istio.io/v1");
     await expect(discoverKinds(client)).rejects.toThrow(/security\.istio\.io\/v1: HTTP 503/);
+  });
+});
+
+describe("settledKinds (a CRD installed while meshpilot runs)", () => {
+  const gatewayOnly = (plurals: Record<string, string[]>) =>
+    server(Object.fromEntries(Object.entries(plurals).map(([v, p]) => [`gateway.networking.k8s.io/${v}`, p])));
+  const pass = async (plurals: Record<string, string[]>, fallbackSeen: ReadonlyMap<KindInfo, string>) => {
+    const d = await discoverKinds(gatewayOnly(plurals).client);
+    const seen = d.watched.filter((w) => w.info.group === "gateway.networking.k8s.io");
+    return settledKinds(seen, fallbackSeen);
+  };
+
+  it("waits a pass when a kind is offered only in a fallback version, and takes the preferred one once it appears", async () => {
+    // Discovery updated v1beta1 before v1 for GatewayClass.
+    const first = await pass({ v1: ["httproutes"], v1beta1: ["gatewayclasses", "httproutes"] }, new Map());
+    expect(first.found.map((w) => `${w.info.kind} ${w.version}`)).toEqual(["HTTPRoute v1"]);
+    expect([...first.fallbackSeen.entries()].map(([k, v]) => `${k.kind} ${v}`)).toEqual(["GatewayClass v1beta1"]);
+    const second = await pass({ v1: ["gatewayclasses", "httproutes"], v1beta1: ["gatewayclasses", "httproutes"] }, first.fallbackSeen);
+    expect(second.found.map((w) => `${w.info.kind} ${w.version}`)).toContain("GatewayClass v1");
+    expect(second.fallbackSeen.size).toBe(0);
+  });
+
+  it("takes a kind the cluster serves only in a fallback version when the next pass offers the same", async () => {
+    const first = await pass({ v1beta1: ["gatewayclasses"] }, new Map());
+    expect(first.found).toEqual([]);
+    const second = await pass({ v1beta1: ["gatewayclasses"] }, first.fallbackSeen);
+    expect(second.found.map((w) => `${w.info.kind} ${w.version}`)).toEqual(["GatewayClass v1beta1"]);
   });
 });
