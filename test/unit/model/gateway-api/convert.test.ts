@@ -208,6 +208,38 @@ spec:
     expect(texts.some((t) => t.startsWith("MP0802 HTTPRoute outsider") && t.includes("ReferenceGrant"))).toBe(true);
   });
 
+  it("TCPRoute and TLSRoute: a missing backend keeps its share of the connections (closed); none resolved, no route", () => {
+    const mesh = meshOf(
+      BASE +
+        `
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: { name: db, namespace: bookinfo }
+spec:
+  parentRefs: [{ name: edge, namespace: infra, sectionName: db }]
+  rules: [{ backendRefs: [{ name: db, port: 3306, weight: 3 }, { name: gone, port: 3306, weight: 1 }] }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: { name: tls, namespace: bookinfo }
+spec:
+  parentRefs: [{ name: edge, namespace: infra, sectionName: tls }]
+  hostnames: [secure.example.com]
+  rules: [{ backendRefs: [{ name: gone, port: 8443 }] }]
+---`,
+    );
+    const vs = (name: string) => mesh.virtualServices.find((v) => v.name.startsWith(`${name}-`));
+    expect(vs("db")!.tcp[0]!.route).toEqual([
+      { destination: { host: "db.bookinfo.svc.cluster.local", port: { number: 3306 } }, weight: 3 },
+      { destination: { host: "unresolved-backend.meshpilot.invalid", port: { number: 3306 } }, weight: 1 },
+    ]);
+    expect(vs("tls")).toBeUndefined();
+    const reason = (kind: "TCPRoute" | "TLSRoute", name: string) =>
+      (mesh.gatewayApi!.status.get(objectKey(kind, "bookinfo", name)) as RouteStatus).parents[0]!.conditions.find((c) => c.type === "ResolvedRefs")!.reason;
+    expect(reason("TCPRoute", "db")).toBe("BackendNotFound");
+    expect(reason("TLSRoute", "tls")).toBe("BackendNotFound");
+  });
+
   it("a backend in another namespace resolves once a ReferenceGrant allows it", () => {
     const route = `
 apiVersion: gateway.networking.k8s.io/v1
