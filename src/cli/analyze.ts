@@ -5,13 +5,19 @@ import type { StoredObject } from "../api/objects.js";
 import { analyze, withSource } from "../analyze/analyze.js";
 import { notTranslatedFindings } from "../analyze/not-translated.js";
 import { buildMesh } from "../model/build.js";
+import type { MeshConfig } from "../model/mesh-config.js";
 import { meshInputFrom } from "../pipeline/mesh-input.js";
 import { sourceLookup } from "../pipeline/offline.js";
 
 /** `meshpilot analyze`: input errors plus analyzer findings, like `istioctl analyze`. */
-export function analyzeCommand(objects: readonly StoredObject[], inputDiagnostics: readonly Diagnostic[], format: string): { output: string; errors: number } {
+export function analyzeCommand(
+  objects: readonly StoredObject[],
+  inputDiagnostics: readonly Diagnostic[],
+  format: string,
+  meshConfig?: MeshConfig,
+): { output: string; errors: number } {
   const input = meshInputFrom(objects);
-  const mesh = buildMesh(input);
+  const mesh = buildMesh(input, undefined, meshConfig);
   const sourceOf = sourceLookup(objects);
   // Model findings name their object; the file and line come from where it was read.
   const all = [

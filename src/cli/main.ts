@@ -275,11 +275,14 @@ program
   .command("analyze")
   .description("report mistakes in a config directory (missing subsets, unreachable rules, host mismatches, TLS conflicts, invalid objects)")
   .requiredOption("--config-dir <dir>", "directory of Kubernetes/Istio YAML")
+  .addOption(meshConfigOption())
+  .addOption(rootNamespaceOption())
   .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json", "yaml"]).default("text"))
-  .action(async (o: { configDir: string; output: string }) => {
+  .action(async (o: { configDir: string; output: string; meshConfig?: string; rootNamespace?: string }) => {
     const [{ loadConfigDir }, { analyzeCommand }] = await Promise.all([import("../runtime/config-dir.js"), import("./analyze.js")]);
     const { objects, diagnostics } = await loadConfigDir(o.configDir);
-    const r = analyzeCommand(objects, diagnostics, o.output);
+    // The mesh config decides what some objects mean (the root namespace's Sidecar and policies, the trust domain).
+    const r = analyzeCommand(objects, diagnostics, o.output, await meshConfigOf(o));
     process.stdout.write(r.output);
     process.exitCode = r.errors > 0 ? 1 : 0;
   });

@@ -162,6 +162,38 @@ describe("meshpilot analyze", () => {
       `warning MP0010 ${security} (document 2, line 7) ProxyConfig default/proxies: not translated: proxy settings (concurrency, environment variables, image) are not applied`,
     ]);
   });
+  it("reads the mesh config: the root namespace decides which PeerAuthentication is mesh-wide", async () => {
+    const copy = await copyExample("analyze-mesh-config");
+    remove = copy.remove;
+    writeFileSync(
+      join(copy.dir, "mesh-policy.yaml"),
+      [
+        "apiVersion: security.istio.io/v1",
+        "kind: PeerAuthentication",
+        "metadata: { name: strict-reviews, namespace: mesh-root }",
+        "spec:",
+        "  selector: { matchLabels: { app: reviews } }",
+        "  mtls: { mode: STRICT }",
+        "",
+      ].join("\n"),
+    );
+    const meshConfig = join(copy.dir, "..", `mesh-config-${process.pid}.yaml`);
+    writeFileSync(meshConfig, "rootNamespace: mesh-root\n");
+    try {
+      const plain = await runCli(["analyze", "--config-dir", copy.dir]);
+      expect(plain.stdout, plain.stdout).not.toContain("root namespace");
+      for (const args of [
+        ["--mesh-config", meshConfig],
+        ["--root-namespace", "mesh-root"],
+      ]) {
+        const r = await runCli(["analyze", "--config-dir", copy.dir, ...args]);
+        const line = r.stdout.split("\n").find((l) => l.includes("PeerAuthentication mesh-root/strict-reviews"));
+        expect(line, r.stdout).toContain("selector in the root namespace mesh-root applies to no workload");
+      }
+    } finally {
+      rmSync(meshConfig, { force: true });
+    }
+  });
 });
 
 describe("meshpilot bootstrap", () => {
