@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const HOOK = `import { appendFileSync } from "node:fs";
 export async function load(url, context, next) {
@@ -76,4 +77,26 @@ export function traceModules(args: readonly string[], cwd: string, o: { readonly
     child.stdout?.on("data", watch);
     child.stderr?.on("data", watch);
   });
+}
+
+/**
+ * The source modules behind the bundle's chunks (scripts/bundle.mjs): each loaded chunk of
+ * `root`/dist/bundle is replaced by the files esbuild put into it (its metafile), as file URLs of
+ * `root` (`…/src/xds/server.ts`, `…/node_modules/@grpc/grpc-js/…`). Loading a chunk parses all of
+ * them, so that is what the command paid for. Other modules are kept as they are.
+ */
+export function bundleSources(modules: readonly string[], root: string): string[] {
+  const bundle = pathToFileURL(join(root, "dist/bundle/")).href;
+  const meta = JSON.parse(readFileSync(join(root, "dist/bundle/meta.json"), "utf8")) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
+  const base = pathToFileURL(join(root, "/")).href;
+  return [
+    ...new Set(
+      modules.flatMap((m) => {
+        if (!m.startsWith(bundle)) return [m];
+        const output = meta.outputs[`dist/bundle/${m.slice(bundle.length)}`];
+        if (!output) throw new Error(`${m} is not in dist/bundle/meta.json: is dist/ from an older build?`);
+        return Object.keys(output.inputs).map((input) => base + input);
+      }),
+    ),
+  ];
 }

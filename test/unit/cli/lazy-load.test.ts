@@ -3,12 +3,13 @@
  * must not pull in gRPC, the Kubernetes client, the CA's X.509 library, pino, the metrics
  * registry or the generated Envoy schemas (each costs start-up time and memory; issue 12 item 3);
  * `serve` loads what it uses when it first uses it.
- * Checked by the modules the built CLI really loads, never by a time.
+ * Checked by the modules the built CLI really loads (the bundle's chunks, mapped back to the
+ * source files they hold), never by a time.
  */
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { traceModules, type ModuleTrace } from "../../support/module-trace.js";
+import { bundleSources, traceModules, type ModuleTrace } from "../../support/module-trace.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const MAIN = join(ROOT, "dist/cli/main.js");
@@ -23,11 +24,11 @@ const HEAVY = [
   "/node_modules/pino/",
   "/node_modules/prom-client/",
   "/node_modules/diff/",
-  "/dist/gen/",
-  "/dist/xds/",
-  "/dist/runtime/serve.js",
-  "/dist/sources/kube/",
-  "/dist/ca/",
+  "/src/gen/",
+  "/src/xds/",
+  "/src/runtime/serve.ts",
+  "/src/sources/kube/",
+  "/src/ca/",
 ];
 
 const heavyIn = (t: ModuleTrace): string[] => t.modules.filter((m) => HEAVY.some((h) => m.includes(h)));
@@ -37,8 +38,10 @@ describe("the CLI loads only what a command needs", () => {
   let translate: ModuleTrace;
   let serveHelp: ModuleTrace;
   let serveDir: ModuleTrace;
+  /** The URLs as loaded, before chunks are mapped to their sources. */
+  let raw: (readonly string[])[];
   beforeAll(async () => {
-    [help, translate, serveHelp, serveDir] = await Promise.all([
+    const traced = await Promise.all([
       traceModules([MAIN, "--help"], ROOT),
       traceModules([MAIN, "translate", "--config-dir", EXAMPLE, "--proxy", PROXY, "--type", "clusters"], ROOT),
       traceModules([MAIN, "serve", "--help"], ROOT),
@@ -48,6 +51,17 @@ describe("the CLI loads only what a command needs", () => {
         { stopWhen: '"meshpilot ready"' },
       ),
     ]);
+    raw = traced.map((t) => t.modules);
+    const sources = (t: ModuleTrace): ModuleTrace => ({ ...t, modules: bundleSources(t.modules, ROOT) });
+    [help, translate, serveHelp, serveDir] = [sources(traced[0]), sources(traced[1]), sources(traced[2]), sources(traced[3])];
+  });
+
+  it("runs from the bundle: no module of tsc's dist/ but the bin's one-line entry", () => {
+    const dist = `file://${ROOT}dist/`;
+    for (const modules of raw) {
+      expect(modules).toContain(`${dist}bundle/main.js`);
+      expect(modules.filter((m) => m.startsWith(dist) && !m.startsWith(`${dist}bundle/`) && m !== `${dist}cli/main.js`)).toEqual([]);
+    }
   });
 
   it("--help loads commander and none of the heavy modules", () => {
@@ -56,7 +70,7 @@ describe("the CLI loads only what a command needs", () => {
     expect(help.modules.some((m) => m.includes("/node_modules/commander/"))).toBe(true);
     expect(heavyIn(help)).toEqual([]);
     // not even the translator or the YAML parser
-    expect(help.modules.filter((m) => m.includes("/dist/translate/") || m.includes("/node_modules/yaml/"))).toEqual([]);
+    expect(help.modules.filter((m) => m.includes("/src/translate/") || m.includes("/node_modules/yaml/"))).toEqual([]);
   });
 
   it("serve --help loads nothing of the server", () => {
@@ -71,14 +85,14 @@ describe("the CLI loads only what a command needs", () => {
     const notUsed = [
       "/node_modules/@kubernetes/client-node/",
       "/node_modules/@peculiar/",
-      "/dist/ca/pki.js",
-      "/dist/ca/mesh-ca.js",
-      "/dist/ca/ca-service.js",
-      "/dist/sources/kube/",
-      "/dist/runtime/webhook",
-      "/dist/runtime/identity",
+      "/src/ca/pki.ts",
+      "/src/ca/mesh-ca.ts",
+      "/src/ca/ca-service.ts",
+      "/src/sources/kube/",
+      "/src/runtime/webhook",
+      "/src/runtime/identity",
       // the Envoy types come from one descriptor set, not from the generated modules
-      "/dist/gen/",
+      "/src/gen/",
       // files without a diagnostic are read by the quick YAML reader
       "/node_modules/yaml/",
       // only a Telemetry filter needs CEL, only a regex RE2, only the debug API's push diffs a diff
@@ -93,7 +107,7 @@ describe("the CLI loads only what a command needs", () => {
   it("translate loads the translator but no gRPC, Kubernetes client, CA, logger or Envoy schemas", () => {
     expect(translate.code).toBe(0);
     expect(JSON.parse(translate.stdout)).toContainEqual(expect.objectContaining({ name: "outbound|9080|v1|reviews.default.svc.cluster.local" }));
-    expect(translate.modules.some((m) => m.includes("/dist/translate/"))).toBe(true);
+    expect(translate.modules.some((m) => m.includes("/src/translate/"))).toBe(true);
     expect(heavyIn(translate)).toEqual([]);
   });
 });
