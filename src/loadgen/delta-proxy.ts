@@ -5,7 +5,7 @@ import { ClusterSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import { DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import { SHORT_OF, TYPE_URL_OF, type ShortType } from "./counts.js";
 import { LoadProxy, now, type ProxyOptions } from "./proxy.js";
-import { edsServiceName, readDeltaResponse, type DeltaSummary } from "./wire.js";
+import { edsServiceName, readDeltaResponse, WireResource, type DeltaSummary } from "./wire.js";
 
 type RequestInit = MessageInitShape<typeof DeltaDiscoveryRequestSchema>;
 
@@ -36,7 +36,7 @@ export class DeltaProxy extends LoadProxy {
     if (!type) throw new Error(`response of unexpected type ${r.typeUrl}`);
     if (this.opts.selfCheck) crossCheck(buf, r);
     const at = now();
-    this.received(type, buf, r.resources, r.removed.length, r.nonce, at);
+    this.received(type, buf, r.resources, r.resourceBytes, r.removed.length, r.nonce, at);
     // Applied first, then ACKed, as Envoy does: the subscriptions the response starts (EDS after
     // CDS, RDS after LDS, VHDS after RDS) go out before its ACK.
     if (type === "cds") this.flow.onClusters(r.resources, r.removed, false);
@@ -61,7 +61,7 @@ function crossCheck(buf: Buffer, r: DeltaSummary): void {
     for (const x of full.resources) {
       const c = fromBinary(ClusterSchema, x.resource!.value);
       const expected = c.clusterDiscoveryType.case === "type" && c.clusterDiscoveryType.value === 3 ? c.edsClusterConfig?.serviceName || c.name : undefined;
-      if (edsServiceName(x.resource!.value) !== expected) throw new Error(`self-check: EDS service name of ${c.name} differs`);
+      if (edsServiceName(WireResource.of(x.name, x.resource!.value)) !== expected) throw new Error(`self-check: EDS service name of ${c.name} differs`);
     }
   }
 }

@@ -113,7 +113,7 @@ export class EnvoyFlow {
         this.clusters.add(name);
         if (this.expected.has(name)) this.expectedFound++;
       }
-      const svc = edsServiceName(r.body);
+      const svc = edsServiceName(r);
       if (svc === undefined) this.clusterEds.delete(name);
       else this.clusterEds.set(name, intern(svc));
     }
@@ -135,7 +135,7 @@ export class EnvoyFlow {
     this.gotLds = true;
     if (fullState) this.listenerRoutes.clear();
     for (const name of removed) this.listenerRoutes.delete(name);
-    for (const r of resources) this.listenerRoutes.set(intern(r.name), listenerRouteNames(r.body).map(intern));
+    for (const r of resources) this.listenerRoutes.set(intern(r.name), listenerRouteNames(r).map(intern));
     const wanted = new Set<string>();
     for (const names of this.listenerRoutes.values()) for (const n of names) wanted.add(n);
     const { added, removed: dropped } = this.rds.want(wanted);
@@ -152,7 +152,7 @@ export class EnvoyFlow {
     for (const r of resources) {
       const name = intern(r.name);
       this.rds.received(name);
-      if (!routeUsesVhds(r.body)) this.dropVhdsRoute(name);
+      if (!routeUsesVhds(r)) this.dropVhdsRoute(name);
       else if (!this.vhdsRoutes.has(name)) {
         this.vhdsRoutes.set(name, new Set());
         this.vhdsAwaiting.add(name);

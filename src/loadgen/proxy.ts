@@ -147,12 +147,18 @@ export abstract class LoadProxy implements FlowSender {
   }
 
   /** Bookkeeping every response gets, before the transport ACKs and the flow reacts. */
-  protected received(type: ShortType, buf: Buffer, resources: readonly WireResource[], removed: number, nonce: string, at: number): void {
+  protected received(
+    type: ShortType,
+    buf: Buffer,
+    resources: readonly WireResource[],
+    resourceBytes: number,
+    removed: number,
+    nonce: string,
+    at: number,
+  ): void {
     this.firstAt[type] ??= at;
     this.lastNonce[type] = nonce;
     this.backoffMs = RECONNECT_MIN_MS;
-    let resourceBytes = 0;
-    for (const r of resources) resourceBytes += r.body.length;
     for (const c of this.armed ? [this.counts, this.sinceArm] : [this.counts]) {
       const t = c[type];
       t.msgs++;

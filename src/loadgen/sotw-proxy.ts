@@ -54,7 +54,7 @@ export class SotwProxy extends LoadProxy {
     const type = SHORT_OF[r.typeUrl];
     if (!type) throw new Error(`response of unexpected type ${r.typeUrl}`);
     const at = now();
-    this.received(type, buf, r.resources, 0, r.nonce, at);
+    this.received(type, buf, r.resources, r.resourceBytes, 0, r.nonce, at);
     // Applied, then ACKed (the new version, the nonce, the same names), as Envoy does: the
     // subscriptions the response starts go out before its ACK.
     if (type === "cds") this.flow.onClusters(r.resources, [], true);

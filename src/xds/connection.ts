@@ -18,6 +18,8 @@ import type { PeerIdentity } from "./peer.js";
 import { routeForm, takesVhds } from "./route-form.js";
 import { StreamSecrets } from "./stream-secrets.js";
 import type { TypeState } from "./stream-state.js";
+import { pieceWriter, type PieceWriter } from "./gather-write.js";
+import type { Pieces } from "./wire.js";
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
 
 /** What a stream needs from its server. */
@@ -51,7 +53,7 @@ export interface AttachedStream {
 }
 
 export interface Built {
-  readonly bytes: Uint8Array;
+  readonly message: Pieces;
   readonly resourceCount: number;
   /** Delta: names in `removed_resources`. */
   readonly removedCount?: number;
@@ -137,6 +139,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   /** The proxy takes route configurations split by VHDS (set with the node). */
   protected vhds = false;
   private readonly closeHooks: (() => void)[] = [];
+  private readonly writeMessage: PieceWriter;
 
   constructor(
     protected readonly call: ServerDuplexStream<Req, Uint8Array>,
@@ -148,6 +151,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     this.log = ctx.logger.child({ stream: streamId });
     this.peerAddress = call.getPeer();
     this.secrets = new StreamSecrets(peer !== undefined || ctx.plaintextSecrets);
+    this.writeMessage = pieceWriter(call as ServerDuplexStream<unknown, Uint8Array>);
     call.on("data", (req: Req) => this.onData(req));
     // The proxy half-closed: finish our side with OK.
     call.on("end", () => this.close("client ended the stream", true));
@@ -343,7 +347,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       const out = this.build(type, st, snapshot);
       st.settle();
       if (!out) continue;
-      const bytes = out.bytes.length;
+      const bytes = out.message.length;
       const now = performance.now();
       const superseded = this.unanswered.get(type);
       superseded?.release(); // the proxy answers only the newest
@@ -351,14 +355,14 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       const release = this.slow(now) ? uncounted : this.ctx.scheduler.track(bytes);
       this.unanswered.set(type, { nonce: st.nonceSent, bytes, sentAt: now, since: superseded?.since ?? now, release });
       this.unflushed = bytes;
-      this.call.write(out.bytes, () => {
+      this.writeMessage(out.message, () => {
         this.unflushed = 0;
         this.requestFlush();
       });
       const short: ShortType = SHORT_TYPE[type];
-      this.ctx.observer.onPush?.(short, this.proxyId, out.bytes.length, out.resourceCount, (performance.now() - since) / 1000, out.removedCount ?? 0);
+      this.ctx.observer.onPush?.(short, this.proxyId, bytes, out.resourceCount, (performance.now() - since) / 1000, out.removedCount ?? 0);
       this.log.debug(
-        { type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, removed: out.removedCount ?? 0, bytes: out.bytes.length },
+        { type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, removed: out.removedCount ?? 0, bytes },
         "pushed",
       );
       this.afterWrite(type);

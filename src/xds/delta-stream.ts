@@ -14,7 +14,7 @@ import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { TypeState } from "./stream-state.js";
 import { usesVhds, vhdsRouteOf } from "./route-delivery.js";
 import { isDeltaWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
-import { deltaResponse, wholeDeltaResponse } from "./wire.js";
+import { deltaPieces, wholeDeltaPieces } from "./wire.js";
 
 class DeltaTypeState extends TypeState {
   /** The stream has seen a request of this type (the first one is special). */
@@ -143,10 +143,10 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     const version = snapshot.versions.get(type) ?? "";
     st.versionSent = version;
     st.nonceSent = nonce;
-    const bytes = everything
-      ? wholeDeltaResponse(type, version, current, this.ctx.controlPlaneId, nonce)
-      : deltaResponse(type, version, send, removed, nonce, this.ctx.controlPlaneId);
-    return { bytes, resourceCount: send.length, removedCount: removed.size };
+    const message = everything
+      ? wholeDeltaPieces(type, version, current, this.ctx.controlPlaneId, nonce)
+      : deltaPieces(type, version, send, removed, nonce, this.ctx.controlPlaneId);
+    return { message, resourceCount: send.length, removedCount: removed.size };
   }
 
   /** What to send (each name once) and what to report removed, from what the proxy holds. */

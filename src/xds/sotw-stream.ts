@@ -11,7 +11,7 @@ import { type Built, Connection } from "./connection.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { TypeState } from "./stream-state.js";
 import { isWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
-import { sotwBody, wholeSotwResponse, withNonce } from "./wire.js";
+import { sotwPieces, wholeSotwPieces } from "./wire.js";
 
 const EMPTY: ResourceMap = new Map();
 
@@ -54,7 +54,7 @@ export class SotwConnection extends Connection<DiscoveryRequest> {
       if (st.pending === "changed" && version === st.versionSent) return undefined;
       st.known.clear(); // wildcard compares whole-type versions; no per-name memory needed
       const nonce = this.sent(st, version);
-      return { bytes: wholeSotwResponse(type, version, resources, this.ctx.controlPlaneId, nonce), resourceCount: resources.size };
+      return { message: wholeSotwPieces(type, version, resources, this.ctx.controlPlaneId, nonce), resourceCount: resources.size };
     }
     // Full-state types (LDS/CDS by name) and owed answers carry every subscribed resource. A
     // change push of EDS/RDS carries only what changed: Envoy keeps the EDS/RDS resources a
@@ -73,11 +73,11 @@ export class SotwConnection extends Connection<DiscoveryRequest> {
     if (st.known.size === resources.size) st.known.rebase(resources);
     const nonce = this.sent(st, version);
     // Every resource of the type (names are unique): the body every such proxy gets, built once.
-    const bytes =
+    const message =
       list.length === resources.size
-        ? wholeSotwResponse(type, version, resources, this.ctx.controlPlaneId, nonce)
-        : withNonce(sotwBody(type, version, list, this.ctx.controlPlaneId), nonce);
-    return { bytes, resourceCount: list.length };
+        ? wholeSotwPieces(type, version, resources, this.ctx.controlPlaneId, nonce)
+        : sotwPieces(type, version, list, this.ctx.controlPlaneId, nonce);
+    return { message, resourceCount: list.length };
   }
 
   /**

@@ -42,6 +42,25 @@ function chunksLength(chunks: readonly Uint8Array[]): number {
   return n;
 }
 
+/**
+ * A message as the pieces it is made of, in order: a stream's response is mostly bodies shared by
+ * every proxy of its view, plus a few bytes of its own (the nonce). Written as pieces
+ * (gather-write.ts), the shared bytes are never copied per stream.
+ */
+export interface Pieces {
+  readonly chunks: readonly Uint8Array[];
+  readonly length: number;
+}
+
+function pieces(chunks: readonly Uint8Array[]): Pieces {
+  return { chunks, length: chunksLength(chunks) };
+}
+
+/** The message in one buffer. */
+export function joined(p: Pieces): Buffer {
+  return Buffer.concat(p.chunks, p.length);
+}
+
 /** Bytes of `google.protobuf.Any{type_url, value}` as chunks (no outer header). */
 function anyChunks(typeUrlField: Buffer, body: Uint8Array): Uint8Array[] {
   return [typeUrlField, lenHeader(2, body.length), body];
@@ -109,15 +128,29 @@ function pushFramed(chunks: Uint8Array[], framing: Framing, body: Uint8Array): v
  * control_plane = 6. Shareable between streams; append `nonceField` per stream.
  */
 export function sotwBody(typeUrl: string, version: string, resources: Iterable<Resource>, controlPlaneId: string): Buffer {
+  return Buffer.concat(sotwBodyChunks(typeUrl, version, resources, controlPlaneId));
+}
+
+function sotwBodyChunks(typeUrl: string, version: string, resources: Iterable<Resource>, controlPlaneId: string): Uint8Array[] {
   const chunks: Uint8Array[] = [...stringField(1, version)];
   for (const r of resources) pushFramed(chunks, sotwFraming(typeUrl, r), r.body);
   chunks.push(...stringField(4, typeUrl), ...controlPlaneChunks(6, controlPlaneId));
-  return Buffer.concat(chunks);
+  return chunks;
+}
+
+/** A SotW response with the given resources (not a whole map: see wholeSotwPieces), for one stream. */
+export function sotwPieces(typeUrl: string, version: string, resources: Iterable<Resource>, controlPlaneId: string, nonce: string): Pieces {
+  return pieces([...sotwBodyChunks(typeUrl, version, resources, controlPlaneId), ...stringField(5, nonce)]);
 }
 
 /** DiscoveryResponse.nonce = 5. */
 export function withNonce(body: Uint8Array, nonce: string): Buffer {
-  return Buffer.concat([body, ...stringField(5, nonce)]);
+  return joined(noncePieces(body, nonce));
+}
+
+/** A shared body and a stream's nonce after it (DiscoveryResponse and DeltaDiscoveryResponse both number it 5). */
+function noncePieces(body: Uint8Array, nonce: string): Pieces {
+  return pieces([body, ...stringField(5, nonce)]);
 }
 
 /**
@@ -133,6 +166,18 @@ export function deltaResponse(
   nonce: string,
   controlPlaneId: string,
 ): Buffer {
+  return joined(deltaPieces(typeUrl, systemVersion, resources, removed, nonce, controlPlaneId));
+}
+
+/** deltaResponse as pieces. */
+export function deltaPieces(
+  typeUrl: string,
+  systemVersion: string,
+  resources: Iterable<Resource>,
+  removed: Iterable<string>,
+  nonce: string,
+  controlPlaneId: string,
+): Pieces {
   const chunks: Uint8Array[] = [...stringField(1, systemVersion)];
   for (const r of resources) pushFramed(chunks, deltaFraming(typeUrl, r), r.body);
   chunks.push(...stringField(4, typeUrl), ...stringField(5, nonce));
@@ -141,7 +186,7 @@ export function deltaResponse(
     chunks.push(lenHeader(6, b.length), b); // repeated string: every element, even "", is written
   }
   chunks.push(...controlPlaneChunks(7, controlPlaneId));
-  return Buffer.concat(chunks);
+  return pieces(chunks);
 }
 
 /**
@@ -271,7 +316,18 @@ function wholeChunks(cache: WeakMap<ResourceMap, FramedRun>, frame: Framer, type
  * of DeltaDiscoveryResponse.
  */
 function envelope(controlPlaneField: 6 | 7, typeUrl: string, version: string, resources: readonly Uint8Array[], controlPlaneId: string, nonce = ""): Buffer {
-  return Buffer.concat([
+  return joined(envelopePieces(controlPlaneField, typeUrl, version, resources, controlPlaneId, nonce));
+}
+
+function envelopePieces(
+  controlPlaneField: 6 | 7,
+  typeUrl: string,
+  version: string,
+  resources: readonly Uint8Array[],
+  controlPlaneId: string,
+  nonce: string,
+): Pieces {
+  return pieces([
     ...stringField(1, version),
     ...resources,
     ...stringField(4, typeUrl),
@@ -309,15 +365,23 @@ export function deltaBody(typeUrl: string, systemVersion: string, resources: Res
  * a shared map (LayeredMap) are held by one workload's proxies: a body kept per view would cost
  * every view a copy of all it shares, so theirs is assembled from the shared map's framed run.
  */
-export function wholeSotwResponse(typeUrl: string, version: string, resources: ResourceMap, controlPlaneId: string, nonce: string): Buffer {
+export function wholeSotwPieces(typeUrl: string, version: string, resources: ResourceMap, controlPlaneId: string, nonce: string): Pieces {
   if (resources instanceof LayeredMap)
-    return envelope(SOTW_CONTROL_PLANE, typeUrl, version, layeredChunks(sotwRuns, sotwFraming, typeUrl, resources), controlPlaneId, nonce);
-  return withNonce(sharedSotwBody(typeUrl, version, resources, controlPlaneId), nonce);
+    return envelopePieces(SOTW_CONTROL_PLANE, typeUrl, version, layeredChunks(sotwRuns, sotwFraming, typeUrl, resources), controlPlaneId, nonce);
+  return noncePieces(sharedSotwBody(typeUrl, version, resources, controlPlaneId), nonce);
 }
 
-/** A delta response with every resource of `resources` and no removals, for one stream (see wholeSotwResponse). */
-export function wholeDeltaResponse(typeUrl: string, systemVersion: string, resources: ResourceMap, controlPlaneId: string, nonce: string): Buffer {
+export function wholeSotwResponse(typeUrl: string, version: string, resources: ResourceMap, controlPlaneId: string, nonce: string): Buffer {
+  return joined(wholeSotwPieces(typeUrl, version, resources, controlPlaneId, nonce));
+}
+
+/** A delta response with every resource of `resources` and no removals, for one stream (see wholeSotwPieces). */
+export function wholeDeltaPieces(typeUrl: string, systemVersion: string, resources: ResourceMap, controlPlaneId: string, nonce: string): Pieces {
   if (resources instanceof LayeredMap)
-    return envelope(DELTA_CONTROL_PLANE, typeUrl, systemVersion, layeredChunks(deltaRuns, deltaFraming, typeUrl, resources), controlPlaneId, nonce);
-  return withNonce(deltaBody(typeUrl, systemVersion, resources, controlPlaneId), nonce);
+    return envelopePieces(DELTA_CONTROL_PLANE, typeUrl, systemVersion, layeredChunks(deltaRuns, deltaFraming, typeUrl, resources), controlPlaneId, nonce);
+  return noncePieces(deltaBody(typeUrl, systemVersion, resources, controlPlaneId), nonce);
+}
+
+export function wholeDeltaResponse(typeUrl: string, systemVersion: string, resources: ResourceMap, controlPlaneId: string, nonce: string): Buffer {
+  return joined(wholeDeltaPieces(typeUrl, systemVersion, resources, controlPlaneId, nonce));
 }

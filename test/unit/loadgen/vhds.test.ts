@@ -16,7 +16,7 @@ import { EnvoyFlow, type FlowSender } from "../../../src/loadgen/flow.js";
 import type { LoadMesh } from "../../../src/loadgen/mesh.js";
 import { ENVOY_VERSION, istioNode, proxyWorkload, type XdsNode } from "../../../src/loadgen/node.js";
 import type { ProxyOptions } from "../../../src/loadgen/proxy.js";
-import type { WireResource } from "../../../src/loadgen/wire.js";
+import { WireResource } from "../../../src/loadgen/wire.js";
 import { until } from "../../support/wait.js";
 import { startServer, type Running } from "./real-server.js";
 
@@ -118,7 +118,7 @@ describe("load proxies over VHDS, against the real server", () => {
 describe("the VHDS part of Envoy's flow", () => {
   const sent: string[] = [];
   const sender: FlowSender = { subscribe: (t, a, r) => void sent.push(`${t} +[${a.join(",")}] -[${r.join(",")}]`) };
-  const res = (name: string, body: Uint8Array = new Uint8Array()): WireResource => ({ name, version: "1", body });
+  const res = (name: string, body: Uint8Array = new Uint8Array()): WireResource => WireResource.of(name, body, "1");
   const VHDS_ROUTE = toBinary(RouteConfigurationSchema, create(RouteConfigurationSchema, { vhds: { configSource: {} } }));
 
   it("drops a virtual host whose route configuration it does not hold, and waits for one of each VHDS route configuration", () => {
