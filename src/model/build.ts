@@ -5,7 +5,7 @@ import { buildGateways, missingGatewayFindings } from "./gateways.js";
 import { convertGatewayApi, type GatewayApiResult } from "./gateway-api/convert.js";
 import { buildEndpoints, type EndpointState } from "./endpoints.js";
 import type { MeshInput } from "./input.js";
-import type { EndpointModel, MeshModel } from "./ir.js";
+import type { DestinationRuleModel, EndpointModel, MeshModel, VirtualServiceModel } from "./ir.js";
 import { sameIdentities, serviceIdentities } from "./identity.js";
 import { DEFAULT_MESH_CONFIG, DEFAULT_TRUST_DOMAIN, type MeshConfig } from "./mesh-config.js";
 import { buildPeerAuthentications } from "./peer-authentication.js";
@@ -18,6 +18,7 @@ import { buildServices } from "./services.js";
 import { buildSidecars, shortEgressHosts } from "./sidecar-scope.js";
 import { buildTelemetries } from "./telemetry.js";
 import { withExtraEndpoints, workloadEntryServiceEndpoints } from "./workload-entries.js";
+import { keepEqualItems, keepEqualValues, Steps, withoutSteps, type KeptSteps } from "./keep.js";
 
 /** A model and what an endpoint-only rebuild of it reuses. */
 export interface MeshBuild {
@@ -34,6 +35,8 @@ export interface MeshBuild {
    * ports changed (inbound listeners depend on them).
    */
   readonly changedHosts?: ReadonlySet<string>;
+  /** The build's step results, which the next build reuses where its inputs are the same objects (keep.ts). */
+  readonly steps?: KeptSteps;
 }
 
 /** Store snapshot → mesh model. Pure: the same input always gives the same model. */
@@ -41,24 +44,87 @@ export function buildMesh(input: MeshInput, domain = DEFAULT_DOMAIN, meshConfig:
   return buildMeshState(input, domain, meshConfig).mesh;
 }
 
-export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshConfig: MeshConfig = DEFAULT_MESH_CONFIG): MeshBuild {
-  const kube = buildServices(input.services, domain);
-  const entries = buildServiceEntries(input.serviceEntries ?? [], input.workloadEntries ?? [], kube.services);
-  const svc = {
-    ...kube,
-    services: entries.services.size ? sortedUnion(kube.services, entries.services) : kube.services,
-    diagnostics: [...kube.diagnostics, ...entries.diagnostics],
-  };
-  const eps = buildEndpoints(input.endpointSlices, input.pods, kube.services, domain, undefined, input.nodes);
-  const entryEndpoints = new Map([...entries.endpoints, ...workloadEntryServiceEndpoints(input.services, kube.services, input.workloadEntries ?? [], domain)]);
-  const credentials = buildCredentials(input.secrets ?? []);
-  const gwapi = gatewayApiOf(input, domain, credentials);
-  const vs = buildVirtualServices(gwapi ? [...input.virtualServices, ...gwapi.virtualServices] : input.virtualServices, domain);
-  const sc = buildSidecars(input.sidecars ?? [], input.pods);
-  const gateways = buildGateways(gwapi ? [...(input.gateways ?? []), ...gwapi.gateways] : (input.gateways ?? []));
-  const security = buildSecurityPolicies(input.authorizationPolicies ?? [], input.requestAuthentications ?? []);
-  const pa = buildPeerAuthentications(input.peerAuthentications ?? [], meshConfig.rootNamespace);
-  const telemetry = input.telemetries?.length ? buildTelemetries(input.telemetries, meshConfig) : undefined;
+/** The steps that read endpoints (an endpoint-only rebuild leaves them stale). */
+const ENDPOINT_STEPS = ["endpoints", "endpointMap", "podPorts", "identities", "sidecars"];
+
+const vsKey = (vs: VirtualServiceModel): string => `${vs.ref.kind}/${vs.namespace}/${vs.name}`;
+const drKey = (dr: DestinationRuleModel): string => `${dr.namespace}/${dr.name}`;
+
+/**
+ * With `previous` (the last build, of the same domain and mesh config), what its inputs left
+ * unchanged is taken from it, and what is rebuilt keeps its objects where equal (keep.ts): the
+ * model equals a build from scratch in content, and an unchanged service, route or rule is the
+ * same object as in `previous`.
+ */
+export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshConfig: MeshConfig = DEFAULT_MESH_CONFIG, previous?: MeshBuild): MeshBuild {
+  const steps = new Steps(previous?.domain === domain && previous.mesh.meshConfig === meshConfig ? previous.steps : undefined);
+  const kube = steps.run(
+    "services",
+    [input.services],
+    () => buildServices(input.services, domain),
+    (p, n) => ({ ...n, services: keepEqualValues(p.services, n.services), aliases: keepEqualValues(p.aliases, n.aliases) }),
+  );
+  const entries = steps.run(
+    "serviceEntries",
+    [input.serviceEntries ?? [], input.workloadEntries ?? [], kube.services],
+    () => buildServiceEntries(input.serviceEntries ?? [], input.workloadEntries ?? [], kube.services),
+    (p, n) => ({ ...n, services: keepEqualValues(p.services, n.services), endpoints: keepEqualValues(p.endpoints, n.endpoints) }),
+  );
+  const services = steps.run("registry", [kube.services, entries.services], () =>
+    entries.services.size ? sortedUnion(kube.services, entries.services) : kube.services,
+  );
+  const svc = { ...kube, services, diagnostics: [...kube.diagnostics, ...entries.diagnostics] };
+  const eps = steps.run("endpoints", [input.endpointSlices, input.pods, kube.services, input.nodes ?? []], () =>
+    buildEndpoints(input.endpointSlices, input.pods, kube.services, domain, previous?.endpoints, input.nodes),
+  );
+  const entryEndpoints = steps.run(
+    "entryEndpoints",
+    [entries.endpoints, input.services, kube.services, input.workloadEntries ?? []],
+    () => new Map([...entries.endpoints, ...workloadEntryServiceEndpoints(input.services, kube.services, input.workloadEntries ?? [], domain)]),
+    keepEqualValues,
+  );
+  const credentials = steps.run("credentials", [input.secrets ?? []], () => buildCredentials(input.secrets ?? []), keepEqualValues);
+  const gwapi = steps.run(
+    "gatewayApi",
+    [
+      input.gatewayClasses ?? [],
+      input.kubernetesGateways ?? [],
+      input.httpRoutes ?? [],
+      input.grpcRoutes ?? [],
+      input.tcpRoutes ?? [],
+      input.tlsRoutes ?? [],
+      input.referenceGrants ?? [],
+      input.services,
+      input.namespaces ?? [],
+      credentials,
+    ],
+    () => gatewayApiOf(input, domain, credentials),
+  );
+  const vs = steps.run(
+    "virtualServices",
+    [input.virtualServices, gwapi],
+    () => buildVirtualServices(gwapi ? [...input.virtualServices, ...gwapi.virtualServices] : input.virtualServices, domain),
+    (p, n) => ({ ...n, virtualServices: keepEqualItems(p.virtualServices, n.virtualServices, vsKey) as VirtualServiceModel[] }),
+  );
+  const sc = steps.run("sidecars", [input.sidecars ?? [], input.pods], () => buildSidecars(input.sidecars ?? [], input.pods));
+  const gateways = steps.run("gateways", [input.gateways ?? [], gwapi], () =>
+    buildGateways(gwapi ? [...(input.gateways ?? []), ...gwapi.gateways] : (input.gateways ?? [])),
+  );
+  const security = steps.run("security", [input.authorizationPolicies ?? [], input.requestAuthentications ?? []], () =>
+    buildSecurityPolicies(input.authorizationPolicies ?? [], input.requestAuthentications ?? []),
+  );
+  const pa = steps.run("peerAuthentications", [input.peerAuthentications ?? []], () =>
+    buildPeerAuthentications(input.peerAuthentications ?? [], meshConfig.rootNamespace),
+  );
+  const telemetry = steps.run("telemetries", [input.telemetries ?? []], () =>
+    input.telemetries?.length ? buildTelemetries(input.telemetries, meshConfig) : undefined,
+  );
+  const destinationRules = steps.run(
+    "destinationRules",
+    [input.destinationRules],
+    () => buildDestinationRules(input.destinationRules, domain),
+    (p, n) => keepEqualItems(p, n, drKey) as DestinationRuleModel[],
+  );
   const routingDiagnostics = [
     ...vs.diagnostics,
     ...sc.diagnostics,
@@ -69,14 +135,20 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
     ...pa.diagnostics,
     ...(telemetry?.diagnostics ?? []),
   ];
-  const endpoints = withExtraEndpoints(eps.endpoints, entryEndpoints);
-  const podPorts = podNamedPorts(svc.services, input.pods);
+  const endpoints = steps.run("endpointMap", [eps.endpoints, entryEndpoints], () => withExtraEndpoints(eps.endpoints, entryEndpoints));
+  const podPorts = steps.run("podPorts", [svc.services, input.pods], () => podNamedPorts(svc.services, input.pods));
+  const identities = steps.run(
+    "identities",
+    [svc.services, endpoints],
+    () => serviceIdentities(svc.services, endpoints, meshConfig.trustDomain ?? DEFAULT_TRUST_DOMAIN),
+    keepEqualValues,
+  );
   return {
     mesh: {
       services: svc.services,
       endpoints,
       virtualServices: vs.virtualServices,
-      destinationRules: buildDestinationRules(input.destinationRules, domain),
+      destinationRules,
       credentials,
       ...(gwapi
         ? {
@@ -94,7 +166,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
       aliases: svc.aliases,
       ...(podPorts.length ? { podPorts } : {}),
       ...(security.authorizationPolicies.length || security.requestAuthentications.length ? { security } : {}),
-      identities: serviceIdentities(svc.services, endpoints, meshConfig.trustDomain ?? DEFAULT_TRUST_DOMAIN),
+      identities,
       ...(pa.peerAuthentications.byNamespace.size ? { peerAuthentications: pa.peerAuthentications } : {}),
       ...(telemetry?.telemetries.byNamespace.size ? { telemetries: telemetry.telemetries } : {}),
       diagnostics: [...svc.diagnostics, ...eps.diagnostics, ...routingDiagnostics],
@@ -104,6 +176,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
     routingDiagnostics,
     endpoints: eps.state,
     entryEndpoints,
+    steps: steps.kept,
   };
 }
 
@@ -164,6 +237,8 @@ export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBui
     },
     endpoints: eps.state,
     changedHosts: portsChanged ? undefined : eps.changedHosts,
+    // The kept endpoint steps are older than this state: dropped, not held until the next full build.
+    ...(previous.steps ? { steps: withoutSteps(previous.steps, ENDPOINT_STEPS) } : {}),
   };
 }
 

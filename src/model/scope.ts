@@ -26,6 +26,7 @@ import {
 } from "./ir.js";
 import { CREDENTIAL_CA_SUFFIX, MESH_GATEWAY, outboundClusterName, serviceDomains } from "./names.js";
 import { inboundScope, type InboundScope } from "./inbound.js";
+import { keptDefaultRoute, keptHttpRoutes, keptVirtualHost } from "./kept-routes.js";
 import { inboundSecurityScope, type InboundSecurityScope } from "./authz/scope.js";
 import { namespaceMtlsMode, type PeerAuthentications } from "./peer-authentication.js";
 import { DEFAULT_MESH_CONFIG, type OutboundTrafficPolicyMode } from "./mesh-config.js";
@@ -311,12 +312,14 @@ function virtualHosts(
     const vs = routing(svc.hostname);
     // A VirtualService that yields no route on this port (every rule pruned by port, source
     // or a missing delegate) leaves the service its default route, as in Istio.
-    const routes = vs ? resolveHttpRoutes(vs, ctx) : [];
+    // Kept across builds (kept-routes.ts): an edit resolves again only what it touches.
+    const routes = vs ? keptHttpRoutes(vs, ctx) : NO_ROUTES;
     // Envoy rejects a domain that two virtual hosts share; as in Istio the first keeps it.
     const domains = hostDomains(svc, ctx.proxy, aliases.get(svc.hostname)).filter((d) => !used.has(d));
     domains.forEach((d) => used.add(d));
     if (domains.length === 0) continue;
-    out.push({ host: svc.hostname, domains, routes, ...(routes.length ? {} : { defaultRoute: resolveDefaultRoute(svc, port, ctx) }) });
+    const vh = { host: svc.hostname, domains, routes, ...(routes.length ? {} : { defaultRoute: keptDefaultRoute(svc, port, ctx) }) };
+    out.push(keptVirtualHost(ctx.proxy, svc, port, vh));
   }
   if (port === NON_REGISTRY_HOST_PORT) out.push(...nonRegistryVirtualHosts(vss, ctx, used));
   return out;
@@ -343,6 +346,8 @@ export function aliasTargets(mesh: MeshModel): ((host: string) => string | undef
   }
   return lookup;
 }
+
+const NO_ROUTES: readonly HttpRouteModel[] = Object.freeze([]);
 
 const NO_ALIASES: ReadonlyMap<string, readonly ServiceAliasModel[]> = new Map();
 

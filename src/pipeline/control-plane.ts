@@ -242,7 +242,8 @@ export class ControlPlane implements ViewProvider {
     if (extra.diagnostics) this.inputDiagnostics = extra.diagnostics;
     const previous = this.build;
     const fastPath = previous !== undefined && changed !== "all" && changed.size > 0 && [...changed].every((k) => ENDPOINT_KINDS.has(k));
-    const rebuilt = fastPath ? rebuildEndpoints(previous, input) : buildMeshState(input, this.opts.domain, this.opts.meshConfig);
+    // A full build reuses what the last one built from the same input objects (model/keep.ts).
+    const rebuilt = fastPath ? rebuildEndpoints(previous, input) : buildMeshState(input, this.opts.domain, this.opts.meshConfig, previous);
     // A headless Service's endpoints are also listeners (one per address): those views translate again.
     const build =
       fastPath && [...(rebuilt.changedHosts ?? [])].some((h) => rebuilt.mesh.services.get(h)?.clusterIP === "None")

@@ -173,12 +173,20 @@ function firstOfEachName(sorted: ListenerJson[], diagnostics: Diagnostic[]): Lis
   });
 }
 
+/** Per virtual host scope (kept across builds while its routes are: model/kept-routes.ts), its JSON. */
+const translatedHosts = new WeakMap<VirtualHostScope, { readonly port: number; readonly json: VirtualHostJson }>();
+
+/** A virtual host's JSON; the same object for the same scope, which the encoders know by identity (never mutate it). */
 function virtualHost(vh: VirtualHostScope, port: number): VirtualHostJson {
-  return {
+  const known = translatedHosts.get(vh);
+  if (known?.port === port) return known.json;
+  const json: VirtualHostJson = {
     name: virtualHostName(vh.host, port),
     domains: [...vh.domains],
     routes: vh.defaultRoute ? [defaultRoute(vh.defaultRoute)] : httpRoutes(vh.routes, port),
   };
+  translatedHosts.set(vh, { port, json });
+  return json;
 }
 
 function routeConfigurationOf(name: string, virtualHosts: VirtualHostJson[]): RouteConfigurationJson {
