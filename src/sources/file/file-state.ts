@@ -61,7 +61,11 @@ export class FileConfigState {
         continue;
       }
       const old = prev?.claims.get(r.key);
-      claims.set(r.key, { key: r.key, stored: r.stored, document: r.document, seq: old?.seq ?? ++this.seq });
+      // An unchanged object keeps its earlier reading: the store keeps that one too (it ignores an
+      // equal upsert), and holding the new one as well would keep a second copy of the file's text
+      // (deferred field lines read it) for every rewrite that left the object as it was.
+      const stored = old && deepEqual(old.stored, r.stored) ? old.stored : r.stored;
+      claims.set(r.key, { key: r.key, stored, document: r.document, seq: old?.seq ?? ++this.seq });
     }
     for (const r of load.results) {
       if (r.status !== "invalid") continue;

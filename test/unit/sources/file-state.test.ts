@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { FileConfigState } from "../../../src/sources/file/file-state.js";
 import { parseYamlFile } from "../../../src/sources/file/loader.js";
@@ -16,6 +18,20 @@ spec:
       weight: ${weight}
 `;
 const doc = (...docs: string[]) => docs.join("---\n");
+
+setFlagsFromString("--expose-gc");
+/** Reads and applies `text` as `file` `times` times; weak references to what each reading parsed. */
+function rewrite(s: FileConfigState, file: string, text: string, times: number): WeakRef<object>[] {
+  const readings: WeakRef<object>[] = [];
+  for (let i = 0; i < times; i++) {
+    const load = parseYamlFile(file, text);
+    for (const r of load.results) if (r.status === "valid") readings.push(new WeakRef(r.stored));
+    s.update(load);
+    s.flush();
+  }
+  return readings;
+}
+const gc = runInNewContext("gc") as () => void;
 const summary = (events: readonly StoreEvent[]) =>
   events.map((e) =>
     e.type === "delete" ? `-${e.key}` : `+${e.object.object.kind}/${e.object.object.metadata.namespace ?? ""}/${e.object.object.metadata.name}`,
@@ -127,5 +143,19 @@ describe("FileConfigState", () => {
     expect(f.diagnostics.map((d) => d.message)).toEqual([
       expect.stringMatching(/already defined in a\.yaml \(document 1, line 1\); this definition at a\.yaml \(document 2, line 7\) is ignored/),
     ]);
+  });
+  it("a rewrite that leaves an object as it was keeps the earlier reading and lets the new one go", async () => {
+    const s = new FileConfigState();
+    const text = doc(vs("reviews", 100), ns("other"));
+    s.update(parseYamlFile("vs.yaml", text));
+    s.flush();
+    const first = new Map(s.servedObjects().map((o) => [o.object.metadata.name, o]));
+    // each rewrite is a new reading of the same text, as when an editor saves an unchanged file
+    const readings = rewrite(s, "vs.yaml", text, 20);
+    for (const o of s.servedObjects()) expect(o).toBe(first.get(o.object.metadata.name));
+    await new Promise((r) => setTimeout(r, 0)); // a WeakRef holds its target until the job that made it ends
+    gc();
+    expect(readings.length).toBe(40);
+    expect(readings.filter((r) => r.deref() !== undefined)).toHaveLength(0);
   });
 });
