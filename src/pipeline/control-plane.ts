@@ -33,6 +33,8 @@ import { encodeProxyResources, encodeSteps } from "./encode-view.js";
 import { SlicedWork, type SlicedWorkStats } from "./sliced-work.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
 import { EncodeCache } from "../xds/encode-cache.js";
+import type { ListenerJson } from "../translate/envoy.js";
+import { readingMesh, sameReads, type MeshReads } from "./mesh-reads.js";
 import type { SnapshotCache } from "../xds/snapshot-cache.js";
 import type { NodeInfo, ResourceMap, Snapshot, ViewProvider } from "../xds/snapshot.js";
 import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
@@ -56,7 +58,15 @@ interface SharedPart {
   /** The keys of the views composed from it. */
   readonly views: Set<string>;
   /** Translated, and being encoded across turns, for this build (sliced builds only). */
-  translated?: { readonly generation: number; readonly resources: ProxyTranslation };
+  translated?: { readonly generation: number; readonly resources: ProxyTranslation; readonly reads: MeshReads };
+  /** What its last translation read of the model: when a build's model holds the same objects there, it is kept. */
+  reads?: MeshReads;
+}
+
+/** What a view keeps of its own part's translation (not the JSON): its findings and listener names. */
+interface OwnNotes {
+  readonly diagnostics: readonly Diagnostic[];
+  readonly listeners: readonly ListenerJson[];
 }
 
 interface View {
@@ -70,6 +80,9 @@ interface View {
   snapshot?: Snapshot;
   /** Findings of its own part (the shared part's are the part's). */
   diagnostics: readonly Diagnostic[];
+  /** What its own part's last translation read of the model, and what is kept of it. */
+  ownReads?: MeshReads;
+  ownNotes?: OwnNotes;
   /** The node classes (xDS keys) served by this view. */
   readonly classes: Set<string>;
 }
@@ -373,11 +386,17 @@ export class ControlPlane implements ViewProvider {
     this.refresh(part, mesh, changedHosts);
     const shared = part.maps!;
     if (!view.own || !changedHosts) {
-      const own = translateOwn(mesh, view.proxy);
-      this.counts.own++;
-      view.own = encodeOwn(own, view.own, this.encoded);
+      // Translated again only when the model changed where it read (a route edit leaves inbound sides as they are).
+      if (!view.own || !view.ownNotes || !view.ownReads || !sameReads(view.ownReads, mesh)) {
+        const { value: own, reads } = readingMesh(mesh, (m) => translateOwn(m, view.proxy));
+        this.counts.own++;
+        view.own = encodeOwn(own, view.own, this.encoded);
+        view.ownReads = reads;
+        view.ownNotes = { diagnostics: own.diagnostics, listeners: own.listeners.map((l) => ({ name: l.name, address: l.address })) };
+      }
       const listeners = shared.get(TYPE_URL.listener);
-      view.diagnostics = [...own.diagnostics, ...outboundTwins(own.listeners, (name) => listeners?.has(name) === true).diagnostics];
+      const notes = view.ownNotes;
+      view.diagnostics = [...notes.diagnostics, ...outboundTwins(notes.listeners, (name) => listeners?.has(name) === true).diagnostics];
     }
     const composed = composeMaps(shared, view.own, view.composed);
     view.composed = composed;
@@ -392,7 +411,7 @@ export class ControlPlane implements ViewProvider {
     part.generation = this.generation;
     const prev = part.maps;
     // Translated for this build by a sliced build (prepare), its resources already encoded.
-    const ready = part.translated?.generation === this.generation ? part.translated.resources : undefined;
+    const ready = part.translated?.generation === this.generation ? { value: part.translated.resources, reads: part.translated.reads } : undefined;
     part.translated = undefined;
     if (changedHosts && prev && part.eds) {
       const maps = new Map(prev);
@@ -400,8 +419,11 @@ export class ControlPlane implements ViewProvider {
       part.maps = maps;
       return;
     }
-    const resources = ready ?? translateShared(mesh, part.proxy);
+    // Nothing it read of the model changed: its resources stand.
+    if (!ready && prev && part.reads && sameReads(part.reads, mesh)) return;
+    const { value: resources, reads } = ready ?? readingMesh(mesh, (m) => translateShared(m, part.proxy));
     this.counts.outbound++;
+    part.reads = reads;
     part.maps = encodeProxyResources(resources, prev, this.encoded);
     part.eds = groupTargets(resources.edsTargets);
     part.diagnostics = resources.diagnostics;
@@ -456,9 +478,11 @@ export class ControlPlane implements ViewProvider {
     const part = this.parts.get(view.part);
     const mesh = this.build?.mesh;
     if (!part || !mesh || (part.generation === this.generation && part.maps)) return;
+    if (part.maps && part.reads && sameReads(part.reads, mesh)) return;
     const generation = this.generation;
     if (part.translated?.generation !== generation) {
-      part.translated = { generation, resources: translateShared(mesh, part.proxy) };
+      const { value, reads } = readingMesh(mesh, (m) => translateShared(m, part.proxy));
+      part.translated = { generation, resources: value, reads };
       yield;
     }
     for (const _ of encodeSteps(part.translated!.resources, this.encoded)) {
