@@ -1,9 +1,9 @@
 // The last N pushes, for "what did the last apply change in each proxy?": when, why (the objects
 // of the change set), which proxies, and per type which resources were added, changed or removed;
 // and, on request, the diff of one changed resource. Memory stays bounded: N records, each with a
-// capped list of proxies and names; resource bodies are kept by content hash in a store with a
-// count and byte budget (the bytes are those the snapshots already hold, not copies), so a diff
-// is available while both versions are still in it. Secret bodies are never kept.
+// capped list of proxies and names; resource bodies are kept by content hash while a kept record
+// names them, within a count and byte budget (the bytes are those the snapshots already hold, not
+// copies), so a diff is available while both versions are still in it. Secret bodies are never kept.
 import type { ViewChange } from "../pipeline/control-plane.js";
 import { mapDiff } from "../xds/map-diff.js";
 import type { ShortType } from "../xds/observer.js";
@@ -17,7 +17,11 @@ export const DEFAULT_HISTORY_SIZE = 100;
 const MAX_NAMES = 500;
 const MAX_PROXIES = 200;
 const DEFAULT_MAX_BODIES = 2000;
-const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+/**
+ * Old bodies are held by the history alone once the proxies moved on: under churn the budget
+ * fills and stays full, so it is part of the server's steady memory (the 500 MB target).
+ */
+const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /** VHDS virtual hosts are not listed: the route configuration they belong to shows the change. */
 const CONFIG_TYPE: Readonly<Record<Exclude<TypeUrl, typeof TYPE_URL.virtualHost>, ConfigType>> = {
@@ -71,8 +75,12 @@ export interface ResourceDiff {
   readonly note?: string;
 }
 
+/**
+ * Bodies by version, each held by the records that name it: a body goes when the last record
+ * naming it goes, or earlier (oldest first) when the budget is exceeded.
+ */
 class BodyStore {
-  private readonly bodies = new Map<string, Uint8Array>();
+  private readonly bodies = new Map<string, { readonly body: Uint8Array; holders: number }>();
   private bytes = 0;
 
   constructor(
@@ -80,24 +88,44 @@ class BodyStore {
     private readonly maxBytes: number,
   ) {}
 
-  keep(r: Resource): void {
-    if (this.bodies.has(r.version)) return;
-    this.bodies.set(r.version, r.body);
+  hold(r: Resource): void {
+    const kept = this.bodies.get(r.version);
+    if (kept) {
+      kept.holders++;
+      return;
+    }
+    this.bodies.set(r.version, { body: r.body, holders: 1 });
     this.bytes += r.body.length;
-    for (const [k, b] of this.bodies) {
+    for (const k of this.bodies.keys()) {
       if (this.bodies.size <= this.maxBodies && this.bytes <= this.maxBytes) break;
-      this.bodies.delete(k);
-      this.bytes -= b.length;
+      this.drop(k);
     }
   }
 
+  release(version: string): void {
+    const kept = this.bodies.get(version);
+    if (kept && --kept.holders === 0) this.drop(version);
+  }
+
   get(version: string | undefined): Uint8Array | undefined {
-    return version === undefined ? undefined : this.bodies.get(version);
+    return version === undefined ? undefined : this.bodies.get(version)?.body;
+  }
+
+  get size(): { bodies: number; bytes: number } {
+    return { bodies: this.bodies.size, bytes: this.bytes };
+  }
+
+  private drop(version: string): void {
+    const kept = this.bodies.get(version);
+    if (!kept) return;
+    this.bodies.delete(version);
+    this.bytes -= kept.body.length;
   }
 }
 
 export class PushHistory {
-  private readonly records: { record: PushRecord; versions: Versions }[] = [];
+  /** `held`: the body versions this record holds in the body store. */
+  private readonly records: { record: PushRecord; versions: Versions; held: ReadonlySet<string> }[] = [];
   private readonly bodies: BodyStore;
   private nextId = 1;
 
@@ -113,6 +141,12 @@ export class PushHistory {
   record(trigger: PushTrigger, changes: readonly ViewChange[], proxiesOf: (classKey: string) => readonly string[], at = new Date()): PushRecord | undefined {
     if (changes.length === 0) return undefined;
     const versions: Versions = new Map();
+    const held = new Set<string>();
+    const hold = (r: Resource): void => {
+      if (held.has(r.version)) return;
+      held.add(r.version);
+      this.bodies.hold(r);
+    };
     const groups: PushGroup[] = [];
     for (const change of changes) {
       const proxies = change.classes.flatMap((k) => proxiesOf(k));
@@ -128,7 +162,7 @@ export class PushHistory {
         let more = 0;
         const note = (name: string, before: Resource | undefined, after: Resource | undefined): boolean => {
           versions.set(`${short}/${name}`, { ...(before ? { from: before.version } : {}), ...(after ? { to: after.version } : {}) });
-          if (t !== TYPE_URL.secret) for (const r of [before, after]) if (r) this.bodies.keep(r);
+          if (t !== TYPE_URL.secret) for (const r of [before, after]) if (r) hold(r);
           if (listed++ < MAX_NAMES) return true;
           more++;
           return false;
@@ -144,11 +178,19 @@ export class PushHistory {
       const sorted = [...proxies].sort();
       groups.push({ proxies: sorted.slice(0, MAX_PROXIES), proxyCount: sorted.length, types });
     }
-    if (groups.length === 0) return undefined;
+    if (groups.length === 0) {
+      for (const v of held) this.bodies.release(v);
+      return undefined;
+    }
     const record: PushRecord = { id: this.nextId++, at: at.toISOString(), trigger, groups };
-    this.records.push({ record, versions });
-    if (this.records.length > this.size) this.records.shift();
+    this.records.push({ record, versions, held });
+    if (this.records.length > this.size) for (const v of this.records.shift()!.held) this.bodies.release(v);
     return record;
+  }
+
+  /** Bodies kept for diffs, and their bytes. */
+  get keptBodies(): { bodies: number; bytes: number } {
+    return this.bodies.size;
   }
 
   /** Newest first. */

@@ -73,6 +73,8 @@ export interface RunningServer {
   readonly xds: XdsServer;
   readonly metrics: Metrics;
   readonly history: PushHistory;
+  /** The input objects as applied (read-only use: tests that follow what the server holds). */
+  readonly store: Store;
   /** The Kubernetes source, when `kube` was given. */
   readonly kube?: KubeSource;
   readonly leader?: LeaderElector;
@@ -244,6 +246,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     xds,
     metrics,
     history,
+    store,
     ...(kube ? { kube: kube.source } : {}),
     ...(kube?.leader ? { leader: kube.leader } : {}),
     ...(kube?.statusWriter ? { statusWriter: kube.statusWriter } : {}),

@@ -49,4 +49,20 @@ describe("PushHistory", () => {
     expect((h.diff(first.id, "9080") as { note?: string }[])[0]!.note).toMatch(/no longer kept/);
     expect(h.diff(99, "9080")).toEqual({ error: "push 99 is not in the history (it keeps the last 10)" });
   });
+  it("keeps a body only while a kept push names it", () => {
+    const h = new PushHistory(2);
+    let prev = routes(0);
+    for (let i = 1; i <= 50; i++) {
+      const next = routes(i);
+      h.record(trigger, change(prev, next), () => ["p"]);
+      prev = next;
+    }
+    // the two kept pushes name three versions (48 → 49 → 50); every older body is let go
+    expect(h.keptBodies.bodies).toBe(3);
+    const [newest, older] = h.list();
+    for (const p of [newest!, older!]) expect((h.diff(p.id, "9080") as { note?: string }[])[0]!.note).toBeUndefined();
+    // a build nobody receives holds nothing
+    h.record(trigger, change(prev, routes(99)), () => []);
+    expect(h.keptBodies.bodies).toBe(3);
+  });
 });
