@@ -82,6 +82,8 @@ export class JsonBinaryEncoder {
   private stamp = 0;
   private readonly plans: FieldPlan[] = [];
   private readonly values: unknown[] = [];
+  /** The stack's height: kept apart from the arrays' lengths, which are slow to shrink. */
+  private top = 0;
 
   constructor(private readonly registry: Registry) {}
 
@@ -94,8 +96,8 @@ export class JsonBinaryEncoder {
       return bytes;
     } catch {
       // The writers and the field stack may be mid-message.
-      this.plans.length = 0;
-      this.values.length = 0;
+      this.top = 0;
+      this.values.fill(undefined);
       this.writer = new BinaryWriter();
       this.anyWriters = [];
       this.anyLevel = 0;
@@ -165,10 +167,14 @@ export class JsonBinaryEncoder {
       const obj = json as Record<string, unknown>;
       const stamp = ++this.stamp;
       // This object's fields go on the shared stack at [base, top); nested objects use what is above.
-      const base = plans.length;
+      const base = this.top;
+      let top = base;
       let sorted = true;
       let last = 0;
-      for (const key of Object.keys(obj)) {
+      // for-in, not Object.keys: no array per object. for-in would also list inherited keys, which
+      // fromJson ignores: an object that is not plain goes to the generic path.
+      if (Object.getPrototypeOf(obj) !== Object.prototype) giveUp();
+      for (const key in obj) {
         if (key === skipKey) continue;
         const plan = byKey.get(key) ?? giveUp();
         // Seen counts even for null (protobuf-es rejects a field set twice either way).
@@ -188,14 +194,19 @@ export class JsonBinaryEncoder {
         if (value === null) continue;
         if (last > plan.number) sorted = false;
         last = plan.number;
-        plans.push(plan);
-        values.push(value);
+        plans[top] = plan;
+        values[top] = value;
+        top++;
       }
-      const top = plans.length;
+      this.top = top;
       if (!sorted) sortByNumber(plans, values, base, top);
-      for (let i = base; i < top; i++) plans[i]!.write(w, values[i], depth);
-      plans.length = base;
-      values.length = base;
+      for (let i = base; i < top; i++) {
+        const value = values[i];
+        // Not kept past this message: the stack would otherwise hold on to the last resource's JSON.
+        values[i] = undefined;
+        plans[i]!.write(w, value, depth);
+      }
+      this.top = base;
     };
   }
 

@@ -169,6 +169,29 @@ describe("JsonBinaryEncoder: field rules", () => {
     rejected(RouteConfigurationSchema, { virtualHosts: [{ name: "a" }, { name: "b", request_headers_to_add: [], requestHeadersToAdd: [] }] });
     rejected(RouteConfigurationSchema, { virtualHosts: [{ routes: [{ match: { prefix: "/" } }, { match: { path: "/x", safeRegex: { regex: "x" } } }] }] });
   });
+
+  it("reads only an object's own keys, as fromJson does (inherited ones are not fields)", () => {
+    const inherits = Object.create({ connectTimeout: "9s" }) as Record<string, unknown>;
+    inherits["name"] = "c";
+    const r = agree(ClusterSchema, inherits);
+    expect(r.generic).toBeInstanceOf(Uint8Array);
+    // Declining is fine (the generic path is exact); what it must not do is write the inherited field.
+    if (r.direct !== undefined) expect(Buffer.from(r.direct).toString("hex")).toBe(Buffer.from(r.generic as Uint8Array).toString("hex"));
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { name: "c", connectTimeout: "1s" });
+    agree(ClusterSchema, bare);
+    expect(generic(ClusterSchema, bare)).toBeInstanceOf(Uint8Array);
+  });
+
+  it("leaves nothing of one message on the field stack for the next (deep, wide and failed messages)", () => {
+    const wide = { name: "c", type: "EDS", connectTimeout: "1s", lbPolicy: "LEAST_REQUEST", edsClusterConfig: { serviceName: "s", edsConfig: { ads: {} } } };
+    rejected(ClusterSchema, { ...wide, noSuchField: 1 });
+    same(ClusterSchema, wide);
+    same(ClusterSchema, { name: "d" });
+    same(RouteConfigurationSchema, {
+      name: "r",
+      virtualHosts: [{ name: "v", domains: ["a", "b"], routes: [{ match: { prefix: "/" }, route: { cluster: "x" } }] }],
+    });
+  });
 });
 
 describe("JsonBinaryEncoder: well-known types", () => {
