@@ -44,19 +44,17 @@ export function contentVersion(bytes: Uint8Array | string): string {
 }
 
 /**
- * Remembers, per encoded Resource, a digest of the JSON it came from, so an unchanged resource
- * is recognised without re-encoding. A digest rather than the JSON text itself: the text would
- * double the memory held per resource for the whole life of the snapshot.
+ * Remembers, per encoded Resource, the digest of its content, so that a rebuilt resource of the
+ * same content is recognised and keeps its Resource object (what is keyed on identity downstream
+ * stays). For resources encoded here that is the SHA-256 of the bytes themselves: encoding is
+ * cheaper than stringifying and hashing the JSON it comes from, which it replaces (a rebuilt
+ * JSON object is encoded before it is compared; one already seen is known by identity).
  */
-const jsonDigest = new WeakMap<Resource, string>();
+const contentDigest = new WeakMap<Resource, string>();
 
-function digestJson(text: string): string {
-  return hash("sha256", text, "base64");
-}
-
-/** The digest of the JSON a Resource was encoded from (undefined for one not made here). */
+/** The digest of a Resource's content (undefined for one not made here). */
 export function encodedDigest(r: Resource): string | undefined {
-  return jsonDigest.get(r);
+  return contentDigest.get(r);
 }
 
 export interface EncodeItem {
@@ -77,35 +75,40 @@ export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], 
   let asBefore = previous !== undefined && previous.size === items.length;
   const prevNames = asBefore ? previous!.keys() : undefined;
   for (const item of items) {
-    const where = `${SHORT_TYPE[typeUrl]} resource "${item.name}"`;
-    if (out.has(item.name)) throw new Error(`${where}: duplicate name (Envoy rejects a response with repeated names)`);
+    if (out.has(item.name)) throw new Error(`${SHORT_TYPE[typeUrl]} resource "${item.name}": duplicate name (Envoy rejects a response with repeated names)`);
     const old = previous?.get(item.name);
-    const r = encodeOne(typeUrl, item, where, old, shared);
+    const r = encodeOne(typeUrl, item, old, shared);
     out.set(item.name, r);
     if (asBefore && (r !== old || prevNames!.next().value !== item.name)) asBefore = false;
   }
   return asBefore ? previous! : out;
 }
 
-/** One resource: the one encoded from this very JSON object, else the previous or a shared one of equal content, else encoded now. */
-function encodeOne(typeUrl: TypeUrl, item: EncodeItem, where: string, old: Resource | undefined, shared: EncodeCache | undefined): Resource {
+/** One resource: the one encoded from this very JSON object, else encoded now and the previous or a shared one kept if of equal content. */
+function encodeOne(typeUrl: TypeUrl, item: EncodeItem, old: Resource | undefined, shared: EncodeCache | undefined): Resource {
   const same = shared?.ofJson(item.json);
-  if (same?.name === item.name) return old !== undefined && jsonDigest.get(old) === jsonDigest.get(same) ? old : same;
-  const text = JSON.stringify(item.json);
-  if (text === undefined) throw new Error(`${where}: JSON is undefined`);
-  const digest = digestJson(text);
-  const known = old !== undefined && jsonDigest.get(old) === digest ? old : shared?.get(typeUrl, digest);
-  if (known) {
-    shared?.putJson(item.json, known);
-    return known;
-  }
+  if (same?.name === item.name) return old !== undefined && contentDigest.get(old) === contentDigest.get(same) ? old : same;
+  const where = `${SHORT_TYPE[typeUrl]} resource "${item.name}"`;
+  if (item.json === undefined) throw new Error(`${where}: JSON is undefined`);
   const ownName = (item.json as Record<string, unknown> | null)?.[NAME_FIELD[typeUrl]];
   if (ownName !== item.name) throw new Error(`${where}: field ${NAME_FIELD[typeUrl]} is ${JSON.stringify(ownName)}, expected the resource name`);
-  const body = encodeMessage(typeUrl, item.json, where);
-  const resource: Resource = { name: item.name, version: contentVersion(body), body };
-  jsonDigest.set(resource, digest);
-  shared?.put(typeUrl, digest, resource);
+  const resource = resourceOf(typeUrl, item.name, encodeMessage(typeUrl, item.json, where), old, shared);
   shared?.putJson(item.json, resource);
+  return resource;
+}
+
+/**
+ * The Resource `name` of `typeUrl` with these bytes: the previous one of that name or another
+ * view's if either has the same content, else a new one (remembered in `shared`).
+ */
+export function resourceOf(typeUrl: TypeUrl, name: string, body: Uint8Array, previous: Resource | undefined, shared: EncodeCache | undefined): Resource {
+  const full = hash("sha256", body, "hex");
+  if (previous !== undefined && contentDigest.get(previous) === full) return previous;
+  const known = shared?.get(typeUrl, full);
+  if (known?.name === name) return known;
+  const resource: Resource = { name, version: full.slice(0, VERSION_HEX), body };
+  contentDigest.set(resource, full);
+  shared?.put(typeUrl, full, resource);
   return resource;
 }
 
@@ -122,24 +125,25 @@ export function encodeMessage(typeUrl: TypeUrl, json: unknown, where: string): U
 }
 
 /**
- * The Resource `name` of `typeUrl` whose content has `digest`: the previous one of that name or
- * another view's if either has that digest, else built (by `build`) and remembered.
+ * The Resource `name` of `typeUrl` whose content has `digest` (of a caller's choosing, e.g. of the
+ * parts a message is assembled from): the previous one of that name or another view's if either
+ * has that digest, else built (by `build`) and remembered.
  */
 export function encodeOnce(typeUrl: TypeUrl, name: string, digest: string, build: () => Uint8Array, previous?: ResourceMap, shared?: EncodeCache): Resource {
   const old = previous?.get(name);
-  if (old && jsonDigest.get(old) === digest) return old;
+  if (old && contentDigest.get(old) === digest) return old;
   const known = shared?.get(typeUrl, digest);
   if (known) return known;
   const body = build();
   const resource: Resource = { name, version: contentVersion(body), body };
-  jsonDigest.set(resource, digest);
+  contentDigest.set(resource, digest);
   shared?.put(typeUrl, digest, resource);
   return resource;
 }
 
 /** A digest of JSON text (or of several digests joined), as encodeOnce keys content. */
 export function digestText(text: string): string {
-  return digestJson(text);
+  return hash("sha256", text, "base64");
 }
 
 /** Maps are immutable: an unchanged type (most of them, after an endpoint change) is not hashed again. */

@@ -19,7 +19,7 @@
 // - No `on_demand` filter: every virtual host is sent up front, as the wildcard asks.
 // The catch-all (`*`) stays inline, so a route configuration always answers what it answered whole.
 import type { EncodeCache } from "./encode-cache.js";
-import { contentVersion, digestText, encodeMessage, encodeOnce } from "./encode.js";
+import { contentVersion, digestText, encodeMessage, encodeOnce, resourceOf } from "./encode.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 import { TYPE_URL } from "./type-urls.js";
 
@@ -185,15 +185,8 @@ function encodeVhost(route: string, vh: VirtualHostLike, previous: ResourceMap |
   const resourceName = vhdsName(route, vh.name!);
   const same = shared?.ofJson(vh);
   if (same?.name === resourceName) return same;
-  const json = { ...vh, name: resourceName };
-  const r = encodeOnce(
-    TYPE_URL.virtualHost,
-    resourceName,
-    digestText(JSON.stringify(json)),
-    () => encodeMessage(TYPE_URL.virtualHost, json, `vhds resource "${resourceName}"`),
-    previous,
-    shared,
-  );
+  const body = encodeMessage(TYPE_URL.virtualHost, { ...vh, name: resourceName }, `vhds resource "${resourceName}"`);
+  const r = resourceOf(TYPE_URL.virtualHost, resourceName, body, previous?.get(resourceName), shared);
   shared?.putJson(vh, r);
   return r;
 }

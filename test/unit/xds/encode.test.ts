@@ -140,6 +140,18 @@ describe("encodeResources", () => {
     // Versions are content hashes: a fresh encode of the same JSON gives the same version.
     expect(encodeResources(CDS, [{ name: "b", json: cluster("b", "9s") }]).get("b")!.version).toBe(v2.get("b")!.version);
   });
+
+  it("knows a rebuilt resource by its encoded content: JSON that differs only in key order keeps the Resource", () => {
+    const v1 = encodeResources(CDS, [{ name: "a", json: cluster("a") }]);
+    const reordered = Object.fromEntries(Object.entries(cluster("a")).reverse());
+    expect(JSON.stringify(reordered)).not.toBe(JSON.stringify(cluster("a")));
+    const v2 = encodeResources(CDS, [{ name: "a", json: reordered }], v1);
+    expect(v2).toBe(v1);
+    // A shared cache finds it the same way, for another view with no previous map.
+    const shared = new EncodeCache();
+    const first = encodeResources(CDS, [{ name: "a", json: cluster("a") }], undefined, shared).get("a")!;
+    expect(encodeResources(CDS, [{ name: "a", json: reordered }], undefined, shared).get("a")).toBe(first);
+  });
 });
 
 describe("EncodeCache", () => {
