@@ -43,6 +43,11 @@ function build(): FileRegistry {
 let built: FileRegistry | undefined;
 const registry = (): FileRegistry => (built ??= build());
 
+/** Whether the registry was built (for tests of when that happens). */
+export function registryBuilt(): boolean {
+  return built !== undefined;
+}
+
 /** Registry for `fromJson`/`toJson` of Envoy resources with embedded Anys (built when first asked). */
 export const envoyRegistry: Registry = {
   kind: "registry",

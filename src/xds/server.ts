@@ -16,7 +16,7 @@ import { DeltaConnection } from "./delta-stream.js";
 import { ISTIO_KEEPALIVE, Keepalive, type KeepaliveOptions, type KeepaliveStats } from "./keepalive.js";
 import type { ProxySyncStatus, XdsObserver } from "./observer.js";
 import { PushScheduler, type PushSchedulerOptions, type PushSchedulerStats } from "./push-scheduler.js";
-import { adsServiceDefinition, sdsServiceDefinition } from "./service-definition.js";
+import { adsServiceDefinition, loadRequestSchemas, sdsServiceDefinition } from "./service-definition.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
 import type { PeerIdentity, PeerSecretSource } from "./peer.js";
 import type { NodeInfo, ViewProvider } from "./snapshot.js";
@@ -197,6 +197,7 @@ export class XdsServer {
 
   /** Bind (e.g. "0.0.0.0:15010"; port 0 picks a free port) and return the bound port. */
   listen(address: string = DEFAULT_XDS_ADDRESS): Promise<number> {
+    loadRequestSchemas();
     return new Promise((resolve, reject) => {
       this.grpc.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => {
         if (err) reject(new Error(`xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
@@ -214,6 +215,7 @@ export class XdsServer {
     const grpc = this.secureGrpc;
     const creds = this.secureCredentials;
     if (!grpc || !creds) return Promise.reject(new Error("xDS server has no secure options"));
+    loadRequestSchemas();
     return new Promise((resolve, reject) => {
       grpc.bindAsync(address, creds, (err, port) => {
         if (err) reject(new Error(`secure xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));

@@ -11,6 +11,18 @@ import { envoySchema } from "./registry.js";
 const sotwRequest = (): DescMessage => envoySchema("envoy.service.discovery.v3.DiscoveryRequest");
 const deltaRequest = (): DescMessage => envoySchema("envoy.service.discovery.v3.DeltaDiscoveryRequest");
 
+/**
+ * Build the request schemas now. They come from the Envoy registry, built from its descriptor set
+ * when first used; left to the first request, that build (100–250 ms) stalled the event loop in
+ * the middle of a reconnect storm, when every proxy's first request arrives at once. A server
+ * calls this before it listens: no stream waits on it then, and the build is needed before the
+ * first sync anyway.
+ */
+export function loadRequestSchemas(): void {
+  sotwRequest();
+  deltaRequest();
+}
+
 export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
 export const SOTW_METHOD_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
 export const DELTA_METHOD_PATH = `/${ADS_SERVICE}/DeltaAggregatedResources`;
