@@ -81,6 +81,19 @@ interface Unanswered {
 
 const uncounted = (): void => {};
 
+/** A request as read from the stream, undecoded, and when it arrived. */
+interface Received {
+  readonly raw: Uint8Array;
+  readonly at: number;
+}
+
+/**
+ * Requests up to this size (ACKs, NACKs, a few names) are decoded and handled in the turn that
+ * read them; bigger ones wait for the scheduler's intake. ACKs must not wait: they release the
+ * scheduler's cap on unanswered bytes, which holds back every stream's next response.
+ */
+const HANDLE_AT_ONCE_BYTES = 1024;
+
 interface AdsRequest {
   readonly node?: Node | undefined;
   readonly typeUrl: string;
@@ -132,7 +145,12 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
    * the event loop; binding each there (the first of a view builds it) stalled the loop for
    * seconds. Undefined once bound.
    */
-  private unbound: { readonly req: Req; readonly at: number }[] | undefined = [];
+  private unbound: Received[] | undefined = [];
+  /**
+   * Requests too big to handle in the turn that read them (subscriptions to thousands of names),
+   * and any that arrive after them, in order: handled on the scheduler's intake, in slices.
+   */
+  private inbox: Received[] = [];
   private readonly warnedTypes = new Set<string>();
   /** What Secrets this stream may see, laid over the view's snapshot. */
   protected readonly secrets: StreamSecrets;
@@ -142,7 +160,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   private readonly writeMessage: PieceWriter;
 
   constructor(
-    protected readonly call: ServerDuplexStream<Req, Uint8Array>,
+    protected readonly call: ServerDuplexStream<Uint8Array, Uint8Array>,
     protected readonly ctx: StreamContext,
     readonly streamId: number,
     /** The authenticated peer; undefined on the plaintext port. */
@@ -152,7 +170,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     this.peerAddress = call.getPeer();
     this.secrets = new StreamSecrets(peer !== undefined || ctx.plaintextSecrets);
     this.writeMessage = pieceWriter(call as ServerDuplexStream<unknown, Uint8Array>);
-    call.on("data", (req: Req) => this.onData(req));
+    call.on("data", (raw: Uint8Array) => this.onData(raw));
     // The proxy half-closed: finish our side with OK.
     call.on("end", () => this.close("client ended the stream", true));
     call.on("error", (err: Error) => this.close(`stream error: ${err.message}`, false));
@@ -160,6 +178,8 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     call.on("close", () => this.close("closed", false));
   }
 
+  /** A request's bytes as the transport's message (throws on bytes that are none). */
+  protected abstract decode(raw: Uint8Array): Req;
   /** Handle one request of a known type (node and view are settled). */
   protected abstract handleRequest(req: Req, type: TypeUrl, st: TypeState, at: number): void;
   /** Build the response `st` owes from `snapshot`, or undefined if nothing is to be sent. */
@@ -191,13 +211,36 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     return (++this.nonceCounter).toString(36);
   }
 
-  private onData(req: Req): void {
+  private onData(raw: Uint8Array): void {
     if (this.closed) return;
     const at = performance.now();
     if (this.unbound) {
       // Binding may build a view (translate and encode): on the scheduler's turn, in slices.
-      this.unbound.push({ req, at });
+      this.unbound.push({ raw, at });
       if (this.unbound.length === 1) this.ctx.scheduler.request(this);
+      return;
+    }
+    if (this.inbox.length === 0 && raw.length <= HANDLE_AT_ONCE_BYTES) return this.take({ raw, at });
+    this.inbox.push({ raw, at });
+    if (this.inbox.length === 1) this.ctx.scheduler.takeIn(this);
+  }
+
+  /** Handle the requests waiting in the inbox (the scheduler's intake, or before a flush). */
+  takeNow(): void {
+    const waiting = this.inbox;
+    this.inbox = [];
+    for (const r of waiting) if (!this.closed) this.take(r);
+  }
+
+  private take({ raw, at }: Received): void {
+    let req: Req;
+    try {
+      req = this.decode(raw);
+    } catch (e) {
+      this.fail(
+        GrpcStatus.INVALID_ARGUMENT,
+        `request is not a valid ${this.transport === "delta" ? "DeltaDiscoveryRequest" : "DiscoveryRequest"}: ${(e as Error).message}`,
+      );
       return;
     }
     this.handle(req, at);
@@ -335,8 +378,9 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     if (this.unbound) {
       const early = this.unbound;
       this.unbound = undefined;
-      for (const { req, at } of early) if (!this.closed) this.handle(req, at);
+      for (const r of early) if (!this.closed) this.take(r);
     }
+    if (this.inbox.length > 0) this.takeNow(); // requests first, in order: they may change what is owed
     if (this.closed || this.unflushed > 0 || this.viewKey === undefined) return;
     const snapshot = this.snapshot();
     if (!snapshot) return; // hold until the view's first snapshot arrives
@@ -392,6 +436,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     this.closed = true;
     this.unwatch?.();
     this.ctx.scheduler.forget(this);
+    this.inbox = [];
     for (const u of this.unanswered.values()) u.release();
     this.unanswered.clear();
     for (const h of this.closeHooks.splice(0)) h();

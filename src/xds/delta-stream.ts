@@ -14,6 +14,7 @@ import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { TypeState } from "./stream-state.js";
 import { usesVhds, vhdsRouteOf } from "./route-delivery.js";
 import { isDeltaWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
+import { decodeDeltaRequest } from "./service-definition.js";
 import { deltaPieces, wholeDeltaPieces } from "./wire.js";
 
 class DeltaTypeState extends TypeState {
@@ -57,6 +58,10 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
   private readonly vhdsHeld = new Set<string>();
   /** The route configuration versions a reconnecting proxy declared, until matched to a snapshot. */
   private reconnectRoutes: Readonly<Record<string, string>> | undefined;
+
+  protected decode(raw: Uint8Array): DeltaDiscoveryRequest {
+    return decodeDeltaRequest(raw);
+  }
 
   protected newTypeState(): TypeState {
     return new DeltaTypeState();

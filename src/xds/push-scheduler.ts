@@ -15,6 +15,8 @@
 export interface Flushable {
   /** Build and write what the stream owes (may start writes through `track`). */
   flushNow(): void;
+  /** Handle the requests the stream read and put aside (takeIn). */
+  takeNow?(): void;
 }
 
 export interface PushSchedulerOptions {
@@ -48,10 +50,17 @@ export interface PushSchedulerStats {
   readonly heldAtCap: number;
   /** Responses that stopped counting against the cap because they went unanswered for `stallMs`. */
   readonly abandoned: number;
+  /** Streams whose put-aside requests were handled in a turn of the scheduler (takeIn). */
+  readonly intakes: number;
 }
 
 export class PushScheduler {
   private readonly waiting = new Set<Flushable>();
+  /**
+   * Streams with requests put aside: served first in each turn, within its slice, and also when
+   * the cap on unanswered bytes is reached (a request may be what releases it).
+   */
+  private readonly intake = new Set<Flushable>();
   private readonly inFlight = new Set<InFlight>();
   private inFlightBytes = 0;
   private scheduled = false;
@@ -66,6 +75,7 @@ export class PushScheduler {
   private longestRoundMs = 0;
   private heldAtCap = 0;
   private abandoned = 0;
+  private intakes = 0;
 
   constructor(opts: PushSchedulerOptions = {}) {
     this.sliceMs = opts.sliceMs ?? 10;
@@ -80,9 +90,16 @@ export class PushScheduler {
     this.schedule();
   }
 
+  /** `s` read requests too big to handle in that turn: handle them in a turn of ours, soon. */
+  takeIn(s: Flushable): void {
+    this.intake.add(s);
+    this.schedule();
+  }
+
   /** `s` is gone. */
   forget(s: Flushable): void {
     this.waiting.delete(s);
+    this.intake.delete(s);
   }
 
   /** A response of `bytes` is sent. Returns the function to call once it was answered or abandoned. */
@@ -111,6 +128,7 @@ export class PushScheduler {
       bytesInFlight: this.inFlightBytes,
       heldAtCap: this.heldAtCap,
       abandoned: this.abandoned,
+      intakes: this.intakes,
     };
   }
 
@@ -131,8 +149,9 @@ export class PushScheduler {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.waiting.size === 0) return;
-    if (this.full()) {
+    if (this.scheduled) return;
+    if (this.intake.size === 0 && (this.waiting.size === 0 || this.full())) {
+      if (this.waiting.size === 0) return;
       this.heldAtCap++;
       return this.watchStall();
     }
@@ -144,18 +163,34 @@ export class PushScheduler {
     this.scheduled = false;
     this.rounds++;
     const start = performance.now();
+    // At least one stream per turn, then as many as the slice allows.
+    let served = 0;
+    const spent = (): boolean => served > 0 && performance.now() - start >= this.sliceMs;
+    for (const s of this.intake) {
+      if (spent()) break;
+      this.intake.delete(s);
+      this.intakes++;
+      served++;
+      this.guarded(() => s.takeNow?.());
+    }
     for (const s of this.waiting) {
-      if (this.full() || performance.now() - start >= this.sliceMs) break;
+      if (this.full() || spent()) break;
       this.waiting.delete(s);
       this.flushes++;
-      try {
-        s.flushNow();
-      } catch (err) {
-        this.onFlushError(err);
-      }
+      served++;
+      this.guarded(() => s.flushNow());
     }
     this.longestRoundMs = Math.max(this.longestRoundMs, performance.now() - start);
     this.schedule();
+  }
+
+  /** One stream's failure must not skip the others' turn. */
+  private guarded(f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.onFlushError(err);
+    }
   }
 
   private watchStall(): void {

@@ -16,7 +16,7 @@ import { DeltaConnection } from "./delta-stream.js";
 import { ISTIO_KEEPALIVE, Keepalive, type KeepaliveOptions, type KeepaliveStats } from "./keepalive.js";
 import type { ProxySyncStatus, XdsObserver } from "./observer.js";
 import { PushScheduler, type PushSchedulerOptions, type PushSchedulerStats } from "./push-scheduler.js";
-import { adsServiceDefinition, loadRequestSchemas, sdsServiceDefinition } from "./service-definition.js";
+import { adsServerDefinition, loadRequestSchemas, sdsServerDefinition } from "./service-definition.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
 import type { PeerIdentity, PeerSecretSource } from "./peer.js";
 import type { NodeInfo, ViewProvider } from "./snapshot.js";
@@ -145,25 +145,25 @@ export class XdsServer {
       grpcOptions = { ...serverOptions, "grpc.keepalive_time_ms": keepalive.timeMs, "grpc.keepalive_timeout_ms": keepalive.timeoutMs };
       this.grpc = new Server(grpcOptions);
     }
-    this.grpc.addService(adsServiceDefinition, {
-      StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>) => {
+    this.grpc.addService(adsServerDefinition, {
+      StreamAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) => {
         this.opened(new SotwConnection(call, this.ctx, ++this.nextStreamId));
       },
-      DeltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, Uint8Array>) => {
+      DeltaAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) => {
         this.opened(new DeltaConnection(call, this.ctx, ++this.nextStreamId));
       },
     });
     if (opts.secure) {
       const secure = opts.secure;
       this.secureGrpc = new Server(grpcOptions);
-      const sotw = (call: ServerDuplexStream<DiscoveryRequest, Uint8Array>): void => {
+      const sotw = (call: ServerDuplexStream<Buffer, Uint8Array>): void => {
         this.authenticated(call, secure, (peer) => new SotwConnection(call, this.ctx, ++this.nextStreamId, peer));
       };
-      const delta = (call: ServerDuplexStream<DeltaDiscoveryRequest, Uint8Array>): void => {
+      const delta = (call: ServerDuplexStream<Buffer, Uint8Array>): void => {
         this.authenticated(call, secure, (peer) => new DeltaConnection(call, this.ctx, ++this.nextStreamId, peer));
       };
-      this.secureGrpc.addService(adsServiceDefinition, { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta });
-      this.secureGrpc.addService(sdsServiceDefinition, { StreamSecrets: sotw, DeltaSecrets: delta });
+      this.secureGrpc.addService(adsServerDefinition, { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta });
+      this.secureGrpc.addService(sdsServerDefinition, { StreamSecrets: sotw, DeltaSecrets: delta });
       for (const svc of secure.services ?? []) this.secureGrpc.addService(svc.definition, svc.handlers);
     }
   }

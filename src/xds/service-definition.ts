@@ -53,6 +53,20 @@ export const adsServiceDefinition = {
 } satisfies ServiceDefinition;
 
 /**
+ * The same services as the server takes them: requests arrive undecoded (each stream decodes its
+ * own, connection.ts), because grpc-js decodes in the turn that reads the socket, and after a
+ * restart hundreds of proxies' requests (thousands of EDS names each) are read in one turn.
+ */
+const raw = (b: Buffer): Buffer => b;
+export const adsServerDefinition = {
+  StreamAggregatedResources: { ...adsServiceDefinition.StreamAggregatedResources, requestDeserialize: raw },
+  DeltaAggregatedResources: { ...adsServiceDefinition.DeltaAggregatedResources, requestDeserialize: raw },
+} satisfies ServiceDefinition;
+
+export const decodeSotwRequest = (b: Uint8Array): DiscoveryRequest => fromBinary(sotwRequest(), b) as DiscoveryRequest;
+export const decodeDeltaRequest = (b: Uint8Array): DeltaDiscoveryRequest => fromBinary(deltaRequest(), b) as DeltaDiscoveryRequest;
+
+/**
  * SDS as a service of its own (what Envoy uses for an `api_config_source` SDS config, and what
  * istio-agent serves on its socket): the same streams as ADS, used for Secrets. Served on the
  * secure port only, where every stream is authenticated.
@@ -62,4 +76,9 @@ export const SDS_SERVICE = "envoy.service.secret.v3.SecretDiscoveryService";
 export const sdsServiceDefinition = {
   StreamSecrets: { ...adsServiceDefinition.StreamAggregatedResources, path: `/${SDS_SERVICE}/StreamSecrets`, originalName: "streamSecrets" },
   DeltaSecrets: { ...adsServiceDefinition.DeltaAggregatedResources, path: `/${SDS_SERVICE}/DeltaSecrets`, originalName: "deltaSecrets" },
+} satisfies ServiceDefinition;
+
+export const sdsServerDefinition = {
+  StreamSecrets: { ...sdsServiceDefinition.StreamSecrets, requestDeserialize: raw },
+  DeltaSecrets: { ...sdsServiceDefinition.DeltaSecrets, requestDeserialize: raw },
 } satisfies ServiceDefinition;

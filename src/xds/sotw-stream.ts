@@ -11,6 +11,7 @@ import { type Built, Connection } from "./connection.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { TypeState } from "./stream-state.js";
 import { isWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
+import { decodeSotwRequest } from "./service-definition.js";
 import { sotwPieces, wholeSotwPieces } from "./wire.js";
 
 const EMPTY: ResourceMap = new Map();
@@ -19,6 +20,10 @@ export class SotwConnection extends Connection<DiscoveryRequest> {
   readonly transport = "sotw" as const;
   /** A CDS response went out: the next EDS request must be answered even if it looks like an ACK. */
   private edsOwedAfterCds = false;
+
+  protected decode(raw: Uint8Array): DiscoveryRequest {
+    return decodeSotwRequest(raw);
+  }
 
   protected newTypeState(): TypeState {
     return new TypeState();
