@@ -47,7 +47,7 @@ export interface TypeChanges {
   readonly more?: number;
 }
 
-/** Proxies that got the same change (one view), and what changed for them. */
+/** Proxies that got the same change (one or more views), and what changed for them. */
 export interface PushGroup {
   readonly proxies: readonly string[];
   readonly proxyCount: number;
@@ -148,6 +148,7 @@ export class PushHistory {
       this.bodies.hold(r);
     };
     const groups: PushGroup[] = [];
+    const alike = new Map<string, { proxies: string[]; types: Partial<Record<ShortType, TypeChanges>> }>();
     for (const change of changes) {
       const proxies = change.classes.flatMap((k) => proxiesOf(k));
       if (proxies.length === 0) continue; // a view nobody is connected to any more
@@ -175,8 +176,16 @@ export class PushHistory {
         if (added.length + changed.length + removed.length + more > 0) types[short] = { added, changed, removed, ...(more ? { more } : {}) };
       }
       if (Object.keys(types).length === 0) continue;
-      const sorted = [...proxies].sort();
-      groups.push({ proxies: sorted.slice(0, MAX_PROXIES), proxyCount: sorted.length, types });
+      // Views that changed alike are one group: an edit most views see the same way (an endpoint,
+      // a shared route) is listed once, not once per view (a record per view grew with the fleet).
+      const key = JSON.stringify(types);
+      const same = alike.get(key);
+      if (same) same.proxies.push(...proxies);
+      else alike.set(key, { proxies: [...proxies], types });
+    }
+    for (const { proxies, types } of alike.values()) {
+      proxies.sort();
+      groups.push({ proxies: proxies.slice(0, MAX_PROXIES), proxyCount: proxies.length, types });
     }
     if (groups.length === 0) {
       for (const v of held) this.bodies.release(v);

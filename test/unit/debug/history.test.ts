@@ -65,4 +65,19 @@ describe("PushHistory", () => {
     h.record(trigger, change(prev, routes(99)), () => []);
     expect(h.keptBodies.bodies).toBe(3);
   });
+  it("lists views that changed alike as one group of their proxies", () => {
+    const h = new PushHistory(5);
+    const [a, b, c] = [routes(1), routes(2), routes(3, true)];
+    const views: ViewChange[] = [
+      { classes: ["x"], maps: new Map([[TYPE_URL.route, { from: a, to: b }]]) },
+      { classes: ["y"], maps: new Map([[TYPE_URL.route, { from: a, to: b }]]) },
+      { classes: ["z"], maps: new Map([[TYPE_URL.route, { from: a, to: c }]]) },
+    ];
+    const proxies: Record<string, string[]> = { x: ["p3", "p1"], y: ["p2"], z: ["p4"] };
+    const r = h.record(trigger, views, (k) => proxies[k] ?? [])!;
+    expect(r.groups).toEqual([
+      { proxies: ["p1", "p2", "p3"], proxyCount: 3, types: { rds: { added: [], changed: ["9080"], removed: [] } } },
+      { proxies: ["p4"], proxyCount: 1, types: { rds: { added: ["9443"], changed: ["9080"], removed: [] } } },
+    ]);
+  });
 });
