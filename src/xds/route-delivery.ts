@@ -78,7 +78,12 @@ function varint(n: number): number[] {
 
 /** The bytes of a length-delimited field: tag, length, payload. */
 function lengthDelimited(field: number, payload: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([(field << 3) | 2, ...varint(payload.length)]), payload]);
+  return Buffer.concat([fieldHead(field, payload.length), payload]);
+}
+
+/** A length-delimited field's tag and length, for a payload of `length` bytes. */
+function fieldHead(field: number, length: number): Buffer {
+  return Buffer.from([(field << 3) | 2, ...varint(length)]);
 }
 
 /** How many bytes the leading `name` (field 1) of an encoded message takes, if it is `name`. */
@@ -135,20 +140,31 @@ function encodeRoute(
 ): { inline: Resource; vhosts: readonly Resource[] } {
   const where = `rds resource "${name}"`;
   const { virtualHosts = [], ...head } = rc;
-  const parts: { readonly digest: string; readonly bytes: () => Uint8Array }[] = [];
+  // Each virtual host as the pieces of its field 2 in the whole message, copied once into it.
+  const parts: { readonly digest: string; readonly pieces: () => readonly Uint8Array[] }[] = [];
   const vhosts: Resource[] = [];
   for (const vh of virtualHosts) {
     if (!delivered(name, vh)) {
-      parts.push({ digest: digestText(JSON.stringify(vh)), bytes: () => encodeMessage(TYPE_URL.virtualHost, vh, `${where} virtual host "${vh.name}"`) });
+      parts.push({
+        digest: digestText(JSON.stringify(vh)),
+        pieces: () => {
+          const body = encodeMessage(TYPE_URL.virtualHost, vh, `${where} virtual host "${vh.name}"`);
+          return [fieldHead(2, body.length), body];
+        },
+      });
       continue;
     }
     const r = encodeVhost(name, vh, previous?.virtualHosts, shared);
-    const nameLength = leadingName(r.body, r.name);
-    if (nameLength === undefined) throw new Error(`vhds resource "${r.name}": encoded without its name first`);
+    const nameLength = leadingNameOf(r);
     vhosts.push(r);
     parts.push({
       digest: r.version,
-      bytes: () => Buffer.concat([lengthDelimited(1, Buffer.from(vh.name!, "utf8")), r.body.subarray(nameLength)]),
+      pieces: () => {
+        // The VHDS resource's bytes with its own name field swapped for the inline virtual host's.
+        const ownName = lengthDelimited(1, Buffer.from(vh.name!, "utf8"));
+        const rest = r.body.subarray(nameLength);
+        return [fieldHead(2, ownName.length + rest.length), ownName, rest];
+      },
     });
   }
   // Field 1 (name) first, then the virtual hosts (field 2), then the rest: the order protobuf
@@ -162,7 +178,7 @@ function encodeRoute(
       if (name === "") throw new Error(`${where}: a route configuration needs a name`);
       const headBytes = encodeMessage(TYPE_URL.route, head, where);
       const nameLength = leadingName(headBytes, name)!;
-      return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.map((p) => lengthDelimited(2, p.bytes())), headBytes.subarray(nameLength)]);
+      return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
     },
     previous?.routes,
     shared,
@@ -178,6 +194,19 @@ function encodeRoute(
   deliveredOf.set(inline, vhosts);
   shared?.putJson(rc, inline);
   return { inline, vhosts };
+}
+
+const nameLengths = new WeakMap<Resource, number>();
+
+/** How many bytes a VHDS virtual host's leading name field takes (once per Resource). */
+function leadingNameOf(r: Resource): number {
+  let n = nameLengths.get(r);
+  if (n === undefined) {
+    n = leadingName(r.body, r.name);
+    if (n === undefined) throw new Error(`vhds resource "${r.name}": encoded without its name first`);
+    nameLengths.set(r, n);
+  }
+  return n;
 }
 
 /** One virtual host as its VHDS resource, named `<route configuration>/<virtual host>`. */
