@@ -26,6 +26,17 @@ function contentKey(o: object): string {
 export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
   const list = endpoints.get(target.endpoints);
   if (!list) return buildEndpoints(target, endpoints);
+  // A target kept across builds (outbound.ts edsTargets) over the same endpoint list: its last CLA.
+  const last = byTarget.get(target);
+  if (last?.list === list) return last.cla;
+  const cla = sharedCla(target, list, endpoints);
+  byTarget.set(target, { list, cla });
+  return cla;
+}
+
+const byTarget = new WeakMap<EdsTarget, { readonly list: readonly EndpointModel[]; readonly cla: ClusterLoadAssignmentJson }>();
+
+function sharedCla(target: EdsTarget, list: readonly EndpointModel[], endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
   let byPolicies = built.get(list);
   if (!byPolicies) built.set(list, (byPolicies = new WeakMap()));
   const policies = target.tls?.peerAuthentications ?? NO_PEER_AUTHENTICATIONS;

@@ -69,8 +69,33 @@ export function serviceClusters(svc: ServiceScope, proxyType: "sidecar" | "route
   return built;
 }
 
-/** EDS recipes of a service's clusters: locality load balancing is relative to the proxy. */
+/** Per service scope and proxy view, the EDS recipes last made (kept across builds with the scope). */
+const builtTargets = new WeakMap<
+  ServiceScope,
+  WeakMap<ProxyView, { readonly clusters: readonly ClusterJson[]; readonly pa: PeerAuthentications | undefined; readonly targets: readonly EdsTarget[] }>
+>();
+
+/**
+ * EDS recipes of a service's clusters: locality load balancing is relative to the proxy. The same
+ * objects for the same scope, proxy view and PeerAuthentications, so that their ClusterLoadAssignments
+ * are found by identity (shared-endpoints.ts).
+ */
 export function edsTargets(
+  svc: ServiceScope,
+  clusters: readonly ClusterJson[],
+  proxy: ProxyView,
+  peerAuthentications: PeerAuthentications | undefined,
+): readonly EdsTarget[] {
+  let byProxy = builtTargets.get(svc);
+  if (!byProxy) builtTargets.set(svc, (byProxy = new WeakMap()));
+  const known = byProxy.get(proxy);
+  if (known && known.pa === peerAuthentications && known.clusters === clusters) return known.targets;
+  const targets = buildEdsTargets(svc, clusters, proxy, peerAuthentications);
+  byProxy.set(proxy, { clusters, pa: peerAuthentications, targets });
+  return targets;
+}
+
+function buildEdsTargets(
   svc: ServiceScope,
   clusters: readonly ClusterJson[],
   proxy: ProxyView,
