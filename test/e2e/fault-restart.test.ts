@@ -115,6 +115,7 @@ describe("meshpilot SIGKILLed in the middle of a push, then restarted", () => {
     load = startLoadLoop({ url, host: "web", concurrency: 2, pauseMs: 5, maxRequests: 40_000, maxMs: 240_000 });
     await until(() => load!.count() >= 20, "the load loop to get going", 10_000);
 
+    const preChange = await settled(e);
     // The big change, and the kill at its LDS response (see the header for why that is mid-push).
     let sawBulkCds = false;
     const killed = first.waitForLog(
@@ -213,7 +214,12 @@ describe("meshpilot SIGKILLed in the middle of a push, then restarted", () => {
     // Envoy never got, the new listener's routes and the edited split.
     expect(differs.cds).toEqual({ changed: 0, removed: 1 });
     expect(differs.eds).toEqual({ changed: BULK - 1, removed: 0 });
-    expect(differs.lds).toEqual({ changed: 0, removed: 0 });
+    // The kill lands at the server's log line for the LDS response; whether those bytes left the
+    // process before it died is a race the test cannot decide. Either Envoy applied it before the
+    // kill (nothing left to send) or the restarted server sends the change's listeners.
+    const ldsReached = JSON.stringify([...before.lds]) !== JSON.stringify([...preChange.lds]);
+    console.log(`[fault-restart] the change's LDS response reached Envoy before the kill: ${ldsReached}`);
+    expect(differs.lds).toEqual({ changed: ldsReached ? 0 : heldDiff(preChange, after).lds.changed, removed: 0 });
     expect(differs.rds).toEqual({ changed: 2, removed: 0 });
     // Envoy held far more than that.
     expect(before.cds.size).toBeGreaterThan(BULK);
