@@ -5,9 +5,13 @@ import { ClusterSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import { DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import { SHORT_OF, TYPE_URL_OF, type ShortType } from "./counts.js";
 import { LoadProxy, now, type ProxyOptions } from "./proxy.js";
-import { edsServiceName, readDeltaResponse, WireResource, type DeltaSummary } from "./wire.js";
+import { NodeSchema } from "../gen/envoy/config/core/v3/base_pb.js";
+import { deltaRequestBytes, edsServiceName, readDeltaResponse, WireResource, type DeltaRequestFields, type DeltaSummary } from "./wire.js";
 
 type RequestInit = MessageInitShape<typeof DeltaDiscoveryRequestSchema>;
+
+/** The request fields deltaRequestBytes writes; a request with any other goes through protobuf-es. */
+const HAND_ENCODED: ReadonlySet<string> = new Set<keyof DeltaRequestFields>(["typeUrl", "resourceNamesSubscribe", "resourceNamesUnsubscribe", "responseNonce"]);
 
 export class DeltaProxy extends LoadProxy {
   protected readonly method = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
@@ -24,8 +28,12 @@ export class DeltaProxy extends LoadProxy {
 
   protected send(init: RequestInit): void {
     if (!this.call) return;
-    const msg = create(DeltaDiscoveryRequestSchema, init);
     const node = this.nodeOnce();
+    if (Object.keys(init).every((k) => HAND_ENCODED.has(k))) {
+      this.call.write(deltaRequestBytes(init, node && toBinary(NodeSchema, node)));
+      return;
+    }
+    const msg = create(DeltaDiscoveryRequestSchema, init);
     if (node) msg.node = node;
     this.call.write(toBinary(DeltaDiscoveryRequestSchema, msg));
   }

@@ -4,7 +4,12 @@
 // names of clusters, the RDS names of listeners) and skip everything else by length. It reads
 // Envoy's messages only, so it works against any xDS server.
 // Field numbers come from the generated schemas, not from literals.
-import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema, ResourceSchema } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import {
+  DeltaDiscoveryRequestSchema,
+  DeltaDiscoveryResponseSchema,
+  DiscoveryResponseSchema,
+  ResourceSchema,
+} from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import { ClusterSchema, Cluster_DiscoveryType, Cluster_EdsClusterConfigSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import { ClusterLoadAssignmentSchema } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { ListenerSchema } from "../gen/envoy/config/listener/v3/listener_pb.js";
@@ -343,4 +348,61 @@ export function routeUsesVhds(route: WireResource): boolean {
   const r = new FieldReader(route.buf, route.start, route.end);
   while (r.next()) if (r.isLen(F.route.vhds)) return true;
   return false;
+}
+
+const REQ = {
+  node: DeltaDiscoveryRequestSchema.field.node.number,
+  typeUrl: DeltaDiscoveryRequestSchema.field.typeUrl.number,
+  subscribe: DeltaDiscoveryRequestSchema.field.resourceNamesSubscribe.number,
+  unsubscribe: DeltaDiscoveryRequestSchema.field.resourceNamesUnsubscribe.number,
+  nonce: DeltaDiscoveryRequestSchema.field.responseNonce.number,
+} as const;
+
+function varintBytes(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+
+/** A length-delimited field: tag, length, payload. */
+function lenField(field: number, payload: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from([...varintBytes(field * 8 + WT_LEN), ...varintBytes(payload.length)]), payload]);
+}
+
+// Every proxy subscribes to the same thousands of names: each name's field is encoded once.
+const subscribeFields = new Map<string, Buffer>();
+const typeUrlFields = new Map<string, Buffer>();
+function cachedField(cache: Map<string, Buffer>, field: number, s: string): Buffer {
+  let b = cache.get(s);
+  if (!b) {
+    b = lenField(field, Buffer.from(s, "utf8"));
+    cache.set(s, b);
+  }
+  return b;
+}
+
+export interface DeltaRequestFields {
+  readonly typeUrl?: string;
+  readonly resourceNamesSubscribe?: readonly string[];
+  readonly resourceNamesUnsubscribe?: readonly string[];
+  readonly responseNonce?: string;
+}
+
+/**
+ * The bytes of a DeltaDiscoveryRequest with these fields (and the node, already encoded, on a
+ * stream's first request): what a load client sends, without building and serializing a message
+ * per request.
+ */
+export function deltaRequestBytes(r: DeltaRequestFields, node?: Uint8Array): Buffer {
+  const chunks: Buffer[] = [];
+  if (node) chunks.push(lenField(REQ.node, node));
+  if (r.typeUrl) chunks.push(cachedField(typeUrlFields, REQ.typeUrl, r.typeUrl));
+  for (const n of r.resourceNamesSubscribe ?? []) chunks.push(cachedField(subscribeFields, REQ.subscribe, n));
+  for (const n of r.resourceNamesUnsubscribe ?? []) chunks.push(lenField(REQ.unsubscribe, Buffer.from(n, "utf8")));
+  if (r.responseNonce) chunks.push(lenField(REQ.nonce, Buffer.from(r.responseNonce, "utf8")));
+  return Buffer.concat(chunks);
 }

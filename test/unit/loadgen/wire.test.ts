@@ -2,16 +2,22 @@
 // client must know (names, nonce, removals; versions when asked) and, from bodies, only the field
 // Envoy's flow needs; a body nobody needs is never parsed, so even bytes that are no protobuf at
 // all are taken (and ACKed) like any other.
-import { create, fromJson, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, fromJson, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { ClusterSchema } from "../../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
 import { ListenerSchema } from "../../../src/gen/envoy/config/listener/v3/listener_pb.js";
 import { HttpConnectionManagerSchema } from "../../../src/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
 import { RouteConfigurationSchema } from "../../../src/gen/envoy/config/route/v3/route_pb.js";
-import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema, ResourceSchema } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
+import {
+  DeltaDiscoveryRequestSchema,
+  DeltaDiscoveryResponseSchema,
+  DiscoveryResponseSchema,
+  ResourceSchema,
+} from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { EnvoyFlow, type FlowSender } from "../../../src/loadgen/flow.js";
-import { edsServiceName, listenerRouteNames, readDeltaResponse, readSotwResponse, routeUsesVhds } from "../../../src/loadgen/wire.js";
+import { deltaRequestBytes, edsServiceName, listenerRouteNames, readDeltaResponse, readSotwResponse, routeUsesVhds } from "../../../src/loadgen/wire.js";
+import { NodeSchema } from "../../../src/gen/envoy/config/core/v3/base_pb.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 
 /** Not a protobuf message: a field key of wire type 7, which no reader can skip. */
@@ -115,5 +121,18 @@ describe("the load client's wire reader", () => {
     expect([r.typeUrl, r.versionInfo, r.nonce]).toEqual([TYPE_URL.cluster, "v3", "9"]);
     expect(r.resources.map((x) => x.name)).toEqual(["a", "b"]);
     expect(r.resources.map(edsServiceName)).toEqual(["a", undefined]);
+  });
+
+  it("writes the requests it sends as protobuf-es would read them", () => {
+    const node = create(NodeSchema, { id: "sidecar~10.0.0.1~p.ns~ns.svc.cluster.local", cluster: "p.ns" });
+    const init = { typeUrl: TYPE_URL.endpoint, resourceNamesSubscribe: ["a", "ü".repeat(200)], resourceNamesUnsubscribe: ["b"], responseNonce: "n1" };
+    for (const withNode of [true, false]) {
+      const bytes = deltaRequestBytes(init, withNode ? toBinary(NodeSchema, node) : undefined);
+      const expected = create(DeltaDiscoveryRequestSchema, { ...init, ...(withNode ? { node } : {}) });
+      expect(fromBinary(DeltaDiscoveryRequestSchema, bytes)).toEqual(expected);
+    }
+    expect(fromBinary(DeltaDiscoveryRequestSchema, deltaRequestBytes({ typeUrl: TYPE_URL.cluster }))).toEqual(
+      create(DeltaDiscoveryRequestSchema, { typeUrl: TYPE_URL.cluster }),
+    );
   });
 });
