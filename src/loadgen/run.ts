@@ -300,6 +300,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       await sleep(POLL_MS);
     }
     const serverCpu2 = monitor?.cpuSeconds();
+    if (maxChanges > 0) log(`churn done: ${records.length} changes in ${(churnMs / 1000).toFixed(1)} s`);
     monitor?.stop();
     for (const p of all) if (p.error !== undefined || p.errors > 0) noteError(p.diagnosis());
 

@@ -27,6 +27,8 @@ export type LoadMessage =
       /** Heap without the fleet, and with the fleet in sync. */
       readonly heapBefore?: Heap;
       readonly heapSynced?: Heap;
+      /** Heap after the churn (the soak's: what the changes left behind, against heapSynced). */
+      readonly heapChurned?: Heap;
       /** Server CPU seconds since its start when the fleet was in sync. */
       readonly cpuAtSync?: number;
       /** Epoch ms of the churn's start. */
@@ -50,7 +52,7 @@ function heapNow(p: LoadParams, settleMs: number): Heap | undefined {
 }
 
 const p = JSON.parse(process.argv[2] ?? "{}") as LoadParams;
-const found: { heapBefore?: Heap; heapSynced?: Heap; cpuAtSync?: number; churnAt?: number } = {};
+const found: { heapBefore?: Heap; heapSynced?: Heap; heapChurned?: Heap; cpuAtSync?: number; churnAt?: number } = {};
 const log = (line: string): void => {
   const at = now();
   process.send?.({ event: "log", at, line } satisfies LoadMessage);
@@ -62,7 +64,10 @@ const log = (line: string): void => {
     const h = heapNow(p, 0);
     if (h) found.heapSynced = h;
   } else if (line.startsWith("churn: ")) found.churnAt = at;
-  else if (line.startsWith("full sync incomplete")) {
+  else if (line.startsWith("churn done: ")) {
+    const h = heapNow(p, 0);
+    if (h) found.heapChurned = h;
+  } else if (line.startsWith("full sync incomplete")) {
     // Churning a fleet that is not in sync measures nothing: report what was reached and stop.
     // runLoad's line: "full sync incomplete: N proxies not in sync; the first: <diagnosis> || ..." (targets-scenario.ts splits it).
     const [head, first] = line.split("; the first: ");

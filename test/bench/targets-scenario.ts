@@ -50,6 +50,9 @@ export interface Soak {
   readonly rssFirst: number;
   readonly rssLast: number;
   readonly rssMax: number;
+  /** The server's heap after GC (JS heap + array buffers) in sync before the churn, and after it: live memory, not V8's reservation. */
+  readonly liveBefore: number;
+  readonly liveAfter: number;
 }
 
 export interface KindFigures {
@@ -242,6 +245,8 @@ function result(
           rssFirst: first.rss,
           rssLast: last.rss,
           rssMax: Math.max(...inChurn.map((s) => s.rss)),
+          liveBefore: heap(m.heapSynced),
+          liveAfter: heap(m.heapChurned),
         }
       : undefined;
   const why = [...new Set([...r.notInSync, ...r.errors])].slice(0, WHY_LINES);

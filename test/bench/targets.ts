@@ -241,7 +241,9 @@ export function soakRows(r: ScenarioResult, p: TargetsPlan): TargetRow[] {
       value: s?.rssSlope ?? NaN,
       limit: TARGETS.rssSlopePerMin,
       unit: "bytes/min",
-      ...(s ? { detail: `RSS ${bytes(s.rssFirst)} → ${bytes(s.rssLast)}, max ${bytes(s.rssMax)}` } : {}),
+      ...(s
+        ? { detail: `RSS ${bytes(s.rssFirst)} → ${bytes(s.rssLast)}, max ${bytes(s.rssMax)}; heap after GC ${bytes(s.liveBefore)} → ${bytes(s.liveAfter)}` }
+        : {}),
       ...why,
     },
   ];
