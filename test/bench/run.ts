@@ -7,6 +7,7 @@
 //   BENCH_CLIENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"  extra node flags for the client process
 //   BENCH_ONLY=kube   only section 4 (Kubernetes: API write → Envoy latency, informer memory; test/bench/kube.ts)
 //   BENCH_ONLY=sidecar  only section 1b (bytes a proxy receives with and without a namespace-scoping Sidecar)
+//   BENCH_ONLY=edit   only section 1c (CPU of the rebuild after one VirtualService or DestinationRule edit; test/bench/edit-rebuild.ts)
 //   BENCH_ONLY=startup  only section 7 (start-up: --help, translate, serve at 50 services / 10 proxies; test/bench/startup.ts)
 //   BENCH_SERVE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"  extra node flags for section 7's `meshpilot serve`
 //   BENCH_ONLY=workloads  only section 5 (distinct workloads: alike / distinct / 10 groups of client labels)
@@ -20,6 +21,7 @@
 //   BENCH_RECONNECT_CLIENTS=2000  the proxies of section 7 (default 2000; quick: 500)
 //   MESHPILOT_SKIP_KUBE=1  skip section 4 (it needs root and the kube binaries, built once before anything is timed)
 // Everything is bounded: each wait has a timeout and a watchdog ends the run after BUDGET_MS.
+import { runEditRebuild } from "./edit-rebuild.js";
 import { cpus, loadavg } from "node:os";
 import { HEAP_HEADER, heapRowCells, measureHeap, total, type HeapRow } from "./heap.js";
 import { pushTable, runPush, type PushResult } from "./push.js";
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
   if (only === "startup") return startup();
   if (only === "reconnect") return reconnect();
   if (only === "sidecar") return void print(runSidecarScope(quick ? 100 : 1000));
+  if (only === "edit") return void print(runEditRebuild(quick ? 100 : 1000, log));
   // Section 4's binaries: a cold build (~10 min) happens here, before anything is timed, and does not count against the budget.
   const kubeReady = await prepareKube(log);
   watchdog.refresh();
@@ -85,6 +88,8 @@ async function main(): Promise<void> {
   for (const t of tr.tables) print(t);
   log("section 1b: bytes with and without a Sidecar");
   print(runSidecarScope(quick ? 100 : 1000));
+  log("section 1c: one edit's rebuild CPU");
+  print(runEditRebuild(quick ? 100 : 1000, log));
 
   // 2. Push. The 1000-service mesh to 10, 100 and 1000 clients (1000 × 5 MiB ≈ 5 GB through
   // loopback, about a minute on an idle 2-core machine); a round estimated (from the previous one)
