@@ -1,11 +1,15 @@
 /** Structural helpers for plain decoded data (objects, arrays, strings, numbers, booleans, null). */
 
-/** Structural equality of plain data; key order does not matter, array order does. */
+/**
+ * Structural equality of plain data; key order does not matter, array order does. Maps and Sets
+ * (in model data) are equal when they hold equal entries in the same order.
+ */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") {
     return typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b);
   }
+  if (a instanceof Map || b instanceof Map || a instanceof Set || b instanceof Set) return sameCollection(a as object, b as object);
   const aArr = Array.isArray(a);
   if (aArr !== Array.isArray(b)) return false;
   if (aArr) {
@@ -25,6 +29,22 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     if (!deepEqual(x[k], y[k])) return false;
   }
   return true;
+}
+
+function sameCollection(a: object, b: object): boolean {
+  if (a instanceof Map && b instanceof Map) {
+    if (a.size !== b.size) return false;
+    const keys = b.keys();
+    for (const [k, v] of a) if (keys.next().value !== k || !deepEqual(v, b.get(k))) return false;
+    return true;
+  }
+  if (a instanceof Set && b instanceof Set) {
+    if (a.size !== b.size) return false;
+    const values = b.values();
+    for (const v of a) if (!deepEqual(v, values.next().value)) return false;
+    return true;
+  }
+  return false;
 }
 
 /** Freeze plain data recursively; returns the same value, typed readonly by the caller's type. */

@@ -8,6 +8,7 @@
  * are equal in content: the one edited VirtualService is a new object, its 999 siblings are not.
  * Only the last build's results are held: what the inputs no longer have goes with them.
  */
+import { deepEqual } from "../api/equal.js";
 
 /** One build's step results, by step name, with the inputs each was computed from. */
 export type KeptSteps = ReadonlyMap<string, { readonly inputs: readonly unknown[]; readonly value: unknown }>;
@@ -52,44 +53,6 @@ export function withoutSteps(steps: KeptSteps, names: readonly string[]): KeptSt
 }
 
 /**
- * Structural equality of model data: plain objects, arrays, Maps and Sets (deepEqual of api/
- * would take two Maps for equal whatever they hold).
- */
-export function sameContent(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (a instanceof Map) {
-    if (!(b instanceof Map) || a.size !== b.size) return false;
-    const bk = b.keys();
-    for (const [k, v] of a) if (bk.next().value !== k || !sameContent(v, b.get(k))) return false;
-    return true;
-  }
-  if (a instanceof Set) {
-    if (!(b instanceof Set) || a.size !== b.size) return false;
-    const bv = b.values();
-    for (const v of a) if (!sameContent(v, bv.next().value)) return false;
-    return true;
-  }
-  if (b instanceof Map || b instanceof Set) return false;
-  const aArr = Array.isArray(a);
-  if (aArr !== Array.isArray(b)) return false;
-  if (aArr) {
-    const x = a as unknown[];
-    const y = b as unknown[];
-    if (x.length !== y.length) return false;
-    for (let i = 0; i < x.length; i++) if (!sameContent(x[i], y[i])) return false;
-    return true;
-  }
-  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  const kx = Object.keys(x);
-  if (kx.length !== Object.keys(y).length) return false;
-  for (const k of kx) if (!Object.prototype.hasOwnProperty.call(y, k) || !sameContent(x[k], y[k])) return false;
-  return true;
-}
-
-/**
  * `next` with each item replaced by the previous build's item of the same key where the two are
  * equal in content; `previous` itself when every item is kept, in the same order.
  */
@@ -99,7 +62,7 @@ export function keepEqualItems<T>(previous: readonly T[], next: readonly T[], ke
   let all = previous.length === next.length;
   const out = next.map((n, i) => {
     const p = byKey.get(key(n));
-    const kept = p !== undefined && sameContent(p, n) ? p : n;
+    const kept = p !== undefined && deepEqual(p, n) ? p : n;
     if (all && kept !== previous[i]) all = false;
     return kept;
   });
@@ -113,7 +76,7 @@ export function keepEqualValues<M extends ReadonlyMap<unknown, unknown>>(previou
   const out = new Map<unknown, unknown>();
   for (const [k, n] of next) {
     const p = previous.get(k);
-    const kept = p !== undefined && sameContent(p, n) ? p : n;
+    const kept = p !== undefined && deepEqual(p, n) ? p : n;
     if (all && (kept !== p || pk.next().value !== k)) all = false;
     out.set(k, kept);
   }

@@ -64,6 +64,12 @@ describe("names and addresses", () => {
     expect(deepEqual({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] })).toBe(true);
     expect(deepEqual({ a: 1, b: undefined }, { a: 1 })).toBe(true);
     expect(deepEqual([1, 2], [2, 1])).toBe(false);
+    // Maps and Sets by their entries (model data holds them), not as empty objects.
+    expect(deepEqual(new Map([["a", { x: 1 }]]), new Map([["a", { x: 1 }]]))).toBe(true);
+    expect(deepEqual(new Map([["a", 1]]), new Map([["a", 2]]))).toBe(false);
+    expect(deepEqual(new Map([["a", 1]]), new Map([["b", 1]]))).toBe(false);
+    expect(deepEqual(new Set([1, 2]), new Set([1, 3]))).toBe(false);
+    expect(deepEqual(new Map(), {})).toBe(false);
   });
 });
 
