@@ -17,6 +17,7 @@ import { FilterChainSchema, FilterSchema } from "../gen/envoy/config/listener/v3
 import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.js";
 import { HttpConnectionManagerSchema, RdsSchema } from "../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { lenField } from "../xds/proto-fields.js";
 
 const WT_VARINT = 0;
 const WT_I64 = 1;
@@ -357,21 +358,6 @@ const REQ = {
   unsubscribe: DeltaDiscoveryRequestSchema.field.resourceNamesUnsubscribe.number,
   nonce: DeltaDiscoveryRequestSchema.field.responseNonce.number,
 } as const;
-
-function varintBytes(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-
-/** A length-delimited field: tag, length, payload. */
-function lenField(field: number, payload: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([...varintBytes(field * 8 + WT_LEN), ...varintBytes(payload.length)]), payload]);
-}
 
 // Every proxy subscribes to the same thousands of names: each name's field is encoded once.
 const subscribeFields = new Map<string, Buffer>();

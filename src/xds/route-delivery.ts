@@ -20,6 +20,7 @@
 // The catch-all (`*`) stays inline, so a route configuration always answers what it answered whole.
 import type { EncodeCache } from "./encode-cache.js";
 import { contentVersion, digestText, encodeMessage, encodeOnce, resourceOf } from "./encode.js";
+import { lenField, lenHeader } from "./proto-fields.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 import { TYPE_URL } from "./type-urls.js";
 
@@ -66,29 +67,9 @@ function delivered(route: string, vh: VirtualHostLike): boolean {
   return !(vh.domains ?? []).includes("*") && vh.name !== undefined && !vh.name.includes("/") && !route.includes("/");
 }
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-
-/** The bytes of a length-delimited field: tag, length, payload. */
-function lengthDelimited(field: number, payload: Uint8Array): Buffer {
-  return Buffer.concat([fieldHead(field, payload.length), payload]);
-}
-
-/** A length-delimited field's tag and length, for a payload of `length` bytes. */
-function fieldHead(field: number, length: number): Buffer {
-  return Buffer.from([(field << 3) | 2, ...varint(length)]);
-}
-
 /** How many bytes the leading `name` (field 1) of an encoded message takes, if it is `name`. */
 function leadingName(body: Uint8Array, name: string): number | undefined {
-  const expected = lengthDelimited(1, Buffer.from(name, "utf8"));
+  const expected = lenField(1, Buffer.from(name, "utf8"));
   return body.length >= expected.length && Buffer.compare(expected, body.subarray(0, expected.length)) === 0 ? expected.length : undefined;
 }
 
@@ -149,7 +130,7 @@ function encodeRoute(
         digest: digestText(JSON.stringify(vh)),
         pieces: () => {
           const body = encodeMessage(TYPE_URL.virtualHost, vh, `${where} virtual host "${vh.name}"`);
-          return [fieldHead(2, body.length), body];
+          return [lenHeader(2, body.length), body];
         },
       });
       continue;
@@ -161,9 +142,9 @@ function encodeRoute(
       digest: r.version,
       pieces: () => {
         // The VHDS resource's bytes with its own name field swapped for the inline virtual host's.
-        const ownName = lengthDelimited(1, Buffer.from(vh.name!, "utf8"));
+        const ownName = lenField(1, Buffer.from(vh.name!, "utf8"));
         const rest = r.body.subarray(nameLength);
-        return [fieldHead(2, ownName.length + rest.length), ownName, rest];
+        return [lenHeader(2, ownName.length + rest.length), ownName, rest];
       },
     });
   }

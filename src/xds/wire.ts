@@ -7,28 +7,8 @@
 // shared body can be followed by a per-stream nonce field.
 import { typeVersion } from "./encode.js";
 import { LayeredMap } from "./layered-map.js";
+import { lenHeader } from "./proto-fields.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
-
-const WIRE_LEN = 2;
-
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  while (n > 0x7f) {
-    bytes.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  bytes.push(n);
-  return Buffer.from(bytes);
-}
-
-function tag(field: number, wire: number): Buffer {
-  return varint((field << 3) | wire);
-}
-
-/** Tag + length prefix of a length-delimited field whose payload is `len` bytes. */
-function lenHeader(field: number, len: number): Buffer {
-  return Buffer.concat([tag(field, WIRE_LEN), varint(len)]);
-}
 
 function stringField(field: number, value: string): Buffer[] {
   if (value === "") return []; // proto3 default: omitted
@@ -158,15 +138,8 @@ function noncePieces(body: Uint8Array, nonce: string): Pieces {
  * resource = 2 (Any), name = 3}), type_url = 4, nonce = 5, removed_resources = 6,
  * control_plane = 7.
  */
-export function deltaResponse(
-  typeUrl: string,
-  systemVersion: string,
-  resources: Iterable<Resource>,
-  removed: Iterable<string>,
-  nonce: string,
-  controlPlaneId: string,
-): Buffer {
-  return joined(deltaPieces(typeUrl, systemVersion, resources, removed, nonce, controlPlaneId));
+export function deltaResponse(...args: Parameters<typeof deltaPieces>): Buffer {
+  return joined(deltaPieces(...args));
 }
 
 /** deltaResponse as pieces. */

@@ -111,7 +111,8 @@ describe("incremental builds equal builds from scratch", () => {
       }),
       { numRuns: 60 },
     );
-  });
+    // About 30 s alone; CI runs it beside other files on two cores.
+  }, 180_000);
 
   it("over random edit sequences of a generated mesh (weights, rules, endpoints, services)", () => {
     const N = 6;
@@ -169,7 +170,7 @@ describe("incremental builds equal builds from scratch", () => {
       }),
       { numRuns: 25 },
     );
-  });
+  }, 180_000);
 });
 
 /** A generated mesh of `n` services as stored objects, and a way to replace one VirtualService or DestinationRule. */
