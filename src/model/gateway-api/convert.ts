@@ -35,7 +35,7 @@ import type { CredentialModel } from "../ir.js";
 import { GatewayApiCodes } from "./codes.js";
 import { convertHttpRules } from "./http.js";
 import { buildListeners, type ListenerModel } from "./listeners.js";
-import { refIndex, resolveBackend, UNRESOLVED_BACKEND_HOST, UNRESOLVED_BACKEND_PORT, type RefIndex } from "./refs.js";
+import { refIndex, resolveBackend, weightedBackends, type RefIndex } from "./refs.js";
 import { cond, Reasons, type Condition, type GatewayApiStatus, type GatewayDeployment, type RouteParentStatus } from "../../api/gateway-api/status.js";
 export type { GatewayDeployment } from "../../api/gateway-api/status.js";
 import { selectorMatches } from "./selector.js";
@@ -397,23 +397,12 @@ function routeSpec(
     return http.length ? { http } : undefined;
   }
   const l4 = route as TCPRouteObject | TLSRouteObject;
-  // As for HTTP: an unresolved backend keeps its weight, pointed at a host that never has a
-  // cluster, so its share of the connections is closed (the spec's "rejected") rather than
-  // moved to the other backends. With no resolved backend at all, no route is left.
-  let resolved = 0;
-  const dests = (l4.spec.rules ?? []).flatMap((r, ri) =>
-    (r.backendRefs ?? []).flatMap((b, bi) => {
-      const res = resolveBackend(idx, kind, ns, b);
-      if (!res.ok) problem(GatewayApiCodes.BackendNotResolved, `spec.rules[${ri}].backendRefs[${bi}]`, res.message, res.reason);
-      const weight = b.weight ?? 1;
-      if (weight <= 0) return [];
-      if (!res.ok) return [{ destination: { host: UNRESOLVED_BACKEND_HOST, port: { number: b.port ?? UNRESOLVED_BACKEND_PORT } }, weight }];
-      resolved++;
-      return [{ destination: { host: res.host, port: { number: res.port } }, weight }];
-    }),
+  const route1 = weightedBackends(
+    (l4.spec.rules ?? []).flatMap((r, ri) => (r.backendRefs ?? []).map((ref, bi) => ({ ref, path: `spec.rules[${ri}].backendRefs[${bi}]` }))),
+    (ref) => resolveBackend(idx, kind, ns, ref),
+    (at, message, reason) => problem(GatewayApiCodes.BackendNotResolved, at, message, reason),
   );
-  if (resolved === 0) return undefined;
-  const route1 = dests.length === 1 ? [{ destination: dests[0]!.destination }] : dests;
+  if (route1.length === 0) return undefined;
   if (kind === "TCPRoute") return { tcp: [{ route: route1 }] };
   const sni = (l4.spec.hostnames ?? []).length ? [...l4.spec.hostnames!] : ["*"];
   return { tls: [{ match: [{ sniHosts: sni }], route: route1 }] };

@@ -8,7 +8,7 @@ import type { GRPCRouteRule, HTTPBackendRef, HTTPRouteFilter, HTTPRouteMatch, HT
 import type { Headers, HTTPMatchRequest, HTTPRoute, HTTPRouteDestination, StringMatch } from "../../api/istio-types.js";
 import { GatewayApiCodes } from "./codes.js";
 import { REDIRECT_PREFIX_MARKER } from "../names.js";
-import { resolveBackend, UNRESOLVED_BACKEND_HOST, UNRESOLVED_BACKEND_PORT, type RefIndex } from "./refs.js";
+import { resolveBackend, weightedBackends, type RefIndex } from "./refs.js";
 
 export interface RuleContext {
   readonly idx: RefIndex;
@@ -223,35 +223,17 @@ function ruleAction(
   };
 }
 
-/**
- * Weighted destinations. A backend that cannot be resolved keeps its weight, pointed at a host
- * that never has a cluster, so that its share of the requests gets 500 as the spec requires (the
- * route is translated with Gateway API semantics: a missing cluster answers 500); the route's
- * status says why. With no usable backend at all the rule answers 500 directly.
- */
+/** Weighted destinations (weightedBackends); with no usable backend at all the rule answers 500 directly. */
 function destinations(refs: readonly HTTPBackendRef[], path: string, ctx: RuleContext): HTTPRouteDestination[] {
-  const out: HTTPRouteDestination[] = [];
-  let resolved = 0;
-  refs.forEach((b, i) => {
-    const r = resolveBackend(ctx.idx, ctx.routeKind, ctx.namespace, b);
-    if (!r.ok) ctx.problem(GatewayApiCodes.BackendNotResolved, `${path}[${i}]`, r.message, r.reason);
-    const weight = b.weight ?? 1;
-    if (weight === 0) return;
-    if (!r.ok) {
-      out.push({ destination: { host: UNRESOLVED_BACKEND_HOST, port: { number: b.port ?? UNRESOLVED_BACKEND_PORT } }, weight });
-      return;
-    }
-    resolved++;
-    const headers = headersOf(b.filters ?? []);
-    out.push({ destination: { host: r.host, port: { number: r.port } }, weight, ...(headers ? { headers } : {}) });
-  });
-  if (resolved === 0) return [];
-  // Istio weights are relative too; a single destination needs none.
-  if (out.length === 1) {
-    const { weight: _w, ...only } = out[0]!;
-    return [only];
-  }
-  return out;
+  return weightedBackends(
+    refs.map((ref, i) => ({ ref, path: `${path}[${i}]` })),
+    (ref) => resolveBackend(ctx.idx, ctx.routeKind, ctx.namespace, ref),
+    (at, message, reason) => ctx.problem(GatewayApiCodes.BackendNotResolved, at, message, reason),
+    (ref) => {
+      const headers = headersOf(ref.filters ?? []);
+      return headers ? { headers } : undefined;
+    },
+  );
 }
 
 export { resolveBackend };

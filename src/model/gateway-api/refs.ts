@@ -83,3 +83,48 @@ export function resolveBackend(idx: RefIndex, routeKind: string, routeNs: string
 export function secretAllowed(grants: readonly ReferenceGrant[], gatewayNs: string, namespace: string, name: string): boolean {
   return permitted(grants, { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: gatewayNs }, { group: "", kind: "Secret", namespace, name });
 }
+
+/** A route's backendRef and where it sits in the route (for its finding). */
+export interface PlacedRef<R extends BackendRef> {
+  readonly ref: R;
+  readonly path: string;
+}
+
+/** One weighted destination of a route, in Istio terms. */
+export type WeightedBackend<E extends object> = { readonly destination: { host: string; port: { number: number } }; weight?: number } & Partial<E>;
+
+/**
+ * A route's backendRefs as weighted destinations. A backendRef that cannot be resolved is
+ * reported and keeps its weight, pointed at UNRESOLVED_BACKEND_HOST, so that its share of the
+ * traffic fails as the spec requires (requests get 500, connections are closed) instead of moving
+ * to the other backends. Weight 0 takes no traffic. With no resolved backend at all, none; a
+ * single destination needs no weight (Istio weights are relative too). `extra` adds fields to a
+ * resolved backend's destination (an HTTP backend's header filters).
+ */
+export function weightedBackends<R extends BackendRef, E extends object>(
+  placed: readonly PlacedRef<R>[],
+  resolve: (ref: R) => BackendResolution,
+  problem: (path: string, message: string, reason: string) => void,
+  extra: (ref: R) => E | undefined = () => undefined,
+): WeightedBackend<E>[] {
+  const out: WeightedBackend<E>[] = [];
+  let resolved = 0;
+  for (const { ref, path } of placed) {
+    const r = resolve(ref);
+    if (!r.ok) problem(path, r.message, r.reason);
+    const weight = ref.weight ?? 1;
+    if (weight === 0) continue;
+    if (!r.ok) {
+      out.push({ destination: { host: UNRESOLVED_BACKEND_HOST, port: { number: ref.port ?? UNRESOLVED_BACKEND_PORT } }, weight } as WeightedBackend<E>);
+      continue;
+    }
+    resolved++;
+    out.push({ destination: { host: r.host, port: { number: r.port } }, weight, ...extra(ref) } as WeightedBackend<E>);
+  }
+  if (resolved === 0) return [];
+  if (out.length === 1) {
+    const { weight: _w, ...only } = out[0]!;
+    return [only as WeightedBackend<E>];
+  }
+  return out;
+}
