@@ -4,7 +4,7 @@
  */
 import type { Diagnostic, ObjectRef, SourceLocation } from "../api/diagnostics.js";
 import { locateField } from "../api/diagnostics.js";
-import type { MeshModel, VirtualServiceModel } from "../model/ir.js";
+import type { DestinationRuleModel, MeshModel, VirtualServiceModel } from "../model/ir.js";
 import { matchingHosts } from "../model/hosts.js";
 import { appliesToSidecars } from "../model/routing.js";
 import { destinationSubsetFindings } from "./destinations.js";
@@ -14,6 +14,7 @@ import { subsetsMergedAway, subsetsSelectingNothing } from "./subsets.js";
 import { mtlsConflicts } from "./mtls.js";
 import { tlsFindings } from "./tls.js";
 import { gatewaysSelectingNoPod } from "./gateways.js";
+import { KeptCheck } from "./kept.js";
 import { sidecarHiddenDestinations } from "./sidecars.js";
 import type { Pod } from "../api/kube-types.js";
 import type { StoredObject } from "../api/objects.js";
@@ -92,15 +93,22 @@ function conflictingHosts(mesh: MeshModel): Diagnostic[] {
   return out;
 }
 
+const unknownHosts = new KeptCheck<DestinationRuleModel>();
+
 /** IST0174: a DestinationRule whose host is no known service applies to nothing. */
 function unknownRuleHosts(mesh: MeshModel): Diagnostic[] {
-  return mesh.destinationRules
-    .filter((dr) => matchingHosts(dr.host, mesh.services).length === 0)
-    .map((dr) => ({
-      severity: "warning" as const,
+  return mesh.destinationRules.flatMap((dr) => unknownHosts.of(dr, [mesh.services], () => unknownRuleHost(mesh, dr)));
+}
+
+function unknownRuleHost(mesh: MeshModel, dr: DestinationRuleModel): Diagnostic[] {
+  if (matchingHosts(dr.host, mesh.services).length > 0) return [];
+  return [
+    {
+      severity: "warning",
       code: "IST0174",
       message: `host "${dr.host}" matches no service in the registry, so this rule applies to nothing${nearMiss(mesh, dr.host)}`,
       object: dr.refs[0]!,
       path: "spec.host",
-    }));
+    },
+  ];
 }

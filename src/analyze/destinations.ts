@@ -7,6 +7,7 @@ import { hostMatches } from "../model/hosts.js";
 import { resolveHost } from "../model/names.js";
 import { destinationRuleFor } from "../model/policies.js";
 import { nearMiss } from "./hints.js";
+import { KeptCheck } from "./kept.js";
 
 export interface DestinationUse {
   readonly vs: VirtualServiceModel;
@@ -37,9 +38,16 @@ export function destinationsOf(vs: VirtualServiceModel): DestinationUse[] {
  * subset exists under another host, say so: that is the "DR host differs from route host" mistake.
  */
 export function destinationSubsetFindings(mesh: MeshModel): Diagnostic[] {
+  // A VirtualService's findings read the registry, the rules and the aliases besides itself.
+  return mesh.virtualServices.flatMap((vs) => kept.of(vs, [mesh.services, mesh.destinationRules, mesh.aliases], () => vsFindings(mesh, vs)));
+}
+
+const kept = new KeptCheck<VirtualServiceModel>();
+
+function vsFindings(mesh: MeshModel, vs: VirtualServiceModel): Diagnostic[] {
   const out: Diagnostic[] = [];
   const aliasTarget = aliasTargets(mesh);
-  for (const use of mesh.virtualServices.flatMap(destinationsOf)) {
+  for (const use of destinationsOf(vs)) {
     const named = resolveHost(use.destination.host, use.vs.namespace);
     // An ExternalName alias routes to the host it names.
     const host = aliasTarget?.(named) ?? named;

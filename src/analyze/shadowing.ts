@@ -1,6 +1,7 @@
 import type { Diagnostic } from "../api/diagnostics.js";
 import type { HTTPMatchRequest, HTTPRoute } from "../api/istio-types.js";
-import type { MeshModel } from "../model/ir.js";
+import type { MeshModel, VirtualServiceModel } from "../model/ir.js";
+import { KeptCheck } from "./kept.js";
 
 /** A match block that accepts every request on its port: no uri (or prefix "/") and no other condition. */
 function matchesEverything(m: HTTPMatchRequest): boolean {
@@ -57,36 +58,40 @@ function covers(earlier: HTTPMatchRequest, later: HTTPMatchRequest): boolean {
  * classic case is a catch-all route placed above a narrow one (Envoy uses the first match).
  */
 export function shadowedRuleFindings(mesh: MeshModel): Diagnostic[] {
+  return mesh.virtualServices.flatMap((vs) => kept.of(vs, [], () => shadowedRules(vs)));
+}
+
+const kept = new KeptCheck<VirtualServiceModel>();
+
+function shadowedRules(vs: VirtualServiceModel): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const vs of mesh.virtualServices) {
-    let catchAll: number | undefined;
-    const seen: { match: HTTPMatchRequest; at: string }[] = [];
-    vs.http.forEach((rule, i) => {
-      if (catchAll !== undefined) {
+  let catchAll: number | undefined;
+  const seen: { match: HTTPMatchRequest; at: string }[] = [];
+  vs.http.forEach((rule, i) => {
+    if (catchAll !== undefined) {
+      out.push({
+        severity: "warning",
+        code: "IST0130",
+        message: `this rule is unreachable: rule http[${catchAll}] above it matches every request, and Envoy uses the first matching route — move the catch-all rule last`,
+        object: vs.ref,
+        path: `spec.http[${i}]`,
+      });
+      return;
+    }
+    (rule.match ?? []).forEach((m, j) => {
+      const by = seen.find((s) => covers(s.match, m));
+      if (by) {
         out.push({
           severity: "warning",
-          code: "IST0130",
-          message: `this rule is unreachable: rule http[${catchAll}] above it matches every request, and Envoy uses the first matching route — move the catch-all rule last`,
+          code: "IST0131",
+          message: `this match never applies: ${by.at} above it already matches every such request`,
           object: vs.ref,
-          path: `spec.http[${i}]`,
+          path: `spec.http[${i}].match[${j}]`,
         });
-        return;
       }
-      (rule.match ?? []).forEach((m, j) => {
-        const by = seen.find((s) => covers(s.match, m));
-        if (by) {
-          out.push({
-            severity: "warning",
-            code: "IST0131",
-            message: `this match never applies: ${by.at} above it already matches every such request`,
-            object: vs.ref,
-            path: `spec.http[${i}].match[${j}]`,
-          });
-        }
-      });
-      for (const [j, m] of (rule.match ?? []).entries()) seen.push({ match: m, at: `spec.http[${i}].match[${j}]` });
-      if (ruleCatchesAll(rule)) catchAll = i;
     });
-  }
+    for (const [j, m] of (rule.match ?? []).entries()) seen.push({ match: m, at: `spec.http[${i}].match[${j}]` });
+    if (ruleCatchesAll(rule)) catchAll = i;
+  });
   return out;
 }

@@ -1,9 +1,10 @@
 import type { Diagnostic } from "../api/diagnostics.js";
 import { matchingHosts } from "../model/hosts.js";
-import type { DestinationRuleModel, MeshModel } from "../model/ir.js";
+import type { DestinationRuleModel, MeshModel, ServiceModel } from "../model/ir.js";
 import { endpointKey } from "../model/ir.js";
 import { endpointLabel } from "../model/locality.js";
 import { workloadSelectorKey } from "../model/policies.js";
+import { KeptCheck } from "./kept.js";
 
 /** Rules Istio merges into one: same namespace, same host, same workload selector (or none). */
 function mergeGroup(dr: DestinationRuleModel): string {
@@ -16,11 +17,26 @@ function mergeGroup(dr: DestinationRuleModel): string {
  * dropped: its labels and policy never apply. Returns the findings and the dropped subsets
  * (`namespace/name#index`), which other checks (IST0173) must not judge as if they were used.
  */
-export function subsetsMergedAway(mesh: MeshModel): { findings: Diagnostic[]; dropped: Set<string> } {
+export function subsetsMergedAway(mesh: MeshModel): MergedAway {
+  // The same rules (the model keeps the list while none changes) give the same result, and the
+  // same `dropped` set, which subsetsSelectingNothing's kept findings are keyed on.
+  let result = mergedAway.get(mesh.destinationRules);
+  if (!result) mergedAway.set(mesh.destinationRules, (result = mergedAwayOf(mesh.destinationRules)));
+  return result;
+}
+
+interface MergedAway {
+  readonly findings: readonly Diagnostic[];
+  readonly dropped: ReadonlySet<string>;
+}
+
+const mergedAway = new WeakMap<readonly DestinationRuleModel[], MergedAway>();
+
+function mergedAwayOf(rules: readonly DestinationRuleModel[]): MergedAway {
   const firstDefinition = new Map<string, DestinationRuleModel>();
   const findings: Diagnostic[] = [];
   const dropped = new Set<string>();
-  for (const dr of mesh.destinationRules) {
+  for (const dr of rules) {
     const group = mergeGroup(dr);
     dr.subsets.forEach((subset, i) => {
       const key = `${group}|${subset.name}`;
@@ -49,27 +65,37 @@ export function subsetsMergedAway(mesh: MeshModel): { findings: Diagnostic[]; dr
  * traffic to that name uses the older rule's definition.
  */
 export function subsetsSelectingNothing(mesh: MeshModel, dropped: ReadonlySet<string>): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const dr of mesh.destinationRules) {
+  return mesh.destinationRules.flatMap((dr) => {
     const services = matchingHosts(dr.host, mesh.services);
-    if (services.length === 0) continue;
-    const ref = dr.refs[0]!;
-    for (const [i, subset] of dr.subsets.entries()) {
-      if (dropped.has(`${ref.namespace}/${ref.name}#${i}`)) continue;
-      const labels = Object.entries(subset.labels);
-      const any = services.some((svc) =>
-        svc.ports.some((p) => (mesh.endpoints.get(endpointKey(svc.hostname, p.port)) ?? []).some((ep) => labels.every(([k, v]) => endpointLabel(ep, k) === v))),
-      );
-      if (any) continue;
-      const shown = labels.map(([k, v]) => `${k}=${v}`).join(",") || "(none)";
-      out.push({
-        severity: "error",
-        code: "IST0173",
-        message: `subset "${subset.name}" selects pods with labels ${shown}, but no ready endpoint of ${services.map((s) => s.hostname).join(", ")} has them: requests routed to this subset fail with 503 "no healthy upstream"`,
-        object: ref,
-        path: `spec.subsets[${i}].labels`,
-      });
-    }
+    if (services.length === 0) return [];
+    // Besides the rule: the registry, the merge's dropped subsets, and the endpoint lists of its
+    // services' ports (an endpoint change gives new lists only to the services it touched).
+    const reads: unknown[] = [mesh.services, dropped];
+    for (const svc of services) for (const p of svc.ports) reads.push(mesh.endpoints.get(endpointKey(svc.hostname, p.port)));
+    return selectingNothing.of(dr, reads, () => ruleSubsetsSelectingNothing(mesh, dr, services, dropped));
+  });
+}
+
+const selectingNothing = new KeptCheck<DestinationRuleModel>();
+
+function ruleSubsetsSelectingNothing(mesh: MeshModel, dr: DestinationRuleModel, services: readonly ServiceModel[], dropped: ReadonlySet<string>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const ref = dr.refs[0]!;
+  for (const [i, subset] of dr.subsets.entries()) {
+    if (dropped.has(`${ref.namespace}/${ref.name}#${i}`)) continue;
+    const labels = Object.entries(subset.labels);
+    const any = services.some((svc) =>
+      svc.ports.some((p) => (mesh.endpoints.get(endpointKey(svc.hostname, p.port)) ?? []).some((ep) => labels.every(([k, v]) => endpointLabel(ep, k) === v))),
+    );
+    if (any) continue;
+    const shown = labels.map(([k, v]) => `${k}=${v}`).join(",") || "(none)";
+    out.push({
+      severity: "error",
+      code: "IST0173",
+      message: `subset "${subset.name}" selects pods with labels ${shown}, but no ready endpoint of ${services.map((s) => s.hostname).join(", ")} has them: requests routed to this subset fail with 503 "no healthy upstream"`,
+      object: ref,
+      path: `spec.subsets[${i}].labels`,
+    });
   }
   return out;
 }
