@@ -154,7 +154,14 @@ const virtualHosts = new WeakMap<ProxyView, WeakMap<ServiceModel, Map<number, Vi
  * A service's virtual host on a port: last build's object when it holds the same routes (by
  * identity) and domains, so that its translation is found again by identity.
  */
-export function keptVirtualHost(proxy: ProxyView, svc: ServiceModel, port: number, vh: VirtualHostScope): VirtualHostScope {
+export function keptVirtualHost(
+  proxy: ProxyView,
+  svc: ServiceModel,
+  port: number,
+  domains: readonly string[],
+  routes: readonly HttpRouteModel[],
+  defaultRoute: DefaultRouteModel | undefined,
+): VirtualHostScope {
   let bySvc = virtualHosts.get(proxy);
   if (!bySvc) virtualHosts.set(proxy, (bySvc = new WeakMap()));
   let byPort = bySvc.get(svc);
@@ -162,13 +169,13 @@ export function keptVirtualHost(proxy: ProxyView, svc: ServiceModel, port: numbe
   const before = byPort.get(port);
   if (
     before &&
-    before.host === vh.host &&
-    before.routes === vh.routes &&
-    before.defaultRoute === vh.defaultRoute &&
-    before.domains.length === vh.domains.length &&
-    before.domains.every((d, i) => d === vh.domains[i])
+    before.host === svc.hostname &&
+    before.routes === routes &&
+    before.defaultRoute === defaultRoute &&
+    (before.domains === domains || (before.domains.length === domains.length && before.domains.every((d, i) => d === domains[i])))
   )
     return before;
+  const vh: VirtualHostScope = { host: svc.hostname, domains, routes, ...(defaultRoute ? { defaultRoute } : {}) };
   byPort.set(port, vh);
   return vh;
 }

@@ -50,6 +50,35 @@ export function destinationRuleFor(
   clientNamespace: string,
   clientLabels?: Readonly<Record<string, string>>,
 ): DestinationRuleModel | undefined {
+  // Every view asks this for every service on every build: answered once per rule list (the model
+  // keeps that list's identity while no rule changes) and per labels object (a view's is its own).
+  let byLabels = ruleLookups.get(all);
+  if (!byLabels) ruleLookups.set(all, (byLabels = new WeakMap()));
+  const labelsKey = clientLabels ?? NO_CLIENT_LABELS;
+  let byKey = byLabels.get(labelsKey);
+  if (!byKey) byLabels.set(labelsKey, (byKey = new Map()));
+  const key = `${host}\0${serviceNamespace}\0${clientNamespace}`;
+  if (byKey.has(key)) return byKey.get(key);
+  ruleLookupStats.computed++;
+  const rule = lookUpRule(all, host, serviceNamespace, clientNamespace, clientLabels);
+  byKey.set(key, rule);
+  return rule;
+}
+
+/** Per rule list, per client labels object, per (host, service namespace, client namespace): the rule. */
+const ruleLookups = new WeakMap<readonly DestinationRuleModel[], WeakMap<object, Map<string, DestinationRuleModel | undefined>>>();
+const NO_CLIENT_LABELS = {};
+
+/** Counts for tests: rule lookups worked out (not answered from an earlier one). */
+export const ruleLookupStats = { computed: 0 };
+
+function lookUpRule(
+  all: readonly DestinationRuleModel[],
+  host: string,
+  serviceNamespace: string,
+  clientNamespace: string,
+  clientLabels?: Readonly<Record<string, string>>,
+): DestinationRuleModel | undefined {
   const selects = (dr: DestinationRuleModel): boolean =>
     dr.workloadSelector === undefined ||
     (clientLabels !== undefined && dr.namespace === clientNamespace && Object.entries(dr.workloadSelector).every(([k, v]) => clientLabels[k] === v));

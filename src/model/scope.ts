@@ -315,11 +315,11 @@ function virtualHosts(
     // Kept across builds (kept-routes.ts): an edit resolves again only what it touches.
     const routes = vs ? keptHttpRoutes(vs, ctx) : NO_ROUTES;
     // Envoy rejects a domain that two virtual hosts share; as in Istio the first keeps it.
-    const domains = hostDomains(svc, ctx.proxy, aliases.get(svc.hostname)).filter((d) => !used.has(d));
-    domains.forEach((d) => used.add(d));
+    const all = hostDomains(svc, ctx.proxy, aliases.get(svc.hostname));
+    const domains = all.some((d) => used.has(d)) ? all.filter((d) => !used.has(d)) : all;
+    for (const d of domains) used.add(d);
     if (domains.length === 0) continue;
-    const vh = { host: svc.hostname, domains, routes, ...(routes.length ? {} : { defaultRoute: keptDefaultRoute(svc, port, ctx) }) };
-    out.push(keptVirtualHost(ctx.proxy, svc, port, vh));
+    out.push(keptVirtualHost(ctx.proxy, svc, port, domains, routes, routes.length ? undefined : keptDefaultRoute(svc, port, ctx)));
   }
   if (port === NON_REGISTRY_HOST_PORT) out.push(...nonRegistryVirtualHosts(vss, ctx, used));
   return out;
@@ -351,8 +351,21 @@ const NO_ROUTES: readonly HttpRouteModel[] = Object.freeze([]);
 
 const NO_ALIASES: ReadonlyMap<string, readonly ServiceAliasModel[]> = new Map();
 
+/** Per service, per proxy namespace and DNS domain: its domains when no alias names it (never mutate them). */
+const plainDomains = new WeakMap<ServiceModel, Map<string, readonly string[]>>();
+
 /** A service's domains, then those of the ExternalName Services that alias it (Istio 1.21+), then its cluster IP. */
-function hostDomains(svc: ServiceModel, proxy: ProxyView, aliases: readonly ServiceAliasModel[] | undefined): string[] {
+function hostDomains(svc: ServiceModel, proxy: ProxyView, aliases: readonly ServiceAliasModel[] | undefined): readonly string[] {
+  if (aliases?.length) return aliasedDomains(svc, proxy, aliases);
+  let byProxy = plainDomains.get(svc);
+  if (!byProxy) plainDomains.set(svc, (byProxy = new Map()));
+  const key = `${proxy.namespace}\0${proxy.dnsDomain ?? ""}`;
+  let domains = byProxy.get(key);
+  if (!domains) byProxy.set(key, (domains = aliasedDomains(svc, proxy, undefined)));
+  return domains;
+}
+
+function aliasedDomains(svc: ServiceModel, proxy: ProxyView, aliases: readonly ServiceAliasModel[] | undefined): string[] {
   // A headless Service's pods have names of their own under it (`web-0.web.ns.svc…`), which Istio matches with a wildcard per domain.
   if (svc.clusterIP === "None") {
     const names = serviceDomains(svc.hostname, proxy.namespace, undefined, proxy.dnsDomain);

@@ -11,6 +11,7 @@ import { destinationRule, endpointSlice, namespace, pod, service, virtualService
 import { buildMesh, buildMeshState } from "../../../src/model/build.js";
 import { keptRouteStats } from "../../../src/model/kept-routes.js";
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../../../src/model/mesh-config.js";
+import { ruleLookupStats } from "../../../src/model/policies.js";
 import { parseProxy, proxyView, sharedView, type NodeLike } from "../../../src/model/proxy.js";
 import { outboundLabels } from "../../../src/model/selected-labels.js";
 import { ControlPlane } from "../../../src/pipeline/control-plane.js";
@@ -235,6 +236,7 @@ describe("one edit touches only what it changes", () => {
     const key = (served.cp.viewKey(node) as { key: string }).key;
     const before = served.cache.get(key)!;
     const stats = { ...keptRouteStats };
+    const lookups = ruleLookupStats.computed;
     const objects = [...mesh.objects];
     objects[mesh.vsAt(7)] = { object: virtualService(7, N, "full", 30) };
     served.update(objects);
@@ -242,6 +244,8 @@ describe("one edit touches only what it changes", () => {
     // One shared part: the edited VirtualService is resolved again, the other N - 1 are kept.
     expect(keptRouteStats.resolved - stats.resolved).toBe(1);
     expect(keptRouteStats.kept - stats.kept).toBe(N - 1);
+    // The rules did not change: no service's rule is looked up again.
+    expect(ruleLookupStats.computed - lookups).toBe(0);
     const fresh = (t: TypeUrl): string[] => [...after.resources.get(t)!].filter(([name, r]) => before.resources.get(t)!.get(name) !== r).map(([name]) => name);
     expect(fresh(TYPE_URL.cluster)).toEqual([]);
     expect(fresh(TYPE_URL.endpoint)).toEqual([]);
