@@ -15,7 +15,7 @@ import { PushHistory } from "../debug/history.js";
 import { Metrics } from "../debug/metrics.js";
 import { ControlPlane } from "../pipeline/control-plane.js";
 import { BUILD_SLICE_MS } from "../pipeline/sliced-work.js";
-import { Debouncer } from "../pipeline/debounce.js";
+import { Debouncer } from "../debounce.js";
 import { meshInputFrom } from "../pipeline/mesh-input.js";
 import { FileSource } from "../sources/file/file-source.js";
 import type { KubeSource } from "../sources/kube/kube-source.js";

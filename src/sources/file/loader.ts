@@ -2,6 +2,7 @@
  * Reading a directory of multi-document Kubernetes YAML. `parseYamlFile` is pure (text in, parse
  * results and diagnostics out, with line numbers); `listYamlFiles` and `loadDirectory` do the I/O.
  */
+import { readFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type * as Yaml from "yaml";
@@ -165,10 +166,11 @@ export async function listYamlFiles(dir: string): Promise<string[]> {
   return (await listYamlTree(dir)).files;
 }
 
-/** listYamlFiles, plus every directory walked (`dir` first), e.g. to watch them. */
-export async function listYamlTree(dir: string): Promise<{ files: string[]; dirs: string[] }> {
+/** listYamlFiles, plus every directory walked (`dir` first), e.g. to watch them, and whether a symlink was followed. */
+export async function listYamlTree(dir: string): Promise<{ files: string[]; dirs: string[]; links: boolean }> {
   const out: string[] = [];
   const dirs: string[] = [];
+  let links = false;
   const seenDirs = new Set<string>();
   const walk = async (d: string): Promise<void> => {
     const st = await stat(d);
@@ -184,6 +186,7 @@ export async function listYamlTree(dir: string): Promise<{ files: string[]; dirs
       let isDir = e.isDirectory();
       let isFile = e.isFile();
       if (e.isSymbolicLink()) {
+        links = true;
         try {
           const t = await stat(p);
           isDir = t.isDirectory();
@@ -197,7 +200,7 @@ export async function listYamlTree(dir: string): Promise<{ files: string[]; dirs
     }
   };
   await walk(dir);
-  return { files: out, dirs };
+  return { files: out, dirs, links };
 }
 
 /** Read and parse one file; a read failure becomes a not-ok load with a diagnostic. */
@@ -206,14 +209,32 @@ export async function loadFile(file: string): Promise<FileLoad> {
   try {
     text = await readFile(file, "utf8");
   } catch (e) {
-    return {
-      file,
-      ok: false,
-      results: [],
-      diagnostics: [{ severity: "error", code: Codes.ReadError, message: `cannot read file: ${errorText(e)}`, source: { file } }],
-    };
+    return unreadable(file, e);
   }
   return parseYamlFile(file, text);
+}
+
+/**
+ * loadFile in this turn: for a few files named by watch events, where each await of the thread
+ * pool cost milliseconds on a busy machine.
+ */
+export function loadFileSync(file: string): FileLoad {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    return unreadable(file, e);
+  }
+  return parseYamlFile(file, text);
+}
+
+function unreadable(file: string, e: unknown): FileLoad {
+  return {
+    file,
+    ok: false,
+    results: [],
+    diagnostics: [{ severity: "error", code: Codes.ReadError, message: `cannot read file: ${errorText(e)}`, source: { file } }],
+  };
 }
 
 /** One-shot load of a whole directory (for `meshpilot translate` and tests). */

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -46,10 +46,10 @@ describe("FileSource (real watcher on a temp dir)", () => {
     const o = store.snapshot().get(`VirtualService/shop/${name}`)?.object;
     return o?.kind === "VirtualService" ? o.spec.http?.[0]?.route?.[0]?.weight : undefined;
   };
-  const start = async (): Promise<FileSource> => {
+  const start = async (debounceMs = 20): Promise<FileSource> => {
     source = new FileSource({
       dir,
-      debounceMs: 20,
+      debounceMs,
       onUpdate: (u) => {
         updates.push(u);
         store.apply(u.source, u.events);
@@ -168,6 +168,42 @@ describe("FileSource (real watcher on a temp dir)", () => {
     renameSync(path.join(dir, "later/.r.tmp"), path.join(dir, "later/ratings.yaml"));
     writeFileSync(path.join(dir, "later/ratings.yaml"), vs("ratings", 50));
     await waitFor("an in-place edit after a rename in the new directory", () => weightOf("ratings") === 50);
+  });
+
+  // A quiet period of 10 minutes: whatever arrives within the tests' 10 s bound was not waited for.
+  const LONG_QUIET_MS = 600_000;
+
+  it("reads a file renamed into place at once, without waiting for a quiet period", async () => {
+    writeFileSync(path.join(dir, "reviews.yaml"), vs("reviews", 90));
+    await start(LONG_QUIET_MS);
+    writeFileSync(path.join(dir, ".reviews.yaml.tmp"), vs("reviews", 80));
+    renameSync(path.join(dir, ".reviews.yaml.tmp"), path.join(dir, "reviews.yaml"));
+    await waitFor("the renamed version", () => weightOf("reviews") === 80);
+    expect(updates.at(-1)?.files).toEqual([path.join(dir, "reviews.yaml")]);
+  });
+
+  it("keeps the objects of a file renamed to another name throughout (both names in one reading)", async () => {
+    writeFileSync(path.join(dir, "a.yaml"), svc("moved"));
+    await start(LONG_QUIET_MS);
+    renameSync(path.join(dir, "a.yaml"), path.join(dir, "b.yaml"));
+    await waitFor("served from b.yaml", () => store.snapshot().get("Service/shop/moved")?.source?.file === path.join(dir, "b.yaml"));
+    const deletes = updates.flatMap((u) => u.events).filter((e) => e.type === "delete");
+    expect(deletes).toEqual([]);
+  });
+
+  it("follows a ConfigMap volume's swap of its ..data link (symlinked files)", async () => {
+    // As the kubelet lays a ConfigMap out: files are links through ..data to a timestamped directory.
+    mkdirSync(path.join(dir, "..2026_01"));
+    writeFileSync(path.join(dir, "..2026_01/reviews.yaml"), vs("reviews", 90));
+    symlinkSync("..2026_01", path.join(dir, "..data"));
+    symlinkSync("..data/reviews.yaml", path.join(dir, "reviews.yaml"));
+    await start();
+    expect(weightOf("reviews")).toBe(90);
+    mkdirSync(path.join(dir, "..2026_02"));
+    writeFileSync(path.join(dir, "..2026_02/reviews.yaml"), vs("reviews", 70));
+    symlinkSync("..2026_02", path.join(dir, "..data_tmp"));
+    renameSync(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
+    await waitFor("the swapped content", () => weightOf("reviews") === 70);
   });
 
   it("reports a duplicate naming both places and keeps the first", async () => {

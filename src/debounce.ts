@@ -18,11 +18,15 @@ export class Debouncer<T> {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  push(item: T): void {
+  /**
+   * `leading: false`: this item waits for a quiet period even when nothing came before it (a file
+   * written in place may still be half written when its first event arrives).
+   */
+  push(item: T, { leading = true }: { readonly leading?: boolean } = {}): void {
     const now = this.now();
     this.pending.push(item);
     if (this.pending.length === 1) this.firstPendingAt = now;
-    if (!this.timer && now - this.lastRunAt >= this.quietMs) {
+    if (leading && !this.timer && now - this.lastRunAt >= this.quietMs) {
       this.flush();
       return;
     }
@@ -42,6 +46,11 @@ export class Debouncer<T> {
     } finally {
       this.lastRunAt = this.now();
     }
+  }
+
+  /** A run is due (items wait for their quiet period). */
+  get scheduled(): boolean {
+    return this.timer !== undefined;
   }
 
   stop(): void {

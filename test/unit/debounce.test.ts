@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Debouncer } from "../../../src/pipeline/debounce.js";
+import { Debouncer } from "../../src/debounce.js";
 
 describe("Debouncer", () => {
   let now = 0;
@@ -41,6 +41,19 @@ describe("Debouncer", () => {
     expect(batches).toEqual([[1]]);
     advance(1);
     expect(batches).toEqual([[1], [2, 3]]);
+  });
+
+  it("holds a change pushed without a leading edge for the quiet period, even after quiet", () => {
+    const { d, batches } = make();
+    d.push(1, { leading: false });
+    expect(batches).toEqual([]);
+    expect(d.scheduled).toBe(true);
+    advance(99);
+    d.push(2);
+    expect(batches).toEqual([]);
+    advance(100);
+    expect(batches).toEqual([[1, 2]]);
+    expect(d.scheduled).toBe(false);
   });
 
   it("never holds a change longer than the cap under a steady stream", () => {
