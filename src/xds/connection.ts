@@ -202,6 +202,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
    * to the same thousands of names, and each request decodes fresh copies.
    */
   protected canonicalNames(type: TypeUrl, names: readonly string[]): readonly string[] {
+    if (names.length === 0) return names; // an ACK: no need to look at the snapshot
     const current = this.viewKey === undefined ? undefined : this.snapshot()?.resources.get(type);
     return current ? names.map((n) => current.get(n)?.name ?? n) : names;
   }

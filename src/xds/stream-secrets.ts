@@ -28,24 +28,44 @@ export class StreamSecrets {
     return this.viewSecrets || this.own !== undefined;
   }
 
-  /** `snapshot` as this stream sees it; the same objects while neither input changed. */
+  /**
+   * `snapshot` as this stream sees it; the same objects while neither input changed. A stream
+   * with no Secret at all sees the form every such stream of the view shares: 2000 of them made a
+   * copy each per change.
+   */
   apply(snapshot: Snapshot): Snapshot {
     if (this.viewSecrets && this.own === undefined) return snapshot;
+    if (this.own === undefined) return withoutSecrets(snapshot);
     if (snapshot === this.lastIn && this.own === this.lastOwn && this.lastOut) return this.lastOut;
-    const view = this.viewSecrets ? (snapshot.resources.get(TYPE_URL.secret) ?? EMPTY) : EMPTY;
-    let secrets = view;
-    if (this.own && this.own.size > 0) {
-      const merged = new Map(view);
-      for (const [name, r] of this.own) merged.set(name, r);
-      secrets = merged;
-    }
-    const resources = new Map(snapshot.resources);
-    resources.set(TYPE_URL.secret, secrets);
-    const versions = new Map(snapshot.versions);
-    versions.set(TYPE_URL.secret, typeVersion(secrets));
     this.lastIn = snapshot;
     this.lastOwn = this.own;
-    this.lastOut = { resources, versions };
+    this.lastOut = withSecrets(snapshot, this.viewSecrets, this.own);
     return this.lastOut;
   }
+}
+
+const secretless = new WeakMap<Snapshot, Snapshot>();
+
+function withoutSecrets(snapshot: Snapshot): Snapshot {
+  let form = secretless.get(snapshot);
+  if (!form) {
+    form = withSecrets(snapshot, false, undefined);
+    secretless.set(snapshot, form);
+  }
+  return form;
+}
+
+function withSecrets(snapshot: Snapshot, viewSecrets: boolean, own: ResourceMap | undefined): Snapshot {
+  const view = viewSecrets ? (snapshot.resources.get(TYPE_URL.secret) ?? EMPTY) : EMPTY;
+  let secrets = view;
+  if (own && own.size > 0) {
+    const merged = new Map(view);
+    for (const [name, r] of own) merged.set(name, r);
+    secrets = merged;
+  }
+  const resources = new Map(snapshot.resources);
+  resources.set(TYPE_URL.secret, secrets);
+  const versions = new Map(snapshot.versions);
+  versions.set(TYPE_URL.secret, typeVersion(secrets));
+  return { resources, versions };
 }
