@@ -14,6 +14,7 @@ import type { ProxyView } from "../model/proxy.js";
 import { isMeshMember } from "../model/identity.js";
 import { ISTIO_TLS_MODE, TRANSPORT_SOCKET_MATCH_KEY } from "../model/names.js";
 import { mtlsModeForPort, workloadMtls, type PeerAuthentications } from "../model/peer-authentication.js";
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { ClusterLoadAssignmentJson, LbEndpointJson, LocalityLbEndpointsJson } from "./envoy.js";
 import type { EdsTarget } from "./proxy.js";
 
@@ -119,24 +120,22 @@ function lbEndpoint(ep: EndpointModel, tls: EndpointTls | undefined): LbEndpoint
 }
 
 function lbEndpointJson(ep: EndpointModel, mtls: boolean): LbEndpointJson {
-  return {
+  const json: LbEndpointJson = {
     endpoint: { address: { socketAddress: { address: ep.address, portValue: ep.port } } },
     healthStatus: "HEALTHY",
     loadBalancingWeight: ep.weight ?? 1,
-    ...(ep.podName || mtls
-      ? {
-          metadata: {
-            filterMetadata: {
-              ...(mtls ? { [TRANSPORT_SOCKET_MATCH_KEY]: { tlsMode: ISTIO_TLS_MODE } } : {}),
-              ...(ep.podName
-                ? { istio: { workload: `${ep.podName};${ep.namespace};${ep.labels["app"] ?? ""};${ep.labels["version"] ?? ""};Kubernetes` } }
-                : {}),
-            },
-          },
-        }
-      : {}),
   };
+  if (ep.podName || mtls) {
+    const filterMetadata: Record<string, JsonObject> = {};
+    if (mtls) filterMetadata[TRANSPORT_SOCKET_MATCH_KEY] = TLS_MODE_ISTIO;
+    if (ep.podName) filterMetadata["istio"] = { workload: `${ep.podName};${ep.namespace};${ep.labels["app"] ?? ""};${ep.labels["version"] ?? ""};Kubernetes` };
+    json.metadata = { filterMetadata };
+  }
+  return json;
 }
+
+/** The transport socket match of an mTLS endpoint: one object for all of them. */
+const TLS_MODE_ISTIO: JsonObject = Object.freeze({ tlsMode: ISTIO_TLS_MODE });
 
 /** Istio's applyLocalityWeights: the first `distribute` entry whose `from` matches the proxy. */
 function distribute(groups: Group[], lb: LocalityLb, rules: NonNullable<LocalityLbSetting["distribute"]>): void {
@@ -227,20 +226,49 @@ export function clusterLoadAssignment(clusterName: string, endpoints: readonly E
   }
   let groups: Group[] = [...byLocality.keys()].sort().map((locality) => {
     const eps = byLocality.get(locality)!;
-    return { locality, endpoints: eps, weight: eps.reduce((sum, ep) => sum + (ep.weight ?? 1), 0), priority: 0 };
+    return { locality, endpoints: eps, weight: weightOf(eps), priority: 0 };
   });
   if (lb && groups.length) groups = applyLocalityLb(groups, lb);
-  const localities: LocalityLbEndpointsJson[] = groups.map((g) => {
-    const { region, zone, subZone } = splitLocality(g.locality);
-    return {
-      ...(g.locality ? { locality: { ...(region ? { region } : {}), ...(zone ? { zone } : {}), ...(subZone ? { subZone } : {}) } } : {}),
-      lbEndpoints: g.emptied ? [] : g.endpoints.map((ep) => lbEndpoint(ep, tls)),
-      loadBalancingWeight: g.weight,
-      ...(g.priority ? { priority: g.priority } : {}),
-    };
-  });
+  // Built by assignment, in the order the JSON keeps: conditional spreads cost a temporary each.
+  const localities: LocalityLbEndpointsJson[] = [];
+  for (const g of groups) {
+    const out: LocalityLbEndpointsJson = {};
+    if (g.locality) out.locality = localityJson(g.locality);
+    const lbEndpoints: LbEndpointJson[] = [];
+    if (!g.emptied) for (const ep of g.endpoints) lbEndpoints.push(lbEndpoint(ep, tls));
+    out.lbEndpoints = lbEndpoints;
+    out.loadBalancingWeight = g.weight;
+    if (g.priority) out.priority = g.priority;
+    localities.push(out);
+  }
   return { clusterName, endpoints: localities };
 }
+
+function weightOf(eps: readonly EndpointModel[]): number {
+  let sum = 0;
+  for (const ep of eps) sum += ep.weight ?? 1;
+  return sum;
+}
+
+/** A locality label's JSON: a mesh has a few, shared (frozen) by every group of every assignment. */
+function localityJson(label: string): NonNullable<LocalityLbEndpointsJson["locality"]> {
+  let l = localityJsons.get(label);
+  if (l === undefined) {
+    const { region, zone, subZone } = splitLocality(label);
+    const json: NonNullable<LocalityLbEndpointsJson["locality"]> = {};
+    if (region) json.region = region;
+    if (zone) json.zone = zone;
+    if (subZone) json.subZone = subZone;
+    l = Object.freeze(json);
+    if (localityJsons.size >= MAX_LOCALITY_JSONS) localityJsons.clear();
+    localityJsons.set(label, l);
+  }
+  return l;
+}
+
+const localityJsons = new Map<string, NonNullable<LocalityLbEndpointsJson["locality"]>>();
+/** Bounded: labels come from user input. */
+const MAX_LOCALITY_JSONS = 1000;
 
 /** One EDS cluster's ClusterLoadAssignment from the model's endpoints. */
 export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {

@@ -10,15 +10,27 @@ import { typed } from "./envoy.js";
 import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { isCatchAll, routeMatch, stringMatcher } from "./route-match.js";
 import { GRPC_STATUS_NAMES } from "../api/grpc-status.js";
+import { deepFreeze } from "../api/equal.js";
 
 const DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
-const PREVIOUS_HOSTS = {
+const PREVIOUS_HOSTS = deepFreeze({
   name: "envoy.retry_host_predicates.previous_hosts",
   typedConfig: typed("envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate", {}),
-};
+});
+
+/**
+ * Istio's default retry policy, with and without the previous-hosts predicate: most routes of a
+ * mesh carry one of these two objects (frozen, shared; the encoder copies their bytes).
+ */
+const defaultRetryPolicies: (RetryPolicyJson | undefined)[] = [];
 
 /** Istio's retry policy: 2 retries on connection-level failures unless the VirtualService says otherwise. */
 export function retryPolicy(retries: RetryModel | undefined, consistentHash: boolean): RetryPolicyJson | undefined {
+  if (retries === undefined) return (defaultRetryPolicies[consistentHash ? 1 : 0] ??= deepFreeze(buildRetryPolicy(undefined, consistentHash)));
+  return buildRetryPolicy(retries, consistentHash);
+}
+
+function buildRetryPolicy(retries: RetryModel | undefined, consistentHash: boolean): RetryPolicyJson | undefined {
   if (retries && (retries.attempts ?? 0) <= 0) return undefined;
   const { on, codes } = retryOn(retries?.retryOn ?? DEFAULT_RETRY_ON);
   const ignorePrevious = retries?.retryIgnorePreviousHosts ?? true;
@@ -80,13 +92,15 @@ function hashPolicy(ch: ConsistentHashModel): RouteActionJson["hashPolicy"] {
   return undefined;
 }
 
+type ClusterWeightJson = NonNullable<NonNullable<RouteActionJson["weightedClusters"]>["clusters"]>[number];
 type HeaderOps = Pick<RouteJson, "requestHeadersToAdd" | "requestHeadersToRemove" | "responseHeadersToAdd" | "responseHeadersToRemove">;
+const NO_HEADER_OPS: HeaderOps = Object.freeze({});
 
 const PSEUDO = (h: string): boolean => h.startsWith(":") || h.toLowerCase() === "host";
 
 /** VirtualService header operations: `set` overwrites, `add` appends; pseudo-headers and host are never touched. */
 export function headerOps(h: HeaderOpsModel | undefined): HeaderOps {
-  if (!h) return {};
+  if (!h) return NO_HEADER_OPS;
   const out: HeaderOps = {};
   const req = h.request && headerOpsOf(h.request);
   const res = h.response && headerOpsOf(h.response);
@@ -111,6 +125,7 @@ function headerOpsOf(o: NonNullable<HeaderOpsModel["request"]>): { add: HeaderVa
 
 /** Route-level operations followed by a single destination's own (Istio appends them). */
 function mergeHeaderOps(a: HeaderOps, b: HeaderOps): HeaderOps {
+  if (b === NO_HEADER_OPS) return a;
   const out: HeaderOps = {};
   for (const k of ["requestHeadersToAdd", "requestHeadersToRemove", "responseHeadersToAdd", "responseHeadersToRemove"] as const) {
     const merged = [...(a[k] ?? []), ...(b[k] ?? [])];
@@ -135,6 +150,7 @@ function percent(value: PercentModel["value"]): { numerator: number; denominator
 }
 
 function perFilterConfig(route: HttpRouteModel): RouteJson["typedPerFilterConfig"] {
+  if (!route.fault && !route.cors) return undefined;
   const out: NonNullable<RouteJson["typedPerFilterConfig"]> = {};
   const f = route.fault;
   if (f && (f.delay || f.abort)) {
@@ -190,7 +206,10 @@ function forwardAction(route: HttpRouteModel, f: ForwardModel): { action: RouteA
     action.weightedClusters = {
       clusters: f.destinations.map((d) => {
         const host = hostFromHeaders(d.headers);
-        return { name: d.cluster, weight: d.weight, ...headerOps(d.headers), ...(host ? { hostRewriteLiteral: host } : {}) };
+        const c: ClusterWeightJson = { name: d.cluster, weight: d.weight };
+        if (d.headers) Object.assign(c, headerOps(d.headers));
+        if (host) c.hostRewriteLiteral = host;
+        return c;
       }),
     };
   }
@@ -235,12 +254,12 @@ export function httpRoutes(routes: readonly HttpRouteModel[], port: number): Rou
     };
     const match = routeMatch(r.match, r.gatewaySemantics === true);
     const ownHeaders = headerOps(r.headers);
-    const route: RouteJson = {
-      ...(r.name ? { name: r.name } : {}),
-      match,
-      ...ownHeaders,
-      ...(r.match?.statPrefix ? { statPrefix: r.match.statPrefix } : {}),
-    };
+    // Built by assignment, in the order the JSON keeps: conditional spreads cost a temporary each.
+    const route: RouteJson = {};
+    if (r.name) route.name = r.name;
+    route.match = match;
+    if (ownHeaders !== NO_HEADER_OPS) Object.assign(route, ownHeaders);
+    if (r.match?.statPrefix) route.statPrefix = r.match.statPrefix;
     const a = r.action;
     if (a.kind === "redirect") {
       const rd = a.redirect;

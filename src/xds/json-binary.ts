@@ -7,6 +7,10 @@
 // this encoder does not handle exactly, and anything it finds invalid, makes it give up
 // (`jsonToBinary` returns undefined): the caller then takes the generic path, which gives the same
 // bytes or the same error. It never guesses.
+//
+// A frozen JSON object is a sub-message the translator shares between resources (constants, an
+// endpoint held by a port's and its subsets' assignments): its bytes are kept by identity, per
+// message type, and copied where it appears again instead of walking it again.
 import {
   fromJson,
   protoInt64,
@@ -244,15 +248,11 @@ export class JsonBinaryEncoder {
       }
       case "message": {
         if (field.delimitedEncoding) return { ...base, onNull: "giveUp", write: giveUp };
-        const body = this.body(field.message);
+        const sub = this.subMessage(field.message);
         return {
           ...base,
           onNull: field.message.typeName === "google.protobuf.Value" ? "giveUp" : oneof ? "oneof" : "skip",
-          write: (w, json, depth) => {
-            w.tag(number, WireType.LengthDelimited).fork();
-            body(w, json, depth + 1);
-            w.join();
-          },
+          write: (w, json, depth) => sub(w.tag(number, WireType.LengthDelimited), json, depth + 1),
         };
       }
       case "list":
@@ -266,14 +266,12 @@ export class JsonBinaryEncoder {
     const number = field.number;
     if (field.listKind === "message") {
       if (field.delimitedEncoding) return giveUp;
-      const body = this.body(field.message);
+      const sub = this.subMessage(field.message);
       return (w, json, depth) => {
         if (!Array.isArray(json)) giveUp();
         for (const item of json as unknown[]) {
           if (item === null) giveUp();
-          w.tag(number, WireType.LengthDelimited).fork();
-          body(w, item, depth + 1);
-          w.join();
+          sub(w.tag(number, WireType.LengthDelimited), item, depth + 1);
         }
       };
     }
@@ -306,12 +304,8 @@ export class JsonBinaryEncoder {
     const number = field.number;
     let writeValue: (w: BinaryWriter, json: unknown, depth: number) => void;
     if (field.mapKind === "message") {
-      const body = this.body(field.message);
-      writeValue = (w, json, depth) => {
-        w.tag(2, WireType.LengthDelimited).fork();
-        body(w, json, depth + 1);
-        w.join();
-      };
+      const sub = this.subMessage(field.message);
+      writeValue = (w, json, depth) => sub(w.tag(2, WireType.LengthDelimited), json, depth + 1);
     } else {
       const convert = field.mapKind === "enum" ? enumConverter(field.enum) : scalarConverter(field.scalar);
       const write = field.mapKind === "enum" ? scalarWriter(ScalarType.INT32) : scalarWriter(field.scalar);
@@ -329,6 +323,35 @@ export class JsonBinaryEncoder {
         writeValue(w, value, depth);
         w.join();
       }
+    };
+  }
+
+  /**
+   * A length-delimited sub-message (its tag already written). A frozen object's body is encoded
+   * once into bytes of its own and kept by identity: what was encoded at a depth serves where it
+   * appears again at that depth or less (deeper, MAX_DEPTH could make the walk give up).
+   */
+  private subMessage(desc: DescMessage): (w: BinaryWriter, json: unknown, depth: number) => void {
+    const body = this.body(desc);
+    const kept = new WeakMap<object, { readonly bytes: Uint8Array; readonly depth: number }>();
+    return (w, json, depth) => {
+      if (typeof json === "object" && json !== null && Object.isFrozen(json)) {
+        let k = kept.get(json);
+        if (k === undefined || depth > k.depth) {
+          const inner = (this.anyWriters[this.anyLevel++] ??= new BinaryWriter());
+          body(inner, json, depth);
+          const bytes = inner.finish();
+          this.anyLevel--;
+          if (bytes.length > KEEP_WRITER_BYTES) this.anyWriters[this.anyLevel] = new BinaryWriter();
+          k = { bytes, depth };
+          kept.set(json, k);
+        }
+        w.bytes(k.bytes);
+        return;
+      }
+      w.fork();
+      body(w, json, depth);
+      w.join();
     };
   }
 
