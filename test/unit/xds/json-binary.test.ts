@@ -194,6 +194,34 @@ describe("JsonBinaryEncoder: field rules", () => {
   });
 });
 
+describe("JsonBinaryEncoder: frozen sub-messages (bytes kept by identity)", () => {
+  it("a frozen object gives fromJson's bytes wherever it appears, as whatever message type holds it", () => {
+    const source = Object.freeze({ ads: Object.freeze({}), initialFetchTimeout: "0s", resourceApiVersion: "V3" });
+    const struct = Object.freeze({ workload: "w;ns;app;v1;Kubernetes", n: 1 });
+    for (const name of ["a", "bb", "c".repeat(200)]) {
+      same(ClusterSchema, { name, type: "EDS", edsClusterConfig: { serviceName: name, edsConfig: source }, metadata: { filterMetadata: { istio: struct } } });
+    }
+    same(RouteConfigurationSchema, {
+      name: "r",
+      vhds: { configSource: source },
+      virtualHosts: [{ name: "v", metadata: { filterMetadata: { istio: struct, x: struct } } }],
+    });
+    // In a list, next to equal objects that are not frozen.
+    const ep = Object.freeze({ endpoint: Object.freeze({ address: Object.freeze({ socketAddress: Object.freeze({ address: "10.0.0.1", portValue: 80 }) }) }) });
+    same(ClusterLoadAssignmentSchema, { clusterName: "c", endpoints: [{ lbEndpoints: [ep, { ...ep }, ep] }, { lbEndpoints: [ep] }] });
+  });
+
+  it("a frozen object the schema rejects is declined every time it appears, not remembered as bytes", () => {
+    const bad = Object.freeze({ ads: {}, noSuchField: 1 });
+    rejected(ClusterSchema, { name: "a", edsClusterConfig: { edsConfig: bad } });
+    rejected(ClusterSchema, { name: "b", edsClusterConfig: { edsConfig: bad } });
+    const good = Object.freeze({ ads: {} });
+    same(ClusterSchema, { name: "c", edsClusterConfig: { edsConfig: good } });
+    // Valid alone, but set twice in its parent: the parent is still checked.
+    rejected(ClusterSchema, { name: "d", edsClusterConfig: { edsConfig: good, eds_config: good } });
+  });
+});
+
 describe("JsonBinaryEncoder: well-known types", () => {
   it("Duration", () => {
     for (const d of ["0s", "1s", "1.5s", "-1.5s", "-0.5s", "0.000000001s", "315576000000s", "-315576000000.999999999s", "3s trailing"]) same(DurationSchema, d);
