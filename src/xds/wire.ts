@@ -5,6 +5,7 @@
 // few envelope fields ourselves and splice the cached bodies in (field numbers from
 // envoy/service/discovery/v3/discovery.proto). Protobuf parsers accept fields in any order, so a
 // shared body can be followed by a per-stream nonce field.
+import { ByteArena } from "./byte-arena.js";
 import { typeVersion } from "./encode.js";
 import { LayeredMap } from "./layered-map.js";
 import { lenHeader } from "./proto-fields.js";
@@ -75,13 +76,15 @@ interface Framing {
 }
 const sotwFramings = new WeakMap<Resource, Framing>();
 const deltaFramings = new WeakMap<Resource, Framing>();
+/** Where framings' bytes live: kept as long as their resource, not among the pool's garbage. */
+const framingBytes = new ByteArena();
 
 /** DiscoveryResponse.resources entry (field 2, an Any): header and type_url before the body. */
 function sotwFraming(typeUrl: string, r: Resource): Framing {
   const hit = sotwFramings.get(r);
   if (hit?.typeUrl === typeUrl) return hit;
   const any = anyChunks(anyTypeUrlField(typeUrl), r.body);
-  const framing = { typeUrl, head: Buffer.concat([lenHeader(2, chunksLength(any)), ...any.slice(0, -1)]) };
+  const framing = { typeUrl, head: framingBytes.copy([lenHeader(2, chunksLength(any)), ...any.slice(0, -1)]) };
   sotwFramings.set(r, framing);
   return framing;
 }
@@ -92,8 +95,8 @@ function deltaFraming(typeUrl: string, r: Resource): Framing {
   if (hit?.typeUrl === typeUrl) return hit;
   const any = anyChunks(anyTypeUrlField(typeUrl), r.body);
   const inner: Uint8Array[] = [...stringField(1, r.version), lenHeader(2, chunksLength(any)), ...any.slice(0, -1)];
-  const tail = Buffer.concat(stringField(3, r.name));
-  const framing = { typeUrl, head: Buffer.concat([lenHeader(2, chunksLength(inner) + r.body.length + tail.length), ...inner]), tail };
+  const tail = framingBytes.copy(stringField(3, r.name));
+  const framing = { typeUrl, head: framingBytes.copy([lenHeader(2, chunksLength(inner) + r.body.length + tail.length), ...inner]), tail };
   deltaFramings.set(r, framing);
   return framing;
 }
