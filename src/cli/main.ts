@@ -430,9 +430,20 @@ program
 program
   .command("loadgen")
   .description(
-    "load-test any xDS server (meshpilot, istiod): many Envoy-like sidecar streams (delta or SotW ADS), a generated mesh in a config directory or a kube-apiserver, churned at a rate; reports convergence per change, bytes per type, and the server's CPU and peak RSS",
+    "load-test any xDS server (meshpilot, istiod): many Envoy-like sidecar streams (delta or SotW ADS; plaintext, or TLS with a bearer token or client certificate on a secure port; SDS as the config names it; delta resume with initial_resource_versions), a generated mesh in a config directory or a kube-apiserver, churned at a rate; reports convergence per change, bytes per type, what a resume re-sent, and the server's CPU and peak RSS",
   )
-  .requiredOption("--target <host:port>", "the xDS server's plaintext ADS address")
+  .requiredOption("--target <host:port>", "the xDS server's ADS address: plaintext (istiod's 15010), or with --ca-cert its secure port (15012)")
+  .option("--ca-cert <file>", "TLS: the mesh root (PEM) the server's certificate must chain to (the secure port, as istio-proxy reaches istiod's 15012)")
+  .option(
+    "--token-file <file>",
+    "with --ca-cert: a ServiceAccount token (JWT, audience istio-ca) sent as authorization: Bearer on every stream, re-read on every connect; the proxies claim its namespace and service account",
+  )
+  .option(
+    "--cert-chain <file>",
+    "with --ca-cert and --key: a client certificate of the mesh (PEM) presented instead of a token; the proxies claim its SPIFFE identity",
+  )
+  .option("--key <file>", "the private key of --cert-chain (PEM)")
+  .option("--server-name <name>", "with --ca-cert: the name the server's certificate must carry (default: the host of --target)")
   .option("--proxies <n>", "sidecar streams, each on its own connection", "100")
   .option("--protocol <p>", "delta or sotw ADS for --proxies", "delta")
   .option("--sotw-proxies <n>", "more streams on SotW ADS alongside (a mixed fleet)", "0")
@@ -457,6 +468,11 @@ program
   .option("--change-timeout <s>", "bound of one change reaching every proxy", "30")
   .option("--ready-timeout <s>", "bound of the wait for the server to serve the generated mesh", "120")
   .option("--no-reconnect", "a failed stream fails its proxy instead of reconnecting")
+  .option("--no-resume", "delta proxies reconnect as new ones, without declaring what they hold (initial_resource_versions)")
+  .option(
+    "--drop-streams",
+    "after the churn, drop every stream at once: each proxy resumes, and the report counts per type what the server re-sent (and how much of it unchanged)",
+  )
   .option("--keep", "leave the generated objects in place")
   .option("--json", "print the report as JSON")
   .action(async (o: LoadgenCliOptions) => {

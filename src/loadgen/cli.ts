@@ -30,6 +30,14 @@ export interface LoadgenCliOptions {
   changeTimeout: string;
   readyTimeout: string;
   reconnect: boolean;
+  caCert?: string;
+  tokenFile?: string;
+  certChain?: string;
+  key?: string;
+  serverName?: string;
+  /** false with --no-resume. */
+  resume?: boolean;
+  dropStreams?: boolean;
   keep?: boolean;
   json?: boolean;
 }
@@ -69,8 +77,26 @@ export async function loadgenCommand(o: LoadgenCliOptions): Promise<{ output: st
       throw new Error(`--envoy-version: ${(e as Error).message}, or none`);
     }
   }
+  const secureOnly = (["tokenFile", "certChain", "key", "serverName"] as const).filter((k) => o[k] !== undefined);
+  if (o.caCert === undefined && secureOnly.length)
+    throw new Error(
+      `--${secureOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --ca-cert: credentials go only over TLS verified against the mesh root`,
+    );
   const report = await runLoad({
     target: o.target,
+    ...(o.caCert !== undefined
+      ? {
+          secure: {
+            caCertFile: o.caCert,
+            ...(o.tokenFile !== undefined ? { tokenFile: o.tokenFile } : {}),
+            ...(o.certChain !== undefined ? { certChainFile: o.certChain } : {}),
+            ...(o.key !== undefined ? { keyFile: o.key } : {}),
+            ...(o.serverName !== undefined ? { serverName: o.serverName } : {}),
+          },
+        }
+      : {}),
+    resume: o.resume ?? true,
+    dropStreams: o.dropStreams ?? false,
     fleet,
     labels: oneOf<LabelMode>("labels", o.labels, LABEL_MODES),
     groups: num("groups", o.groups, { integer: true, min: 1 })!,

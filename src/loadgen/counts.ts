@@ -3,9 +3,12 @@
 // proxies of one view can be compared), and removals.
 import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 
-/** `vhds`: virtual hosts by VHDS (delta streams of proxies that claim an Envoy that takes it). */
-export type ShortType = "cds" | "eds" | "lds" | "rds" | "vhds";
-export const SHORT_TYPES: readonly ShortType[] = ["cds", "eds", "lds", "rds", "vhds"];
+/**
+ * `vhds`: virtual hosts by VHDS (delta streams of proxies that claim an Envoy that takes it);
+ * `sds`: the Secrets the clusters and listeners ask for over ADS (counted, never kept or shown).
+ */
+export type ShortType = "cds" | "eds" | "lds" | "rds" | "vhds" | "sds";
+export const SHORT_TYPES: readonly ShortType[] = ["cds", "eds", "lds", "rds", "vhds", "sds"];
 
 export const TYPE_URL_OF: Readonly<Record<ShortType, TypeUrl>> = {
   cds: TYPE_URL.cluster,
@@ -13,6 +16,7 @@ export const TYPE_URL_OF: Readonly<Record<ShortType, TypeUrl>> = {
   lds: TYPE_URL.listener,
   rds: TYPE_URL.route,
   vhds: TYPE_URL.virtualHost,
+  sds: TYPE_URL.secret,
 };
 
 export const SHORT_OF: Readonly<Record<string, ShortType>> = {
@@ -21,6 +25,7 @@ export const SHORT_OF: Readonly<Record<string, ShortType>> = {
   [TYPE_URL.listener]: "lds",
   [TYPE_URL.route]: "rds",
   [TYPE_URL.virtualHost]: "vhds",
+  [TYPE_URL.secret]: "sds",
 };
 
 export interface TypeCount {
@@ -30,16 +35,18 @@ export interface TypeCount {
   /** Sum of the resource bodies' lengths (Any.value), independent of nonces and batching. */
   resourceBytes: number;
   removed: number;
+  /** Delta: resources received at the version the proxy already held (a re-send; after a resume, what initial_resource_versions should have spared). */
+  unchanged: number;
 }
 
 export type Counts = Record<ShortType, TypeCount>;
 
 export function emptyCounts(): Counts {
-  return { cds: zero(), eds: zero(), lds: zero(), rds: zero(), vhds: zero() };
+  return { cds: zero(), eds: zero(), lds: zero(), rds: zero(), vhds: zero(), sds: zero() };
 }
 
 function zero(): TypeCount {
-  return { msgs: 0, bytes: 0, resources: 0, resourceBytes: 0, removed: 0 };
+  return { msgs: 0, bytes: 0, resources: 0, resourceBytes: 0, removed: 0, unchanged: 0 };
 }
 
 /** The sum of `all`, a new value. */
@@ -52,6 +59,7 @@ export function sumCounts(all: Iterable<Counts>): Counts {
       out[t].resources += x[t].resources;
       out[t].resourceBytes += x[t].resourceBytes;
       out[t].removed += x[t].removed;
+      out[t].unchanged += x[t].unchanged;
     }
   }
   return out;

@@ -1,9 +1,13 @@
 // A sidecar on incremental (delta) ADS: subscriptions change by name, every response is ACKed by
-// its nonce alone, removals come as removed_resources.
+// its nonce alone, removals come as removed_resources. It remembers the version of each resource
+// it holds, and a new stream's first request of each type declares them
+// (initial_resource_versions), as Envoy does on reconnect, so that a server re-sends only what
+// changed; a resource that arrives at the version it already held is counted as unchanged.
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { ClusterSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import { DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
-import { SHORT_OF, TYPE_URL_OF, type ShortType } from "./counts.js";
+import { SHORT_OF, SHORT_TYPES, TYPE_URL_OF, type ShortType } from "./counts.js";
+import { intern } from "./flow.js";
 import { LoadProxy, now, type ProxyOptions } from "./proxy.js";
 import { NodeSchema } from "../gen/envoy/config/core/v3/base_pb.js";
 import { deltaRequestBytes, edsServiceName, readDeltaResponse, WireResource, type DeltaRequestFields, type DeltaSummary } from "./wire.js";
@@ -11,10 +15,21 @@ import { deltaRequestBytes, edsServiceName, readDeltaResponse, WireResource, typ
 type RequestInit = MessageInitShape<typeof DeltaDiscoveryRequestSchema>;
 
 /** The request fields deltaRequestBytes writes; a request with any other goes through protobuf-es. */
-const HAND_ENCODED: ReadonlySet<string> = new Set<keyof DeltaRequestFields>(["typeUrl", "resourceNamesSubscribe", "resourceNamesUnsubscribe", "responseNonce"]);
+const HAND_ENCODED: ReadonlySet<string> = new Set<keyof DeltaRequestFields>([
+  "typeUrl",
+  "resourceNamesSubscribe",
+  "resourceNamesUnsubscribe",
+  "responseNonce",
+  "initialResourceVersions",
+]);
 
 export class DeltaProxy extends LoadProxy {
   protected readonly method = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
+
+  /** Per type: name → version of what the proxy holds (versions interned: proxies of a view share them). */
+  private readonly held = Object.fromEntries(SHORT_TYPES.map((t) => [t, new Map<string, string>()])) as Record<ShortType, Map<string, string>>;
+  /** Types the current stream has asked for (the first request of a type carries the initial versions). */
+  private asked = new Set<ShortType>();
 
   constructor(opts: ProxyOptions) {
     super(opts);
@@ -22,18 +37,39 @@ export class DeltaProxy extends LoadProxy {
     this.flow.start();
   }
 
-  subscribe(type: ShortType, added: readonly string[], removed: readonly string[]): void {
-    this.send({ typeUrl: TYPE_URL_OF[type], resourceNamesSubscribe: [...added], resourceNamesUnsubscribe: [...removed] });
+  protected override onNewStream(): void {
+    this.asked = new Set();
   }
 
-  protected send(init: RequestInit): void {
+  /** What the proxy holds of `type` (name → version). */
+  holds(type: ShortType): ReadonlyMap<string, string> {
+    return this.held[type];
+  }
+
+  subscribe(type: ShortType, added: readonly string[], removed: readonly string[]): void {
+    const held = this.held[type];
+    // Unsubscribed: Envoy drops the resource (a server sends no removal for it).
+    for (const n of removed) held.delete(n);
+    const first = !this.asked.has(type);
+    this.asked.add(type);
+    const resume = first && this.streams > 1 && (this.opts.resume ?? true) && held.size > 0;
+    if (resume) this.offered[type] = (this.offered[type] ?? 0) + held.size;
+    this.send({
+      typeUrl: TYPE_URL_OF[type],
+      resourceNamesSubscribe: [...added],
+      resourceNamesUnsubscribe: [...removed],
+      ...(resume ? { initialResourceVersions: held } : {}),
+    });
+  }
+
+  protected send(init: RequestInit | DeltaRequestFields): void {
     if (!this.call) return;
     const node = this.nodeOnce();
     if (Object.keys(init).every((k) => HAND_ENCODED.has(k))) {
-      this.call.write(deltaRequestBytes(init, node && toBinary(NodeSchema, node)));
+      this.call.write(deltaRequestBytes(init as DeltaRequestFields, node && toBinary(NodeSchema, node)));
       return;
     }
-    const msg = create(DeltaDiscoveryRequestSchema, init);
+    const msg = create(DeltaDiscoveryRequestSchema, init as RequestInit);
     if (node) msg.node = node;
     this.call.write(toBinary(DeltaDiscoveryRequestSchema, msg));
   }
@@ -44,13 +80,22 @@ export class DeltaProxy extends LoadProxy {
     if (!type) throw new Error(`response of unexpected type ${r.typeUrl}`);
     if (this.opts.selfCheck) crossCheck(buf, r);
     const at = now();
-    this.received(type, buf, r.resources, r.resourceBytes, r.removed.length, r.nonce, at);
+    const held = this.held[type];
+    let unchanged = 0;
+    for (const x of r.resources) {
+      const version = intern(x.version);
+      if (held.get(x.name) === version) unchanged++;
+      else held.set(x.name, version);
+    }
+    for (const n of r.removed) held.delete(n);
+    this.received(type, buf, r.resources, r.resourceBytes, r.removed.length, r.nonce, at, unchanged);
     // Applied first, then ACKed, as Envoy does: the subscriptions the response starts (EDS after
     // CDS, RDS after LDS, VHDS after RDS) go out before its ACK.
     if (type === "cds") this.flow.onClusters(r.resources, r.removed, false);
     else if (type === "eds") this.flow.onEndpoints(r.resources);
     else if (type === "lds") this.flow.onListeners(r.resources, r.removed, false);
     else if (type === "rds") this.flow.onRoutes(r.resources, r.removed);
+    else if (type === "sds") this.flow.onSecrets(r.resources);
     else this.flow.onVirtualHosts(r.resources, r.removed);
     this.send({ typeUrl: r.typeUrl, responseNonce: r.nonce });
     this.applied(type, buf, at);

@@ -2,11 +2,14 @@
 // §1.8–1.9): clusters by wildcard; then the ClusterLoadAssignments its EDS clusters name; once
 // those arrived (clusters initialized; or after Envoy's 15 s initial_fetch_timeout) listeners by
 // wildcard; then the route configurations its HTTP connection managers name; once a route
-// configuration names VHDS (delta, an Envoy that takes it), virtual hosts by wildcard. Later
-// responses change what it subscribes: a new EDS cluster adds a name, a removed one drops it. The
-// flow only decides; a transport (delta or SotW) sends.
+// configuration names VHDS (delta, an Envoy that takes it), virtual hosts by wildcard. The
+// secrets the TLS transport sockets of clusters and listeners name for SDS over ADS (an istio
+// sidecar's `default` and `ROOTCA` on meshpilot's secure port) are asked for by name as those
+// arrive: a cluster warms on its secrets as on its endpoints (LDS waits for both), a listener
+// on its secrets as on its routes. Later responses change what it subscribes: a new EDS cluster
+// adds a name, a removed one drops it. The flow only decides; a transport (delta or SotW) sends.
 import type { ShortType } from "./counts.js";
-import { edsServiceName, listenerRouteNames, routeUsesVhds, type WireResource } from "./wire.js";
+import { edsServiceName, listenerRouteNames, routeUsesVhds, sdsSecretNames, type WireResource } from "./wire.js";
 
 export interface FlowSender {
   /** The subscription of `type` grew by `added` and lost `removed` (wildcard: `["*"]`). */
@@ -20,6 +23,17 @@ export function intern(s: string): string {
   if (old !== undefined) return old;
   interned.set(s, s);
   return s;
+}
+
+// Every cluster of a mesh names the same secrets: one array per distinct list.
+const internedLists = new Map<string, readonly string[]>();
+function internList(names: readonly string[]): readonly string[] {
+  const key = names.join("\n");
+  const old = internedLists.get(key);
+  if (old !== undefined) return old;
+  const list = Object.freeze(names.map(intern));
+  internedLists.set(key, list);
+  return list;
 }
 
 /**
@@ -63,12 +77,22 @@ export class NameSubscription {
   }
 }
 
+/** Records the secrets `name` names (none: forgets it, to keep one entry per cluster that names some). */
+function noteSecrets(m: Map<string, readonly string[]>, name: string, secrets: readonly string[]): void {
+  if (secrets.length === 0) m.delete(name);
+  else m.set(name, internList(secrets));
+}
+
 export class EnvoyFlow {
   /** EDS cluster → the ClusterLoadAssignment it asks for. */
   private readonly clusterEds = new Map<string, string>();
   private readonly listenerRoutes = new Map<string, readonly string[]>();
   readonly eds = new NameSubscription();
   readonly rds = new NameSubscription();
+  readonly sds = new NameSubscription();
+  /** The secrets each cluster / listener names over ADS (only those that name some). */
+  private readonly clusterSecrets = new Map<string, readonly string[]>();
+  private readonly listenerSecrets = new Map<string, readonly string[]>();
   /** Route configurations held in their VHDS form → the virtual hosts held for each. */
   private readonly vhdsRoutes = new Map<string, Set<string>>();
   /** VHDS route configurations none of whose virtual hosts arrived yet (Envoy's RDS init waits for them). */
@@ -101,10 +125,12 @@ export class EnvoyFlow {
     if (fullState) {
       this.clusterEds.clear();
       this.clusters.clear();
+      this.clusterSecrets.clear();
       this.expectedFound = 0;
     }
     for (const name of removed) {
       this.clusterEds.delete(name);
+      this.clusterSecrets.delete(name);
       if (this.clusters.delete(name) && this.expected.has(name)) this.expectedFound--;
     }
     for (const r of resources) {
@@ -116,10 +142,12 @@ export class EnvoyFlow {
       const svc = edsServiceName(r);
       if (svc === undefined) this.clusterEds.delete(name);
       else this.clusterEds.set(name, intern(svc));
+      noteSecrets(this.clusterSecrets, name, sdsSecretNames(r, "cluster"));
     }
     const { added, removed: dropped } = this.eds.want(new Set(this.clusterEds.values()));
     if (added.length || dropped.length) this.sender.subscribe("eds", added, dropped);
-    if (this.eds.pending.size === 0) this.requestListeners();
+    this.wantSecrets();
+    if (this.clustersWarm) this.requestListeners();
     else if (!this.ldsRequested && !this.ldsTimer) {
       this.ldsTimer = setTimeout(() => this.requestListeners(), this.initialFetchTimeoutMs);
       this.ldsTimer.unref();
@@ -128,14 +156,47 @@ export class EnvoyFlow {
 
   onEndpoints(resources: readonly WireResource[]): void {
     for (const r of resources) this.eds.received(r.name);
-    if (this.eds.pending.size === 0) this.requestListeners();
+    if (this.clustersWarm) this.requestListeners();
+  }
+
+  /** Secrets arrived (their bodies are never read). */
+  onSecrets(resources: readonly WireResource[]): void {
+    for (const r of resources) this.sds.received(r.name);
+    if (this.clustersWarm) this.requestListeners();
+  }
+
+  /**
+   * Every cluster has what it warms on: its endpoints and its secrets (before listeners are asked
+   * for, a pending secret can only be a cluster's).
+   */
+  private get clustersWarm(): boolean {
+    return this.eds.pending.size === 0 && this.sds.pending.size === 0;
+  }
+
+  /** Subscribes to the secrets the clusters and listeners name now, and drops the rest. */
+  private wantSecrets(): void {
+    const wanted = new Set<string>();
+    for (const m of [this.clusterSecrets, this.listenerSecrets]) for (const list of new Set(m.values())) for (const n of list) wanted.add(n);
+    const { added, removed } = this.sds.want(wanted);
+    if (added.length || removed.length) this.sender.subscribe("sds", added, removed);
   }
 
   onListeners(resources: readonly WireResource[], removed: readonly string[], fullState: boolean): void {
     this.gotLds = true;
-    if (fullState) this.listenerRoutes.clear();
-    for (const name of removed) this.listenerRoutes.delete(name);
-    for (const r of resources) this.listenerRoutes.set(intern(r.name), listenerRouteNames(r).map(intern));
+    if (fullState) {
+      this.listenerRoutes.clear();
+      this.listenerSecrets.clear();
+    }
+    for (const name of removed) {
+      this.listenerRoutes.delete(name);
+      this.listenerSecrets.delete(name);
+    }
+    for (const r of resources) {
+      const name = intern(r.name);
+      this.listenerRoutes.set(name, listenerRouteNames(r).map(intern));
+      noteSecrets(this.listenerSecrets, name, sdsSecretNames(r, "listener"));
+    }
+    this.wantSecrets();
     const wanted = new Set<string>();
     for (const names of this.listenerRoutes.values()) for (const n of names) wanted.add(n);
     const { added, removed: dropped } = this.rds.want(wanted);
@@ -183,13 +244,14 @@ export class EnvoyFlow {
   }
 
   /** What the proxy holds and asks for now, sorted (to compare with a real Envoy's). */
-  names(): { clusters: string[]; eds: string[]; listeners: string[]; rds: string[]; vhds: string[] } {
+  names(): { clusters: string[]; eds: string[]; listeners: string[]; rds: string[]; vhds: string[]; sds: string[] } {
     return {
       clusters: [...this.clusters].sort(),
       eds: [...this.eds.names].sort(),
       listeners: [...this.listenerRoutes.keys()].sort(),
       rds: [...this.rds.names].sort(),
       vhds: [...this.vhdsRoutes.values()].flatMap((s) => [...s]).sort(),
+      sds: [...this.sds.names].sort(),
     };
   }
 
@@ -210,6 +272,7 @@ export class EnvoyFlow {
       out.push(`CDS: ${this.expected.size - this.expectedFound} of ${this.expected.size} expected clusters absent (${absent})`);
     }
     if (this.eds.pending.size) out.push(`EDS: ${this.eds.pending.size} of ${this.eds.names.size} not received (${first(this.eds.pending)})`);
+    if (this.sds.pending.size) out.push(`SDS: ${this.sds.pending.size} of ${this.sds.names.size} not received (${first(this.sds.pending)})`);
     if (!this.ldsRequested) out.push("LDS: not asked for yet (clusters still warming)");
     else if (!this.gotLds) out.push("LDS: no response");
     if (this.rds.pending.size) out.push(`RDS: ${this.rds.pending.size} of ${this.rds.names.size} not received (${first(this.rds.pending)})`);
@@ -217,13 +280,14 @@ export class EnvoyFlow {
     return out;
   }
 
-  /** Holds CDS, LDS, every EDS and RDS it asked for, virtual hosts of each VHDS route configuration, and every expected cluster. */
+  /** Holds CDS, LDS, every EDS, RDS and SDS it asked for, virtual hosts of each VHDS route configuration, and every expected cluster. */
   get synced(): boolean {
     return (
       this.gotCds &&
       this.gotLds &&
       this.eds.pending.size === 0 &&
       this.rds.pending.size === 0 &&
+      this.sds.pending.size === 0 &&
       this.vhdsAwaiting.size === 0 &&
       this.expectedFound === this.expected.size
     );
@@ -239,11 +303,22 @@ export class EnvoyFlow {
 
   /** A new stream: everything subscribed is asked for again (Envoy re-sends its subscriptions on reconnect). */
   resubscribe(): void {
-    this.sender.subscribe("cds", ["*"], []);
-    if (this.eds.names.size) this.sender.subscribe("eds", [...this.eds.names], []);
-    if (this.ldsRequested) this.sender.subscribe("lds", ["*"], []);
-    if (this.rds.names.size) this.sender.subscribe("rds", [...this.rds.names], []);
-    if (this.vhdsSubscribed) this.sender.subscribe("vhds", [], []);
+    for (const t of this.subscribedTypes()) {
+      if (t === "cds" || t === "lds") this.sender.subscribe(t, ["*"], []);
+      else if (t === "vhds") this.sender.subscribe(t, [], []);
+      else this.sender.subscribe(t, [...this[t].names], []);
+    }
+  }
+
+  /** The types the proxy subscribes to now (what a new stream asks for again). */
+  subscribedTypes(): ShortType[] {
+    const out: ShortType[] = ["cds"];
+    if (this.eds.names.size) out.push("eds");
+    if (this.sds.names.size) out.push("sds");
+    if (this.ldsRequested) out.push("lds");
+    if (this.rds.names.size) out.push("rds");
+    if (this.vhdsSubscribed) out.push("vhds");
+    return out;
   }
 
   stop(): void {

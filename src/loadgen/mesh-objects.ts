@@ -62,13 +62,17 @@ export interface MovedEndpoint {
   readonly ip: string;
 }
 
-/** Pod `j` of service `i` (or the pod that replaced it). */
-export function pod(i: number, j: number, moved?: MovedEndpoint): Pod {
+/** What the sidecar injector labels a pod with: it is a mesh member, reached with mTLS. */
+export const INJECTED_LABELS: Readonly<Record<string, string>> = { "security.istio.io/tlsMode": "istio" };
+
+/** Pod `j` of service `i` (or the pod that replaced it), `injected` with a sidecar or not. */
+export function pod(i: number, j: number, moved?: MovedEndpoint, injected = false): Pod {
   const ip = moved?.ip ?? podIp(i, j);
+  const labels = { app: serviceName(i), version: j < V2_FROM ? "v1" : "v2", ...(injected ? INJECTED_LABELS : {}) };
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: moved?.pod ?? podName(i, j), namespace: namespaceOf(i), labels: { app: serviceName(i), version: j < V2_FROM ? "v1" : "v2" } },
+    metadata: { name: moved?.pod ?? podName(i, j), namespace: namespaceOf(i), labels },
     spec: { nodeName: `node-${j % 3}`, containers: [{ name: "app", ports: [{ name: "http", containerPort: SERVICE_PORT, protocol: "TCP" }] }] },
     status: { phase: "Running", podIP: ip, podIPs: [{ ip }] },
   };

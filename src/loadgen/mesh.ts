@@ -24,6 +24,12 @@ import type { ProxyWorkload } from "./node.js";
 export interface MeshShape {
   readonly services: number;
   readonly variant: Variant;
+  /**
+   * The pods run injected sidecars (label `security.istio.io/tlsMode: istio`), so that clients
+   * reach them with auto mTLS and the workload certificates of a secure port (default false: the
+   * plaintext figures stay comparable, without the mTLS endpoint metadata).
+   */
+  readonly injected?: boolean;
 }
 
 /** Istio's name of the cluster of service `i`'s port (no subset), which every sidecar of the mesh receives. */
@@ -56,7 +62,7 @@ export class LoadMesh {
     const moved = this.moved.get(i) ?? new Map<number, MovedEndpoint>();
     const split = this.splits.get(i);
     const out: InputObject[] = [service(i), destinationRule(i, this.shape.variant)];
-    for (let j = 0; j < ENDPOINTS_PER_SERVICE; j++) out.push(pod(i, j, moved.get(j)));
+    for (let j = 0; j < ENDPOINTS_PER_SERVICE; j++) out.push(pod(i, j, moved.get(j), this.shape.injected ?? false));
     out.push(endpointSlice(i, this.shape.variant, new Set(), moved));
     out.push(virtualService(i, this.shape.services, this.shape.variant, split?.v1Weight, split?.mark));
     return out;

@@ -51,6 +51,10 @@ export interface FleetShape {
   readonly name: string;
   /** Number of Deployments in the groups mode. */
   readonly groups: number;
+  /** Extra pod labels in those modes (an injected sidecar's). */
+  readonly extraLabels?: Readonly<Record<string, string>>;
+  /** The proxies' ServiceAccount in those modes (default `default`). */
+  readonly serviceAccount?: string;
   /** The workloads mode: proxy k as a pod of one of the mesh's services. */
   readonly workloadOf?: (k: number) => ProxyWorkload;
 }
@@ -69,8 +73,9 @@ export function proxyWorkload(k: number, f: FleetShape): ProxyWorkload {
   const d = f.mode === "distinct" ? k : f.mode === "groups" ? k % Math.max(1, f.groups) : undefined;
   const labels: Record<string, string> =
     d === undefined ? { app: f.name } : { app: `${f.name}-${d}`, version: `v${d % 3}`, "pod-template-hash": (0x5d8f00 + d * 7919).toString(16) };
+  if (f.extraLabels) Object.assign(labels, f.extraLabels);
   const workload = d === undefined ? f.name : `${f.name}-${d}`;
-  return { pod: `${f.name}-${k}`, namespace: f.namespace, ip: proxyIp(k), labels, workload, serviceAccount: "default" };
+  return { pod: `${f.name}-${k}`, namespace: f.namespace, ip: proxyIp(k), labels, workload, serviceAccount: f.serviceAccount ?? "default" };
 }
 
 /** The node of a sidecar in `w`, as istio-agent presents it (and, given a version, its Envoy). */

@@ -3,12 +3,13 @@
 // connection, as one Envoy per pod has; HTTP/2 windows are Envoy's defaults (256 MiB), since
 // grpc-js' 64 KiB would make the client, not the server, the bottleneck.
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import { Client, credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { Client, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import { NodeSchema, type Node } from "../gen/envoy/config/core/v3/base_pb.js";
 import type { ChangeWatch, Seen } from "./changes.js";
 import { emptyCounts, type Counts, type ShortType } from "./counts.js";
 import { EnvoyFlow, vhostRoute, type FlowSender } from "./flow.js";
 import { semanticVersion, type XdsNode } from "./node.js";
+import { PLAINTEXT, type ProxyTransport } from "./secure.js";
 import type { WireResource } from "./wire.js";
 
 /** Envoy's default HTTP/2 initial_stream_window_size and initial_connection_window_size. */
@@ -20,8 +21,15 @@ export type Protocol = "delta" | "sotw";
 export const PROTOCOLS: readonly Protocol[] = ["delta", "sotw"];
 
 export interface ProxyOptions {
-  /** host:port of the xDS server (plaintext). */
+  /** host:port of the xDS server. */
   readonly address: string;
+  /** How to reach it (default plaintext). */
+  readonly transport?: ProxyTransport;
+  /**
+   * Delta: on a new stream, declare what the proxy holds (initial_resource_versions), as Envoy
+   * does, so that the server sends only what changed (default true; false: reconnect as a new proxy).
+   */
+  readonly resume?: boolean;
   readonly node: XdsNode;
   /** For messages. */
   readonly index: number;
@@ -58,6 +66,15 @@ export abstract class LoadProxy implements FlowSender {
   readonly counts: Counts = emptyCounts();
   /** Counts until the proxy first held the full snapshot. */
   syncCounts: Counts | undefined;
+  /** Streams opened so far (a stream after the first is a resumed one). */
+  streams = 0;
+  /** What arrived on resumed streams: what the server re-sent after a reconnect, and later pushes on them. */
+  readonly resumed: Counts = emptyCounts();
+  /** Names declared in initial_resource_versions on resumed streams, per type. */
+  readonly offered: Partial<Record<ShortType, number>> = {};
+  /** The types the current stream has answered (a response arrived on it), and when it last did. */
+  answered = new Set<ShortType>();
+  lastAnsweredAt = 0;
   /** Change id → when this proxy ACKed a response carrying it. */
   readonly seen: Seen = new Map();
   armed = false;
@@ -69,8 +86,10 @@ export abstract class LoadProxy implements FlowSender {
   private backoffMs = RECONNECT_MIN_MS;
 
   constructor(protected readonly opts: ProxyOptions) {
+    const transport = opts.transport ?? PLAINTEXT;
     // A local subchannel pool: otherwise grpc-js would share one connection between channels.
-    this.client = new Client(opts.address, credentials.createInsecure(), {
+    this.client = new Client(opts.address, transport.credentials, {
+      ...transport.channelOptions,
       "grpc.max_receive_message_length": -1,
       "grpc.use_local_subchannel_pool": 1,
       "grpc-node.flow_control_window": ENVOY_HTTP2_WINDOW,
@@ -95,9 +114,12 @@ export abstract class LoadProxy implements FlowSender {
       this.method,
       (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
       (b) => b,
+      (this.opts.transport ?? PLAINTEXT).metadata(),
     );
     this.call = call;
     this.nodeSent = false;
+    this.streams++;
+    this.answered = new Set();
     this.onNewStream();
     call.on("data", (b: Buffer) => {
       if (call !== this.call) return;
@@ -155,19 +177,26 @@ export abstract class LoadProxy implements FlowSender {
     removed: number,
     nonce: string,
     at: number,
+    unchanged = 0,
   ): void {
     this.firstAt[type] ??= at;
     this.lastNonce[type] = nonce;
     this.backoffMs = RECONNECT_MIN_MS;
-    for (const c of this.armed ? [this.counts, this.sinceArm] : [this.counts]) {
+    this.answered.add(type);
+    this.lastAnsweredAt = at;
+    const into = [this.counts];
+    if (this.armed) into.push(this.sinceArm);
+    if (this.streams > 1) into.push(this.resumed);
+    for (const c of into) {
       const t = c[type];
       t.msgs++;
       t.bytes += buf.length;
       t.resources += resources.length;
       t.resourceBytes += resourceBytes;
       t.removed += removed;
+      t.unchanged += unchanged;
     }
-    if (this.armed && type !== "cds" && type !== "lds") {
+    if (this.armed && type !== "cds" && type !== "lds" && type !== "sds") {
       const m = type === "eds" ? this.armedEds : this.armedRds;
       // A virtual host by VHDS is a change of the route configuration its name starts with.
       for (const r of resources) {
@@ -199,11 +228,32 @@ export abstract class LoadProxy implements FlowSender {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.closing) return;
-      this.reconnects++;
-      this.open();
-      this.flow.resubscribe();
+      this.reopen();
     }, this.backoffMs);
     this.backoffMs = Math.min(RECONNECT_MAX_MS, this.backoffMs * 2);
+  }
+
+  private reopen(): void {
+    this.reconnects++;
+    this.open();
+    this.flow.resubscribe();
+  }
+
+  /**
+   * The stream drops (as when a connection is lost) and the proxy reconnects at once, resuming
+   * with what it holds. Not counted as a stream error.
+   */
+  dropStream(): void {
+    if (this.closing || this.error !== undefined) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.endStream();
+    this.reopen();
+  }
+
+  /** The types the current stream asked for that it has not answered yet. */
+  unanswered(): ShortType[] {
+    return this.flow.subscribedTypes().filter((t) => !this.answered.has(t));
   }
 
   /** What keeps the proxy out of sync (EnvoyFlow.waitingFor). */

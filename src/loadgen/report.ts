@@ -24,6 +24,15 @@ export interface FleetReport {
   readonly syncResourceBytesPerProxy: Record<ShortType, PerProxyRange>;
   /** Everything received during the run, summed over the fleet. */
   readonly received: Counts;
+  /** Streams reopened after one dropped or failed (each resumes). */
+  readonly resumedStreams: number;
+  /** Per type, the names delta proxies declared in initial_resource_versions when resuming. */
+  readonly offered: Record<ShortType, number>;
+  /**
+   * What arrived on resumed streams (what the server re-sent, and later pushes on those streams);
+   * `unchanged`: resources at the version the proxy had declared, which the server need not have sent.
+   */
+  readonly resumed: Counts;
   readonly streamErrors: number;
   readonly reconnects: number;
   /** Proxies that gave up (a stream failed with reconnecting off, or a response could not be read). */
@@ -56,11 +65,22 @@ export interface KindReport {
   readonly missing: number;
 }
 
+/** The drop-streams phase: every stream dropped at once, each proxy resumed. */
+export interface ResumeReport {
+  readonly dropped: number;
+  /** Proxies whose new stream answered every type it asked for again. */
+  readonly answered: number;
+  /** ms from the drop until the last of those answers (NaN if some never came). */
+  readonly ms: number;
+}
+
 export interface ServerReport {
   readonly pid: number;
   /** CPU seconds of the server process during the full sync, the churn, and both. */
   readonly syncCpuS: number;
   readonly churnCpuS: number;
+  /** During the drop-streams phase, when there was one. */
+  readonly resumeCpuS?: number;
   readonly cpuS: number;
   /** Peak RSS sampled during the run, and VmHWM (peak since the server started). */
   readonly peakRssBytes: number;
@@ -71,6 +91,8 @@ export interface ServerReport {
 export interface LoadReport {
   readonly target: string;
   readonly driver: string;
+  /** plaintext, or TLS with what the proxies present (never the credentials themselves). */
+  readonly transport: string;
   readonly labels: LabelMode;
   readonly services: number;
   readonly startedAt: string;
@@ -86,6 +108,7 @@ export interface LoadReport {
     readonly byKind: Partial<Record<ChangeKind, KindReport>>;
     readonly changes: readonly ChangeRecord[];
   };
+  readonly resume?: ResumeReport;
   readonly client: { readonly cpuS: number; readonly peakRssBytes: number };
   readonly server?: ServerReport;
   /** The first few errors, verbatim. */
@@ -99,7 +122,7 @@ const kib = (b: number): string => (b < 1024 * 1024 ? `${(b / 1024).toFixed(1)} 
 /** The report as tables for a terminal. */
 export function formatReport(r: LoadReport): string {
   const out: string[] = [];
-  out.push(`load on ${r.target} (${r.driver}; ${r.services} services; labels ${r.labels}); started ${r.startedAt}`);
+  out.push(`load on ${r.target} (${r.transport}; ${r.driver}; ${r.services} services; labels ${r.labels}); started ${r.startedAt}`);
   out.push(`full sync of all proxies: ${ms(r.fullSyncMs)} ms\n`);
   if (r.notInSync.length) out.push(`not in sync (the first ${r.notInSync.length}):\n  ${r.notInSync.join("\n  ")}\n`);
   out.push(
@@ -141,6 +164,29 @@ export function formatReport(r: LoadReport): string {
       ),
     ),
   );
+  if (r.resume)
+    out.push(
+      `resume after dropping ${r.resume.dropped} streams: ${r.resume.answered} answered on every type they asked for again, the last after ${ms(r.resume.ms)} ms`,
+    );
+  const resumed = r.fleets.filter((f) => f.resumedStreams > 0);
+  if (resumed.length)
+    out.push(
+      table(
+        ["protocol", "type", "resumed streams", "declared versions", "re-sent resources", "of which unchanged", "removed", "re-sent bytes"],
+        resumed.flatMap((f) =>
+          SHORT_TYPES.filter((t) => f.offered[t] > 0 || f.resumed[t].msgs > 0).map((t) => [
+            f.protocol,
+            t.toUpperCase(),
+            String(f.resumedStreams),
+            f.protocol === "delta" ? String(f.offered[t]) : "-",
+            String(f.resumed[t].resources),
+            f.protocol === "delta" ? String(f.resumed[t].unchanged) : "-",
+            String(f.resumed[t].removed),
+            mib(f.resumed[t].bytes),
+          ]),
+        ),
+      ),
+    );
   const kinds = Object.entries(r.churn.byKind) as [ChangeKind, KindReport][];
   out.push(`churn: ${r.churn.changes.length} changes in ${ms(r.churn.durationMs)} ms (${r.churn.achievedRate.toFixed(2)}/s, asked ${r.churn.requestedRate}/s)`);
   if (kinds.length)
@@ -165,7 +211,7 @@ export function formatReport(r: LoadReport): string {
     out.push(
       r.server.error
         ? `server pid ${r.server.pid}: ${r.server.error}`
-        : `server pid ${r.server.pid}: ${r.server.cpuS.toFixed(2)} CPU s (sync ${r.server.syncCpuS.toFixed(2)}, churn ${r.server.churnCpuS.toFixed(2)}), peak RSS during the run ${mib(r.server.peakRssBytes)}, VmHWM ${mib(r.server.vmHwmBytes)}`,
+        : `server pid ${r.server.pid}: ${r.server.cpuS.toFixed(2)} CPU s (sync ${r.server.syncCpuS.toFixed(2)}, churn ${r.server.churnCpuS.toFixed(2)}${r.server.resumeCpuS !== undefined ? `, resume ${r.server.resumeCpuS.toFixed(2)}` : ""}), peak RSS during the run ${mib(r.server.peakRssBytes)}, VmHWM ${mib(r.server.vmHwmBytes)}`,
     );
   else out.push("server: not measured (give --server-pid, or run on the server's machine)");
   if (r.errors.length) out.push(`errors (first ${r.errors.length}):\n  ${r.errors.join("\n  ")}`);

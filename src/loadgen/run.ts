@@ -10,11 +10,12 @@ import { DeltaProxy } from "./delta-proxy.js";
 import { DirDriver } from "./dir-driver.js";
 import type { MeshDriver } from "./driver.js";
 import { LoadMesh } from "./mesh.js";
-import type { Variant } from "./mesh-objects.js";
+import { INJECTED_LABELS, type Variant } from "./mesh-objects.js";
 import { ENVOY_VERSION, istioNode, proxyWorkload, type FleetShape, type LabelMode } from "./node.js";
 import { findPidByPort, ServerMonitor } from "./proc.js";
 import { now, type LoadProxy, type Protocol } from "./proxy.js";
-import type { ChangeRecord, FleetReport, KindReport, LoadReport, PerProxyRange, ServerReport } from "./report.js";
+import type { ChangeRecord, FleetReport, KindReport, LoadReport, PerProxyRange, ResumeReport, ServerReport } from "./report.js";
+import { PLAINTEXT, secureTransport, type SecureOptions } from "./secure.js";
 import { SotwProxy } from "./sotw-proxy.js";
 import { summarize } from "./stats.js";
 
@@ -24,8 +25,18 @@ export interface FleetPart {
 }
 
 export interface LoadOptions {
-  /** host:port of the xDS server's plaintext ADS port. */
+  /** host:port of the xDS server's ADS port (plaintext, or with `secure` its secure port). */
   readonly target: string;
+  /**
+   * Reach a secure port as istio-proxy does (TLS with the mesh root, a bearer token or a client
+   * certificate). The proxies then claim the namespace and ServiceAccount the token or
+   * certificate names.
+   */
+  readonly secure?: SecureOptions;
+  /** Delta proxies declare what they hold when a stream reopens (initial_resource_versions; default true). */
+  readonly resume?: boolean;
+  /** After the churn, drop every stream at once and measure the resume: what the server re-sends. */
+  readonly dropStreams?: boolean;
   readonly fleet: readonly FleetPart[];
   readonly labels?: LabelMode;
   /** Deployments in the groups label mode (default 10). */
@@ -108,6 +119,10 @@ function range(values: readonly number[]): PerProxyRange {
   return values.length ? { min: Math.min(...values), max: Math.max(...values) } : { min: NaN, max: NaN };
 }
 
+function offeredOf(proxies: readonly LoadProxy[]): Record<ShortType, number> {
+  return Object.fromEntries(SHORT_TYPES.map((t) => [t, proxies.reduce((a, p) => a + (p.offered[t] ?? 0), 0)])) as Record<ShortType, number>;
+}
+
 function fleetReport(protocol: Protocol, proxies: readonly LoadProxy[]): FleetReport {
   const synced = proxies.filter((p) => p.syncCounts);
   const per = (pick: (t: ShortType) => (c: LoadProxy) => number): Record<ShortType, PerProxyRange> =>
@@ -121,6 +136,9 @@ function fleetReport(protocol: Protocol, proxies: readonly LoadProxy[]): FleetRe
     syncResourcesPerProxy: per((t) => (p) => p.syncCounts![t].resources),
     syncResourceBytesPerProxy: per((t) => (p) => p.syncCounts![t].resourceBytes),
     received: sumCounts(proxies.map((p) => p.counts)),
+    resumedStreams: proxies.reduce((a, p) => a + Math.max(0, p.streams - 1), 0),
+    offered: offeredOf(proxies),
+    resumed: sumCounts(proxies.map((p) => p.resumed)),
     streamErrors: proxies.reduce((a, p) => a + p.errors, 0),
     reconnects: proxies.reduce((a, p) => a + p.reconnects, 0),
     failed: proxies.filter((p) => p.error !== undefined).length,
@@ -141,7 +159,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const changeTimeoutMs = o.changeTimeoutMs ?? 30_000;
   const readyTimeoutMs = o.readyTimeoutMs ?? 120_000;
   const runId = `lg${Date.now().toString(36)}`;
-  const mesh = new LoadMesh({ services, variant: o.variant ?? "basic" });
+  const transport = o.secure ? secureTransport(o.secure) : PLAINTEXT;
+  // Where workload certificates exist (a secure port), the mesh is one of injected sidecars, reached with mTLS.
+  const injected = o.secure !== undefined;
+  const mesh = new LoadMesh({ services, variant: o.variant ?? "basic", injected });
+  const identity = transport.identity;
+  if (identity && labels === "workloads")
+    throw new Error(
+      `--labels workloads puts the proxies in the mesh's namespaces, but ${identity.from} proves only namespace ${identity.namespace} (service account ${identity.serviceAccount}): use another label mode`,
+    );
   const driver = await makeDriver(o);
   if (driver && (churnRate <= 0 || !Number.isFinite(churnRate)) && durationS > 0) throw new Error("churn rate must be a positive number");
 
@@ -152,7 +178,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     if (e !== undefined && errors.length < MAX_ERRORS_REPORTED && !errors.includes(e)) errors.push(e);
   };
   const envoyVersion = o.envoyVersion === null ? undefined : (o.envoyVersion ?? ENVOY_VERSION);
-  const fleetShape: FleetShape = { mode: labels, namespace: "bench-0", name: "loadgen", groups: o.groups ?? 10, workloadOf: (k) => mesh.workloadOf(k) };
+  // Behind a token or certificate, the proxies are pods of the ServiceAccount it proves, as istio-proxy in its pod.
+  const fleetShape: FleetShape = {
+    mode: labels,
+    namespace: identity?.namespace ?? "bench-0",
+    ...(identity ? { serviceAccount: identity.serviceAccount } : {}),
+    ...(injected ? { extraLabels: INJECTED_LABELS } : {}),
+    name: "loadgen",
+    groups: o.groups ?? 10,
+    workloadOf: (k) => mesh.workloadOf(k),
+  };
   const expectClusters = driver ? mesh.expectedClusters() : new Set<string>();
   const watch = new ChangeWatch();
   const fleets: { protocol: Protocol; proxies: LoadProxy[] }[] = o.fleet.map((f) => ({ protocol: f.protocol, proxies: [] }));
@@ -164,6 +199,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       node: istioNode(proxyWorkload(index, fleetShape), envoyVersion),
       expectClusters: extra.expect,
       reconnect: o.reconnect ?? true,
+      transport,
+      resume: o.resume ?? true,
       ...(extra.changes ? { changes: extra.changes } : {}),
     };
     return protocol === "delta" ? new DeltaProxy(opts) : new SotwProxy(opts);
@@ -301,6 +338,24 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
     const serverCpu2 = monitor?.cpuSeconds();
     if (maxChanges > 0) log(`churn done: ${records.length} changes in ${(churnMs / 1000).toFixed(1)} s`);
+
+    let resume: ResumeReport | undefined;
+    if (o.dropStreams) {
+      log(`dropping all ${all.length} streams; each proxy resumes`);
+      const live = all.filter((p) => p.error === undefined);
+      const r0 = now();
+      for (const p of live) p.dropStream();
+      // A resume is answered once the new stream has a response of every type it asked for again.
+      const answered = await waitUntil(() => live.every((p) => p.error !== undefined || p.unanswered().length === 0), performance.now() + changeTimeoutMs);
+      const done = live.filter((p) => p.error === undefined && p.unanswered().length === 0);
+      resume = { dropped: live.length, answered: done.length, ms: answered ? Math.max(r0, ...done.map((p) => p.lastAnsweredAt)) - r0 : NaN };
+      log(
+        answered
+          ? `every resumed stream answered in ${Math.round(resume.ms)} ms`
+          : `${live.length - done.length} resumed streams not answered within ${changeTimeoutMs} ms`,
+      );
+    }
+    const serverCpu3 = monitor?.cpuSeconds();
     monitor?.stop();
     for (const p of all) if (p.error !== undefined || p.errors > 0) noteError(p.diagnosis());
 
@@ -317,7 +372,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         pid: monitor.pid,
         syncCpuS: serverCpu1! - serverCpu0!,
         churnCpuS: serverCpu2! - serverCpu1!,
-        cpuS: serverCpu2! - serverCpu0!,
+        ...(o.dropStreams ? { resumeCpuS: serverCpu3! - serverCpu2! } : {}),
+        cpuS: serverCpu3! - serverCpu0!,
         peakRssBytes: monitor.peakRssBytes,
         vmHwmBytes,
         ...(error ? { error } : {}),
@@ -329,6 +385,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     return {
       target: o.target,
       driver: driver?.describe ?? "none (observe only)",
+      transport: transport.describe,
       labels,
       services,
       startedAt,
@@ -342,6 +399,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         byKind,
         changes: records.sort((a, b) => a.id - b.id),
       },
+      ...(resume ? { resume } : {}),
       client: { cpuS: (cpu.user + cpu.system) / 1e6, peakRssBytes: process.resourceUsage().maxRSS * 1024 },
       ...(server ? { server } : {}),
       errors,

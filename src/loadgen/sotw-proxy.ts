@@ -32,6 +32,7 @@ export class SotwProxy extends LoadProxy {
   private subscribed(type: ShortType): string[] {
     if (type === "eds") return [...this.flow.eds.names];
     if (type === "rds") return [...this.flow.rds.names];
+    if (type === "sds") return [...this.flow.sds.names];
     return [];
   }
 
@@ -61,6 +62,7 @@ export class SotwProxy extends LoadProxy {
     else if (type === "eds") this.flow.onEndpoints(r.resources);
     else if (type === "lds") this.flow.onListeners(r.resources, [], true);
     else if (type === "rds") this.flow.onRoutes(r.resources);
+    else if (type === "sds") this.flow.onSecrets(r.resources);
     else this.flow.onVirtualHosts(r.resources, []);
     this.version[type] = r.versionInfo;
     this.nonce[type] = r.nonce;

@@ -16,6 +16,16 @@ import { ListenerSchema } from "../gen/envoy/config/listener/v3/listener_pb.js";
 import { FilterChainSchema, FilterSchema } from "../gen/envoy/config/listener/v3/listener_components_pb.js";
 import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.js";
 import { HttpConnectionManagerSchema, RdsSchema } from "../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+import { Cluster_TransportSocketMatchSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
+import { TransportSocketSchema } from "../gen/envoy/config/core/v3/base_pb.js";
+import { ConfigSourceSchema } from "../gen/envoy/config/core/v3/config_source_pb.js";
+import {
+  CommonTlsContext_CombinedCertificateValidationContextSchema,
+  CommonTlsContextSchema,
+  DownstreamTlsContextSchema,
+  UpstreamTlsContextSchema,
+} from "../gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
+import { SdsSecretConfigSchema, SecretSchema } from "../gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { lenField } from "../xds/proto-fields.js";
 
@@ -128,7 +138,26 @@ const F = {
   hcm: { rds: HttpConnectionManagerSchema.field.rds.number },
   rds: { routeConfigName: RdsSchema.field.routeConfigName.number },
   route: { vhds: RouteConfigurationSchema.field.vhds.number },
+  tls: {
+    clusterSocket: ClusterSchema.field.transportSocket.number,
+    clusterMatches: ClusterSchema.field.transportSocketMatches.number,
+    matchSocket: Cluster_TransportSocketMatchSchema.field.transportSocket.number,
+    chainSocket: FilterChainSchema.field.transportSocket.number,
+    socketConfig: TransportSocketSchema.field.typedConfig.number,
+    upstreamCommon: UpstreamTlsContextSchema.field.commonTlsContext.number,
+    downstreamCommon: DownstreamTlsContextSchema.field.commonTlsContext.number,
+    certificates: CommonTlsContextSchema.field.tlsCertificateSdsSecretConfigs.number,
+    validation: CommonTlsContextSchema.field.validationContextSdsSecretConfig.number,
+    combined: CommonTlsContextSchema.field.combinedValidationContext.number,
+    combinedValidation: CommonTlsContext_CombinedCertificateValidationContextSchema.field.validationContextSdsSecretConfig.number,
+    sdsName: SdsSecretConfigSchema.field.name.number,
+    sdsConfig: SdsSecretConfigSchema.field.sdsConfig.number,
+    ads: ConfigSourceSchema.field.ads.number,
+  },
 } as const;
+
+const UPSTREAM_TLS_TYPE = `type.googleapis.com/${UpstreamTlsContextSchema.typeName}`;
+const DOWNSTREAM_TLS_TYPE = `type.googleapis.com/${DownstreamTlsContextSchema.typeName}`;
 
 const HCM_TYPE = `type.googleapis.com/${HttpConnectionManagerSchema.typeName}`;
 /** SotW may wrap a resource in discovery.v3.Resource (TTL, heartbeats). */
@@ -139,6 +168,7 @@ const NAME_FIELD: ReadonlySet<number> = new Set([
   ClusterLoadAssignmentSchema.field.clusterName.number,
   ListenerSchema.field.name.number,
   RouteConfigurationSchema.field.name.number,
+  SecretSchema.field.name.number,
 ]);
 if (NAME_FIELD.size !== 1) throw new Error("wire: the resource types no longer share one name field number");
 const RESOURCE_NAME_FIELD = [...NAME_FIELD][0]!;
@@ -285,7 +315,7 @@ function anyValue(any: FieldReader): Buffer | undefined {
   return undefined;
 }
 
-/** The name of a Cluster, ClusterLoadAssignment, Listener or RouteConfiguration body. */
+/** The name of a Cluster, ClusterLoadAssignment, Listener, RouteConfiguration or Secret body. */
 export function resourceName(body: Uint8Array): string {
   const b = asBuffer(body);
   const r = new FieldReader(b, 0, b.length);
@@ -351,13 +381,84 @@ export function routeUsesVhds(route: WireResource): boolean {
   return false;
 }
 
+/**
+ * The secrets a Cluster or Listener body asks for over ADS, as Envoy's TLS transport sockets do:
+ * the SdsSecretConfigs of its certificates and validation context (plain or combined) whose
+ * sds_config is `ads`, in its transport socket, its transport socket matches (a cluster's) or its
+ * filter chains' (a listener's). A secret from another config source (a file, an agent's SDS
+ * server) or inline is not the ADS server's to send. Sorted, without duplicates.
+ */
+export function sdsSecretNames(resource: WireResource, kind: "cluster" | "listener"): readonly string[] {
+  const names = new Set<string>();
+  const r = new FieldReader(resource.buf, resource.start, resource.end);
+  while (r.next()) {
+    if (kind === "cluster") {
+      if (r.isLen(F.tls.clusterSocket)) socketSecrets(r.sub(), names);
+      else if (r.isLen(F.tls.clusterMatches)) {
+        const m = r.sub();
+        while (m.next()) if (m.isLen(F.tls.matchSocket)) socketSecrets(m.sub(), names);
+      }
+    } else if (r.isLen(F.listener.filterChains) || r.isLen(F.listener.defaultFilterChain)) {
+      const chain = r.sub();
+      while (chain.next()) if (chain.isLen(F.tls.chainSocket)) socketSecrets(chain.sub(), names);
+    }
+  }
+  return names.size ? [...names].sort() : NO_NAMES;
+}
+
+const NO_NAMES: readonly string[] = [];
+
+function socketSecrets(socket: FieldReader, names: Set<string>): void {
+  while (socket.next()) {
+    if (!socket.isLen(F.tls.socketConfig)) continue;
+    let url = "";
+    let ctx: FieldReader | undefined;
+    const any = socket.sub();
+    while (any.next()) {
+      if (any.isLen(F.any.typeUrl)) url = str(any.buf, any.s, any.e);
+      else if (any.isLen(F.any.value)) ctx = any.sub();
+    }
+    if (!ctx || (url !== UPSTREAM_TLS_TYPE && url !== DOWNSTREAM_TLS_TYPE)) continue;
+    const common = url === UPSTREAM_TLS_TYPE ? F.tls.upstreamCommon : F.tls.downstreamCommon;
+    while (ctx.next()) {
+      if (!ctx.isLen(common)) continue;
+      const c = ctx.sub();
+      while (c.next()) {
+        if (c.isLen(F.tls.certificates) || c.isLen(F.tls.validation)) adsSecret(c.sub(), names);
+        else if (c.isLen(F.tls.combined)) {
+          const v = c.sub();
+          while (v.next()) if (v.isLen(F.tls.combinedValidation)) adsSecret(v.sub(), names);
+        }
+      }
+    }
+  }
+}
+
+/** The name of an SdsSecretConfig whose config source is ADS. */
+function adsSecret(sds: FieldReader, names: Set<string>): void {
+  let name = "";
+  let ads = false;
+  while (sds.next()) {
+    if (sds.isLen(F.tls.sdsName)) name = str(sds.buf, sds.s, sds.e);
+    else if (sds.isLen(F.tls.sdsConfig)) {
+      const src = sds.sub();
+      while (src.next()) if (src.isLen(F.tls.ads)) ads = true;
+    }
+  }
+  if (ads && name) names.add(name);
+}
+
 const REQ = {
   node: DeltaDiscoveryRequestSchema.field.node.number,
   typeUrl: DeltaDiscoveryRequestSchema.field.typeUrl.number,
   subscribe: DeltaDiscoveryRequestSchema.field.resourceNamesSubscribe.number,
   unsubscribe: DeltaDiscoveryRequestSchema.field.resourceNamesUnsubscribe.number,
   nonce: DeltaDiscoveryRequestSchema.field.responseNonce.number,
+  initialVersions: DeltaDiscoveryRequestSchema.field.initialResourceVersions.number,
 } as const;
+/** A map field is a repeated entry message: key 1, value 2. */
+const MAP_KEY = 1;
+const MAP_VALUE = 2;
 
 // Every proxy subscribes to the same thousands of names: each name's field is encoded once.
 const subscribeFields = new Map<string, Buffer>();
@@ -376,6 +477,8 @@ export interface DeltaRequestFields {
   readonly resourceNamesSubscribe?: readonly string[];
   readonly resourceNamesUnsubscribe?: readonly string[];
   readonly responseNonce?: string;
+  /** What the proxy holds of the type, name → version: a resumed stream's first request (Envoy's reconnect). */
+  readonly initialResourceVersions?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -390,5 +493,9 @@ export function deltaRequestBytes(r: DeltaRequestFields, node?: Uint8Array): Buf
   for (const n of r.resourceNamesSubscribe ?? []) chunks.push(cachedField(subscribeFields, REQ.subscribe, n));
   for (const n of r.resourceNamesUnsubscribe ?? []) chunks.push(lenField(REQ.unsubscribe, Buffer.from(n, "utf8")));
   if (r.responseNonce) chunks.push(lenField(REQ.nonce, Buffer.from(r.responseNonce, "utf8")));
+  for (const [name, version] of r.initialResourceVersions ?? []) {
+    const entry = Buffer.concat([lenField(MAP_KEY, Buffer.from(name, "utf8")), lenField(MAP_VALUE, Buffer.from(version, "utf8"))]);
+    chunks.push(lenField(REQ.initialVersions, entry));
+  }
   return Buffer.concat(chunks);
 }

@@ -63,7 +63,9 @@ describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
       for (const f of report.fleets) {
         expect(f.syncResourcesPerProxy[t].min, `${f.protocol} ${t}`).toBe(f.syncResourcesPerProxy[t].max);
         expect(f.syncResourceBytesPerProxy[t].min, `${f.protocol} ${t}`).toBe(f.syncResourceBytesPerProxy[t].max);
-        if (t !== "vhds" || f.protocol === "delta") expect(f.syncReceived[t].bytes, `${f.protocol} ${t}`).toBeGreaterThan(0);
+        // The plaintext port sends no secrets, and the mesh's pods are not injected: nothing names any.
+        if (t === "sds") expect(f.received[t].msgs, `${f.protocol} ${t}`).toBe(0);
+        else if (t !== "vhds" || f.protocol === "delta") expect(f.syncReceived[t].bytes, `${f.protocol} ${t}`).toBeGreaterThan(0);
         expect(f.received[t].bytes).toBeGreaterThanOrEqual(f.syncReceived[t].bytes);
       }
       if (t !== "rds" && t !== "vhds") expect(sotw!.syncResourceBytesPerProxy[t].min, t).toBe(delta!.syncResourceBytesPerProxy[t].min);
@@ -155,6 +157,9 @@ describe("meshpilot loadgen against meshpilot serve --config-dir", () => {
         vhds: list(of("RoutesConfigDump")["dynamic_route_configs"])
           .flatMap((r) => ((r["route_config"]!["virtual_hosts"] ?? []) as { name: string }[]).map((v) => v.name))
           .filter((n) => n.includes("/"))
+          .sort(),
+        sds: list(of("SecretsConfigDump")["dynamic_active_secrets"])
+          .map((s) => String(s["name"]))
           .sort(),
       };
       expect(envoyNames.clusters.length).toBeGreaterThan(15);
