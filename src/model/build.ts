@@ -37,6 +37,8 @@ export interface MeshBuild {
   readonly changedHosts?: ReadonlySet<string>;
   /** The build's step results, which the next build reuses where its inputs are the same objects (keep.ts). */
   readonly steps?: KeptSteps;
+  /** The steps this build worked out (not taken from the previous one), for tests. */
+  readonly computed?: readonly string[];
 }
 
 /** Store snapshot → mesh model. Pure: the same input always gives the same model. */
@@ -177,6 +179,7 @@ export function buildMeshState(input: MeshInput, domain = DEFAULT_DOMAIN, meshCo
     endpoints: eps.state,
     entryEndpoints,
     steps: steps.kept,
+    computed: steps.computed,
   };
 }
 
@@ -237,9 +240,42 @@ export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBui
     },
     endpoints: eps.state,
     changedHosts: portsChanged ? undefined : eps.changedHosts,
-    // The kept endpoint steps are older than this state: dropped, not held until the next full build.
-    ...(previous.steps ? { steps: withoutSteps(previous.steps, ENDPOINT_STEPS) } : {}),
+    ...(previous.steps
+      ? {
+          steps: endpointSteps(previous.steps, input, mesh.services, {
+            eps,
+            endpoints,
+            podPorts: portsChanged ? podPorts : (mesh.podPorts ?? podPorts),
+            identities,
+          }),
+        }
+      : {}),
   };
+}
+
+/**
+ * The kept steps after an endpoint-only rebuild: the endpoint steps as buildMeshState would have
+ * recorded them for `input` (so that the next full build, a route edit between endpoint changes,
+ * does not work every endpoint out again), others as they were. Where this rebuild's results are
+ * not those steps' (a registry with ServiceEntries: the endpoints step reads the Services alone),
+ * they are dropped, not held until the next full build.
+ */
+function endpointSteps(
+  steps: KeptSteps,
+  input: MeshInput,
+  services: MeshModel["services"],
+  r: { eps: unknown; endpoints: MeshModel["endpoints"]; podPorts: readonly PodPortsModel[]; identities: MeshModel["identities"] },
+): KeptSteps {
+  const endpoints = steps.get("endpoints");
+  const entryEndpoints = steps.get("endpointMap")?.inputs[1];
+  if (!endpoints || endpoints.inputs[2] !== services || entryEndpoints === undefined) return withoutSteps(steps, ENDPOINT_STEPS);
+  const out = new Map(withoutSteps(steps, ENDPOINT_STEPS));
+  const epsEndpoints = (r.eps as { endpoints: unknown }).endpoints;
+  out.set("endpoints", { inputs: [input.endpointSlices, input.pods, services, input.nodes ?? []], value: r.eps });
+  out.set("endpointMap", { inputs: [epsEndpoints, entryEndpoints], value: r.endpoints });
+  out.set("podPorts", { inputs: [services, input.pods], value: r.podPorts });
+  out.set("identities", { inputs: [services, r.endpoints], value: r.identities });
+  return out;
 }
 
 function samePodPorts(a: readonly PodPortsModel[], b: readonly PodPortsModel[]): boolean {

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { formatDiagnostic } from "../../../src/api/diagnostics.js";
 import type { InputKind, InputObject, StoredObject } from "../../../src/api/objects.js";
 import { destinationRule, endpointSlice, namespace, pod, service, virtualService, ENDPOINTS_PER_SERVICE } from "../../../src/loadgen/mesh-objects.js";
-import { buildMesh, buildMeshState } from "../../../src/model/build.js";
+import { buildMesh, buildMeshState, rebuildEndpoints } from "../../../src/model/build.js";
 import { keptRouteStats } from "../../../src/model/kept-routes.js";
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../../../src/model/mesh-config.js";
 import { ruleLookupStats } from "../../../src/model/policies.js";
@@ -212,6 +212,23 @@ describe("one edit touches only what it changes", () => {
     // Only the VirtualServices were built again; the next build with the same input builds nothing.
     const again = buildMeshState(meshInputFrom(objects), undefined, undefined, after);
     expect(again.mesh.virtualServices).toBe(after.mesh.virtualServices);
+  });
+
+  it("a route edit after an endpoint change works no endpoint out again", () => {
+    const mesh = generated(N);
+    const first = buildMeshState(meshInputFrom(mesh.objects));
+    const objects = [...mesh.objects];
+    // The mesh's objects: a Service, its Pods, its EndpointSlice, then its VirtualService.
+    objects[mesh.vsAt(4) - 1] = { object: endpointSlice(4, "full", new Set([2])) };
+    const second = rebuildEndpoints(first, meshInputFrom(objects));
+    expect(second.changedHosts).toBeDefined();
+    objects[mesh.vsAt(7)] = { object: virtualService(7, N, "full", 30) };
+    const third = buildMeshState(meshInputFrom(objects), undefined, undefined, second);
+    expect(third.mesh).toEqual(buildMeshState(meshInputFrom(objects)).mesh);
+    // Sidecars are checked against pods again (none here), the endpoints are as the endpoint change left them.
+    expect(third.computed).toEqual(["virtualServices", "sidecars"]);
+    expect(third.mesh.endpoints).toBe(second.mesh.endpoints);
+    expect(third.mesh.identities).toBe(second.mesh.identities);
   });
 
   it("a DestinationRule edit gives a new rule for its host only", () => {
