@@ -13,6 +13,8 @@ export class EncodeCache {
   private readonly byType = new Map<TypeUrl, Map<string, Resource>>();
   /** By the JSON object encoded (translator output is never mutated); held as long as that object lives. */
   private readonly byJson = new WeakMap<object, Resource>();
+  /** Per type, the maps of the last retain. */
+  private readonly retained = new Map<TypeUrl, readonly ResourceMap[]>();
 
   ofJson(json: unknown): Resource | undefined {
     return typeof json === "object" && json !== null ? this.byJson.get(json) : undefined;
@@ -39,7 +41,12 @@ export class EncodeCache {
    * Keep of `type` only what `live` (every current view's map of that type) holds: called after a
    * build, so the cache never holds more than the views do.
    */
-  retain(type: TypeUrl, live: Iterable<ResourceMap>): void {
+  retain(type: TypeUrl, live: readonly ResourceMap[]): void {
+    // The same maps as at the last call (maps are immutable): what they hold is kept already. A
+    // route edit leaves every view's clusters, endpoints and listeners as they were.
+    const last = this.retained.get(type);
+    if (last && last.length === live.length && last.every((m, i) => m === live[i])) return;
+    this.retained.set(type, live);
     const kept = new Map<string, Resource>();
     for (const map of live) {
       for (const r of map.values()) {

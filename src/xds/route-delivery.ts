@@ -136,17 +136,8 @@ function encodeRoute(
       continue;
     }
     const r = encodeVhost(name, vh, previous?.virtualHosts, shared);
-    const nameLength = leadingNameOf(r);
     vhosts.push(r);
-    parts.push({
-      digest: r.version,
-      pieces: () => {
-        // The VHDS resource's bytes with its own name field swapped for the inline virtual host's.
-        const ownName = lenField(1, Buffer.from(vh.name!, "utf8"));
-        const rest = r.body.subarray(nameLength);
-        return [lenHeader(2, ownName.length + rest.length), ownName, rest];
-      },
-    });
+    parts.push({ digest: r.version, pieces: () => inlinePieces(r, vh.name!) });
   }
   // Field 1 (name) first, then the virtual hosts (field 2), then the rest: the order protobuf
   // encoders write, so the bytes are what encoding the whole message gives.
@@ -175,6 +166,21 @@ function encodeRoute(
   deliveredOf.set(inline, vhosts);
   shared?.putJson(rc, inline);
   return { inline, vhosts };
+}
+
+/** Per VHDS virtual host, its pieces in the inline route configuration (the same for every assembly that holds it). */
+const inlineForms = new WeakMap<Resource, readonly Uint8Array[]>();
+
+/** The VHDS resource's bytes with its own name field swapped for the inline virtual host's `name`, as field 2. */
+function inlinePieces(r: Resource, name: string): readonly Uint8Array[] {
+  let pieces = inlineForms.get(r);
+  if (!pieces) {
+    const ownName = lenField(1, Buffer.from(name, "utf8"));
+    const rest = r.body.subarray(leadingNameOf(r));
+    pieces = [Buffer.concat([lenHeader(2, ownName.length + rest.length), ownName]), rest];
+    inlineForms.set(r, pieces);
+  }
+  return pieces;
 }
 
 const nameLengths = new WeakMap<Resource, number>();
