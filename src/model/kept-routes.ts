@@ -12,10 +12,17 @@
  *
  * Held per ProxyView object (the pipeline keeps one per shared part for its life) and per model
  * object, weakly: a view or a VirtualService that goes takes its entries with it.
+ *
+ * Views share what they resolve alike. The sidecars of each namespace have an outbound part of
+ * their own, and each part resolved every service's routes and made its virtual hosts (and their
+ * JSON downstream) anew, although only the virtual hosts of its own namespace differ (short-name
+ * domains): with four namespaces, four copies of ~4 MiB at 1000 services. A new result equal to
+ * one another view holds is that one (Interned), so their virtual hosts are the same object too.
  */
 import type { ServiceModel, VirtualServiceModel } from "./ir.js";
 import type { ClusterPolicy } from "./parsed.js";
 import type { ProxyView } from "./proxy.js";
+import { deepEqual } from "../api/equal.js";
 import { resolveDefaultRoute, resolveHttpRoutes, type DefaultRouteModel, type HttpRouteModel, type RouteScope } from "./routes.js";
 import type { VirtualHostScope } from "./scope.js";
 
@@ -115,10 +122,44 @@ function readsAgain(reads: readonly Read[], ctx: RouteScope): boolean {
   return true;
 }
 
+/**
+ * Results some view holds, per model object and key, weakly: a result equal to one of them is
+ * replaced by it. Nothing is kept here that no view's memo holds.
+ */
+class Interned<K extends object, T extends object> {
+  private readonly table = new WeakMap<K, Map<string, WeakRef<T>[]>>();
+
+  constructor(private readonly same: (a: T, b: T) => boolean) {}
+
+  /** `value`, or the held result equal to it. */
+  find(owner: K, key: string, value: T): T {
+    let byKey = this.table.get(owner);
+    if (!byKey) this.table.set(owner, (byKey = new Map()));
+    const refs = byKey.get(key) ?? [];
+    const live: WeakRef<T>[] = [];
+    for (const ref of refs) {
+      const held = ref.deref();
+      if (held === undefined) continue;
+      if (this.same(held, value)) return held;
+      live.push(ref);
+    }
+    live.push(new WeakRef(value));
+    byKey.set(key, live);
+    return value;
+  }
+}
+
 /** Per proxy view, per model object, per listener port and gateway: the last resolution. */
 type Memo<K extends object, T> = WeakMap<ProxyView, WeakMap<K, Map<string, Kept<T>>>>;
 
-function kept<K extends object, T>(memo: Memo<K, T>, owner: K, key: string, ctx: RouteScope, resolve: (ctx: RouteScope) => T): T {
+function kept<K extends object, T extends object>(
+  memo: Memo<K, T>,
+  shared: Interned<K, T>,
+  owner: K,
+  key: string,
+  ctx: RouteScope,
+  resolve: (ctx: RouteScope) => T,
+): T {
   let byOwner = memo.get(ctx.proxy);
   if (!byOwner) memo.set(ctx.proxy, (byOwner = new WeakMap()));
   let byKey = byOwner.get(owner);
@@ -130,29 +171,47 @@ function kept<K extends object, T>(memo: Memo<K, T>, owner: K, key: string, ctx:
   }
   keptRouteStats.resolved++;
   const reads: Read[] = [];
-  const value = resolve(recording(ctx, reads));
+  const value = shared.find(owner, key, resolve(recording(ctx, reads)));
   byKey.set(key, { reads, value });
   return value;
 }
 
 const httpRoutes: Memo<VirtualServiceModel, HttpRouteModel[]> = new WeakMap();
 const defaultRoutes: Memo<ServiceModel, DefaultRouteModel> = new WeakMap();
+const sharedHttpRoutes = new Interned<VirtualServiceModel, HttpRouteModel[]>(deepEqual);
+const sharedDefaultRoutes = new Interned<ServiceModel, DefaultRouteModel>(deepEqual);
 
 /** resolveHttpRoutes, the same array as last time when nothing it read changed (never mutate it). */
 export function keptHttpRoutes(vs: VirtualServiceModel, ctx: RouteScope): HttpRouteModel[] {
-  return kept(httpRoutes, vs, `${ctx.port}|${ctx.gateway}`, ctx, (c) => resolveHttpRoutes(vs, c));
+  return kept(httpRoutes, sharedHttpRoutes, vs, `${ctx.port}|${ctx.gateway}`, ctx, (c) => resolveHttpRoutes(vs, c));
 }
 
 /** resolveDefaultRoute, the same object as last time when nothing it read changed. */
 export function keptDefaultRoute(svc: ServiceModel, port: number, ctx: RouteScope): DefaultRouteModel {
-  return kept(defaultRoutes, svc, `${port}|${ctx.port}|${ctx.gateway}`, ctx, (c) => resolveDefaultRoute(svc, port, c));
+  return kept(defaultRoutes, sharedDefaultRoutes, svc, `${port}|${ctx.port}|${ctx.gateway}`, ctx, (c) => resolveDefaultRoute(svc, port, c));
 }
 
 const virtualHosts = new WeakMap<ProxyView, WeakMap<ServiceModel, Map<number, VirtualHostScope>>>();
+const sharedVirtualHosts = new Interned<ServiceModel, VirtualHostScope>((a, b) => sameVirtualHost(a, b.host, b.domains, b.routes, b.defaultRoute));
+
+function sameVirtualHost(
+  vh: VirtualHostScope,
+  host: string,
+  domains: readonly string[],
+  routes: readonly HttpRouteModel[],
+  defaultRoute: DefaultRouteModel | undefined,
+): boolean {
+  return (
+    vh.host === host &&
+    vh.routes === routes &&
+    vh.defaultRoute === defaultRoute &&
+    (vh.domains === domains || (vh.domains.length === domains.length && vh.domains.every((d, i) => d === domains[i])))
+  );
+}
 
 /**
  * A service's virtual host on a port: last build's object when it holds the same routes (by
- * identity) and domains, so that its translation is found again by identity.
+ * identity) and domains, or another view's, so that its translation is found again by identity.
  */
 export function keptVirtualHost(
   proxy: ProxyView,
@@ -167,15 +226,8 @@ export function keptVirtualHost(
   let byPort = bySvc.get(svc);
   if (!byPort) bySvc.set(svc, (byPort = new Map()));
   const before = byPort.get(port);
-  if (
-    before &&
-    before.host === svc.hostname &&
-    before.routes === routes &&
-    before.defaultRoute === defaultRoute &&
-    (before.domains === domains || (before.domains.length === domains.length && before.domains.every((d, i) => d === domains[i])))
-  )
-    return before;
-  const vh: VirtualHostScope = { host: svc.hostname, domains, routes, ...(defaultRoute ? { defaultRoute } : {}) };
+  if (before && sameVirtualHost(before, svc.hostname, domains, routes, defaultRoute)) return before;
+  const vh = sharedVirtualHosts.find(svc, String(port), { host: svc.hostname, domains, routes, ...(defaultRoute ? { defaultRoute } : {}) });
   byPort.set(port, vh);
   return vh;
 }
