@@ -51,7 +51,8 @@ function sameCollection(a: object, b: object): boolean {
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const v of Object.values(value as object)) deepFreeze(v);
+    // Primitives need no call: most values of an object are.
+    for (const v of Object.values(value as object)) if (v !== null && typeof v === "object") deepFreeze(v);
   }
   return value;
 }

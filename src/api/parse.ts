@@ -26,6 +26,8 @@ export interface ParseInput {
   readonly lineOf?: LineLookup;
   /** Without `lineOf`: the lines of the object's fields, worked out when first asked for (not for a `v1 List`). */
   readonly fieldLines?: DeferredFieldLines;
+  /** The value's nesting depth (nestingDepth's), when the reader already walked it: not walked again. Not for a `v1 List`. */
+  readonly depth?: number;
 }
 
 export type ParseResult =
@@ -66,7 +68,7 @@ export function parseDocument(input: ParseInput): ParseResult[] {
 
 /** Parse one object. */
 export function parseObject(input: ParseInput): ParseResult {
-  return parseAt(input.value, input.source, input.lineOf, [], input.fieldLines);
+  return parseAt(input.value, input.source, input.lineOf, [], input.fieldLines, input.depth);
 }
 
 function parseAt(
@@ -75,6 +77,7 @@ function parseAt(
   lineOf: LineLookup | undefined,
   prefix: FieldPath,
   deferred?: DeferredFieldLines,
+  knownDepth?: number,
 ): ParseResult {
   const diag = (severity: Severity, code: string, path: FieldPath, message: string, object?: ObjectRef): Diagnostic => {
     const full = [...prefix, ...path];
@@ -140,7 +143,7 @@ function parseAt(
   const ref: ObjectRef = { kind: spec.kind, ...(namespace ? { namespace } : {}), ...(rawName ? { name: rawName } : {}) };
   const key = rawName ? objectKey(spec.kind, namespace, rawName) : undefined;
 
-  const depth = nestingDepth(value, MAX_NESTING);
+  const depth = knownDepth ?? nestingDepth(value, MAX_NESTING);
   if (depth > MAX_NESTING) {
     return {
       status: "invalid",

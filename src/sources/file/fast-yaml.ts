@@ -8,10 +8,12 @@
  * schema does (the `yaml` package's default), so both give the same values. Anything where the two
  * could differ is declined (`undefined`), and the caller reads the file with `yaml` as before:
  * syntax js-yaml rejects (errors, duplicate keys, unknown tags), tags, directives, `...` markers,
- * merge keys, complex or null keys, shared (aliased) collections, and content on a `---` line.
+ * merge keys, complex or null keys, shared (aliased) collections, content on a `---` line, and
+ * documents nested too deep to be read (refused with a diagnostic, which names a line).
  */
 import { createHash } from "node:crypto";
 import { FAILSAFE_SCHEMA, load, Type } from "js-yaml";
+import { MAX_NESTING } from "../../api/parse.js";
 
 /** One document of the file: its plain value and the 1-based line its content starts on. */
 export interface QuickDocument {
@@ -20,6 +22,8 @@ export interface QuickDocument {
   readonly line: number | undefined;
   /** Equal for two readings exactly when the document's text and its first line are equal (so are then its positions). */
   readonly key: string;
+  /** The value's nesting depth (at most MAX_NESTING), for parseDocument; 0 without content. */
+  readonly depth: number;
 }
 
 // YAML 1.2 core schema resolution of plain scalars (the spec's regular expressions, in the order
@@ -91,7 +95,7 @@ export function quickDocuments(text: string): QuickDocument[] | undefined {
     const chunk = lines.slice(c.start, c.end).join("\n");
     const key = `${c.start}:${createHash("sha256").update(chunk).digest("base64")}`;
     if (first === undefined) {
-      docs.push({ value: null, line: undefined, key });
+      docs.push({ value: null, line: undefined, key, depth: 0 });
       continue;
     }
     let value: unknown;
@@ -100,29 +104,45 @@ export function quickDocuments(text: string): QuickDocument[] | undefined {
     } catch {
       return undefined;
     }
-    if (!plainTree(value)) return undefined;
-    docs.push({ value: value ?? null, line: first + 1, key });
+    const depth = plainTreeDepth(value, MAX_NESTING);
+    // Too deep: refused with a diagnostic, which the exact reading gives with its line.
+    if (depth === undefined || depth > MAX_NESTING) return undefined;
+    docs.push({ value: value ?? null, line: first + 1, key, depth });
   }
   return docs;
 }
 
-/** No collection reached twice (an alias; `yaml` copies those and caps their count) and no key js-yaml made of a null. */
-function plainTree(root: unknown): boolean {
+/**
+ * The nesting depth of a plain tree (as parseDocument counts it), or undefined when the tree is
+ * not plain: a collection reached twice (an alias; `yaml` copies those and caps their count) or a
+ * key js-yaml made of a null. One walk serves both checks, so parseDocument need not walk the
+ * document again for its depth; it stops once deeper than `limit`.
+ */
+function plainTreeDepth(root: unknown, limit: number): number | undefined {
   const seen = new Set<object>();
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const v = stack.pop();
+  // Two stacks rather than one of pairs: no allocation per node.
+  const values: unknown[] = [root];
+  const depths: number[] = [0];
+  let deepest = 0;
+  while (values.length > 0) {
+    const v = values.pop();
+    const d = depths.pop()! + 1;
     if (v === null || typeof v !== "object") continue;
-    if (seen.has(v)) return false;
+    if (seen.has(v)) return undefined;
     seen.add(v);
+    if (d > deepest && (deepest = d) > limit) return deepest;
     if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
+      for (const x of v) {
+        values.push(x);
+        depths.push(d);
+      }
       continue;
     }
-    for (const [k, x] of Object.entries(v)) {
-      if (k === "null") return false;
-      stack.push(x);
+    for (const k of Object.keys(v)) {
+      if (k === "null") return undefined;
+      values.push((v as Record<string, unknown>)[k]);
+      depths.push(d);
     }
   }
-  return true;
+  return deepest;
 }

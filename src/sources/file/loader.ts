@@ -50,12 +50,12 @@ function quickLoad(file: string, text: string): FileLoad | undefined {
   if (!docs) return undefined;
   const lines = fieldLinesOnDemand(text);
   const results: DocumentResult[] = [];
-  for (const [i, { value, line, key }] of docs.entries()) {
+  for (const [i, { value, line, key, depth }] of docs.entries()) {
     const document = i + 1;
     const v = value as Record<string, unknown> | null;
     if (v?.["kind"] === "List" && v["apiVersion"] === "v1") return undefined; // items get lines of their own
     const fieldLines = new DeferredFieldLines(key, () => lines(document));
-    for (const r of parseDocument({ value, source: { file, document, ...(line !== undefined ? { line } : {}) }, fieldLines })) {
+    for (const r of parseDocument({ value, source: { file, document, ...(line !== undefined ? { line } : {}) }, fieldLines, depth })) {
       if (r.diagnostics.length > 0) return undefined;
       results.push({ ...r, document });
     }

@@ -11,6 +11,8 @@ import { dump } from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
 import { DeferredFieldLines } from "../../../src/api/diagnostics.js";
+import { Codes } from "../../../src/api/codes.js";
+import { MAX_NESTING, nestingDepth } from "../../../src/api/parse.js";
 import { quickDocuments } from "../../../src/sources/file/fast-yaml.js";
 import { parseYamlFile, parseYamlFileWithPositions, type FileLoad } from "../../../src/sources/file/loader.js";
 
@@ -243,8 +245,22 @@ describe("quick YAML reading", () => {
         }
         const got = quick(text);
         if (got !== undefined) expect(got).toEqual(exact);
+        // the one walk that checks the tree also measures its depth, as parseDocument would
+        for (const d of quickDocuments(text) ?? []) expect(d.depth).toBe(nestingDepth(d.value, MAX_NESTING));
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it("measures each document's depth in its one walk, and leaves a too deep one to the exact reading", () => {
+    // root, spec, x, then one level per list
+    const service = (lists: number): string => `apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  x: ${"[".repeat(lists)}${"]".repeat(lists)}\n`;
+    const deepest = service(MAX_NESTING - 2);
+    expect(quickDocuments(deepest)?.map((d) => d.depth)).toEqual([MAX_NESTING]);
+    const tooDeep = service(MAX_NESTING - 1);
+    expect(quickDocuments(tooDeep)).toBeUndefined();
+    const got = parseYamlFile("f.yaml", tooDeep);
+    expect(got).toEqual(parseYamlFileWithPositions("f.yaml", tooDeep));
+    expect(got.diagnostics.map((d) => [d.code, d.source?.line])).toEqual([[Codes.TooDeep, 1]]);
   });
 });
