@@ -93,6 +93,10 @@ describe("the CLI loads only what a command needs", () => {
       "/src/runtime/identity",
       // the Envoy types come from one descriptor set, not from the generated modules
       "/src/gen/",
+      // and protobuf-es builds only the well-known types they import (each file builds its own on load)
+      ...["api", "type", "field_mask", "source_context", "compiler/plugin", "cpp_features", "go_features", "java_features"].map(
+        (f) => `/@bufbuild/protobuf/dist/esm/wkt/google/protobuf/${f}_pb.js`,
+      ),
       // files without a diagnostic are read by the quick YAML reader
       "/node_modules/yaml/",
       // only a Telemetry filter needs CEL, only a regex RE2, only the debug API's push diffs a diff
@@ -102,6 +106,7 @@ describe("the CLI loads only what a command needs", () => {
     ];
     expect(serveDir.modules.filter((m) => notUsed.some((h) => m.includes(h)))).toEqual([]);
     expect(serveDir.modules.some((m) => m.includes("/node_modules/js-yaml/"))).toBe(true);
+    expect(serveDir.modules.some((m) => m.includes("/@bufbuild/protobuf/dist/esm/wkt/google/protobuf/duration_pb.js"))).toBe(true);
   });
 
   it("translate loads the translator but no gRPC, Kubernetes client, CA, logger or Envoy schemas", () => {
