@@ -11,28 +11,36 @@ export function buildVirtualServices(
   vss: readonly StoredObject<VirtualService>[],
   domain: string,
 ): { virtualServices: VirtualServiceModel[]; diagnostics: Diagnostic[] } {
-  const virtualServices: VirtualServiceModel[] = [];
-  for (const { object: vs } of vss) {
-    const namespace = vs.metadata.namespace ?? "default";
-    const gateways = vs.spec.gateways ?? [];
-    const origin = originOf(vs.metadata);
-    virtualServices.push({
-      name: vs.metadata.name,
-      namespace,
-      creationTimestamp: vs.metadata.creationTimestamp ?? "",
-      hosts: (vs.spec.hosts ?? []).map((h) => resolveHost(h, namespace, domain)),
-      gateways,
-      exportTo: vs.spec.exportTo ?? [],
-      http: vs.spec.http ?? [],
-      routedHttp: vs.spec.http ?? [],
-      tcp: vs.spec.tcp ?? [],
-      tls: vs.spec.tls ?? [],
-      ref: origin ?? { kind: "VirtualService", namespace, name: vs.metadata.name },
-      ...(origin ? { gatewaySemantics: true } : {}),
-    });
-  }
+  const virtualServices = vss.map(({ object }) => virtualServiceModel(object, domain));
   virtualServices.sort(byCreation);
   return mergeDelegates(virtualServices, domain);
+}
+
+/** Per input object (the store hands the same one while it is unchanged): its model, never mutated. */
+const models = new WeakMap<VirtualService, { readonly domain: string; readonly model: VirtualServiceModel }>();
+
+/** One VirtualService's model; the same object for the same input object, so that a build keeps it without comparing. */
+function virtualServiceModel(vs: VirtualService, domain: string): VirtualServiceModel {
+  const known = models.get(vs);
+  if (known?.domain === domain) return known.model;
+  const namespace = vs.metadata.namespace ?? "default";
+  const origin = originOf(vs.metadata);
+  const model: VirtualServiceModel = {
+    name: vs.metadata.name,
+    namespace,
+    creationTimestamp: vs.metadata.creationTimestamp ?? "",
+    hosts: (vs.spec.hosts ?? []).map((h) => resolveHost(h, namespace, domain)),
+    gateways: vs.spec.gateways ?? [],
+    exportTo: vs.spec.exportTo ?? [],
+    http: vs.spec.http ?? [],
+    routedHttp: vs.spec.http ?? [],
+    tcp: vs.spec.tcp ?? [],
+    tls: vs.spec.tls ?? [],
+    ref: origin ?? { kind: "VirtualService", namespace, name: vs.metadata.name },
+    ...(origin ? { gatewaySemantics: true } : {}),
+  };
+  models.set(vs, { domain, model });
+  return model;
 }
 
 export function byCreation(

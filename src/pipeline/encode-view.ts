@@ -12,12 +12,25 @@ type Named = { readonly name?: string; readonly clusterName?: string };
 
 /** Encode one type's resources, each named by its own `name` (or a CLA's `clusterName`). */
 export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: ResourceMap, shared?: EncodeCache): ResourceMap {
+  // Item for item what the last build encoded (known by identity): the previous map, without
+  // making another of thousands of entries only to find it equal (a route edit's clusters).
+  if (previous && shared && previous.size === items.length && encodedAsBefore(items, previous, shared)) return previous;
   return encodeResources(
     t,
     items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })),
     previous,
     shared,
   );
+}
+
+/** Is each item, in order, the JSON the resource of `previous` at its place was encoded from? */
+function encodedAsBefore(items: readonly Named[], previous: ResourceMap, shared: EncodeCache): boolean {
+  let i = 0;
+  for (const [name, r] of previous) {
+    const item = items[i++]!;
+    if (shared.ofJson(item) !== r || (item.name ?? item.clusterName) !== name) return false;
+  }
+  return true;
 }
 
 /**
