@@ -4,15 +4,21 @@
  * DestinationRules) through the REST API and churns it there (pods replaced at new addresses,
  * splits edited); `meshpilot serve` reads only Kubernetes (with the ServiceAccount and RBAC of
  * deploy/), so every change a proxy converges on went API → informer → xDS. Afterwards the
- * generated objects are gone again.
+ * generated objects are gone again. Then the same against meshpilot's secure port (in this
+ * process, with the mesh CA and token review): the proxies present a ServiceAccount token
+ * (audience istio-ca) as istio-proxy does, verify the server against the mesh root, claim the
+ * token's namespace and ServiceAccount, and get their `default` and `ROOTCA` secrets over SDS;
+ * a token of another audience is refused.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { pino } from "pino";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEPLOY_DIR, kubeTestsSkipped, startKube, type KubeCluster } from "../support/kube.js";
 import { reportOf, runLoadgen } from "../support/loadgen.js";
 import { ensureBuilt, startServeProcess, type ServeProcess } from "../support/serve-process.js";
+import { startServer } from "../../src/runtime/serve.js";
 
 describe.skipIf(kubeTestsSkipped)("meshpilot loadgen through a real kube-apiserver", () => {
   let kube: KubeCluster;
@@ -80,6 +86,54 @@ describe.skipIf(kubeTestsSkipped)("meshpilot loadgen through a real kube-apiserv
       expect(
         await kube.admin.get({ apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: `svc-${i}`, namespace: ns } }),
       ).toBeUndefined();
+    }
+  });
+
+  it("on the secure port with a ServiceAccount token: TLS from the mesh root, the token's identity, default and ROOTCA over SDS; a wrong token is refused", async () => {
+    const serverName = "meshpilot.meshpilot-system.svc";
+    await kube.admin.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } });
+    await kube.admin.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "cart", namespace: "shop" } });
+    const meshpilotToken = await kube.serviceAccountToken("meshpilot-system", "meshpilot");
+    const secure = await startServer({
+      xdsAddress: "127.0.0.1:0",
+      debugAddress: "127.0.0.1:0",
+      logger: pino({ level: "warn" }),
+      kube: { kubeConfig: kube.kubeConfig(meshpilotToken, "meshpilot"), leaseNamespace: "meshpilot-system", writeStatus: false },
+      identity: { secureXdsAddress: "127.0.0.1:0", caNamespace: "meshpilot-system", dnsNames: [serverName] },
+    });
+    try {
+      const files = mkdtempSync(join(tmpdir(), "meshpilot-kube-loadgen-secure-"));
+      writeFileSync(join(files, "root-cert.pem"), secure.identity!.ca.rootPem);
+      writeFileSync(join(files, "token"), await kube.serviceAccountToken("shop", "cart", 3600, ["istio-ca"]));
+      writeFileSync(join(files, "api-token"), await kube.serviceAccountToken("shop", "cart")); // the API server's audience, not istio-ca
+      const args = (token: string, changes: number) => [
+        ...["--target", `127.0.0.1:${secure.secureXdsPort}`, "--ca-cert", join(files, "root-cert.pem"), "--server-name", serverName],
+        ...["--token-file", join(files, token), "--kubeconfig", adminKubeconfig, "--proxies", "8", "--sotw-proxies", "4", "--services", "4"],
+        ...["--churn-rate", "2", "--duration", "10", "--changes", String(changes), "--change-timeout", "30", "--sync-timeout", "60", "--json"],
+        ...["--server-pid", String(process.pid)],
+      ];
+      const run = await runLoadgen([...args("token", 2), "--drop-streams"], 240_000);
+      const report = reportOf(run);
+      expect(run.code, run.stderr).toBe(0);
+      expect(report.errors).toEqual([]);
+      expect(report.transport).toBe("TLS with a bearer token");
+      expect(report.fleets.map((f) => [f.protocol, f.synced, f.failed, f.streamErrors])).toEqual([
+        ["delta", 8, 0, 0],
+        ["sotw", 4, 0, 0],
+      ]);
+      for (const f of report.fleets) expect(f.syncResourcesPerProxy.sds, f.protocol).toEqual({ min: 2, max: 2 });
+      for (const c of report.churn.changes) expect([c.missing, c.converged]).toEqual([0, 12]);
+      expect(report.resume).toMatchObject({ dropped: 12, answered: 12 });
+      expect(report.fleets[0]!.resumed.cds.resources).toBe(0);
+      expect(report.fleets[0]!.resumed.eds.unchanged).toBe(0);
+      expect(run.stdout + run.stderr).not.toMatch(/BEGIN|PRIVATE KEY/);
+      // The token of the wrong audience: every stream is refused, and the run says why.
+      const refused = await runLoadgen([...args("api-token", 0), "--no-reconnect", "--ready-timeout", "20"], 120_000);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/UNAUTHENTICATED|16|authentication failed/);
+      rmSync(files, { recursive: true, force: true });
+    } finally {
+      await secure.stop();
     }
   });
 });
