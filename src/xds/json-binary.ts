@@ -55,6 +55,7 @@ function uriEncodable(s: string): boolean {
 }
 
 /** Writes a message's body (its fields, no tag or length) from its JSON. */
+type KeptBytes = (json: object, depth: number) => Uint8Array;
 type BodyWriter = (w: BinaryWriter, json: unknown, depth: number) => void;
 /** Converts a JSON scalar to the value BinaryWriter takes, or gives up. */
 type ScalarConvert = (json: unknown) => unknown;
@@ -67,10 +68,16 @@ interface FieldPlan {
   /** What JSON null means for this field: skip it, set the oneof (nothing written), or give up. */
   readonly onNull: "skip" | "oneof" | "giveUp";
   readonly write: (w: BinaryWriter, json: unknown, depth: number) => void;
-  /** The JSON object this field was last seen in (a stamp), to reject a field set twice. */
-  seenAt: number;
-  /** Shared by the members of one oneof, to reject a oneof set twice. */
-  oneofMark?: { at: number };
+}
+
+/** A generated writer's name (stack traces, profiles): the message type's, as an identifier. */
+function writerName(desc: DescMessage): string {
+  return `write_${desc.typeName.replace(/[^A-Za-z0-9_]/g, "_")}`;
+}
+
+/** The tag of a length-delimited field. */
+function lengthDelimitedTag(number: number): number {
+  return ((number << 3) | WireType.LengthDelimited) >>> 0;
 }
 
 /** A writer whose output was larger than this is not kept for the next resource. */
@@ -82,12 +89,6 @@ export class JsonBinaryEncoder {
   private writer = new BinaryWriter();
   private anyWriters: BinaryWriter[] = [];
   private anyLevel = 0;
-  /** One stamp per JSON object read, and a stack of (field, value) shared by the nested objects. */
-  private stamp = 0;
-  private readonly plans: FieldPlan[] = [];
-  private readonly values: unknown[] = [];
-  /** The stack's height: kept apart from the arrays' lengths, which are slow to shrink. */
-  private top = 0;
 
   constructor(private readonly registry: Registry) {}
 
@@ -99,9 +100,7 @@ export class JsonBinaryEncoder {
       if (bytes.length > KEEP_WRITER_BYTES) this.writer = new BinaryWriter();
       return bytes;
     } catch {
-      // The writers and the field stack may be mid-message.
-      this.top = 0;
-      this.values.fill(undefined);
+      // The writers may be mid-message.
       this.writer = new BinaryWriter();
       this.anyWriters = [];
       this.anyLevel = 0;
@@ -109,15 +108,27 @@ export class JsonBinaryEncoder {
     }
   }
 
+  /** A message type's body writer, compiled when first called (so recursive types find themselves). */
   private body(desc: DescMessage): BodyWriter {
     let b = this.bodies.get(desc);
     if (b === undefined) {
-      // Registered before compiling, so recursive types find themselves (fields resolve lazily).
       let compiled: BodyWriter | undefined;
-      b = (w, json, depth) => (compiled ??= this.compileBody(desc))(w, json, depth);
+      b = (w, json, depth) => (compiled ??= this.compiledBody(desc))(w, json, depth);
       this.bodies.set(desc, b);
     }
     return b;
+  }
+
+  private readonly compiled = new Map<DescMessage, BodyWriter>();
+
+  /** The compiled body writer itself (generated writers call it directly, once resolved). */
+  private compiledBody(desc: DescMessage): BodyWriter {
+    let c = this.compiled.get(desc);
+    if (c === undefined) {
+      c = this.compileBody(desc);
+      this.compiled.set(desc, c);
+    }
+    return c;
   }
 
   private compileBody(desc: DescMessage): BodyWriter {
@@ -155,69 +166,83 @@ export class JsonBinaryEncoder {
     return this.compileFields(desc);
   }
 
-  /** An ordinary message: JSON object keys by proto name or JSON name, written in field-number order. */
+  /**
+   * An ordinary message: JSON object keys by proto name or JSON name, written in field-number
+   * order. Its writer is generated for the message type (one function per type): each field's
+   * value in a variable of its own and each field written from a call site of its own, so that
+   * V8 sees one callee per call and inlines it, where one generic loop over all types' fields
+   * dispatched every write through a single megamorphic call.
+   */
   private compileFields(desc: DescMessage, skipKey?: string): BodyWriter {
-    const byKey = new Map<string, FieldPlan>();
-    const oneofMarks = new Map<DescOneof, { at: number }>();
-    for (const field of desc.fields) {
-      const plan = this.fieldPlan(field);
-      if (field.oneof) plan.oneofMark = oneofMarks.get(field.oneof) ?? oneofMarks.set(field.oneof, { at: 0 }).get(field.oneof)!;
-      byKey.set(field.name, plan).set(field.jsonName, plan);
-    }
-    const plans = this.plans;
-    const values = this.values;
-    return (w, json, depth) => {
-      if (!isObject(json) || depth > MAX_DEPTH) giveUp();
-      const obj = json as Record<string, unknown>;
-      const stamp = ++this.stamp;
-      // This object's fields go on the shared stack at [base, top); nested objects use what is above.
-      const base = this.top;
-      let top = base;
-      let sorted = true;
-      let last = 0;
-      // for-in, not Object.keys: no array per object. for-in would also list inherited keys, which
-      // fromJson ignores: an object that is not plain goes to the generic path.
-      if (Object.getPrototypeOf(obj) !== Object.prototype) giveUp();
-      for (const key in obj) {
-        if (key === skipKey) continue;
-        const plan = byKey.get(key) ?? giveUp();
-        // Seen counts even for null (protobuf-es rejects a field set twice either way).
-        if (plan.seenAt === stamp) giveUp();
-        plan.seenAt = stamp;
-        const value = obj[key];
-        if (value === undefined) giveUp();
-        if (value === null) {
-          if (plan.onNull === "giveUp") giveUp();
-          if (plan.onNull === "skip") continue;
-        }
-        const mark = plan.oneofMark;
-        if (mark !== undefined) {
-          if (mark.at === stamp) giveUp();
-          mark.at = stamp;
-        }
-        if (value === null) continue;
-        if (last > plan.number) sorted = false;
-        last = plan.number;
-        plans[top] = plan;
-        values[top] = value;
-        top++;
+    const plans = desc.fields.map((field) => this.fieldPlan(field)).sort((x, y) => x.number - y.number);
+    const byKey = new Map<string, number>();
+    plans.forEach((plan, i) => byKey.set(plan.field.name, i).set(plan.field.jsonName, i));
+    const v = (i: number): string => `v${i}`;
+    const lines: string[] = [];
+    lines.push(`if (typeof json !== "object" || json === null || Array.isArray(json) || depth > MAX_DEPTH) giveUp();`);
+    // for-in, not Object.keys: no array per object. for-in would also list inherited keys, which
+    // fromJson ignores: an object that is not plain goes to the generic path.
+    lines.push(`if (Object.getPrototypeOf(json) !== OBJECT_PROTO) giveUp();`);
+    if (plans.length) lines.push(`let ${plans.map((_, i) => v(i)).join(", ")};`);
+    lines.push(`for (const key in json) {`);
+    if (skipKey !== undefined) lines.push(`  if (key === SKIP_KEY) continue;`);
+    lines.push(`  const value = json[key];`);
+    lines.push(`  if (value === undefined) giveUp();`);
+    lines.push(`  switch (byKey.get(key)) {`);
+    // A field named twice (by proto and JSON name) is refused, also when one of them is null.
+    plans.forEach((_, i) => lines.push(`    case ${i}: if (${v(i)} !== undefined) giveUp(); ${v(i)} = value; break;`));
+    lines.push(`    default: giveUp();`);
+    lines.push(`  }`);
+    lines.push(`}`);
+    plans.forEach((plan, i) => {
+      if (plan.onNull === "giveUp") lines.push(`if (${v(i)} === null) giveUp();`);
+    });
+    // A oneof set twice is refused; null sets a oneof message or enum, not a oneof scalar ("skip").
+    const oneofs = new Map<DescOneof, string[]>();
+    plans.forEach((plan, i) => {
+      if (plan.oneof === undefined) return;
+      const set = plan.onNull === "skip" ? `(${v(i)} !== undefined && ${v(i)} !== null)` : `${v(i)} !== undefined`;
+      oneofs.set(plan.oneof, [...(oneofs.get(plan.oneof) ?? []), set]);
+    });
+    for (const members of oneofs.values()) if (members.length > 1) lines.push(`if ((${members.map((m) => `(${m} ? 1 : 0)`).join(" + ")}) > 1) giveUp();`);
+    // Per field: its generic writer, and for message fields the sub-message's body (resolved at
+    // the first write) and kept bytes, written inline so that each call site has one callee.
+    const args: Record<string, unknown> = { giveUp, MAX_DEPTH, OBJECT_PROTO: Object.prototype, SKIP_KEY: skipKey, byKey };
+    const sub = (i: number, item: string): string =>
+      `w.uint32(${lengthDelimitedTag(plans[i]!.number)}); ` +
+      `if (typeof ${item} === "object" && Object.isFrozen(${item})) w.bytes(kept${i}(${item}, depth + 1)); ` +
+      `else { w.fork(); (body${i} ??= resolve${i}())(w, ${item}, depth + 1); w.join(); }`;
+    plans.forEach((plan, i) => {
+      const f = plan.field;
+      const message = (f.fieldKind === "message" || (f.fieldKind === "list" && f.listKind === "message")) && !f.delimitedEncoding ? f.message : undefined;
+      if (message === undefined) {
+        args[`write${i}`] = plan.write;
+        lines.push(`if (${v(i)} !== undefined && ${v(i)} !== null) write${i}(w, ${v(i)}, depth);`);
+        return;
       }
-      this.top = top;
-      if (!sorted) sortByNumber(plans, values, base, top);
-      for (let i = base; i < top; i++) {
-        const value = values[i];
-        // Not kept past this message: the stack would otherwise hold on to the last resource's JSON.
-        values[i] = undefined;
-        plans[i]!.write(w, value, depth);
+      args[`body${i}`] = undefined;
+      args[`resolve${i}`] = () => this.compiledBody(message);
+      args[`kept${i}`] = this.keptBytes(message);
+      if (f.fieldKind === "message") {
+        lines.push(`if (${v(i)} !== undefined && ${v(i)} !== null) { ${sub(i, v(i))} }`);
+      } else {
+        lines.push(`if (${v(i)} !== undefined && ${v(i)} !== null) {`);
+        lines.push(`  if (!Array.isArray(${v(i)})) giveUp();`);
+        lines.push(`  for (const item of ${v(i)}) { if (item === null) giveUp(); ${sub(i, "item")} }`);
+        lines.push(`}`);
       }
-      this.top = base;
-    };
+    });
+    const names = Object.keys(args);
+    const factory = new Function(...names, `"use strict";\nreturn function ${writerName(desc)}(w, json, depth) {\n${lines.join("\n")}\n};`) as (
+      ...a: unknown[]
+    ) => BodyWriter;
+    return factory(...names.map((n) => args[n]));
   }
 
   private fieldPlan(field: DescField): FieldPlan {
     const number = field.number;
     const oneof = field.oneof;
-    const base = { field, number, oneof, seenAt: 0 };
+    const base = { field, number, oneof };
     switch (field.fieldKind) {
       case "scalar": {
         const convert = scalarConverter(field.scalar);
@@ -326,16 +351,19 @@ export class JsonBinaryEncoder {
     };
   }
 
+  private readonly keptWriters = new Map<DescMessage, KeptBytes>();
+
   /**
-   * A length-delimited sub-message (its tag already written). A frozen object's body is encoded
-   * once into bytes of its own and kept by identity: what was encoded at a depth serves where it
-   * appears again at that depth or less (deeper, MAX_DEPTH could make the walk give up).
+   * A frozen object's body as `desc`, encoded once into bytes of its own and kept by identity:
+   * what was encoded at a depth serves where it appears again at that depth or less (deeper,
+   * MAX_DEPTH could make the walk give up).
    */
-  private subMessage(desc: DescMessage): (w: BinaryWriter, json: unknown, depth: number) => void {
-    const body = this.body(desc);
-    const kept = new WeakMap<object, { readonly bytes: Uint8Array; readonly depth: number }>();
-    return (w, json, depth) => {
-      if (typeof json === "object" && json !== null && Object.isFrozen(json)) {
+  private keptBytes(desc: DescMessage): KeptBytes {
+    let f = this.keptWriters.get(desc);
+    if (f === undefined) {
+      const body = this.body(desc);
+      const kept = new WeakMap<object, { readonly bytes: Uint8Array; readonly depth: number }>();
+      f = (json, depth) => {
         let k = kept.get(json);
         if (k === undefined || depth > k.depth) {
           const inner = (this.anyWriters[this.anyLevel++] ??= new BinaryWriter());
@@ -346,7 +374,20 @@ export class JsonBinaryEncoder {
           k = { bytes, depth };
           kept.set(json, k);
         }
-        w.bytes(k.bytes);
+        return k.bytes;
+      };
+      this.keptWriters.set(desc, f);
+    }
+    return f;
+  }
+
+  /** A length-delimited sub-message (its tag already written); a frozen one from its kept bytes. */
+  private subMessage(desc: DescMessage): (w: BinaryWriter, json: unknown, depth: number) => void {
+    const body = this.body(desc);
+    const kept = this.keptBytes(desc);
+    return (w, json, depth) => {
+      if (typeof json === "object" && json !== null && Object.isFrozen(json)) {
+        w.bytes(kept(json, depth));
         return;
       }
       w.fork();
@@ -389,22 +430,6 @@ export class JsonBinaryEncoder {
       this.anyBodies.set(desc, b);
     }
     return b;
-  }
-}
-
-/** Insertion sort of plans[from, to) (and their values) by field number: a few fields per object. */
-function sortByNumber(plans: FieldPlan[], values: unknown[], from: number, to: number): void {
-  for (let i = from + 1; i < to; i++) {
-    const p = plans[i]!;
-    const v = values[i];
-    let j = i - 1;
-    while (j >= from && plans[j]!.number > p.number) {
-      plans[j + 1] = plans[j]!;
-      values[j + 1] = values[j];
-      j--;
-    }
-    plans[j + 1] = p;
-    values[j + 1] = v;
   }
 }
 
