@@ -3,11 +3,12 @@
 // it holds, and a new stream's first request of each type declares them
 // (initial_resource_versions), as Envoy does on reconnect, so that a server re-sends only what
 // changed; a resource that arrives at the version it already held is counted as unchanged.
+// Without `resume` it keeps no versions (one map entry per resource held: ~100 bytes) and
+// reconnects as a new proxy.
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { ClusterSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import { DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import { SHORT_OF, SHORT_TYPES, TYPE_URL_OF, type ShortType } from "./counts.js";
-import { intern } from "./flow.js";
 import { LoadProxy, now, type ProxyOptions } from "./proxy.js";
 import { NodeSchema } from "../gen/envoy/config/core/v3/base_pb.js";
 import { deltaRequestBytes, edsServiceName, readDeltaResponse, WireResource, type DeltaRequestFields, type DeltaSummary } from "./wire.js";
@@ -15,6 +16,18 @@ import { deltaRequestBytes, edsServiceName, readDeltaResponse, WireResource, typ
 type RequestInit = MessageInitShape<typeof DeltaDiscoveryRequestSchema>;
 
 /** The request fields deltaRequestBytes writes; a request with any other goes through protobuf-es. */
+// Proxies of a view hold the same versions: one copy of each. Every change brings new ones, so
+// the table starts over when large (strings already held stay shared; only new ones duplicate).
+const versions = new Map<string, string>();
+const MAX_VERSIONS = 100_000;
+function internVersion(v: string): string {
+  const old = versions.get(v);
+  if (old !== undefined) return old;
+  if (versions.size >= MAX_VERSIONS) versions.clear();
+  versions.set(v, v);
+  return v;
+}
+
 const HAND_ENCODED: ReadonlySet<string> = new Set<keyof DeltaRequestFields>([
   "typeUrl",
   "resourceNamesSubscribe",
@@ -26,6 +39,8 @@ const HAND_ENCODED: ReadonlySet<string> = new Set<keyof DeltaRequestFields>([
 export class DeltaProxy extends LoadProxy {
   protected readonly method = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
 
+  /** Whether the proxy keeps versions and resumes with them (without: no memory per resource held). */
+  private readonly resumes = this.opts.resume ?? true;
   /** Per type: name → version of what the proxy holds (versions interned: proxies of a view share them). */
   private readonly held = Object.fromEntries(SHORT_TYPES.map((t) => [t, new Map<string, string>()])) as Record<ShortType, Map<string, string>>;
   /** Types the current stream has asked for (the first request of a type carries the initial versions). */
@@ -52,7 +67,7 @@ export class DeltaProxy extends LoadProxy {
     for (const n of removed) held.delete(n);
     const first = !this.asked.has(type);
     this.asked.add(type);
-    const resume = first && this.streams > 1 && (this.opts.resume ?? true) && held.size > 0;
+    const resume = first && this.streams > 1 && held.size > 0;
     if (resume) this.offered[type] = (this.offered[type] ?? 0) + held.size;
     this.send({
       typeUrl: TYPE_URL_OF[type],
@@ -80,14 +95,16 @@ export class DeltaProxy extends LoadProxy {
     if (!type) throw new Error(`response of unexpected type ${r.typeUrl}`);
     if (this.opts.selfCheck) crossCheck(buf, r);
     const at = now();
-    const held = this.held[type];
     let unchanged = 0;
-    for (const x of r.resources) {
-      const version = intern(x.version);
-      if (held.get(x.name) === version) unchanged++;
-      else held.set(x.name, version);
+    if (this.resumes) {
+      const held = this.held[type];
+      for (const x of r.resources) {
+        const version = internVersion(x.version);
+        if (held.get(x.name) === version) unchanged++;
+        else held.set(x.name, version);
+      }
+      for (const n of r.removed) held.delete(n);
     }
-    for (const n of r.removed) held.delete(n);
     this.received(type, buf, r.resources, r.resourceBytes, r.removed.length, r.nonce, at, unchanged);
     // Applied first, then ACKed, as Envoy does: the subscriptions the response starts (EDS after
     // CDS, RDS after LDS, VHDS after RDS) go out before its ACK.

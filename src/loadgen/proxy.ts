@@ -26,8 +26,9 @@ export interface ProxyOptions {
   /** How to reach it (default plaintext). */
   readonly transport?: ProxyTransport;
   /**
-   * Delta: on a new stream, declare what the proxy holds (initial_resource_versions), as Envoy
-   * does, so that the server sends only what changed (default true; false: reconnect as a new proxy).
+   * Delta: keep the version of every resource held and, on a new stream, declare them
+   * (initial_resource_versions), as Envoy does, so that the server sends only what changed
+   * (default true; false: no versions kept, a reconnect is a new proxy's, nothing is counted as unchanged).
    */
   readonly resume?: boolean;
   readonly node: XdsNode;

@@ -52,7 +52,10 @@ async function handle(m: ToClients): Promise<void> {
       const clients: LeanClient[] = [];
       for (let i = 0; i < m.count; i++) {
         const index = m.firstIndex + i;
-        clients.push(new DeltaProxy({ address: m.address, index, node: benchNode(index, m.labels, m.services), selfCheck: m.selfCheck && i === 0 }));
+        // resume: false — these clients never reconnect; versions to resume with would only cost memory.
+        clients.push(
+          new DeltaProxy({ address: m.address, index, node: benchNode(index, m.labels, m.services), selfCheck: m.selfCheck && i === 0, resume: false }),
+        );
       }
       groups.set(m.group, clients);
       await waitFor(clients, (c) => c.syncedAt !== undefined, m.timeoutMs, "hold the full snapshot").finally(() => loop.disable());

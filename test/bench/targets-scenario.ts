@@ -178,6 +178,8 @@ export async function runScenario(p: ScenarioParams): Promise<ScenarioResult> {
           changeTimeoutMs: 60_000,
           // A dropped stream is a failure to report, not something to paper over.
           reconnect: false,
+          // Never reconnecting, the proxies need no versions to resume with (they would cost the client ~100 B per resource).
+          resume: false,
         },
       },
       bound,

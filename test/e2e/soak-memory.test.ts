@@ -94,7 +94,16 @@ it("releases replaced input objects and keeps the heap flat over 200 changes", a
   const shape: FleetShape = { mode: "workloads", namespace: "bench-0", name: "loadgen", groups: 1, workloadOf: (k) => mesh.workloadOf(k) };
   const expectClusters = mesh.expectedClusters();
   for (let k = 0; k < PROXIES; k++)
-    proxies.push(new DeltaProxy({ address: `127.0.0.1:${server.xdsPort}`, index: k, node: istioNode(proxyWorkload(k, shape), ENVOY_VERSION), expectClusters }));
+    // resume: false — the heap measured is the server's; the clients' resume versions would add to it.
+    proxies.push(
+      new DeltaProxy({
+        address: `127.0.0.1:${server.xdsPort}`,
+        index: k,
+        node: istioNode(proxyWorkload(k, shape), ENVOY_VERSION),
+        expectClusters,
+        resume: false,
+      }),
+    );
   await until(() => proxies.every((p) => p.synced), "every proxy synced", 60_000);
 
   const store = server.store;
