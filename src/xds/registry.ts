@@ -9,17 +9,9 @@
 // of which builds its own registry of everything it imports (issue 12 item 3, start-up).
 import { readFileSync } from "node:fs";
 import { create, createFileRegistry, fromBinary, type DescFile, type DescMessage, type FileRegistry, type Registry } from "@bufbuild/protobuf";
-import {
-  FileDescriptorProtoSchema,
-  FileDescriptorSetSchema,
-  file_google_protobuf_any,
-  file_google_protobuf_descriptor,
-  file_google_protobuf_duration,
-  file_google_protobuf_empty,
-  file_google_protobuf_struct,
-  file_google_protobuf_timestamp,
-  file_google_protobuf_wrappers,
-} from "@bufbuild/protobuf/wkt";
+// Only what is named below is bundled and loaded: each well-known file builds its descriptors when
+// its module loads (esbuild drops the others, which nothing names).
+import * as wkt from "@bufbuild/protobuf/wkt";
 
 const DESCRIPTORS = new URL("../gen/envoy-descriptors.binpb", import.meta.url);
 
@@ -31,24 +23,24 @@ const DESCRIPTORS = new URL("../gen/envoy-descriptors.binpb", import.meta.url);
  */
 function wellKnownFiles(): Map<string, DescFile> {
   const files = [
-    file_google_protobuf_any,
-    file_google_protobuf_descriptor,
-    file_google_protobuf_duration,
-    file_google_protobuf_empty,
-    file_google_protobuf_struct,
-    file_google_protobuf_timestamp,
-    file_google_protobuf_wrappers,
+    wkt.file_google_protobuf_any,
+    wkt.file_google_protobuf_descriptor,
+    wkt.file_google_protobuf_duration,
+    wkt.file_google_protobuf_empty,
+    wkt.file_google_protobuf_struct,
+    wkt.file_google_protobuf_timestamp,
+    wkt.file_google_protobuf_wrappers,
   ];
   return new Map(files.map((f) => [f.proto.name, f]));
 }
 
 function build(): FileRegistry {
-  const set = fromBinary(FileDescriptorSetSchema, readFileSync(DESCRIPTORS));
+  const set = fromBinary(wkt.FileDescriptorSetSchema, readFileSync(DESCRIPTORS));
   const known = wellKnownFiles();
   const byName = new Map(set.file.map((f) => [f.name, f]));
   // One root that imports every file: the registry is built in one pass. It adds a root's imports
   // in the reverse of their listed order, and the set lists each file after its imports.
-  const root = create(FileDescriptorProtoSchema, {
+  const root = create(wkt.FileDescriptorProtoSchema, {
     name: "meshpilot/envoy-descriptors.proto",
     syntax: "proto3",
     dependency: set.file
