@@ -342,6 +342,17 @@ export function edsServiceName(cluster: WireResource): string | undefined {
   return service || cluster.name;
 }
 
+/** A typed config (an Any): its type URL, and its value as a reader. */
+function readAny(any: FieldReader): { url: string; value: FieldReader | undefined } {
+  let url = "";
+  let value: FieldReader | undefined;
+  while (any.next()) {
+    if (any.isLen(F.any.typeUrl)) url = str(any.buf, any.s, any.e);
+    else if (any.isLen(F.any.value)) value = any.sub();
+  }
+  return { url, value };
+}
+
 /** The RDS route configuration names the HTTP connection managers of a listener refer to. */
 export function listenerRouteNames(listener: WireResource): string[] {
   const out: string[] = [];
@@ -355,13 +366,7 @@ export function listenerRouteNames(listener: WireResource): string[] {
       const filter = chain.sub();
       while (filter.next()) {
         if (!filter.isLen(F.filter.typedConfig)) continue;
-        let url = "";
-        let hcm: FieldReader | undefined;
-        const any = filter.sub();
-        while (any.next()) {
-          if (any.isLen(F.any.typeUrl)) url = str(buf, any.s, any.e);
-          else if (any.isLen(F.any.value)) hcm = any.sub();
-        }
+        const { url, value: hcm } = readAny(filter.sub());
         if (url !== HCM_TYPE || !hcm) continue;
         while (hcm.next()) {
           if (!hcm.isLen(F.hcm.rds)) continue;
@@ -411,13 +416,7 @@ const NO_NAMES: readonly string[] = [];
 function socketSecrets(socket: FieldReader, names: Set<string>): void {
   while (socket.next()) {
     if (!socket.isLen(F.tls.socketConfig)) continue;
-    let url = "";
-    let ctx: FieldReader | undefined;
-    const any = socket.sub();
-    while (any.next()) {
-      if (any.isLen(F.any.typeUrl)) url = str(any.buf, any.s, any.e);
-      else if (any.isLen(F.any.value)) ctx = any.sub();
-    }
+    const { url, value: ctx } = readAny(socket.sub());
     if (!ctx || (url !== UPSTREAM_TLS_TYPE && url !== DOWNSTREAM_TLS_TYPE)) continue;
     const common = url === UPSTREAM_TLS_TYPE ? F.tls.upstreamCommon : F.tls.downstreamCommon;
     while (ctx.next()) {
