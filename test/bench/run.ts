@@ -7,7 +7,7 @@
 //   BENCH_CLIENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"  extra node flags for the client process
 //   BENCH_ONLY=kube   only section 4 (Kubernetes: API write → Envoy latency, informer memory; test/bench/kube.ts)
 //   BENCH_ONLY=sidecar  only section 1b (bytes a proxy receives with and without a namespace-scoping Sidecar)
-//   BENCH_ONLY=edit   only section 1c (CPU of the rebuild after one VirtualService or DestinationRule edit; test/bench/edit-rebuild.ts)
+//   BENCH_ONLY=edit   only section 1c (CPU of the rebuild after one VirtualService or DestinationRule edit or a replaced pod; test/bench/edit-rebuild.ts)
 //   BENCH_ONLY=startup  only section 7 (start-up: --help, translate, serve at 50 services / 10 proxies; test/bench/startup.ts)
 //   BENCH_SERVE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"  extra node flags for section 7's `meshpilot serve`
 //   BENCH_ONLY=workloads  only section 5 (distinct workloads: alike / distinct / 10 groups of client labels)
