@@ -12,6 +12,8 @@ interface PodIndex {
   readonly pods: readonly Pod[];
   /** `n:<ns>/<name>` and `i:<ns>/<ip>` → the Pod. */
   readonly byKey: ReadonlyMap<string, Pod>;
+  /** Some key is two Pods' (host-network Pods share their node's address): the later one holds it. */
+  readonly shared: boolean;
 }
 
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
@@ -38,16 +40,34 @@ function podKeys(pod: Pod): string[] {
 function indexPods(input: readonly StoredObject<Pod>[], previous: PodIndex | undefined): { index: PodIndex; changed: ReadonlySet<string> } {
   const pods = input.map((p) => p.object);
   if (previous && pods.length === previous.pods.length && pods.every((p, i) => p === previous.pods[i])) return { index: previous, changed: new Set() };
-  const byKey = new Map<string, Pod>();
-  for (const pod of pods) for (const k of podKeys(pod)) byKey.set(k, pod);
   const changed = new Set<string>();
   if (previous) {
     const before = new Set(previous.pods);
     const after = new Set(pods);
-    for (const pod of pods) if (!before.has(pod)) podKeys(pod).forEach((k) => changed.add(k));
-    for (const pod of previous.pods) if (!after.has(pod)) podKeys(pod).forEach((k) => changed.add(k));
+    const added = pods.filter((pod) => !before.has(pod));
+    const removed = previous.pods.filter((pod) => !after.has(pod));
+    for (const pod of [...added, ...removed]) for (const k of podKeys(pod)) changed.add(k);
+    // A Pod replaced: the previous index with its keys moved, unless a key is two Pods' (which
+    // one holds it depends on the order of all of them; then the index is made whole).
+    if (!previous.shared) {
+      const byKey = new Map(previous.byKey);
+      for (const pod of removed) for (const k of podKeys(pod)) byKey.delete(k);
+      let shared = false;
+      for (const pod of added) for (const k of podKeys(pod)) shared = setKey(byKey, k, pod) || shared;
+      if (!shared) return { index: { pods, byKey, shared }, changed };
+    }
   }
-  return { index: { pods, byKey }, changed };
+  const byKey = new Map<string, Pod>();
+  let shared = false;
+  for (const pod of pods) for (const k of podKeys(pod)) shared = setKey(byKey, k, pod) || shared;
+  return { index: { pods, byKey, shared }, changed };
+}
+
+/** Sets `k` to `pod`; true when another Pod held it. */
+function setKey(byKey: Map<string, Pod>, k: string, pod: Pod): boolean {
+  const held = byKey.get(k);
+  byKey.set(k, pod);
+  return held !== undefined && held !== pod;
 }
 
 /** One service's endpoints and what they were built from (so an unchanged service is reused as is). */

@@ -7,7 +7,16 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { formatDiagnostic } from "../../../src/api/diagnostics.js";
 import type { InputKind, InputObject, StoredObject } from "../../../src/api/objects.js";
-import { destinationRule, endpointSlice, namespace, pod, service, virtualService, ENDPOINTS_PER_SERVICE } from "../../../src/loadgen/mesh-objects.js";
+import {
+  destinationRule,
+  endpointSlice,
+  namespace,
+  pod,
+  service,
+  virtualService,
+  ENDPOINTS_PER_SERVICE,
+  type MovedEndpoint,
+} from "../../../src/loadgen/mesh-objects.js";
 import { buildMesh, buildMeshState, rebuildEndpoints } from "../../../src/model/build.js";
 import { keptRouteStats } from "../../../src/model/kept-routes.js";
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../../../src/model/mesh-config.js";
@@ -115,19 +124,22 @@ describe("incremental builds equal builds from scratch", () => {
     // About 30 s alone; CI runs it beside other files on two cores.
   }, 180_000);
 
-  it("over random edit sequences of a generated mesh (weights, rules, endpoints, services)", () => {
+  it("over random edit sequences of a generated mesh (weights, rules, endpoints, pods replaced, services)", () => {
     const N = 6;
     type Edit =
       | { kind: "weight"; i: number; w: number }
       | { kind: "vs"; i: number; on: boolean }
       | { kind: "dr"; i: number; variant: "basic" | "full" | "none" }
       | { kind: "ready"; i: number; j: number }
+      | { kind: "move"; i: number; j: number; to: number }
       | { kind: "service"; i: number; on: boolean };
     const edit: fc.Arbitrary<Edit> = fc.oneof(
       fc.record({ kind: fc.constant("weight" as const), i: fc.nat(N - 1), w: fc.integer({ min: 0, max: 100 }) }),
       fc.record({ kind: fc.constant("vs" as const), i: fc.nat(N - 1), on: fc.boolean() }),
       fc.record({ kind: fc.constant("dr" as const), i: fc.nat(N - 1), variant: fc.constantFrom("basic" as const, "full" as const, "none" as const) }),
       fc.record({ kind: fc.constant("ready" as const), i: fc.nat(N - 1), j: fc.nat(ENDPOINTS_PER_SERVICE - 1) }),
+      // A pod replaced (the load generator's endpoint change): a new Pod name and address, the slice following it.
+      fc.record({ kind: fc.constant("move" as const), i: fc.nat(N - 1), j: fc.nat(ENDPOINTS_PER_SERVICE - 1), to: fc.nat(3) }),
       fc.record({ kind: fc.constant("service" as const), i: fc.nat(N - 1), on: fc.boolean() }),
     );
     const nodes = [benchNode(0), ...Array.from({ length: N }, (_, k) => benchNode(k, "workloads", N))].map(
@@ -140,6 +152,7 @@ describe("incremental builds equal builds from scratch", () => {
         const put = (object: InputObject): void => void objects.set(keyOf({ object }), { object });
         for (let k = 0; k < 4; k++) put(namespace(k));
         const notReady = Array.from({ length: N }, () => new Set<number>());
+        const moved = Array.from({ length: N }, () => new Map<number, MovedEndpoint>());
         for (let i = 0; i < N; i++) {
           put(service(i));
           for (let j = 0; j < ENDPOINTS_PER_SERVICE; j++) put(pod(i, j));
@@ -157,11 +170,18 @@ describe("incremental builds equal builds from scratch", () => {
             else if (e.kind === "vs") (e.on ? put : drop)(virtualService(e.i, N, "full"));
             else if (e.kind === "dr") (e.variant === "none" ? drop : put)(destinationRule(e.i, e.variant === "none" ? "full" : e.variant));
             else if (e.kind === "service") (e.on ? put : drop)(service(e.i));
-            else {
+            else if (e.kind === "move") {
+              drop(pod(e.i, e.j, moved[e.i]!.get(e.j)));
+              // Addresses may repeat one another's (to: 0 and 1 share theirs across services), as pods on the host network do.
+              const to = { pod: `moved-${e.i}-${e.j}-${e.to}`, ip: `10.250.${e.to < 2 ? 0 : e.i}.${e.to < 2 ? e.to : e.j}` };
+              moved[e.i]!.set(e.j, to);
+              put(pod(e.i, e.j, to));
+              put(endpointSlice(e.i, "full", notReady[e.i], moved[e.i]));
+            } else {
               const set = notReady[e.i]!;
               if (set.has(e.j)) set.delete(e.j);
               else set.add(e.j);
-              put(endpointSlice(e.i, "full", set));
+              put(endpointSlice(e.i, "full", set, moved[e.i]));
             }
           }
           const current = [...objects.values()];
