@@ -12,6 +12,7 @@ import {
   PASSTHROUGH_CLUSTER,
 } from "../model/names.js";
 import type { ClusterPolicy } from "../model/parsed.js";
+import { deepFreeze } from "../api/equal.js";
 import { isHttp2Protocol, isHttpProtocol } from "../model/protocol.js";
 import type { ClusterScope, ServiceScope } from "../model/scope.js";
 import type { ClusterJson } from "./envoy.js";
@@ -52,6 +53,15 @@ function loadBalancer(policy: ClusterPolicy | undefined): LbFields {
 /** connectionPool → circuit breaker thresholds; unset means Envoy's effectively-unlimited max, as Istio sends. */
 function circuitBreakers(policy: ClusterPolicy | undefined): ClusterJson["circuitBreakers"] {
   const cp = policy?.connectionPool;
+  // Most clusters set no pool limits: one frozen object for all of them (the encoder keeps its bytes).
+  if (!cp?.tcp?.maxConnections && !cp?.http?.http1MaxPendingRequests && !cp?.http?.http2MaxRequests && !cp?.http?.maxRetries)
+    return (unlimited ??= deepFreeze(unlimitedUnless(undefined)));
+  return unlimitedUnless(cp);
+}
+
+let unlimited: ClusterJson["circuitBreakers"];
+
+function unlimitedUnless(cp: NonNullable<ClusterPolicy>["connectionPool"]): ClusterJson["circuitBreakers"] {
   return {
     thresholds: [
       {
@@ -203,19 +213,27 @@ export function outboundCluster(
     ...(lb.leastRequestLbConfig ? { leastRequestLbConfig: lb.leastRequestLbConfig } : {}),
     circuitBreakers: thresholds,
     ...outlierDetection(policy),
-    // With outlierDetection Istio always writes the panic threshold: minHealthPercent, default 0
-    // (panic mode off, so ejected hosts are not used again while others are healthy).
-    commonLbConfig: {
-      ...(policy?.outlierDetection ? { healthyPanicThreshold: { value: policy.outlierDetection.minHealthPercent ?? 0 } } : {}),
-      // Locality weights and failover priorities in the CLA take effect only with this (Istio sets it likewise).
-      ...(usesLocalityWeights(policy) ? { localityWeightedLbConfig: {} } : {}),
-    },
+    commonLbConfig: commonLbConfig(policy),
     ...(upstreamConnectionOptions ? { upstreamConnectionOptions } : {}),
     ...protocolOptions(port, policy, tls),
     ...(tls.transportSocket ? { transportSocket: tls.transportSocket } : {}),
     ...(auto ? { transportSocketMatches: autoMtlsMatches(target) } : {}),
     metadata: { filterMetadata: { istio: istioMeta } },
   };
+}
+
+const NO_COMMON_LB_CONFIG: NonNullable<ClusterJson["commonLbConfig"]> = Object.freeze({});
+
+function commonLbConfig(policy: ClusterPolicy | undefined): ClusterJson["commonLbConfig"] {
+  const localityWeights = usesLocalityWeights(policy);
+  if (!policy?.outlierDetection && !localityWeights) return NO_COMMON_LB_CONFIG;
+  const out: NonNullable<ClusterJson["commonLbConfig"]> = {};
+  // With outlierDetection Istio always writes the panic threshold: minHealthPercent, default 0
+  // (panic mode off, so ejected hosts are not used again while others are healthy).
+  if (policy?.outlierDetection) out.healthyPanicThreshold = { value: policy.outlierDetection.minHealthPercent ?? 0 };
+  // Locality weights and failover priorities in the CLA take effect only with this (Istio sets it likewise).
+  if (localityWeights) out.localityWeightedLbConfig = {};
+  return out;
 }
 
 /** Where unmatched or blocked traffic goes. */

@@ -2,6 +2,7 @@
  * Envoy v3 JSON types (generated from the pinned Envoy protos, see scripts/gen-envoy-types.mjs)
  * under short names, and `typed()` for Any-wrapped configs whose fields are checked at compile time.
  */
+import { deepFreeze } from "../api/equal.js";
 import type { AnyJson } from "@bufbuild/protobuf/wkt";
 import type { ClusterJson } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
 import type { ClusterLoadAssignmentJson } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
@@ -77,7 +78,7 @@ export const HTTP_PROTOCOL_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.Htt
 export const MAX_UINT32 = 4294967295;
 
 /** Envoy's JSON for "this config comes over the same ADS stream". */
-export const ADS_CONFIG_SOURCE = { ads: {}, initialFetchTimeout: "0s", resourceApiVersion: "V3" } as const;
+export const ADS_CONFIG_SOURCE = deepFreeze({ ads: {}, initialFetchTimeout: "0s", resourceApiVersion: "V3" } as const);
 
 /** Envoy resources are listed by name (a ClusterLoadAssignment by its cluster's). */
 export function byResourceName<T extends { name?: string; clusterName?: string }>(a: T, b: T): number {
