@@ -10,6 +10,9 @@
  * - The same kind/namespace/name in two places: the first loaded stays, the other is an error that
  *   names both places. If the first goes away, the next oldest definition takes over.
  * - Diagnostics are per file and replaced on every load, so fixed errors disappear.
+ *
+ * A flush looks again only at the objects of the files loaded or removed since the last one: with
+ * a thousand files, resolving every object on each edit of one file took 40 ms.
  */
 import { Codes } from "../../api/codes.js";
 import { formatObjectRef, type Diagnostic, type SourceLocation } from "../../api/diagnostics.js";
@@ -20,6 +23,7 @@ import type { FileLoad } from "./loader.js";
 
 interface Claim {
   readonly key: ObjectKey;
+  readonly file: string;
   readonly stored: StoredObject;
   readonly document: number;
   /** Order of first definition, across all files: lower wins a duplicate. */
@@ -38,7 +42,12 @@ export interface Flush {
 
 export class FileConfigState {
   private readonly files = new Map<string, FileState>();
-  private served = new Map<ObjectKey, Claim & { readonly file: string }>();
+  private readonly served = new Map<ObjectKey, Claim>();
+  /** Every file's claim on each object key: what a duplicate is resolved from. */
+  private readonly claimants = new Map<ObjectKey, Map<string, Claim>>();
+  /** Keys whose claims changed since the last flush. */
+  private readonly dirty = new Set<ObjectKey>();
+  private readonly duplicates = new Map<ObjectKey, Diagnostic[]>();
   private seq = 0;
   /** Diagnostics not tied to one file (watch errors, unreadable directory). */
   private general: Diagnostic[] = [];
@@ -65,7 +74,7 @@ export class FileConfigState {
       // equal upsert), and holding the new one as well would keep a second copy of the file's text
       // (deferred field lines read it) for every rewrite that left the object as it was.
       const stored = old && deepEqual(old.stored, r.stored) ? old.stored : r.stored;
-      claims.set(r.key, { key: r.key, stored, document: r.document, seq: old?.seq ?? ++this.seq });
+      claims.set(r.key, { key: r.key, file: load.file, stored, document: r.document, seq: old?.seq ?? ++this.seq });
     }
     for (const r of load.results) {
       if (r.status !== "invalid") continue;
@@ -83,12 +92,29 @@ export class FileConfigState {
         source: err?.source ?? { file: load.file, document: r.document },
       });
     }
+    this.setClaims(load.file, prev?.claims, claims);
     this.files.set(load.file, { claims, diagnostics });
   }
 
   /** The file is gone: its objects are deleted. */
   remove(file: string): void {
+    this.setClaims(file, this.files.get(file)?.claims, undefined);
     this.files.delete(file);
+  }
+
+  private setClaims(file: string, before: ReadonlyMap<ObjectKey, Claim> | undefined, after: ReadonlyMap<ObjectKey, Claim> | undefined): void {
+    for (const key of before?.keys() ?? []) {
+      const of = this.claimants.get(key);
+      of?.delete(file);
+      if (of?.size === 0) this.claimants.delete(key);
+      this.dirty.add(key);
+    }
+    for (const [key, c] of after ?? []) {
+      let of = this.claimants.get(key);
+      if (!of) this.claimants.set(key, (of = new Map()));
+      of.set(file, c);
+      this.dirty.add(key);
+    }
   }
 
   has(file: string): boolean {
@@ -105,31 +131,32 @@ export class FileConfigState {
 
   /** Resolve duplicates, diff against what was served, and return the store events and all current diagnostics. */
   flush(): Flush {
-    const byKey = new Map<ObjectKey, (Claim & { file: string })[]>();
-    for (const [file, st] of this.files)
-      for (const c of st.claims.values()) {
-        const list = byKey.get(c.key) ?? [];
-        list.push({ ...c, file });
-        byKey.set(c.key, list);
-      }
-    const next = new Map<ObjectKey, Claim & { readonly file: string }>();
-    const dupes: Diagnostic[] = [];
-    for (const [key, list] of byKey) {
+    const upserts: StoreEvent[] = [];
+    const deletes: StoreEvent[] = [];
+    for (const key of this.dirty) {
+      const list = [...(this.claimants.get(key)?.values() ?? [])];
       list.sort((a, b) => a.seq - b.seq || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-      const holder = list[0] as Claim & { file: string };
-      next.set(key, holder);
-      for (const other of list.slice(1)) dupes.push(duplicateDiagnostic(other.stored.source, key, other.file, holder.stored.source, holder.file));
-    }
-
-    const events: StoreEvent[] = [];
-    for (const [key, c] of next) {
+      const holder = list[0];
       const before = this.served.get(key);
-      if (!before || !deepEqual(before.stored, c.stored)) events.push({ type: "upsert", object: c.stored });
+      if (!holder) {
+        if (before) deletes.push({ type: "delete", key });
+        this.served.delete(key);
+        this.duplicates.delete(key);
+        continue;
+      }
+      if (!before || !deepEqual(before.stored, holder.stored)) upserts.push({ type: "upsert", object: holder.stored });
+      this.served.set(key, holder);
+      if (list.length === 1) this.duplicates.delete(key);
+      else
+        this.duplicates.set(
+          key,
+          list.slice(1).map((other) => duplicateDiagnostic(other.stored.source, key, other.file, holder.stored.source, holder.file)),
+        );
     }
-    for (const key of this.served.keys()) if (!next.has(key)) events.push({ type: "delete", key });
-    this.served = next;
+    this.dirty.clear();
+    const events = [...upserts, ...deletes];
 
-    const diagnostics = [...this.general, ...[...this.files.values()].flatMap((f) => f.diagnostics), ...dupes];
+    const diagnostics = [...this.general, ...[...this.files.values()].flatMap((f) => f.diagnostics), ...[...this.duplicates.values()].flat()];
     diagnostics.sort(compareDiagnostics);
     return { events, diagnostics };
   }

@@ -1,5 +1,6 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FileConfigState } from "../../../src/sources/file/file-state.js";
 import { parseYamlFile } from "../../../src/sources/file/loader.js";
@@ -157,5 +158,52 @@ describe("FileConfigState", () => {
     gc();
     expect(readings.length).toBe(40);
     expect(readings.filter((r) => r.deref() !== undefined)).toHaveLength(0);
+  });
+});
+
+describe("FileConfigState flushed after every change", () => {
+  // A flush resolves only the objects of files changed since the last one: flushing after every
+  // load must serve, report and have delivered exactly what one flush after all of them gives.
+  const file = fc.constantFrom("a.yaml", "b.yaml", "c/d.yaml");
+  const text = fc
+    .array(fc.tuple(fc.constantFrom("n1", "n2", "n3", "n4"), fc.constantFrom("x", "y")), { maxLength: 4 })
+    .map((docs) => doc(...docs.map(([name, label]) => ns(name, `  labels: {v: ${label}}\n`))));
+  const op = fc.oneof(fc.record({ file, text }), fc.record({ file, text: fc.constant("kind: [unclosed\n") }), fc.record({ file, remove: fc.constant(true) }));
+  const served = (s: FileConfigState) =>
+    s
+      .servedObjects()
+      .map((o) => `${o.object.metadata.name} ${JSON.stringify(o.object.metadata.labels)} ${o.source?.file} ${o.source?.document}`)
+      .sort();
+
+  it("serves, reports and delivers what one flush at the end does", () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 25 }), (ops) => {
+        const each = new FileConfigState();
+        const once = new FileConfigState();
+        const delivered = new Map<string, string>();
+        let diagnostics: unknown = [];
+        for (const o of ops) {
+          for (const s of [each, once]) {
+            if ("remove" in o) s.remove(o.file);
+            else s.update(parseYamlFile(o.file, o.text));
+          }
+          const f = each.flush();
+          diagnostics = f.diagnostics;
+          for (const e of f.events) {
+            if (e.type === "delete") delivered.delete(e.key);
+            else
+              delivered.set(
+                `Namespace//${e.object.object.metadata.name}`,
+                `${e.object.object.metadata.name} ${JSON.stringify(e.object.object.metadata.labels)} ${e.object.source?.file} ${e.object.source?.document}`,
+              );
+          }
+        }
+        const last = once.flush();
+        expect(served(each)).toEqual(served(once));
+        expect([...delivered.values()].sort()).toEqual(served(once));
+        expect(diagnostics).toEqual(last.diagnostics);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
