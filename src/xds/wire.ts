@@ -17,6 +17,37 @@ function stringField(field: number, value: string): Buffer[] {
   return [lenHeader(field, b.length), b];
 }
 
+/**
+ * Fields every response of a type repeats (version, type URL, control plane), encoded once: each
+ * response to each of 2000 streams allocated a few small buffers for them. Versions change with
+ * every snapshot, so the cache is emptied when it grows.
+ */
+const repeated = new Map<string, Buffer[]>();
+const REPEATED_MAX = 1024;
+
+function repeatedField(field: number, value: string): Buffer[] {
+  const key = `${field} ${value}`;
+  let f = repeated.get(key);
+  if (!f) {
+    if (repeated.size >= REPEATED_MAX) repeated.clear();
+    f = value === "" ? [] : [Buffer.concat(stringField(field, value))];
+    repeated.set(key, f);
+  }
+  return f;
+}
+
+/** A stream's own short field (the nonce) as one buffer. */
+function ownField(field: number, value: string): Buffer[] {
+  if (value === "") return [];
+  const n = Buffer.byteLength(value, "utf8");
+  if (n >= 0x80 || field >= 16) return stringField(field, value);
+  const b = Buffer.allocUnsafe(2 + n);
+  b[0] = field * 8 + 2; // wire type 2: length-delimited
+  b[1] = n;
+  b.write(value, 2, "utf8");
+  return [b];
+}
+
 function chunksLength(chunks: readonly Uint8Array[]): number {
   let n = 0;
   for (const c of chunks) n += c.length;
@@ -58,10 +89,17 @@ function anyTypeUrlField(typeUrl: string): Buffer {
   return f;
 }
 
+const controlPlanes = new Map<string, Buffer[]>();
 function controlPlaneChunks(field: number, identifier: string): Buffer[] {
   if (!identifier) return [];
-  const inner = Buffer.concat(stringField(1, identifier)); // ControlPlane.identifier = 1
-  return [lenHeader(field, inner.length), inner];
+  const key = `${field} ${identifier}`;
+  let f = controlPlanes.get(key);
+  if (!f) {
+    const inner = Buffer.concat(stringField(1, identifier)); // ControlPlane.identifier = 1
+    f = [Buffer.concat([lenHeader(field, inner.length), inner])];
+    controlPlanes.set(key, f);
+  }
+  return f;
 }
 
 /**
@@ -115,15 +153,15 @@ export function sotwBody(typeUrl: string, version: string, resources: Iterable<R
 }
 
 function sotwBodyChunks(typeUrl: string, version: string, resources: Iterable<Resource>, controlPlaneId: string): Uint8Array[] {
-  const chunks: Uint8Array[] = [...stringField(1, version)];
+  const chunks: Uint8Array[] = [...repeatedField(1, version)];
   for (const r of resources) pushFramed(chunks, sotwFraming(typeUrl, r), r.body);
-  chunks.push(...stringField(4, typeUrl), ...controlPlaneChunks(6, controlPlaneId));
+  chunks.push(...repeatedField(4, typeUrl), ...controlPlaneChunks(6, controlPlaneId));
   return chunks;
 }
 
 /** A SotW response with the given resources (not a whole map: see wholeSotwPieces), for one stream. */
 export function sotwPieces(typeUrl: string, version: string, resources: Iterable<Resource>, controlPlaneId: string, nonce: string): Pieces {
-  return pieces([...sotwBodyChunks(typeUrl, version, resources, controlPlaneId), ...stringField(5, nonce)]);
+  return pieces([...sotwBodyChunks(typeUrl, version, resources, controlPlaneId), ...ownField(5, nonce)]);
 }
 
 /** DiscoveryResponse.nonce = 5. */
@@ -133,7 +171,7 @@ export function withNonce(body: Uint8Array, nonce: string): Buffer {
 
 /** A shared body and a stream's nonce after it (DiscoveryResponse and DeltaDiscoveryResponse both number it 5). */
 function noncePieces(body: Uint8Array, nonce: string): Pieces {
-  return pieces([body, ...stringField(5, nonce)]);
+  return pieces([body, ...ownField(5, nonce)]);
 }
 
 /**
@@ -154,9 +192,9 @@ export function deltaPieces(
   nonce: string,
   controlPlaneId: string,
 ): Pieces {
-  const chunks: Uint8Array[] = [...stringField(1, systemVersion)];
+  const chunks: Uint8Array[] = [...repeatedField(1, systemVersion)];
   for (const r of resources) pushFramed(chunks, deltaFraming(typeUrl, r), r.body);
-  chunks.push(...stringField(4, typeUrl), ...stringField(5, nonce));
+  chunks.push(...repeatedField(4, typeUrl), ...ownField(5, nonce));
   for (const name of removed) {
     const b = Buffer.from(name, "utf8");
     chunks.push(lenHeader(6, b.length), b); // repeated string: every element, even "", is written
@@ -309,11 +347,11 @@ function envelopePieces(
   nonce: string,
 ): Pieces {
   return pieces([
-    ...stringField(1, version),
+    ...repeatedField(1, version),
     ...resources,
-    ...stringField(4, typeUrl),
+    ...repeatedField(4, typeUrl),
     ...controlPlaneChunks(controlPlaneField, controlPlaneId),
-    ...stringField(5, nonce),
+    ...ownField(5, nonce),
   ]);
 }
 const SOTW_CONTROL_PLANE = 6;
