@@ -56,6 +56,10 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
    * again), and a route configuration joining this set owes its virtual hosts.
    */
   private readonly vhdsHeld = new Set<string>();
+  /** Changes made to `vhdsHeld`; route names all held in VHDS form after `heldAllAt` of them (see deliverable). */
+  private heldChanges = 0;
+  private heldAll: ReadonlySet<string> | undefined;
+  private heldAllAt = -1;
   /** The route configuration versions a reconnecting proxy declared, until matched to a snapshot. */
   private reconnectRoutes: Readonly<Record<string, string>> | undefined;
 
@@ -94,7 +98,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
         st.removeIfMissing.add(n);
       } else {
         st.known.delete(n); // unsubscribed: the proxy drops it, we forget it
-        if (type === TYPE_URL.route) this.vhdsHeld.delete(n);
+        if (type === TYPE_URL.route) this.dropVhds(n);
       }
     }
     // What the proxy holds outside its subscription (unsubscribed "*", stray reconnect versions)
@@ -202,13 +206,13 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
   private followVhdsRoutes(sent: readonly Resource[], removed: ReadonlySet<string>, at: number): void {
     let joined = false;
     for (const r of sent) {
-      if (!usesVhds(r)) this.vhdsHeld.delete(r.name);
+      if (!usesVhds(r)) this.dropVhds(r.name);
       else if (!this.vhdsHeld.has(r.name)) {
-        this.vhdsHeld.add(r.name);
+        this.holdVhds(r.name);
         joined = true;
       }
     }
-    for (const n of removed) this.vhdsHeld.delete(n);
+    for (const n of removed) this.dropVhds(n);
     if (joined) this.types.get(TYPE_URL.virtualHost)?.owe("changed", at);
   }
 
@@ -221,16 +225,36 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     this.reconnectRoutes = undefined;
     for (const [name, version] of Object.entries(versions)) {
       const r = routes.get(name);
-      if (r && r.version === version && usesVhds(r)) this.vhdsHeld.add(name);
+      if (r && r.version === version && usesVhds(r)) this.holdVhds(name);
     }
+  }
+
+  private holdVhds(route: string): void {
+    this.vhdsHeld.add(route);
+    this.heldChanges++;
+  }
+
+  private dropVhds(route: string): void {
+    if (this.vhdsHeld.delete(route)) this.heldChanges++;
   }
 
   /** The virtual hosts of the route configurations the proxy holds in VHDS form. */
   private deliverable(vhosts: ResourceMap): ResourceMap {
     const routes = routesOf(vhosts);
-    let all = true;
-    for (const r of routes) if (!this.vhdsHeld.has(r)) all = false;
-    if (all) return vhosts; // the usual case: one map, shared by every proxy of the view
+    // The usual case: one map, shared by every proxy of the view. Known from the last call while
+    // neither the route names nor what the proxy holds changed (a route edit pushes to every
+    // stream, and checking a thousand names each time cost more than the rest of its response).
+    if (this.heldAll !== routes || this.heldAllAt !== this.heldChanges) {
+      let all = true;
+      for (const r of routes)
+        if (!this.vhdsHeld.has(r)) {
+          all = false;
+          break;
+        }
+      this.heldAll = all ? routes : undefined;
+      this.heldAllAt = this.heldChanges;
+    }
+    if (this.heldAll === routes) return vhosts;
     const out = new Map<string, Resource>();
     for (const [name, r] of vhosts) if (this.vhdsHeld.has(vhdsRouteOf(name))) out.set(name, r);
     return out;

@@ -120,6 +120,20 @@ describe("VHDS over delta ADS", () => {
     expect(deltaNames(vhds)).toEqual(["81/c:81"]);
   });
 
+  it("sends no virtual host of a route configuration the Envoy let go, in the same snapshot", async () => {
+    const mesh = new Mesh([routeConfig("80", { a: "ca" }), routeConfig("81", { c: "cc" })]);
+    await setup(mesh);
+    const s = h!.client.delta();
+    const first = await envoyLike(s, ["80", "81"]);
+    expect(deltaNames(first.vhds)).toEqual(["80/a:80", "81/c:81"]);
+    s.send({ typeUrl: RDS, resourceNamesUnsubscribe: ["81"] });
+    // Asked for again (as on-demand VHDS does): what goes out is worked out from what it holds now.
+    s.send({ typeUrl: VHDS, resourceNamesSubscribe: ["80/a:80"] });
+    const vhds = await s.nextOf(VHDS);
+    expect(deltaNames(vhds)).toEqual(["80/a:80"]);
+    expect(vhds.removedResources).toEqual(["81/c:81"]);
+  });
+
   it("a reconnecting Envoy that declares what it holds gets nothing again", async () => {
     const mesh = new Mesh([routeConfig("80", { a: "ca", b: "cb" })]);
     await setup(mesh);
