@@ -64,7 +64,46 @@ export const adsServerDefinition = {
 } satisfies ServiceDefinition;
 
 export const decodeSotwRequest = (b: Uint8Array): DiscoveryRequest => fromBinary(sotwRequest(), b) as DiscoveryRequest;
-export const decodeDeltaRequest = (b: Uint8Array): DeltaDiscoveryRequest => fromBinary(deltaRequest(), b) as DeltaDiscoveryRequest;
+export const decodeDeltaRequest = (b: Uint8Array): DeltaDiscoveryRequest => deltaAck(b) ?? (fromBinary(deltaRequest(), b) as DeltaDiscoveryRequest);
+
+/** DeltaDiscoveryRequest.type_url = 2 and response_nonce = 6, as length-delimited tags. */
+const TYPE_URL_TAG = 0x12;
+const NONCE_TAG = 0x32;
+
+/**
+ * The request an ACK is: type_url and response_nonce, nothing else (ASCII only, short). Read by
+ * hand: every push to 2000 streams is answered by 2000 of them, and each went through the schema
+ * decoder. Anything else is left to it (undefined).
+ */
+function deltaAck(b: Uint8Array): DeltaDiscoveryRequest | undefined {
+  let typeUrl = "";
+  let responseNonce = "";
+  for (let i = 0; i < b.length;) {
+    const tag = b[i]!;
+    const len = b[i + 1]!;
+    if ((tag !== TYPE_URL_TAG && tag !== NONCE_TAG) || len === undefined || len >= 0x80 || i + 2 + len > b.length) return undefined;
+    let text = "";
+    for (let j = i + 2; j < i + 2 + len; j++) {
+      const c = b[j]!;
+      if (c >= 0x80) return undefined;
+      text += String.fromCharCode(c);
+    }
+    if (tag === TYPE_URL_TAG) typeUrl = text;
+    else responseNonce = text;
+    i += 2 + len;
+  }
+  if (responseNonce === "") return undefined;
+  return {
+    $typeName: "envoy.service.discovery.v3.DeltaDiscoveryRequest",
+    typeUrl,
+    responseNonce,
+    resourceNamesSubscribe: [],
+    resourceNamesUnsubscribe: [],
+    resourceLocatorsSubscribe: [],
+    resourceLocatorsUnsubscribe: [],
+    initialResourceVersions: {},
+  } as DeltaDiscoveryRequest;
+}
 
 /**
  * SDS as a service of its own (what Envoy uses for an `api_config_source` SDS config, and what
