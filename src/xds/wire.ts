@@ -18,25 +18,22 @@ function stringField(field: number, value: string): Buffer[] {
 }
 
 /**
- * Fields every response of a type repeats (version, type URL, control plane), encoded once: each
- * response to each of 2000 streams allocated a few small buffers for them. Versions change with
- * every snapshot, so the cache is emptied when it grows.
+ * The type URL, which every response of a type repeats, encoded once per type: each response to
+ * each of 2000 streams allocated a few small buffers for its fields. Versions change with every
+ * snapshot and are written like the nonce (a cache of them kept slabs of Buffer's pool alive).
  */
-const repeated = new Map<string, Buffer[]>();
-const REPEATED_MAX = 1024;
+const typeUrlFieldsOfResponses = new Map<string, Buffer[]>();
 
-function repeatedField(field: number, value: string): Buffer[] {
-  const key = `${field} ${value}`;
-  let f = repeated.get(key);
+function typeUrlField(typeUrl: string): Buffer[] {
+  let f = typeUrlFieldsOfResponses.get(typeUrl);
   if (!f) {
-    if (repeated.size >= REPEATED_MAX) repeated.clear();
-    f = value === "" ? [] : [Buffer.concat(stringField(field, value))];
-    repeated.set(key, f);
+    f = typeUrl === "" ? [] : [Buffer.concat(stringField(4, typeUrl))]; // type_url = 4 in both responses
+    typeUrlFieldsOfResponses.set(typeUrl, f);
   }
   return f;
 }
 
-/** A stream's own short field (the nonce) as one buffer. */
+/** A short field of one response (its version, its nonce) as one buffer. */
 function ownField(field: number, value: string): Buffer[] {
   if (value === "") return [];
   const n = Buffer.byteLength(value, "utf8");
@@ -153,9 +150,9 @@ export function sotwBody(typeUrl: string, version: string, resources: Iterable<R
 }
 
 function sotwBodyChunks(typeUrl: string, version: string, resources: Iterable<Resource>, controlPlaneId: string): Uint8Array[] {
-  const chunks: Uint8Array[] = [...repeatedField(1, version)];
+  const chunks: Uint8Array[] = [...ownField(1, version)];
   for (const r of resources) pushFramed(chunks, sotwFraming(typeUrl, r), r.body);
-  chunks.push(...repeatedField(4, typeUrl), ...controlPlaneChunks(6, controlPlaneId));
+  chunks.push(...typeUrlField(typeUrl), ...controlPlaneChunks(6, controlPlaneId));
   return chunks;
 }
 
@@ -192,9 +189,9 @@ export function deltaPieces(
   nonce: string,
   controlPlaneId: string,
 ): Pieces {
-  const chunks: Uint8Array[] = [...repeatedField(1, systemVersion)];
+  const chunks: Uint8Array[] = [...ownField(1, systemVersion)];
   for (const r of resources) pushFramed(chunks, deltaFraming(typeUrl, r), r.body);
-  chunks.push(...repeatedField(4, typeUrl), ...ownField(5, nonce));
+  chunks.push(...typeUrlField(typeUrl), ...ownField(5, nonce));
   for (const name of removed) {
     const b = Buffer.from(name, "utf8");
     chunks.push(lenHeader(6, b.length), b); // repeated string: every element, even "", is written
@@ -347,9 +344,9 @@ function envelopePieces(
   nonce: string,
 ): Pieces {
   return pieces([
-    ...repeatedField(1, version),
+    ...ownField(1, version),
     ...resources,
-    ...repeatedField(4, typeUrl),
+    ...typeUrlField(typeUrl),
     ...controlPlaneChunks(controlPlaneField, controlPlaneId),
     ...ownField(5, nonce),
   ]);

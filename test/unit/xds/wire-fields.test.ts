@@ -1,5 +1,5 @@
-// The envelope fields of hand-assembled responses: repeated ones are encoded once and shared,
-// the nonce is written per stream; whatever their length or characters, they decode as given.
+// The envelope fields of hand-assembled responses: the type URL is encoded once and shared,
+// version and nonce are written per response; whatever their length or characters, they decode as given.
 import { fromBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
