@@ -7,9 +7,10 @@ import { formatDiagnostic } from "../../../src/api/diagnostics.js";
 import type { InputObject, StoredObject } from "../../../src/api/objects.js";
 import { analysisFindings, analyzeMesh } from "../../../src/analyze/analyze.js";
 import { analysisStats } from "../../../src/analyze/kept.js";
-import { destinationRule, endpointSlice, namespace, pod, service, virtualService, ENDPOINTS_PER_SERVICE } from "../../../src/loadgen/mesh-objects.js";
+import { destinationRule, endpointSlice, service, virtualService } from "../../../src/loadgen/mesh-objects.js";
 import { buildMeshState, rebuildEndpoints, type MeshBuild } from "../../../src/model/build.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
+import { generatedObjects } from "../../support/generated-mesh.js";
 
 const N = 8;
 const keyOf = (o: InputObject): string => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
@@ -17,15 +18,7 @@ const keyOf = (o: InputObject): string => `${o.kind}/${o.metadata.namespace ?? "
 /** The generated mesh's objects by key: an edit replaces only what it changes. */
 function meshObjects(): Map<string, StoredObject<InputObject>> {
   const objects = new Map<string, StoredObject<InputObject>>();
-  const put = (object: InputObject): void => void objects.set(keyOf(object), { object });
-  for (let k = 0; k < 4; k++) put(namespace(k));
-  for (let i = 0; i < N; i++) {
-    put(service(i));
-    for (let j = 0; j < ENDPOINTS_PER_SERVICE; j++) put(pod(i, j));
-    put(endpointSlice(i, "full"));
-    put(virtualService(i, N, "full"));
-    put(destinationRule(i, "full"));
-  }
+  for (const object of generatedObjects(N)) objects.set(keyOf(object), { object });
   return objects;
 }
 

@@ -10,11 +10,11 @@ import type { InputKind, InputObject, StoredObject } from "../../../src/api/obje
 import {
   destinationRule,
   endpointSlice,
-  namespace,
   pod,
   service,
   virtualService,
   ENDPOINTS_PER_SERVICE,
+  serviceName,
   type MovedEndpoint,
 } from "../../../src/loadgen/mesh-objects.js";
 import { buildMesh, buildMeshState, rebuildEndpoints } from "../../../src/model/build.js";
@@ -30,6 +30,7 @@ import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import type { NodeInfo } from "../../../src/xds/snapshot.js";
 import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../../../src/xds/type-urls.js";
 import { benchNode } from "../../bench/mesh.js";
+import { generatedObjects } from "../../support/generated-mesh.js";
 import { caseNodes, goldenCaseInput, goldenCases } from "../../support/golden-cases.js";
 
 const silent = pino({ level: "silent" });
@@ -150,16 +151,9 @@ describe("incremental builds equal builds from scratch", () => {
         // The current objects by key; an edit replaces only what it changes, so the rest keep their identity.
         const objects = new Map<string, StoredObject<InputObject>>();
         const put = (object: InputObject): void => void objects.set(keyOf({ object }), { object });
-        for (let k = 0; k < 4; k++) put(namespace(k));
+        for (const o of generatedObjects(N)) put(o);
         const notReady = Array.from({ length: N }, () => new Set<number>());
         const moved = Array.from({ length: N }, () => new Map<number, MovedEndpoint>());
-        for (let i = 0; i < N; i++) {
-          put(service(i));
-          for (let j = 0; j < ENDPOINTS_PER_SERVICE; j++) put(pod(i, j));
-          put(endpointSlice(i, "full"));
-          put(virtualService(i, N, "full"));
-          put(destinationRule(i, "full"));
-        }
         const served = new Served(DEFAULT_MESH_CONFIG);
         served.update([...objects.values()]);
         served.connect(nodes);
@@ -196,20 +190,9 @@ describe("incremental builds equal builds from scratch", () => {
 
 /** A generated mesh of `n` services as stored objects, and a way to replace one VirtualService or DestinationRule. */
 function generated(n: number): { objects: StoredObject<InputObject>[]; vsAt: (i: number) => number; drAt: (i: number) => number } {
-  const objects: StoredObject<InputObject>[] = [];
-  for (let k = 0; k < 4; k++) objects.push({ object: namespace(k) });
-  const vs: number[] = [];
-  const dr: number[] = [];
-  for (let i = 0; i < n; i++) {
-    objects.push({ object: service(i) });
-    for (let j = 0; j < ENDPOINTS_PER_SERVICE; j++) objects.push({ object: pod(i, j) });
-    objects.push({ object: endpointSlice(i, "full") });
-    vs.push(objects.length);
-    objects.push({ object: virtualService(i, n, "full") });
-    dr.push(objects.length);
-    objects.push({ object: destinationRule(i, "full") });
-  }
-  return { objects, vsAt: (i) => vs[i]!, drAt: (i) => dr[i]! };
+  const objects = generatedObjects(n).map((object) => ({ object }));
+  const at = (kind: InputKind, i: number): number => objects.findIndex((o) => o.object.kind === kind && o.object.metadata.name === serviceName(i));
+  return { objects, vsAt: (i) => at("VirtualService", i), drAt: (i) => at("DestinationRule", i) };
 }
 
 describe("one edit touches only what it changes", () => {
