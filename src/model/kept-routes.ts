@@ -89,15 +89,12 @@ function recording(ctx: RouteScope, reads: Read[]): RouteScope {
       reads.push({ kind: "policy", host, subset, port, value });
       return value;
     },
-    ...(aliasTarget
-      ? {
-          aliasTarget(host: string) {
-            const value = aliasTarget(host);
-            reads.push({ kind: "alias", host, value });
-            return value;
-          },
-        }
-      : {}),
+    // Recorded also without aliases: "no alias for this host" is a read that a later alias changes.
+    aliasTarget(host: string) {
+      const value = aliasTarget?.(host);
+      reads.push({ kind: "alias", host, value });
+      return value;
+    },
   };
 }
 

@@ -125,6 +125,21 @@ describe("incremental builds equal builds from scratch", () => {
     // About 30 s alone; CI runs it beside other files on two cores.
   }, 180_000);
 
+  it("a route that read no alias is resolved again when its host gains one (an ExternalName's target comes back)", () => {
+    // Without its target the alias is no alias at all: the route to it read "no alias", a read
+    // that the target's return changes (found by the property test above, seed 979577461).
+    const c = goldenCaseInput("redirect-externalname");
+    const nodes = caseNodes(buildMesh(meshInputFrom(c.objects), undefined, c.meshConfig), c.node).map(asNode);
+    const target = c.objects.findIndex((o) => keyOf(o) === "Service/shop/reviews");
+    expect(target).toBeGreaterThanOrEqual(0);
+    const served = new Served(c.meshConfig);
+    served.update(c.objects);
+    served.connect(nodes);
+    served.update(c.objects.filter((_, i) => i !== target));
+    served.update(c.objects);
+    expect(served.state()).toEqual(fromScratch(c.objects, nodes, c.meshConfig));
+  });
+
   it("over random edit sequences of a generated mesh (weights, rules, endpoints, pods replaced, services)", () => {
     const N = 6;
     type Edit =
