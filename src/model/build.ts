@@ -220,11 +220,14 @@ function sortedUnion<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>): M
 export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBuild {
   const { mesh, domain } = previous;
   const config = mesh.meshConfig ?? DEFAULT_MESH_CONFIG;
+  // Which of two workload-selecting Sidecars a pod falls under is a finding (IST0110) that pods
+  // change: the full build, with its kept steps, checks it again.
+  if ((mesh.sidecars ?? []).filter((sc) => sc.workloadSelector).length >= 2) return buildMeshState(input, domain, config, previous);
   const eps = buildEndpoints(input.endpointSlices, input.pods, mesh.services, domain, previous.endpoints, input.nodes);
   const endpoints = withExtraEndpoints(eps.endpoints, previous.entryEndpoints);
   const before = mesh.identities ?? new Map();
   const identities = serviceIdentities(mesh.services, endpoints, config.trustDomain ?? DEFAULT_TRUST_DOMAIN, { identities: before, hosts: eps.changedHosts });
-  if (!sameIdentities(before, identities, eps.changedHosts)) return buildMeshState(input, domain, config);
+  if (!sameIdentities(before, identities, eps.changedHosts)) return buildMeshState(input, domain, config, previous);
   const podPorts = podNamedPorts(mesh.services, input.pods);
   // A pod's named ports give inbound listeners their ports: when they change, views translate again.
   const portsChanged = !samePodPorts(mesh.podPorts ?? [], podPorts);

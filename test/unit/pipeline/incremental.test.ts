@@ -30,6 +30,7 @@ import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import type { NodeInfo } from "../../../src/xds/snapshot.js";
 import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../../../src/xds/type-urls.js";
 import { benchNode } from "../../bench/mesh.js";
+import { storedObjects } from "../../support/control-plane.js";
 import { generatedObjects } from "../../support/generated-mesh.js";
 import { caseNodes, goldenCaseInput, goldenCases } from "../../support/golden-cases.js";
 
@@ -138,6 +139,30 @@ describe("incremental builds equal builds from scratch", () => {
     served.update(c.objects.filter((_, i) => i !== target));
     served.update(c.objects);
     expect(served.state()).toEqual(fromScratch(c.objects, nodes, c.meshConfig));
+  });
+
+  it("a pod change re-checks which workload-selecting Sidecar applies (IST0110), as a build from scratch", () => {
+    const sidecar = (name: string, selector: string, created: string): string => `
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: ${name}, namespace: shop, creationTimestamp: "${created}" }
+spec: { workloadSelector: { labels: { ${selector} } }, egress: [{ hosts: ["./*"] }] }`;
+    const pod = (labels: string): string => `
+apiVersion: v1
+kind: Pod
+metadata: { name: web-1, namespace: shop, labels: { ${labels} } }
+status: { podIP: 10.244.1.5 }`;
+    const base = storedObjects(sidecar("by-app", "app: web", "2026-01-01T00:00:00Z"), sidecar("by-tier", "tier: front", "2026-01-02T00:00:00Z"));
+    const before = [...base, ...storedObjects(pod("app: web"))];
+    const after = [...base, ...storedObjects(pod("app: web, tier: front"))];
+    const nodes = [asNode({ id: "sidecar~10.244.1.5~web-1.shop~shop.svc.cluster.local", metadata: { LABELS: { app: "web" } } })];
+    const served = new Served(DEFAULT_MESH_CONFIG);
+    served.update(before);
+    served.connect(nodes);
+    served.update(after);
+    const state = served.state() as { diagnostics: string[] };
+    expect(state.diagnostics.some((d) => d.includes("IST0110"))).toBe(true);
+    expect(state).toEqual(fromScratch(after, nodes, DEFAULT_MESH_CONFIG));
   });
 
   it("over random edit sequences of a generated mesh (weights, rules, endpoints, pods replaced, services)", () => {
