@@ -15,7 +15,7 @@ import { buildVirtualServices } from "./routing.js";
 import { buildServiceEntries } from "./service-entries.js";
 import { podNamedPorts, type PodPortsModel } from "./named-ports.js";
 import { buildServices } from "./services.js";
-import { buildSidecars, shortEgressHosts } from "./sidecar-scope.js";
+import { buildSidecars, podsDecideSidecarFindings, shortEgressHosts } from "./sidecar-scope.js";
 import { buildTelemetries } from "./telemetry.js";
 import { withExtraEndpoints, workloadEntryServiceEndpoints } from "./workload-entries.js";
 import { keepEqualItems, keepEqualValues, Steps, withoutSteps, type KeptSteps } from "./keep.js";
@@ -220,9 +220,8 @@ function sortedUnion<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>): M
 export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBuild {
   const { mesh, domain } = previous;
   const config = mesh.meshConfig ?? DEFAULT_MESH_CONFIG;
-  // Which of two workload-selecting Sidecars a pod falls under is a finding (IST0110) that pods
-  // change: the full build, with its kept steps, checks it again.
-  if ((mesh.sidecars ?? []).filter((sc) => sc.workloadSelector).length >= 2) return buildMeshState(input, domain, config, previous);
+  // Pods can change a Sidecar finding: the full build, with its kept steps, checks it again.
+  if (podsDecideSidecarFindings(mesh.sidecars ?? [])) return buildMeshState(input, domain, config, previous);
   const eps = buildEndpoints(input.endpointSlices, input.pods, mesh.services, domain, previous.endpoints, input.nodes);
   const endpoints = withExtraEndpoints(eps.endpoints, previous.entryEndpoints);
   const before = mesh.identities ?? new Map();

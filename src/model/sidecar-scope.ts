@@ -271,9 +271,14 @@ function conflicts(sidecars: readonly SidecarModel[]): Diagnostic[] {
 }
 
 /** IST0110: two workload-selecting Sidecars select the same pod; the oldest applies to it. */
+/** Do pods decide a finding about these Sidecars (two or more select workloads: IST0110)? */
+export function podsDecideSidecarFindings(sidecars: readonly SidecarModel[]): boolean {
+  return sidecars.filter((sc) => sc.workloadSelector).length >= 2;
+}
+
 function selectorConflicts(sidecars: readonly SidecarModel[], pods: readonly StoredObject<Pod>[]): Diagnostic[] {
+  if (!podsDecideSidecarFindings(sidecars)) return [];
   const selecting = sidecars.filter((sc) => sc.workloadSelector);
-  if (selecting.length < 2) return [];
   const reported = new Set<SidecarModel>();
   const out: Diagnostic[] = [];
   for (const { object: pod } of pods) {
