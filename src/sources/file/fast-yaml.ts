@@ -24,6 +24,9 @@ export interface QuickDocument {
   readonly key: string;
   /** The value's nesting depth (at most MAX_NESTING), for parseDocument; 0 without content. */
   readonly depth: number;
+  /** The document's own text (a copy, not a view of the file's) and the 0-based line of the file it starts on. */
+  readonly text: string;
+  readonly offset: number;
 }
 
 // YAML 1.2 core schema resolution of plain scalars (the spec's regular expressions, in the order
@@ -95,7 +98,7 @@ export function quickDocuments(text: string): QuickDocument[] | undefined {
     const chunk = lines.slice(c.start, c.end).join("\n");
     const key = `${c.start}:${createHash("sha256").update(chunk).digest("base64")}`;
     if (first === undefined) {
-      docs.push({ value: null, line: undefined, key, depth: 0 });
+      docs.push({ value: null, line: undefined, key, depth: 0, text: chunk, offset: c.start });
       continue;
     }
     let value: unknown;
@@ -107,7 +110,7 @@ export function quickDocuments(text: string): QuickDocument[] | undefined {
     const depth = plainTreeDepth(value, MAX_NESTING);
     // Too deep: refused with a diagnostic, which the exact reading gives with its line.
     if (depth === undefined || depth > MAX_NESTING) return undefined;
-    docs.push({ value: value ?? null, line: first + 1, key, depth });
+    docs.push({ value: value ?? null, line: first + 1, key, depth, text: chunk, offset: c.start });
   }
   return docs;
 }

@@ -48,13 +48,12 @@ export function parseYamlFile(file: string, text: string): FileLoad {
 function quickLoad(file: string, text: string): FileLoad | undefined {
   const docs = quickDocuments(text);
   if (!docs) return undefined;
-  const lines = fieldLinesOnDemand(text);
   const results: DocumentResult[] = [];
-  for (const [i, { value, line, key, depth }] of docs.entries()) {
+  for (const [i, { value, line, key, depth, text: own, offset }] of docs.entries()) {
     const document = i + 1;
     const v = value as Record<string, unknown> | null;
     if (v?.["kind"] === "List" && v["apiVersion"] === "v1") return undefined; // items get lines of their own
-    const fieldLines = new DeferredFieldLines(key, () => lines(document));
+    const fieldLines = new DeferredFieldLines(key, () => documentFieldLines(own, offset));
     for (const r of parseDocument({ value, source: { file, document, ...(line !== undefined ? { line } : {}) }, fieldLines, depth })) {
       if (r.diagnostics.length > 0) return undefined;
       results.push({ ...r, document });
@@ -63,21 +62,26 @@ function quickLoad(file: string, text: string): FileLoad | undefined {
   return { file, ok: true, results, diagnostics: [] };
 }
 
-/** The field lines of each document's `spec`, from one exact reading of `text` when first asked for. */
-function fieldLinesOnDemand(text: string): (document: number) => FieldLineTable {
-  let tables: FieldLineTable[] | undefined;
-  return (document) => {
-    if (!tables) {
-      const lineCounter = new (yaml().LineCounter)();
-      tables = yaml()
-        .parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true })
-        .map((doc) => {
-          const spec = (doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null)?.["spec"];
-          return spec === undefined ? {} : specLines(spec, lineLookup(doc, lineCounter), []);
-        });
-    }
-    return tables[document - 1] ?? {};
-  };
+/**
+ * The field lines of one document's `spec`, from an exact reading of that document's text alone
+ * (`offset`: the file's lines before it). An object outlives its file's later versions when a
+ * rewrite leaves it equal (the store and the file state keep the first reading), so it holds only
+ * its own document's text: holding the file's would keep a copy of the whole file per rewrite.
+ */
+function documentFieldLines(text: string, offset: number): FieldLineTable {
+  const lineCounter = new (yaml().LineCounter)();
+  const [doc] = yaml().parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true });
+  const spec = (doc?.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null | undefined)?.["spec"];
+  if (!doc || spec === undefined) return {};
+  const lineOf = lineLookup(doc, lineCounter);
+  return specLines(
+    spec,
+    (path) => {
+      const line = lineOf(path);
+      return line === undefined ? undefined : line + offset;
+    },
+    [],
+  );
 }
 
 /** parseYamlFile reading every node's position (what it does when the quick reading does not apply). */

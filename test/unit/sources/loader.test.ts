@@ -1,8 +1,10 @@
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterAll, describe, expect, it } from "vitest";
-import { formatDiagnostic } from "../../../src/api/diagnostics.js";
+import { DeferredFieldLines, formatDiagnostic } from "../../../src/api/diagnostics.js";
 import { listYamlFiles, loadDirectory, parseYamlFile } from "../../../src/sources/file/loader.js";
 
 describe("parseYamlFile", () => {
@@ -104,6 +106,40 @@ items:
       expect(b.stored.object.metadata.labels).toEqual({ app: "x", version: "v2" });
       expect(b.stored.source).toEqual({ file: "p.yaml", document: 1, line: 7 });
     }
+  });
+
+  it("keeps for an object's field lines its own document's text, not the whole file's", async () => {
+    // A rewrite that leaves an object equal keeps its first reading (in the store and the file
+    // state), so under churn what that reading holds stays: here, files with a big second document.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const heapAfterGc = (): number => {
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const files = 16;
+    const filler = `# ${"x".repeat(2 ** 20)}\n`;
+    const vs = (i: number) =>
+      `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: r${i}\nspec:\n  hosts: [r${i}]\n  http:\n  - route:\n    - destination:\n        host: r${i}\n`;
+    const before = heapAfterGc();
+    const kept = [];
+    for (let i = 0; i < files; i++)
+      kept.push(parseYamlFile(`f${i}.yaml`, `# first\n${vs(i)}---\n${filler}apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n${i}\n`).results[0]!);
+    await new Promise((r) => setTimeout(r, 0));
+    const held = heapAfterGc() - before;
+    expect(held).toBeLessThan((files * 2 ** 20) / 8);
+    const first = kept[0]!;
+    if (first.status !== "valid") throw new Error("expected a valid object");
+    const lines = first.stored.source?.fieldLines;
+    expect(lines).toBeInstanceOf(DeferredFieldLines);
+    expect((lines as DeferredFieldLines).table).toEqual({
+      spec: 6,
+      "spec.hosts": 7,
+      "spec.http": 8,
+      "spec.http[0]": 9,
+      "spec.http[0].route[0]": 10,
+      "spec.http[0].route[0].destination.host": 11,
+    });
   });
 
   it("skips empty documents", () => {
