@@ -10,6 +10,7 @@
 import type { DeltaDiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import { type Built, Connection } from "./connection.js";
 import { mapDiff } from "./map-diff.js";
+import { NameSet } from "./name-set.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { TypeState } from "./stream-state.js";
 import { usesVhds, vhdsRouteOf } from "./route-delivery.js";
@@ -21,7 +22,7 @@ class DeltaTypeState extends TypeState {
   /** The stream has seen a request of this type (the first one is special). */
   seen = false;
   /** Names (re)subscribed since the last response: sent if they exist. */
-  readonly resend = new Set<string>();
+  readonly resend = new NameSet();
   /** Names unsubscribed while wildcard: the proxy must hear they are gone if they do not exist. */
   readonly removeIfMissing = new Set<string>();
 }
@@ -91,6 +92,16 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     // CLA and route configuration Envoy still has. Names without a version are sent.
     const declared = first ? req.initialResourceVersions : undefined;
     for (const n of added) if (!declared || !Object.hasOwn(declared, n)) st.resend.add(n);
+    // Envoy's first EDS request names every cluster of the view, and the stream holds them (in its
+    // subscription and to re-send) until its turn to be answered: in a full sync, most streams, at
+    // ~160 KiB each for 3000 names. When they are the names of the view's map, share its keys.
+    if (added.length > 0) {
+      const current = this.viewKey === undefined ? undefined : this.snapshot()?.resources.get(type);
+      if (current) {
+        st.sub.names.adopt(current);
+        st.resend.adopt(current);
+      }
+    }
     for (const n of removed) {
       if (st.sub.wildcard) {
         // Still covered by the wildcard: the proxy must get it back, or hear it is gone.
