@@ -95,16 +95,23 @@ export function pieceWriter(call: ServerDuplexStream<unknown, Uint8Array>): Piec
     base.maybeSendMetadata();
     const parts = framedPieces(message);
     const stream = base.stream;
-    stream.cork();
-    for (let i = 0; i < parts.length - 1; i++) stream.write(parts[i]);
-    stream.write(parts[parts.length - 1], (err?: Error | null) => {
+    const written = (err?: Error | null): void => {
       if (err) {
         base.sendStatus({ code: GrpcStatus.INTERNAL, details: "Internal server error", metadata: null });
         return;
       }
       base.callEventTracker?.addMessageSent();
       done();
-    });
+    };
+    // Most responses of a change are one small joined buffer: corking it only adds a round of
+    // the stream's buffering, once per stream.
+    if (parts.length === 1) {
+      stream.write(parts[0], written);
+      return;
+    }
+    stream.cork();
+    for (let i = 0; i < parts.length - 1; i++) stream.write(parts[i]);
+    stream.write(parts[parts.length - 1], written);
     stream.uncork();
   };
   return Object.assign(write, { gathered: true });
