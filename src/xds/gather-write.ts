@@ -54,6 +54,7 @@ const SMALL = 16 * 1024;
 
 /** The gRPC message header (uncompressed, length) and the message's pieces, small ones joined. */
 export function framedPieces(message: Pieces): Uint8Array[] {
+  if (message.chunks.every((c) => c.length < SMALL)) return [framedWhole(message)];
   const header = Buffer.allocUnsafe(5);
   header[0] = 0;
   header.writeUInt32BE(message.length, 1);
@@ -77,6 +78,19 @@ export function framedPieces(message: Pieces): Uint8Array[] {
     }
   }
   flush();
+  return out;
+}
+
+/** Header and pieces in one buffer: what framedPieces makes of a message of small pieces only (a change's response, usually). */
+function framedWhole(message: Pieces): Buffer {
+  const out = Buffer.allocUnsafe(5 + message.length);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  let at = 5;
+  for (const c of message.chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
   return out;
 }
 

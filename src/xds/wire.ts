@@ -36,6 +36,8 @@ function typeUrlField(typeUrl: string): Buffer[] {
 /** A short field of one response (its version, its nonce) as one buffer. */
 function ownField(field: number, value: string): Buffer[] {
   if (value === "") return [];
+  const ascii = asciiField(field, value);
+  if (ascii) return [ascii];
   const n = Buffer.byteLength(value, "utf8");
   if (n >= 0x80 || field >= 16) return stringField(field, value);
   const b = Buffer.allocUnsafe(2 + n);
@@ -43,6 +45,21 @@ function ownField(field: number, value: string): Buffer[] {
   b[1] = n;
   b.write(value, 2, "utf8");
   return [b];
+}
+
+/**
+ * The field of a short ASCII value (every nonce, most versions) written a byte per character:
+ * measuring its UTF-8 length first was, per response, a call into the runtime.
+ */
+function asciiField(field: number, value: string): Buffer | undefined {
+  const n = value.length;
+  if (n >= 0x80 || field >= 16) return undefined;
+  for (let i = 0; i < n; i++) if (value.charCodeAt(i) >= 0x80) return undefined;
+  const b = Buffer.allocUnsafe(2 + n);
+  b[0] = field * 8 + 2; // wire type 2: length-delimited
+  b[1] = n;
+  for (let i = 0; i < n; i++) b[2 + i] = value.charCodeAt(i);
+  return b;
 }
 
 function chunksLength(chunks: readonly Uint8Array[]): number {
