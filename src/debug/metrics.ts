@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { SlicedWorkStats } from "../pipeline/sliced-work.js";
 import type { XdsObserver } from "../xds/observer.js";
+import { LabelHistogram } from "./label-histogram.js";
 import type { PushSchedulerStats } from "../xds/push-scheduler.js";
 
 /** A counter kept elsewhere (a scheduler's own count), read when Prometheus scrapes. */
@@ -28,11 +29,28 @@ function readGauge(registry: Registry, name: string, help: string, read: () => n
   });
 }
 
+interface UnreadPushes {
+  pushes: number;
+  resources: number;
+  removed: number;
+}
+
 /** Prometheus metrics under Istio's names where Istio has one, so existing dashboards work. */
 export class Metrics {
   readonly registry = new Registry();
   private readonly connected = new Gauge({ name: "pilot_xds", help: "Connected xDS clients.", registers: [this.registry] });
-  private readonly pushes = new Counter({ name: "pilot_xds_pushes", help: "xDS responses sent, by type.", labelNames: ["type"], registers: [this.registry] });
+  /**
+   * Per type, what was pushed since the counters were last read: added to them when Prometheus
+   * reads them, not at every response to every stream (prom-client hashes the labels of each).
+   */
+  private readonly unread = new Map<string, UnreadPushes>();
+  private readonly pushes = new Counter({
+    name: "pilot_xds_pushes",
+    help: "xDS responses sent, by type.",
+    labelNames: ["type"],
+    registers: [this.registry],
+    collect: this.addUnread("pushes"),
+  });
   // A response's size says little about how much of the config it carries: count the resources
   // themselves, so "a delta reconnect re-sends only what changed" can be checked from outside.
   private readonly resourcesSent = new Counter({
@@ -40,12 +58,14 @@ export class Metrics {
     help: "Resources carried in xDS responses, by type.",
     labelNames: ["type"],
     registers: [this.registry],
+    collect: this.addUnread("resources"),
   });
   private readonly resourcesRemoved = new Counter({
     name: "meshpilot_xds_resources_removed",
     help: "Names reported in delta xDS responses' removed_resources, by type.",
     labelNames: ["type"],
     registers: [this.registry],
+    collect: this.addUnread("removed"),
   });
   private readonly rejects = new Counter({
     name: "pilot_total_xds_rejects",
@@ -53,20 +73,15 @@ export class Metrics {
     labelNames: ["type"],
     registers: [this.registry],
   });
-  private readonly pushTime = new Histogram({
-    name: "pilot_xds_push_time",
-    help: "Seconds from a config change to the response being written, by type.",
-    labelNames: ["type"],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 3, 5, 10],
-    registers: [this.registry],
-  });
-  private readonly configSize = new Histogram({
-    name: "pilot_xds_config_size_bytes",
-    help: "Size of xDS responses.",
-    labelNames: ["type"],
-    buckets: [1e3, 1e4, 1e5, 1e6, 1e7],
-    registers: [this.registry],
-  });
+  // Observed for every response to every stream: label-histogram.ts says why not prom-client's.
+  private readonly pushTime = new LabelHistogram(
+    "pilot_xds_push_time",
+    "Seconds from a config change to the response being written, by type.",
+    "type",
+    [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 3, 5, 10],
+    this.registry,
+  );
+  private readonly configSize = new LabelHistogram("pilot_xds_config_size_bytes", "Size of xDS responses.", "type", [1e3, 1e4, 1e5, 1e6, 1e7], this.registry);
   readonly buildTime = new Histogram({
     name: "meshpilot_build_seconds",
     help: "Seconds to build the model and translate every active view.",
@@ -140,6 +155,17 @@ export class Metrics {
     readGauge(r, "meshpilot_view_build_longest_turn_seconds", "The longest turn spent building views since start.", () => (stats()?.longestTurnMs ?? 0) / 1000);
   }
 
+  /** A counter's collect: add what was pushed since it was last read (every type pushed has its series, 0 included). */
+  private addUnread(field: keyof UnreadPushes): (this: Counter<"type">) => void {
+    const unread = this.unread;
+    return function (this: Counter<"type">): void {
+      for (const [type, u] of unread) {
+        this.inc({ type }, u[field]);
+        u[field] = 0;
+      }
+    };
+  }
+
   /** One answered injection request (istiod's sidecar_injection_* counters). */
   injection(result: "injected" | "skipped" | "refused"): void {
     this.injectionRequests.inc();
@@ -151,11 +177,16 @@ export class Metrics {
       onConnect: () => this.connected.inc(),
       onDisconnect: () => this.connected.dec(),
       onPush: (type, _proxy, bytes, count, seconds, removed) => {
-        this.pushes.inc({ type });
-        this.resourcesSent.inc({ type }, count);
-        this.resourcesRemoved.inc({ type }, removed);
-        this.pushTime.observe({ type }, seconds);
-        this.configSize.observe({ type }, bytes);
+        let u = this.unread.get(type);
+        if (!u) {
+          u = { pushes: 0, resources: 0, removed: 0 };
+          this.unread.set(type, u);
+        }
+        u.pushes++;
+        u.resources += count;
+        u.removed += removed;
+        this.pushTime.observe(type, seconds);
+        this.configSize.observe(type, bytes);
       },
       onNack: (type) => this.rejects.inc({ type }),
     };

@@ -123,6 +123,8 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   /** The peer's address, as grpc-js gives it ("ip:port"): how keepalive finds a session's streams. */
   readonly peerAddress: string;
   protected readonly types = new Map<TypeUrl, TypeState>();
+  /** The values of `types`, for owes(): asked after every ACK and every write, of every stream. */
+  private readonly typeStates: TypeState[] = [];
   protected log: Logger;
   private nonceCounter = 0;
   private closed = false;
@@ -193,6 +195,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     if (!st) {
       st = this.newTypeState();
       this.types.set(type, st);
+      this.typeStates.push(st);
     }
     return st;
   }
@@ -367,7 +370,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   }
 
   private owes(): boolean {
-    for (const st of this.types.values()) if (st.pending !== "none") return true;
+    for (let i = 0; i < this.typeStates.length; i++) if (this.typeStates[i]!.pending !== "none") return true;
     return false;
   }
 
@@ -406,10 +409,12 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       });
       const short: ShortType = SHORT_TYPE[type];
       this.ctx.observer.onPush?.(short, this.proxyId, bytes, out.resourceCount, (performance.now() - since) / 1000, out.removedCount ?? 0);
-      this.log.debug(
-        { type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, removed: out.removedCount ?? 0, bytes },
-        "pushed",
-      );
+      // Checked first: the fields object, built for every push to every stream, is then only built when it is logged.
+      if (this.log.isLevelEnabled("debug"))
+        this.log.debug(
+          { type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, removed: out.removedCount ?? 0, bytes },
+          "pushed",
+        );
       this.afterWrite(type);
       return;
     }

@@ -16,7 +16,7 @@ import { TypeState } from "./stream-state.js";
 import { usesVhds, vhdsRouteOf } from "./route-delivery.js";
 import { isDeltaWildcardType, TYPE_URL, type TypeUrl } from "./type-urls.js";
 import { decodeDeltaRequest } from "./service-definition.js";
-import { deltaPieces, wholeDeltaPieces } from "./wire.js";
+import { deltaPieces, stepDeltaPieces, wholeDeltaPieces } from "./wire.js";
 
 class DeltaTypeState extends TypeState {
   /** The stream has seen a request of this type (the first one is special). */
@@ -136,11 +136,12 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     if (this.reconnectRoutes) this.heldAfterReconnect(this.reconnectRoutes, snapshot.resources.get(TYPE_URL.route) ?? EMPTY);
     const all = snapshot.resources.get(type) ?? EMPTY;
     const current = type === TYPE_URL.virtualHost ? this.deliverable(all) : all;
-    const { send, removed } = this.changes(st, current, SIGNAL_MISSING.has(type));
-    st.resend.clear();
-    st.removeIfMissing.clear();
+    const { send, removed, step } = this.changes(st, current, SIGNAL_MISSING.has(type));
+    // Clearing a Set allocates a new table even when it is empty: most builds have nothing here.
+    if (st.resend.size > 0) st.resend.clear();
+    if (st.removeIfMissing.size > 0) st.removeIfMissing.clear();
 
-    if (send.length === 0 && removed.size === 0 && st.pending !== "force") return undefined;
+    if (send.length === 0 && removed.length === 0 && st.pending !== "force") return undefined;
     if (type === TYPE_URL.cluster)
       this.reanswerEndpoints(
         send.filter((r) => st.known.has(r.name)).map((r) => r.name),
@@ -150,8 +151,9 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     // Sending everything (a proxy's first response of a type, typically): the proxy will hold
     // exactly `current` (anything else it held would be in `removed`), and the body is the same
     // for every proxy of the view, built once; only the nonce is per stream.
-    const everything = removed.size === 0 && send.length === current.size;
-    if (everything) st.known.rebase(current);
+    const everything = removed.length === 0 && send.length === current.size;
+    // A step of the whole held map to `current`: the proxy then holds `current` exactly.
+    if (everything || step) st.known.rebase(current);
     else {
       for (const r of send) st.known.set(r.name, r.version);
       for (const n of removed) st.known.delete(n);
@@ -165,19 +167,27 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     st.nonceSent = nonce;
     const message = everything
       ? wholeDeltaPieces(type, version, current, this.ctx.controlPlaneId, nonce)
-      : deltaPieces(type, version, send, removed, nonce, this.ctx.controlPlaneId);
-    return { message, resourceCount: send.length, removedCount: removed.size };
+      : step
+        ? stepDeltaPieces(type, version, send, removed, nonce, this.ctx.controlPlaneId)
+        : deltaPieces(type, version, send, removed, nonce, this.ctx.controlPlaneId);
+    return { message, resourceCount: send.length, removedCount: removed.length };
   }
 
-  /** What to send (each name once) and what to report removed, from what the proxy holds. */
-  private changes(st: DeltaTypeState, current: ResourceMap, signalMissing: boolean): { send: Resource[]; removed: Set<string> } {
-    const removed = new Set<string>();
+  /**
+   * What to send (each name once) and what to report removed, from what the proxy holds. `step`:
+   * they are the shared diff from the whole map the proxy holds to `current`, arrays every proxy
+   * making that step is given (so its response bytes are built once, wire.ts).
+   */
+  private changes(st: DeltaTypeState, current: ResourceMap, signalMissing: boolean): { send: readonly Resource[]; removed: readonly string[]; step: boolean } {
     st.sub.names.adopt(current);
     const held = st.known.heldMap();
     if (held) {
       // The usual case: the proxy holds a whole earlier map of the view (or nothing); the step to
       // the current one is shared by every proxy making it (all it holds is subscribed).
       const diff = mapDiff(held, current);
+      if (st.resend.size === 0 && (st.sub.wildcard || diff.changed.every((r) => st.sub.names.has(r.name))))
+        return { send: diff.changed, removed: diff.removed, step: true };
+      const removed = new Set<string>();
       // (Re)subscribed names go out even when the proxy has them; the others are in the diff.
       const send: Resource[] = [];
       for (const n of st.resend) {
@@ -188,8 +198,9 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
       if (st.sub.wildcard) send.push(...diff.changed);
       else for (const r of diff.changed) if (st.sub.names.has(r.name)) send.push(r);
       for (const n of diff.removed) removed.add(n);
-      return { send, removed };
+      return { send, removed: [...removed], step: false };
     }
+    const removed = new Set<string>();
     const send = new Map<string, Resource>();
     for (const n of st.resend) {
       const r = current.get(n);
@@ -206,7 +217,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
         if (r) consider(r);
       }
     for (const n of st.known.missingFrom(current)) removed.add(n);
-    return { send: [...send.values()], removed };
+    return { send: [...send.values()], removed: [...removed], step: false };
   }
 
   /**
@@ -214,7 +225,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
    * VHDS subscription for each, on the stream's one wildcard) get their virtual hosts next, in
    * RDS → VHDS order; those it no longer holds that way take theirs out of what may be sent.
    */
-  private followVhdsRoutes(sent: readonly Resource[], removed: ReadonlySet<string>, at: number): void {
+  private followVhdsRoutes(sent: readonly Resource[], removed: readonly string[], at: number): void {
     let joined = false;
     for (const r of sent) {
       if (!usesVhds(r)) this.dropVhds(r.name);

@@ -54,6 +54,7 @@ const SMALL = 16 * 1024;
 
 /** The gRPC message header (uncompressed, length) and the message's pieces, small ones joined. */
 export function framedPieces(message: Pieces): Uint8Array[] {
+  if (message.chunks.every((c) => c.length < SMALL)) return [framedWhole(message)];
   const header = Buffer.allocUnsafe(5);
   header[0] = 0;
   header.writeUInt32BE(message.length, 1);
@@ -80,6 +81,19 @@ export function framedPieces(message: Pieces): Uint8Array[] {
   return out;
 }
 
+/** Header and pieces in one buffer: what framedPieces makes of a message of small pieces only (a change's response, usually). */
+function framedWhole(message: Pieces): Buffer {
+  const out = Buffer.allocUnsafe(5 + message.length);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  let at = 5;
+  for (const c of message.chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 /** How to write messages of `call`: gathered when grpc-js' call object is found, else joined. */
 export function pieceWriter(call: ServerDuplexStream<unknown, Uint8Array>): PieceWriter {
   const base = baseCall(call);
@@ -95,16 +109,23 @@ export function pieceWriter(call: ServerDuplexStream<unknown, Uint8Array>): Piec
     base.maybeSendMetadata();
     const parts = framedPieces(message);
     const stream = base.stream;
-    stream.cork();
-    for (let i = 0; i < parts.length - 1; i++) stream.write(parts[i]);
-    stream.write(parts[parts.length - 1], (err?: Error | null) => {
+    const written = (err?: Error | null): void => {
       if (err) {
         base.sendStatus({ code: GrpcStatus.INTERNAL, details: "Internal server error", metadata: null });
         return;
       }
       base.callEventTracker?.addMessageSent();
       done();
-    });
+    };
+    // Most responses of a change are one small joined buffer: corking it only adds a round of
+    // the stream's buffering, once per stream.
+    if (parts.length === 1) {
+      stream.write(parts[0], written);
+      return;
+    }
+    stream.cork();
+    for (let i = 0; i < parts.length - 1; i++) stream.write(parts[i]);
+    stream.write(parts[parts.length - 1], written);
     stream.uncork();
   };
   return Object.assign(write, { gathered: true });

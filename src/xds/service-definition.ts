@@ -5,6 +5,7 @@ import { fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import { envoySchema } from "./registry.js";
+import { TYPE_URL } from "./type-urls.js";
 
 // From the registry rather than the generated module, which would load (and build descriptors
 // for) its imports a second time at start-up.
@@ -71,6 +72,23 @@ const TYPE_URL_TAG = 0x12;
 const NONCE_TAG = 0x32;
 
 /**
+ * The type URLs we serve, as bytes: an ACK's type URL is matched against them and taken as the
+ * constant string. Built a character at a time, each ACK's copy was a fresh string that every
+ * lookup by type (a Map of states per stream, the known-type check) had to flatten and hash.
+ */
+const KNOWN_TYPE_URLS: readonly (readonly [Buffer, string])[] = Object.values(TYPE_URL).map((t) => [Buffer.from(t, "latin1"), t]);
+
+function knownTypeUrl(b: Uint8Array, start: number, len: number): string | undefined {
+  for (const [bytes, url] of KNOWN_TYPE_URLS) {
+    if (bytes.length !== len) continue;
+    let j = 0;
+    while (j < len && b[start + j] === bytes[j]) j++;
+    if (j === len) return url;
+  }
+  return undefined;
+}
+
+/**
  * The request an ACK is: type_url and response_nonce, nothing else (ASCII only, short). Read by
  * hand: every push to 2000 streams is answered by 2000 of them, and each went through the schema
  * decoder. Anything else is left to it (undefined).
@@ -82,6 +100,12 @@ function deltaAck(b: Uint8Array): DeltaDiscoveryRequest | undefined {
     const tag = b[i]!;
     const len = b[i + 1]!;
     if ((tag !== TYPE_URL_TAG && tag !== NONCE_TAG) || len === undefined || len >= 0x80 || i + 2 + len > b.length) return undefined;
+    const known = tag === TYPE_URL_TAG ? knownTypeUrl(b, i + 2, len) : undefined;
+    if (known !== undefined) {
+      typeUrl = known;
+      i += 2 + len;
+      continue;
+    }
     let text = "";
     for (let j = i + 2; j < i + 2 + len; j++) {
       const c = b[j]!;

@@ -36,6 +36,8 @@ function typeUrlField(typeUrl: string): Buffer[] {
 /** A short field of one response (its version, its nonce) as one buffer. */
 function ownField(field: number, value: string): Buffer[] {
   if (value === "") return [];
+  const ascii = asciiField(field, value);
+  if (ascii) return [ascii];
   const n = Buffer.byteLength(value, "utf8");
   if (n >= 0x80 || field >= 16) return stringField(field, value);
   const b = Buffer.allocUnsafe(2 + n);
@@ -43,6 +45,21 @@ function ownField(field: number, value: string): Buffer[] {
   b[1] = n;
   b.write(value, 2, "utf8");
   return [b];
+}
+
+/**
+ * The field of a short ASCII value (every nonce, most versions) written a byte per character:
+ * measuring its UTF-8 length first was, per response, a call into the runtime.
+ */
+function asciiField(field: number, value: string): Buffer | undefined {
+  const n = value.length;
+  if (n >= 0x80 || field >= 16) return undefined;
+  for (let i = 0; i < n; i++) if (value.charCodeAt(i) >= 0x80) return undefined;
+  const b = Buffer.allocUnsafe(2 + n);
+  b[0] = field * 8 + 2; // wire type 2: length-delimited
+  b[1] = n;
+  for (let i = 0; i < n; i++) b[2 + i] = value.charCodeAt(i);
+  return b;
 }
 
 function chunksLength(chunks: readonly Uint8Array[]): number {
@@ -191,13 +208,77 @@ export function deltaPieces(
 ): Pieces {
   const chunks: Uint8Array[] = [...ownField(1, systemVersion)];
   for (const r of resources) pushFramed(chunks, deltaFraming(typeUrl, r), r.body);
-  chunks.push(...typeUrlField(typeUrl), ...ownField(5, nonce));
+  chunks.push(...typeUrlField(typeUrl), ...ownField(5, nonce), ...removedChunks(removed, controlPlaneId));
+  return pieces(chunks);
+}
+
+/**
+ * The bytes of a delta response on either side of its nonce, for one step between two resource
+ * maps (map-diff.ts): every proxy of a view that makes the step is sent the same resources and
+ * removals, so those are framed once, keyed by the diff's own arrays, and each stream only adds
+ * its nonce. Framed per stream, an endpoint change to 2000 streams built 2000 equal copies.
+ */
+interface StepHead {
+  readonly typeUrl: string;
+  readonly version: string;
+  readonly bytes: Buffer;
+}
+interface StepTail {
+  readonly controlPlaneId: string;
+  readonly bytes: Buffer;
+}
+const stepHeads = new WeakMap<readonly Resource[], StepHead>();
+const stepTails = new WeakMap<readonly string[], StepTail>();
+
+/** `chunks` joined in a buffer of their own: a cached one must not pin a slab of the shared pool. */
+function ownCopy(chunks: readonly Uint8Array[]): Buffer {
+  const n = chunksLength(chunks);
+  const b = Buffer.allocUnsafeSlow(n);
+  let at = 0;
+  for (const c of chunks) {
+    b.set(c, at);
+    at += c.length;
+  }
+  return b;
+}
+
+/**
+ * deltaPieces for resources and removals that are shared, immutable arrays (a diff's), with the
+ * same bytes: what comes before the nonce and after it is built once per array and reused.
+ */
+export function stepDeltaPieces(
+  typeUrl: string,
+  systemVersion: string,
+  resources: readonly Resource[],
+  removed: readonly string[],
+  nonce: string,
+  controlPlaneId: string,
+): Pieces {
+  let head = stepHeads.get(resources);
+  if (head?.typeUrl !== typeUrl || head.version !== systemVersion) {
+    const chunks: Uint8Array[] = [...ownField(1, systemVersion)];
+    for (const r of resources) pushFramed(chunks, deltaFraming(typeUrl, r), r.body);
+    chunks.push(...typeUrlField(typeUrl));
+    head = { typeUrl, version: systemVersion, bytes: ownCopy(chunks) };
+    stepHeads.set(resources, head);
+  }
+  let tail = stepTails.get(removed);
+  if (tail?.controlPlaneId !== controlPlaneId) {
+    tail = { controlPlaneId, bytes: ownCopy(removedChunks(removed, controlPlaneId)) };
+    stepTails.set(removed, tail);
+  }
+  return pieces([head.bytes, ...ownField(5, nonce), tail.bytes]);
+}
+
+/** removed_resources = 6 (every element, even "", is written) and control_plane = 7. */
+function removedChunks(removed: Iterable<string>, controlPlaneId: string): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
   for (const name of removed) {
     const b = Buffer.from(name, "utf8");
-    chunks.push(lenHeader(6, b.length), b); // repeated string: every element, even "", is written
+    chunks.push(lenHeader(6, b.length), b);
   }
   chunks.push(...controlPlaneChunks(7, controlPlaneId));
-  return pieces(chunks);
+  return chunks;
 }
 
 /**

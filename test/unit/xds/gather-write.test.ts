@@ -82,6 +82,7 @@ describe("gathered response writes", () => {
       piecesOf(Buffer.from([8, 1]), shared, Buffer.from([42, 2, 49, 50])),
       piecesOf(shared, new Uint8Array(0), Buffer.from("nonce")),
       piecesOf(Buffer.from("small only")),
+      piecesOf(Buffer.from("small "), new Uint8Array(0), Buffer.from("pieces"), bytes(16_383, 6)),
       piecesOf(bytes(20_000, 2), bytes(40_000, 3), bytes(5, 4)),
     ];
     const { received, writer } = await roundTrip(messages);
