@@ -21,6 +21,7 @@ import { buildMesh, buildMeshState, rebuildEndpoints } from "../../../src/model/
 import { keptRouteStats } from "../../../src/model/kept-routes.js";
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../../../src/model/mesh-config.js";
 import { ruleLookupStats } from "../../../src/model/policies.js";
+import { portScopeStats } from "../../../src/model/scope.js";
 import { parseProxy, proxyView, sharedView, type NodeLike } from "../../../src/model/proxy.js";
 import { outboundLabels } from "../../../src/model/selected-labels.js";
 import { ControlPlane } from "../../../src/pipeline/control-plane.js";
@@ -296,14 +297,17 @@ describe("one edit touches only what it changes", () => {
     const key = (served.cp.viewKey(node) as { key: string }).key;
     const before = served.cache.get(key)!;
     const stats = { ...keptRouteStats };
+    const ports = { ...portScopeStats };
     const lookups = ruleLookupStats.computed;
     const objects = [...mesh.objects];
     objects[mesh.vsAt(7)] = { object: virtualService(7, N, "full", 30) };
     served.update(objects);
     const after = served.cache.get(key)!;
-    // One shared part: the edited VirtualService is resolved again, the other N - 1 are kept.
+    // One shared part: the host the edited VirtualService names is resolved again, the other N - 1 are not even looked at.
     expect(keptRouteStats.resolved - stats.resolved).toBe(1);
-    expect(keptRouteStats.kept - stats.kept).toBe(N - 1);
+    expect(keptRouteStats.kept - stats.kept).toBe(0);
+    expect(portScopeStats.patchedHosts - ports.patchedHosts).toBe(1);
+    expect(portScopeStats.built - ports.built).toBe(0);
     // The rules did not change: no service's rule is looked up again.
     expect(ruleLookupStats.computed - lookups).toBe(0);
     const fresh = (t: TypeUrl): string[] => [...after.resources.get(t)!].filter(([name, r]) => before.resources.get(t)!.get(name) !== r).map(([name]) => name);
