@@ -19,7 +19,7 @@
 // - No `on_demand` filter: every virtual host is sent up front, as the wildcard asks.
 // The catch-all (`*`) stays inline, so a route configuration always answers what it answered whole.
 import type { EncodeCache } from "./encode-cache.js";
-import { contentVersion, digestText, encodeMessage, encodeOnce, resourceOf } from "./encode.js";
+import { assembledOnce, contentVersion, digestText, encodeMessage, resourceOf } from "./encode.js";
 import { lenField, lenHeader } from "./proto-fields.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 import { TYPE_URL } from "./type-urls.js";
@@ -136,7 +136,7 @@ function encodeRoute(
   // Field 1 (name) first, then the virtual hosts (field 2), then the rest: the order protobuf
   // encoders write, so the bytes are what encoding the whole message gives.
   const digest = digestText(`route configuration\0${JSON.stringify(head)}\0${parts.map((p) => p.digest).join("\0")}`);
-  const inline = encodeOnce(
+  const inline = assembledOnce(
     TYPE_URL.route,
     name,
     digest,
@@ -144,7 +144,10 @@ function encodeRoute(
       if (name === "") throw new Error(`${where}: a route configuration needs a name`);
       const headBytes = encodeMessage(TYPE_URL.route, head, where);
       const nameLength = leadingName(headBytes, name)!;
-      return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
+      return () => {
+        routeAssemblyStats.assembled++;
+        return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
+      };
     },
     previous?.routes,
     shared,
@@ -173,8 +176,11 @@ interface Part {
 /** Per inline route configuration, the virtual hosts it was assembled from and their parts. */
 const assemblies = new WeakMap<Resource, { readonly virtualHosts: readonly VirtualHostLike[]; readonly parts: readonly Part[] }>();
 
-/** Counts for tests: virtual hosts whose part of an inline route configuration was made (not kept from its last assembly). */
-export const routeAssemblyStats = { parts: 0 };
+/**
+ * Counts for tests: virtual hosts whose part of an inline route configuration was made (not kept
+ * from its last assembly), and inline route configurations copied together (when first read).
+ */
+export const routeAssemblyStats = { parts: 0, assembled: 0 };
 
 function partOf(
   route: string,
@@ -184,14 +190,11 @@ function partOf(
   shared: EncodeCache | undefined,
 ): Part {
   routeAssemblyStats.parts++;
-  if (!delivered(route, vh))
-    return {
-      digest: digestText(JSON.stringify(vh)),
-      pieces: () => {
-        const body = encodeMessage(TYPE_URL.virtualHost, vh, `${where} virtual host "${vh.name}"`);
-        return [lenHeader(2, body.length), body];
-      },
-    };
+  if (!delivered(route, vh)) {
+    const body = encodeMessage(TYPE_URL.virtualHost, vh, `${where} virtual host "${vh.name}"`);
+    const pieces = [lenHeader(2, body.length), body];
+    return { digest: digestText(JSON.stringify(vh)), pieces: () => pieces };
+  }
   const r = encodeVhost(route, vh, previous?.virtualHosts, shared);
   return { digest: r.version, pieces: () => inlinePieces(r, vh.name!), vhost: r };
 }
