@@ -202,77 +202,30 @@ export function buildInboundSideScope(mesh: MeshModel, proxy: ProxyView): Inboun
 
 export function buildOutboundScope(mesh: MeshModel, proxy: ProxyView): OutboundScope {
   const gateway = MESH_GATEWAY;
-  const credentials = mesh.credentials ?? NO_CREDENTIALS;
   const config = mesh.meshConfig ?? DEFAULT_MESH_CONFIG;
   const sidecar = sidecarOf(mesh, proxy);
-  const byHost = new Map<string, { scope: ServiceScope; rule?: DestinationRuleModel }>();
-  const services: ServiceScope[] = [];
-  for (const svc of mesh.services.values()) {
-    if (!serviceVisible(svc, proxy.namespace, config)) continue;
-    if (sidecar && !sidecar.egress.some((l) => importsService(l, svc.hostname, svc.namespace, proxy.namespace))) continue;
-    const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
-    const scope = serviceScope(svc, rule, credentials, serviceMtls(mesh, svc));
-    byHost.set(svc.hostname, { scope, ...(rule ? { rule } : {}) });
-    services.push(scope);
-  }
-  const policyFor = (host: string, subset: string | undefined, port: number): ClusterPolicy | undefined => {
-    const rule = byHost.get(host)?.rule;
-    return rule ? clusterPolicy(rule, subset, port) : undefined;
-  };
-  const allVss = sidecarVirtualServices(mesh.virtualServices, proxy.namespace);
-  const routingBy = new Map<
-    EgressListenerModel | undefined,
-    { vss: readonly VirtualServiceModel[]; routing: (host: string) => VirtualServiceModel | undefined }
-  >();
-  const routingOf = (listener: EgressListenerModel | undefined) => {
-    let r = routingBy.get(listener);
-    if (r) return r;
-    const vss = listener ? allVss.filter((vs) => importsVirtualService(listener, vs, proxy.namespace)) : allVss;
-    const vsFor = new Map<string, VirtualServiceModel | undefined>();
-    const routing = (host: string): VirtualServiceModel | undefined => {
-      if (!vsFor.has(host)) vsFor.set(host, virtualServiceForHost(vss, host));
-      return vsFor.get(host);
-    };
-    routingBy.set(listener, (r = { vss, routing }));
-    return r;
-  };
+  const { services, policyFor } = outboundServices(mesh, proxy, sidecar, config);
+  const vssOf = routingLists(mesh.virtualServices, proxy.namespace, sidecar);
   const aliasTarget = aliasTargets(mesh);
+  const aliases = mesh.aliases ?? NO_ALIASES;
   const ports: PortScope[] = [];
   for (const [number, all] of portsByNumber(mesh.services)) {
     const listener = sidecar ? egressListenerFor(sidecar, number) : undefined;
     if (sidecar && !listener) continue;
-    const entries = (listener ? all.filter((e) => importsService(listener, e.svc.hostname, e.svc.namespace, proxy.namespace)) : all).filter((e) =>
-      serviceVisible(e.svc, proxy.namespace, config),
-    );
-    if (entries.length === 0) continue;
-    const { vss, routing } = routingOf(listener);
-    const ctx: RouteScope = { port: number, gateway, proxy, services: mesh.services, policyFor, ...(aliasTarget ? { aliasTarget } : {}) };
-    const bound = listener ? boundAddress(listener, proxy) : undefined;
-    // Sniffing needs a captured connection and a VIP to key the listener on; otherwise the port is served as HTTP.
-    const sniffs = !bound && proxy.interceptionMode !== "NONE";
-    const isAuto = (e: PortEntry): boolean => sniffs && e.port.detected === true && e.svc.clusterIP !== undefined && e.svc.clusterIP !== "None";
-    const http = entries.filter((e) => isHttpProtocol(e.port.protocol) && !isAuto(e)).map((e) => e.svc);
-    const tcp = entries
-      .filter((e) => !isHttpProtocol(e.port.protocol))
-      .map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx), ...headless(mesh, svc, port) }));
-    const auto = entries.filter(isAuto).map(({ svc, port }): AutoServiceScope => {
-      const vs = routing(svc.hostname);
-      const routes = vs ? resolveHttpRoutes(vs, ctx) : [];
-      return {
-        service: svc,
-        port,
-        routes: resolveL4Routes(vs, svc, port, ctx),
-        virtualHost: { host: svc.hostname, domains: ["*"], routes, ...(routes.length ? {} : { defaultRoute: resolveDefaultRoute(svc, number, ctx) }) },
-      };
-    });
-    ports.push({
-      port: number,
-      http,
-      tcp,
-      auto,
-      virtualHosts: http.length ? virtualHosts(http, number, ctx, routing, vss, mesh.aliases ?? NO_ALIASES) : [],
-      ...(bound ? { bound } : {}),
-    });
+    // Everything the port's scope reads but the VirtualServices: while these are the same, an edit
+    // of VirtualServices redoes only the hosts they name (patchPort).
+    const inputs = [all, listener, config, mesh.services, policyFor, aliasTarget, aliases, hasHeadless(all) ? mesh.endpoints : undefined];
+    const at: PortAt = { number, all, listener, gateway, proxy, mesh, config, policyFor };
+    let byNumber = portMemos.get(proxy);
+    if (!byNumber) portMemos.set(proxy, (byNumber = new Map()));
+    const known = byNumber.get(number);
+    const port = known && sameList(known.inputs, inputs) ? patchPort(known, at, vssOf(listener)) : buildPort(at, vssOf(listener));
+    if (!port) {
+      byNumber.delete(number);
+      continue;
+    }
+    byNumber.set(number, { ...port, inputs });
+    ports.push(port.scope);
   }
   const outboundTrafficPolicy = sidecar?.outboundTrafficPolicy ?? config.outboundTrafficPolicy.mode;
   const egressProxyCluster = outboundTrafficPolicy === "ALLOW_ANY" ? sidecar?.egressProxyCluster : undefined;
@@ -288,6 +241,202 @@ export function buildOutboundScope(mesh: MeshModel, proxy: ProxyView): OutboundS
   };
 }
 
+/** Counts for tests: ports whose scope was built whole, and hosts redone by a VirtualService edit's patch. */
+export const portScopeStats = { built: 0, patchedHosts: 0 };
+
+interface ServicesPart {
+  readonly services: readonly ServiceScope[];
+  readonly policyFor: RouteScope["policyFor"];
+}
+
+/** Per proxy view: the visible services' scopes, and what they were resolved from. */
+const servicesMemos = new WeakMap<ProxyView, { readonly inputs: readonly unknown[]; readonly value: ServicesPart }>();
+
+/**
+ * Each visible service with the DestinationRule the proxy applies to it. The same objects as last
+ * time while the services, rules, credentials and mTLS facts are: a route edit looks up no rule.
+ */
+function outboundServices(mesh: MeshModel, proxy: ProxyView, sidecar: SidecarModel | undefined, config: MeshConfigLike): ServicesPart {
+  const credentials = mesh.credentials ?? NO_CREDENTIALS;
+  const inputs = [mesh.services, mesh.destinationRules, credentials, mesh.identities, mesh.peerAuthentications, config, sidecar];
+  const known = servicesMemos.get(proxy);
+  if (known && sameList(known.inputs, inputs)) return known.value;
+  const byHost = new Map<string, DestinationRuleModel>();
+  const services: ServiceScope[] = [];
+  for (const svc of mesh.services.values()) {
+    if (!serviceVisible(svc, proxy.namespace, config)) continue;
+    if (sidecar && !sidecar.egress.some((l) => importsService(l, svc.hostname, svc.namespace, proxy.namespace))) continue;
+    const rule = destinationRuleFor(mesh.destinationRules, svc.hostname, svc.namespace, proxy.namespace, proxy.labels);
+    services.push(serviceScope(svc, rule, credentials, serviceMtls(mesh, svc)));
+    if (rule) byHost.set(svc.hostname, rule);
+  }
+  const policyFor = (host: string, subset: string | undefined, port: number): ClusterPolicy | undefined => {
+    const rule = byHost.get(host);
+    return rule ? clusterPolicy(rule, subset, port) : undefined;
+  };
+  const value = { services, policyFor };
+  servicesMemos.set(proxy, { inputs, value });
+  return value;
+}
+
+type MeshConfigLike = NonNullable<MeshModel["meshConfig"]>;
+
+function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The VirtualServices that route for a listener (all the proxy imports, without a Sidecar), in import order. */
+type Routing = { readonly vss: readonly VirtualServiceModel[]; readonly routing: (host: string) => VirtualServiceModel | undefined };
+
+const sidecarLists = new WeakMap<readonly VirtualServiceModel[], Map<string, readonly VirtualServiceModel[]>>();
+
+/** Per listener (undefined: no Sidecar), its routing; a namespace's import order is worked out once per VirtualService list. */
+function routingLists(
+  all: readonly VirtualServiceModel[],
+  namespace: string,
+  sidecar: SidecarModel | undefined,
+): (l: EgressListenerModel | undefined) => Routing {
+  let byNamespace = sidecarLists.get(all);
+  if (!byNamespace) sidecarLists.set(all, (byNamespace = new Map()));
+  let allVss = byNamespace.get(namespace);
+  if (!allVss) byNamespace.set(namespace, (allVss = sidecarVirtualServices(all, namespace)));
+  const ordered = allVss;
+  const routingBy = new Map<EgressListenerModel | undefined, Routing>();
+  return (listener) => {
+    let r = routingBy.get(listener);
+    if (r) return r;
+    const vss = listener && sidecar ? ordered.filter((vs) => importsVirtualService(listener, vs, namespace)) : ordered;
+    const vsFor = new Map<string, VirtualServiceModel | undefined>();
+    const routing = (host: string): VirtualServiceModel | undefined => {
+      if (!vsFor.has(host)) vsFor.set(host, virtualServiceForHost(vss, host));
+      return vsFor.get(host);
+    };
+    routingBy.set(listener, (r = { vss, routing }));
+    return r;
+  };
+}
+
+/** What a port's scope is built from, but its VirtualServices. */
+interface PortAt {
+  readonly number: number;
+  readonly all: readonly PortEntry[];
+  readonly listener: EgressListenerModel | undefined;
+  readonly gateway: string;
+  readonly proxy: ProxyView;
+  readonly mesh: MeshModel;
+  readonly config: MeshConfigLike;
+  readonly policyFor: RouteScope["policyFor"];
+}
+
+/** A port's scope, the VirtualServices it was resolved with, and where each host's pieces are in it. */
+interface PortBuild {
+  readonly scope: PortScope;
+  readonly vss: readonly VirtualServiceModel[];
+  readonly ctx: RouteScope;
+  /** Per HTTP virtual host (in `scope.virtualHosts`' order, registry hosts only): its service and domains. */
+  readonly hosts: readonly { readonly svc: ServiceModel; readonly domains: readonly string[] }[];
+}
+
+/** Per proxy view and port number: the last scope and everything but the VirtualServices it read. */
+const portMemos = new WeakMap<ProxyView, Map<number, PortBuild & { readonly inputs: readonly unknown[] }>>();
+
+function buildPort(at: PortAt, { vss, routing }: Routing): PortBuild | undefined {
+  const { number, all, listener, gateway, proxy, mesh, config, policyFor } = at;
+  const entries = (listener ? all.filter((e) => importsService(listener, e.svc.hostname, e.svc.namespace, proxy.namespace)) : all).filter((e) =>
+    serviceVisible(e.svc, proxy.namespace, config),
+  );
+  if (entries.length === 0) return undefined;
+  portScopeStats.built++;
+  const aliasTarget = aliasTargets(mesh);
+  const ctx: RouteScope = { port: number, gateway, proxy, services: mesh.services, policyFor, ...(aliasTarget ? { aliasTarget } : {}) };
+  const bound = listener ? boundAddress(listener, proxy) : undefined;
+  // Sniffing needs a captured connection and a VIP to key the listener on; otherwise the port is served as HTTP.
+  const sniffs = !bound && proxy.interceptionMode !== "NONE";
+  const isAuto = (e: PortEntry): boolean => isAutoEntry(e, sniffs);
+  const http = entries.filter((e) => isHttpProtocol(e.port.protocol) && !isAuto(e)).map((e) => e.svc);
+  const tcp = entries
+    .filter((e) => !isHttpProtocol(e.port.protocol))
+    .map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx), ...headless(mesh, svc, port) }));
+  const auto = entries.filter(isAuto).map(({ svc, port }) => autoEntry(svc, port, routing(svc.hostname), ctx));
+  const hosts: { svc: ServiceModel; domains: readonly string[] }[] = [];
+  const virtualHosts = http.length ? buildVirtualHosts(http, number, ctx, routing, vss, mesh.aliases ?? NO_ALIASES, hosts) : [];
+  const scope: PortScope = { port: number, http, tcp, auto, virtualHosts, ...(bound ? { bound } : {}) };
+  return { scope, vss, ctx, hosts };
+}
+
+function isAutoEntry(e: PortEntry, sniffs: boolean): boolean {
+  return sniffs && e.port.detected === true && e.svc.clusterIP !== undefined && e.svc.clusterIP !== "None";
+}
+
+function autoEntry(svc: ServiceModel, port: ServicePortModel, vs: VirtualServiceModel | undefined, ctx: RouteScope): AutoServiceScope {
+  const routes = vs ? resolveHttpRoutes(vs, ctx) : [];
+  return {
+    service: svc,
+    port,
+    routes: resolveL4Routes(vs, svc, port, ctx),
+    virtualHost: { host: svc.hostname, domains: ["*"], routes, ...(routes.length ? {} : { defaultRoute: resolveDefaultRoute(svc, ctx.port, ctx) }) },
+  };
+}
+
+/**
+ * `known`'s port under other VirtualServices (everything else it read the same): only the hosts
+ * that a VirtualService added, removed or changed names are resolved again; every other host keeps
+ * its pieces, and the lists their identity where nothing in them changed. A changed VirtualService
+ * with a wildcard host, and the port that also serves hosts outside the registry, are built whole.
+ */
+function patchPort(known: PortBuild, at: PortAt, now: Routing): PortBuild | undefined {
+  const { vss, routing } = now;
+  if (vss === known.vss) return known;
+  const rebuild = (): PortBuild | undefined => buildPort(at, now);
+  if (at.number === NON_REGISTRY_HOST_PORT) return rebuild();
+  const before = new Set(known.vss);
+  const after = new Set(vss);
+  const touched = new Set<string>();
+  for (const list of [
+    [known.vss, after],
+    [vss, before],
+  ] as const)
+    for (const vs of list[0]) {
+      if (list[1].has(vs)) continue;
+      for (const h of vs.hosts) {
+        if (h.startsWith("*")) return rebuild();
+        touched.add(h);
+      }
+    }
+  const { scope, ctx } = known;
+  let virtualHosts = scope.virtualHosts;
+  for (let i = 0; i < known.hosts.length; i++) {
+    const { svc, domains } = known.hosts[i]!;
+    if (!touched.has(svc.hostname)) continue;
+    portScopeStats.patchedHosts++;
+    const vs = routing(svc.hostname);
+    const routes = vs ? keptHttpRoutes(vs, ctx) : NO_ROUTES;
+    const vh = keptVirtualHost(at.proxy, svc, scope.port, domains, routes, routes.length ? undefined : keptDefaultRoute(svc, scope.port, ctx));
+    if (vh === virtualHosts[i]) continue;
+    if (virtualHosts === scope.virtualHosts) virtualHosts = [...virtualHosts];
+    (virtualHosts as VirtualHostScope[])[i] = vh;
+  }
+  const tcp = patchList(scope.tcp, touched, (e) => ({ ...e, routes: resolveL4Routes(routing(e.service.hostname), e.service, e.port, ctx) }));
+  const auto = patchList(scope.auto, touched, (e) => autoEntry(e.service, e.port, routing(e.service.hostname), ctx));
+  const same = virtualHosts === scope.virtualHosts && tcp === scope.tcp && auto === scope.auto;
+  return { ...known, vss, scope: same ? scope : { ...scope, virtualHosts, tcp, auto } };
+}
+
+/** `list` with the entries of touched hosts made again; `list` itself when there are none. */
+function patchList<T extends TcpServiceScope>(list: readonly T[], touched: ReadonlySet<string>, again: (e: T) => T): readonly T[] {
+  if (!list.some((e) => touched.has(e.service.hostname))) return list;
+  return list.map((e) => (touched.has(e.service.hostname) ? again(e) : e));
+}
+
+const headlessIn = new WeakMap<readonly PortEntry[], boolean>();
+
+/** Does a headless Service have this port (its scope then reads the endpoints: a listener per address)? */
+function hasHeadless(all: readonly PortEntry[]): boolean {
+  let known = headlessIn.get(all);
+  if (known === undefined) headlessIn.set(all, (known = all.some((e) => e.svc.clusterIP === "None")));
+  return known;
+}
+
 /**
  * A port-specific egress listener with `captureMode: NONE` listens on a real socket (its `bind`,
  * else 127.0.0.1), as does a `bind` on a proxy without capture.
@@ -298,13 +447,14 @@ function boundAddress(l: EgressListenerModel, proxy: ProxyView): string | undefi
   return proxy.interceptionMode === "NONE" ? l.bind : undefined;
 }
 
-function virtualHosts(
+function buildVirtualHosts(
   http: readonly ServiceModel[],
   port: number,
   ctx: RouteScope,
   routing: (host: string) => VirtualServiceModel | undefined,
   vss: readonly VirtualServiceModel[],
   aliases: ReadonlyMap<string, readonly ServiceAliasModel[]>,
+  hosts: { svc: ServiceModel; domains: readonly string[] }[],
 ): VirtualHostScope[] {
   const used = new Set<string>();
   const out: VirtualHostScope[] = [];
@@ -319,6 +469,7 @@ function virtualHosts(
     const domains = all.some((d) => used.has(d)) ? all.filter((d) => !used.has(d)) : all;
     for (const d of domains) used.add(d);
     if (domains.length === 0) continue;
+    hosts.push({ svc, domains });
     out.push(keptVirtualHost(ctx.proxy, svc, port, domains, routes, routes.length ? undefined : keptDefaultRoute(svc, port, ctx)));
   }
   if (port === NON_REGISTRY_HOST_PORT) out.push(...nonRegistryVirtualHosts(vss, ctx, used));

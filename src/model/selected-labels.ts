@@ -54,6 +54,33 @@ class SelectionBuilder {
   matches(ms: readonly (HTTPMatchRequest | L4MatchAttributes)[] | undefined): void {
     for (const m of ms ?? []) this.equals(m.sourceLabels);
   }
+
+  /** Everything `keys` selects on, too. */
+  add(keys: LabelSelection): void {
+    for (const [k, v] of keys) {
+      if (v === "any") this.anyValue(k);
+      else for (const value of v) this.equals({ [k]: value });
+    }
+  }
+}
+
+/** Per model list (kept while its inputs are: keep.ts), what it selects on. */
+const listSelections = new WeakMap<object, Map<string, LabelSelection>>();
+
+/**
+ * What `list` selects on, worked out once per list object: a route edit gives a new VirtualService
+ * list only, and every build reads the selections (pipeline regroup).
+ */
+function selectionOf<T extends object>(list: T, part: string, add: (b: SelectionBuilder, list: T) => void): LabelSelection {
+  let byPart = listSelections.get(list);
+  if (!byPart) listSelections.set(list, (byPart = new Map()));
+  let keys = byPart.get(part);
+  if (!keys) {
+    const b = new SelectionBuilder();
+    add(b, list);
+    byPart.set(part, (keys = b.keys));
+  }
+  return keys;
 }
 
 /**
@@ -67,17 +94,25 @@ export function outboundLabels(mesh: MeshModel): LabelSelection {
 }
 
 function outboundSelectors(b: SelectionBuilder, mesh: MeshModel): SelectionBuilder {
-  for (const vs of mesh.virtualServices) {
-    for (const r of vs.http) b.matches(r.match);
-    for (const r of vs.routedHttp) b.matches(r.match);
-    for (const r of vs.tcp) b.matches(r.match);
-    for (const r of vs.tls) b.matches(r.match);
-  }
-  for (const dr of mesh.destinationRules) {
-    b.equals(dr.workloadSelector);
-    b.trafficPolicy(dr.trafficPolicy);
-    for (const s of dr.subsets) b.trafficPolicy(s.trafficPolicy);
-  }
+  b.add(
+    selectionOf(mesh.virtualServices, "routes", (vb, vss) => {
+      for (const vs of vss) {
+        for (const r of vs.http) vb.matches(r.match);
+        for (const r of vs.routedHttp) vb.matches(r.match);
+        for (const r of vs.tcp) vb.matches(r.match);
+        for (const r of vs.tls) vb.matches(r.match);
+      }
+    }),
+  );
+  b.add(
+    selectionOf(mesh.destinationRules, "rules", (rb, drs) => {
+      for (const dr of drs) {
+        rb.equals(dr.workloadSelector);
+        rb.trafficPolicy(dr.trafficPolicy);
+        for (const s of dr.subsets) rb.trafficPolicy(s.trafficPolicy);
+      }
+    }),
+  );
   // A Sidecar's workloadSelector decides which Sidecar scopes a proxy.
   for (const sc of mesh.sidecars ?? []) b.equals(sc.workloadSelector);
   // A Telemetry's selector decides which access logs a workload writes.
@@ -93,7 +128,11 @@ function outboundSelectors(b: SelectionBuilder, mesh: MeshModel): SelectionBuild
  */
 export function selectedLabels(mesh: MeshModel): LabelSelection {
   const b = outboundSelectors(new SelectionBuilder(), mesh);
-  for (const svc of mesh.services.values()) b.equals(svc.selector);
+  b.add(
+    selectionOf(mesh.services, "selectors", (sb, services) => {
+      for (const svc of services.values()) sb.equals(svc.selector);
+    }),
+  );
   // A Gateway's selector decides which router proxies serve it.
   for (const gw of mesh.gateways ?? []) b.equals(gw.selector);
   // Pods whose named targetPorts resolve differently need views of their own.
@@ -105,7 +144,7 @@ export function selectedLabels(mesh: MeshModel): LabelSelection {
   // member (the injector's label) whether PERMISSIVE offers mTLS: that matters to workloads some
   // Service selects (the ports mesh clients reach), when proxies hold certificates at all.
   for (const list of mesh.peerAuthentications?.byNamespace.values() ?? []) for (const pa of list) b.equals(pa.selector);
-  const selected = [...mesh.services.values()].some((s) => Object.keys(s.selector ?? {}).length > 0);
+  const selected = selectionOf(mesh.services, "selectors", () => {}).size > 0;
   if (selected && mesh.meshConfig?.workloadCertificates !== false) b.equals({ [TLS_MODE_LABEL]: ISTIO_TLS_MODE });
   return b.keys;
 }

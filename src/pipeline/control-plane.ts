@@ -26,7 +26,15 @@ import type { MeshModel, ServiceModel } from "../model/ir.js";
 import { DEFAULT_DOMAIN } from "../model/names.js";
 import { nodeClassKey, parseProxy, proxyView, sharedView, viewKey, type ProxyNode, type ProxyView } from "../model/proxy.js";
 import { outboundLabels, projectLabels, selectedLabels, selectionText, type LabelSelection } from "../model/selected-labels.js";
-import { outboundTwins, translateOwn, translateProxy, translateShared, type ProxyResources, type ProxyTranslation } from "../translate/proxy.js";
+import {
+  outboundTwins,
+  translateOwn,
+  translateProxy,
+  translateShared,
+  type EdsTarget,
+  type ProxyResources,
+  type ProxyTranslation,
+} from "../translate/proxy.js";
 import { snapshotFrom } from "../xds/encode.js";
 import { composeMaps, encodeOwn, type Composed, type TypeMaps } from "./compose-view.js";
 import { encodeProxyResources, encodeSteps } from "./encode-view.js";
@@ -52,6 +60,8 @@ interface SharedPart {
   readonly proxy: ProxyView;
   maps?: TypeMaps;
   eds?: EdsTargets;
+  /** The EDS recipes `eds` groups. */
+  edsFrom?: readonly EdsTarget[];
   diagnostics: readonly Diagnostic[];
   /** The build (generation) it was last translated or refreshed for. */
   generation: number;
@@ -425,7 +435,9 @@ export class ControlPlane implements ViewProvider {
     this.counts.outbound++;
     part.reads = reads;
     part.maps = encodeProxyResources(resources, prev, this.encoded);
-    part.eds = groupTargets(resources.edsTargets);
+    // A translation that kept its EDS recipes (a route edit) keeps their grouping.
+    if (part.eds === undefined || part.edsFrom !== resources.edsTargets) part.eds = groupTargets(resources.edsTargets);
+    part.edsFrom = resources.edsTargets;
     part.diagnostics = resources.diagnostics;
   }
 

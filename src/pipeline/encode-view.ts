@@ -10,17 +10,25 @@ import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 
 type Named = { readonly name?: string; readonly clusterName?: string };
 
+/** Per encoded map, the list it was encoded from: a translation that kept the list (a route edit's clusters) is not looked through. */
+const encodedFrom = new WeakMap<ResourceMap, readonly Named[]>();
+
 /** Encode one type's resources, each named by its own `name` (or a CLA's `clusterName`). */
 export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: ResourceMap, shared?: EncodeCache): ResourceMap {
+  if (previous && encodedFrom.get(previous) === items) return previous;
   // Item for item what the last build encoded (known by identity): the previous map, without
-  // making another of thousands of entries only to find it equal (a route edit's clusters).
-  if (previous && shared && previous.size === items.length && encodedAsBefore(items, previous, shared)) return previous;
-  return encodeResources(
-    t,
-    items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })),
-    previous,
-    shared,
-  );
+  // making another of thousands of entries only to find it equal.
+  const out =
+    previous && shared && previous.size === items.length && encodedAsBefore(items, previous, shared)
+      ? previous
+      : encodeResources(
+          t,
+          items.map((json) => ({ name: (json.name ?? json.clusterName)!, json })),
+          previous,
+          shared,
+        );
+  encodedFrom.set(out, items);
+  return out;
 }
 
 /** Is each item, in order, the JSON the resource of `previous` at its place was encoded from? */

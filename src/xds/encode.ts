@@ -141,6 +141,44 @@ export function encodeOnce(typeUrl: TypeUrl, name: string, digest: string, build
   return resource;
 }
 
+/**
+ * As encodeOnce, for a message assembled from parts whose digests are content hashes (a route
+ * configuration from its virtual hosts): its version is the digest's, and its bytes are put
+ * together when first read (`prepare`, called for a new resource only, encodes what it needs and
+ * returns what copies the parts together). Delta streams that take the virtual hosts by VHDS never read them, so
+ * a route edit copies no 1 MB route configuration per outbound part unless a stream takes it whole.
+ */
+export function assembledOnce(
+  typeUrl: TypeUrl,
+  name: string,
+  digest: string,
+  prepare: () => () => Uint8Array,
+  previous?: ResourceMap,
+  shared?: EncodeCache,
+): Resource {
+  const old = previous?.get(name);
+  if (old && contentDigest.get(old) === digest) return old;
+  const known = shared?.get(typeUrl, digest);
+  if (known) return known;
+  let bytes: Uint8Array | undefined;
+  // What can fail (the parts' encoding) is done now; `pending` only copies.
+  let pending: (() => Uint8Array) | undefined = prepare();
+  const resource: Resource = {
+    name,
+    version: contentVersion(digest),
+    get body(): Uint8Array {
+      if (pending) {
+        bytes = pending();
+        pending = undefined;
+      }
+      return bytes!;
+    },
+  };
+  contentDigest.set(resource, digest);
+  shared?.put(typeUrl, digest, resource);
+  return resource;
+}
+
 /** A digest of JSON text (or of several digests joined), as encodeOnce keys content. */
 export function digestText(text: string): string {
   return hash("sha256", text, "base64");

@@ -19,7 +19,7 @@
 // - No `on_demand` filter: every virtual host is sent up front, as the wildcard asks.
 // The catch-all (`*`) stays inline, so a route configuration always answers what it answered whole.
 import type { EncodeCache } from "./encode-cache.js";
-import { contentVersion, digestText, encodeMessage, encodeOnce, resourceOf } from "./encode.js";
+import { assembledOnce, contentVersion, digestText, encodeMessage, resourceOf } from "./encode.js";
 import { lenField, lenHeader } from "./proto-fields.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 import { TYPE_URL } from "./type-urls.js";
@@ -122,27 +122,21 @@ function encodeRoute(
   const where = `rds resource "${name}"`;
   const { virtualHosts = [], ...head } = rc;
   // Each virtual host as the pieces of its field 2 in the whole message, copied once into it.
-  const parts: { readonly digest: string; readonly pieces: () => readonly Uint8Array[] }[] = [];
+  const parts: Part[] = [];
   const vhosts: Resource[] = [];
-  for (const vh of virtualHosts) {
-    if (!delivered(name, vh)) {
-      parts.push({
-        digest: digestText(JSON.stringify(vh)),
-        pieces: () => {
-          const body = encodeMessage(TYPE_URL.virtualHost, vh, `${where} virtual host "${vh.name}"`);
-          return [lenHeader(2, body.length), body];
-        },
-      });
-      continue;
-    }
-    const r = encodeVhost(name, vh, previous?.virtualHosts, shared);
-    vhosts.push(r);
-    parts.push({ digest: r.version, pieces: () => inlinePieces(r, vh.name!) });
-  }
+  // Last time's assembly of this route configuration: a virtual host it held (by identity) at the same place keeps its part.
+  const last = previous?.routes?.get(name);
+  const before = last && assemblies.get(last);
+  const kept = before?.virtualHosts.length === virtualHosts.length ? before : undefined;
+  virtualHosts.forEach((vh, i) => {
+    const part = kept && kept.virtualHosts[i] === vh ? kept.parts[i]! : partOf(name, where, vh, previous, shared);
+    parts.push(part);
+    if (part.vhost) vhosts.push(part.vhost);
+  });
   // Field 1 (name) first, then the virtual hosts (field 2), then the rest: the order protobuf
   // encoders write, so the bytes are what encoding the whole message gives.
   const digest = digestText(`route configuration\0${JSON.stringify(head)}\0${parts.map((p) => p.digest).join("\0")}`);
-  const inline = encodeOnce(
+  const inline = assembledOnce(
     TYPE_URL.route,
     name,
     digest,
@@ -150,22 +144,59 @@ function encodeRoute(
       if (name === "") throw new Error(`${where}: a route configuration needs a name`);
       const headBytes = encodeMessage(TYPE_URL.route, head, where);
       const nameLength = leadingName(headBytes, name)!;
-      return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
+      return () => {
+        routeAssemblyStats.assembled++;
+        return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
+      };
     },
     previous?.routes,
     shared,
   );
   if (vhosts.length > 0 && !splitForms.has(inline)) {
-    const kept = virtualHosts.filter((vh) => !delivered(name, vh));
-    const json = { ...head, virtualHosts: kept, vhds: VHDS_SOURCE };
+    const stay = virtualHosts.filter((_, i) => parts[i]!.vhost === undefined);
+    const json = { ...head, virtualHosts: stay, vhds: VHDS_SOURCE };
     const body = encodeMessage(TYPE_URL.route, json, where);
     const vhdsForm: Resource = { name, version: contentVersion(body), body };
     namesVhds.add(vhdsForm);
     splitForms.set(inline, vhdsForm);
   }
   deliveredOf.set(inline, vhosts);
+  assemblies.set(inline, { virtualHosts, parts });
   shared?.putJson(rc, inline);
   return { inline, vhosts };
+}
+
+/** One virtual host in an inline route configuration: its content digest, its bytes there, and its VHDS resource if it travels by VHDS. */
+interface Part {
+  readonly digest: string;
+  readonly pieces: () => readonly Uint8Array[];
+  readonly vhost?: Resource;
+}
+
+/** Per inline route configuration, the virtual hosts it was assembled from and their parts. */
+const assemblies = new WeakMap<Resource, { readonly virtualHosts: readonly VirtualHostLike[]; readonly parts: readonly Part[] }>();
+
+/**
+ * Counts for tests: virtual hosts whose part of an inline route configuration was made (not kept
+ * from its last assembly), and inline route configurations copied together (when first read).
+ */
+export const routeAssemblyStats = { parts: 0, assembled: 0 };
+
+function partOf(
+  route: string,
+  where: string,
+  vh: VirtualHostLike,
+  previous: { readonly virtualHosts?: ResourceMap } | undefined,
+  shared: EncodeCache | undefined,
+): Part {
+  routeAssemblyStats.parts++;
+  if (!delivered(route, vh)) {
+    const body = encodeMessage(TYPE_URL.virtualHost, vh, `${where} virtual host "${vh.name}"`);
+    const pieces = [lenHeader(2, body.length), body];
+    return { digest: digestText(JSON.stringify(vh)), pieces: () => pieces };
+  }
+  const r = encodeVhost(route, vh, previous?.virtualHosts, shared);
+  return { digest: r.version, pieces: () => inlinePieces(r, vh.name!), vhost: r };
 }
 
 /** Per VHDS virtual host, its pieces in the inline route configuration (the same for every assembly that holds it). */

@@ -260,10 +260,49 @@ export interface OutboundResources {
 }
 
 export function outbound(scope: OutboundScope): OutboundResources {
-  const { listeners, diagnostics } = sidecarListeners(scope);
+  const { listeners, diagnostics: listenerFindings } = keptListeners(scope);
+  const built = keptServices(scope);
+  const diagnostics = [...listenerFindings, ...built.diagnostics];
+  const egress = scope.egressProxyCluster;
+  if (egress && scope.sidecar && !built.clusters.some((c) => c.name === egress))
+    diagnostics.push({
+      severity: "warning",
+      code: SidecarCodes.EgressProxyUnknown,
+      message: `egressProxy cluster ${egress} is not one this proxy has (its host, port or subset is not in the proxy's scope): traffic to hosts outside the registry fails`,
+      object: scope.sidecar,
+      path: "spec.outboundTrafficPolicy.egressProxy",
+    });
+  const policy = unmatchedTraffic(scope);
+  const routes = [
+    ...scope.ports.filter((p) => p.http.length > 0).map((p) => keptRouteConfiguration(scope.proxy, p, policy)),
+    ...scope.ports.flatMap((p) => p.auto.map((a) => autoRouteConfiguration(a, p.port))),
+  ];
+  return { clusters: built.clusters, edsTargets: built.targets, listeners, routes: routes.sort(byResourceName), secrets: built.secrets, diagnostics };
+}
+
+interface BuiltServices {
+  readonly clusters: readonly ClusterJson[];
+  readonly targets: readonly EdsTarget[];
+  readonly secrets: ReadonlyMap<string, SecretJson>;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Per service list (kept by the scope while its inputs are: model/scope.ts) and proxy view, its clusters. */
+const servicesBuilt = new WeakMap<
+  readonly ServiceScope[],
+  WeakMap<ProxyView, { readonly pa: PeerAuthentications | undefined; readonly value: BuiltServices }>
+>();
+
+/** The services' clusters, EDS recipes and Secrets: the same lists while the services are (a route edit touches none). */
+function keptServices(scope: OutboundScope): BuiltServices {
+  let byProxy = servicesBuilt.get(scope.services);
+  if (!byProxy) servicesBuilt.set(scope.services, (byProxy = new WeakMap()));
+  const known = byProxy.get(scope.proxy);
+  if (known && known.pa === scope.peerAuthentications) return known.value;
   const clusters: ClusterJson[] = [];
   const targets: EdsTarget[] = [];
   const secrets = new Map<string, SecretJson>();
+  const diagnostics: Diagnostic[] = [];
   for (const svc of scope.services) {
     const built = serviceClusters(svc);
     clusters.push(...built.clusters);
@@ -272,18 +311,65 @@ export function outbound(scope: OutboundScope): OutboundResources {
     diagnostics.push(...built.diagnostics);
   }
   targets.sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
-  const egress = scope.egressProxyCluster;
-  if (egress && scope.sidecar && !clusters.some((c) => c.name === egress))
-    diagnostics.push({
-      severity: "warning",
-      code: SidecarCodes.EgressProxyUnknown,
-      message: `egressProxy cluster ${egress} is not one this proxy has (its host, port or subset is not in the proxy's scope): traffic to hosts outside the registry fails`,
-      object: scope.sidecar,
-      path: "spec.outboundTrafficPolicy.egressProxy",
+  const value = { clusters, targets, secrets, diagnostics };
+  byProxy.set(scope.proxy, { pa: scope.peerAuthentications, value });
+  return value;
+}
+
+/** Per proxy view: the listeners last made, and what they were made from. */
+const listenersBuilt = new WeakMap<ProxyView, { readonly inputs: readonly unknown[]; readonly value: ReturnType<typeof sidecarListeners> }>();
+
+/** The listeners, the same list while what they are made of is: ports' services and L4 routes (not their virtual hosts). */
+function keptListeners(scope: OutboundScope): ReturnType<typeof sidecarListeners> {
+  const inputs = [scope.outboundTrafficPolicy, scope.egressProxyCluster, ...scope.ports.flatMap((p) => [p.port, p.http.length, p.tcp, p.auto, p.bound])];
+  const known = listenersBuilt.get(scope.proxy);
+  if (known && known.inputs.length === inputs.length && known.inputs.every((x, i) => x === inputs[i])) return known.value;
+  const value = sidecarListeners(scope);
+  listenersBuilt.set(scope.proxy, { inputs, value });
+  return value;
+}
+
+/** Per proxy view and port: the route configuration last made, its virtual hosts' scopes, and where each went by name. */
+const routesBuilt = new WeakMap<
+  ProxyView,
+  Map<
+    number,
+    {
+      readonly virtualHosts: readonly VirtualHostScope[];
+      readonly policy: UnmatchedTraffic;
+      readonly json: RouteConfigurationJson;
+      /** Per virtual host scope, its place in `json.virtualHosts` (sorted by name). */
+      readonly places: readonly number[];
+    }
+  >
+>();
+
+/**
+ * A port's route configuration: the same object while its virtual hosts are, and otherwise last
+ * time's with only the virtual hosts that changed put in (the hosts, so the order by name, being
+ * the same), so that encoding finds every other one by identity.
+ */
+function keptRouteConfiguration(proxy: ProxyView, port: PortScope, policy: UnmatchedTraffic): RouteConfigurationJson {
+  let byPort = routesBuilt.get(proxy);
+  if (!byPort) routesBuilt.set(proxy, (byPort = new Map()));
+  const known = byPort.get(port.port);
+  if (known && known.policy === policy && known.virtualHosts === port.virtualHosts) return known.json;
+  if (known && known.policy === policy && sameHosts(known.virtualHosts, port.virtualHosts)) {
+    const vhosts = [...known.json.virtualHosts!];
+    port.virtualHosts.forEach((vh, i) => {
+      if (vh !== known.virtualHosts[i]) vhosts[known.places[i]!] = virtualHost(vh, port.port);
     });
-  const routes = [
-    ...scope.ports.filter((p) => p.http.length > 0).map((p) => routeConfiguration(p, unmatchedTraffic(scope))),
-    ...scope.ports.flatMap((p) => p.auto.map((a) => autoRouteConfiguration(a, p.port))),
-  ];
-  return { clusters, edsTargets: targets, listeners, routes: routes.sort(byResourceName), secrets, diagnostics };
+    const json = routeConfigurationOf(sidecarRouteConfigName(port.port), vhosts);
+    byPort.set(port.port, { ...known, virtualHosts: port.virtualHosts, json });
+    return json;
+  }
+  const json = routeConfiguration(port, policy);
+  const place = new Map(json.virtualHosts!.map((vh, i) => [vh, i]));
+  const places = port.virtualHosts.map((vh) => place.get(virtualHost(vh, port.port))!);
+  byPort.set(port.port, { virtualHosts: port.virtualHosts, policy, json, places });
+  return json;
+}
+
+function sameHosts(a: readonly VirtualHostScope[], b: readonly VirtualHostScope[]): boolean {
+  return a.length === b.length && a.every((vh, i) => vh.host === b[i]!.host);
 }

@@ -41,15 +41,27 @@ export function translateSidecar(mesh: MeshModel, proxy: ProxyView): ProxyTransl
 export function translateSidecarOutbound(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
   const out = outbound(buildOutboundScope(mesh, proxy));
   return {
-    clusters: [...out.clusters, blackHoleCluster(), passthroughCluster()].sort(byResourceName),
-    endpoints: out.edsTargets.map((t) => edsTargetEndpoints(t, mesh.endpoints)),
+    clusters: derived(out.clusters, [], () => [...out.clusters, blackHoleCluster(), passthroughCluster()].sort(byResourceName)),
+    endpoints: derived(out.edsTargets, [mesh.endpoints], () => out.edsTargets.map((t) => edsTargetEndpoints(t, mesh.endpoints))),
     // Access logs go on every listener's connection managers and TCP proxies.
-    listeners: withAccessLogs(out.listeners, mesh, proxy),
+    listeners: derived(out.listeners, [mesh.telemetries, mesh.meshConfig, proxy], () => withAccessLogs(out.listeners, mesh, proxy)),
     routes: [...out.routes].sort(byResourceName),
-    secrets: [...out.secrets.values()].sort(byResourceName),
+    secrets: derived(out.secrets, [], () => [...out.secrets.values()].sort(byResourceName)),
     diagnostics: out.diagnostics,
     edsTargets: out.edsTargets,
   };
+}
+
+/** Per list the outbound side kept (outbound.ts), what was last made of it, from what else. */
+const derivedFrom = new WeakMap<object, { readonly inputs: readonly unknown[]; readonly value: unknown }>();
+
+/** `make()`, or last time's result for the same `source` and `inputs`: a list made of a kept list is kept too, and found by identity when encoded. */
+function derived<T>(source: object, inputs: readonly unknown[], make: () => T): T {
+  const known = derivedFrom.get(source);
+  if (known && known.inputs.length === inputs.length && known.inputs.every((x, i) => x === inputs[i])) return known.value as T;
+  const value = make();
+  derivedFrom.set(source, { inputs, value });
+  return value;
 }
 
 export function translateSidecarInbound(mesh: MeshModel, proxy: ProxyView): InboundTranslation {

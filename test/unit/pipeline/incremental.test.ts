@@ -21,11 +21,13 @@ import { buildMesh, buildMeshState, rebuildEndpoints } from "../../../src/model/
 import { keptRouteStats } from "../../../src/model/kept-routes.js";
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from "../../../src/model/mesh-config.js";
 import { ruleLookupStats } from "../../../src/model/policies.js";
+import { portScopeStats } from "../../../src/model/scope.js";
 import { parseProxy, proxyView, sharedView, type NodeLike } from "../../../src/model/proxy.js";
 import { outboundLabels } from "../../../src/model/selected-labels.js";
 import { ControlPlane } from "../../../src/pipeline/control-plane.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { translateShared } from "../../../src/translate/proxy.js";
+import { routeAssemblyStats } from "../../../src/xds/route-delivery.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import type { NodeInfo } from "../../../src/xds/snapshot.js";
 import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../../../src/xds/type-urls.js";
@@ -296,14 +298,20 @@ describe("one edit touches only what it changes", () => {
     const key = (served.cp.viewKey(node) as { key: string }).key;
     const before = served.cache.get(key)!;
     const stats = { ...keptRouteStats };
+    const ports = { ...portScopeStats };
+    const parts = routeAssemblyStats.parts;
     const lookups = ruleLookupStats.computed;
     const objects = [...mesh.objects];
     objects[mesh.vsAt(7)] = { object: virtualService(7, N, "full", 30) };
     served.update(objects);
     const after = served.cache.get(key)!;
-    // One shared part: the edited VirtualService is resolved again, the other N - 1 are kept.
+    // One shared part: the host the edited VirtualService names is resolved again, the other N - 1 are not even looked at.
     expect(keptRouteStats.resolved - stats.resolved).toBe(1);
-    expect(keptRouteStats.kept - stats.kept).toBe(N - 1);
+    expect(keptRouteStats.kept - stats.kept).toBe(0);
+    expect(portScopeStats.patchedHosts - ports.patchedHosts).toBe(1);
+    expect(portScopeStats.built - ports.built).toBe(0);
+    // The route configuration is assembled again from its other virtual hosts' kept parts.
+    expect(routeAssemblyStats.parts - parts).toBe(1);
     // The rules did not change: no service's rule is looked up again.
     expect(ruleLookupStats.computed - lookups).toBe(0);
     const fresh = (t: TypeUrl): string[] => [...after.resources.get(t)!].filter(([name, r]) => before.resources.get(t)!.get(name) !== r).map(([name]) => name);
@@ -314,6 +322,30 @@ describe("one edit touches only what it changes", () => {
     expect(fresh(TYPE_URL.route)).toEqual(["8080"]);
     expect(after.resources.get(TYPE_URL.cluster)).toBe(before.resources.get(TYPE_URL.cluster));
     expect(after.resources.get(TYPE_URL.endpoint)).toBe(before.resources.get(TYPE_URL.endpoint));
+  });
+
+  it("translation after a route edit keeps every list but the routes, and the route configuration's other virtual hosts", () => {
+    const mesh = generated(N);
+    const parsed = parseProxy(benchNode(0));
+    if ("error" in parsed) throw new Error(parsed.error);
+    const before = buildMeshState(meshInputFrom(mesh.objects));
+    const proxy = sharedView(proxyView(parsed.proxy, new Map()), outboundLabels(before.mesh));
+    const t1 = translateShared(before.mesh, proxy);
+    const objects = [...mesh.objects];
+    objects[mesh.vsAt(7)] = { object: virtualService(7, N, "full", 30) };
+    const after = buildMeshState(meshInputFrom(objects), undefined, undefined, before);
+    const t2 = translateShared(after.mesh, proxy);
+    expect(t2.clusters).toBe(t1.clusters);
+    expect(t2.endpoints).toBe(t1.endpoints);
+    expect(t2.listeners).toBe(t1.listeners);
+    expect(t2.secrets).toBe(t1.secrets);
+    expect(t2.edsTargets).toBe(t1.edsTargets);
+    const hosts = (t: typeof t1) => t.routes.find((r) => r.name === "8080")!.virtualHosts!;
+    const newHosts = hosts(t2)
+      .filter((vh, i) => vh !== hosts(t1)[i])
+      .map((vh) => vh.name);
+    expect(newHosts).toEqual(["svc-7.bench-3.svc.cluster.local:8080"]);
+    expect(t2).toEqual(translateShared(after.mesh, { ...proxy }));
   });
 
   it("translation after an edit gives the same JSON objects for what the edit did not touch", () => {

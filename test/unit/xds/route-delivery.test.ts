@@ -5,7 +5,7 @@ import { VirtualHostSchema } from "../../../src/gen/envoy/config/route/v3/route_
 import { encodeNamed } from "../../../src/pipeline/encode-view.js";
 import { EncodeCache } from "../../../src/xds/encode-cache.js";
 import { envoyRegistry } from "../../../src/xds/registry.js";
-import { encodeRoutes, usesVhds, vhdsRouteOf, vhdsRoutes } from "../../../src/xds/route-delivery.js";
+import { encodeRoutes, routeAssemblyStats, usesVhds, vhdsRouteOf, vhdsRoutes } from "../../../src/xds/route-delivery.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 import { goldenCases, translateGoldenCase } from "../../support/golden-cases.js";
 
@@ -33,9 +33,11 @@ describe("route configurations in both forms", () => {
     const wholeMap = encodeNamed(TYPE_URL.route, routes);
     const both = encodeRoutes(routes);
     expect([...both.routes.keys()]).toEqual([...wholeMap.keys()]);
+    // An assembled route configuration's version hashes its parts' content, not its bytes: the same content, the same version.
+    const again = encodeRoutes(structuredClone(routes));
     for (const [n, r] of wholeMap) {
       expect(Buffer.from(both.routes.get(n)!.body).equals(Buffer.from(r.body)), n).toBe(true);
-      expect(both.routes.get(n)!.version).toBe(r.version);
+      expect(again.routes.get(n)!.version).toBe(both.routes.get(n)!.version);
     }
     const split = vhdsRoutes(both.routes);
     for (const [n, inline] of both.routes) {
@@ -87,6 +89,18 @@ describe("route configurations in both forms", () => {
     expect(vhdsRoutes(after.routes).get("80")!.version).toBe(vhdsRoutes(before.routes).get("80")!.version);
     const same = encodeRoutes([edited], { routes: after.routes, virtualHosts: after.virtualHosts });
     expect(same.routes.get("80")).toBe(after.routes.get("80"));
+  });
+
+  it("copies an inline route configuration together only when a stream reads it, once", () => {
+    const before = routeAssemblyStats.assembled;
+    const both = encodeRoutes([rc("80", ["a", "b", "c"])]);
+    const route = both.routes.get("80")!;
+    expect(routeAssemblyStats.assembled - before).toBe(0);
+    expect(route.version).toMatch(/^[0-9a-f]{16}$/);
+    const body = route.body;
+    expect(routeAssemblyStats.assembled - before).toBe(1);
+    expect(route.body).toBe(body);
+    expect(routeAssemblyStats.assembled - before).toBe(1);
   });
 
   it("shares what other views encoded", () => {
