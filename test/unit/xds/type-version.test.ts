@@ -44,4 +44,21 @@ describe("typeVersion", () => {
     expect(patchMap(base, [base.get("a")!])).toBe(base);
     expect(() => patchMap(base, [res("c")])).toThrow(/"c" is not in the base map/);
   });
+
+  it("reads, iterates and versions a chain of patches as the plain map of the same entries", () => {
+    let m: ResourceMap = mapOf(names.map((n) => res(n)));
+    const model = new Map(m);
+    // Enough patches to fold the replacements into a new plain map several times.
+    for (let step = 0; step < 200; step++) {
+      const r = res(names[(step * 7919) % names.length]!, String(step));
+      m = patchMap(m, [r]);
+      model.set(r.name, r);
+      if (step % 40 !== 39) continue;
+      expect(m.size).toBe(model.size);
+      expect([...m]).toEqual([...model]);
+      expect([...m.values()]).toEqual([...model.values()]);
+      expect(m.get(r.name)).toBe(r);
+      expect(typeVersion(m)).toBe(typeVersion(new Map(model)));
+    }
+  });
 });
