@@ -1,10 +1,10 @@
 import type { Diagnostic } from "../api/diagnostics.js";
 import { matchingHosts } from "../model/hosts.js";
-import type { DestinationRuleModel, MeshModel, ServiceModel } from "../model/ir.js";
+import type { DestinationRuleModel, EndpointModel, MeshModel, ServiceModel } from "../model/ir.js";
 import { endpointKey } from "../model/ir.js";
 import { endpointLabel } from "../model/locality.js";
 import { workloadSelectorKey } from "../model/policies.js";
-import { KeptCheck } from "./kept.js";
+import { analysisStats } from "./kept.js";
 
 /** Rules Istio merges into one: same namespace, same host, same workload selector (or none). */
 function mergeGroup(dr: DestinationRuleModel): string {
@@ -65,18 +65,47 @@ function mergedAwayOf(rules: readonly DestinationRuleModel[]): MergedAway {
  * traffic to that name uses the older rule's definition.
  */
 export function subsetsSelectingNothing(mesh: MeshModel, dropped: ReadonlySet<string>): Diagnostic[] {
-  return mesh.destinationRules.flatMap((dr) => {
-    const services = matchingHosts(dr.host, mesh.services);
-    if (services.length === 0) return [];
+  const out: Diagnostic[] = [];
+  for (const dr of mesh.destinationRules) {
     // Besides the rule: the registry, the merge's dropped subsets, and the endpoint lists of its
-    // services' ports (an endpoint change gives new lists only to the services it touched).
-    const reads: unknown[] = [mesh.services, dropped];
-    for (const svc of services) for (const p of svc.ports) reads.push(mesh.endpoints.get(endpointKey(svc.hostname, p.port)));
-    return selectingNothing.of(dr, reads, () => ruleSubsetsSelectingNothing(mesh, dr, services, dropped));
-  });
+    // services' ports (an endpoint change gives new lists only to the services it touched). Its
+    // services and their keys are kept with its findings: an endpoint change compares a few lists
+    // per rule, it does not match hosts or allocate for each of the mesh's rules.
+    let kept = selectingNothing.get(dr);
+    if (kept?.services !== mesh.services || kept.dropped !== dropped || !sameLists(kept, mesh.endpoints)) {
+      const services = kept?.services === mesh.services ? kept.hosts : matchingHosts(dr.host, mesh.services);
+      const keys = services.flatMap((svc) => svc.ports.map((p) => endpointKey(svc.hostname, p.port)));
+      if (services.length > 0) analysisStats.checked++;
+      kept = {
+        services: mesh.services,
+        dropped,
+        hosts: services,
+        keys,
+        lists: keys.map((k) => mesh.endpoints.get(k)),
+        findings: services.length === 0 ? [] : ruleSubsetsSelectingNothing(mesh, dr, services, dropped),
+      };
+      selectingNothing.set(dr, kept);
+    }
+    out.push(...kept.findings);
+  }
+  return out;
 }
 
-const selectingNothing = new KeptCheck<DestinationRuleModel>();
+interface KeptSubsets {
+  readonly services: MeshModel["services"];
+  readonly dropped: ReadonlySet<string>;
+  readonly hosts: readonly ServiceModel[];
+  readonly keys: readonly string[];
+  readonly lists: readonly (readonly EndpointModel[] | undefined)[];
+  readonly findings: readonly Diagnostic[];
+}
+
+const selectingNothing = new WeakMap<DestinationRuleModel, KeptSubsets>();
+
+function sameLists(kept: KeptSubsets, endpoints: MeshModel["endpoints"]): boolean {
+  for (let i = 0; i < kept.keys.length; i++) if (endpoints.get(kept.keys[i]!) !== kept.lists[i]) return false;
+  return true;
+}
 
 function ruleSubsetsSelectingNothing(mesh: MeshModel, dr: DestinationRuleModel, services: readonly ServiceModel[], dropped: ReadonlySet<string>): Diagnostic[] {
   const out: Diagnostic[] = [];

@@ -1,25 +1,33 @@
 import type { Diagnostic } from "../api/diagnostics.js";
-import type { StoredObject } from "../api/objects.js";
+import type { InputObject, StoredObject } from "../api/objects.js";
 import type { EndpointSlice, Node, Pod } from "../api/kube-types.js";
 import { SERVICE_NAME_LABEL } from "../api/kube-types.js";
 import type { EndpointModel, ServiceModel } from "./ir.js";
 import { endpointKey } from "./ir.js";
 import { podTopology } from "./locality.js";
 import { serviceFqdn } from "./names.js";
+import { OverlayMap } from "./overlay-map.js";
 
 interface PodIndex {
   /** The Pods indexed, in input order. */
-  readonly pods: readonly Pod[];
+  readonly pods: readonly StoredObject<Pod>[];
   /** `n:<ns>/<name>` and `i:<ns>/<ip>` → the Pod. */
-  readonly byKey: ReadonlyMap<string, Pod>;
+  readonly byKey: OverlayMap<string, Pod>;
   /** Some key is two Pods' (host-network Pods share their node's address): the later one holds it. */
   readonly shared: boolean;
 }
+
+/**
+ * The work buildEndpoints did since the process started: an endpoint change should cost what it
+ * touched, not the mesh (tests count these).
+ */
+export const endpointWork = { slicesGrouped: 0, servicesBuilt: 0, podKeysIndexed: 0 };
 
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 const nameKey = (ns: string, name: string): string => `n:${ns}/${name}`;
 const ipKey = (ns: string, ip: string): string => `i:${ns}/${ip}`;
+const sliceKey = (s: EndpointSlice): string => `${s.metadata.namespace}/${s.metadata.name}`;
 
 function podKeys(pod: Pod): string[] {
   const ns = pod.metadata.namespace ?? "default";
@@ -31,54 +39,119 @@ function podKeys(pod: Pod): string[] {
   return keys;
 }
 
+/** Past this many objects added or removed, a change is worked out as a whole again. */
+const diffLimit = (n: number): number => Math.max(64, n >> 2);
+
+/**
+ * The objects `next` adds to `prev` and removes from it (by identity), in one walk over both: the
+ * store keeps unchanged objects as the same objects in the same relative order. An object that
+ * moved anyway counts as removed and added, which is a change of nothing. Undefined past `limit`.
+ */
+function diffInOrder<T extends InputObject>(
+  prev: readonly StoredObject<T>[],
+  next: readonly StoredObject<T>[],
+  limit: number,
+): { removed: StoredObject<T>[]; added: StoredObject<T>[] } | undefined {
+  const removed: StoredObject<T>[] = [];
+  const added: StoredObject<T>[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < prev.length && j < next.length) {
+    const p = prev[i]!;
+    const n = next[j]!;
+    if (p.object === n.object) {
+      i++;
+      j++;
+      continue;
+    }
+    if (i + 1 < prev.length && prev[i + 1]!.object === n.object) {
+      removed.push(p);
+      i++;
+    } else if (j + 1 < next.length && next[j + 1]!.object === p.object) {
+      added.push(n);
+      j++;
+    } else {
+      removed.push(p);
+      added.push(n);
+      i++;
+      j++;
+    }
+    if (removed.length + added.length > limit) return undefined;
+  }
+  if (removed.length + added.length + (prev.length - i) + (next.length - j) > limit) return undefined;
+  for (; i < prev.length; i++) removed.push(prev[i]!);
+  for (; j < next.length; j++) added.push(next[j]!);
+  return { removed, added };
+}
+
 /**
  * The Pod index, and the keys whose Pod may differ from `previous`'s: the keys of every Pod
- * added, removed or replaced (a key's Pod can change only through one of those). The store keeps
- * unchanged objects as the same objects in the same order, so an endpoint-only update usually
- * finds the Pods identical and reuses the index as is.
+ * added, removed or replaced (a key's Pod can change only through one of those). An endpoint-only
+ * update usually finds the Pods identical and reuses the index as is; a few Pods replaced are laid
+ * over it.
  */
 function indexPods(input: readonly StoredObject<Pod>[], previous: PodIndex | undefined): { index: PodIndex; changed: ReadonlySet<string> } {
-  const pods = input.map((p) => p.object);
-  if (previous && pods.length === previous.pods.length && pods.every((p, i) => p === previous.pods[i])) return { index: previous, changed: new Set() };
   const changed = new Set<string>();
   if (previous) {
-    const before = new Set(previous.pods);
-    const after = new Set(pods);
-    const added = pods.filter((pod) => !before.has(pod));
-    const removed = previous.pods.filter((pod) => !after.has(pod));
+    const diff = diffInOrder(previous.pods, input, diffLimit(previous.pods.length));
+    if (diff && diff.removed.length === 0 && diff.added.length === 0) return { index: previous, changed };
+    const removed = diff ? diff.removed.map((p) => p.object) : previous.pods.map((p) => p.object);
+    const added = diff ? diff.added.map((p) => p.object) : input.map((p) => p.object);
+    if (!diff) {
+      // Worked out as a whole: the Pods of one side that the other lacks.
+      const before = new Set(removed);
+      const after = new Set(added);
+      removed.splice(0, removed.length, ...[...before].filter((pod) => !after.has(pod)));
+      added.splice(0, added.length, ...[...after].filter((pod) => !before.has(pod)));
+    }
     for (const pod of [...added, ...removed]) for (const k of podKeys(pod)) changed.add(k);
-    // A Pod replaced: the previous index with its keys moved, unless a key is two Pods' (which
-    // one holds it depends on the order of all of them; then the index is made whole).
+    // Their keys moved over the previous index, unless a key is two Pods' (which one holds it
+    // depends on the order of all of them; then the index is made whole).
     if (!previous.shared) {
-      const byKey = new Map(previous.byKey);
-      for (const pod of removed) for (const k of podKeys(pod)) byKey.delete(k);
+      const moves = new Map<string, Pod | undefined>();
+      for (const pod of removed) for (const k of podKeys(pod)) moves.set(k, undefined);
       let shared = false;
-      for (const pod of added) for (const k of podKeys(pod)) shared = setKey(byKey, k, pod) || shared;
-      if (!shared) return { index: { pods, byKey, shared }, changed };
+      for (const pod of added) {
+        for (const k of podKeys(pod)) {
+          const held = moves.has(k) ? moves.get(k) : previous.byKey.get(k);
+          if (held !== undefined && held !== pod) shared = true;
+          moves.set(k, pod);
+        }
+      }
+      if (!shared) {
+        endpointWork.podKeysIndexed += moves.size;
+        return { index: { pods: input, byKey: previous.byKey.with(moves), shared }, changed };
+      }
     }
   }
   const byKey = new Map<string, Pod>();
   let shared = false;
-  for (const pod of pods) for (const k of podKeys(pod)) shared = setKey(byKey, k, pod) || shared;
-  return { index: { pods, byKey, shared }, changed };
-}
-
-/** Sets `k` to `pod`; true when another Pod held it. */
-function setKey(byKey: Map<string, Pod>, k: string, pod: Pod): boolean {
-  const held = byKey.get(k);
-  byKey.set(k, pod);
-  return held !== undefined && held !== pod;
+  for (const { object: pod } of input) {
+    for (const k of podKeys(pod)) {
+      const held = byKey.get(k);
+      byKey.set(k, pod);
+      shared ||= held !== undefined && held !== pod;
+    }
+  }
+  endpointWork.podKeysIndexed += byKey.size;
+  return { index: { pods: input, byKey: OverlayMap.of(byKey), shared }, changed };
 }
 
 /** One service's endpoints and what they were built from (so an unchanged service is reused as is). */
 interface ServiceEndpoints {
   readonly svc: ServiceModel;
-  readonly slices: readonly EndpointSlice[];
+  /** Its slices, in key order. */
+  readonly slices: readonly StoredObject<EndpointSlice>[];
   /** Every Pod key looked up, found or not: a change to any of them invalidates the entry. */
   readonly podKeys: ReadonlySet<string>;
   readonly lists: ReadonlyMap<string, EndpointModel[]>;
-  /** With the index of their slice in `slices` (positions among all slices change between builds). */
-  readonly diagnostics: readonly { readonly slice: number; readonly d: Diagnostic }[];
+  /** With the key of their slice (findings are reported in slice key order). */
+  readonly diagnostics: readonly SliceDiagnostic[];
+}
+
+interface SliceDiagnostic {
+  readonly slice: string;
+  readonly d: Diagnostic;
 }
 
 /** What a later build needs to rebuild only the services whose slices or pods changed. */
@@ -87,23 +160,30 @@ export interface EndpointState {
   /** Nodes by name (their labels give endpoints their locality), in input order as `nodeList`. */
   readonly nodes: ReadonlyMap<string, Node>;
   readonly nodeList: readonly Node[];
-  readonly byService: ReadonlyMap<string, ServiceEndpoints>;
+  readonly byService: OverlayMap<string, ServiceEndpoints>;
+  /** The services with slices (the keys of `byService`). */
+  readonly hosts: ReadonlySet<string>;
+  /** What the build was made of and gave: a later one changed a few slices or pods starts from it. */
+  readonly slices: readonly StoredObject<EndpointSlice>[];
+  readonly services: ReadonlyMap<string, ServiceModel>;
+  readonly domain: string;
+  readonly endpoints: ReadonlyMap<string, EndpointModel[]>;
+  /** In slice key order, with the service of each. */
+  readonly diagnostics: readonly (SliceDiagnostic & { readonly host: string })[];
+  /** The services that looked each Pod key up; made when a change first needs it. */
+  podKeyHosts?: OverlayMap<string, readonly string[]>;
 }
 
-interface SliceAt {
-  readonly slice: StoredObject<EndpointSlice>;
-  readonly at: number;
-}
-
-function buildService(svc: ServiceModel, slices: readonly SliceAt[], pods: PodIndex, nodes: ReadonlyMap<string, Node>): ServiceEndpoints {
+function buildService(svc: ServiceModel, slices: readonly StoredObject<EndpointSlice>[], pods: PodIndex, nodes: ReadonlyMap<string, Node>): ServiceEndpoints {
+  endpointWork.servicesBuilt++;
   const lists = new Map<string, EndpointModel[]>();
   const podKeys = new Set<string>();
-  const diagnostics: { slice: number; d: Diagnostic }[] = [];
+  const diagnostics: SliceDiagnostic[] = [];
   const lookup = (key: string): Pod | undefined => {
     podKeys.add(key);
     return pods.byKey.get(key);
   };
-  for (const [si, { slice: stored }] of slices.entries()) {
+  for (const stored of slices) {
     const { object: slice, source } = stored;
     const ns = slice.metadata.namespace ?? "default";
     const ref = { kind: "EndpointSlice", namespace: ns, name: slice.metadata.name };
@@ -121,7 +201,7 @@ function buildService(svc: ServiceModel, slices: readonly SliceAt[], pods: PodIn
           if (!pod) {
             if (sp === svc.ports[0]) {
               diagnostics.push({
-                slice: si,
+                slice: sliceKey(slice),
                 d: {
                   severity: "warning",
                   code: "MP0201",
@@ -152,20 +232,31 @@ function buildService(svc: ServiceModel, slices: readonly SliceAt[], pods: PodIn
     }
   }
   for (const list of lists.values()) list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
-  return { svc, slices: slices.map((s) => s.slice.object), podKeys, lists, diagnostics };
+  return { svc, slices, podKeys, lists, diagnostics };
 }
 
 function reusable(
   prev: ServiceEndpoints | undefined,
   svc: ServiceModel,
-  slices: readonly SliceAt[],
+  slices: readonly StoredObject<EndpointSlice>[],
   changedPods: ReadonlySet<string>,
 ): prev is ServiceEndpoints {
   if (!prev || prev.svc !== svc || prev.slices.length !== slices.length) return false;
-  if (!slices.every((s, i) => s.slice.object === prev.slices[i])) return false;
+  if (!slices.every((s, i) => s.object === prev.slices[i]!.object)) return false;
   for (const k of prev.podKeys) if (changedPods.has(k)) return false;
   return true;
 }
+
+/** The service an EndpointSlice belongs to, if it is one of `services` (FQDN slices are not read). */
+function serviceOf(slice: EndpointSlice, services: ReadonlyMap<string, ServiceModel>, domain: string): ServiceModel | undefined {
+  if (slice.addressType === "FQDN") return undefined;
+  const svcName = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+  return svcName ? services.get(serviceFqdn(svcName, slice.metadata.namespace ?? "default", domain)) : undefined;
+}
+
+const byKeyOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+type EndpointsResult = { endpoints: Map<string, EndpointModel[]>; diagnostics: Diagnostic[]; state: EndpointState; changedHosts: Set<string> };
 
 /**
  * Ready endpoints per service port, with the labels of the Pod behind each address (the labels
@@ -174,7 +265,9 @@ function reusable(
  *
  * With `previous` (the state of the last build, over the same ServiceModel objects), a service
  * whose slices and pods are the same objects as then keeps its endpoint lists: the same arrays,
- * so later stages can tell by identity what did not change (the EDS fast path).
+ * so later stages can tell by identity what did not change (the EDS fast path). When `services`
+ * and the Nodes are those of `previous` too, only the services of the slices and Pods that
+ * changed are looked at: an endpoint change costs what it touched.
  */
 export function buildEndpoints(
   slices: readonly StoredObject<EndpointSlice>[],
@@ -183,32 +276,34 @@ export function buildEndpoints(
   domain: string,
   previous?: EndpointState,
   nodeObjects: readonly StoredObject<Node>[] = [],
-): { endpoints: Map<string, EndpointModel[]>; diagnostics: Diagnostic[]; state: EndpointState; changedHosts: Set<string> } {
+): EndpointsResult {
   const { index: podIndex, changed: changedPods } = indexPods(pods, previous?.pods);
   // Node labels change rarely; when any Node changed, every service is rebuilt (locality may differ).
-  const nodeList = nodeObjects.map((n) => n.object);
-  const sameNodes = previous !== undefined && nodeList.length === previous.nodeList.length && nodeList.every((n, i) => n === previous.nodeList[i]);
+  const sameNodes = previous !== undefined && nodeObjects.length === previous.nodeList.length && nodeObjects.every((n, i) => n.object === previous.nodeList[i]);
+  if (sameNodes && previous.services === services && previous.domain === domain) {
+    const changed = buildChanged(previous, slices, podIndex, changedPods);
+    if (changed) return changed;
+  }
+  const nodeList = sameNodes ? previous.nodeList : nodeObjects.map((n) => n.object);
   const nodes = sameNodes ? previous.nodes : new Map(nodeList.map((n) => [n.metadata.name, n]));
+  endpointWork.slicesGrouped += slices.length;
   const sorted = slices
-    .map((slice) => ({ slice, key: `${slice.object.metadata.namespace}/${slice.object.metadata.name}` }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((slice) => ({ slice, key: sliceKey(slice.object) }))
+    .sort((a, b) => byKeyOrder(a.key, b.key))
     .map((x) => x.slice);
-  const slicesOf = new Map<ServiceModel, SliceAt[]>();
-  sorted.forEach((slice, at) => {
-    const s = slice.object;
-    if (s.addressType === "FQDN") return;
-    const svcName = s.metadata.labels?.[SERVICE_NAME_LABEL];
-    const svc = svcName ? services.get(serviceFqdn(svcName, s.metadata.namespace ?? "default", domain)) : undefined;
-    if (!svc) return;
+  const slicesOf = new Map<ServiceModel, StoredObject<EndpointSlice>[]>();
+  for (const slice of sorted) {
+    const svc = serviceOf(slice.object, services, domain);
+    if (!svc) continue;
     const list = slicesOf.get(svc);
-    if (list) list.push({ slice, at });
-    else slicesOf.set(svc, [{ slice, at }]);
-  });
+    if (list) list.push(slice);
+    else slicesOf.set(svc, [slice]);
+  }
   const byService = new Map<string, ServiceEndpoints>();
   // Services whose endpoint lists are not the previous build's arrays (all of them without one).
   const changedHosts = new Set<string>();
   const endpoints = new Map<string, EndpointModel[]>();
-  const diagnostics: { at: number; d: Diagnostic }[] = [];
+  const diagnostics: (SliceDiagnostic & { host: string })[] = [];
   for (const [svc, own] of slicesOf) {
     const prev = previous?.byService.get(svc.hostname);
     const reuse = sameNodes && reusable(prev, svc, own, changedPods);
@@ -216,10 +311,126 @@ export function buildEndpoints(
     if (!reuse) changedHosts.add(svc.hostname);
     byService.set(svc.hostname, built);
     for (const [k, list] of built.lists) endpoints.set(k, list);
-    for (const { slice, d } of built.diagnostics) diagnostics.push({ at: own[slice]!.at, d });
+    for (const d of built.diagnostics) diagnostics.push({ ...d, host: svc.hostname });
   }
-  for (const host of previous?.byService.keys() ?? []) if (!byService.has(host)) changedHosts.add(host);
+  for (const host of previous?.hosts ?? []) if (!byService.has(host)) changedHosts.add(host);
   // Report in slice order, as a single pass over the sorted slices would.
-  diagnostics.sort((a, b) => a.at - b.at);
-  return { endpoints, diagnostics: diagnostics.map((x) => x.d), state: { pods: podIndex, nodes, nodeList, byService }, changedHosts };
+  diagnostics.sort((a, b) => byKeyOrder(a.slice, b.slice));
+  const state: EndpointState = {
+    pods: podIndex,
+    nodes,
+    nodeList,
+    byService: OverlayMap.of(byService),
+    hosts: new Set(byService.keys()),
+    slices,
+    services,
+    domain,
+    endpoints,
+    diagnostics,
+  };
+  return { endpoints, diagnostics: diagnostics.map((x) => x.d), state, changedHosts };
+}
+
+/**
+ * The build after a few slices or Pods changed under the same services and Nodes: the services of
+ * those slices, and those that looked up a changed Pod key, are built again; the rest is
+ * `previous`'s. Undefined when the change is not of that kind: too many objects, a service gaining
+ * its first slice or losing its last, or its endpoint keys changing (the whole walk then keeps the
+ * order of services and findings).
+ */
+function buildChanged(
+  previous: EndpointState,
+  slices: readonly StoredObject<EndpointSlice>[],
+  podIndex: PodIndex,
+  changedPods: ReadonlySet<string>,
+): EndpointsResult | undefined {
+  const { services, domain } = previous;
+  const diff = diffInOrder(previous.slices, slices, diffLimit(previous.slices.length));
+  if (!diff) return undefined;
+  const touched = new Map<string, { readonly svc: ServiceModel; readonly removed: Set<EndpointSlice>; readonly added: StoredObject<EndpointSlice>[] }>();
+  const touch = (svc: ServiceModel): { removed: Set<EndpointSlice>; added: StoredObject<EndpointSlice>[] } => {
+    let t = touched.get(svc.hostname);
+    if (!t) touched.set(svc.hostname, (t = { svc, removed: new Set(), added: [] }));
+    return t;
+  };
+  for (const s of diff.removed) {
+    const svc = serviceOf(s.object, services, domain);
+    if (svc) touch(svc).removed.add(s.object);
+  }
+  for (const s of diff.added) {
+    const svc = serviceOf(s.object, services, domain);
+    if (svc) touch(svc).added.push(s);
+  }
+  if (changedPods.size > 0) {
+    const podKeyHosts = (previous.podKeyHosts ??= indexPodKeyHosts(previous));
+    for (const k of changedPods) {
+      for (const host of podKeyHosts.get(k) ?? []) {
+        const svc = services.get(host);
+        if (svc) touch(svc);
+      }
+    }
+  }
+  const endpoints = touched.size ? new Map(previous.endpoints) : (previous.endpoints as Map<string, EndpointModel[]>);
+  const rebuilt: [string, ServiceEndpoints][] = [];
+  const hostsEdits = new Map<string, string[]>();
+  const hostsOf = (k: string): string[] => {
+    let hosts = hostsEdits.get(k);
+    if (!hosts) hostsEdits.set(k, (hosts = [...(previous.podKeyHosts?.get(k) ?? [])]));
+    return hosts;
+  };
+  let findings = false;
+  for (const [host, { svc, removed, added }] of touched) {
+    const prev = previous.byService.get(host);
+    if (!prev) return undefined;
+    const own = removed.size ? prev.slices.filter((s) => !removed.has(s.object)) : [...prev.slices];
+    for (const s of added) {
+      const key = sliceKey(s.object);
+      const at = own.findIndex((o) => byKeyOrder(sliceKey(o.object), key) > 0);
+      own.splice(at < 0 ? own.length : at, 0, s);
+    }
+    if (own.length === 0) return undefined;
+    const built = buildService(svc, own, podIndex, previous.nodes);
+    const keys = [...built.lists.keys()];
+    if (keys.length !== prev.lists.size || [...prev.lists.keys()].some((k, i) => k !== keys[i])) return undefined;
+    for (const [k, list] of built.lists) endpoints.set(k, list);
+    rebuilt.push([host, built]);
+    findings ||= prev.diagnostics.length > 0 || built.diagnostics.length > 0;
+    if (previous.podKeyHosts) {
+      for (const k of prev.podKeys) {
+        const hosts = hostsOf(k);
+        const at = hosts.indexOf(host);
+        if (at >= 0) hosts.splice(at, 1);
+      }
+      for (const k of built.podKeys) hostsOf(k).push(host);
+    }
+  }
+  let diagnostics = previous.diagnostics;
+  if (findings) {
+    const next = diagnostics.filter((d) => !touched.has(d.host));
+    for (const [host, built] of rebuilt) for (const d of built.diagnostics) next.push({ ...d, host });
+    diagnostics = next.sort((a, b) => byKeyOrder(a.slice, b.slice));
+  }
+  const state: EndpointState = {
+    ...previous,
+    pods: podIndex,
+    byService: rebuilt.length ? previous.byService.with(rebuilt) : previous.byService,
+    slices,
+    endpoints,
+    diagnostics,
+    ...(previous.podKeyHosts ? { podKeyHosts: previous.podKeyHosts.with([...hostsEdits].map(([k, hosts]) => [k, hosts.length ? hosts : undefined])) } : {}),
+  };
+  return { endpoints, diagnostics: diagnostics.map((x) => x.d), state, changedHosts: new Set(touched.keys()) };
+}
+
+/** Which services looked up each Pod key, over every service of `state`. */
+function indexPodKeyHosts(state: EndpointState): OverlayMap<string, readonly string[]> {
+  const out = new Map<string, string[]>();
+  for (const host of state.hosts) {
+    for (const k of state.byService.get(host)!.podKeys) {
+      const hosts = out.get(k);
+      if (hosts) hosts.push(host);
+      else out.set(k, [host]);
+    }
+  }
+  return OverlayMap.of(out);
 }

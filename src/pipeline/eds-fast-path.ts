@@ -5,6 +5,7 @@ import { endpointKey, type MeshModel } from "../model/ir.js";
 import { edsTargetEndpoints, type EdsTarget } from "../translate/proxy.js";
 import { encodeResources } from "../xds/encode.js";
 import type { EncodeCache } from "../xds/encode-cache.js";
+import { patchMap } from "../xds/map-patch.js";
 import type { ResourceMap } from "../xds/snapshot.js";
 import { TYPE_URL } from "../xds/type-urls.js";
 
@@ -45,7 +46,6 @@ export function refreshEndpoints(
     previous,
     shared,
   );
-  const out = new Map(previous);
-  for (const [name, r] of fresh) out.set(name, r);
-  return out;
+  // The part's type version and the encode cache's retained set then follow the few replaced.
+  return patchMap(previous, fresh.values());
 }

@@ -4,14 +4,16 @@
 // bytes are shared by every proxy and every response (DESIGN.md "Fast by construction"). Versions
 // are content hashes, so an unchanged resource keeps its version across rebuilds and restarts,
 // which is what lets delta reconnects send only what changed.
-import { createHash, hash } from "node:crypto";
+import { hash } from "node:crypto";
 import { fromJson, toBinary, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import type { EncodeCache } from "./encode-cache.js";
 import { JsonBinaryEncoder } from "./json-binary.js";
-import { LayeredMap } from "./layered-map.js";
 import { envoyRegistry, envoySchema } from "./registry.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
 import { PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
+import { typeVersion } from "./type-version.js";
+
+export { typeVersion };
 
 const schemas = new Map<TypeUrl, DescMessage>();
 
@@ -182,26 +184,6 @@ export function assembledOnce(
 /** A digest of JSON text (or of several digests joined), as encodeOnce keys content. */
 export function digestText(text: string): string {
   return hash("sha256", text, "base64");
-}
-
-/** Maps are immutable: an unchanged type (most of them, after an endpoint change) is not hashed again. */
-const typeVersions = new WeakMap<ResourceMap, string>();
-
-/** The SotW version of one type: a hash over the sorted (name, version) pairs. */
-export function typeVersion(resources: ResourceMap): string {
-  const known = typeVersions.get(resources);
-  if (known !== undefined) return known;
-  const h = createHash("sha256");
-  // A view's own resources over a shared map: the shared map's version stands for its pairs, so
-  // that each view hashes its few own resources, not the thousands it shares.
-  const pairs = resources instanceof LayeredMap ? resources.own : resources;
-  if (resources instanceof LayeredMap) h.update("layered\0").update(typeVersion(resources.shared)).update("\n");
-  for (const name of [...pairs.keys()].sort()) {
-    h.update(name).update("\0").update(pairs.get(name)!.version).update("\n");
-  }
-  const version = h.digest("hex").slice(0, VERSION_HEX);
-  typeVersions.set(resources, version);
-  return version;
 }
 
 /**

@@ -10,6 +10,8 @@ import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { validObjects } from "../../support/objects.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
+import { endpointWork } from "../../../src/model/endpoints.js";
+import { typeVersionWork } from "../../../src/xds/type-version.js";
 
 /** An EndpointSlice of `service` (port 9080) with the given endpoint lines. */
 function slice(service: string, endpoints: readonly string[]): string {
@@ -187,5 +189,57 @@ endpoints: [${ips.map((ip) => `{ addresses: [${ip}], conditions: { ready: true }
     expect(listeners()).toEqual(["10.244.1.10_5432"]);
     cp.update(meshInputFrom(parse(headless(["10.244.1.10", "10.244.1.11"]))), new Set(["EndpointSlice"]));
     expect(listeners()).toEqual(["10.244.1.10_5432", "10.244.1.11_5432"]);
+  });
+
+  it("costs what an endpoint change touched, not the mesh: one service rebuilt, its CLA re-versioned", () => {
+    const SERVICES = 40;
+    const svc = (i: number): string => `
+apiVersion: v1
+kind: Service
+metadata: { name: s${i}, namespace: default }
+spec: { clusterIP: 10.96.1.${i}, ports: [{ name: http, port: 9080, targetPort: 9080 }] }
+`;
+    const pod = (name: string, ip: string): string => `
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name}, namespace: default, labels: { app: x } }
+status: { podIP: ${ip} }
+`;
+    const ep = (name: string, ip: string): string =>
+      `{ addresses: [${ip}], conditions: { ready: true }, targetRef: { kind: Pod, name: ${name}, namespace: default } }`;
+    const docs: string[] = [];
+    for (let i = 0; i < SERVICES; i++) {
+      docs.push(svc(i), pod(`s${i}-a`, `10.244.${i}.1`), pod(`s${i}-b`, `10.244.${i}.2`));
+      docs.push(slice(`s${i}`, [ep(`s${i}-a`, `10.244.${i}.1`), ep(`s${i}-b`, `10.244.${i}.2`)]));
+    }
+    const base = parse(docs.join("---"));
+    const node = { id: "sidecar~10.244.0.9~client.default~default.svc.cluster.local", cluster: "client", metadata: {} };
+    const start = (objects: StoredObject<InputObject>[]) => {
+      const cache = new SnapshotCache();
+      const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
+      cp.update(meshInputFrom(objects), "all");
+      const k = cp.viewKey(node);
+      if ("error" in k) throw new Error(k.error);
+      cp.activate(k.key, node);
+      return { cp, snapshot: () => cache.get(k.key)! };
+    };
+    const fast = start(base);
+    let objects = base;
+    // A pod of s7 replaced, as a rollout does: the old Pod gone, a new one (name, address) in the slice.
+    for (const [r, old] of ["s7-a", "s7-r0"].entries()) {
+      const moved = `s7-r${r}`;
+      objects = edit(objects, `${pod(moved, `10.250.0.${r}`)}---${slice("s7", [ep(moved, `10.250.0.${r}`), ep("s7-b", "10.244.7.2")])}`, [`Pod/${old}`]);
+      const work = { ...endpointWork };
+      const pairs = typeVersionWork.pairsHashed;
+      const stats = fast.cp.update(meshInputFrom(objects), new Set(["EndpointSlice", "Pod"]));
+      expect(stats.fastPath).toBe(true);
+      expect(endpointWork.slicesGrouped - work.slicesGrouped, "slices sorted and grouped").toBe(0);
+      expect(endpointWork.servicesBuilt - work.servicesBuilt, "services built").toBe(1);
+      // The old Pod's name and address keys, and the new one's.
+      expect(endpointWork.podKeysIndexed - work.podKeysIndexed, "pod keys indexed").toBe(4);
+      // The one CLA of s7, out and in.
+      expect(typeVersionWork.pairsHashed - pairs, "type version pairs hashed").toBe(2);
+      expect(fast.snapshot().versions).toEqual(start(objects).snapshot().versions);
+    }
   });
 });

@@ -6,6 +6,7 @@ import { RouteConfigurationSchema } from "../../../src/gen/envoy/config/route/v3
 import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { encodeResources, snapshotFrom, typeVersion } from "../../../src/xds/encode.js";
 import { EncodeCache } from "../../../src/xds/encode-cache.js";
+import { patchMap } from "../../../src/xds/map-patch.js";
 import { envoyRegistry } from "../../../src/xds/registry.js";
 import { deltaResponse, sotwBody, withNonce } from "../../../src/xds/wire.js";
 import { CDS, EDS, LDS, RDS, cla, cluster, listener, route } from "./harness.js";
@@ -184,6 +185,39 @@ describe("EncodeCache", () => {
     const viewC = encodeResources(CDS, [{ name: "b", json: cluster("b", "9s") }], undefined, shared);
     expect(viewC.get("b")).toBe(viewB.get("b"));
     expect(encodeResources(CDS, [{ name: "b", json: cluster("b") }], undefined, shared).get("b")).not.toBe(viewA.get("b"));
+  });
+});
+
+describe("EncodeCache.retain after patches", () => {
+  it("keeps what some map still holds, drops what none holds, strays included", () => {
+    const shared = new EncodeCache();
+    const names = ["a", "b", "c"];
+    const partA = encodeResources(
+      EDS,
+      names.map((n) => ({ name: n, json: cla(n, "10.0.0.1") })),
+      undefined,
+      shared,
+    );
+    const partB = encodeResources(
+      EDS,
+      names.map((n) => ({ name: n, json: cla(n, "10.0.0.1") })),
+      undefined,
+      shared,
+    );
+    shared.retain(EDS, [partA, partB]);
+    expect(shared.size(EDS)).toBe(3);
+    // Part A's "a" re-encoded: the old "a" is still part B's.
+    const a2 = encodeResources(EDS, [{ name: "a", json: cla("a", "10.0.0.2") }], partA, shared);
+    const nextA = patchMap(partA, a2.values());
+    shared.retain(EDS, [nextA, partB]);
+    expect(shared.size(EDS)).toBe(4);
+    // Part B follows; a resource put but held by no map (a view that never got published) goes too.
+    const nextB = patchMap(partB, encodeResources(EDS, [{ name: "a", json: cla("a", "10.0.0.2") }], partB, shared).values());
+    encodeResources(EDS, [{ name: "d", json: cla("d", "10.0.0.9") }], undefined, shared);
+    shared.retain(EDS, [nextA, nextB]);
+    expect(shared.size(EDS)).toBe(3);
+    // What is kept is what the maps hold: encoding their content again finds it.
+    expect(encodeResources(EDS, [{ name: "a", json: cla("a", "10.0.0.2") }], undefined, shared).get("a")).toBe(nextA.get("a"));
   });
 });
 

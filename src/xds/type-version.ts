@@ -1,0 +1,62 @@
+// A type's SotW version: a digest of its (name, version) pairs, whatever their order. The pairs'
+// digests are added up lane by lane (modulo 2^32), so a map that patchMap made from a versioned
+// one is versioned from that sum and the replaced pairs alone: after an endpoint change a shared
+// part's thousands of ClusterLoadAssignments are neither sorted nor hashed again.
+import { hash } from "node:crypto";
+import { LayeredMap } from "./layered-map.js";
+import { patchOf } from "./map-patch.js";
+import type { ResourceMap } from "./snapshot.js";
+
+/** Every 32 bits of a pair's SHA-256: a sum of random 256-bit values does not collide by chance. */
+const LANES = 8;
+/** Hex characters kept, as for a resource's version. */
+const VERSION_HEX = 16;
+
+/** Maps are immutable: each is summed and versioned once. */
+const sums = new WeakMap<ResourceMap, Uint32Array>();
+const versions = new WeakMap<ResourceMap, string>();
+
+/** The (name, version) pairs hashed since the process started: the work versions cost (tests count it). */
+export const typeVersionWork = { pairsHashed: 0 };
+
+function addPair(sum: Uint32Array, name: string, version: string, sign: 1 | -1): void {
+  typeVersionWork.pairsHashed++;
+  const d = hash("sha256", `${name}\0${version}`, "buffer");
+  // A Uint32Array stores each lane modulo 2^32, negative sums included.
+  for (let i = 0; i < LANES; i++) sum[i] = sum[i]! + sign * d.readUInt32LE(i * 4);
+}
+
+function sumOf(map: ResourceMap): Uint32Array {
+  let sum = sums.get(map);
+  if (sum !== undefined) return sum;
+  const patch = patchOf(map);
+  const base = patch?.base.deref();
+  const baseSum = base === undefined ? undefined : sums.get(base);
+  if (patch !== undefined && baseSum !== undefined) {
+    sum = baseSum.slice();
+    for (const [old, r] of patch.replaced) {
+      addPair(sum, r.name, old.version, -1);
+      addPair(sum, r.name, r.version, 1);
+    }
+  } else {
+    sum = new Uint32Array(LANES);
+    for (const [name, r] of map) addPair(sum, name, r.version, 1);
+  }
+  sums.set(map, sum);
+  return sum;
+}
+
+/** The SotW version of one type's resources. */
+export function typeVersion(resources: ResourceMap): string {
+  let version = versions.get(resources);
+  if (version !== undefined) return version;
+  // A view's own resources over a shared map: the shared map's version stands for its pairs, so
+  // that each view sums its few own resources, not the thousands it shares.
+  const text =
+    resources instanceof LayeredMap
+      ? `layered\0${typeVersion(resources.shared)}\0${Buffer.from(sumOf(resources.own).buffer).toString("hex")}`
+      : Buffer.from(sumOf(resources).buffer);
+  version = hash("sha256", text, "hex").slice(0, VERSION_HEX);
+  versions.set(resources, version);
+  return version;
+}
