@@ -66,7 +66,8 @@ export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: Serve
           const diags = deps.controlPlane.diagnostics();
           for (const sev of ["error", "warning", "info"] as const)
             deps.metrics.diagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
-          send(res, 200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
+          const { text, contentType } = await deps.metrics.exposition();
+          send(res, 200, text, contentType);
           return;
         }
         case "/debug/syncz":

@@ -18,7 +18,7 @@ import { ClientProcess } from "./push.js";
 import { median, ratio, type Table } from "./report.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = join(ROOT, "dist/cli/main.js");
+const MAIN = process.env["BENCH_MESHPILOT_MAIN"] ?? join(ROOT, "dist/cli/main.js");
 const DEMO = join(ROOT, "examples/reviews-canary");
 const DEMO_PROXY = "sidecar~10.244.0.10~productpage-v1.default~default.svc.cluster.local";
 const SERVE_SERVICES = 50;

@@ -29,7 +29,7 @@ export type LoadMessage =
       readonly heapSynced?: Heap;
       /** Heap after the churn (the soak's: what the changes left behind, against heapSynced). */
       readonly heapChurned?: Heap;
-      /** Server CPU seconds since its start when the fleet was in sync. */
+      /** Server CPU seconds since its start when the fleet was in sync, less what the heap probe spent before. */
       readonly cpuAtSync?: number;
       /** Epoch ms of the churn's start. */
       readonly churnAt?: number;
@@ -39,34 +39,41 @@ export type LoadMessage =
 const now = (): number => performance.timeOrigin + performance.now();
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
-function heapNow(p: LoadParams, settleMs: number): Heap | undefined {
+/** The server's heap after GC, and the CPU seconds its probe spent collecting (the bench's work, not the server's). */
+function heapNow(p: LoadParams, settleMs: number): { heap: Heap; probeCpuS: number } | undefined {
   Atomics.wait(pause, 0, 0, settleMs); // let the server notice closed streams first
   rmSync(p.heapFile, { force: true });
+  const cpu0 = readCpuSeconds(p.serverPid);
   process.kill(p.serverPid, "SIGUSR2");
   const deadline = performance.now() + 60_000;
   while (!existsSync(p.heapFile)) {
     if (performance.now() > deadline) return undefined;
     Atomics.wait(pause, 0, 0, 10);
   }
-  return JSON.parse(readFileSync(p.heapFile, "utf8")) as Heap;
+  return { heap: JSON.parse(readFileSync(p.heapFile, "utf8")) as Heap, probeCpuS: readCpuSeconds(p.serverPid) - cpu0 };
 }
 
 const p = JSON.parse(process.argv[2] ?? "{}") as LoadParams;
 const found: { heapBefore?: Heap; heapSynced?: Heap; heapChurned?: Heap; cpuAtSync?: number; churnAt?: number } = {};
+/** Server CPU spent in the heap probe before the sync: three forced full GCs, 0.2 s at 50 services on a busy machine. */
+let probeCpuBeforeSync = 0;
 const log = (line: string): void => {
   const at = now();
   process.send?.({ event: "log", at, line } satisfies LoadMessage);
   if (line.startsWith("opening ")) {
     const h = heapNow(p, 1_000);
-    if (h) found.heapBefore = h;
+    if (h) {
+      found.heapBefore = h.heap;
+      probeCpuBeforeSync += h.probeCpuS;
+    }
   } else if (line.startsWith("full sync: ")) {
-    found.cpuAtSync = readCpuSeconds(p.serverPid);
+    found.cpuAtSync = readCpuSeconds(p.serverPid) - probeCpuBeforeSync;
     const h = heapNow(p, 0);
-    if (h) found.heapSynced = h;
+    if (h) found.heapSynced = h.heap;
   } else if (line.startsWith("churn: ")) found.churnAt = at;
   else if (line.startsWith("churn done: ")) {
     const h = heapNow(p, 0);
-    if (h) found.heapChurned = h;
+    if (h) found.heapChurned = h.heap;
   } else if (line.startsWith("full sync incomplete")) {
     // Churning a fleet that is not in sync measures nothing: report what was reached and stop.
     // runLoad's line: "full sync incomplete: N proxies not in sync; the first: <diagnosis> || ..." (targets-scenario.ts splits it).

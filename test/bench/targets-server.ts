@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { sleep } from "./report.js";
 
-const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+const MAIN = process.env["BENCH_MESHPILOT_MAIN"] ?? fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const PROBE = fileURLToPath(new URL("./targets-gc-probe.mjs", import.meta.url));
 
 async function freePort(): Promise<number> {
@@ -36,7 +36,9 @@ export class ServerProcess {
   /** Starts the server on `configDir`; resolves once /ready answers. `heapFile`: where the probe writes the heap on SIGUSR2. */
   static async start(configDir: string, heapFile: string, readyTimeoutMs: number): Promise<ServerProcess> {
     const [xds, debug] = [await freePort(), await freePort()];
-    const args = ["--expose-gc", "--import", PROBE, MAIN, "serve", "--config-dir", configDir];
+    // BENCH_SERVE_NODE_ARGS: extra Node options for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+    const extra = process.env["BENCH_SERVE_NODE_ARGS"]?.split(" ").filter(Boolean) ?? [];
+    const args = ["--expose-gc", ...extra, "--import", PROBE, MAIN, "serve", "--config-dir", configDir];
     args.push("--xds-address", `127.0.0.1:${xds}`, "--debug-address", `127.0.0.1:${debug}`);
     args.push("--log-level", "warn", "--no-secure-xds", "--no-inject", "--no-status");
     // The server's log goes to the bench's stderr: stdout holds the tables.

@@ -1,5 +1,5 @@
-// The push counters are added up per type and handed to prom-client when Prometheus reads them
-// (metrics.ts): each read must show every push so far, once, and a series for every type pushed.
+// The push counters are kept per type and written when Prometheus reads them (metrics.ts): each
+// read must show every push so far, once, and a series for every type pushed.
 import { describe, expect, it } from "vitest";
 import { Metrics } from "../../../src/debug/metrics.js";
 
@@ -16,7 +16,7 @@ describe("push metrics", () => {
     o.onPush?.("cds", "p1", 100, 3, 0.002, 0);
     o.onPush?.("eds", "p1", 50, 1, 0.02, 2);
     o.onPush?.("eds", "p2", 50, 1, 0.03, 0);
-    let text = await m.registry.metrics();
+    let text = (await m.exposition()).text;
     expect(series(text, "pilot_xds_pushes")).toEqual({ cds: 1, eds: 2 });
     expect(series(text, "meshpilot_xds_resources_sent")).toEqual({ cds: 3, eds: 2 });
     expect(series(text, "meshpilot_xds_resources_removed")).toEqual({ cds: 0, eds: 2 });
@@ -24,11 +24,11 @@ describe("push metrics", () => {
     expect(text).toContain('pilot_xds_config_size_bytes_bucket{le="1000",type="cds"} 1');
 
     o.onPush?.("eds", "p1", 50, 4, 0.02, 1);
-    text = await m.registry.metrics();
+    text = (await m.exposition()).text;
     expect(series(text, "pilot_xds_pushes")).toEqual({ cds: 1, eds: 3 });
     expect(series(text, "meshpilot_xds_resources_sent")).toEqual({ cds: 3, eds: 6 });
     expect(series(text, "meshpilot_xds_resources_removed")).toEqual({ cds: 0, eds: 3 });
-    text = await m.registry.metrics();
+    text = (await m.exposition()).text;
     expect(series(text, "pilot_xds_pushes")).toEqual({ cds: 1, eds: 3 });
   });
 });
