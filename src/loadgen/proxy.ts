@@ -1,13 +1,13 @@
 // One simulated sidecar: what it counts and when, independent of the protocol its transport
 // speaks (delta-proxy.ts, sotw-proxy.ts). Each proxy has its own gRPC channel, hence its own TCP
 // connection, as one Envoy per pod has; HTTP/2 windows are Envoy's defaults (256 MiB), since
-// grpc-js' 64 KiB would make the client, not the server, the bottleneck.
+// 64 KiB would make the client, not the server, the bottleneck. The stream is grpc-call.ts'.
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import { Client, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import { NodeSchema, type Node } from "../gen/envoy/config/core/v3/base_pb.js";
 import type { ChangeWatch, Seen } from "./changes.js";
 import { emptyCounts, type Counts, type ShortType } from "./counts.js";
 import { EnvoyFlow, vhostRoute, type FlowSender } from "./flow.js";
+import { GrpcChannel, type GrpcCall } from "./grpc-call.js";
 import { semanticVersion, type XdsNode } from "./node.js";
 import { PLAINTEXT, type ProxyTransport } from "./secure.js";
 import type { WireResource } from "./wire.js";
@@ -49,7 +49,7 @@ const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5_000;
 
 export abstract class LoadProxy implements FlowSender {
-  protected readonly client: Client;
+  protected readonly client: GrpcChannel;
   protected readonly flow: EnvoyFlow;
   readonly startedAt = now();
   syncedAt: number | undefined;
@@ -88,17 +88,16 @@ export abstract class LoadProxy implements FlowSender {
 
   constructor(protected readonly opts: ProxyOptions) {
     const transport = opts.transport ?? PLAINTEXT;
-    // A local subchannel pool: otherwise grpc-js would share one connection between channels.
-    this.client = new Client(opts.address, transport.credentials, {
-      ...transport.channelOptions,
-      "grpc.max_receive_message_length": -1,
-      "grpc.use_local_subchannel_pool": 1,
-      "grpc-node.flow_control_window": ENVOY_HTTP2_WINDOW,
+    this.client = new GrpcChannel({
+      address: opts.address,
+      window: ENVOY_HTTP2_WINDOW,
+      ...(transport.tls ? { tls: transport.tls } : {}),
+      ...(transport.authority !== undefined ? { authority: transport.authority } : {}),
     });
     this.flow = new EnvoyFlow(this, opts.expectClusters, opts.initialFetchTimeoutMs);
   }
 
-  protected call: ClientDuplexStream<Uint8Array, Buffer> | undefined;
+  protected call: GrpcCall | undefined;
   private nodeSent = false;
 
   abstract subscribe(type: ShortType, added: readonly string[], removed: readonly string[]): void;
@@ -111,37 +110,29 @@ export abstract class LoadProxy implements FlowSender {
 
   /** Opens a new stream (the node goes on its first request). */
   protected open(): void {
-    const call = this.client.makeBidiStreamRequest<Uint8Array, Buffer>(
-      this.method,
-      (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-      (b) => b,
-      (this.opts.transport ?? PLAINTEXT).metadata(),
-    );
+    const call: GrpcCall = this.client.call(this.method, (this.opts.transport ?? PLAINTEXT).metadata(), {
+      message: (b) => {
+        if (call !== this.call) return;
+        try {
+          this.handle(b);
+        } catch (e) {
+          this.error ??= `proxy ${this.opts.index}: ${(e as Error).message}`;
+        }
+      },
+      status: (code, details) => {
+        if (call === this.call) this.failed(code === 0 ? `stream ended (0: ${details})` : `stream error ${code}: ${details}`);
+      },
+    });
     this.call = call;
     this.nodeSent = false;
     this.streams++;
     this.answered = new Set();
     this.onNewStream();
-    call.on("data", (b: Buffer) => {
-      if (call !== this.call) return;
-      try {
-        this.handle(b);
-      } catch (e) {
-        this.error ??= `proxy ${this.opts.index}: ${(e as Error).message}`;
-      }
-    });
-    call.on("error", (e: ServiceError) => {
-      if (call === this.call) this.failed(`stream error ${e.code}: ${e.details}`);
-    });
-    call.on("status", (s: { code: number; details: string }) => {
-      if (call === this.call) this.failed(`stream ended (${s.code}: ${s.details})`);
-    });
   }
 
   protected endStream(): void {
     const call = this.call;
     this.call = undefined;
-    call?.end();
     call?.cancel();
   }
 

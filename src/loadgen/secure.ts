@@ -5,7 +5,8 @@
 // One set of TLS credentials serves the whole fleet: each proxy still has its own connection.
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { credentials, Metadata, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import { createSecureContext } from "node:tls";
+import type { SecureClientSessionOptions } from "node:http2";
 
 export interface SecureOptions {
   /** The root (PEM) the server's certificate must chain to: the mesh root. */
@@ -28,19 +29,19 @@ export interface CallerIdentity {
 }
 
 export interface ProxyTransport {
-  readonly credentials: ChannelCredentials;
-  readonly channelOptions: ChannelOptions;
-  /** The metadata of a new stream. */
-  metadata(): Metadata;
+  /** TLS: the root the server's certificate must chain to, the client certificate, the name checked; absent: plaintext. */
+  readonly tls?: Pick<SecureClientSessionOptions, "ca" | "cert" | "key" | "servername">;
+  /** The :authority of every stream (default the target). */
+  readonly authority?: string;
+  /** The metadata (request headers) of a new stream. */
+  metadata(): Record<string, string>;
   readonly identity?: CallerIdentity;
   /** For the report: "plaintext", or what the secure transport presents. */
   readonly describe: string;
 }
 
 export const PLAINTEXT: ProxyTransport = {
-  credentials: credentials.createInsecure(),
-  channelOptions: {},
-  metadata: () => new Metadata(),
+  metadata: () => ({}),
   describe: "plaintext",
 };
 
@@ -103,9 +104,9 @@ export function secureTransport(o: SecureOptions): ProxyTransport {
   if ((o.certChainFile === undefined) !== (o.keyFile === undefined)) throw new Error("--cert-chain and --key go together");
   const chain = o.certChainFile !== undefined ? readFile("--cert-chain", o.certChainFile) : undefined;
   const key = o.keyFile !== undefined ? readFile("--key", o.keyFile) : undefined;
-  let creds: ChannelCredentials;
   try {
-    creds = credentials.createSsl(root, key ?? null, chain ?? null);
+    // Parsed now, so that a bad file fails the run before any proxy connects.
+    createSecureContext({ ca: root, ...(chain && key ? { cert: chain, key } : {}) });
   } catch (e) {
     throw new Error(`TLS credentials (--ca-cert${chain ? ", --cert-chain, --key" : ""}): ${(e as Error).message}`, { cause: e });
   }
@@ -114,19 +115,17 @@ export function secureTransport(o: SecureOptions): ProxyTransport {
   const identity = (token !== undefined ? tokenIdentity(token) : undefined) ?? (chain ? certIdentity(chain) : undefined);
   const presents = [...(tokenFile !== undefined ? ["a bearer token"] : []), ...(chain ? ["a client certificate"] : [])];
   return {
-    credentials: creds,
-    channelOptions: o.serverName !== undefined ? { "grpc.ssl_target_name_override": o.serverName, "grpc.default_authority": o.serverName } : {},
-    metadata: () => {
-      if (tokenFile === undefined) return new Metadata();
+    tls: { ca: root, ...(chain && key ? { cert: chain, key } : {}), ...(o.serverName !== undefined ? { servername: o.serverName } : {}) },
+    ...(o.serverName !== undefined ? { authority: o.serverName } : {}),
+    metadata: (): Record<string, string> => {
+      if (tokenFile === undefined) return {};
       // Re-read on every connect; a file briefly unreadable (being rotated) keeps the last token.
       try {
         token = tokenOf(tokenFile);
       } catch {
         /* the last token read */
       }
-      const md = new Metadata();
-      md.set("authorization", `Bearer ${token}`);
-      return md;
+      return { authorization: `Bearer ${token}` };
     },
     ...(identity ? { identity } : {}),
     describe: `TLS${presents.length ? ` with ${presents.join(" and ")}` : ""}`,

@@ -173,9 +173,17 @@ const NAME_FIELD: ReadonlySet<number> = new Set([
 if (NAME_FIELD.size !== 1) throw new Error("wire: the resource types no longer share one name field number");
 const RESOURCE_NAME_FIELD = [...NAME_FIELD][0]!;
 
-/** A string field's text. Buffer's own decoding, not TextDecoder on a subarray: half the cost per name. */
+/** Node's UTF-8 decoder of a byte range, without toString's argument handling (undocumented, present since Node 0.x). */
+type Utf8Slicer = Buffer & { utf8Slice?(start: number, end: number): string };
+const DIRECT_SLICE = typeof (Buffer.prototype as Utf8Slicer).utf8Slice === "function";
+
+/**
+ * A string field's text. Buffer's own decoding, not TextDecoder on a subarray: half the cost per
+ * name; and its native slice directly where there is one, as toString's wrappers cost as much
+ * again over the thousands of names of every response.
+ */
 function str(buf: Buffer, s: number, e: number): string {
-  return buf.toString("utf8", s, e);
+  return DIRECT_SLICE ? (buf as Utf8Slicer).utf8Slice!(s, e) : buf.toString("utf8", s, e);
 }
 
 /** The bytes as a Buffer without copying (gRPC hands Buffers; tests may hand plain arrays). */
@@ -394,7 +402,7 @@ export function routeUsesVhds(route: WireResource): boolean {
  * server) or inline is not the ADS server's to send. Sorted, without duplicates.
  */
 export function sdsSecretNames(resource: WireResource, kind: "cluster" | "listener"): readonly string[] {
-  const names = new Set<string>();
+  const names = new SecretNames();
   const r = new FieldReader(resource.buf, resource.start, resource.end);
   while (r.next()) {
     if (kind === "cluster") {
@@ -408,12 +416,23 @@ export function sdsSecretNames(resource: WireResource, kind: "cluster" | "listen
       while (chain.next()) if (chain.isLen(F.tls.chainSocket)) socketSecrets(chain.sub(), names);
     }
   }
-  return names.size ? [...names].sort() : NO_NAMES;
+  return names.sorted();
 }
 
 const NO_NAMES: readonly string[] = [];
 
-function socketSecrets(socket: FieldReader, names: Set<string>): void {
+/** The secret names found; no set is made for the many resources that name none. */
+class SecretNames {
+  private set: Set<string> | undefined;
+  add(name: string): void {
+    (this.set ??= new Set()).add(name);
+  }
+  sorted(): readonly string[] {
+    return this.set ? [...this.set].sort() : NO_NAMES;
+  }
+}
+
+function socketSecrets(socket: FieldReader, names: SecretNames): void {
   while (socket.next()) {
     if (!socket.isLen(F.tls.socketConfig)) continue;
     const { url, value: ctx } = readAny(socket.sub());
@@ -434,7 +453,7 @@ function socketSecrets(socket: FieldReader, names: Set<string>): void {
 }
 
 /** The name of an SdsSecretConfig whose config source is ADS. */
-function adsSecret(sds: FieldReader, names: Set<string>): void {
+function adsSecret(sds: FieldReader, names: SecretNames): void {
   let name = "";
   let ads = false;
   while (sds.next()) {

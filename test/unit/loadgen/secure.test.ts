@@ -46,18 +46,16 @@ describe("the load proxies' secure transport", () => {
     const t = secureTransport({ caCertFile: file("root.pem", ROOT), tokenFile, serverName: "meshpilot.meshpilot-system.svc" });
     expect(t.describe).toBe("TLS with a bearer token");
     expect(t.identity).toMatchObject({ namespace: "shop", serviceAccount: "cart" });
-    expect(t.channelOptions).toEqual({
-      "grpc.ssl_target_name_override": "meshpilot.meshpilot-system.svc",
-      "grpc.default_authority": "meshpilot.meshpilot-system.svc",
-    });
-    expect(t.metadata().get("authorization")).toEqual([`Bearer ${jwt({ sub: "system:serviceaccount:shop:cart" })}`]);
+    expect(t.authority).toBe("meshpilot.meshpilot-system.svc");
+    expect(t.tls?.servername).toBe("meshpilot.meshpilot-system.svc");
+    expect(t.metadata().authorization).toBe(`Bearer ${jwt({ sub: "system:serviceaccount:shop:cart" })}`);
     const rotated = jwt({ sub: "system:serviceaccount:shop:cart", iat: 2 });
     writeFileSync(tokenFile, rotated);
-    expect(t.metadata().get("authorization")).toEqual([`Bearer ${rotated}`]);
+    expect(t.metadata().authorization).toBe(`Bearer ${rotated}`);
     // A file briefly unreadable (being rotated) keeps the last token.
     writeFileSync(tokenFile, "");
-    expect(t.metadata().get("authorization")).toEqual([`Bearer ${rotated}`]);
-    expect(PLAINTEXT.metadata().get("authorization")).toEqual([]);
+    expect(t.metadata().authorization).toBe(`Bearer ${rotated}`);
+    expect(PLAINTEXT.metadata().authorization).toBeUndefined();
   });
 
   it("names the option and the file when a credential is missing or malformed", () => {
