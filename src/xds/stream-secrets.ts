@@ -47,6 +47,9 @@ export class StreamSecrets {
 const secretless = new WeakMap<Snapshot, Snapshot>();
 
 function withoutSecrets(snapshot: Snapshot): Snapshot {
+  // A sidecar's view has no credentialName Secret: its snapshot is its secretless form already (a
+  // copy per view per change was a good part of what a change left for the old generation).
+  if (snapshot.resources.get(TYPE_URL.secret)?.size === 0 && snapshot.versions.get(TYPE_URL.secret) === typeVersion(EMPTY)) return snapshot;
   let form = secretless.get(snapshot);
   if (!form) {
     form = withSecrets(snapshot, false, undefined);

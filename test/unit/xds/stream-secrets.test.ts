@@ -1,7 +1,7 @@
 // What one stream sees of its view's Secrets, and that streams which see alike share one object
 // (thousands of streams of one view each made a copy of the snapshot on every change).
 import { describe, expect, it } from "vitest";
-import { contentVersion } from "../../../src/xds/encode.js";
+import { contentVersion, typeVersion } from "../../../src/xds/encode.js";
 import { routeForm } from "../../../src/xds/route-form.js";
 import type { Resource, ResourceMap, Snapshot } from "../../../src/xds/snapshot.js";
 import { StreamSecrets } from "../../../src/xds/stream-secrets.js";
@@ -25,6 +25,20 @@ function snapshot(): Snapshot {
 }
 
 describe("StreamSecrets", () => {
+  it("gives an unentitled stream the snapshot itself when its view holds no Secret", () => {
+    const res = new Map([
+      [TYPE_URL.cluster, resources("c1")],
+      [TYPE_URL.secret, resources()],
+    ]);
+    const s: Snapshot = { resources: res, versions: new Map([...res].map(([t, m]) => [t, typeVersion(m)])) };
+    expect(new StreamSecrets(false).apply(s)).toBe(s);
+    // An empty map that does not have an empty map's version is not taken for one.
+    const odd: Snapshot = { resources: res, versions: new Map([...s.versions, [TYPE_URL.secret, "x"]]) };
+    const form = new StreamSecrets(false).apply(odd);
+    expect(form).not.toBe(odd);
+    expect(form.versions.get(TYPE_URL.secret)).toBe(typeVersion(new Map()));
+  });
+
   it("shows no view Secret to an unentitled stream, and every such stream of a snapshot gets the same object", () => {
     const s = snapshot();
     const a = new StreamSecrets(false).apply(s);
