@@ -64,6 +64,9 @@ class SelectionBuilder {
   }
 }
 
+/** Counts for tests: model lists whose selectors were walked (not known from an earlier build). */
+export const selectionStats = { walked: 0 };
+
 /** Per model list (kept while its inputs are: keep.ts), what it selects on. */
 const listSelections = new WeakMap<object, Map<string, LabelSelection>>();
 
@@ -76,6 +79,7 @@ function selectionOf<T extends object>(list: T, part: string, add: (b: Selection
   if (!byPart) listSelections.set(list, (byPart = new Map()));
   let keys = byPart.get(part);
   if (!keys) {
+    selectionStats.walked++;
     const b = new SelectionBuilder();
     add(b, list);
     byPart.set(part, (keys = b.keys));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildMesh } from "../../../src/model/build.js";
-import { projectLabels, selectedLabels, selectionText } from "../../../src/model/selected-labels.js";
+import { outboundLabels, projectLabels, selectedLabels, selectionStats, selectionText } from "../../../src/model/selected-labels.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { validObjects } from "../../support/objects.js";
 
@@ -16,6 +16,23 @@ spec: { clusterIP: 10.96.0.10, ports: [{ name: http, port: 80 }, { name: tcp-db,
 `;
 
 describe("selectedLabels", () => {
+  it("walks each model list once, however many builds and selections read it", () => {
+    const m = mesh(`${SERVICES}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: web, namespace: default }
+spec: { host: web, workloadSelector: { matchLabels: { app: client } } }
+`);
+    const before = selectionStats.walked;
+    const first = selectionText(selectedLabels(m));
+    // VirtualServices, DestinationRules, Service selectors.
+    expect(selectionStats.walked - before).toBe(3);
+    expect(selectionText(selectedLabels({ ...m }))).toBe(first);
+    expect(selectionText(outboundLabels(m))).toBe(`[["app",["client"]]]`);
+    expect(selectionStats.walked - before).toBe(3);
+  });
+
   it("is empty when nothing selects on proxy labels", () => {
     expect(selectionText(selectedLabels(mesh(SERVICES)))).toBe("[]");
   });
