@@ -4,7 +4,7 @@ import type { EndpointSlice, Node, Pod } from "../api/kube-types.js";
 import { SERVICE_NAME_LABEL } from "../api/kube-types.js";
 import type { EndpointModel, ServiceModel } from "./ir.js";
 import { endpointKey } from "./ir.js";
-import { podTopology } from "./locality.js";
+import { podLocality } from "./locality.js";
 import { serviceFqdn } from "./names.js";
 import { OverlayMap } from "./overlay-map.js";
 
@@ -24,6 +24,8 @@ interface PodIndex {
 export const endpointWork = { slicesGrouped: 0, servicesBuilt: 0, podKeysIndexed: 0 };
 
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const nameKey = (ns: string, name: string): string => `n:${ns}/${name}`;
 const ipKey = (ns: string, ip: string): string => `i:${ns}/${ip}`;
@@ -217,15 +219,19 @@ function buildService(svc: ServiceModel, slices: readonly StoredObject<EndpointS
         }
         for (const address of ep.addresses) {
           const owner = pod ?? lookup(ipKey(ns, address));
-          list.push({
-            address,
-            port: portNumber,
-            labels: owner?.metadata.labels ?? NO_LABELS,
-            namespace: ns,
+          // Built by assignment: a mesh has tens of thousands of these, and each spread of an
+          // optional part would be a temporary object more for the collector.
+          const endpoint: Mutable<EndpointModel> = { address, port: portNumber, labels: owner?.metadata.labels ?? NO_LABELS, namespace: ns };
+          if (owner) {
+            endpoint.podName = owner.metadata.name;
             // The apiserver gives every Pod a ServiceAccount ("default" unless named).
-            ...(owner ? { podName: owner.metadata.name, serviceAccount: owner.spec?.serviceAccountName || "default" } : {}),
-            ...podTopology(owner, nodes),
-          });
+            endpoint.serviceAccount = owner.spec?.serviceAccountName || "default";
+            const locality = podLocality(owner, nodes);
+            if (locality) endpoint.locality = locality;
+            const nodeName = owner.spec?.nodeName;
+            if (nodeName) endpoint.nodeName = nodeName;
+          }
+          list.push(endpoint);
         }
       }
       lists.set(key, list);

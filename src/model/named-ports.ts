@@ -24,9 +24,13 @@ export function selects(selector: Readonly<Record<string, string>> | undefined, 
 
 const hasNamedTarget = (svc: ServiceModel): boolean => svc.ports.some((p) => typeof p.targetPort === "string");
 
+const namingServices = new WeakMap<ReadonlyMap<string, ServiceModel>, readonly ServiceModel[]>();
+
 /** The named container ports of every pod that a Service with a named targetPort selects, in input order. */
 export function podNamedPorts(services: ReadonlyMap<string, ServiceModel>, pods: readonly StoredObject<Pod>[]): readonly PodPortsModel[] {
-  const naming = [...services.values()].filter((s) => !s.entry && hasNamedTarget(s));
+  // Asked again on every endpoint change, over the same registry: its naming services once.
+  let naming = namingServices.get(services);
+  if (!naming) namingServices.set(services, (naming = [...services.values()].filter((s) => !s.entry && hasNamedTarget(s))));
   if (naming.length === 0) return [];
   const out: PodPortsModel[] = [];
   for (const { object: pod } of pods) {

@@ -16,7 +16,7 @@ import { Metrics } from "../debug/metrics.js";
 import { ControlPlane } from "../pipeline/control-plane.js";
 import { BUILD_SLICE_MS } from "../pipeline/sliced-work.js";
 import { Debouncer } from "../debounce.js";
-import { meshInputFrom } from "../pipeline/mesh-input.js";
+import { meshInputOf } from "../pipeline/mesh-input.js";
 import { FileSource } from "../sources/file/file-source.js";
 import type { KubeSource } from "../sources/kube/kube-source.js";
 import type { LeaderElector } from "../sources/kube-status/leader.js";
@@ -130,7 +130,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const diagnostics = inputs.diagnostics;
     // Objects of kinds that are read but not translated yet are reported with the input's findings.
     const reported = [...diagnostics, ...notTranslatedFindings(UNTRANSLATED_KINDS.flatMap((k) => [...snapshot.of(k).values()]))];
-    const stats = controlPlane.update(meshInputFrom(snapshot.objects()), kinds, { diagnostics: reported, sourceOf });
+    const stats = controlPlane.update(meshInputOf(snapshot), kinds, { diagnostics: reported, sourceOf });
     if (identity?.rootPublisher && (kinds === "all" || kinds.has("Namespace"))) {
       identity.rootPublisher.setNamespaces([...snapshot.of("Namespace").values()].map((n) => n.object.metadata.name));
     }

@@ -5,10 +5,10 @@
 import { hash } from "node:crypto";
 import { LayeredMap } from "./layered-map.js";
 import { patchOf } from "./map-patch.js";
-import type { ResourceMap } from "./snapshot.js";
+import type { Resource, ResourceMap } from "./snapshot.js";
 
-/** Every 32 bits of a pair's SHA-256: a sum of random 256-bit values does not collide by chance. */
-const LANES = 8;
+/** 128 bits of a pair's SHA-256: a sum of random 128-bit values does not collide by chance. */
+const LANES = 4;
 /** Hex characters kept, as for a resource's version. */
 const VERSION_HEX = 16;
 
@@ -19,11 +19,23 @@ const versions = new WeakMap<ResourceMap, string>();
 /** The (name, version) pairs hashed since the process started: the work versions cost (tests count it). */
 export const typeVersionWork = { pairsHashed: 0 };
 
-function addPair(sum: Uint32Array, name: string, version: string, sign: 1 | -1): void {
-  typeVersionWork.pairsHashed++;
-  const d = hash("sha256", `${name}\0${version}`, "buffer");
+/**
+ * Each Resource's pair digest, once: an unchanged resource keeps its object across builds, so a
+ * map rebuilt around a few new resources (a route edit's) hashes only those.
+ */
+const pairDigests = new WeakMap<Resource, Uint32Array>();
+
+function addPair(sum: Uint32Array, name: string, r: Resource, version: string, sign: 1 | -1): void {
+  let d = name === r.name && version === r.version ? pairDigests.get(r) : undefined;
+  if (d === undefined) {
+    typeVersionWork.pairsHashed++;
+    const digest = hash("sha256", `${name}\0${version}`, "buffer");
+    d = new Uint32Array(LANES);
+    for (let i = 0; i < LANES; i++) d[i] = digest.readUInt32LE(i * 4);
+    if (name === r.name && version === r.version) pairDigests.set(r, d);
+  }
   // A Uint32Array stores each lane modulo 2^32, negative sums included.
-  for (let i = 0; i < LANES; i++) sum[i] = sum[i]! + sign * d.readUInt32LE(i * 4);
+  for (let i = 0; i < LANES; i++) sum[i] = sum[i]! + sign * d[i]!;
 }
 
 function sumOf(map: ResourceMap): Uint32Array {
@@ -35,12 +47,12 @@ function sumOf(map: ResourceMap): Uint32Array {
   if (patch !== undefined && baseSum !== undefined) {
     sum = baseSum.slice();
     for (const [old, r] of patch.replaced) {
-      addPair(sum, r.name, old.version, -1);
-      addPair(sum, r.name, r.version, 1);
+      addPair(sum, r.name, old, old.version, -1);
+      addPair(sum, r.name, r, r.version, 1);
     }
   } else {
     sum = new Uint32Array(LANES);
-    for (const [name, r] of map) addPair(sum, name, r.version, 1);
+    for (const [name, r] of map) addPair(sum, name, r, r.version, 1);
   }
   sums.set(map, sum);
   return sum;
