@@ -6,8 +6,7 @@ import type { ProxySyncStatus, ShortType } from "../xds/observer.js";
 import { configDump } from "./config-dump.js";
 import type { PushHistory } from "./history.js";
 import { isAsset, serveAsset } from "./live-view/assets.js";
-import { liveState } from "./live-view/state.js";
-import { LiveStream } from "./live-view/stream.js";
+import type { LiveStream } from "./live-view/stream.js";
 import type { Metrics } from "./metrics.js";
 
 export interface DebugDeps {
@@ -36,7 +35,9 @@ function findProxy(statuses: readonly ProxySyncStatus[], proxyId: string): Proxy
 }
 
 export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const live = new LiveStream(deps, deps.logger);
+  // The live view (and the explain code it describes routes with) loads when first asked for: a
+  // server starts without it (start-up CPU, issue 12 item 3).
+  let live: Promise<LiveStream> | undefined;
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const handle = async (): Promise<void> => {
@@ -48,10 +49,11 @@ export function debugHandler(deps: DebugDeps): (req: IncomingMessage, res: Serve
           res.end();
           return;
         case "/ui/state":
-          send(res, 200, liveState(deps));
+          send(res, 200, (await import("./live-view/state.js")).liveState(deps));
           return;
         case "/ui/events":
-          live.attach(req, res);
+          live ??= import("./live-view/stream.js").then((m) => new m.LiveStream(deps, deps.logger));
+          (await live).attach(req, res);
           return;
         case "/ready":
           if (deps.sourcesReady() && deps.controlPlane.ready) {

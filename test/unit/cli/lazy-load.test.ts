@@ -99,6 +99,10 @@ describe("the CLI loads only what a command needs", () => {
       ),
       // files without a diagnostic are read by the quick YAML reader
       "/node_modules/yaml/",
+      // the live view, and the explain code it uses, until the first visit
+      "/src/debug/live-view/state.ts",
+      "/src/debug/live-view/stream.ts",
+      "/src/explain/",
       // the metrics are kept without prom-client until the first scrape
       "/node_modules/prom-client/",
       "/node_modules/@opentelemetry/",
