@@ -79,8 +79,9 @@ export class NameSubscription {
 
 /** Records the secrets `name` names (none: forgets it, to keep one entry per cluster that names some). */
 function noteSecrets(m: Map<string, readonly string[]>, name: string, secrets: readonly string[]): void {
-  if (secrets.length === 0) m.delete(name);
-  else m.set(name, internList(secrets));
+  if (secrets.length === 0) {
+    if (m.size > 0) m.delete(name);
+  } else m.set(name, internList(secrets));
 }
 
 export class EnvoyFlow {
@@ -135,13 +136,13 @@ export class EnvoyFlow {
     }
     for (const r of resources) {
       const name = intern(r.name);
-      if (!this.clusters.has(name)) {
-        this.clusters.add(name);
-        if (this.expected.has(name)) this.expectedFound++;
-      }
+      const held = this.clusters.size;
+      this.clusters.add(name);
+      if (this.clusters.size > held && this.expected.has(name)) this.expectedFound++;
       const svc = edsServiceName(r);
       if (svc === undefined) this.clusterEds.delete(name);
-      else this.clusterEds.set(name, intern(svc));
+      // Istio's EDS service name is the cluster's own: no second lookup for it.
+      else this.clusterEds.set(name, svc === name ? name : intern(svc));
       noteSecrets(this.clusterSecrets, name, sdsSecretNames(r, "cluster"));
     }
     const { added, removed: dropped } = this.eds.want(new Set(this.clusterEds.values()));

@@ -9,7 +9,6 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
-import type { Http2Server, ServerHttp2Session } from "node:http2";
 import { pino, type Logger } from "pino";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import type { AttachedStream, Connection, StreamBacklog, StreamContext } from "./connection.js";
@@ -33,39 +32,6 @@ type AdsRequestLike = DiscoveryRequest | DeltaDiscoveryRequest;
  * (initial_resource_versions); grpc-js' default 4 MiB limit is too tight for big meshes.
  */
 const DEFAULT_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
-
-/**
- * The HTTP/2 windows the server grants for what proxies send (stream and connection). HTTP/2's
- * 64 KiB default is below one EDS subscription at 1000 services (~160 KiB of names) or a delta
- * reconnect's resource versions, so each such request waited on the server's WINDOW_UPDATEs, one
- * turn of its event loop each, while a full sync keeps that loop busiest. The server reads
- * every stream as data arrives, so a larger window holds no more memory.
- */
-export const RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
-
-/** What grpc-js keeps of its bound HTTP/2 servers (1.14). */
-interface GrpcHttp2Servers {
-  readonly http2Servers?: unknown;
-}
-
-/** Grant RECEIVE_WINDOW_BYTES on every session of a grpc-js Server's bound HTTP/2 servers (call after each bind). */
-function widenReceiveWindows(grpc: object, tuned: WeakSet<object>): void {
-  const servers = (grpc as GrpcHttp2Servers).http2Servers;
-  if (!(servers instanceof Map)) return;
-  for (const http2Server of (servers as Map<Http2Server, unknown>).keys()) {
-    if (tuned.has(http2Server) || typeof http2Server.updateSettings !== "function") continue;
-    tuned.add(http2Server);
-    http2Server.updateSettings({ initialWindowSize: RECEIVE_WINDOW_BYTES });
-    http2Server.on("session", (session: ServerHttp2Session) => {
-      // The connection window is not a setting: it grows by WINDOW_UPDATE once the session is up.
-      const widen = (): void => {
-        if (!session.destroyed) session.setLocalWindowSize(RECEIVE_WINDOW_BYTES);
-      };
-      if (session.connecting) session.once("connect", widen);
-      else widen();
-    });
-  }
-}
 
 export interface XdsServerOptions {
   readonly cache: SnapshotCache;
@@ -138,7 +104,6 @@ export class XdsServer {
   private readonly ctx: StreamContext;
   private nextStreamId = 0;
   private readonly log: Logger;
-  private readonly windowsWidened = new WeakSet<object>();
 
   constructor(opts: XdsServerOptions) {
     this.log = opts.logger ?? pino({ level: "silent" });
@@ -238,7 +203,6 @@ export class XdsServer {
         if (err) reject(new Error(`xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
         else {
           this.keepalive?.watchServer(this.grpc);
-          widenReceiveWindows(this.grpc, this.windowsWidened);
           this.log.info({ address, port }, "xDS server listening");
           resolve(port);
         }
@@ -257,7 +221,6 @@ export class XdsServer {
         if (err) reject(new Error(`secure xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
         else {
           this.keepalive?.watchServer(grpc);
-          widenReceiveWindows(grpc, this.windowsWidened);
           this.log.info({ address, port }, "secure xDS server listening (TLS; CA and ADS)");
           resolve(port);
         }
