@@ -11,10 +11,9 @@
  * merge keys, complex or null keys, shared (aliased) collections, content on a `---` line, and
  * documents nested too deep to be read (refused with a diagnostic, which names a line).
  */
-import { hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { FAILSAFE_SCHEMA, load, Type } from "js-yaml";
 import { MAX_NESTING } from "../../api/parse.js";
-import { blockValue, DECLINED, type ScalarType } from "./block-yaml.js";
 
 /** One document of the file: its plain value and the 1-based line its content starts on. */
 export interface QuickDocument {
@@ -32,31 +31,26 @@ export interface QuickDocument {
 
 // YAML 1.2 core schema resolution of plain scalars (the spec's regular expressions, in the order
 // the `yaml` package tries them): null, bool, int (octal, decimal, hex), float (nan/inf, exp, dot).
-// Both readings (js-yaml's schema and block-yaml.ts) resolve plain scalars with these, in order.
-const SCALARS: readonly (ScalarType & { readonly tag: string })[] = [
-  { tag: "null", test: /^(?:~|[Nn]ull|NULL)?$/, construct: () => null },
-  { tag: "bool", test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, construct: (s) => s[0] === "t" || s[0] === "T" },
-  {
-    tag: "int",
-    test: /^(?:0o[0-7]+|[-+]?[0-9]+|0x[0-9a-fA-F]+)$/,
-    construct: (s) => (s.startsWith("0o") ? parseInt(s.slice(2), 8) : s.startsWith("0x") ? parseInt(s.slice(2), 16) : parseInt(s, 10)),
-  },
-  {
-    tag: "float",
-    test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+|[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*))$/,
-    construct: (s) => (/nan$/i.test(s) ? NaN : /inf$/i.test(s) ? (s[0] === "-" ? -Infinity : Infinity) : parseFloat(s)),
-  },
-];
+const scalar = (tag: string, test: RegExp, construct: (s: string) => unknown): Type =>
+  new Type(`tag:yaml.org,2002:${tag}`, {
+    kind: "scalar",
+    resolve: (s: string | null) => test.test(s ?? ""),
+    construct: (s: string | null) => construct(s ?? ""),
+  });
 
 const CORE_1_2 = FAILSAFE_SCHEMA.extend({
-  implicit: SCALARS.map(
-    ({ tag, test, construct }) =>
-      new Type(`tag:yaml.org,2002:${tag}`, {
-        kind: "scalar",
-        resolve: (s: string | null) => test.test(s ?? ""),
-        construct: (s: string | null) => construct(s ?? ""),
-      }),
-  ),
+  implicit: [
+    scalar("null", /^(?:~|[Nn]ull|NULL)?$/, () => null),
+    scalar("bool", /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/, (s) => s[0] === "t" || s[0] === "T"),
+    scalar("int", /^(?:0o[0-7]+|[-+]?[0-9]+|0x[0-9a-fA-F]+)$/, (s) =>
+      s.startsWith("0o") ? parseInt(s.slice(2), 8) : s.startsWith("0x") ? parseInt(s.slice(2), 16) : parseInt(s, 10),
+    ),
+    scalar(
+      "float",
+      /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+|[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*))$/,
+      (s) => (/nan$/i.test(s) ? NaN : /inf$/i.test(s) ? (s[0] === "-" ? -Infinity : Infinity) : parseFloat(s)),
+    ),
+  ],
 });
 
 /** Text the quick reading does not handle the way `yaml` does (a match sends the file to `yaml`). */
@@ -102,19 +96,16 @@ export function quickDocuments(text: string): QuickDocument[] | undefined {
     }
     if (first === undefined && !c.marked) continue;
     const chunk = lines.slice(c.start, c.end).join("\n");
-    const key = `${c.start}:${hash("sha256", chunk, "base64")}`;
+    const key = `${c.start}:${createHash("sha256").update(chunk).digest("base64")}`;
     if (first === undefined) {
       docs.push({ value: null, line: undefined, key, depth: 0, text: chunk, offset: c.start });
       continue;
     }
-    // Most documents are plain block YAML, read at once; js-yaml reads what that declines.
-    let value = blockValue(lines, first, c.end, SCALARS, MAX_NESTING + 1);
-    if (value === DECLINED) {
-      try {
-        value = load(chunk, { schema: CORE_1_2 });
-      } catch {
-        return undefined;
-      }
+    let value: unknown;
+    try {
+      value = load(chunk, { schema: CORE_1_2 });
+    } catch {
+      return undefined;
     }
     const depth = plainTreeDepth(value, MAX_NESTING);
     // Too deep: refused with a diagnostic, which the exact reading gives with its line.
