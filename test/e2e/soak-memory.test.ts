@@ -5,7 +5,8 @@
  * splits edited), each written as a file rewrite and waited for until the server recorded its
  * push. Two facts must hold after the first half:
  * - every input object the store held and no longer holds is collected (old readings, replaced
- *   pods): nothing keeps them per change;
+ *   pods), except the few the endpoint indexes still hold until they fold (OVERLAY_HELD): nothing
+ *   keeps them per change;
  * - the heap after GC (JS objects and buffers) grows by less than a bound between change 100 and
  *   change 200 — a holder that keeps even 10 KiB per change would exceed it.
  * Counts and bytes only, never times.
@@ -33,6 +34,13 @@ const SERVICES = 20;
 const PROXIES = 4;
 const CHANGES = 200;
 const HISTORY = 10;
+/**
+ * Replaced objects that may still be live: the endpoint indexes (pods by key, slices by service)
+ * lay changed keys over a shared base and keep the values they replaced until the changes fold into
+ * a new base, past 64 keys at this size (src/model/overlay-map.ts). A holder that keeps one object
+ * per change would keep 200.
+ */
+const OVERLAY_HELD = 2 * 64;
 /** Heap growth allowed over the second 100 changes: 10 KiB a change. */
 const GROWTH_BOUND = 100 * 10 * 1024;
 
@@ -131,6 +139,6 @@ it("releases replaced input objects and keeps the heap flat over 200 changes", a
   const live = store.snapshot().size;
   // Each change replaced at least one object, so far more than the live set was tracked.
   expect(released.tracked - trackedAtHalf).toBeGreaterThanOrEqual(CHANGES / 2);
-  expect(released.tracked - released.released, `of ${released.tracked} objects the store held, ${live} are live`).toBeLessThanOrEqual(live);
+  expect(released.tracked - released.released, `of ${released.tracked} objects the store held, ${live} are live`).toBeLessThanOrEqual(live + OVERLAY_HELD);
   expect(heapAtEnd - heapAtHalf, `heap after GC: ${heapAtHalf} bytes at change ${CHANGES / 2}, ${heapAtEnd} at ${CHANGES}`).toBeLessThan(GROWTH_BOUND);
 }, 240_000);
