@@ -116,6 +116,18 @@ function steps(base: StoredObject<InputObject>[]): { name: string; objects: Stor
 
 const key = (svc: string): string => `${svc}.default.svc.cluster.local|9080`;
 
+/** A control plane built from `objects`, with one sidecar's view active. */
+function startWithView(objects: StoredObject<InputObject>[]) {
+  const node = { id: "sidecar~10.244.0.9~client.default~default.svc.cluster.local", cluster: "client", metadata: {} };
+  const cache = new SnapshotCache();
+  const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
+  cp.update(meshInputFrom(objects), "all");
+  const k = cp.viewKey(node);
+  if ("error" in k) throw new Error(k.error);
+  cp.activate(k.key, node);
+  return { cp, snapshot: () => cache.get(k.key)! };
+}
+
 describe("EDS fast path", () => {
   it("rebuilds the endpoints of touched services only, and equals a full build", () => {
     const base = parse(BASE);
@@ -136,24 +148,14 @@ describe("EDS fast path", () => {
   });
 
   it("publishes the same snapshot as a full rebuild, re-encoding only the changed ClusterLoadAssignments", () => {
-    const node = { id: "sidecar~10.244.0.9~client.default~default.svc.cluster.local", cluster: "client", metadata: {} };
-    const start = (objects: StoredObject<InputObject>[]) => {
-      const cache = new SnapshotCache();
-      const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
-      cp.update(meshInputFrom(objects), "all");
-      const k = cp.viewKey(node);
-      if ("error" in k) throw new Error(k.error);
-      cp.activate(k.key, node);
-      return { cp, snapshot: () => cache.get(k.key)! };
-    };
     const base = parse(BASE);
-    const fast = start(base);
+    const fast = startWithView(base);
     for (const step of steps(base)) {
       const before = fast.snapshot();
       const stats = fast.cp.update(meshInputFrom(step.objects), new Set(["EndpointSlice", "Pod"]));
       expect(stats.fastPath).toBe(true);
       const after = fast.snapshot();
-      const full = start(step.objects);
+      const full = startWithView(step.objects);
       expect(after.versions, step.name).toEqual(full.snapshot().versions);
       expect(full.cp.diagnostics(), step.name).toEqual(fast.cp.diagnostics());
       for (const t of [TYPE_URL.cluster, TYPE_URL.listener, TYPE_URL.route]) expect(after.resources.get(t)).toBe(before.resources.get(t));
@@ -213,17 +215,7 @@ status: { podIP: ${ip} }
       docs.push(slice(`s${i}`, [ep(`s${i}-a`, `10.244.${i}.1`), ep(`s${i}-b`, `10.244.${i}.2`)]));
     }
     const base = parse(docs.join("---"));
-    const node = { id: "sidecar~10.244.0.9~client.default~default.svc.cluster.local", cluster: "client", metadata: {} };
-    const start = (objects: StoredObject<InputObject>[]) => {
-      const cache = new SnapshotCache();
-      const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
-      cp.update(meshInputFrom(objects), "all");
-      const k = cp.viewKey(node);
-      if ("error" in k) throw new Error(k.error);
-      cp.activate(k.key, node);
-      return { cp, snapshot: () => cache.get(k.key)! };
-    };
-    const fast = start(base);
+    const fast = startWithView(base);
     let objects = base;
     // A pod of s7 replaced, as a rollout does: the old Pod gone, a new one (name, address) in the slice.
     for (const [r, old] of ["s7-a", "s7-r0"].entries()) {
@@ -239,7 +231,7 @@ status: { podIP: ${ip} }
       expect(endpointWork.podKeysIndexed - work.podKeysIndexed, "pod keys indexed").toBe(4);
       // The one new CLA of s7 (the one it replaced was hashed when its map was versioned).
       expect(typeVersionWork.pairsHashed - pairs, "type version pairs hashed").toBe(1);
-      expect(fast.snapshot().versions).toEqual(start(objects).snapshot().versions);
+      expect(fast.snapshot().versions).toEqual(startWithView(objects).snapshot().versions);
     }
   });
 });
