@@ -127,6 +127,9 @@ export class XdsServer {
     const serverOptions = {
       "grpc.max_receive_message_length": opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
       "grpc.max_send_message_length": -1,
+      // channelz would keep a record per connection and time-stamp every message for an admin
+      // service meshpilot does not serve.
+      "grpc.enable_channelz": 0,
     };
     // Find proxies that vanished without closing their connection, but never drop one that is
     // only slow to answer a ping while it takes in a push (keepalive.ts).
