@@ -7,9 +7,9 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type SecureClientSessionOptions } from "node:http2";
 
 /** gRPC status codes the client reports itself (the server's arrive in grpc-status). */
-export const GRPC_UNAVAILABLE = 14;
-export const GRPC_INTERNAL = 13;
-export const GRPC_CANCELLED = 1;
+const GRPC_UNAVAILABLE = 14;
+const GRPC_INTERNAL = 13;
+const GRPC_CANCELLED = 1;
 
 export interface CallHandlers {
   /** One message (it may be a view into the chunk it came in). */

@@ -74,15 +74,6 @@ export function podLocality(pod: Pod | undefined, nodes: ReadonlyMap<string, Nod
   return `${region}/${zone}/${subZone}`;
 }
 
-const NO_NODES: ReadonlyMap<string, Node> = new Map();
-
-/** The locality and node of a Pod's endpoints, as EndpointModel fields (omitted when unknown). */
-export function podTopology(pod: Pod | undefined, nodes: ReadonlyMap<string, Node> = NO_NODES): { locality?: string; nodeName?: string } {
-  const locality = podLocality(pod, nodes);
-  const nodeName = pod?.spec?.nodeName;
-  return { ...(locality ? { locality } : {}), ...(nodeName ? { nodeName } : {}) };
-}
-
 /**
  * Labels with the topology labels Istio adds (AugmentLabels): region, zone and subzone of the
  * locality, the cluster id and the node name. Subsets and failoverPriority match on these.
