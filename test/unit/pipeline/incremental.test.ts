@@ -324,7 +324,8 @@ describe("one edit touches only what it changes", () => {
     expect(after.resources.get(TYPE_URL.endpoint)).toBe(before.resources.get(TYPE_URL.endpoint));
   });
 
-  it("translation after a route edit keeps every list but the routes, and the route configuration's other virtual hosts", () => {
+  /** The first bench proxy's shared translation before and after `edit` changes the generated mesh's objects. */
+  function translatedAroundEdit(edit: (mesh: ReturnType<typeof generated>, objects: typeof mesh.objects) => void) {
     const mesh = generated(N);
     const parsed = parseProxy(benchNode(0));
     if ("error" in parsed) throw new Error(parsed.error);
@@ -332,9 +333,15 @@ describe("one edit touches only what it changes", () => {
     const proxy = sharedView(proxyView(parsed.proxy, new Map()), outboundLabels(before.mesh));
     const t1 = translateShared(before.mesh, proxy);
     const objects = [...mesh.objects];
-    objects[mesh.vsAt(7)] = { object: virtualService(7, N, "full", 30) };
+    edit(mesh, objects);
     const after = buildMeshState(meshInputFrom(objects), undefined, undefined, before);
-    const t2 = translateShared(after.mesh, proxy);
+    return { t1, t2: translateShared(after.mesh, proxy), after, proxy };
+  }
+
+  it("translation after a route edit keeps every list but the routes, and the route configuration's other virtual hosts", () => {
+    const { t1, t2, after, proxy } = translatedAroundEdit((mesh, objects) => {
+      objects[mesh.vsAt(7)] = { object: virtualService(7, N, "full", 30) };
+    });
     expect(t2.clusters).toBe(t1.clusters);
     expect(t2.endpoints).toBe(t1.endpoints);
     expect(t2.listeners).toBe(t1.listeners);
@@ -349,16 +356,9 @@ describe("one edit touches only what it changes", () => {
   });
 
   it("translation after an edit gives the same JSON objects for what the edit did not touch", () => {
-    const mesh = generated(N);
-    const parsed = parseProxy(benchNode(0));
-    if ("error" in parsed) throw new Error(parsed.error);
-    const before = buildMeshState(meshInputFrom(mesh.objects));
-    const proxy = sharedView(proxyView(parsed.proxy, new Map()), outboundLabels(before.mesh));
-    const t1 = translateShared(before.mesh, proxy);
-    const objects = [...mesh.objects];
-    objects[mesh.drAt(9)] = { object: destinationRule(9, "basic") };
-    const after = buildMeshState(meshInputFrom(objects), undefined, undefined, before);
-    const t2 = translateShared(after.mesh, proxy);
+    const { t1, t2 } = translatedAroundEdit((mesh, objects) => {
+      objects[mesh.drAt(9)] = { object: destinationRule(9, "basic") };
+    });
     // BlackHoleCluster and PassthroughCluster are made anew each time (two tiny constants, found by content).
     const fixed = new Set(["BlackHoleCluster", "PassthroughCluster"]);
     const newClusters = t2.clusters.filter((c, i) => c !== t1.clusters[i] && !fixed.has(c.name!)).map((c) => c.name);
