@@ -17,6 +17,7 @@ import { mtlsModeForPort, workloadMtls, type PeerAuthentications } from "../mode
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { ClusterLoadAssignmentJson, LbEndpointJson, LocalityLbEndpointsJson } from "./envoy.js";
 import type { EdsTarget } from "./proxy.js";
+import { assignmentBytes, istioWorkload, OWN_BYTES, type AssignmentGroup } from "./assignment-bytes.js";
 
 type LocalityLbSetting = NonNullable<NonNullable<ClusterPolicy["loadBalancer"]>["localityLbSetting"]>;
 
@@ -81,9 +82,7 @@ export function selectEndpoints(endpoints: readonly EndpointModel[], labels: Rea
   return endpoints.filter((ep) => entries.every(([k, v]) => endpointLabel(ep, k) === v));
 }
 
-interface Group {
-  readonly locality: string;
-  readonly endpoints: readonly EndpointModel[];
+interface Group extends AssignmentGroup {
   weight: number;
   priority: number;
   emptied?: boolean;
@@ -128,7 +127,7 @@ function lbEndpointJson(ep: EndpointModel, mtls: boolean): LbEndpointJson {
   if (ep.podName || mtls) {
     const filterMetadata: Record<string, JsonObject> = {};
     if (mtls) filterMetadata[TRANSPORT_SOCKET_MATCH_KEY] = TLS_MODE_ISTIO;
-    if (ep.podName) filterMetadata["istio"] = { workload: `${ep.podName};${ep.namespace};${ep.labels["app"] ?? ""};${ep.labels["version"] ?? ""};Kubernetes` };
+    if (ep.podName) filterMetadata["istio"] = { workload: istioWorkload(ep as EndpointModel & { podName: string }) };
     json.metadata = { filterMetadata };
   }
   return json;
@@ -217,6 +216,11 @@ function applyLocalityLb(groups: Group[], lb: LocalityLb): Group[] {
 
 /** One ClusterLoadAssignment, relative to the proxy when `lb` is given. */
 export function clusterLoadAssignment(clusterName: string, endpoints: readonly EndpointModel[], lb?: LocalityLb, tls?: EndpointTls): ClusterLoadAssignmentJson {
+  return { clusterName, endpoints: localitiesJson(assignmentGroups(endpoints, lb), tls) };
+}
+
+/** The endpoints by locality (sorted by label), weighed, with the proxy's locality load balancing when `lb` is given. */
+function assignmentGroups(endpoints: readonly EndpointModel[], lb: LocalityLb | undefined): readonly Group[] {
   const byLocality = new Map<string, EndpointModel[]>();
   for (const ep of endpoints) {
     const key = ep.locality ?? "";
@@ -229,6 +233,10 @@ export function clusterLoadAssignment(clusterName: string, endpoints: readonly E
     return { locality, endpoints: eps, weight: weightOf(eps), priority: 0 };
   });
   if (lb && groups.length) groups = applyLocalityLb(groups, lb);
+  return groups;
+}
+
+function localitiesJson(groups: readonly Group[], tls: EndpointTls | undefined): LocalityLbEndpointsJson[] {
   // Built by assignment, in the order the JSON keeps: conditional spreads cost a temporary each.
   const localities: LocalityLbEndpointsJson[] = [];
   for (const g of groups) {
@@ -241,7 +249,23 @@ export function clusterLoadAssignment(clusterName: string, endpoints: readonly E
     if (g.priority) out.priority = g.priority;
     localities.push(out);
   }
-  return { clusterName, endpoints: localities };
+  return localities;
+}
+
+/**
+ * An EDS resource: its JSON `endpoints` made when first read (config dumps, tests), and its bytes
+ * written from the groups (OWN_BYTES), which is all a push needs.
+ */
+function edsAssignment(clusterName: string, groups: readonly Group[], tls: EndpointTls | undefined): ClusterLoadAssignmentJson {
+  let localities: LocalityLbEndpointsJson[] | undefined;
+  const cla = {
+    clusterName,
+    get endpoints(): LocalityLbEndpointsJson[] {
+      return (localities ??= localitiesJson(groups, tls));
+    },
+  };
+  Object.defineProperty(cla, OWN_BYTES, { value: () => assignmentBytes(clusterName, groups, (ep) => mtlsEndpoint(ep, tls)) });
+  return cla;
 }
 
 function weightOf(eps: readonly EndpointModel[]): number {
@@ -272,5 +296,6 @@ const MAX_LOCALITY_JSONS = 1000;
 
 /** One EDS cluster's ClusterLoadAssignment from the model's endpoints. */
 export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
-  return clusterLoadAssignment(target.cluster, selectEndpoints(endpoints.get(target.endpoints) ?? [], target.labels), target.locality, target.tls);
+  const selected = selectEndpoints(endpoints.get(target.endpoints) ?? [], target.labels);
+  return edsAssignment(target.cluster, assignmentGroups(selected, target.locality), target.tls);
 }

@@ -114,8 +114,19 @@ export function resourceOf(typeUrl: TypeUrl, name: string, body: Uint8Array, pre
   return resource;
 }
 
+/**
+ * Where a resource's JSON may carry its own encoding (non-enumerable, so invisible to JSON and to
+ * the JSON encoder): a function giving the message's bytes, the same as its JSON's, or undefined
+ * to have the JSON encoded. The translator sets it on what it can write cheaper from its model
+ * (ClusterLoadAssignments, translate/assignment-bytes.ts); a registered symbol, as xds/ imports
+ * nothing of translate/.
+ */
+const OWN_BYTES = Symbol.for("meshpilot.ownBytes");
+
 /** One message of `typeUrl`'s schema (or `schema`) from its JSON; throws naming `where` if Envoy's schema rejects it. */
 export function encodeMessage(typeUrl: TypeUrl, json: unknown, where: string): Uint8Array {
+  const own = typeof json === "object" && json !== null ? (json as { [OWN_BYTES]?: () => Uint8Array | undefined })[OWN_BYTES]?.() : undefined;
+  if (own !== undefined) return own;
   const schema = schemaOf(typeUrl);
   const body = direct.encode(schema, json);
   if (body !== undefined) return body;
