@@ -77,8 +77,10 @@ export function usesLocalityWeights(policy: ClusterPolicy | undefined): boolean 
 }
 
 /** Endpoints whose labels (with Istio's topology labels) include every subset label (no labels: all endpoints). */
-export function selectEndpoints(endpoints: readonly EndpointModel[], labels: Readonly<Record<string, string>>): EndpointModel[] {
+export function selectEndpoints(endpoints: readonly EndpointModel[], labels: Readonly<Record<string, string>>): readonly EndpointModel[] {
   const entries = Object.entries(labels);
+  // A port's own cluster selects them all: the list itself (never mutated), not a copy per view.
+  if (entries.length === 0) return endpoints;
   return endpoints.filter((ep) => entries.every(([k, v]) => endpointLabel(ep, k) === v));
 }
 
@@ -221,6 +223,13 @@ export function clusterLoadAssignment(clusterName: string, endpoints: readonly E
 
 /** The endpoints by locality (sorted by label), weighed, with the proxy's locality load balancing when `lb` is given. */
 function assignmentGroups(endpoints: readonly EndpointModel[], lb: LocalityLb | undefined): readonly Group[] {
+  if (endpoints.length === 0) return [];
+  // Usually one locality (or none) for all: one group over the list itself.
+  const first = endpoints[0]!.locality ?? "";
+  if (endpoints.every((ep) => (ep.locality ?? "") === first)) {
+    const one: Group[] = [{ locality: first, endpoints, weight: weightOf(endpoints), priority: 0 }];
+    return lb ? applyLocalityLb(one, lb) : one;
+  }
   const byLocality = new Map<string, EndpointModel[]>();
   for (const ep of endpoints) {
     const key = ep.locality ?? "";
