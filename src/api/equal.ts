@@ -19,17 +19,24 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     for (let i = 0; i < x.length; i++) if (!deepEqual(x[i], y[i])) return false;
     return true;
   }
+  // Own enumerable keys with a defined value, as Object.keys would list them, without the four
+  // arrays per object pair: the model's keeps and interning compare thousands of objects a build.
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
-  const kx = Object.keys(x).filter((k) => x[k] !== undefined);
-  const ky = Object.keys(y).filter((k) => y[k] !== undefined);
-  if (kx.length !== ky.length) return false;
-  for (const k of kx) {
-    if (!Object.prototype.hasOwnProperty.call(y, k)) return false;
-    if (!deepEqual(x[k], y[k])) return false;
+  let nx = 0;
+  for (const k in x) {
+    if (!hasOwn.call(x, k)) continue;
+    const v = x[k];
+    if (v === undefined) continue;
+    nx++;
+    if (!hasOwn.call(y, k) || !deepEqual(v, y[k])) return false;
   }
-  return true;
+  let ny = 0;
+  for (const k in y) if (hasOwn.call(y, k) && y[k] !== undefined) ny++;
+  return nx === ny;
 }
+
+const hasOwn = Object.prototype.hasOwnProperty;
 
 function sameCollection(a: object, b: object): boolean {
   if (a instanceof Map && b instanceof Map) {

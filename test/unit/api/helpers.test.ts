@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { durationError, parseDuration } from "../../../src/api/duration.js";
 import { deepEqual } from "../../../src/api/equal.js";
@@ -70,6 +71,51 @@ describe("names and addresses", () => {
     expect(deepEqual(new Map([["a", 1]]), new Map([["b", 1]]))).toBe(false);
     expect(deepEqual(new Set([1, 2]), new Set([1, 3]))).toBe(false);
     expect(deepEqual(new Map(), {})).toBe(false);
+  });
+
+  it("deepEqual compares objects by their own enumerable keys with a value, as Object.keys lists them", () => {
+    // The plain reading of the rule, to hold the allocation-free walk to.
+    const reference = (a: unknown, b: unknown): boolean => {
+      if (a === b) return true;
+      if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return Number.isNaN(a) && Number.isNaN(b);
+      if (a instanceof Map || b instanceof Map || a instanceof Set || b instanceof Set) return deepEqual(a, b);
+      if (Array.isArray(a) !== Array.isArray(b)) return false;
+      if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((v, i) => reference(v, (b as unknown[])[i]));
+      const x = a as Record<string, unknown>;
+      const y = b as Record<string, unknown>;
+      const kx = Object.keys(x).filter((k) => x[k] !== undefined);
+      const ky = Object.keys(y).filter((k) => y[k] !== undefined);
+      return kx.length === ky.length && kx.every((k) => Object.prototype.hasOwnProperty.call(y, k) && reference(x[k], y[k]));
+    };
+    const value = fc.letrec((tie) => ({
+      leaf: fc.constantFrom<unknown>(undefined, null, 0, 1, "a", "", true, Number.NaN),
+      obj: fc.dictionary(fc.constantFrom("a", "b", "c", "1", "__proto__"), tie("any"), { maxKeys: 3 }),
+      arr: fc.array(tie("any"), { maxLength: 3 }),
+      any: fc.oneof({ depthSize: "small" }, tie("leaf"), tie("obj"), tie("arr")),
+    })).any;
+    // Pairs that are often equal: a value and a copy with some keys undefined, added or dropped.
+    const variant = (v: unknown, seed: number): unknown => {
+      if (v === null || typeof v !== "object") return seed % 7 === 0 ? "other" : v;
+      if (Array.isArray(v)) return v.map((x, i) => variant(x, seed + i));
+      const o: Record<string, unknown> = Object.create(seed % 5 === 0 ? null : Object.prototype) as Record<string, unknown>;
+      for (const [k, x] of Object.entries(v)) if (seed % 11 !== 1) o[k] = variant(x, seed * 3 + k.length);
+      if (seed % 3 === 0) o["u"] = undefined;
+      if (seed % 13 === 2) o["extra"] = 1;
+      return o;
+    };
+    fc.assert(
+      fc.property(value, value, fc.nat(), (a, b, seed) => {
+        expect(deepEqual(a, b)).toBe(reference(a, b));
+        const c = variant(a, seed);
+        expect(deepEqual(a, c)).toBe(reference(a, c));
+        expect(deepEqual(c, a)).toBe(reference(c, a));
+      }),
+      { numRuns: 3000 },
+    );
+    // Inherited enumerable keys are not the object's own.
+    const proto = { inherited: 1 };
+    expect(deepEqual(Object.create(proto) as object, {})).toBe(true);
+    expect(deepEqual({}, Object.create(proto) as object)).toBe(true);
   });
 });
 
