@@ -48,10 +48,27 @@ export function byCreation(
   b: { creationTimestamp: string; namespace: string; name: string },
 ): number {
   if (a.creationTimestamp !== b.creationTimestamp) return a.creationTimestamp < b.creationTimestamp ? -1 : 1;
-  const an = `${a.namespace}/${a.name}`;
-  const bn = `${b.namespace}/${b.name}`;
-  return an < bn ? -1 : an > bn ? 1 : 0;
+  return compareQualified(a.namespace, a.name, b.namespace, b.name);
 }
+
+/**
+ * `${an}/${a}` against `${bn}/${b}` as strings compare (by UTF-16 code unit), without making
+ * them: sorting a thousand objects of one creation time made two strings per comparison.
+ */
+export function compareQualified(an: string, a: string, bn: string, b: string): number {
+  if (an === bn) return a < b ? -1 : a > b ? 1 : 0;
+  const la = an.length + 1 + a.length;
+  const lb = bn.length + 1 + b.length;
+  const n = Math.min(la, lb);
+  for (let i = 0; i < n; i++) {
+    const x = i < an.length ? an.charCodeAt(i) : i === an.length ? SLASH : a.charCodeAt(i - an.length - 1);
+    const y = i < bn.length ? bn.charCodeAt(i) : i === bn.length ? SLASH : b.charCodeAt(i - bn.length - 1);
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+const SLASH = 0x2f;
 
 /** Applies to sidecars: bound to no gateway, or to the `mesh` gateway. */
 export function appliesToSidecars(vs: VirtualServiceModel): boolean {
