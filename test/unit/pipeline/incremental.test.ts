@@ -276,6 +276,28 @@ describe("one edit touches only what it changes", () => {
     expect(third.mesh.identities).toBe(second.mesh.identities);
   });
 
+  it("an endpoint change that leaves every identity as it was keeps the identities, and the next route edit builds no port scope", () => {
+    const mesh = generated(N);
+    const served = new Served(DEFAULT_MESH_CONFIG);
+    served.update(mesh.objects);
+    const n = benchNode(0);
+    served.connect([{ id: n.id, cluster: n.cluster, metadata: n.metadata } as NodeInfo]);
+    const first = buildMeshState(meshInputFrom(mesh.objects));
+    const objects = [...mesh.objects];
+    objects[mesh.vsAt(4) - 1] = { object: endpointSlice(4, "full", new Set([2])) };
+    const second = rebuildEndpoints(first, meshInputFrom(objects));
+    expect(second.changedHosts?.size).toBe(1);
+    expect(second.mesh.identities).toBe(first.mesh.identities);
+    served.update(objects);
+    const ports = { ...portScopeStats };
+    const edited = [...objects];
+    edited[mesh.vsAt(7)] = { object: virtualService(7, N, "full", 30) };
+    served.update(edited);
+    // The view's outbound services (and so its port scopes) read the identities: only the edited host is redone.
+    expect(portScopeStats.built - ports.built).toBe(0);
+    expect(portScopeStats.patchedHosts - ports.patchedHosts).toBe(1);
+  });
+
   it("a DestinationRule edit gives a new rule for its host only", () => {
     const mesh = generated(N);
     const before = buildMeshState(meshInputFrom(mesh.objects));
