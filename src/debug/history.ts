@@ -7,7 +7,7 @@
 import type { ViewChange } from "../pipeline/control-plane.js";
 import { mapDiff } from "../xds/map-diff.js";
 import type { ShortType } from "../xds/observer.js";
-import type { Resource } from "../xds/snapshot.js";
+import type { Resource, ResourceMap } from "../xds/snapshot.js";
 import { SHORT_TYPE, TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 import { jsonDiff } from "./json-diff.js";
 import { decodeResource, type ConfigType } from "./proxy-config/held.js";
@@ -77,10 +77,13 @@ export interface ResourceDiff {
 
 /**
  * Bodies by version, each held by the records that name it: a body goes when the last record
- * naming it goes, or earlier (oldest first) when the budget is exceeded.
+ * naming it goes, or earlier (oldest first) when the budget is exceeded. A route configuration's
+ * body is put together from its virtual hosts when first read (route-delivery.ts), and VHDS
+ * streams never read it: such a body is held as its resource and read, and counted, only when a
+ * diff needs it, so that recording an edit copies no whole route configuration per shared part.
  */
 class BodyStore {
-  private readonly bodies = new Map<string, { readonly body: Uint8Array; holders: number }>();
+  private readonly bodies = new Map<string, { readonly resource: Resource; body: Uint8Array | undefined; holders: number }>();
   private bytes = 0;
 
   constructor(
@@ -88,18 +91,17 @@ class BodyStore {
     private readonly maxBytes: number,
   ) {}
 
-  hold(r: Resource): void {
+  /** `lazy`: the body is not read until a diff asks for it. */
+  hold(r: Resource, lazy: boolean): void {
     const kept = this.bodies.get(r.version);
     if (kept) {
       kept.holders++;
       return;
     }
-    this.bodies.set(r.version, { body: r.body, holders: 1 });
-    this.bytes += r.body.length;
-    for (const k of this.bodies.keys()) {
-      if (this.bodies.size <= this.maxBodies && this.bytes <= this.maxBytes) break;
-      this.drop(k);
-    }
+    const body = lazy ? undefined : r.body;
+    this.bodies.set(r.version, { resource: r, body, holders: 1 });
+    this.bytes += body?.length ?? 0;
+    this.trim();
   }
 
   release(version: string): void {
@@ -108,19 +110,51 @@ class BodyStore {
   }
 
   get(version: string | undefined): Uint8Array | undefined {
-    return version === undefined ? undefined : this.bodies.get(version)?.body;
+    const kept = version === undefined ? undefined : this.bodies.get(version);
+    if (!kept) return undefined;
+    if (kept.body === undefined) {
+      kept.body = kept.resource.body;
+      this.bytes += kept.body.length;
+      this.trim(version);
+    }
+    return kept.body;
   }
 
+  /** Bodies kept, and the bytes of those read. */
   get size(): { bodies: number; bytes: number } {
     return { bodies: this.bodies.size, bytes: this.bytes };
+  }
+
+  /** Drop the oldest bodies (but `keep`) while over the budget. */
+  private trim(keep?: string): void {
+    for (const k of this.bodies.keys()) {
+      if (this.bodies.size <= this.maxBodies && this.bytes <= this.maxBytes) break;
+      if (k !== keep) this.drop(k);
+    }
   }
 
   private drop(version: string): void {
     const kept = this.bodies.get(version);
     if (!kept) return;
     this.bodies.delete(version);
-    this.bytes -= kept.body.length;
+    this.bytes -= kept.body?.length ?? 0;
   }
+}
+
+/** A number per resource map, for keys of map identity (maps are immutable). */
+const mapIds = new WeakMap<ResourceMap, number>();
+let nextMapId = 1;
+
+function mapsKey(maps: ViewChange["maps"]): string {
+  let key = "";
+  for (const [t, { from, to }] of maps) key += `${SHORT_TYPE[t]}:${mapId(from)}>${mapId(to)} `;
+  return key;
+}
+
+function mapId(m: ResourceMap): number {
+  let id = mapIds.get(m);
+  if (id === undefined) mapIds.set(m, (id = nextMapId++));
+  return id;
 }
 
 export class PushHistory {
@@ -142,16 +176,25 @@ export class PushHistory {
     if (changes.length === 0) return undefined;
     const versions: Versions = new Map();
     const held = new Set<string>();
-    const hold = (r: Resource): void => {
+    const hold = (r: Resource, t: TypeUrl): void => {
       if (held.has(r.version)) return;
       held.add(r.version);
-      this.bodies.hold(r);
+      this.bodies.hold(r, t === TYPE_URL.route);
     };
     const groups: PushGroup[] = [];
     const alike = new Map<string, { proxies: string[]; types: Partial<Record<ShortType, TypeChanges>> }>();
+    // Views whose maps are the same objects changed alike, and are worked out once: every view of
+    // a shared part holds its endpoint and route maps themselves. `null`: they changed nothing.
+    const byMaps = new Map<string, { proxies: string[] } | null>();
     for (const change of changes) {
       const proxies = change.classes.flatMap((k) => proxiesOf(k));
       if (proxies.length === 0) continue; // a view nobody is connected to any more
+      const maps = mapsKey(change.maps);
+      const known = byMaps.get(maps);
+      if (known !== undefined) {
+        known?.proxies.push(...proxies);
+        continue;
+      }
       const types: Partial<Record<ShortType, TypeChanges>> = {};
       for (const [t, { from, to }] of change.maps) {
         if (t === TYPE_URL.virtualHost) continue;
@@ -163,7 +206,7 @@ export class PushHistory {
         let more = 0;
         const note = (name: string, before: Resource | undefined, after: Resource | undefined): boolean => {
           versions.set(`${short}/${name}`, { ...(before ? { from: before.version } : {}), ...(after ? { to: after.version } : {}) });
-          if (t !== TYPE_URL.secret) for (const r of [before, after]) if (r) hold(r);
+          if (t !== TYPE_URL.secret) for (const r of [before, after]) if (r) hold(r, t);
           if (listed++ < MAX_NAMES) return true;
           more++;
           return false;
@@ -175,13 +218,17 @@ export class PushHistory {
         const removed = d.removed.filter((n) => note(n, from.get(n), undefined));
         if (added.length + changed.length + removed.length + more > 0) types[short] = { added, changed, removed, ...(more ? { more } : {}) };
       }
-      if (Object.keys(types).length === 0) continue;
+      if (Object.keys(types).length === 0) {
+        byMaps.set(maps, null);
+        continue;
+      }
       // Views that changed alike are one group: an edit most views see the same way (an endpoint,
       // a shared route) is listed once, not once per view (a record per view grew with the fleet).
       const key = JSON.stringify(types);
-      const same = alike.get(key);
+      let same = alike.get(key);
       if (same) same.proxies.push(...proxies);
-      else alike.set(key, { proxies: [...proxies], types });
+      else alike.set(key, (same = { proxies: [...proxies], types }));
+      byMaps.set(maps, same);
     }
     for (const { proxies, types } of alike.values()) {
       proxies.sort();

@@ -225,8 +225,11 @@ export function rebuildEndpoints(previous: MeshBuild, input: MeshInput): MeshBui
   const eps = buildEndpoints(input.endpointSlices, input.pods, mesh.services, domain, previous.endpoints, input.nodes);
   const endpoints = withExtraEndpoints(eps.endpoints, previous.entryEndpoints);
   const before = mesh.identities ?? new Map();
-  const identities = serviceIdentities(mesh.services, endpoints, config.trustDomain ?? DEFAULT_TRUST_DOMAIN, { identities: before, hosts: eps.changedHosts });
-  if (!sameIdentities(before, identities, eps.changedHosts)) return buildMeshState(input, domain, config, previous);
+  const fresh = serviceIdentities(mesh.services, endpoints, config.trustDomain ?? DEFAULT_TRUST_DOMAIN, { identities: before, hosts: eps.changedHosts });
+  if (!sameIdentities(before, fresh, eps.changedHosts)) return buildMeshState(input, domain, config, previous);
+  // The same identities keep the same map: what is kept while they are (a view's outbound
+  // services and the port scopes built on them) stays kept for the next route edit.
+  const identities = mesh.identities ? before : fresh;
   const podPorts = podNamedPorts(mesh.services, input.pods);
   // A pod's named ports give inbound listeners their ports: when they change, views translate again.
   const portsChanged = !samePodPorts(mesh.podPorts ?? [], podPorts);

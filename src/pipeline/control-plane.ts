@@ -62,6 +62,8 @@ interface SharedPart {
   eds?: EdsTargets;
   /** The EDS recipes `eds` groups. */
   edsFrom?: readonly EdsTarget[];
+  /** The model's endpoints its EDS map was last made or refreshed for. */
+  edsOf?: MeshModel["endpoints"];
   diagnostics: readonly Diagnostic[];
   /** The build (generation) it was last translated or refreshed for. */
   generation: number;
@@ -427,6 +429,7 @@ export class ControlPlane implements ViewProvider {
       const maps = new Map(prev);
       maps.set(TYPE_URL.endpoint, refreshEndpoints(part.eds, changedHosts, mesh, prev.get(TYPE_URL.endpoint)!, this.encoded));
       part.maps = maps;
+      part.edsOf = mesh.endpoints;
       return;
     }
     // Nothing it read of the model changed: its resources stand.
@@ -434,7 +437,11 @@ export class ControlPlane implements ViewProvider {
     const { value: resources, reads } = ready ?? readingMesh(mesh, (m) => translateShared(m, part.proxy));
     this.counts.outbound++;
     part.reads = reads;
-    part.maps = encodeProxyResources(resources, prev, this.encoded);
+    // The same EDS recipes over the endpoints its map holds (the fast path kept it current): the
+    // map stands, and the translation's ClusterLoadAssignments are never made.
+    const eds = prev && part.edsFrom === resources.edsTargets && part.edsOf === mesh.endpoints ? prev.get(TYPE_URL.endpoint) : undefined;
+    part.maps = encodeProxyResources(resources, prev, this.encoded, eds);
+    part.edsOf = mesh.endpoints;
     // A translation that kept its EDS recipes (a route edit) keeps their grouping.
     if (part.eds === undefined || part.edsFrom !== resources.edsTargets) part.eds = groupTargets(resources.edsTargets);
     part.edsFrom = resources.edsTargets;

@@ -31,10 +31,14 @@ export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: Reso
   return out;
 }
 
+/** Counts for tests: items compared with the previous map's resources (encodedAsBefore). */
+export const encodeViewStats = { compared: 0 };
+
 /** Is each item, in order, the JSON the resource of `previous` at its place was encoded from? */
 function encodedAsBefore(items: readonly Named[], previous: ResourceMap, shared: EncodeCache): boolean {
   let i = 0;
   for (const [name, r] of previous) {
+    encodeViewStats.compared++;
     const item = items[i++]!;
     if (shared.ofJson(item) !== r || (item.name ?? item.clusterName) !== name) return false;
   }
@@ -43,16 +47,23 @@ function encodedAsBefore(items: readonly Named[], previous: ResourceMap, shared:
 
 /**
  * Every type of a view. `previous` (the view's last maps) lets unchanged resources keep their
- * encoded bytes and versions; `shared` lets views share what they hold alike. Throws, naming the
+ * encoded bytes and versions; `shared` lets views share what they hold alike. `endpoints`: the
+ * view's EDS map when the caller knows it holds `r`'s ClusterLoadAssignments already (kept up to
+ * date by the EDS fast path), so they are neither made nor compared. Throws, naming the
  * resource, on JSON Envoy's schema rejects.
  */
-export function encodeProxyResources(r: ProxyResources, previous?: ReadonlyMap<TypeUrl, ResourceMap>, shared?: EncodeCache): Map<TypeUrl, ResourceMap> {
+export function encodeProxyResources(
+  r: ProxyResources,
+  previous?: ReadonlyMap<TypeUrl, ResourceMap>,
+  shared?: EncodeCache,
+  endpoints?: ResourceMap,
+): Map<TypeUrl, ResourceMap> {
   const encode = (t: TypeUrl, items: readonly Named[]): [TypeUrl, ResourceMap] => [t, encodeNamed(t, items, previous?.get(t), shared)];
   // Route configurations in both forms: inline, and split into VHDS virtual hosts (route-delivery.ts).
   const routes = encodeRoutes(r.routes, { routes: previous?.get(TYPE_URL.route), virtualHosts: previous?.get(TYPE_URL.virtualHost) }, shared);
   return new Map<TypeUrl, ResourceMap>([
     encode(TYPE_URL.cluster, r.clusters),
-    encode(TYPE_URL.endpoint, r.endpoints),
+    endpoints ? [TYPE_URL.endpoint, endpoints] : encode(TYPE_URL.endpoint, r.endpoints),
     encode(TYPE_URL.listener, r.listeners),
     [TYPE_URL.route, routes.routes],
     [TYPE_URL.virtualHost, routes.virtualHosts],

@@ -2,6 +2,7 @@
 // to the next is worked out once per pair and shared: after an endpoint change each delta stream
 // then costs the changed resources, not a walk over every resource it holds.
 import { LayeredMap } from "./layered-map.js";
+import { patchOf } from "./map-patch.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 
 export interface MapDiff {
@@ -22,7 +23,8 @@ export function mapDiff(from: ResourceMap, to: ResourceMap): MapDiff {
   let byTarget = diffs.get(from);
   const hit = byTarget?.get(to);
   if (hit) return hit;
-  const diff = from instanceof LayeredMap && to instanceof LayeredMap && from.own === to.own ? sharedDiff(from, to) : fullDiff(from, to);
+  const diff =
+    from instanceof LayeredMap && to instanceof LayeredMap && from.own === to.own ? sharedDiff(from, to) : (patchDiff(from, to) ?? fullDiff(from, to));
   if (!byTarget) {
     byTarget = new WeakMap();
     diffs.set(from, byTarget);
@@ -43,6 +45,20 @@ function sharedDiff(from: LayeredMap, to: LayeredMap): MapDiff {
   const removed = d.removed.filter((name) => !own.has(name));
   const added = changed.filter((r) => !from.has(r.name)).length;
   return { changed, removed, added };
+}
+
+/**
+ * `to` made from `from` by patchMap (the EDS fast path): it has `from`'s names, and differs in
+ * the resources it replaced, so a shared part's thousands of ClusterLoadAssignments are not
+ * walked for the few an endpoint change re-encoded. Resource maps iterate in name order (as
+ * LayeredMap relies on too): the replaced resources sorted by name are in `to`'s order.
+ */
+function patchDiff(from: ResourceMap, to: ResourceMap): MapDiff | undefined {
+  const patch = patchOf(to);
+  if (patch === undefined || patch.base.deref() !== from) return undefined;
+  const changed = patch.replaced.filter(([old, r]) => old.version !== r.version).map(([, r]) => r);
+  changed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { changed, removed: [], added: 0 };
 }
 
 function fullDiff(from: ResourceMap, to: ResourceMap): MapDiff {

@@ -24,7 +24,7 @@ import {
 import { median, ms, type Table } from "./report.js";
 
 const EDITS = 7;
-const WORKLOAD_VIEWS = 40;
+const WORKLOAD_VIEWS = Number(process.env["BENCH_EDIT_VIEWS"] ?? 40);
 
 /** A copy of `mesh` where service `i`'s DestinationRule gives subset v2 `pending` pending HTTP/1 requests. */
 function withRuleEdit(mesh: GeneratedMesh, i: number, pending: number): GeneratedMesh {
@@ -135,7 +135,7 @@ export function runEditRebuild(services: number, log: (s: string) => void): Tabl
       `${r.fresh} / ${r.resources}`,
     ]),
     notes: [
-      "CPU of the process (process.cpuUsage) for the update alone (its GC included); the views proxies hold are built before (workloads: one per Service of the first 40, over four namespaces' shared outbound parts).",
+      "CPU of the process (process.cpuUsage) for the update alone (its GC included); the views proxies hold are built before (workloads: one per Service of the first 40, or BENCH_EDIT_VIEWS, over four namespaces' shared outbound parts).",
       "Unchanged inputs keep their model objects (model/keep.ts), route resolutions and translated pieces are kept per view (model/kept-routes.ts), and a part whose model reads did not change is not translated (pipeline/mesh-reads.ts).",
     ],
   };

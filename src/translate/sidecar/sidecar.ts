@@ -16,7 +16,7 @@ import { buildInboundSideScope, buildOutboundScope } from "../../model/scope.js"
 import { withAccessLogs } from "../access-log.js";
 import { blackHoleCluster, passthroughCluster } from "../cluster.js";
 import { edsTargetEndpoints } from "../shared-endpoints.js";
-import { byResourceName, type ClusterJson, type ListenerJson } from "../envoy.js";
+import { byResourceName, type ClusterJson, type ClusterLoadAssignmentJson, type ListenerJson } from "../envoy.js";
 import type { ProxyTranslation } from "../proxy.js";
 import { inbound } from "./inbound.js";
 import { outbound } from "./outbound.js";
@@ -40,9 +40,16 @@ export function translateSidecar(mesh: MeshModel, proxy: ProxyView): ProxyTransl
  */
 export function translateSidecarOutbound(mesh: MeshModel, proxy: ProxyView): ProxyTranslation {
   const out = outbound(buildOutboundScope(mesh, proxy));
+  // Read now, so that what the translation read of the model is seen (pipeline/mesh-reads.ts); the
+  // CLAs are made when first asked for: a pipeline whose EDS fast path already holds them for
+  // these endpoints never asks (a route edit after an endpoint change walks no EDS target).
+  const endpoints = mesh.endpoints;
+  let clas: readonly ClusterLoadAssignmentJson[] | undefined;
   return {
     clusters: derived(out.clusters, [], () => [...out.clusters, blackHoleCluster(), passthroughCluster()].sort(byResourceName)),
-    endpoints: derived(out.edsTargets, [mesh.endpoints], () => out.edsTargets.map((t) => edsTargetEndpoints(t, mesh.endpoints))),
+    get endpoints() {
+      return (clas ??= derived(out.edsTargets, [endpoints], () => out.edsTargets.map((t) => edsTargetEndpoints(t, endpoints))));
+    },
     // Access logs go on every listener's connection managers and TCP proxies.
     listeners: derived(out.listeners, [mesh.telemetries, mesh.meshConfig, proxy], () => withAccessLogs(out.listeners, mesh, proxy)),
     routes: [...out.routes].sort(byResourceName),

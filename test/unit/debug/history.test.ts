@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { PushHistory } from "../../../src/debug/history.js";
 import type { ViewChange } from "../../../src/pipeline/control-plane.js";
 import { encodeResources } from "../../../src/xds/encode.js";
-import type { ResourceMap } from "../../../src/xds/snapshot.js";
+import type { Resource, ResourceMap } from "../../../src/xds/snapshot.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 
 const routes = (weight: number, extra = false): ResourceMap =>
@@ -79,5 +79,51 @@ describe("PushHistory", () => {
       { proxies: ["p1", "p2", "p3"], proxyCount: 3, types: { rds: { added: [], changed: ["9080"], removed: [] } } },
       { proxies: ["p4"], proxyCount: 1, types: { rds: { added: ["9443"], changed: ["9080"], removed: [] } } },
     ]);
+  });
+
+  it("works out views that hold the same maps once", () => {
+    const h = new PushHistory(5);
+    class CountingMap extends Map<string, Resource> {
+      gets = 0;
+      override get(name: string): Resource | undefined {
+        this.gets++;
+        return super.get(name);
+      }
+    }
+    const from = new CountingMap(routes(1));
+    const to = routes(2);
+    const views: ViewChange[] = Array.from({ length: 50 }, (_, i) => ({ classes: [`k${i}`], maps: new Map([[TYPE_URL.route, { from, to }]]) }));
+    const r = h.record(trigger, views, (k) => [`p-${k}`])!;
+    expect(r.groups).toHaveLength(1);
+    expect(r.groups[0]!.proxyCount).toBe(50);
+    // One changed route configuration: looked up in `from` by the diff and by its note, not once per view.
+    expect(from.gets).toBeLessThanOrEqual(2);
+  });
+
+  it("reads a route configuration's body only when a diff asks for it", () => {
+    const h = new PushHistory(5);
+    const reads = new Map<string, number>();
+    const lazy = (m: ResourceMap): ResourceMap =>
+      new Map(
+        [...m].map(([name, r]) => [
+          name,
+          {
+            name,
+            version: r.version,
+            get body(): Uint8Array {
+              reads.set(r.version, (reads.get(r.version) ?? 0) + 1);
+              return r.body;
+            },
+          },
+        ]),
+      );
+    const [a, b] = [lazy(routes(1)), lazy(routes(2))];
+    const p = h.record(trigger, change(a, b), () => ["p"])!;
+    expect([...reads.values()]).toEqual([]);
+    expect(h.keptBodies).toEqual({ bodies: 2, bytes: 0 });
+    const d = h.diff(p.id, "9080") as { diff: string }[];
+    expect(d[0]!.diff).toMatch(/^\+\s+cluster: c2$/m);
+    expect([...reads.values()]).toEqual([1, 1]);
+    expect(h.keptBodies.bytes).toBe(a.get("9080")!.body.length + b.get("9080")!.body.length);
   });
 });

@@ -25,6 +25,7 @@ import { portScopeStats } from "../../../src/model/scope.js";
 import { parseProxy, proxyView, sharedView, type NodeLike } from "../../../src/model/proxy.js";
 import { outboundLabels } from "../../../src/model/selected-labels.js";
 import { ControlPlane } from "../../../src/pipeline/control-plane.js";
+import { encodeViewStats } from "../../../src/pipeline/encode-view.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { translateShared } from "../../../src/translate/proxy.js";
 import { routeAssemblyStats } from "../../../src/xds/route-delivery.js";
@@ -274,6 +275,31 @@ describe("one edit touches only what it changes", () => {
     expect(third.computed).toEqual(["virtualServices", "sidecars"]);
     expect(third.mesh.endpoints).toBe(second.mesh.endpoints);
     expect(third.mesh.identities).toBe(second.mesh.identities);
+  });
+
+  it("after an endpoint change that keeps every identity, a route edit builds no port scope and makes no CLA", () => {
+    const mesh = generated(N);
+    const served = new Served(DEFAULT_MESH_CONFIG);
+    served.update(mesh.objects);
+    const n = benchNode(0);
+    served.connect([{ id: n.id, cluster: n.cluster, metadata: n.metadata } as NodeInfo]);
+    const first = buildMeshState(meshInputFrom(mesh.objects));
+    const objects = [...mesh.objects];
+    objects[mesh.vsAt(4) - 1] = { object: endpointSlice(4, "full", new Set([2])) };
+    const second = rebuildEndpoints(first, meshInputFrom(objects));
+    expect(second.changedHosts?.size).toBe(1);
+    expect(second.mesh.identities).toBe(first.mesh.identities);
+    served.update(objects);
+    const ports = { ...portScopeStats };
+    const compared = encodeViewStats.compared;
+    const edited = [...objects];
+    edited[mesh.vsAt(7)] = { object: virtualService(7, N, "full", 30) };
+    served.update(edited);
+    // The view's outbound services (and so its port scopes) read the identities: only the edited host is redone.
+    expect(portScopeStats.built - ports.built).toBe(0);
+    expect(portScopeStats.patchedHosts - ports.patchedHosts).toBe(1);
+    // The EDS fast path left the shared part's ClusterLoadAssignments current: none is made or compared again.
+    expect(encodeViewStats.compared - compared).toBe(0);
   });
 
   it("a DestinationRule edit gives a new rule for its host only", () => {

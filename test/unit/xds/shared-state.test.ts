@@ -7,6 +7,7 @@ import { DeltaDiscoveryResponseSchema } from "../../../src/gen/envoy/service/dis
 import { contentVersion } from "../../../src/xds/encode.js";
 import { KnownVersions } from "../../../src/xds/known.js";
 import { mapDiff } from "../../../src/xds/map-diff.js";
+import { patchMap } from "../../../src/xds/map-patch.js";
 import { NameSet } from "../../../src/xds/name-set.js";
 import type { Resource, ResourceMap } from "../../../src/xds/snapshot.js";
 import { LayeredMap } from "../../../src/xds/layered-map.js";
@@ -104,6 +105,31 @@ describe("mapDiff", () => {
         expect(d.removed).toEqual([...from.keys()].filter((n) => !to.has(n)));
         expect(d.added).toBe([...to.keys()].filter((n) => !from.has(n)).length);
         expect(mapDiff(from, to)).toBe(d); // computed once per pair
+      }),
+    );
+  });
+
+  it("of a map patched from another, takes what the patch replaced, without walking the map", () => {
+    const sorted = (n: number): (readonly [string, number])[] => Array.from({ length: n }, (_, i) => [`r${String(i).padStart(3, "0")}`, 0] as const);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.uniqueArray(fc.nat(299), { minLength: 1, maxLength: 20 }), (n, picks) => {
+        class Counting extends Map<string, Resource> {
+          reads = 0;
+          override get(name: string): Resource | undefined {
+            this.reads++;
+            return super.get(name);
+          }
+        }
+        const from = new Counting(resourceMap(sorted(n)));
+        const fresh = resourceMap(picks.filter((i) => i < n).map((i) => [`r${String(i).padStart(3, "0")}`, 1 + (i % 2)] as const));
+        const to = patchMap(from, fresh.values());
+        fc.pre(to !== from);
+        from.reads = 0;
+        const d = mapDiff(from, to);
+        expect(from.reads).toBe(0);
+        expect(d.changed.map((r) => r.name)).toEqual([...to.values()].filter((r) => from.get(r.name)?.version !== r.version).map((r) => r.name));
+        expect(d.removed).toEqual([]);
+        expect(d.added).toBe(0);
       }),
     );
   });
