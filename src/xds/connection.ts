@@ -19,6 +19,7 @@ import { routeForm, takesVhds } from "./route-form.js";
 import { StreamSecrets } from "./stream-secrets.js";
 import type { TypeState } from "./stream-state.js";
 import { pieceWriter, type PieceWriter } from "./gather-write.js";
+import { readRequests } from "./request-reader.js";
 import type { Pieces } from "./wire.js";
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
 
@@ -172,9 +173,13 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     this.peerAddress = call.getPeer();
     this.secrets = new StreamSecrets(peer !== undefined || ctx.plaintextSecrets);
     this.writeMessage = pieceWriter(call as ServerDuplexStream<unknown, Uint8Array>);
-    call.on("data", (raw: Uint8Array) => this.onData(raw));
+    const onData = (raw: Uint8Array): void => this.onData(raw);
     // The proxy half-closed: finish our side with OK.
-    call.on("end", () => this.close("client ended the stream", true));
+    const onEnd = (): void => this.close("client ended the stream", true);
+    if (!readRequests(call, { message: onData, end: onEnd })) {
+      call.on("data", onData);
+      call.on("end", onEnd);
+    }
     call.on("error", (err: Error) => this.close(`stream error: ${err.message}`, false));
     call.on("cancelled", () => this.close("cancelled by the client", false));
     call.on("close", () => this.close("closed", false));
