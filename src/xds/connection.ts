@@ -126,6 +126,8 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   protected readonly types = new Map<TypeUrl, TypeState>();
   /** The values of `types`, for owes(): asked after every ACK and every write, of every stream. */
   private readonly typeStates: TypeState[] = [];
+  /** The values of `types` by their place in PUSH_ORDER, for flushNow. */
+  private readonly inPushOrder: (TypeState | undefined)[] = PUSH_ORDER.map(() => undefined);
   protected log: Logger;
   private nonceCounter = 0;
   private closed = false;
@@ -201,6 +203,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       st = this.newTypeState();
       this.types.set(type, st);
       this.typeStates.push(st);
+      this.inPushOrder[PUSH_ORDER.indexOf(type)] = st;
     }
     return st;
   }
@@ -393,9 +396,10 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     if (this.closed || this.unflushed > 0 || this.viewKey === undefined) return;
     const snapshot = this.snapshot();
     if (!snapshot) return; // hold until the view's first snapshot arrives
-    for (const type of PUSH_ORDER) {
-      const st = this.types.get(type);
+    for (let i = 0; i < PUSH_ORDER.length; i++) {
+      const st = this.inPushOrder[i];
       if (!st || st.pending === "none") continue;
+      const type = PUSH_ORDER[i]!;
       const since = st.pendingSince;
       const out = this.build(type, st, snapshot);
       st.settle();

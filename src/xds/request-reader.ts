@@ -125,14 +125,18 @@ export function readRequests(call: ServerDuplexStream<unknown, unknown>, sink: R
   const theirs = stream.listeners("data");
   if (theirs.length !== 1) return false;
   stream.removeListener("data", theirs[0] as (chunk: Buffer) => void);
+  // Checked once per chunk, and again before each further message of one: handling a request may end the call.
+  let later = false;
   const deframer = new RequestDeframer(base.maxReceiveMessageSize, base.incomingEncoding, (raw) => {
-    if (base.checkCancelled()) return;
+    if (later && base.checkCancelled()) return;
+    later = true;
     base.callEventTracker?.addMessageReceived();
     sink.message(raw);
   });
   let failed = false;
   stream.on("data", (chunk: Buffer) => {
     if (failed || base.checkCancelled()) return;
+    later = false;
     const why = deframer.push(chunk);
     if (!why) return;
     failed = true; // the deframer lost its place: nothing after this is a message
