@@ -6,6 +6,7 @@
 //
 //   npm run build && node --expose-gc --import tsx test/bench/wire-fanout.ts [streams=2000] [changes=40] [services=100] [reps=3]
 //   WIRE_FANOUT_PROF=/tmp/changes.cpuprofile …  (a CPU profile of the server process during the changes)
+//   WIRE_FANOUT_ALLOC=/tmp/changes.heapprofile …  (a sampling profile of what the changes allocate)
 //
 // Prints one line per repetition and the median; every wait is bounded.
 import { fork } from "node:child_process";
@@ -102,11 +103,22 @@ if (profiler) {
   await post("Profiler.setSamplingInterval", { interval: 100 });
   await post("Profiler.start");
 }
+// WIRE_FANOUT_ALLOC=file.heapprofile: a sampling profile of what the changes allocate.
+const allocOut = process.env["WIRE_FANOUT_ALLOC"];
+const allocs = allocOut ? new Session() : undefined;
+const postAlloc = (method: string, params?: object): Promise<unknown> =>
+  new Promise((resolve, reject) => allocs!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+if (allocs) {
+  allocs.connect();
+  await postAlloc("HeapProfiler.enable");
+  await postAlloc("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
 
 const results: number[] = [];
+globalThis.gc?.();
+let heapAfterGc = process.memoryUsage().heapUsed;
 let k = 0;
 for (let r = 0; r < reps; r++) {
-  globalThis.gc?.();
   const t0 = process.cpuUsage();
   const w0 = performance.now();
   for (let c = 0; c < changes; c++, k++) {
@@ -116,15 +128,22 @@ for (let r = 0; r < reps; r++) {
     await acked(`change ${k}'s ACKs`, target);
   }
   const cpu = process.cpuUsage(t0);
+  const heapBefore = heapAfterGc;
+  globalThis.gc?.();
+  heapAfterGc = process.memoryUsage().heapUsed;
   const us = (cpu.user + cpu.system) / changes / streams;
   results.push(us);
   console.log(
-    `${streams} streams, ${changes} changes, ${services} services: server CPU ${((cpu.user + cpu.system) / 1000) | 0} ms = ${us.toFixed(1)} µs per stream per change; wall ${(performance.now() - w0).toFixed(0)} ms`,
+    `${streams} streams, ${changes} changes, ${services} services: server CPU ${((cpu.user + cpu.system) / 1000) | 0} ms = ${us.toFixed(1)} µs per stream per change; wall ${(performance.now() - w0).toFixed(0)} ms; heap after GC ${((heapAfterGc - heapBefore) / 2 ** 20).toFixed(1)} MiB more`,
   );
 }
 if (profiler) {
   const { profile } = (await post("Profiler.stop")) as { profile: unknown };
   writeFileSync(profOut!, JSON.stringify(profile));
+}
+if (allocs) {
+  const { profile } = (await postAlloc("HeapProfiler.stopSampling")) as { profile: unknown };
+  writeFileSync(allocOut!, JSON.stringify(profile));
 }
 results.sort((a, b) => a - b);
 console.log(
