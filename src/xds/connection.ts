@@ -19,6 +19,7 @@ import { routeForm, takesVhds } from "./route-form.js";
 import { StreamSecrets } from "./stream-secrets.js";
 import type { TypeState } from "./stream-state.js";
 import { pieceWriter, type PieceWriter } from "./gather-write.js";
+import { readRequests } from "./request-reader.js";
 import type { Pieces } from "./wire.js";
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
 
@@ -125,6 +126,8 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   protected readonly types = new Map<TypeUrl, TypeState>();
   /** The values of `types`, for owes(): asked after every ACK and every write, of every stream. */
   private readonly typeStates: TypeState[] = [];
+  /** The values of `types` by their place in PUSH_ORDER, for flushNow. */
+  private readonly inPushOrder: (TypeState | undefined)[] = PUSH_ORDER.map(() => undefined);
   protected log: Logger;
   private nonceCounter = 0;
   private closed = false;
@@ -172,9 +175,13 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     this.peerAddress = call.getPeer();
     this.secrets = new StreamSecrets(peer !== undefined || ctx.plaintextSecrets);
     this.writeMessage = pieceWriter(call as ServerDuplexStream<unknown, Uint8Array>);
-    call.on("data", (raw: Uint8Array) => this.onData(raw));
+    const onData = (raw: Uint8Array): void => this.onData(raw);
     // The proxy half-closed: finish our side with OK.
-    call.on("end", () => this.close("client ended the stream", true));
+    const onEnd = (): void => this.close("client ended the stream", true);
+    if (!readRequests(call, { message: onData, end: onEnd })) {
+      call.on("data", onData);
+      call.on("end", onEnd);
+    }
     call.on("error", (err: Error) => this.close(`stream error: ${err.message}`, false));
     call.on("cancelled", () => this.close("cancelled by the client", false));
     call.on("close", () => this.close("closed", false));
@@ -196,6 +203,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       st = this.newTypeState();
       this.types.set(type, st);
       this.typeStates.push(st);
+      this.inPushOrder[PUSH_ORDER.indexOf(type)] = st;
     }
     return st;
   }
@@ -388,9 +396,10 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     if (this.closed || this.unflushed > 0 || this.viewKey === undefined) return;
     const snapshot = this.snapshot();
     if (!snapshot) return; // hold until the view's first snapshot arrives
-    for (const type of PUSH_ORDER) {
-      const st = this.types.get(type);
+    for (let i = 0; i < PUSH_ORDER.length; i++) {
+      const st = this.inPushOrder[i];
       if (!st || st.pending === "none") continue;
+      const type = PUSH_ORDER[i]!;
       const since = st.pendingSince;
       const out = this.build(type, st, snapshot);
       st.settle();

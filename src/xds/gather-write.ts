@@ -7,11 +7,10 @@
 // buffers) were the server's largest single cost. Here the header and the pieces go to the call's
 // HTTP/2 stream as one gathered write, which sends its DATA frames from them by reference.
 //
-// That needs grpc-js' call object behind the ServerDuplexStream (1.14: `call.call`, a
-// BaseServerInterceptingCall when the server has no interceptors). Where it is not found (another
-// grpc-js, interceptors), the pieces are joined and written through grpc-js as before.
+// That needs grpc-js' call object behind the ServerDuplexStream (grpc-base-call.ts). Where it is
+// not found (another grpc-js, interceptors), the pieces are joined and written through grpc-js.
 import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
-import type { Writable } from "node:stream";
+import { grpcBaseCall } from "./grpc-base-call.js";
 import { joined, type Pieces } from "./wire.js";
 
 /** Writes one message; `done` once it was handed to the socket (as grpc-js' write callback). */
@@ -19,31 +18,6 @@ export interface PieceWriter {
   (message: Pieces, done: () => void): void;
   /** Whether pieces go to HTTP/2 as they are (false: joined and written through grpc-js). */
   readonly gathered: boolean;
-}
-
-/** What this module uses of grpc-js' per-call object (BaseServerInterceptingCall, 1.14). */
-interface GrpcBaseCall {
-  readonly stream: Writable;
-  readonly maxSendMessageSize: number;
-  readonly callEventTracker?: { addMessageSent(): void } | null;
-  checkCancelled(): boolean;
-  maybeSendMetadata(): void;
-  sendStatus(status: { code: GrpcStatus; details: string; metadata: null }): void;
-}
-
-function baseCall(call: object): GrpcBaseCall | undefined {
-  const c = (call as { call?: unknown }).call as Partial<GrpcBaseCall> | undefined;
-  if (!c || typeof c !== "object") return undefined;
-  const s = c.stream as Partial<Writable> | undefined;
-  const fits =
-    typeof c.checkCancelled === "function" &&
-    typeof c.maybeSendMetadata === "function" &&
-    typeof c.sendStatus === "function" &&
-    typeof c.maxSendMessageSize === "number" &&
-    typeof s?.write === "function" &&
-    typeof s.cork === "function" &&
-    typeof s.uncork === "function";
-  return fits ? (c as GrpcBaseCall) : undefined;
 }
 
 /**
@@ -96,7 +70,7 @@ function framedWhole(message: Pieces): Buffer {
 
 /** How to write messages of `call`: gathered when grpc-js' call object is found, else joined. */
 export function pieceWriter(call: ServerDuplexStream<unknown, Uint8Array>): PieceWriter {
-  const base = baseCall(call);
+  const base = grpcBaseCall(call);
   if (!base) return Object.assign((message: Pieces, done: () => void) => void call.write(joined(message), done), { gathered: false });
   const write = (message: Pieces, done: () => void): void => {
     // What grpc-js' sendMessage does around its one write, in its order.

@@ -121,13 +121,18 @@ function deltaAck(b: Uint8Array): DeltaDiscoveryRequest | undefined {
     $typeName: "envoy.service.discovery.v3.DeltaDiscoveryRequest",
     typeUrl,
     responseNonce,
-    resourceNamesSubscribe: [],
-    resourceNamesUnsubscribe: [],
-    resourceLocatorsSubscribe: [],
-    resourceLocatorsUnsubscribe: [],
-    initialResourceVersions: {},
+    resourceNamesSubscribe: NO_NAMES,
+    resourceNamesUnsubscribe: NO_NAMES,
+    resourceLocatorsSubscribe: NO_LOCATORS,
+    resourceLocatorsUnsubscribe: NO_LOCATORS,
+    initialResourceVersions: NO_VERSIONS,
   } as DeltaDiscoveryRequest;
 }
+
+// An ACK's empty fields, shared by every ACK (requests are read, never changed).
+const NO_NAMES: string[] = Object.freeze([]) as unknown as string[];
+const NO_LOCATORS: DeltaDiscoveryRequest["resourceLocatorsSubscribe"] = Object.freeze([]) as unknown as DeltaDiscoveryRequest["resourceLocatorsSubscribe"];
+const NO_VERSIONS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /**
  * SDS as a service of its own (what Envoy uses for an `api_config_source` SDS config, and what

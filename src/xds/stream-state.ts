@@ -5,6 +5,15 @@ import { KnownVersions } from "./known.js";
 import { NameSet } from "./name-set.js";
 import { syncState, type NackRecord, type TypeSyncStatus } from "./observer.js";
 
+/** What a delta request changed in a subscription. */
+export interface SubscriptionChange {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly wildcardAdded: boolean;
+}
+
+const UNCHANGED: SubscriptionChange = Object.freeze({ added: Object.freeze([]), removed: Object.freeze([]), wildcardAdded: false });
+
 /** The resource names a proxy asked for on one type. */
 export class Subscription {
   /** Wildcard: every resource of the type in the view (explicit `*` or legacy empty request). */
@@ -51,12 +60,8 @@ export class Subscription {
    * empty subscribe list means legacy wildcard for LDS/CDS (Envoy sent wildcard that way).
    * Returns the names explicitly (re)subscribed and the names unsubscribed.
    */
-  apply(
-    subscribe: readonly string[],
-    unsubscribe: readonly string[],
-    first: boolean,
-    wildcardType: boolean,
-  ): { added: string[]; removed: string[]; wildcardAdded: boolean } {
+  apply(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, wildcardType: boolean): SubscriptionChange {
+    if (!first && subscribe.length === 0 && unsubscribe.length === 0) return UNCHANGED; // an ACK, usually
     const wasWildcard = this.wildcard;
     if (first && subscribe.length === 0 && wildcardType && !this.explicit) this.wildcard = true;
     const added: string[] = [];

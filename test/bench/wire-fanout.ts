@@ -1,0 +1,157 @@
+// The server's cost per delta stream of a push and its ACK, over real gRPC: an XdsServer on
+// loopback serving one view of S ClusterLoadAssignments to N delta streams of a forked client
+// process (wire-fanout-clients.ts: node:http2, ACKs every response). Each change replaces one
+// CLA; the figure is the server process's CPU per stream per change, so the HTTP/2 write, the
+// ACK's read path and the GC they cause are in it, and nothing of the clients is.
+//
+//   npm run build && node --expose-gc --import tsx test/bench/wire-fanout.ts [streams=2000] [changes=40] [services=100] [reps=3]
+//   WIRE_FANOUT_PROF=/tmp/changes.cpuprofile …  (a CPU profile of the server process during the changes)
+//   WIRE_FANOUT_ALLOC=/tmp/changes.heapprofile …  (a sampling profile of what the changes allocate)
+//
+// Prints one line per repetition and the median; every wait is bounded.
+import { fork } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
+import { fileURLToPath } from "node:url";
+import { pino } from "pino";
+import type * as Encode from "../../src/xds/encode.js";
+import type * as Server from "../../src/xds/server.js";
+import type * as Cache from "../../src/xds/snapshot-cache.js";
+import type { ResourceMap } from "../../src/xds/snapshot.js";
+import type * as TypeUrls from "../../src/xds/type-urls.js";
+import type { FanoutToClients, FanoutFromClients } from "./wire-fanout-protocol.js";
+
+// The server's modules from a build (dist/, or WIRE_FANOUT_DIST for an A/B against another
+// checkout): compiled as served, without the loader's per-function wrappers.
+const dist = process.env["WIRE_FANOUT_DIST"] ?? fileURLToPath(new URL("../../dist", import.meta.url));
+const load = <M>(path: string): Promise<M> => import(`${dist}/${path}`) as Promise<M>;
+const { encodeResources, snapshotFrom } = await load<typeof Encode>("xds/encode.js");
+const { XdsServer } = await load<typeof Server>("xds/server.js");
+const { SnapshotCache } = await load<typeof Cache>("xds/snapshot-cache.js");
+const { TYPE_URL } = await load<typeof TypeUrls>("xds/type-urls.js");
+
+const [streams = 2000, changes = 40, services = 100, reps = 3] = process.argv.slice(2).map(Number);
+const EDS = TYPE_URL.endpoint;
+const WAIT_MS = 120_000;
+
+const names = Array.from({ length: services }, (_, i) => `outbound|9080||svc-${String(i).padStart(4, "0")}.ns.svc.cluster.local`);
+const ips = names.map((_, i) => `10.0.${i >> 8}.${i & 255}`);
+const cla = (name: string, ip: string): unknown => ({
+  clusterName: name,
+  endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: ip, portValue: 8080 } } } }] }],
+});
+let previous: ResourceMap | undefined;
+function snapshot(): ReturnType<typeof snapshotFrom> {
+  previous = encodeResources(
+    EDS,
+    names.map((n, i) => ({ name: n, json: cla(n, ips[i]!) })),
+    previous,
+  );
+  return snapshotFrom({ [EDS]: previous });
+}
+
+const cache = new SnapshotCache();
+cache.set("v", snapshot());
+const server = new XdsServer({
+  cache,
+  views: { viewKey: () => ({ key: "v" }), activate: () => {}, deactivate: () => {} },
+  logger: pino({ level: "warn" }),
+});
+const port = await server.listen("127.0.0.1:0");
+
+const child = fork(fileURLToPath(new URL("./wire-fanout-clients.ts", import.meta.url)), [], {
+  execArgv: ["--import", "tsx"],
+  stdio: ["ignore", "inherit", "inherit", "ipc"],
+});
+let latest: FanoutFromClients = { acks: 0, errors: 0, firstError: "" };
+let wake: (() => void) | undefined;
+child.on("message", (m: FanoutFromClients) => {
+  latest = m;
+  wake?.();
+});
+const send = (m: FanoutToClients): void => void child.send(m);
+
+/** Wait (without polling: the clients say when) until `acks` ACKs were sent in all. */
+async function acked(what: string, acks: number): Promise<void> {
+  const deadline = performance.now() + WAIT_MS;
+  send({ cmd: "expect", acks });
+  while (latest.acks < acks) {
+    if (latest.errors > 0) throw new Error(`${latest.errors} client stream(s) failed while waiting for ${what} (${latest.firstError})`);
+    const left = deadline - performance.now();
+    if (left <= 0) throw new Error(`timed out waiting for ${what} (${latest.acks} of ${acks} ACKs)`);
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, left);
+      wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+  }
+}
+
+send({ cmd: "connect", port, streams, names });
+await acked("every stream's first ACK", streams);
+
+// WIRE_FANOUT_PROF=file.cpuprofile: a CPU profile of the changes only (not of the connects).
+const profOut = process.env["WIRE_FANOUT_PROF"];
+const profiler = profOut ? new Session() : undefined;
+const post = (method: string, params?: object): Promise<unknown> =>
+  new Promise((resolve, reject) => profiler!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+if (profiler) {
+  profiler.connect();
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 100 });
+  await post("Profiler.start");
+}
+// WIRE_FANOUT_ALLOC=file.heapprofile: a sampling profile of what the changes allocate.
+const allocOut = process.env["WIRE_FANOUT_ALLOC"];
+const allocs = allocOut ? new Session() : undefined;
+const postAlloc = (method: string, params?: object): Promise<unknown> =>
+  new Promise((resolve, reject) => allocs!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+if (allocs) {
+  allocs.connect();
+  await postAlloc("HeapProfiler.enable");
+  await postAlloc("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+
+const results: number[] = [];
+globalThis.gc?.();
+let heapAfterGc = process.memoryUsage().heapUsed;
+let k = 0;
+for (let r = 0; r < reps; r++) {
+  const t0 = process.cpuUsage();
+  const w0 = performance.now();
+  for (let c = 0; c < changes; c++, k++) {
+    const target = latest.acks + streams;
+    ips[(k * 7919) % services] = `10.240.${(k >> 8) & 255}.${k & 255}`;
+    cache.set("v", snapshot());
+    await acked(`change ${k}'s ACKs`, target);
+  }
+  const cpu = process.cpuUsage(t0);
+  const heapBefore = heapAfterGc;
+  globalThis.gc?.();
+  heapAfterGc = process.memoryUsage().heapUsed;
+  const us = (cpu.user + cpu.system) / changes / streams;
+  results.push(us);
+  console.log(
+    `${streams} streams, ${changes} changes, ${services} services: server CPU ${((cpu.user + cpu.system) / 1000) | 0} ms = ${us.toFixed(1)} µs per stream per change; wall ${(performance.now() - w0).toFixed(0)} ms; heap after GC ${((heapAfterGc - heapBefore) / 2 ** 20).toFixed(1)} MiB more`,
+  );
+}
+if (profiler) {
+  const { profile } = (await post("Profiler.stop")) as { profile: unknown };
+  writeFileSync(profOut!, JSON.stringify(profile));
+}
+if (allocs) {
+  const { profile } = (await postAlloc("HeapProfiler.stopSampling")) as { profile: unknown };
+  writeFileSync(allocOut!, JSON.stringify(profile));
+}
+results.sort((a, b) => a - b);
+console.log(
+  `median ${results[results.length >> 1]!.toFixed(1)} µs per stream per change (load ${(await import("node:os"))
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")})`,
+);
+send({ cmd: "exit" });
+await server.close(200);
+process.exit(0);
