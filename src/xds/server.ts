@@ -11,6 +11,7 @@ import {
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { pino, type Logger } from "pino";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import { AcceptGate, type AcceptGateOptions, type AcceptGateStats } from "./accept-gate.js";
 import type { AttachedStream, Connection, StreamBacklog, StreamContext } from "./connection.js";
 import { DeltaConnection } from "./delta-stream.js";
 import { ISTIO_KEEPALIVE, Keepalive, type KeepaliveOptions, type KeepaliveStats } from "./keepalive.js";
@@ -58,6 +59,8 @@ export interface XdsServerOptions {
   readonly secure?: SecureXdsOptions;
   /** When a quiet connection is pinged, and how long its answer may take (keepalive.ts; Istio's 30 s / 10 s). */
   readonly keepalive?: KeepaliveOptions;
+  /** How many connections arriving together are set up per turn of the event loop (accept-gate.ts). */
+  readonly accept?: AcceptGateOptions;
 }
 
 export interface SecureXdsOptions {
@@ -97,6 +100,7 @@ export class XdsServer {
   private readonly secureCredentials: ServerCredentials | undefined;
   /** Undefined when grpc-js' own keepalive runs instead (its HTTP/2 servers were not found). */
   private readonly keepalive: Keepalive | undefined;
+  private readonly acceptGate: AcceptGate;
   private readonly streams = new Set<AttachedStream>();
   /** Every open stream by its peer's address, bound to a view or not yet (keepalive asks). */
   private readonly byPeer = new Map<string, Set<Connection<AdsRequestLike>>>();
@@ -109,6 +113,7 @@ export class XdsServer {
     this.log = opts.logger ?? pino({ level: "silent" });
     const views = opts.views;
     this.secureCredentials = opts.secure?.credentials;
+    this.acceptGate = new AcceptGate(opts.accept);
     this.ctx = {
       cache: opts.cache,
       views,
@@ -205,6 +210,7 @@ export class XdsServer {
       this.grpc.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => {
         if (err) reject(new Error(`xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
         else {
+          this.watchAccepts(this.grpc);
           this.keepalive?.watchServer(this.grpc);
           this.log.info({ address, port }, "xDS server listening");
           resolve(port);
@@ -223,12 +229,17 @@ export class XdsServer {
       grpc.bindAsync(address, creds, (err, port) => {
         if (err) reject(new Error(`secure xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
         else {
+          this.watchAccepts(grpc);
           this.keepalive?.watchServer(grpc);
           this.log.info({ address, port }, "secure xDS server listening (TLS; CA and ADS)");
           resolve(port);
         }
       });
     });
+  }
+
+  private watchAccepts(grpc: Server): void {
+    if (this.acceptGate.watchGrpcServer(grpc) > 0) this.log.warn("could not widen the xDS listening socket's backlog: a reconnect storm may overflow it");
   }
 
   /**
@@ -272,6 +283,11 @@ export class XdsServer {
   /** Keepalive counters (undefined when grpc-js' own keepalive runs). */
   get keepaliveStats(): KeepaliveStats | undefined {
     return this.keepalive?.stats;
+  }
+
+  /** Connections set up at once or in a later turn (accept-gate.ts). */
+  get acceptStats(): AcceptGateStats {
+    return this.acceptGate.stats;
   }
 
   get pushStats(): PushSchedulerStats {

@@ -11,6 +11,7 @@
 //   BENCH_ONLY=startup  only section 7 (start-up: --help, translate, serve at 50 services / 10 proxies; test/bench/startup.ts)
 //   BENCH_SERVE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"  extra node flags for the `meshpilot serve` of sections 6 and 7
 //   BENCH_MESHPILOT_MAIN=/path/to/dist/cli/main.js  the build sections 6 and 7 start (A/B against another build)
+//   BENCH_LOAD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"  extra node flags for section 6's load generator process
 //   BENCH_ONLY=workloads  only section 5 (distinct workloads: alike / distinct / 10 groups of client labels)
 //   BENCH_WORKLOAD_CLIENTS=100,200  the client counts of section 5 (default 100,200,1000; quick: 100)
 //   BENCH_WORKLOAD_REPEAT=3  rounds of section 5 per client count (medians; default 1)

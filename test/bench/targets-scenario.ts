@@ -109,7 +109,8 @@ function kindFigures(k: KindReport | undefined, bytes: number, proxies: number, 
 function runLoadProcess(params: LoadParams, boundMs: number, log: (s: string) => void): Promise<Extract<LoadMessage, { event: "report" }>> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(new URL("./targets-load.ts", import.meta.url)), [JSON.stringify(params)], {
-      execArgv: ["--import", "tsx", "--max-old-space-size=8192"],
+      // BENCH_LOAD_NODE_ARGS: extra Node options for the load generator, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+      execArgv: ["--import", "tsx", "--max-old-space-size=8192", ...(process.env["BENCH_LOAD_NODE_ARGS"]?.split(" ").filter(Boolean) ?? [])],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     let settled = false;
