@@ -136,22 +136,7 @@ function encodeRoute(
   // Field 1 (name) first, then the virtual hosts (field 2), then the rest: the order protobuf
   // encoders write, so the bytes are what encoding the whole message gives.
   const digest = digestText(`route configuration\0${JSON.stringify(head)}\0${parts.map((p) => p.digest).join("\0")}`);
-  const inline = assembledOnce(
-    TYPE_URL.route,
-    name,
-    digest,
-    () => {
-      if (name === "") throw new Error(`${where}: a route configuration needs a name`);
-      const headBytes = encodeMessage(TYPE_URL.route, head, where);
-      const nameLength = leadingName(headBytes, name)!;
-      return () => {
-        routeAssemblyStats.assembled++;
-        return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
-      };
-    },
-    previous?.routes,
-    shared,
-  );
+  const inline = assembledOnce(TYPE_URL.route, name, digest, () => assembler(name, where, head, parts), previous?.routes, shared);
   if (vhosts.length > 0 && !splitForms.has(inline)) {
     const stay = virtualHosts.filter((_, i) => parts[i]!.vhost === undefined);
     const json = { ...head, virtualHosts: stay, vhds: VHDS_SOURCE };
@@ -164,6 +149,21 @@ function encodeRoute(
   assemblies.set(inline, { virtualHosts, parts });
   shared?.putJson(rc, inline);
   return { inline, vhosts };
+}
+
+/**
+ * What puts an inline route configuration together when first read. Made out of encodeRoute's
+ * scope: a closure made there would keep all of it, `previous` among it, and so, until read, the
+ * maps of every earlier build (each unread route configuration holding the one before it).
+ */
+function assembler(name: string, where: string, head: Omit<RouteConfigurationLike, "virtualHosts">, parts: readonly Part[]): () => Uint8Array {
+  if (name === "") throw new Error(`${where}: a route configuration needs a name`);
+  const headBytes = encodeMessage(TYPE_URL.route, head, where);
+  const nameLength = leadingName(headBytes, name)!;
+  return () => {
+    routeAssemblyStats.assembled++;
+    return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
+  };
 }
 
 /** One virtual host in an inline route configuration: its content digest, its bytes there, and its VHDS resource if it travels by VHDS. */

@@ -4,6 +4,9 @@
 // 8 KiB slab full of the garbage made meanwhile: a VirtualService edit re-assembles its route
 // configuration (for SotW streams, config dumps, the push history), so every edited virtual host
 // kept a slab until its next edit, and a soak's memory grew edit after edit.
+// And what an inline route configuration that nobody read keeps: it is put together when first
+// read (VHDS streams never read it), and until then it must hold its parts, not the maps of the
+// build before it (which held the one before, and so on: one link per edit).
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { expect, it } from "vitest";
@@ -15,6 +18,11 @@ const gc = runInNewContext("gc") as () => void;
 function arrayBuffersAfterGc(): number {
   for (let i = 0; i < 3; i++) gc();
   return process.memoryUsage().arrayBuffers;
+}
+
+/** After a turn of the event loop: weak references made or read in this one hold until it ends. */
+async function nextTurn(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 const HOSTS = 400;
@@ -63,4 +71,25 @@ it("an edit keeps a few bytes per virtual host it changed, not a slab of other b
   expect(current.virtualHosts.size).toBe(HOSTS);
   // The edited virtual host's own body (~200 bytes) and its inline field's head: 8 KiB if a slab.
   expect(perEdit).toBeLessThan(1024);
+});
+
+it("an inline route configuration not yet read does not keep the maps of the builds before it", async () => {
+  const weights = Array.from({ length: 20 }, () => 50);
+  let current: EncodedRoutes = encodeRoutes(routes(weights));
+  const first = new WeakRef(current.routes);
+  const released = { count: 0 };
+  const registry = new FinalizationRegistry<void>(() => released.count++);
+  const EDITS = 10;
+  for (let i = 0; i < EDITS; i++) {
+    registry.register(current.routes);
+    weights[i] = 60;
+    current = encodeRoutes(routes(weights), current); // no stream reads the inline form
+  }
+  await nextTurn();
+  arrayBuffersAfterGc();
+  await nextTurn(); // finalizers run after the collection
+  // Every map but the current one is garbage: the current route configuration needs only its parts.
+  expect(first.deref()).toBeUndefined();
+  expect(released.count).toBe(EDITS);
+  expect(current.routes.get("80")!.body.length).toBeGreaterThan(0);
 });
