@@ -136,22 +136,7 @@ function encodeRoute(
   // Field 1 (name) first, then the virtual hosts (field 2), then the rest: the order protobuf
   // encoders write, so the bytes are what encoding the whole message gives.
   const digest = digestText(`route configuration\0${JSON.stringify(head)}\0${parts.map((p) => p.digest).join("\0")}`);
-  const inline = assembledOnce(
-    TYPE_URL.route,
-    name,
-    digest,
-    () => {
-      if (name === "") throw new Error(`${where}: a route configuration needs a name`);
-      const headBytes = encodeMessage(TYPE_URL.route, head, where);
-      const nameLength = leadingName(headBytes, name)!;
-      return () => {
-        routeAssemblyStats.assembled++;
-        return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
-      };
-    },
-    previous?.routes,
-    shared,
-  );
+  const inline = assembledOnce(TYPE_URL.route, name, digest, () => assembler(name, where, head, parts), previous?.routes, shared);
   if (vhosts.length > 0 && !splitForms.has(inline)) {
     const stay = virtualHosts.filter((_, i) => parts[i]!.vhost === undefined);
     const json = { ...head, virtualHosts: stay, vhds: VHDS_SOURCE };
@@ -164,6 +149,21 @@ function encodeRoute(
   assemblies.set(inline, { virtualHosts, parts });
   shared?.putJson(rc, inline);
   return { inline, vhosts };
+}
+
+/**
+ * What puts an inline route configuration together when first read. Made out of encodeRoute's
+ * scope: a closure made there would keep all of it, `previous` among it, and so, until read, the
+ * maps of every earlier build (each unread route configuration holding the one before it).
+ */
+function assembler(name: string, where: string, head: Omit<RouteConfigurationLike, "virtualHosts">, parts: readonly Part[]): () => Uint8Array {
+  if (name === "") throw new Error(`${where}: a route configuration needs a name`);
+  const headBytes = encodeMessage(TYPE_URL.route, head, where);
+  const nameLength = leadingName(headBytes, name)!;
+  return () => {
+    routeAssemblyStats.assembled++;
+    return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
+  };
 }
 
 /** One virtual host in an inline route configuration: its content digest, its bytes there, and its VHDS resource if it travels by VHDS. */
@@ -192,11 +192,28 @@ function partOf(
   routeAssemblyStats.parts++;
   if (!delivered(route, vh)) {
     const body = encodeMessage(TYPE_URL.virtualHost, vh, `${where} virtual host "${vh.name}"`);
-    const pieces = [lenHeader(2, body.length), body];
+    const pieces = [ownBytes([lenHeader(2, body.length)]), body];
     return { digest: digestText(JSON.stringify(vh)), pieces: () => pieces };
   }
   const r = encodeVhost(route, vh, previous?.virtualHosts, shared);
   return { digest: r.version, pieces: () => inlinePieces(r, vh.name!), vhost: r };
+}
+
+/**
+ * Small bytes kept as long as a virtual host lives, in a buffer of their own: cut out of Node's
+ * shared pool (Buffer.concat, Buffer.from), each would pin an 8 KiB slab of other buffers' garbage,
+ * one more slab per edited virtual host.
+ */
+function ownBytes(parts: readonly Uint8Array[]): Buffer {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = Buffer.allocUnsafeSlow(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** Per VHDS virtual host, its pieces in the inline route configuration (the same for every assembly that holds it). */
@@ -208,7 +225,7 @@ function inlinePieces(r: Resource, name: string): readonly Uint8Array[] {
   if (!pieces) {
     const ownName = lenField(1, Buffer.from(name, "utf8"));
     const rest = r.body.subarray(leadingNameOf(r));
-    pieces = [Buffer.concat([lenHeader(2, ownName.length + rest.length), ownName]), rest];
+    pieces = [ownBytes([lenHeader(2, ownName.length + rest.length), ownName]), rest];
     inlineForms.set(r, pieces);
   }
   return pieces;
