@@ -12,7 +12,6 @@ import { create, createFileRegistry, fromBinary, type DescFile, type DescMessage
 // Only what is named below is bundled and loaded: each well-known file builds its descriptors when
 // its module loads (esbuild drops the others, which nothing names).
 import * as wkt from "@bufbuild/protobuf/wkt";
-import { decodeDescriptorSet } from "./descriptor-set.js";
 
 const DESCRIPTORS = new URL("../gen/envoy-descriptors.binpb", import.meta.url);
 
@@ -36,8 +35,7 @@ function wellKnownFiles(): Map<string, DescFile> {
 }
 
 function build(): FileRegistry {
-  const bytes = readFileSync(DESCRIPTORS);
-  const set = decodeDescriptorSet(bytes) ?? fromBinary(wkt.FileDescriptorSetSchema, bytes);
+  const set = fromBinary(wkt.FileDescriptorSetSchema, readFileSync(DESCRIPTORS));
   const known = wellKnownFiles();
   const byName = new Map(set.file.map((f) => [f.name, f]));
   // One root that imports every file: the registry is built in one pass. It adds a root's imports
