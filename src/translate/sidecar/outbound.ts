@@ -69,15 +69,32 @@ export function serviceClusters(svc: ServiceScope, proxyType: "sidecar" | "route
   return built;
 }
 
-/** Per service scope and proxy view, the EDS recipes last made (kept across builds with the scope). */
+/**
+ * Per service scope and proxy side (what of the proxy its recipes read: its locality and labels),
+ * the EDS recipes last made (kept across builds with the scope). Keyed by side, not by view: the
+ * outbound sides of namespaces (one shared part each) hold the same recipes, made once.
+ */
 const builtTargets = new WeakMap<
   ServiceScope,
-  WeakMap<ProxyView, { readonly clusters: readonly ClusterJson[]; readonly pa: PeerAuthentications | undefined; readonly targets: readonly EdsTarget[] }>
+  Map<string, { readonly clusters: readonly ClusterJson[]; readonly pa: PeerAuthentications | undefined; readonly targets: readonly EdsTarget[] }>
 >();
+
+const proxySides = new WeakMap<ProxyView, string>();
+
+/** What locality load balancing reads of a proxy (localityLbFor), as a key. */
+function proxySideKey(proxy: ProxyView): string {
+  let key = proxySides.get(proxy);
+  if (key === undefined) {
+    const l = proxy.locality;
+    key = JSON.stringify([l?.region ?? null, l?.zone ?? null, l?.subZone ?? null, proxy.labels]);
+    proxySides.set(proxy, key);
+  }
+  return key;
+}
 
 /**
  * EDS recipes of a service's clusters: locality load balancing is relative to the proxy. The same
- * objects for the same scope, proxy view and PeerAuthentications, so that their ClusterLoadAssignments
+ * objects for the same scope, proxy side and PeerAuthentications, so that their ClusterLoadAssignments
  * are found by identity (shared-endpoints.ts).
  */
 export function edsTargets(
@@ -86,12 +103,13 @@ export function edsTargets(
   proxy: ProxyView,
   peerAuthentications: PeerAuthentications | undefined,
 ): readonly EdsTarget[] {
-  let byProxy = builtTargets.get(svc);
-  if (!byProxy) builtTargets.set(svc, (byProxy = new WeakMap()));
-  const known = byProxy.get(proxy);
+  let bySide = builtTargets.get(svc);
+  if (!bySide) builtTargets.set(svc, (bySide = new Map()));
+  const side = proxySideKey(proxy);
+  const known = bySide.get(side);
   if (known && known.pa === peerAuthentications && known.clusters === clusters) return known.targets;
   const targets = buildEdsTargets(svc, clusters, proxy, peerAuthentications);
-  byProxy.set(proxy, { clusters, pa: peerAuthentications, targets });
+  bySide.set(side, { clusters, pa: peerAuthentications, targets });
   return targets;
 }
 

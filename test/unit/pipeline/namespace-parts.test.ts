@@ -69,6 +69,19 @@ describe("outbound parts of different namespaces", () => {
     }
   });
 
+  it("share their EDS recipes (and so their ClusterLoadAssignments), by identity", () => {
+    const { mesh } = buildMeshState(meshInputFrom(objects()));
+    const [a, b] = [0, 1].map((k) => {
+      const parsed = parseProxy(benchNode(k, "workloads", N));
+      if ("error" in parsed) throw new Error(parsed.error);
+      return translateShared(mesh, sharedView(proxyView(parsed.proxy, new Map()), outboundLabels(mesh)));
+    });
+    expect(a!.edsTargets.length).toBeGreaterThan(N);
+    expect(b!.edsTargets.length).toBe(a!.edsTargets.length);
+    b!.edsTargets.forEach((t, i) => expect(t).toBe(a!.edsTargets[i]));
+    b!.endpoints.forEach((cla, i) => expect(cla).toBe(a!.endpoints[i]));
+  });
+
   it("two parts made apart for one namespace share every virtual host", () => {
     const { mesh } = buildMeshState(meshInputFrom(objects()));
     const first = virtualHostsOf(mesh, 2);
