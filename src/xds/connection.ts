@@ -163,6 +163,11 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   protected vhds = false;
   private readonly closeHooks: (() => void)[] = [];
   private readonly writeMessage: PieceWriter;
+  /** A response was handed to the socket: the next may be built (one function for every write). */
+  private readonly flushed = (): void => {
+    this.unflushed = 0;
+    this.requestFlush();
+  };
 
   constructor(
     protected readonly call: ServerDuplexStream<Uint8Array, Uint8Array>,
@@ -412,10 +417,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       const release = this.slow(now) ? uncounted : this.ctx.scheduler.track(bytes);
       this.unanswered.set(type, { nonce: st.nonceSent, bytes, sentAt: now, since: superseded?.since ?? now, release });
       this.unflushed = bytes;
-      this.writeMessage(out.message, () => {
-        this.unflushed = 0;
-        this.requestFlush();
-      });
+      this.writeMessage(out.message, this.flushed);
       const short: ShortType = SHORT_TYPE[type];
       this.ctx.observer.onPush?.(short, this.proxyId, bytes, out.resourceCount, (performance.now() - since) / 1000, out.removedCount ?? 0);
       // Not guarded by isLevelEnabled: on a child logger that costs 2–6 µs, a disabled debug() 0.2 µs.

@@ -72,6 +72,9 @@ function framedWhole(message: Pieces): Buffer {
 export function pieceWriter(call: ServerDuplexStream<unknown, Uint8Array>): PieceWriter {
   const base = grpcBaseCall(call);
   if (!base) return Object.assign((message: Pieces, done: () => void) => void call.write(joined(message), done), { gathered: false });
+  // A stream passes the same `done` to every write: its callback is made once, not per write.
+  let doneOf: (() => void) | undefined;
+  let written: (err?: Error | null) => void = () => {};
   const write = (message: Pieces, done: () => void): void => {
     // What grpc-js' sendMessage does around its one write, in its order.
     if (base.checkCancelled()) return;
@@ -83,14 +86,17 @@ export function pieceWriter(call: ServerDuplexStream<unknown, Uint8Array>): Piec
     base.maybeSendMetadata();
     const parts = framedPieces(message);
     const stream = base.stream;
-    const written = (err?: Error | null): void => {
-      if (err) {
-        base.sendStatus({ code: GrpcStatus.INTERNAL, details: "Internal server error", metadata: null });
-        return;
-      }
-      base.callEventTracker?.addMessageSent();
-      done();
-    };
+    if (done !== doneOf) {
+      doneOf = done;
+      written = (err?: Error | null): void => {
+        if (err) {
+          base.sendStatus({ code: GrpcStatus.INTERNAL, details: "Internal server error", metadata: null });
+          return;
+        }
+        base.callEventTracker?.addMessageSent();
+        done();
+      };
+    }
     // Most responses of a change are one small joined buffer: corking it only adds a round of
     // the stream's buffering, once per stream.
     if (parts.length === 1) {
