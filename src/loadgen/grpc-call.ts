@@ -4,6 +4,7 @@
 // memory) cost the load generator more than everything it does with the bytes. Here a message
 // that lies in one chunk is handed as a view of it, and one split over chunks is gathered once,
 // into a buffer of its size. Framing, headers and trailers follow the gRPC over HTTP/2 protocol.
+import { Deframer } from "../xds/grpc-deframer.js";
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type SecureClientSessionOptions } from "node:http2";
 
 /** gRPC status codes the client reports itself (the server's arrive in grpc-status). */
@@ -30,66 +31,6 @@ export interface ChannelOptions {
 }
 
 const HEADER_BYTES = 5;
-
-/** Message framing: reads gRPC length-prefixed messages from HTTP/2 DATA chunks. */
-export class Deframer {
-  /** Bytes of the current message's prefix or body gathered so far (when split over chunks). */
-  private have = 0;
-  /** The current message's length, once its prefix is read; -1 before. */
-  private need = -1;
-  private readonly prefix = Buffer.alloc(HEADER_BYTES);
-  /** Where a message split over chunks is gathered. */
-  private body: Buffer | undefined;
-
-  constructor(private readonly onMessage: (bytes: Buffer) => void) {}
-
-  push(chunk: Buffer): void {
-    let pos = 0;
-    while (pos < chunk.length) {
-      if (this.need < 0) {
-        // A whole prefix in the chunk, and nothing of one gathered: read it in place.
-        if (this.have === 0 && chunk.length - pos >= HEADER_BYTES) {
-          if (chunk[pos] !== 0) throw new Error("grpc: compressed message (none was asked for)");
-          this.need = chunk.readUInt32BE(pos + 1);
-          pos += HEADER_BYTES;
-        } else {
-          const n = Math.min(HEADER_BYTES - this.have, chunk.length - pos);
-          chunk.copy(this.prefix, this.have, pos, pos + n);
-          this.have += n;
-          pos += n;
-          if (this.have < HEADER_BYTES) return;
-          if (this.prefix[0] !== 0) throw new Error("grpc: compressed message (none was asked for)");
-          this.need = this.prefix.readUInt32BE(1);
-          this.have = 0;
-        }
-      }
-      if (this.have === 0 && chunk.length - pos >= this.need) {
-        const end = pos + this.need;
-        this.need = -1;
-        this.onMessage(chunk.subarray(pos, end));
-        pos = end;
-        continue;
-      }
-      // Not pooled: streams interleave, so as many messages may be half gathered as there are streams.
-      this.body ??= Buffer.allocUnsafeSlow(this.need);
-      const n = Math.min(this.need - this.have, chunk.length - pos);
-      chunk.copy(this.body, this.have, pos, pos + n);
-      this.have += n;
-      pos += n;
-      if (this.have < this.need) return;
-      const body = this.body;
-      this.body = undefined;
-      this.need = -1;
-      this.have = 0;
-      this.onMessage(body);
-    }
-  }
-
-  /** A message begun and not finished. */
-  get partial(): boolean {
-    return this.need >= 0 || this.have > 0;
-  }
-}
 
 /** The length prefix and the message, one buffer. */
 export function frame(msg: Uint8Array): Buffer {
@@ -158,7 +99,8 @@ export class GrpcCall {
     metadata: Readonly<Record<string, string>>,
     private readonly h: CallHandlers,
   ) {
-    this.deframer = new Deframer((b) => {
+    this.deframer = new Deframer<never>((b, compressed) => {
+      if (compressed) throw new Error("grpc: compressed message (none was asked for)");
       if (!this.done) h.message(b);
     });
     const stream = session.request({

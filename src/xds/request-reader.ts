@@ -13,14 +13,13 @@
 import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
 import { gunzipSync, inflateSync } from "node:zlib";
 import { grpcBaseCall } from "./grpc-base-call.js";
+import { Deframer } from "./grpc-deframer.js";
 
 /** Why a call's requests cannot be read further: the status the call ends with. */
 export interface ReadFailure {
   readonly code: GrpcStatus;
   readonly details: string;
 }
-
-const PREFIX_BYTES = 5;
 
 function decompress(body: Buffer, encoding: string, maxBytes: number): Buffer | ReadFailure {
   if (encoding === "identity") return body;
@@ -41,69 +40,20 @@ function decompress(body: Buffer, encoding: string, maxBytes: number): Buffer | 
   }
 }
 
-/** gRPC length-prefixed messages out of a stream's DATA chunks. */
-export class RequestDeframer {
-  /** The current message's prefix, while it is split over chunks. */
-  private readonly prefix = Buffer.alloc(PREFIX_BYTES);
-  private prefixHave = 0;
-  private compressed = false;
-  /** The current message's length once its prefix is read; -1 before. */
-  private need = -1;
-  /** The current message's parts, while it is split over chunks. */
-  private parts: Buffer[] = [];
-  private have = 0;
-
-  constructor(
-    /** The longest message taken (-1: any). */
-    private readonly maxBytes: number,
-    /** The call's grpc-encoding, for messages flagged as compressed. */
-    private readonly encoding: string,
-    private readonly onMessage: (raw: Buffer) => void,
-  ) {}
-
-  /** Hand on every message `chunk` completes; a failure ends the reading (the call is to end with it). */
-  push(chunk: Buffer): ReadFailure | undefined {
-    let pos = 0;
-    while (pos < chunk.length) {
-      if (this.need < 0) {
-        if (this.prefixHave === 0 && chunk.length - pos >= PREFIX_BYTES) {
-          this.compressed = chunk[pos] === 1;
-          this.need = chunk.readUInt32BE(pos + 1);
-          pos += PREFIX_BYTES;
-        } else {
-          const n = Math.min(PREFIX_BYTES - this.prefixHave, chunk.length - pos);
-          chunk.copy(this.prefix, this.prefixHave, pos, pos + n);
-          this.prefixHave += n;
-          pos += n;
-          if (this.prefixHave < PREFIX_BYTES) return undefined;
-          this.prefixHave = 0;
-          this.compressed = this.prefix[0] === 1;
-          this.need = this.prefix.readUInt32BE(1);
-        }
-        if (this.maxBytes >= 0 && this.need > this.maxBytes)
-          return { code: GrpcStatus.RESOURCE_EXHAUSTED, details: `Received message larger than max (${this.need} vs ${this.maxBytes})` };
-      }
-      let body: Buffer;
-      if (this.have === 0 && chunk.length - pos >= this.need) {
-        body = chunk.subarray(pos, pos + this.need);
-        pos += this.need;
-      } else {
-        const n = Math.min(this.need - this.have, chunk.length - pos);
-        this.parts.push(chunk.subarray(pos, pos + n));
-        this.have += n;
-        pos += n;
-        if (this.have < this.need) return undefined;
-        body = Buffer.concat(this.parts, this.need);
-        this.parts = [];
-        this.have = 0;
-      }
-      this.need = -1;
-      const raw = this.compressed ? decompress(body, this.encoding, this.maxBytes) : body;
+/** A call's requests out of its DATA chunks: framed, limited to the call's maximum, decompressed. */
+export function requestDeframer(maxBytes: number, encoding: string, onMessage: (raw: Buffer) => void): Deframer<ReadFailure> {
+  return new Deframer<ReadFailure>(
+    (body, compressed) => {
+      const raw = compressed ? decompress(body, encoding, maxBytes) : body;
       if (!Buffer.isBuffer(raw)) return raw;
-      this.onMessage(raw);
-    }
-    return undefined;
-  }
+      onMessage(raw);
+      return undefined;
+    },
+    {
+      maxBytes,
+      refuse: (length) => ({ code: GrpcStatus.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs ${maxBytes})` }),
+    },
+  );
 }
 
 export interface RequestSink {
@@ -127,7 +77,7 @@ export function readRequests(call: ServerDuplexStream<unknown, unknown>, sink: R
   stream.removeListener("data", theirs[0] as (chunk: Buffer) => void);
   // Checked once per chunk, and again before each further message of one: handling a request may end the call.
   let later = false;
-  const deframer = new RequestDeframer(base.maxReceiveMessageSize, base.incomingEncoding, (raw) => {
+  const deframer = requestDeframer(base.maxReceiveMessageSize, base.incomingEncoding, (raw) => {
     if (later && base.checkCancelled()) return;
     later = true;
     base.callEventTracker?.addMessageReceived();

@@ -10,7 +10,7 @@ import http2 from "node:http2";
 import { deflateSync, gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DeltaDiscoveryRequestSchema } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { RequestDeframer } from "../../../src/xds/request-reader.js";
+import { requestDeframer } from "../../../src/xds/request-reader.js";
 import { XdsServer } from "../../../src/xds/server.js";
 import { DELTA_METHOD_PATH } from "../../../src/xds/service-definition.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
@@ -25,7 +25,7 @@ const prefix = (flag: number, length: number): Buffer => {
 };
 const framed = (body: Buffer, flag = 0): Buffer => Buffer.concat([prefix(flag, body.length), body]);
 
-describe("RequestDeframer", () => {
+describe("requestDeframer", () => {
   const bodies = [Buffer.from("first request"), Buffer.alloc(0), Buffer.from("x".repeat(300)), Buffer.from("last")];
   const stream = Buffer.concat(bodies.map((b) => framed(b)));
 
@@ -33,7 +33,7 @@ describe("RequestDeframer", () => {
     for (let a = 0; a <= stream.length; a++) {
       for (let b = a; b <= stream.length; b += 29) {
         const got: string[] = [];
-        const d = new RequestDeframer(-1, "identity", (m) => got.push(m.toString()));
+        const d = requestDeframer(-1, "identity", (m) => got.push(m.toString()));
         for (const chunk of [stream.subarray(0, a), stream.subarray(a, b), stream.subarray(b)]) expect(d.push(chunk)).toBeUndefined();
         expect(got, `cut at ${a} and ${b}`).toEqual(bodies.map((x) => x.toString()));
       }
@@ -42,13 +42,13 @@ describe("RequestDeframer", () => {
 
   it("hands on a message that came whole as a view of its chunk, not a copy", () => {
     const got: Buffer[] = [];
-    new RequestDeframer(-1, "identity", (m) => got.push(m)).push(stream);
+    requestDeframer(-1, "identity", (m) => got.push(m)).push(stream);
     expect(got.map((m) => m.buffer)).toEqual(bodies.map(() => stream.buffer));
   });
 
   it("refuses a message longer than the maximum, from its prefix alone", () => {
     const got: Buffer[] = [];
-    const d = new RequestDeframer(100, "identity", (m) => got.push(m));
+    const d = requestDeframer(100, "identity", (m) => got.push(m));
     expect(d.push(framed(Buffer.alloc(100)))).toBeUndefined();
     expect(d.push(prefix(0, 101))).toEqual({ code: GrpcStatus.RESOURCE_EXHAUSTED, details: "Received message larger than max (101 vs 100)" });
     expect(got).toHaveLength(1);
@@ -61,22 +61,22 @@ describe("RequestDeframer", () => {
       ["deflate", deflateSync],
     ] as const) {
       const got: string[] = [];
-      expect(new RequestDeframer(-1, encoding, (m) => got.push(m.toString())).push(framed(pack(body), 1))).toBeUndefined();
+      expect(requestDeframer(-1, encoding, (m) => got.push(m.toString())).push(framed(pack(body), 1))).toBeUndefined();
       expect(got).toEqual([body.toString()]);
       // Larger than the maximum once decompressed.
-      expect(new RequestDeframer(50, encoding, () => {}).push(framed(pack(body), 1))?.code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
-      expect(new RequestDeframer(-1, encoding, () => {}).push(framed(Buffer.from("not compressed"), 1))).toEqual({
+      expect(requestDeframer(50, encoding, () => {}).push(framed(pack(body), 1))?.code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+      expect(requestDeframer(-1, encoding, () => {}).push(framed(Buffer.from("not compressed"), 1))).toEqual({
         code: GrpcStatus.INTERNAL,
         details: "Failed to decompress message",
       });
     }
-    expect(new RequestDeframer(-1, "snappy", () => {}).push(framed(body, 1))).toEqual({
+    expect(requestDeframer(-1, "snappy", () => {}).push(framed(body, 1))).toEqual({
       code: GrpcStatus.UNIMPLEMENTED,
       details: 'Received message compressed with unsupported encoding "snappy"',
     });
     // Not flagged as compressed: taken as it is, whatever the call's encoding.
     const got: string[] = [];
-    new RequestDeframer(-1, "snappy", (m) => got.push(m.toString())).push(framed(body));
+    requestDeframer(-1, "snappy", (m) => got.push(m.toString())).push(framed(body));
     expect(got).toEqual([body.toString()]);
   });
 });
