@@ -9,7 +9,7 @@
 // on its secrets as on its routes. Later responses change what it subscribes: a new EDS cluster
 // adds a name, a removed one drops it. The flow only decides; a transport (delta or SotW) sends.
 import type { ShortType } from "./counts.js";
-import { edsServiceName, listenerRouteNames, routeUsesVhds, sdsSecretNames, type WireResource } from "./wire.js";
+import { clusterRefs, listenerRouteNames, routeUsesVhds, sdsSecretNames, type WireResource } from "./wire.js";
 
 export interface FlowSender {
   /** The subscription of `type` grew by `added` and lost `removed` (wildcard: `["*"]`). */
@@ -139,11 +139,12 @@ export class EnvoyFlow {
       const held = this.clusters.size;
       this.clusters.add(name);
       if (this.clusters.size > held && this.expected.has(name)) this.expectedFound++;
-      const svc = edsServiceName(r);
+      const refs = clusterRefs(r);
+      const svc = refs.eds;
       if (svc === undefined) this.clusterEds.delete(name);
       // Istio's EDS service name is the cluster's own: no second lookup for it.
       else this.clusterEds.set(name, svc === name ? name : intern(svc));
-      noteSecrets(this.clusterSecrets, name, sdsSecretNames(r, "cluster"));
+      noteSecrets(this.clusterSecrets, name, refs.secrets);
     }
     const { added, removed: dropped } = this.eds.want(new Set(this.clusterEds.values()));
     if (added.length || dropped.length) this.sender.subscribe("eds", added, dropped);

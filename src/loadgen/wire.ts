@@ -336,18 +336,35 @@ export function resourceName(body: Uint8Array): string {
  * which is its resource name); undefined for non-EDS clusters.
  */
 export function edsServiceName(cluster: WireResource): string | undefined {
+  return clusterRefs(cluster).eds;
+}
+
+/** What a Cluster body refers Envoy to over ADS: the EDS name it asks for, and its secrets. */
+export interface ClusterRefs {
+  /** The ClusterLoadAssignment an EDS cluster asks for (its service_name, else its own name); undefined for other types. */
+  readonly eds: string | undefined;
+  /** As sdsSecretNames(cluster, "cluster"). */
+  readonly secrets: readonly string[];
+}
+
+/** edsServiceName and sdsSecretNames of a cluster in one pass over its fields (thousands per response). */
+export function clusterRefs(cluster: WireResource): ClusterRefs {
   let type = 0;
   let service = "";
+  const names = new SecretNames();
   const c = new FieldReader(cluster.buf, cluster.start, cluster.end);
   while (c.next()) {
     if (c.no === F.cluster.type && c.wt === WT_VARINT) type = c.value;
     else if (c.isLen(F.cluster.eds)) {
       const eds = c.sub();
       while (eds.next()) if (eds.isLen(F.edsConfig.serviceName)) service = str(cluster.buf, eds.s, eds.e);
+    } else if (c.isLen(F.tls.clusterSocket)) socketSecrets(c.sub(), names);
+    else if (c.isLen(F.tls.clusterMatches)) {
+      const m = c.sub();
+      while (m.next()) if (m.isLen(F.tls.matchSocket)) socketSecrets(m.sub(), names);
     }
   }
-  if (type !== Cluster_DiscoveryType.EDS) return undefined;
-  return service || cluster.name;
+  return { eds: type === Cluster_DiscoveryType.EDS ? service || cluster.name : undefined, secrets: names.sorted() };
 }
 
 /** A typed config (an Any): its type URL, and its value as a reader. */

@@ -15,7 +15,15 @@ import {
 } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { EnvoyFlow, type FlowSender } from "../../../src/loadgen/flow.js";
-import { deltaRequestBytes, readDeltaResponse, readSotwResponse, sdsSecretNames, WireResource } from "../../../src/loadgen/wire.js";
+import {
+  clusterRefs,
+  deltaRequestBytes,
+  edsServiceName,
+  readDeltaResponse,
+  readSotwResponse,
+  sdsSecretNames,
+  WireResource,
+} from "../../../src/loadgen/wire.js";
 import { envoyRegistry } from "../../../src/xds/registry.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 
@@ -68,6 +76,9 @@ describe("SDS in the load client", () => {
     });
     expect(sdsSecretNames(res("c", elsewhere), "cluster")).toEqual(["ROOTCA"]);
     expect(sdsSecretNames(res("d", clusterBody({ name: "d" })), "cluster")).toEqual([]);
+    // The flow reads a cluster's EDS name and secrets in one pass: the same answers.
+    for (const r of [res("a", autoMtls), res("b", credential), res("c", elsewhere), res("d", clusterBody({ name: "d" }))])
+      expect(clusterRefs(r)).toEqual({ eds: edsServiceName(r), secrets: sdsSecretNames(r, "cluster") });
   });
 
   it("finds the secrets a listener's filter chains ask for over ADS (DownstreamTlsContext)", () => {
