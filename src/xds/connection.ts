@@ -115,6 +115,9 @@ function identityMismatch(peer: PeerIdentity, namespace: string | undefined, nod
   return undefined;
 }
 
+/** Names of remembered requests as a view's own strings, by the map they were looked up in. */
+const canonical = new WeakMap<readonly string[], { readonly from: ResourceMap; readonly names: readonly string[] }>();
+
 export abstract class Connection<Req extends AdsRequest> implements AttachedStream, Flushable {
   abstract readonly transport: Transport;
   proxyId = "";
@@ -220,7 +223,14 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   protected canonicalNames(type: TypeUrl, names: readonly string[]): readonly string[] {
     if (names.length === 0) return names; // an ACK: no need to look at the snapshot
     const current = this.viewKey === undefined ? undefined : this.snapshot()?.resources.get(type);
-    return current ? names.map((n) => current.get(n)?.name ?? n) : names;
+    if (!current) return names;
+    // A remembered request's names (frozen, request-memo.ts) come from every proxy of a view alike.
+    if (!Object.isFrozen(names)) return names.map((n) => current.get(n)?.name ?? n);
+    const kept = canonical.get(names);
+    if (kept?.from === current) return kept.names;
+    const own = names.map((n) => current.get(n)?.name ?? n);
+    canonical.set(names, { from: current, names: own });
+    return own;
   }
 
   /** Nonces only need to be unique within a stream (xds_protocol "Basic Protocol Overview"). */

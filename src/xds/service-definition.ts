@@ -5,6 +5,7 @@ import { fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import { envoySchema } from "./registry.js";
+import { RequestMemo } from "./request-memo.js";
 import { TYPE_URL } from "./type-urls.js";
 
 // From the registry rather than the generated module, which would load (and build descriptors
@@ -64,8 +65,15 @@ export const adsServerDefinition = {
   DeltaAggregatedResources: { ...adsServiceDefinition.DeltaAggregatedResources, requestDeserialize: raw },
 } satisfies ServiceDefinition;
 
-export const decodeSotwRequest = (b: Uint8Array): DiscoveryRequest => fromBinary(sotwRequest(), b) as DiscoveryRequest;
-export const decodeDeltaRequest = (b: Uint8Array): DeltaDiscoveryRequest => deltaAck(b) ?? (fromBinary(deltaRequest(), b) as DeltaDiscoveryRequest);
+const sotwRequests = new RequestMemo((b) => fromBinary(sotwRequest(), b) as DiscoveryRequest);
+const deltaRequests = new RequestMemo((b) => fromBinary(deltaRequest(), b) as DeltaDiscoveryRequest);
+
+/** Decoded requests; a large one (a proxy's whole EDS subscription) may be shared and is frozen. */
+export const decodeSotwRequest = (b: Uint8Array): DiscoveryRequest => sotwRequests.get(b);
+export const decodeDeltaRequest = (b: Uint8Array): DeltaDiscoveryRequest => deltaAck(b) ?? deltaRequests.get(b);
+
+/** Large requests answered from memory, both transports (for tests). */
+export const rememberedRequests = (): number => sotwRequests.hits + deltaRequests.hits;
 
 /** DeltaDiscoveryRequest.type_url = 2 and response_nonce = 6, as length-delimited tags. */
 const TYPE_URL_TAG = 0x12;

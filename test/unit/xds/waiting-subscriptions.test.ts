@@ -55,11 +55,17 @@ describe("a delta stream waiting to be answered", () => {
     });
     const status = (id: string) => harness.server.syncStatus().find((s) => s.id === id);
     await eventually(() => ids.every((id) => status(id)?.types.cds?.nonceSent), "CDS responses written", 60_000);
+    const subscribe = (raw: RawGrpcStream): void => raw.send(request({ typeUrl: EDS, resourceNamesSubscribe: names }));
+    const taken = (of: readonly string[]) => () => of.every((id) => status(id)?.types.eds?.subscribed === CLUSTERS);
+    // The first stream's request is decoded and remembered for the others (request-memo.ts): held
+    // once, not per stream, so it is in the baseline.
+    subscribe(streams[0]!);
+    await eventually(taken(ids.slice(0, 1)), "the first EDS subscription taken", 60_000);
     const before = heapBytes();
-    for (const raw of streams) raw.send(request({ typeUrl: EDS, resourceNamesSubscribe: names }));
-    await eventually(() => ids.every((id) => status(id)?.types.eds?.subscribed === CLUSTERS), "EDS subscriptions taken", 60_000);
+    for (const raw of streams.slice(1)) subscribe(raw);
+    await eventually(taken(ids), "EDS subscriptions taken", 60_000);
     for (const id of ids) expect(status(id)?.types.eds?.nonceSent).toBe(""); // still waiting
-    const perStream = (heapBytes() - before) / STREAMS;
+    const perStream = (heapBytes() - before) / (STREAMS - 1);
     // A Set of 3000 names is ~80 KiB; the subscription and the names to re-send were one each.
     expect(perStream).toBeLessThan(16 * 1024);
     for (const raw of streams) expect(raw.error).toBeUndefined();
