@@ -21,6 +21,7 @@
 import type { EncodeCache } from "./encode-cache.js";
 import { assembledOnce, contentVersion, digestText, encodeMessage, resourceOf } from "./encode.js";
 import { lenField, lenHeader } from "./proto-fields.js";
+import { ownCopy } from "./wire.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 import { TYPE_URL } from "./type-urls.js";
 
@@ -192,28 +193,11 @@ function partOf(
   routeAssemblyStats.parts++;
   if (!delivered(route, vh)) {
     const body = encodeMessage(TYPE_URL.virtualHost, vh, `${where} virtual host "${vh.name}"`);
-    const pieces = [ownBytes([lenHeader(2, body.length)]), body];
+    const pieces = [ownCopy([lenHeader(2, body.length)]), body];
     return { digest: digestText(JSON.stringify(vh)), pieces: () => pieces };
   }
   const r = encodeVhost(route, vh, previous?.virtualHosts, shared);
   return { digest: r.version, pieces: () => inlinePieces(r, vh.name!), vhost: r };
-}
-
-/**
- * Small bytes kept as long as a virtual host lives, in a buffer of their own: cut out of Node's
- * shared pool (Buffer.concat, Buffer.from), each would pin an 8 KiB slab of other buffers' garbage,
- * one more slab per edited virtual host.
- */
-function ownBytes(parts: readonly Uint8Array[]): Buffer {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = Buffer.allocUnsafeSlow(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Per VHDS virtual host, its pieces in the inline route configuration (the same for every assembly that holds it). */
@@ -225,7 +209,7 @@ function inlinePieces(r: Resource, name: string): readonly Uint8Array[] {
   if (!pieces) {
     const ownName = lenField(1, Buffer.from(name, "utf8"));
     const rest = r.body.subarray(leadingNameOf(r));
-    pieces = [ownBytes([lenHeader(2, ownName.length + rest.length), ownName]), rest];
+    pieces = [ownCopy([lenHeader(2, ownName.length + rest.length), ownName]), rest];
     inlineForms.set(r, pieces);
   }
   return pieces;

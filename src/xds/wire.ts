@@ -230,8 +230,12 @@ interface StepTail {
 const stepHeads = new WeakMap<readonly Resource[], StepHead>();
 const stepTails = new WeakMap<readonly string[], StepTail>();
 
-/** `chunks` joined in a buffer of their own: a cached one must not pin a slab of the shared pool. */
-function ownCopy(chunks: readonly Uint8Array[]): Buffer {
+/**
+ * `chunks` joined in a buffer of their own, for bytes kept as long as what they frame lives: cut
+ * out of Node's shared pool (Buffer.concat, Buffer.from), each would pin an 8 KiB slab of other
+ * buffers' garbage.
+ */
+export function ownCopy(chunks: readonly Uint8Array[]): Buffer {
   const n = chunksLength(chunks);
   const b = Buffer.allocUnsafeSlow(n);
   let at = 0;

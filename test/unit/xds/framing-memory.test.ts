@@ -5,25 +5,11 @@
 // pinned an 8 KiB slab full of the garbage of encodings and responses made meanwhile: about 8 KiB
 // per workload view of a 1000-service mesh (the view's own resources are framed one at a time
 // while the full sync allocates everything else).
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import type { Resource } from "../../../src/xds/snapshot.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 import { deltaPieces, joined, sotwPieces, wholeDeltaPieces, wholeSotwPieces } from "../../../src/xds/wire.js";
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-
-function arrayBuffersAfterGc(): number {
-  for (let i = 0; i < 3; i++) gc();
-  return process.memoryUsage().arrayBuffers;
-}
-
-/** After a turn of the event loop: weak references made or read in this one hold until it ends. */
-async function nextTurn(): Promise<void> {
-  await new Promise((resolve) => setImmediate(resolve));
-}
+import { arrayBuffersAfterGc, nextTurn } from "../../support/gc.js";
 
 const RESOURCES = 2000;
 

@@ -7,23 +7,9 @@
 // And what an inline route configuration that nobody read keeps: it is put together when first
 // read (VHDS streams never read it), and until then it must hold its parts, not the maps of the
 // build before it (which held the one before, and so on: one link per edit).
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { expect, it } from "vitest";
 import { encodeRoutes, type EncodedRoutes } from "../../../src/xds/route-delivery.js";
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-
-function arrayBuffersAfterGc(): number {
-  for (let i = 0; i < 3; i++) gc();
-  return process.memoryUsage().arrayBuffers;
-}
-
-/** After a turn of the event loop: weak references made or read in this one hold until it ends. */
-async function nextTurn(): Promise<void> {
-  await new Promise((resolve) => setImmediate(resolve));
-}
+import { arrayBuffersAfterGc, nextTurn } from "../../support/gc.js";
 
 const HOSTS = 400;
 
