@@ -94,24 +94,21 @@ await acked("every stream's first ACK", streams);
 
 // WIRE_FANOUT_PROF=file.cpuprofile: a CPU profile of the changes only (not of the connects).
 const profOut = process.env["WIRE_FANOUT_PROF"];
-const profiler = profOut ? new Session() : undefined;
+// WIRE_FANOUT_ALLOC=file.heapprofile: a sampling profile of what the changes allocate.
+const allocOut = process.env["WIRE_FANOUT_ALLOC"];
+// One inspector session serves both profiles.
+const inspector = profOut || allocOut ? new Session() : undefined;
+inspector?.connect();
 const post = (method: string, params?: object): Promise<unknown> =>
-  new Promise((resolve, reject) => profiler!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
-if (profiler) {
-  profiler.connect();
+  new Promise((resolve, reject) => inspector!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+if (profOut) {
   await post("Profiler.enable");
   await post("Profiler.setSamplingInterval", { interval: 100 });
   await post("Profiler.start");
 }
-// WIRE_FANOUT_ALLOC=file.heapprofile: a sampling profile of what the changes allocate.
-const allocOut = process.env["WIRE_FANOUT_ALLOC"];
-const allocs = allocOut ? new Session() : undefined;
-const postAlloc = (method: string, params?: object): Promise<unknown> =>
-  new Promise((resolve, reject) => allocs!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
-if (allocs) {
-  allocs.connect();
-  await postAlloc("HeapProfiler.enable");
-  await postAlloc("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+if (allocOut) {
+  await post("HeapProfiler.enable");
+  await post("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
 }
 
 const results: number[] = [];
@@ -137,13 +134,13 @@ for (let r = 0; r < reps; r++) {
     `${streams} streams, ${changes} changes, ${services} services: server CPU ${((cpu.user + cpu.system) / 1000) | 0} ms = ${us.toFixed(1)} µs per stream per change; wall ${(performance.now() - w0).toFixed(0)} ms; heap after GC ${((heapAfterGc - heapBefore) / 2 ** 20).toFixed(1)} MiB more`,
   );
 }
-if (profiler) {
+if (profOut) {
   const { profile } = (await post("Profiler.stop")) as { profile: unknown };
-  writeFileSync(profOut!, JSON.stringify(profile));
+  writeFileSync(profOut, JSON.stringify(profile));
 }
-if (allocs) {
-  const { profile } = (await postAlloc("HeapProfiler.stopSampling")) as { profile: unknown };
-  writeFileSync(allocOut!, JSON.stringify(profile));
+if (allocOut) {
+  const { profile } = (await post("HeapProfiler.stopSampling")) as { profile: unknown };
+  writeFileSync(allocOut, JSON.stringify(profile));
 }
 results.sort((a, b) => a - b);
 console.log(
