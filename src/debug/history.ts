@@ -7,6 +7,7 @@
 import type { ViewChange } from "../pipeline/control-plane.js";
 import { mapDiff } from "../xds/map-diff.js";
 import type { ShortType } from "../xds/observer.js";
+import { unreadBytes } from "../xds/encode.js";
 import type { Resource, ResourceMap } from "../xds/snapshot.js";
 import { SHORT_TYPE, TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 import { jsonDiff } from "./json-diff.js";
@@ -79,11 +80,13 @@ export interface ResourceDiff {
  * Bodies by version, each held by the records that name it: a body goes when the last record
  * naming it goes, or earlier (oldest first) when the budget is exceeded. A route configuration's
  * body is put together from its virtual hosts when first read (route-delivery.ts), and VHDS
- * streams never read it: such a body is held as its resource and read, and counted, only when a
- * diff needs it, so that recording an edit copies no whole route configuration per shared part.
+ * streams never read it: such a body is held as its resource and read only when a diff needs it,
+ * so that recording an edit copies no whole route configuration per shared part; until then it
+ * is counted at what it keeps (encode.ts unreadBytes).
  */
 class BodyStore {
-  private readonly bodies = new Map<string, { readonly resource: Resource; body: Uint8Array | undefined; holders: number }>();
+  /** `bytes`: the body's length once read; until then, what the unread resource keeps. */
+  private readonly bodies = new Map<string, { readonly resource: Resource; body: Uint8Array | undefined; holders: number; bytes: number }>();
   private bytes = 0;
 
   constructor(
@@ -91,16 +94,20 @@ class BodyStore {
     private readonly maxBytes: number,
   ) {}
 
-  /** `lazy`: the body is not read until a diff asks for it. */
-  hold(r: Resource, lazy: boolean): void {
+  hold(r: Resource): void {
     const kept = this.bodies.get(r.version);
     if (kept) {
       kept.holders++;
       return;
     }
-    const body = lazy ? undefined : r.body;
-    this.bodies.set(r.version, { resource: r, body, holders: 1 });
-    this.bytes += body?.length ?? 0;
+    // Counted in the budget either way: an unread route configuration keeps its parts (~32 bytes
+    // per virtual host), and one a stream read keeps its bytes (~1 MB at 1000 services) as long as
+    // it is held; counted as nothing, 2000 of them could be held.
+    const unread = unreadBytes(r);
+    const body = unread === undefined ? r.body : undefined;
+    const bytes = body?.length ?? unread ?? 0;
+    this.bodies.set(r.version, { resource: r, body, holders: 1, bytes });
+    this.bytes += bytes;
     this.trim();
   }
 
@@ -114,13 +121,14 @@ class BodyStore {
     if (!kept) return undefined;
     if (kept.body === undefined) {
       kept.body = kept.resource.body;
-      this.bytes += kept.body.length;
+      this.bytes += kept.body.length - kept.bytes;
+      kept.bytes = kept.body.length;
       this.trim(version);
     }
     return kept.body;
   }
 
-  /** Bodies kept, and the bytes of those read. */
+  /** Bodies kept, and their bytes (an unread one's: what it keeps). */
   get size(): { bodies: number; bytes: number } {
     return { bodies: this.bodies.size, bytes: this.bytes };
   }
@@ -137,7 +145,7 @@ class BodyStore {
     const kept = this.bodies.get(version);
     if (!kept) return;
     this.bodies.delete(version);
-    this.bytes -= kept.body?.length ?? 0;
+    this.bytes -= kept.bytes;
   }
 }
 
@@ -176,10 +184,10 @@ export class PushHistory {
     if (changes.length === 0) return undefined;
     const versions: Versions = new Map();
     const held = new Set<string>();
-    const hold = (r: Resource, t: TypeUrl): void => {
+    const hold = (r: Resource): void => {
       if (held.has(r.version)) return;
       held.add(r.version);
-      this.bodies.hold(r, t === TYPE_URL.route);
+      this.bodies.hold(r);
     };
     const groups: PushGroup[] = [];
     const alike = new Map<string, { proxies: string[]; types: Partial<Record<ShortType, TypeChanges>> }>();
@@ -206,7 +214,7 @@ export class PushHistory {
         let more = 0;
         const note = (name: string, before: Resource | undefined, after: Resource | undefined): boolean => {
           versions.set(`${short}/${name}`, { ...(before ? { from: before.version } : {}), ...(after ? { to: after.version } : {}) });
-          if (t !== TYPE_URL.secret) for (const r of [before, after]) if (r) hold(r, t);
+          if (t !== TYPE_URL.secret) for (const r of [before, after]) if (r) hold(r);
           if (listed++ < MAX_NAMES) return true;
           more++;
           return false;

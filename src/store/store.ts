@@ -11,12 +11,14 @@
  *   return `undefined` and leave the revision unchanged. A moved object (same content, new line) is
  *   a change: analyzers point at its location.
  * - Snapshots are immutable and cheap: one map per kind, shared with the previous snapshot for every
- *   kind the update did not touch. The revision increases by one per applied change.
+ *   kind the update did not touch, and laid over the previous one for a kind it did (kind-map.ts).
+ *   The revision increases by one per applied change.
  */
 import { deepEqual } from "../api/equal.js";
 import { INPUT_KINDS } from "../api/kinds.js";
 import { keyOf, type InputKind, type ObjectKey, type ObjectOfKind, type StoredObject } from "../api/objects.js";
 import type { ChangeSet } from "./change-set.js";
+import { KindMap, type KindMapEdit } from "./kind-map.js";
 
 export type StoreEvent = { readonly type: "upsert"; readonly object: StoredObject } | { readonly type: "delete"; readonly key: ObjectKey };
 
@@ -93,11 +95,11 @@ export class Store {
   /** Apply a batch of events from `source`; the change set, or undefined when nothing changed. */
   apply(source: string, events: readonly StoreEvent[]): ChangeSet | undefined {
     const base = this.current;
-    const copies = new Map<InputKind, Map<ObjectKey, StoredObject>>();
-    const writable = (kind: InputKind): Map<ObjectKey, StoredObject> => {
+    const copies = new Map<InputKind, KindMapEdit<ObjectKey, StoredObject>>();
+    const writable = (kind: InputKind): KindMapEdit<ObjectKey, StoredObject> => {
       let m = copies.get(kind);
       if (!m) {
-        m = new Map(base.of(kind) as ReadonlyMap<ObjectKey, StoredObject>);
+        m = KindMap.edit(base.of(kind) as ReadonlyMap<ObjectKey, StoredObject>);
         copies.set(kind, m);
       }
       return m;
@@ -139,7 +141,7 @@ export class Store {
     if (keys.size === 0) return undefined;
 
     const maps = {} as Record<InputKind, ReadonlyMap<ObjectKey, StoredObject>>;
-    for (const k of INPUT_KINDS) maps[k] = kinds.has(k) ? (copies.get(k) as Map<ObjectKey, StoredObject>) : base.of(k);
+    for (const k of INPUT_KINDS) maps[k] = kinds.has(k) ? copies.get(k)!.done() : base.of(k);
     this.current = new Snapshot(base.revision + 1, Object.freeze(maps) as unknown as KindMaps);
     return { revision: this.current.revision, sources: new Set([source]), kinds, keys };
   }

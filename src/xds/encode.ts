@@ -165,7 +165,7 @@ export function assembledOnce(
   typeUrl: TypeUrl,
   name: string,
   digest: string,
-  prepare: () => () => Uint8Array,
+  prepare: () => Assembler,
   previous?: ResourceMap,
   shared?: EncodeCache,
 ): Resource {
@@ -175,7 +175,8 @@ export function assembledOnce(
   if (known) return known;
   let bytes: Uint8Array | undefined;
   // What can fail (the parts' encoding) is done now; `pending` only copies.
-  let pending: (() => Uint8Array) | undefined = prepare();
+  const { assemble, keeps } = prepare();
+  let pending: (() => Uint8Array) | undefined = assemble;
   const resource: Resource = {
     name,
     version: contentVersion(digest),
@@ -183,13 +184,32 @@ export function assembledOnce(
       if (pending) {
         bytes = pending();
         pending = undefined;
+        unassembled.delete(resource);
       }
       return bytes!;
     },
   };
+  unassembled.set(resource, keeps);
   contentDigest.set(resource, digest);
   shared?.put(typeUrl, digest, resource);
   return resource;
+}
+
+/** What assembledOnce's `prepare` gives: what copies the parts together, and about how many bytes it keeps until then. */
+export interface Assembler {
+  readonly assemble: () => Uint8Array;
+  readonly keeps: number;
+}
+
+/** Resources of assembledOnce whose bytes nobody asked for yet, and what each keeps until then. */
+const unassembled = new WeakMap<Resource, number>();
+
+/**
+ * For an assembledOnce resource nobody read yet, about how many bytes it keeps until read (its
+ * parts, not its bytes); undefined once its bytes are made, and for every other resource.
+ */
+export function unreadBytes(r: Resource): number | undefined {
+  return unassembled.get(r);
 }
 
 /** A digest of JSON text (or of several digests joined), as encodeOnce keys content. */

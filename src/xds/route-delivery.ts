@@ -19,7 +19,7 @@
 // - No `on_demand` filter: every virtual host is sent up front, as the wildcard asks.
 // The catch-all (`*`) stays inline, so a route configuration always answers what it answered whole.
 import type { EncodeCache } from "./encode-cache.js";
-import { assembledOnce, contentVersion, digestText, encodeMessage, resourceOf } from "./encode.js";
+import { assembledOnce, contentVersion, digestText, encodeMessage, resourceOf, type Assembler } from "./encode.js";
 import { lenField, lenHeader } from "./proto-fields.js";
 import { ownCopy } from "./wire.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
@@ -157,15 +157,23 @@ function encodeRoute(
  * scope: a closure made there would keep all of it, `previous` among it, and so, until read, the
  * maps of every earlier build (each unread route configuration holding the one before it).
  */
-function assembler(name: string, where: string, head: Omit<RouteConfigurationLike, "virtualHosts">, parts: readonly Part[]): () => Uint8Array {
+function assembler(name: string, where: string, head: Omit<RouteConfigurationLike, "virtualHosts">, parts: readonly Part[]): Assembler {
   if (name === "") throw new Error(`${where}: a route configuration needs a name`);
   const headBytes = encodeMessage(TYPE_URL.route, head, where);
   const nameLength = leadingName(headBytes, name)!;
-  return () => {
-    routeAssemblyStats.assembled++;
-    return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
+  return {
+    assemble: () => {
+      routeAssemblyStats.assembled++;
+      return Buffer.concat([headBytes.subarray(0, nameLength), ...parts.flatMap((p) => p.pieces()), headBytes.subarray(nameLength)]);
+    },
+    // Measured: 7 KB at 100 virtual hosts, 33 KB at 1000, 98 KB at 3000 (this list of parts, the
+    // lists of its virtual hosts' JSON and VHDS resources), besides what later versions share.
+    keeps: UNREAD_BYTES_PER_VHOST * parts.length + headBytes.length + UNREAD_BYTES_EACH,
   };
 }
+
+const UNREAD_BYTES_PER_VHOST = 32;
+const UNREAD_BYTES_EACH = 4096;
 
 /** One virtual host in an inline route configuration: its content digest, its bytes there, and its VHDS resource if it travels by VHDS. */
 interface Part {

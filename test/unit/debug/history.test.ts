@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { PushHistory } from "../../../src/debug/history.js";
 import type { ViewChange } from "../../../src/pipeline/control-plane.js";
 import { encodeResources } from "../../../src/xds/encode.js";
+import { encodeRoutes, routeAssemblyStats } from "../../../src/xds/route-delivery.js";
 import type { Resource, ResourceMap } from "../../../src/xds/snapshot.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 
@@ -100,30 +101,61 @@ describe("PushHistory", () => {
     expect(from.gets).toBeLessThanOrEqual(2);
   });
 
-  it("reads a route configuration's body only when a diff asks for it", () => {
+  it("reads a route configuration's body only when a diff asks for it, counting what it keeps meanwhile", () => {
+    // As a view's route map is: the inline form put together from its virtual hosts when first read.
+    const vhds = (weight: number): ResourceMap =>
+      encodeRoutes([
+        {
+          name: "9080",
+          virtualHosts: Array.from({ length: 50 }, (_, i) => ({
+            name: `svc-${i}:9080`,
+            domains: [`svc-${i}`],
+            routes: [{ match: { prefix: "/" }, route: { cluster: `c${i === 7 ? weight : 0}` } }],
+          })),
+        },
+      ]).routes;
     const h = new PushHistory(5);
-    const reads = new Map<string, number>();
-    const lazy = (m: ResourceMap): ResourceMap =>
-      new Map(
-        [...m].map(([name, r]) => [
-          name,
-          {
-            name,
-            version: r.version,
-            get body(): Uint8Array {
-              reads.set(r.version, (reads.get(r.version) ?? 0) + 1);
-              return r.body;
-            },
-          },
-        ]),
-      );
-    const [a, b] = [lazy(routes(1)), lazy(routes(2))];
+    const [a, b] = [vhds(1), vhds(2)];
+    const assembled = routeAssemblyStats.assembled;
     const p = h.record(trigger, change(a, b), () => ["p"])!;
-    expect([...reads.values()]).toEqual([]);
-    expect(h.keptBodies).toEqual({ bodies: 2, bytes: 0 });
+    expect(routeAssemblyStats.assembled - assembled).toBe(0);
+    // Unread, each is counted at what it keeps until read: its parts, ~32 bytes per virtual host.
+    expect(h.keptBodies.bodies).toBe(2);
+    expect(h.keptBodies.bytes).toBeGreaterThan(2 * 50 * 32);
+    expect(h.keptBodies.bytes).toBeLessThan(2 * 50 * 1024);
     const d = h.diff(p.id, "9080") as { diff: string }[];
+    expect(d[0]!.diff).toMatch(/^-\s+cluster: c1$/m);
     expect(d[0]!.diff).toMatch(/^\+\s+cluster: c2$/m);
-    expect([...reads.values()]).toEqual([1, 1]);
+    expect(routeAssemblyStats.assembled - assembled).toBe(2);
     expect(h.keptBodies.bytes).toBe(a.get("9080")!.body.length + b.get("9080")!.body.length);
+  });
+
+  it("keeps route configurations, read or not, within its byte budget", () => {
+    const vhds = (weight: number): ResourceMap =>
+      encodeRoutes([
+        {
+          name: "9080",
+          virtualHosts: Array.from({ length: 200 }, (_, i) => ({
+            name: `svc-${i}:9080`,
+            domains: [`svc-${i}`],
+            routes: [{ match: { prefix: "/" }, route: { cluster: `c${i === 7 ? weight : 0}` } }],
+          })),
+        },
+      ]).routes;
+    const BUDGET = 64 * 1024;
+    for (const read of [false, true]) {
+      const h = new PushHistory(100, { maxBodyBytes: BUDGET });
+      let prev = vhds(0);
+      for (let i = 1; i <= 40; i++) {
+        const next = vhds(i);
+        if (read) void next.get("9080")!.body; // a SotW stream took it whole
+        h.record(trigger, change(prev, next), () => ["p"]);
+        prev = next;
+      }
+      // 41 versions named by the records; each keeps ~11 KB unread, ~16 KB read: a few fit.
+      expect(h.keptBodies.bytes, read ? "read" : "unread").toBeLessThanOrEqual(BUDGET);
+      expect(h.keptBodies.bodies, read ? "read" : "unread").toBeLessThan(10);
+      expect(h.keptBodies.bodies).toBeGreaterThan(0);
+    }
   });
 });

@@ -1,0 +1,145 @@
+// One kind's objects in a store snapshot: an immutable map changed a few keys at a time. Each
+// version lays its changes over a shared base instead of copying it (a Pod change copied the map
+// of every Pod of the mesh, ten thousand entries at 1000 services, once per change, and the copy
+// lived until the next change: old-generation garbage at every change). The changes are folded
+// into a new base once they outgrow about the square root of its size, so a change costs in
+// proportion to itself (amortized). Iteration order is a Map's: a replaced key keeps its place, a
+// new key (or one deleted and set again) comes last.
+
+const GONE: unique symbol = Symbol("gone");
+
+/** Counts for tests: entries copied (a version's changes, or a fold into a new base). */
+export const kindMapWork = { copied: 0 };
+
+const EMPTY: ReadonlyMap<unknown, unknown> = new Map();
+const none = <K, V>(): ReadonlyMap<K, V> => EMPTY as ReadonlyMap<K, V>;
+
+export class KindMap<K, V> implements ReadonlyMap<K, V> {
+  private constructor(
+    private readonly base: ReadonlyMap<K, V>,
+    /** Base keys replaced (a value) or deleted (GONE). */
+    private readonly over: ReadonlyMap<K, V | typeof GONE>,
+    /** Keys set that the base lacks, or that were deleted from it before: after the base, in order. */
+    private readonly added: ReadonlyMap<K, V>,
+    readonly size: number,
+  ) {}
+
+  /** Changes to `map` (a plain map, or a KindMap) that make the next version. */
+  static edit<K, V>(map: ReadonlyMap<K, V>): KindMapEdit<K, V> {
+    if (map instanceof KindMap) {
+      const m = map as KindMap<K, V>;
+      kindMapWork.copied += m.over.size + m.added.size;
+      return new KindMapEdit(m.base, new Map(m.over), new Map(m.added), m.size);
+    }
+    return new KindMapEdit(map, new Map(), new Map(), map.size);
+  }
+
+  /** @internal KindMapEdit.done */
+  static made<K, V>(base: ReadonlyMap<K, V>, over: ReadonlyMap<K, V | typeof GONE>, added: ReadonlyMap<K, V>, size: number): KindMap<K, V> {
+    return new KindMap(base, over.size ? over : none(), added.size ? added : none(), size);
+  }
+
+  get(key: K): V | undefined {
+    return valueOf(this.base, this.over, this.added, key);
+  }
+
+  has(key: K): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  entries(): MapIterator<[K, V]> {
+    return this.plain() ? this.base.entries() : entriesOf(this.base, this.over, this.added);
+  }
+
+  keys(): MapIterator<K> {
+    return this.plain() ? this.base.keys() : keysOf(this.entries());
+  }
+
+  values(): MapIterator<V> {
+    return this.plain() ? this.base.values() : valuesOf(this.entries());
+  }
+
+  /** No changes over the base (a new or folded version): the base's own iterators serve. */
+  private plain(): boolean {
+    return this.over.size === 0 && this.added.size === 0;
+  }
+
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this);
+  }
+}
+
+/** A version being made: set and delete as on a Map, then `done`. Values are never undefined. */
+export class KindMapEdit<K, V> {
+  /** @internal KindMap.edit */
+  constructor(
+    private readonly base: ReadonlyMap<K, V>,
+    private readonly over: Map<K, V | typeof GONE>,
+    private readonly added: Map<K, V>,
+    private size: number,
+  ) {}
+
+  get(key: K): V | undefined {
+    return valueOf(this.base, this.over, this.added, key);
+  }
+
+  set(key: K, value: V): void {
+    if (this.added.has(key)) this.added.set(key, value);
+    else if (this.base.has(key) && this.over.get(key) !== GONE) this.over.set(key, value);
+    else {
+      this.added.set(key, value);
+      this.size++;
+    }
+  }
+
+  delete(key: K): void {
+    if (this.added.delete(key)) this.size--;
+    else if (this.base.has(key) && this.over.get(key) !== GONE) {
+      this.over.set(key, GONE);
+      this.size--;
+    }
+  }
+
+  /** The new version; its changes folded into a new base once they outgrow about √(base size). */
+  done(): KindMap<K, V> {
+    if (this.over.size + this.added.size <= foldAt(this.base.size)) return KindMap.made(this.base, this.over, this.added, this.size);
+    kindMapWork.copied += this.size;
+    return KindMap.made(new Map(entriesOf(this.base, this.over, this.added)), none(), none(), this.size);
+  }
+}
+
+function valueOf<K, V>(base: ReadonlyMap<K, V>, over: ReadonlyMap<K, V | typeof GONE>, added: ReadonlyMap<K, V>, key: K): V | undefined {
+  const a = added.get(key);
+  if (a !== undefined) return a;
+  const o = over.get(key);
+  if (o !== undefined) return o === GONE ? undefined : o;
+  return base.get(key);
+}
+
+function* keysOf<K, V>(entries: Iterable<[K, V]>): MapIterator<K> {
+  for (const [k] of entries) yield k;
+}
+
+function* valuesOf<K, V>(entries: Iterable<[K, V]>): MapIterator<V> {
+  for (const [, v] of entries) yield v;
+}
+
+function* entriesOf<K, V>(base: ReadonlyMap<K, V>, over: ReadonlyMap<K, V | typeof GONE>, added: ReadonlyMap<K, V>): MapIterator<[K, V]> {
+  if (over.size === 0) yield* base;
+  else
+    for (const [k, v] of base) {
+      const o = over.get(k);
+      if (o === GONE) continue;
+      yield [k, o ?? v];
+    }
+  yield* added;
+}
+
+/** Copying the changes costs their number per version and folding the base's size per fold: both about √n. */
+function foldAt(size: number): number {
+  return Math.max(64, 2 * Math.ceil(Math.sqrt(size)));
+}
