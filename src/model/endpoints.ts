@@ -2,17 +2,17 @@ import type { Diagnostic } from "../api/diagnostics.js";
 import type { InputObject, StoredObject } from "../api/objects.js";
 import type { EndpointSlice, Node, Pod } from "../api/kube-types.js";
 import { SERVICE_NAME_LABEL } from "../api/kube-types.js";
+import { KindMap } from "../store/kind-map.js";
 import type { EndpointModel, ServiceModel } from "./ir.js";
 import { endpointKey } from "./ir.js";
 import { podLocality } from "./locality.js";
 import { serviceFqdn } from "./names.js";
-import { OverlayMap } from "./overlay-map.js";
 
 interface PodIndex {
   /** The Pods indexed, in input order. */
   readonly pods: readonly StoredObject<Pod>[];
   /** `n:<ns>/<name>` and `i:<ns>/<ip>` → the Pod. */
-  readonly byKey: OverlayMap<string, Pod>;
+  readonly byKey: KindMap<string, Pod>;
   /** Some key is two Pods' (host-network Pods share their node's address): the later one holds it. */
   readonly shared: boolean;
 }
@@ -136,7 +136,7 @@ function indexPods(input: readonly StoredObject<Pod>[], previous: PodIndex | und
     }
   }
   endpointWork.podKeysIndexed += byKey.size;
-  return { index: { pods: input, byKey: OverlayMap.of(byKey), shared }, changed };
+  return { index: { pods: input, byKey: KindMap.of(byKey), shared }, changed };
 }
 
 /** One service's endpoints and what they were built from (so an unchanged service is reused as is). */
@@ -162,7 +162,7 @@ export interface EndpointState {
   /** Nodes by name (their labels give endpoints their locality), in input order as `nodeList`. */
   readonly nodes: ReadonlyMap<string, Node>;
   readonly nodeList: readonly Node[];
-  readonly byService: OverlayMap<string, ServiceEndpoints>;
+  readonly byService: KindMap<string, ServiceEndpoints>;
   /** The services with slices (the keys of `byService`). */
   readonly hosts: ReadonlySet<string>;
   /** What the build was made of and gave: a later one changed a few slices or pods starts from it. */
@@ -173,7 +173,7 @@ export interface EndpointState {
   /** In slice key order, with the service of each. */
   readonly diagnostics: readonly (SliceDiagnostic & { readonly host: string })[];
   /** The services that looked each Pod key up; made when a change first needs it. */
-  podKeyHosts?: OverlayMap<string, readonly string[]>;
+  podKeyHosts?: KindMap<string, readonly string[]>;
 }
 
 function buildService(svc: ServiceModel, slices: readonly StoredObject<EndpointSlice>[], pods: PodIndex, nodes: ReadonlyMap<string, Node>): ServiceEndpoints {
@@ -326,7 +326,7 @@ export function buildEndpoints(
     pods: podIndex,
     nodes,
     nodeList,
-    byService: OverlayMap.of(byService),
+    byService: KindMap.of(byService),
     hosts: new Set(byService.keys()),
     slices,
     services,
@@ -429,7 +429,7 @@ function buildChanged(
 }
 
 /** Which services looked up each Pod key, over every service of `state`. */
-function indexPodKeyHosts(state: EndpointState): OverlayMap<string, readonly string[]> {
+function indexPodKeyHosts(state: EndpointState): KindMap<string, readonly string[]> {
   const out = new Map<string, string[]>();
   for (const host of state.hosts) {
     for (const k of state.byService.get(host)!.podKeys) {
@@ -438,5 +438,5 @@ function indexPodKeyHosts(state: EndpointState): OverlayMap<string, readonly str
       else out.set(k, [host]);
     }
   }
-  return OverlayMap.of(out);
+  return KindMap.of(out);
 }

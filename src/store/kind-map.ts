@@ -1,4 +1,5 @@
-// One kind's objects in a store snapshot: an immutable map changed a few keys at a time. Each
+// An immutable map changed a few keys at a time: one kind's objects in a store snapshot, and the
+// endpoint indexes kept across builds (pods by key, slices by service). Each
 // version lays its changes over a shared base instead of copying it (a Pod change copied the map
 // of every Pod of the mesh, ten thousand entries at 1000 services, once per change, and the copy
 // lived until the next change: old-generation garbage at every change). The changes are folded
@@ -24,6 +25,11 @@ export class KindMap<K, V> implements ReadonlyMap<K, V> {
     readonly size: number,
   ) {}
 
+  /** `map` as the base of versions to come (the map itself is kept, not copied). */
+  static of<K, V>(map: ReadonlyMap<K, V>): KindMap<K, V> {
+    return KindMap.made(map, none(), none(), map.size);
+  }
+
   /** Changes to `map` (a plain map, or a KindMap) that make the next version. */
   static edit<K, V>(map: ReadonlyMap<K, V>): KindMapEdit<K, V> {
     if (map instanceof KindMap) {
@@ -41,6 +47,16 @@ export class KindMap<K, V> implements ReadonlyMap<K, V> {
 
   get(key: K): V | undefined {
     return valueOf(this.base, this.over, this.added, key);
+  }
+
+  /** This map with each key set to its value (undefined: deleted); this one is left as it is. */
+  with(changes: Iterable<readonly [K, V | undefined]>): KindMap<K, V> {
+    const edit = KindMap.edit<K, V>(this);
+    for (const [k, v] of changes) {
+      if (v === undefined) edit.delete(k);
+      else edit.set(k, v);
+    }
+    return edit.done();
   }
 
   has(key: K): boolean {

@@ -38,7 +38,7 @@ const HISTORY = 10;
  * Replaced objects that may still be live: the endpoint indexes (pods by key, slices by service)
  * and the store's maps of each kind lay changed keys over a shared base and keep the values they
  * replaced until the changes fold into a new base, past 64 keys at this size
- * (src/model/overlay-map.ts, src/store/kind-map.ts). A holder that keeps one object per change
+ * (src/store/kind-map.ts). A holder that keeps one object per change
  * would keep 200.
  */
 const OVERLAY_HELD = 2 * 64;

@@ -25,6 +25,21 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe("KindMap", () => {
+  it("with(): each version its own content, earlier versions left as they were", () => {
+    const v0 = KindMap.of(new Map([["a", 1]]));
+    const v1 = v0.with([
+      ["b", 2],
+      ["a", undefined],
+    ]);
+    const v2 = v1.with([["a", 3]]);
+    expect([v0.get("a"), v0.get("b"), v0.size]).toEqual([1, undefined, 1]);
+    expect([v1.get("a"), v1.get("b"), v1.size]).toEqual([undefined, 2, 1]);
+    expect([...v2]).toEqual([
+      ["b", 2],
+      ["a", 3],
+    ]);
+  });
+
   // Versions of a map changed a batch at a time, each read back as a Map copied and changed alike
   // would read: the same entries in the same order (a replaced key keeps its place, a key set again
   // after a delete comes last), through folds into a new base.
