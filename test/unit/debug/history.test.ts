@@ -18,6 +18,23 @@ const routes = (weight: number, extra = false): ResourceMap =>
 const change = (from: ResourceMap, to: ResourceMap): ViewChange[] => [{ classes: ["k"], maps: new Map([[TYPE_URL.route, { from, to }]]) }];
 const trigger = { objects: ["VirtualService/default/reviews"], fastPath: false };
 
+/**
+ * As a view's route map is: the inline form put together from its virtual hosts when first read.
+ * `weight` names the cluster of virtual host 7, the one an edit changes.
+ */
+function vhdsRoutes(hosts: number, weight: number): ResourceMap {
+  return encodeRoutes([
+    {
+      name: "9080",
+      virtualHosts: Array.from({ length: hosts }, (_, i) => ({
+        name: `svc-${i}:9080`,
+        domains: [`svc-${i}`],
+        routes: [{ match: { prefix: "/" }, route: { cluster: `c${i === 7 ? weight : 0}` } }],
+      })),
+    },
+  ]).routes;
+}
+
 describe("PushHistory", () => {
   it("keeps the last N pushes, newest first, and names added, changed and removed resources", () => {
     const h = new PushHistory(2);
@@ -102,18 +119,7 @@ describe("PushHistory", () => {
   });
 
   it("reads a route configuration's body only when a diff asks for it, counting what it keeps meanwhile", () => {
-    // As a view's route map is: the inline form put together from its virtual hosts when first read.
-    const vhds = (weight: number): ResourceMap =>
-      encodeRoutes([
-        {
-          name: "9080",
-          virtualHosts: Array.from({ length: 50 }, (_, i) => ({
-            name: `svc-${i}:9080`,
-            domains: [`svc-${i}`],
-            routes: [{ match: { prefix: "/" }, route: { cluster: `c${i === 7 ? weight : 0}` } }],
-          })),
-        },
-      ]).routes;
+    const vhds = (weight: number): ResourceMap => vhdsRoutes(50, weight);
     const h = new PushHistory(5);
     const [a, b] = [vhds(1), vhds(2)];
     const assembled = routeAssemblyStats.assembled;
@@ -131,17 +137,7 @@ describe("PushHistory", () => {
   });
 
   it("keeps route configurations, read or not, within its byte budget", () => {
-    const vhds = (weight: number): ResourceMap =>
-      encodeRoutes([
-        {
-          name: "9080",
-          virtualHosts: Array.from({ length: 200 }, (_, i) => ({
-            name: `svc-${i}:9080`,
-            domains: [`svc-${i}`],
-            routes: [{ match: { prefix: "/" }, route: { cluster: `c${i === 7 ? weight : 0}` } }],
-          })),
-        },
-      ]).routes;
+    const vhds = (weight: number): ResourceMap => vhdsRoutes(200, weight);
     const BUDGET = 64 * 1024;
     for (const read of [false, true]) {
       const h = new PushHistory(100, { maxBodyBytes: BUDGET });
