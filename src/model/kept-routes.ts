@@ -1,23 +1,22 @@
 /**
- * Route resolutions kept across builds, per proxy view: a VirtualService edit resolves that
+ * Route resolutions kept across builds and shared by views: a VirtualService edit resolves that
  * VirtualService's routes again, not the other 999 services' (and their virtual hosts then keep
- * their translated JSON and encoded bytes downstream, found by identity).
+ * their translated JSON and encoded bytes downstream, found by identity), and resolves them once
+ * for every view that reads the same, not once per view.
  *
  * A resolution reads more than its VirtualService: the destination services (their ports), the
  * DestinationRules the proxy applies to them (consistent hashing) and ExternalName aliases, all
- * through its RouteScope. What it read is recorded with the result; a later build takes the
- * result only if each of those reads gives the same object again, so an edited rule or service
- * misses exactly the resolutions that looked at it. The model keeps unchanged inputs as the same
- * objects across builds (keep.ts), which is what makes those comparisons hit.
+ * through its RouteScope. What it read is recorded with the result; a later build, or another
+ * view, takes the result only if each of those reads gives the same object again, so an edited
+ * rule or service misses exactly the resolutions that looked at it. The model keeps unchanged
+ * inputs as the same objects across builds (keep.ts), which is what makes those comparisons hit.
+ * What a resolution reads of the proxy itself is in the key it is found by (proxyFacts).
  *
- * Held per ProxyView object (the pipeline keeps one per shared part for its life) and per model
- * object, weakly: a view or a VirtualService that goes takes its entries with it.
- *
- * Views share what they resolve alike. The sidecars of each namespace have an outbound part of
- * their own, and each part resolved every service's routes and made its virtual hosts (and their
- * JSON downstream) anew, although only the virtual hosts of its own namespace differ (short-name
- * domains): with four namespaces, four copies of ~4 MiB at 1000 services. A new result equal to
- * one another view holds is that one (Interned), so their virtual hosts are the same object too.
+ * The sidecars of each namespace have an outbound part of their own: with workload proxies in
+ * four namespaces, each part resolving and keeping every service's routes was four copies of
+ * ~5 MiB at 1000 services and four resolutions of each edit. Resolutions and virtual hosts are
+ * held here per model object, weakly; the views that use them hold them (scope.ts), so what no
+ * view uses goes, and a VirtualService or service that goes takes its entries with it.
  */
 import type { ServiceModel, VirtualServiceModel } from "./ir.js";
 import type { ClusterPolicy } from "./parsed.js";
@@ -31,11 +30,6 @@ type Read =
   | { readonly kind: "services"; readonly value: ReadonlyMap<string, ServiceModel> }
   | { readonly kind: "policy"; readonly host: string; readonly subset: string | undefined; readonly port: number; readonly value: ClusterPolicy | undefined }
   | { readonly kind: "alias"; readonly host: string; readonly value: string | undefined };
-
-interface Kept<T> {
-  readonly reads: readonly Read[];
-  readonly value: T;
-}
 
 /** Counts for tests: resolutions computed and taken from an earlier build. */
 export const keptRouteStats = { resolved: 0, kept: 0 };
@@ -119,77 +113,101 @@ function readsAgain(reads: readonly Read[], ctx: RouteScope): boolean {
   return true;
 }
 
+/** A resolution: found again by any view whose scope reads the same objects while some view holds it. */
+export interface Resolution<T> {
+  readonly value: T;
+}
+
+interface Kept<T> extends Resolution<T> {
+  /** What resolving read of the model, and what each read gave. */
+  readonly reads: readonly Read[];
+}
+
 /**
- * Results some view holds, per model object and key, weakly: a result equal to one of them is
- * replaced by it. Nothing is kept here that no view's memo holds.
+ * Per model object and key, the resolutions that some view holds, weakly: a view keeps those it
+ * uses (scope.ts holds them with its port's hosts), so one that no view uses any more goes with
+ * the next collection. A view takes the first whose reads give the same objects in its scope,
+ * so the outbound parts of several namespaces resolve a VirtualService once, not once each; a
+ * new result equal to a held one is that one, so their virtual hosts are the same object too.
  */
-class Interned<K extends object, T extends object> {
-  private readonly table = new WeakMap<K, Map<string, WeakRef<T>[]>>();
+class Resolutions<K extends object, T extends object> {
+  private readonly table = new WeakMap<K, Map<string, WeakRef<Kept<T>>[]>>();
 
   constructor(private readonly same: (a: T, b: T) => boolean) {}
 
-  /** `value`, or the held result equal to it. */
-  find(owner: K, key: string, value: T): T {
+  get(owner: K, key: string, ctx: RouteScope, resolve: (ctx: RouteScope) => T): Kept<T> {
     let byKey = this.table.get(owner);
     if (!byKey) this.table.set(owner, (byKey = new Map()));
     const refs = byKey.get(key) ?? [];
-    const live: WeakRef<T>[] = [];
+    const live: WeakRef<Kept<T>>[] = [];
     for (const ref of refs) {
       const held = ref.deref();
       if (held === undefined) continue;
-      if (this.same(held, value)) return held;
+      if (readsAgain(held.reads, ctx)) {
+        keptRouteStats.kept++;
+        return held;
+      }
       live.push(ref);
     }
-    live.push(new WeakRef(value));
+    keptRouteStats.resolved++;
+    const reads: Read[] = [];
+    let value = resolve(recording(ctx, reads));
+    for (const ref of live) {
+      const held = ref.deref()!;
+      if (this.same(held.value, value)) {
+        value = held.value;
+        break;
+      }
+    }
+    const made = { reads, value };
+    live.push(new WeakRef(made));
     byKey.set(key, live);
-    return value;
+    return made;
   }
 }
 
-/** Per proxy view, per model object, per listener port and gateway: the last resolution. */
-type Memo<K extends object, T> = WeakMap<ProxyView, WeakMap<K, Map<string, Kept<T>>>>;
+const httpRoutes = new Resolutions<VirtualServiceModel, HttpRouteModel[]>(deepEqual);
+const defaultRoutes = new Resolutions<ServiceModel, DefaultRouteModel>(deepEqual);
 
-function kept<K extends object, T extends object>(
-  memo: Memo<K, T>,
-  shared: Interned<K, T>,
-  owner: K,
-  key: string,
-  ctx: RouteScope,
-  resolve: (ctx: RouteScope) => T,
-): T {
-  let byOwner = memo.get(ctx.proxy);
-  if (!byOwner) memo.set(ctx.proxy, (byOwner = new WeakMap()));
-  let byKey = byOwner.get(owner);
-  if (!byKey) byOwner.set(owner, (byKey = new Map()));
-  const known = byKey.get(key);
-  if (known && readsAgain(known.reads, ctx)) {
-    keptRouteStats.kept++;
-    return known.value;
+/** Per VirtualService: the label keys its matches' sourceLabels name, and whether one names a sourceNamespace. */
+const sourceReads = new WeakMap<VirtualServiceModel, { readonly namespace: boolean; readonly labels: readonly string[] }>();
+
+/**
+ * What resolving `vs` reads of the proxy, as a key: its DNS domain (short destination hosts),
+ * its namespace where a match has sourceNamespace, and the labels sourceLabels name (routes.ts
+ * matchApplies and resolveDestination read nothing else of it). Parts of namespaces that agree
+ * on these share their resolutions.
+ */
+function proxyFacts(vs: VirtualServiceModel, proxy: ProxyView): string {
+  let reads = sourceReads.get(vs);
+  if (!reads) {
+    let namespace = false;
+    const labels = new Set<string>();
+    const matches = [...vs.routedHttp.flatMap((r) => r.match ?? []), ...vs.tcp.flatMap((r) => r.match ?? []), ...vs.tls.flatMap((r) => r.match)];
+    for (const m of matches) {
+      if (m.sourceNamespace) namespace = true;
+      for (const k of Object.keys(m.sourceLabels ?? {})) labels.add(k);
+    }
+    sourceReads.set(vs, (reads = { namespace, labels: [...labels].sort() }));
   }
-  keptRouteStats.resolved++;
-  const reads: Read[] = [];
-  const value = shared.find(owner, key, resolve(recording(ctx, reads)));
-  byKey.set(key, { reads, value });
-  return value;
+  let key = proxy.dnsDomain;
+  if (reads.namespace) key += `\0${proxy.namespace}`;
+  for (const k of reads.labels) key += `\0${proxy.labels[k] ?? "\u0001"}`;
+  return key;
 }
 
-const httpRoutes: Memo<VirtualServiceModel, HttpRouteModel[]> = new WeakMap();
-const defaultRoutes: Memo<ServiceModel, DefaultRouteModel> = new WeakMap();
-const sharedHttpRoutes = new Interned<VirtualServiceModel, HttpRouteModel[]>(deepEqual);
-const sharedDefaultRoutes = new Interned<ServiceModel, DefaultRouteModel>(deepEqual);
-
-/** resolveHttpRoutes, the same array as last time when nothing it read changed (never mutate it). */
-export function keptHttpRoutes(vs: VirtualServiceModel, ctx: RouteScope): HttpRouteModel[] {
-  return kept(httpRoutes, sharedHttpRoutes, vs, `${ctx.port}|${ctx.gateway}`, ctx, (c) => resolveHttpRoutes(vs, c));
+/** resolveHttpRoutes, the same array as last time when nothing it read changed (never mutate it); hold the Resolution to keep it findable. */
+export function keptHttpRoutes(vs: VirtualServiceModel, ctx: RouteScope): Resolution<HttpRouteModel[]> {
+  return httpRoutes.get(vs, `${ctx.port}|${ctx.gateway}|${proxyFacts(vs, ctx.proxy)}`, ctx, (c) => resolveHttpRoutes(vs, c));
 }
 
-/** resolveDefaultRoute, the same object as last time when nothing it read changed. */
-export function keptDefaultRoute(svc: ServiceModel, port: number, ctx: RouteScope): DefaultRouteModel {
-  return kept(defaultRoutes, sharedDefaultRoutes, svc, `${port}|${ctx.port}|${ctx.gateway}`, ctx, (c) => resolveDefaultRoute(svc, port, c));
+/** resolveDefaultRoute (it reads nothing of the proxy), the same object as last time when nothing it read changed. */
+export function keptDefaultRoute(svc: ServiceModel, port: number, ctx: RouteScope): Resolution<DefaultRouteModel> {
+  return defaultRoutes.get(svc, `${port}|${ctx.port}|${ctx.gateway}`, ctx, (c) => resolveDefaultRoute(svc, port, c));
 }
 
-const virtualHosts = new WeakMap<ProxyView, WeakMap<ServiceModel, Map<number, VirtualHostScope>>>();
-const sharedVirtualHosts = new Interned<ServiceModel, VirtualHostScope>((a, b) => sameVirtualHost(a, b.host, b.domains, b.routes, b.defaultRoute));
+/** Per service and port, the virtual hosts some view holds (weakly: a view's port scope holds its own). */
+const virtualHosts = new WeakMap<ServiceModel, Map<number, WeakRef<VirtualHostScope>[]>>();
 
 function sameVirtualHost(
   vh: VirtualHostScope,
@@ -207,24 +225,28 @@ function sameVirtualHost(
 }
 
 /**
- * A service's virtual host on a port: last build's object when it holds the same routes (by
- * identity) and domains, or another view's, so that its translation is found again by identity.
+ * A service's virtual host on a port: the object some view holds with the same routes (by
+ * identity) and domains, whichever view made it, so that its translation is found again by identity.
  */
 export function keptVirtualHost(
-  proxy: ProxyView,
   svc: ServiceModel,
   port: number,
   domains: readonly string[],
   routes: readonly HttpRouteModel[],
   defaultRoute: DefaultRouteModel | undefined,
 ): VirtualHostScope {
-  let bySvc = virtualHosts.get(proxy);
-  if (!bySvc) virtualHosts.set(proxy, (bySvc = new WeakMap()));
-  let byPort = bySvc.get(svc);
-  if (!byPort) bySvc.set(svc, (byPort = new Map()));
-  const before = byPort.get(port);
-  if (before && sameVirtualHost(before, svc.hostname, domains, routes, defaultRoute)) return before;
-  const vh = sharedVirtualHosts.find(svc, String(port), { host: svc.hostname, domains, routes, ...(defaultRoute ? { defaultRoute } : {}) });
-  byPort.set(port, vh);
+  let byPort = virtualHosts.get(svc);
+  if (!byPort) virtualHosts.set(svc, (byPort = new Map()));
+  const refs = byPort.get(port) ?? [];
+  const live: WeakRef<VirtualHostScope>[] = [];
+  for (const ref of refs) {
+    const held = ref.deref();
+    if (held === undefined) continue;
+    if (sameVirtualHost(held, svc.hostname, domains, routes, defaultRoute)) return held;
+    live.push(ref);
+  }
+  const vh: VirtualHostScope = { host: svc.hostname, domains, routes, ...(defaultRoute ? { defaultRoute } : {}) };
+  live.push(new WeakRef(vh));
+  byPort.set(port, live);
   return vh;
 }

@@ -26,7 +26,7 @@ import {
 } from "./ir.js";
 import { CREDENTIAL_CA_SUFFIX, MESH_GATEWAY, outboundClusterName, serviceDomains } from "./names.js";
 import { inboundScope, type InboundScope } from "./inbound.js";
-import { keptDefaultRoute, keptHttpRoutes, keptVirtualHost } from "./kept-routes.js";
+import { keptDefaultRoute, keptHttpRoutes, keptVirtualHost, type Resolution } from "./kept-routes.js";
 import { inboundSecurityScope, type InboundSecurityScope } from "./authz/scope.js";
 import { namespaceMtlsMode, type PeerAuthentications } from "./peer-authentication.js";
 import { DEFAULT_MESH_CONFIG, type OutboundTrafficPolicyMode } from "./mesh-config.js";
@@ -333,8 +333,32 @@ interface PortBuild {
   readonly scope: PortScope;
   readonly vss: readonly VirtualServiceModel[];
   readonly ctx: RouteScope;
-  /** Per HTTP virtual host (in `scope.virtualHosts`' order, registry hosts only): its service and domains. */
-  readonly hosts: readonly { readonly svc: ServiceModel; readonly domains: readonly string[] }[];
+  /** Per HTTP virtual host (in `scope.virtualHosts`' order, registry hosts only): how it was made. */
+  readonly hosts: readonly HostBuild[];
+}
+
+/**
+ * A registry service's virtual host on a port, its domains, and the route resolutions it was made
+ * of: holding them here is what keeps them findable by the next build and by other views (kept-routes.ts).
+ */
+interface HostBuild {
+  readonly svc: ServiceModel;
+  readonly domains: readonly string[];
+  readonly vh: VirtualHostScope;
+  readonly routes?: Resolution<readonly HttpRouteModel[]>;
+  readonly defaultRoute?: Resolution<DefaultRouteModel>;
+}
+
+/**
+ * A VirtualService that yields no route on this port (every rule pruned by port, source or a
+ * missing delegate) leaves the service its default route, as in Istio. Resolutions are kept across
+ * builds and views (kept-routes.ts): an edit resolves again only what it touches, once.
+ */
+function registryHost(svc: ServiceModel, port: number, domains: readonly string[], vs: VirtualServiceModel | undefined, ctx: RouteScope): HostBuild {
+  const routes = vs ? keptHttpRoutes(vs, ctx) : undefined;
+  const defaultRoute = routes?.value.length ? undefined : keptDefaultRoute(svc, port, ctx);
+  const vh = keptVirtualHost(svc, port, domains, routes?.value ?? NO_ROUTES, defaultRoute?.value);
+  return { svc, domains, vh, ...(routes ? { routes } : {}), ...(defaultRoute ? { defaultRoute } : {}) };
 }
 
 /** Per proxy view and port number: the last scope and everything but the VirtualServices it read. */
@@ -358,7 +382,7 @@ function buildPort(at: PortAt, { vss, routing }: Routing): PortBuild | undefined
     .filter((e) => !isHttpProtocol(e.port.protocol))
     .map(({ svc, port }) => ({ service: svc, port, routes: resolveL4Routes(routing(svc.hostname), svc, port, ctx), ...headless(mesh, svc, port) }));
   const auto = entries.filter(isAuto).map(({ svc, port }) => autoEntry(svc, port, routing(svc.hostname), ctx));
-  const hosts: { svc: ServiceModel; domains: readonly string[] }[] = [];
+  const hosts: HostBuild[] = [];
   const virtualHosts = http.length ? buildVirtualHosts(http, number, ctx, routing, vss, mesh.aliases ?? NO_ALIASES, hosts) : [];
   const scope: PortScope = { port: number, http, tcp, auto, virtualHosts, ...(bound ? { bound } : {}) };
   return { scope, vss, ctx, hosts };
@@ -405,21 +429,22 @@ function patchPort(known: PortBuild, at: PortAt, now: Routing): PortBuild | unde
     }
   const { scope, ctx } = known;
   let virtualHosts = scope.virtualHosts;
+  let hosts = known.hosts;
   for (let i = 0; i < known.hosts.length; i++) {
     const { svc, domains } = known.hosts[i]!;
     if (!touched.has(svc.hostname)) continue;
     portScopeStats.patchedHosts++;
-    const vs = routing(svc.hostname);
-    const routes = vs ? keptHttpRoutes(vs, ctx) : NO_ROUTES;
-    const vh = keptVirtualHost(at.proxy, svc, scope.port, domains, routes, routes.length ? undefined : keptDefaultRoute(svc, scope.port, ctx));
-    if (vh === virtualHosts[i]) continue;
+    const host = registryHost(svc, scope.port, domains, routing(svc.hostname), ctx);
+    if (hosts === known.hosts) hosts = [...hosts];
+    (hosts as HostBuild[])[i] = host;
+    if (host.vh === virtualHosts[i]) continue;
     if (virtualHosts === scope.virtualHosts) virtualHosts = [...virtualHosts];
-    (virtualHosts as VirtualHostScope[])[i] = vh;
+    (virtualHosts as VirtualHostScope[])[i] = host.vh;
   }
   const tcp = patchList(scope.tcp, touched, (e) => ({ ...e, routes: resolveL4Routes(routing(e.service.hostname), e.service, e.port, ctx) }));
   const auto = patchList(scope.auto, touched, (e) => autoEntry(e.service, e.port, routing(e.service.hostname), ctx));
   const same = virtualHosts === scope.virtualHosts && tcp === scope.tcp && auto === scope.auto;
-  return { ...known, vss, scope: same ? scope : { ...scope, virtualHosts, tcp, auto } };
+  return { ...known, vss, hosts, scope: same ? scope : { ...scope, virtualHosts, tcp, auto } };
 }
 
 /** `list` with the entries of touched hosts made again; `list` itself when there are none. */
@@ -454,23 +479,19 @@ function buildVirtualHosts(
   routing: (host: string) => VirtualServiceModel | undefined,
   vss: readonly VirtualServiceModel[],
   aliases: ReadonlyMap<string, readonly ServiceAliasModel[]>,
-  hosts: { svc: ServiceModel; domains: readonly string[] }[],
+  hosts: HostBuild[],
 ): VirtualHostScope[] {
   const used = new Set<string>();
   const out: VirtualHostScope[] = [];
   for (const svc of http) {
-    const vs = routing(svc.hostname);
-    // A VirtualService that yields no route on this port (every rule pruned by port, source
-    // or a missing delegate) leaves the service its default route, as in Istio.
-    // Kept across builds (kept-routes.ts): an edit resolves again only what it touches.
-    const routes = vs ? keptHttpRoutes(vs, ctx) : NO_ROUTES;
     // Envoy rejects a domain that two virtual hosts share; as in Istio the first keeps it.
     const all = hostDomains(svc, ctx.proxy, aliases.get(svc.hostname));
     const domains = all.some((d) => used.has(d)) ? all.filter((d) => !used.has(d)) : all;
     for (const d of domains) used.add(d);
     if (domains.length === 0) continue;
-    hosts.push({ svc, domains });
-    out.push(keptVirtualHost(ctx.proxy, svc, port, domains, routes, routes.length ? undefined : keptDefaultRoute(svc, port, ctx)));
+    const host = registryHost(svc, port, domains, routing(svc.hostname), ctx);
+    hosts.push(host);
+    out.push(host.vh);
   }
   if (port === NON_REGISTRY_HOST_PORT) out.push(...nonRegistryVirtualHosts(vss, ctx, used));
   return out;
@@ -512,8 +533,17 @@ function hostDomains(svc: ServiceModel, proxy: ProxyView, aliases: readonly Serv
   if (!byProxy) plainDomains.set(svc, (byProxy = new Map()));
   const key = `${proxy.namespace}\0${proxy.dnsDomain ?? ""}`;
   let domains = byProxy.get(key);
-  if (!domains) byProxy.set(key, (domains = aliasedDomains(svc, proxy, undefined)));
+  if (!domains) {
+    const made = aliasedDomains(svc, proxy, undefined);
+    // Every namespace but the service's own sees the same domains: one array for them all.
+    for (const other of byProxy.values()) if (sameStrings(other, made)) domains = other;
+    byProxy.set(key, (domains ??= made));
+  }
   return domains;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function aliasedDomains(svc: ServiceModel, proxy: ProxyView, aliases: readonly ServiceAliasModel[] | undefined): string[] {

@@ -136,7 +136,7 @@ export function runEditRebuild(services: number, log: (s: string) => void): Tabl
     ]),
     notes: [
       "CPU of the process (process.cpuUsage) for the update alone (its GC included); the views proxies hold are built before (workloads: one per Service of the first 40, or BENCH_EDIT_VIEWS, over four namespaces' shared outbound parts).",
-      "Unchanged inputs keep their model objects (model/keep.ts), route resolutions and translated pieces are kept per view (model/kept-routes.ts), and a part whose model reads did not change is not translated (pipeline/mesh-reads.ts).",
+      "Unchanged inputs keep their model objects (model/keep.ts), route resolutions are kept and shared by the views that read the same (model/kept-routes.ts), and a part whose model reads did not change is not translated (pipeline/mesh-reads.ts).",
     ],
   };
 }

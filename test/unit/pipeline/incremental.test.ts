@@ -1,7 +1,7 @@
 // A change rebuilds only what it touches (issue 12 item 1): the model keeps the objects its
-// unchanged inputs gave (model/keep.ts), route resolutions are kept per view while what they read
-// is the same (model/kept-routes.ts), and translated virtual hosts, clusters and encoded bytes are
-// then found again by identity. Whatever is kept, the result must be what a build from scratch gives.
+// unchanged inputs gave (model/keep.ts), route resolutions are kept (and shared by views) while
+// what they read is the same (model/kept-routes.ts), and translated virtual hosts, clusters and
+// encoded bytes are then found again by identity. Whatever is kept, the result must be what a build from scratch gives.
 import fc from "fast-check";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";

@@ -13,10 +13,12 @@ import {
   namespaceOf,
   pod,
   service,
+  serviceName,
   virtualService,
 } from "../../../src/loadgen/mesh-objects.js";
 import { buildMeshState } from "../../../src/model/build.js";
-import { parseProxy, proxyView, sharedView } from "../../../src/model/proxy.js";
+import { keptRouteStats } from "../../../src/model/kept-routes.js";
+import { parseProxy, proxyView, sharedView, type ProxyView } from "../../../src/model/proxy.js";
 import { outboundLabels } from "../../../src/model/selected-labels.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import type { VirtualHostJson } from "../../../src/translate/envoy.js";
@@ -25,23 +27,29 @@ import { benchNode } from "../../bench/mesh.js";
 
 const N = 12;
 
-function objects(): StoredObject<InputObject>[] {
+function objects(n = N): StoredObject<InputObject>[] {
   const out: StoredObject<InputObject>[] = [];
   for (let k = 0; k < 4; k++) out.push({ object: namespace(k) });
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     out.push({ object: service(i) });
     for (let j = 0; j < ENDPOINTS_PER_SERVICE; j++) out.push({ object: pod(i, j) });
-    out.push({ object: endpointSlice(i, "full") }, { object: virtualService(i, N, "full") }, { object: destinationRule(i, "full") });
+    out.push({ object: endpointSlice(i, "full") }, { object: virtualService(i, n, "full") }, { object: destinationRule(i, "full") });
   }
   return out;
 }
 
-/** The virtual hosts of route configuration 8080 of workload proxy `k`'s outbound part, by service host. */
-function virtualHostsOf(mesh: ReturnType<typeof buildMeshState>["mesh"], k: number): Map<string, VirtualHostJson> {
+type Mesh = ReturnType<typeof buildMeshState>["mesh"];
+
+/** The outbound part of workload proxy `k` (a pod of service k: namespace k mod 4). */
+function partOf(mesh: Mesh, k: number): ProxyView {
   const parsed = parseProxy(benchNode(k, "workloads", N));
   if ("error" in parsed) throw new Error(parsed.error);
-  const part = sharedView(proxyView(parsed.proxy, new Map()), outboundLabels(mesh));
-  const rc = translateShared(mesh, part).routes.find((r) => r.name === "8080");
+  return sharedView(proxyView(parsed.proxy, new Map()), outboundLabels(mesh));
+}
+
+/** The virtual hosts of route configuration 8080 of workload proxy `k`'s outbound part, by service host. */
+function virtualHostsOf(mesh: Mesh, k: number): Map<string, VirtualHostJson> {
+  const rc = translateShared(mesh, partOf(mesh, k)).routes.find((r) => r.name === "8080");
   return new Map(
     (rc?.virtualHosts ?? []).filter((vh) => vh.name !== undefined && !vh.domains?.includes("*")).map((vh) => [vh.name!.replace(/:8080$/, ""), vh]),
   );
@@ -80,6 +88,30 @@ describe("outbound parts of different namespaces", () => {
     expect(b!.edsTargets.length).toBe(a!.edsTargets.length);
     b!.edsTargets.forEach((t, i) => expect(t).toBe(a!.edsTargets[i]));
     b!.endpoints.forEach((cla, i) => expect(cla).toBe(a!.endpoints[i]));
+  });
+
+  it("resolve each VirtualService once for all of them, and an edit once", () => {
+    const objs = objects();
+    const before = buildMeshState(meshInputFrom(objs));
+    const parts = [0, 1, 2, 3].map((k) => partOf(before.mesh, k));
+    expect(new Set(parts.map((p) => p.namespace)).size).toBe(4);
+    const at = { ...keptRouteStats };
+    translateShared(before.mesh, parts[0]!);
+    const first = keptRouteStats.resolved - at.resolved;
+    expect(first).toBeGreaterThanOrEqual(N);
+    for (const p of parts.slice(1)) translateShared(before.mesh, p);
+    // The other three namespaces' parts read the same objects: every resolution is found again.
+    expect(keptRouteStats.resolved - at.resolved).toBe(first);
+    expect(keptRouteStats.kept - at.kept).toBe(3 * first);
+    const edited = [...objs];
+    edited[objs.findIndex((o) => o.object.kind === "VirtualService" && o.object.metadata.name === serviceName(5))] = {
+      object: virtualService(5, N, "full", 70),
+    };
+    const after = buildMeshState(meshInputFrom(edited), undefined, undefined, before);
+    const edit = { ...keptRouteStats };
+    for (const p of parts) translateShared(after.mesh, p);
+    expect(keptRouteStats.resolved - edit.resolved).toBe(1);
+    expect(keptRouteStats.kept - edit.kept).toBe(3);
   });
 
   it("two parts made apart for one namespace share every virtual host", () => {
