@@ -205,8 +205,16 @@ function partOf(
     return { digest: digestText(JSON.stringify(vh)), pieces: () => pieces };
   }
   const r = encodeVhost(route, vh, previous?.virtualHosts, shared);
-  return { digest: r.version, pieces: () => inlinePieces(r, vh.name!), vhost: r };
+  let part = deliveredParts.get(r);
+  if (!part) {
+    const name = vh.name!;
+    deliveredParts.set(r, (part = { digest: r.version, pieces: () => inlinePieces(r, name), vhost: r }));
+  }
+  return part;
 }
+
+/** Per VHDS virtual host, its part of an inline route configuration: one for every route configuration (every view) holding it. */
+const deliveredParts = new WeakMap<Resource, Part>();
 
 /** Per VHDS virtual host, its pieces in the inline route configuration (the same for every assembly that holds it). */
 const inlineForms = new WeakMap<Resource, readonly Uint8Array[]>();

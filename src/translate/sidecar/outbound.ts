@@ -11,7 +11,15 @@ import type { ProxyView } from "../../model/proxy.js";
 import type { AutoServiceScope, OutboundScope, PortScope, ServiceScope, TcpServiceScope, VirtualHostScope } from "../../model/scope.js";
 import { outboundCluster } from "../cluster.js";
 import { localityLbFor, type EndpointTls } from "../endpoints.js";
-import { byResourceName, type ClusterJson, type FilterChainJson, type ListenerJson, type RouteConfigurationJson, type VirtualHostJson } from "../envoy.js";
+import {
+  byResourceName,
+  type ClusterJson,
+  type FilterChainJson,
+  type ListenerJson,
+  type RouteConfigurationJson,
+  type RouteJson,
+  type VirtualHostJson,
+} from "../envoy.js";
 import { dedupeMatches, l4FilterChains } from "../l4-route.js";
 import { SidecarCodes } from "../../model/sidecar-scope.js";
 import {
@@ -219,15 +227,27 @@ function firstOfEachName(sorted: ListenerJson[], diagnostics: Diagnostic[]): Lis
 /** Per virtual host scope (kept across builds while its routes are: model/kept-routes.ts), its JSON. */
 const translatedHosts = new WeakMap<VirtualHostScope, { readonly port: number; readonly json: VirtualHostJson }>();
 
+/**
+ * Per resolution (a virtual host's routes, or its default route), its routes' JSON. A service's
+ * virtual hosts differ in their domains only (its own namespace's proxies reach it by its short
+ * name too), so they hold one copy of the routes.
+ */
+const translatedRoutes = new WeakMap<object, { readonly port: number; readonly json: RouteJson[] }>();
+
+function routesOf(vh: VirtualHostScope, port: number): RouteJson[] {
+  const from = vh.defaultRoute ?? vh.routes;
+  const known = translatedRoutes.get(from);
+  if (known?.port === port) return known.json;
+  const json = vh.defaultRoute ? [defaultRoute(vh.defaultRoute)] : httpRoutes(vh.routes, port);
+  translatedRoutes.set(from, { port, json });
+  return json;
+}
+
 /** A virtual host's JSON; the same object for the same scope, which the encoders know by identity (never mutate it). */
 function virtualHost(vh: VirtualHostScope, port: number): VirtualHostJson {
   const known = translatedHosts.get(vh);
   if (known?.port === port) return known.json;
-  const json: VirtualHostJson = {
-    name: virtualHostName(vh.host, port),
-    domains: [...vh.domains],
-    routes: vh.defaultRoute ? [defaultRoute(vh.defaultRoute)] : httpRoutes(vh.routes, port),
-  };
+  const json: VirtualHostJson = { name: virtualHostName(vh.host, port), domains: [...vh.domains], routes: routesOf(vh, port) };
   translatedHosts.set(vh, { port, json });
   return json;
 }
