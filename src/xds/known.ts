@@ -52,7 +52,9 @@ export class KnownVersions {
   /** The proxy now holds exactly `map` (e.g. after a response that made it so). */
   rebase(map: ResourceMap): void {
     this.base = map;
-    this.own.clear();
+    // Clearing a Map allocates a new table even when it is empty, and a push rebases every
+    // stream it answers: most hold no differences of their own.
+    if (this.own.size > 0) this.own.clear();
     this.count = map.size;
   }
 

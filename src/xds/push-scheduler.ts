@@ -12,6 +12,9 @@
 // later change: a stream that left a response unanswered that long is slow, and what it is sent
 // next is not counted (its own memory stays bounded by one write at a time, see connection.ts).
 
+/** The longest an afterPush task waits for the streams to be served. */
+const MAX_AFTER_MS = 1000;
+
 export interface Flushable {
   /** Build and write what the stream owes (may start writes through `track`). */
   flushNow(): void;
@@ -25,7 +28,7 @@ export interface PushSchedulerOptions {
   /** Bytes sent and not yet answered, above which no stream is served. */
   readonly maxInFlightBytes?: number;
   readonly stallMs?: number;
-  /** A stream's flush threw: the others of the turn are still served, and this says so. */
+  /** A stream's flush (or an afterPush task) threw: the others of the turn are still served, and this says so. */
   readonly onFlushError?: (err: unknown) => void;
 }
 
@@ -62,6 +65,9 @@ export class PushScheduler {
    */
   private readonly intake = new Set<Flushable>();
   private readonly inFlight = new Set<InFlight>();
+  /** Work that waits until the streams owed a response were served (afterPush). */
+  private afterTasks: (() => void)[] = [];
+  private afterSince = 0;
   private inFlightBytes = 0;
   private scheduled = false;
   private stallTimer: NodeJS.Timeout | undefined;
@@ -94,6 +100,18 @@ export class PushScheduler {
   takeIn(s: Flushable): void {
     this.intake.add(s);
     this.schedule();
+  }
+
+  /**
+   * Run `task` once every stream owed a response now was served, or no stream can be served
+   * (none waits, or the unanswered bytes are at the cap): work that need not come before a push
+   * (bookkeeping of the change it sends) then does not delay the last proxy's response. Tasks
+   * run in the order given, on a later turn at the earliest.
+   */
+  afterPush(task: () => void): void {
+    if (this.afterTasks.length === 0) this.afterSince = performance.now();
+    this.afterTasks.push(task);
+    if (this.afterTasks.length === 1 && !this.scheduled) setImmediate(() => this.runAfterTasks());
   }
 
   /** `s` is gone. */
@@ -181,7 +199,20 @@ export class PushScheduler {
       this.guarded(() => s.flushNow());
     }
     this.longestRoundMs = Math.max(this.longestRoundMs, performance.now() - start);
+    this.runAfterTasks();
     this.schedule();
+  }
+
+  /**
+   * The afterPush tasks, when no stream can be served now, or once they waited MAX_AFTER_MS: a
+   * reconnect storm keeps streams waiting for seconds, and the tasks must not pile up meanwhile.
+   */
+  private runAfterTasks(): void {
+    if (this.afterTasks.length === 0) return;
+    if (this.waiting.size > 0 && !this.full() && performance.now() - this.afterSince < MAX_AFTER_MS) return;
+    const tasks = this.afterTasks;
+    this.afterTasks = [];
+    for (const t of tasks) this.guarded(t);
   }
 
   /** One stream's failure must not skip the others' turn. */

@@ -294,6 +294,11 @@ export class XdsServer {
     return this.ctx.scheduler.stats;
   }
 
+  /** Run `task` once the streams owed a response now were served (PushScheduler.afterPush). */
+  afterPush(task: () => void): void {
+    this.ctx.scheduler.afterPush(task);
+  }
+
   /** Connected proxy ids by the key (node class) their streams follow. */
   proxiesByKey(): Map<string, string[]> {
     const out = new Map<string, string[]>();

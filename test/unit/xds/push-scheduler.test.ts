@@ -81,3 +81,44 @@ describe("PushScheduler", () => {
     expect(flushed).toEqual([]);
   });
 });
+
+describe("PushScheduler.afterPush", () => {
+  it("runs a task once every waiting stream was served, however many turns that takes", async () => {
+    // sliceMs 0: one stream per turn, so the push spans three turns.
+    const s = new PushScheduler({ sliceMs: 0 });
+    const done: string[] = [];
+    for (const name of ["a", "b", "c"]) s.request({ flushNow: () => void done.push(name) });
+    s.afterPush(() => done.push("task"));
+    await settle(s);
+    await turn();
+    expect(done).toEqual(["a", "b", "c", "task"]);
+    expect(s.stats.rounds).toBe(3);
+  });
+
+  it("runs tasks in order on a later turn when no stream waits", async () => {
+    const s = new PushScheduler();
+    const done: string[] = [];
+    s.afterPush(() => done.push("one"));
+    s.afterPush(() => done.push("two"));
+    expect(done).toEqual([]);
+    await turn();
+    expect(done).toEqual(["one", "two"]);
+  });
+
+  it("does not wait for streams held at the cap on unanswered bytes", async () => {
+    const s = new PushScheduler({ maxInFlightBytes: 10, stallMs: 60_000 });
+    const done: string[] = [];
+    const stream = (name: string) => ({
+      flushNow: () => {
+        done.push(name);
+        s.track(16);
+      },
+    });
+    s.request(stream("a"));
+    s.request(stream("b"));
+    s.afterPush(() => done.push("task"));
+    for (let i = 0; i < 5; i++) await turn();
+    expect(done).toEqual(["a", "task"]);
+    expect(s.pending.streams).toBe(1);
+  });
+});
