@@ -5,8 +5,14 @@
 // they spend is measured. The figure is what the targets section's load generator spends per proxy
 // beyond HTTP/2 and the kernel, on a mesh of the same shape.
 //
+// A second round adds the transport: a server of its own process (loadgen-replay-server.ts) writes
+// the recorded responses at once on every stream, and N proxies connect to it over loopback.
+//
 // Usage: node --expose-gc --import tsx test/bench/loadgen-replay.ts [services=1000] [proxies=200] [rounds=5]
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { frame } from "../../src/loadgen/grpc-call.js";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DeltaProxy } from "../../src/loadgen/delta-proxy.js";
@@ -85,8 +91,41 @@ for (let r = 0; r < rounds; r++) {
   for (const p of fleet) p.close();
   perProxy.push((cpu.user + cpu.system) / 1000 / proxies);
 }
-perProxy.sort((a, b) => a - b);
-const median = perProxy[Math.floor(perProxy.length / 2)]!;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(
-  `load generator CPU per proxy, full sync replayed (${services} services, ${proxies} proxies, ${rounds} rounds): median ${median.toFixed(2)} ms (${perProxy.map((x) => x.toFixed(2)).join(" ")})`,
+  `load generator CPU per proxy, full sync replayed (${services} services, ${proxies} proxies, ${rounds} rounds): median ${median(perProxy).toFixed(2)} ms (${perProxy.map((x) => x.toFixed(2)).join(" ")})`,
 );
+
+// The same over HTTP/2 and loopback.
+const file = path.join(tmpdir(), `meshpilot-replay-${process.pid}.bin`);
+writeFileSync(file, Buffer.concat(responses.map((b) => frame(b))));
+const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./loadgen-replay-server.ts", import.meta.url)), file], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+try {
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once("data", (b: Buffer) => resolve(Number(b.toString().trim())));
+    child.once("exit", (c) => reject(new Error(`replay server exited with ${c}`)));
+  });
+  const wire: { user: number; system: number }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    (globalThis as { gc?: () => void }).gc?.();
+    const cpu0 = process.cpuUsage();
+    const fleet = Array.from({ length: proxies }, (_, i) => new DeltaProxy({ ...opts, index: i, address: `127.0.0.1:${port}` }));
+    const deadline = performance.now() + 120_000;
+    while (fleet.some((p) => !p.synced && p.error === undefined) && performance.now() < deadline) await sleep(5);
+    const cpu = process.cpuUsage(cpu0);
+    const unsynced = fleet.filter((p) => !p.synced).length;
+    for (const p of fleet) p.close();
+    if (unsynced) throw new Error(`${unsynced} proxies not in sync over the wire: ${fleet.find((p) => !p.synced)!.diagnosis()}`);
+    wire.push({ user: cpu.user / 1000 / proxies, system: cpu.system / 1000 / proxies });
+    await sleep(200);
+  }
+  const total = wire.map((w) => w.user + w.system);
+  console.log(
+    `  over HTTP/2 + loopback: median ${median(total).toFixed(2)} ms per proxy (user ${median(wire.map((w) => w.user)).toFixed(2)}, system ${median(wire.map((w) => w.system)).toFixed(2)}; ${total.map((x) => x.toFixed(2)).join(" ")})`,
+  );
+} finally {
+  child.kill();
+  rmSync(file, { force: true });
+}
