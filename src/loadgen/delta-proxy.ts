@@ -11,6 +11,7 @@ import { DeltaDiscoveryRequestSchema, DeltaDiscoveryResponseSchema } from "../ge
 import { SHORT_OF, SHORT_TYPES, TYPE_URL_OF, type ShortType } from "./counts.js";
 import { LoadProxy, now, type ProxyOptions } from "./proxy.js";
 import { NodeSchema } from "../gen/envoy/config/core/v3/base_pb.js";
+import { ResponseMemo, type ResponseMemoStats } from "./response-memo.js";
 import { deltaRequestBytes, edsServiceName, readDeltaResponse, WireResource, type DeltaRequestFields, type DeltaSummary } from "./wire.js";
 
 type RequestInit = MessageInitShape<typeof DeltaDiscoveryRequestSchema>;
@@ -26,6 +27,14 @@ function internVersion(v: string): string {
   if (versions.size >= MAX_VERSIONS) versions.clear();
   versions.set(v, v);
   return v;
+}
+
+/** The proxies of a process get the same resources: each distinct span of them is read once. */
+const memo = new ResponseMemo();
+
+/** How often the delta proxies of this process found resources they had read already. */
+export function responseMemoStats(): ResponseMemoStats {
+  return memo.stats;
 }
 
 const HAND_ENCODED: ReadonlySet<string> = new Set<keyof DeltaRequestFields>([
@@ -90,7 +99,7 @@ export class DeltaProxy extends LoadProxy {
   }
 
   protected handle(buf: Buffer): void {
-    const r = readDeltaResponse(buf);
+    const r = readDeltaResponse(buf, memo.resources);
     const type = SHORT_OF[r.typeUrl];
     if (!type) throw new Error(`response of unexpected type ${r.typeUrl}`);
     if (this.opts.selfCheck) crossCheck(buf, r);

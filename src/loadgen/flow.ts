@@ -72,6 +72,18 @@ export class NameSubscription {
     return { added, removed };
   }
 
+  /** Adds `names` to the subscription (those not in it yet); returns them. */
+  add(names: readonly string[]): string[] {
+    const added: string[] = [];
+    for (const n of names) {
+      if (this.names.has(n)) continue;
+      this.names.add(n);
+      this.pending.add(n);
+      added.push(n);
+    }
+    return added;
+  }
+
   received(name: string): void {
     this.pending.delete(name);
   }
@@ -134,20 +146,36 @@ export class EnvoyFlow {
       this.clusterSecrets.delete(name);
       if (this.clusters.delete(name) && this.expected.has(name)) this.expectedFound--;
     }
+    // Clusters only added (the full sync, a new service) add their EDS names; a cluster removed or
+    // changed may leave an EDS name nobody asks for: then the subscription is worked out again.
+    let recount = fullState || removed.length > 0;
+    const named: string[] = [];
     for (const r of resources) {
       const name = intern(r.name);
       const held = this.clusters.size;
       this.clusters.add(name);
       if (this.clusters.size > held && this.expected.has(name)) this.expectedFound++;
       const refs = clusterRefs(r);
-      const svc = refs.eds;
-      if (svc === undefined) this.clusterEds.delete(name);
       // Istio's EDS service name is the cluster's own: no second lookup for it.
-      else this.clusterEds.set(name, svc === name ? name : intern(svc));
+      const svc = refs.eds === undefined ? undefined : refs.eds === name ? name : intern(refs.eds);
+      const old = this.clusterEds.get(name);
+      if (svc !== old) {
+        if (old !== undefined) recount = true;
+        if (svc === undefined) this.clusterEds.delete(name);
+        else {
+          this.clusterEds.set(name, svc);
+          named.push(svc);
+        }
+      }
       noteSecrets(this.clusterSecrets, name, refs.secrets);
     }
-    const { added, removed: dropped } = this.eds.want(new Set(this.clusterEds.values()));
-    if (added.length || dropped.length) this.sender.subscribe("eds", added, dropped);
+    if (recount) {
+      const { added, removed: dropped } = this.eds.want(new Set(this.clusterEds.values()));
+      if (added.length || dropped.length) this.sender.subscribe("eds", added, dropped);
+    } else {
+      const added = this.eds.add(named);
+      if (added.length) this.sender.subscribe("eds", added, []);
+    }
     this.wantSecrets();
     if (this.clustersWarm) this.requestListeners();
     else if (!this.ldsRequested && !this.ldsTimer) {

@@ -109,7 +109,8 @@ export interface LoadReport {
     readonly changes: readonly ChangeRecord[];
   };
   readonly resume?: ResumeReport;
-  readonly client: { readonly cpuS: number; readonly peakRssBytes: number };
+  /** The load generator's own CPU: the whole run, and from opening the fleet's streams to the full sync. */
+  readonly client: { readonly cpuS: number; readonly syncCpuS: number; readonly peakRssBytes: number };
   readonly server?: ServerReport;
   /** The first few errors, verbatim. */
   readonly errors: readonly string[];
@@ -206,7 +207,7 @@ export function formatReport(r: LoadReport): string {
         ]),
       ),
     );
-  out.push(`client: ${r.client.cpuS.toFixed(2)} CPU s, peak RSS ${mib(r.client.peakRssBytes)}`);
+  out.push(`client: ${r.client.cpuS.toFixed(2)} CPU s (sync ${r.client.syncCpuS.toFixed(2)}), peak RSS ${mib(r.client.peakRssBytes)}`);
   if (r.server)
     out.push(
       r.server.error

@@ -6,7 +6,7 @@
 import { ChangeWatch, type Change, type ChangeKind } from "./changes.js";
 import { CARRIER, CHANGE_KINDS, markerOf, planChange, slotOf } from "./churn.js";
 import { SHORT_TYPES, sumCounts, type ShortType } from "./counts.js";
-import { DeltaProxy } from "./delta-proxy.js";
+import { DeltaProxy, responseMemoStats } from "./delta-proxy.js";
 import { DirDriver } from "./dir-driver.js";
 import type { MeshDriver } from "./driver.js";
 import { LoadMesh } from "./mesh.js";
@@ -228,6 +228,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     monitor?.start();
     const serverCpu0 = monitor?.cpuSeconds();
     const startedAt = new Date().toISOString();
+    const clientSyncCpu0 = process.cpuUsage();
     log(`opening ${total} streams${o.connectRate ? ` at ${o.connectRate}/s` : ""}`);
     const s0 = now();
     const t0 = performance.now();
@@ -247,17 +248,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const allSynced = await waitUntil(() => all.every((p) => p.synced || p.error !== undefined), performance.now() + syncTimeoutMs);
     const syncedAll = allSynced && all.every((p) => p.synced);
     const fullSyncMs = syncedAll ? Math.max(...all.map((p) => p.syncedAt!)) - s0 : NaN;
+    const clientSyncCpu = process.cpuUsage(clientSyncCpu0);
+    const clientSyncCpuS = (clientSyncCpu.user + clientSyncCpu.system) / 1e6;
+    const serverCpu1 = monitor?.cpuSeconds();
     const notInSync = all
       .filter((p) => !p.synced)
       .slice(0, MAX_ERRORS_REPORTED)
       .map((p) => p.diagnosis());
+    const memo = responseMemoStats();
+    const syncCpu = `CPU during it: load generator ${clientSyncCpuS.toFixed(2)} s (system ${(clientSyncCpu.system / 1e6).toFixed(2)}; responses read ${memo.misses}, known ${memo.hits})${serverCpu1 !== undefined ? `, server ${(serverCpu1 - serverCpu0!).toFixed(2)} s` : ""}`;
     log(
       syncedAll
-        ? `full sync: ${Math.round(fullSyncMs)} ms`
+        ? `full sync: ${Math.round(fullSyncMs)} ms (${syncCpu})`
         : `full sync incomplete: ${all.filter((p) => !p.synced).length} proxies not in sync; the first: ${notInSync.slice(0, 3).join(" || ")}`,
     );
     for (const p of all) if (p.error !== undefined) noteError(p.diagnosis());
-    const serverCpu1 = monitor?.cpuSeconds();
 
     // Churn.
     const records: ChangeRecord[] = [];
@@ -400,7 +405,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         changes: records.sort((a, b) => a.id - b.id),
       },
       ...(resume ? { resume } : {}),
-      client: { cpuS: (cpu.user + cpu.system) / 1e6, peakRssBytes: process.resourceUsage().maxRSS * 1024 },
+      client: { cpuS: (cpu.user + cpu.system) / 1e6, syncCpuS: clientSyncCpuS, peakRssBytes: process.resourceUsage().maxRSS * 1024 },
       ...(server ? { server } : {}),
       errors,
     };

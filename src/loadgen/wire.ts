@@ -36,11 +36,14 @@ const WT_I32 = 5;
 
 /**
  * A cursor over the fields of one message (or sub-message) in [start, end): `next()` reads the
- * next field into `no`, `wt` and, for LEN fields, its payload [`s`, `e`), for varints `value`.
+ * next field into `no`, `wt` and, for LEN fields, its payload [`s`, `e`), for varints `value`
+ * (`at`: where the field's key starts).
  * A cursor object, not a callback per field: the bench runs under tsx, which wraps every closure
  * created in a loop with a naming helper, and that alone made the client process the bottleneck.
  */
 export class FieldReader {
+  /** Where the current field (its key) starts. */
+  at = 0;
   no = 0;
   wt = 0;
   s = 0;
@@ -76,6 +79,7 @@ export class FieldReader {
 
   next(): boolean {
     if (this.pos >= this.end) return false;
+    this.at = this.pos;
     const key = this.varint();
     this.no = Math.floor(key / 8);
     this.wt = key & 7;
@@ -195,9 +199,16 @@ function asBuffer(b: Uint8Array): Buffer {
  * One resource of a response: its name, and where its body (Any.value) and version lie in the
  * response. Nothing else is decoded: a load client only needs names to subscribe and ACK, and a
  * body is read only where Envoy's flow needs something from it (a cluster's EDS name, a
- * listener's RDS names, a route configuration's VHDS), and then only that field.
+ * listener's RDS names, a route configuration's VHDS), and then only that field; what was read is
+ * kept with the resource, which every proxy that got the same bytes shares (ResponseMemo).
  */
 export class WireResource {
+  private versionText: string | undefined;
+  /** clusterRefs, listenerRouteNames, routeUsesVhds of the body, once read. */
+  refs: ClusterRefs | undefined;
+  routeNames: readonly string[] | undefined;
+  vhds: boolean | undefined;
+
   constructor(
     readonly name: string,
     readonly buf: Buffer,
@@ -214,9 +225,9 @@ export class WireResource {
     return new WireResource(name, b, 0, body.length, body.length, b.length);
   }
 
-  /** The per-resource version (delta only; "" in SotW), decoded when asked. */
+  /** The per-resource version (delta only; "" in SotW). */
   get version(): string {
-    return str(this.buf, this.versionStart, this.versionEnd);
+    return (this.versionText ??= str(this.buf, this.versionStart, this.versionEnd));
   }
 
   /** The body, a view into the response. */
@@ -242,48 +253,79 @@ export interface SotwSummary {
   readonly resourceBytes: number;
 }
 
-export function readDeltaResponse(bytes: Uint8Array): DeltaSummary {
+/** The resources of a response, read. */
+export interface DeltaResources {
+  readonly resources: WireResource[];
+  /** Their bodies' bytes, summed. */
+  readonly resourceBytes: number;
+}
+
+/** Reads the resources that lie in [start, end) of `buf`, a response of `typeUrl`. */
+export type ResourceReader = (buf: Buffer, start: number, end: number, typeUrl: string) => DeltaResources;
+
+const NO_RESOURCES: DeltaResources = { resources: [], resourceBytes: 0 };
+
+/**
+ * A DeltaDiscoveryResponse. Its resources are read from the span that holds them all (from the
+ * first to the last), by `resources` if given: a reader that knows those bytes already may
+ * answer with what it read then (ResponseMemo).
+ */
+export function readDeltaResponse(bytes: Uint8Array, resources: ResourceReader = readDeltaResources): DeltaSummary {
   const buf = asBuffer(bytes);
   let typeUrl = "";
   let nonce = "";
-  let resourceBytes = 0;
-  const resources: WireResource[] = [];
   const removed: string[] = [];
+  let first = -1;
+  let last = -1;
   const r = new FieldReader(buf, 0, buf.length);
-  // Two readers reused for every resource: thousands of resources per response.
-  const res = new FieldReader(buf, 0, 0);
-  const any = new FieldReader(buf, 0, 0);
   while (r.next()) {
     if (r.wt !== WT_LEN) continue;
     if (r.no === F.resp.typeUrl) typeUrl = str(buf, r.s, r.e);
     else if (r.no === F.resp.nonce) nonce = str(buf, r.s, r.e);
     else if (r.no === F.resp.removed) removed.push(str(buf, r.s, r.e));
     else if (r.no === F.resp.resources) {
-      let name = "";
-      let vs = 0;
-      let ve = 0;
-      let bs = 0;
-      let be = 0;
-      res.reset(r.s, r.e);
-      while (res.next()) {
-        if (res.isLen(F.res.name)) name = str(buf, res.s, res.e);
-        else if (res.isLen(F.res.version)) {
-          vs = res.s;
-          ve = res.e;
-        } else if (res.isLen(F.res.resource)) {
-          any.reset(res.s, res.e);
-          while (any.next())
-            if (any.isLen(F.any.value)) {
-              bs = any.s;
-              be = any.e;
-            }
-        }
-      }
-      resourceBytes += be - bs;
-      resources.push(new WireResource(name, buf, bs, be, vs, ve));
+      if (first < 0) first = r.at;
+      last = r.e;
     }
   }
-  return { typeUrl, nonce, resources, removed, resourceBytes };
+  const read = first < 0 ? NO_RESOURCES : resources(buf, first, last, typeUrl);
+  return { typeUrl, nonce, resources: read.resources, removed, resourceBytes: read.resourceBytes };
+}
+
+/** The `resources` fields of a DeltaDiscoveryResponse in [start, end) of `buf` (other fields there are skipped). */
+export function readDeltaResources(buf: Buffer, start: number, end: number): DeltaResources {
+  let resourceBytes = 0;
+  const resources: WireResource[] = [];
+  const r = new FieldReader(buf, start, end);
+  // Two readers reused for every resource: thousands of resources per response.
+  const res = new FieldReader(buf, 0, 0);
+  const any = new FieldReader(buf, 0, 0);
+  while (r.next()) {
+    if (!r.isLen(F.resp.resources)) continue;
+    let name = "";
+    let vs = 0;
+    let ve = 0;
+    let bs = 0;
+    let be = 0;
+    res.reset(r.s, r.e);
+    while (res.next()) {
+      if (res.isLen(F.res.name)) name = str(buf, res.s, res.e);
+      else if (res.isLen(F.res.version)) {
+        vs = res.s;
+        ve = res.e;
+      } else if (res.isLen(F.res.resource)) {
+        any.reset(res.s, res.e);
+        while (any.next())
+          if (any.isLen(F.any.value)) {
+            bs = any.s;
+            be = any.e;
+          }
+      }
+    }
+    resourceBytes += be - bs;
+    resources.push(new WireResource(name, buf, bs, be, vs, ve));
+  }
+  return { resources, resourceBytes };
 }
 
 export function readSotwResponse(bytes: Uint8Array): SotwSummary {
@@ -349,6 +391,10 @@ export interface ClusterRefs {
 
 /** edsServiceName and sdsSecretNames of a cluster in one pass over its fields (thousands per response). */
 export function clusterRefs(cluster: WireResource): ClusterRefs {
+  return (cluster.refs ??= readClusterRefs(cluster));
+}
+
+function readClusterRefs(cluster: WireResource): ClusterRefs {
   let type = 0;
   let service = "";
   const names = new SecretNames();
@@ -379,7 +425,11 @@ function readAny(any: FieldReader): { url: string; value: FieldReader | undefine
 }
 
 /** The RDS route configuration names the HTTP connection managers of a listener refer to. */
-export function listenerRouteNames(listener: WireResource): string[] {
+export function listenerRouteNames(listener: WireResource): readonly string[] {
+  return (listener.routeNames ??= readListenerRouteNames(listener));
+}
+
+function readListenerRouteNames(listener: WireResource): readonly string[] {
   const out: string[] = [];
   const buf = listener.buf;
   const l = new FieldReader(buf, listener.start, listener.end);
@@ -406,6 +456,10 @@ export function listenerRouteNames(listener: WireResource): string[] {
 
 /** Does a RouteConfiguration body name VHDS (its virtual hosts then come as VirtualHost resources)? */
 export function routeUsesVhds(route: WireResource): boolean {
+  return (route.vhds ??= readRouteUsesVhds(route));
+}
+
+function readRouteUsesVhds(route: WireResource): boolean {
   const r = new FieldReader(route.buf, route.start, route.end);
   while (r.next()) if (r.isLen(F.route.vhds)) return true;
   return false;
