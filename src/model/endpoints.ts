@@ -21,7 +21,7 @@ interface PodIndex {
  * The work buildEndpoints did since the process started: an endpoint change should cost what it
  * touched, not the mesh (tests count these).
  */
-export const endpointWork = { slicesGrouped: 0, servicesBuilt: 0, podKeysIndexed: 0 };
+export const endpointWork = { slicesGrouped: 0, servicesBuilt: 0, podKeysIndexed: 0, podLookups: 0 };
 
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -176,47 +176,76 @@ export interface EndpointState {
   podKeyHosts?: KindMap<string, readonly string[]>;
 }
 
+/**
+ * The Pod of each of a slice's endpoints that names one (null when that Pod is not known:
+ * reported when `report`, and the endpoint left out), undefined for one that names none or is not
+ * ready (those are skipped before their Pod is read).
+ */
+function slicePods(
+  stored: StoredObject<EndpointSlice>,
+  ns: string,
+  report: boolean,
+  lookup: (key: string) => Pod | undefined,
+  diagnostics: SliceDiagnostic[],
+): (Pod | null | undefined)[] {
+  const { object: slice, source } = stored;
+  const eps = slice.endpoints ?? [];
+  const out = new Array<Pod | null | undefined>(eps.length);
+  for (let ei = 0; ei < eps.length; ei++) {
+    const ep = eps[ei]!;
+    if (ep.conditions?.ready === false || ep.conditions?.terminating === true) continue;
+    const ref = ep.targetRef;
+    if (ref?.kind !== "Pod" || !ref.name) continue;
+    const pod = lookup(nameKey(ref.namespace ?? ns, ref.name));
+    out[ei] = pod ?? null;
+    if (!pod && report) {
+      diagnostics.push({
+        slice: sliceKey(slice),
+        d: {
+          severity: "warning",
+          code: "MP0201",
+          message: `endpoint targetRef names Pod ${ref.namespace ?? ns}/${ref.name}, which is not known; its addresses are left out until the Pod appears`,
+          object: { kind: "EndpointSlice", namespace: ns, name: slice.metadata.name },
+          path: `endpoints[${ei}].targetRef`,
+          ...(source ? { source } : {}),
+        },
+      });
+    }
+  }
+  return out;
+}
+
 function buildService(svc: ServiceModel, slices: readonly StoredObject<EndpointSlice>[], pods: PodIndex, nodes: ReadonlyMap<string, Node>): ServiceEndpoints {
   endpointWork.servicesBuilt++;
   const lists = new Map<string, EndpointModel[]>();
   const podKeys = new Set<string>();
   const diagnostics: SliceDiagnostic[] = [];
   const lookup = (key: string): Pod | undefined => {
+    endpointWork.podLookups++;
     podKeys.add(key);
     return pods.byKey.get(key);
   };
+  // Node labels give most endpoints their locality: one string per Node, not one per endpoint.
+  const nodeLocalities = new Map<string, string>();
   for (const stored of slices) {
-    const { object: slice, source } = stored;
+    const slice = stored.object;
     const ns = slice.metadata.namespace ?? "default";
-    const ref = { kind: "EndpointSlice", namespace: ns, name: slice.metadata.name };
+    const sliceEndpoints = slice.endpoints ?? [];
+    // Each endpoint's Pod, looked up once for all ports (null: it names a Pod not known, and is
+    // left out; undefined: no targetRef, each address finds its Pod by IP).
+    let pods: (Pod | null | undefined)[] | undefined;
     for (const sp of svc.ports) {
       const slicePort = (slice.ports ?? []).find((p) => (p.name ?? "") === (sp.name ?? ""));
       const portNumber = slicePort?.port ?? (typeof sp.targetPort === "number" ? sp.targetPort : undefined);
       if (portNumber === undefined) continue;
       const key = endpointKey(svc.hostname, sp.port);
       const list = lists.get(key) ?? [];
-      for (const [ei, ep] of (slice.endpoints ?? []).entries()) {
+      pods ??= slicePods(stored, ns, sp === svc.ports[0], lookup, diagnostics);
+      for (let ei = 0; ei < sliceEndpoints.length; ei++) {
+        const pod = pods[ei];
+        if (pod === null) continue;
+        const ep = sliceEndpoints[ei]!;
         if (ep.conditions?.ready === false || ep.conditions?.terminating === true) continue;
-        let pod: Pod | undefined;
-        if (ep.targetRef?.kind === "Pod" && ep.targetRef.name) {
-          pod = lookup(nameKey(ep.targetRef.namespace ?? ns, ep.targetRef.name));
-          if (!pod) {
-            if (sp === svc.ports[0]) {
-              diagnostics.push({
-                slice: sliceKey(slice),
-                d: {
-                  severity: "warning",
-                  code: "MP0201",
-                  message: `endpoint targetRef names Pod ${ep.targetRef.namespace ?? ns}/${ep.targetRef.name}, which is not known; its addresses are left out until the Pod appears`,
-                  object: ref,
-                  path: `endpoints[${ei}].targetRef`,
-                  ...(source ? { source } : {}),
-                },
-              });
-            }
-            continue;
-          }
-        }
         for (const address of ep.addresses) {
           const owner = pod ?? lookup(ipKey(ns, address));
           // Built by assignment: a mesh has tens of thousands of these, and each spread of an
@@ -226,7 +255,7 @@ function buildService(svc: ServiceModel, slices: readonly StoredObject<EndpointS
             endpoint.podName = owner.metadata.name;
             // The apiserver gives every Pod a ServiceAccount ("default" unless named).
             endpoint.serviceAccount = owner.spec?.serviceAccountName || "default";
-            const locality = podLocality(owner, nodes);
+            const locality = podLocality(owner, nodes, nodeLocalities);
             if (locality) endpoint.locality = locality;
             const nodeName = owner.spec?.nodeName;
             if (nodeName) endpoint.nodeName = nodeName;

@@ -58,13 +58,22 @@ export function localityLabel(l: Locality | undefined): string {
   return [l.region, l.zone, l.subZone].join("/").replace(/\/+$/, "");
 }
 
-/** The locality of a Pod's endpoints, from the Pod's labels or its Node's ("" when unknown). */
-export function podLocality(pod: Pod | undefined, nodes: ReadonlyMap<string, Node>): string {
+/** The locality of a Pod's endpoints, from the Pod's labels or its Node's ("" when unknown); `byNode` keeps each Node's for the next Pod on it. */
+export function podLocality(pod: Pod | undefined, nodes: ReadonlyMap<string, Node>, byNode?: Map<string, string>): string {
   const labels = pod?.metadata.labels ?? {};
   const direct = labels[LOCALITY_LABEL] ?? labels[LEGACY_LOCALITY_LABEL];
   if (direct) return direct.includes("/") ? direct : direct.replaceAll(".", "/");
   const nodeName = pod?.spec?.nodeName;
-  const node = nodeName ? nodes.get(nodeName) : undefined;
+  if (!nodeName) return "";
+  let l = byNode?.get(nodeName);
+  if (l === undefined) {
+    l = nodeLocality(nodes.get(nodeName));
+    byNode?.set(nodeName, l);
+  }
+  return l;
+}
+
+function nodeLocality(node: Node | undefined): string {
   if (!node) return "";
   const nl = node.metadata.labels ?? {};
   const region = nl[TOPOLOGY_REGION_LABEL] ?? nl[LEGACY_REGION_LABEL] ?? "";

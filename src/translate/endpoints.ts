@@ -162,24 +162,44 @@ function compact(groups: Group[]): void {
   for (const g of groups) g.priority = distinct.indexOf(g.priority);
 }
 
+/** The label keys of a failoverPriority list and the value each must have to match the proxy. */
+interface FailoverWants {
+  readonly keys: readonly string[];
+  readonly values: readonly string[];
+}
+
+/** Per LocalityLb (one per view and setting): worked out once, not once per cluster. */
+const failoverWants = new WeakMap<LocalityLb, FailoverWants>();
+
+function wantsOf(lb: LocalityLb, labels: readonly string[]): FailoverWants {
+  let w = failoverWants.get(lb);
+  if (!w) {
+    const keys = labels.map((l) => l.split("=")[0]!);
+    const overrides = new Map(labels.filter((l) => l.split("=").length === 2).map((l) => l.split("=") as [string, string]));
+    w = { keys, values: keys.map((k) => overrides.get(k) ?? lb.proxyLabels[k] ?? "") };
+    failoverWants.set(lb, w);
+  }
+  return w;
+}
+
 /** Istio's applyFailoverPriorities: split each group by how many of the labels (in order) match the proxy's. */
 function failoverPriorities(groups: Group[], lb: LocalityLb, labels: readonly string[]): Group[] {
   if (Object.keys(lb.proxyLabels).length === 0) return groups;
-  const keys = labels.map((l) => l.split("=")[0]!);
-  const overrides = new Map(labels.filter((l) => l.split("=").length === 2).map((l) => l.split("=") as [string, string]));
+  const { keys, values } = wantsOf(lb, labels);
   const out: Group[] = [];
   for (const g of groups) {
     const byPriority = new Map<number, EndpointModel[]>();
     for (const ep of g.endpoints) {
-      const miss = keys.findIndex((k) => (overrides.get(k) ?? lb.proxyLabels[k] ?? "") !== (endpointLabel(ep, k) ?? ""));
-      const priority = miss < 0 ? 0 : keys.length - miss;
+      let miss = 0;
+      while (miss < keys.length && values[miss] === (endpointLabel(ep, keys[miss]!) ?? "")) miss++;
+      const priority = miss === keys.length ? 0 : keys.length - miss;
       const list = byPriority.get(priority);
       if (list) list.push(ep);
       else byPriority.set(priority, [ep]);
     }
     for (const p of [...byPriority.keys()].sort((a, b) => a - b)) {
       const eps = byPriority.get(p)!;
-      out.push({ locality: g.locality, endpoints: eps, weight: eps.reduce((sum, ep) => sum + (ep.weight ?? 1), 0), priority: p });
+      out.push({ locality: g.locality, endpoints: eps, weight: weightOf(eps), priority: p });
     }
   }
   compact(out);

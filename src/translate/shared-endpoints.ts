@@ -12,14 +12,29 @@ const built = new WeakMap<readonly EndpointModel[], WeakMap<object, Map<string, 
 const NO_PEER_AUTHENTICATIONS = {};
 
 /**
- * The JSON text of an object that is never mutated, once per object: a view's clusters share their
- * subset labels and locality settings (localityLbFor gives one object per view and setting).
+ * A short id of an object's content (its JSON text), once per object: a view's clusters share
+ * their subset labels and locality settings (localityLbFor gives one object per view and
+ * setting), and equal content in other views gets the same id. An id, not the text, goes into
+ * each CLA's key: a locality setting's text holds the proxy's labels (about 2 KB), which every
+ * key would copy.
  */
-const contentKeys = new WeakMap<object, string>();
-function contentKey(o: object): string {
-  let k = contentKeys.get(o);
-  if (k === undefined) contentKeys.set(o, (k = JSON.stringify(o)));
-  return k;
+const contentIds = new WeakMap<object, string>();
+const idsByText = new Map<string, string>();
+/** Bounded: the texts come from user input. Ids are never reused, so forgetting one only costs a miss. */
+const MAX_CONTENT_IDS = 1000;
+let nextContentId = 0;
+function contentId(o: object): string {
+  let id = contentIds.get(o);
+  if (id === undefined) {
+    const text = JSON.stringify(o);
+    id = idsByText.get(text);
+    if (id === undefined) {
+      if (idsByText.size >= MAX_CONTENT_IDS) idsByText.clear();
+      idsByText.set(text, (id = (nextContentId++).toString(36)));
+    }
+    contentIds.set(o, id);
+  }
+  return id;
 }
 
 /** The target's ClusterLoadAssignment; equal targets over the same endpoints give the same object (never mutate it). */
@@ -43,7 +58,7 @@ function sharedCla(target: EdsTarget, list: readonly EndpointModel[], endpoints:
   let byKey = byPolicies.get(policies);
   if (!byKey) byPolicies.set(policies, (byKey = new Map()));
   // Everything else a CLA is made of is small: the cluster, subset labels, locality settings and the proxy's side of them.
-  const key = `${target.cluster}\0${contentKey(target.labels)}\0${target.locality ? contentKey(target.locality) : ""}\0${target.tls?.ruleMode ?? ""}`;
+  const key = `${target.cluster}\0${contentId(target.labels)}\0${target.locality ? contentId(target.locality) : ""}\0${target.tls?.ruleMode ?? ""}`;
   let cla = byKey.get(key);
   if (!cla) byKey.set(key, (cla = buildEndpoints(target, endpoints)));
   return cla;
