@@ -11,7 +11,7 @@ const ASSET_DIRS = [
   ["debug/live-view/ui", "debug/live-view/ui"],
   ["debug/live-view/ui", "bundle/ui"],
 ];
-const ASSET_FILES = ["gen/envoy-descriptors.binpb"];
+const ASSET_FILES = ["gen/envoy-descriptors.json"];
 
 for (const [dir, target] of ASSET_DIRS) {
   const from = fileURLToPath(new URL(`../src/${dir}/`, import.meta.url));

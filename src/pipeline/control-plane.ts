@@ -118,6 +118,12 @@ export interface ControlPlaneOptions {
    * seconds to translate and encode. Their first snapshot is set when done. Undefined: at once.
    */
   readonly sliceMs?: number;
+  /**
+   * How long a built view whose last proxy left is kept for a proxy of the same view to come back
+   * to (a probe proxy before its fleet, a pod restarting) without building it again. The next build
+   * drops it anyway: rebuilding it would serve no one. Undefined or 0: dropped at once.
+   */
+  readonly keepViewMs?: number;
 }
 
 /** One view's resource maps before and after a build, for the types whose version changed. */
@@ -167,6 +173,8 @@ export class ControlPlane implements ViewProvider {
   private readonly work: SlicedWork | undefined;
   private readonly waiting = new Set<string>();
   private building = false;
+  /** Built views no proxy holds any more, kept until their timer (opts.keepViewMs) or the next build. */
+  private readonly idle = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly opts: ControlPlaneOptions) {
     if (opts.sliceMs !== undefined) this.work = new SlicedWork(opts.sliceMs, (err) => opts.logger.error({ err }, "building a view failed"));
@@ -216,6 +224,11 @@ export class ControlPlane implements ViewProvider {
       cls.view = vk;
     }
     let view = this.views.get(vk);
+    const idle = this.idle.get(vk);
+    if (idle !== undefined) {
+      clearTimeout(idle);
+      this.idle.delete(vk);
+    }
     if (!view) {
       view = { proxy, part: "", diagnostics: [], classes: new Set() };
       this.views.set(vk, view);
@@ -227,13 +240,31 @@ export class ControlPlane implements ViewProvider {
 
   private leave(key: string, cls: NodeClass): void {
     if (cls.view === undefined) return;
-    const view = this.views.get(cls.view);
-    view?.classes.delete(key);
-    if (view?.classes.size === 0) {
-      this.views.delete(cls.view);
-      this.detach(cls.view, view);
-    }
+    const vk = cls.view;
+    const view = this.views.get(vk);
     cls.view = undefined;
+    view?.classes.delete(key);
+    if (view?.classes.size !== 0) return;
+    const keepMs = this.opts.keepViewMs ?? 0;
+    if (keepMs > 0 && view.snapshot && !this.idle.has(vk)) {
+      this.idle.set(vk, setTimeout(() => this.dropIdle(vk), keepMs).unref());
+      return;
+    }
+    this.views.delete(vk);
+    this.detach(vk, view);
+  }
+
+  /** Drop a kept view (one vk, or all of them) unless a proxy came back to it. */
+  private dropIdle(only?: string): void {
+    for (const [vk, timer] of this.idle) {
+      if (only !== undefined && vk !== only) continue;
+      clearTimeout(timer);
+      this.idle.delete(vk);
+      const view = this.views.get(vk);
+      if (!view || view.classes.size > 0) continue;
+      this.views.delete(vk);
+      this.detach(vk, view);
+    }
   }
 
   /** Join the view to the shared part of its outbound key (created, untranslated, if new). */
@@ -283,6 +314,8 @@ export class ControlPlane implements ViewProvider {
     // Endpoints select no proxy: the fast path keeps the selection (and every class in its view),
     // unless pods' named ports changed, which can split views.
     if (!endpointsOnly) this.regroup(selectedLabels(build.mesh), outboundLabels(build.mesh));
+    // Kept views (and views a regroup emptied) would be built again for no proxy.
+    this.dropIdle();
     // Every view first, then the classes: a class moving between views finds its new one built.
     const changes: ViewChange[] = [];
     for (const [vk, view] of this.views) {
@@ -338,7 +371,7 @@ export class ControlPlane implements ViewProvider {
     return uniqueDiagnostics([
       ...this.inputDiagnostics,
       ...this.meshDiagnostics,
-      ...[...this.parts.values(), ...this.views.values()].flatMap((v) => v.diagnostics).map((d) => this.locate(d)),
+      ...[...this.parts.values(), ...[...this.views.values()].filter((v) => v.classes.size > 0)].flatMap((v) => v.diagnostics).map((d) => this.locate(d)),
     ]);
   }
 

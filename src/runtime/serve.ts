@@ -36,6 +36,8 @@ import type { IdentityOptions, RunningIdentity } from "./identity.js";
 export type { KubeServeOptions } from "./kube.js";
 
 const FILES = "files";
+/** How long a view whose last proxy left stays built (unless a build comes first). */
+const KEEP_VIEW_MS = 30_000;
 const KUBE = "kube";
 
 export interface ServeOptions {
@@ -90,7 +92,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const metrics = new Metrics();
   const meshConfig = servedMeshConfig(opts);
   // Views are built across turns of the event loop: proxies reconnecting at once must not stall it.
-  const controlPlane = new ControlPlane({ cache, logger: log, meshConfig, sliceMs: BUILD_SLICE_MS });
+  // A view whose proxies all left is kept a while: a probe proxy before its fleet, or a restarting
+  // pod, finds it built.
+  const controlPlane = new ControlPlane({ cache, logger: log, meshConfig, sliceMs: BUILD_SLICE_MS, keepViewMs: KEEP_VIEW_MS });
   if (opts.allowPlaintextSecrets) {
     log.warn(
       { xdsAddress: opts.xdsAddress },

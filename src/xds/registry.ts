@@ -6,14 +6,16 @@
 //
 // It is built, when first used, from one FileDescriptorSet that `npm run gen` writes beside the
 // generated modules: one pass over the set costs a fraction of loading the generated modules, each
-// of which builds its own registry of everything it imports (issue 12 item 3, start-up).
+// of which builds its own registry of everything it imports (issue 12 item 3, start-up). The set
+// is read in the JSON form of protobuf-es's message objects (scripts/gen-envoy-types.mjs):
+// JSON.parse and create() cost about a third of decoding the binary set with fromBinary.
 import { readFileSync } from "node:fs";
-import { create, createFileRegistry, fromBinary, type DescFile, type DescMessage, type FileRegistry, type Registry } from "@bufbuild/protobuf";
+import { create, createFileRegistry, type DescFile, type DescMessage, type FileRegistry, type MessageInitShape, type Registry } from "@bufbuild/protobuf";
 // Only what is named below is bundled and loaded: each well-known file builds its descriptors when
 // its module loads (esbuild drops the others, which nothing names).
 import * as wkt from "@bufbuild/protobuf/wkt";
 
-const DESCRIPTORS = new URL("../gen/envoy-descriptors.binpb", import.meta.url);
+const DESCRIPTORS = new URL("../gen/envoy-descriptors.json", import.meta.url);
 
 /**
  * protobuf-es's own descriptors of the well-known types the Envoy protos import, so that theirs
@@ -35,7 +37,7 @@ function wellKnownFiles(): Map<string, DescFile> {
 }
 
 function build(): FileRegistry {
-  const set = fromBinary(wkt.FileDescriptorSetSchema, readFileSync(DESCRIPTORS));
+  const set = create(wkt.FileDescriptorSetSchema, JSON.parse(readFileSync(DESCRIPTORS, "utf8")) as MessageInitShape<typeof wkt.FileDescriptorSetSchema>);
   const known = wellKnownFiles();
   const byName = new Map(set.file.map((f) => [f.name, f]));
   // One root that imports every file: the registry is built in one pass. It adds a root's imports

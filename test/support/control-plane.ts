@@ -9,7 +9,11 @@ import { SnapshotCache } from "../../src/xds/snapshot-cache.js";
 import type { NodeInfo } from "../../src/xds/snapshot.js";
 import { validObjects } from "./objects.js";
 
-export function startControlPlane(opts: { readonly sliceMs?: number } = {}): { cp: ControlPlane; cache: SnapshotCache; connect: (n: NodeInfo) => string } {
+export function startControlPlane(opts: { readonly sliceMs?: number; readonly keepViewMs?: number } = {}): {
+  cp: ControlPlane;
+  cache: SnapshotCache;
+  connect: (n: NodeInfo) => string;
+} {
   const cache = new SnapshotCache();
   const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }), ...opts });
   const connect = (n: NodeInfo): string => {

@@ -36,7 +36,11 @@ export interface ModuleTrace {
  * Runs `node ...args` in `cwd` and returns the modules it loaded. With `stopWhen`, a server is sent
  * SIGTERM once its stdout or stderr shows that text (it must then exit by itself).
  */
-export function traceModules(args: readonly string[], cwd: string, o: { readonly timeoutMs?: number; readonly stopWhen?: string } = {}): Promise<ModuleTrace> {
+export function traceModules(
+  args: readonly string[],
+  cwd: string,
+  o: { readonly timeoutMs?: number; readonly stopWhen?: string; readonly env?: NodeJS.ProcessEnv } = {},
+): Promise<ModuleTrace> {
   const timeoutMs = o.timeoutMs ?? 60_000;
   const dir = mkdtempSync(join(tmpdir(), "module-trace-"));
   const file = join(dir, "modules.txt");
@@ -49,7 +53,7 @@ export function traceModules(args: readonly string[], cwd: string, o: { readonly
     const child = execFile(
       process.execPath,
       ["--import", `data:text/javascript,${encodeURIComponent(PRELOAD)}`, ...args],
-      { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, MESHPILOT_MODULE_TRACE: file } },
+      { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...o.env, MESHPILOT_MODULE_TRACE: file } },
       (err, stdout, stderr) => {
         clearTimeout(timer);
         if (timedOut) return reject(new Error(`node ${args.join(" ")}: killed after ${timeoutMs} ms`));

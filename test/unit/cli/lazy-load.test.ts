@@ -56,12 +56,23 @@ describe("the CLI loads only what a command needs", () => {
     [help, translate, serveHelp, serveDir] = [sources(traced[0]), sources(traced[1]), sources(traced[2]), sources(traced[3])];
   });
 
-  it("runs from the bundle: no module of tsc's dist/ but the bin's one-line entry", () => {
+  it("runs from the bundle: no module of tsc's dist/ but the bin's entry and the bundle's loader", () => {
     const dist = `file://${ROOT}dist/`;
+    const entry = /^main-[A-Z0-9]+\.cjs$/;
     for (const modules of raw) {
-      expect(modules).toContain(`${dist}bundle/main.js`);
-      expect(modules.filter((m) => m.startsWith(dist) && !m.startsWith(`${dist}bundle/`) && m !== `${dist}cli/main.js`)).toEqual([]);
+      expect(modules.filter((m) => m.startsWith(`${dist}bundle/`) && entry.test(m.slice(`${dist}bundle/`.length)))).toHaveLength(1);
+      expect(
+        modules.filter((m) => m.startsWith(dist) && !m.startsWith(`${dist}bundle/`) && m !== `${dist}cli/main.js` && m !== `${dist}cli/bundle-loader.js`),
+      ).toEqual([]);
     }
+  });
+
+  it("loads the same chunks with the code cache off (Node's own loader)", async () => {
+    const plain = await traceModules([MAIN, "--help"], ROOT, { env: { MESHPILOT_CODE_CACHE: "off" } });
+    expect(plain.code).toBe(0);
+    const chunks = (modules: readonly string[]) => modules.filter((m) => m.includes("/dist/bundle/")).sort();
+    expect(chunks(plain.modules)).toEqual(chunks(raw[0]!));
+    expect(chunks(raw[0]!).length).toBeGreaterThan(1);
   });
 
   it("--help loads commander and none of the heavy modules", () => {

@@ -1,13 +1,15 @@
 // The descriptor set the type registry is built from (scripts/gen-envoy-types.mjs) holds the
 // Envoy types without their custom options: decoded at every start, they cost time and nothing
-// reads them. What the registry does read stays: enum values' JSON names, packed, deprecated.
+// reads them. What the registry does read stays: enum values' JSON names, packed, deprecated. The
+// registry reads the set's JSON form (protobuf-es message objects), which must be the binary set.
 import { readFileSync } from "node:fs";
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema, type DescriptorProto, type EnumDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { envoySchema } from "../../../src/xds/registry.js";
 
 const set = fromBinary(FileDescriptorSetSchema, readFileSync(new URL("../../../src/gen/envoy-descriptors.binpb", import.meta.url)));
+const fromJson = create(FileDescriptorSetSchema, JSON.parse(readFileSync(new URL("../../../src/gen/envoy-descriptors.json", import.meta.url), "utf8")));
 
 describe("the Envoy descriptor set", () => {
   it("carries no custom options but enum values' JSON names", () => {
@@ -36,6 +38,11 @@ describe("the Envoy descriptor set", () => {
     }
     expect(unknown).toEqual([]);
     expect(fields).toBeGreaterThan(1000);
+  });
+
+  it("is read by the registry in a JSON form that gives back the binary set", () => {
+    expect(fromJson.file.length).toBe(set.file.length);
+    expect(equals(FileDescriptorSetSchema, fromJson, set)).toBe(true);
   });
 
   it("keeps the options the registry reads", () => {
