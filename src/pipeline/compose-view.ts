@@ -5,8 +5,9 @@
 import { encodeNamed } from "./encode-view.js";
 import type { EncodeCache } from "../xds/encode-cache.js";
 import { LayeredMap } from "../xds/layered-map.js";
+import { TypeTable } from "../xds/type-table.js";
 import type { ResourceMap } from "../xds/snapshot.js";
-import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
+import { TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
 import type { InboundTranslation } from "../translate/proxy.js";
 
 export type TypeMaps = ReadonlyMap<TypeUrl, ResourceMap>;
@@ -33,13 +34,12 @@ export interface Composed {
  * the same maps as then keeps its composed map, so unchanged types keep their identity.
  */
 export function composeMaps(shared: TypeMaps, own: TypeMaps, previous?: Composed): Composed {
-  const maps = new Map<TypeUrl, ResourceMap>();
-  for (const t of PUSH_ORDER) {
+  const maps = TypeTable.of<ResourceMap>((t) => {
     const s = shared.get(t) ?? EMPTY;
     const o = own.get(t) ?? EMPTY;
     const before = previous?.maps.get(t);
-    if (before && previous!.shared.get(t) === s && previous!.own.get(t) === o) maps.set(t, before);
-    else maps.set(t, o.size === 0 ? s : new LayeredMap(s, o));
-  }
+    if (before && previous!.shared.get(t) === s && previous!.own.get(t) === o) return before;
+    return o.size === 0 ? s : new LayeredMap(s, o);
+  });
   return { shared, own, maps };
 }

@@ -10,6 +10,7 @@ import type { EncodeCache } from "./encode-cache.js";
 import { JsonBinaryEncoder } from "./json-binary.js";
 import { envoyRegistry, envoySchema } from "./registry.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
+import { TypeTable } from "./type-table.js";
 import { PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
 import { typeVersion } from "./type-version.js";
 
@@ -217,19 +218,17 @@ export function digestText(text: string): string {
   return hash("sha256", text, "base64");
 }
 
+/** A type a snapshot has nothing of: one map for all (maps are never mutated). */
+const EMPTY_MAP: ResourceMap = new Map();
+
 /**
  * Assemble a Snapshot. Every known type is present (missing ones as empty maps): an empty LDS or
  * CDS is a real state ("no listeners"), and streams need a version to answer with.
  */
 export function snapshotFrom(maps: Partial<Record<TypeUrl, ResourceMap>> | ReadonlyMap<TypeUrl, ResourceMap>): Snapshot {
   const get = (t: TypeUrl): ResourceMap | undefined =>
-    maps instanceof Map ? (maps as ReadonlyMap<TypeUrl, ResourceMap>).get(t) : (maps as Partial<Record<TypeUrl, ResourceMap>>)[t];
-  const resources = new Map<TypeUrl, ResourceMap>();
-  const versions = new Map<TypeUrl, string>();
-  for (const t of PUSH_ORDER) {
-    const m = get(t) ?? new Map<string, Resource>();
-    resources.set(t, m);
-    versions.set(t, typeVersion(m));
-  }
-  return { resources, versions };
+    maps instanceof Map || maps instanceof TypeTable ? (maps as ReadonlyMap<TypeUrl, ResourceMap>).get(t) : (maps as Partial<Record<TypeUrl, ResourceMap>>)[t];
+  // A view's composed maps are such a table already, every type in it: the snapshot holds it.
+  const resources = maps instanceof TypeTable && maps.size === PUSH_ORDER.length ? (maps as TypeTable<ResourceMap>) : TypeTable.of((t) => get(t) ?? EMPTY_MAP);
+  return { resources, versions: TypeTable.of((t) => typeVersion(resources.get(t)!)) };
 }

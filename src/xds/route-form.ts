@@ -5,6 +5,7 @@
 import { typeVersion } from "./encode.js";
 import { vhdsRoutes } from "./route-delivery.js";
 import type { NodeInfo, ResourceMap, Snapshot } from "./snapshot.js";
+import { TypeTable } from "./type-table.js";
 import { TYPE_URL } from "./type-urls.js";
 
 const EMPTY: ResourceMap = new Map();
@@ -35,17 +36,9 @@ export function routeForm(snapshot: Snapshot, vhds: boolean): Snapshot {
   const cache = vhds ? vhdsForms : wholeForms;
   const known = cache.get(snapshot);
   if (known) return known;
-  const resources = new Map(snapshot.resources);
-  const versions = new Map(snapshot.versions);
-  if (vhds) {
-    const routes = vhdsRoutes(snapshot.resources.get(TYPE_URL.route) ?? EMPTY);
-    resources.set(TYPE_URL.route, routes);
-    versions.set(TYPE_URL.route, typeVersion(routes));
-  } else {
-    resources.set(TYPE_URL.virtualHost, EMPTY);
-    versions.set(TYPE_URL.virtualHost, typeVersion(EMPTY));
-  }
-  const form = { resources, versions };
+  const type = vhds ? TYPE_URL.route : TYPE_URL.virtualHost;
+  const map = vhds ? vhdsRoutes(snapshot.resources.get(TYPE_URL.route) ?? EMPTY) : EMPTY;
+  const form = { resources: TypeTable.from(snapshot.resources).with(type, map), versions: TypeTable.from(snapshot.versions).with(type, typeVersion(map)) };
   cache.set(snapshot, form);
   return form;
 }

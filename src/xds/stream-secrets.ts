@@ -5,6 +5,7 @@
 // other proxy of the view shares, laid over the view's.
 import { typeVersion } from "./encode.js";
 import type { ResourceMap, Snapshot } from "./snapshot.js";
+import { TypeTable } from "./type-table.js";
 import { TYPE_URL } from "./type-urls.js";
 
 const EMPTY: ResourceMap = new Map();
@@ -66,9 +67,8 @@ function withSecrets(snapshot: Snapshot, viewSecrets: boolean, own: ResourceMap 
     for (const [name, r] of own) merged.set(name, r);
     secrets = merged;
   }
-  const resources = new Map(snapshot.resources);
-  resources.set(TYPE_URL.secret, secrets);
-  const versions = new Map(snapshot.versions);
-  versions.set(TYPE_URL.secret, typeVersion(secrets));
-  return { resources, versions };
+  return {
+    resources: TypeTable.from(snapshot.resources).with(TYPE_URL.secret, secrets),
+    versions: TypeTable.from(snapshot.versions).with(TYPE_URL.secret, typeVersion(secrets)),
+  };
 }

@@ -17,7 +17,7 @@ import { readCpuSeconds, readMemory } from "../../src/loadgen/proc.js";
 import type { KindReport, LoadReport } from "../../src/loadgen/report.js";
 import type { Heap, LoadMessage, LoadParams } from "./targets-load.js";
 import { ServerProcess } from "./targets-server.js";
-import { slope } from "./targets-table.js";
+import { soakFigures, type Sample, type Soak } from "./targets-soak.js";
 
 const now = (): number => performance.timeOrigin + performance.now();
 const SAMPLE_MS = 500;
@@ -38,21 +38,6 @@ export interface ScenarioParams {
   /** Bound of the server's start, the mesh being served and the full sync, each. */
   readonly timeoutMs: number;
   readonly log: (s: string) => void;
-}
-
-export interface Soak {
-  readonly seconds: number;
-  readonly changes: number;
-  /** Server CPU seconds per second over the churn. */
-  readonly cores: number;
-  /** RSS growth, bytes per minute (least squares over the samples after the first tenth of the churn). */
-  readonly rssSlope: number;
-  readonly rssFirst: number;
-  readonly rssLast: number;
-  readonly rssMax: number;
-  /** The server's heap after GC (JS heap + array buffers) in sync before the churn, and after it: live memory, not V8's reservation. */
-  readonly liveBefore: number;
-  readonly liveAfter: number;
 }
 
 export interface KindFigures {
@@ -138,7 +123,7 @@ export async function runScenario(p: ScenarioParams): Promise<ScenarioResult> {
   const { log, ...params } = p;
   const dir = mkdtempSync(path.join(tmpdir(), "meshpilot-targets-"));
   const heapFile = `${dir}.heap.json`;
-  const samples: { t: number; cpuS: number; rss: number }[] = [];
+  const samples: Sample[] = [];
   let server: ServerProcess | undefined;
   let sampler: NodeJS.Timeout | undefined;
   let guarded: string | undefined;
@@ -214,7 +199,7 @@ export async function runScenario(p: ScenarioParams): Promise<ScenarioResult> {
 function result(
   params: ScenarioResult["params"],
   m: Extract<LoadMessage, { event: "report" }>,
-  samples: readonly { t: number; cpuS: number; rss: number }[],
+  samples: readonly Sample[],
   peakRss: number,
   cpuS: number,
 ): ScenarioResult {
@@ -232,26 +217,11 @@ function result(
   const eds = churn.eds.bytes;
   const others = SHORT_TYPES.filter((t) => t !== "eds").reduce((a, t) => a + churn[t].bytes, 0);
   const heap = (h: Heap | undefined): number => (h ? h.heap + h.buffers : NaN);
-  const churnAt = m.churnAt ?? NaN;
-  const churnEnd = churnAt + r.churn.durationMs;
-  const inChurn = samples.filter((s) => s.t >= churnAt && s.t <= churnEnd + SAMPLE_MS);
-  const steady = inChurn.slice(Math.floor(inChurn.length / 10));
-  const first = inChurn[0];
-  const last = inChurn[inChurn.length - 1];
-  const soak: Soak | undefined =
-    first && last && last.t > first.t
-      ? {
-          seconds: (last.t - first.t) / 1000,
-          changes: r.churn.changes.length,
-          cores: (last.cpuS - first.cpuS) / ((last.t - first.t) / 1000),
-          rssSlope: slope(steady.map((s) => ({ x: (s.t - churnAt) / 60_000, y: s.rss }))),
-          rssFirst: first.rss,
-          rssLast: last.rss,
-          rssMax: Math.max(...inChurn.map((s) => s.rss)),
-          liveBefore: heap(m.heapSynced),
-          liveAfter: heap(m.heapChurned),
-        }
-      : undefined;
+  const span = { at: m.churnAt ?? NaN, durationMs: r.churn.durationMs, changes: r.churn.changes.length };
+  const soak = soakFigures(samples, span, SAMPLE_MS, {
+    ...(m.heapSynced ? { synced: m.heapSynced } : {}),
+    ...(m.heapChurned ? { churned: m.heapChurned } : {}),
+  });
   const why = [...new Set([...r.notInSync, ...r.errors])].slice(0, WHY_LINES);
   return {
     params,
