@@ -315,7 +315,9 @@ const RECIPES = {
       .file("/usr/local/bin/node", node, 0o755)
       .file("/usr/local/share/doc/node/LICENSE", license, 0o644)
       .file("/app/package.json", join(REPO, "package.json"), 0o644)
-      .tree("/app/dist", join(REPO, "dist"), (rel) => !rel.endsWith(".map") && !rel.endsWith(".d.ts"))
+      // Not the code cache the host's runs left (src/cli/bundle-loader.ts): another Node's, and what
+      // is in it depends on what ran here, so the image's content would too.
+      .tree("/app/dist", join(REPO, "dist"), (rel) => !rel.endsWith(".map") && !rel.endsWith(".d.ts") && !rel.startsWith("bundle/code-cache"))
       // tsc writes it 0644; `meshpilot …` (the symlink below, as in the Dockerfile) needs it executable
       .file("/app/dist/cli/main.js", main, 0o755)
       .tree("/app/proto", join(REPO, "proto"))
