@@ -84,10 +84,11 @@ export class BundleLoader {
     }
     const module = new Module(file);
     module.filename = file;
-    this.modules.set(file, module);
-    // Seen by whoever lists the loaded modules (test/support/module-trace.ts), as Node's loader would show it.
-    createRequire(file).cache[file] = module;
     const nodeRequire = createRequire(file);
+    // Registered before it runs (a cycle of requires gets its exports so far), and seen by whoever
+    // lists the loaded modules (test/support/module-trace.ts) as Node's loader would show it.
+    this.modules.set(file, module);
+    nodeRequire.cache[file] = module;
     const dir = dirname(file);
     // The bundle names its chunks "./<name>.cjs"; everything else (built-ins, packages left out of
     // the bundle) is Node's to resolve, from the chunk's directory.
@@ -96,7 +97,14 @@ export class BundleLoader {
       cache: nodeRequire.cache,
     });
     const run = script.runInThisContext() as (exports: unknown, require: unknown, module: Module, filename: string, dirname: string) => void;
-    run.call(module.exports, module.exports, chunkRequire, module, file, dir);
+    try {
+      run.call(module.exports, module.exports, chunkRequire, module, file, dir);
+    } catch (err) {
+      // As with Node's loader: a chunk that threw is run again by the next require, not half-loaded.
+      this.modules.delete(file);
+      delete nodeRequire.cache[file];
+      throw err;
+    }
     module.loaded = true;
     return module.exports;
   }

@@ -72,6 +72,16 @@ describe("BundleLoader", () => {
     expect(loader.stats.loaded).toBe(3);
   });
 
+  it("runs a chunk that threw again when required again", () => {
+    writeFileSync(
+      join(chunks, "flaky-D4.cjs"),
+      '"use strict";globalThis.__bundleLoaderFlaky=(globalThis.__bundleLoaderFlaky??0)+1;if(globalThis.__bundleLoaderFlaky===1)throw new Error("first run");exports.runs=globalThis.__bundleLoaderFlaky;',
+    );
+    const loader = new BundleLoader(undefined);
+    expect(() => loader.load(join(chunks, "flaky-D4.cjs"))).toThrow("first run");
+    expect((loader.load(join(chunks, "flaky-D4.cjs")) as { runs: number }).runs).toBe(2);
+  });
+
   it("writes a cache file per chunk once, and the next process uses them", () => {
     expect(runFresh(chunks, cache)).toEqual({ loaded: 2, accepted: 0, rejected: 0, written: 2, sum: 3 });
     const files = cacheFiles();
