@@ -32,13 +32,20 @@ const ipKey = (ns: string, ip: string): string => `i:${ns}/${ip}`;
 const sliceKey = (s: EndpointSlice): string => `${s.metadata.namespace}/${s.metadata.name}`;
 
 function podKeys(pod: Pod): string[] {
-  const ns = pod.metadata.namespace ?? "default";
-  const keys = [nameKey(ns, pod.metadata.name)];
-  const first = pod.status?.podIP;
-  if (first) keys.push(ipKey(ns, first));
-  // podIPs[0] is podIP: each key once.
-  for (const { ip } of pod.status?.podIPs ?? []) if (ip && ip !== first) keys.push(ipKey(ns, ip));
+  const keys: string[] = [];
+  forEachPodKey(pod, (k) => keys.push(k));
   return keys;
+}
+
+/** A Pod's keys, without an array per Pod (the whole index is ten thousand Pods at 1000 services). */
+function forEachPodKey(pod: Pod, f: (key: string) => void): void {
+  const ns = pod.metadata.namespace ?? "default";
+  f(nameKey(ns, pod.metadata.name));
+  const first = pod.status?.podIP;
+  if (first) f(ipKey(ns, first));
+  // podIPs[0] is podIP: each key once.
+  const ips = pod.status?.podIPs;
+  if (ips) for (const { ip } of ips) if (ip && ip !== first) f(ipKey(ns, ip));
 }
 
 /** Past this many objects added or removed, a change is worked out as a whole again. */
@@ -128,12 +135,15 @@ function indexPods(input: readonly StoredObject<Pod>[], previous: PodIndex | und
   }
   const byKey = new Map<string, Pod>();
   let shared = false;
-  for (const { object: pod } of input) {
-    for (const k of podKeys(pod)) {
-      const held = byKey.get(k);
-      byKey.set(k, pod);
-      shared ||= held !== undefined && held !== pod;
-    }
+  let pod: Pod;
+  const index = (k: string): void => {
+    const held = byKey.get(k);
+    byKey.set(k, pod);
+    shared ||= held !== undefined && held !== pod;
+  };
+  for (let i = 0; i < input.length; i++) {
+    pod = input[i]!.object;
+    forEachPodKey(pod, index);
   }
   endpointWork.podKeysIndexed += byKey.size;
   return { index: { pods: input, byKey: KindMap.of(byKey), shared }, changed };

@@ -194,32 +194,35 @@ export function outboundCluster(
   const auto = !policy?.tls && service.mtls?.auto === true;
   if (tls.dropped) report?.(`${name}: ${tls.dropped}`);
   onTls?.(tls);
-  const istioMeta: JsonObject = {
-    services: [{ host: svc.hostname, name: svc.name, namespace: svc.namespace }],
-    ...(rule ? { config: istioConfigPath("destination-rule", rule.namespace, rule.name) } : {}),
-    ...(subset ? { subset } : {}),
-  };
+  // Built by assignment, in the order the JSON keeps: a view has thousands of these, and each
+  // conditional spread would be a temporary object more for the collector.
+  const istioMeta: JsonObject = { services: [{ host: svc.hostname, name: svc.name, namespace: svc.namespace }] };
+  if (rule) istioMeta["config"] = istioConfigPath("destination-rule", rule.namespace, rule.name);
+  if (subset) istioMeta["subset"] = subset;
   const { connectTimeout, circuitBreakers: thresholds, upstreamConnectionOptions } = connectionSettings(policy);
-  return {
-    name,
-    ...(discovery
-      ? discovery
-      : { type: lb.type ?? "EDS", ...(lb.type === "ORIGINAL_DST" ? {} : { edsClusterConfig: { serviceName: name, edsConfig: ADS_CONFIG_SOURCE } }) }),
-    connectTimeout,
-    lbPolicy: lb.lbPolicy,
-    ...(lb.ringHashLbConfig ? { ringHashLbConfig: lb.ringHashLbConfig } : {}),
-    ...(lb.maglevLbConfig ? { maglevLbConfig: lb.maglevLbConfig } : {}),
-    ...(lb.roundRobinLbConfig ? { roundRobinLbConfig: lb.roundRobinLbConfig } : {}),
-    ...(lb.leastRequestLbConfig ? { leastRequestLbConfig: lb.leastRequestLbConfig } : {}),
-    circuitBreakers: thresholds,
-    ...outlierDetection(policy),
-    commonLbConfig: commonLbConfig(policy),
-    ...(upstreamConnectionOptions ? { upstreamConnectionOptions } : {}),
-    ...protocolOptions(port, policy, tls),
-    ...(tls.transportSocket ? { transportSocket: tls.transportSocket } : {}),
-    ...(auto ? { transportSocketMatches: autoMtlsMatches(target) } : {}),
-    metadata: { filterMetadata: { istio: istioMeta } },
-  };
+  const out: ClusterJson = { name };
+  if (discovery) Object.assign(out, discovery);
+  else {
+    out.type = lb.type ?? "EDS";
+    if (lb.type !== "ORIGINAL_DST") out.edsClusterConfig = { serviceName: name, edsConfig: ADS_CONFIG_SOURCE };
+  }
+  out.connectTimeout = connectTimeout;
+  out.lbPolicy = lb.lbPolicy;
+  if (lb.ringHashLbConfig) out.ringHashLbConfig = lb.ringHashLbConfig;
+  if (lb.maglevLbConfig) out.maglevLbConfig = lb.maglevLbConfig;
+  if (lb.roundRobinLbConfig) out.roundRobinLbConfig = lb.roundRobinLbConfig;
+  if (lb.leastRequestLbConfig) out.leastRequestLbConfig = lb.leastRequestLbConfig;
+  out.circuitBreakers = thresholds;
+  const od = outlierDetection(policy).outlierDetection;
+  if (od) out.outlierDetection = od;
+  out.commonLbConfig = commonLbConfig(policy);
+  if (upstreamConnectionOptions) out.upstreamConnectionOptions = upstreamConnectionOptions;
+  const options = protocolOptions(port, policy, tls).typedExtensionProtocolOptions;
+  if (options) out.typedExtensionProtocolOptions = options;
+  if (tls.transportSocket) out.transportSocket = tls.transportSocket;
+  if (auto) out.transportSocketMatches = autoMtlsMatches(target);
+  out.metadata = { filterMetadata: { istio: istioMeta } };
+  return out;
 }
 
 const NO_COMMON_LB_CONFIG: NonNullable<ClusterJson["commonLbConfig"]> = Object.freeze({});

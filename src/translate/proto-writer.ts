@@ -48,7 +48,16 @@ export class ProtoWriter {
 
   /** A string's UTF-8 bytes with their length. */
   string(s: string): this {
-    return this.strings(s);
+    this.ensure(s.length + 5);
+    const start = this.pos;
+    this.uint32(s.length);
+    const p = this.ascii(s, this.pos);
+    if (p < 0) {
+      this.pos = start;
+      return this.utf8(s);
+    }
+    this.pos = p;
+    return this;
   }
 
   /**
@@ -56,26 +65,31 @@ export class ProtoWriter {
    * character by character, without joining it first. Throws NotWellFormed for text with a lone
    * surrogate, which protobuf-es refuses to encode.
    */
-  strings(...parts: string[]): this {
+  strings(parts: readonly string[]): this {
     let n = 0;
-    for (const s of parts) n += s.length;
+    for (let i = 0; i < parts.length; i++) n += parts[i]!.length;
     this.ensure(n + 5);
     const start = this.pos;
     this.uint32(n);
-    const b = this.buf;
     let p = this.pos;
-    for (const s of parts) {
-      for (let i = 0; i < s.length; i++) {
-        const c = s.charCodeAt(i);
-        if (c > 0x7f) {
-          this.pos = start;
-          return this.utf8(parts.join(""));
-        }
-        b[p++] = c;
-      }
+    for (let i = 0; i < parts.length && p >= 0; i++) p = this.ascii(parts[i]!, p);
+    if (p < 0) {
+      this.pos = start;
+      return this.utf8(parts.join(""));
     }
     this.pos = p;
     return this;
+  }
+
+  /** Copies an ASCII `s` at `p` (room ensured), giving the position after it; -1 if `s` is not ASCII. */
+  private ascii(s: string, p: number): number {
+    const b = this.buf;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) return -1;
+      b[p++] = c;
+    }
+    return p;
   }
 
   private utf8(s: string): this {

@@ -7,9 +7,18 @@ import type { ClusterLoadAssignmentJson } from "./envoy.js";
 import { edsTargetEndpoints as buildEndpoints } from "./endpoints.js";
 import type { EdsTarget } from "./proxy.js";
 
-/** Per endpoint list (one service port's, for one build), per PeerAuthentications, by the rest of the target. */
-const built = new WeakMap<readonly EndpointModel[], WeakMap<object, Map<string, ClusterLoadAssignmentJson>>>();
+/** Per endpoint list (one service port's, for one build), by its PeerAuthentications and the rest of the target. */
+const built = new WeakMap<readonly EndpointModel[], Map<string, ClusterLoadAssignmentJson>>();
 const NO_PEER_AUTHENTICATIONS = {};
+
+/** An id per object (not per content): a map per endpoint list keyed on it cost more than the id. */
+const objectIds = new WeakMap<object, string>();
+let nextObjectId = 0;
+function objectId(o: object): string {
+  let id = objectIds.get(o);
+  if (id === undefined) objectIds.set(o, (id = (nextObjectId++).toString(36)));
+  return id;
+}
 
 /**
  * A short id of an object's content (its JSON text), once per object: a view's clusters share
@@ -52,13 +61,12 @@ export function edsTargetEndpoints(target: EdsTarget, endpoints: MeshModel["endp
 const byTarget = new WeakMap<EdsTarget, { readonly list: readonly EndpointModel[]; readonly cla: ClusterLoadAssignmentJson }>();
 
 function sharedCla(target: EdsTarget, list: readonly EndpointModel[], endpoints: MeshModel["endpoints"]): ClusterLoadAssignmentJson {
-  let byPolicies = built.get(list);
-  if (!byPolicies) built.set(list, (byPolicies = new WeakMap()));
-  const policies = target.tls?.peerAuthentications ?? NO_PEER_AUTHENTICATIONS;
-  let byKey = byPolicies.get(policies);
-  if (!byKey) byPolicies.set(policies, (byKey = new Map()));
-  // Everything else a CLA is made of is small: the cluster, subset labels, locality settings and the proxy's side of them.
-  const key = `${target.cluster}\0${contentId(target.labels)}\0${target.locality ? contentId(target.locality) : ""}\0${target.tls?.ruleMode ?? ""}`;
+  let byKey = built.get(list);
+  if (!byKey) built.set(list, (byKey = new Map()));
+  // The PeerAuthentications by identity; everything else a CLA is made of is small: the cluster,
+  // subset labels, locality settings and the proxy's side of them.
+  const policies = objectId(target.tls?.peerAuthentications ?? NO_PEER_AUTHENTICATIONS);
+  const key = `${policies}\0${target.cluster}\0${contentId(target.labels)}\0${target.locality ? contentId(target.locality) : ""}\0${target.tls?.ruleMode ?? ""}`;
   let cla = byKey.get(key);
   if (!cla) byKey.set(key, (cla = buildEndpoints(target, endpoints)));
   return cla;
