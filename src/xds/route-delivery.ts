@@ -206,11 +206,13 @@ function partOf(
   }
   const r = encodeVhost(route, vh, previous?.virtualHosts, shared);
   let part = deliveredParts.get(r);
-  if (!part) {
-    const name = vh.name!;
-    deliveredParts.set(r, (part = { digest: r.version, pieces: () => inlinePieces(r, name), vhost: r }));
-  }
+  if (!part) deliveredParts.set(r, (part = deliveredPart(r, vh.name!)));
   return part;
+}
+
+/** Made out of partOf's scope, so that the part (kept as long as its virtual host) keeps nothing of the build that made it. */
+function deliveredPart(r: Resource, name: string): Part {
+  return { digest: r.version, pieces: () => inlinePieces(r, name), vhost: r };
 }
 
 /** Per VHDS virtual host, its part of an inline route configuration: one for every route configuration (every view) holding it. */
