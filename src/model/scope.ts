@@ -293,6 +293,15 @@ type Routing = { readonly vss: readonly VirtualServiceModel[]; readonly routing:
 
 const sidecarLists = new WeakMap<readonly VirtualServiceModel[], Map<string, readonly VirtualServiceModel[]>>();
 
+const exportsUniform = new WeakMap<readonly VirtualServiceModel[], boolean>();
+
+/** Does no VirtualService of the list name a namespace in its exportTo (so every namespace imports the list alike)? */
+function namesNoNamespace(all: readonly VirtualServiceModel[]): boolean {
+  let known = exportsUniform.get(all);
+  if (known === undefined) exportsUniform.set(all, (known = all.every((vs) => vs.exportTo.every((e) => e === "*"))));
+  return known;
+}
+
 /** Per listener (undefined: no Sidecar), its routing; a namespace's import order is worked out once per VirtualService list. */
 function routingLists(
   all: readonly VirtualServiceModel[],
@@ -303,12 +312,18 @@ function routingLists(
   if (!byNamespace) sidecarLists.set(all, (byNamespace = new Map()));
   let allVss = byNamespace.get(namespace);
   if (!allVss) {
-    portScopeStats.importOrders++;
-    const made = sidecarVirtualServices(all, namespace);
-    // Namespaces that import the same VirtualServices in the same order (no exportTo names them)
-    // share one list, and so what is worked out per list: its host index, an edit's changes.
-    for (const other of byNamespace.values()) if (sameList(other, made)) allVss = other;
-    byNamespace.set(namespace, (allVss ??= made));
+    // Namespaces that import the same VirtualServices in the same order share one list, and so
+    // what is worked out per list: its host index, an edit's changes. Without an exportTo that
+    // names a namespace ("." included) that is every namespace, and the list is made once.
+    const first = byNamespace.values().next().value;
+    if (first !== undefined && namesNoNamespace(all)) allVss = first;
+    else {
+      portScopeStats.importOrders++;
+      const made = sidecarVirtualServices(all, namespace);
+      for (const other of byNamespace.values()) if (sameList(other, made)) allVss = other;
+      allVss ??= made;
+    }
+    byNamespace.set(namespace, allVss);
   }
   const ordered = allVss;
   const routingBy = new Map<EgressListenerModel | undefined, Routing>();
