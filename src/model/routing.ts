@@ -80,16 +80,17 @@ export function appliesToSidecars(vs: VirtualServiceModel): boolean {
  * namespace first, then exported to it by name, then public; each group by creation time.
  */
 export function sidecarVirtualServices(all: readonly VirtualServiceModel[], namespace: string): VirtualServiceModel[] {
-  const rank = (vs: VirtualServiceModel): number => {
-    if (vs.namespace === namespace && vs.exportTo.includes(".")) return 0;
-    if (vs.exportTo.includes(namespace)) return 1;
-    return 2;
-  };
-  return all
-    .filter((vs) => appliesToSidecars(vs) && isExportedTo(vs.exportTo, vs.namespace, namespace))
-    .map((vs, i) => ({ vs, i, r: rank(vs) }))
-    .sort((a, b) => a.r - b.r || a.i - b.i)
-    .map((x) => x.vs);
+  // One pass into the three groups, each in the list's order: what a stable sort by group gives.
+  const own: VirtualServiceModel[] = [];
+  const named: VirtualServiceModel[] = [];
+  const rest: VirtualServiceModel[] = [];
+  for (const vs of all) {
+    if (!appliesToSidecars(vs) || !isExportedTo(vs.exportTo, vs.namespace, namespace)) continue;
+    if (vs.namespace === namespace && vs.exportTo.includes(".")) own.push(vs);
+    else if (vs.exportTo.includes(namespace)) named.push(vs);
+    else rest.push(vs);
+  }
+  return own.length === 0 && named.length === 0 ? rest : [...own, ...named, ...rest];
 }
 
 /**

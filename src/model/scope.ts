@@ -241,8 +241,11 @@ export function buildOutboundScope(mesh: MeshModel, proxy: ProxyView): OutboundS
   };
 }
 
-/** Counts for tests: ports whose scope was built whole, and hosts redone by a VirtualService edit's patch. */
-export const portScopeStats = { built: 0, patchedHosts: 0 };
+/**
+ * Counts for tests: ports whose scope was built whole, hosts redone by a VirtualService edit's
+ * patch, namespaces' VirtualService import orders worked out, and edits' changed hosts worked out.
+ */
+export const portScopeStats = { built: 0, patchedHosts: 0, importOrders: 0, touched: 0 };
 
 interface ServicesPart {
   readonly services: readonly ServiceScope[];
@@ -290,6 +293,15 @@ type Routing = { readonly vss: readonly VirtualServiceModel[]; readonly routing:
 
 const sidecarLists = new WeakMap<readonly VirtualServiceModel[], Map<string, readonly VirtualServiceModel[]>>();
 
+const exportsUniform = new WeakMap<readonly VirtualServiceModel[], boolean>();
+
+/** Does no VirtualService of the list name a namespace in its exportTo (so every namespace imports the list alike)? */
+function namesNoNamespace(all: readonly VirtualServiceModel[]): boolean {
+  let known = exportsUniform.get(all);
+  if (known === undefined) exportsUniform.set(all, (known = all.every((vs) => vs.exportTo.every((e) => e === "*"))));
+  return known;
+}
+
 /** Per listener (undefined: no Sidecar), its routing; a namespace's import order is worked out once per VirtualService list. */
 function routingLists(
   all: readonly VirtualServiceModel[],
@@ -299,7 +311,20 @@ function routingLists(
   let byNamespace = sidecarLists.get(all);
   if (!byNamespace) sidecarLists.set(all, (byNamespace = new Map()));
   let allVss = byNamespace.get(namespace);
-  if (!allVss) byNamespace.set(namespace, (allVss = sidecarVirtualServices(all, namespace)));
+  if (!allVss) {
+    // Namespaces that import the same VirtualServices in the same order share one list, and so
+    // what is worked out per list: its host index, an edit's changes. Without an exportTo that
+    // names a namespace ("." included) that is every namespace, and the list is made once.
+    const first = byNamespace.values().next().value;
+    if (first !== undefined && namesNoNamespace(all)) allVss = first;
+    else {
+      portScopeStats.importOrders++;
+      const made = sidecarVirtualServices(all, namespace);
+      for (const other of byNamespace.values()) if (sameList(other, made)) allVss = other;
+      allVss ??= made;
+    }
+    byNamespace.set(namespace, allVss);
+  }
   const ordered = allVss;
   const routingBy = new Map<EgressListenerModel | undefined, Routing>();
   return (listener) => {
@@ -413,20 +438,8 @@ function patchPort(known: PortBuild, at: PortAt, now: Routing): PortBuild | unde
   if (vss === known.vss) return known;
   const rebuild = (): PortBuild | undefined => buildPort(at, now);
   if (at.number === NON_REGISTRY_HOST_PORT) return rebuild();
-  const before = new Set(known.vss);
-  const after = new Set(vss);
-  const touched = new Set<string>();
-  for (const list of [
-    [known.vss, after],
-    [vss, before],
-  ] as const)
-    for (const vs of list[0]) {
-      if (list[1].has(vs)) continue;
-      for (const h of vs.hosts) {
-        if (h.startsWith("*")) return rebuild();
-        touched.add(h);
-      }
-    }
+  const touched = touchedHosts(known.vss, vss);
+  if (touched === undefined) return rebuild();
   const { scope, ctx } = known;
   let virtualHosts = scope.virtualHosts;
   let hosts = known.hosts;
@@ -445,6 +458,36 @@ function patchPort(known: PortBuild, at: PortAt, now: Routing): PortBuild | unde
   const auto = patchList(scope.auto, touched, (e) => autoEntry(e.service, e.port, routing(e.service.hostname), ctx));
   const same = virtualHosts === scope.virtualHosts && tcp === scope.tcp && auto === scope.auto;
   return { ...known, vss, hosts, scope: same ? scope : { ...scope, virtualHosts, tcp, auto } };
+}
+
+/** Per list before and after an edit: the hosts VirtualServices added, removed or changed name (undefined: a wildcard). */
+const touchedMemo = new WeakMap<readonly VirtualServiceModel[], WeakMap<readonly VirtualServiceModel[], ReadonlySet<string> | undefined>>();
+
+/** The hosts that VirtualServices in one list and not the other name; worked out once per pair of lists, whichever parts and ports hold them. */
+function touchedHosts(before: readonly VirtualServiceModel[], after: readonly VirtualServiceModel[]): ReadonlySet<string> | undefined {
+  let byAfter = touchedMemo.get(before);
+  if (!byAfter) touchedMemo.set(before, (byAfter = new WeakMap()));
+  if (byAfter.has(after)) return byAfter.get(after);
+  portScopeStats.touched++;
+  const was = new Set(before);
+  const is = new Set(after);
+  let touched: Set<string> | undefined = new Set<string>();
+  outer: for (const [list, other] of [
+    [before, is],
+    [after, was],
+  ] as const)
+    for (const vs of list) {
+      if (other.has(vs)) continue;
+      for (const h of vs.hosts) {
+        if (h.startsWith("*")) {
+          touched = undefined;
+          break outer;
+        }
+        touched.add(h);
+      }
+    }
+  byAfter.set(after, touched);
+  return touched;
 }
 
 /** `list` with the entries of touched hosts made again; `list` itself when there are none. */

@@ -20,6 +20,7 @@
 // The catch-all (`*`) stays inline, so a route configuration always answers what it answered whole.
 import type { EncodeCache } from "./encode-cache.js";
 import { assembledOnce, contentVersion, digestText, encodeMessage, resourceOf, type Assembler } from "./encode.js";
+import { patchMap } from "./map-patch.js";
 import { lenField, lenHeader } from "./proto-fields.js";
 import { ownCopy } from "./wire.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
@@ -86,7 +87,7 @@ export function encodeRoutes(
   shared?: EncodeCache,
 ): EncodedRoutes {
   const out = new Map<string, Resource>();
-  const vhosts = new Map<string, Resource>();
+  const delivered: (readonly Resource[])[] = [];
   for (const rc of routes) {
     const name = rc.name ?? "";
     if (out.has(name)) throw new Error(`rds resource "${name}": duplicate name (Envoy rejects a response with repeated names)`);
@@ -95,12 +96,46 @@ export function encodeRoutes(
     const known = same?.name === name ? same : undefined;
     const built = known ? { inline: known, vhosts: deliveredOf.get(known) ?? [] } : encodeRoute(rc, name, previous, shared);
     out.set(name, built.inline);
-    for (const v of built.vhosts) {
-      if (vhosts.has(v.name)) throw new Error(`rds resource "${name}": virtual host "${v.name.slice(name.length + 1)}" twice`);
-      vhosts.set(v.name, v);
+    delivered.push(built.vhosts);
+  }
+  return { routes: sameAs(out, previous?.routes), virtualHosts: vhostMap(delivered, previous?.virtualHosts) };
+}
+
+/**
+ * The VHDS virtual hosts in one map. When they are the previous map's names in its order (an edit
+ * changed some virtual hosts, added or removed none), the previous map patched with the changed
+ * ones: what is derived from maps (type versions, diffs, the encode cache's retained set) then
+ * follows the edit, not the thousand virtual hosts around it.
+ */
+function vhostMap(delivered: readonly (readonly Resource[])[], previous: ResourceMap | undefined): ResourceMap {
+  if (previous) {
+    const names = previous.keys();
+    const fresh: Resource[] = [];
+    let count = 0;
+    let inOrder = true;
+    for (const list of delivered) {
+      for (const v of list) {
+        count++;
+        if (names.next().value !== v.name) {
+          inOrder = false;
+          break;
+        }
+        if (previous.get(v.name) !== v) fresh.push(v);
+      }
+      if (!inOrder) break;
+    }
+    if (inOrder && count === previous.size) {
+      routeAssemblyStats.vhostsPatched += fresh.length;
+      return patchMap(previous, fresh);
     }
   }
-  return { routes: sameAs(out, previous?.routes), virtualHosts: sameAs(vhosts, previous?.virtualHosts) };
+  const vhosts = new Map<string, Resource>();
+  for (const list of delivered)
+    for (const v of list) {
+      if (vhosts.has(v.name)) throw new Error(`rds resource "${vhdsRouteOf(v.name)}": virtual host "${v.name.slice(v.name.indexOf("/") + 1)}" twice`);
+      vhosts.set(v.name, v);
+    }
+  return vhosts;
 }
 
 /** The VHDS virtual hosts of an inline route configuration. */
@@ -187,9 +222,10 @@ const assemblies = new WeakMap<Resource, { readonly virtualHosts: readonly Virtu
 
 /**
  * Counts for tests: virtual hosts whose part of an inline route configuration was made (not kept
- * from its last assembly), and inline route configurations copied together (when first read).
+ * from its last assembly), inline route configurations copied together (when first read), and
+ * virtual hosts put in a patch of the previous map (vhostMap).
  */
-export const routeAssemblyStats = { parts: 0, assembled: 0 };
+export const routeAssemblyStats = { parts: 0, assembled: 0, vhostsPatched: 0 };
 
 function partOf(
   route: string,
@@ -206,11 +242,13 @@ function partOf(
   }
   const r = encodeVhost(route, vh, previous?.virtualHosts, shared);
   let part = deliveredParts.get(r);
-  if (!part) {
-    const name = vh.name!;
-    deliveredParts.set(r, (part = { digest: r.version, pieces: () => inlinePieces(r, name), vhost: r }));
-  }
+  if (!part) deliveredParts.set(r, (part = deliveredPart(r, vh.name!)));
   return part;
+}
+
+/** Made out of partOf's scope, so that the part (kept as long as its virtual host) keeps nothing of the build that made it. */
+function deliveredPart(r: Resource, name: string): Part {
+  return { digest: r.version, pieces: () => inlinePieces(r, name), vhost: r };
 }
 
 /** Per VHDS virtual host, its part of an inline route configuration: one for every route configuration (every view) holding it. */

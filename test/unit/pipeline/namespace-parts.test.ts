@@ -19,6 +19,7 @@ import {
 } from "../../../src/loadgen/mesh-objects.js";
 import { buildMeshState } from "../../../src/model/build.js";
 import { keptRouteStats } from "../../../src/model/kept-routes.js";
+import { portScopeStats } from "../../../src/model/scope.js";
 import { parseProxy, proxyView, sharedView, type ProxyView } from "../../../src/model/proxy.js";
 import { outboundLabels } from "../../../src/model/selected-labels.js";
 import { ControlPlane } from "../../../src/pipeline/control-plane.js";
@@ -116,9 +117,28 @@ describe("outbound parts of different namespaces", () => {
     };
     const after = buildMeshState(meshInputFrom(edited), undefined, undefined, before);
     const edit = { ...keptRouteStats };
+    const ports = { ...portScopeStats };
     for (const p of parts) translateShared(after.mesh, p);
     expect(keptRouteStats.resolved - edit.resolved).toBe(1);
     expect(keptRouteStats.kept - edit.kept).toBe(3);
+    // No exportTo names a namespace: the four import the VirtualServices in one order, one list
+    // made once, whose edit's changed hosts are worked out once.
+    expect(portScopeStats.importOrders - ports.importOrders).toBe(1);
+    expect(portScopeStats.touched - ports.touched).toBe(1);
+    expect(portScopeStats.patchedHosts - ports.patchedHosts).toBe(4);
+  });
+
+  it("import a VirtualService exported to its own namespace only in that namespace", () => {
+    const objs = objects();
+    const at = objs.findIndex((o) => o.object.kind === "VirtualService" && o.object.metadata.name === serviceName(0));
+    const vs = virtualService(0, N, "full");
+    objs[at] = { object: { ...vs, spec: { ...vs.spec, exportTo: ["."] } } };
+    const { mesh } = buildMeshState(meshInputFrom(objs));
+    const ports = { ...portScopeStats };
+    const [own, other] = [0, 1].map((k) => virtualHostsOf(mesh, k).get(`svc-0.${namespaceOf(0)}.svc.cluster.local`)!);
+    expect(portScopeStats.importOrders - ports.importOrders).toBe(2);
+    expect(own!.routes!.map((r) => r.name)).toEqual(["canary-header.api", "split"]);
+    expect(other!.routes).toHaveLength(1); // the service's default route
   });
 
   it("two parts made apart for one namespace share every virtual host", () => {

@@ -4,8 +4,11 @@ import { RouteConfigurationSchema } from "../../../src/gen/envoy/config/route/v3
 import { VirtualHostSchema } from "../../../src/gen/envoy/config/route/v3/route_components_pb.js";
 import { encodeNamed } from "../../../src/pipeline/encode-view.js";
 import { EncodeCache } from "../../../src/xds/encode-cache.js";
+import { patchOf } from "../../../src/xds/map-patch.js";
 import { envoyRegistry } from "../../../src/xds/registry.js";
 import { encodeRoutes, routeAssemblyStats, usesVhds, vhdsRouteOf, vhdsRoutes } from "../../../src/xds/route-delivery.js";
+import type { ResourceMap } from "../../../src/xds/snapshot.js";
+import { typeVersion } from "../../../src/xds/type-version.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 import { goldenCases, translateGoldenCase } from "../../support/golden-cases.js";
 
@@ -89,6 +92,27 @@ describe("route configurations in both forms", () => {
     expect(vhdsRoutes(after.routes).get("80")!.version).toBe(vhdsRoutes(before.routes).get("80")!.version);
     const same = encodeRoutes([edited], { routes: after.routes, virtualHosts: after.virtualHosts });
     expect(same.routes.get("80")).toBe(after.routes.get("80"));
+    expect(same.virtualHosts).toBe(after.virtualHosts);
+  });
+
+  it("gives an edit's virtual hosts as a patch of the previous map, with what a build from scratch has", () => {
+    const hosts = Array.from({ length: 40 }, (_, i) => `h${String(i).padStart(2, "0")}`);
+    const before = encodeRoutes([rc("80", hosts), rc("9080", ["x", "y"])]);
+    const edited = rc("80", hosts);
+    edited.virtualHosts[7]!.routes = [{ match: { prefix: "/" }, route: { cluster: "outbound|80|v2|h07" } }];
+    const patched = routeAssemblyStats.vhostsPatched;
+    const after = encodeRoutes([edited, rc("9080", ["x", "y"])], before);
+    // Type versions, diffs and the encode cache's retained set follow the one replaced virtual host.
+    expect(routeAssemblyStats.vhostsPatched - patched).toBe(1);
+    expect(patchOf(after.virtualHosts)?.replaced.map(([, r]) => r.name)).toEqual(["80/h07:80"]);
+    const scratch = encodeRoutes([edited, rc("9080", ["x", "y"])]);
+    const pairs = (m: ResourceMap): string[] => [...m].map(([name, r]) => `${name}@${r.version}`);
+    expect(pairs(after.virtualHosts)).toEqual(pairs(scratch.virtualHosts));
+    expect(typeVersion(after.virtualHosts)).toBe(typeVersion(scratch.virtualHosts));
+    // A virtual host added: the names differ, a map of its own.
+    const added = encodeRoutes([rc("80", [...hosts, "h99"]), rc("9080", ["x", "y"])], after);
+    expect(patchOf(added.virtualHosts)).toBeUndefined();
+    expect(pairs(added.virtualHosts)).toEqual(pairs(encodeRoutes([rc("80", [...hosts, "h99"]), rc("9080", ["x", "y"])]).virtualHosts));
   });
 
   it("copies an inline route configuration together only when a stream reads it, once", () => {
