@@ -9,9 +9,10 @@
 //
 // A waiting connection is accepted (by the kernel and by Node): what the proxy sends meanwhile is
 // read into the socket's buffer, and its HTTP/2 session takes that in when it is set up (Node
-// handles a socket read from before its session existed). The gate holds the event that creates
-// the session: 'connection' on a plaintext server, 'secureConnection' (after the TLS handshake)
-// on a TLS one.
+// handles a socket read from before its session existed). The gate holds the 'connection' event:
+// on a plaintext server it creates the session; on a TLS one it starts the handshake (a key
+// exchange and a signature, the costliest step of a new connection), and the connection counts
+// as opening from then until its session's first stream, its connection closing, or `openingMs`.
 //
 // The listening sockets' backlog is widened too: Node listens with 511, and 2000 connections
 // arriving while the process is busy overflowed it (the kernel dropped them, then answered with
@@ -62,10 +63,12 @@ interface Waiting {
   readonly handlers: readonly ConnectionListener[];
 }
 
-/** A session between its set-up and its first stream. */
+/** A session between its set-up (on TLS: the start of its handshake) and its first stream. */
 interface Opening {
   readonly at: number;
   done: boolean;
+  /** TLS: the peer's address and port, which its TLS socket has too once the handshake is over. */
+  peer?: string;
 }
 
 /** What grpc-js keeps of a bound HTTP/2 server (1.14): its net.Server, as the key. */
@@ -89,6 +92,8 @@ export class AcceptGate {
   private admitting: Opening | undefined;
   /** Admissions that made a session (which then ends their opening). */
   private readonly tied = new WeakSet<Opening>();
+  /** TLS connections admitted and still in their handshake, by peer address and port. */
+  private readonly handshaking = new Map<string, Opening>();
   private inTurn = 0;
   private scheduled = false;
   private expiry: NodeJS.Timeout | undefined;
@@ -127,11 +132,23 @@ export class AcceptGate {
   gate(server: Server): void {
     if (this.gated.has(server)) return;
     this.gated.add(server);
-    const event = server instanceof TlsServer ? "secureConnection" : "connection";
-    const handlers = server.listeners(event) as ConnectionListener[];
-    server.removeAllListeners(event);
-    server.on(event, (socket: Socket) => this.arrive({ server, socket, handlers }));
+    const handlers = server.listeners("connection") as ConnectionListener[];
+    server.removeAllListeners("connection");
+    server.on("connection", (socket: Socket) => this.arrive({ server, socket, handlers }));
     server.on("session", (session: Http2Session) => this.opened(session));
+    if (!(server instanceof TlsServer)) return;
+    // The session is made by the server's own 'secureConnection' listeners: tie it to the
+    // admission of its connection around them.
+    server.prependListener("secureConnection", (socket: Socket) => {
+      this.admitting = this.handshaking.get(peerOf(socket));
+    });
+    server.on("secureConnection", () => {
+      const o = this.admitting;
+      this.admitting = undefined;
+      if (!o) return;
+      this.forgetPeer(o);
+      if (!this.tied.has(o)) this.done(o);
+    });
   }
 
   private arrive(w: Waiting): void {
@@ -164,6 +181,15 @@ export class AcceptGate {
     const o: Opening = { at: performance.now(), done: false };
     this.opening.push(o);
     this.openingCount++;
+    if (w.server instanceof TlsServer) {
+      // The handshake starts; the session comes after it, in 'secureConnection'. A connection
+      // whose handshake fails closes (its TCP socket does, under the TLS socket).
+      o.peer = peerOf(w.socket);
+      this.handshaking.set(o.peer, o);
+      w.socket.once("close", () => this.done(o));
+      for (const h of w.handlers) h.call(w.server, w.socket);
+      return;
+    }
     this.admitting = o;
     try {
       for (const h of w.handlers) h.call(w.server, w.socket);
@@ -184,6 +210,7 @@ export class AcceptGate {
   }
 
   private done(o: Opening): void {
+    this.forgetPeer(o);
     if (o.done) return;
     o.done = true;
     this.openingCount--;
@@ -195,12 +222,19 @@ export class AcceptGate {
   private expire(now: number): void {
     for (const o of this.opening) {
       if (now - o.at < this.openingMs) break;
+      this.forgetPeer(o);
       if (!o.done) {
         o.done = true;
         this.openingCount--;
       }
     }
     while (this.opening.length > 0 && this.opening[0]!.done) this.opening.shift();
+  }
+
+  private forgetPeer(o: Opening): void {
+    if (o.peer === undefined) return;
+    if (this.handshaking.get(o.peer) === o) this.handshaking.delete(o.peer);
+    o.peer = undefined;
   }
 
   /** Next turn: a fresh count, and the waiting connections' share of it. */
@@ -229,6 +263,11 @@ export class AcceptGate {
     }, wait);
     this.expiry.unref();
   }
+}
+
+/** A connection's peer, the same on a TCP socket and on the TLS socket over it. */
+function peerOf(socket: Socket): string {
+  return `${socket.remoteAddress ?? ""}|${socket.remotePort ?? ""}`;
 }
 
 /**

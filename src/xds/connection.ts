@@ -117,6 +117,17 @@ function identityMismatch(peer: PeerIdentity, namespace: string | undefined, nod
 
 /** Names of remembered requests as a view's own strings, by the map they were looked up in. */
 const canonical = new WeakMap<readonly string[], { readonly from: ResourceMap; readonly names: readonly string[] }>();
+/** Canonical name lists that hold each name of a map once and nothing else, and that map. */
+const wholeMaps = new WeakMap<readonly string[], ResourceMap>();
+
+/**
+ * The map whose names `names` (from canonicalNames) are, each once and nothing else: an Envoy's
+ * first EDS request names every cluster of its view, and its stream can take the map's names as
+ * its subscription without a lookup per name. Undefined for any other list.
+ */
+export function wholeMapOf(names: readonly string[]): ResourceMap | undefined {
+  return wholeMaps.get(names);
+}
 
 export abstract class Connection<Req extends AdsRequest> implements AttachedStream, Flushable {
   abstract readonly transport: Transport;
@@ -228,8 +239,9 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     if (!Object.isFrozen(names)) return names.map((n) => current.get(n)?.name ?? n);
     const kept = canonical.get(names);
     if (kept?.from === current) return kept.names;
-    const own = names.map((n) => current.get(n)?.name ?? n);
+    const own = Object.freeze(names.map((n) => current.get(n)?.name ?? n));
     canonical.set(names, { from: current, names: own });
+    if (own.length > 0 && own.length === current.size && own.every((n) => current.has(n)) && new Set(own).size === own.length) wholeMaps.set(own, current);
     return own;
   }
 

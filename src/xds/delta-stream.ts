@@ -8,7 +8,7 @@
 // - a NACK is recorded and nothing is re-sent: what we sent counts as "what the proxy has", so
 //   only a newer version (or an explicit re-subscribe) goes out again.
 import type { DeltaDiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
-import { type Built, Connection } from "./connection.js";
+import { type Built, Connection, wholeMapOf } from "./connection.js";
 import { mapDiff } from "./map-diff.js";
 import { NameSet } from "./name-set.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
@@ -81,17 +81,16 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
       if (type === TYPE_URL.route && this.vhds) this.reconnectRoutes = req.initialResourceVersions;
     }
     const wasWildcard = st.sub.wildcard;
-    const { added, removed, wildcardAdded } = st.sub.apply(
-      this.canonicalNames(type, req.resourceNamesSubscribe),
-      req.resourceNamesUnsubscribe,
-      first,
-      isDeltaWildcardType(type),
-    );
+    const names = this.canonicalNames(type, req.resourceNamesSubscribe);
+    const whole = wholeMapOf(names);
+    const { added, removed, wildcardAdded } = st.sub.apply(names, req.resourceNamesUnsubscribe, first, isDeltaWildcardType(type), whole);
     // A name subscribed on reconnect together with the version the proxy holds is compared by
     // version like any other, not re-sent: a restarted server would otherwise re-send every
     // CLA and route configuration Envoy still has. Names without a version are sent.
     const declared = first ? req.initialResourceVersions : undefined;
-    for (const n of added) if (!declared || !Object.hasOwn(declared, n)) st.resend.add(n);
+    // The view's every name, none declared (a first EDS request): re-send the map's names as they are.
+    if (whole && added === names && st.resend.size === 0 && (!declared || Object.keys(declared).length === 0)) st.resend.cover(whole);
+    else for (const n of added) if (!declared || !Object.hasOwn(declared, n)) st.resend.add(n);
     // Envoy's first EDS request names every cluster of the view, and the stream holds them (in its
     // subscription and to re-send) until its turn to be answered: in a full sync, most streams, at
     // ~160 KiB each for 3000 names. When they are the names of the view's map, share its keys.

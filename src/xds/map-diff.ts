@@ -15,11 +15,23 @@ export interface MapDiff {
 }
 
 const diffs = new WeakMap<ResourceMap, WeakMap<ResourceMap, MapDiff>>();
+/** Per layered map: how many first responses were worked out from it, or, from the KEEP_FIRST_DIFF-th on, that diff. */
+const firstDiffs = new WeakMap<ResourceMap, number | MapDiff>();
+const KEEP_FIRST_DIFF = 4;
 
 export function mapDiff(from: ResourceMap, to: ResourceMap): MapDiff {
   // A first response of a workload's own view: its few proxies take it once, and a cached diff
   // would keep a list of every resource of the view (3000 clusters: 24 KiB) for the view's life.
-  if (from.size === 0 && to instanceof LayeredMap) return fullDiff(from, to);
+  // A view many proxies share (thousands, with identical labels) is worth that list: each of its
+  // proxies' first responses would walk every resource again.
+  if (from.size === 0 && to instanceof LayeredMap) {
+    const seen = firstDiffs.get(to);
+    if (typeof seen === "object") return seen;
+    const diff = fullDiff(from, to);
+    const count = (seen ?? 0) + 1;
+    firstDiffs.set(to, count >= KEEP_FIRST_DIFF ? diff : count);
+    return diff;
+  }
   let byTarget = diffs.get(from);
   const hit = byTarget?.get(to);
   if (hit) return hit;

@@ -34,6 +34,13 @@ export class NameSet implements Iterable<string> {
     return true;
   }
 
+  /** Make the set exactly `map`'s names. */
+  cover(map: ResourceMap): void {
+    this.base = map;
+    if (this.added.size > 0) this.added.clear();
+    if (this.removed.size > 0) this.removed.clear();
+  }
+
   clear(): void {
     this.base = EMPTY;
     this.added.clear();

@@ -3,6 +3,7 @@
 // the same status fields.
 import { KnownVersions } from "./known.js";
 import { NameSet } from "./name-set.js";
+import type { ResourceMap } from "./snapshot.js";
 import { syncState, type NackRecord, type TypeSyncStatus } from "./observer.js";
 
 /** What a delta request changed in a subscription. */
@@ -58,10 +59,17 @@ export class Subscription {
   /**
    * Delta: subscription changes. `first`: the stream's first request for this type, where an
    * empty subscribe list means legacy wildcard for LDS/CDS (Envoy sent wildcard that way).
+   * `whole`: the map whose names `subscribe` is exactly (connection.ts wholeMapOf), if known.
    * Returns the names explicitly (re)subscribed and the names unsubscribed.
    */
-  apply(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, wildcardType: boolean): SubscriptionChange {
+  apply(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, wildcardType: boolean, whole?: ResourceMap): SubscriptionChange {
     if (!first && subscribe.length === 0 && unsubscribe.length === 0) return UNCHANGED; // an ACK, usually
+    // `subscribe` is exactly `whole`'s names (no "*" among them), into an empty subscription.
+    if (whole && this.names.size === 0 && unsubscribe.length === 0) {
+      this.explicit = true;
+      this.names.cover(whole);
+      return { added: subscribe, removed: [], wildcardAdded: false };
+    }
     const wasWildcard = this.wildcard;
     if (first && subscribe.length === 0 && wildcardType && !this.explicit) this.wildcard = true;
     const added: string[] = [];

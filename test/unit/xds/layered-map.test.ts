@@ -43,4 +43,15 @@ describe("LayeredMap", () => {
     expect(typeVersion(new LayeredMap(mapOf(res("b"), res("d"), res("f", "2")), own))).not.toBe(v);
     expect(typeVersion(new LayeredMap(shared, mapOf(res("a", "8"), res("d", "9"), res("e", "9"), res("z", "9"))))).not.toBe(v);
   });
+
+  it("works out a first response's diff each time for a view of a few proxies, and keeps it for one that many share", () => {
+    const view = new LayeredMap(shared, own);
+    const empty: ResourceMap = new Map();
+    const firsts = Array.from({ length: 6 }, () => mapDiff(empty, view));
+    for (const d of firsts) expect(d).toEqual({ changed: [...view.values()], removed: [], added: view.size });
+    // Three proxies: nothing kept (a workload's own view would keep a list per resource type).
+    expect(new Set(firsts.slice(0, 3)).size).toBe(3);
+    // From the fourth on, one diff.
+    expect(new Set(firsts.slice(3)).size).toBe(1);
+  });
 });

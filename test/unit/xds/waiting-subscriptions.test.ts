@@ -5,10 +5,12 @@
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { DeltaDiscoveryRequestSchema } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
+import { NameSet } from "../../../src/xds/name-set.js";
 import { DELTA_METHOD_PATH } from "../../../src/xds/service-definition.js";
 import { RawGrpcStream } from "../../support/raw-grpc.js";
+import { deltaNames } from "../../support/xds-client.js";
 import { CDS, EDS, World, cla, cluster, eventually, node, startHarness, type Harness } from "./harness.js";
 
 setFlagsFromString("--expose_gc");
@@ -69,5 +71,36 @@ describe("a delta stream waiting to be answered", () => {
     // A Set of 3000 names is ~80 KiB; the subscription and the names to re-send were one each.
     expect(perStream).toBeLessThan(16 * 1024);
     for (const raw of streams) expect(raw.error).toBeUndefined();
+  });
+
+  it("takes a first EDS request that names exactly its view's resources without a step per name, and answers it whole", { timeout: 120_000 }, async () => {
+    const world = new World();
+    const names: string[] = [];
+    for (let i = 0; i < CLUSTERS; i++) {
+      names.push(clusterName(i));
+      world.put(CDS, clusterName(i), cluster(clusterName(i))).put(EDS, clusterName(i), cla(clusterName(i), `10.0.${i >> 8}.${i & 255}`));
+    }
+    h = await startHarness(world);
+    const open = async (i: number) => {
+      const s = h!.client.delta();
+      s.send({ node: node(`sidecar~10.0.0.1~whole-${i}.default~default.svc.cluster.local`), typeUrl: CDS, resourceNamesSubscribe: ["*"] });
+      s.ack(await s.nextOf(CDS, 30_000));
+      return s;
+    };
+    // The first stream's request is remembered (request-memo.ts); the others' are the same bytes.
+    const first = await open(0);
+    first.send({ typeUrl: EDS, resourceNamesSubscribe: names });
+    expect(deltaNames(await first.nextOf(EDS, 30_000))).toHaveLength(CLUSTERS);
+    const others = await Promise.all([1, 2, 3].map(open));
+    const adds = vi.spyOn(NameSet.prototype, "add");
+    try {
+      for (const s of others) s.send({ typeUrl: EDS, resourceNamesSubscribe: names });
+      const answers = await Promise.all(others.map((s) => s.nextOf(EDS, 30_000)));
+      for (const a of answers) expect(new Set(deltaNames(a))).toEqual(new Set(names));
+      // Before, the subscription and the names to re-send took one step per name each: 2 × 3000 per stream.
+      expect(adds).not.toHaveBeenCalled();
+    } finally {
+      adds.mockRestore();
+    }
   });
 });
