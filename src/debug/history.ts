@@ -183,12 +183,9 @@ export class PushHistory {
   record(trigger: PushTrigger, changes: readonly ViewChange[], proxiesOf: (classKey: string) => readonly string[], at = new Date()): PushRecord | undefined {
     if (changes.length === 0) return undefined;
     const versions: Versions = new Map();
-    const held = new Set<string>();
-    const hold = (r: Resource): void => {
-      if (held.has(r.version)) return;
-      held.add(r.version);
-      this.bodies.hold(r);
-    };
+    // The bodies of what `versions` names in the end: views that hold other maps (each namespace's
+    // part) change resources of the same name to versions of their own, and a diff names one.
+    const bodies = new Map<string, readonly (Resource | undefined)[]>();
     const groups: PushGroup[] = [];
     const alike = new Map<string, { proxies: string[]; types: Partial<Record<ShortType, TypeChanges>> }>();
     // Views whose maps are the same objects changed alike, and are worked out once: every view of
@@ -213,8 +210,9 @@ export class PushHistory {
         let listed = 0;
         let more = 0;
         const note = (name: string, before: Resource | undefined, after: Resource | undefined): boolean => {
-          versions.set(`${short}/${name}`, { ...(before ? { from: before.version } : {}), ...(after ? { to: after.version } : {}) });
-          if (t !== TYPE_URL.secret) for (const r of [before, after]) if (r) hold(r);
+          const key = `${short}/${name}`;
+          versions.set(key, { ...(before ? { from: before.version } : {}), ...(after ? { to: after.version } : {}) });
+          if (t !== TYPE_URL.secret) bodies.set(key, [before, after]);
           if (listed++ < MAX_NAMES) return true;
           more++;
           return false;
@@ -242,9 +240,14 @@ export class PushHistory {
       proxies.sort();
       groups.push({ proxies: proxies.slice(0, MAX_PROXIES), proxyCount: proxies.length, types });
     }
-    if (groups.length === 0) {
-      for (const v of held) this.bodies.release(v);
-      return undefined;
+    if (groups.length === 0) return undefined;
+    const held = new Set<string>();
+    for (const pair of bodies.values()) {
+      for (const r of pair) {
+        if (!r || held.has(r.version)) continue;
+        held.add(r.version);
+        this.bodies.hold(r);
+      }
     }
     const record: PushRecord = { id: this.nextId++, at: at.toISOString(), trigger, groups };
     this.records.push({ record, versions, held });

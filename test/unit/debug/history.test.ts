@@ -118,6 +118,23 @@ describe("PushHistory", () => {
     expect(from.gets).toBeLessThanOrEqual(2);
   });
 
+  it("keeps only the bodies its diffs name when views of other maps change a resource of one name", () => {
+    // Each namespace's part has its own route configuration "9080": an edit changes each to a
+    // version of its own, and the record's diff of "9080" shows one of them.
+    const h = new PushHistory(5);
+    const parts = 8;
+    const views: ViewChange[] = Array.from({ length: parts }, (_, i) => ({
+      classes: [`k${i}`],
+      maps: new Map([[TYPE_URL.route, { from: routes(100 + i), to: routes(200 + i) }]]),
+    }));
+    const r = h.record(trigger, views, (k) => [`p-${k}`])!;
+    expect(r.groups[0]!.proxyCount).toBe(parts);
+    expect(h.keptBodies.bodies).toBe(2);
+    const d = h.diff(r.id, "9080") as { diff: string }[];
+    expect(d[0]!.diff).toMatch(/^-\s+cluster: c107$/m);
+    expect(d[0]!.diff).toMatch(/^\+\s+cluster: c207$/m);
+  });
+
   it("reads a route configuration's body only when a diff asks for it, counting what it keeps meanwhile", () => {
     const vhds = (weight: number): ResourceMap => vhdsRoutes(50, weight);
     const h = new PushHistory(5);
