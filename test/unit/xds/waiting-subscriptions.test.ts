@@ -35,14 +35,20 @@ afterEach(async () => {
   h = undefined;
 });
 
+/** A world of CLUSTERS clusters, each with its ClusterLoadAssignment, and their names. */
+function clusters(): { world: World; names: string[] } {
+  const world = new World();
+  const names: string[] = [];
+  for (let i = 0; i < CLUSTERS; i++) {
+    names.push(clusterName(i));
+    world.put(CDS, clusterName(i), cluster(clusterName(i))).put(EDS, clusterName(i), cla(clusterName(i), `10.0.${i >> 8}.${i & 255}`));
+  }
+  return { world, names };
+}
+
 describe("a delta stream waiting to be answered", () => {
   it("holds no copy of an EDS subscription that names exactly its view's resources", { timeout: 120_000 }, async () => {
-    const world = new World();
-    const names: string[] = [];
-    for (let i = 0; i < CLUSTERS; i++) {
-      names.push(clusterName(i));
-      world.put(CDS, clusterName(i), cluster(clusterName(i))).put(EDS, clusterName(i), cla(clusterName(i), `10.0.${i >> 8}.${i & 255}`));
-    }
+    const { world, names } = clusters();
     h = await startHarness(world);
     const harness = h;
     const request = (init: Parameters<typeof create<typeof DeltaDiscoveryRequestSchema>>[1]): Uint8Array =>
@@ -74,12 +80,7 @@ describe("a delta stream waiting to be answered", () => {
   });
 
   it("takes a first EDS request that names exactly its view's resources without a step per name, and answers it whole", { timeout: 120_000 }, async () => {
-    const world = new World();
-    const names: string[] = [];
-    for (let i = 0; i < CLUSTERS; i++) {
-      names.push(clusterName(i));
-      world.put(CDS, clusterName(i), cluster(clusterName(i))).put(EDS, clusterName(i), cla(clusterName(i), `10.0.${i >> 8}.${i & 255}`));
-    }
+    const { world, names } = clusters();
     h = await startHarness(world);
     const open = async (i: number) => {
       const s = h!.client.delta();
