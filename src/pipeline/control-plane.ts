@@ -35,8 +35,9 @@ import {
   type ProxyResources,
   type ProxyTranslation,
 } from "../translate/proxy.js";
-import { snapshotFrom } from "../xds/encode.js";
-import { composeMaps, encodeOwn, type Composed, type TypeMaps } from "./compose-view.js";
+import { snapshotFrom, typeVersion } from "../xds/encode.js";
+import { TypeTable } from "../xds/type-table.js";
+import { composedMap, composeMaps, encodeOwn, type Composed, type TypeMaps } from "./compose-view.js";
 import { encodeProxyResources, encodeSteps } from "./encode-view.js";
 import { SlicedWork, type SlicedWorkStats } from "./sliced-work.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
@@ -73,6 +74,19 @@ interface SharedPart {
   translated?: { readonly generation: number; readonly resources: ProxyTranslation; readonly reads: MeshReads };
   /** What its last translation read of the model: when a build's model holds the same objects there, it is kept. */
   reads?: MeshReads;
+  /**
+   * Its maps before and after its last refresh, and the types whose map changed: a view composed
+   * of `from` whose own part stands takes the step by replacing those types alone, without
+   * composing its every type again (with a view per workload, an endpoint change is such a step
+   * for a thousand views).
+   */
+  step?: PartStep;
+}
+
+interface PartStep {
+  readonly from: TypeMaps;
+  readonly to: TypeMaps;
+  readonly types: readonly TypeUrl[];
 }
 
 /** What a view keeps of its own part's translation (not the JSON): its findings and listener names. */
@@ -148,6 +162,11 @@ export interface BuildStats {
   readonly outboundTranslations: number;
   /** Views whose own part (a sidecar's inbound side) this build translated. */
   readonly ownTranslations: number;
+  /**
+   * Views whose every type was composed from their two parts again; the others took their shared
+   * part's step (the types it changed) or stood. An endpoint change composes none.
+   */
+  readonly composedViews: number;
 }
 
 export class ControlPlane implements ViewProvider {
@@ -155,7 +174,7 @@ export class ControlPlane implements ViewProvider {
   private readonly parts = new Map<string, SharedPart>();
   /** Counts builds: a shared part is translated at most once per build, however many views hold it. */
   private generation = 0;
-  private counts = { outbound: 0, own: 0 };
+  private counts = { outbound: 0, own: 0, composed: 0 };
   private readonly classes = new Map<string, NodeClass>();
   /** What the views hold, by content: a resource several views hold alike is encoded once. */
   private readonly encoded = new EncodeCache();
@@ -308,7 +327,7 @@ export class ControlPlane implements ViewProvider {
     const endpointsOnly = build.changedHosts !== undefined;
     this.build = build;
     this.generation++;
-    this.counts = { outbound: 0, own: 0 };
+    this.counts = { outbound: 0, own: 0, composed: 0 };
     this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined, input.pods);
     this.meshDiagnostics = [...build.mesh.diagnostics.map((d) => this.locate(d)), ...analysisFindings(this.analysis, this.sourceOf)];
     // Endpoints select no proxy: the fast path keeps the selection (and every class in its view),
@@ -324,10 +343,11 @@ export class ControlPlane implements ViewProvider {
         this.buildLater(vk);
         continue;
       }
-      const before = view.snapshot ? view.maps : undefined;
-      const versions = view.snapshot?.versions;
+      const previous = view.snapshot;
+      const before = previous ? view.maps : undefined;
+      const versions = previous?.versions;
       this.publish(view, build.mesh, build.changedHosts);
-      if (!before || !versions || !view.maps) continue;
+      if (!before || !versions || !view.maps || view.snapshot === previous) continue;
       const maps = new Map<TypeUrl, { from: ResourceMap; to: ResourceMap }>();
       for (const t of PUSH_ORDER)
         if (versions.get(t) !== view.snapshot!.versions.get(t)) maps.set(t, { from: before.get(t) ?? new Map(), to: view.maps.get(t) ?? new Map() });
@@ -336,11 +356,12 @@ export class ControlPlane implements ViewProvider {
     for (const view of this.views.values()) for (const key of view.classes) if (view.snapshot) this.opts.cache.set(key, view.snapshot);
     // Forget what no view holds any more (views dropped since are swept on the next build). A
     // view holds its shared part's resources and its own, nothing else.
-    for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER)
-      this.encoded.retain(t, [
-        ...[...this.parts.values()].flatMap((p) => p.maps?.get(t) ?? []),
-        ...[...this.views.values()].flatMap((v) => v.own?.get(t) ?? []),
-      ]);
+    for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER) {
+      const live: ResourceMap[] = [];
+      for (const p of this.parts.values()) pushMap(live, p.maps?.get(t));
+      for (const v of this.views.values()) pushMap(live, v.own?.get(t));
+      this.encoded.retain(t, live);
+    }
     this.reportNewDiagnostics();
     const stats: BuildStats = {
       views: this.views.size,
@@ -351,6 +372,7 @@ export class ControlPlane implements ViewProvider {
       outboundKeys: this.parts.size,
       outboundTranslations: this.counts.outbound,
       ownTranslations: this.counts.own,
+      composedViews: this.counts.composed,
     };
     for (const l of this.listeners) l(stats);
     return stats;
@@ -443,17 +465,50 @@ export class ControlPlane implements ViewProvider {
       const notes = view.ownNotes;
       view.diagnostics = [...notes.diagnostics, ...outboundTwins(notes.listeners, (name) => listeners?.has(name) === true).diagnostics];
     }
-    const composed = composeMaps(shared, view.own, view.composed);
+    const before = view.composed;
+    if (before && view.snapshot && before.shared === shared && before.own === view.own) return;
+    if (before && view.snapshot && before.own === view.own && part.step?.from === before.shared && part.step.to === shared) {
+      this.takeStep(view, part.step);
+      return;
+    }
+    this.counts.composed++;
+    const composed = composeMaps(shared, view.own, before);
     view.composed = composed;
     if (view.snapshot && view.maps && PUSH_ORDER.every((t) => view.maps!.get(t) === composed.maps.get(t))) return;
     view.maps = composed.maps;
     view.snapshot = snapshotFrom(composed.maps);
   }
 
+  /**
+   * Bring a view whose own part stands along its shared part's step: only the types the step
+   * changed get new maps and versions (the same maps and versions composing would give).
+   */
+  private takeStep(view: View, step: PartStep): void {
+    const before = view.composed!;
+    const snapshot = view.snapshot!;
+    let maps = TypeTable.from(before.maps);
+    let versions = snapshot.versions instanceof TypeTable ? (snapshot.versions as TypeTable<string>) : TypeTable.from(snapshot.versions);
+    for (const t of step.types) {
+      const map = composedMap(step.to.get(t), before.own.get(t));
+      maps = maps.with(t, map);
+      versions = versions.with(t, typeVersion(map));
+    }
+    view.composed = { shared: step.to, own: before.own, maps };
+    view.maps = maps;
+    view.snapshot = { resources: maps, versions };
+  }
+
   /** Bring a shared part up to this build, once however many views hold it. */
   private refresh(part: SharedPart, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
     if (part.generation === this.generation && part.maps) return;
     part.generation = this.generation;
+    const prev = part.maps;
+    this.refreshMaps(part, mesh, changedHosts);
+    const next = part.maps;
+    part.step = prev && next && prev !== next ? { from: prev, to: next, types: PUSH_ORDER.filter((t) => prev.get(t) !== next.get(t)) } : undefined;
+  }
+
+  private refreshMaps(part: SharedPart, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
     const prev = part.maps;
     // Translated for this build by a sliced build (prepare), its resources already encoded.
     const ready = part.translated?.generation === this.generation ? { value: part.translated.resources, reads: part.translated.reads } : undefined;
@@ -562,4 +617,8 @@ export class ControlPlane implements ViewProvider {
 /** Both selections as one text: equal texts, equal views and equal shared parts. */
 function selectionsText(selection: LabelSelection, outbound: LabelSelection): string {
   return `${selectionText(selection)}|${selectionText(outbound)}`;
+}
+
+function pushMap(maps: ResourceMap[], map: ResourceMap | undefined): void {
+  if (map !== undefined) maps.push(map);
 }
