@@ -87,6 +87,8 @@ interface PartStep {
   readonly from: TypeMaps;
   readonly to: TypeMaps;
   readonly types: readonly TypeUrl[];
+  /** The change of the views that took it holding nothing of their own in its types: the same for each. */
+  change?: ViewChange["maps"];
 }
 
 /** What a view keeps of its own part's translation (not the JSON): its findings and listener names. */
@@ -346,11 +348,12 @@ export class ControlPlane implements ViewProvider {
       const previous = view.snapshot;
       const before = previous ? view.maps : undefined;
       const versions = previous?.versions;
-      this.publish(view, build.mesh, build.changedHosts);
+      const step = this.publish(view, build.mesh, build.changedHosts);
       if (!before || !versions || !view.maps || view.snapshot === previous) continue;
-      const maps = new Map<TypeUrl, { from: ResourceMap; to: ResourceMap }>();
-      for (const t of PUSH_ORDER)
-        if (versions.get(t) !== view.snapshot!.versions.get(t)) maps.set(t, { from: before.get(t) ?? new Map(), to: view.maps.get(t) ?? new Map() });
+      // Every view that took its part's step with nothing of its own in the step's types changed alike.
+      const maps = step
+        ? (step.change ??= changedMaps(before, versions, view.maps, view.snapshot!.versions))
+        : changedMaps(before, versions, view.maps, view.snapshot!.versions);
       if (maps.size > 0) changes.push({ classes: [...view.classes], maps });
     }
     for (const view of this.views.values()) for (const key of view.classes) if (view.snapshot) this.opts.cache.set(key, view.snapshot);
@@ -448,7 +451,7 @@ export class ControlPlane implements ViewProvider {
    * then only their ClusterLoadAssignments are rebuilt (EDS fast path), in the shared part (a
    * view's own part has no endpoints).
    */
-  private publish(view: View, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
+  private publish(view: View, mesh: MeshModel, changedHosts?: ReadonlySet<string>): PartStep | undefined {
     const part = this.parts.get(view.part)!;
     this.refresh(part, mesh, changedHosts);
     const shared = part.maps!;
@@ -466,36 +469,40 @@ export class ControlPlane implements ViewProvider {
       view.diagnostics = [...notes.diagnostics, ...outboundTwins(notes.listeners, (name) => listeners?.has(name) === true).diagnostics];
     }
     const before = view.composed;
-    if (before && view.snapshot && before.shared === shared && before.own === view.own) return;
-    if (before && view.snapshot && before.own === view.own && part.step?.from === before.shared && part.step.to === shared) {
-      this.takeStep(view, part.step);
-      return;
-    }
+    if (before && view.snapshot && before.shared === shared && before.own === view.own) return undefined;
+    if (before && view.snapshot && before.own === view.own && part.step?.from === before.shared && part.step.to === shared)
+      return this.takeStep(view, part.step);
     this.counts.composed++;
     const composed = composeMaps(shared, view.own, before);
     view.composed = composed;
-    if (view.snapshot && view.maps && PUSH_ORDER.every((t) => view.maps!.get(t) === composed.maps.get(t))) return;
+    if (view.snapshot && view.maps && PUSH_ORDER.every((t) => view.maps!.get(t) === composed.maps.get(t))) return undefined;
     view.maps = composed.maps;
     view.snapshot = snapshotFrom(composed.maps);
+    return undefined;
   }
 
   /**
    * Bring a view whose own part stands along its shared part's step: only the types the step
-   * changed get new maps and versions (the same maps and versions composing would give).
+   * changed get new maps and versions (the same maps and versions composing would give). Returns
+   * the step when the view holds nothing of its own in those types (it then changed as the part did).
    */
-  private takeStep(view: View, step: PartStep): void {
+  private takeStep(view: View, step: PartStep): PartStep | undefined {
     const before = view.composed!;
     const snapshot = view.snapshot!;
     let maps = TypeTable.from(before.maps);
     let versions = snapshot.versions instanceof TypeTable ? (snapshot.versions as TypeTable<string>) : TypeTable.from(snapshot.versions);
+    let plain = true;
     for (const t of step.types) {
-      const map = composedMap(step.to.get(t), before.own.get(t));
+      const own = before.own.get(t);
+      if (own !== undefined && own.size > 0) plain = false;
+      const map = composedMap(step.to.get(t), own);
       maps = maps.with(t, map);
       versions = versions.with(t, typeVersion(map));
     }
     view.composed = { shared: step.to, own: before.own, maps };
     view.maps = maps;
     view.snapshot = { resources: maps, versions };
+    return plain ? step : undefined;
   }
 
   /** Bring a shared part up to this build, once however many views hold it. */
@@ -621,4 +628,11 @@ function selectionsText(selection: LabelSelection, outbound: LabelSelection): st
 
 function pushMap(maps: ResourceMap[], map: ResourceMap | undefined): void {
   if (map !== undefined) maps.push(map);
+}
+
+/** The maps of the types whose version changed, before and after. */
+function changedMaps(before: TypeMaps, versions: ReadonlyMap<TypeUrl, string>, after: TypeMaps, now: ReadonlyMap<TypeUrl, string>): ViewChange["maps"] {
+  const maps = new Map<TypeUrl, { from: ResourceMap; to: ResourceMap }>();
+  for (const t of PUSH_ORDER) if (versions.get(t) !== now.get(t)) maps.set(t, { from: before.get(t) ?? new Map(), to: after.get(t) ?? new Map() });
+  return maps;
 }

@@ -73,6 +73,8 @@ describe("views of a shared part", () => {
     expect(pairs).toBeGreaterThan(0);
     expect(pairs).toBeLessThanOrEqual(3);
     expect(stats.changes).toHaveLength(N);
+    // The views of one part changed alike: one description of the change per part.
+    expect(new Set(stats.changes.map((c) => c.maps)).size).toBe(4);
     for (const [i, key] of keys.entries()) {
       const after = cache.get(key)!;
       for (const t of PUSH_ORDER) {
