@@ -64,6 +64,9 @@ export class SnapshotCache {
 }
 
 function changedTypes(previous: Snapshot | undefined, next: Snapshot): Set<TypeUrl> {
+  // Views' snapshots: both tables, compared slot by slot.
+  if (previous?.versions instanceof TypeTable && next.versions instanceof TypeTable)
+    return new Set((next.versions as TypeTable<string>).differing(previous.versions as TypeTable<string>));
   const changed = new Set<TypeUrl>();
   for (const t of PUSH_ORDER) if (!previous || previous.versions.get(t) !== next.versions.get(t)) changed.add(t);
   // A TypeTable holds PUSH_ORDER's types only; other maps may hold more, compared all the same.
