@@ -39,7 +39,14 @@ export function composeMaps(shared: TypeMaps, own: TypeMaps, previous?: Composed
     const o = own.get(t) ?? EMPTY;
     const before = previous?.maps.get(t);
     if (before && previous!.shared.get(t) === s && previous!.own.get(t) === o) return before;
-    return o.size === 0 ? s : new LayeredMap(s, o);
+    return composedMap(s, o);
   });
   return { shared, own, maps };
+}
+
+/** One type's map of a view: the shared map itself where the own part has nothing of the type. */
+export function composedMap(shared: ResourceMap | undefined, own: ResourceMap | undefined): ResourceMap {
+  const s = shared ?? EMPTY;
+  const o = own ?? EMPTY;
+  return o.size === 0 ? s : new LayeredMap(s, o);
 }

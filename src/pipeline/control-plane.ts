@@ -35,8 +35,9 @@ import {
   type ProxyResources,
   type ProxyTranslation,
 } from "../translate/proxy.js";
-import { snapshotFrom } from "../xds/encode.js";
-import { composeMaps, encodeOwn, type Composed, type TypeMaps } from "./compose-view.js";
+import { snapshotFrom, typeVersion } from "../xds/encode.js";
+import { TypeTable } from "../xds/type-table.js";
+import { composedMap, composeMaps, encodeOwn, type Composed, type TypeMaps } from "./compose-view.js";
 import { encodeProxyResources, encodeSteps } from "./encode-view.js";
 import { SlicedWork, type SlicedWorkStats } from "./sliced-work.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
@@ -73,6 +74,21 @@ interface SharedPart {
   translated?: { readonly generation: number; readonly resources: ProxyTranslation; readonly reads: MeshReads };
   /** What its last translation read of the model: when a build's model holds the same objects there, it is kept. */
   reads?: MeshReads;
+  /**
+   * Its maps before and after its last refresh, and the types whose map changed: a view composed
+   * of `from` whose own part stands takes the step by replacing those types alone, without
+   * composing its every type again (with a view per workload, an endpoint change is such a step
+   * for a thousand views).
+   */
+  step?: PartStep;
+}
+
+interface PartStep {
+  readonly from: TypeMaps;
+  readonly to: TypeMaps;
+  readonly types: readonly TypeUrl[];
+  /** The change of the views that took it holding nothing of their own in its types: the same for each. */
+  change?: ViewChange["maps"];
 }
 
 /** What a view keeps of its own part's translation (not the JSON): its findings and listener names. */
@@ -148,6 +164,11 @@ export interface BuildStats {
   readonly outboundTranslations: number;
   /** Views whose own part (a sidecar's inbound side) this build translated. */
   readonly ownTranslations: number;
+  /**
+   * Views whose every type was composed from their two parts again; the others took their shared
+   * part's step (the types it changed) or stood. An endpoint change composes none.
+   */
+  readonly composedViews: number;
 }
 
 export class ControlPlane implements ViewProvider {
@@ -155,7 +176,7 @@ export class ControlPlane implements ViewProvider {
   private readonly parts = new Map<string, SharedPart>();
   /** Counts builds: a shared part is translated at most once per build, however many views hold it. */
   private generation = 0;
-  private counts = { outbound: 0, own: 0 };
+  private counts = { outbound: 0, own: 0, composed: 0 };
   private readonly classes = new Map<string, NodeClass>();
   /** What the views hold, by content: a resource several views hold alike is encoded once. */
   private readonly encoded = new EncodeCache();
@@ -308,7 +329,7 @@ export class ControlPlane implements ViewProvider {
     const endpointsOnly = build.changedHosts !== undefined;
     this.build = build;
     this.generation++;
-    this.counts = { outbound: 0, own: 0 };
+    this.counts = { outbound: 0, own: 0, composed: 0 };
     this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined, input.pods);
     this.meshDiagnostics = [...build.mesh.diagnostics.map((d) => this.locate(d)), ...analysisFindings(this.analysis, this.sourceOf)];
     // Endpoints select no proxy: the fast path keeps the selection (and every class in its view),
@@ -324,23 +345,26 @@ export class ControlPlane implements ViewProvider {
         this.buildLater(vk);
         continue;
       }
-      const before = view.snapshot ? view.maps : undefined;
-      const versions = view.snapshot?.versions;
-      this.publish(view, build.mesh, build.changedHosts);
-      if (!before || !versions || !view.maps) continue;
-      const maps = new Map<TypeUrl, { from: ResourceMap; to: ResourceMap }>();
-      for (const t of PUSH_ORDER)
-        if (versions.get(t) !== view.snapshot!.versions.get(t)) maps.set(t, { from: before.get(t) ?? new Map(), to: view.maps.get(t) ?? new Map() });
+      const previous = view.snapshot;
+      const before = previous ? view.maps : undefined;
+      const versions = previous?.versions;
+      const step = this.publish(view, build.mesh, build.changedHosts);
+      if (!before || !versions || !view.maps || view.snapshot === previous) continue;
+      // Every view that took its part's step with nothing of its own in the step's types changed alike.
+      const maps = step
+        ? (step.change ??= changedMaps(before, versions, view.maps, view.snapshot!.versions))
+        : changedMaps(before, versions, view.maps, view.snapshot!.versions);
       if (maps.size > 0) changes.push({ classes: [...view.classes], maps });
     }
     for (const view of this.views.values()) for (const key of view.classes) if (view.snapshot) this.opts.cache.set(key, view.snapshot);
     // Forget what no view holds any more (views dropped since are swept on the next build). A
     // view holds its shared part's resources and its own, nothing else.
-    for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER)
-      this.encoded.retain(t, [
-        ...[...this.parts.values()].flatMap((p) => p.maps?.get(t) ?? []),
-        ...[...this.views.values()].flatMap((v) => v.own?.get(t) ?? []),
-      ]);
+    for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER) {
+      const live: ResourceMap[] = [];
+      for (const p of this.parts.values()) pushMap(live, p.maps?.get(t));
+      for (const v of this.views.values()) pushMap(live, v.own?.get(t));
+      this.encoded.retain(t, live);
+    }
     this.reportNewDiagnostics();
     const stats: BuildStats = {
       views: this.views.size,
@@ -351,6 +375,7 @@ export class ControlPlane implements ViewProvider {
       outboundKeys: this.parts.size,
       outboundTranslations: this.counts.outbound,
       ownTranslations: this.counts.own,
+      composedViews: this.counts.composed,
     };
     for (const l of this.listeners) l(stats);
     return stats;
@@ -426,7 +451,7 @@ export class ControlPlane implements ViewProvider {
    * then only their ClusterLoadAssignments are rebuilt (EDS fast path), in the shared part (a
    * view's own part has no endpoints).
    */
-  private publish(view: View, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
+  private publish(view: View, mesh: MeshModel, changedHosts?: ReadonlySet<string>): PartStep | undefined {
     const part = this.parts.get(view.part)!;
     this.refresh(part, mesh, changedHosts);
     const shared = part.maps!;
@@ -443,17 +468,54 @@ export class ControlPlane implements ViewProvider {
       const notes = view.ownNotes;
       view.diagnostics = [...notes.diagnostics, ...outboundTwins(notes.listeners, (name) => listeners?.has(name) === true).diagnostics];
     }
-    const composed = composeMaps(shared, view.own, view.composed);
+    const before = view.composed;
+    if (before && view.snapshot && before.shared === shared && before.own === view.own) return undefined;
+    if (before && view.snapshot && before.own === view.own && part.step?.from === before.shared && part.step.to === shared)
+      return this.takeStep(view, part.step);
+    this.counts.composed++;
+    const composed = composeMaps(shared, view.own, before);
     view.composed = composed;
-    if (view.snapshot && view.maps && PUSH_ORDER.every((t) => view.maps!.get(t) === composed.maps.get(t))) return;
+    if (view.snapshot && view.maps && PUSH_ORDER.every((t) => view.maps!.get(t) === composed.maps.get(t))) return undefined;
     view.maps = composed.maps;
     view.snapshot = snapshotFrom(composed.maps);
+    return undefined;
+  }
+
+  /**
+   * Bring a view whose own part stands along its shared part's step: only the types the step
+   * changed get new maps and versions (the same maps and versions composing would give). Returns
+   * the step when the view holds nothing of its own in those types (it then changed as the part did).
+   */
+  private takeStep(view: View, step: PartStep): PartStep | undefined {
+    const before = view.composed!;
+    const snapshot = view.snapshot!;
+    let maps = TypeTable.from(before.maps);
+    let versions = snapshot.versions instanceof TypeTable ? (snapshot.versions as TypeTable<string>) : TypeTable.from(snapshot.versions);
+    let plain = true;
+    for (const t of step.types) {
+      const own = before.own.get(t);
+      if (own !== undefined && own.size > 0) plain = false;
+      const map = composedMap(step.to.get(t), own);
+      maps = maps.with(t, map);
+      versions = versions.with(t, typeVersion(map));
+    }
+    view.composed = { shared: step.to, own: before.own, maps };
+    view.maps = maps;
+    view.snapshot = { resources: maps, versions };
+    return plain ? step : undefined;
   }
 
   /** Bring a shared part up to this build, once however many views hold it. */
   private refresh(part: SharedPart, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
     if (part.generation === this.generation && part.maps) return;
     part.generation = this.generation;
+    const prev = part.maps;
+    this.refreshMaps(part, mesh, changedHosts);
+    const next = part.maps;
+    part.step = prev && next && prev !== next ? { from: prev, to: next, types: PUSH_ORDER.filter((t) => prev.get(t) !== next.get(t)) } : undefined;
+  }
+
+  private refreshMaps(part: SharedPart, mesh: MeshModel, changedHosts?: ReadonlySet<string>): void {
     const prev = part.maps;
     // Translated for this build by a sliced build (prepare), its resources already encoded.
     const ready = part.translated?.generation === this.generation ? { value: part.translated.resources, reads: part.translated.reads } : undefined;
@@ -562,4 +624,15 @@ export class ControlPlane implements ViewProvider {
 /** Both selections as one text: equal texts, equal views and equal shared parts. */
 function selectionsText(selection: LabelSelection, outbound: LabelSelection): string {
   return `${selectionText(selection)}|${selectionText(outbound)}`;
+}
+
+function pushMap(maps: ResourceMap[], map: ResourceMap | undefined): void {
+  if (map !== undefined) maps.push(map);
+}
+
+/** The maps of the types whose version changed, before and after. */
+function changedMaps(before: TypeMaps, versions: ReadonlyMap<TypeUrl, string>, after: TypeMaps, now: ReadonlyMap<TypeUrl, string>): ViewChange["maps"] {
+  const maps = new Map<TypeUrl, { from: ResourceMap; to: ResourceMap }>();
+  for (const t of PUSH_ORDER) if (versions.get(t) !== now.get(t)) maps.set(t, { from: before.get(t) ?? new Map(), to: after.get(t) ?? new Map() });
+  return maps;
 }

@@ -2,7 +2,10 @@
 // pipeline replaces it with `set`, and the streams of that view are told which types changed so
 // that they can push just those (in make-before-break order).
 import type { Snapshot } from "./snapshot.js";
+import { TypeTable } from "./type-table.js";
 import { PUSH_ORDER, type TypeUrl } from "./type-urls.js";
+
+const PUSH_ORDER_SET: ReadonlySet<TypeUrl> = new Set(PUSH_ORDER);
 
 /**
  * Called after a snapshot of a watched key was replaced. `setAt` is `performance.now()` at the
@@ -61,10 +64,17 @@ export class SnapshotCache {
 }
 
 function changedTypes(previous: Snapshot | undefined, next: Snapshot): Set<TypeUrl> {
-  const types = new Set<TypeUrl>([...PUSH_ORDER, ...next.versions.keys(), ...(previous?.versions.keys() ?? [])]);
+  // Views' snapshots: both tables, compared slot by slot.
+  if (previous?.versions instanceof TypeTable && next.versions instanceof TypeTable)
+    return new Set((next.versions as TypeTable<string>).differing(previous.versions as TypeTable<string>));
   const changed = new Set<TypeUrl>();
-  for (const t of types) {
-    if (!previous || previous.versions.get(t) !== next.versions.get(t)) changed.add(t);
-  }
+  for (const t of PUSH_ORDER) if (!previous || previous.versions.get(t) !== next.versions.get(t)) changed.add(t);
+  // A TypeTable holds PUSH_ORDER's types only; other maps may hold more, compared all the same.
+  if (!(next.versions instanceof TypeTable) || (previous && !(previous.versions instanceof TypeTable))) addOthers(previous, next, changed);
   return changed;
+}
+
+function addOthers(previous: Snapshot | undefined, next: Snapshot, changed: Set<TypeUrl>): void {
+  for (const t of next.versions.keys()) if (!changed.has(t) && !PUSH_ORDER_SET.has(t) && previous?.versions.get(t) !== next.versions.get(t)) changed.add(t);
+  if (previous) for (const t of previous.versions.keys()) if (!PUSH_ORDER_SET.has(t) && !next.versions.has(t)) changed.add(t);
 }

@@ -35,6 +35,13 @@ export class TypeTable<V> implements ReadonlyMap<TypeUrl, V> {
     return new TypeTable(slots);
   }
 
+  /** The types whose value differs from `other`'s (by identity), in PUSH_ORDER. */
+  differing(other: TypeTable<V>): TypeUrl[] {
+    const out: TypeUrl[] = [];
+    for (let i = 0; i < PUSH_ORDER.length; i++) if (this.slots[i] !== other.slots[i]) out.push(PUSH_ORDER[i]!);
+    return out;
+  }
+
   get(type: TypeUrl): V | undefined {
     const i = SLOT.get(type);
     return i === undefined ? undefined : this.slots[i];

@@ -45,6 +45,12 @@ describe("TypeTable", () => {
     ]);
     expect([...t]).toEqual([[TYPE_URL.cluster, "a"]]);
   });
+
+  it("lists the types whose value differs from another table's, a type set in one only included", () => {
+    const t = TypeTable.of<string>((type) => (type === TYPE_URL.cluster || type === TYPE_URL.route ? "a" : undefined));
+    expect(t.differing(t)).toEqual([]);
+    expect(t.with(TYPE_URL.route, "b").with(TYPE_URL.secret, "s").differing(t)).toEqual([TYPE_URL.secret, TYPE_URL.route]);
+  });
 });
 
 describe("a view's snapshot", () => {

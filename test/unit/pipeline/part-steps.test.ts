@@ -1,0 +1,104 @@
+// With a view per workload, the views of one namespace share their outbound part and each adds a
+// few resources of its own. A change that touches only the shared part (an endpoint change, a
+// route edit) must cost work per shared part, not per view: each view takes its part's step (the
+// types the part changed) without composing its every type or versioning its maps again.
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import type { InputObject, StoredObject } from "../../../src/api/objects.js";
+import { destinationRule, endpointSlice, ENDPOINTS_PER_SERVICE, namespace, pod, service, virtualService } from "../../../src/loadgen/mesh-objects.js";
+import { ControlPlane, type BuildStats } from "../../../src/pipeline/control-plane.js";
+import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
+import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
+import type { NodeInfo } from "../../../src/xds/snapshot.js";
+import { typeVersionWork } from "../../../src/xds/type-version.js";
+import { PUSH_ORDER, TYPE_URL } from "../../../src/xds/type-urls.js";
+import { benchNode } from "../../bench/mesh.js";
+
+const N = 12;
+/** A workload proxy per service: 12 views (a class each) over 4 outbound parts, one per namespace. */
+const CLIENTS = N;
+
+function objects(): StoredObject<InputObject>[] {
+  const out: StoredObject<InputObject>[] = [];
+  for (let k = 0; k < 4; k++) out.push({ object: namespace(k) });
+  for (let i = 0; i < N; i++) {
+    out.push({ object: service(i) });
+    for (let j = 0; j < ENDPOINTS_PER_SERVICE; j++) out.push({ object: pod(i, j) });
+    out.push({ object: endpointSlice(i, "full") }, { object: virtualService(i, N, "full") }, { object: destinationRule(i, "full") });
+  }
+  return out;
+}
+
+/** `objs` with the object of `object`'s kind and name replaced by it. */
+function replaced(objs: StoredObject<InputObject>[], object: InputObject): StoredObject<InputObject>[] {
+  const at = objs.findIndex((o) => o.object.kind === object.kind && o.object.metadata.name === object.metadata.name);
+  if (at < 0) throw new Error(`no ${object.kind} ${object.metadata.name}`);
+  const out = [...objs];
+  out[at] = { object };
+  return out;
+}
+
+function controlPlane(objs: StoredObject<InputObject>[]): { cp: ControlPlane; cache: SnapshotCache; keys: string[] } {
+  const cache = new SnapshotCache();
+  const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
+  cp.update(meshInputFrom(objs), "all");
+  const keys = Array.from({ length: CLIENTS }, (_, k) => {
+    const b = benchNode(k, "workloads", N);
+    const node = { id: b.id, cluster: b.cluster, metadata: b.metadata } as NodeInfo;
+    const key = cp.viewKey(node);
+    if ("error" in key) throw new Error(key.error);
+    cp.activate(key.key, node);
+    return key.key;
+  });
+  return { cp, cache, keys };
+}
+
+/** Every class's snapshot versions equal those of a control plane built from scratch on `objs`. */
+function expectSameAsScratch(cache: SnapshotCache, keys: readonly string[], objs: StoredObject<InputObject>[]): void {
+  const scratch = controlPlane(objs);
+  for (const key of keys) for (const t of PUSH_ORDER) expect(cache.get(key)!.versions.get(t), `${key} ${t}`).toBe(scratch.cache.get(key)!.versions.get(t));
+}
+
+describe("views of a shared part", () => {
+  it("take an endpoint change as their part's step: no view composed, versions hashed per resource, not per view", () => {
+    const objs = objects();
+    const { cp, cache, keys } = controlPlane(objs);
+    const before = keys.map((k) => cache.get(k)!);
+    const changed = replaced(objs, endpointSlice(5, "full", new Set([0])));
+    const hashed = typeVersionWork.pairsHashed;
+    const stats: BuildStats = cp.update(meshInputFrom(changed), new Set(["EndpointSlice"]));
+    expect(stats).toMatchObject({ fastPath: true, views: N, classes: CLIENTS, outboundKeys: 4, outboundTranslations: 0, ownTranslations: 0, composedViews: 0 });
+    // The service's changed ClusterLoadAssignments, each hashed once for the four parts and twelve views.
+    const pairs = typeVersionWork.pairsHashed - hashed;
+    expect(pairs).toBeGreaterThan(0);
+    expect(pairs).toBeLessThanOrEqual(3);
+    expect(stats.changes).toHaveLength(N);
+    // The views of one part changed alike: one description of the change per part.
+    expect(new Set(stats.changes.map((c) => c.maps)).size).toBe(4);
+    for (const [i, key] of keys.entries()) {
+      const after = cache.get(key)!;
+      for (const t of PUSH_ORDER) {
+        if (t === TYPE_URL.endpoint) expect(after.versions.get(t)).not.toBe(before[i]!.versions.get(t));
+        else expect(after.resources.get(t), `${key} ${t}`).toBe(before[i]!.resources.get(t));
+      }
+    }
+    // Views of one namespace hold their part's endpoint map itself.
+    expect(cache.get(keys[4]!)!.resources.get(TYPE_URL.endpoint)).toBe(cache.get(keys[0]!)!.resources.get(TYPE_URL.endpoint));
+    expectSameAsScratch(cache, keys, changed);
+  });
+
+  it("take a route edit as their part's step too, and compose again only when their own part changed", () => {
+    const objs = objects();
+    const { cp, cache, keys } = controlPlane(objs);
+    const edited = replaced(objs, virtualService(5, N, "full", 70));
+    const edit = cp.update(meshInputFrom(edited), new Set(["VirtualService"]));
+    expect(edit).toMatchObject({ fastPath: false, outboundTranslations: 4, ownTranslations: 0, composedViews: 0 });
+    expectSameAsScratch(cache, keys, edited);
+    // A Service edit changes its pods' inbound side: the views of its workloads compose again.
+    const renamed = replaced(edited, { ...service(5), spec: { ...service(5).spec, ports: [{ ...service(5).spec.ports![0]!, name: "http-web" }] } });
+    const own = cp.update(meshInputFrom(renamed), new Set(["Service"]));
+    expect(own.ownTranslations).toBeGreaterThan(0);
+    expect(own.composedViews).toBeLessThanOrEqual(own.ownTranslations);
+    expectSameAsScratch(cache, keys, renamed);
+  });
+});
