@@ -7,6 +7,8 @@
 // proportion to itself (amortized). Iteration order is a Map's: a replaced key keeps its place, a
 // new key (or one deleted and set again) comes last.
 
+import { EntriesMap } from "../entries-map.js";
+
 const GONE: unique symbol = Symbol("gone");
 
 /** Counts for tests: entries copied (a version's changes, or a fold into a new base). */
@@ -15,7 +17,7 @@ export const kindMapWork = { copied: 0 };
 const EMPTY: ReadonlyMap<unknown, unknown> = new Map();
 const none = <K, V>(): ReadonlyMap<K, V> => EMPTY as ReadonlyMap<K, V>;
 
-export class KindMap<K, V> implements ReadonlyMap<K, V> {
+export class KindMap<K, V> extends EntriesMap<K, V> {
   private constructor(
     private readonly base: ReadonlyMap<K, V>,
     /** Base keys replaced (a value) or deleted (GONE). */
@@ -23,7 +25,9 @@ export class KindMap<K, V> implements ReadonlyMap<K, V> {
     /** Keys set that the base lacks, or that were deleted from it before: after the base, in order. */
     private readonly added: ReadonlyMap<K, V>,
     readonly size: number,
-  ) {}
+  ) {
+    super();
+  }
 
   /** `map` as the base of versions to come (the map itself is kept, not copied). */
   static of<K, V>(map: ReadonlyMap<K, V>): KindMap<K, V> {
@@ -59,33 +63,21 @@ export class KindMap<K, V> implements ReadonlyMap<K, V> {
     return edit.done();
   }
 
-  has(key: K): boolean {
-    return this.get(key) !== undefined;
-  }
-
   entries(): MapIterator<[K, V]> {
     return this.plain() ? this.base.entries() : entriesOf(this.base, this.over, this.added);
   }
 
-  keys(): MapIterator<K> {
-    return this.plain() ? this.base.keys() : keysOf(this.entries());
+  override keys(): MapIterator<K> {
+    return this.plain() ? this.base.keys() : super.keys();
   }
 
-  values(): MapIterator<V> {
-    return this.plain() ? this.base.values() : valuesOf(this.entries());
+  override values(): MapIterator<V> {
+    return this.plain() ? this.base.values() : super.values();
   }
 
   /** No changes over the base (a new or folded version): the base's own iterators serve. */
   private plain(): boolean {
     return this.over.size === 0 && this.added.size === 0;
-  }
-
-  [Symbol.iterator](): MapIterator<[K, V]> {
-    return this.entries();
-  }
-
-  forEach(fn: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
-    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this);
   }
 }
 
@@ -134,14 +126,6 @@ function valueOf<K, V>(base: ReadonlyMap<K, V>, over: ReadonlyMap<K, V | typeof 
   const o = over.get(key);
   if (o !== undefined) return o === GONE ? undefined : o;
   return base.get(key);
-}
-
-function* keysOf<K, V>(entries: Iterable<[K, V]>): MapIterator<K> {
-  for (const [k] of entries) yield k;
-}
-
-function* valuesOf<K, V>(entries: Iterable<[K, V]>): MapIterator<V> {
-  for (const [, v] of entries) yield v;
 }
 
 function* entriesOf<K, V>(base: ReadonlyMap<K, V>, over: ReadonlyMap<K, V | typeof GONE>, added: ReadonlyMap<K, V>): MapIterator<[K, V]> {

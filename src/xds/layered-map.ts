@@ -2,9 +2,10 @@
 // it. A sidecar's outbound clusters are the same for every workload of its namespace, its inbound
 // clusters its own: copying thousands of shared entries into a map per workload would make memory
 // and time grow with workloads × resources, where this costs one small object per view.
+import { EntriesMap } from "../entries-map.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 
-export class LayeredMap implements ReadonlyMap<string, Resource> {
+export class LayeredMap extends EntriesMap<string, Resource> {
   readonly size: number;
 
   /**
@@ -15,6 +16,7 @@ export class LayeredMap implements ReadonlyMap<string, Resource> {
     readonly shared: ResourceMap,
     readonly own: ResourceMap,
   ) {
+    super();
     let hidden = 0;
     for (const name of own.keys()) if (shared.has(name)) hidden++;
     this.size = shared.size + own.size - hidden;
@@ -24,7 +26,7 @@ export class LayeredMap implements ReadonlyMap<string, Resource> {
     return this.own.get(name) ?? this.shared.get(name);
   }
 
-  has(name: string): boolean {
+  override has(name: string): boolean {
     return this.own.has(name) || this.shared.has(name);
   }
 
@@ -37,21 +39,5 @@ export class LayeredMap implements ReadonlyMap<string, Resource> {
       if (!this.own.has(entry[0])) yield entry;
     }
     for (; !o.done; o = own.next()) yield o.value;
-  }
-
-  *keys(): MapIterator<string> {
-    for (const [name] of this.entries()) yield name;
-  }
-
-  *values(): MapIterator<Resource> {
-    for (const [, r] of this.entries()) yield r;
-  }
-
-  [Symbol.iterator](): MapIterator<[string, Resource]> {
-    return this.entries();
-  }
-
-  forEach(fn: (value: Resource, key: string, map: ReadonlyMap<string, Resource>) => void, thisArg?: unknown): void {
-    for (const [name, r] of this.entries()) fn.call(thisArg, r, name, this);
   }
 }

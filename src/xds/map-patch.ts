@@ -3,6 +3,7 @@
 // lays its replacements over the other's entries instead of copying them, and remembers what it
 // replaced, so that what is derived from maps (the type version, the encode cache's retained set)
 // follows the change in proportion to it instead of walking every resource again.
+import { EntriesMap } from "../entries-map.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 
 export interface MapPatch {
@@ -15,11 +16,13 @@ export interface MapPatch {
 const patches = new WeakMap<ResourceMap, MapPatch>();
 
 /** A plain map's entries with some resources replaced: its names, in its order. */
-class PatchedMap implements ReadonlyMap<string, Resource> {
+class PatchedMap extends EntriesMap<string, Resource> {
   constructor(
     readonly root: ReadonlyMap<string, Resource>,
     readonly over: ReadonlyMap<string, Resource>,
-  ) {}
+  ) {
+    super();
+  }
 
   get size(): number {
     return this.root.size;
@@ -29,7 +32,7 @@ class PatchedMap implements ReadonlyMap<string, Resource> {
     return this.over.get(name) ?? this.root.get(name);
   }
 
-  has(name: string): boolean {
+  override has(name: string): boolean {
     return this.root.has(name);
   }
 
@@ -37,20 +40,12 @@ class PatchedMap implements ReadonlyMap<string, Resource> {
     for (const [name, r] of this.root) yield [name, this.over.get(name) ?? r];
   }
 
-  *keys(): MapIterator<string> {
+  override *keys(): MapIterator<string> {
     yield* this.root.keys();
   }
 
-  *values(): MapIterator<Resource> {
+  override *values(): MapIterator<Resource> {
     for (const [name, r] of this.root) yield this.over.get(name) ?? r;
-  }
-
-  [Symbol.iterator](): MapIterator<[string, Resource]> {
-    return this.entries();
-  }
-
-  forEach(fn: (value: Resource, key: string, map: ReadonlyMap<string, Resource>) => void, thisArg?: unknown): void {
-    for (const [name, r] of this.entries()) fn.call(thisArg, r, name, this);
   }
 }
 

@@ -3,15 +3,17 @@
 // every change that reaches it and keeps them until the next: with a view per workload (2000
 // views) they outlive the young generation and are the largest part of what a change leaves to the
 // old one. A Map of six entries takes about 300 bytes; this takes one small array.
+import { EntriesMap } from "../entries-map.js";
 import { PUSH_ORDER, type TypeUrl } from "./type-urls.js";
 
 const SLOT = new Map<string, number>(PUSH_ORDER.map((t, i) => [t, i]));
 
-export class TypeTable<V> implements ReadonlyMap<TypeUrl, V> {
+export class TypeTable<V> extends EntriesMap<TypeUrl, V> {
   readonly size: number;
 
   /** `slots[i]`: the value of PUSH_ORDER[i], if any. */
   private constructor(private readonly slots: readonly (V | undefined)[]) {
+    super();
     let n = 0;
     for (const v of slots) if (v !== undefined) n++;
     this.size = n;
@@ -47,30 +49,10 @@ export class TypeTable<V> implements ReadonlyMap<TypeUrl, V> {
     return i === undefined ? undefined : this.slots[i];
   }
 
-  has(type: TypeUrl): boolean {
-    return this.get(type) !== undefined;
-  }
-
   *entries(): MapIterator<[TypeUrl, V]> {
     for (let i = 0; i < PUSH_ORDER.length; i++) {
       const v = this.slots[i];
       if (v !== undefined) yield [PUSH_ORDER[i]!, v];
     }
-  }
-
-  *keys(): MapIterator<TypeUrl> {
-    for (const [t] of this.entries()) yield t;
-  }
-
-  *values(): MapIterator<V> {
-    for (const [, v] of this.entries()) yield v;
-  }
-
-  [Symbol.iterator](): MapIterator<[TypeUrl, V]> {
-    return this.entries();
-  }
-
-  forEach(fn: (value: V, key: TypeUrl, map: ReadonlyMap<TypeUrl, V>) => void, thisArg?: unknown): void {
-    for (const [t, v] of this.entries()) fn.call(thisArg, v, t, this);
   }
 }
