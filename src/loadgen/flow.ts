@@ -55,14 +55,8 @@ export class NameSubscription {
 
   /** Makes `wanted` the subscription; returns what was added and removed. */
   want(wanted: ReadonlySet<string>): { added: string[]; removed: string[] } {
-    const added: string[] = [];
+    const added = this.add(wanted);
     const removed: string[] = [];
-    for (const n of wanted) {
-      if (this.names.has(n)) continue;
-      this.names.add(n);
-      this.pending.add(n);
-      added.push(n);
-    }
     for (const n of this.names) {
       if (wanted.has(n)) continue;
       this.names.delete(n);
@@ -73,7 +67,7 @@ export class NameSubscription {
   }
 
   /** Adds `names` to the subscription (those not in it yet); returns them. */
-  add(names: readonly string[]): string[] {
+  add(names: Iterable<string>): string[] {
     const added: string[] = [];
     for (const n of names) {
       if (this.names.has(n)) continue;
