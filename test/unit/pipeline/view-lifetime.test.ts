@@ -20,13 +20,19 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** A control plane whose probe proxy connected, got its view built, and left. */
+function probeLeft(opts?: Parameters<typeof startControlPlane>[0]) {
+  const started = startControlPlane(opts);
+  started.cp.update(MESH, "all");
+  const probe = started.connect(PROBE);
+  const built = started.cache.get(probe)!;
+  started.cp.deactivate(probe);
+  return { ...started, probe, built };
+}
+
 describe("a view whose last proxy left", () => {
   it("is kept built for a proxy of the same view that connects within keepViewMs", () => {
-    const { cp, cache, connect } = startControlPlane({ keepViewMs: KEEP_MS });
-    cp.update(MESH, "all");
-    const probe = connect(PROBE);
-    const built = cache.get(probe)!;
-    cp.deactivate(probe);
+    const { cache, connect, probe, built } = probeLeft({ keepViewMs: KEEP_MS });
     expect(cache.get(probe)).toBeUndefined();
     vi.advanceTimersByTime(KEEP_MS - 1);
     const fleet = connect(FLEET);
@@ -37,11 +43,7 @@ describe("a view whose last proxy left", () => {
   });
 
   it("is dropped when keepViewMs is over", () => {
-    const { cp, cache, connect } = startControlPlane({ keepViewMs: KEEP_MS });
-    cp.update(MESH, "all");
-    const probe = connect(PROBE);
-    const built = cache.get(probe)!;
-    cp.deactivate(probe);
+    const { cache, connect, built } = probeLeft({ keepViewMs: KEEP_MS });
     vi.advanceTimersByTime(KEEP_MS);
     const again = cache.get(connect(FLEET))!;
     expect(again).not.toBe(built);
@@ -49,22 +51,14 @@ describe("a view whose last proxy left", () => {
   });
 
   it("is dropped by the next build, not built again for no one", () => {
-    const { cp, cache, connect } = startControlPlane({ keepViewMs: KEEP_MS });
-    cp.update(MESH, "all");
-    const probe = connect(PROBE);
-    const built = cache.get(probe)!;
-    cp.deactivate(probe);
+    const { cp, cache, connect, built } = probeLeft({ keepViewMs: KEEP_MS });
     const stats = cp.update(MESH, "all");
     expect(stats).toMatchObject({ views: 0, classes: 0, outboundTranslations: 0, ownTranslations: 0 });
     expect(cache.get(connect(FLEET))).not.toBe(built);
   });
 
   it("is dropped at once without keepViewMs", () => {
-    const { cp, cache, connect } = startControlPlane();
-    cp.update(MESH, "all");
-    const probe = connect(PROBE);
-    const built = cache.get(probe)!;
-    cp.deactivate(probe);
+    const { cache, connect, built } = probeLeft();
     expect(cache.get(connect(FLEET))).not.toBe(built);
   });
 });
