@@ -7,6 +7,11 @@
 // - grpc-js queues every write in memory; a 5 MiB snapshot to 1000 proxies would hold gigabytes,
 //   and proxies (the bench's 1000 clients in one process, too) fall behind reading it. Bytes
 //   sent and not yet answered by the proxy (ACK or NACK) are capped; streams wait their turn.
+// A turn's writes reach the sockets only on the next turn of the event loop (Node's HTTP/2 sends
+// what a session was given once the JavaScript of the turn is done): during a 10 ms slice the
+// proxies, and the load generator's other core, had nothing to read. So the slices of a push start
+// short and double up to `sliceMs`; the first responses are on the wire after ~1 ms and each
+// slice's are read while the next is built.
 // A proxy that never answers must not hold the cap forever: a response unanswered for longer
 // than `stallMs` stops counting against it. Nor may it take a share of the cap again with every
 // later change: a stream that left a response unanswered that long is slow, and what it is sent
@@ -25,6 +30,10 @@ export interface Flushable {
 export interface PushSchedulerOptions {
   /** Longest run of flushes before yielding to the event loop. */
   readonly sliceMs?: number;
+  /** The first slice after the scheduler was idle; each next one is twice as long, up to `sliceMs`. */
+  readonly firstSliceMs?: number;
+  /** The clock slices and stalls are measured with (milliseconds; tests step it). */
+  readonly clock?: () => number;
   /** Bytes sent and not yet answered, above which no stream is served. */
   readonly maxInFlightBytes?: number;
   readonly stallMs?: number;
@@ -72,6 +81,10 @@ export class PushScheduler {
   private scheduled = false;
   private stallTimer: NodeJS.Timeout | undefined;
   private readonly sliceMs: number;
+  private readonly firstSliceMs: number;
+  /** How long the next slice may be (see the header). */
+  private nextSliceMs: number;
+  private readonly clock: () => number;
   private readonly maxInFlightBytes: number;
   /** How long a response may go unanswered before its stream counts as slow. */
   readonly stallMs: number;
@@ -85,6 +98,9 @@ export class PushScheduler {
 
   constructor(opts: PushSchedulerOptions = {}) {
     this.sliceMs = opts.sliceMs ?? 10;
+    this.firstSliceMs = Math.min(this.sliceMs, opts.firstSliceMs ?? 1);
+    this.nextSliceMs = this.firstSliceMs;
+    this.clock = opts.clock ?? (() => performance.now());
     this.maxInFlightBytes = opts.maxInFlightBytes ?? 32 * 1024 * 1024;
     this.stallMs = opts.stallMs ?? 2000;
     this.onFlushError = opts.onFlushError ?? (() => {});
@@ -109,7 +125,7 @@ export class PushScheduler {
    * run in the order given, on a later turn at the earliest.
    */
   afterPush(task: () => void): void {
-    if (this.afterTasks.length === 0) this.afterSince = performance.now();
+    if (this.afterTasks.length === 0) this.afterSince = this.clock();
     this.afterTasks.push(task);
     if (this.afterTasks.length === 1 && !this.scheduled) setImmediate(() => this.runAfterTasks());
   }
@@ -122,7 +138,7 @@ export class PushScheduler {
 
   /** A response of `bytes` is sent. Returns the function to call once it was answered or abandoned. */
   track(bytes: number): () => void {
-    const w: InFlight = { bytes, at: performance.now() };
+    const w: InFlight = { bytes, at: this.clock() };
     this.inFlight.add(w);
     this.inFlightBytes += bytes;
     return () => {
@@ -152,7 +168,7 @@ export class PushScheduler {
 
   private full(): boolean {
     if (this.inFlightBytes < this.maxInFlightBytes) return false;
-    this.abandonStalled(performance.now());
+    this.abandonStalled(this.clock());
     return this.inFlightBytes >= this.maxInFlightBytes;
   }
 
@@ -180,10 +196,11 @@ export class PushScheduler {
   private run(): void {
     this.scheduled = false;
     this.rounds++;
-    const start = performance.now();
+    const start = this.clock();
+    const sliceMs = this.nextSliceMs;
     // At least one stream per turn, then as many as the slice allows.
     let served = 0;
-    const spent = (): boolean => served > 0 && performance.now() - start >= this.sliceMs;
+    const spent = (): boolean => served > 0 && this.clock() - start >= sliceMs;
     for (const s of this.intake) {
       if (spent()) break;
       this.intake.delete(s);
@@ -198,7 +215,9 @@ export class PushScheduler {
       served++;
       this.guarded(() => s.flushNow());
     }
-    this.longestRoundMs = Math.max(this.longestRoundMs, performance.now() - start);
+    this.longestRoundMs = Math.max(this.longestRoundMs, this.clock() - start);
+    // A push's slices grow while streams wait; the next push starts short again.
+    this.nextSliceMs = this.waiting.size > 0 ? Math.min(this.sliceMs, 2 * sliceMs) : this.firstSliceMs;
     this.runAfterTasks();
     this.schedule();
   }
@@ -209,7 +228,7 @@ export class PushScheduler {
    */
   private runAfterTasks(): void {
     if (this.afterTasks.length === 0) return;
-    if (this.waiting.size > 0 && !this.full() && performance.now() - this.afterSince < MAX_AFTER_MS) return;
+    if (this.waiting.size > 0 && !this.full() && this.clock() - this.afterSince < MAX_AFTER_MS) return;
     const tasks = this.afterTasks;
     this.afterTasks = [];
     for (const t of tasks) this.guarded(t);
@@ -228,7 +247,7 @@ export class PushScheduler {
     if (this.stallTimer) return;
     // Full of responses younger than `stallMs`: look again when the oldest of them stalls.
     const oldest = this.inFlight.values().next().value;
-    const wait = oldest ? Math.max(1, oldest.at + this.stallMs - performance.now()) : this.stallMs;
+    const wait = oldest ? Math.max(1, oldest.at + this.stallMs - this.clock()) : this.stallMs;
     this.stallTimer = setTimeout(() => {
       this.stallTimer = undefined;
       this.schedule();

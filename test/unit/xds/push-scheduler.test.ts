@@ -82,6 +82,32 @@ describe("PushScheduler", () => {
   });
 });
 
+describe("PushScheduler slices", () => {
+  it("starts a push with a short slice and doubles it up to sliceMs; the next push starts short again", async () => {
+    // A clock that each flush moves by 1 ms: a slice of n ms serves n streams.
+    let now = 0;
+    const s = new PushScheduler({ sliceMs: 8, firstSliceMs: 1, clock: () => now });
+    const perTurn: number[] = [];
+    let lastRound = -1;
+    const flushNow = (): void => {
+      if (s.stats.rounds !== lastRound) perTurn.push(0);
+      lastRound = s.stats.rounds;
+      perTurn[perTurn.length - 1]!++;
+      now += 1;
+    };
+    const push = (count: number): void => {
+      for (let i = 0; i < count; i++) s.request({ flushNow });
+    };
+    push(30);
+    await settle(s);
+    expect(perTurn).toEqual([1, 2, 4, 8, 8, 7]);
+    perTurn.length = 0;
+    push(5);
+    await settle(s);
+    expect(perTurn).toEqual([1, 2, 2]);
+  });
+});
+
 describe("PushScheduler.afterPush", () => {
   it("runs a task once every waiting stream was served, however many turns that takes", async () => {
     // sliceMs 0: one stream per turn, so the push spans three turns.
