@@ -14,11 +14,15 @@ let acks = 0;
 let errors = 0;
 let firstError = "";
 let expected = Infinity;
+let firstReadAt = NaN;
+let lastReadAt = NaN;
+const now = (): number => performance.timeOrigin + performance.now();
 const calls: GrpcCall[] = [];
 const channels: GrpcChannel[] = [];
 
 const report = (): void => {
-  if (process.connected) process.send?.({ acks, errors, firstError } satisfies FanoutFromClients);
+  if (process.connected) process.send?.({ acks, errors, firstError, firstReadAt, lastReadAt } satisfies FanoutFromClients);
+  firstReadAt = NaN; // the next batch's first read
 };
 
 /** DeltaDiscoveryResponse.nonce (field 5), read without decoding the resources. */
@@ -58,6 +62,8 @@ function connect(port: number, streams: number, names: readonly string[]): void 
       {},
       {
         message: (b) => {
+          lastReadAt = now();
+          if (Number.isNaN(firstReadAt)) firstReadAt = lastReadAt;
           call.write(ackBytes(nonceOf(b)));
           if (++acks >= expected) {
             expected = Infinity;

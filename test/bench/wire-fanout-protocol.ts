@@ -12,4 +12,7 @@ export interface FanoutFromClients {
   readonly errors: number;
   /** The first failed stream's status. */
   readonly firstError: string;
+  /** When the first and the last response since the last "expect" were read (ms since the epoch, fractional). */
+  readonly firstReadAt: number;
+  readonly lastReadAt: number;
 }

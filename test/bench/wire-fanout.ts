@@ -9,6 +9,7 @@
 //   npm run build && node --expose-gc --import tsx test/bench/wire-fanout.ts [streams=2000] [changes=40] [services=100] [reps=3]
 //   WIRE_FANOUT_PROF=/tmp/changes.cpuprofile …  (a CPU profile of the server process during the changes)
 //   WIRE_FANOUT_ALLOC=/tmp/changes.heapprofile …  (a sampling profile of what the changes allocate)
+//   WIRE_FANOUT_BARE=1 …  (the floor: a bare node:http2 server writing the same bytes, wire-fanout-bare.ts)
 //
 // Prints one line per repetition and the median; every wait is bounded.
 import { fork } from "node:child_process";
@@ -21,6 +22,8 @@ import type * as Server from "../../src/xds/server.js";
 import type * as Cache from "../../src/xds/snapshot-cache.js";
 import type { ResourceMap } from "../../src/xds/snapshot.js";
 import type * as TypeUrls from "../../src/xds/type-urls.js";
+import type * as Wire from "../../src/xds/wire.js";
+import { bareServer } from "./wire-fanout-bare.js";
 import type { FanoutToClients, FanoutFromClients } from "./wire-fanout-protocol.js";
 
 // The server's modules from a build (dist/, or WIRE_FANOUT_DIST for an A/B against another
@@ -31,6 +34,7 @@ const { encodeResources, snapshotFrom } = await load<typeof Encode>("xds/encode.
 const { XdsServer } = await load<typeof Server>("xds/server.js");
 const { SnapshotCache } = await load<typeof Cache>("xds/snapshot-cache.js");
 const { TYPE_URL } = await load<typeof TypeUrls>("xds/type-urls.js");
+const { deltaResponse } = await load<typeof Wire>("xds/wire.js");
 
 const [streams = 2000, changes = 40, services = 100, reps = 3] = process.argv.slice(2).map(Number);
 const EDS = TYPE_URL.endpoint;
@@ -52,20 +56,34 @@ function snapshot(): ReturnType<typeof snapshotFrom> {
   return snapshotFrom({ [EDS]: previous });
 }
 
+const now = (): number => performance.timeOrigin + performance.now();
+/** When the current change's first and last response were written (onPush: handed to the HTTP/2 stream). */
+let firstPushAt = NaN;
+let lastPushAt = NaN;
 const cache = new SnapshotCache();
 cache.set("v", snapshot());
-const server = new XdsServer({
-  cache,
-  views: { viewKey: () => ({ key: "v" }), activate: () => {}, deactivate: () => {} },
-  logger: pino({ level: "warn" }),
-});
-const port = await server.listen("127.0.0.1:0");
+/** The floor: a bare node:http2 server writing each change's bytes (wire-fanout-bare.ts). */
+const bare = process.env["WIRE_FANOUT_BARE"] === "1" ? await bareServer(deltaResponse(EDS, "0", [...previous!.values()], [], "", "")) : undefined;
+const server = bare
+  ? undefined
+  : new XdsServer({
+      cache,
+      views: { viewKey: () => ({ key: "v" }), activate: () => {}, deactivate: () => {} },
+      logger: pino({ level: "warn" }),
+      observer: {
+        onPush: () => {
+          lastPushAt = now();
+          if (Number.isNaN(firstPushAt)) firstPushAt = lastPushAt;
+        },
+      },
+    });
+const port = bare ? bare.port : await server!.listen("127.0.0.1:0");
 
 const child = fork(fileURLToPath(new URL("./wire-fanout-clients.ts", import.meta.url)), [], {
   execArgv: ["--import", "tsx"],
   stdio: ["ignore", "inherit", "inherit", "ipc"],
 });
-let latest: FanoutFromClients = { acks: 0, errors: 0, firstError: "" };
+let latest: FanoutFromClients = { acks: 0, errors: 0, firstError: "", firstReadAt: NaN, lastReadAt: NaN };
 let wake: (() => void) | undefined;
 child.on("message", (m: FanoutFromClients) => {
   latest = m;
@@ -121,15 +139,28 @@ for (let r = 0; r < reps; r++) {
   const t0 = process.cpuUsage();
   const w0 = performance.now();
   const walls: number[] = [];
+  /** Per change, from the snapshot's set: the server's first and last write, the clients' first and last read. */
+  const phases: [number[], number[], number[], number[]] = [[], [], [], []];
   for (let c = 0; c < changes; c++, k++) {
     const target = latest.acks + streams;
     ips[(k * 7919) % services] = `10.240.${(k >> 8) & 255}.${k & 255}`;
+    const next = snapshot();
+    firstPushAt = NaN;
     const c0 = performance.now();
-    cache.set("v", snapshot());
+    const at = now();
+    if (bare) {
+      const changed = previous!.get(names[(k * 7919) % services]!)!;
+      bare.push(deltaResponse(EDS, String(k), [changed], [], "", ""), () => {
+        lastPushAt = now();
+        if (Number.isNaN(firstPushAt)) firstPushAt = lastPushAt;
+      });
+    } else cache.set("v", next);
     await acked(`change ${k}'s ACKs`, target);
     walls.push(performance.now() - c0);
+    [firstPushAt, lastPushAt, latest.firstReadAt, latest.lastReadAt].forEach((t, i) => phases[i]!.push(t - at));
   }
   walls.sort((a, b) => a - b);
+  const mid = (xs: number[]): string => xs.sort((a, b) => a - b)[xs.length >> 1]!.toFixed(1);
   const cpu = process.cpuUsage(t0);
   const heapBefore = heapAfterGc;
   globalThis.gc?.();
@@ -137,7 +168,7 @@ for (let r = 0; r < reps; r++) {
   const us = (cpu.user + cpu.system) / changes / streams;
   results.push(us);
   console.log(
-    `${streams} streams, ${changes} changes, ${services} services: server CPU ${((cpu.user + cpu.system) / 1000) | 0} ms = ${us.toFixed(1)} µs per stream per change; wall ${(performance.now() - w0).toFixed(0)} ms, per change to the last ACK median ${walls[walls.length >> 1]!.toFixed(1)} ms; heap after GC ${((heapAfterGc - heapBefore) / 2 ** 20).toFixed(1)} MiB more`,
+    `${streams} streams, ${changes} changes, ${services} services: server CPU ${((cpu.user + cpu.system) / 1000) | 0} ms = ${us.toFixed(1)} µs per stream per change; wall ${(performance.now() - w0).toFixed(0)} ms, per change to the last ACK median ${walls[walls.length >> 1]!.toFixed(1)} ms (server writes first ${mid(phases[0])} last ${mid(phases[1])}, clients read first ${mid(phases[2])} last ${mid(phases[3])}); heap after GC ${((heapAfterGc - heapBefore) / 2 ** 20).toFixed(1)} MiB more`,
   );
 }
 if (profOut) {
@@ -156,5 +187,5 @@ console.log(
     .join(" ")})`,
 );
 send({ cmd: "exit" });
-await server.close(200);
+await (bare ? bare.close() : server!.close(200));
 process.exit(0);
