@@ -72,16 +72,6 @@ export interface StreamBacklog {
   readonly slow: boolean;
 }
 
-interface Unanswered {
-  readonly nonce: string;
-  readonly bytes: number;
-  readonly sentAt: number;
-  since: number;
-  readonly release: () => void;
-}
-
-const uncounted = (): void => {};
-
 /** A request as read from the stream, undecoded, and when it arrived. */
 interface Received {
   readonly raw: Uint8Array;
@@ -143,6 +133,12 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   /** The values of `types` by their place in PUSH_ORDER, for flushNow. */
   private readonly inPushOrder: (TypeState | undefined)[] = PUSH_ORDER.map(() => undefined);
   protected log: Logger;
+  /**
+   * Whether `log` writes debug lines, asked once per logger: each stream's child logger has a
+   * shape of its own, so reading its `debug` on every push was a megamorphic lookup (and the
+   * fields object was built for nothing).
+   */
+  private debugOn: boolean;
   private nonceCounter = 0;
   private closed = false;
   /**
@@ -150,13 +146,9 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
    * waits: a proxy that stops reading holds one response here, never a queue of versions.
    */
   private unflushed = 0;
-  /**
-   * Per type, the last response the proxy has not answered yet (ACK or NACK), and the function
-   * that releases its bytes from the scheduler's cap: a proxy that is slow to take in what it was
-   * sent holds back the others' turns instead of piling up more unread data. `since`: when the
-   * proxy last kept up on this type (a newer response inherits it from the one it supersedes).
-   */
-  private readonly unanswered = new Map<TypeUrl, Unanswered>();
+  // Per type, the last response the proxy has not answered yet is kept in its TypeState
+  // (`unanswered`), with what releases its bytes from the scheduler's cap: a proxy that is slow to
+  // take in what it was sent holds back the others' turns instead of piling up more unread data.
   private unwatch: (() => void) | undefined;
   /**
    * Requests received before the stream is bound to its view, handled on its first scheduler
@@ -191,6 +183,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     readonly peer?: PeerIdentity,
   ) {
     this.log = ctx.logger.child({ stream: streamId });
+    this.debugOn = this.log.isLevelEnabled("debug");
     this.peerAddress = call.getPeer();
     this.secrets = new StreamSecrets(peer !== undefined || ctx.plaintextSecrets);
     this.writeMessage = pieceWriter(call as ServerDuplexStream<unknown, Uint8Array>);
@@ -295,8 +288,9 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
         }
         return;
       }
-      this.answered(req.typeUrl, (req as { responseNonce?: string }).responseNonce ?? "");
-      this.handleRequest(req, req.typeUrl, this.state(req.typeUrl), at);
+      const st = this.state(req.typeUrl);
+      this.answered(st, (req as { responseNonce?: string }).responseNonce ?? "");
+      this.handleRequest(req, req.typeUrl, st, at);
       this.requestFlush();
     } catch (e) {
       this.log.error({ err: e }, "failed to handle an xDS request");
@@ -326,6 +320,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     this.viewKey = view.key;
     this.vhds = this.transport === "delta" && this.ctx.vhds && takesVhds(node);
     this.log = this.log.child({ proxy: node.id, view: view.key });
+    this.debugOn = this.log.isLevelEnabled("debug");
     this.unwatch = this.ctx.cache.watch(view.key, (_snapshot, changed, setAt) => this.onSnapshot(changed, setAt));
     // After watching: activate may set the first snapshot synchronously.
     this.ctx.attach(this, view.key, node);
@@ -368,26 +363,29 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     }
   }
 
-  private answered(type: TypeUrl, nonce: string): void {
-    const u = this.unanswered.get(type);
+  private answered(st: TypeState, nonce: string): void {
+    const u = st.unanswered;
     if (!u || nonce === "") return;
     if (nonce !== u.nonce) {
       u.since = u.sentAt; // answered an older response: it keeps up, one response behind
       return;
     }
-    this.unanswered.delete(type);
-    u.release();
+    st.unanswered = undefined;
+    this.ctx.scheduler.release(u);
   }
 
   /** Some response went unanswered for `stallMs`: the proxy does not keep up (or never answers). */
   private slow(now: number): boolean {
-    for (const u of this.unanswered.values()) if (now - u.since >= this.ctx.scheduler.stallMs) return true;
+    for (let i = 0; i < this.typeStates.length; i++) {
+      const u = this.typeStates[i]!.unanswered;
+      if (u && now - u.since >= this.ctx.scheduler.stallMs) return true;
+    }
     return false;
   }
 
   backlog(): StreamBacklog {
     let unanswered = 0;
-    for (const u of this.unanswered.values()) unanswered += u.bytes;
+    for (const st of this.typeStates) unanswered += st.unanswered?.bytes ?? 0;
     return { proxyId: this.proxyId, streamId: this.streamId, unflushedBytes: this.unflushed, unansweredBytes: unanswered, slow: this.slow(performance.now()) };
   }
 
@@ -433,20 +431,21 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       if (!out) continue;
       const bytes = out.message.length;
       const now = performance.now();
-      const superseded = this.unanswered.get(type);
-      superseded?.release(); // the proxy answers only the newest
+      const superseded = st.unanswered;
+      if (superseded) this.ctx.scheduler.release(superseded); // the proxy answers only the newest
+      const sent = { nonce: st.nonceSent, bytes, sentAt: now, since: superseded?.since ?? now };
       // A slow stream's bytes are not counted: it must not hold back the others' turns again.
-      const release = this.slow(now) ? uncounted : this.ctx.scheduler.track(bytes);
-      this.unanswered.set(type, { nonce: st.nonceSent, bytes, sentAt: now, since: superseded?.since ?? now, release });
+      if (!this.slow(now)) this.ctx.scheduler.track(sent);
+      st.unanswered = sent;
       this.unflushed = bytes;
       this.writeMessage(out.message, this.flushed);
       const short: ShortType = SHORT_TYPE[type];
       this.ctx.observer.onPush?.(short, this.proxyId, bytes, out.resourceCount, (performance.now() - since) / 1000, out.removedCount ?? 0);
-      // Not guarded by isLevelEnabled: on a child logger that costs 2–6 µs, a disabled debug() 0.2 µs.
-      this.log.debug(
-        { type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, removed: out.removedCount ?? 0, bytes },
-        "pushed",
-      );
+      if (this.debugOn)
+        this.log.debug(
+          { type: short, version: st.versionSent, nonce: st.nonceSent, resources: out.resourceCount, removed: out.removedCount ?? 0, bytes },
+          "pushed",
+        );
       this.afterWrite(type);
       return;
     }
@@ -475,8 +474,10 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     this.unwatch?.();
     this.ctx.scheduler.forget(this);
     this.inbox = [];
-    for (const u of this.unanswered.values()) u.release();
-    this.unanswered.clear();
+    for (const st of this.typeStates) {
+      if (st.unanswered) this.ctx.scheduler.release(st.unanswered);
+      st.unanswered = undefined;
+    }
     for (const h of this.closeHooks.splice(0)) h();
     if (endCall && !this.call.writableEnded) this.call.end();
     if (this.viewKey !== undefined) {

@@ -38,6 +38,12 @@ const EMPTY: ResourceMap = new Map();
  */
 const SIGNAL_MISSING: ReadonlySet<TypeUrl> = new Set([TYPE_URL.endpoint, TYPE_URL.route]);
 
+/** Whether every resource of `resources` is in `names` (a loop: a closure per stream's response is garbage). */
+function subscribedAll(names: NameSet, resources: readonly Resource[]): boolean {
+  for (let i = 0; i < resources.length; i++) if (!names.has(resources[i]!.name)) return false;
+  return true;
+}
+
 const routeNames = new WeakMap<ResourceMap, ReadonlySet<string>>();
 /** The route configurations a map of VHDS virtual hosts belongs to. */
 function routesOf(vhosts: ResourceMap): ReadonlySet<string> {
@@ -76,6 +82,24 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     const st = state as DeltaTypeState;
     const first = !st.seen;
     st.seen = true;
+    // An ACK (or NACK) names nothing: its subscription stands, and nothing is owed for it.
+    const subscribing = first || req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0;
+    const changed = subscribing && this.subscribe(req, type, st, first);
+
+    const nonce = req.responseNonce;
+    if (nonce !== "") {
+      if (req.errorDetail) this.recordNack(type, st, nonce, req.errorDetail.message);
+      else if (nonce === st.nonceSent) st.ack(nonce, st.versionSent);
+      // A stale nonce only means a newer response is in flight; the subscription change above
+      // still counts (the spec forbids rejecting stale delta requests).
+    }
+    if (first)
+      st.owe("force", at); // always answer a type's first request, even with nothing
+    else if (changed) st.owe("changed", at);
+  }
+
+  /** Apply a request's subscription changes; true when they owe the proxy a response. */
+  private subscribe(req: DeltaDiscoveryRequest, type: TypeUrl, st: DeltaTypeState, first: boolean): boolean {
     if (first) {
       for (const [name, version] of Object.entries(req.initialResourceVersions)) st.known.set(name, version);
       if (type === TYPE_URL.route && this.vhds) this.reconnectRoutes = req.initialResourceVersions;
@@ -117,17 +141,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
     if (first || removed.length > 0 || (wasWildcard && !st.sub.wildcard)) {
       for (const n of [...st.known.keys()]) if (!st.sub.covers(n)) st.known.delete(n);
     }
-
-    const nonce = req.responseNonce;
-    if (nonce !== "") {
-      if (req.errorDetail) this.recordNack(type, st, nonce, req.errorDetail.message);
-      else if (nonce === st.nonceSent) st.ack(nonce, st.versionSent);
-      // A stale nonce only means a newer response is in flight; the subscription change above
-      // still counts (the spec forbids rejecting stale delta requests).
-    }
-    if (first)
-      st.owe("force", at); // always answer a type's first request, even with nothing
-    else if (added.length > 0 || removed.length > 0 || wildcardAdded) st.owe("changed", at);
+    return added.length > 0 || removed.length > 0 || wildcardAdded;
   }
 
   protected build(type: TypeUrl, state: TypeState, snapshot: Snapshot): Built | undefined {
@@ -184,7 +198,7 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequest> {
       // The usual case: the proxy holds a whole earlier map of the view (or nothing); the step to
       // the current one is shared by every proxy making it (all it holds is subscribed).
       const diff = mapDiff(held, current);
-      if (st.resend.size === 0 && (st.sub.wildcard || diff.changed.every((r) => st.sub.names.has(r.name))))
+      if (st.resend.size === 0 && (st.sub.wildcard || subscribedAll(st.sub.names, diff.changed)))
         return { send: diff.changed, removed: diff.removed, step: true };
       const removed = new Set<string>();
       // (Re)subscribed names go out even when the proxy has them; the others are in the diff.

@@ -28,7 +28,7 @@ const SMALL = 16 * 1024;
 
 /** The gRPC message header (uncompressed, length) and the message's pieces, small ones joined. */
 export function framedPieces(message: Pieces): Uint8Array[] {
-  if (message.chunks.every((c) => c.length < SMALL)) return [framedWhole(message)];
+  if (allSmall(message)) return [framedWhole(message)];
   const header = Buffer.allocUnsafe(5);
   header[0] = 0;
   header.writeUInt32BE(message.length, 1);
@@ -53,6 +53,11 @@ export function framedPieces(message: Pieces): Uint8Array[] {
   }
   flush();
   return out;
+}
+
+function allSmall(message: Pieces): boolean {
+  for (const c of message.chunks) if (c.length >= SMALL) return false;
+  return true;
 }
 
 /** Header and pieces in one buffer: what framedPieces makes of a message of small pieces only (a change's response, usually). */
@@ -84,7 +89,6 @@ export function pieceWriter(call: ServerDuplexStream<unknown, Uint8Array>): Piec
       return;
     }
     base.maybeSendMetadata();
-    const parts = framedPieces(message);
     const stream = base.stream;
     if (done !== doneOf) {
       doneOf = done;
@@ -99,10 +103,11 @@ export function pieceWriter(call: ServerDuplexStream<unknown, Uint8Array>): Piec
     }
     // Most responses of a change are one small joined buffer: corking it only adds a round of
     // the stream's buffering, once per stream.
-    if (parts.length === 1) {
-      stream.write(parts[0], written);
+    if (allSmall(message)) {
+      stream.write(framedWhole(message), written);
       return;
     }
+    const parts = framedPieces(message);
     stream.cork();
     for (let i = 0; i < parts.length - 1; i++) stream.write(parts[i]);
     stream.write(parts[parts.length - 1], written);

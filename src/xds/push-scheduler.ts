@@ -41,9 +41,14 @@ export interface PushSchedulerOptions {
   readonly onFlushError?: (err: unknown) => void;
 }
 
-interface InFlight {
+/**
+ * A response counted against the cap until released: its size, and when it was sent (on the
+ * scheduler's clock). The caller's own record of the response serves, so that counting it costs
+ * no allocation of its own (a push counts one per stream).
+ */
+export interface InFlight {
   readonly bytes: number;
-  readonly at: number;
+  readonly sentAt: number;
 }
 
 /** Counters for tests and metrics (exported to Prometheus as meshpilot_xds_push_*). */
@@ -136,16 +141,18 @@ export class PushScheduler {
     this.intake.delete(s);
   }
 
-  /** A response of `bytes` is sent. Returns the function to call once it was answered or abandoned. */
-  track(bytes: number): () => void {
-    const w: InFlight = { bytes, at: this.clock() };
+  /** A response is sent: count it until `release(w)`. */
+  track(w: InFlight): void {
+    if (this.inFlight.has(w)) return;
     this.inFlight.add(w);
-    this.inFlightBytes += bytes;
-    return () => {
-      if (!this.inFlight.delete(w)) return;
-      this.inFlightBytes -= w.bytes;
-      this.schedule();
-    };
+    this.inFlightBytes += w.bytes;
+  }
+
+  /** The response was answered, superseded or abandoned; releasing it again (or one never tracked) does nothing. */
+  release(w: InFlight): void {
+    if (!this.inFlight.delete(w)) return;
+    this.inFlightBytes -= w.bytes;
+    this.schedule();
   }
 
   /** For tests and metrics. */
@@ -175,7 +182,7 @@ export class PushScheduler {
   /** Stop counting responses unanswered for `stallMs`. The set is in sending order: oldest first. */
   private abandonStalled(now: number): void {
     for (const w of this.inFlight) {
-      if (now - w.at < this.stallMs) return;
+      if (now - w.sentAt < this.stallMs) return;
       this.inFlight.delete(w);
       this.inFlightBytes -= w.bytes;
       this.abandoned++;
@@ -206,14 +213,23 @@ export class PushScheduler {
       this.intake.delete(s);
       this.intakes++;
       served++;
-      this.guarded(() => s.takeNow?.());
+      try {
+        s.takeNow?.();
+      } catch (err) {
+        this.onFlushError(err);
+      }
     }
     for (const s of this.waiting) {
       if (this.full() || spent()) break;
       this.waiting.delete(s);
       this.flushes++;
       served++;
-      this.guarded(() => s.flushNow());
+      // As guarded(), inline: a closure per stream served would be garbage of every push.
+      try {
+        s.flushNow();
+      } catch (err) {
+        this.onFlushError(err);
+      }
     }
     this.longestRoundMs = Math.max(this.longestRoundMs, this.clock() - start);
     // A push's slices grow while streams wait; the next push starts short again.
@@ -247,7 +263,7 @@ export class PushScheduler {
     if (this.stallTimer) return;
     // Full of responses younger than `stallMs`: look again when the oldest of them stalls.
     const oldest = this.inFlight.values().next().value;
-    const wait = oldest ? Math.max(1, oldest.at + this.stallMs - this.clock()) : this.stallMs;
+    const wait = oldest ? Math.max(1, oldest.sentAt + this.stallMs - this.clock()) : this.stallMs;
     this.stallTimer = setTimeout(() => {
       this.stallTimer = undefined;
       this.schedule();

@@ -2,9 +2,20 @@
 // refused, and whether a response is owed. Kept in one place so SotW and delta streams report
 // the same status fields.
 import { KnownVersions } from "./known.js";
+import type { InFlight } from "./push-scheduler.js";
 import { NameSet } from "./name-set.js";
 import type { ResourceMap } from "./snapshot.js";
 import { syncState, type NackRecord, type TypeSyncStatus } from "./observer.js";
+
+/**
+ * The last response of a type the proxy has not answered yet (ACK or NACK); while it is, its bytes
+ * may count against the push scheduler's cap (as its InFlight). `since`: when the proxy last kept
+ * up on this type (a newer response inherits it from the one it supersedes).
+ */
+export interface Unanswered extends InFlight {
+  readonly nonce: string;
+  since: number;
+}
 
 /** What a delta request changed in a subscription. */
 export interface SubscriptionChange {
@@ -115,6 +126,8 @@ export class TypeState {
    * only); delta, what we sent or the proxy declared in `initial_resource_versions`.
    */
   readonly known = new KnownVersions();
+  /** The response of this type sent and not answered yet (connection.ts). */
+  unanswered: Unanswered | undefined = undefined;
 
   owe(kind: "changed" | "force", at: number): void {
     if (this.pending === "none") this.pendingSince = at;

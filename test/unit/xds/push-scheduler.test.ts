@@ -2,7 +2,7 @@
 // synchronously in `request`), each once per request, and starts no stream while the bytes sent
 // and not yet answered are at the cap, resuming when they are released.
 import { describe, expect, it } from "vitest";
-import { PushScheduler } from "../../../src/xds/push-scheduler.js";
+import { PushScheduler, type InFlight } from "../../../src/xds/push-scheduler.js";
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -46,12 +46,15 @@ describe("PushScheduler", () => {
 
   it("holds streams while unanswered bytes are at the cap, and resumes on release", async () => {
     const s = new PushScheduler({ maxInFlightBytes: 10, stallMs: 60_000 });
-    const releases: (() => void)[] = [];
+    const sent: InFlight[] = [];
     const flushed: string[] = [];
     const stream = (name: string) => ({
       flushNow: () => {
         flushed.push(name);
-        releases.push(s.track(8));
+        const w = { bytes: 8, sentAt: performance.now() };
+        s.track(w);
+        s.track(w); // tracking twice counts once
+        sent.push(w);
       },
     });
     s.request(stream("a"));
@@ -63,8 +66,8 @@ describe("PushScheduler", () => {
     for (let i = 0; i < 5; i++) await turn();
     expect(flushed).toEqual(["a", "b"]);
     expect(s.pending).toEqual({ streams: 1, bytesInFlight: 16 });
-    releases[0]!();
-    releases[0]!(); // releasing twice counts once
+    s.release(sent[0]!);
+    s.release(sent[0]!); // releasing twice counts once
     await settle(s);
     expect(flushed).toEqual(["a", "b", "c"]);
     expect(s.pending.bytesInFlight).toBe(16);
@@ -137,7 +140,7 @@ describe("PushScheduler.afterPush", () => {
     const stream = (name: string) => ({
       flushNow: () => {
         done.push(name);
-        s.track(16);
+        s.track({ bytes: 16, sentAt: performance.now() });
       },
     });
     s.request(stream("a"));
