@@ -4,7 +4,10 @@
 // CLA; the figure is the server process's CPU per stream per change, so the HTTP/2 write, the
 // ACK's read path and the GC they cause are in it, and nothing of the clients is. Each change's
 // time from the snapshot to the last ACK is printed too (median): the fan-out's latency with
-// clients that do little, so the server's share of an endpoint change's p99.
+// clients that do little, so the server's share of an endpoint change's p99; and, split, when the
+// server wrote (onPush: into the stream; with WIRE_FANOUT_BARE, handed to the socket) its first and
+// last response and when the clients read their first and last one. The last read trailing the
+// last write is the clients' backlog; a late first read is the server's slicing.
 //
 //   npm run build && node --expose-gc --import tsx test/bench/wire-fanout.ts [streams=2000] [changes=40] [services=100] [reps=3]
 //   WIRE_FANOUT_PROF=/tmp/changes.cpuprofile …  (a CPU profile of the server process during the changes)
