@@ -21,10 +21,10 @@ const EMPTY: ResourceMap = new Map();
  * thousand workload views was most of their heap.
  */
 export function encodeOwn(own: InboundTranslation, previous: TypeMaps | undefined, shared: EncodeCache): TypeMaps {
-  return new Map<TypeUrl, ResourceMap>([
-    [TYPE_URL.cluster, encodeNamed(TYPE_URL.cluster, own.clusters, previous?.get(TYPE_URL.cluster), shared, false)],
-    [TYPE_URL.listener, encodeNamed(TYPE_URL.listener, own.listeners, previous?.get(TYPE_URL.listener), shared, false)],
-  ]);
+  // A TypeTable, not a Map: one small array per view.
+  const clusters = encodeNamed(TYPE_URL.cluster, own.clusters, previous?.get(TYPE_URL.cluster), shared, false);
+  const listeners = encodeNamed(TYPE_URL.listener, own.listeners, previous?.get(TYPE_URL.listener), shared, false);
+  return TypeTable.of((t) => (t === TYPE_URL.cluster ? clusters : t === TYPE_URL.listener ? listeners : undefined));
 }
 
 export interface Composed {

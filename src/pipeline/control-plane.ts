@@ -58,6 +58,8 @@ const ENDPOINT_KINDS: ReadonlySet<InputKind> = new Set<InputKind>(["EndpointSlic
  * of a big mesh that JSON would be most of the heap (config dumps recompute it).
  */
 interface SharedPart {
+  /** Its key in the parts map. */
+  readonly key: string;
   readonly proxy: ProxyView;
   maps?: TypeMaps;
   eds?: EdsTargets;
@@ -296,12 +298,13 @@ export class ControlPlane implements ViewProvider {
     const pk = viewKey(shared);
     if (view.part === pk) return;
     this.detach(vk, view);
-    view.part = pk;
     let part = this.parts.get(pk);
     if (!part) {
-      part = { proxy: shared, diagnostics: [], generation: -1, views: new Set() };
+      part = { key: pk, proxy: shared, diagnostics: [], generation: -1, views: new Set() };
       this.parts.set(pk, part);
     }
+    // The part's own key string: a thousand views of a part then hold one copy of it, not one each.
+    view.part = part.key;
     part.views.add(vk);
   }
 
