@@ -399,11 +399,11 @@ export class ControlPlane implements ViewProvider {
 
   /** Every current finding: input errors, model and analyzer findings, per-view translation notes. */
   diagnostics(): Diagnostic[] {
-    return uniqueDiagnostics([
-      ...this.inputDiagnostics,
-      ...this.meshDiagnostics,
-      ...[...this.parts.values(), ...[...this.views.values()].filter((v) => v.classes.size > 0)].flatMap((v) => v.diagnostics).map((d) => this.locate(d)),
-    ]);
+    // Every build asks (to log new findings): a view per workload adds no array of its own here.
+    const found: Diagnostic[] = [...this.inputDiagnostics, ...this.meshDiagnostics];
+    for (const p of this.parts.values()) for (const d of p.diagnostics) found.push(this.locate(d));
+    for (const v of this.views.values()) if (v.classes.size > 0) for (const d of v.diagnostics) found.push(this.locate(d));
+    return uniqueDiagnostics(found);
   }
 
   /** The translated resources (Envoy JSON) a node class (xDS key) currently gets, translated again on demand. */
