@@ -10,7 +10,7 @@
  * projected through it alone (test/unit/translate/sidecar-split.test.ts compares on every golden case).
  */
 import type { L4MatchAttributes, HTTPMatchRequest, TrafficPolicy, TrafficPolicyCore } from "../api/istio-types.js";
-import type { MeshModel } from "./ir.js";
+import type { MeshModel, VirtualServiceModel } from "./ir.js";
 import { namedPortSelectors } from "./named-ports.js";
 import { ISTIO_TLS_MODE, TLS_MODE_LABEL } from "./names.js";
 
@@ -64,8 +64,8 @@ class SelectionBuilder {
   }
 }
 
-/** Counts for tests: model lists whose selectors were walked (not known from an earlier build). */
-export const selectionStats = { walked: 0 };
+/** Counts for tests: model lists whose selectors were walked (not known from an earlier build), and VirtualServices. */
+export const selectionStats = { walked: 0, virtualServices: 0 };
 
 /** Per model list (kept while its inputs are: keep.ts), what it selects on. */
 const listSelections = new WeakMap<object, Map<string, LabelSelection>>();
@@ -87,6 +87,27 @@ function selectionOf<T extends object>(list: T, part: string, add: (b: Selection
   return keys;
 }
 
+/** Per VirtualService (kept while its input is: keep.ts), what its matches' sourceLabels select on; null: nothing. */
+const virtualServiceSelections = new WeakMap<VirtualServiceModel, LabelSelection | null>();
+
+/**
+ * What one VirtualService's matches select on, worked out once per model object: an edit gives a
+ * new VirtualService list, and walking every route's matches again cost more than the edit.
+ */
+function virtualServiceSelection(vs: VirtualServiceModel): LabelSelection | undefined {
+  let keys = virtualServiceSelections.get(vs);
+  if (keys === undefined) {
+    selectionStats.virtualServices++;
+    const b = new SelectionBuilder();
+    for (const r of vs.http) b.matches(r.match);
+    for (const r of vs.routedHttp) b.matches(r.match);
+    for (const r of vs.tcp) b.matches(r.match);
+    for (const r of vs.tls) b.matches(r.match);
+    virtualServiceSelections.set(vs, (keys = b.keys.size > 0 ? b.keys : null));
+  }
+  return keys ?? undefined;
+}
+
 /**
  * What a sidecar's outbound side reads of its labels: VirtualService sourceLabels, DestinationRule
  * workloadSelector and failoverPriority, the Sidecar workloadSelector (its egress scope), and
@@ -101,10 +122,8 @@ function outboundSelectors(b: SelectionBuilder, mesh: MeshModel): SelectionBuild
   b.add(
     selectionOf(mesh.virtualServices, "routes", (vb, vss) => {
       for (const vs of vss) {
-        for (const r of vs.http) vb.matches(r.match);
-        for (const r of vs.routedHttp) vb.matches(r.match);
-        for (const r of vs.tcp) vb.matches(r.match);
-        for (const r of vs.tls) vb.matches(r.match);
+        const keys = virtualServiceSelection(vs);
+        if (keys !== undefined) vb.add(keys);
       }
     }),
   );

@@ -43,7 +43,7 @@ import { SlicedWork, type SlicedWorkStats } from "./sliced-work.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
 import { EncodeCache } from "../xds/encode-cache.js";
 import type { ListenerJson } from "../translate/envoy.js";
-import { readingMesh, sameReads, type MeshReads } from "./mesh-reads.js";
+import { readingMesh, sameReads, SharedReads, type MeshReads } from "./mesh-reads.js";
 import type { SnapshotCache } from "../xds/snapshot-cache.js";
 import type { NodeInfo, ResourceMap, Snapshot, ViewProvider } from "../xds/snapshot.js";
 import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
@@ -58,6 +58,8 @@ const ENDPOINT_KINDS: ReadonlySet<InputKind> = new Set<InputKind>(["EndpointSlic
  * of a big mesh that JSON would be most of the heap (config dumps recompute it).
  */
 interface SharedPart {
+  /** Its key in the parts map. */
+  readonly key: string;
   readonly proxy: ProxyView;
   maps?: TypeMaps;
   eds?: EdsTargets;
@@ -180,6 +182,8 @@ export class ControlPlane implements ViewProvider {
   private readonly classes = new Map<string, NodeClass>();
   /** What the views hold, by content: a resource several views hold alike is encoded once. */
   private readonly encoded = new EncodeCache();
+  /** What views' own parts read of the model, one record for views that read alike. */
+  private readonly ownReads = new SharedReads();
   private selection: LabelSelection = new Map();
   private outboundSelection: LabelSelection = new Map();
   private selectionText = selectionsText(this.selection, this.outboundSelection);
@@ -294,12 +298,13 @@ export class ControlPlane implements ViewProvider {
     const pk = viewKey(shared);
     if (view.part === pk) return;
     this.detach(vk, view);
-    view.part = pk;
     let part = this.parts.get(pk);
     if (!part) {
-      part = { proxy: shared, diagnostics: [], generation: -1, views: new Set() };
+      part = { key: pk, proxy: shared, diagnostics: [], generation: -1, views: new Set() };
       this.parts.set(pk, part);
     }
+    // The part's own key string: a thousand views of a part then hold one copy of it, not one each.
+    view.part = part.key;
     part.views.add(vk);
   }
 
@@ -356,15 +361,16 @@ export class ControlPlane implements ViewProvider {
         : changedMaps(before, versions, view.maps, view.snapshot!.versions);
       if (maps.size > 0) changes.push({ classes: [...view.classes], maps });
     }
-    for (const view of this.views.values()) for (const key of view.classes) if (view.snapshot) this.opts.cache.set(key, view.snapshot);
+    // A class whose view stood (a workload's view after an edit elsewhere) already has its snapshot.
+    for (const view of this.views.values())
+      for (const key of view.classes) if (view.snapshot && this.opts.cache.get(key) !== view.snapshot) this.opts.cache.set(key, view.snapshot);
     // Forget what no view holds any more (views dropped since are swept on the next build). A
     // view holds its shared part's resources and its own, nothing else.
-    for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER) {
-      const live: ResourceMap[] = [];
-      for (const p of this.parts.values()) pushMap(live, p.maps?.get(t));
-      for (const v of this.views.values()) pushMap(live, v.own?.get(t));
-      this.encoded.retain(t, live);
-    }
+    const live = TypeTable.of<ResourceMap[]>(() => []);
+    for (const p of this.parts.values()) for (const [t, map] of p.maps ?? []) live.get(t)?.push(map);
+    // One pass over the views: an own part has maps of a few types only.
+    for (const v of this.views.values()) for (const [t, map] of v.own ?? []) live.get(t)?.push(map);
+    for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER) this.encoded.retain(t, live.get(t)!);
     this.reportNewDiagnostics();
     const stats: BuildStats = {
       views: this.views.size,
@@ -393,11 +399,11 @@ export class ControlPlane implements ViewProvider {
 
   /** Every current finding: input errors, model and analyzer findings, per-view translation notes. */
   diagnostics(): Diagnostic[] {
-    return uniqueDiagnostics([
-      ...this.inputDiagnostics,
-      ...this.meshDiagnostics,
-      ...[...this.parts.values(), ...[...this.views.values()].filter((v) => v.classes.size > 0)].flatMap((v) => v.diagnostics).map((d) => this.locate(d)),
-    ]);
+    // Every build asks (to log new findings): a view per workload adds no array of its own here.
+    const found: Diagnostic[] = [...this.inputDiagnostics, ...this.meshDiagnostics];
+    for (const p of this.parts.values()) for (const d of p.diagnostics) found.push(this.locate(d));
+    for (const v of this.views.values()) if (v.classes.size > 0) for (const d of v.diagnostics) found.push(this.locate(d));
+    return uniqueDiagnostics(found);
   }
 
   /** The translated resources (Envoy JSON) a node class (xDS key) currently gets, translated again on demand. */
@@ -457,11 +463,11 @@ export class ControlPlane implements ViewProvider {
     const shared = part.maps!;
     if (!view.own || !changedHosts) {
       // Translated again only when the model changed where it read (a route edit leaves inbound sides as they are).
-      if (!view.own || !view.ownNotes || !view.ownReads || !sameReads(view.ownReads, mesh)) {
+      if (!view.own || !view.ownNotes || !view.ownReads || !this.ownReads.same(view.ownReads, mesh)) {
         const { value: own, reads } = readingMesh(mesh, (m) => translateOwn(m, view.proxy));
         this.counts.own++;
         view.own = encodeOwn(own, view.own, this.encoded);
-        view.ownReads = reads;
+        view.ownReads = this.ownReads.intern(reads);
         view.ownNotes = { diagnostics: own.diagnostics, listeners: own.listeners.map((l) => ({ name: l.name, address: l.address })) };
       }
       const listeners = shared.get(TYPE_URL.listener);
@@ -624,10 +630,6 @@ export class ControlPlane implements ViewProvider {
 /** Both selections as one text: equal texts, equal views and equal shared parts. */
 function selectionsText(selection: LabelSelection, outbound: LabelSelection): string {
   return `${selectionText(selection)}|${selectionText(outbound)}`;
-}
-
-function pushMap(maps: ResourceMap[], map: ResourceMap | undefined): void {
-  if (map !== undefined) maps.push(map);
 }
 
 /** The maps of the types whose version changed, before and after. */

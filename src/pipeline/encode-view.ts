@@ -13,8 +13,12 @@ type Named = { readonly name?: string; readonly clusterName?: string };
 /** Per encoded map, the list it was encoded from: a translation that kept the list (a route edit's clusters) is not looked through. */
 const encodedFrom = new WeakMap<ResourceMap, readonly Named[]>();
 
-/** Encode one type's resources, each named by its own `name` (or a CLA's `clusterName`). */
-export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: ResourceMap, shared?: EncodeCache): ResourceMap {
+/**
+ * Encode one type's resources, each named by its own `name` (or a CLA's `clusterName`). With
+ * `remember` off the map does not keep `items` (for a list never given again: the map would hold
+ * its JSON as long as it lives).
+ */
+export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: ResourceMap, shared?: EncodeCache, remember = true): ResourceMap {
   if (previous && encodedFrom.get(previous) === items) return previous;
   // Item for item what the last build encoded (known by identity): the previous map, without
   // making another of thousands of entries only to find it equal.
@@ -27,7 +31,7 @@ export function encodeNamed(t: TypeUrl, items: readonly Named[], previous?: Reso
           previous,
           shared,
         );
-  encodedFrom.set(out, items);
+  if (remember) encodedFrom.set(out, items);
   return out;
 }
 

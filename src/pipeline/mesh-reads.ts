@@ -45,3 +45,44 @@ export function sameReads(reads: MeshReads, mesh: MeshModel): boolean {
   for (const [k, v] of reads.fields) if (Reflect.get(mesh, k) !== v) return false;
   return true;
 }
+
+/**
+ * Reads equal to one another (the same fields holding the same objects) as one object, and
+ * sameReads of it once per model: a thousand workload views whose inbound sides read the same
+ * six fields then hold one record of them, checked once per build instead of once per view.
+ */
+export class SharedReads {
+  /** Held weakly: a record no view holds any more goes. */
+  private known: WeakRef<MeshReads>[] = [];
+  private readonly checked = new WeakMap<MeshReads, { readonly mesh: MeshModel; readonly same: boolean }>();
+
+  /** `reads`, or a held record equal to it. */
+  intern(reads: MeshReads): MeshReads {
+    const live: WeakRef<MeshReads>[] = [];
+    let found: MeshReads | undefined;
+    for (const ref of this.known) {
+      const held = ref.deref();
+      if (held === undefined) continue;
+      live.push(ref);
+      if (found === undefined && equalReads(held, reads)) found = held;
+    }
+    if (found === undefined) live.push(new WeakRef((found = reads)));
+    this.known = live;
+    return found;
+  }
+
+  /** sameReads(reads, mesh), worked out once per (reads, mesh). */
+  same(reads: MeshReads, mesh: MeshModel): boolean {
+    const memo = this.checked.get(reads);
+    if (memo?.mesh === mesh) return memo.same;
+    const same = sameReads(reads, mesh);
+    this.checked.set(reads, { mesh, same });
+    return same;
+  }
+}
+
+function equalReads(a: MeshReads, b: MeshReads): boolean {
+  if (a.all !== b.all || a.fields.size !== b.fields.size) return false;
+  for (const [k, v] of a.fields) if (b.fields.get(k) !== v || !b.fields.has(k)) return false;
+  return true;
+}

@@ -20,7 +20,8 @@
 // The catch-all (`*`) stays inline, so a route configuration always answers what it answered whole.
 import type { EncodeCache } from "./encode-cache.js";
 import { assembledOnce, contentVersion, digestText, encodeMessage, resourceOf, type Assembler } from "./encode.js";
-import { patchMap } from "./map-patch.js";
+import { hash } from "node:crypto";
+import { patchMap, patchOf } from "./map-patch.js";
 import { lenField, lenHeader } from "./proto-fields.js";
 import { ownCopy } from "./wire.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
@@ -88,17 +89,44 @@ export function encodeRoutes(
 ): EncodedRoutes {
   const out = new Map<string, Resource>();
   const delivered: (readonly Resource[])[] = [];
+  // While every route configuration is the previous one of its place, or that one with some
+  // virtual hosts replaced in place, the VHDS map is the previous one patched with those.
+  const before = previous?.routes;
+  const names = before !== undefined && previous?.virtualHosts !== undefined && before.size === routes.length ? before.keys() : undefined;
+  let inPlace: Resource[] | undefined = names && [];
   for (const rc of routes) {
     const name = rc.name ?? "";
     if (out.has(name)) throw new Error(`rds resource "${name}": duplicate name (Envoy rejects a response with repeated names)`);
     // Views share translated objects: one seen before is known by identity, without hashing it.
     const same = shared?.ofJson(rc);
     const known = same?.name === name ? same : undefined;
-    const built = known ? { inline: known, vhosts: deliveredOf.get(known) ?? [] } : encodeRoute(rc, name, previous, shared);
+    const built: Encoded = known ? { inline: known, vhosts: deliveredOf.get(known) ?? [] } : encodeRoute(rc, name, previous, shared);
     out.set(name, built.inline);
     delivered.push(built.vhosts);
+    if (inPlace === undefined) continue;
+    if (names!.next().value !== name) inPlace = undefined;
+    else if (built.inline === before!.get(name)) continue;
+    else if (built.replaced) inPlace.push(...built.replaced);
+    else inPlace = undefined;
   }
-  return { routes: sameAs(out, previous?.routes), virtualHosts: vhostMap(delivered, previous?.virtualHosts) };
+  let virtualHosts: ResourceMap;
+  if (inPlace !== undefined) {
+    const patched = patchMap(previous!.virtualHosts!, inPlace);
+    routeAssemblyStats.vhostsPatched += patched === previous!.virtualHosts ? 0 : patchOf(patched)!.replaced.length;
+    virtualHosts = patched;
+  } else virtualHosts = vhostMap(delivered, previous?.virtualHosts);
+  return { routes: sameAs(out, previous?.routes), virtualHosts };
+}
+
+/**
+ * One route configuration encoded: inline, its VHDS virtual hosts, and, when it is the previous
+ * one of its name with some parts made again (each VHDS virtual host's name kept at its place),
+ * the VHDS virtual hosts of those.
+ */
+interface Encoded {
+  readonly inline: Resource;
+  readonly vhosts: readonly Resource[];
+  readonly replaced?: readonly Resource[];
 }
 
 /**
@@ -116,6 +144,7 @@ function vhostMap(delivered: readonly (readonly Resource[])[], previous: Resourc
     for (const list of delivered) {
       for (const v of list) {
         count++;
+        routeAssemblyStats.vhostsWalked++;
         if (names.next().value !== v.name) {
           inOrder = false;
           break;
@@ -154,26 +183,27 @@ function encodeRoute(
   name: string,
   previous: { readonly routes?: ResourceMap; readonly virtualHosts?: ResourceMap } | undefined,
   shared: EncodeCache | undefined,
-): { inline: Resource; vhosts: readonly Resource[] } {
+): Encoded {
   const where = `rds resource "${name}"`;
   const { virtualHosts = [], ...head } = rc;
   // Each virtual host as the pieces of its field 2 in the whole message, copied once into it.
-  const parts: Part[] = [];
-  const vhosts: Resource[] = [];
+  const part = (vh: VirtualHostLike): Part => partOf(name, where, vh, previous, shared);
   // Last time's assembly of this route configuration: a virtual host it held (by identity) at the same place keeps its part.
   const last = previous?.routes?.get(name);
   const before = last && assemblies.get(last);
-  const kept = before?.virtualHosts.length === virtualHosts.length ? before : undefined;
-  virtualHosts.forEach((vh, i) => {
-    const part = kept && kept.virtualHosts[i] === vh ? kept.parts[i]! : partOf(name, where, vh, previous, shared);
-    parts.push(part);
-    if (part.vhost) vhosts.push(part.vhost);
-  });
+  const made = before?.virtualHosts.length === virtualHosts.length ? patchedParts(before, virtualHosts, part) : madeParts(virtualHosts, part);
+  const { parts, vhosts, sum } = made;
   // Field 1 (name) first, then the virtual hosts (field 2), then the rest: the order protobuf
-  // encoders write, so the bytes are what encoding the whole message gives.
-  const digest = digestText(`route configuration\0${JSON.stringify(head)}\0${parts.map((p) => p.digest).join("\0")}`);
+  // encoders write, so the bytes are what encoding the whole message gives. The parts' digests
+  // count as a sum (placeDigest): an edit's is worked out from the parts it changed.
+  const headText = JSON.stringify(head);
+  const digest = digestText(`route configuration\0${headText}\0${Buffer.from(sum.buffer, sum.byteOffset, sum.byteLength).toString("base64")}`);
   const inline = assembledOnce(TYPE_URL.route, name, digest, () => assembler(name, where, head, parts), previous?.routes, shared);
+  // The VHDS form holds the head and the inline virtual hosts: an edit of VHDS virtual hosts keeps it.
+  const earlier = made.replaced && made.inlineKept && before?.headText === headText ? splitForms.get(last!) : undefined;
+  if (earlier && !splitForms.has(inline)) splitForms.set(inline, earlier);
   if (vhosts.length > 0 && !splitForms.has(inline)) {
+    routeAssemblyStats.vhdsForms++;
     const stay = virtualHosts.filter((_, i) => parts[i]!.vhost === undefined);
     const json = { ...head, virtualHosts: stay, vhds: VHDS_SOURCE };
     const body = encodeMessage(TYPE_URL.route, json, where);
@@ -182,9 +212,91 @@ function encodeRoute(
     splitForms.set(inline, vhdsForm);
   }
   deliveredOf.set(inline, vhosts);
-  assemblies.set(inline, { virtualHosts, parts });
+  assemblies.set(inline, { virtualHosts, parts, vhosts, sum, headText });
   shared?.putJson(rc, inline);
-  return { inline, vhosts };
+  return { inline, vhosts, ...(made.replaced ? { replaced: made.replaced } : {}) };
+}
+
+/** A route configuration's parts, its VHDS virtual hosts, and the sum of its parts' placed digests. */
+interface Parts {
+  readonly parts: readonly Part[];
+  readonly vhosts: readonly Resource[];
+  readonly sum: Uint32Array;
+  /** Made from an assembly with each VHDS virtual host's name kept at its place: the VHDS virtual hosts of the parts made again. */
+  readonly replaced?: readonly Resource[];
+  /** Made from an assembly whose inline (not VHDS) virtual hosts' parts it kept. */
+  readonly inlineKept?: boolean;
+}
+
+function madeParts(virtualHosts: readonly VirtualHostLike[], partOf: (vh: VirtualHostLike) => Part): Parts {
+  const parts: Part[] = [];
+  const vhosts: Resource[] = [];
+  const sum = new Uint32Array(LANES);
+  virtualHosts.forEach((vh, i) => {
+    const part = partOf(vh);
+    parts.push(part);
+    if (part.vhost) vhosts.push(part.vhost);
+    addPlaced(sum, i, part, 1);
+  });
+  return { parts, vhosts, sum };
+}
+
+/** `kept`'s parts, those of virtual hosts that are not its own (by identity) made again: work in proportion to an edit. */
+function patchedParts(kept: Assembly, virtualHosts: readonly VirtualHostLike[], partOf: (vh: VirtualHostLike) => Part): Parts {
+  let parts: Part[] | undefined;
+  let vhosts: Resource[] | undefined;
+  let sum: Uint32Array | undefined;
+  let replaced: Resource[] | undefined = [];
+  let inlineKept = true;
+  for (let i = 0; i < virtualHosts.length; i++) {
+    const vh = virtualHosts[i]!;
+    if (kept.virtualHosts[i] === vh) continue;
+    const old = kept.parts[i]!;
+    const part = partOf(vh);
+    if (part === old) continue;
+    parts ??= kept.parts.slice();
+    vhosts ??= kept.vhosts.slice();
+    sum ??= kept.sum.slice();
+    parts[i] = part;
+    addPlaced(sum, i, old, -1);
+    addPlaced(sum, i, part, 1);
+    if (old.vhost === undefined || part.vhost === undefined) inlineKept = false;
+    if (replaced === undefined) continue;
+    if (old.vhost?.name !== part.vhost?.name) replaced = undefined;
+    else if (part.vhost !== undefined) {
+      vhosts[vhostPlace(kept.parts, i)] = part.vhost;
+      replaced.push(part.vhost);
+    }
+  }
+  if (parts === undefined) return { parts: kept.parts, vhosts: kept.vhosts, sum: kept.sum, replaced: [], inlineKept };
+  if (replaced !== undefined) return { parts, vhosts: vhosts!, sum: sum!, replaced, inlineKept };
+  return { parts, vhosts: parts.flatMap((p) => (p.vhost ? [p.vhost] : [])), sum: sum! };
+}
+
+/** Where part `i`'s VHDS virtual host is among those of `parts`. */
+function vhostPlace(parts: readonly Part[], i: number): number {
+  let n = 0;
+  for (let j = 0; j < i; j++) if (parts[j]!.vhost !== undefined) n++;
+  return n;
+}
+
+/** 128 bits of SHA-256 per placed part: a sum of random 128-bit values does not collide by chance. */
+const LANES = 4;
+
+/** Per part, its placed digest at the place it was last summed at (parts of unchanged virtual hosts stay at theirs). */
+const placed = new WeakMap<Part, { readonly at: number; readonly lanes: Uint32Array }>();
+
+/** Add (`sign` 1) or take away (-1) part `part` at place `at` to `sum`, lane by lane modulo 2^32. */
+function addPlaced(sum: Uint32Array, at: number, part: Part, sign: 1 | -1): void {
+  let known = placed.get(part);
+  if (known?.at !== at) {
+    routeAssemblyStats.placedHashed++;
+    const d = hash("sha256", `${at}\0${part.digest}`, "buffer");
+    const lanes = new Uint32Array(LANES);
+    for (let k = 0; k < LANES; k++) lanes[k] = d.readUInt32LE(k * 4);
+    placed.set(part, (known = { at, lanes }));
+  }
+  for (let k = 0; k < LANES; k++) sum[k] = sum[k]! + sign * known.lanes[k]!;
 }
 
 /**
@@ -217,15 +329,26 @@ interface Part {
   readonly vhost?: Resource;
 }
 
-/** Per inline route configuration, the virtual hosts it was assembled from and their parts. */
-const assemblies = new WeakMap<Resource, { readonly virtualHosts: readonly VirtualHostLike[]; readonly parts: readonly Part[] }>();
+/** An inline route configuration's virtual hosts, their parts, its VHDS virtual hosts and the sum of its placed parts. */
+interface Assembly {
+  readonly virtualHosts: readonly VirtualHostLike[];
+  readonly parts: readonly Part[];
+  readonly vhosts: readonly Resource[];
+  readonly sum: Uint32Array;
+  /** Its fields other than the virtual hosts, as JSON text. */
+  readonly headText: string;
+}
+
+/** Per inline route configuration, what it was assembled from. */
+const assemblies = new WeakMap<Resource, Assembly>();
 
 /**
  * Counts for tests: virtual hosts whose part of an inline route configuration was made (not kept
- * from its last assembly), inline route configurations copied together (when first read), and
- * virtual hosts put in a patch of the previous map (vhostMap).
+ * from its last assembly), inline route configurations copied together (when first read),
+ * virtual hosts put in a patch of the previous map, virtual hosts vhostMap looked through,
+ * parts' placed digests hashed (addPlaced), and VHDS forms of route configurations encoded.
  */
-export const routeAssemblyStats = { parts: 0, assembled: 0, vhostsPatched: 0 };
+export const routeAssemblyStats = { parts: 0, assembled: 0, vhostsPatched: 0, vhostsWalked: 0, placedHashed: 0, vhdsForms: 0 };
 
 function partOf(
   route: string,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildMesh } from "../../../src/model/build.js";
+import { buildMesh, buildMeshState } from "../../../src/model/build.js";
 import { outboundLabels, projectLabels, selectedLabels, selectionStats, selectionText } from "../../../src/model/selected-labels.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { validObjects } from "../../support/objects.js";
@@ -31,6 +31,28 @@ spec: { host: web, workloadSelector: { matchLabels: { app: client } } }
     expect(selectionText(selectedLabels({ ...m }))).toBe(first);
     expect(selectionText(outboundLabels(m))).toBe(`[["app",["client"]]]`);
     expect(selectionStats.walked - before).toBe(3);
+  });
+
+  it("walks an edited VirtualService's matches, not every VirtualService's", () => {
+    const vs = (name: string, version: string): string => `
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${name}, namespace: default }
+spec:
+  hosts: [${name}.example.com]
+  http:
+    - match: [{ sourceLabels: { version: ${version} } }]
+      route: [{ destination: { host: web } }]
+`;
+    const input = (edited: string): ReturnType<typeof meshInputFrom> =>
+      meshInputFrom(validObjects(`${SERVICES}${vs("a", "v1")}${vs("b", "v2")}${vs("c", edited)}`, { strict: true }));
+    const first = buildMeshState(input("v3"));
+    expect(selectionText(outboundLabels(first.mesh))).toBe(`[["version",["v1","v2","v3"]]]`);
+    const before = selectionStats.virtualServices;
+    const edited = buildMeshState(input("v4"), undefined, undefined, first);
+    expect(selectionText(outboundLabels(edited.mesh))).toBe(`[["version",["v1","v2","v4"]]]`);
+    expect(selectionStats.virtualServices - before).toBe(1);
   });
 
   it("is empty when nothing selects on proxy labels", () => {

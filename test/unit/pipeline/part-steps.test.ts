@@ -5,13 +5,22 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { InputObject, StoredObject } from "../../../src/api/objects.js";
-import { destinationRule, endpointSlice, ENDPOINTS_PER_SERVICE, namespace, pod, service, virtualService } from "../../../src/loadgen/mesh-objects.js";
+import {
+  destinationRule,
+  endpointSlice,
+  ENDPOINTS_PER_SERVICE,
+  namespace,
+  namespaceOf,
+  pod,
+  service,
+  virtualService,
+} from "../../../src/loadgen/mesh-objects.js";
 import { ControlPlane, type BuildStats } from "../../../src/pipeline/control-plane.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
-import type { NodeInfo } from "../../../src/xds/snapshot.js";
+import type { NodeInfo, Snapshot } from "../../../src/xds/snapshot.js";
 import { typeVersionWork } from "../../../src/xds/type-version.js";
-import { PUSH_ORDER, TYPE_URL } from "../../../src/xds/type-urls.js";
+import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../../../src/xds/type-urls.js";
 import { benchNode } from "../../bench/mesh.js";
 
 const N = 12;
@@ -38,8 +47,17 @@ function replaced(objs: StoredObject<InputObject>[], object: InputObject): Store
   return out;
 }
 
-function controlPlane(objs: StoredObject<InputObject>[]): { cp: ControlPlane; cache: SnapshotCache; keys: string[] } {
-  const cache = new SnapshotCache();
+/** A cache that counts the snapshots set. */
+class CountingCache extends SnapshotCache {
+  sets = 0;
+  override set(key: string, snapshot: Snapshot): ReadonlySet<TypeUrl> {
+    this.sets++;
+    return super.set(key, snapshot);
+  }
+}
+
+function controlPlane(objs: StoredObject<InputObject>[]): { cp: ControlPlane; cache: CountingCache; keys: string[] } {
+  const cache = new CountingCache();
   const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
   cp.update(meshInputFrom(objs), "all");
   const keys = Array.from({ length: CLIENTS }, (_, k) => {
@@ -100,5 +118,29 @@ describe("views of a shared part", () => {
     expect(own.ownTranslations).toBeGreaterThan(0);
     expect(own.composedViews).toBeLessThanOrEqual(own.ownTranslations);
     expectSameAsScratch(cache, keys, renamed);
+  });
+
+  it("set only the classes whose view changed", () => {
+    const objs = objects();
+    const { cp, cache, keys } = controlPlane(objs);
+    const sets = cache.sets;
+    // Strict mTLS in one namespace changes its workloads' inbound sides: the other views stand.
+    const strict = {
+      apiVersion: "security.istio.io/v1",
+      kind: "PeerAuthentication",
+      metadata: { name: "strict", namespace: namespaceOf(1) },
+      spec: { mtls: { mode: "STRICT" } },
+    } as unknown as InputObject;
+    const withStrict = [...objs, { object: strict }];
+    const before = keys.map((k) => cache.get(k));
+    cp.update(meshInputFrom(withStrict), new Set(["PeerAuthentication"]));
+    const changed = keys.filter((k, i) => cache.get(k) !== before[i]).length;
+    expect(changed).toBeGreaterThan(0);
+    expect(changed).toBeLessThan(keys.length);
+    expect(cache.sets - sets).toBe(changed);
+    // Nothing changed: nothing set.
+    const again = cache.sets;
+    cp.update(meshInputFrom(withStrict), new Set(["PeerAuthentication"]));
+    expect(cache.sets).toBe(again);
   });
 });

@@ -115,6 +115,27 @@ describe("route configurations in both forms", () => {
     expect(pairs(added.virtualHosts)).toEqual(pairs(encodeRoutes([rc("80", [...hosts, "h99"]), rc("9080", ["x", "y"])]).virtualHosts));
   });
 
+  it("takes an edit of one virtual host without looking through the others", () => {
+    const hosts = Array.from({ length: 40 }, (_, i) => `h${String(i).padStart(2, "0")}`);
+    const first = rc("80", hosts);
+    const before = encodeRoutes([first, rc("9080", ["x", "y"])]);
+    // The translator's way: the same JSON objects but for the edited virtual host.
+    const edited = { ...first, virtualHosts: [...first.virtualHosts] };
+    edited.virtualHosts[7] = { ...edited.virtualHosts[7]!, routes: [{ match: { prefix: "/" }, route: { cluster: "outbound|80|v2|h07" } }] };
+    const [walked, hashed, forms] = [routeAssemblyStats.vhostsWalked, routeAssemblyStats.placedHashed, routeAssemblyStats.vhdsForms];
+    const after = encodeRoutes([edited, rc("9080", ["x", "y"])], before);
+    expect(routeAssemblyStats.vhdsForms - forms).toBe(0); // each VHDS form kept: head and catch-all as they were
+    expect(vhdsRoutes(after.routes).get("80")).toBe(vhdsRoutes(before.routes).get("80"));
+    expect(routeAssemblyStats.vhostsWalked - walked).toBe(0); // 9080 made anew finds its parts again
+    expect(routeAssemblyStats.placedHashed - hashed).toBe(2); // h07's new part, and 9080's catch-all (inline, made again)
+    expect(patchOf(after.virtualHosts)?.replaced.map(([, r]) => r.name)).toEqual(["80/h07:80"]);
+    const scratch = encodeRoutes([edited, rc("9080", ["x", "y"])]);
+    const pairs = (m: ResourceMap): string[] => [...m].map(([name, r]) => `${name}@${r.version}`);
+    expect(pairs(after.virtualHosts)).toEqual(pairs(scratch.virtualHosts));
+    expect(pairs(after.routes)).toEqual(pairs(scratch.routes));
+    expect(after.routes.get("80")!.body).toEqual(scratch.routes.get("80")!.body);
+  });
+
   it("copies an inline route configuration together only when a stream reads it, once", () => {
     const before = routeAssemblyStats.assembled;
     const both = encodeRoutes([rc("80", ["a", "b", "c"])]);
