@@ -21,7 +21,9 @@ export class ProtoWriter {
   private buf = new Uint8Array(1 << 12);
   private view = new DataView(this.buf.buffer);
   private pos = 0;
+  /** Open forks' positions (the first `depth` entries): kept across finish(), not emptied and grown again per message. */
   private readonly forks: number[] = [];
+  private depth = 0;
 
   /** Bytes written so far (since the last finish). */
   get length(): number {
@@ -237,12 +239,12 @@ export class ProtoWriter {
   /** Starts a length-delimited body; one byte is kept for its length, which join() widens if needed. */
   fork(): this {
     this.ensure(1);
-    this.forks.push(this.pos++);
+    this.forks[this.depth++] = this.pos++;
     return this;
   }
 
   join(): this {
-    const at = this.forks.pop()!;
+    const at = this.forks[--this.depth]!;
     const len = this.pos - at - 1;
     if (len < 0x80) {
       this.buf[at] = len;
@@ -261,8 +263,8 @@ export class ProtoWriter {
 
   /** As join(), except that an empty body is taken back with what was written from `from` (its tag). */
   joinUnlessEmpty(from: number): this {
-    if (this.pos === this.forks[this.forks.length - 1]! + 1) {
-      this.forks.pop();
+    if (this.pos === this.forks[this.depth - 1]! + 1) {
+      this.depth--;
       this.pos = from;
       return this;
     }
@@ -273,7 +275,7 @@ export class ProtoWriter {
   finish(): Uint8Array {
     const out = this.buf.slice(0, this.pos);
     this.pos = 0;
-    this.forks.length = 0;
+    this.depth = 0;
     return out;
   }
 }
