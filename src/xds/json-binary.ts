@@ -44,6 +44,15 @@ const IMPLICIT = 2;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/**
+ * Whether for-in lists exactly the object's own enumerable keys, in Object.keys' order: it needs
+ * no array per object (a cluster's or route's metadata, a route's per-filter configs).
+ */
+function isPlain(o: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(o);
+  return proto === Object.prototype || proto === null;
+}
+
 function isEmpty(o: object): boolean {
   for (const key in o) if (Object.prototype.hasOwnProperty.call(o, key)) return false;
   return true;
@@ -346,17 +355,19 @@ export class JsonBinaryEncoder {
       const wt = field.mapKind === "enum" ? WireType.Varint : wireTypeOf(field.scalar);
       writeValue = (w, json) => write(w.tag(2, wt), convert(json));
     }
+    const entry = (w: ProtoWriter, obj: Record<string, unknown>, key: string, depth: number): void => {
+      const value = obj[key];
+      if (value === null || value === undefined || !wellFormed(key)) giveUp();
+      w.tag(number, WireType.LengthDelimited).fork();
+      w.tag(1, WireType.LengthDelimited).string(key);
+      writeValue(w, value, depth);
+      w.join();
+    };
     return (w, json, depth) => {
       if (!isObject(json)) giveUp();
       const obj = json as Record<string, unknown>;
-      for (const key of Object.keys(obj)) {
-        const value = obj[key];
-        if (value === null || value === undefined || !wellFormed(key)) giveUp();
-        w.tag(number, WireType.LengthDelimited).fork();
-        w.tag(1, WireType.LengthDelimited).string(key);
-        writeValue(w, value, depth);
-        w.join();
-      }
+      if (isPlain(obj)) for (const key in obj) entry(w, obj, key, depth);
+      else for (const key of Object.keys(obj)) entry(w, obj, key, depth);
     };
   }
 
@@ -618,14 +629,17 @@ function writeDurationBody(w: ProtoWriter, json: string): void {
 function writeStruct(w: ProtoWriter, json: unknown, depth: number): void {
   if (!isObject(json) || depth > MAX_DEPTH) giveUp();
   const obj = json as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    w.tag(1, WireType.LengthDelimited).fork();
-    w.tag(1, WireType.LengthDelimited).string(key);
-    w.tag(2, WireType.LengthDelimited).fork();
-    writeValue(w, obj[key], depth + 1);
-    w.join();
-    w.join();
-  }
+  if (isPlain(obj)) for (const key in obj) writeStructField(w, obj, key, depth);
+  else for (const key of Object.keys(obj)) writeStructField(w, obj, key, depth);
+}
+
+function writeStructField(w: ProtoWriter, obj: Record<string, unknown>, key: string, depth: number): void {
+  w.tag(1, WireType.LengthDelimited).fork();
+  w.tag(1, WireType.LengthDelimited).string(key);
+  w.tag(2, WireType.LengthDelimited).fork();
+  writeValue(w, obj[key], depth + 1);
+  w.join();
+  w.join();
 }
 
 function writeListValue(w: ProtoWriter, json: unknown, depth: number): void {
