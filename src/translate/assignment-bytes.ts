@@ -5,7 +5,7 @@
 import type { EndpointModel } from "../model/ir.js";
 import { ISTIO_TLS_MODE, TRANSPORT_SOCKET_MATCH_KEY } from "../model/names.js";
 import { splitLocality } from "../model/locality.js";
-import { NotWellFormed, ProtoWriter } from "./proto-writer.js";
+import { NotWellFormed, ProtoWriter } from "../proto-writer.js";
 
 /**
  * The key of an object's own encoding: a function giving its message bytes, or undefined to have
@@ -63,7 +63,7 @@ function writeLbEndpoint(w: ProtoWriter, ep: EndpointModel, mtls: boolean): void
   w.delimited(2).fork();
   // Endpoint { address: Address { socket_address: SocketAddress { address 2, port_value 3 (a oneof: always) } } }
   w.delimited(1).fork().delimited(1).fork().delimited(1).fork();
-  if (ep.address !== "") w.delimited(2).string(ep.address);
+  if (ep.address !== "") w.delimited(2).checkedString(ep.address);
   w.varint(3).uint32(uint32(ep.port));
   w.join().join().join();
   w.varint(2).uint32(HEALTHY);
@@ -72,13 +72,13 @@ function writeLbEndpoint(w: ProtoWriter, ep: EndpointModel, mtls: boolean): void
     // { key 1, value 2: Struct { fields 1: { key 1, value 2: Value { string_value 3 } } } }.
     w.delimited(3).fork();
     if (mtls) {
-      w.delimited(1).fork().delimited(1).string(TRANSPORT_SOCKET_MATCH_KEY).delimited(2).fork();
-      w.delimited(1).fork().delimited(1).string("tlsMode").delimited(2).fork().delimited(3).string(ISTIO_TLS_MODE).join().join();
+      w.delimited(1).fork().delimited(1).checkedString(TRANSPORT_SOCKET_MATCH_KEY).delimited(2).fork();
+      w.delimited(1).fork().delimited(1).checkedString("tlsMode").delimited(2).fork().delimited(3).checkedString(ISTIO_TLS_MODE).join().join();
       w.join().join();
     }
     if (ep.podName) {
-      w.delimited(1).fork().delimited(1).string("istio").delimited(2).fork();
-      w.delimited(1).fork().delimited(1).string("workload").delimited(2).fork().delimited(3);
+      w.delimited(1).fork().delimited(1).checkedString("istio").delimited(2).fork();
+      w.delimited(1).fork().delimited(1).checkedString("workload").delimited(2).fork().delimited(3);
       w.strings(workloadParts(ep as PodEndpoint));
       w.join().join();
       w.join().join();
@@ -101,7 +101,7 @@ const writer = new ProtoWriter();
 export function assignmentBytes(clusterName: string, groups: readonly AssignmentGroup[], mtls: (ep: EndpointModel) => boolean): Uint8Array | undefined {
   const w = writer;
   try {
-    if (clusterName !== "") w.delimited(1).string(clusterName);
+    if (clusterName !== "") w.delimited(1).checkedString(clusterName);
     for (const g of groups) {
       // LocalityLbEndpoints { locality 1, lb_endpoints 2, load_balancing_weight 3, priority 5 }
       w.delimited(2).fork();
@@ -109,9 +109,9 @@ export function assignmentBytes(clusterName: string, groups: readonly Assignment
         // Locality { region 1, zone 2, sub_zone 3 }, empty parts left out.
         const { region, zone, subZone } = splitLocality(g.locality);
         w.delimited(1).fork();
-        if (region) w.delimited(1).string(region);
-        if (zone) w.delimited(2).string(zone);
-        if (subZone) w.delimited(3).string(subZone);
+        if (region) w.delimited(1).checkedString(region);
+        if (zone) w.delimited(2).checkedString(zone);
+        if (subZone) w.delimited(3).checkedString(subZone);
         w.join();
       }
       if (!g.emptied) for (const ep of g.endpoints) writeLbEndpoint(w, ep, mtls(ep));

@@ -165,7 +165,11 @@ function distribute(groups: Group[], lb: LocalityLb, rules: NonNullable<Locality
 
 /** Renumber priorities 0..n-1 without gaps, keeping their order. */
 function compact(groups: Group[]): void {
-  const distinct = [...new Set(groups.map((g) => g.priority))].sort((a, b) => a - b);
+  // A few groups with a few priorities: loops over them, not a Set and a sorted copy per assignment.
+  const distinct: number[] = [];
+  for (const g of groups) if (!distinct.includes(g.priority)) distinct.push(g.priority);
+  if (distinct.length === 1 && distinct[0] === 0) return;
+  distinct.sort((a, b) => a - b);
   for (const g of groups) g.priority = distinct.indexOf(g.priority);
 }
 
@@ -173,6 +177,7 @@ function compact(groups: Group[]): void {
 interface FailoverWants {
   readonly keys: readonly string[];
   readonly values: readonly string[];
+  readonly proxyHasLabels: boolean;
 }
 
 /** Per LocalityLb (one per view and setting): worked out once, not once per cluster. */
@@ -183,7 +188,7 @@ function wantsOf(lb: LocalityLb, labels: readonly string[]): FailoverWants {
   if (!w) {
     const keys = labels.map((l) => l.split("=")[0]!);
     const overrides = new Map(labels.filter((l) => l.split("=").length === 2).map((l) => l.split("=") as [string, string]));
-    w = { keys, values: keys.map((k) => overrides.get(k) ?? lb.proxyLabels[k] ?? "") };
+    w = { keys, values: keys.map((k) => overrides.get(k) ?? lb.proxyLabels[k] ?? ""), proxyHasLabels: Object.keys(lb.proxyLabels).length > 0 };
     failoverWants.set(lb, w);
   }
   return w;
@@ -191,22 +196,23 @@ function wantsOf(lb: LocalityLb, labels: readonly string[]): FailoverWants {
 
 /** Istio's applyFailoverPriorities: split each group by how many of the labels (in order) match the proxy's. */
 function failoverPriorities(groups: Group[], lb: LocalityLb, labels: readonly string[]): Group[] {
-  if (Object.keys(lb.proxyLabels).length === 0) return groups;
-  const { keys, values } = wantsOf(lb, labels);
+  const { keys, values, proxyHasLabels } = wantsOf(lb, labels);
+  if (!proxyHasLabels) return groups;
   const out: Group[] = [];
+  // Priorities run from 0 (every label matches) to keys.length: one list per priority, in order.
+  const byPriority: (EndpointModel[] | undefined)[] = [];
   for (const g of groups) {
-    const byPriority = new Map<number, EndpointModel[]>();
     for (const ep of g.endpoints) {
       let miss = 0;
       while (miss < keys.length && values[miss] === (endpointLabel(ep, keys[miss]!) ?? "")) miss++;
       const priority = miss === keys.length ? 0 : keys.length - miss;
-      const list = byPriority.get(priority);
-      if (list) list.push(ep);
-      else byPriority.set(priority, [ep]);
+      (byPriority[priority] ??= []).push(ep);
     }
-    for (const p of [...byPriority.keys()].sort((a, b) => a - b)) {
-      const eps = byPriority.get(p)!;
+    for (let p = 0; p < byPriority.length; p++) {
+      const eps = byPriority[p];
+      if (eps === undefined) continue;
       out.push({ locality: g.locality, endpoints: eps, weight: weightOf(eps), priority: p });
+      byPriority[p] = undefined;
     }
   }
   compact(out);

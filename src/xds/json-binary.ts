@@ -24,7 +24,8 @@ import {
   type Registry,
 } from "@bufbuild/protobuf";
 import { hasCustomJsonRepresentation, isWrapperDesc } from "@bufbuild/protobuf/wkt";
-import { base64Decode, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { base64Decode, WireType } from "@bufbuild/protobuf/wire";
+import { ProtoWriter } from "../proto-writer.js";
 
 /** Thrown (and caught in jsonToBinary) for input this encoder leaves to the generic path. */
 class GiveUp extends Error {}
@@ -43,6 +44,20 @@ const IMPLICIT = 2;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/**
+ * Whether for-in lists exactly the object's own enumerable keys, in Object.keys' order: it needs
+ * no array per object (a cluster's or route's metadata, a route's per-filter configs).
+ */
+function isPlain(o: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(o);
+  return proto === Object.prototype || proto === null;
+}
+
+function isEmpty(o: object): boolean {
+  for (const key in o) if (Object.prototype.hasOwnProperty.call(o, key)) return false;
+  return true;
+}
+
 /** The check protobuf-es applies to strings (encodeURIComponent fails exactly on lone surrogates). */
 const wellFormed = (s: string): boolean => (s as { isWellFormed?: () => boolean }).isWellFormed?.() ?? uriEncodable(s);
 function uriEncodable(s: string): boolean {
@@ -56,10 +71,10 @@ function uriEncodable(s: string): boolean {
 
 /** Writes a message's body (its fields, no tag or length) from its JSON. */
 type KeptBytes = (json: object, depth: number) => Uint8Array;
-type BodyWriter = (w: BinaryWriter, json: unknown, depth: number) => void;
-/** Converts a JSON scalar to the value BinaryWriter takes, or gives up. */
+type BodyWriter = (w: ProtoWriter, json: unknown, depth: number) => void;
+/** Converts a JSON scalar to the value ProtoWriter takes, or gives up. */
 type ScalarConvert = (json: unknown) => unknown;
-type ScalarWrite = (w: BinaryWriter, v: unknown) => void;
+type ScalarWrite = (w: ProtoWriter, v: unknown) => void;
 
 interface FieldPlan {
   readonly field: DescField;
@@ -67,7 +82,7 @@ interface FieldPlan {
   readonly oneof: DescOneof | undefined;
   /** What JSON null means for this field: skip it, set the oneof (nothing written), or give up. */
   readonly onNull: "skip" | "oneof" | "giveUp";
-  readonly write: (w: BinaryWriter, json: unknown, depth: number) => void;
+  readonly write: (w: ProtoWriter, json: unknown, depth: number) => void;
 }
 
 /** A generated writer's name (stack traces, profiles): the message type's, as an identifier. */
@@ -80,14 +95,17 @@ function lengthDelimitedTag(number: number): number {
   return ((number << 3) | WireType.LengthDelimited) >>> 0;
 }
 
+/** Distinct `@type` URLs kept with their message types. */
+const MAX_ANY_TYPES = 1000;
+
 /** A writer whose output was larger than this is not kept for the next resource. */
 const KEEP_WRITER_BYTES = 1 << 20;
 
 export class JsonBinaryEncoder {
   private readonly bodies = new Map<DescMessage, BodyWriter>();
   /** Reused across resources (and Any payloads, by nesting level) so buffers are not grown again. */
-  private writer = new BinaryWriter();
-  private anyWriters: BinaryWriter[] = [];
+  private writer = new ProtoWriter();
+  private anyWriters: ProtoWriter[] = [];
   private anyLevel = 0;
 
   constructor(private readonly registry: Registry) {}
@@ -97,11 +115,11 @@ export class JsonBinaryEncoder {
     try {
       this.body(schema)(this.writer, json, 0);
       const bytes = this.writer.finish();
-      if (bytes.length > KEEP_WRITER_BYTES) this.writer = new BinaryWriter();
+      if (bytes.length > KEEP_WRITER_BYTES) this.writer = new ProtoWriter();
       return bytes;
     } catch {
       // The writers may be mid-message.
-      this.writer = new BinaryWriter();
+      this.writer = new ProtoWriter();
       this.anyWriters = [];
       this.anyLevel = 0;
       return undefined;
@@ -327,7 +345,7 @@ export class JsonBinaryEncoder {
     // Keys of other types are converted and canonicalised by protobuf-es; none in our output.
     if (field.mapKey !== ScalarType.STRING) return giveUp;
     const number = field.number;
-    let writeValue: (w: BinaryWriter, json: unknown, depth: number) => void;
+    let writeValue: (w: ProtoWriter, json: unknown, depth: number) => void;
     if (field.mapKind === "message") {
       const sub = this.subMessage(field.message);
       writeValue = (w, json, depth) => sub(w.tag(2, WireType.LengthDelimited), json, depth + 1);
@@ -337,17 +355,19 @@ export class JsonBinaryEncoder {
       const wt = field.mapKind === "enum" ? WireType.Varint : wireTypeOf(field.scalar);
       writeValue = (w, json) => write(w.tag(2, wt), convert(json));
     }
+    const entry = (w: ProtoWriter, obj: Record<string, unknown>, key: string, depth: number): void => {
+      const value = obj[key];
+      if (value === null || value === undefined || !wellFormed(key)) giveUp();
+      w.tag(number, WireType.LengthDelimited).fork();
+      w.tag(1, WireType.LengthDelimited).string(key);
+      writeValue(w, value, depth);
+      w.join();
+    };
     return (w, json, depth) => {
       if (!isObject(json)) giveUp();
       const obj = json as Record<string, unknown>;
-      for (const key of Object.keys(obj)) {
-        const value = obj[key];
-        if (value === null || value === undefined || !wellFormed(key)) giveUp();
-        w.tag(number, WireType.LengthDelimited).fork();
-        w.tag(1, WireType.LengthDelimited).string(key);
-        writeValue(w, value, depth);
-        w.join();
-      }
+      if (isPlain(obj)) for (const key in obj) entry(w, obj, key, depth);
+      else for (const key of Object.keys(obj)) entry(w, obj, key, depth);
     };
   }
 
@@ -366,11 +386,11 @@ export class JsonBinaryEncoder {
       f = (json, depth) => {
         let k = kept.get(json);
         if (k === undefined || depth > k.depth) {
-          const inner = (this.anyWriters[this.anyLevel++] ??= new BinaryWriter());
+          const inner = (this.anyWriters[this.anyLevel++] ??= new ProtoWriter());
           body(inner, json, depth);
           const bytes = inner.finish();
           this.anyLevel--;
-          if (bytes.length > KEEP_WRITER_BYTES) this.anyWriters[this.anyLevel] = new BinaryWriter();
+          if (bytes.length > KEEP_WRITER_BYTES) this.anyWriters[this.anyLevel] = new ProtoWriter();
           k = { bytes, depth };
           kept.set(json, k);
         }
@@ -382,7 +402,7 @@ export class JsonBinaryEncoder {
   }
 
   /** A length-delimited sub-message (its tag already written); a frozen one from its kept bytes. */
-  private subMessage(desc: DescMessage): (w: BinaryWriter, json: unknown, depth: number) => void {
+  private subMessage(desc: DescMessage): (w: ProtoWriter, json: unknown, depth: number) => void {
     const body = this.body(desc);
     const kept = this.keptBytes(desc);
     return (w, json, depth) => {
@@ -396,29 +416,39 @@ export class JsonBinaryEncoder {
     };
   }
 
-  /** Any: `@type` and the payload's fields, or `value` for a payload with its own JSON form. */
-  private writeAny(w: BinaryWriter, json: unknown, depth: number): void {
-    if (!isObject(json) || depth > MAX_DEPTH) giveUp();
-    const obj = json as Record<string, unknown>;
-    if (Object.keys(obj).length === 0) return;
-    const typeUrl = obj["@type"];
+  /** Per `@type`, its message type and the type URL written for it (bounded: the URLs come with the JSON). */
+  private readonly anyTypes = new Map<string, { readonly desc: DescMessage; readonly url: string }>();
+
+  private anyType(typeUrl: unknown): { readonly desc: DescMessage; readonly url: string } {
     if (typeof typeUrl !== "string" || typeUrl === "") giveUp();
     const url = typeUrl as string;
-    const typeName = url.substring(url.lastIndexOf("/") + 1);
-    const desc = (typeName !== "" ? this.registry.getMessage(typeName) : undefined) ?? giveUp();
-    // The payload goes to a writer of its own: an empty one is left out, not written with length 0.
-    const inner = (this.anyWriters[this.anyLevel++] ??= new BinaryWriter());
+    let t = this.anyTypes.get(url);
+    if (t === undefined) {
+      const typeName = url.substring(url.lastIndexOf("/") + 1);
+      const desc = (typeName !== "" ? this.registry.getMessage(typeName) : undefined) ?? giveUp();
+      if (this.anyTypes.size >= MAX_ANY_TYPES) this.anyTypes.clear();
+      this.anyTypes.set(url, (t = { desc, url: `type.googleapis.com/${desc.typeName}` }));
+    }
+    return t;
+  }
+
+  /** Any: `@type` and the payload's fields, or `value` for a payload with its own JSON form. */
+  private writeAny(w: ProtoWriter, json: unknown, depth: number): void {
+    if (!isObject(json) || depth > MAX_DEPTH) giveUp();
+    const obj = json as Record<string, unknown>;
+    if (isEmpty(obj)) return;
+    const { desc, url } = this.anyType(obj["@type"]);
+    w.tag(1, WireType.LengthDelimited).string(url);
+    // An empty payload is left out, not written with length 0.
+    const from = w.length;
+    w.tag(2, WireType.LengthDelimited).fork();
     if (hasCustomJsonRepresentation(desc)) {
       if (!Object.prototype.hasOwnProperty.call(obj, "value")) giveUp();
-      this.body(desc)(inner, obj["value"], depth + 1);
+      this.body(desc)(w, obj["value"], depth + 1);
     } else {
-      this.anyFields(desc)(inner, obj, depth + 1);
+      this.anyFields(desc)(w, obj, depth + 1);
     }
-    const bytes = inner.finish();
-    this.anyLevel--;
-    if (bytes.length > KEEP_WRITER_BYTES) this.anyWriters[this.anyLevel] = new BinaryWriter();
-    w.tag(1, WireType.LengthDelimited).string(`type.googleapis.com/${desc.typeName}`);
-    if (bytes.length > 0) w.tag(2, WireType.LengthDelimited).bytes(bytes);
+    w.joinUnlessEmpty(from);
   }
 
   private readonly anyBodies = new Map<DescMessage, BodyWriter>();
@@ -560,10 +590,27 @@ function enumConverter(desc: DescEnum): (json: unknown) => number {
   };
 }
 
-/** Duration: "1.5s", as protobuf-es reads it (the pattern is not anchored at the end there either). */
-function writeDuration(w: BinaryWriter, json: unknown): void {
+/** Duration texts and their bodies' bytes: a few values ("0s", "10s") recur in every cluster and route. */
+const durations = new Map<string, Uint8Array>();
+/** Bounded: the texts come with the JSON. */
+const MAX_DURATIONS = 1000;
+const durationWriter = new ProtoWriter();
+
+function writeDuration(w: ProtoWriter, json: unknown): void {
   if (typeof json !== "string") giveUp();
-  const match = (json as string).match(/^(-?[0-9]+)(?:\.([0-9]+))?s/) ?? giveUp();
+  let body = durations.get(json as string);
+  if (body === undefined) {
+    writeDurationBody(durationWriter, json as string);
+    body = durationWriter.finish();
+    if (durations.size >= MAX_DURATIONS) durations.clear();
+    durations.set(json as string, body);
+  }
+  w.raw(body);
+}
+
+/** Duration: "1.5s", as protobuf-es reads it (the pattern is not anchored at the end there either). */
+function writeDurationBody(w: ProtoWriter, json: string): void {
+  const match = json.match(/^(-?[0-9]+)(?:\.([0-9]+))?s/) ?? giveUp();
   const longSeconds = Number(match[1]);
   if (longSeconds > DURATION_SECONDS_MAX || longSeconds < -DURATION_SECONDS_MAX) giveUp();
   const seconds = protoInt64.parse(longSeconds);
@@ -579,20 +626,23 @@ function writeDuration(w: BinaryWriter, json: unknown): void {
 }
 
 /** Struct: a map<string, Value> (field 1); its keys are not checked by protobuf-es. */
-function writeStruct(w: BinaryWriter, json: unknown, depth: number): void {
+function writeStruct(w: ProtoWriter, json: unknown, depth: number): void {
   if (!isObject(json) || depth > MAX_DEPTH) giveUp();
   const obj = json as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    w.tag(1, WireType.LengthDelimited).fork();
-    w.tag(1, WireType.LengthDelimited).string(key);
-    w.tag(2, WireType.LengthDelimited).fork();
-    writeValue(w, obj[key], depth + 1);
-    w.join();
-    w.join();
-  }
+  if (isPlain(obj)) for (const key in obj) writeStructField(w, obj, key, depth);
+  else for (const key of Object.keys(obj)) writeStructField(w, obj, key, depth);
 }
 
-function writeListValue(w: BinaryWriter, json: unknown, depth: number): void {
+function writeStructField(w: ProtoWriter, obj: Record<string, unknown>, key: string, depth: number): void {
+  w.tag(1, WireType.LengthDelimited).fork();
+  w.tag(1, WireType.LengthDelimited).string(key);
+  w.tag(2, WireType.LengthDelimited).fork();
+  writeValue(w, obj[key], depth + 1);
+  w.join();
+  w.join();
+}
+
+function writeListValue(w: ProtoWriter, json: unknown, depth: number): void {
   if (!Array.isArray(json) || depth > MAX_DEPTH) giveUp();
   for (const item of json as unknown[]) {
     w.tag(1, WireType.LengthDelimited).fork();
@@ -602,7 +652,7 @@ function writeListValue(w: BinaryWriter, json: unknown, depth: number): void {
 }
 
 /** Value: its oneof `kind` from the JSON type (null_value 1, number 2, string 3, bool 4, struct 5, list 6). */
-function writeValue(w: BinaryWriter, json: unknown, depth: number): void {
+function writeValue(w: ProtoWriter, json: unknown, depth: number): void {
   if (depth > MAX_DEPTH) giveUp();
   switch (typeof json) {
     case "number":
