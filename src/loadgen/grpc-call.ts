@@ -1,11 +1,11 @@
-// One bidirectional gRPC stream of a load client, straight on node:http2. A full sync hands each
-// proxy megabytes; grpc-js' client copies every message out of its HTTP/2 chunks into a fresh
-// buffer of its own, and those copies and allocations (page faults, GC pressure from external
-// memory) cost the load generator more than everything it does with the bytes. Here a message
-// that lies in one chunk is handed as a view of it, and one split over chunks is gathered once,
-// into a buffer of its size. Framing, headers and trailers follow the gRPC over HTTP/2 protocol.
+// One bidirectional gRPC stream of a load client, on the load clients' own HTTP/2 connection
+// (h2-connection.ts). A full sync hands each proxy megabytes: a message that lies in one read is
+// handed as a view of it, one split over reads is gathered once, into a buffer of its size.
+// Framing, headers and trailers follow the gRPC over HTTP/2 protocol.
+import type { SecureClientSessionOptions } from "node:http2";
+import net from "node:net";
 import { Deframer } from "../xds/grpc-deframer.js";
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type SecureClientSessionOptions } from "node:http2";
+import { H2, H2Connection } from "./h2-connection.js";
 
 /** gRPC status codes the client reports itself (the server's arrive in grpc-status). */
 const GRPC_UNAVAILABLE = 14;
@@ -13,7 +13,7 @@ const GRPC_INTERNAL = 13;
 const GRPC_CANCELLED = 1;
 
 export interface CallHandlers {
-  /** One message (it may be a view into the chunk it came in). */
+  /** One message: a view valid only during the call (the bytes are read then, never kept). */
   message(bytes: Buffer): void;
   /** The stream is over: its gRPC status (0 when the server ended it cleanly). Called once. */
   status(code: number, details: string): void;
@@ -42,9 +42,8 @@ export function frame(msg: Uint8Array): Buffer {
 }
 
 /** grpc-message is percent-encoded. */
-function details(h: IncomingHttpHeaders): string {
-  const m = h["grpc-message"];
-  const s = Array.isArray(m) ? m.join(",") : (m ?? "");
+function details(m: string | undefined): string {
+  const s = m ?? "";
   try {
     return decodeURIComponent(s);
   } catch {
@@ -52,49 +51,54 @@ function details(h: IncomingHttpHeaders): string {
   }
 }
 
-/** One connection (HTTP/2 session) of one proxy; opened on the first call, again after it closes. */
+/** host:port (an IPv6 host in brackets). */
+function hostPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  return { host, port: Number(address.slice(colon + 1)) };
+}
+
+/** One connection of one proxy; opened on the first call, again after it closes. */
 export class GrpcChannel {
-  private session: ClientHttp2Session | undefined;
+  private conn: H2Connection | undefined;
 
   constructor(private readonly o: ChannelOptions) {}
 
-  private connect(): ClientHttp2Session {
-    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
-    const url = `${this.o.tls ? "https" : "http"}://${this.o.address}`;
-    const s = http2.connect(url, {
-      settings: { initialWindowSize: this.o.window },
-      // The load client consumes what arrives at once; node's default cap would only add a failure mode.
-      maxSessionMemory: Number.MAX_SAFE_INTEGER,
-      ...(this.o.tls ?? {}),
+  private connect(): H2Connection {
+    if (this.conn && !this.conn.closing) return this.conn;
+    const { host, port } = hostPort(this.o.address);
+    const t = this.o.tls;
+    this.conn = new H2Connection({
+      host,
+      port,
+      window: this.o.window,
+      ...(t ? { tls: { ...t, ...(t.servername === undefined && net.isIP(host) === 0 ? { servername: host } : {}) } } : {}),
     });
-    s.once("connect", () => {
-      if (!s.destroyed) s.setLocalWindowSize(this.o.window);
-    });
-    // Errors reach the streams (their 'close'); a session error must not be uncaught.
-    s.on("error", () => {});
-    this.session = s;
-    return s;
+    return this.conn;
   }
 
   /** A new stream of `path` with these request headers (metadata). */
   call(path: string, metadata: Readonly<Record<string, string>>, h: CallHandlers): GrpcCall {
-    return new GrpcCall(this.connect(), path, this.o.authority ?? this.o.address, metadata, h);
+    const conn = this.connect();
+    return new GrpcCall(conn, path, this.o.tls ? "https" : "http", this.o.authority ?? this.o.address, metadata, h);
   }
 
   close(): void {
-    this.session?.close();
-    this.session = undefined;
+    this.conn?.close();
+    this.conn = undefined;
   }
 }
 
 export class GrpcCall {
-  private readonly stream: ClientHttp2Stream;
+  private readonly id: number;
   private done = false;
   private readonly deframer: Deframer;
+  private gotHeaders = false;
 
   constructor(
-    session: ClientHttp2Session,
+    private readonly conn: H2Connection,
     path: string,
+    scheme: string,
     authority: string,
     metadata: Readonly<Record<string, string>>,
     private readonly h: CallHandlers,
@@ -103,47 +107,58 @@ export class GrpcCall {
       if (compressed) throw new Error("grpc: compressed message (none was asked for)");
       if (!this.done) h.message(b);
     });
-    const stream = session.request({
-      ":method": "POST",
-      ":path": path,
-      ":authority": authority,
-      "content-type": "application/grpc",
-      te: "trailers",
-      "user-agent": "meshpilot-loadgen",
-      ...metadata,
-    });
-    this.stream = stream;
-    stream.on("response", (headers) => {
-      const st = headers[":status"];
-      if (st !== 200) return this.finish(GRPC_UNAVAILABLE, `HTTP status ${st}`);
-      // Trailers-only: the status comes with the headers.
-      if (headers["grpc-status"] !== undefined) this.trailers(headers);
-    });
-    stream.on("data", (chunk: Buffer) => {
-      if (this.done) return;
-      try {
-        this.deframer.push(chunk);
-      } catch (e) {
-        this.finish(GRPC_INTERNAL, (e as Error).message);
-        stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
-      }
-    });
-    stream.on("trailers", (trailers) => this.trailers(trailers));
-    stream.on("error", (e: Error) => this.finish(GRPC_UNAVAILABLE, e.message));
-    stream.on("close", () => {
-      const rst = stream.rstCode;
-      this.finish(
-        rst === http2.constants.NGHTTP2_CANCEL ? GRPC_CANCELLED : GRPC_UNAVAILABLE,
-        rst ? `stream reset (HTTP/2 code ${rst})` : "stream closed without a gRPC status",
-      );
-    });
+    this.id = conn.request(
+      [
+        [":method", "POST"],
+        [":scheme", scheme],
+        [":path", path],
+        [":authority", authority],
+        ["content-type", "application/grpc"],
+        ["te", "trailers"],
+        ["user-agent", "meshpilot-loadgen"],
+        ...Object.entries(metadata),
+      ],
+      {
+        headers: (fields, end) => {
+          const f = new Map<string, string>();
+          for (const [k, v] of fields) f.set(k, f.has(k) ? `${f.get(k)!},${v}` : v);
+          if (!this.gotHeaders) {
+            this.gotHeaders = true;
+            const st = f.get(":status");
+            if (st !== "200") return this.fail(GRPC_UNAVAILABLE, `HTTP status ${st}`);
+            // Trailers-only: the status comes with the headers.
+            if (end || f.has("grpc-status")) return this.trailers(f);
+            return;
+          }
+          this.trailers(f);
+        },
+        data: (bytes) => {
+          if (this.done) return;
+          try {
+            this.deframer.push(bytes);
+          } catch (e) {
+            this.fail(GRPC_INTERNAL, (e as Error).message);
+          }
+        },
+        closed: (why) => {
+          if (why.rst !== undefined) this.finish(why.rst === H2.CANCEL ? GRPC_CANCELLED : GRPC_UNAVAILABLE, `stream reset (HTTP/2 code ${why.rst})`);
+          else this.finish(GRPC_UNAVAILABLE, why.error ?? "stream closed without a gRPC status");
+        },
+      },
+    );
   }
 
-  private trailers(t: IncomingHttpHeaders): void {
-    const code = Number(t["grpc-status"]);
-    if (!Number.isInteger(code)) return this.finish(GRPC_INTERNAL, "trailers without grpc-status");
-    if (code === 0 && this.deframer.partial) return this.finish(GRPC_INTERNAL, "stream ended inside a message");
-    this.finish(code, details(t));
+  private trailers(t: ReadonlyMap<string, string>): void {
+    const code = Number(t.get("grpc-status") ?? NaN);
+    if (!Number.isInteger(code)) return this.fail(GRPC_INTERNAL, "trailers without grpc-status");
+    if (code === 0 && this.deframer.partial) return this.fail(GRPC_INTERNAL, "stream ended inside a message");
+    this.finish(code, details(t.get("grpc-message")));
+  }
+
+  /** Our own failure: reported, and the stream is reset. */
+  private fail(code: number, why: string): void {
+    this.finish(code, why);
+    this.conn.cancel(this.id);
   }
 
   private finish(code: number, why: string): void {
@@ -153,12 +168,12 @@ export class GrpcCall {
   }
 
   write(msg: Uint8Array): void {
-    if (!this.done && !this.stream.closed) this.stream.write(frame(msg));
+    if (!this.done) this.conn.write(this.id, frame(msg));
   }
 
-  /** Half-close, then reset: the stream is abandoned (nothing more is reported). */
+  /** Resets the stream: it is abandoned (nothing more is reported). */
   cancel(): void {
     this.done = true;
-    if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
+    this.conn.cancel(this.id);
   }
 }
