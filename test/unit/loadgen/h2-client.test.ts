@@ -129,6 +129,31 @@ describe("the load clients' HTTP/2 gRPC client against grpc-js", () => {
     ch.close();
   });
 
+  it("finishes a stream open when the server goes away (GOAWAY), and the next call fails to connect", async () => {
+    const own = new grpc.Server();
+    own.addService({ echo: method("/t.T/Echo") }, {
+      echo: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => call.on("data", (b: Buffer) => (b.toString() === "end" ? call.end() : call.write(b))),
+    } as grpc.UntypedServiceImplementation);
+    const port = await new Promise<number>((resolve, reject) =>
+      own.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    const ch = new GrpcChannel({ address: `127.0.0.1:${port}`, window: 65_535 });
+    const { call, o } = open(ch, "/t.T/Echo", (b) => {
+      if (b.toString() === "first") own.tryShutdown(() => {});
+      else if (b.toString() === "second") call.write(Buffer.from("end"));
+    });
+    call.write(Buffer.from("first"));
+    const deadline = Date.now() + 10_000;
+    while (o.messages.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
+    call.write(Buffer.from("second"));
+    expect((await o.status).code).toBe(0);
+    expect(o.messages.map(String)).toEqual(["first", "second"]);
+    const next = open(ch, "/t.T/Echo");
+    expect((await next.o.status).code).toBe(grpc.status.UNAVAILABLE);
+    ch.close();
+  });
+
   it("fails the stream with UNAVAILABLE when nothing listens", async () => {
     const ch = new GrpcChannel({ address: "127.0.0.1:1", window: 65_535 });
     const { o } = open(ch, "/t.T/Echo");
