@@ -14,6 +14,9 @@ export type TypeMaps = ReadonlyMap<TypeUrl, ResourceMap>;
 
 const EMPTY: ResourceMap = new Map();
 
+/** The types an own part has. */
+export const OWN_TYPES: readonly TypeUrl[] = [TYPE_URL.cluster, TYPE_URL.listener];
+
 /**
  * The own part's resources (clusters and listeners), keeping `previous`'s maps where nothing
  * changed. Its maps do not keep the translation's lists: an own part is translated again only

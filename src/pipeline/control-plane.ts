@@ -37,7 +37,7 @@ import {
 } from "../translate/proxy.js";
 import { snapshotFrom, typeVersion } from "../xds/encode.js";
 import { TypeTable } from "../xds/type-table.js";
-import { composedMap, composeMaps, encodeOwn, type Composed, type TypeMaps } from "./compose-view.js";
+import { composedMap, composeMaps, encodeOwn, OWN_TYPES, type Composed, type TypeMaps } from "./compose-view.js";
 import { encodeProxyResources, encodeSteps } from "./encode-view.js";
 import { SlicedWork, type SlicedWorkStats } from "./sliced-work.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
@@ -113,6 +113,8 @@ interface View {
   /** What its own part's last translation read of the model, and what is kept of it. */
   ownReads?: MeshReads;
   ownNotes?: OwnNotes;
+  /** What its findings were worked out from: its own notes and its part's listeners. */
+  twinsOf?: { readonly notes: OwnNotes; readonly listeners: ResourceMap | undefined };
   /** The node classes (xDS keys) served by this view. */
   readonly classes: Set<string>;
 }
@@ -368,8 +370,12 @@ export class ControlPlane implements ViewProvider {
     // view holds its shared part's resources and its own, nothing else.
     const live = TypeTable.of<ResourceMap[]>(() => []);
     for (const p of this.parts.values()) for (const [t, map] of p.maps ?? []) live.get(t)?.push(map);
-    // One pass over the views: an own part has maps of a few types only.
-    for (const v of this.views.values()) for (const [t, map] of v.own ?? []) live.get(t)?.push(map);
+    // One pass over the views, for the types an own part has.
+    for (const v of this.views.values())
+      for (const t of OWN_TYPES) {
+        const map = v.own?.get(t);
+        if (map !== undefined) live.get(t)!.push(map);
+      }
     for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER) this.encoded.retain(t, live.get(t)!);
     this.reportNewDiagnostics();
     const stats: BuildStats = {
@@ -472,7 +478,11 @@ export class ControlPlane implements ViewProvider {
       }
       const listeners = shared.get(TYPE_URL.listener);
       const notes = view.ownNotes;
-      view.diagnostics = [...notes.diagnostics, ...outboundTwins(notes.listeners, (name) => listeners?.has(name) === true).diagnostics];
+      // Worked out again only when its own listeners or its part's changed (not on a route edit).
+      if (view.twinsOf?.notes !== notes || view.twinsOf.listeners !== listeners) {
+        view.diagnostics = [...notes.diagnostics, ...outboundTwins(notes.listeners, (name) => listeners?.has(name) === true).diagnostics];
+        view.twinsOf = { notes, listeners };
+      }
     }
     const before = view.composed;
     if (before && view.snapshot && before.shared === shared && before.own === view.own) return undefined;
