@@ -7,7 +7,22 @@ import type { InputObject, StoredObject } from "../../src/api/objects.js";
 import { ControlPlane } from "../../src/pipeline/control-plane.js";
 import { SnapshotCache } from "../../src/xds/snapshot-cache.js";
 import type { NodeInfo } from "../../src/xds/snapshot.js";
+import { benchNode } from "../bench/mesh.js";
 import { validObjects } from "./objects.js";
+
+/** Activates a node the way the xDS server does (by its class key); the key. */
+export function connectNode(cp: ControlPlane, n: NodeInfo): string {
+  const k = cp.viewKey(n);
+  if ("error" in k) throw new Error(k.error);
+  cp.activate(k.key, n);
+  return k.key;
+}
+
+/** The bench's workload proxy `k` (labels of its own Deployment) in a mesh of `services`. */
+export function workloadNode(k: number, services: number): NodeInfo {
+  const b = benchNode(k, "workloads", services);
+  return { id: b.id, cluster: b.cluster, metadata: b.metadata } as NodeInfo;
+}
 
 export function startControlPlane(opts: { readonly sliceMs?: number; readonly keepViewMs?: number } = {}): {
   cp: ControlPlane;
@@ -16,13 +31,7 @@ export function startControlPlane(opts: { readonly sliceMs?: number; readonly ke
 } {
   const cache = new SnapshotCache();
   const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }), ...opts });
-  const connect = (n: NodeInfo): string => {
-    const k = cp.viewKey(n);
-    if ("error" in k) throw new Error(k.error);
-    cp.activate(k.key, n);
-    return k.key;
-  };
-  return { cp, cache, connect };
+  return { cp, cache, connect: (n: NodeInfo) => connectNode(cp, n) };
 }
 
 /** YAML documents, each valid under strict parsing, as stored objects. */

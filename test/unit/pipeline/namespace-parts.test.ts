@@ -27,8 +27,8 @@ import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import type { VirtualHostJson } from "../../../src/translate/envoy.js";
 import { translateShared } from "../../../src/translate/proxy.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
-import type { NodeInfo } from "../../../src/xds/snapshot.js";
 import { benchNode } from "../../bench/mesh.js";
+import { connectNode, workloadNode } from "../../support/control-plane.js";
 import { gc } from "../../support/gc.js";
 
 const N = 12;
@@ -156,13 +156,7 @@ describe("outbound parts of different namespaces", () => {
       for (let i = 0; i < 3; i++) gc();
       return process.memoryUsage().heapUsed;
     };
-    const connect = (k: number): void => {
-      const b = benchNode(k, "workloads", n);
-      const node = { id: b.id, cluster: b.cluster, metadata: b.metadata } as NodeInfo;
-      const key = cp.viewKey(node);
-      if ("error" in key) throw new Error(key.error);
-      cp.activate(key.key, node);
-    };
+    const connect = (k: number): string => connectNode(cp, workloadNode(k, n));
     connect(0);
     const one = heap();
     for (const k of [1, 2, 3]) connect(k);

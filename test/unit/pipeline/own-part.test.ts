@@ -13,9 +13,9 @@ import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { translateOwn } from "../../../src/translate/proxy.js";
 import { EncodeCache } from "../../../src/xds/encode-cache.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
-import type { NodeInfo } from "../../../src/xds/snapshot.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 import { benchNode } from "../../bench/mesh.js";
+import { connectNode, workloadNode } from "../../support/control-plane.js";
 import { gc, nextTurn } from "../../support/gc.js";
 
 function objects(n: number, routed = false): StoredObject<InputObject>[] {
@@ -57,13 +57,7 @@ describe("a view's own part", () => {
       const m = process.memoryUsage();
       return m.heapUsed + m.arrayBuffers;
     };
-    const connect = (k: number): void => {
-      const b = benchNode(k, "workloads", n);
-      const node = { id: b.id, cluster: b.cluster, metadata: b.metadata } as NodeInfo;
-      const key = cp.viewKey(node);
-      if ("error" in key) throw new Error(key.error);
-      cp.activate(key.key, node);
-    };
+    const connect = (k: number): string => connectNode(cp, workloadNode(k, n));
     // Once before, so that what compiling the code costs is not counted.
     cp.update(input, "all");
     for (let k = 0; k < n; k++) connect(k);
@@ -92,13 +86,7 @@ describe("a view's own part", () => {
     } as unknown as InputObject;
     const base = objects(n, true);
     cp.update(meshInputFrom([...base, { object: sidecar }]), "all");
-    for (let k = 0; k < n; k++) {
-      const b = benchNode(k, "workloads", n);
-      const node = { id: b.id, cluster: b.cluster, metadata: b.metadata } as NodeInfo;
-      const key = cp.viewKey(node);
-      if ("error" in key) throw new Error(key.error);
-      cp.activate(key.key, node);
-    }
+    for (let k = 0; k < n; k++) connectNode(cp, workloadNode(k, n));
     const twins = (): number => cp.diagnostics().filter((d) => d.code === "MP0123").length;
     expect(twins()).toBeGreaterThan(0);
     const at = base.findIndex((o) => o.object.kind === "VirtualService");

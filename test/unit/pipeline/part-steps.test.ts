@@ -18,10 +18,10 @@ import {
 import { ControlPlane, type BuildStats } from "../../../src/pipeline/control-plane.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
-import type { NodeInfo, Snapshot } from "../../../src/xds/snapshot.js";
+import type { Snapshot } from "../../../src/xds/snapshot.js";
 import { typeVersionWork } from "../../../src/xds/type-version.js";
 import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../../../src/xds/type-urls.js";
-import { benchNode } from "../../bench/mesh.js";
+import { connectNode, workloadNode } from "../../support/control-plane.js";
 
 const N = 12;
 /** A workload proxy per service: 12 views (a class each) over 4 outbound parts, one per namespace. */
@@ -60,14 +60,7 @@ function controlPlane(objs: StoredObject<InputObject>[]): { cp: ControlPlane; ca
   const cache = new CountingCache();
   const cp = new ControlPlane({ cache, logger: pino({ level: "silent" }) });
   cp.update(meshInputFrom(objs), "all");
-  const keys = Array.from({ length: CLIENTS }, (_, k) => {
-    const b = benchNode(k, "workloads", N);
-    const node = { id: b.id, cluster: b.cluster, metadata: b.metadata } as NodeInfo;
-    const key = cp.viewKey(node);
-    if ("error" in key) throw new Error(key.error);
-    cp.activate(key.key, node);
-    return key.key;
-  });
+  const keys = Array.from({ length: CLIENTS }, (_, k) => connectNode(cp, workloadNode(k, N)));
   return { cp, cache, keys };
 }
 
