@@ -12,6 +12,7 @@ import { DeferredFieldLines, type Diagnostic, type FieldLineTable } from "../../
 import { parseDocument, specLines, type LineLookup, type ParseResult } from "../../api/parse.js";
 import { lazyModule } from "../../lazy-module.js";
 import { quickDocuments } from "./fast-yaml.js";
+import { ownStrings } from "./own-strings.js";
 
 /** The exact reader, loaded only for a file the quick reading declines or that has a diagnostic. */
 const yaml = lazyModule<typeof Yaml>("yaml");
@@ -108,7 +109,8 @@ export function parseYamlFileWithPositions(file: string, text: string): FileLoad
       continue;
     }
     try {
-      decoded.push({ value: doc.toJS({ maxAliasCount: 100 }), doc, index });
+      // Its strings would otherwise be views of the whole file's text (own-strings.ts).
+      decoded.push({ value: ownStrings(doc.toJS({ maxAliasCount: 100 })), doc, index });
     } catch (e) {
       const line = doc.contents?.range ? lineCounter.linePos(doc.contents.range[0]).line : undefined;
       syntax.push({
