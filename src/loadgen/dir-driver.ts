@@ -14,8 +14,13 @@ const serviceFile = (i: number): string => `loadgen-svc-${i}.yaml`;
 /** Concurrent file writes during setup. */
 const WRITE_CONCURRENCY = 32;
 
+/**
+ * Manifests as kubectl, Helm and people write them: an object the mesh shares between two places
+ * is written out twice, not as a YAML anchor and alias (which no such file has, and which sends
+ * the server's reading down its slow path for every file).
+ */
 export function toYaml(objects: readonly InputObject[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0 })).join("---\n");
+  return objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join("---\n");
 }
 
 export class DirDriver implements MeshDriver {
