@@ -7,6 +7,29 @@ import { afterAll, describe, expect, it } from "vitest";
 import { DeferredFieldLines, formatDiagnostic } from "../../../src/api/diagnostics.js";
 import { listYamlFiles, loadDirectory, parseYamlFile } from "../../../src/sources/file/loader.js";
 
+/** A megabyte of comment: a file that holds it is easy to see kept. */
+const FILLER = `# ${"x".repeat(2 ** 20)}\n`;
+
+/**
+ * Reads 16 files `f<i>.yaml` and keeps the first object of each, as the store keeps an object a
+ * rewrite left equal; checks that the kept readings hold far less than the files' text. The first.
+ */
+async function keptReadings(text: (i: number) => string): Promise<ReturnType<typeof parseYamlFile>["results"][number]> {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const heapAfterGc = (): number => {
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const files = 16;
+  const before = heapAfterGc();
+  const kept = [];
+  for (let i = 0; i < files; i++) kept.push(parseYamlFile(`f${i}.yaml`, text(i)).results[0]!);
+  await new Promise((r) => setTimeout(r, 0));
+  expect(heapAfterGc() - before).toBeLessThan((files * 2 ** 20) / 8);
+  return kept[0]!;
+}
+
 describe("parseYamlFile", () => {
   it("names file, document and line of a YAML syntax error, and loads nothing from that file", () => {
     const text = `apiVersion: v1
@@ -111,24 +134,9 @@ items:
   it("keeps for an object's field lines its own document's text, not the whole file's", async () => {
     // A rewrite that leaves an object equal keeps its first reading (in the store and the file
     // state), so under churn what that reading holds stays: here, files with a big second document.
-    setFlagsFromString("--expose-gc");
-    const gc = runInNewContext("gc") as () => void;
-    const heapAfterGc = (): number => {
-      gc();
-      return process.memoryUsage().heapUsed;
-    };
-    const files = 16;
-    const filler = `# ${"x".repeat(2 ** 20)}\n`;
     const vs = (i: number) =>
       `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: r${i}\nspec:\n  hosts: [r${i}]\n  http:\n  - route:\n    - destination:\n        host: r${i}\n`;
-    const before = heapAfterGc();
-    const kept = [];
-    for (let i = 0; i < files; i++)
-      kept.push(parseYamlFile(`f${i}.yaml`, `# first\n${vs(i)}---\n${filler}apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n${i}\n`).results[0]!);
-    await new Promise((r) => setTimeout(r, 0));
-    const held = heapAfterGc() - before;
-    expect(held).toBeLessThan((files * 2 ** 20) / 8);
-    const first = kept[0]!;
+    const first = await keptReadings((i) => `# first\n${vs(i)}---\n${FILLER}apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n${i}\n`);
     if (first.status !== "valid") throw new Error("expected a valid object");
     const lines = first.stored.source?.fieldLines;
     expect(lines).toBeInstanceOf(DeferredFieldLines);
@@ -145,29 +153,16 @@ items:
   it("keeps none of the file's text in the values of a file read with positions", async () => {
     // An anchor sends the file to the exact reader, whose strings would be views of the whole
     // text: each rewrite of a file that left objects equal would keep one more copy of it.
-    setFlagsFromString("--expose-gc");
-    const gc = runInNewContext("gc") as () => void;
-    const heapAfterGc = (): number => {
-      gc();
-      return process.memoryUsage().heapUsed;
-    };
-    const files = 16;
-    const filler = `# ${"x".repeat(2 ** 20)}\n`;
-    const text = (i: number): string =>
-      `${filler}apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews-rule-${i}\n  labels: &l {app: reviews-application}\nspec:\n  host: reviews.default.svc.cluster.local\n`;
-    const before = heapAfterGc();
-    const kept = [];
-    for (let i = 0; i < files; i++) kept.push(parseYamlFile(`a${i}.yaml`, text(i)).results[0]!);
-    await new Promise((r) => setTimeout(r, 0));
-    const held = heapAfterGc() - before;
-    expect(held).toBeLessThan((files * 2 ** 20) / 8);
-    const first = kept[0]!;
+    const first = await keptReadings(
+      (i) =>
+        `${FILLER}apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews-rule-${i}\n  labels: &l {app: reviews-application}\nspec:\n  host: reviews.default.svc.cluster.local\n`,
+    );
     if (first.status !== "valid") throw new Error("expected a valid object");
     expect(first.stored.object).toMatchObject({
       metadata: { name: "reviews-rule-0", labels: { app: "reviews-application" } },
       spec: { host: "reviews.default.svc.cluster.local" },
     });
-    expect(first.stored.source).toMatchObject({ file: "a0.yaml", line: 2 });
+    expect(first.stored.source).toMatchObject({ file: "f0.yaml", line: 2 });
   });
 
   it("skips empty documents", () => {
