@@ -5,8 +5,9 @@
 // when its inputs change.
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -17,7 +18,6 @@ const require = createRequire(join(root, "package.json"));
 const xdsPkgDir = dirname(require.resolve("@grpc/grpc-js-xds/package.json"));
 const deps = join(xdsPkgDir, "deps");
 const out = join(root, "src/gen");
-const work = join(root, "node_modules/.cache/meshpilot-protos");
 const rootsFile = join(root, "proto/envoy-roots.txt");
 
 const roots = readFileSync(rootsFile, "utf8")
@@ -39,8 +39,11 @@ const stamp = createHash("sha256")
 const stampFile = join(out, ".stamp");
 if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) process.exit(0);
 
-rmSync(work, { recursive: true, force: true });
-mkdirSync(work, { recursive: true });
+// A work directory of this run's own: checkouts that share node_modules (git worktrees with a
+// symlinked node_modules) may build at once, and one run clearing a shared directory under
+// another's `buf generate` left that checkout a set missing files, stamped as up to date.
+const work = mkdtempSync(join(tmpdir(), "meshpilot-protos-"));
+process.on("exit", () => rmSync(work, { recursive: true, force: true }));
 for (const d of ["envoy-api", "xds", "googleapis", "protoc-gen-validate/validate"]) {
   cpSync(join(deps, d), join(work, d.startsWith("protoc-gen-validate") ? "pgv/validate" : d), { recursive: true });
 }
