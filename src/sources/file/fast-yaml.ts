@@ -11,7 +11,7 @@
  * merge keys, complex or null keys, shared (aliased) collections, content on a `---` line, and
  * documents nested too deep to be read (refused with a diagnostic, which names a line).
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { FAILSAFE_SCHEMA, load, Type } from "js-yaml";
 import { MAX_NESTING } from "../../api/parse.js";
 
@@ -96,7 +96,7 @@ export function quickDocuments(text: string): QuickDocument[] | undefined {
     }
     if (first === undefined && !c.marked) continue;
     const chunk = lines.slice(c.start, c.end).join("\n");
-    const key = `${c.start}:${createHash("sha256").update(chunk).digest("base64")}`;
+    const key = `${c.start}:${hash("sha256", chunk, "base64")}`;
     if (first === undefined) {
       docs.push({ value: null, line: undefined, key, depth: 0, text: chunk, offset: c.start });
       continue;
