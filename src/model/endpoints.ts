@@ -3,17 +3,14 @@ import type { InputObject, StoredObject } from "../api/objects.js";
 import type { EndpointSlice, Node, Pod } from "../api/kube-types.js";
 import { SERVICE_NAME_LABEL } from "../api/kube-types.js";
 import { KindMap } from "../store/kind-map.js";
-import { forEachPodKey, indexAllPods, lookupPod, podKey, podKeys, withMoves, type PodIndex, type PodKeyKind, type PodKeyMove } from "./pod-index.js";
+import { endpointWork } from "./endpoint-work.js";
+import { indexAllPods, lookupPod, podKey, podKeys, type PodIndex, type PodKeyKind } from "./pod-index.js";
 import type { EndpointModel, ServiceModel } from "./ir.js";
 import { endpointKey } from "./ir.js";
 import { podLocality } from "./locality.js";
 import { serviceFqdn } from "./names.js";
 
-/**
- * The work buildEndpoints did since the process started: an endpoint change should cost what it
- * touched, not the mesh (tests count these).
- */
-export const endpointWork = { slicesGrouped: 0, servicesBuilt: 0, podKeysIndexed: 0, podLookups: 0 };
+export { endpointWork };
 
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -87,26 +84,10 @@ function indexPods(input: readonly StoredObject<Pod>[], previous: PodIndex | und
       added.splice(0, added.length, ...[...after].filter((pod) => !before.has(pod)));
     }
     for (const pod of [...added, ...removed]) for (const k of podKeys(pod)) changed.add(k);
-    // Their keys moved over the previous index, unless a key is two Pods' (which one holds it
-    // depends on the order of all of them; then the index is made whole).
-    if (!previous.shared) {
-      const moves = new Map<string, PodKeyMove>();
-      for (const pod of removed) forEachPodKey(pod, (kind, ns, k) => moves.set(podKey(kind, ns, k), { kind, ns, k, pod: undefined }));
-      let shared = false;
-      for (const pod of added) {
-        forEachPodKey(pod, (kind, ns, k) => {
-          const key = podKey(kind, ns, k);
-          const move = moves.get(key);
-          const held = move ? move.pod : lookupPod(previous, kind, ns, k);
-          if (held !== undefined && held !== pod) shared = true;
-          if (move) move.pod = pod;
-          else moves.set(key, { kind, ns, k, pod });
-        });
-      }
-      if (!shared) {
-        endpointWork.podKeysIndexed += moves.size;
-        return { index: withMoves(previous, input, moves.values()), changed };
-      }
+    const moved = previous.moved(input, removed, added);
+    if (moved) {
+      endpointWork.podKeysIndexed += moved.keys;
+      return { index: moved.index, changed };
     }
   }
   const { index, keys } = indexAllPods(input);
