@@ -201,13 +201,21 @@ function slicePort(slice: EndpointSlice, name: string): number | undefined {
 
 const byAddressAndPort = (a: EndpointModel, b: EndpointModel): number => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port);
 
-function buildService(svc: ServiceModel, slices: readonly StoredObject<EndpointSlice>[], pods: PodIndex, nodes: ReadonlyMap<string, Node>): ServiceEndpoints {
+/**
+ * `localities`: each Node's locality, for the next Pod on it (Node labels give most endpoints
+ * theirs: one string per Node, not one per endpoint), shared by the services of one build.
+ */
+function buildService(
+  svc: ServiceModel,
+  slices: readonly StoredObject<EndpointSlice>[],
+  pods: PodIndex,
+  nodes: ReadonlyMap<string, Node>,
+  localities: Map<string, string>,
+): ServiceEndpoints {
   endpointWork.servicesBuilt++;
   const lists = new Map<string, EndpointModel[]>();
   const lookedUp: string[] = [];
   const diagnostics: SliceDiagnostic[] = [];
-  // Node labels give most endpoints their locality: one string per Node, not one per endpoint.
-  const nodeLocalities = new Map<string, string>();
   const ports = svc.ports;
   for (const stored of slices) {
     const slice = stored.object;
@@ -237,7 +245,7 @@ function buildService(svc: ServiceModel, slices: readonly StoredObject<EndpointS
             endpoint.podName = owner.metadata.name;
             // The apiserver gives every Pod a ServiceAccount ("default" unless named).
             endpoint.serviceAccount = owner.spec?.serviceAccountName || "default";
-            const locality = podLocality(owner, nodes, nodeLocalities);
+            const locality = podLocality(owner, nodes, localities);
             if (locality) endpoint.locality = locality;
             const nodeName = owner.spec?.nodeName;
             if (nodeName) endpoint.nodeName = nodeName;
@@ -317,6 +325,7 @@ export function buildEndpoints(
     else slicesOf.set(svc, [slice]);
   }
   const byService = new Map<string, ServiceEndpoints>();
+  const localities = new Map<string, string>();
   // Services whose endpoint lists are not the previous build's arrays (all of them without one).
   const changedHosts = new Set<string>();
   const endpoints = new Map<string, EndpointModel[]>();
@@ -324,7 +333,7 @@ export function buildEndpoints(
   for (const [svc, own] of slicesOf) {
     const prev = previous?.byService.get(svc.hostname);
     const reuse = sameNodes && reusable(prev, svc, own, changedPods);
-    const built = reuse ? prev! : buildService(svc, own, podIndex, nodes);
+    const built = reuse ? prev! : buildService(svc, own, podIndex, nodes, localities);
     if (!reuse) changedHosts.add(svc.hostname);
     byService.set(svc.hostname, built);
     for (const [k, list] of built.lists) endpoints.set(k, list);
@@ -389,6 +398,7 @@ function buildChanged(
   }
   const endpoints = touched.size ? new Map(previous.endpoints) : (previous.endpoints as Map<string, EndpointModel[]>);
   const rebuilt: [string, ServiceEndpoints][] = [];
+  const localities = new Map<string, string>();
   const hostsEdits = new Map<string, string[]>();
   const hostsOf = (k: string): string[] => {
     let hosts = hostsEdits.get(k);
@@ -406,7 +416,7 @@ function buildChanged(
       own.splice(at < 0 ? own.length : at, 0, s);
     }
     if (own.length === 0) return undefined;
-    const built = buildService(svc, own, podIndex, previous.nodes);
+    const built = buildService(svc, own, podIndex, previous.nodes, localities);
     const keys = [...built.lists.keys()];
     if (keys.length !== prev.lists.size || [...prev.lists.keys()].some((k, i) => k !== keys[i])) return undefined;
     for (const [k, list] of built.lists) endpoints.set(k, list);
