@@ -135,7 +135,8 @@ function resolveDestinations(rule: HTTPRoute, namespace: string, domain: string)
 
 /** Fill `routedHttp` of every root VirtualService by merging in its delegates. */
 export function mergeDelegates(vss: readonly VirtualServiceModel[], domain: string): { virtualServices: VirtualServiceModel[]; diagnostics: Diagnostic[] } {
-  const byKey = new Map(vss.map((vs) => [`${vs.namespace}/${vs.name}`, vs]));
+  // Made when a first rule delegates: most meshes have no delegate, and a key per VirtualService is a string each.
+  let byKey: Map<string, VirtualServiceModel> | undefined;
   const diagnostics: Diagnostic[] = [];
   const reported = new Set<string>();
   const report = (d: Diagnostic): void => {
@@ -157,6 +158,7 @@ export function mergeDelegates(vss: readonly VirtualServiceModel[], domain: stri
       const ns = rule.delegate.namespace || root.namespace;
       const name = `${ns}/${rule.delegate.name ?? ""}`;
       const path = `spec.http[${i}].delegate`;
+      byKey ??= new Map(vss.map((vs) => [`${vs.namespace}/${vs.name}`, vs]));
       const target = byKey.get(name);
       if (!target || target.hosts.length > 0) {
         report({

@@ -3,50 +3,20 @@ import type { InputObject, StoredObject } from "../api/objects.js";
 import type { EndpointSlice, Node, Pod } from "../api/kube-types.js";
 import { SERVICE_NAME_LABEL } from "../api/kube-types.js";
 import { KindMap } from "../store/kind-map.js";
+import { endpointWork } from "./endpoint-work.js";
+import { indexAllPods, lookupPod, podKey, podKeys, type PodIndex, type PodKeyKind } from "./pod-index.js";
 import type { EndpointModel, ServiceModel } from "./ir.js";
 import { endpointKey } from "./ir.js";
 import { podLocality } from "./locality.js";
 import { serviceFqdn } from "./names.js";
 
-interface PodIndex {
-  /** The Pods indexed, in input order. */
-  readonly pods: readonly StoredObject<Pod>[];
-  /** `n:<ns>/<name>` and `i:<ns>/<ip>` → the Pod. */
-  readonly byKey: KindMap<string, Pod>;
-  /** Some key is two Pods' (host-network Pods share their node's address): the later one holds it. */
-  readonly shared: boolean;
-}
-
-/**
- * The work buildEndpoints did since the process started: an endpoint change should cost what it
- * touched, not the mesh (tests count these).
- */
-export const endpointWork = { slicesGrouped: 0, servicesBuilt: 0, podKeysIndexed: 0, podLookups: 0 };
+export { endpointWork };
 
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-const nameKey = (ns: string, name: string): string => `n:${ns}/${name}`;
-const ipKey = (ns: string, ip: string): string => `i:${ns}/${ip}`;
 const sliceKey = (s: EndpointSlice): string => `${s.metadata.namespace}/${s.metadata.name}`;
-
-function podKeys(pod: Pod): string[] {
-  const keys: string[] = [];
-  forEachPodKey(pod, (k) => keys.push(k));
-  return keys;
-}
-
-/** A Pod's keys, without an array per Pod (the whole index is ten thousand Pods at 1000 services). */
-function forEachPodKey(pod: Pod, f: (key: string) => void): void {
-  const ns = pod.metadata.namespace ?? "default";
-  f(nameKey(ns, pod.metadata.name));
-  const first = pod.status?.podIP;
-  if (first) f(ipKey(ns, first));
-  // podIPs[0] is podIP: each key once.
-  const ips = pod.status?.podIPs;
-  if (ips) for (const { ip } of ips) if (ip && ip !== first) f(ipKey(ns, ip));
-}
 
 /** Past this many objects added or removed, a change is worked out as a whole again. */
 const diffLimit = (n: number): number => Math.max(64, n >> 2);
@@ -114,39 +84,15 @@ function indexPods(input: readonly StoredObject<Pod>[], previous: PodIndex | und
       added.splice(0, added.length, ...[...after].filter((pod) => !before.has(pod)));
     }
     for (const pod of [...added, ...removed]) for (const k of podKeys(pod)) changed.add(k);
-    // Their keys moved over the previous index, unless a key is two Pods' (which one holds it
-    // depends on the order of all of them; then the index is made whole).
-    if (!previous.shared) {
-      const moves = new Map<string, Pod | undefined>();
-      for (const pod of removed) for (const k of podKeys(pod)) moves.set(k, undefined);
-      let shared = false;
-      for (const pod of added) {
-        for (const k of podKeys(pod)) {
-          const held = moves.has(k) ? moves.get(k) : previous.byKey.get(k);
-          if (held !== undefined && held !== pod) shared = true;
-          moves.set(k, pod);
-        }
-      }
-      if (!shared) {
-        endpointWork.podKeysIndexed += moves.size;
-        return { index: { pods: input, byKey: previous.byKey.with(moves), shared }, changed };
-      }
+    const moved = previous.moved(input, removed, added);
+    if (moved) {
+      endpointWork.podKeysIndexed += moved.keys;
+      return { index: moved.index, changed };
     }
   }
-  const byKey = new Map<string, Pod>();
-  let shared = false;
-  let pod: Pod;
-  const index = (k: string): void => {
-    const held = byKey.get(k);
-    byKey.set(k, pod);
-    shared ||= held !== undefined && held !== pod;
-  };
-  for (let i = 0; i < input.length; i++) {
-    pod = input[i]!.object;
-    forEachPodKey(pod, index);
-  }
-  endpointWork.podKeysIndexed += byKey.size;
-  return { index: { pods: input, byKey: KindMap.of(byKey), shared }, changed };
+  const { index, keys } = indexAllPods(input);
+  endpointWork.podKeysIndexed += keys;
+  return { index, changed };
 }
 
 /** One service's endpoints and what they were built from (so an unchanged service is reused as is). */
@@ -154,8 +100,12 @@ interface ServiceEndpoints {
   readonly svc: ServiceModel;
   /** Its slices, in key order. */
   readonly slices: readonly StoredObject<EndpointSlice>[];
-  /** Every Pod key looked up, found or not: a change to any of them invalidates the entry. */
-  readonly podKeys: ReadonlySet<string>;
+  /**
+   * Every Pod key looked up, found or not, as (kind, namespace, name or address) triples: a
+   * change to any of them invalidates the entry. As strings (podKeysOf) only when a change asks.
+   */
+  readonly lookedUp: readonly string[];
+  podKeys?: ReadonlySet<string>;
   readonly lists: ReadonlyMap<string, EndpointModel[]>;
   /** With the key of their slice (findings are reported in slice key order). */
   readonly diagnostics: readonly SliceDiagnostic[];
@@ -186,6 +136,22 @@ export interface EndpointState {
   podKeyHosts?: KindMap<string, readonly string[]>;
 }
 
+/** The Pod keys `se` looked up, as strings. */
+function podKeysOf(se: ServiceEndpoints): ReadonlySet<string> {
+  if (se.podKeys) return se.podKeys;
+  const keys = new Set<string>();
+  const l = se.lookedUp;
+  for (let i = 0; i < l.length; i += 3) keys.add(podKey(l[i] as PodKeyKind, l[i + 1]!, l[i + 2]!));
+  return (se.podKeys = keys);
+}
+
+/** The Pod of key (kind, ns, k), the key noted in `lookedUp`. */
+function lookup(pods: PodIndex, lookedUp: string[], kind: PodKeyKind, ns: string, k: string): Pod | undefined {
+  endpointWork.podLookups++;
+  lookedUp.push(kind, ns, k);
+  return lookupPod(pods, kind, ns, k);
+}
+
 /**
  * The Pod of each of a slice's endpoints that names one (null when that Pod is not known:
  * reported when `report`, and the endpoint left out), undefined for one that names none or is not
@@ -195,7 +161,8 @@ function slicePods(
   stored: StoredObject<EndpointSlice>,
   ns: string,
   report: boolean,
-  lookup: (key: string) => Pod | undefined,
+  pods: PodIndex,
+  lookedUp: string[],
   diagnostics: SliceDiagnostic[],
 ): (Pod | null | undefined)[] {
   const { object: slice, source } = stored;
@@ -206,7 +173,7 @@ function slicePods(
     if (ep.conditions?.ready === false || ep.conditions?.terminating === true) continue;
     const ref = ep.targetRef;
     if (ref?.kind !== "Pod" || !ref.name) continue;
-    const pod = lookup(nameKey(ref.namespace ?? ns, ref.name));
+    const pod = lookup(pods, lookedUp, "n", ref.namespace ?? ns, ref.name);
     out[ei] = pod ?? null;
     if (!pod && report) {
       diagnostics.push({
@@ -225,39 +192,52 @@ function slicePods(
   return out;
 }
 
-function buildService(svc: ServiceModel, slices: readonly StoredObject<EndpointSlice>[], pods: PodIndex, nodes: ReadonlyMap<string, Node>): ServiceEndpoints {
+/** The port of `slice` named as `name` ("" for none). */
+function slicePort(slice: EndpointSlice, name: string): number | undefined {
+  const ports = slice.ports;
+  if (ports) for (let i = 0; i < ports.length; i++) if ((ports[i]!.name ?? "") === name) return ports[i]!.port;
+  return undefined;
+}
+
+const byAddressAndPort = (a: EndpointModel, b: EndpointModel): number => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port);
+
+/**
+ * `localities`: each Node's locality, for the next Pod on it (Node labels give most endpoints
+ * theirs: one string per Node, not one per endpoint), shared by the services of one build.
+ */
+function buildService(
+  svc: ServiceModel,
+  slices: readonly StoredObject<EndpointSlice>[],
+  pods: PodIndex,
+  nodes: ReadonlyMap<string, Node>,
+  localities: Map<string, string>,
+): ServiceEndpoints {
   endpointWork.servicesBuilt++;
   const lists = new Map<string, EndpointModel[]>();
-  const podKeys = new Set<string>();
+  const lookedUp: string[] = [];
   const diagnostics: SliceDiagnostic[] = [];
-  const lookup = (key: string): Pod | undefined => {
-    endpointWork.podLookups++;
-    podKeys.add(key);
-    return pods.byKey.get(key);
-  };
-  // Node labels give most endpoints their locality: one string per Node, not one per endpoint.
-  const nodeLocalities = new Map<string, string>();
+  const ports = svc.ports;
   for (const stored of slices) {
     const slice = stored.object;
     const ns = slice.metadata.namespace ?? "default";
     const sliceEndpoints = slice.endpoints ?? [];
     // Each endpoint's Pod, looked up once for all ports (null: it names a Pod not known, and is
     // left out; undefined: no targetRef, each address finds its Pod by IP).
-    let pods: (Pod | null | undefined)[] | undefined;
-    for (const sp of svc.ports) {
-      const slicePort = (slice.ports ?? []).find((p) => (p.name ?? "") === (sp.name ?? ""));
-      const portNumber = slicePort?.port ?? (typeof sp.targetPort === "number" ? sp.targetPort : undefined);
+    let owners: (Pod | null | undefined)[] | undefined;
+    for (let pi = 0; pi < ports.length; pi++) {
+      const sp = ports[pi]!;
+      const portNumber = slicePort(slice, sp.name ?? "") ?? (typeof sp.targetPort === "number" ? sp.targetPort : undefined);
       if (portNumber === undefined) continue;
       const key = endpointKey(svc.hostname, sp.port);
       const list = lists.get(key) ?? [];
-      pods ??= slicePods(stored, ns, sp === svc.ports[0], lookup, diagnostics);
+      owners ??= slicePods(stored, ns, pi === 0, pods, lookedUp, diagnostics);
       for (let ei = 0; ei < sliceEndpoints.length; ei++) {
-        const pod = pods[ei];
+        const pod = owners[ei];
         if (pod === null) continue;
         const ep = sliceEndpoints[ei]!;
         if (ep.conditions?.ready === false || ep.conditions?.terminating === true) continue;
         for (const address of ep.addresses) {
-          const owner = pod ?? lookup(ipKey(ns, address));
+          const owner = pod ?? lookup(pods, lookedUp, "i", ns, address);
           // Built by assignment: a mesh has tens of thousands of these, and each spread of an
           // optional part would be a temporary object more for the collector.
           const endpoint: Mutable<EndpointModel> = { address, port: portNumber, labels: owner?.metadata.labels ?? NO_LABELS, namespace: ns };
@@ -265,7 +245,7 @@ function buildService(svc: ServiceModel, slices: readonly StoredObject<EndpointS
             endpoint.podName = owner.metadata.name;
             // The apiserver gives every Pod a ServiceAccount ("default" unless named).
             endpoint.serviceAccount = owner.spec?.serviceAccountName || "default";
-            const locality = podLocality(owner, nodes, nodeLocalities);
+            const locality = podLocality(owner, nodes, localities);
             if (locality) endpoint.locality = locality;
             const nodeName = owner.spec?.nodeName;
             if (nodeName) endpoint.nodeName = nodeName;
@@ -276,8 +256,8 @@ function buildService(svc: ServiceModel, slices: readonly StoredObject<EndpointS
       lists.set(key, list);
     }
   }
-  for (const list of lists.values()) list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
-  return { svc, slices, podKeys, lists, diagnostics };
+  for (const list of lists.values()) list.sort(byAddressAndPort);
+  return { svc, slices, lookedUp, lists, diagnostics };
 }
 
 function reusable(
@@ -288,7 +268,7 @@ function reusable(
 ): prev is ServiceEndpoints {
   if (!prev || prev.svc !== svc || prev.slices.length !== slices.length) return false;
   if (!slices.every((s, i) => s.object === prev.slices[i]!.object)) return false;
-  for (const k of prev.podKeys) if (changedPods.has(k)) return false;
+  if (changedPods.size) for (const k of podKeysOf(prev)) if (changedPods.has(k)) return false;
   return true;
 }
 
@@ -345,6 +325,7 @@ export function buildEndpoints(
     else slicesOf.set(svc, [slice]);
   }
   const byService = new Map<string, ServiceEndpoints>();
+  const localities = new Map<string, string>();
   // Services whose endpoint lists are not the previous build's arrays (all of them without one).
   const changedHosts = new Set<string>();
   const endpoints = new Map<string, EndpointModel[]>();
@@ -352,7 +333,7 @@ export function buildEndpoints(
   for (const [svc, own] of slicesOf) {
     const prev = previous?.byService.get(svc.hostname);
     const reuse = sameNodes && reusable(prev, svc, own, changedPods);
-    const built = reuse ? prev! : buildService(svc, own, podIndex, nodes);
+    const built = reuse ? prev! : buildService(svc, own, podIndex, nodes, localities);
     if (!reuse) changedHosts.add(svc.hostname);
     byService.set(svc.hostname, built);
     for (const [k, list] of built.lists) endpoints.set(k, list);
@@ -417,6 +398,7 @@ function buildChanged(
   }
   const endpoints = touched.size ? new Map(previous.endpoints) : (previous.endpoints as Map<string, EndpointModel[]>);
   const rebuilt: [string, ServiceEndpoints][] = [];
+  const localities = new Map<string, string>();
   const hostsEdits = new Map<string, string[]>();
   const hostsOf = (k: string): string[] => {
     let hosts = hostsEdits.get(k);
@@ -434,19 +416,19 @@ function buildChanged(
       own.splice(at < 0 ? own.length : at, 0, s);
     }
     if (own.length === 0) return undefined;
-    const built = buildService(svc, own, podIndex, previous.nodes);
+    const built = buildService(svc, own, podIndex, previous.nodes, localities);
     const keys = [...built.lists.keys()];
     if (keys.length !== prev.lists.size || [...prev.lists.keys()].some((k, i) => k !== keys[i])) return undefined;
     for (const [k, list] of built.lists) endpoints.set(k, list);
     rebuilt.push([host, built]);
     findings ||= prev.diagnostics.length > 0 || built.diagnostics.length > 0;
     if (previous.podKeyHosts) {
-      for (const k of prev.podKeys) {
+      for (const k of podKeysOf(prev)) {
         const hosts = hostsOf(k);
         const at = hosts.indexOf(host);
         if (at >= 0) hosts.splice(at, 1);
       }
-      for (const k of built.podKeys) hostsOf(k).push(host);
+      for (const k of podKeysOf(built)) hostsOf(k).push(host);
     }
   }
   let diagnostics = previous.diagnostics;
@@ -471,7 +453,7 @@ function buildChanged(
 function indexPodKeyHosts(state: EndpointState): KindMap<string, readonly string[]> {
   const out = new Map<string, string[]>();
   for (const host of state.hosts) {
-    for (const k of state.byService.get(host)!.podKeys) {
+    for (const k of podKeysOf(state.byService.get(host)!)) {
       const hosts = out.get(k);
       if (hosts) hosts.push(host);
       else out.set(k, [host]);

@@ -7,28 +7,34 @@ import { byCreation } from "./routing.js";
 import { parseDurations, type ClusterPolicy } from "./parsed.js";
 
 export function buildDestinationRules(drs: readonly StoredObject<DestinationRule>[], domain: string): DestinationRuleModel[] {
-  return drs
-    .map(({ object: dr }) => {
-      const namespace = dr.metadata.namespace ?? "default";
-      const ref = { kind: "DestinationRule", namespace, name: dr.metadata.name };
-      return {
-        host: resolveHost(dr.spec.host, namespace, domain),
-        namespace,
-        name: dr.metadata.name,
-        creationTimestamp: dr.metadata.creationTimestamp ?? "",
-        ...(dr.spec.trafficPolicy ? { trafficPolicy: dr.spec.trafficPolicy } : {}),
-        subsets: (dr.spec.subsets ?? []).map((s): SubsetModel => ({
-          name: s.name,
-          labels: s.labels ?? {},
-          ...(s.trafficPolicy ? { trafficPolicy: s.trafficPolicy } : {}),
-        })),
-        exportTo: dr.spec.exportTo ?? [],
-        ...(dr.spec.workloadSelector ? { workloadSelector: dr.spec.workloadSelector.matchLabels ?? {} } : {}),
-        refs: [ref],
-      };
-    })
-    .sort(byCreation)
-    .map(({ creationTimestamp: _c, ...rest }) => rest);
+  // Sorted with what orders them (byCreation) beside the model, not in it: no copy of each model
+  // without its creation time afterwards.
+  const built = drs.map(({ object }) => destinationRuleModel(object, domain));
+  built.sort((a, b) => byCreation(a.order, b.order));
+  return built.map((b) => b.model);
+}
+
+function destinationRuleModel(
+  dr: DestinationRule,
+  domain: string,
+): { readonly model: DestinationRuleModel; readonly order: { creationTimestamp: string; namespace: string; name: string } } {
+  const namespace = dr.metadata.namespace ?? "default";
+  const ref = { kind: "DestinationRule", namespace, name: dr.metadata.name };
+  const model: DestinationRuleModel = {
+    host: resolveHost(dr.spec.host, namespace, domain),
+    namespace,
+    name: dr.metadata.name,
+    ...(dr.spec.trafficPolicy ? { trafficPolicy: dr.spec.trafficPolicy } : {}),
+    subsets: (dr.spec.subsets ?? []).map((s): SubsetModel => ({
+      name: s.name,
+      labels: s.labels ?? {},
+      ...(s.trafficPolicy ? { trafficPolicy: s.trafficPolicy } : {}),
+    })),
+    exportTo: dr.spec.exportTo ?? [],
+    ...(dr.spec.workloadSelector ? { workloadSelector: dr.spec.workloadSelector.matchLabels ?? {} } : {}),
+    refs: [ref],
+  };
+  return { model, order: { creationTimestamp: dr.metadata.creationTimestamp ?? "", namespace, name: dr.metadata.name } };
 }
 
 const ruleIndexes = new WeakMap<readonly DestinationRuleModel[], HostIndex<DestinationRuleModel>>();

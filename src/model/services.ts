@@ -1,7 +1,7 @@
 import type { Diagnostic } from "../api/diagnostics.js";
 import type { StoredObject } from "../api/objects.js";
-import type { Service } from "../api/kube-types.js";
-import type { ServiceAliasModel, ServiceModel, ServicePortModel } from "./ir.js";
+import type { Service, ServicePort } from "../api/kube-types.js";
+import type { Protocol, ServiceAliasModel, ServiceModel, ServicePortModel } from "./ir.js";
 import { serviceFqdn } from "./names.js";
 import { portProtocol } from "./protocol.js";
 import { annotationExportTo } from "./visibility.js";
@@ -26,7 +26,9 @@ export function buildServices(
     const namespace = svc.metadata.namespace ?? "default";
     const hostname = serviceFqdn(svc.metadata.name, namespace, domain);
     const ports: ServicePortModel[] = [];
-    for (const [i, p] of (svc.spec.ports ?? []).entries()) {
+    const specPorts = svc.spec.ports ?? [];
+    for (let i = 0; i < specPorts.length; i++) {
+      const p = specPorts[i]!;
       const protocol = portProtocol(p);
       if (protocol === "UDP") continue;
       if (protocol === "Unsupported") {
@@ -39,31 +41,42 @@ export function buildServices(
           ...(source ? { source } : {}),
         });
       }
-      ports.push({
-        ...(p.name ? { name: p.name } : {}),
-        port: p.port,
-        ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
-        protocol: protocol === "Unsupported" ? "HTTP" : protocol,
-        ...(protocol === "Unsupported" ? { detected: true as const } : {}),
-      });
+      ports.push(portModel(p, protocol));
     }
     const clusterIP = svc.spec.clusterIP;
     const ref = { kind: "Service", namespace, name: svc.metadata.name };
     const visibility = annotationExportTo(svc.metadata.annotations, ref);
-    diagnostics.push(...visibility.diagnostics.map((d) => (source ? { ...d, source } : d)));
-    out.set(hostname, {
-      hostname,
-      name: svc.metadata.name,
-      namespace,
-      ...(clusterIP ? { clusterIP } : {}),
-      ports: ports.sort((a, b) => a.port - b.port),
-      ...(svc.spec.selector && Object.keys(svc.spec.selector).length ? { selector: svc.spec.selector } : {}),
-      ref,
-      ...(visibility.exportTo ? { exportTo: visibility.exportTo } : {}),
-    });
+    for (const d of visibility.diagnostics) diagnostics.push(source ? { ...d, source } : d);
+    // Built by assignment in the order the fields are listed (a spread per optional field made a
+    // temporary object each, a thousand services over): the same model, key order included.
+    const model = { hostname, name: svc.metadata.name, namespace } as Mutable<ServiceModel>;
+    if (clusterIP) model.clusterIP = clusterIP;
+    model.ports = ports.length > 1 ? ports.sort((a, b) => a.port - b.port) : ports;
+    if (svc.spec.selector && hasKeys(svc.spec.selector)) model.selector = svc.spec.selector;
+    model.ref = ref;
+    if (visibility.exportTo) model.exportTo = visibility.exportTo;
+    out.set(hostname, model);
   }
   const aliases = serviceAliases(externalNames, out, domain, diagnostics);
   return { services: new Map([...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), aliases, diagnostics };
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function portModel(p: ServicePort, protocol: Protocol): ServicePortModel {
+  const m: Mutable<ServicePortModel> = p.name ? ({ name: p.name } as Mutable<ServicePortModel>) : ({} as Mutable<ServicePortModel>);
+  m.port = p.port;
+  if (p.targetPort !== undefined) m.targetPort = p.targetPort;
+  if (protocol === "Unsupported") {
+    m.protocol = "HTTP";
+    m.detected = true;
+  } else m.protocol = protocol;
+  return m;
+}
+
+function hasKeys(o: Readonly<Record<string, string>>): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /**
