@@ -94,7 +94,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // Views are built across turns of the event loop: proxies reconnecting at once must not stall it.
   // A view whose proxies all left is kept a while: a probe proxy before its fleet, or a restarting
   // pod, finds it built.
-  const controlPlane = new ControlPlane({ cache, logger: log, meshConfig, sliceMs: BUILD_SLICE_MS, keepViewMs: KEEP_VIEW_MS });
+  // What a build owes after its push (findings, bookkeeping) waits until its streams were served.
+  const controlPlane = new ControlPlane({
+    cache,
+    logger: log,
+    meshConfig,
+    sliceMs: BUILD_SLICE_MS,
+    keepViewMs: KEEP_VIEW_MS,
+    afterPush: (task) => xds.afterPush(task),
+  });
   if (opts.allowPlaintextSecrets) {
     log.warn(
       { xdsAddress: opts.xdsAddress },
