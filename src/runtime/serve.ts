@@ -148,11 +148,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }
     metrics.buildTime.observe({ path: stats.fastPath ? "eds" : "full" }, stats.seconds);
     if (stats.changes.length > 0) {
-      const byKey = xds.proxiesByKey();
       const at = new Date();
-      // Recorded once the change was pushed: at 2000 proxies its diffs took 1–30 ms, all of it
-      // before the first stream was written.
-      xds.afterPush(() => history.record({ objects, fastPath: stats.fastPath }, stats.changes, (k) => byKey.get(k) ?? [], at));
+      // Recorded once the change was pushed, with the proxies it was pushed to: at 2000 proxies
+      // its diffs took 1–30 ms, and listing the proxies by key ~0.5 ms, all of it before the
+      // first stream was written.
+      xds.afterPush(() => {
+        const byKey = xds.proxiesByKey();
+        history.record({ objects, fastPath: stats.fastPath }, stats.changes, (k) => byKey.get(k) ?? [], at);
+      });
     }
     metrics.rejectedConfigs.set(diagnostics.filter((d) => d.severity === "error").length);
     log.debug({ views: stats.views, fastPath: stats.fastPath, seconds: stats.seconds }, "config pushed");
