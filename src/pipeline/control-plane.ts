@@ -144,6 +144,12 @@ export interface ControlPlaneOptions {
    * drops it anyway: rebuilding it would serve no one. Undefined or 0: dropped at once.
    */
   readonly keepViewMs?: number;
+  /**
+   * Runs what a build owes after its push (the analyzer's findings, logging new findings,
+   * dropping encoded resources no view holds): the xDS server's afterPush, so that none of it
+   * comes between a change and the first response written. Undefined: at the end of `update`.
+   */
+  readonly afterPush?: (task: () => void) => void;
 }
 
 /** One view's resource maps before and after a build, for the types whose version changed. */
@@ -175,6 +181,22 @@ export interface BuildStats {
   readonly composedViews: number;
 }
 
+/** The analysis a build owes (ControlPlane.settle works it out). */
+interface PendingAnalysis {
+  readonly mesh: MeshModel;
+  readonly pods: MeshInput["pods"];
+  /** Every build since the last analysis changed endpoints only: the last one is its `previous`. */
+  readonly incremental: boolean;
+}
+
+/** Work counters for tests: what ran, and when. */
+export interface SettleStats {
+  /** analyzeMesh runs. */
+  readonly analyses: number;
+  /** Times the work owed after a push was done. */
+  readonly settles: number;
+}
+
 export class ControlPlane implements ViewProvider {
   private readonly views = new Map<string, View>();
   private readonly parts = new Map<string, SharedPart>();
@@ -191,8 +213,15 @@ export class ControlPlane implements ViewProvider {
   private selectionText = selectionsText(this.selection, this.outboundSelection);
   private build: MeshBuild | undefined;
   private analysis: Analysis | undefined;
+  /** The latest build's analysis, when it was not worked out yet (it is after the push, or when asked for). */
+  private pendingAnalysis: PendingAnalysis | undefined;
+  /** The types whose encoded resources are to be retained after the push ("all" after a full build). */
+  private readonly unretained = new Set<TypeUrl>();
+  private settleQueued = false;
+  private settleCounts = { analyses: 0, settles: 0 };
   private sourceOf: SourceLookup = () => undefined;
   private inputDiagnostics: readonly Diagnostic[] = [];
+  /** The model's findings and the analyzer's (worked out with the analysis). */
   private meshDiagnostics: readonly Diagnostic[] = [];
   private reported = new Set<string>();
   private readonly listeners = new Set<(stats: BuildStats) => void>();
@@ -337,8 +366,8 @@ export class ControlPlane implements ViewProvider {
     this.build = build;
     this.generation++;
     this.counts = { outbound: 0, own: 0, composed: 0 };
-    this.analysis = analyzeMesh(build.mesh, fastPath ? this.analysis : undefined, input.pods);
-    this.meshDiagnostics = [...build.mesh.diagnostics.map((d) => this.locate(d)), ...analysisFindings(this.analysis, this.sourceOf)];
+    // Findings never change what is served: worked out after the push (settle), or when asked for.
+    this.pendingAnalysis = { mesh: build.mesh, pods: input.pods, incremental: fastPath && (this.pendingAnalysis?.incremental ?? true) };
     // Endpoints select no proxy: the fast path keeps the selection (and every class in its view),
     // unless pods' named ports changed, which can split views.
     if (!endpointsOnly) this.regroup(selectedLabels(build.mesh), outboundLabels(build.mesh));
@@ -366,18 +395,8 @@ export class ControlPlane implements ViewProvider {
     // A class whose view stood (a workload's view after an edit elsewhere) already has its snapshot.
     for (const view of this.views.values())
       for (const key of view.classes) if (view.snapshot && this.opts.cache.get(key) !== view.snapshot) this.opts.cache.set(key, view.snapshot);
-    // Forget what no view holds any more (views dropped since are swept on the next build). A
-    // view holds its shared part's resources and its own, nothing else.
-    const live = TypeTable.of<ResourceMap[]>(() => []);
-    for (const p of this.parts.values()) for (const [t, map] of p.maps ?? []) live.get(t)?.push(map);
-    // One pass over the views, for the types an own part has.
-    for (const v of this.views.values())
-      for (const t of OWN_TYPES) {
-        const map = v.own?.get(t);
-        if (map !== undefined) live.get(t)!.push(map);
-      }
-    for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER) this.encoded.retain(t, live.get(t)!);
-    this.reportNewDiagnostics();
+    for (const t of endpointsOnly ? [TYPE_URL.endpoint] : PUSH_ORDER) this.unretained.add(t);
+    this.settleLater();
     const stats: BuildStats = {
       views: this.views.size,
       classes: this.classes.size,
@@ -405,6 +424,7 @@ export class ControlPlane implements ViewProvider {
 
   /** Every current finding: input errors, model and analyzer findings, per-view translation notes. */
   diagnostics(): Diagnostic[] {
+    this.analyze();
     // Every build asks (to log new findings): a view per workload adds no array of its own here.
     const found: Diagnostic[] = [...this.inputDiagnostics, ...this.meshDiagnostics];
     for (const p of this.parts.values()) for (const d of p.diagnostics) found.push(this.locate(d));
@@ -619,6 +639,59 @@ export class ControlPlane implements ViewProvider {
       if (this.generation !== generation || part.translated?.generation !== generation) return;
       yield;
     }
+  }
+
+  /** Counters of the work done after pushes. */
+  get settleStats(): SettleStats {
+    return { ...this.settleCounts };
+  }
+
+  /** Queue the work a build owes after its push, once however many builds come before it runs. */
+  private settleLater(): void {
+    if (this.settleQueued) return;
+    this.settleQueued = true;
+    const task = (): void => {
+      this.settleQueued = false;
+      this.settle();
+    };
+    if (this.opts.afterPush) this.opts.afterPush(task);
+    else task();
+  }
+
+  /** What builds owe after their push: the analysis, new findings logged, unheld resources dropped. */
+  private settle(): void {
+    this.settleCounts.settles++;
+    this.analyze();
+    this.retainLive();
+    this.reportNewDiagnostics();
+  }
+
+  /** Work out the latest build's analysis, if it is owed. */
+  private analyze(): void {
+    const p = this.pendingAnalysis;
+    if (p === undefined) return;
+    this.pendingAnalysis = undefined;
+    this.settleCounts.analyses++;
+    this.analysis = analyzeMesh(p.mesh, p.incremental ? this.analysis : undefined, p.pods);
+    this.meshDiagnostics = [...p.mesh.diagnostics.map((d) => this.locate(d)), ...analysisFindings(this.analysis, this.sourceOf)];
+  }
+
+  /**
+   * Forget what no view holds any more (views dropped since are swept on the next build). A view
+   * holds its shared part's resources and its own, nothing else.
+   */
+  private retainLive(): void {
+    if (this.unretained.size === 0) return;
+    const live = TypeTable.of<ResourceMap[]>(() => []);
+    for (const p of this.parts.values()) for (const [t, map] of p.maps ?? []) live.get(t)?.push(map);
+    // One pass over the views, for the types an own part has.
+    for (const v of this.views.values())
+      for (const t of OWN_TYPES) {
+        const map = v.own?.get(t);
+        if (map !== undefined) live.get(t)!.push(map);
+      }
+    for (const t of PUSH_ORDER) if (this.unretained.has(t)) this.encoded.retain(t, live.get(t)!);
+    this.unretained.clear();
   }
 
   /** Log each finding once, when it first appears; fixed ones are forgotten so a relapse is logged again. */

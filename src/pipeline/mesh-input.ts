@@ -1,5 +1,6 @@
 import type { InputKind, InputObject, ObjectKey, StoredObject } from "../api/objects.js";
 import type { MeshInput } from "../model/input.js";
+import { KindMap } from "../store/kind-map.js";
 import type { Snapshot } from "../store/store.js";
 
 /** The MeshInput field of each kind the model is built from; other kinds are not translated. */
@@ -53,7 +54,7 @@ export function meshInputOf(snapshot: Snapshot): MeshInput {
   for (const [kind, field] of Object.entries(FIELD_OF) as [InputKind, keyof MeshInput][]) {
     const map = snapshot.of(kind) as ReadonlyMap<ObjectKey, StoredObject>;
     let list = listed.get(map);
-    if (!list) listed.set(map, (list = [...map.values()]));
+    if (!list) listed.set(map, (list = map instanceof KindMap ? (map as KindMap<ObjectKey, StoredObject>).valueList() : [...map.values()]));
     out[field] = list;
   }
   return out as unknown as MeshInput;

@@ -72,6 +72,7 @@ describe("KindMap", () => {
             [...m.entries()],
             [...m.keys()],
             [...m.values()],
+            m instanceof KindMap ? m.valueList() : [...m.values()],
             m.size,
             ALL_KEYS.map((k) => [m.get(k), m.has(k)]),
           ];
