@@ -101,9 +101,9 @@ export class H2GrpcCall implements AdsCall {
   }
 
   getPeer(): string {
+    // As grpc-js says it, and as keepalive.ts finds a connection's streams by it.
     const s = this.stream.conn.socket;
-    const host = s.remoteAddress ?? "";
-    return `${host.includes(":") ? `[${host}]` : host}:${s.remotePort ?? ""}`;
+    return `${s.remoteAddress ?? ""}:${s.remotePort ?? ""}`;
   }
 
   /** As grpc-js' getAuthContext: the TLS peer's certificate, when it presented one. */
