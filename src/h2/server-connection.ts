@@ -55,6 +55,9 @@ const DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024;
 const DEFAULT_MAX_HEADER_BLOCK = 256 * 1024;
 /** Messages up to this many bytes are copied into one buffer; longer ones are written by reference. */
 const COPY_LIMIT = 64 * 1024;
+/** In longer ones, slices of at least this many bytes go by reference; shorter ones are copied into staging buffers of STAGE_BYTES. */
+const BY_REFERENCE = 8 * 1024;
+const STAGE_BYTES = 64 * 1024;
 
 /** `:status: 200` (static index 8) and `content-type: application/grpc` (name index 31), literals not indexed. */
 const GRPC_RESPONSE_HEADERS = Buffer.concat([Buffer.from([0x88, 0x0f, 0x10, 16]), Buffer.from("application/grpc", "latin1")]);
@@ -386,20 +389,41 @@ export class ServerConnection extends EventEmitter {
       this.socket.write(b, cb);
       return;
     }
-    const headers = Buffer.allocUnsafe(frames * FRAME_HEADER);
+    // Small pieces (most resources) are copied, with the frame headers, into staging buffers;
+    // big ones go to the socket by reference: a few writes per big message, not one per piece.
     const sock = this.socket;
     sock.cork();
-    if (head) sock.write(head);
+    let stage = Buffer.allocUnsafe(STAGE_BYTES);
+    let at = 0;
+    const flushStage = (): void => {
+      if (at === 0) return;
+      sock.write(stage.subarray(0, at));
+      stage = Buffer.allocUnsafe(STAGE_BYTES);
+      at = 0;
+    };
+    if (head) {
+      head.copy(stage, 0);
+      at = head.length;
+    }
     let left = n;
-    for (let f = 0; left > 0; f++) {
+    while (left > 0) {
       const len = Math.min(max, left);
-      putFrameHeader(headers, f * FRAME_HEADER, len, Type.DATA, 0, s.id);
-      sock.write(headers.subarray(f * FRAME_HEADER, (f + 1) * FRAME_HEADER));
+      if (at + FRAME_HEADER > STAGE_BYTES) flushStage();
+      putFrameHeader(stage, at, len, Type.DATA, 0, s.id);
+      at += FRAME_HEADER;
       let need = len;
       while (need > 0) {
         const piece = s.queue[s.qHead]!;
         const take = Math.min(need, piece.length - s.qOff);
-        sock.write(s.qOff === 0 && take === piece.length ? piece : piece.subarray(s.qOff, s.qOff + take));
+        const slice = s.qOff === 0 && take === piece.length ? piece : piece.subarray(s.qOff, s.qOff + take);
+        if (take >= BY_REFERENCE) {
+          flushStage();
+          sock.write(slice);
+        } else {
+          if (at + take > STAGE_BYTES) flushStage();
+          stage.set(slice, at);
+          at += take;
+        }
         need -= take;
         s.qOff += take;
         if (s.qOff === piece.length) {
@@ -410,7 +434,8 @@ export class ServerConnection extends EventEmitter {
       left -= len;
     }
     this.compact(s);
-    if (cb) sock.write(EMPTY, cb);
+    if (at > 0) sock.write(stage.subarray(0, at), cb);
+    else if (cb) sock.write(EMPTY, cb);
     sock.uncork();
   }
 

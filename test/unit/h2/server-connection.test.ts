@@ -175,6 +175,25 @@ describe("writing", () => {
     expect(sock.frames().map((f) => f.type)).toEqual([Type.DATA]);
   });
 
+  it("writes a big message of many small pieces in a few writes, big pieces by reference, bytes in order", () => {
+    const { sock, stream } = openStream([[Setting.INITIAL_WINDOW_SIZE, 1 << 22]]);
+    sock.send(windowUpdate(0, 1 << 22));
+    sock.frames();
+    const pieces = [
+      ...Array.from({ length: 2000 }, (_, i) => Buffer.alloc(100, i & 0xff)),
+      Buffer.alloc(100_000, 0xab),
+      ...Array.from({ length: 500 }, (_, i) => Buffer.alloc(37, i & 0xff)),
+    ];
+    const length = pieces.reduce((n, p) => n + p.length, 0);
+    const before = sock.writes;
+    stream.writeMessage(pieces, length);
+    expect(sock.writes - before).toBeLessThan(20);
+    const fs = sock.frames();
+    expect(Math.max(...fs.map((f) => f.payload.length))).toBe(16_384);
+    const body = Buffer.concat(fs.filter((f) => f.type === Type.DATA).map((f) => f.payload));
+    expect(body.equals(Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((sh) => (length >>> sh) & 0xff)]), ...pieces]))).toBe(true);
+  });
+
   it("stalls on the stream's window and resumes on WINDOW_UPDATE; done once the last byte is out", async () => {
     const { sock, stream } = openStream([[Setting.INITIAL_WINDOW_SIZE, 10]]);
     let done = 0;
