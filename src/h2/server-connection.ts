@@ -393,13 +393,21 @@ export class ServerConnection extends EventEmitter {
     // big ones go to the socket by reference: a few writes per big message, not one per piece.
     const sock = this.socket;
     sock.cork();
-    let stage = Buffer.allocUnsafe(STAGE_BYTES);
+    // What is written of a staging buffer stays the socket's; later bytes go after it.
+    const stageBytes = Math.min(STAGE_BYTES, (head?.length ?? 0) + frames * FRAME_HEADER + n);
+    let stage = Buffer.allocUnsafe(stageBytes);
+    let from = 0;
     let at = 0;
     const flushStage = (): void => {
-      if (at === 0) return;
-      sock.write(stage.subarray(0, at));
-      stage = Buffer.allocUnsafe(STAGE_BYTES);
-      at = 0;
+      if (at === from) return;
+      sock.write(stage.subarray(from, at));
+      from = at;
+    };
+    const room = (bytes: number): void => {
+      if (at + bytes <= stageBytes) return;
+      flushStage();
+      stage = Buffer.allocUnsafe(stageBytes);
+      from = at = 0;
     };
     if (head) {
       head.copy(stage, 0);
@@ -408,7 +416,7 @@ export class ServerConnection extends EventEmitter {
     let left = n;
     while (left > 0) {
       const len = Math.min(max, left);
-      if (at + FRAME_HEADER > STAGE_BYTES) flushStage();
+      room(FRAME_HEADER);
       putFrameHeader(stage, at, len, Type.DATA, 0, s.id);
       at += FRAME_HEADER;
       let need = len;
@@ -420,7 +428,7 @@ export class ServerConnection extends EventEmitter {
           flushStage();
           sock.write(slice);
         } else {
-          if (at + take > STAGE_BYTES) flushStage();
+          room(take);
           stage.set(slice, at);
           at += take;
         }
@@ -434,7 +442,7 @@ export class ServerConnection extends EventEmitter {
       left -= len;
     }
     this.compact(s);
-    if (at > 0) sock.write(stage.subarray(0, at), cb);
+    if (at > from) sock.write(stage.subarray(from, at), cb);
     else if (cb) sock.write(EMPTY, cb);
     sock.uncork();
   }
