@@ -55,8 +55,8 @@ const DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024;
 const DEFAULT_MAX_HEADER_BLOCK = 256 * 1024;
 /** Messages up to this many bytes are copied into one buffer; longer ones are written by reference. */
 const COPY_LIMIT = 64 * 1024;
-/** In longer ones, slices of at least this many bytes go by reference; shorter ones are copied into staging buffers of STAGE_BYTES. */
-const BY_REFERENCE = 8 * 1024;
+/** In longer ones, slices of at least this many bytes go by reference (copying them cost the full sync more CPU than writing them); shorter ones are copied, with the frame headers, into staging buffers of STAGE_BYTES. */
+const BY_REFERENCE = 256;
 const STAGE_BYTES = 64 * 1024;
 
 /** `:status: 200` (static index 8) and `content-type: application/grpc` (name index 31), literals not indexed. */
