@@ -3,12 +3,11 @@
  * the mesh CA (the TLS handshake asks for one and accepts calls without), else a ServiceAccount
  * token in the `authorization: Bearer …` metadata, reviewed by the API server.
  */
-import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
-import type { PeerIdentity } from "../xds/peer.js";
+import type { AuthSubject, PeerIdentity } from "../xds/peer.js";
 import type { MeshCa } from "./mesh-ca.js";
 import { bearerToken, type TokenAuthenticator } from "./token-review.js";
 
-export type CallAuthenticator = (call: ServerSurfaceCall) => Promise<PeerIdentity | { error: string }>;
+export type CallAuthenticator = (call: AuthSubject) => Promise<PeerIdentity | { error: string }>;
 
 export function callAuthenticator(ca: MeshCa, tokens: TokenAuthenticator | undefined): CallAuthenticator {
   return async (call) => {

@@ -6,39 +6,31 @@
 // one pass and DATA payloads are handed on as views of it.
 import net from "node:net";
 import tls from "node:tls";
-import { encodeHeaders, HpackDecoder, HpackError } from "./hpack.js";
+import {
+  ACK,
+  DEFAULT_MAX_FRAME,
+  DEFAULT_WINDOW,
+  END_HEADERS,
+  END_STREAM,
+  FRAME_HEADER,
+  FrameError,
+  H2,
+  PADDED,
+  PREFACE,
+  PRIORITY_FLAG,
+  Setting,
+  Type,
+} from "../h2/frames.js";
+import { encodeHeaders, HpackDecoder, HpackError } from "../h2/hpack.js";
 
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-const FRAME_HEADER = 9;
-const DEFAULT_WINDOW = 65_535;
-const DEFAULT_MAX_FRAME = 16_384;
 /** Socket reads land in one buffer per process (all handling is synchronous): no allocation per read. */
 const READ_BYTES = 256 * 1024;
 
-const enum Type {
-  DATA = 0,
-  HEADERS = 1,
-  PRIORITY = 2,
-  RST_STREAM = 3,
-  SETTINGS = 4,
-  PUSH_PROMISE = 5,
-  PING = 6,
-  GOAWAY = 7,
-  WINDOW_UPDATE = 8,
-  CONTINUATION = 9,
-}
-const END_STREAM = 0x1;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY_FLAG = 0x20;
+const SETTINGS_ENABLE_PUSH = Setting.ENABLE_PUSH;
+const SETTINGS_INITIAL_WINDOW_SIZE = Setting.INITIAL_WINDOW_SIZE;
+const SETTINGS_MAX_FRAME_SIZE = Setting.MAX_FRAME_SIZE;
 
-const SETTINGS_ENABLE_PUSH = 2;
-const SETTINGS_INITIAL_WINDOW_SIZE = 4;
-const SETTINGS_MAX_FRAME_SIZE = 5;
-
-/** HTTP/2 error codes used here. */
-export const H2 = { NO_ERROR: 0, PROTOCOL_ERROR: 1, FLOW_CONTROL_ERROR: 3, FRAME_SIZE_ERROR: 6, CANCEL: 8, COMPRESSION_ERROR: 9 } as const;
+export { H2 };
 
 /** What a stream is told; each is called in order, `closed` last and once. */
 export interface StreamEvents {
@@ -57,16 +49,6 @@ export interface ConnectOptions {
   readonly tls?: tls.ConnectionOptions;
   /** Our initial stream window and connection window. */
   readonly window: number;
-}
-
-/** A connection error found while reading frames (RFC 9113 §5.4.1). */
-class FrameError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 class Stream {

@@ -6,7 +6,7 @@
 // stream asks the server's PushScheduler for a turn; `flushNow` then builds from the *current*
 // snapshot. So a slow proxy never queues stale versions, a stream waiting for its first snapshot
 // simply stays marked, and a thousand streams are served without stalling the event loop.
-import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Node } from "../gen/envoy/config/core/v3/base_pb.js";
 import { nodeInfo } from "./node.js";
@@ -18,8 +18,8 @@ import type { PeerIdentity } from "./peer.js";
 import { routeForm, takesVhds } from "./route-form.js";
 import { StreamSecrets } from "./stream-secrets.js";
 import type { TypeState } from "./stream-state.js";
-import { pieceWriter, type PieceWriter } from "./gather-write.js";
-import { readRequests } from "./request-reader.js";
+import type { AdsCall } from "./ads-call.js";
+import type { PieceWriter } from "./gather-write.js";
 import type { Pieces } from "./wire.js";
 import { isKnownTypeUrl, PUSH_ORDER, SHORT_TYPE, TYPE_URL, type TypeUrl } from "./type-urls.js";
 
@@ -176,7 +176,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   };
 
   constructor(
-    protected readonly call: ServerDuplexStream<Uint8Array, Uint8Array>,
+    protected readonly call: AdsCall,
     protected readonly ctx: StreamContext,
     readonly streamId: number,
     /** The authenticated peer; undefined on the plaintext port. */
@@ -186,17 +186,10 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     this.debugOn = this.log.isLevelEnabled("debug");
     this.peerAddress = call.getPeer();
     this.secrets = new StreamSecrets(peer !== undefined || ctx.plaintextSecrets);
-    this.writeMessage = pieceWriter(call as ServerDuplexStream<unknown, Uint8Array>);
-    const onData = (raw: Uint8Array): void => this.onData(raw);
+    this.writeMessage = call.write;
     // The proxy half-closed: finish our side with OK.
-    const onEnd = (): void => this.close("client ended the stream", true);
-    if (!readRequests(call, { message: onData, end: onEnd })) {
-      call.on("data", onData);
-      call.on("end", onEnd);
-    }
-    call.on("error", (err: Error) => this.close(`stream error: ${err.message}`, false));
-    call.on("cancelled", () => this.close("cancelled by the client", false));
-    call.on("close", () => this.close("closed", false));
+    call.read({ message: (raw) => this.onData(raw), end: () => this.close("client ended the stream", true) });
+    call.onGone((reason) => this.close(reason, false));
   }
 
   /** A request's bytes as the transport's message (throws on bytes that are none). */
@@ -464,8 +457,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
   protected fail(code: GrpcStatus, message: string): void {
     if (this.closed) return;
     this.log.warn({ code, reason: message }, "ending xDS stream with an error");
-    // grpc-js turns an 'error' emitted on a server stream into the call's final status.
-    this.call.emit("error", Object.assign(new Error(message), { code, details: message }));
+    this.call.fail(code, message);
   }
 
   close(reason: string, endCall: boolean): void {
@@ -479,7 +471,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
       st.unanswered = undefined;
     }
     for (const h of this.closeHooks.splice(0)) h();
-    if (endCall && !this.call.writableEnded) this.call.end();
+    if (endCall) this.call.end();
     if (this.viewKey !== undefined) {
       this.ctx.detach(this, this.viewKey);
       this.log.info({ reason }, "proxy disconnected");

@@ -6,7 +6,15 @@
 // ACKs every response, and 936 of 1000 were dropped ("Connection dropped") in one such run.
 // So grpc-js' own keepalive is off and this one watches the HTTP/2 sessions of its servers.
 import type { EventEmitter } from "node:events";
-import type { Http2Session } from "node:http2";
+
+/** What is watched of a connection: node:http2's Http2Session, or meshpilot's own (src/h2/server-connection.ts). */
+export interface PingableSession {
+  readonly socket: { readonly bytesRead: number; readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined } | null | undefined;
+  readonly destroyed: boolean;
+  ping(acked: () => void): unknown;
+  destroy(): void;
+  once(event: "close", listener: () => void): unknown;
+}
 
 export interface KeepaliveOptions {
   /** Quiet time after which a connection is pinged. */
@@ -61,15 +69,22 @@ export class Keepalive {
   watchServer(server: object): void {
     const servers = (server as GrpcHttp2Servers).http2Servers;
     if (!(servers instanceof Map)) return;
-    for (const [http2Server, entry] of servers as Map<EventEmitter, { sessions?: Set<Http2Session> }>) {
+    for (const [http2Server, entry] of servers as Map<EventEmitter, { sessions?: Set<PingableSession> }>) {
       if (this.watched.has(http2Server)) continue;
       this.watched.add(http2Server);
-      http2Server.on("session", (s: Http2Session) => this.watch(s));
+      http2Server.on("session", (s: PingableSession) => this.watch(s));
       for (const s of entry.sessions ?? []) this.watch(s);
     }
   }
 
-  watch(session: Http2Session): void {
+  /** Watch the sessions `server` emits as 'session' from now on (meshpilot's own HTTP/2 server). */
+  watchSessions(server: EventEmitter): void {
+    if (this.watched.has(server)) return;
+    this.watched.add(server);
+    server.on("session", (s: PingableSession) => this.watch(s));
+  }
+
+  watch(session: PingableSession): void {
     if (this.watched.has(session)) return;
     this.watched.add(session);
     const read = (): number => session.socket?.bytesRead ?? 0;
@@ -106,7 +121,7 @@ export class Keepalive {
    * lets an ack that arrived while this process was busy be read first: after a long stall, timers
    * run before the socket is read.
    */
-  private ping(session: Http2Session, decide: () => void): void {
+  private ping(session: PingableSession, decide: () => void): void {
     this.pings++;
     try {
       session.ping(() => {});

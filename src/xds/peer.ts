@@ -17,3 +17,10 @@ export interface PeerSecretSource {
    */
   watch(peer: PeerIdentity, listener: (secrets: ResourceMap) => void): () => void;
 }
+
+/** What a caller is judged by on the secure port, on either gRPC transport (grpc-js calls have this shape). */
+export interface AuthSubject {
+  getPeer(): string;
+  getAuthContext(): { readonly sslPeerCertificate?: { readonly raw?: Buffer } | undefined };
+  readonly metadata: { get(key: string): (string | Buffer)[] };
+}

@@ -8,18 +8,20 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { pino, type Logger } from "pino";
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import { grpcJsAdsCall, type AdsCall } from "./ads-call.js";
 import { AcceptGate, type AcceptGateOptions, type AcceptGateStats } from "./accept-gate.js";
 import type { AttachedStream, Connection, StreamBacklog, StreamContext } from "./connection.js";
 import { DeltaConnection } from "./delta-stream.js";
 import { ISTIO_KEEPALIVE, Keepalive, type KeepaliveOptions, type KeepaliveStats } from "./keepalive.js";
 import type { ProxySyncStatus, XdsObserver } from "./observer.js";
 import { PushScheduler, type PushSchedulerOptions, type PushSchedulerStats } from "./push-scheduler.js";
-import { adsServerDefinition, loadRequestSchemas, sdsServerDefinition } from "./service-definition.js";
+import { H2GrpcServer } from "./h2-grpc-server.js";
+import type { H2GrpcCall } from "./h2-grpc-call.js";
+import { adsServerDefinition, DELTA_METHOD_PATH, loadRequestSchemas, SDS_SERVICE, sdsServerDefinition, SOTW_METHOD_PATH } from "./service-definition.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
-import type { PeerIdentity, PeerSecretSource } from "./peer.js";
+import type { AuthSubject, PeerIdentity, PeerSecretSource } from "./peer.js";
 import type { NodeInfo, ViewProvider } from "./snapshot.js";
 import { SotwConnection } from "./sotw-stream.js";
 
@@ -61,13 +63,48 @@ export interface XdsServerOptions {
   readonly keepalive?: KeepaliveOptions;
   /** How many connections arriving together are set up per turn of the event loop (accept-gate.ts). */
   readonly accept?: AcceptGateOptions;
+  /**
+   * What carries gRPC: meshpilot's own HTTP/2 ("h2", the default; src/h2/) or grpc-js over
+   * node:http2 ("grpc-js"; also chosen by MESHPILOT_XDS_TRANSPORT=grpc-js).
+   */
+  readonly transport?: XdsTransport;
 }
+
+export type XdsTransport = "h2" | "grpc-js";
+
+/** The transport when the options name none. */
+export function defaultTransport(): XdsTransport {
+  return process.env["MESHPILOT_XDS_TRANSPORT"] === "grpc-js" ? "grpc-js" : "h2";
+}
+
+/** A call as the server starts a stream on it: its AdsCall, who it comes from, whether it is over already. */
+interface Incoming {
+  readonly ads: AdsCall;
+  readonly subject: AuthSubject;
+  readonly cancelled: boolean;
+}
+
+const fromGrpcJs = (call: ServerDuplexStream<Buffer, Uint8Array>): Incoming => ({
+  ads: grpcJsAdsCall(call),
+  subject: call,
+  get cancelled() {
+    return call.cancelled;
+  },
+});
+
+const fromH2 = (call: H2GrpcCall): Incoming => ({
+  ads: call,
+  subject: call,
+  get cancelled() {
+    return call.cancelled;
+  },
+});
 
 export interface SecureXdsOptions {
   /** TLS server credentials (they may rotate the serving certificate themselves). */
   readonly credentials: ServerCredentials;
   /** Who a call comes from, or why it is refused. */
-  readonly authenticate: (call: ServerSurfaceCall) => Promise<PeerIdentity | { error: string }>;
+  readonly authenticate: (call: AuthSubject) => Promise<PeerIdentity | { error: string }>;
   /** The peers' own Secrets (`default`, `ROOTCA`), attached per stream. */
   readonly peerSecrets?: PeerSecretSource;
   /** More gRPC services on the secure port (Istio's CA). */
@@ -95,8 +132,11 @@ function guarded(o: XdsObserver, log: Logger): XdsObserver {
 }
 
 export class XdsServer {
-  private readonly grpc: Server;
+  readonly transport: XdsTransport;
+  private readonly grpc: Server | undefined;
   private readonly secureGrpc: Server | undefined;
+  private readonly h2: H2GrpcServer | undefined;
+  private readonly secureH2: H2GrpcServer | undefined;
   private readonly secureCredentials: ServerCredentials | undefined;
   /** Undefined when grpc-js' own keepalive runs instead (its HTTP/2 servers were not found). */
   private readonly keepalive: Keepalive | undefined;
@@ -129,49 +169,79 @@ export class XdsServer {
       attach: (conn, key, node) => this.attach(conn, key, node),
       detach: (conn, key) => this.detach(conn, key),
     };
-    const serverOptions = {
-      "grpc.max_receive_message_length": opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
-      "grpc.max_send_message_length": -1,
-      // channelz would keep a record per connection and time-stamp every message for an admin
-      // service meshpilot does not serve.
-      "grpc.enable_channelz": 0,
-    };
     // Find proxies that vanished without closing their connection, but never drop one that is
     // only slow to answer a ping while it takes in a push (keepalive.ts).
     const keepalive = opts.keepalive ?? ISTIO_KEEPALIVE;
-    this.grpc = new Server(serverOptions);
-    let grpcOptions: Record<string, number> = serverOptions;
-    if (Keepalive.canWatch(this.grpc)) {
-      this.keepalive = new Keepalive(
+    const maxReceive = opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES;
+    this.transport = opts.transport ?? defaultTransport();
+    const ownKeepalive = (): Keepalive =>
+      new Keepalive(
         keepalive,
         (peer) => [...(this.byPeer.get(peer) ?? [])].some((c) => c.waitingForServer),
         (peer) =>
           this.log.warn({ peer, quietMs: keepalive.timeMs + keepalive.timeoutMs }, "closing a proxy connection that went silent and did not answer a ping"),
       );
+    const sotw = (c: Incoming): void => void this.opened(new SotwConnection(c.ads, this.ctx, ++this.nextStreamId));
+    const delta = (c: Incoming): void => void this.opened(new DeltaConnection(c.ads, this.ctx, ++this.nextStreamId));
+    const secureSotw =
+      (secure: SecureXdsOptions) =>
+      (c: Incoming): void =>
+        this.authenticated(c, secure, (peer) => new SotwConnection(c.ads, this.ctx, ++this.nextStreamId, peer));
+    const secureDelta =
+      (secure: SecureXdsOptions) =>
+      (c: Incoming): void =>
+        this.authenticated(c, secure, (peer) => new DeltaConnection(c.ads, this.ctx, ++this.nextStreamId, peer));
+    if (this.transport === "h2") {
+      this.keepalive = ownKeepalive();
+      this.h2 = new H2GrpcServer({ maxReceiveBytes: maxReceive });
+      this.h2.route(SOTW_METHOD_PATH, (call) => sotw(fromH2(call)));
+      this.h2.route(DELTA_METHOD_PATH, (call) => delta(fromH2(call)));
+      if (opts.secure) {
+        const secure = opts.secure;
+        const h2 = (this.secureH2 = new H2GrpcServer({ maxReceiveBytes: maxReceive, credentials: secure.credentials }));
+        const s = secureSotw(secure);
+        const d = secureDelta(secure);
+        for (const [path, serve] of [
+          [SOTW_METHOD_PATH, s],
+          [DELTA_METHOD_PATH, d],
+          [`/${SDS_SERVICE}/StreamSecrets`, s],
+          [`/${SDS_SERVICE}/DeltaSecrets`, d],
+        ] as const)
+          h2.route(path, (call) => serve(fromH2(call)));
+        for (const svc of secure.services ?? []) h2.addUnaryService(svc.definition, svc.handlers);
+      }
+      return;
+    }
+    const serverOptions = {
+      "grpc.max_receive_message_length": maxReceive,
+      "grpc.max_send_message_length": -1,
+      // channelz would keep a record per connection and time-stamp every message for an admin
+      // service meshpilot does not serve.
+      "grpc.enable_channelz": 0,
+    };
+    let grpc = new Server(serverOptions);
+    let grpcOptions: Record<string, number> = serverOptions;
+    if (Keepalive.canWatch(grpc)) {
+      this.keepalive = ownKeepalive();
     } else {
       this.log.warn("grpc-js does not expose its HTTP/2 sessions: its own keepalive runs, which drops connections that answer pings late");
       grpcOptions = { ...serverOptions, "grpc.keepalive_time_ms": keepalive.timeMs, "grpc.keepalive_timeout_ms": keepalive.timeoutMs };
-      this.grpc = new Server(grpcOptions);
+      grpc = new Server(grpcOptions);
     }
-    this.grpc.addService(adsServerDefinition, {
-      StreamAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) => {
-        this.opened(new SotwConnection(call, this.ctx, ++this.nextStreamId));
-      },
-      DeltaAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) => {
-        this.opened(new DeltaConnection(call, this.ctx, ++this.nextStreamId));
-      },
+    this.grpc = grpc;
+    grpc.addService(adsServerDefinition, {
+      StreamAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) => sotw(fromGrpcJs(call)),
+      DeltaAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) => delta(fromGrpcJs(call)),
     });
     if (opts.secure) {
       const secure = opts.secure;
       this.secureGrpc = new Server(grpcOptions);
-      const sotw = (call: ServerDuplexStream<Buffer, Uint8Array>): void => {
-        this.authenticated(call, secure, (peer) => new SotwConnection(call, this.ctx, ++this.nextStreamId, peer));
-      };
-      const delta = (call: ServerDuplexStream<Buffer, Uint8Array>): void => {
-        this.authenticated(call, secure, (peer) => new DeltaConnection(call, this.ctx, ++this.nextStreamId, peer));
-      };
-      this.secureGrpc.addService(adsServerDefinition, { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta });
-      this.secureGrpc.addService(sdsServerDefinition, { StreamSecrets: sotw, DeltaSecrets: delta });
+      const s = secureSotw(secure);
+      const d = secureDelta(secure);
+      const sotwJs = (call: ServerDuplexStream<Buffer, Uint8Array>): void => s(fromGrpcJs(call));
+      const deltaJs = (call: ServerDuplexStream<Buffer, Uint8Array>): void => d(fromGrpcJs(call));
+      this.secureGrpc.addService(adsServerDefinition, { StreamAggregatedResources: sotwJs, DeltaAggregatedResources: deltaJs });
+      this.secureGrpc.addService(sdsServerDefinition, { StreamSecrets: sotwJs, DeltaSecrets: deltaJs });
       for (const svc of secure.services ?? []) this.secureGrpc.addService(svc.definition, svc.handlers);
     }
   }
@@ -180,16 +250,12 @@ export class XdsServer {
    * Authenticate a secure stream before it is served. Its requests wait unread meanwhile (a
    * stream without a data listener is paused), so none is lost.
    */
-  private authenticated<Req>(
-    call: ServerDuplexStream<Req, Uint8Array>,
-    secure: SecureXdsOptions,
-    start: (peer: PeerIdentity) => Connection<AdsRequestLike>,
-  ): void {
+  private authenticated(call: Incoming, secure: SecureXdsOptions, start: (peer: PeerIdentity) => Connection<AdsRequestLike>): void {
     const refuse = (code: GrpcStatus, message: string): void => {
-      this.log.warn({ peer: call.getPeer(), code, reason: message }, "xDS stream refused");
-      call.emit("error", Object.assign(new Error(message), { code, details: message }));
+      this.log.warn({ peer: call.subject.getPeer(), code, reason: message }, "xDS stream refused");
+      call.ads.fail(code, message);
     };
-    secure.authenticate(call).then(
+    secure.authenticate(call.subject).then(
       (who) => {
         if (call.cancelled) return;
         if ("error" in who) return refuse(GrpcStatus.UNAUTHENTICATED, `authentication failed: ${who.error}`);
@@ -204,42 +270,46 @@ export class XdsServer {
   }
 
   /** Bind (e.g. "0.0.0.0:15010"; port 0 picks a free port) and return the bound port. */
-  listen(address: string = DEFAULT_XDS_ADDRESS): Promise<number> {
+  async listen(address: string = DEFAULT_XDS_ADDRESS): Promise<number> {
     loadRequestSchemas();
-    return new Promise((resolve, reject) => {
-      this.grpc.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => {
-        if (err) reject(new Error(`xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
-        else {
-          this.watchAccepts(this.grpc);
-          this.keepalive?.watchServer(this.grpc);
-          this.log.info({ address, port }, "xDS server listening");
-          resolve(port);
-        }
-      });
-    });
+    const port = this.h2 ? await this.listenH2(this.h2, address) : await this.listenGrpcJs(this.grpc!, address, ServerCredentials.createInsecure());
+    this.log.info({ address, port, transport: this.transport }, "xDS server listening");
+    return port;
   }
 
   /** Bind the secure port (e.g. "0.0.0.0:15012") with the `secure` options' TLS; returns the bound port. */
-  listenSecure(address: string): Promise<number> {
-    const grpc = this.secureGrpc;
+  async listenSecure(address: string): Promise<number> {
     const creds = this.secureCredentials;
-    if (!grpc || !creds) return Promise.reject(new Error("xDS server has no secure options"));
+    if (!creds || (!this.secureH2 && !this.secureGrpc)) throw new Error("xDS server has no secure options");
     loadRequestSchemas();
+    const port = this.secureH2 ? await this.listenH2(this.secureH2, address) : await this.listenGrpcJs(this.secureGrpc!, address, creds);
+    this.log.info({ address, port, transport: this.transport }, "secure xDS server listening (TLS; CA and ADS)");
+    return port;
+  }
+
+  private async listenH2(server: H2GrpcServer, address: string): Promise<number> {
+    let port: number;
+    try {
+      port = await server.listen(address);
+    } catch (e) {
+      throw new Error(`xDS server cannot listen on ${address}: ${(e as Error).message}`, { cause: e });
+    }
+    this.acceptGate.gate(server.server);
+    this.keepalive?.watchSessions(server.server);
+    return port;
+  }
+
+  private listenGrpcJs(grpc: Server, address: string, creds: ServerCredentials): Promise<number> {
     return new Promise((resolve, reject) => {
       grpc.bindAsync(address, creds, (err, port) => {
-        if (err) reject(new Error(`secure xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
+        if (err) reject(new Error(`xDS server cannot listen on ${address}: ${err.message}`, { cause: err }));
         else {
-          this.watchAccepts(grpc);
+          if (this.acceptGate.watchGrpcServer(grpc) > 0) this.log.warn("could not widen the xDS listening socket's backlog: a reconnect storm may overflow it");
           this.keepalive?.watchServer(grpc);
-          this.log.info({ address, port }, "secure xDS server listening (TLS; CA and ADS)");
           resolve(port);
         }
       });
     });
-  }
-
-  private watchAccepts(grpc: Server): void {
-    if (this.acceptGate.watchGrpcServer(grpc) > 0) this.log.warn("could not widen the xDS listening socket's backlog: a reconnect storm may overflow it");
   }
 
   /**
@@ -248,9 +318,14 @@ export class XdsServer {
    */
   async close(graceMs = 1000): Promise<void> {
     for (const s of [...this.streams]) s.close("server shutting down", true);
+    if (this.h2) {
+      await Promise.all([this.h2.close(graceMs), this.secureH2?.close(graceMs)]);
+      return;
+    }
+    const grpc = this.grpc!;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.grpc.forceShutdown();
+        grpc.forceShutdown();
         this.secureGrpc?.forceShutdown();
         resolve();
       }, graceMs);
@@ -260,7 +335,7 @@ export class XdsServer {
         clearTimeout(timer);
         resolve();
       };
-      this.grpc.tryShutdown(done);
+      grpc.tryShutdown(done);
       this.secureGrpc?.tryShutdown(done);
     });
   }

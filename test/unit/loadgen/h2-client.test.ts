@@ -5,7 +5,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GrpcChannel } from "../../../src/loadgen/grpc-call.js";
-import { HpackDecoder, huffmanDecode } from "../../../src/loadgen/hpack.js";
+import { HpackDecoder, huffmanDecode } from "../../../src/h2/hpack.js";
 
 const raw = { serialize: (b: Buffer): Buffer => b, deserialize: (b: Buffer): Buffer => b };
 const method = (path: string): grpc.MethodDefinition<Buffer, Buffer> => ({
