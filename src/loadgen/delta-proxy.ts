@@ -37,6 +37,11 @@ export function responseMemoStats(): ResponseMemoStats {
   return memo.stats;
 }
 
+/** Forgets the resources read so far (benches: a round as a new process would start it). */
+export function clearResponseMemo(): void {
+  memo.clear();
+}
+
 const HAND_ENCODED: ReadonlySet<string> = new Set<keyof DeltaRequestFields>([
   "typeUrl",
   "resourceNamesSubscribe",

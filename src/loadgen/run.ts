@@ -256,7 +256,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       .slice(0, MAX_ERRORS_REPORTED)
       .map((p) => p.diagnosis());
     const memo = responseMemoStats();
-    const syncCpu = `CPU during it: load generator ${clientSyncCpuS.toFixed(2)} s (system ${(clientSyncCpu.system / 1e6).toFixed(2)}; responses read ${memo.misses}, known ${memo.hits})${serverCpu1 !== undefined ? `, server ${(serverCpu1 - serverCpu0!).toFixed(2)} s` : ""}`;
+    const syncCpu = `CPU during it: load generator ${clientSyncCpuS.toFixed(2)} s (system ${(clientSyncCpu.system / 1e6).toFixed(2)}; responses read ${memo.misses}, known ${memo.hits}; their resources read ${memo.resourcesRead}, known ${memo.resourceHits})${serverCpu1 !== undefined ? `, server ${(serverCpu1 - serverCpu0!).toFixed(2)} s` : ""}`;
     log(
       syncedAll
         ? `full sync: ${Math.round(fullSyncMs)} ms (${syncCpu})`

@@ -301,31 +301,47 @@ export function readDeltaResources(buf: Buffer, start: number, end: number): Del
   const res = new FieldReader(buf, 0, 0);
   const any = new FieldReader(buf, 0, 0);
   while (r.next()) {
-    if (!r.isLen(F.resp.resources)) continue;
-    let name = "";
-    let vs = 0;
-    let ve = 0;
-    let bs = 0;
-    let be = 0;
-    res.reset(r.s, r.e);
-    while (res.next()) {
-      if (res.isLen(F.res.name)) name = str(buf, res.s, res.e);
-      else if (res.isLen(F.res.version)) {
-        vs = res.s;
-        ve = res.e;
-      } else if (res.isLen(F.res.resource)) {
-        any.reset(res.s, res.e);
-        while (any.next())
-          if (any.isLen(F.any.value)) {
-            bs = any.s;
-            be = any.e;
-          }
-      }
-    }
-    resourceBytes += be - bs;
-    resources.push(new WireResource(name, buf, bs, be, vs, ve));
+    if (!r.isLen(DELTA_RESOURCES_FIELD)) continue;
+    const x = readResource(r.s, r.e, res, any);
+    resourceBytes += x.end - x.start;
+    resources.push(x);
   }
   return { resources, resourceBytes };
+}
+
+/** The field of a DeltaDiscoveryResponse that holds its resources (one discovery.v3.Resource each). */
+export const DELTA_RESOURCES_FIELD = F.resp.resources;
+/** The fields of a discovery.v3.Resource that are a name and a version. */
+export const RESOURCE_NAME = F.res.name;
+export const RESOURCE_VERSION = F.res.version;
+
+/**
+ * The discovery.v3.Resource in [s, e) of the readers' buffer: its name, its version and where its
+ * body lies. `res` and `any` are scratch readers over that buffer (reused: thousands per response).
+ */
+export function readResource(s: number, e: number, res: FieldReader, any: FieldReader): WireResource {
+  const buf = res.buf;
+  let name = "";
+  let vs = 0;
+  let ve = 0;
+  let bs = 0;
+  let be = 0;
+  res.reset(s, e);
+  while (res.next()) {
+    if (res.isLen(F.res.name)) name = str(buf, res.s, res.e);
+    else if (res.isLen(F.res.version)) {
+      vs = res.s;
+      ve = res.e;
+    } else if (res.isLen(F.res.resource)) {
+      any.reset(res.s, res.e);
+      while (any.next())
+        if (any.isLen(F.any.value)) {
+          bs = any.s;
+          be = any.e;
+        }
+    }
+  }
+  return new WireResource(name, buf, bs, be, vs, ve);
 }
 
 export function readSotwResponse(bytes: Uint8Array): SotwSummary {

@@ -93,8 +93,8 @@ function withMtls(mesh: MeshModel, proxy: ProxyView, scope: PortsWithoutMtls): I
 function servicePorts(mesh: MeshModel, proxy: ProxyView): { ports: Omit<InboundPortScope, "mtls">[]; diagnostics: Diagnostic[] } {
   const byPort = new Map<number, Omit<InboundPortScope, "mtls">>();
   const diagnostics: Diagnostic[] = [];
-  for (const svc of mesh.services.values()) {
-    if (svc.entry || svc.namespace !== proxy.namespace || !selects(svc.selector, proxy.labels)) continue;
+  for (const svc of kubeServicesIn(mesh.services, proxy.namespace)) {
+    if (!selects(svc.selector, proxy.labels)) continue;
     for (const port of svc.ports) {
       const target = targetPortOf(mesh, proxy, svc, port, diagnostics);
       if (target === undefined || byPort.has(target)) continue;
@@ -109,6 +109,31 @@ function servicePorts(mesh: MeshModel, proxy: ProxyView): { ports: Omit<InboundP
     }
   }
   return { ports: [...byPort.values()].sort((a, b) => a.targetPort - b.targetPort), diagnostics };
+}
+
+/** Per registry (a model's services map, never changed once built): its Services by namespace, in its order. */
+const byNamespace = new WeakMap<ReadonlyMap<string, ServiceModel>, ReadonlyMap<string, readonly ServiceModel[]>>();
+const NO_SERVICES: readonly ServiceModel[] = [];
+
+/**
+ * The Services (not ServiceEntries) of `namespace`, in the registry's order. Every workload view's
+ * inbound side asks, and a walk over the whole registry per view made its cost grow with
+ * views × services.
+ */
+export function kubeServicesIn(services: ReadonlyMap<string, ServiceModel>, namespace: string): readonly ServiceModel[] {
+  let index = byNamespace.get(services);
+  if (!index) {
+    const m = new Map<string, ServiceModel[]>();
+    for (const svc of services.values()) {
+      if (svc.entry) continue;
+      const list = m.get(svc.namespace);
+      if (list) list.push(svc);
+      else m.set(svc.namespace, [svc]);
+    }
+    byNamespace.set(services, m);
+    index = m;
+  }
+  return index.get(namespace) ?? NO_SERVICES;
 }
 
 function targetPortOf(mesh: MeshModel, proxy: ProxyView, svc: ServiceModel, port: ServicePortModel, diagnostics: Diagnostic[]): number | undefined {

@@ -6,21 +6,23 @@ import { ClusterSchema } from "../../../src/gen/envoy/config/cluster/v3/cluster_
 import { DeltaDiscoveryResponseSchema } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { EnvoyFlow, type FlowSender } from "../../../src/loadgen/flow.js";
 import { ResponseMemo } from "../../../src/loadgen/response-memo.js";
-import { clusterRefs, readDeltaResponse } from "../../../src/loadgen/wire.js";
+import { clusterRefs, readDeltaResponse, WireResource } from "../../../src/loadgen/wire.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 
 const cluster = (name: string, serviceName: string): Uint8Array =>
   toBinary(ClusterSchema, fromJson(ClusterSchema, { name, type: "EDS", edsClusterConfig: { serviceName, edsConfig: { ads: {} } } }));
 
-/** A CDS response of clusters c0..c9, each asking for EDS name `eds(i)`. */
-function clusters(nonce: string, eds: (i: number) => string): Buffer {
-  const resources = Array.from({ length: 10 }, (_, i) => ({
+/** A CDS response of clusters c0..c9 (or those `order` names), each asking for EDS name `eds(i)`. */
+function clusters(nonce: string, eds: (i: number) => string, order: readonly number[] = Array.from({ length: 10 }, (_, i) => i)): Buffer {
+  const resources = order.map((i) => ({
     name: `c${i}`,
     version: `v${i}`,
     resource: { typeUrl: TYPE_URL.cluster, value: cluster(`c${i}`, eds(i)) },
   }));
   return Buffer.from(toBinary(DeltaDiscoveryResponseSchema, create(DeltaDiscoveryResponseSchema, { typeUrl: TYPE_URL.cluster, nonce, resources })));
 }
+
+const WireResourceOf = (name: string, eds: string): WireResource => WireResource.of(name, cluster(name, eds));
 
 describe("the load clients' response memo", () => {
   it("reads the same resource bytes once, whatever the nonce, and shares what it read", () => {
@@ -56,6 +58,65 @@ describe("the load clients' response memo", () => {
       expect(r.resources.map((x) => clusterRefs(x).eds)).toEqual(Array.from({ length: 10 }, (_, i) => (i === k ? `clb-${i}` : `cla-${i}`)));
     }
     expect(memo.stats).toMatchObject({ hits: 0, misses: 4 });
+  });
+
+  it("reads only the resource a response does not share with one remembered, in place or moved", () => {
+    const memo = new ResponseMemo();
+    const first = readDeltaResponse(
+      clusters("1", (i) => `cla-${i}`),
+      memo.resources,
+    );
+    expect(memo.stats.resourcesRead).toBe(10);
+    const expected = (eds: (i: number) => string, order = Array.from({ length: 10 }, (_, i) => i)): [string, string, string | undefined][] =>
+      order.map((i) => [`c${i}`, `v${i}`, clusterRefs(WireResourceOf(`c${i}`, eds(i))).eds]);
+    const cases: [string, (i: number) => string, number[]?][] = [
+      // The same length: found by comparing the run of resources that follow a known one, halved.
+      ["one EDS name of the same length", (i) => (i === 4 ? "clb-4" : `cla-${i}`)],
+      // Another length: the run breaks there, and the rest is found again.
+      ["one EDS name longer", (i) => (i === 7 ? "cla-7-longer" : `cla-${i}`)],
+      ["the first one", (i) => (i === 0 ? "clz-0" : `cla-${i}`)],
+      ["the last one", (i) => (i === 9 ? "clz-9" : `cla-${i}`)],
+      ["one more cluster among them", (i) => `cla-${i}`, [0, 1, 2, 3, 10, 4, 5, 6, 7, 8, 9]],
+      ["one cluster fewer, the rest in another order", (i) => `cla-${i}`, [9, 8, 7, 6, 5, 3, 2, 1, 0]],
+    ];
+    for (const [what, eds, order] of cases) {
+      const before = memo.stats.resourcesRead;
+      const r = readDeltaResponse(clusters("2", eds, order), memo.resources);
+      const want = expected(eds, order);
+      expect(
+        r.resources.map((x) => [x.name, x.version, clusterRefs(x).eds]),
+        what,
+      ).toEqual(want);
+      expect(r.resourceBytes, what).toBe(r.resources.reduce((a, x) => a + x.body.length, 0));
+      const changed = order ? (order.includes(10) ? 1 : 0) : 1;
+      expect(memo.stats.resourcesRead - before, what).toBe(changed);
+    }
+    // What is read once is shared: the cluster the first response had, as it read it.
+    const again = readDeltaResponse(
+      clusters("3", (i) => (i === 4 ? "clb-4" : `cla-${i}`)),
+      memo.resources,
+    );
+    expect(again.resources[3]).toBe(first.resources[3]);
+    expect(again.resources[4]).not.toBe(first.resources[4]);
+  });
+
+  it("compares a response differing in one resource of many in a few calls, not one per resource", () => {
+    const memo = new ResponseMemo();
+    const many = (odd: string): Buffer => {
+      const resources = Array.from({ length: 1000 }, (_, i) => ({
+        name: `c${i}`,
+        version: "v1",
+        resource: { typeUrl: TYPE_URL.cluster, value: cluster(`c${i}`, i === 500 ? odd : `cla-${i}`) },
+      }));
+      return Buffer.from(toBinary(DeltaDiscoveryResponseSchema, create(DeltaDiscoveryResponseSchema, { typeUrl: TYPE_URL.cluster, nonce: "1", resources })));
+    };
+    readDeltaResponse(many("cla-500"), memo.resources);
+    const before = memo.stats;
+    const r = readDeltaResponse(many("clb-500"), memo.resources);
+    expect(clusterRefs(r.resources[500]!).eds).toBe("clb-500");
+    expect(memo.stats.resourcesRead - before.resourcesRead).toBe(1);
+    // Halving a run of 1000 down to the one that differs: two comparisons per level.
+    expect(memo.stats.comparisons - before.comparisons).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(1000)) + 2);
   });
 
   it("keeps at most its budget of bytes, dropping the oldest", () => {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildMesh } from "../../../src/model/build.js";
 import { inboundScope } from "../../../src/model/inbound.js";
+import type { ServiceModel } from "../../../src/model/ir.js";
 import { meshConfigFrom } from "../../../src/model/mesh-config.js";
 import { parseProxy, proxyView } from "../../../src/model/proxy.js";
 import { selectedLabels } from "../../../src/model/selected-labels.js";
@@ -49,6 +50,34 @@ describe("inbound scope", () => {
   it("needs every selector label", () => {
     expect(inboundFor({ app: "web", track: "canary" }).ports.map((p) => p.targetPort)).toEqual([90, 7000, 8080]);
     expect(inboundFor({ app: "other" }).ports).toEqual([]);
+  });
+
+  it("walks the Services once per registry, not once per proxy", () => {
+    const built = buildMesh(meshInputFrom(validObjects(MESH)));
+    let walks = 0;
+    class Counting extends Map<string, ServiceModel> {
+      override values(): MapIterator<ServiceModel> {
+        walks++;
+        return super.values();
+      }
+    }
+    const mesh = { ...built, services: new Counting(built.services) };
+    const labels = selectedLabels(mesh);
+    const views = ["web-1", "web-2", "web-3"].map((pod) => {
+      const parsed = parseProxy({
+        id: `sidecar~10.0.0.1~${pod}.shop~shop.svc.cluster.local`,
+        metadata: { LABELS: { app: "web" }, INTERCEPTION_MODE: "REDIRECT" },
+      });
+      if ("error" in parsed) throw new Error(parsed.error);
+      return proxyView(parsed.proxy, labels);
+    });
+    walks = 0;
+    for (const view of views)
+      expect(inboundScope(mesh, view).ports.map((p) => [p.targetPort, p.service.name])).toEqual([
+        [90, "web"],
+        [8080, "web"],
+      ]);
+    expect(walks).toBe(1);
   });
 
   it("is empty without capture", () => {

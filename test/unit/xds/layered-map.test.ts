@@ -26,6 +26,30 @@ describe("LayeredMap", () => {
     expect(seen).toEqual([...new Map(m).keys()]);
   });
 
+  it("walks both layers without looking up each shared name among the own ones", () => {
+    let lookups = 0;
+    class Counting extends Map<string, Resource> {
+      override has(k: string): boolean {
+        lookups++;
+        return super.has(k);
+      }
+      override get(k: string): Resource | undefined {
+        lookups++;
+        return super.get(k);
+      }
+    }
+    const counted = new LayeredMap(shared, new Counting(own));
+    lookups = 0;
+    expect([...counted.keys()]).toEqual(["a", "b", "d", "e", "f", "z"]);
+    expect([...counted.values()].map((r) => r.name + r.version)).toEqual(["a9", "b1", "d9", "e9", "f1", "z9"]);
+    expect([...counted.entries()].map(([k, r]) => k + r.version)).toEqual(["a9", "b1", "d9", "e9", "f1", "z9"]);
+    expect(lookups).toBe(0);
+    // Own resources all after, all before, or none.
+    expect([...new LayeredMap(shared, mapOf(res("x", "9"))).values()].map((r) => r.name)).toEqual(["b", "d", "f", "x"]);
+    expect([...new LayeredMap(shared, mapOf(res("0", "9"), res("b", "9"))).values()].map((r) => r.name + r.version)).toEqual(["09", "b9", "d1", "f1"]);
+    expect([...new LayeredMap(shared, mapOf()).keys()]).toEqual(["b", "d", "f"]);
+  });
+
   it("diffs two views over the same own resources as their shared maps differ, leaving out what an own resource hides", () => {
     const next = new LayeredMap(mapOf(res("b", "2"), res("d", "2"), res("g")), own);
     const d = mapDiff(m, next);
