@@ -105,8 +105,12 @@ function identityMismatch(peer: PeerIdentity, namespace: string | undefined, nod
   return undefined;
 }
 
-/** Names of remembered requests as a view's own strings, by the map they were looked up in. */
-const canonical = new WeakMap<readonly string[], { readonly from: ResourceMap; readonly names: readonly string[] }>();
+/**
+ * Names of remembered requests as a view's own strings, by the map they were looked up in: one
+ * request (workload proxies of every namespace ask for the same clusters' endpoints) is looked up
+ * in as many maps as there are namespace parts, so each pair is kept, not only the last one.
+ */
+const canonical = new WeakMap<readonly string[], WeakMap<ResourceMap, readonly string[]>>();
 /** Canonical name lists that hold each name of a map once and nothing else, and that map. */
 const wholeMaps = new WeakMap<readonly string[], ResourceMap>();
 
@@ -117,6 +121,20 @@ const wholeMaps = new WeakMap<readonly string[], ResourceMap>();
  */
 export function wholeMapOf(names: readonly string[]): ResourceMap | undefined {
   return wholeMaps.get(names);
+}
+
+/** `names` as `current`'s own strings; a remembered request's list is looked up once per map. */
+export function canonicalNamesIn(current: ResourceMap, names: readonly string[]): readonly string[] {
+  // A remembered request's names (frozen, request-memo.ts) come from every proxy of a view alike.
+  if (!Object.isFrozen(names)) return names.map((n) => current.get(n)?.name ?? n);
+  let byMap = canonical.get(names);
+  const kept = byMap?.get(current);
+  if (kept) return kept;
+  const own = Object.freeze(names.map((n) => current.get(n)?.name ?? n));
+  if (!byMap) canonical.set(names, (byMap = new WeakMap()));
+  byMap.set(current, own);
+  if (own.length > 0 && own.length === current.size && own.every((n) => current.has(n)) && new Set(own).size === own.length) wholeMaps.set(own, current);
+  return own;
 }
 
 export abstract class Connection<Req extends AdsRequest> implements AttachedStream, Flushable {
@@ -221,14 +239,7 @@ export abstract class Connection<Req extends AdsRequest> implements AttachedStre
     if (names.length === 0) return names; // an ACK: no need to look at the snapshot
     const current = this.viewKey === undefined ? undefined : this.snapshot()?.resources.get(type);
     if (!current) return names;
-    // A remembered request's names (frozen, request-memo.ts) come from every proxy of a view alike.
-    if (!Object.isFrozen(names)) return names.map((n) => current.get(n)?.name ?? n);
-    const kept = canonical.get(names);
-    if (kept?.from === current) return kept.names;
-    const own = Object.freeze(names.map((n) => current.get(n)?.name ?? n));
-    canonical.set(names, { from: current, names: own });
-    if (own.length > 0 && own.length === current.size && own.every((n) => current.has(n)) && new Set(own).size === own.length) wholeMaps.set(own, current);
-    return own;
+    return canonicalNamesIn(current, names);
   }
 
   /** Nonces only need to be unique within a stream (xds_protocol "Basic Protocol Overview"). */
