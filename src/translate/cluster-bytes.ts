@@ -85,55 +85,67 @@ export function clusterBytes(json: ClusterJson, template: ClusterTemplate, encod
     // Without fields of its own beyond those written here (the usual), the template's bytes go in
     // three pieces around them; else both runs, each in field-number order, are merged.
     const splits = more.length === 0 ? (template.splits ??= [fieldsBelow(fixed, EDS_CLUSTER_CONFIG), fieldsBelow(fixed, METADATA)]) : undefined;
-    let a = 0;
-    let b = 0;
-    const copyBelow = (limit: number): void => {
-      if (splits !== undefined) {
-        const end = limit === EDS_CLUSTER_CONFIG ? splits[0] : limit === METADATA ? splits[1] : fixed.length;
-        if (end > a) w.raw(fixed.subarray(a, end));
-        a = end;
-        return;
-      }
-      for (;;) {
-        const na = a < fixed.length ? fieldNumber(fixed, a) : Infinity;
-        const nb = b < more.length ? fieldNumber(more, b) : Infinity;
-        const n = Math.min(na, nb);
-        if (n >= limit) {
-          // A field written here as well (which the generic encoder would refuse).
-          if (n === limit && n !== Infinity) throw new NotMine();
-          return;
-        }
-        if (na === nb) throw new NotMine();
-        if (na < nb) {
-          const end = fieldEnd(fixed, a);
-          w.raw(fixed.subarray(a, end));
-          a = end;
-        } else {
-          const end = fieldEnd(more, b);
-          w.raw(more.subarray(b, end));
-          b = end;
-        }
-      }
-    };
+    const run: Run = { w, fixed, more, splits, a: 0, b: 0 };
     if (name !== undefined) {
       if (typeof name !== "string") throw new NotMine();
       if (name !== "") w.delimited(CLUSTER_NAME).checkedString(name);
     }
-    copyBelow(EDS_CLUSTER_CONFIG);
+    copyBelow(run, EDS_CLUSTER_CONFIG);
     if (eds !== undefined) {
       w.delimited(EDS_CLUSTER_CONFIG).fork().raw(edsConfigBytes(encode));
       if (eds.serviceName !== "") w.delimited(EDS_SERVICE_NAME).checkedString(eds.serviceName);
       w.join();
     }
-    copyBelow(METADATA);
+    copyBelow(run, METADATA);
     const metadata = own["metadata"];
     if (metadata !== undefined) writeMetadata(w, metadata);
-    copyBelow(Infinity);
+    copyBelow(run, Infinity);
     return w.finish();
   } catch (e) {
     w.finish();
     if (e instanceof NotMine || e instanceof NotWellFormed) return undefined;
     throw e;
+  }
+}
+
+/** The template's bytes and the cluster's other encoded fields, and how far each is copied. */
+interface Run {
+  readonly w: ProtoWriter;
+  readonly fixed: Uint8Array;
+  readonly more: Uint8Array;
+  readonly splits: readonly [number, number] | undefined;
+  a: number;
+  b: number;
+}
+
+/** Copies the fields numbered below `limit` (a field written here), of both runs in field-number order. */
+function copyBelow(r: Run, limit: number): void {
+  const { w, fixed, more, splits } = r;
+  if (splits !== undefined) {
+    const end = limit === EDS_CLUSTER_CONFIG ? splits[0] : limit === METADATA ? splits[1] : fixed.length;
+    if (end > r.a) w.raw(fixed.subarray(r.a, end));
+    r.a = end;
+    return;
+  }
+  for (;;) {
+    const na = r.a < fixed.length ? fieldNumber(fixed, r.a) : Infinity;
+    const nb = r.b < more.length ? fieldNumber(more, r.b) : Infinity;
+    const n = Math.min(na, nb);
+    if (n >= limit) {
+      // A field written here as well (which the generic encoder would refuse).
+      if (n === limit && n !== Infinity) throw new NotMine();
+      return;
+    }
+    if (na === nb) throw new NotMine();
+    if (na < nb) {
+      const end = fieldEnd(fixed, r.a);
+      w.raw(fixed.subarray(r.a, end));
+      r.a = end;
+    } else {
+      const end = fieldEnd(more, r.b);
+      w.raw(more.subarray(r.b, end));
+      r.b = end;
+    }
   }
 }
 

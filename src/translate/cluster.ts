@@ -213,7 +213,7 @@ export function outboundCluster(
   if (auto) out.transportSocketMatches = autoMtlsMatches(target);
   out.metadata = { filterMetadata: { istio: istioMeta } };
   // A discovered (ServiceEntry) cluster's own fields are most of it: the JSON is encoded.
-  if (!discovery) Object.defineProperty(out, OWN_BYTES, { value: (encode: EncodeSame) => clusterBytes(out, template, encode) });
+  if (!discovery) Object.defineProperty(out, OWN_BYTES, { value: template.own });
   return out;
 }
 
@@ -234,6 +234,8 @@ interface OutboundTemplate extends ClusterTemplate {
   readonly type: "EDS" | "ORIGINAL_DST";
   /** The JSON keys the template sets after the discovery fields, in the JSON's order. */
   readonly keys: readonly string[];
+  /** Its clusters' OWN_BYTES: called on the cluster, one function for all of them. */
+  readonly own: (this: ClusterJson, encode: EncodeSame) => Uint8Array | undefined;
 }
 
 /** Per policy (and NO_POLICY), the templates of its clusters by what else they depend on. */
@@ -283,7 +285,16 @@ function makeTemplate(policy: ClusterPolicy | undefined, lbKind: string | undefi
   const keys = Object.keys(fields);
   // The bytes hold the discovery type too; a discovered cluster's is its own (and it has no bytes of its own).
   const withType: Record<string, unknown> = { type, ...fields };
-  return { type, keys, fields: withType, size: keys.length + 1 };
+  const template: OutboundTemplate = {
+    type,
+    keys,
+    fields: withType,
+    size: keys.length + 1,
+    own(this: ClusterJson, encode: EncodeSame) {
+      return clusterBytes(this, template, encode);
+    },
+  };
+  return template;
 }
 
 const NO_COMMON_LB_CONFIG: NonNullable<ClusterJson["commonLbConfig"]> = Object.freeze({});

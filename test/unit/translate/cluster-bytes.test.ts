@@ -31,7 +31,7 @@ function generic(c: ClusterJson): Uint8Array | Error {
   }
 }
 
-type Own = (encode: (json: object) => Uint8Array | undefined) => Uint8Array | undefined;
+type Own = (this: object, encode: (json: object) => Uint8Array | undefined) => Uint8Array | undefined;
 
 function ownOf(c: ClusterJson): Own | undefined {
   return (c as { [OWN_BYTES]?: Own })[OWN_BYTES];
@@ -45,7 +45,7 @@ const encodePart = (json: object): Uint8Array | undefined => {
 
 /** Own bytes, when given, are the generic encoder's; returns whether they were given. */
 function agrees(c: ClusterJson): boolean {
-  const own = ownOf(c)?.(encodePart);
+  const own = ownOf(c)?.call(c, encodePart);
   if (own === undefined) return false;
   const g = generic(c);
   expect(g, `the generic encoder refused what was written directly: ${JSON.stringify(c)}`).toBeInstanceOf(Uint8Array);
@@ -244,9 +244,9 @@ describe("outbound cluster bytes from templates", () => {
           const c = clusters[i]!;
           const copy = Object.assign({}, c) as Record<string, unknown>;
           for (const [k, v] of edits) copy[k] = v;
-          // The same own-bytes function, over the edited JSON.
-          Object.defineProperty(copy, OWN_BYTES, { value: (encode: Parameters<Own>[0]) => reown(c, copy, encode) });
-          const own = ownOf(copy as ClusterJson)!(encodePart);
+          // The same own-bytes function (one per template, called on its cluster), over the edited JSON.
+          Object.defineProperty(copy, OWN_BYTES, { value: ownOf(c) });
+          const own = ownOf(copy as ClusterJson)!.call(copy, encodePart);
           if (own === undefined) return;
           const g = generic(copy as ClusterJson);
           expect(g).toBeInstanceOf(Uint8Array);
@@ -260,17 +260,3 @@ describe("outbound cluster bytes from templates", () => {
     expect(written).toBeGreaterThan(30);
   });
 });
-
-/** `c`'s own-bytes function applied to `json`: it closes over its cluster, so it is called with a stand-in that reads `json`. */
-function reown(c: ClusterJson, json: Record<string, unknown>, encode: Parameters<Own>[0]): Uint8Array | undefined {
-  const original = { ...c } as Record<string, unknown>;
-  const target = c as Record<string, unknown>;
-  for (const k of Object.keys(target)) delete target[k];
-  Object.assign(target, json);
-  try {
-    return ownOf(c)!(encode);
-  } finally {
-    for (const k of Object.keys(target)) delete target[k];
-    Object.assign(target, original);
-  }
-}
