@@ -184,7 +184,63 @@ export function clusterPolicy(rule: DestinationRuleModel, subset: string | undef
   const key = `${subset ?? ""}|${port}`;
   if (byKey.has(key)) return byKey.get(key);
   const core = subsetPolicy(rule, subset === undefined ? undefined : rule.subsets.find((s) => s.name === subset), port);
-  const policy = core ? parseDurations(core) : undefined;
+  const policy = core ? sharedPolicy(core) : undefined;
   byKey.set(key, policy);
   return policy;
+}
+
+/**
+ * Equal policies are one object, whichever rule, subset or port they come from: a mesh's rules
+ * mostly say the same, and what is made of a policy (its parsed durations, its clusters' encoded
+ * settings, translate/cluster.ts) is then made once and found by identity. Bounded: the policies
+ * come from user input.
+ */
+const policiesByContent = new Map<string, ClusterPolicy>();
+const MAX_SHARED_POLICIES = 4096;
+
+function sharedPolicy(core: TrafficPolicyCore): ClusterPolicy {
+  // Keyed by its parts' texts: a rule's subsets and ports assemble their policies from the same
+  // part objects (its loadBalancer, connectionPool, ...), each put into text once.
+  let key = "";
+  for (const k in core) {
+    const text = partText((core as Record<string, unknown>)[k]);
+    if (text === undefined) return parseDurations(core);
+    key += `${JSON.stringify(k)}:${text},`;
+  }
+  let policy = policiesByContent.get(key);
+  if (policy === undefined) {
+    policy = parseDurations(core);
+    if (policiesByContent.size >= MAX_SHARED_POLICIES) policiesByContent.clear();
+    policiesByContent.set(key, policy);
+  }
+  return policy;
+}
+
+/** Per policy part, its JSON text; null for one that holds a number JSON does not say exactly. */
+const partTexts = new WeakMap<object, string | null>();
+
+/**
+ * JSON text says -0, NaN and the infinities as 0 or null, which as values differ (a double
+ * field's -0 is written): a part holding one gives no text, and its policy is not shared.
+ */
+function partText(part: unknown): string | undefined {
+  if (typeof part !== "object" || part === null) return hasUnsaidNumber(part, 0) ? undefined : (JSON.stringify(part) ?? "undefined");
+  let text = partTexts.get(part);
+  if (text === undefined) partTexts.set(part, (text = hasUnsaidNumber(part, 0) ? null : JSON.stringify(part)));
+  return text ?? undefined;
+}
+
+/** Policies nest a few levels; deeper ones are not shared. */
+const MAX_SCAN_DEPTH = 16;
+
+function hasUnsaidNumber(value: unknown, depth: number): boolean {
+  if (typeof value === "number") return Object.is(value, -0) || !Number.isFinite(value);
+  if (typeof value !== "object" || value === null) return false;
+  if (depth > MAX_SCAN_DEPTH) return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (hasUnsaidNumber(v, depth + 1)) return true;
+    return false;
+  }
+  for (const k in value) if (hasUnsaidNumber((value as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
 }

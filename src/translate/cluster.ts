@@ -1,4 +1,4 @@
-import type { JsonObject } from "@bufbuild/protobuf";
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { ServicePortModel } from "../model/ir.js";
 import type { InboundPortScope } from "../model/inbound.js";
 import type { IngressEndpoint } from "../model/sidecar-scope.js";
@@ -21,6 +21,8 @@ import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { usesLocalityWeights } from "./endpoints.js";
 import { entryDiscovery } from "./service-entry-cluster.js";
 import { autoMtlsMatches, upstreamTls, type TlsTarget, type UpstreamTls } from "./tls.js";
+import { OWN_BYTES } from "./assignment-bytes.js";
+import { clusterBytes, type ClusterTemplate, type EncodeSame } from "./cluster-bytes.js";
 
 const DEFAULT_CONNECT_TIMEOUT = "10s";
 
@@ -120,10 +122,13 @@ function commonHttpOptions(policy: ClusterPolicy | undefined): JsonObject {
   };
 }
 
-function protocolOptions(port: ServicePortModel, policy: ClusterPolicy | undefined, tls: UpstreamTls): Pick<ClusterJson, "typedExtensionProtocolOptions"> {
+function protocolOptions(
+  h2: boolean,
+  policy: ClusterPolicy | undefined,
+  tls: Pick<UpstreamTls, "autoSni" | "autoSanValidation">,
+): Pick<ClusterJson, "typedExtensionProtocolOptions"> {
   const http = policy?.connectionPool?.http;
   const common = commonHttpOptions(policy);
-  const h2 = usesH2(port, policy);
   const upstream = tls.autoSni ? { upstreamHttpProtocolOptions: { autoSni: true, ...(tls.autoSanValidation ? { autoSanValidation: true } : {}) } } : {};
   if (!h2 && !http?.useClientProtocol && Object.keys(common).length === 0 && !tls.autoSni) return {};
   const h2Options = http?.maxConcurrentStreams ? { maxConcurrentStreams: http.maxConcurrentStreams } : {};
@@ -178,12 +183,6 @@ export function outboundCluster(
   const svc = service.service;
   const rule = service.rule;
   const discovery = entryDiscovery(svc, cluster);
-  // A headless Service has no VIP to balance behind: as Istio, the sidecar connects where the client dialled (a pod's address).
-  const lb: LbFields = discovery?.lbPolicy
-    ? { lbPolicy: discovery.lbPolicy }
-    : svc.clusterIP === "None" && !forRouter
-      ? { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" }
-      : loadBalancer(policy);
   const target: TlsTarget = {
     istioSni: outboundSniName(port.port, subset, svc.hostname),
     h2: usesH2(port, policy),
@@ -196,33 +195,106 @@ export function outboundCluster(
   onTls?.(tls);
   // Built by assignment, in the order the JSON keeps: a view has thousands of these, and each
   // conditional spread would be a temporary object more for the collector.
-  const istioMeta: JsonObject = { services: [{ host: svc.hostname, name: svc.name, namespace: svc.namespace }] };
+  const istioMeta: JsonObject = { services: servicesEntry(svc) };
   if (rule) istioMeta["config"] = istioConfigPath("destination-rule", rule.namespace, rule.name);
   if (subset) istioMeta["subset"] = subset;
-  const { connectTimeout, circuitBreakers: thresholds, upstreamConnectionOptions } = connectionSettings(policy);
+  // A headless Service has no VIP to balance behind: as Istio, the sidecar connects where the client dialled (a pod's address).
+  const lbKind = discovery ? discovery.lbPolicy : svc.clusterIP === "None" && !forRouter ? HEADLESS : undefined;
+  const template = clusterTemplate(policy, lbKind, target.h2, tls);
   const out: ClusterJson = { name };
   if (discovery) Object.assign(out, discovery);
   else {
-    out.type = lb.type ?? "EDS";
-    if (lb.type !== "ORIGINAL_DST") out.edsClusterConfig = { serviceName: name, edsConfig: ADS_CONFIG_SOURCE };
+    out.type = template.type;
+    if (template.type !== "ORIGINAL_DST") out.edsClusterConfig = { serviceName: name, edsConfig: ADS_CONFIG_SOURCE };
   }
-  out.connectTimeout = connectTimeout;
-  out.lbPolicy = lb.lbPolicy;
-  if (lb.ringHashLbConfig) out.ringHashLbConfig = lb.ringHashLbConfig;
-  if (lb.maglevLbConfig) out.maglevLbConfig = lb.maglevLbConfig;
-  if (lb.roundRobinLbConfig) out.roundRobinLbConfig = lb.roundRobinLbConfig;
-  if (lb.leastRequestLbConfig) out.leastRequestLbConfig = lb.leastRequestLbConfig;
-  out.circuitBreakers = thresholds;
-  const od = outlierDetection(policy).outlierDetection;
-  if (od) out.outlierDetection = od;
-  out.commonLbConfig = commonLbConfig(policy);
-  if (upstreamConnectionOptions) out.upstreamConnectionOptions = upstreamConnectionOptions;
-  const options = protocolOptions(port, policy, tls).typedExtensionProtocolOptions;
-  if (options) out.typedExtensionProtocolOptions = options;
+  const fields = template.fields as Record<string, unknown>;
+  for (const key of template.keys) (out as Record<string, unknown>)[key] = fields[key];
   if (tls.transportSocket) out.transportSocket = tls.transportSocket;
   if (auto) out.transportSocketMatches = autoMtlsMatches(target);
   out.metadata = { filterMetadata: { istio: istioMeta } };
+  // A discovered (ServiceEntry) cluster's own fields are most of it: the JSON is encoded.
+  if (!discovery) Object.defineProperty(out, OWN_BYTES, { value: template.own });
   return out;
+}
+
+/** Per service, its clusters' `istio.services` metadata: one frozen list, whose bytes cluster-bytes.ts keeps. */
+const servicesEntries = new WeakMap<ServiceScope["service"], JsonValue[]>();
+
+function servicesEntry(svc: ServiceScope["service"]): JsonValue[] {
+  let entry = servicesEntries.get(svc);
+  if (entry === undefined) servicesEntries.set(svc, (entry = deepFreeze([{ host: svc.hostname, name: svc.name, namespace: svc.namespace }])));
+  return entry;
+}
+
+/** `lbKind` of a headless Service's cluster (for a sidecar): the connection's original destination. */
+const HEADLESS = "headless";
+
+interface OutboundTemplate extends ClusterTemplate {
+  /** The discovery type of an EDS or original-destination cluster. */
+  readonly type: "EDS" | "ORIGINAL_DST";
+  /** The JSON keys the template sets after the discovery fields, in the JSON's order. */
+  readonly keys: readonly string[];
+  /** Its clusters' OWN_BYTES: called on the cluster, one function for all of them. */
+  readonly own: (this: ClusterJson, encode: EncodeSame) => Uint8Array | undefined;
+}
+
+/** Per policy (and NO_POLICY), the templates of its clusters by what else they depend on. */
+const templates = new WeakMap<object, Map<string, OutboundTemplate>>();
+const NO_POLICY = {};
+
+/**
+ * What an outbound cluster's JSON holds that depends on its policy, its load balancing kind (the
+ * policy's, a headless Service's, or a discovered cluster's `lbPolicy`), HTTP/2 upstream and the
+ * TLS settings' SNI flags only: one template (and its objects) for every cluster of them.
+ */
+function clusterTemplate(policy: ClusterPolicy | undefined, lbKind: string | undefined, h2: boolean, tls: UpstreamTls): OutboundTemplate {
+  let byKey = templates.get(policy ?? NO_POLICY);
+  if (!byKey) templates.set(policy ?? NO_POLICY, (byKey = new Map()));
+  const key = `${lbKind ?? ""}|${h2 ? 1 : 0}${tls.autoSni ? 1 : 0}${tls.autoSanValidation ? 1 : 0}`;
+  let t = byKey.get(key);
+  if (t === undefined) {
+    t = makeTemplate(policy, lbKind, h2, tls);
+    byKey.set(key, t);
+  }
+  return t;
+}
+
+function makeTemplate(policy: ClusterPolicy | undefined, lbKind: string | undefined, h2: boolean, tls: UpstreamTls): OutboundTemplate {
+  const lb: LbFields =
+    lbKind === HEADLESS
+      ? { lbPolicy: "CLUSTER_PROVIDED", type: "ORIGINAL_DST" }
+      : lbKind !== undefined
+        ? { lbPolicy: lbKind as LbFields["lbPolicy"] }
+        : loadBalancer(policy);
+  const type = lb.type === "ORIGINAL_DST" ? "ORIGINAL_DST" : "EDS";
+  const { connectTimeout, circuitBreakers: thresholds, upstreamConnectionOptions } = connectionSettings(policy);
+  const fields: Record<string, unknown> = {};
+  fields["connectTimeout"] = connectTimeout;
+  fields["lbPolicy"] = lb.lbPolicy;
+  if (lb.ringHashLbConfig) fields["ringHashLbConfig"] = lb.ringHashLbConfig;
+  if (lb.maglevLbConfig) fields["maglevLbConfig"] = lb.maglevLbConfig;
+  if (lb.roundRobinLbConfig) fields["roundRobinLbConfig"] = lb.roundRobinLbConfig;
+  if (lb.leastRequestLbConfig) fields["leastRequestLbConfig"] = lb.leastRequestLbConfig;
+  fields["circuitBreakers"] = thresholds;
+  const od = outlierDetection(policy).outlierDetection;
+  if (od) fields["outlierDetection"] = od;
+  fields["commonLbConfig"] = commonLbConfig(policy);
+  if (upstreamConnectionOptions) fields["upstreamConnectionOptions"] = upstreamConnectionOptions;
+  const options = protocolOptions(h2, policy, tls).typedExtensionProtocolOptions;
+  if (options) fields["typedExtensionProtocolOptions"] = options;
+  const keys = Object.keys(fields);
+  // The bytes hold the discovery type too; a discovered cluster's is its own (and it has no bytes of its own).
+  const withType: Record<string, unknown> = { type, ...fields };
+  const template: OutboundTemplate = {
+    type,
+    keys,
+    fields: withType,
+    size: keys.length + 1,
+    own(this: ClusterJson, encode: EncodeSame) {
+      return clusterBytes(this, template, encode);
+    },
+  };
+  return template;
 }
 
 const NO_COMMON_LB_CONFIG: NonNullable<ClusterJson["commonLbConfig"]> = Object.freeze({});

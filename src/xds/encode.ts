@@ -118,15 +118,32 @@ export function resourceOf(typeUrl: TypeUrl, name: string, body: Uint8Array, pre
 /**
  * Where a resource's JSON may carry its own encoding (non-enumerable, so invisible to JSON and to
  * the JSON encoder): a function giving the message's bytes, the same as its JSON's, or undefined
- * to have the JSON encoded. The translator sets it on what it can write cheaper from its model
- * (ClusterLoadAssignments, translate/assignment-bytes.ts); a registered symbol, as xds/ imports
- * nothing of translate/.
+ * to have the JSON encoded, called on the JSON object. The translator sets it on what it can write cheaper from its model
+ * (ClusterLoadAssignments, translate/assignment-bytes.ts; clusters, translate/cluster-bytes.ts); a
+ * registered symbol, as xds/ imports nothing of translate/. It is given the JSON encoder for
+ * parts of the same message type (undefined where that declines).
  */
 const OWN_BYTES = Symbol.for("meshpilot.ownBytes");
 
+type EncodeSame = (json: object) => Uint8Array | undefined;
+type OwnBytes = (encode: EncodeSame) => Uint8Array | undefined;
+
+/** Per type, the JSON encoder for parts of its message (what OWN_BYTES is given). */
+const encodeSame = new Map<TypeUrl, EncodeSame>();
+
+function encoderOf(typeUrl: TypeUrl): EncodeSame {
+  let f = encodeSame.get(typeUrl);
+  if (f === undefined) {
+    const schema = schemaOf(typeUrl);
+    encodeSame.set(typeUrl, (f = (json) => direct.encode(schema, json)));
+  }
+  return f;
+}
+
 /** One message of `typeUrl`'s schema (or `schema`) from its JSON; throws naming `where` if Envoy's schema rejects it. */
 export function encodeMessage(typeUrl: TypeUrl, json: unknown, where: string): Uint8Array {
-  const own = typeof json === "object" && json !== null ? (json as { [OWN_BYTES]?: () => Uint8Array | undefined })[OWN_BYTES]?.() : undefined;
+  // Called on the JSON object: one function may serve many resources.
+  const own = typeof json === "object" && json !== null ? (json as { [OWN_BYTES]?: OwnBytes })[OWN_BYTES]?.(encoderOf(typeUrl)) : undefined;
   if (own !== undefined) return own;
   const schema = schemaOf(typeUrl);
   const body = direct.encode(schema, json);
