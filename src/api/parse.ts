@@ -179,13 +179,28 @@ function parseAt(
   const fieldLines = lineOf ? specLines(value["spec"], lineOf, prefix) : value["spec"] !== undefined ? deferred : undefined;
   const stored: StoredObject = deepFreeze({
     object,
-    source: {
-      ...source,
-      ...(objLine !== undefined ? { line: objLine } : {}),
-      ...(fieldLines && (fieldLines instanceof DeferredFieldLines || Object.keys(fieldLines).length) ? { fieldLines } : {}),
-    },
+    source: storedSource(source, objLine, fieldLines && (fieldLines instanceof DeferredFieldLines || Object.keys(fieldLines).length) ? fieldLines : undefined),
   });
   return { status: "valid", key, stored, diagnostics };
+}
+
+/**
+ * A stored object's source location, its fields set in one order: one hidden class for all (a
+ * spread gives each frozen copy its own, see shaped-copy.ts).
+ */
+function storedSource(
+  source: SourceLocation | undefined,
+  line: number | undefined,
+  fieldLines: FieldLineTable | DeferredFieldLines | undefined,
+): SourceLocation {
+  const out: { file?: string; document?: number; line?: number; fieldLines?: FieldLineTable | DeferredFieldLines } = {};
+  if (source?.file !== undefined) out.file = source.file;
+  if (source?.document !== undefined) out.document = source.document;
+  if (line !== undefined) out.line = line;
+  else if (source?.line !== undefined) out.line = source.line;
+  if (fieldLines !== undefined) out.fieldLines = fieldLines;
+  else if (source?.fieldLines !== undefined) out.fieldLines = source.fieldLines;
+  return out;
 }
 
 /**

@@ -2,6 +2,7 @@
 import { isPlainObject } from "./istio-schema.js";
 import type { Issues } from "./issues.js";
 import type { ObjectMeta } from "./kube-types.js";
+import { copyRecord } from "./shaped-copy.js";
 import { validateRe2 } from "./re2.js";
 import { describe, dns1035LabelError, dns1123LabelError, dns1123SubdomainError, fqdnError, qualifiedNameError, validateLabelMap } from "./validate-names.js";
 
@@ -44,7 +45,7 @@ export function normalizeMetadata(raw: unknown, issues: Issues, nameRule: NameRu
   if (namespace !== undefined) out["namespace"] = namespace;
   for (const f of ["labels", "annotations"] as const) {
     const v = m[f];
-    if (isPlainObject(v) && Object.keys(v).length > 0) out[f] = { ...v };
+    if (isPlainObject(v) && Object.keys(v).length > 0) out[f] = copyRecord(v);
   }
   for (const f of ["creationTimestamp", "resourceVersion", "uid"] as const) {
     const v = m[f];

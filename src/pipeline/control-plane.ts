@@ -43,7 +43,7 @@ import { SlicedWork, type SlicedWorkStats } from "./sliced-work.js";
 import { groupTargets, refreshEndpoints, type EdsTargets } from "./eds-fast-path.js";
 import { EncodeCache } from "../xds/encode-cache.js";
 import type { ListenerJson } from "../translate/envoy.js";
-import { readingMesh, sameReads, SharedReads, type MeshReads } from "./mesh-reads.js";
+import { readingMesh, sameReads, SharedReads, withRead, type MeshReads } from "./mesh-reads.js";
 import type { SnapshotCache } from "../xds/snapshot-cache.js";
 import type { NodeInfo, ResourceMap, Snapshot, ViewProvider } from "../xds/snapshot.js";
 import { PUSH_ORDER, TYPE_URL, type TypeUrl } from "../xds/type-urls.js";
@@ -561,6 +561,9 @@ export class ControlPlane implements ViewProvider {
       maps.set(TYPE_URL.endpoint, refreshEndpoints(part.eds, changedHosts, mesh, prev.get(TYPE_URL.endpoint)!, this.encoded));
       part.maps = maps;
       part.edsOf = mesh.endpoints;
+      // Its resources now follow this model's endpoints; reads naming an older model would keep
+      // that model (every endpoint list replaced since, their CLAs and bytes) while endpoints alone churn.
+      if (part.reads) part.reads = withRead(part.reads, "endpoints", mesh.endpoints);
       return;
     }
     // Nothing it read of the model changed: its resources stand.

@@ -46,6 +46,12 @@ export function sameReads(reads: MeshReads, mesh: MeshModel): boolean {
   return true;
 }
 
+/** `reads` with field `key` seen holding `value`, if it was read at all (then `reads` itself). */
+export function withRead(reads: MeshReads, key: keyof MeshModel, value: unknown): MeshReads {
+  if (!reads.fields.has(key) || reads.fields.get(key) === value) return reads;
+  return { fields: new Map(reads.fields).set(key, value), all: reads.all };
+}
+
 /**
  * Reads equal to one another (the same fields holding the same objects) as one object, and
  * sameReads of it once per model: a thousand workload views whose inbound sides read the same

@@ -5,7 +5,8 @@
 // the shared machine's noise. With SOAK_HEAP_SNAPSHOTS=<dir> it also writes a heap snapshot at
 // both points, to compare what grew by constructor.
 //   node --expose-gc --import tsx test/bench/soak-in-process.ts
-//   (SOAK_SERVICES=1000, SOAK_PROXIES=1000, SOAK_LABELS=workloads, SOAK_CHANGES=300, SOAK_WARMUP=100,
+//   (SOAK_SERVICES=1000, SOAK_PROXIES=1000, SOAK_LABELS=workloads, SOAK_KINDS=endpoint,weight,
+//   SOAK_CHANGES=300, SOAK_WARMUP=100,
 //   SOAK_CHURN_SERVICES: the services changed, all by default; SOAK_FILES=1: changes read from YAML
 //   text through the file state, as from a config directory)
 // A change that edits a service for the first time adds what the edit adds (a marked route, a
@@ -16,6 +17,7 @@ import { pino } from "pino";
 import { keyOf, type StoredObject } from "../../src/api/objects.js";
 import { PushHistory } from "../../src/debug/history.js";
 import { toYaml } from "../../src/loadgen/dir-driver.js";
+import type { ChangeKind } from "../../src/loadgen/changes.js";
 import { CHANGE_KINDS, planChange } from "../../src/loadgen/churn.js";
 import { LoadMesh } from "../../src/loadgen/mesh.js";
 import type { LabelMode } from "../../src/loadgen/node.js";
@@ -36,6 +38,8 @@ const warmup = num("WARMUP", 100);
 /** The services the churn edits (all by default): fewer, and every one was edited before the warm-up ends. */
 const churned = num("CHURN_SERVICES", services);
 const labels = (process.env["SOAK_LABELS"] ?? "workloads") as LabelMode;
+/** SOAK_KINDS=endpoint or weight: one kind of change only (both in turn by default). */
+const kinds = (process.env["SOAK_KINDS"]?.split(",") as ChangeKind[] | undefined) ?? CHANGE_KINDS;
 const snapshots = process.env["SOAK_HEAP_SNAPSHOTS"];
 /** SOAK_FILES=1: each change as the server reads it from a config directory (YAML text, the file state). */
 const files = process.env["SOAK_FILES"] === "1" ? new FileConfigState() : undefined;
@@ -73,7 +77,7 @@ for (let k = 0; k < proxies; k++) {
 
 /** Change `n` as the load generator's directory driver makes it: service i's file written again. */
 function change(n: number): { cpuMs: number; kind: string; views: number } {
-  const c = planChange(n, churned, CHANGE_KINDS, "soak");
+  const c = planChange(n, churned, kinds, "soak");
   const events: StoreEvent[] = [];
   if (c.kind === "endpoint") {
     const before = mesh.podAt(c.service, c.endpoint);

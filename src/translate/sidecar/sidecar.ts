@@ -17,7 +17,7 @@ import { withAccessLogs } from "../access-log.js";
 import { blackHoleCluster, passthroughCluster } from "../cluster.js";
 import { edsTargetEndpoints } from "../shared-endpoints.js";
 import { byResourceName, type ClusterJson, type ClusterLoadAssignmentJson, type ListenerJson } from "../envoy.js";
-import type { ProxyTranslation } from "../proxy.js";
+import type { EdsTarget, ProxyTranslation } from "../proxy.js";
 import { inbound } from "./inbound.js";
 import { outbound } from "./outbound.js";
 
@@ -48,7 +48,7 @@ export function translateSidecarOutbound(mesh: MeshModel, proxy: ProxyView): Pro
   return {
     clusters: derived(out.clusters, [], () => [...out.clusters, blackHoleCluster(), passthroughCluster()].sort(byResourceName)),
     get endpoints() {
-      return (clas ??= derived(out.edsTargets, [endpoints], () => out.edsTargets.map((t) => edsTargetEndpoints(t, endpoints))));
+      return (clas ??= clasOf(out.edsTargets, endpoints));
     },
     // Access logs go on every listener's connection managers and TCP proxies.
     listeners: derived(out.listeners, [mesh.telemetries, mesh.meshConfig, proxy], () => withAccessLogs(out.listeners, mesh, proxy)),
@@ -69,6 +69,27 @@ function derived<T>(source: object, inputs: readonly unknown[], make: () => T): 
   const value = make();
   derivedFrom.set(source, { inputs, value });
   return value;
+}
+
+/**
+ * Per EDS target list the outbound side kept, the CLAs last made of it over one endpoints model,
+ * both held weakly: a list the encoder still holds is found again by identity, but the memo keeps
+ * neither alive. The EDS fast path keeps a view's CLAs current without asking here, so a strong
+ * memo held each target's first CLA (its encoded bytes with it) and the endpoints model of its
+ * first build beside the current ones: growth for every service whose endpoints changed since.
+ */
+const clasMade = new WeakMap<
+  readonly EdsTarget[],
+  { readonly endpoints: WeakRef<MeshModel["endpoints"]>; readonly clas: WeakRef<readonly ClusterLoadAssignmentJson[]> }
+>();
+
+function clasOf(targets: readonly EdsTarget[], endpoints: MeshModel["endpoints"]): readonly ClusterLoadAssignmentJson[] {
+  const known = clasMade.get(targets);
+  const kept = known?.endpoints.deref() === endpoints ? known?.clas.deref() : undefined;
+  if (kept) return kept;
+  const clas = targets.map((t) => edsTargetEndpoints(t, endpoints));
+  clasMade.set(targets, { endpoints: new WeakRef(endpoints), clas: new WeakRef(clas) });
+  return clas;
 }
 
 export function translateSidecarInbound(mesh: MeshModel, proxy: ProxyView): InboundTranslation {

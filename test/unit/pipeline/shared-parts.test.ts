@@ -139,6 +139,18 @@ describe("views of pods of different Services share their outbound side", () => 
     expect(fresh).not.toBe(old);
     for (const k of keys) expect(mapOf(cache, k, TYPE_URL.endpoint).get(name)).toBe(fresh);
   });
+
+  it("after the EDS fast path, holds what its translation read at the new endpoints: a build that changes nothing translates nothing", () => {
+    const { cp, connect } = startControlPlane();
+    cp.update(meshInputFrom(storedObjects(MESH, DR, routeToReviews(90))), "all");
+    [pod("reviews", "default", 1), pod("web", "shop", 3)].map(connect);
+    const gone = MESH.replace("  - { addresses: [10.244.20.1], conditions: { ready: true }", "  - { addresses: [10.244.20.1], conditions: { ready: false }");
+    const input = meshInputFrom(storedObjects(gone, DR, routeToReviews(90)));
+    expect(cp.update(input, new Set(["EndpointSlice"]))).toMatchObject({ fastPath: true, outboundTranslations: 0 });
+    // Reads still naming the first build's endpoints kept that model (every list replaced since,
+    // their CLAs and bytes) while endpoints alone churned, and sent this build to translate again.
+    expect(cp.update(input, "all")).toMatchObject({ outboundTranslations: 0, ownTranslations: 0 });
+  });
 });
 
 /** Per type, the (name, version) pairs in map order, and the bytes. */

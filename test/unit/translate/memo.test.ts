@@ -9,7 +9,8 @@ import { parseProxy, proxyView, type ProxyView } from "../../../src/model/proxy.
 import { selectedLabels } from "../../../src/model/selected-labels.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import type { ClusterLoadAssignmentJson, RouteJson } from "../../../src/translate/envoy.js";
-import { translateProxy } from "../../../src/translate/proxy.js";
+import { edsTargetEndpoints, translateProxy, type EdsTarget } from "../../../src/translate/proxy.js";
+import { gc, nextTurn } from "../../support/gc.js";
 import { validObjects } from "../../support/objects.js";
 
 const PODS = (p1Version: string) => `
@@ -108,6 +109,24 @@ const ALL = "outbound|8080||web.default.svc.cluster.local";
 const V1 = "outbound|8080|v1|web.default.svc.cluster.local";
 
 describe("what the translator keeps between calls", () => {
+  it("keeps no CLA of an earlier endpoints model once the EDS fast path made the targets' CLAs anew", async () => {
+    const first = (): { targets: readonly EdsTarget[]; old: WeakRef<ClusterLoadAssignmentJson>; model: WeakRef<object> } => {
+      const mesh = meshOf(PODS("v1"), RULE(OUTLIER));
+      const t = translateProxy(mesh, view(mesh, "us-east"));
+      return { targets: t.edsTargets, old: new WeakRef(t.endpoints.find((c) => c.clusterName === ALL)!), model: new WeakRef(mesh.endpoints) };
+    };
+    // The view's part keeps its EDS targets across builds; the fast path makes their CLAs over each new model.
+    const { targets, old, model } = first();
+    const after = meshOf(PODS("v3"), RULE(OUTLIER));
+    const fresh = targets.map((t) => edsTargetEndpoints(t, after.endpoints));
+    await nextTurn();
+    for (let i = 0; i < 3; i++) gc();
+    expect(fresh.find((c) => c.clusterName === ALL)).not.toBe(old.deref());
+    // Held, the first CLA (its encoded bytes with it) and the first model stayed beside the current ones.
+    expect(old.deref()).toBeUndefined();
+    expect(model.deref()).toBeUndefined();
+  });
+
   it("gives each view over one model CLAs relative to its own locality", () => {
     const mesh = meshOf(PODS("v1"), RULE(OUTLIER));
     const east = view(mesh, "us-east");
