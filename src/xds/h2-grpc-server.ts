@@ -35,6 +35,9 @@ export class H2GrpcServer {
   constructor(private readonly o: H2GrpcServerOptions) {
     const creds = o.credentials as CredentialsInternals | undefined;
     const secure = creds?._getConstructorOptions?.();
+    // Credentials whose TLS options cannot be read must not leave the port serving plaintext.
+    if (creds && !secure)
+      throw new Error("xDS server: the TLS credentials' options cannot be read (not grpc-js 1.14 ServerCredentials with TLS); the secure port is not served");
     const start = (socket: net.Socket): void => this.connected(socket);
     if (secure && creds) {
       const server = tls.createServer({ ...secure, ...creds._getSecureContextOptions?.(), ALPNProtocols: ["h2"] });

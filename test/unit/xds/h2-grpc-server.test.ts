@@ -1,7 +1,7 @@
 // gRPC on meshpilot's own HTTP/2 server (src/xds/h2-grpc-server.ts), against real clients: grpc-js
 // (unary service written for grpc-js, status and percent-encoded messages, unknown methods) and
 // node:http2 (deadlines, encodings, a reset in the middle of a big message, garbage on the socket).
-import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, ServerCredentials, status, type ServiceError } from "@grpc/grpc-js";
 import http2 from "node:http2";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
@@ -131,6 +131,15 @@ describe("gRPC over meshpilot's HTTP/2 server", () => {
     for (let pos = 0; pos + 9 <= answer.length; pos += 9 + answer.readUIntBE(pos, 3)) frames.push(answer[pos + 3]!);
     expect(frames).toContain(7);
     expect((await unary(port, "/test.Echo/Echo", Buffer.from("still here"))).value?.toString()).toBe("still here");
+  });
+});
+
+describe("the secure port's credentials", () => {
+  it("refuses credentials whose TLS options it cannot read, rather than serving plaintext", () => {
+    expect(() => new H2GrpcServer({ maxReceiveBytes: 1024, credentials: ServerCredentials.createInsecure() })).toThrow(
+      /TLS credentials' options cannot be read/,
+    );
+    expect(() => new H2GrpcServer({ maxReceiveBytes: 1024, credentials: {} as ServerCredentials })).toThrow(/secure port is not served/);
   });
 });
 
