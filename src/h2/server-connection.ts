@@ -25,6 +25,7 @@ import {
   Setting,
   Type,
 } from "./frames.js";
+import { FrameReader, type FrameHandler } from "./frame-reader.js";
 import { HpackDecoder, HpackError } from "./hpack.js";
 
 export type HeaderFields = readonly (readonly [string, string])[];
@@ -199,11 +200,8 @@ export class ServerConnection extends EventEmitter {
   private readonly maxHeaderBlock: number;
   private prefaceLeft = PREFACE.length;
   private settingsSeen = false;
-  private partial: Buffer | undefined;
+  private readonly frames = new FrameReader(this.frameHandler(), false);
   private dataStream: ServerStream | undefined;
-  private dataId = 0;
-  private dataLeft = 0;
-  private dataEnd = false;
   private headerBlock: { id: number; end: boolean; parts: Buffer[]; size: number } | undefined;
   private lastStreamId = 0;
   private peerInitialWindow = DEFAULT_WINDOW;
@@ -508,51 +506,17 @@ export class ServerConnection extends EventEmitter {
 
   private read(chunk: Buffer): void {
     if (this.destroyed) return;
-    let b = chunk;
-    if (this.partial) {
-      b = Buffer.concat([this.partial, chunk]);
-      this.partial = undefined;
-    }
     this.inRead = true;
     try {
-      let pos = 0;
+      let b = chunk;
       if (this.prefaceLeft > 0) {
         const at = PREFACE.length - this.prefaceLeft;
         const n = Math.min(this.prefaceLeft, b.length);
         if (PREFACE.compare(b, 0, n, at, at + n) !== 0) throw new FrameError(H2.PROTOCOL_ERROR, "bad connection preface");
         this.prefaceLeft -= n;
-        pos = n;
+        b = b.subarray(n);
       }
-      while (pos < b.length && !this.destroyed) {
-        if (this.dataLeft > 0) {
-          const take = Math.min(this.dataLeft, b.length - pos);
-          this.dataLeft -= take;
-          this.onData(this.dataId, b.subarray(pos, pos + take), take, this.dataLeft === 0 && this.dataEnd);
-          pos += take;
-          continue;
-        }
-        if (b.length - pos < FRAME_HEADER) break;
-        const length = (b[pos]! << 16) | (b[pos + 1]! << 8) | b[pos + 2]!;
-        const type = b[pos + 3]!;
-        const flags = b[pos + 4]!;
-        const id = b.readUInt32BE(pos + 5) & 0x7fffffff;
-        if (length > DEFAULT_MAX_FRAME) throw new FrameError(H2.FRAME_SIZE_ERROR, `frame of ${length} bytes`);
-        if (!this.settingsSeen && type !== Type.SETTINGS) throw new FrameError(H2.PROTOCOL_ERROR, "the first frame is not SETTINGS");
-        if (this.headerBlock && type !== Type.CONTINUATION) throw new FrameError(H2.PROTOCOL_ERROR, "expected CONTINUATION");
-        if (type === Type.DATA && (flags & PADDED) === 0) {
-          pos += FRAME_HEADER;
-          this.startData(id, length, (flags & END_STREAM) !== 0);
-          const take = Math.min(length, b.length - pos);
-          this.dataLeft = length - take;
-          this.onData(id, b.subarray(pos, pos + take), take, this.dataLeft === 0 && this.dataEnd);
-          pos += take;
-          continue;
-        }
-        if (b.length - pos < FRAME_HEADER + length) break;
-        this.onFrame(type, flags, id, b.subarray(pos + FRAME_HEADER, pos + FRAME_HEADER + length));
-        pos += FRAME_HEADER + length;
-      }
-      if (pos < b.length && !this.destroyed) this.partial = b.subarray(pos);
+      if (b.length > 0) this.frames.read(b);
     } catch (e) {
       const code = e instanceof FrameError ? e.code : e instanceof HpackError ? H2.COMPRESSION_ERROR : H2.PROTOCOL_ERROR;
       this.inRead = false;
@@ -562,12 +526,26 @@ export class ServerConnection extends EventEmitter {
     this.flushControl();
   }
 
+  private frameHandler(): FrameHandler {
+    return {
+      stopped: () => this.destroyed,
+      checkFrame: (type) => this.checkFrame(type),
+      startData: (id, length) => this.startData(id, length),
+      onData: (id, bytes, counted, end) => this.onData(id, bytes, counted, end),
+      onFrame: (type, flags, id, payload) => this.onFrame(type, flags, id, payload),
+    };
+  }
+
+  /** Before a frame is read: a client's first frame is SETTINGS, and a header block's CONTINUATION frames come one after another. */
+  private checkFrame(type: number): void {
+    if (!this.settingsSeen && type !== Type.SETTINGS) throw new FrameError(H2.PROTOCOL_ERROR, "the first frame is not SETTINGS");
+    if (this.headerBlock && type !== Type.CONTINUATION) throw new FrameError(H2.PROTOCOL_ERROR, "expected CONTINUATION");
+  }
+
   /** A DATA frame begins: check its stream and the windows (its length counts all at once). */
-  private startData(id: number, length: number, end: boolean): void {
+  private startData(id: number, length: number): void {
     if (id === 0) throw new FrameError(H2.PROTOCOL_ERROR, "DATA on stream 0");
     if (id > this.lastStreamId) throw new FrameError(H2.PROTOCOL_ERROR, "DATA on an idle stream");
-    this.dataId = id;
-    this.dataEnd = end;
     this.connUnacked += length;
     if (this.connUnacked > this.connWindow) throw new FrameError(H2.FLOW_CONTROL_ERROR, "DATA beyond the connection window");
     if (this.connUnacked >= this.connWindow / 2) {
@@ -598,8 +576,9 @@ export class ServerConnection extends EventEmitter {
       case Type.DATA: {
         const pad = p[0] ?? 0;
         if (p.length < 1 + pad) throw new FrameError(H2.PROTOCOL_ERROR, "padding longer than the frame");
-        this.startData(id, p.length, (flags & END_STREAM) !== 0);
-        return this.onData(id, p.subarray(1, p.length - pad), p.length, this.dataEnd);
+        const end = (flags & END_STREAM) !== 0;
+        this.startData(id, p.length);
+        return this.onData(id, p.subarray(1, p.length - pad), p.length, end);
       }
       case Type.HEADERS: {
         if (id === 0 || id % 2 === 0) throw new FrameError(H2.PROTOCOL_ERROR, `HEADERS on stream ${id}`);

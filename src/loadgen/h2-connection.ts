@@ -21,6 +21,7 @@ import {
   Setting,
   Type,
 } from "../h2/frames.js";
+import { FrameReader } from "../h2/frame-reader.js";
 import { encodeHeaders, HpackDecoder, HpackError } from "../h2/hpack.js";
 
 /** Socket reads land in one buffer per process (all handling is synchronous): no allocation per read. */
@@ -76,11 +77,20 @@ export class H2Connection {
   private nextId = 1;
   private readonly decoder = new HpackDecoder();
   /** Frame bytes of a frame split over reads (a copy: reads land in a shared buffer). */
-  private partial: Buffer | undefined;
+  private readonly frames = new FrameReader(
+    {
+      stopped: () => this.closed,
+      // A header block's CONTINUATION frames come one after another.
+      checkFrame: (type) => {
+        if (this.headerBlock && type !== Type.CONTINUATION) throw new FrameError(H2.PROTOCOL_ERROR, "expected CONTINUATION");
+      },
+      startData: () => {},
+      onData: (id, bytes, counted, end) => this.onData(id, bytes, counted, end),
+      onFrame: (type, flags, id, payload) => this.onFrame(type, flags, id, payload),
+    },
+    true,
+  );
   /** The DATA frame whose payload is being read across reads: its stream, payload bytes left. */
-  private dataStream = 0;
-  private dataLeft = 0;
-  private dataEnd = false;
   /** A header block in CONTINUATION frames: its stream, end-of-stream flag and fragments. */
   private headerBlock: { id: number; end: boolean; parts: Buffer[] } | undefined;
   private peerInitialWindow = DEFAULT_WINDOW;
@@ -256,46 +266,8 @@ export class H2Connection {
   /** One socket read (`n` bytes of `buf`, which is reused after this returns). */
   private read(buf: Buffer, n: number): boolean {
     if (this.closed) return true;
-    let b = buf.subarray(0, n);
-    if (this.partial) {
-      b = Buffer.concat([this.partial, b]);
-      this.partial = undefined;
-    }
     try {
-      let pos = 0;
-      while (pos < b.length && !this.closed) {
-        if (this.dataLeft > 0) {
-          const take = Math.min(this.dataLeft, b.length - pos);
-          this.dataLeft -= take;
-          this.onData(this.dataStream, b.subarray(pos, pos + take), take, this.dataLeft === 0 && this.dataEnd);
-          pos += take;
-          continue;
-        }
-        if (b.length - pos < FRAME_HEADER) break;
-        const length = b.readUIntBE(pos, 3);
-        const type = b[pos + 3]!;
-        const flags = b[pos + 4]!;
-        const id = b.readUInt32BE(pos + 5) & 0x7fffffff;
-        // Frames are at most what our SETTINGS allow (the default maximum); a header block's
-        // CONTINUATION frames come one after another.
-        if (length > DEFAULT_MAX_FRAME) throw new FrameError(H2.FRAME_SIZE_ERROR, `frame of ${length} bytes`);
-        if (this.headerBlock && type !== Type.CONTINUATION) throw new FrameError(H2.PROTOCOL_ERROR, "expected CONTINUATION");
-        // A DATA frame without padding is read as it arrives, across reads.
-        if (type === Type.DATA && (flags & PADDED) === 0) {
-          pos += FRAME_HEADER;
-          this.dataStream = id;
-          this.dataEnd = (flags & END_STREAM) !== 0;
-          const take = Math.min(length, b.length - pos);
-          this.dataLeft = length - take;
-          this.onData(id, b.subarray(pos, pos + take), take, this.dataLeft === 0 && this.dataEnd);
-          pos += take;
-          continue;
-        }
-        if (b.length - pos < FRAME_HEADER + length) break;
-        this.onFrame(type, flags, id, b.subarray(pos + FRAME_HEADER, pos + FRAME_HEADER + length));
-        pos += FRAME_HEADER + length;
-      }
-      if (pos < b.length && !this.closed) this.partial = Buffer.from(b.subarray(pos));
+      this.frames.read(buf.subarray(0, n));
     } catch (e) {
       const code = e instanceof FrameError ? e.code : e instanceof HpackError ? H2.COMPRESSION_ERROR : H2.PROTOCOL_ERROR;
       this.protocolError(code, (e as Error).message);
