@@ -71,8 +71,7 @@ export class Keepalive {
     if (!(servers instanceof Map)) return;
     for (const [http2Server, entry] of servers as Map<EventEmitter, { sessions?: Set<PingableSession> }>) {
       if (this.watched.has(http2Server)) continue;
-      this.watched.add(http2Server);
-      http2Server.on("session", (s: PingableSession) => this.watch(s));
+      this.watchSessions(http2Server);
       for (const s of entry.sessions ?? []) this.watch(s);
     }
   }
