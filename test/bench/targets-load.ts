@@ -31,6 +31,10 @@ export type LoadMessage =
       readonly heapChurned?: Heap;
       /** Server CPU seconds since its start when the fleet was in sync, less what the heap probe spent before. */
       readonly cpuAtSync?: number;
+      /** Server CPU seconds since its start when the load generator began writing the mesh (the server ready on an empty directory). */
+      readonly cpuAtSetup?: number;
+      /** Server CPU seconds since its start once it served the whole mesh to the load generator's probe proxy. */
+      readonly cpuAtServed?: number;
       /** Epoch ms of the churn's start. */
       readonly churnAt?: number;
     }
@@ -54,13 +58,23 @@ function heapNow(p: LoadParams, settleMs: number): { heap: Heap; probeCpuS: numb
 }
 
 const p = JSON.parse(process.argv[2] ?? "{}") as LoadParams;
-const found: { heapBefore?: Heap; heapSynced?: Heap; heapChurned?: Heap; cpuAtSync?: number; churnAt?: number } = {};
+const found: {
+  heapBefore?: Heap;
+  heapSynced?: Heap;
+  heapChurned?: Heap;
+  cpuAtSync?: number;
+  cpuAtSetup?: number;
+  cpuAtServed?: number;
+  churnAt?: number;
+} = {};
 /** Server CPU spent in the heap probe before the sync: three forced full GCs, 0.2 s at 50 services on a busy machine. */
 let probeCpuBeforeSync = 0;
 const log = (line: string): void => {
   const at = now();
   process.send?.({ event: "log", at, line } satisfies LoadMessage);
-  if (line.startsWith("opening ")) {
+  if (line.startsWith("writing ")) found.cpuAtSetup = readCpuSeconds(p.serverPid);
+  else if (line === "the server serves the mesh") found.cpuAtServed = readCpuSeconds(p.serverPid);
+  else if (line.startsWith("opening ")) {
     const h = heapNow(p, 1_000);
     if (h) {
       found.heapBefore = h.heap;

@@ -60,6 +60,12 @@ export interface ScenarioResult {
   readonly syncBytes: number;
   /** Server CPU seconds since its start when the fleet was in sync (start-up and reading the mesh included). */
   readonly cpuToSyncS: number;
+  /**
+   * Where cpuToSyncS went: the server's CPU when it was ready on the empty directory (start-up),
+   * then while the load generator wrote the mesh file by file and one probe proxy got it (every
+   * file read, each burst of them built and pushed), then the fleet's sync (heap probe excluded).
+   */
+  readonly cpuPhases?: { readonly startupS: number; readonly meshS: number; readonly syncS: number };
   readonly syncCpuS: number;
   readonly heapPerProxy: number;
   readonly endpoint: KindFigures;
@@ -229,6 +235,7 @@ function result(
     syncMs: synced ? num(r.fullSyncMs) : NaN,
     syncBytes: SHORT_TYPES.reduce((a, t) => a + fleet.syncReceived[t].bytes, 0),
     cpuToSyncS: synced ? num(m.cpuAtSync) : NaN,
+    ...(synced ? cpuPhases(m) : {}),
     syncCpuS: synced ? num(r.server?.syncCpuS) : NaN,
     heapPerProxy: synced ? (heap(m.heapSynced) - heap(m.heapBefore)) / params.proxies : NaN,
     endpoint: kindFigures(ep, eds, params.proxies, synced && !ep?.missing),
@@ -238,6 +245,13 @@ function result(
     cpuS,
     errors: r.errors,
   };
+}
+
+/** The server's CPU to the fleet's sync by phase, from the load process's readings (none when one is missing). */
+export function cpuPhases(m: Pick<Extract<LoadMessage, { event: "report" }>, "cpuAtSetup" | "cpuAtServed" | "cpuAtSync">): Pick<ScenarioResult, "cpuPhases"> {
+  const { cpuAtSetup: setup, cpuAtServed: served, cpuAtSync: sync } = m;
+  if (setup === undefined || served === undefined || sync === undefined) return {};
+  return { cpuPhases: { startupS: setup, meshS: served - setup, syncS: sync - served } };
 }
 
 /** A scenario without figures: `message` says why. */

@@ -270,7 +270,7 @@ export function soakDetail(s: Soak): string {
   );
 }
 
-function smallRows(r: ScenarioResult): TargetRow[] {
+export function smallRows(r: ScenarioResult): TargetRow[] {
   const v = `${r.params.labels}, ${r.params.services} svc / ${r.params.proxies} proxies`;
   const m = (x: number): { missing?: string } => (Number.isFinite(x) || !r.failed ? {} : { missing: r.failed });
   return [
@@ -281,9 +281,15 @@ function smallRows(r: ScenarioResult): TargetRow[] {
       value: r.cpuToSyncS,
       limit: TARGETS.smallCpuToSyncS,
       unit: "s",
+      ...(r.cpuPhases ? { detail: cpuPhasesText(r.cpuPhases) } : {}),
       ...m(r.cpuToSyncS),
     },
   ];
+}
+
+/** The small row's CPU by phase (targets-scenario.ts says what each holds). */
+function cpuPhasesText(c: NonNullable<ScenarioResult["cpuPhases"]>): string {
+  return `start-up ${c.startupS.toFixed(2)} s, mesh written and read ${c.meshS.toFixed(2)} s, fleet sync ${c.syncS.toFixed(2)} s`;
 }
 
 function targetNotes(p: TargetsPlan, loop: Loopback, all: readonly ScenarioResult[], skipped: readonly string[]): string[] {
@@ -296,6 +302,7 @@ function targetNotes(p: TargetsPlan, loop: Loopback, all: readonly ScenarioResul
     ...(p.parts.has("small")
       ? [
           "Every server starts with V8's code cache, written by an unreported run of the small mesh before the scenarios (as serve runs after its first start); section 7 gives serve's start-up without it as a reference.",
+          "Small mesh CPU by phase: start-up = ready on the empty directory; mesh written and read = while the load generator writes the mesh file by file (the server reads each burst of files, builds and pushes to one probe proxy); fleet sync = the 10 proxies' sync (the heap probe's collections excluded). Section 7's serve reads a complete directory once instead.",
         ]
       : []),
     "The proxies are the load generator's delta ADS clients claiming Envoy 1.40 (Envoy's subscription order, virtual hosts by VHDS, ACK each response), all in one process on the same 2 cores as the server: their work competes with the server's.",
