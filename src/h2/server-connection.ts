@@ -27,6 +27,7 @@ import {
 } from "./frames.js";
 import { FrameReader, type FrameHandler } from "./frame-reader.js";
 import { HpackDecoder, HpackError } from "./hpack.js";
+import { SendSlab } from "./send-slab.js";
 
 export type HeaderFields = readonly (readonly [string, string])[];
 
@@ -59,6 +60,8 @@ const COPY_LIMIT = 64 * 1024;
 /** In longer ones, slices of at least this many bytes go by reference (copying them cost the full sync more CPU than writing them); shorter ones are copied, with the frame headers, into staging buffers of STAGE_BYTES. */
 const BY_REFERENCE = 256;
 const STAGE_BYTES = 64 * 1024;
+/** Where whole small messages are framed (sendWhole): a push writes one to each of thousands of sockets. */
+const sendBuffers = new SendSlab(256 * 1024);
 
 /** `:status: 200` (static index 8) and `content-type: application/grpc` (name index 31), literals not indexed. */
 const GRPC_RESPONSE_HEADERS = Buffer.concat([Buffer.from([0x88, 0x0f, 0x10, 16]), Buffer.from("application/grpc", "latin1")]);
@@ -146,6 +149,8 @@ export class ServerStream {
    */
   writeMessage(parts: readonly Uint8Array[], length: number, done?: () => void): void {
     if (this.closed) return;
+    // A change's response to each of thousands of streams: nothing waits before it, and the windows take it.
+    if (this.queued === 0 && this.trailers === undefined && this.conn.sendWhole(this, parts, length, done)) return;
     const prefix = Buffer.allocUnsafe(5);
     prefix[0] = 0;
     prefix.writeUInt32BE(length, 1);
@@ -453,6 +458,53 @@ export class ServerConnection extends EventEmitter {
       s.queue.splice(0, s.qHead);
       s.qHead = 0;
     }
+  }
+
+  /**
+   * @internal A whole message, when nothing of `s` is queued and the windows take all of it: framed
+   * straight into one buffer and written, as sendData would frame it from the queue, without
+   * queueing its pieces, a buffer for its prefix or a record of its completion. False: not sent.
+   */
+  sendWhole(s: ServerStream, parts: readonly Uint8Array[], length: number, done: (() => void) | undefined): boolean {
+    const n = 5 + length;
+    if (this.destroyed || n > COPY_LIMIT || n > s.sendWindow || n > this.connSendWindow) return false;
+    const max = this.peerMaxFrame;
+    const head = s.headersSent ? undefined : this.headerFrames(s.id, GRPC_RESPONSE_HEADERS, false);
+    s.headersSent = true;
+    s.sendWindow -= n;
+    this.connSendWindow -= n;
+    s.queuedTotal += n;
+    s.sentTotal += n;
+    this.flushControl();
+    const headLen = head?.length ?? 0;
+    const b = sendBuffers.take(headLen + Math.ceil(n / max) * FRAME_HEADER + n);
+    if (head) head.copy(b, 0);
+    // The first frame holds the prefix (a frame is at least 16 KiB); a piece may span frames.
+    let left = n - Math.min(max, n);
+    let room = Math.min(max, n) - 5;
+    putFrameHeader(b, headLen, room + 5, Type.DATA, 0, s.id);
+    let at = headLen + FRAME_HEADER;
+    b[at] = 0;
+    b.writeUInt32BE(length, at + 1);
+    at += 5;
+    for (let i = 0; i < parts.length; i++) {
+      const piece = parts[i]!;
+      for (let off = 0; off < piece.length;) {
+        if (room === 0) {
+          room = Math.min(max, left);
+          left -= room;
+          putFrameHeader(b, at, room, Type.DATA, 0, s.id);
+          at += FRAME_HEADER;
+        }
+        const take = Math.min(room, piece.length - off);
+        b.set(take === piece.length ? piece : piece.subarray(off, off + take), at);
+        at += take;
+        off += take;
+        room -= take;
+      }
+    }
+    this.socket.write(b, done);
+    return true;
   }
 
   /** The callbacks of messages whose last byte is in this send, as one function (or none). */

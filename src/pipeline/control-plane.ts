@@ -21,6 +21,7 @@ import type { InputKind } from "../api/objects.js";
 import { analysisFindings, analyzeMesh, withSource, type Analysis, type SourceLookup } from "../analyze/analyze.js";
 import type { MeshConfig } from "../model/mesh-config.js";
 import { buildMeshState, rebuildEndpoints, type MeshBuild } from "../model/build.js";
+import { prepareEndpointChanges } from "../model/endpoints.js";
 import type { MeshInput } from "../model/input.js";
 import type { MeshModel, ServiceModel } from "../model/ir.js";
 import { DEFAULT_DOMAIN } from "../model/names.js";
@@ -661,12 +662,16 @@ export class ControlPlane implements ViewProvider {
     else task();
   }
 
-  /** What builds owe after their push: the analysis, new findings logged, unheld resources dropped. */
+  /**
+   * What builds owe after their push: the analysis, new findings logged, unheld resources dropped,
+   * and what the next endpoint change would otherwise work out first (before its push).
+   */
   private settle(): void {
     this.settleCounts.settles++;
     this.analyze();
     this.retainLive();
     this.reportNewDiagnostics();
+    if (this.build) prepareEndpointChanges(this.build.endpoints);
   }
 
   /** Work out the latest build's analysis, if it is owed. */

@@ -123,10 +123,21 @@ function guarded(o: XdsObserver, log: Logger): XdsObserver {
         log.error({ err: e, hook: name }, "xDS observer hook threw");
       }
     };
+  const push = o.onPush;
   return {
     onConnect: wrap("onConnect", o.onConnect),
     onDisconnect: wrap("onDisconnect", o.onDisconnect),
-    onPush: wrap("onPush", o.onPush),
+    // Called for every response to every stream: its arguments are passed on as they are, not
+    // gathered into an array for apply.
+    onPush: push
+      ? (type, proxyId, bytes, resourceCount, seconds, removedCount): void => {
+          try {
+            push.call(o, type, proxyId, bytes, resourceCount, seconds, removedCount);
+          } catch (e) {
+            log.error({ err: e, hook: "onPush" }, "xDS observer hook threw");
+          }
+        }
+      : () => {},
     onNack: wrap("onNack", o.onNack),
   };
 }

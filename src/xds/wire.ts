@@ -271,7 +271,11 @@ export function stepDeltaPieces(
     tail = { controlPlaneId, bytes: ownCopy(removedChunks(removed, controlPlaneId)) };
     stepTails.set(removed, tail);
   }
-  return pieces([head.bytes, ...ownField(5, nonce), tail.bytes]);
+  // As pieces() would make it, without the arrays in between: every stream of a push comes here.
+  const nonceField = nonce === "" ? undefined : (asciiField(5, nonce) ?? joined(pieces(stringField(5, nonce))));
+  return nonceField
+    ? { chunks: [head.bytes, nonceField, tail.bytes], length: head.bytes.length + nonceField.length + tail.bytes.length }
+    : { chunks: [head.bytes, tail.bytes], length: head.bytes.length + tail.bytes.length };
 }
 
 /** removed_resources = 6 (every element, even "", is written) and control_plane = 7. */

@@ -175,6 +175,28 @@ describe("writing", () => {
     expect(sock.frames().map((f) => f.type)).toEqual([Type.DATA]);
   });
 
+  it("frames a message the windows take whole into one write, its pieces cut where frames end", async () => {
+    const { sock, stream } = openStream([]);
+    const pieces = Array.from({ length: 6 }, (_, i) => Buffer.alloc(6_000, i + 1));
+    let done = 0;
+    const before = sock.writes;
+    stream.writeMessage(pieces, 36_000, () => done++);
+    stream.writeMessage([Buffer.from("after")], 5, () => done++);
+    expect(sock.writes - before).toBe(2);
+    const fs = sock.frames();
+    expect(fs.map((f) => [f.type, f.payload.length])).toEqual([
+      [Type.HEADERS, 4 + "application/grpc".length],
+      [Type.DATA, 16_384],
+      [Type.DATA, 16_384],
+      [Type.DATA, 36_005 - 2 * 16_384],
+      [Type.DATA, 10],
+    ]);
+    const body = Buffer.concat(fs.filter((f) => f.type === Type.DATA).map((f) => f.payload));
+    expect(body.equals(Buffer.concat([Buffer.from([0, 0, 0, 0x8c, 0xa0]), ...pieces, Buffer.from([0, 0, 0, 0, 5]), Buffer.from("after")]))).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(2);
+  });
+
   it("writes a big message of many small pieces in a few writes, big pieces by reference, bytes in order", () => {
     const { sock, stream } = openStream([[Setting.INITIAL_WINDOW_SIZE, 1 << 22]]);
     sock.send(windowUpdate(0, 1 << 22));

@@ -5,6 +5,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { formatDiagnostic } from "../../../src/api/diagnostics.js";
 import type { InputKind, InputObject, StoredObject } from "../../../src/api/objects.js";
+import { endpointWork } from "../../../src/model/endpoints.js";
 import { ControlPlane } from "../../../src/pipeline/control-plane.js";
 import { meshInputFrom } from "../../../src/pipeline/mesh-input.js";
 import { SnapshotCache } from "../../../src/xds/snapshot-cache.js";
@@ -109,5 +110,21 @@ describe("work after the push", () => {
     runAll(tasks);
     expect(cp.settleStats.analyses).toBe(before.analyses + 2);
     expect(findings(cp)).toEqual(fromScratch(mesh("v1")));
+  });
+
+  it("indexes which services read each Pod after a full build's push, not in the first endpoint change", () => {
+    const { cp, tasks } = deferred();
+    cp.update(meshInputFrom(mesh("v1")), "all");
+    connectNode(cp, workloadNode(0, 2));
+    const before = endpointWork.podKeyHostIndexes;
+    runAll(tasks);
+    expect(endpointWork.podKeyHostIndexes).toBe(before + 1);
+    cp.update(meshInputFrom(mesh("v2")), ENDPOINTS);
+    expect(endpointWork.podKeyHostIndexes).toBe(before + 1);
+    // Carried on by the endpoint change: its push owes no index again.
+    runAll(tasks);
+    cp.update(meshInputFrom(mesh("v1")), ENDPOINTS);
+    runAll(tasks);
+    expect(endpointWork.podKeyHostIndexes).toBe(before + 1);
   });
 });
