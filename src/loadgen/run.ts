@@ -15,6 +15,7 @@ import { ENVOY_VERSION, istioNode, proxyWorkload, type FleetShape, type LabelMod
 import { findPidByPort, ServerMonitor } from "./proc.js";
 import { now, type LoadProxy, type Protocol } from "./proxy.js";
 import type { ChangeRecord, FleetReport, KindReport, LoadReport, PerProxyRange, ResumeReport, ServerReport } from "./report.js";
+import { waitForQuiet } from "./quiet.js";
 import { PLAINTEXT, secureTransport, type SecureOptions } from "./secure.js";
 import { SotwProxy } from "./sotw-proxy.js";
 import { summarize } from "./stats.js";
@@ -75,6 +76,8 @@ export interface LoadOptions {
 }
 
 const POLL_MS = 10;
+/** Pause before the churn when the server's CPU cannot be read (not on this machine). */
+const QUIET_UNMEASURED_MS = 1_000;
 const MAX_ERRORS_REPORTED = 10;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -315,6 +318,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       }
     };
     const maxChanges = driver ? Math.min(o.maxChanges ?? Infinity, Math.floor(churnRate * durationS)) : 0;
+    if (maxChanges > 0) {
+      const q = monitor ? await waitForQuiet(() => monitor.cpuSeconds()) : (await sleep(QUIET_UNMEASURED_MS), undefined);
+      log(
+        q
+          ? `before the churn: server ${q.quiet ? "idle" : "still busy"} after ${Math.round(q.waitedMs)} ms`
+          : `before the churn: ${QUIET_UNMEASURED_MS} ms pause (server CPU not readable here)`,
+      );
+    }
     const c0 = performance.now();
     const churnStart = now();
     if (maxChanges > 0) log(`churn: ${maxChanges} changes at ${churnRate}/s`);
