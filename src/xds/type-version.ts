@@ -3,6 +3,7 @@
 // one is versioned from that sum and the replaced pairs alone: after an endpoint change a shared
 // part's thousands of ClusterLoadAssignments are neither sorted nor hashed again.
 import { hash } from "node:crypto";
+import { EncodedResource } from "./encoded-resource.js";
 import { LayeredMap } from "./layered-map.js";
 import { patchOf } from "./map-patch.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
@@ -21,18 +22,20 @@ export const typeVersionWork = { pairsHashed: 0 };
 
 /**
  * Each Resource's pair digest, once: an unchanged resource keeps its object across builds, so a
- * map rebuilt around a few new resources (a route edit's) hashes only those.
+ * map rebuilt around a few new resources (a route edit's) hashes only those. An EncodedResource
+ * keeps its own; this holds other resources'.
  */
 const pairDigests = new WeakMap<Resource, Uint32Array>();
 
 function addPair(sum: Uint32Array, name: string, r: Resource, version: string, sign: 1 | -1): void {
-  let d = name === r.name && version === r.version ? pairDigests.get(r) : undefined;
+  const own = name === r.name && version === r.version;
+  let d = own ? (EncodedResource.pairOf(r) ?? pairDigests.get(r)) : undefined;
   if (d === undefined) {
     typeVersionWork.pairsHashed++;
     const digest = hash("sha256", `${name}\0${version}`, "buffer");
     d = new Uint32Array(LANES);
     for (let i = 0; i < LANES; i++) d[i] = digest.readUInt32LE(i * 4);
-    if (name === r.name && version === r.version) pairDigests.set(r, d);
+    if (own && !EncodedResource.setPair(r, d)) pairDigests.set(r, d);
   }
   // A Uint32Array stores each lane modulo 2^32, negative sums included.
   for (let i = 0; i < LANES; i++) sum[i] = sum[i]! + sign * d[i]!;
