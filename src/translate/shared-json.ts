@@ -7,8 +7,8 @@ import { deepFreeze } from "../api/equal.js";
 
 const parts = new Map<string, object>();
 /** Bounded in number and in size of each part: the content comes from user input. */
-const MAX_PARTS = 4096;
-const MAX_TEXT = 2048;
+const MAX_PARTS = 2048;
+const MAX_TEXT = 1024;
 
 /** Counts for tests: parts looked up, and those found (the same content seen before). */
 export const sharedJsonStats = { looked: 0, found: 0 };
