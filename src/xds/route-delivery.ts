@@ -20,12 +20,12 @@
 // The catch-all (`*`) stays inline, so a route configuration always answers what it answered whole.
 import type { EncodeCache } from "./encode-cache.js";
 import { assembledOnce, contentVersion, digestText, encodeMessage, resourceOf, type Assembler } from "./encode.js";
-import { hash } from "node:crypto";
 import { patchMap, patchOf } from "./map-patch.js";
 import { lenField, lenHeader } from "./proto-fields.js";
 import { ownCopy } from "./wire.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 import { TYPE_URL } from "./type-urls.js";
+import { digestLanes } from "./type-version.js";
 
 /** What the translator gives: Envoy JSON of a RouteConfiguration (only these fields are read here). */
 export interface RouteConfigurationLike {
@@ -288,10 +288,7 @@ function addPlaced(sum: Uint32Array, at: number, part: Part, sign: 1 | -1): void
   let known = part.placed;
   if (known?.at !== at) {
     routeAssemblyStats.placedHashed++;
-    const d = hash("sha256", `${at}\0${part.digest}`, "buffer");
-    const lanes = new Uint32Array(LANES);
-    for (let k = 0; k < LANES; k++) lanes[k] = d.readUInt32LE(k * 4);
-    part.placed = known = { at, lanes };
+    part.placed = known = { at, lanes: digestLanes(`${at}\0${part.digest}`) };
   }
   for (let k = 0; k < LANES; k++) sum[k] = sum[k]! + sign * known.lanes[k]!;
 }
