@@ -11,6 +11,7 @@ import { durationWholeSeconds, protoDuration } from "./duration.js";
 import { isCatchAll, routeMatch, stringMatcher } from "./route-match.js";
 import { GRPC_STATUS_NAMES } from "../api/grpc-status.js";
 import { deepFreeze } from "../api/equal.js";
+import { sharedJson } from "./shared-json.js";
 
 const DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 const PREVIOUS_HOSTS = deepFreeze({
@@ -27,7 +28,8 @@ const defaultRetryPolicies: (RetryPolicyJson | undefined)[] = [];
 /** Istio's retry policy: 2 retries on connection-level failures unless the VirtualService says otherwise. */
 export function retryPolicy(retries: RetryModel | undefined, consistentHash: boolean): RetryPolicyJson | undefined {
   if (retries === undefined) return (defaultRetryPolicies[consistentHash ? 1 : 0] ??= deepFreeze(buildRetryPolicy(undefined, consistentHash)));
-  return buildRetryPolicy(retries, consistentHash);
+  const policy = buildRetryPolicy(retries, consistentHash);
+  return policy && sharedJson(policy);
 }
 
 function buildRetryPolicy(retries: RetryModel | undefined, consistentHash: boolean): RetryPolicyJson | undefined {
@@ -79,13 +81,13 @@ function hashPolicy(ch: ConsistentHashModel): RouteActionJson["hashPolicy"] {
   if (ch.httpHeaderName) return [{ header: { headerName: ch.httpHeaderName } }];
   if (ch.httpCookie)
     return [
-      {
+      sharedJson({
         cookie: {
           name: ch.httpCookie.name,
           ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}),
           ...(ch.httpCookie.ttl ? { ttl: protoDuration(ch.httpCookie.ttl) } : {}),
         },
-      },
+      }),
     ];
   if (ch.useSourceIp) return [{ connectionProperties: { sourceIp: true } }];
   if (ch.httpQueryParameterName) return [{ queryParameter: { name: ch.httpQueryParameterName } }];
@@ -108,7 +110,7 @@ export function headerOps(h: HeaderOpsModel | undefined): HeaderOps {
   if (req?.remove.length) out.requestHeadersToRemove = req.remove;
   if (res?.add.length) out.responseHeadersToAdd = res.add;
   if (res?.remove.length) out.responseHeadersToRemove = res.remove;
-  return out;
+  return sharedJson(out);
 }
 
 type HeaderValueOptions = NonNullable<RouteJson["requestHeadersToAdd"]>;
@@ -131,7 +133,7 @@ function mergeHeaderOps(a: HeaderOps, b: HeaderOps): HeaderOps {
     const merged = [...(a[k] ?? []), ...(b[k] ?? [])];
     if (merged.length) (out as Record<string, unknown>)[k] = merged;
   }
-  return out;
+  return sharedJson(out);
 }
 
 /** `host` / `:authority` set by header operations (set wins over add), which Envoy does by host rewrite. */
@@ -188,7 +190,7 @@ function perFilterConfig(route: HttpRouteModel): RouteJson["typedPerFilterConfig
       forwardNotMatchingPreflights: c.unmatchedPreflights !== "IGNORE",
     });
   }
-  return Object.keys(out).length ? out : undefined;
+  return Object.keys(out).length ? sharedJson(out) : undefined;
 }
 
 function grpcStatusCode(s: string): number {
@@ -238,7 +240,7 @@ function forwardAction(route: HttpRouteModel, f: ForwardModel): { action: RouteA
       disableShadowHostSuffixAppend: true,
     }));
   }
-  return { action, destinationHeaders: single ? headerOps(first.headers) : {} };
+  return { action, destinationHeaders: single ? headerOps(first.headers) : NO_HEADER_OPS };
 }
 
 /** Envoy routes for one port's virtual host, in order, cut after the first that takes every request. */
@@ -249,10 +251,10 @@ export function httpRoutes(routes: readonly HttpRouteModel[], port: number): Rou
     const metadata = {
       filterMetadata: {
         istio: { config: istioConfigPath("virtual-service", r.virtualService.namespace, r.virtualService.name) },
-        meshpilot: { rule: r.rule },
+        meshpilot: sharedJson({ rule: r.rule }),
       },
     };
-    const match = routeMatch(r.match, r.gatewaySemantics === true);
+    const match = sharedJson(routeMatch(r.match, r.gatewaySemantics === true));
     const ownHeaders = headerOps(r.headers);
     // Built by assignment, in the order the JSON keeps: conditional spreads cost a temporary each.
     const route: RouteJson = {};

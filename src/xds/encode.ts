@@ -7,6 +7,7 @@
 import { hash } from "node:crypto";
 import { fromJson, toBinary, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import type { EncodeCache } from "./encode-cache.js";
+import { EncodedResource } from "./encoded-resource.js";
 import { JsonBinaryEncoder } from "./json-binary.js";
 import { envoyRegistry, envoySchema } from "./registry.js";
 import type { Resource, ResourceMap, Snapshot } from "./snapshot.js";
@@ -52,12 +53,13 @@ export function contentVersion(bytes: Uint8Array | string): string {
  * stays). For resources encoded here that is the SHA-256 of the bytes themselves: encoding is
  * cheaper than stringifying and hashing the JSON it comes from, which it replaces (a rebuilt
  * JSON object is encoded before it is compared; one already seen is known by identity).
+ * Resources with their bytes (EncodedResource) carry it themselves; this holds the assembled ones'.
  */
 const contentDigest = new WeakMap<Resource, string>();
 
 /** The digest of a Resource's content (undefined for one not made here). */
 export function encodedDigest(r: Resource): string | undefined {
-  return contentDigest.get(r);
+  return EncodedResource.digestOf(r) ?? contentDigest.get(r);
 }
 
 export interface EncodeItem {
@@ -90,7 +92,7 @@ export function encodeResources(typeUrl: TypeUrl, items: readonly EncodeItem[], 
 /** One resource: the one encoded from this very JSON object, else encoded now and the previous or a shared one kept if of equal content. */
 function encodeOne(typeUrl: TypeUrl, item: EncodeItem, old: Resource | undefined, shared: EncodeCache | undefined): Resource {
   const same = shared?.ofJson(item.json);
-  if (same?.name === item.name) return old !== undefined && contentDigest.get(old) === contentDigest.get(same) ? old : same;
+  if (same?.name === item.name) return old !== undefined && encodedDigest(old) === encodedDigest(same) ? old : same;
   const where = `${SHORT_TYPE[typeUrl]} resource "${item.name}"`;
   if (item.json === undefined) throw new Error(`${where}: JSON is undefined`);
   const ownName = (item.json as Record<string, unknown> | null)?.[NAME_FIELD[typeUrl]];
@@ -106,11 +108,10 @@ function encodeOne(typeUrl: TypeUrl, item: EncodeItem, old: Resource | undefined
  */
 export function resourceOf(typeUrl: TypeUrl, name: string, body: Uint8Array, previous: Resource | undefined, shared: EncodeCache | undefined): Resource {
   const full = hash("sha256", body, "hex");
-  if (previous !== undefined && contentDigest.get(previous) === full) return previous;
+  if (previous !== undefined && encodedDigest(previous) === full) return previous;
   const known = shared?.get(typeUrl, full);
   if (known?.name === name) return known;
-  const resource: Resource = { name, version: full.slice(0, VERSION_HEX), body };
-  contentDigest.set(resource, full);
+  const resource = new EncodedResource(name, full.slice(0, VERSION_HEX), body, full);
   shared?.put(typeUrl, full, resource);
   return resource;
 }
@@ -162,12 +163,11 @@ export function encodeMessage(typeUrl: TypeUrl, json: unknown, where: string): U
  */
 export function encodeOnce(typeUrl: TypeUrl, name: string, digest: string, build: () => Uint8Array, previous?: ResourceMap, shared?: EncodeCache): Resource {
   const old = previous?.get(name);
-  if (old && contentDigest.get(old) === digest) return old;
+  if (old && encodedDigest(old) === digest) return old;
   const known = shared?.get(typeUrl, digest);
   if (known) return known;
   const body = build();
-  const resource: Resource = { name, version: contentVersion(body), body };
-  contentDigest.set(resource, digest);
+  const resource = new EncodedResource(name, contentVersion(body), body, digest);
   shared?.put(typeUrl, digest, resource);
   return resource;
 }
@@ -188,7 +188,7 @@ export function assembledOnce(
   shared?: EncodeCache,
 ): Resource {
   const old = previous?.get(name);
-  if (old && contentDigest.get(old) === digest) return old;
+  if (old && encodedDigest(old) === digest) return old;
   const known = shared?.get(typeUrl, digest);
   if (known) return known;
   let bytes: Uint8Array | undefined;

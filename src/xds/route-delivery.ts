@@ -20,12 +20,12 @@
 // The catch-all (`*`) stays inline, so a route configuration always answers what it answered whole.
 import type { EncodeCache } from "./encode-cache.js";
 import { assembledOnce, contentVersion, digestText, encodeMessage, resourceOf, type Assembler } from "./encode.js";
-import { hash } from "node:crypto";
 import { patchMap, patchOf } from "./map-patch.js";
 import { lenField, lenHeader } from "./proto-fields.js";
 import { ownCopy } from "./wire.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
 import { TYPE_URL } from "./type-urls.js";
+import { digestLanes } from "./type-version.js";
 
 /** What the translator gives: Envoy JSON of a RouteConfiguration (only these fields are read here). */
 export interface RouteConfigurationLike {
@@ -283,18 +283,12 @@ function vhostPlace(parts: readonly Part[], i: number): number {
 /** 128 bits of SHA-256 per placed part: a sum of random 128-bit values does not collide by chance. */
 const LANES = 4;
 
-/** Per part, its placed digest at the place it was last summed at (parts of unchanged virtual hosts stay at theirs). */
-const placed = new WeakMap<Part, { readonly at: number; readonly lanes: Uint32Array }>();
-
 /** Add (`sign` 1) or take away (-1) part `part` at place `at` to `sum`, lane by lane modulo 2^32. */
 function addPlaced(sum: Uint32Array, at: number, part: Part, sign: 1 | -1): void {
-  let known = placed.get(part);
+  let known = part.placed;
   if (known?.at !== at) {
     routeAssemblyStats.placedHashed++;
-    const d = hash("sha256", `${at}\0${part.digest}`, "buffer");
-    const lanes = new Uint32Array(LANES);
-    for (let k = 0; k < LANES; k++) lanes[k] = d.readUInt32LE(k * 4);
-    placed.set(part, (known = { at, lanes }));
+    part.placed = known = { at, lanes: digestLanes(`${at}\0${part.digest}`) };
   }
   for (let k = 0; k < LANES; k++) sum[k] = sum[k]! + sign * known.lanes[k]!;
 }
@@ -327,6 +321,11 @@ interface Part {
   readonly digest: string;
   readonly pieces: () => readonly Uint8Array[];
   readonly vhost?: Resource;
+  /**
+   * Its placed digest at the place it was last summed at (parts of unchanged virtual hosts stay
+   * at theirs): on the part, where a side table cost an entry per virtual host of every build.
+   */
+  placed?: { readonly at: number; readonly lanes: Uint32Array };
 }
 
 /** An inline route configuration's virtual hosts, their parts, its VHDS virtual hosts and the sum of its placed parts. */
@@ -361,7 +360,7 @@ function partOf(
   if (!delivered(route, vh)) {
     const body = encodeMessage(TYPE_URL.virtualHost, vh, `${where} virtual host "${vh.name}"`);
     const pieces = [ownCopy([lenHeader(2, body.length)]), body];
-    return { digest: digestText(JSON.stringify(vh)), pieces: () => pieces };
+    return { digest: digestText(JSON.stringify(vh)), pieces: () => pieces, placed: undefined };
   }
   const r = encodeVhost(route, vh, previous?.virtualHosts, shared);
   let part = deliveredParts.get(r);
@@ -371,7 +370,7 @@ function partOf(
 
 /** Made out of partOf's scope, so that the part (kept as long as its virtual host) keeps nothing of the build that made it. */
 function deliveredPart(r: Resource, name: string): Part {
-  return { digest: r.version, pieces: () => inlinePieces(r, name), vhost: r };
+  return { digest: r.version, pieces: () => inlinePieces(r, name), vhost: r, placed: undefined };
 }
 
 /** Per VHDS virtual host, its part of an inline route configuration: one for every route configuration (every view) holding it. */

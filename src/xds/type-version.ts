@@ -3,6 +3,7 @@
 // one is versioned from that sum and the replaced pairs alone: after an endpoint change a shared
 // part's thousands of ClusterLoadAssignments are neither sorted nor hashed again.
 import { hash } from "node:crypto";
+import { EncodedResource } from "./encoded-resource.js";
 import { LayeredMap } from "./layered-map.js";
 import { patchOf } from "./map-patch.js";
 import type { Resource, ResourceMap } from "./snapshot.js";
@@ -21,18 +22,43 @@ export const typeVersionWork = { pairsHashed: 0 };
 
 /**
  * Each Resource's pair digest, once: an unchanged resource keeps its object across builds, so a
- * map rebuilt around a few new resources (a route edit's) hashes only those.
+ * map rebuilt around a few new resources (a route edit's) hashes only those. An EncodedResource
+ * keeps its own; this holds other resources'.
  */
 const pairDigests = new WeakMap<Resource, Uint32Array>();
 
+/**
+ * The first 128 bits of `text`'s SHA-256 as four little-endian 32-bit lanes. Read from the hex
+ * digest: a digest as a Buffer is an array buffer of its own per call, which made the one-shot
+ * hash several times slower than the hashing itself (thousands of pairs per build).
+ */
+export function digestLanes(text: string): Uint32Array {
+  const hex = hash("sha256", text, "hex");
+  const lanes = new Uint32Array(LANES);
+  for (let k = 0; k < LANES; k++) {
+    let v = 0;
+    // Byte j of the lane is its j-th least significant: hex characters 2(4k+j) and the next.
+    for (let j = 3; j >= 0; j--) {
+      const at = (k * 4 + j) * 2;
+      v = (v << 8) | (hexDigit(hex.charCodeAt(at)) << 4) | hexDigit(hex.charCodeAt(at + 1));
+    }
+    lanes[k] = v >>> 0;
+  }
+  return lanes;
+}
+
+/** A lowercase hex digit's value (what the hex digest holds). */
+function hexDigit(c: number): number {
+  return c <= 57 ? c - 48 : c - 87;
+}
+
 function addPair(sum: Uint32Array, name: string, r: Resource, version: string, sign: 1 | -1): void {
-  let d = name === r.name && version === r.version ? pairDigests.get(r) : undefined;
+  const own = name === r.name && version === r.version;
+  let d = own ? (EncodedResource.pairOf(r) ?? pairDigests.get(r)) : undefined;
   if (d === undefined) {
     typeVersionWork.pairsHashed++;
-    const digest = hash("sha256", `${name}\0${version}`, "buffer");
-    d = new Uint32Array(LANES);
-    for (let i = 0; i < LANES; i++) d[i] = digest.readUInt32LE(i * 4);
-    if (name === r.name && version === r.version) pairDigests.set(r, d);
+    d = digestLanes(`${name}\0${version}`);
+    if (own && !EncodedResource.setPair(r, d)) pairDigests.set(r, d);
   }
   // A Uint32Array stores each lane modulo 2^32, negative sums included.
   for (let i = 0; i < LANES; i++) sum[i] = sum[i]! + sign * d[i]!;

@@ -3,13 +3,21 @@
 import { describe, expect, it } from "vitest";
 import { patchMap, patchOf } from "../../../src/xds/map-patch.js";
 import type { Resource, ResourceMap } from "../../../src/xds/snapshot.js";
-import { typeVersion, typeVersionWork } from "../../../src/xds/type-version.js";
+import { hash } from "node:crypto";
+import { digestLanes, typeVersion, typeVersionWork } from "../../../src/xds/type-version.js";
 
 const res = (name: string, version = "1"): Resource => ({ name, version, body: new Uint8Array([version.length]) });
 const mapOf = (rs: readonly Resource[]): ResourceMap => new Map(rs.map((r) => [r.name, r]));
 const names = Array.from({ length: 1000 }, (_, i) => `outbound|9080||svc-${i}.default.svc.cluster.local`);
 
 describe("typeVersion", () => {
+  it("reads a digest's lanes from its hex form as from its bytes", () => {
+    for (const text of ["", "a\0b", ...names.slice(0, 200).map((n, i) => `${n}\0${i.toString(16)}`), "é\u{1F600}"]) {
+      const bytes = hash("sha256", text, "buffer");
+      expect([...digestLanes(text)]).toEqual([0, 1, 2, 3].map((k) => bytes.readUInt32LE(k * 4)));
+    }
+  });
+
   it("depends on the pairs, not their order", () => {
     const a = mapOf(names.map((n) => res(n)));
     const b = mapOf([...names].reverse().map((n) => res(n)));
