@@ -537,7 +537,7 @@ export class ControlPlane implements ViewProvider {
     }
     view.composed = { shared: step.to, own: before.own, maps };
     view.maps = maps;
-    view.snapshot = { resources: maps, versions };
+    view.snapshot = { resources: maps, versions, vhdsForm: undefined, wholeForm: undefined };
     return plain ? step : undefined;
   }
 
