@@ -153,9 +153,12 @@ export interface ControlPlaneOptions {
   readonly afterPush?: (task: () => void) => void;
 }
 
-/** One view's resource maps before and after a build, for the types whose version changed. */
+/**
+ * The resource maps of one view, or of views that changed alike (took their shared part's step),
+ * before and after a build, for the types whose version changed.
+ */
 export interface ViewChange {
-  /** The node classes (xDS keys) of the view: their proxies get the change. */
+  /** The node classes (xDS keys) of the view or views: their proxies get the change. */
   readonly classes: readonly string[];
   readonly maps: ReadonlyMap<TypeUrl, { readonly from: ResourceMap; readonly to: ResourceMap }>;
 }
@@ -167,7 +170,7 @@ export interface BuildStats {
   readonly classes: number;
   readonly fastPath: boolean;
   readonly seconds: number;
-  /** Views whose resources changed (views built for the first time are not listed). */
+  /** What changed in views (views built for the first time are not listed); views that changed alike share one. */
   readonly changes: readonly ViewChange[];
   /** Shared parts (a sidecar outbound side per outbound key, a gateway's view) the views are composed of. */
   readonly outboundKeys: number;
@@ -376,6 +379,9 @@ export class ControlPlane implements ViewProvider {
     this.dropIdle();
     // Every view first, then the classes: a class moving between views finds its new one built.
     const changes: ViewChange[] = [];
+    // The classes of the views that took one step alike, listed in one change: a change object and
+    // a class list per view per change outlived the push they wait for (the history reads them after it).
+    const alike = new Map<ViewChange["maps"], string[]>();
     for (const [vk, view] of this.views) {
       // Never built: its proxies wait for it anyway; built in turns, not in this one.
       if (!view.snapshot && this.work) {
@@ -388,10 +394,20 @@ export class ControlPlane implements ViewProvider {
       const step = this.publish(view, build.mesh, build.changedHosts);
       if (!before || !versions || !view.maps || view.snapshot === previous) continue;
       // Every view that took its part's step with nothing of its own in the step's types changed alike.
-      const maps = step
-        ? (step.change ??= changedMaps(before, versions, view.maps, view.snapshot!.versions))
-        : changedMaps(before, versions, view.maps, view.snapshot!.versions);
-      if (maps.size > 0) changes.push({ classes: [...view.classes], maps });
+      if (!step) {
+        const maps = changedMaps(before, versions, view.maps, view.snapshot!.versions);
+        if (maps.size > 0) changes.push({ classes: [...view.classes], maps });
+        continue;
+      }
+      const maps = (step.change ??= changedMaps(before, versions, view.maps, view.snapshot!.versions));
+      if (maps.size === 0) continue;
+      const classes = alike.get(maps);
+      if (classes) for (const k of view.classes) classes.push(k);
+      else {
+        const list = [...view.classes];
+        alike.set(maps, list);
+        changes.push({ classes: list, maps });
+      }
     }
     // A class whose view stood (a workload's view after an edit elsewhere) already has its snapshot.
     for (const view of this.views.values())
@@ -538,7 +554,7 @@ export class ControlPlane implements ViewProvider {
     }
     view.composed = { shared: step.to, own: before.own, maps };
     view.maps = maps;
-    view.snapshot = { resources: maps, versions };
+    view.snapshot = { resources: maps, versions, vhdsForm: undefined, wholeForm: undefined };
     return plain ? step : undefined;
   }
 

@@ -247,5 +247,5 @@ export function snapshotFrom(maps: Partial<Record<TypeUrl, ResourceMap>> | Reado
     maps instanceof Map || maps instanceof TypeTable ? (maps as ReadonlyMap<TypeUrl, ResourceMap>).get(t) : (maps as Partial<Record<TypeUrl, ResourceMap>>)[t];
   // A view's composed maps are such a table already, every type in it: the snapshot holds it.
   const resources = maps instanceof TypeTable && maps.size === PUSH_ORDER.length ? (maps as TypeTable<ResourceMap>) : TypeTable.of((t) => get(t) ?? EMPTY_MAP);
-  return { resources, versions: TypeTable.of((t) => typeVersion(resources.get(t)!)) };
+  return { resources, versions: TypeTable.of((t) => typeVersion(resources.get(t)!)), vhdsForm: undefined, wholeForm: undefined };
 }

@@ -26,19 +26,16 @@ export function takesVhds(node: NodeInfo): boolean {
   return major > FIRST_VHDS_ENVOY[0] || (major === FIRST_VHDS_ENVOY[0] && minor >= FIRST_VHDS_ENVOY[1]);
 }
 
-const vhdsForms = new WeakMap<Snapshot, Snapshot>();
-const wholeForms = new WeakMap<Snapshot, Snapshot>();
-
 /** `snapshot` as a stream that takes VHDS (`vhds`) or one that does not sees it. */
 export function routeForm(snapshot: Snapshot, vhds: boolean): Snapshot {
   const vhosts = snapshot.resources.get(TYPE_URL.virtualHost);
   if (vhosts === undefined || vhosts.size === 0) return snapshot; // nothing is split
-  const cache = vhds ? vhdsForms : wholeForms;
-  const known = cache.get(snapshot);
+  const known = vhds ? snapshot.vhdsForm : snapshot.wholeForm;
   if (known) return known;
   const type = vhds ? TYPE_URL.route : TYPE_URL.virtualHost;
   const map = vhds ? vhdsRoutes(snapshot.resources.get(TYPE_URL.route) ?? EMPTY) : EMPTY;
   const form = { resources: TypeTable.from(snapshot.resources).with(type, map), versions: TypeTable.from(snapshot.versions).with(type, typeVersion(map)) };
-  cache.set(snapshot, form);
+  if (vhds) snapshot.vhdsForm = form;
+  else snapshot.wholeForm = form;
   return form;
 }

@@ -26,9 +26,12 @@ export class SnapshotCache {
     const previous = this.snapshots.get(key);
     this.snapshots.set(key, snapshot);
     const changed = changedTypes(previous, snapshot);
-    if (changed.size > 0) {
-      // Copy: a listener may unwatch (its stream closing) while we iterate.
-      for (const l of [...(this.listeners.get(key) ?? [])]) l(snapshot, changed, setAt);
+    const listeners = this.listeners.get(key);
+    if (changed.size > 0 && listeners) {
+      // A view per workload has one stream: no copy of one listener per view per change.
+      if (listeners.size === 1) for (const l of listeners) l(snapshot, changed, setAt);
+      // Copy: a listener may unwatch (its stream closing) or watch while we iterate.
+      else for (const l of [...listeners]) l(snapshot, changed, setAt);
     }
     return changed;
   }
@@ -63,10 +66,28 @@ export class SnapshotCache {
   }
 }
 
-function changedTypes(previous: Snapshot | undefined, next: Snapshot): Set<TypeUrl> {
+/**
+ * The sets of changed types two views' snapshots can differ by, one per combination of PUSH_ORDER
+ * types, made when first met and shared: every view a change reaches is set anew, and a Set per
+ * view per change outlived the young generation (the streams' flushes run across scavenges).
+ */
+const changedSets: ReadonlySet<TypeUrl>[] = [];
+
+/** The shared set of the PUSH_ORDER types whose bits `mask` has (type-table.ts differingMask). */
+export function changedSetOf(mask: number): ReadonlySet<TypeUrl> {
+  let set = changedSets[mask];
+  if (!set) {
+    const types = new Set<TypeUrl>();
+    for (let i = 0; i < PUSH_ORDER.length; i++) if (mask & (1 << i)) types.add(PUSH_ORDER[i]!);
+    changedSets[mask] = set = types;
+  }
+  return set;
+}
+
+function changedTypes(previous: Snapshot | undefined, next: Snapshot): ReadonlySet<TypeUrl> {
   // Views' snapshots: both tables, compared slot by slot.
   if (previous?.versions instanceof TypeTable && next.versions instanceof TypeTable)
-    return new Set((next.versions as TypeTable<string>).differing(previous.versions as TypeTable<string>));
+    return changedSetOf((next.versions as TypeTable<string>).differingMask(previous.versions as TypeTable<string>));
   const changed = new Set<TypeUrl>();
   for (const t of PUSH_ORDER) if (!previous || previous.versions.get(t) !== next.versions.get(t)) changed.add(t);
   // A TypeTable holds PUSH_ORDER's types only; other maps may hold more, compared all the same.

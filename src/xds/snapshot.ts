@@ -18,6 +18,13 @@ export interface Snapshot {
   /** Per type: a hash over the (name, version) pairs; the SotW `version_info`. */
   readonly versions: ReadonlyMap<TypeUrl, string>;
   readonly resources: ReadonlyMap<TypeUrl, ResourceMap>;
+  /**
+   * This snapshot as a stream that takes VHDS, or one that does not, sees it (route-form.ts): made
+   * by the first stream that asks, kept here rather than in a weak map, whose table every view's
+   * new snapshot on every change grew until the next full collection.
+   */
+  vhdsForm?: Snapshot;
+  wholeForm?: Snapshot;
 }
 
 /** What the server knows of a connecting Envoy (from the first request's `node`). */

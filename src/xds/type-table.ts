@@ -44,6 +44,13 @@ export class TypeTable<V> extends EntriesMap<TypeUrl, V> {
     return out;
   }
 
+  /** The same as `differing`, as a bit per PUSH_ORDER place (bit i: PUSH_ORDER[i] differs). */
+  differingMask(other: TypeTable<V>): number {
+    let mask = 0;
+    for (let i = 0; i < PUSH_ORDER.length; i++) if (this.slots[i] !== other.slots[i]) mask |= 1 << i;
+    return mask;
+  }
+
   get(type: TypeUrl): V | undefined {
     const i = SLOT.get(type);
     return i === undefined ? undefined : this.slots[i];

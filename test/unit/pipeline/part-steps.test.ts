@@ -83,9 +83,10 @@ describe("views of a shared part", () => {
     const pairs = typeVersionWork.pairsHashed - hashed;
     expect(pairs).toBeGreaterThan(0);
     expect(pairs).toBeLessThanOrEqual(3);
-    expect(stats.changes).toHaveLength(N);
-    // The views of one part changed alike: one description of the change per part.
+    // The views of one part changed alike: one change per part, listing the classes of all its views.
+    expect(stats.changes).toHaveLength(4);
     expect(new Set(stats.changes.map((c) => c.maps)).size).toBe(4);
+    expect(stats.changes.flatMap((c) => c.classes).sort()).toEqual([...new Set(keys)].sort());
     for (const [i, key] of keys.entries()) {
       const after = cache.get(key)!;
       for (const t of PUSH_ORDER) {

@@ -31,4 +31,21 @@ describe("SnapshotCache", () => {
     expect(cache.delete("a")).toBe(true);
     expect(cache.get("a")).toBeUndefined();
   });
+
+  it("hands every view the same set for the same changed types, not a set per view per change", () => {
+    const cache = new SnapshotCache();
+    const world = new World().put(CDS, "c1", cluster("c1")).put(EDS, "c1", cla("c1", "10.0.0.1"));
+    const keys = ["a", "b", "c", "d"];
+    const seen: ReadonlySet<string>[] = [];
+    for (const k of keys) cache.watch(k, (_s, changed) => seen.push(changed));
+    for (const k of keys) cache.set(k, world.snapshot(k));
+    seen.length = 0;
+    world.put(EDS, "c1", cla("c1", "10.0.0.2"));
+    for (const k of keys) cache.set(k, world.snapshot(k));
+    world.put(EDS, "c1", cla("c1", "10.0.0.3"));
+    for (const k of keys) expect(cache.set(k, world.snapshot(k))).toBe(seen[0]);
+    expect(seen).toHaveLength(2 * keys.length);
+    expect(new Set(seen).size).toBe(1);
+    expect([...seen[0]!]).toEqual([EDS]);
+  });
 });
