@@ -4,7 +4,10 @@
 // (the push history's body budget, V8's caches of the shapes and keys it meets), and the headroom
 // V8 keeps between major collections for garbage. The slope is given after a stated warm-up (the
 // figure) and over the whole churn (shown next to it), with the heap after GC before and after:
-// growth is never left out of what is printed.
+// growth is never left out of what is printed. Under churn RSS is a sawtooth (V8 lets old space grow
+// to about twice the live heap before a major collection, period ~2 minutes at the main scale), so a
+// least-squares slope over ten minutes depends on where the teeth fall; the slope of the teeth's
+// tops (each minute's peak) is given next to it as the envelope.
 import type { Heap } from "./targets-load.js";
 import { slope } from "./targets-table.js";
 
@@ -29,6 +32,8 @@ export interface Soak {
   readonly rssSlope: number;
   /** The same over every sample of the churn, warm-up included. */
   readonly rssSlopeWhole: number;
+  /** The envelope: least squares over each whole minute's peak after the warm-up (NaN with fewer than two minutes). */
+  readonly rssPeakSlope: number;
   readonly rssFirst: number;
   readonly rssLast: number;
   readonly rssMax: number;
@@ -55,17 +60,33 @@ export function soakFigures(
   if (!first || !last || last.t <= first.t) return undefined;
   const warmupS = (WARMUP_SHARE * (last.t - first.t)) / 1000;
   const perMinute = (ss: readonly Sample[]): number => slope(ss.map((s) => ({ x: (s.t - churn.at) / 60_000, y: s.rss })));
+  const afterWarmup = inChurn.filter((s) => s.t >= first.t + warmupS * 1000);
   return {
     seconds: (last.t - first.t) / 1000,
     changes: churn.changes,
     cores: (last.cpuS - first.cpuS) / ((last.t - first.t) / 1000),
     warmupS,
-    rssSlope: perMinute(inChurn.filter((s) => s.t >= first.t + warmupS * 1000)),
+    rssSlope: perMinute(afterWarmup),
     rssSlopeWhole: perMinute(inChurn),
+    rssPeakSlope: perMinute(minutePeaks(afterWarmup)),
     rssFirst: first.rss,
     rssLast: last.rss,
     rssMax: Math.max(...inChurn.map((s) => s.rss)),
     liveBefore: live(heap.synced),
     liveAfter: live(heap.churned),
   };
+}
+
+/** The highest sample of each whole minute from the first sample on (a partial last minute is left out). */
+function minutePeaks(samples: readonly Sample[]): Sample[] {
+  const start = samples[0]?.t ?? 0;
+  const peaks: Sample[] = [];
+  for (const s of samples) {
+    const m = Math.floor((s.t - start) / 60_000);
+    if (s.t - start >= (m + 1) * 60_000 - 1) continue;
+    const p = peaks[m];
+    if (!p || s.rss > p.rss) peaks[m] = s;
+  }
+  const whole = Math.floor(((samples[samples.length - 1]?.t ?? start) - start) / 60_000);
+  return peaks.slice(0, whole).filter((p) => p !== undefined);
 }

@@ -260,12 +260,12 @@ export function soakRows(r: ScenarioResult, p: TargetsPlan): TargetRow[] {
   ];
 }
 
-/** Everything the slope leaves out: the whole churn's slope, RSS at both ends, and the live heap (after GC) before and after. */
+/** Everything the slope leaves out: the whole churn's slope, the minute peaks' slope (targets-soak.ts), RSS at both ends, and the live heap (after GC) before and after. */
 export function soakDetail(s: Soak): string {
   const minutes = s.seconds / 60;
   const live = (s.liveAfter - s.liveBefore) / minutes;
   return (
-    `whole churn ${formatValue(s.rssSlopeWhole, "bytes/min")}; RSS ${bytes(s.rssFirst)} → ${bytes(s.rssLast)}, max ${bytes(s.rssMax)}; ` +
+    `whole churn ${formatValue(s.rssSlopeWhole, "bytes/min")}; minute peaks ${formatValue(s.rssPeakSlope, "bytes/min")}; RSS ${bytes(s.rssFirst)} → ${bytes(s.rssLast)}, max ${bytes(s.rssMax)}; ` +
     `heap after GC ${bytes(s.liveBefore)} → ${bytes(s.liveAfter)} (${formatValue(live, "bytes/min")})`
   );
 }
@@ -297,7 +297,7 @@ function targetNotes(p: TargetsPlan, loop: Loopback, all: readonly ScenarioResul
     `loopback: ${bytes(loop.bytes)} in ${ms(loop.ms)} ms (${(loop.throughput / 1e9).toFixed(2)} GB/s) over one TCP connection between two processes, measured in this run; it is the yardstick of full sync and the wire time of an edit.`,
     "Changes are edits of the config directory (one service's file rewritten and renamed into place): a latency runs from the edit to the proxy ACKing a response that holds it, through the file watch (a file renamed into place is read at once, one written in place after 50 ms of quiet), parsing, the push debouncer (a lone change is not delayed), translation and the push.",
     `Changes: the load generator (src/loadgen, its own process) changes the mesh once a second, an endpoint move and a VirtualService weight edit in turn, for ${p.churnS} s per label mode, ${p.scalingChurnS} s per scaling row and ${p.soakS} s in the soak, starting once the server is idle after the full sync (one 250 ms window under a tenth of a core, at most 10 s: the log line "before the churn" gives the wait); p99 over every (proxy, change), the first change of each kind (the server's cold code) included. A figure is given only when every proxy got every change.`,
-    "Steady state: CPU = server CPU seconds / churn seconds (/proc/<pid>/stat); RSS slope = least squares over RSS samples every 0.5 s after the first tenth of the soak's churn (the warm-up), and next to it over the whole churn, with the server's heap after GC before and after the churn (live memory; RSS also holds V8's room for garbage between major collections); the soak runs with workloads labels when that mode got in sync at this scale, else with identical labels, else at the largest proxy scaling row that got in sync.",
+    "Steady state: CPU = server CPU seconds / churn seconds (/proc/<pid>/stat); RSS slope = least squares over RSS samples every 0.5 s after the first tenth of the soak's churn (the warm-up), and next to it over the whole churn and over each whole minute's peak (under churn RSS is a sawtooth of V8's old space, period ~2 minutes at the main scale, so the plain slope depends on where its teeth fall; the peaks give its envelope), with the server's heap after GC before and after the churn (live memory; RSS also holds V8's room for garbage between major collections); the soak runs with workloads labels when that mode got in sync at this scale, else with identical labels, else at the largest proxy scaling row that got in sync.",
     "RSS and CPU are the server process's own (/proc/<pid>/stat, VmRSS, VmHWM); heap per proxy = the server's heap + ArrayBuffers after GC (measured inside it) with the fleet in sync, minus the same before the fleet connected, / proxies: the views' share is included; the CPU that measuring the heap costs the server (forced full GCs) is left out of its CPU to first full sync. MB is read as MiB.",
     ...(p.parts.has("small")
       ? [

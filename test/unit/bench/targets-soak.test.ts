@@ -27,7 +27,7 @@ describe("soak figures", () => {
     expect(s.cores).toBeCloseTo(0.2, 5);
     expect([s.rssFirst, s.rssLast].map((x) => x / MiB)).toEqual([300, 334.5]);
     expect(soakDetail(s)).toBe(
-      `whole churn ${(s.rssSlopeWhole / MiB).toFixed(2)} MiB/min; RSS 300.00 MiB → 334.50 MiB, max 334.50 MiB; heap after GC 174.00 MiB → 184.00 MiB (1.00 MiB/min)`,
+      `whole churn ${(s.rssSlopeWhole / MiB).toFixed(2)} MiB/min; minute peaks 512.0 KiB/min; RSS 300.00 MiB → 334.50 MiB, max 334.50 MiB; heap after GC 174.00 MiB → 184.00 MiB (1.00 MiB/min)`,
     );
   });
 
@@ -37,5 +37,27 @@ describe("soak figures", () => {
     expect(s.rssSlopeWhole / MiB).toBeCloseTo(6, 5);
     expect(s.liveBefore).toBeNaN();
     expect(soakFigures(samples.slice(0, 2), { at: 1_000_000, durationMs: 60_000, changes: 0 }, 500, {})).toBeUndefined();
+  });
+
+  it("give the envelope of a sawtooth: the slope of each minute's peak", () => {
+    // Teeth of 150 s rising 120 MiB over a flat floor, the floor creeping up 0.2 MiB/min: the
+    // least-squares slope depends on where the teeth fall, the peaks' slope is the creep.
+    const out: Sample[] = [];
+    for (let t = 0; t <= 600_000; t += 500) {
+      const floor = 300 + (0.2 * t) / 60_000;
+      out.push({ t: 1_000_000 + t, cpuS: t / 5000, rss: (floor + 120 * ((t % 150_000) / 150_000)) * MiB });
+    }
+    const s = soakFigures(out, { at: 1_000_000, durationMs: 600_000, changes: 600 }, 500, heap)!;
+    expect(Math.abs(s.rssPeakSlope / MiB)).toBeLessThan(Math.abs(s.rssSlope / MiB));
+    expect(Math.abs(s.rssPeakSlope / MiB)).toBeLessThan(1);
+    // Growth on every tooth shows in the envelope as well.
+    const growing = out.map((x) => ({ ...x, rss: x.rss + ((x.t - 1_000_000) / 60_000) * 3 * MiB }));
+    const g = soakFigures(growing, { at: 1_000_000, durationMs: 600_000, changes: 600 }, 500, heap)!;
+    expect(g.rssPeakSlope / MiB).toBeGreaterThan(2);
+  });
+
+  it("give no envelope under two whole minutes", () => {
+    const s = soakFigures(churnSamples(100, 6, 6), { at: 1_000_000, durationMs: 100_000, changes: 100 }, 500, {})!;
+    expect(s.rssPeakSlope).toBeNaN();
   });
 });
