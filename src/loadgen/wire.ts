@@ -243,6 +243,8 @@ export interface DeltaSummary {
   readonly removed: string[];
   /** The resource bodies' bytes, summed. */
   readonly resourceBytes: number;
+  /** `resources` is one array handed to every response of the same resource bytes (DeltaResources.shared). */
+  readonly shared: boolean;
 }
 
 export interface SotwSummary {
@@ -258,12 +260,17 @@ export interface DeltaResources {
   readonly resources: WireResource[];
   /** Their bodies' bytes, summed. */
   readonly resourceBytes: number;
+  /**
+   * The same object (resources and all) is handed for every span of the same bytes, and its
+   * resources point into bytes of their own: what is derived from it may be kept by its identity.
+   */
+  readonly shared?: boolean;
 }
 
 /** Reads the resources that lie in [start, end) of `buf`, a response of `typeUrl`. */
 export type ResourceReader = (buf: Buffer, start: number, end: number, typeUrl: string) => DeltaResources;
 
-const NO_RESOURCES: DeltaResources = { resources: [], resourceBytes: 0 };
+const NO_RESOURCES: DeltaResources = { resources: [], resourceBytes: 0, shared: true };
 
 /**
  * A DeltaDiscoveryResponse. Its resources are read from the span that holds them all (from the
@@ -289,7 +296,7 @@ export function readDeltaResponse(bytes: Uint8Array, resources: ResourceReader =
     }
   }
   const read = first < 0 ? NO_RESOURCES : resources(buf, first, last, typeUrl);
-  return { typeUrl, nonce, resources: read.resources, removed, resourceBytes: read.resourceBytes };
+  return { typeUrl, nonce, resources: read.resources, removed, resourceBytes: read.resourceBytes, shared: read.shared === true };
 }
 
 /** The `resources` fields of a DeltaDiscoveryResponse in [start, end) of `buf` (other fields there are skipped). */
