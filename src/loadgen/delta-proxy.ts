@@ -83,12 +83,14 @@ export class DeltaProxy extends LoadProxy {
     this.asked.add(type);
     const resume = first && this.streams > 1 && held.size > 0;
     if (resume) this.offered[type] = (this.offered[type] ?? 0) + held.size;
-    this.send({
+    // The lists as they are: a shared state's transition hands every proxy the same list, encoded once.
+    const fields: DeltaRequestFields = {
       typeUrl: TYPE_URL_OF[type],
-      resourceNamesSubscribe: [...added],
-      resourceNamesUnsubscribe: [...removed],
+      resourceNamesSubscribe: added,
+      resourceNamesUnsubscribe: removed,
       ...(resume ? { initialResourceVersions: held } : {}),
-    });
+    };
+    this.send(fields);
   }
 
   protected send(init: RequestInit | DeltaRequestFields): void {

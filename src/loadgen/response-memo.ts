@@ -39,6 +39,8 @@ const MAX_SMALL = 4096;
 /** Spans on probation: how many, and the largest. */
 const MAX_TRIALS = 16;
 const MAX_TRIAL_BYTES = 16 * 1024 * 1024;
+/** Spans kept under one key (type URL, length, sampled bytes) at most. */
+const SPAN_WAYS = 4;
 /** A span not found whole is kept if at least 1/SPAN_NEW of its resources were new. */
 const SPAN_NEW = 8;
 /** Bytes spread over a resource that, with its name and version, pick an entry before it is compared. */
@@ -86,7 +88,7 @@ export interface ResponseMemoStats {
 
 export class ResponseMemo {
   /** By type URL, length and sampled bytes. */
-  private readonly spans = new Map<string, SpanEntry>();
+  private readonly spans = new Map<string, SpanEntry[]>();
   /** By resourceHash: the head of a chain of entries. */
   private readonly byHash = new Map<number, ResourceEntry>();
   /** Small spans by type URL and bytes. */
@@ -141,13 +143,18 @@ export class ResponseMemo {
     const length = end - start;
     if (length < MIN_BYTES) return this.small(buf, start, end, typeUrl);
     const key = `${typeUrl} ${length} ${sample(buf, start, end, SAMPLES)}`;
-    const found = this.spans.get(key);
-    if (found && buf.compare(found.bytes, 0, length, start, end) === 0) {
-      this.hits++;
-      return found.read;
-    }
+    const ways = this.spans.get(key);
+    if (ways)
+      for (const e of ways)
+        if (buf.compare(e.bytes, 0, length, start, end) === 0) {
+          this.hits++;
+          return e.read;
+        }
     this.misses++;
-    if (found) this.drop(found);
+    // Spans of one key that differ (responses of the same length that differ in a few bytes, as
+    // when a push split a type's resources differently for some proxies) are kept side by side:
+    // one replacing the other would make each of them read resource by resource every time.
+    if (ways && ways.length >= SPAN_WAYS) this.drop(ways[0]!);
     // A span with many new resources is likely to come again whole (the first proxy of a view, or
     // of a namespace); one that varies a few known ones is likely one proxy's own (its inbound
     // cluster), and kept would only push others out, unless it comes again: it waits on probation
@@ -177,7 +184,9 @@ export class ResponseMemo {
   /** Keeps a span read: what it read is handed, by reference, for every span of the same bytes. */
   private keepSpan(key: string, bytes: Buffer, read: DeltaResources): DeltaResources {
     const entry: SpanEntry = { bytes, read: { ...read, shared: true }, key };
-    this.spans.set(key, entry);
+    const ways = this.spans.get(key);
+    if (ways) ways.push(entry);
+    else this.spans.set(key, [entry]);
     this.keep(entry, bytes.length);
     this.evict();
     return entry.read;
@@ -347,7 +356,10 @@ export class ResponseMemo {
   private drop(e: SpanEntry | ResourceEntry): void {
     if (!this.order.delete(e)) return;
     if ("key" in e) {
-      if (this.spans.get(e.key) === e) this.spans.delete(e.key);
+      const ways = this.spans.get(e.key);
+      const i = ways ? ways.indexOf(e) : -1;
+      if (i >= 0) ways!.splice(i, 1);
+      if (ways?.length === 0) this.spans.delete(e.key);
       this.kept -= e.bytes.length;
       return;
     }

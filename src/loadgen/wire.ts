@@ -584,6 +584,18 @@ function cachedField(cache: Map<string, Buffer>, field: number, s: string): Buff
   return b;
 }
 
+/** Lists of at least this many names are encoded once per list (proxies of a shared state send the same list). */
+const LONG_LIST = 16;
+const subscribeLists = new WeakMap<readonly string[], Buffer>();
+function subscribeList(names: readonly string[]): Buffer {
+  let b = subscribeLists.get(names);
+  if (!b) {
+    b = Buffer.concat(names.map((n) => cachedField(subscribeFields, REQ.subscribe, n)));
+    subscribeLists.set(names, b);
+  }
+  return b;
+}
+
 export interface DeltaRequestFields {
   readonly typeUrl?: string;
   readonly resourceNamesSubscribe?: readonly string[];
@@ -602,7 +614,9 @@ export function deltaRequestBytes(r: DeltaRequestFields, node?: Uint8Array): Buf
   const chunks: Buffer[] = [];
   if (node) chunks.push(lenField(REQ.node, node));
   if (r.typeUrl) chunks.push(cachedField(typeUrlFields, REQ.typeUrl, r.typeUrl));
-  for (const n of r.resourceNamesSubscribe ?? []) chunks.push(cachedField(subscribeFields, REQ.subscribe, n));
+  const subscribe = r.resourceNamesSubscribe ?? [];
+  if (subscribe.length >= LONG_LIST) chunks.push(subscribeList(subscribe));
+  else for (const n of subscribe) chunks.push(cachedField(subscribeFields, REQ.subscribe, n));
   for (const n of r.resourceNamesUnsubscribe ?? []) chunks.push(lenField(REQ.unsubscribe, Buffer.from(n, "utf8")));
   if (r.responseNonce) chunks.push(lenField(REQ.nonce, Buffer.from(r.responseNonce, "utf8")));
   for (const [name, version] of r.initialResourceVersions ?? []) {
