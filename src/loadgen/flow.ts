@@ -179,6 +179,10 @@ function initialState(expected: ReadonlySet<string>): FlowState {
   return s;
 }
 
+const NO_CLUSTERS: ReadonlySet<string> = new Set();
+/** The input of the initial_fetch_timeout's transition. */
+const TIMED_OUT: readonly WireResource[] = [];
+
 /** Transitions computed and taken by reference, for tests and benches (counts of work done). */
 export const flowTransitions = { computed: 0, shared: 0 };
 
@@ -504,10 +508,8 @@ export class EnvoyFlow {
   private requestListeners(): void {
     this.ldsTimer = undefined;
     if (this.state.ldsRequested) return;
-    const s = this.state.frozen ? new FlowState(this.state) : this.state;
-    const step = new Step(s, this.expected);
-    step.requestListeners();
-    this.take({ state: s, sends: step.sends, ldsTimer: false });
+    // A transition too: a fleet that waits on a slow server times out in the same state.
+    this.apply(TIMED_OUT, true, "lds timeout", (step) => step.requestListeners());
   }
 
   private stopTimer(): void {
@@ -540,5 +542,3 @@ export class EnvoyFlow {
     this.stopTimer();
   }
 }
-
-const NO_CLUSTERS: ReadonlySet<string> = new Set();

@@ -52,10 +52,10 @@ const eds = (nonce: string, names = NAMES): Buffer =>
 const lds = (nonce: string): Buffer => response(TYPE_URL.listener, nonce, []);
 
 /** A flow and what it sent. */
-function proxy(expect: ReadonlySet<string>): { flow: EnvoyFlow; sent: string[] } {
+function proxy(expect: ReadonlySet<string>, initialFetchTimeoutMs?: number): { flow: EnvoyFlow; sent: string[] } {
   const sent: string[] = [];
   const sender: FlowSender = { subscribe: (t, a, r) => void sent.push(`${t} +${a.join(",")} -${r.join(",")}`) };
-  const flow = new EnvoyFlow(sender, expect);
+  const flow = new EnvoyFlow(sender, expect, initialFetchTimeoutMs);
   flow.start();
   return { flow, sent };
 }
@@ -104,6 +104,24 @@ describe("proxies that get the same responses", () => {
     expect(a!.flow.synced).toBe(true);
     for (const p of fleet) p.flow.stop();
     alone.flow.stop();
+  });
+});
+
+describe("proxies whose clusters stay cold", () => {
+  it("ask for listeners after the initial fetch timeout, by one transition", async () => {
+    const expect_ = new Set(NAMES);
+    const memo = new ResponseMemo();
+    const fleet = Array.from({ length: 3 }, () => proxy(expect_, 5));
+    for (const [i, p] of fleet.entries()) apply(p.flow, readDeltaResponse(cds(`n${i}`), memo.resources));
+    const before = { ...flowTransitions };
+    await new Promise((r) => setTimeout(r, 50));
+    expect(flowTransitions.computed - before.computed).toBe(1);
+    expect(flowTransitions.shared - before.shared).toBe(fleet.length - 1);
+    for (const p of fleet) {
+      expect(p.sent.at(-1)).toBe("lds +* -");
+      expect(p.flow.waitingFor()).toEqual([`EDS: ${NAMES.length} of ${NAMES.length} not received (cla-c0 and ${NAMES.length - 1} more)`, "LDS: no response"]);
+      p.flow.stop();
+    }
   });
 });
 
