@@ -29,6 +29,7 @@ import {
   type DeltaResources,
   type WireResource,
 } from "./wire.js";
+import { GatherPool } from "../xds/gather-pool.js";
 
 /** Bytes spread over a span that pick an entry before the whole span is compared. */
 const SAMPLES = 64;
@@ -94,7 +95,8 @@ export class ResponseMemo {
   /** Small spans by type URL and bytes. */
   private readonly smallSpans = new Map<string, DeltaResources>();
   /** Spans read and not kept, by key: one that comes again is kept. */
-  private readonly probation = new Map<string, { bytes: Buffer; read: DeltaResources }>();
+  private readonly probation = new Map<string, { bytes: Buffer; pooled: Buffer; read: DeltaResources }>();
+  private readonly trialBuffers = new GatherPool(MAX_TRIALS * MAX_TRIAL_BYTES);
   /** Every entry kept, oldest first (evicted first). */
   private readonly order = new Set<SpanEntry | ResourceEntry>();
   private kept = 0;
@@ -172,10 +174,20 @@ export class ResponseMemo {
       return this.keepSpan(key, bytes, read);
     }
     if (length <= MAX_TRIAL_BYTES) {
-      if (!trial && this.probation.size >= MAX_TRIALS) this.probation.delete(this.probation.keys().next().value!);
-      const bytes = trial ? trial.bytes : Buffer.allocUnsafeSlow(length);
+      // Every proxy's own span passes here (workloads: one per proxy and type): the copies are
+      // taken from and given back to a pool, not new pages each time.
+      let bytes = trial?.bytes;
+      if (!bytes) {
+        if (this.probation.size >= MAX_TRIALS) {
+          const [oldest, out] = this.probation.entries().next().value!;
+          this.probation.delete(oldest);
+          this.trialBuffers.give(out.pooled);
+        }
+        const pooled = this.trialBuffers.take(length);
+        bytes = pooled.subarray(0, length);
+        this.probation.set(key, { bytes, pooled, read });
+      } else this.probation.set(key, { ...trial!, read });
       buf.copy(bytes, 0, start, end);
-      this.probation.set(key, { bytes, read });
     }
     this.evict();
     return read;
