@@ -123,6 +123,12 @@ interface Transition {
 class FlowState {
   /** Shared: never changed again (a change makes a copy). */
   frozen = false;
+  /**
+   * Where a transition that gave this state is recorded, while only the proxy that computed it
+   * holds it: the proxy may still change it in place (the record goes), and it is frozen once
+   * another proxy takes the transition. A proxy whose responses are its own thus never copies.
+   */
+  recordedIn: { readonly byKind: Map<string, Transition>; readonly kind: string } | undefined;
   /** From a frozen state: response (its resources, as read and shared) → kind of response → transition. */
   transitions: WeakMap<readonly WireResource[], Map<string, Transition>> | undefined;
   /** EDS cluster → the ClusterLoadAssignment it asks for. */
@@ -158,6 +164,7 @@ class FlowState {
     this.vhdsAwaiting = new Set(from?.vhdsAwaiting);
     this.clusters = new Set(from?.clusters);
     if (from) {
+      flowTransitions.copies++;
       this.vhdsSubscribed = from.vhdsSubscribed;
       this.gotCds = from.gotCds;
       this.gotLds = from.gotLds;
@@ -183,8 +190,8 @@ const NO_CLUSTERS: ReadonlySet<string> = new Set();
 /** The input of the initial_fetch_timeout's transition. */
 const TIMED_OUT: readonly WireResource[] = [];
 
-/** Transitions computed and taken by reference, for tests and benches (counts of work done). */
-export const flowTransitions = { computed: 0, shared: 0 };
+/** Transitions computed and taken by reference, and states copied, for tests and benches (counts of work done). */
+export const flowTransitions = { computed: 0, shared: 0, copies: 0 };
 
 /** Applies responses to a state: collects what to send. */
 class Step {
@@ -386,21 +393,27 @@ export class EnvoyFlow {
     let s = this.state;
     let t: Transition | undefined;
     if (s.frozen && shared) {
-      const byKind = s.transitions?.get(resources);
+      let byKind = s.transitions?.get(resources);
       t = byKind?.get(kind);
-      if (t) flowTransitions.shared++;
-      else {
+      if (t) {
+        flowTransitions.shared++;
+        t.state.frozen = true;
+      } else {
         const step = new Step(new FlowState(s), this.expected);
         run(step);
         flowTransitions.computed++;
-        step.s.frozen = true;
         t = { state: step.s, sends: step.sends, ldsTimer: step.ldsTimer };
         s.transitions ??= new WeakMap();
-        if (byKind) byKind.set(kind, t);
-        else s.transitions.set(resources, new Map([[kind, t]]));
+        if (!byKind) s.transitions.set(resources, (byKind = new Map()));
+        byKind.set(kind, t);
+        step.s.recordedIn = { byKind, kind };
       }
     } else {
       if (s.frozen) s = new FlowState(s);
+      else if (s.recordedIn) {
+        s.recordedIn.byKind.delete(s.recordedIn.kind);
+        s.recordedIn = undefined;
+      }
       const step = new Step(s, this.expected);
       run(step);
       flowTransitions.computed++;

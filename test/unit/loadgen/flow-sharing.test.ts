@@ -107,6 +107,25 @@ describe("proxies that get the same responses", () => {
   });
 });
 
+describe("a proxy whose responses are its own", () => {
+  it("changes its state in place, even when the memo keeps its responses", () => {
+    const memo = new ResponseMemo();
+    const p = proxy(new Set());
+    const before = { ...flowTransitions };
+    // Each response new to the memo (kept: all its resources are new), taken by no other proxy.
+    for (let k = 0; k < 5; k++) {
+      const r = readDeltaResponse(cds(`n${k}`, [`own-${k}-a`, `own-${k}-b`, `own-${k}-c`]), memo.resources);
+      expect(r.shared).toBe(true);
+      apply(p.flow, r);
+    }
+    expect(flowTransitions.computed - before.computed).toBe(5);
+    // The shared initial state copied once; then its own.
+    expect(flowTransitions.copies - before.copies).toBe(1);
+    expect(p.flow.names().clusters).toHaveLength(15);
+    p.flow.stop();
+  });
+});
+
 describe("proxies whose clusters stay cold", () => {
   it("ask for listeners after the initial fetch timeout, by one transition", async () => {
     const expect_ = new Set(NAMES);
