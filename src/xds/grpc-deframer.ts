@@ -1,7 +1,8 @@
 // gRPC length-prefixed messages out of an HTTP/2 stream's DATA chunks, for both ends of a stream
 // meshpilot reads itself: the server's ADS requests and the load clients' responses. A message
 // that lies in one chunk is handed on as a view of it (the full sync's megabytes per proxy, the
-// ACKs of every push); one split over chunks is gathered once, into a buffer of its own size.
+// ACKs of every push); one split over chunks is gathered once, into a buffer of its own size, or
+// of a pool when the reader's handler keeps nothing (the load clients).
 
 import type { GatherPool } from "./gather-pool.js";
 
