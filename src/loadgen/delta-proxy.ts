@@ -83,12 +83,14 @@ export class DeltaProxy extends LoadProxy {
     this.asked.add(type);
     const resume = first && this.streams > 1 && held.size > 0;
     if (resume) this.offered[type] = (this.offered[type] ?? 0) + held.size;
-    this.send({
+    // The lists as they are: a shared state's transition hands every proxy the same list, encoded once.
+    const fields: DeltaRequestFields = {
       typeUrl: TYPE_URL_OF[type],
-      resourceNamesSubscribe: [...added],
-      resourceNamesUnsubscribe: [...removed],
+      resourceNamesSubscribe: added,
+      resourceNamesUnsubscribe: removed,
       ...(resume ? { initialResourceVersions: held } : {}),
-    });
+    };
+    this.send(fields);
   }
 
   protected send(init: RequestInit | DeltaRequestFields): void {
@@ -122,12 +124,12 @@ export class DeltaProxy extends LoadProxy {
     this.received(type, buf, r.resources, r.resourceBytes, r.removed.length, r.nonce, at, unchanged);
     // Applied first, then ACKed, as Envoy does: the subscriptions the response starts (EDS after
     // CDS, RDS after LDS, VHDS after RDS) go out before its ACK.
-    if (type === "cds") this.flow.onClusters(r.resources, r.removed, false);
-    else if (type === "eds") this.flow.onEndpoints(r.resources);
-    else if (type === "lds") this.flow.onListeners(r.resources, r.removed, false);
-    else if (type === "rds") this.flow.onRoutes(r.resources, r.removed);
-    else if (type === "sds") this.flow.onSecrets(r.resources);
-    else this.flow.onVirtualHosts(r.resources, r.removed);
+    if (type === "cds") this.flow.onClusters(r.resources, r.removed, false, r.shared);
+    else if (type === "eds") this.flow.onEndpoints(r.resources, r.shared);
+    else if (type === "lds") this.flow.onListeners(r.resources, r.removed, false, r.shared);
+    else if (type === "rds") this.flow.onRoutes(r.resources, r.removed, r.shared);
+    else if (type === "sds") this.flow.onSecrets(r.resources, r.shared);
+    else this.flow.onVirtualHosts(r.resources, r.removed, r.shared);
     this.send({ typeUrl: r.typeUrl, responseNonce: r.nonce });
     this.applied(type, buf, at);
   }

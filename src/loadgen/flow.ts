@@ -81,6 +81,13 @@ export class NameSubscription {
   received(name: string): void {
     this.pending.delete(name);
   }
+
+  copy(): NameSubscription {
+    const c = new NameSubscription();
+    for (const n of this.names) c.names.add(n);
+    for (const n of this.pending) c.pending.add(n);
+    return c;
+  }
 }
 
 /** Records the secrets `name` names (none: forgets it, to keep one entry per cluster that names some). */
@@ -90,55 +97,129 @@ function noteSecrets(m: Map<string, readonly string[]>, name: string, secrets: r
   } else m.set(name, internList(secrets));
 }
 
-export class EnvoyFlow {
+/** A subscription change the flow asks its transport to send. */
+interface Subscribe {
+  readonly type: ShortType;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/** What applying a response did: the state after it, and what it asked to send. */
+interface Transition {
+  readonly state: FlowState;
+  readonly sends: readonly Subscribe[];
+  /** Start Envoy's initial_fetch_timeout for listeners (clusters are not warm yet). */
+  readonly ldsTimer: boolean;
+}
+
+/**
+ * Everything a proxy's flow knows. The next state is a function of this one and the response
+ * applied, so proxies that got the same responses hold the same state: one frozen object, shared,
+ * that records where each shared response led (the transitions). A proxy whose state is shared
+ * and whose response is not works on its own copy from then on. Each proxy still applies every
+ * response it gets; a transition taken before is taken again by reference, which is what
+ * computing it again would give.
+ */
+class FlowState {
+  /** Shared: never changed again (a change makes a copy). */
+  frozen = false;
+  /**
+   * Where a transition that gave this state is recorded, while only the proxy that computed it
+   * holds it: the proxy may still change it in place (the record goes), and it is frozen once
+   * another proxy takes the transition. A proxy whose responses are its own thus never copies.
+   */
+  recordedIn: { readonly byKind: Map<string, Transition>; readonly kind: string } | undefined;
+  /** From a frozen state: response (its resources, as read and shared) → kind of response → transition. */
+  transitions: WeakMap<readonly WireResource[], Map<string, Transition>> | undefined;
   /** EDS cluster → the ClusterLoadAssignment it asks for. */
-  private readonly clusterEds = new Map<string, string>();
-  private readonly listenerRoutes = new Map<string, readonly string[]>();
-  readonly eds = new NameSubscription();
-  readonly rds = new NameSubscription();
-  readonly sds = new NameSubscription();
+  readonly clusterEds: Map<string, string>;
+  readonly listenerRoutes: Map<string, readonly string[]>;
+  readonly eds: NameSubscription;
+  readonly rds: NameSubscription;
+  readonly sds: NameSubscription;
   /** The secrets each cluster / listener names over ADS (only those that name some). */
-  private readonly clusterSecrets = new Map<string, readonly string[]>();
-  private readonly listenerSecrets = new Map<string, readonly string[]>();
+  readonly clusterSecrets: Map<string, readonly string[]>;
+  readonly listenerSecrets: Map<string, readonly string[]>;
   /** Route configurations held in their VHDS form → the virtual hosts held for each. */
-  private readonly vhdsRoutes = new Map<string, Set<string>>();
+  readonly vhdsRoutes: Map<string, Set<string>>;
   /** VHDS route configurations none of whose virtual hosts arrived yet (Envoy's RDS init waits for them). */
-  private readonly vhdsAwaiting = new Set<string>();
-  private vhdsSubscribed = false;
+  readonly vhdsAwaiting: Set<string>;
+  vhdsSubscribed = false;
   gotCds = false;
   gotLds = false;
-  private ldsRequested = false;
-  private ldsTimer: NodeJS.Timeout | undefined;
-  /** Cluster names that must be present before the proxy counts as synced (the mesh the run generated). */
-  private readonly expected: ReadonlySet<string>;
-  private expectedFound = 0;
-  private readonly clusters = new Set<string>();
+  ldsRequested = false;
+  expectedFound = 0;
+  readonly clusters: Set<string>;
+
+  constructor(from?: FlowState) {
+    this.clusterEds = new Map(from?.clusterEds);
+    this.listenerRoutes = new Map(from?.listenerRoutes);
+    this.eds = from ? from.eds.copy() : new NameSubscription();
+    this.rds = from ? from.rds.copy() : new NameSubscription();
+    this.sds = from ? from.sds.copy() : new NameSubscription();
+    this.clusterSecrets = new Map(from?.clusterSecrets);
+    this.listenerSecrets = new Map(from?.listenerSecrets);
+    this.vhdsRoutes = new Map();
+    if (from) for (const [k, v] of from.vhdsRoutes) this.vhdsRoutes.set(k, new Set(v));
+    this.vhdsAwaiting = new Set(from?.vhdsAwaiting);
+    this.clusters = new Set(from?.clusters);
+    if (from) {
+      flowTransitions.copies++;
+      this.vhdsSubscribed = from.vhdsSubscribed;
+      this.gotCds = from.gotCds;
+      this.gotLds = from.gotLds;
+      this.ldsRequested = from.ldsRequested;
+      this.expectedFound = from.expectedFound;
+    }
+  }
+}
+
+/** A new proxy's state, one per set of expected clusters (the transitions from it are shared by the proxies that expect them). */
+const initialStates = new WeakMap<ReadonlySet<string>, FlowState>();
+function initialState(expected: ReadonlySet<string>): FlowState {
+  let s = initialStates.get(expected);
+  if (!s) {
+    s = new FlowState();
+    s.frozen = true;
+    initialStates.set(expected, s);
+  }
+  return s;
+}
+
+const NO_CLUSTERS: ReadonlySet<string> = new Set();
+/** The input of the initial_fetch_timeout's transition. */
+const TIMED_OUT: readonly WireResource[] = [];
+
+/** Transitions computed and taken by reference, and states copied, for tests and benches (counts of work done). */
+export const flowTransitions = { computed: 0, shared: 0, copies: 0 };
+
+/** Applies responses to a state: collects what to send. */
+class Step {
+  readonly sends: Subscribe[] = [];
+  ldsTimer = false;
 
   constructor(
-    private readonly sender: FlowSender,
-    expectClusters: ReadonlySet<string> = new Set(),
-    private readonly initialFetchTimeoutMs = INITIAL_FETCH_TIMEOUT_MS,
-  ) {
-    this.expected = expectClusters;
+    readonly s: FlowState,
+    private readonly expected: ReadonlySet<string>,
+  ) {}
+
+  private subscribe(type: ShortType, added: readonly string[], removed: readonly string[]): void {
+    this.sends.push({ type, added, removed });
   }
 
-  start(): void {
-    this.sender.subscribe("cds", ["*"], []);
-  }
-
-  /** Clusters arrived: `fullState` (SotW) replaces them all, else `removed` names go. */
-  onClusters(resources: readonly WireResource[], removed: readonly string[], fullState: boolean): void {
-    this.gotCds = true;
+  clusters(resources: readonly WireResource[], removed: readonly string[], fullState: boolean): void {
+    const s = this.s;
+    s.gotCds = true;
     if (fullState) {
-      this.clusterEds.clear();
-      this.clusters.clear();
-      this.clusterSecrets.clear();
-      this.expectedFound = 0;
+      s.clusterEds.clear();
+      s.clusters.clear();
+      s.clusterSecrets.clear();
+      s.expectedFound = 0;
     }
     for (const name of removed) {
-      this.clusterEds.delete(name);
-      this.clusterSecrets.delete(name);
-      if (this.clusters.delete(name) && this.expected.has(name)) this.expectedFound--;
+      s.clusterEds.delete(name);
+      s.clusterSecrets.delete(name);
+      if (s.clusters.delete(name) && this.expected.has(name)) s.expectedFound--;
     }
     // Clusters only added (the full sync, a new service) add their EDS names; a cluster removed or
     // changed may leave an EDS name nobody asks for: then the subscription is worked out again.
@@ -146,46 +227,42 @@ export class EnvoyFlow {
     const named: string[] = [];
     for (const r of resources) {
       const name = intern(r.name);
-      const held = this.clusters.size;
-      this.clusters.add(name);
-      if (this.clusters.size > held && this.expected.has(name)) this.expectedFound++;
+      const held = s.clusters.size;
+      s.clusters.add(name);
+      if (s.clusters.size > held && this.expected.has(name)) s.expectedFound++;
       const refs = clusterRefs(r);
       // Istio's EDS service name is the cluster's own: no second lookup for it.
       const svc = refs.eds === undefined ? undefined : refs.eds === name ? name : intern(refs.eds);
-      const old = this.clusterEds.get(name);
+      const old = s.clusterEds.get(name);
       if (svc !== old) {
         if (old !== undefined) recount = true;
-        if (svc === undefined) this.clusterEds.delete(name);
+        if (svc === undefined) s.clusterEds.delete(name);
         else {
-          this.clusterEds.set(name, svc);
+          s.clusterEds.set(name, svc);
           named.push(svc);
         }
       }
-      noteSecrets(this.clusterSecrets, name, refs.secrets);
+      noteSecrets(s.clusterSecrets, name, refs.secrets);
     }
     if (recount) {
-      const { added, removed: dropped } = this.eds.want(new Set(this.clusterEds.values()));
-      if (added.length || dropped.length) this.sender.subscribe("eds", added, dropped);
+      const { added, removed: dropped } = s.eds.want(new Set(s.clusterEds.values()));
+      if (added.length || dropped.length) this.subscribe("eds", added, dropped);
     } else {
-      const added = this.eds.add(named);
-      if (added.length) this.sender.subscribe("eds", added, []);
+      const added = s.eds.add(named);
+      if (added.length) this.subscribe("eds", added, []);
     }
     this.wantSecrets();
     if (this.clustersWarm) this.requestListeners();
-    else if (!this.ldsRequested && !this.ldsTimer) {
-      this.ldsTimer = setTimeout(() => this.requestListeners(), this.initialFetchTimeoutMs);
-      this.ldsTimer.unref();
-    }
+    else if (!s.ldsRequested) this.ldsTimer = true;
   }
 
-  onEndpoints(resources: readonly WireResource[]): void {
-    for (const r of resources) this.eds.received(r.name);
+  endpoints(resources: readonly WireResource[]): void {
+    for (const r of resources) this.s.eds.received(r.name);
     if (this.clustersWarm) this.requestListeners();
   }
 
-  /** Secrets arrived (their bodies are never read). */
-  onSecrets(resources: readonly WireResource[]): void {
-    for (const r of resources) this.sds.received(r.name);
+  secrets(resources: readonly WireResource[]): void {
+    for (const r of resources) this.s.sds.received(r.name);
     if (this.clustersWarm) this.requestListeners();
   }
 
@@ -194,38 +271,183 @@ export class EnvoyFlow {
    * for, a pending secret can only be a cluster's).
    */
   private get clustersWarm(): boolean {
-    return this.eds.pending.size === 0 && this.sds.pending.size === 0;
+    return this.s.eds.pending.size === 0 && this.s.sds.pending.size === 0;
   }
 
   /** Subscribes to the secrets the clusters and listeners name now, and drops the rest. */
   private wantSecrets(): void {
+    const s = this.s;
     const wanted = new Set<string>();
-    for (const m of [this.clusterSecrets, this.listenerSecrets]) for (const list of new Set(m.values())) for (const n of list) wanted.add(n);
-    const { added, removed } = this.sds.want(wanted);
-    if (added.length || removed.length) this.sender.subscribe("sds", added, removed);
+    for (const m of [s.clusterSecrets, s.listenerSecrets]) for (const list of new Set(m.values())) for (const n of list) wanted.add(n);
+    const { added, removed } = s.sds.want(wanted);
+    if (added.length || removed.length) this.subscribe("sds", added, removed);
   }
 
-  onListeners(resources: readonly WireResource[], removed: readonly string[], fullState: boolean): void {
-    this.gotLds = true;
+  listeners(resources: readonly WireResource[], removed: readonly string[], fullState: boolean): void {
+    const s = this.s;
+    s.gotLds = true;
     if (fullState) {
-      this.listenerRoutes.clear();
-      this.listenerSecrets.clear();
+      s.listenerRoutes.clear();
+      s.listenerSecrets.clear();
     }
     for (const name of removed) {
-      this.listenerRoutes.delete(name);
-      this.listenerSecrets.delete(name);
+      s.listenerRoutes.delete(name);
+      s.listenerSecrets.delete(name);
     }
     for (const r of resources) {
       const name = intern(r.name);
-      this.listenerRoutes.set(name, listenerRouteNames(r).map(intern));
-      noteSecrets(this.listenerSecrets, name, sdsSecretNames(r, "listener"));
+      s.listenerRoutes.set(name, listenerRouteNames(r).map(intern));
+      noteSecrets(s.listenerSecrets, name, sdsSecretNames(r, "listener"));
     }
     this.wantSecrets();
     const wanted = new Set<string>();
-    for (const names of this.listenerRoutes.values()) for (const n of names) wanted.add(n);
-    const { added, removed: dropped } = this.rds.want(wanted);
+    for (const names of s.listenerRoutes.values()) for (const n of names) wanted.add(n);
+    const { added, removed: dropped } = s.rds.want(wanted);
     for (const n of dropped) this.dropVhdsRoute(n);
-    if (added.length || dropped.length) this.sender.subscribe("rds", added, dropped);
+    if (added.length || dropped.length) this.subscribe("rds", added, dropped);
+  }
+
+  routes(resources: readonly WireResource[], removed: readonly string[]): void {
+    const s = this.s;
+    for (const r of resources) {
+      const name = intern(r.name);
+      s.rds.received(name);
+      if (!routeUsesVhds(r)) this.dropVhdsRoute(name);
+      else if (!s.vhdsRoutes.has(name)) {
+        s.vhdsRoutes.set(name, new Set());
+        s.vhdsAwaiting.add(name);
+      }
+    }
+    for (const n of removed) this.dropVhdsRoute(n);
+    if (s.vhdsRoutes.size > 0 && !s.vhdsSubscribed) {
+      s.vhdsSubscribed = true;
+      this.subscribe("vhds", [], []);
+    }
+  }
+
+  virtualHosts(resources: readonly WireResource[], removed: readonly string[]): void {
+    const s = this.s;
+    for (const r of resources) {
+      const route = vhostRoute(r.name);
+      const held = s.vhdsRoutes.get(route);
+      if (!held) continue;
+      held.add(intern(r.name));
+      s.vhdsAwaiting.delete(route);
+    }
+    for (const n of removed) s.vhdsRoutes.get(vhostRoute(n))?.delete(n);
+  }
+
+  private dropVhdsRoute(name: string): void {
+    this.s.vhdsRoutes.delete(name);
+    this.s.vhdsAwaiting.delete(name);
+  }
+
+  requestListeners(): void {
+    if (this.s.ldsRequested) return;
+    this.s.ldsRequested = true;
+    this.subscribe("lds", ["*"], []);
+  }
+}
+
+export class EnvoyFlow {
+  private state: FlowState;
+  private ldsTimer: NodeJS.Timeout | undefined;
+  /** Cluster names that must be present before the proxy counts as synced (the mesh the run generated). */
+  private readonly expected: ReadonlySet<string>;
+
+  constructor(
+    private readonly sender: FlowSender,
+    expectClusters: ReadonlySet<string> = NO_CLUSTERS,
+    private readonly initialFetchTimeoutMs = INITIAL_FETCH_TIMEOUT_MS,
+  ) {
+    this.expected = expectClusters;
+    this.state = initialState(expectClusters);
+  }
+
+  get eds(): NameSubscription {
+    return this.state.eds;
+  }
+  get rds(): NameSubscription {
+    return this.state.rds;
+  }
+  get sds(): NameSubscription {
+    return this.state.sds;
+  }
+  get gotCds(): boolean {
+    return this.state.gotCds;
+  }
+  get gotLds(): boolean {
+    return this.state.gotLds;
+  }
+
+  start(): void {
+    this.sender.subscribe("cds", ["*"], []);
+  }
+
+  /**
+   * Applies a response (`kind` tells the kind of response and what else it carried): by a
+   * transition taken before when the state is shared and the resources are (`shared`: read once
+   * for every proxy that got the same bytes), else on the proxy's own state.
+   */
+  private apply(resources: readonly WireResource[], shared: boolean, kind: string, run: (step: Step) => void): void {
+    let s = this.state;
+    let t: Transition | undefined;
+    if (s.frozen && shared) {
+      let byKind = s.transitions?.get(resources);
+      t = byKind?.get(kind);
+      if (t) {
+        flowTransitions.shared++;
+        t.state.frozen = true;
+      } else {
+        const step = new Step(new FlowState(s), this.expected);
+        run(step);
+        flowTransitions.computed++;
+        t = { state: step.s, sends: step.sends, ldsTimer: step.ldsTimer };
+        s.transitions ??= new WeakMap();
+        if (!byKind) s.transitions.set(resources, (byKind = new Map()));
+        byKind.set(kind, t);
+        step.s.recordedIn = { byKind, kind };
+      }
+    } else {
+      if (s.frozen) s = new FlowState(s);
+      else if (s.recordedIn) {
+        s.recordedIn.byKind.delete(s.recordedIn.kind);
+        s.recordedIn = undefined;
+      }
+      const step = new Step(s, this.expected);
+      run(step);
+      flowTransitions.computed++;
+      t = { state: s, sends: step.sends, ldsTimer: step.ldsTimer };
+    }
+    this.take(t);
+  }
+
+  private take(t: Transition): void {
+    this.state = t.state;
+    for (const x of t.sends) this.sender.subscribe(x.type, x.added, x.removed);
+    if (t.state.ldsRequested) this.stopTimer();
+    else if (t.ldsTimer && !this.ldsTimer) {
+      this.ldsTimer = setTimeout(() => this.requestListeners(), this.initialFetchTimeoutMs);
+      this.ldsTimer.unref();
+    }
+  }
+
+  /** Clusters arrived: `fullState` (SotW) replaces them all, else `removed` names go. */
+  onClusters(resources: readonly WireResource[], removed: readonly string[], fullState: boolean, shared = false): void {
+    this.apply(resources, shared, `cds${fullState ? "!" : ""} ${removed.join(" ")}`, (step) => step.clusters(resources, removed, fullState));
+  }
+
+  onEndpoints(resources: readonly WireResource[], shared = false): void {
+    this.apply(resources, shared, "eds", (step) => step.endpoints(resources));
+  }
+
+  /** Secrets arrived (their bodies are never read). */
+  onSecrets(resources: readonly WireResource[], shared = false): void {
+    this.apply(resources, shared, "sds", (step) => step.secrets(resources));
+  }
+
+  onListeners(resources: readonly WireResource[], removed: readonly string[], fullState: boolean, shared = false): void {
+    this.apply(resources, shared, `lds${fullState ? "!" : ""} ${removed.join(" ")}`, (step) => step.listeners(resources, removed, fullState));
   }
 
   /**
@@ -233,49 +455,25 @@ export class EnvoyFlow {
    * VHDS subscription: the first one sends the stream's one VirtualHost request, a wildcard (an
    * empty list), as Envoy 1.40 does; later ones share it and ask for nothing.
    */
-  onRoutes(resources: readonly WireResource[], removed: readonly string[] = []): void {
-    for (const r of resources) {
-      const name = intern(r.name);
-      this.rds.received(name);
-      if (!routeUsesVhds(r)) this.dropVhdsRoute(name);
-      else if (!this.vhdsRoutes.has(name)) {
-        this.vhdsRoutes.set(name, new Set());
-        this.vhdsAwaiting.add(name);
-      }
-    }
-    for (const n of removed) this.dropVhdsRoute(n);
-    if (this.vhdsRoutes.size > 0 && !this.vhdsSubscribed) {
-      this.vhdsSubscribed = true;
-      this.sender.subscribe("vhds", [], []);
-    }
+  onRoutes(resources: readonly WireResource[], removed: readonly string[] = [], shared = false): void {
+    this.apply(resources, shared, `rds ${removed.join(" ")}`, (step) => step.routes(resources, removed));
   }
 
   /** Virtual hosts arrived by VHDS: one whose route configuration is not held in VHDS form is dropped, as Envoy drops it. */
-  onVirtualHosts(resources: readonly WireResource[], removed: readonly string[]): void {
-    for (const r of resources) {
-      const route = vhostRoute(r.name);
-      const held = this.vhdsRoutes.get(route);
-      if (!held) continue;
-      held.add(intern(r.name));
-      this.vhdsAwaiting.delete(route);
-    }
-    for (const n of removed) this.vhdsRoutes.get(vhostRoute(n))?.delete(n);
-  }
-
-  private dropVhdsRoute(name: string): void {
-    this.vhdsRoutes.delete(name);
-    this.vhdsAwaiting.delete(name);
+  onVirtualHosts(resources: readonly WireResource[], removed: readonly string[], shared = false): void {
+    this.apply(resources, shared, `vhds ${removed.join(" ")}`, (step) => step.virtualHosts(resources, removed));
   }
 
   /** What the proxy holds and asks for now, sorted (to compare with a real Envoy's). */
   names(): { clusters: string[]; eds: string[]; listeners: string[]; rds: string[]; vhds: string[]; sds: string[] } {
+    const s = this.state;
     return {
-      clusters: [...this.clusters].sort(),
-      eds: [...this.eds.names].sort(),
-      listeners: [...this.listenerRoutes.keys()].sort(),
-      rds: [...this.rds.names].sort(),
-      vhds: [...this.vhdsRoutes.values()].flatMap((s) => [...s]).sort(),
-      sds: [...this.sds.names].sort(),
+      clusters: [...s.clusters].sort(),
+      eds: [...s.eds.names].sort(),
+      listeners: [...s.listenerRoutes.keys()].sort(),
+      rds: [...s.rds.names].sort(),
+      vhds: [...s.vhdsRoutes.values()].flatMap((x) => [...x]).sort(),
+      sds: [...s.sds.names].sort(),
     };
   }
 
@@ -285,44 +483,51 @@ export class EnvoyFlow {
    * not among those held, VHDS route configurations without virtual hosts.
    */
   waitingFor(): string[] {
+    const s = this.state;
     const out: string[] = [];
     const first = (names: ReadonlySet<string>): string => {
       const n = names.values().next().value;
       return names.size > 1 ? `${n} and ${names.size - 1} more` : String(n);
     };
-    if (!this.gotCds) out.push("CDS: no response");
-    else if (this.expectedFound < this.expected.size) {
-      const absent = [...this.expected].find((n) => !this.clusters.has(n));
-      out.push(`CDS: ${this.expected.size - this.expectedFound} of ${this.expected.size} expected clusters absent (${absent})`);
+    if (!s.gotCds) out.push("CDS: no response");
+    else if (s.expectedFound < this.expected.size) {
+      const absent = [...this.expected].find((n) => !s.clusters.has(n));
+      out.push(`CDS: ${this.expected.size - s.expectedFound} of ${this.expected.size} expected clusters absent (${absent})`);
     }
-    if (this.eds.pending.size) out.push(`EDS: ${this.eds.pending.size} of ${this.eds.names.size} not received (${first(this.eds.pending)})`);
-    if (this.sds.pending.size) out.push(`SDS: ${this.sds.pending.size} of ${this.sds.names.size} not received (${first(this.sds.pending)})`);
-    if (!this.ldsRequested) out.push("LDS: not asked for yet (clusters still warming)");
-    else if (!this.gotLds) out.push("LDS: no response");
-    if (this.rds.pending.size) out.push(`RDS: ${this.rds.pending.size} of ${this.rds.names.size} not received (${first(this.rds.pending)})`);
-    if (this.vhdsAwaiting.size) out.push(`VHDS: no virtual host yet for ${this.vhdsAwaiting.size} route configuration(s) (${first(this.vhdsAwaiting)})`);
+    if (s.eds.pending.size) out.push(`EDS: ${s.eds.pending.size} of ${s.eds.names.size} not received (${first(s.eds.pending)})`);
+    if (s.sds.pending.size) out.push(`SDS: ${s.sds.pending.size} of ${s.sds.names.size} not received (${first(s.sds.pending)})`);
+    if (!s.ldsRequested) out.push("LDS: not asked for yet (clusters still warming)");
+    else if (!s.gotLds) out.push("LDS: no response");
+    if (s.rds.pending.size) out.push(`RDS: ${s.rds.pending.size} of ${s.rds.names.size} not received (${first(s.rds.pending)})`);
+    if (s.vhdsAwaiting.size) out.push(`VHDS: no virtual host yet for ${s.vhdsAwaiting.size} route configuration(s) (${first(s.vhdsAwaiting)})`);
     return out;
   }
 
   /** Holds CDS, LDS, every EDS, RDS and SDS it asked for, virtual hosts of each VHDS route configuration, and every expected cluster. */
   get synced(): boolean {
+    const s = this.state;
     return (
-      this.gotCds &&
-      this.gotLds &&
-      this.eds.pending.size === 0 &&
-      this.rds.pending.size === 0 &&
-      this.sds.pending.size === 0 &&
-      this.vhdsAwaiting.size === 0 &&
-      this.expectedFound === this.expected.size
+      s.gotCds &&
+      s.gotLds &&
+      s.eds.pending.size === 0 &&
+      s.rds.pending.size === 0 &&
+      s.sds.pending.size === 0 &&
+      s.vhdsAwaiting.size === 0 &&
+      s.expectedFound === this.expected.size
     );
   }
 
+  /** Envoy's initial_fetch_timeout ran out: listeners are asked for although clusters are not warm. */
   private requestListeners(): void {
+    this.ldsTimer = undefined;
+    if (this.state.ldsRequested) return;
+    // A transition too: a fleet that waits on a slow server times out in the same state.
+    this.apply(TIMED_OUT, true, "lds timeout", (step) => step.requestListeners());
+  }
+
+  private stopTimer(): void {
     if (this.ldsTimer) clearTimeout(this.ldsTimer);
     this.ldsTimer = undefined;
-    if (this.ldsRequested) return;
-    this.ldsRequested = true;
-    this.sender.subscribe("lds", ["*"], []);
   }
 
   /** A new stream: everything subscribed is asked for again (Envoy re-sends its subscriptions on reconnect). */
@@ -330,23 +535,23 @@ export class EnvoyFlow {
     for (const t of this.subscribedTypes()) {
       if (t === "cds" || t === "lds") this.sender.subscribe(t, ["*"], []);
       else if (t === "vhds") this.sender.subscribe(t, [], []);
-      else this.sender.subscribe(t, [...this[t].names], []);
+      else this.sender.subscribe(t, [...this.state[t].names], []);
     }
   }
 
   /** The types the proxy subscribes to now (what a new stream asks for again). */
   subscribedTypes(): ShortType[] {
+    const s = this.state;
     const out: ShortType[] = ["cds"];
-    if (this.eds.names.size) out.push("eds");
-    if (this.sds.names.size) out.push("sds");
-    if (this.ldsRequested) out.push("lds");
-    if (this.rds.names.size) out.push("rds");
-    if (this.vhdsSubscribed) out.push("vhds");
+    if (s.eds.names.size) out.push("eds");
+    if (s.sds.names.size) out.push("sds");
+    if (s.ldsRequested) out.push("lds");
+    if (s.rds.names.size) out.push("rds");
+    if (s.vhdsSubscribed) out.push("vhds");
     return out;
   }
 
   stop(): void {
-    if (this.ldsTimer) clearTimeout(this.ldsTimer);
-    this.ldsTimer = undefined;
+    this.stopTimer();
   }
 }

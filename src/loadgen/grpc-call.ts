@@ -4,6 +4,7 @@
 // Framing, headers and trailers follow the gRPC over HTTP/2 protocol.
 import type { SecureClientSessionOptions } from "node:http2";
 import net from "node:net";
+import { GatherPool } from "../xds/gather-pool.js";
 import { Deframer } from "../xds/grpc-deframer.js";
 import { H2, H2Connection } from "./h2-connection.js";
 
@@ -31,6 +32,9 @@ export interface ChannelOptions {
 }
 
 const HEADER_BYTES = 5;
+
+/** A message is handed as a view valid only during the call (CallHandlers.message): its gathering buffer serves the next one. */
+const gatherPool = new GatherPool();
 
 /** The length prefix and the message, one buffer. */
 export function frame(msg: Uint8Array): Buffer {
@@ -103,10 +107,14 @@ export class GrpcCall {
     metadata: Readonly<Record<string, string>>,
     private readonly h: CallHandlers,
   ) {
-    this.deframer = new Deframer<never>((b, compressed) => {
-      if (compressed) throw new Error("grpc: compressed message (none was asked for)");
-      if (!this.done) h.message(b);
-    });
+    this.deframer = new Deframer<never>(
+      (b, compressed) => {
+        if (compressed) throw new Error("grpc: compressed message (none was asked for)");
+        if (!this.done) h.message(b);
+      },
+      undefined,
+      gatherPool,
+    );
     this.id = conn.request(
       [
         [":method", "POST"],

@@ -29,11 +29,19 @@ import {
   type DeltaResources,
   type WireResource,
 } from "./wire.js";
+import { GatherPool } from "../xds/gather-pool.js";
 
 /** Bytes spread over a span that pick an entry before the whole span is compared. */
 const SAMPLES = 64;
-/** Spans of fewer bytes are read each time (the lookup would cost about what it saves). */
+/** Spans of fewer bytes are looked up by their bytes whole. */
 const MIN_BYTES = 256;
+/** The most small spans kept (the table starts over when full). */
+const MAX_SMALL = 4096;
+/** Spans on probation: how many, and the largest. */
+const MAX_TRIALS = 16;
+const MAX_TRIAL_BYTES = 16 * 1024 * 1024;
+/** Spans kept under one key (type URL, length, sampled bytes) at most. */
+const SPAN_WAYS = 4;
 /** A span not found whole is kept if at least 1/SPAN_NEW of its resources were new. */
 const SPAN_NEW = 8;
 /** Bytes spread over a resource that, with its name and version, pick an entry before it is compared. */
@@ -81,9 +89,14 @@ export interface ResponseMemoStats {
 
 export class ResponseMemo {
   /** By type URL, length and sampled bytes. */
-  private readonly spans = new Map<string, SpanEntry>();
+  private readonly spans = new Map<string, SpanEntry[]>();
   /** By resourceHash: the head of a chain of entries. */
   private readonly byHash = new Map<number, ResourceEntry>();
+  /** Small spans by type URL and bytes. */
+  private readonly smallSpans = new Map<string, DeltaResources>();
+  /** Spans read and not kept, by key: one that comes again is kept. */
+  private readonly probation = new Map<string, { bytes: Buffer; pooled: Buffer; read: DeltaResources }>();
+  private readonly trialBuffers = new GatherPool(MAX_TRIALS * MAX_TRIAL_BYTES);
   /** Every entry kept, oldest first (evicted first). */
   private readonly order = new Set<SpanEntry | ResourceEntry>();
   private kept = 0;
@@ -120,6 +133,8 @@ export class ResponseMemo {
   clear(): void {
     for (const e of this.order) if (!("key" in e)) e.dropped = true;
     this.spans.clear();
+    this.smallSpans.clear();
+    this.probation.clear();
     this.byHash.clear();
     this.order.clear();
     this.kept = 0;
@@ -128,30 +143,82 @@ export class ResponseMemo {
   /** The resources in [start, end) of `buf`, a response of `typeUrl` (a ResourceReader). */
   readonly resources = (buf: Buffer, start: number, end: number, typeUrl: string): DeltaResources => {
     const length = end - start;
-    if (length < MIN_BYTES) return readDeltaResources(buf, start, end);
+    if (length < MIN_BYTES) return this.small(buf, start, end, typeUrl);
     const key = `${typeUrl} ${length} ${sample(buf, start, end, SAMPLES)}`;
-    const found = this.spans.get(key);
-    if (found && buf.compare(found.bytes, 0, length, start, end) === 0) {
-      this.hits++;
-      return found.read;
-    }
+    const ways = this.spans.get(key);
+    if (ways)
+      for (const e of ways)
+        if (buf.compare(e.bytes, 0, length, start, end) === 0) {
+          this.hits++;
+          return e.read;
+        }
     this.misses++;
-    const readBefore = this.resourcesRead;
-    const read = this.byResource(buf, start, end);
-    if (found) this.drop(found);
+    // Spans of one key that differ (responses of the same length that differ in a few bytes, as
+    // when a push split a type's resources differently for some proxies) are kept side by side:
+    // one replacing the other would make each of them read resource by resource every time.
+    if (ways && ways.length >= SPAN_WAYS) this.drop(ways[0]!);
     // A span with many new resources is likely to come again whole (the first proxy of a view, or
     // of a namespace); one that varies a few known ones is likely one proxy's own (its inbound
-    // cluster), and kept would only push others out.
+    // cluster), and kept would only push others out, unless it comes again: it waits on probation
+    // (a copy of its bytes, not counted as kept) for a second span of the same bytes.
+    const trial = this.probation.get(key);
+    if (trial && length <= this.maxBytes && buf.compare(trial.bytes, 0, length, start, end) === 0) {
+      this.probation.delete(key);
+      return this.keepSpan(key, trial.bytes, trial.read);
+    }
+    const readBefore = this.resourcesRead;
+    const read = this.byResource(buf, start, end);
     if (SPAN_NEW * (this.resourcesRead - readBefore) >= read.resources.length && length <= this.maxBytes) {
       const bytes = Buffer.allocUnsafeSlow(length);
       buf.copy(bytes, 0, start, end);
-      const entry: SpanEntry = { bytes, read, key };
-      this.spans.set(key, entry);
-      this.keep(entry, length);
+      return this.keepSpan(key, bytes, read);
+    }
+    if (length <= MAX_TRIAL_BYTES) {
+      // Every proxy's own span passes here (workloads: one per proxy and type): the copies are
+      // taken from and given back to a pool, not new pages each time.
+      let bytes = trial?.bytes;
+      if (!bytes) {
+        if (this.probation.size >= MAX_TRIALS) {
+          const [oldest, out] = this.probation.entries().next().value!;
+          this.probation.delete(oldest);
+          this.trialBuffers.give(out.pooled);
+        }
+        const pooled = this.trialBuffers.take(length);
+        bytes = pooled.subarray(0, length);
+        this.probation.set(key, { bytes, pooled, read });
+      } else this.probation.set(key, { ...trial!, read });
+      buf.copy(bytes, 0, start, end);
     }
     this.evict();
     return read;
   };
+
+  /** Keeps a span read: what it read is handed, by reference, for every span of the same bytes. */
+  private keepSpan(key: string, bytes: Buffer, read: DeltaResources): DeltaResources {
+    const entry: SpanEntry = { bytes, read: { ...read, shared: true }, key };
+    const ways = this.spans.get(key);
+    if (ways) ways.push(entry);
+    else this.spans.set(key, [entry]);
+    this.keep(entry, bytes.length);
+    this.evict();
+    return entry.read;
+  }
+
+  /** A small span: its bytes are its key (a span of its own bytes read, kept). */
+  private small(buf: Buffer, start: number, end: number, typeUrl: string): DeltaResources {
+    const key = `${typeUrl} ${buf.toString("latin1", start, end)}`;
+    const found = this.smallSpans.get(key);
+    if (found) {
+      this.hits++;
+      return found;
+    }
+    this.misses++;
+    const bytes = Buffer.from(buf.subarray(start, end));
+    const read: DeltaResources = { ...readDeltaResources(bytes, 0, bytes.length), shared: true };
+    if (this.smallSpans.size >= MAX_SMALL) this.smallSpans.clear();
+    this.smallSpans.set(key, read);
+    return read;
+  }
 
   /** The resources of the span, each matched by its bytes or else read (from a copy kept). */
   private byResource(buf: Buffer, start: number, end: number): DeltaResources {
@@ -301,7 +368,10 @@ export class ResponseMemo {
   private drop(e: SpanEntry | ResourceEntry): void {
     if (!this.order.delete(e)) return;
     if ("key" in e) {
-      if (this.spans.get(e.key) === e) this.spans.delete(e.key);
+      const ways = this.spans.get(e.key);
+      const i = ways ? ways.indexOf(e) : -1;
+      if (i >= 0) ways!.splice(i, 1);
+      if (ways?.length === 0) this.spans.delete(e.key);
       this.kept -= e.bytes.length;
       return;
     }

@@ -243,6 +243,8 @@ export interface DeltaSummary {
   readonly removed: string[];
   /** The resource bodies' bytes, summed. */
   readonly resourceBytes: number;
+  /** `resources` is one array handed to every response of the same resource bytes (DeltaResources.shared). */
+  readonly shared: boolean;
 }
 
 export interface SotwSummary {
@@ -258,12 +260,17 @@ export interface DeltaResources {
   readonly resources: WireResource[];
   /** Their bodies' bytes, summed. */
   readonly resourceBytes: number;
+  /**
+   * The same object (resources and all) is handed for every span of the same bytes, and its
+   * resources point into bytes of their own: what is derived from it may be kept by its identity.
+   */
+  readonly shared?: boolean;
 }
 
 /** Reads the resources that lie in [start, end) of `buf`, a response of `typeUrl`. */
 export type ResourceReader = (buf: Buffer, start: number, end: number, typeUrl: string) => DeltaResources;
 
-const NO_RESOURCES: DeltaResources = { resources: [], resourceBytes: 0 };
+const NO_RESOURCES: DeltaResources = { resources: [], resourceBytes: 0, shared: true };
 
 /**
  * A DeltaDiscoveryResponse. Its resources are read from the span that holds them all (from the
@@ -289,7 +296,7 @@ export function readDeltaResponse(bytes: Uint8Array, resources: ResourceReader =
     }
   }
   const read = first < 0 ? NO_RESOURCES : resources(buf, first, last, typeUrl);
-  return { typeUrl, nonce, resources: read.resources, removed, resourceBytes: read.resourceBytes };
+  return { typeUrl, nonce, resources: read.resources, removed, resourceBytes: read.resourceBytes, shared: read.shared === true };
 }
 
 /** The `resources` fields of a DeltaDiscoveryResponse in [start, end) of `buf` (other fields there are skipped). */
@@ -577,6 +584,18 @@ function cachedField(cache: Map<string, Buffer>, field: number, s: string): Buff
   return b;
 }
 
+/** Lists of at least this many names are encoded once per list (proxies of a shared state send the same list). */
+const LONG_LIST = 16;
+const subscribeLists = new WeakMap<readonly string[], Buffer>();
+function subscribeList(names: readonly string[]): Buffer {
+  let b = subscribeLists.get(names);
+  if (!b) {
+    b = Buffer.concat(names.map((n) => cachedField(subscribeFields, REQ.subscribe, n)));
+    subscribeLists.set(names, b);
+  }
+  return b;
+}
+
 export interface DeltaRequestFields {
   readonly typeUrl?: string;
   readonly resourceNamesSubscribe?: readonly string[];
@@ -595,7 +614,9 @@ export function deltaRequestBytes(r: DeltaRequestFields, node?: Uint8Array): Buf
   const chunks: Buffer[] = [];
   if (node) chunks.push(lenField(REQ.node, node));
   if (r.typeUrl) chunks.push(cachedField(typeUrlFields, REQ.typeUrl, r.typeUrl));
-  for (const n of r.resourceNamesSubscribe ?? []) chunks.push(cachedField(subscribeFields, REQ.subscribe, n));
+  const subscribe = r.resourceNamesSubscribe ?? [];
+  if (subscribe.length >= LONG_LIST) chunks.push(subscribeList(subscribe));
+  else for (const n of subscribe) chunks.push(cachedField(subscribeFields, REQ.subscribe, n));
   for (const n of r.resourceNamesUnsubscribe ?? []) chunks.push(lenField(REQ.unsubscribe, Buffer.from(n, "utf8")));
   if (r.responseNonce) chunks.push(lenField(REQ.nonce, Buffer.from(r.responseNonce, "utf8")));
   for (const [name, version] of r.initialResourceVersions ?? []) {

@@ -3,6 +3,7 @@
 // without a copy (the full sync's megabytes per proxy are the load generator's main cost).
 import { describe, expect, it } from "vitest";
 import { frame } from "../../../src/loadgen/grpc-call.js";
+import { GatherPool } from "../../../src/xds/gather-pool.js";
 import { Deframer } from "../../../src/xds/grpc-deframer.js";
 
 const messages = [Buffer.from("first message"), Buffer.alloc(0), Buffer.alloc(70_000, 7), Buffer.from([1, 2, 3])];
@@ -38,6 +39,20 @@ describe("gRPC message framing of the load clients", () => {
     new Deframer((b) => void got.push(b)).push(chunk);
     expect(got.map((b) => b.toString())).toEqual(["one", "two"]);
     for (const b of got) expect(b.buffer).toBe(chunk.buffer);
+  });
+
+  it("gathers split messages in pooled buffers, each used again once its message was handled", () => {
+    const pool = new GatherPool();
+    const big = (fill: number): Buffer => Buffer.alloc(100_000 + fill, fill);
+    const out: string[] = [];
+    const d = new Deframer((b) => void out.push(`${b.length}:${b[0]}:${b[b.length - 1]}`), undefined, pool);
+    for (const fill of [1, 2, 3]) {
+      const w = frame(big(fill));
+      // Cut in three: the message is gathered.
+      for (const c of [w.subarray(0, 10), w.subarray(10, 50_000), w.subarray(50_000)]) d.push(c);
+    }
+    expect(out).toEqual(["100001:1:1", "100002:2:2", "100003:3:3"]);
+    expect({ taken: pool.taken, reused: pool.reused }).toEqual({ taken: 3, reused: 2 });
   });
 
   it("says when the stream stopped inside a message, and reports which messages are flagged as compressed", () => {

@@ -6,7 +6,7 @@ import { ClusterSchema } from "../../../src/gen/envoy/config/cluster/v3/cluster_
 import { DeltaDiscoveryResponseSchema } from "../../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { EnvoyFlow, type FlowSender } from "../../../src/loadgen/flow.js";
 import { ResponseMemo } from "../../../src/loadgen/response-memo.js";
-import { clusterRefs, readDeltaResponse, WireResource } from "../../../src/loadgen/wire.js";
+import { clusterRefs, DELTA_RESOURCES_FIELD, FieldReader, readDeltaResponse, WireResource } from "../../../src/loadgen/wire.js";
 import { TYPE_URL } from "../../../src/xds/type-urls.js";
 
 const cluster = (name: string, serviceName: string): Uint8Array =>
@@ -117,6 +117,40 @@ describe("the load clients' response memo", () => {
     expect(memo.stats.resourcesRead - before.resourcesRead).toBe(1);
     // Halving a run of 1000 down to the one that differs: two comparisons per level.
     expect(memo.stats.comparisons - before.comparisons).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(1000)) + 2);
+  });
+
+  it("keeps spans that differ only in bytes its key does not sample side by side", () => {
+    // Resources are a response's first fields here (field order), so a span starts at 0; it ends
+    // where the type URL field begins.
+    const spanOf = (b: Buffer): [number, number] => {
+      const r = new FieldReader(b, 0, b.length);
+      let end = 0;
+      while (r.next()) if (r.isLen(DELTA_RESOURCES_FIELD)) end = r.e;
+      return [0, end];
+    };
+    const a = clusters("1", (i) => `cla-${i}`);
+    const [start, end] = spanOf(a);
+    const step = Math.floor((end - start) / 64);
+    // One byte of one EDS name changed, at a position the key's samples skip.
+    const b = [...Array(10).keys()]
+      .map((k) => clusters("1", (i) => (i === k ? `clb-${i}` : `cla-${i}`)))
+      .find((x) => {
+        const d = x.findIndex((v, i) => v !== a[i]);
+        return (d - start) % step !== 0 && d < end - 16;
+      })!;
+    expect(b).toBeDefined();
+    const memo = new ResponseMemo();
+    for (const x of [a, b, a, b]) memo.resources(x, start, end, TYPE_URL.cluster);
+    const before = memo.stats.hits;
+    const ra = memo.resources(a, start, end, TYPE_URL.cluster);
+    const rb = memo.resources(b, start, end, TYPE_URL.cluster);
+    expect(memo.stats.hits - before).toBe(2);
+    expect([ra.resources, rb.resources].map((rs) => rs.map((x) => clusterRefs(x).eds).join(","))).toEqual([
+      Array.from({ length: 10 }, (_, i) => `cla-${i}`).join(","),
+      readDeltaResponse(b)
+        .resources.map((x) => clusterRefs(x).eds)
+        .join(","),
+    ]);
   });
 
   it("keeps at most its budget of bytes, dropping the oldest", () => {
