@@ -62,6 +62,12 @@ const BY_REFERENCE = 256;
 const STAGE_BYTES = 64 * 1024;
 /** Where whole small messages are framed (sendWhole): a push writes one to each of thousands of sockets. */
 const sendBuffers = new SendSlab(256 * 1024);
+/**
+ * The first staging buffer of a long send holds its frame headers and this much more (its small
+ * pieces: about 1.3 KB per full sync response): a 64 KiB one for each was about 190 MiB of new
+ * external memory per 1000-proxy full sync, which V8 collects for. More go into further ones.
+ */
+const STAGE_SMALL_PIECES = 2 * 1024;
 
 /** `:status: 200` (static index 8) and `content-type: application/grpc` (name index 31), literals not indexed. */
 const GRPC_RESPONSE_HEADERS = Buffer.concat([Buffer.from([0x88, 0x0f, 0x10, 16]), Buffer.from("application/grpc", "latin1")]);
@@ -372,7 +378,7 @@ export class ServerConnection extends EventEmitter {
     const copyAll = n <= COPY_LIMIT;
     // Copying everything: no piece is long enough to go by reference.
     const byReference = copyAll ? COPY_LIMIT + 1 : BY_REFERENCE;
-    const stageBytes = copyAll ? whole : Math.min(STAGE_BYTES, whole);
+    let stageBytes = copyAll ? whole : Math.min(STAGE_BYTES, whole, whole - n + STAGE_SMALL_PIECES);
     if (!copyAll) sock.cork();
     // Bytes from `from` to `at` of the staging buffer are not written yet; what is written of it
     // stays the socket's, so a full one is replaced, never reused.
@@ -389,7 +395,7 @@ export class ServerConnection extends EventEmitter {
       const len = Math.min(max, left);
       if (at + FRAME_HEADER > stageBytes) {
         if (at > from) sock.write(stage.subarray(from, at));
-        stage = Buffer.allocUnsafe(stageBytes);
+        stage = Buffer.allocUnsafe((stageBytes = STAGE_BYTES));
         from = at = 0;
       }
       putFrameHeader(stage, at, len, Type.DATA, 0, s.id);
@@ -406,7 +412,7 @@ export class ServerConnection extends EventEmitter {
         } else {
           if (at + take > stageBytes) {
             if (at > from) sock.write(stage.subarray(from, at));
-            stage = Buffer.allocUnsafe(stageBytes);
+            stage = Buffer.allocUnsafe((stageBytes = STAGE_BYTES));
             from = at = 0;
           }
           stage.set(slice, at);
