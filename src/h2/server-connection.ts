@@ -62,6 +62,12 @@ const BY_REFERENCE = 256;
 const STAGE_BYTES = 64 * 1024;
 /** Where whole small messages are framed (sendWhole): a push writes one to each of thousands of sockets. */
 const sendBuffers = new SendSlab(256 * 1024);
+/**
+ * The first staging buffer of a long send holds its frame headers and this much more (its small
+ * pieces: about 1.3 KB per full sync response): a 64 KiB one for each was about 190 MiB of new
+ * external memory per 1000-proxy full sync, which V8 collects for. More go into further ones.
+ */
+const STAGE_SMALL_PIECES = 2 * 1024;
 
 /** `:status: 200` (static index 8) and `content-type: application/grpc` (name index 31), literals not indexed. */
 const GRPC_RESPONSE_HEADERS = Buffer.concat([Buffer.from([0x88, 0x0f, 0x10, 16]), Buffer.from("application/grpc", "latin1")]);
@@ -351,7 +357,11 @@ export class ServerConnection extends EventEmitter {
     return b;
   }
 
-  /** `n` bytes of `s`'s queue as DATA frames (after its response headers, the first time): one socket write, or one corked batch. */
+  /**
+   * `n` bytes of `s`'s queue as DATA frames (after its response headers, the first time). Up to
+   * COPY_LIMIT bytes: one buffer holding everything, one socket write. Longer: frame headers and
+   * small pieces copied into staging buffers, slices of big pieces by reference, one corked batch.
+   */
   private sendData(s: ServerStream, n: number): void {
     const max = this.peerMaxFrame;
     const frames = Math.ceil(n / max);
@@ -363,75 +373,48 @@ export class ServerConnection extends EventEmitter {
     s.sentTotal += n;
     const cb = this.completed(s);
     this.flushControl();
-    if (n <= COPY_LIMIT) {
-      const headLen = head?.length ?? 0;
-      const b = Buffer.allocUnsafe(headLen + frames * FRAME_HEADER + n);
-      if (head) head.copy(b, 0);
-      let at = headLen;
-      let left = n;
-      while (left > 0) {
-        const len = Math.min(max, left);
-        putFrameHeader(b, at, len, Type.DATA, 0, s.id);
-        at += FRAME_HEADER;
-        let need = len;
-        while (need > 0) {
-          const piece = s.queue[s.qHead]!;
-          const take = Math.min(need, piece.length - s.qOff);
-          b.set(take === piece.length ? piece : piece.subarray(s.qOff, s.qOff + take), at);
-          at += take;
-          need -= take;
-          s.qOff += take;
-          if (s.qOff === piece.length) {
-            s.qHead++;
-            s.qOff = 0;
-          }
-        }
-        left -= len;
-      }
-      this.compact(s);
-      this.socket.write(b, cb);
-      return;
-    }
-    // Small pieces (most resources) are copied, with the frame headers, into staging buffers;
-    // big ones go to the socket by reference: a few writes per big message, not one per piece.
     const sock = this.socket;
-    sock.cork();
-    // What is written of a staging buffer stays the socket's; later bytes go after it.
-    const stageBytes = Math.min(STAGE_BYTES, (head?.length ?? 0) + frames * FRAME_HEADER + n);
+    const whole = (head?.length ?? 0) + frames * FRAME_HEADER + n;
+    const copyAll = n <= COPY_LIMIT;
+    // Copying everything: no piece is long enough to go by reference.
+    const byReference = copyAll ? COPY_LIMIT + 1 : BY_REFERENCE;
+    let stageBytes = copyAll ? whole : Math.min(STAGE_BYTES, whole, whole - n + STAGE_SMALL_PIECES);
+    if (!copyAll) sock.cork();
+    // Bytes from `from` to `at` of the staging buffer are not written yet; what is written of it
+    // stays the socket's, so a full one is replaced, never reused.
     let stage = Buffer.allocUnsafe(stageBytes);
     let from = 0;
     let at = 0;
-    const flushStage = (): void => {
-      if (at === from) return;
-      sock.write(stage.subarray(from, at));
-      from = at;
-    };
-    const room = (bytes: number): void => {
-      if (at + bytes <= stageBytes) return;
-      flushStage();
-      stage = Buffer.allocUnsafe(stageBytes);
-      from = at = 0;
-    };
     if (head) {
       head.copy(stage, 0);
       at = head.length;
     }
+    const queue = s.queue;
     let left = n;
     while (left > 0) {
       const len = Math.min(max, left);
-      room(FRAME_HEADER);
+      if (at + FRAME_HEADER > stageBytes) {
+        if (at > from) sock.write(stage.subarray(from, at));
+        stage = Buffer.allocUnsafe((stageBytes = STAGE_BYTES));
+        from = at = 0;
+      }
       putFrameHeader(stage, at, len, Type.DATA, 0, s.id);
       at += FRAME_HEADER;
       let need = len;
       while (need > 0) {
-        const piece = s.queue[s.qHead]!;
+        const piece = queue[s.qHead]!;
         const take = Math.min(need, piece.length - s.qOff);
-        const slice = s.qOff === 0 && take === piece.length ? piece : piece.subarray(s.qOff, s.qOff + take);
-        if (take >= BY_REFERENCE) {
-          flushStage();
+        const slice = take === piece.length ? piece : piece.subarray(s.qOff, s.qOff + take);
+        if (take >= byReference) {
+          if (at > from) sock.write(stage.subarray(from, at));
+          from = at;
           sock.write(slice);
         } else {
-          room(take);
+          if (at + take > stageBytes) {
+            if (at > from) sock.write(stage.subarray(from, at));
+            stage = Buffer.allocUnsafe((stageBytes = STAGE_BYTES));
+            from = at = 0;
+          }
           stage.set(slice, at);
           at += take;
         }
@@ -445,9 +428,9 @@ export class ServerConnection extends EventEmitter {
       left -= len;
     }
     this.compact(s);
-    if (at > from) sock.write(stage.subarray(from, at), cb);
+    if (at > from) sock.write(from === 0 && at === stageBytes ? stage : stage.subarray(from, at), cb);
     else if (cb) sock.write(EMPTY, cb);
-    sock.uncork();
+    if (!copyAll) sock.uncork();
   }
 
   private compact(s: ServerStream): void {

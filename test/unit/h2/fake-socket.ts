@@ -13,6 +13,8 @@ export interface Frame {
 
 export class FakeSocket extends EventEmitter {
   readonly written: Buffer[] = [];
+  /** What each write was a view of (its ArrayBuffer), as written. */
+  readonly backing: ArrayBufferLike[] = [];
   writes = 0;
   ended = false;
   destroyed = false;
@@ -27,6 +29,7 @@ export class FakeSocket extends EventEmitter {
 
   write(b: Uint8Array, cb?: () => void): boolean {
     this.writes++;
+    this.backing.push(b.buffer);
     this.written.push(Buffer.from(b));
     if (cb) queueMicrotask(cb);
     return true;

@@ -216,6 +216,26 @@ describe("writing", () => {
     expect(body.equals(Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((sh) => (length >>> sh) & 0xff)]), ...pieces]))).toBe(true);
   });
 
+  it("stages a big message's frame headers in a small buffer when its pieces go by reference", () => {
+    const { sock, stream } = openStream([[Setting.INITIAL_WINDOW_SIZE, 1 << 22]]);
+    sock.send(windowUpdate(0, 1 << 22));
+    sock.frames();
+    const pieces = [Buffer.alloc(300_000, 1), Buffer.alloc(40, 2), Buffer.alloc(700_000, 3)];
+    const before = sock.writes;
+    stream.writeMessage(pieces, 1_000_040);
+    const own = new Set<ArrayBufferLike>(pieces.map((p) => p.buffer));
+    const staging = new Set(sock.backing.slice(before).filter((b) => !own.has(b)));
+    // 62 frame headers, the message prefix and 40 bytes: one staging buffer, not 64 KiB.
+    expect([...staging].reduce((n, b) => n + b.byteLength, 0)).toBeLessThanOrEqual(8 * 1024);
+    const body = Buffer.concat(
+      sock
+        .frames()
+        .filter((f) => f.type === Type.DATA)
+        .map((f) => f.payload),
+    );
+    expect(body.subarray(5).equals(Buffer.concat(pieces))).toBe(true);
+  });
+
   it("stalls on the stream's window and resumes on WINDOW_UPDATE; done once the last byte is out", async () => {
     const { sock, stream } = openStream([[Setting.INITIAL_WINDOW_SIZE, 10]]);
     let done = 0;
