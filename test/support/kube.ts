@@ -191,6 +191,21 @@ const tail = (file: string, n = 40) => {
  * watch cache no longer holds it.
  */
 export async function startKube(opts: { name?: string; log?: (m: string) => void; watchCache?: boolean } = {}): Promise<KubeCluster> {
+  // The ports are picked free and bound by etcd and the apiserver a moment later: another test's
+  // process may take one in between. Then a new start, on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startKubeOnce(opts);
+    } catch (err) {
+      if (attempt >= PORT_RACE_ATTEMPTS || !/address already in use/.test((err as Error).message)) throw err;
+      (opts.log ?? console.log)(`[kube] a port was taken before etcd or the apiserver bound it; starting again (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+const PORT_RACE_ATTEMPTS = 3;
+
+async function startKubeOnce(opts: { name?: string; log?: (m: string) => void; watchCache?: boolean }): Promise<KubeCluster> {
   const log = opts.log ?? ((m: string) => console.log(`[kube] ${m}`));
   const t0 = performance.now();
   const bins = await ensureKube({ log });
